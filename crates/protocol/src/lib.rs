@@ -1,0 +1,1 @@
+//! Kafka wire protocol codec (generated message types land here with `cargo xtask codegen`).

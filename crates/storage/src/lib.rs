@@ -1,0 +1,1 @@
+//! Kafka-layout partition log on disk (under construction: see issue 4).
