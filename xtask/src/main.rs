@@ -1,4 +1,30 @@
-//! Repository chores: `cargo xtask codegen <spec-dir>` regenerates the protocol crate.
+//! Repository chores. `cargo xtask codegen <kafka-spec-dir>` regenerates the
+//! protocol crate's message types from Kafka's JSON schemas.
+
+mod codegen;
+
+use anyhow::{Context, bail};
+use std::path::PathBuf;
+
 fn main() -> anyhow::Result<()> {
-    anyhow::bail!("usage: cargo xtask codegen <kafka-spec-dir>")
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("codegen") => {
+            let spec = args
+                .get(1)
+                .map(PathBuf::from)
+                .context("usage: cargo xtask codegen <kafka-spec-dir>")?;
+            let root = workspace_root()?;
+            codegen::run(&spec, &root.join("crates/protocol/src/generated"))
+        }
+        _ => bail!("usage: cargo xtask codegen <kafka-spec-dir>"),
+    }
+}
+
+fn workspace_root() -> anyhow::Result<PathBuf> {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .parent()
+        .map(PathBuf::from)
+        .context("xtask has no parent directory")
 }

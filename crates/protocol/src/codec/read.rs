@@ -1,0 +1,303 @@
+//! Readers for Kafka's primitive encodings, built on nom. Each takes the remaining
+//! input and returns the rest plus the value; none allocates more than the input
+//! can hold, so a forged length is an error, not an allocation.
+
+use super::PResult;
+use super::error::DecodeError;
+use super::types::{SharedStr, Source, Uuid};
+use nom::Parser;
+use nom::bytes::complete::take;
+use nom::number::complete as num;
+
+pub fn i8(i: &[u8]) -> PResult<'_, i8> {
+    num::be_i8(i)
+}
+pub fn i16(i: &[u8]) -> PResult<'_, i16> {
+    num::be_i16(i)
+}
+pub fn u16(i: &[u8]) -> PResult<'_, u16> {
+    num::be_u16(i)
+}
+pub fn i32(i: &[u8]) -> PResult<'_, i32> {
+    num::be_i32(i)
+}
+pub fn u32(i: &[u8]) -> PResult<'_, u32> {
+    num::be_u32(i)
+}
+pub fn i64(i: &[u8]) -> PResult<'_, i64> {
+    num::be_i64(i)
+}
+pub fn f64(i: &[u8]) -> PResult<'_, f64> {
+    num::be_f64(i)
+}
+pub fn bool(i: &[u8]) -> PResult<'_, bool> {
+    num::be_u8(i).map(|(i, b)| (i, b != 0))
+}
+pub fn uuid(i: &[u8]) -> PResult<'_, Uuid> {
+    let (i, b) = take(16usize).parse(i)?;
+    let mut out = [0u8; 16];
+    out.copy_from_slice(b);
+    Ok((i, Uuid(out)))
+}
+
+/// An unsigned LEB128 varint of at most 5 bytes (a u32).
+pub fn uvarint(i: &[u8]) -> PResult<'_, u32> {
+    let mut value: u32 = 0;
+    for (n, &b) in i.iter().enumerate().take(5) {
+        value |= u32::from(b & 0x7f) << (7 * n);
+        if b & 0x80 == 0 {
+            if n == 4 && b > 0x0f {
+                return DecodeError::VarintTooLong.fail();
+            }
+            return Ok((&i[n + 1..], value));
+        }
+    }
+    if i.len() >= 5 {
+        DecodeError::VarintTooLong.fail()
+    } else {
+        DecodeError::Truncated.fail()
+    }
+}
+
+/// Reads a length prefix: classic (`i16`/`i32`, -1 = null) or compact
+/// (unsigned varint N+1, 0 = null). Checks it against the remaining input.
+fn length<'a>(i: &'a [u8], flexible: bool, wide: bool) -> PResult<'a, Option<usize>> {
+    let (i, len): (&[u8], i64) = if flexible {
+        let (i, n) = uvarint(i)?;
+        (i, i64::from(n) - 1)
+    } else if wide {
+        let (i, n) = i32(i)?;
+        (i, i64::from(n))
+    } else {
+        let (i, n) = i16(i)?;
+        (i, i64::from(n))
+    };
+    if len < -1 {
+        return DecodeError::InvalidLength(len).fail();
+    }
+    if len == -1 {
+        return Ok((i, None));
+    }
+    if len as u64 > i.len() as u64 {
+        return DecodeError::Truncated.fail();
+    }
+    Ok((i, Some(len as usize)))
+}
+
+pub fn nullable_string<'a>(
+    i: &'a [u8],
+    src: &Source<'_>,
+    flexible: bool,
+) -> PResult<'a, Option<SharedStr>> {
+    let (i, len) = length(i, flexible, false)?;
+    let Some(len) = len else { return Ok((i, None)) };
+    let (i, raw) = take(len).parse(i)?;
+    match SharedStr::from_utf8(src.bytes(raw)) {
+        Ok(s) => Ok((i, Some(s))),
+        Err(_) => DecodeError::InvalidUtf8.fail(),
+    }
+}
+
+pub fn string<'a>(i: &'a [u8], src: &Source<'_>, flexible: bool) -> PResult<'a, SharedStr> {
+    match nullable_string(i, src, flexible)? {
+        (i, Some(s)) => Ok((i, s)),
+        (_, None) => DecodeError::UnexpectedNull(-1).fail(),
+    }
+}
+
+pub fn nullable_bytes<'a>(
+    i: &'a [u8],
+    src: &Source<'_>,
+    flexible: bool,
+) -> PResult<'a, Option<bytes::Bytes>> {
+    let (i, len) = length(i, flexible, true)?;
+    let Some(len) = len else { return Ok((i, None)) };
+    let (i, raw) = take(len).parse(i)?;
+    Ok((i, Some(src.bytes(raw))))
+}
+
+pub fn bytes<'a>(i: &'a [u8], src: &Source<'_>, flexible: bool) -> PResult<'a, bytes::Bytes> {
+    match nullable_bytes(i, src, flexible)? {
+        (i, Some(b)) => Ok((i, b)),
+        (_, None) => DecodeError::UnexpectedNull(-1).fail(),
+    }
+}
+
+/// An array of elements read by `elem`. A count larger than the remaining input
+/// (every element takes at least one byte) is rejected before allocating.
+pub fn nullable_array<'a, T>(
+    i: &'a [u8],
+    flexible: bool,
+    mut elem: impl FnMut(&'a [u8]) -> PResult<'a, T>,
+) -> PResult<'a, Option<Vec<T>>> {
+    let (mut i, count): (&[u8], i64) = if flexible {
+        let (i, n) = uvarint(i)?;
+        (i, i64::from(n) - 1)
+    } else {
+        let (i, n) = i32(i)?;
+        (i, i64::from(n))
+    };
+    if count < -1 {
+        return DecodeError::InvalidLength(count).fail();
+    }
+    if count == -1 {
+        return Ok((i, None));
+    }
+    let count = count as usize;
+    if count > i.len() {
+        return DecodeError::ArrayTooLong {
+            count,
+            available: i.len(),
+        }
+        .fail();
+    }
+    let mut out = Vec::with_capacity(count);
+    for _ in 0..count {
+        let (rest, v) = elem(i)?;
+        i = rest;
+        out.push(v);
+    }
+    Ok((i, Some(out)))
+}
+
+pub fn array<'a, T>(
+    i: &'a [u8],
+    flexible: bool,
+    elem: impl FnMut(&'a [u8]) -> PResult<'a, T>,
+) -> PResult<'a, Vec<T>> {
+    match nullable_array(i, flexible, elem)? {
+        (i, Some(v)) => Ok((i, v)),
+        (_, None) => DecodeError::UnexpectedNull(-1).fail(),
+    }
+}
+
+/// A string that may be null only where `nullable` says so.
+pub fn opt_string<'a>(
+    i: &'a [u8],
+    src: &Source<'_>,
+    flexible: bool,
+    nullable: bool,
+) -> PResult<'a, Option<SharedStr>> {
+    if nullable {
+        nullable_string(i, src, flexible)
+    } else {
+        string(i, src, flexible).map(|(i, s)| (i, Some(s)))
+    }
+}
+
+/// Bytes that may be null only where `nullable` says so.
+pub fn opt_bytes<'a>(
+    i: &'a [u8],
+    src: &Source<'_>,
+    flexible: bool,
+    nullable: bool,
+) -> PResult<'a, Option<bytes::Bytes>> {
+    if nullable {
+        nullable_bytes(i, src, flexible)
+    } else {
+        bytes(i, src, flexible).map(|(i, b)| (i, Some(b)))
+    }
+}
+
+/// An array that may be null only where `nullable` says so.
+pub fn opt_array<'a, T>(
+    i: &'a [u8],
+    flexible: bool,
+    nullable: bool,
+    elem: impl FnMut(&'a [u8]) -> PResult<'a, T>,
+) -> PResult<'a, Option<Vec<T>>> {
+    if nullable {
+        nullable_array(i, flexible, elem)
+    } else {
+        array(i, flexible, elem).map(|(i, v)| (i, Some(v)))
+    }
+}
+
+/// A struct preceded by a presence marker where `nullable` says so.
+pub fn opt_struct<'a, T>(
+    i: &'a [u8],
+    nullable: bool,
+    read: impl FnOnce(&'a [u8]) -> PResult<'a, T>,
+) -> PResult<'a, Option<T>> {
+    let i = if nullable {
+        let (i, present) = struct_marker(i)?;
+        if !present {
+            return Ok((i, None));
+        }
+        i
+    } else {
+        i
+    };
+    read(i).map(|(i, v)| (i, Some(v)))
+}
+
+/// The marker byte before a nullable struct: `true` when a struct follows.
+pub fn struct_marker(i: &[u8]) -> PResult<'_, bool> {
+    let (i, m) = i8(i)?;
+    match m {
+        -1 => Ok((i, false)),
+        1 => Ok((i, true)),
+        other => DecodeError::InvalidStructMarker(other).fail(),
+    }
+}
+
+/// One tagged field's tag and its raw data.
+pub fn tagged_field(i: &[u8]) -> PResult<'_, (u32, &[u8])> {
+    let (i, tag) = uvarint(i)?;
+    let (i, size) = uvarint(i)?;
+    let (i, data) = take(size as usize).parse(i)?;
+    Ok((i, (tag, data)))
+}
+
+/// Runs `parser` over a tagged field's data, which it must consume exactly.
+pub fn tagged_value<'a, T>(
+    data: &'a [u8],
+    tag: u32,
+    parser: impl FnOnce(&'a [u8]) -> PResult<'a, T>,
+) -> Result<T, nom::Err<DecodeError>> {
+    let (rest, v) = parser(data)?;
+    if rest.is_empty() {
+        Ok(v)
+    } else {
+        DecodeError::TaggedFieldTrailing {
+            tag,
+            extra: rest.len(),
+        }
+        .fail()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uvarint_limits() {
+        assert_eq!(uvarint(&[0x00]).map(|r| r.1), Ok(0));
+        assert_eq!(uvarint(&[0x96, 0x01]).map(|r| r.1), Ok(150));
+        assert_eq!(
+            uvarint(&[0xff, 0xff, 0xff, 0xff, 0x0f]).map(|r| r.1),
+            Ok(u32::MAX)
+        );
+        assert!(uvarint(&[0xff, 0xff, 0xff, 0xff, 0x1f]).is_err());
+        assert!(uvarint(&[0xff, 0xff, 0xff, 0xff, 0xff, 0x01]).is_err());
+        assert!(uvarint(&[0x80]).is_err());
+    }
+
+    #[test]
+    fn huge_array_count_is_rejected_without_allocating() {
+        let input = [0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 1];
+        let r = array(&input, false, i32);
+        assert!(matches!(
+            r,
+            Err(nom::Err::Error(DecodeError::ArrayTooLong { .. }))
+        ));
+    }
+
+    #[test]
+    fn forged_string_length_is_truncation() {
+        let buf = bytes::Bytes::from_static(&[0x7f, 0xff, b'a']);
+        let src = Source::new(&buf);
+        assert!(string(&buf, &src, false).is_err());
+    }
+}
