@@ -1,0 +1,45 @@
+//! Test support shared by the workspace: where the project-local Python
+//! environment is, and the real-client request captures.
+
+pub mod captures;
+
+use std::path::PathBuf;
+
+/// The workspace root (two levels above this crate).
+pub fn workspace_root() -> PathBuf {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    here.parent()
+        .and_then(|p| p.parent())
+        .map(PathBuf::from)
+        .unwrap_or(here)
+}
+
+/// The Python interpreter with the real Kafka clients installed: `VLTAVA_PYTHON`,
+/// else `.tools/venv/bin/python`. Errors (never skips) when neither exists.
+pub fn python() -> Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os("VLTAVA_PYTHON") {
+        return Ok(PathBuf::from(p));
+    }
+    let venv = workspace_root().join(".tools/venv/bin/python");
+    if venv.exists() {
+        Ok(venv)
+    } else {
+        Err(format!(
+            "no Python client environment at {}: run ./test.sh (or scripts/python-env.sh) first",
+            venv.display()
+        ))
+    }
+}
+
+/// A fresh, empty directory under the system temp dir, named after `label`.
+pub fn temp_dir(label: &str) -> std::io::Result<PathBuf> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("vltava-{label}-{}-{n}", std::process::id()));
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
