@@ -263,6 +263,17 @@ pub fn emit(messages: &[Schema]) -> anyhow::Result<String> {
             "    /// The exact encoded size at `version`.\n    pub fn encoded_len(&self, version: i16) -> usize {{\n        match self {{\n{}        }}\n    }}\n",
             each(&|_| "m.encoded_len(version)".to_string())
         )?;
+        writeln!(
+            o,
+            "    /// A random body of `api_key` valid at `version` (feature `testing`).\n    #[cfg(feature = \"testing\")]\n    pub fn random(api_key: ApiKey, g: &mut crate::testing::Gen, version: i16) -> Self {{\n        use crate::testing::Random;\n        match api_key {{\n{}        }}\n    }}",
+            apis.iter()
+                .map(|a| format!(
+                    "            ApiKey::{n} => {enum_name}::{n}({t}::random(g, version)),\n",
+                    n = a.name,
+                    t = ty(a)
+                ))
+                .collect::<String>()
+        )?;
         writeln!(o, "}}\n")?;
         let _ = snake_case;
     }

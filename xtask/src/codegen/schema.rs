@@ -242,12 +242,23 @@ fn parse_field(v: &Value) -> anyhow::Result<Field> {
         Some(Value::Null) => Some("null".to_string()),
         Some(other) => Some(other.to_string()),
     };
+    if v.get("taggedVersions").is_some() != v.get("tag").is_some() {
+        bail!("field {name} must have both tag and taggedVersions or neither");
+    }
     Ok(Field {
         ty: Type::parse(str_field(v, "type")?),
         versions,
         nullable: opt_versions("nullableVersions")?.unwrap_or(Versions::NONE),
         tagged: opt_versions("taggedVersions")?.unwrap_or(Versions::NONE),
-        tag: v.get("tag").and_then(Value::as_u64).map(|t| t as u32),
+        // Tags are numbers, but at least one schema writes one as a string ("0").
+        tag: match v.get("tag") {
+            None => None,
+            Some(Value::Number(n)) => Some(n.as_u64().context("negative tag")? as u32),
+            Some(Value::String(s)) => {
+                Some(s.trim().parse().with_context(|| format!("bad tag {s:?}"))?)
+            }
+            Some(other) => bail!("bad tag {other}"),
+        },
         ignorable: v.get("ignorable").and_then(Value::as_bool).unwrap_or(false),
         default,
         flexible_override: opt_versions("flexibleVersions")?,

@@ -4353,6 +4353,242 @@ impl RequestBody {
             RequestBody::ReadShareGroupStateSummary(m) => m.encoded_len(version),
         }
     }
+
+    /// A random body of `api_key` valid at `version` (feature `testing`).
+    #[cfg(feature = "testing")]
+    pub fn random(api_key: ApiKey, g: &mut crate::testing::Gen, version: i16) -> Self {
+        use crate::testing::Random;
+        match api_key {
+            ApiKey::Produce => RequestBody::Produce(ProduceRequest::random(g, version)),
+            ApiKey::Fetch => RequestBody::Fetch(FetchRequest::random(g, version)),
+            ApiKey::ListOffsets => RequestBody::ListOffsets(ListOffsetsRequest::random(g, version)),
+            ApiKey::Metadata => RequestBody::Metadata(MetadataRequest::random(g, version)),
+            ApiKey::LeaderAndIsr => {
+                RequestBody::LeaderAndIsr(LeaderAndIsrRequest::random(g, version))
+            }
+            ApiKey::StopReplica => RequestBody::StopReplica(StopReplicaRequest::random(g, version)),
+            ApiKey::UpdateMetadata => {
+                RequestBody::UpdateMetadata(UpdateMetadataRequest::random(g, version))
+            }
+            ApiKey::ControlledShutdown => {
+                RequestBody::ControlledShutdown(ControlledShutdownRequest::random(g, version))
+            }
+            ApiKey::OffsetCommit => {
+                RequestBody::OffsetCommit(OffsetCommitRequest::random(g, version))
+            }
+            ApiKey::OffsetFetch => RequestBody::OffsetFetch(OffsetFetchRequest::random(g, version)),
+            ApiKey::FindCoordinator => {
+                RequestBody::FindCoordinator(FindCoordinatorRequest::random(g, version))
+            }
+            ApiKey::JoinGroup => RequestBody::JoinGroup(JoinGroupRequest::random(g, version)),
+            ApiKey::Heartbeat => RequestBody::Heartbeat(HeartbeatRequest::random(g, version)),
+            ApiKey::LeaveGroup => RequestBody::LeaveGroup(LeaveGroupRequest::random(g, version)),
+            ApiKey::SyncGroup => RequestBody::SyncGroup(SyncGroupRequest::random(g, version)),
+            ApiKey::DescribeGroups => {
+                RequestBody::DescribeGroups(DescribeGroupsRequest::random(g, version))
+            }
+            ApiKey::ListGroups => RequestBody::ListGroups(ListGroupsRequest::random(g, version)),
+            ApiKey::SaslHandshake => {
+                RequestBody::SaslHandshake(SaslHandshakeRequest::random(g, version))
+            }
+            ApiKey::ApiVersions => RequestBody::ApiVersions(ApiVersionsRequest::random(g, version)),
+            ApiKey::CreateTopics => {
+                RequestBody::CreateTopics(CreateTopicsRequest::random(g, version))
+            }
+            ApiKey::DeleteTopics => {
+                RequestBody::DeleteTopics(DeleteTopicsRequest::random(g, version))
+            }
+            ApiKey::DeleteRecords => {
+                RequestBody::DeleteRecords(DeleteRecordsRequest::random(g, version))
+            }
+            ApiKey::InitProducerId => {
+                RequestBody::InitProducerId(InitProducerIdRequest::random(g, version))
+            }
+            ApiKey::OffsetForLeaderEpoch => {
+                RequestBody::OffsetForLeaderEpoch(OffsetForLeaderEpochRequest::random(g, version))
+            }
+            ApiKey::AddPartitionsToTxn => {
+                RequestBody::AddPartitionsToTxn(AddPartitionsToTxnRequest::random(g, version))
+            }
+            ApiKey::AddOffsetsToTxn => {
+                RequestBody::AddOffsetsToTxn(AddOffsetsToTxnRequest::random(g, version))
+            }
+            ApiKey::EndTxn => RequestBody::EndTxn(EndTxnRequest::random(g, version)),
+            ApiKey::WriteTxnMarkers => {
+                RequestBody::WriteTxnMarkers(WriteTxnMarkersRequest::random(g, version))
+            }
+            ApiKey::TxnOffsetCommit => {
+                RequestBody::TxnOffsetCommit(TxnOffsetCommitRequest::random(g, version))
+            }
+            ApiKey::DescribeAcls => {
+                RequestBody::DescribeAcls(DescribeAclsRequest::random(g, version))
+            }
+            ApiKey::CreateAcls => RequestBody::CreateAcls(CreateAclsRequest::random(g, version)),
+            ApiKey::DeleteAcls => RequestBody::DeleteAcls(DeleteAclsRequest::random(g, version)),
+            ApiKey::DescribeConfigs => {
+                RequestBody::DescribeConfigs(DescribeConfigsRequest::random(g, version))
+            }
+            ApiKey::AlterConfigs => {
+                RequestBody::AlterConfigs(AlterConfigsRequest::random(g, version))
+            }
+            ApiKey::AlterReplicaLogDirs => {
+                RequestBody::AlterReplicaLogDirs(AlterReplicaLogDirsRequest::random(g, version))
+            }
+            ApiKey::DescribeLogDirs => {
+                RequestBody::DescribeLogDirs(DescribeLogDirsRequest::random(g, version))
+            }
+            ApiKey::SaslAuthenticate => {
+                RequestBody::SaslAuthenticate(SaslAuthenticateRequest::random(g, version))
+            }
+            ApiKey::CreatePartitions => {
+                RequestBody::CreatePartitions(CreatePartitionsRequest::random(g, version))
+            }
+            ApiKey::CreateDelegationToken => {
+                RequestBody::CreateDelegationToken(CreateDelegationTokenRequest::random(g, version))
+            }
+            ApiKey::RenewDelegationToken => {
+                RequestBody::RenewDelegationToken(RenewDelegationTokenRequest::random(g, version))
+            }
+            ApiKey::ExpireDelegationToken => {
+                RequestBody::ExpireDelegationToken(ExpireDelegationTokenRequest::random(g, version))
+            }
+            ApiKey::DescribeDelegationToken => RequestBody::DescribeDelegationToken(
+                DescribeDelegationTokenRequest::random(g, version),
+            ),
+            ApiKey::DeleteGroups => {
+                RequestBody::DeleteGroups(DeleteGroupsRequest::random(g, version))
+            }
+            ApiKey::ElectLeaders => {
+                RequestBody::ElectLeaders(ElectLeadersRequest::random(g, version))
+            }
+            ApiKey::IncrementalAlterConfigs => RequestBody::IncrementalAlterConfigs(
+                IncrementalAlterConfigsRequest::random(g, version),
+            ),
+            ApiKey::AlterPartitionReassignments => RequestBody::AlterPartitionReassignments(
+                AlterPartitionReassignmentsRequest::random(g, version),
+            ),
+            ApiKey::ListPartitionReassignments => RequestBody::ListPartitionReassignments(
+                ListPartitionReassignmentsRequest::random(g, version),
+            ),
+            ApiKey::OffsetDelete => {
+                RequestBody::OffsetDelete(OffsetDeleteRequest::random(g, version))
+            }
+            ApiKey::DescribeClientQuotas => {
+                RequestBody::DescribeClientQuotas(DescribeClientQuotasRequest::random(g, version))
+            }
+            ApiKey::AlterClientQuotas => {
+                RequestBody::AlterClientQuotas(AlterClientQuotasRequest::random(g, version))
+            }
+            ApiKey::DescribeUserScramCredentials => RequestBody::DescribeUserScramCredentials(
+                DescribeUserScramCredentialsRequest::random(g, version),
+            ),
+            ApiKey::AlterUserScramCredentials => RequestBody::AlterUserScramCredentials(
+                AlterUserScramCredentialsRequest::random(g, version),
+            ),
+            ApiKey::Vote => RequestBody::Vote(VoteRequest::random(g, version)),
+            ApiKey::BeginQuorumEpoch => {
+                RequestBody::BeginQuorumEpoch(BeginQuorumEpochRequest::random(g, version))
+            }
+            ApiKey::EndQuorumEpoch => {
+                RequestBody::EndQuorumEpoch(EndQuorumEpochRequest::random(g, version))
+            }
+            ApiKey::DescribeQuorum => {
+                RequestBody::DescribeQuorum(DescribeQuorumRequest::random(g, version))
+            }
+            ApiKey::AlterPartition => {
+                RequestBody::AlterPartition(AlterPartitionRequest::random(g, version))
+            }
+            ApiKey::UpdateFeatures => {
+                RequestBody::UpdateFeatures(UpdateFeaturesRequest::random(g, version))
+            }
+            ApiKey::Envelope => RequestBody::Envelope(EnvelopeRequest::random(g, version)),
+            ApiKey::FetchSnapshot => {
+                RequestBody::FetchSnapshot(FetchSnapshotRequest::random(g, version))
+            }
+            ApiKey::DescribeCluster => {
+                RequestBody::DescribeCluster(DescribeClusterRequest::random(g, version))
+            }
+            ApiKey::DescribeProducers => {
+                RequestBody::DescribeProducers(DescribeProducersRequest::random(g, version))
+            }
+            ApiKey::BrokerRegistration => {
+                RequestBody::BrokerRegistration(BrokerRegistrationRequest::random(g, version))
+            }
+            ApiKey::BrokerHeartbeat => {
+                RequestBody::BrokerHeartbeat(BrokerHeartbeatRequest::random(g, version))
+            }
+            ApiKey::UnregisterBroker => {
+                RequestBody::UnregisterBroker(UnregisterBrokerRequest::random(g, version))
+            }
+            ApiKey::DescribeTransactions => {
+                RequestBody::DescribeTransactions(DescribeTransactionsRequest::random(g, version))
+            }
+            ApiKey::ListTransactions => {
+                RequestBody::ListTransactions(ListTransactionsRequest::random(g, version))
+            }
+            ApiKey::AllocateProducerIds => {
+                RequestBody::AllocateProducerIds(AllocateProducerIdsRequest::random(g, version))
+            }
+            ApiKey::ConsumerGroupHeartbeat => RequestBody::ConsumerGroupHeartbeat(
+                ConsumerGroupHeartbeatRequest::random(g, version),
+            ),
+            ApiKey::ConsumerGroupDescribe => {
+                RequestBody::ConsumerGroupDescribe(ConsumerGroupDescribeRequest::random(g, version))
+            }
+            ApiKey::ControllerRegistration => RequestBody::ControllerRegistration(
+                ControllerRegistrationRequest::random(g, version),
+            ),
+            ApiKey::GetTelemetrySubscriptions => RequestBody::GetTelemetrySubscriptions(
+                GetTelemetrySubscriptionsRequest::random(g, version),
+            ),
+            ApiKey::PushTelemetry => {
+                RequestBody::PushTelemetry(PushTelemetryRequest::random(g, version))
+            }
+            ApiKey::AssignReplicasToDirs => {
+                RequestBody::AssignReplicasToDirs(AssignReplicasToDirsRequest::random(g, version))
+            }
+            ApiKey::ListClientMetricsResources => RequestBody::ListClientMetricsResources(
+                ListClientMetricsResourcesRequest::random(g, version),
+            ),
+            ApiKey::DescribeTopicPartitions => RequestBody::DescribeTopicPartitions(
+                DescribeTopicPartitionsRequest::random(g, version),
+            ),
+            ApiKey::ShareGroupHeartbeat => {
+                RequestBody::ShareGroupHeartbeat(ShareGroupHeartbeatRequest::random(g, version))
+            }
+            ApiKey::ShareGroupDescribe => {
+                RequestBody::ShareGroupDescribe(ShareGroupDescribeRequest::random(g, version))
+            }
+            ApiKey::ShareFetch => RequestBody::ShareFetch(ShareFetchRequest::random(g, version)),
+            ApiKey::ShareAcknowledge => {
+                RequestBody::ShareAcknowledge(ShareAcknowledgeRequest::random(g, version))
+            }
+            ApiKey::AddRaftVoter => {
+                RequestBody::AddRaftVoter(AddRaftVoterRequest::random(g, version))
+            }
+            ApiKey::RemoveRaftVoter => {
+                RequestBody::RemoveRaftVoter(RemoveRaftVoterRequest::random(g, version))
+            }
+            ApiKey::UpdateRaftVoter => {
+                RequestBody::UpdateRaftVoter(UpdateRaftVoterRequest::random(g, version))
+            }
+            ApiKey::InitializeShareGroupState => RequestBody::InitializeShareGroupState(
+                InitializeShareGroupStateRequest::random(g, version),
+            ),
+            ApiKey::ReadShareGroupState => {
+                RequestBody::ReadShareGroupState(ReadShareGroupStateRequest::random(g, version))
+            }
+            ApiKey::WriteShareGroupState => {
+                RequestBody::WriteShareGroupState(WriteShareGroupStateRequest::random(g, version))
+            }
+            ApiKey::DeleteShareGroupState => {
+                RequestBody::DeleteShareGroupState(DeleteShareGroupStateRequest::random(g, version))
+            }
+            ApiKey::ReadShareGroupStateSummary => RequestBody::ReadShareGroupStateSummary(
+                ReadShareGroupStateSummaryRequest::random(g, version),
+            ),
+        }
+    }
 }
 
 /// Any response body, tagged by its API.
@@ -6484,6 +6720,250 @@ impl ResponseBody {
             ResponseBody::WriteShareGroupState(m) => m.encoded_len(version),
             ResponseBody::DeleteShareGroupState(m) => m.encoded_len(version),
             ResponseBody::ReadShareGroupStateSummary(m) => m.encoded_len(version),
+        }
+    }
+
+    /// A random body of `api_key` valid at `version` (feature `testing`).
+    #[cfg(feature = "testing")]
+    pub fn random(api_key: ApiKey, g: &mut crate::testing::Gen, version: i16) -> Self {
+        use crate::testing::Random;
+        match api_key {
+            ApiKey::Produce => ResponseBody::Produce(ProduceResponse::random(g, version)),
+            ApiKey::Fetch => ResponseBody::Fetch(FetchResponse::random(g, version)),
+            ApiKey::ListOffsets => {
+                ResponseBody::ListOffsets(ListOffsetsResponse::random(g, version))
+            }
+            ApiKey::Metadata => ResponseBody::Metadata(MetadataResponse::random(g, version)),
+            ApiKey::LeaderAndIsr => {
+                ResponseBody::LeaderAndIsr(LeaderAndIsrResponse::random(g, version))
+            }
+            ApiKey::StopReplica => {
+                ResponseBody::StopReplica(StopReplicaResponse::random(g, version))
+            }
+            ApiKey::UpdateMetadata => {
+                ResponseBody::UpdateMetadata(UpdateMetadataResponse::random(g, version))
+            }
+            ApiKey::ControlledShutdown => {
+                ResponseBody::ControlledShutdown(ControlledShutdownResponse::random(g, version))
+            }
+            ApiKey::OffsetCommit => {
+                ResponseBody::OffsetCommit(OffsetCommitResponse::random(g, version))
+            }
+            ApiKey::OffsetFetch => {
+                ResponseBody::OffsetFetch(OffsetFetchResponse::random(g, version))
+            }
+            ApiKey::FindCoordinator => {
+                ResponseBody::FindCoordinator(FindCoordinatorResponse::random(g, version))
+            }
+            ApiKey::JoinGroup => ResponseBody::JoinGroup(JoinGroupResponse::random(g, version)),
+            ApiKey::Heartbeat => ResponseBody::Heartbeat(HeartbeatResponse::random(g, version)),
+            ApiKey::LeaveGroup => ResponseBody::LeaveGroup(LeaveGroupResponse::random(g, version)),
+            ApiKey::SyncGroup => ResponseBody::SyncGroup(SyncGroupResponse::random(g, version)),
+            ApiKey::DescribeGroups => {
+                ResponseBody::DescribeGroups(DescribeGroupsResponse::random(g, version))
+            }
+            ApiKey::ListGroups => ResponseBody::ListGroups(ListGroupsResponse::random(g, version)),
+            ApiKey::SaslHandshake => {
+                ResponseBody::SaslHandshake(SaslHandshakeResponse::random(g, version))
+            }
+            ApiKey::ApiVersions => {
+                ResponseBody::ApiVersions(ApiVersionsResponse::random(g, version))
+            }
+            ApiKey::CreateTopics => {
+                ResponseBody::CreateTopics(CreateTopicsResponse::random(g, version))
+            }
+            ApiKey::DeleteTopics => {
+                ResponseBody::DeleteTopics(DeleteTopicsResponse::random(g, version))
+            }
+            ApiKey::DeleteRecords => {
+                ResponseBody::DeleteRecords(DeleteRecordsResponse::random(g, version))
+            }
+            ApiKey::InitProducerId => {
+                ResponseBody::InitProducerId(InitProducerIdResponse::random(g, version))
+            }
+            ApiKey::OffsetForLeaderEpoch => {
+                ResponseBody::OffsetForLeaderEpoch(OffsetForLeaderEpochResponse::random(g, version))
+            }
+            ApiKey::AddPartitionsToTxn => {
+                ResponseBody::AddPartitionsToTxn(AddPartitionsToTxnResponse::random(g, version))
+            }
+            ApiKey::AddOffsetsToTxn => {
+                ResponseBody::AddOffsetsToTxn(AddOffsetsToTxnResponse::random(g, version))
+            }
+            ApiKey::EndTxn => ResponseBody::EndTxn(EndTxnResponse::random(g, version)),
+            ApiKey::WriteTxnMarkers => {
+                ResponseBody::WriteTxnMarkers(WriteTxnMarkersResponse::random(g, version))
+            }
+            ApiKey::TxnOffsetCommit => {
+                ResponseBody::TxnOffsetCommit(TxnOffsetCommitResponse::random(g, version))
+            }
+            ApiKey::DescribeAcls => {
+                ResponseBody::DescribeAcls(DescribeAclsResponse::random(g, version))
+            }
+            ApiKey::CreateAcls => ResponseBody::CreateAcls(CreateAclsResponse::random(g, version)),
+            ApiKey::DeleteAcls => ResponseBody::DeleteAcls(DeleteAclsResponse::random(g, version)),
+            ApiKey::DescribeConfigs => {
+                ResponseBody::DescribeConfigs(DescribeConfigsResponse::random(g, version))
+            }
+            ApiKey::AlterConfigs => {
+                ResponseBody::AlterConfigs(AlterConfigsResponse::random(g, version))
+            }
+            ApiKey::AlterReplicaLogDirs => {
+                ResponseBody::AlterReplicaLogDirs(AlterReplicaLogDirsResponse::random(g, version))
+            }
+            ApiKey::DescribeLogDirs => {
+                ResponseBody::DescribeLogDirs(DescribeLogDirsResponse::random(g, version))
+            }
+            ApiKey::SaslAuthenticate => {
+                ResponseBody::SaslAuthenticate(SaslAuthenticateResponse::random(g, version))
+            }
+            ApiKey::CreatePartitions => {
+                ResponseBody::CreatePartitions(CreatePartitionsResponse::random(g, version))
+            }
+            ApiKey::CreateDelegationToken => ResponseBody::CreateDelegationToken(
+                CreateDelegationTokenResponse::random(g, version),
+            ),
+            ApiKey::RenewDelegationToken => {
+                ResponseBody::RenewDelegationToken(RenewDelegationTokenResponse::random(g, version))
+            }
+            ApiKey::ExpireDelegationToken => ResponseBody::ExpireDelegationToken(
+                ExpireDelegationTokenResponse::random(g, version),
+            ),
+            ApiKey::DescribeDelegationToken => ResponseBody::DescribeDelegationToken(
+                DescribeDelegationTokenResponse::random(g, version),
+            ),
+            ApiKey::DeleteGroups => {
+                ResponseBody::DeleteGroups(DeleteGroupsResponse::random(g, version))
+            }
+            ApiKey::ElectLeaders => {
+                ResponseBody::ElectLeaders(ElectLeadersResponse::random(g, version))
+            }
+            ApiKey::IncrementalAlterConfigs => ResponseBody::IncrementalAlterConfigs(
+                IncrementalAlterConfigsResponse::random(g, version),
+            ),
+            ApiKey::AlterPartitionReassignments => ResponseBody::AlterPartitionReassignments(
+                AlterPartitionReassignmentsResponse::random(g, version),
+            ),
+            ApiKey::ListPartitionReassignments => ResponseBody::ListPartitionReassignments(
+                ListPartitionReassignmentsResponse::random(g, version),
+            ),
+            ApiKey::OffsetDelete => {
+                ResponseBody::OffsetDelete(OffsetDeleteResponse::random(g, version))
+            }
+            ApiKey::DescribeClientQuotas => {
+                ResponseBody::DescribeClientQuotas(DescribeClientQuotasResponse::random(g, version))
+            }
+            ApiKey::AlterClientQuotas => {
+                ResponseBody::AlterClientQuotas(AlterClientQuotasResponse::random(g, version))
+            }
+            ApiKey::DescribeUserScramCredentials => ResponseBody::DescribeUserScramCredentials(
+                DescribeUserScramCredentialsResponse::random(g, version),
+            ),
+            ApiKey::AlterUserScramCredentials => ResponseBody::AlterUserScramCredentials(
+                AlterUserScramCredentialsResponse::random(g, version),
+            ),
+            ApiKey::Vote => ResponseBody::Vote(VoteResponse::random(g, version)),
+            ApiKey::BeginQuorumEpoch => {
+                ResponseBody::BeginQuorumEpoch(BeginQuorumEpochResponse::random(g, version))
+            }
+            ApiKey::EndQuorumEpoch => {
+                ResponseBody::EndQuorumEpoch(EndQuorumEpochResponse::random(g, version))
+            }
+            ApiKey::DescribeQuorum => {
+                ResponseBody::DescribeQuorum(DescribeQuorumResponse::random(g, version))
+            }
+            ApiKey::AlterPartition => {
+                ResponseBody::AlterPartition(AlterPartitionResponse::random(g, version))
+            }
+            ApiKey::UpdateFeatures => {
+                ResponseBody::UpdateFeatures(UpdateFeaturesResponse::random(g, version))
+            }
+            ApiKey::Envelope => ResponseBody::Envelope(EnvelopeResponse::random(g, version)),
+            ApiKey::FetchSnapshot => {
+                ResponseBody::FetchSnapshot(FetchSnapshotResponse::random(g, version))
+            }
+            ApiKey::DescribeCluster => {
+                ResponseBody::DescribeCluster(DescribeClusterResponse::random(g, version))
+            }
+            ApiKey::DescribeProducers => {
+                ResponseBody::DescribeProducers(DescribeProducersResponse::random(g, version))
+            }
+            ApiKey::BrokerRegistration => {
+                ResponseBody::BrokerRegistration(BrokerRegistrationResponse::random(g, version))
+            }
+            ApiKey::BrokerHeartbeat => {
+                ResponseBody::BrokerHeartbeat(BrokerHeartbeatResponse::random(g, version))
+            }
+            ApiKey::UnregisterBroker => {
+                ResponseBody::UnregisterBroker(UnregisterBrokerResponse::random(g, version))
+            }
+            ApiKey::DescribeTransactions => {
+                ResponseBody::DescribeTransactions(DescribeTransactionsResponse::random(g, version))
+            }
+            ApiKey::ListTransactions => {
+                ResponseBody::ListTransactions(ListTransactionsResponse::random(g, version))
+            }
+            ApiKey::AllocateProducerIds => {
+                ResponseBody::AllocateProducerIds(AllocateProducerIdsResponse::random(g, version))
+            }
+            ApiKey::ConsumerGroupHeartbeat => ResponseBody::ConsumerGroupHeartbeat(
+                ConsumerGroupHeartbeatResponse::random(g, version),
+            ),
+            ApiKey::ConsumerGroupDescribe => ResponseBody::ConsumerGroupDescribe(
+                ConsumerGroupDescribeResponse::random(g, version),
+            ),
+            ApiKey::ControllerRegistration => ResponseBody::ControllerRegistration(
+                ControllerRegistrationResponse::random(g, version),
+            ),
+            ApiKey::GetTelemetrySubscriptions => ResponseBody::GetTelemetrySubscriptions(
+                GetTelemetrySubscriptionsResponse::random(g, version),
+            ),
+            ApiKey::PushTelemetry => {
+                ResponseBody::PushTelemetry(PushTelemetryResponse::random(g, version))
+            }
+            ApiKey::AssignReplicasToDirs => {
+                ResponseBody::AssignReplicasToDirs(AssignReplicasToDirsResponse::random(g, version))
+            }
+            ApiKey::ListClientMetricsResources => ResponseBody::ListClientMetricsResources(
+                ListClientMetricsResourcesResponse::random(g, version),
+            ),
+            ApiKey::DescribeTopicPartitions => ResponseBody::DescribeTopicPartitions(
+                DescribeTopicPartitionsResponse::random(g, version),
+            ),
+            ApiKey::ShareGroupHeartbeat => {
+                ResponseBody::ShareGroupHeartbeat(ShareGroupHeartbeatResponse::random(g, version))
+            }
+            ApiKey::ShareGroupDescribe => {
+                ResponseBody::ShareGroupDescribe(ShareGroupDescribeResponse::random(g, version))
+            }
+            ApiKey::ShareFetch => ResponseBody::ShareFetch(ShareFetchResponse::random(g, version)),
+            ApiKey::ShareAcknowledge => {
+                ResponseBody::ShareAcknowledge(ShareAcknowledgeResponse::random(g, version))
+            }
+            ApiKey::AddRaftVoter => {
+                ResponseBody::AddRaftVoter(AddRaftVoterResponse::random(g, version))
+            }
+            ApiKey::RemoveRaftVoter => {
+                ResponseBody::RemoveRaftVoter(RemoveRaftVoterResponse::random(g, version))
+            }
+            ApiKey::UpdateRaftVoter => {
+                ResponseBody::UpdateRaftVoter(UpdateRaftVoterResponse::random(g, version))
+            }
+            ApiKey::InitializeShareGroupState => ResponseBody::InitializeShareGroupState(
+                InitializeShareGroupStateResponse::random(g, version),
+            ),
+            ApiKey::ReadShareGroupState => {
+                ResponseBody::ReadShareGroupState(ReadShareGroupStateResponse::random(g, version))
+            }
+            ApiKey::WriteShareGroupState => {
+                ResponseBody::WriteShareGroupState(WriteShareGroupStateResponse::random(g, version))
+            }
+            ApiKey::DeleteShareGroupState => ResponseBody::DeleteShareGroupState(
+                DeleteShareGroupStateResponse::random(g, version),
+            ),
+            ApiKey::ReadShareGroupStateSummary => ResponseBody::ReadShareGroupStateSummary(
+                ReadShareGroupStateSummaryResponse::random(g, version),
+            ),
         }
     }
 }

@@ -20,7 +20,7 @@ pub struct BrokerHeartbeatRequest {
     pub want_fence: bool,
     /// `WantShutDown`: versions 0+.
     pub want_shut_down: bool,
-    /// `OfflineLogDirs`: versions 1+.
+    /// `OfflineLogDirs`: versions 1+, tag 0.
     pub offline_log_dirs: Vec<Uuid>,
 
     /// Tagged fields this code does not know, kept so they survive re-encoding.
@@ -49,11 +49,7 @@ impl Decode for BrokerHeartbeatRequest {
         let (i, f_current_metadata_offset) = read::i64(i)?;
         let (i, f_want_fence) = read::bool(i)?;
         let (i, f_want_shut_down) = read::bool(i)?;
-        let (i, f_offline_log_dirs) = if version >= 1 {
-            read::array(i, flexible, |i| read::uuid(i))?
-        } else {
-            (i, Vec::<Uuid>::new())
-        };
+        let mut f_offline_log_dirs = Vec::<Uuid>::new();
         let mut unknown_tagged_fields = Vec::new();
         let i = if flexible {
             let (mut i, n) = read::uvarint(i)?;
@@ -61,6 +57,11 @@ impl Decode for BrokerHeartbeatRequest {
                 let (rest, (tag, data)) = read::tagged_field(i)?;
                 i = rest;
                 match tag {
+                    0 if version >= 1 => {
+                        f_offline_log_dirs = read::tagged_value(data, tag, |i| {
+                            read::array(i, true, |i| read::uuid(i))
+                        })?
+                    }
                     _ => unknown_tagged_fields.push(RawTaggedField {
                         tag,
                         data: src.bytes(data),
@@ -94,17 +95,7 @@ impl Encode for BrokerHeartbeatRequest {
         write::i64(out, self.current_metadata_offset);
         write::bool(out, self.want_fence);
         write::bool(out, self.want_shut_down);
-        if version >= 1 {
-            write::array_len(
-                out,
-                Some(self.offline_log_dirs.len()),
-                flexible,
-                "BrokerHeartbeatRequest.OfflineLogDirs",
-            )?;
-            for e in self.offline_log_dirs.iter() {
-                write::uuid(out, &(*e));
-            }
-        } else if self.offline_log_dirs != Vec::<Uuid>::new() {
+        if !(version >= 1) && self.offline_log_dirs != Vec::<Uuid>::new() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "BrokerHeartbeatRequest.OfflineLogDirs",
                 version,
@@ -112,8 +103,30 @@ impl Encode for BrokerHeartbeatRequest {
         }
         if flexible {
             let mut n = self.unknown_tagged_fields.len();
+            if version >= 1 && self.offline_log_dirs != Vec::<Uuid>::new() {
+                n += 1;
+            }
             write::uvarint(out, n as u32);
-            let unknown = self.unknown_tagged_fields.iter();
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            if version >= 1 && self.offline_log_dirs != Vec::<Uuid>::new() {
+                write::unknown_tags_before(out, &mut unknown, 0)?;
+                write::tag_header(
+                    out,
+                    0,
+                    write::array_len_len(Some(self.offline_log_dirs.len()), true)
+                        + self.offline_log_dirs.len() * 16,
+                    "BrokerHeartbeatRequest.OfflineLogDirs",
+                )?;
+                write::array_len(
+                    out,
+                    Some(self.offline_log_dirs.len()),
+                    true,
+                    "BrokerHeartbeatRequest.OfflineLogDirs",
+                )?;
+                for e in self.offline_log_dirs.iter() {
+                    write::uuid(out, &(*e));
+                }
+            }
             for f in unknown {
                 write::raw_tagged_field(out, f)?;
             }
@@ -129,13 +142,15 @@ impl Encode for BrokerHeartbeatRequest {
         len += 8;
         len += 1;
         len += 1;
-        if version >= 1 {
-            len += write::array_len_len(Some(self.offline_log_dirs.len()), flexible)
-                + self.offline_log_dirs.len() * 16;
-        }
         if flexible {
             let mut n = self.unknown_tagged_fields.len();
             len += write::raw_tagged_fields_len(&self.unknown_tagged_fields);
+            if version >= 1 && self.offline_log_dirs != Vec::<Uuid>::new() {
+                n += 1;
+                let s = write::array_len_len(Some(self.offline_log_dirs.len()), true)
+                    + self.offline_log_dirs.len() * 16;
+                len += write::tag_header_len(0, s) + s;
+            }
             len += write::uvarint_len(n as u32);
         }
         let _ = flexible;

@@ -18,7 +18,7 @@ pub struct BrokerRegistrationChangeRecord {
     pub fenced: i8,
     /// `InControlledShutdown`: versions 1+, tag 1.
     pub in_controlled_shutdown: i8,
-    /// `LogDirs`: versions 2+.
+    /// `LogDirs`: versions 2+, tag 2.
     pub log_dirs: Vec<Uuid>,
 
     /// Tagged fields this code does not know, kept so they survive re-encoding.
@@ -45,11 +45,7 @@ impl Decode for BrokerRegistrationChangeRecord {
         let (i, f_broker_epoch) = read::i64(i)?;
         let mut f_fenced = 0;
         let mut f_in_controlled_shutdown = 0;
-        let (i, f_log_dirs) = if version >= 2 {
-            read::array(i, flexible, |i| read::uuid(i))?
-        } else {
-            (i, Vec::<Uuid>::new())
-        };
+        let mut f_log_dirs = Vec::<Uuid>::new();
         let mut unknown_tagged_fields = Vec::new();
         let i = if flexible {
             let (mut i, n) = read::uvarint(i)?;
@@ -60,6 +56,11 @@ impl Decode for BrokerRegistrationChangeRecord {
                     0 => f_fenced = read::tagged_value(data, tag, |i| read::i8(i))?,
                     1 if version >= 1 => {
                         f_in_controlled_shutdown = read::tagged_value(data, tag, |i| read::i8(i))?
+                    }
+                    2 if version >= 2 => {
+                        f_log_dirs = read::tagged_value(data, tag, |i| {
+                            read::array(i, true, |i| read::uuid(i))
+                        })?
                     }
                     _ => unknown_tagged_fields.push(RawTaggedField {
                         tag,
@@ -96,17 +97,7 @@ impl Encode for BrokerRegistrationChangeRecord {
                 version,
             });
         }
-        if version >= 2 {
-            write::array_len(
-                out,
-                Some(self.log_dirs.len()),
-                flexible,
-                "BrokerRegistrationChangeRecord.LogDirs",
-            )?;
-            for e in self.log_dirs.iter() {
-                write::uuid(out, &(*e));
-            }
-        } else if self.log_dirs != Vec::<Uuid>::new() {
+        if !(version >= 2) && self.log_dirs != Vec::<Uuid>::new() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "BrokerRegistrationChangeRecord.LogDirs",
                 version,
@@ -118,6 +109,9 @@ impl Encode for BrokerRegistrationChangeRecord {
                 n += 1;
             }
             if version >= 1 && self.in_controlled_shutdown != 0 {
+                n += 1;
+            }
+            if version >= 2 && self.log_dirs != Vec::<Uuid>::new() {
                 n += 1;
             }
             write::uvarint(out, n as u32);
@@ -137,6 +131,25 @@ impl Encode for BrokerRegistrationChangeRecord {
                 )?;
                 write::i8(out, self.in_controlled_shutdown);
             }
+            if version >= 2 && self.log_dirs != Vec::<Uuid>::new() {
+                write::unknown_tags_before(out, &mut unknown, 2)?;
+                write::tag_header(
+                    out,
+                    2,
+                    write::array_len_len(Some(self.log_dirs.len()), true)
+                        + self.log_dirs.len() * 16,
+                    "BrokerRegistrationChangeRecord.LogDirs",
+                )?;
+                write::array_len(
+                    out,
+                    Some(self.log_dirs.len()),
+                    true,
+                    "BrokerRegistrationChangeRecord.LogDirs",
+                )?;
+                for e in self.log_dirs.iter() {
+                    write::uuid(out, &(*e));
+                }
+            }
             for f in unknown {
                 write::raw_tagged_field(out, f)?;
             }
@@ -149,10 +162,6 @@ impl Encode for BrokerRegistrationChangeRecord {
         let mut len = 0usize;
         len += 4;
         len += 8;
-        if version >= 2 {
-            len += write::array_len_len(Some(self.log_dirs.len()), flexible)
-                + self.log_dirs.len() * 16;
-        }
         if flexible {
             let mut n = self.unknown_tagged_fields.len();
             len += write::raw_tagged_fields_len(&self.unknown_tagged_fields);
@@ -165,6 +174,12 @@ impl Encode for BrokerRegistrationChangeRecord {
                 n += 1;
                 let s = 1;
                 len += write::tag_header_len(1, s) + s;
+            }
+            if version >= 2 && self.log_dirs != Vec::<Uuid>::new() {
+                n += 1;
+                let s = write::array_len_len(Some(self.log_dirs.len()), true)
+                    + self.log_dirs.len() * 16;
+                len += write::tag_header_len(2, s) + s;
             }
             len += write::uvarint_len(n as u32);
         }

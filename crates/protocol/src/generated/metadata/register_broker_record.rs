@@ -28,7 +28,7 @@ pub struct RegisterBrokerRecord {
     pub fenced: bool,
     /// `InControlledShutdown`: versions 1+, default false.
     pub in_controlled_shutdown: bool,
-    /// `LogDirs`: versions 3+.
+    /// `LogDirs`: versions 3+, tag 0.
     pub log_dirs: Vec<Uuid>,
 
     /// Tagged fields this code does not know, kept so they survive re-encoding.
@@ -74,11 +74,7 @@ impl Decode for RegisterBrokerRecord {
         } else {
             (i, false)
         };
-        let (i, f_log_dirs) = if version >= 3 {
-            read::array(i, flexible, |i| read::uuid(i))?
-        } else {
-            (i, Vec::<Uuid>::new())
-        };
+        let mut f_log_dirs = Vec::<Uuid>::new();
         let mut unknown_tagged_fields = Vec::new();
         let i = if flexible {
             let (mut i, n) = read::uvarint(i)?;
@@ -86,6 +82,11 @@ impl Decode for RegisterBrokerRecord {
                 let (rest, (tag, data)) = read::tagged_field(i)?;
                 i = rest;
                 match tag {
+                    0 if version >= 3 => {
+                        f_log_dirs = read::tagged_value(data, tag, |i| {
+                            read::array(i, true, |i| read::uuid(i))
+                        })?
+                    }
                     _ => unknown_tagged_fields.push(RawTaggedField {
                         tag,
                         data: src.bytes(data),
@@ -164,17 +165,7 @@ impl Encode for RegisterBrokerRecord {
                 version,
             });
         }
-        if version >= 3 {
-            write::array_len(
-                out,
-                Some(self.log_dirs.len()),
-                flexible,
-                "RegisterBrokerRecord.LogDirs",
-            )?;
-            for e in self.log_dirs.iter() {
-                write::uuid(out, &(*e));
-            }
-        } else if self.log_dirs != Vec::<Uuid>::new() {
+        if !(version >= 3) && self.log_dirs != Vec::<Uuid>::new() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "RegisterBrokerRecord.LogDirs",
                 version,
@@ -182,8 +173,30 @@ impl Encode for RegisterBrokerRecord {
         }
         if flexible {
             let mut n = self.unknown_tagged_fields.len();
+            if version >= 3 && self.log_dirs != Vec::<Uuid>::new() {
+                n += 1;
+            }
             write::uvarint(out, n as u32);
-            let unknown = self.unknown_tagged_fields.iter();
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            if version >= 3 && self.log_dirs != Vec::<Uuid>::new() {
+                write::unknown_tags_before(out, &mut unknown, 0)?;
+                write::tag_header(
+                    out,
+                    0,
+                    write::array_len_len(Some(self.log_dirs.len()), true)
+                        + self.log_dirs.len() * 16,
+                    "RegisterBrokerRecord.LogDirs",
+                )?;
+                write::array_len(
+                    out,
+                    Some(self.log_dirs.len()),
+                    true,
+                    "RegisterBrokerRecord.LogDirs",
+                )?;
+                for e in self.log_dirs.iter() {
+                    write::uuid(out, &(*e));
+                }
+            }
             for f in unknown {
                 write::raw_tagged_field(out, f)?;
             }
@@ -217,13 +230,15 @@ impl Encode for RegisterBrokerRecord {
         if version >= 1 {
             len += 1;
         }
-        if version >= 3 {
-            len += write::array_len_len(Some(self.log_dirs.len()), flexible)
-                + self.log_dirs.len() * 16;
-        }
         if flexible {
             let mut n = self.unknown_tagged_fields.len();
             len += write::raw_tagged_fields_len(&self.unknown_tagged_fields);
+            if version >= 3 && self.log_dirs != Vec::<Uuid>::new() {
+                n += 1;
+                let s = write::array_len_len(Some(self.log_dirs.len()), true)
+                    + self.log_dirs.len() * 16;
+                len += write::tag_header_len(0, s) + s;
+            }
             len += write::uvarint_len(n as u32);
         }
         let _ = flexible;
