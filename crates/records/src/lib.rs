@@ -10,7 +10,9 @@ pub mod batch_header;
 pub mod builder;
 pub mod compression;
 pub mod control;
+pub mod down_convert;
 pub mod error;
+pub mod legacy;
 pub mod limits;
 pub mod reader;
 pub mod record;
@@ -22,6 +24,7 @@ pub use batch_header::{
 };
 pub use builder::{BatchBuilder, BatchBuilderConfig};
 pub use control::ControlRecordType;
+pub use down_convert::down_convert;
 pub use error::RecordsError;
 pub use limits::DecodeLimits;
 pub use reader::{RecordIter, RecordsReader};
