@@ -12,6 +12,7 @@ pub mod compression;
 pub mod control;
 pub mod down_convert;
 pub mod error;
+pub mod fuzz_support;
 pub mod legacy;
 pub mod limits;
 pub mod reader;
