@@ -422,6 +422,17 @@ pub fn set_log_append_time(batch: &mut [u8], timestamp: i64) -> Result<(), Recor
     Ok(())
 }
 
+/// Sets the max timestamp (e.g. after the broker rewrote record timestamps) and
+/// recomputes the CRC, which covers it.
+pub fn set_max_timestamp(batch: &mut [u8], timestamp: i64) -> Result<(), RecordsError> {
+    let header = parse_header(batch)?;
+    let total = header.total_size();
+    check_len(batch, total)?;
+    batch[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8].copy_from_slice(&timestamp.to_be_bytes());
+    update_crc(&mut batch[..total]);
+    Ok(())
+}
+
 /// Recomputes and stores the CRC of a complete batch (`batch` is exactly one batch).
 pub fn update_crc(batch: &mut [u8]) {
     if batch.len() < BATCH_HEADER_LEN {
@@ -505,6 +516,16 @@ mod tests {
         );
         assert_eq!(view.header().max_timestamp, 99);
         view.validate_crc().expect("crc recomputed");
+    }
+
+    #[test]
+    fn max_timestamp_patch_rewrites_crc() {
+        let mut b = empty_batch(0, b"xyz");
+        set_max_timestamp(&mut b, 12_345).expect("patch");
+        let view = BatchView::new(&b).expect("valid");
+        assert_eq!(view.header().max_timestamp, 12_345);
+        view.validate_crc().expect("crc recomputed");
+        assert!(set_max_timestamp(&mut b[..30], 1).is_err());
     }
 
     #[test]

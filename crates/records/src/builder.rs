@@ -1,0 +1,315 @@
+//! Building v2 batches for producers (and for the log cleaner): append records up
+//! to a size limit, then compress and seal the batch with its header and CRC.
+
+use bytes::Bytes;
+
+use crate::batch_header::{
+    Attributes, BATCH_HEADER_LEN, BatchHeader, Compression, LOG_OVERHEAD, MAGIC_V2,
+    NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE, TimestampType,
+    update_crc,
+};
+use crate::compression::compress;
+use crate::error::RecordsError;
+use crate::record::{Header, body_len, encoded_len, write_record};
+
+/// Kafka's default `message.max.bytes` (1 MiB plus the log overhead).
+pub const DEFAULT_MAX_BATCH_BYTES: usize = 1_048_588;
+
+/// What a [`BatchBuilder`] writes into the batch header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchBuilderConfig {
+    pub compression: Compression,
+    pub base_offset: i64,
+    pub partition_leader_epoch: i32,
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub base_sequence: i32,
+    pub transactional: bool,
+    pub control: bool,
+    pub timestamp_type: TimestampType,
+    /// Size target for the batch. Checked against the uncompressed size, so a
+    /// compressed batch always ends up smaller. The first record is always
+    /// accepted, as Kafka's producer does with a record larger than `batch.size`.
+    pub max_batch_bytes: usize,
+}
+
+impl Default for BatchBuilderConfig {
+    fn default() -> Self {
+        BatchBuilderConfig {
+            compression: Compression::None,
+            base_offset: 0,
+            partition_leader_epoch: NO_PARTITION_LEADER_EPOCH,
+            producer_id: NO_PRODUCER_ID,
+            producer_epoch: NO_PRODUCER_EPOCH,
+            base_sequence: NO_SEQUENCE,
+            transactional: false,
+            control: false,
+            timestamp_type: TimestampType::CreateTime,
+            max_batch_bytes: DEFAULT_MAX_BATCH_BYTES,
+        }
+    }
+}
+
+/// Accumulates records for one v2 batch.
+#[derive(Debug, Clone)]
+pub struct BatchBuilder {
+    config: BatchBuilderConfig,
+    records: Vec<u8>,
+    count: i32,
+    base_timestamp: i64,
+    max_timestamp: i64,
+    last_offset_delta: i32,
+}
+
+impl BatchBuilder {
+    pub fn new(config: BatchBuilderConfig) -> Self {
+        BatchBuilder {
+            config,
+            records: Vec::new(),
+            count: 0,
+            base_timestamp: 0,
+            max_timestamp: i64::MIN,
+            last_offset_delta: -1,
+        }
+    }
+
+    pub fn config(&self) -> &BatchBuilderConfig {
+        &self.config
+    }
+
+    /// True while no record has been appended.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Records appended so far.
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    /// The batch's size if built uncompressed now.
+    pub fn uncompressed_size(&self) -> usize {
+        BATCH_HEADER_LEN + self.records.len()
+    }
+
+    /// Appends a record at the next offset (base offset + records so far, or just
+    /// after the last appended offset). Returns `Ok(false)` without appending when
+    /// the record would take the batch past `max_batch_bytes`.
+    pub fn append(
+        &mut self,
+        timestamp: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[Header],
+    ) -> Result<bool, RecordsError> {
+        let delta = self
+            .last_offset_delta
+            .checked_add(1)
+            .ok_or(RecordsError::InvalidArgument("offset delta overflows i32"))?;
+        self.append_at_delta(delta, timestamp, key, value, headers)
+    }
+
+    /// Appends a record at an explicit offset, for rewriting batches whose offsets
+    /// have gaps (compaction). Offsets must increase and stay within i32 of the
+    /// base offset.
+    pub fn append_with_offset(
+        &mut self,
+        offset: i64,
+        timestamp: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[Header],
+    ) -> Result<bool, RecordsError> {
+        let delta = offset
+            .checked_sub(self.config.base_offset)
+            .and_then(|d| i32::try_from(d).ok())
+            .filter(|&d| d >= 0)
+            .ok_or(RecordsError::InvalidArgument(
+                "offset must be within i32 above the base offset",
+            ))?;
+        if delta <= self.last_offset_delta {
+            return Err(RecordsError::InvalidArgument(
+                "offsets must increase within a batch",
+            ));
+        }
+        self.append_at_delta(delta, timestamp, key, value, headers)
+    }
+
+    fn append_at_delta(
+        &mut self,
+        offset_delta: i32,
+        timestamp: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[Header],
+    ) -> Result<bool, RecordsError> {
+        let base_timestamp = if self.is_empty() {
+            timestamp
+        } else {
+            self.base_timestamp
+        };
+        let timestamp_delta =
+            timestamp
+                .checked_sub(base_timestamp)
+                .ok_or(RecordsError::InvalidArgument(
+                    "timestamp delta overflows i64",
+                ))?;
+        let body = body_len(timestamp_delta, offset_delta, key, value, headers)?;
+        if body > i32::MAX as usize {
+            return Err(RecordsError::Oversized {
+                what: "record",
+                limit: i32::MAX as usize,
+            });
+        }
+        let needed = encoded_len(body);
+        let total = self.uncompressed_size() + needed;
+        if !self.is_empty() && total > self.config.max_batch_bytes {
+            return Ok(false);
+        }
+        if total - LOG_OVERHEAD > i32::MAX as usize {
+            return Err(RecordsError::Oversized {
+                what: "batch",
+                limit: i32::MAX as usize,
+            });
+        }
+        self.records.reserve(needed);
+        write_record(
+            &mut self.records,
+            body,
+            timestamp_delta,
+            offset_delta,
+            key,
+            value,
+            headers,
+        );
+        self.base_timestamp = base_timestamp;
+        self.max_timestamp = self.max_timestamp.max(timestamp);
+        self.last_offset_delta = offset_delta;
+        self.count += 1;
+        Ok(true)
+    }
+
+    /// Compresses the records and seals the batch: header, then records, CRC set.
+    /// An empty builder is an error (Kafka never produces an empty batch).
+    pub fn build(self) -> Result<Bytes, RecordsError> {
+        if self.is_empty() {
+            return Err(RecordsError::InvalidArgument("cannot build an empty batch"));
+        }
+        let payload = match self.config.compression {
+            Compression::None => self.records,
+            codec => compress(codec, &self.records)?,
+        };
+        let batch_length =
+            i32::try_from(BATCH_HEADER_LEN - LOG_OVERHEAD + payload.len()).map_err(|_| {
+                RecordsError::Oversized {
+                    what: "batch",
+                    limit: i32::MAX as usize,
+                }
+            })?;
+        let c = &self.config;
+        let header = BatchHeader {
+            base_offset: c.base_offset,
+            batch_length,
+            partition_leader_epoch: c.partition_leader_epoch,
+            magic: MAGIC_V2,
+            crc: 0,
+            attributes: Attributes::new(
+                c.compression,
+                c.timestamp_type,
+                c.transactional,
+                c.control,
+            ),
+            last_offset_delta: self.last_offset_delta,
+            base_timestamp: self.base_timestamp,
+            max_timestamp: self.max_timestamp,
+            producer_id: c.producer_id,
+            producer_epoch: c.producer_epoch,
+            base_sequence: c.base_sequence,
+            record_count: self.count,
+        };
+        let mut head = [0u8; BATCH_HEADER_LEN];
+        header.write_to(&mut head);
+        let mut out = Vec::with_capacity(BATCH_HEADER_LEN + payload.len());
+        out.extend_from_slice(&head);
+        out.extend_from_slice(&payload);
+        update_crc(&mut out);
+        Ok(Bytes::from(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{BatchView, DecodeLimits};
+
+    #[test]
+    fn builds_a_valid_batch_with_header_fields() {
+        let mut b = BatchBuilder::new(BatchBuilderConfig {
+            base_offset: 100,
+            producer_id: 5,
+            producer_epoch: 2,
+            base_sequence: 10,
+            transactional: true,
+            compression: Compression::Gzip,
+            ..BatchBuilderConfig::default()
+        });
+        assert!(b.append(1000, Some(b"k"), Some(b"v"), &[]).expect("append"));
+        assert!(b.append(990, None, Some(b"w"), &[]).expect("append"));
+        let bytes = b.build().expect("build");
+        let view = BatchView::new(&bytes).expect("view");
+        view.validate_crc().expect("crc");
+        let h = view.header();
+        assert_eq!(h.base_offset, 100);
+        assert_eq!(h.last_offset_delta, 1);
+        assert_eq!(h.base_timestamp, 1000);
+        assert_eq!(h.max_timestamp, 1000);
+        assert_eq!(h.record_count, 2);
+        assert!(h.attributes.is_transactional());
+        assert_eq!(h.attributes.compression(), Some(Compression::Gzip));
+        let recs = view.records(&DecodeLimits::default()).expect("records");
+        assert_eq!(recs[1].timestamp(h), 990);
+        assert_eq!(recs[1].offset(h), 101);
+    }
+
+    #[test]
+    fn size_limit_refuses_but_first_record_always_fits() {
+        let mut b = BatchBuilder::new(BatchBuilderConfig {
+            max_batch_bytes: 100,
+            ..BatchBuilderConfig::default()
+        });
+        assert!(b.append(0, None, Some(&[1; 200]), &[]).expect("first"));
+        assert!(!b.append(0, None, Some(b"x"), &[]).expect("second"));
+        assert_eq!(b.len(), 1);
+    }
+
+    #[test]
+    fn offsets_with_gaps_and_their_rules() {
+        let mut b = BatchBuilder::new(BatchBuilderConfig {
+            base_offset: 50,
+            ..BatchBuilderConfig::default()
+        });
+        assert!(b.append_with_offset(52, 0, None, None, &[]).expect("52"));
+        assert!(b.append_with_offset(57, 0, None, None, &[]).expect("57"));
+        assert!(b.append_with_offset(57, 0, None, None, &[]).is_err());
+        assert!(b.append_with_offset(49, 0, None, None, &[]).is_err());
+        let bytes = b.build().expect("build");
+        let view = BatchView::new(&bytes).expect("view");
+        assert_eq!(view.header().last_offset(), 57);
+        let offs: Vec<i64> = view
+            .records(&DecodeLimits::default())
+            .expect("records")
+            .iter()
+            .map(|r| r.offset(view.header()))
+            .collect();
+        assert_eq!(offs, vec![52, 57]);
+    }
+
+    #[test]
+    fn empty_build_is_an_error() {
+        assert!(
+            BatchBuilder::new(BatchBuilderConfig::default())
+                .build()
+                .is_err()
+        );
+    }
+}

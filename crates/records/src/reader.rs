@@ -1,0 +1,233 @@
+//! Reading the records inside v2 batches: [`RecordIter`] over one batch (its
+//! records decompressed once, on creation, within [`DecodeLimits`]) and
+//! [`RecordsReader`] over a run of concatenated batches, which decompresses each
+//! batch only when the iteration reaches it.
+
+use bytes::Bytes;
+
+use crate::batch_header::{BATCH_HEADER_LEN, BatchHeader, BatchIter, BatchView, Compression};
+use crate::compression::decompress;
+use crate::error::RecordsError;
+use crate::limits::DecodeLimits;
+use crate::record::{MIN_RECORD_LEN, Record, read_record};
+
+/// Iterates the records of one batch. Ends with an error (then `None`) if the
+/// records disagree with the header's count or leave bytes over.
+#[derive(Debug, Clone)]
+pub struct RecordIter {
+    header: BatchHeader,
+    data: Bytes,
+    pos: usize,
+    read: i32,
+    failed: bool,
+}
+
+impl RecordIter {
+    /// Iterates the records of `batch` (one whole v2 batch, as from a `Bytes`
+    /// holding a log read or a produce request). Uncompressed records are
+    /// sliced from `batch` without copying.
+    pub fn from_batch(batch: &Bytes, limits: &DecodeLimits) -> Result<Self, RecordsError> {
+        let view = BatchView::new(batch)?;
+        let header = *view.header();
+        let records = batch.slice(BATCH_HEADER_LEN..header.total_size());
+        Self::from_parts(header, records, limits)
+    }
+
+    fn from_parts(
+        header: BatchHeader,
+        records: Bytes,
+        limits: &DecodeLimits,
+    ) -> Result<Self, RecordsError> {
+        let codec = header
+            .attributes
+            .compression()
+            .ok_or(RecordsError::UnknownCompression(
+                header.attributes.compression_id(),
+            ))?;
+        if header.record_count < 0 {
+            return Err(RecordsError::Malformed("negative record count"));
+        }
+        let count = header.record_count as usize;
+        if count > limits.max_records_per_batch {
+            return Err(RecordsError::Oversized {
+                what: "record count",
+                limit: limits.max_records_per_batch,
+            });
+        }
+        let data = match codec {
+            Compression::None => records,
+            _ => {
+                // Even compressed, every record needs MIN_RECORD_LEN bytes once
+                // inflated: refuse counts that the bound cannot hold.
+                if count > limits.max_decompressed_bytes / MIN_RECORD_LEN {
+                    return Err(RecordsError::Oversized {
+                        what: "record count",
+                        limit: limits.max_decompressed_bytes / MIN_RECORD_LEN,
+                    });
+                }
+                Bytes::from(decompress(codec, &records, limits.max_decompressed_bytes)?)
+            }
+        };
+        if count > data.len() / MIN_RECORD_LEN {
+            return Err(RecordsError::CountMismatch {
+                header: header.record_count,
+                found: (data.len() / MIN_RECORD_LEN) as i64,
+            });
+        }
+        Ok(RecordIter {
+            header,
+            data,
+            pos: 0,
+            read: 0,
+            failed: false,
+        })
+    }
+
+    /// The batch header the records belong to.
+    pub fn header(&self) -> &BatchHeader {
+        &self.header
+    }
+
+    /// The decompressed record bytes.
+    pub fn data(&self) -> &Bytes {
+        &self.data
+    }
+
+    fn fail(&mut self, e: RecordsError) -> Option<Result<Record, RecordsError>> {
+        self.failed = true;
+        Some(Err(e))
+    }
+}
+
+impl Iterator for RecordIter {
+    type Item = Result<Record, RecordsError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        if self.read == self.header.record_count {
+            if self.pos != self.data.len() {
+                return self.fail(RecordsError::Malformed("bytes left after the last record"));
+            }
+            return None;
+        }
+        if self.pos >= self.data.len() {
+            return self.fail(RecordsError::CountMismatch {
+                header: self.header.record_count,
+                found: i64::from(self.read),
+            });
+        }
+        match read_record(&self.data, &mut self.pos) {
+            Ok(r) => {
+                self.read += 1;
+                Some(Ok(r))
+            }
+            Err(e) => self.fail(e),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = (self.header.record_count - self.read).max(0) as usize;
+        (0, Some(left + 1))
+    }
+}
+
+impl BatchView<'_> {
+    /// Number of records the header declares (no decompression).
+    pub fn record_count(&self) -> i32 {
+        self.header().record_count
+    }
+
+    /// Iterates the batch's records (copying uncompressed records out of the
+    /// borrowed buffer once; use [`RecordIter::from_batch`] to avoid that).
+    pub fn record_iter(&self, limits: &DecodeLimits) -> Result<RecordIter, RecordsError> {
+        let records = Bytes::copy_from_slice(self.records_bytes());
+        RecordIter::from_parts(*self.header(), records, limits)
+    }
+
+    /// Decodes every record of the batch. Does not check the CRC: call
+    /// [`BatchView::validate_crc`] first for data from the network or disk.
+    pub fn records(&self, limits: &DecodeLimits) -> Result<Vec<Record>, RecordsError> {
+        let iter = self.record_iter(limits)?;
+        let mut out = Vec::with_capacity(iter.header.record_count as usize);
+        for r in iter {
+            out.push(r?);
+        }
+        Ok(out)
+    }
+}
+
+/// Iterates every record of a run of concatenated v2 batches, decompressing one
+/// batch at a time as the iteration reaches it. Yields each record with its
+/// batch's header. Stops after the first error; a torn batch at the end of the
+/// buffer is reported as `Truncated` like [`BatchIter`] does.
+#[derive(Debug)]
+pub struct RecordsReader<'a> {
+    batches: BatchIter<'a>,
+    current: Option<RecordIter>,
+    limits: DecodeLimits,
+    verify_crc: bool,
+    failed: bool,
+}
+
+impl<'a> RecordsReader<'a> {
+    /// Reads the batches in `buf`, checking each batch's CRC before its records.
+    pub fn new(buf: &'a [u8], limits: DecodeLimits) -> Self {
+        RecordsReader {
+            batches: BatchIter::new(buf),
+            current: None,
+            limits,
+            verify_crc: true,
+            failed: false,
+        }
+    }
+
+    /// Turns CRC checks off (for bytes already validated, e.g. by the log).
+    pub fn without_crc_check(mut self) -> Self {
+        self.verify_crc = false;
+        self
+    }
+}
+
+impl Iterator for RecordsReader<'_> {
+    type Item = Result<(BatchHeader, Record), RecordsError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.failed {
+                return None;
+            }
+            if let Some(iter) = self.current.as_mut() {
+                match iter.next() {
+                    Some(Ok(r)) => return Some(Ok((iter.header, r))),
+                    Some(Err(e)) => {
+                        self.failed = true;
+                        return Some(Err(e));
+                    }
+                    None => self.current = None,
+                }
+            }
+            let view = match self.batches.next()? {
+                Ok(v) => v,
+                Err(e) => {
+                    self.failed = true;
+                    return Some(Err(e));
+                }
+            };
+            let started = if self.verify_crc {
+                view.validate_crc()
+                    .and_then(|()| view.record_iter(&self.limits))
+            } else {
+                view.record_iter(&self.limits)
+            };
+            match started {
+                Ok(iter) => self.current = Some(iter),
+                Err(e) => {
+                    self.failed = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}
