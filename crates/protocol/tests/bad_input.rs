@@ -91,26 +91,52 @@ fn forged_compact_lengths_are_errors() {
 fn a_field_the_version_lacks_is_an_encode_error_unless_ignorable() {
     use vltava_protocol::messages::{FetchResponse, MetadataRequest, ProduceRequest};
     // AllowAutoTopicCreation is not ignorable and appears in v4.
-    let m = MetadataRequest { allow_auto_topic_creation: false, ..Default::default() };
-    assert!(matches!(m.encode_to_bytes(3), Err(EncodeError::FieldNotInVersion { .. })));
+    let m = MetadataRequest {
+        allow_auto_topic_creation: false,
+        ..Default::default()
+    };
+    assert!(matches!(
+        m.encode_to_bytes(3),
+        Err(EncodeError::FieldNotInVersion { .. })
+    ));
     assert!(m.encode_to_bytes(4).is_ok());
     // At its default the field is simply omitted.
     assert!(MetadataRequest::default().encode_to_bytes(3).is_ok());
     // TransactionalId (v3+) is set: v2 cannot carry it.
-    let p = ProduceRequest { transactional_id: Some("tx".into()), ..Default::default() };
-    assert!(matches!(p.encode_to_bytes(2), Err(EncodeError::FieldNotInVersion { .. })));
+    let p = ProduceRequest {
+        transactional_id: Some("tx".into()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        p.encode_to_bytes(2),
+        Err(EncodeError::FieldNotInVersion { .. })
+    ));
     // ThrottleTimeMs is ignorable: v0 silently drops it.
-    let f = FetchResponse { throttle_time_ms: 100, ..Default::default() };
+    let f = FetchResponse {
+        throttle_time_ms: 100,
+        ..Default::default()
+    };
     let b = f.encode_to_bytes(0).expect("ignorable field dropped");
-    assert_eq!(FetchResponse::decode(&b, 0).expect("decodes").throttle_time_ms, 0);
+    assert_eq!(
+        FetchResponse::decode(&b, 0)
+            .expect("decodes")
+            .throttle_time_ms,
+        0
+    );
 }
 
 #[test]
 fn null_where_the_version_forbids_it_is_an_encode_error() {
     use vltava_protocol::messages::MetadataRequest;
     // Topics is nullable from v1 only.
-    let m = MetadataRequest { topics: None, ..Default::default() };
-    assert!(matches!(m.encode_to_bytes(0), Err(EncodeError::NullNotAllowed { .. })));
+    let m = MetadataRequest {
+        topics: None,
+        ..Default::default()
+    };
+    assert!(matches!(
+        m.encode_to_bytes(0),
+        Err(EncodeError::NullNotAllowed { .. })
+    ));
     assert!(m.encode_to_bytes(1).is_ok());
 }
 
@@ -118,12 +144,20 @@ fn null_where_the_version_forbids_it_is_an_encode_error() {
 fn responses_use_the_header_version_kafka_uses() {
     use vltava_protocol::messages::{ApiVersionsResponse, MetadataResponse};
     // ApiVersions v3 is flexible but its response header stays v0: no tag byte.
-    let r = encode_response(5, 3, &ResponseBody::from(ApiVersionsResponse::default())).expect("encodes");
-    let body_len = ApiVersionsResponse::default().encode_to_bytes(3).expect("encodes").len();
+    let r = encode_response(5, 3, &ResponseBody::from(ApiVersionsResponse::default()))
+        .expect("encodes");
+    let body_len = ApiVersionsResponse::default()
+        .encode_to_bytes(3)
+        .expect("encodes")
+        .len();
     assert_eq!(r.len(), 4 + 4 + body_len);
     // Metadata v9+ uses response header v1: correlation id plus an empty tag section.
-    let r = encode_response(5, 9, &ResponseBody::from(MetadataResponse::default())).expect("encodes");
-    let body_len = MetadataResponse::default().encode_to_bytes(9).expect("encodes").len();
+    let r =
+        encode_response(5, 9, &ResponseBody::from(MetadataResponse::default())).expect("encodes");
+    let body_len = MetadataResponse::default()
+        .encode_to_bytes(9)
+        .expect("encodes")
+        .len();
     assert_eq!(r.len(), 4 + 4 + 1 + body_len);
     let (h, _) = decode_response(&r.slice(4..), ApiKey::Metadata, 9).expect("decodes");
     assert_eq!(h.correlation_id, 5);
