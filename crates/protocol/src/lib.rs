@@ -23,3 +23,7 @@ pub use generated::{coordinator, messages, metadata};
 /// Every generated schema with a round-trip check, for property tests.
 #[cfg(feature = "testing")]
 pub use generated::schemas::SCHEMAS;
+
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

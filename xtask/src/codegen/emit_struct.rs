@@ -247,6 +247,18 @@ fn read_expr(ty: &Type, option: bool, null: &str, flex: &str) -> String {
             format!("read::opt_struct(i, {null}, |i| {n}::read(i, src, version))")
         }
         Type::Struct(n) => format!("{n}::read(i, src, version)"),
+        Type::Array(inner)
+            if fixed_size(inner).is_some() && **inner != Type::Bool && **inner != Type::Uuid =>
+        {
+            let conv = format!("{}::from_be_bytes", elem_rust(inner));
+            if option {
+                format!("read::fixed_array(i, {flex}, {null}, {conv})")
+            } else {
+                format!(
+                    "read::fixed_array(i, {flex}, false, {conv}).map(|(i, v)| (i, v.unwrap_or_default()))"
+                )
+            }
+        }
         Type::Array(inner) => {
             let elem = read_expr(inner, false, "false", flex);
             if option {

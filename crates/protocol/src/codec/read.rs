@@ -5,42 +5,49 @@
 use super::PResult;
 use super::error::DecodeError;
 use super::types::{SharedStr, Source, Uuid};
-use nom::Parser;
-use nom::bytes::complete::take;
-use nom::number::complete as num;
 
-pub fn i8(i: &[u8]) -> PResult<'_, i8> {
-    num::be_i8(i)
+/// Splits `n` bytes off the front of the input.
+#[inline]
+fn take(i: &[u8], n: usize) -> PResult<'_, &[u8]> {
+    if n <= i.len() {
+        let (head, tail) = i.split_at(n);
+        Ok((tail, head))
+    } else {
+        DecodeError::Truncated.fail()
+    }
 }
-pub fn i16(i: &[u8]) -> PResult<'_, i16> {
-    num::be_i16(i)
+
+/// Reads a fixed-width big-endian number straight off the slice. These sit on
+/// every hot path, so they index the slice directly rather than going through
+/// nom's generic `Parser` machinery; they still speak nom's `IResult`.
+macro_rules! be_number {
+    ($($name:ident: $t:ty),*) => {$(
+        #[inline]
+        pub fn $name(i: &[u8]) -> PResult<'_, $t> {
+            match i.split_first_chunk::<{ std::mem::size_of::<$t>() }>() {
+                Some((head, rest)) => Ok((rest, <$t>::from_be_bytes(*head))),
+                None => DecodeError::Truncated.fail(),
+            }
+        }
+    )*};
 }
-pub fn u16(i: &[u8]) -> PResult<'_, u16> {
-    num::be_u16(i)
-}
-pub fn i32(i: &[u8]) -> PResult<'_, i32> {
-    num::be_i32(i)
-}
-pub fn u32(i: &[u8]) -> PResult<'_, u32> {
-    num::be_u32(i)
-}
-pub fn i64(i: &[u8]) -> PResult<'_, i64> {
-    num::be_i64(i)
-}
-pub fn f64(i: &[u8]) -> PResult<'_, f64> {
-    num::be_f64(i)
-}
+
+be_number!(i8: i8, i16: i16, u16: u16, i32: i32, u32: u32, i64: i64, f64: f64);
+
+#[inline]
 pub fn bool(i: &[u8]) -> PResult<'_, bool> {
-    num::be_u8(i).map(|(i, b)| (i, b != 0))
+    i8(i).map(|(i, b)| (i, b != 0))
 }
+#[inline]
 pub fn uuid(i: &[u8]) -> PResult<'_, Uuid> {
-    let (i, b) = take(16usize).parse(i)?;
+    let (i, b) = take(i, 16)?;
     let mut out = [0u8; 16];
     out.copy_from_slice(b);
     Ok((i, Uuid(out)))
 }
 
 /// An unsigned LEB128 varint of at most 5 bytes (a u32).
+#[inline]
 pub fn uvarint(i: &[u8]) -> PResult<'_, u32> {
     let mut value: u32 = 0;
     for (n, &b) in i.iter().enumerate().take(5) {
@@ -61,6 +68,7 @@ pub fn uvarint(i: &[u8]) -> PResult<'_, u32> {
 
 /// Reads a length prefix: classic (`i16`/`i32`, -1 = null) or compact
 /// (unsigned varint N+1, 0 = null). Checks it against the remaining input.
+#[inline]
 fn length<'a>(i: &'a [u8], flexible: bool, wide: bool) -> PResult<'a, Option<usize>> {
     let (i, len): (&[u8], i64) = if flexible {
         let (i, n) = uvarint(i)?;
@@ -84,6 +92,7 @@ fn length<'a>(i: &'a [u8], flexible: bool, wide: bool) -> PResult<'a, Option<usi
     Ok((i, Some(len as usize)))
 }
 
+#[inline]
 pub fn nullable_string<'a>(
     i: &'a [u8],
     src: &Source<'_>,
@@ -91,13 +100,14 @@ pub fn nullable_string<'a>(
 ) -> PResult<'a, Option<SharedStr>> {
     let (i, len) = length(i, flexible, false)?;
     let Some(len) = len else { return Ok((i, None)) };
-    let (i, raw) = take(len).parse(i)?;
+    let (i, raw) = take(i, len)?;
     match SharedStr::from_utf8(src.bytes(raw)) {
         Ok(s) => Ok((i, Some(s))),
         Err(_) => DecodeError::InvalidUtf8.fail(),
     }
 }
 
+#[inline]
 pub fn string<'a>(i: &'a [u8], src: &Source<'_>, flexible: bool) -> PResult<'a, SharedStr> {
     match nullable_string(i, src, flexible)? {
         (i, Some(s)) => Ok((i, s)),
@@ -105,6 +115,7 @@ pub fn string<'a>(i: &'a [u8], src: &Source<'_>, flexible: bool) -> PResult<'a, 
     }
 }
 
+#[inline]
 pub fn nullable_bytes<'a>(
     i: &'a [u8],
     src: &Source<'_>,
@@ -112,10 +123,11 @@ pub fn nullable_bytes<'a>(
 ) -> PResult<'a, Option<bytes::Bytes>> {
     let (i, len) = length(i, flexible, true)?;
     let Some(len) = len else { return Ok((i, None)) };
-    let (i, raw) = take(len).parse(i)?;
+    let (i, raw) = take(i, len)?;
     Ok((i, Some(src.bytes(raw))))
 }
 
+#[inline]
 pub fn bytes<'a>(i: &'a [u8], src: &Source<'_>, flexible: bool) -> PResult<'a, bytes::Bytes> {
     match nullable_bytes(i, src, flexible)? {
         (i, Some(b)) => Ok((i, b)),
@@ -123,14 +135,11 @@ pub fn bytes<'a>(i: &'a [u8], src: &Source<'_>, flexible: bool) -> PResult<'a, b
     }
 }
 
-/// An array of elements read by `elem`. A count larger than the remaining input
-/// (every element takes at least one byte) is rejected before allocating.
-pub fn nullable_array<'a, T>(
-    i: &'a [u8],
-    flexible: bool,
-    mut elem: impl FnMut(&'a [u8]) -> PResult<'a, T>,
-) -> PResult<'a, Option<Vec<T>>> {
-    let (mut i, count): (&[u8], i64) = if flexible {
+/// An array's element count (`None` = null), checked to be at most
+/// `remaining / min_elem_size` so a forged count cannot drive an allocation.
+#[inline]
+fn array_count(i: &[u8], flexible: bool, min_elem_size: usize) -> PResult<'_, Option<usize>> {
+    let (i, count): (&[u8], i64) = if flexible {
         let (i, n) = uvarint(i)?;
         (i, i64::from(n) - 1)
     } else {
@@ -144,13 +153,55 @@ pub fn nullable_array<'a, T>(
         return Ok((i, None));
     }
     let count = count as usize;
-    if count > i.len() {
+    if count > i.len() / min_elem_size.max(1) {
         return DecodeError::ArrayTooLong {
             count,
             available: i.len(),
         }
         .fail();
     }
+    Ok((i, Some(count)))
+}
+
+/// An array of fixed-size big-endian numbers (`N` bytes each), read in one pass.
+/// Null is accepted only where `nullable` says so.
+#[inline]
+pub fn fixed_array<'a, T, const N: usize>(
+    i: &'a [u8],
+    flexible: bool,
+    nullable: bool,
+    conv: impl Fn([u8; N]) -> T,
+) -> PResult<'a, Option<Vec<T>>> {
+    let (i, count) = array_count(i, flexible, N)?;
+    let Some(count) = count else {
+        return if nullable {
+            Ok((i, None))
+        } else {
+            DecodeError::UnexpectedNull(-1).fail()
+        };
+    };
+    let (i, raw) = take(i, count * N)?;
+    let mut out = Vec::with_capacity(count);
+    for chunk in raw.chunks_exact(N) {
+        let mut a = [0u8; N];
+        a.copy_from_slice(chunk);
+        out.push(conv(a));
+    }
+    Ok((i, Some(out)))
+}
+
+/// An array of elements read by `elem`. A count larger than the remaining input
+/// (every element takes at least one byte) is rejected before allocating.
+#[inline]
+pub fn nullable_array<'a, T>(
+    i: &'a [u8],
+    flexible: bool,
+    mut elem: impl FnMut(&'a [u8]) -> PResult<'a, T>,
+) -> PResult<'a, Option<Vec<T>>> {
+    let (mut i, count) = array_count(i, flexible, 1)?;
+    let Some(count) = count else {
+        return Ok((i, None));
+    };
     let mut out = Vec::with_capacity(count);
     for _ in 0..count {
         let (rest, v) = elem(i)?;
@@ -160,6 +211,7 @@ pub fn nullable_array<'a, T>(
     Ok((i, Some(out)))
 }
 
+#[inline]
 pub fn array<'a, T>(
     i: &'a [u8],
     flexible: bool,
@@ -172,6 +224,7 @@ pub fn array<'a, T>(
 }
 
 /// A string that may be null only where `nullable` says so.
+#[inline]
 pub fn opt_string<'a>(
     i: &'a [u8],
     src: &Source<'_>,
@@ -186,6 +239,7 @@ pub fn opt_string<'a>(
 }
 
 /// Bytes that may be null only where `nullable` says so.
+#[inline]
 pub fn opt_bytes<'a>(
     i: &'a [u8],
     src: &Source<'_>,
@@ -200,6 +254,7 @@ pub fn opt_bytes<'a>(
 }
 
 /// An array that may be null only where `nullable` says so.
+#[inline]
 pub fn opt_array<'a, T>(
     i: &'a [u8],
     flexible: bool,
@@ -214,6 +269,7 @@ pub fn opt_array<'a, T>(
 }
 
 /// A struct preceded by a presence marker where `nullable` says so.
+#[inline]
 pub fn opt_struct<'a, T>(
     i: &'a [u8],
     nullable: bool,
@@ -232,6 +288,7 @@ pub fn opt_struct<'a, T>(
 }
 
 /// The marker byte before a nullable struct: `true` when a struct follows.
+#[inline]
 pub fn struct_marker(i: &[u8]) -> PResult<'_, bool> {
     let (i, m) = i8(i)?;
     match m {
@@ -242,14 +299,16 @@ pub fn struct_marker(i: &[u8]) -> PResult<'_, bool> {
 }
 
 /// One tagged field's tag and its raw data.
+#[inline]
 pub fn tagged_field(i: &[u8]) -> PResult<'_, (u32, &[u8])> {
     let (i, tag) = uvarint(i)?;
     let (i, size) = uvarint(i)?;
-    let (i, data) = take(size as usize).parse(i)?;
+    let (i, data) = take(i, size as usize)?;
     Ok((i, (tag, data)))
 }
 
 /// Runs `parser` over a tagged field's data, which it must consume exactly.
+#[inline]
 pub fn tagged_value<'a, T>(
     data: &'a [u8],
     tag: u32,

@@ -12,12 +12,14 @@ pub struct Source<'b> {
 }
 
 impl<'b> Source<'b> {
+    #[inline]
     pub fn new(buf: &'b Bytes) -> Self {
         Source { buf }
     }
 
     /// Returns `sub` (which must lie inside the source buffer) as shared `Bytes`.
     /// A slice from elsewhere is copied rather than trusted.
+    #[inline]
     pub fn bytes(&self, sub: &[u8]) -> Bytes {
         if sub.is_empty() {
             return Bytes::new();
@@ -40,24 +42,30 @@ pub struct SharedStr(Bytes);
 
 impl SharedStr {
     /// Wraps bytes already known to be UTF-8.
+    #[inline]
     pub fn from_utf8(bytes: Bytes) -> Result<Self, std::str::Utf8Error> {
         std::str::from_utf8(&bytes)?;
         Ok(SharedStr(bytes))
     }
     /// A string from a static literal, without allocating.
+    #[inline]
     pub const fn from_static(s: &'static str) -> Self {
         SharedStr(Bytes::from_static(s.as_bytes()))
     }
+    #[inline]
     pub fn as_str(&self) -> &str {
         // The constructor checked UTF-8 and the bytes are immutable.
         std::str::from_utf8(&self.0).unwrap_or_default()
     }
+    #[inline]
     pub fn as_bytes(&self) -> &Bytes {
         &self.0
     }
+    #[inline]
     pub fn len(&self) -> usize {
         self.0.len()
     }
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -114,12 +122,15 @@ impl Uuid {
     /// The all-zero UUID Kafka uses for "no id".
     pub const ZERO: Uuid = Uuid([0; 16]);
 
+    #[inline]
     pub fn from_u128(v: u128) -> Self {
         Uuid(v.to_be_bytes())
     }
+    #[inline]
     pub fn as_u128(&self) -> u128 {
         u128::from_be_bytes(self.0)
     }
+    #[inline]
     pub fn is_zero(&self) -> bool {
         self.0 == [0; 16]
     }

@@ -5,34 +5,44 @@ use super::error::EncodeError;
 use super::types::{RawTaggedField, SharedStr, Uuid};
 use bytes::{BufMut, BytesMut};
 
+#[inline]
 pub fn i8(out: &mut BytesMut, v: i8) {
     out.put_i8(v)
 }
+#[inline]
 pub fn i16(out: &mut BytesMut, v: i16) {
     out.put_i16(v)
 }
+#[inline]
 pub fn u16(out: &mut BytesMut, v: u16) {
     out.put_u16(v)
 }
+#[inline]
 pub fn i32(out: &mut BytesMut, v: i32) {
     out.put_i32(v)
 }
+#[inline]
 pub fn u32(out: &mut BytesMut, v: u32) {
     out.put_u32(v)
 }
+#[inline]
 pub fn i64(out: &mut BytesMut, v: i64) {
     out.put_i64(v)
 }
+#[inline]
 pub fn f64(out: &mut BytesMut, v: f64) {
     out.put_f64(v)
 }
+#[inline]
 pub fn bool(out: &mut BytesMut, v: bool) {
     out.put_u8(u8::from(v))
 }
+#[inline]
 pub fn uuid(out: &mut BytesMut, v: &Uuid) {
     out.put_slice(&v.0)
 }
 
+#[inline]
 pub fn uvarint(out: &mut BytesMut, mut v: u32) {
     while v >= 0x80 {
         out.put_u8((v as u8) | 0x80);
@@ -41,6 +51,7 @@ pub fn uvarint(out: &mut BytesMut, mut v: u32) {
     out.put_u8(v as u8);
 }
 
+#[inline]
 pub fn uvarint_len(v: u32) -> usize {
     match v {
         0..=0x7f => 1,
@@ -52,6 +63,7 @@ pub fn uvarint_len(v: u32) -> usize {
 }
 
 /// Writes a length prefix (`None` = null) in the classic or compact form.
+#[inline]
 fn length(
     out: &mut BytesMut,
     len: Option<usize>,
@@ -88,6 +100,7 @@ fn length(
     Ok(())
 }
 
+#[inline]
 fn length_len(len: Option<usize>, flexible: bool, wide: bool) -> usize {
     if flexible {
         uvarint_len(len.map_or(0, |l| (l as u32).wrapping_add(1)))
@@ -98,6 +111,7 @@ fn length_len(len: Option<usize>, flexible: bool, wide: bool) -> usize {
     }
 }
 
+#[inline]
 pub fn string(
     out: &mut BytesMut,
     v: &SharedStr,
@@ -109,6 +123,7 @@ pub fn string(
     Ok(())
 }
 
+#[inline]
 pub fn nullable_string(
     out: &mut BytesMut,
     v: Option<&SharedStr>,
@@ -121,16 +136,19 @@ pub fn nullable_string(
     }
 }
 
+#[inline]
 pub fn string_len(v: &SharedStr, flexible: bool) -> usize {
     length_len(Some(v.len()), flexible, false) + v.len()
 }
 
+#[inline]
 pub fn nullable_string_len(v: Option<&SharedStr>, flexible: bool) -> usize {
     v.map_or(length_len(None, flexible, false), |s| {
         string_len(s, flexible)
     })
 }
 
+#[inline]
 pub fn bytes(
     out: &mut BytesMut,
     v: &[u8],
@@ -142,6 +160,7 @@ pub fn bytes(
     Ok(())
 }
 
+#[inline]
 pub fn nullable_bytes(
     out: &mut BytesMut,
     v: Option<&[u8]>,
@@ -154,14 +173,17 @@ pub fn nullable_bytes(
     }
 }
 
+#[inline]
 pub fn bytes_len(v: &[u8], flexible: bool) -> usize {
     length_len(Some(v.len()), flexible, true) + v.len()
 }
 
+#[inline]
 pub fn nullable_bytes_len(v: Option<&[u8]>, flexible: bool) -> usize {
     v.map_or(length_len(None, flexible, true), |b| bytes_len(b, flexible))
 }
 
+#[inline]
 fn null_check(nullable: bool, field: &'static str, version: i16) -> Result<(), EncodeError> {
     if nullable {
         Ok(())
@@ -171,6 +193,7 @@ fn null_check(nullable: bool, field: &'static str, version: i16) -> Result<(), E
 }
 
 /// A string that may be null only where `nullable` says so.
+#[inline]
 pub fn opt_string(
     out: &mut BytesMut,
     v: Option<&SharedStr>,
@@ -186,6 +209,7 @@ pub fn opt_string(
 }
 
 /// Bytes that may be null only where `nullable` says so.
+#[inline]
 pub fn opt_bytes(
     out: &mut BytesMut,
     v: Option<&[u8]>,
@@ -201,6 +225,7 @@ pub fn opt_bytes(
 }
 
 /// The null marker of an array, where `nullable` allows it.
+#[inline]
 pub fn null_array(
     out: &mut BytesMut,
     flexible: bool,
@@ -213,6 +238,7 @@ pub fn null_array(
 }
 
 /// A struct with a presence marker where `nullable` says so.
+#[inline]
 pub fn opt_struct<T>(
     out: &mut BytesMut,
     v: Option<&T>,
@@ -236,11 +262,13 @@ pub fn opt_struct<T>(
     }
 }
 
+#[inline]
 pub fn opt_struct_len<T>(v: Option<&T>, nullable: bool, len: impl FnOnce(&T) -> usize) -> usize {
     usize::from(nullable) + v.map_or(0, len)
 }
 
 /// Writes an array's element count (`None` = null array).
+#[inline]
 pub fn array_len(
     out: &mut BytesMut,
     len: Option<usize>,
@@ -250,11 +278,13 @@ pub fn array_len(
     length(out, len, flexible, true, field)
 }
 
+#[inline]
 pub fn array_len_len(len: Option<usize>, flexible: bool) -> usize {
     length_len(len, flexible, true)
 }
 
 /// Writes the unknown tagged fields whose tag is below `before`, in order.
+#[inline]
 pub fn unknown_tags_before<'a, I>(
     out: &mut BytesMut,
     unknown: &mut std::iter::Peekable<I>,
@@ -269,12 +299,14 @@ where
     Ok(())
 }
 
+#[inline]
 pub fn raw_tagged_field(out: &mut BytesMut, f: &RawTaggedField) -> Result<(), EncodeError> {
     tag_header(out, f.tag, f.data.len(), "tagged field")?;
     out.put_slice(&f.data);
     Ok(())
 }
 
+#[inline]
 pub fn raw_tagged_fields_len(fields: &[RawTaggedField]) -> usize {
     fields
         .iter()
@@ -283,6 +315,7 @@ pub fn raw_tagged_fields_len(fields: &[RawTaggedField]) -> usize {
 }
 
 /// Writes a tagged field's tag and size.
+#[inline]
 pub fn tag_header(
     out: &mut BytesMut,
     tag: u32,
@@ -297,6 +330,7 @@ pub fn tag_header(
     Ok(())
 }
 
+#[inline]
 pub fn tag_header_len(tag: u32, size: usize) -> usize {
     uvarint_len(tag) + uvarint_len(size as u32)
 }

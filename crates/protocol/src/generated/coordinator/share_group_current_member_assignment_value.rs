@@ -166,7 +166,8 @@ impl Decode for TopicPartitions {
     fn read<'a>(i: &'a [u8], src: &Source<'_>, version: i16) -> PResult<'a, Self> {
         let flexible = true;
         let (i, f_topic_id) = read::uuid(i)?;
-        let (i, f_partitions) = read::array(i, flexible, |i| read::i32(i))?;
+        let (i, f_partitions) = read::fixed_array(i, flexible, false, i32::from_be_bytes)
+            .map(|(i, v)| (i, v.unwrap_or_default()))?;
         let mut unknown_tagged_fields = Vec::new();
         let i = if flexible {
             let (mut i, n) = read::uvarint(i)?;

@@ -267,7 +267,7 @@ impl Decode for ReassignablePartition {
     fn read<'a>(i: &'a [u8], src: &Source<'_>, version: i16) -> PResult<'a, Self> {
         let flexible = true;
         let (i, f_partition_index) = read::i32(i)?;
-        let (i, f_replicas) = read::opt_array(i, flexible, true, |i| read::i32(i))?;
+        let (i, f_replicas) = read::fixed_array(i, flexible, true, i32::from_be_bytes)?;
         let mut unknown_tagged_fields = Vec::new();
         let i = if flexible {
             let (mut i, n) = read::uvarint(i)?;

@@ -315,7 +315,8 @@ impl Decode for PartitionData {
         let (i, f_partition_index) = read::i32(i)?;
         let (i, f_leader_epoch) = read::i32(i)?;
         let (i, f_new_isr) = if version <= 2 {
-            read::array(i, flexible, |i| read::i32(i))?
+            read::fixed_array(i, flexible, false, i32::from_be_bytes)
+                .map(|(i, v)| (i, v.unwrap_or_default()))?
         } else {
             (i, Vec::<i32>::new())
         };

@@ -319,7 +319,8 @@ impl Decode for PartitionData {
         let (i, f_error_code) = read::i16(i)?;
         let (i, f_leader_id) = read::i32(i)?;
         let (i, f_leader_epoch) = read::i32(i)?;
-        let (i, f_isr) = read::array(i, flexible, |i| read::i32(i))?;
+        let (i, f_isr) = read::fixed_array(i, flexible, false, i32::from_be_bytes)
+            .map(|(i, v)| (i, v.unwrap_or_default()))?;
         let (i, f_leader_recovery_state) = if version >= 1 { read::i8(i)? } else { (i, 0) };
         let (i, f_partition_epoch) = read::i32(i)?;
         let mut unknown_tagged_fields = Vec::new();

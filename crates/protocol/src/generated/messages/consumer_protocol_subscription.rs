@@ -189,7 +189,8 @@ impl Decode for TopicPartition {
             (i, SharedStr::default())
         };
         let (i, f_partitions) = if version >= 1 {
-            read::array(i, flexible, |i| read::i32(i))?
+            read::fixed_array(i, flexible, false, i32::from_be_bytes)
+                .map(|(i, v)| (i, v.unwrap_or_default()))?
         } else {
             (i, Vec::<i32>::new())
         };

@@ -295,7 +295,8 @@ impl Default for CreatePartitionsAssignment {
 impl Decode for CreatePartitionsAssignment {
     fn read<'a>(i: &'a [u8], src: &Source<'_>, version: i16) -> PResult<'a, Self> {
         let flexible = version >= 2;
-        let (i, f_broker_ids) = read::array(i, flexible, |i| read::i32(i))?;
+        let (i, f_broker_ids) = read::fixed_array(i, flexible, false, i32::from_be_bytes)
+            .map(|(i, v)| (i, v.unwrap_or_default()))?;
         let mut unknown_tagged_fields = Vec::new();
         let i = if flexible {
             let (mut i, n) = read::uvarint(i)?;

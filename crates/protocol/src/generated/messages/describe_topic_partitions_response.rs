@@ -347,11 +347,15 @@ impl Decode for DescribeTopicPartitionsResponsePartition {
         let (i, f_partition_index) = read::i32(i)?;
         let (i, f_leader_id) = read::i32(i)?;
         let (i, f_leader_epoch) = read::i32(i)?;
-        let (i, f_replica_nodes) = read::array(i, flexible, |i| read::i32(i))?;
-        let (i, f_isr_nodes) = read::array(i, flexible, |i| read::i32(i))?;
-        let (i, f_eligible_leader_replicas) = read::opt_array(i, flexible, true, |i| read::i32(i))?;
-        let (i, f_last_known_elr) = read::opt_array(i, flexible, true, |i| read::i32(i))?;
-        let (i, f_offline_replicas) = read::array(i, flexible, |i| read::i32(i))?;
+        let (i, f_replica_nodes) = read::fixed_array(i, flexible, false, i32::from_be_bytes)
+            .map(|(i, v)| (i, v.unwrap_or_default()))?;
+        let (i, f_isr_nodes) = read::fixed_array(i, flexible, false, i32::from_be_bytes)
+            .map(|(i, v)| (i, v.unwrap_or_default()))?;
+        let (i, f_eligible_leader_replicas) =
+            read::fixed_array(i, flexible, true, i32::from_be_bytes)?;
+        let (i, f_last_known_elr) = read::fixed_array(i, flexible, true, i32::from_be_bytes)?;
+        let (i, f_offline_replicas) = read::fixed_array(i, flexible, false, i32::from_be_bytes)
+            .map(|(i, v)| (i, v.unwrap_or_default()))?;
         let mut unknown_tagged_fields = Vec::new();
         let i = if flexible {
             let (mut i, n) = read::uvarint(i)?;

@@ -830,7 +830,8 @@ impl Decode for ForgottenTopic {
             (i, Uuid::ZERO)
         };
         let (i, f_partitions) = if version >= 7 {
-            read::array(i, flexible, |i| read::i32(i))?
+            read::fixed_array(i, flexible, false, i32::from_be_bytes)
+                .map(|(i, v)| (i, v.unwrap_or_default()))?
         } else {
             (i, Vec::<i32>::new())
         };

@@ -57,7 +57,9 @@ impl Decode for GetTelemetrySubscriptionsResponse {
         let (i, f_error_code) = read::i16(i)?;
         let (i, f_client_instance_id) = read::uuid(i)?;
         let (i, f_subscription_id) = read::i32(i)?;
-        let (i, f_accepted_compression_types) = read::array(i, flexible, |i| read::i8(i))?;
+        let (i, f_accepted_compression_types) =
+            read::fixed_array(i, flexible, false, i8::from_be_bytes)
+                .map(|(i, v)| (i, v.unwrap_or_default()))?;
         let (i, f_push_interval_ms) = read::i32(i)?;
         let (i, f_telemetry_max_bytes) = read::i32(i)?;
         let (i, f_delta_temporality) = read::bool(i)?;

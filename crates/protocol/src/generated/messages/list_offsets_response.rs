@@ -287,7 +287,8 @@ impl Decode for ListOffsetsPartitionResponse {
         let (i, f_partition_index) = read::i32(i)?;
         let (i, f_error_code) = read::i16(i)?;
         let (i, f_old_style_offsets) = if version <= 0 {
-            read::array(i, flexible, |i| read::i64(i))?
+            read::fixed_array(i, flexible, false, i64::from_be_bytes)
+                .map(|(i, v)| (i, v.unwrap_or_default()))?
         } else {
             (i, Vec::<i64>::new())
         };

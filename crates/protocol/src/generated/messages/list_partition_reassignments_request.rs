@@ -165,7 +165,8 @@ impl Decode for ListPartitionReassignmentsTopics {
     fn read<'a>(i: &'a [u8], src: &Source<'_>, version: i16) -> PResult<'a, Self> {
         let flexible = true;
         let (i, f_name) = read::string(i, src, flexible)?;
-        let (i, f_partition_indexes) = read::array(i, flexible, |i| read::i32(i))?;
+        let (i, f_partition_indexes) = read::fixed_array(i, flexible, false, i32::from_be_bytes)
+            .map(|(i, v)| (i, v.unwrap_or_default()))?;
         let mut unknown_tagged_fields = Vec::new();
         let i = if flexible {
             let (mut i, n) = read::uvarint(i)?;

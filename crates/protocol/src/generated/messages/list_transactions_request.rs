@@ -36,7 +36,8 @@ impl Decode for ListTransactionsRequest {
     fn read<'a>(i: &'a [u8], src: &Source<'_>, version: i16) -> PResult<'a, Self> {
         let flexible = true;
         let (i, f_state_filters) = read::array(i, flexible, |i| read::string(i, src, flexible))?;
-        let (i, f_producer_id_filters) = read::array(i, flexible, |i| read::i64(i))?;
+        let (i, f_producer_id_filters) = read::fixed_array(i, flexible, false, i64::from_be_bytes)
+            .map(|(i, v)| (i, v.unwrap_or_default()))?;
         let (i, f_duration_filter) = if version >= 1 { read::i64(i)? } else { (i, -1) };
         let mut unknown_tagged_fields = Vec::new();
         let i = if flexible {

@@ -584,10 +584,13 @@ impl Decode for MetadataResponsePartition {
         let (i, f_partition_index) = read::i32(i)?;
         let (i, f_leader_id) = read::i32(i)?;
         let (i, f_leader_epoch) = if version >= 7 { read::i32(i)? } else { (i, -1) };
-        let (i, f_replica_nodes) = read::array(i, flexible, |i| read::i32(i))?;
-        let (i, f_isr_nodes) = read::array(i, flexible, |i| read::i32(i))?;
+        let (i, f_replica_nodes) = read::fixed_array(i, flexible, false, i32::from_be_bytes)
+            .map(|(i, v)| (i, v.unwrap_or_default()))?;
+        let (i, f_isr_nodes) = read::fixed_array(i, flexible, false, i32::from_be_bytes)
+            .map(|(i, v)| (i, v.unwrap_or_default()))?;
         let (i, f_offline_replicas) = if version >= 5 {
-            read::array(i, flexible, |i| read::i32(i))?
+            read::fixed_array(i, flexible, false, i32::from_be_bytes)
+                .map(|(i, v)| (i, v.unwrap_or_default()))?
         } else {
             (i, Vec::<i32>::new())
         };

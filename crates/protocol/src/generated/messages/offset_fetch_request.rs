@@ -260,7 +260,8 @@ impl Decode for OffsetFetchRequestTopic {
             (i, SharedStr::default())
         };
         let (i, f_partition_indexes) = if version <= 7 {
-            read::array(i, flexible, |i| read::i32(i))?
+            read::fixed_array(i, flexible, false, i32::from_be_bytes)
+                .map(|(i, v)| (i, v.unwrap_or_default()))?
         } else {
             (i, Vec::<i32>::new())
         };
@@ -616,7 +617,8 @@ impl Decode for OffsetFetchRequestTopics {
             (i, SharedStr::default())
         };
         let (i, f_partition_indexes) = if version >= 8 {
-            read::array(i, flexible, |i| read::i32(i))?
+            read::fixed_array(i, flexible, false, i32::from_be_bytes)
+                .map(|(i, v)| (i, v.unwrap_or_default()))?
         } else {
             (i, Vec::<i32>::new())
         };

@@ -417,7 +417,8 @@ impl Decode for AcknowledgementBatch {
         let flexible = true;
         let (i, f_first_offset) = read::i64(i)?;
         let (i, f_last_offset) = read::i64(i)?;
-        let (i, f_acknowledge_types) = read::array(i, flexible, |i| read::i8(i))?;
+        let (i, f_acknowledge_types) = read::fixed_array(i, flexible, false, i8::from_be_bytes)
+            .map(|(i, v)| (i, v.unwrap_or_default()))?;
         let mut unknown_tagged_fields = Vec::new();
         let i = if flexible {
             let (mut i, n) = read::uvarint(i)?;

@@ -447,7 +447,8 @@ impl Decode for StopReplicaTopicV1 {
             (i, SharedStr::default())
         };
         let (i, f_partition_indexes) = if version >= 1 && version <= 2 {
-            read::array(i, flexible, |i| read::i32(i))?
+            read::fixed_array(i, flexible, false, i32::from_be_bytes)
+                .map(|(i, v)| (i, v.unwrap_or_default()))?
         } else {
             (i, Vec::<i32>::new())
         };

@@ -859,11 +859,14 @@ impl Decode for UpdateMetadataPartitionState {
         let (i, f_controller_epoch) = read::i32(i)?;
         let (i, f_leader) = read::i32(i)?;
         let (i, f_leader_epoch) = read::i32(i)?;
-        let (i, f_isr) = read::array(i, flexible, |i| read::i32(i))?;
+        let (i, f_isr) = read::fixed_array(i, flexible, false, i32::from_be_bytes)
+            .map(|(i, v)| (i, v.unwrap_or_default()))?;
         let (i, f_zk_version) = read::i32(i)?;
-        let (i, f_replicas) = read::array(i, flexible, |i| read::i32(i))?;
+        let (i, f_replicas) = read::fixed_array(i, flexible, false, i32::from_be_bytes)
+            .map(|(i, v)| (i, v.unwrap_or_default()))?;
         let (i, f_offline_replicas) = if version >= 4 {
-            read::array(i, flexible, |i| read::i32(i))?
+            read::fixed_array(i, flexible, false, i32::from_be_bytes)
+                .map(|(i, v)| (i, v.unwrap_or_default()))?
         } else {
             (i, Vec::<i32>::new())
         };

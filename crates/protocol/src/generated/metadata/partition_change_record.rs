@@ -79,23 +79,23 @@ impl Decode for PartitionChangeRecord {
                 match tag {
                     0 => {
                         f_isr = read::tagged_value(data, tag, |i| {
-                            read::opt_array(i, true, true, |i| read::i32(i))
+                            read::fixed_array(i, true, true, i32::from_be_bytes)
                         })?
                     }
                     1 => f_leader = read::tagged_value(data, tag, |i| read::i32(i))?,
                     2 => {
                         f_replicas = read::tagged_value(data, tag, |i| {
-                            read::opt_array(i, true, true, |i| read::i32(i))
+                            read::fixed_array(i, true, true, i32::from_be_bytes)
                         })?
                     }
                     3 => {
                         f_removing_replicas = read::tagged_value(data, tag, |i| {
-                            read::opt_array(i, true, true, |i| read::i32(i))
+                            read::fixed_array(i, true, true, i32::from_be_bytes)
                         })?
                     }
                     4 => {
                         f_adding_replicas = read::tagged_value(data, tag, |i| {
-                            read::opt_array(i, true, true, |i| read::i32(i))
+                            read::fixed_array(i, true, true, i32::from_be_bytes)
                         })?
                     }
                     5 => f_leader_recovery_state = read::tagged_value(data, tag, |i| read::i8(i))?,
@@ -106,12 +106,12 @@ impl Decode for PartitionChangeRecord {
                     }
                     6 if version >= 2 => {
                         f_eligible_leader_replicas = read::tagged_value(data, tag, |i| {
-                            read::opt_array(i, true, true, |i| read::i32(i))
+                            read::fixed_array(i, true, true, i32::from_be_bytes)
                         })?
                     }
                     7 if version >= 2 => {
                         f_last_known_elr = read::tagged_value(data, tag, |i| {
-                            read::opt_array(i, true, true, |i| read::i32(i))
+                            read::fixed_array(i, true, true, i32::from_be_bytes)
                         })?
                     }
                     _ => unknown_tagged_fields.push(RawTaggedField {

@@ -67,10 +67,14 @@ impl Decode for PartitionRecord {
         let flexible = true;
         let (i, f_partition_id) = read::i32(i)?;
         let (i, f_topic_id) = read::uuid(i)?;
-        let (i, f_replicas) = read::array(i, flexible, |i| read::i32(i))?;
-        let (i, f_isr) = read::array(i, flexible, |i| read::i32(i))?;
-        let (i, f_removing_replicas) = read::array(i, flexible, |i| read::i32(i))?;
-        let (i, f_adding_replicas) = read::array(i, flexible, |i| read::i32(i))?;
+        let (i, f_replicas) = read::fixed_array(i, flexible, false, i32::from_be_bytes)
+            .map(|(i, v)| (i, v.unwrap_or_default()))?;
+        let (i, f_isr) = read::fixed_array(i, flexible, false, i32::from_be_bytes)
+            .map(|(i, v)| (i, v.unwrap_or_default()))?;
+        let (i, f_removing_replicas) = read::fixed_array(i, flexible, false, i32::from_be_bytes)
+            .map(|(i, v)| (i, v.unwrap_or_default()))?;
+        let (i, f_adding_replicas) = read::fixed_array(i, flexible, false, i32::from_be_bytes)
+            .map(|(i, v)| (i, v.unwrap_or_default()))?;
         let (i, f_leader) = read::i32(i)?;
         let mut f_leader_recovery_state = 0;
         let (i, f_leader_epoch) = read::i32(i)?;
@@ -92,12 +96,12 @@ impl Decode for PartitionRecord {
                     0 => f_leader_recovery_state = read::tagged_value(data, tag, |i| read::i8(i))?,
                     1 if version >= 2 => {
                         f_eligible_leader_replicas = read::tagged_value(data, tag, |i| {
-                            read::opt_array(i, true, true, |i| read::i32(i))
+                            read::fixed_array(i, true, true, i32::from_be_bytes)
                         })?
                     }
                     2 if version >= 2 => {
                         f_last_known_elr = read::tagged_value(data, tag, |i| {
-                            read::opt_array(i, true, true, |i| read::i32(i))
+                            read::fixed_array(i, true, true, i32::from_be_bytes)
                         })?
                     }
                     _ => unknown_tagged_fields.push(RawTaggedField {
