@@ -55,6 +55,10 @@ impl RecordIter {
             });
         }
         let data = match codec {
+            // An empty batch (kept by compaction to preserve producer state) has
+            // no records to decompress, whatever its codec bit says; Kafka does
+            // not read its payload either.
+            _ if count == 0 => Bytes::new(),
             Compression::None => records,
             _ => {
                 // Even compressed, every record needs MIN_RECORD_LEN bytes once
