@@ -112,12 +112,7 @@ pub fn encode_request(header: &RequestHeader, body: &RequestBody) -> Result<Byte
         });
     }
     let hv = api_key.request_header_version(version);
-    let size = header.encoded_len(hv) + body.encoded_len(version);
-    let mut out = BytesMut::with_capacity(4 + size);
-    out.put_u32(size as u32);
-    header.write(&mut out, hv)?;
-    body.write(&mut out, version)?;
-    Ok(out.freeze())
+    write_frame(header, hv, body, version)
 }
 
 /// Encodes a response with its size prefix and the header version Kafka uses.
@@ -132,6 +127,17 @@ pub fn encode_response(
         correlation_id,
         ..Default::default()
     };
+    write_frame(&header, hv, body, version)
+}
+
+/// Writes `header` at header version `hv` and `body` at `version` behind a
+/// 4-byte size prefix, into a buffer of exactly the right size.
+fn write_frame(
+    header: &impl Encode,
+    hv: i16,
+    body: &impl Encode,
+    version: i16,
+) -> Result<Bytes, EncodeError> {
     let size = header.encoded_len(hv) + body.encoded_len(version);
     let mut out = BytesMut::with_capacity(4 + size);
     out.put_u32(size as u32);

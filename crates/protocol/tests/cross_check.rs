@@ -47,6 +47,33 @@ macro_rules! cross_check {
         #[test]
         fn $test() {
             use $kp::messages::{ApiKey as TheirKey, RequestKind, ResponseKind};
+            // One direction pair for one side (requests or responses): ours → bytes →
+            // theirs → bytes must match, and their bytes → ours → bytes must too.
+            macro_rules! check_side {
+                ($ours:ident, $theirs:ident, $side:literal, $key:ident, $their_key:ident, $seed:ident, $version:ident, $report:ident) => {{
+                    let (key, their_key, seed, version) = ($key, $their_key, $seed, $version);
+                    let ours = $ours::random(key, &mut Gen::new(seed), version);
+                    let a = encode(|b| ours.write(b, version).map_err(|e| e.to_string()));
+                    let b = a.clone().and_then(|a| {
+                        let mut buf = a;
+                        let m = $theirs::decode(their_key, &mut buf, version)
+                            .map_err(|e| format!("theirs decode: {e:#}"))?;
+                        if !buf.is_empty() {
+                            return Err(format!("theirs left {} bytes", buf.len()));
+                        }
+                        encode(|out| {
+                            m.encode(out, version)
+                                .map_err(|e| format!("theirs encode: {e:#}"))
+                        })
+                    });
+                    if let Some(err) = compare(&a, &b, |bytes| {
+                        let back = $ours::decode(key, version, bytes).map_err(|e| e.to_string())?;
+                        encode(|out| back.write(out, version).map_err(|e| e.to_string()))
+                    }) {
+                        $report.fail(format!("{key:?} v{version} {} seed {seed}: {err}", $side));
+                    }
+                }};
+            }
             let mut report = Report::default();
             for key in ApiKey::ALL {
                 let Ok(their_key) = TheirKey::try_from(key.as_i16()) else {
@@ -64,51 +91,9 @@ macro_rules! cross_check {
                     for seed in 0..CASES {
                         let seed =
                             seed * 7919 + u64::from(key.as_i16() as u16) * 131 + version as u64;
-                        let what = |side: &str| format!("{key:?} v{version} {side} seed {seed}");
 
-                        let ours = RequestBody::random(key, &mut Gen::new(seed), version);
-                        let a = encode(|b| ours.write(b, version).map_err(|e| e.to_string()));
-                        let b = a.clone().and_then(|a| {
-                            let mut buf = a;
-                            let m = RequestKind::decode(their_key, &mut buf, version)
-                                .map_err(|e| format!("theirs decode: {e:#}"))?;
-                            if !buf.is_empty() {
-                                return Err(format!("theirs left {} bytes", buf.len()));
-                            }
-                            encode(|out| {
-                                m.encode(out, version)
-                                    .map_err(|e| format!("theirs encode: {e:#}"))
-                            })
-                        });
-                        if let Some(err) = compare(&a, &b, |bytes| {
-                            let back = RequestBody::decode(key, version, bytes)
-                                .map_err(|e| e.to_string())?;
-                            encode(|out| back.write(out, version).map_err(|e| e.to_string()))
-                        }) {
-                            report.fail(format!("{}: {err}", what("request")));
-                        }
-
-                        let ours = ResponseBody::random(key, &mut Gen::new(seed), version);
-                        let a = encode(|b| ours.write(b, version).map_err(|e| e.to_string()));
-                        let b = a.clone().and_then(|a| {
-                            let mut buf = a;
-                            let m = ResponseKind::decode(their_key, &mut buf, version)
-                                .map_err(|e| format!("theirs decode: {e:#}"))?;
-                            if !buf.is_empty() {
-                                return Err(format!("theirs left {} bytes", buf.len()));
-                            }
-                            encode(|out| {
-                                m.encode(out, version)
-                                    .map_err(|e| format!("theirs encode: {e:#}"))
-                            })
-                        });
-                        if let Some(err) = compare(&a, &b, |bytes| {
-                            let back = ResponseBody::decode(key, version, bytes)
-                                .map_err(|e| e.to_string())?;
-                            encode(|out| back.write(out, version).map_err(|e| e.to_string()))
-                        }) {
-                            report.fail(format!("{}: {err}", what("response")));
-                        }
+                        check_side!(RequestBody, RequestKind, "request", key, their_key, seed, version, report);
+                        check_side!(ResponseBody, ResponseKind, "response", key, their_key, seed, version, report);
                     }
                 }
             }

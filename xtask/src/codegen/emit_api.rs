@@ -275,6 +275,10 @@ pub fn emit(messages: &[Schema]) -> anyhow::Result<String> {
                 .collect::<String>()
         )?;
         writeln!(o, "}}\n")?;
+        writeln!(
+            o,
+            "impl Encode for {enum_name} {{\n    fn write(&self, out: &mut BytesMut, version: i16) -> Result<(), EncodeError> {{\n        {enum_name}::write(self, out, version)\n    }}\n\n    fn encoded_len(&self, version: i16) -> usize {{\n        {enum_name}::encoded_len(self, version)\n    }}\n}}\n"
+        )?;
         let _ = snake_case;
     }
     Ok(o)

@@ -4591,6 +4591,16 @@ impl RequestBody {
     }
 }
 
+impl Encode for RequestBody {
+    fn write(&self, out: &mut BytesMut, version: i16) -> Result<(), EncodeError> {
+        RequestBody::write(self, out, version)
+    }
+
+    fn encoded_len(&self, version: i16) -> usize {
+        RequestBody::encoded_len(self, version)
+    }
+}
+
 /// Any response body, tagged by its API.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ResponseBody {
@@ -6965,5 +6975,15 @@ impl ResponseBody {
                 ReadShareGroupStateSummaryResponse::random(g, version),
             ),
         }
+    }
+}
+
+impl Encode for ResponseBody {
+    fn write(&self, out: &mut BytesMut, version: i16) -> Result<(), EncodeError> {
+        ResponseBody::write(self, out, version)
+    }
+
+    fn encoded_len(&self, version: i16) -> usize {
+        ResponseBody::encoded_len(self, version)
     }
 }
