@@ -2,6 +2,7 @@
 //! under `valgrind --tool=callgrind` (repeatable where wall-clock timing on a
 //! shared machine is not):
 //! `valgrind --tool=callgrind target/release/examples/codec_cost vltava metadata 200`
+//! (set `CODEC_COST_ENCODE=1` to count encoding instead).
 
 use bytes::BytesMut;
 use kafka_protocol::protocol::{Decodable, Encodable};
@@ -13,17 +14,28 @@ mod fixtures;
 
 fn run<M: Message, T: Decodable + Encodable>(ours: M, version: i16, theirs: bool, n: usize) {
     let bytes = ours.encode_to_bytes(version).expect("encode");
+    let their_msg = T::decode(&mut bytes.clone(), version).expect("decode");
     let mut check = BytesMut::new();
-    T::decode(&mut bytes.clone(), version)
-        .expect("decode")
-        .encode(&mut check, version)
-        .expect("encode");
+    their_msg.encode(&mut check, version).expect("encode");
     assert_eq!(check.freeze(), bytes);
+    let encode = std::env::var_os("CODEC_COST_ENCODE").is_some();
     for _ in 0..n {
-        if theirs {
-            black_box(T::decode(&mut black_box(&bytes).clone(), version).expect("decode"));
-        } else {
-            black_box(M::decode(black_box(&bytes), version).expect("decode"));
+        match (theirs, encode) {
+            (true, false) => {
+                black_box(T::decode(&mut black_box(&bytes).clone(), version).expect("decode"));
+            }
+            (false, false) => {
+                black_box(M::decode(black_box(&bytes), version).expect("decode"));
+            }
+            (true, true) => {
+                let t = black_box(&their_msg);
+                let mut out = BytesMut::with_capacity(t.compute_size(version).expect("size"));
+                t.encode(&mut out, version).expect("encode");
+                black_box(out);
+            }
+            (false, true) => {
+                black_box(black_box(&ours).encode_to_bytes(version).expect("encode"));
+            }
         }
     }
 }
