@@ -138,6 +138,13 @@ impl OffsetIndex {
             .map(|&(r, p)| (self.base_offset + i64::from(r), p))
     }
 
+    /// Every entry as (absolute offset, position).
+    pub fn entries(&self) -> impl Iterator<Item = (i64, u32)> + '_ {
+        self.entries
+            .iter()
+            .map(|&(r, p)| (self.base_offset + i64::from(r), p))
+    }
+
     /// Adds an entry for `offset` at `position`. Entries that would not increase the
     /// offset and position, or a full index, are ignored (the index is sparse).
     pub fn append(&mut self, offset: i64, position: u32) -> Result<()> {

@@ -8,6 +8,9 @@ use std::sync::Arc;
 use vltava_records::{BatchBuilder, BatchBuilderConfig, BatchIter, Compression, DecodeLimits};
 use vltava_storage::{Log, LogConfig, LogOpenOptions, ManualClock, MemStorage};
 
+/// (offset, value) of one record.
+pub type Rec = (i64, Option<Vec<u8>>);
+
 pub const DIR: &str = "/data/topic-0";
 
 pub fn dir() -> PathBuf {
