@@ -150,7 +150,7 @@ impl Log {
     }
     /// Sets the high watermark, clamped to `[log start, log end]`.
     pub fn set_high_watermark(&mut self, hw: i64) {
-        self.high_watermark = hw.clamp(self.log_start_offset, self.log_end_offset());
+        self.high_watermark = hw.min(self.log_end_offset()).max(self.log_start_offset);
     }
     /// The last stable offset: the high watermark, or the first offset of the
     /// oldest open transaction if that is lower.
@@ -662,6 +662,12 @@ impl Log {
         if let Some(seg) = self.segments.values_mut().next_back() {
             seg.truncate_to(offset)?;
             seg.on_become_active()?;
+        }
+        if self.log_end_offset() < self.log_start_offset {
+            // The batch holding the log start offset went: nothing visible is
+            // left, so restart the log at its start offset.
+            let start = self.log_start_offset;
+            return self.truncate_fully_and_start_at(start);
         }
         self.after_truncation()
     }

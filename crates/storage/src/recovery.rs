@@ -162,7 +162,8 @@ impl Log {
         log.high_watermark = opts
             .high_watermark
             .unwrap_or(leo)
-            .clamp(log.log_start_offset, leo);
+            .min(leo)
+            .max(log.log_start_offset);
         if recovered_any {
             // Recovered data is now checked; make it durable so the next open
             // need not check it again.
