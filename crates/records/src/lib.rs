@@ -30,3 +30,8 @@ pub use error::RecordsError;
 pub use limits::DecodeLimits;
 pub use reader::{RecordIter, RecordsReader};
 pub use record::{Header, Record};
+
+/// The README's example, compiled and run as a doc test.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
