@@ -70,6 +70,15 @@ impl LeaderEpochCache {
         })
     }
 
+    /// An empty cache for `dir` (its checkpoint is written on the first change).
+    pub fn empty(storage: Arc<dyn Storage>, dir: &Path) -> Self {
+        LeaderEpochCache {
+            storage,
+            path: dir.join(LEADER_EPOCH_CHECKPOINT),
+            entries: Vec::new(),
+        }
+    }
+
     /// All entries, oldest first.
     pub fn entries(&self) -> &[EpochEntry] {
         &self.entries

@@ -16,6 +16,7 @@ pub mod clock;
 pub mod compaction;
 pub mod config;
 pub mod error;
+pub mod fuzz_support;
 pub mod io;
 pub mod leader_epoch;
 pub mod log;

@@ -233,7 +233,7 @@ impl Log {
             }
             view.validate_crc()?;
             let h = *view.header();
-            if h.last_offset_delta < 0 || h.record_count < 0 {
+            if !crate::segment::offsets_in_range(&h) || h.record_count < 0 {
                 return Err(StorageError::InvalidRecord(format!(
                     "negative last offset delta {} or record count {}",
                     h.last_offset_delta, h.record_count
@@ -266,11 +266,26 @@ impl Log {
                 )));
             }
         }
+        // The offsets each batch will get.
+        let mut next = self.log_end_offset();
+        let mut planned = Vec::with_capacity(parsed.len());
+        for (pos, h) in &parsed {
+            let assigned = BatchHeader {
+                base_offset: next,
+                partition_leader_epoch: leader_epoch,
+                ..*h
+            };
+            if !crate::segment::offsets_in_range(&assigned) {
+                return Err(StorageError::InvalidRecord("offsets overflow".into()));
+            }
+            next = assigned.next_offset();
+            planned.push((*pos, assigned));
+        }
         // Producer checks, batch by batch against a scratch copy.
         let mut scratch = self
             .producers
-            .scoped(parsed.iter().map(|(_, h)| h.producer_id));
-        for (_, h) in &parsed {
+            .scoped(planned.iter().map(|(_, h)| h.producer_id));
+        for (_, h) in &planned {
             if let Some(dup) = scratch.check(h)? {
                 return Ok(AppendInfo {
                     first_offset: dup.first_offset(),
@@ -286,19 +301,16 @@ impl Log {
         }
         let now = self.clock.now_ms();
         let log_append = self.config.message_timestamp_type == TimestampType::LogAppendTime;
-        let mut next = self.log_end_offset();
-        let mut headers = Vec::with_capacity(parsed.len());
-        for (pos, h) in &parsed {
+        let mut headers = Vec::with_capacity(planned.len());
+        for (pos, h) in &planned {
             let end = pos + h.total_size();
             let b = &mut batches[*pos..end];
-            set_base_offset(b, next)?;
+            set_base_offset(b, h.base_offset)?;
             set_partition_leader_epoch(b, leader_epoch)?;
             if log_append {
                 set_log_append_time(b, now)?;
             }
-            let patched = parse_header(b)?;
-            next = patched.next_offset();
-            headers.push((*pos, patched));
+            headers.push((*pos, parse_header(b)?));
         }
         let info = self.write_batches(batches, &headers, now)?;
         let info = AppendInfo {

@@ -135,14 +135,14 @@ impl OffsetIndex {
     pub fn last_entry(&self) -> Option<(i64, u32)> {
         self.entries
             .last()
-            .map(|&(r, p)| (self.base_offset + i64::from(r), p))
+            .map(|&(r, p)| (self.base_offset.saturating_add(i64::from(r)), p))
     }
 
     /// Every entry as (absolute offset, position).
     pub fn entries(&self) -> impl Iterator<Item = (i64, u32)> + '_ {
         self.entries
             .iter()
-            .map(|&(r, p)| (self.base_offset + i64::from(r), p))
+            .map(|&(r, p)| (self.base_offset.saturating_add(i64::from(r)), p))
     }
 
     /// Adds an entry for `offset` at `position`. Entries that would not increase the
@@ -176,12 +176,12 @@ impl OffsetIndex {
     pub fn lookup(&self, target: i64) -> (i64, u32) {
         let idx = self
             .entries
-            .partition_point(|&(r, _)| self.base_offset + i64::from(r) <= target);
+            .partition_point(|&(r, _)| self.base_offset.saturating_add(i64::from(r)) <= target);
         if idx == 0 {
             (self.base_offset, 0)
         } else {
             let (r, p) = self.entries[idx - 1];
-            (self.base_offset + i64::from(r), p)
+            (self.base_offset.saturating_add(i64::from(r)), p)
         }
     }
 
@@ -189,7 +189,7 @@ impl OffsetIndex {
     pub fn truncate_to_offset(&mut self, offset: i64) -> Result<()> {
         let keep = self
             .entries
-            .partition_point(|&(r, _)| self.base_offset + i64::from(r) < offset);
+            .partition_point(|&(r, _)| self.base_offset.saturating_add(i64::from(r)) < offset);
         self.truncate_entries(keep)
     }
 

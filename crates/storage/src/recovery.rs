@@ -77,7 +77,15 @@ impl Log {
         }
         bases.sort_unstable();
 
-        let mut leader_epochs = LeaderEpochCache::load(storage.clone(), dir)?;
+        // A damaged checkpoint is rebuilt from the batches' leader epochs below.
+        let (mut leader_epochs, rebuild_epochs) = match LeaderEpochCache::load(storage.clone(), dir)
+        {
+            Ok(c) => (c, false),
+            Err(StorageError::Corrupt { .. }) => {
+                (LeaderEpochCache::empty(storage.clone(), dir), true)
+            }
+            Err(e) => return Err(e),
+        };
         let rp = opts.recovery_point;
         // The segment holding the recovery point is the first that may need recovery.
         let first_unsafe = bases.iter().rposition(|&b| b <= rp).unwrap_or(0);
@@ -154,6 +162,15 @@ impl Log {
             log.truncate_fully_and_start_at(start)?;
         }
         let leo = log.log_end_offset();
+        if rebuild_epochs {
+            log.leader_epochs.clear()?;
+            for seg in log.segments.values() {
+                for (_, h) in seg.headers().unwrap_or_default() {
+                    log.leader_epochs
+                        .assign(h.partition_leader_epoch, h.base_offset)?;
+                }
+            }
+        }
         log.leader_epochs.truncate_from_end(leo)?;
         log.leader_epochs
             .truncate_from_start(log.log_start_offset)?;

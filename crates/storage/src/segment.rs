@@ -51,6 +51,16 @@ pub fn parse_file_name(name: &str, suffix: &str) -> Option<i64> {
     digits.parse().ok()
 }
 
+/// Whether a header's offsets are non-negative and its next offset is
+/// representable (checked before any offset arithmetic on untrusted headers).
+pub fn offsets_in_range(h: &BatchHeader) -> bool {
+    h.base_offset >= 0
+        && h.last_offset_delta >= 0
+        && h.base_offset
+            .checked_add(i64::from(h.last_offset_delta) + 1)
+            .is_some()
+}
+
 /// A log segment. Only the last segment of a log is written to.
 #[derive(Debug)]
 pub struct LogSegment {
@@ -300,6 +310,12 @@ impl LogSegment {
         let h = parse_header(&buf[..n]).map_err(|e| {
             StorageError::corrupt(&self.log_path, format!("bad batch at position {pos}: {e}"))
         })?;
+        if !offsets_in_range(&h) {
+            return Err(StorageError::corrupt(
+                &self.log_path,
+                format!("batch at position {pos} has impossible offsets"),
+            ));
+        }
         if pos + h.total_size() as u64 > self.size {
             return Err(StorageError::corrupt(
                 &self.log_path,
@@ -520,6 +536,7 @@ impl LogSegment {
         let total = h.total_size() as u64;
         let min_base = self.next_offset.max(self.base_offset);
         if h.magic != MAGIC_V2
+            || !offsets_in_range(&h)
             || pos + total > file_len
             || h.base_offset < min_base
             || h.last_offset_delta < 0

@@ -88,7 +88,9 @@ impl TimeIndex {
                 zero_tail = true;
                 continue;
             }
-            if base_offset + i64::from(rel) >= next_offset.max(base_offset + 1) {
+            if base_offset.saturating_add(i64::from(rel))
+                >= next_offset.max(base_offset.saturating_add(1))
+            {
                 return Ok(None);
             }
             if let Some(&(lt, lr)) = entries.last() {
@@ -129,7 +131,7 @@ impl TimeIndex {
     pub fn last_entry(&self) -> Option<(i64, i64)> {
         self.entries
             .last()
-            .map(|&(t, r)| (t, self.base_offset + i64::from(r)))
+            .map(|&(t, r)| (t, self.base_offset.saturating_add(i64::from(r))))
     }
 
     /// Adds `(timestamp, offset)` if the index has room and the timestamp is larger
@@ -167,7 +169,7 @@ impl TimeIndex {
             (-1, self.base_offset)
         } else {
             let (t, r) = self.entries[idx - 1];
-            (t, self.base_offset + i64::from(r))
+            (t, self.base_offset.saturating_add(i64::from(r)))
         }
     }
 
@@ -175,7 +177,7 @@ impl TimeIndex {
     pub fn truncate_to_offset(&mut self, offset: i64) -> Result<()> {
         let keep = self
             .entries
-            .partition_point(|&(_, r)| self.base_offset + i64::from(r) < offset);
+            .partition_point(|&(_, r)| self.base_offset.saturating_add(i64::from(r)) < offset);
         if keep < self.entries.len() {
             let zeros = vec![0u8; (self.entries.len() - keep) * ENTRY_SIZE];
             self.file
