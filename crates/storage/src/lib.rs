@@ -39,3 +39,8 @@ pub use log::{
     MAX_TIMESTAMP, ReadInfo, TimestampOffset,
 };
 pub use slice::FileSlice;
+
+/// The README's example, compiled and run as a doc test.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
