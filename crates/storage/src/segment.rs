@@ -79,6 +79,8 @@ pub struct LogSegment {
     rolling_timestamp: Option<i64>,
     created_ms: i64,
     index_interval: u64,
+    /// An index file was missing or failed its checks when opened.
+    index_damaged: bool,
 }
 
 /// What recovering one segment found.
@@ -149,6 +151,7 @@ impl LogSegment {
             rolling_timestamp: None,
             created_ms: now_ms,
             index_interval: config.index_interval_bytes,
+            index_damaged: false,
         })
     }
 
@@ -167,13 +170,20 @@ impl LogSegment {
         let index_path = dir.join(file_name(base_offset, INDEX_SUFFIX));
         let time_path = dir.join(file_name(base_offset, TIME_INDEX_SUFFIX));
         let max = config.segment_index_bytes;
+        let mut index_damaged = false;
         let offset_index = match OffsetIndex::load(storage, &index_path, base_offset, max, size)? {
             Some(i) => i,
-            None => OffsetIndex::create(storage, &index_path, base_offset, max)?,
+            None => {
+                index_damaged = true;
+                OffsetIndex::create(storage, &index_path, base_offset, max)?
+            }
         };
         let time_index = match TimeIndex::load(storage, &time_path, base_offset, max, i64::MAX)? {
             Some(i) => i,
-            None => TimeIndex::create(storage, &time_path, base_offset, max)?,
+            None => {
+                index_damaged = true;
+                TimeIndex::create(storage, &time_path, base_offset, max)?
+            }
         };
         Ok(LogSegment {
             dir: dir.to_path_buf(),
@@ -190,6 +200,7 @@ impl LogSegment {
             rolling_timestamp: None,
             created_ms: now_ms,
             index_interval: config.index_interval_bytes,
+            index_damaged,
         })
     }
 
@@ -452,6 +463,12 @@ impl LogSegment {
     /// headers after the last index entry. Falls back to rebuilding the indexes
     /// from the headers when they do not match the log.
     pub fn load_trusted(&mut self) -> Result<()> {
+        if self.index_damaged || (self.size > 0 && self.time_index.is_empty()) {
+            // A missing or damaged index (or a time index without its final entry)
+            // would misstate the segment's largest timestamp: rebuild both.
+            self.index_damaged = false;
+            return self.rebuild_from_headers();
+        }
         let from = match self.offset_index.last_entry() {
             Some((off, pos)) => match self.header_at(u64::from(pos)) {
                 Ok(Some(h)) if h.last_offset() == off => Some(u64::from(pos)),

@@ -182,6 +182,10 @@ fn reopen_after_clean_close_keeps_everything_and_indexes() {
     let segs = log.segment_base_offsets();
     let rp = log.log_end_offset();
     log.close().unwrap();
+    // A lost time index of a trusted segment is rebuilt, so timestamp lookups
+    // and time retention still see the segment's real timestamps.
+    s.remove(&dir().join("00000000000000000000.timeindex"))
+        .unwrap();
     let log = open(
         &s,
         &c,
@@ -191,6 +195,9 @@ fn reopen_after_clean_close_keeps_everything_and_indexes() {
             ..Default::default()
         },
     );
+    let t = log.offset_for_timestamp(1001).unwrap().unwrap();
+    assert_eq!((t.offset, t.timestamp), (1, 1001));
+    assert!(!log.segments().next().unwrap().time_index().is_empty());
     assert_eq!(log.segment_base_offsets(), segs);
     assert_eq!(read_all(&log, 0), before);
     assert_eq!(log.end_offset_for_epoch(2), (2, 80));
