@@ -473,6 +473,18 @@ impl Log {
         self.flush_up_to(leo)
     }
 
+    /// For the broker's periodic flusher: flushes if `flush.ms` has passed since the
+    /// last flush and there is unflushed data. Returns whether it flushed.
+    pub fn flush_if_due(&mut self, now_ms: i64) -> Result<bool> {
+        self.ensure_online()?;
+        let due = now_ms.saturating_sub(self.last_flush_ms) >= self.config.flush_ms;
+        if due && self.recovery_point < self.log_end_offset() {
+            self.flush()?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
     pub(crate) fn flush_up_to(&mut self, offset: i64) -> Result<()> {
         let rp = self.recovery_point;
         let mut result = Ok(());

@@ -592,3 +592,30 @@ fn log_append_time_stamps_broker_time() {
     view.validate_crc().unwrap();
     assert_eq!(view.header().max_timestamp, c.now());
 }
+
+#[test]
+fn flush_ms_is_honoured_by_appends_and_the_periodic_check() {
+    let (_s, c, mut log) = new_log(LogConfig {
+        flush_ms: 1000,
+        ..LogConfig::default()
+    });
+    log.append_as_leader(&mut batch(&[b"a"], 1), 0).unwrap();
+    assert_eq!(log.recovery_point(), 0);
+    assert!(!log.flush_if_due(c.now() + 500).unwrap());
+    assert!(log.flush_if_due(c.now() + 1000).unwrap());
+    assert_eq!(log.recovery_point(), 1);
+    assert!(
+        !log.flush_if_due(c.now() + 5000).unwrap(),
+        "nothing left to flush"
+    );
+    c.advance(3000);
+    log.append_as_leader(&mut batch(&[b"b"], 1), 0).unwrap();
+    assert_eq!(log.recovery_point(), 2, "an append after flush.ms flushes");
+}
+
+#[test]
+fn log_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<vltava_storage::Log>();
+    assert_send_sync::<vltava_storage::FileSlice>();
+}
