@@ -2,8 +2,9 @@
 //! in the segments below the active one, with crash-safe replacement of segments.
 //!
 //! Rules:
-//! - The active segment, anything at or past the last stable offset, and segments
-//!   with records newer than `min.compaction.lag.ms` are never compacted.
+//! - The active segment, anything at or past the last stable offset or the recovery
+//!   point (unflushed data), and segments with records newer than
+//!   `min.compaction.lag.ms` are never compacted.
 //! - Offsets never change: a rewritten batch keeps its base offset and last offset
 //!   delta (and so its producer sequence range); records simply disappear from it.
 //! - A tombstone (record with a key and no value) is kept while it is the latest
@@ -134,6 +135,7 @@ impl Log {
         for (base, seg) in &self.segments {
             if Some(*base) == active
                 || seg.next_offset() > upper
+                || seg.next_offset() > self.recovery_point
                 || (self.config.min_compaction_lag_ms > 0 && seg.max_timestamp() > lag_limit)
             {
                 break;

@@ -166,6 +166,7 @@ pub fn recover_from_bytes(data: &[u8]) -> RecoverSummary {
     }
     if compact {
         log.set_high_watermark(log.log_end_offset());
+        let _ = log.flush();
         let _ = log.compact(2_000_000);
     }
     let _ = log.truncate_to(leo / 2);

@@ -35,8 +35,8 @@ pub use config::{CleanupPolicy, LogConfig};
 pub use error::{Result, StorageError};
 pub use io::{MemStorage, StdStorage, Storage, StorageFile};
 pub use log::{
-    AppendInfo, EARLIEST_TIMESTAMP, FetchIsolation, LATEST_TIMESTAMP, Log, LogOpenOptions,
-    MAX_TIMESTAMP, ReadInfo, TimestampOffset,
+    AppendInfo, EARLIEST_TIMESTAMP, FetchIsolation, FlushJob, LATEST_TIMESTAMP, Log,
+    LogOpenOptions, MAX_TIMESTAMP, ReadInfo, TimestampOffset,
 };
 pub use slice::FileSlice;
 

@@ -95,6 +95,32 @@ pub const EARLIEST_TIMESTAMP: i64 = -2;
 /// ListOffsets special timestamp: the record with the largest timestamp.
 pub const MAX_TIMESTAMP: i64 = -3;
 
+/// Fsyncs that make a log durable up to an offset, runnable without the log.
+#[derive(Debug)]
+pub struct FlushJob {
+    up_to: i64,
+    files: Vec<(PathBuf, Arc<dyn crate::io::StorageFile>)>,
+    dir: PathBuf,
+    storage: Arc<dyn Storage>,
+}
+
+impl FlushJob {
+    /// Everything below this offset is durable once the job succeeds.
+    pub fn up_to(&self) -> i64 {
+        self.up_to
+    }
+
+    /// Fsyncs the files and the directory.
+    pub fn run(&self) -> Result<()> {
+        for (path, f) in &self.files {
+            f.sync().map_err(|e| StorageError::io(path, e))?;
+        }
+        self.storage
+            .sync_dir(&self.dir)
+            .map_err(|e| StorageError::io(&self.dir, e))
+    }
+}
+
 /// A file queued for deletion once `file.delete.delay.ms` has passed.
 #[derive(Debug, Clone)]
 pub(crate) struct PendingDelete {
@@ -416,7 +442,16 @@ impl Log {
             None => true,
         };
         if roll {
-            self.roll_at(first_offset.max(self.log_end_offset()))?;
+            // Roll at the log end, so segments follow each other without offset
+            // gaps; only a gap too large for 32-bit relative offsets starts the new
+            // segment at the incoming offset.
+            let leo = self.log_end_offset();
+            let base = if last_offset - leo > i64::from(i32::MAX) {
+                first_offset.max(leo)
+            } else {
+                leo
+            };
+            self.roll_at(base)?;
         }
         Ok(())
     }
@@ -461,8 +496,8 @@ impl Log {
             now,
         )?;
         self.segments.insert(new_base, seg);
-        // Like Kafka, make the finished segments durable once they are rolled.
-        self.flush_up_to(new_base)?;
+        // Like Kafka, the finished segments are flushed after the roll, but not on
+        // the append path: the caller runs `rolled_flush_job` when it suits it.
         Ok(())
     }
 
@@ -471,6 +506,45 @@ impl Log {
         self.ensure_online()?;
         let leo = self.log_end_offset();
         self.flush_up_to(leo)
+    }
+
+    /// The fsyncs that would make every rolled (no longer active) segment durable,
+    /// as a job that needs no access to the log: run it outside the log's lock,
+    /// then report the result with [`Log::complete_flush`]. `None` when every
+    /// rolled segment is already below the recovery point.
+    pub fn rolled_flush_job(&self) -> Option<FlushJob> {
+        let active_base = self.active()?.base_offset();
+        if self.recovery_point >= active_base {
+            return None;
+        }
+        let files = self
+            .segments
+            .values()
+            .filter(|s| s.base_offset() < active_base && s.next_offset() > self.recovery_point)
+            .flat_map(LogSegment::sync_handles)
+            .collect();
+        Some(FlushJob {
+            up_to: active_base,
+            files,
+            dir: self.dir.clone(),
+            storage: self.storage.clone(),
+        })
+    }
+
+    /// Records the outcome of a [`FlushJob`]: success moves the recovery point up to
+    /// the job's offset; failure takes the log offline.
+    pub fn complete_flush(&mut self, job: &FlushJob, result: Result<()>) -> Result<()> {
+        match result {
+            Ok(()) => {
+                let leo = self.log_end_offset();
+                self.recovery_point = self.recovery_point.max(job.up_to.min(leo));
+                Ok(())
+            }
+            Err(e) => {
+                self.offline = true;
+                Err(e)
+            }
+        }
     }
 
     /// For the broker's periodic flusher: flushes if `flush.ms` has passed since the

@@ -234,6 +234,11 @@ impl OffsetIndex {
             .map_err(|e| StorageError::io(&self.path, e))
     }
 
+    /// The open file (to fsync it outside the log's lock).
+    pub fn file(&self) -> &Arc<dyn StorageFile> {
+        &self.file
+    }
+
     /// Points the index at a renamed file.
     pub fn set_path(&mut self, path: PathBuf) {
         self.path = path;

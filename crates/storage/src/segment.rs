@@ -619,6 +619,16 @@ impl LogSegment {
         self.time_index.sync()
     }
 
+    /// The segment's three open files with their paths, for fsyncing elsewhere.
+    pub fn sync_handles(&self) -> Vec<(PathBuf, Arc<dyn StorageFile>)> {
+        let [log, index, time] = self.file_paths();
+        vec![
+            (log, self.log.clone()),
+            (index, self.offset_index.file().clone()),
+            (time, self.time_index.file().clone()),
+        ]
+    }
+
     /// The paths of the segment's three files.
     pub fn file_paths(&self) -> [PathBuf; 3] {
         [

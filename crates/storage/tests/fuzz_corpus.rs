@@ -21,7 +21,7 @@ fn corpus_dir() -> PathBuf {
 /// Seeds from real logs: whole, torn, flipped, with snapshot and epochs.
 fn seeds() -> Vec<(String, Vec<u8>)> {
     let (s, _c, mut log) = new_log(vltava_storage::LogConfig {
-        segment_bytes: 4096,
+        segment_bytes: 1 << 20,
         index_interval_bytes: 64,
         segment_index_bytes: 1024,
         ..vltava_storage::LogConfig::default()
@@ -44,6 +44,7 @@ fn seeds() -> Vec<(String, Vec<u8>)> {
         log.append_as_leader(&mut batch(&[b"tail"], 2000 + i), 4)
             .unwrap();
     }
+    assert_eq!(log.segment_base_offsets(), vec![0, 64]);
     let img = s.snapshot();
     let d = dir();
     let get = |name: &str| img.get(&d.join(name)).cloned().unwrap_or_default();

@@ -407,6 +407,9 @@ fn compaction_keeps_latest_per_key_and_offsets() {
         written.push((key, value));
     }
     log.set_high_watermark(120);
+    // Only flushed data is compacted.
+    assert_eq!(log.compact(now).unwrap().segments_cleaned, 0);
+    log.flush().unwrap();
     let before = log.size_in_bytes();
     let active_base = *log.segment_base_offsets().last().unwrap();
     let out = log.run_retention(now).unwrap();
@@ -618,4 +621,34 @@ fn log_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<vltava_storage::Log>();
     assert_send_sync::<vltava_storage::FileSlice>();
+}
+
+#[test]
+fn rolled_segments_are_flushed_by_a_job_outside_the_append_path() {
+    let (s, _c, mut log) = new_log(small_config());
+    let syncs = || s.stats().syncs.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(log.rolled_flush_job().is_none());
+    for i in 0..40 {
+        log.append_as_leader(&mut batch(&[&v(i)], 1), 0).unwrap();
+    }
+    let before = syncs();
+    assert!(log.segment_base_offsets().len() > 2);
+    assert_eq!(log.recovery_point(), 0, "appends and rolls do not fsync");
+    let job = log.rolled_flush_job().unwrap();
+    let active = *log.segment_base_offsets().last().unwrap();
+    assert_eq!(job.up_to(), active);
+    let r = job.run();
+    log.complete_flush(&job, r).unwrap();
+    assert!(syncs() > before);
+    assert_eq!(log.recovery_point(), active);
+    assert!(log.rolled_flush_job().is_none());
+    // A failed job takes the log offline.
+    log.roll().unwrap();
+    let job = log.rolled_flush_job().unwrap();
+    s.stats()
+        .fail_sync
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let r = job.run();
+    assert!(log.complete_flush(&job, r).is_err());
+    assert!(log.is_offline());
 }

@@ -211,6 +211,7 @@ fn run(ops: Vec<Op>) {
                     ..config()
                 });
                 log.set_high_watermark(m.leo);
+                log.flush().unwrap();
                 let active = *log.segment_base_offsets().last().unwrap();
                 log.compact(now).unwrap();
                 log.set_config(config());
