@@ -562,7 +562,7 @@ impl Log {
     pub(crate) fn flush_up_to(&mut self, offset: i64) -> Result<()> {
         let rp = self.recovery_point;
         let mut result = Ok(());
-        for seg in self.segments.values() {
+        for seg in self.segments.values_mut() {
             if seg.next_offset() <= rp && seg.base_offset() < rp {
                 continue;
             }

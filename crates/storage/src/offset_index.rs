@@ -2,7 +2,8 @@
 //! the segment's base offset, u32 big-endian) to the byte position (u32 big-endian)
 //! of the batch holding it in the `.log` file.
 //!
-//! Entries live in memory for lookups and are written through to the file, which is
+//! Entries live in memory for lookups and are written to the file in one write at
+//! the end of each append (`write_pending`); the file is
 //! preallocated to `segment.index.bytes` while the segment is active and trimmed to
 //! its entries when the segment is rolled or closed.
 
@@ -24,6 +25,9 @@ pub struct OffsetIndex {
     /// (relative offset, position), both strictly increasing.
     entries: Vec<(u32, u32)>,
     max_entries: usize,
+    /// Entries already written to the file (the rest are written in one call by
+    /// `write_pending`, at the end of each append).
+    written: usize,
 }
 
 impl OffsetIndex {
@@ -46,6 +50,7 @@ impl OffsetIndex {
             base_offset,
             entries: Vec::new(),
             max_entries,
+            written: 0,
         })
     }
 
@@ -106,6 +111,7 @@ impl OffsetIndex {
             path: path.to_path_buf(),
             file,
             base_offset,
+            written: entries.len(),
             entries,
             max_entries,
         }))
@@ -161,12 +167,6 @@ impl OffsetIndex {
                 return Ok(());
             }
         }
-        let mut e = [0u8; ENTRY_SIZE];
-        e[..4].copy_from_slice(&rel.to_be_bytes());
-        e[4..].copy_from_slice(&position.to_be_bytes());
-        self.file
-            .write_at(&e, (self.entries.len() * ENTRY_SIZE) as u64)
-            .map_err(|err| StorageError::io(&self.path, err))?;
         self.entries.push((rel, position));
         Ok(())
     }
@@ -185,6 +185,23 @@ impl OffsetIndex {
         }
     }
 
+    /// Writes the entries added since the last call to the file, in one write.
+    pub fn write_pending(&mut self) -> Result<()> {
+        if self.written >= self.entries.len() {
+            return Ok(());
+        }
+        let mut buf = Vec::with_capacity((self.entries.len() - self.written) * ENTRY_SIZE);
+        for &(rel, pos) in &self.entries[self.written..] {
+            buf.extend_from_slice(&rel.to_be_bytes());
+            buf.extend_from_slice(&pos.to_be_bytes());
+        }
+        self.file
+            .write_at(&buf, (self.written * ENTRY_SIZE) as u64)
+            .map_err(|e| StorageError::io(&self.path, e))?;
+        self.written = self.entries.len();
+        Ok(())
+    }
+
     /// Removes every entry for an offset at or above `offset`.
     pub fn truncate_to_offset(&mut self, offset: i64) -> Result<()> {
         let keep = self
@@ -194,19 +211,21 @@ impl OffsetIndex {
     }
 
     fn truncate_entries(&mut self, keep: usize) -> Result<()> {
-        if keep < self.entries.len() {
-            let zeros = vec![0u8; (self.entries.len() - keep) * ENTRY_SIZE];
+        if keep < self.written {
+            let zeros = vec![0u8; (self.written - keep) * ENTRY_SIZE];
             self.file
                 .write_at(&zeros, (keep * ENTRY_SIZE) as u64)
                 .map_err(|e| StorageError::io(&self.path, e))?;
-            self.entries.truncate(keep);
+            self.written = keep;
         }
+        self.entries.truncate(keep);
         Ok(())
     }
 
     /// Drops all entries (before a rebuild).
     pub fn reset(&mut self) -> Result<()> {
         self.entries.clear();
+        self.written = 0;
         self.file
             .set_len(0)
             .and_then(|_| self.file.set_len((self.max_entries * ENTRY_SIZE) as u64))
@@ -214,7 +233,8 @@ impl OffsetIndex {
     }
 
     /// Shrinks the file to exactly its entries (segment no longer active).
-    pub fn trim(&self) -> Result<()> {
+    pub fn trim(&mut self) -> Result<()> {
+        self.write_pending()?;
         self.file
             .set_len((self.entries.len() * ENTRY_SIZE) as u64)
             .map_err(|e| StorageError::io(&self.path, e))
@@ -228,7 +248,8 @@ impl OffsetIndex {
     }
 
     /// Fsyncs the file.
-    pub fn sync(&self) -> Result<()> {
+    pub fn sync(&mut self) -> Result<()> {
+        self.write_pending()?;
         self.file
             .sync()
             .map_err(|e| StorageError::io(&self.path, e))
@@ -275,6 +296,9 @@ mod tests {
         let mut idx = OffsetIndex::create(&s, p, 0, 80).unwrap();
         idx.append(5, 100).unwrap();
         idx.append(9, 300).unwrap();
+        // Nothing reaches the file until the pending entries are written.
+        assert_eq!(s.snapshot()[p][..8], [0u8; 8]);
+        idx.write_pending().unwrap();
         // Preallocated (untrimmed) file: the zero tail ends the entries.
         let loaded = OffsetIndex::load(&s, p, 0, 80, 1000).unwrap().unwrap();
         assert_eq!(loaded.last_entry(), Some((9, 300)));

@@ -308,7 +308,13 @@ impl LogSegment {
             self.index_batch(start + *rel as u64, h)?;
         }
         self.size += bytes.len() as u64;
-        Ok(())
+        self.write_pending_index_entries()
+    }
+
+    /// Writes new index entries to their files (one write per index).
+    pub fn write_pending_index_entries(&mut self) -> Result<()> {
+        self.offset_index.write_pending()?;
+        self.time_index.write_pending()
     }
 
     /// Reads the header of the batch at `pos`; `None` at or past the valid end.
@@ -455,7 +461,7 @@ impl LogSegment {
         for (pos, h) in headers {
             self.index_batch(pos, &h)?;
         }
-        Ok(())
+        self.write_pending_index_entries()
     }
 
     /// Loads a segment whose data is known to be durable (below the recovery point)
@@ -529,6 +535,7 @@ impl LogSegment {
             self.log.set_len(pos).map_err(io_err(&self.log_path))?;
         }
         self.size = pos;
+        self.write_pending_index_entries()?;
         Ok(RecoveryOutcome {
             valid_bytes: pos,
             truncated_bytes: file_len - pos,
@@ -613,7 +620,7 @@ impl LogSegment {
     }
 
     /// Fsyncs the log and both indexes.
-    pub fn flush(&self) -> Result<()> {
+    pub fn flush(&mut self) -> Result<()> {
         self.log.sync().map_err(io_err(&self.log_path))?;
         self.offset_index.sync()?;
         self.time_index.sync()

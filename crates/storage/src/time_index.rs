@@ -23,6 +23,9 @@ pub struct TimeIndex {
     /// (timestamp, relative offset), timestamps strictly increasing.
     entries: Vec<(i64, u32)>,
     max_entries: usize,
+    /// Entries already written to the file (the rest are written in one call by
+    /// `write_pending`, at the end of each append).
+    written: usize,
 }
 
 impl TimeIndex {
@@ -45,6 +48,7 @@ impl TimeIndex {
             base_offset,
             entries: Vec::new(),
             max_entries,
+            written: 0,
         })
     }
 
@@ -107,6 +111,7 @@ impl TimeIndex {
             path: path.to_path_buf(),
             file,
             base_offset,
+            written: entries.len(),
             entries,
             max_entries,
         }))
@@ -151,12 +156,6 @@ impl TimeIndex {
                 return Ok(());
             }
         }
-        let mut e = [0u8; ENTRY_SIZE];
-        e[..8].copy_from_slice(&timestamp.to_be_bytes());
-        e[8..].copy_from_slice(&rel.to_be_bytes());
-        self.file
-            .write_at(&e, (self.entries.len() * ENTRY_SIZE) as u64)
-            .map_err(|err| StorageError::io(&self.path, err))?;
         self.entries.push((timestamp, rel));
         Ok(())
     }
@@ -173,24 +172,43 @@ impl TimeIndex {
         }
     }
 
+    /// Writes the entries added since the last call to the file, in one write.
+    pub fn write_pending(&mut self) -> Result<()> {
+        if self.written >= self.entries.len() {
+            return Ok(());
+        }
+        let mut buf = Vec::with_capacity((self.entries.len() - self.written) * ENTRY_SIZE);
+        for &(ts, rel) in &self.entries[self.written..] {
+            buf.extend_from_slice(&ts.to_be_bytes());
+            buf.extend_from_slice(&rel.to_be_bytes());
+        }
+        self.file
+            .write_at(&buf, (self.written * ENTRY_SIZE) as u64)
+            .map_err(|e| StorageError::io(&self.path, e))?;
+        self.written = self.entries.len();
+        Ok(())
+    }
+
     /// Removes every entry for an offset at or above `offset`.
     pub fn truncate_to_offset(&mut self, offset: i64) -> Result<()> {
         let keep = self
             .entries
             .partition_point(|&(_, r)| self.base_offset.saturating_add(i64::from(r)) < offset);
-        if keep < self.entries.len() {
-            let zeros = vec![0u8; (self.entries.len() - keep) * ENTRY_SIZE];
+        if keep < self.written {
+            let zeros = vec![0u8; (self.written - keep) * ENTRY_SIZE];
             self.file
                 .write_at(&zeros, (keep * ENTRY_SIZE) as u64)
                 .map_err(|e| StorageError::io(&self.path, e))?;
-            self.entries.truncate(keep);
+            self.written = keep;
         }
+        self.entries.truncate(keep);
         Ok(())
     }
 
     /// Drops all entries (before a rebuild).
     pub fn reset(&mut self) -> Result<()> {
         self.entries.clear();
+        self.written = 0;
         self.file
             .set_len(0)
             .and_then(|_| self.file.set_len((self.max_entries * ENTRY_SIZE) as u64))
@@ -198,7 +216,8 @@ impl TimeIndex {
     }
 
     /// Shrinks the file to exactly its entries.
-    pub fn trim(&self) -> Result<()> {
+    pub fn trim(&mut self) -> Result<()> {
+        self.write_pending()?;
         self.file
             .set_len((self.entries.len() * ENTRY_SIZE) as u64)
             .map_err(|e| StorageError::io(&self.path, e))
@@ -212,7 +231,8 @@ impl TimeIndex {
     }
 
     /// Fsyncs the file.
-    pub fn sync(&self) -> Result<()> {
+    pub fn sync(&mut self) -> Result<()> {
+        self.write_pending()?;
         self.file
             .sync()
             .map_err(|e| StorageError::io(&self.path, e))
@@ -247,6 +267,7 @@ mod tests {
         assert_eq!(t.lookup(999), (-1, 50));
         assert_eq!(t.lookup(1500), (1000, 55));
         assert_eq!(t.lookup(5000), (2000, 70));
+        t.write_pending().unwrap();
         let loaded = TimeIndex::load(&s, p, 50, 120, 71).unwrap().unwrap();
         assert_eq!(loaded.last_entry(), Some((2000, 70)));
         // An entry at or past the segment's next offset is invalid.
