@@ -202,6 +202,18 @@ impl OffsetIndex {
         Ok(())
     }
 
+    /// The entry with the largest position strictly below `position`, as
+    /// (offset, position).
+    pub fn floor_by_position(&self, position: u64) -> Option<(i64, u32)> {
+        let idx = self
+            .entries
+            .partition_point(|&(_, p)| u64::from(p) < position);
+        (idx > 0).then(|| {
+            let (r, p) = self.entries[idx - 1];
+            (self.base_offset.saturating_add(i64::from(r)), p)
+        })
+    }
+
     /// Removes every entry for an offset at or above `offset`.
     pub fn truncate_to_offset(&mut self, offset: i64) -> Result<()> {
         let keep = self

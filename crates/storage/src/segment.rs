@@ -376,24 +376,56 @@ impl LogSegment {
         let Some((start, first)) = self.translate_offset(start_offset)? else {
             return Ok(None);
         };
-        let mut pos = start;
-        let mut header = Some(first);
-        while let Some(h) = header {
-            let total = h.total_size() as u64;
-            if h.last_offset() >= max_offset {
-                break;
-            }
-            let len = pos - start;
-            if len + total > max_bytes && !(len == 0 && min_one) {
-                break;
-            }
-            pos += total;
-            header = self.header_at(pos)?;
-        }
-        Ok(Some(FileSlice {
+        let empty = FileSlice {
             file: self.log.clone(),
             position: start,
+            len: 0,
+        };
+        if first.last_offset() >= max_offset {
+            return Ok(Some(empty));
+        }
+        let first_end = start + first.total_size() as u64;
+        if first_end - start > max_bytes {
+            return Ok(Some(if min_one {
+                FileSlice {
+                    len: first_end - start,
+                    ..empty
+                }
+            } else {
+                empty
+            }));
+        }
+        // Where the batches that may be served end: the batch holding `max_offset`
+        // (found through the index) or the segment end.
+        let bound = if max_offset < self.next_offset {
+            self.translate_offset(max_offset)?
+                .map_or(self.size, |(p, _)| p)
+        } else {
+            self.size
+        };
+        let limit = bound.min(start.saturating_add(max_bytes));
+        // Jump to the last indexed batch starting before the limit (checked: its
+        // header must name the entry's offset), then walk the few headers after it.
+        let mut pos = first_end;
+        if let Some((off, ipos)) = self.offset_index.floor_by_position(limit) {
+            let ipos = u64::from(ipos);
+            if ipos > pos {
+                if let Ok(Some(h)) = self.header_at(ipos) {
+                    if h.last_offset() == off {
+                        pos = ipos;
+                    }
+                }
+            }
+        }
+        while pos < limit {
+            match self.header_at(pos)? {
+                Some(h) if pos + h.total_size() as u64 <= limit => pos += h.total_size() as u64,
+                _ => break,
+            }
+        }
+        Ok(Some(FileSlice {
             len: pos - start,
+            ..empty
         }))
     }
 
