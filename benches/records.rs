@@ -80,7 +80,11 @@ fn raw_compress(codec: Compression, data: &[u8]) -> Vec<u8> {
             .compress_vec(data)
             .expect("snappy"),
         Compression::Lz4 => {
-            let mut e = lz4_flex::frame::FrameEncoder::new(Vec::new());
+            // The same frame settings the crate writes: independent 64 KiB blocks.
+            let info = lz4_flex::frame::FrameInfo::new()
+                .block_size(lz4_flex::frame::BlockSize::Max64KB)
+                .block_mode(lz4_flex::frame::BlockMode::Independent);
+            let mut e = lz4_flex::frame::FrameEncoder::with_frame_info(info, Vec::new());
             e.write_all(data).expect("lz4");
             e.finish().expect("lz4")
         }

@@ -4,10 +4,11 @@
 
 For each case (client x compression codec) this starts a fresh FakeBroker on
 an ephemeral 127.0.0.1 port, runs the real client in a subprocess against it
-to produce the same 10 messages in one batch, and saves the first ApiVersions,
-Metadata and Produce request frames the client sent (whole frames, size
-prefix included), the raw records bytes of the Produce request's first
-partition, and a manifest.json describing everything.
+to produce the same 10 messages in one batch, and saves the first ApiVersions
+request, the first Metadata request that names a topic, and the first Produce
+request the client sent (whole frames, size prefix included), the raw records
+bytes of the Produce request's first partition, and a manifest.json
+describing everything.
 
 The same file is the client runner: ``capture.py --client NAME --codec C
 --bootstrap HOST:PORT`` runs one producer and prints a JSON status line.
@@ -149,7 +150,8 @@ def client_main(client, codec, bootstrap):
 class CaseResult:
     def __init__(self, client, codec):
         self.client, self.codec = client, codec
-        self.frames = {}          # api_key -> Frame
+        self.frames = {}          # api_key -> Frame saved as a golden
+        self.all_frames = []      # every frame the fake broker received
         self.status = None
         self.error = None
         self.log = []
@@ -172,10 +174,19 @@ def run_case(client, codec):
         for line in out.splitlines():
             if line.startswith("STATUS "):
                 res.status = json.loads(line[len("STATUS "):])
+        res.all_frames = list(broker.frames)
         for key in CAPTURED_APIS:
             frame = broker.first(key)
             if frame is not None:
                 res.frames[key] = frame
+        # Clients may first ask for brokers only (librdkafka does so when its
+        # bootstrap refresh races the first produce() call, kafka-python
+        # always); keep the first Metadata request that names a topic so the
+        # golden is stable and exercises the topics array.
+        for frame in res.all_frames:
+            if frame.api_key == fake_broker.METADATA and fake_broker.metadata_topics(frame.data):
+                res.frames[fake_broker.METADATA] = frame
+                break
     if res.status is None and not res.error:
         res.error = f"{name}: client exited without a status line; stderr (tail): {err.strip()[-1500:]}"
     if res.status and res.status["errors"] and not res.error:

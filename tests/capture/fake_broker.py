@@ -302,6 +302,31 @@ def parse_produce(data):
     return out
 
 
+def parse_metadata_topics(version, r):
+    """Topic names of a Metadata request body; None means "all topics"."""
+    flex = version >= 9
+    n = r.array_len(flex)
+    if n < 0:
+        return None
+    names = []
+    for _ in range(n):
+        if version >= 10:
+            r.uuid()
+        name = r.string(flex)
+        r.skip_tags(flex)
+        if name is not None:
+            names.append(name)
+    return names
+
+
+def metadata_topics(data):
+    """Topic names of a whole Metadata request frame (with size prefix)."""
+    api_key, version, _, _, r = parse_request_header(data[4:])
+    if api_key != METADATA:
+        raise ValueError("not a Metadata request")
+    return parse_metadata_topics(version, r)
+
+
 def count_records(records):
     """Number of records in a record set (v2 batches or legacy message sets)."""
     if not records:
@@ -469,17 +494,7 @@ class FakeBroker:
 
     def _metadata(self, version, r, frame):
         flex = version >= 9
-        requested = None
-        n = r.array_len(flex)
-        if n >= 0:
-            requested = []
-            for _ in range(n):
-                if version >= 10:
-                    r.uuid()
-                name = r.string(flex)
-                r.skip_tags(flex)
-                if name is not None:
-                    requested.append(name)
+        requested = parse_metadata_topics(version, r)
         # null (v1+) or, in v0, empty means "all topics"
         if requested is None or (version == 0 and not requested):
             requested = list(self.default_topics)

@@ -263,6 +263,12 @@ class GoldenTest(unittest.TestCase):
         produced = {(e["client"], e["codec"]) for e in self.manifest if e["api_key"] == 0}
         self.assertEqual(cases, produced)
 
+    def test_metadata_names_the_topic(self):
+        for e in self.manifest:
+            if e["api_key"] == 3:
+                self.assertEqual(fake_broker.metadata_topics(self.read(e["frame"])),
+                                 ["capture-topic"], e["frame"])
+
     def test_produce_records_decode_to_messages(self):
         for e in self.manifest:
             if e["api_key"] != 0:

@@ -237,6 +237,48 @@ impl BatchBuilder {
     }
 }
 
+/// A batch with no records, as Kafka's log cleaner writes when compaction
+/// removes every record of a batch whose producer state must be kept: the header
+/// keeps the offset range up to `last_offset` and the producer fields of
+/// `config`; both timestamps are `timestamp`; no compression.
+pub fn empty_batch(
+    config: &BatchBuilderConfig,
+    last_offset: i64,
+    timestamp: i64,
+) -> Result<Bytes, RecordsError> {
+    let last_offset_delta = last_offset
+        .checked_sub(config.base_offset)
+        .and_then(|d| i32::try_from(d).ok())
+        .filter(|&d| d >= 0)
+        .ok_or(RecordsError::InvalidArgument(
+            "last offset must be within i32 above the base offset",
+        ))?;
+    let header = BatchHeader {
+        base_offset: config.base_offset,
+        batch_length: (BATCH_HEADER_LEN - LOG_OVERHEAD) as i32,
+        partition_leader_epoch: config.partition_leader_epoch,
+        magic: MAGIC_V2,
+        crc: 0,
+        attributes: Attributes::new(
+            Compression::None,
+            config.timestamp_type,
+            config.transactional,
+            config.control,
+        ),
+        last_offset_delta,
+        base_timestamp: timestamp,
+        max_timestamp: timestamp,
+        producer_id: config.producer_id,
+        producer_epoch: config.producer_epoch,
+        base_sequence: config.base_sequence,
+        record_count: 0,
+    };
+    let mut out = [0u8; BATCH_HEADER_LEN];
+    header.write_to(&mut out);
+    update_crc(&mut out);
+    Ok(Bytes::copy_from_slice(&out))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,6 +344,41 @@ mod tests {
             .map(|r| r.offset(view.header()))
             .collect();
         assert_eq!(offs, vec![52, 57]);
+    }
+
+    #[test]
+    fn empty_batch_keeps_offsets_and_producer_state() {
+        let config = BatchBuilderConfig {
+            base_offset: 10,
+            producer_id: 9,
+            producer_epoch: 1,
+            base_sequence: 40,
+            ..BatchBuilderConfig::default()
+        };
+        let bytes = empty_batch(&config, 14, 777).expect("empty batch");
+        let view = BatchView::new(&bytes).expect("view");
+        view.validate_crc().expect("crc");
+        let h = view.header();
+        assert_eq!(
+            (h.base_offset, h.last_offset(), h.record_count),
+            (10, 14, 0)
+        );
+        assert_eq!((h.producer_id, h.last_sequence()), (9, 44));
+        assert_eq!(view.records(&DecodeLimits::default()), Ok(vec![]));
+        assert!(empty_batch(&config, 9, 0).is_err());
+    }
+
+    #[test]
+    fn empty_compressed_batch_reads_as_empty() {
+        // Kafka keeps the codec bit on empty batches; there is nothing to inflate.
+        let mut bytes = empty_batch(&BatchBuilderConfig::default(), 0, 0)
+            .expect("empty")
+            .to_vec();
+        let attrs = Attributes::new(Compression::Gzip, TimestampType::CreateTime, false, false);
+        bytes[21..23].copy_from_slice(&attrs.0.to_be_bytes());
+        update_crc(&mut bytes);
+        let view = BatchView::new(&bytes).expect("view");
+        assert_eq!(view.records(&DecodeLimits::default()), Ok(vec![]));
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub use batch_header::{
     Attributes, BATCH_HEADER_LEN, BatchHeader, BatchIter, BatchView, Compression, MAGIC_V2,
     TimestampType,
 };
-pub use builder::{BatchBuilder, BatchBuilderConfig};
+pub use builder::{BatchBuilder, BatchBuilderConfig, empty_batch};
 pub use control::ControlRecordType;
 pub use down_convert::down_convert;
 pub use error::RecordsError;

@@ -55,6 +55,10 @@ impl RecordIter {
             });
         }
         let data = match codec {
+            // An empty batch (kept by compaction to preserve producer state) has
+            // no records to decompress, whatever its codec bit says; Kafka does
+            // not read its payload either.
+            _ if count == 0 => Bytes::new(),
             Compression::None => records,
             _ => {
                 // Even compressed, every record needs MIN_RECORD_LEN bytes once
@@ -229,5 +233,101 @@ impl Iterator for RecordsReader<'_> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch_header::{CRC_OFFSET, update_crc};
+    use crate::builder::{BatchBuilder, BatchBuilderConfig};
+
+    fn batch(codec: Compression, base: i64, n: usize) -> Vec<u8> {
+        let mut b = BatchBuilder::new(BatchBuilderConfig {
+            compression: codec,
+            base_offset: base,
+            ..BatchBuilderConfig::default()
+        });
+        for i in 0..n {
+            let v = format!("v{}", base + i as i64);
+            assert!(b.append(0, None, Some(v.as_bytes()), &[]).expect("append"));
+        }
+        b.build().expect("build").to_vec()
+    }
+
+    fn offsets(reader: RecordsReader<'_>) -> Vec<Result<i64, RecordsError>> {
+        reader.map(|r| r.map(|(h, rec)| rec.offset(&h))).collect()
+    }
+
+    #[test]
+    fn reads_a_run_of_mixed_codec_batches() {
+        let mut log = batch(Compression::Zstd, 0, 2);
+        log.extend(batch(Compression::None, 2, 1));
+        log.extend(batch(Compression::Snappy, 3, 3));
+        let got = offsets(RecordsReader::new(&log, DecodeLimits::default()));
+        assert_eq!(got, (0..6).map(Ok).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn torn_tail_ends_with_one_truncated() {
+        let mut log = batch(Compression::Gzip, 0, 2);
+        let next = batch(Compression::Gzip, 2, 2);
+        log.extend_from_slice(&next[..next.len() - 1]);
+        let got = offsets(RecordsReader::new(&log, DecodeLimits::default()));
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[..2], [Ok(0), Ok(1)]);
+        assert!(matches!(got[2], Err(RecordsError::Truncated { .. })));
+    }
+
+    #[test]
+    fn corrupt_crc_stops_unless_checks_are_off() {
+        let mut log = batch(Compression::None, 0, 1);
+        let mut second = batch(Compression::None, 1, 1);
+        second[CRC_OFFSET] ^= 1;
+        log.extend(second);
+        let got = offsets(RecordsReader::new(&log, DecodeLimits::default()));
+        assert!(matches!(
+            got[..],
+            [Ok(0), Err(RecordsError::CorruptCrc { .. })]
+        ));
+        let unchecked =
+            offsets(RecordsReader::new(&log, DecodeLimits::default()).without_crc_check());
+        assert_eq!(unchecked, vec![Ok(0), Ok(1)]);
+    }
+
+    #[test]
+    fn count_disagreeing_with_records_is_an_error() {
+        // Header claims one record more than present.
+        let mut b = batch(Compression::None, 0, 2);
+        b[57..61].copy_from_slice(&3i32.to_be_bytes());
+        update_crc(&mut b);
+        let view = BatchView::new(&b).expect("view");
+        assert!(matches!(
+            view.records(&DecodeLimits::default()),
+            Err(RecordsError::CountMismatch {
+                header: 3,
+                found: 2
+            })
+        ));
+        // ... and one fewer: bytes are left over.
+        b[57..61].copy_from_slice(&1i32.to_be_bytes());
+        update_crc(&mut b);
+        let view = BatchView::new(&b).expect("view");
+        assert_eq!(
+            view.records(&DecodeLimits::default()),
+            Err(RecordsError::Malformed("bytes left after the last record"))
+        );
+    }
+
+    #[test]
+    fn record_count_beyond_the_bytes_is_refused_before_allocating() {
+        let mut b = batch(Compression::None, 0, 1);
+        b[57..61].copy_from_slice(&i32::MAX.to_be_bytes());
+        update_crc(&mut b);
+        let view = BatchView::new(&b).expect("view");
+        assert!(matches!(
+            view.records(&DecodeLimits::default()),
+            Err(RecordsError::CountMismatch { .. })
+        ));
     }
 }

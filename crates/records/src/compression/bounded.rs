@@ -6,24 +6,22 @@ use super::oversized;
 use crate::error::RecordsError;
 
 /// Reads `r` to its end into a vector of at most `max_out` bytes. `codec` names the
-/// codec in errors. Grows the vector as data arrives, never to a size the input claims.
+/// codec in errors. `hint` (a size the input claims, if any) only pre-sizes the
+/// vector, capped at the bound; the vector otherwise grows as data arrives.
 pub(super) fn read_bounded<R: Read>(
-    mut r: R,
+    r: R,
     max_out: usize,
+    hint: Option<usize>,
     codec: &'static str,
 ) -> Result<Vec<u8>, RecordsError> {
-    let mut out = Vec::new();
-    let mut chunk = [0u8; 16 * 1024];
-    loop {
-        let n = match r.read(&mut chunk) {
-            Ok(0) => return Ok(out),
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(super::corrupt(codec, e)),
-        };
-        if out.len() + n > max_out {
-            return Err(oversized(max_out));
-        }
-        out.extend_from_slice(&chunk[..n]);
+    let mut out = Vec::with_capacity(hint.unwrap_or(0).min(max_out));
+    // One byte past the bound tells "exactly at the bound" from "over it".
+    let limit = (max_out as u64).saturating_add(1);
+    r.take(limit)
+        .read_to_end(&mut out)
+        .map_err(|e| super::corrupt(codec, e))?;
+    if out.len() > max_out {
+        return Err(oversized(max_out));
     }
+    Ok(out)
 }

@@ -27,5 +27,5 @@ pub(super) fn decompress(data: &[u8], max_out: usize) -> Result<Vec<u8>, Records
     if data.is_empty() {
         return Err(corrupt(NAME, "empty input"));
     }
-    read_bounded(MultiGzDecoder::new(data), max_out, NAME)
+    read_bounded(MultiGzDecoder::new(data), max_out, None, NAME)
 }

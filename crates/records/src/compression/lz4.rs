@@ -62,13 +62,13 @@ pub(super) fn decompress(
     framing: Lz4Framing,
 ) -> Result<Vec<u8>, RecordsError> {
     match framing {
-        Lz4Framing::Standard => read_bounded(FrameDecoder::new(data), max_out, NAME),
+        Lz4Framing::Standard => read_bounded(FrameDecoder::new(data), max_out, None, NAME),
         Lz4Framing::KafkaV0 => {
             // Repair the header checksum to the specification's, then decode.
             let hc_at = descriptor_end(data)?;
             let mut fixed = data.to_vec();
             fixed[hc_at] = header_checksum(&data[4..hc_at]);
-            read_bounded(FrameDecoder::new(&fixed[..]), max_out, NAME)
+            read_bounded(FrameDecoder::new(&fixed[..]), max_out, None, NAME)
         }
     }
 }

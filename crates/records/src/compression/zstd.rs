@@ -29,5 +29,10 @@ pub(super) fn decompress(data: &[u8], max_out: usize) -> Result<Vec<u8>, Records
         .min(31);
     dec.window_log_max(window_log)
         .map_err(|e| corrupt(NAME, e))?;
-    read_bounded(dec, max_out, NAME)
+    // The frame's declared content size only pre-sizes the output (capped).
+    let hint = zstd::zstd_safe::get_frame_content_size(data)
+        .ok()
+        .flatten()
+        .and_then(|n| usize::try_from(n).ok());
+    read_bounded(dec, max_out, hint, NAME)
 }

@@ -70,8 +70,11 @@ impl LegacyMessageIter {
                 available: rest.len(),
             });
         };
-        let offset = i64::from_be_bytes(prefix[..8].try_into().unwrap_or_default());
-        let size = i32::from_be_bytes(prefix[8..12].try_into().unwrap_or_default());
+        let (offset_bytes, size_bytes) = prefix.split_at(8);
+        let mut o = [0u8; 8];
+        o.copy_from_slice(offset_bytes);
+        let offset = i64::from_be_bytes(o);
+        let size = i32::from_be_bytes([size_bytes[0], size_bytes[1], size_bytes[2], size_bytes[3]]);
         if let Some(&m) = rest.get(MAGIC_OFFSET) {
             let magic = m as i8;
             if magic != MAGIC_V0 && magic != MAGIC_V1 {
