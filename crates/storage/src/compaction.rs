@@ -22,8 +22,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use vltava_records::batch_header::{BATCH_HEADER_LEN, LOG_OVERHEAD, update_crc};
-use vltava_records::{BatchBuilder, BatchBuilderConfig, BatchHeader, BatchIter, DecodeLimits};
+use vltava_records::batch_header::{BATCH_HEADER_LEN, LOG_OVERHEAD, parse_header, update_crc};
+use vltava_records::{BatchBuilder, BatchBuilderConfig, BatchHeader, BatchView, DecodeLimits};
 
 use crate::config::LogConfig;
 use crate::error::{Result, StorageError};
@@ -149,21 +149,21 @@ impl Log {
         let limits = DecodeLimits::default();
         let candidates = self.cleanable_bases(now_ms);
         // Pass 1: latest offset per key, over as many segments as fit in memory.
+        // Batches are read one at a time, so memory holds one batch plus the map.
         let mut latest: HashMap<Bytes, i64> = HashMap::new();
         let mut used = 0usize;
         let mut bases = Vec::new();
-        'segments: for base in candidates {
+        for base in candidates {
             let Some(seg) = self.segments.get(&base) else {
                 continue;
             };
-            let data = seg.read_bytes(0, seg.size())?;
             let mut seg_map: Vec<(Bytes, i64)> = Vec::new();
-            for view in BatchIter::new(&data) {
-                let view = view?;
-                let h = *view.header();
+            for (pos, h) in seg.headers()? {
                 if h.attributes.is_control() || h.attributes.is_transactional() {
                     continue;
                 }
+                let bytes = seg.read_bytes(pos, h.total_size() as u64)?;
+                let view = BatchView::new(&bytes)?;
                 for r in view.records(&limits)? {
                     if let Some(k) = r.key.clone() {
                         seg_map.push((k, r.offset(&h)));
@@ -175,7 +175,7 @@ impl Log {
                 .map(|(k, _)| k.len() + MAP_ENTRY_OVERHEAD)
                 .sum();
             if used + extra > DEDUPE_BUFFER_BYTES {
-                break 'segments;
+                break;
             }
             used += extra;
             for (k, o) in seg_map {
@@ -183,125 +183,127 @@ impl Log {
             }
             bases.push(base);
         }
-        // Pass 2: rewrite each segment.
+        // Pass 2: rewrite each segment into a `.cleaned` copy, batch by batch.
         let mut outcome = CompactionOutcome::default();
         for base in bases {
             let Some(seg) = self.segments.get(&base) else {
                 continue;
             };
-            let data = seg.read_bytes(0, seg.size())?;
-            let mut out: Vec<u8> = Vec::with_capacity(data.len());
+            let headers = seg.headers()?;
+            let size_before = seg.size();
+            let st = self.storage.clone();
+            let mut cleaned = LogSegment::create_with_suffix(
+                st.as_ref(),
+                &self.dir,
+                base,
+                &self.config,
+                now_ms,
+                CLEANED_SUFFIX,
+            )?;
             let mut removed = 0u64;
-            for view in BatchIter::new(&data) {
-                let view = view?;
-                let h = *view.header();
-                if h.attributes.is_control() || h.attributes.is_transactional() {
-                    out.extend_from_slice(view.bytes());
-                    continue;
+            for (pos, h) in headers {
+                let bytes = seg.read_bytes(pos, h.total_size() as u64)?;
+                let kept = self.clean_batch(&bytes, &h, &latest, now_ms, &limits, &mut removed)?;
+                if let Some(kept) = kept {
+                    let kh = parse_header(&kept)?;
+                    cleaned.append(&kept, &[(0, kh)])?;
                 }
-                let records = view.records(&limits)?;
-                let keep: Vec<bool> = records
-                    .iter()
-                    .map(|r| match &r.key {
-                        None => true,
-                        Some(k) => {
-                            let newest = latest.get(k).is_none_or(|&o| o == r.offset(&h));
-                            let expired_tombstone = r.value.is_none()
-                                && now_ms.saturating_sub(r.timestamp(&h))
-                                    > self.config.delete_retention_ms;
-                            newest && !expired_tombstone
-                        }
-                    })
-                    .collect();
-                let kept = keep.iter().filter(|k| **k).count();
-                removed += (records.len() - kept) as u64;
-                if kept == records.len() {
-                    out.extend_from_slice(view.bytes());
-                    continue;
-                }
-                let last_of_producer = h.producer_id >= 0
-                    && self
-                        .producers
-                        .get(h.producer_id)
-                        .and_then(|e| e.batches.back())
-                        .is_some_and(|b| b.last_offset == h.last_offset());
-                if kept == 0 {
-                    if last_of_producer {
-                        out.extend_from_slice(&empty_batch_like(&h));
-                    }
-                    continue;
-                }
-                let mut b = BatchBuilder::new(BatchBuilderConfig {
-                    compression: h
-                        .attributes
-                        .compression()
-                        .unwrap_or(vltava_records::Compression::None),
-                    base_offset: h.base_offset,
-                    partition_leader_epoch: h.partition_leader_epoch,
-                    producer_id: h.producer_id,
-                    producer_epoch: h.producer_epoch,
-                    base_sequence: h.base_sequence,
-                    transactional: false,
-                    control: false,
-                    timestamp_type: h.attributes.timestamp_type(),
-                    max_batch_bytes: usize::MAX,
-                });
-                for (r, _) in records.iter().zip(&keep).filter(|(_, k)| **k) {
-                    b.append_with_offset(
-                        r.offset(&h),
-                        r.timestamp(&h),
-                        r.key.as_deref(),
-                        r.value.as_deref(),
-                        &r.headers,
-                    )?;
-                }
-                let mut built = b.build()?.to_vec();
-                // Keep the original last offset so offsets and sequences stay put.
-                if built.len() >= BATCH_HEADER_LEN {
-                    built[LAST_OFFSET_DELTA_AT..LAST_OFFSET_DELTA_AT + 4]
-                        .copy_from_slice(&h.last_offset_delta.to_be_bytes());
-                    update_crc(&mut built);
-                }
-                out.extend_from_slice(&built);
             }
             if removed == 0 {
+                cleaned.remove_files(st.as_ref())?;
                 continue;
             }
             outcome.segments_cleaned += 1;
-            outcome.bytes_before += data.len() as u64;
-            outcome.bytes_after += out.len() as u64;
+            outcome.bytes_before += size_before;
+            outcome.bytes_after += cleaned.size();
             outcome.records_removed += removed;
-            self.swap_in(base, &out, now_ms)?;
+            self.swap_in(base, cleaned, now_ms)?;
         }
         Ok(outcome)
     }
 
-    /// Replaces segment `base` with `bytes` (whole batches, same offsets) using the
+    /// The bytes to keep of one batch: the batch as is, a rebuilt batch holding the
+    /// records to keep (same base and last offset), an empty batch (the producer's
+    /// last), or nothing.
+    fn clean_batch(
+        &self,
+        bytes: &[u8],
+        h: &BatchHeader,
+        latest: &HashMap<Bytes, i64>,
+        now_ms: i64,
+        limits: &DecodeLimits,
+        removed: &mut u64,
+    ) -> Result<Option<Vec<u8>>> {
+        if h.attributes.is_control() || h.attributes.is_transactional() {
+            return Ok(Some(bytes.to_vec()));
+        }
+        let view = BatchView::new(bytes)?;
+        let records = view.records(limits)?;
+        let keep: Vec<bool> = records
+            .iter()
+            .map(|r| match &r.key {
+                None => true,
+                Some(k) => {
+                    let newest = latest.get(k).is_none_or(|&o| o == r.offset(h));
+                    let expired_tombstone = r.value.is_none()
+                        && now_ms.saturating_sub(r.timestamp(h)) > self.config.delete_retention_ms;
+                    newest && !expired_tombstone
+                }
+            })
+            .collect();
+        let kept = keep.iter().filter(|k| **k).count();
+        *removed += (records.len() - kept) as u64;
+        if kept == records.len() {
+            return Ok(Some(bytes.to_vec()));
+        }
+        let last_of_producer = h.producer_id >= 0
+            && self
+                .producers
+                .get(h.producer_id)
+                .and_then(|e| e.batches.back())
+                .is_some_and(|b| b.last_offset == h.last_offset());
+        if kept == 0 {
+            return Ok(last_of_producer.then(|| empty_batch_like(h).to_vec()));
+        }
+        let mut b = BatchBuilder::new(BatchBuilderConfig {
+            compression: h
+                .attributes
+                .compression()
+                .unwrap_or(vltava_records::Compression::None),
+            base_offset: h.base_offset,
+            partition_leader_epoch: h.partition_leader_epoch,
+            producer_id: h.producer_id,
+            producer_epoch: h.producer_epoch,
+            base_sequence: h.base_sequence,
+            transactional: false,
+            control: false,
+            timestamp_type: h.attributes.timestamp_type(),
+            max_batch_bytes: usize::MAX,
+        });
+        for (r, _) in records.iter().zip(&keep).filter(|(_, k)| **k) {
+            b.append_with_offset(
+                r.offset(h),
+                r.timestamp(h),
+                r.key.as_deref(),
+                r.value.as_deref(),
+                &r.headers,
+            )?;
+        }
+        let mut built = b.build()?.to_vec();
+        // Keep the original last offset so offsets and sequences stay put.
+        if built.len() >= BATCH_HEADER_LEN {
+            built[LAST_OFFSET_DELTA_AT..LAST_OFFSET_DELTA_AT + 4]
+                .copy_from_slice(&h.last_offset_delta.to_be_bytes());
+            update_crc(&mut built);
+        }
+        Ok(Some(built))
+    }
+
+    /// Replaces segment `base` with the finished `.cleaned` segment using the
     /// `.cleaned` → `.swap` → final rename sequence.
-    fn swap_in(&mut self, base: i64, bytes: &[u8], now_ms: i64) -> Result<()> {
+    fn swap_in(&mut self, base: i64, mut cleaned: LogSegment, now_ms: i64) -> Result<()> {
         let st = self.storage.clone();
         let st = st.as_ref();
-        let mut cleaned = LogSegment::create_with_suffix(
-            st,
-            &self.dir,
-            base,
-            &self.config,
-            now_ms,
-            CLEANED_SUFFIX,
-        )?;
-        let headers: Vec<(usize, BatchHeader)> = {
-            let mut v = Vec::new();
-            let mut pos = 0;
-            for view in BatchIter::new(bytes) {
-                let view = view?;
-                v.push((pos, *view.header()));
-                pos += view.bytes().len();
-            }
-            v
-        };
-        if !bytes.is_empty() {
-            cleaned.append(bytes, &headers)?;
-        }
         cleaned.on_become_inactive()?;
         cleaned.flush()?;
         drop(cleaned);

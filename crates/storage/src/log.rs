@@ -474,12 +474,8 @@ impl Log {
                 }
                 // An empty active segment is replaced rather than kept.
                 let base = active.base_offset();
-                if let Some(mut seg) = self.segments.remove(&base) {
-                    for p in seg.rename_with_suffix(self.storage.as_ref(), "")? {
-                        self.storage
-                            .remove(&p)
-                            .map_err(|e| StorageError::io(&p, e))?;
-                    }
+                if let Some(seg) = self.segments.remove(&base) {
+                    seg.remove_files(self.storage.as_ref())?;
                 }
             } else {
                 active.on_become_inactive()?;

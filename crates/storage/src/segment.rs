@@ -64,7 +64,6 @@ pub fn offsets_in_range(h: &BatchHeader) -> bool {
 /// A log segment. Only the last segment of a log is written to.
 #[derive(Debug)]
 pub struct LogSegment {
-    dir: PathBuf,
     base_offset: i64,
     log_path: PathBuf,
     log: Arc<dyn StorageFile>,
@@ -137,7 +136,6 @@ impl LogSegment {
             config.segment_index_bytes,
         )?;
         Ok(LogSegment {
-            dir: dir.to_path_buf(),
             base_offset,
             log_path,
             log,
@@ -186,7 +184,6 @@ impl LogSegment {
             }
         };
         Ok(LogSegment {
-            dir: dir.to_path_buf(),
             base_offset,
             log_path,
             log,
@@ -671,11 +668,22 @@ impl LogSegment {
     /// The paths of the segment's three files.
     pub fn file_paths(&self) -> [PathBuf; 3] {
         [
-            self.dir.join(file_name(self.base_offset, LOG_SUFFIX)),
-            self.dir.join(file_name(self.base_offset, INDEX_SUFFIX)),
-            self.dir
-                .join(file_name(self.base_offset, TIME_INDEX_SUFFIX)),
+            self.log_path.clone(),
+            self.offset_index.path().to_path_buf(),
+            self.time_index.path().to_path_buf(),
         ]
+    }
+
+    /// Removes the segment's three files (whatever their names are).
+    pub fn remove_files(&self, storage: &dyn Storage) -> Result<()> {
+        for p in self.file_paths() {
+            match storage.remove(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StorageError::io(&p, e)),
+            }
+        }
+        Ok(())
     }
 
     /// Renames the three files by appending `suffix` to their names (e.g.

@@ -117,6 +117,11 @@ impl TimeIndex {
         }))
     }
 
+    /// Path of the index file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Number of entries.
     pub fn len(&self) -> usize {
         self.entries.len()

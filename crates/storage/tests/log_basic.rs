@@ -652,3 +652,30 @@ fn rolled_segments_are_flushed_by_a_job_outside_the_append_path() {
     assert!(log.complete_flush(&job, r).is_err());
     assert!(log.is_offline());
 }
+
+#[test]
+fn compaction_with_nothing_to_remove_leaves_segments_alone() {
+    let (s, c, mut log) = new_log(LogConfig {
+        cleanup_policy: CleanupPolicy::COMPACT,
+        ..small_config()
+    });
+    for i in 0..60i64 {
+        let key = format!("unique-{i}").into_bytes();
+        log.append_as_leader(
+            &mut keyed_batch(&[(key, Some(v(i as usize)))], 5, Compression::None),
+            0,
+        )
+        .unwrap();
+    }
+    log.set_high_watermark(60);
+    log.flush().unwrap();
+    let before = read_all(&log, 0);
+    let files_before = s.list_dir(&dir()).unwrap();
+    let out = log.compact(c.now()).unwrap();
+    assert_eq!(out.segments_cleaned, 0);
+    assert_eq!(s.list_dir(&dir()).unwrap(), files_before);
+    assert_eq!(read_all(&log, 0), before);
+    log.close().unwrap();
+    let log = open(&s, &c, small_config(), LogOpenOptions::default());
+    assert_eq!(read_all(&log, 0), before);
+}
