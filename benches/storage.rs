@@ -91,26 +91,33 @@ fn bench_append(c: &mut Criterion) {
     g.bench_function("plain_file_write_1MiB", |b| {
         b.iter_custom(|iters| {
             let tmp = tempfile::tempdir().expect("tempdir");
-            let f = OpenOptions::new()
-                .create(true)
-                .truncate(true)
-                .read(true)
-                .write(true)
-                .open(tmp.path().join("plain"))
-                .expect("open");
             let mut elapsed = Duration::ZERO;
             let mut done = 0;
+            let mut cycle = 0;
             while done < iters {
+                // Same shape as the log side: a fresh file per cycle, one untimed
+                // first write, then the timed writes.
+                let path = tmp.path().join(format!("plain-{cycle}"));
+                let f = OpenOptions::new()
+                    .create(true)
+                    .truncate(true)
+                    .read(true)
+                    .write(true)
+                    .open(&path)
+                    .expect("open");
+                f.write_all_at(&data, 0).expect("untimed first write");
+                let mut pos = data.len() as u64;
                 let n = (iters - done).min(RESET_EVERY);
                 let start = Instant::now();
-                let mut pos = 0u64;
                 for _ in 0..n {
                     f.write_all_at(&data, pos).expect("write");
                     pos += data.len() as u64;
                 }
                 elapsed += start.elapsed();
                 done += n;
-                f.set_len(0).expect("reset");
+                drop(f);
+                std::fs::remove_file(&path).expect("reset");
+                cycle += 1;
             }
             elapsed
         })
