@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use proptest::prelude::*;
-use vltava_records::{BatchIter, Compression};
+use vltava_records::{BatchBuilder, BatchBuilderConfig, BatchIter, Compression};
 use vltava_storage::{
     CleanupPolicy, FetchIsolation, Log, LogConfig, LogOpenOptions, ManualClock, MemStorage,
 };
@@ -16,6 +16,10 @@ use vltava_storage::{
 enum Op {
     /// Records as (key id, value length or tombstone), compressed or not.
     Append(Vec<(u8, Option<u8>)>, bool),
+    /// An idempotent producer's next batch (false) or a retry of its last (true).
+    Produce(bool),
+    /// A batch replicated from a leader: offsets already set to the log end.
+    Replicate(u8),
     Read(u16, u16),
     Roll,
     Truncate(u16),
@@ -30,6 +34,8 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         6 => (prop::collection::vec((0u8..6, prop::option::weighted(0.9, 0u8..60)), 1..6), any::<bool>())
             .prop_map(|(r, c)| Op::Append(r, c)),
+        2 => any::<bool>().prop_map(Op::Produce),
+        1 => (1u8..4).prop_map(Op::Replicate),
         3 => (any::<u16>(), 1u16..2000).prop_map(|(a, b)| Op::Read(a, b)),
         1 => Just(Op::Roll),
         1 => any::<u16>().prop_map(Op::Truncate),
@@ -50,6 +56,9 @@ struct Batch {
 
 #[derive(Debug, Default)]
 struct Model {
+    /// Next sequence of the test producer, and where its last batch went.
+    next_seq: i32,
+    last_produced: Option<(i64, i64)>,
     batches: Vec<Batch>,
     log_start: i64,
     leo: i64,
@@ -128,6 +137,81 @@ fn run(ops: Vec<Op>) {
                         .enumerate()
                         .map(|(i, (k, v))| (info.first_offset + i as i64, k, v))
                         .collect(),
+                });
+                m.leo = info.last_offset + 1;
+            }
+            Op::Produce(retry) => {
+                let (seq, n) = if retry && m.last_produced.is_some() {
+                    (m.next_seq - 2, 2)
+                } else {
+                    (m.next_seq, 2)
+                };
+                let mut b = BatchBuilder::new(BatchBuilderConfig {
+                    producer_id: 77,
+                    producer_epoch: 0,
+                    base_sequence: seq,
+                    ..BatchBuilderConfig::default()
+                });
+                for i in 0..n {
+                    let k = vec![b'p', (seq + i) as u8 % 3];
+                    b.append(now, Some(&k), Some(&k), &[]).unwrap();
+                }
+                let bytes = b.build().unwrap().to_vec();
+                let info = log.append_as_leader(&mut bytes.clone(), 0);
+                match (retry, m.last_produced, info) {
+                    (true, Some((first, last)), Ok(info)) => {
+                        // A retry of the batch the log remembers: answered with
+                        // the original offsets, nothing written.
+                        assert!(info.duplicate, "retry appended again");
+                        assert_eq!((info.first_offset, info.last_offset), (first, last));
+                    }
+                    (_, _, Ok(info)) => {
+                        assert!(!info.duplicate);
+                        assert_eq!(info.first_offset, m.leo);
+                        let recs = records_of(
+                            &log.read_bytes(
+                                info.first_offset,
+                                1 << 16,
+                                FetchIsolation::LogEnd,
+                                true,
+                            )
+                            .unwrap(),
+                        );
+                        m.batches.push(Batch {
+                            base: info.first_offset,
+                            last: info.last_offset,
+                            records: recs
+                                .iter()
+                                .filter(|(o, _)| *o >= info.first_offset && *o <= info.last_offset)
+                                .map(|(o, v)| (*o, v.clone().unwrap(), v.clone()))
+                                .collect(),
+                        });
+                        m.leo = info.last_offset + 1;
+                        m.last_produced = Some((info.first_offset, info.last_offset));
+                        m.next_seq = seq + n;
+                    }
+                    (_, _, Err(e)) => panic!("produce failed: {e}"),
+                }
+            }
+            Op::Replicate(n) => {
+                let mut b = BatchBuilder::new(BatchBuilderConfig {
+                    base_offset: m.leo,
+                    partition_leader_epoch: 0,
+                    ..BatchBuilderConfig::default()
+                });
+                let mut recs = Vec::new();
+                for i in 0..i64::from(n) {
+                    let k = vec![b'r', (i % 2) as u8];
+                    let v = format!("rep-{}", m.leo + i).into_bytes();
+                    b.append(now, Some(&k), Some(&v), &[]).unwrap();
+                    recs.push((m.leo + i, k, Some(v)));
+                }
+                let info = log.append_as_follower(&b.build().unwrap()).unwrap();
+                assert_eq!(info.first_offset, m.leo);
+                m.batches.push(Batch {
+                    base: m.leo,
+                    last: info.last_offset,
+                    records: recs,
                 });
                 m.leo = info.last_offset + 1;
             }
@@ -228,6 +312,14 @@ fn run(ops: Vec<Op>) {
             }
             Op::Reopen => log = reopen(&s, &c, log, true, &m),
             Op::CrashReopen => log = reopen(&s, &c, log, false, &m),
+        }
+        // Follow the producer's sequence as the log knows it (truncation, for one,
+        // forgets batches; a real producer would then see OutOfOrderSequence).
+        if let Some(last) = log.producer_state().get(77).and_then(|e| e.batches.back()) {
+            m.next_seq = last.last_seq + 1;
+            m.last_produced = Some((last.first_offset(), last.last_offset));
+        } else {
+            m.last_produced = None;
         }
         assert_eq!(log.log_end_offset(), m.leo);
         assert_eq!(log.log_start_offset(), m.log_start);
