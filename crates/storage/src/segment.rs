@@ -441,11 +441,17 @@ impl LogSegment {
         if self.max_timestamp < timestamp {
             return Ok(None);
         }
-        let (_, hint_offset) = self.time_index.lookup(timestamp);
-        let mut pos = if hint_offset == self.base_offset {
+        let (hint_ts, hint_offset) = self.time_index.lookup(timestamp);
+        // Start at the batch the entry names, if it really is the batch whose max
+        // timestamp the entry records; otherwise (no entry, or a damaged index)
+        // scan from the segment start.
+        let mut pos = if hint_ts < 0 {
             0
         } else {
-            self.translate_offset(hint_offset)?.map_or(0, |(p, _)| p)
+            match self.translate_offset(hint_offset)? {
+                Some((p, h)) if h.last_offset() == hint_offset && h.max_timestamp == hint_ts => p,
+                _ => 0,
+            }
         };
         while let Some(h) = self.header_at(pos)? {
             if h.max_timestamp >= timestamp {

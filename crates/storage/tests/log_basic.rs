@@ -679,3 +679,40 @@ fn compaction_with_nothing_to_remove_leaves_segments_alone() {
     let log = open(&s, &c, small_config(), LogOpenOptions::default());
     assert_eq!(read_all(&log, 0), before);
 }
+
+#[test]
+fn damaged_time_index_entries_do_not_mislead_timestamp_lookups() {
+    let (s, c, mut log) = new_log(small_config());
+    for i in 0..40 {
+        log.append_as_leader(&mut batch(&[&v(i)], 1000 + 10 * i as i64), 0)
+            .unwrap();
+    }
+    let rp = log.log_end_offset();
+    log.close().unwrap();
+    // Lower every timestamp in segment 0's time index: the entries stay well formed
+    // (increasing), but now claim offsets far too late for those times.
+    let path = dir().join("00000000000000000000.timeindex");
+    let mut bytes = s.snapshot()[&path].clone();
+    assert!(bytes.len() >= 24);
+    for e in bytes.chunks_exact_mut(12) {
+        let ts = i64::from_be_bytes(e[..8].try_into().unwrap());
+        e[..8].copy_from_slice(&(ts - 95).to_be_bytes());
+    }
+    s.put(&path, bytes).unwrap();
+    let log = open(
+        &s,
+        &c,
+        small_config(),
+        LogOpenOptions {
+            recovery_point: rp,
+            ..Default::default()
+        },
+    );
+    for i in 0..40i64 {
+        let t = log
+            .offset_for_timestamp(1000 + 10 * i - 5)
+            .unwrap()
+            .unwrap();
+        assert_eq!(t.offset, i, "lookup of {}", 1000 + 10 * i - 5);
+    }
+}
