@@ -528,6 +528,14 @@ impl LogSegment {
             .time_index
             .last_entry()
             .unwrap_or((-1, self.base_offset));
+        // The last time-index entry gives the segment's largest timestamp (which
+        // time retention acts on): check it against the batch it names.
+        if time_max >= 0 {
+            match self.translate_offset(time_off) {
+                Ok(Some((_, h))) if h.last_offset() == time_off && h.max_timestamp == time_max => {}
+                _ => return self.rebuild_from_headers(),
+            }
+        }
         self.max_timestamp = time_max;
         self.offset_of_max_timestamp = time_off;
         self.next_offset = self.base_offset;

@@ -716,3 +716,39 @@ fn damaged_time_index_entries_do_not_mislead_timestamp_lookups() {
         assert_eq!(t.offset, i, "lookup of {}", 1000 + 10 * i - 5);
     }
 }
+
+#[test]
+fn a_lying_last_time_index_entry_cannot_expire_a_segment_early() {
+    let config = LogConfig {
+        retention_ms: 10_000,
+        ..small_config()
+    };
+    let (s, c, mut log) = new_log(config.clone());
+    let now = c.now();
+    // The newest timestamp is in the first batch, so only the time index (not the
+    // batches after the last offset-index entry) knows it.
+    for i in 0..40 {
+        let ts = if i == 0 { now } else { now - 100_000 };
+        log.append_as_leader(&mut batch(&[&v(i)], ts), 0).unwrap();
+    }
+    let rp = log.log_end_offset();
+    log.close().unwrap();
+    // Make segment 0's last time-index entry claim an ancient timestamp.
+    let path = dir().join("00000000000000000000.timeindex");
+    let mut bytes = s.snapshot()[&path].clone();
+    let n = bytes.len();
+    assert!(n >= 12);
+    bytes[n - 12..n - 4].copy_from_slice(&1i64.to_be_bytes());
+    s.put(&path, bytes).unwrap();
+    let mut log = open(
+        &s,
+        &c,
+        config,
+        LogOpenOptions {
+            recovery_point: rp,
+            ..Default::default()
+        },
+    );
+    assert_eq!(log.segments().next().unwrap().max_timestamp(), now);
+    assert_eq!(log.run_retention(now + 1).unwrap().segments_deleted, 0);
+}
