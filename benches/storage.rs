@@ -202,21 +202,35 @@ fn bench_recovery(c: &mut Criterion) {
     let data = one_mib_of_batches();
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("recover-0");
-    {
+    let recovery_point = {
         let mut log = open(&dir, LogOpenOptions::default());
         let mut buf = data.clone();
         for _ in 0..mib {
             log.append_as_leader(&mut buf, 0).expect("append");
+            // The broker's post-roll flush of finished segments.
+            if let Some(job) = log.rolled_flush_job() {
+                let r = job.run();
+                log.complete_flush(&job, r).expect("flush");
+            }
         }
-        // Dropped without close(): an unclean stop. Recovery point 0 below makes
-        // every segment get checked, the worst case.
-    }
+        // Dropped without close(): an unclean stop.
+        log.recovery_point()
+    };
     let mut g = c.benchmark_group("recovery");
     g.sample_size(10);
     g.throughput(Throughput::Bytes((mib * data.len()) as u64));
     g.measurement_time(Duration::from_secs(10));
+    // Worst case: no recovery point, every segment is checked.
     g.bench_function(format!("recover_{mib}MiB_from_offset_0"), |b| {
         b.iter(|| black_box(open(&dir, LogOpenOptions::default()).log_end_offset()))
+    });
+    // The usual case: only the segment after the recovery point is checked.
+    let opts = LogOpenOptions {
+        recovery_point,
+        ..LogOpenOptions::default()
+    };
+    g.bench_function(format!("recover_{mib}MiB_from_recovery_point"), |b| {
+        b.iter(|| black_box(open(&dir, opts).log_end_offset()))
     });
     g.finish();
 }
