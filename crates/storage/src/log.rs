@@ -492,6 +492,11 @@ impl Log {
             now,
         )?;
         self.segments.insert(new_base, seg);
+        // If an empty first segment was replaced, the log now starts later.
+        if let Some(&first) = self.segments.keys().next() {
+            self.log_start_offset = self.log_start_offset.max(first);
+            self.high_watermark = self.high_watermark.max(self.log_start_offset);
+        }
         // Like Kafka, the finished segments are flushed after the roll, but not on
         // the append path: the caller runs `rolled_flush_job` when it suits it.
         Ok(())

@@ -256,6 +256,11 @@ impl LogSegment {
         last_offset: i64,
         now_ms: i64,
     ) -> bool {
+        if last_offset - self.base_offset > i64::from(i32::MAX) {
+            // Relative offsets must fit in the index's 32 bits, even for an empty
+            // segment (a follower append far past its base).
+            return true;
+        }
         if self.size == 0 {
             return false;
         }

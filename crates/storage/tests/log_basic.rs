@@ -752,3 +752,22 @@ fn a_lying_last_time_index_entry_cannot_expire_a_segment_early() {
     assert_eq!(log.segments().next().unwrap().max_timestamp(), now);
     assert_eq!(log.run_retention(now + 1).unwrap().segments_deleted, 0);
 }
+
+#[test]
+fn follower_append_far_past_the_log_end_starts_a_new_segment() {
+    let (s, c, mut log) = new_log(small_config());
+    let far = 10_000_000_000i64;
+    let mut b = vltava_records::BatchBuilder::new(vltava_records::BatchBuilderConfig {
+        base_offset: far,
+        ..vltava_records::BatchBuilderConfig::default()
+    });
+    b.append(1, None, Some(b"far"), &[]).unwrap();
+    let info = log.append_as_follower(&b.build().unwrap()).unwrap();
+    assert_eq!(info.first_offset, far);
+    assert_eq!(log.log_end_offset(), far + 1);
+    assert_eq!(log.segment_base_offsets(), vec![far]);
+    assert_eq!(log.log_start_offset(), far);
+    log.close().unwrap();
+    let log = open(&s, &c, small_config(), LogOpenOptions::default());
+    assert_eq!(read_all(&log, far), vec![(far, Some(b"far".to_vec()))]);
+}
