@@ -1,0 +1,36 @@
+//! Routes a decoded request to its handler. `Ok(None)` means no response is
+//! sent (Produce with acks=0); `Err` means the API is not served by this broker
+//! and the connection is closed.
+
+use std::sync::Arc;
+
+use vltava_protocol::frame::Request;
+use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
+
+use crate::broker::Broker;
+use crate::handlers::{api_versions, fetch, list_offsets, metadata, produce};
+
+/// A request this broker advertises but has no handler for yet.
+#[derive(Debug, thiserror::Error)]
+#[error("{0:?} is not handled by this broker")]
+pub struct Unhandled(pub ApiKey);
+
+/// Handles one request.
+pub async fn dispatch(
+    broker: Arc<Broker>,
+    req: Request,
+) -> Result<Option<ResponseBody>, Unhandled> {
+    let version = req.api_version();
+    let body = match req.body {
+        RequestBody::ApiVersions(r) => api_versions::handle(&r, version),
+        RequestBody::Produce(r) => return Ok(produce::handle(&broker, &r, version)),
+        RequestBody::Fetch(r) => fetch::handle(&broker, &r, version).await,
+        RequestBody::ListOffsets(r) => list_offsets::handle(&broker, &r, version),
+        RequestBody::Metadata(r) => {
+            let cache = broker.metadata();
+            metadata::handle(&cache, &r, &[])
+        }
+        _ => return Err(Unhandled(req.api_key)),
+    };
+    Ok(Some(body))
+}

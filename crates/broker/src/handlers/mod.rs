@@ -1,0 +1,7 @@
+//! One module per API family; each turns a decoded request into a response body.
+
+pub mod api_versions;
+pub mod fetch;
+pub mod list_offsets;
+pub mod metadata;
+pub mod produce;
