@@ -12,6 +12,7 @@ pub mod error_codes;
 pub mod handlers;
 pub mod metadata_cache;
 pub mod node;
+pub mod offsets_log;
 pub mod partitions;
 pub mod server;
 pub mod storage_format;
