@@ -8,7 +8,10 @@ use vltava_protocol::frame::Request;
 use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
 
 use crate::broker::Broker;
-use crate::handlers::{api_versions, fetch, list_offsets, metadata, produce};
+use crate::handlers::{
+    api_versions, delete_records, describe_cluster, describe_configs, fetch, list_offsets,
+    metadata, produce,
+};
 
 /// A request this broker advertises but has no handler for yet.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +33,9 @@ pub async fn dispatch(
             let cache = broker.metadata();
             metadata::handle(&cache, &r, &[])
         }
+        RequestBody::DescribeConfigs(r) => describe_configs::handle(&broker, &r),
+        RequestBody::DeleteRecords(r) => delete_records::handle(&broker, &r),
+        RequestBody::DescribeCluster(r) => describe_cluster::handle(&broker, &r, version),
         _ => return Err(Unhandled(req.api_key)),
     };
     Ok(Some(body))

@@ -24,6 +24,7 @@ pub const KAFKA_STORAGE_ERROR: i16 = 56;
 pub const UNSUPPORTED_COMPRESSION_TYPE: i16 = 76;
 pub const INVALID_RECORD: i16 = 87;
 pub const UNKNOWN_TOPIC_ID: i16 = 100;
+pub const UNSUPPORTED_ENDPOINT_TYPE: i16 = 115;
 
 /// The error code a client gets for a failed append or read.
 pub fn for_storage(e: &StorageError) -> i16 {
