@@ -20,3 +20,8 @@ pub mod storage_format;
 pub use broker::Broker;
 pub use config::BrokerConfig;
 pub use node::{Node, NodeError};
+
+/// The README's example, compiled and run as a doc test.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

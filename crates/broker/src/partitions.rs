@@ -200,6 +200,20 @@ impl PartitionManager {
         recovery.write(&StdStorage, &self.dir.join(RECOVERY_POINT_CHECKPOINT))
     }
 
+    /// Fsyncs the segments rolled since the last flush (outside each log's lock)
+    /// and moves the recovery points forward.
+    pub fn flush_rolled(&self) {
+        for p in self.all() {
+            let Some(job) = p.log().rolled_flush_job() else {
+                continue;
+            };
+            let result = job.run();
+            if let Err(e) = p.log().complete_flush(&job, result) {
+                tracing::error!(topic = %p.topic, partition = p.index, error = %e, "flush failed; log is offline");
+            }
+        }
+    }
+
     /// Runs retention (and compaction for compacted topics) on every log once.
     pub fn run_retention(&self, now_ms: i64) {
         for p in self.all() {
@@ -243,6 +257,7 @@ impl PartitionManager {
                     _ = checkpoint.tick() => {
                         let Some(m) = weak.upgrade() else { return };
                         let _ = tokio::task::spawn_blocking(move || {
+                            m.flush_rolled();
                             if let Err(e) = m.write_checkpoints() {
                                 tracing::warn!(error = %e, "writing checkpoints failed");
                             }
