@@ -2,7 +2,9 @@
 //! partition logs and the metadata cache — and the rules that tie them
 //! together (topic log configs, applying a new metadata snapshot to the logs).
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
+
+use vltava_coordinator::CoordinatorHandle;
 
 use vltava_storage::LogConfig;
 
@@ -16,6 +18,7 @@ pub struct Broker {
     pub config: BrokerConfig,
     pub partitions: Arc<PartitionManager>,
     metadata: RwLock<Arc<MetadataCache>>,
+    coordinator: OnceLock<CoordinatorHandle>,
 }
 
 impl Broker {
@@ -25,7 +28,42 @@ impl Broker {
             config,
             partitions,
             metadata: RwLock::new(Arc::new(MetadataCache::default())),
+            coordinator: OnceLock::new(),
         }
+    }
+
+    /// Installs the group coordinator (once, at start-up).
+    pub fn set_coordinator(&self, handle: CoordinatorHandle) {
+        let _ = self.coordinator.set(handle);
+    }
+
+    /// The group coordinator, once started.
+    pub fn coordinator(&self) -> Option<&CoordinatorHandle> {
+        self.coordinator.get()
+    }
+
+    /// The group coordinator's settings from the broker configuration.
+    pub fn group_config(&self) -> vltava_coordinator::GroupConfig {
+        let c = &self.config;
+        vltava_coordinator::GroupConfig {
+            min_session_timeout_ms: c.group_min_session_timeout_ms,
+            max_session_timeout_ms: c.group_max_session_timeout_ms,
+            initial_rebalance_delay_ms: c.group_initial_rebalance_delay_ms,
+            max_size: c.group_max_size,
+            offsets_retention_minutes: c.offsets_retention_minutes,
+            offsets_retention_check_interval_ms: c.offsets_retention_check_interval_ms,
+            offset_metadata_max_bytes: c.offset_metadata_max_bytes,
+            offsets_topic_num_partitions: c.offsets_topic_num_partitions,
+            ..Default::default()
+        }
+    }
+
+    /// Makes sure `__consumer_offsets` exists (creating it through the
+    /// controller on first use); false while it cannot.
+    pub async fn ensure_offsets_topic(&self) -> bool {
+        self.metadata()
+            .topic(crate::offsets_log::OFFSETS_TOPIC)
+            .is_some()
     }
 
     /// The current metadata snapshot.

@@ -61,6 +61,10 @@ pub async fn serve(
     broker: Arc<Broker>,
     limits: ConnectionLimits,
 ) -> ConnectionEnd {
+    let peer = stream
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
     let _ = stream.set_nodelay(true);
     let (mut rd, mut wr) = stream.into_split();
     let (tx, mut rx) = mpsc::channel::<Pending>(limits.max_in_flight.max(1));
@@ -138,7 +142,7 @@ pub async fn serve(
             Ok(r) => r,
             Err(e) => break ConnectionEnd::BadFrame(format!("{}: {e}", key.name())),
         };
-        let handle = tokio::spawn(dispatch(broker.clone(), request));
+        let handle = tokio::spawn(dispatch(broker.clone(), request, peer.clone()));
         if tx
             .send(Pending::Running(
                 prefix.correlation_id,

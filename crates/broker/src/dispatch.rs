@@ -9,8 +9,8 @@ use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
 
 use crate::broker::Broker;
 use crate::handlers::{
-    api_versions, delete_records, describe_cluster, describe_configs, fetch, list_offsets,
-    metadata, produce,
+    api_versions, delete_records, describe_cluster, describe_configs, fetch, find_coordinator,
+    list_offsets, metadata, produce,
 };
 
 /// A request this broker advertises but has no handler for yet.
@@ -22,8 +22,16 @@ pub struct Unhandled(pub ApiKey);
 pub async fn dispatch(
     broker: Arc<Broker>,
     req: Request,
+    client_host: String,
 ) -> Result<Option<ResponseBody>, Unhandled> {
     let version = req.api_version();
+    let client_id = req
+        .header
+        .client_id
+        .as_ref()
+        .map(|c| c.as_str().to_string())
+        .unwrap_or_default();
+    let key = req.api_key;
     let body = match req.body {
         RequestBody::ApiVersions(r) => api_versions::handle(&r, version),
         RequestBody::Produce(r) => return Ok(produce::handle(&broker, &r, version)),
@@ -36,7 +44,25 @@ pub async fn dispatch(
         RequestBody::DescribeConfigs(r) => describe_configs::handle(&broker, &r),
         RequestBody::DeleteRecords(r) => delete_records::handle(&broker, &r),
         RequestBody::DescribeCluster(r) => describe_cluster::handle(&broker, &r, version),
-        _ => return Err(Unhandled(req.api_key)),
+        RequestBody::FindCoordinator(r) => find_coordinator::handle(&broker, &r, version).await,
+        body @ (RequestBody::JoinGroup(_)
+        | RequestBody::SyncGroup(_)
+        | RequestBody::Heartbeat(_)
+        | RequestBody::LeaveGroup(_)
+        | RequestBody::OffsetCommit(_)
+        | RequestBody::OffsetFetch(_)
+        | RequestBody::DescribeGroups(_)
+        | RequestBody::ListGroups(_)
+        | RequestBody::DeleteGroups(_)
+        | RequestBody::OffsetDelete(_)) => {
+            let Some(coordinator) = broker.coordinator() else {
+                return Err(Unhandled(key));
+            };
+            coordinator
+                .handle_from(&client_id, &client_host, key, version, body)
+                .await
+        }
+        _ => return Err(Unhandled(key)),
     };
     Ok(Some(body))
 }

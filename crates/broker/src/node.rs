@@ -111,6 +111,13 @@ impl Node {
             },
         );
         broker.apply_metadata(cache);
+        // The coordinator loads __consumer_offsets at start: after the logs are open.
+        let (coordinator, _coordinator_task) = vltava_coordinator::start(
+            broker.group_config(),
+            crate::offsets_log::OffsetsTopicLog::new(partitions.clone()),
+            broker.config.offsets_topic_num_partitions,
+        );
+        broker.set_coordinator(coordinator);
         let background = partitions.spawn_background(retention, checkpoints);
         let (shutdown, rx) = watch::channel(false);
         let server = tokio::spawn(crate::server::run(listener, broker.clone(), rx));

@@ -118,6 +118,25 @@ impl OffsetsTopicLog {
     }
 }
 
+impl vltava_coordinator::OffsetsLog for OffsetsTopicLog {
+    fn append(
+        &mut self,
+        partition: i32,
+        records: Vec<(Bytes, Option<Bytes>)>,
+    ) -> Result<(), vltava_coordinator::CoordinatorError> {
+        self.append_records(partition, records)
+            .map_err(|e| vltava_coordinator::CoordinatorError::Log(e.to_string()))
+    }
+
+    fn read_all(
+        &mut self,
+        partition: i32,
+    ) -> Result<Vec<(Bytes, Option<Bytes>)>, vltava_coordinator::CoordinatorError> {
+        self.read_all_records(partition)
+            .map_err(|e| vltava_coordinator::CoordinatorError::Log(e.to_string()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

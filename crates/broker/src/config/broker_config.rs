@@ -73,6 +73,20 @@ pub struct BrokerConfig {
     pub offsets_topic_segment_bytes: i64,
     /// `fetch.max.bytes`: the cap on one Fetch response
     pub fetch_max_bytes: i32,
+    /// `group.min.session.timeout.ms`
+    pub group_min_session_timeout_ms: i32,
+    /// `group.max.session.timeout.ms`
+    pub group_max_session_timeout_ms: i32,
+    /// `group.initial.rebalance.delay.ms`
+    pub group_initial_rebalance_delay_ms: i32,
+    /// `group.max.size`
+    pub group_max_size: i32,
+    /// `offsets.retention.minutes`
+    pub offsets_retention_minutes: i64,
+    /// `offsets.retention.check.interval.ms`
+    pub offsets_retention_check_interval_ms: i64,
+    /// `offset.metadata.max.bytes`
+    pub offset_metadata_max_bytes: usize,
     /// Topic-level defaults derived from the broker's `log.*` settings.
     pub log_defaults: LogConfig,
     /// Every property as given (for DescribeConfigs and pass-through).
@@ -260,6 +274,14 @@ impl BrokerConfig {
             offsets_topic_num_partitions: r.int("offsets.topic.num.partitions", 50)?,
             offsets_topic_segment_bytes: r.int("offsets.topic.segment.bytes", 104_857_600)?,
             fetch_max_bytes: r.int("fetch.max.bytes", 57_671_680)?,
+            group_min_session_timeout_ms: r.int("group.min.session.timeout.ms", 6_000)?,
+            group_max_session_timeout_ms: r.int("group.max.session.timeout.ms", 1_800_000)?,
+            group_initial_rebalance_delay_ms: r.int("group.initial.rebalance.delay.ms", 3_000)?,
+            group_max_size: r.int("group.max.size", i32::MAX)?,
+            offsets_retention_minutes: r.int("offsets.retention.minutes", 10_080)?,
+            offsets_retention_check_interval_ms: r
+                .int("offsets.retention.check.interval.ms", 600_000)?,
+            offset_metadata_max_bytes: r.int("offset.metadata.max.bytes", 4_096)?,
             log_defaults,
             raw,
         })
