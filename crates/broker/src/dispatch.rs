@@ -9,8 +9,9 @@ use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
 
 use crate::broker::Broker;
 use crate::handlers::{
-    admin, api_versions, delete_records, describe_cluster, describe_configs, fetch,
-    find_coordinator, init_producer_id, list_offsets, metadata, produce,
+    admin, api_versions, delete_records, describe_cluster, describe_configs, describe_log_dirs,
+    describe_topic_partitions, fetch, find_coordinator, init_producer_id, list_offsets, metadata,
+    produce,
 };
 
 /// A request this broker advertises but has no handler for yet.
@@ -55,6 +56,8 @@ pub async fn dispatch(
         }
         RequestBody::DescribeConfigs(r) => describe_configs::handle(&broker, &r, version),
         RequestBody::DeleteRecords(r) => delete_records::handle(&broker, &r),
+        RequestBody::DescribeLogDirs(r) => describe_log_dirs::handle(&broker, &r),
+        RequestBody::DescribeTopicPartitions(r) => describe_topic_partitions::handle(&broker, &r),
         RequestBody::DescribeCluster(r) => describe_cluster::handle(&broker, &r, version),
         RequestBody::FindCoordinator(r) => find_coordinator::handle(&broker, &r, version).await,
         body @ (RequestBody::JoinGroup(_)
