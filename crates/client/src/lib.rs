@@ -1,0 +1,18 @@
+//! A Kafka client: connection layer ([`cluster`], [`connection`]), [`producer`],
+//! [`consumer`] with consumer groups, [`admin`] client, and Kafka's
+//! command-line tools ([`cli`], feature `cli`).
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod api;
+pub mod cluster;
+pub mod config;
+pub mod connection;
+pub mod error;
+pub mod kafka_error;
+pub mod producer;
+pub mod versions;
+
+pub use cluster::{BrokerInfo, Cluster, ClusterMetadata, PartitionInfo, TopicInfo};
+pub use config::ClientConfig;
+pub use error::{ClientError, Result};
+pub use producer::{Acks, Producer, ProducerConfig, ProducerRecord, RecordMetadata};
