@@ -3,16 +3,20 @@
 //! command-line tools ([`cli`], feature `cli`).
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod admin;
 pub mod api;
 pub mod cluster;
 pub mod config;
 pub mod connection;
+pub mod consumer;
 pub mod error;
 pub mod kafka_error;
 pub mod producer;
 pub mod versions;
 
+pub use admin::{Admin, NewTopic};
 pub use cluster::{BrokerInfo, Cluster, ClusterMetadata, PartitionInfo, TopicInfo};
 pub use config::ClientConfig;
+pub use consumer::{Consumer, ConsumerConfig, ConsumerRecord, OffsetReset, RebalanceListener};
 pub use error::{ClientError, Result};
 pub use producer::{Acks, Producer, ProducerConfig, ProducerRecord, RecordMetadata};
