@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite. Installs what the tests need (Python clients into .tools/),
-# then runs every crate's tests, doc tests and the committed fuzz corpora.
+# The whole test suite. Installs what the tests need (Python clients into .tools/,
+# kafkajs into tests/interop/node/node_modules), then runs every crate's tests, doc
+# tests, the committed fuzz corpora, and the broker interop suite with real clients.
 set -euo pipefail
 root="$(cd "$(dirname "$0")" && pwd)"
 cd "$root"
@@ -12,3 +13,10 @@ else
     cargo test --workspace --no-fail-fast --lib --bins --tests --examples
 fi
 cargo test --workspace --doc --quiet
+# Interop: the real broker binary driven by confluent-kafka, kafka-python and kafkajs.
+cargo build --quiet -p vltava-broker --bin vltava
+export VLTAVA_BIN="$root/target/debug/vltava"
+if [ -f tests/interop/node/package.json ]; then
+    (cd tests/interop/node && npm ci --no-audit --no-fund --loglevel=error)
+fi
+(cd tests/interop && timeout 900 "$VLTAVA_PYTHON" -m pytest -q -p no:warnings -p no:cacheprovider)

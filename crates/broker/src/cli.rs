@@ -1,0 +1,157 @@
+//! The `vltava` command line: `server start`, `storage format` /
+//! `storage random-uuid`, and the admin tools (forwarded to the client crate's
+//! tools once that crate exists; until then they exit with an error saying so).
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use vltava_broker::config::{BrokerConfig, Properties, env_key_to_property, parse_properties};
+use vltava_broker::storage_format;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "vltava",
+    version,
+    about = "A Kafka-compatible streaming platform"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a server.
+    Server {
+        #[command(subcommand)]
+        action: ServerAction,
+    },
+    /// Prepare log directories (like kafka-storage.sh).
+    Storage {
+        #[command(subcommand)]
+        action: StorageAction,
+    },
+    /// Admin tools (topics, console-producer, ...).
+    #[command(external_subcommand)]
+    Tool(Vec<String>),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ConfigArgs {
+    /// A server.properties file.
+    #[arg(long, short = 'c')]
+    pub config: Option<PathBuf>,
+    /// key=value, overriding the file and KAFKA_* environment variables.
+    #[arg(long = "override", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServerAction {
+    /// Start a node (default: node 1, broker+controller, ./vltava-data, 127.0.0.1:9092).
+    Start(ConfigArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StorageAction {
+    /// Write meta.properties into every log directory.
+    Format {
+        #[arg(long, short = 't')]
+        cluster_id: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Leave already formatted directories alone.
+        #[arg(long, short = 'g')]
+        ignore_formatted: bool,
+    },
+    /// Print a new random cluster id.
+    RandomUuid,
+}
+
+/// Merges the properties file, `KAFKA_*` variables and overrides (in that order).
+pub fn load_config(args: &ConfigArgs) -> anyhow::Result<BrokerConfig> {
+    let mut props = Properties::new();
+    if let Some(path) = &args.config {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        props.extend(parse_properties(&text));
+    }
+    for (k, v) in std::env::vars() {
+        if let Some(name) = env_key_to_property(&k) {
+            // Variables of the Kafka scripts themselves are not properties.
+            if matches!(
+                name.as_str(),
+                "heap.opts" | "jvm.performance.opts" | "opts" | "log4j.opts" | "debug" | "home"
+            ) {
+                continue;
+            }
+            props.insert(name, v);
+        }
+    }
+    for o in &args.overrides {
+        let Some((k, v)) = o.split_once('=') else {
+            bail!("--override expects key=value, got {o:?}");
+        };
+        props.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    Ok(BrokerConfig::from_properties(props)?)
+}
+
+async fn server_start(args: ConfigArgs) -> anyhow::Result<i32> {
+    let config = load_config(&args)?;
+    let node = vltava_broker::Node::start(config).await?;
+    // Scripts and tests read the bound address from this line.
+    println!("vltava: listening on {}", node.addr);
+    wait_for_signal().await?;
+    node.shutdown().await;
+    Ok(0)
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r.context("waiting for Ctrl-C")?,
+        _ = term.recv() => {}
+    }
+    Ok(())
+}
+
+fn storage_format_cmd(cluster_id: &str, args: &ConfigArgs, ignore: bool) -> anyhow::Result<i32> {
+    let config = load_config(args)?;
+    for dir in &config.log_dirs {
+        match storage_format::format_dir(dir, cluster_id, config.node_id, ignore) {
+            Ok(_) => println!("Formatting {} with cluster id {cluster_id}", dir.display()),
+            Err(e) => bail!(e),
+        }
+    }
+    Ok(0)
+}
+
+/// Runs the parsed command; returns the process exit code.
+pub async fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Server {
+            action: ServerAction::Start(args),
+        } => server_start(args).await,
+        Command::Storage { action } => match action {
+            StorageAction::Format {
+                cluster_id,
+                config,
+                ignore_formatted,
+            } => storage_format_cmd(&cluster_id, &config, ignore_formatted),
+            StorageAction::RandomUuid => {
+                println!("{}", storage_format::random_id()?);
+                Ok(0)
+            }
+        },
+        Command::Tool(args) => {
+            let name = args.first().map(String::as_str).unwrap_or("");
+            eprintln!(
+                "vltava: `{name}` is not available yet: the admin tools come from the vltava-client crate, which this build does not include"
+            );
+            Ok(2)
+        }
+    }
+}

@@ -1,0 +1,371 @@
+//! `BrokerConfig`: the typed broker settings, read from merged properties with
+//! Kafka's names and defaults (except `log.dirs`, which defaults to
+//! `./vltava-data`, and the listeners, which default to 127.0.0.1).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use vltava_storage::LogConfig;
+
+use super::properties::Properties;
+
+/// A configuration value that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid value {value:?} for {key}: {reason}")]
+    Invalid {
+        key: String,
+        value: String,
+        reason: String,
+    },
+    #[error("missing required setting {0}")]
+    Missing(&'static str),
+}
+
+/// One entry of `listeners` / `advertised.listeners`: `NAME://host:port`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listener {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+}
+
+/// The broker's settings. Field names follow the Kafka property they come from.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// `node.id`
+    pub node_id: i32,
+    /// `process.roles`
+    pub process_roles: Vec<String>,
+    /// `listeners`
+    pub listeners: Vec<Listener>,
+    /// `advertised.listeners` (defaults to the client listeners)
+    pub advertised_listeners: Vec<Listener>,
+    /// `controller.listener.names`
+    pub controller_listener_names: Vec<String>,
+    /// `controller.quorum.voters` as (id, host, port)
+    pub controller_quorum_voters: Vec<(i32, String, u16)>,
+    /// `log.dirs` (or `log.dir`)
+    pub log_dirs: Vec<PathBuf>,
+    /// `num.partitions`
+    pub num_partitions: i32,
+    /// `default.replication.factor`
+    pub default_replication_factor: i16,
+    /// `auto.create.topics.enable`
+    pub auto_create_topics_enable: bool,
+    /// `message.max.bytes`
+    pub message_max_bytes: i32,
+    /// `socket.request.max.bytes`
+    pub socket_request_max_bytes: usize,
+    /// `connections.max.idle.ms`
+    pub connections_max_idle_ms: u64,
+    /// `max.connections`
+    pub max_connections: usize,
+    /// `queued.max.requests`: also the bound on pipelined requests per connection
+    pub queued_max_requests: usize,
+    /// `log.retention.check.interval.ms`
+    pub log_retention_check_interval_ms: u64,
+    /// `log.flush.offset.checkpoint.interval.ms`
+    pub log_flush_offset_checkpoint_interval_ms: u64,
+    /// `offsets.topic.num.partitions`
+    pub offsets_topic_num_partitions: i32,
+    /// `offsets.topic.segment.bytes`
+    pub offsets_topic_segment_bytes: i64,
+    /// `fetch.max.bytes`: the cap on one Fetch response
+    pub fetch_max_bytes: i32,
+    /// `group.min.session.timeout.ms`
+    pub group_min_session_timeout_ms: i32,
+    /// `group.max.session.timeout.ms`
+    pub group_max_session_timeout_ms: i32,
+    /// `group.initial.rebalance.delay.ms`
+    pub group_initial_rebalance_delay_ms: i32,
+    /// `group.max.size`
+    pub group_max_size: i32,
+    /// `offsets.retention.minutes`
+    pub offsets_retention_minutes: i64,
+    /// `offsets.retention.check.interval.ms`
+    pub offsets_retention_check_interval_ms: i64,
+    /// `offset.metadata.max.bytes`
+    pub offset_metadata_max_bytes: usize,
+    /// Topic-level defaults derived from the broker's `log.*` settings.
+    pub log_defaults: LogConfig,
+    /// Every property as given (for DescribeConfigs and pass-through).
+    pub raw: Properties,
+}
+
+fn invalid(key: &str, value: &str, reason: &str) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_string(),
+        value: value.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+struct Reader<'a>(&'a Properties);
+
+impl Reader<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(|s| s.trim())
+    }
+    fn int<T: std::str::FromStr>(&self, key: &str, default: T) -> Result<T, ConfigError> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|_| invalid(key, v, "not a number")),
+        }
+    }
+    fn bool(&self, key: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
+            Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
+            Some(v) => Err(invalid(key, v, "not true/false")),
+        }
+    }
+    fn list(&self, key: &str, default: &str) -> Vec<String> {
+        self.get(key)
+            .unwrap_or(default)
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
+}
+
+/// Parses `NAME://host:port` (an empty host means all interfaces).
+pub fn parse_listener(key: &str, s: &str) -> Result<Listener, ConfigError> {
+    let (name, rest) = s
+        .split_once("://")
+        .ok_or_else(|| invalid(key, s, "expected NAME://host:port"))?;
+    let (host, port) = rest
+        .rsplit_once(':')
+        .ok_or_else(|| invalid(key, s, "expected NAME://host:port"))?;
+    let port: u16 = port.parse().map_err(|_| invalid(key, s, "bad port"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    Ok(Listener {
+        name: name.to_string(),
+        host: host.to_string(),
+        port,
+    })
+}
+
+impl BrokerConfig {
+    /// Builds the typed configuration from merged properties.
+    pub fn from_properties(raw: Properties) -> Result<BrokerConfig, ConfigError> {
+        let r = Reader(&raw);
+        let node_id: i32 = r.int("node.id", 1)?;
+        let process_roles = r.list("process.roles", "broker,controller");
+        let controller_listener_names = r.list("controller.listener.names", "CONTROLLER");
+        let mut listeners = Vec::new();
+        for l in r.list(
+            "listeners",
+            "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093",
+        ) {
+            listeners.push(parse_listener("listeners", &l)?);
+        }
+        let mut advertised_listeners = Vec::new();
+        match r.get("advertised.listeners") {
+            Some(v) if !v.is_empty() => {
+                for l in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    advertised_listeners.push(parse_listener("advertised.listeners", l)?);
+                }
+            }
+            _ => {
+                advertised_listeners = listeners
+                    .iter()
+                    .filter(|l| !controller_listener_names.contains(&l.name))
+                    .cloned()
+                    .collect();
+            }
+        }
+        let mut controller_quorum_voters = Vec::new();
+        let default_voters = listeners
+            .iter()
+            .find(|l| controller_listener_names.contains(&l.name))
+            .map(|l| format!("{node_id}@{}:{}", l.host, l.port))
+            .unwrap_or_default();
+        for v in r.list("controller.quorum.voters", &default_voters) {
+            let (id, addr) = v
+                .split_once('@')
+                .ok_or_else(|| invalid("controller.quorum.voters", &v, "expected id@host:port"))?;
+            let id: i32 = id
+                .parse()
+                .map_err(|_| invalid("controller.quorum.voters", &v, "bad id"))?;
+            let (host, port) = addr
+                .rsplit_once(':')
+                .ok_or_else(|| invalid("controller.quorum.voters", &v, "expected id@host:port"))?;
+            let port: u16 = port
+                .parse()
+                .map_err(|_| invalid("controller.quorum.voters", &v, "bad port"))?;
+            controller_quorum_voters.push((id, host.to_string(), port));
+        }
+        let log_dirs: Vec<PathBuf> = match r.get("log.dirs").or(r.get("log.dir")) {
+            Some(v) => v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from)
+                .collect(),
+            None => vec![PathBuf::from("./vltava-data")],
+        };
+        if log_dirs.is_empty() {
+            return Err(ConfigError::Missing("log.dirs"));
+        }
+
+        let mut log_defaults = LogConfig::default();
+        let hours: i64 = r.int("log.retention.hours", 168)?;
+        let mut retention_ms = hours.saturating_mul(3_600_000);
+        if let Some(m) = r.get("log.retention.minutes") {
+            retention_ms = m
+                .parse::<i64>()
+                .map_err(|_| invalid("log.retention.minutes", m, "not a number"))?
+                .saturating_mul(60_000);
+        }
+        retention_ms = r.int("log.retention.ms", retention_ms)?;
+        log_defaults.retention_ms = retention_ms;
+        // Broker-level names of topic-level settings.
+        let topic_level = [
+            ("log.retention.bytes", "retention.bytes"),
+            ("log.segment.bytes", "segment.bytes"),
+            ("log.roll.ms", "segment.ms"),
+            ("log.index.size.max.bytes", "segment.index.bytes"),
+            ("log.index.interval.bytes", "index.interval.bytes"),
+            ("log.cleanup.policy", "cleanup.policy"),
+            ("log.cleaner.delete.retention.ms", "delete.retention.ms"),
+            ("log.cleaner.min.compaction.lag.ms", "min.compaction.lag.ms"),
+            ("log.flush.interval.messages", "flush.messages"),
+            ("log.flush.interval.ms", "flush.ms"),
+            ("log.message.timestamp.type", "message.timestamp.type"),
+            ("message.max.bytes", "max.message.bytes"),
+            ("log.segment.delete.delay.ms", "file.delete.delay.ms"),
+        ];
+        if let Some(h) = r.get("log.roll.hours") {
+            let h: i64 = h
+                .parse()
+                .map_err(|_| invalid("log.roll.hours", h, "not a number"))?;
+            log_defaults.segment_ms = h.saturating_mul(3_600_000);
+        }
+        for (broker_key, topic_key) in topic_level {
+            if let Some(v) = r.get(broker_key) {
+                log_defaults
+                    .set(topic_key, v)
+                    .map_err(|e| invalid(broker_key, v, &e.to_string()))?;
+            }
+        }
+
+        Ok(BrokerConfig {
+            node_id,
+            process_roles,
+            listeners,
+            advertised_listeners,
+            controller_listener_names,
+            controller_quorum_voters,
+            log_dirs,
+            num_partitions: r.int("num.partitions", 1)?,
+            default_replication_factor: r.int("default.replication.factor", 1)?,
+            auto_create_topics_enable: r.bool("auto.create.topics.enable", true)?,
+            message_max_bytes: r.int("message.max.bytes", 1_048_588)?,
+            socket_request_max_bytes: r.int("socket.request.max.bytes", 104_857_600)?,
+            connections_max_idle_ms: r.int("connections.max.idle.ms", 600_000)?,
+            max_connections: r.int("max.connections", i32::MAX as usize)?,
+            queued_max_requests: r.int::<usize>("queued.max.requests", 500)?.max(1),
+            log_retention_check_interval_ms: r.int("log.retention.check.interval.ms", 300_000)?,
+            log_flush_offset_checkpoint_interval_ms: r
+                .int("log.flush.offset.checkpoint.interval.ms", 60_000)?,
+            offsets_topic_num_partitions: r.int("offsets.topic.num.partitions", 50)?,
+            offsets_topic_segment_bytes: r.int("offsets.topic.segment.bytes", 104_857_600)?,
+            fetch_max_bytes: r.int("fetch.max.bytes", 57_671_680)?,
+            group_min_session_timeout_ms: r.int("group.min.session.timeout.ms", 6_000)?,
+            group_max_session_timeout_ms: r.int("group.max.session.timeout.ms", 1_800_000)?,
+            group_initial_rebalance_delay_ms: r.int("group.initial.rebalance.delay.ms", 3_000)?,
+            group_max_size: r.int("group.max.size", i32::MAX)?,
+            offsets_retention_minutes: r.int("offsets.retention.minutes", 10_080)?,
+            offsets_retention_check_interval_ms: r
+                .int("offsets.retention.check.interval.ms", 600_000)?,
+            offset_metadata_max_bytes: r.int("offset.metadata.max.bytes", 4_096)?,
+            log_defaults,
+            raw,
+        })
+    }
+
+    /// The listener clients connect to (the first that is not a controller listener).
+    pub fn client_listener(&self) -> Option<&Listener> {
+        self.listeners
+            .iter()
+            .find(|l| !self.controller_listener_names.contains(&l.name))
+    }
+
+    /// The address clients are told to use for this broker.
+    pub fn advertised(&self) -> Option<&Listener> {
+        self.advertised_listeners.first()
+    }
+
+    /// The socket address to bind the client listener to.
+    pub fn client_bind_addr(&self) -> Result<SocketAddr, ConfigError> {
+        let l = self.client_listener().ok_or(ConfigError::Missing(
+            "listeners (a non-controller listener)",
+        ))?;
+        let host = if l.host.is_empty() {
+            "0.0.0.0"
+        } else {
+            &l.host
+        };
+        let host = if host == "localhost" {
+            "127.0.0.1"
+        } else {
+            host
+        };
+        format!("{host}:{}", l.port)
+            .parse()
+            .or_else(|_| format!("[{host}]:{}", l.port).parse())
+            .map_err(|_| {
+                invalid(
+                    "listeners",
+                    &l.host,
+                    "host must be an IP address or localhost",
+                )
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_properties;
+
+    #[test]
+    fn defaults_are_a_single_combined_node() {
+        let c = BrokerConfig::from_properties(Properties::new()).unwrap();
+        assert_eq!(c.node_id, 1);
+        assert_eq!(c.process_roles, vec!["broker", "controller"]);
+        assert_eq!(c.client_bind_addr().unwrap().to_string(), "127.0.0.1:9092");
+        assert_eq!(c.advertised().unwrap().port, 9092);
+        assert_eq!(
+            c.controller_quorum_voters,
+            vec![(1, "127.0.0.1".into(), 9093)]
+        );
+        assert_eq!(c.log_dirs, vec![PathBuf::from("./vltava-data")]);
+        assert_eq!(c.message_max_bytes, 1_048_588);
+        assert_eq!(c.log_defaults.retention_ms, 168 * 3_600_000);
+        assert!(c.auto_create_topics_enable);
+    }
+
+    #[test]
+    fn broker_log_settings_become_topic_defaults() {
+        let p = parse_properties(
+            "log.retention.ms=1000\nlog.segment.bytes=4096\nlog.cleanup.policy=compact\nlisteners=PLAINTEXT://127.0.0.1:0\nadvertised.listeners=PLAINTEXT://example:9\n",
+        );
+        let c = BrokerConfig::from_properties(p).unwrap();
+        assert_eq!(c.log_defaults.retention_ms, 1000);
+        assert_eq!(c.log_defaults.segment_bytes, 4096);
+        assert!(c.log_defaults.cleanup_policy.compact);
+        assert_eq!(c.advertised().unwrap().host, "example");
+    }
+
+    #[test]
+    fn bad_values_are_errors() {
+        let p = parse_properties("node.id=x\n");
+        assert!(BrokerConfig::from_properties(p).is_err());
+        let p = parse_properties("listeners=nonsense\n");
+        assert!(BrokerConfig::from_properties(p).is_err());
+    }
+}

@@ -1,0 +1,9 @@
+//! Broker configuration: Kafka's `server.properties` text format, `KAFKA_*`
+//! environment variables and `--override key=value`, merged into a typed
+//! [`BrokerConfig`] with Kafka's property names and defaults.
+
+mod broker_config;
+mod properties;
+
+pub use broker_config::{BrokerConfig, ConfigError, Listener};
+pub use properties::{Properties, env_key_to_property, parse_properties};

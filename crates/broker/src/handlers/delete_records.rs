@@ -1,0 +1,63 @@
+//! DeleteRecords (key 21): moves partition log start offsets forward
+//! (`-1` means the high watermark).
+
+use vltava_protocol::ResponseBody;
+use vltava_protocol::messages::DeleteRecordsRequest;
+use vltava_protocol::messages::delete_records_response::{
+    DeleteRecordsPartitionResult, DeleteRecordsResponse, DeleteRecordsTopicResult,
+};
+
+use crate::broker::Broker;
+use crate::error_codes::{self, *};
+
+/// Handles DeleteRecords.
+pub fn handle(broker: &Broker, req: &DeleteRecordsRequest) -> ResponseBody {
+    let cache = broker.metadata();
+    let topics = req
+        .topics
+        .iter()
+        .map(|t| DeleteRecordsTopicResult {
+            name: t.name.clone(),
+            partitions: t
+                .partitions
+                .iter()
+                .map(|p| {
+                    let mut r = DeleteRecordsPartitionResult {
+                        partition_index: p.partition_index,
+                        low_watermark: -1,
+                        ..Default::default()
+                    };
+                    let known = cache
+                        .topic(t.name.as_str())
+                        .is_some_and(|m| m.partitions.contains_key(&p.partition_index));
+                    let part = broker.partitions.get(t.name.as_str(), p.partition_index);
+                    match (known, part) {
+                        (false, _) => r.error_code = UNKNOWN_TOPIC_OR_PARTITION,
+                        (true, None) => r.error_code = NOT_LEADER_OR_FOLLOWER,
+                        (true, Some(part)) => {
+                            let mut log = part.log();
+                            let target = if p.offset == -1 {
+                                log.high_watermark()
+                            } else {
+                                p.offset
+                            };
+                            match log.delete_records_before(target) {
+                                Ok(low) => r.low_watermark = low,
+                                Err(e) => r.error_code = error_codes::for_storage(&e),
+                            }
+                        }
+                    }
+                    r
+                })
+                .collect(),
+            ..Default::default()
+        })
+        .collect();
+    if let Err(e) = broker.partitions.write_checkpoints() {
+        tracing::warn!(error = %e, "writing checkpoints after DeleteRecords failed");
+    }
+    ResponseBody::from(DeleteRecordsResponse {
+        topics,
+        ..Default::default()
+    })
+}

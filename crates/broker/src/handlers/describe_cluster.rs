@@ -1,0 +1,46 @@
+//! DescribeCluster (key 60): cluster id, controller and brokers from the
+//! metadata cache.
+
+use vltava_protocol::ResponseBody;
+use vltava_protocol::messages::DescribeClusterRequest;
+use vltava_protocol::messages::describe_cluster_response::{
+    DescribeClusterBroker, DescribeClusterResponse,
+};
+
+use crate::broker::Broker;
+use crate::error_codes::*;
+
+/// Endpoint type 1: brokers (2 would be controllers).
+const ENDPOINT_BROKERS: i8 = 1;
+
+/// Handles DescribeCluster.
+pub fn handle(broker: &Broker, req: &DescribeClusterRequest, version: i16) -> ResponseBody {
+    let cache = broker.metadata();
+    if version >= 1 && req.endpoint_type != ENDPOINT_BROKERS {
+        return ResponseBody::from(DescribeClusterResponse {
+            error_code: UNSUPPORTED_ENDPOINT_TYPE,
+            error_message: Some("only broker endpoints are served here".into()),
+            endpoint_type: req.endpoint_type,
+            cluster_id: cache.cluster_id.as_str().into(),
+            ..Default::default()
+        });
+    }
+    ResponseBody::from(DescribeClusterResponse {
+        endpoint_type: ENDPOINT_BROKERS,
+        cluster_id: cache.cluster_id.as_str().into(),
+        controller_id: cache.controller_id,
+        brokers: cache
+            .brokers
+            .values()
+            .map(|b| DescribeClusterBroker {
+                broker_id: b.id,
+                host: b.host.as_str().into(),
+                port: b.port,
+                rack: b.rack.as_deref().map(Into::into),
+                ..Default::default()
+            })
+            .collect(),
+        cluster_authorized_operations: i32::MIN,
+        ..Default::default()
+    })
+}

@@ -1,0 +1,178 @@
+//! DescribeConfigs (key 32): effective topic configs (explicit topic values over
+//! broker defaults) and broker configs, with Kafka's sources and types.
+
+use vltava_protocol::ResponseBody;
+use vltava_protocol::messages::DescribeConfigsRequest;
+use vltava_protocol::messages::describe_configs_response::{
+    DescribeConfigsResourceResult, DescribeConfigsResponse, DescribeConfigsResult,
+};
+use vltava_records::TimestampType;
+use vltava_storage::LogConfig;
+
+use crate::broker::Broker;
+use crate::error_codes::*;
+
+/// Resource type codes.
+pub const RESOURCE_TOPIC: i8 = 2;
+pub const RESOURCE_BROKER: i8 = 4;
+
+/// Config sources.
+const SOURCE_DYNAMIC_TOPIC: i8 = 1;
+const SOURCE_DYNAMIC_BROKER: i8 = 2;
+const SOURCE_STATIC_BROKER: i8 = 4;
+const SOURCE_DEFAULT: i8 = 5;
+
+/// Config types.
+const T_BOOLEAN: i8 = 1;
+const T_STRING: i8 = 2;
+const T_INT: i8 = 3;
+const T_LONG: i8 = 5;
+const T_LIST: i8 = 7;
+
+/// Every topic config with its value under `c`, and its type.
+pub fn topic_config_values(c: &LogConfig) -> Vec<(&'static str, String, i8)> {
+    let policy = match (c.cleanup_policy.delete, c.cleanup_policy.compact) {
+        (true, true) => "delete,compact",
+        (false, true) => "compact",
+        _ => "delete",
+    };
+    let ts = match c.message_timestamp_type {
+        TimestampType::LogAppendTime => "LogAppendTime",
+        _ => "CreateTime",
+    };
+    vec![
+        ("cleanup.policy", policy.to_string(), T_LIST),
+        ("compression.type", "producer".to_string(), T_STRING),
+        (
+            "delete.retention.ms",
+            c.delete_retention_ms.to_string(),
+            T_LONG,
+        ),
+        (
+            "file.delete.delay.ms",
+            c.file_delete_delay_ms.to_string(),
+            T_LONG,
+        ),
+        ("flush.messages", c.flush_messages.to_string(), T_LONG),
+        ("flush.ms", c.flush_ms.to_string(), T_LONG),
+        (
+            "index.interval.bytes",
+            c.index_interval_bytes.to_string(),
+            T_INT,
+        ),
+        ("max.message.bytes", c.max_message_bytes.to_string(), T_INT),
+        ("message.timestamp.type", ts.to_string(), T_STRING),
+        (
+            "min.compaction.lag.ms",
+            c.min_compaction_lag_ms.to_string(),
+            T_LONG,
+        ),
+        ("min.insync.replicas", "1".to_string(), T_INT),
+        ("retention.bytes", c.retention_bytes.to_string(), T_LONG),
+        ("retention.ms", c.retention_ms.to_string(), T_LONG),
+        ("segment.bytes", c.segment_bytes.to_string(), T_INT),
+        (
+            "segment.index.bytes",
+            c.segment_index_bytes.to_string(),
+            T_INT,
+        ),
+        ("segment.ms", c.segment_ms.to_string(), T_LONG),
+        (
+            "unclean.leader.election.enable",
+            "false".to_string(),
+            T_BOOLEAN,
+        ),
+    ]
+}
+
+fn entry(name: &str, value: String, source: i8, config_type: i8) -> DescribeConfigsResourceResult {
+    DescribeConfigsResourceResult {
+        name: name.into(),
+        value: Some(value.into()),
+        read_only: false,
+        is_default: source == SOURCE_DEFAULT,
+        config_source: source,
+        is_sensitive: false,
+        config_type,
+        ..Default::default()
+    }
+}
+
+fn wanted(keys: &Option<Vec<vltava_protocol::SharedStr>>, name: &str) -> bool {
+    keys.as_ref()
+        .is_none_or(|ks| ks.is_empty() || ks.iter().any(|k| k.as_str() == name))
+}
+
+/// Handles DescribeConfigs.
+pub fn handle(broker: &Broker, req: &DescribeConfigsRequest) -> ResponseBody {
+    let cache = broker.metadata();
+    let results = req
+        .resources
+        .iter()
+        .map(|r| {
+            let mut result = DescribeConfigsResult {
+                resource_type: r.resource_type,
+                resource_name: r.resource_name.clone(),
+                ..Default::default()
+            };
+            match r.resource_type {
+                RESOURCE_TOPIC => match cache.topic(r.resource_name.as_str()) {
+                    None => result.error_code = UNKNOWN_TOPIC_OR_PARTITION,
+                    Some(t) => {
+                        let effective = broker.log_config(&t.name, &cache);
+                        for (name, value, ty) in topic_config_values(&effective) {
+                            if !wanted(&r.configuration_keys, name) {
+                                continue;
+                            }
+                            let source = if t.configs.contains_key(name) {
+                                SOURCE_DYNAMIC_TOPIC
+                            } else {
+                                SOURCE_DEFAULT
+                            };
+                            let value = t.configs.get(name).cloned().unwrap_or(value);
+                            result.configs.push(entry(name, value, source, ty));
+                        }
+                    }
+                },
+                RESOURCE_BROKER => {
+                    let ok = r.resource_name.is_empty()
+                        || r.resource_name.as_str() == broker.config.node_id.to_string();
+                    if !ok {
+                        result.error_code = INVALID_REQUEST;
+                        result.error_message = Some("not this broker".into());
+                    } else {
+                        for (k, v) in &broker.config.raw {
+                            if wanted(&r.configuration_keys, k) {
+                                result.configs.push(entry(
+                                    k,
+                                    v.clone(),
+                                    SOURCE_STATIC_BROKER,
+                                    T_STRING,
+                                ));
+                            }
+                        }
+                        for (k, v) in &cache.broker_configs {
+                            if wanted(&r.configuration_keys, k) {
+                                result.configs.push(entry(
+                                    k,
+                                    v.clone(),
+                                    SOURCE_DYNAMIC_BROKER,
+                                    T_STRING,
+                                ));
+                            }
+                        }
+                    }
+                }
+                _ => {
+                    result.error_code = INVALID_REQUEST;
+                    result.error_message = Some("unsupported resource type".into());
+                }
+            }
+            result
+        })
+        .collect();
+    ResponseBody::from(DescribeConfigsResponse {
+        results,
+        ..Default::default()
+    })
+}

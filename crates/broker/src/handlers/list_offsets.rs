@@ -1,0 +1,97 @@
+//! ListOffsets (key 2): earliest (-2), latest (-1), max-timestamp (-3) and
+//! by-timestamp lookups on the partition logs; v0's `old_style_offsets`.
+
+use vltava_protocol::ResponseBody;
+use vltava_protocol::messages::ListOffsetsRequest;
+use vltava_protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsResponse, ListOffsetsTopicResponse,
+};
+use vltava_storage::LATEST_TIMESTAMP;
+
+use crate::broker::Broker;
+use crate::error_codes::{self, *};
+
+fn error(index: i32, code: i16) -> ListOffsetsPartitionResponse {
+    ListOffsetsPartitionResponse {
+        partition_index: index,
+        error_code: code,
+        timestamp: -1,
+        offset: -1,
+        leader_epoch: -1,
+        ..Default::default()
+    }
+}
+
+/// Handles ListOffsets.
+pub fn handle(broker: &Broker, req: &ListOffsetsRequest, version: i16) -> ResponseBody {
+    let cache = broker.metadata();
+    let topics = req
+        .topics
+        .iter()
+        .map(|t| ListOffsetsTopicResponse {
+            name: t.name.clone(),
+            partitions: t
+                .partitions
+                .iter()
+                .map(|p| {
+                    let name = t.name.as_str();
+                    if cache
+                        .topic(name)
+                        .and_then(|m| m.partitions.get(&p.partition_index))
+                        .is_none()
+                    {
+                        return error(p.partition_index, UNKNOWN_TOPIC_OR_PARTITION);
+                    }
+                    let Some(part) = broker.partitions.get(name, p.partition_index) else {
+                        return error(p.partition_index, NOT_LEADER_OR_FOLLOWER);
+                    };
+                    let log = part.log();
+                    // Consumers see only up to the high watermark / last stable offset.
+                    let bound = if req.isolation_level == 1 {
+                        log.last_stable_offset()
+                    } else {
+                        log.high_watermark()
+                    };
+                    let found = if p.timestamp == LATEST_TIMESTAMP {
+                        Ok(Some(vltava_storage::TimestampOffset {
+                            timestamp: -1,
+                            offset: bound,
+                            leader_epoch: log.leader_epoch_cache().latest().map(|e| e.epoch),
+                        }))
+                    } else {
+                        log.offset_for_timestamp(p.timestamp)
+                    };
+                    drop(log);
+                    match found {
+                        Ok(Some(f)) if f.offset <= bound => {
+                            let mut r = ListOffsetsPartitionResponse {
+                                partition_index: p.partition_index,
+                                timestamp: f.timestamp,
+                                offset: f.offset,
+                                leader_epoch: f.leader_epoch.unwrap_or(-1),
+                                ..Default::default()
+                            };
+                            if version == 0 {
+                                r.old_style_offsets = vec![f.offset];
+                            }
+                            r
+                        }
+                        Ok(_) => ListOffsetsPartitionResponse {
+                            partition_index: p.partition_index,
+                            timestamp: -1,
+                            offset: -1,
+                            leader_epoch: -1,
+                            ..Default::default()
+                        },
+                        Err(e) => error(p.partition_index, error_codes::for_storage(&e)),
+                    }
+                })
+                .collect(),
+            ..Default::default()
+        })
+        .collect();
+    ResponseBody::from(ListOffsetsResponse {
+        topics,
+        ..Default::default()
+    })
+}

@@ -1,0 +1,27 @@
+//! The Vltava broker: Kafka's protocol served over `vltava-storage` partition
+//! logs, with configuration in Kafka's terms. The `vltava` binary (`main.rs`,
+//! `cli.rs`) wraps it.
+
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod broker;
+pub mod config;
+pub mod connection;
+pub mod dispatch;
+pub mod error_codes;
+pub mod handlers;
+pub mod metadata_cache;
+pub mod node;
+pub mod offsets_log;
+pub mod partitions;
+pub mod server;
+pub mod storage_format;
+
+pub use broker::Broker;
+pub use config::BrokerConfig;
+pub use node::{Node, NodeError};
+
+/// The README's example, compiled and run as a doc test.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

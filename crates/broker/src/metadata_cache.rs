@@ -1,0 +1,73 @@
+//! The broker's read-only copy of cluster metadata (brokers, topics with their
+//! ids and partitions, topic configs) that request handlers answer from. It is
+//! rebuilt from the controller's committed metadata image whenever that changes;
+//! the broker never edits it itself.
+
+use std::collections::{BTreeMap, HashMap};
+
+use vltava_protocol::Uuid;
+
+/// A broker as clients see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerNode {
+    pub id: i32,
+    pub host: String,
+    pub port: i32,
+    pub rack: Option<String>,
+}
+
+/// One partition's leadership.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionMeta {
+    pub index: i32,
+    pub leader: i32,
+    pub leader_epoch: i32,
+    pub replicas: Vec<i32>,
+    pub isr: Vec<i32>,
+}
+
+/// One topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicMeta {
+    pub name: String,
+    pub id: Uuid,
+    pub partitions: BTreeMap<i32, PartitionMeta>,
+    /// Topic configs set explicitly (the rest are broker defaults).
+    pub configs: BTreeMap<String, String>,
+}
+
+impl TopicMeta {
+    /// Whether this is one of Kafka's internal topics.
+    pub fn is_internal(&self) -> bool {
+        self.name == "__consumer_offsets" || self.name == "__transaction_state"
+    }
+}
+
+/// A consistent snapshot of cluster metadata.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MetadataCache {
+    pub cluster_id: String,
+    pub controller_id: i32,
+    pub brokers: BTreeMap<i32, BrokerNode>,
+    pub topics: BTreeMap<String, TopicMeta>,
+    pub topic_names: HashMap<Uuid, String>,
+    /// Broker configs set dynamically.
+    pub broker_configs: BTreeMap<String, String>,
+}
+
+impl MetadataCache {
+    /// A topic by name.
+    pub fn topic(&self, name: &str) -> Option<&TopicMeta> {
+        self.topics.get(name)
+    }
+
+    /// A topic by id.
+    pub fn topic_by_id(&self, id: Uuid) -> Option<&TopicMeta> {
+        self.topic_names.get(&id).and_then(|n| self.topics.get(n))
+    }
+
+    /// The id of a topic, or the zero id.
+    pub fn topic_id(&self, name: &str) -> Uuid {
+        self.topics.get(name).map_or(Uuid::ZERO, |t| t.id)
+    }
+}

@@ -1,0 +1,143 @@
+//! Starting and stopping a whole node: format-on-first-start of the data
+//! directory, the partition manager and its background jobs, the metadata
+//! cache, and the client listener.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::broker::Broker;
+use crate::config::BrokerConfig;
+use crate::metadata_cache::{BrokerNode, MetadataCache};
+use crate::partitions::PartitionManager;
+use crate::storage_format::{self, FormatError};
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Format(#[from] FormatError),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "log dir {dir} belongs to node {found}, not node.id {expected}; format it again or fix node.id"
+    )]
+    NodeIdMismatch {
+        dir: String,
+        found: i32,
+        expected: i32,
+    },
+}
+
+/// A running node.
+#[derive(Debug)]
+pub struct Node {
+    /// Where the client listener is bound.
+    pub addr: SocketAddr,
+    pub broker: Arc<Broker>,
+    shutdown: watch::Sender<bool>,
+    server: JoinHandle<()>,
+    background: JoinHandle<()>,
+}
+
+impl Node {
+    /// Starts a node from its configuration.
+    pub async fn start(config: BrokerConfig) -> Result<Node, NodeError> {
+        let dir = config
+            .log_dirs
+            .first()
+            .cloned()
+            .ok_or(crate::config::ConfigError::Missing("log.dirs"))?;
+        let meta = match storage_format::read_meta(&dir)? {
+            Some(m) => m,
+            None => {
+                let id = storage_format::random_id()?;
+                tracing::info!(dir = %dir.display(), cluster_id = %id, "formatting data directory on first start");
+                storage_format::format_dir(&dir, &id, config.node_id, false)?
+            }
+        };
+        if meta.node_id != config.node_id {
+            return Err(NodeError::NodeIdMismatch {
+                dir: dir.display().to_string(),
+                found: meta.node_id,
+                expected: config.node_id,
+            });
+        }
+        let partitions = Arc::new(PartitionManager::new(&dir).map_err(|source| NodeError::Io {
+            what: format!("opening {}", dir.display()),
+            source,
+        })?);
+        let bind = config.client_bind_addr()?;
+        let listener = tokio::net::TcpListener::bind(bind)
+            .await
+            .map_err(|source| NodeError::Io {
+                what: format!("binding {bind}"),
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| NodeError::Io {
+            what: "reading the bound address".into(),
+            source,
+        })?;
+        let (host, port) = match config.advertised() {
+            Some(a) if a.port != 0 => (a.host.clone(), i32::from(a.port)),
+            Some(a) => (a.host.clone(), i32::from(addr.port())),
+            None => (addr.ip().to_string(), i32::from(addr.port())),
+        };
+        let node_id = config.node_id;
+        let retention = Duration::from_millis(config.log_retention_check_interval_ms.max(1));
+        let checkpoints =
+            Duration::from_millis(config.log_flush_offset_checkpoint_interval_ms.max(1));
+        let broker = Arc::new(Broker::new(config, partitions.clone()));
+        let mut cache = MetadataCache {
+            cluster_id: meta.cluster_id.clone(),
+            controller_id: node_id,
+            ..Default::default()
+        };
+        cache.brokers.insert(
+            node_id,
+            BrokerNode {
+                id: node_id,
+                host,
+                port,
+                rack: None,
+            },
+        );
+        broker.apply_metadata(cache);
+        // The coordinator loads __consumer_offsets at start: after the logs are open.
+        let (coordinator, _coordinator_task) = vltava_coordinator::start(
+            broker.group_config(),
+            crate::offsets_log::OffsetsTopicLog::new(partitions.clone()),
+            broker.config.offsets_topic_num_partitions,
+        );
+        broker.set_coordinator(coordinator);
+        let background = partitions.spawn_background(retention, checkpoints);
+        let (shutdown, rx) = watch::channel(false);
+        let server = tokio::spawn(crate::server::run(listener, broker.clone(), rx));
+        tracing::info!(%addr, cluster_id = %meta.cluster_id, node_id, "broker started");
+        Ok(Node {
+            addr,
+            broker,
+            shutdown,
+            server,
+            background,
+        })
+    }
+
+    /// Stops accepting connections, flushes every log and writes checkpoints.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.server.await;
+        self.background.abort();
+        let partitions = self.broker.partitions.clone();
+        let _ = tokio::task::spawn_blocking(move || partitions.flush_all()).await;
+        tracing::info!("broker stopped");
+    }
+}

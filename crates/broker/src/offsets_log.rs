@@ -1,0 +1,177 @@
+//! `__consumer_offsets` as the group coordinator sees it: append key/value
+//! records to one of its partitions (as uncompressed v2 batches through the
+//! normal leader append path) and read a partition back from its log start.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use vltava_records::{BatchBuilder, BatchBuilderConfig, BatchIter, DecodeLimits, RecordsError};
+use vltava_storage::{FetchIsolation, StorageError};
+
+use crate::partitions::{PartitionManager, now_ms};
+
+/// The internal topic holding group metadata and committed offsets.
+pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+
+/// Bytes read from the log per step while loading a partition.
+const LOAD_READ_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Failures reading or writing `__consumer_offsets`.
+#[derive(Debug, thiserror::Error)]
+pub enum OffsetsLogError {
+    #[error("__consumer_offsets partition {0} is not hosted here")]
+    NotHosted(i32),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Records(#[from] RecordsError),
+}
+
+/// The broker's `__consumer_offsets` partitions.
+#[derive(Debug, Clone)]
+pub struct OffsetsTopicLog {
+    partitions: Arc<PartitionManager>,
+}
+
+impl OffsetsTopicLog {
+    pub fn new(partitions: Arc<PartitionManager>) -> Self {
+        OffsetsTopicLog { partitions }
+    }
+
+    /// Appends `records` to `partition`; they are readable as soon as this returns.
+    pub fn append_records(
+        &self,
+        partition: i32,
+        records: Vec<(Bytes, Option<Bytes>)>,
+    ) -> Result<(), OffsetsLogError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let p = self
+            .partitions
+            .get(OFFSETS_TOPIC, partition)
+            .ok_or(OffsetsLogError::NotHosted(partition))?;
+        let now = now_ms();
+        let mut batches = Vec::new();
+        let mut builder = BatchBuilder::new(BatchBuilderConfig::default());
+        for (key, value) in &records {
+            if !builder.append(now, Some(key), value.as_deref(), &[])? {
+                let full = std::mem::replace(
+                    &mut builder,
+                    BatchBuilder::new(BatchBuilderConfig::default()),
+                );
+                batches.extend_from_slice(&full.build()?);
+                builder.append(now, Some(key), value.as_deref(), &[])?;
+            }
+        }
+        batches.extend_from_slice(&builder.build()?);
+        let mut log = p.log();
+        log.append_as_leader(&mut batches, 0)?;
+        let leo = log.log_end_offset();
+        log.set_high_watermark(leo);
+        drop(log);
+        self.partitions.notify_append();
+        Ok(())
+    }
+
+    /// Every record of `partition` from its log start, oldest first; an absent
+    /// partition has none.
+    pub fn read_all_records(
+        &self,
+        partition: i32,
+    ) -> Result<Vec<(Bytes, Option<Bytes>)>, OffsetsLogError> {
+        let Some(p) = self.partitions.get(OFFSETS_TOPIC, partition) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        let log = p.log();
+        let mut offset = log.log_start_offset();
+        let end = log.log_end_offset();
+        let limits = DecodeLimits::default();
+        while offset < end {
+            let bytes = log.read_bytes(offset, LOAD_READ_BYTES, FetchIsolation::LogEnd, true)?;
+            if bytes.is_empty() {
+                break;
+            }
+            let mut next = offset;
+            for view in BatchIter::new(&bytes) {
+                let view = view?;
+                next = view.header().next_offset();
+                if view.header().attributes.is_control() {
+                    continue;
+                }
+                for r in view.records(&limits)? {
+                    if r.offset(view.header()) < offset {
+                        continue;
+                    }
+                    if let Some(k) = r.key {
+                        out.push((k, r.value));
+                    }
+                }
+            }
+            if next <= offset {
+                break;
+            }
+            offset = next;
+        }
+        Ok(out)
+    }
+}
+
+impl vltava_coordinator::OffsetsLog for OffsetsTopicLog {
+    fn append(
+        &mut self,
+        partition: i32,
+        records: Vec<(Bytes, Option<Bytes>)>,
+    ) -> Result<(), vltava_coordinator::CoordinatorError> {
+        self.append_records(partition, records)
+            .map_err(|e| vltava_coordinator::CoordinatorError::Log(e.to_string()))
+    }
+
+    fn read_all(
+        &mut self,
+        partition: i32,
+    ) -> Result<Vec<(Bytes, Option<Bytes>)>, vltava_coordinator::CoordinatorError> {
+        self.read_all_records(partition)
+            .map_err(|e| vltava_coordinator::CoordinatorError::Log(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vltava_storage::LogConfig;
+
+    #[test]
+    fn append_then_read_back_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = Arc::new(PartitionManager::new(dir.path()).unwrap());
+        let log = OffsetsTopicLog::new(m.clone());
+        assert!(log.read_all_records(3).unwrap().is_empty());
+        assert!(matches!(
+            log.append_records(3, vec![(Bytes::from_static(b"k"), None)]),
+            Err(OffsetsLogError::NotHosted(3))
+        ));
+        m.open(OFFSETS_TOPIC, 3, LogConfig::default()).unwrap();
+        let big = Bytes::from(vec![7u8; 700_000]);
+        log.append_records(
+            3,
+            vec![(Bytes::from_static(b"a"), Some(Bytes::from_static(b"1")))],
+        )
+        .unwrap();
+        log.append_records(
+            3,
+            vec![
+                (Bytes::from_static(b"b"), Some(big.clone())),
+                (Bytes::from_static(b"c"), Some(big.clone())),
+                (Bytes::from_static(b"a"), None),
+            ],
+        )
+        .unwrap();
+        let all = log.read_all_records(3).unwrap();
+        let keys: Vec<&[u8]> = all.iter().map(|(k, _)| &k[..]).collect();
+        assert_eq!(keys, vec![&b"a"[..], b"b", b"c", b"a"]);
+        assert_eq!(all[2].1.as_deref(), Some(&big[..]));
+        assert_eq!(all[3].1, None);
+    }
+}

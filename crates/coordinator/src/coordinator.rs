@@ -1,0 +1,532 @@
+//! `GroupCoordinator`: the sans-IO core. Requests, ticks, loaded records and
+//! append results go in; responses and records to append come out as
+//! [`Effect`]s. No clock and no IO inside: time is the `now_ms` argument.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use vltava_protocol::coordinator::{GroupMetadataValue, group_metadata_value::MemberMetadata};
+use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
+
+use crate::codes;
+use crate::config::GroupConfig;
+use crate::error::CoordinatorError;
+use crate::group::{CommittedOffset, Group, GroupState};
+use crate::partition::partition_for;
+use crate::records::{CoordinatorRecord, RawRecord, decode_record, group_metadata_record};
+use crate::responses::error_response;
+
+/// A request for the group coordinator, with the client it came from.
+#[derive(Debug, Clone)]
+pub struct GroupRequest {
+    /// API version of the request (and of its response).
+    pub version: i16,
+    /// The decoded request.
+    pub body: RequestBody,
+    /// Client id from the request header (member ids start with it).
+    pub client_id: String,
+    /// Host of the client connection.
+    pub client_host: String,
+}
+
+impl GroupRequest {
+    /// A request without client information.
+    pub fn new(version: i16, body: impl Into<RequestBody>) -> GroupRequest {
+        GroupRequest {
+            version,
+            body: body.into(),
+            client_id: String::new(),
+            client_host: String::new(),
+        }
+    }
+}
+
+/// What the driver must do.
+// Effects are moved once from the core to the driver; boxing the response
+// would only add an allocation per request.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Answer request `request_id` with `body`.
+    Respond {
+        /// The driver's id of the request.
+        request_id: u64,
+        /// The response, filled for the request's version.
+        body: ResponseBody,
+    },
+    /// Append `records` to `__consumer_offsets` partition `partition`, then
+    /// report the outcome with [`GroupCoordinator::complete_append`].
+    Append {
+        /// Id to report the outcome under.
+        append_id: u64,
+        /// The `__consumer_offsets` partition.
+        partition: i32,
+        /// Keys and values (None = tombstone) in Kafka's record format.
+        records: Vec<RawRecord>,
+    },
+}
+
+/// What happens once an append is durable (or failed).
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub(crate) enum AfterAppend {
+    /// Nothing waits on it.
+    Nothing,
+    /// Answer requests: `ok` on success, `failed` otherwise.
+    Respond {
+        ok: Vec<(u64, ResponseBody)>,
+        failed: Vec<(u64, ResponseBody)>,
+    },
+    /// Make committed offsets visible, then answer.
+    CommitOffsets {
+        group: String,
+        offsets: Vec<((String, i32), CommittedOffset)>,
+        request_id: u64,
+        ok: ResponseBody,
+        failed: ResponseBody,
+    },
+    /// The leader's assignment of `generation` is stored: hand it out.
+    AssignmentStored {
+        group: String,
+        generation: i32,
+        assignments: HashMap<String, Bytes>,
+    },
+}
+
+/// The classic group coordinator state machine.
+#[derive(Debug)]
+pub struct GroupCoordinator {
+    pub(crate) cfg: GroupConfig,
+    pub(crate) groups: HashMap<String, Group>,
+    pub(crate) loading: bool,
+    pub(crate) appends: HashMap<u64, AfterAppend>,
+    next_append_id: u64,
+    member_id_counter: u64,
+    next_expiry_check: Option<i64>,
+    load_errors: u64,
+}
+
+impl GroupCoordinator {
+    /// A coordinator with no groups, ready to serve.
+    pub fn new(cfg: GroupConfig) -> GroupCoordinator {
+        GroupCoordinator {
+            cfg,
+            groups: HashMap::new(),
+            loading: false,
+            appends: HashMap::new(),
+            next_append_id: 1,
+            member_id_counter: 0,
+            next_expiry_check: None,
+            load_errors: 0,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &GroupConfig {
+        &self.cfg
+    }
+
+    /// Starts loading `__consumer_offsets`: requests get
+    /// COORDINATOR_LOAD_IN_PROGRESS until [`GroupCoordinator::finish_load`].
+    pub fn begin_load(&mut self) {
+        self.loading = true;
+    }
+
+    /// Whether a load is under way.
+    pub fn is_loading(&self) -> bool {
+        self.loading
+    }
+
+    /// Records that could not be decoded while loading.
+    pub fn load_errors(&self) -> u64 {
+        self.load_errors
+    }
+
+    /// Replays one `__consumer_offsets` record (later records win, a null
+    /// value deletes). Groups come back in [`GroupCoordinator::finish_load`].
+    pub fn load(&mut self, key: Bytes, value: Option<Bytes>) -> Result<(), CoordinatorError> {
+        let record = match decode_record(&key, value.as_ref()) {
+            Ok(r) => r,
+            Err(e) => {
+                self.load_errors += 1;
+                return Err(e);
+            }
+        };
+        match record {
+            None => {}
+            Some(CoordinatorRecord::Offset {
+                group,
+                topic,
+                partition,
+                value,
+            }) => {
+                let g = self
+                    .groups
+                    .entry(group.clone())
+                    .or_insert_with(|| Group::new(&group, 0));
+                match value {
+                    Some(v) => {
+                        g.offsets.insert(
+                            (topic, partition),
+                            CommittedOffset {
+                                offset: v.offset,
+                                leader_epoch: v.leader_epoch,
+                                metadata: v.metadata.as_str().to_owned(),
+                                commit_timestamp: v.commit_timestamp,
+                                expire_timestamp: (v.expire_timestamp >= 0)
+                                    .then_some(v.expire_timestamp),
+                            },
+                        );
+                    }
+                    None => {
+                        g.offsets.remove(&(topic, partition));
+                    }
+                }
+            }
+            Some(CoordinatorRecord::Group { group, value }) => match value {
+                Some(v) => {
+                    let g = self
+                        .groups
+                        .entry(group.clone())
+                        .or_insert_with(|| Group::new(&group, 0));
+                    apply_group_metadata(g, &v);
+                }
+                None => {
+                    // A group tombstone deletes the group; offsets written
+                    // after it (none in practice) would recreate it.
+                    self.groups.remove(&group);
+                }
+            },
+        }
+        Ok(())
+    }
+
+    /// Ends loading at `now_ms`: loaded members get a fresh session, groups
+    /// with members are Stable, the rest Empty; groups that ended with
+    /// neither members nor offsets nor a stored generation are dropped.
+    pub fn finish_load(&mut self, now_ms: i64) {
+        self.loading = false;
+        self.groups.retain(|_, g| {
+            !(g.members.is_empty()
+                && g.offsets.is_empty()
+                && g.generation == 0
+                && g.protocol_type.is_none())
+        });
+        for g in self.groups.values_mut() {
+            g.state_timestamp = g.state_timestamp.max(0);
+            if g.members.is_empty() {
+                g.state = GroupState::Empty;
+            } else {
+                g.state = GroupState::Stable;
+                for m in g.members.values_mut() {
+                    m.session_deadline = now_ms + i64::from(m.session_timeout_ms);
+                }
+            }
+        }
+    }
+
+    /// A group by id.
+    pub fn group(&self, group_id: &str) -> Option<&Group> {
+        self.groups.get(group_id)
+    }
+
+    /// All groups.
+    pub fn groups(&self) -> impl Iterator<Item = &Group> {
+        self.groups.values()
+    }
+
+    /// Handles one request. Responses may come now, after an append, or
+    /// later (JoinGroup and SyncGroup wait for the rebalance).
+    pub fn handle(&mut self, request_id: u64, now_ms: i64, req: GroupRequest) -> Vec<Effect> {
+        let mut out = Vec::new();
+        let v = req.version;
+        let api = req.body.api_key();
+        if !api.is_valid_version(v) {
+            if let Some(body) = error_response(api, v, codes::UNSUPPORTED_VERSION) {
+                out.push(Effect::Respond { request_id, body });
+            }
+            return out;
+        }
+        match req.body {
+            RequestBody::JoinGroup(r) => self.join_group(
+                request_id,
+                now_ms,
+                v,
+                r,
+                &req.client_id,
+                &req.client_host,
+                &mut out,
+            ),
+            RequestBody::SyncGroup(r) => self.sync_group(request_id, now_ms, v, r, &mut out),
+            RequestBody::Heartbeat(r) => self.heartbeat(request_id, now_ms, v, r, &mut out),
+            RequestBody::LeaveGroup(r) => self.leave_group(request_id, now_ms, v, r, &mut out),
+            RequestBody::OffsetCommit(r) => self.offset_commit(request_id, now_ms, v, r, &mut out),
+            RequestBody::OffsetFetch(r) => self.offset_fetch(request_id, v, r, &mut out),
+            RequestBody::OffsetDelete(r) => self.offset_delete(request_id, v, r, &mut out),
+            RequestBody::DescribeGroups(r) => self.describe_groups(request_id, v, r, &mut out),
+            RequestBody::ListGroups(r) => self.list_groups(request_id, v, r, &mut out),
+            RequestBody::DeleteGroups(r) => self.delete_groups(request_id, v, r, &mut out),
+            other => {
+                if let Some(body) = error_response(other.api_key(), v, codes::INVALID_REQUEST) {
+                    out.push(Effect::Respond { request_id, body });
+                }
+            }
+        }
+        out
+    }
+
+    /// The API keys [`GroupCoordinator::handle`] serves.
+    pub const APIS: [ApiKey; 10] = [
+        ApiKey::JoinGroup,
+        ApiKey::SyncGroup,
+        ApiKey::Heartbeat,
+        ApiKey::LeaveGroup,
+        ApiKey::OffsetCommit,
+        ApiKey::OffsetFetch,
+        ApiKey::OffsetDelete,
+        ApiKey::DescribeGroups,
+        ApiKey::ListGroups,
+        ApiKey::DeleteGroups,
+    ];
+
+    /// Reports the outcome of an [`Effect::Append`].
+    pub fn complete_append(&mut self, append_id: u64, ok: bool, now_ms: i64) -> Vec<Effect> {
+        let mut out = Vec::new();
+        let Some(after) = self.appends.remove(&append_id) else {
+            return out;
+        };
+        match after {
+            AfterAppend::Nothing => {}
+            AfterAppend::Respond { ok: yes, failed } => {
+                for (request_id, body) in if ok { yes } else { failed } {
+                    out.push(Effect::Respond { request_id, body });
+                }
+            }
+            AfterAppend::CommitOffsets {
+                group,
+                offsets,
+                request_id,
+                ok: yes,
+                failed,
+            } => {
+                if ok {
+                    let g = self
+                        .groups
+                        .entry(group.clone())
+                        .or_insert_with(|| Group::new(&group, now_ms));
+                    for (tp, o) in offsets {
+                        g.offsets.insert(tp, o);
+                    }
+                }
+                out.push(Effect::Respond {
+                    request_id,
+                    body: if ok { yes } else { failed },
+                });
+            }
+            AfterAppend::AssignmentStored {
+                group,
+                generation,
+                assignments,
+            } => self.assignment_stored(&group, generation, assignments, ok, now_ms, &mut out),
+        }
+        out
+    }
+
+    /// The earliest time at which [`GroupCoordinator::tick`] has work.
+    pub fn next_deadline(&self) -> Option<i64> {
+        let mut next = self.next_expiry_check;
+        let mut consider = |t: i64| next = Some(next.map_or(t, |n: i64| n.min(t)));
+        for g in self.groups.values() {
+            if let Some(t) = &g.join_timer {
+                consider(t.deadline());
+            }
+            if let Some(t) = g.sync_deadline {
+                consider(t);
+            }
+            for &t in g.pending_members.values() {
+                consider(t);
+            }
+            for m in g.members.values() {
+                if !(m.awaiting_sync.is_some() || (m.awaiting_join.is_some() && !m.is_new)) {
+                    consider(m.session_deadline);
+                }
+            }
+        }
+        next
+    }
+
+    /// Advances time: expires sessions, ends join phases and sync waits,
+    /// drops expired offsets.
+    pub fn tick(&mut self, now_ms: i64) -> Vec<Effect> {
+        let mut out = Vec::new();
+        if self.loading {
+            return out;
+        }
+        let mut ids: Vec<String> = self.groups.keys().cloned().collect();
+        ids.sort();
+        for id in &ids {
+            self.tick_group(id, now_ms, &mut out);
+        }
+        match self.next_expiry_check {
+            None => {
+                self.next_expiry_check =
+                    Some(now_ms + self.cfg.offsets_retention_check_interval_ms);
+            }
+            Some(t) if now_ms >= t => {
+                self.expire_offsets(now_ms, &mut out);
+                self.next_expiry_check =
+                    Some(now_ms + self.cfg.offsets_retention_check_interval_ms);
+            }
+            Some(_) => {}
+        }
+        out
+    }
+
+    /// A fresh member id `<prefix>-<uuid>`.
+    pub(crate) fn new_member_id(&mut self, prefix: &str) -> String {
+        self.member_id_counter += 1;
+        let a = splitmix64(self.cfg.member_id_seed ^ self.member_id_counter);
+        let b = splitmix64(a ^ self.member_id_counter.rotate_left(32));
+        // Version-4 layout with the generator's bits.
+        let a = (a & 0xFFFF_FFFF_FFFF_0FFF) | 0x0000_0000_0000_4000;
+        let b = (b & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000;
+        format!(
+            "{prefix}-{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+            a >> 32,
+            (a >> 16) & 0xFFFF,
+            a & 0xFFFF,
+            b >> 48,
+            b & 0xFFFF_FFFF_FFFF
+        )
+    }
+
+    /// Queues an append of `records` for `group_id`'s partition.
+    pub(crate) fn append(
+        &mut self,
+        group_id: &str,
+        records: Vec<RawRecord>,
+        after: AfterAppend,
+        out: &mut Vec<Effect>,
+    ) {
+        let append_id = self.next_append_id;
+        self.next_append_id += 1;
+        self.appends.insert(append_id, after);
+        out.push(Effect::Append {
+            append_id,
+            partition: partition_for(group_id, self.cfg.offsets_topic_num_partitions),
+            records,
+        });
+    }
+
+    /// The group metadata record of `group` with `assignments` (members
+    /// without one get an empty assignment).
+    pub(crate) fn group_record(
+        group: &Group,
+        assignments: &HashMap<String, Bytes>,
+        now_ms: i64,
+    ) -> Result<RawRecord, CoordinatorError> {
+        let protocol = group.protocol_name.clone().unwrap_or_default();
+        let members = group
+            .join_order
+            .iter()
+            .filter_map(|id| group.members.get(id))
+            .map(|m| MemberMetadata {
+                member_id: m.member_id.as_str().into(),
+                group_instance_id: m.group_instance_id.as_deref().map(Into::into),
+                client_id: m.client_id.as_str().into(),
+                client_host: m.client_host.as_str().into(),
+                rebalance_timeout: m.rebalance_timeout_ms,
+                session_timeout: m.session_timeout_ms,
+                subscription: m.metadata(&protocol),
+                assignment: assignments.get(&m.member_id).cloned().unwrap_or_default(),
+                unknown_tagged_fields: Vec::new(),
+            })
+            .collect();
+        let value = GroupMetadataValue {
+            protocol_type: group.protocol_type.as_deref().unwrap_or("").into(),
+            generation: group.generation,
+            protocol: group.protocol_name.as_deref().map(Into::into),
+            leader: group.leader.as_deref().map(Into::into),
+            current_state_timestamp: now_ms,
+            members,
+            unknown_tagged_fields: Vec::new(),
+        };
+        group_metadata_record(&group.id, Some(&value))
+    }
+
+    /// Appends `group`'s metadata with its members' current assignments.
+    pub(crate) fn store_group(
+        &mut self,
+        group_id: &str,
+        now_ms: i64,
+        after: AfterAppend,
+        out: &mut Vec<Effect>,
+    ) -> bool {
+        let Some(g) = self.groups.get(group_id) else {
+            return false;
+        };
+        let assignments: HashMap<String, Bytes> = g
+            .members
+            .values()
+            .map(|m| (m.member_id.clone(), m.assignment.clone()))
+            .collect();
+        match Self::group_record(g, &assignments, now_ms) {
+            Ok(rec) => {
+                self.append(group_id, vec![rec], after, out);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+/// Applies a loaded group metadata value to `g`.
+fn apply_group_metadata(g: &mut Group, v: &GroupMetadataValue) {
+    g.generation = v.generation;
+    g.protocol_type = Some(v.protocol_type.as_str().to_owned());
+    g.protocol_name = v.protocol.as_ref().map(|p| p.as_str().to_owned());
+    g.leader = v.leader.as_ref().map(|l| l.as_str().to_owned());
+    g.state_timestamp = v.current_state_timestamp;
+    g.members.clear();
+    g.join_order.clear();
+    g.static_members.clear();
+    let protocol = g.protocol_name.clone().unwrap_or_default();
+    for m in &v.members {
+        let member = crate::group::Member {
+            member_id: m.member_id.as_str().to_owned(),
+            group_instance_id: m.group_instance_id.as_ref().map(|s| s.as_str().to_owned()),
+            client_id: m.client_id.as_str().to_owned(),
+            client_host: m.client_host.as_str().to_owned(),
+            rebalance_timeout_ms: if m.rebalance_timeout >= 0 {
+                m.rebalance_timeout
+            } else {
+                m.session_timeout
+            },
+            session_timeout_ms: m.session_timeout,
+            protocols: vec![(protocol.clone(), m.subscription.clone())],
+            assignment: m.assignment.clone(),
+            awaiting_join: None,
+            awaiting_sync: None,
+            session_deadline: 0,
+            is_new: false,
+        };
+        if let Some(i) = &member.group_instance_id {
+            g.static_members.insert(i.clone(), member.member_id.clone());
+        }
+        g.join_order.push(member.member_id.clone());
+        g.members.insert(member.member_id.clone(), member);
+    }
+    if g.leader
+        .as_ref()
+        .is_some_and(|l| !g.members.contains_key(l))
+    {
+        g.leader = g.join_order.first().cloned();
+    }
+}
+
+fn splitmix64(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}

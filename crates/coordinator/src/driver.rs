@@ -1,0 +1,275 @@
+//! The tokio driver: one task owns the [`GroupCoordinator`], loads
+//! `__consumer_offsets` through an [`OffsetsLog`], feeds it requests from
+//! [`CoordinatorHandle`]s and timer ticks, appends the records it asks for
+//! and routes its responses back.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use vltava_protocol::messages::HeartbeatResponse;
+use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
+
+use crate::codes;
+use crate::config::GroupConfig;
+use crate::coordinator::{Effect, GroupCoordinator, GroupRequest};
+use crate::error::CoordinatorError;
+use crate::responses::error_response;
+
+/// Requests queued to the coordinator task before callers wait for room.
+pub const REQUEST_QUEUE_LIMIT: usize = 1024;
+/// Requests (mostly JoinGroup and SyncGroup) the task holds unanswered at
+/// once; past it new requests get COORDINATOR_NOT_AVAILABLE.
+pub const MAX_WAITING_REQUESTS: usize = 100_000;
+/// Longest sleep of the task when no timer is due.
+const IDLE_TICK: Duration = Duration::from_secs(60);
+
+/// The `__consumer_offsets` partitions, as the broker provides them.
+pub trait OffsetsLog: Send + 'static {
+    /// Appends records (key, value or tombstone) to `partition`, durably
+    /// enough that [`OffsetsLog::read_all`] returns them after a restart.
+    fn append(
+        &mut self,
+        partition: i32,
+        records: Vec<(Bytes, Option<Bytes>)>,
+    ) -> Result<(), CoordinatorError>;
+    /// Every record of `partition`, oldest first.
+    fn read_all(&mut self, partition: i32)
+    -> Result<Vec<(Bytes, Option<Bytes>)>, CoordinatorError>;
+}
+
+/// One request on its way to the task.
+struct Call {
+    version: i16,
+    body: RequestBody,
+    client_id: String,
+    client_host: String,
+    reply: oneshot::Sender<ResponseBody>,
+}
+
+/// A cheap, cloneable handle to the running coordinator task.
+#[derive(Clone, Debug)]
+pub struct CoordinatorHandle {
+    tx: mpsc::Sender<Call>,
+    loaded: watch::Receiver<bool>,
+}
+
+impl std::fmt::Debug for Call {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Call")
+            .field("api", &self.body.api_key())
+            .field("version", &self.version)
+            .finish()
+    }
+}
+
+/// The response when the coordinator cannot take a request at all.
+fn unavailable(api_key: ApiKey, version: i16, code: i16) -> ResponseBody {
+    error_response(api_key, version, code).unwrap_or_else(|| {
+        // Not a group API: the broker should not route it here.
+        ResponseBody::Heartbeat(HeartbeatResponse {
+            error_code: codes::INVALID_REQUEST,
+            ..Default::default()
+        })
+    })
+}
+
+impl CoordinatorHandle {
+    /// Waits until `__consumer_offsets` is loaded (until then requests get
+    /// COORDINATOR_LOAD_IN_PROGRESS). Returns false if the task stopped first.
+    pub async fn wait_loaded(&self) -> bool {
+        let mut rx = self.loaded.clone();
+        rx.wait_for(|loaded| *loaded).await.is_ok()
+    }
+
+    /// Serves one group request (JoinGroup, SyncGroup, Heartbeat,
+    /// LeaveGroup, OffsetCommit, OffsetFetch, DescribeGroups, ListGroups,
+    /// DeleteGroups, OffsetDelete) and returns its response for `version`.
+    /// JoinGroup and SyncGroup may wait for the rebalance.
+    pub async fn handle(&self, api_key: ApiKey, version: i16, body: RequestBody) -> ResponseBody {
+        self.handle_from("", "", api_key, version, body).await
+    }
+
+    /// Like [`CoordinatorHandle::handle`], with the client id of the request
+    /// header and the client's host (member ids and DescribeGroups use them).
+    pub async fn handle_from(
+        &self,
+        client_id: &str,
+        client_host: &str,
+        api_key: ApiKey,
+        version: i16,
+        body: RequestBody,
+    ) -> ResponseBody {
+        if body.api_key() != api_key {
+            return unavailable(api_key, version, codes::INVALID_REQUEST);
+        }
+        let (reply, rx) = oneshot::channel();
+        let call = Call {
+            version,
+            body,
+            client_id: client_id.to_owned(),
+            client_host: client_host.to_owned(),
+            reply,
+        };
+        if self.tx.send(call).await.is_err() {
+            return unavailable(api_key, version, codes::COORDINATOR_NOT_AVAILABLE);
+        }
+        rx.await
+            .unwrap_or_else(|_| unavailable(api_key, version, codes::COORDINATOR_NOT_AVAILABLE))
+    }
+}
+
+/// Milliseconds since the epoch, advancing with tokio's clock (so paused
+/// test time drives it).
+#[derive(Debug, Clone, Copy)]
+struct Clock {
+    start: Instant,
+    base_ms: i64,
+}
+
+impl Clock {
+    fn new() -> Clock {
+        let base_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2));
+        Clock {
+            start: Instant::now(),
+            base_ms,
+        }
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.base_ms + i64::try_from(self.start.elapsed().as_millis()).unwrap_or(i64::MAX / 4)
+    }
+
+    fn instant_at(&self, ms: i64) -> Instant {
+        let after = u64::try_from(ms.saturating_sub(self.base_ms)).unwrap_or(0);
+        self.start + Duration::from_millis(after)
+    }
+}
+
+/// Starts the coordinator task over `log` with `partitions` partitions of
+/// `__consumer_offsets`: it loads every partition first (requests meanwhile
+/// get COORDINATOR_LOAD_IN_PROGRESS), then serves. The task ends when every
+/// handle is dropped. Must be called within a tokio runtime.
+pub fn start(
+    cfg: GroupConfig,
+    log: impl OffsetsLog,
+    partitions: i32,
+) -> (CoordinatorHandle, JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel(REQUEST_QUEUE_LIMIT);
+    let mut cfg = cfg;
+    cfg.offsets_topic_num_partitions = partitions.max(1);
+    let (loaded_tx, loaded) = watch::channel(false);
+    let task = tokio::spawn(run(cfg, log, rx, loaded_tx));
+    (CoordinatorHandle { tx, loaded }, task)
+}
+
+struct Driver<L: OffsetsLog> {
+    core: GroupCoordinator,
+    log: L,
+    clock: Clock,
+    next_request_id: u64,
+    waiting: HashMap<u64, oneshot::Sender<ResponseBody>>,
+}
+
+impl<L: OffsetsLog> Driver<L> {
+    fn submit(&mut self, call: Call) {
+        let api = call.body.api_key();
+        if self.waiting.len() >= MAX_WAITING_REQUESTS {
+            let _ = call.reply.send(unavailable(
+                api,
+                call.version,
+                codes::COORDINATOR_NOT_AVAILABLE,
+            ));
+            return;
+        }
+        let id = self.next_request_id;
+        self.next_request_id += 1;
+        self.waiting.insert(id, call.reply);
+        let req = GroupRequest {
+            version: call.version,
+            body: call.body,
+            client_id: call.client_id,
+            client_host: call.client_host,
+        };
+        let effects = self.core.handle(id, self.clock.now_ms(), req);
+        self.apply(effects);
+    }
+
+    fn apply(&mut self, effects: Vec<Effect>) {
+        let mut queue: VecDeque<Effect> = effects.into();
+        while let Some(effect) = queue.pop_front() {
+            match effect {
+                Effect::Respond { request_id, body } => {
+                    if let Some(reply) = self.waiting.remove(&request_id) {
+                        let _ = reply.send(body);
+                    }
+                }
+                Effect::Append {
+                    append_id,
+                    partition,
+                    records,
+                } => {
+                    let ok = self.log.append(partition, records).is_ok();
+                    let more = self
+                        .core
+                        .complete_append(append_id, ok, self.clock.now_ms());
+                    queue.extend(more);
+                }
+            }
+        }
+    }
+}
+
+async fn run<L: OffsetsLog>(
+    cfg: GroupConfig,
+    log: L,
+    mut rx: mpsc::Receiver<Call>,
+    loaded: watch::Sender<bool>,
+) {
+    let partitions = cfg.offsets_topic_num_partitions;
+    let mut d = Driver {
+        core: GroupCoordinator::new(cfg),
+        log,
+        clock: Clock::new(),
+        next_request_id: 1,
+        waiting: HashMap::new(),
+    };
+    d.core.begin_load();
+    for p in 0..partitions {
+        while let Ok(call) = rx.try_recv() {
+            d.submit(call);
+        }
+        if let Ok(records) = d.log.read_all(p) {
+            for (k, v) in records {
+                // An undecodable record is counted (`load_errors`) and skipped.
+                let _ = d.core.load(k, v);
+            }
+        }
+        tokio::task::yield_now().await;
+    }
+    d.core.finish_load(d.clock.now_ms());
+    let _ = loaded.send(true);
+    let effects = d.core.tick(d.clock.now_ms());
+    d.apply(effects);
+    loop {
+        let wake = match d.core.next_deadline() {
+            Some(ms) => d.clock.instant_at(ms),
+            None => Instant::now() + IDLE_TICK,
+        };
+        tokio::select! {
+            call = rx.recv() => match call {
+                Some(call) => d.submit(call),
+                None => break,
+            },
+            _ = tokio::time::sleep_until(wake) => {
+                let effects = d.core.tick(d.clock.now_ms());
+                d.apply(effects);
+            }
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! The crate's error type: failures of the offsets log and of record decoding.
+
+use thiserror::Error;
+
+/// Errors of the group coordinator and of the `__consumer_offsets` log under it.
+#[derive(Debug, Error)]
+pub enum CoordinatorError {
+    /// The offsets log could not append or read records.
+    #[error("offsets log: {0}")]
+    Log(String),
+    /// A record in `__consumer_offsets` could not be decoded.
+    #[error("bad __consumer_offsets record: {0}")]
+    BadRecord(String),
+    /// A record could not be encoded (a value out of the schema's range).
+    #[error("cannot encode __consumer_offsets record: {0}")]
+    Encode(String),
+    /// The coordinator task has stopped.
+    #[error("group coordinator is not running")]
+    Stopped,
+}
