@@ -5,6 +5,8 @@
 
 pub mod admin;
 pub mod api;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod connection;

@@ -6,3 +6,4 @@
     clippy::expect_used
 )]
 pub mod fake_kafka;
+pub mod real_broker;
