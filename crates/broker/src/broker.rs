@@ -5,6 +5,7 @@
 use std::sync::{Arc, OnceLock, RwLock};
 
 use vltava_coordinator::CoordinatorHandle;
+use vltava_raft::Controller;
 
 use vltava_storage::LogConfig;
 
@@ -19,6 +20,10 @@ pub struct Broker {
     pub partitions: Arc<PartitionManager>,
     metadata: RwLock<Arc<MetadataCache>>,
     coordinator: OnceLock<CoordinatorHandle>,
+    controller: OnceLock<Controller>,
+    offsets_topic_creation: tokio::sync::Mutex<()>,
+    applying: std::sync::Mutex<()>,
+    producer_ids: tokio::sync::Mutex<(i64, i64)>,
 }
 
 impl Broker {
@@ -29,7 +34,43 @@ impl Broker {
             partitions,
             metadata: RwLock::new(Arc::new(MetadataCache::default())),
             coordinator: OnceLock::new(),
+            controller: OnceLock::new(),
+            offsets_topic_creation: tokio::sync::Mutex::new(()),
+            applying: std::sync::Mutex::new(()),
+            producer_ids: tokio::sync::Mutex::new((0, 0)),
         }
+    }
+
+    /// Installs the controller handle (once, at start-up).
+    pub fn set_controller(&self, controller: Controller) {
+        let _ = self.controller.set(controller);
+    }
+
+    /// The controller (metadata quorum), once started.
+    pub fn controller(&self) -> Option<&Controller> {
+        self.controller.get()
+    }
+
+    /// Topic defaults for CreateTopics.
+    pub fn topic_defaults(&self) -> vltava_raft::TopicDefaults {
+        vltava_raft::TopicDefaults {
+            num_partitions: self.config.num_partitions,
+            replication_factor: self.config.default_replication_factor,
+        }
+    }
+
+    /// Hands out one producer id, taking a new block from the controller when
+    /// the current one is used up.
+    pub async fn next_producer_id(&self) -> Result<i64, vltava_raft::RaftError> {
+        let mut block = self.producer_ids.lock().await;
+        if block.0 >= block.1 {
+            let controller = self.controller().ok_or(vltava_raft::RaftError::Stopped)?;
+            let (first, len) = controller.allocate_producer_ids(1000).await?;
+            *block = (first, first + i64::from(len));
+        }
+        let id = block.0;
+        block.0 += 1;
+        Ok(id)
     }
 
     /// Installs the group coordinator (once, at start-up).
@@ -61,9 +102,39 @@ impl Broker {
     /// Makes sure `__consumer_offsets` exists (creating it through the
     /// controller on first use); false while it cannot.
     pub async fn ensure_offsets_topic(&self) -> bool {
-        self.metadata()
-            .topic(crate::offsets_log::OFFSETS_TOPIC)
-            .is_some()
+        use crate::offsets_log::OFFSETS_TOPIC;
+        if self.metadata().topic(OFFSETS_TOPIC).is_some() {
+            return true;
+        }
+        let Some(controller) = self.controller() else {
+            return false;
+        };
+        let _guard = self.offsets_topic_creation.lock().await;
+        if self.metadata().topic(OFFSETS_TOPIC).is_some() {
+            return true;
+        }
+        let req = crate::handlers::admin::create_topic_request(
+            OFFSETS_TOPIC,
+            self.config.offsets_topic_num_partitions,
+            &[
+                ("cleanup.policy", "compact".to_string()),
+                (
+                    "segment.bytes",
+                    self.config.offsets_topic_segment_bytes.to_string(),
+                ),
+                ("compression.type", "producer".to_string()),
+            ],
+        );
+        let resp = controller
+            .create_topics(req, 7, &self.topic_defaults())
+            .await;
+        for t in &resp.topics {
+            if t.error_code != 0 && t.error_code != crate::error_codes::TOPIC_ALREADY_EXISTS {
+                tracing::warn!(code = t.error_code, message = ?t.error_message, "cannot create __consumer_offsets");
+            }
+        }
+        crate::metadata_sync::sync_now(self);
+        self.metadata().topic(OFFSETS_TOPIC).is_some()
     }
 
     /// The current metadata snapshot.
@@ -85,6 +156,17 @@ impl Broker {
         }
         if let Some(t) = cache.topic(topic) {
             for (k, v) in &t.configs {
+                // Topic configs the log does not use (enforced elsewhere or not at all).
+                if matches!(
+                    k.as_str(),
+                    "compression.type"
+                        | "min.insync.replicas"
+                        | "unclean.leader.election.enable"
+                        | "preallocate"
+                        | "message.downconversion.enable"
+                ) {
+                    continue;
+                }
                 if let Err(e) = cfg.set(k, v) {
                     tracing::warn!(topic, key = %k, error = %e, "ignoring topic config");
                 }
@@ -97,6 +179,14 @@ impl Broker {
     /// leads or replicates, applies changed topic configs, and deletes the logs
     /// of topics that no longer exist.
     pub fn apply_metadata(&self, cache: MetadataCache) {
+        // One snapshot at a time, and never an older one over a newer one.
+        let _applying = match self.applying.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if cache.offset < self.metadata().offset {
+            return;
+        }
         let node = self.config.node_id;
         for t in cache.topics.values() {
             let cfg = self.log_config(&t.name, &cache);

@@ -76,7 +76,7 @@ pub async fn serve(
                     Ok(Ok(Some(b))) => (c, v, b),
                     Ok(Ok(None)) => continue,
                     Ok(Err(e)) => {
-                        tracing::debug!(error = %e, "closing connection");
+                        tracing::warn!(error = %e, "closing connection");
                         return;
                     }
                     Err(e) => {

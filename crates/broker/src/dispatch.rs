@@ -9,8 +9,8 @@ use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
 
 use crate::broker::Broker;
 use crate::handlers::{
-    api_versions, delete_records, describe_cluster, describe_configs, fetch, find_coordinator,
-    list_offsets, metadata, produce,
+    admin, api_versions, delete_records, describe_cluster, describe_configs, fetch,
+    find_coordinator, init_producer_id, list_offsets, metadata, produce,
 };
 
 /// A request this broker advertises but has no handler for yet.
@@ -38,8 +38,20 @@ pub async fn dispatch(
         RequestBody::Fetch(r) => fetch::handle(&broker, &r, version).await,
         RequestBody::ListOffsets(r) => list_offsets::handle(&broker, &r, version),
         RequestBody::Metadata(r) => {
+            let pending = admin::auto_create_for_metadata(&broker, &r, version).await;
             let cache = broker.metadata();
-            metadata::handle(&cache, &r, &[])
+            metadata::handle(&cache, &r, &pending)
+        }
+        RequestBody::InitProducerId(r) => init_producer_id::handle(&broker, &r).await,
+        body @ (RequestBody::CreateTopics(_)
+        | RequestBody::DeleteTopics(_)
+        | RequestBody::CreatePartitions(_)
+        | RequestBody::AlterConfigs(_)
+        | RequestBody::IncrementalAlterConfigs(_)) => {
+            match admin::handle(&broker, body, version).await {
+                Some(b) => b,
+                None => return Err(Unhandled(key)),
+            }
         }
         RequestBody::DescribeConfigs(r) => describe_configs::handle(&broker, &r),
         RequestBody::DeleteRecords(r) => delete_records::handle(&broker, &r),

@@ -11,6 +11,7 @@ pub mod dispatch;
 pub mod error_codes;
 pub mod handlers;
 pub mod metadata_cache;
+pub mod metadata_sync;
 pub mod node;
 pub mod offsets_log;
 pub mod partitions;

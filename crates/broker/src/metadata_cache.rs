@@ -48,6 +48,8 @@ impl TopicMeta {
 pub struct MetadataCache {
     pub cluster_id: String,
     pub controller_id: i32,
+    /// Metadata log offset this snapshot reflects (newer snapshots win).
+    pub offset: i64,
     pub brokers: BTreeMap<i32, BrokerNode>,
     pub topics: BTreeMap<String, TopicMeta>,
     pub topic_names: HashMap<Uuid, String>,

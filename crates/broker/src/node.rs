@@ -11,7 +11,6 @@ use tokio::task::JoinHandle;
 
 use crate::broker::Broker;
 use crate::config::BrokerConfig;
-use crate::metadata_cache::{BrokerNode, MetadataCache};
 use crate::partitions::PartitionManager;
 use crate::storage_format::{self, FormatError};
 
@@ -27,6 +26,8 @@ pub enum NodeError {
         what: String,
         source: std::io::Error,
     },
+    #[error("metadata quorum: {0}")]
+    Raft(#[from] vltava_raft::RaftError),
     #[error(
         "log dir {dir} belongs to node {found}, not node.id {expected}; format it again or fix node.id"
     )]
@@ -46,6 +47,7 @@ pub struct Node {
     shutdown: watch::Sender<bool>,
     server: JoinHandle<()>,
     background: JoinHandle<()>,
+    follower: Option<JoinHandle<()>>,
 }
 
 impl Node {
@@ -95,22 +97,15 @@ impl Node {
         let retention = Duration::from_millis(config.log_retention_check_interval_ms.max(1));
         let checkpoints =
             Duration::from_millis(config.log_flush_offset_checkpoint_interval_ms.max(1));
+        let quorum = quorum_config(&config, &dir, &meta.cluster_id)?;
         let broker = Arc::new(Broker::new(config, partitions.clone()));
-        let mut cache = MetadataCache {
-            cluster_id: meta.cluster_id.clone(),
-            controller_id: node_id,
-            ..Default::default()
-        };
-        cache.brokers.insert(
-            node_id,
-            BrokerNode {
-                id: node_id,
-                host,
-                port,
-                rack: None,
-            },
-        );
-        broker.apply_metadata(cache);
+        let controller = vltava_raft::Controller::start(quorum).await?;
+        controller
+            .register_broker(node_id, host, port, None)
+            .await?;
+        broker.set_controller(controller);
+        crate::metadata_sync::sync_now(&broker);
+        let follower = crate::metadata_sync::spawn_follower(&broker);
         // The coordinator loads __consumer_offsets at start: after the logs are open.
         let (coordinator, _coordinator_task) = vltava_coordinator::start(
             broker.group_config(),
@@ -128,6 +123,7 @@ impl Node {
             shutdown,
             server,
             background,
+            follower,
         })
     }
 
@@ -136,8 +132,50 @@ impl Node {
         let _ = self.shutdown.send(true);
         let _ = self.server.await;
         self.background.abort();
+        if let Some(f) = &self.follower {
+            f.abort();
+        }
+        if let Some(c) = self.broker.controller() {
+            c.clone().shutdown().await;
+        }
         let partitions = self.broker.partitions.clone();
         let _ = tokio::task::spawn_blocking(move || partitions.flush_all()).await;
         tracing::info!("broker stopped");
     }
+}
+
+/// The metadata quorum settings: the metadata log lives in
+/// `<first log dir>/__cluster_metadata-0`, like Kafka's default
+/// `metadata.log.dir`; voters come from `controller.quorum.voters`.
+fn quorum_config(
+    config: &BrokerConfig,
+    dir: &std::path::Path,
+    cluster_id: &str,
+) -> Result<vltava_raft::QuorumConfig, NodeError> {
+    let metadata_dir = match config.raw.get("metadata.log.dir") {
+        Some(d) if !d.trim().is_empty() => std::path::PathBuf::from(d.trim()),
+        _ => dir.join("__cluster_metadata-0"),
+    };
+    let mut q = vltava_raft::QuorumConfig::single_node(config.node_id, metadata_dir, cluster_id);
+    let mut voters = Vec::new();
+    for (id, host, port) in &config.controller_quorum_voters {
+        let host = if host == "localhost" {
+            "127.0.0.1"
+        } else {
+            host
+        };
+        let addr: SocketAddr =
+            format!("{host}:{port}")
+                .parse()
+                .map_err(|_| crate::config::ConfigError::Invalid {
+                    key: "controller.quorum.voters".into(),
+                    value: format!("{id}@{host}:{port}"),
+                    reason: "host must be an IP address".into(),
+                })?;
+        voters.push(vltava_raft::Voter { id: *id, addr });
+    }
+    if !voters.is_empty() {
+        q.voters = voters;
+    }
+    Ok(q)
 }

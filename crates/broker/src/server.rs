@@ -7,7 +7,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
 use crate::broker::Broker;
-use crate::connection::{ConnectionLimits, serve};
+use crate::connection::{ConnectionEnd, ConnectionLimits, serve};
 
 /// The connection limits from the broker's configuration.
 pub fn limits(broker: &Broker) -> ConnectionLimits {
@@ -44,7 +44,10 @@ pub async fn run(listener: TcpListener, broker: Arc<Broker>, mut shutdown: watch
                 let broker = broker.clone();
                 tokio::spawn(async move {
                     let end = serve(stream, broker, limits).await;
-                    tracing::debug!(%peer, reason = %end, "connection ended");
+                    match &end {
+                        ConnectionEnd::Closed => tracing::debug!(%peer, reason = %end, "connection ended"),
+                        _ => tracing::info!(%peer, reason = %end, "connection closed"),
+                    }
                     drop(permit);
                 });
             }

@@ -14,6 +14,14 @@ pub fn advertised_range(key: ApiKey) -> Option<(i16, i16)> {
     if !key.listeners().broker {
         return None;
     }
+    // Client telemetry (KIP-714) is advertised by Kafka only when a telemetry
+    // metrics reporter is configured; this broker has none.
+    if matches!(
+        key,
+        ApiKey::GetTelemetrySubscriptions | ApiKey::PushTelemetry
+    ) {
+        return None;
+    }
     let min = key.min_version();
     let mut max = key.max_version();
     if key.latest_version_unstable() {
@@ -107,6 +115,15 @@ mod tests {
         assert_eq!(range(ApiKey::LeaderAndIsr), None);
         assert_eq!(range(ApiKey::BrokerRegistration), None);
         assert_eq!(range(ApiKey::Vote), None);
+    }
+
+    #[test]
+    fn advertised_keys_are_a_kafka_4_0_brokers() {
+        // The key set of a 4.0 broker (kafka-python's broker_version_data, (4, 0)).
+        let mut want: Vec<i16> = (0..=51).filter(|k| !(4..=7).contains(k)).collect();
+        want.extend([55, 57, 60, 61, 64, 65, 66, 68, 69, 74, 75, 80, 81]);
+        let got: Vec<i16> = advertised_apis().iter().map(|k| k.api_key).collect();
+        assert_eq!(got, want);
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! One module per API family; each turns a decoded request into a response body.
 
+pub mod admin;
 pub mod api_versions;
 pub mod delete_records;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod fetch;
 pub mod find_coordinator;
+pub mod init_producer_id;
 pub mod list_offsets;
 pub mod metadata;
 pub mod produce;
