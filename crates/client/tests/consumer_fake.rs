@@ -257,6 +257,39 @@ async fn admin_topics_offsets_and_group_offsets() {
         admin.list_group_offsets("ga", Some(&parts)).await.unwrap(),
         offs
     );
+    use vltava_client::admin::{AlterOp, ResourceType};
+    admin
+        .alter_configs(
+            ResourceType::Topic,
+            "a",
+            &[AlterOp::Set("retention.ms".into(), "1000".into())],
+        )
+        .await
+        .unwrap();
+    let cfgs = admin
+        .describe_configs(ResourceType::Topic, "a")
+        .await
+        .unwrap();
+    assert_eq!(cfgs.len(), 1);
+    assert_eq!(
+        (cfgs[0].name.as_str(), cfgs[0].value.as_deref()),
+        ("retention.ms", Some("1000"))
+    );
+    admin
+        .alter_configs(
+            ResourceType::Topic,
+            "a",
+            &[AlterOp::Delete("retention.ms".into())],
+        )
+        .await
+        .unwrap();
+    assert!(
+        admin
+            .describe_configs(ResourceType::Topic, "a")
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let r = admin.delete_topics(&["a".to_string()]).await.unwrap();
     assert!(r[0].1.is_ok());
     assert!(admin.list_topics(false).await.unwrap().is_empty());

@@ -217,3 +217,29 @@ async fn unknown_topic_is_an_error() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn idempotent_sequences_keep_growing_across_sequential_sends() {
+    let fake = FakeKafka::start().await;
+    fake.create_topic("seq", 1);
+    let p = Producer::new(cfg(&fake.addr)).await.unwrap();
+    for _ in 0..5 {
+        p.send(ProducerRecord::new("seq", None, Some(b"x")))
+            .await
+            .unwrap();
+        // Let the sender prune the idle partition queue between sends.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let st = fake.state.lock().unwrap();
+    let seqs: Vec<i32> = st.topics["seq"][0]
+        .batches
+        .iter()
+        .map(|(_, _, b)| {
+            vltava_records::BatchView::new(b)
+                .unwrap()
+                .header()
+                .base_sequence
+        })
+        .collect();
+    assert_eq!(seqs, vec![0, 1, 2, 3, 4]);
+}

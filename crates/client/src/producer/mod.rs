@@ -127,13 +127,14 @@ struct ReadyBatch {
 struct PartitionQueue {
     open: Option<OpenBatch>,
     ready: VecDeque<ReadyBatch>,
-    next_sequence: i32,
     in_flight: usize,
 }
 
 #[derive(Default)]
 struct Accumulator {
     queues: HashMap<Tp, PartitionQueue>,
+    /// Next idempotent sequence per partition; outlives the (pruned) queues.
+    sequences: HashMap<Tp, i32>,
     flushing: usize,
 }
 
@@ -279,10 +280,10 @@ impl Producer {
         let mut wake = false;
         {
             let mut acc = inner.acc.lock().await;
-            let q = acc
-                .queues
-                .entry((record.topic.clone(), partition))
-                .or_default();
+            let acc = &mut *acc;
+            let tp = (record.topic.clone(), partition);
+            let seq = acc.sequences.entry(tp.clone()).or_insert(0);
+            let q = acc.queues.entry(tp).or_default();
             let mut pending = Some(pending);
             for _ in 0..2 {
                 if q.open.is_none() {
@@ -291,11 +292,7 @@ impl Producer {
                             compression: inner.cfg.compression,
                             producer_id: inner.producer_id,
                             producer_epoch: inner.producer_epoch,
-                            base_sequence: if inner.producer_id >= 0 {
-                                q.next_sequence
-                            } else {
-                                -1
-                            },
+                            base_sequence: if inner.producer_id >= 0 { *seq } else { -1 },
                             max_batch_bytes: inner.cfg.batch_size,
                             ..BatchBuilderConfig::default()
                         }),
@@ -315,12 +312,12 @@ impl Producer {
                         open.records.push(p);
                     }
                     if open.builder.uncompressed_size() >= inner.cfg.batch_size {
-                        close_open(q, inner.producer_id)?;
+                        close_open(q, seq, inner.producer_id)?;
                         wake = true;
                     }
                     break;
                 }
-                close_open(q, inner.producer_id)?;
+                close_open(q, seq, inner.producer_id)?;
                 wake = true;
             }
             if pending.is_some() {
@@ -363,20 +360,16 @@ impl Producer {
     }
 }
 
-fn close_open(q: &mut PartitionQueue, producer_id: i64) -> Result<()> {
+fn close_open(q: &mut PartitionQueue, next_sequence: &mut i32, producer_id: i64) -> Result<()> {
     if let Some(open) = q.open.take() {
         if open.records.is_empty() {
             return Ok(());
         }
         let count = open.records.len() as i32;
-        let base_sequence = if producer_id >= 0 {
-            q.next_sequence
-        } else {
-            -1
-        };
+        let base_sequence = if producer_id >= 0 { *next_sequence } else { -1 };
         let bytes = open.builder.build()?;
         if producer_id >= 0 {
-            q.next_sequence = q.next_sequence.wrapping_add(count) & i32::MAX;
+            *next_sequence = next_sequence.wrapping_add(count) & i32::MAX;
         }
         q.ready.push_back(ReadyBatch {
             bytes,
@@ -420,11 +413,13 @@ async fn run_once(inner: &Arc<Inner>) -> Duration {
             .unwrap_or_default();
         let mut taken: HashMap<i32, usize> = HashMap::new();
         let mut req_bytes: HashMap<i32, usize> = HashMap::new();
+        let acc = &mut *acc;
         for (tp, q) in acc.queues.iter_mut() {
             if let Some(open) = q.open.as_ref() {
                 let age = now.saturating_duration_since(open.created);
                 if flushing || age >= cfg.linger {
-                    if let Err(e) = close_open(q, inner.producer_id) {
+                    let seq = acc.sequences.entry(tp.clone()).or_insert(0);
+                    if let Err(e) = close_open(q, seq, inner.producer_id) {
                         fail_open(q, &e);
                     }
                 } else {

@@ -645,6 +645,67 @@ fn handle(st: &mut FakeState, body: RequestBody, v: i16, port: i32) -> (Option<R
             }
             .into()
         }
+        RequestBody::DescribeConfigs(d) => {
+            let results = d
+                .resources
+                .iter()
+                .map(|r| describe_configs_response::DescribeConfigsResult {
+                    resource_type: r.resource_type,
+                    resource_name: r.resource_name.clone(),
+                    configs: st
+                        .configs
+                        .get(r.resource_name.as_str())
+                        .map(|m| {
+                            m.iter()
+                                .map(|(k, val)| {
+                                    describe_configs_response::DescribeConfigsResourceResult {
+                                        name: s(k),
+                                        value: Some(s(val)),
+                                        config_source: 1,
+                                        ..Default::default()
+                                    }
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    ..Default::default()
+                })
+                .collect();
+            DescribeConfigsResponse {
+                results,
+                ..Default::default()
+            }
+            .into()
+        }
+        RequestBody::IncrementalAlterConfigs(a) => {
+            let mut responses = Vec::new();
+            for r in &a.resources {
+                let m = st.configs.entry(r.resource_name.to_string()).or_default();
+                for c in &r.configs {
+                    match (c.config_operation, &c.value) {
+                        (0, Some(val)) => {
+                            m.insert(c.name.to_string(), val.to_string());
+                        }
+                        (1, _) => {
+                            m.remove(c.name.as_str());
+                        }
+                        _ => {}
+                    }
+                }
+                responses.push(
+                    incremental_alter_configs_response::AlterConfigsResourceResponse {
+                        resource_type: r.resource_type,
+                        resource_name: r.resource_name.clone(),
+                        ..Default::default()
+                    },
+                );
+            }
+            IncrementalAlterConfigsResponse {
+                responses,
+                ..Default::default()
+            }
+            .into()
+        }
         _ => return (None, v),
     };
     (Some(r), v)
