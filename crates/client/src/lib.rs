@@ -17,6 +17,11 @@ pub mod producer;
 pub mod versions;
 
 pub use admin::{Admin, NewTopic};
+
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 pub use cluster::{BrokerInfo, Cluster, ClusterMetadata, PartitionInfo, TopicInfo};
 pub use config::ClientConfig;
 pub use consumer::{Consumer, ConsumerConfig, ConsumerRecord, OffsetReset, RebalanceListener};
