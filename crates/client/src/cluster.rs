@@ -82,7 +82,7 @@ impl ClusterMetadata {
 
 #[derive(Debug, Default)]
 struct State {
-    meta: ClusterMetadata,
+    meta: Arc<ClusterMetadata>,
     conns: HashMap<i32, Arc<Connection>>,
     bootstrap: Option<Arc<Connection>>,
     refreshed: Option<Instant>,
@@ -115,8 +115,8 @@ impl Cluster {
         &self.cfg
     }
 
-    /// The cached metadata.
-    pub async fn metadata(&self) -> ClusterMetadata {
+    /// The cached metadata (a shared snapshot: cheap to take).
+    pub async fn metadata(&self) -> Arc<ClusterMetadata> {
         self.state.lock().await.meta.clone()
     }
 
@@ -181,12 +181,15 @@ impl Cluster {
     pub async fn connection_to(&self, id: i32, host: &str, port: i32) -> Result<Arc<Connection>> {
         {
             let mut st = self.state.lock().await;
-            st.meta.brokers.entry(id).or_insert_with(|| BrokerInfo {
-                id,
-                host: host.to_string(),
-                port,
-                rack: None,
-            });
+            Arc::make_mut(&mut st.meta)
+                .brokers
+                .entry(id)
+                .or_insert_with(|| BrokerInfo {
+                    id,
+                    host: host.to_string(),
+                    port,
+                    rack: None,
+                });
         }
         self.connection(id).await
     }
@@ -222,7 +225,7 @@ impl Cluster {
         };
         let resp = self.send_any(req).await?;
         let mut st = self.state.lock().await;
-        let meta = &mut st.meta;
+        let meta = Arc::make_mut(&mut st.meta);
         meta.cluster_id = resp.cluster_id.as_ref().map(|s| s.to_string());
         meta.controller_id = resp.controller_id;
         let brokers: BTreeMap<i32, BrokerInfo> = resp
@@ -279,7 +282,7 @@ impl Cluster {
         let known: Vec<i32> = st.meta.brokers.keys().copied().collect();
         st.conns.retain(|id, _| known.contains(id));
         st.refreshed = Some(Instant::now());
-        Ok(st.meta.clone())
+        Ok(ClusterMetadata::clone(&st.meta))
     }
 
     /// The metadata for `topic`, refreshing once if it is unknown or stale.

@@ -545,7 +545,7 @@ impl Consumer {
             .keys()
             .any(|(t, p)| meta.leader(t, *p).is_none())
         {
-            meta = self.cluster.refresh(&topics).await?;
+            meta = std::sync::Arc::new(self.cluster.refresh(&topics).await?);
         }
         let mut by_leader: BTreeMap<i32, Vec<(Tp, i64)>> = BTreeMap::new();
         for (tp, s) in &self.assignment {

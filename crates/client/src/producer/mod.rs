@@ -150,6 +150,26 @@ struct Inner {
     closed: AtomicBool,
     producer_id: i64,
     producer_epoch: i16,
+    /// Partition count per topic, refreshed after `metadata.max.age.ms`.
+    partition_counts: std::sync::Mutex<HashMap<String, (i32, Instant)>>,
+}
+
+impl Inner {
+    async fn partition_count(&self, topic: &str) -> Result<i32> {
+        if let Ok(m) = self.partition_counts.lock() {
+            if let Some((n, at)) = m.get(topic) {
+                if at.elapsed() < self.cfg.client.metadata_max_age {
+                    return Ok(*n);
+                }
+            }
+        }
+        let info = self.cluster.topic(topic, true).await?;
+        let n = info.partitions.len() as i32;
+        if let Ok(mut m) = self.partition_counts.lock() {
+            m.insert(topic.to_string(), (n, Instant::now()));
+        }
+        Ok(n)
+    }
 }
 
 /// An async Kafka producer. Cheap to clone; all clones share one sender.
@@ -217,6 +237,7 @@ impl Producer {
             closed: AtomicBool::new(false),
             producer_id,
             producer_epoch,
+            partition_counts: Default::default(),
         });
         tokio::spawn(sender_loop(Arc::downgrade(&inner)));
         Ok(Producer { inner })
@@ -258,8 +279,7 @@ impl Producer {
             ))
         })?
         .map_err(|_| ClientError::Closed)?;
-        let topic = inner.cluster.topic(&record.topic, true).await?;
-        let n = topic.partitions.len() as i32;
+        let n = inner.partition_count(&record.topic).await?;
         let partition = match record.partition {
             Some(p) if p >= 0 && p < n => p,
             Some(p) => return Err(ClientError::UnknownTopic(format!("{}-{p}", record.topic))),
@@ -287,6 +307,8 @@ impl Producer {
             let mut pending = Some(pending);
             for _ in 0..2 {
                 if q.open.is_none() {
+                    // A new batch: the sender arms its linger timer for it.
+                    wake = true;
                     q.open = Some(OpenBatch {
                         builder: BatchBuilder::new(BatchBuilderConfig {
                             compression: inner.cfg.compression,
@@ -331,9 +353,10 @@ impl Producer {
             .cfg
             .partitioner
             .on_append(&record.topic, partition, size);
-        // The sender re-arms its linger timer for a new batch, or sends a full one.
-        let _ = wake;
-        inner.wake.notify_one();
+        // Wake the sender only for a new batch (linger timer) or a full one.
+        if wake {
+            inner.wake.notify_one();
+        }
         Ok(DeliveryFuture { rx })
     }
 
