@@ -101,6 +101,9 @@ def broker(data_dir):
             b.stop()
         finally:
             b.kill()
+            # Shown by pytest only when the test failed.
+            print("---- broker log (tail) ----")
+            print(b.log()[-8000:])
 
 
 def create_topic(bootstrap, name, partitions=1, config=None):

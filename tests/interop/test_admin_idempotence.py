@@ -29,7 +29,7 @@ def test_create_describe_alter_delete(broker):
         f.result(10)
         raise AssertionError("invalid name accepted")
     except Exception as e:
-        assert "INVALID_TOPIC" in str(e) or "invalid" in str(e).lower()
+        assert "TOPIC_EXCEPTION" in str(e) or "illegal" in str(e)
 
     res = ConfigResource(ConfigResource.Type.TOPIC, "adm")
     cfg = a.describe_configs([res])[res].result(10)

@@ -13,7 +13,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use vltava_protocol::frame::{decode_request, encode_response, peek_request, split_frame};
-use vltava_protocol::{ApiKey, ResponseBody};
+use vltava_protocol::{ApiKey, DecodeError, ResponseBody};
 
 use crate::broker::Broker;
 use crate::dispatch::{Unhandled, dispatch};
@@ -138,9 +138,25 @@ pub async fn serve(
                 prefix.api_version
             ));
         }
-        let request = match decode_request(&frame) {
+        // Kafka reads a request body and ignores bytes after it (librdkafka's
+        // Metadata v12 carries three); so does this broker.
+        let decoded = match decode_request(&frame) {
+            Err(DecodeError::TrailingBytes { count, .. }) if count < frame.len() => {
+                decode_request(&frame.slice(..frame.len() - count))
+            }
+            other => other,
+        };
+        let request = match decoded {
             Ok(r) => r,
-            Err(e) => break ConnectionEnd::BadFrame(format!("{}: {e}", key.name())),
+            Err(e) => {
+                let head: String = frame.iter().take(96).map(|b| format!("{b:02x}")).collect();
+                break ConnectionEnd::BadFrame(format!(
+                    "{} v{}: {e} (frame of {} bytes starts {head})",
+                    key.name(),
+                    prefix.api_version,
+                    frame.len()
+                ));
+            }
         };
         let handle = tokio::spawn(dispatch(broker.clone(), request, peer.clone()));
         if tx

@@ -53,7 +53,7 @@ pub async fn dispatch(
                 None => return Err(Unhandled(key)),
             }
         }
-        RequestBody::DescribeConfigs(r) => describe_configs::handle(&broker, &r),
+        RequestBody::DescribeConfigs(r) => describe_configs::handle(&broker, &r, version),
         RequestBody::DeleteRecords(r) => delete_records::handle(&broker, &r),
         RequestBody::DescribeCluster(r) => describe_cluster::handle(&broker, &r, version),
         RequestBody::FindCoordinator(r) => find_coordinator::handle(&broker, &r, version).await,

@@ -218,3 +218,25 @@ async fn broken_frames_close_only_their_connection() {
     check_alive(&node).await;
     node.shutdown().await;
 }
+
+#[tokio::test]
+async fn trailing_bytes_after_a_body_are_ignored_like_kafka() {
+    let (node, _d) = start().await;
+    let mut s = TcpStream::connect(node.addr).await.unwrap();
+    let wire = request(
+        ApiKey::Metadata,
+        12,
+        9,
+        RequestBody::from(MetadataRequest::default()),
+    );
+    let mut f = BytesMut::from(&wire[..]);
+    f.put_slice(&[1, 0, 0]);
+    let len = (f.len() - 4) as u32;
+    f[..4].copy_from_slice(&len.to_be_bytes());
+    s.write_all(&f).await.unwrap();
+    let resp = read_frame(&mut s).await.expect("answered");
+    let (h, body) = decode_response(&resp, ApiKey::Metadata, 12).unwrap();
+    assert_eq!(h.correlation_id, 9);
+    assert!(matches!(body, ResponseBody::Metadata(_)));
+    node.shutdown().await;
+}

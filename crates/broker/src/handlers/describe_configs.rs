@@ -85,12 +85,19 @@ pub fn topic_config_values(c: &LogConfig) -> Vec<(&'static str, String, i8)> {
     ]
 }
 
-fn entry(name: &str, value: String, source: i8, config_type: i8) -> DescribeConfigsResourceResult {
+fn entry(
+    version: i16,
+    name: &str,
+    value: String,
+    source: i8,
+    config_type: i8,
+) -> DescribeConfigsResourceResult {
     DescribeConfigsResourceResult {
         name: name.into(),
         value: Some(value.into()),
         read_only: false,
-        is_default: source == SOURCE_DEFAULT,
+        // IsDefault exists in v0 only; later versions say it with ConfigSource.
+        is_default: version == 0 && source == SOURCE_DEFAULT,
         config_source: source,
         is_sensitive: false,
         config_type,
@@ -104,7 +111,7 @@ fn wanted(keys: &Option<Vec<vltava_protocol::SharedStr>>, name: &str) -> bool {
 }
 
 /// Handles DescribeConfigs.
-pub fn handle(broker: &Broker, req: &DescribeConfigsRequest) -> ResponseBody {
+pub fn handle(broker: &Broker, req: &DescribeConfigsRequest, version: i16) -> ResponseBody {
     let cache = broker.metadata();
     let results = req
         .resources
@@ -130,7 +137,7 @@ pub fn handle(broker: &Broker, req: &DescribeConfigsRequest) -> ResponseBody {
                                 SOURCE_DEFAULT
                             };
                             let value = t.configs.get(name).cloned().unwrap_or(value);
-                            result.configs.push(entry(name, value, source, ty));
+                            result.configs.push(entry(version, name, value, source, ty));
                         }
                     }
                 },
@@ -144,6 +151,7 @@ pub fn handle(broker: &Broker, req: &DescribeConfigsRequest) -> ResponseBody {
                         for (k, v) in &broker.config.raw {
                             if wanted(&r.configuration_keys, k) {
                                 result.configs.push(entry(
+                                    version,
                                     k,
                                     v.clone(),
                                     SOURCE_STATIC_BROKER,
@@ -154,6 +162,7 @@ pub fn handle(broker: &Broker, req: &DescribeConfigsRequest) -> ResponseBody {
                         for (k, v) in &cache.broker_configs {
                             if wanted(&r.configuration_keys, k) {
                                 result.configs.push(entry(
+                                    version,
                                     k,
                                     v.clone(),
                                     SOURCE_DYNAMIC_BROKER,

@@ -73,6 +73,11 @@ pub fn handle(broker: &Broker, req: &ListOffsetsRequest, version: i16) -> Respon
                             };
                             if version == 0 {
                                 r.old_style_offsets = vec![f.offset];
+                                r.timestamp = -1;
+                                r.offset = -1;
+                            }
+                            if version < 4 {
+                                r.leader_epoch = -1;
                             }
                             r
                         }
