@@ -1,6 +1,6 @@
 //! The `vltava` command line: `server start`, `storage format` /
-//! `storage random-uuid`, and the admin tools (forwarded to the client crate's
-//! tools once that crate exists; until then they exit with an error saying so).
+//! `storage random-uuid`, and every other subcommand forwarded to Kafka's tools
+//! in `vltava_client::cli`.
 
 use std::path::PathBuf;
 
@@ -147,11 +147,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             }
         },
         Command::Tool(args) => {
-            let name = args.first().map(String::as_str).unwrap_or("");
-            eprintln!(
-                "vltava: `{name}` is not available yet: the admin tools come from the vltava-client crate, which this build does not include"
-            );
-            Ok(2)
+            // Kafka's tools (topics, console-producer, ...) live in vltava-client.
+            let mut out = std::io::stdout();
+            vltava_client::cli::run(args, &mut out).await
         }
     }
 }

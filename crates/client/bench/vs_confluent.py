@@ -1,0 +1,94 @@
+"""Producer throughput: vltava-client's producer-perf-test against confluent-kafka
+(librdkafka, driven from Python) on the same release broker, 1 KiB records,
+acks=1 and acks=all, without and with lz4. Prints one table row per run.
+
+  cargo build --release -p vltava-broker --bin vltava
+  cargo build --release -p vltava-client --example vltava_tool
+  .tools/venv/bin/python crates/client/bench/vs_confluent.py --records 200000
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+sys.path.insert(0, os.path.join(ROOT, "tests", "interop"))
+os.environ.setdefault("VLTAVA_BIN", os.path.join(ROOT, "target", "release", "vltava"))
+
+from confluent_kafka import Producer  # noqa: E402
+from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
+
+import conftest  # noqa: E402
+
+TOOL = os.path.join(ROOT, "target", "release", "examples", "vltava_tool")
+SIZE = 1024
+
+
+def confluent_run(bootstrap, topic, records, acks, compression):
+    payload = os.urandom(SIZE)
+    p = Producer({"bootstrap.servers": bootstrap, "acks": acks, "linger.ms": 5,
+                  "batch.size": 1 << 20, "compression.type": compression,
+                  "queue.buffering.max.messages": 1_000_000,
+                  "queue.buffering.max.kbytes": 1 << 21,
+                  "enable.idempotence": acks == "all"})
+    errors = []
+
+    def cb(err, _msg):
+        if err:
+            errors.append(err)
+
+    start = time.perf_counter()
+    for _ in range(records):
+        while True:
+            try:
+                p.produce(topic, payload, on_delivery=cb)
+                break
+            except BufferError:
+                p.poll(0.001)
+        p.poll(0)
+    p.flush(120)
+    secs = time.perf_counter() - start
+    assert not errors, errors[:3]
+    return records / secs, records * SIZE / secs / (1 << 20)
+
+
+def vltava_run(bootstrap, topic, records, acks, compression):
+    args = [TOOL, "producer-perf-test", "--topic", topic, "--num-records", str(records),
+            "--record-size", str(SIZE), "--throughput", "-1", "--producer-props",
+            f"bootstrap.servers={bootstrap}", f"acks={acks}", f"compression.type={compression}",
+            "linger.ms=5", "batch.size=1048576", "buffer.memory=67108864"]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=600, check=True).stdout
+    last = out.strip().splitlines()[-1]
+    m = re.search(r"records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\)", last)
+    return float(m.group(1)), float(m.group(2)), last
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--records", type=int, default=200_000)
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="vltava-client-bench-") as d:
+        b = conftest.Broker(os.path.join(d, "data")).start()
+        try:
+            admin = AdminClient({"bootstrap.servers": b.bootstrap})
+            print(f"{'run':<22} {'vltava rec/s':>13} {'MB/s':>8} {'confluent rec/s':>16} {'MB/s':>8} {'ratio':>6}")
+            for acks in ("1", "all"):
+                for comp in ("none", "lz4"):
+                    names = [f"bench-{acks}-{comp}-v", f"bench-{acks}-{comp}-c"]
+                    fs = admin.create_topics([NewTopic(n, 3, 1) for n in names])
+                    for f in fs.values():
+                        f.result(30)
+                    time.sleep(0.5)
+                    vr, vm, _ = vltava_run(b.bootstrap, names[0], a.records, acks, comp)
+                    cr, cm = confluent_run(b.bootstrap, names[1], a.records, acks, comp)
+                    print(f"{'acks=' + acks + ' ' + comp:<22} {vr:>13.0f} {vm:>8.1f} {cr:>16.0f} {cm:>8.1f} {vr / cr:>6.2f}",
+                          flush=True)
+        finally:
+            b.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,286 @@
+//! `console-producer` and `console-consumer`.
+
+use super::common::{apply_consumer, apply_producer, kv, unescape};
+use crate::consumer::{Consumer, ConsumerConfig, OffsetReset};
+use crate::producer::{Producer, ProducerConfig, ProducerRecord};
+use anyhow::bail;
+use bytes::Bytes;
+use clap::Parser;
+use std::io::{BufRead, Write};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "console-producer",
+    about = "Reads lines from standard input and produces them"
+)]
+struct ProducerArgs {
+    #[arg(long)]
+    bootstrap_server: String,
+    #[arg(long)]
+    topic: String,
+    /// parse.key=true, key.separator=..., ignore.error=...
+    #[arg(long)]
+    property: Vec<String>,
+    #[arg(long)]
+    producer_property: Vec<String>,
+    #[arg(long = "producer.config")]
+    producer_config: Option<String>,
+    #[arg(long)]
+    compression_codec: Option<String>,
+    #[arg(long)]
+    request_required_acks: Option<String>,
+    #[arg(long)]
+    sync: bool,
+}
+
+pub async fn producer(
+    args: Vec<String>,
+    input: &mut (dyn BufRead + Send),
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<i32> {
+    let a = ProducerArgs::try_parse_from(args)?;
+    let mut cfg = ProducerConfig::new(&a.bootstrap_server);
+    if let Some(f) = &a.producer_config {
+        for (k, v) in super::common::properties_file(f)? {
+            apply_producer(&mut cfg, &k, &v)?;
+        }
+    }
+    for p in &a.producer_property {
+        let (k, v) = kv(p)?;
+        apply_producer(&mut cfg, &k, &v)?;
+    }
+    if let Some(c) = &a.compression_codec {
+        apply_producer(&mut cfg, "compression.type", c)?;
+    }
+    if let Some(acks) = &a.request_required_acks {
+        apply_producer(&mut cfg, "acks", acks)?;
+        if acks != "all" && acks != "-1" {
+            cfg.enable_idempotence = false;
+        }
+    }
+    let mut parse_key = false;
+    let mut sep = "\t".to_string();
+    for p in &a.property {
+        let (k, v) = kv(p)?;
+        match k.as_str() {
+            "parse.key" => parse_key = v == "true",
+            "key.separator" => sep = unescape(&v),
+            _ => {}
+        }
+    }
+    let producer = Producer::new(cfg).await?;
+    let mut pending = Vec::new();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if input.read_line(&mut line)? == 0 {
+            break;
+        }
+        let text = line.trim_end_matches(['\n', '\r']);
+        let (key, value) = if parse_key {
+            match text.split_once(sep.as_str()) {
+                Some((k, v)) => (Some(Bytes::copy_from_slice(k.as_bytes())), v),
+                None => bail!("No key separator found on line: {text}"),
+            }
+        } else {
+            (None, text)
+        };
+        let rec = ProducerRecord {
+            topic: a.topic.clone(),
+            key,
+            value: Some(Bytes::copy_from_slice(value.as_bytes())),
+            ..Default::default()
+        };
+        let f = producer.enqueue(rec).await?;
+        if a.sync {
+            f.await?;
+        } else {
+            pending.push(f);
+        }
+    }
+    let mut failed = 0;
+    for f in pending {
+        if let Err(e) = f.await {
+            failed += 1;
+            writeln!(out, "Error when sending message: {e}")?;
+        }
+    }
+    producer.close().await;
+    Ok(if failed == 0 { 0 } else { 1 })
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "console-consumer", about = "Consumes records and prints them")]
+struct ConsumerArgs {
+    #[arg(long)]
+    bootstrap_server: String,
+    #[arg(long)]
+    topic: String,
+    #[arg(long)]
+    group: Option<String>,
+    #[arg(long)]
+    from_beginning: bool,
+    #[arg(long)]
+    partition: Option<i32>,
+    #[arg(long)]
+    offset: Option<String>,
+    /// print.key=true, key.separator=..., print.partition, print.offset, print.headers, print.timestamp
+    #[arg(long)]
+    property: Vec<String>,
+    #[arg(long)]
+    consumer_property: Vec<String>,
+    #[arg(long = "consumer.config")]
+    consumer_config: Option<String>,
+    #[arg(long)]
+    max_messages: Option<u64>,
+    /// Exit when no record arrived for this long.
+    #[arg(long)]
+    timeout_ms: Option<u64>,
+    #[arg(long)]
+    isolation_level: Option<String>,
+}
+
+pub async fn consumer(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow::Result<i32> {
+    let a = ConsumerArgs::try_parse_from(args)?;
+    let group = a.group.clone().or_else(|| {
+        a.partition
+            .is_none()
+            .then(|| format!("console-consumer-{}", std::process::id()))
+    });
+    let mut cfg = ConsumerConfig::new(&a.bootstrap_server, group.as_deref());
+    cfg.auto_offset_reset = if a.from_beginning {
+        OffsetReset::Earliest
+    } else {
+        OffsetReset::Latest
+    };
+    if let Some(f) = &a.consumer_config {
+        for (k, v) in super::common::properties_file(f)? {
+            apply_consumer(&mut cfg, &k, &v)?;
+        }
+    }
+    for p in &a.consumer_property {
+        let (k, v) = kv(p)?;
+        apply_consumer(&mut cfg, &k, &v)?;
+    }
+    if let Some(i) = &a.isolation_level {
+        apply_consumer(&mut cfg, "isolation.level", i)?;
+    }
+    let mut print_key = false;
+    let mut print_partition = false;
+    let mut print_offset = false;
+    let mut print_headers = false;
+    let mut print_ts = false;
+    let mut sep = "\t".to_string();
+    for p in &a.property {
+        let (k, v) = kv(p)?;
+        let on = v == "true";
+        match k.as_str() {
+            "print.key" => print_key = on,
+            "print.partition" => print_partition = on,
+            "print.offset" => print_offset = on,
+            "print.headers" => print_headers = on,
+            "print.timestamp" => print_ts = on,
+            "key.separator" => sep = unescape(&v),
+            _ => {}
+        }
+    }
+    let mut consumer = Consumer::new(cfg).await?;
+    match a.partition {
+        Some(p) => {
+            let tp = (a.topic.clone(), p);
+            consumer.assign(std::slice::from_ref(&tp))?;
+            match a.offset.as_deref() {
+                Some("earliest") => {
+                    consumer
+                        .seek_to(std::slice::from_ref(&tp), crate::admin::EARLIEST)
+                        .await?
+                }
+                Some("latest") | None if !a.from_beginning => {
+                    consumer
+                        .seek_to(std::slice::from_ref(&tp), crate::admin::LATEST)
+                        .await?
+                }
+                Some(n) if n != "latest" => consumer.seek(&tp, n.parse()?)?,
+                _ => {
+                    consumer
+                        .seek_to(std::slice::from_ref(&tp), crate::admin::EARLIEST)
+                        .await?
+                }
+            }
+        }
+        None => consumer.subscribe(&[a.topic.as_str()], None)?,
+    }
+    let mut count = 0u64;
+    let mut last = Instant::now();
+    let idle = a.timeout_ms.map(Duration::from_millis);
+    'outer: loop {
+        let recs = consumer.poll(Duration::from_millis(200)).await?;
+        if recs.is_empty() {
+            if idle.is_some_and(|d| last.elapsed() >= d) {
+                break;
+            }
+            continue;
+        }
+        last = Instant::now();
+        for r in recs {
+            let mut line = String::new();
+            if print_ts {
+                line.push_str(&format!("CreateTime:{}{sep}", r.timestamp));
+            }
+            if print_partition {
+                line.push_str(&format!("Partition:{}{sep}", r.partition));
+            }
+            if print_offset {
+                line.push_str(&format!("Offset:{}{sep}", r.offset));
+            }
+            if print_headers {
+                let h: Vec<String> = r
+                    .headers
+                    .iter()
+                    .map(|h| {
+                        format!(
+                            "{}:{}",
+                            String::from_utf8_lossy(&h.key),
+                            h.value
+                                .as_deref()
+                                .map_or("NULL".into(), |v| String::from_utf8_lossy(v).into_owned())
+                        )
+                    })
+                    .collect();
+                line.push_str(&if h.is_empty() {
+                    "NO_HEADERS".to_string()
+                } else {
+                    h.join(",")
+                });
+                line.push_str(&sep);
+            }
+            if print_key {
+                line.push_str(
+                    &r.key
+                        .as_deref()
+                        .map_or("null".into(), |k| String::from_utf8_lossy(k).into_owned()),
+                );
+                line.push_str(&sep);
+            }
+            line.push_str(
+                &r.value
+                    .as_deref()
+                    .map_or("null".into(), |v| String::from_utf8_lossy(v).into_owned()),
+            );
+            writeln!(out, "{line}")?;
+            count += 1;
+            if a.max_messages.is_some_and(|m| count >= m) {
+                break 'outer;
+            }
+        }
+    }
+    out.flush()?;
+    if a.group.is_some() {
+        consumer.commit_sync().await.ok();
+    }
+    // Kafka prints the summary on standard error, keeping standard output to the records.
+    eprintln!("Processed a total of {count} messages");
+    consumer.close().await.ok();
+    Ok(0)
+}

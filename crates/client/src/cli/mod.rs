@@ -1,0 +1,75 @@
+//! Kafka's command-line tools, one function per tool, each writing its output
+//! to a `Write` (the `vltava` binary forwards its tool subcommands here).
+//! Flags follow Kafka's tools (`--bootstrap-server`, `--topic`, ...).
+
+mod common;
+mod configs;
+mod console;
+mod groups;
+mod offsets;
+mod perf;
+mod topics;
+mod verifiable;
+
+use std::io::{BufRead, Write};
+
+/// Every tool name `run` accepts.
+pub const TOOLS: &[&str] = &[
+    "topics",
+    "console-producer",
+    "console-consumer",
+    "consumer-groups",
+    "configs",
+    "delete-records",
+    "get-offsets",
+    "api-versions",
+    "verifiable-producer",
+    "verifiable-consumer",
+    "producer-perf-test",
+    "consumer-perf-test",
+];
+
+/// Runs tool `args[0]` with the rest as its flags; returns the exit code.
+/// Tools that read input (console-producer) read standard input.
+pub async fn run(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow::Result<i32> {
+    let mut stdin = std::io::BufReader::new(std::io::stdin());
+    run_with_input(args, &mut stdin, out).await
+}
+
+/// Like [`run`], reading tool input from `input`.
+pub async fn run_with_input(
+    args: Vec<String>,
+    input: &mut (dyn BufRead + Send),
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<i32> {
+    let name = args.first().cloned().unwrap_or_default();
+    let r = match name.as_str() {
+        "topics" => topics::run(args, out).await,
+        "console-producer" => console::producer(args, input, out).await,
+        "console-consumer" => console::consumer(args, out).await,
+        "consumer-groups" => groups::run(args, out).await,
+        "configs" => configs::run(args, out).await,
+        "delete-records" => offsets::delete_records(args, out).await,
+        "get-offsets" => offsets::get_offsets(args, out).await,
+        "api-versions" => offsets::api_versions(args, out).await,
+        "verifiable-producer" => verifiable::producer(args, out).await,
+        "verifiable-consumer" => verifiable::consumer(args, out).await,
+        "producer-perf-test" => perf::producer(args, out).await,
+        "consumer-perf-test" => perf::consumer(args, out).await,
+        other => {
+            writeln!(out, "unknown tool {other:?}; tools: {}", TOOLS.join(", "))?;
+            return Ok(2);
+        }
+    };
+    match r {
+        Ok(code) => Ok(code),
+        Err(e) => {
+            if let Some(ce) = e.downcast_ref::<clap::Error>() {
+                write!(out, "{}", ce.render())?;
+                return Ok(if ce.use_stderr() { 2 } else { 0 });
+            }
+            writeln!(out, "Error: {e:#}")?;
+            Ok(1)
+        }
+    }
+}

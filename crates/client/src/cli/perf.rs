@@ -1,0 +1,251 @@
+//! `producer-perf-test` and `consumer-perf-test`: throughput (records/s,
+//! MB/s) and, for the producer, latency percentiles, with progress lines while
+//! running (every 5 s, as Kafka's tools do).
+
+use super::common::{apply_consumer, apply_producer, kv};
+use crate::consumer::{Consumer, ConsumerConfig, OffsetReset};
+use crate::producer::{Acks, Producer, ProducerConfig, ProducerRecord};
+use anyhow::bail;
+use bytes::Bytes;
+use clap::Parser;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "producer-perf-test",
+    about = "Producer throughput and latency test"
+)]
+struct ProducerArgs {
+    #[arg(long)]
+    topic: String,
+    #[arg(long)]
+    num_records: u64,
+    #[arg(long)]
+    record_size: Option<usize>,
+    /// Records/s to aim at; -1 for as fast as possible.
+    #[arg(long, allow_hyphen_values = true)]
+    throughput: i64,
+    /// key=value producer settings (bootstrap.servers=..., acks=..., compression.type=...)
+    #[arg(long, num_args = 1..)]
+    producer_props: Vec<String>,
+    #[arg(long = "producer.config")]
+    producer_config: Option<String>,
+    #[arg(long)]
+    bootstrap_server: Option<String>,
+    /// Progress interval in ms (Kafka uses 5000).
+    #[arg(long, default_value_t = 5000)]
+    reporting_interval: u64,
+}
+
+/// Latency samples in ms, percentile lookup.
+fn percentile(sorted: &[u32], p: f64) -> u32 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let i = ((sorted.len() as f64) * p) as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+pub async fn producer(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow::Result<i32> {
+    let a = ProducerArgs::try_parse_from(args)?;
+    let Some(size) = a.record_size else {
+        bail!("--record-size is required")
+    };
+    let mut cfg = ProducerConfig::default();
+    if let Some(b) = &a.bootstrap_server {
+        apply_producer(&mut cfg, "bootstrap.servers", b)?;
+    }
+    if let Some(f) = &a.producer_config {
+        for (k, v) in super::common::properties_file(f)? {
+            apply_producer(&mut cfg, &k, &v)?;
+        }
+    }
+    let mut idempotence_set = false;
+    for p in &a.producer_props {
+        let (k, v) = kv(p)?;
+        idempotence_set |= k == "enable.idempotence";
+        apply_producer(&mut cfg, &k, &v)?;
+    }
+    if cfg.acks != Acks::All && !idempotence_set {
+        cfg.enable_idempotence = false;
+    }
+    let producer = Producer::new(cfg).await?;
+    // A fixed payload of printable bytes, like Kafka's tool.
+    let payload = Bytes::from(
+        (0..size)
+            .map(|i| b'A' + (i % 26) as u8)
+            .collect::<Vec<u8>>(),
+    );
+    let start = Instant::now();
+    let (tx, mut rx) =
+        tokio::sync::mpsc::unbounded_channel::<(Instant, crate::producer::DeliveryFuture)>();
+    let collector = tokio::spawn(async move {
+        let mut lat: Vec<u32> = Vec::new();
+        let mut errors = 0u64;
+        while let Some((sent_at, f)) = rx.recv().await {
+            match f.await {
+                Ok(_) => lat.push(sent_at.elapsed().as_millis() as u32),
+                Err(_) => errors += 1,
+            }
+        }
+        (lat, errors)
+    });
+    let mut window_start = Instant::now();
+    let mut window_count = 0u64;
+    let interval = Duration::from_millis(a.reporting_interval.max(1));
+    for i in 0..a.num_records {
+        if a.throughput > 0 {
+            let due = Duration::from_secs_f64(i as f64 / a.throughput as f64);
+            if let Some(wait) = due.checked_sub(start.elapsed()) {
+                tokio::time::sleep(wait).await;
+            }
+        }
+        let rec = ProducerRecord {
+            topic: a.topic.clone(),
+            value: Some(payload.clone()),
+            ..Default::default()
+        };
+        let f = producer.enqueue(rec).await?;
+        let _ = tx.send((Instant::now(), f));
+        window_count += 1;
+        if window_start.elapsed() >= interval {
+            let secs = window_start.elapsed().as_secs_f64();
+            writeln!(
+                out,
+                "{window_count} records sent, {:.1} records/sec ({:.2} MB/sec).",
+                window_count as f64 / secs,
+                window_count as f64 * size as f64 / secs / (1024.0 * 1024.0)
+            )?;
+            window_start = Instant::now();
+            window_count = 0;
+        }
+    }
+    drop(tx);
+    producer.flush().await;
+    let (mut lat, errors) = collector.await?;
+    let secs = start.elapsed().as_secs_f64().max(1e-9);
+    lat.sort_unstable();
+    let n = lat.len() as f64;
+    let avg = if lat.is_empty() {
+        0.0
+    } else {
+        lat.iter().map(|x| f64::from(*x)).sum::<f64>() / n
+    };
+    writeln!(
+        out,
+        "{} records sent, {:.1} records/sec ({:.2} MB/sec), {:.2} ms avg latency, {:.2} ms max latency, {} ms 50th, {} ms 95th, {} ms 99th, {} ms 99.9th.",
+        a.num_records,
+        a.num_records as f64 / secs,
+        a.num_records as f64 * size as f64 / secs / (1024.0 * 1024.0),
+        avg,
+        lat.last().copied().unwrap_or(0),
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.95),
+        percentile(&lat, 0.99),
+        percentile(&lat, 0.999)
+    )?;
+    producer.close().await;
+    if errors > 0 {
+        writeln!(out, "{errors} records failed")?;
+        return Ok(1);
+    }
+    Ok(0)
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "consumer-perf-test", about = "Consumer throughput test")]
+struct ConsumerArgs {
+    #[arg(long)]
+    bootstrap_server: String,
+    #[arg(long)]
+    topic: String,
+    #[arg(long)]
+    messages: u64,
+    #[arg(long)]
+    group: Option<String>,
+    #[arg(long, default_value_t = 10000)]
+    timeout: u64,
+    #[arg(long)]
+    show_detailed_stats: bool,
+    #[arg(long, default_value_t = 5000)]
+    reporting_interval: u64,
+    #[arg(long)]
+    consumer_property: Vec<String>,
+}
+
+pub async fn consumer(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow::Result<i32> {
+    let a = ConsumerArgs::try_parse_from(args)?;
+    let group = a
+        .group
+        .clone()
+        .unwrap_or_else(|| format!("perf-consumer-{}", std::process::id()));
+    let mut cfg = ConsumerConfig::new(&a.bootstrap_server, Some(&group));
+    cfg.auto_offset_reset = OffsetReset::Earliest;
+    cfg.enable_auto_commit = false;
+    cfg.max_poll_records = 5000;
+    for p in &a.consumer_property {
+        let (k, v) = kv(p)?;
+        apply_consumer(&mut cfg, &k, &v)?;
+    }
+    let mut consumer = Consumer::new(cfg).await?;
+    consumer.subscribe(&[a.topic.as_str()], None)?;
+    writeln!(
+        out,
+        "start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec"
+    )?;
+    let start = Instant::now();
+    let (mut count, mut bytes) = (0u64, 0u64);
+    let mut last_record = Instant::now();
+    let mut window = (Instant::now(), 0u64, 0u64);
+    let interval = Duration::from_millis(a.reporting_interval.max(1));
+    let mut first: Option<Instant> = None;
+    while count < a.messages {
+        let recs = consumer.poll(Duration::from_millis(100)).await?;
+        if recs.is_empty() {
+            if last_record.elapsed() >= Duration::from_millis(a.timeout) {
+                break;
+            }
+            continue;
+        }
+        first.get_or_insert_with(Instant::now);
+        last_record = Instant::now();
+        for r in &recs {
+            count += 1;
+            let b = r.value.as_ref().map_or(0, |v| v.len()) + r.key.as_ref().map_or(0, |k| k.len());
+            bytes += b as u64;
+            window.1 += 1;
+            window.2 += b as u64;
+        }
+        if window.0.elapsed() >= interval {
+            let s = window.0.elapsed().as_secs_f64();
+            if a.show_detailed_stats {
+                writeln!(
+                    out,
+                    "{:.3}, {:.3}, {:.4}, {:.4}, {}, {:.4}",
+                    start.elapsed().as_secs_f64() - s,
+                    start.elapsed().as_secs_f64(),
+                    bytes as f64 / 1048576.0,
+                    window.2 as f64 / 1048576.0 / s,
+                    count,
+                    window.1 as f64 / s
+                )?;
+            }
+            window = (Instant::now(), 0, 0);
+        }
+    }
+    let secs = start.elapsed().as_secs_f64().max(1e-9);
+    let mb = bytes as f64 / 1048576.0;
+    writeln!(
+        out,
+        "{:.3}, {:.3}, {:.4}, {:.4}, {}, {:.4}",
+        0.0,
+        secs,
+        mb,
+        mb / secs,
+        count,
+        count as f64 / secs
+    )?;
+    consumer.close().await.ok();
+    Ok(if count >= a.messages { 0 } else { 1 })
+}

@@ -1,0 +1,168 @@
+//! `topics`: kafka-topics (--create/--list/--describe/--alter/--delete).
+
+use super::common::kv;
+use crate::admin::{Admin, NewTopic, ResourceType};
+use crate::config::ClientConfig;
+use anyhow::bail;
+use clap::Parser;
+use std::io::Write;
+
+#[derive(Debug, Parser)]
+#[command(name = "topics", about = "Create, delete, describe, or change a topic")]
+struct Args {
+    #[arg(long)]
+    bootstrap_server: String,
+    #[arg(long)]
+    create: bool,
+    #[arg(long)]
+    list: bool,
+    #[arg(long)]
+    describe: bool,
+    #[arg(long)]
+    alter: bool,
+    #[arg(long)]
+    delete: bool,
+    #[arg(long)]
+    topic: Option<String>,
+    #[arg(long)]
+    partitions: Option<i32>,
+    #[arg(long)]
+    replication_factor: Option<i16>,
+    /// key=value (repeatable)
+    #[arg(long)]
+    config: Vec<String>,
+    #[arg(long)]
+    exclude_internal: bool,
+    #[arg(long)]
+    if_not_exists: bool,
+    #[arg(long)]
+    if_exists: bool,
+    #[arg(long)]
+    command_config: Option<String>,
+}
+
+fn client(a: &Args) -> anyhow::Result<ClientConfig> {
+    let mut c = ClientConfig::new(&a.bootstrap_server);
+    if let Some(f) = &a.command_config {
+        for (k, v) in super::common::properties_file(f)? {
+            super::common::apply_client(&mut c, &k, &v)?;
+        }
+    }
+    Ok(c)
+}
+
+/// The topics `--topic` names: a name, or a regular-expression-free `*` wildcard.
+fn matching(all: &[String], pattern: Option<&str>) -> Vec<String> {
+    match pattern {
+        None => all.to_vec(),
+        Some(p) if p.contains('*') || p == ".*" => {
+            let prefix = p.trim_end_matches(".*").trim_end_matches('*');
+            all.iter()
+                .filter(|t| t.starts_with(prefix))
+                .cloned()
+                .collect()
+        }
+        Some(p) => all.iter().filter(|t| t.as_str() == p).cloned().collect(),
+    }
+}
+
+pub async fn run(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow::Result<i32> {
+    let a = Args::try_parse_from(args)?;
+    let actions = [a.create, a.list, a.describe, a.alter, a.delete]
+        .iter()
+        .filter(|x| **x)
+        .count();
+    if actions != 1 {
+        bail!("exactly one of --create, --list, --describe, --alter, --delete is required");
+    }
+    let admin = Admin::connect(client(&a)?).await?;
+    if a.create {
+        let Some(topic) = a.topic.clone() else {
+            bail!("--create needs --topic")
+        };
+        let mut t = NewTopic::new(
+            &topic,
+            a.partitions.unwrap_or(-1),
+            a.replication_factor.unwrap_or(-1),
+        );
+        for c in &a.config {
+            t.configs.push(kv(c)?);
+        }
+        match admin.create_topic(t).await {
+            Ok(()) => writeln!(out, "Created topic {topic}.")?,
+            Err(e) if a.if_not_exists && e.code() == Some(36) => {}
+            Err(e) => return Err(e.into()),
+        }
+        return Ok(0);
+    }
+    let all = admin.list_topics(!a.exclude_internal).await?;
+    let names = matching(&all, a.topic.as_deref());
+    if a.topic.is_some() && names.is_empty() && !a.list && !a.if_exists {
+        bail!(
+            "Topic '{}' does not exist as expected",
+            a.topic.as_deref().unwrap_or_default()
+        );
+    }
+    if a.list {
+        for n in names {
+            writeln!(out, "{n}")?;
+        }
+    } else if a.describe {
+        for t in admin.describe_topics(&names).await? {
+            if a.exclude_internal && t.internal {
+                continue;
+            }
+            let rf = t.partitions.first().map_or(0, |p| p.replicas.len());
+            let configs = admin
+                .describe_configs(ResourceType::Topic, &t.name)
+                .await
+                .map(|cs| {
+                    cs.into_iter()
+                        .filter(|c| !c.is_default && c.source != 5 && c.source != 4)
+                        .filter_map(|c| c.value.map(|v| format!("{}={v}", c.name)))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "Topic: {}\tTopicId: {}\tPartitionCount: {}\tReplicationFactor: {}\tConfigs: {}",
+                t.name,
+                t.id,
+                t.partitions.len(),
+                rf,
+                configs
+            )?;
+            for p in &t.partitions {
+                let list = |v: &[i32]| v.iter().map(i32::to_string).collect::<Vec<_>>().join(",");
+                writeln!(
+                    out,
+                    "\tTopic: {}\tPartition: {}\tLeader: {}\tReplicas: {}\tIsr: {}",
+                    t.name,
+                    p.partition,
+                    if p.leader < 0 {
+                        "none".to_string()
+                    } else {
+                        p.leader.to_string()
+                    },
+                    list(&p.replicas),
+                    list(&p.isr)
+                )?;
+            }
+        }
+    } else if a.alter {
+        let Some(n) = a.partitions else {
+            bail!("--alter needs --partitions")
+        };
+        for t in &names {
+            admin.create_partitions(t, n).await?;
+        }
+    } else if a.delete {
+        for (name, r) in admin.delete_topics(&names).await? {
+            if let Err(e) = r {
+                bail!("deleting {name}: {e}");
+            }
+        }
+    }
+    Ok(0)
+}

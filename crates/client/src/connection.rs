@@ -1,0 +1,332 @@
+//! One TCP connection to one broker: framing, correlation ids, pipelined
+//! requests (responses matched by correlation id), request timeouts, and the
+//! ApiVersions handshake that fixes the version of every later request.
+
+use crate::api::ApiRequest;
+use crate::config::ClientConfig;
+use crate::error::{ClientError, Result};
+use crate::kafka_error::code;
+use crate::versions::{BrokerVersions, client_max};
+use bytes::{Bytes, BytesMut};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{Notify, mpsc, oneshot};
+use vltava_protocol::frame::{decode_response, encode_request, split_frame};
+use vltava_protocol::messages::{ApiVersionsRequest, RequestHeader};
+use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
+
+type Reply = oneshot::Sender<Result<ResponseBody>>;
+
+struct Outgoing {
+    correlation_id: i32,
+    api_key: ApiKey,
+    version: i16,
+    frame: Bytes,
+    /// `None` for requests the broker does not answer (Produce with acks=0).
+    reply: Option<Reply>,
+    written: Option<oneshot::Sender<()>>,
+}
+
+/// A connection to one broker. Cheap to share behind an `Arc`; requests from
+/// many tasks are pipelined on it.
+#[derive(Debug)]
+pub struct Connection {
+    addr: String,
+    client_id: String,
+    tx: mpsc::Sender<Outgoing>,
+    next_correlation: AtomicI32,
+    versions: BrokerVersions,
+    timeout: Duration,
+    closed: Arc<AtomicBool>,
+    shutdown: Arc<Notify>,
+}
+
+impl std::fmt::Debug for Outgoing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Outgoing({:?} v{} #{})",
+            self.api_key, self.version, self.correlation_id
+        )
+    }
+}
+
+impl Connection {
+    /// Connects to `addr` and negotiates API versions.
+    pub async fn connect(addr: &str, cfg: &ClientConfig) -> Result<Connection> {
+        let stream = tokio::time::timeout(cfg.connect_timeout, TcpStream::connect(addr))
+            .await
+            .map_err(|_| ClientError::Timeout(format!("connecting to {addr}")))?
+            .map_err(|source| ClientError::Io {
+                addr: addr.to_string(),
+                source,
+            })?;
+        let _ = stream.set_nodelay(true);
+        let (tx, rx) = mpsc::channel(cfg.max_queued_requests.max(1));
+        let closed = Arc::new(AtomicBool::new(false));
+        let shutdown = Arc::new(Notify::new());
+        tokio::spawn(io_loop(
+            stream,
+            rx,
+            addr.to_string(),
+            cfg.max_response_bytes,
+            closed.clone(),
+            shutdown.clone(),
+        ));
+        let mut conn = Connection {
+            addr: addr.to_string(),
+            client_id: cfg.client_id.clone(),
+            tx,
+            next_correlation: AtomicI32::new(1),
+            versions: BrokerVersions::default(),
+            timeout: cfg.request_timeout,
+            closed,
+            shutdown,
+        };
+        conn.versions = conn.negotiate().await?;
+        Ok(conn)
+    }
+
+    /// ApiVersions at the client's newest version; a broker that does not know
+    /// it answers UNSUPPORTED_VERSION with its own ApiVersions range (at v0),
+    /// and the request is repeated at the highest version both sides know, as
+    /// librdkafka and the Java client do.
+    async fn negotiate(&self) -> Result<BrokerVersions> {
+        let mut version = client_max(ApiKey::ApiVersions);
+        for _ in 0..3 {
+            let req = ApiVersionsRequest {
+                client_software_name: "vltava-client".into(),
+                client_software_version: env!("CARGO_PKG_VERSION").into(),
+                ..Default::default()
+            };
+            let resp = self.send_at(req, version).await?;
+            if resp.error_code == code::UNSUPPORTED_VERSION {
+                let theirs = BrokerVersions::from_response(&resp)
+                    .range(ApiKey::ApiVersions)
+                    .map(|(_, max)| max)
+                    .unwrap_or(0);
+                let next = theirs.min(version - 1).max(0);
+                if next == version {
+                    break;
+                }
+                version = next;
+                continue;
+            }
+            crate::error::check(
+                resp.error_code,
+                || format!("ApiVersions to {}", self.addr),
+                None,
+            )?;
+            return Ok(BrokerVersions::from_response(&resp));
+        }
+        Err(ClientError::Protocol(format!(
+            "{} rejects every ApiVersions version",
+            self.addr
+        )))
+    }
+
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// The ranges the broker advertised.
+    pub fn versions(&self) -> &BrokerVersions {
+        &self.versions
+    }
+
+    /// The version requests of `api` are sent at on this connection.
+    pub fn version(&self, api: ApiKey) -> Result<i16> {
+        self.versions.pick(api)
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Sends `req` at the negotiated version and waits for its response.
+    pub async fn send<R: ApiRequest>(&self, req: R) -> Result<R::Response> {
+        let v = self.version(R::KEY)?;
+        self.send_at(req, v).await
+    }
+
+    /// Sends `req` at an explicit version.
+    pub async fn send_at<R: ApiRequest>(&self, req: R, version: i16) -> Result<R::Response> {
+        let rx = self.enqueue(req.into(), R::KEY, version, true).await?;
+        let rx = rx.ok_or_else(|| ClientError::Protocol("no reply channel".into()))?;
+        let body = match tokio::time::timeout(self.timeout, rx).await {
+            Ok(Ok(r)) => r?,
+            Ok(Err(_)) => return Err(ClientError::Disconnected(self.addr.clone())),
+            Err(_) => {
+                // Like the Java client: a timed-out request closes the connection.
+                self.close();
+                return Err(ClientError::Timeout(format!(
+                    "{:?} to {} after {:?}",
+                    R::KEY,
+                    self.addr,
+                    self.timeout
+                )));
+            }
+        };
+        R::take(body)
+            .ok_or_else(|| ClientError::Protocol(format!("unexpected response to {:?}", R::KEY)))
+    }
+
+    /// Sends a request the broker will not answer (Produce with acks=0);
+    /// returns once it is written to the socket.
+    pub async fn send_no_response<R: ApiRequest>(&self, req: R) -> Result<()> {
+        let v = self.version(R::KEY)?;
+        let (wtx, wrx) = oneshot::channel();
+        self.enqueue_with(req.into(), R::KEY, v, false, Some(wtx))
+            .await?;
+        tokio::time::timeout(self.timeout, wrx)
+            .await
+            .map_err(|_| ClientError::Timeout(format!("writing to {}", self.addr)))?
+            .map_err(|_| ClientError::Disconnected(self.addr.clone()))
+    }
+
+    async fn enqueue(
+        &self,
+        body: RequestBody,
+        api_key: ApiKey,
+        version: i16,
+        expect_reply: bool,
+    ) -> Result<Option<oneshot::Receiver<Result<ResponseBody>>>> {
+        self.enqueue_with(body, api_key, version, expect_reply, None)
+            .await
+    }
+
+    async fn enqueue_with(
+        &self,
+        body: RequestBody,
+        api_key: ApiKey,
+        version: i16,
+        expect_reply: bool,
+        written: Option<oneshot::Sender<()>>,
+    ) -> Result<Option<oneshot::Receiver<Result<ResponseBody>>>> {
+        if self.is_closed() {
+            return Err(ClientError::Disconnected(self.addr.clone()));
+        }
+        let correlation_id = self.next_correlation.fetch_add(1, Ordering::Relaxed) & i32::MAX;
+        let header = RequestHeader {
+            request_api_key: api_key.as_i16(),
+            request_api_version: version,
+            correlation_id,
+            client_id: Some(self.client_id.as_str().into()),
+            ..Default::default()
+        };
+        let frame = encode_request(&header, &body)
+            .map_err(|e| ClientError::Protocol(format!("encoding {api_key:?} v{version}: {e}")))?;
+        let (reply, rx) = if expect_reply {
+            let (t, r) = oneshot::channel();
+            (Some(t), Some(r))
+        } else {
+            (None, None)
+        };
+        self.tx
+            .send(Outgoing {
+                correlation_id,
+                api_key,
+                version,
+                frame,
+                reply,
+                written,
+            })
+            .await
+            .map_err(|_| ClientError::Disconnected(self.addr.clone()))?;
+        Ok(rx)
+    }
+
+    /// Closes the connection; outstanding requests fail with `Disconnected`.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.shutdown.notify_one();
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+async fn io_loop(
+    stream: TcpStream,
+    mut rx: mpsc::Receiver<Outgoing>,
+    addr: String,
+    max_frame: usize,
+    closed: Arc<AtomicBool>,
+    shutdown: Arc<Notify>,
+) {
+    let (mut rd, mut wr) = stream.into_split();
+    let mut pending: HashMap<i32, (ApiKey, i16, Reply)> = HashMap::new();
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let err = loop {
+        tokio::select! {
+            _ = shutdown.notified() => break ClientError::Disconnected(addr.clone()),
+            out = rx.recv() => {
+                let Some(out) = out else { break ClientError::Disconnected(addr.clone()) };
+                if let Some(reply) = out.reply {
+                    pending.insert(out.correlation_id, (out.api_key, out.version, reply));
+                }
+                if let Err(source) = wr.write_all(&out.frame).await {
+                    break ClientError::Io { addr: addr.clone(), source };
+                }
+                if let Some(w) = out.written {
+                    let _ = w.send(());
+                }
+            }
+            n = rd.read_buf(&mut buf) => {
+                match n {
+                    Ok(0) => break ClientError::Disconnected(addr.clone()),
+                    Err(source) => break ClientError::Io { addr: addr.clone(), source },
+                    Ok(_) => {}
+                }
+                let mut broken = None;
+                loop {
+                    match split_frame(&mut buf, max_frame) {
+                        Ok(Some(frame)) => {
+                            if frame.len() < 4 {
+                                broken = Some(ClientError::Protocol("short response frame".into()));
+                                break;
+                            }
+                            let cid = i32::from_be_bytes([frame[0], frame[1], frame[2], frame[3]]);
+                            let Some((api, v, reply)) = pending.remove(&cid) else {
+                                broken = Some(ClientError::Protocol(format!("response for unknown correlation id {cid}")));
+                                break;
+                            };
+                            // A broker that does not know our ApiVersions version answers at v0.
+                            let r = decode_response(&frame, api, v)
+                                .or_else(|e| if api == ApiKey::ApiVersions && v > 0 { decode_response(&frame, api, 0) } else { Err(e) })
+                                .map(|(_, body)| body)
+                                .map_err(|e| ClientError::Protocol(format!("decoding {api:?} v{v} response: {e}")));
+                            let _ = reply.send(r);
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            broken = Some(ClientError::Protocol(format!("bad frame: {e}")));
+                            break;
+                        }
+                    }
+                }
+                if let Some(e) = broken {
+                    break e;
+                }
+            }
+        }
+    };
+    closed.store(true, Ordering::Release);
+    let msg = err.to_string();
+    for (_, (_, _, reply)) in pending.drain() {
+        let _ = reply.send(Err(ClientError::Disconnected(format!("{addr}: {msg}"))));
+    }
+    rx.close();
+    while let Ok(out) = rx.try_recv() {
+        if let Some(reply) = out.reply {
+            let _ = reply.send(Err(ClientError::Disconnected(addr.clone())));
+        }
+    }
+}

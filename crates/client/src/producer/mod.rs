@@ -1,0 +1,715 @@
+//! The producer: `send` returns the partition and offset the record got.
+//! Records are batched per partition (`batch.size`, `linger.ms`), compressed,
+//! sent by one background sender to each partition's leader with at most
+//! `max.in.flight.requests.per.connection` requests per broker, retried on
+//! retriable errors (idempotently: the same batch with the same sequence),
+//! failed after `delivery.timeout.ms`. Waiting records hold `buffer.memory`
+//! permits, so `send` waits (back-pressure) when the buffer is full.
+
+pub mod config;
+pub mod partitioner;
+
+pub use config::{Acks, ProducerConfig, parse_compression};
+pub use partitioner::{DefaultPartitioner, Partitioner, RoundRobinPartitioner, murmur2};
+
+use crate::cluster::Cluster;
+use crate::error::{ClientError, Result};
+use crate::kafka_error::{code, is_retriable};
+use bytes::Bytes;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::{Mutex, Notify, OwnedSemaphorePermit, Semaphore, oneshot};
+use vltava_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use vltava_protocol::messages::{InitProducerIdRequest, ProduceRequest, ProduceResponse};
+use vltava_records::{BatchBuilder, BatchBuilderConfig, Header};
+
+/// A record to send.
+#[derive(Debug, Clone, Default)]
+pub struct ProducerRecord {
+    pub topic: String,
+    /// Explicit partition; otherwise the partitioner picks one.
+    pub partition: Option<i32>,
+    pub key: Option<Bytes>,
+    pub value: Option<Bytes>,
+    pub headers: Vec<Header>,
+    /// Milliseconds since the epoch; now when `None`.
+    pub timestamp: Option<i64>,
+}
+
+impl ProducerRecord {
+    pub fn new(topic: impl Into<String>, key: Option<&[u8]>, value: Option<&[u8]>) -> Self {
+        ProducerRecord {
+            topic: topic.into(),
+            key: key.map(Bytes::copy_from_slice),
+            value: value.map(Bytes::copy_from_slice),
+            ..Default::default()
+        }
+    }
+
+    pub fn with_header(mut self, key: &str, value: Option<&[u8]>) -> Self {
+        self.headers.push(Header::new(key.as_bytes(), value));
+        self
+    }
+
+    pub fn with_partition(mut self, p: i32) -> Self {
+        self.partition = Some(p);
+        self
+    }
+
+    fn size(&self) -> usize {
+        let h: usize = self
+            .headers
+            .iter()
+            .map(|h| h.key.len() + h.value.as_ref().map_or(0, |v| v.len()) + 8)
+            .sum();
+        self.key.as_ref().map_or(0, |k| k.len())
+            + self.value.as_ref().map_or(0, |v| v.len())
+            + h
+            + 24
+    }
+}
+
+/// Where a record was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordMetadata {
+    pub topic: String,
+    pub partition: i32,
+    /// -1 with `acks=0`.
+    pub offset: i64,
+    pub timestamp: i64,
+}
+
+/// A record's delivery result, once the broker acknowledged (or it failed).
+#[derive(Debug)]
+pub struct DeliveryFuture {
+    rx: oneshot::Receiver<Result<RecordMetadata>>,
+}
+
+impl std::future::Future for DeliveryFuture {
+    type Output = Result<RecordMetadata>;
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.rx)
+            .poll(cx)
+            .map(|r| r.unwrap_or(Err(ClientError::Closed)))
+    }
+}
+
+type Tp = (String, i32);
+/// error code, base offset, log append time, error message
+type PartitionResult = (i16, i64, i64, Option<String>);
+
+struct Pending {
+    reply: oneshot::Sender<Result<RecordMetadata>>,
+    timestamp: i64,
+    _memory: OwnedSemaphorePermit,
+}
+
+struct OpenBatch {
+    builder: BatchBuilder,
+    created: Instant,
+    records: Vec<Pending>,
+}
+
+struct ReadyBatch {
+    bytes: Bytes,
+    created: Instant,
+    records: Vec<Pending>,
+    base_sequence: i32,
+    attempts: u32,
+}
+
+#[derive(Default)]
+struct PartitionQueue {
+    open: Option<OpenBatch>,
+    ready: VecDeque<ReadyBatch>,
+    in_flight: usize,
+}
+
+#[derive(Default)]
+struct Accumulator {
+    queues: HashMap<Tp, PartitionQueue>,
+    /// Next idempotent sequence per partition; outlives the (pruned) queues.
+    sequences: HashMap<Tp, i32>,
+    flushing: usize,
+}
+
+struct Inner {
+    cluster: Arc<Cluster>,
+    cfg: ProducerConfig,
+    memory: Arc<Semaphore>,
+    acc: Mutex<Accumulator>,
+    wake: Notify,
+    idle: Notify,
+    outstanding: AtomicUsize,
+    in_flight_per_node: std::sync::Mutex<HashMap<i32, usize>>,
+    closed: AtomicBool,
+    producer_id: i64,
+    producer_epoch: i16,
+    /// Partition count per topic, refreshed after `metadata.max.age.ms`.
+    partition_counts: std::sync::Mutex<HashMap<String, (i32, Instant)>>,
+}
+
+impl Inner {
+    async fn partition_count(&self, topic: &str) -> Result<i32> {
+        if let Ok(m) = self.partition_counts.lock() {
+            if let Some((n, at)) = m.get(topic) {
+                if at.elapsed() < self.cfg.client.metadata_max_age {
+                    return Ok(*n);
+                }
+            }
+        }
+        let info = self.cluster.topic(topic, true).await?;
+        let n = info.partitions.len() as i32;
+        if let Ok(mut m) = self.partition_counts.lock() {
+            m.insert(topic.to_string(), (n, Instant::now()));
+        }
+        Ok(n)
+    }
+}
+
+/// An async Kafka producer. Cheap to clone; all clones share one sender.
+#[derive(Clone)]
+pub struct Producer {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Producer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Producer")
+            .field("producer_id", &self.inner.producer_id)
+            .finish()
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl Producer {
+    /// Connects, and with idempotence fetches a producer id (InitProducerId).
+    pub async fn new(cfg: ProducerConfig) -> Result<Producer> {
+        if cfg.enable_idempotence && (cfg.acks != Acks::All || cfg.max_in_flight > 5) {
+            return Err(ClientError::Config(
+                "enable.idempotence needs acks=all and max.in.flight.requests.per.connection <= 5"
+                    .into(),
+            ));
+        }
+        let cluster = Cluster::connect(cfg.client.clone()).await?;
+        Self::with_cluster(cluster, cfg).await
+    }
+
+    /// A producer over an existing cluster handle.
+    pub async fn with_cluster(cluster: Arc<Cluster>, cfg: ProducerConfig) -> Result<Producer> {
+        let (producer_id, producer_epoch) = if cfg.enable_idempotence {
+            let resp = cluster
+                .send_any(InitProducerIdRequest {
+                    transactional_id: None,
+                    transaction_timeout_ms: i32::MAX,
+                    producer_id: -1,
+                    producer_epoch: -1,
+                    ..Default::default()
+                })
+                .await?;
+            crate::error::check(resp.error_code, || "InitProducerId".into(), None)?;
+            (resp.producer_id, resp.producer_epoch)
+        } else {
+            (-1, -1)
+        };
+        let inner = Arc::new(Inner {
+            memory: Arc::new(Semaphore::new(
+                cfg.buffer_memory.min(Semaphore::MAX_PERMITS),
+            )),
+            cluster,
+            cfg,
+            acc: Mutex::new(Accumulator::default()),
+            wake: Notify::new(),
+            idle: Notify::new(),
+            outstanding: AtomicUsize::new(0),
+            in_flight_per_node: Default::default(),
+            closed: AtomicBool::new(false),
+            producer_id,
+            producer_epoch,
+            partition_counts: Default::default(),
+        });
+        tokio::spawn(sender_loop(Arc::downgrade(&inner)));
+        Ok(Producer { inner })
+    }
+
+    /// The producer id (-1 without idempotence).
+    pub fn producer_id(&self) -> i64 {
+        self.inner.producer_id
+    }
+
+    /// Sends a record and waits until it is acknowledged.
+    pub async fn send(&self, record: ProducerRecord) -> Result<RecordMetadata> {
+        self.enqueue(record).await?.await
+    }
+
+    /// Queues a record (waiting for buffer memory if needed) and returns a
+    /// future for its delivery, so many records can be in flight at once.
+    pub async fn enqueue(&self, record: ProducerRecord) -> Result<DeliveryFuture> {
+        let inner = &self.inner;
+        if inner.closed.load(Ordering::Acquire) {
+            return Err(ClientError::Closed);
+        }
+        let size = record.size();
+        if size > inner.cfg.max_request_size || size > inner.cfg.buffer_memory {
+            return Err(ClientError::RecordTooLarge {
+                size,
+                limit: inner.cfg.max_request_size.min(inner.cfg.buffer_memory),
+            });
+        }
+        let permit = tokio::time::timeout(
+            inner.cfg.max_block,
+            inner.memory.clone().acquire_many_owned(size as u32),
+        )
+        .await
+        .map_err(|_| {
+            ClientError::Timeout(format!(
+                "waiting {:?} for buffer.memory",
+                inner.cfg.max_block
+            ))
+        })?
+        .map_err(|_| ClientError::Closed)?;
+        let n = inner.partition_count(&record.topic).await?;
+        let partition = match record.partition {
+            Some(p) if p >= 0 && p < n => p,
+            Some(p) => return Err(ClientError::UnknownTopic(format!("{}-{p}", record.topic))),
+            None => inner.cfg.partitioner.partition(
+                &record.topic,
+                record.key.as_deref(),
+                record.value.as_deref(),
+                n,
+            ),
+        };
+        let timestamp = record.timestamp.unwrap_or_else(now_ms);
+        let (tx, rx) = oneshot::channel();
+        let pending = Pending {
+            reply: tx,
+            timestamp,
+            _memory: permit,
+        };
+        let mut wake = false;
+        {
+            let mut acc = inner.acc.lock().await;
+            let acc = &mut *acc;
+            let tp = (record.topic.clone(), partition);
+            let seq = acc.sequences.entry(tp.clone()).or_insert(0);
+            let q = acc.queues.entry(tp).or_default();
+            let mut pending = Some(pending);
+            for _ in 0..2 {
+                if q.open.is_none() {
+                    // A new batch: the sender arms its linger timer for it.
+                    wake = true;
+                    q.open = Some(OpenBatch {
+                        builder: BatchBuilder::new(BatchBuilderConfig {
+                            compression: inner.cfg.compression,
+                            producer_id: inner.producer_id,
+                            producer_epoch: inner.producer_epoch,
+                            base_sequence: if inner.producer_id >= 0 { *seq } else { -1 },
+                            max_batch_bytes: inner.cfg.batch_size,
+                            ..BatchBuilderConfig::default()
+                        }),
+                        created: Instant::now(),
+                        records: Vec::new(),
+                    });
+                }
+                let Some(open) = q.open.as_mut() else { break };
+                let appended = open.builder.append(
+                    timestamp,
+                    record.key.as_deref(),
+                    record.value.as_deref(),
+                    &record.headers,
+                )?;
+                if appended {
+                    if let Some(p) = pending.take() {
+                        open.records.push(p);
+                    }
+                    if open.builder.uncompressed_size() >= inner.cfg.batch_size {
+                        close_open(q, seq, inner.producer_id)?;
+                        wake = true;
+                    }
+                    break;
+                }
+                close_open(q, seq, inner.producer_id)?;
+                wake = true;
+            }
+            if pending.is_some() {
+                return Err(ClientError::Other(
+                    "record did not fit an empty batch".into(),
+                ));
+            }
+            inner.outstanding.fetch_add(1, Ordering::AcqRel);
+        }
+        inner
+            .cfg
+            .partitioner
+            .on_append(&record.topic, partition, size);
+        // Wake the sender only for a new batch (linger timer) or a full one.
+        if wake {
+            inner.wake.notify_one();
+        }
+        Ok(DeliveryFuture { rx })
+    }
+
+    /// Sends everything queued now and waits until every record is acknowledged or failed.
+    pub async fn flush(&self) {
+        let inner = &self.inner;
+        inner.acc.lock().await.flushing += 1;
+        loop {
+            let idle = inner.idle.notified();
+            if inner.outstanding.load(Ordering::Acquire) == 0 {
+                break;
+            }
+            inner.wake.notify_one();
+            let _ = tokio::time::timeout(Duration::from_millis(50), idle).await;
+        }
+        inner.acc.lock().await.flushing -= 1;
+    }
+
+    /// Flushes and stops the sender.
+    pub async fn close(&self) {
+        self.flush().await;
+        self.inner.closed.store(true, Ordering::Release);
+        self.inner.wake.notify_one();
+    }
+}
+
+fn close_open(q: &mut PartitionQueue, next_sequence: &mut i32, producer_id: i64) -> Result<()> {
+    if let Some(open) = q.open.take() {
+        if open.records.is_empty() {
+            return Ok(());
+        }
+        let count = open.records.len() as i32;
+        let base_sequence = if producer_id >= 0 { *next_sequence } else { -1 };
+        let bytes = open.builder.build()?;
+        if producer_id >= 0 {
+            *next_sequence = next_sequence.wrapping_add(count) & i32::MAX;
+        }
+        q.ready.push_back(ReadyBatch {
+            bytes,
+            created: open.created,
+            records: open.records,
+            base_sequence,
+            attempts: 0,
+        });
+    }
+    Ok(())
+}
+
+async fn sender_loop(weak: std::sync::Weak<Inner>) {
+    loop {
+        let Some(inner) = weak.upgrade() else { return };
+        if inner.closed.load(Ordering::Acquire) && inner.outstanding.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let wait = run_once(&inner).await;
+        let _ = tokio::time::timeout(wait, inner.wake.notified()).await;
+        drop(inner);
+    }
+}
+
+/// Closes batches that are due, sends what can be sent, and returns how long to
+/// sleep before the next linger deadline.
+async fn run_once(inner: &Arc<Inner>) -> Duration {
+    let now = Instant::now();
+    let cfg = &inner.cfg;
+    let mut next_wake = Duration::from_millis(100);
+    let meta = inner.cluster.metadata().await;
+    let mut per_node: HashMap<i32, Vec<(Tp, ReadyBatch)>> = HashMap::new();
+    let mut need_refresh = Vec::new();
+    {
+        let mut acc = inner.acc.lock().await;
+        let flushing = acc.flushing > 0 || inner.closed.load(Ordering::Acquire);
+        let in_flight = inner
+            .in_flight_per_node
+            .lock()
+            .map(|m| m.clone())
+            .unwrap_or_default();
+        let mut taken: HashMap<i32, usize> = HashMap::new();
+        let mut req_bytes: HashMap<i32, usize> = HashMap::new();
+        let acc = &mut *acc;
+        for (tp, q) in acc.queues.iter_mut() {
+            if let Some(open) = q.open.as_ref() {
+                let age = now.saturating_duration_since(open.created);
+                if flushing || age >= cfg.linger {
+                    let seq = acc.sequences.entry(tp.clone()).or_insert(0);
+                    if let Err(e) = close_open(q, seq, inner.producer_id) {
+                        fail_open(q, &e);
+                    }
+                } else {
+                    next_wake = next_wake.min(cfg.linger - age);
+                }
+            }
+            // Expire batches past delivery.timeout.ms.
+            while let Some(b) = q.ready.front() {
+                if now.saturating_duration_since(b.created) < cfg.delivery_timeout {
+                    break;
+                }
+                if let Some(b) = q.ready.pop_front() {
+                    fail_batch(
+                        inner,
+                        b,
+                        ClientError::Timeout(format!(
+                            "{}-{} not delivered within delivery.timeout.ms",
+                            tp.0, tp.1
+                        )),
+                    );
+                }
+            }
+            if q.ready.is_empty() {
+                continue;
+            }
+            // Without idempotence, keep order by sending one batch at a time per partition
+            // when max.in.flight is 1; with idempotence the broker checks sequences.
+            if q.in_flight > 0 && (inner.producer_id < 0 && cfg.max_in_flight == 1) {
+                continue;
+            }
+            let Some(leader) = meta.leader(&tp.0, tp.1) else {
+                need_refresh.push(tp.0.clone());
+                continue;
+            };
+            let node_in_flight = in_flight.get(&leader).copied().unwrap_or(0);
+            if node_in_flight >= cfg.max_in_flight {
+                continue;
+            }
+            let batch_len = q.ready.front().map_or(0, |b| b.bytes.len());
+            let used = req_bytes.entry(leader).or_insert(0);
+            if *used > 0 && *used + batch_len > cfg.max_request_size {
+                continue;
+            }
+            *used += batch_len;
+            if let Some(b) = q.ready.pop_front() {
+                q.in_flight += 1;
+                *taken.entry(leader).or_insert(0) += 1;
+                per_node.entry(leader).or_default().push((tp.clone(), b));
+            }
+        }
+        acc.queues
+            .retain(|_, q| q.open.is_some() || !q.ready.is_empty() || q.in_flight > 0);
+    }
+    if !need_refresh.is_empty() {
+        need_refresh.sort();
+        need_refresh.dedup();
+        let cluster = inner.cluster.clone();
+        tokio::spawn(async move {
+            let _ = cluster.refresh(&need_refresh).await;
+        });
+        next_wake = next_wake.min(cfg.client.retry_backoff);
+    }
+    for (node, batches) in per_node {
+        if let Ok(mut m) = inner.in_flight_per_node.lock() {
+            *m.entry(node).or_insert(0) += 1;
+        }
+        let inner = inner.clone();
+        tokio::spawn(async move {
+            send_produce(&inner, node, batches).await;
+            if let Ok(mut m) = inner.in_flight_per_node.lock() {
+                if let Some(n) = m.get_mut(&node) {
+                    *n = n.saturating_sub(1);
+                }
+            }
+            inner.wake.notify_one();
+        });
+    }
+    next_wake
+}
+
+fn fail_open(q: &mut PartitionQueue, e: &ClientError) {
+    if let Some(open) = q.open.take() {
+        for p in open.records {
+            let _ = p.reply.send(Err(ClientError::Other(e.to_string())));
+        }
+    }
+}
+
+fn fail_batch(inner: &Inner, b: ReadyBatch, e: ClientError) {
+    let msg = e.to_string();
+    let n = b.records.len();
+    for p in b.records {
+        let _ = p.reply.send(Err(match &e {
+            ClientError::Kafka {
+                code,
+                context,
+                message,
+            } => ClientError::Kafka {
+                code: *code,
+                context: context.clone(),
+                message: message.clone(),
+            },
+            ClientError::Timeout(m) => ClientError::Timeout(m.clone()),
+            _ => ClientError::Other(msg.clone()),
+        }));
+    }
+    finish(inner, n);
+}
+
+fn finish(inner: &Inner, n: usize) {
+    let before = inner.outstanding.fetch_sub(n, Ordering::AcqRel);
+    if before <= n {
+        inner.idle.notify_waiters();
+    }
+}
+
+async fn send_produce(inner: &Arc<Inner>, node: i32, batches: Vec<(Tp, ReadyBatch)>) {
+    let cfg = &inner.cfg;
+    let mut topics: Vec<TopicProduceData> = Vec::new();
+    for ((topic, partition), b) in &batches {
+        let pd = PartitionProduceData {
+            index: *partition,
+            records: Some(b.bytes.clone()),
+            ..Default::default()
+        };
+        match topics.iter_mut().find(|t| t.name.as_str() == topic) {
+            Some(t) => t.partition_data.push(pd),
+            None => topics.push(TopicProduceData {
+                name: topic.as_str().into(),
+                partition_data: vec![pd],
+                ..Default::default()
+            }),
+        }
+    }
+    let req = ProduceRequest {
+        transactional_id: None,
+        acks: cfg.acks.as_i16(),
+        timeout_ms: cfg.client.request_timeout.as_millis().min(i32::MAX as u128) as i32,
+        topic_data: topics,
+        ..Default::default()
+    };
+    let result: Result<Option<ProduceResponse>> = match inner.cluster.connection(node).await {
+        Ok(conn) if cfg.acks == Acks::None => conn.send_no_response(req).await.map(|()| None),
+        Ok(conn) => conn.send(req).await.map(Some),
+        Err(e) => Err(e),
+    };
+    let mut retry: Vec<(Tp, ReadyBatch)> = Vec::new();
+    let mut refresh = false;
+    match result {
+        Err(e) => {
+            refresh = true;
+            for (tp, b) in batches {
+                if e.is_retriable() {
+                    retry.push((tp, b));
+                } else {
+                    fail_batch(inner, b, ClientError::Other(e.to_string()));
+                }
+            }
+        }
+        Ok(None) => {
+            for ((topic, partition), b) in batches {
+                complete(inner, &topic, partition, b, -1, -1);
+            }
+        }
+        Ok(Some(resp)) => {
+            let mut results: HashMap<Tp, PartitionResult> = HashMap::new();
+            for t in &resp.responses {
+                for p in &t.partition_responses {
+                    results.insert(
+                        (t.name.to_string(), p.index),
+                        (
+                            p.error_code,
+                            p.base_offset,
+                            p.log_append_time_ms,
+                            p.error_message.as_ref().map(|m| m.to_string()),
+                        ),
+                    );
+                }
+            }
+            for (tp, b) in batches {
+                let Some((err, base, append_time, msg)) = results.remove(&tp) else {
+                    fail_batch(
+                        inner,
+                        b,
+                        ClientError::Protocol(format!("no produce result for {}-{}", tp.0, tp.1)),
+                    );
+                    continue;
+                };
+                if err == code::NONE || err == code::DUPLICATE_SEQUENCE_NUMBER {
+                    complete(inner, &tp.0, tp.1, b, base, append_time);
+                } else if is_retriable(err)
+                    || (inner.producer_id >= 0 && err == code::OUT_OF_ORDER_SEQUENCE_NUMBER)
+                {
+                    refresh |= err != code::OUT_OF_ORDER_SEQUENCE_NUMBER;
+                    retry.push((tp, b));
+                } else {
+                    let ctx = format!("producing to {}-{}", tp.0, tp.1);
+                    fail_batch(inner, b, ClientError::kafka(err, ctx, msg.as_deref()));
+                }
+            }
+        }
+    }
+    if refresh {
+        let topics: Vec<String> = retry.iter().map(|(tp, _)| tp.0.clone()).collect();
+        let _ = inner.cluster.refresh(&topics).await;
+    }
+    let mut acc = inner.acc.lock().await;
+    for (tp, _) in batches_tps(&retry) {
+        if let Some(q) = acc.queues.get_mut(&tp) {
+            q.in_flight = q.in_flight.saturating_sub(1);
+        }
+    }
+    let mut retry_later = Vec::new();
+    for (tp, mut b) in retry {
+        b.attempts += 1;
+        retry_later.push((tp, b));
+    }
+    for (tp, b) in retry_later {
+        let q = acc.queues.entry(tp).or_default();
+        // Keep sequence order: retried batches go before newer ones.
+        let pos = q
+            .ready
+            .iter()
+            .position(|x| x.base_sequence > b.base_sequence)
+            .unwrap_or(q.ready.len());
+        let pos = if b.base_sequence < 0 { 0 } else { pos };
+        q.ready.insert(pos, b);
+    }
+    drop(acc);
+    if !inner.cfg.client.retry_backoff.is_zero() {
+        tokio::time::sleep(Duration::ZERO).await;
+    }
+}
+
+fn batches_tps(v: &[(Tp, ReadyBatch)]) -> Vec<(Tp, ())> {
+    v.iter().map(|(tp, _)| (tp.clone(), ())).collect()
+}
+
+fn complete(
+    inner: &Arc<Inner>,
+    topic: &str,
+    partition: i32,
+    b: ReadyBatch,
+    base: i64,
+    append_time: i64,
+) {
+    let n = b.records.len();
+    for (i, p) in b.records.into_iter().enumerate() {
+        let _ = p.reply.send(Ok(RecordMetadata {
+            topic: topic.to_string(),
+            partition,
+            offset: if base >= 0 { base + i as i64 } else { -1 },
+            timestamp: if append_time >= 0 {
+                append_time
+            } else {
+                p.timestamp
+            },
+        }));
+    }
+    // The partition's in-flight count drops when the batch completes.
+    let inner2 = inner.clone();
+    let tp = (topic.to_string(), partition);
+    tokio::spawn(async move {
+        let mut acc = inner2.acc.lock().await;
+        if let Some(q) = acc.queues.get_mut(&tp) {
+            q.in_flight = q.in_flight.saturating_sub(1);
+        }
+    });
+    finish(inner, n);
+}

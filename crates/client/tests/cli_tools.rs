@@ -1,0 +1,643 @@
+//! The `vltava` tools (`vltava_client::cli`) run against the real broker
+//! (and `configs --describe` against the test double, see below); checks
+//! their output.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use support::real_broker::RealBroker;
+
+async fn tool(args: &[&str]) -> (i32, String) {
+    tool_with_input(args, "").await
+}
+
+async fn tool_with_input(args: &[&str], input: &str) -> (i32, String) {
+    let mut out = Vec::new();
+    let mut inp = std::io::Cursor::new(input.as_bytes().to_vec());
+    let code = vltava_client::cli::run_with_input(
+        args.iter().map(|s| s.to_string()).collect(),
+        &mut inp,
+        &mut out,
+    )
+    .await
+    .unwrap();
+    (code, String::from_utf8(out).unwrap())
+}
+
+fn ok((code, out): (i32, String)) -> String {
+    assert_eq!(code, 0, "tool failed: {out}");
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topics_tool() {
+    let b = RealBroker::start();
+    let bs = b.addr.as_str();
+    let out = ok(tool(&[
+        "topics",
+        "--bootstrap-server",
+        bs,
+        "--create",
+        "--topic",
+        "t1",
+        "--partitions",
+        "3",
+        "--replication-factor",
+        "1",
+        "--config",
+        "retention.ms=1000",
+    ])
+    .await);
+    assert_eq!(out.trim(), "Created topic t1.");
+    ok(tool(&[
+        "topics",
+        "--bootstrap-server",
+        bs,
+        "--create",
+        "--topic",
+        "t2",
+        "--partitions",
+        "1",
+    ])
+    .await);
+    let (code, out) = tool(&[
+        "topics",
+        "--bootstrap-server",
+        bs,
+        "--create",
+        "--topic",
+        "t2",
+    ])
+    .await;
+    assert_eq!(code, 1);
+    assert!(out.contains("TOPIC_ALREADY_EXISTS"), "{out}");
+    let out = ok(tool(&[
+        "topics",
+        "--bootstrap-server",
+        bs,
+        "--list",
+        "--exclude-internal",
+    ])
+    .await);
+    assert_eq!(out.lines().collect::<Vec<_>>(), vec!["t1", "t2"]);
+    ok(tool(&[
+        "topics",
+        "--bootstrap-server",
+        bs,
+        "--alter",
+        "--topic",
+        "t2",
+        "--partitions",
+        "4",
+    ])
+    .await);
+    let out = ok(tool(&[
+        "topics",
+        "--bootstrap-server",
+        bs,
+        "--describe",
+        "--topic",
+        "t2",
+    ])
+    .await);
+    assert!(out.starts_with("Topic: t2\tTopicId: "), "{out}");
+    assert!(
+        out.contains("PartitionCount: 4\tReplicationFactor: 1"),
+        "{out}"
+    );
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.starts_with("\tTopic: t2\tPartition: "))
+            .count(),
+        4
+    );
+    assert!(
+        out.contains("\tTopic: t2\tPartition: 3\tLeader: 1\tReplicas: 1\tIsr: 1"),
+        "{out}"
+    );
+    ok(tool(&[
+        "topics",
+        "--bootstrap-server",
+        bs,
+        "--delete",
+        "--topic",
+        "t1",
+    ])
+    .await);
+    let out = ok(tool(&[
+        "topics",
+        "--bootstrap-server",
+        bs,
+        "--list",
+        "--exclude-internal",
+    ])
+    .await);
+    assert_eq!(out.trim(), "t2");
+    let (code, out) = tool(&[
+        "topics",
+        "--bootstrap-server",
+        bs,
+        "--describe",
+        "--topic",
+        "nope",
+    ])
+    .await;
+    assert_eq!(code, 1, "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_tools_and_consumer_groups() {
+    let b = RealBroker::start();
+    let bs = b.addr.as_str();
+    ok(tool(&[
+        "topics",
+        "--bootstrap-server",
+        bs,
+        "--create",
+        "--topic",
+        "c",
+        "--partitions",
+        "2",
+    ])
+    .await);
+    let input: String = (0..10).map(|i| format!("k{i}:v{i}\n")).collect();
+    ok(tool_with_input(
+        &[
+            "console-producer",
+            "--bootstrap-server",
+            bs,
+            "--topic",
+            "c",
+            "--property",
+            "parse.key=true",
+            "--property",
+            "key.separator=:",
+        ],
+        &input,
+    )
+    .await);
+    let out = ok(tool(&[
+        "console-consumer",
+        "--bootstrap-server",
+        bs,
+        "--topic",
+        "c",
+        "--from-beginning",
+        "--group",
+        "cg",
+        "--property",
+        "print.key=true",
+        "--property",
+        "key.separator=|",
+        "--max-messages",
+        "10",
+    ])
+    .await);
+    let mut lines: Vec<&str> = out.lines().collect();
+    lines.sort();
+    let mut want: Vec<String> = (0..10).map(|i| format!("k{i}|v{i}")).collect();
+    want.sort();
+    assert_eq!(lines, want);
+
+    let out = ok(tool(&["consumer-groups", "--bootstrap-server", bs, "--list"]).await);
+    assert!(out.lines().any(|l| l == "cg"), "{out}");
+    let out = ok(tool(&[
+        "consumer-groups",
+        "--bootstrap-server",
+        bs,
+        "--describe",
+        "--group",
+        "cg",
+    ])
+    .await);
+    let header = out.lines().find(|l| l.starts_with("GROUP")).unwrap();
+    let cols: Vec<&str> = header.split_whitespace().collect();
+    assert_eq!(
+        cols,
+        vec![
+            "GROUP",
+            "TOPIC",
+            "PARTITION",
+            "CURRENT-OFFSET",
+            "LOG-END-OFFSET",
+            "LAG",
+            "CONSUMER-ID",
+            "HOST",
+            "CLIENT-ID"
+        ]
+    );
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .filter(|l| l.starts_with("cg "))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows.len(), 2, "{out}");
+    let total: i64 = rows.iter().map(|r| r[3].parse::<i64>().unwrap()).sum();
+    assert_eq!(total, 10);
+    assert!(rows.iter().all(|r| r[5] == "0"), "no lag: {out}");
+
+    // Reset: dry run changes nothing, execute does.
+    let out = ok(tool(&[
+        "consumer-groups",
+        "--bootstrap-server",
+        bs,
+        "--reset-offsets",
+        "--group",
+        "cg",
+        "--topic",
+        "c",
+        "--to-earliest",
+        "--dry-run",
+    ])
+    .await);
+    assert!(out.contains("NEW-OFFSET"));
+    let out = ok(tool(&[
+        "consumer-groups",
+        "--bootstrap-server",
+        bs,
+        "--describe",
+        "--group",
+        "cg",
+    ])
+    .await);
+    assert!(
+        out.lines()
+            .filter(|l| l.starts_with("cg "))
+            .all(|l| l.split_whitespace().nth(5) == Some("0"))
+    );
+    ok(tool(&[
+        "consumer-groups",
+        "--bootstrap-server",
+        bs,
+        "--reset-offsets",
+        "--group",
+        "cg",
+        "--topic",
+        "c",
+        "--to-earliest",
+        "--execute",
+    ])
+    .await);
+    let out = ok(tool(&[
+        "consumer-groups",
+        "--bootstrap-server",
+        bs,
+        "--describe",
+        "--group",
+        "cg",
+    ])
+    .await);
+    let lag: i64 = out
+        .lines()
+        .filter(|l| l.starts_with("cg "))
+        .map(|l| l.split_whitespace().nth(5).unwrap().parse::<i64>().unwrap())
+        .sum();
+    assert_eq!(lag, 10);
+    let out = ok(tool(&[
+        "consumer-groups",
+        "--bootstrap-server",
+        bs,
+        "--reset-offsets",
+        "--group",
+        "cg",
+        "--topic",
+        "c:0",
+        "--shift-by",
+        "2",
+        "--execute",
+    ])
+    .await);
+    let row = out.lines().find(|l| l.starts_with("cg ")).unwrap();
+    assert_eq!(row.split_whitespace().nth(3), Some("2"));
+    let out = ok(tool(&[
+        "consumer-groups",
+        "--bootstrap-server",
+        bs,
+        "--reset-offsets",
+        "--group",
+        "cg",
+        "--topic",
+        "c",
+        "--to-offset",
+        "1",
+        "--execute",
+    ])
+    .await);
+    assert!(
+        out.lines()
+            .filter(|l| l.starts_with("cg "))
+            .all(|l| l.ends_with(" 1"))
+    );
+    let out = ok(tool(&[
+        "consumer-groups",
+        "--bootstrap-server",
+        bs,
+        "--reset-offsets",
+        "--group",
+        "cg",
+        "--all-topics",
+        "--to-datetime",
+        "2100-01-01T00:00:00.000",
+        "--execute",
+    ])
+    .await);
+    let sum: i64 = out
+        .lines()
+        .filter(|l| l.starts_with("cg "))
+        .map(|l| l.split_whitespace().nth(3).unwrap().parse::<i64>().unwrap())
+        .sum();
+    assert_eq!(sum, 10, "a future time resets to the end: {out}");
+    let out = ok(tool(&[
+        "consumer-groups",
+        "--bootstrap-server",
+        bs,
+        "--delete",
+        "--group",
+        "cg",
+    ])
+    .await);
+    assert!(out.contains("successful"));
+    let out = ok(tool(&["consumer-groups", "--bootstrap-server", bs, "--list"]).await);
+    assert!(!out.lines().any(|l| l == "cg"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offsets_records_versions_and_configs_alter() {
+    let b = RealBroker::start();
+    let bs = b.addr.as_str();
+    ok(tool(&[
+        "topics",
+        "--bootstrap-server",
+        bs,
+        "--create",
+        "--topic",
+        "o",
+        "--partitions",
+        "2",
+    ])
+    .await);
+    let input: String = (0..6).map(|i| format!("v{i}\n")).collect();
+    ok(tool_with_input(
+        &[
+            "console-producer",
+            "--bootstrap-server",
+            bs,
+            "--topic",
+            "o",
+            "--producer-property",
+            "partitioner.class=org.apache.kafka.clients.producer.RoundRobinPartitioner",
+        ],
+        &input,
+    )
+    .await);
+    let out = ok(tool(&["get-offsets", "--bootstrap-server", bs, "--topic", "o"]).await);
+    assert_eq!(out.lines().collect::<Vec<_>>(), vec!["o:0:3", "o:1:3"]);
+    let dir = vltava_testkit::temp_dir("cli-delete").unwrap();
+    let file = dir.join("offsets.json");
+    std::fs::write(
+        &file,
+        r#"{"partitions":[{"topic":"o","partition":0,"offset":2}],"version":1}"#,
+    )
+    .unwrap();
+    let out = ok(tool(&[
+        "delete-records",
+        "--bootstrap-server",
+        bs,
+        "--offset-json-file",
+        file.to_str().unwrap(),
+    ])
+    .await);
+    assert!(out.contains("partition: o-0\tlow_watermark: 2"), "{out}");
+    let out = ok(tool(&[
+        "get-offsets",
+        "--bootstrap-server",
+        bs,
+        "--topic",
+        "o",
+        "--time",
+        "-2",
+    ])
+    .await);
+    assert_eq!(out.lines().collect::<Vec<_>>(), vec!["o:0:2", "o:1:0"]);
+    let out = ok(tool(&["api-versions", "--bootstrap-server", bs]).await);
+    assert!(out.contains("(id: 1 rack: null) -> ("), "{out}");
+    assert!(
+        out.contains("\tProduce(0): 3 to ") || out.contains("\tProduce(0): 0 to "),
+        "{out}"
+    );
+    assert!(out.contains("[usable: "));
+    let out = ok(tool(&[
+        "configs",
+        "--bootstrap-server",
+        bs,
+        "--entity-type",
+        "topics",
+        "--entity-name",
+        "o",
+        "--alter",
+        "--add-config",
+        "retention.ms=5000,cleanup.policy=compact",
+    ])
+    .await);
+    assert_eq!(out.trim(), "Completed updating config for topic o.");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verifiable_and_perf_tools() {
+    let b = RealBroker::start();
+    let bs = b.addr.as_str();
+    ok(tool(&[
+        "topics",
+        "--bootstrap-server",
+        bs,
+        "--create",
+        "--topic",
+        "v",
+        "--partitions",
+        "2",
+    ])
+    .await);
+    let out = ok(tool(&[
+        "verifiable-producer",
+        "--bootstrap-server",
+        bs,
+        "--topic",
+        "v",
+        "--max-messages",
+        "25",
+    ])
+    .await);
+    let events: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events[0]["name"], "startup_complete");
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e["name"] == "producer_send_success")
+            .count(),
+        25
+    );
+    let last = events.last().unwrap();
+    assert_eq!(
+        (last["name"].as_str(), last["acked"].as_i64()),
+        (Some("tool_data"), Some(25))
+    );
+    let out = ok(tool(&[
+        "verifiable-consumer",
+        "--bootstrap-server",
+        bs,
+        "--topic",
+        "v",
+        "--group-id",
+        "vg",
+        "--max-messages",
+        "25",
+    ])
+    .await);
+    let events: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let consumed: i64 = events
+        .iter()
+        .filter(|e| e["name"] == "records_consumed")
+        .map(|e| e["count"].as_i64().unwrap())
+        .sum();
+    assert_eq!(consumed, 25);
+    assert!(events.iter().any(|e| e["name"] == "partitions_assigned"));
+    assert!(
+        events
+            .iter()
+            .filter(|e| e["name"] == "offsets_committed")
+            .all(|e| e["success"] == true)
+    );
+    assert_eq!(events.last().unwrap()["name"], "shutdown_complete");
+
+    let props = format!("bootstrap.servers={bs}");
+    let out = ok(tool(&[
+        "producer-perf-test",
+        "--topic",
+        "v",
+        "--num-records",
+        "3000",
+        "--record-size",
+        "100",
+        "--throughput",
+        "-1",
+        "--producer-props",
+        &props,
+        "acks=1",
+        "compression.type=lz4",
+        "--reporting-interval",
+        "100",
+    ])
+    .await);
+    let last = out.lines().last().unwrap();
+    assert!(last.starts_with("3000 records sent, "), "{out}");
+    assert!(
+        last.contains("records/sec (") && last.contains("MB/sec)") && last.contains("ms 99th"),
+        "{out}"
+    );
+    let out = ok(tool(&[
+        "consumer-perf-test",
+        "--bootstrap-server",
+        bs,
+        "--topic",
+        "v",
+        "--messages",
+        "3025",
+        "--show-detailed-stats",
+        "--reporting-interval",
+        "100",
+    ])
+    .await);
+    assert!(
+        out.starts_with(
+            "start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec"
+        ),
+        "{out}"
+    );
+    let fields: Vec<&str> = out.lines().last().unwrap().split(", ").collect();
+    assert_eq!(fields[4], "3025", "{out}");
+}
+
+/// `configs --describe` through the test double: the broker at this commit
+/// cannot encode DescribeConfigs responses.
+#[tokio::test]
+async fn configs_describe_against_the_test_double() {
+    let fake = support::fake_kafka::FakeKafka::start().await;
+    fake.create_topic("f", 1);
+    let bs = fake.addr.as_str();
+    ok(tool(&[
+        "configs",
+        "--bootstrap-server",
+        bs,
+        "--entity-type",
+        "topics",
+        "--entity-name",
+        "f",
+        "--alter",
+        "--add-config",
+        "retention.ms=7,segment.ms=[1,2]",
+    ])
+    .await);
+    let out = ok(tool(&[
+        "configs",
+        "--bootstrap-server",
+        bs,
+        "--entity-type",
+        "topics",
+        "--entity-name",
+        "f",
+        "--describe",
+    ])
+    .await);
+    assert_eq!(
+        out,
+        "Dynamic configs for topic f are:\n  retention.ms=7 sensitive=false\n  segment.ms=1,2 sensitive=false\n"
+    );
+    ok(tool(&[
+        "configs",
+        "--bootstrap-server",
+        bs,
+        "--entity-type",
+        "topics",
+        "--entity-name",
+        "f",
+        "--alter",
+        "--delete-config",
+        "segment.ms",
+    ])
+    .await);
+    let out = ok(tool(&[
+        "configs",
+        "--bootstrap-server",
+        bs,
+        "--entity-type",
+        "topics",
+        "--entity-name",
+        "f",
+        "--describe",
+    ])
+    .await);
+    assert_eq!(
+        out,
+        "Dynamic configs for topic f are:\n  retention.ms=7 sensitive=false\n"
+    );
+    let (code, out) = tool(&[
+        "configs",
+        "--bootstrap-server",
+        bs,
+        "--entity-type",
+        "users",
+        "--describe",
+    ])
+    .await;
+    assert_eq!(code, 1, "{out}");
+    let (code, _) = tool(&["no-such-tool"]).await;
+    assert_eq!(code, 2);
+}
