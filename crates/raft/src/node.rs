@@ -6,8 +6,8 @@
 use std::path::Path;
 
 use bytes::Bytes;
-use raft::eraftpb::Message;
-use raft::{Config, RawNode, StateRole};
+use raft::eraftpb::{Message, MessageType};
+use raft::{Config, RawNode, SnapshotStatus, StateRole};
 
 use crate::apply::{apply_record, image_to_records, replay};
 use crate::config::{QuorumConfig, node_id, raft_id};
@@ -253,6 +253,13 @@ impl RaftNode {
             self.apply_entries(committed, &mut out);
             self.raw.advance_apply();
             self.maybe_snapshot()?;
+        }
+        // Transports are fire-and-forget: report each snapshot as sent, so the leader goes back
+        // to probing that follower (and sends the snapshot again if it was lost).
+        for m in &out.messages {
+            if m.msg_type == MessageType::MsgSnapshot {
+                self.raw.report_snapshot(m.to, SnapshotStatus::Finish);
+            }
         }
         let leader = self.leader_id();
         if leader != leader_before {
