@@ -19,7 +19,9 @@ use crate::transport::Transport;
 
 /// Capacity of the command queue from `Controller` handles to the driver.
 pub const COMMAND_QUEUE: usize = 1024;
-/// Most proposals waiting to commit; further commands wait in the queue.
+/// Most ready rounds handled back to back before the driver looks at its inputs again.
+const MAX_READY_ROUNDS: usize = 16;
+/// Most proposals waiting to commit; more are refused until some complete.
 pub const MAX_PENDING_PROPOSALS: usize = 4096;
 
 /// Builds the records of one admin operation from the pending image (and sends its own
@@ -37,6 +39,7 @@ pub(crate) enum Command {
 
 struct Pending {
     at: AppliedEntry,
+    records: Vec<MetadataRecord>,
     deadline: Instant,
     done: oneshot::Sender<Result<(), RaftError>>,
 }
@@ -144,9 +147,20 @@ impl<T: Transport> Driver<T> {
             let _ = done.send(Err(RaftError::Limit("too many proposals in flight".into())));
             return;
         }
-        let view = self
-            .pending_image
-            .get_or_insert_with(|| self.node.image().clone());
+        if self.pending_image.is_none() {
+            // Committed image plus whatever this node still has in flight (its own log entries
+            // may yet commit, also after a leader change back to this node).
+            let mut view = self.node.image().clone();
+            for p in &self.pending {
+                for r in &p.records {
+                    apply_record(&mut view, r);
+                }
+            }
+            self.pending_image = Some(view);
+        }
+        let Some(view) = self.pending_image.as_mut() else {
+            return;
+        };
         let records = build(view, &mut self.ids);
         if records.is_empty() {
             let _ = done.send(Ok(()));
@@ -161,6 +175,7 @@ impl<T: Transport> Driver<T> {
                 }
                 self.pending.push(Pending {
                     at,
+                    records,
                     deadline: Instant::now() + self.proposal_timeout,
                     done,
                 });
@@ -172,14 +187,22 @@ impl<T: Transport> Driver<T> {
         }
     }
 
+    /// Handles readies until raft has nothing more (bounded, so a busy node still ticks).
     fn process_ready(&mut self) -> Result<(), RaftError> {
         let was_leader = self.node.is_leader();
-        let out = self.node.handle_ready()?;
-        for m in out.messages {
-            self.transport.send(m);
-        }
-        for applied in &out.applied {
-            self.complete(applied);
+        let mut image_changed = false;
+        for _ in 0..MAX_READY_ROUNDS {
+            let out = self.node.handle_ready()?;
+            for m in out.messages {
+                self.transport.send(m);
+            }
+            for applied in &out.applied {
+                self.complete(applied);
+            }
+            image_changed |= out.image_changed;
+            if !self.node.has_ready() {
+                break;
+            }
         }
         if was_leader && !self.node.is_leader() {
             self.pending_image = None;
@@ -187,7 +210,7 @@ impl<T: Transport> Driver<T> {
         if self.pending.is_empty() {
             self.pending_image = None;
         }
-        if out.image_changed {
+        if image_changed {
             self.images
                 .send_replace(Arc::new(self.node.image().clone()));
         }

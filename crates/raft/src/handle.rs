@@ -25,6 +25,7 @@ use crate::error::{RaftError, codes};
 use crate::image::MetadataImage;
 use crate::node::RaftNode;
 use crate::records::MetadataRecord;
+use crate::tcp_transport::TcpTransport;
 use crate::transport::{NoTransport, Transport};
 
 /// Handle to the running quorum member and controller.
@@ -38,16 +39,33 @@ pub struct Controller {
 
 impl Controller {
     /// Opens or formats `cfg.metadata_dir` and starts this node's part of the quorum. With one
-    /// voter it returns once this node leads and has applied the whole committed log. More than
-    /// one voter needs a network: use [`Controller::start_with_transport`].
+    /// voter it returns once this node leads and has applied the whole committed log. With
+    /// several it binds this voter's address as the controller listener, talks to the others
+    /// over TCP, and returns at once (the image shows the leader once one is elected).
     pub async fn start(cfg: QuorumConfig) -> Result<Controller, RaftError> {
-        if cfg.voters.len() != 1 {
-            return Err(RaftError::Config(
-                "Controller::start runs a one-voter quorum; several voters need start_with_transport (no TCP transport yet)".into(),
-            ));
+        if cfg.voters.len() == 1 {
+            let (_tx, rx) = mpsc::channel(1);
+            return Self::start_with_transport(cfg, NoTransport, rx).await;
         }
-        let (_tx, rx) = mpsc::channel(1);
-        Self::start_with_transport(cfg, NoTransport, rx).await
+        let Some(me) = cfg.voters.iter().find(|v| v.id == cfg.node_id) else {
+            return Err(RaftError::Config(format!(
+                "node {} is not a voter",
+                cfg.node_id
+            )));
+        };
+        let listener = tokio::net::TcpListener::bind(me.addr).await.map_err(|e| {
+            RaftError::Config(format!("cannot bind controller listener {}: {e}", me.addr))
+        })?;
+        Self::start_with_listener(cfg, listener).await
+    }
+
+    /// Starts with an already bound controller listener (several voters, TCP transport).
+    pub async fn start_with_listener(
+        cfg: QuorumConfig,
+        listener: tokio::net::TcpListener,
+    ) -> Result<Controller, RaftError> {
+        let (transport, inbox) = TcpTransport::start(cfg.node_id, &cfg.voters, listener);
+        Self::start_with_transport(cfg, transport, inbox).await
     }
 
     /// Starts with a given transport and inbox of peer messages.

@@ -195,6 +195,11 @@ impl RaftNode {
         self.raw.store()
     }
 
+    /// Whether `handle_ready` has work.
+    pub fn has_ready(&self) -> bool {
+        self.raw.has_ready()
+    }
+
     /// Advances the logical clock by one tick.
     pub fn tick(&mut self) {
         self.raw.tick();

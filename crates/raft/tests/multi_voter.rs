@@ -331,3 +331,78 @@ async fn three_controllers_over_the_in_memory_network() {
     }
     std::fs::remove_dir_all(&base).unwrap();
 }
+
+#[tokio::test]
+async fn three_controllers_over_tcp() {
+    let base = temp_dir("tcp");
+    let mut listeners = Vec::new();
+    for _ in 0..3 {
+        listeners.push(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap());
+    }
+    let voters: Vec<Voter> = listeners
+        .iter()
+        .enumerate()
+        .map(|(i, l)| Voter {
+            id: i as i32 + 1,
+            addr: l.local_addr().unwrap(),
+        })
+        .collect();
+    let mut controllers = Vec::new();
+    for (i, listener) in listeners.into_iter().enumerate() {
+        let mut cfg = config(i as i32 + 1, &base);
+        cfg.voters = voters.clone();
+        controllers.push(
+            Controller::start_with_listener(cfg, listener)
+                .await
+                .unwrap(),
+        );
+    }
+    let mut rx = controllers[0].subscribe();
+    let leader = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let l = rx.borrow_and_update().controller_id;
+            if l > 0 {
+                return l;
+            }
+            rx.changed().await.unwrap();
+        }
+    })
+    .await
+    .unwrap();
+    let lc = &controllers[(leader - 1) as usize];
+    for id in 1..=3 {
+        lc.register_broker(id, "h".into(), 9090 + id, None)
+            .await
+            .unwrap();
+    }
+    let resp = lc
+        .create_topics(
+            CreateTopicsRequest {
+                topics: vec![CreatableTopic {
+                    name: "over-tcp".into(),
+                    num_partitions: 2,
+                    replication_factor: 3,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+            7,
+            &TopicDefaults::default(),
+        )
+        .await;
+    assert_eq!(resp.topics[0].error_code, 0, "{resp:?}");
+    for c in &controllers {
+        let mut rx = c.subscribe();
+        tokio::time::timeout(Duration::from_secs(20), async {
+            while !rx.borrow_and_update().topics.contains_key("over-tcp") {
+                rx.changed().await.unwrap();
+            }
+        })
+        .await
+        .unwrap();
+    }
+    for c in controllers {
+        c.shutdown().await;
+    }
+    std::fs::remove_dir_all(&base).unwrap();
+}
