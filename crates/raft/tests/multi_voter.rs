@@ -406,3 +406,92 @@ async fn three_controllers_over_tcp() {
     }
     std::fs::remove_dir_all(&base).unwrap();
 }
+
+async fn wait_for_leader(c: &Controller, not: i32) -> i32 {
+    let mut rx = c.subscribe();
+    tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            let l = rx.borrow_and_update().controller_id;
+            if l > 0 && l != not {
+                return l;
+            }
+            rx.changed().await.unwrap();
+        }
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn isolated_leader_times_out_and_follower_says_not_controller() {
+    let base = temp_dir("isolate");
+    let net = InMemoryNetwork::new();
+    let mut controllers = Vec::new();
+    for id in 1..=3 {
+        let (transport, inbox) = net.join(id);
+        let mut cfg = config(id, &base);
+        cfg.proposal_timeout = Duration::from_secs(5);
+        controllers.push(
+            Controller::start_with_transport(cfg, transport, inbox)
+                .await
+                .unwrap(),
+        );
+    }
+    let leader = wait_for_leader(&controllers[0], -1).await;
+    let lc = controllers[(leader - 1) as usize].clone();
+    for id in 1..=3 {
+        lc.register_broker(id, "h".into(), 9090 + id, None)
+            .await
+            .unwrap();
+    }
+    let create = |name: &str| CreateTopicsRequest {
+        topics: vec![CreatableTopic {
+            name: name.into(),
+            num_partitions: 1,
+            replication_factor: -1,
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    // A follower answers NOT_CONTROLLER.
+    let follower = &controllers[(leader % 3) as usize];
+    let resp = follower
+        .create_topics(create("via-follower"), 7, &TopicDefaults::default())
+        .await;
+    assert_eq!(resp.topics[0].error_code, 41);
+
+    // Cut the leader off: its proposal cannot commit and times out.
+    net.isolate(leader, true);
+    let resp = lc
+        .create_topics(create("lost"), 7, &TopicDefaults::default())
+        .await;
+    assert_eq!(resp.topics[0].error_code, 7, "{resp:?}");
+
+    // The others elect a new leader and go on.
+    let other = &controllers[(leader % 3) as usize];
+    let new_leader = wait_for_leader(other, leader).await;
+    let nc = &controllers[(new_leader - 1) as usize];
+    let resp = nc
+        .create_topics(create("kept"), 7, &TopicDefaults::default())
+        .await;
+    assert_eq!(resp.topics[0].error_code, 0);
+
+    // Healed, the old leader drops its uncommitted entry and converges.
+    net.isolate(leader, false);
+    let mut rx = lc.subscribe();
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while !rx.borrow_and_update().topics.contains_key("kept") {
+            rx.changed().await.unwrap();
+        }
+    })
+    .await
+    .unwrap();
+    for c in &controllers {
+        let image = c.image();
+        assert!(!image.topics.contains_key("lost"));
+    }
+    for c in controllers {
+        c.shutdown().await;
+    }
+    std::fs::remove_dir_all(&base).unwrap();
+}
