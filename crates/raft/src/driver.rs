@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::apply::apply_record;
+use crate::controller::features::{METADATA_VERSION, bootstrap_records};
 use crate::controller::{IdSource, RandomIds};
 use crate::error::RaftError;
 use crate::image::MetadataImage;
@@ -57,6 +58,7 @@ pub(crate) struct Driver<T: Transport> {
     pending: Vec<Pending>,
     pending_image: Option<MetadataImage>,
     ids: RandomIds,
+    bootstrap_term: u64,
 }
 
 impl<T: Transport> Driver<T> {
@@ -85,6 +87,7 @@ impl<T: Transport> Driver<T> {
             pending: Vec::new(),
             pending_image: None,
             ids: RandomIds::default(),
+            bootstrap_term: 0,
         }
     }
 
@@ -93,6 +96,7 @@ impl<T: Transport> Driver<T> {
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut inbox_open = true;
         loop {
+            self.maybe_bootstrap();
             if let Err(e) = self.process_ready() {
                 self.fail_all(&e);
                 if let Some(r) = self.ready.take() {
@@ -124,10 +128,29 @@ impl<T: Transport> Driver<T> {
         }
     }
 
+    /// A leader that has applied everything and finds no metadata version writes it (once per
+    /// term), as Kafka's bootstrap does on a fresh cluster.
+    fn maybe_bootstrap(&mut self) {
+        let caught_up = self.node.applied_index() >= self.node.commit_index();
+        if !self.node.is_leader()
+            || !caught_up
+            || !self.pending.is_empty()
+            || self.bootstrap_term == self.node.term()
+            || self.node.image().features.contains_key(METADATA_VERSION)
+        {
+            return;
+        }
+        self.bootstrap_term = self.node.term();
+        let (done, _) = oneshot::channel();
+        self.propose(Box::new(|image, _| bootstrap_records(image)), done);
+    }
+
     fn signal_ready(&mut self) {
         let caught_up = self.node.applied_index() >= self.node.commit_index();
         let ok = if self.single_voter {
-            self.node.is_leader() && caught_up
+            self.node.is_leader()
+                && caught_up
+                && self.node.image().features.contains_key(METADATA_VERSION)
         } else {
             true
         };

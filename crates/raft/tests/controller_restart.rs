@@ -52,6 +52,7 @@ async fn create_topic_and_recover_after_restart() {
     let dir = temp_dir("restart");
     let c = start(&dir, 1000).await;
     assert_eq!(c.image().controller_id, 1);
+    assert_eq!(c.image().features.get("metadata.version"), Some(&25));
     c.register_broker(1, "localhost".into(), 9092, None)
         .await
         .unwrap();
