@@ -246,17 +246,20 @@ impl RaftNode {
                 self.raw.mut_store().append(rd.entries())?;
             }
             if let Some(hs) = rd.hs() {
-                self.raw.mut_store().set_hard_state(hs.clone())?;
+                self.raw.mut_store().stage_hard_state(hs.clone());
             }
             out.messages.extend(rd.take_persisted_messages());
             let mut light = self.raw.advance(rd);
             if let Some(commit) = light.commit_index() {
-                self.raw.mut_store().set_commit(commit)?;
+                self.raw.mut_store().stage_commit(commit);
             }
             out.messages.extend(light.take_messages());
             let committed = light.take_committed_entries();
             self.apply_entries(committed, &mut out);
             self.raw.advance_apply();
+            // One write of term, vote and commit per ready, before any message leaves (the
+            // caller sends `out.messages` only after this returns).
+            self.raw.mut_store().flush_state()?;
             self.maybe_snapshot()?;
         }
         // Transports are fire-and-forget: report each snapshot as sent, so the leader goes back
