@@ -217,3 +217,18 @@ async fn torn_log_tail_recovers_to_a_consistent_prefix() {
     c.shutdown().await;
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The broker calls the controller from spawned tasks: every future must be `Send`.
+#[allow(dead_code)]
+fn controller_futures_are_send(c: Controller, d: TopicDefaults) {
+    fn assert_send<T: Send>(_: T) {}
+    assert_send(Controller::start(QuorumConfig::single_node(1, "x", "c")));
+    assert_send(c.register_broker(1, "h".into(), 1, None));
+    assert_send(c.create_topics(Default::default(), 7, &d));
+    assert_send(c.delete_topics(Default::default(), 6));
+    assert_send(c.create_partitions(Default::default(), 3));
+    assert_send(c.incremental_alter_configs(Default::default(), 1));
+    assert_send(c.alter_configs(Default::default(), 2));
+    assert_send(c.allocate_producer_ids(0));
+    assert_send(c.clone().shutdown());
+}
