@@ -213,16 +213,19 @@ impl<T: Transport> Driver<T> {
     /// Handles readies until raft has nothing more (bounded, so a busy node still ticks).
     fn process_ready(&mut self) -> Result<(), RaftError> {
         let was_leader = self.node.is_leader();
-        let mut image_changed = false;
         for _ in 0..MAX_READY_ROUNDS {
             let out = self.node.handle_ready()?;
             for m in out.messages {
                 self.transport.send(m);
             }
+            // Publish first: a caller whose proposal completes must see its change in `image()`.
+            if out.image_changed {
+                self.images
+                    .send_replace(Arc::new(self.node.image().clone()));
+            }
             for applied in &out.applied {
                 self.complete(applied);
             }
-            image_changed |= out.image_changed;
             if !self.node.has_ready() {
                 break;
             }
@@ -232,10 +235,6 @@ impl<T: Transport> Driver<T> {
         }
         if self.pending.is_empty() {
             self.pending_image = None;
-        }
-        if image_changed {
-            self.images
-                .send_replace(Arc::new(self.node.image().clone()));
         }
         Ok(())
     }

@@ -232,3 +232,35 @@ fn controller_futures_are_send(c: Controller, d: TopicDefaults) {
     assert_send(c.allocate_producer_ids(0));
     assert_send(c.clone().shutdown());
 }
+
+/// On a multi-threaded runtime, a completed request's change is already in `image()`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completed_request_is_visible_in_the_image() {
+    let dir = temp_dir("visible");
+    let c = start(&dir, 1000).await;
+    c.register_broker(1, "localhost".into(), 9092, None)
+        .await
+        .unwrap();
+    for i in 0..20 {
+        let name = format!("v{i}");
+        let c2 = c.clone();
+        let n2 = name.clone();
+        let r = tokio::spawn(async move {
+            c2.create_topics(
+                CreateTopicsRequest {
+                    topics: vec![topic(&n2, 1)],
+                    ..Default::default()
+                },
+                7,
+                &TopicDefaults::default(),
+            )
+            .await
+        })
+        .await
+        .unwrap();
+        assert_eq!(r.topics[0].error_code, 0);
+        assert!(c.image().topics.contains_key(&name));
+    }
+    c.shutdown().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
