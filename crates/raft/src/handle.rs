@@ -28,6 +28,9 @@ use crate::records::MetadataRecord;
 use crate::tcp_transport::TcpTransport;
 use crate::transport::{NoTransport, Transport};
 
+/// Shortest time `start` waits for a one-voter quorum to lead and catch up.
+const STARTUP_TIMEOUT_MIN: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Handle to the running quorum member and controller.
 #[derive(Clone, Debug)]
 pub struct Controller {
@@ -90,10 +93,14 @@ impl Controller {
             cfg.voters.len() == 1,
         );
         let task = tokio::spawn(driver.run());
-        match ready_rx.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(e),
-            Err(_) => return Err(RaftError::Stopped),
+        match tokio::time::timeout(cfg.proposal_timeout.max(STARTUP_TIMEOUT_MIN), ready_rx).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => return Err(e),
+            Ok(Err(_)) => return Err(RaftError::Stopped),
+            Err(_) => {
+                task.abort();
+                return Err(RaftError::Timeout);
+            }
         }
         Ok(Controller {
             commands: cmd_tx,

@@ -116,6 +116,20 @@ impl RaftNode {
         let meta = format_or_check(&cfg.metadata_dir, cfg)?;
         let voters: Vec<u64> = cfg.voters.iter().map(|v| raft_id(v.id)).collect();
         let store = DiskStorage::open(&cfg.metadata_dir, &voters)?;
+        let mut stored: Vec<u64> = raft::Storage::initial_state(&store)?.conf_state.voters;
+        let mut wanted = voters.clone();
+        stored.sort_unstable();
+        wanted.sort_unstable();
+        if stored != wanted {
+            return Err(RaftError::Mismatch {
+                path: cfg.metadata_dir.clone(),
+                reason: format!(
+                    "the log's voters are {:?} but the configuration lists {:?} (membership changes are not supported)",
+                    stored.iter().map(|r| node_id(*r)).collect::<Vec<_>>(),
+                    wanted.iter().map(|r| node_id(*r)).collect::<Vec<_>>()
+                ),
+            });
+        }
         let snap = store.latest_snapshot();
         let snap_index = snap.get_metadata().index;
         let mut image = MetadataImage::empty(&meta.cluster_id);

@@ -164,6 +164,17 @@ async fn wrong_node_id_is_refused() {
     assert!(Controller::start(cfg).await.is_err());
     let cfg = QuorumConfig::single_node(1, &dir, "other-cluster");
     assert!(Controller::start(cfg).await.is_err());
+    // The log was formatted for a one-voter quorum: other voters are a mismatch, not a hang.
+    let mut cfg = QuorumConfig::single_node(1, &dir, "vltava-test-cluster");
+    cfg.voters[0].addr = "127.0.0.1:0".parse().unwrap();
+    cfg.voters.push(vltava_raft::Voter {
+        id: 2,
+        addr: "127.0.0.1:1".parse().unwrap(),
+    });
+    assert!(matches!(
+        Controller::start(cfg).await,
+        Err(vltava_raft::RaftError::Mismatch { .. })
+    ));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
