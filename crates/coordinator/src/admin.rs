@@ -168,13 +168,13 @@ impl GroupCoordinator {
     ) {
         let mut results = Vec::with_capacity(req.groups_names.len());
         let mut appends = Vec::new();
-        for gid in &req.groups_names {
+        for (index, gid) in req.groups_names.iter().enumerate() {
             let code = if self.loading {
                 codes::COORDINATOR_LOAD_IN_PROGRESS
             } else if gid.is_empty() {
                 codes::INVALID_GROUP_ID
             } else {
-                match self.groups.get(gid.as_str()) {
+                match self.groups.get_mut(gid.as_str()) {
                     None => codes::GROUP_ID_NOT_FOUND,
                     Some(g) if g.state == GroupState::Dead => codes::GROUP_ID_NOT_FOUND,
                     Some(g) if g.state != GroupState::Empty => codes::NON_EMPTY_GROUP,
@@ -188,8 +188,9 @@ impl GroupCoordinator {
                         if let Ok(rec) = group_metadata_record(&g.id, None) {
                             records.push(rec);
                         }
-                        appends.push((g.id.clone(), records));
-                        self.groups.remove(gid.as_str());
+                        // Dead until its tombstones are written.
+                        g.state = GroupState::Dead;
+                        appends.push((g.id.clone(), index, records));
                         codes::NONE
                     }
                 }
@@ -200,40 +201,26 @@ impl GroupCoordinator {
                 ..Default::default()
             });
         }
-        let ok = ResponseBody::DeleteGroups(DeleteGroupsResponse {
-            results: results.clone(),
+        let resp = DeleteGroupsResponse {
+            results,
             ..Default::default()
-        });
+        };
         if appends.is_empty() {
             out.push(Effect::Respond {
                 request_id,
-                body: ok,
+                body: ResponseBody::DeleteGroups(resp),
             });
             return;
         }
         // Groups live on different partitions: one append each; the
-        // response goes out with the last one.
-        let failed = ResponseBody::DeleteGroups(DeleteGroupsResponse {
-            results: results
-                .into_iter()
-                .map(|mut r| {
-                    if r.error_code == codes::NONE {
-                        r.error_code = codes::COORDINATOR_NOT_AVAILABLE;
-                    }
-                    r
-                })
-                .collect(),
-            ..Default::default()
-        });
-        let last = appends.len() - 1;
-        for (i, (gid, records)) in appends.into_iter().enumerate() {
-            let after = if i == last {
-                AfterAppend::Respond {
-                    ok: vec![(request_id, ok.clone())],
-                    failed: vec![(request_id, failed.clone())],
-                }
-            } else {
-                AfterAppend::Nothing
+        // response goes out when the last one is done.
+        self.pending_deletes
+            .insert(request_id, (resp, appends.len()));
+        for (gid, index, records) in appends {
+            let after = AfterAppend::GroupDeleted {
+                group: gid.clone(),
+                request_id,
+                index,
             };
             self.append(&gid, records, after, out);
         }

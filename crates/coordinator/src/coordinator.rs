@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 use vltava_protocol::coordinator::{GroupMetadataValue, group_metadata_value::MemberMetadata};
+use vltava_protocol::messages::DeleteGroupsResponse;
 use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
 
 use crate::codes;
@@ -85,6 +86,21 @@ pub(crate) enum AfterAppend {
         ok: ResponseBody,
         failed: ResponseBody,
     },
+    /// Tombstones of a deleted group are written: drop it (or bring it
+    /// back when the write failed), then answer once all groups are done.
+    GroupDeleted {
+        group: String,
+        request_id: u64,
+        index: usize,
+    },
+    /// Tombstones of deleted offsets are written: drop them, then answer.
+    OffsetsDeleted {
+        group: String,
+        partitions: Vec<(String, i32)>,
+        request_id: u64,
+        ok: ResponseBody,
+        failed: ResponseBody,
+    },
     /// The leader's assignment of `generation` is stored: hand it out.
     AssignmentStored {
         group: String,
@@ -100,6 +116,9 @@ pub struct GroupCoordinator {
     pub(crate) groups: HashMap<String, Group>,
     pub(crate) loading: bool,
     pub(crate) appends: HashMap<u64, AfterAppend>,
+    /// DeleteGroups requests waiting for their groups' tombstones: the
+    /// response so far and how many groups are still being written.
+    pub(crate) pending_deletes: HashMap<u64, (DeleteGroupsResponse, usize)>,
     next_append_id: u64,
     member_id_counter: u64,
     next_expiry_check: Option<i64>,
@@ -114,6 +133,7 @@ impl GroupCoordinator {
             groups: HashMap::new(),
             loading: false,
             appends: HashMap::new(),
+            pending_deletes: HashMap::new(),
             next_append_id: 1,
             member_id_counter: 0,
             next_expiry_check: None,
@@ -316,6 +336,51 @@ impl GroupCoordinator {
                         .or_insert_with(|| Group::new(&group, now_ms));
                     for (tp, o) in offsets {
                         g.offsets.insert(tp, o);
+                    }
+                }
+                out.push(Effect::Respond {
+                    request_id,
+                    body: if ok { yes } else { failed },
+                });
+            }
+            AfterAppend::GroupDeleted {
+                group,
+                request_id,
+                index,
+            } => {
+                if ok {
+                    self.groups.remove(&group);
+                } else if let Some(g) = self.groups.get_mut(&group) {
+                    g.transition(GroupState::Empty, now_ms);
+                }
+                if let Some((mut resp, left)) = self.pending_deletes.remove(&request_id) {
+                    if !ok {
+                        if let Some(r) = resp.results.get_mut(index) {
+                            r.error_code = codes::COORDINATOR_NOT_AVAILABLE;
+                        }
+                    }
+                    if left <= 1 {
+                        out.push(Effect::Respond {
+                            request_id,
+                            body: ResponseBody::DeleteGroups(resp),
+                        });
+                    } else {
+                        self.pending_deletes.insert(request_id, (resp, left - 1));
+                    }
+                }
+            }
+            AfterAppend::OffsetsDeleted {
+                group,
+                partitions,
+                request_id,
+                ok: yes,
+                failed,
+            } => {
+                if ok {
+                    if let Some(g) = self.groups.get_mut(&group) {
+                        for tp in &partitions {
+                            g.offsets.remove(tp);
+                        }
                     }
                 }
                 out.push(Effect::Respond {

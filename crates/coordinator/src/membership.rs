@@ -307,6 +307,15 @@ impl GroupCoordinator {
             );
         };
         if g.pending_members.contains_key(member_id) {
+            // A member id handed out to a dynamic member cannot take over a
+            // static member's instance id.
+            if args
+                .instance_id
+                .as_deref()
+                .is_some_and(|i| g.static_member(i).is_some())
+            {
+                return fail(out, codes::FENCED_INSTANCE_ID);
+            }
             return add_member_and_rebalance(g, &self.cfg, member_id, now_ms, args, out);
         }
         if let Err(code) = validate_member(g, member_id, args.instance_id.as_deref()) {

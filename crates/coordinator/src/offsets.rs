@@ -472,6 +472,7 @@ impl GroupCoordinator {
             return whole(out, codes::NON_EMPTY_GROUP);
         };
         let mut records = Vec::new();
+        let mut partitions = Vec::new();
         let mut topics = Vec::new();
         for t in &req.topics {
             let name = t.name.as_str();
@@ -484,14 +485,13 @@ impl GroupCoordinator {
                 let code = if blocked {
                     codes::GROUP_SUBSCRIBED_TO_TOPIC
                 } else {
-                    if g.offsets
-                        .remove(&(name.to_owned(), p.partition_index))
-                        .is_some()
-                    {
+                    let tp = (name.to_owned(), p.partition_index);
+                    if g.offsets.contains_key(&tp) && !partitions.contains(&tp) {
                         if let Ok(rec) =
                             offset_commit_record(&group_id, name, p.partition_index, None)
                         {
                             records.push(rec);
+                            partitions.push(tp);
                         }
                     }
                     codes::NONE
@@ -521,9 +521,12 @@ impl GroupCoordinator {
         self.append(
             &group_id,
             records,
-            AfterAppend::Respond {
-                ok: vec![(request_id, ok)],
-                failed: vec![(request_id, failed)],
+            AfterAppend::OffsetsDeleted {
+                group: group_id.clone(),
+                partitions,
+                request_id,
+                ok,
+                failed,
             },
             out,
         );

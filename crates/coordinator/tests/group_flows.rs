@@ -591,3 +591,16 @@ fn every_version_of_join_sync_heartbeat_works() {
         }
     }
 }
+
+#[test]
+fn pending_dynamic_id_cannot_take_a_static_instance() {
+    let mut h = Harness::new(test_config());
+    let j = h.send(9, Harness::join_req("g", "", Some("i"), &["t"]));
+    assert_eq!(h.join_resp(j).error_code, 0);
+    let j = h.send(9, Harness::join_req("g", "", None, &["t"]));
+    let pending = h.join_resp(j).member_id.as_str().to_owned();
+    let j = h.send(9, Harness::join_req("g", &pending, Some("i"), &["t"]));
+    assert_eq!(h.join_resp(j).error_code, codes::FENCED_INSTANCE_ID);
+    let g = h.c.group("g").expect("g");
+    assert_eq!(g.members.len(), 1);
+}
