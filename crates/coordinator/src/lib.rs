@@ -27,3 +27,7 @@ pub use error::CoordinatorError;
 pub use group::{CommittedOffset, Group, GroupState, JoinTimer, Member, Waiter};
 pub use offsets::{CONSUMER_PROTOCOL_TYPE, subscribed_topics};
 pub use partition::{java_string_hash, partition_for};
+
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
