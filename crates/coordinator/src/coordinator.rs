@@ -233,7 +233,6 @@ impl GroupCoordinator {
                 && g.protocol_type.is_none())
         });
         for g in self.groups.values_mut() {
-            g.state_timestamp = g.state_timestamp.max(0);
             if g.members.is_empty() {
                 g.state = GroupState::Empty;
             } else {

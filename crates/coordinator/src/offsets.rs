@@ -546,19 +546,24 @@ impl GroupCoordinator {
             let empty = g.state == GroupState::Empty;
             let uses_protocol = g.protocol_type.as_deref().is_some_and(|t| !t.is_empty());
             let since = g.state_timestamp;
+            // A live consumer group keeps the offsets of topics it subscribes
+            // to; the others age from their commit (KIP-496).
+            let subscribed = if empty { None } else { subscribed_topics(g) };
             let mut records = Vec::new();
             g.offsets.retain(|(t, p), o| {
                 let expired = match o.expire_timestamp {
                     Some(e) => now_ms >= e,
                     None if empty => {
-                        let base = if uses_protocol {
+                        let base = if uses_protocol && since > 0 {
                             since
                         } else {
                             o.commit_timestamp
                         };
                         now_ms >= base.saturating_add(retention)
                     }
-                    None => false,
+                    None => subscribed.as_ref().is_some_and(|s| {
+                        !s.contains(t) && now_ms >= o.commit_timestamp.saturating_add(retention)
+                    }),
                 };
                 if expired {
                     if let Ok(rec) = offset_commit_record(&id, t, *p, None) {

@@ -511,3 +511,27 @@ fn reload_of_group_that_emptied() {
     assert_eq!(h2.join_resp(j).generation_id, 3);
     let _ = GroupCoordinator::APIS;
 }
+
+#[test]
+fn live_group_keeps_subscribed_offsets_and_ages_out_the_rest() {
+    let cfg = GroupConfig {
+        offsets_retention_minutes: 1,
+        offsets_retention_check_interval_ms: 5_000,
+        ..test_config()
+    };
+    let mut h = Harness::new(cfg);
+    let (j, m) = h.join_dynamic("g", &["t"]);
+    assert_eq!(h.join_resp(j).generation_id, 1);
+    let s = h.sync("g", 1, &m, &[(&m, b"a")]);
+    assert_eq!(h.sync_resp(s).error_code, 0);
+    for t in ["t", "old"] {
+        let c = h.send(8, commit_req("g", 1, &m, t, &[(0, 9)]));
+        assert_eq!(commit_codes(&h, c), vec![0]);
+    }
+    for _ in 0..14 {
+        h.advance(5_000);
+        assert_eq!(h.heartbeat("g", 1, &m), codes::NONE);
+    }
+    assert_eq!(fetch(&mut h, "g", "t", &[0]), vec![9]);
+    assert_eq!(fetch(&mut h, "g", "old", &[0]), vec![-1]);
+}

@@ -20,6 +20,7 @@ use vltava_protocol::messages::offset_delete_request::{
     OffsetDeleteRequestPartition, OffsetDeleteRequestTopic,
 };
 use vltava_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
+use vltava_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
 use vltava_protocol::messages::*;
 
 const GROUPS: [&str; 2] = ["g0", "g1"];
@@ -37,14 +38,17 @@ enum Op {
     Sync {
         g: usize,
         slot: usize,
+        version: i16,
     },
     Heartbeat {
         g: usize,
         slot: usize,
+        version: i16,
     },
     Leave {
         g: usize,
         slot: usize,
+        version: i16,
     },
     Commit {
         g: usize,
@@ -52,6 +56,7 @@ enum Op {
         partition: i32,
         offset: i64,
         simple: bool,
+        version: i16,
     },
     OffsetDelete {
         g: usize,
@@ -59,9 +64,14 @@ enum Op {
     },
     DeleteGroup {
         g: usize,
+        version: i16,
     },
-    Describe,
-    List,
+    Describe {
+        version: i16,
+    },
+    List {
+        version: i16,
+    },
     Advance {
         ms: i64,
     },
@@ -74,15 +84,15 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         4 => (g.clone(), slot.clone(), 0i16..=9, any::<bool>(), any::<bool>())
             .prop_map(|(g, slot, version, static_, topics)| Op::Join { g, slot, version, static_, topics }),
-        3 => (g.clone(), slot.clone()).prop_map(|(g, slot)| Op::Sync { g, slot }),
-        3 => (g.clone(), slot.clone()).prop_map(|(g, slot)| Op::Heartbeat { g, slot }),
-        1 => (g.clone(), slot.clone()).prop_map(|(g, slot)| Op::Leave { g, slot }),
-        3 => (g.clone(), slot.clone(), 0i32..3, 0i64..1000, any::<bool>())
-            .prop_map(|(g, slot, partition, offset, simple)| Op::Commit { g, slot, partition, offset, simple }),
+        3 => (g.clone(), slot.clone(), 0i16..=5).prop_map(|(g, slot, version)| Op::Sync { g, slot, version }),
+        3 => (g.clone(), slot.clone(), 0i16..=4).prop_map(|(g, slot, version)| Op::Heartbeat { g, slot, version }),
+        1 => (g.clone(), slot.clone(), 0i16..=5).prop_map(|(g, slot, version)| Op::Leave { g, slot, version }),
+        3 => (g.clone(), slot.clone(), 0i32..3, 0i64..1000, any::<bool>(), 0i16..=9)
+            .prop_map(|(g, slot, partition, offset, simple, version)| Op::Commit { g, slot, partition, offset, simple, version }),
         1 => (g.clone(), 0i32..3).prop_map(|(g, partition)| Op::OffsetDelete { g, partition }),
-        1 => g.clone().prop_map(|g| Op::DeleteGroup { g }),
-        1 => Just(Op::Describe),
-        1 => Just(Op::List),
+        1 => (g.clone(), 0i16..=2).prop_map(|(g, version)| Op::DeleteGroup { g, version }),
+        1 => (0i16..=5).prop_map(|version| Op::Describe { version }),
+        1 => (0i16..=5).prop_map(|version| Op::List { version }),
         3 => (1i64..20_000).prop_map(|ms| Op::Advance { ms }),
         1 => any::<bool>().prop_map(Op::FailAppends),
     ]
@@ -215,7 +225,7 @@ impl Model {
                 let id = self.h.send(version, req);
                 self.slots.entry((g, slot)).or_default().joins.push(id);
             }
-            Op::Sync { g, slot } => {
+            Op::Sync { g, slot, version } => {
                 let s = self.slots.entry((g, slot)).or_default().clone();
                 let members: Vec<String> = self
                     .h
@@ -223,19 +233,39 @@ impl Model {
                     .group(GROUPS[g])
                     .map(|gr| gr.members.keys().cloned().collect())
                     .unwrap_or_default();
-                let assignments: Vec<(&str, &[u8])> =
-                    members.iter().map(|m| (m.as_str(), &b"x"[..])).collect();
-                self.h
-                    .sync(GROUPS[g], s.generation, &s.member_id, &assignments);
+                self.h.send(
+                    version,
+                    SyncGroupRequest {
+                        group_id: GROUPS[g].into(),
+                        generation_id: s.generation,
+                        member_id: s.member_id.as_str().into(),
+                        assignments: members
+                            .iter()
+                            .map(|m| SyncGroupRequestAssignment {
+                                member_id: m.as_str().into(),
+                                assignment: bytes::Bytes::from_static(b"x"),
+                                ..Default::default()
+                            })
+                            .collect(),
+                        ..Default::default()
+                    },
+                );
             }
-            Op::Heartbeat { g, slot } => {
-                let s = self.slots.entry((g, slot)).or_default().clone();
-                self.h.heartbeat(GROUPS[g], s.generation, &s.member_id);
-            }
-            Op::Leave { g, slot } => {
+            Op::Heartbeat { g, slot, version } => {
                 let s = self.slots.entry((g, slot)).or_default().clone();
                 self.h.send(
-                    5,
+                    version,
+                    HeartbeatRequest {
+                        group_id: GROUPS[g].into(),
+                        generation_id: s.generation,
+                        member_id: s.member_id.as_str().into(),
+                        ..Default::default()
+                    },
+                );
+            }
+            Op::Leave { g, slot, version } => {
+                let s = self.slots.entry((g, slot)).or_default().clone();
+                let req = if version >= 3 {
                     LeaveGroupRequest {
                         group_id: GROUPS[g].into(),
                         members: vec![MemberIdentity {
@@ -243,8 +273,15 @@ impl Model {
                             ..Default::default()
                         }],
                         ..Default::default()
-                    },
-                );
+                    }
+                } else {
+                    LeaveGroupRequest {
+                        group_id: GROUPS[g].into(),
+                        member_id: s.member_id.as_str().into(),
+                        ..Default::default()
+                    }
+                };
+                self.h.send(version, req);
             }
             Op::Commit {
                 g,
@@ -252,15 +289,16 @@ impl Model {
                 partition,
                 offset,
                 simple,
+                version,
             } => {
                 let s = self.slots.entry((g, slot)).or_default().clone();
-                let (generation, member) = if simple {
+                let (generation, member) = if simple || version == 0 {
                     (-1, String::new())
                 } else {
                     (s.generation, s.member_id)
                 };
                 let id = self.h.send(
-                    8,
+                    version,
                     OffsetCommitRequest {
                         group_id: GROUPS[g].into(),
                         generation_id_or_member_epoch: generation,
@@ -294,9 +332,9 @@ impl Model {
                 );
                 self.deletes.push((id, g, partition));
             }
-            Op::DeleteGroup { g } => {
+            Op::DeleteGroup { g, version } => {
                 let id = self.h.send(
-                    2,
+                    version,
                     DeleteGroupsRequest {
                         groups_names: vec![GROUPS[g].into()],
                         ..Default::default()
@@ -304,17 +342,17 @@ impl Model {
                 );
                 self.group_deletes.push((id, g));
             }
-            Op::Describe => {
+            Op::Describe { version } => {
                 self.h.send(
-                    5,
+                    version,
                     DescribeGroupsRequest {
                         groups: GROUPS.iter().map(|g| (*g).into()).collect(),
                         ..Default::default()
                     },
                 );
             }
-            Op::List => {
-                self.h.send(5, ListGroupsRequest::default());
+            Op::List { version } => {
+                self.h.send(version, ListGroupsRequest::default());
             }
             Op::Advance { ms } => self.h.advance(ms),
             Op::FailAppends(f) => self.h.fail_appends = f,
