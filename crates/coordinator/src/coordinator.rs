@@ -212,9 +212,21 @@ impl GroupCoordinator {
                     apply_group_metadata(g, &v);
                 }
                 None => {
-                    // A group tombstone deletes the group; offsets written
-                    // after it (none in practice) would recreate it.
-                    self.groups.remove(&group);
+                    // A group tombstone deletes the group's metadata; its
+                    // offsets have tombstones of their own.
+                    let keep_offsets = match self.groups.get_mut(&group) {
+                        Some(g) if !g.offsets.is_empty() => {
+                            let offsets = std::mem::take(&mut g.offsets);
+                            let mut fresh = Group::new(&group, 0);
+                            fresh.offsets = offsets;
+                            *g = fresh;
+                            true
+                        }
+                        _ => false,
+                    };
+                    if !keep_offsets {
+                        self.groups.remove(&group);
+                    }
                 }
             },
         }

@@ -535,3 +535,59 @@ fn live_group_keeps_subscribed_offsets_and_ages_out_the_rest() {
     assert_eq!(fetch(&mut h, "g", "t", &[0]), vec![9]);
     assert_eq!(fetch(&mut h, "g", "old", &[0]), vec![-1]);
 }
+
+#[test]
+fn load_applies_latest_record_and_tombstones() {
+    use vltava_coordinator::records::{group_metadata_record, offset_commit_record};
+    use vltava_protocol::coordinator::{GroupMetadataValue, OffsetCommitValue};
+    let offset = |o: i64| OffsetCommitValue {
+        offset: o,
+        commit_timestamp: 1,
+        ..Default::default()
+    };
+    let group = |generation: i32| GroupMetadataValue {
+        protocol_type: "consumer".into(),
+        generation,
+        protocol: None,
+        leader: None,
+        current_state_timestamp: 5,
+        members: Vec::new(),
+        unknown_tagged_fields: Vec::new(),
+    };
+    let records = vec![
+        offset_commit_record("a", "t", 0, Some(&offset(1))),
+        offset_commit_record("a", "t", 0, Some(&offset(2))),
+        offset_commit_record("a", "t", 1, Some(&offset(3))),
+        offset_commit_record("a", "t", 1, None),
+        group_metadata_record("a", Some(&group(4))),
+        group_metadata_record("a", Some(&group(6))),
+        // b: metadata then a group tombstone; its offset survives.
+        offset_commit_record("b", "t", 0, Some(&offset(9))),
+        group_metadata_record("b", Some(&group(2))),
+        group_metadata_record("b", None),
+        // c: everything deleted.
+        offset_commit_record("c", "t", 0, Some(&offset(1))),
+        offset_commit_record("c", "t", 0, None),
+        group_metadata_record("c", Some(&group(1))),
+        group_metadata_record("c", None),
+    ];
+    let mut h = Harness::new(test_config());
+    h.c.begin_load();
+    for r in records {
+        let (k, v) = r.expect("encodes");
+        h.c.load(k, v).expect("loads");
+    }
+    h.c.finish_load(h.now);
+    assert_eq!(fetch(&mut h, "a", "t", &[0, 1]), vec![2, -1]);
+    let a = h.c.group("a").expect("a");
+    assert_eq!((a.state, a.generation), (GroupState::Empty, 6));
+    assert_eq!(fetch(&mut h, "b", "t", &[0]), vec![9]);
+    assert_eq!(h.c.group("b").map(|g| g.generation), Some(0));
+    assert!(h.c.group("c").is_none());
+    // A record that cannot be decoded is refused and counted.
+    assert!(
+        h.c.load(bytes::Bytes::from_static(&[0, 1, 0]), None)
+            .is_err()
+    );
+    assert_eq!(h.c.load_errors(), 1);
+}
