@@ -136,6 +136,18 @@ impl Harness {
         }
     }
 
+    /// Requests with no response yet, in id order.
+    pub fn unanswered(&self) -> Vec<u64> {
+        let mut ids: Vec<u64> = self
+            .versions
+            .keys()
+            .copied()
+            .filter(|id| !self.responses.contains_key(id))
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
     pub fn response(&self, id: u64) -> Option<&ResponseBody> {
         self.responses.get(&id)
     }
