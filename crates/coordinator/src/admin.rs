@@ -1,12 +1,14 @@
 //! Group administration: DescribeGroups, ListGroups, DeleteGroups.
 
 use vltava_protocol::ResponseBody;
+use vltava_protocol::messages::consumer_group_describe_response::DescribedGroup as ConsumerDescribedGroup;
 use vltava_protocol::messages::delete_groups_response::DeletableGroupResult;
 use vltava_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
 use vltava_protocol::messages::list_groups_response::ListedGroup;
 use vltava_protocol::messages::{
-    DeleteGroupsRequest, DeleteGroupsResponse, DescribeGroupsRequest, DescribeGroupsResponse,
-    ListGroupsRequest, ListGroupsResponse,
+    ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse, DeleteGroupsRequest,
+    DeleteGroupsResponse, DescribeGroupsRequest, DescribeGroupsResponse, ListGroupsRequest,
+    ListGroupsResponse,
 };
 
 use crate::codes;
@@ -22,6 +24,49 @@ pub const CLASSIC_GROUP_TYPE: &str = "classic";
 pub const GROUP_AUTHORIZED_OPERATIONS: i32 = (1 << 3) | (1 << 6) | (1 << 8);
 
 impl GroupCoordinator {
+    /// ConsumerGroupDescribe (KIP-848) for a coordinator that runs only
+    /// classic groups: every group is GROUP_ID_NOT_FOUND, as Kafka answers
+    /// for a classic group, so clients fall back to DescribeGroups.
+    pub(crate) fn consumer_group_describe(
+        &mut self,
+        request_id: u64,
+        req: ConsumerGroupDescribeRequest,
+        out: &mut Vec<Effect>,
+    ) {
+        let groups = req
+            .group_ids
+            .iter()
+            .map(|gid| {
+                let (code, message) = if self.loading {
+                    (codes::COORDINATOR_LOAD_IN_PROGRESS, None)
+                } else if self.groups.contains_key(gid.as_str()) {
+                    (
+                        codes::GROUP_ID_NOT_FOUND,
+                        Some(format!("Group {gid} is not a consumer group.")),
+                    )
+                } else {
+                    (
+                        codes::GROUP_ID_NOT_FOUND,
+                        Some(format!("Group {gid} not found.")),
+                    )
+                };
+                ConsumerDescribedGroup {
+                    error_code: code,
+                    error_message: message.map(Into::into),
+                    group_id: gid.clone(),
+                    ..Default::default()
+                }
+            })
+            .collect();
+        out.push(Effect::Respond {
+            request_id,
+            body: ResponseBody::ConsumerGroupDescribe(ConsumerGroupDescribeResponse {
+                groups,
+                ..Default::default()
+            }),
+        });
+    }
+
     pub(crate) fn describe_groups(
         &mut self,
         request_id: u64,

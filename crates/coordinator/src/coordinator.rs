@@ -297,6 +297,9 @@ impl GroupCoordinator {
             RequestBody::DescribeGroups(r) => self.describe_groups(request_id, v, r, &mut out),
             RequestBody::ListGroups(r) => self.list_groups(request_id, v, r, &mut out),
             RequestBody::DeleteGroups(r) => self.delete_groups(request_id, v, r, &mut out),
+            RequestBody::ConsumerGroupDescribe(r) => {
+                self.consumer_group_describe(request_id, r, &mut out)
+            }
             other => {
                 if let Some(body) = error_response(other.api_key(), v, codes::INVALID_REQUEST) {
                     out.push(Effect::Respond { request_id, body });
@@ -307,7 +310,7 @@ impl GroupCoordinator {
     }
 
     /// The API keys [`GroupCoordinator::handle`] serves.
-    pub const APIS: [ApiKey; 10] = [
+    pub const APIS: [ApiKey; 11] = [
         ApiKey::JoinGroup,
         ApiKey::SyncGroup,
         ApiKey::Heartbeat,
@@ -318,6 +321,7 @@ impl GroupCoordinator {
         ApiKey::DescribeGroups,
         ApiKey::ListGroups,
         ApiKey::DeleteGroups,
+        ApiKey::ConsumerGroupDescribe,
     ];
 
     /// Reports the outcome of an [`Effect::Append`].

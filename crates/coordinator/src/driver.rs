@@ -89,7 +89,9 @@ impl CoordinatorHandle {
 
     /// Serves one group request (JoinGroup, SyncGroup, Heartbeat,
     /// LeaveGroup, OffsetCommit, OffsetFetch, DescribeGroups, ListGroups,
-    /// DeleteGroups, OffsetDelete) and returns its response for `version`.
+    /// DeleteGroups, OffsetDelete, and ConsumerGroupDescribe, answered
+    /// GROUP_ID_NOT_FOUND as for classic groups) and returns its response
+    /// for `version`.
     /// JoinGroup and SyncGroup may wait for the rebalance.
     pub async fn handle(&self, api_key: ApiKey, version: i16, body: RequestBody) -> ResponseBody {
         self.handle_from("", "", api_key, version, body).await

@@ -591,3 +591,31 @@ fn load_applies_latest_record_and_tombstones() {
     );
     assert_eq!(h.c.load_errors(), 1);
 }
+
+#[test]
+fn consumer_group_describe_sends_clients_back_to_describe_groups() {
+    let mut h = Harness::new(test_config());
+    let c = h.send(8, commit_req("classic", -1, "", "t", &[(0, 1)]));
+    assert_eq!(commit_codes(&h, c), vec![0]);
+    let id = h.send(
+        0,
+        ConsumerGroupDescribeRequest {
+            group_ids: vec!["classic".into(), "none".into()],
+            ..Default::default()
+        },
+    );
+    match h.response(id) {
+        Some(ResponseBody::ConsumerGroupDescribe(r)) => {
+            assert!(
+                r.groups
+                    .iter()
+                    .all(|g| g.error_code == codes::GROUP_ID_NOT_FOUND)
+            );
+            assert_eq!(
+                r.groups[0].error_message.as_ref().map(|m| m.as_str()),
+                Some("Group classic is not a consumer group.")
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
