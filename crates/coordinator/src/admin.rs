@@ -89,10 +89,6 @@ impl GroupCoordinator {
                     d.error_code = codes::COORDINATOR_LOAD_IN_PROGRESS;
                     return d;
                 }
-                if gid.is_empty() {
-                    d.error_code = codes::INVALID_GROUP_ID;
-                    return d;
-                }
                 let Some(g) = self.groups.get(gid.as_str()) else {
                     d.group_state = GroupState::Dead.name().into();
                     return d;
@@ -216,8 +212,6 @@ impl GroupCoordinator {
         for (index, gid) in req.groups_names.iter().enumerate() {
             let code = if self.loading {
                 codes::COORDINATOR_LOAD_IN_PROGRESS
-            } else if gid.is_empty() {
-                codes::INVALID_GROUP_ID
             } else {
                 match self.groups.get_mut(gid.as_str()) {
                     None => codes::GROUP_ID_NOT_FOUND,

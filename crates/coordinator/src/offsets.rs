@@ -118,10 +118,10 @@ impl GroupCoordinator {
                 ..Default::default()
             })
         };
+        // The empty group id is a valid group for commits and fetches, as
+        // in Kafka (kept for old clients).
         let group_error = if self.loading {
             Some(codes::COORDINATOR_LOAD_IN_PROGRESS)
-        } else if group_id.is_empty() {
-            Some(codes::INVALID_GROUP_ID)
         } else {
             self.commit_group_error(&group_id, now_ms, version, &req)
         };
@@ -292,9 +292,6 @@ impl GroupCoordinator {
     ) -> (i16, Vec<(String, Vec<FetchedPartition>)>) {
         if self.loading {
             return (codes::COORDINATOR_LOAD_IN_PROGRESS, Vec::new());
-        }
-        if group_id.is_empty() {
-            return (codes::INVALID_GROUP_ID, Vec::new());
         }
         let g = self.groups.get(group_id);
         match topics {

@@ -181,7 +181,9 @@ fn multi_group_fetch_v8() {
         Some(ResponseBody::OffsetFetch(r)) => {
             assert_eq!(r.groups[0].topics[0].partitions[0].committed_offset, 1);
             assert_eq!(r.groups[1].topics[0].partitions[0].committed_offset, 2);
-            assert_eq!(r.groups[2].error_code, codes::INVALID_GROUP_ID);
+            // The empty group id is a group like any other here, as in Kafka.
+            assert_eq!(r.groups[2].error_code, 0);
+            assert!(r.groups[2].topics.is_empty());
         }
         other => panic!("{other:?}"),
     }
@@ -618,4 +620,30 @@ fn consumer_group_describe_sends_clients_back_to_describe_groups() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn empty_group_id_is_valid_for_commit_fetch_describe_delete_only() {
+    let mut h = Harness::new(test_config());
+    let c = h.send(2, commit_req("", -1, "", "t", &[(0, 4)]));
+    assert_eq!(commit_codes(&h, c), vec![0]);
+    assert_eq!(fetch(&mut h, "", "t", &[0]), vec![4]);
+    let j = h.send(9, Harness::join_req("", "", None, &["t"]));
+    assert_eq!(h.join_resp(j).error_code, codes::INVALID_GROUP_ID);
+    assert_eq!(
+        offset_delete(&mut h, "", "t", &[0]).0,
+        codes::INVALID_GROUP_ID
+    );
+    let d = h.send(
+        2,
+        DeleteGroupsRequest {
+            groups_names: vec!["".into()],
+            ..Default::default()
+        },
+    );
+    match h.response(d) {
+        Some(ResponseBody::DeleteGroups(r)) => assert_eq!(r.results[0].error_code, 0),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(fetch(&mut h, "", "t", &[0]), vec![-1]);
 }
