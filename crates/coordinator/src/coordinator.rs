@@ -57,6 +57,8 @@ pub enum Effect {
     },
     /// Append `records` to `__consumer_offsets` partition `partition`, then
     /// report the outcome with [`GroupCoordinator::complete_append`].
+    /// Appends must be written and completed in the order they were issued
+    /// (as a log does): later records supersede earlier ones on reload.
     Append {
         /// Id to report the outcome under.
         append_id: u64,

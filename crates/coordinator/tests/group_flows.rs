@@ -688,3 +688,43 @@ fn join_phase_waits_while_only_absent_static_members_remain() {
     assert_eq!((g.state, g.generation), (GroupState::Empty, 2));
     assert!(g.members.is_empty());
 }
+
+#[test]
+fn an_unused_member_id_expiring_does_not_rebalance() {
+    let mut h = Harness::new(test_config());
+    let (j, a) = h.join_dynamic("g", &["t"]);
+    assert_eq!(h.join_resp(j).generation_id, 1);
+    let s = h.sync("g", 1, &a, &[(&a, b"A")]);
+    assert_eq!(h.sync_resp(s).error_code, 0);
+    // Someone asks for a member id and never comes back.
+    let p = h.send(9, Harness::join_req("g", "", None, &["t"]));
+    assert_eq!(h.join_resp(p).error_code, codes::MEMBER_ID_REQUIRED);
+    for _ in 0..4 {
+        h.advance(3_000);
+        assert_eq!(h.heartbeat("g", 1, &a), codes::NONE);
+    }
+    assert!(h.c.group("g").expect("g").pending_members.is_empty());
+    assert_eq!(state(&h, "g"), GroupState::Stable);
+}
+
+#[test]
+fn leader_sync_is_stored_while_an_older_generations_write_is_in_flight() {
+    let mut h = Harness::new(test_config());
+    let (j, a) = h.join_dynamic("g", &["t"]);
+    assert_eq!(h.join_resp(j).generation_id, 1);
+    h.hold_appends = true;
+    let s1 = h.sync("g", 1, &a, &[(&a, b"1")]);
+    // A new member: the generation-1 write is still in flight.
+    let (jb, b) = h.join_dynamic("g", &["t"]);
+    assert_eq!(h.sync_resp(s1).error_code, codes::REBALANCE_IN_PROGRESS);
+    let ja = h.send(9, Harness::join_req("g", &a, None, &["t"]));
+    assert_eq!(h.join_resp(ja).generation_id, 2);
+    assert_eq!(h.join_resp(jb).generation_id, 2);
+    let s2 = h.sync("g", 2, &a, &[(&a, b"2a"), (&b, b"2b")]);
+    let sb = h.sync("g", 2, &b, &[]);
+    h.hold_appends = false;
+    h.release_held(true);
+    assert_eq!(&h.sync_resp(s2).assignment[..], b"2a");
+    assert_eq!(&h.sync_resp(sb).assignment[..], b"2b");
+    assert_eq!(state(&h, "g"), GroupState::Stable);
+}

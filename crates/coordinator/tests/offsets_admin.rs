@@ -242,6 +242,7 @@ fn commit_visible_only_after_append_completes() {
     let c = h.send(8, commit_req("s", -1, "", "t", &[(0, 10)]));
     assert!(h.response(c).is_none());
     assert_eq!(fetch(&mut h, "s", "t", &[0]), vec![-1]);
+    h.hold_appends = false;
     h.release_held(true);
     assert_eq!(commit_codes(&h, c), vec![0]);
     assert_eq!(fetch(&mut h, "s", "t", &[0]), vec![10]);

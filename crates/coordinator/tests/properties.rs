@@ -76,6 +76,10 @@ enum Op {
         ms: i64,
     },
     FailAppends(bool),
+    /// Hold appends (their outcome comes later) or stop holding.
+    HoldAppends(bool),
+    /// Complete the held appends, all ok or all failed.
+    ReleaseHeld(bool),
     /// Every slot of the group behaves: rejoins while the group rebalances,
     /// syncs (the leader with assignments) when it completes.
     Cooperate {
@@ -100,8 +104,17 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0i16..=5).prop_map(|version| Op::List { version }),
         3 => (1i64..20_000).prop_map(|ms| Op::Advance { ms }),
         1 => any::<bool>().prop_map(Op::FailAppends),
+        1 => any::<bool>().prop_map(Op::HoldAppends),
+        2 => any::<bool>().prop_map(Op::ReleaseHeld),
         4 => (0..GROUPS.len()).prop_map(|g| Op::Cooperate { g }),
     ]
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Tracked {
+    Commit { g: usize, p: i32, o: i64 },
+    Delete { g: usize, p: i32 },
+    DeleteGroup { g: usize },
 }
 
 #[derive(Default, Clone)]
@@ -116,9 +129,9 @@ struct Model {
     slots: HashMap<(usize, usize), Slot>,
     /// Acknowledged offsets: (group, partition) → offset.
     committed: HashMap<(usize, i32), i64>,
-    commits: Vec<(u64, usize, i32, i64)>,
-    deletes: Vec<(u64, usize, i32)>,
-    group_deletes: Vec<(u64, usize)>,
+    /// Commits and deletions whose responses are still to be read, by
+    /// request id (their effects land in that order).
+    tracked: Vec<(u64, Tracked)>,
     generations: HashMap<String, i32>,
 }
 
@@ -144,32 +157,30 @@ impl Model {
             }
         }
         // Acknowledged commits, offset deletions and group deletions, in
-        // the order their responses arrived (all of them synchronous here).
-        for (id, g, p, o) in std::mem::take(&mut self.commits) {
-            match self.h.response(id) {
-                Some(ResponseBody::OffsetCommit(r)) => {
+        // request order (appends complete in that order).
+        let mut pending = Vec::new();
+        for (id, t) in std::mem::take(&mut self.tracked) {
+            match (t, self.h.response(id)) {
+                (_, None) => pending.push((id, t)),
+                (Tracked::Commit { g, p, o }, Some(ResponseBody::OffsetCommit(r))) => {
                     if r.topics[0].partitions[0].error_code == 0 {
                         self.committed.insert((g, p), o);
                     }
                 }
-                None => self.commits.push((id, g, p, o)),
-                other => panic!("{other:?}"),
-            }
-        }
-        for (id, g, p) in std::mem::take(&mut self.deletes) {
-            if let Some(ResponseBody::OffsetDelete(r)) = self.h.response(id) {
-                if r.error_code == 0 && r.topics[0].partitions[0].error_code == 0 {
-                    self.committed.remove(&(g, p));
+                (Tracked::Delete { g, p }, Some(ResponseBody::OffsetDelete(r))) => {
+                    if r.error_code == 0 && r.topics[0].partitions[0].error_code == 0 {
+                        self.committed.remove(&(g, p));
+                    }
                 }
-            }
-        }
-        for (id, g) in std::mem::take(&mut self.group_deletes) {
-            if let Some(ResponseBody::DeleteGroups(r)) = self.h.response(id) {
-                if r.results[0].error_code == 0 {
-                    self.committed.retain(|(gg, _), _| *gg != g);
+                (Tracked::DeleteGroup { g }, Some(ResponseBody::DeleteGroups(r))) => {
+                    if r.results[0].error_code == 0 {
+                        self.committed.retain(|(gg, _), _| *gg != g);
+                    }
                 }
+                (t, other) => panic!("{t:?} answered with {other:?}"),
             }
         }
+        self.tracked = pending;
     }
 
     fn check_invariants(&mut self) {
@@ -321,7 +332,14 @@ impl Model {
                         ..Default::default()
                     },
                 );
-                self.commits.push((id, g, partition, offset));
+                self.tracked.push((
+                    id,
+                    Tracked::Commit {
+                        g,
+                        p: partition,
+                        o: offset,
+                    },
+                ));
             }
             Op::OffsetDelete { g, partition } => {
                 let id = self.h.send(
@@ -336,7 +354,7 @@ impl Model {
                         }],
                     },
                 );
-                self.deletes.push((id, g, partition));
+                self.tracked.push((id, Tracked::Delete { g, p: partition }));
             }
             Op::DeleteGroup { g, version } => {
                 let id = self.h.send(
@@ -346,7 +364,7 @@ impl Model {
                         ..Default::default()
                     },
                 );
-                self.group_deletes.push((id, g));
+                self.tracked.push((id, Tracked::DeleteGroup { g }));
             }
             Op::Describe { version } => {
                 self.h.send(
@@ -362,6 +380,8 @@ impl Model {
             }
             Op::Advance { ms } => self.h.advance(ms),
             Op::FailAppends(f) => self.h.fail_appends = f,
+            Op::HoldAppends(hold) => self.h.hold_appends = hold,
+            Op::ReleaseHeld(ok) => self.h.release_held(ok),
             Op::Cooperate { g } => {
                 let Some(group) = self.h.c.group(GROUPS[g]) else {
                     return;
@@ -429,14 +449,16 @@ proptest! {
             h: Harness::new(test_config()),
             slots: HashMap::new(),
             committed: HashMap::new(),
-            commits: Vec::new(),
-            deletes: Vec::new(),
-            group_deletes: Vec::new(),
+            tracked: Vec::new(),
             generations: HashMap::new(),
         };
         for o in ops {
             m.run(o);
         }
+        m.h.hold_appends = false;
+        m.h.release_held(true);
+        m.learn();
+        m.check_invariants();
         // Acknowledged offsets read back.
         for ((g, p), o) in m.committed.clone() {
             prop_assert_eq!(m.fetch(g, p), o);
@@ -446,9 +468,7 @@ proptest! {
             h: Harness::new(test_config()),
             slots: HashMap::new(),
             committed: HashMap::new(),
-            commits: Vec::new(),
-            deletes: Vec::new(),
-            group_deletes: Vec::new(),
+            tracked: Vec::new(),
             generations: HashMap::new(),
         };
         reloaded.h.c.begin_load();
