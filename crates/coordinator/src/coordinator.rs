@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 use vltava_protocol::coordinator::{GroupMetadataValue, group_metadata_value::MemberMetadata};
+use vltava_protocol::messages::DeleteGroupsResponse;
 use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
 
 use crate::codes;
@@ -56,6 +57,8 @@ pub enum Effect {
     },
     /// Append `records` to `__consumer_offsets` partition `partition`, then
     /// report the outcome with [`GroupCoordinator::complete_append`].
+    /// Appends must be written and completed in the order they were issued
+    /// (as a log does): later records supersede earlier ones on reload.
     Append {
         /// Id to report the outcome under.
         append_id: u64,
@@ -85,6 +88,21 @@ pub(crate) enum AfterAppend {
         ok: ResponseBody,
         failed: ResponseBody,
     },
+    /// Tombstones of a deleted group are written: drop it (or bring it
+    /// back when the write failed), then answer once all groups are done.
+    GroupDeleted {
+        group: String,
+        request_id: u64,
+        index: usize,
+    },
+    /// Tombstones of deleted offsets are written: drop them, then answer.
+    OffsetsDeleted {
+        group: String,
+        partitions: Vec<(String, i32)>,
+        request_id: u64,
+        ok: ResponseBody,
+        failed: ResponseBody,
+    },
     /// The leader's assignment of `generation` is stored: hand it out.
     AssignmentStored {
         group: String,
@@ -100,6 +118,9 @@ pub struct GroupCoordinator {
     pub(crate) groups: HashMap<String, Group>,
     pub(crate) loading: bool,
     pub(crate) appends: HashMap<u64, AfterAppend>,
+    /// DeleteGroups requests waiting for their groups' tombstones: the
+    /// response so far and how many groups are still being written.
+    pub(crate) pending_deletes: HashMap<u64, (DeleteGroupsResponse, usize)>,
     next_append_id: u64,
     member_id_counter: u64,
     next_expiry_check: Option<i64>,
@@ -114,6 +135,7 @@ impl GroupCoordinator {
             groups: HashMap::new(),
             loading: false,
             appends: HashMap::new(),
+            pending_deletes: HashMap::new(),
             next_append_id: 1,
             member_id_counter: 0,
             next_expiry_check: None,
@@ -192,9 +214,21 @@ impl GroupCoordinator {
                     apply_group_metadata(g, &v);
                 }
                 None => {
-                    // A group tombstone deletes the group; offsets written
-                    // after it (none in practice) would recreate it.
-                    self.groups.remove(&group);
+                    // A group tombstone deletes the group's metadata; its
+                    // offsets have tombstones of their own.
+                    let keep_offsets = match self.groups.get_mut(&group) {
+                        Some(g) if !g.offsets.is_empty() => {
+                            let offsets = std::mem::take(&mut g.offsets);
+                            let mut fresh = Group::new(&group, 0);
+                            fresh.offsets = offsets;
+                            *g = fresh;
+                            true
+                        }
+                        _ => false,
+                    };
+                    if !keep_offsets {
+                        self.groups.remove(&group);
+                    }
                 }
             },
         }
@@ -213,7 +247,6 @@ impl GroupCoordinator {
                 && g.protocol_type.is_none())
         });
         for g in self.groups.values_mut() {
-            g.state_timestamp = g.state_timestamp.max(0);
             if g.members.is_empty() {
                 g.state = GroupState::Empty;
             } else {
@@ -266,6 +299,9 @@ impl GroupCoordinator {
             RequestBody::DescribeGroups(r) => self.describe_groups(request_id, v, r, &mut out),
             RequestBody::ListGroups(r) => self.list_groups(request_id, v, r, &mut out),
             RequestBody::DeleteGroups(r) => self.delete_groups(request_id, v, r, &mut out),
+            RequestBody::ConsumerGroupDescribe(r) => {
+                self.consumer_group_describe(request_id, r, &mut out)
+            }
             other => {
                 if let Some(body) = error_response(other.api_key(), v, codes::INVALID_REQUEST) {
                     out.push(Effect::Respond { request_id, body });
@@ -276,7 +312,7 @@ impl GroupCoordinator {
     }
 
     /// The API keys [`GroupCoordinator::handle`] serves.
-    pub const APIS: [ApiKey; 10] = [
+    pub const APIS: [ApiKey; 11] = [
         ApiKey::JoinGroup,
         ApiKey::SyncGroup,
         ApiKey::Heartbeat,
@@ -287,6 +323,7 @@ impl GroupCoordinator {
         ApiKey::DescribeGroups,
         ApiKey::ListGroups,
         ApiKey::DeleteGroups,
+        ApiKey::ConsumerGroupDescribe,
     ];
 
     /// Reports the outcome of an [`Effect::Append`].
@@ -316,6 +353,51 @@ impl GroupCoordinator {
                         .or_insert_with(|| Group::new(&group, now_ms));
                     for (tp, o) in offsets {
                         g.offsets.insert(tp, o);
+                    }
+                }
+                out.push(Effect::Respond {
+                    request_id,
+                    body: if ok { yes } else { failed },
+                });
+            }
+            AfterAppend::GroupDeleted {
+                group,
+                request_id,
+                index,
+            } => {
+                if ok {
+                    self.groups.remove(&group);
+                } else if let Some(g) = self.groups.get_mut(&group) {
+                    g.transition(GroupState::Empty, now_ms);
+                }
+                if let Some((mut resp, left)) = self.pending_deletes.remove(&request_id) {
+                    if !ok {
+                        if let Some(r) = resp.results.get_mut(index) {
+                            r.error_code = codes::COORDINATOR_NOT_AVAILABLE;
+                        }
+                    }
+                    if left <= 1 {
+                        out.push(Effect::Respond {
+                            request_id,
+                            body: ResponseBody::DeleteGroups(resp),
+                        });
+                    } else {
+                        self.pending_deletes.insert(request_id, (resp, left - 1));
+                    }
+                }
+            }
+            AfterAppend::OffsetsDeleted {
+                group,
+                partitions,
+                request_id,
+                ok: yes,
+                failed,
+            } => {
+                if ok {
+                    if let Some(g) = self.groups.get_mut(&group) {
+                        for tp in &partitions {
+                            g.offsets.remove(tp);
+                        }
                     }
                 }
                 out.push(Effect::Respond {

@@ -24,6 +24,8 @@ pub const REQUEST_QUEUE_LIMIT: usize = 1024;
 /// Requests (mostly JoinGroup and SyncGroup) the task holds unanswered at
 /// once; past it new requests get COORDINATOR_NOT_AVAILABLE.
 pub const MAX_WAITING_REQUESTS: usize = 100_000;
+/// Wait before reading a `__consumer_offsets` partition again after a failure.
+pub const LOAD_RETRY_BACKOFF: Duration = Duration::from_millis(500);
 /// Longest sleep of the task when no timer is due.
 const IDLE_TICK: Duration = Duration::from_secs(60);
 
@@ -87,7 +89,9 @@ impl CoordinatorHandle {
 
     /// Serves one group request (JoinGroup, SyncGroup, Heartbeat,
     /// LeaveGroup, OffsetCommit, OffsetFetch, DescribeGroups, ListGroups,
-    /// DeleteGroups, OffsetDelete) and returns its response for `version`.
+    /// DeleteGroups, OffsetDelete, and ConsumerGroupDescribe, answered
+    /// GROUP_ID_NOT_FOUND as for classic groups) and returns its response
+    /// for `version`.
     /// JoinGroup and SyncGroup may wait for the rebalance.
     pub async fn handle(&self, api_key: ApiKey, version: i16, body: RequestBody) -> ResponseBody {
         self.handle_from("", "", api_key, version, body).await
@@ -241,13 +245,22 @@ async fn run<L: OffsetsLog>(
     };
     d.core.begin_load();
     for p in 0..partitions {
-        while let Ok(call) = rx.try_recv() {
-            d.submit(call);
-        }
-        if let Ok(records) = d.log.read_all(p) {
-            for (k, v) in records {
-                // An undecodable record is counted (`load_errors`) and skipped.
-                let _ = d.core.load(k, v);
+        loop {
+            while let Ok(call) = rx.try_recv() {
+                d.submit(call);
+            }
+            match d.log.read_all(p) {
+                Ok(records) => {
+                    for (k, v) in records {
+                        // An undecodable record is counted (`load_errors`)
+                        // and skipped.
+                        let _ = d.core.load(k, v);
+                    }
+                    break;
+                }
+                // Serving without this partition's groups would lose their
+                // offsets: keep answering LOAD_IN_PROGRESS and retry.
+                Err(_) => tokio::time::sleep(LOAD_RETRY_BACKOFF).await,
             }
         }
         tokio::task::yield_now().await;

@@ -307,6 +307,15 @@ impl GroupCoordinator {
             );
         };
         if g.pending_members.contains_key(member_id) {
+            // A member id handed out to a dynamic member cannot take over a
+            // static member's instance id.
+            if args
+                .instance_id
+                .as_deref()
+                .is_some_and(|i| g.static_member(i).is_some())
+            {
+                return fail(out, codes::FENCED_INSTANCE_ID);
+            }
             return add_member_and_rebalance(g, &self.cfg, member_id, now_ms, args, out);
         }
         if let Err(code) = validate_member(g, member_id, args.instance_id.as_deref()) {
@@ -494,6 +503,7 @@ impl GroupCoordinator {
             }
         }
         g.generation = g.generation.wrapping_add(1).max(1);
+        g.storing_assignment = false;
         g.pending_sync.clear();
         g.new_member_added = false;
         if g.members.is_empty() {
@@ -675,8 +685,13 @@ impl GroupCoordinator {
         let Some(g) = self.groups.get_mut(group_id) else {
             return;
         };
+        if g.generation != generation {
+            // A write for an earlier generation; the current one is not
+            // affected (its own write, if any, is still in flight).
+            return;
+        }
         g.storing_assignment = false;
-        if g.state != GroupState::CompletingRebalance || g.generation != generation {
+        if g.state != GroupState::CompletingRebalance {
             return;
         }
         let (pt, pn) = (g.protocol_type.clone(), g.protocol_name.clone());
@@ -816,6 +831,7 @@ impl GroupCoordinator {
             }
             Some(g) => {
                 let mut removed_any = false;
+                let mut pending_left = false;
                 for (member_id, instance) in leaving {
                     let code = match &instance {
                         Some(inst) => match g.static_member(inst).map(str::to_owned) {
@@ -833,7 +849,9 @@ impl GroupCoordinator {
                         },
                         None => {
                             if g.pending_members.remove(&member_id).is_some() {
-                                removed_any = true;
+                                // Never joined: nothing to rebalance, but a
+                                // join phase may have been waiting for it.
+                                pending_left = true;
                                 codes::NONE
                             } else if let Some(mut m) = g.remove_member(&member_id) {
                                 release_waiters(&mut m, codes::UNKNOWN_MEMBER_ID, out);
@@ -848,6 +866,8 @@ impl GroupCoordinator {
                 }
                 if removed_any {
                     self.after_member_removed(&group_id, now_ms, out);
+                } else if pending_left {
+                    self.maybe_complete_join(&group_id, now_ms, out);
                 }
             }
         }
@@ -894,10 +914,12 @@ impl GroupCoordinator {
     pub(crate) fn tick_group(&mut self, group_id: &str, now_ms: i64, out: &mut Vec<Effect>) {
         // Member ids handed out with MEMBER_ID_REQUIRED that never came back.
         let mut removed = false;
+        let mut pending_expired = false;
         if let Some(g) = self.groups.get_mut(group_id) {
             let before = g.pending_members.len();
             g.pending_members.retain(|_, deadline| *deadline > now_ms);
-            removed |= g.pending_members.len() != before;
+            // Never joined: no rebalance, but a join phase may end now.
+            pending_expired = g.pending_members.len() != before;
             // Sessions that ran out.
             let expired: Vec<String> = g
                 .members
@@ -925,6 +947,8 @@ impl GroupCoordinator {
         }
         if removed {
             self.after_member_removed(group_id, now_ms, out);
+        } else if pending_expired {
+            self.maybe_complete_join(group_id, now_ms, out);
         }
         // The join phase's timer.
         let timer = self.groups.get(group_id).and_then(|g| {

@@ -4,9 +4,9 @@
 use bytes::Bytes;
 use vltava_protocol::messages::join_group_response::JoinGroupResponseMember;
 use vltava_protocol::messages::{
-    DeleteGroupsResponse, DescribeGroupsResponse, HeartbeatResponse, JoinGroupResponse,
-    LeaveGroupResponse, ListGroupsResponse, OffsetCommitResponse, OffsetDeleteResponse,
-    OffsetFetchResponse, SyncGroupResponse,
+    ConsumerGroupDescribeResponse, DeleteGroupsResponse, DescribeGroupsResponse, HeartbeatResponse,
+    JoinGroupResponse, LeaveGroupResponse, ListGroupsResponse, OffsetCommitResponse,
+    OffsetDeleteResponse, OffsetFetchResponse, SyncGroupResponse,
 };
 use vltava_protocol::{ApiKey, ResponseBody};
 
@@ -131,6 +131,9 @@ pub(crate) fn error_response(api: ApiKey, version: i16, code: i16) -> Option<Res
             ..Default::default()
         }),
         ApiKey::DeleteGroups => ResponseBody::DeleteGroups(DeleteGroupsResponse::default()),
+        ApiKey::ConsumerGroupDescribe => {
+            ResponseBody::ConsumerGroupDescribe(ConsumerGroupDescribeResponse::default())
+        }
         _ => return None,
     })
 }
