@@ -100,22 +100,20 @@ pub fn load_config(args: &ConfigArgs) -> anyhow::Result<BrokerConfig> {
 
 async fn server_start(args: ConfigArgs) -> anyhow::Result<i32> {
     let config = load_config(&args)?;
+    // Handlers first: a signal arriving while the node starts still stops it cleanly.
+    let kind = tokio::signal::unix::SignalKind::terminate();
+    let mut term = tokio::signal::unix::signal(kind).context("installing the SIGTERM handler")?;
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .context("installing the SIGINT handler")?;
     let node = vltava_broker::Node::start(config).await?;
     // Scripts and tests read the bound address from this line.
     println!("vltava: listening on {}", node.addr);
-    wait_for_signal().await?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
     node.shutdown().await;
     Ok(0)
-}
-
-async fn wait_for_signal() -> anyhow::Result<()> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("installing the SIGTERM handler")?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r.context("waiting for Ctrl-C")?,
-        _ = term.recv() => {}
-    }
-    Ok(())
 }
 
 fn storage_format_cmd(cluster_id: &str, args: &ConfigArgs, ignore: bool) -> anyhow::Result<i32> {
