@@ -41,7 +41,7 @@ pub async fn dispatch(
         RequestBody::Metadata(r) => {
             let pending = admin::auto_create_for_metadata(&broker, &r, version).await;
             let cache = broker.metadata();
-            metadata::handle(&cache, &r, &pending)
+            metadata::handle(&cache, &r, version, &pending)
         }
         RequestBody::InitProducerId(r) => init_producer_id::handle(&broker, &r).await,
         body @ (RequestBody::CreateTopics(_)
