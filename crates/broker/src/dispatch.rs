@@ -11,7 +11,7 @@ use crate::broker::Broker;
 use crate::handlers::{
     admin, api_versions, delete_records, describe_cluster, describe_configs, describe_log_dirs,
     describe_topic_partitions, fetch, find_coordinator, init_producer_id, list_offsets, metadata,
-    produce,
+    offset_for_leader_epoch, produce,
 };
 
 /// A request this broker advertises but has no handler for yet.
@@ -56,6 +56,7 @@ pub async fn dispatch(
         }
         RequestBody::DescribeConfigs(r) => describe_configs::handle(&broker, &r, version),
         RequestBody::DeleteRecords(r) => delete_records::handle(&broker, &r),
+        RequestBody::OffsetForLeaderEpoch(r) => offset_for_leader_epoch::handle(&broker, &r),
         RequestBody::DescribeLogDirs(r) => describe_log_dirs::handle(&broker, &r),
         RequestBody::DescribeTopicPartitions(r) => describe_topic_partitions::handle(&broker, &r),
         RequestBody::DescribeCluster(r) => describe_cluster::handle(&broker, &r, version),

@@ -9,7 +9,10 @@ mod support;
 use bytes::Bytes;
 use support::{Client, start_node};
 use vltava_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
-use vltava_protocol::messages::{FetchRequest, InitProducerIdRequest};
+use vltava_protocol::messages::offset_for_leader_epoch_request::{
+    OffsetForLeaderPartition, OffsetForLeaderTopic,
+};
+use vltava_protocol::messages::{FetchRequest, InitProducerIdRequest, OffsetForLeaderEpochRequest};
 use vltava_protocol::{RequestBody, ResponseBody};
 use vltava_records::{BatchBuilder, BatchBuilderConfig, Compression};
 
@@ -108,6 +111,26 @@ async fn idempotent_produce_dedups_checks_sequences_and_fences_epochs() {
         .produce_raw(9, "idem", 0, batch(Compression::None, pid, 0, 4, 1))
         .await;
     assert_eq!(r.error_code, 47);
+    // OffsetForLeaderEpoch: epoch 0 ends at the log end; the leader's epoch is current.
+    let req = OffsetForLeaderEpochRequest {
+        replica_id: -1,
+        topics: vec![OffsetForLeaderTopic {
+            topic: "idem".into(),
+            partitions: vec![OffsetForLeaderPartition {
+                partition: 0,
+                current_leader_epoch: 0,
+                leader_epoch: 0,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let ResponseBody::OffsetForLeaderEpoch(r) = c.call(4, RequestBody::from(req)).await else {
+        panic!()
+    };
+    let e = &r.topics[0].partitions[0];
+    assert_eq!((e.error_code, e.leader_epoch, e.end_offset), (0, 0, 5));
     // A second producer gets a different id.
     let (other, _) = init_pid(&mut c, -1, -1).await;
     assert_ne!(other, pid);
