@@ -378,7 +378,13 @@ impl GroupCoordinator {
         release_waiters(&mut m, codes::FENCED_INSTANCE_ID, out);
         let w = args.waiter;
         let current_leader = g.leader.clone().unwrap_or_default();
-        let protocols_unchanged = m.protocols == args.protocols;
+        // Unchanged when its metadata for the group's current protocol is the
+        // same (a member reloaded from the log only knows that protocol).
+        let current = g.protocol_name.clone().unwrap_or_default();
+        let protocols_unchanged = args
+            .protocols
+            .iter()
+            .any(|(name, meta)| *name == current && *meta == m.metadata(&current));
         m.member_id = new_id.to_owned();
         m.client_id = args.client_id;
         m.client_host = args.client_host;
