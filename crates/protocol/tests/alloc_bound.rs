@@ -1,27 +1,42 @@
 //! Allocation stays proportional to the input: a frame full of forged array
 //! counts cannot make the decoder reserve more than a small multiple of its size.
-//! A counting global allocator measures the peak bytes live during decoding.
+//! A counting global allocator measures the peak bytes the decoding thread has
+//! live while it decodes.
 
 use bytes::{BufMut, Bytes, BytesMut};
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::Cell;
 use vltava_protocol::frame::decode_request;
 
 struct Counting;
 
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    // Const-initialised cells: reading them never allocates, so the allocator
+    // can use them. Only the measuring thread's own allocations are counted.
+    static MEASURING: Cell<bool> = const { Cell::new(false) };
+    static LIVE: Cell<isize> = const { Cell::new(0) };
+    static PEAK: Cell<isize> = const { Cell::new(0) };
+}
+
+fn record(delta: isize) {
+    if MEASURING.with(Cell::get) {
+        let live = LIVE.with(|l| {
+            l.set(l.get() + delta);
+            l.get()
+        });
+        PEAK.with(|p| p.set(p.get().max(live)));
+    }
+}
 
 // SAFETY: forwards every call to the system allocator unchanged; only counts bytes.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-        PEAK.fetch_max(live, Ordering::Relaxed);
+        record(layout.size() as isize);
         // SAFETY: same layout contract as the caller's.
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        record(-(layout.size() as isize));
         // SAFETY: `ptr` came from `System.alloc` with this layout.
         unsafe { System.dealloc(ptr, layout) }
     }
@@ -50,19 +65,15 @@ fn forged_create_topics(count: i32, size: usize) -> Bytes {
     forged(19, 0, count, size, 0)
 }
 
-/// The counters are process-wide: measurements must not overlap.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
+/// Peak bytes this thread had live while decoding `frame` (result included).
 fn peak_while_decoding(frame: &Bytes) -> usize {
-    let _one_at_a_time = SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let before = LIVE.load(Ordering::Relaxed);
-    PEAK.store(before, Ordering::Relaxed);
+    LIVE.with(|l| l.set(0));
+    PEAK.with(|p| p.set(0));
+    MEASURING.with(|m| m.set(true));
     let result = decode_request(frame);
-    let peak = PEAK.load(Ordering::Relaxed).saturating_sub(before);
     drop(result);
-    peak
+    MEASURING.with(|m| m.set(false));
+    PEAK.with(Cell::get).max(0) as usize
 }
 
 #[test]
