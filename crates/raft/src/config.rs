@@ -1,0 +1,89 @@
+//! Quorum configuration (`QuorumConfig`, `Voter`) and the topic defaults the broker passes in.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// One voter of the metadata quorum.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Voter {
+    /// Kafka node id (`node.id`), 0 or more.
+    pub id: i32,
+    /// Address of its controller listener.
+    pub addr: SocketAddr,
+}
+
+/// How to run this node's part of the quorum.
+#[derive(Debug, Clone)]
+pub struct QuorumConfig {
+    /// This node's id; must be one of `voters`.
+    pub node_id: i32,
+    /// Every voter of the quorum (static membership).
+    pub voters: Vec<Voter>,
+    /// Where the raft log, hard state, snapshots and `meta.properties` live.
+    pub metadata_dir: PathBuf,
+    /// Cluster id written to `meta.properties` when the dir is formatted; checked when it is opened.
+    pub cluster_id: String,
+    /// Interval of one raft tick.
+    pub tick_interval: Duration,
+    /// Ticks without a leader before a follower campaigns.
+    pub election_ticks: usize,
+    /// Ticks between leader heartbeats.
+    pub heartbeat_ticks: usize,
+    /// Take a snapshot (and compact the log behind it) every this many applied entries.
+    pub snapshot_every_entries: u64,
+    /// Longest a proposal may wait to commit before the request fails with REQUEST_TIMED_OUT.
+    pub proposal_timeout: Duration,
+}
+
+impl QuorumConfig {
+    /// A one-voter quorum (combined broker+controller) with default timings.
+    pub fn single_node(node_id: i32, metadata_dir: impl Into<PathBuf>, cluster_id: &str) -> Self {
+        QuorumConfig {
+            node_id,
+            voters: vec![Voter {
+                id: node_id,
+                addr: SocketAddr::from(([127, 0, 0, 1], 9093)),
+            }],
+            metadata_dir: metadata_dir.into(),
+            cluster_id: cluster_id.to_string(),
+            tick_interval: Duration::from_millis(100),
+            election_ticks: 10,
+            heartbeat_ticks: 2,
+            snapshot_every_entries: 1000,
+            proposal_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Broker defaults applied when CreateTopics asks for -1 partitions or replication factor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TopicDefaults {
+    /// `num.partitions`.
+    pub num_partitions: i32,
+    /// `default.replication.factor`.
+    pub replication_factor: i16,
+}
+
+impl Default for TopicDefaults {
+    fn default() -> Self {
+        TopicDefaults {
+            num_partitions: 1,
+            replication_factor: 1,
+        }
+    }
+}
+
+/// Raft ids must be non-zero; Kafka node ids start at 0.
+pub(crate) fn raft_id(node_id: i32) -> u64 {
+    (node_id as i64 + 1) as u64
+}
+
+/// Inverse of [`raft_id`]; -1 for "no node".
+pub(crate) fn node_id(raft_id: u64) -> i32 {
+    if raft_id == 0 {
+        -1
+    } else {
+        (raft_id - 1) as i32
+    }
+}

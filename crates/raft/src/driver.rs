@@ -1,0 +1,282 @@
+//! The tokio driver: one task owns the `RaftNode`, ticks it, steps peer messages, runs admin
+//! commands against the pending image (committed image + records proposed but not yet
+//! committed), proposes their records, and completes each command when its entry is applied.
+//! Every change of the committed image is published on a watch channel.
+
+use std::sync::Arc;
+
+use raft::eraftpb::Message;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::{Instant, MissedTickBehavior};
+
+use crate::apply::apply_record;
+use crate::controller::features::{METADATA_VERSION, bootstrap_records};
+use crate::controller::{IdSource, RandomIds};
+use crate::error::RaftError;
+use crate::image::MetadataImage;
+use crate::node::{AppliedEntry, RaftNode};
+use crate::records::MetadataRecord;
+use crate::transport::Transport;
+
+/// Capacity of the command queue from `Controller` handles to the driver.
+pub const COMMAND_QUEUE: usize = 1024;
+/// Most ready rounds handled back to back before the driver looks at its inputs again.
+const MAX_READY_ROUNDS: usize = 16;
+/// Most proposals waiting to commit; more are refused until some complete.
+pub const MAX_PENDING_PROPOSALS: usize = 4096;
+
+/// Builds the records of one admin operation from the pending image (and sends its own
+/// response through a channel it captured).
+pub(crate) type BuildRecords =
+    Box<dyn FnOnce(&MetadataImage, &mut dyn IdSource) -> Vec<MetadataRecord> + Send>;
+
+pub(crate) enum Command {
+    Propose {
+        build: BuildRecords,
+        done: oneshot::Sender<Result<(), RaftError>>,
+    },
+    Shutdown(oneshot::Sender<()>),
+}
+
+struct Pending {
+    at: AppliedEntry,
+    records: Vec<MetadataRecord>,
+    deadline: Instant,
+    done: oneshot::Sender<Result<(), RaftError>>,
+}
+
+pub(crate) struct Driver<T: Transport> {
+    pub node: RaftNode,
+    pub transport: T,
+    pub inbox: mpsc::Receiver<Message>,
+    pub commands: mpsc::Receiver<Command>,
+    pub images: watch::Sender<Arc<MetadataImage>>,
+    pub ready: Option<oneshot::Sender<Result<(), RaftError>>>,
+    pub tick_interval: std::time::Duration,
+    pub proposal_timeout: std::time::Duration,
+    pub single_voter: bool,
+    pending: Vec<Pending>,
+    pending_image: Option<MetadataImage>,
+    ids: RandomIds,
+    bootstrap_term: u64,
+}
+
+impl<T: Transport> Driver<T> {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        node: RaftNode,
+        transport: T,
+        inbox: mpsc::Receiver<Message>,
+        commands: mpsc::Receiver<Command>,
+        images: watch::Sender<Arc<MetadataImage>>,
+        ready: oneshot::Sender<Result<(), RaftError>>,
+        tick_interval: std::time::Duration,
+        proposal_timeout: std::time::Duration,
+        single_voter: bool,
+    ) -> Self {
+        Driver {
+            node,
+            transport,
+            inbox,
+            commands,
+            images,
+            ready: Some(ready),
+            tick_interval,
+            proposal_timeout,
+            single_voter,
+            pending: Vec::new(),
+            pending_image: None,
+            ids: RandomIds::default(),
+            bootstrap_term: 0,
+        }
+    }
+
+    pub(crate) async fn run(mut self) {
+        let mut ticker = tokio::time::interval(self.tick_interval);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut inbox_open = true;
+        loop {
+            self.maybe_bootstrap();
+            if let Err(e) = self.process_ready() {
+                self.fail_all(&e);
+                if let Some(r) = self.ready.take() {
+                    let _ = r.send(Err(e));
+                }
+                return;
+            }
+            self.signal_ready();
+            tokio::select! {
+                _ = ticker.tick() => {
+                    self.node.tick();
+                    self.expire();
+                }
+                cmd = self.commands.recv() => match cmd {
+                    None => return,
+                    Some(Command::Shutdown(ack)) => {
+                        let _ = self.process_ready();
+                        self.fail_all(&RaftError::Stopped);
+                        let _ = ack.send(());
+                        return;
+                    }
+                    Some(Command::Propose { build, done }) => self.propose(build, done),
+                },
+                msg = self.inbox.recv(), if inbox_open => match msg {
+                    Some(m) => { let _ = self.node.step(m); }
+                    None => inbox_open = false,
+                },
+            }
+        }
+    }
+
+    /// A leader that has applied everything and finds no metadata version writes it (once per
+    /// term), as Kafka's bootstrap does on a fresh cluster.
+    fn maybe_bootstrap(&mut self) {
+        let caught_up = self.node.applied_index() >= self.node.commit_index();
+        if !self.node.is_leader()
+            || !caught_up
+            || !self.pending.is_empty()
+            || self.bootstrap_term == self.node.term()
+            || self.node.image().features.contains_key(METADATA_VERSION)
+        {
+            return;
+        }
+        self.bootstrap_term = self.node.term();
+        let (done, _) = oneshot::channel();
+        self.propose(Box::new(|image, _| bootstrap_records(image)), done);
+    }
+
+    fn signal_ready(&mut self) {
+        let caught_up = self.node.applied_index() >= self.node.commit_index();
+        let ok = if self.single_voter {
+            self.node.is_leader()
+                && caught_up
+                && self.node.image().features.contains_key(METADATA_VERSION)
+        } else {
+            true
+        };
+        if ok {
+            if let Some(r) = self.ready.take() {
+                let _ = r.send(Ok(()));
+            }
+        }
+    }
+
+    fn propose(&mut self, build: BuildRecords, done: oneshot::Sender<Result<(), RaftError>>) {
+        if !self.node.is_leader() {
+            let _ = done.send(Err(RaftError::NotController));
+            return;
+        }
+        if self.pending.len() >= MAX_PENDING_PROPOSALS {
+            let _ = done.send(Err(RaftError::Limit("too many proposals in flight".into())));
+            return;
+        }
+        if self.pending_image.is_none() {
+            // Committed image plus whatever this node still has in flight (its own log entries
+            // may yet commit, also after a leader change back to this node).
+            let mut view = self.node.image().clone();
+            for p in &self.pending {
+                for r in &p.records {
+                    apply_record(&mut view, r);
+                }
+            }
+            self.pending_image = Some(view);
+        }
+        let Some(view) = self.pending_image.as_mut() else {
+            return;
+        };
+        let records = build(view, &mut self.ids);
+        if records.is_empty() {
+            let _ = done.send(Ok(()));
+            return;
+        }
+        match self.node.propose(&records) {
+            Ok(at) => {
+                if let Some(view) = self.pending_image.as_mut() {
+                    for r in &records {
+                        apply_record(view, r);
+                    }
+                }
+                self.pending.push(Pending {
+                    at,
+                    records,
+                    deadline: Instant::now() + self.proposal_timeout,
+                    done,
+                });
+            }
+            Err(e) => {
+                self.pending_image = None;
+                let _ = done.send(Err(e));
+            }
+        }
+    }
+
+    /// Handles readies until raft has nothing more (bounded, so a busy node still ticks).
+    fn process_ready(&mut self) -> Result<(), RaftError> {
+        let was_leader = self.node.is_leader();
+        for _ in 0..MAX_READY_ROUNDS {
+            let out = self.node.handle_ready()?;
+            for m in out.messages {
+                self.transport.send(m);
+            }
+            // Publish first: a caller whose proposal completes must see its change in `image()`.
+            if out.image_changed {
+                self.images
+                    .send_replace(Arc::new(self.node.image().clone()));
+            }
+            for applied in &out.applied {
+                self.complete(applied);
+            }
+            if !self.node.has_ready() {
+                break;
+            }
+        }
+        if was_leader && !self.node.is_leader() {
+            self.pending_image = None;
+        }
+        if self.pending.is_empty() {
+            self.pending_image = None;
+        }
+        Ok(())
+    }
+
+    fn complete(&mut self, applied: &AppliedEntry) {
+        let mut i = 0;
+        while i < self.pending.len() {
+            if self.pending[i].at.index <= applied.index {
+                let p = self.pending.swap_remove(i);
+                let result = if p.at == *applied {
+                    Ok(())
+                } else {
+                    self.pending_image = None;
+                    Err(RaftError::ProposalLost)
+                };
+                let _ = p.done.send(result);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    fn expire(&mut self) {
+        let now = Instant::now();
+        let mut i = 0;
+        while i < self.pending.len() {
+            if self.pending[i].deadline <= now {
+                let p = self.pending.swap_remove(i);
+                let _ = p.done.send(Err(RaftError::Timeout));
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    fn fail_all(&mut self, e: &RaftError) {
+        for p in self.pending.drain(..) {
+            let err = match e {
+                RaftError::Stopped => RaftError::Stopped,
+                _ => RaftError::NotController,
+            };
+            let _ = p.done.send(Err(err));
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! `RaftError`: everything the quorum, its storage and the controller handle can fail with,
+//! plus the Kafka error codes the controller answers with.
+
+use std::path::PathBuf;
+
+/// Errors of the metadata quorum and its storage.
+#[derive(Debug, thiserror::Error)]
+pub enum RaftError {
+    /// A file of the metadata directory could not be read or written.
+    #[error("metadata dir io error on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file of the metadata directory has content this version cannot use.
+    #[error("corrupt metadata file {path}: {reason}")]
+    Corrupt { path: PathBuf, reason: String },
+    /// The directory belongs to another node or cluster.
+    #[error("metadata dir {path} does not match the configuration: {reason}")]
+    Mismatch { path: PathBuf, reason: String },
+    /// The configuration cannot be used.
+    #[error("invalid quorum configuration: {0}")]
+    Config(String),
+    /// raft-rs refused an operation.
+    #[error("raft: {0}")]
+    Raft(#[from] raft::Error),
+    /// This node is not the active controller (Kafka's NOT_CONTROLLER).
+    #[error("this node is not the active controller")]
+    NotController,
+    /// A proposal did not commit within its time limit.
+    #[error("the proposal did not commit in time")]
+    Timeout,
+    /// The proposal was overwritten by a new leader before it committed.
+    #[error("the proposal was lost in a leader change")]
+    ProposalLost,
+    /// A metadata record could not be encoded or decoded.
+    #[error("metadata record codec: {0}")]
+    Codec(String),
+    /// The controller task is gone (shut down or failed).
+    #[error("the controller has stopped")]
+    Stopped,
+    /// The request is too large or otherwise outside a limit.
+    #[error("limit exceeded: {0}")]
+    Limit(String),
+}
+
+impl RaftError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        RaftError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn corrupt(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        RaftError::Corrupt {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The Kafka error code a client sees for this failure.
+    pub fn kafka_code(&self) -> i16 {
+        match self {
+            RaftError::NotController | RaftError::ProposalLost | RaftError::Stopped => {
+                codes::NOT_CONTROLLER
+            }
+            RaftError::Timeout => codes::REQUEST_TIMED_OUT,
+            RaftError::Limit(_) => codes::POLICY_VIOLATION,
+            _ => codes::UNKNOWN_SERVER_ERROR,
+        }
+    }
+}
+
+/// Kafka error codes the controller returns.
+pub mod codes {
+    pub const NONE: i16 = 0;
+    pub const UNKNOWN_SERVER_ERROR: i16 = -1;
+    pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+    pub const REQUEST_TIMED_OUT: i16 = 7;
+    pub const INVALID_TOPIC_EXCEPTION: i16 = 17;
+    pub const TOPIC_ALREADY_EXISTS: i16 = 36;
+    pub const INVALID_PARTITIONS: i16 = 37;
+    pub const INVALID_REPLICATION_FACTOR: i16 = 38;
+    pub const INVALID_REPLICA_ASSIGNMENT: i16 = 39;
+    pub const INVALID_CONFIG: i16 = 40;
+    pub const NOT_CONTROLLER: i16 = 41;
+    pub const INVALID_REQUEST: i16 = 42;
+    pub const POLICY_VIOLATION: i16 = 44;
+    pub const UNKNOWN_TOPIC_ID: i16 = 100;
+}

@@ -1,0 +1,413 @@
+//! `Controller`: the cheap, cloneable handle brokers use. `start` opens (or formats) the metadata
+//! dir and spawns the driver; admin methods send the sans-IO controller function to the driver,
+//! wait until its records are committed and applied, and return Kafka responses (every item
+//! carries its own error code; a failed commit becomes NOT_CONTROLLER / REQUEST_TIMED_OUT).
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use vltava_protocol::messages::{
+    AlterConfigsRequest, AlterConfigsResponse, CreatePartitionsRequest, CreatePartitionsResponse,
+    CreateTopicsRequest, CreateTopicsResponse, DeleteTopicsRequest, DeleteTopicsResponse,
+    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
+};
+use vltava_protocol::messages::{
+    alter_configs_response, create_partitions_response, create_topics_response,
+    delete_topics_response, incremental_alter_configs_response,
+};
+
+use crate::config::{QuorumConfig, TopicDefaults};
+use crate::controller::{self, IdSource};
+use crate::driver::{Command, Driver};
+use crate::error::{RaftError, codes};
+use crate::image::MetadataImage;
+use crate::node::RaftNode;
+use crate::records::MetadataRecord;
+use crate::tcp_transport::TcpTransport;
+use crate::transport::{NoTransport, Transport};
+
+/// Shortest time `start` waits for a one-voter quorum to lead and catch up.
+const STARTUP_TIMEOUT_MIN: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Handle to the running quorum member and controller.
+#[derive(Clone, Debug)]
+pub struct Controller {
+    commands: mpsc::Sender<Command>,
+    images: watch::Receiver<Arc<MetadataImage>>,
+    node_id: i32,
+    task: Arc<std::sync::Mutex<Option<JoinHandle<()>>>>,
+}
+
+impl Controller {
+    /// Opens or formats `cfg.metadata_dir` and starts this node's part of the quorum. With one
+    /// voter it returns once this node leads and has applied the whole committed log. With
+    /// several it binds this voter's address as the controller listener, talks to the others
+    /// over TCP, and returns at once (the image shows the leader once one is elected).
+    pub async fn start(cfg: QuorumConfig) -> Result<Controller, RaftError> {
+        if cfg.voters.len() == 1 {
+            let (_tx, rx) = mpsc::channel(1);
+            return Self::start_with_transport(cfg, NoTransport, rx).await;
+        }
+        let Some(me) = cfg.voters.iter().find(|v| v.id == cfg.node_id) else {
+            return Err(RaftError::Config(format!(
+                "node {} is not a voter",
+                cfg.node_id
+            )));
+        };
+        let listener = tokio::net::TcpListener::bind(me.addr).await.map_err(|e| {
+            RaftError::Config(format!("cannot bind controller listener {}: {e}", me.addr))
+        })?;
+        Self::start_with_listener(cfg, listener).await
+    }
+
+    /// Starts with an already bound controller listener (several voters, TCP transport).
+    pub async fn start_with_listener(
+        cfg: QuorumConfig,
+        listener: tokio::net::TcpListener,
+    ) -> Result<Controller, RaftError> {
+        let (transport, inbox) = TcpTransport::start(cfg.node_id, &cfg.voters, listener);
+        Self::start_with_transport(cfg, transport, inbox).await
+    }
+
+    /// Starts with a given transport and inbox of peer messages.
+    pub async fn start_with_transport<T: Transport>(
+        cfg: QuorumConfig,
+        transport: T,
+        inbox: mpsc::Receiver<raft::eraftpb::Message>,
+    ) -> Result<Controller, RaftError> {
+        let node = RaftNode::open(&cfg)?;
+        let (images_tx, images_rx) = watch::channel(Arc::new(node.image().clone()));
+        let (cmd_tx, cmd_rx) = mpsc::channel(crate::driver::COMMAND_QUEUE);
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let driver = Driver::new(
+            node,
+            transport,
+            inbox,
+            cmd_rx,
+            images_tx,
+            ready_tx,
+            cfg.tick_interval,
+            cfg.proposal_timeout,
+            cfg.voters.len() == 1,
+        );
+        let task = tokio::spawn(driver.run());
+        match tokio::time::timeout(cfg.proposal_timeout.max(STARTUP_TIMEOUT_MIN), ready_rx).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => return Err(e),
+            Ok(Err(_)) => return Err(RaftError::Stopped),
+            Err(_) => {
+                task.abort();
+                return Err(RaftError::Timeout);
+            }
+        }
+        Ok(Controller {
+            commands: cmd_tx,
+            images: images_rx,
+            node_id: cfg.node_id,
+            task: Arc::new(std::sync::Mutex::new(Some(task))),
+        })
+    }
+
+    /// The latest committed image.
+    pub fn image(&self) -> Arc<MetadataImage> {
+        self.images.borrow().clone()
+    }
+
+    /// A receiver that sees every new committed image.
+    pub fn subscribe(&self) -> watch::Receiver<Arc<MetadataImage>> {
+        self.images.clone()
+    }
+
+    /// Runs `f` on the driver against the pending image; returns its response (if it ran) and
+    /// whether its records committed.
+    async fn run<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&MetadataImage, &mut dyn IdSource) -> (R, Vec<MetadataRecord>) + Send + 'static,
+    ) -> (Option<R>, Result<(), RaftError>) {
+        let (resp_tx, mut resp_rx) = oneshot::channel();
+        let (done_tx, done_rx) = oneshot::channel();
+        let build = Box::new(move |image: &MetadataImage, ids: &mut dyn IdSource| {
+            let (resp, records) = f(image, ids);
+            let _ = resp_tx.send(resp);
+            records
+        });
+        if self
+            .commands
+            .send(Command::Propose {
+                build,
+                done: done_tx,
+            })
+            .await
+            .is_err()
+        {
+            return (None, Err(RaftError::Stopped));
+        }
+        let result = done_rx.await.unwrap_or(Err(RaftError::Stopped));
+        (resp_rx.try_recv().ok(), result)
+    }
+
+    /// Registers (or re-registers) a broker, unfenced.
+    pub async fn register_broker(
+        &self,
+        id: i32,
+        host: String,
+        port: i32,
+        rack: Option<String>,
+    ) -> Result<(), RaftError> {
+        let (_, r) = self
+            .run(move |image, _| {
+                let rec = controller::register_broker(image, id, &host, port, rack.as_deref());
+                ((), vec![rec])
+            })
+            .await;
+        r
+    }
+
+    /// CreateTopics at `version`.
+    pub async fn create_topics(
+        &self,
+        req: CreateTopicsRequest,
+        version: i16,
+        defaults: &TopicDefaults,
+    ) -> CreateTopicsResponse {
+        let names: Vec<_> = req.topics.iter().map(|t| t.name.clone()).collect();
+        let defaults = *defaults;
+        let (resp, result) = self
+            .run(move |image, ids| controller::create_topics(image, &req, version, &defaults, ids))
+            .await;
+        match (resp, result) {
+            (Some(resp), Ok(())) => resp,
+            (resp, Err(e)) => {
+                let mut resp = resp.unwrap_or_else(|| CreateTopicsResponse {
+                    topics: names
+                        .into_iter()
+                        .map(|name| create_topics_response::CreatableTopicResult {
+                            name,
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                });
+                for t in resp
+                    .topics
+                    .iter_mut()
+                    .filter(|t| t.error_code == codes::NONE)
+                {
+                    t.error_code = e.kafka_code();
+                    t.error_message = (version >= 1).then(|| e.to_string().into());
+                    t.topic_id = Default::default();
+                    t.num_partitions = -1;
+                    t.replication_factor = -1;
+                    t.configs = None;
+                }
+                resp
+            }
+            (None, Ok(())) => CreateTopicsResponse::default(),
+        }
+    }
+
+    /// DeleteTopics at `version`.
+    pub async fn delete_topics(
+        &self,
+        req: DeleteTopicsRequest,
+        version: i16,
+    ) -> DeleteTopicsResponse {
+        let targets: Vec<_> = if version >= 6 {
+            req.topics
+                .iter()
+                .map(|t| (t.name.clone(), t.topic_id))
+                .collect()
+        } else {
+            req.topic_names
+                .iter()
+                .map(|n| (Some(n.clone()), Default::default()))
+                .collect()
+        };
+        let (resp, result) = self
+            .run(move |image, _| controller::delete_topics(image, &req, version))
+            .await;
+        match (resp, result) {
+            (Some(resp), Ok(())) => resp,
+            (resp, Err(e)) => {
+                let mut resp = resp.unwrap_or_else(|| DeleteTopicsResponse {
+                    responses: targets
+                        .into_iter()
+                        .map(
+                            |(name, topic_id)| delete_topics_response::DeletableTopicResult {
+                                name,
+                                topic_id,
+                                ..Default::default()
+                            },
+                        )
+                        .collect(),
+                    ..Default::default()
+                });
+                for t in resp
+                    .responses
+                    .iter_mut()
+                    .filter(|t| t.error_code == codes::NONE)
+                {
+                    t.error_code = e.kafka_code();
+                    t.error_message = (version >= 5).then(|| e.to_string().into());
+                }
+                resp
+            }
+            (None, Ok(())) => DeleteTopicsResponse::default(),
+        }
+    }
+
+    /// CreatePartitions at `version`.
+    pub async fn create_partitions(
+        &self,
+        req: CreatePartitionsRequest,
+        version: i16,
+    ) -> CreatePartitionsResponse {
+        let names: Vec<_> = req.topics.iter().map(|t| t.name.clone()).collect();
+        let (resp, result) = self
+            .run(move |image, _| controller::create_partitions(image, &req, version))
+            .await;
+        match (resp, result) {
+            (Some(resp), Ok(())) => resp,
+            (resp, Err(e)) => {
+                let mut resp = resp.unwrap_or_else(|| CreatePartitionsResponse {
+                    results: names
+                        .into_iter()
+                        .map(
+                            |name| create_partitions_response::CreatePartitionsTopicResult {
+                                name,
+                                ..Default::default()
+                            },
+                        )
+                        .collect(),
+                    ..Default::default()
+                });
+                for t in resp
+                    .results
+                    .iter_mut()
+                    .filter(|t| t.error_code == codes::NONE)
+                {
+                    t.error_code = e.kafka_code();
+                    t.error_message = Some(e.to_string().into());
+                }
+                resp
+            }
+            (None, Ok(())) => CreatePartitionsResponse::default(),
+        }
+    }
+
+    /// IncrementalAlterConfigs at `version`.
+    pub async fn incremental_alter_configs(
+        &self,
+        req: IncrementalAlterConfigsRequest,
+        version: i16,
+    ) -> IncrementalAlterConfigsResponse {
+        let resources: Vec<_> = req
+            .resources
+            .iter()
+            .map(|r| (r.resource_type, r.resource_name.clone()))
+            .collect();
+        let (resp, result) = self
+            .run(move |image, _| controller::incremental_alter_configs(image, &req, version))
+            .await;
+        match (resp, result) {
+            (Some(resp), Ok(())) => resp,
+            (resp, Err(e)) => {
+                let mut resp = resp.unwrap_or_else(|| IncrementalAlterConfigsResponse {
+                    responses: resources
+                        .into_iter()
+                        .map(|(resource_type, resource_name)| {
+                            incremental_alter_configs_response::AlterConfigsResourceResponse {
+                                resource_type,
+                                resource_name,
+                                ..Default::default()
+                            }
+                        })
+                        .collect(),
+                    ..Default::default()
+                });
+                for r in resp
+                    .responses
+                    .iter_mut()
+                    .filter(|r| r.error_code == codes::NONE)
+                {
+                    r.error_code = e.kafka_code();
+                    r.error_message = Some(e.to_string().into());
+                }
+                resp
+            }
+            (None, Ok(())) => IncrementalAlterConfigsResponse::default(),
+        }
+    }
+
+    /// AlterConfigs (replace-all) at `version`.
+    pub async fn alter_configs(
+        &self,
+        req: AlterConfigsRequest,
+        version: i16,
+    ) -> AlterConfigsResponse {
+        let resources: Vec<_> = req
+            .resources
+            .iter()
+            .map(|r| (r.resource_type, r.resource_name.clone()))
+            .collect();
+        let (resp, result) = self
+            .run(move |image, _| controller::alter_configs(image, &req, version))
+            .await;
+        match (resp, result) {
+            (Some(resp), Ok(())) => resp,
+            (resp, Err(e)) => {
+                let mut resp = resp.unwrap_or_else(|| AlterConfigsResponse {
+                    responses: resources
+                        .into_iter()
+                        .map(|(resource_type, resource_name)| {
+                            alter_configs_response::AlterConfigsResourceResponse {
+                                resource_type,
+                                resource_name,
+                                ..Default::default()
+                            }
+                        })
+                        .collect(),
+                    ..Default::default()
+                });
+                for r in resp
+                    .responses
+                    .iter_mut()
+                    .filter(|r| r.error_code == codes::NONE)
+                {
+                    r.error_code = e.kafka_code();
+                    r.error_message = Some(e.to_string().into());
+                }
+                resp
+            }
+            (None, Ok(())) => AlterConfigsResponse::default(),
+        }
+    }
+
+    /// Takes a block of producer ids (a block of 1000 when `count` is not positive).
+    /// Returns (first id, number of ids).
+    pub async fn allocate_producer_ids(&self, count: i32) -> Result<(i64, i32), RaftError> {
+        let node_id = self.node_id;
+        let (resp, result) = self
+            .run(move |image, _| {
+                let (first, len, rec) = controller::allocate_producer_ids(image, node_id, count);
+                ((first, len), vec![rec])
+            })
+            .await;
+        result?;
+        resp.ok_or(RaftError::Stopped)
+    }
+
+    /// Stops the driver (pending requests fail with NOT_CONTROLLER) and waits for it.
+    pub async fn shutdown(self) {
+        let (tx, rx) = oneshot::channel();
+        if self.commands.send(Command::Shutdown(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+        let task = self.task.lock().ok().and_then(|mut t| t.take());
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+}

@@ -1,0 +1,31 @@
+//! Vltava's metadata quorum: a raft log (raft-rs) on disk with snapshots, the controller state
+//! machine that turns admin requests into metadata records, and the `MetadataImage` brokers read.
+
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod apply;
+pub mod config;
+pub mod controller;
+mod driver;
+pub mod error;
+mod handle;
+pub mod image;
+pub mod node;
+pub mod records;
+pub mod storage;
+pub mod tcp_transport;
+pub mod transport;
+
+pub use config::{QuorumConfig, TopicDefaults, Voter};
+pub use error::RaftError;
+pub use handle::Controller;
+pub use image::{
+    BrokerImage, ConfigResource, ConfigResourceKind, MetadataImage, PartitionImage, TopicImage,
+};
+pub use records::MetadataRecord;
+pub use tcp_transport::TcpTransport;
+pub use transport::{InMemoryNetwork, InMemoryTransport, NoTransport, Transport};
+
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -1,0 +1,728 @@
+//! One log segment: a `.log` file of concatenated v2 batches plus its `.index` and
+//! `.timeindex`, all named by the segment's base offset (20 digits, zero-padded).
+//!
+//! The segment knows its valid size, next offset and largest timestamp; it appends
+//! batches and their sparse index entries, translates offsets and timestamps to file
+//! positions, truncates, and recovers (checking every CRC) after a crash.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use vltava_records::batch_header::{ATTRIBUTES_OFFSET, BATCH_HEADER_LEN, parse_header};
+use vltava_records::{BatchHeader, MAGIC_V2};
+
+use crate::config::LogConfig;
+use crate::error::{Result, StorageError};
+use crate::io::{Storage, StorageFile, read_full_at};
+use crate::offset_index::OffsetIndex;
+use crate::slice::FileSlice;
+use crate::time_index::TimeIndex;
+
+/// Suffix of segment data files.
+pub const LOG_SUFFIX: &str = ".log";
+/// Suffix of offset index files.
+pub const INDEX_SUFFIX: &str = ".index";
+/// Suffix of time index files.
+pub const TIME_INDEX_SUFFIX: &str = ".timeindex";
+/// Suffix of producer state snapshots.
+pub const SNAPSHOT_SUFFIX: &str = ".snapshot";
+/// Appended to files awaiting deletion.
+pub const DELETED_SUFFIX: &str = ".deleted";
+/// Appended to files the compactor is still writing.
+pub const CLEANED_SUFFIX: &str = ".cleaned";
+/// Appended to compacted files ready to replace the originals.
+pub const SWAP_SUFFIX: &str = ".swap";
+
+/// Bytes read at a time while recovering.
+const RECOVERY_CHUNK: usize = 1024 * 1024;
+
+/// `<20-digit offset><suffix>`.
+pub fn file_name(offset: i64, suffix: &str) -> String {
+    format!("{offset:020}{suffix}")
+}
+
+/// The offset of a file named `<20 digits><suffix>`, if the name has that form.
+pub fn parse_file_name(name: &str, suffix: &str) -> Option<i64> {
+    let digits = name.strip_suffix(suffix)?;
+    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// Whether a header's offsets are non-negative and its next offset is
+/// representable (checked before any offset arithmetic on untrusted headers).
+pub fn offsets_in_range(h: &BatchHeader) -> bool {
+    h.base_offset >= 0
+        && h.last_offset_delta >= 0
+        && h.base_offset
+            .checked_add(i64::from(h.last_offset_delta) + 1)
+            .is_some()
+}
+
+/// A log segment. Only the last segment of a log is written to.
+#[derive(Debug)]
+pub struct LogSegment {
+    base_offset: i64,
+    log_path: PathBuf,
+    log: Arc<dyn StorageFile>,
+    size: u64,
+    next_offset: i64,
+    offset_index: OffsetIndex,
+    time_index: TimeIndex,
+    max_timestamp: i64,
+    offset_of_max_timestamp: i64,
+    bytes_since_last_index: u64,
+    /// Max timestamp of the first batch: the reference for `segment.ms`.
+    rolling_timestamp: Option<i64>,
+    created_ms: i64,
+    index_interval: u64,
+    /// An index file was missing or failed its checks when opened.
+    index_damaged: bool,
+}
+
+/// What recovering one segment found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecoveryOutcome {
+    /// Bytes of valid batches kept.
+    pub valid_bytes: u64,
+    /// Bytes cut off the end (torn or corrupt tail).
+    pub truncated_bytes: u64,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StorageError + '_ {
+    move |e| StorageError::io(path, e)
+}
+
+impl LogSegment {
+    /// Creates a new empty segment at `base_offset` (replacing any files there).
+    pub fn create(
+        storage: &dyn Storage,
+        dir: &Path,
+        base_offset: i64,
+        config: &LogConfig,
+        now_ms: i64,
+    ) -> Result<Self> {
+        Self::create_with_suffix(storage, dir, base_offset, config, now_ms, "")
+    }
+
+    /// Like [`LogSegment::create`] with an extra suffix after each file name (used by
+    /// compaction to write `.cleaned` files).
+    pub fn create_with_suffix(
+        storage: &dyn Storage,
+        dir: &Path,
+        base_offset: i64,
+        config: &LogConfig,
+        now_ms: i64,
+        extra: &str,
+    ) -> Result<Self> {
+        let log_path = dir.join(format!("{}{extra}", file_name(base_offset, LOG_SUFFIX)));
+        let log = storage.open(&log_path, true).map_err(io_err(&log_path))?;
+        log.set_len(0).map_err(io_err(&log_path))?;
+        let offset_index = OffsetIndex::create(
+            storage,
+            &dir.join(format!("{}{extra}", file_name(base_offset, INDEX_SUFFIX))),
+            base_offset,
+            config.segment_index_bytes,
+        )?;
+        let time_index = TimeIndex::create(
+            storage,
+            &dir.join(format!(
+                "{}{extra}",
+                file_name(base_offset, TIME_INDEX_SUFFIX)
+            )),
+            base_offset,
+            config.segment_index_bytes,
+        )?;
+        Ok(LogSegment {
+            base_offset,
+            log_path,
+            log,
+            size: 0,
+            next_offset: base_offset,
+            offset_index,
+            time_index,
+            max_timestamp: -1,
+            offset_of_max_timestamp: base_offset,
+            bytes_since_last_index: 0,
+            rolling_timestamp: None,
+            created_ms: now_ms,
+            index_interval: config.index_interval_bytes,
+            index_damaged: false,
+        })
+    }
+
+    /// Opens an existing segment without reading its data. Follow with
+    /// [`LogSegment::recover`] (full check) or [`LogSegment::load_trusted`].
+    pub fn open(
+        storage: &dyn Storage,
+        dir: &Path,
+        base_offset: i64,
+        config: &LogConfig,
+        now_ms: i64,
+    ) -> Result<Self> {
+        let log_path = dir.join(file_name(base_offset, LOG_SUFFIX));
+        let log = storage.open(&log_path, false).map_err(io_err(&log_path))?;
+        let size = log.len().map_err(io_err(&log_path))?;
+        let index_path = dir.join(file_name(base_offset, INDEX_SUFFIX));
+        let time_path = dir.join(file_name(base_offset, TIME_INDEX_SUFFIX));
+        let max = config.segment_index_bytes;
+        let mut index_damaged = false;
+        let offset_index = match OffsetIndex::load(storage, &index_path, base_offset, max, size)? {
+            Some(i) => i,
+            None => {
+                index_damaged = true;
+                OffsetIndex::create(storage, &index_path, base_offset, max)?
+            }
+        };
+        let time_index = match TimeIndex::load(storage, &time_path, base_offset, max, i64::MAX)? {
+            Some(i) => i,
+            None => {
+                index_damaged = true;
+                TimeIndex::create(storage, &time_path, base_offset, max)?
+            }
+        };
+        Ok(LogSegment {
+            base_offset,
+            log_path,
+            log,
+            size,
+            next_offset: base_offset,
+            offset_index,
+            time_index,
+            max_timestamp: -1,
+            offset_of_max_timestamp: base_offset,
+            bytes_since_last_index: 0,
+            rolling_timestamp: None,
+            created_ms: now_ms,
+            index_interval: config.index_interval_bytes,
+            index_damaged,
+        })
+    }
+
+    /// The first offset this segment can hold.
+    pub fn base_offset(&self) -> i64 {
+        self.base_offset
+    }
+    /// Valid bytes in the `.log` file.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+    /// Offset after the last batch (the base offset when empty).
+    pub fn next_offset(&self) -> i64 {
+        self.next_offset
+    }
+    /// Largest batch timestamp, -1 when empty.
+    pub fn max_timestamp(&self) -> i64 {
+        self.max_timestamp
+    }
+    /// Offset of the batch holding the largest timestamp.
+    pub fn offset_of_max_timestamp(&self) -> i64 {
+        self.offset_of_max_timestamp
+    }
+    /// When the segment was created (or opened), in ms.
+    pub fn created_ms(&self) -> i64 {
+        self.created_ms
+    }
+    /// The `.log` file path.
+    pub fn log_path(&self) -> &Path {
+        &self.log_path
+    }
+    /// The `.log` file.
+    pub fn log_file(&self) -> &Arc<dyn StorageFile> {
+        &self.log
+    }
+    /// Number of offset index entries.
+    pub fn offset_index_entries(&self) -> usize {
+        self.offset_index.len()
+    }
+    /// The offset index (for inspection).
+    pub fn offset_index(&self) -> &OffsetIndex {
+        &self.offset_index
+    }
+    /// The time index (for inspection).
+    pub fn time_index(&self) -> &TimeIndex {
+        &self.time_index
+    }
+
+    /// Whether appending `bytes` bytes holding offsets up to `last_offset` with a
+    /// largest timestamp `max_ts` should go to a new segment instead.
+    pub fn should_roll(
+        &self,
+        config: &LogConfig,
+        bytes: u64,
+        max_ts: i64,
+        last_offset: i64,
+        now_ms: i64,
+    ) -> bool {
+        if last_offset - self.base_offset > i64::from(i32::MAX) {
+            // Relative offsets must fit in the index's 32 bits, even for an empty
+            // segment (a follower append far past its base).
+            return true;
+        }
+        if self.size == 0 {
+            return false;
+        }
+        let waited = match self.rolling_timestamp {
+            Some(t) if t >= 0 && max_ts >= 0 => max_ts.saturating_sub(t),
+            _ => now_ms.saturating_sub(self.created_ms),
+        };
+        self.size + bytes > config.segment_bytes
+            || waited > config.segment_ms
+            || self.offset_index.is_full()
+            || self.time_index.is_full()
+            || last_offset - self.base_offset > i64::from(i32::MAX)
+            || self.size + bytes > u64::from(u32::MAX)
+    }
+
+    fn index_batch(&mut self, position: u64, h: &BatchHeader) -> Result<()> {
+        if h.max_timestamp > self.max_timestamp {
+            self.max_timestamp = h.max_timestamp;
+            self.offset_of_max_timestamp = h.last_offset();
+        }
+        if self.rolling_timestamp.is_none() {
+            self.rolling_timestamp = Some(h.max_timestamp);
+        }
+        if self.bytes_since_last_index > self.index_interval {
+            let pos = u32::try_from(position).map_err(|_| StorageError::IndexOffsetOverflow {
+                offset: h.last_offset(),
+                base: self.base_offset,
+            })?;
+            self.offset_index.append(h.last_offset(), pos)?;
+            self.time_index
+                .maybe_append(self.max_timestamp, self.offset_of_max_timestamp)?;
+            self.bytes_since_last_index = 0;
+        }
+        self.bytes_since_last_index += h.total_size() as u64;
+        self.next_offset = h.next_offset();
+        Ok(())
+    }
+
+    /// Appends `bytes`, which hold the batches described by `batches` as (position
+    /// within `bytes`, header), with offsets already assigned.
+    pub fn append(&mut self, bytes: &[u8], batches: &[(usize, BatchHeader)]) -> Result<()> {
+        self.log
+            .write_at(bytes, self.size)
+            .map_err(io_err(&self.log_path))?;
+        let start = self.size;
+        for (rel, h) in batches {
+            self.index_batch(start + *rel as u64, h)?;
+        }
+        self.size += bytes.len() as u64;
+        self.write_pending_index_entries()
+    }
+
+    /// Writes new index entries to their files (one write per index).
+    pub fn write_pending_index_entries(&mut self) -> Result<()> {
+        self.offset_index.write_pending()?;
+        self.time_index.write_pending()
+    }
+
+    /// Reads the header of the batch at `pos`; `None` at or past the valid end.
+    pub fn header_at(&self, pos: u64) -> Result<Option<BatchHeader>> {
+        if pos >= self.size {
+            return Ok(None);
+        }
+        let mut buf = [0u8; BATCH_HEADER_LEN];
+        let n = read_full_at(self.log.as_ref(), &mut buf, pos).map_err(io_err(&self.log_path))?;
+        let h = parse_header(&buf[..n]).map_err(|e| {
+            StorageError::corrupt(&self.log_path, format!("bad batch at position {pos}: {e}"))
+        })?;
+        if !offsets_in_range(&h) {
+            return Err(StorageError::corrupt(
+                &self.log_path,
+                format!("batch at position {pos} has impossible offsets"),
+            ));
+        }
+        if pos + h.total_size() as u64 > self.size {
+            return Err(StorageError::corrupt(
+                &self.log_path,
+                format!("batch at position {pos} runs past the segment end"),
+            ));
+        }
+        Ok(Some(h))
+    }
+
+    /// The first batch whose last offset is at or above `target`, with its position.
+    pub fn translate_offset(&self, target: i64) -> Result<Option<(u64, BatchHeader)>> {
+        let (idx_offset, idx_pos) = self.offset_index.lookup(target);
+        let mut pos = u64::from(idx_pos);
+        if idx_offset != self.base_offset || idx_pos != 0 {
+            // Trust the index entry only if it points at the batch it names.
+            match self.header_at(pos) {
+                Ok(Some(h)) if h.last_offset() == idx_offset => {}
+                _ => pos = 0,
+            }
+        }
+        while let Some(h) = self.header_at(pos)? {
+            if h.last_offset() >= target {
+                return Ok(Some((pos, h)));
+            }
+            pos += h.total_size() as u64;
+        }
+        Ok(None)
+    }
+
+    /// Whole batches from the one holding `start_offset`, up to `max_bytes` (at
+    /// least one batch when `min_one`), stopping before any batch whose last offset
+    /// is at or past `max_offset`. `None` when the segment has nothing at or after
+    /// `start_offset`.
+    pub fn read(
+        &self,
+        start_offset: i64,
+        max_bytes: u64,
+        max_offset: i64,
+        min_one: bool,
+    ) -> Result<Option<FileSlice>> {
+        let Some((start, first)) = self.translate_offset(start_offset)? else {
+            return Ok(None);
+        };
+        let empty = FileSlice {
+            file: self.log.clone(),
+            position: start,
+            len: 0,
+        };
+        if first.last_offset() >= max_offset {
+            return Ok(Some(empty));
+        }
+        let first_end = start + first.total_size() as u64;
+        if first_end - start > max_bytes {
+            return Ok(Some(if min_one {
+                FileSlice {
+                    len: first_end - start,
+                    ..empty
+                }
+            } else {
+                empty
+            }));
+        }
+        // Where the batches that may be served end: the batch holding `max_offset`
+        // (found through the index) or the segment end.
+        let bound = if max_offset < self.next_offset {
+            self.translate_offset(max_offset)?
+                .map_or(self.size, |(p, _)| p)
+        } else {
+            self.size
+        };
+        let limit = bound.min(start.saturating_add(max_bytes));
+        // Jump to the last indexed batch starting before the limit (checked: its
+        // header must name the entry's offset), then walk the few headers after it.
+        let mut pos = first_end;
+        if let Some((off, ipos)) = self.offset_index.floor_by_position(limit) {
+            let ipos = u64::from(ipos);
+            if ipos > pos {
+                if let Ok(Some(h)) = self.header_at(ipos) {
+                    if h.last_offset() == off {
+                        pos = ipos;
+                    }
+                }
+            }
+        }
+        while pos < limit {
+            match self.header_at(pos)? {
+                Some(h) if pos + h.total_size() as u64 <= limit => pos += h.total_size() as u64,
+                _ => break,
+            }
+        }
+        Ok(Some(FileSlice {
+            len: pos - start,
+            ..empty
+        }))
+    }
+
+    /// Copies `len` bytes at `position` out of the `.log` file.
+    pub fn read_bytes(&self, position: u64, len: u64) -> Result<Bytes> {
+        FileSlice {
+            file: self.log.clone(),
+            position,
+            len,
+        }
+        .to_bytes()
+    }
+
+    /// The first batch whose max timestamp is at or above `timestamp`.
+    pub fn find_by_timestamp(&self, timestamp: i64) -> Result<Option<(u64, BatchHeader)>> {
+        if self.max_timestamp < timestamp {
+            return Ok(None);
+        }
+        let (hint_ts, hint_offset) = self.time_index.lookup(timestamp);
+        // Start at the batch the entry names, if it really is the batch whose max
+        // timestamp the entry records; otherwise (no entry, or a damaged index)
+        // scan from the segment start.
+        let mut pos = if hint_ts < 0 {
+            0
+        } else {
+            match self.translate_offset(hint_offset)? {
+                Some((p, h)) if h.last_offset() == hint_offset && h.max_timestamp == hint_ts => p,
+                _ => 0,
+            }
+        };
+        while let Some(h) = self.header_at(pos)? {
+            if h.max_timestamp >= timestamp {
+                return Ok(Some((pos, h)));
+            }
+            pos += h.total_size() as u64;
+        }
+        Ok(None)
+    }
+
+    /// Every batch header with its position, in order (header reads only).
+    pub fn headers(&self) -> Result<Vec<(u64, BatchHeader)>> {
+        self.headers_from(0)
+    }
+
+    /// Batch headers starting at byte `pos`.
+    pub fn headers_from(&self, mut pos: u64) -> Result<Vec<(u64, BatchHeader)>> {
+        let mut out = Vec::new();
+        while let Some(h) = self.header_at(pos)? {
+            out.push((pos, h));
+            pos += h.total_size() as u64;
+        }
+        Ok(out)
+    }
+
+    fn reset_state(&mut self) -> Result<()> {
+        self.offset_index.reset()?;
+        self.time_index.reset()?;
+        self.next_offset = self.base_offset;
+        self.max_timestamp = -1;
+        self.offset_of_max_timestamp = self.base_offset;
+        self.bytes_since_last_index = 0;
+        self.rolling_timestamp = None;
+        Ok(())
+    }
+
+    /// Rebuilds the indexes and in-memory state from the batch headers (no CRC
+    /// check: for data already known to be good).
+    pub fn rebuild_from_headers(&mut self) -> Result<()> {
+        let headers = self.headers()?;
+        self.reset_state()?;
+        for (pos, h) in headers {
+            self.index_batch(pos, &h)?;
+        }
+        self.write_pending_index_entries()
+    }
+
+    /// Loads a segment whose data is known to be durable (below the recovery point)
+    /// without reading its batches: trusts checked index files and walks only the
+    /// headers after the last index entry. Falls back to rebuilding the indexes
+    /// from the headers when they do not match the log.
+    pub fn load_trusted(&mut self) -> Result<()> {
+        if self.index_damaged || (self.size > 0 && self.time_index.is_empty()) {
+            // A missing or damaged index (or a time index without its final entry)
+            // would misstate the segment's largest timestamp: rebuild both.
+            self.index_damaged = false;
+            return self.rebuild_from_headers();
+        }
+        let from = match self.offset_index.last_entry() {
+            Some((off, pos)) => match self.header_at(u64::from(pos)) {
+                Ok(Some(h)) if h.last_offset() == off => Some(u64::from(pos)),
+                _ => None,
+            },
+            None => Some(0),
+        };
+        let tail = match from {
+            Some(pos) => self.headers_from(pos).ok(),
+            None => None,
+        };
+        let Some(tail) = tail else {
+            return self.rebuild_from_headers();
+        };
+        let (time_max, time_off) = self
+            .time_index
+            .last_entry()
+            .unwrap_or((-1, self.base_offset));
+        // The last time-index entry gives the segment's largest timestamp (which
+        // time retention acts on): check it against the batch it names.
+        if time_max >= 0 {
+            match self.translate_offset(time_off) {
+                Ok(Some((_, h))) if h.last_offset() == time_off && h.max_timestamp == time_max => {}
+                _ => return self.rebuild_from_headers(),
+            }
+        }
+        self.max_timestamp = time_max;
+        self.offset_of_max_timestamp = time_off;
+        self.next_offset = self.base_offset;
+        let mut since = 0;
+        for (_, h) in &tail {
+            if h.max_timestamp > self.max_timestamp {
+                self.max_timestamp = h.max_timestamp;
+                self.offset_of_max_timestamp = h.last_offset();
+            }
+            self.next_offset = h.next_offset();
+            since += h.total_size() as u64;
+        }
+        if let Some(first) = self.header_at(0)? {
+            self.rolling_timestamp = Some(first.max_timestamp);
+        }
+        if time_off >= self.next_offset || self.next_offset < self.base_offset {
+            return self.rebuild_from_headers();
+        }
+        self.bytes_since_last_index = since;
+        Ok(())
+    }
+
+    /// Recovers the segment: reads every batch, checks its header, offsets and CRC,
+    /// rebuilds both indexes, and cuts the file at the first bad or torn batch.
+    /// `on_batch` sees each valid batch header in order.
+    pub fn recover(
+        &mut self,
+        on_batch: &mut dyn FnMut(&BatchHeader) -> Result<()>,
+    ) -> Result<RecoveryOutcome> {
+        self.reset_state()?;
+        let file_len = self.log.len().map_err(io_err(&self.log_path))?;
+        let mut pos = 0u64;
+        let mut chunk = vec![0u8; RECOVERY_CHUNK];
+        while let Some(h) = self.check_batch_at(pos, file_len, &mut chunk)? {
+            self.index_batch(pos, &h)?;
+            on_batch(&h)?;
+            pos += h.total_size() as u64;
+        }
+        if pos < file_len {
+            self.log.set_len(pos).map_err(io_err(&self.log_path))?;
+        }
+        self.size = pos;
+        self.write_pending_index_entries()?;
+        Ok(RecoveryOutcome {
+            valid_bytes: pos,
+            truncated_bytes: file_len - pos,
+        })
+    }
+
+    /// The header of the batch at `pos` if the whole batch is present and valid.
+    fn check_batch_at(
+        &self,
+        pos: u64,
+        file_len: u64,
+        chunk: &mut [u8],
+    ) -> Result<Option<BatchHeader>> {
+        if pos + BATCH_HEADER_LEN as u64 > file_len {
+            return Ok(None);
+        }
+        let mut head = [0u8; BATCH_HEADER_LEN];
+        let n = read_full_at(self.log.as_ref(), &mut head, pos).map_err(io_err(&self.log_path))?;
+        let Ok(h) = parse_header(&head[..n]) else {
+            return Ok(None);
+        };
+        let total = h.total_size() as u64;
+        let min_base = self.next_offset.max(self.base_offset);
+        if h.magic != MAGIC_V2
+            || !offsets_in_range(&h)
+            || pos + total > file_len
+            || h.base_offset < min_base
+            || h.last_offset_delta < 0
+            || h.last_offset() - self.base_offset > i64::from(i32::MAX)
+            || h.record_count < 0
+        {
+            return Ok(None);
+        }
+        let mut crc = crc32c::crc32c(&head[ATTRIBUTES_OFFSET..]);
+        let mut at = pos + BATCH_HEADER_LEN as u64;
+        let end = pos + total;
+        while at < end {
+            let want = ((end - at) as usize).min(chunk.len());
+            let n = read_full_at(self.log.as_ref(), &mut chunk[..want], at)
+                .map_err(io_err(&self.log_path))?;
+            if n != want {
+                return Ok(None);
+            }
+            crc = crc32c::crc32c_append(crc, &chunk[..n]);
+            at += n as u64;
+        }
+        if crc != h.crc {
+            return Ok(None);
+        }
+        Ok(Some(h))
+    }
+
+    /// Removes every batch whose last offset is at or above `offset`; returns the
+    /// bytes removed.
+    pub fn truncate_to(&mut self, offset: i64) -> Result<u64> {
+        let Some((pos, _)) = self.translate_offset(offset)? else {
+            return Ok(0);
+        };
+        let removed = self.size - pos;
+        self.log.set_len(pos).map_err(io_err(&self.log_path))?;
+        self.size = pos;
+        self.rebuild_from_headers()?;
+        Ok(removed)
+    }
+
+    /// Called when the segment stops being the active one: records a final time
+    /// index entry and trims both index files to their entries.
+    pub fn on_become_inactive(&mut self) -> Result<()> {
+        if self.max_timestamp >= 0 {
+            self.time_index
+                .maybe_append(self.max_timestamp, self.offset_of_max_timestamp)?;
+        }
+        self.offset_index.trim()?;
+        self.time_index.trim()
+    }
+
+    /// Called when the segment becomes the active one again (after truncation or
+    /// on open): grows the index files back to their preallocated size.
+    pub fn on_become_active(&mut self) -> Result<()> {
+        self.offset_index.preallocate()?;
+        self.time_index.preallocate()
+    }
+
+    /// Fsyncs the log and both indexes.
+    pub fn flush(&mut self) -> Result<()> {
+        self.log.sync().map_err(io_err(&self.log_path))?;
+        self.offset_index.sync()?;
+        self.time_index.sync()
+    }
+
+    /// The segment's three open files with their paths, for fsyncing elsewhere.
+    pub fn sync_handles(&self) -> Vec<(PathBuf, Arc<dyn StorageFile>)> {
+        let [log, index, time] = self.file_paths();
+        vec![
+            (log, self.log.clone()),
+            (index, self.offset_index.file().clone()),
+            (time, self.time_index.file().clone()),
+        ]
+    }
+
+    /// The paths of the segment's three files.
+    pub fn file_paths(&self) -> [PathBuf; 3] {
+        [
+            self.log_path.clone(),
+            self.offset_index.path().to_path_buf(),
+            self.time_index.path().to_path_buf(),
+        ]
+    }
+
+    /// Removes the segment's three files (whatever their names are).
+    pub fn remove_files(&self, storage: &dyn Storage) -> Result<()> {
+        for p in self.file_paths() {
+            match storage.remove(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StorageError::io(&p, e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Renames the three files by appending `suffix` to their names (e.g.
+    /// `.deleted`); returns the new paths.
+    pub fn rename_with_suffix(
+        &mut self,
+        storage: &dyn Storage,
+        suffix: &str,
+    ) -> Result<Vec<PathBuf>> {
+        let mut out = Vec::new();
+        for p in self.file_paths() {
+            let mut to = p.as_os_str().to_owned();
+            to.push(suffix);
+            let to = PathBuf::from(to);
+            match storage.rename(&p, &to) {
+                Ok(()) => out.push(to),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StorageError::io(&p, e)),
+            }
+        }
+        Ok(out)
+    }
+}
