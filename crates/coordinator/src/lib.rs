@@ -13,9 +13,11 @@ mod coordinator;
 mod driver;
 mod error;
 mod group;
+mod join;
 mod membership;
 mod offsets;
 mod partition;
+mod rebalance;
 pub mod records;
 mod responses;
 

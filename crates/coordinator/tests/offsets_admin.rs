@@ -648,3 +648,29 @@ fn empty_group_id_is_valid_for_commit_fetch_describe_delete_only() {
     }
     assert_eq!(fetch(&mut h, "", "t", &[0]), vec![-1]);
 }
+
+#[test]
+fn static_member_rejoins_a_reloaded_group_without_rebalance() {
+    let mut h = Harness::new(test_config());
+    let mut req = Harness::join_req("g", "", Some("i"), &["t"]);
+    req.protocols.push(
+        vltava_protocol::messages::join_group_request::JoinGroupRequestProtocol {
+            name: "roundrobin".into(),
+            metadata: subscription(&["t"]),
+            ..Default::default()
+        },
+    );
+    let j = h.send(9, req.clone());
+    let old = h.join_resp(j).member_id.as_str().to_owned();
+    let s = h.sync("g", 1, &old, &[(&old, b"mine")]);
+    assert_eq!(h.sync_resp(s).error_code, 0);
+    let mut h2 = reload(&h);
+    // The restarted client offers both protocols again; the chosen one's
+    // metadata is unchanged, so it takes its old place without a rebalance.
+    let j = h2.send(9, req);
+    let r = h2.join_resp(j);
+    assert_eq!((r.error_code, r.generation_id), (0, 1));
+    let s = h2.sync("g", 1, r.member_id.as_str(), &[]);
+    assert_eq!(&h2.sync_resp(s).assignment[..], b"mine");
+    assert_eq!(h2.c.group("g").map(|g| g.state), Some(GroupState::Stable));
+}
