@@ -11,7 +11,7 @@ use crate::broker::Broker;
 use crate::handlers::{
     admin, api_versions, delete_records, describe_cluster, describe_configs, describe_log_dirs,
     describe_topic_partitions, fetch, find_coordinator, init_producer_id, list_offsets, metadata,
-    offset_for_leader_epoch, produce,
+    offset_for_leader_epoch, produce, security,
 };
 
 /// A request this broker advertises but has no handler for yet.
@@ -78,7 +78,10 @@ pub async fn dispatch(
                 .handle_from(&client_id, &client_host, key, version, body)
                 .await
         }
-        _ => return Err(Unhandled(key)),
+        other => match security::handle(&other) {
+            Some(b) => b,
+            None => return Err(Unhandled(key)),
+        },
     };
     Ok(Some(body))
 }

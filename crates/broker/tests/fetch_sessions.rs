@@ -26,7 +26,12 @@ trait SessionFetch {
 impl SessionFetch for Client {
     async fn produce(&mut self, topic: &str, partition: i32, value: &[u8]) -> i64 {
         let mut b = BatchBuilder::new(BatchBuilderConfig::default());
-        b.append(1, None, Some(value), &[]).unwrap();
+        // A current timestamp: old ones are due for time retention (7 days).
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        b.append(now, None, Some(value), &[]).unwrap();
         let p = self
             .produce_raw(9, topic, partition, b.build().unwrap())
             .await;
