@@ -16,7 +16,7 @@ use crate::error::CoordinatorError;
 use crate::group::{CommittedOffset, Group, GroupState};
 use crate::partition::partition_for;
 use crate::records::{CoordinatorRecord, RawRecord, decode_record, group_metadata_record};
-use crate::responses::error_response;
+use crate::responses::any_error_response;
 
 /// Stale entries the timer heap may hold beyond twice its groups before it
 /// is rebuilt.
@@ -306,9 +306,10 @@ impl GroupCoordinator {
         let v = req.version;
         let api = req.body.api_key();
         if !api.is_valid_version(v) {
-            if let Some(body) = error_response(api, v, codes::UNSUPPORTED_VERSION) {
-                out.push(Effect::Respond { request_id, body });
-            }
+            out.push(Effect::Respond {
+                request_id,
+                body: any_error_response(api, v, codes::UNSUPPORTED_VERSION),
+            });
             return out;
         }
         let touched = touched_groups(&req.body);
@@ -344,9 +345,10 @@ impl GroupCoordinator {
                 self.consumer_group_describe(request_id, r, out)
             }
             other => {
-                if let Some(body) = error_response(other.api_key(), v, codes::INVALID_REQUEST) {
-                    out.push(Effect::Respond { request_id, body });
-                }
+                out.push(Effect::Respond {
+                    request_id,
+                    body: any_error_response(other.api_key(), v, codes::INVALID_REQUEST),
+                });
             }
         }
     }
