@@ -10,14 +10,13 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use vltava_protocol::messages::HeartbeatResponse;
 use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
 
 use crate::codes;
 use crate::config::GroupConfig;
 use crate::coordinator::{Effect, GroupCoordinator, GroupRequest};
 use crate::error::CoordinatorError;
-use crate::responses::error_response;
+use crate::responses::any_error_response;
 
 /// Requests queued to the coordinator task before callers wait for room.
 pub const REQUEST_QUEUE_LIMIT: usize = 1024;
@@ -70,13 +69,7 @@ impl std::fmt::Debug for Call {
 
 /// The response when the coordinator cannot take a request at all.
 fn unavailable(api_key: ApiKey, version: i16, code: i16) -> ResponseBody {
-    error_response(api_key, version, code).unwrap_or_else(|| {
-        // Not a group API: the broker should not route it here.
-        ResponseBody::Heartbeat(HeartbeatResponse {
-            error_code: codes::INVALID_REQUEST,
-            ..Default::default()
-        })
-    })
+    any_error_response(api_key, version, code)
 }
 
 impl CoordinatorHandle {

@@ -137,3 +137,15 @@ pub(crate) fn error_response(api: ApiKey, version: i16, code: i16) -> Option<Res
         _ => return None,
     })
 }
+
+/// [`error_response`], or for an API the coordinator does not serve (which
+/// the broker should not route to it) a Heartbeat-shaped INVALID_REQUEST, so
+/// that no request is left without an answer.
+pub(crate) fn any_error_response(api: ApiKey, version: i16, code: i16) -> ResponseBody {
+    error_response(api, version, code).unwrap_or_else(|| {
+        ResponseBody::Heartbeat(HeartbeatResponse {
+            error_code: crate::codes::INVALID_REQUEST,
+            ..Default::default()
+        })
+    })
+}

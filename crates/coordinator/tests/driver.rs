@@ -343,3 +343,20 @@ async fn failed_reads_are_retried_and_failed_appends_refuse_the_commit() {
     }
     assert_eq!(fetch(&h).await.topics[0].partitions[0].committed_offset, 8);
 }
+
+#[tokio::test(start_paused = true)]
+async fn requests_the_coordinator_does_not_serve_are_answered() {
+    let (h, _task) = start(cfg(), MemLog::default(), 1);
+    assert!(h.wait_loaded().await);
+    let body = ProduceRequest::default().into();
+    let r = tokio::time::timeout(Duration::from_secs(5), h.handle(ApiKey::Produce, 9, body))
+        .await
+        .expect("answered at once");
+    assert!(matches!(r, ResponseBody::Heartbeat(r) if r.error_code == codes::INVALID_REQUEST));
+    // A version the API does not have.
+    let body = HeartbeatRequest::default().into();
+    match h.handle(ApiKey::Heartbeat, 99, body).await {
+        ResponseBody::Heartbeat(r) => assert_eq!(r.error_code, 35),
+        other => panic!("{other:?}"),
+    }
+}

@@ -184,6 +184,11 @@ impl Model {
     }
 
     fn check_invariants(&mut self) {
+        assert_eq!(
+            self.h.c.next_deadline(),
+            self.h.c.next_deadline_scan(),
+            "the timer index agrees with a full scan"
+        );
         for g in self.h.c.groups() {
             if let Some(l) = &g.leader {
                 assert!(
