@@ -306,8 +306,16 @@ impl Producer {
             let mut acc = inner.acc.lock().await;
             let acc = &mut *acc;
             let tp = (record.topic.clone(), partition);
-            let seq = acc.sequences.entry(tp.clone()).or_insert(0);
-            let q = acc.queues.entry(tp).or_default();
+            if !acc.queues.contains_key(&tp) {
+                acc.queues.insert(tp.clone(), PartitionQueue::default());
+            }
+            let seq = match acc.sequences.get_mut(&tp) {
+                Some(seq) => seq,
+                None => acc.sequences.entry(tp.clone()).or_insert(0),
+            };
+            let Some(q) = acc.queues.get_mut(&tp) else {
+                return Err(ClientError::Other("partition queue vanished".into()));
+            };
             let mut pending = Some(pending);
             for _ in 0..2 {
                 if q.open.is_none() {
