@@ -8,6 +8,7 @@ acks=1 and acks=all, without and with lz4. Prints one table row per run.
 """
 import argparse
 import os
+import random
 import re
 import subprocess
 import sys
@@ -15,20 +16,47 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-sys.path.insert(0, os.path.join(ROOT, "tests", "interop"))
-os.environ.setdefault("VLTAVA_BIN", os.path.join(ROOT, "target", "release", "vltava"))
+BROKER = os.environ.get("VLTAVA_BIN") or os.path.join(ROOT, "target", "release", "vltava")
 
 from confluent_kafka import Producer  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
-import conftest  # noqa: E402
+
+
+class Broker:
+    """The release broker on an ephemeral port; stopped with SIGTERM."""
+
+    def __init__(self, data_dir):
+        self.proc = subprocess.Popen(
+            [BROKER, "server", "start",
+             "--override", "listeners=PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:0",
+             "--override", f"log.dirs={data_dir}"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        deadline = time.time() + 30
+        self.bootstrap = None
+        while self.bootstrap is None:
+            line = self.proc.stdout.readline()
+            m = re.match(r"vltava: listening on (\S+)", line)
+            if m:
+                self.bootstrap = m.group(1)
+            elif not line or time.time() > deadline:
+                self.proc.kill()
+                raise RuntimeError("broker did not start")
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
 
 TOOL = os.path.join(ROOT, "target", "release", "examples", "vltava_tool")
 SIZE = 1024
 
 
 def confluent_run(bootstrap, topic, records, acks, compression):
-    payload = os.urandom(SIZE)
+    # Random uppercase letters, as Kafka's producer-perf-test and ours use.
+    payload = bytes(random.choice(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ") for _ in range(SIZE))
     p = Producer({"bootstrap.servers": bootstrap, "acks": acks, "linger.ms": 5,
                   "batch.size": 1 << 20, "compression.type": compression,
                   "queue.buffering.max.messages": 1_000_000,
@@ -60,7 +88,10 @@ def vltava_run(bootstrap, topic, records, acks, compression):
             "--record-size", str(SIZE), "--throughput", "-1", "--producer-props",
             f"bootstrap.servers={bootstrap}", f"acks={acks}", f"compression.type={compression}",
             "linger.ms=5", "batch.size=1048576", "buffer.memory=67108864"]
-    out = subprocess.run(args, capture_output=True, text=True, timeout=600, check=True).stdout
+    r = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    out = r.stdout
+    if r.returncode != 0:
+        raise RuntimeError(f"vltava run failed: {out[-2000:]}")
     last = out.strip().splitlines()[-1]
     m = re.search(r"records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\)", last)
     return float(m.group(1)), float(m.group(2)), last
@@ -71,7 +102,7 @@ def main():
     ap.add_argument("--records", type=int, default=200_000)
     a = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="vltava-client-bench-") as d:
-        b = conftest.Broker(os.path.join(d, "data")).start()
+        b = Broker(os.path.join(d, "data"))
         try:
             admin = AdminClient({"bootstrap.servers": b.bootstrap})
             print(f"{'run':<22} {'vltava rec/s':>13} {'MB/s':>8} {'confluent rec/s':>16} {'MB/s':>8} {'ratio':>6}")

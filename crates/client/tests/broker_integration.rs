@@ -145,8 +145,12 @@ async fn admin_configs_partitions_and_delete() {
             .code(),
         Some(36)
     );
-    // DescribeConfigs is checked against the test double (tests/consumer_fake.rs): the
-    // broker at this commit fails to encode its DescribeConfigs response.
+    let cfgs = a
+        .describe_configs(ResourceType::Topic, "adm")
+        .await
+        .unwrap();
+    let ret = cfgs.iter().find(|c| c.name == "retention.ms").unwrap();
+    assert_eq!(ret.value.as_deref(), Some("123456"));
     a.alter_configs(
         ResourceType::Topic,
         "adm",
@@ -154,6 +158,12 @@ async fn admin_configs_partitions_and_delete() {
     )
     .await
     .unwrap();
+    let cfgs = a
+        .describe_configs(ResourceType::Topic, "adm")
+        .await
+        .unwrap();
+    let policy = cfgs.iter().find(|c| c.name == "cleanup.policy").unwrap();
+    assert_eq!(policy.value.as_deref(), Some("compact"));
     a.create_partitions("adm", 3).await.unwrap();
     let d = a.describe_topics(&["adm".into()]).await.unwrap();
     assert_eq!(d[0].partitions.len(), 3);

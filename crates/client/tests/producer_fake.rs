@@ -243,3 +243,42 @@ async fn idempotent_sequences_keep_growing_across_sequential_sends() {
         .collect();
     assert_eq!(seqs, vec![0, 1, 2, 3, 4]);
 }
+
+#[tokio::test]
+async fn a_failed_first_batch_is_not_overtaken_by_later_ones() {
+    let fake = FakeKafka::start().await;
+    fake.create_topic("order", 1);
+    // The first produce fails retriably; the fake then accepts any first sequence
+    // and refuses gaps (as a broker with no state for the producer would).
+    fake.state.lock().unwrap().produce_errors = vec![6];
+    let mut c = cfg(&fake.addr);
+    c.batch_size = 1024;
+    c.linger = Duration::ZERO;
+    let p = Producer::new(c).await.unwrap();
+    let mut futs = Vec::new();
+    for i in 0..500 {
+        futs.push(
+            p.enqueue(ProducerRecord::new(
+                "order",
+                None,
+                Some(format!("{i:0>200}").as_bytes()),
+            ))
+            .await
+            .unwrap(),
+        );
+    }
+    for (i, f) in futs.into_iter().enumerate() {
+        let md = tokio::time::timeout(Duration::from_secs(10), f)
+            .await
+            .expect("delivered")
+            .unwrap();
+        assert_eq!(md.offset, i as i64);
+    }
+    let values: Vec<_> = fake
+        .records("order", 0)
+        .into_iter()
+        .map(|r| r.2.unwrap())
+        .collect();
+    assert_eq!(values.len(), 500);
+    assert_eq!(&values[499][..], format!("{:0>200}", 499).as_bytes());
+}

@@ -83,13 +83,17 @@ pub async fn producer(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow
     let collector = tokio::spawn(async move {
         let mut lat: Vec<u32> = Vec::new();
         let mut errors = 0u64;
+        let mut first_error = None;
         while let Some((sent_at, f)) = rx.recv().await {
             match f.await {
                 Ok(_) => lat.push(sent_at.elapsed().as_millis() as u32),
-                Err(_) => errors += 1,
+                Err(e) => {
+                    errors += 1;
+                    first_error.get_or_insert_with(|| e.to_string());
+                }
             }
         }
-        (lat, errors)
+        (lat, errors, first_error)
     });
     let mut window_start = Instant::now();
     let mut window_count = 0u64;
@@ -123,7 +127,7 @@ pub async fn producer(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow
     }
     drop(tx);
     producer.flush().await;
-    let (mut lat, errors) = collector.await?;
+    let (mut lat, errors, first_error) = collector.await?;
     let secs = start.elapsed().as_secs_f64().max(1e-9);
     lat.sort_unstable();
     let n = lat.len() as f64;
@@ -147,7 +151,11 @@ pub async fn producer(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow
     )?;
     producer.close().await;
     if errors > 0 {
-        writeln!(out, "{errors} records failed")?;
+        writeln!(
+            out,
+            "{errors} records failed, the first with: {}",
+            first_error.unwrap_or_default()
+        )?;
         return Ok(1);
     }
     Ok(0)

@@ -128,6 +128,10 @@ struct PartitionQueue {
     open: Option<OpenBatch>,
     ready: VecDeque<ReadyBatch>,
     in_flight: usize,
+    /// A batch of this partition was acknowledged and none is being retried:
+    /// only then are several of its batches sent at once (an idempotent broker
+    /// could otherwise take a later sequence first and refuse the earlier one).
+    confirmed: bool,
 }
 
 #[derive(Default)]
@@ -302,8 +306,16 @@ impl Producer {
             let mut acc = inner.acc.lock().await;
             let acc = &mut *acc;
             let tp = (record.topic.clone(), partition);
-            let seq = acc.sequences.entry(tp.clone()).or_insert(0);
-            let q = acc.queues.entry(tp).or_default();
+            if !acc.queues.contains_key(&tp) {
+                acc.queues.insert(tp.clone(), PartitionQueue::default());
+            }
+            let seq = match acc.sequences.get_mut(&tp) {
+                Some(seq) => seq,
+                None => acc.sequences.entry(tp.clone()).or_insert(0),
+            };
+            let Some(q) = acc.queues.get_mut(&tp) else {
+                return Err(ClientError::Other("partition queue vanished".into()));
+            };
             let mut pending = Some(pending);
             for _ in 0..2 {
                 if q.open.is_none() {
@@ -470,7 +482,7 @@ async fn run_once(inner: &Arc<Inner>) -> Duration {
             }
             // Without idempotence, keep order by sending one batch at a time per partition
             // when max.in.flight is 1; with idempotence the broker checks sequences.
-            if q.in_flight > 0 && (inner.producer_id < 0 && cfg.max_in_flight == 1) {
+            if q.in_flight > 0 && (!q.confirmed || cfg.max_in_flight == 1) {
                 continue;
             }
             let Some(leader) = meta.leader(&tp.0, tp.1) else {
@@ -589,6 +601,7 @@ async fn send_produce(inner: &Arc<Inner>, node: i32, batches: Vec<(Tp, ReadyBatc
         Ok(conn) => conn.send(req).await.map(Some),
         Err(e) => Err(e),
     };
+    let sent: Vec<Tp> = batches.iter().map(|(tp, _)| tp.clone()).collect();
     let mut retry: Vec<(Tp, ReadyBatch)> = Vec::new();
     let mut refresh = false;
     match result {
@@ -650,9 +663,14 @@ async fn send_produce(inner: &Arc<Inner>, node: i32, batches: Vec<(Tp, ReadyBatc
         let _ = inner.cluster.refresh(&topics).await;
     }
     let mut acc = inner.acc.lock().await;
-    for (tp, _) in batches_tps(&retry) {
-        if let Some(q) = acc.queues.get_mut(&tp) {
-            q.in_flight = q.in_flight.saturating_sub(1);
+    for tp in &sent {
+        let retried = retry.iter().any(|(r, _)| r == tp);
+        let q = acc.queues.entry(tp.clone()).or_default();
+        q.in_flight = q.in_flight.saturating_sub(1);
+        if retried {
+            q.confirmed = false;
+        } else if q.in_flight == 0 || q.confirmed {
+            q.confirmed = true;
         }
     }
     let mut retry_later = Vec::new();
@@ -677,10 +695,6 @@ async fn send_produce(inner: &Arc<Inner>, node: i32, batches: Vec<(Tp, ReadyBatc
     }
 }
 
-fn batches_tps(v: &[(Tp, ReadyBatch)]) -> Vec<(Tp, ())> {
-    v.iter().map(|(tp, _)| (tp.clone(), ())).collect()
-}
-
 fn complete(
     inner: &Arc<Inner>,
     topic: &str,
@@ -702,14 +716,5 @@ fn complete(
             },
         }));
     }
-    // The partition's in-flight count drops when the batch completes.
-    let inner2 = inner.clone();
-    let tp = (topic.to_string(), partition);
-    tokio::spawn(async move {
-        let mut acc = inner2.acc.lock().await;
-        if let Some(q) = acc.queues.get_mut(&tp) {
-            q.in_flight = q.in_flight.saturating_sub(1);
-        }
-    });
     finish(inner, n);
 }

@@ -88,12 +88,14 @@ impl DefaultPartitioner {
         let Ok(mut m) = self.sticky.lock() else {
             return 0;
         };
-        let entry = m.entry(topic.to_string()).or_insert_with(|| {
-            (
-                (self.next.fetch_add(1, Ordering::Relaxed) % n as u32) as i32,
-                0,
-            )
-        });
+        // Look up before inserting: no String allocation per record.
+        if !m.contains_key(topic) {
+            let start = (self.next.fetch_add(1, Ordering::Relaxed) % n as u32) as i32;
+            m.insert(topic.to_string(), (start, 0));
+        }
+        let Some(entry) = m.get_mut(topic) else {
+            return 0;
+        };
         if entry.0 >= n {
             entry.0 %= n;
         }

@@ -20,6 +20,8 @@ pub struct FakePartition {
     pub log_start: i64,
     pub next_offset: i64,
     pub leader_epoch: i32,
+    /// Next expected sequence per producer id (any first sequence is accepted).
+    pub sequences: HashMap<i64, i32>,
 }
 
 #[derive(Debug, Default)]
@@ -295,7 +297,18 @@ fn handle(st: &mut FakeState, body: RequestBody, v: i16, port: i32) -> (Option<R
                             let mut data = pd.records.clone().unwrap_or_default().to_vec();
                             let view = vltava_records::BatchView::new(&data).expect("batch");
                             view.validate_crc().expect("crc");
-                            let n = i64::from(view.header().last_offset_delta) + 1;
+                            let h = *view.header();
+                            let n = i64::from(h.last_offset_delta) + 1;
+                            if h.producer_id >= 0 {
+                                let expected = part.sequences.get(&h.producer_id).copied();
+                                if expected.is_some_and(|e| e != h.base_sequence) {
+                                    pr.error_code = 45;
+                                    prs.push(pr);
+                                    continue;
+                                }
+                                part.sequences
+                                    .insert(h.producer_id, h.base_sequence + n as i32);
+                            }
                             let base = part.next_offset;
                             vltava_records::batch_header::set_base_offset(&mut data, base)
                                 .expect("patch");
