@@ -10,7 +10,7 @@ use tokio::net::TcpStream;
 use vltava_broker::Node;
 use vltava_broker::config::{BrokerConfig, parse_properties};
 use vltava_protocol::frame::{decode_response, encode_request};
-use vltava_protocol::messages::create_topics_request::CreatableTopic;
+use vltava_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use vltava_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use vltava_protocol::messages::produce_response::PartitionProduceResponse;
 use vltava_protocol::messages::{CreateTopicsRequest, ProduceRequest, RequestHeader};
@@ -20,9 +20,14 @@ pub const LIMIT: Duration = Duration::from_secs(10);
 
 /// Starts a node on an ephemeral port in a fresh directory.
 pub async fn start_node() -> (Node, tempfile::TempDir) {
+    start_node_with("").await
+}
+
+/// Starts a node with extra `server.properties` lines.
+pub async fn start_node_with(extra: &str) -> (Node, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let props = parse_properties(&format!(
-        "listeners=PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:0\nlog.dirs={}\n",
+        "listeners=PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:0\nlog.dirs={}\n{extra}",
         dir.path().join("data").display()
     ));
     let node = Node::start(BrokerConfig::from_properties(props).unwrap())
@@ -74,11 +79,29 @@ impl Client {
 
     /// Creates a topic; returns its id.
     pub async fn create_topic(&mut self, name: &str, partitions: i32) -> Uuid {
+        self.create_topic_with(name, partitions, &[]).await
+    }
+
+    /// Creates a topic with topic configs; returns its id.
+    pub async fn create_topic_with(
+        &mut self,
+        name: &str,
+        partitions: i32,
+        configs: &[(&str, &str)],
+    ) -> Uuid {
         let create = CreateTopicsRequest {
             topics: vec![CreatableTopic {
                 name: name.into(),
                 num_partitions: partitions,
                 replication_factor: 1,
+                configs: configs
+                    .iter()
+                    .map(|(k, v)| CreatableTopicConfig {
+                        name: (*k).into(),
+                        value: Some((*v).into()),
+                        ..Default::default()
+                    })
+                    .collect(),
                 ..Default::default()
             }],
             timeout_ms: 5000,

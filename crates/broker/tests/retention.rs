@@ -1,0 +1,118 @@
+//! Retention and compaction run on their schedule in a running node
+//! (`log.retention.check.interval.ms`): expired records leave the log, and a
+//! compacted topic keeps the latest value per key once segments roll and are
+//! flushed (`log.flush.offset.checkpoint.interval.ms`).
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use support::{Client, start_node_with};
+use vltava_protocol::messages::ListOffsetsRequest;
+use vltava_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+use vltava_protocol::{RequestBody, ResponseBody};
+use vltava_records::{BatchBuilder, BatchBuilderConfig};
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+fn batch(ts: i64, key: &[u8], value: &[u8]) -> Bytes {
+    let mut b = BatchBuilder::new(BatchBuilderConfig::default());
+    b.append(ts, Some(key), Some(value), &[]).unwrap();
+    b.build().unwrap()
+}
+
+async fn earliest(c: &mut Client, topic: &str) -> i64 {
+    let req = ListOffsetsRequest {
+        replica_id: -1,
+        topics: vec![ListOffsetsTopic {
+            name: topic.into(),
+            partitions: vec![ListOffsetsPartition {
+                partition_index: 0,
+                timestamp: -2,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let ResponseBody::ListOffsets(r) = c.call(7, RequestBody::from(req)).await else {
+        panic!()
+    };
+    r.topics[0].partitions[0].offset
+}
+
+#[tokio::test]
+async fn expired_records_are_deleted_on_the_retention_schedule() {
+    let (node, _dir) = start_node_with(
+        "log.retention.check.interval.ms=100\nlog.flush.offset.checkpoint.interval.ms=100\n",
+    )
+    .await;
+    let mut c = Client::connect(&node).await;
+    c.create_topic_with(
+        "old",
+        1,
+        &[("retention.ms", "60000"), ("segment.bytes", "200")],
+    )
+    .await;
+    let day_ago = now_ms() - 86_400_000;
+    for i in 0..10u8 {
+        let r = c
+            .produce_raw(9, "old", 0, batch(day_ago, &[i], b"expired"))
+            .await;
+        assert_eq!(r.error_code, 0);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while earliest(&mut c, "old").await < 10 {
+        assert!(Instant::now() < deadline, "retention did not run");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    node.shutdown().await;
+}
+
+#[tokio::test]
+async fn compacted_topics_keep_the_latest_value_per_key() {
+    let (node, _dir) = start_node_with(
+        "log.retention.check.interval.ms=100\nlog.flush.offset.checkpoint.interval.ms=100\n",
+    )
+    .await;
+    let mut c = Client::connect(&node).await;
+    c.create_topic_with(
+        "compacted",
+        1,
+        &[("cleanup.policy", "compact"), ("segment.bytes", "200")],
+    )
+    .await;
+    // 40 writes over 2 keys, spread over many small segments.
+    for i in 0..40u32 {
+        let key = if i % 2 == 0 { b"a" } else { b"b" };
+        let r = c
+            .produce_raw(9, "compacted", 0, batch(now_ms(), key, &i.to_be_bytes()))
+            .await;
+        assert_eq!(r.error_code, 0);
+    }
+    let part = node.broker.partitions.get("compacted", 0).unwrap();
+    let size_before = part.log().size_in_bytes();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let size = part.log().size_in_bytes();
+        if size < size_before / 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "compaction did not run ({size} of {size_before} bytes)"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Offsets are kept: the log still ends at 40.
+    assert_eq!(part.log().log_end_offset(), 40);
+    node.shutdown().await;
+}
