@@ -79,7 +79,8 @@ def test_acks_zero_and_one(broker):
 def test_list_offsets_and_times(broker):
     create_topic(broker.bootstrap, "times")
     p = Producer({"bootstrap.servers": broker.bootstrap})
-    base = 1_700_000_000_000
+    # Recent timestamps: records older than retention.ms (7 days) may be deleted.
+    base = int(time.time() * 1000) - 3_600_000
     for i in range(10):
         p.produce("times", value=b"v", timestamp=base + i * 1000)
         p.flush(10)

@@ -24,11 +24,13 @@ pub struct Broker {
     offsets_topic_creation: tokio::sync::Mutex<()>,
     applying: std::sync::Mutex<()>,
     producer_ids: tokio::sync::Mutex<(i64, i64)>,
+    fetch_sessions: std::sync::Mutex<crate::fetch_session::FetchSessionCache>,
 }
 
 impl Broker {
     /// A broker over `partitions` with empty metadata.
     pub fn new(config: BrokerConfig, partitions: Arc<PartitionManager>) -> Broker {
+        let slots = config.max_incremental_fetch_session_cache_slots;
         Broker {
             config,
             partitions,
@@ -38,6 +40,10 @@ impl Broker {
             offsets_topic_creation: tokio::sync::Mutex::new(()),
             applying: std::sync::Mutex::new(()),
             producer_ids: tokio::sync::Mutex::new((0, 0)),
+            fetch_sessions: std::sync::Mutex::new(crate::fetch_session::FetchSessionCache::new(
+                slots,
+                (crate::partitions::now_ms() & 0x3fff_ffff) as i32,
+            )),
         }
     }
 
@@ -135,6 +141,16 @@ impl Broker {
         }
         crate::metadata_sync::sync_now(self);
         self.metadata().topic(OFFSETS_TOPIC).is_some()
+    }
+
+    /// The incremental fetch session cache.
+    pub fn fetch_sessions(
+        &self,
+    ) -> std::sync::MutexGuard<'_, crate::fetch_session::FetchSessionCache> {
+        match self.fetch_sessions.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
     }
 
     /// The current metadata snapshot.

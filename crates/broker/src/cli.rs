@@ -1,6 +1,6 @@
 //! The `vltava` command line: `server start`, `storage format` /
-//! `storage random-uuid`, and the admin tools (forwarded to the client crate's
-//! tools once that crate exists; until then they exit with an error saying so).
+//! `storage random-uuid`, and every other subcommand forwarded to Kafka's tools
+//! in `vltava_client::cli`.
 
 use std::path::PathBuf;
 
@@ -100,22 +100,20 @@ pub fn load_config(args: &ConfigArgs) -> anyhow::Result<BrokerConfig> {
 
 async fn server_start(args: ConfigArgs) -> anyhow::Result<i32> {
     let config = load_config(&args)?;
+    // Handlers first: a signal arriving while the node starts still stops it cleanly.
+    let kind = tokio::signal::unix::SignalKind::terminate();
+    let mut term = tokio::signal::unix::signal(kind).context("installing the SIGTERM handler")?;
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .context("installing the SIGINT handler")?;
     let node = vltava_broker::Node::start(config).await?;
     // Scripts and tests read the bound address from this line.
     println!("vltava: listening on {}", node.addr);
-    wait_for_signal().await?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
     node.shutdown().await;
     Ok(0)
-}
-
-async fn wait_for_signal() -> anyhow::Result<()> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("installing the SIGTERM handler")?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r.context("waiting for Ctrl-C")?,
-        _ = term.recv() => {}
-    }
-    Ok(())
 }
 
 fn storage_format_cmd(cluster_id: &str, args: &ConfigArgs, ignore: bool) -> anyhow::Result<i32> {
@@ -147,11 +145,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             }
         },
         Command::Tool(args) => {
-            let name = args.first().map(String::as_str).unwrap_or("");
-            eprintln!(
-                "vltava: `{name}` is not available yet: the admin tools come from the vltava-client crate, which this build does not include"
-            );
-            Ok(2)
+            // Kafka's tools (topics, console-producer, ...) live in vltava-client.
+            let mut out = std::io::stdout();
+            vltava_client::cli::run(args, &mut out).await
         }
     }
 }

@@ -9,8 +9,9 @@ use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
 
 use crate::broker::Broker;
 use crate::handlers::{
-    admin, api_versions, delete_records, describe_cluster, describe_configs, fetch,
-    find_coordinator, init_producer_id, list_offsets, metadata, produce,
+    admin, api_versions, delete_records, describe_cluster, describe_configs, describe_log_dirs,
+    describe_topic_partitions, fetch, find_coordinator, init_producer_id, list_offsets, metadata,
+    offset_for_leader_epoch, produce, security,
 };
 
 /// A request this broker advertises but has no handler for yet.
@@ -40,7 +41,7 @@ pub async fn dispatch(
         RequestBody::Metadata(r) => {
             let pending = admin::auto_create_for_metadata(&broker, &r, version).await;
             let cache = broker.metadata();
-            metadata::handle(&cache, &r, &pending)
+            metadata::handle(&cache, &r, version, &pending)
         }
         RequestBody::InitProducerId(r) => init_producer_id::handle(&broker, &r).await,
         body @ (RequestBody::CreateTopics(_)
@@ -55,6 +56,9 @@ pub async fn dispatch(
         }
         RequestBody::DescribeConfigs(r) => describe_configs::handle(&broker, &r, version),
         RequestBody::DeleteRecords(r) => delete_records::handle(&broker, &r),
+        RequestBody::OffsetForLeaderEpoch(r) => offset_for_leader_epoch::handle(&broker, &r),
+        RequestBody::DescribeLogDirs(r) => describe_log_dirs::handle(&broker, &r),
+        RequestBody::DescribeTopicPartitions(r) => describe_topic_partitions::handle(&broker, &r),
         RequestBody::DescribeCluster(r) => describe_cluster::handle(&broker, &r, version),
         RequestBody::FindCoordinator(r) => find_coordinator::handle(&broker, &r, version).await,
         body @ (RequestBody::JoinGroup(_)
@@ -74,7 +78,10 @@ pub async fn dispatch(
                 .handle_from(&client_id, &client_host, key, version, body)
                 .await
         }
-        _ => return Err(Unhandled(key)),
+        other => match security::handle(&other) {
+            Some(b) => b,
+            None => return Err(Unhandled(key)),
+        },
     };
     Ok(Some(body))
 }

@@ -9,6 +9,7 @@ pub mod config;
 pub mod connection;
 pub mod dispatch;
 pub mod error_codes;
+pub mod fetch_session;
 pub mod handlers;
 pub mod metadata_cache;
 pub mod metadata_sync;

@@ -43,6 +43,9 @@ impl Partition {
 pub struct PartitionManager {
     dir: PathBuf,
     partitions: RwLock<HashMap<TopicPartition, Arc<Partition>>>,
+    /// Serialises opening and deleting logs, so one directory never has two
+    /// `Log`s over it.
+    opening: Mutex<()>,
     appended: watch::Sender<u64>,
 }
 
@@ -63,6 +66,7 @@ impl PartitionManager {
         Ok(PartitionManager {
             dir: dir.to_path_buf(),
             partitions: RwLock::new(HashMap::new()),
+            opening: Mutex::new(()),
             appended: watch::channel(0).0,
         })
     }
@@ -113,6 +117,10 @@ impl PartitionManager {
         partition: i32,
         config: LogConfig,
     ) -> Result<Arc<Partition>, StorageError> {
+        let _opening = match self.opening.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
         if let Some(p) = self.get(topic, partition) {
             let mut log = p.log();
             if log.config() != &config {
@@ -153,6 +161,10 @@ impl PartitionManager {
     /// Closes and deletes every partition of `topic`, including directories of
     /// partitions not open.
     pub fn delete_topic(&self, topic: &str) -> std::io::Result<()> {
+        let _opening = match self.opening.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
         let removed: Vec<Arc<Partition>> = {
             let mut map = self.write_map();
             let keys: Vec<TopicPartition> =

@@ -1,12 +1,14 @@
 //! Group administration: DescribeGroups, ListGroups, DeleteGroups.
 
 use vltava_protocol::ResponseBody;
+use vltava_protocol::messages::consumer_group_describe_response::DescribedGroup as ConsumerDescribedGroup;
 use vltava_protocol::messages::delete_groups_response::DeletableGroupResult;
 use vltava_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
 use vltava_protocol::messages::list_groups_response::ListedGroup;
 use vltava_protocol::messages::{
-    DeleteGroupsRequest, DeleteGroupsResponse, DescribeGroupsRequest, DescribeGroupsResponse,
-    ListGroupsRequest, ListGroupsResponse,
+    ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse, DeleteGroupsRequest,
+    DeleteGroupsResponse, DescribeGroupsRequest, DescribeGroupsResponse, ListGroupsRequest,
+    ListGroupsResponse,
 };
 
 use crate::codes;
@@ -22,6 +24,49 @@ pub const CLASSIC_GROUP_TYPE: &str = "classic";
 pub const GROUP_AUTHORIZED_OPERATIONS: i32 = (1 << 3) | (1 << 6) | (1 << 8);
 
 impl GroupCoordinator {
+    /// ConsumerGroupDescribe (KIP-848) for a coordinator that runs only
+    /// classic groups: every group is GROUP_ID_NOT_FOUND, as Kafka answers
+    /// for a classic group, so clients fall back to DescribeGroups.
+    pub(crate) fn consumer_group_describe(
+        &mut self,
+        request_id: u64,
+        req: ConsumerGroupDescribeRequest,
+        out: &mut Vec<Effect>,
+    ) {
+        let groups = req
+            .group_ids
+            .iter()
+            .map(|gid| {
+                let (code, message) = if self.loading {
+                    (codes::COORDINATOR_LOAD_IN_PROGRESS, None)
+                } else if self.groups.contains_key(gid.as_str()) {
+                    (
+                        codes::GROUP_ID_NOT_FOUND,
+                        Some(format!("Group {gid} is not a consumer group.")),
+                    )
+                } else {
+                    (
+                        codes::GROUP_ID_NOT_FOUND,
+                        Some(format!("Group {gid} not found.")),
+                    )
+                };
+                ConsumerDescribedGroup {
+                    error_code: code,
+                    error_message: message.map(Into::into),
+                    group_id: gid.clone(),
+                    ..Default::default()
+                }
+            })
+            .collect();
+        out.push(Effect::Respond {
+            request_id,
+            body: ResponseBody::ConsumerGroupDescribe(ConsumerGroupDescribeResponse {
+                groups,
+                ..Default::default()
+            }),
+        });
+    }
+
     pub(crate) fn describe_groups(
         &mut self,
         request_id: u64,
@@ -42,10 +87,6 @@ impl GroupCoordinator {
                 }
                 if self.loading {
                     d.error_code = codes::COORDINATOR_LOAD_IN_PROGRESS;
-                    return d;
-                }
-                if gid.is_empty() {
-                    d.error_code = codes::INVALID_GROUP_ID;
                     return d;
                 }
                 let Some(g) = self.groups.get(gid.as_str()) else {
@@ -168,13 +209,11 @@ impl GroupCoordinator {
     ) {
         let mut results = Vec::with_capacity(req.groups_names.len());
         let mut appends = Vec::new();
-        for gid in &req.groups_names {
+        for (index, gid) in req.groups_names.iter().enumerate() {
             let code = if self.loading {
                 codes::COORDINATOR_LOAD_IN_PROGRESS
-            } else if gid.is_empty() {
-                codes::INVALID_GROUP_ID
             } else {
-                match self.groups.get(gid.as_str()) {
+                match self.groups.get_mut(gid.as_str()) {
                     None => codes::GROUP_ID_NOT_FOUND,
                     Some(g) if g.state == GroupState::Dead => codes::GROUP_ID_NOT_FOUND,
                     Some(g) if g.state != GroupState::Empty => codes::NON_EMPTY_GROUP,
@@ -188,8 +227,9 @@ impl GroupCoordinator {
                         if let Ok(rec) = group_metadata_record(&g.id, None) {
                             records.push(rec);
                         }
-                        appends.push((g.id.clone(), records));
-                        self.groups.remove(gid.as_str());
+                        // Dead until its tombstones are written.
+                        g.state = GroupState::Dead;
+                        appends.push((g.id.clone(), index, records));
                         codes::NONE
                     }
                 }
@@ -200,40 +240,26 @@ impl GroupCoordinator {
                 ..Default::default()
             });
         }
-        let ok = ResponseBody::DeleteGroups(DeleteGroupsResponse {
-            results: results.clone(),
+        let resp = DeleteGroupsResponse {
+            results,
             ..Default::default()
-        });
+        };
         if appends.is_empty() {
             out.push(Effect::Respond {
                 request_id,
-                body: ok,
+                body: ResponseBody::DeleteGroups(resp),
             });
             return;
         }
         // Groups live on different partitions: one append each; the
-        // response goes out with the last one.
-        let failed = ResponseBody::DeleteGroups(DeleteGroupsResponse {
-            results: results
-                .into_iter()
-                .map(|mut r| {
-                    if r.error_code == codes::NONE {
-                        r.error_code = codes::COORDINATOR_NOT_AVAILABLE;
-                    }
-                    r
-                })
-                .collect(),
-            ..Default::default()
-        });
-        let last = appends.len() - 1;
-        for (i, (gid, records)) in appends.into_iter().enumerate() {
-            let after = if i == last {
-                AfterAppend::Respond {
-                    ok: vec![(request_id, ok.clone())],
-                    failed: vec![(request_id, failed.clone())],
-                }
-            } else {
-                AfterAppend::Nothing
+        // response goes out when the last one is done.
+        self.pending_deletes
+            .insert(request_id, (resp, appends.len()));
+        for (gid, index, records) in appends {
+            let after = AfterAppend::GroupDeleted {
+                group: gid.clone(),
+                request_id,
+                index,
             };
             self.append(&gid, records, after, out);
         }

@@ -2,10 +2,12 @@
 //! append results go in; responses and records to append come out as
 //! [`Effect`]s. No clock and no IO inside: time is the `now_ms` argument.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 
 use bytes::Bytes;
 use vltava_protocol::coordinator::{GroupMetadataValue, group_metadata_value::MemberMetadata};
+use vltava_protocol::messages::DeleteGroupsResponse;
 use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
 
 use crate::codes;
@@ -14,7 +16,30 @@ use crate::error::CoordinatorError;
 use crate::group::{CommittedOffset, Group, GroupState};
 use crate::partition::partition_for;
 use crate::records::{CoordinatorRecord, RawRecord, decode_record, group_metadata_record};
-use crate::responses::error_response;
+use crate::responses::any_error_response;
+
+/// Stale entries the timer heap may hold beyond twice its groups before it
+/// is rebuilt.
+const TIMER_INDEX_SLACK: usize = 1024;
+
+/// The groups a request may change (whose timers are re-read after it).
+fn touched_groups(body: &RequestBody) -> Vec<String> {
+    let one = |g: &vltava_protocol::SharedStr| vec![g.as_str().to_owned()];
+    match body {
+        RequestBody::JoinGroup(r) => one(&r.group_id),
+        RequestBody::SyncGroup(r) => one(&r.group_id),
+        RequestBody::Heartbeat(r) => one(&r.group_id),
+        RequestBody::LeaveGroup(r) => one(&r.group_id),
+        RequestBody::OffsetCommit(r) => one(&r.group_id),
+        RequestBody::OffsetDelete(r) => one(&r.group_id),
+        RequestBody::DeleteGroups(r) => r
+            .groups_names
+            .iter()
+            .map(|g| g.as_str().to_owned())
+            .collect(),
+        _ => Vec::new(),
+    }
+}
 
 /// A request for the group coordinator, with the client it came from.
 #[derive(Debug, Clone)]
@@ -56,6 +81,8 @@ pub enum Effect {
     },
     /// Append `records` to `__consumer_offsets` partition `partition`, then
     /// report the outcome with [`GroupCoordinator::complete_append`].
+    /// Appends must be written and completed in the order they were issued
+    /// (as a log does): later records supersede earlier ones on reload.
     Append {
         /// Id to report the outcome under.
         append_id: u64,
@@ -85,6 +112,21 @@ pub(crate) enum AfterAppend {
         ok: ResponseBody,
         failed: ResponseBody,
     },
+    /// Tombstones of a deleted group are written: drop it (or bring it
+    /// back when the write failed), then answer once all groups are done.
+    GroupDeleted {
+        group: String,
+        request_id: u64,
+        index: usize,
+    },
+    /// Tombstones of deleted offsets are written: drop them, then answer.
+    OffsetsDeleted {
+        group: String,
+        partitions: Vec<(String, i32)>,
+        request_id: u64,
+        ok: ResponseBody,
+        failed: ResponseBody,
+    },
     /// The leader's assignment of `generation` is stored: hand it out.
     AssignmentStored {
         group: String,
@@ -100,6 +142,13 @@ pub struct GroupCoordinator {
     pub(crate) groups: HashMap<String, Group>,
     pub(crate) loading: bool,
     pub(crate) appends: HashMap<u64, AfterAppend>,
+    /// DeleteGroups requests waiting for their groups' tombstones: the
+    /// response so far and how many groups are still being written.
+    pub(crate) pending_deletes: HashMap<u64, (DeleteGroupsResponse, usize)>,
+    /// Each group's next timer, and a min-heap over them (entries that no
+    /// longer match `timer_of` are stale and skipped).
+    timer_of: HashMap<String, i64>,
+    timers: BinaryHeap<Reverse<(i64, String)>>,
     next_append_id: u64,
     member_id_counter: u64,
     next_expiry_check: Option<i64>,
@@ -114,6 +163,9 @@ impl GroupCoordinator {
             groups: HashMap::new(),
             loading: false,
             appends: HashMap::new(),
+            pending_deletes: HashMap::new(),
+            timer_of: HashMap::new(),
+            timers: BinaryHeap::new(),
             next_append_id: 1,
             member_id_counter: 0,
             next_expiry_check: None,
@@ -192,9 +244,21 @@ impl GroupCoordinator {
                     apply_group_metadata(g, &v);
                 }
                 None => {
-                    // A group tombstone deletes the group; offsets written
-                    // after it (none in practice) would recreate it.
-                    self.groups.remove(&group);
+                    // A group tombstone deletes the group's metadata; its
+                    // offsets have tombstones of their own.
+                    let keep_offsets = match self.groups.get_mut(&group) {
+                        Some(g) if !g.offsets.is_empty() => {
+                            let offsets = std::mem::take(&mut g.offsets);
+                            let mut fresh = Group::new(&group, 0);
+                            fresh.offsets = offsets;
+                            *g = fresh;
+                            true
+                        }
+                        _ => false,
+                    };
+                    if !keep_offsets {
+                        self.groups.remove(&group);
+                    }
                 }
             },
         }
@@ -213,7 +277,6 @@ impl GroupCoordinator {
                 && g.protocol_type.is_none())
         });
         for g in self.groups.values_mut() {
-            g.state_timestamp = g.state_timestamp.max(0);
             if g.members.is_empty() {
                 g.state = GroupState::Empty;
             } else {
@@ -223,6 +286,7 @@ impl GroupCoordinator {
                 }
             }
         }
+        self.refresh_all_timers();
     }
 
     /// A group by id.
@@ -242,11 +306,22 @@ impl GroupCoordinator {
         let v = req.version;
         let api = req.body.api_key();
         if !api.is_valid_version(v) {
-            if let Some(body) = error_response(api, v, codes::UNSUPPORTED_VERSION) {
-                out.push(Effect::Respond { request_id, body });
-            }
+            out.push(Effect::Respond {
+                request_id,
+                body: any_error_response(api, v, codes::UNSUPPORTED_VERSION),
+            });
             return out;
         }
+        let touched = touched_groups(&req.body);
+        self.dispatch(request_id, now_ms, req, &mut out);
+        for g in &touched {
+            self.refresh_timer(g);
+        }
+        out
+    }
+
+    fn dispatch(&mut self, request_id: u64, now_ms: i64, req: GroupRequest, out: &mut Vec<Effect>) {
+        let v = req.version;
         match req.body {
             RequestBody::JoinGroup(r) => self.join_group(
                 request_id,
@@ -255,28 +330,31 @@ impl GroupCoordinator {
                 r,
                 &req.client_id,
                 &req.client_host,
-                &mut out,
+                out,
             ),
-            RequestBody::SyncGroup(r) => self.sync_group(request_id, now_ms, v, r, &mut out),
-            RequestBody::Heartbeat(r) => self.heartbeat(request_id, now_ms, v, r, &mut out),
-            RequestBody::LeaveGroup(r) => self.leave_group(request_id, now_ms, v, r, &mut out),
-            RequestBody::OffsetCommit(r) => self.offset_commit(request_id, now_ms, v, r, &mut out),
-            RequestBody::OffsetFetch(r) => self.offset_fetch(request_id, v, r, &mut out),
-            RequestBody::OffsetDelete(r) => self.offset_delete(request_id, v, r, &mut out),
-            RequestBody::DescribeGroups(r) => self.describe_groups(request_id, v, r, &mut out),
-            RequestBody::ListGroups(r) => self.list_groups(request_id, v, r, &mut out),
-            RequestBody::DeleteGroups(r) => self.delete_groups(request_id, v, r, &mut out),
+            RequestBody::SyncGroup(r) => self.sync_group(request_id, now_ms, v, r, out),
+            RequestBody::Heartbeat(r) => self.heartbeat(request_id, now_ms, v, r, out),
+            RequestBody::LeaveGroup(r) => self.leave_group(request_id, now_ms, v, r, out),
+            RequestBody::OffsetCommit(r) => self.offset_commit(request_id, now_ms, v, r, out),
+            RequestBody::OffsetFetch(r) => self.offset_fetch(request_id, v, r, out),
+            RequestBody::OffsetDelete(r) => self.offset_delete(request_id, v, r, out),
+            RequestBody::DescribeGroups(r) => self.describe_groups(request_id, v, r, out),
+            RequestBody::ListGroups(r) => self.list_groups(request_id, v, r, out),
+            RequestBody::DeleteGroups(r) => self.delete_groups(request_id, v, r, out),
+            RequestBody::ConsumerGroupDescribe(r) => {
+                self.consumer_group_describe(request_id, r, out)
+            }
             other => {
-                if let Some(body) = error_response(other.api_key(), v, codes::INVALID_REQUEST) {
-                    out.push(Effect::Respond { request_id, body });
-                }
+                out.push(Effect::Respond {
+                    request_id,
+                    body: any_error_response(other.api_key(), v, codes::INVALID_REQUEST),
+                });
             }
         }
-        out
     }
 
     /// The API keys [`GroupCoordinator::handle`] serves.
-    pub const APIS: [ApiKey; 10] = [
+    pub const APIS: [ApiKey; 11] = [
         ApiKey::JoinGroup,
         ApiKey::SyncGroup,
         ApiKey::Heartbeat,
@@ -287,6 +365,7 @@ impl GroupCoordinator {
         ApiKey::DescribeGroups,
         ApiKey::ListGroups,
         ApiKey::DeleteGroups,
+        ApiKey::ConsumerGroupDescribe,
     ];
 
     /// Reports the outcome of an [`Effect::Append`].
@@ -295,6 +374,27 @@ impl GroupCoordinator {
         let Some(after) = self.appends.remove(&append_id) else {
             return out;
         };
+        let touched = match &after {
+            AfterAppend::Nothing | AfterAppend::Respond { .. } => None,
+            AfterAppend::CommitOffsets { group, .. }
+            | AfterAppend::GroupDeleted { group, .. }
+            | AfterAppend::OffsetsDeleted { group, .. }
+            | AfterAppend::AssignmentStored { group, .. } => Some(group.clone()),
+        };
+        self.apply_after_append(after, ok, now_ms, &mut out);
+        if let Some(g) = touched {
+            self.refresh_timer(&g);
+        }
+        out
+    }
+
+    fn apply_after_append(
+        &mut self,
+        after: AfterAppend,
+        ok: bool,
+        now_ms: i64,
+        out: &mut Vec<Effect>,
+    ) {
         match after {
             AfterAppend::Nothing => {}
             AfterAppend::Respond { ok: yes, failed } => {
@@ -323,36 +423,110 @@ impl GroupCoordinator {
                     body: if ok { yes } else { failed },
                 });
             }
+            AfterAppend::GroupDeleted {
+                group,
+                request_id,
+                index,
+            } => {
+                if ok {
+                    self.groups.remove(&group);
+                } else if let Some(g) = self.groups.get_mut(&group) {
+                    g.transition(GroupState::Empty, now_ms);
+                }
+                if let Some((mut resp, left)) = self.pending_deletes.remove(&request_id) {
+                    if !ok {
+                        if let Some(r) = resp.results.get_mut(index) {
+                            r.error_code = codes::COORDINATOR_NOT_AVAILABLE;
+                        }
+                    }
+                    if left <= 1 {
+                        out.push(Effect::Respond {
+                            request_id,
+                            body: ResponseBody::DeleteGroups(resp),
+                        });
+                    } else {
+                        self.pending_deletes.insert(request_id, (resp, left - 1));
+                    }
+                }
+            }
+            AfterAppend::OffsetsDeleted {
+                group,
+                partitions,
+                request_id,
+                ok: yes,
+                failed,
+            } => {
+                if ok {
+                    if let Some(g) = self.groups.get_mut(&group) {
+                        for tp in &partitions {
+                            g.offsets.remove(tp);
+                        }
+                    }
+                }
+                out.push(Effect::Respond {
+                    request_id,
+                    body: if ok { yes } else { failed },
+                });
+            }
             AfterAppend::AssignmentStored {
                 group,
                 generation,
                 assignments,
-            } => self.assignment_stored(&group, generation, assignments, ok, now_ms, &mut out),
+            } => self.assignment_stored(&group, generation, assignments, ok, now_ms, out),
         }
-        out
     }
 
     /// The earliest time at which [`GroupCoordinator::tick`] has work.
-    pub fn next_deadline(&self) -> Option<i64> {
-        let mut next = self.next_expiry_check;
-        let mut consider = |t: i64| next = Some(next.map_or(t, |n: i64| n.min(t)));
-        for g in self.groups.values() {
-            if let Some(t) = &g.join_timer {
-                consider(t.deadline());
+    pub fn next_deadline(&mut self) -> Option<i64> {
+        while let Some(Reverse((t, g))) = self.timers.peek() {
+            if self.timer_of.get(g) == Some(t) {
+                let t = *t;
+                return Some(self.next_expiry_check.map_or(t, |e| e.min(t)));
             }
-            if let Some(t) = g.sync_deadline {
-                consider(t);
+            self.timers.pop();
+        }
+        self.next_expiry_check
+    }
+
+    /// [`GroupCoordinator::next_deadline`] computed by scanning every group
+    /// (what the timer index must agree with; for tests).
+    pub fn next_deadline_scan(&self) -> Option<i64> {
+        self.groups
+            .values()
+            .filter_map(Group::next_deadline)
+            .chain(self.next_expiry_check)
+            .min()
+    }
+
+    /// Re-reads `group_id`'s next timer into the index.
+    pub(crate) fn refresh_timer(&mut self, group_id: &str) {
+        let next = self.groups.get(group_id).and_then(Group::next_deadline);
+        match next {
+            Some(t) if self.timer_of.get(group_id) != Some(&t) => {
+                self.timer_of.insert(group_id.to_owned(), t);
+                self.timers.push(Reverse((t, group_id.to_owned())));
             }
-            for &t in g.pending_members.values() {
-                consider(t);
-            }
-            for m in g.members.values() {
-                if !(m.awaiting_sync.is_some() || (m.awaiting_join.is_some() && !m.is_new)) {
-                    consider(m.session_deadline);
-                }
+            Some(_) => {}
+            None => {
+                self.timer_of.remove(group_id);
             }
         }
-        next
+        if self.timers.len() > 2 * self.timer_of.len() + TIMER_INDEX_SLACK {
+            self.timers = self
+                .timer_of
+                .iter()
+                .map(|(g, t)| Reverse((*t, g.clone())))
+                .collect();
+        }
+    }
+
+    fn refresh_all_timers(&mut self) {
+        let ids: Vec<String> = self.groups.keys().cloned().collect();
+        let groups = &self.groups;
+        self.timer_of.retain(|g, _| groups.contains_key(g));
+        for id in ids {
+            self.refresh_timer(&id);
+        }
     }
 
     /// Advances time: expires sessions, ends join phases and sync waits,
@@ -379,6 +553,7 @@ impl GroupCoordinator {
             }
             Some(_) => {}
         }
+        self.refresh_all_timers();
         out
     }
 

@@ -10,20 +10,21 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use vltava_protocol::messages::HeartbeatResponse;
 use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
 
 use crate::codes;
 use crate::config::GroupConfig;
 use crate::coordinator::{Effect, GroupCoordinator, GroupRequest};
 use crate::error::CoordinatorError;
-use crate::responses::error_response;
+use crate::responses::any_error_response;
 
 /// Requests queued to the coordinator task before callers wait for room.
 pub const REQUEST_QUEUE_LIMIT: usize = 1024;
 /// Requests (mostly JoinGroup and SyncGroup) the task holds unanswered at
 /// once; past it new requests get COORDINATOR_NOT_AVAILABLE.
 pub const MAX_WAITING_REQUESTS: usize = 100_000;
+/// Wait before reading a `__consumer_offsets` partition again after a failure.
+pub const LOAD_RETRY_BACKOFF: Duration = Duration::from_millis(500);
 /// Longest sleep of the task when no timer is due.
 const IDLE_TICK: Duration = Duration::from_secs(60);
 
@@ -68,13 +69,7 @@ impl std::fmt::Debug for Call {
 
 /// The response when the coordinator cannot take a request at all.
 fn unavailable(api_key: ApiKey, version: i16, code: i16) -> ResponseBody {
-    error_response(api_key, version, code).unwrap_or_else(|| {
-        // Not a group API: the broker should not route it here.
-        ResponseBody::Heartbeat(HeartbeatResponse {
-            error_code: codes::INVALID_REQUEST,
-            ..Default::default()
-        })
-    })
+    any_error_response(api_key, version, code)
 }
 
 impl CoordinatorHandle {
@@ -87,7 +82,9 @@ impl CoordinatorHandle {
 
     /// Serves one group request (JoinGroup, SyncGroup, Heartbeat,
     /// LeaveGroup, OffsetCommit, OffsetFetch, DescribeGroups, ListGroups,
-    /// DeleteGroups, OffsetDelete) and returns its response for `version`.
+    /// DeleteGroups, OffsetDelete, and ConsumerGroupDescribe, answered
+    /// GROUP_ID_NOT_FOUND as for classic groups) and returns its response
+    /// for `version`.
     /// JoinGroup and SyncGroup may wait for the rebalance.
     pub async fn handle(&self, api_key: ApiKey, version: i16, body: RequestBody) -> ResponseBody {
         self.handle_from("", "", api_key, version, body).await
@@ -241,13 +238,22 @@ async fn run<L: OffsetsLog>(
     };
     d.core.begin_load();
     for p in 0..partitions {
-        while let Ok(call) = rx.try_recv() {
-            d.submit(call);
-        }
-        if let Ok(records) = d.log.read_all(p) {
-            for (k, v) in records {
-                // An undecodable record is counted (`load_errors`) and skipped.
-                let _ = d.core.load(k, v);
+        loop {
+            while let Ok(call) = rx.try_recv() {
+                d.submit(call);
+            }
+            match d.log.read_all(p) {
+                Ok(records) => {
+                    for (k, v) in records {
+                        // An undecodable record is counted (`load_errors`)
+                        // and skipped.
+                        let _ = d.core.load(k, v);
+                    }
+                    break;
+                }
+                // Serving without this partition's groups would lose their
+                // offsets: keep answering LOAD_IN_PROGRESS and retry.
+                Err(_) => tokio::time::sleep(LOAD_RETRY_BACKOFF).await,
             }
         }
         tokio::task::yield_now().await;

@@ -14,6 +14,9 @@ pub enum CoordinatorError {
     /// A record could not be encoded (a value out of the schema's range).
     #[error("cannot encode __consumer_offsets record: {0}")]
     Encode(String),
+    /// A configuration value is invalid.
+    #[error("group coordinator config: {0}")]
+    Config(String),
     /// The coordinator task has stopped.
     #[error("group coordinator is not running")]
     Stopped,

@@ -205,6 +205,24 @@ impl Group {
         self.state_timestamp = now_ms;
     }
 
+    /// The earliest time at which one of this group's timers fires: its join
+    /// or sync deadline, an unused member id's expiry, or a session that is
+    /// not held open by a waiting JoinGroup/SyncGroup.
+    pub fn next_deadline(&self) -> Option<i64> {
+        let join = self.join_timer.as_ref().map(JoinTimer::deadline);
+        let pending = self.pending_members.values().copied().min();
+        let sessions = self
+            .members
+            .values()
+            .filter(|m| !(m.awaiting_sync.is_some() || (m.awaiting_join.is_some() && !m.is_new)))
+            .map(|m| m.session_deadline)
+            .min();
+        [join, self.sync_deadline, pending, sessions]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
     /// Whether `member_id` is the leader.
     pub fn is_leader(&self, member_id: &str) -> bool {
         self.leader.as_deref() == Some(member_id)

@@ -118,10 +118,10 @@ impl GroupCoordinator {
                 ..Default::default()
             })
         };
+        // The empty group id is a valid group for commits and fetches, as
+        // in Kafka (kept for old clients).
         let group_error = if self.loading {
             Some(codes::COORDINATOR_LOAD_IN_PROGRESS)
-        } else if group_id.is_empty() {
-            Some(codes::INVALID_GROUP_ID)
         } else {
             self.commit_group_error(&group_id, now_ms, version, &req)
         };
@@ -292,9 +292,6 @@ impl GroupCoordinator {
     ) -> (i16, Vec<(String, Vec<FetchedPartition>)>) {
         if self.loading {
             return (codes::COORDINATOR_LOAD_IN_PROGRESS, Vec::new());
-        }
-        if group_id.is_empty() {
-            return (codes::INVALID_GROUP_ID, Vec::new());
         }
         let g = self.groups.get(group_id);
         match topics {
@@ -472,6 +469,7 @@ impl GroupCoordinator {
             return whole(out, codes::NON_EMPTY_GROUP);
         };
         let mut records = Vec::new();
+        let mut partitions = Vec::new();
         let mut topics = Vec::new();
         for t in &req.topics {
             let name = t.name.as_str();
@@ -484,14 +482,13 @@ impl GroupCoordinator {
                 let code = if blocked {
                     codes::GROUP_SUBSCRIBED_TO_TOPIC
                 } else {
-                    if g.offsets
-                        .remove(&(name.to_owned(), p.partition_index))
-                        .is_some()
-                    {
+                    let tp = (name.to_owned(), p.partition_index);
+                    if g.offsets.contains_key(&tp) && !partitions.contains(&tp) {
                         if let Ok(rec) =
                             offset_commit_record(&group_id, name, p.partition_index, None)
                         {
                             records.push(rec);
+                            partitions.push(tp);
                         }
                     }
                     codes::NONE
@@ -521,9 +518,12 @@ impl GroupCoordinator {
         self.append(
             &group_id,
             records,
-            AfterAppend::Respond {
-                ok: vec![(request_id, ok)],
-                failed: vec![(request_id, failed)],
+            AfterAppend::OffsetsDeleted {
+                group: group_id.clone(),
+                partitions,
+                request_id,
+                ok,
+                failed,
             },
             out,
         );
@@ -543,19 +543,24 @@ impl GroupCoordinator {
             let empty = g.state == GroupState::Empty;
             let uses_protocol = g.protocol_type.as_deref().is_some_and(|t| !t.is_empty());
             let since = g.state_timestamp;
+            // A live consumer group keeps the offsets of topics it subscribes
+            // to; the others age from their commit (KIP-496).
+            let subscribed = if empty { None } else { subscribed_topics(g) };
             let mut records = Vec::new();
             g.offsets.retain(|(t, p), o| {
                 let expired = match o.expire_timestamp {
                     Some(e) => now_ms >= e,
                     None if empty => {
-                        let base = if uses_protocol {
+                        let base = if uses_protocol && since > 0 {
                             since
                         } else {
                             o.commit_timestamp
                         };
                         now_ms >= base.saturating_add(retention)
                     }
-                    None => false,
+                    None => subscribed.as_ref().is_some_and(|s| {
+                        !s.contains(t) && now_ms >= o.commit_timestamp.saturating_add(retention)
+                    }),
                 };
                 if expired {
                     if let Ok(rec) = offset_commit_record(&id, t, *p, None) {

@@ -4,9 +4,9 @@
 use bytes::Bytes;
 use vltava_protocol::messages::join_group_response::JoinGroupResponseMember;
 use vltava_protocol::messages::{
-    DeleteGroupsResponse, DescribeGroupsResponse, HeartbeatResponse, JoinGroupResponse,
-    LeaveGroupResponse, ListGroupsResponse, OffsetCommitResponse, OffsetDeleteResponse,
-    OffsetFetchResponse, SyncGroupResponse,
+    ConsumerGroupDescribeResponse, DeleteGroupsResponse, DescribeGroupsResponse, HeartbeatResponse,
+    JoinGroupResponse, LeaveGroupResponse, ListGroupsResponse, OffsetCommitResponse,
+    OffsetDeleteResponse, OffsetFetchResponse, SyncGroupResponse,
 };
 use vltava_protocol::{ApiKey, ResponseBody};
 
@@ -131,6 +131,21 @@ pub(crate) fn error_response(api: ApiKey, version: i16, code: i16) -> Option<Res
             ..Default::default()
         }),
         ApiKey::DeleteGroups => ResponseBody::DeleteGroups(DeleteGroupsResponse::default()),
+        ApiKey::ConsumerGroupDescribe => {
+            ResponseBody::ConsumerGroupDescribe(ConsumerGroupDescribeResponse::default())
+        }
         _ => return None,
+    })
+}
+
+/// [`error_response`], or for an API the coordinator does not serve (which
+/// the broker should not route to it) a Heartbeat-shaped INVALID_REQUEST, so
+/// that no request is left without an answer.
+pub(crate) fn any_error_response(api: ApiKey, version: i16, code: i16) -> ResponseBody {
+    error_response(api, version, code).unwrap_or_else(|| {
+        ResponseBody::Heartbeat(HeartbeatResponse {
+            error_code: crate::codes::INVALID_REQUEST,
+            ..Default::default()
+        })
     })
 }

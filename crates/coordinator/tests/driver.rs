@@ -242,3 +242,121 @@ async fn mismatched_api_key_is_refused() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A log that fails its first reads and then every append while `broken`.
+#[derive(Clone, Default)]
+struct FlakyLog {
+    inner: MemLog,
+    failing_reads: Arc<Mutex<u32>>,
+    broken: Arc<Mutex<bool>>,
+}
+
+impl OffsetsLog for FlakyLog {
+    fn append(
+        &mut self,
+        partition: i32,
+        records: Vec<(Bytes, Option<Bytes>)>,
+    ) -> Result<(), CoordinatorError> {
+        if *self.broken.lock().expect("lock") {
+            return Err(CoordinatorError::Log("disk gone".into()));
+        }
+        self.inner.append(partition, records)
+    }
+
+    fn read_all(
+        &mut self,
+        partition: i32,
+    ) -> Result<Vec<(Bytes, Option<Bytes>)>, CoordinatorError> {
+        let mut left = self.failing_reads.lock().expect("lock");
+        if *left > 0 {
+            *left -= 1;
+            return Err(CoordinatorError::Log("not yet".into()));
+        }
+        self.inner.read_all(partition)
+    }
+}
+
+fn simple_commit(offset: i64) -> OffsetCommitRequest {
+    OffsetCommitRequest {
+        group_id: "g".into(),
+        generation_id_or_member_epoch: -1,
+        topics: vec![OffsetCommitRequestTopic {
+            name: "t".into(),
+            partitions: vec![OffsetCommitRequestPartition {
+                partition_index: 0,
+                committed_offset: offset,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn failed_reads_are_retried_and_failed_appends_refuse_the_commit() {
+    let log = FlakyLog::default();
+    *log.failing_reads.lock().expect("lock") = 3;
+    log.inner
+        .clone()
+        .append(
+            vltava_coordinator::partition_for("g", 5),
+            vec![
+                vltava_coordinator::records::offset_commit_record(
+                    "g",
+                    "t",
+                    0,
+                    Some(&vltava_protocol::coordinator::OffsetCommitValue {
+                        offset: 7,
+                        ..Default::default()
+                    }),
+                )
+                .expect("encodes"),
+            ],
+        )
+        .expect("append");
+    let (h, _task) = start(cfg(), log.clone(), 5);
+    assert!(h.wait_loaded().await, "loading gets past failed reads");
+    assert_eq!(fetch(&h).await.topics[0].partitions[0].committed_offset, 7);
+
+    *log.broken.lock().expect("lock") = true;
+    match h
+        .handle(ApiKey::OffsetCommit, 8, simple_commit(8).into())
+        .await
+    {
+        ResponseBody::OffsetCommit(r) => {
+            assert_eq!(
+                r.topics[0].partitions[0].error_code,
+                codes::COORDINATOR_NOT_AVAILABLE
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(fetch(&h).await.topics[0].partitions[0].committed_offset, 7);
+    *log.broken.lock().expect("lock") = false;
+    match h
+        .handle(ApiKey::OffsetCommit, 8, simple_commit(8).into())
+        .await
+    {
+        ResponseBody::OffsetCommit(r) => assert_eq!(r.topics[0].partitions[0].error_code, 0),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(fetch(&h).await.topics[0].partitions[0].committed_offset, 8);
+}
+
+#[tokio::test(start_paused = true)]
+async fn requests_the_coordinator_does_not_serve_are_answered() {
+    let (h, _task) = start(cfg(), MemLog::default(), 1);
+    assert!(h.wait_loaded().await);
+    let body = ProduceRequest::default().into();
+    let r = tokio::time::timeout(Duration::from_secs(5), h.handle(ApiKey::Produce, 9, body))
+        .await
+        .expect("answered at once");
+    assert!(matches!(r, ResponseBody::Heartbeat(r) if r.error_code == codes::INVALID_REQUEST));
+    // A version the API does not have.
+    let body = HeartbeatRequest::default().into();
+    match h.handle(ApiKey::Heartbeat, 99, body).await {
+        ResponseBody::Heartbeat(r) => assert_eq!(r.error_code, 35),
+        other => panic!("{other:?}"),
+    }
+}

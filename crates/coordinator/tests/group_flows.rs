@@ -591,3 +591,140 @@ fn every_version_of_join_sync_heartbeat_works() {
         }
     }
 }
+
+#[test]
+fn pending_dynamic_id_cannot_take_a_static_instance() {
+    let mut h = Harness::new(test_config());
+    let j = h.send(9, Harness::join_req("g", "", Some("i"), &["t"]));
+    assert_eq!(h.join_resp(j).error_code, 0);
+    let j = h.send(9, Harness::join_req("g", "", None, &["t"]));
+    let pending = h.join_resp(j).member_id.as_str().to_owned();
+    let j = h.send(9, Harness::join_req("g", &pending, Some("i"), &["t"]));
+    assert_eq!(h.join_resp(j).error_code, codes::FENCED_INSTANCE_ID);
+    let g = h.c.group("g").expect("g");
+    assert_eq!(g.members.len(), 1);
+}
+
+#[test]
+fn static_member_that_misses_a_rebalance_stays_then_drops_without_sync() {
+    let mut h = Harness::new(test_config());
+    let ja = h.send(9, Harness::join_req("g", "", Some("a"), &["t"]));
+    let a = h.join_resp(ja).member_id.as_str().to_owned();
+    // b's session outlasts a rebalance.
+    let mut req_b = Harness::join_req("g", "", Some("b"), &["t"]);
+    req_b.session_timeout_ms = 60_000;
+    let jb = h.send(9, req_b);
+    assert!(h.response(jb).is_none(), "b waits for a to rejoin");
+    let ja = h.send(9, Harness::join_req("g", &a, Some("a"), &["t"]));
+    let b = h.join_resp(jb).member_id.as_str().to_owned();
+    assert_eq!(h.join_resp(ja).generation_id, 2);
+    let sb = h.sync("g", 2, &b, &[]);
+    let sa = h.sync("g", 2, &a, &[(&a, b"A"), (&b, b"B")]);
+    assert_eq!(h.sync_resp(sa).error_code, 0);
+    assert_eq!(h.sync_resp(sb).error_code, 0);
+
+    // A dynamic member arrives; static b is offline and never rejoins.
+    let (jc, _c) = h.join_dynamic("g", &["t"]);
+    let ja = h.send(9, Harness::join_req("g", &a, Some("a"), &["t"]));
+    h.advance_by_steps(i64::from(REBALANCE), 1_000);
+    let ra = h.join_resp(ja);
+    assert_eq!(ra.generation_id, 3);
+    assert_eq!(h.join_resp(jc).generation_id, 3);
+    // b is still a member of generation 3 (static members are not dropped
+    // at the end of a join phase) and the leader assigns to it.
+    assert_eq!(ra.members.len(), 3);
+    assert!(h.c.group("g").expect("g").members.contains_key(&b));
+    // It does not sync in generation 3: at the sync deadline it is dropped
+    // and the group rebalances, while a and c keep heartbeating.
+    let c_id = h.join_resp(jc).member_id.as_str().to_owned();
+    let all: Vec<(&str, &[u8])> = vec![(&a, b"A"), (&b, b"B"), (&c_id, b"C")];
+    let sc = h.sync("g", 3, &c_id, &[]);
+    let sa = h.sync("g", 3, &a, &all);
+    assert_eq!(h.sync_resp(sa).error_code, 0);
+    assert_eq!(&h.sync_resp(sc).assignment[..], b"C");
+    for _ in 0..10 {
+        h.advance(3_100);
+        let _ = h.heartbeat("g", 3, &a);
+        let _ = h.heartbeat("g", 3, &c_id);
+    }
+    let g = h.c.group("g").expect("g");
+    assert!(!g.members.contains_key(&b));
+    assert!(g.static_member("b").is_none());
+    assert_eq!(g.members.len(), 2);
+    assert_eq!(g.state, GroupState::PreparingRebalance);
+}
+
+#[test]
+fn join_phase_waits_while_only_absent_static_members_remain() {
+    let mut h = Harness::new(test_config());
+    let ja = h.send(9, Harness::join_req("g", "", Some("a"), &["t"]));
+    let a = h.join_resp(ja).member_id.as_str().to_owned();
+    let sa = h.sync("g", 1, &a, &[(&a, b"A")]);
+    assert_eq!(h.sync_resp(sa).error_code, 0);
+    // A dynamic member joins and leaves again before anyone rejoins.
+    let (jb, b) = h.join_dynamic("g", &["t"]);
+    let leave = h.send(
+        3,
+        LeaveGroupRequest {
+            group_id: "g".into(),
+            members: vec![MemberIdentity {
+                member_id: b.as_str().into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        },
+    );
+    assert!(h.response(leave).is_some());
+    assert_eq!(h.join_resp(jb).error_code, codes::UNKNOWN_MEMBER_ID);
+    // The static member never rejoins; the join phase is re-armed instead of
+    // completing with nobody, until the member's session ends.
+    h.advance_by_steps(i64::from(SESSION) - 1_000, 1_000);
+    assert_eq!(
+        h.c.group("g").map(|g| g.state),
+        Some(GroupState::PreparingRebalance)
+    );
+    h.advance_by_steps(2_000, 1_000);
+    let g = h.c.group("g").expect("g");
+    assert_eq!((g.state, g.generation), (GroupState::Empty, 2));
+    assert!(g.members.is_empty());
+}
+
+#[test]
+fn an_unused_member_id_expiring_does_not_rebalance() {
+    let mut h = Harness::new(test_config());
+    let (j, a) = h.join_dynamic("g", &["t"]);
+    assert_eq!(h.join_resp(j).generation_id, 1);
+    let s = h.sync("g", 1, &a, &[(&a, b"A")]);
+    assert_eq!(h.sync_resp(s).error_code, 0);
+    // Someone asks for a member id and never comes back.
+    let p = h.send(9, Harness::join_req("g", "", None, &["t"]));
+    assert_eq!(h.join_resp(p).error_code, codes::MEMBER_ID_REQUIRED);
+    for _ in 0..4 {
+        h.advance(3_000);
+        assert_eq!(h.heartbeat("g", 1, &a), codes::NONE);
+    }
+    assert!(h.c.group("g").expect("g").pending_members.is_empty());
+    assert_eq!(state(&h, "g"), GroupState::Stable);
+}
+
+#[test]
+fn leader_sync_is_stored_while_an_older_generations_write_is_in_flight() {
+    let mut h = Harness::new(test_config());
+    let (j, a) = h.join_dynamic("g", &["t"]);
+    assert_eq!(h.join_resp(j).generation_id, 1);
+    h.hold_appends = true;
+    let s1 = h.sync("g", 1, &a, &[(&a, b"1")]);
+    // A new member: the generation-1 write is still in flight.
+    let (jb, b) = h.join_dynamic("g", &["t"]);
+    assert_eq!(h.sync_resp(s1).error_code, codes::REBALANCE_IN_PROGRESS);
+    let ja = h.send(9, Harness::join_req("g", &a, None, &["t"]));
+    assert_eq!(h.join_resp(ja).generation_id, 2);
+    assert_eq!(h.join_resp(jb).generation_id, 2);
+    let s2 = h.sync("g", 2, &a, &[(&a, b"2a"), (&b, b"2b")]);
+    let sb = h.sync("g", 2, &b, &[]);
+    h.hold_appends = false;
+    h.release_held(true);
+    assert_eq!(&h.sync_resp(s2).assignment[..], b"2a");
+    assert_eq!(&h.sync_resp(sb).assignment[..], b"2b");
+    assert_eq!(state(&h, "g"), GroupState::Stable);
+}

@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::apply::apply_record;
+use crate::controller::features::{METADATA_VERSION, bootstrap_records};
 use crate::controller::{IdSource, RandomIds};
 use crate::error::RaftError;
 use crate::image::MetadataImage;
@@ -19,7 +20,9 @@ use crate::transport::Transport;
 
 /// Capacity of the command queue from `Controller` handles to the driver.
 pub const COMMAND_QUEUE: usize = 1024;
-/// Most proposals waiting to commit; further commands wait in the queue.
+/// Most ready rounds handled back to back before the driver looks at its inputs again.
+const MAX_READY_ROUNDS: usize = 16;
+/// Most proposals waiting to commit; more are refused until some complete.
 pub const MAX_PENDING_PROPOSALS: usize = 4096;
 
 /// Builds the records of one admin operation from the pending image (and sends its own
@@ -37,6 +40,7 @@ pub(crate) enum Command {
 
 struct Pending {
     at: AppliedEntry,
+    records: Vec<MetadataRecord>,
     deadline: Instant,
     done: oneshot::Sender<Result<(), RaftError>>,
 }
@@ -54,6 +58,7 @@ pub(crate) struct Driver<T: Transport> {
     pending: Vec<Pending>,
     pending_image: Option<MetadataImage>,
     ids: RandomIds,
+    bootstrap_term: u64,
 }
 
 impl<T: Transport> Driver<T> {
@@ -82,6 +87,7 @@ impl<T: Transport> Driver<T> {
             pending: Vec::new(),
             pending_image: None,
             ids: RandomIds::default(),
+            bootstrap_term: 0,
         }
     }
 
@@ -90,6 +96,7 @@ impl<T: Transport> Driver<T> {
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut inbox_open = true;
         loop {
+            self.maybe_bootstrap();
             if let Err(e) = self.process_ready() {
                 self.fail_all(&e);
                 if let Some(r) = self.ready.take() {
@@ -121,10 +128,29 @@ impl<T: Transport> Driver<T> {
         }
     }
 
+    /// A leader that has applied everything and finds no metadata version writes it (once per
+    /// term), as Kafka's bootstrap does on a fresh cluster.
+    fn maybe_bootstrap(&mut self) {
+        let caught_up = self.node.applied_index() >= self.node.commit_index();
+        if !self.node.is_leader()
+            || !caught_up
+            || !self.pending.is_empty()
+            || self.bootstrap_term == self.node.term()
+            || self.node.image().features.contains_key(METADATA_VERSION)
+        {
+            return;
+        }
+        self.bootstrap_term = self.node.term();
+        let (done, _) = oneshot::channel();
+        self.propose(Box::new(|image, _| bootstrap_records(image)), done);
+    }
+
     fn signal_ready(&mut self) {
         let caught_up = self.node.applied_index() >= self.node.commit_index();
         let ok = if self.single_voter {
-            self.node.is_leader() && caught_up
+            self.node.is_leader()
+                && caught_up
+                && self.node.image().features.contains_key(METADATA_VERSION)
         } else {
             true
         };
@@ -144,9 +170,20 @@ impl<T: Transport> Driver<T> {
             let _ = done.send(Err(RaftError::Limit("too many proposals in flight".into())));
             return;
         }
-        let view = self
-            .pending_image
-            .get_or_insert_with(|| self.node.image().clone());
+        if self.pending_image.is_none() {
+            // Committed image plus whatever this node still has in flight (its own log entries
+            // may yet commit, also after a leader change back to this node).
+            let mut view = self.node.image().clone();
+            for p in &self.pending {
+                for r in &p.records {
+                    apply_record(&mut view, r);
+                }
+            }
+            self.pending_image = Some(view);
+        }
+        let Some(view) = self.pending_image.as_mut() else {
+            return;
+        };
         let records = build(view, &mut self.ids);
         if records.is_empty() {
             let _ = done.send(Ok(()));
@@ -161,6 +198,7 @@ impl<T: Transport> Driver<T> {
                 }
                 self.pending.push(Pending {
                     at,
+                    records,
                     deadline: Instant::now() + self.proposal_timeout,
                     done,
                 });
@@ -172,24 +210,31 @@ impl<T: Transport> Driver<T> {
         }
     }
 
+    /// Handles readies until raft has nothing more (bounded, so a busy node still ticks).
     fn process_ready(&mut self) -> Result<(), RaftError> {
         let was_leader = self.node.is_leader();
-        let out = self.node.handle_ready()?;
-        for m in out.messages {
-            self.transport.send(m);
-        }
-        for applied in &out.applied {
-            self.complete(applied);
+        for _ in 0..MAX_READY_ROUNDS {
+            let out = self.node.handle_ready()?;
+            for m in out.messages {
+                self.transport.send(m);
+            }
+            // Publish first: a caller whose proposal completes must see its change in `image()`.
+            if out.image_changed {
+                self.images
+                    .send_replace(Arc::new(self.node.image().clone()));
+            }
+            for applied in &out.applied {
+                self.complete(applied);
+            }
+            if !self.node.has_ready() {
+                break;
+            }
         }
         if was_leader && !self.node.is_leader() {
             self.pending_image = None;
         }
         if self.pending.is_empty() {
             self.pending_image = None;
-        }
-        if out.image_changed {
-            self.images
-                .send_replace(Arc::new(self.node.image().clone()));
         }
         Ok(())
     }

@@ -25,7 +25,11 @@ use crate::error::{RaftError, codes};
 use crate::image::MetadataImage;
 use crate::node::RaftNode;
 use crate::records::MetadataRecord;
+use crate::tcp_transport::TcpTransport;
 use crate::transport::{NoTransport, Transport};
+
+/// Shortest time `start` waits for a one-voter quorum to lead and catch up.
+const STARTUP_TIMEOUT_MIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Handle to the running quorum member and controller.
 #[derive(Clone, Debug)]
@@ -38,16 +42,33 @@ pub struct Controller {
 
 impl Controller {
     /// Opens or formats `cfg.metadata_dir` and starts this node's part of the quorum. With one
-    /// voter it returns once this node leads and has applied the whole committed log. More than
-    /// one voter needs a network: use [`Controller::start_with_transport`].
+    /// voter it returns once this node leads and has applied the whole committed log. With
+    /// several it binds this voter's address as the controller listener, talks to the others
+    /// over TCP, and returns at once (the image shows the leader once one is elected).
     pub async fn start(cfg: QuorumConfig) -> Result<Controller, RaftError> {
-        if cfg.voters.len() != 1 {
-            return Err(RaftError::Config(
-                "Controller::start runs a one-voter quorum; several voters need start_with_transport (no TCP transport yet)".into(),
-            ));
+        if cfg.voters.len() == 1 {
+            let (_tx, rx) = mpsc::channel(1);
+            return Self::start_with_transport(cfg, NoTransport, rx).await;
         }
-        let (_tx, rx) = mpsc::channel(1);
-        Self::start_with_transport(cfg, NoTransport, rx).await
+        let Some(me) = cfg.voters.iter().find(|v| v.id == cfg.node_id) else {
+            return Err(RaftError::Config(format!(
+                "node {} is not a voter",
+                cfg.node_id
+            )));
+        };
+        let listener = tokio::net::TcpListener::bind(me.addr).await.map_err(|e| {
+            RaftError::Config(format!("cannot bind controller listener {}: {e}", me.addr))
+        })?;
+        Self::start_with_listener(cfg, listener).await
+    }
+
+    /// Starts with an already bound controller listener (several voters, TCP transport).
+    pub async fn start_with_listener(
+        cfg: QuorumConfig,
+        listener: tokio::net::TcpListener,
+    ) -> Result<Controller, RaftError> {
+        let (transport, inbox) = TcpTransport::start(cfg.node_id, &cfg.voters, listener);
+        Self::start_with_transport(cfg, transport, inbox).await
     }
 
     /// Starts with a given transport and inbox of peer messages.
@@ -72,10 +93,14 @@ impl Controller {
             cfg.voters.len() == 1,
         );
         let task = tokio::spawn(driver.run());
-        match ready_rx.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(e),
-            Err(_) => return Err(RaftError::Stopped),
+        match tokio::time::timeout(cfg.proposal_timeout.max(STARTUP_TIMEOUT_MIN), ready_rx).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => return Err(e),
+            Ok(Err(_)) => return Err(RaftError::Stopped),
+            Err(_) => {
+                task.abort();
+                return Err(RaftError::Timeout);
+            }
         }
         Ok(Controller {
             commands: cmd_tx,

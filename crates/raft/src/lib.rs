@@ -13,6 +13,7 @@ pub mod image;
 pub mod node;
 pub mod records;
 pub mod storage;
+pub mod tcp_transport;
 pub mod transport;
 
 pub use config::{QuorumConfig, TopicDefaults, Voter};
@@ -22,6 +23,7 @@ pub use image::{
     BrokerImage, ConfigResource, ConfigResourceKind, MetadataImage, PartitionImage, TopicImage,
 };
 pub use records::MetadataRecord;
+pub use tcp_transport::TcpTransport;
 pub use transport::{InMemoryNetwork, InMemoryTransport, NoTransport, Transport};
 
 #[doc = include_str!("../README.md")]

@@ -6,8 +6,8 @@
 use std::path::Path;
 
 use bytes::Bytes;
-use raft::eraftpb::Message;
-use raft::{Config, RawNode, StateRole};
+use raft::eraftpb::{Message, MessageType};
+use raft::{Config, RawNode, SnapshotStatus, StateRole};
 
 use crate::apply::{apply_record, image_to_records, replay};
 use crate::config::{QuorumConfig, node_id, raft_id};
@@ -116,6 +116,20 @@ impl RaftNode {
         let meta = format_or_check(&cfg.metadata_dir, cfg)?;
         let voters: Vec<u64> = cfg.voters.iter().map(|v| raft_id(v.id)).collect();
         let store = DiskStorage::open(&cfg.metadata_dir, &voters)?;
+        let mut stored: Vec<u64> = raft::Storage::initial_state(&store)?.conf_state.voters;
+        let mut wanted = voters.clone();
+        stored.sort_unstable();
+        wanted.sort_unstable();
+        if stored != wanted {
+            return Err(RaftError::Mismatch {
+                path: cfg.metadata_dir.clone(),
+                reason: format!(
+                    "the log's voters are {:?} but the configuration lists {:?} (membership changes are not supported)",
+                    stored.iter().map(|r| node_id(*r)).collect::<Vec<_>>(),
+                    wanted.iter().map(|r| node_id(*r)).collect::<Vec<_>>()
+                ),
+            });
+        }
         let snap = store.latest_snapshot();
         let snap_index = snap.get_metadata().index;
         let mut image = MetadataImage::empty(&meta.cluster_id);
@@ -195,6 +209,11 @@ impl RaftNode {
         self.raw.store()
     }
 
+    /// Whether `handle_ready` has work.
+    pub fn has_ready(&self) -> bool {
+        self.raw.has_ready()
+    }
+
     /// Advances the logical clock by one tick.
     pub fn tick(&mut self) {
         self.raw.tick();
@@ -241,18 +260,28 @@ impl RaftNode {
                 self.raw.mut_store().append(rd.entries())?;
             }
             if let Some(hs) = rd.hs() {
-                self.raw.mut_store().set_hard_state(hs.clone())?;
+                self.raw.mut_store().stage_hard_state(hs.clone());
             }
             out.messages.extend(rd.take_persisted_messages());
             let mut light = self.raw.advance(rd);
             if let Some(commit) = light.commit_index() {
-                self.raw.mut_store().set_commit(commit)?;
+                self.raw.mut_store().stage_commit(commit);
             }
             out.messages.extend(light.take_messages());
             let committed = light.take_committed_entries();
             self.apply_entries(committed, &mut out);
             self.raw.advance_apply();
+            // One write of term, vote and commit per ready, before any message leaves (the
+            // caller sends `out.messages` only after this returns).
+            self.raw.mut_store().flush_state()?;
             self.maybe_snapshot()?;
+        }
+        // Transports are fire-and-forget: report each snapshot as sent, so the leader goes back
+        // to probing that follower (and sends the snapshot again if it was lost).
+        for m in &out.messages {
+            if m.msg_type == MessageType::MsgSnapshot {
+                self.raw.report_snapshot(m.to, SnapshotStatus::Finish);
+            }
         }
         let leader = self.leader_id();
         if leader != leader_before {

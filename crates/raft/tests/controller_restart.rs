@@ -52,6 +52,7 @@ async fn create_topic_and_recover_after_restart() {
     let dir = temp_dir("restart");
     let c = start(&dir, 1000).await;
     assert_eq!(c.image().controller_id, 1);
+    assert_eq!(c.image().features.get("metadata.version"), Some(&25));
     c.register_broker(1, "localhost".into(), 9092, None)
         .await
         .unwrap();
@@ -163,5 +164,114 @@ async fn wrong_node_id_is_refused() {
     assert!(Controller::start(cfg).await.is_err());
     let cfg = QuorumConfig::single_node(1, &dir, "other-cluster");
     assert!(Controller::start(cfg).await.is_err());
+    // The log was formatted for a one-voter quorum: other voters are a mismatch, not a hang.
+    let mut cfg = QuorumConfig::single_node(1, &dir, "vltava-test-cluster");
+    cfg.voters[0].addr = "127.0.0.1:0".parse().unwrap();
+    cfg.voters.push(vltava_raft::Voter {
+        id: 2,
+        addr: "127.0.0.1:1".parse().unwrap(),
+    });
+    assert!(matches!(
+        Controller::start(cfg).await,
+        Err(vltava_raft::RaftError::Mismatch { .. })
+    ));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn torn_log_tail_recovers_to_a_consistent_prefix() {
+    let dir = temp_dir("torn");
+    let c = start(&dir, 1000).await;
+    c.register_broker(1, "localhost".into(), 9092, None)
+        .await
+        .unwrap();
+    for i in 0..5 {
+        let r = c
+            .create_topics(
+                CreateTopicsRequest {
+                    topics: vec![topic(&format!("t{i}"), 1)],
+                    ..Default::default()
+                },
+                7,
+                &TopicDefaults::default(),
+            )
+            .await;
+        assert_eq!(r.topics[0].error_code, 0);
+    }
+    c.shutdown().await;
+    // Tear the last entry (t4) in half, as if the machine died mid-write and the fsync lied.
+    let log = dir.join("raft-log");
+    let len = std::fs::metadata(&log).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&log)
+        .unwrap()
+        .set_len(len - 10)
+        .unwrap();
+    let c = start(&dir, 1000).await;
+    let image = c.image();
+    let names: Vec<&str> = image.topics.keys().map(String::as_str).collect();
+    assert_eq!(names, ["t0", "t1", "t2", "t3"]);
+    assert_eq!(image.topic_names.len(), 4);
+    // And it keeps working: t4 can be created again.
+    let r = c
+        .create_topics(
+            CreateTopicsRequest {
+                topics: vec![topic("t4", 1)],
+                ..Default::default()
+            },
+            7,
+            &TopicDefaults::default(),
+        )
+        .await;
+    assert_eq!(r.topics[0].error_code, 0);
+    c.shutdown().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The broker calls the controller from spawned tasks: every future must be `Send`.
+#[allow(dead_code)]
+fn controller_futures_are_send(c: Controller, d: TopicDefaults) {
+    fn assert_send<T: Send>(_: T) {}
+    assert_send(Controller::start(QuorumConfig::single_node(1, "x", "c")));
+    assert_send(c.register_broker(1, "h".into(), 1, None));
+    assert_send(c.create_topics(Default::default(), 7, &d));
+    assert_send(c.delete_topics(Default::default(), 6));
+    assert_send(c.create_partitions(Default::default(), 3));
+    assert_send(c.incremental_alter_configs(Default::default(), 1));
+    assert_send(c.alter_configs(Default::default(), 2));
+    assert_send(c.allocate_producer_ids(0));
+    assert_send(c.clone().shutdown());
+}
+
+/// On a multi-threaded runtime, a completed request's change is already in `image()`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completed_request_is_visible_in_the_image() {
+    let dir = temp_dir("visible");
+    let c = start(&dir, 1000).await;
+    c.register_broker(1, "localhost".into(), 9092, None)
+        .await
+        .unwrap();
+    for i in 0..20 {
+        let name = format!("v{i}");
+        let c2 = c.clone();
+        let n2 = name.clone();
+        let r = tokio::spawn(async move {
+            c2.create_topics(
+                CreateTopicsRequest {
+                    topics: vec![topic(&n2, 1)],
+                    ..Default::default()
+                },
+                7,
+                &TopicDefaults::default(),
+            )
+            .await
+        })
+        .await
+        .unwrap();
+        assert_eq!(r.topics[0].error_code, 0);
+        assert!(c.image().topics.contains_key(&name));
+    }
+    c.shutdown().await;
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -73,6 +73,8 @@ pub struct BrokerConfig {
     pub offsets_topic_segment_bytes: i64,
     /// `fetch.max.bytes`: the cap on one Fetch response
     pub fetch_max_bytes: i32,
+    /// `max.incremental.fetch.session.cache.slots`
+    pub max_incremental_fetch_session_cache_slots: usize,
     /// `group.min.session.timeout.ms`
     pub group_min_session_timeout_ms: i32,
     /// `group.max.session.timeout.ms`
@@ -274,6 +276,8 @@ impl BrokerConfig {
             offsets_topic_num_partitions: r.int("offsets.topic.num.partitions", 50)?,
             offsets_topic_segment_bytes: r.int("offsets.topic.segment.bytes", 104_857_600)?,
             fetch_max_bytes: r.int("fetch.max.bytes", 57_671_680)?,
+            max_incremental_fetch_session_cache_slots: r
+                .int("max.incremental.fetch.session.cache.slots", 1000)?,
             group_min_session_timeout_ms: r.int("group.min.session.timeout.ms", 6_000)?,
             group_max_session_timeout_ms: r.int("group.max.session.timeout.ms", 1_800_000)?,
             group_initial_rebalance_delay_ms: r.int("group.initial.rebalance.delay.ms", 3_000)?,

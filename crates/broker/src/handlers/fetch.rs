@@ -1,10 +1,10 @@
 //! Fetch (key 1): reads from the partition logs within the partition and
 //! response byte limits, long-polls until `min_bytes` arrive or `max_wait_ms`
-//! passes, resolves topic ids (v13+), refuses zstd below v10 and down-converts
-//! to legacy message sets for v0–3. Fetch sessions (KIP-227) are not cached:
-//! every response carries session id 0, which tells clients to send full
-//! fetches; a request naming a session gets FETCH_SESSION_ID_NOT_FOUND.
+//! passes, resolves topic ids (v13+), refuses zstd below v10, down-converts to
+//! legacy message sets for v0–3, and serves incremental fetch sessions (v7+,
+//! KIP-227, see `fetch_session`).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -18,9 +18,18 @@ use vltava_storage::FetchIsolation;
 
 use crate::broker::Broker;
 use crate::error_codes::{self, *};
+use crate::fetch_session::{SessionKey, SessionPartition, next_epoch};
 
 /// Upper bound on how long one Fetch may wait, whatever the client asks.
 pub const MAX_FETCH_WAIT: Duration = Duration::from_secs(30);
+
+/// One partition to read.
+#[derive(Debug, Clone)]
+struct Target {
+    key: SessionKey,
+    fetch_offset: i64,
+    max_bytes: i32,
+}
 
 fn partition_error(index: i32, code: i16) -> PartitionData {
     PartitionData {
@@ -40,8 +49,87 @@ fn has_zstd(batches: &[u8]) -> bool {
         .any(|b| b.header().attributes.compression() == Some(Compression::Zstd))
 }
 
-/// One pass over the requested partitions; returns the response and its record bytes.
-fn read_once(broker: &Broker, req: &FetchRequest, version: i16) -> (FetchResponse, usize) {
+/// Reads one partition within `remaining` response bytes.
+fn read_partition(
+    broker: &Broker,
+    name: Option<&str>,
+    t: &Target,
+    version: i16,
+    isolation: FetchIsolation,
+    remaining: u64,
+    first: bool,
+) -> PartitionData {
+    let cache = broker.metadata();
+    let index = t.key.2;
+    let Some(name) = name else {
+        return partition_error(index, UNKNOWN_TOPIC_ID);
+    };
+    if cache
+        .topic(name)
+        .and_then(|m| m.partitions.get(&index))
+        .is_none()
+    {
+        return partition_error(index, UNKNOWN_TOPIC_OR_PARTITION);
+    }
+    let Some(part) = broker.partitions.get(name, index) else {
+        return partition_error(index, NOT_LEADER_OR_FOLLOWER);
+    };
+    let max = (t.max_bytes.max(0) as u64).min(remaining);
+    let log = part.log();
+    let read = log.read(t.fetch_offset, max, isolation, first);
+    let (hw, lso, start) = (
+        log.high_watermark(),
+        log.last_stable_offset(),
+        log.log_start_offset(),
+    );
+    drop(log);
+    let mut data = PartitionData {
+        partition_index: index,
+        high_watermark: hw,
+        last_stable_offset: lso,
+        log_start_offset: start,
+        aborted_transactions: (isolation == FetchIsolation::Committed).then(Vec::new),
+        records: Some(Bytes::new()),
+        ..Default::default()
+    };
+    let bytes = match read.and_then(|r| match r.slice {
+        Some(s) => s.to_bytes(),
+        None => Ok(Bytes::new()),
+    }) {
+        Ok(b) => b,
+        Err(e) => {
+            data.error_code = error_codes::for_storage(&e);
+            return data;
+        }
+    };
+    if version < 10 && has_zstd(&bytes) {
+        data.error_code = UNSUPPORTED_COMPRESSION_TYPE;
+        return data;
+    }
+    let bytes = if version < 4 && !bytes.is_empty() {
+        let magic = if version < 2 { 0 } else { 1 };
+        match down_convert(&bytes, magic, &DecodeLimits::default()) {
+            Ok(b) => b,
+            Err(e) => {
+                data.error_code = error_codes::for_records(&e);
+                return data;
+            }
+        }
+    } else {
+        bytes
+    };
+    data.records = Some(bytes);
+    data
+}
+
+/// One pass over `targets`: each partition's data (in target order) and the
+/// record bytes read.
+fn read_once(
+    broker: &Broker,
+    req: &FetchRequest,
+    version: i16,
+    targets: &[Target],
+) -> (Vec<PartitionData>, usize) {
     let cache = broker.metadata();
     let isolation = if req.isolation_level == 1 {
         FetchIsolation::Committed
@@ -55,137 +143,204 @@ fn read_once(broker: &Broker, req: &FetchRequest, version: i16) -> (FetchRespons
     };
     let mut remaining = limit.max(0) as u64;
     let mut total = 0usize;
-    let mut responses = Vec::with_capacity(req.topics.len());
-    for t in &req.topics {
+    let mut out = Vec::with_capacity(targets.len());
+    for t in targets {
         let name: Option<String> = if version >= 13 {
-            cache.topic_by_id(t.topic_id).map(|m| m.name.clone())
+            cache.topic_by_id(t.key.1).map(|m| m.name.clone())
         } else {
-            Some(t.topic.as_str().to_string())
+            Some(t.key.0.as_str().to_string())
         };
-        let mut partitions = Vec::with_capacity(t.partitions.len());
-        for p in &t.partitions {
-            let Some(name) = name.as_deref() else {
-                partitions.push(partition_error(p.partition, UNKNOWN_TOPIC_ID));
-                continue;
-            };
-            if cache
-                .topic(name)
-                .and_then(|m| m.partitions.get(&p.partition))
-                .is_none()
-            {
-                partitions.push(partition_error(p.partition, UNKNOWN_TOPIC_OR_PARTITION));
-                continue;
-            }
-            let Some(part) = broker.partitions.get(name, p.partition) else {
-                partitions.push(partition_error(p.partition, NOT_LEADER_OR_FOLLOWER));
-                continue;
-            };
-            let max = (p.partition_max_bytes.max(0) as u64).min(remaining);
-            let log = part.log();
-            let read = log.read(p.fetch_offset, max, isolation, total == 0);
-            let (hw, lso, start) = (
-                log.high_watermark(),
-                log.last_stable_offset(),
-                log.log_start_offset(),
-            );
-            drop(log);
-            let mut data = PartitionData {
-                partition_index: p.partition,
-                high_watermark: hw,
-                last_stable_offset: lso,
-                log_start_offset: start,
-                aborted_transactions: if isolation == FetchIsolation::Committed {
-                    Some(Vec::new())
-                } else {
-                    None
-                },
-                records: Some(Bytes::new()),
-                ..Default::default()
-            };
-            let bytes = match read.and_then(|r| match r.slice {
-                Some(s) => s.to_bytes(),
-                None => Ok(Bytes::new()),
-            }) {
-                Ok(b) => b,
-                Err(e) => {
-                    data.error_code = error_codes::for_storage(&e);
-                    partitions.push(data);
-                    continue;
-                }
-            };
-            if version < 10 && has_zstd(&bytes) {
-                data.error_code = UNSUPPORTED_COMPRESSION_TYPE;
-                partitions.push(data);
-                continue;
-            }
-            let bytes = if version < 4 && !bytes.is_empty() {
-                let magic = if version < 2 { 0 } else { 1 };
-                match down_convert(&bytes, magic, &DecodeLimits::default()) {
-                    Ok(b) => b,
-                    Err(e) => {
-                        data.error_code = error_codes::for_records(&e);
-                        partitions.push(data);
-                        continue;
-                    }
-                }
-            } else {
-                bytes
-            };
-            remaining = remaining.saturating_sub(bytes.len() as u64);
-            total += bytes.len();
-            data.records = Some(bytes);
-            partitions.push(data);
-        }
-        responses.push(FetchableTopicResponse {
-            topic: t.topic.clone(),
-            topic_id: t.topic_id,
-            partitions,
-            ..Default::default()
-        });
+        let data = read_partition(
+            broker,
+            name.as_deref(),
+            t,
+            version,
+            isolation,
+            remaining,
+            total == 0,
+        );
+        let n = data.records.as_ref().map_or(0, Bytes::len);
+        remaining = remaining.saturating_sub(n as u64);
+        total += n;
+        out.push(data);
     }
-    (
-        FetchResponse {
-            responses,
-            session_id: 0,
-            ..Default::default()
-        },
-        total,
-    )
+    (out, total)
 }
 
-/// Handles Fetch, waiting for data up to the request's `max_wait_ms`.
-pub async fn handle(broker: &Broker, req: &FetchRequest, version: i16) -> ResponseBody {
-    if version >= 7 && req.session_id != 0 {
-        return ResponseBody::from(FetchResponse {
-            error_code: FETCH_SESSION_ID_NOT_FOUND,
-            session_id: 0,
-            ..Default::default()
-        });
+/// Groups partition data back into topics, in target order.
+fn group(targets: &[Target], data: Vec<PartitionData>) -> Vec<FetchableTopicResponse> {
+    let mut out: Vec<FetchableTopicResponse> = Vec::new();
+    for (t, d) in targets.iter().zip(data) {
+        match out.last_mut() {
+            Some(last) if last.topic == t.key.0 && last.topic_id == t.key.1 => {
+                last.partitions.push(d)
+            }
+            _ => out.push(FetchableTopicResponse {
+                topic: t.key.0.clone(),
+                topic_id: t.key.1,
+                partitions: vec![d],
+                ..Default::default()
+            }),
+        }
     }
+    out
+}
+
+fn request_targets(req: &FetchRequest) -> Vec<Target> {
+    req.topics
+        .iter()
+        .flat_map(|t| {
+            t.partitions.iter().map(move |p| Target {
+                key: (t.topic.clone(), t.topic_id, p.partition),
+                fetch_offset: p.fetch_offset,
+                max_bytes: p.partition_max_bytes,
+            })
+        })
+        .collect()
+}
+
+/// Reads `targets`, waiting for `min_bytes` up to the request's `max_wait_ms`.
+async fn read_with_wait(
+    broker: &Broker,
+    req: &FetchRequest,
+    version: i16,
+    targets: &[Target],
+) -> Vec<PartitionData> {
     let wait = Duration::from_millis(req.max_wait_ms.max(0) as u64).min(MAX_FETCH_WAIT);
     let deadline = tokio::time::Instant::now() + wait;
     let mut appended = broker.partitions.subscribe_appends();
     loop {
         appended.borrow_and_update();
-        let (resp, bytes) = read_once(broker, req, version);
-        let has_error = resp
-            .responses
-            .iter()
-            .flat_map(|t| &t.partitions)
-            .any(|p| p.error_code != NONE);
+        let (data, bytes) = read_once(broker, req, version, targets);
+        let has_error = data.iter().any(|p| p.error_code != NONE);
         if bytes >= req.min_bytes.max(1) as usize
             || has_error
             || tokio::time::Instant::now() >= deadline
         {
-            return ResponseBody::from(resp);
+            return data;
         }
         match tokio::time::timeout_at(deadline, appended.changed()).await {
             Ok(Ok(())) => {}
             // Deadline reached, or the broker is shutting down.
-            Ok(Err(_)) | Err(_) => {
-                let (resp, _) = read_once(broker, req, version);
-                return ResponseBody::from(resp);
-            }
+            Ok(Err(_)) | Err(_) => return read_once(broker, req, version, targets).0,
         }
     }
+}
+
+fn top_level_error(code: i16, session_id: i32) -> ResponseBody {
+    ResponseBody::from(FetchResponse {
+        error_code: code,
+        session_id,
+        ..Default::default()
+    })
+}
+
+/// Handles Fetch.
+pub async fn handle(broker: &Broker, req: &FetchRequest, version: i16) -> ResponseBody {
+    const FINAL_EPOCH: i32 = -1;
+    let sessions_apply = version >= 7;
+    let (id, epoch) = (req.session_id, req.session_epoch);
+    // Sessionless (or a closing request): a full fetch of what was asked.
+    if !sessions_apply || epoch == FINAL_EPOCH {
+        if sessions_apply && id != 0 {
+            broker.fetch_sessions().remove(id);
+        }
+        let targets = request_targets(req);
+        let data = read_with_wait(broker, req, version, &targets).await;
+        return ResponseBody::from(FetchResponse {
+            responses: group(&targets, data),
+            session_id: 0,
+            ..Default::default()
+        });
+    }
+    if epoch == 0 {
+        // A new session over the requested partitions (replacing `id`, if any).
+        if id != 0 {
+            broker.fetch_sessions().remove(id);
+        }
+        let targets = request_targets(req);
+        let data = read_with_wait(broker, req, version, &targets).await;
+        let partitions: BTreeMap<SessionKey, SessionPartition> = targets
+            .iter()
+            .zip(&data)
+            .map(|(t, d)| {
+                let mut sp = SessionPartition::new(t.fetch_offset, t.max_bytes);
+                (sp.last_hw, sp.last_lso, sp.last_start) =
+                    (d.high_watermark, d.last_stable_offset, d.log_start_offset);
+                (t.key.clone(), sp)
+            })
+            .collect();
+        let new_id = broker.fetch_sessions().create(partitions).unwrap_or(0);
+        return ResponseBody::from(FetchResponse {
+            responses: group(&targets, data),
+            session_id: new_id,
+            ..Default::default()
+        });
+    }
+    if id == 0 {
+        return top_level_error(crate::fetch_session::INVALID_FETCH_SESSION_EPOCH, 0);
+    }
+    // Incremental: update the session from the request, read everything in it,
+    // answer only partitions with news.
+    let targets: Vec<Target> = {
+        let mut cache = broker.fetch_sessions();
+        let session = match cache.get_mut(id, epoch) {
+            Ok(s) => s,
+            Err(code) => return top_level_error(code, 0),
+        };
+        for t in request_targets(req) {
+            session
+                .partitions
+                .entry(t.key.clone())
+                .and_modify(|sp| {
+                    sp.fetch_offset = t.fetch_offset;
+                    sp.max_bytes = t.max_bytes;
+                })
+                .or_insert_with(|| SessionPartition::new(t.fetch_offset, t.max_bytes));
+        }
+        for f in &req.forgotten_topics_data {
+            for p in &f.partitions {
+                session
+                    .partitions
+                    .remove(&(f.topic.clone(), f.topic_id, *p));
+            }
+        }
+        session
+            .partitions
+            .iter()
+            .map(|(k, sp)| Target {
+                key: k.clone(),
+                fetch_offset: sp.fetch_offset,
+                max_bytes: sp.max_bytes,
+            })
+            .collect()
+    };
+    let data = read_with_wait(broker, req, version, &targets).await;
+    let mut cache = broker.fetch_sessions();
+    let Ok(session) = cache.get_mut(id, epoch) else {
+        return top_level_error(crate::fetch_session::FETCH_SESSION_ID_NOT_FOUND, 0);
+    };
+    session.next_epoch = next_epoch(epoch);
+    let mut kept_targets = Vec::new();
+    let mut kept = Vec::new();
+    for (t, d) in targets.into_iter().zip(data) {
+        let Some(sp) = session.partitions.get_mut(&t.key) else {
+            continue;
+        };
+        let has_records = d.records.as_ref().is_some_and(|r| !r.is_empty());
+        let changed = (sp.last_hw, sp.last_lso, sp.last_start)
+            != (d.high_watermark, d.last_stable_offset, d.log_start_offset);
+        if has_records || changed || d.error_code != NONE {
+            (sp.last_hw, sp.last_lso, sp.last_start) =
+                (d.high_watermark, d.last_stable_offset, d.log_start_offset);
+            kept_targets.push(t);
+            kept.push(d);
+        }
+    }
+    drop(cache);
+    ResponseBody::from(FetchResponse {
+        responses: group(&kept_targets, kept),
+        session_id: id,
+        ..Default::default()
+    })
 }

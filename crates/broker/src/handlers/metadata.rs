@@ -53,7 +53,12 @@ pub fn requested_names(req: &MetadataRequest, cache: &MetadataCache) -> Option<V
 
 /// Builds the Metadata response. `pending` are topics being auto-created
 /// (answered LEADER_NOT_AVAILABLE so clients retry).
-pub fn handle(cache: &MetadataCache, req: &MetadataRequest, pending: &[String]) -> ResponseBody {
+pub fn handle(
+    cache: &MetadataCache,
+    req: &MetadataRequest,
+    version: i16,
+    pending: &[String],
+) -> ResponseBody {
     let brokers = cache
         .brokers
         .values()
@@ -65,8 +70,12 @@ pub fn handle(cache: &MetadataCache, req: &MetadataRequest, pending: &[String]) 
             ..Default::default()
         })
         .collect();
+    // v0 has no null list: an empty one means every topic.
+    let all =
+        req.topics.is_none() || (version == 0 && req.topics.as_ref().is_some_and(Vec::is_empty));
     let topics = match &req.topics {
-        None => cache.topics.values().map(topic_entry).collect(),
+        _ if all => cache.topics.values().map(topic_entry).collect(),
+        None => Vec::new(),
         Some(ts) => ts
             .iter()
             .map(|t| {
@@ -107,4 +116,95 @@ pub fn handle(cache: &MetadataCache, req: &MetadataRequest, pending: &[String]) 
         cluster_authorized_operations: AUTHORIZED_OPS_OMITTED,
         ..Default::default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metadata_cache::PartitionMeta;
+    use std::collections::BTreeMap;
+    use vltava_protocol::Uuid;
+
+    fn cache() -> MetadataCache {
+        let mut c = MetadataCache::default();
+        let mut partitions = BTreeMap::new();
+        partitions.insert(
+            0,
+            PartitionMeta {
+                index: 0,
+                leader: 1,
+                leader_epoch: 0,
+                replicas: vec![1],
+                isr: vec![1],
+            },
+        );
+        c.topics.insert(
+            "t".into(),
+            TopicMeta {
+                name: "t".into(),
+                id: Uuid::from_u128(7),
+                partitions,
+                configs: BTreeMap::new(),
+            },
+        );
+        c
+    }
+
+    fn topics(r: ResponseBody) -> Vec<(Option<String>, i16)> {
+        let ResponseBody::Metadata(m) = r else {
+            panic!()
+        };
+        m.topics
+            .iter()
+            .map(|t| {
+                (
+                    t.name.as_ref().map(|n| n.as_str().to_string()),
+                    t.error_code,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn empty_list_means_all_topics_only_in_v0() {
+        let empty = MetadataRequest {
+            topics: Some(vec![]),
+            ..Default::default()
+        };
+        assert_eq!(
+            topics(handle(&cache(), &empty, 0, &[])),
+            vec![(Some("t".into()), 0)]
+        );
+        assert!(topics(handle(&cache(), &empty, 1, &[])).is_empty());
+        let all = MetadataRequest {
+            topics: None,
+            ..Default::default()
+        };
+        assert_eq!(topics(handle(&cache(), &all, 12, &[])).len(), 1);
+    }
+
+    #[test]
+    fn missing_and_pending_topics_get_errors() {
+        use vltava_protocol::messages::metadata_request::MetadataRequestTopic;
+        let req = MetadataRequest {
+            topics: Some(vec![
+                MetadataRequestTopic {
+                    name: Some("nope".into()),
+                    ..Default::default()
+                },
+                MetadataRequestTopic {
+                    name: Some("soon".into()),
+                    ..Default::default()
+                },
+            ]),
+            ..Default::default()
+        };
+        assert_eq!(
+            topics(handle(&cache(), &req, 12, &["soon".to_string()])),
+            vec![
+                (Some("nope".into()), UNKNOWN_TOPIC_OR_PARTITION),
+                (Some("soon".into()), LEADER_NOT_AVAILABLE)
+            ]
+        );
+    }
 }

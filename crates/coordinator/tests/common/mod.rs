@@ -24,6 +24,9 @@ pub fn test_config() -> GroupConfig {
     }
 }
 
+/// An append held back: its id, partition and records.
+pub type HeldAppend = (u64, i32, Vec<(Bytes, Option<Bytes>)>);
+
 pub struct Harness {
     pub c: GroupCoordinator,
     pub now: i64,
@@ -36,7 +39,8 @@ pub struct Harness {
     pub fail_appends: bool,
     /// Hold appends instead of completing them at once.
     pub hold_appends: bool,
-    pub held: Vec<u64>,
+    /// Held appends: id, partition and records (logged only if released ok).
+    pub held: Vec<HeldAppend>,
 }
 
 impl Harness {
@@ -74,11 +78,10 @@ impl Harness {
                     partition,
                     records,
                 } => {
-                    if self.hold_appends {
-                        for (k, v) in records {
-                            self.log.push((partition, k, v));
-                        }
-                        self.held.push(append_id);
+                    // Appends complete in the order they were issued, like a
+                    // log: behind a held append, every later one waits too.
+                    if self.hold_appends || !self.held.is_empty() {
+                        self.held.push((append_id, partition, records));
                         continue;
                     }
                     let ok = !self.fail_appends;
@@ -93,9 +96,16 @@ impl Harness {
         }
     }
 
+    /// Completes the held appends in order, `ok` or failed, and with them
+    /// the appends their completion issues.
     pub fn release_held(&mut self, ok: bool) {
-        self.hold_appends = false;
-        for id in std::mem::take(&mut self.held) {
+        while !self.held.is_empty() {
+            let (id, partition, records) = self.held.remove(0);
+            if ok {
+                for (k, v) in records {
+                    self.log.push((partition, k, v));
+                }
+            }
             let effects = self.c.complete_append(id, ok, self.now);
             self.apply(effects);
         }
@@ -134,6 +144,18 @@ impl Harness {
             self.advance(s);
             left -= s;
         }
+    }
+
+    /// Requests with no response yet, in id order.
+    pub fn unanswered(&self) -> Vec<u64> {
+        let mut ids: Vec<u64> = self
+            .versions
+            .keys()
+            .copied()
+            .filter(|id| !self.responses.contains_key(id))
+            .collect();
+        ids.sort_unstable();
+        ids
     }
 
     pub fn response(&self, id: u64) -> Option<&ResponseBody> {

@@ -135,6 +135,10 @@ pub fn bytes<'a>(i: &'a [u8], src: &Source<'_>, flexible: bool) -> PResult<'a, b
     }
 }
 
+/// The most memory an array reserves before its elements have decoded; past
+/// it the vector grows only as elements actually decode.
+pub const MAX_PREALLOCATED_BYTES: usize = 256 * 1024;
+
 /// An array's element count (`None` = null), checked to be at most
 /// `remaining / min_elem_size` so a forged count cannot drive an allocation.
 #[inline]
@@ -202,7 +206,11 @@ pub fn nullable_array<'a, T>(
     let Some(count) = count else {
         return Ok((i, None));
     };
-    let mut out = Vec::with_capacity(count);
+    // The count is at most the remaining bytes, but an element may be far larger in
+    // memory than on the wire: reserve a bounded number up front and let the
+    // vector grow only as elements actually decode.
+    let per_element = std::mem::size_of::<T>().max(1);
+    let mut out = Vec::with_capacity(count.min(MAX_PREALLOCATED_BYTES / per_element));
     for _ in 0..count {
         let (rest, v) = elem(i)?;
         i = rest;

@@ -12,21 +12,18 @@ use vltava_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 use vltava_protocol::metadata::{ConfigRecord, TopicRecord};
 
 use super::configs_schema::{TOPIC_CONFIGS, topic_config, validate_value};
+use super::effective_configs::{broker_synonym, source};
 use super::placement::{place_replicas, validate_assignment};
 use super::topic_name::{collision_key, validate_topic_name};
 use super::{IdSource, TopicError, opt_msg};
 use crate::apply::partition_record;
 use crate::config::TopicDefaults;
 use crate::error::codes;
-use crate::image::{ConfigResourceKind, MetadataImage, PartitionImage};
+use crate::image::{ConfigResource, ConfigResourceKind, MetadataImage, PartitionImage};
 use crate::records::MetadataRecord;
 
 /// Most partitions one topic may have (a named bound on the records one request creates).
 pub const MAX_PARTITIONS_PER_TOPIC: i32 = 100_000;
-
-/// Kafka's `ConfigSource` values used in CreateTopics v5+ responses.
-const SOURCE_DYNAMIC_TOPIC: i8 = 1;
-const SOURCE_DEFAULT: i8 = 5;
 
 /// Validates and plans a CreateTopics request. Returns the response and the records to commit
 /// (none when `validate_only`).
@@ -71,7 +68,7 @@ pub fn create_topics(
                 if version >= 5 {
                     result.num_partitions = planned.partitions.len() as i32;
                     result.replication_factor = planned.replication_factor;
-                    result.configs = Some(describe_configs(&planned.configs));
+                    result.configs = Some(describe_configs(image, &planned.configs));
                 }
                 if !req.validate_only {
                     planned.into_records(name, &mut records);
@@ -289,15 +286,25 @@ fn validate_create_configs(
     Ok(out)
 }
 
-/// Every topic config with its value (explicit or default) and source, as CreateTopics v5+
-/// returns them.
-fn describe_configs(explicit: &BTreeMap<String, String>) -> Vec<CreatableTopicConfigs> {
+/// Every topic config with its value and source, as CreateTopics v5+ returns them: explicit,
+/// else the dynamic cluster-wide broker default, else Kafka's default.
+fn describe_configs(
+    image: &MetadataImage,
+    explicit: &BTreeMap<String, String>,
+) -> Vec<CreatableTopicConfigs> {
+    let cluster = image.configs.get(&ConfigResource {
+        kind: ConfigResourceKind::Broker,
+        name: String::new(),
+    });
     TOPIC_CONFIGS
         .iter()
         .map(|d| {
+            let inherited = broker_synonym(d.name)
+                .and_then(|syn| cluster.and_then(|m| m.get(syn)))
+                .map(|v| (v.as_str(), source::DYNAMIC_DEFAULT_BROKER_CONFIG));
             let (value, source) = match explicit.get(d.name) {
-                Some(v) => (v.as_str(), SOURCE_DYNAMIC_TOPIC),
-                None => (d.default, SOURCE_DEFAULT),
+                Some(v) => (v.as_str(), source::DYNAMIC_TOPIC_CONFIG),
+                None => inherited.unwrap_or((d.default, source::DEFAULT_CONFIG)),
             };
             CreatableTopicConfigs {
                 name: d.name.into(),

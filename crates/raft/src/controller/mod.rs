@@ -8,6 +8,8 @@ pub mod configs_schema;
 pub mod create_partitions;
 pub mod create_topics;
 pub mod delete_topics;
+pub mod effective_configs;
+pub mod features;
 pub mod placement;
 pub mod topic_name;
 
@@ -23,6 +25,7 @@ pub use brokers::{PRODUCER_ID_BLOCK_SIZE, allocate_producer_ids, register_broker
 pub use create_partitions::create_partitions;
 pub use create_topics::create_topics;
 pub use delete_topics::delete_topics;
+pub use effective_configs::{EffectiveConfig, effective_topic_configs};
 
 /// A per-item failure: Kafka error code and message.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -36,6 +36,8 @@ pub struct DiskStorage {
     entries: Vec<Entry>,
     log: EntryLog,
     recovery: Recovery,
+    /// The in-memory hard state differs from `raft-state`.
+    state_dirty: bool,
 }
 
 fn encode_state(hs: &HardState, cs: &ConfState) -> Vec<u8> {
@@ -167,6 +169,7 @@ impl DiskStorage {
             entries,
             log,
             recovery,
+            state_dirty: false,
         };
         // A torn tail may have taken entries the hard state counted as committed; that can only
         // happen if an fsync lied, and the commit index must not point past the log.
@@ -264,6 +267,32 @@ impl DiskStorage {
         }
         self.hard_state.commit = commit;
         self.persist_state()
+    }
+
+    /// Records a new hard state, persisted by the next [`DiskStorage::flush_state`] (which must
+    /// run before any message of the same ready leaves this node).
+    pub fn stage_hard_state(&mut self, hs: HardState) {
+        if self.hard_state != hs {
+            self.hard_state = hs;
+            self.state_dirty = true;
+        }
+    }
+
+    /// Records a new commit index, persisted by the next [`DiskStorage::flush_state`].
+    pub fn stage_commit(&mut self, commit: u64) {
+        if self.hard_state.commit != commit {
+            self.hard_state.commit = commit;
+            self.state_dirty = true;
+        }
+    }
+
+    /// Writes the staged hard state, if it changed.
+    pub fn flush_state(&mut self) -> Result<(), RaftError> {
+        if self.state_dirty {
+            self.persist_state()?;
+            self.state_dirty = false;
+        }
+        Ok(())
     }
 
     /// Installs a snapshot received from the leader: replaces the log and state.

@@ -1,6 +1,6 @@
 //! Writes the seed corpora of the `protocol_request` and `protocol_response`
 //! fuzz targets: `cargo run -p vltava-protocol --features testing --example
-//! fuzz_seeds -- fuzz/corpus`. One random valid request and response per API
+//! protocol_fuzz_seeds -- fuzz/corpus`. One random valid request and response per API
 //! key and version, plus the real-client captures.
 
 use std::path::PathBuf;
@@ -13,7 +13,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = PathBuf::from(
         std::env::args()
             .nth(1)
-            .ok_or("usage: fuzz_seeds <corpus-dir>")?,
+            .ok_or("usage: protocol_fuzz_seeds <corpus-dir>")?,
     );
     let req_dir = out.join("protocol_request");
     let resp_dir = out.join("protocol_response");

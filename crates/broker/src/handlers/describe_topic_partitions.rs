@@ -1,0 +1,98 @@
+//! DescribeTopicPartitions (key 75): topics and their partitions from the
+//! metadata cache, paged by `response_partition_limit` with a cursor.
+
+use vltava_protocol::ResponseBody;
+use vltava_protocol::messages::DescribeTopicPartitionsRequest;
+use vltava_protocol::messages::describe_topic_partitions_response::{
+    Cursor, DescribeTopicPartitionsResponse, DescribeTopicPartitionsResponsePartition,
+    DescribeTopicPartitionsResponseTopic,
+};
+
+use crate::broker::Broker;
+use crate::error_codes::*;
+
+/// Upper bound on partitions in one response, whatever the client asks.
+pub const MAX_PARTITIONS_PER_RESPONSE: i32 = 2000;
+
+/// Handles DescribeTopicPartitions.
+pub fn handle(broker: &Broker, req: &DescribeTopicPartitionsRequest) -> ResponseBody {
+    let cache = broker.metadata();
+    let mut names: Vec<String> = if req.topics.is_empty() {
+        cache.topics.keys().cloned().collect()
+    } else {
+        req.topics
+            .iter()
+            .map(|t| t.name.as_str().to_string())
+            .collect()
+    };
+    names.sort();
+    names.dedup();
+    let (start_topic, start_partition) = match &req.cursor {
+        Some(c) => (Some(c.topic_name.as_str().to_string()), c.partition_index),
+        None => (None, 0),
+    };
+    let mut budget = req
+        .response_partition_limit
+        .clamp(1, MAX_PARTITIONS_PER_RESPONSE);
+    let mut topics = Vec::new();
+    let mut next_cursor = None;
+    for name in names {
+        if start_topic.as_ref().is_some_and(|s| name < *s) {
+            continue;
+        }
+        let first = if start_topic.as_deref() == Some(name.as_str()) {
+            start_partition
+        } else {
+            0
+        };
+        let Some(t) = cache.topic(&name) else {
+            topics.push(DescribeTopicPartitionsResponseTopic {
+                error_code: UNKNOWN_TOPIC_OR_PARTITION,
+                name: Some(name.as_str().into()),
+                topic_authorized_operations: i32::MIN,
+                ..Default::default()
+            });
+            continue;
+        };
+        let mut partitions = Vec::new();
+        for p in t.partitions.values().filter(|p| p.index >= first) {
+            if budget == 0 {
+                next_cursor = Some(Cursor {
+                    topic_name: name.as_str().into(),
+                    partition_index: p.index,
+                    ..Default::default()
+                });
+                break;
+            }
+            budget -= 1;
+            partitions.push(DescribeTopicPartitionsResponsePartition {
+                error_code: NONE,
+                partition_index: p.index,
+                leader_id: p.leader,
+                leader_epoch: p.leader_epoch,
+                replica_nodes: p.replicas.clone(),
+                isr_nodes: p.isr.clone(),
+                eligible_leader_replicas: Some(Vec::new()),
+                last_known_elr: Some(Vec::new()),
+                ..Default::default()
+            });
+        }
+        topics.push(DescribeTopicPartitionsResponseTopic {
+            error_code: NONE,
+            name: Some(name.as_str().into()),
+            topic_id: t.id,
+            is_internal: t.is_internal(),
+            partitions,
+            topic_authorized_operations: i32::MIN,
+            ..Default::default()
+        });
+        if next_cursor.is_some() {
+            break;
+        }
+    }
+    ResponseBody::from(DescribeTopicPartitionsResponse {
+        topics,
+        next_cursor,
+        ..Default::default()
+    })
+}

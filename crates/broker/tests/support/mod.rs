@@ -1,0 +1,121 @@
+//! Shared helpers for tests that talk to a running node in raw protocol frames.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use vltava_broker::Node;
+use vltava_broker::config::{BrokerConfig, parse_properties};
+use vltava_protocol::frame::{decode_response, encode_request};
+use vltava_protocol::messages::create_topics_request::CreatableTopic;
+use vltava_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use vltava_protocol::messages::produce_response::PartitionProduceResponse;
+use vltava_protocol::messages::{CreateTopicsRequest, ProduceRequest, RequestHeader};
+use vltava_protocol::{RequestBody, ResponseBody, Uuid};
+
+pub const LIMIT: Duration = Duration::from_secs(10);
+
+/// Starts a node on an ephemeral port in a fresh directory.
+pub async fn start_node() -> (Node, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let props = parse_properties(&format!(
+        "listeners=PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:0\nlog.dirs={}\n",
+        dir.path().join("data").display()
+    ));
+    let node = Node::start(BrokerConfig::from_properties(props).unwrap())
+        .await
+        .unwrap();
+    (node, dir)
+}
+
+/// One connection speaking raw requests.
+pub struct Client {
+    s: TcpStream,
+    corr: i32,
+}
+
+impl Client {
+    pub async fn connect(node: &Node) -> Client {
+        Client {
+            s: TcpStream::connect(node.addr).await.unwrap(),
+            corr: 0,
+        }
+    }
+
+    /// Sends one request and returns its response.
+    pub async fn call(&mut self, version: i16, body: RequestBody) -> ResponseBody {
+        self.corr += 1;
+        let key = body.api_key();
+        let header = RequestHeader {
+            request_api_key: key.as_i16(),
+            request_api_version: version,
+            correlation_id: self.corr,
+            client_id: Some("raw-test".into()),
+            ..Default::default()
+        };
+        self.s
+            .write_all(&encode_request(&header, &body).unwrap())
+            .await
+            .unwrap();
+        let mut len = [0u8; 4];
+        tokio::time::timeout(LIMIT, self.s.read_exact(&mut len))
+            .await
+            .unwrap()
+            .unwrap();
+        let mut buf = vec![0u8; u32::from_be_bytes(len) as usize];
+        self.s.read_exact(&mut buf).await.unwrap();
+        let (h, body) = decode_response(&Bytes::from(buf), key, version).unwrap();
+        assert_eq!(h.correlation_id, self.corr);
+        body
+    }
+
+    /// Creates a topic; returns its id.
+    pub async fn create_topic(&mut self, name: &str, partitions: i32) -> Uuid {
+        let create = CreateTopicsRequest {
+            topics: vec![CreatableTopic {
+                name: name.into(),
+                num_partitions: partitions,
+                replication_factor: 1,
+                ..Default::default()
+            }],
+            timeout_ms: 5000,
+            ..Default::default()
+        };
+        let ResponseBody::CreateTopics(r) = self.call(7, RequestBody::from(create)).await else {
+            panic!()
+        };
+        assert_eq!(r.topics[0].error_code, 0);
+        r.topics[0].topic_id
+    }
+
+    /// Produces `records` (whole batches) to one partition at `version`.
+    pub async fn produce_raw(
+        &mut self,
+        version: i16,
+        topic: &str,
+        partition: i32,
+        records: Bytes,
+    ) -> PartitionProduceResponse {
+        let req = ProduceRequest {
+            acks: -1,
+            timeout_ms: 5000,
+            topic_data: vec![TopicProduceData {
+                name: topic.into(),
+                partition_data: vec![PartitionProduceData {
+                    index: partition,
+                    records: Some(records),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let ResponseBody::Produce(r) = self.call(version, RequestBody::from(req)).await else {
+            panic!()
+        };
+        r.responses[0].partition_responses[0].clone()
+    }
+}
