@@ -309,3 +309,31 @@ async fn unanswered_requests_time_out_and_are_retried_until_the_delivery_timeout
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn records_buffered_when_the_producer_is_dropped_are_still_delivered() {
+    let fake = FakeKafka::start().await;
+    fake.create_topic("drop", 1);
+    let mut c = cfg(&fake.addr);
+    c.linger = Duration::from_millis(200);
+    let p = Producer::new(c).await.unwrap();
+    let clone = p.clone();
+    let f = p
+        .enqueue(ProducerRecord::new("drop", None, Some(b"x")))
+        .await
+        .unwrap();
+    drop(p);
+    // A clone keeps the producer open; dropping the last one closes it.
+    clone
+        .send(ProducerRecord::new("drop", None, Some(b"y")))
+        .await
+        .unwrap();
+    let g = clone
+        .enqueue(ProducerRecord::new("drop", None, Some(b"z")))
+        .await
+        .unwrap();
+    drop(clone);
+    assert_eq!(f.await.unwrap().offset, 0);
+    assert_eq!(g.await.unwrap().offset, 2);
+    assert_eq!(fake.records("drop", 0).len(), 3);
+}
