@@ -182,3 +182,108 @@ async fn admin_configs_partitions_and_delete() {
     let r = a.delete_topics(&["adm".into()]).await.unwrap();
     assert!(r[0].1.is_ok());
 }
+
+struct Revocations(std::sync::Arc<std::sync::Mutex<Vec<usize>>>);
+
+impl vltava_client::RebalanceListener for Revocations {
+    fn on_partitions_revoked(&mut self, p: &[(String, i32)]) {
+        self.0.lock().unwrap().push(p.len());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cooperative_sticky_moves_only_the_partitions_that_change_owner() {
+    let b = RealBroker::start();
+    let a = admin(&b).await;
+    a.create_topic(NewTopic::new("coop", 4, 1)).await.unwrap();
+    let mut cfg = ConsumerConfig::new(&b.addr, Some("coop-group"));
+    cfg.assignors = vec![std::sync::Arc::new(
+        vltava_client::consumer::CooperativeStickyAssignor,
+    )];
+    cfg.heartbeat_interval = Duration::from_millis(200);
+    cfg.session_timeout = Duration::from_secs(10);
+    let revoked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut c1 = Consumer::new(cfg.clone()).await.unwrap();
+    c1.subscribe(&["coop"], Some(Box::new(Revocations(revoked.clone()))))
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while c1.assignment().len() != 4 {
+        c1.poll(Duration::from_millis(100)).await.unwrap();
+        assert!(std::time::Instant::now() < deadline);
+    }
+    let first = c1.assignment();
+    // Each member polls in its own task, as applications do.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let run = |mut c: Consumer, stop: std::sync::Arc<std::sync::atomic::AtomicBool>| {
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen2 = seen.clone();
+        let task = tokio::spawn(async move {
+            while !stop.load(std::sync::atomic::Ordering::Acquire) {
+                c.poll(Duration::from_millis(100)).await.unwrap();
+                *seen2.lock().unwrap() = c.assignment();
+            }
+            c
+        });
+        (task, seen)
+    };
+    let mut c2 = Consumer::new(cfg).await.unwrap();
+    c2.subscribe(&["coop"], None).unwrap();
+    let (t1, a1) = run(c1, stop.clone());
+    let (t2, a2) = run(c2, stop.clone());
+    loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (x, y) = (a1.lock().unwrap().clone(), a2.lock().unwrap().clone());
+        if x.len() == 2 && y.len() == 2 {
+            assert!(x.iter().all(|tp| !y.contains(tp)));
+            // c1 kept two of its partitions and gave up exactly two (never all four).
+            assert!(x.iter().all(|tp| first.contains(tp)));
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "c1 {x:?} c2 {y:?}");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Release);
+    let (c1, c2) = (t1.await.unwrap(), t2.await.unwrap());
+    assert_eq!(
+        revoked.lock().unwrap().iter().sum::<usize>(),
+        2,
+        "{:?}",
+        revoked.lock().unwrap()
+    );
+    c2.close().await.unwrap();
+    c1.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn static_member_gets_its_partitions_back_after_a_restart() {
+    let b = RealBroker::start();
+    let a = admin(&b).await;
+    a.create_topic(NewTopic::new("static", 3, 1)).await.unwrap();
+    let mut cfg = ConsumerConfig::new(&b.addr, Some("static-group"));
+    cfg.group_instance_id = Some("instance-a".into());
+    cfg.heartbeat_interval = Duration::from_millis(200);
+    cfg.session_timeout = Duration::from_secs(10);
+    let mut c = Consumer::new(cfg.clone()).await.unwrap();
+    c.subscribe(&["static"], None).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while c.assignment().len() != 3 {
+        c.poll(Duration::from_millis(100)).await.unwrap();
+        assert!(std::time::Instant::now() < deadline);
+    }
+    let before = c.assignment();
+    c.close().await.unwrap(); // a static member does not leave
+    let desc = a.describe_group("static-group").await.unwrap();
+    assert_eq!(desc.members.len(), 1, "the static member keeps its slot");
+    assert_eq!(
+        desc.members[0].group_instance_id.as_deref(),
+        Some("instance-a")
+    );
+    let mut c = Consumer::new(cfg).await.unwrap();
+    c.subscribe(&["static"], None).unwrap();
+    while c.assignment().len() != 3 {
+        c.poll(Duration::from_millis(100)).await.unwrap();
+        assert!(std::time::Instant::now() < deadline);
+    }
+    assert_eq!(c.assignment(), before);
+    let desc = a.describe_group("static-group").await.unwrap();
+    assert_eq!(desc.members.len(), 1);
+}

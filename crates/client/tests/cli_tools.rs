@@ -688,3 +688,73 @@ async fn configs_describe_against_the_test_double() {
     let (code, _) = tool(&["no-such-tool"]).await;
     assert_eq!(code, 2);
 }
+
+/// The same tools through the `vltava` binary, reading standard input.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tools_through_the_vltava_binary() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let b = RealBroker::start();
+    let bin = support::real_broker::broker_bin();
+    let run = |args: &[&str], input: &str| {
+        let mut child = Command::new(&bin)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let bs = b.addr.as_str();
+    let out = run(
+        &[
+            "topics",
+            "--bootstrap-server",
+            bs,
+            "--create",
+            "--topic",
+            "bin",
+            "--partitions",
+            "1",
+        ],
+        "",
+    );
+    assert_eq!(out.trim(), "Created topic bin.");
+    run(
+        &[
+            "console-producer",
+            "--bootstrap-server",
+            bs,
+            "--topic",
+            "bin",
+        ],
+        "first\nsecond\n",
+    );
+    let out = run(
+        &[
+            "console-consumer",
+            "--bootstrap-server",
+            bs,
+            "--topic",
+            "bin",
+            "--from-beginning",
+            "--max-messages",
+            "2",
+        ],
+        "",
+    );
+    assert_eq!(out, "first\nsecond\n");
+}

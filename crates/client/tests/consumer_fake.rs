@@ -294,3 +294,26 @@ async fn admin_topics_offsets_and_group_offsets() {
     assert!(r[0].1.is_ok());
     assert!(admin.list_topics(false).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_member_that_stops_polling_leaves_and_rejoins_on_the_next_poll() {
+    let fake = FakeKafka::start().await;
+    fake.create_topic("mp", 2);
+    let mut cfg = ccfg(&fake.addr, Some("g-mp"));
+    cfg.max_poll_interval = Duration::from_millis(300);
+    let mut c = Consumer::new(cfg).await.unwrap();
+    c.subscribe(&["mp"], None).unwrap();
+    for _ in 0..20 {
+        c.poll(Duration::from_millis(20)).await.unwrap();
+    }
+    assert_eq!(c.assignment().len(), 2);
+    assert_eq!(fake.state.lock().unwrap().groups["g-mp"].members.len(), 1);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(
+        fake.state.lock().unwrap().groups["g-mp"].members.is_empty(),
+        "max.poll.interval.ms passed: the heartbeat task left the group"
+    );
+    c.poll(Duration::from_millis(20)).await.unwrap();
+    assert_eq!(fake.state.lock().unwrap().groups["g-mp"].members.len(), 1);
+    assert_eq!(c.assignment().len(), 2);
+}

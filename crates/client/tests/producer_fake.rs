@@ -282,3 +282,58 @@ async fn a_failed_first_batch_is_not_overtaken_by_later_ones() {
     assert_eq!(values.len(), 500);
     assert_eq!(&values[499][..], format!("{:0>200}", 499).as_bytes());
 }
+
+#[tokio::test]
+async fn unanswered_requests_time_out_and_are_retried_until_the_delivery_timeout() {
+    let fake = FakeKafka::start().await;
+    fake.create_topic("slow", 1);
+    fake.state.lock().unwrap().stall_produce = true;
+    let mut c = cfg(&fake.addr);
+    c.client.request_timeout = Duration::from_millis(200);
+    c.delivery_timeout = Duration::from_millis(1500);
+    let p = Producer::new(c).await.unwrap();
+    let started = std::time::Instant::now();
+    let err = p
+        .send(ProducerRecord::new("slow", None, Some(b"x")))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("delivery.timeout"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(
+        fake.state.lock().unwrap().produce_requests >= 2,
+        "timed-out requests are retried"
+    );
+    // Once the broker answers again, the producer recovers (new connection).
+    fake.state.lock().unwrap().stall_produce = false;
+    p.send(ProducerRecord::new("slow", None, Some(b"y")))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn records_buffered_when_the_producer_is_dropped_are_still_delivered() {
+    let fake = FakeKafka::start().await;
+    fake.create_topic("drop", 1);
+    let mut c = cfg(&fake.addr);
+    c.linger = Duration::from_millis(200);
+    let p = Producer::new(c).await.unwrap();
+    let clone = p.clone();
+    let f = p
+        .enqueue(ProducerRecord::new("drop", None, Some(b"x")))
+        .await
+        .unwrap();
+    drop(p);
+    // A clone keeps the producer open; dropping the last one closes it.
+    clone
+        .send(ProducerRecord::new("drop", None, Some(b"y")))
+        .await
+        .unwrap();
+    let g = clone
+        .enqueue(ProducerRecord::new("drop", None, Some(b"z")))
+        .await
+        .unwrap();
+    drop(clone);
+    assert_eq!(f.await.unwrap().offset, 0);
+    assert_eq!(g.await.unwrap().offset, 2);
+    assert_eq!(fake.records("drop", 0).len(), 3);
+}

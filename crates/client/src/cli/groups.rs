@@ -217,6 +217,9 @@ pub fn parse_datetime(s: &str) -> anyhow::Result<i64> {
     if d.len() != 3 || t.len() != 3 {
         return Err(bad());
     }
+    if frac.is_empty() || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
     let millis: i64 = format!("{frac:0<3}")[..3].parse().map_err(|_| bad())?;
     // Days from civil date (proleptic Gregorian), Howard Hinnant's algorithm.
     let (y, m, day) = (d[0] - i64::from(d[1] <= 2), d[1], d[2]);
@@ -344,5 +347,6 @@ mod tests {
             1_700_000_000_500
         );
         assert!(super::parse_datetime("yesterday").is_err());
+        assert!(super::parse_datetime("2020-01-01T00:00:00.é").is_err());
     }
 }

@@ -780,3 +780,85 @@ fn decode_records(
     }
     Ok((out, next))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vltava_records::control::build_end_txn_batch;
+    use vltava_records::{BatchBuilder, BatchBuilderConfig, ControlRecordType};
+
+    fn batch(base: i64, pid: i64, transactional: bool, values: &[&str]) -> Bytes {
+        let mut b = BatchBuilder::new(BatchBuilderConfig {
+            base_offset: base,
+            producer_id: pid,
+            producer_epoch: 0,
+            base_sequence: if pid >= 0 { base as i32 } else { -1 },
+            transactional,
+            compression: vltava_records::Compression::Lz4,
+            ..BatchBuilderConfig::default()
+        });
+        for v in values {
+            b.append(0, None, Some(v.as_bytes()), &[]).unwrap();
+        }
+        b.build().unwrap()
+    }
+
+    fn log() -> Bytes {
+        let mut all = Vec::new();
+        all.extend_from_slice(&batch(0, 7, true, &["aborted-0", "aborted-1"]));
+        all.extend_from_slice(&batch(2, -1, false, &["plain-2"]));
+        let marker = build_end_txn_batch(
+            BatchBuilderConfig {
+                base_offset: 3,
+                producer_id: 7,
+                producer_epoch: 0,
+                ..BatchBuilderConfig::default()
+            },
+            ControlRecordType::Abort,
+            0,
+            0,
+        )
+        .unwrap();
+        all.extend_from_slice(&marker);
+        all.extend_from_slice(&batch(4, 7, true, &["committed-4"]));
+        Bytes::from(all)
+    }
+
+    fn values(recs: &[ConsumerRecord]) -> Vec<(i64, String)> {
+        recs.iter()
+            .map(|r| {
+                (
+                    r.offset,
+                    String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into_owned(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn read_committed_skips_aborted_transactions_and_markers() {
+        let tp = ("t".to_string(), 0);
+        let (recs, next) = decode_records(&tp, &log(), 0, &[(7, 0)]).unwrap();
+        assert_eq!(
+            values(&recs),
+            vec![(2, "plain-2".into()), (4, "committed-4".into())]
+        );
+        assert_eq!(next, Some(5));
+        // read_uncommitted (no aborted list): everything but the marker.
+        let (recs, _) = decode_records(&tp, &log(), 0, &[]).unwrap();
+        assert_eq!(recs.len(), 4);
+        // A position inside a batch drops the records before it.
+        let (recs, _) = decode_records(&tp, &log(), 1, &[]).unwrap();
+        assert_eq!(recs.first().map(|r| r.offset), Some(1));
+    }
+
+    #[test]
+    fn a_torn_last_batch_ends_the_fetch_without_error() {
+        let tp = ("t".to_string(), 0);
+        let full = log();
+        let torn = full.slice(..full.len() - 5);
+        let (recs, next) = decode_records(&tp, &torn, 0, &[]).unwrap();
+        assert_eq!(recs.len(), 3);
+        assert_eq!(next, Some(4));
+    }
+}

@@ -180,6 +180,18 @@ impl Inner {
 #[derive(Clone)]
 pub struct Producer {
     inner: Arc<Inner>,
+    _last_handle: Arc<LastHandle>,
+}
+
+/// Dropped with the last `Producer` clone: closes the producer, and the sender
+/// delivers (or fails, after `delivery.timeout.ms`) what is still buffered.
+struct LastHandle(Arc<Inner>);
+
+impl Drop for LastHandle {
+    fn drop(&mut self) {
+        self.0.closed.store(true, Ordering::Release);
+        self.0.wake.notify_one();
+    }
 }
 
 impl std::fmt::Debug for Producer {
@@ -243,8 +255,11 @@ impl Producer {
             producer_epoch,
             partition_counts: Default::default(),
         });
-        tokio::spawn(sender_loop(Arc::downgrade(&inner)));
-        Ok(Producer { inner })
+        tokio::spawn(sender_loop(inner.clone()));
+        Ok(Producer {
+            _last_handle: Arc::new(LastHandle(inner.clone())),
+            inner,
+        })
     }
 
     /// The producer id (-1 without idempotence).
@@ -417,15 +432,14 @@ fn close_open(q: &mut PartitionQueue, next_sequence: &mut i32, producer_id: i64)
     Ok(())
 }
 
-async fn sender_loop(weak: std::sync::Weak<Inner>) {
+/// Runs until the producer is closed and nothing is outstanding.
+async fn sender_loop(inner: Arc<Inner>) {
     loop {
-        let Some(inner) = weak.upgrade() else { return };
         if inner.closed.load(Ordering::Acquire) && inner.outstanding.load(Ordering::Acquire) == 0 {
             return;
         }
         let wait = run_once(&inner).await;
         let _ = tokio::time::timeout(wait, inner.wake.notified()).await;
-        drop(inner);
     }
 }
 

@@ -44,6 +44,8 @@ pub struct FakeState {
     pub max_api_versions_version: i16,
     pub next_producer_id: i64,
     pub produce_requests: usize,
+    /// Produce requests are read but never answered (request timeout tests).
+    pub stall_produce: bool,
     pub seen_versions: Vec<(ApiKey, i16)>,
     pub configs: BTreeMap<String, BTreeMap<String, String>>,
 }
@@ -268,6 +270,10 @@ fn handle(st: &mut FakeState, body: RequestBody, v: i16, port: i32) -> (Option<R
                 ..Default::default()
             }
             .into()
+        }
+        RequestBody::Produce(_) if st.stall_produce => {
+            st.produce_requests += 1;
+            return (None, v);
         }
         RequestBody::Produce(p) => {
             st.produce_requests += 1;
