@@ -13,7 +13,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use vltava_protocol::frame::{decode_request, encode_response, peek_request, split_frame};
-use vltava_protocol::{ApiKey, DecodeError, ResponseBody};
+use vltava_protocol::{ApiKey, ResponseBody};
 
 use crate::broker::Broker;
 use crate::dispatch::{Unhandled, dispatch};
@@ -138,14 +138,7 @@ pub async fn serve(
                 prefix.api_version
             ));
         }
-        // Kafka reads a request body and ignores bytes after it (librdkafka's
-        // Metadata v12 carries three); so does this broker.
-        let decoded = match decode_request(&frame) {
-            Err(DecodeError::TrailingBytes { count, .. }) if count < frame.len() => {
-                decode_request(&frame.slice(..frame.len() - count))
-            }
-            other => other,
-        };
+        let decoded = decode_request(&frame);
         let request = match decoded {
             Ok(r) => r,
             Err(e) => {

@@ -62,6 +62,9 @@ pub struct Request {
     pub header: RequestHeader,
     pub api_key: ApiKey,
     pub body: RequestBody,
+    /// Bytes after the body, which Kafka ignores and so does this decoder
+    /// (librdkafka's all-topics Metadata v12 request carries three).
+    pub trailing_bytes: usize,
 }
 
 impl Request {
@@ -71,7 +74,8 @@ impl Request {
 }
 
 /// Decodes a request frame (as returned by [`split_frame`]): header at the version
-/// its API and version call for, then the body, which must fill the frame.
+/// its API and version call for, then the body. Like Kafka, bytes after a whole
+/// body are ignored; their count is in [`Request::trailing_bytes`].
 pub fn decode_request(frame: &Bytes) -> Result<Request, DecodeError> {
     let prefix = peek_request(frame)?;
     let api_key =
@@ -87,16 +91,11 @@ pub fn decode_request(frame: &Bytes) -> Result<Request, DecodeError> {
     let (rest, header) = RequestHeader::read(frame, &src, header_version).map_err(flatten)?;
     let (rest, body) =
         RequestBody::read(api_key, rest, &src, prefix.api_version).map_err(flatten)?;
-    if !rest.is_empty() {
-        return Err(DecodeError::TrailingBytes {
-            schema: api_key.name(),
-            count: rest.len(),
-        });
-    }
     Ok(Request {
         header,
         api_key,
         body,
+        trailing_bytes: rest.len(),
     })
 }
 
@@ -227,6 +226,21 @@ mod tests {
             let req = decode_request(&frame).expect("decode");
             assert_eq!(req.body, body);
             assert_eq!(req.header, header);
+        }
+    }
+
+    #[test]
+    fn bytes_after_the_body_are_ignored_and_counted() {
+        // librdkafka's all-topics Metadata v12: null topics, two bools, no tags,
+        // then three bytes Kafka never reads.
+        let mut f = vec![0, 3, 0, 12, 0, 0, 0, 3, 0, 7];
+        f.extend_from_slice(b"rdkafka");
+        f.extend_from_slice(&[0, 0, 0, 0, 0, 1, 0, 0]);
+        let req = decode_request(&Bytes::from(f)).expect("decodes like Kafka does");
+        assert_eq!(req.trailing_bytes, 3);
+        match req.body {
+            RequestBody::Metadata(m) => assert_eq!(m.topics, None),
+            other => panic!("{other:?}"),
         }
     }
 
