@@ -16,7 +16,7 @@ use vltava_protocol::frame::{decode_request, encode_response, peek_request, spli
 use vltava_protocol::{ApiKey, ResponseBody};
 
 use crate::broker::Broker;
-use crate::dispatch::{Unhandled, dispatch};
+use crate::dispatch::{Unanswered, dispatch};
 use crate::handlers::api_versions;
 
 /// Per-connection limits.
@@ -33,7 +33,7 @@ pub struct ConnectionLimits {
 /// Bytes read from the socket per read call.
 const READ_CHUNK: usize = 64 * 1024;
 
-type Reply = JoinHandle<Result<Option<ResponseBody>, Unhandled>>;
+type Reply = JoinHandle<Result<Option<ResponseBody>, Unanswered>>;
 
 enum Pending {
     /// A running request: its correlation id, version and result.

@@ -1,6 +1,10 @@
-//! Routes a decoded request to its handler. `Ok(None)` means no response is
-//! sent (Produce with acks=0); `Err` means the API is not served by this broker
-//! and the connection is closed.
+//! Routes a decoded request to its handler. Every API the broker advertises is
+//! answered: implemented ones by their handler, the rest by
+//! `handlers::unsupported` with Kafka's error for a missing feature.
+//! `Ok(None)` means no response is sent (Produce with acks=0). `Err` is only for
+//! requests that cannot reach here through a started node (an API that is not
+//! advertised, which the connection rejects before decoding, or a request before
+//! the controller and coordinator are wired); the connection is then closed.
 
 use std::sync::Arc;
 
@@ -11,20 +15,27 @@ use crate::broker::Broker;
 use crate::handlers::{
     admin, api_versions, delete_records, describe_cluster, describe_configs, describe_log_dirs,
     describe_topic_partitions, fetch, find_coordinator, init_producer_id, list_offsets, metadata,
-    offset_for_leader_epoch, produce, security,
+    offset_for_leader_epoch, produce, security, unsupported,
 };
 
-/// A request this broker advertises but has no handler for yet.
+/// Why a request got no answer.
 #[derive(Debug, thiserror::Error)]
-#[error("{0:?} is not handled by this broker")]
-pub struct Unhandled(pub ApiKey);
+pub enum Unanswered {
+    /// The API is not advertised in ApiVersions.
+    #[error("{0:?} is not advertised by this broker")]
+    NotAdvertised(ApiKey),
+    /// The controller or group coordinator is not wired yet (the listener only
+    /// starts after both are).
+    #[error("{0:?} arrived before the node finished starting")]
+    NotStarted(ApiKey),
+}
 
 /// Handles one request.
 pub async fn dispatch(
     broker: Arc<Broker>,
     req: Request,
     client_host: String,
-) -> Result<Option<ResponseBody>, Unhandled> {
+) -> Result<Option<ResponseBody>, Unanswered> {
     let version = req.api_version();
     let client_id = req
         .header
@@ -51,7 +62,7 @@ pub async fn dispatch(
         | RequestBody::IncrementalAlterConfigs(_)) => {
             match admin::handle(&broker, body, version).await {
                 Some(b) => b,
-                None => return Err(Unhandled(key)),
+                None => return Err(Unanswered::NotStarted(key)),
             }
         }
         RequestBody::DescribeConfigs(r) => describe_configs::handle(&broker, &r, version),
@@ -70,9 +81,10 @@ pub async fn dispatch(
         | RequestBody::DescribeGroups(_)
         | RequestBody::ListGroups(_)
         | RequestBody::DeleteGroups(_)
-        | RequestBody::OffsetDelete(_)) => {
+        | RequestBody::OffsetDelete(_)
+        | RequestBody::ConsumerGroupDescribe(_)) => {
             let Some(coordinator) = broker.coordinator() else {
-                return Err(Unhandled(key));
+                return Err(Unanswered::NotStarted(key));
             };
             coordinator
                 .handle_from(&client_id, &client_host, key, version, body)
@@ -80,7 +92,10 @@ pub async fn dispatch(
         }
         other => match security::handle(&other) {
             Some(b) => b,
-            None => return Err(Unhandled(key)),
+            None => match unsupported::handle(&broker.metadata(), &other, version) {
+                Some(b) => b,
+                None => return Err(Unanswered::NotAdvertised(key)),
+            },
         },
     };
     Ok(Some(body))

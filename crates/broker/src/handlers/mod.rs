@@ -15,3 +15,4 @@ pub mod metadata;
 pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod security;
+pub mod unsupported;

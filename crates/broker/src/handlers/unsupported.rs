@@ -1,0 +1,659 @@
+//! Answers for the APIs this broker advertises (to look like a Kafka 4.0 broker)
+//! but whose feature it does not have: transactions, delegation tokens, SCRAM,
+//! reassignments, leader elections, quotas changes, features, the quorum and
+//! KIP-848 groups. Each answer mirrors the request the way Kafka's error
+//! responses do: every transactional id, topic, partition, user, feature or
+//! entry named in the request gets its error code, plus the top-level code and
+//! message where the response has them at the request's version. Where Kafka
+//! itself returns an empty answer (no reassignments, no client metrics, no
+//! SCRAM users) this does too.
+
+use vltava_protocol::messages::add_offsets_to_txn_response::AddOffsetsToTxnResponse;
+use vltava_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
+use vltava_protocol::messages::add_partitions_to_txn_response::{
+    AddPartitionsToTxnPartitionResult, AddPartitionsToTxnResponse, AddPartitionsToTxnResult,
+    AddPartitionsToTxnTopicResult,
+};
+use vltava_protocol::messages::add_raft_voter_response::AddRaftVoterResponse;
+use vltava_protocol::messages::alter_client_quotas_response::{
+    AlterClientQuotasResponse, EntityData, EntryData,
+};
+use vltava_protocol::messages::alter_partition_reassignments_response::{
+    AlterPartitionReassignmentsResponse, ReassignablePartitionResponse, ReassignableTopicResponse,
+};
+use vltava_protocol::messages::alter_replica_log_dirs_response::{
+    AlterReplicaLogDirPartitionResult, AlterReplicaLogDirTopicResult, AlterReplicaLogDirsResponse,
+};
+use vltava_protocol::messages::alter_user_scram_credentials_response::{
+    AlterUserScramCredentialsResponse, AlterUserScramCredentialsResult,
+};
+use vltava_protocol::messages::consumer_group_heartbeat_response::ConsumerGroupHeartbeatResponse;
+use vltava_protocol::messages::create_delegation_token_response::CreateDelegationTokenResponse;
+use vltava_protocol::messages::describe_delegation_token_response::DescribeDelegationTokenResponse;
+use vltava_protocol::messages::describe_producers_response::{
+    DescribeProducersResponse, PartitionResponse, TopicResponse,
+};
+use vltava_protocol::messages::describe_quorum_response::{
+    self, DescribeQuorumResponse, PartitionData,
+};
+use vltava_protocol::messages::describe_transactions_response::{
+    DescribeTransactionsResponse, TransactionState,
+};
+use vltava_protocol::messages::describe_user_scram_credentials_response::{
+    DescribeUserScramCredentialsResponse, DescribeUserScramCredentialsResult,
+};
+use vltava_protocol::messages::elect_leaders_response::{
+    ElectLeadersResponse, PartitionResult, ReplicaElectionResult,
+};
+use vltava_protocol::messages::end_txn_response::EndTxnResponse;
+use vltava_protocol::messages::expire_delegation_token_response::ExpireDelegationTokenResponse;
+use vltava_protocol::messages::list_client_metrics_resources_response::ListClientMetricsResourcesResponse;
+use vltava_protocol::messages::list_partition_reassignments_response::ListPartitionReassignmentsResponse;
+use vltava_protocol::messages::remove_raft_voter_response::RemoveRaftVoterResponse;
+use vltava_protocol::messages::renew_delegation_token_response::RenewDelegationTokenResponse;
+use vltava_protocol::messages::sasl_authenticate_response::SaslAuthenticateResponse;
+use vltava_protocol::messages::txn_offset_commit_response::{
+    TxnOffsetCommitResponse, TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
+};
+use vltava_protocol::messages::unregister_broker_response::UnregisterBrokerResponse;
+use vltava_protocol::messages::update_features_response::{
+    UpdatableFeatureResult, UpdateFeaturesResponse,
+};
+use vltava_protocol::messages::write_txn_markers_response::{
+    WritableTxnMarkerPartitionResult, WritableTxnMarkerResult, WritableTxnMarkerTopicResult,
+    WriteTxnMarkersResponse,
+};
+use vltava_protocol::{ApiKey, RequestBody, ResponseBody, SharedStr};
+
+use crate::error_codes::*;
+use crate::metadata_cache::MetadataCache;
+
+const ILLEGAL_SASL_STATE: i16 = 34;
+const UNSUPPORTED_SASL_MECHANISM: i16 = 33;
+const INVALID_REPLICA_ASSIGNMENT: i16 = 39;
+const DELEGATION_TOKEN_AUTH_DISABLED: i16 = 61;
+const ELIGIBLE_LEADERS_NOT_AVAILABLE: i16 = 83;
+const ELECTION_NOT_NEEDED: i16 = 84;
+const NO_REASSIGNMENT_IN_PROGRESS: i16 = 85;
+const RESOURCE_NOT_FOUND: i16 = 91;
+const DUPLICATE_RESOURCE: i16 = 92;
+const INVALID_UPDATE_VERSION: i16 = 95;
+const BROKER_ID_NOT_REGISTERED: i16 = 102;
+const TRANSACTIONAL_ID_NOT_FOUND: i16 = 105;
+
+/// The error an API's items get, and the message where the response has one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: i16,
+    pub message: &'static str,
+}
+
+/// The error each unavailable feature answers with (one row per API key).
+/// Transactions say what FindCoordinator says for a transactional id: there is
+/// no transaction coordinator.
+const REFUSALS: &[(ApiKey, i16, &str)] = &[
+    (
+        ApiKey::AddPartitionsToTxn,
+        COORDINATOR_NOT_AVAILABLE,
+        NO_TXN,
+    ),
+    (ApiKey::AddOffsetsToTxn, COORDINATOR_NOT_AVAILABLE, NO_TXN),
+    (ApiKey::EndTxn, COORDINATOR_NOT_AVAILABLE, NO_TXN),
+    (ApiKey::TxnOffsetCommit, COORDINATOR_NOT_AVAILABLE, NO_TXN),
+    (ApiKey::WriteTxnMarkers, UNSUPPORTED_VERSION, NO_TXN),
+    (
+        ApiKey::DescribeTransactions,
+        TRANSACTIONAL_ID_NOT_FOUND,
+        NO_TXN,
+    ),
+    (
+        ApiKey::SaslAuthenticate,
+        ILLEGAL_SASL_STATE,
+        "no SASL mechanism is enabled on this listener",
+    ),
+    (
+        ApiKey::CreateDelegationToken,
+        DELEGATION_TOKEN_AUTH_DISABLED,
+        NO_TOKENS,
+    ),
+    (
+        ApiKey::RenewDelegationToken,
+        DELEGATION_TOKEN_AUTH_DISABLED,
+        NO_TOKENS,
+    ),
+    (
+        ApiKey::ExpireDelegationToken,
+        DELEGATION_TOKEN_AUTH_DISABLED,
+        NO_TOKENS,
+    ),
+    (
+        ApiKey::DescribeDelegationToken,
+        DELEGATION_TOKEN_AUTH_DISABLED,
+        NO_TOKENS,
+    ),
+    (
+        ApiKey::AlterReplicaLogDirs,
+        UNSUPPORTED_VERSION,
+        "moving replicas between log directories is not supported by this broker",
+    ),
+    (
+        ApiKey::ElectLeaders,
+        ELECTION_NOT_NEEDED,
+        "the partition's only replica is already its leader",
+    ),
+    (
+        ApiKey::AlterPartitionReassignments,
+        INVALID_REPLICA_ASSIGNMENT,
+        "partition reassignment is not supported by this broker",
+    ),
+    (ApiKey::ListPartitionReassignments, NONE, ""),
+    (
+        ApiKey::AlterClientQuotas,
+        UNSUPPORTED_VERSION,
+        "client quotas are not supported by this broker",
+    ),
+    (
+        ApiKey::DescribeUserScramCredentials,
+        RESOURCE_NOT_FOUND,
+        "no SCRAM credentials exist for this user",
+    ),
+    (
+        ApiKey::AlterUserScramCredentials,
+        UNSUPPORTED_SASL_MECHANISM,
+        "SCRAM is not enabled on this broker",
+    ),
+    (
+        ApiKey::DescribeQuorum,
+        UNSUPPORTED_VERSION,
+        "describing the metadata quorum is not supported by this broker",
+    ),
+    (
+        ApiKey::UpdateFeatures,
+        INVALID_UPDATE_VERSION,
+        "feature levels cannot be changed on this broker",
+    ),
+    (
+        ApiKey::DescribeProducers,
+        UNSUPPORTED_VERSION,
+        "describing producers is not supported by this broker",
+    ),
+    (
+        ApiKey::UnregisterBroker,
+        UNSUPPORTED_VERSION,
+        "unregistering a broker is not supported by this broker",
+    ),
+    (
+        ApiKey::ConsumerGroupHeartbeat,
+        UNSUPPORTED_VERSION,
+        "the consumer group protocol (KIP-848) is not supported: use the classic protocol",
+    ),
+    (ApiKey::ListClientMetricsResources, NONE, ""),
+    (ApiKey::AddRaftVoter, UNSUPPORTED_VERSION, STATIC_QUORUM),
+    (ApiKey::RemoveRaftVoter, UNSUPPORTED_VERSION, STATIC_QUORUM),
+];
+
+const NO_TXN: &str = "transactions are not supported by this broker";
+const NO_TOKENS: &str = "delegation tokens are not enabled on this broker";
+const STATIC_QUORUM: &str = "the metadata quorum has a static voter set";
+
+/// How this broker refuses `key`, or `None` when `key` is not answered here.
+pub fn refusal(key: ApiKey) -> Option<Refusal> {
+    REFUSALS
+        .iter()
+        .find(|(k, _, _)| *k == key)
+        .map(|&(_, code, message)| Refusal { code, message })
+}
+
+/// Every API key answered by this module.
+pub fn keys() -> impl Iterator<Item = ApiKey> {
+    REFUSALS.iter().map(|(k, _, _)| *k)
+}
+
+fn msg(s: &str) -> Option<SharedStr> {
+    (!s.is_empty()).then(|| s.into())
+}
+
+/// Whether the metadata has `topic`-`partition`.
+fn exists(cache: &MetadataCache, topic: &str, partition: i32) -> bool {
+    cache
+        .topic(topic)
+        .is_some_and(|t| t.partitions.contains_key(&partition))
+}
+
+const UNKNOWN_PARTITION: &str = "this topic-partition does not exist";
+
+/// The answer for `body` at `version`, or `None` when it is not one of these
+/// APIs. `cache` is the broker's metadata (which partitions exist and who
+/// leads them).
+pub fn handle(cache: &MetadataCache, body: &RequestBody, version: i16) -> Option<ResponseBody> {
+    let r = refusal(body.api_key())?;
+    let resp = match body {
+        RequestBody::AddPartitionsToTxn(req) => {
+            let topic_results = |topics: &[AddPartitionsToTxnTopic]| {
+                topics
+                    .iter()
+                    .map(|t| AddPartitionsToTxnTopicResult {
+                        name: t.name.clone(),
+                        results_by_partition: t
+                            .partitions
+                            .iter()
+                            .map(|p| AddPartitionsToTxnPartitionResult {
+                                partition_index: *p,
+                                partition_error_code: r.code,
+                                ..Default::default()
+                            })
+                            .collect(),
+                        ..Default::default()
+                    })
+                    .collect::<Vec<_>>()
+            };
+            if version <= 3 {
+                ResponseBody::from(AddPartitionsToTxnResponse {
+                    results_by_topic_v3_and_below: topic_results(&req.v3_and_below_topics),
+                    ..Default::default()
+                })
+            } else {
+                ResponseBody::from(AddPartitionsToTxnResponse {
+                    error_code: r.code,
+                    results_by_transaction: req
+                        .transactions
+                        .iter()
+                        .map(|t| AddPartitionsToTxnResult {
+                            transactional_id: t.transactional_id.clone(),
+                            topic_results: topic_results(&t.topics),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                })
+            }
+        }
+        RequestBody::AddOffsetsToTxn(_) => ResponseBody::from(AddOffsetsToTxnResponse {
+            error_code: r.code,
+            ..Default::default()
+        }),
+        RequestBody::EndTxn(_) => ResponseBody::from(EndTxnResponse {
+            error_code: r.code,
+            ..Default::default()
+        }),
+        RequestBody::TxnOffsetCommit(req) => ResponseBody::from(TxnOffsetCommitResponse {
+            topics: req
+                .topics
+                .iter()
+                .map(|t| TxnOffsetCommitResponseTopic {
+                    name: t.name.clone(),
+                    partitions: t
+                        .partitions
+                        .iter()
+                        .map(|p| TxnOffsetCommitResponsePartition {
+                            partition_index: p.partition_index,
+                            error_code: r.code,
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }),
+        RequestBody::WriteTxnMarkers(req) => ResponseBody::from(WriteTxnMarkersResponse {
+            markers: req
+                .markers
+                .iter()
+                .map(|m| WritableTxnMarkerResult {
+                    producer_id: m.producer_id,
+                    topics: m
+                        .topics
+                        .iter()
+                        .map(|t| WritableTxnMarkerTopicResult {
+                            name: t.name.clone(),
+                            partitions: t
+                                .partition_indexes
+                                .iter()
+                                .map(|p| WritableTxnMarkerPartitionResult {
+                                    partition_index: *p,
+                                    error_code: r.code,
+                                    ..Default::default()
+                                })
+                                .collect(),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }),
+        RequestBody::DescribeTransactions(req) => {
+            ResponseBody::from(DescribeTransactionsResponse {
+                transaction_states: req
+                    .transactional_ids
+                    .iter()
+                    .map(|id| TransactionState {
+                        error_code: r.code,
+                        transactional_id: id.clone(),
+                        producer_id: -1,
+                        producer_epoch: -1,
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            })
+        }
+        RequestBody::SaslAuthenticate(_) => ResponseBody::from(SaslAuthenticateResponse {
+            error_code: r.code,
+            error_message: msg(r.message),
+            ..Default::default()
+        }),
+        RequestBody::CreateDelegationToken(_) => {
+            ResponseBody::from(CreateDelegationTokenResponse {
+                error_code: r.code,
+                ..Default::default()
+            })
+        }
+        RequestBody::RenewDelegationToken(_) => ResponseBody::from(RenewDelegationTokenResponse {
+            error_code: r.code,
+            ..Default::default()
+        }),
+        RequestBody::ExpireDelegationToken(_) => {
+            ResponseBody::from(ExpireDelegationTokenResponse {
+                error_code: r.code,
+                ..Default::default()
+            })
+        }
+        RequestBody::DescribeDelegationToken(_) => {
+            ResponseBody::from(DescribeDelegationTokenResponse {
+                error_code: r.code,
+                ..Default::default()
+            })
+        }
+        RequestBody::AlterReplicaLogDirs(req) => ResponseBody::from(AlterReplicaLogDirsResponse {
+            results: req
+                .dirs
+                .iter()
+                .flat_map(|d| d.topics.iter())
+                .map(|t| AlterReplicaLogDirTopicResult {
+                    topic_name: t.name.clone(),
+                    partitions: t
+                        .partitions
+                        .iter()
+                        .map(|p| AlterReplicaLogDirPartitionResult {
+                            partition_index: *p,
+                            error_code: if exists(cache, t.name.as_str(), *p) {
+                                r.code
+                            } else {
+                                UNKNOWN_TOPIC_OR_PARTITION
+                            },
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }),
+        RequestBody::ElectLeaders(req) => {
+            // With every request partition led by its first (only) replica, no
+            // election is needed; all partitions (null) report nothing to do.
+            let results = req
+                .topic_partitions
+                .iter()
+                .flatten()
+                .map(|t| ReplicaElectionResult {
+                    topic: t.topic.clone(),
+                    partition_result: t
+                        .partitions
+                        .iter()
+                        .map(|p| {
+                            let part = cache
+                                .topic(t.topic.as_str())
+                                .and_then(|m| m.partitions.get(p));
+                            let (code, message) = match part {
+                                None => (UNKNOWN_TOPIC_OR_PARTITION, UNKNOWN_PARTITION),
+                                Some(m)
+                                    if m.leader >= 0 && m.replicas.first() == Some(&m.leader) =>
+                                {
+                                    (r.code, r.message)
+                                }
+                                Some(_) => (
+                                    ELIGIBLE_LEADERS_NOT_AVAILABLE,
+                                    "no other replica can be elected on this broker",
+                                ),
+                            };
+                            PartitionResult {
+                                partition_id: *p,
+                                error_code: code,
+                                error_message: msg(message),
+                                ..Default::default()
+                            }
+                        })
+                        .collect(),
+                    ..Default::default()
+                })
+                .collect();
+            ResponseBody::from(ElectLeadersResponse {
+                replica_election_results: results,
+                ..Default::default()
+            })
+        }
+        RequestBody::AlterPartitionReassignments(req) => {
+            ResponseBody::from(AlterPartitionReassignmentsResponse {
+                responses: req
+                    .topics
+                    .iter()
+                    .map(|t| ReassignableTopicResponse {
+                        name: t.name.clone(),
+                        partitions: t
+                            .partitions
+                            .iter()
+                            .map(|p| {
+                                let part = cache
+                                    .topic(t.name.as_str())
+                                    .and_then(|m| m.partitions.get(&p.partition_index));
+                                let (code, message) = match (part, &p.replicas) {
+                                    (None, _) => (UNKNOWN_TOPIC_OR_PARTITION, UNKNOWN_PARTITION),
+                                    (Some(_), None) => (
+                                        NO_REASSIGNMENT_IN_PROGRESS,
+                                        "no reassignment is in progress for this partition",
+                                    ),
+                                    // Asking for the current replicas is a no-op.
+                                    (Some(m), Some(want)) if *want == m.replicas => (NONE, ""),
+                                    (Some(_), Some(_)) => (r.code, r.message),
+                                };
+                                ReassignablePartitionResponse {
+                                    partition_index: p.partition_index,
+                                    error_code: code,
+                                    error_message: msg(message),
+                                    ..Default::default()
+                                }
+                            })
+                            .collect(),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            })
+        }
+        RequestBody::ListPartitionReassignments(_) => {
+            ResponseBody::from(ListPartitionReassignmentsResponse::default())
+        }
+        RequestBody::AlterClientQuotas(req) => ResponseBody::from(AlterClientQuotasResponse {
+            entries: req
+                .entries
+                .iter()
+                .map(|e| EntryData {
+                    error_code: r.code,
+                    error_message: msg(r.message),
+                    entity: e
+                        .entity
+                        .iter()
+                        .map(|x| EntityData {
+                            entity_type: x.entity_type.clone(),
+                            entity_name: x.entity_name.clone(),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }),
+        RequestBody::DescribeUserScramCredentials(req) => {
+            let users: Vec<&SharedStr> = req.users.iter().flatten().map(|u| &u.name).collect();
+            let mut results: Vec<DescribeUserScramCredentialsResult> = Vec::new();
+            for (i, u) in users.iter().enumerate() {
+                if users[..i].contains(u) {
+                    continue;
+                }
+                let (code, message) = if users[i + 1..].contains(u) {
+                    (DUPLICATE_RESOURCE, "this user is named more than once")
+                } else {
+                    (r.code, r.message)
+                };
+                results.push(DescribeUserScramCredentialsResult {
+                    user: (*u).clone(),
+                    error_code: code,
+                    error_message: msg(message),
+                    ..Default::default()
+                });
+            }
+            ResponseBody::from(DescribeUserScramCredentialsResponse {
+                results,
+                ..Default::default()
+            })
+        }
+        RequestBody::AlterUserScramCredentials(req) => {
+            let mut users: Vec<&SharedStr> = Vec::new();
+            let names = req.deletions.iter().map(|d| &d.name);
+            for n in names.chain(req.upsertions.iter().map(|u| &u.name)) {
+                if !users.contains(&n) {
+                    users.push(n);
+                }
+            }
+            ResponseBody::from(AlterUserScramCredentialsResponse {
+                results: users
+                    .into_iter()
+                    .map(|u| AlterUserScramCredentialsResult {
+                        user: u.clone(),
+                        error_code: r.code,
+                        error_message: msg(r.message),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            })
+        }
+        RequestBody::DescribeQuorum(req) => {
+            let message = if version >= 2 { msg(r.message) } else { None };
+            ResponseBody::from(DescribeQuorumResponse {
+                error_code: r.code,
+                error_message: message.clone(),
+                topics: req
+                    .topics
+                    .iter()
+                    .map(|t| describe_quorum_response::TopicData {
+                        topic_name: t.topic_name.clone(),
+                        partitions: t
+                            .partitions
+                            .iter()
+                            .map(|p| PartitionData {
+                                partition_index: p.partition_index,
+                                error_code: r.code,
+                                error_message: message.clone(),
+                                leader_id: -1,
+                                leader_epoch: -1,
+                                high_watermark: -1,
+                                ..Default::default()
+                            })
+                            .collect(),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            })
+        }
+        RequestBody::UpdateFeatures(req) => ResponseBody::from(UpdateFeaturesResponse {
+            error_code: r.code,
+            error_message: msg(r.message),
+            results: if version <= 1 {
+                req.feature_updates
+                    .iter()
+                    .map(|f| UpdatableFeatureResult {
+                        feature: f.feature.clone(),
+                        error_code: r.code,
+                        error_message: msg(r.message),
+                        ..Default::default()
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            ..Default::default()
+        }),
+        RequestBody::DescribeProducers(req) => ResponseBody::from(DescribeProducersResponse {
+            topics: req
+                .topics
+                .iter()
+                .map(|t| TopicResponse {
+                    name: t.name.clone(),
+                    partitions: t
+                        .partition_indexes
+                        .iter()
+                        .map(|p| {
+                            let (code, message) = if exists(cache, t.name.as_str(), *p) {
+                                (r.code, r.message)
+                            } else {
+                                (UNKNOWN_TOPIC_OR_PARTITION, UNKNOWN_PARTITION)
+                            };
+                            PartitionResponse {
+                                partition_index: *p,
+                                error_code: code,
+                                error_message: msg(message),
+                                ..Default::default()
+                            }
+                        })
+                        .collect(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }),
+        RequestBody::UnregisterBroker(req) => {
+            let (code, message) = if cache.brokers.contains_key(&req.broker_id) {
+                (r.code, r.message)
+            } else {
+                (
+                    BROKER_ID_NOT_REGISTERED,
+                    "no broker with this id is registered",
+                )
+            };
+            ResponseBody::from(UnregisterBrokerResponse {
+                error_code: code,
+                error_message: msg(message),
+                ..Default::default()
+            })
+        }
+        RequestBody::ConsumerGroupHeartbeat(_) => {
+            ResponseBody::from(ConsumerGroupHeartbeatResponse {
+                error_code: r.code,
+                error_message: msg(r.message),
+                ..Default::default()
+            })
+        }
+        RequestBody::ListClientMetricsResources(_) => {
+            ResponseBody::from(ListClientMetricsResourcesResponse::default())
+        }
+        RequestBody::AddRaftVoter(_) => ResponseBody::from(AddRaftVoterResponse {
+            error_code: r.code,
+            error_message: msg(r.message),
+            ..Default::default()
+        }),
+        RequestBody::RemoveRaftVoter(_) => ResponseBody::from(RemoveRaftVoterResponse {
+            error_code: r.code,
+            error_message: msg(r.message),
+            ..Default::default()
+        }),
+        _ => return None,
+    };
+    Some(resp)
+}
