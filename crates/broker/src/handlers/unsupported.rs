@@ -657,3 +657,347 @@ pub fn handle(cache: &MetadataCache, body: &RequestBody, version: i16) -> Option
     };
     Some(resp)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use bytes::BytesMut;
+    use vltava_protocol::messages::add_partitions_to_txn_request::{
+        AddPartitionsToTxnRequest, AddPartitionsToTxnTransaction,
+    };
+    use vltava_protocol::messages::alter_partition_reassignments_request::{
+        AlterPartitionReassignmentsRequest, ReassignablePartition, ReassignableTopic,
+    };
+    use vltava_protocol::messages::describe_producers_request::{
+        DescribeProducersRequest, TopicRequest,
+    };
+    use vltava_protocol::messages::describe_user_scram_credentials_request::{
+        DescribeUserScramCredentialsRequest, UserName,
+    };
+    use vltava_protocol::messages::elect_leaders_request::{ElectLeadersRequest, TopicPartitions};
+    use vltava_protocol::messages::txn_offset_commit_request::{
+        TxnOffsetCommitRequest, TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
+    };
+    use vltava_protocol::messages::update_features_request::{
+        FeatureUpdateKey, UpdateFeaturesRequest,
+    };
+    use vltava_protocol::messages::{FetchRequest, ListPartitionReassignmentsRequest};
+    use vltava_protocol::testing::Gen;
+
+    use super::*;
+    use crate::metadata_cache::{PartitionMeta, TopicMeta};
+
+    /// Metadata with topic `t` of two single-replica partitions led by node 1.
+    fn cache() -> MetadataCache {
+        let partitions = (0..2)
+            .map(|i| {
+                (
+                    i,
+                    PartitionMeta {
+                        index: i,
+                        leader: 1,
+                        leader_epoch: 0,
+                        replicas: vec![1],
+                        isr: vec![1],
+                    },
+                )
+            })
+            .collect();
+        let mut c = MetadataCache::default();
+        c.topics.insert(
+            "t".into(),
+            TopicMeta {
+                name: "t".into(),
+                id: vltava_protocol::Uuid::ZERO,
+                partitions,
+                configs: BTreeMap::new(),
+            },
+        );
+        c
+    }
+
+    fn answer(body: impl Into<RequestBody>, version: i16) -> ResponseBody {
+        handle(&cache(), &body.into(), version).unwrap()
+    }
+
+    #[test]
+    fn txn_offset_commit_fails_every_partition() {
+        let part = |i| TxnOffsetCommitRequestPartition {
+            partition_index: i,
+            committed_offset: 5,
+            ..Default::default()
+        };
+        let req = TxnOffsetCommitRequest {
+            transactional_id: "tx".into(),
+            group_id: "g".into(),
+            topics: vec![
+                TxnOffsetCommitRequestTopic {
+                    name: "a".into(),
+                    partitions: vec![part(0), part(3)],
+                    ..Default::default()
+                },
+                TxnOffsetCommitRequestTopic {
+                    name: "b".into(),
+                    partitions: vec![part(1)],
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        };
+        let ResponseBody::TxnOffsetCommit(r) = answer(req, 4) else {
+            panic!()
+        };
+        let got: Vec<(&str, i32, i16)> = r
+            .topics
+            .iter()
+            .flat_map(|t| {
+                t.partitions
+                    .iter()
+                    .map(move |p| (t.name.as_str(), p.partition_index, p.error_code))
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("a", 0, COORDINATOR_NOT_AVAILABLE),
+                ("a", 3, COORDINATOR_NOT_AVAILABLE),
+                ("b", 1, COORDINATOR_NOT_AVAILABLE)
+            ]
+        );
+    }
+
+    #[test]
+    fn add_partitions_to_txn_mirrors_the_layout_of_its_version() {
+        let topics = vec![AddPartitionsToTxnTopic {
+            name: "t".into(),
+            partitions: vec![0, 1],
+            ..Default::default()
+        }];
+        let v3 = AddPartitionsToTxnRequest {
+            v3_and_below_transactional_id: "tx".into(),
+            v3_and_below_topics: topics.clone(),
+            ..Default::default()
+        };
+        let ResponseBody::AddPartitionsToTxn(r) = answer(v3, 3) else {
+            panic!()
+        };
+        assert_eq!(r.error_code, NONE);
+        assert!(r.results_by_transaction.is_empty());
+        let parts = &r.results_by_topic_v3_and_below[0].results_by_partition;
+        assert_eq!(parts.len(), 2);
+        assert!(
+            parts
+                .iter()
+                .all(|p| p.partition_error_code == COORDINATOR_NOT_AVAILABLE)
+        );
+
+        let v4 = AddPartitionsToTxnRequest {
+            transactions: vec![AddPartitionsToTxnTransaction {
+                transactional_id: "tx".into(),
+                topics,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let ResponseBody::AddPartitionsToTxn(r) = answer(v4, 4) else {
+            panic!()
+        };
+        assert_eq!(r.error_code, COORDINATOR_NOT_AVAILABLE);
+        assert!(r.results_by_topic_v3_and_below.is_empty());
+        assert_eq!(r.results_by_transaction[0].transactional_id.as_str(), "tx");
+        assert_eq!(
+            r.results_by_transaction[0].topic_results[0]
+                .results_by_partition
+                .len(),
+            2
+        );
+    }
+
+    #[test]
+    fn describe_producers_errors_per_partition() {
+        let req = DescribeProducersRequest {
+            topics: vec![
+                TopicRequest {
+                    name: "t".into(),
+                    partition_indexes: vec![0, 7],
+                    ..Default::default()
+                },
+                TopicRequest {
+                    name: "missing".into(),
+                    partition_indexes: vec![0],
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        };
+        let ResponseBody::DescribeProducers(r) = answer(req, 0) else {
+            panic!()
+        };
+        let codes: Vec<(i32, i16)> = r
+            .topics
+            .iter()
+            .flat_map(|t| {
+                t.partitions
+                    .iter()
+                    .map(|p| (p.partition_index, p.error_code))
+            })
+            .collect();
+        assert_eq!(
+            codes,
+            vec![
+                (0, UNSUPPORTED_VERSION),
+                (7, UNKNOWN_TOPIC_OR_PARTITION),
+                (0, UNKNOWN_TOPIC_OR_PARTITION)
+            ]
+        );
+        assert!(
+            r.topics
+                .iter()
+                .flat_map(|t| &t.partitions)
+                .all(|p| p.error_message.is_some() && p.active_producers.is_empty())
+        );
+    }
+
+    #[test]
+    fn elections_and_reassignments_follow_the_partitions() {
+        let req = ElectLeadersRequest {
+            topic_partitions: Some(vec![TopicPartitions {
+                topic: "t".into(),
+                partitions: vec![1, 9],
+                ..Default::default()
+            }]),
+            ..Default::default()
+        };
+        let ResponseBody::ElectLeaders(r) = answer(req, 2) else {
+            panic!()
+        };
+        let codes: Vec<i16> = r.replica_election_results[0]
+            .partition_result
+            .iter()
+            .map(|p| p.error_code)
+            .collect();
+        assert_eq!(codes, vec![ELECTION_NOT_NEEDED, UNKNOWN_TOPIC_OR_PARTITION]);
+        let all = ElectLeadersRequest::default();
+        let ResponseBody::ElectLeaders(r) = answer(all, 2) else {
+            panic!()
+        };
+        assert!(r.replica_election_results.is_empty());
+
+        let part = |i, replicas| ReassignablePartition {
+            partition_index: i,
+            replicas,
+            ..Default::default()
+        };
+        let req = AlterPartitionReassignmentsRequest {
+            topics: vec![ReassignableTopic {
+                name: "t".into(),
+                partitions: vec![
+                    part(0, Some(vec![1])),
+                    part(1, Some(vec![2])),
+                    part(0, None),
+                ],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let ResponseBody::AlterPartitionReassignments(r) = answer(req, 0) else {
+            panic!()
+        };
+        let codes: Vec<i16> = r.responses[0]
+            .partitions
+            .iter()
+            .map(|p| p.error_code)
+            .collect();
+        assert_eq!(
+            codes,
+            vec![
+                NONE,
+                INVALID_REPLICA_ASSIGNMENT,
+                NO_REASSIGNMENT_IN_PROGRESS
+            ]
+        );
+        let ResponseBody::ListPartitionReassignments(r) =
+            answer(ListPartitionReassignmentsRequest::default(), 0)
+        else {
+            panic!()
+        };
+        assert_eq!((r.error_code, r.topics.len()), (NONE, 0));
+    }
+
+    #[test]
+    fn scram_users_are_not_found_and_duplicates_are_flagged() {
+        let user = |n: &str| UserName {
+            name: n.into(),
+            ..Default::default()
+        };
+        let req = DescribeUserScramCredentialsRequest {
+            users: Some(vec![user("a"), user("b"), user("a")]),
+            ..Default::default()
+        };
+        let ResponseBody::DescribeUserScramCredentials(r) = answer(req, 0) else {
+            panic!()
+        };
+        let got: Vec<(&str, i16)> = r
+            .results
+            .iter()
+            .map(|x| (x.user.as_str(), x.error_code))
+            .collect();
+        assert_eq!(
+            got,
+            vec![("a", DUPLICATE_RESOURCE), ("b", RESOURCE_NOT_FOUND)]
+        );
+        let all = DescribeUserScramCredentialsRequest::default();
+        let ResponseBody::DescribeUserScramCredentials(r) = answer(all, 0) else {
+            panic!()
+        };
+        assert_eq!((r.error_code, r.results.len()), (NONE, 0));
+    }
+
+    #[test]
+    fn update_features_lists_results_only_where_the_version_has_them() {
+        let req = UpdateFeaturesRequest {
+            feature_updates: vec![FeatureUpdateKey {
+                feature: "metadata.version".into(),
+                max_version_level: 20,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let ResponseBody::UpdateFeatures(r) = answer(req.clone(), 1) else {
+            panic!()
+        };
+        assert_eq!(r.results.len(), 1);
+        assert_eq!(r.results[0].error_code, INVALID_UPDATE_VERSION);
+        let ResponseBody::UpdateFeatures(r) = answer(req, 2) else {
+            panic!()
+        };
+        assert!(r.results.is_empty());
+        assert_eq!(r.error_code, INVALID_UPDATE_VERSION);
+    }
+
+    #[test]
+    fn every_answer_encodes_at_every_version_of_its_api() {
+        for key in keys() {
+            for version in key.min_version()..=key.max_version() {
+                for seed in 0..20 {
+                    let mut g = Gen::new(seed);
+                    let req = RequestBody::random(key, &mut g, version);
+                    let resp = handle(&cache(), &req, version)
+                        .unwrap_or_else(|| panic!("{key:?} not answered"));
+                    assert_eq!(resp.api_key(), key);
+                    let mut out = BytesMut::new();
+                    if let Err(e) = resp.write(&mut out, version) {
+                        panic!("{key:?} v{version} seed {seed}: {e}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn other_apis_are_not_answered_here() {
+        assert!(handle(&cache(), &RequestBody::from(FetchRequest::default()), 17).is_none());
+        assert!(refusal(ApiKey::Produce).is_none());
+    }
+}
