@@ -8,6 +8,9 @@ mod support;
 
 use bytes::Bytes;
 use support::{Client, start_node};
+use vltava_protocol::messages::describe_producers_request::{
+    DescribeProducersRequest, TopicRequest,
+};
 use vltava_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use vltava_protocol::messages::offset_for_leader_epoch_request::{
     OffsetForLeaderPartition, OffsetForLeaderTopic,
@@ -183,5 +186,47 @@ async fn compression_and_format_rules_by_version() {
     // Fetch v4+ gets the stored v2 batch (magic at byte 16 too).
     let (_, recs) = fetch_records(&mut c, 4, "g").await;
     assert_eq!(recs[16], 2);
+    node.shutdown().await;
+}
+
+#[tokio::test]
+async fn describe_producers_lists_the_idempotent_producers_of_a_partition() {
+    let (node, _dir) = start_node().await;
+    let mut c = Client::connect(&node).await;
+    c.create_topic("dp", 1).await;
+    let (pid, epoch) = init_pid(&mut c, -1, -1).await;
+    let r = c
+        .produce_raw(11, "dp", 0, batch(Compression::None, pid, epoch, 0, 3))
+        .await;
+    assert_eq!(r.error_code, 0);
+    let req = DescribeProducersRequest {
+        topics: vec![
+            TopicRequest {
+                name: "dp".into(),
+                partition_indexes: vec![0, 5],
+                ..Default::default()
+            },
+            TopicRequest {
+                name: "nope".into(),
+                partition_indexes: vec![0],
+                ..Default::default()
+            },
+        ],
+        ..Default::default()
+    };
+    let ResponseBody::DescribeProducers(r) = c.call(0, RequestBody::from(req)).await else {
+        panic!()
+    };
+    let p0 = &r.topics[0].partitions[0];
+    assert_eq!(p0.error_code, 0);
+    assert_eq!(p0.active_producers.len(), 1);
+    let s = &p0.active_producers[0];
+    assert_eq!(
+        (s.producer_id, s.producer_epoch, s.last_sequence),
+        (pid, i32::from(epoch), 2)
+    );
+    assert_eq!(s.current_txn_start_offset, -1);
+    assert_eq!(r.topics[0].partitions[1].error_code, 3);
+    assert_eq!(r.topics[1].partitions[0].error_code, 3);
     node.shutdown().await;
 }

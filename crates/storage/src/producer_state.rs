@@ -91,6 +91,11 @@ impl ProducerStateManager {
         self.producers.get(&producer_id)
     }
 
+    /// Every tracked producer, by id.
+    pub fn producers(&self) -> impl Iterator<Item = (i64, &ProducerEntry)> {
+        self.producers.iter().map(|(id, e)| (*id, e))
+    }
+
     /// Number of producers tracked.
     pub fn len(&self) -> usize {
         self.producers.len()

@@ -1,6 +1,6 @@
 //! Answers for the APIs this broker advertises (to look like a Kafka 4.0 broker)
 //! but whose feature it does not have: transactions, delegation tokens, SCRAM,
-//! reassignments, leader elections, quotas changes, features, the quorum and
+//! reassignments, leader elections, quota changes, features, the quorum and
 //! KIP-848 groups. Each answer mirrors the request the way Kafka's error
 //! responses do: every transactional id, topic, partition, user, feature or
 //! entry named in the request gets its error code, plus the top-level code and
@@ -30,9 +30,6 @@ use vltava_protocol::messages::alter_user_scram_credentials_response::{
 use vltava_protocol::messages::consumer_group_heartbeat_response::ConsumerGroupHeartbeatResponse;
 use vltava_protocol::messages::create_delegation_token_response::CreateDelegationTokenResponse;
 use vltava_protocol::messages::describe_delegation_token_response::DescribeDelegationTokenResponse;
-use vltava_protocol::messages::describe_producers_response::{
-    DescribeProducersResponse, PartitionResponse, TopicResponse,
-};
 use vltava_protocol::messages::describe_quorum_response::{
     self, DescribeQuorumResponse, PartitionData,
 };
@@ -171,11 +168,6 @@ const REFUSALS: &[(ApiKey, i16, &str)] = &[
         ApiKey::UpdateFeatures,
         INVALID_UPDATE_VERSION,
         "feature levels cannot be changed on this broker",
-    ),
-    (
-        ApiKey::DescribeProducers,
-        UNSUPPORTED_VERSION,
-        "describing producers is not supported by this broker",
     ),
     (
         ApiKey::UnregisterBroker,
@@ -590,34 +582,6 @@ pub fn handle(cache: &MetadataCache, body: &RequestBody, version: i16) -> Option
             },
             ..Default::default()
         }),
-        RequestBody::DescribeProducers(req) => ResponseBody::from(DescribeProducersResponse {
-            topics: req
-                .topics
-                .iter()
-                .map(|t| TopicResponse {
-                    name: t.name.clone(),
-                    partitions: t
-                        .partition_indexes
-                        .iter()
-                        .map(|p| {
-                            let (code, message) = if exists(cache, t.name.as_str(), *p) {
-                                (r.code, r.message)
-                            } else {
-                                (UNKNOWN_TOPIC_OR_PARTITION, UNKNOWN_PARTITION)
-                            };
-                            PartitionResponse {
-                                partition_index: *p,
-                                error_code: code,
-                                error_message: msg(message),
-                                ..Default::default()
-                            }
-                        })
-                        .collect(),
-                    ..Default::default()
-                })
-                .collect(),
-            ..Default::default()
-        }),
         RequestBody::UnregisterBroker(req) => {
             let (code, message) = if cache.brokers.contains_key(&req.broker_id) {
                 (r.code, r.message)
@@ -669,8 +633,8 @@ mod tests {
     use vltava_protocol::messages::alter_partition_reassignments_request::{
         AlterPartitionReassignmentsRequest, ReassignablePartition, ReassignableTopic,
     };
-    use vltava_protocol::messages::describe_producers_request::{
-        DescribeProducersRequest, TopicRequest,
+    use vltava_protocol::messages::alter_replica_log_dirs_request::{
+        AlterReplicaLogDir, AlterReplicaLogDirTopic, AlterReplicaLogDirsRequest,
     };
     use vltava_protocol::messages::describe_user_scram_credentials_request::{
         DescribeUserScramCredentialsRequest, UserName,
@@ -815,47 +779,45 @@ mod tests {
     }
 
     #[test]
-    fn describe_producers_errors_per_partition() {
-        let req = DescribeProducersRequest {
-            topics: vec![
-                TopicRequest {
-                    name: "t".into(),
-                    partition_indexes: vec![0, 7],
-                    ..Default::default()
-                },
-                TopicRequest {
-                    name: "missing".into(),
-                    partition_indexes: vec![0],
-                    ..Default::default()
-                },
-            ],
+    fn alter_replica_log_dirs_errors_per_partition() {
+        let req = AlterReplicaLogDirsRequest {
+            dirs: vec![AlterReplicaLogDir {
+                path: "/elsewhere".into(),
+                topics: vec![
+                    AlterReplicaLogDirTopic {
+                        name: "t".into(),
+                        partitions: vec![0, 7],
+                        ..Default::default()
+                    },
+                    AlterReplicaLogDirTopic {
+                        name: "missing".into(),
+                        partitions: vec![0],
+                        ..Default::default()
+                    },
+                ],
+                ..Default::default()
+            }],
             ..Default::default()
         };
-        let ResponseBody::DescribeProducers(r) = answer(req, 0) else {
+        let ResponseBody::AlterReplicaLogDirs(r) = answer(req, 2) else {
             panic!()
         };
-        let codes: Vec<(i32, i16)> = r
-            .topics
+        let codes: Vec<(&str, i32, i16)> = r
+            .results
             .iter()
             .flat_map(|t| {
                 t.partitions
                     .iter()
-                    .map(|p| (p.partition_index, p.error_code))
+                    .map(move |p| (t.topic_name.as_str(), p.partition_index, p.error_code))
             })
             .collect();
         assert_eq!(
             codes,
             vec![
-                (0, UNSUPPORTED_VERSION),
-                (7, UNKNOWN_TOPIC_OR_PARTITION),
-                (0, UNKNOWN_TOPIC_OR_PARTITION)
+                ("t", 0, UNSUPPORTED_VERSION),
+                ("t", 7, UNKNOWN_TOPIC_OR_PARTITION),
+                ("missing", 0, UNKNOWN_TOPIC_OR_PARTITION)
             ]
-        );
-        assert!(
-            r.topics
-                .iter()
-                .flat_map(|t| &t.partitions)
-                .all(|p| p.error_message.is_some() && p.active_producers.is_empty())
         );
     }
 
