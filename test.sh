@@ -13,7 +13,7 @@ else
     cargo test --workspace --no-fail-fast --lib --bins --tests --examples
 fi
 cargo test --workspace --doc --quiet
-# Interop: the real broker binary driven by confluent-kafka, kafka-python and kafkajs.
+# Interop: the real broker binary driven by confluent-kafka, kafka-python, aiokafka and kafkajs.
 cargo build --quiet -p vltava-broker --bin vltava
 export VLTAVA_BIN="$root/target/debug/vltava"
 if [ -f tests/interop/node/package.json ]; then

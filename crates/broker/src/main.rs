@@ -3,10 +3,13 @@
 mod cli;
 
 use clap::Parser;
+use std::io::IsTerminal;
 
 fn main() -> std::process::ExitCode {
+    // Colour only on a terminal: logs redirected to a file stay plain text.
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_max_level(tracing::Level::INFO)
         .init();
     let cli = cli::Cli::parse();

@@ -148,6 +148,27 @@ impl Controller {
         (resp_rx.try_recv().ok(), result)
     }
 
+    /// Runs an admin request through [`Handle::run`]. When the proposal fails
+    /// (not leader, stopped, timed out), every item still marked successful in the
+    /// response (or in `fallback()`, built from the request, if the controller never
+    /// produced one) gets the failure's code and message via `mark_failed`.
+    async fn run_admin<R: Default + Send + 'static>(
+        &self,
+        f: impl FnOnce(&MetadataImage, &mut dyn IdSource) -> (R, Vec<MetadataRecord>) + Send + 'static,
+        fallback: impl FnOnce() -> R,
+        mark_failed: impl FnOnce(&mut R, i16, String),
+    ) -> R {
+        match self.run(f).await {
+            (Some(resp), Ok(())) => resp,
+            (resp, Err(e)) => {
+                let mut resp = resp.unwrap_or_else(fallback);
+                mark_failed(&mut resp, e.kafka_code(), e.to_string());
+                resp
+            }
+            (None, Ok(())) => R::default(),
+        }
+    }
+
     /// Registers (or re-registers) a broker, unfenced.
     pub async fn register_broker(
         &self,
@@ -174,38 +195,34 @@ impl Controller {
     ) -> CreateTopicsResponse {
         let names: Vec<_> = req.topics.iter().map(|t| t.name.clone()).collect();
         let defaults = *defaults;
-        let (resp, result) = self
-            .run(move |image, ids| controller::create_topics(image, &req, version, &defaults, ids))
-            .await;
-        match (resp, result) {
-            (Some(resp), Ok(())) => resp,
-            (resp, Err(e)) => {
-                let mut resp = resp.unwrap_or_else(|| CreateTopicsResponse {
-                    topics: names
-                        .into_iter()
-                        .map(|name| create_topics_response::CreatableTopicResult {
-                            name,
-                            ..Default::default()
-                        })
-                        .collect(),
-                    ..Default::default()
-                });
+        self.run_admin(
+            move |image, ids| controller::create_topics(image, &req, version, &defaults, ids),
+            || CreateTopicsResponse {
+                topics: names
+                    .into_iter()
+                    .map(|name| create_topics_response::CreatableTopicResult {
+                        name,
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            },
+            |resp, code, message| {
                 for t in resp
                     .topics
                     .iter_mut()
                     .filter(|t| t.error_code == codes::NONE)
                 {
-                    t.error_code = e.kafka_code();
-                    t.error_message = (version >= 1).then(|| e.to_string().into());
+                    t.error_code = code;
+                    t.error_message = (version >= 1).then(|| message.clone().into());
                     t.topic_id = Default::default();
                     t.num_partitions = -1;
                     t.replication_factor = -1;
                     t.configs = None;
                 }
-                resp
-            }
-            (None, Ok(())) => CreateTopicsResponse::default(),
-        }
+            },
+        )
+        .await
     }
 
     /// DeleteTopics at `version`.
@@ -225,37 +242,33 @@ impl Controller {
                 .map(|n| (Some(n.clone()), Default::default()))
                 .collect()
         };
-        let (resp, result) = self
-            .run(move |image, _| controller::delete_topics(image, &req, version))
-            .await;
-        match (resp, result) {
-            (Some(resp), Ok(())) => resp,
-            (resp, Err(e)) => {
-                let mut resp = resp.unwrap_or_else(|| DeleteTopicsResponse {
-                    responses: targets
-                        .into_iter()
-                        .map(
-                            |(name, topic_id)| delete_topics_response::DeletableTopicResult {
-                                name,
-                                topic_id,
-                                ..Default::default()
-                            },
-                        )
-                        .collect(),
-                    ..Default::default()
-                });
+        self.run_admin(
+            move |image, _| controller::delete_topics(image, &req, version),
+            || DeleteTopicsResponse {
+                responses: targets
+                    .into_iter()
+                    .map(
+                        |(name, topic_id)| delete_topics_response::DeletableTopicResult {
+                            name,
+                            topic_id,
+                            ..Default::default()
+                        },
+                    )
+                    .collect(),
+                ..Default::default()
+            },
+            |resp, code, message| {
                 for t in resp
                     .responses
                     .iter_mut()
                     .filter(|t| t.error_code == codes::NONE)
                 {
-                    t.error_code = e.kafka_code();
-                    t.error_message = (version >= 5).then(|| e.to_string().into());
+                    t.error_code = code;
+                    t.error_message = (version >= 5).then(|| message.clone().into());
                 }
-                resp
-            }
-            (None, Ok(())) => DeleteTopicsResponse::default(),
-        }
+            },
+        )
+        .await
     }
 
     /// CreatePartitions at `version`.
@@ -265,36 +278,32 @@ impl Controller {
         version: i16,
     ) -> CreatePartitionsResponse {
         let names: Vec<_> = req.topics.iter().map(|t| t.name.clone()).collect();
-        let (resp, result) = self
-            .run(move |image, _| controller::create_partitions(image, &req, version))
-            .await;
-        match (resp, result) {
-            (Some(resp), Ok(())) => resp,
-            (resp, Err(e)) => {
-                let mut resp = resp.unwrap_or_else(|| CreatePartitionsResponse {
-                    results: names
-                        .into_iter()
-                        .map(
-                            |name| create_partitions_response::CreatePartitionsTopicResult {
-                                name,
-                                ..Default::default()
-                            },
-                        )
-                        .collect(),
-                    ..Default::default()
-                });
+        self.run_admin(
+            move |image, _| controller::create_partitions(image, &req, version),
+            || CreatePartitionsResponse {
+                results: names
+                    .into_iter()
+                    .map(
+                        |name| create_partitions_response::CreatePartitionsTopicResult {
+                            name,
+                            ..Default::default()
+                        },
+                    )
+                    .collect(),
+                ..Default::default()
+            },
+            |resp, code, message| {
                 for t in resp
                     .results
                     .iter_mut()
                     .filter(|t| t.error_code == codes::NONE)
                 {
-                    t.error_code = e.kafka_code();
-                    t.error_message = Some(e.to_string().into());
+                    t.error_code = code;
+                    t.error_message = Some(message.clone().into());
                 }
-                resp
-            }
-            (None, Ok(())) => CreatePartitionsResponse::default(),
-        }
+            },
+        )
+        .await
     }
 
     /// IncrementalAlterConfigs at `version`.
@@ -308,37 +317,33 @@ impl Controller {
             .iter()
             .map(|r| (r.resource_type, r.resource_name.clone()))
             .collect();
-        let (resp, result) = self
-            .run(move |image, _| controller::incremental_alter_configs(image, &req, version))
-            .await;
-        match (resp, result) {
-            (Some(resp), Ok(())) => resp,
-            (resp, Err(e)) => {
-                let mut resp = resp.unwrap_or_else(|| IncrementalAlterConfigsResponse {
-                    responses: resources
-                        .into_iter()
-                        .map(|(resource_type, resource_name)| {
-                            incremental_alter_configs_response::AlterConfigsResourceResponse {
-                                resource_type,
-                                resource_name,
-                                ..Default::default()
-                            }
-                        })
-                        .collect(),
-                    ..Default::default()
-                });
+        self.run_admin(
+            move |image, _| controller::incremental_alter_configs(image, &req, version),
+            || IncrementalAlterConfigsResponse {
+                responses: resources
+                    .into_iter()
+                    .map(|(resource_type, resource_name)| {
+                        incremental_alter_configs_response::AlterConfigsResourceResponse {
+                            resource_type,
+                            resource_name,
+                            ..Default::default()
+                        }
+                    })
+                    .collect(),
+                ..Default::default()
+            },
+            |resp, code, message| {
                 for r in resp
                     .responses
                     .iter_mut()
                     .filter(|r| r.error_code == codes::NONE)
                 {
-                    r.error_code = e.kafka_code();
-                    r.error_message = Some(e.to_string().into());
+                    r.error_code = code;
+                    r.error_message = Some(message.clone().into());
                 }
-                resp
-            }
-            (None, Ok(())) => IncrementalAlterConfigsResponse::default(),
-        }
+            },
+        )
+        .await
     }
 
     /// AlterConfigs (replace-all) at `version`.
@@ -352,37 +357,33 @@ impl Controller {
             .iter()
             .map(|r| (r.resource_type, r.resource_name.clone()))
             .collect();
-        let (resp, result) = self
-            .run(move |image, _| controller::alter_configs(image, &req, version))
-            .await;
-        match (resp, result) {
-            (Some(resp), Ok(())) => resp,
-            (resp, Err(e)) => {
-                let mut resp = resp.unwrap_or_else(|| AlterConfigsResponse {
-                    responses: resources
-                        .into_iter()
-                        .map(|(resource_type, resource_name)| {
-                            alter_configs_response::AlterConfigsResourceResponse {
-                                resource_type,
-                                resource_name,
-                                ..Default::default()
-                            }
-                        })
-                        .collect(),
-                    ..Default::default()
-                });
+        self.run_admin(
+            move |image, _| controller::alter_configs(image, &req, version),
+            || AlterConfigsResponse {
+                responses: resources
+                    .into_iter()
+                    .map(|(resource_type, resource_name)| {
+                        alter_configs_response::AlterConfigsResourceResponse {
+                            resource_type,
+                            resource_name,
+                            ..Default::default()
+                        }
+                    })
+                    .collect(),
+                ..Default::default()
+            },
+            |resp, code, message| {
                 for r in resp
                     .responses
                     .iter_mut()
                     .filter(|r| r.error_code == codes::NONE)
                 {
-                    r.error_code = e.kafka_code();
-                    r.error_message = Some(e.to_string().into());
+                    r.error_code = code;
+                    r.error_message = Some(message.clone().into());
                 }
-                resp
-            }
-            (None, Ok(())) => AlterConfigsResponse::default(),
-        }
+            },
+        )
+        .await
     }
 
     /// Takes a block of producer ids (a block of 1000 when `count` is not positive).

@@ -17,6 +17,7 @@ pub mod compaction;
 pub mod config;
 pub mod error;
 pub mod fuzz_support;
+pub mod index_file;
 pub mod io;
 pub mod leader_epoch;
 pub mod log;

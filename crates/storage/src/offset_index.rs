@@ -1,33 +1,56 @@
 //! The sparse offset index (`.index`): 8-byte entries mapping an offset (relative to
 //! the segment's base offset, u32 big-endian) to the byte position (u32 big-endian)
-//! of the batch holding it in the `.log` file.
-//!
-//! Entries live in memory for lookups and are written to the file in one write at
-//! the end of each append (`write_pending`); the file is
-//! preallocated to `segment.index.bytes` while the segment is active and trimmed to
-//! its entries when the segment is rolled or closed.
+//! of the batch holding it in the `.log` file. The file handling (preallocation,
+//! pending writes, trim) is [`IndexFile`]'s; this module owns the entry format,
+//! its validation and the lookups.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::ops::{Deref, DerefMut};
+use std::path::Path;
 
 use crate::error::{Result, StorageError};
-use crate::io::{Storage, StorageFile, read_full_at};
+use crate::index_file::{IndexEntry, IndexFile};
+use crate::io::Storage;
 
 /// Size of one entry in bytes.
 pub const ENTRY_SIZE: usize = 8;
 
-/// One `.index` file and its entries.
+/// (relative offset, position).
+impl IndexEntry for (u32, u32) {
+    const SIZE: usize = ENTRY_SIZE;
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.0.to_be_bytes());
+        out.extend_from_slice(&self.1.to_be_bytes());
+    }
+    fn decode(b: &[u8]) -> Self {
+        (
+            u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
+            u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
+        )
+    }
+    fn is_zero(&self) -> bool {
+        *self == (0, 0)
+    }
+}
+
+/// One `.index` file and its entries: (relative offset, position), both strictly
+/// increasing. The shared file operations are reached through `Deref`.
 #[derive(Debug)]
 pub struct OffsetIndex {
-    path: PathBuf,
-    file: Arc<dyn StorageFile>,
+    file: IndexFile<(u32, u32)>,
     base_offset: i64,
-    /// (relative offset, position), both strictly increasing.
-    entries: Vec<(u32, u32)>,
-    max_entries: usize,
-    /// Entries already written to the file (the rest are written in one call by
-    /// `write_pending`, at the end of each append).
-    written: usize,
+}
+
+impl Deref for OffsetIndex {
+    type Target = IndexFile<(u32, u32)>;
+    fn deref(&self) -> &Self::Target {
+        &self.file
+    }
+}
+
+impl DerefMut for OffsetIndex {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.file
+    }
 }
 
 impl OffsetIndex {
@@ -38,19 +61,9 @@ impl OffsetIndex {
         base_offset: i64,
         max_bytes: u64,
     ) -> Result<Self> {
-        let file = storage
-            .open(path, true)
-            .map_err(|e| StorageError::io(path, e))?;
-        let max_entries = (max_bytes / ENTRY_SIZE as u64).max(1) as usize;
-        file.set_len((max_entries * ENTRY_SIZE) as u64)
-            .map_err(|e| StorageError::io(path, e))?;
         Ok(OffsetIndex {
-            path: path.to_path_buf(),
-            file,
+            file: IndexFile::create(storage, path, max_bytes)?,
             base_offset,
-            entries: Vec::new(),
-            max_entries,
-            written: 0,
         })
     }
 
@@ -65,216 +78,78 @@ impl OffsetIndex {
         max_bytes: u64,
         log_size: u64,
     ) -> Result<Option<Self>> {
-        let Ok(file) = storage.open(path, false) else {
-            return Ok(None);
-        };
-        let len = file.len().map_err(|e| StorageError::io(path, e))?;
-        let max_entries = (max_bytes / ENTRY_SIZE as u64).max(1) as usize;
-        if len % ENTRY_SIZE as u64 != 0 || len > (max_entries * ENTRY_SIZE) as u64 {
-            return Ok(None);
-        }
-        let mut buf = vec![0u8; len as usize];
-        let n = read_full_at(file.as_ref(), &mut buf, 0).map_err(|e| StorageError::io(path, e))?;
-        if n != buf.len() {
-            return Ok(None);
-        }
-        let mut entries: Vec<(u32, u32)> = Vec::new();
-        let mut zero_tail = false;
-        for chunk in buf.chunks_exact(ENTRY_SIZE) {
-            let rel = u32::from_be_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
-            let pos = u32::from_be_bytes([chunk[4], chunk[5], chunk[6], chunk[7]]);
-            if zero_tail {
-                if rel != 0 || pos != 0 {
-                    return Ok(None);
-                }
-                continue;
+        let loaded = IndexFile::load(storage, path, max_bytes, |last, &(rel, pos)| {
+            let in_log = u64::from(pos) < log_size.max(1) && rel <= i32::MAX as u32;
+            in_log && last.is_none_or(|&(lr, lp)| rel > lr && pos > lp)
+        })?;
+        Ok(loaded.map(|mut file| {
+            // An all-zero file whose only "entry" is (0, 0) in an empty log is empty.
+            if log_size == 0 {
+                file.forget_entries();
             }
-            if !entries.is_empty() && rel == 0 && pos == 0 {
-                zero_tail = true;
-                continue;
-            }
-            if u64::from(pos) >= log_size.max(1) || rel > i32::MAX as u32 {
-                return Ok(None);
-            }
-            if let Some(&(lr, lp)) = entries.last() {
-                if rel <= lr || pos <= lp {
-                    return Ok(None);
-                }
-            }
-            entries.push((rel, pos));
-        }
-        // An all-zero file whose only "entry" is (0, 0) in an empty log is empty.
-        if log_size == 0 {
-            entries.clear();
-        }
-        Ok(Some(OffsetIndex {
-            path: path.to_path_buf(),
-            file,
-            base_offset,
-            written: entries.len(),
-            entries,
-            max_entries,
+            OffsetIndex { file, base_offset }
         }))
     }
 
-    /// Path of the index file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Number of entries.
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// Whether there are no entries.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    /// Whether no more entries fit.
-    pub fn is_full(&self) -> bool {
-        self.entries.len() >= self.max_entries
+    fn absolute(&self, &(r, p): &(u32, u32)) -> (i64, u32) {
+        (self.base_offset.saturating_add(i64::from(r)), p)
     }
 
     /// The last entry as (absolute offset, position).
     pub fn last_entry(&self) -> Option<(i64, u32)> {
-        self.entries
-            .last()
-            .map(|&(r, p)| (self.base_offset.saturating_add(i64::from(r)), p))
+        self.file.raw_entries().last().map(|e| self.absolute(e))
     }
 
     /// Every entry as (absolute offset, position).
     pub fn entries(&self) -> impl Iterator<Item = (i64, u32)> + '_ {
-        self.entries
-            .iter()
-            .map(|&(r, p)| (self.base_offset.saturating_add(i64::from(r)), p))
+        self.file.raw_entries().iter().map(|e| self.absolute(e))
     }
 
     /// Adds an entry for `offset` at `position`. Entries that would not increase the
     /// offset and position, or a full index, are ignored (the index is sparse).
     pub fn append(&mut self, offset: i64, position: u32) -> Result<()> {
-        let rel = offset - self.base_offset;
-        let rel = u32::try_from(rel).map_err(|_| StorageError::IndexOffsetOverflow {
-            offset,
-            base: self.base_offset,
+        let rel = u32::try_from(offset - self.base_offset).map_err(|_| {
+            StorageError::IndexOffsetOverflow {
+                offset,
+                base: self.base_offset,
+            }
         })?;
-        if self.is_full() {
-            return Ok(());
-        }
-        if let Some(&(lr, lp)) = self.entries.last() {
+        if let Some(&(lr, lp)) = self.file.raw_entries().last() {
             if rel <= lr || position <= lp {
                 return Ok(());
             }
         }
-        self.entries.push((rel, position));
+        self.file.push((rel, position));
         Ok(())
     }
 
     /// The entry with the largest offset at or below `target`, as (offset, position);
     /// `(base_offset, 0)` when there is none.
     pub fn lookup(&self, target: i64) -> (i64, u32) {
-        let idx = self
-            .entries
+        let entries = self.file.raw_entries();
+        let idx = entries
             .partition_point(|&(r, _)| self.base_offset.saturating_add(i64::from(r)) <= target);
-        if idx == 0 {
-            (self.base_offset, 0)
-        } else {
-            let (r, p) = self.entries[idx - 1];
-            (self.base_offset.saturating_add(i64::from(r)), p)
+        match idx.checked_sub(1) {
+            Some(i) => self.absolute(&entries[i]),
+            None => (self.base_offset, 0),
         }
-    }
-
-    /// Writes the entries added since the last call to the file, in one write.
-    pub fn write_pending(&mut self) -> Result<()> {
-        if self.written >= self.entries.len() {
-            return Ok(());
-        }
-        let mut buf = Vec::with_capacity((self.entries.len() - self.written) * ENTRY_SIZE);
-        for &(rel, pos) in &self.entries[self.written..] {
-            buf.extend_from_slice(&rel.to_be_bytes());
-            buf.extend_from_slice(&pos.to_be_bytes());
-        }
-        self.file
-            .write_at(&buf, (self.written * ENTRY_SIZE) as u64)
-            .map_err(|e| StorageError::io(&self.path, e))?;
-        self.written = self.entries.len();
-        Ok(())
     }
 
     /// The entry with the largest position strictly below `position`, as
     /// (offset, position).
     pub fn floor_by_position(&self, position: u64) -> Option<(i64, u32)> {
-        let idx = self
-            .entries
-            .partition_point(|&(_, p)| u64::from(p) < position);
-        (idx > 0).then(|| {
-            let (r, p) = self.entries[idx - 1];
-            (self.base_offset.saturating_add(i64::from(r)), p)
-        })
+        let entries = self.file.raw_entries();
+        let idx = entries.partition_point(|&(_, p)| u64::from(p) < position);
+        idx.checked_sub(1).map(|i| self.absolute(&entries[i]))
     }
 
     /// Removes every entry for an offset at or above `offset`.
     pub fn truncate_to_offset(&mut self, offset: i64) -> Result<()> {
         let keep = self
-            .entries
+            .file
+            .raw_entries()
             .partition_point(|&(r, _)| self.base_offset.saturating_add(i64::from(r)) < offset);
-        self.truncate_entries(keep)
-    }
-
-    fn truncate_entries(&mut self, keep: usize) -> Result<()> {
-        if keep < self.written {
-            let zeros = vec![0u8; (self.written - keep) * ENTRY_SIZE];
-            self.file
-                .write_at(&zeros, (keep * ENTRY_SIZE) as u64)
-                .map_err(|e| StorageError::io(&self.path, e))?;
-            self.written = keep;
-        }
-        self.entries.truncate(keep);
-        Ok(())
-    }
-
-    /// Drops all entries (before a rebuild).
-    pub fn reset(&mut self) -> Result<()> {
-        self.entries.clear();
-        self.written = 0;
-        self.file
-            .set_len(0)
-            .and_then(|_| self.file.set_len((self.max_entries * ENTRY_SIZE) as u64))
-            .map_err(|e| StorageError::io(&self.path, e))
-    }
-
-    /// Shrinks the file to exactly its entries (segment no longer active).
-    pub fn trim(&mut self) -> Result<()> {
-        self.write_pending()?;
-        self.file
-            .set_len((self.entries.len() * ENTRY_SIZE) as u64)
-            .map_err(|e| StorageError::io(&self.path, e))
-    }
-
-    /// Grows the file back to its preallocated size (segment active again).
-    pub fn preallocate(&self) -> Result<()> {
-        self.file
-            .set_len((self.max_entries * ENTRY_SIZE) as u64)
-            .map_err(|e| StorageError::io(&self.path, e))
-    }
-
-    /// Fsyncs the file.
-    pub fn sync(&mut self) -> Result<()> {
-        self.write_pending()?;
-        self.file
-            .sync()
-            .map_err(|e| StorageError::io(&self.path, e))
-    }
-
-    /// The open file (to fsync it outside the log's lock).
-    pub fn file(&self) -> &Arc<dyn StorageFile> {
-        &self.file
-    }
-
-    /// Points the index at a renamed file.
-    pub fn set_path(&mut self, path: PathBuf) {
-        self.path = path;
+        self.file.truncate_entries(keep)
     }
 }
 

@@ -1,31 +1,59 @@
 //! The sparse time index (`.timeindex`): 12-byte entries of a timestamp (i64
 //! big-endian) and the offset (relative to the segment base, u32 big-endian) of the
-//! batch where that timestamp became the segment's largest so far.
-//!
-//! Timestamps strictly increase from entry to entry. Like the offset index the file
-//! is preallocated while active and trimmed on roll/close.
+//! batch where that timestamp became the segment's largest so far. Timestamps
+//! strictly increase from entry to entry. The file handling is [`IndexFile`]'s;
+//! this module owns the entry format, its validation and the lookups.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::ops::{Deref, DerefMut};
+use std::path::Path;
 
 use crate::error::{Result, StorageError};
-use crate::io::{Storage, StorageFile, read_full_at};
+use crate::index_file::{IndexEntry, IndexFile};
+use crate::io::Storage;
 
 /// Size of one entry in bytes.
 pub const ENTRY_SIZE: usize = 12;
 
-/// One `.timeindex` file and its entries.
+/// (timestamp, relative offset).
+impl IndexEntry for (i64, u32) {
+    const SIZE: usize = ENTRY_SIZE;
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.0.to_be_bytes());
+        out.extend_from_slice(&self.1.to_be_bytes());
+    }
+    fn decode(b: &[u8]) -> Self {
+        let mut t = [0u8; 8];
+        t.copy_from_slice(&b[..8]);
+        (
+            i64::from_be_bytes(t),
+            u32::from_be_bytes([b[8], b[9], b[10], b[11]]),
+        )
+    }
+    fn is_zero(&self) -> bool {
+        *self == (0, 0)
+    }
+}
+
+/// One `.timeindex` file and its entries: (timestamp, relative offset),
+/// timestamps strictly increasing. The shared file operations are reached
+/// through `Deref`.
 #[derive(Debug)]
 pub struct TimeIndex {
-    path: PathBuf,
-    file: Arc<dyn StorageFile>,
+    file: IndexFile<(i64, u32)>,
     base_offset: i64,
-    /// (timestamp, relative offset), timestamps strictly increasing.
-    entries: Vec<(i64, u32)>,
-    max_entries: usize,
-    /// Entries already written to the file (the rest are written in one call by
-    /// `write_pending`, at the end of each append).
-    written: usize,
+}
+
+impl Deref for TimeIndex {
+    type Target = IndexFile<(i64, u32)>;
+    fn deref(&self) -> &Self::Target {
+        &self.file
+    }
+}
+
+impl DerefMut for TimeIndex {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.file
+    }
 }
 
 impl TimeIndex {
@@ -36,19 +64,9 @@ impl TimeIndex {
         base_offset: i64,
         max_bytes: u64,
     ) -> Result<Self> {
-        let file = storage
-            .open(path, true)
-            .map_err(|e| StorageError::io(path, e))?;
-        let max_entries = (max_bytes / ENTRY_SIZE as u64).max(1) as usize;
-        file.set_len((max_entries * ENTRY_SIZE) as u64)
-            .map_err(|e| StorageError::io(path, e))?;
         Ok(TimeIndex {
-            path: path.to_path_buf(),
-            file,
+            file: IndexFile::create(storage, path, max_bytes)?,
             base_offset,
-            entries: Vec::new(),
-            max_entries,
-            written: 0,
         })
     }
 
@@ -62,86 +80,26 @@ impl TimeIndex {
         max_bytes: u64,
         next_offset: i64,
     ) -> Result<Option<Self>> {
-        let Ok(file) = storage.open(path, false) else {
-            return Ok(None);
-        };
-        let len = file.len().map_err(|e| StorageError::io(path, e))?;
-        let max_entries = (max_bytes / ENTRY_SIZE as u64).max(1) as usize;
-        if len % ENTRY_SIZE as u64 != 0 || len > (max_entries * ENTRY_SIZE) as u64 {
-            return Ok(None);
-        }
-        let mut buf = vec![0u8; len as usize];
-        let n = read_full_at(file.as_ref(), &mut buf, 0).map_err(|e| StorageError::io(path, e))?;
-        if n != buf.len() {
-            return Ok(None);
-        }
-        let mut entries: Vec<(i64, u32)> = Vec::new();
-        let mut zero_tail = false;
-        for chunk in buf.chunks_exact(ENTRY_SIZE) {
-            let mut t = [0u8; 8];
-            t.copy_from_slice(&chunk[..8]);
-            let ts = i64::from_be_bytes(t);
-            let rel = u32::from_be_bytes([chunk[8], chunk[9], chunk[10], chunk[11]]);
-            if zero_tail {
-                if ts != 0 || rel != 0 {
-                    return Ok(None);
-                }
-                continue;
+        let limit = next_offset.max(base_offset.saturating_add(1));
+        let loaded = IndexFile::load(storage, path, max_bytes, |last, &(ts, rel)| {
+            base_offset.saturating_add(i64::from(rel)) < limit
+                && last.is_none_or(|&(lt, lr)| ts > lt && rel >= lr)
+        })?;
+        Ok(loaded.map(|mut file| {
+            if next_offset <= base_offset {
+                file.forget_entries();
             }
-            if !entries.is_empty() && ts == 0 && rel == 0 {
-                zero_tail = true;
-                continue;
-            }
-            if base_offset.saturating_add(i64::from(rel))
-                >= next_offset.max(base_offset.saturating_add(1))
-            {
-                return Ok(None);
-            }
-            if let Some(&(lt, lr)) = entries.last() {
-                if ts <= lt || rel < lr {
-                    return Ok(None);
-                }
-            }
-            entries.push((ts, rel));
-        }
-        if next_offset <= base_offset {
-            entries.clear();
-        }
-        Ok(Some(TimeIndex {
-            path: path.to_path_buf(),
-            file,
-            base_offset,
-            written: entries.len(),
-            entries,
-            max_entries,
+            TimeIndex { file, base_offset }
         }))
     }
 
-    /// Path of the index file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Number of entries.
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// Whether there are no entries.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    /// Whether no more entries fit.
-    pub fn is_full(&self) -> bool {
-        self.entries.len() >= self.max_entries
+    fn absolute(&self, &(t, r): &(i64, u32)) -> (i64, i64) {
+        (t, self.base_offset.saturating_add(i64::from(r)))
     }
 
     /// The last entry as (timestamp, absolute offset).
     pub fn last_entry(&self) -> Option<(i64, i64)> {
-        self.entries
-            .last()
-            .map(|&(t, r)| (t, self.base_offset.saturating_add(i64::from(r))))
+        self.file.raw_entries().last().map(|e| self.absolute(e))
     }
 
     /// Adds `(timestamp, offset)` if the index has room and the timestamp is larger
@@ -153,104 +111,33 @@ impl TimeIndex {
                 base: self.base_offset,
             }
         })?;
-        if self.is_full() {
-            return Ok(());
-        }
-        if let Some(&(lt, lr)) = self.entries.last() {
+        if let Some(&(lt, lr)) = self.file.raw_entries().last() {
             if timestamp <= lt || rel < lr {
                 return Ok(());
             }
         }
-        self.entries.push((timestamp, rel));
+        self.file.push((timestamp, rel));
         Ok(())
     }
 
     /// The entry with the largest timestamp at or below `target`, as (timestamp,
     /// offset); `(-1, base_offset)` when there is none.
     pub fn lookup(&self, target: i64) -> (i64, i64) {
-        let idx = self.entries.partition_point(|&(t, _)| t <= target);
-        if idx == 0 {
-            (-1, self.base_offset)
-        } else {
-            let (t, r) = self.entries[idx - 1];
-            (t, self.base_offset.saturating_add(i64::from(r)))
+        let entries = self.file.raw_entries();
+        let idx = entries.partition_point(|&(t, _)| t <= target);
+        match idx.checked_sub(1) {
+            Some(i) => self.absolute(&entries[i]),
+            None => (-1, self.base_offset),
         }
-    }
-
-    /// Writes the entries added since the last call to the file, in one write.
-    pub fn write_pending(&mut self) -> Result<()> {
-        if self.written >= self.entries.len() {
-            return Ok(());
-        }
-        let mut buf = Vec::with_capacity((self.entries.len() - self.written) * ENTRY_SIZE);
-        for &(ts, rel) in &self.entries[self.written..] {
-            buf.extend_from_slice(&ts.to_be_bytes());
-            buf.extend_from_slice(&rel.to_be_bytes());
-        }
-        self.file
-            .write_at(&buf, (self.written * ENTRY_SIZE) as u64)
-            .map_err(|e| StorageError::io(&self.path, e))?;
-        self.written = self.entries.len();
-        Ok(())
     }
 
     /// Removes every entry for an offset at or above `offset`.
     pub fn truncate_to_offset(&mut self, offset: i64) -> Result<()> {
         let keep = self
-            .entries
+            .file
+            .raw_entries()
             .partition_point(|&(_, r)| self.base_offset.saturating_add(i64::from(r)) < offset);
-        if keep < self.written {
-            let zeros = vec![0u8; (self.written - keep) * ENTRY_SIZE];
-            self.file
-                .write_at(&zeros, (keep * ENTRY_SIZE) as u64)
-                .map_err(|e| StorageError::io(&self.path, e))?;
-            self.written = keep;
-        }
-        self.entries.truncate(keep);
-        Ok(())
-    }
-
-    /// Drops all entries (before a rebuild).
-    pub fn reset(&mut self) -> Result<()> {
-        self.entries.clear();
-        self.written = 0;
-        self.file
-            .set_len(0)
-            .and_then(|_| self.file.set_len((self.max_entries * ENTRY_SIZE) as u64))
-            .map_err(|e| StorageError::io(&self.path, e))
-    }
-
-    /// Shrinks the file to exactly its entries.
-    pub fn trim(&mut self) -> Result<()> {
-        self.write_pending()?;
-        self.file
-            .set_len((self.entries.len() * ENTRY_SIZE) as u64)
-            .map_err(|e| StorageError::io(&self.path, e))
-    }
-
-    /// Grows the file back to its preallocated size.
-    pub fn preallocate(&self) -> Result<()> {
-        self.file
-            .set_len((self.max_entries * ENTRY_SIZE) as u64)
-            .map_err(|e| StorageError::io(&self.path, e))
-    }
-
-    /// Fsyncs the file.
-    pub fn sync(&mut self) -> Result<()> {
-        self.write_pending()?;
-        self.file
-            .sync()
-            .map_err(|e| StorageError::io(&self.path, e))
-    }
-
-    /// The open file (to fsync it outside the log's lock).
-    pub fn file(&self) -> &Arc<dyn StorageFile> {
-        &self.file
-    }
-
-    /// Points the index at a renamed file.
-    pub fn set_path(&mut self, path: PathBuf) {
-        self.path = path;
+        self.file.truncate_entries(keep)
     }
 }
 
