@@ -1,6 +1,8 @@
-"""Producer throughput: vltava-client's producer-perf-test against confluent-kafka
-(librdkafka, driven from Python) on the same release broker, 1 KiB records,
-acks=1 and acks=all, without and with lz4. Prints one table row per run.
+"""Producer and consumer throughput: vltava-client's producer-perf-test and
+consumer-perf-test against confluent-kafka (librdkafka, driven from Python) on
+the same release broker, 1 KiB records; producing with acks=1 and acks=all,
+without and with lz4; consuming the same topics (each client in a fresh group,
+timed from the partition assignment so the group join is left out on both sides). Prints one table row per run.
 
   cargo build --release -p vltava-broker --bin vltava
   cargo build --release -p vltava-client --example vltava_tool
@@ -18,7 +20,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 BROKER = os.environ.get("VLTAVA_BIN") or os.path.join(ROOT, "target", "release", "vltava")
 
-from confluent_kafka import Producer  # noqa: E402
+from confluent_kafka import Consumer, Producer  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 
@@ -97,6 +99,44 @@ def vltava_run(bootstrap, topic, records, acks, compression):
     return float(m.group(1)), float(m.group(2)), last
 
 
+def confluent_consume(bootstrap, topic, records):
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"cc-{topic}-{time.time()}",
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                  "fetch.max.bytes": 52428800, "max.partition.fetch.bytes": 10485760})
+    # Timed from the assignment, like the fetch.* columns of consumer-perf-test:
+    # the group join (group.initial.rebalance.delay.ms) is left out on both sides.
+    assigned = []
+
+    def on_assign(_consumer, partitions):
+        if partitions and not assigned:
+            assigned.append(time.perf_counter())
+
+    c.subscribe([topic], on_assign=on_assign)
+    count = size = 0
+    deadline = time.time() + 300
+    while count < records and time.time() < deadline:
+        for m in c.consume(10000, 0.1):
+            if m.error() is None:
+                count += 1
+                size += len(m.value() or b"")
+    secs = time.perf_counter() - assigned[0]
+    c.close()
+    assert count >= records, f"confluent consumed {count} of {records}"
+    return count / secs, size / secs / (1 << 20)
+
+
+def vltava_consume(bootstrap, topic, records):
+    args = [TOOL, "consumer-perf-test", "--bootstrap-server", bootstrap, "--topic", topic,
+            "--messages", str(records), "--group", f"vc-{topic}-{time.time()}"]
+    r = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    if r.returncode != 0:
+        raise RuntimeError(f"vltava consume failed: {r.stdout[-2000:]}{r.stderr[-2000:]}")
+    fields = [f.strip() for f in r.stdout.strip().splitlines()[-1].split(",")]
+    # start, end, MB, MB/s, nMsg, nMsg/s, rebalance ms, fetch ms, fetch MB/s, fetch nMsg/s
+    assert int(fields[4]) >= records, f"vltava consumed {fields[4]} of {records}"
+    return float(fields[9]), float(fields[8])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=200_000)
@@ -117,6 +157,13 @@ def main():
                     cr, cm = confluent_run(b.bootstrap, names[1], a.records, acks, comp)
                     print(f"{'acks=' + acks + ' ' + comp:<22} {vr:>13.0f} {vm:>8.1f} {cr:>16.0f} {cm:>8.1f} {vr / cr:>6.2f}",
                           flush=True)
+            print()
+            print(f"{'consume':<22} {'vltava rec/s':>13} {'MB/s':>8} {'confluent rec/s':>16} {'MB/s':>8} {'ratio':>6}")
+            for comp in ("none", "lz4"):
+                topic = f"bench-1-{comp}-c"
+                vr, vm = vltava_consume(b.bootstrap, topic, a.records)
+                cr, cm = confluent_consume(b.bootstrap, topic, a.records)
+                print(f"{comp:<22} {vr:>13.0f} {vm:>8.1f} {cr:>16.0f} {cm:>8.1f} {vr / cr:>6.2f}", flush=True)
         finally:
             b.stop()
 

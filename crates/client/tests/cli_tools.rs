@@ -605,12 +605,18 @@ async fn verifiable_and_perf_tools() {
     .await);
     assert!(
         out.starts_with(
-            "start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec"
+            "start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, \
+             rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec"
         ),
         "{out}"
     );
     let fields: Vec<&str> = out.lines().last().unwrap().split(", ").collect();
+    assert_eq!(fields.len(), 10, "{out}");
     assert_eq!(fields[4], "3025", "{out}");
+    // Fetch-only rates exclude the join, so they are at least the overall rate.
+    let overall: f64 = fields[5].parse().unwrap();
+    let fetch: f64 = fields[9].parse().unwrap();
+    assert!(fetch >= overall, "{out}");
 }
 
 /// `configs` output checked exactly through the test double.

@@ -3,12 +3,13 @@
 //! running (every 5 s, as Kafka's tools do).
 
 use super::common::{apply_consumer, apply_producer, kv};
-use crate::consumer::{Consumer, ConsumerConfig, OffsetReset};
+use crate::consumer::{Consumer, ConsumerConfig, OffsetReset, RebalanceListener, Tp};
 use crate::producer::{Acks, Producer, ProducerConfig, ProducerRecord};
 use anyhow::bail;
 use bytes::Bytes;
 use clap::Parser;
 use std::io::Write;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Parser)]
@@ -182,6 +183,58 @@ struct ConsumerArgs {
     consumer_property: Vec<String>,
 }
 
+/// Records when the group first assigned this consumer partitions.
+struct AssignedAt(Arc<Mutex<Option<Instant>>>);
+
+impl RebalanceListener for AssignedAt {
+    fn on_partitions_assigned(&mut self, partitions: &[Tp]) {
+        if !partitions.is_empty() {
+            let mut at = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            at.get_or_insert_with(Instant::now);
+        }
+    }
+}
+
+/// When the join ended: the first assignment, else the first record.
+fn joined(assigned_at: &Mutex<Option<Instant>>, first: Option<Instant>) -> Option<Instant> {
+    let at = *assigned_at.lock().unwrap_or_else(|p| p.into_inner());
+    at.or(first)
+}
+
+/// The columns Kafka's consumer-perf-test adds after the totals: the time until
+/// the group join ended (`rebalance.time.ms`) and the rates from then on
+/// (`fetch.*`), which is what the fetch path itself achieved.
+struct FetchStats {
+    rebalance_ms: f64,
+    fetch_ms: f64,
+    fetch_mb_sec: f64,
+    fetch_msg_sec: f64,
+}
+
+impl FetchStats {
+    fn new(start: Instant, first: Option<Instant>, count: u64, bytes: u64) -> Self {
+        let first = first.unwrap_or_else(Instant::now);
+        let rebalance = first.saturating_duration_since(start).as_secs_f64();
+        let fetch = first.elapsed().as_secs_f64().max(1e-9);
+        FetchStats {
+            rebalance_ms: rebalance * 1000.0,
+            fetch_ms: fetch * 1000.0,
+            fetch_mb_sec: bytes as f64 / 1048576.0 / fetch,
+            fetch_msg_sec: count as f64 / fetch,
+        }
+    }
+}
+
+impl std::fmt::Display for FetchStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:.0}, {:.0}, {:.4}, {:.4}",
+            self.rebalance_ms, self.fetch_ms, self.fetch_mb_sec, self.fetch_msg_sec
+        )
+    }
+}
+
 pub async fn consumer(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow::Result<i32> {
     let a = ConsumerArgs::try_parse_from(args)?;
     let group = a
@@ -197,10 +250,17 @@ pub async fn consumer(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow
         apply_consumer(&mut cfg, &k, &v)?;
     }
     let mut consumer = Consumer::new(cfg).await?;
-    consumer.subscribe(&[a.topic.as_str()], None)?;
+    // The join ends when partitions are assigned: Kafka's tool splits its
+    // rebalance and fetch times there, so this does too.
+    let assigned_at = Arc::new(Mutex::new(None));
+    consumer.subscribe(
+        &[a.topic.as_str()],
+        Some(Box::new(AssignedAt(Arc::clone(&assigned_at)))),
+    )?;
     writeln!(
         out,
-        "start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec"
+        "start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, \
+         rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec"
     )?;
     let start = Instant::now();
     let (mut count, mut bytes) = (0u64, 0u64);
@@ -228,15 +288,17 @@ pub async fn consumer(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow
         if window.0.elapsed() >= interval {
             let s = window.0.elapsed().as_secs_f64();
             if a.show_detailed_stats {
+                let stats = FetchStats::new(start, joined(&assigned_at, first), count, bytes);
                 writeln!(
                     out,
-                    "{:.3}, {:.3}, {:.4}, {:.4}, {}, {:.4}",
+                    "{:.3}, {:.3}, {:.4}, {:.4}, {}, {:.4}, {}",
                     start.elapsed().as_secs_f64() - s,
                     start.elapsed().as_secs_f64(),
                     bytes as f64 / 1048576.0,
                     window.2 as f64 / 1048576.0 / s,
                     count,
-                    window.1 as f64 / s
+                    window.1 as f64 / s,
+                    stats
                 )?;
             }
             window = (Instant::now(), 0, 0);
@@ -246,13 +308,14 @@ pub async fn consumer(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow
     let mb = bytes as f64 / 1048576.0;
     writeln!(
         out,
-        "{:.3}, {:.3}, {:.4}, {:.4}, {}, {:.4}",
+        "{:.3}, {:.3}, {:.4}, {:.4}, {}, {:.4}, {}",
         0.0,
         secs,
         mb,
         mb / secs,
         count,
-        count as f64 / secs
+        count as f64 / secs,
+        FetchStats::new(start, joined(&assigned_at, first), count, bytes)
     )?;
     consumer.close().await.ok();
     Ok(if count >= a.messages { 0 } else { 1 })
