@@ -21,31 +21,11 @@ use vltava_records::{
     RecordsReader, down_convert,
 };
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use vltava_testkit::{python, temp_dir, workspace_root};
 
-fn python() -> PathBuf {
-    let p = std::env::var_os("VLTAVA_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join(".tools/venv/bin/python"));
-    assert!(
-        p.exists(),
-        "Python environment with the real Kafka clients not found at {}: run ./test.sh \
-         (or scripts/python-env.sh) first, or set VLTAVA_PYTHON",
-        p.display()
-    );
-    p
-}
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let dir = std::env::temp_dir().join(format!("vltava-{tag}-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("create temp dir");
-    dir
+/// The project's Python environment; the tests fail (never skip) without it.
+fn python_env() -> PathBuf {
+    python().unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn codec_of(name: &str) -> Compression {
@@ -217,20 +197,10 @@ fn committed_client_captures_decode() {
 
 #[test]
 fn live_client_captures_decode() {
-    let py = python();
-    let out = temp_dir("capture");
-    let root = workspace_root();
-    let status = Command::new(&py)
-        .arg(root.join("tests/capture/capture.py"))
-        .arg("--out")
-        .arg(&out)
-        .current_dir(&root)
-        .status()
-        .expect("run capture.py");
-    assert!(status.success(), "capture.py failed: {status}");
-    let seen = check_manifest(&out);
+    let live = vltava_testkit::captures::live().unwrap_or_else(|e| panic!("{e}"));
+    let seen = check_manifest(&live.dir);
     assert_required_cases(&seen);
-    std::fs::remove_dir_all(&out).ok();
+    std::fs::remove_dir_all(&live.dir).ok();
 }
 
 fn sample_batch(codec: Compression, base_offset: i64) -> Bytes {
@@ -261,8 +231,8 @@ fn sample_batch(codec: Compression, base_offset: i64) -> Bytes {
 
 #[test]
 fn kafka_python_reads_what_we_write() {
-    let py = python();
-    let dir = temp_dir("kpy-read");
+    let py = python_env();
+    let dir = temp_dir("kpy-read").expect("temp dir");
     let mut files = Vec::new();
     let codecs = [
         ("none", Compression::None),

@@ -17,16 +17,16 @@ pub fn workspace_root() -> PathBuf {
 /// The Python interpreter with the real Kafka clients installed: `VLTAVA_PYTHON`,
 /// else `.tools/venv/bin/python`. Errors (never skips) when neither exists.
 pub fn python() -> Result<PathBuf, String> {
-    if let Some(p) = std::env::var_os("VLTAVA_PYTHON") {
-        return Ok(PathBuf::from(p));
-    }
-    let venv = workspace_root().join(".tools/venv/bin/python");
-    if venv.exists() {
-        Ok(venv)
+    let path = std::env::var_os("VLTAVA_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join(".tools/venv/bin/python"));
+    if path.exists() {
+        Ok(path)
     } else {
         Err(format!(
-            "no Python client environment at {}: run ./test.sh (or scripts/python-env.sh) first",
-            venv.display()
+            "no Python client environment at {}: run ./test.sh (or scripts/python-env.sh) \
+             first, or set VLTAVA_PYTHON",
+            path.display()
         ))
     }
 }
