@@ -14,8 +14,9 @@ use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
 use crate::broker::Broker;
 use crate::handlers::{
     admin, api_versions, delete_records, describe_cluster, describe_configs, describe_log_dirs,
-    describe_producers, describe_topic_partitions, fetch, find_coordinator, init_producer_id,
-    list_offsets, metadata, offset_for_leader_epoch, produce, security, unsupported,
+    describe_producers, describe_quorum, describe_topic_partitions, fetch, find_coordinator,
+    init_producer_id, list_offsets, metadata, offset_for_leader_epoch, produce, security,
+    unsupported,
 };
 
 /// Why a request got no answer.
@@ -72,6 +73,7 @@ pub async fn dispatch(
         RequestBody::DescribeProducers(r) => describe_producers::handle(&broker, &r),
         RequestBody::DescribeTopicPartitions(r) => describe_topic_partitions::handle(&broker, &r),
         RequestBody::DescribeCluster(r) => describe_cluster::handle(&broker, &r, version),
+        RequestBody::DescribeQuorum(r) => describe_quorum::handle(&broker, &r, version).await,
         RequestBody::FindCoordinator(r) => find_coordinator::handle(&broker, &r, version).await,
         body @ (RequestBody::JoinGroup(_)
         | RequestBody::SyncGroup(_)

@@ -1,5 +1,9 @@
 //! The admin client: topics, configs, consumer groups and their offsets,
-//! offsets of partitions, record deletion, cluster description, API versions.
+//! offsets of partitions, record deletion, cluster description, API versions, the metadata quorum (`quorum`).
+
+mod quorum;
+
+pub use quorum::{QuorumDescription, QuorumReplica};
 
 use crate::cluster::{Cluster, ClusterMetadata, TopicInfo};
 use crate::config::ClientConfig;

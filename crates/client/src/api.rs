@@ -50,4 +50,5 @@ api_requests! {
     CreatePartitions: CreatePartitionsRequest => CreatePartitionsResponse,
     DeleteGroups: DeleteGroupsRequest => DeleteGroupsResponse,
     DescribeCluster: DescribeClusterRequest => DescribeClusterResponse,
+    DescribeQuorum: DescribeQuorumRequest => DescribeQuorumResponse,
 }

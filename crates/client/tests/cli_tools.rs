@@ -764,3 +764,68 @@ async fn tools_through_the_vltava_binary() {
     );
     assert_eq!(out, "first\nsecond\n");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_quorum_tool_describes_the_single_voter() {
+    let b = RealBroker::start();
+    let bs = b.addr.as_str();
+    let status = ok(tool(&[
+        "metadata-quorum",
+        "--bootstrap-server",
+        bs,
+        "describe",
+        "--status",
+    ])
+    .await);
+    let field = |name: &str| -> String {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:")))
+            .unwrap_or_else(|| panic!("no {name} in {status}"))
+            .trim()
+            .to_string()
+    };
+    assert!(!field("ClusterId").is_empty(), "{status}");
+    assert_eq!(field("LeaderId"), "1", "{status}");
+    assert!(field("LeaderEpoch").parse::<i32>().unwrap() >= 1);
+    let hwm: i64 = field("HighWatermark").parse().unwrap();
+    assert!(hwm >= 2, "{status}");
+    assert_eq!(field("MaxFollowerLag"), "0");
+    assert_eq!(field("MaxFollowerLagTimeMs"), "0");
+    assert!(
+        field("CurrentVoters").starts_with("[{\"id\": 1, \"endpoints\": [\"CONTROLLER://"),
+        "{status}"
+    );
+    assert_eq!(field("CurrentObservers"), "[]");
+
+    let table = ok(tool(&[
+        "metadata-quorum",
+        "--bootstrap-server",
+        bs,
+        "describe",
+        "--replication",
+    ])
+    .await);
+    let rows: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows[0],
+        [
+            "NodeId",
+            "LogEndOffset",
+            "Lag",
+            "LastFetchTimestamp",
+            "LastCaughtUpTimestamp",
+            "Status"
+        ]
+    );
+    assert_eq!(rows.len(), 2, "{table}");
+    assert_eq!((rows[1][0], rows[1][2], rows[1][5]), ("1", "0", "Leader"));
+    assert!(rows[1][1].parse::<i64>().unwrap() >= hwm);
+
+    // Neither --status nor --replication: a usage error, like Kafka's tool.
+    let (code, out) = tool(&["metadata-quorum", "--bootstrap-server", bs, "describe"]).await;
+    assert_eq!(code, 2, "{out}");
+}

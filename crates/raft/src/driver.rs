@@ -5,16 +5,18 @@
 
 use std::sync::Arc;
 
-use raft::eraftpb::Message;
+use raft::eraftpb::{Message, MessageType};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::apply::apply_record;
+use crate::config::{Voter, node_id};
 use crate::controller::features::{METADATA_VERSION, bootstrap_records};
 use crate::controller::{IdSource, RandomIds};
 use crate::error::RaftError;
 use crate::image::MetadataImage;
 use crate::node::{AppliedEntry, RaftNode};
+use crate::quorum_status::{QuorumStatus, ReplicaTimes, wall_clock_ms};
 use crate::records::MetadataRecord;
 use crate::transport::Transport;
 
@@ -35,6 +37,8 @@ pub(crate) enum Command {
         build: BuildRecords,
         done: oneshot::Sender<Result<(), RaftError>>,
     },
+    /// The quorum's state, `None` when this node does not lead.
+    DescribeQuorum(oneshot::Sender<Option<QuorumStatus>>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -55,6 +59,8 @@ pub(crate) struct Driver<T: Transport> {
     pub tick_interval: std::time::Duration,
     pub proposal_timeout: std::time::Duration,
     pub single_voter: bool,
+    voters: Vec<Voter>,
+    replica_times: ReplicaTimes,
     pending: Vec<Pending>,
     pending_image: Option<MetadataImage>,
     ids: RandomIds,
@@ -72,7 +78,7 @@ impl<T: Transport> Driver<T> {
         ready: oneshot::Sender<Result<(), RaftError>>,
         tick_interval: std::time::Duration,
         proposal_timeout: std::time::Duration,
-        single_voter: bool,
+        voters: Vec<Voter>,
     ) -> Self {
         Driver {
             node,
@@ -83,7 +89,9 @@ impl<T: Transport> Driver<T> {
             ready: Some(ready),
             tick_interval,
             proposal_timeout,
-            single_voter,
+            single_voter: voters.len() == 1,
+            voters,
+            replica_times: ReplicaTimes::default(),
             pending: Vec::new(),
             pending_image: None,
             ids: RandomIds::default(),
@@ -119,12 +127,33 @@ impl<T: Transport> Driver<T> {
                         return;
                     }
                     Some(Command::Propose { build, done }) => self.propose(build, done),
+                    Some(Command::DescribeQuorum(reply)) => {
+                        let status = self.node.quorum_status(
+                            &self.replica_times,
+                            &self.voters,
+                            wall_clock_ms(),
+                        );
+                        let _ = reply.send(status);
+                    }
                 },
                 msg = self.inbox.recv(), if inbox_open => match msg {
-                    Some(m) => { let _ = self.node.step(m); }
+                    Some(m) => {
+                        self.note_answer(&m);
+                        let _ = self.node.step(m);
+                    }
                     None => inbox_open = false,
                 },
             }
+        }
+    }
+
+    /// Keeps the time of a follower's append answer (and whether it holds the leader's whole
+    /// log) for DescribeQuorum.
+    fn note_answer(&mut self, m: &Message) {
+        if m.msg_type == MessageType::MsgAppendResponse && !m.reject && self.node.is_leader() {
+            let caught_up = m.index >= self.node.last_index();
+            self.replica_times
+                .record(node_id(m.from), wall_clock_ms(), caught_up);
         }
     }
 
@@ -232,6 +261,7 @@ impl<T: Transport> Driver<T> {
         }
         if was_leader && !self.node.is_leader() {
             self.pending_image = None;
+            self.replica_times.clear();
         }
         if self.pending.is_empty() {
             self.pending_image = None;

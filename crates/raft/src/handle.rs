@@ -24,6 +24,7 @@ use crate::driver::{Command, Driver};
 use crate::error::{RaftError, codes};
 use crate::image::MetadataImage;
 use crate::node::RaftNode;
+use crate::quorum_status::QuorumStatus;
 use crate::records::MetadataRecord;
 use crate::tcp_transport::TcpTransport;
 use crate::transport::{NoTransport, Transport};
@@ -90,7 +91,7 @@ impl Controller {
             ready_tx,
             cfg.tick_interval,
             cfg.proposal_timeout,
-            cfg.voters.len() == 1,
+            cfg.voters.clone(),
         );
         let task = tokio::spawn(driver.run());
         match tokio::time::timeout(cfg.proposal_timeout.max(STARTUP_TIMEOUT_MIN), ready_rx).await {
@@ -118,6 +119,25 @@ impl Controller {
     /// A receiver that sees every new committed image.
     pub fn subscribe(&self) -> watch::Receiver<Arc<MetadataImage>> {
         self.images.clone()
+    }
+
+    /// The metadata quorum as DescribeQuorum reports it. `Err(NotController)` when this node
+    /// does not lead the quorum (only the leader knows its followers' progress).
+    pub async fn describe_quorum(&self) -> Result<QuorumStatus, RaftError> {
+        let (tx, rx) = oneshot::channel();
+        if self
+            .commands
+            .send(Command::DescribeQuorum(tx))
+            .await
+            .is_err()
+        {
+            return Err(RaftError::Stopped);
+        }
+        match rx.await {
+            Ok(Some(status)) => Ok(status),
+            Ok(None) => Err(RaftError::NotController),
+            Err(_) => Err(RaftError::Stopped),
+        }
     }
 
     /// Runs `f` on the driver against the pending image; returns its response (if it ran) and

@@ -11,6 +11,7 @@ pub mod error;
 mod handle;
 pub mod image;
 pub mod node;
+mod quorum_status;
 pub mod records;
 pub mod storage;
 pub mod tcp_transport;
@@ -22,6 +23,7 @@ pub use handle::Controller;
 pub use image::{
     BrokerImage, ConfigResource, ConfigResourceKind, MetadataImage, PartitionImage, TopicImage,
 };
+pub use quorum_status::{QuorumStatus, ReplicaStatus};
 pub use records::MetadataRecord;
 pub use tcp_transport::TcpTransport;
 pub use transport::{InMemoryNetwork, InMemoryTransport, NoTransport, Transport};

@@ -13,6 +13,7 @@ use crate::apply::{apply_record, image_to_records, replay};
 use crate::config::{QuorumConfig, node_id, raft_id};
 use crate::error::RaftError;
 use crate::image::MetadataImage;
+use crate::quorum_status::{QuorumStatus, ReplicaStatus, ReplicaTimes};
 use crate::records::{decode_batch, encode_batch};
 use crate::storage::DiskStorage;
 use crate::storage::meta_properties::{self, MetaProperties};
@@ -202,6 +203,57 @@ impl RaftNode {
     /// Last applied index.
     pub fn applied_index(&self) -> u64 {
         self.raw.raft.raft_log.applied
+    }
+
+    /// Index of the last entry in this node's log.
+    pub fn last_index(&self) -> u64 {
+        self.raw.raft.raft_log.last_index()
+    }
+
+    /// The quorum as this node sees it, if it leads (only the leader knows its followers'
+    /// progress); `times` are the followers' last answer times the driver kept.
+    pub(crate) fn quorum_status(
+        &self,
+        times: &ReplicaTimes,
+        voter_endpoints: &[crate::config::Voter],
+        now_ms: i64,
+    ) -> Option<QuorumStatus> {
+        if !self.is_leader() {
+            return None;
+        }
+        let mut ids = self.raw.raft.prs().conf().to_conf_state().voters;
+        ids.sort_unstable();
+        let voters = ids
+            .into_iter()
+            .map(|raft| {
+                let replica_id = node_id(raft);
+                if replica_id == self.node_id {
+                    return ReplicaStatus {
+                        replica_id,
+                        log_end_offset: self.last_index() as i64,
+                        last_fetch_timestamp: now_ms,
+                        last_caught_up_timestamp: now_ms,
+                    };
+                }
+                let matched = self.raw.raft.prs().get(raft).map_or(0, |p| p.matched);
+                let (last_fetch_timestamp, last_caught_up_timestamp) = times.of(replica_id);
+                ReplicaStatus {
+                    replica_id,
+                    log_end_offset: matched as i64,
+                    last_fetch_timestamp,
+                    last_caught_up_timestamp,
+                }
+            })
+            .collect();
+        let mut voter_endpoints = voter_endpoints.to_vec();
+        voter_endpoints.sort_by_key(|v| v.id);
+        Some(QuorumStatus {
+            leader_id: self.node_id,
+            leader_epoch: i32::try_from(self.term()).unwrap_or(i32::MAX),
+            high_watermark: self.commit_index() as i64,
+            voters,
+            voter_endpoints,
+        })
     }
 
     /// The storage (for inspection in tests and tools).

@@ -326,6 +326,38 @@ async fn three_controllers_over_the_in_memory_network() {
         assert_eq!(image.topics["replicated"].id, resp.topics[0].topic_id);
         assert_eq!(image.topics["replicated"].partitions[&0].replicas.len(), 3);
     }
+    // DescribeQuorum: only the leader answers; once the followers have acknowledged the
+    // leader's whole log, every voter shows the high watermark and both timestamps.
+    assert!(matches!(
+        follower.describe_quorum().await,
+        Err(vltava_raft::RaftError::NotController)
+    ));
+    let status = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let s = lc.describe_quorum().await.unwrap();
+            if s.voters
+                .iter()
+                .all(|v| v.log_end_offset == s.high_watermark && v.last_caught_up_timestamp > 0)
+            {
+                return s;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(status.leader_id, leader);
+    assert!(status.leader_epoch >= 1);
+    assert!(status.high_watermark >= lc.image().offset, "{status:?}");
+    let ids: Vec<i32> = status.voters.iter().map(|v| v.replica_id).collect();
+    assert_eq!(ids, vec![1, 2, 3]);
+    assert_eq!(status.voter_endpoints.len(), 3);
+    for v in &status.voters {
+        assert!(
+            v.last_fetch_timestamp >= v.last_caught_up_timestamp,
+            "{v:?}"
+        );
+    }
     for c in controllers {
         c.shutdown().await;
     }

@@ -30,9 +30,6 @@ use vltava_protocol::messages::alter_user_scram_credentials_response::{
 use vltava_protocol::messages::consumer_group_heartbeat_response::ConsumerGroupHeartbeatResponse;
 use vltava_protocol::messages::create_delegation_token_response::CreateDelegationTokenResponse;
 use vltava_protocol::messages::describe_delegation_token_response::DescribeDelegationTokenResponse;
-use vltava_protocol::messages::describe_quorum_response::{
-    self, DescribeQuorumResponse, PartitionData,
-};
 use vltava_protocol::messages::describe_transactions_response::{
     DescribeTransactionsResponse, TransactionState,
 };
@@ -158,11 +155,6 @@ const REFUSALS: &[(ApiKey, i16, &str)] = &[
         ApiKey::AlterUserScramCredentials,
         UNSUPPORTED_SASL_MECHANISM,
         "SCRAM is not enabled on this broker",
-    ),
-    (
-        ApiKey::DescribeQuorum,
-        UNSUPPORTED_VERSION,
-        "describing the metadata quorum is not supported by this broker",
     ),
     (
         ApiKey::UpdateFeatures,
@@ -529,35 +521,6 @@ pub fn handle(cache: &MetadataCache, body: &RequestBody, version: i16) -> Option
                         user: u.clone(),
                         error_code: r.code,
                         error_message: msg(r.message),
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            })
-        }
-        RequestBody::DescribeQuorum(req) => {
-            let message = if version >= 2 { msg(r.message) } else { None };
-            ResponseBody::from(DescribeQuorumResponse {
-                error_code: r.code,
-                error_message: message.clone(),
-                topics: req
-                    .topics
-                    .iter()
-                    .map(|t| describe_quorum_response::TopicData {
-                        topic_name: t.topic_name.clone(),
-                        partitions: t
-                            .partitions
-                            .iter()
-                            .map(|p| PartitionData {
-                                partition_index: p.partition_index,
-                                error_code: r.code,
-                                error_message: message.clone(),
-                                leader_id: -1,
-                                leader_epoch: -1,
-                                high_watermark: -1,
-                                ..Default::default()
-                            })
-                            .collect(),
                         ..Default::default()
                     })
                     .collect(),

@@ -8,6 +8,7 @@ mod console;
 mod groups;
 mod offsets;
 mod perf;
+mod quorum;
 mod topics;
 mod verifiable;
 
@@ -23,6 +24,7 @@ pub const TOOLS: &[&str] = &[
     "delete-records",
     "get-offsets",
     "api-versions",
+    "metadata-quorum",
     "verifiable-producer",
     "verifiable-consumer",
     "producer-perf-test",
@@ -52,6 +54,7 @@ pub async fn run_with_input(
         "delete-records" => offsets::delete_records(args, out).await,
         "get-offsets" => offsets::get_offsets(args, out).await,
         "api-versions" => offsets::api_versions(args, out).await,
+        "metadata-quorum" => quorum::run(args, out).await,
         "verifiable-producer" => verifiable::producer(args, out).await,
         "verifiable-consumer" => verifiable::consumer(args, out).await,
         "producer-perf-test" => perf::producer(args, out).await,
