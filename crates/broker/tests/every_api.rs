@@ -1,7 +1,8 @@
-//! Every API key the broker advertises in ApiVersions, sent at its highest
-//! advertised version with a valid (seeded random) body, gets a response frame
-//! with the request's correlation id that decodes at that version, and the
-//! connection stays usable: a Metadata request after it is answered.
+//! Every API key the broker advertises in ApiVersions, sent at every advertised
+//! version with a valid (seeded random) body, gets a response frame with the
+//! request's correlation id that decodes at that version, and the connection
+//! stays usable: a Metadata request after it is answered.
+//! `VLTAVA_EVERY_API_SEEDS=N` raises the seeds per version for a longer local run.
 
 #![allow(clippy::unwrap_used)]
 
@@ -18,8 +19,20 @@ use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
 
 use support::{LIMIT, start_node};
 
-/// Seeds per API: different shapes (empty and filled lists, nulls).
+/// Seeds at each API's highest version: different shapes (empty and filled
+/// lists, nulls); older versions get one seed each unless raised.
 const SEEDS: u64 = 3;
+
+/// (seeds at the top version, seeds at older versions).
+fn seeds() -> (u64, u64) {
+    match std::env::var("VLTAVA_EVERY_API_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        Some(n) => (n, n),
+        None => (SEEDS, 1),
+    }
+}
 
 /// A random body of `key` at `version`, with the fields that would make an
 /// implemented API wait, send no response or change the cluster set to safe
@@ -30,8 +43,12 @@ fn body_for(key: ApiKey, version: i16, seed: u64) -> RequestBody {
     match &mut body {
         RequestBody::Produce(r) => r.acks = 1,
         RequestBody::Fetch(r) => r.max_wait_ms = 0,
-        RequestBody::Metadata(r) => r.allow_auto_topic_creation = false,
-        RequestBody::CreateTopics(r) => r.validate_only = true,
+        // Before v4 Metadata always auto-creates, and CreateTopics v0 has no
+        // validate-only flag: ask for no topics there instead.
+        RequestBody::Metadata(r) if version >= 4 => r.allow_auto_topic_creation = false,
+        RequestBody::Metadata(r) => r.topics = Some(Vec::new()),
+        RequestBody::CreateTopics(r) if version >= 1 => r.validate_only = true,
+        RequestBody::CreateTopics(r) => r.topics.clear(),
         RequestBody::CreatePartitions(r) => r.validate_only = true,
         RequestBody::AlterConfigs(r) => r.validate_only = true,
         RequestBody::IncrementalAlterConfigs(r) => r.validate_only = true,
@@ -88,30 +105,33 @@ async fn every_advertised_api_is_answered_and_the_connection_stays_open() {
     assert!(apis.len() > 50, "advertised: {}", apis.len());
     let mut failures = Vec::new();
     let mut corr = 0;
+    let (top_seeds, old_seeds) = seeds();
     for api in &apis {
         let key = ApiKey::from_i16(api.api_key).unwrap();
-        for seed in 0..SEEDS {
-            let mut s = TcpStream::connect(node.addr).await.unwrap();
-            let body = body_for(key, api.max_version, seed);
-            corr += 1;
-            if let Err(e) = call(&mut s, key, api.max_version, corr, &body).await {
-                failures.push(format!(
-                    "{} v{} seed {seed}: {e}",
-                    key.name(),
-                    api.max_version
-                ));
-                continue;
-            }
-            corr += 1;
-            let meta = RequestBody::from(MetadataRequest::default());
-            match call(&mut s, ApiKey::Metadata, 12, corr, &meta).await {
-                Ok(ResponseBody::Metadata(m)) => assert!(!m.brokers.is_empty()),
-                Ok(other) => failures.push(format!("{}: Metadata got {other:?}", key.name())),
-                Err(e) => failures.push(format!(
-                    "{} v{} seed {seed}: Metadata after it: {e}",
-                    key.name(),
-                    api.max_version
-                )),
+        for version in api.min_version..=api.max_version {
+            let n = if version == api.max_version {
+                top_seeds
+            } else {
+                old_seeds
+            };
+            for seed in 0..n {
+                let mut s = TcpStream::connect(node.addr).await.unwrap();
+                let body = body_for(key, version, seed);
+                corr += 1;
+                if let Err(e) = call(&mut s, key, version, corr, &body).await {
+                    failures.push(format!("{} v{version} seed {seed}: {e}", key.name()));
+                    continue;
+                }
+                corr += 1;
+                let meta = RequestBody::from(MetadataRequest::default());
+                match call(&mut s, ApiKey::Metadata, 12, corr, &meta).await {
+                    Ok(ResponseBody::Metadata(m)) => assert!(!m.brokers.is_empty()),
+                    Ok(other) => failures.push(format!("{}: Metadata got {other:?}", key.name())),
+                    Err(e) => failures.push(format!(
+                        "{} v{version} seed {seed}: Metadata after it: {e}",
+                        key.name()
+                    )),
+                }
             }
         }
     }

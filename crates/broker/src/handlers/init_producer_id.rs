@@ -1,6 +1,8 @@
-//! InitProducerId (key 22) for idempotent producers: a producer id from the
-//! controller's blocks, epoch 0; a producer re-initialising its own id (KIP-360)
-//! gets the next epoch. Transactional ids are not supported.
+//! InitProducerId (key 22) for idempotent producers: like Kafka's transaction
+//! coordinator with a null transactional id, every request gets a fresh producer id
+//! from the controller's blocks with epoch 0, also when it names its current id and
+//! epoch (idempotent producers bump their epoch locally, KIP-360); an id without an
+//! epoch or the reverse is INVALID_REQUEST. Transactional ids are not supported.
 
 use vltava_protocol::ResponseBody;
 use vltava_protocol::messages::InitProducerIdRequest;
@@ -8,6 +10,10 @@ use vltava_protocol::messages::init_producer_id_response::InitProducerIdResponse
 
 use crate::broker::Broker;
 use crate::error_codes::*;
+
+/// "No producer id" and "no epoch" on the wire.
+const NO_PRODUCER_ID: i64 = -1;
+const NO_PRODUCER_EPOCH: i16 = -1;
 
 /// Handles InitProducerId.
 pub async fn handle(broker: &Broker, req: &InitProducerIdRequest) -> ResponseBody {
@@ -22,16 +28,8 @@ pub async fn handle(broker: &Broker, req: &InitProducerIdRequest) -> ResponseBod
     if req.transactional_id.is_some() {
         return fail(TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
     }
-    if req.producer_id >= 0 && req.producer_epoch >= 0 {
-        if req.producer_epoch == i16::MAX - 1 {
-            // Epoch exhausted: a fresh id.
-        } else {
-            return ResponseBody::from(InitProducerIdResponse {
-                producer_id: req.producer_id,
-                producer_epoch: req.producer_epoch + 1,
-                ..Default::default()
-            });
-        }
+    if (req.producer_id == NO_PRODUCER_ID) != (req.producer_epoch == NO_PRODUCER_EPOCH) {
+        return fail(INVALID_REQUEST);
     }
     match broker.next_producer_id().await {
         Ok(id) => ResponseBody::from(InitProducerIdResponse {

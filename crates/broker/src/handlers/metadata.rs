@@ -2,11 +2,11 @@
 //! metadata cache; topics named but missing are reported (or auto-created by
 //! the caller before this runs, see `dispatch`).
 
-use vltava_protocol::ResponseBody;
 use vltava_protocol::messages::MetadataRequest;
 use vltava_protocol::messages::metadata_response::{
     MetadataResponse, MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
+use vltava_protocol::{ResponseBody, Uuid};
 
 use crate::error_codes::*;
 use crate::metadata_cache::{MetadataCache, TopicMeta};
@@ -79,6 +79,17 @@ pub fn handle(
         Some(ts) => ts
             .iter()
             .map(|t| {
+                // Topic ids and null names arrive only from v12 on (v10/v11 carry the
+                // fields but, like Kafka, refuse them); their answers need a name.
+                if version < 12 && (t.name.is_none() || t.topic_id != Uuid::default()) {
+                    return MetadataResponseTopic {
+                        error_code: INVALID_REQUEST,
+                        name: Some(t.name.clone().unwrap_or_default()),
+                        topic_id: t.topic_id,
+                        topic_authorized_operations: AUTHORIZED_OPS_OMITTED,
+                        ..Default::default()
+                    };
+                }
                 let found = match &t.name {
                     Some(n) => cache.topic(n.as_str()),
                     None => cache.topic_by_id(t.topic_id),
@@ -206,5 +217,37 @@ mod tests {
                 (Some("soon".into()), LEADER_NOT_AVAILABLE)
             ]
         );
+    }
+
+    #[test]
+    fn topic_ids_and_null_names_before_v12_are_invalid_but_answered() {
+        use vltava_protocol::messages::metadata_request::MetadataRequestTopic;
+        let req = MetadataRequest {
+            topics: Some(vec![
+                MetadataRequestTopic {
+                    name: None,
+                    topic_id: Uuid::from_u128(7),
+                    ..Default::default()
+                },
+                MetadataRequestTopic {
+                    name: Some("t".into()),
+                    topic_id: Uuid::from_u128(7),
+                    ..Default::default()
+                },
+            ]),
+            ..Default::default()
+        };
+        for version in [10, 11] {
+            let resp = handle(&cache(), &req, version, &[]);
+            // It must encode at that version (names are not nullable before v12).
+            vltava_protocol::frame::encode_response(1, version, &resp).unwrap();
+            assert_eq!(
+                topics(resp),
+                vec![
+                    (Some("".into()), INVALID_REQUEST),
+                    (Some("t".into()), INVALID_REQUEST)
+                ]
+            );
+        }
     }
 }
