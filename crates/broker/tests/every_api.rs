@@ -15,9 +15,9 @@ use vltava_broker::handlers::api_versions::advertised_apis;
 use vltava_protocol::frame::{decode_response, encode_request};
 use vltava_protocol::messages::{MetadataRequest, RequestHeader};
 use vltava_protocol::testing::Gen;
-use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
+use vltava_protocol::{ApiKey, RequestBody, ResponseBody, Uuid};
 
-use support::{LIMIT, start_node};
+use support::{Client, LIMIT, start_node};
 
 /// Seeds at each API's highest version: different shapes (empty and filled
 /// lists, nulls); older versions get one seed each unless raised.
@@ -56,6 +56,63 @@ fn body_for(key: ApiKey, version: i16, seed: u64) -> RequestBody {
         _ => {}
     }
     body
+}
+
+/// The topic half of the requests are aimed at, so the handlers' real paths (not
+/// only their unknown-topic answers) see random offsets, sizes and partitions.
+const TARGET_TOPIC: &str = "every-api";
+const TARGET_PARTITIONS: i32 = 3;
+
+/// Points every topic of the data-path requests at the target topic, with
+/// partitions from -1 to one past the last.
+fn aim_at_target(body: &mut RequestBody, id: Uuid, seed: u64) {
+    let mut n = seed;
+    let mut partition = || {
+        n = n
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((n >> 33) % (TARGET_PARTITIONS as u64 + 2)) as i32 - 1
+    };
+    match body {
+        RequestBody::Produce(r) => r.topic_data.iter_mut().for_each(|t| {
+            t.name = TARGET_TOPIC.into();
+            t.partition_data
+                .iter_mut()
+                .for_each(|p| p.index = partition());
+        }),
+        RequestBody::Fetch(r) => r.topics.iter_mut().for_each(|t| {
+            t.topic = TARGET_TOPIC.into();
+            t.topic_id = id;
+            t.partitions
+                .iter_mut()
+                .for_each(|p| p.partition = partition());
+        }),
+        RequestBody::ListOffsets(r) => r.topics.iter_mut().for_each(|t| {
+            t.name = TARGET_TOPIC.into();
+            t.partitions
+                .iter_mut()
+                .for_each(|p| p.partition_index = partition());
+        }),
+        RequestBody::DeleteRecords(r) => r.topics.iter_mut().for_each(|t| {
+            t.name = TARGET_TOPIC.into();
+            t.partitions
+                .iter_mut()
+                .for_each(|p| p.partition_index = partition());
+        }),
+        RequestBody::OffsetForLeaderEpoch(r) => r.topics.iter_mut().for_each(|t| {
+            t.topic = TARGET_TOPIC.into();
+            t.partitions
+                .iter_mut()
+                .for_each(|p| p.partition = partition());
+        }),
+        RequestBody::OffsetCommit(r) => r.topics.iter_mut().for_each(|t| {
+            t.name = TARGET_TOPIC.into();
+            t.partitions
+                .iter_mut()
+                .for_each(|p| p.partition_index = partition());
+        }),
+        _ => {}
+    }
 }
 
 /// Sends one request; returns the decoded response or why there was none.
@@ -106,6 +163,10 @@ async fn every_advertised_api_is_answered_and_the_connection_stays_open() {
     let mut failures = Vec::new();
     let mut corr = 0;
     let (top_seeds, old_seeds) = seeds();
+    let target_id = Client::connect(&node)
+        .await
+        .create_topic(TARGET_TOPIC, TARGET_PARTITIONS)
+        .await;
     for api in &apis {
         let key = ApiKey::from_i16(api.api_key).unwrap();
         for version in api.min_version..=api.max_version {
@@ -116,7 +177,10 @@ async fn every_advertised_api_is_answered_and_the_connection_stays_open() {
             };
             for seed in 0..n {
                 let mut s = TcpStream::connect(node.addr).await.unwrap();
-                let body = body_for(key, version, seed);
+                let mut body = body_for(key, version, seed);
+                if seed % 2 == 1 {
+                    aim_at_target(&mut body, target_id, seed);
+                }
                 corr += 1;
                 if let Err(e) = call(&mut s, key, version, corr, &body).await {
                     failures.push(format!("{} v{version} seed {seed}: {e}", key.name()));
