@@ -5,8 +5,6 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -16,7 +14,7 @@ use vltava_protocol::messages::{MetadataRequest, RequestHeader};
 use vltava_protocol::testing::Gen;
 use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
 
-use support::{LIMIT, start_node};
+use crate::support::{LIMIT, start_node};
 
 /// Seeds per API: different shapes (empty and filled lists, nulls).
 const SEEDS: u64 = 3;
