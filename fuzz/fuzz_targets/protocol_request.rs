@@ -1,5 +1,5 @@
 //! Fuzz target: arbitrary bytes as a request frame of any API key and version.
-//! `crates/protocol/tests/fuzz_corpus.rs` replays the committed corpus.
+//! `crates/protocol/tests/it/fuzz_corpus.rs` replays the committed corpus.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -1,6 +1,6 @@
 //! Fuzz target: arbitrary bytes through every record decoder (v2 batches, their
 //! records and control records, legacy message sets, down-conversion, codecs).
-//! `crates/records/tests/fuzz_corpus.rs` replays the committed corpus through the
+//! `crates/records/tests/it/fuzz_corpus.rs` replays the committed corpus through the
 //! same function on every test run.
 #![no_main]
 

@@ -1,5 +1,5 @@
 //! Entry points of the protocol fuzz targets, also replayed over the committed
-//! corpus by `tests/fuzz_corpus.rs`. Each decodes arbitrary bytes and, when they
+//! corpus by `tests/it/fuzz_corpus.rs`. Each decodes arbitrary bytes and, when they
 //! decode, checks the value survives re-encoding: a panic here is a bug found.
 
 use crate::frame::{decode_request, decode_response, encode_request, encode_response};

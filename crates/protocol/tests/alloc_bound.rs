@@ -2,6 +2,11 @@
 //! counts cannot make the decoder reserve more than a small multiple of its size.
 //! A counting global allocator measures the peak bytes the decoding thread has
 //! live while it decodes.
+//!
+//! Its own test binary on purpose (not a module of `tests/it/`): a
+//! `#[global_allocator]` replaces the allocator of the whole binary, so every
+//! test linked with it would run on the counting allocator, and measurements
+//! are only meaningful in a binary that holds nothing else.
 
 use bytes::{BufMut, Bytes, BytesMut};
 use std::alloc::{GlobalAlloc, Layout, System};

@@ -1,6 +1,8 @@
 //! Test support shared by the workspace: where the project-local Python
-//! environment is, and the real-client request captures.
+//! environment is, the real-client request captures, and the `vltava` binary
+//! as a child process.
 
+pub mod broker_process;
 pub mod captures;
 
 use std::path::PathBuf;

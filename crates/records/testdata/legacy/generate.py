@@ -1,5 +1,5 @@
 """Writes legacy (magic 0/1) message sets built by kafka-python's own legacy
-builder, the golden inputs of tests/legacy.rs. Run with a Python that has
+builder, the golden inputs of tests/it/legacy.rs. Run with a Python that has
 kafka-python 3.x, lz4 and python-snappy:  python generate.py
 """
 import json

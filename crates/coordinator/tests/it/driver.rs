@@ -2,14 +2,12 @@
 //! the broker's path (`start` + `CoordinatorHandle::handle`), delayed
 //! JoinGroup responses, session expiry, and reload after a restart.
 
-mod common;
-
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::common::{Harness, subscription};
 use bytes::Bytes;
-use common::{Harness, subscription};
 use vltava_coordinator::{
     CoordinatorError, CoordinatorHandle, GroupConfig, OffsetsLog, codes, start,
 };

@@ -1,9 +1,7 @@
 //! Data-driven tests of the group state machine: join/sync/heartbeat flows,
 //! leader changes, timeouts, static members, generation fencing.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use vltava_coordinator::{GroupConfig, GroupState, codes};
 use vltava_protocol::ResponseBody;
 use vltava_protocol::messages::leave_group_request::MemberIdentity;

@@ -2,11 +2,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
+use crate::support::fake_kafka::FakeKafka;
 use std::collections::BTreeMap;
 use std::time::Duration;
-use support::fake_kafka::FakeKafka;
 use vltava_client::consumer::{ConsumerConfig, OffsetReset};
 use vltava_client::{
     Admin, ClientConfig, Consumer, NewTopic, Producer, ProducerConfig, ProducerRecord,

@@ -5,12 +5,10 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::{Client, start_node_with};
 use bytes::Bytes;
-use support::{Client, start_node_with};
 use vltava_protocol::messages::ListOffsetsRequest;
 use vltava_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use vltava_protocol::{RequestBody, ResponseBody};

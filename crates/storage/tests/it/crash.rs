@@ -4,13 +4,11 @@
 //! recovery point on.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
-use common::*;
+use crate::common::*;
 use vltava_records::BatchIter;
 use vltava_storage::{FetchIsolation, Log, LogOpenOptions, ManualClock, MemStorage};
 

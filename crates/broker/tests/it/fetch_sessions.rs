@@ -8,9 +8,7 @@ use vltava_protocol::messages::{FetchRequest, FetchResponse};
 use vltava_protocol::{RequestBody, ResponseBody, Uuid};
 use vltava_records::{BatchBuilder, BatchBuilderConfig};
 
-mod support;
-
-use support::{Client, start_node};
+use crate::support::{Client, start_node};
 
 trait SessionFetch {
     async fn produce(&mut self, topic: &str, partition: i32, value: &[u8]) -> i64;

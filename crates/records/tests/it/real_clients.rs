@@ -250,7 +250,7 @@ fn kafka_python_reads_what_we_write() {
             for magic in [0i8, 1] {
                 // kafka-python reads magic-0 LZ4 only with the optional `xxhash`
                 // module, which the project environment does not install; that
-                // framing is checked against kafka-python's bytes in tests/legacy.rs.
+                // framing is checked against kafka-python's bytes in tests/it/legacy.rs.
                 if magic == 0 && codec == Compression::Lz4 {
                     continue;
                 }
@@ -261,7 +261,7 @@ fn kafka_python_reads_what_we_write() {
             }
         }
     }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kafka_python_decode.py");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/kafka_python_decode.py");
     let output = Command::new(&py)
         .arg(&script)
         .args(files.iter().map(|(p, _, _)| p))

@@ -4,10 +4,8 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
+use crate::support::{Client, start_node};
 use bytes::Bytes;
-use support::{Client, start_node};
 use vltava_protocol::messages::describe_producers_request::{
     DescribeProducersRequest, TopicRequest,
 };

@@ -1,9 +1,7 @@
 //! Offsets (commit, fetch in every form, delete, expiry) and group
 //! administration (describe, list, delete), plus reload from the records.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use vltava_coordinator::{GroupConfig, GroupCoordinator, GroupState, codes};
 use vltava_protocol::ResponseBody;
 use vltava_protocol::messages::offset_commit_request::{

@@ -3,19 +3,18 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
+use crate::support::real_broker;
 use std::time::Duration;
-use support::real_broker::RealBroker;
 use vltava_client::admin::{AlterOp, LATEST, ResourceType};
 use vltava_client::consumer::{ConsumerConfig, OffsetReset};
 use vltava_client::producer::partitioner::partition_for_key;
 use vltava_client::{
     Admin, ClientConfig, Consumer, NewTopic, Producer, ProducerConfig, ProducerRecord,
 };
+use vltava_testkit::broker_process::BrokerProcess;
 
-async fn admin(b: &RealBroker) -> Admin {
-    Admin::connect(ClientConfig::new(&b.addr)).await.unwrap()
+async fn admin(b: &BrokerProcess) -> Admin {
+    Admin::connect(ClientConfig::new(b.addr())).await.unwrap()
 }
 
 async fn poll_n(c: &mut Consumer, n: usize) -> Vec<vltava_client::ConsumerRecord> {
@@ -29,12 +28,12 @@ async fn poll_n(c: &mut Consumer, n: usize) -> Vec<vltava_client::ConsumerRecord
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn produce_and_consume_every_codec_through_the_broker() {
-    let b = RealBroker::start();
+    let b = real_broker();
     let a = admin(&b).await;
     a.create_topic(NewTopic::new("it", 3, 1)).await.unwrap();
     let mut sent = 0;
     for codec in ["none", "gzip", "snappy", "lz4", "zstd"] {
-        let mut cfg = ProducerConfig::new(&b.addr);
+        let mut cfg = ProducerConfig::new(b.addr());
         cfg.compression = vltava_client::producer::parse_compression(codec).unwrap();
         let p = Producer::new(cfg).await.unwrap();
         let mut fs = Vec::new();
@@ -56,7 +55,7 @@ async fn produce_and_consume_every_codec_through_the_broker() {
         sent += 40;
         p.close().await;
     }
-    let mut cfg = ConsumerConfig::new(&b.addr, None);
+    let mut cfg = ConsumerConfig::new(b.addr(), None);
     cfg.auto_offset_reset = OffsetReset::Earliest;
     let mut c = Consumer::new(cfg).await.unwrap();
     c.assign(&[("it".into(), 0), ("it".into(), 1), ("it".into(), 2)])
@@ -81,10 +80,10 @@ async fn produce_and_consume_every_codec_through_the_broker() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn group_consumer_commits_and_resumes() {
-    let b = RealBroker::start();
+    let b = real_broker();
     let a = admin(&b).await;
     a.create_topic(NewTopic::new("g", 4, 1)).await.unwrap();
-    let p = Producer::new(ProducerConfig::new(&b.addr)).await.unwrap();
+    let p = Producer::new(ProducerConfig::new(b.addr())).await.unwrap();
     for i in 0..100 {
         p.send(ProducerRecord::new(
             "g",
@@ -94,7 +93,7 @@ async fn group_consumer_commits_and_resumes() {
         .await
         .unwrap();
     }
-    let mut cfg = ConsumerConfig::new(&b.addr, Some("it-group"));
+    let mut cfg = ConsumerConfig::new(b.addr(), Some("it-group"));
     cfg.auto_offset_reset = OffsetReset::Earliest;
     cfg.enable_auto_commit = false;
     let mut c = Consumer::new(cfg.clone()).await.unwrap();
@@ -133,7 +132,7 @@ async fn group_consumer_commits_and_resumes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_configs_partitions_and_delete() {
-    let b = RealBroker::start();
+    let b = real_broker();
     let a = admin(&b).await;
     let mut t = NewTopic::new("adm", 1, 1);
     t.configs.push(("retention.ms".into(), "123456".into()));
@@ -171,7 +170,7 @@ async fn admin_configs_partitions_and_delete() {
     assert_eq!(cluster.brokers.len(), 1);
     let versions = a.api_versions().await.unwrap();
     assert!(versions[0].1.iter().any(|(k, _, _)| *k == 0));
-    let p = Producer::new(ProducerConfig::new(&b.addr)).await.unwrap();
+    let p = Producer::new(ProducerConfig::new(b.addr())).await.unwrap();
     for _ in 0..5 {
         p.send(ProducerRecord::new("adm", None, Some(b"x")).with_partition(0))
             .await
@@ -193,10 +192,10 @@ impl vltava_client::RebalanceListener for Revocations {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cooperative_sticky_moves_only_the_partitions_that_change_owner() {
-    let b = RealBroker::start();
+    let b = real_broker();
     let a = admin(&b).await;
     a.create_topic(NewTopic::new("coop", 4, 1)).await.unwrap();
-    let mut cfg = ConsumerConfig::new(&b.addr, Some("coop-group"));
+    let mut cfg = ConsumerConfig::new(b.addr(), Some("coop-group"));
     cfg.assignors = vec![std::sync::Arc::new(
         vltava_client::consumer::CooperativeStickyAssignor,
     )];
@@ -255,10 +254,10 @@ async fn cooperative_sticky_moves_only_the_partitions_that_change_owner() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn static_member_gets_its_partitions_back_after_a_restart() {
-    let b = RealBroker::start();
+    let b = real_broker();
     let a = admin(&b).await;
     a.create_topic(NewTopic::new("static", 3, 1)).await.unwrap();
-    let mut cfg = ConsumerConfig::new(&b.addr, Some("static-group"));
+    let mut cfg = ConsumerConfig::new(b.addr(), Some("static-group"));
     cfg.group_instance_id = Some("instance-a".into());
     cfg.heartbeat_interval = Duration::from_millis(200);
     cfg.session_timeout = Duration::from_secs(10);

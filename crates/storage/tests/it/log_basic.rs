@@ -1,9 +1,7 @@
 //! Append/read/roll/index/reopen/truncate/retention/compaction behaviour of `Log`.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use vltava_records::{BatchView, Compression};
 use vltava_storage::log::{EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, MAX_TIMESTAMP};
 use vltava_storage::{

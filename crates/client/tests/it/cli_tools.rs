@@ -4,9 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
-use support::real_broker::RealBroker;
+use crate::support::real_broker;
 
 async fn tool(args: &[&str]) -> (i32, String) {
     tool_with_input(args, "").await
@@ -32,8 +30,8 @@ fn ok((code, out): (i32, String)) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn topics_tool() {
-    let b = RealBroker::start();
-    let bs = b.addr.as_str();
+    let b = real_broker();
+    let bs = b.addr();
     let out = ok(tool(&[
         "topics",
         "--bootstrap-server",
@@ -148,8 +146,8 @@ async fn topics_tool() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn console_tools_and_consumer_groups() {
-    let b = RealBroker::start();
-    let bs = b.addr.as_str();
+    let b = real_broker();
+    let bs = b.addr();
     ok(tool(&[
         "topics",
         "--bootstrap-server",
@@ -364,8 +362,8 @@ async fn console_tools_and_consumer_groups() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offsets_records_versions_and_configs_alter() {
-    let b = RealBroker::start();
-    let bs = b.addr.as_str();
+    let b = real_broker();
+    let bs = b.addr();
     ok(tool(&[
         "topics",
         "--bootstrap-server",
@@ -494,8 +492,8 @@ async fn offsets_records_versions_and_configs_alter() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verifiable_and_perf_tools() {
-    let b = RealBroker::start();
-    let bs = b.addr.as_str();
+    let b = real_broker();
+    let bs = b.addr();
     ok(tool(&[
         "topics",
         "--bootstrap-server",
@@ -622,7 +620,7 @@ async fn verifiable_and_perf_tools() {
 /// `configs` output checked exactly through the test double.
 #[tokio::test]
 async fn configs_describe_against_the_test_double() {
-    let fake = support::fake_kafka::FakeKafka::start().await;
+    let fake = crate::support::fake_kafka::FakeKafka::start().await;
     fake.create_topic("f", 1);
     let bs = fake.addr.as_str();
     ok(tool(&[
@@ -700,8 +698,8 @@ async fn configs_describe_against_the_test_double() {
 async fn tools_through_the_vltava_binary() {
     use std::io::Write;
     use std::process::{Command, Stdio};
-    let b = RealBroker::start();
-    let bin = support::real_broker::broker_bin();
+    let b = real_broker();
+    let bin = vltava_testkit::broker_process::broker_bin().unwrap_or_else(|e| panic!("{e}"));
     let run = |args: &[&str], input: &str| {
         let mut child = Command::new(&bin)
             .args(args)
@@ -724,7 +722,7 @@ async fn tools_through_the_vltava_binary() {
         );
         String::from_utf8(out.stdout).unwrap()
     };
-    let bs = b.addr.as_str();
+    let bs = b.addr();
     let out = run(
         &[
             "topics",
@@ -767,8 +765,8 @@ async fn tools_through_the_vltava_binary() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metadata_quorum_tool_describes_the_single_voter() {
-    let b = RealBroker::start();
-    let bs = b.addr.as_str();
+    let b = real_broker();
+    let bs = b.addr();
     let status = ok(tool(&[
         "metadata-quorum",
         "--bootstrap-server",

@@ -6,8 +6,6 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -17,7 +15,7 @@ use vltava_protocol::messages::{MetadataRequest, RequestHeader};
 use vltava_protocol::testing::Gen;
 use vltava_protocol::{ApiKey, RequestBody, ResponseBody, Uuid};
 
-use support::{Client, LIMIT, start_node};
+use crate::support::{Client, LIMIT, start_node};
 
 /// Seeds at each API's highest version: different shapes (empty and filled
 /// lists, nulls); older versions get one seed each unless raised.

@@ -1,6 +1,6 @@
 """Decodes record files with kafka-python's own record readers and prints what
 it read as JSON: {file: [{"offset", "timestamp", "key", "value", "headers"}]}.
-Used by tests/real_clients.rs to check that batches and legacy message sets
+Used by tests/it/real_clients.rs to check that batches and legacy message sets
 written by vltava-records read correctly in a real client.
 """
 import json

@@ -4,11 +4,9 @@
 //! generations never go back, states agree with membership, and every
 //! acknowledged commit reads back until deleted.
 
-mod common;
-
 use std::collections::HashMap;
 
-use common::*;
+use crate::common::*;
 use proptest::prelude::*;
 use vltava_coordinator::GroupState;
 use vltava_protocol::ResponseBody;

@@ -4,9 +4,10 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
+
+use vltava_testkit::broker_process::BrokerProcess;
 
 fn vltava() -> Command {
     Command::new(env!("CARGO_BIN_EXE_vltava"))
@@ -49,59 +50,34 @@ fn storage_format_writes_meta_properties_once() {
 #[test]
 fn server_start_takes_env_and_overrides_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let logs = dir.path().join("data");
     let props = dir.path().join("server.properties");
-    // The file says port 1 (unusable); the override wins.
+    // The file says port 1 (unusable); the launcher's listeners override wins.
     std::fs::write(
         &props,
         "listeners=PLAINTEXT://127.0.0.1:1\nnum.partitions=3\n",
     )
     .unwrap();
-    let mut child = vltava()
-        .args(["server", "start", "--config"])
-        .arg(&props)
-        .args([
-            "--override",
-            "listeners=PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:0",
-        ])
-        .env("KAFKA_LOG_DIRS", &logs)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    // log.dirs comes from KAFKA_LOG_DIRS here, not from an override.
+    let broker = BrokerProcess::builder()
+        .bin(env!("CARGO_BIN_EXE_vltava"))
+        .config_file(&props)
+        .log_dirs_in_env()
+        .start()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr = broker.addr().to_string();
+    assert!(addr.starts_with("127.0.0.1:"), "{addr}");
     assert!(
-        line.starts_with("vltava: listening on 127.0.0.1:"),
-        "{line}"
+        !addr.ends_with(":1"),
+        "the override wins over the file: {addr}"
     );
     assert!(
-        !line.trim_end().ends_with(":1"),
-        "the override wins over the file: {line}"
-    );
-    assert!(
-        logs.join("meta.properties").exists(),
+        broker.log_dir().join("meta.properties").exists(),
         "formatted on first start"
     );
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            assert!(s.success(), "clean exit on SIGTERM: {s:?}");
-            break;
-        }
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("broker did not stop on SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let status = broker
+        .terminate(Duration::from_secs(20))
+        .unwrap_or_else(|e| panic!("broker did not stop on SIGTERM: {e}"));
+    assert!(status.success(), "clean exit on SIGTERM: {status:?}");
 }
 
 #[test]

@@ -4,9 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
-use support::{Client, start_node};
+use crate::support::{Client, start_node};
 use vltava_protocol::messages::DescribeQuorumRequest;
 use vltava_protocol::messages::describe_quorum_request::{PartitionData, TopicData};
 use vltava_protocol::messages::describe_quorum_response::DescribeQuorumResponse;

@@ -8,14 +8,12 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
+use crate::support::real_broker;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::real_broker::RealBroker;
 use vltava_client::consumer::{ConsumerConfig, OffsetReset, RangeAssignor};
 use vltava_client::producer::partitioner::partition_for_key;
 use vltava_client::{
@@ -65,13 +63,13 @@ c.close()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vltava_produces_confluent_consumes_exactly() {
-    let b = RealBroker::start();
-    let admin = Admin::connect(ClientConfig::new(&b.addr)).await.unwrap();
+    let b = real_broker();
+    let admin = Admin::connect(ClientConfig::new(b.addr())).await.unwrap();
     admin
         .create_topic(NewTopic::new("to-confluent", 6, 1))
         .await
         .unwrap();
-    let mut cfg = ProducerConfig::new(&b.addr);
+    let mut cfg = ProducerConfig::new(b.addr());
     cfg.compression = vltava_records::Compression::Lz4;
     let p = Producer::new(cfg).await.unwrap();
     let mut expected = BTreeSet::new();
@@ -94,7 +92,7 @@ async fn vltava_produces_confluent_consumes_exactly() {
     p.close().await;
     let lines = python(
         CONFLUENT_CONSUME_ALL,
-        &[&b.addr, "to-confluent", "6", "120"],
+        &[b.addr(), "to-confluent", "6", "120"],
     );
     assert_eq!(lines.len(), 120);
     let mut got = BTreeSet::new();
@@ -132,13 +130,13 @@ p.flush(30)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn confluent_produces_vltava_consumes_and_partitions_match() {
-    let b = RealBroker::start();
-    let admin = Admin::connect(ClientConfig::new(&b.addr)).await.unwrap();
+    let b = real_broker();
+    let admin = Admin::connect(ClientConfig::new(b.addr())).await.unwrap();
     admin
         .create_topic(NewTopic::new("from-confluent", 6, 1))
         .await
         .unwrap();
-    let lines = python(CONFLUENT_PRODUCE, &[&b.addr, "from-confluent", "150"]);
+    let lines = python(CONFLUENT_PRODUCE, &[b.addr(), "from-confluent", "150"]);
     assert_eq!(lines.len(), 150);
     let mut their_partition = BTreeMap::new();
     for l in &lines {
@@ -146,7 +144,7 @@ async fn confluent_produces_vltava_consumes_and_partitions_match() {
         let part = l["partition"].as_i64().unwrap() as i32;
         their_partition.insert(key, (part, l["offset"].as_i64().unwrap()));
     }
-    let mut cfg = ConsumerConfig::new(&b.addr, None);
+    let mut cfg = ConsumerConfig::new(b.addr(), None);
     cfg.auto_offset_reset = OffsetReset::Earliest;
     let mut c = Consumer::new(cfg).await.unwrap();
     c.assign(
@@ -211,8 +209,8 @@ print(json.dumps({"done": True}), flush=True)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mixed_group_splits_partitions_and_consumes_everything_once() {
-    let b = RealBroker::start();
-    let admin = Admin::connect(ClientConfig::new(&b.addr)).await.unwrap();
+    let b = real_broker();
+    let admin = Admin::connect(ClientConfig::new(b.addr())).await.unwrap();
     admin
         .create_topic(NewTopic::new("mixed", 4, 1))
         .await
@@ -221,7 +219,7 @@ async fn mixed_group_splits_partitions_and_consumes_everything_once() {
     let mut child = Command::new(py)
         .arg("-c")
         .arg(CONFLUENT_GROUP_MEMBER)
-        .args([b.addr.as_str(), "mixed", "mixed-group"])
+        .args([b.addr(), "mixed", "mixed-group"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -236,7 +234,7 @@ async fn mixed_group_splits_partitions_and_consumes_everything_once() {
             }
         }
     });
-    let mut cfg = ConsumerConfig::new(&b.addr, Some("mixed-group"));
+    let mut cfg = ConsumerConfig::new(b.addr(), Some("mixed-group"));
     cfg.auto_offset_reset = OffsetReset::Earliest;
     cfg.assignors = vec![std::sync::Arc::new(RangeAssignor)];
     cfg.heartbeat_interval = Duration::from_millis(500);
@@ -277,7 +275,7 @@ async fn mixed_group_splits_partitions_and_consumes_everything_once() {
     let our_parts: BTreeSet<i64> = c.assignment().iter().map(|tp| i64::from(tp.1)).collect();
     let their_parts: BTreeSet<i64> = theirs.iter().copied().collect();
     assert!(our_parts.is_disjoint(&their_parts));
-    let p = Producer::new(ProducerConfig::new(&b.addr)).await.unwrap();
+    let p = Producer::new(ProducerConfig::new(b.addr())).await.unwrap();
     let mut futs = Vec::new();
     for i in 0..200 {
         futs.push(

@@ -1,10 +1,8 @@
 //! Connection layer and producer against the in-process test double.
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
+use crate::support::fake_kafka::FakeKafka;
 use std::time::Duration;
-use support::fake_kafka::FakeKafka;
 use vltava_client::producer::partitioner::partition_for_key;
 use vltava_client::producer::{
     Acks, ProducerConfig, ProducerRecord, RoundRobinPartitioner, parse_compression,

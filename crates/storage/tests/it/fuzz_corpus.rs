@@ -2,15 +2,13 @@
 //! the fuzz target calls, so each test run exercises the corpus (and any crash
 //! input added to it) without a fuzzer.
 //!
-//! `VLTAVA_WRITE_STORAGE_SEEDS=1 cargo test -p vltava-storage --test fuzz_corpus`
+//! `VLTAVA_WRITE_STORAGE_SEEDS=1 cargo test -p vltava-storage --test it fuzz_corpus::`
 //! regenerates the seed files from real logs first.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::common::*;
 use proptest::prelude::*;
 use vltava_storage::fuzz_support::{join_input, recover_from_bytes};
 

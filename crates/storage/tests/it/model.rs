@@ -3,9 +3,7 @@
 //! after every step against an in-memory model of the partition.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use proptest::prelude::*;
 use vltava_records::{BatchBuilder, BatchBuilderConfig, BatchIter, Compression};
 use vltava_storage::{

@@ -1,0 +1,14 @@
+//! vltava-broker's integration tests, linked as one binary (one module per topic;
+//! a binary per file cost a statically linked executable each). `support` starts
+//! in-process nodes; `cli` runs the `vltava` binary itself through
+//! `vltava_testkit::broker_process`.
+
+mod bad_input;
+mod cli;
+mod describe_quorum;
+mod every_api;
+mod fetch_sessions;
+mod limits;
+mod produce_rules;
+mod retention;
+mod support;

@@ -1,0 +1,9 @@
+//! vltava-coordinator's integration tests, linked as one binary (one module per
+//! topic; a binary per file cost a statically linked executable each).
+
+mod common;
+mod driver;
+mod group_flows;
+mod offsets_admin;
+mod properties;
+mod records;

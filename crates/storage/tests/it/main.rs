@@ -1,0 +1,8 @@
+//! vltava-storage's integration tests, linked as one binary (one module per topic;
+//! a binary per file cost a statically linked executable each).
+
+mod common;
+mod crash;
+mod fuzz_corpus;
+mod log_basic;
+mod model;
