@@ -7,15 +7,17 @@ kcat comes from $VLTAVA_KCAT (./test.sh runs scripts/kcat-env.sh and sets it); e
 test fails when it is missing."""
 import json
 import os
+import re
 import struct
 import subprocess
+import threading
 import time
 import uuid
 
 import pytest
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
-from conftest import create_topic, vltava_bin
+from conftest import Broker, create_topic, vltava_bin
 
 KCAT_TIMEOUT = 60
 # Kafka's compression attribute values (RecordBatch attributes & 0x7).
@@ -222,7 +224,9 @@ def group_offsets_tool(broker, group):
     for line in r.stdout.splitlines():
         cols = line.split()
         if len(cols) >= 6 and cols[0] == group and cols[2].isdigit():
-            rows[(cols[1], int(cols[2]))] = (int(cols[3]), int(cols[4]), int(cols[5]))
+            # "-" where the group has no committed offset (yet).
+            rows[(cols[1], int(cols[2]))] = tuple(None if c == "-" else int(c)
+                                                  for c in cols[3:6])
     return rows
 
 
@@ -258,6 +262,63 @@ def test_balanced_consumer_group_commits(kcat, broker):
     assert group_run() == sorted((str(p), str(i), f"k{p}-{i}", f"second-{p}-{i}")
                                  for p in range(3) for i in range(10, 12))
     assert group_offsets_tool(broker, "kg") == {(topic, p): (12, 12, 0) for p in range(3)}
+
+
+MEMBER_ID = re.compile(r"\(memberid ([^)]+)\)")
+
+
+def test_group_member_ids_differ_across_broker_restart(kcat, broker):
+    """A kcat member killed with -9 stays in the stored group; after a broker
+    restart a new kcat member (same client id `rdkafka`) must get another id and
+    resume from the committed offsets."""
+    topic = "krestart"
+    create_topic(broker.bootstrap, topic)
+    kcat.produce(topic, [f"a{i}" for i in range(10)])
+    conf = ["-X", "auto.offset.reset=earliest", "-X", "session.timeout.ms=6000",
+            "-X", "heartbeat.interval.ms=500", "-X", "auto.commit.interval.ms=100"]
+
+    # -u: unbuffered output, each record is seen as soon as kcat consumes it.
+    first = subprocess.Popen([kcat.path, "-b", broker.bootstrap, "-u", "-G", "kr", *conf,
+                              "-f", "%o\n", topic],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = [], []
+    for stream, sink in ((first.stdout, out), (first.stderr, err)):
+        threading.Thread(target=lambda s=stream, k=sink: k.extend(s), daemon=True).start()
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if len(out) == 10 and group_offsets_tool(broker, "kr").get((topic, 0), (0,))[0] == 10:
+                break
+            assert first.poll() is None, "".join(err)
+            time.sleep(0.2)
+        else:
+            raise AssertionError(f"first member: {out} {err}")
+    finally:
+        first.kill()
+        first.wait(10)
+    assert [int(o) for o in out] == list(range(10))
+    first_ids = MEMBER_ID.findall("".join(err))
+    assert len(set(first_ids)) == 1, err
+
+    broker.stop()
+    again = Broker(broker.data_dir).start()
+    try:
+        k2 = Kcat(kcat.path, again)
+        k2.produce(topic, [f"b{i}" for i in range(10, 15)])
+        r = subprocess.run([kcat.path, "-b", again.bootstrap, "-G", "kr", *conf, "-e",
+                            "-f", "%o|%s\n", topic], capture_output=True, text=True, timeout=90)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.splitlines() == [f"{i}|b{i}" for i in range(10, 15)]
+        second_ids = MEMBER_ID.findall(r.stderr)
+        assert second_ids and second_ids[0] != first_ids[0], (first_ids, second_ids)
+        assert group_offsets_tool(again, "kr") == {(topic, 0): (15, 15, 0)}
+    finally:
+        try:
+            again.stop()
+        finally:
+            again.kill()
+            print("---- restarted broker log (tail) ----")
+            print(again.log()[-8000:])
 
 
 def test_kcat_to_confluent(kcat, broker):
