@@ -63,23 +63,24 @@ def kcat(broker):
     return Kcat(path, broker)
 
 
-def batch_codecs(data_dir, topic, partition):
-    """The compression codec of every record batch stored for a partition, read from
-    its Kafka-layout segment files."""
+def stored_batches(data_dir, topic, partition):
+    """(compression codec, producer id) of every record batch stored for a
+    partition, read from its Kafka-layout segment files."""
     pdir = os.path.join(data_dir, f"{topic}-{partition}")
-    codecs = []
+    batches = []
     for name in sorted(f for f in os.listdir(pdir) if f.endswith(".log")):
         with open(os.path.join(pdir, name), "rb") as f:
             buf = f.read()
         pos = 0
-        while pos + 23 <= len(buf):
+        while pos + 61 <= len(buf):
             _base, length = struct.unpack_from(">qi", buf, pos)
             assert buf[pos + 16] == 2, "expected RecordBatch magic 2"
             (attributes,) = struct.unpack_from(">h", buf, pos + 21)
-            codecs.append(attributes & 0x7)
+            (producer_id,) = struct.unpack_from(">q", buf, pos + 43)
+            batches.append((attributes & 0x7, producer_id))
             pos += 12 + length
         assert pos == len(buf), f"{name}: trailing bytes after the last batch"
-    return codecs
+    return batches
 
 
 def confluent_consume(bootstrap, topic, partitions, expected, timeout=30):
@@ -172,7 +173,7 @@ def test_produce_consume_codec_keys_headers(kcat, broker, codec):
 
     # kcat's -z really chose the codec: the broker stored the batches as they came.
     for p in range(3):
-        assert set(batch_codecs(broker.data_dir, topic, p)) == {CODEC_IDS[codec]}
+        assert {c for c, _ in stored_batches(broker.data_dir, topic, p)} == {CODEC_IDS[codec]}
 
 
 def test_offsets_tail_absolute_and_by_time(kcat, broker):
@@ -327,11 +328,15 @@ def test_kcat_to_confluent(kcat, broker):
     sent = []
     for p in range(2):
         lines = [f"key{p}-{i}:val{p}-{i}" for i in range(40)] + [f"tomb{p}:"]
-        # -Z: an empty value is a null value (a tombstone).
+        # -Z: an empty value is a null value (a tombstone). Idempotent producer:
+        # InitProducerId and sequence numbers as librdkafka 2.0.2 sends them.
         kcat.produce(topic, lines, "-p", str(p), "-K:", "-Z", "-z", "snappy",
-                     "-H", "a=1", "-H", "b=two")
+                     "-H", "a=1", "-H", "b=two", "-X", "enable.idempotence=true")
         sent += [(p, i, f"key{p}-{i}".encode(), f"val{p}-{i}".encode()) for i in range(40)]
         sent.append((p, 40, f"tomb{p}".encode(), None))
+    for p in range(2):
+        batches = stored_batches(broker.data_dir, topic, p)
+        assert batches and all(c == CODEC_IDS["snappy"] and pid >= 0 for c, pid in batches)
     got = confluent_consume(broker.bootstrap, topic, 2, len(sent))
     assert sorted((m.partition(), m.offset(), m.key(), m.value()) for m in got) == sorted(sent)
     for m in got:
