@@ -7,13 +7,15 @@ root="$(cd "$(dirname "$0")" && pwd)"
 cd "$root"
 scripts/python-env.sh
 export VLTAVA_PYTHON="$root/.tools/venv/bin/python"
+scripts/kcat-env.sh
+export VLTAVA_KCAT="$root/.tools/kcat/kcat"
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --workspace --no-fail-fast
 else
     cargo test --workspace --no-fail-fast --lib --bins --tests --examples
 fi
 cargo test --workspace --doc --quiet
-# Interop: the real broker binary driven by confluent-kafka, kafka-python, aiokafka and kafkajs.
+# Interop: the real broker binary driven by confluent-kafka, kafka-python, aiokafka, kafkajs and kcat.
 cargo build --quiet -p vltava-broker --bin vltava
 export VLTAVA_BIN="$root/target/debug/vltava"
 if [ -f tests/interop/node/package.json ]; then

@@ -25,6 +25,10 @@ pub struct Broker {
     applying: std::sync::Mutex<()>,
     producer_ids: tokio::sync::Mutex<(i64, i64)>,
     fetch_sessions: std::sync::Mutex<crate::fetch_session::FetchSessionCache>,
+    /// Seed of the group coordinator's member ids, drawn at start: a fixed one
+    /// would hand out, after a restart, the ids of members reloaded from
+    /// `__consumer_offsets` again.
+    member_id_seed: u64,
 }
 
 impl Broker {
@@ -44,6 +48,7 @@ impl Broker {
                 slots,
                 (crate::partitions::now_ms() & 0x3fff_ffff) as i32,
             )),
+            member_id_seed: random_seed(),
         }
     }
 
@@ -101,6 +106,7 @@ impl Broker {
             offsets_retention_check_interval_ms: c.offsets_retention_check_interval_ms,
             offset_metadata_max_bytes: c.offset_metadata_max_bytes,
             offsets_topic_num_partitions: c.offsets_topic_num_partitions,
+            member_id_seed: self.member_id_seed,
             ..Default::default()
         }
     }
@@ -234,4 +240,15 @@ impl Broker {
         };
         *g = Arc::new(cache);
     }
+}
+
+/// 64 random bits from the OS; if it has none to give, the clock and the
+/// process id (still different from one start to the next).
+fn random_seed() -> u64 {
+    getrandom::u64().unwrap_or_else(|_| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        nanos ^ u64::from(std::process::id()).rotate_left(32)
+    })
 }

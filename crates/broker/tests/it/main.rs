@@ -9,6 +9,7 @@ mod describe_quorum;
 mod every_api;
 mod fetch_sessions;
 mod limits;
+mod member_ids;
 mod produce_rules;
 mod retention;
 mod support;

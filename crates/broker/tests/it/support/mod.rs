@@ -26,14 +26,20 @@ pub async fn start_node() -> (Node, tempfile::TempDir) {
 /// Starts a node with extra `server.properties` lines.
 pub async fn start_node_with(extra: &str) -> (Node, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
+    let node = start_node_in(dir.path(), extra).await;
+    (node, dir)
+}
+
+/// Starts a node whose data lives in `dir/data` (formatted on first start,
+/// reopened on the next: a restart).
+pub async fn start_node_in(dir: &std::path::Path, extra: &str) -> Node {
     let props = parse_properties(&format!(
         "listeners=PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:0\nlog.dirs={}\n{extra}",
-        dir.path().join("data").display()
+        dir.join("data").display()
     ));
-    let node = Node::start(BrokerConfig::from_properties(props).unwrap())
+    Node::start(BrokerConfig::from_properties(props).unwrap())
         .await
-        .unwrap();
-    (node, dir)
+        .unwrap()
 }
 
 /// One connection speaking raw requests.
