@@ -18,6 +18,7 @@ pub mod offsets_log;
 pub mod partitions;
 pub mod server;
 pub mod storage_format;
+pub mod txn_log;
 
 pub use broker::Broker;
 pub use config::BrokerConfig;
