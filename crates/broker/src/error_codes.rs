@@ -20,6 +20,8 @@ pub const INVALID_REQUEST: i16 = 42;
 pub const UNSUPPORTED_FOR_MESSAGE_FORMAT: i16 = 43;
 pub const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
 pub const INVALID_PRODUCER_EPOCH: i16 = 47;
+pub const INVALID_TXN_STATE: i16 = 48;
+pub const TRANSACTION_COORDINATOR_FENCED: i16 = 52;
 pub const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
 pub const FETCH_SESSION_ID_NOT_FOUND: i16 = 70;
 pub const KAFKA_STORAGE_ERROR: i16 = 56;
@@ -39,6 +41,8 @@ pub fn for_storage(e: &StorageError) -> i16 {
         StorageError::OffsetOutOfRange { .. } => OFFSET_OUT_OF_RANGE,
         StorageError::OutOfOrderSequence { .. } => OUT_OF_ORDER_SEQUENCE_NUMBER,
         StorageError::InvalidProducerEpoch { .. } => INVALID_PRODUCER_EPOCH,
+        StorageError::InvalidTxnState { .. } => INVALID_TXN_STATE,
+        StorageError::TransactionCoordinatorFenced { .. } => TRANSACTION_COORDINATOR_FENCED,
         StorageError::Io { .. } | StorageError::LogOffline(_) | StorageError::Corrupt { .. } => {
             KAFKA_STORAGE_ERROR
         }

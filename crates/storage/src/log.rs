@@ -274,15 +274,31 @@ impl Log {
     /// Appends batches from a producer: checks them, assigns offsets from the log
     /// end (patching each base offset in place), stamps `leader_epoch` and, under
     /// `LogAppendTime`, broker time. A retried idempotent batch is answered with its
-    /// original offsets and not written again.
+    /// original offsets and not written again. Control batches are refused (as
+    /// Kafka refuses them from clients): markers go through
+    /// [`Log::append_control_marker`].
     pub fn append_as_leader(
         &mut self,
         batches: &mut [u8],
         leader_epoch: i32,
     ) -> Result<AppendInfo> {
+        self.append_leader_batches(batches, leader_epoch, false)
+    }
+
+    pub(crate) fn append_leader_batches(
+        &mut self,
+        batches: &mut [u8],
+        leader_epoch: i32,
+        allow_control: bool,
+    ) -> Result<AppendInfo> {
         self.ensure_online()?;
         let parsed = self.parse_batches(batches)?;
         for (_, h) in &parsed {
+            if h.attributes.is_control() && !allow_control {
+                return Err(StorageError::InvalidRecord(
+                    "clients may not write control batches".into(),
+                ));
+            }
             if h.record_count == 0
                 || i64::from(h.last_offset_delta) != i64::from(h.record_count) - 1
             {
@@ -409,9 +425,7 @@ impl Log {
             None => Err(StorageError::InvalidRecord("log has no segment".into())),
         };
         self.guard(r)?;
-        for (_, h) in headers {
-            self.producers.update(h);
-        }
+        self.apply_appended(bytes, headers)?;
         self.unflushed_messages += records;
         if self.unflushed_messages >= self.config.flush_messages
             || now.saturating_sub(self.last_flush_ms) >= self.config.flush_ms

@@ -52,6 +52,25 @@ impl BatchMetadata {
     }
 }
 
+/// What an end-transaction control record says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxnMarker {
+    /// COMMIT (true) or ABORT (false).
+    pub commit: bool,
+    pub coordinator_epoch: i32,
+}
+
+/// A transaction a marker ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompletedTxn {
+    pub producer_id: i64,
+    /// Offset of the transaction's first batch.
+    pub first_offset: i64,
+    /// Offset of the marker.
+    pub last_offset: i64,
+    pub aborted: bool,
+}
+
 /// One producer's state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProducerEntry {
@@ -122,7 +141,15 @@ impl ProducerStateManager {
                 received: h.producer_epoch,
             });
         }
+        // A producer with an open transaction may only write transactional
+        // batches until a marker ends it.
+        let txn_state_ok = e.current_txn_first_offset.is_none() || h.attributes.is_transactional();
         if h.producer_epoch > e.epoch {
+            if !txn_state_ok {
+                return Err(StorageError::InvalidTxnState {
+                    producer_id: h.producer_id,
+                });
+            }
             if h.base_sequence != 0 {
                 return Err(StorageError::OutOfOrderSequence {
                     producer_id: h.producer_id,
@@ -149,14 +176,57 @@ impl ProducerStateManager {
                 });
             }
         }
+        if !txn_state_ok {
+            return Err(StorageError::InvalidTxnState {
+                producer_id: h.producer_id,
+            });
+        }
         Ok(None)
     }
 
-    /// Applies a batch that is now in the log (offsets final).
+    /// Checks a COMMIT/ABORT marker the coordinator is about to write, like Kafka:
+    /// an epoch older than the producer's is `InvalidProducerEpoch`, a coordinator
+    /// epoch older than the one of the producer's last marker is
+    /// `TransactionCoordinatorFenced`. An unknown producer passes.
+    pub fn check_marker(
+        &self,
+        producer_id: i64,
+        producer_epoch: i16,
+        coordinator_epoch: i32,
+    ) -> Result<()> {
+        let Some(e) = self.producers.get(&producer_id) else {
+            return Ok(());
+        };
+        if producer_epoch < e.epoch {
+            return Err(StorageError::InvalidProducerEpoch {
+                producer_id,
+                current: e.epoch,
+                received: producer_epoch,
+            });
+        }
+        if coordinator_epoch < e.coordinator_epoch {
+            return Err(StorageError::TransactionCoordinatorFenced {
+                producer_id,
+                current: e.coordinator_epoch,
+                received: coordinator_epoch,
+            });
+        }
+        Ok(())
+    }
+
+    /// Applies a batch that is now in the log (offsets final). A control batch is
+    /// taken as a marker of unknown kind: see [`ProducerStateManager::apply`].
     pub fn update(&mut self, h: &BatchHeader) {
+        self.apply(h, None);
+    }
+
+    /// Applies a batch that is now in the log (offsets final); for a control batch,
+    /// `marker` is what its record says (`None`: not a readable COMMIT/ABORT). A
+    /// control batch ends the producer's open transaction, which is returned.
+    pub fn apply(&mut self, h: &BatchHeader, marker: Option<TxnMarker>) -> Option<CompletedTxn> {
         self.map_end_offset = self.map_end_offset.max(h.next_offset());
         if h.producer_id == NO_PRODUCER_ID {
-            return;
+            return None;
         }
         let e = self
             .producers
@@ -174,8 +244,18 @@ impl ProducerStateManager {
         }
         e.last_timestamp = h.max_timestamp;
         if h.attributes.is_control() {
-            e.current_txn_first_offset = None;
-            return;
+            if let Some(m) = marker {
+                e.coordinator_epoch = m.coordinator_epoch;
+            }
+            return e
+                .current_txn_first_offset
+                .take()
+                .map(|first_offset| CompletedTxn {
+                    producer_id: h.producer_id,
+                    first_offset,
+                    last_offset: h.last_offset(),
+                    aborted: marker.is_some_and(|m| !m.commit),
+                });
         }
         if h.attributes.is_transactional() && e.current_txn_first_offset.is_none() {
             e.current_txn_first_offset = Some(h.base_offset);
@@ -192,6 +272,7 @@ impl ProducerStateManager {
                 e.batches.pop_front();
             }
         }
+        None
     }
 
     /// The first offset of the oldest open transaction: the last stable offset is

@@ -6,3 +6,4 @@ mod crash;
 mod fuzz_corpus;
 mod log_basic;
 mod model;
+mod transactions;

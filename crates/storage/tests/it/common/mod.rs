@@ -131,3 +131,21 @@ pub fn read_all(log: &Log, from: i64) -> Vec<(i64, Option<Vec<u8>>)> {
     }
     out
 }
+
+/// A transactional batch of `n` records from producer `pid`.
+pub fn txn_batch(pid: i64, epoch: i16, seq: i32, n: usize, ts: i64) -> Vec<u8> {
+    let mut b = BatchBuilder::new(BatchBuilderConfig {
+        producer_id: pid,
+        producer_epoch: epoch,
+        base_sequence: seq,
+        transactional: true,
+        ..BatchBuilderConfig::default()
+    });
+    for i in 0..n {
+        assert!(
+            b.append(ts, None, Some(format!("t{pid}-{i}").as_bytes()), &[])
+                .unwrap()
+        );
+    }
+    b.build().unwrap().to_vec()
+}
