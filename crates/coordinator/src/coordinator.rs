@@ -31,6 +31,7 @@ fn touched_groups(body: &RequestBody) -> Vec<String> {
         RequestBody::Heartbeat(r) => one(&r.group_id),
         RequestBody::LeaveGroup(r) => one(&r.group_id),
         RequestBody::OffsetCommit(r) => one(&r.group_id),
+        RequestBody::TxnOffsetCommit(r) => one(&r.group_id),
         RequestBody::OffsetDelete(r) => one(&r.group_id),
         RequestBody::DeleteGroups(r) => r
             .groups_names
@@ -90,6 +91,11 @@ pub enum Effect {
         partition: i32,
         /// Keys and values (None = tombstone) in Kafka's record format.
         records: Vec<RawRecord>,
+        /// `Some((producer id, producer epoch))`: write the records as a
+        /// transactional batch of that producer (TxnOffsetCommit); their
+        /// offsets become visible with the producer's COMMIT marker.
+        /// `None` for every other append.
+        producer: Option<(i64, i16)>,
     },
 }
 
@@ -127,6 +133,15 @@ pub(crate) enum AfterAppend {
         ok: ResponseBody,
         failed: ResponseBody,
     },
+    /// Transactional offsets are written: they stay pending until the
+    /// producer's marker. A failed write drops them and answers its code.
+    TxnOffsets {
+        group: String,
+        producer_id: i64,
+        offsets: Vec<((String, i32), CommittedOffset)>,
+        request_id: u64,
+        ok: ResponseBody,
+    },
     /// The leader's assignment of `generation` is stored: hand it out.
     AssignmentStored {
         group: String,
@@ -152,7 +167,10 @@ pub struct GroupCoordinator {
     next_append_id: u64,
     member_id_counter: u64,
     next_expiry_check: Option<i64>,
-    load_errors: u64,
+    pub(crate) load_errors: u64,
+    /// Transactional offsets not yet committed or aborted: producer id ->
+    /// group -> partition -> offset (and whether its record is written).
+    pub(crate) txn_offsets: crate::txn_offsets::PendingTxnOffsets,
 }
 
 impl GroupCoordinator {
@@ -170,6 +188,7 @@ impl GroupCoordinator {
             member_id_counter: 0,
             next_expiry_check: None,
             load_errors: 0,
+            txn_offsets: Default::default(),
         }
     }
 
@@ -337,6 +356,9 @@ impl GroupCoordinator {
             RequestBody::LeaveGroup(r) => self.leave_group(request_id, now_ms, v, r, out),
             RequestBody::OffsetCommit(r) => self.offset_commit(request_id, now_ms, v, r, out),
             RequestBody::OffsetFetch(r) => self.offset_fetch(request_id, v, r, out),
+            RequestBody::TxnOffsetCommit(r) => {
+                self.txn_offset_commit(request_id, now_ms, v, r, out)
+            }
             RequestBody::OffsetDelete(r) => self.offset_delete(request_id, v, r, out),
             RequestBody::DescribeGroups(r) => self.describe_groups(request_id, v, r, out),
             RequestBody::ListGroups(r) => self.list_groups(request_id, v, r, out),
@@ -354,7 +376,7 @@ impl GroupCoordinator {
     }
 
     /// The API keys [`GroupCoordinator::handle`] serves.
-    pub const APIS: [ApiKey; 11] = [
+    pub const APIS: [ApiKey; 12] = [
         ApiKey::JoinGroup,
         ApiKey::SyncGroup,
         ApiKey::Heartbeat,
@@ -366,16 +388,57 @@ impl GroupCoordinator {
         ApiKey::ListGroups,
         ApiKey::DeleteGroups,
         ApiKey::ConsumerGroupDescribe,
+        ApiKey::TxnOffsetCommit,
     ];
 
     /// Reports the outcome of an [`Effect::Append`].
     pub fn complete_append(&mut self, append_id: u64, ok: bool, now_ms: i64) -> Vec<Effect> {
+        let result = if ok {
+            Ok(())
+        } else {
+            Err(codes::COORDINATOR_NOT_AVAILABLE)
+        };
+        self.complete_append_result(append_id, result, now_ms)
+    }
+
+    /// Reports the outcome of an [`Effect::Append`] with the Kafka error
+    /// code of a failed write (a transactional append of a fenced producer
+    /// fails with the log's INVALID_PRODUCER_EPOCH, which the TxnOffsetCommit
+    /// answers).
+    pub fn complete_append_result(
+        &mut self,
+        append_id: u64,
+        result: Result<(), i16>,
+        now_ms: i64,
+    ) -> Vec<Effect> {
         let mut out = Vec::new();
         let Some(after) = self.appends.remove(&append_id) else {
             return out;
         };
+        if let AfterAppend::TxnOffsets {
+            group,
+            producer_id,
+            offsets,
+            request_id,
+            ok,
+        } = after
+        {
+            self.txn_offsets_written(
+                group,
+                producer_id,
+                offsets,
+                request_id,
+                ok,
+                result,
+                &mut out,
+            );
+            return out;
+        }
+        let ok = result.is_ok();
         let touched = match &after {
-            AfterAppend::Nothing | AfterAppend::Respond { .. } => None,
+            AfterAppend::Nothing | AfterAppend::Respond { .. } | AfterAppend::TxnOffsets { .. } => {
+                None
+            }
             AfterAppend::CommitOffsets { group, .. }
             | AfterAppend::GroupDeleted { group, .. }
             | AfterAppend::OffsetsDeleted { group, .. }
@@ -473,6 +536,8 @@ impl GroupCoordinator {
                 generation,
                 assignments,
             } => self.assignment_stored(&group, generation, assignments, ok, now_ms, out),
+            // Handled before (it needs the error code).
+            AfterAppend::TxnOffsets { .. } => {}
         }
     }
 
@@ -583,6 +648,19 @@ impl GroupCoordinator {
         after: AfterAppend,
         out: &mut Vec<Effect>,
     ) {
+        self.append_as(group_id, records, None, after, out);
+    }
+
+    /// Queues an append of `records` for `group_id`'s partition, as a
+    /// transactional batch of `producer` when set.
+    pub(crate) fn append_as(
+        &mut self,
+        group_id: &str,
+        records: Vec<RawRecord>,
+        producer: Option<(i64, i16)>,
+        after: AfterAppend,
+        out: &mut Vec<Effect>,
+    ) {
         let append_id = self.next_append_id;
         self.next_append_id += 1;
         self.appends.insert(append_id, after);
@@ -590,6 +668,7 @@ impl GroupCoordinator {
             append_id,
             partition: partition_for(group_id, self.cfg.offsets_topic_num_partitions),
             records,
+            producer,
         });
     }
 

@@ -289,6 +289,7 @@ impl GroupCoordinator {
         &self,
         group_id: &str,
         topics: Option<Vec<(String, Vec<i32>)>>,
+        require_stable: bool,
     ) -> (i16, Vec<(String, Vec<FetchedPartition>)>) {
         if self.loading {
             return (codes::COORDINATOR_LOAD_IN_PROGRESS, Vec::new());
@@ -302,7 +303,19 @@ impl GroupCoordinator {
                     .map(|(t, parts)| {
                         let ps = parts
                             .into_iter()
-                            .map(|p| fetched(g.and_then(|g| g.offsets.get(&(t.clone(), p))), p))
+                            .map(|p| {
+                                if require_stable && self.has_pending_txn_offset(group_id, &t, p) {
+                                    FetchedPartition {
+                                        partition: p,
+                                        offset: -1,
+                                        leader_epoch: -1,
+                                        metadata: String::new(),
+                                        error: codes::UNSTABLE_OFFSET_COMMIT,
+                                    }
+                                } else {
+                                    fetched(g.and_then(|g| g.offsets.get(&(t.clone(), p))), p)
+                                }
+                            })
                             .collect();
                         (t, ps)
                     })
@@ -340,7 +353,8 @@ impl GroupCoordinator {
                             .map(|t| (t.name.as_str().to_owned(), t.partition_indexes.clone()))
                             .collect()
                     });
-                    let (error, topics) = self.fetch_group(rg.group_id.as_str(), topics);
+                    let (error, topics) =
+                        self.fetch_group(rg.group_id.as_str(), topics, req.require_stable);
                     OffsetFetchResponseGroup {
                         group_id: rg.group_id.clone(),
                         error_code: error,
@@ -377,7 +391,11 @@ impl GroupCoordinator {
                     .collect::<Vec<_>>()
             });
             let requested = topics.clone();
-            let (error, mut fetched_topics) = self.fetch_group(req.group_id.as_str(), topics);
+            let (error, mut fetched_topics) = self.fetch_group(
+                req.group_id.as_str(),
+                topics,
+                version >= 7 && req.require_stable,
+            );
             if error != codes::NONE && version < 2 {
                 // No top-level error before v2: report it on every partition.
                 fetched_topics = requested

@@ -7,3 +7,5 @@ mod group_flows;
 mod offsets_admin;
 mod properties;
 mod records;
+mod txn_flows;
+mod txn_harness;

@@ -77,6 +77,7 @@ impl Harness {
                     append_id,
                     partition,
                     records,
+                    ..
                 } => {
                     // Appends complete in the order they were issued, like a
                     // log: behind a held append, every later one waits too.
