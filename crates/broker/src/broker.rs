@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, OnceLock, RwLock};
 
-use vltava_coordinator::CoordinatorHandle;
+use vltava_coordinator::{CoordinatorHandle, TxnCoordinatorHandle};
 use vltava_raft::Controller;
 
 use vltava_storage::LogConfig;
@@ -20,6 +20,7 @@ pub struct Broker {
     pub partitions: Arc<PartitionManager>,
     metadata: RwLock<Arc<MetadataCache>>,
     coordinator: OnceLock<CoordinatorHandle>,
+    txn_coordinator: OnceLock<TxnCoordinatorHandle>,
     controller: OnceLock<Controller>,
     internal_topic_creation: tokio::sync::Mutex<()>,
     applying: std::sync::Mutex<()>,
@@ -40,6 +41,7 @@ impl Broker {
             partitions,
             metadata: RwLock::new(Arc::new(MetadataCache::default())),
             coordinator: OnceLock::new(),
+            txn_coordinator: OnceLock::new(),
             controller: OnceLock::new(),
             internal_topic_creation: tokio::sync::Mutex::new(()),
             applying: std::sync::Mutex::new(()),
@@ -92,6 +94,30 @@ impl Broker {
     /// The group coordinator, once started.
     pub fn coordinator(&self) -> Option<&CoordinatorHandle> {
         self.coordinator.get()
+    }
+
+    /// Installs the transaction coordinator (once, at start-up).
+    pub fn set_txn_coordinator(&self, handle: TxnCoordinatorHandle) {
+        let _ = self.txn_coordinator.set(handle);
+    }
+
+    /// The transaction coordinator, once started.
+    pub fn txn_coordinator(&self) -> Option<&TxnCoordinatorHandle> {
+        self.txn_coordinator.get()
+    }
+
+    /// The transaction coordinator's settings from the broker configuration.
+    pub fn txn_config(&self) -> vltava_coordinator::TxnConfig {
+        let c = &self.config;
+        vltava_coordinator::TxnConfig {
+            num_partitions: c.transaction_state_log_num_partitions,
+            max_timeout_ms: c.transaction_max_timeout_ms,
+            abort_timed_out_interval_ms: c
+                .transaction_abort_timed_out_transaction_cleanup_interval_ms,
+            id_expiration_ms: c.transactional_id_expiration_ms,
+            offsets_topic_num_partitions: c.offsets_topic_num_partitions,
+            ..Default::default()
+        }
     }
 
     /// The group coordinator's settings from the broker configuration.

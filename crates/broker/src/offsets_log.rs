@@ -206,6 +206,77 @@ impl vltava_coordinator::OffsetsLog for OffsetsTopicLog {
         self.read_all_records(partition)
             .map_err(|e| vltava_coordinator::CoordinatorError::Log(e.to_string()))
     }
+
+    fn append_transactional(
+        &mut self,
+        partition: i32,
+        producer_id: i64,
+        producer_epoch: i16,
+        records: Vec<(Bytes, Option<Bytes>)>,
+    ) -> Result<(), vltava_coordinator::CoordinatorError> {
+        append_internal(
+            &self.partitions,
+            OFFSETS_TOPIC,
+            partition,
+            &records,
+            Some((producer_id, producer_epoch)),
+        )
+        .map_err(|e| match &e {
+            // The log's own refusals (a fenced epoch, a bad transaction state)
+            // reach the client with their Kafka code.
+            OffsetsLogError::Storage(s) if !is_io_failure(s) => {
+                vltava_coordinator::CoordinatorError::Refused {
+                    code: crate::error_codes::for_storage(s),
+                    message: e.to_string(),
+                }
+            }
+            _ => vltava_coordinator::CoordinatorError::Log(e.to_string()),
+        })
+    }
+
+    fn read_entries(
+        &mut self,
+        partition: i32,
+    ) -> Result<Vec<vltava_coordinator::OffsetsLogEntry>, vltava_coordinator::CoordinatorError>
+    {
+        use vltava_coordinator::OffsetsLogEntry;
+        let entries = read_internal(&self.partitions, OFFSETS_TOPIC, partition)
+            .map_err(|e| vltava_coordinator::CoordinatorError::Log(e.to_string()))?;
+        Ok(entries
+            .into_iter()
+            .map(|e| match e {
+                LogEntry::Record {
+                    key,
+                    value,
+                    producer: None,
+                } => OffsetsLogEntry::Record { key, value },
+                LogEntry::Record {
+                    key,
+                    value,
+                    producer: Some(producer_id),
+                } => OffsetsLogEntry::Transactional {
+                    producer_id,
+                    key,
+                    value,
+                },
+                LogEntry::Marker {
+                    producer_id,
+                    commit,
+                } => OffsetsLogEntry::Marker {
+                    producer_id,
+                    commit,
+                },
+            })
+            .collect())
+    }
+}
+
+/// Whether a storage error is the disk failing (not a refusal of the batch).
+fn is_io_failure(e: &StorageError) -> bool {
+    matches!(
+        e,
+        StorageError::Io { .. } | StorageError::LogOffline(_) | StorageError::Corrupt { .. }
+    )
 }
 
 #[cfg(test)]

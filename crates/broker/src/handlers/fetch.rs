@@ -2,7 +2,8 @@
 //! response byte limits, long-polls until `min_bytes` arrive or `max_wait_ms`
 //! passes, resolves topic ids (v13+), refuses zstd below v10, down-converts to
 //! legacy message sets for v0–3, and serves incremental fetch sessions (v7+,
-//! KIP-227, see `fetch_session`).
+//! KIP-227, see `fetch_session`). read_committed fetches (v4+) stop at the last
+//! stable offset and carry the aborted transactions of the range they read.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -11,7 +12,7 @@ use bytes::Bytes;
 use vltava_protocol::ResponseBody;
 use vltava_protocol::messages::FetchRequest;
 use vltava_protocol::messages::fetch_response::{
-    FetchResponse, FetchableTopicResponse, PartitionData,
+    AbortedTransaction, FetchResponse, FetchableTopicResponse, PartitionData,
 };
 use vltava_records::{BatchIter, Compression, DecodeLimits, down_convert};
 use vltava_storage::FetchIsolation;
@@ -82,16 +83,40 @@ fn read_partition(
         log.last_stable_offset(),
         log.log_start_offset(),
     );
+    // read_committed: the aborted transactions in what may be returned (up to
+    // the last stable offset), so the client drops their records.
+    let aborted = match isolation {
+        FetchIsolation::Committed => Some(log.aborted_transactions(t.fetch_offset, lso)),
+        _ => None,
+    };
     drop(log);
     let mut data = PartitionData {
         partition_index: index,
         high_watermark: hw,
         last_stable_offset: lso,
         log_start_offset: start,
-        aborted_transactions: (isolation == FetchIsolation::Committed).then(Vec::new),
+        aborted_transactions: None,
         records: Some(Bytes::new()),
         ..Default::default()
     };
+    match aborted {
+        Some(Ok(list)) => {
+            data.aborted_transactions = Some(
+                list.into_iter()
+                    .map(|a| AbortedTransaction {
+                        producer_id: a.producer_id,
+                        first_offset: a.first_offset,
+                        ..Default::default()
+                    })
+                    .collect(),
+            )
+        }
+        Some(Err(e)) => {
+            data.error_code = error_codes::for_storage(&e);
+            return data;
+        }
+        None => {}
+    }
     let bytes = match read.and_then(|r| match r.slice {
         Some(s) => s.to_bytes(),
         None => Ok(Bytes::new()),

@@ -18,3 +18,4 @@ pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod security;
 pub mod unsupported;
+pub mod write_txn_markers;

@@ -1,6 +1,8 @@
 //! Produce (key 0): batch validation (magic, CRC, compression rules), appends to
 //! the partition logs (offsets assigned by the log, producer-id dedup and
-//! sequence checks in storage), acks handling.
+//! sequence checks in storage), acks handling. Transactional batches (with a
+//! transactional id) are appended the same way: storage opens the producer's
+//! transaction with its first batch and keeps the last stable offset behind it.
 
 use vltava_protocol::ResponseBody;
 use vltava_protocol::messages::ProduceRequest;
@@ -116,11 +118,6 @@ pub fn handle(broker: &Broker, req: &ProduceRequest, version: i16) -> Option<Res
         Some((UNSUPPORTED_VERSION, "produce v0-2 is not supported"))
     } else if !(-1..=1).contains(&req.acks) {
         Some((INVALID_REQUIRED_ACKS, "acks must be 0, 1 or -1"))
-    } else if req.transactional_id.is_some() {
-        Some((
-            error_codes::TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
-            "transactions are not supported",
-        ))
     } else {
         None
     };
