@@ -204,3 +204,47 @@ def test_open_transaction_aborted_after_kill_9_and_timeout(data_dir):
                                      + [b"after-%d" % i for i in range(3)])
     finally:
         b.stop()
+
+
+def test_kafka_python_transactional_producer(broker):
+    from kafka import KafkaConsumer, KafkaProducer
+    from kafka import TopicPartition as KTP
+
+    topic = "kptx"
+    create_topic(broker.bootstrap, topic, partitions=2)
+    p = KafkaProducer(bootstrap_servers=broker.bootstrap,
+                      transactional_id="kp-" + uuid.uuid4().hex[:6])
+    p.init_transactions()
+    p.begin_transaction()
+    for i in range(6):
+        p.send(topic, value=b"kc-%d" % i, partition=i % 2)
+    p.commit_transaction()
+    p.begin_transaction()
+    for i in range(4):
+        p.send(topic, value=b"ka-%d" % i, partition=i % 2)
+    p.flush()
+    p.abort_transaction()
+    p.close(10)
+
+    def read(isolation, expected):
+        c = KafkaConsumer(bootstrap_servers=broker.bootstrap, isolation_level=isolation,
+                          enable_auto_commit=False, auto_offset_reset="earliest")
+        c.assign([KTP(topic, 0), KTP(topic, 1)])
+        c.seek_to_beginning()
+        got = []
+        deadline = time.time() + 30
+        while len(got) < expected and time.time() < deadline:
+            for recs in c.poll(timeout_ms=500).values():
+                got.extend(r.value for r in recs)
+        # Nothing more arrives.
+        for recs in c.poll(timeout_ms=1000).values():
+            got.extend(r.value for r in recs)
+        c.close()
+        return got
+
+    assert sorted(read("read_committed", 6)) == sorted(b"kc-%d" % i for i in range(6))
+    assert sorted(read("read_uncommitted", 10)) == sorted(
+        [b"kc-%d" % i for i in range(6)] + [b"ka-%d" % i for i in range(4)])
+    # confluent-kafka agrees with kafka-python.
+    assert sorted(read_all(broker.bootstrap, topic, 2, "read_committed", 6)) == sorted(
+        b"kc-%d" % i for i in range(6))
