@@ -104,33 +104,20 @@ impl Model {
     /// The transactions open now (producer -> first offset) and every aborted
     /// transaction with the last stable offset as of its marker.
     fn transactions(&self) -> (BTreeMap<i64, i64>, Vec<AbortedTxn>) {
-        let mut open = BTreeMap::new();
-        let mut aborted = Vec::new();
-        for (base, last, kind) in &self.txn_events {
-            match *kind {
-                Kind::Txn(pid) => {
-                    open.entry(pid).or_insert(*base);
-                }
-                Kind::Marker(pid, commit) => {
-                    if let Some(first) = open.remove(&pid) {
-                        if !commit {
-                            aborted.push(AbortedTxn {
-                                producer_id: pid,
-                                first_offset: first,
-                                last_offset: *last,
-                                last_stable_offset: open
-                                    .values()
-                                    .copied()
-                                    .min()
-                                    .unwrap_or(*last + 1),
-                            });
-                        }
-                    }
-                }
-                Kind::Plain => {}
-            }
-        }
-        (open, aborted)
+        let events: Vec<TxnEvent> = self
+            .txn_events
+            .iter()
+            .filter_map(|(base, _, kind)| match *kind {
+                Kind::Txn(pid) => Some(TxnEvent::Data { pid, base: *base }),
+                Kind::Marker(pid, commit) => Some(TxnEvent::Marker {
+                    pid,
+                    offset: *base,
+                    commit,
+                }),
+                Kind::Plain => None,
+            })
+            .collect();
+        expected_txns(&events)
     }
 
     /// The last stable offset with the high watermark at the log end.
