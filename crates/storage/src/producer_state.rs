@@ -126,7 +126,9 @@ impl ProducerStateManager {
     }
 
     /// Checks a batch a leader is about to append. `Ok(Some(meta))` means it is a
-    /// retry of a batch already in the log at `meta`'s offsets.
+    /// retry of a batch already in the log at `meta`'s offsets. A batch with a
+    /// producer id but no sequence (a coordinator writing for a producer) gets the
+    /// epoch and transaction checks only.
     pub fn check(&self, h: &BatchHeader) -> Result<Option<BatchMetadata>> {
         if h.producer_id == NO_PRODUCER_ID || h.attributes.is_control() {
             return Ok(None);
@@ -144,6 +146,16 @@ impl ProducerStateManager {
         // A producer with an open transaction may only write transactional
         // batches until a marker ends it.
         let txn_state_ok = e.current_txn_first_offset.is_none() || h.attributes.is_transactional();
+        if h.base_sequence == NO_SEQUENCE {
+            // Written by a coordinator for the producer (transactional offset
+            // commits): no sequence to check, as Kafka skips it for that origin.
+            if !txn_state_ok {
+                return Err(StorageError::InvalidTxnState {
+                    producer_id: h.producer_id,
+                });
+            }
+            return Ok(None);
+        }
         if h.producer_epoch > e.epoch {
             if !txn_state_ok {
                 return Err(StorageError::InvalidTxnState {
@@ -504,6 +516,69 @@ mod tests {
         ));
         assert!(s.check(&header(7, 2, 4, 99, 1)).is_err());
         assert_eq!(s.check(&header(7, 2, 0, 99, 1)).unwrap(), None);
+    }
+
+    #[test]
+    fn transactions_refuse_plain_batches_and_coordinator_batches_skip_sequences() {
+        let txn = |pid, epoch, seq, base, n| {
+            let mut h = header(pid, epoch, seq, base, n);
+            h.attributes =
+                Attributes::new(Compression::None, TimestampType::CreateTime, true, false);
+            h
+        };
+        let mut s = ProducerStateManager::new();
+        s.update(&txn(7, 1, 0, 0, 2));
+        assert_eq!(s.get(7).unwrap().current_txn_first_offset, Some(0));
+        assert!(matches!(
+            s.check(&header(7, 1, 2, 2, 1)),
+            Err(StorageError::InvalidTxnState { producer_id: 7 })
+        ));
+        assert!(matches!(
+            s.check(&header(7, 1, NO_SEQUENCE, 2, 1)),
+            Err(StorageError::InvalidTxnState { producer_id: 7 })
+        ));
+        // A coordinator's transactional batch without a sequence, even with a
+        // newer epoch; an older epoch is still fenced.
+        assert_eq!(s.check(&txn(7, 1, NO_SEQUENCE, 2, 1)).unwrap(), None);
+        assert_eq!(s.check(&txn(7, 2, NO_SEQUENCE, 2, 1)).unwrap(), None);
+        assert!(s.check(&txn(7, 0, NO_SEQUENCE, 2, 1)).is_err());
+        assert_eq!(s.first_unstable_offset(), Some(0));
+        // Markers end the transaction; coordinator epochs only go up.
+        let mut marker = txn(7, 1, NO_SEQUENCE, 2, 1);
+        marker.attributes =
+            Attributes::new(Compression::None, TimestampType::CreateTime, true, true);
+        let done = s.apply(
+            &marker,
+            Some(TxnMarker {
+                commit: false,
+                coordinator_epoch: 4,
+            }),
+        );
+        assert_eq!(
+            done,
+            Some(CompletedTxn {
+                producer_id: 7,
+                first_offset: 0,
+                last_offset: 2,
+                aborted: true
+            })
+        );
+        assert_eq!(s.first_unstable_offset(), None);
+        assert!(s.check_marker(7, 1, 4).is_ok());
+        assert!(matches!(
+            s.check_marker(7, 1, 3),
+            Err(StorageError::TransactionCoordinatorFenced { .. })
+        ));
+        assert!(matches!(
+            s.check_marker(7, 0, 4),
+            Err(StorageError::InvalidProducerEpoch { .. })
+        ));
+        // The snapshot keeps the coordinator epoch and the open transaction.
+        s.update(&txn(7, 1, 2, 3, 1));
+        let back = ProducerStateManager::decode_snapshot(Path::new("/s"), &s.encode_snapshot(), 4)
+            .unwrap();
+        assert_eq!(back.get(7).unwrap().coordinator_epoch, 4);
+        assert_eq!(back.first_unstable_offset(), Some(3));
     }
 
     #[test]

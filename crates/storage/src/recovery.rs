@@ -139,6 +139,7 @@ impl Log {
             high_watermark: 0,
             recovery_point: rp.max(0),
             producers: ProducerStateManager::new(),
+            unreplicated_txns: std::collections::VecDeque::new(),
             leader_epochs,
             unflushed_messages: 0,
             last_flush_ms: now,
@@ -184,12 +185,12 @@ impl Log {
                 rebuild_txn.insert(*base);
             }
         }
-        log.replay_producer_state(&rebuild_txn)?;
         log.high_watermark = opts
             .high_watermark
             .unwrap_or(leo)
             .min(leo)
             .max(log.log_start_offset);
+        log.replay_producer_state(&rebuild_txn)?;
         if recovered_any {
             // Recovered data is now checked; make it durable so the next open
             // need not check it again.

@@ -145,9 +145,16 @@ impl LogSegment {
             "{}{extra}",
             file_name(base_offset, TXN_INDEX_SUFFIX)
         ));
-        if storage.exists(&txn_path) {
-            storage.remove(&txn_path).map_err(io_err(&txn_path))?;
-        }
+        // Every segment gets its (empty) `.txnindex`, so that a missing one shows
+        // damage; compaction output keeps the original's instead.
+        let txn_index = if extra.is_empty() {
+            TxnIndex::create(storage, txn_path, base_offset)?
+        } else {
+            if storage.exists(&txn_path) {
+                storage.remove(&txn_path).map_err(io_err(&txn_path))?;
+            }
+            TxnIndex::new(txn_path, base_offset)
+        };
         Ok(LogSegment {
             base_offset,
             log_path,
@@ -156,7 +163,7 @@ impl LogSegment {
             next_offset: base_offset,
             offset_index,
             time_index,
-            txn_index: TxnIndex::new(txn_path, base_offset),
+            txn_index,
             max_timestamp: -1,
             offset_of_max_timestamp: base_offset,
             bytes_since_last_index: 0,

@@ -9,7 +9,7 @@
 //! as of that marker (the first offset of the oldest transaction still open, or
 //! the offset after the marker).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 
 use bytes::Bytes;
 use vltava_records::batch_header::NO_SEQUENCE;
@@ -151,6 +151,10 @@ impl Log {
             let Some(done) = self.producers.apply(h, marker) else {
                 continue;
             };
+            if done.last_offset >= self.high_watermark {
+                self.unreplicated_txns
+                    .push_back((done.first_offset, done.last_offset));
+            }
             if let Some(entry) = aborted_entry(&done, &self.producers) {
                 let storage = self.storage.clone();
                 let r = match self.segments.values_mut().next_back() {
@@ -172,15 +176,33 @@ impl Log {
         let limit = rebuild_txn.first().map_or(leo, |b| (*b).min(leo));
         let storage = self.storage.clone();
         let st = storage.as_ref();
+        // Any snapshot from the first segment on will do: the batches after it are
+        // all there to replay (a transaction opened below the log start offset
+        // still holds the last stable offset).
+        let first_base = self
+            .segments
+            .keys()
+            .next()
+            .copied()
+            .unwrap_or(self.log_start_offset);
         let mut state = match ProducerStateManager::load_latest(st, &self.dir, limit)? {
-            Some(s) if s.map_end_offset() >= self.log_start_offset => s,
+            Some(s) if s.map_end_offset() >= first_base => s,
             _ => {
                 let mut s = ProducerStateManager::new();
-                s.reset(self.log_start_offset);
+                s.reset(first_base);
                 s
             }
         };
         let from = state.map_end_offset();
+        let hw = self.high_watermark;
+        // Ended transactions before the snapshot are not replayed: keep those
+        // already known that still hold the last stable offset.
+        let mut unreplicated: VecDeque<(i64, i64)> = self
+            .unreplicated_txns
+            .iter()
+            .copied()
+            .filter(|(_, marker)| *marker < from && *marker >= hw)
+            .collect();
         for (base, seg) in self.segments.iter_mut() {
             let rebuild = rebuild_txn.contains(base);
             if rebuild {
@@ -201,6 +223,9 @@ impl Log {
                 let Some(done) = state.apply(&h, marker) else {
                     continue;
                 };
+                if done.last_offset >= hw {
+                    unreplicated.push_back((done.first_offset, done.last_offset));
+                }
                 if rebuild {
                     if let Some(entry) = aborted_entry(&done, &state) {
                         seg.append_aborted_txn(st, entry)?;
@@ -210,6 +235,7 @@ impl Log {
         }
         state.set_map_end_offset(leo);
         self.producers = state;
+        self.unreplicated_txns = unreplicated;
         Ok(())
     }
 }

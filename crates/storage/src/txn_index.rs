@@ -10,9 +10,10 @@
 //! | 18..26 | last offset: the ABORT marker's offset (i64) |
 //! | 26..34 | last stable offset once the marker was written (i64) |
 //!
-//! Like Kafka, the file is created with its first entry: a segment without aborted
-//! transactions has no `.txnindex`. Entries are kept in memory as well (34 bytes on
-//! disk, one [`AbortedTxn`] in memory per aborted transaction).
+//! Every segment has one (empty without aborted transactions), so a missing file
+//! shows damage and has the index rebuilt from the log (Kafka creates the file with
+//! its first entry and reads either). Entries are kept in memory as well (34 bytes
+//! on disk, one [`AbortedTxn`] in memory per aborted transaction).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -89,7 +90,8 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StorageError + '_ {
 }
 
 impl TxnIndex {
-    /// An empty index for the segment at `base_offset` (no file yet).
+    /// An empty index for the segment at `base_offset` without a file (it is
+    /// created by the first append or reset).
     pub fn new(path: PathBuf, base_offset: i64) -> Self {
         TxnIndex {
             path,
@@ -99,14 +101,21 @@ impl TxnIndex {
         }
     }
 
-    /// Loads the file at `path` if there is one. `Ok(None)` when it fails its checks
+    /// An empty index with an empty file at `path` (replacing any file there).
+    pub fn create(storage: &dyn Storage, path: PathBuf, base_offset: i64) -> Result<Self> {
+        let mut idx = Self::new(path, base_offset);
+        idx.reset(storage)?;
+        Ok(idx)
+    }
+
+    /// Loads the file at `path`. `Ok(None)` when it is missing or fails its checks
     /// (size not a whole number of entries, unknown version, an entry ending before
     /// the segment or before its own first offset, last offsets not increasing, too
     /// large): the caller rebuilds it from the log.
     pub fn load(storage: &dyn Storage, path: PathBuf, base_offset: i64) -> Result<Option<Self>> {
         let bytes = match read_small_file(storage, &path, MAX_TXN_INDEX_BYTES) {
             Ok(Some(b)) => b,
-            Ok(None) => return Ok(Some(Self::new(path, base_offset))),
+            Ok(None) => return Ok(None),
             Err(StorageError::Corrupt { .. }) => return Ok(None),
             Err(e) => return Err(e),
         };
@@ -201,16 +210,12 @@ impl TxnIndex {
         Ok(())
     }
 
-    /// Forgets every entry and empties the file (if any), before a rebuild.
+    /// Forgets every entry and empties the file (creating it if missing), before a
+    /// rebuild.
     pub fn reset(&mut self, storage: &dyn Storage) -> Result<()> {
         self.entries.clear();
-        if self.file.is_none() && storage.exists(&self.path) {
-            self.open_file(storage)?;
-        }
-        if let Some(f) = &self.file {
-            f.set_len(0).map_err(io_err(&self.path))?;
-        }
-        Ok(())
+        let f = self.open_file(storage)?;
+        f.set_len(0).map_err(io_err(&self.path))
     }
 
     /// Fsyncs the file, if it exists.
@@ -275,11 +280,19 @@ mod tests {
     }
 
     #[test]
-    fn file_is_created_lazily_and_round_trips() {
+    fn file_round_trips_and_a_missing_one_is_damage() {
         let s = MemStorage::new();
         let p = PathBuf::from("/d/00000000000000000010.txnindex");
-        let mut idx = TxnIndex::new(p.clone(), 10);
-        assert!(!s.exists(&p));
+        assert!(TxnIndex::load(&s, p.clone(), 10).unwrap().is_none());
+        let mut idx = TxnIndex::create(&s, p.clone(), 10).unwrap();
+        assert!(s.exists(&p));
+        assert!(
+            TxnIndex::load(&s, p.clone(), 10)
+                .unwrap()
+                .unwrap()
+                .entries()
+                .is_empty()
+        );
         idx.append(&s, txn(1, 5, 12, 13)).unwrap();
         idx.append(&s, txn(2, 11, 14, 15)).unwrap();
         assert!(

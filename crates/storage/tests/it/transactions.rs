@@ -300,3 +300,270 @@ fn aborted_transactions_and_lso_survive_clean_and_crash_reopen() {
         );
     }
 }
+
+#[test]
+fn an_ended_transaction_holds_the_lso_until_its_marker_is_below_the_high_watermark() {
+    let (_s, _c, mut log) = new_log(small_config());
+    log.append_as_leader(&mut txn_batch(1, 0, 0, 2, 1), 0)
+        .unwrap();
+    log.append_as_leader(&mut batch(&[b"plain"], 1), 0).unwrap();
+    log.set_high_watermark(3);
+    assert_eq!(log.last_stable_offset(), 0);
+    log.append_control_marker(1, 0, 0, true, 0, 1).unwrap();
+    // The marker (offset 3) is not replicated yet: the transaction still counts.
+    assert_eq!(log.last_stable_offset(), 0);
+    log.set_high_watermark(3);
+    assert_eq!(log.last_stable_offset(), 0);
+    log.set_high_watermark(4);
+    assert_eq!(log.last_stable_offset(), 4);
+}
+
+#[test]
+fn truncation_drops_index_entries_and_reopens_transactions() {
+    let (s, c, mut log) = new_log(small_config());
+    log.append_as_leader(&mut txn_batch(1, 0, 0, 2, 1), 0)
+        .unwrap(); // 0..=1
+    log.append_control_marker(1, 0, 0, false, 0, 1).unwrap(); // 2
+    log.append_as_leader(&mut txn_batch(2, 0, 0, 2, 1), 0)
+        .unwrap(); // 3..=4
+    log.append_control_marker(2, 0, 0, false, 0, 1).unwrap(); // 5
+    log.set_high_watermark(6);
+    assert_eq!(
+        log.aborted_transactions(0, 6).unwrap(),
+        vec![aborted(1, 0, 2, 3), aborted(2, 3, 5, 6)]
+    );
+    let path = log
+        .segments()
+        .last()
+        .unwrap()
+        .txn_index()
+        .path()
+        .to_path_buf();
+    log.truncate_to(5).unwrap();
+    assert_eq!(
+        log.aborted_transactions(0, 5).unwrap(),
+        vec![aborted(1, 0, 2, 3)]
+    );
+    assert_eq!(s.open(&path, false).unwrap().len().unwrap(), 34);
+    log.set_high_watermark(5);
+    assert_eq!(
+        log.last_stable_offset(),
+        3,
+        "producer 2's transaction is open again"
+    );
+    log.truncate_to(2).unwrap();
+    log.set_high_watermark(2);
+    assert!(log.aborted_transactions(0, 2).unwrap().is_empty());
+    assert_eq!(s.open(&path, false).unwrap().len().unwrap(), 0);
+    assert_eq!(log.last_stable_offset(), 0);
+    // The same after a crash.
+    let rp = log.recovery_point();
+    drop(log);
+    let mut log = open(
+        &s,
+        &c,
+        small_config(),
+        LogOpenOptions {
+            recovery_point: rp,
+            ..Default::default()
+        },
+    );
+    assert_eq!(log.log_end_offset(), 2);
+    assert_eq!(log.last_stable_offset(), 0);
+    assert!(log.aborted_transactions(0, 2).unwrap().is_empty());
+    log.append_control_marker(1, 0, 0, false, 0, 1).unwrap();
+    assert_eq!(
+        log.aborted_transactions(0, 3).unwrap(),
+        vec![aborted(1, 0, 2, 3)]
+    );
+}
+
+/// Appends `rounds` of (aborted transaction of 3 records, a plain batch),
+/// rolling after each round; returns the expected aborted transactions.
+fn aborted_rounds(log: &mut vltava_storage::Log, rounds: i64) -> Vec<AbortedTxn> {
+    let mut out = Vec::new();
+    for i in 0..rounds {
+        let pid = 10 + i;
+        let first = log.log_end_offset();
+        log.append_as_leader(&mut txn_batch(pid, 0, 0, 3, 1), 0)
+            .unwrap();
+        log.append_as_leader(
+            &mut keyed_batch(
+                &[(b"k".to_vec(), Some(vec![b'v'; 8]))],
+                1,
+                vltava_records::Compression::None,
+            ),
+            0,
+        )
+        .unwrap();
+        let m = log.append_control_marker(pid, 0, 0, false, 0, 1).unwrap();
+        out.push(aborted(pid, first, m.first_offset, m.first_offset + 1));
+        log.roll().unwrap();
+    }
+    log.set_high_watermark(log.log_end_offset());
+    out
+}
+
+fn txn_index_files(s: &vltava_storage::MemStorage) -> Vec<String> {
+    let mut names: Vec<String> = s
+        .list_dir(&dir())
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.ends_with(".txnindex"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn retention_and_delete_records_delete_txn_indexes_with_their_segments() {
+    let (s, c, mut log) = new_log(small_config());
+    let expect = aborted_rounds(&mut log, 6);
+    assert_eq!(txn_index_files(&s).len(), 7, "one per segment");
+    assert_eq!(
+        log.aborted_transactions(0, log.log_end_offset()).unwrap(),
+        expect
+    );
+    // DeleteRecords past the first two segments.
+    let third = log.segment_base_offsets()[2];
+    log.delete_records_before(third).unwrap();
+    assert_eq!(txn_index_files(&s).len(), 5);
+    assert_eq!(
+        log.aborted_transactions(third, log.log_end_offset())
+            .unwrap(),
+        expect[2..]
+    );
+    // Size retention takes two more.
+    let sizes: Vec<u64> = log.segments().map(|seg| seg.size()).collect();
+    log.set_config(vltava_storage::LogConfig {
+        retention_bytes: (log.size_in_bytes() - sizes[0] - sizes[1]) as i64,
+        ..small_config()
+    });
+    let out = log.run_retention(c.now()).unwrap();
+    assert!(out.segments_deleted >= 2);
+    let start = log.log_start_offset();
+    let left: Vec<AbortedTxn> = expect
+        .iter()
+        .copied()
+        .filter(|t| t.last_offset >= start)
+        .collect();
+    assert_eq!(txn_index_files(&s).len(), log.segment_base_offsets().len());
+    assert_eq!(left.len() + 1, log.segment_base_offsets().len());
+    assert_eq!(
+        log.aborted_transactions(start, log.log_end_offset())
+            .unwrap(),
+        left
+    );
+}
+
+#[test]
+fn compaction_removes_aborted_records_and_keeps_markers_and_the_index() {
+    use vltava_storage::{CleanupPolicy, LogConfig};
+    let config = LogConfig {
+        cleanup_policy: CleanupPolicy::COMPACT,
+        ..small_config()
+    };
+    let (s, c, mut log) = new_log(config.clone());
+    let expect = aborted_rounds(&mut log, 5);
+    // A committed transaction of keyed records, superseded by a plain record.
+    let seq = log
+        .producer_state()
+        .get(77)
+        .map_or(0, |e| e.batches.back().unwrap().last_seq + 1);
+    let mut b = vltava_records::BatchBuilder::new(BatchBuilderConfig {
+        producer_id: 77,
+        producer_epoch: 0,
+        base_sequence: seq,
+        transactional: true,
+        ..BatchBuilderConfig::default()
+    });
+    b.append(1, Some(b"k"), Some(b"committed"), &[]).unwrap();
+    b.append(1, Some(b"c"), Some(b"stays"), &[]).unwrap();
+    let committed = log
+        .append_as_leader(&mut b.build().unwrap().to_vec(), 0)
+        .unwrap();
+    log.append_control_marker(77, 0, 0, true, 0, 1).unwrap();
+    log.append_as_leader(
+        &mut keyed_batch(
+            &[(b"k".to_vec(), Some(b"newest".to_vec()))],
+            1,
+            vltava_records::Compression::None,
+        ),
+        0,
+    )
+    .unwrap();
+    log.roll().unwrap();
+    log.set_high_watermark(log.log_end_offset());
+    let before = read_all(&log, 0);
+    let headers_before: Vec<(i64, i64)> = log
+        .segments()
+        .flat_map(|s| s.headers().unwrap())
+        .map(|(_, h)| (h.base_offset, h.last_offset()))
+        .collect();
+    log.flush().unwrap();
+    let out = log.compact(c.now()).unwrap();
+    assert!(out.records_removed > 0);
+    let after = read_all(&log, 0);
+    // Aborted records are gone; markers stay; of key k only the newest stays.
+    for t in &expect {
+        for o in t.first_offset..t.first_offset + 3 {
+            assert!(after.iter().all(|r| r.0 != o), "aborted record {o} kept");
+        }
+        assert_eq!(
+            after.iter().find(|r| r.0 == t.last_offset),
+            before.iter().find(|r| r.0 == t.last_offset),
+            "marker at {}",
+            t.last_offset
+        );
+    }
+    assert!(
+        after.iter().all(|r| r.0 != committed.first_offset),
+        "superseded committed record kept"
+    );
+    assert!(
+        after.iter().any(|r| r.0 == committed.last_offset),
+        "committed record of key c went"
+    );
+    assert_eq!(
+        after
+            .iter()
+            .filter(|r| r.1.as_deref() == Some(&b"newest"[..]))
+            .count(),
+        1
+    );
+    // No transactional batch was dropped: every header is still there.
+    let headers_after: Vec<(i64, i64)> = log
+        .segments()
+        .flat_map(|s| s.headers().unwrap())
+        .map(|(_, h)| (h.base_offset, h.last_offset()))
+        .collect();
+    for t in &expect {
+        assert!(headers_after.contains(&(t.first_offset, t.first_offset + 2)));
+    }
+    assert!(headers_after.len() <= headers_before.len());
+    assert_eq!(
+        log.aborted_transactions(0, log.log_end_offset()).unwrap(),
+        expect
+    );
+    assert_eq!(txn_index_files(&s).len(), log.segment_base_offsets().len());
+    // Reopen, trusting the compacted segments and recovering (so rebuilding
+    // every `.txnindex` from the cleaned batches): the same entries.
+    let leo = log.log_end_offset();
+    let rp = log.recovery_point();
+    drop(log);
+    for rp in [rp, 0] {
+        let log = open(
+            &s,
+            &c,
+            config.clone(),
+            LogOpenOptions {
+                recovery_point: rp,
+                ..Default::default()
+            },
+        );
+        assert_eq!(log.aborted_transactions(0, leo).unwrap(), expect, "rp {rp}");
+        assert_eq!(log.last_stable_offset(), leo);
+        assert_eq!(read_all(&log, 0), after);
+        drop(log);
+    }
+}
