@@ -31,6 +31,9 @@ pub struct PendingTxnOffset {
     /// Whether its record is written (only written offsets are committed
     /// by a marker).
     pub written: bool,
+    /// The written offset this one replaces while its own write is under
+    /// way (it is in the log too: a failed write brings it back).
+    pub replaced: Option<CommittedOffset>,
 }
 
 /// Producer id -> group -> (topic, partition) -> pending offset.
@@ -235,11 +238,19 @@ impl GroupCoordinator {
             .entry(group_id.clone())
             .or_default();
         for (tp, o) in &offsets {
+            let replaced = pending.get(tp).and_then(|p| {
+                if p.written {
+                    Some(p.offset.clone())
+                } else {
+                    p.replaced.clone()
+                }
+            });
             pending.insert(
                 tp.clone(),
                 PendingTxnOffset {
                     offset: o.clone(),
                     written: false,
+                    replaced,
                 },
             );
         }
@@ -277,11 +288,20 @@ impl GroupCoordinator {
         if let Some(pending) = pending {
             for (tp, o) in &offsets {
                 match pending.get_mut(tp) {
-                    // A later commit of the same partition replaced it.
+                    // A later commit of the same partition replaced it
+                    // while both were written: ours is now the one to
+                    // fall back to.
+                    Some(p) if !p.written && p.offset != *o && result.is_ok() => {
+                        p.replaced = Some(o.clone());
+                    }
                     Some(p) if p.written || p.offset != *o => {}
-                    Some(p) => match result {
-                        Ok(()) => p.written = true,
-                        Err(_) => {
+                    Some(p) => match (result, p.replaced.take()) {
+                        (Ok(()), _) => p.written = true,
+                        (Err(_), Some(before)) => {
+                            p.offset = before;
+                            p.written = true;
+                        }
+                        (Err(_), None) => {
                             pending.remove(tp);
                         }
                     },
@@ -402,6 +422,7 @@ impl GroupCoordinator {
                                     .then_some(v.expire_timestamp),
                             },
                             written: true,
+                            replaced: None,
                         },
                     );
                 Ok(())

@@ -7,5 +7,8 @@ mod group_flows;
 mod offsets_admin;
 mod properties;
 mod records;
+mod txn_driver;
 mod txn_flows;
 mod txn_harness;
+mod txn_offsets;
+mod txn_timers_reload;

@@ -41,6 +41,11 @@ pub struct Harness {
     pub hold_appends: bool,
     /// Held appends: id, partition and records (logged only if released ok).
     pub held: Vec<HeldAppend>,
+    /// The producer of every append issued, in order (None: plain batch).
+    pub producers: Vec<Option<(i64, i16)>>,
+    /// Fail the next appends with this Kafka code (via
+    /// `complete_append_result`) instead of storing them.
+    pub fail_code: Option<i16>,
 }
 
 impl Harness {
@@ -55,6 +60,8 @@ impl Harness {
             fail_appends: false,
             hold_appends: false,
             held: Vec::new(),
+            producers: Vec::new(),
+            fail_code: None,
         }
     }
 
@@ -77,12 +84,20 @@ impl Harness {
                     append_id,
                     partition,
                     records,
-                    ..
+                    producer,
                 } => {
+                    self.producers.push(producer);
                     // Appends complete in the order they were issued, like a
                     // log: behind a held append, every later one waits too.
                     if self.hold_appends || !self.held.is_empty() {
                         self.held.push((append_id, partition, records));
+                        continue;
+                    }
+                    if let Some(code) = self.fail_code {
+                        queue.extend(
+                            self.c
+                                .complete_append_result(append_id, Err(code), self.now),
+                        );
                         continue;
                     }
                     let ok = !self.fail_appends;
