@@ -168,6 +168,7 @@ impl GroupCoordinator {
                         metadata: metadata.clone(),
                         commit_timestamp,
                         expire_timestamp: expire,
+                        log_order: 0,
                     };
                     let value = OffsetCommitValue {
                         offset: o.offset,

@@ -196,6 +196,7 @@ impl GroupCoordinator {
                     metadata,
                     commit_timestamp: now_ms,
                     expire_timestamp: None,
+                    log_order: 0,
                 };
                 let value = OffsetCommitValue {
                     offset: o.offset,
@@ -292,11 +293,18 @@ impl GroupCoordinator {
                     // while both were written: ours is now the one to
                     // fall back to.
                     Some(p) if !p.written && p.offset != *o && result.is_ok() => {
-                        p.replaced = Some(o.clone());
+                        let mut written = o.clone();
+                        written.log_order = self.next_log_order;
+                        self.next_log_order += 1;
+                        p.replaced = Some(written);
                     }
                     Some(p) if p.written || p.offset != *o => {}
                     Some(p) => match (result, p.replaced.take()) {
-                        (Ok(()), _) => p.written = true,
+                        (Ok(()), _) => {
+                            p.written = true;
+                            p.offset.log_order = self.next_log_order;
+                            self.next_log_order += 1;
+                        }
                         (Err(_), Some(before)) => {
                             p.offset = before;
                             p.written = true;
@@ -363,7 +371,13 @@ impl GroupCoordinator {
                 .entry(id.clone())
                 .or_insert_with(|| Group::new(&id, now_ms));
             for (tp, p) in written {
-                g.offsets.insert(tp, p.offset);
+                // A plain commit written after the transaction's offset wins.
+                if g.offsets
+                    .get(&tp)
+                    .is_none_or(|cur| cur.log_order < p.offset.log_order)
+                {
+                    g.offsets.insert(tp, p.offset);
+                }
             }
         }
     }
@@ -405,6 +419,8 @@ impl GroupCoordinator {
                 partition,
                 value: Some(v),
             }) => {
+                let log_order = self.next_log_order;
+                self.next_log_order += 1;
                 self.txn_offsets
                     .entry(producer_id)
                     .or_default()
@@ -420,6 +436,7 @@ impl GroupCoordinator {
                                 commit_timestamp: v.commit_timestamp,
                                 expire_timestamp: (v.expire_timestamp >= 0)
                                     .then_some(v.expire_timestamp),
+                                log_order,
                             },
                             written: true,
                             replaced: None,

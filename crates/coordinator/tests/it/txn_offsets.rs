@@ -286,7 +286,7 @@ fn reload_keeps_transactional_offsets_pending_until_their_marker() {
         },
     );
     let log = h.log.clone();
-    let producers = h.producers.clone();
+    let producers = h.log_producers.clone();
     let mut r = GroupCoordinator::new(test_config());
     r.begin_load();
     for ((_, k, v), p) in log.iter().zip(&producers) {
@@ -333,4 +333,53 @@ fn load_marker_on_resolves_only_its_partition() {
         1
     );
     assert!(r.has_pending_txn_offset(b, "t", 0));
+}
+
+fn plain_commit(h: &mut Harness, group: &str, partition: i32, offset: i64) {
+    use vltava_protocol::messages::offset_commit_request::{
+        OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+    };
+    h.send(
+        2,
+        OffsetCommitRequest {
+            group_id: group.into(),
+            generation_id_or_member_epoch: -1,
+            topics: vec![OffsetCommitRequestTopic {
+                name: "t".into(),
+                partitions: vec![OffsetCommitRequestPartition {
+                    partition_index: partition,
+                    committed_offset: offset,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        },
+    );
+}
+
+#[test]
+fn a_plain_commit_written_after_the_transactions_offset_wins() {
+    let mut h = Harness::new(test_config());
+    plain_commit(&mut h, "g", 0, 1); // before: replaced by the transaction
+    h.send(3, txn_commit("g", PID, &[(0, 10), (1, 11)]));
+    plain_commit(&mut h, "g", 1, 99); // after: stays
+    marker(&mut h, "g", PID, true);
+    assert_eq!(fetch(&mut h, "g", &[0, 1], false), vec![(10, 0), (99, 0)]);
+    // The same order holds when the log is replayed.
+    let mut r = GroupCoordinator::new(test_config());
+    r.begin_load();
+    for ((_, k, v), p) in h.log.iter().zip(&h.log_producers) {
+        match p {
+            Some((pid, _)) => r
+                .load_transactional(k.clone(), v.clone(), *pid)
+                .expect("loads"),
+            None => r.load(k.clone(), v.clone()).expect("loads"),
+        }
+    }
+    r.load_marker(PID, true);
+    r.finish_load(h.now);
+    let g = r.group("g").expect("group");
+    assert_eq!(g.offsets[&("t".to_owned(), 0)].offset, 10);
+    assert_eq!(g.offsets[&("t".to_owned(), 1)].offset, 99);
 }
