@@ -11,6 +11,7 @@ mod txn_driver;
 mod txn_flows;
 mod txn_harness;
 mod txn_offsets;
+mod txn_offsets_properties;
 mod txn_properties;
 mod txn_records;
 mod txn_timers_reload;
