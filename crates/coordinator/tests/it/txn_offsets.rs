@@ -383,3 +383,36 @@ fn a_plain_commit_written_after_the_transactions_offset_wins() {
     assert_eq!(g.offsets[&("t".to_owned(), 0)].offset, 10);
     assert_eq!(g.offsets[&("t".to_owned(), 1)].offset, 99);
 }
+
+#[test]
+fn require_stable_fetch_of_all_topics_marks_pending_committed_partitions() {
+    let mut h = Harness::new(test_config());
+    plain_commit(&mut h, "g", 0, 1);
+    plain_commit(&mut h, "g", 1, 2);
+    h.send(3, txn_commit("g", PID, &[(0, 10), (7, 70)]));
+    let all = |h: &mut Harness, stable: bool| {
+        let id = h.send(
+            7,
+            OffsetFetchRequest {
+                group_id: "g".into(),
+                topics: None,
+                require_stable: stable,
+                ..Default::default()
+            },
+        );
+        match h.response(id) {
+            Some(ResponseBody::OffsetFetch(r)) => r.topics[0]
+                .partitions
+                .iter()
+                .map(|p| (p.partition_index, p.committed_offset, p.error_code))
+                .collect::<Vec<_>>(),
+            other => panic!("{other:?}"),
+        }
+    };
+    // Only committed partitions are listed; those with pending offsets are
+    // unstable.
+    assert_eq!(all(&mut h, true), vec![(0, -1, 88), (1, 2, 0)]);
+    assert_eq!(all(&mut h, false), vec![(0, 1, 0), (1, 2, 0)]);
+    marker(&mut h, "g", PID, true);
+    assert_eq!(all(&mut h, true), vec![(0, 10, 0), (1, 2, 0), (7, 70, 0)]);
+}
