@@ -339,13 +339,11 @@ impl TransactionCoordinator {
                 Some(pid),
                 &mut out,
             ),
-            other => {
-                // Kafka answers a producer id block that could not be had
-                // with the retriable COORDINATOR_LOAD_IN_PROGRESS.
-                let code = match other {
-                    Err(code) if code != codes::REQUEST_TIMED_OUT && code != codes::NONE => code,
-                    _ => codes::COORDINATOR_LOAD_IN_PROGRESS,
-                };
+            _ => {
+                // Kafka answers while it has no producer id block with the
+                // retriable COORDINATOR_LOAD_IN_PROGRESS, whatever kept the
+                // block away (clients treat most other codes as fatal).
+                let code = codes::COORDINATOR_LOAD_IN_PROGRESS;
                 let reply = Reply::InitProducerId {
                     request_id,
                     version: parked.version,
