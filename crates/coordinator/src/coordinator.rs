@@ -168,6 +168,8 @@ pub struct GroupCoordinator {
     member_id_counter: u64,
     next_expiry_check: Option<i64>,
     pub(crate) load_errors: u64,
+    /// The next `CommittedOffset::log_order`.
+    pub(crate) next_log_order: u64,
     /// Transactional offsets not yet committed or aborted: producer id ->
     /// group -> partition -> offset (and whether its record is written).
     pub(crate) txn_offsets: crate::txn_offsets::PendingTxnOffsets,
@@ -188,6 +190,7 @@ impl GroupCoordinator {
             member_id_counter: 0,
             next_expiry_check: None,
             load_errors: 0,
+            next_log_order: 1,
             txn_offsets: Default::default(),
         }
     }
@@ -246,8 +249,10 @@ impl GroupCoordinator {
                                 commit_timestamp: v.commit_timestamp,
                                 expire_timestamp: (v.expire_timestamp >= 0)
                                     .then_some(v.expire_timestamp),
+                                log_order: self.next_log_order,
                             },
                         );
+                        self.next_log_order += 1;
                     }
                     None => {
                         g.offsets.remove(&(topic, partition));
@@ -477,7 +482,9 @@ impl GroupCoordinator {
                         .groups
                         .entry(group.clone())
                         .or_insert_with(|| Group::new(&group, now_ms));
-                    for (tp, o) in offsets {
+                    for (tp, mut o) in offsets {
+                        o.log_order = self.next_log_order;
+                        self.next_log_order += 1;
                         g.offsets.insert(tp, o);
                     }
                 }

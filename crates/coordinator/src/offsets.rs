@@ -58,6 +58,17 @@ fn fetched(o: Option<&CommittedOffset>, partition: i32) -> FetchedPartition {
     }
 }
 
+/// A partition whose offset a transaction is changing (`require_stable`).
+fn unstable(partition: i32) -> FetchedPartition {
+    FetchedPartition {
+        partition,
+        offset: -1,
+        leader_epoch: -1,
+        metadata: String::new(),
+        error: codes::UNSTABLE_OFFSET_COMMIT,
+    }
+}
+
 /// The topics a consumer group's members subscribe to, decoded from their
 /// `ConsumerProtocolSubscription` metadata. `None` when the group is not a
 /// consumer group or a subscription cannot be read.
@@ -168,6 +179,7 @@ impl GroupCoordinator {
                         metadata: metadata.clone(),
                         commit_timestamp,
                         expire_timestamp: expire,
+                        log_order: 0,
                     };
                     let value = OffsetCommitValue {
                         offset: o.offset,
@@ -305,13 +317,7 @@ impl GroupCoordinator {
                             .into_iter()
                             .map(|p| {
                                 if require_stable && self.has_pending_txn_offset(group_id, &t, p) {
-                                    FetchedPartition {
-                                        partition: p,
-                                        offset: -1,
-                                        leader_epoch: -1,
-                                        metadata: String::new(),
-                                        error: codes::UNSTABLE_OFFSET_COMMIT,
-                                    }
+                                    unstable(p)
                                 } else {
                                     fetched(g.and_then(|g| g.offsets.get(&(t.clone(), p))), p)
                                 }
@@ -325,9 +331,16 @@ impl GroupCoordinator {
                 let mut result: Vec<(String, Vec<FetchedPartition>)> = Vec::new();
                 if let Some(g) = g {
                     for ((t, p), o) in &g.offsets {
+                        // Committed partitions with a transaction's offsets
+                        // pending are unstable, as Kafka answers.
+                        let f = if require_stable && self.has_pending_txn_offset(group_id, t, *p) {
+                            unstable(*p)
+                        } else {
+                            fetched(Some(o), *p)
+                        };
                         match result.last_mut() {
-                            Some((name, ps)) if name == t => ps.push(fetched(Some(o), *p)),
-                            _ => result.push((t.clone(), vec![fetched(Some(o), *p)])),
+                            Some((name, ps)) if name == t => ps.push(f),
+                            _ => result.push((t.clone(), vec![f])),
                         }
                     }
                 }

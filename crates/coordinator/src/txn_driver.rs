@@ -127,8 +127,9 @@ impl TxnCoordinatorHandle {
     }
 
     /// Replays records of one `__transaction_state` partition, oldest
-    /// first (call before [`TxnCoordinatorHandle::finish_load`]). Returns
-    /// how many records could not be decoded (they are skipped).
+    /// first (call before [`TxnCoordinatorHandle::finish_load`]; afterwards
+    /// records are ignored). Returns how many records could not be decoded
+    /// (they are skipped).
     pub async fn load(&self, records: Vec<RawRecord>) -> u64 {
         let (done, rx) = oneshot::channel();
         if self.tx.send(Msg::Load { records, done }).await.is_err() {
@@ -334,6 +335,9 @@ async fn run(
                 Some(Msg::Call { version, body, reply }) => d.submit(version, body, reply),
                 Some(Msg::Load { records, done }) => {
                     let before = d.core.load_errors();
+                    // Records after finish_load would overwrite live state:
+                    // ignored.
+                    let records = if d.core.is_loading() { records } else { Vec::new() };
                     for (k, v) in records {
                         // Undecodable records are counted and skipped.
                         let _ = d.core.load(k, v);

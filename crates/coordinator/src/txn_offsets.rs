@@ -31,6 +31,9 @@ pub struct PendingTxnOffset {
     /// Whether its record is written (only written offsets are committed
     /// by a marker).
     pub written: bool,
+    /// The written offset this one replaces while its own write is under
+    /// way (it is in the log too: a failed write brings it back).
+    pub replaced: Option<CommittedOffset>,
 }
 
 /// Producer id -> group -> (topic, partition) -> pending offset.
@@ -193,6 +196,7 @@ impl GroupCoordinator {
                     metadata,
                     commit_timestamp: now_ms,
                     expire_timestamp: None,
+                    log_order: 0,
                 };
                 let value = OffsetCommitValue {
                     offset: o.offset,
@@ -235,11 +239,19 @@ impl GroupCoordinator {
             .entry(group_id.clone())
             .or_default();
         for (tp, o) in &offsets {
+            let replaced = pending.get(tp).and_then(|p| {
+                if p.written {
+                    Some(p.offset.clone())
+                } else {
+                    p.replaced.clone()
+                }
+            });
             pending.insert(
                 tp.clone(),
                 PendingTxnOffset {
                     offset: o.clone(),
                     written: false,
+                    replaced,
                 },
             );
         }
@@ -277,11 +289,27 @@ impl GroupCoordinator {
         if let Some(pending) = pending {
             for (tp, o) in &offsets {
                 match pending.get_mut(tp) {
-                    // A later commit of the same partition replaced it.
+                    // A later commit of the same partition replaced it
+                    // while both were written: ours is now the one to
+                    // fall back to.
+                    Some(p) if !p.written && p.offset != *o && result.is_ok() => {
+                        let mut written = o.clone();
+                        written.log_order = self.next_log_order;
+                        self.next_log_order += 1;
+                        p.replaced = Some(written);
+                    }
                     Some(p) if p.written || p.offset != *o => {}
-                    Some(p) => match result {
-                        Ok(()) => p.written = true,
-                        Err(_) => {
+                    Some(p) => match (result, p.replaced.take()) {
+                        (Ok(()), _) => {
+                            p.written = true;
+                            p.offset.log_order = self.next_log_order;
+                            self.next_log_order += 1;
+                        }
+                        (Err(_), Some(before)) => {
+                            p.offset = before;
+                            p.written = true;
+                        }
+                        (Err(_), None) => {
                             pending.remove(tp);
                         }
                     },
@@ -343,7 +371,13 @@ impl GroupCoordinator {
                 .entry(id.clone())
                 .or_insert_with(|| Group::new(&id, now_ms));
             for (tp, p) in written {
-                g.offsets.insert(tp, p.offset);
+                // A plain commit written after the transaction's offset wins.
+                if g.offsets
+                    .get(&tp)
+                    .is_none_or(|cur| cur.log_order < p.offset.log_order)
+                {
+                    g.offsets.insert(tp, p.offset);
+                }
             }
         }
     }
@@ -385,6 +419,8 @@ impl GroupCoordinator {
                 partition,
                 value: Some(v),
             }) => {
+                let log_order = self.next_log_order;
+                self.next_log_order += 1;
                 self.txn_offsets
                     .entry(producer_id)
                     .or_default()
@@ -400,8 +436,10 @@ impl GroupCoordinator {
                                 commit_timestamp: v.commit_timestamp,
                                 expire_timestamp: (v.expire_timestamp >= 0)
                                     .then_some(v.expire_timestamp),
+                                log_order,
                             },
                             written: true,
+                            replaced: None,
                         },
                     );
                 Ok(())

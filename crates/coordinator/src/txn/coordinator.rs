@@ -148,8 +148,13 @@ pub(crate) fn append_error(code: i16) -> i16 {
 }
 
 /// Whether a marker write result means the partition needs no (more)
-/// markers: written, the partition is gone, or a newer producer epoch or
-/// coordinator already wrote there.
+/// markers: written; the partition is gone (Kafka drops partitions whose
+/// leader is unknown before sending); the partition cannot hold markers
+/// (UNSUPPORTED_FOR_MESSAGE_FORMAT / UNSUPPORTED_VERSION, dropped by Kafka
+/// too); or a newer producer epoch or coordinator epoch wrote there. Kafka
+/// stops sending on the last two and leaves the transaction to the newer
+/// coordinator; with a single coordinator nobody would take over, so the
+/// partition counts as done. Everything else is retried.
 fn marker_done(code: i16) -> bool {
     matches!(
         code,
@@ -158,6 +163,7 @@ fn marker_done(code: i16) -> bool {
             | codes::INVALID_PRODUCER_EPOCH
             | codes::TRANSACTION_COORDINATOR_FENCED
             | codes::UNSUPPORTED_FOR_MESSAGE_FORMAT
+            | codes::UNSUPPORTED_VERSION
     )
 }
 
@@ -333,13 +339,11 @@ impl TransactionCoordinator {
                 Some(pid),
                 &mut out,
             ),
-            other => {
-                // Kafka answers a producer id block that could not be had
-                // with the retriable COORDINATOR_LOAD_IN_PROGRESS.
-                let code = match other {
-                    Err(code) if code != codes::REQUEST_TIMED_OUT && code != codes::NONE => code,
-                    _ => codes::COORDINATOR_LOAD_IN_PROGRESS,
-                };
+            _ => {
+                // Kafka answers while it has no producer id block with the
+                // retriable COORDINATOR_LOAD_IN_PROGRESS, whatever kept the
+                // block away (clients treat most other codes as fatal).
+                let code = codes::COORDINATOR_LOAD_IN_PROGRESS;
                 let reply = Reply::InitProducerId {
                     request_id,
                     version: parked.version,

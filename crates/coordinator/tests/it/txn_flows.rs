@@ -5,6 +5,7 @@
 
 use vltava_coordinator::{OFFSETS_TOPIC, TxnConfig, TxnState, partition_for, txn_partition_for};
 use vltava_protocol::ResponseBody;
+use vltava_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
 
 use crate::txn_harness::TxnHarness;
 
@@ -224,8 +225,10 @@ fn idempotent_producer_gets_an_id_at_epoch_0() {
 #[test]
 fn producer_id_allocation_failure_is_retriable() {
     let mut h = harness();
-    h.fail_pid = Some(7);
-    assert_eq!(h.init("app", T).0, 14);
+    for code in [7, 41, -1] {
+        h.fail_pid = Some(code);
+        assert_eq!(h.init("app", T).0, 14);
+    }
     h.fail_pid = None;
     assert_eq!(h.init("app", T), (0, 1000, 0));
 }
@@ -458,4 +461,114 @@ fn unsupported_versions_and_foreign_apis() {
         panic!("{effects:?}")
     };
     assert_eq!(r.error_code, 35);
+}
+
+#[test]
+fn every_version_of_every_api_answers_and_encodes() {
+    use vltava_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTransaction;
+    use vltava_protocol::messages::{
+        AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, DescribeTransactionsRequest,
+        ListTransactionsRequest,
+    };
+    let mut h = harness();
+    // The harness checks that every response encodes at its version.
+    for v in 0..=5i16 {
+        let tid = format!("v{v}");
+        let id = h.init_v(v, &tid, T, -1, -1);
+        let (code, pid, epoch) = h.init_resp(id);
+        assert_eq!(code, 0, "InitProducerId v{v}");
+        for av in 0..=3i16 {
+            let id = h.add_v(av, &tid, pid, epoch, &[("t", i32::from(av))]);
+            assert_eq!(h.add_resp(id), 0, "AddPartitionsToTxn v{av}");
+        }
+        for ov in 0..=4i16 {
+            h.send(
+                ov,
+                AddOffsetsToTxnRequest {
+                    transactional_id: tid.as_str().into(),
+                    producer_id: pid,
+                    producer_epoch: epoch,
+                    group_id: "g".into(),
+                    ..Default::default()
+                },
+            );
+        }
+        let ev = v.min(5);
+        let id = h.end_v(ev, &tid, pid, epoch, v % 2 == 0);
+        assert_eq!(h.end_resp(id), 0, "EndTxn v{ev}");
+        if ev >= 5 {
+            let Some(ResponseBody::EndTxn(r)) = h.response(id) else {
+                panic!()
+            };
+            assert_eq!((r.producer_id, r.producer_epoch), (pid, epoch));
+        }
+    }
+    // AddPartitionsToTxn v4/v5: verify-only entries, per transaction.
+    let (_, pid, epoch) = h.init("verify", T);
+    assert_eq!(h.add("verify", pid, epoch, &[("t", 0)]), 0);
+    for v in 4..=5i16 {
+        let id = h.send(
+            v,
+            AddPartitionsToTxnRequest {
+                transactions: vec![
+                    AddPartitionsToTxnTransaction {
+                        transactional_id: "verify".into(),
+                        producer_id: pid,
+                        producer_epoch: epoch,
+                        verify_only: true,
+                        topics: vec![AddPartitionsToTxnTopic {
+                            name: "t".into(),
+                            partitions: vec![0, 1],
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    },
+                    AddPartitionsToTxnTransaction {
+                        transactional_id: "verify".into(),
+                        producer_id: pid,
+                        producer_epoch: epoch,
+                        verify_only: false,
+                        topics: vec![AddPartitionsToTxnTopic {
+                            name: "t".into(),
+                            partitions: vec![2],
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    },
+                    AddPartitionsToTxnTransaction {
+                        transactional_id: "nope".into(),
+                        producer_id: pid,
+                        producer_epoch: epoch,
+                        verify_only: true,
+                        topics: vec![AddPartitionsToTxnTopic {
+                            name: "t".into(),
+                            partitions: vec![0],
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    },
+                ],
+                ..Default::default()
+            },
+        );
+        let Some(ResponseBody::AddPartitionsToTxn(r)) = h.response(id) else {
+            panic!("no v{v} response")
+        };
+        let codes: Vec<Vec<i16>> = r
+            .results_by_transaction
+            .iter()
+            .map(|t| {
+                t.topic_results[0]
+                    .results_by_partition
+                    .iter()
+                    .map(|p| p.partition_error_code)
+                    .collect()
+            })
+            .collect();
+        assert_eq!(codes, vec![vec![0, 48], vec![42], vec![49]], "v{v}");
+    }
+    // Describe/List at their versions.
+    h.send(0, DescribeTransactionsRequest::default());
+    h.send(0, ListTransactionsRequest::default());
+    h.send(1, ListTransactionsRequest::default());
 }
