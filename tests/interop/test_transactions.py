@@ -248,3 +248,59 @@ def test_kafka_python_transactional_producer(broker):
     # confluent-kafka agrees with kafka-python.
     assert sorted(read_all(broker.bootstrap, topic, 2, "read_committed", 6)) == sorted(
         b"kc-%d" % i for i in range(6))
+
+
+def test_transactional_offsets_across_kill_9(data_dir):
+    """Offsets committed in a transaction are reloaded after a kill -9; offsets
+    sent in a transaction still open at the kill stay invisible, and are
+    dropped when that transaction is aborted on its timeout."""
+    extra = ["transaction.abort.timed.out.transaction.cleanup.interval.ms=500"]
+    group = "tko-" + uuid.uuid4().hex[:6]
+    b = Broker(data_dir, extra).start()
+    try:
+        create_topic(b.bootstrap, "tko-in")
+        create_topic(b.bootstrap, "tko-out")
+        src = Producer({"bootstrap.servers": b.bootstrap})
+        for i in range(10):
+            src.produce("tko-in", value=b"%d" % i)
+        assert src.flush(30) == 0
+        c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": group,
+                      "enable.auto.commit": False, "auto.offset.reset": "earliest",
+                      "isolation.level": "read_committed"})
+        c.subscribe(["tko-in"])
+        deadline = time.time() + 30
+        while not c.assignment() and time.time() < deadline:
+            c.poll(0.2)
+        meta = c.consumer_group_metadata()
+        p = txn_producer(b.bootstrap, "tko-" + uuid.uuid4().hex[:6],
+                         **{"transaction.timeout.ms": 4000})
+        p.begin_transaction()
+        p.produce("tko-out", value=b"first")
+        p.send_offsets_to_transaction([TopicPartition("tko-in", 0, 5)], meta, 30)
+        p.commit_transaction(30)
+        p.begin_transaction()
+        p.produce("tko-out", value=b"second")
+        p.send_offsets_to_transaction([TopicPartition("tko-in", 0, 8)], meta, 30)
+        assert p.flush(30) == 0
+    finally:
+        b.kill()
+    b = Broker(data_dir, extra).start()
+    try:
+        c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": group,
+                      "enable.auto.commit": False, "isolation.level": "read_committed"})
+        # Pending offsets make require_stable fetches wait (UNSTABLE_OFFSET_COMMIT)
+        # until the open transaction is aborted on its timeout; then 5 remains.
+        offset = None
+        deadline = time.time() + 40
+        while time.time() < deadline:
+            try:
+                offset = c.committed([TopicPartition("tko-in", 0)], timeout=10)[0].offset
+                break
+            except KafkaException:
+                time.sleep(0.5)
+        c.close()
+        assert offset == 5
+        out = read_all(b.bootstrap, "tko-out", 1, "read_committed", 1, timeout=40)
+        assert out == [b"first"]
+    finally:
+        b.stop()
