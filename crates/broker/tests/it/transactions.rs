@@ -10,13 +10,18 @@ use bytes::Bytes;
 use vltava_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
 use vltava_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use vltava_protocol::messages::fetch_response::PartitionData;
+use vltava_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use vltava_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use vltava_protocol::messages::txn_offset_commit_request::{
+    TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
+};
 use vltava_protocol::messages::write_txn_markers_request::{
     WritableTxnMarker, WritableTxnMarkerTopic,
 };
 use vltava_protocol::messages::{
-    AddPartitionsToTxnRequest, EndTxnRequest, FetchRequest, FindCoordinatorRequest,
-    InitProducerIdRequest, ProduceRequest, WriteTxnMarkersRequest,
+    AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, DescribeTransactionsRequest, EndTxnRequest,
+    FetchRequest, FindCoordinatorRequest, InitProducerIdRequest, ListTransactionsRequest,
+    OffsetFetchRequest, ProduceRequest, TxnOffsetCommitRequest, WriteTxnMarkersRequest,
 };
 use vltava_protocol::{RequestBody, ResponseBody};
 use vltava_records::{BatchBuilder, BatchBuilderConfig, BatchIter};
@@ -27,6 +32,7 @@ const INVALID_PRODUCER_EPOCH: i16 = 47;
 const INVALID_TXN_STATE: i16 = 48;
 const INVALID_PRODUCER_ID_MAPPING: i16 = 49;
 const CONCURRENT_TRANSACTIONS: i16 = 51;
+const UNSTABLE_OFFSET_COMMIT: i16 = 88;
 
 fn now() -> i64 {
     std::time::SystemTime::now()
@@ -337,5 +343,186 @@ async fn coordinator_refuses_requests_out_of_order_and_keeps_ids_across_restart(
     };
     assert_eq!(pid2, pid);
     assert!(epoch2 > epoch);
+    node.shutdown().await;
+}
+
+async fn find_coordinator(c: &mut Client, key: &str, key_type: i8) {
+    let req = FindCoordinatorRequest {
+        key: key.into(),
+        key_type,
+        ..Default::default()
+    };
+    let ResponseBody::FindCoordinator(r) = c.call(3, RequestBody::from(req)).await else {
+        panic!()
+    };
+    assert_eq!(r.error_code, 0);
+}
+
+/// (error code, offset) of `t`-0 for `group`, asking for stable offsets.
+async fn stable_offset(c: &mut Client, group: &str) -> (i16, i64) {
+    let req = OffsetFetchRequest {
+        group_id: group.into(),
+        topics: Some(vec![OffsetFetchRequestTopic {
+            name: "t".into(),
+            partition_indexes: vec![0],
+            ..Default::default()
+        }]),
+        require_stable: true,
+        ..Default::default()
+    };
+    let ResponseBody::OffsetFetch(r) = c.call(7, RequestBody::from(req)).await else {
+        panic!()
+    };
+    let p = &r.topics[0].partitions[0];
+    (p.error_code, p.committed_offset)
+}
+
+#[tokio::test]
+async fn a_whole_transaction_with_offsets_over_raw_frames() {
+    let (node, _dir) = start_node().await;
+    let mut c = Client::connect(&node).await;
+    c.create_topic("t", 1).await;
+    find_coordinator(&mut c, "full", 1).await;
+    find_coordinator(&mut c, "g", 0).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let (pid, epoch) = loop {
+        let (code, pid, epoch) = init_txn(&mut c, "full").await;
+        if code == 0 {
+            break (pid, epoch);
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "InitProducerId: {code}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let add = AddPartitionsToTxnRequest {
+        v3_and_below_transactional_id: "full".into(),
+        v3_and_below_producer_id: pid,
+        v3_and_below_producer_epoch: epoch,
+        v3_and_below_topics: vec![AddPartitionsToTxnTopic {
+            name: "t".into(),
+            partitions: vec![0],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let ResponseBody::AddPartitionsToTxn(r) = c.call(3, RequestBody::from(add)).await else {
+        panic!()
+    };
+    assert_eq!(
+        r.results_by_topic_v3_and_below[0].results_by_partition[0].partition_error_code,
+        0
+    );
+    assert_eq!(
+        produce(&mut c, Some("full"), "t", batch(pid, epoch, 0, true, 2)).await,
+        (0, 0)
+    );
+    let add_offsets = AddOffsetsToTxnRequest {
+        transactional_id: "full".into(),
+        producer_id: pid,
+        producer_epoch: epoch,
+        group_id: "g".into(),
+        ..Default::default()
+    };
+    let ResponseBody::AddOffsetsToTxn(r) = c.call(3, RequestBody::from(add_offsets)).await else {
+        panic!()
+    };
+    assert_eq!(r.error_code, 0);
+    let commit = TxnOffsetCommitRequest {
+        transactional_id: "full".into(),
+        group_id: "g".into(),
+        producer_id: pid,
+        producer_epoch: epoch,
+        generation_id: -1,
+        member_id: "".into(),
+        topics: vec![TxnOffsetCommitRequestTopic {
+            name: "t".into(),
+            partitions: vec![TxnOffsetCommitRequestPartition {
+                partition_index: 0,
+                committed_offset: 7,
+                committed_leader_epoch: -1,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    // The group coordinator may still be loading __consumer_offsets (14).
+    loop {
+        let ResponseBody::TxnOffsetCommit(r) = c.call(3, RequestBody::from(commit.clone())).await
+        else {
+            panic!()
+        };
+        match r.topics[0].partitions[0].error_code {
+            0 => break,
+            14 => assert!(tokio::time::Instant::now() < deadline),
+            code => panic!("TxnOffsetCommit: {code}"),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // Pending until the transaction ends.
+    assert_eq!(stable_offset(&mut c, "g").await.0, UNSTABLE_OFFSET_COMMIT);
+    let ResponseBody::ListTransactions(r) = c
+        .call(1, RequestBody::from(ListTransactionsRequest::default()))
+        .await
+    else {
+        panic!()
+    };
+    let listed = r
+        .transaction_states
+        .iter()
+        .find(|s| s.transactional_id.as_str() == "full")
+        .expect("listed");
+    assert_eq!(
+        (listed.producer_id, listed.transaction_state.as_str()),
+        (pid, "Ongoing")
+    );
+
+    let end = EndTxnRequest {
+        transactional_id: "full".into(),
+        producer_id: pid,
+        producer_epoch: epoch,
+        committed: true,
+        ..Default::default()
+    };
+    let ResponseBody::EndTxn(r) = c.call(3, RequestBody::from(end)).await else {
+        panic!()
+    };
+    assert_eq!(r.error_code, 0);
+    // Markers follow the EndTxn answer: the data partition's LSO passes the
+    // COMMIT marker and the offset becomes stable.
+    loop {
+        let p = fetch(&mut c, "t", 1).await;
+        let offset = stable_offset(&mut c, "g").await;
+        if p.last_stable_offset == 3 && offset == (0, 7) {
+            assert_eq!(record_count(&p.records), 2);
+            assert_eq!(p.aborted_transactions.as_deref(), Some(&[][..]));
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{p:?} {offset:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let describe = DescribeTransactionsRequest {
+        transactional_ids: vec!["full".into()],
+        ..Default::default()
+    };
+    let ResponseBody::DescribeTransactions(r) = c.call(0, RequestBody::from(describe)).await else {
+        panic!()
+    };
+    let s = &r.transaction_states[0];
+    assert_eq!(s.error_code, 0);
+    assert_eq!((s.producer_id, s.producer_epoch), (pid, epoch));
+    assert_eq!(s.transaction_state.as_str(), "CompleteCommit");
+    // The offsets partition of the group holds the transactional record and
+    // its COMMIT marker.
+    let part = vltava_coordinator::partition_for("g", 50);
+    let offsets = node
+        .broker
+        .partitions
+        .get("__consumer_offsets", part)
+        .unwrap();
+    let end = offsets.log().log_end_offset();
+    assert!(end >= 2, "{end}");
     node.shutdown().await;
 }
