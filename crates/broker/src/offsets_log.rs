@@ -316,4 +316,46 @@ mod tests {
         assert_eq!(all[2].1.as_deref(), Some(&big[..]));
         assert_eq!(all[3].1, None);
     }
+
+    #[test]
+    fn reader_tells_plain_transactional_records_and_markers_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = Arc::new(PartitionManager::new(dir.path()).unwrap());
+        let p = m.open(OFFSETS_TOPIC, 0, LogConfig::default()).unwrap();
+        let rec = |k: &'static [u8]| (Bytes::from_static(k), Some(Bytes::from_static(b"v")));
+        append_internal(&m, OFFSETS_TOPIC, 0, &[rec(b"plain")], None).unwrap();
+        append_internal(&m, OFFSETS_TOPIC, 0, &[rec(b"txn")], Some((7, 0))).unwrap();
+        p.log()
+            .append_control_marker(7, 0, 0, false, 0, now_ms())
+            .unwrap();
+        append_internal(&m, OFFSETS_TOPIC, 0, &[rec(b"txn2")], Some((7, 0))).unwrap();
+        p.log()
+            .append_control_marker(7, 0, 0, true, 0, now_ms())
+            .unwrap();
+        let entries = read_internal(&m, OFFSETS_TOPIC, 0).unwrap();
+        let record = |k: &'static [u8], producer| LogEntry::Record {
+            key: Bytes::from_static(k),
+            value: Some(Bytes::from_static(b"v")),
+            producer,
+        };
+        assert_eq!(
+            entries,
+            vec![
+                record(b"plain", None),
+                record(b"txn", Some(7)),
+                LogEntry::Marker {
+                    producer_id: 7,
+                    commit: false
+                },
+                record(b"txn2", Some(7)),
+                LogEntry::Marker {
+                    producer_id: 7,
+                    commit: true
+                },
+            ]
+        );
+        // The plain view (used by `read_all`) has only the plain record.
+        let plain = OffsetsTopicLog::new(m.clone()).read_all_records(0).unwrap();
+        assert_eq!(plain, vec![rec(b"plain")]);
+    }
 }

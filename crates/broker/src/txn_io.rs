@@ -92,6 +92,8 @@ impl TxnIo for BrokerTxnIo {
 
 /// Replays every `__transaction_state` partition this node hosts into the
 /// coordinator, then lets it serve (completing transactions found half-way).
+/// A partition that cannot be read fails the start: serving without it would
+/// forget open transactions and hand their ids out again.
 pub async fn load(
     coordinator: &TxnCoordinatorHandle,
     log: &TxnStateLog,
