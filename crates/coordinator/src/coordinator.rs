@@ -432,9 +432,9 @@ impl GroupCoordinator {
                 group,
                 producer_id,
                 offsets,
-                request_id,
-                ok,
+                (request_id, ok),
                 result,
+                now_ms,
                 &mut out,
             );
             return out;
@@ -500,6 +500,8 @@ impl GroupCoordinator {
             } => {
                 if ok {
                     self.groups.remove(&group);
+                    // Pending transactional offsets go with the group.
+                    self.drop_group_txn_offsets(&group);
                 } else if let Some(g) = self.groups.get_mut(&group) {
                     g.transition(GroupState::Empty, now_ms);
                 }

@@ -270,18 +270,26 @@ impl GroupCoordinator {
         );
     }
 
-    /// The transactional offsets' records are written (or failed).
+    /// The transactional offsets' records are written (or failed). A
+    /// written commit creates the group (Empty) if it does not exist, as
+    /// Kafka's TxnOffsetCommit does. `reply` is the request and its answer
+    /// on success.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn txn_offsets_written(
         &mut self,
         group: String,
         producer_id: i64,
         offsets: Vec<((String, i32), CommittedOffset)>,
-        request_id: u64,
-        ok: ResponseBody,
+        reply: (u64, ResponseBody),
         result: Result<(), i16>,
+        now_ms: i64,
         out: &mut Vec<Effect>,
     ) {
+        let (request_id, ok) = reply;
+        if result.is_ok() && !self.groups.contains_key(&group) {
+            self.groups
+                .insert(group.clone(), Group::new(&group, now_ms));
+        }
         let pending = self
             .txn_offsets
             .get_mut(&producer_id)
@@ -323,6 +331,14 @@ impl GroupCoordinator {
             Err(code) => with_code(&ok, commit_error(code)),
         };
         out.push(Effect::Respond { request_id, body });
+    }
+
+    /// Forgets every producer's pending offsets of `group` (deleted).
+    pub(crate) fn drop_group_txn_offsets(&mut self, group: &str) {
+        self.txn_offsets.retain(|_, groups| {
+            groups.remove(group);
+            !groups.is_empty()
+        });
     }
 
     fn drop_empty_pending(&mut self, producer_id: i64, group: &str) {

@@ -416,3 +416,23 @@ fn require_stable_fetch_of_all_topics_marks_pending_committed_partitions() {
     marker(&mut h, "g", PID, true);
     assert_eq!(all(&mut h, true), vec![(0, 10, 0), (1, 2, 0), (7, 70, 0)]);
 }
+
+#[test]
+fn deleting_a_group_drops_its_pending_txn_offsets() {
+    let mut h = Harness::new(test_config());
+    h.send(3, txn_commit("g", PID, &[(0, 10)]));
+    let id = h.send(
+        2,
+        DeleteGroupsRequest {
+            groups_names: vec!["g".into()],
+            ..Default::default()
+        },
+    );
+    let Some(ResponseBody::DeleteGroups(r)) = h.response(id) else {
+        panic!("no DeleteGroups response")
+    };
+    assert_eq!(r.results[0].error_code, 0);
+    assert!(!h.c.has_pending_txn_offset("g", "t", 0));
+    marker(&mut h, "g", PID, true);
+    assert!(h.c.group("g").is_none());
+}
