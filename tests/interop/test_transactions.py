@@ -304,3 +304,48 @@ def test_transactional_offsets_across_kill_9(data_dir):
         assert out == [b"first"]
     finally:
         b.stop()
+
+
+def test_many_transactions_with_a_live_read_committed_consumer(broker):
+    """40 transactions over 3 partitions, every third aborted, while a
+    read_committed consumer follows live: it gets exactly the committed records,
+    each partition in order (markers wake its long-polling fetches)."""
+    topic = "many"
+    create_topic(broker.bootstrap, topic, partitions=3)
+    c = Consumer({
+        "bootstrap.servers": broker.bootstrap,
+        "group.id": "live-" + uuid.uuid4().hex[:6],
+        "isolation.level": "read_committed",
+        "enable.auto.commit": False,
+        "fetch.wait.max.ms": 500,
+    })
+    c.assign([TopicPartition(topic, q, 0) for q in range(3)])
+    p = txn_producer(broker.bootstrap, "many-" + uuid.uuid4().hex[:6])
+    expected = []
+    got = []
+
+    def drain(t):
+        m = c.poll(t)
+        if m is not None and not m.error():
+            got.append((m.partition(), m.value()))
+
+    for t in range(40):
+        p.begin_transaction()
+        vals = [(i % 3, b"%d-%d" % (t, i)) for i in range(7)]
+        for q, v in vals:
+            p.produce(topic, value=v, partition=q)
+        if t % 3 == 2:
+            p.abort_transaction(30)
+        else:
+            p.commit_transaction(30)
+            expected.extend(vals)
+        drain(0)
+    deadline = time.time() + 30
+    while len(got) < len(expected) and time.time() < deadline:
+        drain(0.2)
+    for _ in range(5):
+        drain(0.2)
+    c.close()
+    assert sorted(got) == sorted(expected)
+    for q in range(3):
+        assert [v for (pq, v) in got if pq == q] == [v for (eq, v) in expected if eq == q]
