@@ -50,6 +50,14 @@ fn has_zstd(batches: &[u8]) -> bool {
         .any(|b| b.header().attributes.compression() == Some(Compression::Zstd))
 }
 
+/// The offset after the last whole batch of `batches`, if there is one.
+fn read_end(batches: &[u8]) -> Option<i64> {
+    BatchIter::new(batches)
+        .map_while(Result::ok)
+        .last()
+        .map(|b| b.header().next_offset())
+}
+
 /// Reads one partition within `remaining` response bytes.
 fn read_partition(
     broker: &Broker,
@@ -83,12 +91,6 @@ fn read_partition(
         log.last_stable_offset(),
         log.log_start_offset(),
     );
-    // read_committed: the aborted transactions in what may be returned (up to
-    // the last stable offset), so the client drops their records.
-    let aborted = match isolation {
-        FetchIsolation::Committed => Some(log.aborted_transactions(t.fetch_offset, lso)),
-        _ => None,
-    };
     drop(log);
     let mut data = PartitionData {
         partition_index: index,
@@ -99,24 +101,6 @@ fn read_partition(
         records: Some(Bytes::new()),
         ..Default::default()
     };
-    match aborted {
-        Some(Ok(list)) => {
-            data.aborted_transactions = Some(
-                list.into_iter()
-                    .map(|a| AbortedTransaction {
-                        producer_id: a.producer_id,
-                        first_offset: a.first_offset,
-                        ..Default::default()
-                    })
-                    .collect(),
-            )
-        }
-        Some(Err(e)) => {
-            data.error_code = error_codes::for_storage(&e);
-            return data;
-        }
-        None => {}
-    }
     let bytes = match read.and_then(|r| match r.slice {
         Some(s) => s.to_bytes(),
         None => Ok(Bytes::new()),
@@ -127,6 +111,34 @@ fn read_partition(
             return data;
         }
     };
+    if isolation == FetchIsolation::Committed {
+        // The aborted transactions overlapping what is returned (up to the end
+        // of its last batch, which is at most the last stable offset), so the
+        // client drops their records.
+        let aborted = match read_end(&bytes) {
+            Some(end) => part
+                .log()
+                .aborted_transactions(t.fetch_offset, end.min(lso)),
+            None => Ok(Vec::new()),
+        };
+        match aborted {
+            Ok(list) => {
+                data.aborted_transactions = Some(
+                    list.into_iter()
+                        .map(|a| AbortedTransaction {
+                            producer_id: a.producer_id,
+                            first_offset: a.first_offset,
+                            ..Default::default()
+                        })
+                        .collect(),
+                )
+            }
+            Err(e) => {
+                data.error_code = error_codes::for_storage(&e);
+                return data;
+            }
+        }
+    }
     if version < 10 && has_zstd(&bytes) {
         data.error_code = UNSUPPORTED_COMPRESSION_TYPE;
         return data;

@@ -80,6 +80,16 @@ async fn produce(c: &mut Client, txn_id: Option<&str>, topic: &str, records: Byt
 }
 
 async fn fetch(c: &mut Client, topic: &str, isolation: i8) -> PartitionData {
+    fetch_limited(c, topic, isolation, 1 << 20).await
+}
+
+/// A fetch from offset 0 returning at most `max_bytes` (at least one batch).
+async fn fetch_limited(
+    c: &mut Client,
+    topic: &str,
+    isolation: i8,
+    max_bytes: i32,
+) -> PartitionData {
     let req = FetchRequest {
         replica_id: -1,
         max_wait_ms: 0,
@@ -92,7 +102,7 @@ async fn fetch(c: &mut Client, topic: &str, isolation: i8) -> PartitionData {
             partitions: vec![FetchPartition {
                 partition: 0,
                 fetch_offset: 0,
-                partition_max_bytes: 1 << 20,
+                partition_max_bytes: max_bytes,
                 ..Default::default()
             }],
             ..Default::default()
@@ -272,6 +282,21 @@ async fn markers_end_transactions_and_read_committed_fetches_follow_them() {
         write_marker(&mut c, "t", 9, pid, 1, true).await,
         UNKNOWN_TOPIC_OR_PARTITION
     );
+
+    // A second aborted transaction: a fetch returning only the first batch
+    // lists only the transaction it overlaps; a whole fetch lists both.
+    assert_eq!(write_marker(&mut c, "t", 0, pid, 1, false).await, 0);
+    let p = fetch(&mut c, "t", 1).await;
+    let firsts: Vec<i64> = p
+        .aborted_transactions
+        .unwrap()
+        .iter()
+        .map(|a| a.first_offset)
+        .collect();
+    assert_eq!(firsts, vec![0, 7]);
+    let p = fetch_limited(&mut c, "t", 1, 1).await;
+    assert_eq!(record_count(&p.records), 3);
+    assert_eq!(p.aborted_transactions.unwrap().len(), 1);
     node.shutdown().await;
 }
 
