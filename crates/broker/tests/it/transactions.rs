@@ -551,3 +551,68 @@ async fn a_whole_transaction_with_offsets_over_raw_frames() {
     assert!(end >= 2, "{end}");
     node.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_prepare_commit_found_at_start_gets_its_markers() {
+    // As if the node died between writing PrepareCommit and the markers.
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_node_in(dir.path(), "").await;
+    let mut c = Client::connect(&node).await;
+    c.create_topic("t", 1).await;
+    find_coordinator(&mut c, "prep", 1).await;
+    let pid = 777;
+    assert_eq!(
+        produce(&mut c, Some("prep"), "t", batch(pid, 0, 0, true, 2)).await,
+        (0, 0)
+    );
+    let snapshot = vltava_coordinator::TxnSnapshot {
+        producer_id: pid,
+        last_producer_id: -1,
+        producer_epoch: 0,
+        last_producer_epoch: -1,
+        timeout_ms: 60_000,
+        state: vltava_coordinator::TxnState::PrepareCommit,
+        partitions: [("t".to_string(), 0)].into_iter().collect(),
+        start_ms: now(),
+        last_update_ms: now(),
+    };
+    let record = vltava_coordinator::txn_record("prep", Some(&snapshot)).unwrap();
+    vltava_broker::txn_log::TxnStateLog::new(node.broker.partitions.clone())
+        .append(vltava_coordinator::txn_partition_for("prep", 50), &[record])
+        .unwrap();
+    assert_eq!(fetch(&mut c, "t", 1).await.last_stable_offset, 0);
+    node.shutdown().await;
+
+    let node = start_node_in(dir.path(), "").await;
+    let mut c = Client::connect(&node).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let p = fetch(&mut c, "t", 1).await;
+        if p.last_stable_offset == 3 {
+            assert_eq!(record_count(&p.records), 2);
+            assert_eq!(p.aborted_transactions.as_deref(), Some(&[][..]));
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{p:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let describe = DescribeTransactionsRequest {
+        transactional_ids: vec!["prep".into()],
+        ..Default::default()
+    };
+    loop {
+        let ResponseBody::DescribeTransactions(r) =
+            c.call(0, RequestBody::from(describe.clone())).await
+        else {
+            panic!()
+        };
+        let s = &r.transaction_states[0];
+        if s.transaction_state.as_str() == "CompleteCommit" {
+            assert_eq!(s.producer_id, pid);
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{s:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    node.shutdown().await;
+}
