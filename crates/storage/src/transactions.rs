@@ -161,7 +161,12 @@ impl Log {
                     Some(seg) => seg.append_aborted_txn(storage.as_ref(), entry),
                     None => Err(StorageError::InvalidRecord("log has no segment".into())),
                 };
-                self.guard(r)?;
+                if r.is_err() {
+                    // The marker is written but its entry is not: go offline, so
+                    // that reopening recovers the segment and rebuilds the index.
+                    self.offline = true;
+                }
+                r?;
             }
         }
         Ok(())

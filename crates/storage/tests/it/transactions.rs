@@ -567,3 +567,53 @@ fn compaction_removes_aborted_records_and_keeps_markers_and_the_index() {
         drop(log);
     }
 }
+
+#[test]
+fn coordinator_epochs_and_open_transactions_survive_reopen() {
+    for clean in [true, false] {
+        let (s, c, mut log) = new_log(small_config());
+        log.append_as_leader(&mut txn_batch(1, 2, 0, 1, 1), 0)
+            .unwrap();
+        log.append_control_marker(1, 2, 9, true, 0, 1).unwrap();
+        log.append_as_leader(&mut txn_batch(1, 2, 1, 1, 1), 0)
+            .unwrap();
+        log.roll().unwrap();
+        log.append_as_leader(&mut batch(&[b"x"], 1), 0).unwrap();
+        let leo = log.log_end_offset();
+        let rp = if clean {
+            log.close().unwrap();
+            leo
+        } else {
+            let rp = log.recovery_point();
+            drop(log);
+            rp
+        };
+        let mut log = open(
+            &s,
+            &c,
+            small_config(),
+            LogOpenOptions {
+                recovery_point: rp,
+                ..Default::default()
+            },
+        );
+        let e = log.producer_state().get(1).unwrap();
+        assert_eq!((e.epoch, e.coordinator_epoch), (2, 9), "clean {clean}");
+        assert_eq!(e.current_txn_first_offset, Some(2));
+        assert_eq!(log.last_stable_offset(), 2);
+        assert!(matches!(
+            log.append_control_marker(1, 2, 8, false, 0, 1),
+            Err(StorageError::TransactionCoordinatorFenced { .. })
+        ));
+        assert!(matches!(
+            log.append_as_leader(&mut producer_batch(1, 2, 2, 1, 1), 0),
+            Err(StorageError::InvalidTxnState { .. })
+        ));
+        log.append_control_marker(1, 2, 9, false, 0, 1).unwrap();
+        log.set_high_watermark(log.log_end_offset());
+        assert_eq!(
+            log.aborted_transactions(0, log.log_end_offset()).unwrap(),
+            vec![aborted(1, 2, leo, leo + 1)]
+        );
+    }
+}
