@@ -49,7 +49,7 @@ pub async fn dispatch(
     let key = req.api_key;
     let body = match req.body {
         RequestBody::ApiVersions(r) => api_versions::handle(&r, version),
-        RequestBody::Produce(r) => return Ok(produce::handle(&broker, &r, version)),
+        RequestBody::Produce(r) => return Ok(produce::handle(&broker, &r, version).await),
         RequestBody::Fetch(r) => fetch::handle(&broker, &r, version).await,
         RequestBody::ListOffsets(r) => list_offsets::handle(&broker, &r, version),
         RequestBody::Metadata(r) => {

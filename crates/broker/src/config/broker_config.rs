@@ -81,6 +81,8 @@ pub struct BrokerConfig {
     pub transaction_abort_timed_out_transaction_cleanup_interval_ms: i64,
     /// `transactional.id.expiration.ms`
     pub transactional_id_expiration_ms: i64,
+    /// `transaction.partition.verification.enable` (KIP-890)
+    pub transaction_partition_verification_enable: bool,
     /// `fetch.max.bytes`: the cap on one Fetch response
     pub fetch_max_bytes: i32,
     /// `max.incremental.fetch.session.cache.slots`
@@ -296,6 +298,8 @@ impl BrokerConfig {
                 10_000,
             )?,
             transactional_id_expiration_ms: r.int("transactional.id.expiration.ms", 604_800_000)?,
+            transaction_partition_verification_enable: r
+                .bool("transaction.partition.verification.enable", true)?,
             fetch_max_bytes: r.int("fetch.max.bytes", 57_671_680)?,
             max_incremental_fetch_session_cache_slots: r
                 .int("max.incremental.fetch.session.cache.slots", 1000)?,

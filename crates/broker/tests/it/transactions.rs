@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use crate::support::{Client, start_node, start_node_in};
+use crate::support::{Client, start_node, start_node_in, start_node_with};
 use bytes::Bytes;
 use vltava_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
 use vltava_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
@@ -33,6 +33,7 @@ const INVALID_TXN_STATE: i16 = 48;
 const INVALID_PRODUCER_ID_MAPPING: i16 = 49;
 const CONCURRENT_TRANSACTIONS: i16 = 51;
 const UNSTABLE_OFFSET_COMMIT: i16 = 88;
+const NOT_ENOUGH_REPLICAS: i16 = 19;
 
 fn now() -> i64 {
     std::time::SystemTime::now()
@@ -222,7 +223,9 @@ async fn find_coordinator_for_transactional_ids_creates_the_state_topic() {
 
 #[tokio::test]
 async fn markers_end_transactions_and_read_committed_fetches_follow_them() {
-    let (node, _dir) = start_node().await;
+    // Markers are written by hand here, with no coordinator transaction
+    // behind the batches: produce verification (KIP-890) would refuse them.
+    let (node, _dir) = start_node_with("transaction.partition.verification.enable=false").await;
     let mut c = Client::connect(&node).await;
     c.create_topic("t", 1).await;
     let pid = 4242;
@@ -556,7 +559,8 @@ async fn a_whole_transaction_with_offsets_over_raw_frames() {
 async fn a_prepare_commit_found_at_start_gets_its_markers() {
     // As if the node died between writing PrepareCommit and the markers.
     let dir = tempfile::tempdir().unwrap();
-    let node = start_node_in(dir.path(), "").await;
+    let no_verify = "transaction.partition.verification.enable=false";
+    let node = start_node_in(dir.path(), no_verify).await;
     let mut c = Client::connect(&node).await;
     c.create_topic("t", 1).await;
     find_coordinator(&mut c, "prep", 1).await;
@@ -583,7 +587,7 @@ async fn a_prepare_commit_found_at_start_gets_its_markers() {
     assert_eq!(fetch(&mut c, "t", 1).await.last_stable_offset, 0);
     node.shutdown().await;
 
-    let node = start_node_in(dir.path(), "").await;
+    let node = start_node_in(dir.path(), no_verify).await;
     let mut c = Client::connect(&node).await;
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
@@ -614,5 +618,88 @@ async fn a_prepare_commit_found_at_start_gets_its_markers() {
         assert!(tokio::time::Instant::now() < deadline, "{s:?}");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+    node.shutdown().await;
+}
+
+#[tokio::test]
+async fn transactional_produce_is_verified_with_the_coordinator() {
+    let (node, _dir) = start_node().await;
+    let mut c = Client::connect(&node).await;
+    c.create_topic("t", 2).await;
+    find_coordinator(&mut c, "v", 1).await;
+    // A producer id the coordinator does not know.
+    let (code, _) = produce(&mut c, Some("v"), "t", batch(99, 0, 0, true, 1)).await;
+    assert_eq!(code, INVALID_PRODUCER_ID_MAPPING);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let (pid, epoch) = loop {
+        let (code, pid, epoch) = init_txn(&mut c, "v").await;
+        if code == 0 {
+            break (pid, epoch);
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "InitProducerId: {code}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    // Partition 0 is not in the transaction yet.
+    let (code, _) = produce(&mut c, Some("v"), "t", batch(pid, epoch, 0, true, 1)).await;
+    assert_eq!(code, INVALID_TXN_STATE);
+    let add = AddPartitionsToTxnRequest {
+        v3_and_below_transactional_id: "v".into(),
+        v3_and_below_producer_id: pid,
+        v3_and_below_producer_epoch: epoch,
+        v3_and_below_topics: vec![AddPartitionsToTxnTopic {
+            name: "t".into(),
+            partitions: vec![0],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let ResponseBody::AddPartitionsToTxn(r) = c.call(3, RequestBody::from(add)).await else {
+        panic!()
+    };
+    assert_eq!(
+        r.results_by_topic_v3_and_below[0].results_by_partition[0].partition_error_code,
+        0
+    );
+    assert_eq!(
+        produce(&mut c, Some("v"), "t", batch(pid, epoch, 0, true, 2)).await,
+        (0, 0)
+    );
+    // Later batches of the open transaction append without asking again.
+    assert_eq!(
+        produce(&mut c, Some("v"), "t", batch(pid, epoch, 2, true, 1)).await,
+        (0, 2)
+    );
+    // An older epoch is fenced.
+    let (code, _) = produce(&mut c, Some("v"), "t", batch(pid, epoch - 1, 0, true, 1)).await;
+    assert_ne!(code, 0);
+    let end = EndTxnRequest {
+        transactional_id: "v".into(),
+        producer_id: pid,
+        producer_epoch: epoch,
+        committed: true,
+        ..Default::default()
+    };
+    let ResponseBody::EndTxn(r) = c.call(3, RequestBody::from(end)).await else {
+        panic!()
+    };
+    assert_eq!(r.error_code, 0);
+    loop {
+        let p = fetch(&mut c, "t", 1).await;
+        if p.last_stable_offset == 4 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // The transaction is over: partition 0 is no longer in one (retriable
+    // NOT_ENOUGH_REPLICAS while the coordinator still completes it).
+    let (code, _) = produce(&mut c, Some("v"), "t", batch(pid, epoch, 3, true, 1)).await;
+    assert!(
+        code == INVALID_TXN_STATE || code == NOT_ENOUGH_REPLICAS,
+        "{code}"
+    );
     node.shutdown().await;
 }
