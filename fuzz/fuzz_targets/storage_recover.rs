@@ -1,5 +1,6 @@
 //! Fuzz target: recover a partition log from arbitrary file contents (segment
-//! files, indexes, producer snapshot, leader epoch checkpoint) and use it.
+//! files, indexes, aborted transaction index, producer snapshot, leader epoch
+//! checkpoint) and use it.
 //! `crates/storage/tests/it/fuzz_corpus.rs` replays the committed corpus through the
 //! same function on every test run.
 #![no_main]

@@ -1,6 +1,7 @@
 """aiokafka (asyncio client) against the broker: admin, producer with every
 codec, group consumer with commit and resume (across a consumer and a broker
-restart), a two-member group, and the idempotent producer.
+restart), a two-member group, the idempotent producer and the transactional
+producer.
 
 Every test body runs under `asyncio.run` with one overall `asyncio.wait_for`
 bound, and every client call inside is bounded too, so nothing can hang.
@@ -267,3 +268,51 @@ def test_idempotent_producer(broker):
         check_records(got, metas)
 
     run(main(), 40)
+
+
+def test_transactional_producer_and_read_committed_consumer(broker):
+    """aiokafka's transactional producer: a committed and an aborted
+    transaction; read_committed sees only the first, read_uncommitted both."""
+    async def body():
+        topic = "aiotx"
+        await create_topics(broker.bootstrap, {topic: 2})
+        p = AIOKafkaProducer(bootstrap_servers=broker.bootstrap,
+                             transactional_id="aio-" + uuid.uuid4().hex[:6])
+        await bounded(p.start())
+        try:
+            async with p.transaction():
+                for i in range(6):
+                    await bounded(p.send_and_wait(topic, b"c%d" % i, partition=i % 2))
+            await bounded(p.begin_transaction())
+            for i in range(4):
+                await bounded(p.send_and_wait(topic, b"a%d" % i, partition=i % 2))
+            await bounded(p.abort_transaction())
+        finally:
+            await bounded(p.stop())
+
+        async def read(isolation, expected):
+            c = AIOKafkaConsumer(bootstrap_servers=broker.bootstrap, isolation_level=isolation,
+                                 enable_auto_commit=False, auto_offset_reset="earliest")
+            await bounded(c.start())
+            try:
+                c.assign([TopicPartition(topic, 0), TopicPartition(topic, 1)])
+                got = []
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + 20
+                while len(got) < expected and loop.time() < deadline:
+                    batch = await bounded(c.getmany(timeout_ms=500))
+                    for recs in batch.values():
+                        got.extend(r.value for r in recs)
+                # Nothing more arrives.
+                batch = await bounded(c.getmany(timeout_ms=1000))
+                for recs in batch.values():
+                    got.extend(r.value for r in recs)
+                return sorted(got)
+            finally:
+                await bounded(c.stop())
+
+        committed = sorted(b"c%d" % i for i in range(6))
+        assert await read("read_committed", 6) == committed
+        assert await read("read_uncommitted", 10) == sorted(committed + [b"a%d" % i for i in range(4)])
+
+    run(body(), 90)

@@ -1,7 +1,7 @@
 """kcat 1.7.1 (librdkafka 2.0.2, older than confluent-kafka's) against the broker:
 metadata, produce with every codec, keys and headers, consume by offset, tail and
-timestamp, a balanced consumer group with committed offsets, and records exchanged
-with confluent-kafka in both directions.
+timestamp, a balanced consumer group with committed offsets, records exchanged
+with confluent-kafka in both directions, and kcat's transactional producer.
 
 kcat comes from $VLTAVA_KCAT (./test.sh runs scripts/kcat-env.sh and sets it); every
 test fails when it is missing."""
@@ -373,3 +373,42 @@ def test_confluent_to_kcat(kcat, broker):
             assert m["payload"] == (value.decode() if value is not None else None)
             assert m["headers"] == [x for k, v in headers for x in (k, v.decode())]
             assert (m["tstype"], m["ts"]) == ("create", ts)
+
+
+def test_transactional_kcat_producer(kcat, broker):
+    """kcat's `-X transactional.id` sends stdin in one transaction, committed at
+    EOF; read_committed readers see it, not a transaction aborted by
+    confluent-kafka, which read_uncommitted readers do see."""
+
+    create_topic(broker.bootstrap, "ktx")
+    kcat.produce("ktx", [f"k{i}:committed-{i}" for i in range(5)], "-K", ":",
+                 "-X", "transactional.id=kcat-" + uuid.uuid4().hex[:6])
+    p = Producer({"bootstrap.servers": broker.bootstrap,
+                  "transactional.id": "ktx-abort-" + uuid.uuid4().hex[:6]})
+    p.init_transactions(30)
+    p.begin_transaction()
+    for i in range(3):
+        p.produce("ktx", key=b"a%d" % i, value=b"aborted-%d" % i)
+    p.flush(30)
+    p.abort_transaction(30)
+    kcat.produce("ktx", ["k9:last"], "-K", ":",
+                 "-X", "transactional.id=kcat-" + uuid.uuid4().hex[:6])
+    committed = kcat.consume("ktx", "-X", "isolation.level=read_committed", fmt="%s\n")
+    assert committed == [f"committed-{i}" for i in range(5)] + ["last"]
+    everything = kcat.consume("ktx", "-X", "isolation.level=read_uncommitted", fmt="%s\n")
+    assert sorted(everything) == sorted(committed + [f"aborted-{i}" for i in range(3)])
+    # On disk: transactional data batches (attribute bit 4) of one producer per
+    # transaction, and one control batch (bit 5) ending each transaction.
+    pdir_batches = []
+    pdir = os.path.join(broker.data_dir, "ktx-0")
+    for name in sorted(f for f in os.listdir(pdir) if f.endswith(".log")):
+        with open(os.path.join(pdir, name), "rb") as f:
+            buf = f.read()
+        pos = 0
+        while pos + 61 <= len(buf):
+            _base, length = struct.unpack_from(">qi", buf, pos)
+            (attributes,) = struct.unpack_from(">h", buf, pos + 21)
+            pdir_batches.append(attributes)
+            pos += 12 + length
+    assert all(a & 0x10 for a in pdir_batches), pdir_batches
+    assert sum(1 for a in pdir_batches if a & 0x20) == 3, pdir_batches

@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, OnceLock, RwLock};
 
-use vltava_coordinator::CoordinatorHandle;
+use vltava_coordinator::{CoordinatorHandle, TxnCoordinatorHandle};
 use vltava_raft::Controller;
 
 use vltava_storage::LogConfig;
@@ -20,8 +20,9 @@ pub struct Broker {
     pub partitions: Arc<PartitionManager>,
     metadata: RwLock<Arc<MetadataCache>>,
     coordinator: OnceLock<CoordinatorHandle>,
+    txn_coordinator: OnceLock<TxnCoordinatorHandle>,
     controller: OnceLock<Controller>,
-    offsets_topic_creation: tokio::sync::Mutex<()>,
+    internal_topic_creation: tokio::sync::Mutex<()>,
     applying: std::sync::Mutex<()>,
     producer_ids: tokio::sync::Mutex<(i64, i64)>,
     fetch_sessions: std::sync::Mutex<crate::fetch_session::FetchSessionCache>,
@@ -40,8 +41,9 @@ impl Broker {
             partitions,
             metadata: RwLock::new(Arc::new(MetadataCache::default())),
             coordinator: OnceLock::new(),
+            txn_coordinator: OnceLock::new(),
             controller: OnceLock::new(),
-            offsets_topic_creation: tokio::sync::Mutex::new(()),
+            internal_topic_creation: tokio::sync::Mutex::new(()),
             applying: std::sync::Mutex::new(()),
             producer_ids: tokio::sync::Mutex::new((0, 0)),
             fetch_sessions: std::sync::Mutex::new(crate::fetch_session::FetchSessionCache::new(
@@ -94,6 +96,30 @@ impl Broker {
         self.coordinator.get()
     }
 
+    /// Installs the transaction coordinator (once, at start-up).
+    pub fn set_txn_coordinator(&self, handle: TxnCoordinatorHandle) {
+        let _ = self.txn_coordinator.set(handle);
+    }
+
+    /// The transaction coordinator, once started.
+    pub fn txn_coordinator(&self) -> Option<&TxnCoordinatorHandle> {
+        self.txn_coordinator.get()
+    }
+
+    /// The transaction coordinator's settings from the broker configuration.
+    pub fn txn_config(&self) -> vltava_coordinator::TxnConfig {
+        let c = &self.config;
+        vltava_coordinator::TxnConfig {
+            num_partitions: c.transaction_state_log_num_partitions,
+            max_timeout_ms: c.transaction_max_timeout_ms,
+            abort_timed_out_interval_ms: c
+                .transaction_abort_timed_out_transaction_cleanup_interval_ms,
+            id_expiration_ms: c.transactional_id_expiration_ms,
+            offsets_topic_num_partitions: c.offsets_topic_num_partitions,
+            ..Default::default()
+        }
+    }
+
     /// The group coordinator's settings from the broker configuration.
     pub fn group_config(&self) -> vltava_coordinator::GroupConfig {
         let c = &self.config;
@@ -114,26 +140,44 @@ impl Broker {
     /// Makes sure `__consumer_offsets` exists (creating it through the
     /// controller on first use); false while it cannot.
     pub async fn ensure_offsets_topic(&self) -> bool {
-        use crate::offsets_log::OFFSETS_TOPIC;
-        if self.metadata().topic(OFFSETS_TOPIC).is_some() {
+        self.ensure_internal_topic(
+            crate::offsets_log::OFFSETS_TOPIC,
+            self.config.offsets_topic_num_partitions,
+            self.config.offsets_topic_segment_bytes,
+        )
+        .await
+    }
+
+    /// Makes sure `__transaction_state` exists (creating it through the
+    /// controller on first use, as Kafka does on the first FindCoordinator for
+    /// a transactional id); false while it cannot.
+    pub async fn ensure_transaction_state_topic(&self) -> bool {
+        self.ensure_internal_topic(
+            crate::txn_log::TRANSACTION_STATE_TOPIC,
+            self.config.transaction_state_log_num_partitions,
+            self.config.transaction_state_log_segment_bytes,
+        )
+        .await
+    }
+
+    /// Creates the compacted internal topic `name` unless it exists.
+    async fn ensure_internal_topic(&self, name: &str, partitions: i32, segment_bytes: i64) -> bool {
+        if self.metadata().topic(name).is_some() {
             return true;
         }
         let Some(controller) = self.controller() else {
             return false;
         };
-        let _guard = self.offsets_topic_creation.lock().await;
-        if self.metadata().topic(OFFSETS_TOPIC).is_some() {
+        let _guard = self.internal_topic_creation.lock().await;
+        if self.metadata().topic(name).is_some() {
             return true;
         }
         let req = crate::handlers::admin::create_topic_request(
-            OFFSETS_TOPIC,
-            self.config.offsets_topic_num_partitions,
+            name,
+            partitions,
             &[
                 ("cleanup.policy", "compact".to_string()),
-                (
-                    "segment.bytes",
-                    self.config.offsets_topic_segment_bytes.to_string(),
-                ),
+                ("segment.bytes", segment_bytes.to_string()),
                 ("compression.type", "producer".to_string()),
             ],
         );
@@ -142,11 +186,11 @@ impl Broker {
             .await;
         for t in &resp.topics {
             if t.error_code != 0 && t.error_code != crate::error_codes::TOPIC_ALREADY_EXISTS {
-                tracing::warn!(code = t.error_code, message = ?t.error_message, "cannot create __consumer_offsets");
+                tracing::warn!(topic = name, code = t.error_code, message = ?t.error_message, "cannot create internal topic");
             }
         }
         crate::metadata_sync::sync_now(self);
-        self.metadata().topic(OFFSETS_TOPIC).is_some()
+        self.metadata().topic(name).is_some()
     }
 
     /// The incremental fetch session cache.
@@ -172,9 +216,12 @@ impl Broker {
     /// controller validates them when they are set).
     pub fn log_config(&self, topic: &str, cache: &MetadataCache) -> LogConfig {
         let mut cfg = self.config.log_defaults.clone();
-        if topic == "__consumer_offsets" {
+        if topic == crate::offsets_log::OFFSETS_TOPIC {
             cfg.cleanup_policy = vltava_storage::CleanupPolicy::COMPACT;
             cfg.segment_bytes = self.config.offsets_topic_segment_bytes.max(14) as u64;
+        } else if topic == crate::txn_log::TRANSACTION_STATE_TOPIC {
+            cfg.cleanup_policy = vltava_storage::CleanupPolicy::COMPACT;
+            cfg.segment_bytes = self.config.transaction_state_log_segment_bytes.max(14) as u64;
         }
         if let Some(t) = cache.topic(topic) {
             for (k, v) in &t.configs {

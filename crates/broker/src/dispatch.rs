@@ -1,5 +1,7 @@
 //! Routes a decoded request to its handler. Every API the broker advertises is
-//! answered: implemented ones by their handler, the rest by
+//! answered: implemented ones by their handler (group APIs and TxnOffsetCommit
+//! by the group coordinator, transactional InitProducerId and the other
+//! transaction APIs by the transaction coordinator), the rest by
 //! `handlers::unsupported` with Kafka's error for a missing feature.
 //! `Ok(None)` means no response is sent (Produce with acks=0). `Err` is only for
 //! requests that cannot reach here through a started node (an API that is not
@@ -16,7 +18,7 @@ use crate::handlers::{
     admin, api_versions, delete_records, describe_cluster, describe_configs, describe_log_dirs,
     describe_producers, describe_quorum, describe_topic_partitions, fetch, find_coordinator,
     init_producer_id, list_offsets, metadata, offset_for_leader_epoch, produce, security,
-    unsupported,
+    unsupported, write_txn_markers,
 };
 
 /// Why a request got no answer.
@@ -25,8 +27,8 @@ pub enum Unanswered {
     /// The API is not advertised in ApiVersions.
     #[error("{0:?} is not advertised by this broker")]
     NotAdvertised(ApiKey),
-    /// The controller or group coordinator is not wired yet (the listener only
-    /// starts after both are).
+    /// The controller or a coordinator is not wired yet (the listener only
+    /// starts after all are).
     #[error("{0:?} arrived before the node finished starting")]
     NotStarted(ApiKey),
 }
@@ -47,7 +49,7 @@ pub async fn dispatch(
     let key = req.api_key;
     let body = match req.body {
         RequestBody::ApiVersions(r) => api_versions::handle(&r, version),
-        RequestBody::Produce(r) => return Ok(produce::handle(&broker, &r, version)),
+        RequestBody::Produce(r) => return Ok(produce::handle(&broker, &r, version).await),
         RequestBody::Fetch(r) => fetch::handle(&broker, &r, version).await,
         RequestBody::ListOffsets(r) => list_offsets::handle(&broker, &r, version),
         RequestBody::Metadata(r) => {
@@ -55,7 +57,21 @@ pub async fn dispatch(
             let cache = broker.metadata();
             metadata::handle(&cache, &r, version, &pending)
         }
-        RequestBody::InitProducerId(r) => init_producer_id::handle(&broker, &r).await,
+        RequestBody::InitProducerId(r) if r.transactional_id.is_none() => {
+            init_producer_id::handle(&broker, &r).await
+        }
+        body @ (RequestBody::InitProducerId(_)
+        | RequestBody::AddPartitionsToTxn(_)
+        | RequestBody::AddOffsetsToTxn(_)
+        | RequestBody::EndTxn(_)
+        | RequestBody::DescribeTransactions(_)
+        | RequestBody::ListTransactions(_)) => {
+            let Some(txn) = broker.txn_coordinator() else {
+                return Err(Unanswered::NotStarted(key));
+            };
+            txn.handle(key, version, body).await
+        }
+        RequestBody::WriteTxnMarkers(r) => write_txn_markers::handle(&broker, &r).await,
         body @ (RequestBody::CreateTopics(_)
         | RequestBody::DeleteTopics(_)
         | RequestBody::CreatePartitions(_)
@@ -80,6 +96,7 @@ pub async fn dispatch(
         | RequestBody::Heartbeat(_)
         | RequestBody::LeaveGroup(_)
         | RequestBody::OffsetCommit(_)
+        | RequestBody::TxnOffsetCommit(_)
         | RequestBody::OffsetFetch(_)
         | RequestBody::DescribeGroups(_)
         | RequestBody::ListGroups(_)

@@ -18,6 +18,9 @@ pub mod offsets_log;
 pub mod partitions;
 pub mod server;
 pub mod storage_format;
+pub mod txn_io;
+pub mod txn_log;
+pub mod txn_markers;
 
 pub use broker::Broker;
 pub use config::BrokerConfig;

@@ -1,6 +1,7 @@
 //! Starting and stopping a whole node: format-on-first-start of the data
 //! directory, the partition manager and its background jobs, the metadata
-//! cache, and the client listener.
+//! cache, the group and transaction coordinators (each loaded from its
+//! internal topic before the listener starts), and the client listener.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -26,6 +27,8 @@ pub enum NodeError {
         what: String,
         source: std::io::Error,
     },
+    #[error("loading __transaction_state: {0}")]
+    Load(String),
     #[error("metadata quorum: {0}")]
     Raft(#[from] vltava_raft::RaftError),
     #[error(
@@ -113,6 +116,20 @@ impl Node {
             broker.config.offsets_topic_num_partitions,
         );
         broker.set_coordinator(coordinator);
+        // The transaction coordinator replays __transaction_state before the
+        // listener starts.
+        let txn = vltava_coordinator::txn_driver::start(
+            broker.txn_config(),
+            crate::txn_io::BrokerTxnIo::new(&broker),
+        );
+        broker.set_txn_coordinator(txn.clone());
+        crate::txn_io::load(
+            &txn,
+            &crate::txn_log::TxnStateLog::new(partitions.clone()),
+            broker.config.transaction_state_log_num_partitions,
+        )
+        .await
+        .map_err(|e| NodeError::Load(e.to_string()))?;
         let background = partitions.spawn_background(retention, checkpoints);
         let (shutdown, rx) = watch::channel(false);
         let server = tokio::spawn(crate::server::run(listener, broker.clone(), rx));

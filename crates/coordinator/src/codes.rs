@@ -40,3 +40,41 @@ pub const INVALID_REQUEST: i16 = 42;
 pub const UNSUPPORTED_VERSION: i16 = 35;
 /// A committed offset record too large to write.
 pub const INVALID_COMMIT_OFFSET_SIZE: i16 = 28;
+/// The topic or partition does not exist.
+pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+/// The request timed out.
+pub const REQUEST_TIMED_OUT: i16 = 7;
+/// This broker is not the coordinator of the key.
+pub const NOT_COORDINATOR: i16 = 16;
+/// The producer's epoch is older than the one the log holds.
+pub const INVALID_PRODUCER_EPOCH: i16 = 47;
+/// The request does not fit the transaction's state.
+pub const INVALID_TXN_STATE: i16 = 48;
+/// The producer id is not the one the transactional id uses.
+pub const INVALID_PRODUCER_ID_MAPPING: i16 = 49;
+/// The transaction timeout is above `transaction.max.timeout.ms` (or not positive).
+pub const INVALID_TRANSACTION_TIMEOUT: i16 = 50;
+/// Another operation on the transaction is in progress; retry.
+pub const CONCURRENT_TRANSACTIONS: i16 = 51;
+/// A newer coordinator epoch wrote to the partition.
+pub const TRANSACTION_COORDINATOR_FENCED: i16 = 52;
+/// Offsets of the partition are part of a transaction not yet completed.
+pub const UNSTABLE_OFFSET_COMMIT: i16 = 88;
+/// Another producer with the same transactional id has a newer epoch.
+pub const PRODUCER_FENCED: i16 = 90;
+/// No such transactional id.
+pub const TRANSACTIONAL_ID_NOT_FOUND: i16 = 105;
+/// Record batch too large (mapped like Kafka does for coordinator writes).
+pub const MESSAGE_TOO_LARGE: i16 = 10;
+/// Record list too large.
+pub const RECORD_LIST_TOO_LARGE: i16 = 18;
+/// Not enough in-sync replicas.
+pub const NOT_ENOUGH_REPLICAS: i16 = 19;
+/// Not enough in-sync replicas after the append.
+pub const NOT_ENOUGH_REPLICAS_AFTER_APPEND: i16 = 20;
+/// The broker is not the partition's leader.
+pub const NOT_LEADER_OR_FOLLOWER: i16 = 6;
+/// A disk error on the broker.
+pub const KAFKA_STORAGE_ERROR: i16 = 56;
+/// The partition cannot hold the record format.
+pub const UNSUPPORTED_FOR_MESSAGE_FORMAT: i16 = 43;

@@ -31,6 +31,7 @@ fn touched_groups(body: &RequestBody) -> Vec<String> {
         RequestBody::Heartbeat(r) => one(&r.group_id),
         RequestBody::LeaveGroup(r) => one(&r.group_id),
         RequestBody::OffsetCommit(r) => one(&r.group_id),
+        RequestBody::TxnOffsetCommit(r) => one(&r.group_id),
         RequestBody::OffsetDelete(r) => one(&r.group_id),
         RequestBody::DeleteGroups(r) => r
             .groups_names
@@ -90,6 +91,11 @@ pub enum Effect {
         partition: i32,
         /// Keys and values (None = tombstone) in Kafka's record format.
         records: Vec<RawRecord>,
+        /// `Some((producer id, producer epoch))`: write the records as a
+        /// transactional batch of that producer (TxnOffsetCommit); their
+        /// offsets become visible with the producer's COMMIT marker.
+        /// `None` for every other append.
+        producer: Option<(i64, i16)>,
     },
 }
 
@@ -127,6 +133,15 @@ pub(crate) enum AfterAppend {
         ok: ResponseBody,
         failed: ResponseBody,
     },
+    /// Transactional offsets are written: they stay pending until the
+    /// producer's marker. A failed write drops them and answers its code.
+    TxnOffsets {
+        group: String,
+        producer_id: i64,
+        offsets: Vec<((String, i32), CommittedOffset)>,
+        request_id: u64,
+        ok: ResponseBody,
+    },
     /// The leader's assignment of `generation` is stored: hand it out.
     AssignmentStored {
         group: String,
@@ -152,7 +167,12 @@ pub struct GroupCoordinator {
     next_append_id: u64,
     member_id_counter: u64,
     next_expiry_check: Option<i64>,
-    load_errors: u64,
+    pub(crate) load_errors: u64,
+    /// The next `CommittedOffset::log_order`.
+    pub(crate) next_log_order: u64,
+    /// Transactional offsets not yet committed or aborted: producer id ->
+    /// group -> partition -> offset (and whether its record is written).
+    pub(crate) txn_offsets: crate::txn_offsets::PendingTxnOffsets,
 }
 
 impl GroupCoordinator {
@@ -170,6 +190,8 @@ impl GroupCoordinator {
             member_id_counter: 0,
             next_expiry_check: None,
             load_errors: 0,
+            next_log_order: 1,
+            txn_offsets: Default::default(),
         }
     }
 
@@ -227,8 +249,10 @@ impl GroupCoordinator {
                                 commit_timestamp: v.commit_timestamp,
                                 expire_timestamp: (v.expire_timestamp >= 0)
                                     .then_some(v.expire_timestamp),
+                                log_order: self.next_log_order,
                             },
                         );
+                        self.next_log_order += 1;
                     }
                     None => {
                         g.offsets.remove(&(topic, partition));
@@ -337,6 +361,9 @@ impl GroupCoordinator {
             RequestBody::LeaveGroup(r) => self.leave_group(request_id, now_ms, v, r, out),
             RequestBody::OffsetCommit(r) => self.offset_commit(request_id, now_ms, v, r, out),
             RequestBody::OffsetFetch(r) => self.offset_fetch(request_id, v, r, out),
+            RequestBody::TxnOffsetCommit(r) => {
+                self.txn_offset_commit(request_id, now_ms, v, r, out)
+            }
             RequestBody::OffsetDelete(r) => self.offset_delete(request_id, v, r, out),
             RequestBody::DescribeGroups(r) => self.describe_groups(request_id, v, r, out),
             RequestBody::ListGroups(r) => self.list_groups(request_id, v, r, out),
@@ -354,7 +381,7 @@ impl GroupCoordinator {
     }
 
     /// The API keys [`GroupCoordinator::handle`] serves.
-    pub const APIS: [ApiKey; 11] = [
+    pub const APIS: [ApiKey; 12] = [
         ApiKey::JoinGroup,
         ApiKey::SyncGroup,
         ApiKey::Heartbeat,
@@ -366,16 +393,57 @@ impl GroupCoordinator {
         ApiKey::ListGroups,
         ApiKey::DeleteGroups,
         ApiKey::ConsumerGroupDescribe,
+        ApiKey::TxnOffsetCommit,
     ];
 
     /// Reports the outcome of an [`Effect::Append`].
     pub fn complete_append(&mut self, append_id: u64, ok: bool, now_ms: i64) -> Vec<Effect> {
+        let result = if ok {
+            Ok(())
+        } else {
+            Err(codes::COORDINATOR_NOT_AVAILABLE)
+        };
+        self.complete_append_result(append_id, result, now_ms)
+    }
+
+    /// Reports the outcome of an [`Effect::Append`] with the Kafka error
+    /// code of a failed write (a transactional append of a fenced producer
+    /// fails with the log's INVALID_PRODUCER_EPOCH, which the TxnOffsetCommit
+    /// answers).
+    pub fn complete_append_result(
+        &mut self,
+        append_id: u64,
+        result: Result<(), i16>,
+        now_ms: i64,
+    ) -> Vec<Effect> {
         let mut out = Vec::new();
         let Some(after) = self.appends.remove(&append_id) else {
             return out;
         };
+        if let AfterAppend::TxnOffsets {
+            group,
+            producer_id,
+            offsets,
+            request_id,
+            ok,
+        } = after
+        {
+            self.txn_offsets_written(
+                group,
+                producer_id,
+                offsets,
+                (request_id, ok),
+                result,
+                now_ms,
+                &mut out,
+            );
+            return out;
+        }
+        let ok = result.is_ok();
         let touched = match &after {
-            AfterAppend::Nothing | AfterAppend::Respond { .. } => None,
+            AfterAppend::Nothing | AfterAppend::Respond { .. } | AfterAppend::TxnOffsets { .. } => {
+                None
+            }
             AfterAppend::CommitOffsets { group, .. }
             | AfterAppend::GroupDeleted { group, .. }
             | AfterAppend::OffsetsDeleted { group, .. }
@@ -414,7 +482,9 @@ impl GroupCoordinator {
                         .groups
                         .entry(group.clone())
                         .or_insert_with(|| Group::new(&group, now_ms));
-                    for (tp, o) in offsets {
+                    for (tp, mut o) in offsets {
+                        o.log_order = self.next_log_order;
+                        self.next_log_order += 1;
                         g.offsets.insert(tp, o);
                     }
                 }
@@ -430,6 +500,8 @@ impl GroupCoordinator {
             } => {
                 if ok {
                     self.groups.remove(&group);
+                    // Pending transactional offsets go with the group.
+                    self.drop_group_txn_offsets(&group);
                 } else if let Some(g) = self.groups.get_mut(&group) {
                     g.transition(GroupState::Empty, now_ms);
                 }
@@ -473,6 +545,8 @@ impl GroupCoordinator {
                 generation,
                 assignments,
             } => self.assignment_stored(&group, generation, assignments, ok, now_ms, out),
+            // Handled before (it needs the error code).
+            AfterAppend::TxnOffsets { .. } => {}
         }
     }
 
@@ -583,6 +657,19 @@ impl GroupCoordinator {
         after: AfterAppend,
         out: &mut Vec<Effect>,
     ) {
+        self.append_as(group_id, records, None, after, out);
+    }
+
+    /// Queues an append of `records` for `group_id`'s partition, as a
+    /// transactional batch of `producer` when set.
+    pub(crate) fn append_as(
+        &mut self,
+        group_id: &str,
+        records: Vec<RawRecord>,
+        producer: Option<(i64, i16)>,
+        after: AfterAppend,
+        out: &mut Vec<Effect>,
+    ) {
         let append_id = self.next_append_id;
         self.next_append_id += 1;
         self.appends.insert(append_id, after);
@@ -590,6 +677,7 @@ impl GroupCoordinator {
             append_id,
             partition: partition_for(group_id, self.cfg.offsets_topic_num_partitions),
             records,
+            producer,
         });
     }
 

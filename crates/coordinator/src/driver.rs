@@ -40,6 +40,78 @@ pub trait OffsetsLog: Send + 'static {
     /// Every record of `partition`, oldest first.
     fn read_all(&mut self, partition: i32)
     -> Result<Vec<(Bytes, Option<Bytes>)>, CoordinatorError>;
+
+    /// Appends `records` to `partition` as one transactional batch of the
+    /// producer (TxnOffsetCommit). A refusal by the log (a fenced epoch)
+    /// is [`CoordinatorError::Refused`] with its Kafka code. The default
+    /// refuses: a log must implement it to serve TxnOffsetCommit.
+    fn append_transactional(
+        &mut self,
+        partition: i32,
+        producer_id: i64,
+        producer_epoch: i16,
+        records: Vec<(Bytes, Option<Bytes>)>,
+    ) -> Result<(), CoordinatorError> {
+        let _ = (partition, producer_id, producer_epoch, records);
+        Err(CoordinatorError::Log(
+            "this offsets log does not write transactional batches".into(),
+        ))
+    }
+
+    /// Every entry of `partition`, oldest first, telling transactional
+    /// records and COMMIT/ABORT markers apart (so transactional offsets
+    /// reload as pending until their marker). The default is
+    /// [`OffsetsLog::read_all`], every record plain.
+    fn read_entries(&mut self, partition: i32) -> Result<Vec<OffsetsLogEntry>, CoordinatorError> {
+        Ok(self
+            .read_all(partition)?
+            .into_iter()
+            .map(|(key, value)| OffsetsLogEntry::Record { key, value })
+            .collect())
+    }
+}
+
+/// One entry of a `__consumer_offsets` partition as the loader sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OffsetsLogEntry {
+    /// A record of a plain (non-transactional) batch.
+    Record {
+        /// The record key.
+        key: Bytes,
+        /// The record value (None: tombstone).
+        value: Option<Bytes>,
+    },
+    /// A record of a transactional batch of `producer_id`.
+    Transactional {
+        /// The producer of the batch.
+        producer_id: i64,
+        /// The record key.
+        key: Bytes,
+        /// The record value (None: tombstone).
+        value: Option<Bytes>,
+    },
+    /// A COMMIT (`commit`) or ABORT control marker of `producer_id`.
+    Marker {
+        /// The producer the marker ends a transaction of.
+        producer_id: i64,
+        /// COMMIT or ABORT.
+        commit: bool,
+    },
+}
+
+/// Messages to the task.
+#[derive(Debug)]
+// A message is moved once into the channel; boxing the request would
+// only add an allocation per request.
+#[allow(clippy::large_enum_variant)]
+enum Msg {
+    Call(Call),
+    TxnMarker {
+        partition: i32,
+        producer_id: i64,
+        commit: bool,
+        done: oneshot::Sender<()>,
+    },
 }
 
 /// One request on its way to the task.
@@ -54,7 +126,7 @@ struct Call {
 /// A cheap, cloneable handle to the running coordinator task.
 #[derive(Clone, Debug)]
 pub struct CoordinatorHandle {
-    tx: mpsc::Sender<Call>,
+    tx: mpsc::Sender<Msg>,
     loaded: watch::Receiver<bool>,
 }
 
@@ -111,11 +183,34 @@ impl CoordinatorHandle {
             client_host: client_host.to_owned(),
             reply,
         };
-        if self.tx.send(call).await.is_err() {
+        if self.tx.send(Msg::Call(call)).await.is_err() {
             return unavailable(api_key, version, codes::COORDINATOR_NOT_AVAILABLE);
         }
         rx.await
             .unwrap_or_else(|_| unavailable(api_key, version, codes::COORDINATOR_NOT_AVAILABLE))
+    }
+
+    /// A COMMIT (`commit`) or ABORT marker of `producer_id` was written to
+    /// `__consumer_offsets` partition `partition`: its pending
+    /// transactional offsets become visible (commit) or are dropped.
+    /// Returns once the coordinator applied it (false if it stopped).
+    pub async fn complete_txn_marker(
+        &self,
+        partition: i32,
+        producer_id: i64,
+        commit: bool,
+    ) -> bool {
+        let (done, rx) = oneshot::channel();
+        let msg = Msg::TxnMarker {
+            partition,
+            producer_id,
+            commit,
+            done,
+        };
+        if self.tx.send(msg).await.is_err() {
+            return false;
+        }
+        rx.await.is_ok()
     }
 }
 
@@ -174,6 +269,27 @@ struct Driver<L: OffsetsLog> {
 }
 
 impl<L: OffsetsLog> Driver<L> {
+    fn receive(&mut self, msg: Msg) {
+        match msg {
+            Msg::Call(call) => self.submit(call),
+            Msg::TxnMarker {
+                partition,
+                producer_id,
+                commit,
+                done,
+            } => {
+                let effects = self.core.complete_txn_marker(
+                    partition,
+                    producer_id,
+                    commit,
+                    self.clock.now_ms(),
+                );
+                self.apply(effects);
+                let _ = done.send(());
+            }
+        }
+    }
+
     fn submit(&mut self, call: Call) {
         let api = call.body.api_key();
         if self.waiting.len() >= MAX_WAITING_REQUESTS {
@@ -210,11 +326,21 @@ impl<L: OffsetsLog> Driver<L> {
                     append_id,
                     partition,
                     records,
+                    producer,
                 } => {
-                    let ok = self.log.append(partition, records).is_ok();
-                    let more = self
-                        .core
-                        .complete_append(append_id, ok, self.clock.now_ms());
+                    let written = match producer {
+                        None => self.log.append(partition, records),
+                        Some((pid, epoch)) => self
+                            .log
+                            .append_transactional(partition, pid, epoch, records),
+                    };
+                    let result = written.map_err(|e| match e {
+                        CoordinatorError::Refused { code, .. } => code,
+                        _ => codes::COORDINATOR_NOT_AVAILABLE,
+                    });
+                    let more =
+                        self.core
+                            .complete_append_result(append_id, result, self.clock.now_ms());
                     queue.extend(more);
                 }
             }
@@ -225,7 +351,7 @@ impl<L: OffsetsLog> Driver<L> {
 async fn run<L: OffsetsLog>(
     cfg: GroupConfig,
     log: L,
-    mut rx: mpsc::Receiver<Call>,
+    mut rx: mpsc::Receiver<Msg>,
     loaded: watch::Sender<bool>,
 ) {
     let partitions = cfg.offsets_topic_num_partitions;
@@ -239,15 +365,29 @@ async fn run<L: OffsetsLog>(
     d.core.begin_load();
     for p in 0..partitions {
         loop {
-            while let Ok(call) = rx.try_recv() {
-                d.submit(call);
+            while let Ok(msg) = rx.try_recv() {
+                d.receive(msg);
             }
-            match d.log.read_all(p) {
-                Ok(records) => {
-                    for (k, v) in records {
+            match d.log.read_entries(p) {
+                Ok(entries) => {
+                    for entry in entries {
                         // An undecodable record is counted (`load_errors`)
                         // and skipped.
-                        let _ = d.core.load(k, v);
+                        let _ = match entry {
+                            OffsetsLogEntry::Record { key, value } => d.core.load(key, value),
+                            OffsetsLogEntry::Transactional {
+                                producer_id,
+                                key,
+                                value,
+                            } => d.core.load_transactional(key, value, producer_id),
+                            OffsetsLogEntry::Marker {
+                                producer_id,
+                                commit,
+                            } => {
+                                d.core.load_marker_on(p, producer_id, commit);
+                                Ok(())
+                            }
+                        };
                     }
                     break;
                 }
@@ -268,8 +408,8 @@ async fn run<L: OffsetsLog>(
             None => Instant::now() + IDLE_TICK,
         };
         tokio::select! {
-            call = rx.recv() => match call {
-                Some(call) => d.submit(call),
+            msg = rx.recv() => match msg {
+                Some(msg) => d.receive(msg),
                 None => break,
             },
             _ = tokio::time::sleep_until(wake) => {

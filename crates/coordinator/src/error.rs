@@ -8,6 +8,15 @@ pub enum CoordinatorError {
     /// The offsets log could not append or read records.
     #[error("offsets log: {0}")]
     Log(String),
+    /// The log refused the append with a Kafka error code (for example
+    /// INVALID_PRODUCER_EPOCH for a transactional batch of a fenced producer).
+    #[error("offsets log refused the append: error code {code}: {message}")]
+    Refused {
+        /// The Kafka error code.
+        code: i16,
+        /// What happened.
+        message: String,
+    },
     /// A record in `__consumer_offsets` could not be decoded.
     #[error("bad __consumer_offsets record: {0}")]
     BadRecord(String),

@@ -105,6 +105,11 @@ pub struct CommittedOffset {
     pub commit_timestamp: i64,
     /// Explicit expiry (old OffsetCommit versions), or `None`.
     pub expire_timestamp: Option<i64>,
+    /// Where its record lies among the records this coordinator wrote or
+    /// loaded (0 until written): a transaction's offsets committed by a
+    /// marker replace only offsets written before them, as Kafka compares
+    /// log offsets.
+    pub log_order: u64,
 }
 
 /// The timer of a group in PreparingRebalance.

@@ -5,6 +5,12 @@
 //!
 //! [`GroupCoordinator`] is the sans-IO state machine; [`start`] runs it in a
 //! tokio task behind a [`CoordinatorHandle`] over an [`OffsetsLog`].
+//!
+//! [`TransactionCoordinator`] is Kafka's transaction coordinator (KIP-98),
+//! sans-IO as well; [`txn_driver::start`] runs it behind a
+//! [`TxnCoordinatorHandle`] over the broker's [`TxnIo`]. The group side
+//! serves TxnOffsetCommit: transactional offsets stay pending until the
+//! producer's COMMIT or ABORT marker ([`GroupCoordinator::complete_txn_marker`]).
 
 mod admin;
 pub mod codes;
@@ -20,18 +26,28 @@ mod partition;
 mod rebalance;
 pub mod records;
 mod responses;
+mod txn;
+pub mod txn_driver;
+mod txn_offsets;
 
 pub use admin::{CLASSIC_GROUP_TYPE, GROUP_AUTHORIZED_OPERATIONS};
 pub use config::GroupConfig;
 pub use coordinator::{Effect, GroupCoordinator, GroupRequest};
 pub use driver::{
-    CoordinatorHandle, LOAD_RETRY_BACKOFF, MAX_WAITING_REQUESTS, OffsetsLog, REQUEST_QUEUE_LIMIT,
-    start,
+    CoordinatorHandle, LOAD_RETRY_BACKOFF, MAX_WAITING_REQUESTS, OffsetsLog, OffsetsLogEntry,
+    REQUEST_QUEUE_LIMIT, start,
 };
 pub use error::CoordinatorError;
 pub use group::{CommittedOffset, Group, GroupState, JoinTimer, Member, Waiter};
 pub use offsets::{CONSUMER_PROTOCOL_TYPE, subscribed_topics};
 pub use partition::{java_string_hash, partition_for};
+pub use records::RawRecord;
+pub use txn::config::TxnConfig;
+pub use txn::coordinator::{TransactionCoordinator, TxnEffect, txn_partition_for};
+pub use txn::records::{decode_txn_record, txn_key, txn_record};
+pub use txn::requests::OFFSETS_TOPIC;
+pub use txn::state::{TxnMetadata, TxnSnapshot, TxnState};
+pub use txn_driver::{BoxFuture, TxnCoordinatorHandle, TxnIo};
 
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]

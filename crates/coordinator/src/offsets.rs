@@ -58,6 +58,17 @@ fn fetched(o: Option<&CommittedOffset>, partition: i32) -> FetchedPartition {
     }
 }
 
+/// A partition whose offset a transaction is changing (`require_stable`).
+fn unstable(partition: i32) -> FetchedPartition {
+    FetchedPartition {
+        partition,
+        offset: -1,
+        leader_epoch: -1,
+        metadata: String::new(),
+        error: codes::UNSTABLE_OFFSET_COMMIT,
+    }
+}
+
 /// The topics a consumer group's members subscribe to, decoded from their
 /// `ConsumerProtocolSubscription` metadata. `None` when the group is not a
 /// consumer group or a subscription cannot be read.
@@ -168,6 +179,7 @@ impl GroupCoordinator {
                         metadata: metadata.clone(),
                         commit_timestamp,
                         expire_timestamp: expire,
+                        log_order: 0,
                     };
                     let value = OffsetCommitValue {
                         offset: o.offset,
@@ -289,6 +301,7 @@ impl GroupCoordinator {
         &self,
         group_id: &str,
         topics: Option<Vec<(String, Vec<i32>)>>,
+        require_stable: bool,
     ) -> (i16, Vec<(String, Vec<FetchedPartition>)>) {
         if self.loading {
             return (codes::COORDINATOR_LOAD_IN_PROGRESS, Vec::new());
@@ -302,7 +315,13 @@ impl GroupCoordinator {
                     .map(|(t, parts)| {
                         let ps = parts
                             .into_iter()
-                            .map(|p| fetched(g.and_then(|g| g.offsets.get(&(t.clone(), p))), p))
+                            .map(|p| {
+                                if require_stable && self.has_pending_txn_offset(group_id, &t, p) {
+                                    unstable(p)
+                                } else {
+                                    fetched(g.and_then(|g| g.offsets.get(&(t.clone(), p))), p)
+                                }
+                            })
                             .collect();
                         (t, ps)
                     })
@@ -312,9 +331,16 @@ impl GroupCoordinator {
                 let mut result: Vec<(String, Vec<FetchedPartition>)> = Vec::new();
                 if let Some(g) = g {
                     for ((t, p), o) in &g.offsets {
+                        // Committed partitions with a transaction's offsets
+                        // pending are unstable, as Kafka answers.
+                        let f = if require_stable && self.has_pending_txn_offset(group_id, t, *p) {
+                            unstable(*p)
+                        } else {
+                            fetched(Some(o), *p)
+                        };
                         match result.last_mut() {
-                            Some((name, ps)) if name == t => ps.push(fetched(Some(o), *p)),
-                            _ => result.push((t.clone(), vec![fetched(Some(o), *p)])),
+                            Some((name, ps)) if name == t => ps.push(f),
+                            _ => result.push((t.clone(), vec![f])),
                         }
                     }
                 }
@@ -340,7 +366,8 @@ impl GroupCoordinator {
                             .map(|t| (t.name.as_str().to_owned(), t.partition_indexes.clone()))
                             .collect()
                     });
-                    let (error, topics) = self.fetch_group(rg.group_id.as_str(), topics);
+                    let (error, topics) =
+                        self.fetch_group(rg.group_id.as_str(), topics, req.require_stable);
                     OffsetFetchResponseGroup {
                         group_id: rg.group_id.clone(),
                         error_code: error,
@@ -377,7 +404,11 @@ impl GroupCoordinator {
                     .collect::<Vec<_>>()
             });
             let requested = topics.clone();
-            let (error, mut fetched_topics) = self.fetch_group(req.group_id.as_str(), topics);
+            let (error, mut fetched_topics) = self.fetch_group(
+                req.group_id.as_str(),
+                topics,
+                version >= 7 && req.require_stable,
+            );
             if error != codes::NONE && version < 2 {
                 // No top-level error before v2: report it on every partition.
                 fetched_topics = requested

@@ -134,6 +134,11 @@ pub(crate) fn error_response(api: ApiKey, version: i16, code: i16) -> Option<Res
         ApiKey::ConsumerGroupDescribe => {
             ResponseBody::ConsumerGroupDescribe(ConsumerGroupDescribeResponse::default())
         }
+        // No top-level error field: an empty response (the request's
+        // partitions are answered per partition wherever they are known).
+        ApiKey::TxnOffsetCommit => ResponseBody::TxnOffsetCommit(
+            vltava_protocol::messages::TxnOffsetCommitResponse::default(),
+        ),
         _ => return None,
     })
 }

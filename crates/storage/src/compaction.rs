@@ -9,9 +9,13 @@
 //!   delta (and so its producer sequence range); records simply disappear from it.
 //! - A tombstone (record with a key and no value) is kept while it is the latest
 //!   for its key and younger than `delete.retention.ms` (by its record timestamp).
-//! - Records without a key, control batches and transactional batches are kept as
-//!   they are. The last batch of each producer is kept (empty if every record went),
-//!   so producer state survives compaction.
+//! - Records without a key and control batches (transaction markers) are kept.
+//! - Transactional records of aborted transactions (found through the `.txnindex`)
+//!   are removed; those of committed transactions are compacted like any record.
+//!   A transactional batch is never dropped, only emptied (its header stays), so
+//!   replaying the headers gives the same producer state and the same `.txnindex`
+//!   entries as before cleaning. The last batch of each producer is kept (empty if
+//!   every record went), so producer state survives compaction.
 //!
 //! Swapping: each cleaned segment is written as `<base>.log.cleaned` (+ indexes),
 //! fsynced, renamed to `.swap`, the original renamed to `.deleted`, and the `.swap`
@@ -33,6 +37,7 @@ use crate::segment::{
     CLEANED_SUFFIX, DELETED_SUFFIX, INDEX_SUFFIX, LOG_SUFFIX, LogSegment, SWAP_SUFFIX,
     TIME_INDEX_SUFFIX, file_name, parse_file_name,
 };
+use crate::txn_index::AbortedTxn;
 
 /// Memory allowed for the key → latest offset map of one compaction pass (Kafka's
 /// `log.cleaner.dedupe.buffer.size` default). Segments that do not fit wait for the
@@ -102,6 +107,19 @@ pub(crate) fn complete_interrupted_swaps(
     Ok(())
 }
 
+/// Whether `h` is a data batch of one of the `aborted` transactions: a
+/// transactional batch of the producer between the transaction's first offset
+/// and its ABORT marker.
+fn in_aborted_txn(h: &BatchHeader, aborted: &[AbortedTxn]) -> bool {
+    h.attributes.is_transactional()
+        && !h.attributes.is_control()
+        && aborted.iter().any(|t| {
+            t.producer_id == h.producer_id
+                && t.first_offset <= h.base_offset
+                && h.base_offset < t.last_offset
+        })
+}
+
 fn empty_batch_like(h: &BatchHeader) -> Bytes {
     let header = BatchHeader {
         batch_length: (BATCH_HEADER_LEN - LOG_OVERHEAD) as i32,
@@ -153,13 +171,15 @@ impl Log {
         let mut latest: HashMap<Bytes, i64> = HashMap::new();
         let mut used = 0usize;
         let mut bases = Vec::new();
+        let mut aborted_by_base: HashMap<i64, Vec<AbortedTxn>> = HashMap::new();
         for base in candidates {
             let Some(seg) = self.segments.get(&base) else {
                 continue;
             };
+            let aborted = self.aborted_transactions(base, seg.next_offset())?;
             let mut seg_map: Vec<(Bytes, i64)> = Vec::new();
             for (pos, h) in seg.headers()? {
-                if h.attributes.is_control() || h.attributes.is_transactional() {
+                if h.attributes.is_control() || in_aborted_txn(&h, &aborted) {
                     continue;
                 }
                 let bytes = seg.read_bytes(pos, h.total_size() as u64)?;
@@ -182,6 +202,7 @@ impl Log {
                 latest.insert(k, o);
             }
             bases.push(base);
+            aborted_by_base.insert(base, aborted);
         }
         // Pass 2: rewrite each segment into a `.cleaned` copy, batch by batch.
         let mut outcome = CompactionOutcome::default();
@@ -201,9 +222,15 @@ impl Log {
                 CLEANED_SUFFIX,
             )?;
             let mut removed = 0u64;
+            let aborted = aborted_by_base.remove(&base).unwrap_or_default();
             for (pos, h) in headers {
                 let bytes = seg.read_bytes(pos, h.total_size() as u64)?;
-                let kept = self.clean_batch(&bytes, &h, &latest, now_ms, &limits, &mut removed)?;
+                let kept = if in_aborted_txn(&h, &aborted) {
+                    removed += u64::try_from(h.record_count).unwrap_or(0);
+                    Some(empty_batch_like(&h).to_vec())
+                } else {
+                    self.clean_batch(&bytes, &h, &latest, now_ms, &limits, &mut removed)?
+                };
                 if let Some(kept) = kept {
                     let kh = parse_header(&kept)?;
                     cleaned.append(&kept, &[(0, kh)])?;
@@ -234,7 +261,7 @@ impl Log {
         limits: &DecodeLimits,
         removed: &mut u64,
     ) -> Result<Option<Vec<u8>>> {
-        if h.attributes.is_control() || h.attributes.is_transactional() {
+        if h.attributes.is_control() {
             return Ok(Some(bytes.to_vec()));
         }
         let view = BatchView::new(bytes)?;
@@ -263,7 +290,8 @@ impl Log {
                 .and_then(|e| e.batches.back())
                 .is_some_and(|b| b.last_offset == h.last_offset());
         if kept == 0 {
-            return Ok(last_of_producer.then(|| empty_batch_like(h).to_vec()));
+            let keep_header = last_of_producer || h.attributes.is_transactional();
+            return Ok(keep_header.then(|| empty_batch_like(h).to_vec()));
         }
         let mut b = BatchBuilder::new(BatchBuilderConfig {
             compression: h
@@ -275,7 +303,7 @@ impl Log {
             producer_id: h.producer_id,
             producer_epoch: h.producer_epoch,
             base_sequence: h.base_sequence,
-            transactional: false,
+            transactional: h.attributes.is_transactional(),
             control: false,
             timestamp_type: h.attributes.timestamp_type(),
             max_batch_bytes: usize::MAX,

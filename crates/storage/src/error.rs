@@ -53,6 +53,22 @@ pub enum StorageError {
         current: i16,
         received: i16,
     },
+    /// A producer with an open transaction sent a non-transactional batch (Kafka's
+    /// INVALID_TXN_STATE).
+    #[error(
+        "producer {producer_id} has an open transaction: only transactional batches may follow"
+    )]
+    InvalidTxnState { producer_id: i64 },
+    /// A transaction marker came from a coordinator older than the one that wrote
+    /// the producer's last marker (Kafka's TRANSACTION_COORDINATOR_FENCED).
+    #[error(
+        "marker for producer {producer_id} has coordinator epoch {received}, older than {current}"
+    )]
+    TransactionCoordinatorFenced {
+        producer_id: i64,
+        current: i32,
+        received: i32,
+    },
     /// A file's contents are not what its format requires.
     #[error("corrupt file {path}: {reason}")]
     Corrupt { path: PathBuf, reason: String },

@@ -7,7 +7,9 @@
 //! Input layout: one flags byte, then up to [`FILES`] chunks, each a big-endian
 //! u16 length and that many bytes (a short final chunk takes what is left).
 //! Chunks become, in order: segment 0's `.log`, `.index`, `.timeindex`, segment
-//! 64's `.log`, producer snapshot `…064.snapshot`, and `leader-epoch-checkpoint`.
+//! 64's `.log`, producer snapshot `…064.snapshot`, `leader-epoch-checkpoint` and
+//! segment 0's `.txnindex`. After a full recovery the aborted transactions must
+//! lie inside the log and a new ABORT must be indexed.
 //! Flags: bit 0 opens with the recovery point at the end (trusted path) instead of
 //! 0; bit 1 uses `cleanup.policy=compact` and runs a compaction pass.
 
@@ -23,13 +25,14 @@ use vltava_records::BatchIter;
 /// Directory the files are placed in.
 pub const DIR: &str = "/fuzz/t-0";
 /// Files an input can fill, in order.
-pub const FILES: [&str; 6] = [
+pub const FILES: [&str; 7] = [
     "00000000000000000000.log",
     "00000000000000000000.index",
     "00000000000000000000.timeindex",
     "00000000000000000064.log",
     "00000000000000000064.snapshot",
     "leader-epoch-checkpoint",
+    "00000000000000000000.txnindex",
 ];
 
 /// What a run saw (so tests can check inputs got deep).
@@ -41,6 +44,8 @@ pub struct RecoverSummary {
     pub log_end_offset: i64,
     /// Batches served by reads after recovery.
     pub batches_read: usize,
+    /// Aborted transactions found after recovery.
+    pub aborted_txns: usize,
 }
 
 /// Splits an input into its flags and files.
@@ -114,6 +119,7 @@ pub fn recover_from_bytes(data: &[u8]) -> RecoverSummary {
         opened: true,
         log_end_offset: log.log_end_offset(),
         batches_read: 0,
+        aborted_txns: 0,
     };
     assert!(log.log_start_offset() <= log.log_end_offset());
     // Read everything; after a full recovery every batch must be intact.
@@ -152,6 +158,7 @@ pub fn recover_from_bytes(data: &[u8]) -> RecoverSummary {
     for t in [0, 1, 1000, i64::MAX] {
         let _ = log.offset_for_timestamp(t);
     }
+    summary.aborted_txns = check_transactions(&mut log, trusted);
     let _ = log.end_offset_for_epoch(0);
     // The recovered log must take an append at its end.
     let leo = log.log_end_offset();
@@ -172,6 +179,64 @@ pub fn recover_from_bytes(data: &[u8]) -> RecoverSummary {
     let _ = log.truncate_to(leo / 2);
     let _ = log.run_retention(10_000_000_000);
     summary
+}
+
+/// Aborted transactions lie inside the log, oldest first, and the last stable
+/// offset is within bounds; a new transaction aborted at the end is indexed.
+/// Returns how many aborted transactions the recovered log had.
+fn check_transactions(log: &mut Log, trusted: bool) -> usize {
+    let (start, leo) = (log.log_start_offset(), log.log_end_offset());
+    log.set_high_watermark(leo);
+    let lso = log.last_stable_offset();
+    assert!(
+        start <= lso && lso <= leo,
+        "lso {lso} outside [{start}, {leo}]"
+    );
+    let Ok(aborted) = log.aborted_transactions(start, leo) else {
+        return 0;
+    };
+    if !trusted {
+        for w in aborted.windows(2) {
+            assert!(w[0].last_offset < w[1].last_offset, "{aborted:?}");
+        }
+        for t in &aborted {
+            assert!(
+                t.first_offset <= t.last_offset && t.last_offset < leo,
+                "{t:?}"
+            );
+        }
+    }
+    let pid = i64::MAX - 1;
+    let mut b = vltava_records::BatchBuilder::new(vltava_records::BatchBuilderConfig {
+        producer_id: pid,
+        producer_epoch: i16::MAX,
+        base_sequence: 0,
+        transactional: true,
+        ..vltava_records::BatchBuilderConfig::default()
+    });
+    let found = aborted.len();
+    if b.append(1_000, None, Some(b"t"), &[]).is_err() {
+        return found;
+    }
+    let Ok(built) = b.build() else {
+        return found;
+    };
+    let Ok(data) = log.append_as_leader(&mut built.to_vec(), 1) else {
+        return found;
+    };
+    let Ok(marker) = log.append_control_marker(pid, i16::MAX, i32::MAX, false, 1, 1_000) else {
+        return found;
+    };
+    let end = log.log_end_offset();
+    log.set_high_watermark(end);
+    let now = log.aborted_transactions(data.first_offset, end);
+    assert!(
+        now.is_ok_and(|f| f.iter().any(|t| t.producer_id == pid
+            && t.first_offset == data.first_offset
+            && t.last_offset == marker.first_offset)),
+        "new abort not indexed"
+    );
+    found
 }
 
 fn one_record_batch() -> Option<Vec<u8>> {

@@ -29,6 +29,8 @@ pub mod segment;
 pub mod slice;
 pub mod time_index;
 pub mod timestamp_lookup;
+pub mod transactions;
+pub mod txn_index;
 
 pub use checkpoint::OffsetCheckpoint;
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -40,6 +42,7 @@ pub use log::{
     LogOpenOptions, MAX_TIMESTAMP, ReadInfo, TimestampOffset,
 };
 pub use slice::FileSlice;
+pub use txn_index::AbortedTxn;
 
 /// The README's example, compiled and run as a doc test.
 #[doc = include_str!("../README.md")]

@@ -4,7 +4,7 @@
 //! Opening and crash recovery live in `recovery.rs`, retention in `retention.rs`,
 //! compaction in `compaction.rs`; they all extend this type.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -141,6 +141,10 @@ pub struct Log {
     pub(crate) high_watermark: i64,
     pub(crate) recovery_point: i64,
     pub(crate) producers: ProducerStateManager,
+    /// Ended transactions whose marker is not yet below the high watermark, as
+    /// (first offset, marker offset) in marker order: until it is, they still hold
+    /// the last stable offset back (as in Kafka).
+    pub(crate) unreplicated_txns: VecDeque<(i64, i64)>,
     pub(crate) leader_epochs: LeaderEpochCache,
     pub(crate) unflushed_messages: i64,
     pub(crate) last_flush_ms: i64,
@@ -177,13 +181,37 @@ impl Log {
     /// Sets the high watermark, clamped to `[log start, log end]`.
     pub fn set_high_watermark(&mut self, hw: i64) {
         self.high_watermark = hw.min(self.log_end_offset()).max(self.log_start_offset);
+        self.prune_unreplicated_txns();
     }
     /// The last stable offset: the high watermark, or the first offset of the
-    /// oldest open transaction if that is lower.
+    /// oldest transaction that is open or whose marker is not yet below the high
+    /// watermark, if that is lower (never below the log start offset).
     pub fn last_stable_offset(&self) -> i64 {
-        match self.producers.first_unstable_offset() {
-            Some(o) => o.min(self.high_watermark).max(self.log_start_offset),
-            None => self.high_watermark,
+        let hw = self.high_watermark;
+        let unreplicated = self
+            .unreplicated_txns
+            .iter()
+            .filter(|(_, marker)| *marker >= hw)
+            .map(|(first, _)| *first)
+            .min();
+        let unstable = match (self.producers.first_unstable_offset(), unreplicated) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        match unstable {
+            Some(o) => o.min(hw).max(self.log_start_offset),
+            None => hw,
+        }
+    }
+
+    pub(crate) fn prune_unreplicated_txns(&mut self) {
+        let hw = self.high_watermark;
+        while self
+            .unreplicated_txns
+            .front()
+            .is_some_and(|(_, marker)| *marker < hw)
+        {
+            self.unreplicated_txns.pop_front();
         }
     }
     /// Everything below this offset has been fsynced.
@@ -274,15 +302,31 @@ impl Log {
     /// Appends batches from a producer: checks them, assigns offsets from the log
     /// end (patching each base offset in place), stamps `leader_epoch` and, under
     /// `LogAppendTime`, broker time. A retried idempotent batch is answered with its
-    /// original offsets and not written again.
+    /// original offsets and not written again. Control batches are refused (as
+    /// Kafka refuses them from clients): markers go through
+    /// [`Log::append_control_marker`].
     pub fn append_as_leader(
         &mut self,
         batches: &mut [u8],
         leader_epoch: i32,
     ) -> Result<AppendInfo> {
+        self.append_leader_batches(batches, leader_epoch, false)
+    }
+
+    pub(crate) fn append_leader_batches(
+        &mut self,
+        batches: &mut [u8],
+        leader_epoch: i32,
+        allow_control: bool,
+    ) -> Result<AppendInfo> {
         self.ensure_online()?;
         let parsed = self.parse_batches(batches)?;
         for (_, h) in &parsed {
+            if h.attributes.is_control() && !allow_control {
+                return Err(StorageError::InvalidRecord(
+                    "clients may not write control batches".into(),
+                ));
+            }
             if h.record_count == 0
                 || i64::from(h.last_offset_delta) != i64::from(h.record_count) - 1
             {
@@ -409,9 +453,7 @@ impl Log {
             None => Err(StorageError::InvalidRecord("log has no segment".into())),
         };
         self.guard(r)?;
-        for (_, h) in headers {
-            self.producers.update(h);
-        }
+        self.apply_appended(bytes, headers)?;
         self.unflushed_messages += records;
         if self.unflushed_messages >= self.config.flush_messages
             || now.saturating_sub(self.last_flush_ms) >= self.config.flush_ms
@@ -793,6 +835,7 @@ impl Log {
         let r = ProducerStateManager::delete_snapshots(self.storage.as_ref(), &self.dir, |_| true);
         self.guard(r)?;
         self.producers.reset(offset);
+        self.unreplicated_txns.clear();
         Ok(())
     }
 

@@ -52,6 +52,25 @@ impl BatchMetadata {
     }
 }
 
+/// What an end-transaction control record says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxnMarker {
+    /// COMMIT (true) or ABORT (false).
+    pub commit: bool,
+    pub coordinator_epoch: i32,
+}
+
+/// A transaction a marker ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompletedTxn {
+    pub producer_id: i64,
+    /// Offset of the transaction's first batch.
+    pub first_offset: i64,
+    /// Offset of the marker.
+    pub last_offset: i64,
+    pub aborted: bool,
+}
+
 /// One producer's state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProducerEntry {
@@ -107,7 +126,9 @@ impl ProducerStateManager {
     }
 
     /// Checks a batch a leader is about to append. `Ok(Some(meta))` means it is a
-    /// retry of a batch already in the log at `meta`'s offsets.
+    /// retry of a batch already in the log at `meta`'s offsets. A batch with a
+    /// producer id but no sequence (a coordinator writing for a producer) gets the
+    /// epoch and transaction checks only.
     pub fn check(&self, h: &BatchHeader) -> Result<Option<BatchMetadata>> {
         if h.producer_id == NO_PRODUCER_ID || h.attributes.is_control() {
             return Ok(None);
@@ -122,7 +143,25 @@ impl ProducerStateManager {
                 received: h.producer_epoch,
             });
         }
+        // A producer with an open transaction may only write transactional
+        // batches until a marker ends it.
+        let txn_state_ok = e.current_txn_first_offset.is_none() || h.attributes.is_transactional();
+        if h.base_sequence == NO_SEQUENCE {
+            // Written by a coordinator for the producer (transactional offset
+            // commits): no sequence to check, as Kafka skips it for that origin.
+            if !txn_state_ok {
+                return Err(StorageError::InvalidTxnState {
+                    producer_id: h.producer_id,
+                });
+            }
+            return Ok(None);
+        }
         if h.producer_epoch > e.epoch {
+            if !txn_state_ok {
+                return Err(StorageError::InvalidTxnState {
+                    producer_id: h.producer_id,
+                });
+            }
             if h.base_sequence != 0 {
                 return Err(StorageError::OutOfOrderSequence {
                     producer_id: h.producer_id,
@@ -149,14 +188,57 @@ impl ProducerStateManager {
                 });
             }
         }
+        if !txn_state_ok {
+            return Err(StorageError::InvalidTxnState {
+                producer_id: h.producer_id,
+            });
+        }
         Ok(None)
     }
 
-    /// Applies a batch that is now in the log (offsets final).
+    /// Checks a COMMIT/ABORT marker the coordinator is about to write, like Kafka:
+    /// an epoch older than the producer's is `InvalidProducerEpoch`, a coordinator
+    /// epoch older than the one of the producer's last marker is
+    /// `TransactionCoordinatorFenced`. An unknown producer passes.
+    pub fn check_marker(
+        &self,
+        producer_id: i64,
+        producer_epoch: i16,
+        coordinator_epoch: i32,
+    ) -> Result<()> {
+        let Some(e) = self.producers.get(&producer_id) else {
+            return Ok(());
+        };
+        if producer_epoch < e.epoch {
+            return Err(StorageError::InvalidProducerEpoch {
+                producer_id,
+                current: e.epoch,
+                received: producer_epoch,
+            });
+        }
+        if coordinator_epoch < e.coordinator_epoch {
+            return Err(StorageError::TransactionCoordinatorFenced {
+                producer_id,
+                current: e.coordinator_epoch,
+                received: coordinator_epoch,
+            });
+        }
+        Ok(())
+    }
+
+    /// Applies a batch that is now in the log (offsets final). A control batch is
+    /// taken as a marker of unknown kind: see [`ProducerStateManager::apply`].
     pub fn update(&mut self, h: &BatchHeader) {
+        self.apply(h, None);
+    }
+
+    /// Applies a batch that is now in the log (offsets final); for a control batch,
+    /// `marker` is what its record says (`None`: not a readable COMMIT/ABORT). A
+    /// control batch ends the producer's open transaction, which is returned.
+    pub fn apply(&mut self, h: &BatchHeader, marker: Option<TxnMarker>) -> Option<CompletedTxn> {
         self.map_end_offset = self.map_end_offset.max(h.next_offset());
         if h.producer_id == NO_PRODUCER_ID {
-            return;
+            return None;
         }
         let e = self
             .producers
@@ -174,8 +256,18 @@ impl ProducerStateManager {
         }
         e.last_timestamp = h.max_timestamp;
         if h.attributes.is_control() {
-            e.current_txn_first_offset = None;
-            return;
+            if let Some(m) = marker {
+                e.coordinator_epoch = m.coordinator_epoch;
+            }
+            return e
+                .current_txn_first_offset
+                .take()
+                .map(|first_offset| CompletedTxn {
+                    producer_id: h.producer_id,
+                    first_offset,
+                    last_offset: h.last_offset(),
+                    aborted: marker.is_some_and(|m| !m.commit),
+                });
         }
         if h.attributes.is_transactional() && e.current_txn_first_offset.is_none() {
             e.current_txn_first_offset = Some(h.base_offset);
@@ -192,6 +284,7 @@ impl ProducerStateManager {
                 e.batches.pop_front();
             }
         }
+        None
     }
 
     /// The first offset of the oldest open transaction: the last stable offset is
@@ -423,6 +516,69 @@ mod tests {
         ));
         assert!(s.check(&header(7, 2, 4, 99, 1)).is_err());
         assert_eq!(s.check(&header(7, 2, 0, 99, 1)).unwrap(), None);
+    }
+
+    #[test]
+    fn transactions_refuse_plain_batches_and_coordinator_batches_skip_sequences() {
+        let txn = |pid, epoch, seq, base, n| {
+            let mut h = header(pid, epoch, seq, base, n);
+            h.attributes =
+                Attributes::new(Compression::None, TimestampType::CreateTime, true, false);
+            h
+        };
+        let mut s = ProducerStateManager::new();
+        s.update(&txn(7, 1, 0, 0, 2));
+        assert_eq!(s.get(7).unwrap().current_txn_first_offset, Some(0));
+        assert!(matches!(
+            s.check(&header(7, 1, 2, 2, 1)),
+            Err(StorageError::InvalidTxnState { producer_id: 7 })
+        ));
+        assert!(matches!(
+            s.check(&header(7, 1, NO_SEQUENCE, 2, 1)),
+            Err(StorageError::InvalidTxnState { producer_id: 7 })
+        ));
+        // A coordinator's transactional batch without a sequence, even with a
+        // newer epoch; an older epoch is still fenced.
+        assert_eq!(s.check(&txn(7, 1, NO_SEQUENCE, 2, 1)).unwrap(), None);
+        assert_eq!(s.check(&txn(7, 2, NO_SEQUENCE, 2, 1)).unwrap(), None);
+        assert!(s.check(&txn(7, 0, NO_SEQUENCE, 2, 1)).is_err());
+        assert_eq!(s.first_unstable_offset(), Some(0));
+        // Markers end the transaction; coordinator epochs only go up.
+        let mut marker = txn(7, 1, NO_SEQUENCE, 2, 1);
+        marker.attributes =
+            Attributes::new(Compression::None, TimestampType::CreateTime, true, true);
+        let done = s.apply(
+            &marker,
+            Some(TxnMarker {
+                commit: false,
+                coordinator_epoch: 4,
+            }),
+        );
+        assert_eq!(
+            done,
+            Some(CompletedTxn {
+                producer_id: 7,
+                first_offset: 0,
+                last_offset: 2,
+                aborted: true
+            })
+        );
+        assert_eq!(s.first_unstable_offset(), None);
+        assert!(s.check_marker(7, 1, 4).is_ok());
+        assert!(matches!(
+            s.check_marker(7, 1, 3),
+            Err(StorageError::TransactionCoordinatorFenced { .. })
+        ));
+        assert!(matches!(
+            s.check_marker(7, 0, 4),
+            Err(StorageError::InvalidProducerEpoch { .. })
+        ));
+        // The snapshot keeps the coordinator epoch and the open transaction.
+        s.update(&txn(7, 1, 2, 3, 1));
+        let back = ProducerStateManager::decode_snapshot(Path::new("/s"), &s.encode_snapshot(), 4)
+            .unwrap();
+        assert_eq!(back.get(7).unwrap().coordinator_epoch, 4);
+        assert_eq!(back.first_unstable_offset(), Some(3));
     }
 
     #[test]

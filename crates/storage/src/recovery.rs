@@ -8,6 +8,7 @@
 //! full, every CRC checked, indexes rebuilt, and the first torn or corrupt batch and
 //! everything after it (including later segments) removed.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -20,7 +21,7 @@ use crate::log::{Log, LogOpenOptions};
 use crate::producer_state::ProducerStateManager;
 use crate::segment::{
     CLEANED_SUFFIX, DELETED_SUFFIX, INDEX_SUFFIX, LOG_SUFFIX, LogSegment, SWAP_SUFFIX,
-    TIME_INDEX_SUFFIX, parse_file_name,
+    TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX, parse_file_name,
 };
 
 impl Log {
@@ -66,7 +67,7 @@ impl Log {
         }
         // Index files without a log file are leftovers.
         for name in &names {
-            for suffix in [INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
+            for suffix in [INDEX_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX] {
                 if let Some(b) = parse_file_name(name, suffix) {
                     if !bases.contains(&b) {
                         let path = dir.join(name);
@@ -91,6 +92,8 @@ impl Log {
         let first_unsafe = bases.iter().rposition(|&b| b <= rp).unwrap_or(0);
         let mut segments = std::collections::BTreeMap::new();
         let mut recovered_any = false;
+        // Segments whose `.txnindex` is rebuilt from their markers.
+        let mut rebuild_txn = BTreeSet::new();
         let mut cut_rest = false;
         for (i, &base) in bases.iter().enumerate() {
             if cut_rest {
@@ -116,6 +119,7 @@ impl Log {
             };
             if !trusted {
                 recovered_any = true;
+                rebuild_txn.insert(base);
                 let outcome = seg.recover(&mut |h| {
                     leader_epochs.assign(h.partition_leader_epoch, h.base_offset)
                 })?;
@@ -135,6 +139,7 @@ impl Log {
             high_watermark: 0,
             recovery_point: rp.max(0),
             producers: ProducerStateManager::new(),
+            unreplicated_txns: std::collections::VecDeque::new(),
             leader_epochs,
             unflushed_messages: 0,
             last_flush_ms: now,
@@ -175,12 +180,17 @@ impl Log {
         log.leader_epochs
             .truncate_from_start(log.log_start_offset)?;
         ProducerStateManager::delete_snapshots(st, dir, |o| o > leo)?;
-        log.rebuild_producer_state()?;
+        for (base, seg) in &log.segments {
+            if seg.txn_index_needs_rebuild() {
+                rebuild_txn.insert(*base);
+            }
+        }
         log.high_watermark = opts
             .high_watermark
             .unwrap_or(leo)
             .min(leo)
             .max(log.log_start_offset);
+        log.replay_producer_state(&rebuild_txn)?;
         if recovered_any {
             // Recovered data is now checked; make it durable so the next open
             // need not check it again.
@@ -195,29 +205,6 @@ impl Log {
     /// Reloads producer state from the newest snapshot at or below the log end and
     /// replays the batch headers after it.
     pub(crate) fn rebuild_producer_state(&mut self) -> Result<()> {
-        let leo = self.log_end_offset();
-        let st = self.storage.as_ref();
-        let mut state = match ProducerStateManager::load_latest(st, &self.dir, leo)? {
-            Some(s) if s.map_end_offset() >= self.log_start_offset => s,
-            _ => {
-                let mut s = ProducerStateManager::new();
-                s.reset(self.log_start_offset);
-                s
-            }
-        };
-        let from = state.map_end_offset();
-        for seg in self.segments.values() {
-            if seg.next_offset() <= from {
-                continue;
-            }
-            for (_, h) in seg.headers()? {
-                if h.last_offset() >= from {
-                    state.update(&h);
-                }
-            }
-        }
-        state.set_map_end_offset(leo);
-        self.producers = state;
-        Ok(())
+        self.replay_producer_state(&BTreeSet::new())
     }
 }

@@ -18,6 +18,7 @@ use crate::io::{Storage, StorageFile, read_full_at};
 use crate::offset_index::OffsetIndex;
 use crate::slice::FileSlice;
 use crate::time_index::TimeIndex;
+use crate::txn_index::{AbortedTxn, TxnIndex};
 
 /// Suffix of segment data files.
 pub const LOG_SUFFIX: &str = ".log";
@@ -25,6 +26,8 @@ pub const LOG_SUFFIX: &str = ".log";
 pub const INDEX_SUFFIX: &str = ".index";
 /// Suffix of time index files.
 pub const TIME_INDEX_SUFFIX: &str = ".timeindex";
+/// Suffix of aborted transaction index files.
+pub const TXN_INDEX_SUFFIX: &str = ".txnindex";
 /// Suffix of producer state snapshots.
 pub const SNAPSHOT_SUFFIX: &str = ".snapshot";
 /// Appended to files awaiting deletion.
@@ -71,6 +74,7 @@ pub struct LogSegment {
     next_offset: i64,
     offset_index: OffsetIndex,
     time_index: TimeIndex,
+    txn_index: TxnIndex,
     max_timestamp: i64,
     offset_of_max_timestamp: i64,
     bytes_since_last_index: u64,
@@ -80,6 +84,8 @@ pub struct LogSegment {
     index_interval: u64,
     /// An index file was missing or failed its checks when opened.
     index_damaged: bool,
+    /// The `.txnindex` failed its checks when opened: rebuild it from the log.
+    txn_index_damaged: bool,
 }
 
 /// What recovering one segment found.
@@ -135,6 +141,20 @@ impl LogSegment {
             base_offset,
             config.segment_index_bytes,
         )?;
+        let txn_path = dir.join(format!(
+            "{}{extra}",
+            file_name(base_offset, TXN_INDEX_SUFFIX)
+        ));
+        // Every segment gets its (empty) `.txnindex`, so that a missing one shows
+        // damage; compaction output keeps the original's instead.
+        let txn_index = if extra.is_empty() {
+            TxnIndex::create(storage, txn_path, base_offset)?
+        } else {
+            if storage.exists(&txn_path) {
+                storage.remove(&txn_path).map_err(io_err(&txn_path))?;
+            }
+            TxnIndex::new(txn_path, base_offset)
+        };
         Ok(LogSegment {
             base_offset,
             log_path,
@@ -143,6 +163,7 @@ impl LogSegment {
             next_offset: base_offset,
             offset_index,
             time_index,
+            txn_index,
             max_timestamp: -1,
             offset_of_max_timestamp: base_offset,
             bytes_since_last_index: 0,
@@ -150,6 +171,7 @@ impl LogSegment {
             created_ms: now_ms,
             index_interval: config.index_interval_bytes,
             index_damaged: false,
+            txn_index_damaged: false,
         })
     }
 
@@ -183,6 +205,12 @@ impl LogSegment {
                 TimeIndex::create(storage, &time_path, base_offset, max)?
             }
         };
+        let txn_path = dir.join(file_name(base_offset, TXN_INDEX_SUFFIX));
+        let (txn_index, txn_index_damaged) =
+            match TxnIndex::load(storage, txn_path.clone(), base_offset)? {
+                Some(i) => (i, false),
+                None => (TxnIndex::new(txn_path, base_offset), true),
+            };
         Ok(LogSegment {
             base_offset,
             log_path,
@@ -191,6 +219,7 @@ impl LogSegment {
             next_offset: base_offset,
             offset_index,
             time_index,
+            txn_index,
             max_timestamp: -1,
             offset_of_max_timestamp: base_offset,
             bytes_since_last_index: 0,
@@ -198,6 +227,7 @@ impl LogSegment {
             created_ms: now_ms,
             index_interval: config.index_interval_bytes,
             index_damaged,
+            txn_index_damaged,
         })
     }
 
@@ -244,6 +274,32 @@ impl LogSegment {
     /// The time index (for inspection).
     pub fn time_index(&self) -> &TimeIndex {
         &self.time_index
+    }
+    /// The aborted transactions whose ABORT marker is in this segment.
+    pub fn aborted_txns(&self) -> &[AbortedTxn] {
+        self.txn_index.entries()
+    }
+    /// The aborted transaction index.
+    pub fn txn_index(&self) -> &TxnIndex {
+        &self.txn_index
+    }
+    /// Whether the `.txnindex` must be rebuilt from the log: it failed its checks
+    /// when opened, or names a marker past the segment's last batch.
+    pub fn txn_index_needs_rebuild(&self) -> bool {
+        self.txn_index_damaged
+            || self
+                .txn_index
+                .last_offset()
+                .is_some_and(|l| l >= self.next_offset)
+    }
+    /// Records an aborted transaction whose marker was just appended here.
+    pub fn append_aborted_txn(&mut self, storage: &dyn Storage, txn: AbortedTxn) -> Result<()> {
+        self.txn_index.append(storage, txn)
+    }
+    /// Empties the `.txnindex` before it is rebuilt from the log.
+    pub fn reset_txn_index(&mut self, storage: &dyn Storage) -> Result<()> {
+        self.txn_index_damaged = false;
+        self.txn_index.reset(storage)
     }
 
     /// Whether appending `bytes` bytes holding offsets up to `last_offset` with a
@@ -646,6 +702,7 @@ impl LogSegment {
         self.log.set_len(pos).map_err(io_err(&self.log_path))?;
         self.size = pos;
         self.rebuild_from_headers()?;
+        self.txn_index.truncate_to(offset)?;
         Ok(removed)
     }
 
@@ -667,33 +724,39 @@ impl LogSegment {
         self.time_index.preallocate()
     }
 
-    /// Fsyncs the log and both indexes.
+    /// Fsyncs the log and its indexes.
     pub fn flush(&mut self) -> Result<()> {
         self.log.sync().map_err(io_err(&self.log_path))?;
         self.offset_index.sync()?;
-        self.time_index.sync()
+        self.time_index.sync()?;
+        self.txn_index.sync()
     }
 
-    /// The segment's three open files with their paths, for fsyncing elsewhere.
+    /// The segment's open files with their paths, for fsyncing elsewhere.
     pub fn sync_handles(&self) -> Vec<(PathBuf, Arc<dyn StorageFile>)> {
-        let [log, index, time] = self.file_paths();
-        vec![
+        let [log, index, time, txn] = self.file_paths();
+        let mut out = vec![
             (log, self.log.clone()),
             (index, self.offset_index.file().clone()),
             (time, self.time_index.file().clone()),
-        ]
+        ];
+        if let Some(f) = self.txn_index.file() {
+            out.push((txn, f.clone()));
+        }
+        out
     }
 
-    /// The paths of the segment's three files.
-    pub fn file_paths(&self) -> [PathBuf; 3] {
+    /// The paths of the segment's files (the `.txnindex` may not exist).
+    pub fn file_paths(&self) -> [PathBuf; 4] {
         [
             self.log_path.clone(),
             self.offset_index.path().to_path_buf(),
             self.time_index.path().to_path_buf(),
+            self.txn_index.path().to_path_buf(),
         ]
     }
 
-    /// Removes the segment's three files (whatever their names are).
+    /// Removes the segment's files (whatever their names are).
     pub fn remove_files(&self, storage: &dyn Storage) -> Result<()> {
         for p in self.file_paths() {
             match storage.remove(&p) {
@@ -705,7 +768,7 @@ impl LogSegment {
         Ok(())
     }
 
-    /// Renames the three files by appending `suffix` to their names (e.g.
+    /// Renames the files by appending `suffix` to their names (e.g.
     /// `.deleted`); returns the new paths.
     pub fn rename_with_suffix(
         &mut self,

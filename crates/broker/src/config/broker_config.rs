@@ -71,6 +71,18 @@ pub struct BrokerConfig {
     pub offsets_topic_num_partitions: i32,
     /// `offsets.topic.segment.bytes`
     pub offsets_topic_segment_bytes: i64,
+    /// `transaction.state.log.num.partitions`
+    pub transaction_state_log_num_partitions: i32,
+    /// `transaction.state.log.segment.bytes`
+    pub transaction_state_log_segment_bytes: i64,
+    /// `transaction.max.timeout.ms`
+    pub transaction_max_timeout_ms: i32,
+    /// `transaction.abort.timed.out.transaction.cleanup.interval.ms`
+    pub transaction_abort_timed_out_transaction_cleanup_interval_ms: i64,
+    /// `transactional.id.expiration.ms`
+    pub transactional_id_expiration_ms: i64,
+    /// `transaction.partition.verification.enable` (KIP-890)
+    pub transaction_partition_verification_enable: bool,
     /// `fetch.max.bytes`: the cap on one Fetch response
     pub fetch_max_bytes: i32,
     /// `max.incremental.fetch.session.cache.slots`
@@ -275,6 +287,19 @@ impl BrokerConfig {
                 .int("log.flush.offset.checkpoint.interval.ms", 60_000)?,
             offsets_topic_num_partitions: r.int("offsets.topic.num.partitions", 50)?,
             offsets_topic_segment_bytes: r.int("offsets.topic.segment.bytes", 104_857_600)?,
+            transaction_state_log_num_partitions: r
+                .int::<i32>("transaction.state.log.num.partitions", 50)?
+                .max(1),
+            transaction_state_log_segment_bytes: r
+                .int("transaction.state.log.segment.bytes", 104_857_600)?,
+            transaction_max_timeout_ms: r.int("transaction.max.timeout.ms", 900_000)?,
+            transaction_abort_timed_out_transaction_cleanup_interval_ms: r.int(
+                "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+                10_000,
+            )?,
+            transactional_id_expiration_ms: r.int("transactional.id.expiration.ms", 604_800_000)?,
+            transaction_partition_verification_enable: r
+                .bool("transaction.partition.verification.enable", true)?,
             fetch_max_bytes: r.int("fetch.max.bytes", 57_671_680)?,
             max_incremental_fetch_session_cache_slots: r
                 .int("max.incremental.fetch.session.cache.slots", 1000)?,

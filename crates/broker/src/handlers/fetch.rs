@@ -2,7 +2,8 @@
 //! response byte limits, long-polls until `min_bytes` arrive or `max_wait_ms`
 //! passes, resolves topic ids (v13+), refuses zstd below v10, down-converts to
 //! legacy message sets for v0–3, and serves incremental fetch sessions (v7+,
-//! KIP-227, see `fetch_session`).
+//! KIP-227, see `fetch_session`). read_committed fetches (v4+) stop at the last
+//! stable offset and carry the aborted transactions of the range they read.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -11,7 +12,7 @@ use bytes::Bytes;
 use vltava_protocol::ResponseBody;
 use vltava_protocol::messages::FetchRequest;
 use vltava_protocol::messages::fetch_response::{
-    FetchResponse, FetchableTopicResponse, PartitionData,
+    AbortedTransaction, FetchResponse, FetchableTopicResponse, PartitionData,
 };
 use vltava_records::{BatchIter, Compression, DecodeLimits, down_convert};
 use vltava_storage::FetchIsolation;
@@ -47,6 +48,14 @@ fn has_zstd(batches: &[u8]) -> bool {
     BatchIter::new(batches)
         .filter_map(Result::ok)
         .any(|b| b.header().attributes.compression() == Some(Compression::Zstd))
+}
+
+/// The offset after the last whole batch of `batches`, if there is one.
+fn read_end(batches: &[u8]) -> Option<i64> {
+    BatchIter::new(batches)
+        .map_while(Result::ok)
+        .last()
+        .map(|b| b.header().next_offset())
 }
 
 /// Reads one partition within `remaining` response bytes.
@@ -88,7 +97,7 @@ fn read_partition(
         high_watermark: hw,
         last_stable_offset: lso,
         log_start_offset: start,
-        aborted_transactions: (isolation == FetchIsolation::Committed).then(Vec::new),
+        aborted_transactions: None,
         records: Some(Bytes::new()),
         ..Default::default()
     };
@@ -102,6 +111,34 @@ fn read_partition(
             return data;
         }
     };
+    if isolation == FetchIsolation::Committed {
+        // The aborted transactions overlapping what is returned (up to the end
+        // of its last batch, which is at most the last stable offset), so the
+        // client drops their records.
+        let aborted = match read_end(&bytes) {
+            Some(end) => part
+                .log()
+                .aborted_transactions(t.fetch_offset, end.min(lso)),
+            None => Ok(Vec::new()),
+        };
+        match aborted {
+            Ok(list) => {
+                data.aborted_transactions = Some(
+                    list.into_iter()
+                        .map(|a| AbortedTransaction {
+                            producer_id: a.producer_id,
+                            first_offset: a.first_offset,
+                            ..Default::default()
+                        })
+                        .collect(),
+                )
+            }
+            Err(e) => {
+                data.error_code = error_codes::for_storage(&e);
+                return data;
+            }
+        }
+    }
     if version < 10 && has_zstd(&bytes) {
         data.error_code = UNSUPPORTED_COMPRESSION_TYPE;
         return data;

@@ -1,6 +1,7 @@
-//! FindCoordinator (key 10): every group is coordinated by this broker;
-//! `__consumer_offsets` is created on first use. Transaction coordinators
-//! (key type 1) are not available.
+//! FindCoordinator (key 10): every group (key type 0) and every transactional
+//! id (key type 1) is coordinated by this broker; `__consumer_offsets` and
+//! `__transaction_state` are created on first use, as Kafka does. Other key
+//! types are INVALID_REQUEST.
 
 use vltava_protocol::ResponseBody;
 use vltava_protocol::messages::FindCoordinatorRequest;
@@ -10,21 +11,21 @@ use crate::broker::Broker;
 use crate::error_codes::*;
 
 const KEY_TYPE_GROUP: i8 = 0;
+const KEY_TYPE_TRANSACTION: i8 = 1;
 
 /// Handles FindCoordinator.
 pub async fn handle(broker: &Broker, req: &FindCoordinatorRequest, version: i16) -> ResponseBody {
-    let (code, message) = if req.key_type != KEY_TYPE_GROUP {
-        (
-            COORDINATOR_NOT_AVAILABLE,
-            Some("transactions are not supported by this broker"),
-        )
-    } else if !broker.ensure_offsets_topic().await {
-        (
+    let (code, message) = match req.key_type {
+        KEY_TYPE_GROUP if !broker.ensure_offsets_topic().await => (
             COORDINATOR_NOT_AVAILABLE,
             Some("__consumer_offsets is not available yet"),
-        )
-    } else {
-        (NONE, None)
+        ),
+        KEY_TYPE_TRANSACTION if !broker.ensure_transaction_state_topic().await => (
+            COORDINATOR_NOT_AVAILABLE,
+            Some("__transaction_state is not available yet"),
+        ),
+        KEY_TYPE_GROUP | KEY_TYPE_TRANSACTION => (NONE, None),
+        _ => (INVALID_REQUEST, Some("unknown coordinator key type")),
     };
     let cache = broker.metadata();
     let me = cache.brokers.get(&broker.config.node_id);

@@ -2,7 +2,8 @@
 //! coordinator with a null transactional id, every request gets a fresh producer id
 //! from the controller's blocks with epoch 0, also when it names its current id and
 //! epoch (idempotent producers bump their epoch locally, KIP-360); an id without an
-//! epoch or the reverse is INVALID_REQUEST. Transactional ids are not supported.
+//! epoch or the reverse is INVALID_REQUEST. Requests with a transactional id are
+//! routed to the transaction coordinator by `dispatch`, never here.
 
 use vltava_protocol::ResponseBody;
 use vltava_protocol::messages::InitProducerIdRequest;
@@ -26,7 +27,8 @@ pub async fn handle(broker: &Broker, req: &InitProducerIdRequest) -> ResponseBod
         })
     };
     if req.transactional_id.is_some() {
-        return fail(TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+        // Only reachable by calling this handler directly.
+        return fail(INVALID_REQUEST);
     }
     if (req.producer_id == NO_PRODUCER_ID) != (req.producer_epoch == NO_PRODUCER_EPOCH) {
         return fail(INVALID_REQUEST);

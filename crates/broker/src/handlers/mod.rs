@@ -17,4 +17,6 @@ pub mod metadata;
 pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod security;
+pub mod txn_verification;
 pub mod unsupported;
+pub mod write_txn_markers;

@@ -1,6 +1,9 @@
 //! Produce (key 0): batch validation (magic, CRC, compression rules), appends to
 //! the partition logs (offsets assigned by the log, producer-id dedup and
-//! sequence checks in storage), acks handling.
+//! sequence checks in storage), acks handling. Transactional batches (with a
+//! transactional id) are appended the same way once verified with the
+//! transaction coordinator (`txn_verification`): storage opens the producer's
+//! transaction with its first batch and keeps the last stable offset behind it.
 
 use vltava_protocol::ResponseBody;
 use vltava_protocol::messages::ProduceRequest;
@@ -111,18 +114,17 @@ fn produce_partition(
 }
 
 /// Handles Produce; `None` for acks=0 (no response is sent).
-pub fn handle(broker: &Broker, req: &ProduceRequest, version: i16) -> Option<ResponseBody> {
+pub async fn handle(broker: &Broker, req: &ProduceRequest, version: i16) -> Option<ResponseBody> {
     let code_for_all = if version < 3 {
         Some((UNSUPPORTED_VERSION, "produce v0-2 is not supported"))
     } else if !(-1..=1).contains(&req.acks) {
         Some((INVALID_REQUIRED_ACKS, "acks must be 0, 1 or -1"))
-    } else if req.transactional_id.is_some() {
-        Some((
-            error_codes::TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
-            "transactions are not supported",
-        ))
     } else {
         None
+    };
+    let refused = match code_for_all {
+        None => crate::handlers::txn_verification::refused_partitions(broker, req).await,
+        Some(_) => Default::default(),
     };
     let responses = req
         .topic_data
@@ -134,7 +136,14 @@ pub fn handle(broker: &Broker, req: &ProduceRequest, version: i16) -> Option<Res
                 .iter()
                 .map(|p| match code_for_all {
                     Some((code, msg)) => error_response(p.index, code, Some(msg.to_string())),
-                    None => produce_partition(broker, t.name.as_str(), p, version),
+                    None => match refused.get(&(t.name.as_str().to_string(), p.index)) {
+                        Some(&code) => error_response(
+                            p.index,
+                            code,
+                            Some("the partition is not in the producer's transaction".into()),
+                        ),
+                        None => produce_partition(broker, t.name.as_str(), p, version),
+                    },
                 })
                 .collect(),
             ..Default::default()

@@ -1,13 +1,12 @@
 //! Answers for features this broker does not have, in the form Kafka gives them
 //! when they are switched off: SASL (PLAINTEXT listeners only: no mechanism is
-//! enabled), ACLs (no authorizer: SECURITY_DISABLED), quotas and transactions
-//! (none exist, so the lists are empty).
+//! enabled), ACLs (no authorizer: SECURITY_DISABLED) and quotas (none exist,
+//! so the list is empty).
 
 use vltava_protocol::messages::create_acls_response::{AclCreationResult, CreateAclsResponse};
 use vltava_protocol::messages::delete_acls_response::{DeleteAclsFilterResult, DeleteAclsResponse};
 use vltava_protocol::messages::describe_acls_response::DescribeAclsResponse;
 use vltava_protocol::messages::describe_client_quotas_response::DescribeClientQuotasResponse;
-use vltava_protocol::messages::list_transactions_response::ListTransactionsResponse;
 use vltava_protocol::messages::sasl_handshake_response::SaslHandshakeResponse;
 use vltava_protocol::{RequestBody, ResponseBody};
 
@@ -58,7 +57,6 @@ pub fn handle(body: &RequestBody) -> Option<ResponseBody> {
             entries: Some(Vec::new()),
             ..Default::default()
         }),
-        RequestBody::ListTransactions(_) => ResponseBody::from(ListTransactionsResponse::default()),
         _ => return None,
     };
     Some(resp)

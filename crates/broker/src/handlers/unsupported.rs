@@ -1,19 +1,13 @@
 //! Answers for the APIs this broker advertises (to look like a Kafka 4.0 broker)
-//! but whose feature it does not have: transactions, delegation tokens, SCRAM,
+//! but whose feature it does not have: delegation tokens, SCRAM,
 //! reassignments, leader elections, quota changes, features, the quorum and
 //! KIP-848 groups. Each answer mirrors the request the way Kafka's error
-//! responses do: every transactional id, topic, partition, user, feature or
+//! responses do: every topic, partition, user, feature or
 //! entry named in the request gets its error code, plus the top-level code and
 //! message where the response has them at the request's version. Where Kafka
 //! itself returns an empty answer (no reassignments, no client metrics, no
 //! SCRAM users) this does too.
 
-use vltava_protocol::messages::add_offsets_to_txn_response::AddOffsetsToTxnResponse;
-use vltava_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
-use vltava_protocol::messages::add_partitions_to_txn_response::{
-    AddPartitionsToTxnPartitionResult, AddPartitionsToTxnResponse, AddPartitionsToTxnResult,
-    AddPartitionsToTxnTopicResult,
-};
 use vltava_protocol::messages::add_raft_voter_response::AddRaftVoterResponse;
 use vltava_protocol::messages::alter_client_quotas_response::{
     AlterClientQuotasResponse, EntityData, EntryData,
@@ -30,32 +24,21 @@ use vltava_protocol::messages::alter_user_scram_credentials_response::{
 use vltava_protocol::messages::consumer_group_heartbeat_response::ConsumerGroupHeartbeatResponse;
 use vltava_protocol::messages::create_delegation_token_response::CreateDelegationTokenResponse;
 use vltava_protocol::messages::describe_delegation_token_response::DescribeDelegationTokenResponse;
-use vltava_protocol::messages::describe_transactions_response::{
-    DescribeTransactionsResponse, TransactionState,
-};
 use vltava_protocol::messages::describe_user_scram_credentials_response::{
     DescribeUserScramCredentialsResponse, DescribeUserScramCredentialsResult,
 };
 use vltava_protocol::messages::elect_leaders_response::{
     ElectLeadersResponse, PartitionResult, ReplicaElectionResult,
 };
-use vltava_protocol::messages::end_txn_response::EndTxnResponse;
 use vltava_protocol::messages::expire_delegation_token_response::ExpireDelegationTokenResponse;
 use vltava_protocol::messages::list_client_metrics_resources_response::ListClientMetricsResourcesResponse;
 use vltava_protocol::messages::list_partition_reassignments_response::ListPartitionReassignmentsResponse;
 use vltava_protocol::messages::remove_raft_voter_response::RemoveRaftVoterResponse;
 use vltava_protocol::messages::renew_delegation_token_response::RenewDelegationTokenResponse;
 use vltava_protocol::messages::sasl_authenticate_response::SaslAuthenticateResponse;
-use vltava_protocol::messages::txn_offset_commit_response::{
-    TxnOffsetCommitResponse, TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
-};
 use vltava_protocol::messages::unregister_broker_response::UnregisterBrokerResponse;
 use vltava_protocol::messages::update_features_response::{
     UpdatableFeatureResult, UpdateFeaturesResponse,
-};
-use vltava_protocol::messages::write_txn_markers_response::{
-    WritableTxnMarkerPartitionResult, WritableTxnMarkerResult, WritableTxnMarkerTopicResult,
-    WriteTxnMarkersResponse,
 };
 use vltava_protocol::{ApiKey, RequestBody, ResponseBody, SharedStr};
 
@@ -73,7 +56,6 @@ const RESOURCE_NOT_FOUND: i16 = 91;
 const DUPLICATE_RESOURCE: i16 = 92;
 const INVALID_UPDATE_VERSION: i16 = 95;
 const BROKER_ID_NOT_REGISTERED: i16 = 102;
-const TRANSACTIONAL_ID_NOT_FOUND: i16 = 105;
 
 /// The error an API's items get, and the message where the response has one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,23 +65,7 @@ pub struct Refusal {
 }
 
 /// The error each unavailable feature answers with (one row per API key).
-/// Transactions say what FindCoordinator says for a transactional id: there is
-/// no transaction coordinator.
 const REFUSALS: &[(ApiKey, i16, &str)] = &[
-    (
-        ApiKey::AddPartitionsToTxn,
-        COORDINATOR_NOT_AVAILABLE,
-        NO_TXN,
-    ),
-    (ApiKey::AddOffsetsToTxn, COORDINATOR_NOT_AVAILABLE, NO_TXN),
-    (ApiKey::EndTxn, COORDINATOR_NOT_AVAILABLE, NO_TXN),
-    (ApiKey::TxnOffsetCommit, COORDINATOR_NOT_AVAILABLE, NO_TXN),
-    (ApiKey::WriteTxnMarkers, UNSUPPORTED_VERSION, NO_TXN),
-    (
-        ApiKey::DescribeTransactions,
-        TRANSACTIONAL_ID_NOT_FOUND,
-        NO_TXN,
-    ),
     (
         ApiKey::SaslAuthenticate,
         ILLEGAL_SASL_STATE,
@@ -176,7 +142,6 @@ const REFUSALS: &[(ApiKey, i16, &str)] = &[
     (ApiKey::RemoveRaftVoter, UNSUPPORTED_VERSION, STATIC_QUORUM),
 ];
 
-const NO_TXN: &str = "transactions are not supported by this broker";
 const NO_TOKENS: &str = "delegation tokens are not enabled on this broker";
 const STATIC_QUORUM: &str = "the metadata quorum has a static voter set";
 
@@ -212,118 +177,6 @@ const UNKNOWN_PARTITION: &str = "this topic-partition does not exist";
 pub fn handle(cache: &MetadataCache, body: &RequestBody, version: i16) -> Option<ResponseBody> {
     let r = refusal(body.api_key())?;
     let resp = match body {
-        RequestBody::AddPartitionsToTxn(req) => {
-            let topic_results = |topics: &[AddPartitionsToTxnTopic]| {
-                topics
-                    .iter()
-                    .map(|t| AddPartitionsToTxnTopicResult {
-                        name: t.name.clone(),
-                        results_by_partition: t
-                            .partitions
-                            .iter()
-                            .map(|p| AddPartitionsToTxnPartitionResult {
-                                partition_index: *p,
-                                partition_error_code: r.code,
-                                ..Default::default()
-                            })
-                            .collect(),
-                        ..Default::default()
-                    })
-                    .collect::<Vec<_>>()
-            };
-            if version <= 3 {
-                ResponseBody::from(AddPartitionsToTxnResponse {
-                    results_by_topic_v3_and_below: topic_results(&req.v3_and_below_topics),
-                    ..Default::default()
-                })
-            } else {
-                ResponseBody::from(AddPartitionsToTxnResponse {
-                    error_code: r.code,
-                    results_by_transaction: req
-                        .transactions
-                        .iter()
-                        .map(|t| AddPartitionsToTxnResult {
-                            transactional_id: t.transactional_id.clone(),
-                            topic_results: topic_results(&t.topics),
-                            ..Default::default()
-                        })
-                        .collect(),
-                    ..Default::default()
-                })
-            }
-        }
-        RequestBody::AddOffsetsToTxn(_) => ResponseBody::from(AddOffsetsToTxnResponse {
-            error_code: r.code,
-            ..Default::default()
-        }),
-        RequestBody::EndTxn(_) => ResponseBody::from(EndTxnResponse {
-            error_code: r.code,
-            ..Default::default()
-        }),
-        RequestBody::TxnOffsetCommit(req) => ResponseBody::from(TxnOffsetCommitResponse {
-            topics: req
-                .topics
-                .iter()
-                .map(|t| TxnOffsetCommitResponseTopic {
-                    name: t.name.clone(),
-                    partitions: t
-                        .partitions
-                        .iter()
-                        .map(|p| TxnOffsetCommitResponsePartition {
-                            partition_index: p.partition_index,
-                            error_code: r.code,
-                            ..Default::default()
-                        })
-                        .collect(),
-                    ..Default::default()
-                })
-                .collect(),
-            ..Default::default()
-        }),
-        RequestBody::WriteTxnMarkers(req) => ResponseBody::from(WriteTxnMarkersResponse {
-            markers: req
-                .markers
-                .iter()
-                .map(|m| WritableTxnMarkerResult {
-                    producer_id: m.producer_id,
-                    topics: m
-                        .topics
-                        .iter()
-                        .map(|t| WritableTxnMarkerTopicResult {
-                            name: t.name.clone(),
-                            partitions: t
-                                .partition_indexes
-                                .iter()
-                                .map(|p| WritableTxnMarkerPartitionResult {
-                                    partition_index: *p,
-                                    error_code: r.code,
-                                    ..Default::default()
-                                })
-                                .collect(),
-                            ..Default::default()
-                        })
-                        .collect(),
-                    ..Default::default()
-                })
-                .collect(),
-            ..Default::default()
-        }),
-        RequestBody::DescribeTransactions(req) => {
-            ResponseBody::from(DescribeTransactionsResponse {
-                transaction_states: req
-                    .transactional_ids
-                    .iter()
-                    .map(|id| TransactionState {
-                        error_code: r.code,
-                        transactional_id: id.clone(),
-                        producer_id: -1,
-                        producer_epoch: -1,
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            })
-        }
         RequestBody::SaslAuthenticate(_) => ResponseBody::from(SaslAuthenticateResponse {
             error_code: r.code,
             error_message: msg(r.message),
@@ -590,9 +443,6 @@ mod tests {
     use std::collections::BTreeMap;
 
     use bytes::BytesMut;
-    use vltava_protocol::messages::add_partitions_to_txn_request::{
-        AddPartitionsToTxnRequest, AddPartitionsToTxnTransaction,
-    };
     use vltava_protocol::messages::alter_partition_reassignments_request::{
         AlterPartitionReassignmentsRequest, ReassignablePartition, ReassignableTopic,
     };
@@ -603,9 +453,6 @@ mod tests {
         DescribeUserScramCredentialsRequest, UserName,
     };
     use vltava_protocol::messages::elect_leaders_request::{ElectLeadersRequest, TopicPartitions};
-    use vltava_protocol::messages::txn_offset_commit_request::{
-        TxnOffsetCommitRequest, TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
-    };
     use vltava_protocol::messages::update_features_request::{
         FeatureUpdateKey, UpdateFeaturesRequest,
     };
@@ -646,99 +493,6 @@ mod tests {
 
     fn answer(body: impl Into<RequestBody>, version: i16) -> ResponseBody {
         handle(&cache(), &body.into(), version).unwrap()
-    }
-
-    #[test]
-    fn txn_offset_commit_fails_every_partition() {
-        let part = |i| TxnOffsetCommitRequestPartition {
-            partition_index: i,
-            committed_offset: 5,
-            ..Default::default()
-        };
-        let req = TxnOffsetCommitRequest {
-            transactional_id: "tx".into(),
-            group_id: "g".into(),
-            topics: vec![
-                TxnOffsetCommitRequestTopic {
-                    name: "a".into(),
-                    partitions: vec![part(0), part(3)],
-                    ..Default::default()
-                },
-                TxnOffsetCommitRequestTopic {
-                    name: "b".into(),
-                    partitions: vec![part(1)],
-                    ..Default::default()
-                },
-            ],
-            ..Default::default()
-        };
-        let ResponseBody::TxnOffsetCommit(r) = answer(req, 4) else {
-            panic!()
-        };
-        let got: Vec<(&str, i32, i16)> = r
-            .topics
-            .iter()
-            .flat_map(|t| {
-                t.partitions
-                    .iter()
-                    .map(move |p| (t.name.as_str(), p.partition_index, p.error_code))
-            })
-            .collect();
-        assert_eq!(
-            got,
-            vec![
-                ("a", 0, COORDINATOR_NOT_AVAILABLE),
-                ("a", 3, COORDINATOR_NOT_AVAILABLE),
-                ("b", 1, COORDINATOR_NOT_AVAILABLE)
-            ]
-        );
-    }
-
-    #[test]
-    fn add_partitions_to_txn_mirrors_the_layout_of_its_version() {
-        let topics = vec![AddPartitionsToTxnTopic {
-            name: "t".into(),
-            partitions: vec![0, 1],
-            ..Default::default()
-        }];
-        let v3 = AddPartitionsToTxnRequest {
-            v3_and_below_transactional_id: "tx".into(),
-            v3_and_below_topics: topics.clone(),
-            ..Default::default()
-        };
-        let ResponseBody::AddPartitionsToTxn(r) = answer(v3, 3) else {
-            panic!()
-        };
-        assert_eq!(r.error_code, NONE);
-        assert!(r.results_by_transaction.is_empty());
-        let parts = &r.results_by_topic_v3_and_below[0].results_by_partition;
-        assert_eq!(parts.len(), 2);
-        assert!(
-            parts
-                .iter()
-                .all(|p| p.partition_error_code == COORDINATOR_NOT_AVAILABLE)
-        );
-
-        let v4 = AddPartitionsToTxnRequest {
-            transactions: vec![AddPartitionsToTxnTransaction {
-                transactional_id: "tx".into(),
-                topics,
-                ..Default::default()
-            }],
-            ..Default::default()
-        };
-        let ResponseBody::AddPartitionsToTxn(r) = answer(v4, 4) else {
-            panic!()
-        };
-        assert_eq!(r.error_code, COORDINATOR_NOT_AVAILABLE);
-        assert!(r.results_by_topic_v3_and_below.is_empty());
-        assert_eq!(r.results_by_transaction[0].transactional_id.as_str(), "tx");
-        assert_eq!(
-            r.results_by_transaction[0].topic_results[0]
-                .results_by_partition
-                .len(),
-            2
-        );
     }
 
     #[test]

@@ -13,3 +13,4 @@ mod member_ids;
 mod produce_rules;
 mod retention;
 mod support;
+mod transactions;

@@ -3,6 +3,8 @@
 
 mod common;
 mod crash;
+mod crash_txn;
 mod fuzz_corpus;
 mod log_basic;
 mod model;
+mod transactions;

@@ -1,14 +1,21 @@
-//! Model-based property test: random sequences of append, read, roll, truncate,
-//! retention, DeleteRecords, compaction, clean reopen and crash reopen, checked
-//! after every step against an in-memory model of the partition.
+//! Model-based property test: random sequences of append, transactional append,
+//! COMMIT/ABORT markers, read, roll, truncate, retention, DeleteRecords,
+//! compaction, clean reopen and crash reopen, checked after every step against an
+//! in-memory model of the partition (records, log start and end, last stable
+//! offset and the aborted transactions a read_committed fetch gets).
 #![allow(clippy::unwrap_used)]
 
 use crate::common::*;
 use proptest::prelude::*;
+use std::collections::BTreeMap;
 use vltava_records::{BatchBuilder, BatchBuilderConfig, BatchIter, Compression};
 use vltava_storage::{
-    CleanupPolicy, FetchIsolation, Log, LogConfig, LogOpenOptions, ManualClock, MemStorage,
+    AbortedTxn, CleanupPolicy, FetchIsolation, Log, LogConfig, LogOpenOptions, ManualClock,
+    MemStorage, StorageError,
 };
+
+/// Producer ids of the transactional producers.
+const TXN_PIDS: [i64; 3] = [1001, 1002, 1003];
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -26,6 +33,11 @@ enum Op {
     Compact,
     Reopen,
     CrashReopen,
+    /// A batch of `n` records from transactional producer `p`: transactional, or
+    /// (false) idempotent, which an open transaction refuses.
+    TxnProduce(u8, u8, bool),
+    /// A COMMIT (true) or ABORT marker for transactional producer `p`.
+    Marker(u8, bool),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -42,7 +54,18 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Compact),
         1 => Just(Op::Reopen),
         1 => Just(Op::CrashReopen),
+        4 => (0u8..3, 1u8..4, prop::bool::weighted(0.85)).prop_map(|(p, n, t)| Op::TxnProduce(p, n, t)),
+        2 => (0u8..3, any::<bool>()).prop_map(|(p, c)| Op::Marker(p, c)),
     ]
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Plain,
+    /// A transactional batch of this producer.
+    Txn(i64),
+    /// A marker (commit?) of this producer.
+    Marker(i64, bool),
 }
 
 #[derive(Debug, Clone)]
@@ -50,6 +73,8 @@ struct Batch {
     base: i64,
     last: i64,
     records: Vec<(i64, Vec<u8>, Option<Vec<u8>>)>,
+    /// Compaction keeps transactional and control batches as they are.
+    kind: Kind,
 }
 
 #[derive(Debug, Default)]
@@ -60,6 +85,10 @@ struct Model {
     batches: Vec<Batch>,
     log_start: i64,
     leo: i64,
+    /// Every transactional batch and marker as (base, last, kind), in offset
+    /// order: retention and DeleteRecords do not make a log forget them, only
+    /// truncation does.
+    txn_events: Vec<(i64, i64, Kind)>,
 }
 
 impl Model {
@@ -69,6 +98,48 @@ impl Model {
             .flat_map(|b| b.records.iter())
             .filter(|(o, _, _)| *o >= self.log_start)
             .map(|(o, _, v)| (*o, v.clone()))
+            .collect()
+    }
+
+    /// The transactions open now (producer -> first offset) and every aborted
+    /// transaction with the last stable offset as of its marker.
+    fn transactions(&self) -> (BTreeMap<i64, i64>, Vec<AbortedTxn>) {
+        let events: Vec<TxnEvent> = self
+            .txn_events
+            .iter()
+            .filter_map(|(base, _, kind)| match *kind {
+                Kind::Txn(pid) => Some(TxnEvent::Data { pid, base: *base }),
+                Kind::Marker(pid, commit) => Some(TxnEvent::Marker {
+                    pid,
+                    offset: *base,
+                    commit,
+                }),
+                Kind::Plain => None,
+            })
+            .collect();
+        expected_txns(&events)
+    }
+
+    /// The last stable offset with the high watermark at the log end.
+    fn last_stable_offset(&self) -> i64 {
+        let (open, _) = self.transactions();
+        open.values()
+            .copied()
+            .min()
+            .unwrap_or(self.leo)
+            .min(self.leo)
+            .max(self.log_start)
+    }
+
+    /// What a fetch of `[fetch, upper)` gets as aborted transactions.
+    fn aborted_in(&self, fetch: i64, upper: i64) -> Vec<AbortedTxn> {
+        let (_, aborted) = self.transactions();
+        if upper <= fetch {
+            return Vec::new();
+        }
+        aborted
+            .into_iter()
+            .filter(|t| t.last_offset >= fetch && t.first_offset < upper)
             .collect()
     }
 }
@@ -135,6 +206,7 @@ fn run(ops: Vec<Op>) {
                         .enumerate()
                         .map(|(i, (k, v))| (info.first_offset + i as i64, k, v))
                         .collect(),
+                    kind: Kind::Plain,
                 });
                 m.leo = info.last_offset + 1;
             }
@@ -183,6 +255,7 @@ fn run(ops: Vec<Op>) {
                                 .filter(|(o, _)| *o >= info.first_offset && *o <= info.last_offset)
                                 .map(|(o, v)| (*o, v.clone().unwrap(), v.clone()))
                                 .collect(),
+                            kind: Kind::Plain,
                         });
                         m.leo = info.last_offset + 1;
                         m.last_produced = Some((info.first_offset, info.last_offset));
@@ -210,6 +283,7 @@ fn run(ops: Vec<Op>) {
                     base: m.leo,
                     last: info.last_offset,
                     records: recs,
+                    kind: Kind::Plain,
                 });
                 m.leo = info.last_offset + 1;
             }
@@ -238,7 +312,25 @@ fn run(ops: Vec<Op>) {
                     for r in got.iter().filter(|r| r.0 >= m.log_start) {
                         assert!(vis.contains(r), "read {r:?} not in model");
                     }
-                    assert!(!got.is_empty() || want_first.is_none());
+                    // Records come back, unless the batches served were emptied
+                    // by compaction (a reader moves past them, as past Kafka's).
+                    let all_empty = !bytes.is_empty()
+                        && BatchIter::new(&bytes).all(|v| v.unwrap().header().record_count == 0);
+                    assert!(!got.is_empty() || want_first.is_none() || all_empty);
+                    log.set_high_watermark(m.leo);
+                    let lso = log.last_stable_offset();
+                    assert_eq!(
+                        log.aborted_transactions(offset, lso).unwrap(),
+                        m.aborted_in(offset, lso),
+                        "aborted transactions from {offset} to {lso}"
+                    );
+                    // A read_committed read never passes the last stable offset.
+                    let committed = log
+                        .read_bytes(offset, u64::from(max), FetchIsolation::Committed, true)
+                        .unwrap();
+                    for v in BatchIter::new(&committed) {
+                        assert!(v.unwrap().header().last_offset() < lso);
+                    }
                 }
             }
             Op::Roll => log.roll().unwrap(),
@@ -249,9 +341,15 @@ fn run(ops: Vec<Op>) {
                     let first_seg = log.segment_base_offsets()[0];
                     log.truncate_to(t).unwrap();
                     m.batches.retain(|b| b.last < t);
-                    if t <= first_seg || t < m.log_start {
+                    m.txn_events.retain(|e| e.1 < t);
+                    let reset = t <= first_seg || t < m.log_start;
+                    if reset {
                         m.log_start = t;
                         m.batches.clear();
+                    }
+                    if reset || log.segment_base_offsets()[0] != first_seg {
+                        // The log started over (producer state included).
+                        m.txn_events.clear();
                     }
                     let leo = log.log_end_offset();
                     assert!(leo <= t);
@@ -294,22 +392,129 @@ fn run(ops: Vec<Op>) {
                 });
                 log.set_high_watermark(m.leo);
                 log.flush().unwrap();
-                let active = *log.segment_base_offsets().last().unwrap();
+                // Segments are cleaned up to the first that is active or reaches
+                // past the last stable offset.
+                let lso = log.last_stable_offset();
+                let segs: Vec<(i64, i64)> = log
+                    .segments()
+                    .map(|s| (s.base_offset(), s.next_offset()))
+                    .collect();
+                let bound = segs
+                    .iter()
+                    .enumerate()
+                    .find(|(i, (_, next))| i + 1 == segs.len() || *next > lso)
+                    .map_or(0, |(_, (base, _))| *base);
                 log.compact(now).unwrap();
                 log.set_config(config());
+                // Aborted transactional records go; committed ones are compacted
+                // like plain ones; markers stay.
+                let (_, aborted) = m.transactions();
+                let in_aborted = |b: &Batch| match b.kind {
+                    Kind::Txn(pid) => aborted.iter().any(|t| {
+                        t.producer_id == pid && t.first_offset <= b.base && b.base < t.last_offset
+                    }),
+                    _ => false,
+                };
+                for b in m
+                    .batches
+                    .iter_mut()
+                    .filter(|b| b.base < bound && in_aborted(b))
+                {
+                    b.records.clear();
+                }
+                let cleaned = |b: &Batch| b.base < bound && !matches!(b.kind, Kind::Marker(..));
                 let mut latest = std::collections::HashMap::new();
-                for b in m.batches.iter().filter(|b| b.base < active) {
+                for b in m.batches.iter().filter(|b| cleaned(b)) {
                     for (o, k, _) in &b.records {
                         latest.insert(k.clone(), *o);
                     }
                 }
-                for b in m.batches.iter_mut().filter(|b| b.base < active) {
+                for b in m.batches.iter_mut().filter(|b| cleaned(b)) {
                     b.records.retain(|(o, k, _)| latest[k] == *o);
                 }
                 m.batches.retain(|b| !b.records.is_empty());
             }
             Op::Reopen => log = reopen(&s, &c, log, true, &m),
             Op::CrashReopen => log = reopen(&s, &c, log, false, &m),
+            Op::TxnProduce(p, n, transactional) => {
+                let pid = TXN_PIDS[p as usize];
+                let seq = log
+                    .producer_state()
+                    .get(pid)
+                    .and_then(|e| e.batches.back())
+                    .map_or(0, |b| b.last_seq + 1);
+                let bytes = if transactional {
+                    txn_batch(pid, 0, seq, n as usize, now)
+                } else {
+                    producer_batch(pid, 0, seq, n as usize, now)
+                };
+                let open = m.transactions().0.contains_key(&pid);
+                match log.append_as_leader(&mut bytes.clone(), 0) {
+                    Err(StorageError::InvalidTxnState { producer_id }) => {
+                        assert!(open && !transactional && producer_id == pid);
+                    }
+                    Err(e) => panic!("transactional produce failed: {e}"),
+                    Ok(info) => {
+                        assert!(
+                            transactional || !open,
+                            "idempotent batch inside a transaction"
+                        );
+                        assert!(!info.duplicate);
+                        assert_eq!(info.first_offset, m.leo);
+                        let recs = records_of(
+                            &log.read_bytes(
+                                info.first_offset,
+                                1 << 16,
+                                FetchIsolation::LogEnd,
+                                true,
+                            )
+                            .unwrap(),
+                        );
+                        let kind = if transactional {
+                            Kind::Txn(pid)
+                        } else {
+                            Kind::Plain
+                        };
+                        m.batches.push(Batch {
+                            base: info.first_offset,
+                            last: info.last_offset,
+                            records: recs
+                                .iter()
+                                .filter(|(o, _)| *o >= info.first_offset && *o <= info.last_offset)
+                                // No key: compaction keeps the record, as it
+                                // would under a key of its own.
+                                .map(|(o, v)| (*o, format!("nokey{o}").into_bytes(), v.clone()))
+                                .collect(),
+                            kind,
+                        });
+                        if transactional {
+                            m.txn_events
+                                .push((info.first_offset, info.last_offset, kind));
+                        }
+                        m.leo = info.last_offset + 1;
+                    }
+                }
+            }
+            Op::Marker(p, commit) => {
+                let pid = TXN_PIDS[p as usize];
+                let info = log
+                    .append_control_marker(pid, 0, 0, commit, 0, now)
+                    .unwrap();
+                assert_eq!((info.first_offset, info.last_offset), (m.leo, m.leo));
+                let recs = records_of(
+                    &log.read_bytes(info.first_offset, 1 << 16, FetchIsolation::LogEnd, true)
+                        .unwrap(),
+                );
+                assert_eq!(recs.len(), 1, "one control record");
+                m.batches.push(Batch {
+                    base: m.leo,
+                    last: m.leo,
+                    records: vec![(m.leo, Vec::new(), recs[0].1.clone())],
+                    kind: Kind::Marker(pid, commit),
+                });
+                m.txn_events.push((m.leo, m.leo, Kind::Marker(pid, commit)));
+                m.leo += 1;
+            }
         }
         // Follow the producer's sequence as the log knows it (truncation, for one,
         // forgets batches; a real producer would then see OutOfOrderSequence).
@@ -322,6 +527,19 @@ fn run(ops: Vec<Op>) {
         assert_eq!(log.log_end_offset(), m.leo);
         assert_eq!(log.log_start_offset(), m.log_start);
         assert_eq!(read_all(&log, m.log_start), m.visible());
+        log.set_high_watermark(m.leo);
+        let lso = m.last_stable_offset();
+        assert_eq!(log.last_stable_offset(), lso, "last stable offset");
+        assert_eq!(
+            log.aborted_transactions(m.log_start, m.leo).unwrap(),
+            m.aborted_in(m.log_start, m.leo),
+            "aborted transactions up to the log end"
+        );
+        assert_eq!(
+            log.aborted_transactions(m.log_start, lso).unwrap(),
+            m.aborted_in(m.log_start, lso),
+            "aborted transactions up to the last stable offset"
+        );
     }
 }
 

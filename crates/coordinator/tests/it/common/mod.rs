@@ -24,8 +24,8 @@ pub fn test_config() -> GroupConfig {
     }
 }
 
-/// An append held back: its id, partition and records.
-pub type HeldAppend = (u64, i32, Vec<(Bytes, Option<Bytes>)>);
+/// An append held back: its id, partition, records and producer.
+pub type HeldAppend = (u64, i32, Vec<(Bytes, Option<Bytes>)>, Option<(i64, i16)>);
 
 pub struct Harness {
     pub c: GroupCoordinator,
@@ -41,6 +41,13 @@ pub struct Harness {
     pub hold_appends: bool,
     /// Held appends: id, partition and records (logged only if released ok).
     pub held: Vec<HeldAppend>,
+    /// The producer of every append issued, in order (None: plain batch).
+    pub producers: Vec<Option<(i64, i16)>>,
+    /// The producer of the batch of each record of `log` (same index).
+    pub log_producers: Vec<Option<(i64, i16)>>,
+    /// Fail the next appends with this Kafka code (via
+    /// `complete_append_result`) instead of storing them.
+    pub fail_code: Option<i16>,
 }
 
 impl Harness {
@@ -55,6 +62,9 @@ impl Harness {
             fail_appends: false,
             hold_appends: false,
             held: Vec::new(),
+            producers: Vec::new(),
+            log_producers: Vec::new(),
+            fail_code: None,
         }
     }
 
@@ -77,17 +87,27 @@ impl Harness {
                     append_id,
                     partition,
                     records,
+                    producer,
                 } => {
+                    self.producers.push(producer);
                     // Appends complete in the order they were issued, like a
                     // log: behind a held append, every later one waits too.
                     if self.hold_appends || !self.held.is_empty() {
-                        self.held.push((append_id, partition, records));
+                        self.held.push((append_id, partition, records, producer));
+                        continue;
+                    }
+                    if let Some(code) = self.fail_code {
+                        queue.extend(
+                            self.c
+                                .complete_append_result(append_id, Err(code), self.now),
+                        );
                         continue;
                     }
                     let ok = !self.fail_appends;
                     if ok {
                         for (k, v) in records {
                             self.log.push((partition, k, v));
+                            self.log_producers.push(producer);
                         }
                     }
                     queue.extend(self.c.complete_append(append_id, ok, self.now));
@@ -100,10 +120,11 @@ impl Harness {
     /// the appends their completion issues.
     pub fn release_held(&mut self, ok: bool) {
         while !self.held.is_empty() {
-            let (id, partition, records) = self.held.remove(0);
+            let (id, partition, records, producer) = self.held.remove(0);
             if ok {
                 for (k, v) in records {
                     self.log.push((partition, k, v));
+                    self.log_producers.push(producer);
                 }
             }
             let effects = self.c.complete_append(id, ok, self.now);

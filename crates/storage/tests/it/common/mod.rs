@@ -131,3 +131,77 @@ pub fn read_all(log: &Log, from: i64) -> Vec<(i64, Option<Vec<u8>>)> {
     }
     out
 }
+
+/// A transactional batch of `n` records from producer `pid`.
+pub fn txn_batch(pid: i64, epoch: i16, seq: i32, n: usize, ts: i64) -> Vec<u8> {
+    let mut b = BatchBuilder::new(BatchBuilderConfig {
+        producer_id: pid,
+        producer_epoch: epoch,
+        base_sequence: seq,
+        transactional: true,
+        ..BatchBuilderConfig::default()
+    });
+    for i in 0..n {
+        assert!(
+            b.append(ts, None, Some(format!("t{pid}-{i}").as_bytes()), &[])
+                .unwrap()
+        );
+    }
+    b.build().unwrap().to_vec()
+}
+
+/// A transactional batch or a marker, as a test remembers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxnEvent {
+    /// A transactional batch of `pid` starting at `base`.
+    Data { pid: i64, base: i64 },
+    /// A COMMIT (`commit`) or ABORT marker of `pid` at `offset`.
+    Marker { pid: i64, offset: i64, commit: bool },
+}
+
+impl TxnEvent {
+    /// The batch's first offset.
+    pub fn offset(&self) -> i64 {
+        match *self {
+            TxnEvent::Data { base, .. } => base,
+            TxnEvent::Marker { offset, .. } => offset,
+        }
+    }
+}
+
+/// What `events` (in offset order) leave: the open transactions (producer id ->
+/// first offset) and every aborted transaction that held data, with the last
+/// stable offset as of its marker (Kafka's `.txnindex` entry).
+pub fn expected_txns<'a>(
+    events: impl IntoIterator<Item = &'a TxnEvent>,
+) -> (
+    std::collections::BTreeMap<i64, i64>,
+    Vec<vltava_storage::AbortedTxn>,
+) {
+    let mut open = std::collections::BTreeMap::new();
+    let mut aborted = Vec::new();
+    for e in events {
+        match *e {
+            TxnEvent::Data { pid, base } => {
+                open.entry(pid).or_insert(base);
+            }
+            TxnEvent::Marker {
+                pid,
+                offset,
+                commit,
+            } => {
+                if let Some(first) = open.remove(&pid) {
+                    if !commit {
+                        aborted.push(vltava_storage::AbortedTxn {
+                            producer_id: pid,
+                            first_offset: first,
+                            last_offset: offset,
+                            last_stable_offset: open.values().copied().min().unwrap_or(offset + 1),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    (open, aborted)
+}

@@ -1,0 +1,368 @@
+//! The transaction coordinator's tokio driver: one task owns the
+//! [`TransactionCoordinator`], feeds it requests from
+//! [`TxnCoordinatorHandle`]s, loaded records and timer ticks, and carries
+//! out its effects through the broker's [`TxnIo`]: `__transaction_state`
+//! appends on one worker task, strictly in order (like a log); marker
+//! writes and producer id allocations on tasks of their own, their results
+//! fed back into the core.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
+
+use crate::codes;
+use crate::records::RawRecord;
+use crate::txn::config::TxnConfig;
+use crate::txn::coordinator::{TransactionCoordinator, TxnEffect, any_txn_error};
+
+/// A boxed future the broker's [`TxnIo`] returns.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// Requests queued to the coordinator task before callers wait for room.
+pub const TXN_REQUEST_QUEUE_LIMIT: usize = 1024;
+/// Requests the task holds unanswered at once; past it new requests get
+/// COORDINATOR_NOT_AVAILABLE. (Appends and marker writes in flight are
+/// bounded too: at most one of each per transactional id.)
+pub const TXN_MAX_WAITING_REQUESTS: usize = 100_000;
+/// Longest sleep of the task when no timer is due.
+const IDLE_TICK: Duration = Duration::from_secs(60);
+
+/// What the transaction coordinator needs from the broker.
+pub trait TxnIo: Send + Sync + 'static {
+    /// Appends `records` to `__transaction_state` partition `partition`
+    /// (durably: they are read back at the next start). `Err` carries the
+    /// Kafka error code of the failure.
+    fn append(&self, partition: i32, records: Vec<RawRecord>) -> BoxFuture<Result<(), i16>>;
+    /// Writes a COMMIT (`commit`) or ABORT control batch for the producer
+    /// into each partition; returns a Kafka error code per partition.
+    fn write_markers(
+        &self,
+        producer_id: i64,
+        producer_epoch: i16,
+        coordinator_epoch: i32,
+        commit: bool,
+        partitions: Vec<(String, i32)>,
+    ) -> BoxFuture<Vec<((String, i32), i16)>>;
+    /// One fresh producer id (from the controller's producer id blocks).
+    fn allocate_producer_id(&self) -> BoxFuture<Result<i64, i16>>;
+}
+
+/// Messages to the coordinator task.
+// A message is moved once into the channel; boxing the request would
+// only add an allocation per request.
+#[allow(clippy::large_enum_variant)]
+enum Msg {
+    Call {
+        version: i16,
+        body: RequestBody,
+        reply: oneshot::Sender<ResponseBody>,
+    },
+    Load {
+        records: Vec<RawRecord>,
+        done: oneshot::Sender<u64>,
+    },
+    FinishLoad {
+        done: oneshot::Sender<()>,
+    },
+}
+
+/// Outcomes of IO, back to the task.
+enum Done {
+    Append(u64, Result<(), i16>),
+    Markers(u64, Vec<((String, i32), i16)>),
+    ProducerId(u64, Result<i64, i16>),
+}
+
+/// A cheap, cloneable handle to the running transaction coordinator.
+#[derive(Clone, Debug)]
+pub struct TxnCoordinatorHandle {
+    tx: mpsc::Sender<Msg>,
+    loaded: watch::Receiver<bool>,
+}
+
+impl std::fmt::Debug for Msg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Msg::Call { body, version, .. } => f
+                .debug_struct("Call")
+                .field("api", &body.api_key())
+                .field("version", version)
+                .finish(),
+            Msg::Load { records, .. } => f
+                .debug_struct("Load")
+                .field("records", &records.len())
+                .finish(),
+            Msg::FinishLoad { .. } => f.write_str("FinishLoad"),
+        }
+    }
+}
+
+impl TxnCoordinatorHandle {
+    /// Serves one request (InitProducerId, AddPartitionsToTxn,
+    /// AddOffsetsToTxn, EndTxn, DescribeTransactions, ListTransactions) and
+    /// returns its response for `version`. Until
+    /// [`TxnCoordinatorHandle::finish_load`], requests get
+    /// COORDINATOR_LOAD_IN_PROGRESS.
+    pub async fn handle(&self, api_key: ApiKey, version: i16, body: RequestBody) -> ResponseBody {
+        if body.api_key() != api_key {
+            return any_txn_error(api_key, version, codes::INVALID_REQUEST);
+        }
+        let (reply, rx) = oneshot::channel();
+        let msg = Msg::Call {
+            version,
+            body,
+            reply,
+        };
+        if self.tx.send(msg).await.is_err() {
+            return any_txn_error(api_key, version, codes::COORDINATOR_NOT_AVAILABLE);
+        }
+        rx.await
+            .unwrap_or_else(|_| any_txn_error(api_key, version, codes::COORDINATOR_NOT_AVAILABLE))
+    }
+
+    /// Replays records of one `__transaction_state` partition, oldest
+    /// first (call before [`TxnCoordinatorHandle::finish_load`]; afterwards
+    /// records are ignored). Returns how many records could not be decoded
+    /// (they are skipped).
+    pub async fn load(&self, records: Vec<RawRecord>) -> u64 {
+        let (done, rx) = oneshot::channel();
+        if self.tx.send(Msg::Load { records, done }).await.is_err() {
+            return 0;
+        }
+        rx.await.unwrap_or(0)
+    }
+
+    /// Ends loading: from now on requests are served, and transactions
+    /// loaded in PrepareCommit/PrepareAbort get their markers written.
+    pub async fn finish_load(&self) {
+        let (done, rx) = oneshot::channel();
+        if self.tx.send(Msg::FinishLoad { done }).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+
+    /// Waits until loading has finished. Returns false if the task stopped first.
+    pub async fn wait_loaded(&self) -> bool {
+        let mut rx = self.loaded.clone();
+        rx.wait_for(|loaded| *loaded).await.is_ok()
+    }
+}
+
+/// Milliseconds since the epoch, advancing with tokio's clock (so paused
+/// test time drives it).
+#[derive(Debug, Clone, Copy)]
+struct Clock {
+    start: Instant,
+    base_ms: i64,
+}
+
+impl Clock {
+    fn new() -> Clock {
+        let base_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2));
+        Clock {
+            start: Instant::now(),
+            base_ms,
+        }
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.base_ms + i64::try_from(self.start.elapsed().as_millis()).unwrap_or(i64::MAX / 4)
+    }
+
+    fn instant_at(&self, ms: i64) -> Instant {
+        let after = u64::try_from(ms.saturating_sub(self.base_ms)).unwrap_or(0);
+        self.start + Duration::from_millis(after)
+    }
+}
+
+/// Starts the transaction coordinator task over `io`. It starts loading:
+/// the broker passes each `__transaction_state` partition's records to
+/// [`TxnCoordinatorHandle::load`], then calls
+/// [`TxnCoordinatorHandle::finish_load`]; requests meanwhile get
+/// COORDINATOR_LOAD_IN_PROGRESS. The task ends when every handle is
+/// dropped. Must be called within a tokio runtime.
+pub fn start(cfg: TxnConfig, io: impl TxnIo) -> TxnCoordinatorHandle {
+    let (tx, rx) = mpsc::channel(TXN_REQUEST_QUEUE_LIMIT);
+    let (loaded_tx, loaded) = watch::channel(false);
+    tokio::spawn(run(cfg, Arc::new(io), rx, loaded_tx));
+    TxnCoordinatorHandle { tx, loaded }
+}
+
+struct Driver {
+    core: TransactionCoordinator,
+    io: Arc<dyn TxnIo>,
+    clock: Clock,
+    next_request_id: u64,
+    waiting: HashMap<u64, oneshot::Sender<ResponseBody>>,
+    /// The append worker's queue (in order). Unbounded, but holds at most
+    /// one append per transactional id (the core's pending state).
+    appends: mpsc::UnboundedSender<(u64, i32, Vec<RawRecord>)>,
+    /// Outcomes of IO. Unbounded for the same reason: at most one append,
+    /// one marker write and one producer id allocation per id or request.
+    done_tx: mpsc::UnboundedSender<Done>,
+}
+
+impl Driver {
+    fn submit(&mut self, version: i16, body: RequestBody, reply: oneshot::Sender<ResponseBody>) {
+        let api = body.api_key();
+        if self.waiting.len() >= TXN_MAX_WAITING_REQUESTS {
+            let _ = reply.send(any_txn_error(
+                api,
+                version,
+                codes::COORDINATOR_NOT_AVAILABLE,
+            ));
+            return;
+        }
+        let id = self.next_request_id;
+        self.next_request_id += 1;
+        self.waiting.insert(id, reply);
+        let effects = self.core.handle(id, self.clock.now_ms(), version, body);
+        self.apply(effects);
+    }
+
+    fn apply(&mut self, effects: Vec<TxnEffect>) {
+        for effect in effects {
+            match effect {
+                TxnEffect::Respond { request_id, body } => {
+                    if let Some(reply) = self.waiting.remove(&request_id) {
+                        let _ = reply.send(body);
+                    }
+                }
+                TxnEffect::Append {
+                    append_id,
+                    partition,
+                    records,
+                } => {
+                    if let Err(e) = self.appends.send((append_id, partition, records)) {
+                        let (id, _, _) = e.0;
+                        let _ = self
+                            .done_tx
+                            .send(Done::Append(id, Err(codes::COORDINATOR_NOT_AVAILABLE)));
+                    }
+                }
+                TxnEffect::WriteMarkers {
+                    marker_id,
+                    producer_id,
+                    producer_epoch,
+                    coordinator_epoch,
+                    commit,
+                    partitions,
+                } => {
+                    let fut = self.io.write_markers(
+                        producer_id,
+                        producer_epoch,
+                        coordinator_epoch,
+                        commit,
+                        partitions,
+                    );
+                    let done = self.done_tx.clone();
+                    tokio::spawn(async move {
+                        let results = fut.await;
+                        let _ = done.send(Done::Markers(marker_id, results));
+                    });
+                }
+                TxnEffect::AllocateProducerId { request_id } => {
+                    let fut = self.io.allocate_producer_id();
+                    let done = self.done_tx.clone();
+                    tokio::spawn(async move {
+                        let result = fut.await;
+                        let _ = done.send(Done::ProducerId(request_id, result));
+                    });
+                }
+            }
+        }
+    }
+
+    fn complete(&mut self, done: Done) {
+        let now = self.clock.now_ms();
+        let effects = match done {
+            Done::Append(id, result) => self.core.complete_append(id, result, now),
+            Done::Markers(id, results) => self.core.complete_markers(id, results, now),
+            Done::ProducerId(id, result) => self.core.complete_producer_id(id, result, now),
+        };
+        self.apply(effects);
+    }
+}
+
+/// Writes appends one at a time, in the order they were queued.
+async fn append_worker(
+    io: Arc<dyn TxnIo>,
+    mut rx: mpsc::UnboundedReceiver<(u64, i32, Vec<RawRecord>)>,
+    done: mpsc::UnboundedSender<Done>,
+) {
+    while let Some((id, partition, records)) = rx.recv().await {
+        let result = io.append(partition, records).await;
+        if done.send(Done::Append(id, result)).is_err() {
+            break;
+        }
+    }
+}
+
+async fn run(
+    cfg: TxnConfig,
+    io: Arc<dyn TxnIo>,
+    mut rx: mpsc::Receiver<Msg>,
+    loaded: watch::Sender<bool>,
+) {
+    let (append_tx, append_rx) = mpsc::unbounded_channel();
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+    let worker = tokio::spawn(append_worker(io.clone(), append_rx, done_tx.clone()));
+    let mut d = Driver {
+        core: TransactionCoordinator::new(cfg),
+        io,
+        clock: Clock::new(),
+        next_request_id: 1,
+        waiting: HashMap::new(),
+        appends: append_tx,
+        done_tx,
+    };
+    d.core.begin_load();
+    loop {
+        let wake = match d.core.next_deadline() {
+            Some(ms) if !d.core.is_loading() => d.clock.instant_at(ms),
+            _ => Instant::now() + IDLE_TICK,
+        };
+        tokio::select! {
+            msg = rx.recv() => match msg {
+                Some(Msg::Call { version, body, reply }) => d.submit(version, body, reply),
+                Some(Msg::Load { records, done }) => {
+                    let before = d.core.load_errors();
+                    // Records after finish_load would overwrite live state:
+                    // ignored.
+                    let records = if d.core.is_loading() { records } else { Vec::new() };
+                    for (k, v) in records {
+                        // Undecodable records are counted and skipped.
+                        let _ = d.core.load(k, v);
+                    }
+                    let _ = done.send(d.core.load_errors() - before);
+                }
+                Some(Msg::FinishLoad { done }) => {
+                    if d.core.is_loading() {
+                        let now = d.clock.now_ms();
+                        let effects = d.core.finish_load(now);
+                        d.apply(effects);
+                        let effects = d.core.tick(now);
+                        d.apply(effects);
+                        let _ = loaded.send(true);
+                    }
+                    let _ = done.send(());
+                }
+                None => break,
+            },
+            Some(done) = done_rx.recv() => d.complete(done),
+            _ = tokio::time::sleep_until(wake) => {
+                let effects = d.core.tick(d.clock.now_ms());
+                d.apply(effects);
+            }
+        }
+    }
+    worker.abort();
+}
