@@ -51,4 +51,8 @@ api_requests! {
     DeleteGroups: DeleteGroupsRequest => DeleteGroupsResponse,
     DescribeCluster: DescribeClusterRequest => DescribeClusterResponse,
     DescribeQuorum: DescribeQuorumRequest => DescribeQuorumResponse,
+    AddPartitionsToTxn: AddPartitionsToTxnRequest => AddPartitionsToTxnResponse,
+    AddOffsetsToTxn: AddOffsetsToTxnRequest => AddOffsetsToTxnResponse,
+    EndTxn: EndTxnRequest => EndTxnResponse,
+    TxnOffsetCommit: TxnOffsetCommitRequest => TxnOffsetCommitResponse,
 }

@@ -187,6 +187,8 @@ pub mod code {
     pub const UNSUPPORTED_VERSION: i16 = 35;
     pub const DUPLICATE_SEQUENCE_NUMBER: i16 = 46;
     pub const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
+    pub const FETCH_SESSION_ID_NOT_FOUND: i16 = 70;
+    pub const INVALID_FETCH_SESSION_EPOCH: i16 = 71;
     pub const MEMBER_ID_REQUIRED: i16 = 79;
     pub const FENCED_INSTANCE_ID: i16 = 82;
 }

@@ -1,7 +1,8 @@
 //! The consumer: manual `assign` or group `subscribe` (classic protocol),
 //! `poll` returning records in offset order per partition, commits (sync,
 //! async, auto), `seek`, `pause`/`resume`, `auto.offset.reset`,
-//! `isolation.level` (aborted transactions filtered), `max.poll.records`.
+//! `isolation.level` (aborted transactions filtered), `max.poll.records`;
+//! fetches run in incremental fetch sessions (KIP-227), one per leader.
 //!
 //! Records are handed out as raw bytes: deserializing is the caller's job, so
 //! a record the caller cannot read (a poison record) is simply skipped or
@@ -9,6 +10,7 @@
 
 pub mod assignor;
 pub mod config;
+mod fetch_session;
 pub mod group;
 
 pub use assignor::{
@@ -22,12 +24,14 @@ use crate::error::{ClientError, Result};
 use crate::kafka_error::{code, is_retriable};
 use assignor::RebalanceProtocol;
 use bytes::Bytes;
+use fetch_session::{FetchSession, MIN_SESSION_VERSION, SessionFetch};
 use group::Membership;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, Instant};
-use vltava_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use vltava_protocol::ApiKey;
+use vltava_protocol::messages::fetch_request::{FetchPartition, FetchTopic, ForgottenTopic};
 use vltava_protocol::messages::{FetchRequest, FetchResponse};
 use vltava_records::{DecodeLimits, Header, RecordsReader};
 
@@ -80,6 +84,8 @@ pub struct Consumer {
     membership: Option<Arc<Membership>>,
     last_auto_commit: Instant,
     rr_start: usize,
+    /// Incremental fetch session per leader broker id.
+    sessions: HashMap<i32, FetchSession>,
 }
 
 impl std::fmt::Debug for Consumer {
@@ -116,6 +122,7 @@ impl Consumer {
             membership: None,
             last_auto_commit: Instant::now(),
             rr_start: 0,
+            sessions: HashMap::new(),
         }
     }
 
@@ -562,29 +569,50 @@ impl Consumer {
             return Ok(());
         }
         let mut tasks = tokio::task::JoinSet::new();
-        for (leader, parts) in by_leader {
-            let cluster = self.cluster.clone();
-            let req = self.fetch_request(&parts, max_wait);
-            tasks.spawn(async move {
-                let r = match cluster.connection(leader).await {
-                    Ok(c) => c.send(req).await,
-                    Err(e) => Err(e),
-                };
-                (parts, r)
-            });
-        }
         let mut refresh = false;
+        for (leader, parts) in by_leader {
+            let conn = match self.cluster.connection(leader).await {
+                Ok(c) => c,
+                Err(e) if e.is_retriable() => {
+                    refresh = true;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let supported = conn
+                .version(ApiKey::Fetch)
+                .is_ok_and(|v| v >= MIN_SESSION_VERSION);
+            let fetch = self
+                .sessions
+                .entry(leader)
+                .or_default()
+                .build(&parts, supported);
+            let req = self.fetch_request(&fetch, max_wait);
+            tasks.spawn(async move { (leader, parts, conn.send(req).await) });
+        }
         let mut out_of_range = Vec::new();
         while let Some(joined) = tasks.join_next().await {
-            let Ok((parts, resp)) = joined else { continue };
+            let Ok((leader, parts, resp)) = joined else {
+                continue;
+            };
+            let session = self.sessions.entry(leader).or_default();
             match resp {
                 Ok(resp) => {
+                    if session.complete(resp.error_code, resp.session_id) {
+                        continue; // session lost: the next fetch is a full one
+                    }
                     let (r, oor) = self.absorb(&parts, resp)?;
                     refresh |= r;
                     out_of_range.extend(oor);
                 }
-                Err(e) if e.is_retriable() => refresh = true,
-                Err(e) => return Err(e),
+                Err(e) => {
+                    session.fail();
+                    if e.is_retriable() {
+                        refresh = true;
+                    } else {
+                        return Err(e);
+                    }
+                }
             }
         }
         if refresh {
@@ -596,9 +624,9 @@ impl Consumer {
         Ok(())
     }
 
-    fn fetch_request(&self, parts: &[(Tp, i64)], max_wait: Duration) -> FetchRequest {
+    fn fetch_request(&self, fetch: &SessionFetch, max_wait: Duration) -> FetchRequest {
         let mut topics: Vec<FetchTopic> = Vec::new();
-        for ((t, p), pos) in parts {
+        for ((t, p), pos) in &fetch.send {
             let fp = FetchPartition {
                 partition: *p,
                 fetch_offset: *pos,
@@ -620,9 +648,10 @@ impl Consumer {
             min_bytes: self.cfg.fetch_min_bytes,
             max_bytes: self.cfg.fetch_max_bytes,
             isolation_level: self.cfg.isolation_level.as_i8(),
-            session_id: 0,
-            session_epoch: -1,
+            session_id: fetch.session_id,
+            session_epoch: fetch.session_epoch,
             topics,
+            forgotten_topics_data: forgotten(&fetch.forget),
             ..Default::default()
         }
     }
@@ -693,6 +722,12 @@ impl Consumer {
             }
         }
         Ok((refresh, oor))
+    }
+
+    /// The incremental fetch session with broker `broker_id` as (session id, epoch of
+    /// the next request), if one is open (for monitoring, like librdkafka's stats).
+    pub fn fetch_session(&self, broker_id: i32) -> Option<(i32, i32)> {
+        self.sessions.get(&broker_id).and_then(FetchSession::state)
     }
 
     /// Leaves the group (after a final commit with auto-commit on).
@@ -779,6 +814,22 @@ fn decode_records(
         });
     }
     Ok((out, next))
+}
+
+/// Forgotten partitions grouped by topic.
+fn forgotten(parts: &[Tp]) -> Vec<ForgottenTopic> {
+    let mut out: Vec<ForgottenTopic> = Vec::new();
+    for (t, p) in parts {
+        match out.iter_mut().find(|x| x.topic.as_str() == t) {
+            Some(x) => x.partitions.push(*p),
+            None => out.push(ForgottenTopic {
+                topic: t.as_str().into(),
+                partitions: vec![*p],
+                ..Default::default()
+            }),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
