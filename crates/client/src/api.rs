@@ -55,4 +55,7 @@ api_requests! {
     AddOffsetsToTxn: AddOffsetsToTxnRequest => AddOffsetsToTxnResponse,
     EndTxn: EndTxnRequest => EndTxnResponse,
     TxnOffsetCommit: TxnOffsetCommitRequest => TxnOffsetCommitResponse,
+    ListTransactions: ListTransactionsRequest => ListTransactionsResponse,
+    DescribeTransactions: DescribeTransactionsRequest => DescribeTransactionsResponse,
+    DescribeProducers: DescribeProducersRequest => DescribeProducersResponse,
 }

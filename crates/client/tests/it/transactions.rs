@@ -232,3 +232,107 @@ async fn a_new_producer_with_the_same_id_fences_the_old_one() {
     );
     new.close().await;
 }
+
+async fn tool(args: &[&str]) -> String {
+    let mut out = Vec::new();
+    let code = vltava_client::cli::run(args.iter().map(|s| s.to_string()).collect(), &mut out)
+        .await
+        .unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(code, 0, "{text}");
+    text
+}
+
+fn rows(text: &str) -> Vec<Vec<String>> {
+    text.lines()
+        .map(|l| l.split('\t').map(str::to_string).collect())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactions_tool_lists_and_describes() {
+    let b = real_broker();
+    let bs = b.addr();
+    let admin = Admin::connect(ClientConfig::new(bs)).await.unwrap();
+    admin
+        .create_topic(NewTopic::new("tool-txn", 2, 1))
+        .await
+        .unwrap();
+    let p = Producer::new(txn_config(bs, "vt-tool")).await.unwrap();
+    p.begin_transaction().await.unwrap();
+    send_values(&p, "tool-txn", &values("open", 2)).await;
+
+    let list = rows(&tool(&["transactions", "--bootstrap-server", bs, "list"]).await);
+    assert_eq!(
+        list[0],
+        [
+            "TransactionalId",
+            "Coordinator",
+            "ProducerId",
+            "TransactionState"
+        ]
+    );
+    let mine = list
+        .iter()
+        .find(|r| r[0] == "vt-tool")
+        .expect("vt-tool listed");
+    assert_eq!(mine[1], "1");
+    assert_eq!(mine[2], p.producer_id().to_string());
+    assert_eq!(mine[3], "Ongoing");
+
+    let d = rows(
+        &tool(&[
+            "transactions",
+            "--bootstrap-server",
+            bs,
+            "describe",
+            "--transactional-id",
+            "vt-tool",
+        ])
+        .await,
+    );
+    assert_eq!(d[0][0], "CoordinatorId");
+    assert_eq!(d[0].len(), 9);
+    assert_eq!((d[1][1].as_str(), d[1][4].as_str()), ("vt-tool", "Ongoing"));
+    assert_eq!(d[1][5], "10000");
+    assert_ne!(d[1][6], "None");
+    let mut parts: Vec<&str> = d[1][8].split(',').collect();
+    parts.sort();
+    assert_eq!(parts, ["tool-txn-0", "tool-txn-1"]);
+
+    // The open transaction holds partition 0 from offset 0.
+    let prod = rows(
+        &tool(&[
+            "transactions",
+            "--bootstrap-server",
+            bs,
+            "describe-producers",
+            "--topic",
+            "tool-txn",
+            "--partition",
+            "0",
+        ])
+        .await,
+    );
+    assert_eq!(prod[0][0], "ProducerId");
+    assert_eq!(prod.len(), 2);
+    assert_eq!(prod[1][0], p.producer_id().to_string());
+    assert_eq!(prod[1][5], "0");
+
+    p.commit_transaction().await.unwrap();
+    let d = rows(
+        &tool(&[
+            "transactions",
+            "--bootstrap-server",
+            bs,
+            "describe",
+            "--transactional-id",
+            "vt-tool",
+        ])
+        .await,
+    );
+    // Like Kafka, a completed transaction keeps its start time.
+    assert_eq!(d[1][4], "CompleteCommit");
+    assert_eq!(d[1][8], "");
+    p.close().await;
+}
