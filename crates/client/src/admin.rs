@@ -1,9 +1,11 @@
 //! The admin client: topics, configs, consumer groups and their offsets,
-//! offsets of partitions, record deletion, cluster description, API versions, the metadata quorum (`quorum`).
+//! offsets of partitions, record deletion, cluster description, API versions, the metadata quorum (`quorum`), transactions and producers (`transactions`).
 
 mod quorum;
+mod transactions;
 
 pub use quorum::{QuorumDescription, QuorumReplica};
+pub use transactions::{ProducerDescription, TransactionDescription, TransactionListing};
 
 use crate::cluster::{Cluster, ClusterMetadata, TopicInfo};
 use crate::config::ClientConfig;

@@ -51,4 +51,11 @@ api_requests! {
     DeleteGroups: DeleteGroupsRequest => DeleteGroupsResponse,
     DescribeCluster: DescribeClusterRequest => DescribeClusterResponse,
     DescribeQuorum: DescribeQuorumRequest => DescribeQuorumResponse,
+    AddPartitionsToTxn: AddPartitionsToTxnRequest => AddPartitionsToTxnResponse,
+    AddOffsetsToTxn: AddOffsetsToTxnRequest => AddOffsetsToTxnResponse,
+    EndTxn: EndTxnRequest => EndTxnResponse,
+    TxnOffsetCommit: TxnOffsetCommitRequest => TxnOffsetCommitResponse,
+    ListTransactions: ListTransactionsRequest => ListTransactionsResponse,
+    DescribeTransactions: DescribeTransactionsRequest => DescribeTransactionsResponse,
+    DescribeProducers: DescribeProducersRequest => DescribeProducersResponse,
 }

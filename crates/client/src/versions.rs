@@ -34,6 +34,11 @@ pub fn client_max(api: ApiKey) -> i16 {
         ApiKey::CreatePartitions => 3,
         ApiKey::DeleteGroups => 2,
         ApiKey::DescribeCluster => 1,
+        // Transactions as before KIP-890's second part (no per-transaction epoch bump).
+        ApiKey::AddPartitionsToTxn => 3,
+        ApiKey::AddOffsetsToTxn => 3,
+        ApiKey::EndTxn => 4,
+        ApiKey::TxnOffsetCommit => 3,
         other => other.max_version(),
     };
     v.min(api.max_version())

@@ -10,6 +10,7 @@ mod offsets;
 mod perf;
 mod quorum;
 mod topics;
+mod transactions;
 mod verifiable;
 
 use std::io::{BufRead, Write};
@@ -25,6 +26,7 @@ pub const TOOLS: &[&str] = &[
     "get-offsets",
     "api-versions",
     "metadata-quorum",
+    "transactions",
     "verifiable-producer",
     "verifiable-consumer",
     "producer-perf-test",
@@ -55,6 +57,7 @@ pub async fn run_with_input(
         "get-offsets" => offsets::get_offsets(args, out).await,
         "api-versions" => offsets::api_versions(args, out).await,
         "metadata-quorum" => quorum::run(args, out).await,
+        "transactions" => transactions::run(args, out).await,
         "verifiable-producer" => verifiable::producer(args, out).await,
         "verifiable-consumer" => verifiable::consumer(args, out).await,
         "producer-perf-test" => perf::producer(args, out).await,

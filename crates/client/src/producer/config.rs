@@ -74,6 +74,11 @@ pub struct ProducerConfig {
     pub max_request_size: usize,
     /// `partitioner.class`.
     pub partitioner: Arc<dyn Partitioner>,
+    /// `transactional.id` (none): set it to use transactions; implies idempotence.
+    pub transactional_id: Option<String>,
+    /// `transaction.timeout.ms` (60 s): the coordinator aborts an open transaction
+    /// older than this.
+    pub transaction_timeout: Duration,
 }
 
 impl ProducerConfig {
@@ -100,6 +105,8 @@ impl Default for ProducerConfig {
             max_block: Duration::from_secs(60),
             max_request_size: 1024 * 1024,
             partitioner: Arc::new(DefaultPartitioner::new(16384)),
+            transactional_id: None,
+            transaction_timeout: Duration::from_secs(60),
         }
     }
 }

@@ -5,9 +5,13 @@
 //! retriable errors (idempotently: the same batch with the same sequence),
 //! failed after `delivery.timeout.ms`. Waiting records hold `buffer.memory`
 //! permits, so `send` waits (back-pressure) when the buffer is full.
+//! With `transactional.id` the producer runs Kafka transactions
+//! (`begin_transaction`, `send_offsets_to_transaction`, `commit_transaction`,
+//! `abort_transaction`; see `transaction`).
 
 pub mod config;
 pub mod partitioner;
+mod transaction;
 
 pub use config::{Acks, ProducerConfig, parse_compression};
 pub use partitioner::{DefaultPartitioner, Partitioner, RoundRobinPartitioner, murmur2};
@@ -21,6 +25,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{Mutex, Notify, OwnedSemaphorePermit, Semaphore, oneshot};
+use transaction::{TxnCoordinator, TxnState};
 use vltava_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use vltava_protocol::messages::{InitProducerIdRequest, ProduceRequest, ProduceResponse};
 use vltava_records::{BatchBuilder, BatchBuilderConfig, Header};
@@ -156,6 +161,10 @@ struct Inner {
     producer_epoch: i16,
     /// Partition count per topic, refreshed after `metadata.max.age.ms`.
     partition_counts: std::sync::Mutex<HashMap<String, (i32, Instant)>>,
+    /// With `transactional.id`: its coordinator and the open transaction.
+    txn: Option<(TxnCoordinator, Mutex<TxnState>)>,
+    /// A record of the open transaction failed (the transaction must be aborted).
+    txn_failed: std::sync::Mutex<Option<String>>,
 }
 
 impl Inner {
@@ -224,7 +233,27 @@ impl Producer {
 
     /// A producer over an existing cluster handle.
     pub async fn with_cluster(cluster: Arc<Cluster>, cfg: ProducerConfig) -> Result<Producer> {
-        let (producer_id, producer_epoch) = if cfg.enable_idempotence {
+        let txn = match &cfg.transactional_id {
+            Some(id) => {
+                if !cfg.enable_idempotence {
+                    return Err(ClientError::Config(
+                        "transactional.id needs enable.idempotence".into(),
+                    ));
+                }
+                let timeout_ms = cfg.transaction_timeout.as_millis().min(i32::MAX as u128) as i32;
+                Some(TxnCoordinator::new(
+                    cluster.clone(),
+                    id.clone(),
+                    timeout_ms,
+                    cfg.max_block,
+                ))
+            }
+            None => None,
+        };
+        let (producer_id, producer_epoch) = if let Some(t) = &txn {
+            // Java's initTransactions(): done once, when the producer is built.
+            t.init_producer_id().await?
+        } else if cfg.enable_idempotence {
             let resp = cluster
                 .send_any(InitProducerIdRequest {
                     transactional_id: None,
@@ -254,6 +283,8 @@ impl Producer {
             producer_id,
             producer_epoch,
             partition_counts: Default::default(),
+            txn: txn.map(|t| (t, Mutex::new(TxnState::default()))),
+            txn_failed: std::sync::Mutex::new(None),
         });
         tokio::spawn(sender_loop(inner.clone()));
         Ok(Producer {
@@ -309,6 +340,25 @@ impl Producer {
                 n,
             ),
         };
+        if let Some((coordinator, state)) = &inner.txn {
+            let mut st = state.lock().await;
+            if !st.in_transaction {
+                return Err(ClientError::Config(
+                    "a transactional producer sends only inside begin_transaction()".into(),
+                ));
+            }
+            let tp = (record.topic.clone(), partition);
+            if !st.partitions.contains(&tp) {
+                coordinator
+                    .add_partitions(
+                        (inner.producer_id, inner.producer_epoch),
+                        std::slice::from_ref(&tp),
+                    )
+                    .await?;
+                st.partitions.insert(tp);
+                st.started = true;
+            }
+        }
         let timestamp = record.timestamp.unwrap_or_else(now_ms);
         let (tx, rx) = oneshot::channel();
         let pending = Pending {
@@ -342,6 +392,7 @@ impl Producer {
                             producer_id: inner.producer_id,
                             producer_epoch: inner.producer_epoch,
                             base_sequence: if inner.producer_id >= 0 { *seq } else { -1 },
+                            transactional: inner.txn.is_some(),
                             max_batch_bytes: inner.cfg.batch_size,
                             ..BatchBuilderConfig::default()
                         }),
@@ -400,6 +451,88 @@ impl Producer {
             let _ = tokio::time::timeout(Duration::from_millis(50), idle).await;
         }
         inner.acc.lock().await.flushing -= 1;
+    }
+
+    /// Starts a transaction (a producer built with `transactional.id`).
+    pub async fn begin_transaction(&self) -> Result<()> {
+        let mut st = self.txn()?.1.lock().await;
+        if st.in_transaction {
+            return Err(ClientError::Config("a transaction is already open".into()));
+        }
+        st.in_transaction = true;
+        st.started = false;
+        st.partitions.clear();
+        if let Ok(mut f) = self.inner.txn_failed.lock() {
+            *f = None;
+        }
+        Ok(())
+    }
+
+    /// Commits the consumed `offsets` (next offsets to read) of `group_id` as part
+    /// of the open transaction: they become the group's committed offsets only if
+    /// the transaction commits.
+    pub async fn send_offsets_to_transaction(
+        &self,
+        offsets: &[(crate::consumer::Tp, i64)],
+        group_id: &str,
+    ) -> Result<()> {
+        let (coordinator, state) = self.txn()?;
+        let mut st = state.lock().await;
+        if !st.in_transaction {
+            return Err(ClientError::Config("no transaction is open".into()));
+        }
+        st.started = true;
+        coordinator
+            .send_offsets(self.pid(), group_id, offsets)
+            .await
+    }
+
+    /// Sends everything of the open transaction, then commits it. When a record
+    /// of it failed, nothing is committed and the error says so: abort instead.
+    pub async fn commit_transaction(&self) -> Result<()> {
+        self.flush().await;
+        let (coordinator, state) = self.txn()?;
+        let mut st = state.lock().await;
+        if !st.in_transaction {
+            return Err(ClientError::Config("no transaction is open".into()));
+        }
+        if let Some(e) = self.inner.txn_failed.lock().ok().and_then(|f| f.clone()) {
+            return Err(ClientError::Other(format!(
+                "a record of the transaction failed ({e}); abort the transaction"
+            )));
+        }
+        if st.started {
+            coordinator.end(self.pid(), true).await?;
+        }
+        st.in_transaction = false;
+        st.partitions.clear();
+        Ok(())
+    }
+
+    /// Aborts the open transaction: read_committed consumers never see its records.
+    pub async fn abort_transaction(&self) -> Result<()> {
+        self.flush().await;
+        let (coordinator, state) = self.txn()?;
+        let mut st = state.lock().await;
+        if !st.in_transaction {
+            return Err(ClientError::Config("no transaction is open".into()));
+        }
+        if st.started {
+            coordinator.end(self.pid(), false).await?;
+        }
+        st.in_transaction = false;
+        st.partitions.clear();
+        Ok(())
+    }
+
+    fn txn(&self) -> Result<&(TxnCoordinator, Mutex<TxnState>)> {
+        self.inner.txn.as_ref().ok_or_else(|| {
+            ClientError::Config("transactions need a producer with transactional.id".into())
+        })
+    }
+
+    fn pid(&self) -> (i64, i16) {
+        (self.inner.producer_id, self.inner.producer_epoch)
     }
 
     /// Flushes and stops the sender.
@@ -559,6 +692,11 @@ fn fail_open(q: &mut PartitionQueue, e: &ClientError) {
 
 fn fail_batch(inner: &Inner, b: ReadyBatch, e: ClientError) {
     let msg = e.to_string();
+    if inner.txn.is_some() {
+        if let Ok(mut f) = inner.txn_failed.lock() {
+            f.get_or_insert_with(|| msg.clone());
+        }
+    }
     let n = b.records.len();
     for p in b.records {
         let _ = p.reply.send(Err(match &e {

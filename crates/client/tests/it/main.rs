@@ -9,3 +9,4 @@ mod cross_client;
 mod murmur2_java;
 mod producer_fake;
 mod support;
+mod transactions;

@@ -1,0 +1,156 @@
+//! `transactions`, like `kafka-transactions.sh`: `list` (every transactional id with
+//! its coordinator, producer id and state), `describe --transactional-id ID`, and
+//! `describe-producers --topic T --partition P`; tab-separated columns with Kafka's
+//! headers.
+
+use std::io::Write;
+
+use clap::{Parser, Subcommand};
+
+use crate::admin::Admin;
+use crate::config::ClientConfig;
+
+#[derive(Debug, Parser)]
+#[command(name = "transactions", about = "Lists and describes transactions")]
+struct TxnArgs {
+    /// A broker to connect to.
+    #[arg(long)]
+    bootstrap_server: String,
+    #[command(subcommand)]
+    command: TxnCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum TxnCommand {
+    /// Every transactional id the coordinators know.
+    List,
+    /// One transactional id.
+    Describe {
+        #[arg(long)]
+        transactional_id: String,
+    },
+    /// The producers writing to one partition.
+    DescribeProducers {
+        #[arg(long)]
+        topic: String,
+        #[arg(long)]
+        partition: i32,
+    },
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn row(out: &mut (dyn Write + Send), cells: &[String]) -> std::io::Result<()> {
+    writeln!(out, "{}", cells.join("\t"))
+}
+
+/// Runs `transactions`.
+pub async fn run(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow::Result<i32> {
+    let a = TxnArgs::try_parse_from(args)?;
+    let admin = Admin::connect(ClientConfig::new(&a.bootstrap_server)).await?;
+    let s = |x: &str| x.to_string();
+    match a.command {
+        TxnCommand::List => {
+            row(
+                out,
+                &[
+                    s("TransactionalId"),
+                    s("Coordinator"),
+                    s("ProducerId"),
+                    s("TransactionState"),
+                ],
+            )?;
+            for t in admin.list_transactions().await? {
+                row(
+                    out,
+                    &[
+                        t.transactional_id,
+                        t.coordinator_id.to_string(),
+                        t.producer_id.to_string(),
+                        t.state,
+                    ],
+                )?;
+            }
+        }
+        TxnCommand::Describe { transactional_id } => {
+            let d = admin.describe_transaction(&transactional_id).await?;
+            row(
+                out,
+                &[
+                    s("CoordinatorId"),
+                    s("TransactionalId"),
+                    s("ProducerId"),
+                    s("ProducerEpoch"),
+                    s("TransactionState"),
+                    s("TransactionTimeoutMs"),
+                    s("CurrentTransactionStartTimeMs"),
+                    s("TransactionDurationMs"),
+                    s("TopicPartitions"),
+                ],
+            )?;
+            let (start, duration) = if d.start_time_ms < 0 {
+                (s("None"), s("None"))
+            } else {
+                (
+                    d.start_time_ms.to_string(),
+                    (now_ms() - d.start_time_ms).max(0).to_string(),
+                )
+            };
+            let parts: Vec<String> = d
+                .partitions
+                .iter()
+                .map(|(t, p)| format!("{t}-{p}"))
+                .collect();
+            row(
+                out,
+                &[
+                    d.coordinator_id.to_string(),
+                    d.transactional_id,
+                    d.producer_id.to_string(),
+                    d.producer_epoch.to_string(),
+                    d.state,
+                    d.timeout_ms.to_string(),
+                    start,
+                    duration,
+                    parts.join(","),
+                ],
+            )?;
+        }
+        TxnCommand::DescribeProducers { topic, partition } => {
+            row(
+                out,
+                &[
+                    s("ProducerId"),
+                    s("ProducerEpoch"),
+                    s("LatestCoordinatorEpoch"),
+                    s("LastSequence"),
+                    s("LastTimestamp"),
+                    s("CurrentTransactionStartOffset"),
+                ],
+            )?;
+            for p in admin.describe_producers(&topic, partition).await? {
+                let open = if p.current_txn_start_offset < 0 {
+                    s("None")
+                } else {
+                    p.current_txn_start_offset.to_string()
+                };
+                row(
+                    out,
+                    &[
+                        p.producer_id.to_string(),
+                        p.producer_epoch.to_string(),
+                        p.coordinator_epoch.to_string(),
+                        p.last_sequence.to_string(),
+                        p.last_timestamp.to_string(),
+                        open,
+                    ],
+                )?;
+            }
+        }
+    }
+    Ok(0)
+}
