@@ -50,10 +50,17 @@ impl Default for BatchBuilderConfig {
     }
 }
 
+/// Most bytes reserved up front for a batch's records; a larger `max_batch_bytes`
+/// grows the buffer as records arrive.
+const INITIAL_RESERVE: usize = 64 * 1024;
+
 /// Accumulates records for one v2 batch.
 #[derive(Debug, Clone)]
 pub struct BatchBuilder {
     config: BatchBuilderConfig,
+    /// The batch as it will be written: `BATCH_HEADER_LEN` bytes left for the
+    /// header (filled by `build`), then the records, so an uncompressed batch is
+    /// sealed without copying its records.
     records: Vec<u8>,
     count: i32,
     base_timestamp: i64,
@@ -63,9 +70,13 @@ pub struct BatchBuilder {
 
 impl BatchBuilder {
     pub fn new(config: BatchBuilderConfig) -> Self {
+        let mut records = Vec::with_capacity(
+            BATCH_HEADER_LEN + config.max_batch_bytes.min(INITIAL_RESERVE),
+        );
+        records.resize(BATCH_HEADER_LEN, 0);
         BatchBuilder {
             config,
-            records: Vec::new(),
+            records,
             count: 0,
             base_timestamp: 0,
             max_timestamp: i64::MIN,
@@ -89,7 +100,7 @@ impl BatchBuilder {
 
     /// The batch's size if built uncompressed now.
     pub fn uncompressed_size(&self) -> usize {
-        BATCH_HEADER_LEN + self.records.len()
+        self.records.len()
     }
 
     /// Appends a record at the next offset (base offset + records so far, or just
@@ -195,12 +206,15 @@ impl BatchBuilder {
         if self.is_empty() {
             return Err(RecordsError::InvalidArgument("cannot build an empty batch"));
         }
-        let payload = match self.config.compression {
-            Compression::None => self.records,
-            codec => compress(codec, &self.records)?,
+        let compressed = match self.config.compression {
+            Compression::None => None,
+            codec => Some(compress(codec, &self.records[BATCH_HEADER_LEN..])?),
         };
+        let payload_len = compressed
+            .as_ref()
+            .map_or(self.records.len() - BATCH_HEADER_LEN, Vec::len);
         let batch_length =
-            i32::try_from(BATCH_HEADER_LEN - LOG_OVERHEAD + payload.len()).map_err(|_| {
+            i32::try_from(BATCH_HEADER_LEN - LOG_OVERHEAD + payload_len).map_err(|_| {
                 RecordsError::Oversized {
                     what: "batch",
                     limit: i32::MAX as usize,
@@ -229,9 +243,17 @@ impl BatchBuilder {
         };
         let mut head = [0u8; BATCH_HEADER_LEN];
         header.write_to(&mut head);
-        let mut out = Vec::with_capacity(BATCH_HEADER_LEN + payload.len());
-        out.extend_from_slice(&head);
-        out.extend_from_slice(&payload);
+        let mut out = match compressed {
+            // Uncompressed: the header goes into the space left for it.
+            None => self.records,
+            Some(payload) => {
+                let mut out = Vec::with_capacity(BATCH_HEADER_LEN + payload.len());
+                out.resize(BATCH_HEADER_LEN, 0);
+                out.extend_from_slice(&payload);
+                out
+            }
+        };
+        out[..BATCH_HEADER_LEN].copy_from_slice(&head);
         update_crc(&mut out);
         Ok(Bytes::from(out))
     }

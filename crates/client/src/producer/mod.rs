@@ -20,6 +20,7 @@ use crate::cluster::Cluster;
 use crate::error::{ClientError, Result};
 use crate::kafka_error::{code, is_retriable};
 use bytes::Bytes;
+use rustc_hash::FxHashMap;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -141,9 +142,11 @@ struct PartitionQueue {
 
 #[derive(Default)]
 struct Accumulator {
-    queues: HashMap<Tp, PartitionQueue>,
+    // Looked up for every record: FxHash (keys come from the application, not
+    // the network, so hash flooding is not a concern).
+    queues: FxHashMap<Tp, PartitionQueue>,
     /// Next idempotent sequence per partition; outlives the (pruned) queues.
-    sequences: HashMap<Tp, i32>,
+    sequences: FxHashMap<Tp, i32>,
     flushing: usize,
 }
 
@@ -160,7 +163,7 @@ struct Inner {
     producer_id: i64,
     producer_epoch: i16,
     /// Partition count per topic, refreshed after `metadata.max.age.ms`.
-    partition_counts: std::sync::Mutex<HashMap<String, (i32, Instant)>>,
+    partition_counts: std::sync::Mutex<FxHashMap<String, (i32, Instant)>>,
     /// With `transactional.id`: its coordinator and the open transaction.
     txn: Option<(TxnCoordinator, Mutex<TxnState>)>,
     /// A record of the open transaction failed (the transaction must be aborted).

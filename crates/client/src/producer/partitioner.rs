@@ -71,7 +71,7 @@ pub fn partition_for_key(key: &[u8], num_partitions: i32) -> i32 {
 #[derive(Debug)]
 pub struct DefaultPartitioner {
     batch_size: usize,
-    sticky: Mutex<std::collections::HashMap<String, (i32, usize)>>,
+    sticky: Mutex<rustc_hash::FxHashMap<String, (i32, usize)>>,
     next: AtomicU32,
 }
 
@@ -129,7 +129,7 @@ impl Partitioner for DefaultPartitioner {
 /// Every record to the next partition in turn, whatever its key.
 #[derive(Debug, Default)]
 pub struct RoundRobinPartitioner {
-    counters: Mutex<std::collections::HashMap<String, u32>>,
+    counters: Mutex<rustc_hash::FxHashMap<String, u32>>,
 }
 
 impl Partitioner for RoundRobinPartitioner {
