@@ -6,6 +6,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
+use crate::clock::Clock;
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -211,35 +212,6 @@ impl CoordinatorHandle {
             return false;
         }
         rx.await.is_ok()
-    }
-}
-
-/// Milliseconds since the epoch, advancing with tokio's clock (so paused
-/// test time drives it).
-#[derive(Debug, Clone, Copy)]
-struct Clock {
-    start: Instant,
-    base_ms: i64,
-}
-
-impl Clock {
-    fn new() -> Clock {
-        let base_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2));
-        Clock {
-            start: Instant::now(),
-            base_ms,
-        }
-    }
-
-    fn now_ms(&self) -> i64 {
-        self.base_ms + i64::try_from(self.start.elapsed().as_millis()).unwrap_or(i64::MAX / 4)
-    }
-
-    fn instant_at(&self, ms: i64) -> Instant {
-        let after = u64::try_from(ms.saturating_sub(self.base_ms)).unwrap_or(0);
-        self.start + Duration::from_millis(after)
     }
 }
 

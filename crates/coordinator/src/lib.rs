@@ -13,6 +13,7 @@
 //! producer's COMMIT or ABORT marker ([`GroupCoordinator::complete_txn_marker`]).
 
 mod admin;
+mod clock;
 pub mod codes;
 mod config;
 mod coordinator;

@@ -12,6 +12,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::clock::Clock;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
@@ -151,35 +152,6 @@ impl TxnCoordinatorHandle {
     pub async fn wait_loaded(&self) -> bool {
         let mut rx = self.loaded.clone();
         rx.wait_for(|loaded| *loaded).await.is_ok()
-    }
-}
-
-/// Milliseconds since the epoch, advancing with tokio's clock (so paused
-/// test time drives it).
-#[derive(Debug, Clone, Copy)]
-struct Clock {
-    start: Instant,
-    base_ms: i64,
-}
-
-impl Clock {
-    fn new() -> Clock {
-        let base_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2));
-        Clock {
-            start: Instant::now(),
-            base_ms,
-        }
-    }
-
-    fn now_ms(&self) -> i64 {
-        self.base_ms + i64::try_from(self.start.elapsed().as_millis()).unwrap_or(i64::MAX / 4)
-    }
-
-    fn instant_at(&self, ms: i64) -> Instant {
-        let after = u64::try_from(ms.saturating_sub(self.base_ms)).unwrap_or(0);
-        self.start + Duration::from_millis(after)
     }
 }
 

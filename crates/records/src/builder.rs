@@ -70,9 +70,8 @@ pub struct BatchBuilder {
 
 impl BatchBuilder {
     pub fn new(config: BatchBuilderConfig) -> Self {
-        let mut records = Vec::with_capacity(
-            BATCH_HEADER_LEN + config.max_batch_bytes.min(INITIAL_RESERVE),
-        );
+        let mut records =
+            Vec::with_capacity(BATCH_HEADER_LEN + config.max_batch_bytes.min(INITIAL_RESERVE));
         records.resize(BATCH_HEADER_LEN, 0);
         BatchBuilder {
             config,
