@@ -54,7 +54,9 @@ pub enum CoordinatorRecord {
     },
 }
 
-fn versioned<M: Encode>(msg: &M, version: i16) -> Result<Bytes, CoordinatorError> {
+/// `version` (i16) then the message at that version: the framing of every
+/// coordinator record key and value.
+pub(crate) fn versioned<M: Encode>(msg: &M, version: i16) -> Result<Bytes, CoordinatorError> {
     let mut out = BytesMut::with_capacity(2 + msg.encoded_len(version));
     out.put_i16(version);
     msg.write(&mut out, version)
@@ -108,7 +110,8 @@ pub fn group_metadata_record(
     Ok((key, value))
 }
 
-fn split_version(buf: &Bytes, what: &str) -> Result<(i16, Bytes), CoordinatorError> {
+/// Splits a record key or value into its version and body.
+pub(crate) fn split_version(buf: &Bytes, what: &str) -> Result<(i16, Bytes), CoordinatorError> {
     if buf.len() < 2 {
         return Err(CoordinatorError::BadRecord(format!(
             "{what} of {} bytes has no version",
@@ -119,7 +122,7 @@ fn split_version(buf: &Bytes, what: &str) -> Result<(i16, Bytes), CoordinatorErr
     Ok((version, buf.slice(2..)))
 }
 
-fn decode_at<M: Message>(buf: &Bytes, version: i16) -> Result<M, CoordinatorError> {
+pub(crate) fn decode_at<M: Message>(buf: &Bytes, version: i16) -> Result<M, CoordinatorError> {
     M::decode(buf, version)
         .map_err(|e| CoordinatorError::BadRecord(format!("{} v{version}: {e}", M::NAME)))
 }

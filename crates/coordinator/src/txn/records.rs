@@ -7,13 +7,13 @@
 
 use std::collections::BTreeSet;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
+use vltava_protocol::Message;
 use vltava_protocol::coordinator::transaction_log_value::PartitionsSchema;
 use vltava_protocol::coordinator::{TransactionLogKey, TransactionLogValue};
-use vltava_protocol::{Encode, Message};
 
 use crate::error::CoordinatorError;
-use crate::records::RawRecord;
+use crate::records::{RawRecord, decode_at, split_version, versioned};
 use crate::txn::state::{NO_PRODUCER_EPOCH, TxnSnapshot, TxnState, group_by_topic};
 
 /// Key version Kafka writes.
@@ -24,14 +24,6 @@ pub const TXN_VALUE_VERSION: i16 = 0;
 /// Value version written when the previous producer id must be kept (after
 /// a producer id rotation): version 1 has it as a tagged field.
 pub const TXN_VALUE_VERSION_WITH_PREVIOUS_ID: i16 = 1;
-
-fn versioned<M: Encode>(msg: &M, version: i16) -> Result<Bytes, CoordinatorError> {
-    let mut out = BytesMut::with_capacity(2 + msg.encoded_len(version));
-    out.put_i16(version);
-    msg.write(&mut out, version)
-        .map_err(|e| CoordinatorError::Encode(e.to_string()))?;
-    Ok(out.freeze())
-}
 
 /// The key of `transactional_id`'s records.
 pub fn txn_key(transactional_id: &str) -> Result<Bytes, CoordinatorError> {
@@ -84,21 +76,6 @@ pub fn txn_record(
         TXN_VALUE_VERSION
     };
     Ok((key, Some(versioned(&value, version)?)))
-}
-
-fn split_version(buf: &Bytes, what: &str) -> Result<(i16, Bytes), CoordinatorError> {
-    if buf.len() < 2 {
-        return Err(CoordinatorError::BadRecord(format!(
-            "{what} of {} bytes has no version",
-            buf.len()
-        )));
-    }
-    Ok((i16::from_be_bytes([buf[0], buf[1]]), buf.slice(2..)))
-}
-
-fn decode_at<M: Message>(buf: &Bytes, version: i16) -> Result<M, CoordinatorError> {
-    M::decode(buf, version)
-        .map_err(|e| CoordinatorError::BadRecord(format!("{} v{version}: {e}", M::NAME)))
 }
 
 /// Decodes one `__transaction_state` record: the transactional id and its
