@@ -570,31 +570,56 @@ impl Admin {
     }
 }
 
+/// FindCoordinator key types.
+pub(crate) const GROUP_KEY_TYPE: i8 = 0;
+pub(crate) const TXN_KEY_TYPE: i8 = 1;
+
+/// One FindCoordinator for `key` (a group id, or a transactional id with
+/// [`TXN_KEY_TYPE`]): the coordinator's node id and a connection to it. A broker
+/// error comes back as [`ClientError::Kafka`], so callers decide what to retry.
+pub(crate) async fn find_coordinator(
+    cluster: &Cluster,
+    key: &str,
+    key_type: i8,
+) -> Result<(i32, Arc<Connection>)> {
+    let resp = cluster
+        .send_any(FindCoordinatorRequest {
+            key: key.into(),
+            key_type,
+            ..Default::default()
+        })
+        .await?;
+    if resp.error_code != code::NONE {
+        let what = if key_type == TXN_KEY_TYPE {
+            "transaction coordinator"
+        } else {
+            "coordinator"
+        };
+        return Err(ClientError::kafka(
+            resp.error_code,
+            format!("finding the {what} of {key}"),
+            resp.error_message.as_deref(),
+        ));
+    }
+    let conn = cluster
+        .connection_to(resp.node_id, resp.host.as_str(), resp.port)
+        .await?;
+    Ok((resp.node_id, conn))
+}
+
 /// The group coordinator's connection, retrying while it is loading or moving.
 pub async fn coordinator(cluster: &Cluster, group: &str) -> Result<Arc<Connection>> {
     let mut attempt = 0;
     loop {
-        let resp = cluster
-            .send_any(FindCoordinatorRequest {
-                key: group.into(),
-                key_type: 0,
-                ..Default::default()
-            })
-            .await?;
-        if resp.error_code == code::NONE {
-            return cluster
-                .connection_to(resp.node_id, resp.host.as_str(), resp.port)
-                .await;
+        match find_coordinator(cluster, group, GROUP_KEY_TYPE).await {
+            Err(ClientError::Kafka { code: c, .. })
+                if is_retriable(c) && attempt < cluster.config().retries =>
+            {
+                tokio::time::sleep(cluster.config().backoff(attempt)).await;
+                attempt += 1;
+            }
+            other => return other.map(|(_, conn)| conn),
         }
-        if !is_retriable(resp.error_code) || attempt >= cluster.config().retries {
-            return Err(ClientError::kafka(
-                resp.error_code,
-                format!("finding the coordinator of {group}"),
-                resp.error_message.as_deref(),
-            ));
-        }
-        tokio::time::sleep(cluster.config().backoff(attempt)).await;
-        attempt += 1;
     }
 }
 

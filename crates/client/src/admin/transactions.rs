@@ -5,15 +5,11 @@
 
 use vltava_protocol::messages::describe_producers_request::TopicRequest;
 use vltava_protocol::messages::{
-    DescribeProducersRequest, DescribeTransactionsRequest, FindCoordinatorRequest,
-    ListTransactionsRequest,
+    DescribeProducersRequest, DescribeTransactionsRequest, ListTransactionsRequest,
 };
 
-use super::Admin;
+use super::{Admin, TXN_KEY_TYPE, find_coordinator};
 use crate::error::{ClientError, Result, check};
-
-/// FindCoordinator key type of a transactional id.
-const TXN_KEY_TYPE: i8 = 1;
 
 /// One transaction as ListTransactions reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,23 +78,8 @@ impl Admin {
         &self,
         transactional_id: &str,
     ) -> Result<TransactionDescription> {
-        let found = self
-            .cluster
-            .send_any(FindCoordinatorRequest {
-                key: transactional_id.into(),
-                key_type: TXN_KEY_TYPE,
-                ..Default::default()
-            })
-            .await?;
-        check(
-            found.error_code,
-            || format!("finding the coordinator of {transactional_id}"),
-            found.error_message.as_deref(),
-        )?;
-        let conn = self
-            .cluster
-            .connection_to(found.node_id, found.host.as_str(), found.port)
-            .await?;
+        let (coordinator_id, conn) =
+            find_coordinator(&self.cluster, transactional_id, TXN_KEY_TYPE).await?;
         let resp = conn
             .send(DescribeTransactionsRequest {
                 transactional_ids: vec![transactional_id.into()],
@@ -116,7 +97,7 @@ impl Admin {
             None,
         )?;
         Ok(TransactionDescription {
-            coordinator_id: found.node_id,
+            coordinator_id,
             transactional_id: transactional_id.to_string(),
             producer_id: t.producer_id,
             producer_epoch: t.producer_epoch,

@@ -14,11 +14,11 @@ use vltava_protocol::messages::txn_offset_commit_request::{
     TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
 };
 use vltava_protocol::messages::{
-    AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, EndTxnRequest, FindCoordinatorRequest,
-    InitProducerIdRequest, TxnOffsetCommitRequest,
+    AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, EndTxnRequest, InitProducerIdRequest,
+    TxnOffsetCommitRequest,
 };
 
-use crate::admin::coordinator;
+use crate::admin::{TXN_KEY_TYPE, coordinator, find_coordinator};
 use crate::api::ApiRequest;
 use crate::cluster::Cluster;
 use crate::connection::Connection;
@@ -26,8 +26,6 @@ use crate::consumer::Tp;
 use crate::error::{ClientError, Result};
 use crate::kafka_error::code;
 
-/// FindCoordinator key type of a transactional id.
-const TXN_KEY_TYPE: i8 = 1;
 /// Kafka's CONCURRENT_TRANSACTIONS: the previous EndTxn is still completing.
 const CONCURRENT_TRANSACTIONS: i16 = 51;
 
@@ -79,27 +77,9 @@ impl TxnCoordinator {
     }
 
     async fn connection(&self) -> Result<Arc<Connection>> {
-        let resp = self
-            .cluster
-            .send_any(FindCoordinatorRequest {
-                key: self.transactional_id.as_str().into(),
-                key_type: TXN_KEY_TYPE,
-                ..Default::default()
-            })
-            .await?;
-        if resp.error_code != code::NONE {
-            return Err(ClientError::kafka(
-                resp.error_code,
-                format!(
-                    "finding the transaction coordinator of {}",
-                    self.transactional_id
-                ),
-                resp.error_message.as_deref(),
-            ));
-        }
-        self.cluster
-            .connection_to(resp.node_id, resp.host.as_str(), resp.port)
-            .await
+        let (_, conn) =
+            find_coordinator(&self.cluster, &self.transactional_id, TXN_KEY_TYPE).await?;
+        Ok(conn)
     }
 
     /// Sends `req` to the coordinator; `error_of` reads the answer's error code.
