@@ -10,6 +10,7 @@ mod every_api;
 mod fetch_sessions;
 mod limits;
 mod member_ids;
+mod pipelining;
 mod produce_rules;
 mod retention;
 mod support;

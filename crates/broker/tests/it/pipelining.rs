@@ -1,0 +1,310 @@
+//! Requests of one connection take effect in arrival order, in raw frames: many
+//! Produce requests written back to back on one socket are stored in the order
+//! sent, and an idempotent producer that loses its connection mid-pipeline and
+//! resends what was not acknowledged ends with neither duplicates nor gaps
+//! (duplicates answered with their original offsets).
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use vltava_broker::Node;
+use vltava_protocol::frame::{decode_response, encode_request};
+use vltava_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use vltava_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+use vltava_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use vltava_protocol::messages::produce_response::PartitionProduceResponse;
+use vltava_protocol::messages::{
+    FetchRequest, InitProducerIdRequest, ListOffsetsRequest, ProduceRequest, RequestHeader,
+};
+use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
+use vltava_records::{BatchBuilder, BatchBuilderConfig, BatchIter, DecodeLimits};
+
+use crate::support::{Client, LIMIT, start_node};
+
+const PRODUCE_VERSION: i16 = 9;
+
+/// A batch of `n` records valued `"{first}".."{first+n-1}"`.
+fn batch(pid: i64, epoch: i16, seq: i32, first: usize, n: usize) -> Bytes {
+    let mut b = BatchBuilder::new(BatchBuilderConfig {
+        producer_id: pid,
+        producer_epoch: epoch,
+        base_sequence: seq,
+        ..BatchBuilderConfig::default()
+    });
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    for i in first..first + n {
+        b.append(now, None, Some(i.to_string().as_bytes()), &[])
+            .unwrap();
+    }
+    b.build().unwrap()
+}
+
+fn produce_frame(corr: i32, acks: i16, topic: &str, records: Bytes) -> Bytes {
+    let header = RequestHeader {
+        request_api_key: ApiKey::Produce.as_i16(),
+        request_api_version: PRODUCE_VERSION,
+        correlation_id: corr,
+        client_id: Some("pipeline-test".into()),
+        ..Default::default()
+    };
+    let body = RequestBody::from(ProduceRequest {
+        acks,
+        timeout_ms: 5000,
+        topic_data: vec![TopicProduceData {
+            name: topic.into(),
+            partition_data: vec![PartitionProduceData {
+                index: 0,
+                records: Some(records),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    encode_request(&header, &body).unwrap()
+}
+
+/// Reads one Produce response; returns its correlation id and partition result.
+async fn read_produce(s: &mut TcpStream) -> (i32, PartitionProduceResponse) {
+    let mut len = [0u8; 4];
+    tokio::time::timeout(LIMIT, s.read_exact(&mut len))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut buf = vec![0u8; u32::from_be_bytes(len) as usize];
+    s.read_exact(&mut buf).await.unwrap();
+    let (h, body) =
+        decode_response(&Bytes::from(buf), ApiKey::Produce, PRODUCE_VERSION).unwrap();
+    let ResponseBody::Produce(r) = body else {
+        panic!("not a produce response")
+    };
+    (
+        h.correlation_id,
+        r.responses[0].partition_responses[0].clone(),
+    )
+}
+
+/// Every record value of partition 0, in log order, with its offset.
+async fn read_log(c: &mut Client, topic: &str) -> Vec<(i64, usize)> {
+    let mut out = Vec::new();
+    let mut offset = 0;
+    loop {
+        let req = FetchRequest {
+            replica_id: -1,
+            max_wait_ms: 0,
+            min_bytes: 0,
+            max_bytes: 8 << 20,
+            session_epoch: -1,
+            topics: vec![FetchTopic {
+                topic: topic.into(),
+                partitions: vec![FetchPartition {
+                    partition: 0,
+                    fetch_offset: offset,
+                    partition_max_bytes: 8 << 20,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let ResponseBody::Fetch(r) = c.call(12, RequestBody::from(req)).await else {
+            panic!()
+        };
+        let p = &r.responses[0].partitions[0];
+        assert_eq!(p.error_code, 0);
+        let records = p.records.clone().unwrap_or_default();
+        let before = out.len();
+        for view in BatchIter::new(&records) {
+            let Ok(view) = view else { break };
+            let h = *view.header();
+            for r in view.records(&DecodeLimits::default()).unwrap() {
+                let v = std::str::from_utf8(r.value.as_deref().unwrap()).unwrap();
+                out.push((r.offset(&h), v.parse().unwrap()));
+            }
+            offset = h.base_offset + i64::from(h.last_offset_delta) + 1;
+        }
+        if out.len() == before {
+            return out;
+        }
+    }
+}
+
+async fn log_end(c: &mut Client, topic: &str) -> i64 {
+    let req = ListOffsetsRequest {
+        replica_id: -1,
+        topics: vec![ListOffsetsTopic {
+            name: topic.into(),
+            partitions: vec![ListOffsetsPartition {
+                partition_index: 0,
+                timestamp: -1,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let ResponseBody::ListOffsets(r) = c.call(7, RequestBody::from(req)).await else {
+        panic!()
+    };
+    r.topics[0].partitions[0].offset
+}
+
+async fn init_producer(c: &mut Client) -> (i64, i16) {
+    let req = InitProducerIdRequest {
+        transactional_id: None,
+        transaction_timeout_ms: 60_000,
+        producer_id: -1,
+        producer_epoch: -1,
+        ..Default::default()
+    };
+    let ResponseBody::InitProducerId(r) = c.call(4, RequestBody::from(req)).await else {
+        panic!()
+    };
+    assert_eq!(r.error_code, 0);
+    (r.producer_id, r.producer_epoch)
+}
+
+async fn start_with_topic(topic: &str) -> (Node, tempfile::TempDir, Client) {
+    let (node, dir) = start_node().await;
+    let mut c = Client::connect(&node).await;
+    c.create_topic(topic, 1).await;
+    (node, dir, c)
+}
+
+// Several worker threads: with per-request tasks, requests of one connection
+// would race each other here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pipelined_produce_requests_are_stored_in_arrival_order() {
+    const REQUESTS: usize = 400;
+    const PER: usize = 3;
+    let (node, _d, mut c) = start_with_topic("pipe").await;
+    let mut s = TcpStream::connect(node.addr).await.unwrap();
+    let mut all = BytesMut::new();
+    for i in 0..REQUESTS {
+        let records = batch(-1, -1, -1, i * PER, PER);
+        all.extend_from_slice(&produce_frame(i as i32, 1, "pipe", records));
+    }
+    // Everything written before any answer is read: the broker has the whole
+    // pipeline in its buffers at once.
+    let (mut rd, mut wr) = s.split();
+    let write = async {
+        wr.write_all(&all).await.unwrap();
+    };
+    let read = async {
+        let mut answers = Vec::new();
+        for _ in 0..REQUESTS {
+            let mut len = [0u8; 4];
+            tokio::time::timeout(LIMIT, rd.read_exact(&mut len))
+                .await
+                .unwrap()
+                .unwrap();
+            let mut buf = vec![0u8; u32::from_be_bytes(len) as usize];
+            rd.read_exact(&mut buf).await.unwrap();
+            answers.push(Bytes::from(buf));
+        }
+        answers
+    };
+    let ((), answers) = tokio::join!(write, read);
+    for (i, frame) in answers.into_iter().enumerate() {
+        let (h, body) = decode_response(&frame, ApiKey::Produce, PRODUCE_VERSION).unwrap();
+        assert_eq!(h.correlation_id, i as i32, "answers in arrival order");
+        let ResponseBody::Produce(r) = body else {
+            panic!()
+        };
+        let p = &r.responses[0].partition_responses[0];
+        assert_eq!(p.error_code, 0);
+        assert_eq!(p.base_offset, (i * PER) as i64, "request {i} appended in order");
+    }
+    let log = read_log(&mut c, "pipe").await;
+    let want: Vec<(i64, usize)> = (0..REQUESTS * PER).map(|i| (i as i64, i)).collect();
+    assert_eq!(log, want);
+    node.shutdown().await;
+}
+
+/// Writes the batches `from..to` (each `PER` records, sequence = first record)
+/// on `s` without reading any answer.
+async fn write_window(s: &mut TcpStream, pid: i64, epoch: i16, from: usize, to: usize) {
+    let mut all = BytesMut::new();
+    for b in from..to {
+        let first = b * PER_BATCH;
+        let records = batch(pid, epoch, first as i32, first, PER_BATCH);
+        all.extend_from_slice(&produce_frame(b as i32, -1, "idem", records));
+    }
+    s.write_all(&all).await.unwrap();
+}
+
+const PER_BATCH: usize = 4;
+/// Kafka's window: at most five unacknowledged batches per partition.
+const WINDOW: usize = 5;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn idempotent_resend_after_a_dropped_connection_leaves_no_duplicates_or_gaps() {
+    let (node, _d, mut c) = start_with_topic("idem").await;
+    let (pid, epoch) = init_producer(&mut c).await;
+    let mut next = 0; // first batch not yet acknowledged
+    let rounds = 12;
+    for round in 0..rounds {
+        let end = next + WINDOW;
+        let mut s = TcpStream::connect(node.addr).await.unwrap();
+        write_window(&mut s, pid, epoch, next, end).await;
+        match round % 3 {
+            // Wait until all five are in the log, then lose every answer: the
+            // resend must be answered as duplicates with the original offsets.
+            0 => {
+                let want = (end * PER_BATCH) as i64;
+                let deadline = tokio::time::Instant::now() + LIMIT;
+                while log_end(&mut c, "idem").await < want {
+                    assert!(tokio::time::Instant::now() < deadline, "window not applied");
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+            // Read two answers, then drop the connection with three in flight.
+            1 => {
+                for b in next..next + 2 {
+                    let (corr, p) = read_produce(&mut s).await;
+                    assert_eq!(corr, b as i32);
+                    assert_eq!(p.error_code, 0);
+                    assert_eq!(p.base_offset, (b * PER_BATCH) as i64);
+                }
+                next += 2;
+            }
+            // Drop at once: any prefix of the window may have been applied.
+            _ => {}
+        }
+        drop(s);
+        // The producer's resend: whatever was not acknowledged, in order, on a
+        // new connection.
+        let mut s = TcpStream::connect(node.addr).await.unwrap();
+        write_window(&mut s, pid, epoch, next, end).await;
+        for b in next..end {
+            let (corr, p) = read_produce(&mut s).await;
+            assert_eq!(corr, b as i32);
+            assert_eq!(p.error_code, 0, "batch {b}: {:?}", p.error_message);
+            assert_eq!(
+                p.base_offset,
+                (b * PER_BATCH) as i64,
+                "batch {b} answered with its one offset"
+            );
+        }
+        next = end;
+    }
+    let log = read_log(&mut c, "idem").await;
+    let total = next * PER_BATCH;
+    let want: Vec<(i64, usize)> = (0..total).map(|i| (i as i64, i)).collect();
+    assert_eq!(log, want, "every record once, in order");
+    // A batch older than the last five is not a duplicate Kafka can answer: it
+    // is refused, never stored twice.
+    let mut s = TcpStream::connect(node.addr).await.unwrap();
+    write_window(&mut s, pid, epoch, 0, 1).await;
+    let (_, p) = read_produce(&mut s).await;
+    assert_ne!(p.error_code, 0);
+    assert_eq!(log_end(&mut c, "idem").await, total as i64);
+    node.shutdown().await;
+}
