@@ -31,8 +31,19 @@ struct Outgoing {
     written: Option<oneshot::Sender<()>>,
 }
 
+/// A request queued on a [`Connection`] whose answer is still to come.
+#[derive(Debug)]
+pub struct Queued<R> {
+    rx: oneshot::Receiver<Result<ResponseBody>>,
+    _request: std::marker::PhantomData<fn() -> R>,
+}
+
+/// A request queued on a [`Connection`] that gets no answer; resolves when written.
+#[derive(Debug)]
+pub struct Written(oneshot::Receiver<()>);
+
 /// A connection to one broker. Cheap to share behind an `Arc`; requests from
-/// many tasks are pipelined on it.
+/// many tasks are pipelined on it, written in the order they were queued.
 #[derive(Debug)]
 pub struct Connection {
     addr: String,
@@ -155,13 +166,36 @@ impl Connection {
 
     /// Sends `req` at an explicit version.
     pub async fn send_at<R: ApiRequest>(&self, req: R, version: i16) -> Result<R::Response> {
+        let queued = self.queue_at(req, version).await?;
+        self.response(queued).await
+    }
+
+    /// Queues `req` at the negotiated version: once this returns, its place in
+    /// the connection's pipeline is fixed (requests queued later are written
+    /// after it), so a caller that queues in order sends in order. Await the
+    /// answer with [`Connection::response`].
+    pub async fn queue<R: ApiRequest>(&self, req: R) -> Result<Queued<R>> {
+        let v = self.version(R::KEY)?;
+        self.queue_at(req, v).await
+    }
+
+    async fn queue_at<R: ApiRequest>(&self, req: R, version: i16) -> Result<Queued<R>> {
         let rx = self.enqueue(req.into(), R::KEY, version, true).await?;
         let rx = rx.ok_or_else(|| ClientError::Protocol("no reply channel".into()))?;
-        let body = match tokio::time::timeout(self.timeout, rx).await {
+        Ok(Queued {
+            rx,
+            _request: std::marker::PhantomData,
+        })
+    }
+
+    /// Waits for the answer to a request queued on this connection, up to the
+    /// request timeout (after which the connection is closed, as the Java
+    /// client does).
+    pub async fn response<R: ApiRequest>(&self, queued: Queued<R>) -> Result<R::Response> {
+        let body = match tokio::time::timeout(self.timeout, queued.rx).await {
             Ok(Ok(r)) => r?,
             Ok(Err(_)) => return Err(ClientError::Disconnected(self.addr.clone())),
             Err(_) => {
-                // Like the Java client: a timed-out request closes the connection.
                 self.close();
                 return Err(ClientError::Timeout(format!(
                     "{:?} to {} after {:?}",
@@ -178,11 +212,25 @@ impl Connection {
     /// Sends a request the broker will not answer (Produce with acks=0);
     /// returns once it is written to the socket.
     pub async fn send_no_response<R: ApiRequest>(&self, req: R) -> Result<()> {
+        let written = self.queue_no_response(req).await?;
+        self.written(written).await
+    }
+
+    /// Queues a request the broker will not answer (its place in the pipeline
+    /// fixed as with [`Connection::queue`]); [`Connection::written`] waits
+    /// until it is on the socket.
+    pub async fn queue_no_response<R: ApiRequest>(&self, req: R) -> Result<Written> {
         let v = self.version(R::KEY)?;
         let (wtx, wrx) = oneshot::channel();
         self.enqueue_with(req.into(), R::KEY, v, false, Some(wtx))
             .await?;
-        tokio::time::timeout(self.timeout, wrx)
+        Ok(Written(wrx))
+    }
+
+    /// Waits until a request queued with [`Connection::queue_no_response`] is
+    /// written, up to the request timeout.
+    pub async fn written(&self, written: Written) -> Result<()> {
+        tokio::time::timeout(self.timeout, written.0)
             .await
             .map_err(|_| ClientError::Timeout(format!("writing to {}", self.addr)))?
             .map_err(|_| ClientError::Disconnected(self.addr.clone()))

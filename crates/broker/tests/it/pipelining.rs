@@ -80,8 +80,7 @@ async fn read_produce(s: &mut TcpStream) -> (i32, PartitionProduceResponse) {
         .unwrap();
     let mut buf = vec![0u8; u32::from_be_bytes(len) as usize];
     s.read_exact(&mut buf).await.unwrap();
-    let (h, body) =
-        decode_response(&Bytes::from(buf), ApiKey::Produce, PRODUCE_VERSION).unwrap();
+    let (h, body) = decode_response(&Bytes::from(buf), ApiKey::Produce, PRODUCE_VERSION).unwrap();
     let ResponseBody::Produce(r) = body else {
         panic!("not a produce response")
     };
@@ -220,7 +219,11 @@ async fn pipelined_produce_requests_are_stored_in_arrival_order() {
         };
         let p = &r.responses[0].partition_responses[0];
         assert_eq!(p.error_code, 0);
-        assert_eq!(p.base_offset, (i * PER) as i64, "request {i} appended in order");
+        assert_eq!(
+            p.base_offset,
+            (i * PER) as i64,
+            "request {i} appended in order"
+        );
     }
     let log = read_log(&mut c, "pipe").await;
     let want: Vec<(i64, usize)> = (0..REQUESTS * PER).map(|i| (i as i64, i)).collect();

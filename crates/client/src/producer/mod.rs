@@ -17,6 +17,7 @@ pub use config::{Acks, ProducerConfig, parse_compression};
 pub use partitioner::{DefaultPartitioner, Partitioner, RoundRobinPartitioner, murmur2};
 
 use crate::cluster::Cluster;
+use crate::connection::{Connection, Queued, Written};
 use crate::error::{ClientError, Result};
 use crate::kafka_error::{code, is_retriable};
 use bytes::Bytes;
@@ -671,9 +672,18 @@ async fn run_once(inner: &Arc<Inner>) -> Duration {
         if let Ok(mut m) = inner.in_flight_per_node.lock() {
             *m.entry(node).or_insert(0) += 1;
         }
+        // Queued here, by the one sender loop, so the requests of a partition
+        // go on the wire in sequence order; only the wait for the answer runs
+        // in its own task.
+        let queued = queue_produce(inner, node, &batches).await;
         let inner = inner.clone();
         tokio::spawn(async move {
-            send_produce(&inner, node, batches).await;
+            let result = match queued {
+                Ok(QueuedProduce::Answered(conn, q)) => conn.response(q).await.map(Some),
+                Ok(QueuedProduce::Unanswered(conn, w)) => conn.written(w).await.map(|()| None),
+                Err(e) => Err(e),
+            };
+            produce_done(&inner, batches, result).await;
             if let Ok(mut m) = inner.in_flight_per_node.lock() {
                 if let Some(n) = m.get_mut(&node) {
                     *n = n.saturating_sub(1);
@@ -726,10 +736,23 @@ fn finish(inner: &Inner, n: usize) {
     }
 }
 
-async fn send_produce(inner: &Arc<Inner>, node: i32, batches: Vec<(Tp, ReadyBatch)>) {
+/// A Produce request queued on a broker connection.
+enum QueuedProduce {
+    Answered(Arc<Connection>, Queued<ProduceRequest>),
+    /// acks=0: written, never answered.
+    Unanswered(Arc<Connection>, Written),
+}
+
+/// Builds the Produce request for `batches` and queues it on `node`'s
+/// connection (its place in that connection's pipeline is then fixed).
+async fn queue_produce(
+    inner: &Arc<Inner>,
+    node: i32,
+    batches: &[(Tp, ReadyBatch)],
+) -> Result<QueuedProduce> {
     let cfg = &inner.cfg;
     let mut topics: Vec<TopicProduceData> = Vec::new();
-    for ((topic, partition), b) in &batches {
+    for ((topic, partition), b) in batches {
         let pd = PartitionProduceData {
             index: *partition,
             records: Some(b.bytes.clone()),
@@ -751,11 +774,22 @@ async fn send_produce(inner: &Arc<Inner>, node: i32, batches: Vec<(Tp, ReadyBatc
         topic_data: topics,
         ..Default::default()
     };
-    let result: Result<Option<ProduceResponse>> = match inner.cluster.connection(node).await {
-        Ok(conn) if cfg.acks == Acks::None => conn.send_no_response(req).await.map(|()| None),
-        Ok(conn) => conn.send(req).await.map(Some),
-        Err(e) => Err(e),
-    };
+    let conn = inner.cluster.connection(node).await?;
+    if cfg.acks == Acks::None {
+        let written = conn.queue_no_response(req).await?;
+        Ok(QueuedProduce::Unanswered(conn, written))
+    } else {
+        let queued = conn.queue(req).await?;
+        Ok(QueuedProduce::Answered(conn, queued))
+    }
+}
+
+/// Completes, retries or fails the batches of one Produce request by its outcome.
+async fn produce_done(
+    inner: &Arc<Inner>,
+    batches: Vec<(Tp, ReadyBatch)>,
+    result: Result<Option<ProduceResponse>>,
+) {
     let sent: Vec<Tp> = batches.iter().map(|(tp, _)| tp.clone()).collect();
     let mut retry: Vec<(Tp, ReadyBatch)> = Vec::new();
     let mut refresh = false;

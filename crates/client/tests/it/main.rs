@@ -7,6 +7,7 @@ mod cli_tools;
 mod consumer_fake;
 mod cross_client;
 mod murmur2_java;
+mod ordering;
 mod producer_fake;
 mod support;
 mod transactions;
