@@ -3,7 +3,7 @@
 //! order** (as Kafka does: the effects of request N, appends, producer state,
 //! group and transaction state, are complete before request N+1 starts), answers
 //! them in that order, bounds the requests read but not yet answered
-//! (`queued.max.requests`), closes the connection after
+//! (`queued.max.requests`, and [`READ_AHEAD_BYTES`] of frames), closes the connection after
 //! `connections.max.idle.ms` without a request, and closes it (only it) on a
 //! broken frame.
 //!
@@ -42,17 +42,57 @@ pub struct ConnectionLimits {
 /// Bytes read from the socket per read call.
 const READ_CHUNK: usize = 64 * 1024;
 
-/// What the reader hands the executor. Each item holds one of the connection's
-/// `max_in_flight` permits until its answer is written (or it has none).
+/// Bytes of request frames one connection may hold read but not yet answered
+/// (a frame larger than this is still taken, alone).
+const READ_AHEAD_BYTES: usize = 16 * 1024 * 1024;
+
+/// A request's place among those read and not yet answered: one of the
+/// connection's `queued.max.requests` and its frame's share of
+/// [`READ_AHEAD_BYTES`]. Released when the answer is written (or not sent).
+#[derive(Debug)]
+struct Slot {
+    _request: OwnedSemaphorePermit,
+    _bytes: OwnedSemaphorePermit,
+}
+
+/// The two budgets every [`Slot`] draws on.
+struct Budgets {
+    requests: Arc<Semaphore>,
+    bytes: Arc<Semaphore>,
+}
+
+impl Budgets {
+    fn new(max_requests: usize) -> Self {
+        Budgets {
+            requests: Arc::new(Semaphore::new(max_requests.max(1))),
+            bytes: Arc::new(Semaphore::new(READ_AHEAD_BYTES)),
+        }
+    }
+
+    /// Waits for room for one more request of `frame_len` bytes; `None` once
+    /// the connection is closing.
+    async fn slot(&self, frame_len: usize) -> Option<Slot> {
+        let request = self.requests.clone().acquire_owned().await.ok()?;
+        let want = u32::try_from(frame_len.clamp(1, READ_AHEAD_BYTES)).ok()?;
+        let bytes = self.bytes.clone().acquire_many_owned(want).await.ok()?;
+        Some(Slot {
+            _request: request,
+            _bytes: bytes,
+        })
+    }
+}
+
+/// What the reader hands the executor. Each item holds its [`Slot`] until its
+/// answer is written (or it has none).
 enum Queued {
     /// A decoded request to run.
-    Run(i32, i16, Box<Request>, OwnedSemaphorePermit),
+    Run(i32, i16, Box<Request>, Slot),
     /// An answer known without running anything.
-    Ready(i32, i16, Box<ResponseBody>, OwnedSemaphorePermit),
+    Ready(i32, i16, Box<ResponseBody>, Slot),
 }
 
 /// An answer on its way to the socket.
-struct Answer(i32, i16, Box<ResponseBody>, OwnedSemaphorePermit);
+struct Answer(i32, i16, Box<ResponseBody>, Slot);
 
 /// Why a connection ended.
 #[derive(Debug, thiserror::Error)]
@@ -76,15 +116,15 @@ async fn execute(
 ) {
     while let Some(item) = queued.recv().await {
         let answer = match item {
-            Queued::Ready(c, v, b, permit) => Answer(c, v, b, permit),
-            Queued::Run(c, v, request, permit) => {
+            Queued::Ready(c, v, b, slot) => Answer(c, v, b, slot),
+            Queued::Run(c, v, request, slot) => {
                 // Its own task, so a panicking handler ends this connection with
                 // a log line instead of taking the executor down silently; it is
                 // awaited before the next request starts.
                 let run = tokio::spawn(dispatch(broker.clone(), *request, peer.clone()));
                 match run.await {
-                    Ok(Ok(Some(body))) => Answer(c, v, Box::new(body), permit),
-                    // acks=0: nothing to send; the permit is released here.
+                    Ok(Ok(Some(body))) => Answer(c, v, Box::new(body), slot),
+                    // acks=0: nothing to send; the slot is released here.
                     Ok(Ok(None)) => continue,
                     Ok(Err(e)) => {
                         tracing::warn!(error = %e, "closing connection");
@@ -105,7 +145,7 @@ async fn execute(
 
 /// Writes answers in the order the executor produced them.
 async fn write_answers(mut wr: OwnedWriteHalf, mut answers: mpsc::UnboundedReceiver<Answer>) {
-    while let Some(Answer(corr, version, body, permit)) = answers.recv().await {
+    while let Some(Answer(corr, version, body, slot)) = answers.recv().await {
         let frame = match encode_response(corr, version, &body) {
             Ok(f) => f,
             Err(e) => {
@@ -116,7 +156,7 @@ async fn write_answers(mut wr: OwnedWriteHalf, mut answers: mpsc::UnboundedRecei
         if wr.write_all(&frame).await.is_err() {
             return;
         }
-        drop(permit);
+        drop(slot);
     }
 }
 
@@ -132,9 +172,9 @@ pub async fn serve(
         .unwrap_or_default();
     let _ = stream.set_nodelay(true);
     let (mut rd, wr) = stream.into_split();
-    // The permits bound requests read but not answered; both channels are
-    // therefore bounded by them.
-    let permits = Arc::new(Semaphore::new(limits.max_in_flight.max(1)));
+    // The slots bound requests read but not answered, in number and bytes;
+    // both channels are therefore bounded by them.
+    let budgets = Budgets::new(limits.max_in_flight);
     let (queue, queued) = mpsc::unbounded_channel::<Queued>();
     let (answer_tx, answer_rx) = mpsc::unbounded_channel::<Answer>();
     let executor = tokio::spawn(execute(broker, peer, queued, answer_tx));
@@ -166,10 +206,10 @@ pub async fn serve(
             && !api_versions::is_supported(key, prefix.api_version)
         {
             let body = api_versions::unsupported_version_response();
-            let Ok(permit) = permits.clone().acquire_owned().await else {
+            let Some(slot) = budgets.slot(frame.len()).await else {
                 break ConnectionEnd::Closed;
             };
-            Queued::Ready(prefix.correlation_id, 0, Box::new(body), permit)
+            Queued::Ready(prefix.correlation_id, 0, Box::new(body), slot)
         } else {
             if !api_versions::is_supported(key, prefix.api_version) {
                 break ConnectionEnd::BadFrame(format!(
@@ -178,6 +218,11 @@ pub async fn serve(
                     prefix.api_version
                 ));
             }
+            // Wait for room: at most `max_in_flight` requests, and
+            // READ_AHEAD_BYTES of them, are read and not yet answered.
+            let Some(slot) = budgets.slot(frame.len()).await else {
+                break ConnectionEnd::Closed;
+            };
             let request = match decode_request(&frame) {
                 Ok(r) => r,
                 Err(e) => {
@@ -190,16 +235,11 @@ pub async fn serve(
                     ));
                 }
             };
-            // Wait for a free slot: at most `max_in_flight` requests are read
-            // and not yet answered.
-            let Ok(permit) = permits.clone().acquire_owned().await else {
-                break ConnectionEnd::Closed;
-            };
             Queued::Run(
                 prefix.correlation_id,
                 prefix.api_version,
                 Box::new(request),
-                permit,
+                slot,
             )
         };
         if queue.send(queued).is_err() {
@@ -222,4 +262,40 @@ pub async fn serve(
         }
     }
     end
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{Budgets, READ_AHEAD_BYTES};
+
+    #[tokio::test]
+    async fn a_frame_larger_than_the_byte_budget_is_taken_alone() {
+        let budgets = Budgets::new(5);
+        let big = budgets.slot(READ_AHEAD_BYTES * 3).await;
+        assert!(big.is_some(), "an oversized frame still gets a slot");
+        let next = tokio::time::timeout(Duration::from_millis(50), budgets.slot(10)).await;
+        assert!(next.is_err(), "nothing else is read while it is pending");
+        drop(big);
+        let next = tokio::time::timeout(Duration::from_secs(5), budgets.slot(10)).await;
+        assert!(matches!(next, Ok(Some(_))));
+    }
+
+    #[tokio::test]
+    async fn requests_are_bounded_in_number_and_bytes() {
+        let budgets = Budgets::new(2);
+        let a = budgets.slot(1).await;
+        let _b = budgets.slot(1).await;
+        let third = tokio::time::timeout(Duration::from_millis(50), budgets.slot(1)).await;
+        assert!(third.is_err(), "queued.max.requests reached");
+        drop(a);
+        let half = READ_AHEAD_BYTES / 2;
+        let _c = budgets.slot(half).await;
+        let budgets = Budgets::new(10);
+        let _d = budgets.slot(half).await;
+        let _e = budgets.slot(half).await;
+        let over = tokio::time::timeout(Duration::from_millis(50), budgets.slot(1)).await;
+        assert!(over.is_err(), "READ_AHEAD_BYTES reached");
+    }
 }

@@ -2,7 +2,8 @@
 //! Produce requests written back to back on one socket are stored in the order
 //! sent, and an idempotent producer that loses its connection mid-pipeline and
 //! resends what was not acknowledged ends with neither duplicates nor gaps
-//! (duplicates answered with their original offsets).
+//! (duplicates answered with their original offsets); pipelined OffsetCommits
+//! leave the last one sent.
 
 #![allow(clippy::unwrap_used)]
 
@@ -15,10 +16,15 @@ use vltava_broker::Node;
 use vltava_protocol::frame::{decode_response, encode_request};
 use vltava_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use vltava_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+use vltava_protocol::messages::offset_commit_request::{
+    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+};
+use vltava_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use vltava_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use vltava_protocol::messages::produce_response::PartitionProduceResponse;
 use vltava_protocol::messages::{
-    FetchRequest, InitProducerIdRequest, ListOffsetsRequest, ProduceRequest, RequestHeader,
+    FetchRequest, FindCoordinatorRequest, InitProducerIdRequest, ListOffsetsRequest,
+    OffsetCommitRequest, OffsetFetchRequest, ProduceRequest, RequestHeader,
 };
 use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
 use vltava_records::{BatchBuilder, BatchBuilderConfig, BatchIter, DecodeLimits};
@@ -310,4 +316,123 @@ async fn idempotent_resend_after_a_dropped_connection_leaves_no_duplicates_or_ga
     assert_ne!(p.error_code, 0);
     assert_eq!(log_end(&mut c, "idem").await, total as i64);
     node.shutdown().await;
+}
+
+fn frame(corr: i32, version: i16, body: RequestBody) -> Bytes {
+    let header = RequestHeader {
+        request_api_key: body.api_key().as_i16(),
+        request_api_version: version,
+        correlation_id: corr,
+        client_id: Some("pipeline-test".into()),
+        ..Default::default()
+    };
+    encode_request(&header, &body).unwrap()
+}
+
+fn offset_commit(offset: i64) -> RequestBody {
+    RequestBody::from(OffsetCommitRequest {
+        group_id: "pipe-group".into(),
+        generation_id_or_member_epoch: -1,
+        member_id: "".into(),
+        retention_time_ms: -1,
+        topics: vec![OffsetCommitRequestTopic {
+            name: "commits".into(),
+            partitions: vec![OffsetCommitRequestPartition {
+                partition_index: 0,
+                committed_offset: offset,
+                committed_leader_epoch: -1,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    })
+}
+
+/// Commits pipelined on one connection take effect in the order sent: the
+/// offset fetched afterwards is the last one written, every time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pipelined_offset_commits_take_effect_in_arrival_order() {
+    const COMMITS: i64 = 200;
+    let (node, _d, mut c) = start_with_topic("commits").await;
+    // The first lookup creates __consumer_offsets; the coordinator may still be
+    // loading it: look up and commit once until it answers without error.
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    loop {
+        let lookup = FindCoordinatorRequest {
+            key: "pipe-group".into(),
+            key_type: 0,
+            ..Default::default()
+        };
+        let ResponseBody::FindCoordinator(f) = c.call(3, RequestBody::from(lookup)).await else {
+            panic!()
+        };
+        if f.error_code != 0 {
+            assert!(tokio::time::Instant::now() < deadline, "no coordinator");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        }
+        let ResponseBody::OffsetCommit(r) = c.call(8, offset_commit(0)).await else {
+            panic!()
+        };
+        if r.topics[0].partitions[0].error_code == 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "coordinator not ready: {}",
+            r.topics[0].partitions[0].error_code
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for round in 0..3 {
+        let mut s = TcpStream::connect(node.addr).await.unwrap();
+        let mut all = BytesMut::new();
+        for i in 1..=COMMITS {
+            all.extend_from_slice(&frame(i as i32, 8, offset_commit(round * 1000 + i)));
+        }
+        s.write_all(&all).await.unwrap();
+        // The fetch rides the same pipeline, after every commit.
+        let fetch = OffsetFetchRequest {
+            group_id: "pipe-group".into(),
+            topics: Some(vec![OffsetFetchRequestTopic {
+                name: "commits".into(),
+                partition_indexes: vec![0],
+                ..Default::default()
+            }]),
+            ..Default::default()
+        };
+        s.write_all(&frame(0, 7, RequestBody::from(fetch)))
+            .await
+            .unwrap();
+        for i in 1..=COMMITS {
+            let f = read_frame(&mut s).await;
+            let (h, body) = decode_response(&f, ApiKey::OffsetCommit, 8).unwrap();
+            assert_eq!(h.correlation_id, i as i32);
+            let ResponseBody::OffsetCommit(r) = body else {
+                panic!()
+            };
+            assert_eq!(r.topics[0].partitions[0].error_code, 0);
+        }
+        let f = read_frame(&mut s).await;
+        let ResponseBody::OffsetFetch(r) = decode_response(&f, ApiKey::OffsetFetch, 7).unwrap().1
+        else {
+            panic!()
+        };
+        let p = &r.topics[0].partitions[0];
+        assert_eq!(p.error_code, 0);
+        assert_eq!(p.committed_offset, round * 1000 + COMMITS, "round {round}");
+    }
+    node.shutdown().await;
+}
+
+async fn read_frame(s: &mut TcpStream) -> Bytes {
+    let mut len = [0u8; 4];
+    tokio::time::timeout(LIMIT, s.read_exact(&mut len))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut buf = vec![0u8; u32::from_be_bytes(len) as usize];
+    s.read_exact(&mut buf).await.unwrap();
+    Bytes::from(buf)
 }
