@@ -5,6 +5,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod broker;
+pub mod broker_lifecycle;
 pub mod config;
 pub mod connection;
 pub mod dispatch;

@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::broker::Broker;
+use crate::broker_lifecycle::{Lifecycle, Registration};
 use crate::config::BrokerConfig;
 use crate::partitions::PartitionManager;
 use crate::storage_format::{self, FormatError};
@@ -51,6 +52,8 @@ pub struct Node {
     server: JoinHandle<()>,
     background: JoinHandle<()>,
     follower: Option<JoinHandle<()>>,
+    lifecycle: Lifecycle,
+    heartbeats: JoinHandle<()>,
 }
 
 impl Node {
@@ -101,11 +104,19 @@ impl Node {
         let checkpoints =
             Duration::from_millis(config.log_flush_offset_checkpoint_interval_ms.max(1));
         let quorum = quorum_config(&config, &dir, &meta.cluster_id)?;
+        let registration = Registration {
+            node_id,
+            host,
+            port,
+            rack: config.broker_rack.clone(),
+        };
+        let register_timeout = Duration::from_millis(config.initial_broker_registration_timeout_ms);
+        let heartbeat_interval = Duration::from_millis(config.broker_heartbeat_interval_ms);
         let broker = Arc::new(Broker::new(config, partitions.clone()));
         let controller = vltava_raft::Controller::start(quorum).await?;
-        controller
-            .register_broker(node_id, host, port, None)
-            .await?;
+        let lifecycle =
+            Lifecycle::register(controller.clone(), registration, register_timeout).await?;
+        let heartbeats = lifecycle.spawn_heartbeats(heartbeat_interval);
         broker.set_controller(controller);
         crate::metadata_sync::sync_now(&broker);
         let follower = crate::metadata_sync::spawn_follower(&broker);
@@ -141,11 +152,16 @@ impl Node {
             server,
             background,
             follower,
+            lifecycle,
+            heartbeats,
         })
     }
 
-    /// Stops accepting connections, flushes every log and writes checkpoints.
+    /// Controlled shutdown (leadership moves away while this node still serves), then stops
+    /// accepting connections, flushes every log and writes checkpoints.
     pub async fn shutdown(self) {
+        self.lifecycle.controlled_shutdown().await;
+        self.heartbeats.abort();
         let _ = self.shutdown.send(true);
         let _ = self.server.await;
         self.background.abort();
@@ -194,5 +210,10 @@ fn quorum_config(
     if !voters.is_empty() {
         q.voters = voters;
     }
+    q.topic_defaults = vltava_raft::TopicDefaults {
+        num_partitions: config.num_partitions,
+        replication_factor: config.default_replication_factor,
+    };
+    q.broker_session_timeout = Duration::from_millis(config.broker_session_timeout_ms);
     Ok(q)
 }

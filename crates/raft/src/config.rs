@@ -34,6 +34,11 @@ pub struct QuorumConfig {
     pub snapshot_every_entries: u64,
     /// Longest a proposal may wait to commit before the request fails with REQUEST_TIMED_OUT.
     pub proposal_timeout: Duration,
+    /// Topic defaults for CreateTopics this controller serves (`num.partitions`,
+    /// `default.replication.factor`).
+    pub topic_defaults: TopicDefaults,
+    /// A broker without a heartbeat for this long is fenced (`broker.session.timeout.ms`).
+    pub broker_session_timeout: Duration,
 }
 
 impl QuorumConfig {
@@ -52,6 +57,8 @@ impl QuorumConfig {
             heartbeat_ticks: 2,
             snapshot_every_entries: 1000,
             proposal_timeout: Duration::from_secs(30),
+            topic_defaults: TopicDefaults::default(),
+            broker_session_timeout: Duration::from_millis(9000),
         }
     }
 }

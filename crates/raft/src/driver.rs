@@ -3,6 +3,7 @@
 //! committed), proposes their records, and completes each command when its entry is applied.
 //! Every change of the committed image is published on a watch channel.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use raft::eraftpb::{Message, MessageType};
@@ -12,8 +13,9 @@ use tokio::time::{Instant, MissedTickBehavior};
 use crate::apply::apply_record;
 use crate::config::{Voter, node_id};
 use crate::controller::features::{METADATA_VERSION, bootstrap_records};
+use crate::controller::fencing;
 use crate::controller::{IdSource, RandomIds};
-use crate::error::RaftError;
+use crate::error::{RaftError, codes};
 use crate::image::MetadataImage;
 use crate::node::{AppliedEntry, RaftNode};
 use crate::quorum_status::{QuorumStatus, ReplicaTimes, wall_clock_ms};
@@ -39,7 +41,32 @@ pub(crate) enum Command {
     },
     /// The quorum's state, `None` when this node does not lead.
     DescribeQuorum(oneshot::Sender<Option<QuorumStatus>>),
+    /// A broker's heartbeat (served only by the leader).
+    Heartbeat(
+        Heartbeat,
+        oneshot::Sender<Result<HeartbeatState, RaftError>>,
+    ),
     Shutdown(oneshot::Sender<()>),
+}
+
+/// A broker's BrokerHeartbeat, as the driver needs it.
+#[derive(Debug, Clone, Copy)]
+pub struct Heartbeat {
+    pub id: i32,
+    pub epoch: i64,
+    /// The broker asks to be (or stay) fenced.
+    pub want_fence: bool,
+    /// The broker is shutting down: move its leadership away, then let it go.
+    pub want_shut_down: bool,
+}
+
+/// What the controller tells a heartbeating broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeartbeatState {
+    /// Fenced in the committed image.
+    pub fenced: bool,
+    /// Its controlled shutdown is complete: it leads nothing and may exit.
+    pub should_shut_down: bool,
 }
 
 struct Pending {
@@ -65,6 +92,9 @@ pub(crate) struct Driver<T: Transport> {
     pending_image: Option<MetadataImage>,
     ids: RandomIds,
     bootstrap_term: u64,
+    /// Leader only: when each unfenced broker's session ends without another heartbeat.
+    sessions: HashMap<i32, Instant>,
+    session_timeout: std::time::Duration,
 }
 
 impl<T: Transport> Driver<T> {
@@ -79,6 +109,7 @@ impl<T: Transport> Driver<T> {
         tick_interval: std::time::Duration,
         proposal_timeout: std::time::Duration,
         voters: Vec<Voter>,
+        session_timeout: std::time::Duration,
     ) -> Self {
         Driver {
             node,
@@ -96,6 +127,8 @@ impl<T: Transport> Driver<T> {
             pending_image: None,
             ids: RandomIds::default(),
             bootstrap_term: 0,
+            sessions: HashMap::new(),
+            session_timeout,
         }
     }
 
@@ -117,6 +150,7 @@ impl<T: Transport> Driver<T> {
                 _ = ticker.tick() => {
                     self.node.tick();
                     self.expire();
+                    self.expire_sessions();
                 }
                 cmd = self.commands.recv() => match cmd {
                     None => return,
@@ -127,6 +161,10 @@ impl<T: Transport> Driver<T> {
                         return;
                     }
                     Some(Command::Propose { build, done }) => self.propose(build, done),
+                    Some(Command::Heartbeat(hb, reply)) => {
+                        let answer = self.heartbeat(hb);
+                        let _ = reply.send(answer);
+                    }
                     Some(Command::DescribeQuorum(reply)) => {
                         let status = self.node.quorum_status(
                             &self.replica_times,
@@ -262,6 +300,7 @@ impl<T: Transport> Driver<T> {
         if was_leader && !self.node.is_leader() {
             self.pending_image = None;
             self.replica_times.clear();
+            self.sessions.clear();
         }
         if self.pending.is_empty() {
             self.pending_image = None;
@@ -284,6 +323,78 @@ impl<T: Transport> Driver<T> {
             } else {
                 i += 1;
             }
+        }
+    }
+
+    /// A heartbeat: renews the broker's session and proposes the fencing change it asks for.
+    fn heartbeat(&mut self, hb: Heartbeat) -> Result<HeartbeatState, RaftError> {
+        if !self.node.is_leader() {
+            return Err(RaftError::NotController);
+        }
+        let Some(b) = self.node.image().brokers.get(&hb.id) else {
+            return Err(RaftError::Kafka {
+                code: codes::BROKER_ID_NOT_REGISTERED,
+                message: format!("broker {} is not registered", hb.id),
+            });
+        };
+        if b.epoch != hb.epoch {
+            return Err(RaftError::Kafka {
+                code: codes::STALE_BROKER_EPOCH,
+                message: format!(
+                    "broker {} has epoch {}, the heartbeat {}",
+                    hb.id, b.epoch, hb.epoch
+                ),
+            });
+        }
+        let fenced = b.fenced;
+        let id = hb.id;
+        self.sessions
+            .insert(id, Instant::now() + self.session_timeout);
+        let (ack, _) = oneshot::channel();
+        if hb.want_fence || hb.want_shut_down {
+            if !fenced {
+                self.propose(
+                    Box::new(move |image, _| fencing::fence_broker(image, id)),
+                    ack,
+                );
+            }
+        } else if fenced {
+            self.propose(
+                Box::new(move |image, _| fencing::unfence_broker(image, id)),
+                ack,
+            );
+        }
+        Ok(HeartbeatState {
+            fenced,
+            should_shut_down: hb.want_shut_down && fenced,
+        })
+    }
+
+    /// Leader only: fences every unfenced broker whose session ended. A broker first seen
+    /// (registered, or this node just became leader) gets a whole session from now.
+    fn expire_sessions(&mut self) {
+        if !self.node.is_leader() {
+            return;
+        }
+        let now = Instant::now();
+        let mut expired = Vec::new();
+        for b in self.node.image().brokers.values().filter(|b| !b.fenced) {
+            let deadline = *self
+                .sessions
+                .entry(b.id)
+                .or_insert(now + self.session_timeout);
+            if deadline <= now {
+                expired.push(b.id);
+            }
+        }
+        for id in expired {
+            // Not again until it heartbeats (or the fencing commits).
+            self.sessions.insert(id, now + self.session_timeout);
+            let (ack, _) = oneshot::channel();
+            self.propose(
+                Box::new(move |image, _| fencing::fence_broker(image, id)),
+                ack,
+            );
         }
     }
 

@@ -43,6 +43,9 @@ pub enum RaftError {
     /// The request is too large or otherwise outside a limit.
     #[error("limit exceeded: {0}")]
     Limit(String),
+    /// The active controller answered with a Kafka error code.
+    #[error("the controller answered error {code}: {message}")]
+    Kafka { code: i16, message: String },
 }
 
 impl RaftError {
@@ -68,6 +71,7 @@ impl RaftError {
             }
             RaftError::Timeout => codes::REQUEST_TIMED_OUT,
             RaftError::Limit(_) => codes::POLICY_VIOLATION,
+            RaftError::Kafka { code, .. } => *code,
             _ => codes::UNKNOWN_SERVER_ERROR,
         }
     }
@@ -88,5 +92,8 @@ pub mod codes {
     pub const NOT_CONTROLLER: i16 = 41;
     pub const INVALID_REQUEST: i16 = 42;
     pub const POLICY_VIOLATION: i16 = 44;
+    pub const STALE_BROKER_EPOCH: i16 = 77;
+    pub const BROKER_ID_NOT_REGISTERED: i16 = 102;
+    pub const INCONSISTENT_CLUSTER_ID: i16 = 104;
     pub const UNKNOWN_TOPIC_ID: i16 = 100;
 }

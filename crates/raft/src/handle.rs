@@ -18,9 +18,10 @@ use vltava_protocol::messages::{
     delete_topics_response, incremental_alter_configs_response,
 };
 
-use crate::config::{QuorumConfig, TopicDefaults};
+use crate::config::{QuorumConfig, TopicDefaults, Voter};
 use crate::controller::{self, IdSource};
-use crate::driver::{Command, Driver};
+use crate::controller_rpc::{ControllerService, RpcClient};
+use crate::driver::{Command, Driver, Heartbeat, HeartbeatState};
 use crate::error::{RaftError, codes};
 use crate::image::MetadataImage;
 use crate::node::RaftNode;
@@ -35,10 +36,18 @@ const STARTUP_TIMEOUT_MIN: std::time::Duration = std::time::Duration::from_secs(
 /// Handle to the running quorum member and controller.
 #[derive(Clone, Debug)]
 pub struct Controller {
-    commands: mpsc::Sender<Command>,
-    images: watch::Receiver<Arc<MetadataImage>>,
-    node_id: i32,
+    pub(crate) commands: mpsc::Sender<Command>,
+    pub(crate) images: watch::Receiver<Arc<MetadataImage>>,
+    pub(crate) node_id: i32,
     task: Arc<std::sync::Mutex<Option<JoinHandle<()>>>>,
+    /// Every voter's controller listener, for requests this node must send to the leader.
+    pub(crate) voters: Arc<Vec<Voter>>,
+    /// The controller channel to other voters; `None` when there are none to talk to.
+    pub(crate) rpc: Option<Arc<RpcClient>>,
+    /// Topic defaults this controller applies to CreateTopics it serves for other brokers.
+    pub(crate) defaults: TopicDefaults,
+    pub(crate) cluster_id: String,
+    pub(crate) proposal_timeout: std::time::Duration,
 }
 
 impl Controller {
@@ -49,7 +58,7 @@ impl Controller {
     pub async fn start(cfg: QuorumConfig) -> Result<Controller, RaftError> {
         if cfg.voters.len() == 1 {
             let (_tx, rx) = mpsc::channel(1);
-            return Self::start_with_transport(cfg, NoTransport, rx).await;
+            return Self::start_with_transport(cfg, NoTransport, rx, None).await;
         }
         let Some(me) = cfg.voters.iter().find(|v| v.id == cfg.node_id) else {
             return Err(RaftError::Config(format!(
@@ -68,15 +77,30 @@ impl Controller {
         cfg: QuorumConfig,
         listener: tokio::net::TcpListener,
     ) -> Result<Controller, RaftError> {
-        let (transport, inbox) = TcpTransport::start(cfg.node_id, &cfg.voters, listener);
-        Self::start_with_transport(cfg, transport, inbox).await
+        let service = Arc::new(ControllerService::default());
+        let (transport, inbox) = TcpTransport::start_with_rpc(
+            cfg.node_id,
+            &cfg.voters,
+            listener,
+            Some(crate::controller_rpc::service::as_handler(&service)),
+        );
+        let rpc = Arc::new(RpcClient::new(format!(
+            "vltava-controller-channel-{}",
+            cfg.node_id
+        )));
+        let controller = Self::start_with_transport(cfg, transport, inbox, Some(rpc)).await?;
+        service.set(controller.clone());
+        Ok(controller)
     }
 
-    /// Starts with a given transport and inbox of peer messages.
+    /// Starts with a given transport and inbox of peer messages; `rpc` reaches the other
+    /// voters' controller listeners (without it, requests that need the leader fail with
+    /// NOT_CONTROLLER on a node that does not lead).
     pub async fn start_with_transport<T: Transport>(
         cfg: QuorumConfig,
         transport: T,
         inbox: mpsc::Receiver<raft::eraftpb::Message>,
+        rpc: Option<Arc<RpcClient>>,
     ) -> Result<Controller, RaftError> {
         let node = RaftNode::open(&cfg)?;
         let (images_tx, images_rx) = watch::channel(Arc::new(node.image().clone()));
@@ -92,6 +116,7 @@ impl Controller {
             cfg.tick_interval,
             cfg.proposal_timeout,
             cfg.voters.clone(),
+            cfg.broker_session_timeout,
         );
         let task = tokio::spawn(driver.run());
         match tokio::time::timeout(cfg.proposal_timeout.max(STARTUP_TIMEOUT_MIN), ready_rx).await {
@@ -108,6 +133,11 @@ impl Controller {
             images: images_rx,
             node_id: cfg.node_id,
             task: Arc::new(std::sync::Mutex::new(Some(task))),
+            voters: Arc::new(cfg.voters.clone()),
+            rpc,
+            defaults: cfg.topic_defaults,
+            cluster_id: cfg.cluster_id.clone(),
+            proposal_timeout: cfg.proposal_timeout,
         })
     }
 
@@ -189,25 +219,57 @@ impl Controller {
         }
     }
 
-    /// Registers (or re-registers) a broker, unfenced.
-    pub async fn register_broker(
+    /// A broker's heartbeat, on this node's driver (NOT_CONTROLLER unless it leads).
+    pub(crate) async fn local_heartbeat(
+        &self,
+        id: i32,
+        epoch: i64,
+        want_fence: bool,
+        want_shut_down: bool,
+    ) -> Result<HeartbeatState, RaftError> {
+        let (reply, rx) = oneshot::channel();
+        let hb = Heartbeat {
+            id,
+            epoch,
+            want_fence,
+            want_shut_down,
+        };
+        if self
+            .commands
+            .send(Command::Heartbeat(hb, reply))
+            .await
+            .is_err()
+        {
+            return Err(RaftError::Stopped);
+        }
+        rx.await.unwrap_or(Err(RaftError::Stopped))
+    }
+
+    /// Registers (or re-registers) a broker, unfenced, and elects it for the offline
+    /// partitions whose ISR holds it. Returns its broker epoch.
+    pub(crate) async fn local_register_broker(
         &self,
         id: i32,
         host: String,
         port: i32,
         rack: Option<String>,
-    ) -> Result<(), RaftError> {
-        let (_, r) = self
+    ) -> Result<i64, RaftError> {
+        let (epoch, r) = self
             .run(move |image, _| {
                 let rec = controller::register_broker(image, id, &host, port, rack.as_deref());
-                ((), vec![rec])
+                let epoch = match &rec {
+                    MetadataRecord::RegisterBroker(b) => b.broker_epoch,
+                    _ => -1,
+                };
+                (epoch, controller::fencing::register_and_elect(image, rec))
             })
             .await;
-        r
+        r?;
+        epoch.ok_or(RaftError::Stopped)
     }
 
     /// CreateTopics at `version`.
-    pub async fn create_topics(
+    pub(crate) async fn local_create_topics(
         &self,
         req: CreateTopicsRequest,
         version: i16,
@@ -246,7 +308,7 @@ impl Controller {
     }
 
     /// DeleteTopics at `version`.
-    pub async fn delete_topics(
+    pub(crate) async fn local_delete_topics(
         &self,
         req: DeleteTopicsRequest,
         version: i16,
@@ -292,7 +354,7 @@ impl Controller {
     }
 
     /// CreatePartitions at `version`.
-    pub async fn create_partitions(
+    pub(crate) async fn local_create_partitions(
         &self,
         req: CreatePartitionsRequest,
         version: i16,
@@ -327,7 +389,7 @@ impl Controller {
     }
 
     /// IncrementalAlterConfigs at `version`.
-    pub async fn incremental_alter_configs(
+    pub(crate) async fn local_incremental_alter_configs(
         &self,
         req: IncrementalAlterConfigsRequest,
         version: i16,
@@ -367,7 +429,7 @@ impl Controller {
     }
 
     /// AlterConfigs (replace-all) at `version`.
-    pub async fn alter_configs(
+    pub(crate) async fn local_alter_configs(
         &self,
         req: AlterConfigsRequest,
         version: i16,
@@ -408,11 +470,14 @@ impl Controller {
 
     /// Takes a block of producer ids (a block of 1000 when `count` is not positive).
     /// Returns (first id, number of ids).
-    pub async fn allocate_producer_ids(&self, count: i32) -> Result<(i64, i32), RaftError> {
-        let node_id = self.node_id;
+    pub(crate) async fn local_allocate_producer_ids(
+        &self,
+        broker_id: i32,
+        count: i32,
+    ) -> Result<(i64, i32), RaftError> {
         let (resp, result) = self
             .run(move |image, _| {
-                let (first, len, rec) = controller::allocate_producer_ids(image, node_id, count);
+                let (first, len, rec) = controller::allocate_producer_ids(image, broker_id, count);
                 ((first, len), vec![rec])
             })
             .await;

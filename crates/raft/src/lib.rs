@@ -6,8 +6,10 @@
 pub mod apply;
 pub mod config;
 pub mod controller;
+pub mod controller_rpc;
 mod driver;
 pub mod error;
+mod forward;
 mod handle;
 pub mod image;
 pub mod node;
@@ -18,7 +20,9 @@ pub mod tcp_transport;
 pub mod transport;
 
 pub use config::{QuorumConfig, TopicDefaults, Voter};
+pub use driver::HeartbeatState;
 pub use error::RaftError;
+pub use forward::LEADER_WAIT;
 pub use handle::Controller;
 pub use image::{
     BrokerImage, ConfigResource, ConfigResourceKind, MetadataImage, PartitionImage, TopicImage,

@@ -1,12 +1,15 @@
 //! Raft messages between voters over TCP, only on the controller listener (never on client
-//! listeners). A frame is `length (u32, big-endian) | raft-rs protobuf Message`, at most
-//! [`MAX_RAFT_FRAME`] bytes; a longer frame, a message not addressed to this node or one that
-//! does not decode closes the connection. Outbound, each peer has a task with a bounded queue
-//! that (re)connects with backoff; messages are dropped when the queue is full or the peer is
-//! down (raft retransmits).
+//! listeners). A raft connection opens with [`RAFT_PREAMBLE`]; then each frame is
+//! `length (u32, big-endian) | raft-rs protobuf Message`, at most [`MAX_RAFT_FRAME`] bytes; a
+//! longer frame, a message not addressed to this node or one that does not decode closes the
+//! connection. Any other connection speaks Kafka's protocol and goes to the controller RPC
+//! server ([`crate::controller_rpc`]) when one is given, else it is closed. Outbound, each peer
+//! has a task with a bounded queue that (re)connects with backoff; messages are dropped when
+//! the queue is full or the peer is down (raft retransmits).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use protobuf::Message as _;
@@ -17,7 +20,12 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::config::{Voter, node_id, raft_id};
+use crate::controller_rpc::RpcHandler;
 use crate::transport::{INBOX_CAPACITY, Transport};
+
+/// First bytes of a raft connection. Read as a Kafka frame size they are negative, so no Kafka
+/// request can start this way.
+pub const RAFT_PREAMBLE: [u8; 8] = *b"\xffVLTRAFT";
 
 /// Largest raft frame accepted or sent (snapshots included).
 pub const MAX_RAFT_FRAME: usize = 64 * 1024 * 1024;
@@ -51,11 +59,24 @@ impl TcpTransport {
         voters: &[Voter],
         listener: TcpListener,
     ) -> (TcpTransport, mpsc::Receiver<Message>) {
+        Self::start_with_rpc(self_id, voters, listener, None)
+    }
+
+    /// As [`TcpTransport::start`], and hands every connection that is not a raft connection
+    /// (Kafka requests from brokers: registration, heartbeats, forwarded admin requests) to
+    /// `rpc`.
+    pub fn start_with_rpc(
+        self_id: i32,
+        voters: &[Voter],
+        listener: TcpListener,
+        rpc: Option<Arc<dyn RpcHandler>>,
+    ) -> (TcpTransport, mpsc::Receiver<Message>) {
         let (inbox_tx, inbox_rx) = mpsc::channel(INBOX_CAPACITY);
         let mut tasks = vec![tokio::spawn(accept_loop(
             listener,
             raft_id(self_id),
             inbox_tx,
+            rpc,
         ))];
         let mut peers = HashMap::new();
         for v in voters.iter().filter(|v| v.id != self_id) {
@@ -75,8 +96,13 @@ impl Transport for TcpTransport {
     }
 }
 
-async fn accept_loop(listener: TcpListener, self_raft_id: u64, inbox: mpsc::Sender<Message>) {
-    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_INBOUND_CONNECTIONS));
+async fn accept_loop(
+    listener: TcpListener,
+    self_raft_id: u64,
+    inbox: mpsc::Sender<Message>,
+    rpc: Option<Arc<dyn RpcHandler>>,
+) {
+    let permits = Arc::new(tokio::sync::Semaphore::new(MAX_INBOUND_CONNECTIONS));
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             tokio::time::sleep(BACKOFF_MIN).await;
@@ -87,9 +113,10 @@ async fn accept_loop(listener: TcpListener, self_raft_id: u64, inbox: mpsc::Send
             continue;
         };
         let inbox = inbox.clone();
+        let rpc = rpc.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            let _ = read_frames(stream, self_raft_id, inbox).await;
+            let _ = serve_inbound(stream, self_raft_id, inbox, rpc).await;
         });
     }
 }
@@ -103,12 +130,44 @@ enum InboundError {
     Misaddressed,
 }
 
+/// Tells a raft connection from a Kafka one by its first bytes and serves it.
+async fn serve_inbound(
+    mut stream: TcpStream,
+    self_raft_id: u64,
+    inbox: mpsc::Sender<Message>,
+    rpc: Option<Arc<dyn RpcHandler>>,
+) -> Result<(), InboundError> {
+    let _ = stream.set_nodelay(true);
+    let mut head = [0u8; 4];
+    stream
+        .read_exact(&mut head)
+        .await
+        .map_err(|_| InboundError::Io)?;
+    if head == RAFT_PREAMBLE[..4] {
+        let mut rest = [0u8; 4];
+        stream
+            .read_exact(&mut rest)
+            .await
+            .map_err(|_| InboundError::Io)?;
+        if rest != RAFT_PREAMBLE[4..] {
+            return Err(InboundError::Decode);
+        }
+        return read_frames(stream, self_raft_id, inbox).await;
+    }
+    match rpc {
+        Some(rpc) => {
+            crate::controller_rpc::server::serve(stream, head, rpc).await;
+            Ok(())
+        }
+        None => Err(InboundError::Decode),
+    }
+}
+
 async fn read_frames(
     mut stream: TcpStream,
     self_raft_id: u64,
     inbox: mpsc::Sender<Message>,
 ) -> Result<(), InboundError> {
-    let _ = stream.set_nodelay(true);
     let mut buf = Vec::new();
     loop {
         let len = stream.read_u32().await.map_err(|_| InboundError::Io)? as usize;
@@ -145,6 +204,9 @@ async fn peer_loop(addr: SocketAddr, mut queue: mpsc::Receiver<Message>) {
         backoff = BACKOFF_MIN;
         let _ = stream.set_nodelay(true);
         let mut w = BufWriter::new(stream);
+        if w.write_all(&RAFT_PREAMBLE).await.is_err() {
+            continue;
+        }
         loop {
             let Some(msg) = queue.recv().await else {
                 return;

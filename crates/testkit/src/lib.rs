@@ -4,6 +4,7 @@
 
 pub mod broker_process;
 pub mod captures;
+pub mod cluster;
 
 use std::path::PathBuf;
 

@@ -51,6 +51,14 @@ pub struct BrokerConfig {
     pub num_partitions: i32,
     /// `default.replication.factor`
     pub default_replication_factor: i16,
+    /// `broker.rack`
+    pub broker_rack: Option<String>,
+    /// `broker.session.timeout.ms`: a broker without a heartbeat this long is fenced
+    pub broker_session_timeout_ms: u64,
+    /// `broker.heartbeat.interval.ms`
+    pub broker_heartbeat_interval_ms: u64,
+    /// `initial.broker.registration.timeout.ms`: how long start-up waits to register
+    pub initial_broker_registration_timeout_ms: u64,
     /// `auto.create.topics.enable`
     pub auto_create_topics_enable: bool,
     /// `message.max.bytes`
@@ -276,6 +284,17 @@ impl BrokerConfig {
             log_dirs,
             num_partitions: r.int("num.partitions", 1)?,
             default_replication_factor: r.int("default.replication.factor", 1)?,
+            broker_rack: r
+                .get("broker.rack")
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty()),
+            broker_session_timeout_ms: r.int::<u64>("broker.session.timeout.ms", 9_000)?.max(1),
+            broker_heartbeat_interval_ms: r
+                .int::<u64>("broker.heartbeat.interval.ms", 2_000)?
+                .max(1),
+            initial_broker_registration_timeout_ms: r
+                .int::<u64>("initial.broker.registration.timeout.ms", 60_000)?
+                .max(1),
             auto_create_topics_enable: r.bool("auto.create.topics.enable", true)?,
             message_max_bytes: r.int("message.max.bytes", 1_048_588)?,
             socket_request_max_bytes: r.int("socket.request.max.bytes", 104_857_600)?,

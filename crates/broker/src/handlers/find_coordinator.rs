@@ -1,55 +1,114 @@
-//! FindCoordinator (key 10): every group (key type 0) and every transactional
-//! id (key type 1) is coordinated by this broker; `__consumer_offsets` and
-//! `__transaction_state` are created on first use, as Kafka does. Other key
-//! types are INVALID_REQUEST.
+//! FindCoordinator (key 10): a group (key type 0) is coordinated by the leader of its
+//! `__consumer_offsets` partition, a transactional id (key type 1) by the leader of its
+//! `__transaction_state` partition (Kafka's hash of the key modulo the partition count); both
+//! topics are created on first use, as Kafka does. A partition without a live leader is
+//! COORDINATOR_NOT_AVAILABLE (clients retry). Other key types are INVALID_REQUEST.
 
+use vltava_coordinator::{partition_for, txn_partition_for};
 use vltava_protocol::ResponseBody;
 use vltava_protocol::messages::FindCoordinatorRequest;
 use vltava_protocol::messages::find_coordinator_response::{Coordinator, FindCoordinatorResponse};
 
 use crate::broker::Broker;
 use crate::error_codes::*;
+use crate::metadata_cache::MetadataCache;
+use crate::offsets_log::OFFSETS_TOPIC;
+use crate::txn_log::TRANSACTION_STATE_TOPIC;
 
 const KEY_TYPE_GROUP: i8 = 0;
 const KEY_TYPE_TRANSACTION: i8 = 1;
 
+/// One key's answer: error code, message, and the coordinator (node id, host, port).
+struct Found {
+    code: i16,
+    message: Option<&'static str>,
+    node_id: i32,
+    host: String,
+    port: i32,
+}
+
+impl Found {
+    fn error(code: i16, message: &'static str) -> Self {
+        Found {
+            code,
+            message: Some(message),
+            node_id: -1,
+            host: String::new(),
+            port: -1,
+        }
+    }
+}
+
+/// The live leader of `topic`'s partition `partition`.
+fn leader_of(cache: &MetadataCache, topic: &str, partition: i32) -> Found {
+    let leader = cache
+        .topic(topic)
+        .and_then(|t| t.partitions.get(&partition))
+        .map(|p| p.leader)
+        .unwrap_or(-1);
+    match cache.brokers.get(&leader) {
+        Some(b) => Found {
+            code: NONE,
+            message: None,
+            node_id: b.id,
+            host: b.host.clone(),
+            port: b.port,
+        },
+        None => Found::error(
+            COORDINATOR_NOT_AVAILABLE,
+            "the coordinator's partition has no live leader",
+        ),
+    }
+}
+
+fn find(broker: &Broker, cache: &MetadataCache, key_type: i8, key: &str) -> Found {
+    match key_type {
+        KEY_TYPE_GROUP => {
+            let n = broker.config.offsets_topic_num_partitions;
+            leader_of(cache, OFFSETS_TOPIC, partition_for(key, n))
+        }
+        KEY_TYPE_TRANSACTION => {
+            let n = broker.config.transaction_state_log_num_partitions;
+            leader_of(cache, TRANSACTION_STATE_TOPIC, txn_partition_for(key, n))
+        }
+        _ => Found::error(INVALID_REQUEST, "unknown coordinator key type"),
+    }
+}
+
 /// Handles FindCoordinator.
 pub async fn handle(broker: &Broker, req: &FindCoordinatorRequest, version: i16) -> ResponseBody {
-    let (code, message) = match req.key_type {
-        KEY_TYPE_GROUP if !broker.ensure_offsets_topic().await => (
-            COORDINATOR_NOT_AVAILABLE,
-            Some("__consumer_offsets is not available yet"),
-        ),
-        KEY_TYPE_TRANSACTION if !broker.ensure_transaction_state_topic().await => (
-            COORDINATOR_NOT_AVAILABLE,
-            Some("__transaction_state is not available yet"),
-        ),
-        KEY_TYPE_GROUP | KEY_TYPE_TRANSACTION => (NONE, None),
-        _ => (INVALID_REQUEST, Some("unknown coordinator key type")),
+    let ready = match req.key_type {
+        KEY_TYPE_GROUP => broker.ensure_offsets_topic().await,
+        KEY_TYPE_TRANSACTION => broker.ensure_transaction_state_topic().await,
+        _ => true,
     };
     let cache = broker.metadata();
-    let me = cache.brokers.get(&broker.config.node_id);
-    let (node_id, host, port) = match (code, me) {
-        (NONE, Some(b)) => (b.id, b.host.clone(), b.port),
-        _ => (-1, String::new(), -1),
-    };
-    let code = if code == NONE && node_id == -1 {
-        COORDINATOR_NOT_AVAILABLE
-    } else {
-        code
+    let answer = |key: &str| {
+        if !ready {
+            let what = if req.key_type == KEY_TYPE_GROUP {
+                "__consumer_offsets is not available yet"
+            } else {
+                "__transaction_state is not available yet"
+            };
+            return Found::error(COORDINATOR_NOT_AVAILABLE, what);
+        }
+        find(broker, &cache, req.key_type, key)
     };
     if version >= 4 {
         let coordinators = req
             .coordinator_keys
             .iter()
-            .map(|k| Coordinator {
-                key: k.clone(),
-                node_id,
-                host: host.as_str().into(),
-                port,
-                error_code: code,
-                error_message: message.map(Into::into),
-                ..Default::default()
+            .map(|k| {
+                let f = answer(k.as_str());
+                Coordinator {
+                    key: k.clone(),
+                    node_id: f.node_id,
+                    host: f.host.as_str().into(),
+                    port: f.port,
+                    error_code: f.code,
+                    error_message: f.message.map(Into::into),
+                    ..Default::default()
+                }
             })
             .collect();
         ResponseBody::from(FindCoordinatorResponse {
@@ -57,12 +116,13 @@ pub async fn handle(broker: &Broker, req: &FindCoordinatorRequest, version: i16)
             ..Default::default()
         })
     } else {
+        let f = answer(req.key.as_str());
         ResponseBody::from(FindCoordinatorResponse {
-            error_code: code,
-            error_message: message.map(Into::into),
-            node_id,
-            host: host.as_str().into(),
-            port,
+            error_code: f.code,
+            error_message: f.message.map(Into::into),
+            node_id: f.node_id,
+            host: f.host.as_str().into(),
+            port: f.port,
             ..Default::default()
         })
     }

@@ -14,7 +14,9 @@ use crate::metadata_cache::{MetadataCache, TopicMeta};
 /// Kafka's "not requested" value for authorized-operations fields.
 const AUTHORIZED_OPS_OMITTED: i32 = i32::MIN;
 
-fn topic_entry(t: &TopicMeta) -> MetadataResponseTopic {
+/// A topic's entry. A partition without a leader is answered LEADER_NOT_AVAILABLE (clients
+/// retry); replicas on brokers that are not alive (fenced or gone) are its offline replicas.
+fn topic_entry(t: &TopicMeta, cache: &MetadataCache) -> MetadataResponseTopic {
     MetadataResponseTopic {
         error_code: NONE,
         name: Some(t.name.as_str().into()),
@@ -24,13 +26,22 @@ fn topic_entry(t: &TopicMeta) -> MetadataResponseTopic {
             .partitions
             .values()
             .map(|p| MetadataResponsePartition {
-                error_code: NONE,
+                error_code: if p.leader < 0 {
+                    LEADER_NOT_AVAILABLE
+                } else {
+                    NONE
+                },
                 partition_index: p.index,
                 leader_id: p.leader,
                 leader_epoch: p.leader_epoch,
                 replica_nodes: p.replicas.clone(),
                 isr_nodes: p.isr.clone(),
-                offline_replicas: Vec::new(),
+                offline_replicas: p
+                    .replicas
+                    .iter()
+                    .copied()
+                    .filter(|r| !cache.brokers.contains_key(r))
+                    .collect(),
                 ..Default::default()
             })
             .collect(),
@@ -74,7 +85,11 @@ pub fn handle(
     let all =
         req.topics.is_none() || (version == 0 && req.topics.as_ref().is_some_and(Vec::is_empty));
     let topics = match &req.topics {
-        _ if all => cache.topics.values().map(topic_entry).collect(),
+        _ if all => cache
+            .topics
+            .values()
+            .map(|t| topic_entry(t, cache))
+            .collect(),
         None => Vec::new(),
         Some(ts) => ts
             .iter()
@@ -95,7 +110,7 @@ pub fn handle(
                     None => cache.topic_by_id(t.topic_id),
                 };
                 match found {
-                    Some(m) => topic_entry(m),
+                    Some(m) => topic_entry(m, cache),
                     None => {
                         let pend = t
                             .name

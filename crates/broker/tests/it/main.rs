@@ -5,6 +5,7 @@
 
 mod bad_input;
 mod cli;
+mod cluster;
 mod describe_quorum;
 mod every_api;
 mod fetch_sessions;

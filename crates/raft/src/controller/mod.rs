@@ -10,6 +10,7 @@ pub mod create_topics;
 pub mod delete_topics;
 pub mod effective_configs;
 pub mod features;
+pub mod fencing;
 pub mod placement;
 pub mod topic_name;
 

@@ -1,6 +1,7 @@
 //! vltava-raft's integration tests, linked as one binary (one module per topic;
 //! a binary per file cost a statically linked executable each).
 
+mod controller_channel;
 mod controller_restart;
 mod controller_validation;
 mod multi_voter;

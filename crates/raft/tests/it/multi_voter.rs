@@ -271,7 +271,7 @@ async fn three_controllers_over_the_in_memory_network() {
     let mut controllers = Vec::new();
     for id in 1..=3 {
         let (transport, inbox) = net.join(id);
-        let c = Controller::start_with_transport(config(id, &base), transport, inbox)
+        let c = Controller::start_with_transport(config(id, &base), transport, inbox, None)
             .await
             .unwrap();
         controllers.push(c);
@@ -464,7 +464,7 @@ async fn isolated_leader_times_out_and_follower_says_not_controller() {
         let mut cfg = config(id, &base);
         cfg.proposal_timeout = Duration::from_secs(5);
         controllers.push(
-            Controller::start_with_transport(cfg, transport, inbox)
+            Controller::start_with_transport(cfg, transport, inbox, None)
                 .await
                 .unwrap(),
         );

@@ -1,0 +1,254 @@
+//! Three `vltava` processes as one cluster (`vltava_testkit::cluster::TestCluster`): every
+//! node registers and sees the others; admin requests sent to any node are forwarded to the
+//! active controller; partitions are led across the nodes and a produce sent elsewhere is
+//! NOT_LEADER_OR_FOLLOWER; a killed node is fenced after its session (its partitions go
+//! offline, LEADER_NOT_AVAILABLE with the node as offline replica) while the quorum goes on,
+//! and on restart it leads them again with its acknowledged records; killing the active
+//! controller leaves a quorum that still creates topics. Replication factors above one are
+//! refused until partitions replicate.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use bytes::Bytes;
+use vltava_protocol::messages::create_topics_request::CreatableTopic;
+use vltava_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+use vltava_protocol::messages::metadata_request::MetadataRequestTopic;
+use vltava_protocol::messages::{
+    CreateTopicsRequest, ListOffsetsRequest, MetadataRequest, MetadataResponse,
+};
+use vltava_protocol::{RequestBody, ResponseBody};
+use vltava_records::{BatchBuilder, BatchBuilderConfig};
+use vltava_testkit::cluster::TestCluster;
+
+use crate::support::Client;
+
+const NOT_LEADER_OR_FOLLOWER: i16 = 6;
+const LEADER_NOT_AVAILABLE: i16 = 5;
+const INVALID_REPLICATION_FACTOR: i16 = 38;
+/// Session timeout of the test cluster (3 s) plus election and propagation slack.
+const FENCE_LIMIT: Duration = Duration::from_secs(30);
+
+async fn metadata(addr: &str, topics: &[&str]) -> MetadataResponse {
+    let mut c = Client::connect_addr(addr).await;
+    let req = MetadataRequest {
+        topics: Some(
+            topics
+                .iter()
+                .map(|t| MetadataRequestTopic {
+                    name: Some((*t).into()),
+                    ..Default::default()
+                })
+                .collect(),
+        ),
+        allow_auto_topic_creation: false,
+        ..Default::default()
+    };
+    let ResponseBody::Metadata(m) = c.call(12, RequestBody::from(req)).await else {
+        panic!("not a Metadata response")
+    };
+    m
+}
+
+async fn create(addr: &str, name: &str, partitions: i32, rf: i16) -> i16 {
+    let mut c = Client::connect_addr(addr).await;
+    let req = CreateTopicsRequest {
+        topics: vec![CreatableTopic {
+            name: name.into(),
+            num_partitions: partitions,
+            replication_factor: rf,
+            ..Default::default()
+        }],
+        timeout_ms: 30_000,
+        ..Default::default()
+    };
+    let ResponseBody::CreateTopics(r) = c.call(7, RequestBody::from(req)).await else {
+        panic!("not a CreateTopics response")
+    };
+    r.topics[0].error_code
+}
+
+fn batch(n: usize) -> Bytes {
+    let mut b = BatchBuilder::new(BatchBuilderConfig::default());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    for i in 0..n {
+        b.append(now + i as i64, None, Some(b"cluster-record"), &[])
+            .unwrap();
+    }
+    b.build().unwrap()
+}
+
+async fn log_end(addr: &str, topic: &str, partition: i32) -> i64 {
+    let mut c = Client::connect_addr(addr).await;
+    let req = ListOffsetsRequest {
+        replica_id: -1,
+        topics: vec![ListOffsetsTopic {
+            name: topic.into(),
+            partitions: vec![ListOffsetsPartition {
+                partition_index: partition,
+                timestamp: -1,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let ResponseBody::ListOffsets(r) = c.call(7, RequestBody::from(req)).await else {
+        panic!("not a ListOffsets response")
+    };
+    let p = &r.topics[0].partitions[0];
+    assert_eq!(p.error_code, 0, "{p:?}");
+    p.offset
+}
+
+/// Partition → leader of `topic`, as node `addr` reports it.
+async fn leaders(addr: &str, topic: &str) -> BTreeMap<i32, i32> {
+    let m = metadata(addr, &[topic]).await;
+    m.topics[0]
+        .partitions
+        .iter()
+        .map(|p| (p.partition_index, p.leader_id))
+        .collect()
+}
+
+/// Polls `check` on node `addr`'s metadata until it holds or `limit` passes.
+async fn wait_metadata(addr: &str, what: &str, check: impl Fn(&MetadataResponse) -> bool) {
+    let deadline = tokio::time::Instant::now() + FENCE_LIMIT;
+    loop {
+        let m = metadata(addr, &[]).await;
+        if check(&m) {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The client address of node `id` (node ids are 0..n, in order).
+fn addr_of(cluster: &TestCluster, id: i32) -> String {
+    cluster.addr(id as usize)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_forward_admin_fence_a_dead_node_and_survive_the_controller() {
+    let bin = Path::new(env!("CARGO_BIN_EXE_vltava"));
+    let mut cluster =
+        tokio::task::spawn_blocking(move || TestCluster::start_with(3, Some(bin), &[]))
+            .await
+            .unwrap()
+            .unwrap();
+    for i in 0..3 {
+        let m = metadata(&cluster.addr(i), &[]).await;
+        assert_eq!(
+            m.brokers.len(),
+            3,
+            "node {i} lists every broker: {:?}",
+            m.brokers
+        );
+        assert!(m.controller_id >= 0);
+    }
+
+    // Topics created through every node: two of them forward to the controller.
+    for i in 0..3 {
+        assert_eq!(create(&cluster.addr(i), &format!("t{i}"), 6, 1).await, 0);
+    }
+    // Partitions are replicated nowhere yet: RF 3 is refused with a message, not faked.
+    assert_eq!(
+        create(&cluster.addr(0), "rf3", 1, 3).await,
+        INVALID_REPLICATION_FACTOR
+    );
+
+    // Every partition is led by a live broker, all three lead some; a produce goes to the
+    // leader, and anywhere else it is NOT_LEADER_OR_FOLLOWER.
+    let t0 = leaders(&cluster.addr(1), "t0").await;
+    let mut led_by: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
+    for (p, l) in &t0 {
+        led_by.entry(*l).or_default().push(*p);
+    }
+    assert_eq!(
+        led_by.keys().copied().collect::<Vec<_>>(),
+        vec![0, 1, 2],
+        "{t0:?}"
+    );
+    for (p, l) in &t0 {
+        let mut at_leader = Client::connect_addr(&addr_of(&cluster, *l)).await;
+        let r = at_leader.produce_raw(9, "t0", *p, batch(5)).await;
+        assert_eq!(r.error_code, 0, "{r:?}");
+        let other = (l + 1) % 3;
+        let mut elsewhere = Client::connect_addr(&addr_of(&cluster, other)).await;
+        let r = elsewhere.produce_raw(9, "t0", *p, batch(1)).await;
+        assert_eq!(r.error_code, NOT_LEADER_OR_FOLLOWER);
+    }
+
+    // Kill node 2: after its session it is fenced, its partitions are offline.
+    cluster.kill(2).unwrap();
+    let a0 = cluster.addr(0);
+    wait_metadata(&a0, "node 2 fenced", |m| m.brokers.len() == 2).await;
+    let m = metadata(&a0, &["t0"]).await;
+    for p in &m.topics[0].partitions {
+        if led_by[&2].contains(&p.partition_index) {
+            assert_eq!(p.error_code, LEADER_NOT_AVAILABLE);
+            assert_eq!(p.leader_id, -1);
+            assert_eq!(p.offline_replicas, vec![2]);
+        } else {
+            assert_eq!(p.error_code, 0);
+        }
+    }
+    // Two of three voters still make a quorum.
+    assert_eq!(create(&cluster.addr(1), "while-2-is-down", 3, 1).await, 0);
+
+    // Node 2 comes back, registers, and leads its partitions again with their records.
+    cluster = tokio::task::spawn_blocking(move || {
+        cluster.restart(2).unwrap();
+        cluster
+    })
+    .await
+    .unwrap();
+    wait_metadata(&a0, "node 2 back as leader", |m| m.brokers.len() == 3).await;
+    let deadline = tokio::time::Instant::now() + FENCE_LIMIT;
+    loop {
+        let now = leaders(&a0, "t0").await;
+        if now == t0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "leaders {now:?}, want {t0:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for p in &led_by[&2] {
+        let end = log_end(&addr_of(&cluster, 2), "t0", *p).await;
+        assert_eq!(end, 5, "partition {p} kept its records");
+    }
+
+    // Kill the active controller: the other two elect a new one and admin requests go on.
+    let controller = metadata(&a0, &[]).await.controller_id;
+    cluster.kill(controller as usize).unwrap();
+    let survivor = (0..3).find(|i| *i != controller).unwrap();
+    let deadline = tokio::time::Instant::now() + FENCE_LIMIT;
+    loop {
+        match create(&addr_of(&cluster, survivor), "after-controller", 3, 1).await {
+            0 => break,
+            code => {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "no new controller: error {code}"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+    let m = metadata(&addr_of(&cluster, survivor), &["after-controller"]).await;
+    assert_eq!(m.topics[0].error_code, 0, "created topic visible: {m:?}");
+    assert_ne!(m.controller_id, controller);
+    tokio::task::spawn_blocking(move || drop(cluster))
+        .await
+        .unwrap();
+}

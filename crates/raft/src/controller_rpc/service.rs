@@ -1,0 +1,117 @@
+//! [`ControllerService`]: what the controller listener answers for other brokers. Each request
+//! runs on this node's controller as if it were local (never forwarded again), so a node that
+//! does not lead answers NOT_CONTROLLER and the sender looks for the new leader.
+
+use std::sync::{Arc, OnceLock};
+
+use vltava_protocol::frame::Request;
+use vltava_protocol::messages::{
+    AllocateProducerIdsResponse, BrokerHeartbeatResponse, BrokerRegistrationResponse,
+};
+use vltava_protocol::{RequestBody, ResponseBody};
+
+use super::{RpcFuture, RpcHandler};
+use crate::error::codes;
+use crate::handle::Controller;
+
+/// The controller-channel handler of one voter; it serves nothing until [`Self::set`].
+#[derive(Debug, Default)]
+pub struct ControllerService {
+    controller: OnceLock<Controller>,
+}
+
+impl ControllerService {
+    /// Starts serving through `controller` (once; later calls are ignored).
+    pub fn set(&self, controller: Controller) {
+        let _ = self.controller.set(controller);
+    }
+}
+
+impl RpcHandler for ControllerService {
+    fn handle(&self, request: Request) -> RpcFuture {
+        let controller = self.controller.get().cloned();
+        Box::pin(async move {
+            let c = controller?;
+            let version = request.api_version();
+            Some(match request.body {
+                RequestBody::CreateTopics(r) => {
+                    let defaults = c.defaults;
+                    ResponseBody::from(c.local_create_topics(r, version, &defaults).await)
+                }
+                RequestBody::DeleteTopics(r) => {
+                    ResponseBody::from(c.local_delete_topics(r, version).await)
+                }
+                RequestBody::CreatePartitions(r) => {
+                    ResponseBody::from(c.local_create_partitions(r, version).await)
+                }
+                RequestBody::AlterConfigs(r) => {
+                    ResponseBody::from(c.local_alter_configs(r, version).await)
+                }
+                RequestBody::IncrementalAlterConfigs(r) => {
+                    ResponseBody::from(c.local_incremental_alter_configs(r, version).await)
+                }
+                RequestBody::BrokerRegistration(r) => {
+                    let mut resp = BrokerRegistrationResponse {
+                        broker_epoch: -1,
+                        ..Default::default()
+                    };
+                    if r.cluster_id.as_str() != c.cluster_id {
+                        resp.error_code = codes::INCONSISTENT_CLUSTER_ID;
+                    } else {
+                        let (host, port) = r
+                            .listeners
+                            .first()
+                            .map(|l| (l.host.to_string(), i32::from(l.port)))
+                            .unwrap_or_default();
+                        let rack = r.rack.as_ref().map(|s| s.to_string());
+                        match c.local_register_broker(r.broker_id, host, port, rack).await {
+                            Ok(epoch) => resp.broker_epoch = epoch,
+                            Err(e) => resp.error_code = e.kafka_code(),
+                        }
+                    }
+                    ResponseBody::from(resp)
+                }
+                RequestBody::BrokerHeartbeat(r) => {
+                    let mut resp = BrokerHeartbeatResponse::default();
+                    match c
+                        .local_heartbeat(
+                            r.broker_id,
+                            r.broker_epoch,
+                            r.want_fence,
+                            r.want_shut_down,
+                        )
+                        .await
+                    {
+                        Ok(state) => {
+                            resp.is_caught_up = true;
+                            resp.is_fenced = state.fenced;
+                            resp.should_shut_down = state.should_shut_down;
+                        }
+                        Err(e) => {
+                            resp.error_code = e.kafka_code();
+                            resp.is_fenced = true;
+                        }
+                    }
+                    ResponseBody::from(resp)
+                }
+                RequestBody::AllocateProducerIds(r) => {
+                    let mut resp = AllocateProducerIdsResponse::default();
+                    match c.local_allocate_producer_ids(r.broker_id, 0).await {
+                        Ok((first, len)) => {
+                            resp.producer_id_start = first;
+                            resp.producer_id_len = len;
+                        }
+                        Err(e) => resp.error_code = e.kafka_code(),
+                    }
+                    ResponseBody::from(resp)
+                }
+                _ => return None,
+            })
+        })
+    }
+}
+
+/// A [`ControllerService`] behind the handler trait object the transport takes.
+pub(crate) fn as_handler(service: &Arc<ControllerService>) -> Arc<dyn RpcHandler> {
+    service.clone()
+}

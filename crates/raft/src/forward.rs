@@ -1,0 +1,313 @@
+//! The `Controller` methods brokers call: each runs where the quorum leader is. On the leader
+//! it runs locally; on another voter the request goes over the controller channel to the
+//! leader's controller listener (Kafka's forwarding); while no leader is known it waits up to
+//! [`LEADER_WAIT`]. If the channel fails, the local path answers (NOT_CONTROLLER, unless this
+//! node became leader meanwhile), so every item of a response still carries an error code.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use vltava_protocol::messages::broker_registration_request::Listener;
+use vltava_protocol::messages::{
+    AllocateProducerIdsRequest, AlterConfigsRequest, AlterConfigsResponse, BrokerHeartbeatRequest,
+    BrokerRegistrationRequest, CreatePartitionsRequest, CreatePartitionsResponse,
+    CreateTopicsRequest, CreateTopicsResponse, DeleteTopicsRequest, DeleteTopicsResponse,
+    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
+};
+use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
+
+use crate::config::TopicDefaults;
+use crate::driver::HeartbeatState;
+use crate::error::{RaftError, codes};
+use crate::handle::Controller;
+use crate::image::MetadataImage;
+
+/// Longest a request waits for a quorum leader to be known.
+pub const LEADER_WAIT: Duration = Duration::from_secs(5);
+
+/// Where a request that needs the leader runs.
+enum Route {
+    Local,
+    Remote(SocketAddr),
+}
+
+impl Controller {
+    /// This node's id.
+    pub fn node_id(&self) -> i32 {
+        self.node_id
+    }
+
+    /// The active controller's node id, -1 while none is known.
+    pub fn leader_id(&self) -> i32 {
+        self.images.borrow().controller_id
+    }
+
+    async fn route(&self) -> Route {
+        if self.rpc.is_none() {
+            return Route::Local;
+        }
+        let mut images = self.images.clone();
+        let deadline = tokio::time::Instant::now() + LEADER_WAIT;
+        loop {
+            let leader = images.borrow_and_update().controller_id;
+            if leader == self.node_id {
+                return Route::Local;
+            }
+            if let Some(v) = self.voters.iter().find(|v| v.id == leader) {
+                return Route::Remote(v.addr);
+            }
+            match tokio::time::timeout_at(deadline, images.changed()).await {
+                Ok(Ok(())) => {}
+                _ => return Route::Local,
+            }
+        }
+    }
+
+    /// Sends `body` to the leader at `addr`; `None` when the channel failed.
+    async fn forward(
+        &self,
+        addr: SocketAddr,
+        body: RequestBody,
+        version: i16,
+    ) -> Option<ResponseBody> {
+        let rpc = self.rpc.as_ref()?;
+        let timeout = self.proposal_timeout + Duration::from_secs(5);
+        rpc.call(addr, body, version, timeout).await.ok()
+    }
+
+    /// Waits (at most [`LEADER_WAIT`]) until this node's own image satisfies `applied`: after
+    /// a forwarded request the leader has committed the change, and this node's next answers
+    /// should already show it.
+    async fn wait_applied(&self, applied: impl Fn(&MetadataImage) -> bool) {
+        let mut images = self.images.clone();
+        let _ = tokio::time::timeout(LEADER_WAIT, async {
+            loop {
+                if applied(&images.borrow_and_update()) {
+                    return;
+                }
+                if images.changed().await.is_err() {
+                    return;
+                }
+            }
+        })
+        .await;
+    }
+
+    /// CreateTopics at `version`, on the active controller (its own topic defaults apply when
+    /// it is another node).
+    pub async fn create_topics(
+        &self,
+        req: CreateTopicsRequest,
+        version: i16,
+        defaults: &TopicDefaults,
+    ) -> CreateTopicsResponse {
+        if let Route::Remote(addr) = self.route().await {
+            let body = RequestBody::from(req.clone());
+            if let Some(ResponseBody::CreateTopics(r)) = self.forward(addr, body, version).await {
+                let created: Vec<String> = r
+                    .topics
+                    .iter()
+                    .filter(|t| t.error_code == codes::NONE && !req.validate_only)
+                    .map(|t| t.name.to_string())
+                    .collect();
+                self.wait_applied(|i| created.iter().all(|n| i.topics.contains_key(n)))
+                    .await;
+                return r;
+            }
+        }
+        self.local_create_topics(req, version, defaults).await
+    }
+
+    /// DeleteTopics at `version`, on the active controller.
+    pub async fn delete_topics(
+        &self,
+        req: DeleteTopicsRequest,
+        version: i16,
+    ) -> DeleteTopicsResponse {
+        if let Route::Remote(addr) = self.route().await {
+            let body = RequestBody::from(req.clone());
+            if let Some(ResponseBody::DeleteTopics(r)) = self.forward(addr, body, version).await {
+                let deleted: Vec<String> = r
+                    .responses
+                    .iter()
+                    .filter(|t| t.error_code == codes::NONE)
+                    .filter_map(|t| t.name.as_ref().map(|n| n.to_string()))
+                    .collect();
+                self.wait_applied(|i| deleted.iter().all(|n| !i.topics.contains_key(n)))
+                    .await;
+                return r;
+            }
+        }
+        self.local_delete_topics(req, version).await
+    }
+
+    /// CreatePartitions at `version`, on the active controller.
+    pub async fn create_partitions(
+        &self,
+        req: CreatePartitionsRequest,
+        version: i16,
+    ) -> CreatePartitionsResponse {
+        if let Route::Remote(addr) = self.route().await {
+            let body = RequestBody::from(req.clone());
+            if let Some(ResponseBody::CreatePartitions(r)) = self.forward(addr, body, version).await
+            {
+                let grown: Vec<(String, usize)> = req
+                    .topics
+                    .iter()
+                    .filter(|t| {
+                        r.results
+                            .iter()
+                            .any(|x| x.name == t.name && x.error_code == codes::NONE)
+                    })
+                    .map(|t| (t.name.to_string(), usize::try_from(t.count).unwrap_or(0)))
+                    .collect();
+                if !req.validate_only {
+                    self.wait_applied(|i| {
+                        grown.iter().all(|(n, count)| {
+                            i.topics
+                                .get(n)
+                                .is_some_and(|t| t.partitions.len() >= *count)
+                        })
+                    })
+                    .await;
+                }
+                return r;
+            }
+        }
+        self.local_create_partitions(req, version).await
+    }
+
+    /// IncrementalAlterConfigs at `version`, on the active controller.
+    pub async fn incremental_alter_configs(
+        &self,
+        req: IncrementalAlterConfigsRequest,
+        version: i16,
+    ) -> IncrementalAlterConfigsResponse {
+        if let Route::Remote(addr) = self.route().await {
+            let body = RequestBody::from(req.clone());
+            if let Some(ResponseBody::IncrementalAlterConfigs(r)) =
+                self.forward(addr, body, version).await
+            {
+                return r;
+            }
+        }
+        self.local_incremental_alter_configs(req, version).await
+    }
+
+    /// AlterConfigs (replace-all) at `version`, on the active controller.
+    pub async fn alter_configs(
+        &self,
+        req: AlterConfigsRequest,
+        version: i16,
+    ) -> AlterConfigsResponse {
+        if let Route::Remote(addr) = self.route().await {
+            let body = RequestBody::from(req.clone());
+            if let Some(ResponseBody::AlterConfigs(r)) = self.forward(addr, body, version).await {
+                return r;
+            }
+        }
+        self.local_alter_configs(req, version).await
+    }
+
+    /// Registers (or re-registers) broker `id`, unfenced; returns its broker epoch.
+    pub async fn register_broker(
+        &self,
+        id: i32,
+        host: String,
+        port: i32,
+        rack: Option<String>,
+    ) -> Result<i64, RaftError> {
+        if let Route::Remote(addr) = self.route().await {
+            let req = BrokerRegistrationRequest {
+                broker_id: id,
+                cluster_id: self.cluster_id.as_str().into(),
+                listeners: vec![Listener {
+                    name: "PLAINTEXT".into(),
+                    host: host.as_str().into(),
+                    port: u16::try_from(port).unwrap_or(0),
+                    security_protocol: 0,
+                    ..Default::default()
+                }],
+                rack: rack.as_deref().map(Into::into),
+                previous_broker_epoch: -1,
+                ..Default::default()
+            };
+            let version = ApiKey::BrokerRegistration.max_version();
+            return match self.forward(addr, RequestBody::from(req), version).await {
+                Some(ResponseBody::BrokerRegistration(r)) if r.error_code == codes::NONE => {
+                    Ok(r.broker_epoch)
+                }
+                Some(ResponseBody::BrokerRegistration(r)) => Err(RaftError::Kafka {
+                    code: r.error_code,
+                    message: format!("registering broker {id}"),
+                }),
+                _ => Err(RaftError::NotController),
+            };
+        }
+        self.local_register_broker(id, host, port, rack).await
+    }
+
+    /// A heartbeat of broker `id` at `epoch`. `want_shut_down` starts its controlled shutdown:
+    /// it is fenced (its leadership moves away) and told `should_shut_down` once that is
+    /// committed.
+    pub async fn heartbeat(
+        &self,
+        id: i32,
+        epoch: i64,
+        want_fence: bool,
+        want_shut_down: bool,
+    ) -> Result<HeartbeatState, RaftError> {
+        if let Route::Remote(addr) = self.route().await {
+            let req = BrokerHeartbeatRequest {
+                broker_id: id,
+                broker_epoch: epoch,
+                current_metadata_offset: self.image().offset,
+                want_fence,
+                want_shut_down,
+                ..Default::default()
+            };
+            let version = ApiKey::BrokerHeartbeat.max_version();
+            return match self.forward(addr, RequestBody::from(req), version).await {
+                Some(ResponseBody::BrokerHeartbeat(r)) if r.error_code == codes::NONE => {
+                    Ok(HeartbeatState {
+                        fenced: r.is_fenced,
+                        should_shut_down: r.should_shut_down,
+                    })
+                }
+                Some(ResponseBody::BrokerHeartbeat(r)) => Err(RaftError::Kafka {
+                    code: r.error_code,
+                    message: format!("heartbeat of broker {id}"),
+                }),
+                _ => Err(RaftError::NotController),
+            };
+        }
+        self.local_heartbeat(id, epoch, want_fence, want_shut_down)
+            .await
+    }
+
+    /// Takes a block of producer ids for this node (a block of 1000 when `count` is not
+    /// positive). Returns (first id, number of ids).
+    pub async fn allocate_producer_ids(&self, count: i32) -> Result<(i64, i32), RaftError> {
+        let id = self.node_id;
+        if let Route::Remote(addr) = self.route().await {
+            let epoch = self.image().brokers.get(&id).map(|b| b.epoch).unwrap_or(-1);
+            let req = AllocateProducerIdsRequest {
+                broker_id: id,
+                broker_epoch: epoch,
+                ..Default::default()
+            };
+            let version = ApiKey::AllocateProducerIds.max_version();
+            return match self.forward(addr, RequestBody::from(req), version).await {
+                Some(ResponseBody::AllocateProducerIds(r)) if r.error_code == codes::NONE => {
+                    Ok((r.producer_id_start, r.producer_id_len))
+                }
+                Some(ResponseBody::AllocateProducerIds(r)) => Err(RaftError::Kafka {
+                    code: r.error_code,
+                    message: "allocating producer ids".into(),
+                }),
+                _ => Err(RaftError::NotController),
+            };
+        }
+        self.local_allocate_producer_ids(id, count).await
+    }
+}

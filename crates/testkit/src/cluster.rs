@@ -1,0 +1,327 @@
+//! [`TestCluster`]: N `vltava` processes forming one KRaft-style cluster on `127.0.0.1`, for
+//! tests (ours and other projects'), without Docker: every node combined broker+controller
+//! with fixed ports, data directories formatted with one cluster id (`vltava storage format`),
+//! started together, and then killed (`SIGKILL`), paused (`SIGSTOP`), resumed, stopped
+//! (`SIGTERM`) or restarted on the same directory one at a time. Dropping the cluster kills
+//! every node and removes the directories.
+//!
+//! ```no_run
+//! use vltava_testkit::cluster::TestCluster;
+//! let mut cluster = TestCluster::start(3).expect("cluster");
+//! println!("bootstrap servers {}", cluster.bootstrap());
+//! cluster.kill(0).expect("kill node 0");
+//! cluster.restart(0).expect("node 0 back");
+//! ```
+
+use std::io::{BufRead, BufReader};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::broker_process::{BrokerProcessError, STARTUP_LIMIT, broker_bin};
+
+/// The line `vltava server start` prints once its listener accepts connections.
+const LISTENING_PREFIX: &str = "vltava: listening on ";
+/// Most nodes one cluster may have.
+pub const MAX_NODES: usize = 9;
+
+fn io_error(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> BrokerProcessError {
+    let what = what.into();
+    move |source| BrokerProcessError::Io { what, source }
+}
+
+/// One node of a [`TestCluster`].
+#[derive(Debug)]
+struct ClusterNode {
+    id: i32,
+    client_port: u16,
+    config: PathBuf,
+    stderr: PathBuf,
+    child: Option<Child>,
+}
+
+/// A running cluster of `vltava` processes.
+#[derive(Debug)]
+pub struct TestCluster {
+    bin: PathBuf,
+    dir: PathBuf,
+    cluster_id: String,
+    nodes: Vec<ClusterNode>,
+}
+
+/// A port free at the time of asking (the listener is closed before the node binds it).
+fn free_port() -> Result<u16, BrokerProcessError> {
+    let l = TcpListener::bind("127.0.0.1:0").map_err(io_error("finding a free port"))?;
+    Ok(l.local_addr().map_err(io_error("reading a port"))?.port())
+}
+
+impl TestCluster {
+    /// Starts `n` combined nodes (ids 0..n) with [`broker_bin`] and default settings.
+    pub fn start(n: usize) -> Result<TestCluster, BrokerProcessError> {
+        Self::start_with(n, None, &[])
+    }
+
+    /// Starts `n` combined nodes of `bin` (default [`broker_bin`]) with extra `key=value`
+    /// properties for every node.
+    pub fn start_with(
+        n: usize,
+        bin: Option<&Path>,
+        properties: &[&str],
+    ) -> Result<TestCluster, BrokerProcessError> {
+        let bin = match bin {
+            Some(b) if b.exists() => b.to_path_buf(),
+            Some(b) => return Err(BrokerProcessError::MissingBinary(b.to_path_buf())),
+            None => broker_bin()?,
+        };
+        let n = n.clamp(1, MAX_NODES);
+        let dir = crate::temp_dir("cluster").map_err(io_error("creating a temp dir"))?;
+        let mut ports = Vec::new();
+        for _ in 0..n {
+            ports.push((free_port()?, free_port()?));
+        }
+        let voters: Vec<String> = ports
+            .iter()
+            .enumerate()
+            .map(|(i, (_, c))| format!("{i}@127.0.0.1:{c}"))
+            .collect();
+        let cluster_id = "vltava-test-cluster-id".to_string();
+        let mut nodes = Vec::new();
+        for (i, (client, controller)) in ports.iter().enumerate() {
+            let node_dir = dir.join(format!("node-{i}"));
+            std::fs::create_dir_all(&node_dir).map_err(io_error("creating a node dir"))?;
+            let mut text = format!(
+                "process.roles=broker,controller\n\
+                 node.id={i}\n\
+                 listeners=PLAINTEXT://127.0.0.1:{client},CONTROLLER://127.0.0.1:{controller}\n\
+                 advertised.listeners=PLAINTEXT://127.0.0.1:{client}\n\
+                 controller.listener.names=CONTROLLER\n\
+                 controller.quorum.voters={}\n\
+                 log.dirs={}\n\
+                 broker.session.timeout.ms=3000\n\
+                 broker.heartbeat.interval.ms=500\n\
+                 group.initial.rebalance.delay.ms=0\n",
+                voters.join(","),
+                node_dir.join("data").display()
+            );
+            for p in properties {
+                text.push_str(p);
+                text.push('\n');
+            }
+            let config = node_dir.join("server.properties");
+            std::fs::write(&config, text).map_err(io_error("writing server.properties"))?;
+            let status = Command::new(&bin)
+                .args(["storage", "format", "-t", &cluster_id, "-c"])
+                .arg(&config)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .map_err(io_error("running vltava storage format"))?;
+            if !status.success() {
+                return Err(BrokerProcessError::Io {
+                    what: "vltava storage format".into(),
+                    source: std::io::Error::other(format!("exited with {status}")),
+                });
+            }
+            nodes.push(ClusterNode {
+                id: i as i32,
+                client_port: *client,
+                config,
+                stderr: node_dir.join("stderr.log"),
+                child: None,
+            });
+        }
+        let mut cluster = TestCluster {
+            bin,
+            dir,
+            cluster_id,
+            nodes,
+        };
+        // Every node at once: none can register before a quorum of them runs.
+        let mut waits = Vec::new();
+        for i in 0..n {
+            waits.push(cluster.spawn(i)?);
+        }
+        for (i, rx) in waits.into_iter().enumerate() {
+            cluster.wait_ready(i, rx)?;
+        }
+        Ok(cluster)
+    }
+
+    /// The cluster id every node was formatted with.
+    pub fn cluster_id(&self) -> &str {
+        &self.cluster_id
+    }
+
+    /// Number of nodes (running or not).
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether the cluster has no nodes (never, once started).
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// `host:port` of node `i`'s client listener.
+    pub fn addr(&self, i: usize) -> String {
+        format!("127.0.0.1:{}", self.nodes[i].client_port)
+    }
+
+    /// The client listeners of every node, comma-separated (a bootstrap server list).
+    pub fn bootstrap(&self) -> String {
+        (0..self.nodes.len())
+            .map(|i| self.addr(i))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Node `i`'s `server.properties`.
+    pub fn config_path(&self, i: usize) -> &Path {
+        &self.nodes[i].config
+    }
+
+    /// Node `i`'s process id, while it runs.
+    pub fn pid(&self, i: usize) -> Option<u32> {
+        self.nodes[i].child.as_ref().map(Child::id)
+    }
+
+    fn signal(&self, i: usize, signal: &str) -> Result<(), BrokerProcessError> {
+        let Some(pid) = self.pid(i) else {
+            return Err(BrokerProcessError::Io {
+                what: format!("signalling node {i}"),
+                source: std::io::Error::other("not running"),
+            });
+        };
+        let status = Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .map_err(io_error(format!("kill {signal}")))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(BrokerProcessError::Io {
+                what: format!("kill {signal} {pid}"),
+                source: std::io::Error::other(format!("exited with {status}")),
+            })
+        }
+    }
+
+    /// Kills node `i` with SIGKILL (no controlled shutdown, no flush) and reaps it.
+    pub fn kill(&mut self, i: usize) -> Result<(), BrokerProcessError> {
+        if let Some(mut child) = self.nodes[i].child.take() {
+            child.kill().map_err(io_error("killing a node"))?;
+            child.wait().map_err(io_error("reaping a node"))?;
+        }
+        Ok(())
+    }
+
+    /// Stops node `i` with SIGTERM (controlled shutdown) and waits up to `limit`.
+    pub fn stop(&mut self, i: usize, limit: Duration) -> Result<(), BrokerProcessError> {
+        self.signal(i, "-TERM")?;
+        let deadline = Instant::now() + limit;
+        if let Some(child) = self.nodes[i].child.as_mut() {
+            loop {
+                if child.try_wait().map_err(io_error("waiting"))?.is_some() {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    return Err(BrokerProcessError::Timeout("stop on SIGTERM", limit));
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        self.nodes[i].child = None;
+        Ok(())
+    }
+
+    /// Freezes node `i` (SIGSTOP): it holds its sockets but answers nothing.
+    pub fn pause(&self, i: usize) -> Result<(), BrokerProcessError> {
+        self.signal(i, "-STOP")
+    }
+
+    /// Lets a paused node `i` run again (SIGCONT).
+    pub fn resume(&self, i: usize) -> Result<(), BrokerProcessError> {
+        self.signal(i, "-CONT")
+    }
+
+    /// Starts node `i` again on its directory and ports (after kill or stop) and waits until
+    /// it listens.
+    pub fn restart(&mut self, i: usize) -> Result<(), BrokerProcessError> {
+        self.kill(i)?;
+        let rx = self.spawn(i)?;
+        self.wait_ready(i, rx)
+    }
+
+    fn spawn(&mut self, i: usize) -> Result<mpsc::Receiver<()>, BrokerProcessError> {
+        let node = &mut self.nodes[i];
+        let stderr = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&node.stderr)
+            .map_err(io_error("opening a node's stderr log"))?;
+        let mut child = Command::new(&self.bin)
+            .args(["server", "start", "-c"])
+            .arg(&node.config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .map_err(io_error(format!("spawning node {}", node.id)))?;
+        let stdout = child.stdout.take().ok_or_else(|| BrokerProcessError::Io {
+            what: "taking a node's stdout".into(),
+            source: std::io::Error::other("no pipe"),
+        })?;
+        node.child = Some(child);
+        let (tx, rx) = mpsc::channel();
+        // Drains stdout for the node's whole life, so it never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if line.starts_with(LISTENING_PREFIX) {
+                    let _ = tx.send(());
+                }
+            }
+        });
+        Ok(rx)
+    }
+
+    fn wait_ready(&mut self, i: usize, rx: mpsc::Receiver<()>) -> Result<(), BrokerProcessError> {
+        // A cluster start waits for a quorum and registration: allow twice a single node's.
+        let limit = STARTUP_LIMIT * 2;
+        let deadline = Instant::now() + limit;
+        loop {
+            match rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(()) => break,
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+            if let Some(child) = self.nodes[i].child.as_mut() {
+                if let Some(status) = child.try_wait().map_err(io_error("waiting"))? {
+                    self.nodes[i].child = None;
+                    return Err(BrokerProcessError::ExitedEarly {
+                        status,
+                        stderr: std::fs::read_to_string(&self.nodes[i].stderr).unwrap_or_default(),
+                    });
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(BrokerProcessError::Timeout("start", limit));
+            }
+        }
+        TcpStream::connect(self.addr(i)).map_err(io_error("connecting to a started node"))?;
+        Ok(())
+    }
+}
+
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        for i in 0..self.nodes.len() {
+            let _ = self.kill(i);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
