@@ -161,6 +161,8 @@ pub struct Log {
     pub(crate) unflushed_messages: i64,
     pub(crate) last_flush_ms: i64,
     pub(crate) offline: bool,
+    /// Closed by [`Log::close_in_place`]: writes are refused.
+    pub(crate) closed: bool,
     pub(crate) pending_deletes: Vec<PendingDelete>,
 }
 
@@ -267,6 +269,8 @@ impl Log {
     pub(crate) fn ensure_online(&self) -> Result<()> {
         if self.offline {
             Err(StorageError::LogOffline(self.dir.clone()))
+        } else if self.closed {
+            Err(StorageError::LogClosed(self.dir.clone()))
         } else {
             Ok(())
         }
@@ -928,6 +932,15 @@ impl Log {
     /// Flushes, trims the active segment's indexes, snapshots producer state and
     /// closes the log.
     pub fn close(mut self) -> Result<()> {
+        self.close_in_place()
+    }
+
+    /// [`Log::close`] for a log others may still hold (behind a lock): after it
+    /// the log refuses writes ([`StorageError::LogClosed`]) but still serves
+    /// reads, and its files are as a clean close leaves them (indexes exactly their
+    /// entries, a producer snapshot at the log end, everything fsynced) and none
+    /// is held open, so the next open needs no recovery.
+    pub fn close_in_place(&mut self) -> Result<()> {
         self.ensure_online()?;
         self.flush()?;
         let leo = self.log_end_offset();
@@ -941,6 +954,10 @@ impl Log {
         for p in std::mem::take(&mut self.pending_deletes) {
             let _ = self.storage.remove(&p.path);
         }
+        for seg in self.segments.values() {
+            seg.release_file();
+        }
+        self.closed = true;
         Ok(())
     }
 }

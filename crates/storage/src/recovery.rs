@@ -144,6 +144,7 @@ impl Log {
             unflushed_messages: 0,
             last_flush_ms: now,
             offline: false,
+            closed: false,
             pending_deletes: Vec::new(),
         };
         if log.segments.is_empty() {

@@ -802,6 +802,14 @@ impl LogSegment {
         Ok(())
     }
 
+    /// Lets the handle cache drop this inactive segment's `.log` file (a closed
+    /// log keeps no file open; a later read opens it again).
+    pub fn release_file(&self) {
+        if self.log.is_none() {
+            self.handles.remove(self.handle_id);
+        }
+    }
+
     /// Fsyncs the log and its indexes (index files only if they changed).
     pub fn flush(&mut self) -> Result<()> {
         self.log_file()?.sync().map_err(io_err(&self.log_path))?;
