@@ -56,6 +56,14 @@ impl Client {
         }
     }
 
+    /// Connects to a broker by `host:port` (one running as a process).
+    pub async fn connect_addr(addr: &str) -> Client {
+        Client {
+            s: TcpStream::connect(addr).await.unwrap(),
+            corr: 0,
+        }
+    }
+
     /// Sends one request and returns its response.
     pub async fn call(&mut self, version: i16, body: RequestBody) -> ResponseBody {
         self.corr += 1;
