@@ -1,9 +1,14 @@
 //! Storage benchmarks: append and sequential read throughput of a `Log` on the real
 //! file system, each beside a plain file write/read of the same bytes in the same
-//! run, and the time to recover a large log after an unclean stop.
+//! run, the time to recover a large log after an unclean stop, and the cost of
+//! opening many cleanly closed one-record logs beside opening (and closing) one
+//! plain file per log.
 //!
 //! Run (bounded): `cargo bench -p vltava-storage --bench storage -- --warm-up-time 1 --measurement-time 5`
 //! The recovery log size defaults to 1 GiB; set `VLTAVA_BENCH_RECOVERY_MB` to change it.
+//! The partition counts of `open_partitions` default to 1000,5000,10000,20000; set
+//! `VLTAVA_BENCH_OPEN_N` (comma-separated) to change them. Only that group:
+//! `cargo bench -p vltava-storage --bench storage -- open_partitions --warm-up-time 1 --measurement-time 5`
 
 use std::fs::OpenOptions;
 use std::hint::black_box;
@@ -235,5 +240,66 @@ fn bench_recovery(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_append, bench_read, bench_recovery);
+/// Opening N cleanly closed logs of one segment and one record (as a broker
+/// restart after a clean shutdown does: every segment trusted), each opened and
+/// dropped in turn, beside opening and closing N plain files (each log's `.log`)
+/// in the same run: the ratio is the cost of a log open in plain file opens, and
+/// the per-element time (throughput in partitions) should not grow with N.
+fn bench_open_partitions(c: &mut Criterion) {
+    let counts: Vec<usize> = std::env::var("VLTAVA_BENCH_OPEN_N")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1000, 5000, 10_000, 20_000]);
+    let Some(&max) = counts.iter().max() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dirs: Vec<_> = (0..max)
+        .map(|i| tmp.path().join(format!("t-{i}")))
+        .collect();
+    let mut record = {
+        let mut b = BatchBuilder::new(BatchBuilderConfig::default());
+        b.append(1_700_000_000_000, None, Some(&[b'x'; 100]), &[])
+            .expect("append");
+        b.build().expect("build").to_vec()
+    };
+    for d in &dirs {
+        let mut log = open(d, LogOpenOptions::default());
+        log.append_as_leader(&mut record, 0).expect("append");
+        log.close().expect("close");
+    }
+    let clean = LogOpenOptions {
+        recovery_point: i64::MAX,
+        ..LogOpenOptions::default()
+    };
+    let mut g = c.benchmark_group("open_partitions");
+    g.sample_size(10);
+    for n in counts {
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_function(format!("log_open_{n}"), |b| {
+            b.iter(|| {
+                for d in &dirs[..n] {
+                    black_box(open(d, clean).log_end_offset());
+                }
+            })
+        });
+        g.bench_function(format!("plain_file_open_{n}"), |b| {
+            b.iter(|| {
+                for d in &dirs[..n] {
+                    let f = std::fs::File::open(d.join("00000000000000000000.log")).expect("open");
+                    black_box(f.metadata().expect("metadata").len());
+                }
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_append,
+    bench_read,
+    bench_recovery,
+    bench_open_partitions
+);
 criterion_main!(benches);

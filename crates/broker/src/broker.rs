@@ -257,15 +257,28 @@ impl Broker {
             return;
         }
         let node = self.config.node_id;
+        let mut wanted = Vec::new();
         for t in cache.topics.values() {
             let cfg = self.log_config(&t.name, &cache);
             for p in t.partitions.values() {
                 if p.leader == node || p.replicas.contains(&node) {
-                    if let Err(e) = self.partitions.open(&t.name, p.index, cfg.clone()) {
-                        tracing::error!(topic = %t.name, partition = p.index, error = %e, "cannot open partition log");
-                    }
+                    wanted.push((t.name.clone(), p.index, cfg.clone()));
                 }
             }
+        }
+        let mut failed = 0usize;
+        for ((topic, partition), r) in self.partitions.open_many(wanted) {
+            if let Err(e) = r {
+                failed += 1;
+                // One line per failure for the first few, then a summary.
+                if failed <= 10 {
+                    let ran_out = crate::resources::exhausted_resource(&e).unwrap_or("-");
+                    tracing::error!(%topic, partition, error = %e, ran_out, "cannot open partition log; answering KAFKA_STORAGE_ERROR for it and retrying");
+                }
+            }
+        }
+        if failed > 10 {
+            tracing::error!(failed, "partition logs could not be opened; retrying");
         }
         let gone: Vec<String> = self
             .partitions

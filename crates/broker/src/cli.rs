@@ -100,6 +100,17 @@ pub fn load_config(args: &ConfigArgs) -> anyhow::Result<BrokerConfig> {
 
 async fn server_start(args: ConfigArgs) -> anyhow::Result<i32> {
     let config = load_config(&args)?;
+    // One descriptor per partition log, plus connections: use all the process
+    // may have.
+    match vltava_broker::resources::raise_open_file_limit() {
+        Ok(l) => tracing::info!(
+            soft_before = ?l.soft_before,
+            soft = ?l.soft,
+            hard = ?l.hard,
+            "open-file limit (RLIMIT_NOFILE)"
+        ),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit (RLIMIT_NOFILE)"),
+    }
     // Handlers first: a signal arriving while the node starts still stops it cleanly.
     let kind = tokio::signal::unix::SignalKind::terminate();
     let mut term = tokio::signal::unix::signal(kind).context("installing the SIGTERM handler")?;

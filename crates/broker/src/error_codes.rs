@@ -52,6 +52,8 @@ pub fn for_storage(e: &StorageError) -> i16 {
         StorageError::Io { .. } | StorageError::LogOffline(_) | StorageError::Corrupt { .. } => {
             KAFKA_STORAGE_ERROR
         }
+        // Closed for a shutdown: retriable, the client finds the partition again.
+        StorageError::LogClosed(_) => NOT_LEADER_OR_FOLLOWER,
         _ => UNKNOWN_SERVER_ERROR,
     }
 }

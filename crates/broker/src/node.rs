@@ -83,14 +83,18 @@ impl Node {
             what: format!("opening {}", dir.display()),
             source,
         })?);
+        partitions.set_threads(config.num_recovery_threads_per_data_dir);
+        vltava_storage::HandleCache::global().set_limit(config.log_inactive_segment_open_files_max);
+        // The client port is bound now (its number is registered with the
+        // controller) but listens only once the logs and coordinators are loaded:
+        // until then connections are refused, so no client waits on a request
+        // the broker cannot answer yet.
         let bind = config.client_bind_addr()?;
-        let listener = tokio::net::TcpListener::bind(bind)
-            .await
-            .map_err(|source| NodeError::Io {
-                what: format!("binding {bind}"),
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| NodeError::Io {
+        let socket = bind_client_port(bind).map_err(|source| NodeError::Io {
+            what: format!("binding {bind}"),
+            source,
+        })?;
+        let addr = socket.local_addr().map_err(|source| NodeError::Io {
             what: "reading the bound address".into(),
             source,
         })?;
@@ -118,7 +122,21 @@ impl Node {
             Lifecycle::register(controller.clone(), registration, register_timeout).await?;
         let heartbeats = lifecycle.spawn_heartbeats(heartbeat_interval);
         broker.set_controller(controller);
+        let loading = std::time::Instant::now();
+        let clean = partitions.clean_start();
         crate::metadata_sync::sync_now(&broker);
+        tracing::info!(
+            logs = partitions.all().len(),
+            clean_shutdown = clean,
+            ms = loading.elapsed().as_millis() as u64,
+            "partition logs loaded"
+        );
+        partitions
+            .finish_startup()
+            .map_err(|source| NodeError::Io {
+                what: "removing the clean-shutdown marker".into(),
+                source,
+            })?;
         let follower = crate::metadata_sync::spawn_follower(&broker);
         // The coordinator loads __consumer_offsets at start: after the logs are open.
         let (coordinator, _coordinator_task) = vltava_coordinator::start(
@@ -143,6 +161,12 @@ impl Node {
         .map_err(|e| NodeError::Load(e.to_string()))?;
         let background = partitions.spawn_background(retention, checkpoints);
         let (shutdown, rx) = watch::channel(false);
+        let listener = socket
+            .listen(LISTEN_BACKLOG)
+            .map_err(|source| NodeError::Io {
+                what: format!("listening on {addr}"),
+                source,
+            })?;
         let server = tokio::spawn(crate::server::run(listener, broker.clone(), rx));
         tracing::info!(%addr, cluster_id = %meta.cluster_id, node_id, "broker started");
         Ok(Node {
@@ -158,7 +182,8 @@ impl Node {
     }
 
     /// Controlled shutdown (leadership moves away while this node still serves), then stops
-    /// accepting connections, flushes every log and writes checkpoints.
+    /// accepting connections, closes every log, writes checkpoints and the clean-shutdown
+    /// marker.
     pub async fn shutdown(self) {
         self.lifecycle.controlled_shutdown().await;
         self.heartbeats.abort();
@@ -172,9 +197,27 @@ impl Node {
             c.clone().shutdown().await;
         }
         let partitions = self.broker.partitions.clone();
-        let _ = tokio::task::spawn_blocking(move || partitions.flush_all()).await;
-        tracing::info!("broker stopped");
+        let clean = tokio::task::spawn_blocking(move || partitions.close_all())
+            .await
+            .unwrap_or(false);
+        tracing::info!(clean, "broker stopped");
     }
+}
+
+/// Pending connections the kernel queues for the client listener.
+const LISTEN_BACKLOG: u32 = 1024;
+
+/// A socket bound to `addr` (address reuse on, as a listener's) that does not
+/// listen yet.
+fn bind_client_port(addr: SocketAddr) -> std::io::Result<tokio::net::TcpSocket> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    Ok(socket)
 }
 
 /// The metadata quorum settings: the metadata log lives in

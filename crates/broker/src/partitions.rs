@@ -1,11 +1,14 @@
 //! The partition manager: the open partition logs of this broker (one
 //! `vltava_storage::Log` per `<topic>-<partition>` directory under the first log
-//! dir), opening them at start-up and on demand, deleting them, the
-//! log-start-offset checkpoint, the retention/compaction schedule and the
-//! append notification that long-polling fetches wait on.
+//! dir), opening them at start-up and on demand (many at once in parallel, from
+//! their checkpointed recovery points, or trusting everything after a clean
+//! shutdown), closing them cleanly, deleting them, the log-start-offset and
+//! recovery-point checkpoints, the retention/compaction schedule and the append
+//! notification that long-polling fetches wait on.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
@@ -14,6 +17,8 @@ use vltava_storage::checkpoint::{LOG_START_OFFSET_CHECKPOINT, RECOVERY_POINT_CHE
 use vltava_storage::{
     Log, LogConfig, LogOpenOptions, OffsetCheckpoint, StdStorage, StorageError, SystemClock,
 };
+
+use crate::log_loading::{self, par_map};
 
 /// A topic and partition.
 pub type TopicPartition = (String, i32);
@@ -47,7 +52,22 @@ pub struct PartitionManager {
     /// `Log`s over it.
     opening: Mutex<()>,
     appended: watch::Sender<u64>,
+    /// Threads opening or closing many logs at once.
+    threads: AtomicUsize,
+    /// The last stop was clean (the marker was found) and the start-up opening
+    /// is not finished: logs opened now trust every segment.
+    clean_start: AtomicBool,
+    /// Logs that could not be opened: their config and the error, retried by
+    /// [`PartitionManager::retry_failed`]; requests for them get
+    /// KAFKA_STORAGE_ERROR meanwhile.
+    failed: Mutex<HashMap<TopicPartition, (LogConfig, String)>>,
 }
+
+/// How often logs that could not be opened, or went offline, are tried again.
+pub const RECOVER_INTERVAL: Duration = Duration::from_secs(1);
+
+/// One log to open: topic, partition, config.
+pub type OpenRequest = (String, i32, LogConfig);
 
 /// Parses `<topic>-<partition>` (topic names may contain `-`).
 fn parse_dir_name(name: &str) -> Option<TopicPartition> {
@@ -60,7 +80,8 @@ fn parse_dir_name(name: &str) -> Option<TopicPartition> {
 }
 
 impl PartitionManager {
-    /// A manager over `dir` (created if missing); opens nothing yet.
+    /// A manager over `dir` (created if missing); opens nothing yet. Notes
+    /// whether the last stop was clean.
     pub fn new(dir: &Path) -> std::io::Result<PartitionManager> {
         std::fs::create_dir_all(dir)?;
         Ok(PartitionManager {
@@ -68,7 +89,29 @@ impl PartitionManager {
             partitions: RwLock::new(HashMap::new()),
             opening: Mutex::new(()),
             appended: watch::channel(0).0,
+            threads: AtomicUsize::new(1),
+            clean_start: AtomicBool::new(log_loading::had_clean_shutdown(dir)),
+            failed: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Sets the number of threads that open or close many logs at once.
+    pub fn set_threads(&self, threads: usize) {
+        self.threads.store(threads.max(1), Ordering::Relaxed);
+    }
+
+    /// Whether the last stop was clean and the start-up opening is not finished.
+    pub fn clean_start(&self) -> bool {
+        self.clean_start.load(Ordering::Relaxed)
+    }
+
+    /// Ends the start-up opening: removes the clean-shutdown marker (from now on
+    /// the logs change, so the next start must not trust them blindly).
+    pub fn finish_startup(&self) -> std::io::Result<()> {
+        if self.clean_start.swap(false, Ordering::Relaxed) {
+            log_loading::remove_clean_shutdown(&self.dir)?;
+        }
+        Ok(())
     }
 
     fn read_map(&self) -> std::sync::RwLockReadGuard<'_, HashMap<TopicPartition, Arc<Partition>>> {
@@ -117,45 +160,188 @@ impl PartitionManager {
         partition: i32,
         config: LogConfig,
     ) -> Result<Arc<Partition>, StorageError> {
+        let mut out = self.open_many(vec![(topic.to_string(), partition, config)]);
+        match out.pop() {
+            Some((_, r)) => r,
+            None => Err(StorageError::InvalidRecord("nothing opened".into())),
+        }
+    }
+
+    /// Opens (creating if needed) every requested log, those not open yet in
+    /// parallel; open ones get their config applied. Checkpoints are read once.
+    /// Results come back in the requests' order.
+    pub fn open_many(
+        &self,
+        wanted: Vec<OpenRequest>,
+    ) -> Vec<(TopicPartition, Result<Arc<Partition>, StorageError>)> {
         let _opening = match self.opening.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
-        if let Some(p) = self.get(topic, partition) {
-            let mut log = p.log();
-            if log.config() != &config {
-                log.set_config(config);
+        type Outcome = (TopicPartition, Result<Arc<Partition>, StorageError>);
+        let mut out: Vec<Option<Outcome>> = Vec::with_capacity(wanted.len());
+        // (slot in `out`, key, config) of the logs not open yet.
+        let mut to_open = Vec::new();
+        for (topic, partition, config) in wanted {
+            let key = (topic, partition);
+            match self.read_map().get(&key).cloned() {
+                Some(p) => {
+                    let mut log = p.log();
+                    if log.config() != &config {
+                        log.set_config(config);
+                    }
+                    drop(log);
+                    out.push(Some((key, Ok(p))));
+                }
+                None => {
+                    to_open.push((out.len(), key, config));
+                    out.push(None);
+                }
             }
-            drop(log);
-            return Ok(p);
         }
-        let starts =
-            OffsetCheckpoint::read(&StdStorage, &self.dir.join(LOG_START_OFFSET_CHECKPOINT))
-                .unwrap_or_default();
-        let key = (topic.to_string(), partition);
-        let opts = LogOpenOptions {
-            log_start_offset: starts.offsets.get(&key).copied().unwrap_or(0),
-            ..LogOpenOptions::default()
-        };
-        let log = Log::open(
-            Arc::new(StdStorage),
-            &self.dir.join(format!("{topic}-{partition}")),
-            config,
-            Arc::new(SystemClock),
-            opts,
-        )?;
-        let mut map = self.write_map();
-        let p = map
-            .entry(key)
-            .or_insert_with(|| {
-                Arc::new(Partition {
-                    topic: topic.to_string(),
-                    index: partition,
-                    log: Mutex::new(log),
-                })
-            })
-            .clone();
-        Ok(p)
+        if !to_open.is_empty() {
+            let read = |name: &str| {
+                OffsetCheckpoint::read(&StdStorage, &self.dir.join(name))
+                    .unwrap_or_default()
+                    .offsets
+            };
+            let starts = read(LOG_START_OFFSET_CHECKPOINT);
+            let recovery = read(RECOVERY_POINT_CHECKPOINT);
+            let clean = self.clean_start();
+            let threads = self.threads.load(Ordering::Relaxed);
+            // Opening stops short of the descriptors kept for connections and
+            // the metadata log; the logs past that fail (and are retried).
+            let room = crate::resources::descriptors_available().unwrap_or(u64::MAX);
+            let room = usize::try_from(room).unwrap_or(usize::MAX);
+            let ranks: Vec<usize> = (0..to_open.len()).collect();
+            let logs = par_map(&ranks, threads, |&rank| {
+                let (_, key, config) = &to_open[rank];
+                let dir = self.dir.join(format!("{}-{}", key.0, key.1));
+                if rank >= room {
+                    return Err(StorageError::io(
+                        dir,
+                        std::io::Error::other(format!(
+                            "not opened: {room} descriptors left above the reserve kept for \
+                             connections; raise `ulimit -n`"
+                        )),
+                    ));
+                }
+                let opts = LogOpenOptions {
+                    log_start_offset: starts.get(key).copied().unwrap_or(0),
+                    // After a clean shutdown every segment was flushed and closed:
+                    // trust them all. Otherwise recover from the last checkpointed
+                    // recovery point (0, all of it, for a log never checkpointed).
+                    recovery_point: if clean {
+                        i64::MAX
+                    } else {
+                        recovery.get(key).copied().unwrap_or(0)
+                    },
+                    ..LogOpenOptions::default()
+                };
+                Log::open(
+                    Arc::new(StdStorage),
+                    &dir,
+                    config.clone(),
+                    Arc::new(SystemClock),
+                    opts,
+                )
+            });
+            let mut map = self.write_map();
+            let mut failed = self.failed();
+            for ((slot, key, config), log) in to_open.into_iter().zip(logs) {
+                match &log {
+                    Ok(_) => {
+                        failed.remove(&key);
+                    }
+                    Err(e) => {
+                        failed.insert(key.clone(), (config, e.to_string()));
+                    }
+                }
+                let r = log.map(|log| {
+                    map.entry(key.clone())
+                        .or_insert_with(|| {
+                            Arc::new(Partition {
+                                topic: key.0.clone(),
+                                index: key.1,
+                                log: Mutex::new(log),
+                            })
+                        })
+                        .clone()
+                });
+                out[slot] = Some((key, r));
+            }
+        }
+        out.into_iter().flatten().collect()
+    }
+
+    fn failed(&self) -> MutexGuard<'_, HashMap<TopicPartition, (LogConfig, String)>> {
+        match self.failed.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// Why the log of a partition this broker should hold could not be opened.
+    pub fn open_error(&self, topic: &str, partition: i32) -> Option<String> {
+        self.failed()
+            .get(&(topic.to_string(), partition))
+            .map(|(_, e)| e.clone())
+    }
+
+    /// Tries again to open the logs that could not be opened; returns how many
+    /// are still missing.
+    pub fn retry_failed(&self) -> usize {
+        let wanted: Vec<OpenRequest> = self
+            .failed()
+            .iter()
+            .map(|((t, p), (c, _))| (t.clone(), *p, c.clone()))
+            .collect();
+        if wanted.is_empty() {
+            return 0;
+        }
+        let outcome = self.open_many(wanted);
+        let opened = outcome.iter().filter(|(_, r)| r.is_ok()).count();
+        if opened > 0 {
+            tracing::info!(opened, "partition logs opened on retry");
+        }
+        outcome.len() - opened
+    }
+
+    /// Reopens logs taken offline by a failed write or fsync (a full disk, a
+    /// descriptor shortage): each is recovered from its recovery point, as at a
+    /// restart. Returns how many were reopened.
+    pub fn reopen_offline(&self) -> usize {
+        let mut reopened = 0;
+        for p in self.all() {
+            let mut log = p.log();
+            if !log.is_offline() {
+                continue;
+            }
+            let opts = LogOpenOptions {
+                log_start_offset: log.log_start_offset(),
+                recovery_point: log.recovery_point(),
+                ..LogOpenOptions::default()
+            };
+            let dir = self.dir.join(format!("{}-{}", p.topic, p.index));
+            let config = log.config().clone();
+            match Log::open(
+                Arc::new(StdStorage),
+                &dir,
+                config,
+                Arc::new(SystemClock),
+                opts,
+            ) {
+                Ok(fresh) => {
+                    *log = fresh;
+                    reopened += 1;
+                    tracing::info!(topic = %p.topic, partition = p.index, "offline log reopened");
+                }
+                Err(e) => {
+                    tracing::debug!(topic = %p.topic, partition = p.index, error = %e, "offline log cannot be reopened yet");
+                }
+            }
+        }
+        reopened
     }
 
     /// Closes and deletes every partition of `topic`, including directories of
@@ -172,6 +358,7 @@ impl PartitionManager {
             keys.iter().filter_map(|k| map.remove(k)).collect()
         };
         drop(removed);
+        self.failed().retain(|(t, _), _| t != topic);
         for (t, p) in self.on_disk()? {
             if t == topic {
                 std::fs::remove_dir_all(self.dir.join(format!("{t}-{p}")))?;
@@ -236,20 +423,37 @@ impl PartitionManager {
         }
     }
 
-    /// Flushes every log (clean shutdown) and writes the checkpoints.
-    pub fn flush_all(&self) {
-        for p in self.all() {
-            if let Err(e) = p.log().flush() {
-                tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "flush failed");
+    /// Clean shutdown: closes every log in parallel (flushed, indexes trimmed,
+    /// producer state snapshotted; they refuse writes from now on), writes the
+    /// checkpoints and then, if all of that worked, the clean-shutdown marker.
+    /// Returns whether the marker was written.
+    pub fn close_all(&self) -> bool {
+        let all = self.all();
+        let threads = self.threads.load(Ordering::Relaxed);
+        let results = par_map(&all, threads, |p| p.log().close_in_place());
+        let mut clean = true;
+        for (p, r) in all.iter().zip(results) {
+            if let Err(e) = r {
+                tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "closing the log failed");
+                clean = false;
             }
         }
         if let Err(e) = self.write_checkpoints() {
             tracing::warn!(error = %e, "writing checkpoints failed");
+            clean = false;
         }
+        if clean {
+            if let Err(e) = log_loading::write_clean_shutdown(&self.dir) {
+                tracing::warn!(error = %e, "writing the clean-shutdown marker failed");
+                clean = false;
+            }
+        }
+        clean
     }
 
-    /// Runs retention every `interval` and checkpoints every `checkpoint_interval`
-    /// until the manager is dropped by everyone else.
+    /// Runs retention every `interval`, checkpoints every `checkpoint_interval`,
+    /// and retries failed and offline logs every [`RECOVER_INTERVAL`] until the
+    /// manager is dropped by everyone else.
     pub fn spawn_background(
         self: &Arc<Self>,
         interval: Duration,
@@ -259,8 +463,16 @@ impl PartitionManager {
         tokio::spawn(async move {
             let mut retention = tokio::time::interval(interval);
             let mut checkpoint = tokio::time::interval(checkpoint_interval);
+            let mut recover = tokio::time::interval(RECOVER_INTERVAL);
             loop {
                 tokio::select! {
+                    _ = recover.tick() => {
+                        let Some(m) = weak.upgrade() else { return };
+                        let _ = tokio::task::spawn_blocking(move || {
+                            m.retry_failed();
+                            m.reopen_offline();
+                        }).await;
+                    }
                     _ = retention.tick() => {
                         let Some(m) = weak.upgrade() else { return };
                         let now = now_ms();

@@ -31,7 +31,10 @@ pub async fn run(listener: TcpListener, broker: Arc<Broker>, mut shutdown: watch
                 let (stream, peer) = match accepted {
                     Ok(s) => s,
                     Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
+                        match e.raw_os_error() {
+                            Some(23 | 24) => tracing::error!(error = %e, "accept failed: out of file descriptors; raise `ulimit -n`"),
+                            _ => tracing::warn!(error = %e, "accept failed"),
+                        }
                         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                         continue;
                     }

@@ -214,7 +214,7 @@ impl Log {
             let size_before = seg.size();
             let st = self.storage.clone();
             let mut cleaned = LogSegment::create_with_suffix(
-                st.as_ref(),
+                &st,
                 &self.dir,
                 base,
                 &self.config,
@@ -237,7 +237,7 @@ impl Log {
                 }
             }
             if removed == 0 {
-                cleaned.remove_files(st.as_ref())?;
+                cleaned.remove_files()?;
                 continue;
             }
             outcome.segments_cleaned += 1;
@@ -359,7 +359,7 @@ impl Log {
         for f in &finals {
             let _ = st.remove(&with_suffix(f, DELETED_SUFFIX));
         }
-        let mut seg = LogSegment::open(st, &self.dir, base, &self.config, now_ms)?;
+        let mut seg = LogSegment::open(&self.storage, &self.dir, base, &self.config, now_ms)?;
         seg.load_trusted()?;
         self.segments.insert(base, seg);
         Ok(())

@@ -17,6 +17,9 @@ pub enum StorageError {
     /// An fsync failed earlier: the log refuses writes until it is reopened.
     #[error("log {0} is offline after a failed fsync; reopen it to recover")]
     LogOffline(PathBuf),
+    /// The log was closed (the broker is shutting down): it refuses writes.
+    #[error("log {0} is closed")]
+    LogClosed(PathBuf),
     /// A batch handed to append is malformed.
     #[error("invalid record batch: {0}")]
     InvalidBatch(#[from] RecordsError),

@@ -1,15 +1,18 @@
 //! The file half shared by the offset and time indexes: fixed-size big-endian
-//! entries kept in memory and mirrored to a preallocated file. Entries are
-//! appended in memory and written in one call (`write_pending`); truncation
-//! zeroes the dropped tail on disk; a rolled or closed segment trims the file to
-//! its entries. On load, a run of all-zero entries after the first one is the
-//! unused preallocated tail, and anything non-zero after it rejects the file.
+//! entries kept in memory and mirrored to a file that is opened only while it is
+//! read or written, so an index holds no file descriptor. New entries stay in
+//! memory until `write_pending` (the log calls it on flush, roll and close; after
+//! a crash, recovery from the recovery point rebuilds what was not written, as in
+//! Kafka). Files are never preallocated: a file is exactly its entries, so a
+//! rolled or closed segment's index needs no trimming. Truncation shortens the
+//! file at once. On load, a run of all-zero entries after the first one is an
+//! unused preallocated tail (files written by Kafka or by older versions), and
+//! anything non-zero after it rejects the file.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use crate::error::{Result, StorageError};
-use crate::io::{Storage, StorageFile, read_full_at};
+use crate::io::{Storage, read_full_at};
 
 /// One fixed-size index entry and its on-disk form.
 pub trait IndexEntry: Copy {
@@ -27,12 +30,20 @@ pub trait IndexEntry: Copy {
 #[derive(Debug)]
 pub struct IndexFile<E> {
     path: PathBuf,
-    file: Arc<dyn StorageFile>,
     entries: Vec<E>,
     max_entries: usize,
     /// Entries already written to the file (the rest are written in one call by
-    /// `write_pending`, at the end of each append).
+    /// `write_pending`).
     written: usize,
+    /// The file's length as last seen or set (a loaded preallocated file is longer
+    /// than its entries until trimmed).
+    file_len: u64,
+    /// Written or resized since the last fsync.
+    dirty: bool,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StorageError + '_ {
+    move |e| StorageError::io(path, e)
 }
 
 impl<E: IndexEntry> IndexFile<E> {
@@ -40,20 +51,17 @@ impl<E: IndexEntry> IndexFile<E> {
         (max_bytes / E::SIZE as u64).max(1) as usize
     }
 
-    /// Creates (or empties) the file and preallocates it to `max_bytes`.
+    /// Creates (or empties) the file; `max_bytes` bounds the entries it may hold.
     pub fn create(storage: &dyn Storage, path: &Path, max_bytes: u64) -> Result<Self> {
-        let file = storage
-            .open(path, true)
-            .map_err(|e| StorageError::io(path, e))?;
-        let max_entries = Self::max_entries(max_bytes);
-        file.set_len((max_entries * E::SIZE) as u64)
-            .map_err(|e| StorageError::io(path, e))?;
+        let file = storage.open(path, true).map_err(io_err(path))?;
+        file.set_len(0).map_err(io_err(path))?;
         Ok(IndexFile {
             path: path.to_path_buf(),
-            file,
             entries: Vec::new(),
-            max_entries,
+            max_entries: Self::max_entries(max_bytes),
             written: 0,
+            file_len: 0,
+            dirty: true,
         })
     }
 
@@ -69,13 +77,14 @@ impl<E: IndexEntry> IndexFile<E> {
         let Ok(file) = storage.open(path, false) else {
             return Ok(None);
         };
-        let len = file.len().map_err(|e| StorageError::io(path, e))?;
+        let len = file.len().map_err(io_err(path))?;
         let max_entries = Self::max_entries(max_bytes);
         if len % E::SIZE as u64 != 0 || len > (max_entries * E::SIZE) as u64 {
             return Ok(None);
         }
         let mut buf = vec![0u8; len as usize];
-        let n = read_full_at(file.as_ref(), &mut buf, 0).map_err(|e| StorageError::io(path, e))?;
+        let n = read_full_at(file.as_ref(), &mut buf, 0).map_err(io_err(path))?;
+        drop(file);
         if n != buf.len() {
             return Ok(None);
         }
@@ -100,10 +109,11 @@ impl<E: IndexEntry> IndexFile<E> {
         }
         Ok(Some(IndexFile {
             path: path.to_path_buf(),
-            file,
             written: entries.len(),
             entries,
             max_entries,
+            file_len: len,
+            dirty: false,
         }))
     }
 
@@ -145,8 +155,13 @@ impl<E: IndexEntry> IndexFile<E> {
         self.entries.len() >= self.max_entries
     }
 
+    /// Entries in memory not yet written to the file.
+    pub fn pending(&self) -> usize {
+        self.entries.len() - self.written
+    }
+
     /// Writes the entries added since the last call to the file, in one write.
-    pub fn write_pending(&mut self) -> Result<()> {
+    pub fn write_pending(&mut self, storage: &dyn Storage) -> Result<()> {
         if self.written >= self.entries.len() {
             return Ok(());
         }
@@ -154,62 +169,72 @@ impl<E: IndexEntry> IndexFile<E> {
         for entry in &self.entries[self.written..] {
             entry.encode(&mut buf);
         }
-        self.file
-            .write_at(&buf, (self.written * E::SIZE) as u64)
-            .map_err(|e| StorageError::io(&self.path, e))?;
+        let at = (self.written * E::SIZE) as u64;
+        let file = storage.open(&self.path, true).map_err(io_err(&self.path))?;
+        file.write_at(&buf, at).map_err(io_err(&self.path))?;
         self.written = self.entries.len();
+        self.file_len = self.file_len.max(at + buf.len() as u64);
+        self.dirty = true;
         Ok(())
     }
 
-    /// Keeps the first `keep` entries, zeroing any dropped ones already on disk.
-    pub(crate) fn truncate_entries(&mut self, keep: usize) -> Result<()> {
-        if keep < self.written {
-            let zeros = vec![0u8; (self.written - keep) * E::SIZE];
-            self.file
-                .write_at(&zeros, (keep * E::SIZE) as u64)
-                .map_err(|e| StorageError::io(&self.path, e))?;
-            self.written = keep;
-        }
+    fn set_file_len(&mut self, storage: &dyn Storage, len: u64) -> Result<()> {
+        let file = storage.open(&self.path, true).map_err(io_err(&self.path))?;
+        file.set_len(len).map_err(io_err(&self.path))?;
+        self.file_len = len;
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Keeps the first `keep` entries, cutting any dropped ones already on disk.
+    pub(crate) fn truncate_entries(&mut self, storage: &dyn Storage, keep: usize) -> Result<()> {
         self.entries.truncate(keep);
+        if keep < self.written {
+            self.written = keep;
+            self.set_file_len(storage, (keep * E::SIZE) as u64)?;
+        }
         Ok(())
     }
 
-    /// Drops all entries (before a rebuild).
-    pub fn reset(&mut self) -> Result<()> {
+    /// Drops all entries and empties the file (before a rebuild).
+    pub fn reset(&mut self, storage: &dyn Storage) -> Result<()> {
         self.entries.clear();
         self.written = 0;
-        self.file
-            .set_len(0)
-            .and_then(|_| self.file.set_len((self.max_entries * E::SIZE) as u64))
-            .map_err(|e| StorageError::io(&self.path, e))
+        self.set_file_len(storage, 0)
     }
 
-    /// Shrinks the file to exactly its entries (segment no longer active).
-    pub fn trim(&mut self) -> Result<()> {
-        self.write_pending()?;
-        self.file
-            .set_len((self.entries.len() * E::SIZE) as u64)
-            .map_err(|e| StorageError::io(&self.path, e))
+    /// Writes pending entries and cuts the file to exactly its entries (a loaded
+    /// preallocated file).
+    pub fn trim(&mut self, storage: &dyn Storage) -> Result<()> {
+        self.write_pending(storage)?;
+        let want = (self.entries.len() * E::SIZE) as u64;
+        if self.file_len != want {
+            self.set_file_len(storage, want)?;
+        }
+        Ok(())
     }
 
-    /// Grows the file back to its preallocated size (segment active again).
-    pub fn preallocate(&self) -> Result<()> {
-        self.file
-            .set_len((self.max_entries * E::SIZE) as u64)
-            .map_err(|e| StorageError::io(&self.path, e))
+    /// Writes pending entries and fsyncs the file if anything changed since the
+    /// last fsync.
+    pub fn sync(&mut self, storage: &dyn Storage) -> Result<()> {
+        self.write_pending(storage)?;
+        if self.dirty {
+            let file = storage.open(&self.path, true).map_err(io_err(&self.path))?;
+            file.sync().map_err(io_err(&self.path))?;
+            self.dirty = false;
+        }
+        Ok(())
     }
 
-    /// Fsyncs the file.
-    pub fn sync(&mut self) -> Result<()> {
-        self.write_pending()?;
-        self.file
-            .sync()
-            .map_err(|e| StorageError::io(&self.path, e))
+    /// Whether the file changed since it was last fsynced (by [`IndexFile::sync`]
+    /// or a flush job that reported back through [`IndexFile::mark_synced`]).
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
     }
 
-    /// The open file (to fsync it outside the log's lock).
-    pub fn file(&self) -> &Arc<dyn StorageFile> {
-        &self.file
+    /// Records that the file was fsynced elsewhere.
+    pub fn mark_synced(&mut self) {
+        self.dirty = false;
     }
 
     /// Points the index at a renamed file.

@@ -17,6 +17,7 @@ pub mod compaction;
 pub mod config;
 pub mod error;
 pub mod fuzz_support;
+pub mod handle_cache;
 pub mod index_file;
 pub mod io;
 pub mod leader_epoch;
@@ -36,6 +37,7 @@ pub use checkpoint::OffsetCheckpoint;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{CleanupPolicy, LogConfig};
 pub use error::{Result, StorageError};
+pub use handle_cache::{DEFAULT_INACTIVE_SEGMENT_OPEN_FILES, HandleCache};
 pub use io::{MemStorage, StdStorage, Storage, StorageFile};
 pub use log::{
     AppendInfo, EARLIEST_TIMESTAMP, FetchIsolation, FlushJob, LATEST_TIMESTAMP, Log,

@@ -99,7 +99,9 @@ pub const MAX_TIMESTAMP: i64 = -3;
 #[derive(Debug)]
 pub struct FlushJob {
     up_to: i64,
-    files: Vec<(PathBuf, Arc<dyn crate::io::StorageFile>)>,
+    /// Files to fsync: a handle, or a path to open (index files, which no one
+    /// holds open).
+    files: Vec<crate::segment::SyncTarget>,
     dir: PathBuf,
     storage: Arc<dyn Storage>,
 }
@@ -111,9 +113,19 @@ impl FlushJob {
     }
 
     /// Fsyncs the files and the directory.
+    /// A file named by path that is gone (its segment was deleted meanwhile)
+    /// needs no fsync.
     pub fn run(&self) -> Result<()> {
         for (path, f) in &self.files {
-            f.sync().map_err(|e| StorageError::io(path, e))?;
+            let file = match f {
+                Some(f) => f.clone(),
+                None => match self.storage.open(path, false) {
+                    Ok(f) => f,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(StorageError::io(path, e)),
+                },
+            };
+            file.sync().map_err(|e| StorageError::io(path, e))?;
         }
         self.storage
             .sync_dir(&self.dir)
@@ -149,6 +161,8 @@ pub struct Log {
     pub(crate) unflushed_messages: i64,
     pub(crate) last_flush_ms: i64,
     pub(crate) offline: bool,
+    /// Closed by [`Log::close_in_place`]: writes are refused.
+    pub(crate) closed: bool,
     pub(crate) pending_deletes: Vec<PendingDelete>,
 }
 
@@ -255,6 +269,8 @@ impl Log {
     pub(crate) fn ensure_online(&self) -> Result<()> {
         if self.offline {
             Err(StorageError::LogOffline(self.dir.clone()))
+        } else if self.closed {
+            Err(StorageError::LogClosed(self.dir.clone()))
         } else {
             Ok(())
         }
@@ -517,7 +533,7 @@ impl Log {
                 // An empty active segment is replaced rather than kept.
                 let base = active.base_offset();
                 if let Some(seg) = self.segments.remove(&base) {
-                    seg.remove_files(self.storage.as_ref())?;
+                    seg.remove_files()?;
                 }
             } else {
                 active.on_become_inactive()?;
@@ -526,13 +542,7 @@ impl Log {
         self.producers.set_map_end_offset(leo);
         self.producers
             .write_snapshot(self.storage.as_ref(), &self.dir)?;
-        let seg = LogSegment::create(
-            self.storage.as_ref(),
-            &self.dir,
-            new_base,
-            &self.config,
-            now,
-        )?;
+        let seg = LogSegment::create(&self.storage, &self.dir, new_base, &self.config, now)?;
         self.segments.insert(new_base, seg);
         // If an empty first segment was replaced, the log now starts later.
         if let Some(&first) = self.segments.keys().next() {
@@ -560,12 +570,19 @@ impl Log {
         if self.recovery_point >= active_base {
             return None;
         }
-        let files = self
+        let mut files = Vec::new();
+        for seg in self
             .segments
             .values()
             .filter(|s| s.base_offset() < active_base && s.next_offset() > self.recovery_point)
-            .flat_map(LogSegment::sync_handles)
-            .collect();
+        {
+            match seg.sync_targets() {
+                Ok(t) => files.extend(t),
+                // The `.log` file cannot be opened now: the job names it by path
+                // and reports the failure when it runs.
+                Err(_) => files.push((seg.log_path().to_path_buf(), None)),
+            }
+        }
         Some(FlushJob {
             up_to: active_base,
             files,
@@ -824,7 +841,7 @@ impl Log {
                 self.guard(r)?;
             }
         }
-        let r = LogSegment::create(self.storage.as_ref(), &self.dir, offset, &self.config, now);
+        let r = LogSegment::create(&self.storage, &self.dir, offset, &self.config, now);
         let seg = self.guard(r)?;
         self.segments.insert(offset, seg);
         self.log_start_offset = offset;
@@ -897,8 +914,7 @@ impl Log {
     /// Renames a segment's files to `.deleted` and removes them now or, with
     /// `file.delete.delay.ms`, at a later retention run.
     pub(crate) fn delete_segment_files(&mut self, mut seg: LogSegment, now: i64) -> Result<()> {
-        let paths =
-            seg.rename_with_suffix(self.storage.as_ref(), crate::segment::DELETED_SUFFIX)?;
+        let paths = seg.rename_with_suffix(crate::segment::DELETED_SUFFIX)?;
         if self.config.file_delete_delay_ms <= 0 {
             for p in paths {
                 self.storage
@@ -916,6 +932,15 @@ impl Log {
     /// Flushes, trims the active segment's indexes, snapshots producer state and
     /// closes the log.
     pub fn close(mut self) -> Result<()> {
+        self.close_in_place()
+    }
+
+    /// [`Log::close`] for a log others may still hold (behind a lock): after it
+    /// the log refuses writes ([`StorageError::LogClosed`]) but still serves
+    /// reads, and its files are as a clean close leaves them (indexes exactly their
+    /// entries, a producer snapshot at the log end, everything fsynced) and none
+    /// is held open, so the next open needs no recovery.
+    pub fn close_in_place(&mut self) -> Result<()> {
         self.ensure_online()?;
         self.flush()?;
         let leo = self.log_end_offset();
@@ -929,6 +954,10 @@ impl Log {
         for p in std::mem::take(&mut self.pending_deletes) {
             let _ = self.storage.remove(&p.path);
         }
+        for seg in self.segments.values() {
+            seg.release_file();
+        }
+        self.closed = true;
         Ok(())
     }
 }

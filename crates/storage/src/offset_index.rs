@@ -54,7 +54,7 @@ impl DerefMut for OffsetIndex {
 }
 
 impl OffsetIndex {
-    /// Creates (or empties) the index file and preallocates it to `max_bytes`.
+    /// Creates (or empties) the index file; it holds at most `max_bytes` of entries.
     pub fn create(
         storage: &dyn Storage,
         path: &Path,
@@ -144,12 +144,12 @@ impl OffsetIndex {
     }
 
     /// Removes every entry for an offset at or above `offset`.
-    pub fn truncate_to_offset(&mut self, offset: i64) -> Result<()> {
+    pub fn truncate_to_offset(&mut self, storage: &dyn Storage, offset: i64) -> Result<()> {
         let keep = self
             .file
             .raw_entries()
             .partition_point(|&(r, _)| self.base_offset.saturating_add(i64::from(r)) < offset);
-        self.file.truncate_entries(keep)
+        self.file.truncate_entries(storage, keep)
     }
 }
 
@@ -172,7 +172,7 @@ mod tests {
         assert_eq!(idx.lookup(110), (110, 4000));
         assert_eq!(idx.lookup(119), (110, 4000));
         assert_eq!(idx.lookup(500), (120, 8000));
-        idx.truncate_to_offset(120).unwrap();
+        idx.truncate_to_offset(&s, 120).unwrap();
         assert_eq!(idx.last_entry(), Some((110, 4000)));
     }
 
@@ -183,13 +183,22 @@ mod tests {
         let mut idx = OffsetIndex::create(&s, p, 0, 80).unwrap();
         idx.append(5, 100).unwrap();
         idx.append(9, 300).unwrap();
-        // Nothing reaches the file until the pending entries are written.
-        assert_eq!(s.snapshot()[p][..8], [0u8; 8]);
-        idx.write_pending().unwrap();
-        // Preallocated (untrimmed) file: the zero tail ends the entries.
+        // Nothing reaches the file until the pending entries are written; then
+        // the file is exactly the entries (no preallocation).
+        assert!(s.snapshot()[p].is_empty());
+        idx.write_pending(&s).unwrap();
+        assert_eq!(s.snapshot()[p].len(), 16);
         let loaded = OffsetIndex::load(&s, p, 0, 80, 1000).unwrap().unwrap();
         assert_eq!(loaded.last_entry(), Some((9, 300)));
-        idx.trim().unwrap();
+        // A preallocated file (Kafka's, or an older version's): the zero tail ends
+        // the entries, and trimming cuts it.
+        let mut padded = s.snapshot()[p].clone();
+        padded.resize(80, 0);
+        s.put(p, padded).unwrap();
+        let mut loaded = OffsetIndex::load(&s, p, 0, 80, 1000).unwrap().unwrap();
+        assert_eq!(loaded.last_entry(), Some((9, 300)));
+        assert_eq!(s.snapshot()[p].len(), 80);
+        loaded.trim(&s).unwrap();
         assert_eq!(s.snapshot()[p].len(), 16);
         // A position beyond the log is rejected.
         assert!(OffsetIndex::load(&s, p, 0, 80, 200).unwrap().is_none());

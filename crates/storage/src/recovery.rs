@@ -97,14 +97,14 @@ impl Log {
         let mut cut_rest = false;
         for (i, &base) in bases.iter().enumerate() {
             if cut_rest {
-                for p in LogSegment::open(st, dir, base, &config, now)?.file_paths() {
+                for p in LogSegment::open(&storage, dir, base, &config, now)?.file_paths() {
                     if st.exists(&p) {
                         st.remove(&p).map_err(|e| StorageError::io(&p, e))?;
                     }
                 }
                 continue;
             }
-            let mut seg = LogSegment::open(st, dir, base, &config, now)?;
+            let mut seg = LogSegment::open(&storage, dir, base, &config, now)?;
             let trusted = if i < first_unsafe {
                 // Durable by the recovery point: trust it, fixing its indexes from
                 // the headers if they do not match; recover it only if even the
@@ -144,11 +144,12 @@ impl Log {
             unflushed_messages: 0,
             last_flush_ms: now,
             offline: false,
+            closed: false,
             pending_deletes: Vec::new(),
         };
         if log.segments.is_empty() {
             let start = log.log_start_offset;
-            let seg = LogSegment::create(st, dir, start, &log.config, now)?;
+            let seg = LogSegment::create(&storage, dir, start, &log.config, now)?;
             log.segments.insert(start, seg);
         }
         let last_base = log.segments.keys().next_back().copied().unwrap_or(0);

@@ -4,6 +4,11 @@
 //! The segment knows its valid size, next offset and largest timestamp; it appends
 //! batches and their sparse index entries, translates offsets and timestamps to file
 //! positions, truncates, and recovers (checking every CRC) after a crash.
+//!
+//! Open files: the active segment holds its `.log` file open; an inactive one
+//! borrows it from the process's [`HandleCache`] (opened on demand, bounded). The
+//! indexes hold no file at all (see `index_file`), and the `.txnindex` exists only
+//! once it has an entry.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,6 +19,7 @@ use vltava_records::{BatchHeader, MAGIC_V2};
 
 use crate::config::LogConfig;
 use crate::error::{Result, StorageError};
+use crate::handle_cache::HandleCache;
 use crate::io::{Storage, StorageFile, read_full_at};
 use crate::offset_index::OffsetIndex;
 use crate::slice::FileSlice;
@@ -68,8 +74,13 @@ pub fn offsets_in_range(h: &BatchHeader) -> bool {
 #[derive(Debug)]
 pub struct LogSegment {
     base_offset: i64,
+    storage: Arc<dyn Storage>,
     log_path: PathBuf,
-    log: Arc<dyn StorageFile>,
+    /// The `.log` file while the segment is active; `None` once it is inactive
+    /// (the file is then borrowed from `handles` under `handle_id`).
+    log: Option<Arc<dyn StorageFile>>,
+    handles: Arc<HandleCache>,
+    handle_id: u64,
     size: u64,
     next_offset: i64,
     offset_index: OffsetIndex,
@@ -101,10 +112,14 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StorageError + '_ {
     move |e| StorageError::io(path, e)
 }
 
+/// A file to fsync: its path, and its handle when one is held (index files are
+/// opened by path when fsynced).
+pub type SyncTarget = (PathBuf, Option<Arc<dyn StorageFile>>);
+
 impl LogSegment {
     /// Creates a new empty segment at `base_offset` (replacing any files there).
     pub fn create(
-        storage: &dyn Storage,
+        storage: &Arc<dyn Storage>,
         dir: &Path,
         base_offset: i64,
         config: &LogConfig,
@@ -116,24 +131,27 @@ impl LogSegment {
     /// Like [`LogSegment::create`] with an extra suffix after each file name (used by
     /// compaction to write `.cleaned` files).
     pub fn create_with_suffix(
-        storage: &dyn Storage,
+        storage: &Arc<dyn Storage>,
         dir: &Path,
         base_offset: i64,
         config: &LogConfig,
         now_ms: i64,
         extra: &str,
     ) -> Result<Self> {
+        let handles = HandleCache::global().clone();
+        let st = storage.as_ref();
+        let storage = storage.clone();
         let log_path = dir.join(format!("{}{extra}", file_name(base_offset, LOG_SUFFIX)));
-        let log = storage.open(&log_path, true).map_err(io_err(&log_path))?;
+        let log = st.open(&log_path, true).map_err(io_err(&log_path))?;
         log.set_len(0).map_err(io_err(&log_path))?;
         let offset_index = OffsetIndex::create(
-            storage,
+            st,
             &dir.join(format!("{}{extra}", file_name(base_offset, INDEX_SUFFIX))),
             base_offset,
             config.segment_index_bytes,
         )?;
         let time_index = TimeIndex::create(
-            storage,
+            st,
             &dir.join(format!(
                 "{}{extra}",
                 file_name(base_offset, TIME_INDEX_SUFFIX)
@@ -148,17 +166,17 @@ impl LogSegment {
         // Every segment gets its (empty) `.txnindex`, so that a missing one shows
         // damage; compaction output keeps the original's instead.
         let txn_index = if extra.is_empty() {
-            TxnIndex::create(storage, txn_path, base_offset)?
+            TxnIndex::create(st, txn_path, base_offset)?
         } else {
-            if storage.exists(&txn_path) {
-                storage.remove(&txn_path).map_err(io_err(&txn_path))?;
-            }
-            TxnIndex::new(txn_path, base_offset)
+            TxnIndex::without_file(st, txn_path, base_offset)?
         };
         Ok(LogSegment {
             base_offset,
+            storage,
             log_path,
-            log,
+            log: Some(log),
+            handle_id: handles.new_id(),
+            handles,
             size: 0,
             next_offset: base_offset,
             offset_index,
@@ -175,46 +193,57 @@ impl LogSegment {
         })
     }
 
-    /// Opens an existing segment without reading its data. Follow with
+    /// Opens an existing segment without reading its data, as an inactive one
+    /// (see [`LogSegment::on_become_active`]). Follow with
     /// [`LogSegment::recover`] (full check) or [`LogSegment::load_trusted`].
     pub fn open(
-        storage: &dyn Storage,
+        storage: &Arc<dyn Storage>,
         dir: &Path,
         base_offset: i64,
         config: &LogConfig,
         now_ms: i64,
     ) -> Result<Self> {
+        let handles = HandleCache::global().clone();
+        let st = storage.as_ref();
         let log_path = dir.join(file_name(base_offset, LOG_SUFFIX));
-        let log = storage.open(&log_path, false).map_err(io_err(&log_path))?;
+        let log = st.open(&log_path, false).map_err(io_err(&log_path))?;
         let size = log.len().map_err(io_err(&log_path))?;
         let index_path = dir.join(file_name(base_offset, INDEX_SUFFIX));
         let time_path = dir.join(file_name(base_offset, TIME_INDEX_SUFFIX));
         let max = config.segment_index_bytes;
         let mut index_damaged = false;
-        let offset_index = match OffsetIndex::load(storage, &index_path, base_offset, max, size)? {
+        let offset_index = match OffsetIndex::load(st, &index_path, base_offset, max, size)? {
             Some(i) => i,
             None => {
                 index_damaged = true;
-                OffsetIndex::create(storage, &index_path, base_offset, max)?
+                OffsetIndex::create(st, &index_path, base_offset, max)?
             }
         };
-        let time_index = match TimeIndex::load(storage, &time_path, base_offset, max, i64::MAX)? {
+        let time_index = match TimeIndex::load(st, &time_path, base_offset, max, i64::MAX)? {
             Some(i) => i,
             None => {
                 index_damaged = true;
-                TimeIndex::create(storage, &time_path, base_offset, max)?
+                TimeIndex::create(st, &time_path, base_offset, max)?
             }
         };
         let txn_path = dir.join(file_name(base_offset, TXN_INDEX_SUFFIX));
         let (txn_index, txn_index_damaged) =
-            match TxnIndex::load(storage, txn_path.clone(), base_offset)? {
+            match TxnIndex::load(st, txn_path.clone(), base_offset)? {
                 Some(i) => (i, false),
                 None => (TxnIndex::new(txn_path, base_offset), true),
             };
+        // Opened as inactive: the file waits in the handle cache (bounded) until
+        // the log makes its last segment active, so opening a log with many
+        // segments never holds one descriptor per segment.
+        let handle_id = handles.new_id();
+        handles.insert(handle_id, log);
         Ok(LogSegment {
             base_offset,
+            storage: storage.clone(),
             log_path,
-            log,
+            log: None,
+            handle_id,
+            handles,
             size,
             next_offset: base_offset,
             offset_index,
@@ -259,9 +288,19 @@ impl LogSegment {
     pub fn log_path(&self) -> &Path {
         &self.log_path
     }
-    /// The `.log` file.
-    pub fn log_file(&self) -> &Arc<dyn StorageFile> {
-        &self.log
+    /// The `.log` file: the segment's own handle while it is active, else one
+    /// from the handle cache (opened if the cache does not hold it).
+    pub fn log_file(&self) -> Result<Arc<dyn StorageFile>> {
+        if let Some(f) = &self.log {
+            return Ok(f.clone());
+        }
+        self.handles
+            .get_or_open(self.handle_id, || self.storage.open(&self.log_path, false))
+            .map_err(io_err(&self.log_path))
+    }
+    /// Whether the segment holds its `.log` file open itself (it is active).
+    pub fn holds_log_file(&self) -> bool {
+        self.log.is_some()
     }
     /// Number of offset index entries.
     pub fn offset_index_entries(&self) -> usize {
@@ -293,13 +332,13 @@ impl LogSegment {
                 .is_some_and(|l| l >= self.next_offset)
     }
     /// Records an aborted transaction whose marker was just appended here.
-    pub fn append_aborted_txn(&mut self, storage: &dyn Storage, txn: AbortedTxn) -> Result<()> {
-        self.txn_index.append(storage, txn)
+    pub fn append_aborted_txn(&mut self, txn: AbortedTxn) -> Result<()> {
+        self.txn_index.append(self.storage.as_ref(), txn)
     }
     /// Empties the `.txnindex` before it is rebuilt from the log.
-    pub fn reset_txn_index(&mut self, storage: &dyn Storage) -> Result<()> {
+    pub fn reset_txn_index(&mut self) -> Result<()> {
         self.txn_index_damaged = false;
-        self.txn_index.reset(storage)
+        self.txn_index.reset(self.storage.as_ref())
     }
 
     /// Whether appending `bytes` bytes holding offsets up to `last_offset` with a
@@ -357,8 +396,10 @@ impl LogSegment {
 
     /// Appends `bytes`, which hold the batches described by `batches` as (position
     /// within `bytes`, header), with offsets already assigned.
+    /// New index entries stay in memory until the next flush, roll or close
+    /// ([`LogSegment::write_pending_index_entries`]).
     pub fn append(&mut self, bytes: &[u8], batches: &[(usize, BatchHeader)]) -> Result<()> {
-        self.log
+        self.log_file()?
             .write_at(bytes, self.size)
             .map_err(io_err(&self.log_path))?;
         let start = self.size;
@@ -366,22 +407,33 @@ impl LogSegment {
             self.index_batch(start + *rel as u64, h)?;
         }
         self.size += bytes.len() as u64;
-        self.write_pending_index_entries()
+        Ok(())
     }
 
-    /// Writes new index entries to their files (one write per index).
+    /// Writes new index entries to their files (one open and write per index
+    /// that has any).
     pub fn write_pending_index_entries(&mut self) -> Result<()> {
-        self.offset_index.write_pending()?;
-        self.time_index.write_pending()
+        let st = self.storage.as_ref();
+        self.offset_index.write_pending(st)?;
+        self.time_index.write_pending(st)
+    }
+
+    /// Index entries in memory not yet written to the index files.
+    pub fn pending_index_entries(&self) -> usize {
+        self.offset_index.pending() + self.time_index.pending()
     }
 
     /// Reads the header of the batch at `pos`; `None` at or past the valid end.
     pub fn header_at(&self, pos: u64) -> Result<Option<BatchHeader>> {
+        self.header_in(self.log_file()?.as_ref(), pos)
+    }
+
+    fn header_in(&self, file: &dyn StorageFile, pos: u64) -> Result<Option<BatchHeader>> {
         if pos >= self.size {
             return Ok(None);
         }
         let mut buf = [0u8; BATCH_HEADER_LEN];
-        let n = read_full_at(self.log.as_ref(), &mut buf, pos).map_err(io_err(&self.log_path))?;
+        let n = read_full_at(file, &mut buf, pos).map_err(io_err(&self.log_path))?;
         let h = parse_header(&buf[..n]).map_err(|e| {
             StorageError::corrupt(&self.log_path, format!("bad batch at position {pos}: {e}"))
         })?;
@@ -402,16 +454,24 @@ impl LogSegment {
 
     /// The first batch whose last offset is at or above `target`, with its position.
     pub fn translate_offset(&self, target: i64) -> Result<Option<(u64, BatchHeader)>> {
+        self.translate_in(self.log_file()?.as_ref(), target)
+    }
+
+    fn translate_in(
+        &self,
+        file: &dyn StorageFile,
+        target: i64,
+    ) -> Result<Option<(u64, BatchHeader)>> {
         let (idx_offset, idx_pos) = self.offset_index.lookup(target);
         let mut pos = u64::from(idx_pos);
         if idx_offset != self.base_offset || idx_pos != 0 {
             // Trust the index entry only if it points at the batch it names.
-            match self.header_at(pos) {
+            match self.header_in(file, pos) {
                 Ok(Some(h)) if h.last_offset() == idx_offset => {}
                 _ => pos = 0,
             }
         }
-        while let Some(h) = self.header_at(pos)? {
+        while let Some(h) = self.header_in(file, pos)? {
             if h.last_offset() >= target {
                 return Ok(Some((pos, h)));
             }
@@ -431,11 +491,13 @@ impl LogSegment {
         max_offset: i64,
         min_one: bool,
     ) -> Result<Option<FileSlice>> {
-        let Some((start, first)) = self.translate_offset(start_offset)? else {
+        let file = self.log_file()?;
+        let f = file.as_ref();
+        let Some((start, first)) = self.translate_in(f, start_offset)? else {
             return Ok(None);
         };
         let empty = FileSlice {
-            file: self.log.clone(),
+            file: file.clone(),
             position: start,
             len: 0,
         };
@@ -456,7 +518,7 @@ impl LogSegment {
         // Where the batches that may be served end: the batch holding `max_offset`
         // (found through the index) or the segment end.
         let bound = if max_offset < self.next_offset {
-            self.translate_offset(max_offset)?
+            self.translate_in(f, max_offset)?
                 .map_or(self.size, |(p, _)| p)
         } else {
             self.size
@@ -468,7 +530,7 @@ impl LogSegment {
         if let Some((off, ipos)) = self.offset_index.floor_by_position(limit) {
             let ipos = u64::from(ipos);
             if ipos > pos {
-                if let Ok(Some(h)) = self.header_at(ipos) {
+                if let Ok(Some(h)) = self.header_in(f, ipos) {
                     if h.last_offset() == off {
                         pos = ipos;
                     }
@@ -476,7 +538,7 @@ impl LogSegment {
             }
         }
         while pos < limit {
-            match self.header_at(pos)? {
+            match self.header_in(f, pos)? {
                 Some(h) if pos + h.total_size() as u64 <= limit => pos += h.total_size() as u64,
                 _ => break,
             }
@@ -490,7 +552,7 @@ impl LogSegment {
     /// Copies `len` bytes at `position` out of the `.log` file.
     pub fn read_bytes(&self, position: u64, len: u64) -> Result<Bytes> {
         FileSlice {
-            file: self.log.clone(),
+            file: self.log_file()?,
             position,
             len,
         }
@@ -502,6 +564,8 @@ impl LogSegment {
         if self.max_timestamp < timestamp {
             return Ok(None);
         }
+        let file = self.log_file()?;
+        let f = file.as_ref();
         let (hint_ts, hint_offset) = self.time_index.lookup(timestamp);
         // Start at the batch the entry names, if it really is the batch whose max
         // timestamp the entry records; otherwise (no entry, or a damaged index)
@@ -509,12 +573,12 @@ impl LogSegment {
         let mut pos = if hint_ts < 0 {
             0
         } else {
-            match self.translate_offset(hint_offset)? {
+            match self.translate_in(f, hint_offset)? {
                 Some((p, h)) if h.last_offset() == hint_offset && h.max_timestamp == hint_ts => p,
                 _ => 0,
             }
         };
-        while let Some(h) = self.header_at(pos)? {
+        while let Some(h) = self.header_in(f, pos)? {
             if h.max_timestamp >= timestamp {
                 return Ok(Some((pos, h)));
             }
@@ -530,8 +594,9 @@ impl LogSegment {
 
     /// Batch headers starting at byte `pos`.
     pub fn headers_from(&self, mut pos: u64) -> Result<Vec<(u64, BatchHeader)>> {
+        let file = self.log_file()?;
         let mut out = Vec::new();
-        while let Some(h) = self.header_at(pos)? {
+        while let Some(h) = self.header_in(file.as_ref(), pos)? {
             out.push((pos, h));
             pos += h.total_size() as u64;
         }
@@ -539,8 +604,9 @@ impl LogSegment {
     }
 
     fn reset_state(&mut self) -> Result<()> {
-        self.offset_index.reset()?;
-        self.time_index.reset()?;
+        let st = self.storage.as_ref();
+        self.offset_index.reset(st)?;
+        self.time_index.reset(st)?;
         self.next_offset = self.base_offset;
         self.max_timestamp = -1;
         self.offset_of_max_timestamp = self.base_offset;
@@ -627,16 +693,17 @@ impl LogSegment {
         on_batch: &mut dyn FnMut(&BatchHeader) -> Result<()>,
     ) -> Result<RecoveryOutcome> {
         self.reset_state()?;
-        let file_len = self.log.len().map_err(io_err(&self.log_path))?;
+        let file = self.log_file()?;
+        let file_len = file.len().map_err(io_err(&self.log_path))?;
         let mut pos = 0u64;
         let mut chunk = vec![0u8; RECOVERY_CHUNK];
-        while let Some(h) = self.check_batch_at(pos, file_len, &mut chunk)? {
+        while let Some(h) = self.check_batch_at(file.as_ref(), pos, file_len, &mut chunk)? {
             self.index_batch(pos, &h)?;
             on_batch(&h)?;
             pos += h.total_size() as u64;
         }
         if pos < file_len {
-            self.log.set_len(pos).map_err(io_err(&self.log_path))?;
+            file.set_len(pos).map_err(io_err(&self.log_path))?;
         }
         self.size = pos;
         self.write_pending_index_entries()?;
@@ -649,6 +716,7 @@ impl LogSegment {
     /// The header of the batch at `pos` if the whole batch is present and valid.
     fn check_batch_at(
         &self,
+        file: &dyn StorageFile,
         pos: u64,
         file_len: u64,
         chunk: &mut [u8],
@@ -657,7 +725,7 @@ impl LogSegment {
             return Ok(None);
         }
         let mut head = [0u8; BATCH_HEADER_LEN];
-        let n = read_full_at(self.log.as_ref(), &mut head, pos).map_err(io_err(&self.log_path))?;
+        let n = read_full_at(file, &mut head, pos).map_err(io_err(&self.log_path))?;
         let Ok(h) = parse_header(&head[..n]) else {
             return Ok(None);
         };
@@ -678,8 +746,7 @@ impl LogSegment {
         let end = pos + total;
         while at < end {
             let want = ((end - at) as usize).min(chunk.len());
-            let n = read_full_at(self.log.as_ref(), &mut chunk[..want], at)
-                .map_err(io_err(&self.log_path))?;
+            let n = read_full_at(file, &mut chunk[..want], at).map_err(io_err(&self.log_path))?;
             if n != want {
                 return Ok(None);
             }
@@ -699,51 +766,82 @@ impl LogSegment {
             return Ok(0);
         };
         let removed = self.size - pos;
-        self.log.set_len(pos).map_err(io_err(&self.log_path))?;
+        self.log_file()?
+            .set_len(pos)
+            .map_err(io_err(&self.log_path))?;
         self.size = pos;
         self.rebuild_from_headers()?;
-        self.txn_index.truncate_to(offset)?;
+        self.txn_index.truncate_to(self.storage.as_ref(), offset)?;
         Ok(removed)
     }
 
     /// Called when the segment stops being the active one: records a final time
-    /// index entry and trims both index files to their entries.
+    /// index entry, writes both index files out (exactly their entries) and hands
+    /// the `.log` file to the handle cache.
     pub fn on_become_inactive(&mut self) -> Result<()> {
         if self.max_timestamp >= 0 {
             self.time_index
                 .maybe_append(self.max_timestamp, self.offset_of_max_timestamp)?;
         }
-        self.offset_index.trim()?;
-        self.time_index.trim()
+        let st = self.storage.as_ref();
+        self.offset_index.trim(st)?;
+        self.time_index.trim(st)?;
+        if let Some(f) = self.log.take() {
+            self.handles.insert(self.handle_id, f);
+        }
+        Ok(())
     }
 
     /// Called when the segment becomes the active one again (after truncation or
-    /// on open): grows the index files back to their preallocated size.
+    /// on open): it holds its `.log` file open itself from now on.
     pub fn on_become_active(&mut self) -> Result<()> {
-        self.offset_index.preallocate()?;
-        self.time_index.preallocate()
-    }
-
-    /// Fsyncs the log and its indexes.
-    pub fn flush(&mut self) -> Result<()> {
-        self.log.sync().map_err(io_err(&self.log_path))?;
-        self.offset_index.sync()?;
-        self.time_index.sync()?;
-        self.txn_index.sync()
-    }
-
-    /// The segment's open files with their paths, for fsyncing elsewhere.
-    pub fn sync_handles(&self) -> Vec<(PathBuf, Arc<dyn StorageFile>)> {
-        let [log, index, time, txn] = self.file_paths();
-        let mut out = vec![
-            (log, self.log.clone()),
-            (index, self.offset_index.file().clone()),
-            (time, self.time_index.file().clone()),
-        ];
-        if let Some(f) = self.txn_index.file() {
-            out.push((txn, f.clone()));
+        if self.log.is_none() {
+            self.log = Some(self.log_file()?);
+            self.handles.remove(self.handle_id);
         }
-        out
+        Ok(())
+    }
+
+    /// Lets the handle cache drop this inactive segment's `.log` file (a closed
+    /// log keeps no file open; a later read opens it again).
+    pub fn release_file(&self) {
+        if self.log.is_none() {
+            self.handles.remove(self.handle_id);
+        }
+    }
+
+    /// Fsyncs the log and its indexes (index files only if they changed).
+    pub fn flush(&mut self) -> Result<()> {
+        self.log_file()?.sync().map_err(io_err(&self.log_path))?;
+        let st = self.storage.as_ref();
+        self.offset_index.sync(st)?;
+        self.time_index.sync(st)?;
+        self.txn_index.sync(st)
+    }
+
+    /// What must be fsynced to make the segment durable, for fsyncing elsewhere:
+    /// the `.log` file's handle, and the paths of index files changed since their
+    /// last fsync (opened by the job).
+    pub fn sync_targets(&self) -> Result<Vec<SyncTarget>> {
+        let mut out = vec![(self.log_path.clone(), Some(self.log_file()?))];
+        if self.offset_index.is_dirty() {
+            out.push((self.offset_index.path().to_path_buf(), None));
+        }
+        if self.time_index.is_dirty() {
+            out.push((self.time_index.path().to_path_buf(), None));
+        }
+        if self.txn_index.is_dirty() {
+            out.push((self.txn_index.path().to_path_buf(), None));
+        }
+        Ok(out)
+    }
+
+    /// Records that a flush job fsynced everything [`LogSegment::sync_targets`]
+    /// named.
+    pub fn mark_synced(&mut self) {
+        self.offset_index.mark_synced();
+        self.time_index.mark_synced();
+        self.txn_index.mark_synced();
     }
 
     /// The paths of the segment's files (the `.txnindex` may not exist).
@@ -757,9 +855,9 @@ impl LogSegment {
     }
 
     /// Removes the segment's files (whatever their names are).
-    pub fn remove_files(&self, storage: &dyn Storage) -> Result<()> {
+    pub fn remove_files(&self) -> Result<()> {
         for p in self.file_paths() {
-            match storage.remove(&p) {
+            match self.storage.remove(&p) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(StorageError::io(&p, e)),
@@ -769,23 +867,35 @@ impl LogSegment {
     }
 
     /// Renames the files by appending `suffix` to their names (e.g.
-    /// `.deleted`); returns the new paths.
-    pub fn rename_with_suffix(
-        &mut self,
-        storage: &dyn Storage,
-        suffix: &str,
-    ) -> Result<Vec<PathBuf>> {
+    /// `.deleted`); returns the new paths. The segment then refers to them.
+    pub fn rename_with_suffix(&mut self, suffix: &str) -> Result<Vec<PathBuf>> {
         let mut out = Vec::new();
-        for p in self.file_paths() {
+        let with_suffix = |p: &Path| {
             let mut to = p.as_os_str().to_owned();
             to.push(suffix);
-            let to = PathBuf::from(to);
-            match storage.rename(&p, &to) {
+            PathBuf::from(to)
+        };
+        for p in self.file_paths() {
+            let to = with_suffix(&p);
+            match self.storage.rename(&p, &to) {
                 Ok(()) => out.push(to),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(StorageError::io(&p, e)),
             }
         }
+        self.log_path = with_suffix(&self.log_path);
+        let index = with_suffix(self.offset_index.path());
+        self.offset_index.set_path(index);
+        let time = with_suffix(self.time_index.path());
+        self.time_index.set_path(time);
+        let txn = with_suffix(self.txn_index.path());
+        self.txn_index.set_path(txn);
         Ok(out)
+    }
+}
+
+impl Drop for LogSegment {
+    fn drop(&mut self) {
+        self.handles.remove(self.handle_id);
     }
 }

@@ -57,7 +57,7 @@ impl DerefMut for TimeIndex {
 }
 
 impl TimeIndex {
-    /// Creates (or empties) the file and preallocates it to `max_bytes`.
+    /// Creates (or empties) the file; it holds at most `max_bytes` of entries.
     pub fn create(
         storage: &dyn Storage,
         path: &Path,
@@ -132,12 +132,12 @@ impl TimeIndex {
     }
 
     /// Removes every entry for an offset at or above `offset`.
-    pub fn truncate_to_offset(&mut self, offset: i64) -> Result<()> {
+    pub fn truncate_to_offset(&mut self, storage: &dyn Storage, offset: i64) -> Result<()> {
         let keep = self
             .file
             .raw_entries()
             .partition_point(|&(_, r)| self.base_offset.saturating_add(i64::from(r)) < offset);
-        self.file.truncate_entries(keep)
+        self.file.truncate_entries(storage, keep)
     }
 }
 
@@ -159,12 +159,12 @@ mod tests {
         assert_eq!(t.lookup(999), (-1, 50));
         assert_eq!(t.lookup(1500), (1000, 55));
         assert_eq!(t.lookup(5000), (2000, 70));
-        t.write_pending().unwrap();
+        t.write_pending(&s).unwrap();
         let loaded = TimeIndex::load(&s, p, 50, 120, 71).unwrap().unwrap();
         assert_eq!(loaded.last_entry(), Some((2000, 70)));
         // An entry at or past the segment's next offset is invalid.
         assert!(TimeIndex::load(&s, p, 50, 120, 70).unwrap().is_none());
-        t.truncate_to_offset(70).unwrap();
+        t.truncate_to_offset(&s, 70).unwrap();
         assert_eq!(t.last_entry(), Some((1000, 55)));
     }
 }

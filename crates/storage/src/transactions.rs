@@ -156,9 +156,8 @@ impl Log {
                     .push_back((done.first_offset, done.last_offset));
             }
             if let Some(entry) = aborted_entry(&done, &self.producers) {
-                let storage = self.storage.clone();
                 let r = match self.segments.values_mut().next_back() {
-                    Some(seg) => seg.append_aborted_txn(storage.as_ref(), entry),
+                    Some(seg) => seg.append_aborted_txn(entry),
                     None => Err(StorageError::InvalidRecord("log has no segment".into())),
                 };
                 if r.is_err() {
@@ -211,7 +210,7 @@ impl Log {
         for (base, seg) in self.segments.iter_mut() {
             let rebuild = rebuild_txn.contains(base);
             if rebuild {
-                seg.reset_txn_index(st)?;
+                seg.reset_txn_index()?;
             }
             if seg.next_offset() <= from {
                 continue;
@@ -233,7 +232,7 @@ impl Log {
                 }
                 if rebuild {
                     if let Some(entry) = aborted_entry(&done, &state) {
-                        seg.append_aborted_txn(st, entry)?;
+                        seg.append_aborted_txn(entry)?;
                     }
                 }
             }

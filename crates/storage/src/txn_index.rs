@@ -12,15 +12,17 @@
 //!
 //! Every segment has one (empty without aborted transactions), so a missing file
 //! shows damage and has the index rebuilt from the log (Kafka creates the file with
-//! its first entry and reads either). Entries are kept in memory as well (34 bytes
-//! on disk, one [`AbortedTxn`] in memory per aborted transaction).
+//! its first entry and reads either). The index holds no open file: the empty file
+//! is created and closed with the segment, and each append opens, writes and
+//! closes it (aborts are rare), so a segment without aborted transactions costs no
+//! descriptor. Entries are kept in memory as well (34 bytes on disk, one
+//! [`AbortedTxn`] in memory per aborted transaction).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use crate::checkpoint::read_small_file;
 use crate::error::{Result, StorageError};
-use crate::io::{Storage, StorageFile};
+use crate::io::Storage;
 
 /// Size of one entry.
 pub const ENTRY_BYTES: usize = 34;
@@ -80,9 +82,9 @@ impl AbortedTxn {
 pub struct TxnIndex {
     path: PathBuf,
     base_offset: i64,
-    /// Open once the file exists.
-    file: Option<Arc<dyn StorageFile>>,
     entries: Vec<AbortedTxn>,
+    /// The file changed since the last fsync.
+    dirty: bool,
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StorageError + '_ {
@@ -96,16 +98,28 @@ impl TxnIndex {
         TxnIndex {
             path,
             base_offset,
-            file: None,
             entries: Vec::new(),
+            dirty: false,
         }
     }
 
-    /// An empty index with an empty file at `path` (replacing any file there).
+    /// An empty index with an empty file at `path` (replacing any file there; the
+    /// file is closed again).
     pub fn create(storage: &dyn Storage, path: PathBuf, base_offset: i64) -> Result<Self> {
         let mut idx = Self::new(path, base_offset);
         idx.reset(storage)?;
         Ok(idx)
+    }
+
+    /// An empty index without a file: any file left at `path` is removed (a
+    /// compaction output, which keeps the original segment's file).
+    pub fn without_file(storage: &dyn Storage, path: PathBuf, base_offset: i64) -> Result<Self> {
+        match storage.remove(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StorageError::io(&path, e)),
+        }
+        Ok(Self::new(path, base_offset))
     }
 
     /// Loads the file at `path`. `Ok(None)` when it is missing or fails its checks
@@ -138,12 +152,11 @@ impl TxnIndex {
             prev_last = e.last_offset;
             entries.push(e);
         }
-        let file = storage.open(&path, false).map_err(io_err(&path))?;
         Ok(Some(TxnIndex {
             path,
             base_offset,
-            file: Some(file),
             entries,
+            dirty: false,
         }))
     }
 
@@ -152,28 +165,29 @@ impl TxnIndex {
         &self.path
     }
 
+    /// Points the index at a renamed file.
+    pub fn set_path(&mut self, path: PathBuf) {
+        self.path = path;
+    }
+
     /// The entries, in marker order.
     pub fn entries(&self) -> &[AbortedTxn] {
         &self.entries
     }
 
-    /// The open file, if it exists.
-    pub fn file(&self) -> Option<&Arc<dyn StorageFile>> {
-        self.file.as_ref()
+    /// Whether the file changed since it was last fsynced.
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
+    }
+
+    /// Records that the file was fsynced elsewhere.
+    pub fn mark_synced(&mut self) {
+        self.dirty = false;
     }
 
     /// The last marker offset recorded.
     pub fn last_offset(&self) -> Option<i64> {
         self.entries.last().map(|e| e.last_offset)
-    }
-
-    fn open_file(&mut self, storage: &dyn Storage) -> Result<Arc<dyn StorageFile>> {
-        if let Some(f) = &self.file {
-            return Ok(f.clone());
-        }
-        let f = storage.open(&self.path, true).map_err(io_err(&self.path))?;
-        self.file = Some(f.clone());
-        Ok(f)
     }
 
     /// Appends an entry (creating the file if needed). Marker offsets must increase
@@ -189,24 +203,32 @@ impl TxnIndex {
                 self.base_offset
             )));
         }
-        let f = self.open_file(storage)?;
+        let f = storage.open(&self.path, true).map_err(io_err(&self.path))?;
         let pos = (self.entries.len() * ENTRY_BYTES) as u64;
         f.write_at(&txn.encode(), pos).map_err(io_err(&self.path))?;
         self.entries.push(txn);
+        self.dirty = true;
         Ok(())
     }
 
     /// Drops the entries whose marker is at or after `offset`.
-    pub fn truncate_to(&mut self, offset: i64) -> Result<()> {
+    pub fn truncate_to(&mut self, storage: &dyn Storage, offset: i64) -> Result<()> {
         let keep = self.entries.partition_point(|e| e.last_offset < offset);
         if keep == self.entries.len() {
             return Ok(());
         }
         self.entries.truncate(keep);
-        if let Some(f) = &self.file {
-            f.set_len((keep * ENTRY_BYTES) as u64)
-                .map_err(io_err(&self.path))?;
-        }
+        self.set_file_len(storage, (keep * ENTRY_BYTES) as u64)
+    }
+
+    fn set_file_len(&mut self, storage: &dyn Storage, len: u64) -> Result<()> {
+        let f = match storage.open(&self.path, false) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(StorageError::io(&self.path, e)),
+        };
+        f.set_len(len).map_err(io_err(&self.path))?;
+        self.dirty = true;
         Ok(())
     }
 
@@ -214,16 +236,24 @@ impl TxnIndex {
     /// rebuild.
     pub fn reset(&mut self, storage: &dyn Storage) -> Result<()> {
         self.entries.clear();
-        let f = self.open_file(storage)?;
-        f.set_len(0).map_err(io_err(&self.path))
+        let f = storage.open(&self.path, true).map_err(io_err(&self.path))?;
+        f.set_len(0).map_err(io_err(&self.path))?;
+        self.dirty = true;
+        Ok(())
     }
 
-    /// Fsyncs the file, if it exists.
-    pub fn sync(&self) -> Result<()> {
-        match &self.file {
-            Some(f) => f.sync().map_err(io_err(&self.path)),
-            None => Ok(()),
+    /// Fsyncs the file if it changed since the last fsync.
+    pub fn sync(&mut self, storage: &dyn Storage) -> Result<()> {
+        if !self.dirty {
+            return Ok(());
         }
+        match storage.open(&self.path, false) {
+            Ok(f) => f.sync().map_err(io_err(&self.path))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StorageError::io(&self.path, e)),
+        }
+        self.dirty = false;
+        Ok(())
     }
 
     /// Entries overlapping `[fetch_offset, upper_bound_offset)`, and whether the
@@ -302,7 +332,7 @@ mod tests {
         assert!(s.exists(&p));
         let back = TxnIndex::load(&s, p.clone(), 10).unwrap().unwrap();
         assert_eq!(back.entries(), idx.entries());
-        idx.truncate_to(14).unwrap();
+        idx.truncate_to(&s, 14).unwrap();
         let back = TxnIndex::load(&s, p.clone(), 10).unwrap().unwrap();
         assert_eq!(back.entries(), &[txn(1, 5, 12, 13)]);
         idx.reset(&s).unwrap();

@@ -75,6 +75,13 @@ pub struct BrokerConfig {
     pub log_retention_check_interval_ms: u64,
     /// `log.flush.offset.checkpoint.interval.ms`
     pub log_flush_offset_checkpoint_interval_ms: u64,
+    /// `num.recovery.threads.per.data.dir`: threads opening (and closing) logs at
+    /// start, shutdown and when many partitions are created at once (Kafka 4's
+    /// default, 2)
+    pub num_recovery_threads_per_data_dir: usize,
+    /// `log.inactive.segment.open.files.max` (Vltava's own): open `.log` files of
+    /// inactive segments kept across all logs (`vltava_storage::HandleCache`)
+    pub log_inactive_segment_open_files_max: usize,
     /// `offsets.topic.num.partitions`
     pub offsets_topic_num_partitions: i32,
     /// `offsets.topic.segment.bytes`
@@ -304,6 +311,15 @@ impl BrokerConfig {
             log_retention_check_interval_ms: r.int("log.retention.check.interval.ms", 300_000)?,
             log_flush_offset_checkpoint_interval_ms: r
                 .int("log.flush.offset.checkpoint.interval.ms", 60_000)?,
+            num_recovery_threads_per_data_dir: r
+                .int::<usize>("num.recovery.threads.per.data.dir", 2)?
+                .max(1),
+            log_inactive_segment_open_files_max: r
+                .int::<usize>(
+                    "log.inactive.segment.open.files.max",
+                    vltava_storage::DEFAULT_INACTIVE_SEGMENT_OPEN_FILES,
+                )?
+                .max(1),
             offsets_topic_num_partitions: r.int("offsets.topic.num.partitions", 50)?,
             offsets_topic_segment_bytes: r.int("offsets.topic.segment.bytes", 104_857_600)?,
             transaction_state_log_num_partitions: r

@@ -81,6 +81,9 @@ fn read_partition(
         return partition_error(index, UNKNOWN_TOPIC_OR_PARTITION);
     }
     let Some(part) = broker.partitions.get(name, index) else {
+        if broker.partitions.open_error(name, index).is_some() {
+            return partition_error(index, error_codes::KAFKA_STORAGE_ERROR);
+        }
         return partition_error(index, NOT_LEADER_OR_FOLLOWER);
     };
     let max = (t.max_bytes.max(0) as u64).min(remaining);
@@ -107,6 +110,7 @@ fn read_partition(
     }) {
         Ok(b) => b,
         Err(e) => {
+            crate::resources::report_storage_error(name, index, &e);
             data.error_code = error_codes::for_storage(&e);
             return data;
         }

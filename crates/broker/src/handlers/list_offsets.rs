@@ -43,6 +43,13 @@ pub fn handle(broker: &Broker, req: &ListOffsetsRequest, version: i16) -> Respon
                         return error(p.partition_index, UNKNOWN_TOPIC_OR_PARTITION);
                     }
                     let Some(part) = broker.partitions.get(name, p.partition_index) else {
+                        if broker
+                            .partitions
+                            .open_error(name, p.partition_index)
+                            .is_some()
+                        {
+                            return error(p.partition_index, error_codes::KAFKA_STORAGE_ERROR);
+                        }
                         return error(p.partition_index, NOT_LEADER_OR_FOLLOWER);
                     };
                     let log = part.log();

@@ -83,7 +83,10 @@ fn produce_partition(
         return error_response(index, UNKNOWN_TOPIC_OR_PARTITION, None);
     };
     let Some(partition) = broker.partitions.get(topic, index) else {
-        return error_response(index, error_codes::NOT_LEADER_OR_FOLLOWER, None);
+        return match broker.partitions.open_error(topic, index) {
+            Some(e) => error_response(index, KAFKA_STORAGE_ERROR, Some(e)),
+            None => error_response(index, error_codes::NOT_LEADER_OR_FOLLOWER, None),
+        };
     };
     let records = data.records.as_deref().unwrap_or(&[]);
     if let Err((code, msg)) = validate_batches(records, version) {
@@ -109,7 +112,11 @@ fn produce_partition(
                 ..Default::default()
             }
         }
-        Err(e) => error_response(index, error_codes::for_storage(&e), Some(e.to_string())),
+        Err(e) => {
+            drop(log);
+            crate::resources::report_storage_error(topic, index, &e);
+            error_response(index, error_codes::for_storage(&e), Some(e.to_string()))
+        }
     }
 }
 

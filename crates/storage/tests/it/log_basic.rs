@@ -769,3 +769,48 @@ fn follower_append_far_past_the_log_end_starts_a_new_segment() {
     let log = open(&s, &c, small_config(), LogOpenOptions::default());
     assert_eq!(read_all(&log, far), vec![(far, Some(b"far".to_vec()))]);
 }
+
+#[test]
+fn close_in_place_refuses_writes_serves_reads_and_reopens_without_reading_data() {
+    let (s, c, mut log) = new_log(small_config());
+    for i in 0..40 {
+        log.append_as_leader(&mut batch(&[&v(i)], 5), 0).unwrap();
+    }
+    let before = read_all(&log, 0);
+    log.close_in_place().unwrap();
+    assert!(matches!(
+        log.append_as_leader(&mut batch(&[b"late"], 5), 0),
+        Err(StorageError::LogClosed(_))
+    ));
+    assert_eq!(read_all(&log, 0), before);
+    let leo = log.log_end_offset();
+    assert_eq!(log.recovery_point(), leo);
+    drop(log);
+    // Reopened at the recovery point a clean close leaves: no batch is read
+    // through (only headers past the last index entry of each segment).
+    let data: u64 = s.snapshot().values().map(|f| f.len() as u64).sum();
+    let read_before = s
+        .stats()
+        .bytes_read
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let log = open(
+        &s,
+        &c,
+        small_config(),
+        LogOpenOptions {
+            recovery_point: leo,
+            ..Default::default()
+        },
+    );
+    let read = s
+        .stats()
+        .bytes_read
+        .load(std::sync::atomic::Ordering::Relaxed)
+        - read_before;
+    assert!(
+        read * 4 < data,
+        "read {read} of {data} bytes on a clean open"
+    );
+    assert_eq!(log.log_end_offset(), leo);
+    assert_eq!(read_all(&log, 0), before);
+}

@@ -56,7 +56,7 @@ impl Client {
         }
     }
 
-    /// A connection to a broker at `host:port` (another process).
+    /// Connects to a broker by `host:port` (one running as a process).
     pub async fn connect_addr(addr: &str) -> Client {
         Client {
             s: TcpStream::connect(addr).await.unwrap(),
