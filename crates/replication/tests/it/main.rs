@@ -7,4 +7,5 @@ mod epochs_and_roles;
 mod follower_truncation;
 mod high_watermark;
 mod isr_changes;
+mod model;
 mod support;
