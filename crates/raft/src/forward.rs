@@ -8,11 +8,12 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use vltava_protocol::messages::broker_registration_request::Listener;
+use vltava_protocol::messages::describe_quorum_request::{PartitionData, TopicData};
 use vltava_protocol::messages::{
     AllocateProducerIdsRequest, AlterConfigsRequest, AlterConfigsResponse, BrokerHeartbeatRequest,
     BrokerRegistrationRequest, CreatePartitionsRequest, CreatePartitionsResponse,
     CreateTopicsRequest, CreateTopicsResponse, DeleteTopicsRequest, DeleteTopicsResponse,
-    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
+    DescribeQuorumRequest, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
 };
 use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
 
@@ -21,6 +22,8 @@ use crate::driver::HeartbeatState;
 use crate::error::{RaftError, codes};
 use crate::handle::Controller;
 use crate::image::MetadataImage;
+use crate::quorum_status::QuorumStatus;
+use crate::quorum_wire::{self, METADATA_TOPIC};
 
 /// Longest a request waits for a quorum leader to be known.
 pub const LEADER_WAIT: Duration = Duration::from_secs(5);
@@ -283,6 +286,30 @@ impl Controller {
         }
         self.local_heartbeat(id, epoch, want_fence, want_shut_down)
             .await
+    }
+
+    /// The metadata quorum as its leader sees it (DescribeQuorum), asked of the leader when
+    /// this node does not lead.
+    pub async fn describe_quorum(&self) -> Result<QuorumStatus, RaftError> {
+        if let Route::Remote(addr) = self.route().await {
+            let req = DescribeQuorumRequest {
+                topics: vec![TopicData {
+                    topic_name: METADATA_TOPIC.into(),
+                    partitions: vec![PartitionData {
+                        partition_index: 0,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            };
+            let version = ApiKey::DescribeQuorum.max_version();
+            return match self.forward(addr, RequestBody::from(req), version).await {
+                Some(ResponseBody::DescribeQuorum(r)) => quorum_wire::from_response(&r),
+                _ => Err(RaftError::NotController),
+            };
+        }
+        self.local_describe_quorum().await
     }
 
     /// Takes a block of producer ids for this node (a block of 1000 when `count` is not

@@ -153,7 +153,7 @@ impl Controller {
 
     /// The metadata quorum as DescribeQuorum reports it. `Err(NotController)` when this node
     /// does not lead the quorum (only the leader knows its followers' progress).
-    pub async fn describe_quorum(&self) -> Result<QuorumStatus, RaftError> {
+    pub(crate) async fn local_describe_quorum(&self) -> Result<QuorumStatus, RaftError> {
         let (tx, rx) = oneshot::channel();
         if self
             .commands

@@ -14,6 +14,7 @@ mod handle;
 pub mod image;
 pub mod node;
 mod quorum_status;
+pub mod quorum_wire;
 pub mod records;
 pub mod storage;
 pub mod tcp_transport;

@@ -1,7 +1,8 @@
 //! DescribeQuorum (key 55): the metadata quorum's leader, epoch, high watermark and voters,
 //! read from the raft leader's replication progress (`Controller::describe_quorum`). Like
 //! Kafka, the request must name exactly `__cluster_metadata` partition 0 (INVALID_REQUEST
-//! otherwise), and a node that does not lead the quorum answers NOT_LEADER_OR_FOLLOWER for it.
+//! otherwise). A voter that does not lead asks the leader over the controller channel (as
+//! Kafka's brokers forward it); NOT_LEADER_OR_FOLLOWER only while no leader is reachable.
 
 use vltava_protocol::ResponseBody;
 use vltava_protocol::messages::DescribeQuorumRequest;

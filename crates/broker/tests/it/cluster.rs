@@ -15,10 +15,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use vltava_protocol::messages::create_topics_request::CreatableTopic;
+use vltava_protocol::messages::describe_quorum_request::{PartitionData, TopicData};
 use vltava_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use vltava_protocol::messages::metadata_request::MetadataRequestTopic;
 use vltava_protocol::messages::{
-    CreateTopicsRequest, ListOffsetsRequest, MetadataRequest, MetadataResponse,
+    CreateTopicsRequest, DescribeQuorumRequest, DescribeQuorumResponse, ListOffsetsRequest,
+    MetadataRequest, MetadataResponse,
 };
 use vltava_protocol::{RequestBody, ResponseBody};
 use vltava_records::{BatchBuilder, BatchBuilderConfig};
@@ -69,6 +71,25 @@ async fn create(addr: &str, name: &str, partitions: i32, rf: i16) -> i16 {
         panic!("not a CreateTopics response")
     };
     r.topics[0].error_code
+}
+
+async fn describe_quorum(addr: &str) -> DescribeQuorumResponse {
+    let mut c = Client::connect_addr(addr).await;
+    let req = DescribeQuorumRequest {
+        topics: vec![TopicData {
+            topic_name: "__cluster_metadata".into(),
+            partitions: vec![PartitionData {
+                partition_index: 0,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let ResponseBody::DescribeQuorum(r) = c.call(2, RequestBody::from(req)).await else {
+        panic!("not a DescribeQuorum response")
+    };
+    r
 }
 
 fn batch(n: usize) -> Bytes {
@@ -153,6 +174,20 @@ async fn three_nodes_forward_admin_fence_a_dead_node_and_survive_the_controller(
         );
         assert!(m.controller_id >= 0);
     }
+    // Every node describes the quorum (two of them ask the leader): three voters, one leader.
+    let mut leaders_seen = Vec::new();
+    for i in 0..3 {
+        let q = describe_quorum(&cluster.addr(i)).await;
+        let p = &q.topics[0].partitions[0];
+        assert_eq!(p.error_code, 0, "node {i}: {q:?}");
+        let mut voters: Vec<i32> = p.current_voters.iter().map(|v| v.replica_id).collect();
+        voters.sort();
+        assert_eq!(voters, vec![0, 1, 2]);
+        assert_eq!(q.nodes.len(), 3);
+        leaders_seen.push(p.leader_id);
+    }
+    leaders_seen.dedup();
+    assert_eq!(leaders_seen.len(), 1, "one leader: {leaders_seen:?}");
 
     // Topics created through every node: two of them forward to the controller.
     for i in 0..3 {

@@ -105,6 +105,18 @@ impl RpcHandler for ControllerService {
                     }
                     ResponseBody::from(resp)
                 }
+                RequestBody::DescribeQuorum(_) => {
+                    ResponseBody::from(match c.local_describe_quorum().await {
+                        Ok(status) => crate::quorum_wire::to_response(&status),
+                        Err(e) => crate::quorum_wire::error_response(
+                            match e {
+                                crate::RaftError::NotController => codes::NOT_LEADER_OR_FOLLOWER,
+                                other => other.kafka_code(),
+                            },
+                            "this node does not lead the metadata quorum",
+                        ),
+                    })
+                }
                 _ => return None,
             })
         })
