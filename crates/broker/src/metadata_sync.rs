@@ -13,7 +13,7 @@ use crate::metadata_cache::{BrokerNode, MetadataCache, PartitionMeta, TopicMeta}
 
 /// The broker's view of a committed image.
 pub fn cache_from_image(image: &MetadataImage, node_id: i32) -> MetadataCache {
-    let brokers = image
+    let brokers: std::collections::BTreeMap<i32, BrokerNode> = image
         .brokers
         .values()
         .filter(|b| !b.fenced)
@@ -71,9 +71,18 @@ pub fn cache_from_image(image: &MetadataImage, node_id: i32) -> MetadataCache {
     if let Some(own) = image.configs_of(&broker_resource(node_id.to_string())) {
         broker_configs.extend(own.clone());
     }
+    // Clients send admin requests to the controller id they are given, and any broker
+    // forwards them: as Kafka's KRaft brokers do, name the active controller only while it
+    // is a live broker, else this node (never a dead or fenced one, nor -1 while an election
+    // runs).
+    let controller_id = if brokers.contains_key(&image.controller_id) {
+        image.controller_id
+    } else {
+        node_id
+    };
     MetadataCache {
         cluster_id: image.cluster_id.clone(),
-        controller_id: image.controller_id,
+        controller_id,
         offset: image.offset,
         brokers,
         topics,

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# A three-node Vltava cluster on this machine, from node0..2.properties.
+#
+#   examples/cluster/cluster.sh start    format the data dirs (one cluster id), start all three
+#   examples/cluster/cluster.sh check    quorum status, a topic created and described through the cluster
+#   examples/cluster/cluster.sh stop     SIGTERM (controlled shutdown) and wait
+#
+# Environment: VLTAVA_BIN (default target/release/vltava, built if missing), CLUSTER_DIR
+# (data, logs and pids; default ./cluster-data), PORT_BASE (first of six ports; default 9092,
+# the ports the properties files name).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+bin="${VLTAVA_BIN:-$root/target/release/vltava}"
+dir="${CLUSTER_DIR:-$PWD/cluster-data}"
+base="${PORT_BASE:-9092}"
+nodes=(0 1 2)
+
+client_port() { echo $((base + 2 * $1)); }
+controller_port() { echo $((base + 2 * $1 + 1)); }
+bootstrap() {
+    local out=() i
+    for i in "${nodes[@]}"; do out+=("127.0.0.1:$(client_port "$i")"); done
+    (IFS=,; echo "${out[*]}")
+}
+
+# --override arguments for node $1: its data dir, and the ports when PORT_BASE moved them.
+overrides() {
+    local i=$1 voters=() v
+    echo "--override" "log.dirs=$dir/node-$i"
+    if [ "$base" != 9092 ]; then
+        for v in "${nodes[@]}"; do voters+=("$v@127.0.0.1:$(controller_port "$v")"); done
+        echo "--override" "listeners=PLAINTEXT://127.0.0.1:$(client_port "$i"),CONTROLLER://127.0.0.1:$(controller_port "$i")"
+        echo "--override" "advertised.listeners=PLAINTEXT://127.0.0.1:$(client_port "$i")"
+        echo "--override" "controller.quorum.voters=$(IFS=,; echo "${voters[*]}")"
+    fi
+}
+
+ensure_bin() {
+    if [ ! -x "$bin" ]; then
+        echo "building $bin" >&2
+        (cd "$root" && cargo build --release -p vltava-broker --bin vltava)
+    fi
+}
+
+start() {
+    ensure_bin
+    mkdir -p "$dir"
+    if [ ! -f "$dir/cluster-id" ]; then
+        "$bin" storage random-uuid > "$dir/cluster-id"
+    fi
+    local id i
+    id="$(cat "$dir/cluster-id")"
+    for i in "${nodes[@]}"; do
+        # shellcheck disable=SC2046
+        "$bin" storage format -g -t "$id" -c "$here/node$i.properties" $(overrides "$i") > /dev/null
+    done
+    for i in "${nodes[@]}"; do
+        if [ -f "$dir/node-$i.pid" ] && kill -0 "$(cat "$dir/node-$i.pid")" 2> /dev/null; then
+            echo "node $i already runs (pid $(cat "$dir/node-$i.pid"))"
+            continue
+        fi
+        # shellcheck disable=SC2046
+        "$bin" server start -c "$here/node$i.properties" $(overrides "$i") > "$dir/node-$i.log" 2>&1 &
+        echo $! > "$dir/node-$i.pid"
+    done
+    # Each node listens once it has registered with the quorum, which needs a majority up.
+    local deadline=$((SECONDS + 90))
+    for i in "${nodes[@]}"; do
+        until grep -q "vltava: listening on" "$dir/node-$i.log" 2> /dev/null; do
+            if ! kill -0 "$(cat "$dir/node-$i.pid")" 2> /dev/null; then
+                echo "node $i exited; its log:" >&2
+                cat "$dir/node-$i.log" >&2
+                return 1
+            fi
+            if [ $SECONDS -ge $deadline ]; then
+                echo "node $i did not start in time; see $dir/node-$i.log" >&2
+                return 1
+            fi
+            sleep 0.2
+        done
+        echo "node $i listening on 127.0.0.1:$(client_port "$i")"
+    done
+    echo "bootstrap servers: $(bootstrap)"
+}
+
+check() {
+    ensure_bin
+    local servers
+    servers="$(bootstrap)"
+    "$bin" metadata-quorum --bootstrap-server "$servers" describe --status
+    "$bin" topics --bootstrap-server "$servers" --create --if-not-exists \
+        --topic cluster-check --partitions 6
+    "$bin" topics --bootstrap-server "$servers" --describe --topic cluster-check
+}
+
+stop() {
+    local i pid deadline
+    for i in "${nodes[@]}"; do
+        [ -f "$dir/node-$i.pid" ] || continue
+        pid="$(cat "$dir/node-$i.pid")"
+        kill -TERM "$pid" 2> /dev/null || true
+    done
+    deadline=$((SECONDS + 60))
+    for i in "${nodes[@]}"; do
+        [ -f "$dir/node-$i.pid" ] || continue
+        pid="$(cat "$dir/node-$i.pid")"
+        while kill -0 "$pid" 2> /dev/null; do
+            if [ $SECONDS -ge $deadline ]; then
+                echo "node $i (pid $pid) did not stop; killing it" >&2
+                kill -KILL "$pid" 2> /dev/null || true
+                break
+            fi
+            sleep 0.2
+        done
+        rm -f "$dir/node-$i.pid"
+        echo "node $i stopped"
+    done
+}
+
+case "${1:-}" in
+    start) start ;;
+    check) check ;;
+    stop) stop ;;
+    *)
+        echo "usage: $0 start|check|stop" >&2
+        exit 2
+        ;;
+esac
