@@ -15,10 +15,11 @@ use crate::quorum_status::{QuorumStatus, ReplicaStatus};
 /// The metadata log's topic name.
 pub const METADATA_TOPIC: &str = "__cluster_metadata";
 /// Listener name used for voter endpoints on the controller channel.
-const CHANNEL_LISTENER: &str = "CONTROLLER";
+pub const CHANNEL_LISTENER: &str = "CONTROLLER";
 
-/// The leader's answer for `status` (all fields of the latest version).
-pub fn to_response(status: &QuorumStatus) -> DescribeQuorumResponse {
+/// The leader's answer for `status` (all fields of the latest version), voter endpoints
+/// named `listener`.
+pub fn to_response(status: &QuorumStatus, listener: &str) -> DescribeQuorumResponse {
     DescribeQuorumResponse {
         topics: vec![TopicData {
             topic_name: METADATA_TOPIC.into(),
@@ -48,7 +49,7 @@ pub fn to_response(status: &QuorumStatus) -> DescribeQuorumResponse {
             .map(|v| Node {
                 node_id: v.id,
                 listeners: vec![Listener {
-                    name: CHANNEL_LISTENER.into(),
+                    name: listener.into(),
                     host: v.addr.ip().to_string().into(),
                     port: v.addr.port(),
                     ..Default::default()
@@ -161,7 +162,10 @@ mod tests {
                 addr: SocketAddr::from(([127, 0, 0, 1], 9093)),
             }],
         };
-        assert_eq!(from_response(&to_response(&status)).unwrap(), status);
+        assert_eq!(
+            from_response(&to_response(&status, CHANNEL_LISTENER)).unwrap(),
+            status
+        );
         let err = from_response(&error_response(codes::NOT_LEADER_OR_FOLLOWER, "no"));
         assert!(matches!(err, Err(RaftError::NotController)));
     }

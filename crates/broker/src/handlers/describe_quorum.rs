@@ -6,16 +6,13 @@
 
 use vltava_protocol::ResponseBody;
 use vltava_protocol::messages::DescribeQuorumRequest;
-use vltava_protocol::messages::describe_quorum_response::{
-    DescribeQuorumResponse, Listener, Node, PartitionData, ReplicaState, TopicData,
-};
-use vltava_raft::{QuorumStatus, RaftError};
+use vltava_protocol::messages::describe_quorum_response::DescribeQuorumResponse;
+use vltava_raft::{RaftError, quorum_wire};
 
 use crate::broker::Broker;
 use crate::error_codes::*;
 
-/// The metadata log's topic name.
-pub const METADATA_TOPIC: &str = "__cluster_metadata";
+pub use vltava_raft::quorum_wire::METADATA_TOPIC;
 
 /// Handles DescribeQuorum.
 pub async fn handle(broker: &Broker, req: &DescribeQuorumRequest, version: i16) -> ResponseBody {
@@ -42,8 +39,8 @@ pub async fn handle(broker: &Broker, req: &DescribeQuorumRequest, version: i16) 
         .first()
         .cloned()
         .unwrap_or_else(|| "CONTROLLER".to_string());
-    match status {
-        Ok(status) => ResponseBody::from(described(&status, &listener, version)),
+    let mut resp = match status {
+        Ok(status) => quorum_wire::to_response(&status, &listener),
         Err(e) => {
             let (code, message) = match e {
                 RaftError::NotController => (
@@ -52,71 +49,17 @@ pub async fn handle(broker: &Broker, req: &DescribeQuorumRequest, version: i16) 
                 ),
                 other => (other.kafka_code(), other.to_string()),
             };
-            ResponseBody::from(DescribeQuorumResponse {
-                topics: vec![TopicData {
-                    topic_name: METADATA_TOPIC.into(),
-                    partitions: vec![PartitionData {
-                        partition_index: 0,
-                        error_code: code,
-                        error_message: (version >= 2).then(|| message.into()),
-                        leader_id: -1,
-                        leader_epoch: -1,
-                        high_watermark: -1,
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }],
-                ..Default::default()
-            })
+            quorum_wire::error_response(code, &message)
+        }
+    };
+    if version < 2 {
+        // Endpoints and error messages arrived in v2.
+        resp.nodes.clear();
+        for t in &mut resp.topics {
+            for p in &mut t.partitions {
+                p.error_message = None;
+            }
         }
     }
-}
-
-/// The response for a leader's view of the quorum.
-fn described(status: &QuorumStatus, listener: &str, version: i16) -> DescribeQuorumResponse {
-    let voters = status
-        .voters
-        .iter()
-        .map(|v| ReplicaState {
-            replica_id: v.replica_id,
-            log_end_offset: v.log_end_offset,
-            last_fetch_timestamp: v.last_fetch_timestamp,
-            last_caught_up_timestamp: v.last_caught_up_timestamp,
-            ..Default::default()
-        })
-        .collect();
-    let nodes = if version >= 2 {
-        status
-            .voter_endpoints
-            .iter()
-            .map(|v| Node {
-                node_id: v.id,
-                listeners: vec![Listener {
-                    name: listener.into(),
-                    host: v.addr.ip().to_string().into(),
-                    port: v.addr.port(),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    DescribeQuorumResponse {
-        topics: vec![TopicData {
-            topic_name: METADATA_TOPIC.into(),
-            partitions: vec![PartitionData {
-                partition_index: 0,
-                leader_id: status.leader_id,
-                leader_epoch: status.leader_epoch,
-                high_watermark: status.high_watermark,
-                current_voters: voters,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        nodes,
-        ..Default::default()
-    }
+    ResponseBody::from(resp)
 }

@@ -16,11 +16,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use vltava_protocol::messages::create_topics_request::CreatableTopic;
 use vltava_protocol::messages::describe_quorum_request::{PartitionData, TopicData};
-use vltava_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use vltava_protocol::messages::metadata_request::MetadataRequestTopic;
 use vltava_protocol::messages::{
-    CreateTopicsRequest, DescribeQuorumRequest, DescribeQuorumResponse, ListOffsetsRequest,
-    MetadataRequest, MetadataResponse,
+    CreateTopicsRequest, DescribeQuorumRequest, DescribeQuorumResponse, MetadataRequest,
+    MetadataResponse,
 };
 use vltava_protocol::{RequestBody, ResponseBody};
 use vltava_records::{BatchBuilder, BatchBuilderConfig};
@@ -106,26 +105,12 @@ fn batch(n: usize) -> Bytes {
 }
 
 async fn log_end(addr: &str, topic: &str, partition: i32) -> i64 {
-    let mut c = Client::connect_addr(addr).await;
-    let req = ListOffsetsRequest {
-        replica_id: -1,
-        topics: vec![ListOffsetsTopic {
-            name: topic.into(),
-            partitions: vec![ListOffsetsPartition {
-                partition_index: partition,
-                timestamp: -1,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    };
-    let ResponseBody::ListOffsets(r) = c.call(7, RequestBody::from(req)).await else {
-        panic!("not a ListOffsets response")
-    };
-    let p = &r.topics[0].partitions[0];
-    assert_eq!(p.error_code, 0, "{p:?}");
-    p.offset
+    let (code, offset) = Client::connect_addr(addr)
+        .await
+        .latest_offset(topic, partition)
+        .await;
+    assert_eq!(code, 0, "ListOffsets {topic}-{partition}");
+    offset
 }
 
 /// Partition → leader of `topic`, as node `addr` reports it.

@@ -10,8 +10,7 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use vltava_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
-use vltava_protocol::messages::{DeleteTopicsRequest, ListOffsetsRequest, MetadataRequest};
+use vltava_protocol::messages::{DeleteTopicsRequest, MetadataRequest};
 use vltava_protocol::{RequestBody, ResponseBody};
 use vltava_records::{BatchBuilder, BatchBuilderConfig};
 use vltava_testkit::broker_process::BrokerProcess;
@@ -31,24 +30,7 @@ fn record() -> Bytes {
 }
 
 async fn log_end(c: &mut Client, topic: &str, partition: i32) -> (i16, i64) {
-    let req = ListOffsetsRequest {
-        replica_id: -1,
-        topics: vec![ListOffsetsTopic {
-            name: topic.into(),
-            partitions: vec![ListOffsetsPartition {
-                partition_index: partition,
-                timestamp: -1,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    };
-    let ResponseBody::ListOffsets(r) = c.call(7, RequestBody::from(req)).await else {
-        panic!()
-    };
-    let p = &r.topics[0].partitions[0];
-    (p.error_code, p.offset)
+    c.latest_offset(topic, partition).await
 }
 
 #[tokio::test]

@@ -15,7 +15,6 @@ use tokio::net::TcpStream;
 use vltava_broker::Node;
 use vltava_protocol::frame::{decode_response, encode_request};
 use vltava_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
-use vltava_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use vltava_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
@@ -23,8 +22,8 @@ use vltava_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use vltava_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use vltava_protocol::messages::produce_response::PartitionProduceResponse;
 use vltava_protocol::messages::{
-    FetchRequest, FindCoordinatorRequest, InitProducerIdRequest, ListOffsetsRequest,
-    OffsetCommitRequest, OffsetFetchRequest, ProduceRequest, RequestHeader,
+    FetchRequest, FindCoordinatorRequest, InitProducerIdRequest, OffsetCommitRequest,
+    OffsetFetchRequest, ProduceRequest, RequestHeader,
 };
 use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
 use vltava_records::{BatchBuilder, BatchBuilderConfig, BatchIter, DecodeLimits};
@@ -142,23 +141,7 @@ async fn read_log(c: &mut Client, topic: &str) -> Vec<(i64, usize)> {
 }
 
 async fn log_end(c: &mut Client, topic: &str) -> i64 {
-    let req = ListOffsetsRequest {
-        replica_id: -1,
-        topics: vec![ListOffsetsTopic {
-            name: topic.into(),
-            partitions: vec![ListOffsetsPartition {
-                partition_index: 0,
-                timestamp: -1,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    };
-    let ResponseBody::ListOffsets(r) = c.call(7, RequestBody::from(req)).await else {
-        panic!()
-    };
-    r.topics[0].partitions[0].offset
+    c.latest_offset(topic, 0).await.1
 }
 
 async fn init_producer(c: &mut Client) -> (i64, i16) {

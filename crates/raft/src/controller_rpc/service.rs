@@ -107,7 +107,10 @@ impl RpcHandler for ControllerService {
                 }
                 RequestBody::DescribeQuorum(_) => {
                     ResponseBody::from(match c.local_describe_quorum().await {
-                        Ok(status) => crate::quorum_wire::to_response(&status),
+                        Ok(status) => crate::quorum_wire::to_response(
+                            &status,
+                            crate::quorum_wire::CHANNEL_LISTENER,
+                        ),
                         Err(e) => crate::quorum_wire::error_response(
                             match e {
                                 crate::RaftError::NotController => codes::NOT_LEADER_OR_FOLLOWER,

@@ -11,9 +11,12 @@ use vltava_broker::Node;
 use vltava_broker::config::{BrokerConfig, parse_properties};
 use vltava_protocol::frame::{decode_response, encode_request};
 use vltava_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use vltava_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use vltava_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use vltava_protocol::messages::produce_response::PartitionProduceResponse;
-use vltava_protocol::messages::{CreateTopicsRequest, ProduceRequest, RequestHeader};
+use vltava_protocol::messages::{
+    CreateTopicsRequest, ListOffsetsRequest, ProduceRequest, RequestHeader,
+};
 use vltava_protocol::{RequestBody, ResponseBody, Uuid};
 
 pub const LIMIT: Duration = Duration::from_secs(10);
@@ -89,6 +92,28 @@ impl Client {
         let (h, body) = decode_response(&Bytes::from(buf), key, version).unwrap();
         assert_eq!(h.correlation_id, self.corr);
         body
+    }
+
+    /// ListOffsets "latest" of one partition: (error code, offset).
+    pub async fn latest_offset(&mut self, topic: &str, partition: i32) -> (i16, i64) {
+        let req = ListOffsetsRequest {
+            replica_id: -1,
+            topics: vec![ListOffsetsTopic {
+                name: topic.into(),
+                partitions: vec![ListOffsetsPartition {
+                    partition_index: partition,
+                    timestamp: -1,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let ResponseBody::ListOffsets(r) = self.call(7, RequestBody::from(req)).await else {
+            panic!("not a ListOffsets response")
+        };
+        let p = &r.topics[0].partitions[0];
+        (p.error_code, p.offset)
     }
 
     /// Creates a topic; returns its id.
