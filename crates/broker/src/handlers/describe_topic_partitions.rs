@@ -66,7 +66,19 @@ pub fn handle(broker: &Broker, req: &DescribeTopicPartitionsRequest) -> Response
             }
             budget -= 1;
             partitions.push(DescribeTopicPartitionsResponsePartition {
-                error_code: NONE,
+                // As Metadata: no leader is LEADER_NOT_AVAILABLE, replicas on brokers that
+                // are not alive are offline.
+                error_code: if p.leader < 0 {
+                    LEADER_NOT_AVAILABLE
+                } else {
+                    NONE
+                },
+                offline_replicas: p
+                    .replicas
+                    .iter()
+                    .copied()
+                    .filter(|r| !cache.brokers.contains_key(r))
+                    .collect(),
                 partition_index: p.index,
                 leader_id: p.leader,
                 leader_epoch: p.leader_epoch,

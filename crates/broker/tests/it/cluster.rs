@@ -220,6 +220,35 @@ async fn three_nodes_forward_admin_fence_a_dead_node_and_survive_the_controller(
             assert_eq!(p.error_code, 0);
         }
     }
+    // Kafka's tool lists exactly those partitions as unavailable, none as under-replicated.
+    let topics_tool = |flag: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_vltava"))
+            .args([
+                "topics",
+                "--bootstrap-server",
+                &a0,
+                "--describe",
+                "--topic",
+                "t0",
+                flag,
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let unavailable = topics_tool("--unavailable-partitions");
+    let rows: Vec<&str> = unavailable.lines().collect();
+    assert_eq!(rows.len(), led_by[&2].len(), "{unavailable}");
+    for p in &led_by[&2] {
+        assert!(
+            rows.iter()
+                .any(|r| r.contains(&format!("Partition: {p}\tLeader: none"))
+                    && r.ends_with("Offline: 2")),
+            "{unavailable}"
+        );
+    }
+    assert_eq!(topics_tool("--under-replicated-partitions"), "");
     // Two of three voters still make a quorum.
     assert_eq!(create(&cluster.addr(1), "while-2-is-down", 3, 1).await, 0);
 

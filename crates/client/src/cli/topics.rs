@@ -33,6 +33,18 @@ struct Args {
     config: Vec<String>,
     #[arg(long)]
     exclude_internal: bool,
+    /// With --describe: only partitions whose ISR is smaller than their replica set.
+    #[arg(long)]
+    under_replicated_partitions: bool,
+    /// With --describe: only partitions without a leader.
+    #[arg(long)]
+    unavailable_partitions: bool,
+    /// With --describe: only partitions whose ISR is below the topic's min.insync.replicas.
+    #[arg(long)]
+    under_min_isr_partitions: bool,
+    /// With --describe: only partitions whose ISR is exactly min.insync.replicas.
+    #[arg(long)]
+    at_min_isr_partitions: bool,
     #[arg(long)]
     if_not_exists: bool,
     #[arg(long)]
@@ -49,6 +61,31 @@ fn client(a: &Args) -> anyhow::Result<ClientConfig> {
         }
     }
     Ok(c)
+}
+
+/// One partition row as kafka-topics prints it (offline replicas only when there are any).
+fn write_partition(
+    out: &mut (dyn Write + Send),
+    topic: &str,
+    p: &crate::cluster::PartitionInfo,
+) -> std::io::Result<()> {
+    let list = |v: &[i32]| v.iter().map(i32::to_string).collect::<Vec<_>>().join(",");
+    let leader = if p.leader < 0 {
+        "none".to_string()
+    } else {
+        p.leader.to_string()
+    };
+    write!(
+        out,
+        "\tTopic: {topic}\tPartition: {}\tLeader: {leader}\tReplicas: {}\tIsr: {}",
+        p.partition,
+        list(&p.replicas),
+        list(&p.isr)
+    )?;
+    if !p.offline.is_empty() {
+        write!(out, "\tOffline: {}", list(&p.offline))?;
+    }
+    writeln!(out)
 }
 
 /// The topics `--topic` names: a name, or a regular-expression-free `*` wildcard.
@@ -108,14 +145,24 @@ pub async fn run(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow::Res
             writeln!(out, "{n}")?;
         }
     } else if a.describe {
+        let filtered = a.under_replicated_partitions
+            || a.unavailable_partitions
+            || a.under_min_isr_partitions
+            || a.at_min_isr_partitions;
         for t in admin.describe_topics(&names).await? {
             if a.exclude_internal && t.internal {
                 continue;
             }
             let rf = t.partitions.first().map_or(0, |p| p.replicas.len());
-            let configs = admin
-                .describe_configs(ResourceType::Topic, &t.name)
-                .await
+            let described = admin.describe_configs(ResourceType::Topic, &t.name).await;
+            let min_isr = described
+                .as_ref()
+                .ok()
+                .and_then(|cs| cs.iter().find(|c| c.name == "min.insync.replicas"))
+                .and_then(|c| c.value.as_deref())
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(1);
+            let configs = described
                 .map(|cs| {
                     cs.into_iter()
                         .filter(|c| !c.is_default && c.source != 5 && c.source != 4)
@@ -124,6 +171,19 @@ pub async fn run(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow::Res
                         .join(",")
                 })
                 .unwrap_or_default();
+            // As kafka-topics: with a partition filter only the matching partitions print.
+            let wanted = |p: &crate::cluster::PartitionInfo| {
+                (a.under_replicated_partitions && p.isr.len() < p.replicas.len())
+                    || (a.unavailable_partitions && p.leader < 0)
+                    || (a.under_min_isr_partitions && p.isr.len() < min_isr)
+                    || (a.at_min_isr_partitions && p.isr.len() == min_isr)
+            };
+            if filtered {
+                for p in t.partitions.iter().filter(|p| wanted(p)) {
+                    write_partition(out, &t.name, p)?;
+                }
+                continue;
+            }
             writeln!(
                 out,
                 "Topic: {}\tTopicId: {}\tPartitionCount: {}\tReplicationFactor: {}\tConfigs: {}",
@@ -134,20 +194,7 @@ pub async fn run(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow::Res
                 configs
             )?;
             for p in &t.partitions {
-                let list = |v: &[i32]| v.iter().map(i32::to_string).collect::<Vec<_>>().join(",");
-                writeln!(
-                    out,
-                    "\tTopic: {}\tPartition: {}\tLeader: {}\tReplicas: {}\tIsr: {}",
-                    t.name,
-                    p.partition,
-                    if p.leader < 0 {
-                        "none".to_string()
-                    } else {
-                        p.leader.to_string()
-                    },
-                    list(&p.replicas),
-                    list(&p.isr)
-                )?;
+                write_partition(out, &t.name, p)?;
             }
         }
     } else if a.alter {
