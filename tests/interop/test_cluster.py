@@ -196,3 +196,91 @@ def test_clients_across_nodes_and_controller_failover(cluster):
         time.sleep(0.2)
     new_controller = admin2.describe_cluster(request_timeout=10).result(timeout=15).controller.id
     assert new_controller in survivors
+
+
+def test_transactions_across_brokers(cluster):
+    """A transaction spans partitions led by all three nodes (markers go to each leader, the
+    coordinator may be on yet another node): a read_committed consumer sees exactly the
+    committed records, and offsets sent to the transaction commit with it."""
+    from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": cluster.bootstrap()})
+    for f in admin.create_topics([NewTopic("txn-in", 3, 1), NewTopic("txn-out", 6, 1)]).values():
+        f.result(timeout=30)
+    for name, n in (("txn-in", 3), ("txn-out", 6)):
+        t = wait_for_topic(admin, name, n)
+        assert {p.leader for p in t.partitions.values()} == {0, 1, 2}
+
+    p = Producer({"bootstrap.servers": cluster.bootstrap(), "transactional.id": "cluster-tx",
+                  "linger.ms": 5})
+    p.init_transactions(30)
+    committed, aborted = [], []
+    for n in range(8):
+        p.begin_transaction()
+        values = [f"t{n}-{i}" for i in range(30)]
+        for i, v in enumerate(values):
+            p.produce("txn-out", value=v.encode(), partition=i % 6)
+        if n % 3 == 2:
+            # Written first (an abort drops what is still queued), then aborted.
+            assert p.flush(30) == 0
+            p.abort_transaction(30)
+            aborted += values
+        else:
+            p.commit_transaction(30)
+            committed += values
+
+    def read_all(isolation, want):
+        c = Consumer({"bootstrap.servers": cluster.bootstrap(), "group.id": f"read-{isolation}",
+                      "auto.offset.reset": "earliest", "isolation.level": isolation})
+        c.subscribe(["txn-out"])
+        got = []
+        deadline = time.time() + 60
+        while len(got) < want and time.time() < deadline:
+            m = c.poll(1.0)
+            if m is not None and not m.error():
+                got.append(m.value().decode())
+        # Nothing more arrives once everything is read.
+        end = time.time() + 2
+        while time.time() < end:
+            m = c.poll(0.5)
+            if m is not None and not m.error():
+                got.append(m.value().decode())
+        c.close()
+        return got
+
+    got = read_all("read_committed", len(committed))
+    assert sorted(got) == sorted(committed)
+    assert not set(got) & set(aborted)
+    assert sorted(read_all("read_uncommitted", len(committed) + len(aborted))) == sorted(
+        committed + aborted)
+
+    # Consume-transform-produce: input offsets commit with the output, wherever the group's
+    # coordinator and the output partitions' leaders are.
+    src = Producer({"bootstrap.servers": cluster.bootstrap()})
+    for i in range(60):
+        src.produce("txn-in", value=str(i).encode(), partition=i % 3)
+    assert src.flush(30) == 0
+    c = Consumer({"bootstrap.servers": cluster.bootstrap(), "group.id": "cluster-ctp",
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                  "isolation.level": "read_committed"})
+    c.subscribe(["txn-in"])
+    seen = 0
+    deadline = time.time() + 60
+    while seen < 60 and time.time() < deadline:
+        msgs = c.consume(50, 1.0)
+        msgs = [m for m in msgs if not m.error()]
+        if not msgs:
+            continue
+        p.begin_transaction()
+        for m in msgs:
+            p.produce("txn-out", value=b"x" + m.value(), partition=m.partition())
+        p.send_offsets_to_transaction(c.position(c.assignment()), c.consumer_group_metadata(), 30)
+        p.commit_transaction(30)
+        seen += len(msgs)
+    assert seen == 60
+    c.close()
+    check = Consumer({"bootstrap.servers": cluster.bootstrap(), "group.id": "cluster-ctp"})
+    offsets = check.committed([TopicPartition("txn-in", i) for i in range(3)], timeout=15)
+    assert sum(tp.offset for tp in offsets) == 60
+    check.close()

@@ -30,6 +30,8 @@ pub struct Broker {
     /// would hand out, after a restart, the ids of members reloaded from
     /// `__consumer_offsets` again.
     member_id_seed: u64,
+    /// Kafka requests to other brokers' listeners (transaction markers, verification).
+    pub peers: crate::inter_broker::Peers,
 }
 
 impl Broker {
@@ -51,6 +53,7 @@ impl Broker {
                 (crate::partitions::now_ms() & 0x3fff_ffff) as i32,
             )),
             member_id_seed: random_seed(),
+            peers: crate::inter_broker::Peers::default(),
         }
     }
 

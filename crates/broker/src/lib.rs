@@ -12,6 +12,7 @@ pub mod dispatch;
 pub mod error_codes;
 pub mod fetch_session;
 pub mod handlers;
+pub mod inter_broker;
 pub mod log_loading;
 pub mod metadata_cache;
 pub mod metadata_sync;
@@ -23,6 +24,7 @@ pub mod server;
 pub mod storage_format;
 pub mod txn_io;
 pub mod txn_log;
+pub mod txn_marker_routing;
 pub mod txn_markers;
 
 pub use broker::Broker;

@@ -1,7 +1,7 @@
 //! The transaction coordinator's IO on this broker (`vltava_coordinator::TxnIo`):
 //! `__transaction_state` appends through `txn_log` (creating the topic first if
 //! a request arrives before any FindCoordinator did), COMMIT/ABORT markers
-//! through `txn_markers`, and producer ids from the controller's blocks. Also
+//! through `txn_marker_routing` (here, or at each partition's leader), and producer ids from the controller's blocks. Also
 //! the start-up load of `__transaction_state` into the coordinator.
 
 use std::sync::{Arc, Weak};
@@ -12,7 +12,8 @@ use crate::broker::Broker;
 use crate::error_codes::{self, COORDINATOR_NOT_AVAILABLE, NOT_LEADER_OR_FOLLOWER};
 use crate::offsets_log::OffsetsLogError;
 use crate::txn_log::TxnStateLog;
-use crate::txn_markers::{Marker, write_markers};
+use crate::txn_marker_routing::write_markers_anywhere;
+use crate::txn_markers::Marker;
 
 /// The broker side of the transaction coordinator. Holds the broker weakly:
 /// the broker owns the coordinator handle, the coordinator task owns this.
@@ -77,7 +78,7 @@ impl TxnIo for BrokerTxnIo {
                 coordinator_epoch,
                 commit,
             };
-            write_markers(&broker, marker, partitions).await
+            write_markers_anywhere(&broker, marker, partitions).await
         })
     }
 

@@ -5,12 +5,15 @@
 //! whether the partition is in that producer's ongoing transaction. A batch
 //! for a partition the client never added would otherwise open a transaction
 //! only the partition knows about, which no marker ever ends and which holds
-//! the last stable offset forever. Later batches of the same transaction
+//! the last stable offset forever. The coordinator is the leader of the transactional id's
+//! `__transaction_state` partition, here or on another broker. Later batches of the same transaction
 //! (the partition's producer state already has it open at that epoch) are not
 //! asked about again.
 
 use std::collections::HashMap;
 
+use vltava_coordinator::txn_partition_for;
+use vltava_protocol::messages::AddPartitionsToTxnResponse;
 use vltava_protocol::messages::ProduceRequest;
 use vltava_protocol::messages::add_partitions_to_txn_request::{
     AddPartitionsToTxnRequest, AddPartitionsToTxnTopic, AddPartitionsToTxnTransaction,
@@ -20,6 +23,7 @@ use vltava_records::BatchIter;
 
 use crate::broker::Broker;
 use crate::error_codes::*;
+use crate::txn_log::TRANSACTION_STATE_TOPIC;
 
 /// The AddPartitionsToTxn version brokers use to verify.
 const VERIFY_VERSION: i16 = 4;
@@ -45,6 +49,21 @@ fn transactional_producer(records: &[u8]) -> Option<(i64, i16)> {
     let h = first.header();
     (h.attributes.is_transactional() && !h.attributes.is_control() && h.producer_id >= 0)
         .then_some((h.producer_id, h.producer_epoch))
+}
+
+/// The node that coordinates `transactional_id`: the leader of its `__transaction_state`
+/// partition, if that partition has one.
+fn coordinator_node(broker: &Broker, transactional_id: &str) -> Option<i32> {
+    let partition = txn_partition_for(
+        transactional_id,
+        broker.config.transaction_state_log_num_partitions,
+    );
+    broker
+        .metadata()
+        .topic(TRANSACTION_STATE_TOPIC)
+        .and_then(|t| t.partitions.get(&partition))
+        .map(|p| p.leader)
+        .filter(|l| *l >= 0)
 }
 
 /// Verifies the partitions of a transactional Produce that need it; the
@@ -119,13 +138,35 @@ pub async fn refused_partitions(
             }],
             ..Default::default()
         };
-        let resp = coordinator
-            .handle(
-                ApiKey::AddPartitionsToTxn,
-                VERIFY_VERSION,
-                RequestBody::from(verify),
-            )
-            .await;
+        let resp = match coordinator_node(broker, txn_id.as_str()) {
+            // Another broker coordinates this transactional id: ask it, as Kafka's
+            // partition leaders do.
+            Some(node) if node != broker.config.node_id => broker
+                .peers
+                .call(
+                    &broker.metadata(),
+                    node,
+                    RequestBody::from(verify),
+                    VERIFY_VERSION,
+                )
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::debug!(error = %e, "transaction verification not answered");
+                    ResponseBody::from(AddPartitionsToTxnResponse {
+                        error_code: COORDINATOR_NOT_AVAILABLE,
+                        ..Default::default()
+                    })
+                }),
+            _ => {
+                coordinator
+                    .handle(
+                        ApiKey::AddPartitionsToTxn,
+                        VERIFY_VERSION,
+                        RequestBody::from(verify),
+                    )
+                    .await
+            }
+        };
         let ResponseBody::AddPartitionsToTxn(resp) = resp else {
             for tp in tps {
                 refused.insert(tp, NOT_ENOUGH_REPLICAS);
