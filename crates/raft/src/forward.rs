@@ -313,6 +313,8 @@ impl Controller {
     }
 
     /// AlterPartition (ISR changes of partitions this broker leads), on the active controller.
+    /// `req` must be shaped for version 3 (topic ids, `NewIsrWithEpochs`): that is the version
+    /// it runs or is forwarded at; a field v3 cannot carry fails the forward (NOT_CONTROLLER).
     /// After a forwarded success this waits until this node's image shows the partition
     /// epochs the answer names, so the broker applies the change before it acts on it again.
     /// A failed channel answers NOT_CONTROLLER (the replica resends).
