@@ -12,12 +12,15 @@ use vltava_storage::LogConfig;
 use crate::config::BrokerConfig;
 use crate::metadata_cache::MetadataCache;
 use crate::partitions::PartitionManager;
+use crate::replica_manager::ReplicaManager;
 
 /// Shared broker state.
 #[derive(Debug)]
 pub struct Broker {
     pub config: BrokerConfig,
     pub partitions: Arc<PartitionManager>,
+    /// The replicas of the partitions this broker hosts (the partition seam).
+    pub replicas: Arc<ReplicaManager>,
     metadata: RwLock<Arc<MetadataCache>>,
     coordinator: OnceLock<CoordinatorHandle>,
     txn_coordinator: OnceLock<TxnCoordinatorHandle>,
@@ -38,9 +41,16 @@ impl Broker {
     /// A broker over `partitions` with empty metadata.
     pub fn new(config: BrokerConfig, partitions: Arc<PartitionManager>) -> Broker {
         let slots = config.max_incremental_fetch_session_cache_slots;
+        let replicas = Arc::new(ReplicaManager::new(
+            config.node_id,
+            partitions.clone(),
+            config.replica_lag_time_max_ms,
+            config.min_insync_replicas,
+        ));
         Broker {
             config,
             partitions,
+            replicas,
             metadata: RwLock::new(Arc::new(MetadataCache::default())),
             coordinator: OnceLock::new(),
             txn_coordinator: OnceLock::new(),
@@ -175,7 +185,7 @@ impl Broker {
         if self.metadata().topic(name).is_some() {
             return true;
         }
-        let req = crate::handlers::admin::create_topic_request(
+        let mut req = crate::handlers::admin::create_topic_request(
             name,
             partitions,
             &[
@@ -184,6 +194,12 @@ impl Broker {
                 ("compression.type", "producer".to_string()),
             ],
         );
+        // One replica, whatever default.replication.factor says: the coordinators write
+        // these topics outside the replica manager (their high watermark is their log end),
+        // which is only true of a partition without followers.
+        for t in &mut req.topics {
+            t.replication_factor = 1;
+        }
         let resp = controller
             .create_topics(req, 7, &self.topic_defaults())
             .await;
@@ -270,13 +286,17 @@ impl Broker {
             }
         }
         let mut failed = 0usize;
+        let mut opened = Vec::new();
         for ((topic, partition), r) in self.partitions.open_many(wanted) {
-            if let Err(e) = r {
-                failed += 1;
-                // One line per failure for the first few, then a summary.
-                if failed <= 10 {
-                    let ran_out = crate::resources::exhausted_resource(&e).unwrap_or("-");
-                    tracing::error!(%topic, partition, error = %e, ran_out, "cannot open partition log; answering KAFKA_STORAGE_ERROR for it and retrying");
+            match r {
+                Ok(p) => opened.push(p),
+                Err(e) => {
+                    failed += 1;
+                    // One line per failure for the first few, then a summary.
+                    if failed <= 10 {
+                        let ran_out = crate::resources::exhausted_resource(&e).unwrap_or("-");
+                        tracing::error!(%topic, partition, error = %e, ran_out, "cannot open partition log; answering KAFKA_STORAGE_ERROR for it and retrying");
+                    }
                 }
             }
         }
@@ -297,6 +317,7 @@ impl Broker {
                 tracing::error!(topic = %t, error = %e, "cannot delete topic logs");
             }
         }
+        self.replicas.apply_metadata(&cache, &opened);
         let mut g = match self.metadata.write() {
             Ok(g) => g,
             Err(p) => p.into_inner(),

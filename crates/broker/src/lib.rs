@@ -4,6 +4,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod alter_partition_sender;
 pub mod broker;
 pub mod broker_lifecycle;
 pub mod config;
@@ -19,6 +20,8 @@ pub mod metadata_sync;
 pub mod node;
 pub mod offsets_log;
 pub mod partitions;
+pub mod replica_fetcher;
+pub mod replica_manager;
 pub mod resources;
 pub mod server;
 pub mod storage_format;

@@ -22,6 +22,7 @@ pub struct PartitionMeta {
     pub index: i32,
     pub leader: i32,
     pub leader_epoch: i32,
+    pub partition_epoch: i32,
     pub replicas: Vec<i32>,
     pub isr: Vec<i32>,
 }

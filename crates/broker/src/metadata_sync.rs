@@ -45,6 +45,7 @@ pub fn cache_from_image(image: &MetadataImage, node_id: i32) -> MetadataCache {
                         index: p.partition,
                         leader: p.leader,
                         leader_epoch: p.leader_epoch,
+                        partition_epoch: p.partition_epoch,
                         replicas: p.replicas.clone(),
                         isr: p.isr.clone(),
                     };

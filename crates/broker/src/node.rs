@@ -52,6 +52,8 @@ pub struct Node {
     server: JoinHandle<()>,
     background: JoinHandle<()>,
     follower: Option<JoinHandle<()>>,
+    /// Follower fetchers, the replicas' ticker and the AlterPartition sender.
+    replication: Vec<JoinHandle<()>>,
     lifecycle: Lifecycle,
     heartbeats: JoinHandle<()>,
 }
@@ -138,6 +140,13 @@ impl Node {
                 source,
             })?;
         let follower = crate::metadata_sync::spawn_follower(&broker);
+        let tick =
+            Duration::from_millis((broker.config.replica_lag_time_max_ms / 4).clamp(10, 100));
+        let mut replication = vec![
+            crate::replica_fetcher::spawn(&broker),
+            broker.replicas.spawn_ticker(tick),
+        ];
+        replication.extend(crate::alter_partition_sender::spawn(&broker));
         // The coordinator loads __consumer_offsets at start: after the logs are open.
         let (coordinator, _coordinator_task) = vltava_coordinator::start(
             broker.group_config(),
@@ -176,6 +185,7 @@ impl Node {
             server,
             background,
             follower,
+            replication,
             lifecycle,
             heartbeats,
         })
@@ -190,6 +200,9 @@ impl Node {
         let _ = self.shutdown.send(true);
         let _ = self.server.await;
         self.background.abort();
+        for task in &self.replication {
+            task.abort();
+        }
         if let Some(f) = &self.follower {
             f.abort();
         }

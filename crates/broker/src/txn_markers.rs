@@ -1,7 +1,7 @@
 //! Writing transaction markers on this broker's partitions: one COMMIT or ABORT
-//! control batch per partition through `Log::append_control_marker`, then the
-//! high watermark moves to the log end (single replica) and long-polling
-//! fetches wake. A marker on a `__consumer_offsets` partition also tells the
+//! control batch per partition through `Log::append_control_marker`, appended
+//! through the partition's replica (`ReplicaManager::append_local`: only on the
+//! leader, with its leader epoch; the high watermark moves as the ISR fetches). A marker on a `__consumer_offsets` partition also tells the
 //! group coordinator to make the producer's pending offsets visible (commit) or
 //! drop them (abort). Used by WriteTxnMarkers and by the transaction
 //! coordinator's `TxnIo`.
@@ -10,6 +10,7 @@ use crate::broker::Broker;
 use crate::error_codes::{self, *};
 use crate::offsets_log::OFFSETS_TOPIC;
 use crate::partitions::now_ms;
+use crate::replica_manager::ReplicaRequestError;
 
 /// One marker to write: the producer, its epoch, the coordinator epoch and the
 /// outcome.
@@ -21,36 +22,34 @@ pub struct Marker {
     pub commit: bool,
 }
 
-/// Writes `marker` on one partition; the Kafka error code of the outcome.
+/// Writes `marker` on one partition this broker leads; the Kafka error code
+/// of the outcome.
 fn write_one(broker: &Broker, marker: Marker, topic: &str, partition: i32) -> i16 {
     let cache = broker.metadata();
-    let Some(meta) = cache
+    if cache
         .topic(topic)
         .and_then(|t| t.partitions.get(&partition))
-    else {
+        .is_none()
+    {
         return UNKNOWN_TOPIC_OR_PARTITION;
-    };
-    let Some(p) = broker.partitions.get(topic, partition) else {
-        return NOT_LEADER_OR_FOLLOWER;
-    };
-    let mut log = p.log();
-    let result = log.append_control_marker(
-        marker.producer_id,
-        marker.producer_epoch,
-        marker.coordinator_epoch,
-        marker.commit,
-        meta.leader_epoch,
-        now_ms(),
-    );
+    }
+    let result = broker
+        .replicas
+        .append_local(topic, partition, |log, leader_epoch| {
+            log.append_control_marker(
+                marker.producer_id,
+                marker.producer_epoch,
+                marker.coordinator_epoch,
+                marker.commit,
+                leader_epoch,
+                now_ms(),
+            )
+        });
     match result {
-        Ok(_) => {
-            let leo = log.log_end_offset();
-            log.set_high_watermark(leo);
-            drop(log);
-            broker.partitions.notify_append();
-            NONE
-        }
-        Err(e) => {
+        Ok(_) => NONE,
+        Err(ReplicaRequestError::NotHosted) => NOT_LEADER_OR_FOLLOWER,
+        Err(ReplicaRequestError::Replica(e)) => e.code(),
+        Err(ReplicaRequestError::Storage(e)) => {
             tracing::warn!(topic, partition, producer_id = marker.producer_id, error = %e, "transaction marker not written");
             error_codes::for_storage(&e)
         }

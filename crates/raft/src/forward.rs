@@ -10,10 +10,11 @@ use std::time::Duration;
 use vltava_protocol::messages::broker_registration_request::Listener;
 use vltava_protocol::messages::describe_quorum_request::{PartitionData, TopicData};
 use vltava_protocol::messages::{
-    AllocateProducerIdsRequest, AlterConfigsRequest, AlterConfigsResponse, BrokerHeartbeatRequest,
-    BrokerRegistrationRequest, CreatePartitionsRequest, CreatePartitionsResponse,
-    CreateTopicsRequest, CreateTopicsResponse, DeleteTopicsRequest, DeleteTopicsResponse,
-    DescribeQuorumRequest, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
+    AllocateProducerIdsRequest, AlterConfigsRequest, AlterConfigsResponse, AlterPartitionRequest,
+    AlterPartitionResponse, BrokerHeartbeatRequest, BrokerRegistrationRequest,
+    CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse,
+    DeleteTopicsRequest, DeleteTopicsResponse, DescribeQuorumRequest,
+    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
 };
 use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
 
@@ -336,5 +337,46 @@ impl Controller {
             };
         }
         self.local_allocate_producer_ids(id, count).await
+    }
+
+    /// AlterPartition (ISR changes of partitions this broker leads), on the active controller.
+    /// `req` must be shaped for version 3 (topic ids, `NewIsrWithEpochs`): that is the version
+    /// it runs or is forwarded at; a field v3 cannot carry fails the forward (NOT_CONTROLLER).
+    /// After a forwarded success this waits until this node's image shows the partition
+    /// epochs the answer names, so the broker applies the change before it acts on it again.
+    /// A failed channel answers NOT_CONTROLLER (the replica resends).
+    pub async fn alter_partition(&self, req: AlterPartitionRequest) -> AlterPartitionResponse {
+        let version = ApiKey::AlterPartition.max_version();
+        if let Route::Remote(addr) = self.route().await {
+            let body = RequestBody::from(req);
+            return match self.forward(addr, body, version).await {
+                Some(ResponseBody::AlterPartition(r)) => {
+                    let committed: Vec<(vltava_protocol::Uuid, i32, i32)> = r
+                        .topics
+                        .iter()
+                        .flat_map(|t| {
+                            t.partitions
+                                .iter()
+                                .filter(|p| p.error_code == codes::NONE)
+                                .map(move |p| (t.topic_id, p.partition_index, p.partition_epoch))
+                        })
+                        .collect();
+                    self.wait_applied(|i| {
+                        committed.iter().all(|(id, p, epoch)| {
+                            i.topic_by_id(id)
+                                .and_then(|t| t.partitions.get(p))
+                                .is_none_or(|p| p.partition_epoch >= *epoch)
+                        })
+                    })
+                    .await;
+                    r
+                }
+                _ => AlterPartitionResponse {
+                    error_code: codes::NOT_CONTROLLER,
+                    ..Default::default()
+                },
+            };
+        }
+        self.local_alter_partition(req, version).await
     }
 }

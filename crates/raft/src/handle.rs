@@ -9,9 +9,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use vltava_protocol::messages::{
-    AlterConfigsRequest, AlterConfigsResponse, CreatePartitionsRequest, CreatePartitionsResponse,
-    CreateTopicsRequest, CreateTopicsResponse, DeleteTopicsRequest, DeleteTopicsResponse,
-    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
+    AlterConfigsRequest, AlterConfigsResponse, AlterPartitionRequest, AlterPartitionResponse,
+    CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse,
+    DeleteTopicsRequest, DeleteTopicsResponse, IncrementalAlterConfigsRequest,
+    IncrementalAlterConfigsResponse,
 };
 use vltava_protocol::messages::{
     alter_configs_response, create_partitions_response, create_topics_response,
@@ -466,6 +467,29 @@ impl Controller {
             },
         )
         .await
+    }
+
+    /// AlterPartition at `version` on this node's controller; a request-level error code when
+    /// the proposal did not commit.
+    pub(crate) async fn local_alter_partition(
+        &self,
+        req: AlterPartitionRequest,
+        version: i16,
+    ) -> AlterPartitionResponse {
+        match self
+            .run(move |image, _| controller::alter_partition(image, &req, version))
+            .await
+        {
+            (Some(resp), Ok(())) => resp,
+            (_, Err(e)) => AlterPartitionResponse {
+                error_code: e.kafka_code(),
+                ..Default::default()
+            },
+            (None, Ok(())) => AlterPartitionResponse {
+                error_code: codes::NOT_CONTROLLER,
+                ..Default::default()
+            },
+        }
     }
 
     /// Takes a block of producer ids (a block of 1000 when `count` is not positive).

@@ -256,6 +256,14 @@ impl Log {
     pub fn leader_epoch_cache(&self) -> &LeaderEpochCache {
         &self.leader_epochs
     }
+    /// Records that leader epoch `epoch` starts at `start_offset` (a new leader does this
+    /// at its log end when it takes over, before any record of the epoch is written).
+    /// Ignored unless `epoch` is newer than the latest recorded one.
+    pub fn assign_leader_epoch(&mut self, epoch: i32, start_offset: i64) -> Result<()> {
+        self.ensure_online()?;
+        let r = self.leader_epochs.assign(epoch, start_offset);
+        self.guard(r)
+    }
     /// OffsetForLeaderEpoch: (largest epoch ≤ `epoch`, the offset where it ended).
     pub fn end_offset_for_epoch(&self, epoch: i32) -> (i32, i64) {
         self.leader_epochs
@@ -804,7 +812,9 @@ impl Log {
 
     fn truncate_inner(&mut self, offset: i64) -> Result<()> {
         if offset >= self.log_end_offset() {
-            return Ok(());
+            // No records go, but epochs that would start at or after `offset` do (a
+            // follower cutting at its log end forgets a leader epoch it never wrote in).
+            return self.leader_epochs.truncate_from_end(offset);
         }
         let first_base = self.segments.keys().next().copied().unwrap_or(offset);
         if offset < self.log_start_offset || offset <= first_base {

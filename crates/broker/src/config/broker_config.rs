@@ -57,6 +57,20 @@ pub struct BrokerConfig {
     pub broker_session_timeout_ms: u64,
     /// `broker.heartbeat.interval.ms`
     pub broker_heartbeat_interval_ms: u64,
+    /// `replica.lag.time.max.ms`: an ISR follower not caught up this long leaves the ISR
+    pub replica_lag_time_max_ms: u64,
+    /// `min.insync.replicas`: the broker default of the topic config
+    pub min_insync_replicas: usize,
+    /// `replica.fetch.max.bytes`: bytes per partition in a follower's Fetch
+    pub replica_fetch_max_bytes: i32,
+    /// `replica.fetch.response.max.bytes`: bytes per follower Fetch response
+    pub replica_fetch_response_max_bytes: i32,
+    /// `replica.fetch.wait.max.ms`: how long a follower's Fetch waits on the leader
+    pub replica_fetch_wait_max_ms: i32,
+    /// `replica.fetch.min.bytes`
+    pub replica_fetch_min_bytes: i32,
+    /// `replica.fetch.backoff.ms`: pause after a failed follower Fetch
+    pub replica_fetch_backoff_ms: u64,
     /// `initial.broker.registration.timeout.ms`: how long start-up waits to register
     pub initial_broker_registration_timeout_ms: u64,
     /// `auto.create.topics.enable`
@@ -299,6 +313,14 @@ impl BrokerConfig {
             broker_heartbeat_interval_ms: r
                 .int::<u64>("broker.heartbeat.interval.ms", 2_000)?
                 .max(1),
+            replica_lag_time_max_ms: r.int::<u64>("replica.lag.time.max.ms", 30_000)?.max(1),
+            min_insync_replicas: r.int::<usize>("min.insync.replicas", 1)?.max(1),
+            replica_fetch_max_bytes: r.int("replica.fetch.max.bytes", 1_048_576)?,
+            replica_fetch_response_max_bytes: r
+                .int("replica.fetch.response.max.bytes", 10_485_760)?,
+            replica_fetch_wait_max_ms: r.int("replica.fetch.wait.max.ms", 500)?,
+            replica_fetch_min_bytes: r.int("replica.fetch.min.bytes", 1)?,
+            replica_fetch_backoff_ms: r.int("replica.fetch.backoff.ms", 1_000)?,
             initial_broker_registration_timeout_ms: r
                 .int::<u64>("initial.broker.registration.timeout.ms", 60_000)?
                 .max(1),

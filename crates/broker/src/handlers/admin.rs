@@ -4,12 +4,10 @@
 //! the new metadata before answering, so the client's next request sees it.
 
 use vltava_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
-use vltava_protocol::messages::create_topics_response::CreatableTopicResult;
-use vltava_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse, MetadataRequest};
+use vltava_protocol::messages::{CreateTopicsRequest, MetadataRequest};
 use vltava_protocol::{RequestBody, ResponseBody};
 
 use crate::broker::Broker;
-use crate::error_codes::INVALID_REPLICATION_FACTOR;
 use crate::metadata_sync::sync_now;
 
 /// A CreateTopics request for one topic with broker-default replication.
@@ -38,28 +36,6 @@ pub fn create_topic_request(
     }
 }
 
-/// Takes out of `req` the topics that would get more than one replica (explicitly, by
-/// manual assignment, or by `default.replication.factor`) and returns their names and
-/// replication factors: partitions are not replicated between brokers yet, and a topic that
-/// claimed replicas it does not have would make `acks=all` a lie.
-fn refuse_replicated(req: &mut CreateTopicsRequest, default_rf: i16) -> Vec<(String, i16)> {
-    let mut refused = Vec::new();
-    req.topics.retain(|t| {
-        let rf = match (t.assignments.first(), t.replication_factor) {
-            (Some(a), _) => a.broker_ids.len() as i16,
-            (None, -1) => default_rf,
-            (None, rf) => rf,
-        };
-        if rf > 1 {
-            refused.push((t.name.to_string(), rf));
-            false
-        } else {
-            true
-        }
-    });
-    refused
-}
-
 /// Whether two topic names collide once `.` and `_` are treated alike.
 fn collides(a: &str, b: &str) -> bool {
     a != b && a.replace('.', "_") == b.replace('.', "_")
@@ -69,8 +45,7 @@ fn collides(a: &str, b: &str) -> bool {
 pub async fn handle(broker: &Broker, body: RequestBody, version: i16) -> Option<ResponseBody> {
     let controller = broker.controller()?;
     let resp = match body {
-        RequestBody::CreateTopics(mut r) => {
-            let refused = refuse_replicated(&mut r, broker.config.default_replication_factor);
+        RequestBody::CreateTopics(r) => {
             for t in &r.topics {
                 let name = t.name.as_str();
                 if name.contains('.') || name.contains('_') {
@@ -83,29 +58,9 @@ pub async fn handle(broker: &Broker, body: RequestBody, version: i16) -> Option<
                     tracing::warn!(topic = name, existing = %other, "topic name collides with an existing topic ('.' vs '_')");
                 }
             }
-            let mut resp = if r.topics.is_empty() {
-                CreateTopicsResponse::default()
-            } else {
-                controller
-                    .create_topics(r, version, &broker.topic_defaults())
-                    .await
-            };
-            for (name, rf) in refused {
-                resp.topics.push(CreatableTopicResult {
-                    name: name.as_str().into(),
-                    error_code: INVALID_REPLICATION_FACTOR,
-                    error_message: (version >= 1).then(|| {
-                        format!(
-                            "Replication factor {rf} is not supported yet: this broker does not \
-                             replicate partitions between brokers; use replication factor 1."
-                        )
-                        .into()
-                    }),
-                    num_partitions: -1,
-                    replication_factor: -1,
-                    ..Default::default()
-                });
-            }
+            let resp = controller
+                .create_topics(r, version, &broker.topic_defaults())
+                .await;
             ResponseBody::from(resp)
         }
         RequestBody::DeleteTopics(r) => {

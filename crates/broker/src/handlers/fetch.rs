@@ -26,13 +26,17 @@ pub const MAX_FETCH_WAIT: Duration = Duration::from_secs(30);
 
 /// One partition to read.
 #[derive(Debug, Clone)]
-struct Target {
-    key: SessionKey,
-    fetch_offset: i64,
-    max_bytes: i32,
+pub(crate) struct Target {
+    pub(crate) key: SessionKey,
+    pub(crate) fetch_offset: i64,
+    pub(crate) max_bytes: i32,
+    /// The client's or follower's current leader epoch (-1: not checked).
+    pub(crate) current_leader_epoch: i32,
+    /// A follower's last fetched epoch (-1: none).
+    pub(crate) last_fetched_epoch: i32,
 }
 
-fn partition_error(index: i32, code: i16) -> PartitionData {
+pub(crate) fn partition_error(index: i32, code: i16) -> PartitionData {
     PartitionData {
         partition_index: index,
         error_code: code,
@@ -58,8 +62,10 @@ fn read_end(batches: &[u8]) -> Option<i64> {
         .map(|b| b.header().next_offset())
 }
 
-/// Reads one partition within `remaining` response bytes.
-fn read_partition(
+/// Reads one partition within `remaining` response bytes. A consumer
+/// (`isolation` other than `LogEnd`) must be fetching from the leader, at its
+/// leader epoch when it names one; a follower's checks were made before.
+pub(crate) fn read_partition(
     broker: &Broker,
     name: Option<&str>,
     t: &Target,
@@ -86,6 +92,14 @@ fn read_partition(
         }
         return partition_error(index, NOT_LEADER_OR_FOLLOWER);
     };
+    if isolation != FetchIsolation::LogEnd {
+        if let Some(code) = broker
+            .replicas
+            .leader_error(name, index, t.current_leader_epoch)
+        {
+            return partition_error(index, code);
+        }
+    }
     let max = (t.max_bytes.max(0) as u64).min(remaining);
     let log = part.log();
     let read = log.read(t.fetch_offset, max, isolation, first);
@@ -209,7 +223,7 @@ fn read_once(
 }
 
 /// Groups partition data back into topics, in target order.
-fn group(targets: &[Target], data: Vec<PartitionData>) -> Vec<FetchableTopicResponse> {
+pub(crate) fn group(targets: &[Target], data: Vec<PartitionData>) -> Vec<FetchableTopicResponse> {
     let mut out: Vec<FetchableTopicResponse> = Vec::new();
     for (t, d) in targets.iter().zip(data) {
         match out.last_mut() {
@@ -227,7 +241,7 @@ fn group(targets: &[Target], data: Vec<PartitionData>) -> Vec<FetchableTopicResp
     out
 }
 
-fn request_targets(req: &FetchRequest) -> Vec<Target> {
+pub(crate) fn request_targets(req: &FetchRequest) -> Vec<Target> {
     req.topics
         .iter()
         .flat_map(|t| {
@@ -235,6 +249,8 @@ fn request_targets(req: &FetchRequest) -> Vec<Target> {
                 key: (t.topic.clone(), t.topic_id, p.partition),
                 fetch_offset: p.fetch_offset,
                 max_bytes: p.partition_max_bytes,
+                current_leader_epoch: p.current_leader_epoch,
+                last_fetched_epoch: p.last_fetched_epoch,
             })
         })
         .collect()
@@ -279,6 +295,14 @@ fn top_level_error(code: i16, session_id: i32) -> ResponseBody {
 /// Handles Fetch.
 pub async fn handle(broker: &Broker, req: &FetchRequest, version: i16) -> ResponseBody {
     const FINAL_EPOCH: i32 = -1;
+    let replica_id = if version >= 15 {
+        req.replica_state.replica_id
+    } else {
+        req.replica_id
+    };
+    if replica_id >= 0 {
+        return crate::handlers::follower_fetch::handle(broker, req, version, replica_id).await;
+    }
     let sessions_apply = version >= 7;
     let (id, epoch) = (req.session_id, req.session_epoch);
     // Sessionless (or a closing request): a full fetch of what was asked.
@@ -353,6 +377,8 @@ pub async fn handle(broker: &Broker, req: &FetchRequest, version: i16) -> Respon
                 key: k.clone(),
                 fetch_offset: sp.fetch_offset,
                 max_bytes: sp.max_bytes,
+                current_leader_epoch: -1,
+                last_fetched_epoch: -1,
             })
             .collect()
     };

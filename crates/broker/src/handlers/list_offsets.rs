@@ -52,6 +52,13 @@ pub fn handle(broker: &Broker, req: &ListOffsetsRequest, version: i16) -> Respon
                         }
                         return error(p.partition_index, NOT_LEADER_OR_FOLLOWER);
                     };
+                    if let Some(code) = broker.replicas.leader_error(
+                        name,
+                        p.partition_index,
+                        p.current_leader_epoch,
+                    ) {
+                        return error(p.partition_index, code);
+                    }
                     let log = part.log();
                     // Consumers see only up to the high watermark / last stable offset.
                     let bound = if req.isolation_level == 1 {

@@ -160,6 +160,7 @@ mod tests {
                 index: 0,
                 leader: 1,
                 leader_epoch: 0,
+                partition_epoch: 0,
                 replicas: vec![1],
                 isr: vec![1],
             },

@@ -11,6 +11,7 @@ pub mod describe_quorum;
 pub mod describe_topic_partitions;
 pub mod fetch;
 pub mod find_coordinator;
+pub mod follower_fetch;
 pub mod init_producer_id;
 pub mod list_offsets;
 pub mod metadata;

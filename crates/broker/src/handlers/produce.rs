@@ -1,6 +1,8 @@
 //! Produce (key 0): batch validation (magic, CRC, compression rules), appends to
 //! the partition logs (offsets assigned by the log, producer-id dedup and
-//! sequence checks in storage), acks handling. Transactional batches (with a
+//! sequence checks in storage), acks through the partition's replica
+//! (`replica_manager`: NOT_LEADER_OR_FOLLOWER when not leading,
+//! `min.insync.replicas` for acks=all, which waits for the high watermark). Transactional batches (with a
 //! transactional id) are appended the same way once verified with the
 //! transaction coordinator (`txn_verification`): storage opens the producer's
 //! transaction with its first batch and keeps the last stable offset behind it.
@@ -13,8 +15,12 @@ use vltava_protocol::messages::produce_response::{
 };
 use vltava_records::{BatchIter, Compression, MAGIC_V2};
 
+use vltava_replication::Acks;
+
 use crate::broker::Broker;
 use crate::error_codes::{self, *};
+use crate::replica_manager::ReplicaRequestError;
+use crate::replica_manager::leader::AcksOutcome;
 
 /// Checks every batch of a partition's record set; returns an error code and message.
 pub fn validate_batches(records: &[u8], version: i16) -> Result<(), (i16, String)> {
@@ -71,91 +77,135 @@ fn error_response(index: i32, code: i16, message: Option<String>) -> PartitionPr
     }
 }
 
+/// A partition's answer: ready now, or once acks=all is satisfied.
+enum Answer {
+    Ready(PartitionProduceResponse),
+    Waiting(PartitionProduceResponse, AcksOutcome),
+}
+
 fn produce_partition(
     broker: &Broker,
     topic: &str,
     data: &PartitionProduceData,
     version: i16,
-) -> PartitionProduceResponse {
+    acks: Acks,
+    timeout_ms: u64,
+) -> Answer {
     let index = data.index;
     let cache = broker.metadata();
-    let Some(meta) = cache.topic(topic).and_then(|t| t.partitions.get(&index)) else {
-        return error_response(index, UNKNOWN_TOPIC_OR_PARTITION, None);
-    };
-    let Some(partition) = broker.partitions.get(topic, index) else {
-        return match broker.partitions.open_error(topic, index) {
-            Some(e) => error_response(index, KAFKA_STORAGE_ERROR, Some(e)),
-            None => error_response(index, error_codes::NOT_LEADER_OR_FOLLOWER, None),
-        };
-    };
+    if cache
+        .topic(topic)
+        .and_then(|t| t.partitions.get(&index))
+        .is_none()
+    {
+        return Answer::Ready(error_response(index, UNKNOWN_TOPIC_OR_PARTITION, None));
+    }
     let records = data.records.as_deref().unwrap_or(&[]);
     if let Err((code, msg)) = validate_batches(records, version) {
-        return error_response(index, code, Some(msg));
+        return Answer::Ready(error_response(index, code, Some(msg)));
     }
     // The request buffer is shared with the rest of the request; the log patches
     // offsets in place, so the batches get one copy here.
     let mut batches = records.to_vec();
-    let mut log = partition.log();
-    match log.append_as_leader(&mut batches, meta.leader_epoch) {
-        Ok(info) => {
-            let leo = log.log_end_offset();
-            log.set_high_watermark(leo);
-            let start = log.log_start_offset();
-            drop(log);
-            broker.partitions.notify_append();
-            PartitionProduceResponse {
+    match broker
+        .replicas
+        .append_produce(topic, index, &mut batches, acks, timeout_ms)
+    {
+        Ok(appended) => {
+            let resp = PartitionProduceResponse {
                 index,
                 error_code: NONE,
-                base_offset: info.first_offset,
-                log_append_time_ms: info.log_append_time,
-                log_start_offset: start,
+                base_offset: appended.info.first_offset,
+                log_append_time_ms: appended.info.log_append_time,
+                log_start_offset: appended.log_start_offset,
                 ..Default::default()
+            };
+            match appended.outcome {
+                AcksOutcome::Done(Ok(())) => Answer::Ready(resp),
+                AcksOutcome::Done(Err(e)) => {
+                    Answer::Ready(error_response(index, e.code(), Some(e.to_string())))
+                }
+                waiting => Answer::Waiting(resp, waiting),
             }
         }
-        Err(e) => {
-            drop(log);
+        Err(ReplicaRequestError::NotHosted) => {
+            Answer::Ready(match broker.partitions.open_error(topic, index) {
+                Some(e) => error_response(index, KAFKA_STORAGE_ERROR, Some(e)),
+                None => error_response(index, error_codes::NOT_LEADER_OR_FOLLOWER, None),
+            })
+        }
+        Err(ReplicaRequestError::Replica(e)) => {
+            Answer::Ready(error_response(index, e.code(), Some(e.to_string())))
+        }
+        Err(ReplicaRequestError::Storage(e)) => {
             crate::resources::report_storage_error(topic, index, &e);
-            error_response(index, error_codes::for_storage(&e), Some(e.to_string()))
+            Answer::Ready(error_response(
+                index,
+                error_codes::for_storage(&e),
+                Some(e.to_string()),
+            ))
         }
     }
 }
 
-/// Handles Produce; `None` for acks=0 (no response is sent).
+/// Handles Produce; `None` for acks=0 (no response is sent). Every partition is
+/// appended first; acks=all answers then wait for their high watermarks together.
 pub async fn handle(broker: &Broker, req: &ProduceRequest, version: i16) -> Option<ResponseBody> {
+    let acks = Acks::try_from(req.acks);
     let code_for_all = if version < 3 {
         Some((UNSUPPORTED_VERSION, "produce v0-2 is not supported"))
-    } else if !(-1..=1).contains(&req.acks) {
+    } else if acks.is_err() {
         Some((INVALID_REQUIRED_ACKS, "acks must be 0, 1 or -1"))
     } else {
         None
     };
+    let acks = acks.unwrap_or(Acks::Leader);
+    let timeout_ms = u64::try_from(req.timeout_ms).unwrap_or(0);
     let refused = match code_for_all {
         None => crate::handlers::txn_verification::refused_partitions(broker, req).await,
         Some(_) => Default::default(),
     };
-    let responses = req
-        .topic_data
-        .iter()
-        .map(|t| TopicProduceResponse {
-            name: t.name.clone(),
-            partition_responses: t
-                .partition_data
-                .iter()
-                .map(|p| match code_for_all {
-                    Some((code, msg)) => error_response(p.index, code, Some(msg.to_string())),
-                    None => match refused.get(&(t.name.as_str().to_string(), p.index)) {
-                        Some(&code) => error_response(
-                            p.index,
-                            code,
-                            Some("the partition is not in the producer's transaction".into()),
-                        ),
-                        None => produce_partition(broker, t.name.as_str(), p, version),
-                    },
-                })
-                .collect(),
+    let mut answers: Vec<(vltava_protocol::SharedStr, Vec<Answer>)> = Vec::new();
+    for t in &req.topic_data {
+        let partitions = t
+            .partition_data
+            .iter()
+            .map(|p| match code_for_all {
+                Some((code, msg)) => {
+                    Answer::Ready(error_response(p.index, code, Some(msg.to_string())))
+                }
+                None => match refused.get(&(t.name.as_str().to_string(), p.index)) {
+                    Some(&code) => Answer::Ready(error_response(
+                        p.index,
+                        code,
+                        Some("the partition is not in the producer's transaction".into()),
+                    )),
+                    None => {
+                        produce_partition(broker, t.name.as_str(), p, version, acks, timeout_ms)
+                    }
+                },
+            })
+            .collect();
+        answers.push((t.name.clone(), partitions));
+    }
+    let mut responses = Vec::with_capacity(answers.len());
+    for (name, partitions) in answers {
+        let mut partition_responses = Vec::with_capacity(partitions.len());
+        for answer in partitions {
+            partition_responses.push(match answer {
+                Answer::Ready(r) => r,
+                Answer::Waiting(r, outcome) => match outcome.result().await {
+                    Ok(()) => r,
+                    Err(e) => error_response(r.index, e.code(), Some(e.to_string())),
+                },
+            });
+        }
+        responses.push(TopicProduceResponse {
+            name,
+            partition_responses,
             ..Default::default()
-        })
-        .collect();
+        });
+    }
     if req.acks == 0 {
         return None;
     }

@@ -472,6 +472,7 @@ mod tests {
                         index: i,
                         leader: 1,
                         leader_epoch: 0,
+                        partition_epoch: 0,
                         replicas: vec![1],
                         isr: vec![1],
                     },

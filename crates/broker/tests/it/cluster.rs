@@ -4,8 +4,8 @@
 //! NOT_LEADER_OR_FOLLOWER; a killed node is fenced after its session (its partitions go
 //! offline, LEADER_NOT_AVAILABLE with the node as offline replica) while the quorum goes on,
 //! and on restart it leads them again with its acknowledged records; killing the active
-//! controller leaves a quorum that still creates topics. Replication factors above one are
-//! refused until partitions replicate.
+//! controller leaves a quorum that still creates topics. A replication factor above the
+//! number of brokers is refused. Replicated partitions: `replication.rs`.
 
 #![allow(clippy::unwrap_used)]
 
@@ -178,9 +178,10 @@ async fn three_nodes_forward_admin_fence_a_dead_node_and_survive_the_controller(
     for i in 0..3 {
         assert_eq!(create(&cluster.addr(i), &format!("t{i}"), 6, 1).await, 0);
     }
-    // Partitions are replicated nowhere yet: RF 3 is refused with a message, not faked.
+    // Replication factors up to the number of live brokers are accepted; above, refused.
+    assert_eq!(create(&cluster.addr(0), "rf3", 1, 3).await, 0);
     assert_eq!(
-        create(&cluster.addr(0), "rf3", 1, 3).await,
+        create(&cluster.addr(0), "rf4", 1, 4).await,
         INVALID_REPLICATION_FACTOR
     );
 

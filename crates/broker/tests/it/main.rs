@@ -15,6 +15,8 @@ mod member_ids;
 mod out_of_descriptors;
 mod pipelining;
 mod produce_rules;
+mod replica_manager;
+mod replication;
 mod retention;
 mod support;
 mod transactions;

@@ -3,6 +3,7 @@
 //! `IdSource` so tests are deterministic.
 
 pub mod alter_configs;
+pub mod alter_partition;
 pub mod brokers;
 pub mod configs_schema;
 pub mod create_partitions;
@@ -22,6 +23,7 @@ use vltava_protocol::{SharedStr, Uuid};
 use crate::image::MetadataImage;
 
 pub use alter_configs::{alter_configs, incremental_alter_configs};
+pub use alter_partition::alter_partition;
 pub use brokers::{PRODUCER_ID_BLOCK_SIZE, allocate_producer_ids, register_broker};
 pub use create_partitions::create_partitions;
 pub use create_topics::create_topics;

@@ -94,6 +94,9 @@ impl RpcHandler for ControllerService {
                     }
                     ResponseBody::from(resp)
                 }
+                RequestBody::AlterPartition(r) => {
+                    ResponseBody::from(c.local_alter_partition(r, version).await)
+                }
                 RequestBody::AllocateProducerIds(r) => {
                     let mut resp = AllocateProducerIdsResponse::default();
                     match c.local_allocate_producer_ids(r.broker_id, 0).await {

@@ -273,6 +273,36 @@ fn truncate_to_removes_the_tail_and_epochs() {
 }
 
 #[test]
+fn a_new_leader_epoch_starts_at_the_log_end_and_a_cut_there_forgets_it() {
+    let (s, c, mut log) = new_log(small_config());
+    log.append_as_leader(&mut batch(&[b"a", b"b"], 1000), 1)
+        .unwrap();
+    log.assign_leader_epoch(3, 2).unwrap();
+    assert_eq!(
+        log.end_offset_for_epoch(1),
+        (1, 2),
+        "epoch 1 ends where 3 starts"
+    );
+    assert_eq!(log.end_offset_for_epoch(3), (3, 2));
+    log.assign_leader_epoch(2, 2).unwrap();
+    assert_eq!(
+        log.leader_epoch_cache().latest().map(|e| e.epoch),
+        Some(3),
+        "older ignored"
+    );
+    log.truncate_to(2).unwrap();
+    assert_eq!(log.log_end_offset(), 2, "no records go");
+    assert_eq!(log.leader_epoch_cache().latest().map(|e| e.epoch), Some(1));
+    log.close().unwrap();
+    let log = open(&s, &c, small_config(), LogOpenOptions::default());
+    assert_eq!(
+        log.leader_epoch_cache().latest().map(|e| e.epoch),
+        Some(1),
+        "persisted"
+    );
+}
+
+#[test]
 fn follower_append_keeps_offsets_and_rejects_going_back() {
     let (_s, _c, mut leader) = new_log(small_config());
     let (_s2, _c2, mut follower) = new_log(small_config());
