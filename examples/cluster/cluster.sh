@@ -7,7 +7,8 @@
 #
 # Environment: VLTAVA_BIN (default target/release/vltava, built if missing), CLUSTER_DIR
 # (data, logs and pids; default ./cluster-data), PORT_BASE (first of six ports; default 9092,
-# the ports the properties files name).
+# the ports the properties files name), CLUSTER_OVERRIDES (more key=value properties for
+# every node, space-separated).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -26,8 +27,9 @@ bootstrap() {
 
 # --override arguments for node $1: its data dir, and the ports when PORT_BASE moved them.
 overrides() {
-    local i=$1 voters=() v
+    local i=$1 voters=() v o
     echo "--override" "log.dirs=$dir/node-$i"
+    for o in ${CLUSTER_OVERRIDES:-}; do echo "--override" "$o"; done
     if [ "$base" != 9092 ]; then
         for v in "${nodes[@]}"; do voters+=("$v@127.0.0.1:$(controller_port "$v")"); done
         echo "--override" "listeners=PLAINTEXT://127.0.0.1:$(client_port "$i"),CONTROLLER://127.0.0.1:$(controller_port "$i")"

@@ -4,8 +4,9 @@ confluent-kafka and kafka-python create topics through any node (the request is 
 to the active controller), produce to partitions led by all three nodes, consume them in
 groups whose coordinators sit on whichever node leads their __consumer_offsets partition,
 and, after the active controller is killed with SIGKILL, still create topics and alter
-configs through the surviving quorum. Topics have one replica: partitions do not replicate
-between brokers yet (issue 11), so a killed node's partitions are offline until it returns.
+configs through the surviving quorum. Transactions span partitions led by every node. On a
+replication-factor-3 topic, an idempotent acks=all producer goes on through SIGKILL of a
+partition leader, and every acknowledged record is read back once, in order.
 """
 import os
 import random
@@ -47,8 +48,12 @@ class Cluster:
     def __init__(self, directory):
         self.dir = Path(directory)
         self.base = free_port_base()
+        # Short sessions: a killed node is fenced (and its leadership moved) within seconds.
         self.env = dict(os.environ, VLTAVA_BIN=vltava_bin(), CLUSTER_DIR=str(self.dir),
-                        PORT_BASE=str(self.base))
+                        PORT_BASE=str(self.base),
+                        CLUSTER_OVERRIDES="broker.session.timeout.ms=3000 "
+                                          "broker.heartbeat.interval.ms=500 "
+                                          "replica.lag.time.max.ms=5000")
 
     def run(self, action, timeout):
         return subprocess.run([str(SCRIPT), action], env=self.env, capture_output=True,
@@ -118,7 +123,7 @@ def test_clients_across_nodes_and_controller_failover(cluster):
 
     # Created through node 2 alone: unless it leads the quorum, it forwards.
     admin = AdminClient({"bootstrap.servers": cluster.addr(2)})
-    admin.create_topics([NewTopic("orders", 6, 1)])["orders"].result(timeout=30)
+    admin.create_topics([NewTopic("orders", 6, 3)])["orders"].result(timeout=30)
     topic = wait_for_topic(admin, "orders", 6)
     assert {p.leader for p in topic.partitions.values()} == {0, 1, 2}
     assert len(admin.list_topics(timeout=5).brokers) == 3
@@ -174,7 +179,7 @@ def test_clients_across_nodes_and_controller_failover(cluster):
         kp = KafkaAdminClient(bootstrap_servers=cluster.bootstrap(survivors).split(","),
                               request_timeout_ms=30000)
         try:
-            kp.create_topics([KpNewTopic("after-failover", 2, 1)], timeout_ms=30000)
+            kp.create_topics([KpNewTopic("after-failover", 2, 2)], timeout_ms=30000)
             break
         except Exception as e:  # NOT_CONTROLLER / timeouts while the election runs
             if time.time() > deadline:
@@ -206,7 +211,7 @@ def test_transactions_across_brokers(cluster):
     from confluent_kafka.admin import AdminClient, NewTopic
 
     admin = AdminClient({"bootstrap.servers": cluster.bootstrap()})
-    for f in admin.create_topics([NewTopic("txn-in", 3, 1), NewTopic("txn-out", 6, 1)]).values():
+    for f in admin.create_topics([NewTopic("txn-in", 3, 3), NewTopic("txn-out", 6, 3)]).values():
         f.result(timeout=30)
     for name, n in (("txn-in", 3), ("txn-out", 6)):
         t = wait_for_topic(admin, name, n)
@@ -284,3 +289,81 @@ def test_transactions_across_brokers(cluster):
     offsets = check.committed([TopicPartition("txn-in", i) for i in range(3)], timeout=15)
     assert sum(tp.offset for tp in offsets) == 60
     check.close()
+
+
+def test_acks_all_survives_a_leader_kill(cluster):
+    """librdkafka, idempotent and acks=all, on a topic with three replicas: the leader of a
+    partition is killed with SIGKILL mid-stream; afterwards every acknowledged record is
+    read back exactly once and each partition keeps the send order."""
+    import threading
+
+    from confluent_kafka import Consumer, Producer, TopicPartition
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": cluster.bootstrap()})
+    admin.create_topics([NewTopic("replicated", 3, 3, config={"min.insync.replicas": "2"})]
+                        )["replicated"].result(timeout=30)
+    topic = wait_for_topic(admin, "replicated", 3)
+    for p in topic.partitions.values():
+        assert sorted(p.replicas) == [0, 1, 2]
+        assert sorted(p.isrs) == [0, 1, 2]
+    victim = topic.partitions[0].leader
+
+    acked = {0: [], 1: [], 2: []}
+    failed = []
+    lock = threading.Lock()
+
+    def on_delivery(err, msg):
+        with lock:
+            if err:
+                failed.append(err)
+            else:
+                acked[msg.partition()].append((msg.offset(), int(msg.value())))
+
+    producer = Producer({"bootstrap.servers": cluster.bootstrap(), "enable.idempotence": True,
+                         "acks": "all", "linger.ms": 2, "message.timeout.ms": 60000})
+    seq = 0
+
+    def produce_for(seconds):
+        nonlocal seq
+        end = time.time() + seconds
+        while time.time() < end:
+            for part in range(3):
+                producer.produce("replicated", value=str(seq).encode(), partition=part,
+                                 on_delivery=on_delivery)
+                seq += 1
+            producer.poll(0)
+            time.sleep(0.002)
+
+    produce_for(3)
+    cluster.kill(victim)
+    produce_for(12)
+    assert producer.flush(90) == 0
+    total_acked = sum(len(v) for v in acked.values())
+    assert total_acked > 1000, (total_acked, failed[:3])
+
+    # The killed node comes back (start restarts the nodes that are not running).
+    started = cluster.run("start", timeout=120)
+    assert started.returncode == 0, started.stdout + started.stderr
+
+    c = Consumer({"bootstrap.servers": cluster.bootstrap(), "group.id": "replicated-check",
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    c.assign([TopicPartition("replicated", p, 0) for p in range(3)])
+    read = {0: [], 1: [], 2: []}
+    want = {p: max((o for o, _ in acked[p]), default=-1) for p in range(3)}
+    deadline = time.time() + 60
+    while time.time() < deadline and any(
+            (read[p][-1][0] if read[p] else -1) < want[p] for p in range(3)):
+        m = c.poll(1.0)
+        if m is None or m.error():
+            continue
+        read[m.partition()].append((m.offset(), int(m.value())))
+    c.close()
+    for p in range(3):
+        values = [v for _, v in read[p]]
+        assert len(values) == len(set(values)), f"partition {p}: duplicates"
+        assert values == sorted(values), f"partition {p}: send order not kept"
+        stored = dict(read[p])
+        for offset, value in acked[p]:
+            assert stored.get(offset) == value, (
+                f"partition {p}: acknowledged {value} at {offset}, read {stored.get(offset)}")
