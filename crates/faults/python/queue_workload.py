@@ -1,0 +1,187 @@
+"""confluent-kafka (librdkafka) queue workload for the vltava-faults harness.
+
+Runs one idempotent producer and one group consumer that commits after every poll
+that returned records, until the stop file exists (or --max-seconds pass), and writes
+the history as JSONL in the format of vltava_faults::history (one op per line, times
+in wall-clock nanoseconds). A client that fails fatally starts over under a new
+process id.
+"""
+
+import argparse
+import json
+import os
+import threading
+import time
+
+from confluent_kafka import Consumer, KafkaException, Producer
+
+
+class History:
+    def __init__(self, path):
+        self.lock = threading.Lock()
+        self.out = open(path, "w", encoding="utf-8")
+
+    def record(self, op):
+        op["time"] = time.time_ns()
+        with self.lock:
+            self.out.write(json.dumps(op, separators=(",", ":")) + "\n")
+
+    def close(self):
+        with self.lock:
+            self.out.flush()
+            self.out.close()
+
+
+def stopped(args, started):
+    return os.path.exists(args.stop_file) or time.time() - started > args.max_seconds
+
+
+def produce(args, history, started):
+    generation = 0
+    while not stopped(args, started):
+        process = f"py-idem-0-g{generation}"
+        generation += 1
+        fatal = []
+
+        def on_error(err, fatal=fatal):
+            if err.fatal():
+                fatal.append(str(err))
+
+        producer = Producer({
+            "error_cb": on_error,
+            "bootstrap.servers": args.bootstrap,
+            "client.id": process,
+            "enable.idempotence": True,
+            "acks": "all",
+            "message.timeout.ms": 12000,
+            "request.timeout.ms": 4000,
+            "linger.ms": 5,
+            "queue.buffering.max.messages": 2000,
+        })
+        producer.poll(0)
+        n = 0
+        while not stopped(args, started) and not fatal:
+            partition = n % args.partitions
+            value = f"{process}-{n}"
+            n += 1
+            history.record({"process": process, "type": "invoke", "f": "send",
+                            "idempotent": True,
+                            "sends": [{"topic": args.topic, "partition": partition,
+                                       "value": value}]})
+
+            def report(err, msg, value=value, partition=partition, process=process):
+                op = {"process": process, "f": "send", "idempotent": True}
+                if err is None:
+                    op["type"] = "ok"
+                    op["sends"] = [{"topic": args.topic, "partition": msg.partition(),
+                                    "offset": msg.offset(), "value": value}]
+                else:
+                    op["type"] = "info"
+                    op["error"] = str(err)
+                    op["sends"] = [{"topic": args.topic, "partition": partition,
+                                    "value": value}]
+                history.record(op)
+
+            try:
+                producer.produce(args.topic, value=value.encode(), partition=partition,
+                                 on_delivery=report)
+            except BufferError as e:
+                history.record({"process": process, "type": "fail", "f": "send",
+                                "idempotent": True, "error": str(e),
+                                "sends": [{"topic": args.topic, "partition": partition,
+                                           "value": value}]})
+                producer.poll(0.5)
+            except KafkaException as e:
+                history.record({"process": process, "type": "info", "f": "send",
+                                "idempotent": True, "error": str(e),
+                                "sends": [{"topic": args.topic, "partition": partition,
+                                           "value": value}]})
+                fatal.append(str(e))
+            producer.poll(0)
+            time.sleep(0.01)
+        producer.flush(20)
+
+
+def consume(args, history, started):
+    generation = 0
+    while not stopped(args, started):
+        process = f"py-group-0-g{generation}"
+        generation += 1
+
+        def rebalanced(consumer, partitions, process=process):
+            history.record({"process": process, "type": "ok", "f": "assign"})
+
+        consumer = Consumer({
+            "bootstrap.servers": args.bootstrap,
+            "client.id": process,
+            "group.id": args.group,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": 10000,
+            "heartbeat.interval.ms": 1000,
+            "fetch.wait.max.ms": 200,
+        })
+        consumer.subscribe([args.topic], on_assign=rebalanced, on_revoke=rebalanced,
+                           on_lost=rebalanced)
+        try:
+            while not stopped(args, started):
+                msgs = consumer.consume(num_messages=200, timeout=0.5)
+                reads = []
+                for m in msgs:
+                    if m.error() is not None:
+                        if m.error().fatal():
+                            raise KafkaException(m.error())
+                        continue
+                    reads.append({"topic": m.topic(), "partition": m.partition(),
+                                  "offset": m.offset(),
+                                  "value": (m.value() or b"").decode()})
+                if not reads:
+                    continue
+                history.record({"process": process, "type": "ok", "f": "poll",
+                                "reads": reads})
+                positions = consumer.position(consumer.assignment())
+                commits = [{"topic": tp.topic, "partition": tp.partition,
+                            "offset": tp.offset} for tp in positions if tp.offset >= 0]
+                history.record({"process": process, "type": "invoke", "f": "commit",
+                                "commits": commits})
+                try:
+                    consumer.commit(asynchronous=False)
+                    history.record({"process": process, "type": "ok", "f": "commit",
+                                    "commits": commits})
+                except KafkaException as e:
+                    history.record({"process": process, "type": "info", "f": "commit",
+                                    "commits": commits, "error": str(e)})
+        except KafkaException as e:
+            history.record({"process": process, "type": "fail", "f": "poll",
+                            "error": str(e)})
+            time.sleep(0.5)
+        finally:
+            try:
+                consumer.close()
+            except Exception:  # noqa: BLE001 - closing after a fault may fail; start over
+                pass
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--bootstrap", required=True)
+    p.add_argument("--topic", required=True)
+    p.add_argument("--partitions", type=int, required=True)
+    p.add_argument("--group", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--stop-file", required=True)
+    p.add_argument("--max-seconds", type=float, required=True)
+    args = p.parse_args()
+    history = History(args.out)
+    started = time.time()
+    threads = [threading.Thread(target=f, args=(args, history, started))
+               for f in (produce, consume)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    history.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,182 @@
+//! The fault scheduler: on a seeded schedule it injects one fault at a time into a
+//! [`TestCluster`] (kill -9 then restart; SIGSTOP past the broker session timeout then
+//! SIGCONT; SIGTERM then restart), holds it, heals it, and counts what it did. At most one
+//! node is faulty at any moment, so a three-node quorum always keeps a majority.
+
+use crate::rng::Rng;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::{Duration, Instant};
+use vltava_testkit::broker_process::BrokerProcessError;
+use vltava_testkit::cluster::TestCluster;
+
+/// A kind of fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FaultKind {
+    /// SIGKILL, a short outage, then a restart on the same data.
+    Kill,
+    /// SIGSTOP for longer than `broker.session.timeout.ms` (the node is fenced), then SIGCONT.
+    Pause,
+    /// SIGTERM (controlled shutdown), then a restart.
+    Restart,
+}
+
+impl FaultKind {
+    pub const ALL: [FaultKind; 3] = [FaultKind::Kill, FaultKind::Pause, FaultKind::Restart];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::Kill => "kill -9 + restart",
+            FaultKind::Pause => "SIGSTOP > session timeout + SIGCONT",
+            FaultKind::Restart => "SIGTERM + restart",
+        }
+    }
+}
+
+impl fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How the scheduler runs.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    pub seed: u64,
+    /// Stop after this many faults...
+    pub faults: u64,
+    /// ...or once this much time has passed, whichever comes first.
+    pub max_duration: Duration,
+    /// The kinds to draw from (all, unless narrowed).
+    pub kinds: Vec<FaultKind>,
+    /// `broker.session.timeout.ms` of the cluster: pauses last longer than this.
+    pub session_timeout: Duration,
+}
+
+/// One injected fault.
+#[derive(Debug, Clone)]
+pub struct FaultEvent {
+    pub kind: FaultKind,
+    pub node: usize,
+    /// Wall-clock ns (history time base) when it started and when it was healed.
+    pub start: u64,
+    pub healed: u64,
+    /// Something unexpected on the way (a SIGTERM the node ignored for 30 s).
+    pub note: Option<String>,
+}
+
+/// What the scheduler did.
+#[derive(Debug, Default, Clone)]
+pub struct FaultLog {
+    pub events: Vec<FaultEvent>,
+}
+
+impl FaultLog {
+    /// Faults injected per kind.
+    pub fn counts(&self) -> BTreeMap<FaultKind, u64> {
+        let mut c = BTreeMap::new();
+        for e in &self.events {
+            *c.entry(e.kind).or_insert(0) += 1;
+        }
+        c
+    }
+}
+
+/// Why the scheduler stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum FaultError {
+    #[error("fault {kind} on node {node}: {source}")]
+    Cluster {
+        kind: FaultKind,
+        node: usize,
+        #[source]
+        source: BrokerProcessError,
+    },
+}
+
+/// Runs the schedule against `cluster`, returning the cluster (every node running) and
+/// the log. `stop` ends it early (checked between faults).
+pub fn run(
+    cluster: &mut TestCluster,
+    schedule: &Schedule,
+    stop: &std::sync::atomic::AtomicBool,
+    mut on_event: impl FnMut(&FaultEvent),
+) -> Result<FaultLog, FaultError> {
+    let mut rng = Rng::new(schedule.seed);
+    let mut log = FaultLog::default();
+    let started = Instant::now();
+    let kinds = if schedule.kinds.is_empty() {
+        FaultKind::ALL.to_vec()
+    } else {
+        schedule.kinds.clone()
+    };
+    while (log.events.len() as u64) < schedule.faults
+        && started.elapsed() < schedule.max_duration
+        && !stop.load(std::sync::atomic::Ordering::Relaxed)
+    {
+        std::thread::sleep(rng.millis(500, 1500));
+        let kind = kinds[rng.below(kinds.len() as u64) as usize];
+        let node = rng.below(cluster.len() as u64) as usize;
+        let start = crate::history::now_ns();
+        let note = inject(cluster, kind, node, schedule, &mut rng)
+            .map_err(|source| FaultError::Cluster { kind, node, source })?;
+        let event = FaultEvent {
+            kind,
+            node,
+            start,
+            healed: crate::history::now_ns(),
+            note,
+        };
+        on_event(&event);
+        log.events.push(event);
+    }
+    Ok(log)
+}
+
+fn inject(
+    cluster: &mut TestCluster,
+    kind: FaultKind,
+    node: usize,
+    schedule: &Schedule,
+    rng: &mut Rng,
+) -> Result<Option<String>, BrokerProcessError> {
+    match kind {
+        FaultKind::Kill => {
+            cluster.kill(node)?;
+            std::thread::sleep(rng.millis(200, 2000));
+            restart(cluster, node).map(|()| None)
+        }
+        FaultKind::Pause => {
+            cluster.pause(node)?;
+            let hold = schedule.session_timeout + rng.millis(500, 2000);
+            std::thread::sleep(hold);
+            cluster.resume(node).map(|()| None)
+        }
+        FaultKind::Restart => {
+            let mut note = None;
+            if let Err(e) = cluster.stop(node, Duration::from_secs(30)) {
+                // A controlled shutdown that hangs is worth reporting; the run goes on.
+                note = Some(format!("node {node} did not stop on SIGTERM ({e}); killed"));
+                cluster.kill(node)?;
+            }
+            std::thread::sleep(rng.millis(200, 1000));
+            restart(cluster, node).map(|()| note)
+        }
+    }
+}
+
+/// Restarts a node, retrying a start that failed (a port briefly held, a slow quorum).
+fn restart(cluster: &mut TestCluster, node: usize) -> Result<(), BrokerProcessError> {
+    let mut last = None;
+    for _ in 0..3 {
+        match cluster.restart(node) {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                eprintln!("vltava-faults: restarting node {node} failed ({e}); retrying");
+                last = Some(e);
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+    }
+    Err(last.unwrap_or(BrokerProcessError::Timeout("restart", Duration::ZERO)))
+}

@@ -1,0 +1,222 @@
+//! One harness run: start a [`TestCluster`], create the workload topic with the configured
+//! replication factor, run the workloads while the fault scheduler injects faults, heal,
+//! stop the workloads, read every partition completely once every node is back, write the
+//! merged history and check it.
+
+use crate::checker::{self, Report};
+use crate::faults::{self, FaultError, FaultKind, FaultLog, Schedule};
+use crate::final_read::{self, FinalReadError};
+use crate::history::{self, HistoryError, Recorder};
+use crate::workload::python::{PythonError, PythonWorkload};
+use crate::workload::{Shared, consumer, producer};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use vltava_client::{Admin, ClientConfig, NewTopic};
+use vltava_testkit::broker_process::BrokerProcessError;
+use vltava_testkit::cluster::TestCluster;
+
+/// The workload topic.
+pub const TOPIC: &str = "queue";
+/// `broker.session.timeout.ms` of [`TestCluster`] nodes.
+pub const SESSION_TIMEOUT: Duration = Duration::from_millis(3000);
+
+/// A run's settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub nodes: usize,
+    /// Of the workload topic: 1 until partition replication lands, then 3.
+    pub replication_factor: i16,
+    pub partitions: i32,
+    pub faults: u64,
+    /// Longest time for the fault phase.
+    pub max_duration: Duration,
+    pub seed: u64,
+    /// Fault kinds to draw from (empty: all).
+    pub kinds: Vec<FaultKind>,
+    /// Run the confluent-kafka workload too.
+    pub python: bool,
+    pub idempotent_producers: usize,
+    pub plain_producers: usize,
+    pub group_consumers: usize,
+    pub assign_consumers: usize,
+    /// Where the history (and the Python workload's files) go.
+    pub out_dir: PathBuf,
+}
+
+impl Config {
+    /// The short run of `./test.sh`: about 20 faults, at most about 3 minutes in all.
+    pub fn short(out_dir: PathBuf) -> Config {
+        Config {
+            nodes: 3,
+            replication_factor: 1,
+            partitions: 6,
+            faults: 20,
+            max_duration: Duration::from_secs(120),
+            seed: 1,
+            kinds: Vec::new(),
+            python: true,
+            idempotent_producers: 2,
+            plain_producers: 1,
+            group_consumers: 2,
+            assign_consumers: 1,
+            out_dir,
+        }
+    }
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct Outcome {
+    pub report: Report,
+    pub faults: FaultLog,
+    pub history: PathBuf,
+    pub elapsed: Duration,
+}
+
+/// Why a run could not finish (anomalies are no error: they are in the report).
+#[derive(Debug, thiserror::Error)]
+pub enum HarnessError {
+    #[error("cluster: {0}")]
+    Cluster(#[from] BrokerProcessError),
+    #[error("tokio runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+    #[error("output directory {0}: {1}")]
+    OutDir(PathBuf, #[source] std::io::Error),
+    #[error("creating the workload topic: {0}")]
+    Topic(#[from] vltava_client::ClientError),
+    #[error("{0}")]
+    Fault(#[from] FaultError),
+    #[error("python workload: {0}")]
+    Python(#[from] PythonError),
+    #[error("final reads: {0}")]
+    FinalRead(#[from] FinalReadError),
+    #[error("history: {0}")]
+    History(#[from] HistoryError),
+}
+
+/// Runs the harness once.
+pub fn run(cfg: &Config) -> Result<Outcome, HarnessError> {
+    let started = Instant::now();
+    std::fs::create_dir_all(&cfg.out_dir)
+        .map_err(|e| HarnessError::OutDir(cfg.out_dir.clone(), e))?;
+    let mut cluster = TestCluster::start(cfg.nodes)?;
+    let bootstrap = cluster.bootstrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(HarnessError::Runtime)?;
+    rt.block_on(async {
+        let admin = Admin::connect(ClientConfig::new(&bootstrap)).await?;
+        admin
+            .create_topic(NewTopic::new(TOPIC, cfg.partitions, cfg.replication_factor))
+            .await?;
+        Ok::<_, HarnessError>(())
+    })?;
+    rt.block_on(final_read::wait_for_leaders(
+        &bootstrap,
+        TOPIC,
+        cfg.partitions,
+        Duration::from_secs(30),
+    ))?;
+    let recorder = Arc::new(Recorder::new());
+    let shared = Shared {
+        bootstrap: bootstrap.clone(),
+        topic: TOPIC.into(),
+        partitions: cfg.partitions,
+        recorder: recorder.clone(),
+        stop: Arc::new(AtomicBool::new(false)),
+    };
+    let mut tasks = Vec::new();
+    for slot in 0..cfg.idempotent_producers {
+        tasks.push(rt.spawn(producer::run(shared.clone(), slot, true)));
+    }
+    for slot in 0..cfg.plain_producers {
+        tasks.push(rt.spawn(producer::run(shared.clone(), slot, false)));
+    }
+    for slot in 0..cfg.group_consumers {
+        let mode = consumer::Mode::Group;
+        tasks.push(rt.spawn(consumer::run(shared.clone(), slot, mode, "rs-group".into())));
+    }
+    for slot in 0..cfg.assign_consumers {
+        let mode = consumer::Mode::Assign;
+        tasks.push(rt.spawn(consumer::run(shared.clone(), slot, mode, String::new())));
+    }
+    let python = if cfg.python {
+        let max = cfg.max_duration + Duration::from_secs(120);
+        Some(PythonWorkload::start(
+            &cfg.out_dir,
+            &bootstrap,
+            TOPIC,
+            cfg.partitions,
+            max,
+        )?)
+    } else {
+        None
+    };
+    std::thread::sleep(Duration::from_secs(3));
+    let schedule = Schedule {
+        seed: cfg.seed,
+        faults: cfg.faults,
+        max_duration: cfg.max_duration,
+        kinds: cfg.kinds.clone(),
+        session_timeout: SESSION_TIMEOUT,
+    };
+    let total = cfg.faults;
+    let log = faults::run(&mut cluster, &schedule, &AtomicBool::new(false), |e| {
+        eprintln!(
+            "vltava-faults: [{:>6.1}s] {} on node {} ({:.1}s){}",
+            started.elapsed().as_secs_f64(),
+            e.kind,
+            e.node,
+            e.healed.saturating_sub(e.start) as f64 / 1e9,
+            e.note
+                .as_deref()
+                .map(|n| format!(": {n}"))
+                .unwrap_or_default()
+        );
+    });
+    let log = match log {
+        Ok(log) => log,
+        Err(e) => {
+            shared.stop.store(true, Ordering::Relaxed);
+            return Err(e.into());
+        }
+    };
+    eprintln!(
+        "vltava-faults: {} of {total} faults injected; every node running; load continues 3 s",
+        log.events.len()
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    shared.stop.store(true, Ordering::Relaxed);
+    let python_ops = match python {
+        Some(p) => p.finish(Duration::from_secs(60))?,
+        None => Vec::new(),
+    };
+    rt.block_on(async {
+        for t in tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(60), t).await;
+        }
+    });
+    eprintln!("vltava-faults: workloads stopped; reading every partition completely");
+    rt.block_on(final_read::read_all(
+        &bootstrap,
+        TOPIC,
+        cfg.partitions,
+        &recorder,
+        Duration::from_secs(60),
+    ))?;
+    let ops = history::merge(vec![recorder.snapshot(), python_ops]);
+    let path = cfg.out_dir.join("history.jsonl");
+    history::write_file(&path, &ops)?;
+    let report = checker::check(&ops);
+    drop(cluster);
+    Ok(Outcome {
+        report,
+        faults: log,
+        history: path,
+        elapsed: started.elapsed(),
+    })
+}

@@ -1,0 +1,118 @@
+//! The confluent-kafka workload: `python/queue_workload.py` run with the project's Python
+//! environment ([`vltava_testkit::python`]) as a child process that writes its own JSONL
+//! history; it stops when the harness creates its stop file.
+
+use crate::history::{HistoryError, Op};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Why the Python workload could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum PythonError {
+    #[error("{0}")]
+    NoPython(String),
+    #[error("starting {python}: {source}")]
+    Spawn {
+        python: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("waiting for the Python workload: {0}")]
+    Wait(#[source] std::io::Error),
+    #[error("the Python workload did not stop within {0:?} of its stop file")]
+    Hung(Duration),
+    #[error("the Python workload failed ({status}); see {stderr}")]
+    Failed { status: String, stderr: PathBuf },
+    #[error("its history: {0}")]
+    History(#[from] HistoryError),
+}
+
+/// The script, next to this crate's sources.
+pub fn script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python/queue_workload.py")
+}
+
+/// A running Python workload.
+#[derive(Debug)]
+pub struct PythonWorkload {
+    child: Child,
+    out: PathBuf,
+    stop_file: PathBuf,
+    stderr: PathBuf,
+}
+
+impl PythonWorkload {
+    /// Starts the script against `bootstrap`, writing into `dir`; it gives up by itself
+    /// after `max` in any case.
+    pub fn start(
+        dir: &Path,
+        bootstrap: &str,
+        topic: &str,
+        partitions: i32,
+        max: Duration,
+    ) -> Result<PythonWorkload, PythonError> {
+        let python = vltava_testkit::python().map_err(PythonError::NoPython)?;
+        let out = dir.join("python-history.jsonl");
+        let stop_file = dir.join("python-stop");
+        let stderr = dir.join("python-stderr.log");
+        let err_file = std::fs::File::create(&stderr).map_err(|source| PythonError::Spawn {
+            python: python.clone(),
+            source,
+        })?;
+        let child = Command::new(&python)
+            .arg(script())
+            .args(["--bootstrap", bootstrap, "--topic", topic])
+            .args(["--partitions", &partitions.to_string()])
+            .args(["--group", "py-group"])
+            .arg("--out")
+            .arg(&out)
+            .arg("--stop-file")
+            .arg(&stop_file)
+            .args(["--max-seconds", &max.as_secs().to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(err_file)
+            .spawn()
+            .map_err(|source| PythonError::Spawn { python, source })?;
+        Ok(PythonWorkload {
+            child,
+            out,
+            stop_file,
+            stderr,
+        })
+    }
+
+    /// Asks it to stop, waits (at most `limit`, then kills it) and reads its history.
+    pub fn finish(mut self, limit: Duration) -> Result<Vec<Op>, PythonError> {
+        let _ = std::fs::write(&self.stop_file, b"stop");
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().map_err(PythonError::Wait)? {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                return Err(PythonError::Hung(limit));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        if !status.success() {
+            return Err(PythonError::Failed {
+                status: status.to_string(),
+                stderr: self.stderr.clone(),
+            });
+        }
+        Ok(crate::history::read_file(&self.out)?)
+    }
+}
+
+impl Drop for PythonWorkload {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
