@@ -26,7 +26,8 @@ pub const SESSION_TIMEOUT: Duration = Duration::from_millis(3000);
 #[derive(Debug, Clone)]
 pub struct Config {
     pub nodes: usize,
-    /// Of the workload topic: 1 until partition replication lands, then 3.
+    /// Of the workload topic (3: every node a replica; with 3 or more replicas the topic
+    /// gets `min.insync.replicas=2`, as production Kafka topics do).
     pub replication_factor: i16,
     pub partitions: i32,
     pub faults: u64,
@@ -50,7 +51,7 @@ impl Config {
     pub fn short(out_dir: PathBuf) -> Config {
         Config {
             nodes: 3,
-            replication_factor: 1,
+            replication_factor: 3,
             partitions: 6,
             faults: 20,
             max_duration: Duration::from_secs(120),
@@ -110,9 +111,13 @@ pub fn run(cfg: &Config) -> Result<Outcome, HarnessError> {
         .map_err(HarnessError::Runtime)?;
     rt.block_on(async {
         let admin = Admin::connect(ClientConfig::new(&bootstrap)).await?;
-        admin
-            .create_topic(NewTopic::new(TOPIC, cfg.partitions, cfg.replication_factor))
-            .await?;
+        let mut topic = NewTopic::new(TOPIC, cfg.partitions, cfg.replication_factor);
+        if cfg.replication_factor >= 3 {
+            topic
+                .configs
+                .push(("min.insync.replicas".into(), "2".into()));
+        }
+        admin.create_topic(topic).await?;
         Ok::<_, HarnessError>(())
     })?;
     rt.block_on(final_read::wait_for_leaders(

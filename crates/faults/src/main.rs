@@ -27,8 +27,8 @@ struct Args {
     /// Longest fault phase in seconds (default: 120 short, else 4 s per fault).
     #[arg(long)]
     max_seconds: Option<u64>,
-    /// Replication factor of the workload topic (1 until partition replication lands).
-    #[arg(long, default_value_t = 1)]
+    /// Replication factor of the workload topic (3 or more: min.insync.replicas=2).
+    #[arg(long, default_value_t = 3)]
     replication_factor: i16,
     #[arg(long, default_value_t = 6)]
     partitions: i32,
