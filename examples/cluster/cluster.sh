@@ -93,7 +93,15 @@ check() {
     "$bin" metadata-quorum --bootstrap-server "$servers" describe --status
     "$bin" topics --bootstrap-server "$servers" --create --if-not-exists \
         --topic cluster-check --partitions 6
-    "$bin" topics --bootstrap-server "$servers" --describe --topic cluster-check
+    # The node asked may apply the new topic a moment after the controller committed it.
+    local deadline=$((SECONDS + 15))
+    until "$bin" topics --bootstrap-server "$servers" --describe --topic cluster-check 2> /dev/null; do
+        if [ $SECONDS -ge $deadline ]; then
+            "$bin" topics --bootstrap-server "$servers" --describe --topic cluster-check
+            return 1
+        fi
+        sleep 0.2
+    done
 }
 
 stop() {

@@ -213,6 +213,7 @@ def test_transactional_producer_at_load_with_read_committed_consumer(broker):
     follower.start()
     try:
         committed = {0: [], 1: [], 2: []}
+        abortable = []
         n = 0
         txn = 0
         start = time.time()
@@ -233,9 +234,21 @@ def test_transactional_producer_at_load_with_read_committed_consumer(broker):
             if txn % 4 == 3:
                 p.abort_transaction(30)
             else:
-                p.commit_transaction(30)
-                for part, v in batch:
-                    committed[part].append(v)
+                try:
+                    p.commit_transaction(30)
+                except KafkaException as e:
+                    # librdkafka's documented handling of an abortable error: abort and go
+                    # on. It happens about once in ten runs, after an abort that purged a
+                    # batch which already had its sequence numbers (librdkafka then sends
+                    # the next transaction's batches with a gap and must bump its epoch);
+                    # the transaction's records must then stay invisible.
+                    if not e.args[0].txn_requires_abort():
+                        raise
+                    p.abort_transaction(30)
+                    abortable.append(str(e))
+                else:
+                    for part, v in batch:
+                        committed[part].append(v)
             txn += 1
             # Pace to about 20,000 records/s.
             ahead = n / 20_000 - (time.time() - start)
@@ -245,6 +258,7 @@ def test_transactional_producer_at_load_with_read_committed_consumer(broker):
         stop.set()
         follower.join(120)
     assert txn >= 20
+    assert len(abortable) <= 2, abortable
     for part in range(3):
         assert seen[part] == committed[part], f"partition {part}"
 
