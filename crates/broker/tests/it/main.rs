@@ -9,6 +9,7 @@ mod cluster;
 mod describe_quorum;
 mod every_api;
 mod fetch_sessions;
+mod internal_topics;
 mod limits;
 mod many_partitions;
 mod member_ids;
