@@ -425,6 +425,10 @@ async fn run(core: TransactionCoordinator, io: Arc<dyn TxnIo>, inbox: Inbox, loa
     };
     if load_all {
         d.core.begin_load();
+    } else {
+        // Nothing to load at start: the timers (timeouts, expiry) start now.
+        let effects = d.core.tick(d.clock.now_ms());
+        d.apply(effects);
     }
     loop {
         let wake = match d.core.next_deadline() {

@@ -6,6 +6,7 @@
 mod bad_input;
 mod cli;
 mod cluster;
+mod coordinator_failover;
 mod describe_quorum;
 mod every_api;
 mod fetch_sessions;
