@@ -476,6 +476,16 @@ impl GroupCoordinator {
             | AfterAppend::AssignmentStored { group, .. } => Some(group.clone()),
         };
         self.apply_after_append(after, ok, now_ms, &mut out);
+        if let Err(code) = result {
+            let to = crate::write_errors::group_write_error(code);
+            if to != codes::COORDINATOR_NOT_AVAILABLE {
+                for effect in &mut out {
+                    if let Effect::Respond { body, .. } = effect {
+                        crate::write_errors::recode(body, to);
+                    }
+                }
+            }
+        }
         if let Some(g) = touched {
             self.refresh_timer(&g);
         }

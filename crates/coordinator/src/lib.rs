@@ -33,6 +33,7 @@ mod responses;
 mod txn;
 pub mod txn_driver;
 mod txn_offsets;
+mod write_errors;
 
 pub use admin::{CLASSIC_GROUP_TYPE, GROUP_AUTHORIZED_OPERATIONS};
 pub use config::GroupConfig;

@@ -207,3 +207,48 @@ fn txn_partitions_load_on_election_and_markers_carry_the_coordinator_epoch() {
     assert!(c.txn("tx").is_none());
     assert_eq!(code_of(&end_txn(&mut c, 3, "tx")), codes::NOT_COORDINATOR);
 }
+
+/// The code of a simple commit of offset 1 for `t`-0 while writes fail with `code`.
+fn commit_failing_with(code: i16) -> i16 {
+    let mut h = Harness::new(test_config());
+    h.fail_code = Some(code);
+    let id = h.send(
+        8,
+        OffsetCommitRequest {
+            group_id: "simple".into(),
+            generation_id_or_member_epoch: -1,
+            topics: vec![OffsetCommitRequestTopic {
+                name: "t".into(),
+                partitions: vec![OffsetCommitRequestPartition {
+                    partition_index: 0,
+                    committed_offset: 1,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        },
+    );
+    match h.response(id) {
+        Some(ResponseBody::OffsetCommit(r)) => r.topics[0].partitions[0].error_code,
+        other => panic!("no OffsetCommit response: {other:?}"),
+    }
+}
+
+#[test]
+fn failed_writes_answer_kafkas_coordinator_errors() {
+    // The partition moved away: clients look the coordinator up again.
+    assert_eq!(commit_failing_with(6), codes::NOT_COORDINATOR);
+    assert_eq!(commit_failing_with(56), codes::NOT_COORDINATOR);
+    // Too few in-sync replicas or a timed-out wait: retried on this coordinator.
+    for code in [19, 20, 7, 3] {
+        assert_eq!(commit_failing_with(code), codes::COORDINATOR_NOT_AVAILABLE);
+    }
+    // The leader's SyncGroup whose assignment cannot be written.
+    let mut h = Harness::new(test_config());
+    let (join, member) = h.join_dynamic("g", &["t"]);
+    assert_eq!(h.join_resp(join).error_code, 0);
+    h.fail_code = Some(6);
+    let sync = h.sync("g", 1, &member, &[(&member, b"a")]);
+    assert_eq!(h.sync_resp(sync).error_code, codes::NOT_COORDINATOR);
+}
