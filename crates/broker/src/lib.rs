@@ -9,7 +9,6 @@ pub mod broker;
 pub mod broker_lifecycle;
 pub mod config;
 pub mod connection;
-pub mod coordinator_leadership;
 pub mod dispatch;
 pub mod error_codes;
 pub mod fetch_session;
