@@ -171,11 +171,13 @@ def main():
     p.add_argument("--out", required=True)
     p.add_argument("--stop-file", required=True)
     p.add_argument("--max-seconds", type=float, required=True)
+    p.add_argument("--no-consumer", action="store_true",
+                   help="run the producer only (see docs/faults.md: stuck group consumer)")
     args = p.parse_args()
     history = History(args.out)
     started = time.time()
     threads = [threading.Thread(target=f, args=(args, history, started))
-               for f in (produce, consume)]
+               for f in ((produce,) if args.no_consumer else (produce, consume))]
     for t in threads:
         t.start()
     for t in threads:

@@ -38,6 +38,8 @@ pub struct Config {
     pub kinds: Vec<FaultKind>,
     /// Run the confluent-kafka workload too.
     pub python: bool,
+    /// With `python`: its group consumer too (not only its producer).
+    pub python_consumer: bool,
     pub idempotent_producers: usize,
     pub plain_producers: usize,
     pub group_consumers: usize,
@@ -58,6 +60,7 @@ impl Config {
             seed: 1,
             kinds: Vec::new(),
             python: true,
+            python_consumer: true,
             idempotent_producers: 2,
             plain_producers: 1,
             group_consumers: 2,
@@ -157,6 +160,7 @@ pub fn run(cfg: &Config) -> Result<Outcome, HarnessError> {
             TOPIC,
             cfg.partitions,
             max,
+            cfg.python_consumer,
         )?)
     } else {
         None

@@ -51,6 +51,7 @@ impl PythonWorkload {
         topic: &str,
         partitions: i32,
         max: Duration,
+        consumer: bool,
     ) -> Result<PythonWorkload, PythonError> {
         let python = vltava_testkit::python().map_err(PythonError::NoPython)?;
         let out = dir.join("python-history.jsonl");
@@ -60,8 +61,12 @@ impl PythonWorkload {
             python: python.clone(),
             source,
         })?;
-        let child = Command::new(&python)
-            .arg(script())
+        let mut command = Command::new(&python);
+        command.arg(script());
+        if !consumer {
+            command.arg("--no-consumer");
+        }
+        let child = command
             .args(["--bootstrap", bootstrap, "--topic", topic])
             .args(["--partitions", &partitions.to_string()])
             .args(["--group", "py-group"])
