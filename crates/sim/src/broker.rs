@@ -215,6 +215,9 @@ impl SimBroker {
     pub fn on_message(&mut self, from: i32, msg: Msg, now: u64, out: &mut Out) {
         match msg {
             Msg::Registered { broker_epoch } => self.epoch = Some(broker_epoch),
+            // A broker acts on partitions only once registered (Kafka: after its
+            // registration is accepted and it has caught up with the metadata).
+            Msg::Metadata { .. } if self.epoch.is_none() => {}
             Msg::Metadata { states, fenced } => {
                 for (p, state) in states.iter().enumerate().take(self.parts.len()) {
                     let part = &mut self.parts[p];

@@ -31,6 +31,9 @@ pub struct SimController {
     sessions: BTreeMap<i32, u64>,
     session_timeout_ms: u64,
     topic_id: Uuid,
+    /// Kafka's rule: a registration of a broker whose session is still live is refused
+    /// (DUPLICATE_BROKER_REGISTRATION). vltava-raft does not have it (see `crate` docs).
+    pub refuse_live_reregistration: bool,
 }
 
 impl SimController {
@@ -76,6 +79,7 @@ impl SimController {
             sessions,
             session_timeout_ms,
             topic_id,
+            refuse_live_reregistration: true,
         }
     }
 
@@ -120,13 +124,19 @@ impl SimController {
     }
 
     /// BrokerRegistration: a new broker epoch, unfenced, offline partitions elected. Returns
-    /// the epoch.
-    pub fn register(&mut self, broker: i32, now: u64) -> i64 {
+    /// the epoch, or `None` when refused (a live session, with
+    /// `refuse_live_reregistration`).
+    pub fn register(&mut self, broker: i32, now: u64) -> Option<i64> {
+        let live = self.image.brokers.get(&broker).is_some_and(|b| !b.fenced)
+            && self.sessions.get(&broker).is_some_and(|&d| d > now);
+        if self.refuse_live_reregistration && live {
+            return None;
+        }
         let rec = register_broker(&self.image, broker, "sim", 9092, None);
         let records = register_and_elect(&self.image, rec);
         self.apply(&records);
         self.sessions.insert(broker, now + self.session_timeout_ms);
-        self.image.brokers.get(&broker).map_or(-1, |b| b.epoch)
+        self.image.brokers.get(&broker).map(|b| b.epoch)
     }
 
     /// BrokerHeartbeat: renews the session at the current epoch; a fenced broker is

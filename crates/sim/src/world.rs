@@ -23,6 +23,15 @@ const LAG_TIME_MS: u64 = 1_000;
 /// The controller republishes metadata this often (messages may be lost).
 const METADATA_MS: u64 = 100;
 
+/// Choices of a run beyond its seed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// Register a restarted broker as vltava-raft does today: accepted while its old
+    /// session is live, its leaderships kept in the same leader epoch. Off: Kafka's
+    /// DUPLICATE_BROKER_REGISTRATION rule (the broker waits until it is fenced).
+    pub vltava_reregistration: bool,
+}
+
 /// Counters of one run.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Stats {
@@ -65,6 +74,11 @@ pub struct World {
 impl World {
     /// A cluster for `seed`; `trace` keeps a line per event.
     pub fn new(seed: u64, trace: bool) -> Self {
+        Self::with_options(seed, trace, Options::default())
+    }
+
+    /// A cluster for `seed` with `options`.
+    pub fn with_options(seed: u64, trace: bool, options: Options) -> Self {
         let mut rng = SimRng::new(seed);
         let sync_each_append = rng.chance(500);
         let min_isr = if rng.chance(500) { 2 } else { 1 };
@@ -75,7 +89,8 @@ impl World {
         };
         let net = Network::new(rng.range(0, 50), rng.range(1, 40));
         let now = 1_000;
-        let controller = SimController::new(&BROKERS, PARTITIONS, SESSION_TIMEOUT_MS, now);
+        let mut controller = SimController::new(&BROKERS, PARTITIONS, SESSION_TIMEOUT_MS, now);
+        controller.refuse_live_reregistration = !options.vltava_reregistration;
         let brokers = BROKERS
             .iter()
             .map(|&id| {
@@ -170,10 +185,13 @@ impl World {
         self.publish_metadata();
     }
 
-    fn to_controller(&mut self, from: i32, msg: Msg) {
+    fn deliver_to_controller(&mut self, from: i32, msg: Msg) {
         match msg {
             Msg::Register => {
-                let broker_epoch = self.controller.register(from, self.now);
+                let Some(broker_epoch) = self.controller.register(from, self.now) else {
+                    self.note(|| format!("controller: b{from} refused, its session is live"));
+                    return;
+                };
                 self.net.send(
                     &mut self.rng,
                     self.now,
@@ -183,10 +201,10 @@ impl World {
                 );
                 self.image_changed(&format!("b{from} registered at epoch {broker_epoch}"));
             }
-            Msg::Heartbeat { broker_epoch } => {
-                if self.controller.heartbeat(from, broker_epoch, self.now) {
-                    self.image_changed(&format!("b{from} unfenced"));
-                }
+            Msg::Heartbeat { broker_epoch }
+                if self.controller.heartbeat(from, broker_epoch, self.now) =>
+            {
+                self.image_changed(&format!("b{from} unfenced"));
             }
             Msg::AlterPartition {
                 partition,
@@ -231,7 +249,7 @@ impl World {
         while let Some((from, to, msg)) = self.net.next_due(self.now) {
             self.stats.delivered += 1;
             if to == CONTROLLER {
-                self.to_controller(from, msg);
+                self.deliver_to_controller(from, msg);
             } else if let Some(i) = self.brokers.iter().position(|b| b.id == to && b.alive) {
                 let mut out = Out::default();
                 self.brokers[i].on_message(from, msg, self.now, &mut out);

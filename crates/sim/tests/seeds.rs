@@ -61,3 +61,29 @@ fn a_seed_is_deterministic() {
         _ => panic!("seed 7 passed once and failed once"),
     }
 }
+
+/// Bug found by seed 28 (vltava-raft `register_and_elect`): a leader restarted within its
+/// session re-registers, keeps leading in the same leader epoch with a lost unsynced tail,
+/// and writes other records at offsets a follower already holds in that epoch; the HW
+/// passes them and committed data differs between replicas. Fails once the controller
+/// fences (or refuses) a live re-registration; then turn it into a passing regression.
+#[test]
+fn seed_28_reregistration_in_the_same_leader_epoch_diverges() {
+    let options = vltava_sim::Options {
+        vltava_reregistration: true,
+    };
+    let failure = vltava_sim::run_seed_with(28, false, options).err();
+    let message = failure.map(|f| f.violation.0).unwrap_or_default();
+    assert!(
+        message.contains("at committed offset"),
+        "seed 28 no longer diverges: {message:?}"
+    );
+}
+
+/// Seed 28 with Kafka's registration rule passes every invariant.
+#[test]
+fn seed_28_with_kafkas_registration_rule() {
+    if let Err(failure) = run_seed(28, false) {
+        panic!("{failure}");
+    }
+}
