@@ -102,15 +102,29 @@ pub fn elect_offline_leaders(image: &MetadataImage, id: i32) -> Vec<MetadataReco
     out
 }
 
-/// Registration records followed by the elections the registered broker makes possible.
+/// Registration records followed by the elections the registered broker makes possible; a
+/// live broker registering again is fenced first (its leaderships move or get a new epoch).
 pub fn register_and_elect(image: &MetadataImage, register: MetadataRecord) -> Vec<MetadataRecord> {
     let id = match &register {
         MetadataRecord::RegisterBroker(r) => r.broker_id,
         _ => return vec![register],
     };
     let mut after = image.clone();
+    let mut out = Vec::new();
+    // Registering again while still registered and unfenced: the broker restarted before
+    // its session expired and may have lost its unsynced log tail, so it must not go on
+    // leading in the same leader epoch (followers holding records it lost would never see a
+    // divergence). Fence it first, as Kafka does once the old session ends: leadership moves
+    // to another in-sync replica, or the partition goes offline and comes back to it below
+    // with a new leader epoch.
+    if image.brokers.get(&id).is_some_and(|b| !b.fenced) {
+        for r in fence_broker(image, id) {
+            apply_record(&mut after, &r);
+            out.push(r);
+        }
+    }
     apply_record(&mut after, &register);
-    let mut out = vec![register];
+    out.push(register);
     out.extend(elect_offline_leaders(&after, id));
     out
 }
@@ -210,6 +224,28 @@ mod tests {
         assert_eq!(
             t.partitions[&1].leader, 2,
             "an online partition keeps its leader"
+        );
+    }
+
+    #[test]
+    fn a_live_re_registration_never_keeps_a_leader_epoch() {
+        let mut img = image();
+        let reg = register_broker(&img, 1, "127.0.0.1", 9093, None);
+        let recs = register_and_elect(&img, reg);
+        apply_all(&mut img, &recs);
+        let t = &img.topics["t"];
+        assert!(!img.brokers[&1].fenced);
+        assert_eq!(t.partitions[&0].leader, 1, "its only replica leads again");
+        assert_eq!(t.partitions[&0].leader_epoch, 2, "in a new leader epoch");
+        assert_eq!(
+            t.partitions[&1].leader, 2,
+            "leadership moved to an in-sync replica"
+        );
+        assert_eq!(t.partitions[&1].leader_epoch, 1);
+        assert_eq!(
+            t.partitions[&1].isr,
+            vec![2, 0],
+            "it rejoins the ISR by catching up"
         );
     }
 

@@ -1,0 +1,417 @@
+//! `SimBroker`: one broker driving a real `vltava_replication::Replica` per partition over a
+//! `SimLog`, as the broker's replica manager does: produce, follower fetch loop, serving
+//! followers' fetches, AlterPartition to the controller, heartbeats and registration, and
+//! the events each call returns. Crash and restart rebuild the replicas from the logs.
+
+use std::collections::BTreeMap;
+
+use vltava_replication::{
+    Acks, Event, FetchPosition, FetchResult, FollowerFetch, ProduceId, ProduceWait, Replica,
+    ReplicaConfig, Role,
+};
+
+use crate::log::{Rec, SimLog};
+use crate::net::{CONTROLLER, FetchBody, Msg};
+use crate::rng::SimRng;
+
+/// Most records one fetch response carries.
+const MAX_FETCH_RECORDS: usize = 4;
+/// A fetch or AlterPartition without an answer for this long is sent again.
+const RESEND_MS: u64 = 300;
+/// Heartbeat interval.
+const HEARTBEAT_MS: u64 = 100;
+
+/// What a broker call produced for the world: messages and acknowledged acks=all writes.
+#[derive(Debug, Default)]
+pub struct Out {
+    /// Messages to send, (to, message).
+    pub sends: Vec<(i32, Msg)>,
+    /// acks=all writes answered with success: (partition, offset, record).
+    pub acked: Vec<(usize, u64, Rec)>,
+    /// Trace lines.
+    pub notes: Vec<String>,
+}
+
+/// One partition on one broker.
+#[derive(Debug)]
+pub struct PartReplica {
+    /// The real replica state machine.
+    pub replica: Replica,
+    /// Its log.
+    pub log: SimLog,
+    hw_checkpoint: u64,
+    fetch_sent: Option<(FetchPosition, u64)>,
+    alter_sent_ms: u64,
+    waiting: BTreeMap<ProduceId, (u64, Rec)>,
+}
+
+/// One broker.
+#[derive(Debug)]
+pub struct SimBroker {
+    /// Broker id.
+    pub id: i32,
+    /// Running (not crashed).
+    pub alive: bool,
+    /// Restart count: a new incarnation starts fresh replicas.
+    pub incarnation: u32,
+    /// Broker epoch from the last registration answer.
+    pub epoch: Option<i64>,
+    /// Partitions, by index.
+    pub parts: Vec<PartReplica>,
+    /// fsync after every append (leader and follower), or only when the world says so.
+    pub sync_each_append: bool,
+    config: ReplicaConfig,
+    last_register_ms: u64,
+    last_heartbeat_ms: u64,
+}
+
+impl SimBroker {
+    /// A running broker with empty logs, registered at `epoch`.
+    pub fn new(id: i32, partitions: usize, config: ReplicaConfig, epoch: i64) -> Self {
+        let parts = (0..partitions)
+            .map(|_| PartReplica {
+                replica: Replica::new(id, config, 0, 0),
+                log: SimLog::default(),
+                hw_checkpoint: 0,
+                fetch_sent: None,
+                alter_sent_ms: 0,
+                waiting: BTreeMap::new(),
+            })
+            .collect();
+        SimBroker {
+            id,
+            alive: true,
+            incarnation: 0,
+            epoch: Some(epoch),
+            parts,
+            sync_each_append: false,
+            config,
+            last_register_ms: 0,
+            last_heartbeat_ms: 0,
+        }
+    }
+
+    /// kill -9: each log keeps its synced prefix and part of its tail. Returns, per
+    /// partition, the offsets lost.
+    pub fn crash(&mut self, rng: &mut SimRng) -> Vec<std::ops::Range<u64>> {
+        self.alive = false;
+        self.epoch = None;
+        self.parts.iter_mut().map(|p| p.log.crash(rng)).collect()
+    }
+
+    /// Restart: fresh replicas over the surviving logs; registration follows.
+    pub fn restart(&mut self) {
+        self.alive = true;
+        self.incarnation += 1;
+        for p in &mut self.parts {
+            let end = p.log.end();
+            p.replica = Replica::new(self.id, self.config, end, p.hw_checkpoint.min(end));
+            p.fetch_sent = None;
+            p.waiting.clear();
+        }
+        self.last_register_ms = 0;
+    }
+
+    /// fsync of every log (all partitions).
+    pub fn sync(&mut self) {
+        for p in &mut self.parts {
+            p.log.sync();
+        }
+    }
+
+    /// A produce of one record with `value` to partition `p`.
+    pub fn produce(&mut self, p: usize, acks: Acks, value: u64, now: u64, out: &mut Out) {
+        let sync_each = self.sync_each_append;
+        let Some(part) = self.parts.get_mut(p) else {
+            return;
+        };
+        if let Err(e) = part.replica.check_append(acks) {
+            out.notes
+                .push(format!("b{} p{p} produce {value} refused: {e}", self.id));
+            return;
+        }
+        let rec = Rec {
+            epoch: part.replica.leader_epoch(),
+            value,
+        };
+        let offset = part.log.end();
+        part.log.append(rec);
+        if sync_each {
+            part.log.sync();
+        }
+        let events = part.replica.on_local_append(part.log.end());
+        out.notes.push(format!(
+            "b{} p{p} append {value} at {offset} epoch {} acks {acks:?}",
+            self.id, rec.epoch
+        ));
+        self.handle_events(p, events, now, out);
+        let Some(part) = self.parts.get_mut(p) else {
+            return;
+        };
+        match part.replica.after_append(acks, offset + 1, now + 2_000) {
+            Ok(ProduceWait::Done(Ok(()))) if acks == Acks::All => out.acked.push((p, offset, rec)),
+            Ok(ProduceWait::Waiting(id)) => {
+                part.waiting.insert(id, (offset, rec));
+            }
+            _ => {}
+        }
+    }
+
+    /// Periodic work at `now`: replica ticks, fetches, resends, heartbeats.
+    pub fn tick(&mut self, now: u64, out: &mut Out) {
+        if !self.alive {
+            return;
+        }
+        match self.epoch {
+            None if now >= self.last_register_ms + RESEND_MS => {
+                self.last_register_ms = now;
+                out.sends.push((CONTROLLER, Msg::Register));
+            }
+            Some(broker_epoch) if now >= self.last_heartbeat_ms + HEARTBEAT_MS => {
+                self.last_heartbeat_ms = now;
+                out.sends
+                    .push((CONTROLLER, Msg::Heartbeat { broker_epoch }));
+            }
+            _ => {}
+        }
+        for p in 0..self.parts.len() {
+            let events = self.parts[p].replica.tick(now);
+            self.handle_events(p, events, now, out);
+            let broker_epoch = self.epoch.unwrap_or(-1);
+            let part = &mut self.parts[p];
+            if let Some(proposal) = part.replica.alter_partition_in_flight()
+                && now >= part.alter_sent_ms + RESEND_MS
+            {
+                part.alter_sent_ms = now;
+                out.sends.push((
+                    CONTROLLER,
+                    Msg::AlterPartition {
+                        partition: p,
+                        broker_epoch,
+                        proposal: proposal.clone(),
+                    },
+                ));
+            }
+            if let Some(position) = part.replica.fetch_position(part.log.epochs()) {
+                let due = match part.fetch_sent {
+                    Some((sent, at)) => sent != position || now >= at + RESEND_MS,
+                    None => true,
+                };
+                if due {
+                    part.fetch_sent = Some((position, now));
+                    out.sends.push((
+                        position.leader_id,
+                        Msg::Fetch {
+                            partition: p,
+                            position,
+                        },
+                    ));
+                }
+            }
+        }
+    }
+
+    /// A message from `from`.
+    pub fn on_message(&mut self, from: i32, msg: Msg, now: u64, out: &mut Out) {
+        match msg {
+            Msg::Registered { broker_epoch } => self.epoch = Some(broker_epoch),
+            // A broker acts on partitions only once registered (Kafka: after its
+            // registration is accepted and it has caught up with the metadata).
+            Msg::Metadata { .. } if self.epoch.is_none() => {}
+            Msg::Metadata { states, fenced } => {
+                for (p, state) in states.iter().enumerate().take(self.parts.len()) {
+                    let part = &mut self.parts[p];
+                    part.replica.set_isr_ineligible(fenced.iter().copied());
+                    if let vltava_replication::StateUpdate::Applied(events) =
+                        part.replica.apply_partition_state(state, now)
+                    {
+                        out.notes.push(format!(
+                            "b{} p{p} applies leader {:?} epoch {} pe {} isr {:?} -> {:?} leo {} hw {}",
+                            self.id,
+                            state.leader_id,
+                            state.leader_epoch,
+                            state.partition_epoch,
+                            state.isr,
+                            part.replica.role(),
+                            part.log.end(),
+                            part.replica.high_watermark()
+                        ));
+                        self.handle_events(p, events, now, out);
+                    }
+                }
+            }
+            Msg::AlterPartitionResponse {
+                partition,
+                proposal,
+                result,
+            } => {
+                if let Some(part) = self.parts.get_mut(partition) {
+                    let events = part.replica.on_alter_partition_result(&proposal, result);
+                    self.handle_events(partition, events, now, out);
+                }
+            }
+            Msg::Fetch {
+                partition,
+                position,
+            } => self.serve_fetch(from, partition, position, now, out),
+            Msg::FetchResponse {
+                partition,
+                position,
+                body,
+            } => self.on_fetch_response(partition, position, body, now, out),
+            Msg::Register | Msg::Heartbeat { .. } | Msg::AlterPartition { .. } => {}
+        }
+    }
+
+    fn serve_fetch(
+        &mut self,
+        from: i32,
+        p: usize,
+        position: FetchPosition,
+        now: u64,
+        out: &mut Out,
+    ) {
+        let Some(part) = self.parts.get_mut(p) else {
+            return;
+        };
+        let fetch = FollowerFetch {
+            replica_id: from,
+            fetch_offset: position.fetch_offset,
+            last_fetched_epoch: position.last_fetched_epoch,
+            current_leader_epoch: Some(position.current_leader_epoch),
+        };
+        let body = match part
+            .replica
+            .on_follower_fetch(&fetch, part.log.epochs(), now)
+        {
+            Err(e) => FetchBody::Error(e.to_string()),
+            Ok(answer) => {
+                let body = match answer.diverging_epoch {
+                    Some(diverging) => FetchBody::Diverging(diverging),
+                    None => {
+                        let start = usize::try_from(position.fetch_offset).unwrap_or(usize::MAX);
+                        let records: Vec<Rec> = part
+                            .log
+                            .records()
+                            .iter()
+                            .skip(start)
+                            .take(MAX_FETCH_RECORDS)
+                            .copied()
+                            .collect();
+                        FetchBody::Records {
+                            records,
+                            high_watermark: answer.high_watermark,
+                        }
+                    }
+                };
+                self.handle_events(p, answer.events, now, out);
+                body
+            }
+        };
+        out.sends.push((
+            from,
+            Msg::FetchResponse {
+                partition: p,
+                position,
+                body,
+            },
+        ));
+    }
+
+    fn on_fetch_response(
+        &mut self,
+        p: usize,
+        position: FetchPosition,
+        body: FetchBody,
+        now: u64,
+        out: &mut Out,
+    ) {
+        let Some(part) = self.parts.get_mut(p) else {
+            return;
+        };
+        if part.replica.fetch_position(part.log.epochs()) != Some(position) {
+            return;
+        }
+        part.fetch_sent = None;
+        let result = match body {
+            FetchBody::Error(e) => {
+                out.notes
+                    .push(format!("b{} p{p} fetch error: {e}", self.id));
+                return;
+            }
+            FetchBody::Diverging(diverging) => FetchResult::Diverging(diverging),
+            FetchBody::Records {
+                records,
+                high_watermark,
+            } => {
+                for rec in records {
+                    part.log.append(rec);
+                }
+                if self.sync_each_append {
+                    part.log.sync();
+                }
+                FetchResult::Appended {
+                    log_end_offset: part.log.end(),
+                    leader_high_watermark: high_watermark,
+                }
+            }
+        };
+        let events = part
+            .replica
+            .on_fetch_response(&position, result, part.log.epochs());
+        self.handle_events(p, events, now, out);
+    }
+
+    fn handle_events(&mut self, p: usize, events: Vec<Event>, now: u64, out: &mut Out) {
+        let broker_epoch = self.epoch.unwrap_or(-1);
+        let id = self.id;
+        let Some(part) = self.parts.get_mut(p) else {
+            return;
+        };
+        for event in events {
+            match event {
+                Event::HighWatermarkAdvanced(hw) => part.hw_checkpoint = hw,
+                Event::AlterPartition(proposal) => {
+                    out.notes.push(format!("b{id} p{p} proposes {proposal:?}"));
+                    part.alter_sent_ms = now;
+                    out.sends.push((
+                        CONTROLLER,
+                        Msg::AlterPartition {
+                            partition: p,
+                            broker_epoch,
+                            proposal,
+                        },
+                    ));
+                }
+                Event::ProduceCompleted { id: pid, result } => {
+                    if let Some((offset, rec)) = part.waiting.remove(&pid)
+                        && result.is_ok()
+                    {
+                        out.acked.push((p, offset, rec));
+                    }
+                }
+                Event::Truncate(offset) => {
+                    out.notes.push(format!(
+                        "b{id} p{p} truncates to {offset} (leo {})",
+                        part.log.end()
+                    ));
+                    part.log.truncate(offset);
+                }
+                Event::LeaderEpochStarted {
+                    epoch,
+                    start_offset,
+                } => part.log.assign_epoch(epoch, start_offset),
+                Event::LeaderChanged { .. } => part.fetch_sent = None,
+            }
+        }
+    }
+
+    /// Whether this broker leads `p` in its own view.
+    pub fn leads(&self, p: usize) -> bool {
+        self.alive
+            && self
+                .parts
+                .get(p)
+                .is_some_and(|part| part.replica.role() == Role::Leader)
+    }
+}

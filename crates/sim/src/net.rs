@@ -1,0 +1,158 @@
+//! The simulated network: messages between brokers and the controller with a random delay
+//! (so they reorder), a drop rate, and links that a partition cuts in both directions.
+
+use std::collections::BTreeSet;
+
+use vltava_replication::{
+    AlterPartitionProposal, AlterPartitionResult, EpochEndOffset, FetchPosition, PartitionState,
+};
+
+use crate::log::Rec;
+use crate::rng::SimRng;
+
+/// The controller's node id on the simulated network.
+pub const CONTROLLER: i32 = 100;
+
+/// What a leader answers to a follower's fetch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchBody {
+    /// KIP-320: the follower's log diverges.
+    Diverging(EpochEndOffset),
+    /// Records from the fetch offset and the leader's high watermark.
+    Records {
+        /// Records starting at the fetch offset.
+        records: Vec<Rec>,
+        /// The leader's high watermark.
+        high_watermark: u64,
+    },
+    /// An error (fenced or unknown epoch, not leader, out of range): fetch again later.
+    Error(String),
+}
+
+/// A message between nodes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Msg {
+    /// Follower → leader.
+    Fetch {
+        partition: usize,
+        position: FetchPosition,
+    },
+    /// Leader → follower.
+    FetchResponse {
+        partition: usize,
+        position: FetchPosition,
+        body: FetchBody,
+    },
+    /// Broker → controller: BrokerRegistration.
+    Register,
+    /// Controller → broker: the new broker epoch.
+    Registered { broker_epoch: i64 },
+    /// Broker → controller: BrokerHeartbeat at its epoch.
+    Heartbeat { broker_epoch: i64 },
+    /// Leader → controller.
+    AlterPartition {
+        partition: usize,
+        broker_epoch: i64,
+        proposal: AlterPartitionProposal,
+    },
+    /// Controller → leader.
+    AlterPartitionResponse {
+        partition: usize,
+        proposal: AlterPartitionProposal,
+        result: AlterPartitionResult,
+    },
+    /// Controller → broker: every partition's state and the fenced brokers.
+    Metadata {
+        states: Vec<PartitionState>,
+        fenced: Vec<i32>,
+    },
+}
+
+/// A message on its way.
+#[derive(Debug, Clone)]
+struct InFlight {
+    deliver_at: u64,
+    seq: u64,
+    from: i32,
+    to: i32,
+    msg: Msg,
+}
+
+/// Links, delays and drops.
+#[derive(Debug, Default)]
+pub struct Network {
+    in_flight: Vec<InFlight>,
+    cut: BTreeSet<(i32, i32)>,
+    seq: u64,
+    /// Drop probability per message, per mille.
+    pub drop_per_mille: u64,
+    /// Largest delay in ms.
+    pub max_delay_ms: u64,
+}
+
+impl Network {
+    /// A network dropping `drop_per_mille` of messages, delaying each by 1..=`max_delay_ms`.
+    pub fn new(drop_per_mille: u64, max_delay_ms: u64) -> Self {
+        Network {
+            drop_per_mille,
+            max_delay_ms,
+            ..Network::default()
+        }
+    }
+
+    fn key(a: i32, b: i32) -> (i32, i32) {
+        (a.min(b), a.max(b))
+    }
+
+    /// Whether `a` and `b` can talk.
+    pub fn connected(&self, a: i32, b: i32) -> bool {
+        !self.cut.contains(&Self::key(a, b))
+    }
+
+    /// Cuts the link between `a` and `b`.
+    pub fn cut(&mut self, a: i32, b: i32) {
+        self.cut.insert(Self::key(a, b));
+    }
+
+    /// Heals every link.
+    pub fn heal(&mut self) {
+        self.cut.clear();
+    }
+
+    /// The cut links.
+    pub fn cut_links(&self) -> &BTreeSet<(i32, i32)> {
+        &self.cut
+    }
+
+    /// Sends `msg`; it may be dropped, and is on a cut link.
+    pub fn send(&mut self, rng: &mut SimRng, now: u64, from: i32, to: i32, msg: Msg) {
+        if !self.connected(from, to) || rng.chance(self.drop_per_mille) {
+            return;
+        }
+        self.seq += 1;
+        self.in_flight.push(InFlight {
+            deliver_at: now + rng.range(1, self.max_delay_ms),
+            seq: self.seq,
+            from,
+            to,
+            msg,
+        });
+    }
+
+    /// Takes the earliest message due at `now` whose link is still up (messages on a cut
+    /// link are lost).
+    pub fn next_due(&mut self, now: u64) -> Option<(i32, i32, Msg)> {
+        loop {
+            let (i, _) = self
+                .in_flight
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| m.deliver_at <= now)
+                .min_by_key(|(_, m)| (m.deliver_at, m.seq))?;
+            let m = self.in_flight.swap_remove(i);
+            if self.connected(m.from, m.to) {
+                return Some((m.from, m.to, m.msg));
+            }
+        }
+    }
+}

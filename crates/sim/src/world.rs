@@ -1,0 +1,396 @@
+//! `World`: one simulated cluster (three brokers, the controller, the network, the clock)
+//! and its step: deliver due messages, tick every node, maybe inject a fault or a produce,
+//! then check the invariants. Everything random comes from the run's one seed.
+
+use std::collections::BTreeMap;
+
+use vltava_replication::{Acks, ReplicaConfig};
+
+use crate::broker::{Out, SimBroker};
+use crate::controller::SimController;
+use crate::invariants::{Checker, Violation};
+use crate::net::{CONTROLLER, Msg, Network};
+use crate::rng::SimRng;
+
+/// Broker ids.
+pub const BROKERS: [i32; 3] = [0, 1, 2];
+/// Partitions of the simulated topic.
+pub const PARTITIONS: usize = 2;
+/// `broker.session.timeout.ms`.
+const SESSION_TIMEOUT_MS: u64 = 1_500;
+/// `replica.lag.time.max.ms`.
+const LAG_TIME_MS: u64 = 1_000;
+/// The controller republishes metadata this often (messages may be lost).
+const METADATA_MS: u64 = 100;
+
+/// Choices of a run beyond its seed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// Register a restarted broker as vltava-raft does today: accepted while its old
+    /// session is live, its leaderships kept in the same leader epoch. Off: Kafka's
+    /// DUPLICATE_BROKER_REGISTRATION rule (the broker waits until it is fenced).
+    pub vltava_reregistration: bool,
+}
+
+/// Counters of one run.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    /// Steps run.
+    pub steps: u64,
+    /// Messages delivered.
+    pub delivered: u64,
+    /// Records appended by producers.
+    pub produced: u64,
+    /// acks=all records acknowledged.
+    pub acked: u64,
+    /// Broker crashes.
+    pub crashes: u64,
+    /// Network partitions.
+    pub partitions: u64,
+    /// Partitions whose guarantee a crash voided (unsynced committed records lost on an
+    /// ISR member).
+    pub tainted: u64,
+}
+
+/// The simulated cluster.
+#[derive(Debug)]
+pub struct World {
+    now: u64,
+    rng: SimRng,
+    net: Network,
+    controller: SimController,
+    brokers: Vec<SimBroker>,
+    checker: Checker,
+    restart_at: BTreeMap<i32, u64>,
+    heal_at: Option<u64>,
+    last_metadata_ms: u64,
+    next_value: u64,
+    sync_each_append: bool,
+    faults: bool,
+    stats: Stats,
+    trace: Option<Vec<String>>,
+}
+
+impl World {
+    /// A cluster for `seed`; `trace` keeps a line per event.
+    pub fn new(seed: u64, trace: bool) -> Self {
+        Self::with_options(seed, trace, Options::default())
+    }
+
+    /// A cluster for `seed` with `options`.
+    pub fn with_options(seed: u64, trace: bool, options: Options) -> Self {
+        let mut rng = SimRng::new(seed);
+        let sync_each_append = rng.chance(500);
+        let min_isr = if rng.chance(500) { 2 } else { 1 };
+        let config = ReplicaConfig {
+            replica_lag_time_max_ms: LAG_TIME_MS,
+            min_insync_replicas: min_isr,
+            ..ReplicaConfig::default()
+        };
+        let net = Network::new(rng.range(0, 50), rng.range(1, 40));
+        let now = 1_000;
+        let mut controller = SimController::new(&BROKERS, PARTITIONS, SESSION_TIMEOUT_MS, now);
+        controller.refuse_live_reregistration = !options.vltava_reregistration;
+        let brokers = BROKERS
+            .iter()
+            .map(|&id| {
+                let epoch = controller.image().brokers.get(&id).map_or(-1, |b| b.epoch);
+                let mut b = SimBroker::new(id, PARTITIONS, config, epoch);
+                b.sync_each_append = sync_each_append;
+                b
+            })
+            .collect();
+        let mut world = World {
+            now,
+            rng,
+            net,
+            controller,
+            brokers,
+            checker: Checker::new(PARTITIONS),
+            restart_at: BTreeMap::new(),
+            heal_at: None,
+            last_metadata_ms: 0,
+            next_value: 0,
+            sync_each_append,
+            faults: true,
+            stats: Stats::default(),
+            trace: trace.then(Vec::new),
+        };
+        let (drop, delay) = (world.net.drop_per_mille, world.net.max_delay_ms);
+        let fsync = if sync_each_append {
+            "every append"
+        } else {
+            "page cache (random writeback)"
+        };
+        world.note(|| {
+            format!(
+                "seed {seed}: fsync {fsync}, min.insync.replicas {min_isr}, drop {drop}‰, delay ≤ {delay} ms"
+            )
+        });
+        world
+    }
+
+    /// The trace so far (empty unless tracing).
+    pub fn trace(&self) -> &[String] {
+        self.trace.as_deref().unwrap_or(&[])
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            acked: self.checker.acked,
+            tainted: self.checker.tainted,
+            ..self.stats
+        }
+    }
+
+    fn note(&mut self, line: impl FnOnce() -> String) {
+        if let Some(trace) = &mut self.trace {
+            trace.push(format!("[{}] {}", self.now, line()));
+        }
+    }
+
+    fn absorb(&mut self, from: i32, out: Out) -> Result<(), Violation> {
+        for line in out.notes {
+            self.note(|| line);
+        }
+        for (to, msg) in out.sends {
+            self.net.send(&mut self.rng, self.now, from, to, msg);
+        }
+        for (p, offset, rec) in out.acked {
+            self.note(|| format!("p{p} ACK acks=all {rec:?} at {offset}"));
+            self.checker.on_acked(p, offset, rec);
+        }
+        Ok(())
+    }
+
+    fn publish_metadata(&mut self) {
+        self.last_metadata_ms = self.now;
+        let states = self.controller.partition_states();
+        let fenced = self.controller.fenced();
+        for b in BROKERS {
+            let msg = Msg::Metadata {
+                states: states.clone(),
+                fenced: fenced.clone(),
+            };
+            self.net.send(&mut self.rng, self.now, CONTROLLER, b, msg);
+        }
+    }
+
+    fn image_changed(&mut self, why: &str) {
+        let states = self.controller.partition_states();
+        let fenced = self.controller.fenced();
+        let why = why.to_string();
+        self.note(|| format!("controller: {why}: {states:?} fenced {fenced:?}"));
+        self.publish_metadata();
+    }
+
+    fn deliver_to_controller(&mut self, from: i32, msg: Msg) {
+        match msg {
+            Msg::Register => {
+                let Some(broker_epoch) = self.controller.register(from, self.now) else {
+                    self.note(|| format!("controller: b{from} refused, its session is live"));
+                    return;
+                };
+                self.net.send(
+                    &mut self.rng,
+                    self.now,
+                    CONTROLLER,
+                    from,
+                    Msg::Registered { broker_epoch },
+                );
+                self.image_changed(&format!("b{from} registered at epoch {broker_epoch}"));
+            }
+            Msg::Heartbeat { broker_epoch }
+                if self.controller.heartbeat(from, broker_epoch, self.now) =>
+            {
+                self.image_changed(&format!("b{from} unfenced"));
+            }
+            Msg::AlterPartition {
+                partition,
+                broker_epoch,
+                proposal,
+            } => {
+                let result =
+                    self.controller
+                        .alter_partition(from, broker_epoch, partition, &proposal);
+                self.note(|| format!("controller: AlterPartition {proposal:?} -> {result:?}"));
+                let reply = Msg::AlterPartitionResponse {
+                    partition,
+                    proposal,
+                    result,
+                };
+                self.net
+                    .send(&mut self.rng, self.now, CONTROLLER, from, reply);
+                self.image_changed("after AlterPartition");
+            }
+            _ => {}
+        }
+    }
+
+    fn leaders(&self) -> Vec<(Option<i32>, i32)> {
+        self.controller
+            .partition_states()
+            .iter()
+            .map(|s| (s.leader_id, s.leader_epoch))
+            .collect()
+    }
+
+    fn check(&mut self) -> Result<(), Violation> {
+        let leaders = self.leaders();
+        self.checker.check(&self.brokers, &leaders)
+    }
+
+    /// One step: time moves, due messages arrive, nodes tick, maybe a fault or a produce.
+    /// The invariants are checked after each delivery and at the end.
+    pub fn step(&mut self) -> Result<(), Violation> {
+        self.stats.steps += 1;
+        self.now += self.rng.range(1, 10);
+        while let Some((from, to, msg)) = self.net.next_due(self.now) {
+            self.stats.delivered += 1;
+            if to == CONTROLLER {
+                self.deliver_to_controller(from, msg);
+            } else if let Some(i) = self.brokers.iter().position(|b| b.id == to && b.alive) {
+                let mut out = Out::default();
+                self.brokers[i].on_message(from, msg, self.now, &mut out);
+                self.absorb(to, out)?;
+            }
+            self.check()?;
+        }
+        let fenced = self.controller.expire_sessions(self.now);
+        if !fenced.is_empty() {
+            self.image_changed(&format!("sessions expired, fenced {fenced:?}"));
+        } else if self.now >= self.last_metadata_ms + METADATA_MS {
+            self.publish_metadata();
+        }
+        for i in 0..self.brokers.len() {
+            let mut out = Out::default();
+            self.brokers[i].tick(self.now, &mut out);
+            let id = self.brokers[i].id;
+            self.absorb(id, out)?;
+            if !self.sync_each_append && self.rng.chance(20) {
+                self.brokers[i].sync();
+            }
+        }
+        self.maybe_fault();
+        self.maybe_produce()?;
+        self.check()
+    }
+
+    fn maybe_produce(&mut self) -> Result<(), Violation> {
+        if !self.rng.chance(400) {
+            return Ok(());
+        }
+        let p = self.rng.index(PARTITIONS);
+        // Clients find the leader from metadata; sometimes they are wrong.
+        let leaders: Vec<usize> = (0..self.brokers.len())
+            .filter(|&i| self.brokers[i].leads(p))
+            .collect();
+        let i = if leaders.is_empty() || self.rng.chance(100) {
+            self.rng.index(self.brokers.len())
+        } else {
+            leaders[self.rng.index(leaders.len())]
+        };
+        if !self.brokers[i].alive {
+            return Ok(());
+        }
+        let acks = if self.rng.chance(700) {
+            Acks::All
+        } else {
+            Acks::Leader
+        };
+        self.next_value += 1;
+        self.stats.produced += 1;
+        let mut out = Out::default();
+        self.brokers[i].produce(p, acks, self.next_value, self.now, &mut out);
+        let id = self.brokers[i].id;
+        self.absorb(id, out)
+    }
+
+    fn maybe_fault(&mut self) {
+        let due: Vec<i32> = self
+            .restart_at
+            .iter()
+            .filter(|&(_, &at)| at <= self.now)
+            .map(|(&b, _)| b)
+            .collect();
+        for b in due {
+            self.restart_at.remove(&b);
+            if let Some(broker) = self.brokers.iter_mut().find(|x| x.id == b) {
+                broker.restart();
+            }
+            self.note(|| format!("b{b} RESTARTS"));
+        }
+        if self.heal_at.is_some_and(|at| at <= self.now) {
+            self.heal_at = None;
+            self.net.heal();
+            self.note(|| "network HEALED".to_string());
+        }
+        if !self.faults {
+            return;
+        }
+        if self.rng.chance(3) && self.restart_at.len() < 2 {
+            let i = self.rng.index(self.brokers.len());
+            if self.brokers[i].alive {
+                self.crash(i);
+            }
+        }
+        if self.heal_at.is_none() && self.rng.chance(3) {
+            let nodes = [BROKERS[0], BROKERS[1], BROKERS[2], CONTROLLER];
+            let a = nodes[self.rng.index(nodes.len())];
+            let b = nodes[self.rng.index(nodes.len())];
+            if a != b {
+                self.net.cut(a, b);
+                self.stats.partitions += 1;
+                self.heal_at = Some(self.now + self.rng.range(100, 3_000));
+                self.note(|| format!("network PARTITION between {a} and {b}"));
+            }
+        }
+    }
+
+    fn crash(&mut self, i: usize) {
+        let id = self.brokers[i].id;
+        let states = self.controller.partition_states();
+        let lost = self.brokers[i].crash(&mut self.rng);
+        self.stats.crashes += 1;
+        for (p, range) in lost.iter().enumerate() {
+            if states.get(p).is_some_and(|s| s.isr.contains(&id)) {
+                self.checker.on_crash_loss(p, range);
+            }
+        }
+        let down = self.rng.range(10, 4_000);
+        self.restart_at.insert(id, self.now + down);
+        self.note(|| format!("b{id} CRASHES (lost {lost:?}), restarts in {down} ms"));
+    }
+
+    /// Ends the faults: every broker restarts, the network heals and stops dropping.
+    pub fn quiesce(&mut self) {
+        self.faults = false;
+        self.net.drop_per_mille = 0;
+        self.heal_at = Some(self.now);
+        for at in self.restart_at.values_mut() {
+            *at = self.now;
+        }
+        self.note(|| "QUIESCE: no more faults".to_string());
+    }
+
+    /// After quiescing long enough: every partition has a leader whose high watermark
+    /// covers every acknowledged acks=all record.
+    pub fn check_final(&mut self) -> Result<(), Violation> {
+        self.check()?;
+        for (p, (leader, _)) in self.leaders().into_iter().enumerate() {
+            let Some(b) = leader.and_then(|id| self.brokers.iter().find(|b| b.id == id)) else {
+                return Err(Violation(format!("p{p} has no leader after quiescing")));
+            };
+            let need = self.checker.acked_end(p);
+            let hw = b.parts.get(p).map_or(0, |x| x.replica.high_watermark());
+            if hw < need {
+                return Err(Violation(format!(
+                    "p{p}: leader b{} HW {hw} below acknowledged end {need} after quiescing",
+                    b.id
+                )));
+            }
+        }
+        Ok(())
+    }
+}
