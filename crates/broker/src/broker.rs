@@ -10,6 +10,7 @@ use vltava_raft::Controller;
 use vltava_storage::LogConfig;
 
 use crate::config::BrokerConfig;
+use crate::coordinator_leadership::Leadership;
 use crate::metadata_cache::MetadataCache;
 use crate::partitions::PartitionManager;
 use crate::replica_manager::ReplicaManager;
@@ -35,6 +36,9 @@ pub struct Broker {
     member_id_seed: u64,
     /// Kafka requests to other brokers' listeners (transaction markers, verification).
     pub peers: crate::inter_broker::Peers,
+    /// The `__consumer_offsets` and `__transaction_state` partitions the
+    /// coordinators were told this broker leads.
+    leadership: std::sync::Mutex<(Leadership, Leadership)>,
 }
 
 impl Broker {
@@ -64,6 +68,7 @@ impl Broker {
             )),
             member_id_seed: random_seed(),
             peers: crate::inter_broker::Peers::default(),
+            leadership: std::sync::Mutex::new(Default::default()),
         }
     }
 
@@ -99,9 +104,12 @@ impl Broker {
         Ok(id)
     }
 
-    /// Installs the group coordinator (once, at start-up).
+    /// Installs the group coordinator (once, at start-up) and elects it for
+    /// the `__consumer_offsets` partitions this broker leads.
     pub fn set_coordinator(&self, handle: CoordinatorHandle) {
         let _ = self.coordinator.set(handle);
+        let _applying = self.lock_applying();
+        self.elect_coordinators(&self.metadata());
     }
 
     /// The group coordinator, once started.
@@ -109,9 +117,58 @@ impl Broker {
         self.coordinator.get()
     }
 
-    /// Installs the transaction coordinator (once, at start-up).
+    /// Installs the transaction coordinator (once, at start-up) and elects
+    /// it for the `__transaction_state` partitions this broker leads.
     pub fn set_txn_coordinator(&self, handle: TxnCoordinatorHandle) {
         let _ = self.txn_coordinator.set(handle);
+        let _applying = self.lock_applying();
+        self.elect_coordinators(&self.metadata());
+    }
+
+    fn lock_applying(&self) -> std::sync::MutexGuard<'_, ()> {
+        match self.applying.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// Tells each installed coordinator which of its partitions this broker
+    /// came to lead (load them, coordinator epoch = leader epoch) or stopped
+    /// leading (unload them) since the last image. Called with the applying
+    /// lock held, after the replicas took `cache`.
+    fn elect_coordinators(&self, cache: &MetadataCache) {
+        let mut led = match self.leadership.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if let Some(c) = self.coordinator() {
+            let changes = led
+                .0
+                .update(cache, &self.replicas, crate::offsets_log::OFFSETS_TOPIC);
+            for (p, epoch) in changes.resigned {
+                tracing::debug!(partition = p, ?epoch, "group coordinator resigns");
+                c.resign(p, epoch);
+            }
+            for (p, epoch) in changes.elected {
+                tracing::debug!(partition = p, epoch, "group coordinator elected");
+                c.elect(p, epoch);
+            }
+        }
+        if let Some(c) = self.txn_coordinator() {
+            let changes = led.1.update(
+                cache,
+                &self.replicas,
+                crate::txn_log::TRANSACTION_STATE_TOPIC,
+            );
+            for (p, epoch) in changes.resigned {
+                tracing::debug!(partition = p, ?epoch, "transaction coordinator resigns");
+                c.resign(p, epoch);
+            }
+            for (p, epoch) in changes.elected {
+                tracing::debug!(partition = p, epoch, "transaction coordinator elected");
+                c.elect(p, epoch);
+            }
+        }
     }
 
     /// The transaction coordinator, once started.
@@ -151,30 +208,40 @@ impl Broker {
     }
 
     /// Makes sure `__consumer_offsets` exists (creating it through the
-    /// controller on first use); false while it cannot.
+    /// controller on first use, with `offsets.topic.replication.factor`
+    /// replicas); false while it cannot (too few live brokers, as Kafka).
     pub async fn ensure_offsets_topic(&self) -> bool {
-        self.ensure_internal_topic(
-            crate::offsets_log::OFFSETS_TOPIC,
-            self.config.offsets_topic_num_partitions,
-            self.config.offsets_topic_segment_bytes,
-        )
+        self.ensure_internal_topic(InternalTopic {
+            name: crate::offsets_log::OFFSETS_TOPIC,
+            partitions: self.config.offsets_topic_num_partitions,
+            replication_factor: self.config.offsets_topic_replication_factor,
+            segment_bytes: self.config.offsets_topic_segment_bytes,
+            min_isr: None,
+        })
         .await
     }
 
     /// Makes sure `__transaction_state` exists (creating it through the
     /// controller on first use, as Kafka does on the first FindCoordinator for
-    /// a transactional id); false while it cannot.
+    /// a transactional id, with `transaction.state.log.replication.factor`
+    /// replicas and `min.insync.replicas` = `transaction.state.log.min.isr`);
+    /// false while it cannot.
     pub async fn ensure_transaction_state_topic(&self) -> bool {
-        self.ensure_internal_topic(
-            crate::txn_log::TRANSACTION_STATE_TOPIC,
-            self.config.transaction_state_log_num_partitions,
-            self.config.transaction_state_log_segment_bytes,
-        )
+        self.ensure_internal_topic(InternalTopic {
+            name: crate::txn_log::TRANSACTION_STATE_TOPIC,
+            partitions: self.config.transaction_state_log_num_partitions,
+            replication_factor: self.config.transaction_state_log_replication_factor,
+            segment_bytes: self.config.transaction_state_log_segment_bytes,
+            min_isr: Some(self.config.transaction_state_log_min_isr),
+        })
         .await
     }
 
-    /// Creates the compacted internal topic `name` unless it exists.
-    async fn ensure_internal_topic(&self, name: &str, partitions: i32, segment_bytes: i64) -> bool {
+    /// Creates the compacted internal topic unless it exists. Like Kafka, it
+    /// is not created while fewer brokers are alive than its replication
+    /// factor (clients get COORDINATOR_NOT_AVAILABLE and retry).
+    async fn ensure_internal_topic(&self, t: InternalTopic) -> bool {
+        let name = t.name;
         if self.metadata().topic(name).is_some() {
             return true;
         }
@@ -185,27 +252,35 @@ impl Broker {
         if self.metadata().topic(name).is_some() {
             return true;
         }
-        let mut req = crate::handlers::admin::create_topic_request(
-            name,
-            partitions,
-            &[
-                ("cleanup.policy", "compact".to_string()),
-                ("segment.bytes", segment_bytes.to_string()),
-                ("compression.type", "producer".to_string()),
-            ],
-        );
-        // One replica, whatever default.replication.factor says: the coordinators write
-        // these topics outside the replica manager (their high watermark is their log end),
-        // which is only true of a partition without followers.
-        for t in &mut req.topics {
-            t.replication_factor = 1;
+        let live = self.metadata().brokers.len();
+        if live < usize::try_from(t.replication_factor).unwrap_or(usize::MAX) {
+            tracing::warn!(
+                topic = name,
+                live,
+                replication_factor = t.replication_factor,
+                "not creating the internal topic: fewer live brokers than its replication factor"
+            );
+            return false;
+        }
+        let mut configs = vec![
+            ("cleanup.policy", "compact".to_string()),
+            ("segment.bytes", t.segment_bytes.to_string()),
+            ("compression.type", "producer".to_string()),
+        ];
+        if let Some(min_isr) = t.min_isr {
+            configs.push(("min.insync.replicas", min_isr.to_string()));
+        }
+        let mut req = crate::handlers::admin::create_topic_request(name, t.partitions, &configs);
+        for topic in &mut req.topics {
+            topic.replication_factor = t.replication_factor;
         }
         let resp = controller
             .create_topics(req, 7, &self.topic_defaults())
             .await;
-        for t in &resp.topics {
-            if t.error_code != 0 && t.error_code != crate::error_codes::TOPIC_ALREADY_EXISTS {
-                tracing::warn!(topic = name, code = t.error_code, message = ?t.error_message, "cannot create internal topic");
+        for topic in &resp.topics {
+            if topic.error_code != 0 && topic.error_code != crate::error_codes::TOPIC_ALREADY_EXISTS
+            {
+                tracing::warn!(topic = name, code = topic.error_code, message = ?topic.error_message, "cannot create internal topic");
             }
         }
         crate::metadata_sync::sync_now(self);
@@ -318,12 +393,23 @@ impl Broker {
             }
         }
         self.replicas.apply_metadata(&cache, &opened);
+        self.elect_coordinators(&cache);
         let mut g = match self.metadata.write() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
         *g = Arc::new(cache);
     }
+}
+
+/// How an internal topic is created.
+struct InternalTopic {
+    name: &'static str,
+    partitions: i32,
+    replication_factor: i16,
+    segment_bytes: i64,
+    /// The topic's `min.insync.replicas`, when it has its own.
+    min_isr: Option<i32>,
 }
 
 /// 64 random bits from the OS; if it has none to give, the clock and the

@@ -9,6 +9,7 @@ pub mod broker;
 pub mod broker_lifecycle;
 pub mod config;
 pub mod connection;
+pub mod coordinator_leadership;
 pub mod dispatch;
 pub mod error_codes;
 pub mod fetch_session;

@@ -1,7 +1,8 @@
 //! Starting and stopping a whole node: format-on-first-start of the data
 //! directory, the partition manager and its background jobs, the metadata
-//! cache, the group and transaction coordinators (each loaded from its
-//! internal topic before the listener starts), and the client listener.
+//! cache, the group and transaction coordinators (each elected for the
+//! partitions of its internal topic this broker leads), and the client
+//! listener.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,8 +29,6 @@ pub enum NodeError {
         what: String,
         source: std::io::Error,
     },
-    #[error("loading __transaction_state: {0}")]
-    Load(String),
     #[error("metadata quorum: {0}")]
     Raft(#[from] vltava_raft::RaftError),
     #[error(
@@ -147,27 +146,24 @@ impl Node {
             broker.replicas.spawn_ticker(tick),
         ];
         replication.extend(crate::alter_partition_sender::spawn(&broker));
-        // The coordinator loads __consumer_offsets at start: after the logs are open.
-        let (coordinator, _coordinator_task) = vltava_coordinator::start(
+        // The coordinators serve the partitions of their internal topics this
+        // broker leads: elected now for those of the current image (each loads
+        // them, answering COORDINATOR_LOAD_IN_PROGRESS meanwhile), then by every
+        // new image (loads on gaining leadership, unloads on losing it).
+        let (coordinator, _coordinator_task) = vltava_coordinator::start_unowned(
             broker.group_config(),
-            crate::offsets_log::OffsetsTopicLog::new(partitions.clone()),
+            crate::offsets_log::OffsetsTopicLog::new(
+                broker.replicas.clone(),
+                broker.config.offsets_commit_timeout_ms,
+            ),
             broker.config.offsets_topic_num_partitions,
         );
         broker.set_coordinator(coordinator);
-        // The transaction coordinator replays __transaction_state before the
-        // listener starts.
-        let txn = vltava_coordinator::txn_driver::start(
+        let txn = vltava_coordinator::txn_driver::start_unowned(
             broker.txn_config(),
             crate::txn_io::BrokerTxnIo::new(&broker),
         );
-        broker.set_txn_coordinator(txn.clone());
-        crate::txn_io::load(
-            &txn,
-            &crate::txn_log::TxnStateLog::new(partitions.clone()),
-            broker.config.transaction_state_log_num_partitions,
-        )
-        .await
-        .map_err(|e| NodeError::Load(e.to_string()))?;
+        broker.set_txn_coordinator(txn);
         let background = partitions.spawn_background(retention, checkpoints);
         let (shutdown, rx) = watch::channel(false);
         let listener = socket

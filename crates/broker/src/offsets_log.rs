@@ -1,9 +1,11 @@
 //! The compacted internal topics as their coordinators see them: append
 //! key/value records to one partition (as uncompressed v2 batches through the
-//! normal leader append path, transactional for TxnOffsetCommit) and read a
-//! partition back from its log start, with transactional records and COMMIT/ABORT
-//! markers told apart. `OffsetsTopicLog` is `__consumer_offsets` for the group
-//! coordinator.
+//! replica manager as leader, with acks=all: acknowledged once the high
+//! watermark covers them; transactional for TxnOffsetCommit) and read a
+//! partition back from its log start to its log end (what this leader's log
+//! will commit, as Kafka's loader reads), with transactional records and
+//! COMMIT/ABORT markers told apart. `OffsetsTopicLog` is `__consumer_offsets`
+//! for the group coordinator.
 
 use std::sync::Arc;
 
@@ -11,9 +13,11 @@ use bytes::Bytes;
 use vltava_records::{
     BatchBuilder, BatchBuilderConfig, BatchIter, ControlRecordType, DecodeLimits, RecordsError,
 };
+use vltava_replication::{Acks, ReplicaError};
 use vltava_storage::{FetchIsolation, StorageError};
 
 use crate::partitions::{PartitionManager, now_ms};
+use crate::replica_manager::{AcksOutcome, ReplicaManager, ReplicaRequestError};
 
 /// The internal topic holding group metadata and committed offsets.
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
@@ -30,6 +34,30 @@ pub enum OffsetsLogError {
     Storage(#[from] StorageError),
     #[error(transparent)]
     Records(#[from] RecordsError),
+    /// The replica refused or the acks=all wait failed (not the leader, too
+    /// few in-sync replicas, timed out).
+    #[error(transparent)]
+    Replica(#[from] ReplicaError),
+}
+
+impl OffsetsLogError {
+    /// The Kafka error code of the failure.
+    pub fn code(&self) -> i16 {
+        match self {
+            OffsetsLogError::NotHosted(_) => crate::error_codes::NOT_LEADER_OR_FOLLOWER,
+            OffsetsLogError::Storage(s) => crate::error_codes::for_storage(s),
+            OffsetsLogError::Records(r) => crate::error_codes::for_records(r),
+            OffsetsLogError::Replica(r) => r.code(),
+        }
+    }
+
+    fn from_replica(partition: i32, e: ReplicaRequestError) -> OffsetsLogError {
+        match e {
+            ReplicaRequestError::NotHosted => OffsetsLogError::NotHosted(partition),
+            ReplicaRequestError::Replica(r) => OffsetsLogError::Replica(r),
+            ReplicaRequestError::Storage(s) => OffsetsLogError::Storage(s),
+        }
+    }
 }
 
 /// One entry of an internal topic partition, as its loader sees it.
@@ -45,22 +73,60 @@ pub enum LogEntry {
     Marker { producer_id: i64, commit: bool },
 }
 
-/// Appends `records` to `topic`-`partition` as uncompressed v2 batches (one
-/// transactional batch set of `producer` (id, epoch) when given); they are
-/// readable as soon as this returns.
-pub fn append_internal(
-    partitions: &PartitionManager,
-    topic: &str,
-    partition: i32,
+/// Where an internal write goes and how long it may wait for the ISR.
+#[derive(Debug, Clone)]
+pub struct InternalWriter {
+    pub replicas: Arc<ReplicaManager>,
+    pub topic: &'static str,
+    /// The acks=all wait (`offsets.commit.timeout.ms`).
+    pub timeout_ms: u64,
+}
+
+impl InternalWriter {
+    /// Appends `records` to `partition` as uncompressed v2 batches (one
+    /// transactional batch set of `producer` (id, epoch) when given), as the
+    /// leader with acks=all: refused before the append when this broker does
+    /// not lead (NOT_LEADER_OR_FOLLOWER) or the ISR is below
+    /// `min.insync.replicas` (NOT_ENOUGH_REPLICAS). The records are in the
+    /// log when this returns; the outcome says when they are committed.
+    pub fn write(
+        &self,
+        partition: i32,
+        records: &[(Bytes, Option<Bytes>)],
+        producer: Option<(i64, i16)>,
+    ) -> Result<AcksOutcome, OffsetsLogError> {
+        if records.is_empty() {
+            return Ok(AcksOutcome::Done(Ok(())));
+        }
+        let mut batches = internal_batches(records, producer)?;
+        self.replicas
+            .append_produce(
+                self.topic,
+                partition,
+                &mut batches,
+                Acks::All,
+                self.timeout_ms,
+            )
+            .map(|a| a.outcome)
+            .map_err(|e| OffsetsLogError::from_replica(partition, e))
+    }
+
+    /// [`InternalWriter::write`], then the wait for the high watermark.
+    pub async fn append(
+        &self,
+        partition: i32,
+        records: &[(Bytes, Option<Bytes>)],
+        producer: Option<(i64, i16)>,
+    ) -> Result<(), OffsetsLogError> {
+        Ok(self.write(partition, records, producer)?.result().await?)
+    }
+}
+
+/// `records` as uncompressed v2 batches, transactional of `producer` when set.
+fn internal_batches(
     records: &[(Bytes, Option<Bytes>)],
     producer: Option<(i64, i16)>,
-) -> Result<(), OffsetsLogError> {
-    if records.is_empty() {
-        return Ok(());
-    }
-    let p = partitions
-        .get(topic, partition)
-        .ok_or(OffsetsLogError::NotHosted(partition))?;
+) -> Result<Vec<u8>, RecordsError> {
     let now = now_ms();
     let config = match producer {
         Some((id, epoch)) => BatchBuilderConfig {
@@ -81,24 +147,18 @@ pub fn append_internal(
         }
     }
     batches.extend_from_slice(&builder.build()?);
-    let mut log = p.log();
-    log.append_as_leader(&mut batches, 0)?;
-    let leo = log.log_end_offset();
-    log.set_high_watermark(leo);
-    drop(log);
-    partitions.notify_append();
-    Ok(())
+    Ok(batches)
 }
 
-/// Every entry of `topic`-`partition` from its log start, oldest first; an
-/// absent partition has none.
+/// Every entry of `topic`-`partition` from its log start to its log end,
+/// oldest first; NotHosted when its log is not open here.
 pub fn read_internal(
     partitions: &PartitionManager,
     topic: &str,
     partition: i32,
 ) -> Result<Vec<LogEntry>, OffsetsLogError> {
     let Some(p) = partitions.get(topic, partition) else {
-        return Ok(Vec::new());
+        return Err(OffsetsLogError::NotHosted(partition));
     };
     let mut out = Vec::new();
     let log = p.log();
@@ -154,20 +214,21 @@ pub fn read_internal(
 #[derive(Debug, Clone)]
 pub struct OffsetsTopicLog {
     partitions: Arc<PartitionManager>,
+    writer: InternalWriter,
 }
 
 impl OffsetsTopicLog {
-    pub fn new(partitions: Arc<PartitionManager>) -> Self {
-        OffsetsTopicLog { partitions }
-    }
-
-    /// Appends `records` to `partition`; they are readable as soon as this returns.
-    pub fn append_records(
-        &self,
-        partition: i32,
-        records: Vec<(Bytes, Option<Bytes>)>,
-    ) -> Result<(), OffsetsLogError> {
-        append_internal(&self.partitions, OFFSETS_TOPIC, partition, &records, None)
+    /// The partitions of `replicas`, written with acks=all waiting at most
+    /// `timeout_ms` (`offsets.commit.timeout.ms`).
+    pub fn new(replicas: Arc<ReplicaManager>, timeout_ms: u64) -> Self {
+        OffsetsTopicLog {
+            partitions: replicas.partitions().clone(),
+            writer: InternalWriter {
+                replicas,
+                topic: OFFSETS_TOPIC,
+                timeout_ms,
+            },
+        }
     }
 
     /// Every non-transactional record of `partition` from its log start, oldest first.
@@ -189,14 +250,33 @@ impl OffsetsTopicLog {
     }
 }
 
+/// A failed coordinator write as the coordinator sees it: refusals with a
+/// Kafka code (a fenced producer epoch, not the leader, too few in-sync
+/// replicas, timed out) are `Refused`, which the coordinator maps as Kafka
+/// does; a failing disk is `Log` (COORDINATOR_NOT_AVAILABLE).
+fn coordinator_error(e: OffsetsLogError) -> vltava_coordinator::CoordinatorError {
+    match &e {
+        OffsetsLogError::Storage(s) if is_io_failure(s) => {
+            vltava_coordinator::CoordinatorError::Log(e.to_string())
+        }
+        _ => vltava_coordinator::CoordinatorError::Refused {
+            code: e.code(),
+            message: e.to_string(),
+        },
+    }
+}
+
 impl vltava_coordinator::OffsetsLog for OffsetsTopicLog {
     fn append(
         &mut self,
         partition: i32,
         records: Vec<(Bytes, Option<Bytes>)>,
     ) -> Result<(), vltava_coordinator::CoordinatorError> {
-        self.append_records(partition, records)
-            .map_err(|e| vltava_coordinator::CoordinatorError::Log(e.to_string()))
+        // Only the replicated path is used; this one writes without waiting.
+        self.writer
+            .write(partition, &records, None)
+            .map(|_| ())
+            .map_err(coordinator_error)
     }
 
     fn read_all(
@@ -207,30 +287,19 @@ impl vltava_coordinator::OffsetsLog for OffsetsTopicLog {
             .map_err(|e| vltava_coordinator::CoordinatorError::Log(e.to_string()))
     }
 
-    fn append_transactional(
+    fn append_replicated(
         &mut self,
         partition: i32,
-        producer_id: i64,
-        producer_epoch: i16,
         records: Vec<(Bytes, Option<Bytes>)>,
-    ) -> Result<(), vltava_coordinator::CoordinatorError> {
-        append_internal(
-            &self.partitions,
-            OFFSETS_TOPIC,
-            partition,
-            &records,
-            Some((producer_id, producer_epoch)),
-        )
-        .map_err(|e| match &e {
-            // The log's own refusals (a fenced epoch, a bad transaction state)
-            // reach the client with their Kafka code.
-            OffsetsLogError::Storage(s) if !is_io_failure(s) => {
-                vltava_coordinator::CoordinatorError::Refused {
-                    code: crate::error_codes::for_storage(s),
-                    message: e.to_string(),
-                }
-            }
-            _ => vltava_coordinator::CoordinatorError::Log(e.to_string()),
+        producer: Option<(i64, i16)>,
+    ) -> vltava_coordinator::BoxFuture<Result<(), vltava_coordinator::CoordinatorError>> {
+        let written = self.writer.write(partition, &records, producer);
+        Box::pin(async move {
+            let outcome = written.map_err(coordinator_error)?;
+            outcome
+                .result()
+                .await
+                .map_err(|e| coordinator_error(OffsetsLogError::Replica(e)))
         })
     }
 
@@ -277,85 +346,4 @@ fn is_io_failure(e: &StorageError) -> bool {
         e,
         StorageError::Io { .. } | StorageError::LogOffline(_) | StorageError::Corrupt { .. }
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use vltava_storage::LogConfig;
-
-    #[test]
-    fn append_then_read_back_in_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let m = Arc::new(PartitionManager::new(dir.path()).unwrap());
-        let log = OffsetsTopicLog::new(m.clone());
-        assert!(log.read_all_records(3).unwrap().is_empty());
-        assert!(matches!(
-            log.append_records(3, vec![(Bytes::from_static(b"k"), None)]),
-            Err(OffsetsLogError::NotHosted(3))
-        ));
-        m.open(OFFSETS_TOPIC, 3, LogConfig::default()).unwrap();
-        let big = Bytes::from(vec![7u8; 700_000]);
-        log.append_records(
-            3,
-            vec![(Bytes::from_static(b"a"), Some(Bytes::from_static(b"1")))],
-        )
-        .unwrap();
-        log.append_records(
-            3,
-            vec![
-                (Bytes::from_static(b"b"), Some(big.clone())),
-                (Bytes::from_static(b"c"), Some(big.clone())),
-                (Bytes::from_static(b"a"), None),
-            ],
-        )
-        .unwrap();
-        let all = log.read_all_records(3).unwrap();
-        let keys: Vec<&[u8]> = all.iter().map(|(k, _)| &k[..]).collect();
-        assert_eq!(keys, vec![&b"a"[..], b"b", b"c", b"a"]);
-        assert_eq!(all[2].1.as_deref(), Some(&big[..]));
-        assert_eq!(all[3].1, None);
-    }
-
-    #[test]
-    fn reader_tells_plain_transactional_records_and_markers_apart() {
-        let dir = tempfile::tempdir().unwrap();
-        let m = Arc::new(PartitionManager::new(dir.path()).unwrap());
-        let p = m.open(OFFSETS_TOPIC, 0, LogConfig::default()).unwrap();
-        let rec = |k: &'static [u8]| (Bytes::from_static(k), Some(Bytes::from_static(b"v")));
-        append_internal(&m, OFFSETS_TOPIC, 0, &[rec(b"plain")], None).unwrap();
-        append_internal(&m, OFFSETS_TOPIC, 0, &[rec(b"txn")], Some((7, 0))).unwrap();
-        p.log()
-            .append_control_marker(7, 0, 0, false, 0, now_ms())
-            .unwrap();
-        append_internal(&m, OFFSETS_TOPIC, 0, &[rec(b"txn2")], Some((7, 0))).unwrap();
-        p.log()
-            .append_control_marker(7, 0, 0, true, 0, now_ms())
-            .unwrap();
-        let entries = read_internal(&m, OFFSETS_TOPIC, 0).unwrap();
-        let record = |k: &'static [u8], producer| LogEntry::Record {
-            key: Bytes::from_static(k),
-            value: Some(Bytes::from_static(b"v")),
-            producer,
-        };
-        assert_eq!(
-            entries,
-            vec![
-                record(b"plain", None),
-                record(b"txn", Some(7)),
-                LogEntry::Marker {
-                    producer_id: 7,
-                    commit: false
-                },
-                record(b"txn2", Some(7)),
-                LogEntry::Marker {
-                    producer_id: 7,
-                    commit: true
-                },
-            ]
-        );
-        // The plain view (used by `read_all`) has only the plain record.
-        let plain = OffsetsTopicLog::new(m.clone()).read_all_records(0).unwrap();
-        assert_eq!(plain, vec![rec(b"plain")]);
-    }
 }

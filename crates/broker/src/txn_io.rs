@@ -1,16 +1,16 @@
 //! The transaction coordinator's IO on this broker (`vltava_coordinator::TxnIo`):
-//! `__transaction_state` appends through `txn_log` (creating the topic first if
-//! a request arrives before any FindCoordinator did), COMMIT/ABORT markers
-//! through `txn_marker_routing` (here, or at each partition's leader), and producer ids from the controller's blocks. Also
-//! the start-up load of `__transaction_state` into the coordinator.
+//! `__transaction_state` appends through `txn_log` as the leader with acks=all
+//! (creating the topic first if a request arrives before any FindCoordinator
+//! did), reads of a partition this broker was elected coordinator of,
+//! COMMIT/ABORT markers through `txn_marker_routing` (here, or at each
+//! partition's leader), and producer ids from the controller's blocks.
 
 use std::sync::{Arc, Weak};
 
-use vltava_coordinator::{BoxFuture, RawRecord, TxnCoordinatorHandle, TxnIo};
+use vltava_coordinator::{BoxFuture, RawRecord, TxnIo};
 
 use crate::broker::Broker;
-use crate::error_codes::{self, COORDINATOR_NOT_AVAILABLE, NOT_LEADER_OR_FOLLOWER};
-use crate::offsets_log::OffsetsLogError;
+use crate::error_codes::COORDINATOR_NOT_AVAILABLE;
 use crate::txn_log::TxnStateLog;
 use crate::txn_marker_routing::write_markers_anywhere;
 use crate::txn_markers::Marker;
@@ -30,14 +30,9 @@ impl BrokerTxnIo {
     }
 }
 
-/// The Kafka code for a failed `__transaction_state` append.
-fn append_error_code(e: &OffsetsLogError) -> i16 {
-    match e {
-        OffsetsLogError::NotHosted(_) => NOT_LEADER_OR_FOLLOWER,
-        OffsetsLogError::Storage(s) => error_codes::for_storage(s),
-        OffsetsLogError::Records(r) => error_codes::for_records(r),
-    }
-}
+/// How long a `__transaction_state` write waits for the ISR (Kafka's
+/// `request.timeout.ms` default, which its transaction coordinator uses).
+pub const TXN_LOG_WRITE_TIMEOUT_MS: u64 = 30_000;
 
 impl TxnIo for BrokerTxnIo {
     fn append(&self, partition: i32, records: Vec<RawRecord>) -> BoxFuture<Result<(), i16>> {
@@ -47,11 +42,12 @@ impl TxnIo for BrokerTxnIo {
             if !broker.ensure_transaction_state_topic().await {
                 return Err(COORDINATOR_NOT_AVAILABLE);
             }
-            TxnStateLog::new(broker.partitions.clone())
+            TxnStateLog::new(broker.replicas.clone(), TXN_LOG_WRITE_TIMEOUT_MS)
                 .append(partition, &records)
+                .await
                 .map_err(|e| {
                     tracing::warn!(partition, error = %e, "__transaction_state append failed");
-                    append_error_code(&e)
+                    e.code()
                 })
         })
     }
@@ -89,31 +85,19 @@ impl TxnIo for BrokerTxnIo {
             broker.next_producer_id().await.map_err(|e| e.kafka_code())
         })
     }
-}
 
-/// Replays every `__transaction_state` partition this node hosts into the
-/// coordinator, then lets it serve (completing transactions found half-way).
-/// A partition that cannot be read fails the start: serving without it would
-/// forget open transactions and hand their ids out again.
-pub async fn load(
-    coordinator: &TxnCoordinatorHandle,
-    log: &TxnStateLog,
-    partitions: i32,
-) -> Result<(), OffsetsLogError> {
-    for p in 0..partitions {
-        let records = log.read_all(p)?;
-        if records.is_empty() {
-            continue;
-        }
-        let skipped = coordinator.load(records).await;
-        if skipped > 0 {
-            tracing::warn!(
-                partition = p,
-                skipped,
-                "undecodable __transaction_state records skipped"
-            );
-        }
+    fn read_partition(&self, partition: i32) -> BoxFuture<Result<Vec<RawRecord>, i16>> {
+        let broker = self.broker.clone();
+        Box::pin(async move {
+            let broker = broker.upgrade().ok_or(COORDINATOR_NOT_AVAILABLE)?;
+            let log = TxnStateLog::new(broker.replicas.clone(), TXN_LOG_WRITE_TIMEOUT_MS);
+            tokio::task::spawn_blocking(move || log.read_all(partition))
+                .await
+                .map_err(|_| COORDINATOR_NOT_AVAILABLE)?
+                .map_err(|e| {
+                    tracing::warn!(partition, error = %e, "cannot load __transaction_state");
+                    e.code()
+                })
+        })
     }
-    coordinator.finish_load().await;
-    Ok(())
 }

@@ -1,13 +1,14 @@
 //! `__transaction_state` for the transaction coordinator: its name, appending
-//! TransactionLogKey/Value records to one partition and reading a partition
-//! back at load (the shared code is in `offsets_log`).
+//! TransactionLogKey/Value records to one partition (as the leader, with
+//! acks=all) and reading a partition back when this broker is elected its
+//! coordinator (the shared code is in `offsets_log`).
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::offsets_log::{LogEntry, OffsetsLogError, append_internal, read_internal};
-use crate::partitions::PartitionManager;
+use crate::offsets_log::{InternalWriter, LogEntry, OffsetsLogError, read_internal};
+use crate::replica_manager::ReplicaManager;
 
 /// The internal topic holding transactional ids and their transaction state.
 pub const TRANSACTION_STATE_TOPIC: &str = "__transaction_state";
@@ -15,33 +16,38 @@ pub const TRANSACTION_STATE_TOPIC: &str = "__transaction_state";
 /// The broker's `__transaction_state` partitions.
 #[derive(Debug, Clone)]
 pub struct TxnStateLog {
-    partitions: Arc<PartitionManager>,
+    writer: InternalWriter,
 }
 
 impl TxnStateLog {
-    pub fn new(partitions: Arc<PartitionManager>) -> Self {
-        TxnStateLog { partitions }
+    /// The partitions of `replicas`, written with acks=all waiting at most
+    /// `timeout_ms`.
+    pub fn new(replicas: Arc<ReplicaManager>, timeout_ms: u64) -> Self {
+        TxnStateLog {
+            writer: InternalWriter {
+                replicas,
+                topic: TRANSACTION_STATE_TOPIC,
+                timeout_ms,
+            },
+        }
     }
 
-    /// Appends `records` (key, value or tombstone) to `partition`.
-    pub fn append(
+    /// Appends `records` (key, value or tombstone) to `partition`; returns
+    /// once the high watermark covers them.
+    pub async fn append(
         &self,
         partition: i32,
         records: &[(Bytes, Option<Bytes>)],
     ) -> Result<(), OffsetsLogError> {
-        append_internal(
-            &self.partitions,
-            TRANSACTION_STATE_TOPIC,
-            partition,
-            records,
-            None,
-        )
+        self.writer.append(partition, records, None).await
     }
 
-    /// Every record of `partition`, oldest first (an absent partition has none).
+    /// Every record of `partition`, oldest first, to the log end
+    /// (NotHosted when its log is not open here).
     pub fn read_all(&self, partition: i32) -> Result<Vec<(Bytes, Option<Bytes>)>, OffsetsLogError> {
+        let partitions = self.writer.replicas.partitions();
         Ok(
-            read_internal(&self.partitions, TRANSACTION_STATE_TOPIC, partition)?
+            read_internal(partitions, TRANSACTION_STATE_TOPIC, partition)?
                 .into_iter()
                 .filter_map(|e| match e {
                     LogEntry::Record { key, value, .. } => Some((key, value)),
@@ -49,39 +55,5 @@ impl TxnStateLog {
                 })
                 .collect(),
         )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use vltava_storage::LogConfig;
-
-    #[test]
-    fn appends_read_back_and_absent_partitions_are_empty() {
-        let dir = tempfile::tempdir().unwrap();
-        let m = Arc::new(PartitionManager::new(dir.path()).unwrap());
-        let log = TxnStateLog::new(m.clone());
-        assert!(log.read_all(0).unwrap().is_empty());
-        assert!(matches!(
-            log.append(0, &[(Bytes::from_static(b"k"), None)]),
-            Err(OffsetsLogError::NotHosted(0))
-        ));
-        m.open(TRANSACTION_STATE_TOPIC, 0, LogConfig::default())
-            .unwrap();
-        log.append(
-            0,
-            &[(Bytes::from_static(b"a"), Some(Bytes::from_static(b"1")))],
-        )
-        .unwrap();
-        log.append(0, &[(Bytes::from_static(b"a"), None)]).unwrap();
-        let all = log.read_all(0).unwrap();
-        assert_eq!(
-            all,
-            vec![
-                (Bytes::from_static(b"a"), Some(Bytes::from_static(b"1"))),
-                (Bytes::from_static(b"a"), None)
-            ]
-        );
     }
 }

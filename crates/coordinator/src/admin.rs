@@ -37,8 +37,8 @@ impl GroupCoordinator {
             .group_ids
             .iter()
             .map(|gid| {
-                let (code, message) = if self.loading {
-                    (codes::COORDINATOR_LOAD_IN_PROGRESS, None)
+                let (code, message) = if let Some(code) = self.group_error(gid) {
+                    (code, None)
                 } else if self.groups.contains_key(gid.as_str()) {
                     (
                         codes::GROUP_ID_NOT_FOUND,
@@ -85,8 +85,8 @@ impl GroupCoordinator {
                 if version >= 3 && req.include_authorized_operations {
                     d.authorized_operations = GROUP_AUTHORIZED_OPERATIONS;
                 }
-                if self.loading {
-                    d.error_code = codes::COORDINATOR_LOAD_IN_PROGRESS;
+                if let Some(code) = self.group_error(gid) {
+                    d.error_code = code;
                     return d;
                 }
                 let Some(g) = self.groups.get(gid.as_str()) else {
@@ -145,7 +145,7 @@ impl GroupCoordinator {
         req: ListGroupsRequest,
         out: &mut Vec<Effect>,
     ) {
-        if self.loading {
+        if self.is_loading() {
             out.push(Effect::Respond {
                 request_id,
                 body: ResponseBody::ListGroups(ListGroupsResponse {
@@ -210,8 +210,8 @@ impl GroupCoordinator {
         let mut results = Vec::with_capacity(req.groups_names.len());
         let mut appends = Vec::new();
         for (index, gid) in req.groups_names.iter().enumerate() {
-            let code = if self.loading {
-                codes::COORDINATOR_LOAD_IN_PROGRESS
+            let code = if let Some(code) = self.group_error(gid) {
+                code
             } else {
                 match self.groups.get_mut(gid.as_str()) {
                     None => codes::GROUP_ID_NOT_FOUND,

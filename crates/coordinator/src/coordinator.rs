@@ -155,7 +155,8 @@ pub(crate) enum AfterAppend {
 pub struct GroupCoordinator {
     pub(crate) cfg: GroupConfig,
     pub(crate) groups: HashMap<String, Group>,
-    pub(crate) loading: bool,
+    /// The `__consumer_offsets` partitions served here (and being loaded).
+    pub(crate) ownership: crate::ownership::Ownership,
     pub(crate) appends: HashMap<u64, AfterAppend>,
     /// DeleteGroups requests waiting for their groups' tombstones: the
     /// response so far and how many groups are still being written.
@@ -176,12 +177,26 @@ pub struct GroupCoordinator {
 }
 
 impl GroupCoordinator {
-    /// A coordinator with no groups, ready to serve.
+    /// A coordinator with no groups, ready to serve every partition.
     pub fn new(cfg: GroupConfig) -> GroupCoordinator {
+        let ownership = crate::ownership::Ownership::all(cfg.offsets_topic_num_partitions, 0);
+        Self::with_ownership(cfg, ownership)
+    }
+
+    /// A coordinator that serves no partition until elected
+    /// ([`GroupCoordinator::elect`]).
+    pub fn unowned(cfg: GroupConfig) -> GroupCoordinator {
+        Self::with_ownership(cfg, crate::ownership::Ownership::none())
+    }
+
+    fn with_ownership(
+        cfg: GroupConfig,
+        ownership: crate::ownership::Ownership,
+    ) -> GroupCoordinator {
         GroupCoordinator {
             cfg,
             groups: HashMap::new(),
-            loading: false,
+            ownership,
             appends: HashMap::new(),
             pending_deletes: HashMap::new(),
             timer_of: HashMap::new(),
@@ -203,12 +218,13 @@ impl GroupCoordinator {
     /// Starts loading `__consumer_offsets`: requests get
     /// COORDINATOR_LOAD_IN_PROGRESS until [`GroupCoordinator::finish_load`].
     pub fn begin_load(&mut self) {
-        self.loading = true;
+        self.ownership
+            .set_all(crate::ownership::PartitionStatus::Loading);
     }
 
     /// Whether a load is under way.
     pub fn is_loading(&self) -> bool {
-        self.loading
+        self.ownership.any_loading()
     }
 
     /// Records that could not be decoded while loading.
@@ -293,14 +309,24 @@ impl GroupCoordinator {
     /// with members are Stable, the rest Empty; groups that ended with
     /// neither members nor offsets nor a stored generation are dropped.
     pub fn finish_load(&mut self, now_ms: i64) {
-        self.loading = false;
+        self.ownership
+            .set_all(crate::ownership::PartitionStatus::Active);
+        self.settle_loaded(None, now_ms);
+    }
+
+    /// Brings the loaded groups (of `partition`, or all) to life: see
+    /// [`GroupCoordinator::finish_load`].
+    pub(crate) fn settle_loaded(&mut self, partition: Option<i32>, now_ms: i64) {
+        let n = self.cfg.offsets_topic_num_partitions;
+        let of = |g: &Group| partition.is_none_or(|p| partition_for(&g.id, n) == p);
         self.groups.retain(|_, g| {
-            !(g.members.is_empty()
+            !(of(g)
+                && g.members.is_empty()
                 && g.offsets.is_empty()
                 && g.generation == 0
                 && g.protocol_type.is_none())
         });
-        for g in self.groups.values_mut() {
+        for g in self.groups.values_mut().filter(|g| of(g)) {
             if g.members.is_empty() {
                 g.state = GroupState::Empty;
             } else {
@@ -450,6 +476,16 @@ impl GroupCoordinator {
             | AfterAppend::AssignmentStored { group, .. } => Some(group.clone()),
         };
         self.apply_after_append(after, ok, now_ms, &mut out);
+        if let Err(code) = result {
+            let to = crate::write_errors::group_write_error(code);
+            if to != codes::COORDINATOR_NOT_AVAILABLE {
+                for effect in &mut out {
+                    if let Effect::Respond { body, .. } = effect {
+                        crate::write_errors::recode(body, to);
+                    }
+                }
+            }
+        }
         if let Some(g) = touched {
             self.refresh_timer(&g);
         }
@@ -477,7 +513,9 @@ impl GroupCoordinator {
                 ok: yes,
                 failed,
             } => {
-                if ok {
+                // A group unloaded meanwhile (its partition moved) is not
+                // brought back: the new coordinator reads the record.
+                if ok && self.group_error(&group).is_none() {
                     let g = self
                         .groups
                         .entry(group.clone())
@@ -607,10 +645,13 @@ impl GroupCoordinator {
     /// drops expired offsets.
     pub fn tick(&mut self, now_ms: i64) -> Vec<Effect> {
         let mut out = Vec::new();
-        if self.loading {
-            return out;
-        }
-        let mut ids: Vec<String> = self.groups.keys().cloned().collect();
+        // Groups of partitions not served (or still loading) have no timers.
+        let mut ids: Vec<String> = self
+            .groups
+            .keys()
+            .filter(|g| self.group_error(g).is_none())
+            .cloned()
+            .collect();
         ids.sort();
         for id in &ids {
             self.tick_group(id, now_ms, &mut out);

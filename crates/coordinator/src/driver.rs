@@ -1,13 +1,14 @@
 //! The tokio driver: one task owns the [`GroupCoordinator`], loads
-//! `__consumer_offsets` through an [`OffsetsLog`], feeds it requests from
-//! [`CoordinatorHandle`]s and timer ticks, appends the records it asks for
-//! and routes its responses back.
+//! `__consumer_offsets` through an [`OffsetsLog`] (every partition at start,
+//! or each partition when the broker elects it: [`start_unowned`]), feeds it
+//! requests from [`CoordinatorHandle`]s and timer ticks, writes the records
+//! it asks for (in issue order; their commits awaited in that order by a
+//! second task) and routes its responses back.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use crate::clock::Clock;
-use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -17,7 +18,9 @@ use crate::codes;
 use crate::config::GroupConfig;
 use crate::coordinator::{Effect, GroupCoordinator, GroupRequest};
 use crate::error::CoordinatorError;
+use crate::offsets_log::{OffsetsLog, OffsetsLogEntry};
 use crate::responses::any_error_response;
+use crate::txn_driver::BoxFuture;
 
 /// Requests queued to the coordinator task before callers wait for room.
 pub const REQUEST_QUEUE_LIMIT: usize = 1024;
@@ -28,77 +31,6 @@ pub const MAX_WAITING_REQUESTS: usize = 100_000;
 pub const LOAD_RETRY_BACKOFF: Duration = Duration::from_millis(500);
 /// Longest sleep of the task when no timer is due.
 const IDLE_TICK: Duration = Duration::from_secs(60);
-
-/// The `__consumer_offsets` partitions, as the broker provides them.
-pub trait OffsetsLog: Send + 'static {
-    /// Appends records (key, value or tombstone) to `partition`, durably
-    /// enough that [`OffsetsLog::read_all`] returns them after a restart.
-    fn append(
-        &mut self,
-        partition: i32,
-        records: Vec<(Bytes, Option<Bytes>)>,
-    ) -> Result<(), CoordinatorError>;
-    /// Every record of `partition`, oldest first.
-    fn read_all(&mut self, partition: i32)
-    -> Result<Vec<(Bytes, Option<Bytes>)>, CoordinatorError>;
-
-    /// Appends `records` to `partition` as one transactional batch of the
-    /// producer (TxnOffsetCommit). A refusal by the log (a fenced epoch)
-    /// is [`CoordinatorError::Refused`] with its Kafka code. The default
-    /// refuses: a log must implement it to serve TxnOffsetCommit.
-    fn append_transactional(
-        &mut self,
-        partition: i32,
-        producer_id: i64,
-        producer_epoch: i16,
-        records: Vec<(Bytes, Option<Bytes>)>,
-    ) -> Result<(), CoordinatorError> {
-        let _ = (partition, producer_id, producer_epoch, records);
-        Err(CoordinatorError::Log(
-            "this offsets log does not write transactional batches".into(),
-        ))
-    }
-
-    /// Every entry of `partition`, oldest first, telling transactional
-    /// records and COMMIT/ABORT markers apart (so transactional offsets
-    /// reload as pending until their marker). The default is
-    /// [`OffsetsLog::read_all`], every record plain.
-    fn read_entries(&mut self, partition: i32) -> Result<Vec<OffsetsLogEntry>, CoordinatorError> {
-        Ok(self
-            .read_all(partition)?
-            .into_iter()
-            .map(|(key, value)| OffsetsLogEntry::Record { key, value })
-            .collect())
-    }
-}
-
-/// One entry of a `__consumer_offsets` partition as the loader sees it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum OffsetsLogEntry {
-    /// A record of a plain (non-transactional) batch.
-    Record {
-        /// The record key.
-        key: Bytes,
-        /// The record value (None: tombstone).
-        value: Option<Bytes>,
-    },
-    /// A record of a transactional batch of `producer_id`.
-    Transactional {
-        /// The producer of the batch.
-        producer_id: i64,
-        /// The record key.
-        key: Bytes,
-        /// The record value (None: tombstone).
-        value: Option<Bytes>,
-    },
-    /// A COMMIT (`commit`) or ABORT control marker of `producer_id`.
-    Marker {
-        /// The producer the marker ends a transaction of.
-        producer_id: i64,
-        /// COMMIT or ABORT.
-        commit: bool,
-    },
-}
 
 /// Messages to the task.
 #[derive(Debug)]
@@ -128,6 +60,7 @@ struct Call {
 #[derive(Clone, Debug)]
 pub struct CoordinatorHandle {
     tx: mpsc::Sender<Msg>,
+    control: mpsc::UnboundedSender<Control>,
     loaded: watch::Receiver<bool>,
 }
 
@@ -146,6 +79,21 @@ fn unavailable(api_key: ApiKey, version: i16, code: i16) -> ResponseBody {
 }
 
 impl CoordinatorHandle {
+    /// This broker became leader of `__consumer_offsets` partition
+    /// `partition` at leader epoch `epoch` (the coordinator epoch): the
+    /// coordinator loads it and then serves its groups. Stale or repeated
+    /// elections are ignored. Taken ahead of queued requests.
+    pub fn elect(&self, partition: i32, epoch: i32) {
+        let _ = self.control.send(Control::Elect { partition, epoch });
+    }
+
+    /// This broker no longer leads `partition` (`epoch`: the new leader
+    /// epoch, if known): its groups are unloaded and their requests answered
+    /// NOT_COORDINATOR. A resignation older than the served epoch is ignored.
+    pub fn resign(&self, partition: i32, epoch: Option<i32>) {
+        let _ = self.control.send(Control::Resign { partition, epoch });
+    }
+
     /// Waits until `__consumer_offsets` is loaded (until then requests get
     /// COORDINATOR_LOAD_IN_PROGRESS). Returns false if the task stopped first.
     pub async fn wait_loaded(&self) -> bool {
@@ -216,21 +164,92 @@ impl CoordinatorHandle {
 }
 
 /// Starts the coordinator task over `log` with `partitions` partitions of
-/// `__consumer_offsets`: it loads every partition first (requests meanwhile
-/// get COORDINATOR_LOAD_IN_PROGRESS), then serves. The task ends when every
-/// handle is dropped. Must be called within a tokio runtime.
+/// `__consumer_offsets`, serving all of them: it loads every partition first
+/// (requests meanwhile get COORDINATOR_LOAD_IN_PROGRESS), then serves. The
+/// task ends when every handle is dropped. Must be called within a tokio
+/// runtime.
 pub fn start(
     cfg: GroupConfig,
     log: impl OffsetsLog,
     partitions: i32,
 ) -> (CoordinatorHandle, JoinHandle<()>) {
+    spawn(cfg, log, partitions, true)
+}
+
+/// Starts the coordinator task over `log` serving no partition of
+/// `__consumer_offsets` until elected: the broker calls
+/// [`CoordinatorHandle::elect`] when it becomes leader of one (the partition
+/// is loaded from `log`; its groups get COORDINATOR_LOAD_IN_PROGRESS
+/// meanwhile) and [`CoordinatorHandle::resign`] when it stops (its groups
+/// are unloaded; NOT_COORDINATOR afterwards).
+pub fn start_unowned(
+    cfg: GroupConfig,
+    log: impl OffsetsLog,
+    partitions: i32,
+) -> (CoordinatorHandle, JoinHandle<()>) {
+    spawn(cfg, log, partitions, false)
+}
+
+fn spawn(
+    cfg: GroupConfig,
+    log: impl OffsetsLog,
+    partitions: i32,
+    own_all: bool,
+) -> (CoordinatorHandle, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(REQUEST_QUEUE_LIMIT);
+    let (control, control_rx) = mpsc::unbounded_channel();
     let mut cfg = cfg;
     cfg.offsets_topic_num_partitions = partitions.max(1);
     let (loaded_tx, loaded) = watch::channel(false);
-    let task = tokio::spawn(run(cfg, log, rx, loaded_tx));
-    (CoordinatorHandle { tx, loaded }, task)
+    let core = if own_all {
+        GroupCoordinator::new(cfg)
+    } else {
+        GroupCoordinator::unowned(cfg)
+    };
+    let channels = Channels {
+        rx,
+        control_rx,
+        control: control.clone(),
+        loaded: loaded_tx,
+    };
+    let task = tokio::spawn(run(core, log, channels, own_all));
+    (
+        CoordinatorHandle {
+            tx,
+            control,
+            loaded,
+        },
+        task,
+    )
 }
+
+/// Leadership changes of `__consumer_offsets` partitions, ahead of requests.
+#[derive(Debug)]
+enum Control {
+    Elect {
+        partition: i32,
+        epoch: i32,
+    },
+    Resign {
+        partition: i32,
+        epoch: Option<i32>,
+    },
+    /// Read a partition being loaded again after a failed read.
+    Retry {
+        partition: i32,
+        epoch: i32,
+    },
+}
+
+struct Channels {
+    rx: mpsc::Receiver<Msg>,
+    control_rx: mpsc::UnboundedReceiver<Control>,
+    control: mpsc::UnboundedSender<Control>,
+    loaded: watch::Sender<bool>,
+}
+
+/// An append written to the log, waiting to be committed.
+type PendingAppend = (u64, BoxFuture<Result<(), CoordinatorError>>);
 
 struct Driver<L: OffsetsLog> {
     core: GroupCoordinator,
@@ -238,6 +257,9 @@ struct Driver<L: OffsetsLog> {
     clock: Clock,
     next_request_id: u64,
     waiting: HashMap<u64, oneshot::Sender<ResponseBody>>,
+    /// Appends waiting for their commit, awaited in order by one task.
+    appends: mpsc::UnboundedSender<PendingAppend>,
+    control: mpsc::UnboundedSender<Control>,
 }
 
 impl<L: OffsetsLog> Driver<L> {
@@ -258,6 +280,46 @@ impl<L: OffsetsLog> Driver<L> {
                 );
                 self.apply(effects);
                 let _ = done.send(());
+            }
+        }
+    }
+
+    fn control(&mut self, c: Control) {
+        match c {
+            Control::Elect { partition, epoch } => {
+                let Some(effects) = self.core.elect(partition, epoch) else {
+                    return;
+                };
+                self.apply(effects);
+                self.load_partition(partition, epoch);
+            }
+            Control::Retry { partition, epoch } => self.load_partition(partition, epoch),
+            Control::Resign { partition, epoch } => {
+                let effects = self.core.resign(partition, epoch);
+                self.apply(effects);
+            }
+        }
+    }
+
+    /// Reads `partition` and replays it, unless it is no longer loading at
+    /// `epoch`; a failed read is tried again after [`LOAD_RETRY_BACKOFF`]
+    /// (its groups keep answering COORDINATOR_LOAD_IN_PROGRESS).
+    fn load_partition(&mut self, partition: i32, epoch: i32) {
+        if !self.core.is_loading_partition(partition, epoch) {
+            return;
+        }
+        match self.log.read_entries(partition) {
+            Ok(entries) => {
+                replay(&mut self.core, partition, entries);
+                self.core
+                    .finish_partition_load(partition, epoch, self.clock.now_ms());
+            }
+            Err(_) => {
+                let control = self.control.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(LOAD_RETRY_BACKOFF).await;
+                    let _ = control.send(Control::Retry { partition, epoch });
+                });
             }
         }
     }
@@ -300,77 +362,112 @@ impl<L: OffsetsLog> Driver<L> {
                     records,
                     producer,
                 } => {
-                    let written = match producer {
-                        None => self.log.append(partition, records),
-                        Some((pid, epoch)) => self
-                            .log
-                            .append_transactional(partition, pid, epoch, records),
-                    };
-                    let result = written.map_err(|e| match e {
-                        CoordinatorError::Refused { code, .. } => code,
-                        _ => codes::COORDINATOR_NOT_AVAILABLE,
-                    });
-                    let more =
-                        self.core
-                            .complete_append_result(append_id, result, self.clock.now_ms());
-                    queue.extend(more);
+                    // Written now, in issue order; committed later.
+                    let pending = self.log.append_replicated(partition, records, producer);
+                    if let Err(e) = self.appends.send((append_id, pending)) {
+                        let (id, _) = e.0;
+                        let more = self.core.complete_append_result(
+                            id,
+                            Err(codes::COORDINATOR_NOT_AVAILABLE),
+                            self.clock.now_ms(),
+                        );
+                        queue.extend(more);
+                    }
                 }
             }
+        }
+    }
+
+    /// An append's outcome, from the commit waiter.
+    fn appended(&mut self, append_id: u64, written: Result<(), CoordinatorError>) {
+        let result = written.map_err(|e| match e {
+            CoordinatorError::Refused { code, .. } => code,
+            _ => codes::COORDINATOR_NOT_AVAILABLE,
+        });
+        let effects = self
+            .core
+            .complete_append_result(append_id, result, self.clock.now_ms());
+        self.apply(effects);
+    }
+}
+
+/// Replays the entries of `partition` into `core` (undecodable records are
+/// counted in `load_errors` and skipped).
+fn replay(core: &mut GroupCoordinator, partition: i32, entries: Vec<OffsetsLogEntry>) {
+    for entry in entries {
+        let _ = match entry {
+            OffsetsLogEntry::Record { key, value } => core.load(key, value),
+            OffsetsLogEntry::Transactional {
+                producer_id,
+                key,
+                value,
+            } => core.load_transactional(key, value, producer_id),
+            OffsetsLogEntry::Marker {
+                producer_id,
+                commit,
+            } => {
+                core.load_marker_on(partition, producer_id, commit);
+                Ok(())
+            }
+        };
+    }
+}
+
+/// Awaits the commits of appends one at a time, in the order they were
+/// written, and reports each outcome.
+async fn commit_waiter(
+    mut rx: mpsc::UnboundedReceiver<PendingAppend>,
+    done: mpsc::UnboundedSender<(u64, Result<(), CoordinatorError>)>,
+) {
+    while let Some((id, pending)) = rx.recv().await {
+        let result = pending.await;
+        if done.send((id, result)).is_err() {
+            break;
         }
     }
 }
 
-async fn run<L: OffsetsLog>(
-    cfg: GroupConfig,
-    log: L,
-    mut rx: mpsc::Receiver<Msg>,
-    loaded: watch::Sender<bool>,
-) {
-    let partitions = cfg.offsets_topic_num_partitions;
+async fn run<L: OffsetsLog>(core: GroupCoordinator, log: L, ch: Channels, load_all: bool) {
+    let Channels {
+        mut rx,
+        mut control_rx,
+        control,
+        loaded,
+    } = ch;
+    let partitions = core.config().offsets_topic_num_partitions;
+    let (append_tx, append_rx) = mpsc::unbounded_channel();
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+    let waiter = tokio::spawn(commit_waiter(append_rx, done_tx));
     let mut d = Driver {
-        core: GroupCoordinator::new(cfg),
+        core,
         log,
         clock: Clock::new(),
         next_request_id: 1,
         waiting: HashMap::new(),
+        appends: append_tx,
+        control,
     };
-    d.core.begin_load();
-    for p in 0..partitions {
-        loop {
-            while let Ok(msg) = rx.try_recv() {
-                d.receive(msg);
-            }
-            match d.log.read_entries(p) {
-                Ok(entries) => {
-                    for entry in entries {
-                        // An undecodable record is counted (`load_errors`)
-                        // and skipped.
-                        let _ = match entry {
-                            OffsetsLogEntry::Record { key, value } => d.core.load(key, value),
-                            OffsetsLogEntry::Transactional {
-                                producer_id,
-                                key,
-                                value,
-                            } => d.core.load_transactional(key, value, producer_id),
-                            OffsetsLogEntry::Marker {
-                                producer_id,
-                                commit,
-                            } => {
-                                d.core.load_marker_on(p, producer_id, commit);
-                                Ok(())
-                            }
-                        };
-                    }
-                    break;
+    if load_all {
+        d.core.begin_load();
+        for p in 0..partitions {
+            loop {
+                while let Ok(msg) = rx.try_recv() {
+                    d.receive(msg);
                 }
-                // Serving without this partition's groups would lose their
-                // offsets: keep answering LOAD_IN_PROGRESS and retry.
-                Err(_) => tokio::time::sleep(LOAD_RETRY_BACKOFF).await,
+                match d.log.read_entries(p) {
+                    Ok(entries) => {
+                        replay(&mut d.core, p, entries);
+                        break;
+                    }
+                    // Serving without this partition's groups would lose their
+                    // offsets: keep answering LOAD_IN_PROGRESS and retry.
+                    Err(_) => tokio::time::sleep(LOAD_RETRY_BACKOFF).await,
+                }
             }
+            tokio::task::yield_now().await;
         }
-        tokio::task::yield_now().await;
+        d.core.finish_load(d.clock.now_ms());
     }
-    d.core.finish_load(d.clock.now_ms());
     let _ = loaded.send(true);
     let effects = d.core.tick(d.clock.now_ms());
     d.apply(effects);
@@ -380,6 +477,9 @@ async fn run<L: OffsetsLog>(
             None => Instant::now() + IDLE_TICK,
         };
         tokio::select! {
+            biased;
+            Some(c) = control_rx.recv() => d.control(c),
+            Some((id, result)) = done_rx.recv() => d.appended(id, result),
             msg = rx.recv() => match msg {
                 Some(msg) => d.receive(msg),
                 None => break,
@@ -390,4 +490,5 @@ async fn run<L: OffsetsLog>(
             }
         }
     }
+    waiter.abort();
 }

@@ -48,11 +48,11 @@ impl GroupCoordinator {
             );
         };
         let group_id = req.group_id.as_str().to_owned();
-        if self.loading {
-            return fail(out, codes::COORDINATOR_LOAD_IN_PROGRESS);
-        }
         if group_id.is_empty() {
             return fail(out, codes::INVALID_GROUP_ID);
+        }
+        if let Some(code) = self.group_error(&group_id) {
+            return fail(out, code);
         }
         if req.session_timeout_ms < self.cfg.min_session_timeout_ms
             || req.session_timeout_ms > self.cfg.max_session_timeout_ms

@@ -20,9 +20,12 @@ mod coordinator;
 mod driver;
 mod error;
 mod group;
+mod group_load;
 mod join;
 mod membership;
 mod offsets;
+mod offsets_log;
+pub mod ownership;
 mod partition;
 mod rebalance;
 pub mod records;
@@ -30,17 +33,19 @@ mod responses;
 mod txn;
 pub mod txn_driver;
 mod txn_offsets;
+mod write_errors;
 
 pub use admin::{CLASSIC_GROUP_TYPE, GROUP_AUTHORIZED_OPERATIONS};
 pub use config::GroupConfig;
 pub use coordinator::{Effect, GroupCoordinator, GroupRequest};
 pub use driver::{
-    CoordinatorHandle, LOAD_RETRY_BACKOFF, MAX_WAITING_REQUESTS, OffsetsLog, OffsetsLogEntry,
-    REQUEST_QUEUE_LIMIT, start,
+    CoordinatorHandle, LOAD_RETRY_BACKOFF, MAX_WAITING_REQUESTS, REQUEST_QUEUE_LIMIT, start,
+    start_unowned,
 };
 pub use error::CoordinatorError;
 pub use group::{CommittedOffset, Group, GroupState, JoinTimer, Member, Waiter};
 pub use offsets::{CONSUMER_PROTOCOL_TYPE, subscribed_topics};
+pub use offsets_log::{OffsetsLog, OffsetsLogEntry};
 pub use partition::{java_string_hash, partition_for};
 pub use records::RawRecord;
 pub use txn::config::TxnConfig;

@@ -34,10 +34,10 @@ impl GroupCoordinator {
                 sync_body(version, code, Bytes::new(), None, None),
             );
         };
-        if self.loading {
-            return fail(out, codes::COORDINATOR_LOAD_IN_PROGRESS);
-        }
         let group_id = req.group_id.as_str();
+        if let Some(code) = self.group_error(group_id) {
+            return fail(out, code);
+        }
         if group_id.is_empty() {
             return fail(out, codes::INVALID_GROUP_ID);
         }
@@ -233,11 +233,11 @@ impl GroupCoordinator {
     }
 
     fn heartbeat_code(&mut self, now_ms: i64, version: i16, req: &HeartbeatRequest) -> i16 {
-        if self.loading {
-            return codes::COORDINATOR_LOAD_IN_PROGRESS;
-        }
         if req.group_id.is_empty() {
             return codes::INVALID_GROUP_ID;
+        }
+        if let Some(code) = self.group_error(&req.group_id) {
+            return code;
         }
         let Some(g) = self.groups.get_mut(req.group_id.as_str()) else {
             return codes::UNKNOWN_MEMBER_ID;
@@ -285,11 +285,11 @@ impl GroupCoordinator {
                 }),
             );
         };
-        if self.loading {
-            return whole(out, codes::COORDINATOR_LOAD_IN_PROGRESS);
-        }
         if req.group_id.is_empty() {
             return whole(out, codes::INVALID_GROUP_ID);
+        }
+        if let Some(code) = self.group_error(&req.group_id) {
+            return whole(out, code);
         }
         let leaving: Vec<(String, Option<String>)> = if version >= 3 {
             req.members

@@ -131,8 +131,8 @@ impl GroupCoordinator {
         };
         // The empty group id is a valid group for commits and fetches, as
         // in Kafka (kept for old clients).
-        let group_error = if self.loading {
-            Some(codes::COORDINATOR_LOAD_IN_PROGRESS)
+        let group_error = if let Some(code) = self.group_error(&group_id) {
+            Some(code)
         } else {
             self.commit_group_error(&group_id, now_ms, version, &req)
         };
@@ -303,8 +303,8 @@ impl GroupCoordinator {
         topics: Option<Vec<(String, Vec<i32>)>>,
         require_stable: bool,
     ) -> (i16, Vec<(String, Vec<FetchedPartition>)>) {
-        if self.loading {
-            return (codes::COORDINATOR_LOAD_IN_PROGRESS, Vec::new());
+        if let Some(code) = self.group_error(group_id) {
+            return (code, Vec::new());
         }
         let g = self.groups.get(group_id);
         match topics {
@@ -478,10 +478,10 @@ impl GroupCoordinator {
                 }),
             });
         };
-        if self.loading {
-            return whole(out, codes::COORDINATOR_LOAD_IN_PROGRESS);
-        }
         let group_id = req.group_id.as_str().to_owned();
+        if let Some(code) = self.group_error(&group_id) {
+            return whole(out, code);
+        }
         if group_id.is_empty() {
             return whole(out, codes::INVALID_GROUP_ID);
         }
@@ -565,7 +565,12 @@ impl GroupCoordinator {
     /// commit of a group without a protocol) and empty groups left with none.
     pub(crate) fn expire_offsets(&mut self, now_ms: i64, out: &mut Vec<Effect>) {
         let retention = self.cfg.offsets_retention_minutes.saturating_mul(60_000);
-        let mut ids: Vec<String> = self.groups.keys().cloned().collect();
+        let mut ids: Vec<String> = self
+            .groups
+            .keys()
+            .filter(|g| self.group_error(g).is_none())
+            .cloned()
+            .collect();
         ids.sort();
         for id in ids {
             let Some(g) = self.groups.get_mut(&id) else {

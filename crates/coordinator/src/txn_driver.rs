@@ -52,6 +52,35 @@ pub trait TxnIo: Send + Sync + 'static {
     ) -> BoxFuture<Vec<((String, i32), i16)>>;
     /// One fresh producer id (from the controller's producer id blocks).
     fn allocate_producer_id(&self) -> BoxFuture<Result<i64, i16>>;
+    /// Every record of `__transaction_state` partition `partition`, oldest
+    /// first, for loading it when elected ([`TxnCoordinatorHandle::elect`]).
+    /// The default has no log to read (COORDINATOR_NOT_AVAILABLE).
+    fn read_partition(&self, partition: i32) -> BoxFuture<Result<Vec<RawRecord>, i16>> {
+        let _ = partition;
+        Box::pin(std::future::ready(Err(codes::COORDINATOR_NOT_AVAILABLE)))
+    }
+}
+
+/// Wait before reading a `__transaction_state` partition again after a
+/// failed read.
+pub const TXN_LOAD_RETRY_BACKOFF: Duration = Duration::from_millis(500);
+
+/// Leadership changes of `__transaction_state` partitions.
+#[derive(Debug)]
+enum Control {
+    Elect {
+        partition: i32,
+        epoch: i32,
+    },
+    Resign {
+        partition: i32,
+        epoch: Option<i32>,
+    },
+    /// Read a partition being loaded (again, after a failure).
+    Read {
+        partition: i32,
+        epoch: i32,
+    },
 }
 
 /// Messages to the coordinator task.
@@ -84,6 +113,7 @@ enum Done {
 #[derive(Clone, Debug)]
 pub struct TxnCoordinatorHandle {
     tx: mpsc::Sender<Msg>,
+    control: mpsc::UnboundedSender<Control>,
     loaded: watch::Receiver<bool>,
 }
 
@@ -105,6 +135,21 @@ impl std::fmt::Debug for Msg {
 }
 
 impl TxnCoordinatorHandle {
+    /// This broker became leader of `__transaction_state` partition
+    /// `partition` at leader epoch `epoch` (the coordinator epoch): the
+    /// coordinator reads it through [`TxnIo::read_partition`], then serves
+    /// its ids and completes the transactions found prepared. Stale or
+    /// repeated elections are ignored.
+    pub fn elect(&self, partition: i32, epoch: i32) {
+        let _ = self.control.send(Control::Elect { partition, epoch });
+    }
+
+    /// This broker no longer leads `partition` (`epoch`: the new leader
+    /// epoch, if known): its ids are unloaded (NOT_COORDINATOR afterwards).
+    pub fn resign(&self, partition: i32, epoch: Option<i32>) {
+        let _ = self.control.send(Control::Resign { partition, epoch });
+    }
+
     /// Serves one request (InitProducerId, AddPartitionsToTxn,
     /// AddOffsetsToTxn, EndTxn, DescribeTransactions, ListTransactions) and
     /// returns its response for `version`. Until
@@ -162,10 +207,40 @@ impl TxnCoordinatorHandle {
 /// COORDINATOR_LOAD_IN_PROGRESS. The task ends when every handle is
 /// dropped. Must be called within a tokio runtime.
 pub fn start(cfg: TxnConfig, io: impl TxnIo) -> TxnCoordinatorHandle {
+    spawn(TransactionCoordinator::new(cfg), io, true)
+}
+
+/// Starts the transaction coordinator task over `io` serving no partition
+/// of `__transaction_state` until elected ([`TxnCoordinatorHandle::elect`],
+/// [`TxnCoordinatorHandle::resign`]); ids of partitions not served get
+/// NOT_COORDINATOR.
+pub fn start_unowned(cfg: TxnConfig, io: impl TxnIo) -> TxnCoordinatorHandle {
+    spawn(TransactionCoordinator::unowned(cfg), io, false)
+}
+
+fn spawn(core: TransactionCoordinator, io: impl TxnIo, load_all: bool) -> TxnCoordinatorHandle {
     let (tx, rx) = mpsc::channel(TXN_REQUEST_QUEUE_LIMIT);
-    let (loaded_tx, loaded) = watch::channel(false);
-    tokio::spawn(run(cfg, Arc::new(io), rx, loaded_tx));
-    TxnCoordinatorHandle { tx, loaded }
+    let (control, control_rx) = mpsc::unbounded_channel();
+    let (loaded_tx, loaded) = watch::channel(!load_all);
+    let inbox = Inbox {
+        rx,
+        control_rx,
+        control: control.clone(),
+        loaded: loaded_tx,
+    };
+    tokio::spawn(run(core, Arc::new(io), inbox, load_all));
+    TxnCoordinatorHandle {
+        tx,
+        control,
+        loaded,
+    }
+}
+
+struct Inbox {
+    rx: mpsc::Receiver<Msg>,
+    control_rx: mpsc::UnboundedReceiver<Control>,
+    control: mpsc::UnboundedSender<Control>,
+    loaded: watch::Sender<bool>,
 }
 
 struct Driver {
@@ -180,9 +255,59 @@ struct Driver {
     /// Outcomes of IO. Unbounded for the same reason: at most one append,
     /// one marker write and one producer id allocation per id or request.
     done_tx: mpsc::UnboundedSender<Done>,
+    control: mpsc::UnboundedSender<Control>,
 }
 
 impl Driver {
+    async fn control(&mut self, c: Control) {
+        match c {
+            Control::Elect { partition, epoch } => {
+                if self.core.elect(partition, epoch) {
+                    self.read(partition, epoch).await;
+                }
+            }
+            Control::Read { partition, epoch } => self.read(partition, epoch).await,
+            Control::Resign { partition, epoch } => self.core.resign(partition, epoch),
+        }
+    }
+
+    /// Reads `partition` for loading at `epoch` (unless no longer loading)
+    /// before the task takes anything else: requests queued behind an
+    /// election see the partition loaded.
+    async fn read(&mut self, partition: i32, epoch: i32) {
+        if !self.core.is_loading_partition(partition, epoch) {
+            return;
+        }
+        let records = self.io.read_partition(partition).await;
+        self.loaded(partition, epoch, records);
+    }
+
+    /// A partition's records arrived: replayed and served, or read again
+    /// after [`TXN_LOAD_RETRY_BACKOFF`] when the read failed.
+    fn loaded(&mut self, partition: i32, epoch: i32, records: Result<Vec<RawRecord>, i16>) {
+        if !self.core.is_loading_partition(partition, epoch) {
+            return;
+        }
+        match records {
+            Ok(records) => {
+                for (k, v) in records {
+                    // Undecodable records are counted and skipped.
+                    let _ = self.core.load(k, v);
+                }
+                let now = self.clock.now_ms();
+                let effects = self.core.finish_partition_load(partition, epoch, now);
+                self.apply(effects);
+            }
+            Err(_) => {
+                let control = self.control.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(TXN_LOAD_RETRY_BACKOFF).await;
+                    let _ = control.send(Control::Read { partition, epoch });
+                });
+            }
+        }
+    }
+
     fn submit(&mut self, version: i16, body: RequestBody, reply: oneshot::Sender<ResponseBody>) {
         let api = body.api_key();
         if self.waiting.len() >= TXN_MAX_WAITING_REQUESTS {
@@ -278,38 +403,48 @@ async fn append_worker(
     }
 }
 
-async fn run(
-    cfg: TxnConfig,
-    io: Arc<dyn TxnIo>,
-    mut rx: mpsc::Receiver<Msg>,
-    loaded: watch::Sender<bool>,
-) {
+async fn run(core: TransactionCoordinator, io: Arc<dyn TxnIo>, inbox: Inbox, load_all: bool) {
+    let Inbox {
+        mut rx,
+        mut control_rx,
+        control,
+        loaded,
+    } = inbox;
     let (append_tx, append_rx) = mpsc::unbounded_channel();
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
     let worker = tokio::spawn(append_worker(io.clone(), append_rx, done_tx.clone()));
     let mut d = Driver {
-        core: TransactionCoordinator::new(cfg),
+        core,
         io,
         clock: Clock::new(),
         next_request_id: 1,
         waiting: HashMap::new(),
         appends: append_tx,
         done_tx,
+        control,
     };
-    d.core.begin_load();
+    if load_all {
+        d.core.begin_load();
+    } else {
+        // Nothing to load at start: the timers (timeouts, expiry) start now.
+        let effects = d.core.tick(d.clock.now_ms());
+        d.apply(effects);
+    }
     loop {
         let wake = match d.core.next_deadline() {
-            Some(ms) if !d.core.is_loading() => d.clock.instant_at(ms),
+            Some(ms) if !(load_all && d.core.is_loading()) => d.clock.instant_at(ms),
             _ => Instant::now() + IDLE_TICK,
         };
         tokio::select! {
+            biased;
+            Some(c) = control_rx.recv() => d.control(c).await,
             msg = rx.recv() => match msg {
                 Some(Msg::Call { version, body, reply }) => d.submit(version, body, reply),
                 Some(Msg::Load { records, done }) => {
                     let before = d.core.load_errors();
                     // Records after finish_load would overwrite live state:
                     // ignored.
-                    let records = if d.core.is_loading() { records } else { Vec::new() };
+                    let records = if load_all && d.core.is_loading() { records } else { Vec::new() };
                     for (k, v) in records {
                         // Undecodable records are counted and skipped.
                         let _ = d.core.load(k, v);
@@ -317,7 +452,7 @@ async fn run(
                     let _ = done.send(d.core.load_errors() - before);
                 }
                 Some(Msg::FinishLoad { done }) => {
-                    if d.core.is_loading() {
+                    if load_all && d.core.is_loading() {
                         let now = d.clock.now_ms();
                         let effects = d.core.finish_load(now);
                         d.apply(effects);

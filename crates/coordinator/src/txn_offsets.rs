@@ -115,10 +115,10 @@ impl GroupCoordinator {
     /// The error that fails a whole TxnOffsetCommit (Kafka's checks for
     /// transactional commits), or `None`.
     fn txn_commit_error(&self, version: i16, req: &TxnOffsetCommitRequest) -> Option<i16> {
-        if self.loading {
-            return Some(codes::COORDINATOR_LOAD_IN_PROGRESS);
-        }
         let group_id = req.group_id.as_str();
+        if let Some(code) = self.group_error(group_id) {
+            return Some(code);
+        }
         let member = req.member_id.as_str();
         let instance = req.group_instance_id.as_ref().map(|s| s.as_str());
         let identified =

@@ -100,6 +100,19 @@ pub struct BrokerConfig {
     pub offsets_topic_num_partitions: i32,
     /// `offsets.topic.segment.bytes`
     pub offsets_topic_segment_bytes: i64,
+    /// `offsets.topic.replication.factor`: Kafka's 3, or 1 on a single-voter
+    /// quorum (the one-node default, as Kafka's single-node `server.properties`
+    /// sets it). `__consumer_offsets` is not created while fewer brokers live.
+    pub offsets_topic_replication_factor: i16,
+    /// `offsets.commit.timeout.ms`: how long a coordinator write waits for the
+    /// ISR before failing (COORDINATOR_NOT_AVAILABLE)
+    pub offsets_commit_timeout_ms: u64,
+    /// `transaction.state.log.replication.factor`: like
+    /// `offsets.topic.replication.factor`, for `__transaction_state`
+    pub transaction_state_log_replication_factor: i16,
+    /// `transaction.state.log.min.isr`: `__transaction_state`'s
+    /// `min.insync.replicas` (Kafka's 2, or 1 on a single-voter quorum)
+    pub transaction_state_log_min_isr: i32,
     /// `transaction.state.log.num.partitions`
     pub transaction_state_log_num_partitions: i32,
     /// `transaction.state.log.segment.bytes`
@@ -295,6 +308,10 @@ impl BrokerConfig {
             }
         }
 
+        // One voter is the one-node default: Kafka's single-node properties
+        // set the internal topics to one replica; a cluster gets Kafka's defaults.
+        let single = controller_quorum_voters.len() <= 1;
+        let (internal_rf, txn_min_isr) = if single { (1, 1) } else { (3, 2) };
         Ok(BrokerConfig {
             node_id,
             process_roles,
@@ -344,6 +361,16 @@ impl BrokerConfig {
                 .max(1),
             offsets_topic_num_partitions: r.int("offsets.topic.num.partitions", 50)?,
             offsets_topic_segment_bytes: r.int("offsets.topic.segment.bytes", 104_857_600)?,
+            offsets_topic_replication_factor: r
+                .int::<i16>("offsets.topic.replication.factor", internal_rf)?
+                .max(1),
+            offsets_commit_timeout_ms: r.int::<u64>("offsets.commit.timeout.ms", 5_000)?.max(1),
+            transaction_state_log_replication_factor: r
+                .int::<i16>("transaction.state.log.replication.factor", internal_rf)?
+                .max(1),
+            transaction_state_log_min_isr: r
+                .int::<i32>("transaction.state.log.min.isr", txn_min_isr)?
+                .max(1),
             transaction_state_log_num_partitions: r
                 .int::<i32>("transaction.state.log.num.partitions", 50)?
                 .max(1),
@@ -433,6 +460,26 @@ mod tests {
         assert_eq!(c.message_max_bytes, 1_048_588);
         assert_eq!(c.log_defaults.retention_ms, 168 * 3_600_000);
         assert!(c.auto_create_topics_enable);
+        // One voter: the internal topics have one replica.
+        assert_eq!(c.offsets_topic_replication_factor, 1);
+        assert_eq!(c.transaction_state_log_replication_factor, 1);
+        assert_eq!(c.transaction_state_log_min_isr, 1);
+    }
+
+    #[test]
+    fn a_cluster_gets_kafkas_internal_topic_defaults() {
+        let voters =
+            "controller.quorum.voters=0@127.0.0.1:9093,1@127.0.0.1:9095,2@127.0.0.1:9097\n";
+        let c = BrokerConfig::from_properties(parse_properties(voters)).unwrap();
+        assert_eq!(c.offsets_topic_replication_factor, 3);
+        assert_eq!(c.transaction_state_log_replication_factor, 3);
+        assert_eq!(c.transaction_state_log_min_isr, 2);
+        let p = parse_properties(&format!(
+            "{voters}offsets.topic.replication.factor=2\ntransaction.state.log.min.isr=1\n"
+        ));
+        let c = BrokerConfig::from_properties(p).unwrap();
+        assert_eq!(c.offsets_topic_replication_factor, 2);
+        assert_eq!(c.transaction_state_log_min_isr, 1);
     }
 
     #[test]

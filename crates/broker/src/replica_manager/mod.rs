@@ -31,6 +31,7 @@ use vltava_replication::{
 use crate::metadata_cache::MetadataCache;
 use crate::partitions::{Partition, PartitionManager, TopicPartition};
 pub use hosted::{EventSink, HostedReplica};
+pub use leader::{AcksOutcome, ProduceAppend};
 use log_epochs::offset;
 
 /// An ISR change for the controller: partition, topic id and the proposal.
@@ -98,6 +99,11 @@ impl ReplicaManager {
     /// This broker's id.
     pub fn node_id(&self) -> i32 {
         self.node_id
+    }
+
+    /// The partition logs the replicas sit on.
+    pub fn partitions(&self) -> &Arc<PartitionManager> {
+        &self.partitions
     }
 
     /// The ISR changes to send to the controller (taken once, by the sender task).

@@ -6,9 +6,11 @@
 mod bad_input;
 mod cli;
 mod cluster;
+mod coordinator_failover;
 mod describe_quorum;
 mod every_api;
 mod fetch_sessions;
+mod internal_topics;
 mod limits;
 mod many_partitions;
 mod member_ids;

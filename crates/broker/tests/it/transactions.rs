@@ -31,6 +31,7 @@ const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
 const INVALID_PRODUCER_EPOCH: i16 = 47;
 const INVALID_TXN_STATE: i16 = 48;
 const INVALID_PRODUCER_ID_MAPPING: i16 = 49;
+const NOT_COORDINATOR: i16 = 16;
 const CONCURRENT_TRANSACTIONS: i16 = 51;
 const UNSTABLE_OFFSET_COMMIT: i16 = 88;
 const NOT_ENOUGH_REPLICAS: i16 = 19;
@@ -309,6 +310,18 @@ async fn coordinator_refuses_requests_out_of_order_and_keeps_ids_across_restart(
     let node = start_node_in(dir.path(), "").await;
     let mut c = Client::connect(&node).await;
     c.create_topic("t", 1).await;
+    // Before __transaction_state exists nobody coordinates the id.
+    let never = EndTxnRequest {
+        transactional_id: "never".into(),
+        producer_id: 1,
+        committed: true,
+        ..Default::default()
+    };
+    let ResponseBody::EndTxn(r) = c.call(3, RequestBody::from(never)).await else {
+        panic!()
+    };
+    assert_eq!(r.error_code, NOT_COORDINATOR);
+    find_coordinator(&mut c, "never", 1).await;
     // EndTxn for an id the coordinator never saw.
     let end = |pid, epoch| EndTxnRequest {
         transactional_id: "never".into(),
@@ -581,8 +594,9 @@ async fn a_prepare_commit_found_at_start_gets_its_markers() {
         last_update_ms: now(),
     };
     let record = vltava_coordinator::txn_record("prep", Some(&snapshot)).unwrap();
-    vltava_broker::txn_log::TxnStateLog::new(node.broker.partitions.clone())
+    vltava_broker::txn_log::TxnStateLog::new(node.broker.replicas.clone(), 5_000)
         .append(vltava_coordinator::txn_partition_for("prep", 50), &[record])
+        .await
         .unwrap();
     assert_eq!(fetch(&mut c, "t", 1).await.last_stable_offset, 0);
     node.shutdown().await;

@@ -32,8 +32,8 @@ impl TransactionCoordinator {
                     transaction_start_time_ms: -1,
                     ..Default::default()
                 };
-                if self.loading {
-                    s.error_code = codes::COORDINATOR_LOAD_IN_PROGRESS;
+                if let Some(code) = self.txn_error(id.as_str()) {
+                    s.error_code = code;
                     return s;
                 }
                 match self.txns.get(id.as_str()) {
@@ -76,7 +76,7 @@ impl TransactionCoordinator {
         out: &mut Vec<TxnEffect>,
     ) {
         let mut resp = ListTransactionsResponse::default();
-        if self.loading {
+        if self.is_loading() {
             resp.error_code = codes::COORDINATOR_LOAD_IN_PROGRESS;
         } else {
             let mut states = Vec::new();

@@ -119,7 +119,9 @@ pub(crate) struct ParkedInit {
 pub struct TransactionCoordinator {
     pub(crate) cfg: TxnConfig,
     pub(crate) txns: HashMap<String, TxnMetadata>,
-    pub(crate) loading: bool,
+    /// The `__transaction_state` partitions served here, with their
+    /// coordinator epochs.
+    pub(crate) ownership: crate::ownership::Ownership,
     pub(crate) appends: HashMap<u64, PendingAppend>,
     pub(crate) markers: HashMap<u64, String>,
     pub(crate) parked: HashMap<u64, ParkedInit>,
@@ -178,12 +180,27 @@ impl TransactionCoordinator {
         ApiKey::ListTransactions,
     ];
 
-    /// A coordinator with no transactional ids, ready to serve.
+    /// A coordinator with no transactional ids, ready to serve every
+    /// partition at [`TxnConfig::coordinator_epoch`].
     pub fn new(cfg: TxnConfig) -> TransactionCoordinator {
+        let ownership = crate::ownership::Ownership::all(cfg.num_partitions, cfg.coordinator_epoch);
+        Self::with_ownership(cfg, ownership)
+    }
+
+    /// A coordinator that serves no partition until elected
+    /// ([`TransactionCoordinator::elect`]).
+    pub fn unowned(cfg: TxnConfig) -> TransactionCoordinator {
+        Self::with_ownership(cfg, crate::ownership::Ownership::none())
+    }
+
+    fn with_ownership(
+        cfg: TxnConfig,
+        ownership: crate::ownership::Ownership,
+    ) -> TransactionCoordinator {
         TransactionCoordinator {
             cfg,
             txns: HashMap::new(),
-            loading: false,
+            ownership,
             appends: HashMap::new(),
             markers: HashMap::new(),
             parked: HashMap::new(),
@@ -214,12 +231,13 @@ impl TransactionCoordinator {
     /// Starts loading `__transaction_state`: requests get
     /// COORDINATOR_LOAD_IN_PROGRESS until [`TransactionCoordinator::finish_load`].
     pub fn begin_load(&mut self) {
-        self.loading = true;
+        self.ownership
+            .set_all(crate::ownership::PartitionStatus::Loading);
     }
 
     /// Whether a load is under way.
     pub fn is_loading(&self) -> bool {
-        self.loading
+        self.ownership.any_loading()
     }
 
     /// Records that could not be decoded while loading.
@@ -257,11 +275,24 @@ impl TransactionCoordinator {
     /// PrepareAbort are completed (their markers written again, then the
     /// completion record), as Kafka does when it takes over a partition.
     pub fn finish_load(&mut self, now_ms: i64) -> Vec<TxnEffect> {
-        self.loading = false;
+        self.ownership
+            .set_all(crate::ownership::PartitionStatus::Active);
+        self.complete_loaded(None, now_ms)
+    }
+
+    /// Starts the markers of the loaded transactions (of `partition`, or
+    /// all) found in PrepareCommit or PrepareAbort.
+    pub(crate) fn complete_loaded(
+        &mut self,
+        partition: Option<i32>,
+        now_ms: i64,
+    ) -> Vec<TxnEffect> {
         let mut out = Vec::new();
+        let n = self.cfg.num_partitions;
         let mut ids: Vec<String> = self
             .txns
             .values()
+            .filter(|m| partition.is_none_or(|p| txn_partition_for(&m.transactional_id, n) == p))
             .filter(|m| matches!(m.state(), TxnState::PrepareCommit | TxnState::PrepareAbort))
             .map(|m| m.transactional_id.clone())
             .collect();
@@ -493,9 +524,6 @@ impl TransactionCoordinator {
     /// `remove_expired_interval_ms`.
     pub fn tick(&mut self, now_ms: i64) -> Vec<TxnEffect> {
         let mut out = Vec::new();
-        if self.loading {
-            return out;
-        }
         self.run_retries(now_ms, &mut out);
         match self.next_abort_check {
             Some(t) if now_ms >= t => {
@@ -541,6 +569,7 @@ impl TransactionCoordinator {
         let mut due: Vec<String> = self
             .retrying
             .iter()
+            .filter(|id| self.txn_error(id).is_none())
             .filter(|id| {
                 self.txns
                     .get(*id)
@@ -573,6 +602,7 @@ impl TransactionCoordinator {
         let mut ids: Vec<String> = self
             .txns
             .values()
+            .filter(|m| self.txn_error(&m.transactional_id).is_none())
             .filter(|m| {
                 m.state() == TxnState::Ongoing
                     && !m.has_pending()
@@ -596,6 +626,7 @@ impl TransactionCoordinator {
         let mut ids: Vec<String> = self
             .txns
             .values()
+            .filter(|m| self.txn_error(&m.transactional_id).is_none())
             .filter(|m| {
                 m.state().is_idle()
                     && !m.has_pending()
@@ -694,6 +725,11 @@ impl TransactionCoordinator {
     /// Writes the markers of `id`'s prepared transaction (or, with no
     /// partitions left, its completion record).
     pub(crate) fn start_markers(&mut self, id: &str, now_ms: i64, out: &mut Vec<TxnEffect>) {
+        // The markers carry the epoch of the partition's coordinator, so
+        // partitions fence markers of a stale one.
+        let coordinator_epoch = self
+            .ownership
+            .epoch(txn_partition_for(id, self.cfg.num_partitions));
         let Some(m) = self.txns.get_mut(id) else {
             return;
         };
@@ -715,7 +751,7 @@ impl TransactionCoordinator {
             marker_id,
             producer_id: m.current.producer_id,
             producer_epoch: m.current.producer_epoch,
-            coordinator_epoch: self.cfg.coordinator_epoch,
+            coordinator_epoch: coordinator_epoch.unwrap_or(self.cfg.coordinator_epoch),
             commit,
             partitions: m.current.partitions.iter().cloned().collect(),
         });

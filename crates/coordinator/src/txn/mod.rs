@@ -5,6 +5,7 @@
 pub(crate) mod admin;
 pub(crate) mod config;
 pub(crate) mod coordinator;
+pub(crate) mod load;
 pub(crate) mod records;
 pub(crate) mod requests;
 pub(crate) mod responses;

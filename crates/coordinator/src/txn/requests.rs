@@ -66,11 +66,11 @@ impl TransactionCoordinator {
             }
             return;
         };
-        if self.loading {
-            return respond(out, &reply, codes::COORDINATOR_LOAD_IN_PROGRESS);
-        }
         if tid.is_empty() {
             return respond(out, &reply, codes::INVALID_REQUEST);
+        }
+        if let Some(code) = self.txn_error(&tid) {
+            return respond(out, &reply, code);
         }
         if req.transaction_timeout_ms <= 0 || req.transaction_timeout_ms > self.cfg.max_timeout_ms {
             return respond(out, &reply, codes::INVALID_TRANSACTION_TIMEOUT);
@@ -183,11 +183,11 @@ impl TransactionCoordinator {
         reply: Reply,
         out: &mut Vec<TxnEffect>,
     ) {
-        if self.loading {
-            return respond(out, &reply, codes::COORDINATOR_LOAD_IN_PROGRESS);
-        }
         if tid.is_empty() {
             return respond(out, &reply, codes::INVALID_REQUEST);
+        }
+        if let Some(code) = self.txn_error(tid) {
+            return respond(out, &reply, code);
         }
         let Some(m) = self.txns.get(tid) else {
             return respond(out, &reply, codes::INVALID_PRODUCER_ID_MAPPING);
@@ -280,9 +280,7 @@ impl TransactionCoordinator {
         out: &mut Vec<TxnEffect>,
     ) {
         let mut resp = AddPartitionsToTxnResponse::default();
-        if self.loading {
-            resp.error_code = codes::COORDINATOR_LOAD_IN_PROGRESS;
-        } else {
+        {
             for t in &req.transactions {
                 let topics: Vec<(String, Vec<i32>)> = t
                     .topics
@@ -292,6 +290,8 @@ impl TransactionCoordinator {
                 let m = self.txns.get(t.transactional_id.as_str());
                 let whole = if !t.verify_only || t.transactional_id.is_empty() {
                     Some(codes::INVALID_REQUEST)
+                } else if let Some(code) = self.txn_error(t.transactional_id.as_str()) {
+                    Some(code)
                 } else {
                     match m {
                         None => Some(codes::INVALID_PRODUCER_ID_MAPPING),
@@ -376,10 +376,10 @@ impl TransactionCoordinator {
             request_id,
             version,
         };
-        if self.loading {
-            return respond(out, &reply, codes::COORDINATOR_LOAD_IN_PROGRESS);
-        }
         let tid = req.transactional_id.as_str();
+        if let Some(code) = self.txn_error(tid).filter(|_| !tid.is_empty()) {
+            return respond(out, &reply, code);
+        }
         if tid.is_empty() {
             return respond(out, &reply, codes::INVALID_REQUEST);
         }

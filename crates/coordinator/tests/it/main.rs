@@ -5,6 +5,7 @@ mod common;
 mod driver;
 mod group_flows;
 mod offsets_admin;
+mod ownership;
 mod properties;
 mod records;
 mod txn_driver;

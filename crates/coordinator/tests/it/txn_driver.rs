@@ -9,10 +9,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use vltava_coordinator::txn_driver::start as start_txn;
+use vltava_coordinator::txn_driver::{start as start_txn, start_unowned};
 use vltava_coordinator::{
     BoxFuture, CoordinatorError, GroupConfig, OffsetsLog, OffsetsLogEntry, RawRecord, TxnConfig,
-    TxnCoordinatorHandle, TxnIo, partition_for, start,
+    TxnCoordinatorHandle, TxnIo, partition_for, start, txn_partition_for,
 };
 use vltava_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
 use vltava_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
@@ -84,6 +84,14 @@ impl TxnIo for MemTxnIo {
             let mut s = state.lock().map_err(|_| -1i16)?;
             s.next_pid += 1;
             Ok(s.next_pid)
+        })
+    }
+
+    fn read_partition(&self, partition: i32) -> BoxFuture<Result<Vec<RawRecord>, i16>> {
+        let state = self.state.clone();
+        Box::pin(async move {
+            let s = state.lock().map_err(|_| -1i16)?;
+            Ok(s.log.get(&partition).cloned().unwrap_or_default())
         })
     }
 }
@@ -241,6 +249,41 @@ async fn a_restart_completes_a_prepared_commit() {
     assert_eq!(describe(&h2, "app").await.0, "CompleteCommit");
     assert_eq!(io2.markers().len(), 2);
     assert!(io2.markers().iter().all(|m| m.2));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_elected_partition_is_loaded_and_its_timed_out_transaction_aborted() {
+    let io = MemTxnIo::default();
+    let cfg = TxnConfig {
+        abort_timed_out_interval_ms: 1_000,
+        ..TxnConfig::default()
+    };
+    let p = txn_partition_for("app", cfg.num_partitions);
+    let h = start_unowned(cfg.clone(), io.clone());
+    assert_eq!(
+        init(&h, "app", 5_000).await.error_code,
+        16,
+        "not elected yet"
+    );
+    h.elect(p, 3);
+    let r = init(&h, "app", 5_000).await;
+    assert_eq!(r.error_code, 0);
+    assert_eq!(add(&h, "app", r.producer_id, 0, "t").await, 0);
+    // The coordinator's node dies with the transaction open; the partition's
+    // next leader elects its own coordinator over the same (replicated) log.
+    drop(h);
+    let h2 = start_unowned(cfg, io.clone());
+    assert_eq!(
+        describe(&h2, "app").await.1,
+        -1,
+        "not served before the election"
+    );
+    h2.elect(p, 4);
+    assert_eq!(describe(&h2, "app").await, ("Ongoing".to_owned(), 0));
+    tokio::time::sleep(Duration::from_millis(8_000)).await;
+    assert_eq!(describe(&h2, "app").await, ("CompleteAbort".to_owned(), 1));
+    assert_eq!(io.markers().len(), 2);
+    assert!(io.markers().iter().all(|m| (m.1, m.2) == (1, false)));
 }
 
 /// An offsets log that keeps batches with their producer and markers.
