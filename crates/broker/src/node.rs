@@ -55,6 +55,7 @@ pub struct Node {
     replication: Vec<JoinHandle<()>>,
     lifecycle: Lifecycle,
     heartbeats: JoinHandle<()>,
+    reopened_logs: JoinHandle<()>,
 }
 
 impl Node {
@@ -165,6 +166,7 @@ impl Node {
         );
         broker.set_txn_coordinator(txn);
         let background = partitions.spawn_background(retention, checkpoints);
+        let reopened_logs = spawn_replicas_for_reopened_logs(&broker);
         let (shutdown, rx) = watch::channel(false);
         let listener = socket
             .listen(LISTEN_BACKLOG)
@@ -184,6 +186,7 @@ impl Node {
             replication,
             lifecycle,
             heartbeats,
+            reopened_logs,
         })
     }
 
@@ -196,6 +199,7 @@ impl Node {
         let _ = self.shutdown.send(true);
         let _ = self.server.await;
         self.background.abort();
+        self.reopened_logs.abort();
         for task in &self.replication {
             task.abort();
         }
@@ -211,6 +215,26 @@ impl Node {
             .unwrap_or(false);
         tracing::info!(clean, "broker stopped");
     }
+}
+
+/// How often a log opened on retry is looked for (the retry itself runs every second).
+const REOPENED_CHECK: Duration = Duration::from_millis(500);
+
+/// Applies the current metadata again whenever a log that could not be opened (descriptors
+/// or disk ran out) opened on a retry, so it gets its replica (leader or follower) at once
+/// rather than at the next metadata change.
+fn spawn_replicas_for_reopened_logs(broker: &Arc<Broker>) -> JoinHandle<()> {
+    let weak = Arc::downgrade(broker);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(REOPENED_CHECK).await;
+            let Some(b) = weak.upgrade() else { return };
+            if b.partitions.take_reopened() {
+                let cache = (*b.metadata()).clone();
+                let _ = tokio::task::spawn_blocking(move || b.apply_metadata(cache)).await;
+            }
+        }
+    })
 }
 
 /// Pending connections the kernel queues for the client listener.

@@ -61,6 +61,9 @@ pub struct PartitionManager {
     /// [`PartitionManager::retry_failed`]; requests for them get
     /// KAFKA_STORAGE_ERROR meanwhile.
     failed: Mutex<HashMap<TopicPartition, (LogConfig, String)>>,
+    /// Set when [`PartitionManager::retry_failed`] opened a log: the broker then applies its
+    /// metadata again so the new log gets its replica ([`PartitionManager::take_reopened`]).
+    reopened: AtomicBool,
 }
 
 /// How often logs that could not be opened, or went offline, are tried again.
@@ -92,6 +95,7 @@ impl PartitionManager {
             threads: AtomicUsize::new(1),
             clean_start: AtomicBool::new(log_loading::had_clean_shutdown(dir)),
             failed: Mutex::new(HashMap::new()),
+            reopened: AtomicBool::new(false),
         })
     }
 
@@ -288,6 +292,11 @@ impl PartitionManager {
             .map(|(_, e)| e.clone())
     }
 
+    /// Whether a retry opened logs since the last call (and clears it).
+    pub fn take_reopened(&self) -> bool {
+        self.reopened.swap(false, Ordering::AcqRel)
+    }
+
     /// Tries again to open the logs that could not be opened; returns how many
     /// are still missing.
     pub fn retry_failed(&self) -> usize {
@@ -303,6 +312,7 @@ impl PartitionManager {
         let opened = outcome.iter().filter(|(_, r)| r.is_ok()).count();
         if opened > 0 {
             tracing::info!(opened, "partition logs opened on retry");
+            self.reopened.store(true, Ordering::Release);
         }
         outcome.len() - opened
     }
