@@ -55,7 +55,7 @@ start() {
     id="$(cat "$dir/cluster-id")"
     for i in "${nodes[@]}"; do
         # shellcheck disable=SC2046
-        "$bin" storage format -g -t "$id" -c "$here/node$i.properties" $(overrides "$i") > /dev/null
+        "$bin" storage format -g --cluster-id="$id" -c "$here/node$i.properties" $(overrides "$i") > /dev/null
     done
     for i in "${nodes[@]}"; do
         if [ -f "$dir/node-$i.pid" ] && kill -0 "$(cat "$dir/node-$i.pid")" 2> /dev/null; then

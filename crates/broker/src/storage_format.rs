@@ -54,11 +54,31 @@ fn b64url(bytes: &[u8]) -> String {
 
 /// A random Kafka id (like `kafka-storage.sh random-uuid`).
 pub fn random_id() -> Result<String, FormatError> {
-    let mut b = [0u8; 16];
-    getrandom::fill(&mut b).map_err(|e| FormatError::Random(e.to_string()))?;
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    Ok(b64url(&b))
+    loop {
+        let mut b = [0u8; 16];
+        getrandom::fill(&mut b).map_err(|e| FormatError::Random(e.to_string()))?;
+        b[6] = (b[6] & 0x0f) | 0x40;
+        b[8] = (b[8] & 0x3f) | 0x80;
+        let id = b64url(&b);
+        // As Kafka's Uuid.randomUuid: never one that starts with '-', which a command line
+        // (`storage format -t <id>`) would take for an option.
+        if !id.starts_with('-') {
+            return Ok(id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod random_id_tests {
+    #[test]
+    fn random_ids_never_start_with_a_dash() {
+        // A leading '-' comes with probability 1/64 per id: 4096 ids would show it.
+        for _ in 0..4096 {
+            let id = super::random_id().unwrap();
+            assert!(!id.starts_with('-'), "{id}");
+            assert!(super::valid_cluster_id(&id), "{id}");
+        }
+    }
 }
 
 /// Whether a cluster id has Kafka's shape.
