@@ -48,7 +48,7 @@ impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "seed {} failed at step {}: {}\nrerun: VLTAVA_SIM_SEED={} cargo test -p vltava-sim -- one_seed --nocapture",
+            "seed {} failed at step {}: {}\nrerun: VLTAVA_SIM_SEED={} cargo test -p vltava-sim -- one_seed --ignored --nocapture",
             self.seed, self.step, self.violation.0, self.seed
         )
     }

@@ -42,11 +42,12 @@ fn many_seeds() {
     assert!(acked > 0, "the workload acknowledged nothing");
 }
 
+/// Reruns the seed in `VLTAVA_SIM_SEED` with its whole trace (not part of the normal run:
+/// `cargo test -p vltava-sim -- one_seed --ignored --nocapture`).
 #[test]
+#[ignore = "a rerun tool: needs VLTAVA_SIM_SEED"]
 fn one_seed() {
-    let Some(seed) = env_u64("VLTAVA_SIM_SEED") else {
-        return;
-    };
+    let seed = env_u64("VLTAVA_SIM_SEED").expect("set VLTAVA_SIM_SEED to the seed to rerun");
     match run_seed(seed, true) {
         Ok(stats) => eprintln!("seed {seed} passed: {stats:?}"),
         Err(failure) => {
