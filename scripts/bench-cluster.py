@@ -14,10 +14,7 @@ every partition's ISR gives MB/s. A benchmark, not a test: nothing is asserted.
 import argparse
 import importlib.util
 import os
-import random
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,6 +24,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "interop"))
 
 import conftest  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
+from test_cluster import Cluster  # noqa: E402
 
 spec = importlib.util.spec_from_file_location(
     "bench_produce", os.path.join(ROOT, "scripts", "bench-produce.py"))
@@ -37,44 +35,10 @@ SCRIPT = os.path.join(ROOT, "examples", "cluster", "cluster.sh")
 PARTITIONS = 3
 
 
-def free_base():
-    for _ in range(200):
-        base = random.randrange(20000, 60000, 2)
-        socks = []
-        try:
-            for p in range(base, base + 6):
-                s = socket.socket()
-                s.bind(("127.0.0.1", p))
-                socks.append(s)
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise SystemExit("no free ports")
-
-
-class Cluster:
-    def __init__(self, binary, directory):
-        self.base = free_base()
-        self.env = dict(os.environ, VLTAVA_BIN=binary, CLUSTER_DIR=directory,
-                        PORT_BASE=str(self.base),
-                        CLUSTER_OVERRIDES="broker.session.timeout.ms=3000 "
-                                          "broker.heartbeat.interval.ms=500 "
-                                          "replica.lag.time.max.ms=5000")
-        self.dir = directory
-
-    def run(self, action):
-        subprocess.run([SCRIPT, action], env=self.env, check=True, timeout=300,
-                       stdout=subprocess.DEVNULL)
-
-    def bootstrap(self):
-        return ",".join(f"127.0.0.1:{self.base + 2 * i}" for i in range(3))
-
-    def pid(self, i):
-        with open(os.path.join(self.dir, f"node-{i}.pid")) as f:
-            return int(f.read())
+def cluster_sh(cluster, action):
+    out = cluster.run(action, timeout=300)
+    if out.returncode != 0:
+        raise SystemExit(f"cluster.sh {action} failed:\n{out.stdout}{out.stderr}")
 
 
 def create(bootstrap, name, rf):
@@ -133,8 +97,8 @@ def main():
             finally:
                 broker.stop()
         with tempfile.TemporaryDirectory(prefix="vltava-bench-three-") as tmp:
-            c = Cluster(args.bin, tmp)
-            c.run("start")
+            c = Cluster(tmp)
+            cluster_sh(c, "start")
             try:
                 create(c.bootstrap(), "bench", 3)
                 r = bench_produce.librdkafka_run(c.bootstrap(), "bench", args.records,
@@ -143,7 +107,7 @@ def main():
                 print(f"round {rnd} three nodes RF=3 acks=all: {r[0]:.0f} records/s, "
                       f"p99 {r[1]:.1f} ms", flush=True)
             finally:
-                c.run("stop")
+                cluster_sh(c, "stop")
     s_rate = statistics.median(r[0] for r in single)
     s_p99 = statistics.median(r[1] for r in single)
     r_rate = statistics.median(r[0] for r in replicated)
@@ -156,8 +120,8 @@ def main():
 
     # Follower catch-up.
     with tempfile.TemporaryDirectory(prefix="vltava-bench-catchup-") as tmp:
-        c = Cluster(args.bin, tmp)
-        c.run("start")
+        c = Cluster(tmp)
+        cluster_sh(c, "start")
         try:
             admin = create(c.bootstrap(), "catchup", 3)
             victim = 2
@@ -176,7 +140,7 @@ def main():
             target = log_bytes(os.path.join(tmp, "node-0"), "catchup")
             behind = target - log_bytes(os.path.join(tmp, f"node-{victim}"), "catchup")
             start = time.perf_counter()
-            c.run("start")
+            cluster_sh(c, "start")
             while (log_bytes(os.path.join(tmp, f"node-{victim}"), "catchup") < target
                    or not in_sync(admin, "catchup", victim)):
                 if time.perf_counter() - start > 600:
@@ -188,7 +152,7 @@ def main():
                   f"equal log bytes and full ISR = {mb / elapsed:.0f} MB/s (includes process "
                   f"start)")
         finally:
-            c.run("stop")
+            cluster_sh(c, "stop")
 
 
 if __name__ == "__main__":
