@@ -14,12 +14,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use bytes::Bytes;
-use vltava_protocol::messages::create_topics_request::CreatableTopic;
 use vltava_protocol::messages::describe_quorum_request::{PartitionData, TopicData};
 use vltava_protocol::messages::metadata_request::MetadataRequestTopic;
 use vltava_protocol::messages::{
-    CreateTopicsRequest, DescribeQuorumRequest, DescribeQuorumResponse, MetadataRequest,
-    MetadataResponse,
+    DescribeQuorumRequest, DescribeQuorumResponse, MetadataRequest, MetadataResponse,
 };
 use vltava_protocol::{RequestBody, ResponseBody};
 use vltava_records::{BatchBuilder, BatchBuilderConfig};
@@ -55,21 +53,11 @@ async fn metadata(addr: &str, topics: &[&str]) -> MetadataResponse {
 }
 
 async fn create(addr: &str, name: &str, partitions: i32, rf: i16) -> i16 {
-    let mut c = Client::connect_addr(addr).await;
-    let req = CreateTopicsRequest {
-        topics: vec![CreatableTopic {
-            name: name.into(),
-            num_partitions: partitions,
-            replication_factor: rf,
-            ..Default::default()
-        }],
-        timeout_ms: 30_000,
-        ..Default::default()
-    };
-    let ResponseBody::CreateTopics(r) = c.call(7, RequestBody::from(req)).await else {
-        panic!("not a CreateTopics response")
-    };
-    r.topics[0].error_code
+    Client::connect_addr(addr)
+        .await
+        .create_topic_answer(name, partitions, rf, &[], 30_000)
+        .await
+        .error_code
 }
 
 async fn describe_quorum(addr: &str) -> DescribeQuorumResponse {

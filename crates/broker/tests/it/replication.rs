@@ -11,13 +11,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bytes::Bytes;
-use vltava_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use vltava_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use vltava_protocol::messages::metadata_request::MetadataRequestTopic;
 use vltava_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use vltava_protocol::messages::{
-    CreateTopicsRequest, FetchRequest, MetadataRequest, MetadataResponse, ProduceRequest,
-};
+use vltava_protocol::messages::{FetchRequest, MetadataRequest, MetadataResponse, ProduceRequest};
 use vltava_protocol::{RequestBody, ResponseBody};
 use vltava_records::{BatchBuilder, BatchBuilderConfig, BatchIter, DecodeLimits};
 use vltava_testkit::cluster::TestCluster;
@@ -37,29 +34,11 @@ async fn start(properties: &'static [&'static str]) -> TestCluster {
 }
 
 async fn create(addr: &str, name: &str, configs: &[(&str, &str)]) -> i16 {
-    let mut c = Client::connect_addr(addr).await;
-    let req = CreateTopicsRequest {
-        topics: vec![CreatableTopic {
-            name: name.into(),
-            num_partitions: 1,
-            replication_factor: 3,
-            configs: configs
-                .iter()
-                .map(|(k, v)| CreatableTopicConfig {
-                    name: (*k).into(),
-                    value: Some((*v).into()),
-                    ..Default::default()
-                })
-                .collect(),
-            ..Default::default()
-        }],
-        timeout_ms: 30_000,
-        ..Default::default()
-    };
-    let ResponseBody::CreateTopics(r) = c.call(7, RequestBody::from(req)).await else {
-        panic!("not a CreateTopics response")
-    };
-    r.topics[0].error_code
+    Client::connect_addr(addr)
+        .await
+        .create_topic_answer(name, 1, 3, configs, 30_000)
+        .await
+        .error_code
 }
 
 async fn metadata(addr: &str, topic: &str) -> MetadataResponse {

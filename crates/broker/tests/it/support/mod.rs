@@ -11,6 +11,7 @@ use vltava_broker::Node;
 use vltava_broker::config::{BrokerConfig, parse_properties};
 use vltava_protocol::frame::{decode_response, encode_request};
 use vltava_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use vltava_protocol::messages::create_topics_response::CreatableTopicResult;
 use vltava_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use vltava_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use vltava_protocol::messages::produce_response::PartitionProduceResponse;
@@ -128,11 +129,27 @@ impl Client {
         partitions: i32,
         configs: &[(&str, &str)],
     ) -> Uuid {
+        let r = self
+            .create_topic_answer(name, partitions, 1, configs, 5000)
+            .await;
+        assert_eq!(r.error_code, 0);
+        r.topic_id
+    }
+
+    /// Sends CreateTopics (v7) for one topic and returns its result, whatever the error.
+    pub async fn create_topic_answer(
+        &mut self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i16,
+        configs: &[(&str, &str)],
+        timeout_ms: i32,
+    ) -> CreatableTopicResult {
         let create = CreateTopicsRequest {
             topics: vec![CreatableTopic {
                 name: name.into(),
                 num_partitions: partitions,
-                replication_factor: 1,
+                replication_factor,
                 configs: configs
                     .iter()
                     .map(|(k, v)| CreatableTopicConfig {
@@ -143,14 +160,14 @@ impl Client {
                     .collect(),
                 ..Default::default()
             }],
-            timeout_ms: 5000,
+            timeout_ms,
             ..Default::default()
         };
-        let ResponseBody::CreateTopics(r) = self.call(7, RequestBody::from(create)).await else {
-            panic!()
+        let ResponseBody::CreateTopics(mut r) = self.call(7, RequestBody::from(create)).await
+        else {
+            panic!("not a CreateTopics response")
         };
-        assert_eq!(r.topics[0].error_code, 0);
-        r.topics[0].topic_id
+        r.topics.remove(0)
     }
 
     /// Produces `records` (whole batches) to one partition at `version`.
