@@ -3,12 +3,12 @@
 //! SIGCONT; SIGTERM then restart), holds it, heals it, and counts what it did. At most one
 //! node is faulty at any moment, so a three-node quorum always keeps a majority.
 
-use crate::rng::Rng;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::{Duration, Instant};
 use vltava_testkit::broker_process::BrokerProcessError;
 use vltava_testkit::cluster::TestCluster;
+use vltava_testkit::rng::SplitMix64;
 
 /// A kind of fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -102,7 +102,7 @@ pub fn run(
     stop: &std::sync::atomic::AtomicBool,
     mut on_event: impl FnMut(&FaultEvent),
 ) -> Result<FaultLog, FaultError> {
-    let mut rng = Rng::new(schedule.seed);
+    let mut rng = SplitMix64::new(schedule.seed);
     let mut log = FaultLog::default();
     let started = Instant::now();
     let kinds = if schedule.kinds.is_empty() {
@@ -138,7 +138,7 @@ fn inject(
     kind: FaultKind,
     node: usize,
     schedule: &Schedule,
-    rng: &mut Rng,
+    rng: &mut SplitMix64,
 ) -> Result<Option<String>, BrokerProcessError> {
     match kind {
         FaultKind::Kill => {

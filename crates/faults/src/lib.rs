@@ -9,5 +9,4 @@ pub mod faults;
 pub mod final_read;
 pub mod harness;
 pub mod history;
-pub mod rng;
 pub mod workload;

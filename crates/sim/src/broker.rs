@@ -12,7 +12,7 @@ use vltava_replication::{
 
 use crate::log::{Rec, SimLog};
 use crate::net::{CONTROLLER, FetchBody, Msg};
-use crate::rng::SimRng;
+use vltava_testkit::rng::SplitMix64;
 
 /// Most records one fetch response carries.
 const MAX_FETCH_RECORDS: usize = 4;
@@ -93,7 +93,7 @@ impl SimBroker {
 
     /// kill -9: each log keeps its synced prefix and part of its tail. Returns, per
     /// partition, the offsets lost.
-    pub fn crash(&mut self, rng: &mut SimRng) -> Vec<std::ops::Range<u64>> {
+    pub fn crash(&mut self, rng: &mut SplitMix64) -> Vec<std::ops::Range<u64>> {
         self.alive = false;
         self.epoch = None;
         self.parts.iter_mut().map(|p| p.log.crash(rng)).collect()

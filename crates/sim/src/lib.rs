@@ -20,7 +20,6 @@ pub mod controller;
 pub mod invariants;
 pub mod log;
 pub mod net;
-pub mod rng;
 pub mod world;
 
 pub use invariants::Violation;

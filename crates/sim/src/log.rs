@@ -5,7 +5,7 @@
 
 use vltava_replication::EpochHistory;
 
-use crate::rng::SimRng;
+use vltava_testkit::rng::SplitMix64;
 
 /// One record: the leader epoch it was written in and its (unique) value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,7 +73,7 @@ impl SimLog {
 
     /// A crash: the log ends anywhere between the fsync point and its end. Returns the
     /// offsets lost.
-    pub fn crash(&mut self, rng: &mut SimRng) -> std::ops::Range<u64> {
+    pub fn crash(&mut self, rng: &mut SplitMix64) -> std::ops::Range<u64> {
         let end = self.records.len();
         let keep = rng.range(self.synced as u64, end as u64);
         let keep = usize::try_from(keep).unwrap_or(end);

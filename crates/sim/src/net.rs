@@ -8,7 +8,7 @@ use vltava_replication::{
 };
 
 use crate::log::Rec;
-use crate::rng::SimRng;
+use vltava_testkit::rng::SplitMix64;
 
 /// The controller's node id on the simulated network.
 pub const CONTROLLER: i32 = 100;
@@ -125,7 +125,7 @@ impl Network {
     }
 
     /// Sends `msg`; it may be dropped, and is on a cut link.
-    pub fn send(&mut self, rng: &mut SimRng, now: u64, from: i32, to: i32, msg: Msg) {
+    pub fn send(&mut self, rng: &mut SplitMix64, now: u64, from: i32, to: i32, msg: Msg) {
         if !self.connected(from, to) || rng.chance(self.drop_per_mille) {
             return;
         }

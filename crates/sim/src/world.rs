@@ -10,7 +10,7 @@ use crate::broker::{Out, SimBroker};
 use crate::controller::SimController;
 use crate::invariants::{Checker, Violation};
 use crate::net::{CONTROLLER, Msg, Network};
-use crate::rng::SimRng;
+use vltava_testkit::rng::SplitMix64;
 
 /// Broker ids.
 pub const BROKERS: [i32; 3] = [0, 1, 2];
@@ -56,7 +56,7 @@ pub struct Stats {
 #[derive(Debug)]
 pub struct World {
     now: u64,
-    rng: SimRng,
+    rng: SplitMix64,
     net: Network,
     controller: SimController,
     brokers: Vec<SimBroker>,
@@ -79,7 +79,7 @@ impl World {
 
     /// A cluster for `seed` with `options`.
     pub fn with_options(seed: u64, trace: bool, options: Options) -> Self {
-        let mut rng = SimRng::new(seed);
+        let mut rng = SplitMix64::new(seed);
         let sync_each_append = rng.chance(500);
         let min_isr = if rng.chance(500) { 2 } else { 1 };
         let config = ReplicaConfig {
