@@ -56,6 +56,9 @@ pub struct SimBroker {
     pub incarnation: u32,
     /// Broker epoch from the last registration answer.
     pub epoch: Option<i64>,
+    /// The metadata offset of the newest image applied (or of the registration), in this
+    /// incarnation.
+    metadata_offset: u64,
     /// Partitions, by index.
     pub parts: Vec<PartReplica>,
     /// fsync after every append (leader and follower), or only when the world says so.
@@ -88,6 +91,7 @@ impl SimBroker {
             config,
             last_register_ms: 0,
             last_heartbeat_ms: 0,
+            metadata_offset: 0,
         }
     }
 
@@ -96,6 +100,7 @@ impl SimBroker {
     pub fn crash(&mut self, rng: &mut SplitMix64) -> Vec<std::ops::Range<u64>> {
         self.alive = false;
         self.epoch = None;
+        self.metadata_offset = 0;
         self.parts.iter_mut().map(|p| p.log.crash(rng)).collect()
     }
 
@@ -214,11 +219,27 @@ impl SimBroker {
     /// A message from `from`.
     pub fn on_message(&mut self, from: i32, msg: Msg, now: u64, out: &mut Out) {
         match msg {
-            Msg::Registered { broker_epoch } => self.epoch = Some(broker_epoch),
+            Msg::Registered {
+                broker_epoch,
+                offset,
+            } => {
+                self.epoch = Some(broker_epoch);
+                self.metadata_offset = self.metadata_offset.max(offset);
+            }
             // A broker acts on partitions only once registered (Kafka: after its
-            // registration is accepted and it has caught up with the metadata).
+            // registration is accepted and it has caught up with the metadata), and its
+            // image only moves forward: an image older than the one holding its
+            // registration, or than one already applied, is stale (the real broker follows
+            // the metadata log in order; seed 2765 had a restarted leader act on an image
+            // sent before its re-registration fenced it).
             Msg::Metadata { .. } if self.epoch.is_none() => {}
-            Msg::Metadata { states, fenced } => {
+            Msg::Metadata { offset, .. } if offset < self.metadata_offset => {}
+            Msg::Metadata {
+                offset,
+                states,
+                fenced,
+            } => {
+                self.metadata_offset = offset;
                 for (p, state) in states.iter().enumerate().take(self.parts.len()) {
                     let part = &mut self.parts[p];
                     part.replica.set_isr_ineligible(fenced.iter().copied());

@@ -31,6 +31,8 @@ pub struct SimController {
     sessions: BTreeMap<i32, u64>,
     session_timeout_ms: u64,
     topic_id: Uuid,
+    /// Record batches applied so far: the metadata log offset brokers see.
+    offset: u64,
     /// Kafka's rule: a registration of a broker whose session is still live is refused
     /// (DUPLICATE_BROKER_REGISTRATION). vltava-raft does not have it (see `crate` docs).
     pub refuse_live_reregistration: bool,
@@ -79,6 +81,7 @@ impl SimController {
             sessions,
             session_timeout_ms,
             topic_id,
+            offset: 0,
             refuse_live_reregistration: true,
         }
     }
@@ -92,7 +95,15 @@ impl SimController {
         for rec in records {
             apply_record(&mut self.image, rec);
         }
+        if !records.is_empty() {
+            self.offset += 1;
+        }
         !records.is_empty()
+    }
+
+    /// The metadata offset: how many changes the image has had.
+    pub fn offset(&self) -> u64 {
+        self.offset
     }
 
     /// Each partition's state as brokers apply it.

@@ -10,9 +10,10 @@
 //!   equals the committed prefix up to the largest acknowledged offset).
 //!
 //! Storage assumption (Kafka's defaults: no fsync before acknowledging): a crash may lose an
-//! unsynced tail. When a crash takes committed records from a replica that is in the ISR,
-//! Kafka's guarantee no longer applies to those offsets; the checker then stops checking
-//! that partition from the first such offset ("tainted", counted in the stats). With
+//! unsynced tail. When a crash takes records from a replica in the ISR that were committed,
+//! or that it had already reported holding in a fetch (the leader counts them as
+//! replicated), Kafka's guarantee no longer applies to those offsets; the checker then
+//! stops checking that partition from the first such offset ("tainted", counted in the stats). With
 //! fsync on every append nothing is ever tainted.
 
 use std::collections::BTreeMap;
@@ -83,10 +84,16 @@ impl Checker {
         self.acked_end[p].min(self.taint[p])
     }
 
-    /// A crash of a broker that was in the ISR of `p` lost `lost` offsets there.
-    pub fn on_crash_loss(&mut self, p: usize, lost: &std::ops::Range<u64>) {
+    /// A crash of a broker that was in the ISR of `p` lost `lost` offsets there. Kafka's
+    /// guarantee no longer covers them when they were committed, or when the broker had
+    /// already reported holding them in a fetch (`reported_end`, its largest fetch offset
+    /// since it started): the leader counts that report whether it arrives before or after
+    /// the crash, and can commit the offsets on it later (seeds 591, 9998: a fetch still on
+    /// its way; seed 9997: delivered, the HW moved when another member left the ISR).
+    pub fn on_crash_loss(&mut self, p: usize, lost: &std::ops::Range<u64>, reported_end: u64) {
         let committed = self.committed[p].len() as u64;
-        if lost.start < lost.end && lost.start < committed && lost.start < self.taint[p] {
+        let replicated_end = committed.max(reported_end);
+        if lost.start < lost.end && lost.start < replicated_end && lost.start < self.taint[p] {
             if self.taint[p] == u64::MAX {
                 self.tainted += 1;
             }

@@ -45,8 +45,8 @@ pub enum Msg {
     },
     /// Broker → controller: BrokerRegistration.
     Register,
-    /// Controller → broker: the new broker epoch.
-    Registered { broker_epoch: i64 },
+    /// Controller → broker: the new broker epoch, and the metadata offset that holds it.
+    Registered { broker_epoch: i64, offset: u64 },
     /// Broker → controller: BrokerHeartbeat at its epoch.
     Heartbeat { broker_epoch: i64 },
     /// Leader → controller.
@@ -63,6 +63,8 @@ pub enum Msg {
     },
     /// Controller → broker: every partition's state and the fenced brokers.
     Metadata {
+        /// The controller's metadata offset of this image.
+        offset: u64,
         states: Vec<PartitionState>,
         fenced: Vec<i32>,
     },

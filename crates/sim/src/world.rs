@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use vltava_replication::{Acks, ReplicaConfig};
+use vltava_replication::{Acks, ReplicaConfig, Role};
 
 use crate::broker::{Out, SimBroker};
 use crate::controller::SimController;
@@ -30,6 +30,17 @@ pub struct Options {
     /// session is live, its leaderships kept in the same leader epoch. Off: Kafka's
     /// DUPLICATE_BROKER_REGISTRATION rule (the broker waits until it is fenced).
     pub vltava_reregistration: bool,
+}
+
+impl Options {
+    /// The options the seed runner gives `seed`: odd seeds run vltava-raft's own
+    /// registration rule (fence a live broker, then register), even seeds Kafka's (refuse
+    /// it while its session lasts). A rerun of one seed uses the same choice.
+    pub fn for_seed(seed: u64) -> Options {
+        Options {
+            vltava_reregistration: seed % 2 == 1,
+        }
+    }
 }
 
 /// Counters of one run.
@@ -62,6 +73,9 @@ pub struct World {
     brokers: Vec<SimBroker>,
     checker: Checker,
     restart_at: BTreeMap<i32, u64>,
+    /// The largest fetch offset each broker has sent per partition since it (re)started:
+    /// what it told its leader it holds, delivered or still on the way.
+    fetch_reported: BTreeMap<(i32, usize), u64>,
     heal_at: Option<u64>,
     last_metadata_ms: u64,
     next_value: u64,
@@ -108,6 +122,7 @@ impl World {
             brokers,
             checker: Checker::new(PARTITIONS),
             restart_at: BTreeMap::new(),
+            fetch_reported: BTreeMap::new(),
             heal_at: None,
             last_metadata_ms: 0,
             next_value: 0,
@@ -155,6 +170,14 @@ impl World {
             self.note(|| line);
         }
         for (to, msg) in out.sends {
+            if let Msg::Fetch {
+                partition,
+                position,
+            } = &msg
+            {
+                let reported = self.fetch_reported.entry((from, *partition)).or_default();
+                *reported = (*reported).max(position.fetch_offset);
+            }
             self.net.send(&mut self.rng, self.now, from, to, msg);
         }
         for (p, offset, rec) in out.acked {
@@ -170,6 +193,7 @@ impl World {
         let fenced = self.controller.fenced();
         for b in BROKERS {
             let msg = Msg::Metadata {
+                offset: self.controller.offset(),
                 states: states.clone(),
                 fenced: fenced.clone(),
             };
@@ -197,7 +221,10 @@ impl World {
                     self.now,
                     CONTROLLER,
                     from,
-                    Msg::Registered { broker_epoch },
+                    Msg::Registered {
+                        broker_epoch,
+                        offset: self.controller.offset(),
+                    },
                 );
                 self.image_changed(&format!("b{from} registered at epoch {broker_epoch}"));
             }
@@ -350,14 +377,31 @@ impl World {
 
     fn crash(&mut self, i: usize) {
         let id = self.brokers[i].id;
+        // In the ISR for Kafka's guarantee: the controller's ISR, or a leader's maximal ISR
+        // (an expansion to this broker may still be on its way to the controller, and the
+        // leader already counts the broker; seed 9237).
         let states = self.controller.partition_states();
+        let in_isr: Vec<bool> = (0..states.len())
+            .map(|p| {
+                states[p].isr.contains(&id)
+                    || self.brokers.iter().any(|b| {
+                        b.alive
+                            && b.parts.get(p).is_some_and(|part| {
+                                part.replica.role() == Role::Leader
+                                    && part.replica.maximal_isr().contains(&id)
+                            })
+                    })
+            })
+            .collect();
         let lost = self.brokers[i].crash(&mut self.rng);
         self.stats.crashes += 1;
         for (p, range) in lost.iter().enumerate() {
-            if states.get(p).is_some_and(|s| s.isr.contains(&id)) {
-                self.checker.on_crash_loss(p, range);
+            if in_isr.get(p).copied().unwrap_or(false) {
+                let reported = self.fetch_reported.get(&(id, p)).copied().unwrap_or(0);
+                self.checker.on_crash_loss(p, range, reported);
             }
         }
+        self.fetch_reported.retain(|&(b, _), _| b != id);
         let down = self.rng.range(10, 4_000);
         self.restart_at.insert(id, self.now + down);
         self.note(|| format!("b{id} CRASHES (lost {lost:?}), restarts in {down} ms"));
