@@ -17,6 +17,14 @@ dir="${CLUSTER_DIR:-$PWD/cluster-data}"
 base="${PORT_BASE:-9092}"
 nodes=(0 1 2)
 
+# Whether process $1 runs: it exists and is not a zombie (a node killed from outside stays a
+# zombie until its parent, often PID 1 here, reaps it; kill -0 alone counts it as running).
+running() {
+    local state
+    state="$(sed 's/.*) //' "/proc/$1/stat" 2> /dev/null | cut -c1)" || return 1
+    [ -n "$state" ] && [ "$state" != Z ]
+}
+
 client_port() { echo $((base + 2 * $1)); }
 controller_port() { echo $((base + 2 * $1 + 1)); }
 bootstrap() {
@@ -58,7 +66,7 @@ start() {
         "$bin" storage format -g --cluster-id="$id" -c "$here/node$i.properties" $(overrides "$i") > /dev/null
     done
     for i in "${nodes[@]}"; do
-        if [ -f "$dir/node-$i.pid" ] && kill -0 "$(cat "$dir/node-$i.pid")" 2> /dev/null; then
+        if [ -f "$dir/node-$i.pid" ] && running "$(cat "$dir/node-$i.pid")"; then
             echo "node $i already runs (pid $(cat "$dir/node-$i.pid"))"
             continue
         fi
@@ -70,7 +78,7 @@ start() {
     local deadline=$((SECONDS + 90))
     for i in "${nodes[@]}"; do
         until grep -q "vltava: listening on" "$dir/node-$i.log" 2> /dev/null; do
-            if ! kill -0 "$(cat "$dir/node-$i.pid")" 2> /dev/null; then
+            if ! running "$(cat "$dir/node-$i.pid")"; then
                 echo "node $i exited; its log:" >&2
                 cat "$dir/node-$i.log" >&2
                 return 1
@@ -115,7 +123,7 @@ stop() {
     for i in "${nodes[@]}"; do
         [ -f "$dir/node-$i.pid" ] || continue
         pid="$(cat "$dir/node-$i.pid")"
-        while kill -0 "$pid" 2> /dev/null; do
+        while running "$pid"; do
             if [ $SECONDS -ge $deadline ]; then
                 echo "node $i (pid $pid) did not stop; killing it" >&2
                 kill -KILL "$pid" 2> /dev/null || true
