@@ -18,8 +18,12 @@ pub struct Voter {
 pub struct QuorumConfig {
     /// This node's id; must be one of `voters`.
     pub node_id: i32,
-    /// Every voter of the quorum (static membership).
+    /// Every voter of the quorum (static membership). An observer may start without them
+    /// and learn them from `bootstrap_servers`.
     pub voters: Vec<Voter>,
+    /// `controller.quorum.bootstrap.servers`: controller listeners an observer asks for the
+    /// leader (and, without `voters`, for the voters) besides the voters themselves.
+    pub bootstrap_servers: Vec<SocketAddr>,
     /// Where the raft log, hard state, snapshots and `meta.properties` live.
     pub metadata_dir: PathBuf,
     /// Cluster id written to `meta.properties` when the dir is formatted; checked when it is opened.
@@ -50,6 +54,7 @@ impl QuorumConfig {
                 id: node_id,
                 addr: SocketAddr::from(([127, 0, 0, 1], 9093)),
             }],
+            bootstrap_servers: Vec::new(),
             metadata_dir: metadata_dir.into(),
             cluster_id: cluster_id.to_string(),
             tick_interval: Duration::from_millis(100),
