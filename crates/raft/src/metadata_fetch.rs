@@ -75,9 +75,11 @@ pub fn batches_to_entries(buf: &[u8]) -> Result<Vec<FetchedEntry>, RaftError> {
 
 /// An observer's Fetch of the metadata log at `version` from `fetch_offset` (the offset
 /// after the last entry it holds), waiting up to `max_wait_ms` for new entries. The replica
-/// id goes where `version` carries it (`ReplicaState` from v15).
+/// id goes where `version` carries it (`ReplicaState` from v15); the cluster id from v12,
+/// so a leader of another cluster refuses it.
 pub fn fetch_request(
     version: i16,
+    cluster_id: &str,
     replica_id: i32,
     fetch_offset: i64,
     max_wait_ms: i32,
@@ -88,6 +90,7 @@ pub fn fetch_request(
         (replica_id, -1)
     };
     FetchRequest {
+        cluster_id: (version >= 12 && !cluster_id.is_empty()).then(|| cluster_id.into()),
         replica_id: old_id,
         replica_state: ReplicaState {
             replica_id: state_id,
@@ -214,7 +217,7 @@ mod wire_tests {
             ..Default::default()
         };
         for version in [12, 14, ApiKey::Fetch.max_version()] {
-            let fetch = RequestBody::from(fetch_request(version, 4, 10, 500));
+            let fetch = RequestBody::from(fetch_request(version, "c", 4, 10, 500));
             let mut h = header(ApiKey::Fetch);
             h.request_api_version = version;
             vltava_protocol::frame::encode_request(&h, &fetch).unwrap();

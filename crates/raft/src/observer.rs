@@ -59,7 +59,13 @@ impl Observer {
         loop {
             let addr = self.target();
             let version = ApiKey::Fetch.max_version();
-            let req = fetch_request(version, self.node_id, self.image.offset, FETCH_WAIT_MS);
+            let req = fetch_request(
+                version,
+                &self.image.cluster_id,
+                self.node_id,
+                self.image.offset,
+                FETCH_WAIT_MS,
+            );
             match self
                 .rpc
                 .call(addr, RequestBody::from(req), version, CALL_TIMEOUT)
@@ -95,6 +101,20 @@ impl Observer {
 
     /// Handles one fetch answer; `false` when the caller should back off before the next.
     async fn on_fetch(&mut self, addr: SocketAddr, resp: FetchResponse) -> bool {
+        if resp.error_code == codes::INCONSISTENT_CLUSTER_ID {
+            // Another cluster's quorum: never follow it; a start fails at once.
+            if let Some(r) = self.ready.take() {
+                let _ = r.send(Err(RaftError::Kafka {
+                    code: codes::INCONSISTENT_CLUSTER_ID,
+                    message: format!(
+                        "the controller at {addr} serves another cluster than {}",
+                        self.image.cluster_id
+                    ),
+                }));
+            }
+            self.set_leader(-1);
+            return false;
+        }
         let Some(p) = resp
             .responses
             .first()

@@ -2,7 +2,7 @@
 //! partition 0 answered by the quorum leader with the applied entries from the offset asked
 //! for (waiting up to the request's `max_wait_ms`, at most [`MAX_FETCH_WAIT`], for new ones),
 //! or with a snapshot id when that offset was compacted; FetchSnapshot answered with the
-//! applied image. A voter that does not lead answers NOT_LEADER_OR_FOLLOWER with the leader it
+//! applied image. A fetch naming another cluster id is INCONSISTENT_CLUSTER_ID. A voter that does not lead answers NOT_LEADER_OR_FOLLOWER with the leader it
 //! knows, as Kafka's raft does.
 
 use std::time::Duration;
@@ -45,6 +45,16 @@ pub(crate) async fn fetch(c: &Controller, req: FetchRequest, version: i16) -> Fe
             ..Default::default()
         };
     };
+    if req
+        .cluster_id
+        .as_ref()
+        .is_some_and(|id| id.as_str() != c.cluster_id)
+    {
+        return FetchResponse {
+            error_code: codes::INCONSISTENT_CLUSTER_ID,
+            ..Default::default()
+        };
+    }
     let replica_id = if version >= 15 {
         req.replica_state.replica_id
     } else {

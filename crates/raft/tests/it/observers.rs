@@ -3,7 +3,8 @@
 //! equals the voters'; it forwards admin requests, registration and heartbeats to the leader,
 //! is listed among DescribeQuorum's observers, follows a new leader after the old one stops,
 //! catches up again after its own restart, and finds the quorum from
-//! `controller.quorum.bootstrap.servers` alone. A voter cannot be an observer.
+//! `controller.quorum.bootstrap.servers` alone. A voter cannot be an observer, and an
+//! observer of another cluster id is refused (INCONSISTENT_CLUSTER_ID).
 
 #![allow(clippy::unwrap_used)]
 
@@ -140,6 +141,17 @@ async fn an_observer_follows_snapshots_leader_changes_and_its_own_restart() {
         Controller::start_observer(as_voter).await,
         Err(RaftError::Config(_))
     ));
+    let mut stranger = observer_config(&base, &voters);
+    stranger.cluster_id = "another-cluster".into();
+    let started = tokio::time::Instant::now();
+    assert!(matches!(
+        Controller::start_observer(stranger).await,
+        Err(RaftError::Kafka { code: 104, .. })
+    ));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "refused at once"
+    );
 
     let observer = Controller::start_observer(observer_config(&base, &voters))
         .await
