@@ -76,6 +76,7 @@ impl Controller {
     /// Starts an observer (a broker-only node): it follows the metadata log of the quorum in
     /// `cfg.voters` (or, without voters, the one `cfg.bootstrap_servers` describe) from its
     /// leader, never votes, and sends every request that needs the controller to the leader.
+    /// It keeps its image in `cfg.metadata_dir` and resumes from there after a restart.
     /// Returns once it holds everything committed when it started (at most the startup
     /// limit, `proposal_timeout` and at least 10 s).
     pub async fn start_observer(cfg: QuorumConfig) -> Result<Controller, RaftError> {
@@ -99,7 +100,10 @@ impl Controller {
                 candidates.push(*a);
             }
         }
-        let image = MetadataImage::empty(&cfg.cluster_id);
+        let store = crate::observer_store::prepare(&cfg)?;
+        let image = crate::observer_store::load(&store, &cfg.cluster_id)
+            .unwrap_or_else(|| MetadataImage::empty(&cfg.cluster_id));
+        let saved_offset = image.offset;
         let (images_tx, images_rx) = watch::channel(Arc::new(image.clone()));
         let (cmd_tx, cmd_rx) = mpsc::channel(crate::driver::COMMAND_QUEUE);
         let (ready_tx, ready_rx) = oneshot::channel();
@@ -112,6 +116,9 @@ impl Controller {
             images: images_tx,
             ready: Some(ready_tx),
             next_candidate: 0,
+            store,
+            saved_offset,
+            saved_at: None,
         };
         let fetcher = tokio::spawn(observer.run());
         let task = tokio::spawn(crate::observer::serve_commands(cmd_rx, fetcher));

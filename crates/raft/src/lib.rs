@@ -15,6 +15,7 @@ pub mod image;
 pub mod metadata_fetch;
 pub mod node;
 mod observer;
+pub mod observer_store;
 mod quorum_status;
 pub mod quorum_wire;
 pub mod records;

@@ -9,8 +9,9 @@
 //! answers the driver commands a `Controller` sends: an observer never leads, so proposals,
 //! heartbeats and DescribeQuorum fail locally and `forward` sends them to the leader.
 //!
-//! Nothing is kept on disk: a restarted observer fetches the log again from offset 0 (a
-//! snapshot first, once the leader has compacted its log).
+//! Its image is kept on disk (`observer_store`, at most every `SAVE_INTERVAL`): a restarted
+//! observer resumes from that offset (the leader's snapshot first if its log no longer
+//! reaches back that far).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -51,6 +52,10 @@ pub(crate) struct Observer {
     pub images: watch::Sender<Arc<MetadataImage>>,
     pub ready: Option<oneshot::Sender<Result<(), RaftError>>>,
     pub next_candidate: usize,
+    /// Where the local copy lives, and the offset and time of the last one written.
+    pub store: std::path::PathBuf,
+    pub saved_offset: i64,
+    pub saved_at: Option<tokio::time::Instant>,
 }
 
 impl Observer {
@@ -150,6 +155,9 @@ impl Observer {
         if self.apply(&entries) {
             self.publish();
         }
+        // Also after a quiet answer (one at least every FETCH_WAIT_MS), so the last change
+        // reaches the copy once the interval has passed.
+        self.maybe_save(false).await;
         if self.image.offset >= p.high_watermark {
             if let Some(r) = self.ready.take() {
                 let _ = r.send(Ok(()));
@@ -209,7 +217,31 @@ impl Observer {
         image.controller_id = self.image.controller_id;
         self.image = image;
         self.publish();
+        self.maybe_save(true).await;
         true
+    }
+
+    /// Rewrites the local copy when the image moved since the last one, at most every
+    /// `SAVE_INTERVAL` unless `now`. A failed write leaves the old copy (only a longer
+    /// catch-up after a restart).
+    async fn maybe_save(&mut self, now: bool) {
+        let due = now
+            || self
+                .saved_at
+                .is_none_or(|t| t.elapsed() >= crate::observer_store::SAVE_INTERVAL);
+        if !due || self.image.offset == self.saved_offset {
+            return;
+        }
+        let Ok(bytes) = crate::observer_store::encode(&self.image) else {
+            return;
+        };
+        let path = self.store.clone();
+        let written =
+            tokio::task::spawn_blocking(move || crate::observer_store::save(&path, &bytes)).await;
+        if matches!(written, Ok(Ok(()))) {
+            self.saved_offset = self.image.offset;
+        }
+        self.saved_at = Some(tokio::time::Instant::now());
     }
 
     fn set_leader(&mut self, leader: i32) {

@@ -3,8 +3,8 @@
 //! and hold replicas (RF 3 is refused with two brokers); the observers are listed by
 //! DescribeQuorum; an RF=2 topic takes acks=all records and serves them; after SIGKILL of the
 //! active controller the brokers follow the new one (topics are still created, nobody is
-//! fenced, acks=all goes on); a broker-only node killed and restarted catches up on the
-//! metadata it missed before it listens, and rejoins the ISR.
+//! fenced, acks=all goes on); a broker-only node killed and restarted resumes from its local
+//! copy of the metadata, catches up on what it missed before it listens, and rejoins the ISR.
 
 #![allow(clippy::unwrap_used)]
 
@@ -139,6 +139,14 @@ async fn controller_only_voters_and_broker_only_observers() {
     // A broker-only node restarts and catches up on the metadata it missed.
     let follower = if leader == 3 { 4 } else { 3 };
     cluster.kill(follower).unwrap();
+    // It keeps its copy of the metadata where a voter keeps the log, and resumes from it.
+    let copy = cluster
+        .config_path(follower)
+        .parent()
+        .unwrap()
+        .join("data/__cluster_metadata-0")
+        .join(vltava_raft::observer_store::FILE);
+    assert!(copy.exists(), "{}", copy.display());
     create_until_done(&leader_addr, "while-down", 1).await;
     let cluster = tokio::task::spawn_blocking(move || {
         cluster.restart(follower).unwrap();

@@ -2,7 +2,7 @@
 //! the leader compacted its log loads the leader's snapshot and then the tail, so its image
 //! equals the voters'; it forwards admin requests, registration and heartbeats to the leader,
 //! is listed among DescribeQuorum's observers, follows a new leader after the old one stops,
-//! catches up again after its own restart, and finds the quorum from
+//! catches up again after its own restart (from its local copy), and finds the quorum from
 //! `controller.quorum.bootstrap.servers` alone. A voter cannot be an observer, and an
 //! observer of another cluster id is refused (INCONSISTENT_CLUSTER_ID).
 
@@ -143,6 +143,7 @@ async fn an_observer_follows_snapshots_leader_changes_and_its_own_restart() {
     ));
     let mut stranger = observer_config(&base, &voters);
     stranger.cluster_id = "another-cluster".into();
+    stranger.metadata_dir = base.join("stranger");
     let started = tokio::time::Instant::now();
     assert!(matches!(
         Controller::start_observer(stranger).await,
@@ -203,8 +204,20 @@ async fn an_observer_follows_snapshots_leader_changes_and_its_own_restart() {
     assert!(observer.image().topics.contains_key("after-leader-change"));
     assert_ne!(observer.leader_id(), leader);
 
-    // Restarted, it fetches everything again.
+    // Restarted, it resumes from its local copy and fetches what it missed.
     observer.shutdown().await;
+    let copy = vltava_raft::observer_store::load(
+        &base
+            .join("observer")
+            .join(vltava_raft::observer_store::FILE),
+        "obs",
+    )
+    .expect("the observer's local copy");
+    assert!(
+        copy.offset > 0 && copy.topics.contains_key("early-0"),
+        "{}",
+        copy.offset
+    );
     create_until_done(&controllers[0], "while-observer-down").await;
     let observer = Controller::start_observer(observer_config(&base, &voters))
         .await
@@ -219,6 +232,7 @@ async fn an_observer_follows_snapshots_leader_changes_and_its_own_restart() {
     // controller.quorum.bootstrap.servers alone: the voters are learnt from the leader.
     let mut by_bootstrap = observer_config(&base, &[]);
     by_bootstrap.node_id = OBSERVER + 1;
+    by_bootstrap.metadata_dir = base.join("second-observer");
     by_bootstrap.bootstrap_servers = controllers
         .iter()
         .map(|c| voters.iter().find(|v| v.id == c.node_id()).unwrap().addr)
