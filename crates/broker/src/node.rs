@@ -301,6 +301,14 @@ pub(crate) fn quorum_config(
         replication_factor: config.default_replication_factor,
     };
     q.broker_session_timeout = Duration::from_millis(config.broker_session_timeout_ms);
+    // A lone voter serves its controller listener when others may talk to it: always as a
+    // controller-only node, and when the voters are configured explicitly (brokers-only
+    // nodes may follow it), as Kafka's single controller does.
+    q.serve_listener = config.roles == crate::config::ProcessRoles::Controller
+        || config
+            .raw
+            .get("controller.quorum.voters")
+            .is_some_and(|v| !v.trim().is_empty());
     Ok(q)
 }
 

@@ -43,6 +43,10 @@ pub struct QuorumConfig {
     pub topic_defaults: TopicDefaults,
     /// A broker without a heartbeat for this long is fenced (`broker.session.timeout.ms`).
     pub broker_session_timeout: Duration,
+    /// Serve the controller listener (raft and the controller channel) even as the only
+    /// voter: needed when other processes (observers, brokers) talk to this controller.
+    /// Several voters always serve it.
+    pub serve_listener: bool,
 }
 
 impl QuorumConfig {
@@ -64,6 +68,7 @@ impl QuorumConfig {
             proposal_timeout: Duration::from_secs(30),
             topic_defaults: TopicDefaults::default(),
             broker_session_timeout: Duration::from_millis(9000),
+            serve_listener: false,
         }
     }
 }

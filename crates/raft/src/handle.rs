@@ -54,10 +54,11 @@ pub struct Controller {
 impl Controller {
     /// Opens or formats `cfg.metadata_dir` and starts this node's part of the quorum. With one
     /// voter it returns once this node leads and has applied the whole committed log. With
-    /// several it binds this voter's address as the controller listener, talks to the others
-    /// over TCP, and returns at once (the image shows the leader once one is elected).
+    /// several (or `serve_listener`) it binds this voter's address as the controller
+    /// listener, talks to the others over TCP, and returns at once (the image shows the
+    /// leader once one is elected).
     pub async fn start(cfg: QuorumConfig) -> Result<Controller, RaftError> {
-        if cfg.voters.len() == 1 {
+        if cfg.voters.len() == 1 && !cfg.serve_listener {
             let (_tx, rx) = mpsc::channel(1);
             return Self::start_with_transport(cfg, NoTransport, rx, None).await;
         }

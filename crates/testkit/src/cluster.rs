@@ -13,6 +13,16 @@
 //! println!("bootstrap servers {}", cluster.bootstrap());
 //! cluster.kill(0).expect("kill node 0");
 //! cluster.restart(0).expect("node 0 back");
+//!
+//! // Split roles: one controller-only voter (node 0) and two broker-only nodes (1, 2).
+//! use vltava_testkit::cluster::NodeRole;
+//! let split = TestCluster::start_roles(
+//!     &[NodeRole::Controller, NodeRole::Broker, NodeRole::Broker],
+//!     None,
+//!     &[],
+//! )
+//! .expect("cluster");
+//! assert_eq!(split.brokers(), vec![1, 2]);
 //! ```
 
 use std::io::{BufRead, BufReader};

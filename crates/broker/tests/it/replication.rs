@@ -60,7 +60,10 @@ pub(crate) async fn metadata(addr: &str, topic: &str) -> MetadataResponse {
 /// (leader, ISR) of partition 0 of `topic` as node `addr` reports it.
 pub(crate) async fn leader_and_isr(addr: &str, topic: &str) -> (i32, Vec<i32>) {
     let m = metadata(addr, topic).await;
-    let p = &m.topics[0].partitions[0];
+    // A node that has not applied the topic yet knows no partition: no leader, no ISR.
+    let Some(p) = m.topics.first().and_then(|t| t.partitions.first()) else {
+        return (-1, Vec::new());
+    };
     let mut isr = p.isr_nodes.clone();
     isr.sort_unstable();
     (p.leader_id, isr)

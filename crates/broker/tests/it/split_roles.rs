@@ -1,10 +1,12 @@
-//! A split-roles cluster (`TestCluster::start_roles`): three controller-only voters (ids 0-2)
+//! Split-roles clusters (`TestCluster::start_roles`). Three controller-only voters (ids 0-2)
 //! and two broker-only observers (ids 3, 4), five processes. Only the brokers are in Metadata
 //! and hold replicas (RF 3 is refused with two brokers); the observers are listed by
 //! DescribeQuorum; an RF=2 topic takes acks=all records and serves them; after SIGKILL of the
 //! active controller the brokers follow the new one (topics are still created, nobody is
 //! fenced, acks=all goes on); a broker-only node killed and restarted resumes from its local
 //! copy of the metadata, catches up on what it missed before it listens, and rejoins the ISR.
+//! One controller-only voter (it serves its controller listener though alone) and two
+//! brokers: the observers follow it, an RF=2 topic takes acks=all records.
 
 #![allow(clippy::unwrap_used)]
 
@@ -173,4 +175,43 @@ async fn controller_only_voters_and_broker_only_observers() {
     assert_eq!(values, expected(&["a", "b"], 5));
     assert_eq!(produce(&leader_addr, "split", -1, 5, "c").await.0, 0);
     drop(cluster);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_controller_only_voter_serves_two_brokers() {
+    let bin = Path::new(env!("CARGO_BIN_EXE_vltava"));
+    let roles = [NodeRole::Controller, NodeRole::Broker, NodeRole::Broker];
+    let cluster =
+        tokio::task::spawn_blocking(move || TestCluster::start_roles(&roles, Some(bin), &[]))
+            .await
+            .unwrap()
+            .unwrap();
+    let (b1, b2) = (cluster.addr(1), cluster.addr(2));
+    assert_eq!(broker_ids(&b2).await, vec![1, 2]);
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    loop {
+        let (leader, voters, observers) = quorum(&b1).await;
+        assert_eq!((leader, voters), (0, vec![0]));
+        if observers == vec![1, 2] {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "observers {observers:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(create(&b2, "one-controller", 2).await, 0);
+    let (leader, _) = wait_for(&b1, "one-controller", "ISR of both brokers", |l, isr| {
+        l >= 1 && isr == [1, 2]
+    })
+    .await;
+    let leader_addr = cluster.addr(leader as usize);
+    assert_eq!(
+        produce(&leader_addr, "one-controller", -1, 3, "x").await.0,
+        0
+    );
+    let (code, values, _) = consume(&leader_addr, "one-controller").await;
+    assert_eq!(code, 0);
+    assert_eq!(values, expected(&["x"], 3));
 }
