@@ -48,6 +48,23 @@ async fn create_until_done(addr: &str, name: &str, rf: i16) {
     }
 }
 
+/// The brokers node `addr` lists, once they are `want` (each broker listens once it has
+/// registered itself, maybe before it sees the others).
+async fn wait_brokers(addr: &str, want: &[i32]) {
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    loop {
+        let ids = broker_ids(addr).await;
+        if ids == want {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{addr} lists {ids:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn broker_ids(addr: &str) -> Vec<i32> {
     let mut ids: Vec<i32> = metadata(addr, "no-such-topic")
         .await
@@ -91,7 +108,7 @@ async fn controller_only_voters_and_broker_only_observers() {
     let addrs: Vec<String> = (0..cluster.len()).map(|i| cluster.addr(i)).collect();
     let addr = |i: usize| addrs[i].clone();
     for b in [3, 4] {
-        assert_eq!(broker_ids(&addr(b)).await, vec![3, 4], "node {b}'s brokers");
+        wait_brokers(&addr(b), &[3, 4]).await;
         let m = metadata(&addr(b), "no-such-topic").await;
         assert!([3, 4].contains(&m.controller_id), "{}", m.controller_id);
     }
@@ -187,7 +204,7 @@ async fn one_controller_only_voter_serves_two_brokers() {
             .unwrap()
             .unwrap();
     let (b1, b2) = (cluster.addr(1), cluster.addr(2));
-    assert_eq!(broker_ids(&b2).await, vec![1, 2]);
+    wait_brokers(&b2, &[1, 2]).await;
     let deadline = tokio::time::Instant::now() + LIMIT;
     loop {
         let (leader, voters, observers) = quorum(&b1).await;
