@@ -101,6 +101,11 @@ impl Controller {
                 candidates.push(*a);
             }
         }
+        if candidates.is_empty() {
+            return Err(RaftError::Config(
+                "an observer needs the voters' addresses or bootstrap servers".into(),
+            ));
+        }
         let store = crate::observer_store::prepare(&cfg)?;
         let image = crate::observer_store::load(&store, &cfg.cluster_id)
             .unwrap_or_else(|| MetadataImage::empty(&cfg.cluster_id));

@@ -62,7 +62,10 @@ impl Observer {
     /// Fetches until the task is aborted.
     pub(crate) async fn run(mut self) {
         loop {
-            let addr = self.target();
+            let Some(addr) = self.target() else {
+                tokio::time::sleep(RETRY_BACKOFF).await;
+                continue;
+            };
             let version = ApiKey::Fetch.max_version();
             let req = fetch_request(
                 version,
@@ -89,19 +92,16 @@ impl Observer {
         }
     }
 
-    /// The known leader's controller listener, else the next candidate.
-    fn target(&mut self) -> SocketAddr {
+    /// The known leader's controller listener, else the next candidate (`None` only without
+    /// any, which `start_observer` refuses).
+    fn target(&mut self) -> Option<SocketAddr> {
         let leader = self.image.controller_id;
         if let Some(v) = self.voters.iter().find(|v| v.id == leader) {
-            return v.addr;
+            return Some(v.addr);
         }
-        let n = self.candidates.len().max(1);
-        let i = self.next_candidate % n;
+        let i = self.next_candidate % self.candidates.len().max(1);
         self.next_candidate = self.next_candidate.wrapping_add(1);
-        self.candidates
-            .get(i)
-            .copied()
-            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9093)))
+        self.candidates.get(i).copied()
     }
 
     /// Handles one fetch answer; `false` when the caller should back off before the next.
