@@ -1,21 +1,35 @@
 #!/usr/bin/env bash
-# A three-node Vltava cluster on this machine, from node0..2.properties.
+# A Vltava cluster on this machine: three combined broker+controller nodes from
+# node0..2.properties, or (CLUSTER_LAYOUT=split) three controller-only voters and two
+# broker-only nodes from split/node0..4.properties.
 #
-#   examples/cluster/cluster.sh start    format the data dirs (one cluster id), start all three
+#   examples/cluster/cluster.sh start    format the data dirs (one cluster id), start every node
 #   examples/cluster/cluster.sh check    quorum status, a topic created and described through the cluster
 #   examples/cluster/cluster.sh stop     SIGTERM (controlled shutdown) and wait
 #
 # Environment: VLTAVA_BIN (default target/release/vltava, built if missing), CLUSTER_DIR
 # (data, logs and pids; default ./cluster-data), PORT_BASE (first of six ports; default 9092,
 # the ports the properties files name), CLUSTER_OVERRIDES (more key=value properties for
-# every node, space-separated).
+# every node, space-separated), CLUSTER_LAYOUT (combined, the default, or split).
+#
+# Ports from PORT_BASE: combined node i has client port base+2i and controller port base+2i+1;
+# split: controllers 0..2 have controller ports base+1, base+3, base+5, brokers 3 and 4 have
+# client ports base and base+2.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 bin="${VLTAVA_BIN:-$root/target/release/vltava}"
 dir="${CLUSTER_DIR:-$PWD/cluster-data}"
 base="${PORT_BASE:-9092}"
-nodes=(0 1 2)
+layout="${CLUSTER_LAYOUT:-combined}"
+case "$layout" in
+    combined) props="$here" nodes=(0 1 2) controllers=(0 1 2) brokers=(0 1 2) ;;
+    split) props="$here/split" nodes=(0 1 2 3 4) controllers=(0 1 2) brokers=(3 4) ;;
+    *)
+        echo "CLUSTER_LAYOUT must be combined or split, not $layout" >&2
+        exit 2
+        ;;
+esac
 
 # Whether process $1 runs: it exists and is not a zombie (a node killed from outside stays a
 # zombie until its parent, often PID 1 here, reaps it; kill -0 alone counts it as running).
@@ -25,11 +39,15 @@ running() {
     [ -n "$state" ] && [ "$state" != Z ]
 }
 
-client_port() { echo $((base + 2 * $1)); }
+is_broker() { [[ " ${brokers[*]} " == *" $1 "* ]]; }
+is_controller() { [[ " ${controllers[*]} " == *" $1 "* ]]; }
+client_port() {
+    if [ "$layout" = split ]; then echo $((base + 2 * ($1 - 3))); else echo $((base + 2 * $1)); fi
+}
 controller_port() { echo $((base + 2 * $1 + 1)); }
 bootstrap() {
     local out=() i
-    for i in "${nodes[@]}"; do out+=("127.0.0.1:$(client_port "$i")"); done
+    for i in "${brokers[@]}"; do out+=("127.0.0.1:$(client_port "$i")"); done
     (IFS=,; echo "${out[*]}")
 }
 
@@ -39,9 +57,14 @@ overrides() {
     echo "--override" "log.dirs=$dir/node-$i"
     for o in ${CLUSTER_OVERRIDES:-}; do echo "--override" "$o"; done
     if [ "$base" != 9092 ]; then
-        for v in "${nodes[@]}"; do voters+=("$v@127.0.0.1:$(controller_port "$v")"); done
-        echo "--override" "listeners=PLAINTEXT://127.0.0.1:$(client_port "$i"),CONTROLLER://127.0.0.1:$(controller_port "$i")"
-        echo "--override" "advertised.listeners=PLAINTEXT://127.0.0.1:$(client_port "$i")"
+        for v in "${controllers[@]}"; do voters+=("$v@127.0.0.1:$(controller_port "$v")"); done
+        local listeners=()
+        if is_broker "$i"; then
+            listeners+=("PLAINTEXT://127.0.0.1:$(client_port "$i")")
+            echo "--override" "advertised.listeners=PLAINTEXT://127.0.0.1:$(client_port "$i")"
+        fi
+        if is_controller "$i"; then listeners+=("CONTROLLER://127.0.0.1:$(controller_port "$i")"); fi
+        echo "--override" "listeners=$(IFS=,; echo "${listeners[*]}")"
         echo "--override" "controller.quorum.voters=$(IFS=,; echo "${voters[*]}")"
     fi
 }
@@ -63,7 +86,7 @@ start() {
     id="$(cat "$dir/cluster-id")"
     for i in "${nodes[@]}"; do
         # shellcheck disable=SC2046
-        "$bin" storage format -g --cluster-id="$id" -c "$here/node$i.properties" $(overrides "$i") > /dev/null
+        "$bin" storage format -g --cluster-id="$id" -c "$props/node$i.properties" $(overrides "$i") > /dev/null
     done
     for i in "${nodes[@]}"; do
         if [ -f "$dir/node-$i.pid" ] && running "$(cat "$dir/node-$i.pid")"; then
@@ -71,7 +94,7 @@ start() {
             continue
         fi
         # shellcheck disable=SC2046
-        "$bin" server start -c "$here/node$i.properties" $(overrides "$i") > "$dir/node-$i.log" 2>&1 &
+        "$bin" server start -c "$props/node$i.properties" $(overrides "$i") > "$dir/node-$i.log" 2>&1 &
         echo $! > "$dir/node-$i.pid"
     done
     # Each node listens once it has registered with the quorum, which needs a majority up.
@@ -89,7 +112,11 @@ start() {
             fi
             sleep 0.2
         done
-        echo "node $i listening on 127.0.0.1:$(client_port "$i")"
+        if is_broker "$i"; then
+            echo "node $i listening on 127.0.0.1:$(client_port "$i")"
+        else
+            echo "node $i (controller) listening on 127.0.0.1:$(controller_port "$i")"
+        fi
     done
     echo "bootstrap servers: $(bootstrap)"
 }
@@ -113,14 +140,20 @@ check() {
 }
 
 stop() {
-    local i pid deadline
-    for i in "${nodes[@]}"; do
+    local i pid deadline order=("${brokers[@]}")
+    # Brokers first: their controlled shutdown needs the controllers.
+    for i in "${controllers[@]}"; do is_broker "$i" || order+=("$i"); done
+    for i in "${order[@]}"; do
         [ -f "$dir/node-$i.pid" ] || continue
         pid="$(cat "$dir/node-$i.pid")"
         kill -TERM "$pid" 2> /dev/null || true
+        if [ "$layout" = split ] && is_broker "$i"; then
+            deadline=$((SECONDS + 30))
+            while running "$pid" && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
+        fi
     done
     deadline=$((SECONDS + 60))
-    for i in "${nodes[@]}"; do
+    for i in "${order[@]}"; do
         [ -f "$dir/node-$i.pid" ] || continue
         pid="$(cat "$dir/node-$i.pid")"
         while running "$pid"; do

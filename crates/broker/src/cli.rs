@@ -116,6 +116,18 @@ async fn server_start(args: ConfigArgs) -> anyhow::Result<i32> {
     let mut term = tokio::signal::unix::signal(kind).context("installing the SIGTERM handler")?;
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
         .context("installing the SIGINT handler")?;
+    if config.roles == vltava_broker::config::ProcessRoles::Controller {
+        let node = vltava_broker::ControllerNode::start(config).await?;
+        // Scripts and tests read the bound address from this line (here the controller
+        // listener: a controller-only node has no client listener).
+        println!("vltava: listening on {} (controller)", node.addr);
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        node.shutdown().await;
+        return Ok(0);
+    }
     let node = vltava_broker::Node::start(config).await?;
     // Scripts and tests read the bound address from this line.
     println!("vltava: listening on {}", node.addr);

@@ -9,6 +9,7 @@ pub mod broker;
 pub mod broker_lifecycle;
 pub mod config;
 pub mod connection;
+pub mod controller_node;
 pub mod coordinator_leadership;
 pub mod dispatch;
 pub mod error_codes;
@@ -33,6 +34,7 @@ pub mod txn_markers;
 
 pub use broker::Broker;
 pub use config::BrokerConfig;
+pub use controller_node::ControllerNode;
 pub use node::{Node, NodeError};
 
 /// The README's example, compiled and run as a doc test.

@@ -61,26 +61,7 @@ pub struct Node {
 impl Node {
     /// Starts a node from its configuration.
     pub async fn start(config: BrokerConfig) -> Result<Node, NodeError> {
-        let dir = config
-            .log_dirs
-            .first()
-            .cloned()
-            .ok_or(crate::config::ConfigError::Missing("log.dirs"))?;
-        let meta = match storage_format::read_meta(&dir)? {
-            Some(m) => m,
-            None => {
-                let id = storage_format::random_id()?;
-                tracing::info!(dir = %dir.display(), cluster_id = %id, "formatting data directory on first start");
-                storage_format::format_dir(&dir, &id, config.node_id, false)?
-            }
-        };
-        if meta.node_id != config.node_id {
-            return Err(NodeError::NodeIdMismatch {
-                dir: dir.display().to_string(),
-                found: meta.node_id,
-                expected: config.node_id,
-            });
-        }
+        let (dir, meta) = open_data_dir(&config)?;
         let partitions = Arc::new(PartitionManager::new(&dir).map_err(|source| NodeError::Io {
             what: format!("opening {}", dir.display()),
             source,
@@ -118,8 +99,14 @@ impl Node {
         };
         let register_timeout = Duration::from_millis(config.initial_broker_registration_timeout_ms);
         let heartbeat_interval = Duration::from_millis(config.broker_heartbeat_interval_ms);
+        let observer = config.roles == crate::config::ProcessRoles::Broker;
         let broker = Arc::new(Broker::new(config, partitions.clone()));
-        let controller = vltava_raft::Controller::start(quorum).await?;
+        let controller = if observer {
+            // A broker-only node follows the metadata log of the controllers' quorum.
+            vltava_raft::Controller::start_observer(quorum).await?
+        } else {
+            vltava_raft::Controller::start(quorum).await?
+        };
         let lifecycle =
             Lifecycle::register(controller.clone(), registration, register_timeout).await?;
         let heartbeats = lifecycle.spawn_heartbeats(heartbeat_interval);
@@ -217,6 +204,34 @@ impl Node {
     }
 }
 
+/// The first log dir and its `meta.properties` (formatted with a random cluster id on the
+/// first start), checked against `node.id`.
+pub(crate) fn open_data_dir(
+    config: &BrokerConfig,
+) -> Result<(std::path::PathBuf, storage_format::MetaProperties), NodeError> {
+    let dir = config
+        .log_dirs
+        .first()
+        .cloned()
+        .ok_or(crate::config::ConfigError::Missing("log.dirs"))?;
+    let meta = match storage_format::read_meta(&dir)? {
+        Some(m) => m,
+        None => {
+            let id = storage_format::random_id()?;
+            tracing::info!(dir = %dir.display(), cluster_id = %id, "formatting data directory on first start");
+            storage_format::format_dir(&dir, &id, config.node_id, false)?
+        }
+    };
+    if meta.node_id != config.node_id {
+        return Err(NodeError::NodeIdMismatch {
+            dir: dir.display().to_string(),
+            found: meta.node_id,
+            expected: config.node_id,
+        });
+    }
+    Ok((dir, meta))
+}
+
 /// How often a log opened on retry is looked for (the retry itself runs every second).
 const REOPENED_CHECK: Duration = Duration::from_millis(500);
 
@@ -256,7 +271,7 @@ fn bind_client_port(addr: SocketAddr) -> std::io::Result<tokio::net::TcpSocket> 
 /// The metadata quorum settings: the metadata log lives in
 /// `<first log dir>/__cluster_metadata-0`, like Kafka's default
 /// `metadata.log.dir`; voters come from `controller.quorum.voters`.
-fn quorum_config(
+pub(crate) fn quorum_config(
     config: &BrokerConfig,
     dir: &std::path::Path,
     cluster_id: &str,
@@ -268,28 +283,49 @@ fn quorum_config(
     let mut q = vltava_raft::QuorumConfig::single_node(config.node_id, metadata_dir, cluster_id);
     let mut voters = Vec::new();
     for (id, host, port) in &config.controller_quorum_voters {
-        let host = if host == "localhost" {
-            "127.0.0.1"
-        } else {
-            host
-        };
-        let addr: SocketAddr =
-            format!("{host}:{port}")
-                .parse()
-                .map_err(|_| crate::config::ConfigError::Invalid {
-                    key: "controller.quorum.voters".into(),
-                    value: format!("{id}@{host}:{port}"),
-                    reason: "host must be an IP address".into(),
-                })?;
+        let addr = socket_addr(host, *port, "controller.quorum.voters")?;
         voters.push(vltava_raft::Voter { id: *id, addr });
     }
-    if !voters.is_empty() {
+    if !voters.is_empty() || config.roles == crate::config::ProcessRoles::Broker {
         q.voters = voters;
+    }
+    for (host, port) in &config.controller_quorum_bootstrap_servers {
+        q.bootstrap_servers.push(socket_addr(
+            host,
+            *port,
+            "controller.quorum.bootstrap.servers",
+        )?);
     }
     q.topic_defaults = vltava_raft::TopicDefaults {
         num_partitions: config.num_partitions,
         replication_factor: config.default_replication_factor,
     };
     q.broker_session_timeout = Duration::from_millis(config.broker_session_timeout_ms);
+    // A lone voter serves its controller listener when others may talk to it: always as a
+    // controller-only node, and when the voters are configured explicitly (brokers-only
+    // nodes may follow it), as Kafka's single controller does.
+    q.serve_listener = config.roles == crate::config::ProcessRoles::Controller
+        || config
+            .raw
+            .get("controller.quorum.voters")
+            .is_some_and(|v| !v.trim().is_empty());
     Ok(q)
+}
+
+/// `host:port` of a quorum setting as a socket address (`localhost` is 127.0.0.1).
+fn socket_addr(host: &str, port: u16, key: &str) -> Result<SocketAddr, NodeError> {
+    let host = if host == "localhost" {
+        "127.0.0.1"
+    } else {
+        host
+    };
+    let addr = format!("{host}:{port}")
+        .parse()
+        .or_else(|_| format!("[{host}]:{port}").parse())
+        .map_err(|_| crate::config::ConfigError::Invalid {
+            key: key.into(),
+            value: format!("{host}:{port}"),
+            reason: "host must be an IP address".into(),
+        })?;
+    Ok(addr)
 }

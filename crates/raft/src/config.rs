@@ -18,8 +18,12 @@ pub struct Voter {
 pub struct QuorumConfig {
     /// This node's id; must be one of `voters`.
     pub node_id: i32,
-    /// Every voter of the quorum (static membership).
+    /// Every voter of the quorum (static membership). An observer may start without them
+    /// and learn them from `bootstrap_servers`.
     pub voters: Vec<Voter>,
+    /// `controller.quorum.bootstrap.servers`: controller listeners an observer asks for the
+    /// leader (and, without `voters`, for the voters) besides the voters themselves.
+    pub bootstrap_servers: Vec<SocketAddr>,
     /// Where the raft log, hard state, snapshots and `meta.properties` live.
     pub metadata_dir: PathBuf,
     /// Cluster id written to `meta.properties` when the dir is formatted; checked when it is opened.
@@ -39,6 +43,10 @@ pub struct QuorumConfig {
     pub topic_defaults: TopicDefaults,
     /// A broker without a heartbeat for this long is fenced (`broker.session.timeout.ms`).
     pub broker_session_timeout: Duration,
+    /// Serve the controller listener (raft and the controller channel) even as the only
+    /// voter: needed when other processes (observers, brokers) talk to this controller.
+    /// Several voters always serve it.
+    pub serve_listener: bool,
 }
 
 impl QuorumConfig {
@@ -50,6 +58,7 @@ impl QuorumConfig {
                 id: node_id,
                 addr: SocketAddr::from(([127, 0, 0, 1], 9093)),
             }],
+            bootstrap_servers: Vec::new(),
             metadata_dir: metadata_dir.into(),
             cluster_id: cluster_id.to_string(),
             tick_interval: Duration::from_millis(100),
@@ -59,6 +68,7 @@ impl QuorumConfig {
             proposal_timeout: Duration::from_secs(30),
             topic_defaults: TopicDefaults::default(),
             broker_session_timeout: Duration::from_millis(9000),
+            serve_listener: false,
         }
     }
 }

@@ -17,8 +17,8 @@ use crate::controller::fencing;
 use crate::controller::{IdSource, RandomIds};
 use crate::error::{RaftError, codes};
 use crate::image::MetadataImage;
-use crate::node::{AppliedEntry, RaftNode};
-use crate::quorum_status::{QuorumStatus, ReplicaTimes, wall_clock_ms};
+use crate::node::{AppliedEntry, AppliedRead, RaftNode};
+use crate::quorum_status::{ObserverTimes, QuorumStatus, ReplicaTimes, wall_clock_ms};
 use crate::records::MetadataRecord;
 use crate::transport::Transport;
 
@@ -46,7 +46,31 @@ pub(crate) enum Command {
         Heartbeat,
         oneshot::Sender<Result<HeartbeatState, RaftError>>,
     ),
+    /// An observer's metadata fetch: applied entries from raft index `from` (served only by
+    /// the leader, which records the fetch for DescribeQuorum).
+    ReadApplied {
+        from: u64,
+        max_bytes: u64,
+        replica_id: i32,
+        reply: oneshot::Sender<Result<MetadataRead, RaftError>>,
+    },
     Shutdown(oneshot::Sender<()>),
+}
+
+/// The answer to [`Command::ReadApplied`].
+#[derive(Debug)]
+pub(crate) struct MetadataRead {
+    /// Whether this node leads (only then are `read` and the offsets meaningful).
+    pub is_leader: bool,
+    /// The leader this node knows, -1 if none.
+    pub leader_id: i32,
+    /// This node's raft term.
+    pub leader_epoch: i32,
+    /// Offset after the last committed entry (the commit index).
+    pub high_watermark: i64,
+    /// Offset of the first entry still in the log (first index - 1).
+    pub log_start_offset: i64,
+    pub read: AppliedRead,
 }
 
 /// A broker's BrokerHeartbeat, as the driver needs it.
@@ -88,6 +112,7 @@ pub(crate) struct Driver<T: Transport> {
     pub single_voter: bool,
     voters: Vec<Voter>,
     replica_times: ReplicaTimes,
+    observers: ObserverTimes,
     pending: Vec<Pending>,
     pending_image: Option<MetadataImage>,
     ids: RandomIds,
@@ -123,6 +148,7 @@ impl<T: Transport> Driver<T> {
             single_voter: voters.len() == 1,
             voters,
             replica_times: ReplicaTimes::default(),
+            observers: ObserverTimes::default(),
             pending: Vec::new(),
             pending_image: None,
             ids: RandomIds::default(),
@@ -161,6 +187,9 @@ impl<T: Transport> Driver<T> {
                         return;
                     }
                     Some(Command::Propose { build, done }) => self.propose(build, done),
+                    Some(Command::ReadApplied { from, max_bytes, replica_id, reply }) => {
+                        let _ = reply.send(self.read_applied(from, max_bytes, replica_id));
+                    }
                     Some(Command::Heartbeat(hb, reply)) => {
                         let answer = self.heartbeat(hb);
                         let _ = reply.send(answer);
@@ -168,6 +197,7 @@ impl<T: Transport> Driver<T> {
                     Some(Command::DescribeQuorum(reply)) => {
                         let status = self.node.quorum_status(
                             &self.replica_times,
+                            &self.observers,
                             &self.voters,
                             wall_clock_ms(),
                         );
@@ -300,6 +330,7 @@ impl<T: Transport> Driver<T> {
         if was_leader && !self.node.is_leader() {
             self.pending_image = None;
             self.replica_times.clear();
+            self.observers.clear();
             self.sessions.clear();
         }
         if self.pending.is_empty() {
@@ -324,6 +355,37 @@ impl<T: Transport> Driver<T> {
                 i += 1;
             }
         }
+    }
+
+    /// An observer's fetch from raft index `from`: the applied entries, when this node leads.
+    fn read_applied(
+        &mut self,
+        from: u64,
+        max_bytes: u64,
+        replica_id: i32,
+    ) -> Result<MetadataRead, RaftError> {
+        let is_leader = self.node.is_leader();
+        let commit = self.node.commit_index();
+        let mut answer = MetadataRead {
+            is_leader,
+            leader_id: self.node.leader_id(),
+            leader_epoch: i32::try_from(self.node.term()).unwrap_or(i32::MAX),
+            high_watermark: commit as i64,
+            log_start_offset: 0,
+            read: AppliedRead::Entries(Vec::new()),
+        };
+        if !is_leader {
+            return Ok(answer);
+        }
+        if replica_id >= 0 && !self.voters.iter().any(|v| v.id == replica_id) {
+            let fetch_offset = from.saturating_sub(1) as i64;
+            self.observers
+                .record(replica_id, fetch_offset, wall_clock_ms(), from > commit);
+        }
+        answer.log_start_offset =
+            raft::Storage::first_index(self.node.storage())?.saturating_sub(1) as i64;
+        answer.read = self.node.applied_entries(from, max_bytes)?;
+        Ok(answer)
     }
 
     /// A heartbeat: renews the broker's session and proposes the fencing change it asks for.

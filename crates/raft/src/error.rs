@@ -37,6 +37,9 @@ pub enum RaftError {
     /// A metadata record could not be encoded or decoded.
     #[error("metadata record codec: {0}")]
     Codec(String),
+    /// An observer found no quorum leader to follow in time.
+    #[error("the metadata quorum could not be reached: {0}")]
+    Unreachable(String),
     /// The controller task is gone (shut down or failed).
     #[error("the controller has stopped")]
     Stopped,

@@ -19,6 +19,7 @@ use vltava_protocol::messages::{
 use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
 
 use crate::config::TopicDefaults;
+use crate::controller_rpc::RpcError;
 use crate::driver::HeartbeatState;
 use crate::error::{RaftError, codes};
 use crate::handle::Controller;
@@ -33,6 +34,62 @@ pub const LEADER_WAIT: Duration = Duration::from_secs(5);
 enum Route {
     Local,
     Remote(SocketAddr),
+}
+
+/// The voters of the quorum, asked of `bootstrap` (controller listeners) with DescribeQuorum
+/// until one of them (the leader) answers, or `deadline`.
+pub(crate) async fn discover_voters(
+    rpc: &crate::controller_rpc::RpcClient,
+    bootstrap: &[SocketAddr],
+    deadline: tokio::time::Instant,
+) -> Result<Vec<crate::config::Voter>, RaftError> {
+    if bootstrap.is_empty() {
+        return Err(RaftError::Config(
+            "an observer needs controller.quorum.voters or controller.quorum.bootstrap.servers"
+                .into(),
+        ));
+    }
+    let version = ApiKey::DescribeQuorum.max_version();
+    loop {
+        for addr in bootstrap {
+            let req = describe_quorum_request();
+            if let Ok(ResponseBody::DescribeQuorum(r)) = rpc
+                .call(
+                    *addr,
+                    RequestBody::from(req),
+                    version,
+                    Duration::from_secs(2),
+                )
+                .await
+            {
+                if let Ok(status) = quorum_wire::from_response(&r) {
+                    if !status.voter_endpoints.is_empty() {
+                        return Ok(status.voter_endpoints);
+                    }
+                }
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(RaftError::Unreachable(format!(
+                "no leader among controller.quorum.bootstrap.servers {bootstrap:?} described the quorum"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn describe_quorum_request() -> DescribeQuorumRequest {
+    DescribeQuorumRequest {
+        topics: vec![TopicData {
+            topic_name: METADATA_TOPIC.into(),
+            partitions: vec![PartitionData {
+                partition_index: 0,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
 }
 
 impl Controller {
@@ -67,7 +124,11 @@ impl Controller {
         }
     }
 
-    /// Sends `body` to the leader at `addr`; `None` when the channel failed.
+    /// Sends `body` to the leader at `addr`; `None` when the channel failed. When the leader
+    /// cannot be reached (its process died, a pooled connection went stale), the request is
+    /// tried once more on a fresh connection, then on the next leader this node learns of
+    /// within [`LEADER_WAIT`] (a new election, or an observer finding it); a call that timed
+    /// out is not repeated, since the leader may have run it.
     async fn forward(
         &self,
         addr: SocketAddr,
@@ -76,7 +137,44 @@ impl Controller {
     ) -> Option<ResponseBody> {
         let rpc = self.rpc.as_ref()?;
         let timeout = self.proposal_timeout + Duration::from_secs(5);
-        rpc.call(addr, body, version, timeout).await.ok()
+        let deadline = tokio::time::Instant::now() + LEADER_WAIT;
+        let mut addr = addr;
+        let mut same_again = true;
+        loop {
+            match rpc.call(addr, body.clone(), version, timeout).await {
+                Ok(r) => return Some(r),
+                Err(RpcError::Timeout(_)) => return None,
+                Err(_) if same_again => same_again = false,
+                Err(_) => addr = self.next_leader(addr, deadline).await?,
+            }
+        }
+    }
+
+    /// The controller listener of a leader other than the one at `failed`, once this node's
+    /// image names one (before `deadline`); `None` when none does, or this node leads.
+    async fn next_leader(
+        &self,
+        failed: SocketAddr,
+        deadline: tokio::time::Instant,
+    ) -> Option<SocketAddr> {
+        let mut images = self.images.clone();
+        loop {
+            let leader = images.borrow_and_update().controller_id;
+            if leader == self.node_id {
+                return None;
+            }
+            if let Some(v) = self
+                .voters
+                .iter()
+                .find(|v| v.id == leader && v.addr != failed)
+            {
+                return Some(v.addr);
+            }
+            match tokio::time::timeout_at(deadline, images.changed()).await {
+                Ok(Ok(())) => {}
+                _ => return None,
+            }
+        }
     }
 
     /// Waits (at most [`LEADER_WAIT`]) until this node's own image satisfies `applied`: after
@@ -293,17 +391,7 @@ impl Controller {
     /// this node does not lead.
     pub async fn describe_quorum(&self) -> Result<QuorumStatus, RaftError> {
         if let Route::Remote(addr) = self.route().await {
-            let req = DescribeQuorumRequest {
-                topics: vec![TopicData {
-                    topic_name: METADATA_TOPIC.into(),
-                    partitions: vec![PartitionData {
-                        partition_index: 0,
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }],
-                ..Default::default()
-            };
+            let req = describe_quorum_request();
             let version = ApiKey::DescribeQuorum.max_version();
             return match self.forward(addr, RequestBody::from(req), version).await {
                 Some(ResponseBody::DescribeQuorum(r)) => quorum_wire::from_response(&r),

@@ -54,10 +54,11 @@ pub struct Controller {
 impl Controller {
     /// Opens or formats `cfg.metadata_dir` and starts this node's part of the quorum. With one
     /// voter it returns once this node leads and has applied the whole committed log. With
-    /// several it binds this voter's address as the controller listener, talks to the others
-    /// over TCP, and returns at once (the image shows the leader once one is elected).
+    /// several (or `serve_listener`) it binds this voter's address as the controller
+    /// listener, talks to the others over TCP, and returns at once (the image shows the
+    /// leader once one is elected).
     pub async fn start(cfg: QuorumConfig) -> Result<Controller, RaftError> {
-        if cfg.voters.len() == 1 {
+        if cfg.voters.len() == 1 && !cfg.serve_listener {
             let (_tx, rx) = mpsc::channel(1);
             return Self::start_with_transport(cfg, NoTransport, rx, None).await;
         }
@@ -71,6 +72,88 @@ impl Controller {
             RaftError::Config(format!("cannot bind controller listener {}: {e}", me.addr))
         })?;
         Self::start_with_listener(cfg, listener).await
+    }
+
+    /// Starts an observer (a broker-only node): it follows the metadata log of the quorum in
+    /// `cfg.voters` (or, without voters, the one `cfg.bootstrap_servers` describe) from its
+    /// leader, never votes, and sends every request that needs the controller to the leader.
+    /// It keeps its image in `cfg.metadata_dir` and resumes from there after a restart.
+    /// Returns once it holds everything committed when it started (at most the startup
+    /// limit, `proposal_timeout` and at least 10 s).
+    pub async fn start_observer(cfg: QuorumConfig) -> Result<Controller, RaftError> {
+        if cfg.voters.iter().any(|v| v.id == cfg.node_id) {
+            return Err(RaftError::Config(format!(
+                "node {} is a voter; an observer must not be",
+                cfg.node_id
+            )));
+        }
+        let rpc = Arc::new(RpcClient::new(format!("vltava-observer-{}", cfg.node_id)));
+        let limit = cfg.proposal_timeout.max(STARTUP_TIMEOUT_MIN);
+        let deadline = tokio::time::Instant::now() + limit;
+        let voters = if cfg.voters.is_empty() {
+            crate::forward::discover_voters(&rpc, &cfg.bootstrap_servers, deadline).await?
+        } else {
+            cfg.voters.clone()
+        };
+        let mut candidates: Vec<std::net::SocketAddr> = voters.iter().map(|v| v.addr).collect();
+        for a in &cfg.bootstrap_servers {
+            if !candidates.contains(a) {
+                candidates.push(*a);
+            }
+        }
+        if candidates.is_empty() {
+            return Err(RaftError::Config(
+                "an observer needs the voters' addresses or bootstrap servers".into(),
+            ));
+        }
+        let store = crate::observer_store::prepare(&cfg)?;
+        let image = crate::observer_store::load(&store, &cfg.cluster_id)
+            .unwrap_or_else(|| MetadataImage::empty(&cfg.cluster_id));
+        let saved_offset = image.offset;
+        let (images_tx, images_rx) = watch::channel(Arc::new(image.clone()));
+        let (cmd_tx, cmd_rx) = mpsc::channel(crate::driver::COMMAND_QUEUE);
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let observer = crate::observer::Observer {
+            node_id: cfg.node_id,
+            voters: voters.clone(),
+            candidates,
+            rpc: rpc.clone(),
+            image,
+            images: images_tx,
+            ready: Some(ready_tx),
+            next_candidate: 0,
+            store,
+            saved_offset,
+            saved_at: None,
+        };
+        let fetcher = tokio::spawn(observer.run());
+        let task = tokio::spawn(crate::observer::serve_commands(cmd_rx, fetcher));
+        let controller = Controller {
+            commands: cmd_tx,
+            images: images_rx,
+            node_id: cfg.node_id,
+            task: Arc::new(std::sync::Mutex::new(Some(task))),
+            voters: Arc::new(voters),
+            rpc: Some(rpc),
+            defaults: cfg.topic_defaults,
+            cluster_id: cfg.cluster_id.clone(),
+            proposal_timeout: cfg.proposal_timeout,
+        };
+        match tokio::time::timeout_at(deadline, ready_rx).await {
+            Ok(Ok(Ok(()))) => Ok(controller),
+            Ok(Ok(Err(e))) => {
+                controller.shutdown().await;
+                Err(e)
+            }
+            Ok(Err(_)) => Err(RaftError::Stopped),
+            Err(_) => {
+                controller.shutdown().await;
+                Err(RaftError::Unreachable(format!(
+                    "no leader of the voters {:?} served the metadata log within {limit:?}",
+                    cfg.voters.iter().map(|v| v.id).collect::<Vec<_>>()
+                )))
+            }
+        }
     }
 
     /// Starts with an already bound controller listener (several voters, TCP transport).

@@ -13,7 +13,7 @@ use crate::apply::{apply_record, image_to_records, replay};
 use crate::config::{QuorumConfig, node_id, raft_id};
 use crate::error::RaftError;
 use crate::image::MetadataImage;
-use crate::quorum_status::{QuorumStatus, ReplicaStatus, ReplicaTimes};
+use crate::quorum_status::{ObserverTimes, QuorumStatus, ReplicaStatus, ReplicaTimes};
 use crate::records::{decode_batch, encode_batch};
 use crate::storage::DiskStorage;
 use crate::storage::meta_properties::{self, MetaProperties};
@@ -28,6 +28,15 @@ pub const MAX_INFLIGHT_MSGS: usize = 256;
 pub struct AppliedEntry {
     pub index: u64,
     pub term: u64,
+}
+
+/// What [`RaftNode::applied_entries`] found.
+#[derive(Debug)]
+pub enum AppliedRead {
+    /// Applied entries from the index asked for (empty when there are none yet).
+    Entries(Vec<raft::eraftpb::Entry>),
+    /// The index asked for is before the log start (compacted into the snapshot).
+    BelowLogStart,
 }
 
 /// What one `handle_ready` produced.
@@ -215,6 +224,7 @@ impl RaftNode {
     pub(crate) fn quorum_status(
         &self,
         times: &ReplicaTimes,
+        observers: &ObserverTimes,
         voter_endpoints: &[crate::config::Voter],
         now_ms: i64,
     ) -> Option<QuorumStatus> {
@@ -252,8 +262,32 @@ impl RaftNode {
             leader_epoch: i32::try_from(self.term()).unwrap_or(i32::MAX),
             high_watermark: self.commit_index() as i64,
             voters,
+            observers: observers.live(now_ms),
             voter_endpoints,
         })
+    }
+
+    /// The applied entries from raft index `from` on (at most about `max_bytes`, at least
+    /// one), for an observer's fetch; `BelowLogStart` when `from` was compacted into the
+    /// snapshot (the observer must load the image instead).
+    pub fn applied_entries(&self, from: u64, max_bytes: u64) -> Result<AppliedRead, RaftError> {
+        let store = self.raw.store();
+        let first = raft::Storage::first_index(store)?;
+        if from < first {
+            return Ok(AppliedRead::BelowLogStart);
+        }
+        let end = (self.image.offset.max(0) as u64).min(raft::Storage::last_index(store)?) + 1;
+        if from >= end {
+            return Ok(AppliedRead::Entries(Vec::new()));
+        }
+        let entries = raft::Storage::entries(
+            store,
+            from,
+            end,
+            max_bytes,
+            raft::GetEntriesContext::empty(false),
+        )?;
+        Ok(AppliedRead::Entries(entries))
     }
 
     /// The storage (for inspection in tests and tools).

@@ -21,6 +21,9 @@ pub struct QuorumStatus {
     pub high_watermark: i64,
     /// Every voter, leader included, in node-id order.
     pub voters: Vec<ReplicaStatus>,
+    /// Observers (broker-only nodes following the metadata log) that fetched from this leader
+    /// within [`OBSERVER_SESSION_MS`], in node-id order.
+    pub observers: Vec<ReplicaStatus>,
     /// The voters' controller listener addresses, as configured.
     pub voter_endpoints: Vec<Voter>,
 }
@@ -40,6 +43,57 @@ pub struct ReplicaStatus {
 
 /// Largest number of peers whose times are kept (a bound for forged message senders).
 const MAX_TRACKED_REPLICAS: usize = 1024;
+/// An observer that has not fetched for this long is no longer listed (Kafka's 5 minutes).
+pub const OBSERVER_SESSION_MS: i64 = 300_000;
+
+/// The leader's record of the observers that fetch the metadata log from it: per node id,
+/// the offset it fetched from (its log end) and its last fetch and caught-up times.
+#[derive(Debug, Default)]
+pub(crate) struct ObserverTimes {
+    seen: HashMap<i32, ReplicaStatus>,
+}
+
+impl ObserverTimes {
+    /// Records a fetch from `id` at `fetch_offset` at `now_ms`; `caught_up` when it asked for
+    /// the offset after everything committed.
+    pub(crate) fn record(&mut self, id: i32, fetch_offset: i64, now_ms: i64, caught_up: bool) {
+        if !self.seen.contains_key(&id) && self.seen.len() >= MAX_TRACKED_REPLICAS {
+            self.seen
+                .retain(|_, r| now_ms - r.last_fetch_timestamp < OBSERVER_SESSION_MS);
+            if self.seen.len() >= MAX_TRACKED_REPLICAS {
+                return;
+            }
+        }
+        let r = self.seen.entry(id).or_insert(ReplicaStatus {
+            replica_id: id,
+            log_end_offset: -1,
+            last_fetch_timestamp: -1,
+            last_caught_up_timestamp: -1,
+        });
+        r.log_end_offset = fetch_offset;
+        r.last_fetch_timestamp = now_ms;
+        if caught_up {
+            r.last_caught_up_timestamp = now_ms;
+        }
+    }
+
+    /// Forgets everything (on losing leadership).
+    pub(crate) fn clear(&mut self) {
+        self.seen.clear();
+    }
+
+    /// The observers seen within the session, in node-id order.
+    pub(crate) fn live(&self, now_ms: i64) -> Vec<ReplicaStatus> {
+        let mut out: Vec<ReplicaStatus> = self
+            .seen
+            .values()
+            .filter(|r| now_ms - r.last_fetch_timestamp < OBSERVER_SESSION_MS)
+            .copied()
+            .collect();
+        out.sort_by_key(|r| r.replica_id);
+        out
+    }
+}
 
 /// When each peer last answered the leader, and when it was last caught up.
 #[derive(Debug, Default)]
@@ -100,6 +154,24 @@ mod tests {
         assert_eq!(t.of(2), (300, 200));
         t.clear();
         assert_eq!(t.of(2), (-1, -1));
+    }
+
+    #[test]
+    fn observers_are_listed_in_order_until_their_session_ends() {
+        let mut o = ObserverTimes::default();
+        o.record(5, 10, 1_000, false);
+        o.record(4, 12, 2_000, true);
+        o.record(5, 12, 3_000, true);
+        let live = o.live(3_000);
+        assert_eq!(
+            live.iter().map(|r| r.replica_id).collect::<Vec<_>>(),
+            [4, 5]
+        );
+        assert_eq!(live[1].log_end_offset, 12);
+        assert_eq!(live[1].last_caught_up_timestamp, 3_000);
+        assert_eq!(o.live(2_000 + OBSERVER_SESSION_MS).len(), 1);
+        o.clear();
+        assert!(o.live(3_000).is_empty());
     }
 
     #[test]

@@ -28,17 +28,8 @@ pub fn to_response(status: &QuorumStatus, listener: &str) -> DescribeQuorumRespo
                 leader_id: status.leader_id,
                 leader_epoch: status.leader_epoch,
                 high_watermark: status.high_watermark,
-                current_voters: status
-                    .voters
-                    .iter()
-                    .map(|v| ReplicaState {
-                        replica_id: v.replica_id,
-                        log_end_offset: v.log_end_offset,
-                        last_fetch_timestamp: v.last_fetch_timestamp,
-                        last_caught_up_timestamp: v.last_caught_up_timestamp,
-                        ..Default::default()
-                    })
-                    .collect(),
+                current_voters: status.voters.iter().map(replica_state).collect(),
+                observers: status.observers.iter().map(replica_state).collect(),
                 ..Default::default()
             }],
             ..Default::default()
@@ -58,6 +49,25 @@ pub fn to_response(status: &QuorumStatus, listener: &str) -> DescribeQuorumRespo
             })
             .collect(),
         ..Default::default()
+    }
+}
+
+fn replica_state(v: &ReplicaStatus) -> ReplicaState {
+    ReplicaState {
+        replica_id: v.replica_id,
+        log_end_offset: v.log_end_offset,
+        last_fetch_timestamp: v.last_fetch_timestamp,
+        last_caught_up_timestamp: v.last_caught_up_timestamp,
+        ..Default::default()
+    }
+}
+
+fn replica_status(v: &ReplicaState) -> ReplicaStatus {
+    ReplicaStatus {
+        replica_id: v.replica_id,
+        log_end_offset: v.log_end_offset,
+        last_fetch_timestamp: v.last_fetch_timestamp,
+        last_caught_up_timestamp: v.last_caught_up_timestamp,
     }
 }
 
@@ -119,16 +129,8 @@ pub fn from_response(r: &DescribeQuorumResponse) -> Result<QuorumStatus, RaftErr
         leader_id: p.leader_id,
         leader_epoch: p.leader_epoch,
         high_watermark: p.high_watermark,
-        voters: p
-            .current_voters
-            .iter()
-            .map(|v| ReplicaStatus {
-                replica_id: v.replica_id,
-                log_end_offset: v.log_end_offset,
-                last_fetch_timestamp: v.last_fetch_timestamp,
-                last_caught_up_timestamp: v.last_caught_up_timestamp,
-            })
-            .collect(),
+        voters: p.current_voters.iter().map(replica_status).collect(),
+        observers: p.observers.iter().map(replica_status).collect(),
         voter_endpoints,
     })
 }
@@ -157,6 +159,12 @@ mod tests {
                     last_caught_up_timestamp: -1,
                 },
             ],
+            observers: vec![ReplicaStatus {
+                replica_id: 7,
+                log_end_offset: 41,
+                last_fetch_timestamp: 6,
+                last_caught_up_timestamp: 3,
+            }],
             voter_endpoints: vec![Voter {
                 id: 1,
                 addr: SocketAddr::from(([127, 0, 0, 1], 9093)),

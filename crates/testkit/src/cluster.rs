@@ -1,6 +1,8 @@
 //! [`TestCluster`]: N `vltava` processes forming one KRaft-style cluster on `127.0.0.1`, for
-//! tests (ours and other projects'), without Docker: every node combined broker+controller
-//! with fixed ports, data directories formatted with one cluster id (`vltava storage format`),
+//! tests (ours and other projects'), without Docker: every node combined broker+controller,
+//! or each with its own [`NodeRole`] (controller-only voters and broker-only observers, as
+//! KRaft deployments split them), with fixed ports, data directories formatted with one
+//! cluster id (`vltava storage format`),
 //! started together, and then killed (`SIGKILL`), paused (`SIGSTOP`), resumed, stopped
 //! (`SIGTERM`) or restarted on the same directory one at a time. Dropping the cluster kills
 //! every node and removes the directories.
@@ -11,6 +13,16 @@
 //! println!("bootstrap servers {}", cluster.bootstrap());
 //! cluster.kill(0).expect("kill node 0");
 //! cluster.restart(0).expect("node 0 back");
+//!
+//! // Split roles: one controller-only voter (node 0) and two broker-only nodes (1, 2).
+//! use vltava_testkit::cluster::NodeRole;
+//! let split = TestCluster::start_roles(
+//!     &[NodeRole::Controller, NodeRole::Broker, NodeRole::Broker],
+//!     None,
+//!     &[],
+//! )
+//! .expect("cluster");
+//! assert_eq!(split.brokers(), vec![1, 2]);
 //! ```
 
 use std::io::{BufRead, BufReader};
@@ -32,11 +44,44 @@ fn io_error(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> BrokerPro
     move |source| BrokerProcessError::Io { what, source }
 }
 
+/// What one node of a [`TestCluster`] runs (`process.roles`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeRole {
+    /// `broker,controller`: a voter and a broker.
+    Combined,
+    /// `controller`: a voter only (no client listener).
+    Controller,
+    /// `broker`: a broker following the metadata log as an observer.
+    Broker,
+}
+
+impl NodeRole {
+    fn process_roles(self) -> &'static str {
+        match self {
+            NodeRole::Combined => "broker,controller",
+            NodeRole::Controller => "controller",
+            NodeRole::Broker => "broker",
+        }
+    }
+
+    /// Whether the node serves clients.
+    pub fn is_broker(self) -> bool {
+        self != NodeRole::Controller
+    }
+
+    /// Whether the node is a voter of the metadata quorum.
+    pub fn is_controller(self) -> bool {
+        self != NodeRole::Broker
+    }
+}
+
 /// One node of a [`TestCluster`].
 #[derive(Debug)]
 struct ClusterNode {
     id: i32,
+    role: NodeRole,
     client_port: u16,
+    controller_port: u16,
     config: PathBuf,
     stderr: PathBuf,
     child: Option<Child>,
@@ -70,12 +115,31 @@ impl TestCluster {
         bin: Option<&Path>,
         properties: &[&str],
     ) -> Result<TestCluster, BrokerProcessError> {
+        let n = n.clamp(1, MAX_NODES);
+        Self::start_roles(&vec![NodeRole::Combined; n], bin, properties)
+    }
+
+    /// Starts one node per entry of `roles` (node ids 0.., in that order; the voters are the
+    /// nodes with the controller role, at least one) of `bin` (default [`broker_bin`]) with
+    /// extra `key=value` properties for every node.
+    pub fn start_roles(
+        roles: &[NodeRole],
+        bin: Option<&Path>,
+        properties: &[&str],
+    ) -> Result<TestCluster, BrokerProcessError> {
+        let roles = &roles[..roles.len().min(MAX_NODES)];
+        if !roles.iter().any(|r| r.is_controller()) || !roles.iter().any(|r| r.is_broker()) {
+            return Err(BrokerProcessError::Io {
+                what: "planning a cluster".into(),
+                source: std::io::Error::other("a cluster needs a controller and a broker"),
+            });
+        }
         let bin = match bin {
             Some(b) if b.exists() => b.to_path_buf(),
             Some(b) => return Err(BrokerProcessError::MissingBinary(b.to_path_buf())),
             None => broker_bin()?,
         };
-        let n = n.clamp(1, MAX_NODES);
+        let n = roles.len();
         let dir = crate::temp_dir("cluster").map_err(io_error("creating a temp dir"))?;
         let mut ports = Vec::new();
         for _ in 0..n {
@@ -84,6 +148,7 @@ impl TestCluster {
         let voters: Vec<String> = ports
             .iter()
             .enumerate()
+            .filter(|(i, _)| roles[*i].is_controller())
             .map(|(i, (_, c))| format!("{i}@127.0.0.1:{c}"))
             .collect();
         let cluster_id = "vltava-test-cluster-id".to_string();
@@ -91,17 +156,29 @@ impl TestCluster {
         for (i, (client, controller)) in ports.iter().enumerate() {
             let node_dir = dir.join(format!("node-{i}"));
             std::fs::create_dir_all(&node_dir).map_err(io_error("creating a node dir"))?;
+            let role = roles[i];
+            let listeners = match role {
+                NodeRole::Combined => format!(
+                    "listeners=PLAINTEXT://127.0.0.1:{client},CONTROLLER://127.0.0.1:{controller}\n\
+                     advertised.listeners=PLAINTEXT://127.0.0.1:{client}\n"
+                ),
+                NodeRole::Controller => format!("listeners=CONTROLLER://127.0.0.1:{controller}\n"),
+                NodeRole::Broker => format!(
+                    "listeners=PLAINTEXT://127.0.0.1:{client}\n\
+                     advertised.listeners=PLAINTEXT://127.0.0.1:{client}\n"
+                ),
+            };
             let mut text = format!(
-                "process.roles=broker,controller\n\
+                "process.roles={}\n\
                  node.id={i}\n\
-                 listeners=PLAINTEXT://127.0.0.1:{client},CONTROLLER://127.0.0.1:{controller}\n\
-                 advertised.listeners=PLAINTEXT://127.0.0.1:{client}\n\
+                 {listeners}\
                  controller.listener.names=CONTROLLER\n\
                  controller.quorum.voters={}\n\
                  log.dirs={}\n\
                  broker.session.timeout.ms=3000\n\
                  broker.heartbeat.interval.ms=500\n\
                  group.initial.rebalance.delay.ms=0\n",
+                role.process_roles(),
                 voters.join(","),
                 node_dir.join("data").display()
             );
@@ -126,7 +203,9 @@ impl TestCluster {
             }
             nodes.push(ClusterNode {
                 id: i as i32,
+                role,
                 client_port: *client,
+                controller_port: *controller,
                 config,
                 stderr: node_dir.join("stderr.log"),
                 child: None,
@@ -164,14 +243,47 @@ impl TestCluster {
         self.nodes.is_empty()
     }
 
-    /// `host:port` of node `i`'s client listener.
+    /// `host:port` of node `i`'s client listener (a controller-only node has none: its
+    /// controller listener).
     pub fn addr(&self, i: usize) -> String {
-        format!("127.0.0.1:{}", self.nodes[i].client_port)
+        let n = &self.nodes[i];
+        let port = if n.role.is_broker() {
+            n.client_port
+        } else {
+            n.controller_port
+        };
+        format!("127.0.0.1:{port}")
     }
 
-    /// The client listeners of every node, comma-separated (a bootstrap server list).
-    pub fn bootstrap(&self) -> String {
+    /// `host:port` of node `i`'s controller listener (where a voter takes raft messages and
+    /// the controller channel); unused on a broker-only node.
+    pub fn controller_addr(&self, i: usize) -> String {
+        format!("127.0.0.1:{}", self.nodes[i].controller_port)
+    }
+
+    /// Node `i`'s role.
+    pub fn role(&self, i: usize) -> NodeRole {
+        self.nodes[i].role
+    }
+
+    /// The indices of the nodes that serve clients.
+    pub fn brokers(&self) -> Vec<usize> {
         (0..self.nodes.len())
+            .filter(|i| self.nodes[*i].role.is_broker())
+            .collect()
+    }
+
+    /// The indices of the voters.
+    pub fn controllers(&self) -> Vec<usize> {
+        (0..self.nodes.len())
+            .filter(|i| self.nodes[*i].role.is_controller())
+            .collect()
+    }
+
+    /// The client listeners of every broker, comma-separated (a bootstrap server list).
+    pub fn bootstrap(&self) -> String {
+        self.brokers()
+            .into_iter()
             .map(|i| self.addr(i))
             .collect::<Vec<_>>()
             .join(",")

@@ -37,6 +37,8 @@ pub struct BrokerConfig {
     pub node_id: i32,
     /// `process.roles`
     pub process_roles: Vec<String>,
+    /// `process.roles` as what this node runs.
+    pub roles: super::roles::ProcessRoles,
     /// `listeners`
     pub listeners: Vec<Listener>,
     /// `advertised.listeners` (defaults to the client listeners)
@@ -45,6 +47,8 @@ pub struct BrokerConfig {
     pub controller_listener_names: Vec<String>,
     /// `controller.quorum.voters` as (id, host, port)
     pub controller_quorum_voters: Vec<(i32, String, u16)>,
+    /// `controller.quorum.bootstrap.servers` as (host, port)
+    pub controller_quorum_bootstrap_servers: Vec<(String, u16)>,
     /// `log.dirs` (or `log.dir`)
     pub log_dirs: Vec<PathBuf>,
     /// `num.partitions`
@@ -254,6 +258,21 @@ impl BrokerConfig {
                 .map_err(|_| invalid("controller.quorum.voters", &v, "bad port"))?;
             controller_quorum_voters.push((id, host.to_string(), port));
         }
+        let mut controller_quorum_bootstrap_servers = Vec::new();
+        for v in r.list("controller.quorum.bootstrap.servers", "") {
+            let (host, port) = v.rsplit_once(':').ok_or_else(|| {
+                invalid(
+                    "controller.quorum.bootstrap.servers",
+                    &v,
+                    "expected host:port",
+                )
+            })?;
+            let port: u16 = port
+                .parse()
+                .map_err(|_| invalid("controller.quorum.bootstrap.servers", &v, "bad port"))?;
+            controller_quorum_bootstrap_servers.push((host.to_string(), port));
+        }
+        let roles = super::roles::ProcessRoles::parse(&process_roles)?;
         let log_dirs: Vec<PathBuf> = match r.get("log.dirs").or(r.get("log.dir")) {
             Some(v) => v
                 .split(',')
@@ -308,17 +327,21 @@ impl BrokerConfig {
             }
         }
 
-        // One voter is the one-node default: Kafka's single-node properties
-        // set the internal topics to one replica; a cluster gets Kafka's defaults.
-        let single = controller_quorum_voters.len() <= 1;
+        // One combined voter is the one-node default: Kafka's single-node properties
+        // set the internal topics to one replica; a cluster (several voters, or any
+        // node with split roles) gets Kafka's defaults.
+        let single =
+            controller_quorum_voters.len() <= 1 && roles == super::roles::ProcessRoles::Combined;
         let (internal_rf, txn_min_isr) = if single { (1, 1) } else { (3, 2) };
-        Ok(BrokerConfig {
+        let config = BrokerConfig {
             node_id,
             process_roles,
+            roles,
             listeners,
             advertised_listeners,
             controller_listener_names,
             controller_quorum_voters,
+            controller_quorum_bootstrap_servers,
             log_dirs,
             num_partitions: r.int("num.partitions", 1)?,
             default_replication_factor: r.int("default.replication.factor", 1)?,
@@ -397,7 +420,9 @@ impl BrokerConfig {
             offset_metadata_max_bytes: r.int("offset.metadata.max.bytes", 4_096)?,
             log_defaults,
             raw,
-        })
+        };
+        super::roles::validate(&config)?;
+        Ok(config)
     }
 
     /// The listener clients connect to (the first that is not a controller listener).

@@ -4,6 +4,8 @@
 
 mod broker_config;
 mod properties;
+mod roles;
 
 pub use broker_config::{BrokerConfig, ConfigError, Listener};
 pub use properties::{Properties, env_key_to_property, parse_properties};
+pub use roles::ProcessRoles;

@@ -60,7 +60,7 @@ async fn create(addr: &str, name: &str, partitions: i32, rf: i16) -> i16 {
         .error_code
 }
 
-async fn describe_quorum(addr: &str) -> DescribeQuorumResponse {
+pub(crate) async fn describe_quorum(addr: &str) -> DescribeQuorumResponse {
     let mut c = Client::connect_addr(addr).await;
     let req = DescribeQuorumRequest {
         topics: vec![TopicData {

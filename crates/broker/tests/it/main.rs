@@ -20,5 +20,6 @@ mod produce_rules;
 mod replica_manager;
 mod replication;
 mod retention;
+mod split_roles;
 mod support;
 mod transactions;

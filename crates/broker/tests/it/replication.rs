@@ -41,7 +41,7 @@ async fn create(addr: &str, name: &str, configs: &[(&str, &str)]) -> i16 {
         .error_code
 }
 
-async fn metadata(addr: &str, topic: &str) -> MetadataResponse {
+pub(crate) async fn metadata(addr: &str, topic: &str) -> MetadataResponse {
     let mut c = Client::connect_addr(addr).await;
     let req = MetadataRequest {
         topics: Some(vec![MetadataRequestTopic {
@@ -58,16 +58,19 @@ async fn metadata(addr: &str, topic: &str) -> MetadataResponse {
 }
 
 /// (leader, ISR) of partition 0 of `topic` as node `addr` reports it.
-async fn leader_and_isr(addr: &str, topic: &str) -> (i32, Vec<i32>) {
+pub(crate) async fn leader_and_isr(addr: &str, topic: &str) -> (i32, Vec<i32>) {
     let m = metadata(addr, topic).await;
-    let p = &m.topics[0].partitions[0];
+    // A node that has not applied the topic yet knows no partition: no leader, no ISR.
+    let Some(p) = m.topics.first().and_then(|t| t.partitions.first()) else {
+        return (-1, Vec::new());
+    };
     let mut isr = p.isr_nodes.clone();
     isr.sort_unstable();
     (p.leader_id, isr)
 }
 
 /// Polls node `addr` until `check(leader, isr)` holds; returns them.
-async fn wait_for(
+pub(crate) async fn wait_for(
     addr: &str,
     topic: &str,
     what: &str,
@@ -103,7 +106,7 @@ fn batch(n: usize, tag: &str) -> Bytes {
 }
 
 /// Produces one batch of `n` records with `acks`; (error code, base offset).
-async fn produce(addr: &str, topic: &str, acks: i16, n: usize, tag: &str) -> (i16, i64) {
+pub(crate) async fn produce(addr: &str, topic: &str, acks: i16, n: usize, tag: &str) -> (i16, i64) {
     let mut c = Client::connect_addr(addr).await;
     let req = ProduceRequest {
         acks,
@@ -128,7 +131,7 @@ async fn produce(addr: &str, topic: &str, acks: i16, n: usize, tag: &str) -> (i1
 
 /// Every record value of partition 0 a consumer reads from node `addr` (its leader), from
 /// offset 0 up to the high watermark; (error code, values in offset order, high watermark).
-async fn consume(addr: &str, topic: &str) -> (i16, Vec<String>, i64) {
+pub(crate) async fn consume(addr: &str, topic: &str) -> (i16, Vec<String>, i64) {
     let mut c = Client::connect_addr(addr).await;
     let mut values = Vec::new();
     let mut offset = 0;
@@ -211,7 +214,7 @@ fn values_on_disk(cluster: &TestCluster, i: usize, topic: &str) -> Vec<String> {
     values
 }
 
-fn expected(tags: &[&str], per_batch: usize) -> Vec<String> {
+pub(crate) fn expected(tags: &[&str], per_batch: usize) -> Vec<String> {
     tags.iter()
         .flat_map(|t| (0..per_batch).map(move |i| format!("{t}-{i}")))
         .collect()

@@ -7,8 +7,10 @@
 //! - `client`: [`RpcClient`], pooled connections to voters with time limits.
 //! - `service`: [`ControllerService`], the handler that runs the requests on this node's
 //!   controller and answers NOT_CONTROLLER when it does not lead.
+//! - `metadata_service`: Fetch and FetchSnapshot of `__cluster_metadata` for observers.
 
 pub mod client;
+pub mod metadata_service;
 pub mod server;
 pub mod service;
 

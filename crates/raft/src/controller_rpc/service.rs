@@ -1,6 +1,7 @@
 //! [`ControllerService`]: what the controller listener answers for other brokers. Each request
 //! runs on this node's controller as if it were local (never forwarded again), so a node that
-//! does not lead answers NOT_CONTROLLER and the sender looks for the new leader.
+//! does not lead answers NOT_CONTROLLER and the sender looks for the new leader. Observers
+//! fetch the metadata log here too (`metadata_service`).
 
 use std::sync::{Arc, OnceLock};
 
@@ -122,6 +123,12 @@ impl RpcHandler for ControllerService {
                             "this node does not lead the metadata quorum",
                         ),
                     })
+                }
+                RequestBody::Fetch(r) => {
+                    ResponseBody::from(super::metadata_service::fetch(&c, r, version).await)
+                }
+                RequestBody::FetchSnapshot(r) => {
+                    ResponseBody::from(super::metadata_service::fetch_snapshot(&c, r).await)
                 }
                 _ => return None,
             })

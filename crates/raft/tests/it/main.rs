@@ -5,6 +5,7 @@ mod controller_channel;
 mod controller_restart;
 mod controller_validation;
 mod multi_voter;
+mod observers;
 mod replay_properties;
 mod storage_recovery;
 mod tcp_transport;
