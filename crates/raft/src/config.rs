@@ -47,6 +47,10 @@ pub struct QuorumConfig {
     /// voter: needed when other processes (observers, brokers) talk to this controller.
     /// Several voters always serve it.
     pub serve_listener: bool,
+    /// Every election timeout is exactly `election_ticks` instead of raft-rs's random draw
+    /// from `[election_ticks, 2 * election_ticks)` (its own random source, so runs differ).
+    /// For deterministic simulation, where the simulator varies when each node ticks.
+    pub fixed_election_timeout: bool,
 }
 
 impl QuorumConfig {
@@ -69,6 +73,7 @@ impl QuorumConfig {
             topic_defaults: TopicDefaults::default(),
             broker_session_timeout: Duration::from_millis(9000),
             serve_listener: false,
+            fixed_election_timeout: false,
         }
     }
 }

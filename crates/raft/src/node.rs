@@ -153,9 +153,17 @@ impl RaftNode {
             replay(&mut image, &records);
             image.offset = snap_index as i64;
         }
+        let election_tick = cfg.election_ticks.max(2);
+        let (min_election_tick, max_election_tick) = if cfg.fixed_election_timeout {
+            (election_tick, election_tick + 1)
+        } else {
+            (0, 0)
+        };
         let raft_cfg = Config {
             id: raft_id(cfg.node_id),
-            election_tick: cfg.election_ticks.max(2),
+            election_tick,
+            min_election_tick,
+            max_election_tick,
             heartbeat_tick: cfg.heartbeat_ticks.max(1),
             applied: snap_index,
             max_size_per_msg: MAX_MSG_BYTES,

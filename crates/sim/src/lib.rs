@@ -20,6 +20,7 @@ pub mod controller;
 pub mod invariants;
 pub mod log;
 pub mod net;
+pub mod quorum;
 pub mod world;
 
 pub use invariants::Violation;

@@ -72,18 +72,19 @@ pub enum Msg {
 
 /// A message on its way.
 #[derive(Debug, Clone)]
-struct InFlight {
+struct InFlight<M> {
     deliver_at: u64,
     seq: u64,
     from: i32,
     to: i32,
-    msg: Msg,
+    msg: M,
 }
 
-/// Links, delays and drops.
-#[derive(Debug, Default)]
-pub struct Network {
-    in_flight: Vec<InFlight>,
+/// Links, delays and drops, for messages of type `M` (replication's [`Msg`] by default;
+/// the quorum simulation carries raft messages).
+#[derive(Debug)]
+pub struct Network<M = Msg> {
+    in_flight: Vec<InFlight<M>>,
     cut: BTreeSet<(i32, i32)>,
     seq: u64,
     /// Drop probability per message, per mille.
@@ -92,14 +93,21 @@ pub struct Network {
     pub max_delay_ms: u64,
 }
 
-impl Network {
+impl<M> Network<M> {
     /// A network dropping `drop_per_mille` of messages, delaying each by 1..=`max_delay_ms`.
     pub fn new(drop_per_mille: u64, max_delay_ms: u64) -> Self {
         Network {
+            in_flight: Vec::new(),
+            cut: BTreeSet::new(),
+            seq: 0,
             drop_per_mille,
             max_delay_ms,
-            ..Network::default()
         }
+    }
+
+    /// Drops every message on its way to `to` (its connections died with it).
+    pub fn drop_to(&mut self, to: i32) {
+        self.in_flight.retain(|m| m.to != to);
     }
 
     fn key(a: i32, b: i32) -> (i32, i32) {
@@ -127,7 +135,7 @@ impl Network {
     }
 
     /// Sends `msg`; it may be dropped, and is on a cut link.
-    pub fn send(&mut self, rng: &mut SplitMix64, now: u64, from: i32, to: i32, msg: Msg) {
+    pub fn send(&mut self, rng: &mut SplitMix64, now: u64, from: i32, to: i32, msg: M) {
         if !self.connected(from, to) || rng.chance(self.drop_per_mille) {
             return;
         }
@@ -143,7 +151,7 @@ impl Network {
 
     /// Takes the earliest message due at `now` whose link is still up (messages on a cut
     /// link are lost).
-    pub fn next_due(&mut self, now: u64) -> Option<(i32, i32, Msg)> {
+    pub fn next_due(&mut self, now: u64) -> Option<(i32, i32, M)> {
         loop {
             let (i, _) = self
                 .in_flight
