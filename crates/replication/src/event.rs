@@ -24,6 +24,10 @@ pub enum Event {
     /// it go, and so do epochs that start there. The offset may equal the log end offset,
     /// when only epoch entries starting there are dropped.
     Truncate(u64),
+    /// The leader's log starts after this follower's log end (its old records were deleted
+    /// by retention or DeleteRecords): delete the whole local log and start it empty at
+    /// this offset, as Kafka's follower does (`truncateFullyAndStartAt`).
+    TruncateFullyAndStartAt(u64),
     /// This broker leads from now on: record that `epoch` starts at `start_offset` in the
     /// log's leader-epoch history (Kafka assigns it at the log end when leadership starts).
     LeaderEpochStarted {

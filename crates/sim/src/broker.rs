@@ -418,6 +418,13 @@ impl SimBroker {
                     ));
                     part.log.truncate(offset);
                 }
+                // The simulated logs never lose their start (no retention), so no leader
+                // answers out of range below it.
+                Event::TruncateFullyAndStartAt(offset) => {
+                    out.notes.push(format!(
+                        "b{id} p{p} unexpectedly restarts its log at {offset}"
+                    ));
+                }
                 Event::LeaderEpochStarted {
                     epoch,
                     start_offset,

@@ -402,6 +402,9 @@ impl World {
             }
         }
         self.fetch_reported.retain(|&(b, _), _| b != id);
+        // Its connections die with it: what was on its way to it is lost (what it sent
+        // may still arrive).
+        self.net.drop_to(id);
         let down = self.rng.range(10, 4_000);
         self.restart_at.insert(id, self.now + down);
         self.note(|| format!("b{id} CRASHES (lost {lost:?}), restarts in {down} ms"));

@@ -145,6 +145,24 @@ pub async fn handle(
             Ok(Err(_)) | Err(_) => break out,
         }
     };
+    // A follower below the log start learns where the log starts now (it restarts its log
+    // there); Kafka's follower asks by ListOffsets instead.
+    let data: Vec<PartitionData> = data
+        .into_iter()
+        .zip(&names)
+        .map(|(mut d, name)| {
+            if d.error_code == error_codes::OFFSET_OUT_OF_RANGE
+                && let Some(p) = name
+                    .as_deref()
+                    .and_then(|n| broker.partitions.get(n, d.partition_index))
+            {
+                let log = p.log();
+                d.log_start_offset = log.log_start_offset();
+                d.high_watermark = log.high_watermark();
+            }
+            d
+        })
+        .collect();
     ResponseBody::from(FetchResponse {
         responses: group(&targets, data),
         session_id: 0,

@@ -113,6 +113,20 @@ impl ReplicaManager {
         if cell.replica.fetch_position(&LogEpochs(&log)) != Some(target.position) {
             return Ok(FollowOutcome::Stale);
         }
+        if data.error_code == crate::error_codes::OFFSET_OUT_OF_RANGE && data.log_start_offset >= 0
+        {
+            let result = FetchResult::OutOfRange {
+                leader_log_start_offset: offset(data.log_start_offset),
+            };
+            let events = cell
+                .replica
+                .on_fetch_response(&target.position, result, &LogEpochs(&log));
+            if events.is_empty() {
+                return Ok(FollowOutcome::Error(data.error_code));
+            }
+            hosted.perform(&mut cell, &mut log, events, self);
+            return Ok(FollowOutcome::Truncated);
+        }
         if data.error_code != 0 {
             return Ok(FollowOutcome::Error(data.error_code));
         }
@@ -144,6 +158,14 @@ impl ReplicaManager {
         // A follower's high watermark may also move back (it takes the leader's).
         let hw = cell.replica.high_watermark();
         log.set_high_watermark(i64::try_from(hw).unwrap_or(i64::MAX));
+        // The leader's log start moved up (retention, DeleteRecords): so does this one's, up
+        // to its high watermark, as Kafka's follower does.
+        let start = data.log_start_offset.min(log.high_watermark());
+        if start > log.log_start_offset()
+            && let Err(e) = log.delete_records_before(start)
+        {
+            tracing::warn!(topic = %target.topic, partition = target.partition, start, error = %e, "cannot move the follower's log start");
+        }
         Ok(FollowOutcome::Appended {
             bytes: batches.len(),
         })

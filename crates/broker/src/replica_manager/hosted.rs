@@ -103,6 +103,15 @@ impl HostedReplica {
                     }
                     wake = true;
                 }
+                Event::TruncateFullyAndStartAt(offset) => {
+                    let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+                    if let Err(e) = log.truncate_fully_and_start_at(offset) {
+                        tracing::error!(topic = %self.topic, partition = self.index, offset, error = %e, "cannot restart the follower's log at the leader's log start");
+                    } else {
+                        tracing::info!(topic = %self.topic, partition = self.index, offset, "the leader's log starts after this follower's end: log restarted at the leader's log start");
+                    }
+                    wake = true;
+                }
                 Event::LeaderEpochStarted {
                     epoch,
                     start_offset,

@@ -3,7 +3,8 @@
 //! leader (kill -9) elects a new leader from the ISR that serves every acknowledged record
 //! and takes new ones; with `min.insync.replicas=3` and a node down, acks=all is refused with
 //! NOT_ENOUGH_REPLICAS once the ISR has shrunk while acks=1 goes on, and the restarted node
-//! catches up and rejoins the ISR.
+//! catches up and rejoins the ISR; a follower that was down while the leader's log start
+//! passed its log end restarts its log at the leader's log start and rejoins.
 
 #![allow(clippy::unwrap_used)]
 
@@ -11,10 +12,15 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bytes::Bytes;
+use vltava_protocol::messages::delete_records_request::{
+    DeleteRecordsPartition, DeleteRecordsTopic,
+};
 use vltava_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use vltava_protocol::messages::metadata_request::MetadataRequestTopic;
 use vltava_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use vltava_protocol::messages::{FetchRequest, MetadataRequest, MetadataResponse, ProduceRequest};
+use vltava_protocol::messages::{
+    DeleteRecordsRequest, FetchRequest, MetadataRequest, MetadataResponse, ProduceRequest,
+};
 use vltava_protocol::{RequestBody, ResponseBody};
 use vltava_records::{BatchBuilder, BatchBuilderConfig, BatchIter, DecodeLimits};
 use vltava_testkit::cluster::TestCluster;
@@ -341,6 +347,95 @@ async fn min_insync_replicas_with_a_node_down_then_it_catches_up_and_rejoins() {
         all,
         "the returned follower holds everything the leader has"
     );
+
+    tokio::task::spawn_blocking(move || drop(cluster))
+        .await
+        .unwrap();
+}
+
+/// DeleteRecords of partition 0 of `topic` before `offset`, sent to its leader; (error code,
+/// low watermark).
+async fn delete_records(addr: &str, topic: &str, offset: i64) -> (i16, i64) {
+    let mut c = Client::connect_addr(addr).await;
+    let req = DeleteRecordsRequest {
+        topics: vec![DeleteRecordsTopic {
+            name: topic.into(),
+            partitions: vec![DeleteRecordsPartition {
+                partition_index: 0,
+                offset,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        timeout_ms: 5000,
+        ..Default::default()
+    };
+    let ResponseBody::DeleteRecords(r) = c.call(2, RequestBody::from(req)).await else {
+        panic!("not a DeleteRecords response")
+    };
+    let p = &r.topics[0].partitions[0];
+    (p.error_code, p.low_watermark)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_below_the_leaders_log_start_restarts_its_log_there_and_rejoins() {
+    let mut cluster = start(&["replica.lag.time.max.ms=1500"]).await;
+    let a0 = cluster.addr(0);
+    let configs = [("min.insync.replicas", "1"), ("segment.bytes", "1024")];
+    assert_eq!(create(&a0, "behind", &configs).await, 0);
+    let (leader, _) = wait_for(&a0, "behind", "a leader", |l, isr| l >= 0 && isr.len() == 3).await;
+    let leader_addr = cluster.addr(leader as usize);
+    let (follower, other) = (((leader + 1) % 3) as usize, ((leader + 2) % 3) as usize);
+    cluster.kill(follower).unwrap();
+    wait_for(&leader_addr, "behind", "the ISR to shrink", |l, isr| {
+        l == leader && isr.len() == 2
+    })
+    .await;
+    let tags: Vec<String> = (0..20).map(|i| format!("b{i}")).collect();
+    for tag in &tags {
+        assert_eq!(produce(&leader_addr, "behind", -1, 10, tag).await.0, 0);
+    }
+    // The leader's log now starts at 150, past the dead follower's log end (0).
+    assert_eq!(delete_records(&leader_addr, "behind", 150).await, (0, 150));
+
+    cluster = tokio::task::spawn_blocking(move || {
+        cluster.restart(follower).unwrap();
+        cluster
+    })
+    .await
+    .unwrap();
+    wait_for(&leader_addr, "behind", "the ISR to grow back", |l, isr| {
+        l == leader && isr.len() == 3
+    })
+    .await;
+    assert_eq!(produce(&leader_addr, "behind", -1, 10, "after").await.0, 0);
+    let tail: Vec<&str> = tags[15..]
+        .iter()
+        .map(String::as_str)
+        .chain(["after"])
+        .collect();
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    loop {
+        let on_follower = values_on_disk(&cluster, follower, "behind");
+        if on_follower == expected(&tail, 10) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the restarted follower holds {} records, first {:?}",
+            on_follower.len(),
+            on_follower.first()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The follower that stayed up moved its log start with the leader's: the segments wholly
+    // below offset 150 are gone from its disk too.
+    let kept = values_on_disk(&cluster, other, "behind");
+    assert!(
+        !kept.contains(&"b0-0".to_string()),
+        "the other follower still holds offset 0"
+    );
+    assert!(kept.ends_with(&expected(&tail, 10)));
 
     tokio::task::spawn_blocking(move || drop(cluster))
         .await

@@ -31,6 +31,11 @@ pub enum FetchResult {
         /// The high watermark in the response.
         leader_high_watermark: u64,
     },
+    /// The leader answered OFFSET_OUT_OF_RANGE; its log starts at `leader_log_start_offset`.
+    OutOfRange {
+        /// The leader's log start offset.
+        leader_log_start_offset: u64,
+    },
 }
 
 impl Replica {
@@ -52,8 +57,12 @@ impl Replica {
     /// Applies the answer to the fetch sent at `position`. A diverging epoch gives
     /// [`Event::Truncate`] at Kafka's truncation offset (and the log end and high watermark
     /// drop to it); appended records move the log end, and the high watermark becomes
-    /// min(leader's, local log end) (a follower's may move back, as in Kafka). Answers for a
-    /// position of another leader or epoch are ignored.
+    /// min(leader's, local log end) (a follower's may move back, as in Kafka). Out of range
+    /// below the leader's log start gives [`Event::TruncateFullyAndStartAt`] the leader's log
+    /// start (the log end and high watermark move there); out of range above it (the
+    /// follower ahead of a leader whose epochs did not show the divergence) changes nothing,
+    /// and the fetch is retried. Answers for a position of another leader or epoch are
+    /// ignored.
     #[must_use]
     pub fn on_fetch_response(
         &mut self,
@@ -87,6 +96,16 @@ impl Replica {
                 } else {
                     Vec::new()
                 }
+            }
+            FetchResult::OutOfRange {
+                leader_log_start_offset,
+            } => {
+                if position.fetch_offset >= leader_log_start_offset {
+                    return Vec::new();
+                }
+                self.log_end_offset = leader_log_start_offset;
+                self.high_watermark = leader_log_start_offset;
+                vec![Event::TruncateFullyAndStartAt(leader_log_start_offset)]
             }
         }
     }

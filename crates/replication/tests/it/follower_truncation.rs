@@ -235,3 +235,31 @@ fn a_longer_log_in_the_same_epoch_is_cut_to_the_leaders_end_of_it() {
     let position = replica.fetch_position(&local).unwrap();
     assert_eq!(leader_answer(&leader_log, &position), None);
 }
+
+#[test]
+fn out_of_range_below_the_leaders_log_start_restarts_the_log_there() {
+    let local = history(&[(1, 4)]);
+    let mut replica = follower(&local, 3);
+    let position = replica.fetch_position(&local).unwrap();
+    assert_eq!(position.fetch_offset, 4);
+    let above = FetchResult::OutOfRange {
+        leader_log_start_offset: 2,
+    };
+    assert!(
+        replica.on_fetch_response(&position, above, &local).is_empty(),
+        "a fetch offset above the leader's log start is not fixed by restarting the log"
+    );
+    assert_eq!(replica.log_end_offset(), 4);
+    let below = FetchResult::OutOfRange {
+        leader_log_start_offset: 150,
+    };
+    assert_eq!(
+        replica.on_fetch_response(&position, below, &local),
+        vec![Event::TruncateFullyAndStartAt(150)]
+    );
+    assert_eq!(replica.log_end_offset(), 150);
+    assert_eq!(replica.high_watermark(), 150);
+    let empty = EpochHistory::new();
+    let next = replica.fetch_position(&empty).unwrap();
+    assert_eq!(next.fetch_offset, 150, "it fetches from the leader's log start");
+}
