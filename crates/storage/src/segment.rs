@@ -398,10 +398,16 @@ impl LogSegment {
     /// within `bytes`, header), with offsets already assigned.
     /// New index entries stay in memory until the next flush, roll or close
     /// ([`LogSegment::write_pending_index_entries`]).
+    /// A write that fails (a full disk, EIO) may have put part of `bytes` in the
+    /// file: it is cut back to the last whole batch at once (best effort; the
+    /// recovery at the next open cuts it otherwise), and nothing else changes.
     pub fn append(&mut self, bytes: &[u8], batches: &[(usize, BatchHeader)]) -> Result<()> {
-        self.log_file()?
-            .write_at(bytes, self.size)
-            .map_err(io_err(&self.log_path))?;
+        let file = self.log_file()?;
+        if let Err(e) = file.write_at(bytes, self.size) {
+            // Shrinking needs no space, so this works on a full disk too.
+            let _ = file.set_len(self.size);
+            return Err(StorageError::io(&self.log_path, e));
+        }
         let start = self.size;
         for (rel, h) in batches {
             self.index_batch(start + *rel as u64, h)?;

@@ -15,6 +15,7 @@ mod limits;
 mod many_partitions;
 mod member_ids;
 mod out_of_descriptors;
+mod out_of_disk;
 mod pipelining;
 mod produce_rules;
 mod replica_manager;
