@@ -258,7 +258,11 @@ async fn a_full_disk_gives_storage_errors_and_loses_nothing_acknowledged() {
     drop((c, c2));
     drop(broker); // SIGKILL
     fs.free();
-    assert_eq!(on_disk(&fs, "t", 0), acked, "after kill -9, before recovery");
+    assert_eq!(
+        on_disk(&fs, "t", 0),
+        acked,
+        "after kill -9, before recovery"
+    );
     let broker = start(&fs, &wrapper);
     let mut c = Client::connect_addr(broker.addr()).await;
     metadata_ok(&mut c, 2).await;

@@ -73,7 +73,11 @@ impl SpaceReserve {
 
     /// Makes the reserve again if it is missing and the last try is old enough.
     pub fn maybe_restore(&mut self) {
-        if self.held || self.last_try.is_some_and(|t| t.elapsed() < RESTORE_INTERVAL) {
+        if self.held
+            || self
+                .last_try
+                .is_some_and(|t| t.elapsed() < RESTORE_INTERVAL)
+        {
             return;
         }
         self.restore();

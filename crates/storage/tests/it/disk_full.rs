@@ -5,13 +5,17 @@
 //! reopen (what the broker does with an offline log) serves again once space
 //! is back, also from the image a kill -9 would leave.
 
+#![allow(clippy::unwrap_used)]
+
 use std::sync::atomic::Ordering;
 
 use crate::common::*;
 use vltava_storage::{Log, LogOpenOptions, MemStorage, StorageError};
 
 fn limit(s: &MemStorage, bytes: Option<u64>) {
-    s.stats().space_left.store(bytes.unwrap_or(0), Ordering::Relaxed);
+    s.stats()
+        .space_left
+        .store(bytes.unwrap_or(0), Ordering::Relaxed);
     s.stats()
         .space_limited
         .store(bytes.is_some(), Ordering::Relaxed);
@@ -59,7 +63,16 @@ fn a_failed_append_is_cut_back_and_the_log_serves_after_a_reopen() {
     assert!(log.is_offline());
     assert_eq!(log_files_len(&s), bytes_before, "partial batch cut back");
     assert_eq!(log.log_end_offset(), 12);
-    assert_eq!(log.producer_state().get(7).unwrap().batches.back().unwrap().last_seq, 11);
+    assert_eq!(
+        log.producer_state()
+            .get(7)
+            .unwrap()
+            .batches
+            .back()
+            .unwrap()
+            .last_seq,
+        11
+    );
     assert_eq!(read_all(&log, 0), before, "reads go on");
 
     // Still full: a reopen may fail (recovery rewrites indexes), never panics,
@@ -133,7 +146,10 @@ fn running_out_at_any_byte_keeps_exactly_the_acknowledged_records() {
                 let got = back
                     .read_bytes(*o, 1, vltava_storage::FetchIsolation::LogEnd, true)
                     .unwrap();
-                assert!(records_of(&got).iter().any(|(g, _)| g == o), "budget {budget}, {what}: offset {o}");
+                assert!(
+                    records_of(&got).iter().any(|(g, _)| g == o),
+                    "budget {budget}, {what}: offset {o}"
+                );
             }
             // The producer goes on at its next sequence; a resend of the last
             // acknowledged one is a duplicate, not a second copy.
@@ -145,7 +161,11 @@ fn running_out_at_any_byte_keeps_exactly_the_acknowledged_records() {
             }
             back.append_as_leader(&mut producer_batch(3, 0, seq, 4, 2), 0)
                 .unwrap();
-            assert_eq!(read_all(&back, 0).len(), acked + 4, "budget {budget}, {what}");
+            assert_eq!(
+                read_all(&back, 0).len(),
+                acked + 4,
+                "budget {budget}, {what}"
+            );
         }
     }
 }
