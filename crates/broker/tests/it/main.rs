@@ -22,4 +22,5 @@ mod replica_manager;
 mod replication;
 mod retention;
 mod support;
+mod ten_thousand_partitions;
 mod transactions;
