@@ -9,8 +9,8 @@
 //! The partition counts of `open_partitions` default to 1000,5000,10000,20000; set
 //! `VLTAVA_BENCH_OPEN_N` (comma-separated) to change them. Only that group:
 //! `cargo bench -p vltava-storage --bench storage -- open_partitions --warm-up-time 1 --measurement-time 5`
-//! (this also runs `open_partitions_segments`: 100 logs of 1 and of 20 segments,
-//! `VLTAVA_BENCH_SEGMENTS_LOGS` changes the count).
+//! (this also runs `open_partitions_segments`: 100 logs of 1 and of 20 segments of
+//! 128 KiB; `VLTAVA_BENCH_SEGMENTS_LOGS` and `VLTAVA_BENCH_SEGMENT_KB` change them).
 
 use std::fs::OpenOptions;
 use std::hint::black_box;
@@ -298,8 +298,8 @@ fn bench_open_partitions(c: &mut Criterion) {
 }
 
 /// Opening cleanly closed logs of 1 and of 20 segments of 128 KiB, each
-/// segment densely indexed (one entry per 100-byte batch, about 3 KiB of
-/// `.index` and 4.5 KiB of `.timeindex`): with the indexes of inactive segments
+/// segment densely indexed (one entry per 170-byte batch: about 6 KiB of
+/// `.index` and 9 KiB of `.timeindex` per 128 KiB): with the indexes of inactive segments
 /// read on first use, an old segment costs its file opens and a few small
 /// reads, not its index files.
 fn bench_open_segments(c: &mut Criterion) {
@@ -307,7 +307,11 @@ fn bench_open_segments(c: &mut Criterion) {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100);
-    let seg_bytes = 128 * 1024u64;
+    let seg_bytes: u64 = std::env::var("VLTAVA_BENCH_SEGMENT_KB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(128)
+        * 1024;
     let cfg = LogConfig {
         segment_bytes: seg_bytes,
         index_interval_bytes: 1,

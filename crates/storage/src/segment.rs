@@ -687,14 +687,30 @@ impl LogSegment {
             .time_index
             .last_entry()
             .unwrap_or((-1, self.base_offset));
+        let first = self.header_at(0)?;
         // The last time-index entry gives the segment's largest timestamp (which
-        // time retention acts on): check it against the batch it names (found
-        // without loading a deferred offset index).
+        // time retention acts on): check it against the batch it names. That
+        // batch is usually among the headers already read (the first batch or
+        // the tail); otherwise it is found without loading a deferred offset
+        // index (a binary search reading single entries).
         if time_max >= 0 {
-            let file = self.log_file()?;
-            let hint = self.offset_index.lookup_without_loading(time_off);
-            match self.translate_from(file.as_ref(), time_off, hint) {
-                Ok(Some((_, h))) if h.last_offset() == time_off && h.max_timestamp == time_max => {}
+            let tail_start = tail.first().map_or(i64::MAX, |(_, h)| h.base_offset);
+            let named = if time_off >= tail_start {
+                tail.iter()
+                    .find(|(_, h)| h.last_offset() >= time_off)
+                    .map(|(_, h)| *h)
+            } else if let Some(h) = first.filter(|h| h.last_offset() >= time_off) {
+                Some(h)
+            } else {
+                let file = self.log_file()?;
+                let hint = self.offset_index.lookup_without_loading(time_off);
+                self.translate_from(file.as_ref(), time_off, hint)
+                    .ok()
+                    .flatten()
+                    .map(|(_, h)| h)
+            };
+            match named {
+                Some(h) if h.last_offset() == time_off && h.max_timestamp == time_max => {}
                 _ => return self.rebuild_from_headers(),
             }
         }
@@ -710,7 +726,7 @@ impl LogSegment {
             self.next_offset = h.next_offset();
             since += h.total_size() as u64;
         }
-        if let Some(first) = self.header_at(0)? {
+        if let Some(first) = first {
             self.rolling_timestamp = Some(first.max_timestamp);
         }
         if time_off >= self.next_offset || self.next_offset < self.base_offset {
