@@ -15,7 +15,8 @@
 //! they are all on disk, so an inactive segment costs no index IO at open and no
 //! index memory until it is read. A deferred load that finds the file invalid
 //! (or cannot read it) leaves the index empty: lookups then start at the
-//! segment's first batch, and the next open rebuilds the file.
+//! segment's first batch. An invalid file is emptied, and the next open of the
+//! segment rebuilds it.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -202,7 +203,17 @@ impl<E: IndexEntry> IndexFile<E> {
             valid(a, b)
         }) {
             Ok(Some(f)) if f.len() == self.written => f.entries.into_inner().unwrap_or_default(),
-            _ => {
+            Ok(_) => {
+                // Damaged: emptied, so the next open does not trust it again (the
+                // segment's trusted load rebuilds an empty index that should
+                // have entries).
+                if let Ok(f) = d.storage.open(&self.path, true) {
+                    let _ = f.set_len(0);
+                }
+                self.load_failed.store(true, Ordering::Relaxed);
+                Vec::new()
+            }
+            Err(_) => {
                 self.load_failed.store(true, Ordering::Relaxed);
                 Vec::new()
             }

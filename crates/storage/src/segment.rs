@@ -729,6 +729,13 @@ impl LogSegment {
         if let Some(first) = first {
             self.rolling_timestamp = Some(first.max_timestamp);
         }
+        // An index entry is written at the first batch that follows more than
+        // `index.interval.bytes`: an empty offset index with more than that
+        // before the last batch was lost (or emptied as damaged).
+        let before_last = since - tail.last().map_or(0, |(_, h)| h.total_size() as u64);
+        if self.offset_index.is_empty() && before_last > self.index_interval {
+            return self.rebuild_from_headers();
+        }
         if time_off >= self.next_offset || self.next_offset < self.base_offset {
             return self.rebuild_from_headers();
         }

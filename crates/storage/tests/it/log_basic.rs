@@ -915,3 +915,45 @@ fn inactive_indexes_are_read_on_first_use_and_dropped_again() {
     log.append_as_leader(&mut batch(&[b"more"], 3000), 0)
         .unwrap();
 }
+
+#[test]
+fn a_damaged_index_found_on_first_use_is_emptied_and_rebuilt_at_the_next_open() {
+    let config = LogConfig {
+        index_interval_bytes: 1,
+        ..small_config()
+    };
+    let (s, c, mut log) = new_log(config.clone());
+    for i in 0..200 {
+        log.append_as_leader(&mut batch(&[&v(i)], 1000 + i as i64), 0)
+            .unwrap();
+    }
+    let expected = read_all(&log, 0);
+    let rp = log.log_end_offset();
+    log.close().unwrap();
+    let path = dir().join("00000000000000000000.index");
+    let good = s.snapshot()[&path].clone();
+    assert!(good.len() >= 40);
+    // A middle entry's position far past the log: fails the load's checks, not
+    // the last-entry check at open.
+    let mut bad = good.clone();
+    bad[20..24].copy_from_slice(&u32::MAX.to_be_bytes());
+    s.put(&path, bad).unwrap();
+    let reopen = || {
+        open(
+            &s,
+            &c,
+            config.clone(),
+            LogOpenOptions {
+                recovery_point: rp,
+                ..Default::default()
+            },
+        )
+    };
+    let log = reopen();
+    assert_eq!(read_all(&log, 0), expected, "reads stay right");
+    assert_eq!(s.snapshot()[&path].len(), 0, "emptied once found damaged");
+    drop(log);
+    let log = reopen();
+    assert_eq!(s.snapshot()[&path], good, "rebuilt at the next open");
+    assert_eq!(read_all(&log, 0), expected);
+}
