@@ -9,6 +9,8 @@
 //! The partition counts of `open_partitions` default to 1000,5000,10000,20000; set
 //! `VLTAVA_BENCH_OPEN_N` (comma-separated) to change them. Only that group:
 //! `cargo bench -p vltava-storage --bench storage -- open_partitions --warm-up-time 1 --measurement-time 5`
+//! (this also runs `open_partitions_segments`: 100 logs of 1 and of 20 segments of
+//! 128 KiB; `VLTAVA_BENCH_SEGMENTS_LOGS` and `VLTAVA_BENCH_SEGMENT_KB` change them).
 
 use std::fs::OpenOptions;
 use std::hint::black_box;
@@ -295,11 +297,86 @@ fn bench_open_partitions(c: &mut Criterion) {
     g.finish();
 }
 
+/// Opening cleanly closed logs of 1 and of 20 segments of 128 KiB, each
+/// segment densely indexed (one entry per 170-byte batch: about 6 KiB of
+/// `.index` and 9 KiB of `.timeindex` per 128 KiB): with the indexes of inactive segments
+/// read on first use, an old segment costs its file opens and a few small
+/// reads, not its index files.
+fn bench_open_segments(c: &mut Criterion) {
+    let logs: usize = std::env::var("VLTAVA_BENCH_SEGMENTS_LOGS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    let seg_bytes: u64 = std::env::var("VLTAVA_BENCH_SEGMENT_KB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(128)
+        * 1024;
+    let cfg = LogConfig {
+        segment_bytes: seg_bytes,
+        index_interval_bytes: 1,
+        retention_ms: -1,
+        ..LogConfig::default()
+    };
+    let mut chunk = Vec::new();
+    loop {
+        let mut b = BatchBuilder::new(BatchBuilderConfig::default());
+        b.append(1_700_000_000_000, None, Some(&[b'x'; 100]), &[])
+            .expect("append");
+        let batch = b.build().expect("build");
+        if (chunk.len() + batch.len()) as u64 > seg_bytes - 1024 {
+            break;
+        }
+        chunk.extend_from_slice(&batch);
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let open_with = |d: &Path, opts: LogOpenOptions| {
+        Log::open(
+            Arc::new(StdStorage),
+            d,
+            cfg.clone(),
+            Arc::new(SystemClock),
+            opts,
+        )
+        .expect("open log")
+    };
+    let mut g = c.benchmark_group("open_partitions_segments");
+    g.sample_size(10);
+    for segments in [1usize, 20] {
+        let dirs: Vec<_> = (0..logs)
+            .map(|i| tmp.path().join(format!("s{segments}-{i}")))
+            .collect();
+        for d in &dirs {
+            let mut log = open_with(d, LogOpenOptions::default());
+            for _ in 0..segments {
+                let mut bytes = chunk.clone();
+                log.append_as_leader(&mut bytes, 0).expect("append");
+            }
+            assert_eq!(log.segments().count(), segments);
+            log.close().expect("close");
+        }
+        let clean = LogOpenOptions {
+            recovery_point: i64::MAX,
+            ..LogOpenOptions::default()
+        };
+        g.throughput(Throughput::Elements(logs as u64));
+        g.bench_function(format!("log_open_{segments}_segments"), |b| {
+            b.iter(|| {
+                for d in &dirs {
+                    black_box(open_with(d, clean).log_end_offset());
+                }
+            })
+        });
+    }
+    g.finish();
+}
+
 criterion_group!(
     benches,
     bench_append,
     bench_read,
     bench_recovery,
-    bench_open_partitions
+    bench_open_partitions,
+    bench_open_segments
 );
 criterion_main!(benches);

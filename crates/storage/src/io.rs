@@ -172,6 +172,12 @@ pub struct MemStats {
     pub fail_sync: AtomicBool,
     /// When set, every `write_at` fails with an IO error.
     pub fail_write: AtomicBool,
+    /// When set, writes may add at most `space_left` more bytes in total: a
+    /// write that does not fit is done in part (as a full disk does) and then
+    /// fails with ENOSPC.
+    pub space_limited: AtomicBool,
+    /// Bytes writes may still add while `space_limited` is set.
+    pub space_left: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -210,6 +216,17 @@ impl StorageFile for MemFile {
             return Err(io::Error::other("injected write failure"));
         }
         let mut d = self.data.write().map_err(|_| poisoned())?;
+        let full = self.stats.space_limited.load(Ordering::Relaxed);
+        let fits = if full {
+            let left = self.stats.space_left.load(Ordering::Relaxed);
+            let n = usize::try_from(left).unwrap_or(usize::MAX).min(buf.len());
+            self.stats.space_left.fetch_sub(n as u64, Ordering::Relaxed);
+            n
+        } else {
+            buf.len()
+        };
+        let buf_all = buf;
+        let buf = &buf_all[..fits];
         let end = usize::try_from(pos)
             .ok()
             .and_then(|p| p.checked_add(buf.len()))
@@ -222,6 +239,10 @@ impl StorageFile for MemFile {
         self.stats
             .bytes_written
             .fetch_add(buf.len() as u64, Ordering::Relaxed);
+        if fits < buf_all.len() {
+            // ENOSPC: what a full disk answers once the write has been cut short.
+            return Err(io::Error::from_raw_os_error(28));
+        }
         Ok(())
     }
     fn len(&self) -> io::Result<u64> {

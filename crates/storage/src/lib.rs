@@ -19,6 +19,7 @@ pub mod error;
 pub mod fuzz_support;
 pub mod handle_cache;
 pub mod index_file;
+pub mod index_memory;
 pub mod io;
 pub mod leader_epoch;
 pub mod log;

@@ -557,6 +557,7 @@ impl Log {
             self.log_start_offset = self.log_start_offset.max(first);
             self.high_watermark = self.high_watermark.max(self.log_start_offset);
         }
+        self.bound_index_memory();
         // Like Kafka, the finished segments are flushed after the roll, but not on
         // the append path: the caller runs `rolled_flush_job` when it suits it.
         Ok(())

@@ -6,9 +6,10 @@
 
 use std::ops::{Deref, DerefMut};
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::error::{Result, StorageError};
-use crate::index_file::{IndexEntry, IndexFile};
+use crate::index_file::{IndexEntry, IndexFile, Validator};
 use crate::io::Storage;
 
 /// Size of one entry in bytes.
@@ -67,6 +68,40 @@ impl OffsetIndex {
         })
     }
 
+    /// The entry check of [`OffsetIndex::load`] for a log of `log_size` bytes.
+    fn validator(log_size: u64) -> Validator<(u32, u32)> {
+        Arc::new(move |last, &(rel, pos)| {
+            let in_log = u64::from(pos) < log_size.max(1) && rel <= i32::MAX as u32;
+            in_log && last.is_none_or(|&(lr, lp)| rel > lr && pos > lp)
+        })
+    }
+
+    /// Opens an existing index reading only its last entry; the rest is read
+    /// (and checked as by [`OffsetIndex::load`]) on first use. `Ok(None)`: rebuild.
+    pub fn open_deferred(
+        storage: &Arc<dyn Storage>,
+        path: &Path,
+        base_offset: i64,
+        max_bytes: u64,
+        log_size: u64,
+    ) -> Result<Option<Self>> {
+        let file =
+            IndexFile::open_deferred(storage.clone(), path, max_bytes, Self::validator(log_size))?;
+        Ok(file.map(|mut file| {
+            if log_size == 0 {
+                file.forget_entries();
+            }
+            OffsetIndex { file, base_offset }
+        }))
+    }
+
+    /// Lets the entries be dropped and read back (an inactive segment of
+    /// `log_size` bytes).
+    pub fn make_deferred(&mut self, storage: &Arc<dyn Storage>, log_size: u64) {
+        self.file
+            .make_deferred(storage.clone(), Self::validator(log_size));
+    }
+
     /// Loads an existing index, checking every entry: offsets and positions must
     /// increase and positions must lie inside a log of `log_size` bytes; a zero tail
     /// (preallocated space) ends the entries. Returns `Ok(None)` when the file is
@@ -97,7 +132,7 @@ impl OffsetIndex {
 
     /// The last entry as (absolute offset, position).
     pub fn last_entry(&self) -> Option<(i64, u32)> {
-        self.file.raw_entries().last().map(|e| self.absolute(e))
+        self.file.last().map(|e| self.absolute(&e))
     }
 
     /// Every entry as (absolute offset, position).
@@ -114,7 +149,7 @@ impl OffsetIndex {
                 base: self.base_offset,
             }
         })?;
-        if let Some(&(lr, lp)) = self.file.raw_entries().last() {
+        if let Some((lr, lp)) = self.file.last() {
             if rel <= lr || position <= lp {
                 return Ok(());
             }
@@ -133,6 +168,15 @@ impl OffsetIndex {
             Some(i) => self.absolute(&entries[i]),
             None => (self.base_offset, 0),
         }
+    }
+
+    /// Like [`OffsetIndex::lookup`] without loading a deferred index (a few
+    /// single-entry reads instead).
+    pub fn lookup_without_loading(&self, target: i64) -> (i64, u32) {
+        let base = self.base_offset;
+        self.file
+            .floor_without_loading(|&(r, _)| base.saturating_add(i64::from(r)) <= target)
+            .map_or((base, 0), |e| self.absolute(&e))
     }
 
     /// The entry with the largest position strictly below `position`, as

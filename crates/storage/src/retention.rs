@@ -29,6 +29,7 @@ impl Log {
     pub fn run_retention(&mut self, now_ms: i64) -> Result<RetentionOutcome> {
         self.ensure_online()?;
         let r = self.retention_inner(now_ms);
+        self.bound_index_memory();
         self.guard(r)
     }
 

@@ -12,6 +12,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use vltava_records::batch_header::{ATTRIBUTES_OFFSET, BATCH_HEADER_LEN, parse_header};
@@ -97,7 +98,13 @@ pub struct LogSegment {
     index_damaged: bool,
     /// The `.txnindex` failed its checks when opened: rebuild it from the log.
     txn_index_damaged: bool,
+    /// [`INDEX_TICK`] at the last index lookup (for dropping the least recently
+    /// used inactive indexes from memory).
+    index_last_use: AtomicU64,
 }
+
+/// A process-wide clock of index lookups.
+static INDEX_TICK: AtomicU64 = AtomicU64::new(1);
 
 /// What recovering one segment found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,6 +197,7 @@ impl LogSegment {
             index_interval: config.index_interval_bytes,
             index_damaged: false,
             txn_index_damaged: false,
+            index_last_use: AtomicU64::new(0),
         })
     }
 
@@ -212,20 +220,23 @@ impl LogSegment {
         let time_path = dir.join(file_name(base_offset, TIME_INDEX_SUFFIX));
         let max = config.segment_index_bytes;
         let mut index_damaged = false;
-        let offset_index = match OffsetIndex::load(st, &index_path, base_offset, max, size)? {
-            Some(i) => i,
-            None => {
-                index_damaged = true;
-                OffsetIndex::create(st, &index_path, base_offset, max)?
-            }
-        };
-        let time_index = match TimeIndex::load(st, &time_path, base_offset, max, i64::MAX)? {
-            Some(i) => i,
-            None => {
-                index_damaged = true;
-                TimeIndex::create(st, &time_path, base_offset, max)?
-            }
-        };
+        // Only the indexes' last entries are read now; the rest on first use.
+        let offset_index =
+            match OffsetIndex::open_deferred(storage, &index_path, base_offset, max, size)? {
+                Some(i) => i,
+                None => {
+                    index_damaged = true;
+                    OffsetIndex::create(st, &index_path, base_offset, max)?
+                }
+            };
+        let time_index =
+            match TimeIndex::open_deferred(storage, &time_path, base_offset, max, i64::MAX)? {
+                Some(i) => i,
+                None => {
+                    index_damaged = true;
+                    TimeIndex::create(st, &time_path, base_offset, max)?
+                }
+            };
         let txn_path = dir.join(file_name(base_offset, TXN_INDEX_SUFFIX));
         let (txn_index, txn_index_damaged) =
             match TxnIndex::load(st, txn_path.clone(), base_offset)? {
@@ -257,6 +268,7 @@ impl LogSegment {
             index_interval: config.index_interval_bytes,
             index_damaged,
             txn_index_damaged,
+            index_last_use: AtomicU64::new(0),
         })
     }
 
@@ -398,10 +410,16 @@ impl LogSegment {
     /// within `bytes`, header), with offsets already assigned.
     /// New index entries stay in memory until the next flush, roll or close
     /// ([`LogSegment::write_pending_index_entries`]).
+    /// A write that fails (a full disk, EIO) may have put part of `bytes` in the
+    /// file: it is cut back to the last whole batch at once (best effort; the
+    /// recovery at the next open cuts it otherwise), and nothing else changes.
     pub fn append(&mut self, bytes: &[u8], batches: &[(usize, BatchHeader)]) -> Result<()> {
-        self.log_file()?
-            .write_at(bytes, self.size)
-            .map_err(io_err(&self.log_path))?;
+        let file = self.log_file()?;
+        if let Err(e) = file.write_at(bytes, self.size) {
+            // Shrinking needs no space, so this works on a full disk too.
+            let _ = file.set_len(self.size);
+            return Err(StorageError::io(&self.log_path, e));
+        }
         let start = self.size;
         for (rel, h) in batches {
             self.index_batch(start + *rel as u64, h)?;
@@ -462,7 +480,19 @@ impl LogSegment {
         file: &dyn StorageFile,
         target: i64,
     ) -> Result<Option<(u64, BatchHeader)>> {
-        let (idx_offset, idx_pos) = self.offset_index.lookup(target);
+        self.touch_indexes();
+        let hint = self.offset_index.lookup(target);
+        self.translate_from(file, target, hint)
+    }
+
+    /// [`LogSegment::translate_offset`] from an index entry (offset, position)
+    /// at or below `target`, checked before it is used.
+    fn translate_from(
+        &self,
+        file: &dyn StorageFile,
+        target: i64,
+        (idx_offset, idx_pos): (i64, u32),
+    ) -> Result<Option<(u64, BatchHeader)>> {
         let mut pos = u64::from(idx_pos);
         if idx_offset != self.base_offset || idx_pos != 0 {
             // Trust the index entry only if it points at the batch it names.
@@ -527,6 +557,7 @@ impl LogSegment {
         // Jump to the last indexed batch starting before the limit (checked: its
         // header must name the entry's offset), then walk the few headers after it.
         let mut pos = first_end;
+        self.touch_indexes();
         if let Some((off, ipos)) = self.offset_index.floor_by_position(limit) {
             let ipos = u64::from(ipos);
             if ipos > pos {
@@ -566,6 +597,7 @@ impl LogSegment {
         }
         let file = self.log_file()?;
         let f = file.as_ref();
+        self.touch_indexes();
         let (hint_ts, hint_offset) = self.time_index.lookup(timestamp);
         // Start at the batch the entry names, if it really is the batch whose max
         // timestamp the entry records; otherwise (no entry, or a damaged index)
@@ -655,11 +687,30 @@ impl LogSegment {
             .time_index
             .last_entry()
             .unwrap_or((-1, self.base_offset));
+        let first = self.header_at(0)?;
         // The last time-index entry gives the segment's largest timestamp (which
-        // time retention acts on): check it against the batch it names.
+        // time retention acts on): check it against the batch it names. That
+        // batch is usually among the headers already read (the first batch or
+        // the tail); otherwise it is found without loading a deferred offset
+        // index (a binary search reading single entries).
         if time_max >= 0 {
-            match self.translate_offset(time_off) {
-                Ok(Some((_, h))) if h.last_offset() == time_off && h.max_timestamp == time_max => {}
+            let tail_start = tail.first().map_or(i64::MAX, |(_, h)| h.base_offset);
+            let named = if time_off >= tail_start {
+                tail.iter()
+                    .find(|(_, h)| h.last_offset() >= time_off)
+                    .map(|(_, h)| *h)
+            } else if let Some(h) = first.filter(|h| h.last_offset() >= time_off) {
+                Some(h)
+            } else {
+                let file = self.log_file()?;
+                let hint = self.offset_index.lookup_without_loading(time_off);
+                self.translate_from(file.as_ref(), time_off, hint)
+                    .ok()
+                    .flatten()
+                    .map(|(_, h)| h)
+            };
+            match named {
+                Some(h) if h.last_offset() == time_off && h.max_timestamp == time_max => {}
                 _ => return self.rebuild_from_headers(),
             }
         }
@@ -675,8 +726,15 @@ impl LogSegment {
             self.next_offset = h.next_offset();
             since += h.total_size() as u64;
         }
-        if let Some(first) = self.header_at(0)? {
+        if let Some(first) = first {
             self.rolling_timestamp = Some(first.max_timestamp);
+        }
+        // An index entry is written at the first batch that follows more than
+        // `index.interval.bytes`: an empty offset index with more than that
+        // before the last batch was lost (or emptied as damaged).
+        let before_last = since - tail.last().map_or(0, |(_, h)| h.total_size() as u64);
+        if self.offset_index.is_empty() && before_last > self.index_interval {
+            return self.rebuild_from_headers();
         }
         if time_off >= self.next_offset || self.next_offset < self.base_offset {
             return self.rebuild_from_headers();
@@ -786,10 +844,44 @@ impl LogSegment {
         let st = self.storage.as_ref();
         self.offset_index.trim(st)?;
         self.time_index.trim(st)?;
+        // From now on the entries may be dropped ([`LogSegment::unload_indexes`])
+        // and read back on use.
+        self.offset_index.make_deferred(&self.storage, self.size);
+        self.time_index
+            .make_deferred(&self.storage, self.next_offset);
         if let Some(f) = self.log.take() {
             self.handles.insert(self.handle_id, f);
         }
         Ok(())
+    }
+
+    /// Drops the index entries of an inactive segment from memory when they are
+    /// all in their files (read back on the next lookup); returns whether any
+    /// were dropped.
+    pub fn unload_indexes(&mut self) -> bool {
+        if self.log.is_some() {
+            return false;
+        }
+        let a = self.offset_index.unload();
+        let b = self.time_index.unload();
+        a || b
+    }
+
+    /// Whether any index entries of this segment are in memory.
+    pub fn indexes_loaded(&self) -> bool {
+        self.offset_index.is_loaded() || self.time_index.is_loaded()
+    }
+
+    /// When the indexes were last used for a lookup (a process-wide tick).
+    pub fn index_last_use(&self) -> u64 {
+        self.index_last_use.load(Ordering::Relaxed)
+    }
+
+    fn touch_indexes(&self) {
+        self.index_last_use.store(
+            INDEX_TICK.fetch_add(1, Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
     }
 
     /// Called when the segment becomes the active one again (after truncation or

@@ -6,9 +6,10 @@
 
 use std::ops::{Deref, DerefMut};
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::error::{Result, StorageError};
-use crate::index_file::{IndexEntry, IndexFile};
+use crate::index_file::{IndexEntry, IndexFile, Validator};
 use crate::io::Storage;
 
 /// Size of one entry in bytes.
@@ -70,6 +71,41 @@ impl TimeIndex {
         })
     }
 
+    /// The entry check of [`TimeIndex::load`].
+    fn validator(base_offset: i64, next_offset: i64) -> Validator<(i64, u32)> {
+        let limit = next_offset.max(base_offset.saturating_add(1));
+        Arc::new(move |last, &(ts, rel)| {
+            base_offset.saturating_add(i64::from(rel)) < limit
+                && last.is_none_or(|&(lt, lr)| ts > lt && rel >= lr)
+        })
+    }
+
+    /// Opens an existing file reading only its last entry; the rest is read (and
+    /// checked as by [`TimeIndex::load`]) on first use. `Ok(None)`: rebuild.
+    pub fn open_deferred(
+        storage: &Arc<dyn Storage>,
+        path: &Path,
+        base_offset: i64,
+        max_bytes: u64,
+        next_offset: i64,
+    ) -> Result<Option<Self>> {
+        let valid = Self::validator(base_offset, next_offset);
+        let file = IndexFile::open_deferred(storage.clone(), path, max_bytes, valid)?;
+        Ok(file.map(|mut file| {
+            if next_offset <= base_offset {
+                file.forget_entries();
+            }
+            TimeIndex { file, base_offset }
+        }))
+    }
+
+    /// Lets the entries be dropped and read back (an inactive segment ending
+    /// before `next_offset`).
+    pub fn make_deferred(&mut self, storage: &Arc<dyn Storage>, next_offset: i64) {
+        let valid = Self::validator(self.base_offset, next_offset);
+        self.file.make_deferred(storage.clone(), valid);
+    }
+
     /// Loads and checks an existing file (timestamps increase, offsets do not
     /// decrease and stay below `next_offset`; a zero tail ends the entries).
     /// `Ok(None)` means missing or invalid: rebuild it.
@@ -99,7 +135,7 @@ impl TimeIndex {
 
     /// The last entry as (timestamp, absolute offset).
     pub fn last_entry(&self) -> Option<(i64, i64)> {
-        self.file.raw_entries().last().map(|e| self.absolute(e))
+        self.file.last().map(|e| self.absolute(&e))
     }
 
     /// Adds `(timestamp, offset)` if the index has room and the timestamp is larger
@@ -111,7 +147,7 @@ impl TimeIndex {
                 base: self.base_offset,
             }
         })?;
-        if let Some(&(lt, lr)) = self.file.raw_entries().last() {
+        if let Some((lt, lr)) = self.file.last() {
             if timestamp <= lt || rel < lr {
                 return Ok(());
             }

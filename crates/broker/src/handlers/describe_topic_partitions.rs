@@ -1,5 +1,12 @@
 //! DescribeTopicPartitions (key 75): topics and their partitions from the
-//! metadata cache, paged by `response_partition_limit` with a cursor.
+//! metadata cache, paged by `response_partition_limit` with a cursor, as
+//! Kafka's handler does: topics by name from the cursor's topic on (its
+//! partitions from the cursor's index), at most the limit of partitions
+//! (capped at [`MAX_PARTITIONS_PER_RESPONSE`], Kafka's
+//! `max.request.partition.size.limit`); a page that stops inside a topic points
+//! `next_cursor` at the next partition, one that fills up at a topic boundary at
+//! the next topic's partition 0. A cursor naming a topic that an explicit topic
+//! list lacks is INVALID_REQUEST.
 
 use vltava_protocol::ResponseBody;
 use vltava_protocol::messages::DescribeTopicPartitionsRequest;
@@ -31,6 +38,23 @@ pub fn handle(broker: &Broker, req: &DescribeTopicPartitionsRequest) -> Response
         Some(c) => (Some(c.topic_name.as_str().to_string()), c.partition_index),
         None => (None, 0),
     };
+    if let Some(cursor) = &start_topic {
+        if !req.topics.is_empty() && !names.contains(cursor) {
+            // Kafka's InvalidRequestException: every requested topic gets the error.
+            return ResponseBody::from(DescribeTopicPartitionsResponse {
+                topics: names
+                    .iter()
+                    .map(|n| DescribeTopicPartitionsResponseTopic {
+                        error_code: INVALID_REQUEST,
+                        name: Some(n.as_str().into()),
+                        topic_authorized_operations: i32::MIN,
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            });
+        }
+    }
     let mut budget = req
         .response_partition_limit
         .clamp(1, MAX_PARTITIONS_PER_RESPONSE);
@@ -39,6 +63,15 @@ pub fn handle(broker: &Broker, req: &DescribeTopicPartitionsRequest) -> Response
     for name in names {
         if start_topic.as_ref().is_some_and(|s| name < *s) {
             continue;
+        }
+        if budget == 0 {
+            // Full at a topic boundary: the next page starts with this topic.
+            next_cursor = Some(Cursor {
+                topic_name: name.as_str().into(),
+                partition_index: 0,
+                ..Default::default()
+            });
+            break;
         }
         let first = if start_topic.as_deref() == Some(name.as_str()) {
             start_partition

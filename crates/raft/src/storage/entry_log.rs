@@ -181,19 +181,28 @@ impl EntryLog {
         Ok(())
     }
 
-    /// Appends entries and fsyncs.
+    /// Appends entries and fsyncs. A failed write (a full disk, EIO) is cut
+    /// back: the file ends at the last whole entry again and can be appended
+    /// to (or the append repeated).
     pub fn append(&mut self, ents: &[Entry]) -> Result<(), RaftError> {
         let mut buf = Vec::new();
+        let mut starts = Vec::with_capacity(ents.len());
         for e in ents {
-            self.starts.push(self.end + buf.len() as u64);
+            starts.push(self.end + buf.len() as u64);
             buf.extend_from_slice(&encode(e));
         }
-        self.file
+        let written = self
+            .file
             .write_all(&buf)
-            .map_err(|e| RaftError::io(&self.path, e))?;
-        self.file
-            .sync_data()
-            .map_err(|e| RaftError::io(&self.path, e))?;
+            .and_then(|()| self.file.sync_data());
+        if let Err(e) = written {
+            // Shrinking needs no space; if it fails too, the next open cuts the
+            // torn tail (entries carry a CRC).
+            let _ = self.file.set_len(self.end);
+            let _ = self.file.seek(SeekFrom::Start(self.end));
+            return Err(RaftError::io(&self.path, e));
+        }
+        self.starts.extend(starts);
         self.end += buf.len() as u64;
         Ok(())
     }

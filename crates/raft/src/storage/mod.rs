@@ -6,6 +6,7 @@
 pub mod entry_log;
 pub mod files;
 pub mod meta_properties;
+pub mod reserve;
 
 use std::path::{Path, PathBuf};
 
@@ -15,6 +16,7 @@ use raft::{GetEntriesContext, RaftState, StorageError};
 
 use self::entry_log::{EntryLog, Recovery};
 use self::files::{Reader, seal, unseal, write_atomic};
+use self::reserve::SpaceReserve;
 use crate::error::RaftError;
 
 /// Hard state + conf state file.
@@ -38,6 +40,8 @@ pub struct DiskStorage {
     recovery: Recovery,
     /// The in-memory hard state differs from `raft-state`.
     state_dirty: bool,
+    /// Space held back for metadata writes on a full disk.
+    reserve: SpaceReserve,
 }
 
 fn encode_state(hs: &HardState, cs: &ConfState) -> Vec<u8> {
@@ -170,6 +174,7 @@ impl DiskStorage {
             log,
             recovery,
             state_dirty: false,
+            reserve: SpaceReserve::open(dir),
         };
         // A torn tail may have taken entries the hard state counted as committed; that can only
         // happen if an fsync lied, and the commit index must not point past the log.
@@ -219,11 +224,36 @@ impl DiskStorage {
         }
     }
 
-    fn persist_state(&self) -> Result<(), RaftError> {
-        write_atomic(
-            &self.dir.join(STATE_FILE),
-            &encode_state(&self.hard_state, &self.conf_state),
-        )
+    fn persist_state(&mut self) -> Result<(), RaftError> {
+        let bytes = encode_state(&self.hard_state, &self.conf_state);
+        let path = self.dir.join(STATE_FILE);
+        self.with_space(|_| write_atomic(&path, &bytes))
+    }
+
+    /// Runs a write; one that finds the disk full gets the space reserve and
+    /// runs once more (every write here can be repeated: the entry log cuts a
+    /// failed append back, files are replaced by rename).
+    fn with_space<T>(
+        &mut self,
+        mut write: impl FnMut(&mut Self) -> Result<T, RaftError>,
+    ) -> Result<T, RaftError> {
+        let r = match write(self) {
+            Err(RaftError::Io { source, .. })
+                if reserve::is_out_of_space(&source) && self.reserve.release() =>
+            {
+                write(self)
+            }
+            r => r,
+        };
+        if r.is_ok() {
+            self.reserve.maybe_restore();
+        }
+        r
+    }
+
+    /// Whether the space reserve holds its bytes.
+    pub fn reserve_held(&self) -> bool {
+        self.reserve.is_held()
     }
 
     /// Appends entries (a conflicting suffix is replaced) and fsyncs the log.
@@ -249,7 +279,7 @@ impl DiskStorage {
         let drop = self.entries.len() - keep;
         self.log.truncate_last(drop)?;
         self.entries.truncate(keep);
-        self.log.append(ents)?;
+        self.with_space(|s| s.log.append(ents))?;
         self.entries.extend_from_slice(ents);
         Ok(())
     }
@@ -301,12 +331,14 @@ impl DiskStorage {
         if meta.index < self.first_index_inner() {
             return Ok(());
         }
-        write_atomic(&self.dir.join(SNAPSHOT_FILE), &encode_snapshot(&snap))?;
+        let path = self.dir.join(SNAPSHOT_FILE);
+        let bytes = encode_snapshot(&snap);
+        self.with_space(|_| write_atomic(&path, &bytes))?;
         self.hard_state.term = self.hard_state.term.max(meta.term);
         self.hard_state.commit = self.hard_state.commit.max(meta.index);
         self.conf_state = meta.get_conf_state().clone();
         self.entries.clear();
-        self.log.rewrite(&[])?;
+        self.with_space(|s| s.log.rewrite(&[]))?;
         self.snapshot = snap;
         self.persist_state()
     }
@@ -320,14 +352,18 @@ impl DiskStorage {
             .term_inner(index)
             .ok_or_else(|| RaftError::Config(format!("no term for index {index}")))?;
         let snap = new_snapshot(index, term, self.conf_state.clone(), data);
-        write_atomic(&self.dir.join(SNAPSHOT_FILE), &encode_snapshot(&snap))?;
+        let path = self.dir.join(SNAPSHOT_FILE);
+        let bytes = encode_snapshot(&snap);
+        self.with_space(|_| write_atomic(&path, &bytes))?;
         self.snapshot = snap;
         let drop =
             (index + 1).saturating_sub(self.entries.first().map(|e| e.index).unwrap_or(index + 1));
         self.entries
             .drain(..(drop as usize).min(self.entries.len()));
-        self.log.rewrite(&self.entries)?;
-        Ok(())
+        let entries = std::mem::take(&mut self.entries);
+        let r = self.with_space(|s| s.log.rewrite(&entries));
+        self.entries = entries;
+        r
     }
 
     fn term_inner(&self, idx: u64) -> Option<u64> {

@@ -844,3 +844,116 @@ fn close_in_place_refuses_writes_serves_reads_and_reopens_without_reading_data()
     assert_eq!(log.log_end_offset(), leo);
     assert_eq!(read_all(&log, 0), before);
 }
+
+#[test]
+fn inactive_indexes_are_read_on_first_use_and_dropped_again() {
+    // An index entry per batch: the index files outweigh the headers read.
+    let config = LogConfig {
+        segment_bytes: 16 * 1024,
+        index_interval_bytes: 1,
+        ..small_config()
+    };
+    let (s, c, mut log) = new_log(config.clone());
+    for i in 0..3000 {
+        log.append_as_leader(&mut batch(&[&v(i)], 1000 + i as i64), 0)
+            .unwrap();
+    }
+    let expected = read_all(&log, 0);
+    let rp = log.log_end_offset();
+    let segments = log.segments().count();
+    assert!(segments >= 10, "{segments} segments");
+    log.close().unwrap();
+    let index_bytes: usize = s
+        .snapshot()
+        .iter()
+        .filter(|(p, _)| {
+            p.extension()
+                .is_some_and(|e| e == "index" || e == "timeindex")
+        })
+        .map(|(_, b)| b.len())
+        .sum();
+    let before = s
+        .stats()
+        .bytes_read
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let mut log = open(
+        &s,
+        &c,
+        config,
+        LogOpenOptions {
+            recovery_point: rp,
+            ..Default::default()
+        },
+    );
+    let read = s
+        .stats()
+        .bytes_read
+        .load(std::sync::atomic::Ordering::Relaxed)
+        - before;
+    // Per trusted segment: two last entries, a few headers, a binary search.
+    assert!(
+        read < index_bytes as u64 / 2,
+        "open read {read} B; the indexes hold {index_bytes} B"
+    );
+    assert_eq!(log.segments_with_loaded_indexes(), 0, "none read at open");
+    // A lookup in an old segment reads its index; everything reads back right.
+    assert_eq!(log.offset_for_timestamp(1005).unwrap().unwrap().offset, 5);
+    assert_eq!(log.segments_with_loaded_indexes(), 1);
+    for o in (0..3000).step_by(97) {
+        let got = log
+            .read_bytes(o, 1, vltava_storage::FetchIsolation::LogEnd, true)
+            .unwrap();
+        assert!(records_of(&got).iter().any(|(g, _)| *g == o), "offset {o}");
+    }
+    assert!(log.segments_with_loaded_indexes() > 3);
+    log.run_retention(2000).unwrap();
+    // The most recently used inactive ones (plus the active one's, if read).
+    let max = vltava_storage::index_memory::MAX_LOADED_INACTIVE;
+    let loaded = log.segments_with_loaded_indexes();
+    assert!((max..=max + 1).contains(&loaded), "{loaded} loaded");
+    assert_eq!(read_all(&log, 0), expected, "dropped indexes are read back");
+    log.append_as_leader(&mut batch(&[b"more"], 3000), 0)
+        .unwrap();
+}
+
+#[test]
+fn a_damaged_index_found_on_first_use_is_emptied_and_rebuilt_at_the_next_open() {
+    let config = LogConfig {
+        index_interval_bytes: 1,
+        ..small_config()
+    };
+    let (s, c, mut log) = new_log(config.clone());
+    for i in 0..200 {
+        log.append_as_leader(&mut batch(&[&v(i)], 1000 + i as i64), 0)
+            .unwrap();
+    }
+    let expected = read_all(&log, 0);
+    let rp = log.log_end_offset();
+    log.close().unwrap();
+    let path = dir().join("00000000000000000000.index");
+    let good = s.snapshot()[&path].clone();
+    assert!(good.len() >= 40);
+    // A middle entry's position far past the log: fails the load's checks, not
+    // the last-entry check at open.
+    let mut bad = good.clone();
+    bad[20..24].copy_from_slice(&u32::MAX.to_be_bytes());
+    s.put(&path, bad).unwrap();
+    let reopen = || {
+        open(
+            &s,
+            &c,
+            config.clone(),
+            LogOpenOptions {
+                recovery_point: rp,
+                ..Default::default()
+            },
+        )
+    };
+    let log = reopen();
+    assert_eq!(read_all(&log, 0), expected, "reads stay right");
+    assert_eq!(s.snapshot()[&path].len(), 0, "emptied once found damaged");
+    drop(log);
+    let log = reopen();
+    assert_eq!(s.snapshot()[&path], good, "rebuilt at the next open");
+    assert_eq!(read_all(&log, 0), expected);
+}

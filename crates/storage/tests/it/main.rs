@@ -4,6 +4,7 @@
 mod common;
 mod crash;
 mod crash_txn;
+mod disk_full;
 mod fuzz_corpus;
 mod log_basic;
 mod model;
