@@ -2,6 +2,7 @@
 # A three-node Vltava cluster on this machine, from node0..2.properties.
 #
 #   examples/cluster/cluster.sh start    format the data dirs (one cluster id), start all three
+#   examples/cluster/cluster.sh start N… start only nodes N… (those not running), e.g. one that died
 #   examples/cluster/cluster.sh check    quorum status, a topic created and described through the cluster
 #   examples/cluster/cluster.sh stop     SIGTERM (controlled shutdown) and wait
 #
@@ -46,6 +47,8 @@ ensure_bin() {
 }
 
 start() {
+    local which=("${nodes[@]}")
+    if [ $# -gt 0 ]; then which=("$@"); fi
     ensure_bin
     mkdir -p "$dir"
     if [ ! -f "$dir/cluster-id" ]; then
@@ -57,7 +60,7 @@ start() {
         # shellcheck disable=SC2046
         "$bin" storage format -g --cluster-id="$id" -c "$here/node$i.properties" $(overrides "$i") > /dev/null
     done
-    for i in "${nodes[@]}"; do
+    for i in "${which[@]}"; do
         if [ -f "$dir/node-$i.pid" ] && kill -0 "$(cat "$dir/node-$i.pid")" 2> /dev/null; then
             echo "node $i already runs (pid $(cat "$dir/node-$i.pid"))"
             continue
@@ -68,7 +71,7 @@ start() {
     done
     # Each node listens once it has registered with the quorum, which needs a majority up.
     local deadline=$((SECONDS + 90))
-    for i in "${nodes[@]}"; do
+    for i in "${which[@]}"; do
         until grep -q "vltava: listening on" "$dir/node-$i.log" 2> /dev/null; do
             if ! kill -0 "$(cat "$dir/node-$i.pid")" 2> /dev/null; then
                 echo "node $i exited; its log:" >&2
@@ -129,11 +132,14 @@ stop() {
 }
 
 case "${1:-}" in
-    start) start ;;
+    start)
+        shift
+        start "$@"
+        ;;
     check) check ;;
     stop) stop ;;
     *)
-        echo "usage: $0 start|check|stop" >&2
+        echo "usage: $0 start [node…]|check|stop" >&2
         exit 2
         ;;
 esac
