@@ -8,8 +8,8 @@
 - Two of the three combined nodes killed (no controller majority): the surviving leader keeps
   leading from its last metadata, acks=1 writes to it go on, acks=all writes to it cannot
   complete (the ISR cannot shrink without a controller) and time out, partitions led by the
-  dead nodes are unreachable; every client call ends with a retriable error within its
-  timeout. One node returns: the quorum elects a controller, the dead node is fenced, produce
+  dead nodes are unreachable, CreateTopics ends with NOT_CONTROLLER; every client call ends
+  with a retriable error within its timeout. One node returns: the quorum elects a controller, the dead node is fenced, produce
   and consume work again, and every record acknowledged before and during the outage is read
   back.
 
@@ -222,7 +222,7 @@ def test_min_insync_three_with_one_node_down(cluster):
 
 
 def test_two_nodes_down_then_one_returns(cluster):
-    from confluent_kafka import Consumer, KafkaError, TopicPartition
+    from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
     from confluent_kafka.admin import AdminClient, NewTopic
 
     admin = AdminClient({"bootstrap.servers": cluster.bootstrap()})
@@ -283,6 +283,19 @@ def test_two_nodes_down_then_one_returns(cluster):
     low, high = c.get_watermark_offsets(TopicPartition("quorumless", own), timeout=10)
     c.close()
     assert (low, high) == (0, 100), (low, high)
+
+    # Nothing that needs the controller can happen: a topic is refused, retriably, in time.
+    started = time.time()
+    try:
+        lonely = AdminClient({"bootstrap.servers": alone})
+        lonely.create_topics([NewTopic("no-quorum", 1, 1)], request_timeout=5
+                             )["no-quorum"].result(timeout=30)
+        raise AssertionError("a topic was created without a controller majority")
+    except KafkaException as e:
+        err = e.args[0]
+        # NOT_CONTROLLER (retriable in Kafka: NotControllerException) or a timeout.
+        assert err.code() in retriable | {KafkaError.NOT_CONTROLLER}, err
+    assert time.time() - started < 30
 
     # One node returns: a controller is elected, the other dead node is fenced and its
     # leadership moves, and everything works again.
