@@ -105,6 +105,16 @@ def describe_topic_partitions(addr, topic):
     return out
 
 
+def wait_described(cluster, node, topic, want, timeout=10):
+    """Until node `node`'s DescribeTopicPartitions shows `want` (leader, ISR, offline
+    replicas) for partition 0: each node answers from its own image, which may be a moment
+    behind the one that answered Metadata."""
+    deadline = time.time() + timeout
+    while (got := describe_topic_partitions(cluster.addr(node), topic)[0]) != want:
+        assert time.time() < deadline, (node, got, want)
+        time.sleep(0.1)
+
+
 def produce(bootstrap, topic, values, partition, timeout_ms=20000, **conf):
     """Produces `values` to `partition` (or round robin over a list of partitions) and
     waits for every delivery report: [(value, err, offset)]."""
@@ -183,8 +193,8 @@ def test_min_insync_three_with_one_node_down(cluster):
     cluster.kill(victim)
     survivors = [i for i in range(3) if i != victim]
     leader = wait_isr(admin, "strict", 0, set(survivors), timeout=30)
-    assert describe_topic_partitions(cluster.addr(survivors[0]), "strict")[0] == (
-        leader, set(survivors), {victim})
+    for node in survivors:
+        wait_described(cluster, node, "strict", (leader, set(survivors), {victim}))
 
     # acks=all: refused before the append (retries=0 hands the broker's error, retriable in
     # Kafka's table, to the application).
@@ -204,12 +214,7 @@ def test_min_insync_three_with_one_node_down(cluster):
     cluster.start(victim)
     leader = wait_isr(admin, "strict", 0, {0, 1, 2}, timeout=60)
     for node in range(3):
-        # Each node answers from its own image, which may be a moment behind.
-        deadline = time.time() + 10
-        while describe_topic_partitions(cluster.addr(node), "strict")[0] != (
-                leader, {0, 1, 2}, set()):
-            assert time.time() < deadline, describe_topic_partitions(cluster.addr(node), "strict")
-            time.sleep(0.1)
+        wait_described(cluster, node, "strict", (leader, {0, 1, 2}, set()))
     again = produce(cluster.bootstrap(), "strict", [next(seq) for _ in range(100)], 0,
                     acks="all")
     assert [e for _, e, _ in again if e] == []
