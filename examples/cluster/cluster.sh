@@ -4,6 +4,7 @@
 # broker-only nodes from split/node0..4.properties.
 #
 #   examples/cluster/cluster.sh start    format the data dirs (one cluster id), start every node
+#   examples/cluster/cluster.sh start N… start only nodes N… (those not running), e.g. one that died
 #   examples/cluster/cluster.sh check    quorum status, a topic created and described through the cluster
 #   examples/cluster/cluster.sh stop     SIGTERM (controlled shutdown) and wait
 #
@@ -77,6 +78,8 @@ ensure_bin() {
 }
 
 start() {
+    local which=("${nodes[@]}")
+    if [ $# -gt 0 ]; then which=("$@"); fi
     ensure_bin
     mkdir -p "$dir"
     if [ ! -f "$dir/cluster-id" ]; then
@@ -88,7 +91,7 @@ start() {
         # shellcheck disable=SC2046
         "$bin" storage format -g --cluster-id="$id" -c "$props/node$i.properties" $(overrides "$i") > /dev/null
     done
-    for i in "${nodes[@]}"; do
+    for i in "${which[@]}"; do
         if [ -f "$dir/node-$i.pid" ] && running "$(cat "$dir/node-$i.pid")"; then
             echo "node $i already runs (pid $(cat "$dir/node-$i.pid"))"
             continue
@@ -99,7 +102,7 @@ start() {
     done
     # Each node listens once it has registered with the quorum, which needs a majority up.
     local deadline=$((SECONDS + 90))
-    for i in "${nodes[@]}"; do
+    for i in "${which[@]}"; do
         until grep -q "vltava: listening on" "$dir/node-$i.log" 2> /dev/null; do
             if ! running "$(cat "$dir/node-$i.pid")"; then
                 echo "node $i exited; its log:" >&2
@@ -170,11 +173,14 @@ stop() {
 }
 
 case "${1:-}" in
-    start) start ;;
+    start)
+        shift
+        start "$@"
+        ;;
     check) check ;;
     stop) stop ;;
     *)
-        echo "usage: $0 start|check|stop" >&2
+        echo "usage: $0 start [node…]|check|stop" >&2
         exit 2
         ;;
 esac

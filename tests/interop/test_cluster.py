@@ -55,9 +55,14 @@ class Cluster:
                                           "broker.heartbeat.interval.ms=500 "
                                           "replica.lag.time.max.ms=5000")
 
-    def run(self, action, timeout):
-        return subprocess.run([str(SCRIPT), action], env=self.env, capture_output=True,
-                              text=True, timeout=timeout)
+    def run(self, action, timeout, *args):
+        return subprocess.run([str(SCRIPT), action, *map(str, args)], env=self.env,
+                              capture_output=True, text=True, timeout=timeout)
+
+    def start(self, *nodes, timeout=120):
+        """Starts the given nodes (all that are not running when none are given)."""
+        out = self.run("start", timeout, *nodes)
+        assert out.returncode == 0, out.stdout + out.stderr + self.logs()
 
     def addr(self, i):
         return f"127.0.0.1:{self.base + 2 * i}"
@@ -70,6 +75,29 @@ class Cluster:
 
     def kill(self, i):
         os.kill(self.pid(i), signal.SIGKILL)
+        self.wait_exit(i, 10)
+
+    def terminate(self, i, timeout=60):
+        """SIGTERM: a controlled shutdown (leadership moves away before the node exits)."""
+        os.kill(self.pid(i), signal.SIGTERM)
+        self.wait_exit(i, timeout)
+
+    def wait_exit(self, i, timeout):
+        pid = self.pid(i)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            # A child of cluster.sh's shell, reparented: reaped by init, or a zombie.
+            try:
+                if Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
+                    return
+            except OSError:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"node {i} (pid {pid}) did not exit within {timeout} s")
 
     def logs(self):
         out = []

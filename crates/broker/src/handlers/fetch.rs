@@ -4,6 +4,8 @@
 //! legacy message sets for v0–3, and serves incremental fetch sessions (v7+,
 //! KIP-227, see `fetch_session`). read_committed fetches (v4+) stop at the last
 //! stable offset and carry the aborted transactions of the range they read.
+//! NOT_LEADER_OR_FOLLOWER and FENCED_LEADER_EPOCH answers carry the current
+//! leader (KIP-951, v16+; `leader_hint`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -312,11 +314,7 @@ pub async fn handle(broker: &Broker, req: &FetchRequest, version: i16) -> Respon
         }
         let targets = request_targets(req);
         let data = read_with_wait(broker, req, version, &targets).await;
-        return ResponseBody::from(FetchResponse {
-            responses: group(&targets, data),
-            session_id: 0,
-            ..Default::default()
-        });
+        return answer(broker, version, group(&targets, data), 0);
     }
     if epoch == 0 {
         // A new session over the requested partitions (replacing `id`, if any).
@@ -336,11 +334,7 @@ pub async fn handle(broker: &Broker, req: &FetchRequest, version: i16) -> Respon
             })
             .collect();
         let new_id = broker.fetch_sessions().create(partitions).unwrap_or(0);
-        return ResponseBody::from(FetchResponse {
-            responses: group(&targets, data),
-            session_id: new_id,
-            ..Default::default()
-        });
+        return answer(broker, version, group(&targets, data), new_id);
     }
     if id == 0 {
         return top_level_error(crate::fetch_session::INVALID_FETCH_SESSION_EPOCH, 0);
@@ -405,9 +399,23 @@ pub async fn handle(broker: &Broker, req: &FetchRequest, version: i16) -> Respon
         }
     }
     drop(cache);
+    answer(broker, version, group(&kept_targets, kept), id)
+}
+
+/// A consumer's Fetch answer, with KIP-951 leader hints (v16+) on partitions
+/// that this broker does not lead.
+fn answer(
+    broker: &Broker,
+    version: i16,
+    mut responses: Vec<FetchableTopicResponse>,
+    session_id: i32,
+) -> ResponseBody {
+    let node_endpoints =
+        crate::handlers::leader_hint::fill_fetch(broker, version, &mut responses).fetch();
     ResponseBody::from(FetchResponse {
-        responses: group(&kept_targets, kept),
-        session_id: id,
+        responses,
+        session_id,
+        node_endpoints,
         ..Default::default()
     })
 }

@@ -6,6 +6,8 @@
 //! transactional id) are appended the same way once verified with the
 //! transaction coordinator (`txn_verification`): storage opens the producer's
 //! transaction with its first batch and keeps the last stable offset behind it.
+//! NOT_LEADER_OR_FOLLOWER answers carry the current leader (KIP-951, v10+;
+//! `leader_hint`).
 
 use vltava_protocol::ResponseBody;
 use vltava_protocol::messages::ProduceRequest;
@@ -209,8 +211,11 @@ pub async fn handle(broker: &Broker, req: &ProduceRequest, version: i16) -> Opti
     if req.acks == 0 {
         return None;
     }
+    let node_endpoints =
+        crate::handlers::leader_hint::fill_produce(broker, version, &mut responses).produce();
     Some(ResponseBody::from(ProduceResponse {
         responses,
+        node_endpoints,
         ..Default::default()
     }))
 }

@@ -11,6 +11,7 @@ mod describe_quorum;
 mod every_api;
 mod fetch_sessions;
 mod internal_topics;
+mod leader_hints;
 mod limits;
 mod many_partitions;
 mod member_ids;

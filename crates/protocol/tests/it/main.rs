@@ -5,5 +5,6 @@
 mod bad_input;
 mod cross_check;
 mod fuzz_corpus;
+mod leader_hints;
 mod real_clients;
 mod roundtrip;
