@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite. Installs what the tests need (Python clients into .tools/,
+# The whole test suite. Installs what the tests need (Python clients, kcat and the
+# Java client, Kafka's tools and broker into .tools/,
 # kafkajs into tests/interop/node/node_modules), then runs every crate's tests, doc
 # tests, the committed fuzz corpora, and the broker interop suite with real clients.
 set -euo pipefail
@@ -9,6 +10,9 @@ scripts/python-env.sh
 export VLTAVA_PYTHON="$root/.tools/venv/bin/python"
 scripts/kcat-env.sh
 export VLTAVA_KCAT="$root/.tools/kcat/kcat"
+# The Java client, Kafka's own tools and broker (Maven Central, cached in .tools/).
+scripts/java-env.sh
+export VLTAVA_JAVA_TOOLS="$root/.tools/java"
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --workspace --no-fail-fast
 else
