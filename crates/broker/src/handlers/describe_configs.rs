@@ -18,16 +18,17 @@ pub const RESOURCE_BROKER: i8 = 4;
 
 /// Config sources.
 const SOURCE_DYNAMIC_TOPIC: i8 = 1;
-const SOURCE_DYNAMIC_BROKER: i8 = 2;
-const SOURCE_STATIC_BROKER: i8 = 4;
-const SOURCE_DEFAULT: i8 = 5;
+pub(crate) const SOURCE_DYNAMIC_BROKER: i8 = 2;
+pub(crate) const SOURCE_STATIC_BROKER: i8 = 4;
+pub(crate) const SOURCE_DEFAULT: i8 = 5;
 
 /// Config types.
-const T_BOOLEAN: i8 = 1;
-const T_STRING: i8 = 2;
-const T_INT: i8 = 3;
-const T_LONG: i8 = 5;
-const T_LIST: i8 = 7;
+pub(crate) const T_BOOLEAN: i8 = 1;
+pub(crate) const T_STRING: i8 = 2;
+pub(crate) const T_INT: i8 = 3;
+pub(crate) const T_SHORT: i8 = 4;
+pub(crate) const T_LONG: i8 = 5;
+pub(crate) const T_LIST: i8 = 7;
 
 /// Every topic config with its value under `c`, and its type.
 pub fn topic_config_values(c: &LogConfig) -> Vec<(&'static str, String, i8)> {
@@ -148,26 +149,13 @@ pub fn handle(broker: &Broker, req: &DescribeConfigsRequest, version: i16) -> Re
                         result.error_code = INVALID_REQUEST;
                         result.error_message = Some("not this broker".into());
                     } else {
-                        for (k, v) in &broker.config.raw {
-                            if wanted(&r.configuration_keys, k) {
-                                result.configs.push(entry(
-                                    version,
-                                    k,
-                                    v.clone(),
-                                    SOURCE_STATIC_BROKER,
-                                    T_STRING,
-                                ));
-                            }
-                        }
-                        for (k, v) in &cache.broker_configs {
-                            if wanted(&r.configuration_keys, k) {
-                                result.configs.push(entry(
-                                    version,
-                                    k,
-                                    v.clone(),
-                                    SOURCE_DYNAMIC_BROKER,
-                                    T_STRING,
-                                ));
+                        let entries = super::describe_broker_configs::broker_entries(
+                            &broker.config,
+                            &cache.broker_configs,
+                        );
+                        for (k, v, source, ty) in entries {
+                            if wanted(&r.configuration_keys, &k) {
+                                result.configs.push(entry(version, &k, v, source, ty));
                             }
                         }
                     }

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod api_versions;
 pub mod delete_records;
+pub mod describe_broker_configs;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_log_dirs;
