@@ -4,13 +4,16 @@ committing offsets, transactions (commit, abort, offsets in a transaction, read_
 and the AdminClient (topics, configs, groups, offsets, delete records, cluster, quorum).
 
 The scenarios live in tests/interop/java (dev.vltava.interop.ClientScenarios) and run in
-one JVM against one broker; each is reported as its own test here."""
+one JVM per broker. The same scenarios run against Apache Kafka 4.x itself (KRaft combined
+mode, kafka_broker.py), the seed of differential testing: every scenario is a test per
+broker, and test_same_outcome_on_vltava_and_kafka lists the scenarios whose outcome differs."""
 import re
 
 import pytest
 
 from conftest import Broker
 from javatools import run_java
+from kafka_broker import KafkaBroker
 
 SCENARIOS = [
     "producer_defaults",
@@ -22,12 +25,13 @@ SCENARIOS = [
     "admin_offsets_delete_records",
     "admin_cluster_quorum",
 ]
+BROKERS = {"vltava": Broker, "kafka": KafkaBroker}
 
 
-@pytest.fixture(scope="module")
-def java_results(tmp_path_factory):
-    """Runs every scenario in one JVM; maps scenario name to (PASS|FAIL, detail)."""
-    b = Broker(str(tmp_path_factory.mktemp("java-client") / "data")).start()
+def run_scenarios(kind, data_dir):
+    """Starts one broker of `kind`, runs every scenario in one JVM, stops the broker.
+    Returns (name -> (PASS|FAIL, detail), the JVM's CompletedProcess, the broker log)."""
+    b = BROKERS[kind](data_dir).start()
     try:
         r = run_java("dev.vltava.interop.ClientScenarios", b.bootstrap, *SCENARIOS,
                      timeout=240, check=False)
@@ -41,14 +45,33 @@ def java_results(tmp_path_factory):
         m = re.match(r"SCENARIO (\S+) (PASS|FAIL) (.*)", line)
         if m:
             results[m.group(1)] = (m.group(2), m.group(3))
-    return results, r, b.log()
+    return results, r, b.log()[-20000:]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Both brokers, one after the other (never two brokers and a client JVM at once)."""
+    return {kind: run_scenarios(kind, str(tmp_path_factory.mktemp(f"java-{kind}") / "data"))
+            for kind in BROKERS}
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
-def test_java_client(java_results, scenario):
-    results, r, log = java_results
+@pytest.mark.parametrize("kind", list(BROKERS))
+def test_java_client(runs, kind, scenario):
+    results, r, log = runs[kind]
     assert scenario in results, (
-        f"scenario {scenario} reported nothing (exit {r.returncode})\n"
+        f"{kind}: scenario {scenario} reported nothing (exit {r.returncode})\n"
         f"stdout: {r.stdout[-3000:]}\nstderr: {r.stderr[-6000:]}\nbroker log: {log[-4000:]}")
     status, detail = results[scenario]
-    assert status == "PASS", f"{scenario}: {detail}\nstderr: {r.stderr[-6000:]}"
+    assert status == "PASS", f"{kind}: {scenario}: {detail}\nstderr: {r.stderr[-6000:]}"
+
+
+def test_same_outcome_on_vltava_and_kafka(runs):
+    """The differential view: a scenario whose outcome differs between the brokers is a
+    difference to fix in Vltava (or, if Kafka fails it, a scenario to fix)."""
+    differ = []
+    for s in SCENARIOS:
+        outcome = {kind: runs[kind][0].get(s, ("MISSING", ""))[0] for kind in BROKERS}
+        if len(set(outcome.values())) != 1:
+            differ.append(f"{s}: " + ", ".join(f"{k} {v}" for k, v in outcome.items()))
+    assert not differ, "scenarios whose outcome differs:\n" + "\n".join(differ)
