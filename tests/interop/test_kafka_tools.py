@@ -1,11 +1,12 @@
 """Apache Kafka's own command-line tools (kafka-tools and kafka_2.13 4.x jars, run by their
 main classes as the bin/*.sh scripts do) against the broker: kafka-topics, the console
 producer and consumer, kafka-consumer-groups (list, describe, reset offsets, delete),
-kafka-configs, kafka-delete-records, kafka-get-offsets, kafka-metadata-quorum and
-kafka-producer-perf-test. Each launch is a JVM (about 2 s), so the tests share one broker
+kafka-configs, kafka-delete-records, kafka-get-offsets, kafka-metadata-quorum,
+kafka-producer-perf-test, kafka-consumer-perf-test and kafka-verifiable-producer/consumer. Each launch is a JVM (about 2 s), so the tests share one broker
 and each uses its own topics and groups.
 
 The jars come from $VLTAVA_JAVA_TOOLS (scripts/java-env.sh); every test fails when missing."""
+import json
 import re
 import time
 
@@ -26,6 +27,9 @@ DELETE_RECORDS = "org.apache.kafka.tools.DeleteRecordsCommand"
 GET_OFFSETS = "org.apache.kafka.tools.GetOffsetShell"
 QUORUM = "org.apache.kafka.tools.MetadataQuorumCommand"
 PRODUCER_PERF = "org.apache.kafka.tools.ProducerPerformance"
+CONSUMER_PERF = "org.apache.kafka.tools.ConsumerPerformance"
+VERIFIABLE_PRODUCER = "org.apache.kafka.tools.VerifiableProducer"
+VERIFIABLE_CONSUMER = "org.apache.kafka.tools.VerifiableConsumer"
 
 
 @pytest.fixture(scope="module")
@@ -210,3 +214,39 @@ def test_producer_perf_test(shared_broker):
     assert m, out
     r = tool(b, GET_OFFSETS, "--topic", "perf", "--time", "-1")
     assert sum(int(line.rsplit(":", 1)[1]) for line in r.stdout.split()) == 5000, r.stdout
+    out = tool(b, CONSUMER_PERF, "--topic", "perf", "--messages", "5000", "--timeout", "30000").stdout
+    header, row = [line.split(", ") for line in out.strip().splitlines()[-2:]]
+    assert dict(zip(header, row))["data.consumed.in.nMsg"] == "5000", out
+
+
+def events(stdout):
+    return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+
+
+def test_verifiable_producer_and_consumer(shared_broker):
+    b = shared_broker
+    create_topic(b.bootstrap, "verifiable", partitions=3)
+    out = tool(b, VERIFIABLE_PRODUCER, "--topic", "verifiable", "--max-messages", "300",
+               "--acks", "-1").stdout
+    ev = events(out)
+    acked = [e for e in ev if e["name"] == "producer_send_success"]
+    assert len(acked) == 300, out[-3000:]
+    assert not [e for e in ev if e["name"] == "producer_send_error"], out[-3000:]
+    # Offsets per partition are dense from 0.
+    per_part = {}
+    for e in acked:
+        per_part.setdefault(e["partition"], []).append(e["offset"])
+    assert all(sorted(o) == list(range(len(o))) for o in per_part.values()), per_part
+    tool_data = [e for e in ev if e["name"] == "tool_data"][-1]
+    assert (tool_data["sent"], tool_data["acked"]) == (300, 300), tool_data
+    out = tool(b, VERIFIABLE_CONSUMER, "--topic", "verifiable", "--group-id", "verifiable-g",
+               "--group-protocol", "classic", "--max-messages", "300", timeout=90).stdout
+    ev = events(out)
+    assert sum(e["count"] for e in ev if e["name"] == "records_consumed") == 300, out[-3000:]
+    commits = [e for e in ev if e["name"] == "offsets_committed"]
+    assert commits and all(e["success"] for e in commits), out[-3000:]
+    last = {}
+    for e in commits:
+        for o in e["offsets"]:
+            last[o["partition"]] = o["offset"]
+    assert last == {p: len(o) for p, o in per_part.items()}, (last, out[-3000:])
