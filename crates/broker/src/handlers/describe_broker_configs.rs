@@ -4,11 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::BrokerConfig;
+use crate::config::{BrokerConfig, Properties};
 
+use super::config_synonyms::{Synonym, broker_synonyms};
 use super::describe_configs::{
-    SOURCE_DEFAULT, SOURCE_DYNAMIC_BROKER, SOURCE_STATIC_BROKER, T_BOOLEAN, T_INT, T_LIST, T_LONG,
-    T_SHORT, T_STRING,
+    SOURCE_DEFAULT, T_BOOLEAN, T_INT, T_LIST, T_LONG, T_SHORT, T_STRING,
 };
 
 /// The typed broker settings with their effective values and Kafka's config types.
@@ -169,34 +169,44 @@ fn resolved(c: &BrokerConfig) -> Vec<(&'static str, String, i8)> {
     ]
 }
 
-/// Every described entry as (name, value, source, type): the resolved settings, then
-/// any other property of the file, each overridden by a dynamic broker config.
+/// Settings without a default in Kafka: their synonyms list only where they were set.
+const NO_DEFAULT: &[&str] = &["node.id", "process.roles", "log.dirs"];
+
+/// Every described entry as (name, value, source, type, synonyms): the resolved
+/// settings, then any other property of the file, each overridden by a dynamic broker
+/// config. The synonyms say where the value could come from, first the one it did.
 pub fn broker_entries(
     c: &BrokerConfig,
     dynamic: &BTreeMap<String, String>,
-) -> Vec<(String, String, i8, i8)> {
+) -> Vec<(String, String, i8, i8, Vec<Synonym>)> {
+    // The values of a broker given no properties at all.
+    let defaults = BrokerConfig::from_properties(Properties::new())
+        .map(|d| resolved(&d))
+        .unwrap_or_default();
     let mut out = Vec::new();
-    let mut push = |name: &str, value: String, source: i8, ty: i8| match dynamic.get(name) {
-        Some(d) => out.push((name.to_string(), d.clone(), SOURCE_DYNAMIC_BROKER, ty)),
-        None => out.push((name.to_string(), value, source, ty)),
-    };
     let typed = resolved(c);
     for (name, value, ty) in &typed {
-        let source = if c.raw.contains_key(*name) {
-            SOURCE_STATIC_BROKER
-        } else {
-            SOURCE_DEFAULT
+        let default = match NO_DEFAULT.contains(name) {
+            true => None,
+            false => defaults.iter().find(|d| d.0 == *name).map(|d| d.1.clone()),
         };
-        push(name, value.clone(), source, *ty);
+        let synonyms = broker_synonyms(name, &c.raw, dynamic, default);
+        let (value, source) = match synonyms.first() {
+            Some((_, v, s)) => (v.clone(), *s),
+            None => (value.clone(), SOURCE_DEFAULT),
+        };
+        out.push((name.to_string(), value, source, *ty, synonyms));
     }
-    for (k, v) in &c.raw {
-        if !typed.iter().any(|(n, _, _)| *n == k) {
-            push(k, v.clone(), SOURCE_STATIC_BROKER, T_STRING);
+    let mut untyped: Vec<&String> = c.raw.keys().chain(dynamic.keys()).collect();
+    untyped.sort();
+    untyped.dedup();
+    for k in untyped {
+        if typed.iter().any(|(n, _, _)| *n == k) {
+            continue;
         }
-    }
-    for (k, v) in dynamic {
-        if !out.iter().any(|(n, ..)| n == k) {
-            out.push((k.clone(), v.clone(), SOURCE_DYNAMIC_BROKER, T_STRING));
+        let synonyms = broker_synonyms(k, &c.raw, dynamic, None);
+        if let Some((_, v, s)) = synonyms.first().cloned() {
+            out.push((k.clone(), v, s, T_STRING, synonyms));
         }
     }
     out
@@ -206,6 +216,7 @@ pub fn broker_entries(
 mod tests {
     use super::*;
     use crate::config::Properties;
+    use crate::handlers::describe_configs::{SOURCE_DYNAMIC_BROKER, SOURCE_STATIC_BROKER};
 
     #[test]
     fn defaults_static_and_dynamic_values_carry_their_sources() {
@@ -218,14 +229,19 @@ mod tests {
         dynamic.insert("log.cleaner.threads".to_string(), "2".to_string());
         let e = broker_entries(&c, &dynamic);
         let find = |n: &str| e.iter().find(|x| x.0 == n).cloned().unwrap();
+        let n = find("num.partitions");
+        assert_eq!((n.1.as_str(), n.2, n.3), ("3", SOURCE_STATIC_BROKER, T_INT));
+        // As Kafka lists them: where the value came from, then the default.
         assert_eq!(
-            find("num.partitions"),
-            (
-                "num.partitions".into(),
-                "3".into(),
-                SOURCE_STATIC_BROKER,
-                T_INT
-            )
+            n.4,
+            vec![
+                ("num.partitions".into(), "3".into(), SOURCE_STATIC_BROKER),
+                ("num.partitions".into(), "1".into(), SOURCE_DEFAULT),
+            ]
+        );
+        assert!(
+            find("node.id").4.is_empty(),
+            "node.id has no default and was not set"
         );
         assert_eq!(find("default.replication.factor").2, SOURCE_DEFAULT);
         assert_eq!(find("default.replication.factor").1, "1");

@@ -5,10 +5,12 @@ use vltava_protocol::ResponseBody;
 use vltava_protocol::messages::DescribeConfigsRequest;
 use vltava_protocol::messages::describe_configs_response::{
     DescribeConfigsResourceResult, DescribeConfigsResponse, DescribeConfigsResult,
+    DescribeConfigsSynonym,
 };
 use vltava_records::TimestampType;
 use vltava_storage::LogConfig;
 
+use super::config_synonyms::{Synonym, topic_synonyms};
 use crate::broker::Broker;
 use crate::error_codes::*;
 
@@ -17,7 +19,7 @@ pub const RESOURCE_TOPIC: i8 = 2;
 pub const RESOURCE_BROKER: i8 = 4;
 
 /// Config sources.
-const SOURCE_DYNAMIC_TOPIC: i8 = 1;
+pub(crate) const SOURCE_DYNAMIC_TOPIC: i8 = 1;
 pub(crate) const SOURCE_DYNAMIC_BROKER: i8 = 2;
 pub(crate) const SOURCE_STATIC_BROKER: i8 = 4;
 pub(crate) const SOURCE_DEFAULT: i8 = 5;
@@ -92,8 +94,18 @@ fn entry(
     value: String,
     source: i8,
     config_type: i8,
+    synonyms: Vec<Synonym>,
 ) -> DescribeConfigsResourceResult {
     DescribeConfigsResourceResult {
+        synonyms: synonyms
+            .into_iter()
+            .map(|(name, value, source)| DescribeConfigsSynonym {
+                name: name.into(),
+                value: Some(value.into()),
+                source,
+                ..Default::default()
+            })
+            .collect(),
         name: name.into(),
         value: Some(value.into()),
         read_only: false,
@@ -128,17 +140,38 @@ pub fn handle(broker: &Broker, req: &DescribeConfigsRequest, version: i16) -> Re
                     None => result.error_code = UNKNOWN_TOPIC_OR_PARTITION,
                     Some(t) => {
                         let effective = broker.log_config(&t.name, &cache);
+                        let defaults = topic_config_values(&LogConfig::default());
                         for (name, value, ty) in topic_config_values(&effective) {
                             if !wanted(&r.configuration_keys, name) {
                                 continue;
                             }
+                            let default = defaults
+                                .iter()
+                                .find(|d| d.0 == name)
+                                .map_or(value.clone(), |d| d.1.clone());
+                            let synonyms = topic_synonyms(
+                                name,
+                                t.configs.get(name),
+                                &broker.config.raw,
+                                &cache.broker_configs,
+                                &default,
+                            );
+                            // The value's source is its first synonym's (Kafka's rule);
+                            // an internal topic's own settings count as defaults.
                             let source = if t.configs.contains_key(name) {
                                 SOURCE_DYNAMIC_TOPIC
                             } else {
-                                SOURCE_DEFAULT
+                                synonyms.first().map_or(SOURCE_DEFAULT, |s| s.2)
                             };
                             let value = t.configs.get(name).cloned().unwrap_or(value);
-                            result.configs.push(entry(version, name, value, source, ty));
+                            let synonyms = if req.include_synonyms {
+                                synonyms
+                            } else {
+                                Vec::new()
+                            };
+                            result
+                                .configs
+                                .push(entry(version, name, value, source, ty, synonyms));
                         }
                     }
                 },
@@ -153,9 +186,16 @@ pub fn handle(broker: &Broker, req: &DescribeConfigsRequest, version: i16) -> Re
                             &broker.config,
                             &cache.broker_configs,
                         );
-                        for (k, v, source, ty) in entries {
+                        for (k, v, source, ty, synonyms) in entries {
                             if wanted(&r.configuration_keys, &k) {
-                                result.configs.push(entry(version, &k, v, source, ty));
+                                let synonyms = if req.include_synonyms {
+                                    synonyms
+                                } else {
+                                    Vec::new()
+                                };
+                                result
+                                    .configs
+                                    .push(entry(version, &k, v, source, ty, synonyms));
                             }
                         }
                     }
