@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite. Installs what the tests need (Python clients into .tools/,
+# The whole test suite. Installs what the tests need (Python clients, kcat and the
+# Java client, Kafka's tools and broker into .tools/,
 # kafkajs into tests/interop/node/node_modules), then runs every crate's tests, doc
 # tests, the committed fuzz corpora, and the broker interop suite with real clients.
 set -euo pipefail
@@ -9,6 +10,9 @@ scripts/python-env.sh
 export VLTAVA_PYTHON="$root/.tools/venv/bin/python"
 scripts/kcat-env.sh
 export VLTAVA_KCAT="$root/.tools/kcat/kcat"
+# The Java client, Kafka's own tools and broker (Maven Central, cached in .tools/).
+scripts/java-env.sh
+export VLTAVA_JAVA_TOOLS="$root/.tools/java"
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --workspace --no-fail-fast
 else
@@ -25,4 +29,6 @@ timeout 300 cargo run --quiet -p vltava-faults -- --short --no-python-consumer
 if [ -f tests/interop/node/package.json ]; then
     (cd tests/interop/node && npm ci --no-audit --no-fund --loglevel=error)
 fi
-(cd tests/interop && timeout 900 "$VLTAVA_PYTHON" -m pytest -q -p no:warnings -p no:cacheprovider)
+# The Java suites (test_java_client.py against Vltava and Apache Kafka, test_kafka_tools.py)
+# add about 2 minutes.
+(cd tests/interop && timeout 1200 "$VLTAVA_PYTHON" -m pytest -q -p no:warnings -p no:cacheprovider)

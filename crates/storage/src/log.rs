@@ -769,13 +769,23 @@ impl Log {
                         Some(a) if a.max_timestamp() >= s.max_timestamp() => Some(a),
                         _ => Some(s),
                     });
-                return Ok(best.map(|s| {
-                    let o = s.offset_of_max_timestamp().max(self.log_start_offset);
-                    TimestampOffset {
-                        timestamp: s.max_timestamp(),
-                        offset: o,
-                        leader_epoch: epoch_of(o),
-                    }
+                let Some(s) = best else { return Ok(None) };
+                // Kafka answers with the record holding the max timestamp (the first
+                // such record of the first batch with it), not the batch's last offset.
+                let (ts, off) = match s.find_by_timestamp(s.max_timestamp())? {
+                    Some((pos, h)) => crate::timestamp_lookup::first_record_at_or_after(
+                        s,
+                        pos,
+                        &h,
+                        s.max_timestamp(),
+                    )?,
+                    None => (s.max_timestamp(), s.offset_of_max_timestamp()),
+                };
+                let o = off.max(self.log_start_offset);
+                return Ok(Some(TimestampOffset {
+                    timestamp: ts,
+                    offset: o,
+                    leader_epoch: epoch_of(o),
                 }));
             }
             t if t < 0 => {

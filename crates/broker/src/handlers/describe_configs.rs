@@ -5,10 +5,12 @@ use vltava_protocol::ResponseBody;
 use vltava_protocol::messages::DescribeConfigsRequest;
 use vltava_protocol::messages::describe_configs_response::{
     DescribeConfigsResourceResult, DescribeConfigsResponse, DescribeConfigsResult,
+    DescribeConfigsSynonym,
 };
 use vltava_records::TimestampType;
 use vltava_storage::LogConfig;
 
+use super::config_synonyms::{Synonym, topic_synonyms};
 use crate::broker::Broker;
 use crate::error_codes::*;
 
@@ -17,17 +19,18 @@ pub const RESOURCE_TOPIC: i8 = 2;
 pub const RESOURCE_BROKER: i8 = 4;
 
 /// Config sources.
-const SOURCE_DYNAMIC_TOPIC: i8 = 1;
-const SOURCE_DYNAMIC_BROKER: i8 = 2;
-const SOURCE_STATIC_BROKER: i8 = 4;
-const SOURCE_DEFAULT: i8 = 5;
+pub(crate) const SOURCE_DYNAMIC_TOPIC: i8 = 1;
+pub(crate) const SOURCE_DYNAMIC_BROKER: i8 = 2;
+pub(crate) const SOURCE_STATIC_BROKER: i8 = 4;
+pub(crate) const SOURCE_DEFAULT: i8 = 5;
 
 /// Config types.
-const T_BOOLEAN: i8 = 1;
-const T_STRING: i8 = 2;
-const T_INT: i8 = 3;
-const T_LONG: i8 = 5;
-const T_LIST: i8 = 7;
+pub(crate) const T_BOOLEAN: i8 = 1;
+pub(crate) const T_STRING: i8 = 2;
+pub(crate) const T_INT: i8 = 3;
+pub(crate) const T_SHORT: i8 = 4;
+pub(crate) const T_LONG: i8 = 5;
+pub(crate) const T_LIST: i8 = 7;
 
 /// Every topic config with its value under `c`, and its type.
 pub fn topic_config_values(c: &LogConfig) -> Vec<(&'static str, String, i8)> {
@@ -91,8 +94,18 @@ fn entry(
     value: String,
     source: i8,
     config_type: i8,
+    synonyms: Vec<Synonym>,
 ) -> DescribeConfigsResourceResult {
     DescribeConfigsResourceResult {
+        synonyms: synonyms
+            .into_iter()
+            .map(|(name, value, source)| DescribeConfigsSynonym {
+                name: name.into(),
+                value: Some(value.into()),
+                source,
+                ..Default::default()
+            })
+            .collect(),
         name: name.into(),
         value: Some(value.into()),
         read_only: false,
@@ -127,17 +140,38 @@ pub fn handle(broker: &Broker, req: &DescribeConfigsRequest, version: i16) -> Re
                     None => result.error_code = UNKNOWN_TOPIC_OR_PARTITION,
                     Some(t) => {
                         let effective = broker.log_config(&t.name, &cache);
+                        let defaults = topic_config_values(&LogConfig::default());
                         for (name, value, ty) in topic_config_values(&effective) {
                             if !wanted(&r.configuration_keys, name) {
                                 continue;
                             }
+                            let default = defaults
+                                .iter()
+                                .find(|d| d.0 == name)
+                                .map_or(value.clone(), |d| d.1.clone());
+                            let synonyms = topic_synonyms(
+                                name,
+                                t.configs.get(name),
+                                &broker.config.raw,
+                                &cache.broker_configs,
+                                &default,
+                            );
+                            // The value's source is its first synonym's (Kafka's rule);
+                            // an internal topic's own settings count as defaults.
                             let source = if t.configs.contains_key(name) {
                                 SOURCE_DYNAMIC_TOPIC
                             } else {
-                                SOURCE_DEFAULT
+                                synonyms.first().map_or(SOURCE_DEFAULT, |s| s.2)
                             };
                             let value = t.configs.get(name).cloned().unwrap_or(value);
-                            result.configs.push(entry(version, name, value, source, ty));
+                            let synonyms = if req.include_synonyms {
+                                synonyms
+                            } else {
+                                Vec::new()
+                            };
+                            result
+                                .configs
+                                .push(entry(version, name, value, source, ty, synonyms));
                         }
                     }
                 },
@@ -148,26 +182,20 @@ pub fn handle(broker: &Broker, req: &DescribeConfigsRequest, version: i16) -> Re
                         result.error_code = INVALID_REQUEST;
                         result.error_message = Some("not this broker".into());
                     } else {
-                        for (k, v) in &broker.config.raw {
-                            if wanted(&r.configuration_keys, k) {
-                                result.configs.push(entry(
-                                    version,
-                                    k,
-                                    v.clone(),
-                                    SOURCE_STATIC_BROKER,
-                                    T_STRING,
-                                ));
-                            }
-                        }
-                        for (k, v) in &cache.broker_configs {
-                            if wanted(&r.configuration_keys, k) {
-                                result.configs.push(entry(
-                                    version,
-                                    k,
-                                    v.clone(),
-                                    SOURCE_DYNAMIC_BROKER,
-                                    T_STRING,
-                                ));
+                        let entries = super::describe_broker_configs::broker_entries(
+                            &broker.config,
+                            &cache.broker_configs,
+                        );
+                        for (k, v, source, ty, synonyms) in entries {
+                            if wanted(&r.configuration_keys, &k) {
+                                let synonyms = if req.include_synonyms {
+                                    synonyms
+                                } else {
+                                    Vec::new()
+                                };
+                                result
+                                    .configs
+                                    .push(entry(version, &k, v, source, ty, synonyms));
                             }
                         }
                     }

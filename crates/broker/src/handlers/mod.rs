@@ -2,7 +2,9 @@
 
 pub mod admin;
 pub mod api_versions;
+pub mod config_synonyms;
 pub mod delete_records;
+pub mod describe_broker_configs;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_log_dirs;

@@ -170,6 +170,25 @@ fn record_level_timestamp_lookup_inside_a_batch() {
 }
 
 #[test]
+fn max_timestamp_names_the_record_not_the_batch_end() {
+    // Kafka's ListOffsets MAX_TIMESTAMP answers with the offset of the record that
+    // holds the largest timestamp (found by the Java client interop suite: the last
+    // offset of its batch was answered before).
+    let (_s, _c, mut log) = new_log(LogConfig::default());
+    let mut b = vltava_records::BatchBuilder::new(vltava_records::BatchBuilderConfig::default());
+    for (i, ts) in [100, 400, 200, 400, 300].iter().enumerate() {
+        b.append(*ts, None, Some(format!("{i}").as_bytes()), &[])
+            .unwrap();
+    }
+    log.append_as_leader(&mut b.build().unwrap().to_vec(), 0)
+        .unwrap();
+    log.append_as_leader(&mut batch(&[b"later"], 350), 0)
+        .unwrap();
+    let max = log.offset_for_timestamp(MAX_TIMESTAMP).unwrap().unwrap();
+    assert_eq!((max.offset, max.timestamp), (1, 400));
+}
+
+#[test]
 fn reopen_after_clean_close_keeps_everything_and_indexes() {
     let (s, c, mut log) = new_log(small_config());
     for i in 0..80 {
