@@ -13,6 +13,9 @@ export VLTAVA_KCAT="$root/.tools/kcat/kcat"
 # The Java client, Kafka's own tools and broker (Maven Central, cached in .tools/).
 scripts/java-env.sh
 export VLTAVA_JAVA_TOOLS="$root/.tools/java"
+# The Go clients (franz-go, sarama, kafka-go) in one program (Go module proxy, cached in .tools/go).
+scripts/go-env.sh
+export VLTAVA_GO_CLIENTS="$root/.tools/go/goclients"
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --workspace --no-fail-fast
 else
@@ -30,5 +33,5 @@ if [ -f tests/interop/node/package.json ]; then
     (cd tests/interop/node && npm ci --no-audit --no-fund --loglevel=error)
 fi
 # The Java suites (test_java_client.py against Vltava and Apache Kafka, test_kafka_tools.py)
-# add about 2 minutes.
-(cd tests/interop && timeout 1200 "$VLTAVA_PYTHON" -m pytest -q -p no:warnings -p no:cacheprovider)
+# add about 2 minutes, the Go suite (test_go_clients.py, both brokers) about 1.5.
+(cd tests/interop && timeout 1500 "$VLTAVA_PYTHON" -m pytest -q -p no:warnings -p no:cacheprovider)

@@ -12,8 +12,12 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 src="$root/tests/interop/java"
-dest="$root/.tools/java"
-repo="$root/.tools/m2"
+# .tools may be a symlink shared by several worktrees: the classpath names jars by the
+# physical path, so it stays valid when the worktree that wrote it is gone.
+mkdir -p "$root/.tools"
+tools="$(cd "$root/.tools" && pwd -P)"
+dest="$tools/java"
+repo="$tools/m2"
 
 fail() {
     echo "java-env: $*" >&2
@@ -31,9 +35,16 @@ esac
 [ "$major" -ge 17 ] || fail "java $major is too old; Kafka 4.x needs 17 or later"
 
 stamp="$dest/.stamp"
-want="$( (cat "$src/pom.xml" "$src/log4j2.properties"; find "$src" -path '*/src/*' -type f -name '*.java' | sort | xargs cat; echo "java $major") | sha256sum | cut -d' ' -f1)"
+want="$( (cat "$src/pom.xml" "$src/log4j2.properties"; find "$src" -path '*/src/*' -type f -name '*.java' | sort | xargs cat; echo "java $major $repo") | sha256sum | cut -d' ' -f1)"
+# Every jar the classpath names must still be there (a cache copied or a repo moved is rebuilt).
+jars_present() {
+    local jar
+    for jar in $(tr ':' ' ' < "$dest/classpath.txt"); do
+        [ -f "$jar" ] || return 1
+    done
+}
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -s "$dest/classpath.txt" ] \
-    && [ -d "$dest/target/classes" ]; then
+    && [ -d "$dest/target/classes" ] && jars_present; then
     exit 0
 fi
 

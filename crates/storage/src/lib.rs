@@ -13,6 +13,7 @@
 
 pub mod checkpoint;
 pub mod clock;
+pub mod compacted_keys;
 pub mod compaction;
 pub mod config;
 pub mod error;

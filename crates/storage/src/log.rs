@@ -345,6 +345,12 @@ impl Log {
     ) -> Result<AppendInfo> {
         self.ensure_online()?;
         let parsed = self.parse_batches(batches)?;
+        // Only a producer's batches: a follower copies what its leader accepted.
+        if self.config.cleanup_policy.compact {
+            for view in BatchIter::new(batches) {
+                crate::compacted_keys::check_keys(&view?)?;
+            }
+        }
         for (_, h) in &parsed {
             if h.attributes.is_control() && !allow_control {
                 return Err(StorageError::InvalidRecord(

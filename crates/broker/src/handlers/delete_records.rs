@@ -1,5 +1,6 @@
 //! DeleteRecords (key 21): moves partition log start offsets forward
-//! (`-1` means the high watermark).
+//! (`-1` means the high watermark). As in Kafka, a partition whose `cleanup.policy` does
+//! not include `delete` (compact only) refuses with POLICY_VIOLATION.
 
 use vltava_protocol::ResponseBody;
 use vltava_protocol::messages::DeleteRecordsRequest;
@@ -36,6 +37,10 @@ pub fn handle(broker: &Broker, req: &DeleteRecordsRequest) -> ResponseBody {
                         (true, None) => r.error_code = NOT_LEADER_OR_FOLLOWER,
                         (true, Some(part)) => {
                             let mut log = part.log();
+                            if !log.config().cleanup_policy.delete {
+                                r.error_code = POLICY_VIOLATION;
+                                return r;
+                            }
                             let target = if p.offset == -1 {
                                 log.high_watermark()
                             } else {

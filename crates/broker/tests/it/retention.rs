@@ -1,7 +1,8 @@
 //! Retention and compaction run on their schedule in a running node
 //! (`log.retention.check.interval.ms`): expired records leave the log, and a
 //! compacted topic keeps the latest value per key once segments roll and are
-//! flushed (`log.flush.offset.checkpoint.interval.ms`).
+//! flushed (`log.flush.offset.checkpoint.interval.ms`). As in Kafka, a compacted topic
+//! refuses records without a key (INVALID_RECORD) and DeleteRecords (POLICY_VIOLATION).
 
 #![allow(clippy::unwrap_used)]
 
@@ -9,8 +10,11 @@ use std::time::{Duration, Instant};
 
 use crate::support::{Client, start_node_with};
 use bytes::Bytes;
-use vltava_protocol::messages::ListOffsetsRequest;
+use vltava_protocol::messages::delete_records_request::{
+    DeleteRecordsPartition, DeleteRecordsTopic,
+};
 use vltava_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+use vltava_protocol::messages::{DeleteRecordsRequest, ListOffsetsRequest};
 use vltava_protocol::{RequestBody, ResponseBody};
 use vltava_records::{BatchBuilder, BatchBuilderConfig};
 
@@ -112,5 +116,56 @@ async fn compacted_topics_keep_the_latest_value_per_key() {
     }
     // Offsets are kept: the log still ends at 40.
     assert_eq!(part.log().log_end_offset(), 40);
+    node.shutdown().await;
+}
+
+/// DeleteRecords of partition 0 of `topic` before `offset`: (error code, low watermark).
+async fn delete_records(c: &mut Client, topic: &str, offset: i64) -> (i16, i64) {
+    let req = DeleteRecordsRequest {
+        topics: vec![DeleteRecordsTopic {
+            name: topic.into(),
+            partitions: vec![DeleteRecordsPartition {
+                partition_index: 0,
+                offset,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        timeout_ms: 5000,
+        ..Default::default()
+    };
+    let ResponseBody::DeleteRecords(r) = c.call(2, RequestBody::from(req)).await else {
+        panic!("not a DeleteRecords response")
+    };
+    let p = &r.topics[0].partitions[0];
+    (p.error_code, p.low_watermark)
+}
+
+/// Kafka's rules for compact-only topics (found by sarama and franz-go against Kafka
+/// 4.1.1): a record without a key is refused with INVALID_RECORD (87), DeleteRecords with
+/// POLICY_VIOLATION (44); with `compact,delete` DeleteRecords works.
+#[tokio::test]
+async fn compacted_topics_refuse_keyless_records_and_delete_records() {
+    let (node, _dir) = start_node_with("").await;
+    let mut c = Client::connect(&node).await;
+    c.create_topic_with("compact-only", 1, &[("cleanup.policy", "compact")])
+        .await;
+    c.create_topic_with("compact-delete", 1, &[("cleanup.policy", "compact,delete")])
+        .await;
+    let mut b = BatchBuilder::new(BatchBuilderConfig::default());
+    b.append(now_ms(), None, Some(b"no key"), &[]).unwrap();
+    let keyless = b.build().unwrap();
+    for topic in ["compact-only", "compact-delete"] {
+        let r = c.produce_raw(9, topic, 0, keyless.clone()).await;
+        assert_eq!(r.error_code, 87, "{topic}: keyless record");
+        for i in 0..3u8 {
+            let r = c
+                .produce_raw(9, topic, 0, batch(now_ms(), &[i], b"v"))
+                .await;
+            assert_eq!(r.error_code, 0, "{topic}: keyed record");
+        }
+    }
+    assert_eq!(delete_records(&mut c, "compact-only", 2).await.0, 44);
+    assert_eq!(delete_records(&mut c, "compact-delete", 2).await, (0, 2));
     node.shutdown().await;
 }

@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 use crate::common::*;
-use vltava_records::{BatchView, Compression};
+use vltava_records::{BatchBuilder, BatchBuilderConfig, BatchView, Compression};
 use vltava_storage::log::{EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, MAX_TIMESTAMP};
 use vltava_storage::{
     CleanupPolicy, FetchIsolation, LogConfig, LogOpenOptions, Storage, StorageError,
@@ -975,4 +975,47 @@ fn a_damaged_index_found_on_first_use_is_emptied_and_rebuilt_at_the_next_open() 
     let log = reopen();
     assert_eq!(s.snapshot()[&path], good, "rebuilt at the next open");
     assert_eq!(read_all(&log, 0), expected);
+}
+
+/// Kafka's LogValidator: a compacted log refuses a producer's record without a key
+/// (INVALID_RECORD), compressed or not, and appends nothing of that batch; a follower
+/// still copies what its leader holds, and a delete-only log takes keyless records.
+#[test]
+fn compacted_log_refuses_records_without_key() {
+    for compression in [Compression::None, Compression::Lz4] {
+        let (_s, c, mut log) = new_log(LogConfig {
+            cleanup_policy: CleanupPolicy::COMPACT,
+            ..small_config()
+        });
+        let mut b = BatchBuilder::new(BatchBuilderConfig {
+            compression,
+            ..BatchBuilderConfig::default()
+        });
+        assert!(b.append(c.now(), Some(b"k"), Some(b"v"), &[]).unwrap());
+        assert!(b.append(c.now(), None, Some(b"no key"), &[]).unwrap());
+        let mut keyless = b.build().unwrap().to_vec();
+        let err = log.append_as_leader(&mut keyless, 0).unwrap_err();
+        assert!(
+            matches!(&err, StorageError::InvalidRecord(m) if m.contains("without key")),
+            "{err:?}"
+        );
+        assert_eq!(log.log_end_offset(), 0);
+        let mut keyed = keyed_batch(
+            &[(b"k".to_vec(), Some(b"v".to_vec()))],
+            c.now(),
+            compression,
+        );
+        assert_eq!(log.append_as_leader(&mut keyed, 0).unwrap().first_offset, 0);
+        // A follower's copy of a keyless batch (written before the policy changed) is kept.
+        let mut follower = keyless.clone();
+        follower[..8].copy_from_slice(&1i64.to_be_bytes());
+        log.append_as_follower(&follower).unwrap();
+        assert_eq!(log.log_end_offset(), 3);
+    }
+    let (_s, c, mut log) = new_log(small_config());
+    let mut b = BatchBuilder::new(BatchBuilderConfig::default());
+    assert!(b.append(c.now(), None, Some(b"no key"), &[]).unwrap());
+    log.append_as_leader(&mut b.build().unwrap().to_vec(), 0)
+        .unwrap();
+    assert_eq!(log.log_end_offset(), 1);
 }
