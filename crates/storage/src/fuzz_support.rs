@@ -215,7 +215,7 @@ fn check_transactions(log: &mut Log, trusted: bool) -> usize {
         ..vltava_records::BatchBuilderConfig::default()
     });
     let found = aborted.len();
-    if b.append(1_000, None, Some(b"t"), &[]).is_err() {
+    if b.append(1_000, Some(b"t"), Some(b"t"), &[]).is_err() {
         return found;
     }
     let Ok(built) = b.build() else {

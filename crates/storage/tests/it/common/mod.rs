@@ -58,6 +58,12 @@ pub fn keyed_batch(
 }
 
 /// An idempotent batch from producer `pid`.
+/// A key no other record of the test has (producer, epoch and sequence): compacted logs
+/// refuse records without a key, and unique keys keep compaction from merging them.
+fn unique_key(pid: i64, epoch: i16, seq: i32, i: usize) -> Vec<u8> {
+    format!("k{pid}-{epoch}-{}", i64::from(seq) + i as i64).into_bytes()
+}
+
 pub fn producer_batch(pid: i64, epoch: i16, seq: i32, n: usize, ts: i64) -> Vec<u8> {
     let mut b = BatchBuilder::new(BatchBuilderConfig {
         producer_id: pid,
@@ -67,8 +73,13 @@ pub fn producer_batch(pid: i64, epoch: i16, seq: i32, n: usize, ts: i64) -> Vec<
     });
     for i in 0..n {
         assert!(
-            b.append(ts, None, Some(format!("v{i}").as_bytes()), &[])
-                .unwrap()
+            b.append(
+                ts,
+                Some(&unique_key(pid, epoch, seq, i)),
+                Some(format!("v{i}").as_bytes()),
+                &[]
+            )
+            .unwrap()
         );
     }
     b.build().unwrap().to_vec()
@@ -143,8 +154,13 @@ pub fn txn_batch(pid: i64, epoch: i16, seq: i32, n: usize, ts: i64) -> Vec<u8> {
     });
     for i in 0..n {
         assert!(
-            b.append(ts, None, Some(format!("t{pid}-{i}").as_bytes()), &[])
-                .unwrap()
+            b.append(
+                ts,
+                Some(&unique_key(pid, epoch, seq, i)),
+                Some(format!("t{pid}-{i}").as_bytes()),
+                &[]
+            )
+            .unwrap()
         );
     }
     b.build().unwrap().to_vec()
