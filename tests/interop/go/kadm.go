@@ -89,16 +89,22 @@ func kadmTopicsConfigs(ctx context.Context, bootstrap string) (string, error) {
 			return "", fmt.Errorf("alter configs %s: %w %s", a.Name, a.Err, a.ErrMessage)
 		}
 	}
-	rcs, err = adm.DescribeTopicConfigs(ctx, "go-kadm-a")
-	if err != nil {
-		return "", err
-	}
-	rc, _ = rcs.On("go-kadm-a", nil)
-	if v, _ := configValue(rc, "segment.ms"); v != seg {
-		return "", fmt.Errorf("segment.ms after alter = %q, want %s", v, seg)
-	}
-	if v, _ := configValue(rc, "retention.ms"); v != "604800000" {
-		return "", fmt.Errorf("retention.ms after delete = %q, want the default 604800000", v)
+	// Kafka's broker applies a change once the controller's metadata reaches it: wait a little.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		rcs, err = adm.DescribeTopicConfigs(ctx, "go-kadm-a")
+		if err != nil {
+			return "", err
+		}
+		rc, _ = rcs.On("go-kadm-a", nil)
+		segV, _ := configValue(rc, "segment.ms")
+		retV, _ := configValue(rc, "retention.ms")
+		if segV == seg && retV == "604800000" {
+			break
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("after alter: segment.ms = %q (want %s), retention.ms = %q (want the default 604800000)",
+				segV, seg, retV)
+		}
 	}
 	deleted, err := adm.DeleteTopics(ctx, "go-kadm-a", "go-kadm-b")
 	if err != nil {

@@ -290,10 +290,16 @@ func saramaClusterAdmin(ctx context.Context, bootstrap string) (string, error) {
 		"min.compaction.lag.ms": {Operation: sarama.IncrementalAlterConfigsOperationSet, Value: &ms}}, false); err != nil {
 		return "", fmt.Errorf("incremental alter config: %w", err)
 	}
-	entries, err = adm.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: topic,
-		ConfigNames: []string{"min.compaction.lag.ms"}})
-	if err != nil || len(entries) != 1 || entries[0].Value != ms {
-		return "", fmt.Errorf("after alter: %+v %v", entries, err)
+	// Kafka's broker applies a change once the controller's metadata reaches it: wait a little.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		entries, err = adm.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: topic,
+			ConfigNames: []string{"min.compaction.lag.ms"}})
+		if err == nil && len(entries) == 1 && entries[0].Value == ms {
+			break
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("after alter: %+v %v", entries, err)
+		}
 	}
 	bentries, err := adm.DescribeConfig(sarama.ConfigResource{Type: sarama.BrokerResource, Name: strconv.Itoa(int(controller))})
 	if err != nil || len(bentries) == 0 {
