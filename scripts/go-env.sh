@@ -16,7 +16,7 @@ fail() {
     exit 1
 }
 
-command -v go >/dev/null || fail "go is not on PATH: install Go 1.26 or later (see DEVELOPERS.md)"
+command -v go >/dev/null || fail "go is not on PATH: install Go 1.26 or later"
 need="$(sed -n 's/^go \([0-9.]*\)$/\1/p' "$src/go.mod")"
 have="$(go env GOVERSION | sed 's/^go//')"
 if [ "$(printf '%s\n%s\n' "$need" "$have" | sort -V | head -1)" != "$need" ]; then
@@ -31,8 +31,9 @@ fi
 
 mkdir -p "$dest"
 export GOPATH="$dest/gopath" GOMODCACHE="$dest/gopath/pkg/mod" GOCACHE="$dest/cache"
-# The toolchain on the machine, the modules exactly as go.sum pins them.
-export GOTOOLCHAIN=local GOFLAGS="-mod=readonly -buildvcs=false"
+# The toolchain on the machine, the modules exactly as go.sum pins them (a module cache
+# that `rm -rf .tools` can remove).
+export GOTOOLCHAIN=local GOFLAGS="-mod=readonly -modcacherw -buildvcs=false"
 log="$dest/build.log"
 if ! (cd "$src" && go mod download && go build -o "$dest/goclients.new" .) >"$log" 2>&1; then
     tail -40 "$log" >&2
