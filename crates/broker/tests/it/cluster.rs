@@ -31,7 +31,7 @@ const INVALID_REPLICATION_FACTOR: i16 = 38;
 /// Session timeout of the test cluster (3 s) plus election and propagation slack.
 const FENCE_LIMIT: Duration = Duration::from_secs(30);
 
-async fn metadata(addr: &str, topics: &[&str]) -> MetadataResponse {
+pub(crate) async fn metadata(addr: &str, topics: &[&str]) -> MetadataResponse {
     let mut c = Client::connect_addr(addr).await;
     let req = MetadataRequest {
         topics: Some(

@@ -6,6 +6,7 @@
 mod bad_input;
 mod cli;
 mod cluster;
+mod controller_pause;
 mod coordinator_failover;
 mod describe_quorum;
 mod every_api;
