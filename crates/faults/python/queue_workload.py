@@ -4,7 +4,9 @@ Runs one idempotent producer and one group consumer that commits after every pol
 that returned records, until the stop file exists (or --max-seconds pass), and writes
 the history as JSONL in the format of vltava_faults::history (one op per line, times
 in wall-clock nanoseconds). A client that fails fatally starts over under a new
-process id.
+process id. VLTAVA_FAULTS_RDKAFKA_DEBUG (e.g. "cgrp,broker,metadata") turns on
+librdkafka's debug log for the consumer (to stderr, python-stderr.log in the run's
+directory).
 """
 
 import argparse
@@ -120,6 +122,8 @@ def consume(args, history, started):
             "session.timeout.ms": 10000,
             "heartbeat.interval.ms": 1000,
             "fetch.wait.max.ms": 200,
+            **({"debug": os.environ["VLTAVA_FAULTS_RDKAFKA_DEBUG"]}
+               if os.environ.get("VLTAVA_FAULTS_RDKAFKA_DEBUG") else {}),
         })
         consumer.subscribe([args.topic], on_assign=rebalanced, on_revoke=rebalanced,
                            on_lost=rebalanced)

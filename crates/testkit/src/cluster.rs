@@ -317,11 +317,17 @@ impl TestCluster {
     }
 }
 
+/// Kills every node and removes the cluster's directory, unless `VLTAVA_KEEP_CLUSTER` is set
+/// (then it stays, with each node's `stderr.log` and data, for a post-mortem).
 impl Drop for TestCluster {
     fn drop(&mut self) {
         for i in 0..self.nodes.len() {
             let _ = self.kill(i);
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if std::env::var_os("VLTAVA_KEEP_CLUSTER").is_none() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        } else {
+            eprintln!("cluster kept in {}", self.dir.display());
+        }
     }
 }
