@@ -19,7 +19,7 @@
 //! | `type` | `invoke`, `ok`, `fail`, `info` |
 //! | `f` | `send`, `poll`, `commit`, `txn`, `assign` |
 //! | `sends` | records sent (`send`: one; `txn`: all of the transaction), offsets on `ok` |
-//! | `reads` | records a `poll` returned, in the order returned |
+//! | `reads` | records a `poll` returned, in the order returned (each with `producer`: [id, epoch] of its batch, when the reader knows it) |
 //! | `commits` | `commit`: the positions committed |
 //! | `idempotent` | the producer is idempotent (or transactional) |
 //! | `read_committed` | the consumer reads with `isolation.level=read_committed` |
@@ -68,6 +68,10 @@ pub struct Record {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
     pub value: String,
+    /// For a read: the producer id and epoch of the batch it came in, when the reading
+    /// client reports them (vltava-client does, confluent-kafka does not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub producer: Option<(i64, i16)>,
 }
 
 /// A partition position (a commit, or where a complete read ended).
@@ -256,6 +260,7 @@ mod tests {
             offset: Some(7),
             key: Some("k".into()),
             value: "v".into(),
+            producer: Some((5, 1)),
         });
         op.idempotent = true;
         let line = serde_json::to_string(&op).expect("encode");

@@ -45,6 +45,10 @@ pub struct ConsumerRecord {
     pub key: Option<Bytes>,
     pub value: Option<Bytes>,
     pub headers: Vec<Header>,
+    /// Producer id and epoch of the batch the record came in (-1 from a producer that is
+    /// neither idempotent nor transactional).
+    pub producer_id: i64,
+    pub producer_epoch: i16,
 }
 
 /// Called around rebalances (from inside `poll`).
@@ -811,6 +815,8 @@ fn decode_records(
             key: r.key,
             value: r.value,
             headers: r.headers,
+            producer_id: h.producer_id,
+            producer_epoch: h.producer_epoch,
         });
     }
     Ok((out, next))

@@ -54,6 +54,15 @@ impl Report {
         self.findings.allowed_duplicates
     }
 
+    /// Values of idempotent producers written again under a later epoch (allowed), and
+    /// the first example.
+    pub fn epoch_duplicates(&self) -> (u64, Option<&str>) {
+        (
+            self.findings.epoch_duplicates,
+            self.findings.epoch_duplicate_example.as_deref(),
+        )
+    }
+
     /// Total anomalies over every class.
     pub fn anomalies(&self) -> u64 {
         Class::ALL.iter().map(|c| self.count(*c)).sum()
@@ -95,6 +104,15 @@ impl fmt::Display for Report {
                 class.name(),
                 self.count(class),
                 self.example(class).unwrap_or("-")
+            )?;
+        }
+        let (n, example) = self.epoch_duplicates();
+        if n > 0 {
+            writeln!(
+                f,
+                "idempotent values re-sent under a new producer epoch (a client's epoch bump; \
+                 no anomaly): {n}, first: {}",
+                example.unwrap_or("-")
             )?;
         }
         for w in &self.warnings {
