@@ -20,8 +20,8 @@ pub enum PythonError {
     },
     #[error("waiting for the Python workload: {0}")]
     Wait(#[source] std::io::Error),
-    #[error("the Python workload did not stop within {0:?} of its stop file")]
-    Hung(Duration),
+    #[error("the Python workload did not stop within {0:?} of its stop file (thread stacks: {1})")]
+    Hung(Duration, String),
     #[error("the Python workload failed ({status}); see {stderr}")]
     Failed { status: String, stderr: PathBuf },
     #[error("its history: {0}")]
@@ -97,9 +97,10 @@ impl PythonWorkload {
                 break status;
             }
             if Instant::now() > deadline {
+                let stacks = self.dump_stacks();
                 let _ = self.child.kill();
                 let _ = self.child.wait();
-                return Err(PythonError::Hung(limit));
+                return Err(PythonError::Hung(limit, stacks));
             }
             std::thread::sleep(Duration::from_millis(100));
         };
@@ -110,6 +111,30 @@ impl PythonWorkload {
             });
         }
         Ok(crate::history::read_file(&self.out)?)
+    }
+}
+
+impl PythonWorkload {
+    /// Writes every thread's stack of the hung process (gdb, bounded by `timeout`) next to
+    /// its history, for telling a client library's deadlock from a broker that stopped
+    /// answering; returns where, or why not.
+    fn dump_stacks(&self) -> String {
+        let path = self.out.with_file_name("python-stacks.txt");
+        let Ok(file) = std::fs::File::create(&path) else {
+            return format!("cannot create {}", path.display());
+        };
+        let status = Command::new("timeout")
+            .args(["60", "gdb", "-p", &self.child.id().to_string(), "-batch"])
+            .args(["-ex", "thread apply all bt"])
+            .stdin(Stdio::null())
+            .stdout(file)
+            .stderr(Stdio::null())
+            .status();
+        match status {
+            Ok(s) if s.success() => path.display().to_string(),
+            Ok(s) => format!("gdb {s}; see {}", path.display()),
+            Err(e) => format!("no gdb ({e})"),
+        }
     }
 }
 
