@@ -51,11 +51,10 @@ async fn settled(addr: &str, ids: &BTreeSet<i32>) -> i32 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_controller_is_the_only_broker_fenced() {
     let bin = Path::new(env!("CARGO_BIN_EXE_vltava"));
-    let cluster =
-        tokio::task::spawn_blocking(move || TestCluster::start_with(3, Some(bin), &[]))
-            .await
-            .unwrap()
-            .unwrap();
+    let cluster = tokio::task::spawn_blocking(move || TestCluster::start_with(3, Some(bin), &[]))
+        .await
+        .unwrap()
+        .unwrap();
     let all: BTreeSet<i32> = (0..3).collect();
     let controller = settled(&cluster.addr(0), &all).await;
     let survivors: Vec<i32> = all.iter().copied().filter(|i| *i != controller).collect();
