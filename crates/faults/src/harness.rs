@@ -40,6 +40,9 @@ pub struct Config {
     pub python: bool,
     /// With `python`: its group consumer too (not only its producer).
     pub python_consumer: bool,
+    /// With `python`: a transactional producer (commits and aborts across partitions led
+    /// by different nodes) and a read_committed consumer.
+    pub transactions: bool,
     pub idempotent_producers: usize,
     pub plain_producers: usize,
     pub group_consumers: usize,
@@ -61,6 +64,7 @@ impl Config {
             kinds: Vec::new(),
             python: true,
             python_consumer: true,
+            transactions: true,
             idempotent_producers: 2,
             plain_producers: 1,
             group_consumers: 2,
@@ -161,6 +165,7 @@ pub fn run(cfg: &Config) -> Result<Outcome, HarnessError> {
             cfg.partitions,
             max,
             cfg.python_consumer,
+            cfg.transactions,
         )?)
     } else {
         None

@@ -40,10 +40,13 @@ struct Args {
     /// Leave out the confluent-kafka workload.
     #[arg(long)]
     no_python: bool,
-    /// Leave out the confluent-kafka group consumer (keep its producer): it can get stuck
-    /// without a coordinator after faults, an open bug (docs/faults.md).
+    /// Leave out the confluent-kafka group consumer (keep its producers).
     #[arg(long)]
     no_python_consumer: bool,
+    /// Leave out the transactional workload (confluent-kafka transactional producer and
+    /// read_committed consumer).
+    #[arg(long)]
+    no_transactions: bool,
     /// Directory for history.jsonl (default: a fresh temp dir).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -93,6 +96,7 @@ fn main() -> anyhow::Result<()> {
     cfg.kinds = args.kinds.clone();
     cfg.python = !args.no_python;
     cfg.python_consumer = !args.no_python_consumer;
+    cfg.transactions = !args.no_transactions;
     let outcome = harness::run(&cfg).context("fault harness run")?;
     println!(
         "vltava-faults: {} nodes, replication factor {}, {} partitions, seed {}, {:.0} s",

@@ -1,4 +1,5 @@
-//! The confluent-kafka workload: `python/queue_workload.py` run with the project's Python
+//! The confluent-kafka workload: `python/queue_workload.py` (and, for transactions,
+//! `python/txn_workload.py`) run with the project's Python
 //! environment ([`vltava_testkit::python`]) as a child process that writes its own JSONL
 //! history; it stops when the harness creates its stop file.
 
@@ -52,6 +53,7 @@ impl PythonWorkload {
         partitions: i32,
         max: Duration,
         consumer: bool,
+        txn: bool,
     ) -> Result<PythonWorkload, PythonError> {
         let python = vltava_testkit::python().map_err(PythonError::NoPython)?;
         let out = dir.join("python-history.jsonl");
@@ -65,6 +67,9 @@ impl PythonWorkload {
         command.arg(script());
         if !consumer {
             command.arg("--no-consumer");
+        }
+        if txn {
+            command.arg("--txn");
         }
         let child = command
             .args(["--bootstrap", bootstrap, "--topic", topic])
