@@ -72,6 +72,26 @@ pub struct FaultLog {
 }
 
 impl FaultLog {
+    /// The faults as nemesis operations of the history: an `invoke` when each started and
+    /// an `ok` (with any note as `error`) when it was healed.
+    pub fn history(&self) -> Vec<crate::history::Op> {
+        use crate::history::{Op, OpFn, OpType};
+        let mut ops = Vec::new();
+        for e in &self.events {
+            for (kind, time) in [(OpType::Invoke, e.start), (OpType::Ok, e.healed)] {
+                let mut op = Op::new("nemesis", kind, OpFn::Fault);
+                op.time = time;
+                op.fault = Some(e.kind.name().to_string());
+                op.node = i32::try_from(e.node).ok();
+                if kind == OpType::Ok {
+                    op.error = e.note.clone();
+                }
+                ops.push(op);
+            }
+        }
+        ops
+    }
+
     /// Faults injected per kind.
     pub fn counts(&self) -> BTreeMap<FaultKind, u64> {
         let mut c = BTreeMap::new();

@@ -222,7 +222,7 @@ pub fn run(cfg: &Config) -> Result<Outcome, HarnessError> {
         &recorder,
         Duration::from_secs(60),
     ))?;
-    let ops = history::merge(vec![recorder.snapshot(), python_ops]);
+    let ops = history::merge(vec![recorder.snapshot(), python_ops, log.history()]);
     let path = cfg.out_dir.join("history.jsonl");
     history::write_file(&path, &ops)?;
     let report = checker::check(&ops);

@@ -17,7 +17,7 @@
 //! | `time` | wall-clock nanoseconds since the Unix epoch |
 //! | `process` | the client (one producer, one consumer), never reused after a crash |
 //! | `type` | `invoke`, `ok`, `fail`, `info` |
-//! | `f` | `send`, `poll`, `commit`, `txn`, `assign` |
+//! | `f` | `send`, `poll`, `commit`, `txn`, `assign`, `fault` |
 //! | `sends` | records sent (`send`: one; `txn`: all of the transaction), offsets on `ok` |
 //! | `reads` | records a `poll` returned, in the order returned (each with `producer`: [id, epoch] of its batch, when the reader knows it) |
 //! | `commits` | `commit`: the positions committed |
@@ -26,6 +26,7 @@
 //! | `complete` | a final read of whole partitions from their start to `ends` |
 //! | `ends` | for a complete read: the end offset reached per partition |
 //! | `error` | why the operation failed or is unknown |
+//! | `fault`, `node` | `f: fault` (process `nemesis`): the fault's kind and the node it hit |
 
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Write};
@@ -54,6 +55,8 @@ pub enum OpFn {
     /// The consumer's partitions changed (assign, subscribe, rebalance): its positions may
     /// legitimately jump.
     Assign,
+    /// The nemesis (process `nemesis`): `invoke` when a fault starts, `ok` when it is healed.
+    Fault,
 }
 
 /// One record sent or read.
@@ -109,6 +112,11 @@ pub struct Op {
     pub ends: Vec<Position>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// `fault`: its kind, and the node it hit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<i32>,
 }
 
 impl Op {
@@ -128,6 +136,8 @@ impl Op {
             complete: false,
             ends: Vec::new(),
             error: None,
+            fault: None,
+            node: None,
         }
     }
 }

@@ -192,6 +192,10 @@ impl Model {
                 }
                 OpFn::Commit => s.commits_ok += 1,
                 OpFn::Txn => s.txns_committed += 1,
+                OpFn::Fault => {
+                    let kind = op.fault.clone().unwrap_or_else(|| "unnamed".into());
+                    *s.faults.entry(kind).or_insert(0) += 1;
+                }
                 _ => {}
             }
         }

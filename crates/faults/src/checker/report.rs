@@ -20,6 +20,8 @@ pub struct Stats {
     pub txns_committed: u64,
     pub txns_aborted: u64,
     pub partitions_read_completely: u64,
+    /// Healed faults (nemesis `ok`) per kind.
+    pub faults: std::collections::BTreeMap<String, u64>,
 }
 
 /// The result of [`super::check`].
@@ -96,6 +98,10 @@ impl fmt::Display for Report {
             s.partitions_read_completely,
             self.allowed_duplicates()
         )?;
+        if !s.faults.is_empty() {
+            let faults: Vec<String> = s.faults.iter().map(|(k, n)| format!("{n} {k}")).collect();
+            writeln!(f, "faults: {}", faults.join(", "))?;
+        }
         writeln!(f, "{:<22} {:>7}  first example", "anomaly", "count")?;
         for class in Class::ALL {
             writeln!(

@@ -251,6 +251,29 @@ fn duplicate_counts_only_under_idempotence() {
 }
 
 #[test]
+fn nemesis_faults_are_counted_per_kind_in_the_report() {
+    let mut h = H::default();
+    for (kind, node) in [("kill", 0), ("kill", 2), ("pause", 1)] {
+        for t in [OpType::Invoke, OpType::Ok] {
+            let mut op = Op::new("nemesis", t, OpFn::Fault);
+            op.fault = Some(kind.into());
+            op.node = Some(node);
+            h.push(op);
+        }
+    }
+    h.send("p1", "a", 0, 0, true)
+        .complete(&[(0, 0, "a")], &[(0, 1)]);
+    let report = h.check();
+    clean(&report);
+    assert_eq!(report.stats.faults.get("kill"), Some(&2));
+    assert_eq!(report.stats.faults.get("pause"), Some(&1));
+    assert!(
+        report.to_string().contains("faults: 2 kill, 1 pause"),
+        "{report}"
+    );
+}
+
+#[test]
 fn an_idempotent_copy_under_a_new_epoch_is_counted_apart() {
     // (offset, producer id, epoch) of two copies of "a"; `None`: the reader did not say.
     let history = |copies: [(i64, Option<(i64, i16)>); 2]| {
