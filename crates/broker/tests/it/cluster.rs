@@ -52,7 +52,7 @@ pub(crate) async fn metadata(addr: &str, topics: &[&str]) -> MetadataResponse {
     m
 }
 
-async fn create(addr: &str, name: &str, partitions: i32, rf: i16) -> i16 {
+pub(crate) async fn create(addr: &str, name: &str, partitions: i32, rf: i16) -> i16 {
     Client::connect_addr(addr)
         .await
         .create_topic_answer(name, partitions, rf, &[], 30_000)

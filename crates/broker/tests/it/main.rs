@@ -14,6 +14,7 @@ mod fetch_sessions;
 mod internal_topics;
 mod limits;
 mod many_partitions;
+mod marker_acks;
 mod member_ids;
 mod out_of_descriptors;
 mod pipelining;
