@@ -34,7 +34,7 @@ struct Args {
     partitions: i32,
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Only these fault kinds: kill, pause, restart (repeatable).
+    /// Only these fault kinds: kill, pause, restart, partition (repeatable).
     #[arg(long = "fault", value_parser = parse_kind)]
     kinds: Vec<FaultKind>,
     /// Leave out the confluent-kafka workload.
@@ -60,7 +60,10 @@ fn parse_kind(s: &str) -> Result<FaultKind, String> {
         "kill" => Ok(FaultKind::Kill),
         "pause" => Ok(FaultKind::Pause),
         "restart" => Ok(FaultKind::Restart),
-        _ => Err(format!("unknown fault kind {s} (kill, pause, restart)")),
+        "partition" => Ok(FaultKind::Partition),
+        _ => Err(format!(
+            "unknown fault kind {s} (kill, pause, restart, partition)"
+        )),
     }
 }
 

@@ -70,6 +70,24 @@ impl TestCluster {
         bin: Option<&Path>,
         properties: &[&str],
     ) -> Result<TestCluster, BrokerProcessError> {
+        Self::start_with_voters(n, bin, properties, |_, ports| {
+            ports
+                .iter()
+                .enumerate()
+                .map(|(j, port)| format!("{j}@127.0.0.1:{port}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+    }
+
+    /// As [`TestCluster::start_with`], with node `i`'s `controller.quorum.voters` given by
+    /// `voters(i, controller_ports)` (to put a fault proxy between controllers).
+    pub fn start_with_voters(
+        n: usize,
+        bin: Option<&Path>,
+        properties: &[&str],
+        voters: impl Fn(usize, &[u16]) -> String,
+    ) -> Result<TestCluster, BrokerProcessError> {
         let bin = match bin {
             Some(b) if b.exists() => b.to_path_buf(),
             Some(b) => return Err(BrokerProcessError::MissingBinary(b.to_path_buf())),
@@ -81,11 +99,7 @@ impl TestCluster {
         for _ in 0..n {
             ports.push((free_port()?, free_port()?));
         }
-        let voters: Vec<String> = ports
-            .iter()
-            .enumerate()
-            .map(|(i, (_, c))| format!("{i}@127.0.0.1:{c}"))
-            .collect();
+        let controller_ports: Vec<u16> = ports.iter().map(|(_, c)| *c).collect();
         let cluster_id = "vltava-test-cluster-id".to_string();
         let mut nodes = Vec::new();
         for (i, (client, controller)) in ports.iter().enumerate() {
@@ -102,7 +116,7 @@ impl TestCluster {
                  broker.session.timeout.ms=3000\n\
                  broker.heartbeat.interval.ms=500\n\
                  group.initial.rebalance.delay.ms=0\n",
-                voters.join(","),
+                voters(i, &controller_ports),
                 node_dir.join("data").display()
             );
             for p in properties {
