@@ -6,6 +6,7 @@
 mod bad_input;
 mod cli;
 mod cluster;
+mod controller_pause;
 mod coordinator_failover;
 mod describe_quorum;
 mod every_api;
@@ -14,6 +15,7 @@ mod internal_topics;
 mod leader_hints;
 mod limits;
 mod many_partitions;
+mod marker_acks;
 mod member_ids;
 mod out_of_descriptors;
 mod out_of_disk;

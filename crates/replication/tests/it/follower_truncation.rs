@@ -246,7 +246,9 @@ fn out_of_range_below_the_leaders_log_start_restarts_the_log_there() {
         leader_log_start_offset: 2,
     };
     assert!(
-        replica.on_fetch_response(&position, above, &local).is_empty(),
+        replica
+            .on_fetch_response(&position, above, &local)
+            .is_empty(),
         "a fetch offset above the leader's log start is not fixed by restarting the log"
     );
     assert_eq!(replica.log_end_offset(), 4);
@@ -261,5 +263,8 @@ fn out_of_range_below_the_leaders_log_start_restarts_the_log_there() {
     assert_eq!(replica.high_watermark(), 150);
     let empty = EpochHistory::new();
     let next = replica.fetch_position(&empty).unwrap();
-    assert_eq!(next.fetch_offset, 150, "it fetches from the leader's log start");
+    assert_eq!(
+        next.fetch_offset, 150,
+        "it fetches from the leader's log start"
+    );
 }
