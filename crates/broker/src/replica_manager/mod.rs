@@ -251,13 +251,14 @@ impl ReplicaManager {
                 return h.clone();
             }
         }
-        // The high watermark starts at the log start: storage keeps no high
-        // watermark checkpoint yet, and the log's own (its end, after opening)
-        // may cover records no other replica has. A leader raises it as soon as
-        // its ISR has fetched; a follower takes the leader's.
+        // The high watermark starts where the log's does: the partition manager
+        // opened it at the `replication-offset-checkpoint` entry (capped at the
+        // log end), or at the log start for a log never checkpointed, whose tail
+        // may be on no other replica. A leader raises it as soon as its ISR has
+        // fetched; a follower takes the leader's.
         let (leo, hw) = {
             let log = p.log();
-            (offset(log.log_end_offset()), offset(log.log_start_offset()))
+            (offset(log.log_end_offset()), offset(log.high_watermark()))
         };
         let config = ReplicaConfig {
             replica_lag_time_max_ms: self.replica_lag_time_max_ms,

@@ -10,6 +10,7 @@ mod coordinator_failover;
 mod describe_quorum;
 mod every_api;
 mod fetch_sessions;
+mod hw_checkpoint;
 mod internal_topics;
 mod limits;
 mod many_partitions;
