@@ -3,6 +3,7 @@
 //! in-process nodes; `cli` runs the `vltava` binary itself through
 //! `vltava_testkit::broker_process`.
 
+mod acks_pipelining;
 mod bad_input;
 mod cli;
 mod cluster;
