@@ -294,3 +294,37 @@ async fn a_follower_truncates_what_the_new_leader_never_had() {
         Some(1)
     );
 }
+
+#[tokio::test]
+async fn only_a_leaders_high_watermark_wakes_parked_fetches() {
+    let (leader, follower) = (node(1), node(2));
+    let cache = image(1, 0, 0, &[1, 2], "1");
+    apply(&leader, &cache);
+    apply(&follower, &cache);
+    leader
+        .manager
+        .append_produce(TOPIC, 0, &mut batch(3), Acks::Leader, 10_000)
+        .unwrap();
+    replicate(&leader, &follower);
+    assert_eq!(follower.log.log().high_watermark(), 0);
+    let mut on_leader = leader.partitions.subscribe_appends();
+    on_leader.borrow_and_update();
+    let mut on_follower = follower.partitions.subscribe_appends();
+    on_follower.borrow_and_update();
+    // This fetch moves the leader's HW to 3 and brings it to the follower.
+    replicate(&leader, &follower);
+    assert_eq!(leader.log.log().high_watermark(), 3);
+    assert!(
+        on_leader.has_changed().unwrap(),
+        "consumers wait for the leader's HW"
+    );
+    assert_eq!(
+        follower.log.log().high_watermark(),
+        3,
+        "the follower's HW moved"
+    );
+    assert!(
+        !on_follower.has_changed().unwrap(),
+        "nothing waits for a follower's HW"
+    );
+}
