@@ -3,6 +3,7 @@
 //! in-process nodes; `cli` runs the `vltava` binary itself through
 //! `vltava_testkit::broker_process`.
 
+mod acks_pipelining;
 mod bad_input;
 mod cli;
 mod cluster;
@@ -11,6 +12,7 @@ mod coordinator_failover;
 mod describe_quorum;
 mod every_api;
 mod fetch_sessions;
+mod hw_checkpoint;
 mod internal_topics;
 mod leader_hints;
 mod limits;

@@ -36,6 +36,7 @@ fn leader_answer(leader_log: &EpochHistory, position: &FetchPosition) -> Option<
         fetch_offset: position.fetch_offset,
         last_fetched_epoch: position.last_fetched_epoch,
         current_leader_epoch: Some(position.current_leader_epoch),
+        broker_epoch: None,
     };
     leader
         .on_follower_fetch(&fetch, leader_log, 0)
@@ -128,6 +129,7 @@ fn the_leader_cannot_place_an_epoch_above_its_own() {
         fetch_offset: 3,
         last_fetched_epoch: Some(9),
         current_leader_epoch: Some(0),
+        broker_epoch: None,
     };
     assert_eq!(
         leader.replica.on_follower_fetch(&fetch, &leader.log, 0),
