@@ -28,6 +28,6 @@ timeout 300 cargo run --quiet -p vltava-faults -- --short
 if [ -f tests/interop/node/package.json ]; then
     (cd tests/interop/node && npm ci --no-audit --no-fund --loglevel=error)
 fi
-# The Java suites (test_java_client.py against Vltava and Apache Kafka, test_kafka_tools.py)
-# add about 2 minutes.
-(cd tests/interop && timeout 1200 "$VLTAVA_PYTHON" -m pytest -q -p no:warnings -p no:cacheprovider)
+# The Java suites (test_java_client.py against Vltava and Apache Kafka, test_kafka_tools.py,
+# test_kafka_streams.py against both) add about 3 minutes.
+(cd tests/interop && timeout 1400 "$VLTAVA_PYTHON" -m pytest -q -p no:warnings -p no:cacheprovider)

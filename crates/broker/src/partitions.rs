@@ -445,8 +445,13 @@ impl PartitionManager {
         }
     }
 
-    /// Runs retention (and compaction for compacted topics) on every log once.
+    /// Runs retention (and compaction for compacted topics) on every log once,
+    /// after fsyncing the segments rolled since the last flush: compaction only takes
+    /// flushed segments, and Kafka flushes a segment as it rolls, so a rolled segment
+    /// is cleanable at the next pass, not only after the next checkpoint
+    /// (`log.flush.offset.checkpoint.interval.ms`, 60 s).
     pub fn run_retention(&self, now_ms: i64) {
+        self.flush_rolled();
         for p in self.all() {
             let mut log = p.log();
             if let Err(e) = log.run_retention(now_ms) {
