@@ -29,8 +29,10 @@ def random_cluster_id():
 class KafkaBroker:
     """A running Apache Kafka node; `bootstrap` is its PLAINTEXT address."""
 
-    def __init__(self, data_dir):
+    def __init__(self, data_dir, extra=()):
+        """`extra`: more server.properties lines, key=value."""
         self.data_dir = data_dir
+        self.extra = list(extra)
         self.proc = None
         self.bootstrap = None
         self.log_path = os.path.join(data_dir, "kafka.log")
@@ -56,6 +58,7 @@ class KafkaBroker:
                 "transaction.state.log.replication.factor=1",
                 "transaction.state.log.min.isr=1",
                 "num.partitions=1",
+                *self.extra,
                 "",
             ]))
         fmt = subprocess.run(java_cmd("kafka.tools.StorageTool", "format", "-t", random_cluster_id(),

@@ -21,8 +21,9 @@ use crate::replica_manager::AlterRequest;
 const RETRY_PAUSE: Duration = Duration::from_millis(100);
 
 /// The request for one ISR change, from broker `broker_id` at `broker_epoch`,
-/// shaped for AlterPartition v3 (topic id, `NewIsrWithEpochs`), the version
-/// the controller channel speaks.
+/// shaped for AlterPartition v3 (topic id, `NewIsrWithEpochs` with each member's
+/// broker epoch as the leader's replica knows it, KIP-903), the version the
+/// controller channel speaks.
 fn request(r: &AlterRequest, broker_id: i32, broker_epoch: i64) -> AlterPartitionRequest {
     let p = &r.proposal;
     AlterPartitionRequest {
@@ -34,11 +35,11 @@ fn request(r: &AlterRequest, broker_id: i32, broker_epoch: i64) -> AlterPartitio
                 partition_index: r.partition,
                 leader_epoch: p.leader_epoch,
                 new_isr_with_epochs: p
-                    .new_isr
+                    .new_isr_with_epochs
                     .iter()
-                    .map(|&id| BrokerState {
-                        broker_id: id,
-                        broker_epoch: -1,
+                    .map(|m| BrokerState {
+                        broker_id: m.broker_id,
+                        broker_epoch: m.wire_epoch(),
                         ..Default::default()
                     })
                     .collect(),
@@ -114,7 +115,7 @@ mod tests {
     use super::*;
     use vltava_protocol::Uuid;
     use vltava_protocol::messages::alter_partition_response;
-    use vltava_replication::{AlterPartitionProposal, IsrChange};
+    use vltava_replication::{AlterPartitionProposal, IsrChange, IsrMember};
 
     fn req() -> AlterRequest {
         AlterRequest {
@@ -126,6 +127,16 @@ mod tests {
                 leader_epoch: 3,
                 partition_epoch: 7,
                 new_isr: vec![1, 2],
+                new_isr_with_epochs: vec![
+                    IsrMember {
+                        broker_id: 1,
+                        broker_epoch: Some(42),
+                    },
+                    IsrMember {
+                        broker_id: 2,
+                        broker_epoch: None,
+                    },
+                ],
                 change: IsrChange::Expand(2),
             },
         }
@@ -161,8 +172,12 @@ mod tests {
             (2, 3, 7)
         );
         assert!(p.new_isr.is_empty(), "v3 carries only NewIsrWithEpochs");
-        let ids: Vec<i32> = p.new_isr_with_epochs.iter().map(|b| b.broker_id).collect();
-        assert_eq!(ids, vec![1, 2]);
+        let members: Vec<(i32, i64)> = p
+            .new_isr_with_epochs
+            .iter()
+            .map(|b| (b.broker_id, b.broker_epoch))
+            .collect();
+        assert_eq!(members, vec![(1, 42), (2, -1)], "KIP-903 broker epochs");
     }
 
     #[test]

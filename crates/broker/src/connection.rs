@@ -2,7 +2,10 @@
 //! `socket.request.max.bytes`), runs its requests **one at a time, in arrival
 //! order** (as Kafka does: the effects of request N, appends, producer state,
 //! group and transaction state, are complete before request N+1 starts), answers
-//! them in that order, bounds the requests read but not yet answered
+//! them in that order (a Produce's acks=all wait for replication is not an
+//! effect: request N+1 runs while N's records replicate, and N's answer still
+//! goes first; Kafka instead holds the connection until N is answered, so
+//! librdkafka's in-flight requests would each wait a whole replication round), bounds the requests read but not yet answered
 //! (`queued.max.requests`, and [`READ_AHEAD_BYTES`] of frames), closes the connection after
 //! `connections.max.idle.ms` without a request, and closes it (only it) on a
 //! broken frame.
@@ -25,7 +28,7 @@ use vltava_protocol::frame::{Request, decode_request, encode_response, peek_requ
 use vltava_protocol::{ApiKey, ResponseBody};
 
 use crate::broker::Broker;
-use crate::dispatch::dispatch;
+use crate::dispatch::{Dispatched, dispatch_effects};
 use crate::handlers::api_versions;
 
 /// Per-connection limits.
@@ -92,7 +95,13 @@ enum Queued {
 }
 
 /// An answer on its way to the socket.
-struct Answer(i32, i16, Box<ResponseBody>, Slot);
+struct Answer(i32, i16, Body, Slot);
+
+/// An answer's body: known, or a Produce's acks=all waits (its own task) still running.
+enum Body {
+    Ready(Box<ResponseBody>),
+    Pending(tokio::task::JoinHandle<Option<ResponseBody>>),
+}
 
 /// Why a connection ended.
 #[derive(Debug, thiserror::Error)]
@@ -116,16 +125,20 @@ async fn execute(
 ) {
     while let Some(item) = queued.recv().await {
         let answer = match item {
-            Queued::Ready(c, v, b, slot) => Answer(c, v, b, slot),
+            Queued::Ready(c, v, b, slot) => Answer(c, v, Body::Ready(b), slot),
             Queued::Run(c, v, request, slot) => {
                 // Its own task, so a panicking handler ends this connection with
                 // a log line instead of taking the executor down silently; it is
-                // awaited before the next request starts.
-                let run = tokio::spawn(dispatch(broker.clone(), *request, peer.clone()));
+                // awaited (up to the end of its effects) before the next request
+                // starts.
+                let run = tokio::spawn(dispatch_effects(broker.clone(), *request, peer.clone()));
                 match run.await {
-                    Ok(Ok(Some(body))) => Answer(c, v, Box::new(body), slot),
+                    Ok(Ok(Dispatched::Now(Some(body)))) => Answer(c, v, Body::Ready(body), slot),
                     // acks=0: nothing to send; the slot is released here.
-                    Ok(Ok(None)) => continue,
+                    Ok(Ok(Dispatched::Now(None))) => continue,
+                    Ok(Ok(Dispatched::Later(wait))) => {
+                        Answer(c, v, Body::Pending(tokio::spawn(wait)), slot)
+                    }
                     Ok(Err(e)) => {
                         tracing::warn!(error = %e, "closing connection");
                         return;
@@ -146,6 +159,17 @@ async fn execute(
 /// Writes answers in the order the executor produced them.
 async fn write_answers(mut wr: OwnedWriteHalf, mut answers: mpsc::UnboundedReceiver<Answer>) {
     while let Some(Answer(corr, version, body, slot)) = answers.recv().await {
+        let body = match body {
+            Body::Ready(b) => b,
+            Body::Pending(wait) => match wait.await {
+                Ok(Some(b)) => Box::new(b),
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::error!(error = %e, "produce wait failed; closing connection");
+                    return;
+                }
+            },
+        };
         let frame = match encode_response(corr, version, &body) {
             Ok(f) => f,
             Err(e) => {

@@ -33,6 +33,42 @@ pub enum Unanswered {
     NotStarted(ApiKey),
 }
 
+/// A request whose effects are done: its answer, or a Produce's acks=all waits.
+pub enum Dispatched {
+    /// The answer now (`None`: no response is sent).
+    Now(Option<Box<ResponseBody>>),
+    /// A Produce's answer once its acks=all waits end; the connection may run its next
+    /// request meanwhile (this one's appends are complete).
+    Later(std::pin::Pin<Box<dyn std::future::Future<Output = Option<ResponseBody>> + Send>>),
+}
+
+impl std::fmt::Debug for Dispatched {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Dispatched::Now(answer) => f.debug_tuple("Now").field(answer).finish(),
+            Dispatched::Later(_) => f.write_str("Later(..)"),
+        }
+    }
+}
+
+/// Handles one request up to the end of its effects: [`dispatch`], except that a
+/// Produce returns as soon as it has appended, with its acks=all waits to await.
+pub async fn dispatch_effects(
+    broker: Arc<Broker>,
+    req: Request,
+    client_host: String,
+) -> Result<Dispatched, Unanswered> {
+    if let RequestBody::Produce(r) = &req.body {
+        return Ok(match produce::begin(&broker, r, req.api_version()).await {
+            produce::Begun::Now(answer) => Dispatched::Now(answer),
+            produce::Begun::Later(answer) => Dispatched::Later(answer),
+        });
+    }
+    dispatch(broker, req, client_host)
+        .await
+        .map(|answer| Dispatched::Now(answer.map(Box::new)))
+}
+
 /// Handles one request.
 pub async fn dispatch(
     broker: Arc<Broker>,

@@ -14,6 +14,8 @@ pub struct BrokerNode {
     pub host: String,
     pub port: i32,
     pub rack: Option<String>,
+    /// Broker epoch of its current registration (KIP-903).
+    pub epoch: i64,
 }
 
 /// One partition's leadership.

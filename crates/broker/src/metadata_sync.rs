@@ -25,6 +25,7 @@ pub fn cache_from_image(image: &MetadataImage, node_id: i32) -> MetadataCache {
                     host: b.host.clone(),
                     port: b.port,
                     rack: b.rack.clone(),
+                    epoch: b.epoch,
                 },
             )
         })

@@ -152,7 +152,9 @@ impl Node {
             crate::txn_io::BrokerTxnIo::new(&broker),
         );
         broker.set_txn_coordinator(txn);
-        let background = partitions.spawn_background(retention, checkpoints);
+        let hw_checkpoints =
+            Duration::from_millis(broker.config.replica_high_watermark_checkpoint_interval_ms);
+        let background = partitions.spawn_background(retention, checkpoints, hw_checkpoints);
         let reopened_logs = spawn_replicas_for_reopened_logs(&broker);
         let (shutdown, rx) = watch::channel(false);
         let listener = socket

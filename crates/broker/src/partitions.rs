@@ -13,7 +13,9 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
 use tokio::sync::watch;
-use vltava_storage::checkpoint::{LOG_START_OFFSET_CHECKPOINT, RECOVERY_POINT_CHECKPOINT};
+use vltava_storage::checkpoint::{
+    LOG_START_OFFSET_CHECKPOINT, RECOVERY_POINT_CHECKPOINT, REPLICATION_OFFSET_CHECKPOINT,
+};
 use vltava_storage::{
     Log, LogConfig, LogOpenOptions, OffsetCheckpoint, StdStorage, StorageError, SystemClock,
 };
@@ -211,6 +213,7 @@ impl PartitionManager {
             };
             let starts = read(LOG_START_OFFSET_CHECKPOINT);
             let recovery = read(RECOVERY_POINT_CHECKPOINT);
+            let high_watermarks = read(REPLICATION_OFFSET_CHECKPOINT);
             let clean = self.clean_start();
             let threads = self.threads.load(Ordering::Relaxed);
             // Opening stops short of the descriptors kept for connections and
@@ -240,7 +243,10 @@ impl PartitionManager {
                     } else {
                         recovery.get(key).copied().unwrap_or(0)
                     },
-                    ..LogOpenOptions::default()
+                    // The checkpointed high watermark (capped at the log end by the
+                    // open); a log never checkpointed starts at its log start, as
+                    // Kafka's: records past it may be on no other replica.
+                    high_watermark: Some(high_watermarks.get(key).copied().unwrap_or(0)),
                 };
                 Log::open(
                     Arc::new(StdStorage),
@@ -330,7 +336,9 @@ impl PartitionManager {
             let opts = LogOpenOptions {
                 log_start_offset: log.log_start_offset(),
                 recovery_point: log.recovery_point(),
-                ..LogOpenOptions::default()
+                // The replica on this log keeps its high watermark; so does the log
+                // (not its end: consumers read below it).
+                high_watermark: Some(log.high_watermark()),
             };
             let dir = self.dir.join(format!("{}-{}", p.topic, p.index));
             let config = log.config().clone();
@@ -392,8 +400,22 @@ impl PartitionManager {
         self.appended.subscribe()
     }
 
-    /// Writes the log-start-offset and recovery-point checkpoints of every open log.
+    /// Writes `replication-offset-checkpoint`: every open log's high watermark
+    /// (Kafka's `replica.high.watermark.checkpoint.interval.ms` task). A replica
+    /// starts from it after a restart instead of from the log start.
+    pub fn write_high_watermarks(&self) -> Result<(), StorageError> {
+        let mut hws = OffsetCheckpoint::default();
+        for p in self.all() {
+            let hw = p.log().high_watermark();
+            hws.offsets.insert((p.topic.clone(), p.index), hw);
+        }
+        hws.write(&StdStorage, &self.dir.join(REPLICATION_OFFSET_CHECKPOINT))
+    }
+
+    /// Writes the log-start-offset, recovery-point and high-watermark checkpoints of
+    /// every open log.
     pub fn write_checkpoints(&self) -> Result<(), StorageError> {
+        self.write_high_watermarks()?;
         let mut starts = OffsetCheckpoint::default();
         let mut recovery = OffsetCheckpoint::default();
         for p in self.all() {
@@ -423,8 +445,13 @@ impl PartitionManager {
         }
     }
 
-    /// Runs retention (and compaction for compacted topics) on every log once.
+    /// Runs retention (and compaction for compacted topics) on every log once,
+    /// after fsyncing the segments rolled since the last flush: compaction only takes
+    /// flushed segments, and Kafka flushes a segment as it rolls, so a rolled segment
+    /// is cleanable at the next pass, not only after the next checkpoint
+    /// (`log.flush.offset.checkpoint.interval.ms`, 60 s).
     pub fn run_retention(&self, now_ms: i64) {
+        self.flush_rolled();
         for p in self.all() {
             let mut log = p.log();
             if let Err(e) = log.run_retention(now_ms) {
@@ -462,17 +489,20 @@ impl PartitionManager {
     }
 
     /// Runs retention every `interval`, checkpoints every `checkpoint_interval`,
-    /// and retries failed and offline logs every [`RECOVER_INTERVAL`] until the
-    /// manager is dropped by everyone else.
+    /// high watermarks every `hw_checkpoint_interval`, and retries failed and
+    /// offline logs every [`RECOVER_INTERVAL`] until the manager is dropped by
+    /// everyone else.
     pub fn spawn_background(
         self: &Arc<Self>,
         interval: Duration,
         checkpoint_interval: Duration,
+        hw_checkpoint_interval: Duration,
     ) -> tokio::task::JoinHandle<()> {
         let weak = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut retention = tokio::time::interval(interval);
             let mut checkpoint = tokio::time::interval(checkpoint_interval);
+            let mut hw_checkpoint = tokio::time::interval(hw_checkpoint_interval);
             let mut recover = tokio::time::interval(RECOVER_INTERVAL);
             loop {
                 tokio::select! {
@@ -487,6 +517,14 @@ impl PartitionManager {
                         let Some(m) = weak.upgrade() else { return };
                         let now = now_ms();
                         let _ = tokio::task::spawn_blocking(move || m.run_retention(now)).await;
+                    }
+                    _ = hw_checkpoint.tick() => {
+                        let Some(m) = weak.upgrade() else { return };
+                        let _ = tokio::task::spawn_blocking(move || {
+                            if let Err(e) = m.write_high_watermarks() {
+                                tracing::warn!(error = %e, "writing the high watermark checkpoint failed");
+                            }
+                        }).await;
                     }
                     _ = checkpoint.tick() => {
                         let Some(m) = weak.upgrade() else { return };

@@ -1,7 +1,8 @@
 //! Follower fetchers: one tokio task per leader broker this broker follows
 //! partitions of (started and stopped by a supervisor as leadership changes).
 //! Each sends full (sessionless) Fetch requests as a replica — `ReplicaState`
-//! (v15+) or `ReplicaId` with this broker's id — for its partitions at their
+//! (v15+, with this broker's epoch: KIP-903) or `ReplicaId` with this broker's
+//! id — for its partitions at their
 //! fetch positions (log end, current leader epoch, last fetched epoch), and
 //! hands every partition of the answer to the replica manager, which appends
 //! the batches with their offsets, truncates on a diverging epoch and takes the
@@ -96,9 +97,12 @@ fn fetch_request(b: &Broker, targets: &[FollowTarget], version: i16) -> FetchReq
         }
     }
     let (replica_id, replica_state) = if version >= 15 {
+        // KIP-903: this broker's registration epoch, so the leader proposes it for the ISR
+        // with the epoch of the incarnation that actually fetched (-1 while fenced).
+        let replica_epoch = b.metadata().brokers.get(&c.node_id).map_or(-1, |n| n.epoch);
         let state = ReplicaState {
             replica_id: c.node_id,
-            replica_epoch: -1,
+            replica_epoch,
             ..Default::default()
         };
         (-1, state)

@@ -1,7 +1,9 @@
 //! Writing transaction markers on this broker's partitions: one COMMIT or ABORT
 //! control batch per partition through `Log::append_control_marker`, appended
 //! through the partition's replica (`ReplicaManager::append_local`: only on the
-//! leader, with its leader epoch; the high watermark moves as the ISR fetches). A marker on a `__consumer_offsets` partition also tells the
+//! leader, with its leader epoch), and answered once the high watermark passes it (as
+//! Kafka writes markers, with required acks -1; at most [`MARKER_TIMEOUT_MS`], then
+//! REQUEST_TIMED_OUT and the coordinator retries). A marker on a `__consumer_offsets` partition also tells the
 //! group coordinator to make the producer's pending offsets visible (commit) or
 //! drop them (abort). Used by WriteTxnMarkers and by the transaction
 //! coordinator's `TxnIo`.
@@ -22,9 +24,12 @@ pub struct Marker {
     pub commit: bool,
 }
 
+/// Longest wait for a marker to be replicated (Kafka's `request.timeout.ms`).
+pub const MARKER_TIMEOUT_MS: u64 = 30_000;
+
 /// Writes `marker` on one partition this broker leads; the Kafka error code
-/// of the outcome.
-fn write_one(broker: &Broker, marker: Marker, topic: &str, partition: i32) -> i16 {
+/// of the outcome once the ISR has it.
+async fn write_one(broker: &Broker, marker: Marker, topic: &str, partition: i32) -> i16 {
     let cache = broker.metadata();
     if cache
         .topic(topic)
@@ -33,20 +38,24 @@ fn write_one(broker: &Broker, marker: Marker, topic: &str, partition: i32) -> i1
     {
         return UNKNOWN_TOPIC_OR_PARTITION;
     }
-    let result = broker
-        .replicas
-        .append_local(topic, partition, |log, leader_epoch| {
-            log.append_control_marker(
-                marker.producer_id,
-                marker.producer_epoch,
-                marker.coordinator_epoch,
-                marker.commit,
-                leader_epoch,
-                now_ms(),
-            )
-        });
+    let result =
+        broker
+            .replicas
+            .append_local(topic, partition, MARKER_TIMEOUT_MS, |log, leader_epoch| {
+                log.append_control_marker(
+                    marker.producer_id,
+                    marker.producer_epoch,
+                    marker.coordinator_epoch,
+                    marker.commit,
+                    leader_epoch,
+                    now_ms(),
+                )
+            });
     match result {
-        Ok(_) => NONE,
+        Ok((_, acks)) => match acks.result().await {
+            Ok(()) => NONE,
+            Err(e) => e.code(),
+        },
         Err(ReplicaRequestError::NotHosted) => NOT_LEADER_OR_FOLLOWER,
         Err(ReplicaRequestError::Replica(e)) => e.code(),
         Err(ReplicaRequestError::Storage(e)) => {
@@ -65,7 +74,7 @@ pub async fn write_markers(
 ) -> Vec<((String, i32), i16)> {
     let mut out = Vec::with_capacity(partitions.len());
     for (topic, partition) in partitions {
-        let code = write_one(broker, marker, &topic, partition);
+        let code = write_one(broker, marker, &topic, partition).await;
         if code == NONE && topic == OFFSETS_TOPIC {
             if let Some(c) = broker.coordinator() {
                 c.complete_txn_marker(partition, marker.producer_id, marker.commit)

@@ -1,10 +1,13 @@
 """confluent-kafka (librdkafka) queue workload for the vltava-faults harness.
 
 Runs one idempotent producer and one group consumer that commits after every poll
-that returned records, until the stop file exists (or --max-seconds pass), and writes
+that returned records (with --txn also txn_workload's transactional producer and
+read_committed consumer), until the stop file exists (or --max-seconds pass), and writes
 the history as JSONL in the format of vltava_faults::history (one op per line, times
 in wall-clock nanoseconds). A client that fails fatally starts over under a new
-process id.
+process id. VLTAVA_FAULTS_RDKAFKA_DEBUG (e.g. "cgrp,broker,metadata") turns on
+librdkafka's debug log for the consumer (to stderr, python-stderr.log in the run's
+directory).
 """
 
 import argparse
@@ -14,6 +17,8 @@ import threading
 import time
 
 from confluent_kafka import Consumer, KafkaException, Producer
+
+import txn_workload
 
 
 class History:
@@ -120,6 +125,10 @@ def consume(args, history, started):
             "session.timeout.ms": 10000,
             "heartbeat.interval.ms": 1000,
             "fetch.wait.max.ms": 200,
+            # librdkafka's default, stated: its polls are recorded as read_committed.
+            "isolation.level": "read_committed",
+            **({"debug": os.environ["VLTAVA_FAULTS_RDKAFKA_DEBUG"]}
+               if os.environ.get("VLTAVA_FAULTS_RDKAFKA_DEBUG") else {}),
         })
         consumer.subscribe([args.topic], on_assign=rebalanced, on_revoke=rebalanced,
                            on_lost=rebalanced)
@@ -138,7 +147,7 @@ def consume(args, history, started):
                 if not reads:
                     continue
                 history.record({"process": process, "type": "ok", "f": "poll",
-                                "reads": reads})
+                                "read_committed": True, "reads": reads})
                 positions = consumer.position(consumer.assignment())
                 commits = [{"topic": tp.topic, "partition": tp.partition,
                             "offset": tp.offset} for tp in positions if tp.offset >= 0]
@@ -172,12 +181,19 @@ def main():
     p.add_argument("--stop-file", required=True)
     p.add_argument("--max-seconds", type=float, required=True)
     p.add_argument("--no-consumer", action="store_true",
-                   help="run the producer only (see docs/faults.md: stuck group consumer)")
+                   help="leave out the group consumer")
+    p.add_argument("--txn", action="store_true",
+                   help="also a transactional producer and a read_committed consumer")
     args = p.parse_args()
     history = History(args.out)
     started = time.time()
     threads = [threading.Thread(target=f, args=(args, history, started))
                for f in ((produce,) if args.no_consumer else (produce, consume))]
+    if args.txn:
+        def is_stopped():
+            return stopped(args, started)
+        threads += [threading.Thread(target=f, args=(args, history, is_stopped))
+                    for f in (txn_workload.transact, txn_workload.consume_committed)]
     for t in threads:
         t.start()
     for t in threads:

@@ -1,6 +1,7 @@
 //! The fault scheduler: on a seeded schedule it injects one fault at a time into a
 //! [`TestCluster`] (kill -9 then restart; SIGSTOP past the broker session timeout then
-//! SIGCONT; SIGTERM then restart), holds it, heals it, and counts what it did. At most one
+//! SIGCONT; SIGTERM then restart; a network partition of one node's controller links
+//! through the [`LinkProxies`]), holds it, heals it, and counts what it did. At most one
 //! node is faulty at any moment, so a three-node quorum always keeps a majority.
 
 use std::collections::BTreeMap;
@@ -9,6 +10,8 @@ use std::time::{Duration, Instant};
 use vltava_testkit::broker_process::BrokerProcessError;
 use vltava_testkit::cluster::TestCluster;
 use vltava_testkit::rng::SplitMix64;
+
+use crate::proxy::LinkProxies;
 
 /// A kind of fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -19,16 +22,25 @@ pub enum FaultKind {
     Pause,
     /// SIGTERM (controlled shutdown), then a restart.
     Restart,
+    /// Every controller link to and from the node cut (black-holed) for longer than the
+    /// broker session timeout, then healed; the node keeps running and serving clients.
+    Partition,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 3] = [FaultKind::Kill, FaultKind::Pause, FaultKind::Restart];
+    pub const ALL: [FaultKind; 4] = [
+        FaultKind::Kill,
+        FaultKind::Pause,
+        FaultKind::Restart,
+        FaultKind::Partition,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             FaultKind::Kill => "kill -9 + restart",
             FaultKind::Pause => "SIGSTOP > session timeout + SIGCONT",
             FaultKind::Restart => "SIGTERM + restart",
+            FaultKind::Partition => "controller links partitioned > session timeout",
         }
     }
 }
@@ -72,6 +84,26 @@ pub struct FaultLog {
 }
 
 impl FaultLog {
+    /// The faults as nemesis operations of the history: an `invoke` when each started and
+    /// an `ok` (with any note as `error`) when it was healed.
+    pub fn history(&self) -> Vec<crate::history::Op> {
+        use crate::history::{Op, OpFn, OpType};
+        let mut ops = Vec::new();
+        for e in &self.events {
+            for (kind, time) in [(OpType::Invoke, e.start), (OpType::Ok, e.healed)] {
+                let mut op = Op::new("nemesis", kind, OpFn::Fault);
+                op.time = time;
+                op.fault = Some(e.kind.name().to_string());
+                op.node = i32::try_from(e.node).ok();
+                if kind == OpType::Ok {
+                    op.error = e.note.clone();
+                }
+                ops.push(op);
+            }
+        }
+        ops
+    }
+
     /// Faults injected per kind.
     pub fn counts(&self) -> BTreeMap<FaultKind, u64> {
         let mut c = BTreeMap::new();
@@ -95,9 +127,11 @@ pub enum FaultError {
 }
 
 /// Runs the schedule against `cluster`, returning the cluster (every node running) and
-/// the log. `stop` ends it early (checked between faults).
+/// the log. `stop` ends it early (checked between faults). Without `proxies` there are no
+/// partitions.
 pub fn run(
     cluster: &mut TestCluster,
+    proxies: Option<&LinkProxies>,
     schedule: &Schedule,
     stop: &std::sync::atomic::AtomicBool,
     mut on_event: impl FnMut(&FaultEvent),
@@ -105,11 +139,17 @@ pub fn run(
     let mut rng = SplitMix64::new(schedule.seed);
     let mut log = FaultLog::default();
     let started = Instant::now();
-    let kinds = if schedule.kinds.is_empty() {
+    let mut kinds = if schedule.kinds.is_empty() {
         FaultKind::ALL.to_vec()
     } else {
         schedule.kinds.clone()
     };
+    if proxies.is_none() {
+        kinds.retain(|k| *k != FaultKind::Partition);
+    }
+    if kinds.is_empty() {
+        return Ok(log);
+    }
     while (log.events.len() as u64) < schedule.faults
         && started.elapsed() < schedule.max_duration
         && !stop.load(std::sync::atomic::Ordering::Relaxed)
@@ -118,7 +158,7 @@ pub fn run(
         let kind = kinds[rng.below(kinds.len() as u64) as usize];
         let node = rng.below(cluster.len() as u64) as usize;
         let start = crate::history::now_ns();
-        let note = inject(cluster, kind, node, schedule, &mut rng)
+        let note = inject(cluster, proxies, kind, node, schedule, &mut rng)
             .map_err(|source| FaultError::Cluster { kind, node, source })?;
         let event = FaultEvent {
             kind,
@@ -135,6 +175,7 @@ pub fn run(
 
 fn inject(
     cluster: &mut TestCluster,
+    proxies: Option<&LinkProxies>,
     kind: FaultKind,
     node: usize,
     schedule: &Schedule,
@@ -161,6 +202,15 @@ fn inject(
             }
             std::thread::sleep(rng.millis(200, 1000));
             restart(cluster, node).map(|()| note)
+        }
+        FaultKind::Partition => {
+            let hold = schedule.session_timeout + rng.millis(500, 2000);
+            if let Some(p) = proxies {
+                p.isolate(node, true);
+                std::thread::sleep(hold);
+                p.isolate(node, false);
+            }
+            Ok(None)
         }
     }
 }

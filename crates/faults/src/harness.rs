@@ -1,4 +1,5 @@
-//! One harness run: start a [`TestCluster`], create the workload topic with the configured
+//! One harness run: start a [`TestCluster`] whose controllers reach each other through
+//! [`LinkProxies`], create the workload topic with the configured
 //! replication factor, run the workloads while the fault scheduler injects faults, heal,
 //! stop the workloads, read every partition completely once every node is back, write the
 //! merged history and check it.
@@ -7,6 +8,7 @@ use crate::checker::{self, Report};
 use crate::faults::{self, FaultError, FaultKind, FaultLog, Schedule};
 use crate::final_read::{self, FinalReadError};
 use crate::history::{self, HistoryError, Recorder};
+use crate::proxy::{LinkProxies, ProxyError};
 use crate::workload::python::{PythonError, PythonWorkload};
 use crate::workload::{Shared, consumer, producer};
 use std::path::PathBuf;
@@ -40,6 +42,9 @@ pub struct Config {
     pub python: bool,
     /// With `python`: its group consumer too (not only its producer).
     pub python_consumer: bool,
+    /// With `python`: a transactional producer (commits and aborts across partitions led
+    /// by different nodes) and a read_committed consumer.
+    pub transactions: bool,
     pub idempotent_producers: usize,
     pub plain_producers: usize,
     pub group_consumers: usize,
@@ -61,6 +66,7 @@ impl Config {
             kinds: Vec::new(),
             python: true,
             python_consumer: true,
+            transactions: true,
             idempotent_producers: 2,
             plain_producers: 1,
             group_consumers: 2,
@@ -92,6 +98,8 @@ pub enum HarnessError {
     Topic(#[from] vltava_client::ClientError),
     #[error("{0}")]
     Fault(#[from] FaultError),
+    #[error("controller link proxies: {0}")]
+    Proxy(#[from] ProxyError),
     #[error("python workload: {0}")]
     Python(#[from] PythonError),
     #[error("final reads: {0}")]
@@ -105,7 +113,9 @@ pub fn run(cfg: &Config) -> Result<Outcome, HarnessError> {
     let started = Instant::now();
     std::fs::create_dir_all(&cfg.out_dir)
         .map_err(|e| HarnessError::OutDir(cfg.out_dir.clone(), e))?;
-    let mut cluster = TestCluster::start(cfg.nodes)?;
+    let proxies = LinkProxies::start(cfg.nodes)?;
+    let mut cluster =
+        TestCluster::start_with_voters(cfg.nodes, None, &[], |i, ports| proxies.voters(i, ports))?;
     let bootstrap = cluster.bootstrap();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -161,6 +171,7 @@ pub fn run(cfg: &Config) -> Result<Outcome, HarnessError> {
             cfg.partitions,
             max,
             cfg.python_consumer,
+            cfg.transactions,
         )?)
     } else {
         None
@@ -174,19 +185,25 @@ pub fn run(cfg: &Config) -> Result<Outcome, HarnessError> {
         session_timeout: SESSION_TIMEOUT,
     };
     let total = cfg.faults;
-    let log = faults::run(&mut cluster, &schedule, &AtomicBool::new(false), |e| {
-        eprintln!(
-            "vltava-faults: [{:>6.1}s] {} on node {} ({:.1}s){}",
-            started.elapsed().as_secs_f64(),
-            e.kind,
-            e.node,
-            e.healed.saturating_sub(e.start) as f64 / 1e9,
-            e.note
-                .as_deref()
-                .map(|n| format!(": {n}"))
-                .unwrap_or_default()
-        );
-    });
+    let log = faults::run(
+        &mut cluster,
+        Some(&proxies),
+        &schedule,
+        &AtomicBool::new(false),
+        |e| {
+            eprintln!(
+                "vltava-faults: [{:>6.1}s] {} on node {} ({:.1}s){}",
+                started.elapsed().as_secs_f64(),
+                e.kind,
+                e.node,
+                e.healed.saturating_sub(e.start) as f64 / 1e9,
+                e.note
+                    .as_deref()
+                    .map(|n| format!(": {n}"))
+                    .unwrap_or_default()
+            );
+        },
+    );
     let log = match log {
         Ok(log) => log,
         Err(e) => {
@@ -217,7 +234,7 @@ pub fn run(cfg: &Config) -> Result<Outcome, HarnessError> {
         &recorder,
         Duration::from_secs(60),
     ))?;
-    let ops = history::merge(vec![recorder.snapshot(), python_ops]);
+    let ops = history::merge(vec![recorder.snapshot(), python_ops, log.history()]);
     let path = cfg.out_dir.join("history.jsonl");
     history::write_file(&path, &ops)?;
     let report = checker::check(&ops);

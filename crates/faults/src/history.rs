@@ -17,15 +17,16 @@
 //! | `time` | wall-clock nanoseconds since the Unix epoch |
 //! | `process` | the client (one producer, one consumer), never reused after a crash |
 //! | `type` | `invoke`, `ok`, `fail`, `info` |
-//! | `f` | `send`, `poll`, `commit`, `txn`, `assign` |
+//! | `f` | `send`, `poll`, `commit`, `txn`, `assign`, `fault` |
 //! | `sends` | records sent (`send`: one; `txn`: all of the transaction), offsets on `ok` |
-//! | `reads` | records a `poll` returned, in the order returned |
+//! | `reads` | records a `poll` returned, in the order returned (each with `producer`: [id, epoch] of its batch, when the reader knows it) |
 //! | `commits` | `commit`: the positions committed |
 //! | `idempotent` | the producer is idempotent (or transactional) |
 //! | `read_committed` | the consumer reads with `isolation.level=read_committed` |
 //! | `complete` | a final read of whole partitions from their start to `ends` |
 //! | `ends` | for a complete read: the end offset reached per partition |
 //! | `error` | why the operation failed or is unknown |
+//! | `fault`, `node` | `f: fault` (process `nemesis`): the fault's kind and the node it hit |
 
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Write};
@@ -54,6 +55,8 @@ pub enum OpFn {
     /// The consumer's partitions changed (assign, subscribe, rebalance): its positions may
     /// legitimately jump.
     Assign,
+    /// The nemesis (process `nemesis`): `invoke` when a fault starts, `ok` when it is healed.
+    Fault,
 }
 
 /// One record sent or read.
@@ -68,6 +71,10 @@ pub struct Record {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
     pub value: String,
+    /// For a read: the producer id and epoch of the batch it came in, when the reading
+    /// client reports them (vltava-client does, confluent-kafka does not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub producer: Option<(i64, i16)>,
 }
 
 /// A partition position (a commit, or where a complete read ended).
@@ -105,6 +112,11 @@ pub struct Op {
     pub ends: Vec<Position>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// `fault`: its kind, and the node it hit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<i32>,
 }
 
 impl Op {
@@ -124,6 +136,8 @@ impl Op {
             complete: false,
             ends: Vec::new(),
             error: None,
+            fault: None,
+            node: None,
         }
     }
 }
@@ -256,6 +270,7 @@ mod tests {
             offset: Some(7),
             key: Some("k".into()),
             value: "v".into(),
+            producer: Some((5, 1)),
         });
         op.idempotent = true;
         let line = serde_json::to_string(&op).expect("encode");

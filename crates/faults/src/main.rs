@@ -34,16 +34,19 @@ struct Args {
     partitions: i32,
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Only these fault kinds: kill, pause, restart (repeatable).
+    /// Only these fault kinds: kill, pause, restart, partition (repeatable).
     #[arg(long = "fault", value_parser = parse_kind)]
     kinds: Vec<FaultKind>,
     /// Leave out the confluent-kafka workload.
     #[arg(long)]
     no_python: bool,
-    /// Leave out the confluent-kafka group consumer (keep its producer): it can get stuck
-    /// without a coordinator after faults, an open bug (docs/faults.md).
+    /// Leave out the confluent-kafka group consumer (keep its producers).
     #[arg(long)]
     no_python_consumer: bool,
+    /// Leave out the transactional workload (confluent-kafka transactional producer and
+    /// read_committed consumer).
+    #[arg(long)]
+    no_transactions: bool,
     /// Directory for history.jsonl (default: a fresh temp dir).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -57,7 +60,10 @@ fn parse_kind(s: &str) -> Result<FaultKind, String> {
         "kill" => Ok(FaultKind::Kill),
         "pause" => Ok(FaultKind::Pause),
         "restart" => Ok(FaultKind::Restart),
-        _ => Err(format!("unknown fault kind {s} (kill, pause, restart)")),
+        "partition" => Ok(FaultKind::Partition),
+        _ => Err(format!(
+            "unknown fault kind {s} (kill, pause, restart, partition)"
+        )),
     }
 }
 
@@ -93,6 +99,7 @@ fn main() -> anyhow::Result<()> {
     cfg.kinds = args.kinds.clone();
     cfg.python = !args.no_python;
     cfg.python_consumer = !args.no_python_consumer;
+    cfg.transactions = !args.no_transactions;
     let outcome = harness::run(&cfg).context("fault harness run")?;
     println!(
         "vltava-faults: {} nodes, replication factor {}, {} partitions, seed {}, {:.0} s",

@@ -22,6 +22,9 @@ fn a_small_run_checks_valid_and_tampering_with_its_history_is_caught() {
     assert!(outcome.report.valid(), "{}", outcome.report);
     assert!(outcome.report.stats.sends_ok > 100, "{}", outcome.report);
     assert_eq!(outcome.report.stats.partitions_read_completely, 6);
+    // The faults are in the history (nemesis invoke/ok) and in the report.
+    let healed: u64 = outcome.report.stats.faults.values().sum();
+    assert_eq!(healed, 2, "{}", outcome.report);
 
     let ops = history::read_file(&outcome.history).expect("history");
     assert_eq!(check(&ops).anomalies(), 0);

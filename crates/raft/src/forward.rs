@@ -1,11 +1,18 @@
 //! The `Controller` methods brokers call: each runs where the quorum leader is. On the leader
 //! it runs locally; on another voter the request goes over the controller channel to the
 //! leader's controller listener (Kafka's forwarding); while no leader is known it waits up to
-//! [`LEADER_WAIT`]. If the channel fails, the local path answers (NOT_CONTROLLER, unless this
-//! node became leader meanwhile), so every item of a response still carries an error code.
+//! [`LEADER_WAIT`]. If the channel fails, or this node learns of another leader (or of an
+//! election) while the request waits for the old one, the local path answers
+//! (NOT_CONTROLLER, unless this node became leader meanwhile), so every item of a response
+//! still carries an error code, and the caller's retry goes to the new leader: a request
+//! never waits out its whole timeout on a controller that stopped (Kafka's broker-to-controller
+//! channel likewise drops its connection when the active controller changes).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::watch;
 
 use vltava_protocol::messages::broker_registration_request::Listener;
 use vltava_protocol::messages::describe_quorum_request::{PartitionData, TopicData};
@@ -33,7 +40,27 @@ pub const LEADER_WAIT: Duration = Duration::from_secs(5);
 /// Where a request that needs the leader runs.
 enum Route {
     Local,
-    Remote(SocketAddr),
+    Remote(Leader),
+}
+
+/// Another node leading the quorum, as this node's image names it.
+#[derive(Debug, Clone, Copy)]
+struct Leader {
+    id: i32,
+    addr: SocketAddr,
+}
+
+/// Resolves once `images` name a leader other than `leader` (-1 during an election); never
+/// when the images end (the node is stopping: the call's own timeout ends the wait).
+async fn leader_changed(mut images: watch::Receiver<Arc<MetadataImage>>, leader: i32) {
+    loop {
+        if images.borrow_and_update().controller_id != leader {
+            return;
+        }
+        if images.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 /// The voters of the quorum, asked of `bootstrap` (controller listeners) with DescribeQuorum
@@ -115,7 +142,10 @@ impl Controller {
                 return Route::Local;
             }
             if let Some(v) = self.voters.iter().find(|v| v.id == leader) {
-                return Route::Remote(v.addr);
+                return Route::Remote(Leader {
+                    id: leader,
+                    addr: v.addr,
+                });
             }
             match tokio::time::timeout_at(deadline, images.changed()).await {
                 Ok(Ok(())) => {}
@@ -124,39 +154,46 @@ impl Controller {
         }
     }
 
-    /// Sends `body` to the leader at `addr`; `None` when the channel failed. When the leader
+    /// Sends `body` to `leader`; `None` when the channel failed, or when this node's image
+    /// stops naming `leader` before it answers (a new election: the old leader may be
+    /// stopped and would keep the request until the timeout; a broker heartbeat held there
+    /// meanwhile would get the healthy broker fenced by the new leader). When the leader
     /// cannot be reached (its process died, a pooled connection went stale), the request is
     /// tried once more on a fresh connection, then on the next leader this node learns of
     /// within [`LEADER_WAIT`] (a new election, or an observer finding it); a call that timed
     /// out is not repeated, since the leader may have run it.
     async fn forward(
         &self,
-        addr: SocketAddr,
+        leader: Leader,
         body: RequestBody,
         version: i16,
     ) -> Option<ResponseBody> {
         let rpc = self.rpc.as_ref()?;
         let timeout = self.proposal_timeout + Duration::from_secs(5);
         let deadline = tokio::time::Instant::now() + LEADER_WAIT;
-        let mut addr = addr;
+        let mut leader = leader;
         let mut same_again = true;
         loop {
-            match rpc.call(addr, body.clone(), version, timeout).await {
+            let answer = tokio::select! {
+                r = rpc.call(leader.addr, body.clone(), version, timeout) => r,
+                () = leader_changed(self.images.clone(), leader.id) => return None,
+            };
+            match answer {
                 Ok(r) => return Some(r),
                 Err(RpcError::Timeout(_)) => return None,
                 Err(_) if same_again => same_again = false,
-                Err(_) => addr = self.next_leader(addr, deadline).await?,
+                Err(_) => leader = self.next_leader(leader.addr, deadline).await?,
             }
         }
     }
 
-    /// The controller listener of a leader other than the one at `failed`, once this node's
-    /// image names one (before `deadline`); `None` when none does, or this node leads.
+    /// A leader other than the one at `failed`, once this node's image names one (before
+    /// `deadline`); `None` when none does, or this node leads.
     async fn next_leader(
         &self,
         failed: SocketAddr,
         deadline: tokio::time::Instant,
-    ) -> Option<SocketAddr> {
+    ) -> Option<Leader> {
         let mut images = self.images.clone();
         loop {
             let leader = images.borrow_and_update().controller_id;
@@ -168,7 +205,10 @@ impl Controller {
                 .iter()
                 .find(|v| v.id == leader && v.addr != failed)
             {
-                return Some(v.addr);
+                return Some(Leader {
+                    id: v.id,
+                    addr: v.addr,
+                });
             }
             match tokio::time::timeout_at(deadline, images.changed()).await {
                 Ok(Ok(())) => {}
@@ -203,9 +243,9 @@ impl Controller {
         version: i16,
         defaults: &TopicDefaults,
     ) -> CreateTopicsResponse {
-        if let Route::Remote(addr) = self.route().await {
+        if let Route::Remote(leader) = self.route().await {
             let body = RequestBody::from(req.clone());
-            if let Some(ResponseBody::CreateTopics(r)) = self.forward(addr, body, version).await {
+            if let Some(ResponseBody::CreateTopics(r)) = self.forward(leader, body, version).await {
                 let created: Vec<String> = r
                     .topics
                     .iter()
@@ -226,9 +266,9 @@ impl Controller {
         req: DeleteTopicsRequest,
         version: i16,
     ) -> DeleteTopicsResponse {
-        if let Route::Remote(addr) = self.route().await {
+        if let Route::Remote(leader) = self.route().await {
             let body = RequestBody::from(req.clone());
-            if let Some(ResponseBody::DeleteTopics(r)) = self.forward(addr, body, version).await {
+            if let Some(ResponseBody::DeleteTopics(r)) = self.forward(leader, body, version).await {
                 let deleted: Vec<String> = r
                     .responses
                     .iter()
@@ -249,9 +289,10 @@ impl Controller {
         req: CreatePartitionsRequest,
         version: i16,
     ) -> CreatePartitionsResponse {
-        if let Route::Remote(addr) = self.route().await {
+        if let Route::Remote(leader) = self.route().await {
             let body = RequestBody::from(req.clone());
-            if let Some(ResponseBody::CreatePartitions(r)) = self.forward(addr, body, version).await
+            if let Some(ResponseBody::CreatePartitions(r)) =
+                self.forward(leader, body, version).await
             {
                 let grown: Vec<(String, usize)> = req
                     .topics
@@ -285,10 +326,10 @@ impl Controller {
         req: IncrementalAlterConfigsRequest,
         version: i16,
     ) -> IncrementalAlterConfigsResponse {
-        if let Route::Remote(addr) = self.route().await {
+        if let Route::Remote(leader) = self.route().await {
             let body = RequestBody::from(req.clone());
             if let Some(ResponseBody::IncrementalAlterConfigs(r)) =
-                self.forward(addr, body, version).await
+                self.forward(leader, body, version).await
             {
                 return r;
             }
@@ -302,9 +343,9 @@ impl Controller {
         req: AlterConfigsRequest,
         version: i16,
     ) -> AlterConfigsResponse {
-        if let Route::Remote(addr) = self.route().await {
+        if let Route::Remote(leader) = self.route().await {
             let body = RequestBody::from(req.clone());
-            if let Some(ResponseBody::AlterConfigs(r)) = self.forward(addr, body, version).await {
+            if let Some(ResponseBody::AlterConfigs(r)) = self.forward(leader, body, version).await {
                 return r;
             }
         }
@@ -319,7 +360,7 @@ impl Controller {
         port: i32,
         rack: Option<String>,
     ) -> Result<i64, RaftError> {
-        if let Route::Remote(addr) = self.route().await {
+        if let Route::Remote(leader) = self.route().await {
             let req = BrokerRegistrationRequest {
                 broker_id: id,
                 cluster_id: self.cluster_id.as_str().into(),
@@ -335,7 +376,7 @@ impl Controller {
                 ..Default::default()
             };
             let version = ApiKey::BrokerRegistration.max_version();
-            return match self.forward(addr, RequestBody::from(req), version).await {
+            return match self.forward(leader, RequestBody::from(req), version).await {
                 Some(ResponseBody::BrokerRegistration(r)) if r.error_code == codes::NONE => {
                     Ok(r.broker_epoch)
                 }
@@ -359,7 +400,7 @@ impl Controller {
         want_fence: bool,
         want_shut_down: bool,
     ) -> Result<HeartbeatState, RaftError> {
-        if let Route::Remote(addr) = self.route().await {
+        if let Route::Remote(leader) = self.route().await {
             let req = BrokerHeartbeatRequest {
                 broker_id: id,
                 broker_epoch: epoch,
@@ -369,7 +410,7 @@ impl Controller {
                 ..Default::default()
             };
             let version = ApiKey::BrokerHeartbeat.max_version();
-            return match self.forward(addr, RequestBody::from(req), version).await {
+            return match self.forward(leader, RequestBody::from(req), version).await {
                 Some(ResponseBody::BrokerHeartbeat(r)) if r.error_code == codes::NONE => {
                     Ok(HeartbeatState {
                         fenced: r.is_fenced,
@@ -390,10 +431,10 @@ impl Controller {
     /// The metadata quorum as its leader sees it (DescribeQuorum), asked of the leader when
     /// this node does not lead.
     pub async fn describe_quorum(&self) -> Result<QuorumStatus, RaftError> {
-        if let Route::Remote(addr) = self.route().await {
+        if let Route::Remote(leader) = self.route().await {
             let req = describe_quorum_request();
             let version = ApiKey::DescribeQuorum.max_version();
-            return match self.forward(addr, RequestBody::from(req), version).await {
+            return match self.forward(leader, RequestBody::from(req), version).await {
                 Some(ResponseBody::DescribeQuorum(r)) => quorum_wire::from_response(&r),
                 _ => Err(RaftError::NotController),
             };
@@ -405,7 +446,7 @@ impl Controller {
     /// positive). Returns (first id, number of ids).
     pub async fn allocate_producer_ids(&self, count: i32) -> Result<(i64, i32), RaftError> {
         let id = self.node_id;
-        if let Route::Remote(addr) = self.route().await {
+        if let Route::Remote(leader) = self.route().await {
             let epoch = self.image().brokers.get(&id).map(|b| b.epoch).unwrap_or(-1);
             let req = AllocateProducerIdsRequest {
                 broker_id: id,
@@ -413,7 +454,7 @@ impl Controller {
                 ..Default::default()
             };
             let version = ApiKey::AllocateProducerIds.max_version();
-            return match self.forward(addr, RequestBody::from(req), version).await {
+            return match self.forward(leader, RequestBody::from(req), version).await {
                 Some(ResponseBody::AllocateProducerIds(r)) if r.error_code == codes::NONE => {
                     Ok((r.producer_id_start, r.producer_id_len))
                 }
@@ -435,9 +476,9 @@ impl Controller {
     /// A failed channel answers NOT_CONTROLLER (the replica resends).
     pub async fn alter_partition(&self, req: AlterPartitionRequest) -> AlterPartitionResponse {
         let version = ApiKey::AlterPartition.max_version();
-        if let Route::Remote(addr) = self.route().await {
+        if let Route::Remote(leader) = self.route().await {
             let body = RequestBody::from(req);
-            return match self.forward(addr, body, version).await {
+            return match self.forward(leader, body, version).await {
                 Some(ResponseBody::AlterPartition(r)) => {
                     let committed: Vec<(vltava_protocol::Uuid, i32, i32)> = r
                         .topics

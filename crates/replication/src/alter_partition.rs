@@ -12,6 +12,25 @@ pub enum IsrChange {
     Shrink(BTreeSet<i32>),
 }
 
+/// One member of a proposed ISR with its broker epoch (AlterPartition v3 `NewIsrWithEpochs`,
+/// KIP-903): the epoch of the registration the leader last heard from it, so the controller
+/// can refuse a member that has restarted (registered again) since.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IsrMember {
+    /// The broker.
+    pub broker_id: i32,
+    /// Its broker epoch as the leader knows it (a follower's: from its last Fetch's
+    /// `ReplicaState.ReplicaEpoch`); `None` (Kafka's -1) skips the controller's check.
+    pub broker_epoch: Option<i64>,
+}
+
+impl IsrMember {
+    /// The epoch as the wire carries it: -1 for unknown.
+    pub fn wire_epoch(&self) -> i64 {
+        self.broker_epoch.unwrap_or(-1)
+    }
+}
+
 /// An AlterPartition request for the driver to send to the controller: the new ISR,
 /// compare-and-set on the leader epoch and partition epoch it was computed from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +43,8 @@ pub struct AlterPartitionProposal {
     pub partition_epoch: i32,
     /// The proposed ISR, in increasing broker id order; always contains the leader.
     pub new_isr: Vec<i32>,
+    /// The same members with their broker epochs (KIP-903), in the same order.
+    pub new_isr_with_epochs: Vec<IsrMember>,
     /// The change from the committed ISR.
     pub change: IsrChange,
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::alter_partition::{AlterPartitionProposal, IsrChange};
+use crate::alter_partition::{AlterPartitionProposal, IsrChange, IsrMember};
 
 /// The committed ISR, and the pending change if one was proposed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,14 +71,16 @@ impl IsrState {
         self.pending.is_some()
     }
 
-    /// Builds and records the proposal for `change` on the committed ISR; `None` when a
-    /// change is already pending.
+    /// Builds and records the proposal for `change` on the committed ISR, each member with
+    /// its broker epoch from `broker_epoch` (KIP-903); `None` when a change is already
+    /// pending.
     pub fn propose(
         &mut self,
         leader_id: i32,
         leader_epoch: i32,
         partition_epoch: i32,
         change: IsrChange,
+        broker_epoch: impl Fn(i32) -> Option<i64>,
     ) -> Option<AlterPartitionProposal> {
         if self.pending.is_some() {
             return None;
@@ -90,11 +92,19 @@ impl IsrState {
             }
             IsrChange::Shrink(removed) => new_isr.retain(|id| !removed.contains(id)),
         }
+        let new_isr_with_epochs = new_isr
+            .iter()
+            .map(|&broker_id| IsrMember {
+                broker_id,
+                broker_epoch: broker_epoch(broker_id),
+            })
+            .collect();
         let proposal = AlterPartitionProposal {
             leader_id,
             leader_epoch,
             partition_epoch,
             new_isr: new_isr.into_iter().collect(),
+            new_isr_with_epochs,
             change,
         };
         self.pending = Some(PendingChange {
@@ -136,7 +146,7 @@ mod tests {
     #[test]
     fn expansion_widens_the_maximal_isr_at_once() {
         let mut state = IsrState::committed([1, 2]);
-        let proposal = state.propose(1, 4, 7, IsrChange::Expand(3));
+        let proposal = state.propose(1, 4, 7, IsrChange::Expand(3), |_| None);
         assert_eq!(proposal.map(|p| p.new_isr), Some(vec![1, 2, 3]));
         assert_eq!(state.maximal_isr(), set(&[1, 2, 3]));
         assert_eq!(state.committed_isr(), &set(&[1, 2]));
@@ -148,7 +158,7 @@ mod tests {
     #[test]
     fn shrink_counts_only_once_committed() {
         let mut state = IsrState::committed([1, 2, 3]);
-        let proposal = state.propose(1, 4, 7, IsrChange::Shrink(set(&[3])));
+        let proposal = state.propose(1, 4, 7, IsrChange::Shrink(set(&[3])), |_| None);
         assert_eq!(proposal.map(|p| p.new_isr), Some(vec![1, 2]));
         assert_eq!(state.maximal_isr(), set(&[1, 2, 3]));
         state.commit_pending();
@@ -156,15 +166,54 @@ mod tests {
     }
 
     #[test]
+    fn members_carry_their_broker_epochs() {
+        let mut state = IsrState::committed([1, 2]);
+        let proposal = state
+            .propose(1, 4, 7, IsrChange::Expand(3), |id| {
+                (id != 2).then_some(100 + i64::from(id))
+            })
+            .map(|p| p.new_isr_with_epochs);
+        let member = |broker_id, broker_epoch| IsrMember {
+            broker_id,
+            broker_epoch,
+        };
+        assert_eq!(
+            proposal,
+            Some(vec![
+                member(1, Some(101)),
+                member(2, None),
+                member(3, Some(103))
+            ])
+        );
+        assert_eq!(member(2, None).wire_epoch(), -1);
+    }
+
+    #[test]
     fn one_change_at_a_time_even_when_parked() {
         let mut state = IsrState::committed([1]);
-        assert!(state.propose(1, 0, 0, IsrChange::Expand(2)).is_some());
-        assert!(state.propose(1, 0, 0, IsrChange::Expand(3)).is_none());
+        assert!(
+            state
+                .propose(1, 0, 0, IsrChange::Expand(2), |_| None)
+                .is_some()
+        );
+        assert!(
+            state
+                .propose(1, 0, 0, IsrChange::Expand(3), |_| None)
+                .is_none()
+        );
         state.park_pending();
         assert!(state.in_flight().is_none());
-        assert!(state.propose(1, 0, 0, IsrChange::Expand(3)).is_none());
+        assert!(
+            state
+                .propose(1, 0, 0, IsrChange::Expand(3), |_| None)
+                .is_none()
+        );
         state.revert_pending();
         assert_eq!(state.maximal_isr(), set(&[1]));
-        assert!(state.propose(1, 0, 0, IsrChange::Expand(3)).is_some());
+        assert!(
+            state
+                .propose(1, 0, 0, IsrChange::Expand(3), |_| None)
+                .is_some()
+        );
     }
 }

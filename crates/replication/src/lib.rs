@@ -25,7 +25,7 @@ mod replica;
 
 pub use acks::Acks;
 pub use alter_partition::{
-    AlterPartitionProposal, AlterPartitionResult, FailureHandling, IsrChange,
+    AlterPartitionProposal, AlterPartitionResult, FailureHandling, IsrChange, IsrMember,
 };
 pub use config::{DEFAULT_MAX_PRODUCE_WAITERS, DEFAULT_REPLICA_LAG_TIME_MAX_MS, ReplicaConfig};
 pub use epoch_history::EpochHistory;

@@ -209,6 +209,7 @@ impl SimBroker {
                         Msg::Fetch {
                             partition: p,
                             position,
+                            broker_epoch: self.epoch,
                         },
                     ));
                 }
@@ -238,11 +239,13 @@ impl SimBroker {
                 offset,
                 states,
                 fenced,
+                epochs,
             } => {
                 self.metadata_offset = offset;
                 for (p, state) in states.iter().enumerate().take(self.parts.len()) {
                     let part = &mut self.parts[p];
                     part.replica.set_isr_ineligible(fenced.iter().copied());
+                    part.replica.set_broker_epochs(epochs.iter().copied());
                     if let vltava_replication::StateUpdate::Applied(events) =
                         part.replica.apply_partition_state(state, now)
                     {
@@ -274,7 +277,8 @@ impl SimBroker {
             Msg::Fetch {
                 partition,
                 position,
-            } => self.serve_fetch(from, partition, position, now, out),
+                broker_epoch,
+            } => self.serve_fetch(from, partition, position, broker_epoch, now, out),
             Msg::FetchResponse {
                 partition,
                 position,
@@ -289,6 +293,7 @@ impl SimBroker {
         from: i32,
         p: usize,
         position: FetchPosition,
+        broker_epoch: Option<i64>,
         now: u64,
         out: &mut Out,
     ) {
@@ -300,6 +305,7 @@ impl SimBroker {
             fetch_offset: position.fetch_offset,
             last_fetched_epoch: position.last_fetched_epoch,
             current_leader_epoch: Some(position.current_leader_epoch),
+            broker_epoch,
         };
         let body = match part
             .replica

@@ -1,7 +1,7 @@
 //! `SimController`: the active controller, running the real sans-IO rules of `vltava-raft`
 //! (`register_broker` + `register_and_elect`, `fence_broker` on session expiry,
 //! `unfence_broker` on a heartbeat of a fenced broker, `alter_partition` with its epoch
-//! compare-and-set) and applying their records with `apply_record` to a `MetadataImage`.
+//! compare-and-set and KIP-903 broker epochs) and applying their records with `apply_record` to a `MetadataImage`.
 //! The metadata quorum itself is not simulated: the controller never fails and commits at
 //! once.
 
@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use vltava_protocol::Uuid;
 use vltava_protocol::messages::alter_partition_request::{
-    AlterPartitionRequest, PartitionData, TopicData,
+    AlterPartitionRequest, BrokerState, PartitionData, TopicData,
 };
 use vltava_protocol::metadata::{PartitionRecord, TopicRecord};
 use vltava_raft::apply::apply_record;
@@ -21,8 +21,8 @@ use vltava_replication::{AlterPartitionProposal, AlterPartitionResult, Partition
 
 /// The simulated topic's name.
 pub const TOPIC: &str = "sim";
-/// AlterPartition version used (topic ids, new_isr without epochs).
-const ALTER_PARTITION_VERSION: i16 = 2;
+/// AlterPartition version used (topic ids, `NewIsrWithEpochs`: KIP-903).
+const ALTER_PARTITION_VERSION: i16 = 3;
 
 /// The controller: image, broker sessions, and a log of what it decided.
 #[derive(Debug)]
@@ -134,6 +134,16 @@ impl SimController {
             .collect()
     }
 
+    /// Every registered broker's current epoch (KIP-903: what a leader checks a follower's
+    /// fetched broker epoch against).
+    pub fn broker_epochs(&self) -> Vec<(i32, i64)> {
+        self.image
+            .brokers
+            .values()
+            .map(|b| (b.id, b.epoch))
+            .collect()
+    }
+
     /// BrokerRegistration: a new broker epoch, unfenced, offline partitions elected. Returns
     /// the epoch, or `None` when refused (a live session, with
     /// `refuse_live_reregistration`).
@@ -198,7 +208,15 @@ impl SimController {
                 partitions: vec![PartitionData {
                     partition_index: i32::try_from(partition).unwrap_or(i32::MAX),
                     leader_epoch: proposal.leader_epoch,
-                    new_isr: proposal.new_isr.clone(),
+                    new_isr_with_epochs: proposal
+                        .new_isr_with_epochs
+                        .iter()
+                        .map(|m| BrokerState {
+                            broker_id: m.broker_id,
+                            broker_epoch: m.wire_epoch(),
+                            ..Default::default()
+                        })
+                        .collect(),
                     partition_epoch: proposal.partition_epoch,
                     ..Default::default()
                 }],

@@ -21,6 +21,7 @@ pub mod invariants;
 pub mod log;
 pub mod net;
 pub mod quorum;
+pub mod runner;
 pub mod world;
 
 pub use invariants::Violation;
@@ -31,9 +32,34 @@ pub const FAULT_STEPS: u64 = 1_500;
 /// Steps without faults at the end (recovery), before the final check.
 pub const QUIET_STEPS: u64 = 1_000;
 
+/// Which simulation a seed ran (its rerun command differs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Model {
+    /// Partition replication ([`run_seed_with`]).
+    Replication,
+    /// The metadata quorum ([`quorum::run_quorum_seed`]).
+    Quorum,
+}
+
+impl Model {
+    /// The command that reruns `seed` of this model with its trace.
+    pub fn rerun_command(self, seed: u64) -> String {
+        match self {
+            Model::Replication => format!(
+                "VLTAVA_SIM_SEED={seed} cargo test -p vltava-sim --test seeds -- one_seed --ignored --nocapture"
+            ),
+            Model::Quorum => format!(
+                "VLTAVA_QUORUM_SEED={seed} cargo test -p vltava-sim --test quorum_seeds -- one_quorum_seed --ignored --nocapture"
+            ),
+        }
+    }
+}
+
 /// A failed run: the seed, the violation, and the trace (when traced).
 #[derive(Debug, Clone)]
 pub struct Failure {
+    /// The simulation.
+    pub model: Model,
     /// The seed.
     pub seed: u64,
     /// The step at which an invariant broke.
@@ -48,8 +74,12 @@ impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "seed {} failed at step {}: {}\nrerun: VLTAVA_SIM_SEED={} cargo test -p vltava-sim -- one_seed --ignored --nocapture",
-            self.seed, self.step, self.violation.0, self.seed
+            "{:?} seed {} failed at step {}: {}\nrerun: {}",
+            self.model,
+            self.seed,
+            self.step,
+            self.violation.0,
+            self.model.rerun_command(self.seed)
         )
     }
 }
@@ -64,6 +94,7 @@ pub fn run_seed_with(seed: u64, trace: bool, options: Options) -> Result<Stats, 
     let mut world = World::with_options(seed, trace, options);
     let fail = |world: &World, violation: Violation| {
         Box::new(Failure {
+            model: Model::Replication,
             seed,
             step: world.stats().steps,
             violation,

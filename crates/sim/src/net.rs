@@ -36,6 +36,8 @@ pub enum Msg {
     Fetch {
         partition: usize,
         position: FetchPosition,
+        /// The follower's broker epoch (KIP-903 `ReplicaState.ReplicaEpoch`).
+        broker_epoch: Option<i64>,
     },
     /// Leader → follower.
     FetchResponse {
@@ -61,12 +63,14 @@ pub enum Msg {
         proposal: AlterPartitionProposal,
         result: AlterPartitionResult,
     },
-    /// Controller → broker: every partition's state and the fenced brokers.
+    /// Controller → broker: every partition's state, the fenced brokers and every
+    /// registered broker's epoch.
     Metadata {
         /// The controller's metadata offset of this image.
         offset: u64,
         states: Vec<PartitionState>,
         fenced: Vec<i32>,
+        epochs: Vec<(i32, i64)>,
     },
 }
 

@@ -173,6 +173,7 @@ impl World {
             if let Msg::Fetch {
                 partition,
                 position,
+                ..
             } = &msg
             {
                 let reported = self.fetch_reported.entry((from, *partition)).or_default();
@@ -191,11 +192,13 @@ impl World {
         self.last_metadata_ms = self.now;
         let states = self.controller.partition_states();
         let fenced = self.controller.fenced();
+        let epochs = self.controller.broker_epochs();
         for b in BROKERS {
             let msg = Msg::Metadata {
                 offset: self.controller.offset(),
                 states: states.clone(),
                 fenced: fenced.clone(),
+                epochs: epochs.clone(),
             };
             self.net.send(&mut self.rng, self.now, CONTROLLER, b, msg);
         }

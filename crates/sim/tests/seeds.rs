@@ -1,56 +1,31 @@
 //! The simulation runner: many seeds per run, one seed with a trace by `VLTAVA_SIM_SEED`.
 
+use vltava_sim::runner::{assert_deterministic, env_u64, rerun_one, run_seeds};
 use vltava_sim::{Options, run_seed, run_seed_with};
 
 /// Seeds per `cargo test` run (override with `VLTAVA_SIM_SEEDS`): about 1 to 2 minutes on
 /// two cores, the simulation crates being optimised in test builds (workspace Cargo.toml).
 const DEFAULT_SEEDS: u64 = 10_000;
 
-fn env_u64(name: &str) -> Option<u64> {
-    std::env::var(name).ok().and_then(|v| v.parse().ok())
+/// Each seed with [`Options::for_seed`], as the rerun does.
+fn run(seed: u64, trace: bool) -> Result<vltava_sim::Stats, Box<vltava_sim::Failure>> {
+    run_seed_with(seed, trace, Options::for_seed(seed))
 }
 
-/// Runs every seed (each with [`Options::for_seed`]); all failing seeds are listed, the
-/// first with the tail of its trace.
+/// Runs every seed; all failing seeds are listed, the first with the tail of its trace.
 #[test]
 fn many_seeds() {
     let seeds = env_u64("VLTAVA_SIM_SEEDS").unwrap_or(DEFAULT_SEEDS);
     let first = env_u64("VLTAVA_SIM_FIRST_SEED").unwrap_or(0);
     let started = std::time::Instant::now();
-    let (mut acked, mut tainted) = (0, 0);
-    let mut failures = Vec::new();
-    for seed in first..first + seeds {
-        match run_seed_with(seed, false, Options::for_seed(seed)) {
-            Ok(stats) => {
-                acked += stats.acked;
-                tainted += stats.tainted;
-            }
-            Err(failure) => failures.push(failure),
-        }
-    }
+    let stats = run_seeds(first..first + seeds, run).unwrap_or_else(|e| panic!("{e}"));
+    let acked: u64 = stats.iter().map(|s| s.acked).sum();
+    let tainted: u64 = stats.iter().map(|s| s.tainted).sum();
     eprintln!(
         "{seeds} seeds in {:?}, {acked} acks=all records acknowledged, {tainted} partitions \
-         tainted by a crash of an ISR member (page-cache seeds only), {} failed",
-        started.elapsed(),
-        failures.len()
+         tainted by a crash of an ISR member (page-cache seeds only)",
+        started.elapsed()
     );
-    if let Some(first_failure) = failures.first() {
-        let seed = first_failure.seed;
-        let traced = run_seed_with(seed, true, Options::for_seed(seed))
-            .err()
-            .unwrap_or_else(|| first_failure.clone());
-        let tail: Vec<&String> = traced.trace.iter().rev().take(60).rev().collect();
-        for line in tail {
-            eprintln!("{line}");
-        }
-        for failure in &failures {
-            eprintln!("{failure}");
-        }
-        panic!(
-            "{} of {seeds} seeds failed; first: {traced}",
-            failures.len()
-        );
-    }
     assert!(acked > 0, "the workload acknowledged nothing");
 }
 
@@ -60,26 +35,12 @@ fn many_seeds() {
 #[ignore = "a rerun tool: needs VLTAVA_SIM_SEED"]
 fn one_seed() {
     let seed = env_u64("VLTAVA_SIM_SEED").expect("set VLTAVA_SIM_SEED to the seed to rerun");
-    match run_seed_with(seed, true, Options::for_seed(seed)) {
-        Ok(stats) => eprintln!("seed {seed} passed: {stats:?}"),
-        Err(failure) => {
-            for line in &failure.trace {
-                eprintln!("{line}");
-            }
-            panic!("{failure}");
-        }
-    }
+    rerun_one(seed, run);
 }
 
 #[test]
 fn a_seed_is_deterministic() {
-    let a = run_seed(7, true);
-    let b = run_seed(7, true);
-    match (a, b) {
-        (Ok(x), Ok(y)) => assert_eq!(x, y),
-        (Err(x), Err(y)) => assert_eq!(x.trace, y.trace),
-        _ => panic!("seed 7 passed once and failed once"),
-    }
+    assert_deterministic(7, run_seed);
 }
 
 /// Regression for the bug seed 28 found in vltava-raft's `register_and_elect`: a leader

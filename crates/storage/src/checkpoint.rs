@@ -1,8 +1,9 @@
 //! Kafka's small text checkpoint files and crash-safe replacement of files.
 //!
 //! A checkpoint is: a version line (`0`), a count line, then `count` entry lines.
-//! `recovery-point-offset-checkpoint` and `log-start-offset-checkpoint` (one per log
-//! directory) hold `topic partition offset` entries; `leader-epoch-checkpoint` (one
+//! `recovery-point-offset-checkpoint`, `log-start-offset-checkpoint` and
+//! `replication-offset-checkpoint` (high watermarks; one each per log directory) hold
+//! `topic partition offset` entries; `leader-epoch-checkpoint` (one
 //! per partition) holds `epoch startOffset` entries. Files are replaced by writing a
 //! `.tmp` sibling, fsyncing it, renaming it over the old file and fsyncing the
 //! directory, so a crash leaves either the old or the new file.
@@ -104,6 +105,9 @@ pub struct OffsetCheckpoint {
 pub const RECOVERY_POINT_CHECKPOINT: &str = "recovery-point-offset-checkpoint";
 /// The file name of the log start offset checkpoint in a log directory.
 pub const LOG_START_OFFSET_CHECKPOINT: &str = "log-start-offset-checkpoint";
+/// The file name of the high watermark checkpoint in a log directory (Kafka's
+/// `replica.high.watermark.checkpoint.interval.ms` writes it).
+pub const REPLICATION_OFFSET_CHECKPOINT: &str = "replication-offset-checkpoint";
 
 impl OffsetCheckpoint {
     /// Reads a checkpoint; a missing file is an empty checkpoint.

@@ -127,6 +127,39 @@ impl TestCluster {
         bin: Option<&Path>,
         properties: &[&str],
     ) -> Result<TestCluster, BrokerProcessError> {
+        let voters = |_: usize, ports: &[u16]| {
+            ports
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| roles.get(*j).is_some_and(|r| r.is_controller()))
+                .map(|(j, port)| format!("{j}@127.0.0.1:{port}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        Self::start_planned(roles, bin, properties, voters)
+    }
+
+    /// As [`TestCluster::start_with`] (combined nodes), with node `i`'s
+    /// `controller.quorum.voters` given by `voters(i, controller_ports)` (to put a fault
+    /// proxy between controllers).
+    pub fn start_with_voters(
+        n: usize,
+        bin: Option<&Path>,
+        properties: &[&str],
+        voters: impl Fn(usize, &[u16]) -> String,
+    ) -> Result<TestCluster, BrokerProcessError> {
+        let n = n.clamp(1, MAX_NODES);
+        Self::start_planned(&vec![NodeRole::Combined; n], bin, properties, voters)
+    }
+
+    /// Starts one node per entry of `roles`, node `i`'s voters given by
+    /// `voters(i, every node's controller port)`.
+    fn start_planned(
+        roles: &[NodeRole],
+        bin: Option<&Path>,
+        properties: &[&str],
+        voters: impl Fn(usize, &[u16]) -> String,
+    ) -> Result<TestCluster, BrokerProcessError> {
         let roles = &roles[..roles.len().min(MAX_NODES)];
         if !roles.iter().any(|r| r.is_controller()) || !roles.iter().any(|r| r.is_broker()) {
             return Err(BrokerProcessError::Io {
@@ -145,12 +178,7 @@ impl TestCluster {
         for _ in 0..n {
             ports.push((free_port()?, free_port()?));
         }
-        let voters: Vec<String> = ports
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| roles[*i].is_controller())
-            .map(|(i, (_, c))| format!("{i}@127.0.0.1:{c}"))
-            .collect();
+        let controller_ports: Vec<u16> = ports.iter().map(|(_, c)| *c).collect();
         let cluster_id = "vltava-test-cluster-id".to_string();
         let mut nodes = Vec::new();
         for (i, (client, controller)) in ports.iter().enumerate() {
@@ -179,7 +207,7 @@ impl TestCluster {
                  broker.heartbeat.interval.ms=500\n\
                  group.initial.rebalance.delay.ms=0\n",
                 role.process_roles(),
-                voters.join(","),
+                voters(i, &controller_ports),
                 node_dir.join("data").display()
             );
             for p in properties {
@@ -429,11 +457,17 @@ impl TestCluster {
     }
 }
 
+/// Kills every node and removes the cluster's directory, unless `VLTAVA_KEEP_CLUSTER` is set
+/// (then it stays, with each node's `stderr.log` and data, for a post-mortem).
 impl Drop for TestCluster {
     fn drop(&mut self) {
         for i in 0..self.nodes.len() {
             let _ = self.kill(i);
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if std::env::var_os("VLTAVA_KEEP_CLUSTER").is_none() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        } else {
+            eprintln!("cluster kept in {}", self.dir.display());
+        }
     }
 }

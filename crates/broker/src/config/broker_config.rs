@@ -75,6 +75,9 @@ pub struct BrokerConfig {
     pub replica_fetch_min_bytes: i32,
     /// `replica.fetch.backoff.ms`: pause after a failed follower Fetch
     pub replica_fetch_backoff_ms: u64,
+    /// `replica.high.watermark.checkpoint.interval.ms`: how often every log's high
+    /// watermark is written to `replication-offset-checkpoint`
+    pub replica_high_watermark_checkpoint_interval_ms: u64,
     /// `initial.broker.registration.timeout.ms`: how long start-up waits to register
     pub initial_broker_registration_timeout_ms: u64,
     /// `auto.create.topics.enable`
@@ -361,6 +364,9 @@ impl BrokerConfig {
             replica_fetch_wait_max_ms: r.int("replica.fetch.wait.max.ms", 500)?,
             replica_fetch_min_bytes: r.int("replica.fetch.min.bytes", 1)?,
             replica_fetch_backoff_ms: r.int("replica.fetch.backoff.ms", 1_000)?,
+            replica_high_watermark_checkpoint_interval_ms: r
+                .int::<u64>("replica.high.watermark.checkpoint.interval.ms", 5_000)?
+                .max(1),
             initial_broker_registration_timeout_ms: r
                 .int::<u64>("initial.broker.registration.timeout.ms", 60_000)?
                 .max(1),

@@ -2,7 +2,8 @@
 //! v15, `ReplicaId` before): each partition goes through the leader's replica
 //! first (`ReplicaManager::follower_fetch`: leader epoch, membership, offsets,
 //! the KIP-320 divergence check, then the follower's progress, which may move
-//! the ISR and high watermark); partitions without an error or a diverging
+//! the ISR and high watermark; its `ReplicaEpoch` is remembered for KIP-903);
+//! partitions without an error or a diverging
 //! epoch are read from the fetch offset up to the log end (not the high
 //! watermark), waiting up to `max_wait_ms` for `min_bytes`.
 
@@ -28,6 +29,7 @@ fn check(
     name: Option<&str>,
     t: &Target,
     replica_id: i32,
+    broker_epoch: Option<i64>,
 ) -> Option<PartitionData> {
     let index = t.key.2;
     let Some(name) = name else {
@@ -41,6 +43,7 @@ fn check(
         fetch_offset,
         last_fetched_epoch: (t.last_fetched_epoch >= 0).then_some(t.last_fetched_epoch),
         current_leader_epoch: (t.current_leader_epoch >= 0).then_some(t.current_leader_epoch),
+        broker_epoch,
     };
     match broker.replicas.follower_fetch(name, index, &fetch) {
         Ok(None) => None,
@@ -90,6 +93,10 @@ pub async fn handle(
     replica_id: i32,
 ) -> ResponseBody {
     let cache = broker.metadata();
+    // KIP-903: the follower's broker epoch, remembered by the leader's replica and sent
+    // with an ISR expansion; -1 (and versions before 15) skips the checks.
+    let broker_epoch = (version >= 15 && req.replica_state.replica_epoch >= 0)
+        .then_some(req.replica_state.replica_epoch);
     let targets = request_targets(req);
     let names: Vec<Option<String>> = targets
         .iter()
@@ -104,7 +111,7 @@ pub async fn handle(
     let decided: Vec<Option<PartitionData>> = targets
         .iter()
         .zip(&names)
-        .map(|(t, name)| check(broker, name.as_deref(), t, replica_id))
+        .map(|(t, name)| check(broker, name.as_deref(), t, replica_id, broker_epoch))
         .collect();
     let limit = req.max_bytes.clamp(0, broker.config.fetch_max_bytes).max(0) as u64;
     let wait = Duration::from_millis(req.max_wait_ms.max(0) as u64).min(MAX_FETCH_WAIT);

@@ -9,6 +9,8 @@
 //! NOT_LEADER_OR_FOLLOWER answers carry the current leader (KIP-951, v10+;
 //! `leader_hint`).
 
+use std::sync::Arc;
+
 use vltava_protocol::ResponseBody;
 use vltava_protocol::messages::ProduceRequest;
 use vltava_protocol::messages::produce_request::PartitionProduceData;
@@ -150,9 +152,42 @@ fn produce_partition(
     }
 }
 
+/// A Produce whose appends are done: its answer now, or the acks=all waits still to
+/// come (a future that resolves to the answer once every waiting partition's high
+/// watermark passed its records, or failed).
+pub enum Begun {
+    /// The answer (`None` for acks=0: no response is sent).
+    Now(Option<Box<ResponseBody>>),
+    /// The answer once the acks=all waits end.
+    Later(std::pin::Pin<Box<dyn std::future::Future<Output = Option<ResponseBody>> + Send>>),
+}
+
+impl std::fmt::Debug for Begun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Begun::Now(answer) => f.debug_tuple("Now").field(answer).finish(),
+            Begun::Later(_) => f.write_str("Later(..)"),
+        }
+    }
+}
+
 /// Handles Produce; `None` for acks=0 (no response is sent). Every partition is
 /// appended first; acks=all answers then wait for their high watermarks together.
-pub async fn handle(broker: &Broker, req: &ProduceRequest, version: i16) -> Option<ResponseBody> {
+pub async fn handle(
+    broker: &Arc<Broker>,
+    req: &ProduceRequest,
+    version: i16,
+) -> Option<ResponseBody> {
+    match begin(broker, req, version).await {
+        Begun::Now(answer) => answer.map(|b| *b),
+        Begun::Later(answer) => answer.await,
+    }
+}
+
+/// The effects of a Produce, now: validation, transaction verification, every
+/// partition's append. What remains is only waiting for acks=all, which the caller
+/// may do while the connection's next request runs (its effects come after these).
+pub async fn begin(broker: &Arc<Broker>, req: &ProduceRequest, version: i16) -> Begun {
     let acks = Acks::try_from(req.acks);
     let code_for_all = if version < 3 {
         Some((UNSUPPORTED_VERSION, "produce v0-2 is not supported"))
@@ -190,27 +225,65 @@ pub async fn handle(broker: &Broker, req: &ProduceRequest, version: i16) -> Opti
             .collect();
         answers.push((t.name.clone(), partitions));
     }
-    let mut responses = Vec::with_capacity(answers.len());
-    for (name, partitions) in answers {
-        let mut partition_responses = Vec::with_capacity(partitions.len());
-        for answer in partitions {
-            partition_responses.push(match answer {
-                Answer::Ready(r) => r,
-                Answer::Waiting(r, outcome) => match outcome.result().await {
-                    Ok(()) => r,
-                    Err(e) => error_response(r.index, e.code(), Some(e.to_string())),
-                },
-            });
+    let silent = req.acks == 0;
+    let waiting = answers
+        .iter()
+        .any(|(_, ps)| ps.iter().any(|a| matches!(a, Answer::Waiting(..))));
+    if !waiting {
+        let ready = answers
+            .into_iter()
+            .map(|(name, ps)| {
+                let ps = ps
+                    .into_iter()
+                    .filter_map(|a| match a {
+                        Answer::Ready(r) => Some(r),
+                        Answer::Waiting(..) => None,
+                    })
+                    .collect();
+                (name, ps)
+            })
+            .collect();
+        return Begun::Now(response(broker, version, ready, silent).map(Box::new));
+    }
+    let broker = broker.clone();
+    Begun::Later(Box::pin(async move {
+        let mut ready = Vec::with_capacity(answers.len());
+        for (name, partitions) in answers {
+            let mut out = Vec::with_capacity(partitions.len());
+            for answer in partitions {
+                out.push(match answer {
+                    Answer::Ready(r) => r,
+                    Answer::Waiting(r, outcome) => match outcome.result().await {
+                        Ok(()) => r,
+                        Err(e) => error_response(r.index, e.code(), Some(e.to_string())),
+                    },
+                });
+            }
+            ready.push((name, out));
         }
-        responses.push(TopicProduceResponse {
+        response(&broker, version, ready, silent)
+    }))
+}
+
+/// The Produce response of these partition answers, with KIP-951 leader hints for the
+/// partitions answered NOT_LEADER_OR_FOLLOWER; `None` for acks=0 (`silent`).
+fn response(
+    broker: &Broker,
+    version: i16,
+    answers: Vec<(vltava_protocol::SharedStr, Vec<PartitionProduceResponse>)>,
+    silent: bool,
+) -> Option<ResponseBody> {
+    if silent {
+        return None;
+    }
+    let mut responses = answers
+        .into_iter()
+        .map(|(name, partition_responses)| TopicProduceResponse {
             name,
             partition_responses,
             ..Default::default()
-        });
-    }
-    if req.acks == 0 {
-        return None;
-    }
+        })
+        .collect::<Vec<_>>();
     let node_endpoints =
         crate::handlers::leader_hint::fill_produce(broker, version, &mut responses).produce();
     Some(ResponseBody::from(ProduceResponse {

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::oneshot;
 use vltava_protocol::Uuid;
-use vltava_replication::{AlterPartitionProposal, Event, ProduceId, Replica, ReplicaError};
+use vltava_replication::{AlterPartitionProposal, Event, ProduceId, Replica, ReplicaError, Role};
 use vltava_storage::Log;
 
 use crate::partitions::Partition;
@@ -84,7 +84,10 @@ impl HostedReplica {
             match event {
                 Event::HighWatermarkAdvanced(hw) => {
                     log.set_high_watermark(i64::try_from(hw).unwrap_or(i64::MAX));
-                    wake = true;
+                    // Only a leader's HW is waited for (consumers' fetches); a
+                    // follower's moves with every fetch answer and would wake every
+                    // fetch parked on this broker for nothing.
+                    wake |= cell.replica.role() == Role::Leader;
                 }
                 Event::AlterPartition(p) => {
                     sink.alter_partition(&self.topic, self.index, cell.topic_id, p);

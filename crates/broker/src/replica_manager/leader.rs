@@ -1,6 +1,7 @@
 //! The leader's side of the seam: client produce with acks (the min-ISR check
 //! before the append, the append, the acks=all wait for the high watermark),
-//! internal appends (transaction markers) and a follower's Fetch.
+//! internal appends (transaction markers, which wait for the high watermark too) and a
+//! follower's Fetch.
 
 use tokio::sync::oneshot;
 use vltava_replication::{Acks, EpochEndOffset, FollowerFetch, ProduceWait, ReplicaError};
@@ -91,14 +92,18 @@ impl ReplicaManager {
 
     /// Runs `append` (a write of the broker itself, such as a transaction
     /// marker) on the log of a partition this broker leads, with the leader
-    /// epoch, then tells the replica where the log ends now. Nothing waits for
-    /// followers.
+    /// epoch, tells the replica where the log ends now, and returns when the write
+    /// counts: as for acks=all, once the high watermark passes it (at most
+    /// `timeout_ms`, then REQUEST_TIMED_OUT). Kafka writes transaction markers with
+    /// required acks -1: a marker only on the old leader is lost when a follower
+    /// takes over, and the transaction's records would then belong to the next one.
     pub fn append_local<T>(
         &self,
         topic: &str,
         partition: i32,
+        timeout_ms: u64,
         append: impl FnOnce(&mut Log, i32) -> Result<T, StorageError>,
-    ) -> Result<T, ReplicaRequestError> {
+    ) -> Result<(T, AcksOutcome), ReplicaRequestError> {
         let hosted = self
             .get(topic, partition)
             .ok_or(ReplicaRequestError::NotHosted)?;
@@ -106,12 +111,23 @@ impl ReplicaManager {
         cell.replica.check_leader(None)?;
         let mut log = hosted.partition.log();
         let out = append(&mut log, cell.replica.leader_epoch())?;
-        let events = cell.replica.on_local_append(offset(log.log_end_offset()));
+        let required = offset(log.log_end_offset());
+        let events = cell.replica.on_local_append(required);
         hosted.perform(&mut cell, &mut log, events, self);
         drop(log);
+        let deadline = now_ms().saturating_add(timeout_ms);
+        let outcome = match cell.replica.after_append(Acks::All, required, deadline) {
+            Ok(ProduceWait::Done(r)) => AcksOutcome::Done(r),
+            Ok(ProduceWait::Waiting(id)) => {
+                let (tx, rx) = oneshot::channel();
+                cell.waiters.insert(id, tx);
+                AcksOutcome::Waiting(rx)
+            }
+            Err(e) => AcksOutcome::Done(Err(e)),
+        };
         drop(cell);
         self.partitions.notify_append();
-        Ok(out)
+        Ok((out, outcome))
     }
 
     /// A follower's Fetch of one partition on this leader: epochs, membership

@@ -178,8 +178,9 @@ impl ReplicaManager {
 
     /// Applies a metadata snapshot to the replicas of the partitions whose logs
     /// are open (`opened`): new ones are created from their log's end and high
-    /// watermark; each gets its partition state, `min.insync.replicas` and the
-    /// brokers that may not join an ISR (fenced or unknown); replicas of
+    /// watermark; each gets its partition state, `min.insync.replicas`, the
+    /// brokers that may not join an ISR (fenced or unknown) and the live brokers'
+    /// registration epochs (KIP-903); replicas of
     /// partitions not in `opened` any more are stopped and dropped.
     pub fn apply_metadata(&self, cache: &MetadataCache, opened: &[Arc<Partition>]) {
         let now = now_ms();
@@ -217,6 +218,8 @@ impl ReplicaManager {
             cell.topic_id = topic.id;
             cell.replica.set_min_insync_replicas(min_isr);
             cell.replica.set_isr_ineligible(ineligible);
+            cell.replica
+                .set_broker_epochs(cache.brokers.values().map(|b| (b.id, b.epoch)));
             let update = cell.replica.apply_partition_state(&state, now);
             if let vltava_replication::StateUpdate::Applied(events) = update {
                 let mut log = hosted.partition.log();
@@ -248,13 +251,14 @@ impl ReplicaManager {
                 return h.clone();
             }
         }
-        // The high watermark starts at the log start: storage keeps no high
-        // watermark checkpoint yet, and the log's own (its end, after opening)
-        // may cover records no other replica has. A leader raises it as soon as
-        // its ISR has fetched; a follower takes the leader's.
+        // The high watermark starts where the log's does: the partition manager
+        // opened it at the `replication-offset-checkpoint` entry (capped at the
+        // log end), or at the log start for a log never checkpointed, whose tail
+        // may be on no other replica. A leader raises it as soon as its ISR has
+        // fetched; a follower takes the leader's.
         let (leo, hw) = {
             let log = p.log();
-            (offset(log.log_end_offset()), offset(log.log_start_offset()))
+            (offset(log.log_end_offset()), offset(log.high_watermark()))
         };
         let config = ReplicaConfig {
             replica_lag_time_max_ms: self.replica_lag_time_max_ms,

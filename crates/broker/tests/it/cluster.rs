@@ -31,7 +31,7 @@ const INVALID_REPLICATION_FACTOR: i16 = 38;
 /// Session timeout of the test cluster (3 s) plus election and propagation slack.
 const FENCE_LIMIT: Duration = Duration::from_secs(30);
 
-async fn metadata(addr: &str, topics: &[&str]) -> MetadataResponse {
+pub(crate) async fn metadata(addr: &str, topics: &[&str]) -> MetadataResponse {
     let mut c = Client::connect_addr(addr).await;
     let req = MetadataRequest {
         topics: Some(
@@ -52,7 +52,7 @@ async fn metadata(addr: &str, topics: &[&str]) -> MetadataResponse {
     m
 }
 
-async fn create(addr: &str, name: &str, partitions: i32, rf: i16) -> i16 {
+pub(crate) async fn create(addr: &str, name: &str, partitions: i32, rf: i16) -> i16 {
     Client::connect_addr(addr)
         .await
         .create_topic_answer(name, partitions, rf, &[], 30_000)

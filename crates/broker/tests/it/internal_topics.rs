@@ -63,6 +63,7 @@ fn image(parts: &[Part<'_>], min_isr: &str) -> MetadataCache {
                 host: "127.0.0.1".into(),
                 port: 9000 + id,
                 rack: None,
+                epoch: 1,
             },
         );
     }

@@ -3,17 +3,21 @@
 //! in-process nodes; `cli` runs the `vltava` binary itself through
 //! `vltava_testkit::broker_process`.
 
+mod acks_pipelining;
 mod bad_input;
 mod cli;
 mod cluster;
+mod controller_pause;
 mod coordinator_failover;
 mod describe_quorum;
 mod every_api;
 mod fetch_sessions;
+mod hw_checkpoint;
 mod internal_topics;
 mod leader_hints;
 mod limits;
 mod many_partitions;
+mod marker_acks;
 mod member_ids;
 mod out_of_descriptors;
 mod out_of_disk;

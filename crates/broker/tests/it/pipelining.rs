@@ -33,7 +33,7 @@ use crate::support::{Client, LIMIT, start_node};
 const PRODUCE_VERSION: i16 = 9;
 
 /// A batch of `n` records valued `"{first}".."{first+n-1}"`.
-fn batch(pid: i64, epoch: i16, seq: i32, first: usize, n: usize) -> Bytes {
+pub(crate) fn batch(pid: i64, epoch: i16, seq: i32, first: usize, n: usize) -> Bytes {
     let mut b = BatchBuilder::new(BatchBuilderConfig {
         producer_id: pid,
         producer_epoch: epoch,
@@ -51,7 +51,7 @@ fn batch(pid: i64, epoch: i16, seq: i32, first: usize, n: usize) -> Bytes {
     b.build().unwrap()
 }
 
-fn produce_frame(corr: i32, acks: i16, topic: &str, records: Bytes) -> Bytes {
+pub(crate) fn produce_frame(corr: i32, acks: i16, topic: &str, records: Bytes) -> Bytes {
     let header = RequestHeader {
         request_api_key: ApiKey::Produce.as_i16(),
         request_api_version: PRODUCE_VERSION,
@@ -77,7 +77,7 @@ fn produce_frame(corr: i32, acks: i16, topic: &str, records: Bytes) -> Bytes {
 }
 
 /// Reads one Produce response; returns its correlation id and partition result.
-async fn read_produce(s: &mut TcpStream) -> (i32, PartitionProduceResponse) {
+pub(crate) async fn read_produce(s: &mut TcpStream) -> (i32, PartitionProduceResponse) {
     let mut len = [0u8; 4];
     tokio::time::timeout(LIMIT, s.read_exact(&mut len))
         .await

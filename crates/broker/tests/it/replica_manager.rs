@@ -24,17 +24,21 @@ use vltava_records::{BatchBuilder, BatchBuilderConfig};
 use vltava_replication::{Acks, FollowerFetch, ReplicaError};
 use vltava_storage::{FetchIsolation, LogConfig};
 
-const TOPIC: &str = "rm";
+pub(crate) const TOPIC: &str = "rm";
 
-struct Node {
-    manager: ReplicaManager,
-    partitions: Arc<PartitionManager>,
-    log: Arc<Partition>,
-    _dir: tempfile::TempDir,
+pub(crate) struct Node {
+    pub(crate) manager: ReplicaManager,
+    pub(crate) partitions: Arc<PartitionManager>,
+    pub(crate) log: Arc<Partition>,
+    pub(crate) dir: tempfile::TempDir,
 }
 
-fn node(id: i32) -> Node {
-    let dir = tempfile::tempdir().unwrap();
+pub(crate) fn node(id: i32) -> Node {
+    start(id, tempfile::tempdir().unwrap())
+}
+
+/// Broker `id`'s partition manager and replica manager over `dir`, the log of `rm-0` open.
+pub(crate) fn start(id: i32, dir: tempfile::TempDir) -> Node {
     let partitions = Arc::new(PartitionManager::new(dir.path()).unwrap());
     let log = partitions.open(TOPIC, 0, LogConfig::default()).unwrap();
     let manager = ReplicaManager::new(id, partitions.clone(), 30_000, 1);
@@ -42,12 +46,12 @@ fn node(id: i32) -> Node {
         manager,
         partitions,
         log,
-        _dir: dir,
+        dir,
     }
 }
 
 /// Partition 0 of `rm`: replicas [1, 2], the given leader, epochs and ISR.
-fn image(
+pub(crate) fn image(
     leader: i32,
     leader_epoch: i32,
     partition_epoch: i32,
@@ -63,6 +67,7 @@ fn image(
                 host: "127.0.0.1".into(),
                 port: 9000 + id,
                 rack: None,
+                epoch: 1,
             },
         );
     }
@@ -92,7 +97,7 @@ fn image(
     cache
 }
 
-fn batch(n: usize) -> Vec<u8> {
+pub(crate) fn batch(n: usize) -> Vec<u8> {
     let mut b = BatchBuilder::new(BatchBuilderConfig::default());
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -106,13 +111,14 @@ fn batch(n: usize) -> Vec<u8> {
 
 /// One round trip of the follower's fetch: the leader's checks, a read to its log end, the
 /// follower applying the answer.
-fn replicate(leader: &Node, follower: &Node) -> FollowOutcome {
+pub(crate) fn replicate(leader: &Node, follower: &Node) -> FollowOutcome {
     let target = follower.manager.fetch_targets(1).pop().unwrap();
     let fetch = FollowerFetch {
         replica_id: 2,
         fetch_offset: target.position.fetch_offset,
         last_fetched_epoch: target.position.last_fetched_epoch,
         current_leader_epoch: Some(target.position.current_leader_epoch),
+        broker_epoch: None,
     };
     let diverging = leader.manager.follower_fetch(TOPIC, 0, &fetch).unwrap();
     let log = leader.log.log();
@@ -150,7 +156,7 @@ fn replicate(leader: &Node, follower: &Node) -> FollowOutcome {
     follower.manager.on_fetch_data(&target, &data).unwrap()
 }
 
-fn apply(n: &Node, cache: &MetadataCache) {
+pub(crate) fn apply(n: &Node, cache: &MetadataCache) {
     n.manager
         .apply_metadata(cache, std::slice::from_ref(&n.log));
 }
@@ -286,5 +292,39 @@ async fn a_follower_truncates_what_the_new_leader_never_had() {
             .latest()
             .map(|e| e.epoch),
         Some(1)
+    );
+}
+
+#[tokio::test]
+async fn only_a_leaders_high_watermark_wakes_parked_fetches() {
+    let (leader, follower) = (node(1), node(2));
+    let cache = image(1, 0, 0, &[1, 2], "1");
+    apply(&leader, &cache);
+    apply(&follower, &cache);
+    leader
+        .manager
+        .append_produce(TOPIC, 0, &mut batch(3), Acks::Leader, 10_000)
+        .unwrap();
+    replicate(&leader, &follower);
+    assert_eq!(follower.log.log().high_watermark(), 0);
+    let mut on_leader = leader.partitions.subscribe_appends();
+    on_leader.borrow_and_update();
+    let mut on_follower = follower.partitions.subscribe_appends();
+    on_follower.borrow_and_update();
+    // This fetch moves the leader's HW to 3 and brings it to the follower.
+    replicate(&leader, &follower);
+    assert_eq!(leader.log.log().high_watermark(), 3);
+    assert!(
+        on_leader.has_changed().unwrap(),
+        "consumers wait for the leader's HW"
+    );
+    assert_eq!(
+        follower.log.log().high_watermark(),
+        3,
+        "the follower's HW moved"
+    );
+    assert!(
+        !on_follower.has_changed().unwrap(),
+        "nothing waits for a follower's HW"
     );
 }

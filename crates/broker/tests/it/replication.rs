@@ -31,7 +31,7 @@ const NOT_ENOUGH_REPLICAS: i16 = 19;
 /// Upper bound of each wait for the cluster to reach a state (fencing takes the 3 s session).
 const LIMIT: Duration = Duration::from_secs(30);
 
-async fn start(properties: &'static [&'static str]) -> TestCluster {
+pub(crate) async fn start(properties: &'static [&'static str]) -> TestCluster {
     let bin = Path::new(env!("CARGO_BIN_EXE_vltava"));
     tokio::task::spawn_blocking(move || TestCluster::start_with(3, Some(bin), properties))
         .await
@@ -39,7 +39,7 @@ async fn start(properties: &'static [&'static str]) -> TestCluster {
         .unwrap()
 }
 
-async fn create(addr: &str, name: &str, configs: &[(&str, &str)]) -> i16 {
+pub(crate) async fn create(addr: &str, name: &str, configs: &[(&str, &str)]) -> i16 {
     Client::connect_addr(addr)
         .await
         .create_topic_answer(name, 1, 3, configs, 30_000)
@@ -196,7 +196,7 @@ fn partition_dir(cluster: &TestCluster, i: usize, topic: &str) -> PathBuf {
 }
 
 /// The record values in node `i`'s log files of `topic`-0, in offset order.
-fn values_on_disk(cluster: &TestCluster, i: usize, topic: &str) -> Vec<String> {
+pub(crate) fn values_on_disk(cluster: &TestCluster, i: usize, topic: &str) -> Vec<String> {
     let dir = partition_dir(cluster, i, topic);
     let mut segments: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()

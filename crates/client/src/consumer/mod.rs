@@ -45,6 +45,10 @@ pub struct ConsumerRecord {
     pub key: Option<Bytes>,
     pub value: Option<Bytes>,
     pub headers: Vec<Header>,
+    /// Producer id and epoch of the batch the record came in (-1 from a producer that is
+    /// neither idempotent nor transactional).
+    pub producer_id: i64,
+    pub producer_epoch: i16,
 }
 
 /// Called around rebalances (from inside `poll`).
@@ -393,13 +397,20 @@ impl Consumer {
             if st.paused {
                 continue;
             }
-            let Some(q) = self.buffer.get_mut(tp) else {
-                continue;
-            };
-            while out.len() < max {
-                let Some(r) = q.pop_front() else { break };
-                st.position = Some(r.offset + 1);
-                out.push(r);
+            if let Some(q) = self.buffer.get_mut(tp) {
+                while out.len() < max {
+                    let Some(r) = q.pop_front() else { break };
+                    st.position = Some(r.offset + 1);
+                    out.push(r);
+                }
+            }
+            // Every fetched record handed out: the position moves on to where the next
+            // fetch starts, past control batches and aborted records it skipped (Kafka's
+            // position() does), so a log ending in a commit marker can be read to its end.
+            if self.buffer.get(tp).is_none_or(|q| q.is_empty()) {
+                if let (Some(pos), Some(fetch)) = (st.position, st.fetch_position) {
+                    st.position = Some(pos.max(fetch));
+                }
             }
             if out.len() >= max {
                 break;
@@ -811,6 +822,8 @@ fn decode_records(
             key: r.key,
             value: r.value,
             headers: r.headers,
+            producer_id: h.producer_id,
+            producer_epoch: h.producer_epoch,
         });
     }
     Ok((out, next))

@@ -154,6 +154,62 @@ async fn committed_and_aborted_transactions_as_consumers_see_them() {
     p.close().await;
 }
 
+/// The position of `c` on `tp` once it stops moving (at most 10 s of polls).
+async fn settled_position(c: &mut Consumer, tp: &(String, i32), records: &mut usize) -> i64 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut last = -1;
+    while std::time::Instant::now() < deadline {
+        *records += c.poll(Duration::from_millis(200)).await.unwrap().len();
+        let now = c.position(tp).unwrap_or(-1);
+        if now == last && *records > 0 {
+            break;
+        }
+        last = now;
+    }
+    last
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_position_passes_markers_and_aborted_records_at_the_log_end() {
+    let b = real_broker();
+    let admin = Admin::connect(ClientConfig::new(b.addr())).await.unwrap();
+    admin
+        .create_topic(NewTopic::new("txn-end", 1, 1))
+        .await
+        .unwrap();
+    let p = Producer::new(txn_config(b.addr(), "vt-end")).await.unwrap();
+    let one = |v: &str| ProducerRecord::new("txn-end", None, Some(v.as_bytes())).with_partition(0);
+    p.begin_transaction().await.unwrap();
+    for v in ["a", "b", "c"] {
+        p.enqueue(one(v)).await.unwrap().await.unwrap();
+    }
+    p.commit_transaction().await.unwrap();
+    p.begin_transaction().await.unwrap();
+    p.enqueue(one("d")).await.unwrap().await.unwrap();
+    p.abort_transaction().await.unwrap();
+    // a b c, commit marker, d, abort marker.
+    let tp = ("txn-end".to_string(), 0);
+    let end = admin
+        .list_offsets(std::slice::from_ref(&tp), -1)
+        .await
+        .unwrap()[&tp];
+    assert_eq!(end, 6);
+    for (isolation, want) in [
+        (IsolationLevel::ReadUncommitted, 4),
+        (IsolationLevel::ReadCommitted, 3),
+    ] {
+        let mut cfg = ConsumerConfig::new(b.addr(), None);
+        cfg.auto_offset_reset = OffsetReset::Earliest;
+        cfg.isolation_level = isolation;
+        let mut c = Consumer::new(cfg).await.unwrap();
+        c.assign(std::slice::from_ref(&tp)).unwrap();
+        let mut records = 0;
+        let position = settled_position(&mut c, &tp, &mut records).await;
+        assert_eq!((records, position), (want, end), "{isolation:?}");
+    }
+    p.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offsets_sent_to_a_transaction_commit_with_it() {
     let b = real_broker();

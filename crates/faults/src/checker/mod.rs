@@ -9,8 +9,11 @@
 //! - `unseen`: acknowledged, never read, and no read reached past its offset. After the
 //!   harness's final complete reads (which read every partition to its end) this can only
 //!   mean the log lost its tail, so the harness fails on it too.
-//! - `duplicate`: one value of an idempotent (or transactional) producer at two offsets.
-//!   Plain producers may duplicate on retries: counted in the statistics, not an anomaly.
+//! - `duplicate`: one value of an idempotent (or transactional) producer at two offsets,
+//!   unless the reads show every copy in a batch of a different epoch of that producer
+//!   id (the client bumped its epoch and re-sent: counted apart, see
+//!   [`Findings::epoch_duplicates`]). Plain producers may duplicate on retries: counted
+//!   in the statistics, not an anomaly.
 //! - `inconsistent-offsets`: one offset of a partition holding two values (between reads,
 //!   or between a read and a send's acknowledged offset).
 //! - `nonmonotonic-send`: a process's send, invoked after an earlier send of the same
@@ -90,6 +93,13 @@ pub struct Findings {
     /// Values of plain (non-idempotent) producers read at more than one offset: retries
     /// may do that, so they are counted but are no anomaly.
     pub allowed_duplicates: u64,
+    /// Values of idempotent producers read at more than one offset, each copy in a batch
+    /// of another epoch of the same producer id: the client re-sent the value after
+    /// bumping its epoch (librdkafka does after message timeouts and sequence errors,
+    /// librdkafka issue #4953), which the protocol's per-epoch sequences cannot catch.
+    /// Counted, with the first example, but no anomaly of the broker.
+    pub epoch_duplicates: u64,
+    pub epoch_duplicate_example: Option<String>,
 }
 
 impl Findings {

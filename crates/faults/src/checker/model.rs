@@ -57,6 +57,8 @@ pub struct Model {
     pub sends: HashMap<String, SendInfo>,
     /// Every position a read returned each value at.
     pub read_positions: HashMap<String, BTreeSet<(Tp, i64)>>,
+    /// The producer id and epoch of the batch at a position, where a reader reported it.
+    pub producers: HashMap<(Tp, i64), (i64, i16)>,
     /// Per partition, per offset: the values reads or acknowledgements put there.
     pub log: BTreeMap<Tp, BTreeMap<i64, BTreeSet<String>>>,
     /// Highest offset any read returned, per partition.
@@ -138,6 +140,9 @@ impl Model {
                 continue;
             };
             let tp = (r.topic.clone(), p);
+            if let Some(producer) = r.producer {
+                self.producers.insert((tp.clone(), o), producer);
+            }
             self.read_positions
                 .entry(r.value.clone())
                 .or_default()
@@ -187,6 +192,10 @@ impl Model {
                 }
                 OpFn::Commit => s.commits_ok += 1,
                 OpFn::Txn => s.txns_committed += 1,
+                OpFn::Fault => {
+                    let kind = op.fault.clone().unwrap_or_else(|| "unnamed".into());
+                    *s.faults.entry(kind).or_insert(0) += 1;
+                }
                 _ => {}
             }
         }

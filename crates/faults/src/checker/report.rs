@@ -20,6 +20,8 @@ pub struct Stats {
     pub txns_committed: u64,
     pub txns_aborted: u64,
     pub partitions_read_completely: u64,
+    /// Healed faults (nemesis `ok`) per kind.
+    pub faults: std::collections::BTreeMap<String, u64>,
 }
 
 /// The result of [`super::check`].
@@ -52,6 +54,15 @@ impl Report {
     /// Values of plain producers read at more than one offset (allowed).
     pub fn allowed_duplicates(&self) -> u64 {
         self.findings.allowed_duplicates
+    }
+
+    /// Values of idempotent producers written again under a later epoch (allowed), and
+    /// the first example.
+    pub fn epoch_duplicates(&self) -> (u64, Option<&str>) {
+        (
+            self.findings.epoch_duplicates,
+            self.findings.epoch_duplicate_example.as_deref(),
+        )
     }
 
     /// Total anomalies over every class.
@@ -87,6 +98,10 @@ impl fmt::Display for Report {
             s.partitions_read_completely,
             self.allowed_duplicates()
         )?;
+        if !s.faults.is_empty() {
+            let faults: Vec<String> = s.faults.iter().map(|(k, n)| format!("{n} {k}")).collect();
+            writeln!(f, "faults: {}", faults.join(", "))?;
+        }
         writeln!(f, "{:<22} {:>7}  first example", "anomaly", "count")?;
         for class in Class::ALL {
             writeln!(
@@ -95,6 +110,15 @@ impl fmt::Display for Report {
                 class.name(),
                 self.count(class),
                 self.example(class).unwrap_or("-")
+            )?;
+        }
+        let (n, example) = self.epoch_duplicates();
+        if n > 0 {
+            writeln!(
+                f,
+                "idempotent values re-sent under a new producer epoch (a client's epoch bump; \
+                 no anomaly): {n}, first: {}",
+                example.unwrap_or("-")
             )?;
         }
         for w in &self.warnings {

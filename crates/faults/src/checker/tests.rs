@@ -17,6 +17,7 @@ fn rec(partition: Option<i32>, offset: Option<i64>, value: &str) -> Record {
         offset,
         key: None,
         value: value.into(),
+        producer: None,
     }
 }
 
@@ -247,6 +248,76 @@ fn duplicate_counts_only_under_idempotence() {
     let report = plain.check();
     clean(&report);
     assert_eq!(report.allowed_duplicates(), 1);
+}
+
+#[test]
+fn nemesis_faults_are_counted_per_kind_in_the_report() {
+    let mut h = H::default();
+    for (kind, node) in [("kill", 0), ("kill", 2), ("pause", 1)] {
+        for t in [OpType::Invoke, OpType::Ok] {
+            let mut op = Op::new("nemesis", t, OpFn::Fault);
+            op.fault = Some(kind.into());
+            op.node = Some(node);
+            h.push(op);
+        }
+    }
+    h.send("p1", "a", 0, 0, true)
+        .complete(&[(0, 0, "a")], &[(0, 1)]);
+    let report = h.check();
+    clean(&report);
+    assert_eq!(report.stats.faults.get("kill"), Some(&2));
+    assert_eq!(report.stats.faults.get("pause"), Some(&1));
+    assert!(
+        report.to_string().contains("faults: 2 kill, 1 pause"),
+        "{report}"
+    );
+}
+
+#[test]
+fn an_idempotent_copy_under_a_new_epoch_is_counted_apart() {
+    // (offset, producer id, epoch) of two copies of "a"; `None`: the reader did not say.
+    let history = |copies: [(i64, Option<(i64, i16)>); 2]| {
+        let mut h = H::default();
+        h.send("p1", "a", 0, 0, true);
+        let mut op = Op::new("final", OpType::Ok, OpFn::Poll);
+        op.reads = copies
+            .iter()
+            .map(|(o, producer)| Record {
+                producer: *producer,
+                ..rec(Some(0), Some(*o), "a")
+            })
+            .collect();
+        op.complete = true;
+        op.ends.push(Position {
+            topic: "t".into(),
+            partition: 0,
+            offset: 2,
+        });
+        h.push(op);
+        h.check()
+    };
+    let bumped = history([(0, Some((7, 1))), (1, Some((7, 3)))]);
+    clean(&bumped);
+    let (n, example) = bumped.epoch_duplicates();
+    assert_eq!(n, 1);
+    assert!(example.is_some_and(|e| e.contains("t-0@1 (producer 7 epoch 3)")));
+    // One epoch: the broker's sequence check should have refused the second copy.
+    only(
+        &history([(0, Some((7, 1))), (1, Some((7, 1)))]),
+        Class::Duplicate,
+        1,
+    );
+    // Another producer id, or a copy whose batch is unknown: not explained by a bump.
+    only(
+        &history([(0, Some((7, 1))), (1, Some((8, 2)))]),
+        Class::Duplicate,
+        1,
+    );
+    only(
+        &history([(0, Some((7, 1))), (1, None)]),
+        Class::Duplicate,
+        1,
+    );
 }
 
 #[test]

@@ -3,6 +3,7 @@
 
 use super::model::{Model, Tp};
 use super::{Class, Findings};
+use std::collections::BTreeSet;
 
 fn at(tp: &Tp, offset: i64) -> String {
     format!("{}-{}@{}", tp.0, tp.1, offset)
@@ -73,19 +74,55 @@ fn duplicates(model: &Model, findings: &mut Findings) {
         if all.len() < 2 {
             continue;
         }
-        if info.is_some_and(|i| i.idempotent) {
+        let located = || {
+            let at: Vec<String> = all
+                .iter()
+                .map(|(tp, o)| match model.producers.get(&(tp.clone(), *o)) {
+                    Some((id, epoch)) => format!("{} (producer {id} epoch {epoch})", at(tp, *o)),
+                    None => at(tp, *o),
+                })
+                .collect();
+            at.join(", ")
+        };
+        if !info.is_some_and(|i| i.idempotent) {
+            findings.allowed_duplicates += 1;
+        } else if across_epochs(model, &all) {
+            findings.epoch_duplicates += 1;
+            if findings.epoch_duplicate_example.is_none() {
+                findings.epoch_duplicate_example = Some(format!(
+                    "value {value} of {} at {}",
+                    info.map_or("?", |i| i.process.as_str()),
+                    located()
+                ));
+            }
+        } else {
             findings.add(Class::Duplicate, || {
-                let at: Vec<String> = all.iter().map(|(tp, o)| at(tp, *o)).collect();
                 format!(
                     "value {value} of idempotent producer {} at {}",
                     info.map_or("?", |i| i.process.as_str()),
-                    at.join(", ")
+                    located()
                 )
             });
-        } else {
-            findings.allowed_duplicates += 1;
         }
     }
+}
+
+/// Every copy is known to sit in a batch of its own producer epoch (one producer id, no
+/// epoch twice): the client bumped its epoch and sent the value again. Sequence numbers
+/// start over with each epoch, so no broker can tell such a copy from a new value.
+fn across_epochs(model: &Model, copies: &BTreeSet<(Tp, i64)>) -> bool {
+    let mut ids = BTreeSet::new();
+    let mut epochs = BTreeSet::new();
+    for (tp, o) in copies {
+        let Some((id, epoch)) = model.producers.get(&(tp.clone(), *o)) else {
+            return false;
+        };
+        if *id < 0 || !epochs.insert(*epoch) {
+            return false;
+        }
+        ids.insert(*id);
+    }
+    ids.len() == 1
 }
 
 fn inconsistent_offsets(model: &Model, findings: &mut Findings) {

@@ -64,6 +64,7 @@ pub fn to_records(records: &[ConsumerRecord]) -> Vec<Record> {
                 .as_ref()
                 .map(|k| String::from_utf8_lossy(k).into_owned()),
             value: String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into_owned(),
+            producer: Some((r.producer_id, r.producer_epoch)),
         })
         .collect()
 }

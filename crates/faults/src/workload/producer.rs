@@ -57,6 +57,7 @@ async fn one_generation(shared: &Shared, producer: Producer, process: &str, idem
             offset: None,
             key: None,
             value: value.clone(),
+            producer: None,
         };
         let mut invoke = Op::new(process, OpType::Invoke, OpFn::Send);
         invoke.sends.push(record.clone());

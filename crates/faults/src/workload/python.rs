@@ -1,4 +1,5 @@
-//! The confluent-kafka workload: `python/queue_workload.py` run with the project's Python
+//! The confluent-kafka workload: `python/queue_workload.py` (and, for transactions,
+//! `python/txn_workload.py`) run with the project's Python
 //! environment ([`vltava_testkit::python`]) as a child process that writes its own JSONL
 //! history; it stops when the harness creates its stop file.
 
@@ -20,8 +21,8 @@ pub enum PythonError {
     },
     #[error("waiting for the Python workload: {0}")]
     Wait(#[source] std::io::Error),
-    #[error("the Python workload did not stop within {0:?} of its stop file")]
-    Hung(Duration),
+    #[error("the Python workload did not stop within {0:?} of its stop file (thread stacks: {1})")]
+    Hung(Duration, String),
     #[error("the Python workload failed ({status}); see {stderr}")]
     Failed { status: String, stderr: PathBuf },
     #[error("its history: {0}")]
@@ -52,6 +53,7 @@ impl PythonWorkload {
         partitions: i32,
         max: Duration,
         consumer: bool,
+        txn: bool,
     ) -> Result<PythonWorkload, PythonError> {
         let python = vltava_testkit::python().map_err(PythonError::NoPython)?;
         let out = dir.join("python-history.jsonl");
@@ -65,6 +67,9 @@ impl PythonWorkload {
         command.arg(script());
         if !consumer {
             command.arg("--no-consumer");
+        }
+        if txn {
+            command.arg("--txn");
         }
         let child = command
             .args(["--bootstrap", bootstrap, "--topic", topic])
@@ -97,9 +102,10 @@ impl PythonWorkload {
                 break status;
             }
             if Instant::now() > deadline {
+                let stacks = self.dump_stacks();
                 let _ = self.child.kill();
                 let _ = self.child.wait();
-                return Err(PythonError::Hung(limit));
+                return Err(PythonError::Hung(limit, stacks));
             }
             std::thread::sleep(Duration::from_millis(100));
         };
@@ -110,6 +116,30 @@ impl PythonWorkload {
             });
         }
         Ok(crate::history::read_file(&self.out)?)
+    }
+}
+
+impl PythonWorkload {
+    /// Writes every thread's stack of the hung process (gdb, bounded by `timeout`) next to
+    /// its history, for telling a client library's deadlock from a broker that stopped
+    /// answering; returns where, or why not.
+    fn dump_stacks(&self) -> String {
+        let path = self.out.with_file_name("python-stacks.txt");
+        let Ok(file) = std::fs::File::create(&path) else {
+            return format!("cannot create {}", path.display());
+        };
+        let status = Command::new("timeout")
+            .args(["60", "gdb", "-p", &self.child.id().to_string(), "-batch"])
+            .args(["-ex", "thread apply all bt"])
+            .stdin(Stdio::null())
+            .stdout(file)
+            .stderr(Stdio::null())
+            .status();
+        match status {
+            Ok(s) if s.success() => path.display().to_string(),
+            Ok(s) => format!("gdb {s}; see {}", path.display()),
+            Err(e) => format!("no gdb ({e})"),
+        }
     }
 }
 

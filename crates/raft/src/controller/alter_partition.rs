@@ -4,7 +4,11 @@
 //! (NOT_LEADER_OR_FOLLOWER), its leader epoch is the current one (FENCED_LEADER_EPOCH), the
 //! partition epoch compare-and-set (INVALID_UPDATE_VERSION), the new ISR's shape (a subset of
 //! the replicas without duplicates that holds the leader: INVALID_REQUEST) and its members'
-//! eligibility (registered, unfenced, at the stated broker epoch: INELIGIBLE_REPLICA). A valid
+//! eligibility (registered, unfenced, at the stated broker epoch: INELIGIBLE_REPLICA, KIP-903;
+//! every member is checked, as Kafka's `ineligibleReplicasForIsr`, and -1 skips the epoch
+//! check). A broker in controlled shutdown is fenced here (its heartbeat asks for it), so
+//! the fenced check covers it; Kafka's separate `InControlledShutdown` state does not exist
+//! in this image. A valid
 //! change becomes one PartitionChangeRecord per partition; the answer carries the partition
 //! epoch the record will have once applied.
 
@@ -350,6 +354,79 @@ mod tests {
         assert_eq!(code(&img, &req, 3), INELIGIBLE_REPLICA);
         req.topics[0].partitions[0].new_isr_with_epochs = states(epoch0);
         assert_eq!(code(&img, &req, 3), codes::NONE);
+    }
+
+    /// v3 request whose members carry these broker epochs.
+    fn request_v3(isr: &[(i32, i64)]) -> AlterPartitionRequest {
+        let mut req = request(1, 3, 5, &[]);
+        req.topics[0].partitions[0].new_isr_with_epochs = isr
+            .iter()
+            .map(
+                |&(broker_id, broker_epoch)| alter_partition_request::BrokerState {
+                    broker_id,
+                    broker_epoch,
+                    ..Default::default()
+                },
+            )
+            .collect();
+        req
+    }
+
+    #[test]
+    fn a_restarted_members_old_broker_epoch_is_ineligible() {
+        // KIP-903: broker 0 fetched (and was proposed) at its old epoch, then restarted and
+        // registered again; the leader's proposal naming the old epoch must not commit, one
+        // naming the new epoch does.
+        let mut img = image();
+        let old = img.brokers[&0].epoch;
+        let register = register_broker(&img, 0, "127.0.0.1", 9092, None);
+        for r in crate::controller::fencing::register_and_elect(&img, register) {
+            apply_record(&mut img, &r);
+        }
+        let new = img.brokers[&0].epoch;
+        assert!(new > old);
+        let leader = img.brokers[&1].epoch;
+        assert_eq!(
+            code(&img, &request_v3(&[(0, old), (1, leader), (2, -1)]), 3),
+            INELIGIBLE_REPLICA
+        );
+        assert_eq!(
+            code(&img, &request_v3(&[(0, new), (1, leader), (2, -1)]), 3),
+            codes::NONE
+        );
+    }
+
+    #[test]
+    fn every_member_is_checked_not_only_the_added_one() {
+        // A shrink that keeps a member at a stale epoch is refused too (Kafka checks the
+        // whole new ISR), and so is a member at the leader's own stale epoch.
+        let img = image();
+        let (e1, e2) = (img.brokers[&1].epoch, img.brokers[&2].epoch);
+        assert_eq!(
+            code(&img, &request_v3(&[(1, e1), (2, e2 + 1)]), 3),
+            INELIGIBLE_REPLICA
+        );
+        assert_eq!(
+            code(&img, &request_v3(&[(1, e1 + 1)]), 3),
+            INELIGIBLE_REPLICA
+        );
+        assert_eq!(code(&img, &request_v3(&[(1, e1)]), 3), codes::NONE);
+    }
+
+    #[test]
+    fn an_unregistered_member_is_ineligible() {
+        let mut img = image();
+        if let Some(p) = img
+            .topics
+            .get_mut("t")
+            .and_then(|t| t.partitions.get_mut(&0))
+        {
+            p.replicas.push(7);
+        }
+        assert_eq!(
+            code(&img, &request_v3(&[(1, -1), (2, -1), (7, -1)]), 3),
+            INELIGIBLE_REPLICA
+        );
     }
 
     #[test]

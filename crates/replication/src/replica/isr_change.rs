@@ -11,8 +11,9 @@ use crate::event::Event;
 
 impl Replica {
     /// Proposes adding `replica_id` to the ISR when nothing is pending, it is an eligible
-    /// replica outside the ISR (KIP-841: not fenced, not shutting down), and its log end has
-    /// reached both the high watermark and the start of the current leader epoch.
+    /// replica outside the ISR (KIP-841: not fenced, not shutting down; KIP-903: the broker
+    /// epoch of its last fetch, if it sent one, is its current registration's), and its log
+    /// end has reached both the high watermark and the start of the current leader epoch.
     pub(super) fn maybe_expand_isr(&mut self, replica_id: i32) -> Option<Event> {
         if self.role != Role::Leader
             || self.isr.is_pending()
@@ -21,7 +22,14 @@ impl Replica {
         {
             return None;
         }
-        let follower_end = self.followers.get(&replica_id)?.log_end_offset()?;
+        let progress = self.followers.get(&replica_id)?;
+        if let (Some(fetched), Some(&registered)) =
+            (progress.broker_epoch(), self.broker_epochs.get(&replica_id))
+            && fetched != registered
+        {
+            return None;
+        }
+        let follower_end = progress.log_end_offset()?;
         let epoch_start = self.leader_epoch_start_offset?;
         if follower_end < self.high_watermark || follower_end < epoch_start {
             return None;
@@ -54,13 +62,26 @@ impl Replica {
         self.propose(IsrChange::Shrink(out_of_sync))
     }
 
+    /// Proposes `change`, each member with its broker epoch (KIP-903): this broker's from
+    /// the image, a follower's from its last fetch.
     fn propose(&mut self, change: IsrChange) -> Option<Event> {
+        let local_id = self.local_id;
+        let local_epoch = self.broker_epochs.get(&local_id).copied();
+        let followers = &self.followers;
+        let epoch_of = |id: i32| {
+            if id == local_id {
+                local_epoch
+            } else {
+                followers.get(&id).and_then(|p| p.broker_epoch())
+            }
+        };
         self.isr
             .propose(
                 self.local_id,
                 self.leader_epoch,
                 self.partition_epoch,
                 change,
+                epoch_of,
             )
             .map(Event::AlterPartition)
     }

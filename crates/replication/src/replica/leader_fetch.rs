@@ -18,6 +18,9 @@ pub struct FollowerFetch {
     pub last_fetched_epoch: Option<i32>,
     /// The leader epoch it believes current; `None` (Kafka's -1) skips the check.
     pub current_leader_epoch: Option<i32>,
+    /// The fetching broker's epoch (KIP-903, Fetch v15+ `ReplicaState.ReplicaEpoch`);
+    /// `None` (Kafka's -1, older versions) skips the broker-epoch checks of an expansion.
+    pub broker_epoch: Option<i64>,
 }
 
 /// The leader's answer to a [`FollowerFetch`].
@@ -69,7 +72,7 @@ impl Replica {
 
         let leader_end = self.log_end_offset;
         if let Some(progress) = self.followers.get_mut(&fetch.replica_id) {
-            progress.record_fetch(fetch.fetch_offset, leader_end, now_ms);
+            progress.record_fetch(fetch.fetch_offset, fetch.broker_epoch, leader_end, now_ms);
         }
         let mut events: Vec<Event> = self
             .maybe_expand_isr(fetch.replica_id)

@@ -52,6 +52,7 @@ pub struct Replica {
     leader_epoch_start_offset: Option<u64>,
     followers: BTreeMap<i32, FollowerProgress>,
     isr_ineligible: BTreeSet<i32>,
+    broker_epochs: BTreeMap<i32, i64>,
     waiters: ProduceWaiters,
 }
 
@@ -79,6 +80,7 @@ impl Replica {
             leader_epoch_start_offset: None,
             followers: BTreeMap::new(),
             isr_ineligible: BTreeSet::new(),
+            broker_epochs: BTreeMap::new(),
             waiters: ProduceWaiters::new(config.max_produce_waiters),
         }
     }

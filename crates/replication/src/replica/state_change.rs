@@ -99,6 +99,15 @@ impl Replica {
         self.isr_ineligible = brokers.into_iter().collect();
     }
 
+    /// The current registration epoch of each registered broker, from the metadata image
+    /// (KIP-903). A follower whose last fetch named another epoch (it restarted and
+    /// registered again, or the image is behind) does not join the ISR; this broker's own
+    /// entry is the epoch it sends for itself in AlterPartition. Brokers missing here are
+    /// not checked (the controller checks every member anyway).
+    pub fn set_broker_epochs(&mut self, epochs: impl IntoIterator<Item = (i32, i64)>) {
+        self.broker_epochs = epochs.into_iter().collect();
+    }
+
     /// A new leader epoch led by this broker: it starts at the log end; what the leader
     /// knew of followers is forgotten. ISR members get a full lag period from now when
     /// leadership is new (Kafka's reset), and keep their last caught-up time on a re-election.

@@ -14,6 +14,7 @@ fn fetch_with_epoch(leader: &mut Leader, epoch: Option<i32>) -> Result<u64, Repl
         fetch_offset: 0,
         last_fetched_epoch: None,
         current_leader_epoch: epoch,
+        broker_epoch: None,
     };
     leader
         .replica

@@ -36,6 +36,7 @@ fn leader_answer(leader_log: &EpochHistory, position: &FetchPosition) -> Option<
         fetch_offset: position.fetch_offset,
         last_fetched_epoch: position.last_fetched_epoch,
         current_leader_epoch: Some(position.current_leader_epoch),
+        broker_epoch: None,
     };
     leader
         .on_follower_fetch(&fetch, leader_log, 0)
@@ -128,6 +129,7 @@ fn the_leader_cannot_place_an_epoch_above_its_own() {
         fetch_offset: 3,
         last_fetched_epoch: Some(9),
         current_leader_epoch: Some(0),
+        broker_epoch: None,
     };
     assert_eq!(
         leader.replica.on_follower_fetch(&fetch, &leader.log, 0),
@@ -246,7 +248,9 @@ fn out_of_range_below_the_leaders_log_start_restarts_the_log_there() {
         leader_log_start_offset: 2,
     };
     assert!(
-        replica.on_fetch_response(&position, above, &local).is_empty(),
+        replica
+            .on_fetch_response(&position, above, &local)
+            .is_empty(),
         "a fetch offset above the leader's log start is not fixed by restarting the log"
     );
     assert_eq!(replica.log_end_offset(), 4);
@@ -261,5 +265,8 @@ fn out_of_range_below_the_leaders_log_start_restarts_the_log_there() {
     assert_eq!(replica.high_watermark(), 150);
     let empty = EpochHistory::new();
     let next = replica.fetch_position(&empty).unwrap();
-    assert_eq!(next.fetch_offset, 150, "it fetches from the leader's log start");
+    assert_eq!(
+        next.fetch_offset, 150,
+        "it fetches from the leader's log start"
+    );
 }

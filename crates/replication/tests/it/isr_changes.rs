@@ -1,9 +1,9 @@
 //! ISR shrink and expansion through one pending AlterPartition (KIP-497), KIP-841
-//! eligibility, and the controller's answers.
+//! eligibility, KIP-903 broker epochs, and the controller's answers.
 
 use std::collections::BTreeSet;
 
-use vltava_replication::{AlterPartitionResult, IsrChange};
+use vltava_replication::{AlterPartitionResult, IsrChange, IsrMember};
 
 use crate::support::{LAG_MS, Leader, config, hw_advances, only_proposal, proposals, state};
 
@@ -125,6 +125,57 @@ fn fenced_or_shutting_down_brokers_are_not_added() {
     leader.replica.set_isr_ineligible([]);
     let answer = leader.fetch(2, 0);
     assert_eq!(only_proposal(&answer.events).change, IsrChange::Expand(2));
+}
+
+#[test]
+fn proposals_carry_each_members_broker_epoch() {
+    // KIP-903: the leader's own epoch from the image, a follower's from its last fetch,
+    // -1 (None) for a member that has not fetched with one.
+    let mut leader = Leader::new(config(1), &[1, 2, 3], &[1, 2]);
+    leader
+        .replica
+        .set_broker_epochs([(1, 11), (2, 22), (3, 33)]);
+    let answer = leader.fetch_at(3, Some(33), 0);
+    let proposal = only_proposal(&answer.events);
+    assert_eq!(proposal.change, IsrChange::Expand(3));
+    let member = |broker_id, broker_epoch| IsrMember {
+        broker_id,
+        broker_epoch,
+    };
+    assert_eq!(
+        proposal.new_isr_with_epochs,
+        vec![member(1, Some(11)), member(2, None), member(3, Some(33))]
+    );
+}
+
+#[test]
+fn a_follower_fetching_with_a_stale_broker_epoch_is_not_added() {
+    // Broker 2 restarted and registered again at epoch 23; fetches of its old
+    // incarnation (epoch 22) must not bring it into the ISR, a fetch at 23 does, and
+    // the proposal names 23.
+    let mut leader = Leader::new(config(1), &[1, 2], &[1]);
+    leader.replica.set_broker_epochs([(1, 11), (2, 23)]);
+    let answer = leader.fetch_at(2, Some(22), 0);
+    assert!(proposals(&answer.events).is_empty(), "stale broker epoch");
+    let answer = leader.fetch_at(2, Some(24), 0);
+    assert!(
+        proposals(&answer.events).is_empty(),
+        "an epoch the image does not have yet"
+    );
+    let answer = leader.fetch_at(2, Some(23), 0);
+    let proposal = only_proposal(&answer.events);
+    assert_eq!(proposal.change, IsrChange::Expand(2));
+    assert_eq!(proposal.new_isr_with_epochs[1].broker_epoch, Some(23));
+}
+
+#[test]
+fn a_fetch_without_a_broker_epoch_skips_the_check() {
+    // Fetch before v15 (or ReplicaEpoch -1): Kafka bypasses the verification.
+    let mut leader = Leader::new(config(1), &[1, 2], &[1]);
+    leader.replica.set_broker_epochs([(1, 11), (2, 23)]);
+    let answer = leader.fetch_at(2, None, 0);
+    let proposal = only_proposal(&answer.events);
+    assert_eq!(proposal.new_isr_with_epochs[1].broker_epoch, None);
 }
 
 #[test]

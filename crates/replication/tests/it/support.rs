@@ -99,11 +99,32 @@ impl Leader {
         replica_id: i32,
         fetch_offset: u64,
     ) -> Result<FollowerFetchAnswer, ReplicaError> {
+        self.try_fetch_at(replica_id, None, fetch_offset)
+    }
+
+    /// A follower fetch by `replica_id` at broker epoch `broker_epoch` (KIP-903).
+    pub fn fetch_at(
+        &mut self,
+        replica_id: i32,
+        broker_epoch: Option<i64>,
+        fetch_offset: u64,
+    ) -> FollowerFetchAnswer {
+        self.try_fetch_at(replica_id, broker_epoch, fetch_offset)
+            .unwrap()
+    }
+
+    fn try_fetch_at(
+        &mut self,
+        replica_id: i32,
+        broker_epoch: Option<i64>,
+        fetch_offset: u64,
+    ) -> Result<FollowerFetchAnswer, ReplicaError> {
         let fetch = FollowerFetch {
             replica_id,
             fetch_offset,
             last_fetched_epoch: None,
             current_leader_epoch: Some(self.replica.leader_epoch()),
+            broker_epoch,
         };
         self.replica.on_follower_fetch(&fetch, &self.log, self.now)
     }

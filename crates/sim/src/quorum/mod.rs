@@ -25,8 +25,8 @@ use vltava_raft::{MetadataRecord, QuorumConfig, Voter};
 use vltava_testkit::rng::SplitMix64;
 
 use self::checker::QuorumChecker;
-use crate::Violation;
 use crate::net::Network;
+use crate::{Failure, Model, Violation};
 
 /// Voters of the simulated quorum.
 pub const VOTERS: [i32; 3] = [0, 1, 2];
@@ -422,39 +422,17 @@ impl QuorumWorld {
     }
 }
 
-/// A failed quorum run.
-#[derive(Debug, Clone)]
-pub struct QuorumFailure {
-    /// The seed.
-    pub seed: u64,
-    /// The step at which an invariant broke.
-    pub step: u64,
-    /// What broke.
-    pub violation: Violation,
-    /// The events up to the failure, if traced.
-    pub trace: Vec<String>,
-}
-
-impl std::fmt::Display for QuorumFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "quorum seed {} failed at step {}: {}\nrerun: VLTAVA_QUORUM_SEED={} cargo test -p vltava-sim --test quorum_seeds -- one_quorum_seed --ignored --nocapture",
-            self.seed, self.step, self.violation.0, self.seed
-        )
-    }
-}
-
 /// Runs one quorum seed: faults, then quiet, then the final check. A panic inside the run
 /// (raft-rs asserts its own invariants) is a failure of that seed.
-pub fn run_quorum_seed(seed: u64, trace: bool) -> Result<QuorumStats, Box<QuorumFailure>> {
+pub fn run_quorum_seed(seed: u64, trace: bool) -> Result<QuorumStats, Box<Failure>> {
     std::panic::catch_unwind(|| run_quorum_seed_inner(seed, trace)).unwrap_or_else(|panic| {
         let what = panic
             .downcast_ref::<String>()
             .cloned()
             .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_string()))
             .unwrap_or_else(|| "a panic".into());
-        Err(Box::new(QuorumFailure {
+        Err(Box::new(Failure {
+            model: Model::Quorum,
             seed,
             step: 0,
             violation: Violation(format!("panicked: {what}")),
@@ -463,11 +441,12 @@ pub fn run_quorum_seed(seed: u64, trace: bool) -> Result<QuorumStats, Box<Quorum
     })
 }
 
-fn run_quorum_seed_inner(seed: u64, trace: bool) -> Result<QuorumStats, Box<QuorumFailure>> {
+fn run_quorum_seed_inner(seed: u64, trace: bool) -> Result<QuorumStats, Box<Failure>> {
     let mut world = match QuorumWorld::new(seed, trace) {
         Ok(w) => w,
         Err(violation) => {
-            return Err(Box::new(QuorumFailure {
+            return Err(Box::new(Failure {
+                model: Model::Quorum,
                 seed,
                 step: 0,
                 violation,
@@ -476,7 +455,8 @@ fn run_quorum_seed_inner(seed: u64, trace: bool) -> Result<QuorumStats, Box<Quor
         }
     };
     let fail = |world: &QuorumWorld, violation: Violation| {
-        Box::new(QuorumFailure {
+        Box::new(Failure {
+            model: Model::Quorum,
             seed,
             step: world.stats.steps,
             violation,
