@@ -139,11 +139,8 @@ impl BrokerProcessBuilder {
             cmd.arg("--override").arg(o);
         }
         cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped());
+        let child = spawn_retrying_busy(&mut cmd, &stderr)
             .map_err(io_error(format!("spawning {}", bin.display())))?;
         let mut process = BrokerProcess {
             addr: String::new(),
@@ -291,6 +288,26 @@ impl Drop for BrokerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.temp_dir);
+    }
+}
+
+/// Spawns `cmd` with stderr to `stderr`, retrying briefly on ETXTBSY: a binary just written
+/// (a test's fake broker, a fresh build) can be "busy" while another thread's fork still
+/// holds its write descriptor until that child execs.
+fn spawn_retrying_busy(
+    cmd: &mut Command,
+    stderr: &std::fs::File,
+) -> std::io::Result<std::process::Child> {
+    const TEXT_FILE_BUSY: i32 = 26;
+    let mut attempt = 0;
+    loop {
+        match cmd.stderr(stderr.try_clone()?).spawn() {
+            Err(e) if e.raw_os_error() == Some(TEXT_FILE_BUSY) && attempt < 50 => {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
     }
 }
 
