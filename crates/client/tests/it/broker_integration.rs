@@ -153,7 +153,11 @@ async fn admin_configs_partitions_and_delete() {
     a.alter_configs(
         ResourceType::Topic,
         "adm",
-        &[AlterOp::Set("cleanup.policy".into(), "compact".into())],
+        // compact,delete: DeleteRecords below is refused on a compact-only topic, as in Kafka.
+        &[AlterOp::Set(
+            "cleanup.policy".into(),
+            "compact,delete".into(),
+        )],
     )
     .await
     .unwrap();
@@ -162,7 +166,7 @@ async fn admin_configs_partitions_and_delete() {
         .await
         .unwrap();
     let policy = cfgs.iter().find(|c| c.name == "cleanup.policy").unwrap();
-    assert_eq!(policy.value.as_deref(), Some("compact"));
+    assert_eq!(policy.value.as_deref(), Some("compact,delete"));
     a.create_partitions("adm", 3).await.unwrap();
     let d = a.describe_topics(&["adm".into()]).await.unwrap();
     assert_eq!(d[0].partitions.len(), 3);
