@@ -14,8 +14,11 @@ use crate::metadata_cache::{MetadataCache, TopicMeta};
 /// Kafka's "not requested" value for authorized-operations fields.
 const AUTHORIZED_OPS_OMITTED: i32 = i32::MIN;
 
-/// A topic's entry. A partition without a leader is answered LEADER_NOT_AVAILABLE (clients
-/// retry); replicas on brokers that are not alive (fenced or gone) are its offline replicas.
+/// A topic's entry. A partition without a leader, or whose leader is not an alive broker of
+/// this answer (fenced or gone), is answered LEADER_NOT_AVAILABLE with leader -1 (clients
+/// retry): an answer never names a leader missing from its brokers, which librdkafka ≥ 2.10
+/// drops ("new leader not found in cache"). Replicas on brokers that are not alive are its
+/// offline replicas.
 fn topic_entry(t: &TopicMeta, cache: &MetadataCache) -> MetadataResponseTopic {
     MetadataResponseTopic {
         error_code: NONE,
@@ -25,24 +28,27 @@ fn topic_entry(t: &TopicMeta, cache: &MetadataCache) -> MetadataResponseTopic {
         partitions: t
             .partitions
             .values()
-            .map(|p| MetadataResponsePartition {
-                error_code: if p.leader < 0 {
-                    LEADER_NOT_AVAILABLE
-                } else {
-                    NONE
-                },
-                partition_index: p.index,
-                leader_id: p.leader,
-                leader_epoch: p.leader_epoch,
-                replica_nodes: p.replicas.clone(),
-                isr_nodes: p.isr.clone(),
-                offline_replicas: p
-                    .replicas
-                    .iter()
-                    .copied()
-                    .filter(|r| !cache.brokers.contains_key(r))
-                    .collect(),
-                ..Default::default()
+            .map(|p| {
+                let leader_alive = p.leader >= 0 && cache.brokers.contains_key(&p.leader);
+                MetadataResponsePartition {
+                    error_code: if leader_alive {
+                        NONE
+                    } else {
+                        LEADER_NOT_AVAILABLE
+                    },
+                    partition_index: p.index,
+                    leader_id: if leader_alive { p.leader } else { -1 },
+                    leader_epoch: p.leader_epoch,
+                    replica_nodes: p.replicas.clone(),
+                    isr_nodes: p.isr.clone(),
+                    offline_replicas: p
+                        .replicas
+                        .iter()
+                        .copied()
+                        .filter(|r| !cache.brokers.contains_key(r))
+                        .collect(),
+                    ..Default::default()
+                }
             })
             .collect(),
         topic_authorized_operations: AUTHORIZED_OPS_OMITTED,
@@ -190,6 +196,41 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    /// A leader that is not an alive broker of the answer (fenced, gone) is never named:
+    /// the partition is LEADER_NOT_AVAILABLE with leader -1 (librdkafka drops a leader that
+    /// is missing from the brokers; the fault harness's long run hung its client after it).
+    #[test]
+    fn a_leader_missing_from_the_brokers_is_not_named() {
+        let all = MetadataRequest {
+            topics: None,
+            ..Default::default()
+        };
+        let partition = |c: &MetadataCache| {
+            let ResponseBody::Metadata(m) = handle(c, &all, 12, &[]) else {
+                panic!()
+            };
+            let p = &m.topics[0].partitions[0];
+            (p.error_code, p.leader_id)
+        };
+        let mut c = cache();
+        assert_eq!(
+            partition(&c),
+            (LEADER_NOT_AVAILABLE, -1),
+            "broker 1 is not alive"
+        );
+        c.brokers.insert(
+            1,
+            crate::metadata_cache::BrokerNode {
+                id: 1,
+                host: "127.0.0.1".into(),
+                port: 9092,
+                rack: None,
+                epoch: 1,
+            },
+        );
+        assert_eq!(partition(&c), (NONE, 1));
     }
 
     #[test]
