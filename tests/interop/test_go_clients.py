@@ -21,14 +21,12 @@ Like the Java suite, the same scenarios run against Apache Kafka 4.1.1 (kafka_br
 and test_same_outcome_on_vltava_and_kafka lists the scenarios whose outcome differs. Every
 test fails, never skips, when the program is missing."""
 import os
-import re
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import Broker
-from kafka_broker import KafkaBroker
+from scenario_suite import BROKERS, assert_passed, assert_same_outcome, run_on_every_broker
 
 SCENARIOS = [
     "franz_producer_idempotent",
@@ -44,7 +42,6 @@ SCENARIOS = [
     "kafkago_producer",
     "kafkago_group_commit_resume",
 ]
-BROKERS = {"vltava": Broker, "kafka": KafkaBroker}
 
 
 def go_clients():
@@ -55,51 +52,23 @@ def go_clients():
     return p
 
 
-def run_scenarios(kind, data_dir):
-    """Starts one broker of `kind`, runs every scenario in one process, stops the broker.
-    Returns (name -> (PASS|FAIL, detail), the CompletedProcess, the broker log)."""
-    prog = go_clients()
-    b = BROKERS[kind](data_dir).start()
-    try:
-        r = subprocess.run([prog, b.bootstrap, *SCENARIOS], capture_output=True, text=True,
-                           timeout=300)
-    finally:
-        try:
-            b.stop()
-        finally:
-            b.kill()
-    results = {}
-    for line in r.stdout.splitlines():
-        m = re.match(r"SCENARIO (\S+) (PASS|FAIL) (.*)", line)
-        if m:
-            results[m.group(1)] = (m.group(2), m.group(3))
-    return results, r, b.log()[-20000:]
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """Both brokers, one after the other."""
-    return {kind: run_scenarios(kind, str(tmp_path_factory.mktemp(f"go-{kind}") / "data"))
-            for kind in BROKERS}
+    """Both brokers, one after the other; every scenario in one process per broker."""
+    prog = go_clients()
+    return run_on_every_broker(
+        tmp_path_factory, "go",
+        lambda bootstrap: subprocess.run([prog, bootstrap, *SCENARIOS], capture_output=True,
+                                         text=True, timeout=300))
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
 @pytest.mark.parametrize("kind", list(BROKERS))
 def test_go_client(runs, kind, scenario):
-    results, r, log = runs[kind]
-    assert scenario in results, (
-        f"{kind}: scenario {scenario} reported nothing (exit {r.returncode})\n"
-        f"stdout: {r.stdout[-3000:]}\nstderr: {r.stderr[-6000:]}\nbroker log: {log[-4000:]}")
-    status, detail = results[scenario]
-    assert status == "PASS", f"{kind}: {scenario}: {detail}\nstderr: {r.stderr[-6000:]}"
+    assert_passed(runs, kind, scenario)
 
 
 def test_same_outcome_on_vltava_and_kafka(runs):
     """A scenario whose outcome differs between the brokers is a difference to fix in
     Vltava (or, if Kafka fails it, a scenario to fix)."""
-    differ = []
-    for s in SCENARIOS:
-        outcome = {kind: runs[kind][0].get(s, ("MISSING", ""))[0] for kind in BROKERS}
-        if len(set(outcome.values())) != 1:
-            differ.append(f"{s}: " + ", ".join(f"{k} {v}" for k, v in outcome.items()))
-    assert not differ, "scenarios whose outcome differs:\n" + "\n".join(differ)
+    assert_same_outcome(runs, SCENARIOS)

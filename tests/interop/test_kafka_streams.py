@@ -24,8 +24,8 @@ import pytest
 from confluent_kafka import Producer
 
 import streams_app as sa
-from conftest import Broker, create_topic
-from kafka_broker import KafkaBroker
+from conftest import create_topic
+from scenario_suite import BROKERS
 
 APP = "wordcount-eos"
 INPUT, OUTPUT = "wc-input", "wc-output"
@@ -34,7 +34,6 @@ REPARTITION = f"{APP}-words-repartition"
 CHANGELOG = f"{APP}-counts-changelog"
 VOCAB = ("alpha bravo charlie delta echo foxtrot golf hotel india juliett kilo lima mike "
          "november oscar papa quebec romeo sierra tango").split()
-BROKERS = {"vltava": Broker, "kafka": KafkaBroker}
 # Compaction while the test runs: Vltava compacts on its retention schedule, Kafka's cleaner
 # wakes every log.cleaner.backoff.ms (the changelog has segment.ms=1000 and
 # min.cleanable.dirty.ratio=0.01, set by the app).
