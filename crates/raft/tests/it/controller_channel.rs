@@ -9,65 +9,20 @@ use std::time::Duration;
 
 use vltava_protocol::messages::CreateTopicsRequest;
 use vltava_protocol::messages::create_topics_request::CreatableTopic;
-use vltava_raft::{Controller, MetadataImage, QuorumConfig, RaftError, TopicDefaults, Voter};
+use vltava_raft::{Controller, QuorumConfig, RaftError, TopicDefaults};
 
-const LIMIT: Duration = Duration::from_secs(30);
-
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "vltava-raft-channel-{name}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use crate::support::{LIMIT, start_voters, temp_dir, wait_for};
 
 async fn start_three(name: &str) -> (Vec<Controller>, std::path::PathBuf) {
     let base = temp_dir(name);
-    let mut listeners = Vec::new();
-    for _ in 0..3 {
-        listeners.push(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap());
-    }
-    let voters: Vec<Voter> = listeners
-        .iter()
-        .enumerate()
-        .map(|(i, l)| Voter {
-            id: i as i32 + 1,
-            addr: l.local_addr().unwrap(),
-        })
-        .collect();
-    let mut controllers = Vec::new();
-    for (i, listener) in listeners.into_iter().enumerate() {
-        let id = i as i32 + 1;
+    let (controllers, _) = start_voters(3, |id| {
         let mut cfg = QuorumConfig::single_node(id, base.join(format!("node-{id}")), "chan");
-        cfg.voters = voters.clone();
         cfg.tick_interval = Duration::from_millis(20);
         cfg.broker_session_timeout = Duration::from_millis(800);
-        controllers.push(
-            Controller::start_with_listener(cfg, listener)
-                .await
-                .unwrap(),
-        );
-    }
-    (controllers, base)
-}
-
-async fn wait_for(c: &Controller, what: &str, pred: impl Fn(&MetadataImage) -> bool) {
-    let mut rx = c.subscribe();
-    let waited = tokio::time::timeout(LIMIT, async {
-        loop {
-            if pred(&rx.borrow_and_update()) {
-                return;
-            }
-            rx.changed().await.unwrap();
-        }
+        cfg
     })
     .await;
-    assert!(waited.is_ok(), "timed out waiting for {what}");
+    (controllers, base)
 }
 
 fn create(name: &str) -> CreateTopicsRequest {

@@ -10,18 +10,7 @@ use vltava_protocol::messages::create_topics_request::{CreatableTopic, Creatable
 use vltava_protocol::messages::{CreateTopicsRequest, DeleteTopicsRequest};
 use vltava_raft::{ConfigResource, Controller, MetadataImage, QuorumConfig, TopicDefaults};
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "vltava-raft-{name}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use crate::support::temp_dir;
 
 fn topic(name: &str, partitions: i32) -> CreatableTopic {
     CreatableTopic {

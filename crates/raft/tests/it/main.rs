@@ -8,4 +8,5 @@ mod multi_voter;
 mod observers;
 mod replay_properties;
 mod storage_recovery;
+mod support;
 mod tcp_transport;

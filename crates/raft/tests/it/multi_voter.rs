@@ -16,18 +16,7 @@ use vltava_raft::controller::{self, SequentialIds};
 use vltava_raft::node::RaftNode;
 use vltava_raft::{Controller, InMemoryNetwork, QuorumConfig, TopicDefaults, Voter};
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "vltava-raft-multi-{name}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use crate::support::{start_voters, temp_dir};
 
 fn config(id: i32, base: &Path) -> QuorumConfig {
     let mut cfg = QuorumConfig::single_node(id, base.join(format!("node-{id}")), "multi");
@@ -367,28 +356,7 @@ async fn three_controllers_over_the_in_memory_network() {
 #[tokio::test]
 async fn three_controllers_over_tcp() {
     let base = temp_dir("tcp");
-    let mut listeners = Vec::new();
-    for _ in 0..3 {
-        listeners.push(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap());
-    }
-    let voters: Vec<Voter> = listeners
-        .iter()
-        .enumerate()
-        .map(|(i, l)| Voter {
-            id: i as i32 + 1,
-            addr: l.local_addr().unwrap(),
-        })
-        .collect();
-    let mut controllers = Vec::new();
-    for (i, listener) in listeners.into_iter().enumerate() {
-        let mut cfg = config(i as i32 + 1, &base);
-        cfg.voters = voters.clone();
-        controllers.push(
-            Controller::start_with_listener(cfg, listener)
-                .await
-                .unwrap(),
-        );
-    }
+    let (controllers, _) = start_voters(3, |id| config(id, &base)).await;
     let mut rx = controllers[0].subscribe();
     let leader = tokio::time::timeout(Duration::from_secs(20), async {
         loop {

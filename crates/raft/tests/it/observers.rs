@@ -14,72 +14,27 @@ use vltava_protocol::messages::CreateTopicsRequest;
 use vltava_protocol::messages::create_topics_request::CreatableTopic;
 use vltava_raft::{Controller, MetadataImage, QuorumConfig, RaftError, TopicDefaults, Voter};
 
-const LIMIT: Duration = Duration::from_secs(30);
-const OBSERVER: i32 = 7;
+use crate::support::{LIMIT, start_voters, temp_dir, wait_for};
 
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "vltava-raft-observer-{name}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+const OBSERVER: i32 = 7;
 
 /// Three voters (ids 1..=3) that snapshot and compact every 4 entries.
 async fn start_three(base: &std::path::Path) -> (Vec<Controller>, Vec<Voter>) {
-    let mut listeners = Vec::new();
-    for _ in 0..3 {
-        listeners.push(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap());
-    }
-    let voters: Vec<Voter> = listeners
-        .iter()
-        .enumerate()
-        .map(|(i, l)| Voter {
-            id: i as i32 + 1,
-            addr: l.local_addr().unwrap(),
-        })
-        .collect();
-    let mut controllers = Vec::new();
-    for (i, listener) in listeners.into_iter().enumerate() {
-        let id = i as i32 + 1;
+    start_voters(3, |id| {
         let mut cfg = QuorumConfig::single_node(id, base.join(format!("node-{id}")), "obs");
-        cfg.voters = voters.clone();
         cfg.tick_interval = Duration::from_millis(20);
         cfg.snapshot_every_entries = 4;
         // One broker is registered below and never heartbeats: keep it unfenced.
         cfg.broker_session_timeout = Duration::from_secs(600);
-        controllers.push(
-            Controller::start_with_listener(cfg, listener)
-                .await
-                .unwrap(),
-        );
-    }
-    (controllers, voters)
+        cfg
+    })
+    .await
 }
 
 fn observer_config(base: &std::path::Path, voters: &[Voter]) -> QuorumConfig {
     let mut cfg = QuorumConfig::single_node(OBSERVER, base.join("observer"), "obs");
     cfg.voters = voters.to_vec();
     cfg
-}
-
-async fn wait_for(c: &Controller, what: &str, pred: impl Fn(&MetadataImage) -> bool) {
-    let mut rx = c.subscribe();
-    let waited = tokio::time::timeout(LIMIT, async {
-        loop {
-            if pred(&rx.borrow_and_update()) {
-                return;
-            }
-            rx.changed().await.unwrap();
-        }
-    })
-    .await;
-    assert!(waited.is_ok(), "timed out waiting for {what}");
 }
 
 fn create(name: &str) -> CreateTopicsRequest {

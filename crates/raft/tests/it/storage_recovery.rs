@@ -6,7 +6,6 @@
 
 use std::fs::OpenOptions;
 use std::io::Write;
-use std::path::PathBuf;
 
 use bytes::Bytes;
 use raft::Storage;
@@ -14,18 +13,7 @@ use raft::eraftpb::{Entry, HardState};
 use vltava_raft::storage::DiskStorage;
 use vltava_raft::storage::entry_log::FILE_NAME as LOG_FILE;
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "vltava-raft-storage-{name}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use crate::support::temp_dir;
 
 fn entry(index: u64, term: u64, data: &str) -> Entry {
     Entry {
