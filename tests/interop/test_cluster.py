@@ -8,6 +8,7 @@ configs through the surviving quorum. Transactions span partitions led by every 
 replication-factor-3 topic, an idempotent acks=all producer goes on through SIGKILL of a
 partition leader, and every acknowledged record is read back once, in order.
 """
+import contextlib
 import os
 import random
 import signal
@@ -99,19 +100,24 @@ class Cluster:
             time.sleep(0.05)
         raise AssertionError(f"node {i} (pid {pid}) did not exit within {timeout} s")
 
+    # The node ids cluster.sh runs in this layout.
+    NODES = range(3)
+
     def logs(self):
         out = []
-        for i in range(3):
+        for i in self.NODES:
             p = self.dir / f"node-{i}.log"
             if p.exists():
                 out.append(f"---- node {i} ----\n" + p.read_text()[-4000:])
         return "\n".join(out)
 
 
-@pytest.fixture
-def cluster():
-    with tempfile.TemporaryDirectory(prefix="vltava-cluster-") as d:
-        c = Cluster(d)
+@contextlib.contextmanager
+def running(cluster_type, prefix):
+    """A cluster of `cluster_type` in a fresh directory, started by cluster.sh and stopped
+    (its logs printed) afterwards."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as d:
+        c = cluster_type(d)
         started = c.run("start", timeout=150)
         try:
             assert started.returncode == 0, started.stdout + started.stderr + c.logs()
@@ -120,6 +126,12 @@ def cluster():
             stopped = c.run("stop", timeout=120)
             print(stopped.stdout, stopped.stderr)
             print(c.logs())
+
+
+@pytest.fixture
+def cluster():
+    with running(Cluster, "vltava-cluster-") as c:
+        yield c
 
 
 def wait_for_topic(admin, name, partitions, timeout=20):

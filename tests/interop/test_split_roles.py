@@ -7,19 +7,20 @@ created, configs altered, records produced and consumed through the brokers.
 """
 import re
 import subprocess
-import tempfile
 import time
 
 import pytest
 
 from conftest import vltava_bin
-from test_cluster import Cluster, wait_for_topic
+from test_cluster import Cluster, running, wait_for_topic
 
 BROKERS = (3, 4)
 RECORDS = 1000
 
 
 class SplitCluster(Cluster):
+    NODES = range(5)
+
     def __init__(self, directory):
         super().__init__(directory)
         self.env["CLUSTER_LAYOUT"] = "split"
@@ -31,14 +32,6 @@ class SplitCluster(Cluster):
     def bootstrap(self, nodes=BROKERS):
         return ",".join(self.addr(i) for i in nodes)
 
-    def logs(self):
-        out = []
-        for i in range(5):
-            p = self.dir / f"node-{i}.log"
-            if p.exists():
-                out.append(f"---- node {i} ----\n" + p.read_text()[-4000:])
-        return "\n".join(out)
-
     def quorum_leader(self):
         out = subprocess.run([vltava_bin(), "metadata-quorum", "--bootstrap-server",
                               self.bootstrap(), "describe", "--status"],
@@ -49,16 +42,8 @@ class SplitCluster(Cluster):
 
 @pytest.fixture
 def split_cluster():
-    with tempfile.TemporaryDirectory(prefix="vltava-split-") as d:
-        c = SplitCluster(d)
-        started = c.run("start", timeout=150)
-        try:
-            assert started.returncode == 0, started.stdout + started.stderr + c.logs()
-            yield c
-        finally:
-            stopped = c.run("stop", timeout=120)
-            print(stopped.stdout, stopped.stderr)
-            print(c.logs())
+    with running(SplitCluster, "vltava-split-") as c:
+        yield c
 
 
 def produce(bootstrap, topic, start, count):
