@@ -10,6 +10,7 @@ partition leader, and every acknowledged record is read back once, in order.
 """
 import contextlib
 import os
+import shutil
 import random
 import signal
 import socket
@@ -126,6 +127,12 @@ def running(cluster_type, prefix):
             stopped = c.run("stop", timeout=120)
             print(stopped.stdout, stopped.stderr)
             print(c.logs())
+            keep = os.environ.get("VLTAVA_CLUSTER_LOGS")
+            if keep:  # whole node logs kept for diagnosis (the printout is their tails)
+                dest = Path(keep) / Path(d).name
+                dest.mkdir(parents=True, exist_ok=True)
+                for log in Path(d).glob("node-*.log"):
+                    shutil.copy(log, dest / log.name)
 
 
 @pytest.fixture

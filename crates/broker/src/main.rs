@@ -6,11 +6,14 @@ use clap::Parser;
 use std::io::IsTerminal;
 
 fn main() -> std::process::ExitCode {
-    // Colour only on a terminal: logs redirected to a file stay plain text.
+    // Colour only on a terminal: logs redirected to a file stay plain text. INFO unless
+    // RUST_LOG names levels (e.g. `RUST_LOG=info,vltava_broker::replica_manager=debug`).
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
-        .with_max_level(tracing::Level::INFO)
+        .with_env_filter(filter)
         .init();
     let cli = cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

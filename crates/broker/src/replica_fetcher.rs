@@ -127,11 +127,26 @@ fn fetch_request(b: &Broker, targets: &[FollowTarget], version: i16) -> FetchReq
 /// supervisor then aborts the task) or the broker is gone.
 async fn fetch_loop(weak: Weak<Broker>, leader: i32) {
     let mut conn: Option<Connection> = None;
+    let mut followed: Vec<(String, i32, i32)> = Vec::new();
     tracing::info!(leader, "follower fetcher started");
     loop {
         let Some(b) = weak.upgrade() else { return };
         let backoff = Duration::from_millis(b.config.replica_fetch_backoff_ms.max(1));
         let targets = b.replicas.fetch_targets(leader);
+        let now_followed: Vec<(String, i32, i32)> = targets
+            .iter()
+            .map(|t| {
+                (
+                    t.topic.clone(),
+                    t.partition,
+                    t.position.current_leader_epoch,
+                )
+            })
+            .collect();
+        if now_followed != followed {
+            tracing::debug!(leader, partitions = ?now_followed, "partitions fetched from this leader");
+            followed = now_followed;
+        }
         let addr = b
             .metadata()
             .brokers

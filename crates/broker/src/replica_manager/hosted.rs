@@ -90,6 +90,7 @@ impl HostedReplica {
                     wake |= cell.replica.role() == Role::Leader;
                 }
                 Event::AlterPartition(p) => {
+                    tracing::debug!(topic = %self.topic, partition = self.index, proposal = ?p, "proposing an ISR change");
                     sink.alter_partition(&self.topic, self.index, cell.topic_id, p);
                 }
                 Event::ProduceCompleted { id, result } => {
@@ -124,7 +125,13 @@ impl HostedReplica {
                         tracing::error!(topic = %self.topic, partition = self.index, epoch, error = %e, "cannot record the leader epoch");
                     }
                 }
-                Event::LeaderChanged { .. } => sink.leaders_changed(),
+                Event::LeaderChanged {
+                    leader_id,
+                    leader_epoch,
+                } => {
+                    tracing::debug!(topic = %self.topic, partition = self.index, ?leader_id, leader_epoch, role = ?cell.replica.role(), "new leader epoch");
+                    sink.leaders_changed();
+                }
             }
         }
         if wake {

@@ -148,7 +148,10 @@ impl ReplicaManager {
         let mut log = hosted.partition.log();
         let answer = cell
             .replica
-            .on_follower_fetch(fetch, &LogEpochs(&log), now_ms())?;
+            .on_follower_fetch(fetch, &LogEpochs(&log), now_ms())
+            .inspect_err(|e| {
+                tracing::debug!(topic, partition, fetch = ?fetch, error = ?e, "follower fetch refused by this leader");
+            })?;
         hosted.perform(&mut cell, &mut log, answer.events, self);
         Ok(answer.diverging_epoch)
     }

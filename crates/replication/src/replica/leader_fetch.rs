@@ -41,8 +41,8 @@ impl Replica {
     /// Handles a follower's fetch at `now_ms`. `leader_epochs` is this broker's log's
     /// leader-epoch history. Errors: the request's leader epoch (FENCED_LEADER_EPOCH /
     /// UNKNOWN_LEADER_EPOCH), not leading or a fetcher that is not a follower replica
-    /// (NOT_LEADER_OR_FOLLOWER), an offset past the log end or an epoch the history cannot
-    /// place (OFFSET_OUT_OF_RANGE). When no divergence is found the follower's log end is
+    /// (NOT_LEADER_OR_FOLLOWER), an epoch the history cannot place or (with no divergence)
+    /// an offset past the log end (OFFSET_OUT_OF_RANGE). When no divergence is found the follower's log end is
     /// its fetch offset; the driver reads records from there.
     pub fn on_follower_fetch(
         &mut self,
@@ -54,9 +54,9 @@ impl Replica {
         if !self.followers.contains_key(&fetch.replica_id) {
             return Err(self.not_leader());
         }
-        if fetch.fetch_offset > self.log_end_offset {
-            return Err(ReplicaError::OffsetOutOfRange);
-        }
+        // The divergence check comes first, as Kafka's: a follower that got further than this
+        // leader from the previous one (its fetch offset past this log's end) is told where
+        // their logs part and truncates, instead of being refused until this log outgrows it.
         if let Some(last_fetched_epoch) = fetch.last_fetched_epoch {
             let local = leader_epochs
                 .end_offset_for_epoch(last_fetched_epoch)
@@ -68,6 +68,9 @@ impl Replica {
                     events: Vec::new(),
                 });
             }
+        }
+        if fetch.fetch_offset > self.log_end_offset {
+            return Err(ReplicaError::OffsetOutOfRange);
         }
 
         let leader_end = self.log_end_offset;

@@ -121,6 +121,43 @@ fn a_follower_without_the_leaders_epoch_truncates_in_rounds() {
 }
 
 #[test]
+fn a_follower_past_the_new_leaders_end_is_told_to_truncate() {
+    // Under the old leader (epoch 1) this follower got to 15, the new leader (epoch 2) only
+    // to 10 before it took over, and has 2 records of its own since. The follower must learn
+    // where the logs part even while the new leader's log is shorter than its fetch offset
+    // (acks=all producers wait on it).
+    let leader_log = history(&[(1, 10), (2, 12)]);
+    let mut local = history(&[(1, 15)]);
+    let mut replica = follower(&local, 2);
+    let position = replica.fetch_position(&local).unwrap();
+    assert_eq!(
+        (position.fetch_offset, position.last_fetched_epoch),
+        (15, Some(1))
+    );
+    let diverging = leader_answer(&leader_log, &position);
+    assert_eq!(
+        diverging,
+        Some(EpochEndOffset {
+            epoch: 1,
+            end_offset: 10
+        })
+    );
+    let events = replica.on_fetch_response(
+        &position,
+        FetchResult::Diverging(diverging.unwrap()),
+        &local,
+    );
+    assert_eq!(events, vec![Event::Truncate(10)]);
+    local.truncate_to(10);
+    let position = replica.fetch_position(&local).unwrap();
+    assert_eq!(
+        leader_answer(&leader_log, &position),
+        None,
+        "logs agree now"
+    );
+}
+
+#[test]
 fn the_leader_cannot_place_an_epoch_above_its_own() {
     let mut leader = Leader::new(config(1), &[1, 2], &[1, 2]);
     let _ = leader.append(3);
