@@ -13,8 +13,13 @@
   and consume work again, and every record acknowledged before and during the outage is read
   back.
 
+- The leader dies while one follower holds records the next leader lacks: that follower is
+  told where the logs part, truncates and rejoins the ISR, and acks=all goes on.
+
 Every acknowledged record is read back at the offset it was acknowledged at.
 """
+import os
+import signal
 import socket
 import struct
 import time
@@ -326,3 +331,79 @@ def test_two_nodes_down_then_one_returns(cluster):
     got = read_back(live, "quorumless", [0, 1, 2])
     for p in range(3):
         assert_all_read(got[p], acked[p])
+
+
+def log_bytes(cluster, node, partition_dir):
+    """Bytes in the segment files of one partition's log on `node`."""
+    d = cluster.dir / f"node-{node}" / partition_dir
+    return sum(f.stat().st_size for f in d.glob("*.log")) if d.is_dir() else 0
+
+
+def test_a_follower_ahead_of_the_new_leader_truncates_and_rejoins(cluster):
+    """The leader dies while one follower has records the other (the next leader) has not:
+    acks=1 records written while the next leader was stopped. The new leader's log is shorter
+    than the remaining follower's fetch offset; that follower must be told where the logs
+    part (KIP-320), truncate and rejoin, so acks=all with min.insync.replicas=2 goes on. (It
+    used to be refused OFFSET_OUT_OF_RANGE instead, the ISR shrank to the leader alone and
+    every acks=all produce was refused NOT_ENOUGH_REPLICAS for good.)"""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": cluster.bootstrap()})
+    # Replica order [0, 1, 2]: node 0 leads, node 1 is the first choice after it.
+    admin.create_topics([NewTopic("ahead", 1, replica_assignment=[[0, 1, 2]],
+                                  config={"min.insync.replicas": "2"})]
+                        )["ahead"].result(timeout=30)
+    wait_for_topic(admin, "ahead", 1)
+    assert wait_isr(admin, "ahead", 0, {0, 1, 2}) == 0
+    seq = iter(range(1_000_000))
+    first = produce(cluster.bootstrap(), "ahead", [next(seq) for _ in range(20)], 0,
+                    acks="all")
+    assert [e for _, e, _ in first if e] == []
+    acked = acknowledged(first)
+
+    # Node 1 stops fetching for under a second (less than the 3 s session and 5 s lag, so it
+    # stays unfenced and in the ISR); node 0 takes 100 acks=1 records only node 2 fetches.
+    # Then node 0 dies and node 1, first in replica order, leads with the shorter log.
+    from confluent_kafka import Producer
+    p = Producer({"bootstrap.servers": cluster.bootstrap((0, 2)), "acks": 1, "linger.ms": 1})
+    p.produce("ahead", value=b"-1", partition=0)  # connected and warmed up before the stop
+    assert p.flush(15) == 0
+    stopped = cluster.pid(1)
+    os.kill(stopped, signal.SIGSTOP)
+    began = time.time()
+    try:
+        # A first record answers the fetch node 1 had waiting on node 0 (it is read from the
+        # socket after SIGCONT); node 1 sends no other fetch while stopped, so what follows
+        # reaches node 2 only.
+        p.produce("ahead", value=b"-1", partition=0)
+        assert p.flush(2) == 0
+        time.sleep(0.1)
+        for _ in range(100):
+            p.produce("ahead", value=str(next(seq)).encode(), partition=0)
+        assert p.flush(2) == 0
+        # Until node 2's copy of the log is as long as node 0's (their segment files).
+        deadline = time.time() + 2
+        while log_bytes(cluster, 2, "ahead-0") < log_bytes(cluster, 0, "ahead-0") \
+                and time.time() < deadline:
+            time.sleep(0.02)
+        cluster.kill(0)
+    finally:
+        os.kill(stopped, signal.SIGCONT)
+    print("node 1 stopped for", round(time.time() - began, 2), "s")
+    time.sleep(0.3)
+    sizes = [log_bytes(cluster, n, "ahead-0") for n in range(3)]
+    print("log bytes per node", sizes)
+    assert sizes[2] == sizes[0] > sizes[1], "node 2 is not ahead of node 1: case not set up"
+    admin = AdminClient({"bootstrap.servers": cluster.bootstrap((1, 2))})
+    leader = wait_isr(admin, "ahead", 0, {1, 2}, timeout=30)
+    print("new leader", leader)
+
+    # One record per request, one request at a time: the new leader's log grows slowly, so
+    # it stays shorter than node 2's fetch offset well past the 5 s lag time.
+    after = produce(cluster.bootstrap((1, 2)), "ahead", [next(seq) for _ in range(30)], 0,
+                    acks="all", timeout_ms=30000, **{"batch.num.messages": 1})
+    assert [e for _, e, _ in after if e] == [], "acks=all refused after the leader moved"
+    acked += acknowledged(after)
+    assert wait_isr(admin, "ahead", 0, {1, 2}, timeout=30) in (1, 2)
+    got = read_back(cluster.bootstrap((1, 2)), "ahead", [0])[0]
+    assert_all_read(got, acked)
