@@ -29,8 +29,11 @@ pub use world::{Options, Stats, World};
 
 /// Steps of faults and load in one run.
 pub const FAULT_STEPS: u64 = 1_500;
-/// Steps without faults at the end (recovery), before the final check.
+/// Steps without faults at the end (recovery; producers go on with acks=all only).
 pub const QUIET_STEPS: u64 = 1_000;
+/// Steps without faults or producers after the quiet ones, for followers to catch up
+/// (they fetch a few records at a time), before the final check.
+pub const DRAIN_STEPS: u64 = 1_000;
 
 /// Which simulation a seed ran (its rerun command differs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,7 +87,7 @@ impl std::fmt::Display for Failure {
     }
 }
 
-/// Runs one seed: faults and load, then quiet, then the final check.
+/// Runs one seed: faults and load, then quiet, then drain, then the final check.
 pub fn run_seed(seed: u64, trace: bool) -> Result<Stats, Box<Failure>> {
     run_seed_with(seed, trace, Options::default())
 }
@@ -108,6 +111,12 @@ pub fn run_seed_with(seed: u64, trace: bool, options: Options) -> Result<Stats, 
     }
     world.quiesce();
     for _ in 0..QUIET_STEPS {
+        if let Err(v) = world.step() {
+            return Err(fail(&world, v));
+        }
+    }
+    world.stop_producing();
+    for _ in 0..DRAIN_STEPS {
         if let Err(v) = world.step() {
             return Err(fail(&world, v));
         }

@@ -81,6 +81,7 @@ pub struct World {
     next_value: u64,
     sync_each_append: bool,
     faults: bool,
+    producing: bool,
     stats: Stats,
     trace: Option<Vec<String>>,
 }
@@ -128,6 +129,7 @@ impl World {
             next_value: 0,
             sync_each_append,
             faults: true,
+            producing: true,
             stats: Stats::default(),
             trace: trace.then(Vec::new),
         };
@@ -308,7 +310,7 @@ impl World {
     }
 
     fn maybe_produce(&mut self) -> Result<(), Violation> {
-        if !self.rng.chance(400) {
+        if !self.producing || !self.rng.chance(400) {
             return Ok(());
         }
         let p = self.rng.index(PARTITIONS);
@@ -324,7 +326,11 @@ impl World {
         if !self.brokers[i].alive {
             return Ok(());
         }
-        let acks = if self.rng.chance(700) {
+        // Quiet: acks=all only, as a client that wants its records safe. Such producers are
+        // refused before the append while the ISR is below min.insync.replicas, so only the
+        // replicas themselves can bring the ISR back (acks=1 records would grow a new
+        // leader's log past a follower stuck ahead of it and hide that it never rejoins).
+        let acks = if !self.faults || self.rng.chance(700) {
             Acks::All
         } else {
             Acks::Leader
@@ -424,10 +430,26 @@ impl World {
         self.note(|| "QUIESCE: no more faults".to_string());
     }
 
+    /// Ends the producers (the followers catch up with nothing new arriving).
+    pub fn stop_producing(&mut self) {
+        self.producing = false;
+        self.note(|| "DRAIN: no more produce requests".to_string());
+    }
+
     /// After quiescing long enough: every partition has a leader whose high watermark
-    /// covers every acknowledged acks=all record.
+    /// covers every acknowledged acks=all record, and every replica is back in the ISR
+    /// (all brokers are up and the network is whole: a replica left out is a liveness bug,
+    /// e.g. a follower the new leader refuses for good).
     pub fn check_final(&mut self) -> Result<(), Violation> {
         self.check()?;
+        for (p, state) in self.controller.partition_states().iter().enumerate() {
+            if BROKERS.iter().any(|b| !state.isr.contains(b)) {
+                return Err(Violation(format!(
+                    "p{p}: ISR {:?} is not every replica after quiescing",
+                    state.isr
+                )));
+            }
+        }
         for (p, (leader, _)) in self.leaders().into_iter().enumerate() {
             let Some(b) = leader.and_then(|id| self.brokers.iter().find(|b| b.id == id)) else {
                 return Err(Violation(format!("p{p} has no leader after quiescing")));

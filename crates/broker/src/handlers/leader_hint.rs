@@ -3,8 +3,8 @@
 //! (`CurrentLeader`: id and leader epoch) and the response carries that leader's
 //! endpoint (`NodeEndpoints`), so a client moves at once instead of refreshing its
 //! metadata first. As Kafka's `getCurrentLeader`: the leader and epoch this
-//! broker's replica knows, else the metadata image's, else -1/-1; the endpoint
-//! only for a live (registered, unfenced) broker.
+//! broker's replica knows, else the metadata image's; the endpoint only for a
+//! live (registered, unfenced) broker. No leader: no hint (see [`LeaderHint::wire`]).
 
 use std::collections::BTreeMap;
 
@@ -29,6 +29,18 @@ pub struct LeaderHint {
     pub leader_epoch: i32,
     /// The leader's endpoint, when it is a live broker.
     pub endpoint: Option<BrokerNode>,
+}
+
+impl LeaderHint {
+    /// The `CurrentLeader` to send: none when there is no leader, so the field keeps its
+    /// default (-1/-1) and is not written. Kafka sends -1 with the known epoch there;
+    /// librdkafka counts such an entry but skips it when it builds its metadata update,
+    /// leaving garbage it then reads (confluentinc/librdkafka#5280: "new leader-1 not found
+    /// in cache", then SIGSEGV in the fault harness). Without the hint a client refreshes
+    /// its metadata, as before KIP-951.
+    fn wire(&self) -> Option<(i32, i32)> {
+        (self.leader_id >= 0).then_some((self.leader_id, self.leader_epoch))
+    }
 }
 
 /// The leader of `topic`-`partition` as this broker knows it.
@@ -114,11 +126,13 @@ pub fn fill_produce(
                 continue;
             }
             let hint = current_leader(broker, t.name.as_str(), p.index);
-            p.current_leader = produce_response::LeaderIdAndEpoch {
-                leader_id: hint.leader_id,
-                leader_epoch: hint.leader_epoch,
-                ..Default::default()
-            };
+            if let Some((leader_id, leader_epoch)) = hint.wire() {
+                p.current_leader = produce_response::LeaderIdAndEpoch {
+                    leader_id,
+                    leader_epoch,
+                    ..Default::default()
+                };
+            }
             endpoints.add(&hint);
         }
     }
@@ -147,13 +161,42 @@ pub fn fill_fetch(
                 continue;
             }
             let hint = current_leader(broker, &name, p.partition_index);
-            p.current_leader = fetch_response::LeaderIdAndEpoch {
-                leader_id: hint.leader_id,
-                leader_epoch: hint.leader_epoch,
-                ..Default::default()
-            };
+            if let Some((leader_id, leader_epoch)) = hint.wire() {
+                p.current_leader = fetch_response::LeaderIdAndEpoch {
+                    leader_id,
+                    leader_epoch,
+                    ..Default::default()
+                };
+            }
             endpoints.add(&hint);
         }
     }
     endpoints
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_known_leader_is_hinted() {
+        let hint = |leader_id, leader_epoch| LeaderHint {
+            leader_id,
+            leader_epoch,
+            endpoint: None,
+        };
+        assert_eq!(hint(2, 7).wire(), Some((2, 7)));
+        assert_eq!(hint(-1, 7).wire(), None, "no leader, a known epoch");
+        assert_eq!(hint(-1, -1).wire(), None);
+        let mut p = produce_response::PartitionProduceResponse::default();
+        if let Some((leader_id, leader_epoch)) = hint(-1, 7).wire() {
+            p.current_leader.leader_id = leader_id;
+            p.current_leader.leader_epoch = leader_epoch;
+        }
+        assert_eq!(
+            p.current_leader,
+            produce_response::LeaderIdAndEpoch::default(),
+            "the tagged field stays at its default, so it is not written"
+        );
+    }
 }

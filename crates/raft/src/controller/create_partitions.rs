@@ -140,12 +140,13 @@ fn plan(
             current,
         )?,
     };
-    Ok(replica_lists
+    let live = image.live_brokers();
+    replica_lists
         .into_iter()
         .enumerate()
         .map(|(i, replicas)| {
-            let p = new_partition(current + i as i32, replicas);
-            MetadataRecord::Partition(partition_record(topic.id, &p))
+            let p = new_partition(current + i as i32, replicas, &live)?;
+            Ok(MetadataRecord::Partition(partition_record(topic.id, &p)))
         })
-        .collect())
+        .collect()
 }

@@ -231,8 +231,8 @@ fn plan_topic(
     let partitions = assignments
         .into_iter()
         .enumerate()
-        .map(|(i, replicas)| new_partition(i as i32, replicas))
-        .collect();
+        .map(|(i, replicas)| new_partition(i as i32, replicas, live))
+        .collect::<Result<_, _>>()?;
     Ok(PlannedTopic {
         id,
         replication_factor,
@@ -241,16 +241,36 @@ fn plan_topic(
     })
 }
 
-/// A new partition led by its first replica, with the whole replica set in sync.
-pub(crate) fn new_partition(partition: i32, replicas: Vec<i32>) -> PartitionImage {
-    PartitionImage {
+/// A new partition: its live replicas (in `live`, the unfenced brokers) are the ISR and
+/// the first of them leads, as Kafka; a manual assignment may name fenced brokers, which
+/// start out of the ISR, and one naming only fenced brokers is refused
+/// (INVALID_REPLICA_ASSIGNMENT) — a new partition never has a fenced leader.
+pub(crate) fn new_partition(
+    partition: i32,
+    replicas: Vec<i32>,
+    live: &[i32],
+) -> Result<PartitionImage, TopicError> {
+    let isr: Vec<i32> = replicas
+        .iter()
+        .copied()
+        .filter(|r| live.contains(r))
+        .collect();
+    let Some(&leader) = isr.first() else {
+        return Err(TopicError::new(
+            codes::INVALID_REPLICA_ASSIGNMENT,
+            format!(
+                "All brokers specified in the manual partition assignment for partition {partition} are fenced or in controlled shutdown."
+            ),
+        ));
+    };
+    Ok(PartitionImage {
         partition,
-        leader: replicas.first().copied().unwrap_or(-1),
+        leader,
         leader_epoch: 0,
         partition_epoch: 0,
-        isr: replicas.clone(),
+        isr,
         replicas,
-    }
+    })
 }
 
 fn too_many_partitions(n: i64) -> TopicError {

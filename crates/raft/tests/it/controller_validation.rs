@@ -234,6 +234,84 @@ fn create_topics_manual_assignments() {
 }
 
 #[test]
+fn manual_assignments_never_make_a_fenced_broker_leader() {
+    // Kafka: the ISR of a new partition is its unfenced replicas and the first of them
+    // leads; only fenced replicas is INVALID_REPLICA_ASSIGNMENT.
+    let mut w = World::with_brokers(4);
+    for id in [1, 2] {
+        let fence = controller::fencing::fence_broker(&w.image, id);
+        w.commit(&fence);
+        assert!(w.image.brokers[&id].fenced);
+    }
+    let manual = |name: &str, parts: &[&[i32]]| CreatableTopic {
+        name: name.into(),
+        num_partitions: -1,
+        replication_factor: -1,
+        assignments: parts
+            .iter()
+            .enumerate()
+            .map(|(i, b)| CreatableReplicaAssignment {
+                partition_index: i as i32,
+                broker_ids: b.to_vec(),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let all_fenced = |p: i32| {
+        format!(
+            "All brokers specified in the manual partition assignment for partition {p} are fenced or in controlled shutdown."
+        )
+    };
+    let answer = w.create(vec![manual("only-fenced", &[&[3, 4], &[1, 2]])], 7);
+    assert_eq!(answer[0], (INVALID_REPLICA_ASSIGNMENT, Some(all_fenced(1))));
+    assert!(!w.image.topics.contains_key("only-fenced"));
+    assert_eq!(
+        w.create_codes(vec![manual("some-fenced", &[&[1, 3], &[2, 4]])]),
+        [NONE]
+    );
+    let t = &w.image.topics["some-fenced"];
+    assert_eq!(t.partitions[&0].replicas, [1, 3]);
+    assert_eq!(
+        (t.partitions[&0].leader, t.partitions[&0].isr.clone()),
+        (3, vec![3])
+    );
+    assert_eq!(
+        (t.partitions[&1].leader, t.partitions[&1].isr.clone()),
+        (4, vec![4])
+    );
+
+    // CreatePartitions with an assignment: the same rule.
+    let add = |w: &World, replicas: Vec<i32>| {
+        let req = CreatePartitionsRequest {
+            topics: vec![CreatePartitionsTopic {
+                name: "some-fenced".into(),
+                count: 3,
+                assignments: Some(vec![CreatePartitionsAssignment {
+                    broker_ids: replicas,
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        controller::create_partitions(&w.image, &req, 3)
+    };
+    let (resp, records) = add(&w, vec![2, 1]);
+    assert_eq!(resp.results[0].error_code, INVALID_REPLICA_ASSIGNMENT);
+    assert_eq!(
+        resp.results[0].error_message.as_deref(),
+        Some(all_fenced(2).as_str())
+    );
+    assert!(records.is_empty());
+    let (resp, records) = add(&w, vec![2, 4]);
+    assert_eq!(resp.results[0].error_code, NONE);
+    w.commit(&records);
+    let p = &w.image.topics["some-fenced"].partitions[&2];
+    assert_eq!((p.leader, p.isr.clone()), (4, vec![4]));
+}
+
+#[test]
 fn create_topics_configs() {
     let mut w = World::with_brokers(1);
     let codes = w.create_codes(vec![
