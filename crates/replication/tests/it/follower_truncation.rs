@@ -59,40 +59,40 @@ fn the_fetch_position_is_the_log_end_and_latest_epoch() {
     );
 }
 
+/// A follower at `leader_epoch` over `local` fetches from a leader with `leader_log`: the
+/// answer is `diverging`, the follower truncates to its end offset in one round, and its
+/// next fetch position (returned) agrees with the leader.
+fn truncates_once(
+    leader_log: &EpochHistory,
+    mut local: EpochHistory,
+    leader_epoch: i32,
+    diverging: EpochEndOffset,
+) -> FetchPosition {
+    let mut replica = follower(&local, leader_epoch);
+    let position = replica.fetch_position(&local).unwrap();
+    assert_eq!(leader_answer(leader_log, &position), Some(diverging));
+    let events = replica.on_fetch_response(&position, FetchResult::Diverging(diverging), &local);
+    assert_eq!(events, vec![Event::Truncate(diverging.end_offset)]);
+    assert_eq!(replica.log_end_offset(), diverging.end_offset);
+    local.truncate_to(diverging.end_offset);
+    let position = replica.fetch_position(&local).unwrap();
+    assert_eq!(leader_answer(leader_log, &position), None, "logs agree now");
+    position
+}
+
 #[test]
 fn a_diverging_epoch_truncates_to_where_the_logs_agree() {
     // The follower wrote 10..15 in epoch 2, which the new leader (epoch 3) never had.
     let leader_log = history(&[(1, 10), (3, 20)]);
-    let mut local = history(&[(1, 10), (2, 15)]);
-    let mut replica = follower(&local, 3);
-
-    let position = replica.fetch_position(&local).unwrap();
-    let diverging = leader_answer(&leader_log, &position);
-    assert_eq!(
-        diverging,
-        Some(EpochEndOffset {
-            epoch: 1,
-            end_offset: 10
-        })
-    );
-    let events = replica.on_fetch_response(
-        &position,
-        FetchResult::Diverging(diverging.unwrap()),
-        &local,
-    );
-    assert_eq!(events, vec![Event::Truncate(10)]);
-    assert_eq!(replica.log_end_offset(), 10);
-    local.truncate_to(10);
-
-    let position = replica.fetch_position(&local).unwrap();
+    let local = history(&[(1, 10), (2, 15)]);
+    let diverging = EpochEndOffset {
+        epoch: 1,
+        end_offset: 10,
+    };
+    let position = truncates_once(&leader_log, local, 3, diverging);
     assert_eq!(
         (position.fetch_offset, position.last_fetched_epoch),
         (10, Some(1))
-    );
-    assert_eq!(
-        leader_answer(&leader_log, &position),
-        None,
-        "logs agree now"
     );
 }
 
@@ -127,34 +127,12 @@ fn a_follower_past_the_new_leaders_end_is_told_to_truncate() {
     // where the logs part even while the new leader's log is shorter than its fetch offset
     // (acks=all producers wait on it).
     let leader_log = history(&[(1, 10), (2, 12)]);
-    let mut local = history(&[(1, 15)]);
-    let mut replica = follower(&local, 2);
-    let position = replica.fetch_position(&local).unwrap();
-    assert_eq!(
-        (position.fetch_offset, position.last_fetched_epoch),
-        (15, Some(1))
-    );
-    let diverging = leader_answer(&leader_log, &position);
-    assert_eq!(
-        diverging,
-        Some(EpochEndOffset {
-            epoch: 1,
-            end_offset: 10
-        })
-    );
-    let events = replica.on_fetch_response(
-        &position,
-        FetchResult::Diverging(diverging.unwrap()),
-        &local,
-    );
-    assert_eq!(events, vec![Event::Truncate(10)]);
-    local.truncate_to(10);
-    let position = replica.fetch_position(&local).unwrap();
-    assert_eq!(
-        leader_answer(&leader_log, &position),
-        None,
-        "logs agree now"
-    );
+    let local = history(&[(1, 15)]);
+    let diverging = EpochEndOffset {
+        epoch: 1,
+        end_offset: 10,
+    };
+    truncates_once(&leader_log, local, 2, diverging);
 }
 
 #[test]
