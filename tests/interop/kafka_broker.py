@@ -23,7 +23,12 @@ def free_port():
 
 
 def random_cluster_id():
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A cluster id as Kafka's `Uuid.randomUuid()` makes them: never starting with '-' (an id
+    like that passed as a separate argument reads as an option to kafka-storage)."""
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
 
 
 class KafkaBroker:
@@ -61,8 +66,8 @@ class KafkaBroker:
                 *self.extra,
                 "",
             ]))
-        fmt = subprocess.run(java_cmd("kafka.tools.StorageTool", "format", "-t", random_cluster_id(),
-                                      "-c", props),
+        fmt = subprocess.run(java_cmd("kafka.tools.StorageTool", "format",
+                                      f"--cluster-id={random_cluster_id()}", "-c", props),
                              capture_output=True, text=True, timeout=120)
         assert fmt.returncode == 0, f"kafka-storage format failed:\n{fmt.stdout}\n{fmt.stderr}"
         log = open(self.log_path, "w")
