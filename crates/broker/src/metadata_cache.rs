@@ -75,4 +75,14 @@ impl MetadataCache {
     pub fn topic_id(&self, name: &str) -> Uuid {
         self.topics.get(name).map_or(Uuid::ZERO, |t| t.id)
     }
+
+    /// The replicas of `p` on brokers that are not alive (fenced or unregistered): Kafka's
+    /// offline replicas, and the brokers that may not join its ISR.
+    pub fn offline_replicas(&self, p: &PartitionMeta) -> Vec<i32> {
+        p.replicas
+            .iter()
+            .copied()
+            .filter(|r| !self.brokers.contains_key(r))
+            .collect()
+    }
 }

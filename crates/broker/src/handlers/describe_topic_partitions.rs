@@ -106,12 +106,7 @@ pub fn handle(broker: &Broker, req: &DescribeTopicPartitionsRequest) -> Response
                 } else {
                     NONE
                 },
-                offline_replicas: p
-                    .replicas
-                    .iter()
-                    .copied()
-                    .filter(|r| !cache.brokers.contains_key(r))
-                    .collect(),
+                offline_replicas: cache.offline_replicas(p),
                 partition_index: p.index,
                 leader_id: p.leader,
                 leader_epoch: p.leader_epoch,

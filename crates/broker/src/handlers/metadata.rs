@@ -41,12 +41,7 @@ fn topic_entry(t: &TopicMeta, cache: &MetadataCache) -> MetadataResponseTopic {
                     leader_epoch: p.leader_epoch,
                     replica_nodes: p.replicas.clone(),
                     isr_nodes: p.isr.clone(),
-                    offline_replicas: p
-                        .replicas
-                        .iter()
-                        .copied()
-                        .filter(|r| !cache.brokers.contains_key(r))
-                        .collect(),
+                    offline_replicas: cache.offline_replicas(p),
                     ..Default::default()
                 }
             })

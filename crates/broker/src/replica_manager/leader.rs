@@ -7,6 +7,7 @@ use tokio::sync::oneshot;
 use vltava_replication::{Acks, EpochEndOffset, FollowerFetch, ProduceWait, ReplicaError};
 use vltava_storage::{AppendInfo, Log, StorageError};
 
+use super::hosted::ReplicaCell;
 use super::log_epochs::{LogEpochs, offset};
 use super::{ReplicaManager, ReplicaRequestError, now_ms};
 
@@ -71,16 +72,7 @@ impl ReplicaManager {
         let log_start_offset = log.log_start_offset();
         drop(log);
         let required = offset(info.last_offset) + 1;
-        let deadline = now_ms().saturating_add(timeout_ms);
-        let outcome = match cell.replica.after_append(acks, required, deadline) {
-            Ok(ProduceWait::Done(r)) => AcksOutcome::Done(r),
-            Ok(ProduceWait::Waiting(id)) => {
-                let (tx, rx) = oneshot::channel();
-                cell.waiters.insert(id, tx);
-                AcksOutcome::Waiting(rx)
-            }
-            Err(e) => AcksOutcome::Done(Err(e)),
-        };
+        let outcome = acks_outcome(&mut cell, acks, required, timeout_ms);
         drop(cell);
         self.partitions.notify_append();
         Ok(ProduceAppend {
@@ -115,16 +107,7 @@ impl ReplicaManager {
         let events = cell.replica.on_local_append(required);
         hosted.perform(&mut cell, &mut log, events, self);
         drop(log);
-        let deadline = now_ms().saturating_add(timeout_ms);
-        let outcome = match cell.replica.after_append(Acks::All, required, deadline) {
-            Ok(ProduceWait::Done(r)) => AcksOutcome::Done(r),
-            Ok(ProduceWait::Waiting(id)) => {
-                let (tx, rx) = oneshot::channel();
-                cell.waiters.insert(id, tx);
-                AcksOutcome::Waiting(rx)
-            }
-            Err(e) => AcksOutcome::Done(Err(e)),
-        };
+        let outcome = acks_outcome(&mut cell, Acks::All, required, timeout_ms);
         drop(cell);
         self.partitions.notify_append();
         Ok((out, outcome))
@@ -154,5 +137,20 @@ impl ReplicaManager {
             })?;
         hosted.perform(&mut cell, &mut log, answer.events, self);
         Ok(answer.diverging_epoch)
+    }
+}
+
+/// What an append waits for: done now, or a waiter answered when the high watermark
+/// reaches `required` (or the replica's deadline, `timeout_ms` from now, passes).
+fn acks_outcome(cell: &mut ReplicaCell, acks: Acks, required: u64, timeout_ms: u64) -> AcksOutcome {
+    let deadline = now_ms().saturating_add(timeout_ms);
+    match cell.replica.after_append(acks, required, deadline) {
+        Ok(ProduceWait::Done(r)) => AcksOutcome::Done(r),
+        Ok(ProduceWait::Waiting(id)) => {
+            let (tx, rx) = oneshot::channel();
+            cell.waiters.insert(id, tx);
+            AcksOutcome::Waiting(rx)
+        }
+        Err(e) => AcksOutcome::Done(Err(e)),
     }
 }

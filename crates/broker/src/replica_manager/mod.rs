@@ -208,12 +208,7 @@ impl ReplicaManager {
                 .and_then(|v| v.trim().parse::<usize>().ok())
                 .unwrap_or(self.default_min_insync_replicas)
                 .max(1);
-            let ineligible: Vec<i32> = meta
-                .replicas
-                .iter()
-                .copied()
-                .filter(|r| !cache.brokers.contains_key(r))
-                .collect();
+            let ineligible = cache.offline_replicas(meta);
             let mut cell = hosted.lock();
             cell.topic_id = topic.id;
             cell.replica.set_min_insync_replicas(min_isr);
