@@ -12,15 +12,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bytes::Bytes;
-use vltava_protocol::messages::delete_records_request::{
-    DeleteRecordsPartition, DeleteRecordsTopic,
-};
 use vltava_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use vltava_protocol::messages::metadata_request::MetadataRequestTopic;
 use vltava_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use vltava_protocol::messages::{
-    DeleteRecordsRequest, FetchRequest, MetadataRequest, MetadataResponse, ProduceRequest,
-};
+use vltava_protocol::messages::{FetchRequest, MetadataRequest, MetadataResponse, ProduceRequest};
 use vltava_protocol::{RequestBody, ResponseBody};
 use vltava_records::{BatchBuilder, BatchBuilderConfig, BatchIter, DecodeLimits};
 use vltava_testkit::cluster::TestCluster;
@@ -353,30 +348,6 @@ async fn min_insync_replicas_with_a_node_down_then_it_catches_up_and_rejoins() {
         .unwrap();
 }
 
-/// DeleteRecords of partition 0 of `topic` before `offset`, sent to its leader; (error code,
-/// low watermark).
-async fn delete_records(addr: &str, topic: &str, offset: i64) -> (i16, i64) {
-    let mut c = Client::connect_addr(addr).await;
-    let req = DeleteRecordsRequest {
-        topics: vec![DeleteRecordsTopic {
-            name: topic.into(),
-            partitions: vec![DeleteRecordsPartition {
-                partition_index: 0,
-                offset,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        timeout_ms: 5000,
-        ..Default::default()
-    };
-    let ResponseBody::DeleteRecords(r) = c.call(2, RequestBody::from(req)).await else {
-        panic!("not a DeleteRecords response")
-    };
-    let p = &r.topics[0].partitions[0];
-    (p.error_code, p.low_watermark)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_follower_below_the_leaders_log_start_restarts_its_log_there_and_rejoins() {
     let mut cluster = start(&["replica.lag.time.max.ms=1500"]).await;
@@ -396,7 +367,13 @@ async fn a_follower_below_the_leaders_log_start_restarts_its_log_there_and_rejoi
         assert_eq!(produce(&leader_addr, "behind", -1, 10, tag).await.0, 0);
     }
     // The leader's log now starts at 150, past the dead follower's log end (0).
-    assert_eq!(delete_records(&leader_addr, "behind", 150).await, (0, 150));
+    assert_eq!(
+        Client::connect_addr(&leader_addr)
+            .await
+            .delete_records("behind", 150)
+            .await,
+        (0, 150)
+    );
 
     cluster = tokio::task::spawn_blocking(move || {
         cluster.restart(follower).unwrap();

@@ -12,11 +12,8 @@ use std::time::{Duration, Instant};
 
 use crate::support::{Client, start_node_with};
 use bytes::Bytes;
-use vltava_protocol::messages::delete_records_request::{
-    DeleteRecordsPartition, DeleteRecordsTopic,
-};
+use vltava_protocol::messages::ListOffsetsRequest;
 use vltava_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
-use vltava_protocol::messages::{DeleteRecordsRequest, ListOffsetsRequest};
 use vltava_protocol::{RequestBody, ResponseBody};
 use vltava_records::{BatchBuilder, BatchBuilderConfig};
 
@@ -120,28 +117,6 @@ async fn compacted_topics_keep_the_latest_value_per_key() {
     node.shutdown().await;
 }
 
-/// DeleteRecords of partition 0 of `topic` before `offset`: (error code, low watermark).
-async fn delete_records(c: &mut Client, topic: &str, offset: i64) -> (i16, i64) {
-    let req = DeleteRecordsRequest {
-        topics: vec![DeleteRecordsTopic {
-            name: topic.into(),
-            partitions: vec![DeleteRecordsPartition {
-                partition_index: 0,
-                offset,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        timeout_ms: 5000,
-        ..Default::default()
-    };
-    let ResponseBody::DeleteRecords(r) = c.call(2, RequestBody::from(req)).await else {
-        panic!("not a DeleteRecords response")
-    };
-    let p = &r.topics[0].partitions[0];
-    (p.error_code, p.low_watermark)
-}
-
 /// Kafka's rules for compact-only topics (found by sarama and franz-go against Kafka
 /// 4.1.1): a record without a key is refused with INVALID_RECORD (87), DeleteRecords with
 /// POLICY_VIOLATION (44); with `compact,delete` DeleteRecords works.
@@ -166,7 +141,7 @@ async fn compacted_topics_refuse_keyless_records_and_delete_records() {
             assert_eq!(r.error_code, 0, "{topic}: keyed record");
         }
     }
-    assert_eq!(delete_records(&mut c, "compact-only", 2).await.0, 44);
-    assert_eq!(delete_records(&mut c, "compact-delete", 2).await, (0, 2));
+    assert_eq!(c.delete_records("compact-only", 2).await.0, 44);
+    assert_eq!(c.delete_records("compact-delete", 2).await, (0, 2));
     node.shutdown().await;
 }

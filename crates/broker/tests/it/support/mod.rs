@@ -12,11 +12,14 @@ use vltava_broker::config::{BrokerConfig, parse_properties};
 use vltava_protocol::frame::{decode_response, encode_request};
 use vltava_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use vltava_protocol::messages::create_topics_response::CreatableTopicResult;
+use vltava_protocol::messages::delete_records_request::{
+    DeleteRecordsPartition, DeleteRecordsTopic,
+};
 use vltava_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use vltava_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use vltava_protocol::messages::produce_response::PartitionProduceResponse;
 use vltava_protocol::messages::{
-    CreateTopicsRequest, ListOffsetsRequest, ProduceRequest, RequestHeader,
+    CreateTopicsRequest, DeleteRecordsRequest, ListOffsetsRequest, ProduceRequest, RequestHeader,
 };
 use vltava_protocol::{RequestBody, ResponseBody, Uuid};
 
@@ -118,6 +121,28 @@ impl Client {
     }
 
     /// Creates a topic; returns its id.
+    /// DeleteRecords of partition 0 of `topic` before `offset`: (error code, low watermark).
+    pub async fn delete_records(&mut self, topic: &str, offset: i64) -> (i16, i64) {
+        let req = DeleteRecordsRequest {
+            topics: vec![DeleteRecordsTopic {
+                name: topic.into(),
+                partitions: vec![DeleteRecordsPartition {
+                    partition_index: 0,
+                    offset,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            timeout_ms: 5000,
+            ..Default::default()
+        };
+        let ResponseBody::DeleteRecords(r) = self.call(2, RequestBody::from(req)).await else {
+            panic!("not a DeleteRecords response")
+        };
+        let p = &r.topics[0].partitions[0];
+        (p.error_code, p.low_watermark)
+    }
+
     pub async fn create_topic(&mut self, name: &str, partitions: i32) -> Uuid {
         self.create_topic_with(name, partitions, &[]).await
     }
