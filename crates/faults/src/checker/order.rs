@@ -75,12 +75,20 @@ fn per_producer_reorder(model: &Model, findings: &mut Findings) {
         if !info.idempotent || info.outcome == Outcome::Fail {
             continue;
         }
-        let position = info.ack.clone().or_else(|| {
-            model
-                .read_positions
-                .get(value.as_str())
-                .and_then(|p| p.iter().next().cloned())
-        });
+        // The value's first copy: a client's epoch bump re-sends values that may already
+        // be in the log, and the acknowledgement then names the later copy.
+        let position = info
+            .ack
+            .iter()
+            .chain(
+                model
+                    .read_positions
+                    .get(value.as_str())
+                    .into_iter()
+                    .flatten(),
+            )
+            .min_by_key(|(_, offset)| *offset)
+            .cloned();
         let Some((tp, offset)) = position else {
             continue;
         };

@@ -422,6 +422,30 @@ fn per_producer_reorder_is_pipelined_idempotent_sends_out_of_issue_order() {
 }
 
 #[test]
+fn per_producer_reorder_judges_a_value_by_its_first_copy() {
+    // "a" landed at 0, then an epoch bump re-sent it; its acknowledgement names the copy
+    // at 2, after "b". The first copies are in issue order: no reorder.
+    let mut bumped = H::default();
+    bumped
+        .invoke("p1", "a", true)
+        .invoke("p1", "b", true)
+        .ok("p1", "b", 0, 1, true)
+        .ok("p1", "a", 0, 2, true)
+        .poll("c1", &[(0, 0, "a"), (0, 1, "b"), (0, 2, "a")], false);
+    assert_eq!(bumped.check().count(Class::PerProducerReorder), 0);
+
+    // Without the early copy the same acknowledgements are a reorder.
+    let mut reordered = H::default();
+    reordered
+        .invoke("p1", "a", true)
+        .invoke("p1", "b", true)
+        .ok("p1", "b", 0, 1, true)
+        .ok("p1", "a", 0, 2, true)
+        .poll("c1", &[(0, 1, "b"), (0, 2, "a")], false);
+    assert_eq!(reordered.check().count(Class::PerProducerReorder), 1);
+}
+
+#[test]
 fn nonmonotonic_poll_is_a_consumer_going_back_without_reassignment() {
     let mut h = H::default();
     h.poll("c1", &[(0, 0, "a"), (0, 1, "b")], false)
