@@ -176,6 +176,23 @@ impl ProducerStateManager {
             .iter()
             .find(|b| b.first_seq == h.base_sequence && b.last_seq == h.last_sequence())
         {
+            // A transactional batch is a retry only of a batch of the producer's open
+            // transaction: clients finish their writes before they end one. Sequences
+            // of an ended transaction coming again are a client re-using numbers it
+            // took for unwritten (librdkafka's abort purges a batch awaiting retry
+            // after NOT_LEADER_OR_FOLLOWER, though the old leader had written it):
+            // answering them as a duplicate, as Kafka does, would drop the new
+            // transaction's records. Out of order makes the client bump its epoch.
+            let in_open_txn = e
+                .current_txn_first_offset
+                .is_some_and(|first| dup.first_offset() >= first);
+            if h.attributes.is_transactional() && !in_open_txn {
+                return Err(StorageError::OutOfOrderSequence {
+                    producer_id: h.producer_id,
+                    expected: e.batches.back().map_or(0, |last| next_seq(last.last_seq)),
+                    received: h.base_sequence,
+                });
+            }
             return Ok(Some(*dup));
         }
         if let Some(last) = e.batches.back() {
@@ -579,6 +596,47 @@ mod tests {
             .unwrap();
         assert_eq!(back.get(7).unwrap().coordinator_epoch, 4);
         assert_eq!(back.first_unstable_offset(), Some(3));
+    }
+
+    #[test]
+    fn sequences_of_an_ended_transaction_are_not_retries() {
+        let txn = |seq, base| {
+            let mut h = header(7, 1, seq, base, 1);
+            h.attributes =
+                Attributes::new(Compression::None, TimestampType::CreateTime, true, false);
+            h
+        };
+        let mut marker = txn(NO_SEQUENCE, 0);
+        marker.attributes =
+            Attributes::new(Compression::None, TimestampType::CreateTime, true, true);
+        let abort = Some(TxnMarker {
+            commit: false,
+            coordinator_epoch: 0,
+        });
+        let mut s = ProducerStateManager::new();
+        s.update(&txn(0, 0));
+        s.update(&txn(1, 1));
+        // Within the open transaction a copy is a retry.
+        assert_eq!(s.check(&txn(1, 9)).unwrap().map(|b| b.last_offset), Some(1));
+        marker.base_offset = 2;
+        s.apply(&marker, abort);
+        // After the marker the same numbers are a client re-using them: out of order,
+        // with or without a new transaction open.
+        assert!(matches!(
+            s.check(&txn(1, 9)),
+            Err(StorageError::OutOfOrderSequence {
+                expected: 2,
+                received: 1,
+                ..
+            })
+        ));
+        s.update(&txn(2, 3));
+        assert!(matches!(
+            s.check(&txn(1, 9)),
+            Err(StorageError::OutOfOrderSequence { .. })
+        ));
+        // A retry of the new transaction's batch still is one.
+        assert_eq!(s.check(&txn(2, 9)).unwrap().map(|b| b.last_offset), Some(3));
     }
 
     #[test]

@@ -35,6 +35,7 @@ const NOT_COORDINATOR: i16 = 16;
 const CONCURRENT_TRANSACTIONS: i16 = 51;
 const UNSTABLE_OFFSET_COMMIT: i16 = 88;
 const NOT_ENOUGH_REPLICAS: i16 = 19;
+const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
 
 fn now() -> i64 {
     std::time::SystemTime::now()
@@ -715,5 +716,47 @@ async fn transactional_produce_is_verified_with_the_coordinator() {
         code == INVALID_TXN_STATE || code == NOT_ENOUGH_REPLICAS,
         "{code}"
     );
+    node.shutdown().await;
+}
+
+#[tokio::test]
+async fn sequences_of_an_aborted_transaction_are_not_taken_for_retries() {
+    // librdkafka's abort purges a batch awaiting retry (after NOT_LEADER_OR_FOLLOWER)
+    // and gives its sequence to the next transaction's batch, though the old leader had
+    // written it. Kafka answers that batch as a duplicate and its records are lost.
+    let (node, _dir) = start_node_with("transaction.partition.verification.enable=false").await;
+    let mut c = Client::connect(&node).await;
+    c.create_topic("t", 1).await;
+    let pid = 4343;
+    assert_eq!(
+        produce(&mut c, Some("raw"), "t", batch(pid, 0, 0, true, 1)).await,
+        (0, 0)
+    );
+    // Within the transaction a copy is a retry, answered with the first offsets.
+    assert_eq!(
+        produce(&mut c, Some("raw"), "t", batch(pid, 0, 0, true, 1)).await,
+        (0, 0)
+    );
+    assert_eq!(write_marker(&mut c, "t", 0, pid, 0, false).await, 0);
+    // The next transaction re-using sequence 0 is out of order, and nothing is written.
+    assert_eq!(
+        produce(&mut c, Some("raw"), "t", batch(pid, 0, 0, true, 1))
+            .await
+            .0,
+        OUT_OF_ORDER_SEQUENCE_NUMBER
+    );
+    assert_eq!(fetch(&mut c, "t", 0).await.high_watermark, 2);
+    // The sequence after the aborted batch continues.
+    assert_eq!(
+        produce(&mut c, Some("raw"), "t", batch(pid, 0, 1, true, 1)).await,
+        (0, 2)
+    );
+    assert_eq!(write_marker(&mut c, "t", 0, pid, 0, true).await, 0);
+    // Both records are there, the first one aborted.
+    let p = fetch(&mut c, "t", 1).await;
+    assert_eq!((p.last_stable_offset, record_count(&p.records)), (4, 2));
+    let aborted = p.aborted_transactions.unwrap();
+    assert_eq!(aborted.len(), 1);
+    assert_eq!((aborted[0].producer_id, aborted[0].first_offset), (pid, 0));
     node.shutdown().await;
 }
