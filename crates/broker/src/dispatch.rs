@@ -111,6 +111,7 @@ pub async fn dispatch(
         body @ (RequestBody::CreateTopics(_)
         | RequestBody::DeleteTopics(_)
         | RequestBody::CreatePartitions(_)
+        | RequestBody::ElectLeaders(_)
         | RequestBody::AlterConfigs(_)
         | RequestBody::IncrementalAlterConfigs(_)) => {
             match admin::handle(&broker, body, version).await {

@@ -303,6 +303,12 @@ pub(crate) fn quorum_config(
         replication_factor: config.default_replication_factor,
     };
     q.broker_session_timeout = Duration::from_millis(config.broker_session_timeout_ms);
+    q.elections = vltava_raft::ElectionSettings {
+        unclean_default: config.unclean_leader_election_enable,
+        unclean_interval: Duration::from_millis(config.unclean_leader_election_interval_ms),
+        auto_rebalance: config.auto_leader_rebalance_enable,
+        rebalance_interval: Duration::from_secs(config.leader_imbalance_check_interval_seconds),
+    };
     // A lone voter serves its controller listener when others may talk to it: always as a
     // controller-only node, and when the voters are configured explicitly (brokers-only
     // nodes may follow it), as Kafka's single controller does.

@@ -43,6 +43,8 @@ pub struct QuorumConfig {
     pub topic_defaults: TopicDefaults,
     /// A broker without a heartbeat for this long is fenced (`broker.session.timeout.ms`).
     pub broker_session_timeout: Duration,
+    /// When the controller elects leaders by itself.
+    pub elections: ElectionSettings,
     /// Serve the controller listener (raft and the controller channel) even as the only
     /// voter: needed when other processes (observers, brokers) talk to this controller.
     /// Several voters always serve it.
@@ -72,8 +74,36 @@ impl QuorumConfig {
             proposal_timeout: Duration::from_secs(30),
             topic_defaults: TopicDefaults::default(),
             broker_session_timeout: Duration::from_millis(9000),
+            elections: ElectionSettings::default(),
             serve_listener: false,
             fixed_election_timeout: false,
+        }
+    }
+}
+
+/// The leader elections the active controller makes without being asked, with Kafka's
+/// settings and defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ElectionSettings {
+    /// `unclean.leader.election.enable` (false): the default of topics without their own.
+    pub unclean_default: bool,
+    /// `unclean.leader.election.interval.ms` (5 min): how often leaderless partitions of
+    /// topics allowing it are elected uncleanly (besides at once when a broker is fenced or
+    /// comes back).
+    pub unclean_interval: Duration,
+    /// `auto.leader.rebalance.enable` (true): move leadership back to preferred replicas.
+    pub auto_rebalance: bool,
+    /// `leader.imbalance.check.interval.seconds` (300 s).
+    pub rebalance_interval: Duration,
+}
+
+impl Default for ElectionSettings {
+    fn default() -> Self {
+        ElectionSettings {
+            unclean_default: false,
+            unclean_interval: Duration::from_secs(300),
+            auto_rebalance: true,
+            rebalance_interval: Duration::from_secs(300),
         }
     }
 }

@@ -11,10 +11,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::apply::apply_record;
-use crate::config::{Voter, node_id};
+use crate::config::{ElectionSettings, Voter, node_id};
 use crate::controller::features::{METADATA_VERSION, bootstrap_records};
-use crate::controller::fencing;
 use crate::controller::{IdSource, RandomIds};
+use crate::controller::{elections, fencing};
 use crate::error::{RaftError, codes};
 use crate::image::MetadataImage;
 use crate::node::{AppliedEntry, AppliedRead, RaftNode};
@@ -120,6 +120,10 @@ pub(crate) struct Driver<T: Transport> {
     /// Leader only: when each unfenced broker's session ends without another heartbeat.
     sessions: HashMap<i32, Instant>,
     session_timeout: std::time::Duration,
+    elections: ElectionSettings,
+    /// Leader only: when the next preferred-leader rebalance and unclean-election passes run.
+    next_rebalance: Option<Instant>,
+    next_unclean: Option<Instant>,
 }
 
 impl<T: Transport> Driver<T> {
@@ -135,6 +139,7 @@ impl<T: Transport> Driver<T> {
         proposal_timeout: std::time::Duration,
         voters: Vec<Voter>,
         session_timeout: std::time::Duration,
+        elections: ElectionSettings,
     ) -> Self {
         Driver {
             node,
@@ -155,6 +160,9 @@ impl<T: Transport> Driver<T> {
             bootstrap_term: 0,
             sessions: HashMap::new(),
             session_timeout,
+            elections,
+            next_rebalance: None,
+            next_unclean: None,
         }
     }
 
@@ -177,6 +185,7 @@ impl<T: Transport> Driver<T> {
                     self.node.tick();
                     self.expire();
                     self.expire_sessions();
+                    self.periodic_elections();
                 }
                 cmd = self.commands.recv() => match cmd {
                     None => return,
@@ -413,16 +422,23 @@ impl<T: Transport> Driver<T> {
         self.sessions
             .insert(id, Instant::now() + self.session_timeout);
         let (ack, _) = oneshot::channel();
+        let unclean = self.elections.unclean_default;
         if hb.want_fence || hb.want_shut_down {
             if !fenced {
                 self.propose(
-                    Box::new(move |image, _| fencing::fence_broker(image, id)),
+                    Box::new(move |image, _| {
+                        let fence = fencing::fence_broker(image, id);
+                        elections::then_unclean_elections(image, fence, unclean)
+                    }),
                     ack,
                 );
             }
         } else if fenced {
             self.propose(
-                Box::new(move |image, _| fencing::unfence_broker(image, id)),
+                Box::new(move |image, _| {
+                    let unfence = fencing::unfence_broker(image, id);
+                    elections::then_unclean_elections(image, unfence, unclean)
+                }),
                 ack,
             );
         }
@@ -453,10 +469,76 @@ impl<T: Transport> Driver<T> {
             // Not again until it heartbeats (or the fencing commits).
             self.sessions.insert(id, now + self.session_timeout);
             let (ack, _) = oneshot::channel();
+            let unclean = self.elections.unclean_default;
             self.propose(
-                Box::new(move |image, _| fencing::fence_broker(image, id)),
+                Box::new(move |image, _| {
+                    let fence = fencing::fence_broker(image, id);
+                    elections::then_unclean_elections(image, fence, unclean)
+                }),
                 ack,
             );
+        }
+    }
+
+    /// Leader only: the preferred-leader rebalance (`auto.leader.rebalance.enable`) and the
+    /// unclean elections of leaderless partitions, each every its interval from when this
+    /// node began to lead; a pass that hit its election limit is followed a second later.
+    fn periodic_elections(&mut self) {
+        if !self.node.is_leader() {
+            self.next_rebalance = None;
+            self.next_unclean = None;
+            return;
+        }
+        let now = Instant::now();
+        let settings = self.elections;
+        let soon = std::time::Duration::from_secs(1);
+        if settings.auto_rebalance {
+            let due = *self
+                .next_rebalance
+                .get_or_insert(now + settings.rebalance_interval);
+            if due <= now {
+                let pending = elections::balance_leaders(self.node.image()).len();
+                let full = pending >= elections::MAX_ELECTIONS_PER_PASS;
+                self.next_rebalance = Some(
+                    now + if full {
+                        soon
+                    } else {
+                        settings.rebalance_interval
+                    },
+                );
+                if pending > 0 {
+                    tracing::info!(pending, "moving leadership back to preferred replicas");
+                    let (ack, _) = oneshot::channel();
+                    self.propose(Box::new(|image, _| elections::balance_leaders(image)), ack);
+                }
+            }
+        }
+        let due = *self
+            .next_unclean
+            .get_or_insert(now + settings.unclean_interval);
+        if due <= now {
+            let unclean = settings.unclean_default;
+            let pending = elections::elect_unclean_leaders(self.node.image(), unclean).len();
+            let full = pending >= elections::MAX_ELECTIONS_PER_PASS;
+            self.next_unclean = Some(
+                now + if full {
+                    soon
+                } else {
+                    settings.unclean_interval
+                },
+            );
+            if pending > 0 {
+                tracing::warn!(
+                    pending,
+                    "unclean leader elections for offline partitions: records only other \
+                     replicas held are lost"
+                );
+                let (ack, _) = oneshot::channel();
+                self.propose(
+                    Box::new(move |image, _| elections::elect_unclean_leaders(image, unclean)),
+                    ack,
+                );
+            }
         }
     }
 

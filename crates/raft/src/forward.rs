@@ -20,8 +20,8 @@ use vltava_protocol::messages::{
     AllocateProducerIdsRequest, AlterConfigsRequest, AlterConfigsResponse, AlterPartitionRequest,
     AlterPartitionResponse, BrokerHeartbeatRequest, BrokerRegistrationRequest,
     CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse,
-    DeleteTopicsRequest, DeleteTopicsResponse, DescribeQuorumRequest,
-    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
+    DeleteTopicsRequest, DeleteTopicsResponse, DescribeQuorumRequest, ElectLeadersRequest,
+    ElectLeadersResponse, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
 };
 use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
 
@@ -318,6 +318,50 @@ impl Controller {
             }
         }
         self.local_create_partitions(req, version).await
+    }
+
+    /// ElectLeaders at `version`, on the active controller; returns once this node's image
+    /// shows the elections made (a new leader epoch for each).
+    pub async fn elect_leaders(
+        &self,
+        req: ElectLeadersRequest,
+        version: i16,
+    ) -> ElectLeadersResponse {
+        if let Route::Remote(leader) = self.route().await {
+            let before = self.image();
+            let body = RequestBody::from(req.clone());
+            if let Some(ResponseBody::ElectLeaders(r)) = self.forward(leader, body, version).await {
+                let elected: Vec<(String, i32, i32)> = r
+                    .replica_election_results
+                    .iter()
+                    .flat_map(|t| {
+                        t.partition_result
+                            .iter()
+                            .filter(|p| p.error_code == codes::NONE)
+                            .map(move |p| (t.topic.to_string(), p.partition_id))
+                    })
+                    .map(|(topic, p)| {
+                        let epoch = before
+                            .topics
+                            .get(&topic)
+                            .and_then(|t| t.partitions.get(&p))
+                            .map_or(-1, |x| x.leader_epoch);
+                        (topic, p, epoch)
+                    })
+                    .collect();
+                self.wait_applied(|i| {
+                    elected.iter().all(|(topic, p, epoch)| {
+                        i.topics
+                            .get(topic)
+                            .and_then(|t| t.partitions.get(p))
+                            .is_none_or(|x| x.leader_epoch > *epoch)
+                    })
+                })
+                .await;
+                return r;
+            }
+        }
+        self.local_elect_leaders(req, version).await
     }
 
     /// IncrementalAlterConfigs at `version`, on the active controller.

@@ -11,15 +11,15 @@ use tokio::task::JoinHandle;
 use vltava_protocol::messages::{
     AlterConfigsRequest, AlterConfigsResponse, AlterPartitionRequest, AlterPartitionResponse,
     CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse,
-    DeleteTopicsRequest, DeleteTopicsResponse, IncrementalAlterConfigsRequest,
-    IncrementalAlterConfigsResponse,
+    DeleteTopicsRequest, DeleteTopicsResponse, ElectLeadersRequest, ElectLeadersResponse,
+    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
 };
 use vltava_protocol::messages::{
     alter_configs_response, create_partitions_response, create_topics_response,
-    delete_topics_response, incremental_alter_configs_response,
+    delete_topics_response, elect_leaders_response, incremental_alter_configs_response,
 };
 
-use crate::config::{QuorumConfig, TopicDefaults, Voter};
+use crate::config::{ElectionSettings, QuorumConfig, TopicDefaults, Voter};
 use crate::controller::{self, IdSource};
 use crate::controller_rpc::{ControllerService, RpcClient};
 use crate::driver::{Command, Driver, Heartbeat, HeartbeatState};
@@ -47,6 +47,7 @@ pub struct Controller {
     pub(crate) rpc: Option<Arc<RpcClient>>,
     /// Topic defaults this controller applies to CreateTopics it serves for other brokers.
     pub(crate) defaults: TopicDefaults,
+    pub(crate) elections: ElectionSettings,
     pub(crate) cluster_id: String,
     pub(crate) proposal_timeout: std::time::Duration,
 }
@@ -136,6 +137,7 @@ impl Controller {
             voters: Arc::new(voters),
             rpc: Some(rpc),
             defaults: cfg.topic_defaults,
+            elections: cfg.elections,
             cluster_id: cfg.cluster_id.clone(),
             proposal_timeout: cfg.proposal_timeout,
         };
@@ -201,6 +203,7 @@ impl Controller {
             cfg.proposal_timeout,
             cfg.voters.clone(),
             cfg.broker_session_timeout,
+            cfg.elections,
         );
         let task = tokio::spawn(driver.run());
         match tokio::time::timeout(cfg.proposal_timeout.max(STARTUP_TIMEOUT_MIN), ready_rx).await {
@@ -220,6 +223,7 @@ impl Controller {
             voters: Arc::new(cfg.voters.clone()),
             rpc,
             defaults: cfg.topic_defaults,
+            elections: cfg.elections,
             cluster_id: cfg.cluster_id.clone(),
             proposal_timeout: cfg.proposal_timeout,
         })
@@ -338,6 +342,7 @@ impl Controller {
         port: i32,
         rack: Option<String>,
     ) -> Result<i64, RaftError> {
+        let unclean = self.elections.unclean_default;
         let (epoch, r) = self
             .run(move |image, _| {
                 let rec = controller::register_broker(image, id, &host, port, rack.as_deref());
@@ -345,7 +350,11 @@ impl Controller {
                     MetadataRecord::RegisterBroker(b) => b.broker_epoch,
                     _ => -1,
                 };
-                (epoch, controller::fencing::register_and_elect(image, rec))
+                let records = controller::fencing::register_and_elect(image, rec);
+                (
+                    epoch,
+                    controller::elections::then_unclean_elections(image, records, unclean),
+                )
             })
             .await;
         r?;
@@ -466,6 +475,54 @@ impl Controller {
                 {
                     t.error_code = code;
                     t.error_message = Some(message.clone().into());
+                }
+            },
+        )
+        .await
+    }
+
+    /// ElectLeaders at `version`.
+    pub(crate) async fn local_elect_leaders(
+        &self,
+        req: ElectLeadersRequest,
+        version: i16,
+    ) -> ElectLeadersResponse {
+        let named = req.topic_partitions.clone();
+        self.run_admin(
+            move |image, _| controller::elect_leaders(image, &req),
+            || ElectLeadersResponse {
+                replica_election_results: named
+                    .into_iter()
+                    .flatten()
+                    .map(|t| elect_leaders_response::ReplicaElectionResult {
+                        topic: t.topic,
+                        partition_result: t
+                            .partitions
+                            .into_iter()
+                            .map(|p| elect_leaders_response::PartitionResult {
+                                partition_id: p,
+                                ..Default::default()
+                            })
+                            .collect(),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            },
+            |resp, code, message| {
+                let mut marked = false;
+                for p in resp
+                    .replica_election_results
+                    .iter_mut()
+                    .flat_map(|t| t.partition_result.iter_mut())
+                    .filter(|p| p.error_code == codes::NONE)
+                {
+                    p.error_code = code;
+                    p.error_message = Some(message.clone().into());
+                    marked = true;
+                }
+                if !marked && version >= 1 {
+                    resp.error_code = code;
                 }
             },
         )

@@ -23,7 +23,7 @@ pub mod storage;
 pub mod tcp_transport;
 pub mod transport;
 
-pub use config::{QuorumConfig, TopicDefaults, Voter};
+pub use config::{ElectionSettings, QuorumConfig, TopicDefaults, Voter};
 pub use driver::HeartbeatState;
 pub use error::RaftError;
 pub use forward::LEADER_WAIT;

@@ -61,6 +61,16 @@ pub struct BrokerConfig {
     pub broker_session_timeout_ms: u64,
     /// `broker.heartbeat.interval.ms`
     pub broker_heartbeat_interval_ms: u64,
+    /// `unclean.leader.election.enable`: the default of topics without their own
+    pub unclean_leader_election_enable: bool,
+    /// `unclean.leader.election.interval.ms`: how often the controller elects leaderless
+    /// partitions uncleanly where allowed
+    pub unclean_leader_election_interval_ms: u64,
+    /// `auto.leader.rebalance.enable`: the controller moves leadership back to preferred
+    /// replicas
+    pub auto_leader_rebalance_enable: bool,
+    /// `leader.imbalance.check.interval.seconds`
+    pub leader_imbalance_check_interval_seconds: u64,
     /// `replica.lag.time.max.ms`: an ISR follower not caught up this long leaves the ISR
     pub replica_lag_time_max_ms: u64,
     /// `min.insync.replicas`: the broker default of the topic config
@@ -355,6 +365,14 @@ impl BrokerConfig {
             broker_session_timeout_ms: r.int::<u64>("broker.session.timeout.ms", 9_000)?.max(1),
             broker_heartbeat_interval_ms: r
                 .int::<u64>("broker.heartbeat.interval.ms", 2_000)?
+                .max(1),
+            unclean_leader_election_enable: r.bool("unclean.leader.election.enable", false)?,
+            unclean_leader_election_interval_ms: r
+                .int::<u64>("unclean.leader.election.interval.ms", 300_000)?
+                .max(1),
+            auto_leader_rebalance_enable: r.bool("auto.leader.rebalance.enable", true)?,
+            leader_imbalance_check_interval_seconds: r
+                .int::<u64>("leader.imbalance.check.interval.seconds", 300)?
                 .max(1),
             replica_lag_time_max_ms: r.int::<u64>("replica.lag.time.max.ms", 30_000)?.max(1),
             min_insync_replicas: r.int::<usize>("min.insync.replicas", 1)?.max(1),

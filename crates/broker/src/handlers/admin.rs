@@ -1,5 +1,5 @@
 //! Topic and config administration (CreateTopics 19, DeleteTopics 20,
-//! CreatePartitions 37, AlterConfigs 33, IncrementalAlterConfigs 44): passed to
+//! CreatePartitions 37, ElectLeaders 43, AlterConfigs 33, IncrementalAlterConfigs 44): passed to
 //! the controller, which validates and commits them; the broker then applies
 //! the new metadata before answering, so the client's next request sees it.
 
@@ -68,6 +68,9 @@ pub async fn handle(broker: &Broker, body: RequestBody, version: i16) -> Option<
         }
         RequestBody::CreatePartitions(r) => {
             ResponseBody::from(controller.create_partitions(r, version).await)
+        }
+        RequestBody::ElectLeaders(r) => {
+            ResponseBody::from(controller.elect_leaders(r, version).await)
         }
         RequestBody::AlterConfigs(r) => {
             ResponseBody::from(controller.alter_configs(r, version).await)

@@ -60,6 +60,21 @@ fn resolved(c: &BrokerConfig) -> Vec<(&'static str, String, i8)> {
             T_LONG,
         ),
         (
+            "unclean.leader.election.enable",
+            s(&c.unclean_leader_election_enable),
+            T_BOOLEAN,
+        ),
+        (
+            "auto.leader.rebalance.enable",
+            s(&c.auto_leader_rebalance_enable),
+            T_BOOLEAN,
+        ),
+        (
+            "leader.imbalance.check.interval.seconds",
+            s(&c.leader_imbalance_check_interval_seconds),
+            T_LONG,
+        ),
+        (
             "replica.fetch.max.bytes",
             s(&c.replica_fetch_max_bytes),
             T_INT,

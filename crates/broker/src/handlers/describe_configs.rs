@@ -13,6 +13,7 @@ use vltava_storage::LogConfig;
 use super::config_synonyms::{Synonym, topic_synonyms};
 use crate::broker::Broker;
 use crate::error_codes::*;
+use vltava_raft::controller::elections::UNCLEAN_CONFIG;
 
 /// Resource type codes.
 pub const RESOURCE_TOPIC: i8 = 2;
@@ -80,11 +81,7 @@ pub fn topic_config_values(c: &LogConfig) -> Vec<(&'static str, String, i8)> {
             T_INT,
         ),
         ("segment.ms", c.segment_ms.to_string(), T_LONG),
-        (
-            "unclean.leader.election.enable",
-            "false".to_string(),
-            T_BOOLEAN,
-        ),
+        (UNCLEAN_CONFIG, "false".to_string(), T_BOOLEAN),
     ]
 }
 
@@ -163,7 +160,17 @@ pub fn handle(broker: &Broker, req: &DescribeConfigsRequest, version: i16) -> Re
                             } else {
                                 synonyms.first().map_or(SOURCE_DEFAULT, |s| s.2)
                             };
-                            let value = t.configs.get(name).cloned().unwrap_or(value);
+                            // Settings the log does not hold take their broker setting's
+                            // value (the first synonym), as the controller and the replica
+                            // manager do.
+                            let from_broker =
+                                matches!(name, "min.insync.replicas" | UNCLEAN_CONFIG);
+                            let value = t.configs.get(name).cloned().unwrap_or_else(|| {
+                                synonyms
+                                    .first()
+                                    .filter(|_| from_broker)
+                                    .map_or(value, |s| s.1.clone())
+                            });
                             let synonyms = if req.include_synonyms {
                                 synonyms
                             } else {

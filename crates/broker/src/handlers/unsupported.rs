@@ -1,6 +1,6 @@
 //! Answers for the APIs this broker advertises (to look like a Kafka 4.0 broker)
 //! but whose feature it does not have: delegation tokens, SCRAM,
-//! reassignments, leader elections, quota changes, features, the quorum and
+//! reassignments, quota changes, features, the quorum and
 //! KIP-848 groups. Each answer mirrors the request the way Kafka's error
 //! responses do: every topic, partition, user, feature or
 //! entry named in the request gets its error code, plus the top-level code and
@@ -27,9 +27,6 @@ use vltava_protocol::messages::describe_delegation_token_response::DescribeDeleg
 use vltava_protocol::messages::describe_user_scram_credentials_response::{
     DescribeUserScramCredentialsResponse, DescribeUserScramCredentialsResult,
 };
-use vltava_protocol::messages::elect_leaders_response::{
-    ElectLeadersResponse, PartitionResult, ReplicaElectionResult,
-};
 use vltava_protocol::messages::expire_delegation_token_response::ExpireDelegationTokenResponse;
 use vltava_protocol::messages::list_client_metrics_resources_response::ListClientMetricsResourcesResponse;
 use vltava_protocol::messages::list_partition_reassignments_response::ListPartitionReassignmentsResponse;
@@ -49,8 +46,6 @@ const ILLEGAL_SASL_STATE: i16 = 34;
 const UNSUPPORTED_SASL_MECHANISM: i16 = 33;
 const INVALID_REPLICA_ASSIGNMENT: i16 = 39;
 const DELEGATION_TOKEN_AUTH_DISABLED: i16 = 61;
-const ELIGIBLE_LEADERS_NOT_AVAILABLE: i16 = 83;
-const ELECTION_NOT_NEEDED: i16 = 84;
 const NO_REASSIGNMENT_IN_PROGRESS: i16 = 85;
 const RESOURCE_NOT_FOUND: i16 = 91;
 const DUPLICATE_RESOURCE: i16 = 92;
@@ -95,11 +90,6 @@ const REFUSALS: &[(ApiKey, i16, &str)] = &[
         ApiKey::AlterReplicaLogDirs,
         UNSUPPORTED_VERSION,
         "moving replicas between log directories is not supported by this broker",
-    ),
-    (
-        ApiKey::ElectLeaders,
-        ELECTION_NOT_NEEDED,
-        "the partition's only replica is already its leader",
     ),
     (
         ApiKey::AlterPartitionReassignments,
@@ -229,50 +219,6 @@ pub fn handle(cache: &MetadataCache, body: &RequestBody, version: i16) -> Option
                 .collect(),
             ..Default::default()
         }),
-        RequestBody::ElectLeaders(req) => {
-            // With every request partition led by its first (only) replica, no
-            // election is needed; all partitions (null) report nothing to do.
-            let results = req
-                .topic_partitions
-                .iter()
-                .flatten()
-                .map(|t| ReplicaElectionResult {
-                    topic: t.topic.clone(),
-                    partition_result: t
-                        .partitions
-                        .iter()
-                        .map(|p| {
-                            let part = cache
-                                .topic(t.topic.as_str())
-                                .and_then(|m| m.partitions.get(p));
-                            let (code, message) = match part {
-                                None => (UNKNOWN_TOPIC_OR_PARTITION, UNKNOWN_PARTITION),
-                                Some(m)
-                                    if m.leader >= 0 && m.replicas.first() == Some(&m.leader) =>
-                                {
-                                    (r.code, r.message)
-                                }
-                                Some(_) => (
-                                    ELIGIBLE_LEADERS_NOT_AVAILABLE,
-                                    "no other replica can be elected on this broker",
-                                ),
-                            };
-                            PartitionResult {
-                                partition_id: *p,
-                                error_code: code,
-                                error_message: msg(message),
-                                ..Default::default()
-                            }
-                        })
-                        .collect(),
-                    ..Default::default()
-                })
-                .collect();
-            ResponseBody::from(ElectLeadersResponse {
-                replica_election_results: results,
-                ..Default::default()
-            })
-        }
         RequestBody::AlterPartitionReassignments(req) => {
             ResponseBody::from(AlterPartitionReassignmentsResponse {
                 responses: req
@@ -452,7 +398,6 @@ mod tests {
     use vltava_protocol::messages::describe_user_scram_credentials_request::{
         DescribeUserScramCredentialsRequest, UserName,
     };
-    use vltava_protocol::messages::elect_leaders_request::{ElectLeadersRequest, TopicPartitions};
     use vltava_protocol::messages::update_features_request::{
         FeatureUpdateKey, UpdateFeaturesRequest,
     };
@@ -540,30 +485,7 @@ mod tests {
     }
 
     #[test]
-    fn elections_and_reassignments_follow_the_partitions() {
-        let req = ElectLeadersRequest {
-            topic_partitions: Some(vec![TopicPartitions {
-                topic: "t".into(),
-                partitions: vec![1, 9],
-                ..Default::default()
-            }]),
-            ..Default::default()
-        };
-        let ResponseBody::ElectLeaders(r) = answer(req, 2) else {
-            panic!()
-        };
-        let codes: Vec<i16> = r.replica_election_results[0]
-            .partition_result
-            .iter()
-            .map(|p| p.error_code)
-            .collect();
-        assert_eq!(codes, vec![ELECTION_NOT_NEEDED, UNKNOWN_TOPIC_OR_PARTITION]);
-        let all = ElectLeadersRequest::default();
-        let ResponseBody::ElectLeaders(r) = answer(all, 2) else {
-            panic!()
-        };
-        assert!(r.replica_election_results.is_empty());
-
+    fn reassignments_follow_the_partitions() {
         let part = |i, replicas| ReassignablePartition {
             partition_index: i,
             replicas,

@@ -137,15 +137,13 @@ async fn three_nodes_forward_admin_fence_a_dead_node_and_survive_the_controller(
             .await
             .unwrap()
             .unwrap();
+    // Every node lists every broker once it has applied their registrations (a node is
+    // ready when it listens; another's registration may reach its image a moment later).
     for i in 0..3 {
-        let m = metadata(&cluster.addr(i), &[]).await;
-        assert_eq!(
-            m.brokers.len(),
-            3,
-            "node {i} lists every broker: {:?}",
-            m.brokers
-        );
-        assert!(m.controller_id >= 0);
+        wait_metadata(&cluster.addr(i), "every broker listed", |m| {
+            m.brokers.len() == 3 && m.controller_id >= 0
+        })
+        .await;
     }
     // Every node describes the quorum (two of them ask the leader): three voters, one leader.
     let mut leaders_seen = Vec::new();

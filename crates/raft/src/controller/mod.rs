@@ -10,6 +10,7 @@ pub mod create_partitions;
 pub mod create_topics;
 pub mod delete_topics;
 pub mod effective_configs;
+pub mod elections;
 pub mod features;
 pub mod fencing;
 pub mod placement;
@@ -29,6 +30,7 @@ pub use create_partitions::create_partitions;
 pub use create_topics::create_topics;
 pub use delete_topics::delete_topics;
 pub use effective_configs::{EffectiveConfig, effective_topic_configs};
+pub use elections::elect_leaders;
 
 /// A per-item failure: Kafka error code and message.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -48,6 +48,9 @@ impl RpcHandler for ControllerService {
                 RequestBody::AlterConfigs(r) => {
                     ResponseBody::from(c.local_alter_configs(r, version).await)
                 }
+                RequestBody::ElectLeaders(r) => {
+                    ResponseBody::from(c.local_elect_leaders(r, version).await)
+                }
                 RequestBody::IncrementalAlterConfigs(r) => {
                     ResponseBody::from(c.local_incremental_alter_configs(r, version).await)
                 }
