@@ -1,7 +1,7 @@
 //! `SimController`: the active controller, running the real sans-IO rules of `vltava-raft`
 //! (`register_broker` + `register_and_elect`, `fence_broker` on session expiry,
 //! `unfence_broker` on a heartbeat of a fenced broker, `alter_partition` with its epoch
-//! compare-and-set and KIP-903 broker epochs) and applying their records with `apply_record` to a `MetadataImage`.
+//! compare-and-set and KIP-903 broker epochs, optionally `balance_leaders` on a timer) and applying their records with `apply_record` to a `MetadataImage`.
 //! The metadata quorum itself is not simulated: the controller never fails and commits at
 //! once.
 
@@ -14,6 +14,7 @@ use vltava_protocol::messages::alter_partition_request::{
 use vltava_protocol::metadata::{PartitionRecord, TopicRecord};
 use vltava_raft::apply::apply_record;
 use vltava_raft::controller::alter_partition;
+use vltava_raft::controller::elections::balance_leaders;
 use vltava_raft::controller::fencing::{fence_broker, register_and_elect, unfence_broker};
 use vltava_raft::controller::register_broker;
 use vltava_raft::{MetadataImage, MetadataRecord};
@@ -21,6 +22,9 @@ use vltava_replication::{AlterPartitionProposal, AlterPartitionResult, Partition
 
 /// The simulated topic's name.
 pub const TOPIC: &str = "sim";
+/// How often (simulated ms) the controller moves leadership back to preferred replicas when
+/// [`SimController::preferred_rebalance`] (Kafka's 300 s, scaled to a run of ~20 s).
+pub const REBALANCE_MS: u64 = 2_000;
 /// AlterPartition version used (topic ids, `NewIsrWithEpochs`: KIP-903).
 const ALTER_PARTITION_VERSION: i16 = 3;
 
@@ -36,6 +40,9 @@ pub struct SimController {
     /// Kafka's rule: a registration of a broker whose session is still live is refused
     /// (DUPLICATE_BROKER_REGISTRATION). vltava-raft does not have it (see `crate` docs).
     pub refuse_live_reregistration: bool,
+    /// Run the real preferred-leader rebalance (`balance_leaders`) every [`REBALANCE_MS`].
+    pub preferred_rebalance: bool,
+    next_rebalance: u64,
 }
 
 impl SimController {
@@ -83,6 +90,8 @@ impl SimController {
             topic_id,
             offset: 0,
             refuse_live_reregistration: true,
+            preferred_rebalance: false,
+            next_rebalance: now + REBALANCE_MS,
         }
     }
 
@@ -190,6 +199,16 @@ impl SimController {
             }
         }
         fenced
+    }
+
+    /// The preferred-leader rebalance when it is due. Returns whether metadata changed.
+    pub fn maybe_rebalance(&mut self, now: u64) -> bool {
+        if !self.preferred_rebalance || now < self.next_rebalance {
+            return false;
+        }
+        self.next_rebalance = now + REBALANCE_MS;
+        let records = balance_leaders(&self.image);
+        self.apply(&records)
     }
 
     /// AlterPartition for one partition, through the real controller function.

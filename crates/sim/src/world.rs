@@ -30,15 +30,20 @@ pub struct Options {
     /// session is live, its leaderships kept in the same leader epoch. Off: Kafka's
     /// DUPLICATE_BROKER_REGISTRATION rule (the broker waits until it is fenced).
     pub vltava_reregistration: bool,
+    /// The controller moves leadership back to preferred replicas every
+    /// [`crate::controller::REBALANCE_MS`] (`auto.leader.rebalance.enable`).
+    pub preferred_rebalance: bool,
 }
 
 impl Options {
     /// The options the seed runner gives `seed`: odd seeds run vltava-raft's own
     /// registration rule (fence a live broker, then register), even seeds Kafka's (refuse
-    /// it while its session lasts). A rerun of one seed uses the same choice.
+    /// it while its session lasts); seeds 2 and 3 modulo 4 rebalance leaders. A rerun of
+    /// one seed uses the same choice.
     pub fn for_seed(seed: u64) -> Options {
         Options {
             vltava_reregistration: seed % 2 == 1,
+            preferred_rebalance: seed % 4 >= 2,
         }
     }
 }
@@ -61,6 +66,8 @@ pub struct Stats {
     /// Partitions whose guarantee a crash voided (unsynced committed records lost on an
     /// ISR member).
     pub tainted: u64,
+    /// Preferred-leader rebalances that moved leadership.
+    pub rebalances: u64,
 }
 
 /// The simulated cluster.
@@ -106,6 +113,7 @@ impl World {
         let now = 1_000;
         let mut controller = SimController::new(&BROKERS, PARTITIONS, SESSION_TIMEOUT_MS, now);
         controller.refuse_live_reregistration = !options.vltava_reregistration;
+        controller.preferred_rebalance = options.preferred_rebalance;
         let brokers = BROKERS
             .iter()
             .map(|&id| {
@@ -292,6 +300,9 @@ impl World {
         let fenced = self.controller.expire_sessions(self.now);
         if !fenced.is_empty() {
             self.image_changed(&format!("sessions expired, fenced {fenced:?}"));
+        } else if self.controller.maybe_rebalance(self.now) {
+            self.stats.rebalances += 1;
+            self.image_changed("leadership moved back to preferred replicas");
         } else if self.now >= self.last_metadata_ms + METADATA_MS {
             self.publish_metadata();
         }
