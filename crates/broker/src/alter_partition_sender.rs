@@ -9,9 +9,7 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 use vltava_protocol::messages::AlterPartitionResponse;
-use vltava_protocol::messages::alter_partition_request::{
-    AlterPartitionRequest, BrokerState, PartitionData, TopicData,
-};
+use vltava_raft::alter_partition_wire::IsrChangeRequest;
 use vltava_replication::AlterPartitionResult;
 
 use crate::broker::Broker;
@@ -20,61 +18,33 @@ use crate::replica_manager::AlterRequest;
 /// Pause before a failed answer goes back to its replica.
 const RETRY_PAUSE: Duration = Duration::from_millis(100);
 
-/// The request for one ISR change, from broker `broker_id` at `broker_epoch`,
-/// shaped for AlterPartition v3 (topic id, `NewIsrWithEpochs` with each member's
-/// broker epoch as the leader's replica knows it, KIP-903), the version the
-/// controller channel speaks.
-fn request(r: &AlterRequest, broker_id: i32, broker_epoch: i64) -> AlterPartitionRequest {
+/// The ISR change of `r`, from broker `broker_id` at `broker_epoch`, with each member's
+/// broker epoch as the leader's replica knows it (KIP-903).
+fn change(r: &AlterRequest, broker_id: i32, broker_epoch: i64) -> IsrChangeRequest {
     let p = &r.proposal;
-    AlterPartitionRequest {
+    IsrChangeRequest {
         broker_id,
         broker_epoch,
-        topics: vec![TopicData {
-            topic_id: r.topic_id,
-            partitions: vec![PartitionData {
-                partition_index: r.partition,
-                leader_epoch: p.leader_epoch,
-                new_isr_with_epochs: p
-                    .new_isr_with_epochs
-                    .iter()
-                    .map(|m| BrokerState {
-                        broker_id: m.broker_id,
-                        broker_epoch: m.wire_epoch(),
-                        ..Default::default()
-                    })
-                    .collect(),
-                partition_epoch: p.partition_epoch,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
+        topic_id: r.topic_id,
+        partition: r.partition,
+        leader_epoch: p.leader_epoch,
+        partition_epoch: p.partition_epoch,
+        new_isr_with_epochs: p
+            .new_isr_with_epochs
+            .iter()
+            .map(|m| (m.broker_id, m.wire_epoch()))
+            .collect(),
     }
 }
 
-/// The answer for `r` in `resp`.
-fn result(r: &AlterRequest, resp: &AlterPartitionResponse) -> AlterPartitionResult {
-    if resp.error_code != 0 {
-        return AlterPartitionResult::Failed {
-            error_code: resp.error_code,
-        };
-    }
-    let found = resp
-        .topics
-        .iter()
-        .filter(|t| t.topic_id == r.topic_id)
-        .flat_map(|t| t.partitions.iter())
-        .find(|p| p.partition_index == r.partition);
-    match found {
-        Some(p) if p.error_code == 0 => AlterPartitionResult::Accepted {
-            leader_epoch: p.leader_epoch,
-            partition_epoch: p.partition_epoch,
+/// The replica's view of the answer.
+fn result(change: &IsrChangeRequest, resp: &AlterPartitionResponse) -> AlterPartitionResult {
+    match change.answer(resp) {
+        Ok((leader_epoch, partition_epoch)) => AlterPartitionResult::Accepted {
+            leader_epoch,
+            partition_epoch,
         },
-        Some(p) => AlterPartitionResult::Failed {
-            error_code: p.error_code,
-        },
-        // No answer for it: UNKNOWN_SERVER_ERROR, which the replica resends.
-        None => AlterPartitionResult::Failed { error_code: -1 },
+        Err(error_code) => AlterPartitionResult::Failed { error_code },
     }
 }
 
@@ -95,8 +65,9 @@ pub fn spawn(broker: &Arc<Broker>) -> Option<JoinHandle<()>> {
                 .get(&node)
                 .map_or(-1, |x| x.epoch);
             drop(b);
-            let resp = controller.alter_partition(request(&r, node, epoch)).await;
-            let outcome = result(&r, &resp);
+            let change = change(&r, node, epoch);
+            let resp = controller.alter_partition(change.to_request()).await;
+            let outcome = result(&change, &resp);
             tracing::info!(topic = %r.topic, partition = r.partition, isr = ?r.proposal.new_isr, ?outcome, "AlterPartition");
             if matches!(outcome, AlterPartitionResult::Failed { .. }) {
                 tokio::time::sleep(RETRY_PAUSE).await;
@@ -164,7 +135,7 @@ mod tests {
 
     #[test]
     fn the_request_carries_the_proposal() {
-        let r = request(&req(), 1, 42);
+        let r = change(&req(), 1, 42).to_request();
         let p = &r.topics[0].partitions[0];
         assert_eq!((r.broker_id, r.broker_epoch), (1, 42));
         assert_eq!(
@@ -183,24 +154,24 @@ mod tests {
     #[test]
     fn answers_map_to_results() {
         assert_eq!(
-            result(&req(), &answer(0, 0)),
+            result(&change(&req(), 1, 42), &answer(0, 0)),
             AlterPartitionResult::Accepted {
                 leader_epoch: 3,
                 partition_epoch: 8
             }
         );
         assert_eq!(
-            result(&req(), &answer(0, 95)),
+            result(&change(&req(), 1, 42), &answer(0, 95)),
             AlterPartitionResult::Failed { error_code: 95 }
         );
         assert_eq!(
-            result(&req(), &answer(41, 0)),
+            result(&change(&req(), 1, 42), &answer(41, 0)),
             AlterPartitionResult::Failed { error_code: 41 }
         );
         let mut other = answer(0, 0);
         other.topics[0].partitions[0].partition_index = 9;
         assert_eq!(
-            result(&req(), &other),
+            result(&change(&req(), 1, 42), &other),
             AlterPartitionResult::Failed { error_code: -1 }
         );
     }

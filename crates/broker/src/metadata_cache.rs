@@ -76,6 +76,17 @@ impl MetadataCache {
         self.topics.get(name).map_or(Uuid::ZERO, |t| t.id)
     }
 
+    /// The leader of `p` as answers name it: -1 when it has none or its broker is not
+    /// alive (fenced or unregistered), as Kafka's metadata cache does; an answer never
+    /// names a leader missing from its brokers (librdkafka ≥ 2.10 drops such a leader).
+    pub fn alive_leader(&self, p: &PartitionMeta) -> i32 {
+        if p.leader >= 0 && self.brokers.contains_key(&p.leader) {
+            p.leader
+        } else {
+            -1
+        }
+    }
+
     /// The replicas of `p` on brokers that are not alive (fenced or unregistered): Kafka's
     /// offline replicas, and the brokers that may not join its ISR.
     pub fn offline_replicas(&self, p: &PartitionMeta) -> Vec<i32> {

@@ -3,6 +3,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod alter_partition_wire;
 pub mod apply;
 pub mod config;
 pub mod controller;

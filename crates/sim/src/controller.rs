@@ -8,10 +8,8 @@
 use std::collections::BTreeMap;
 
 use vltava_protocol::Uuid;
-use vltava_protocol::messages::alter_partition_request::{
-    AlterPartitionRequest, BrokerState, PartitionData, TopicData,
-};
 use vltava_protocol::metadata::{PartitionRecord, TopicRecord};
+use vltava_raft::alter_partition_wire::IsrChangeRequest;
 use vltava_raft::apply::apply_record;
 use vltava_raft::controller::alter_partition;
 use vltava_raft::controller::elections::balance_leaders;
@@ -219,46 +217,28 @@ impl SimController {
         partition: usize,
         proposal: &AlterPartitionProposal,
     ) -> AlterPartitionResult {
-        let req = AlterPartitionRequest {
+        let change = IsrChangeRequest {
             broker_id: broker,
             broker_epoch,
-            topics: vec![TopicData {
-                topic_id: self.topic_id,
-                partitions: vec![PartitionData {
-                    partition_index: i32::try_from(partition).unwrap_or(i32::MAX),
-                    leader_epoch: proposal.leader_epoch,
-                    new_isr_with_epochs: proposal
-                        .new_isr_with_epochs
-                        .iter()
-                        .map(|m| BrokerState {
-                            broker_id: m.broker_id,
-                            broker_epoch: m.wire_epoch(),
-                            ..Default::default()
-                        })
-                        .collect(),
-                    partition_epoch: proposal.partition_epoch,
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-            ..Default::default()
+            topic_id: self.topic_id,
+            partition: i32::try_from(partition).unwrap_or(i32::MAX),
+            leader_epoch: proposal.leader_epoch,
+            partition_epoch: proposal.partition_epoch,
+            new_isr_with_epochs: proposal
+                .new_isr_with_epochs
+                .iter()
+                .map(|m| (m.broker_id, m.wire_epoch()))
+                .collect(),
         };
-        let (resp, records) = alter_partition(&self.image, &req, ALTER_PARTITION_VERSION);
+        let (resp, records) =
+            alter_partition(&self.image, &change.to_request(), ALTER_PARTITION_VERSION);
         self.apply(&records);
-        let answer = resp.topics.first().and_then(|t| t.partitions.first());
-        match answer {
-            Some(p) if p.error_code == 0 && resp.error_code == 0 => {
-                AlterPartitionResult::Accepted {
-                    leader_epoch: p.leader_epoch,
-                    partition_epoch: p.partition_epoch,
-                }
-            }
-            Some(p) if resp.error_code == 0 => AlterPartitionResult::Failed {
-                error_code: p.error_code,
+        match change.answer(&resp) {
+            Ok((leader_epoch, partition_epoch)) => AlterPartitionResult::Accepted {
+                leader_epoch,
+                partition_epoch,
             },
-            _ => AlterPartitionResult::Failed {
-                error_code: resp.error_code,
-            },
+            Err(error_code) => AlterPartitionResult::Failed { error_code },
         }
     }
 }

@@ -17,9 +17,31 @@ use vltava_protocol::messages::describe_topic_partitions_response::{
 
 use crate::broker::Broker;
 use crate::error_codes::*;
+use crate::metadata_cache::{MetadataCache, PartitionMeta};
 
 /// Upper bound on partitions in one response, whatever the client asks.
 pub const MAX_PARTITIONS_PER_RESPONSE: i32 = 2000;
+
+/// One partition's entry, as Kafka's: the leader only when its broker is alive (else -1,
+/// with no error code: unlike Metadata, Kafka answers no LEADER_NOT_AVAILABLE here),
+/// replicas on brokers that are not alive listed offline.
+fn partition_entry(
+    p: &PartitionMeta,
+    cache: &MetadataCache,
+) -> DescribeTopicPartitionsResponsePartition {
+    DescribeTopicPartitionsResponsePartition {
+        error_code: NONE,
+        offline_replicas: cache.offline_replicas(p),
+        partition_index: p.index,
+        leader_id: cache.alive_leader(p),
+        leader_epoch: p.leader_epoch,
+        replica_nodes: p.replicas.clone(),
+        isr_nodes: p.isr.clone(),
+        eligible_leader_replicas: Some(Vec::new()),
+        last_known_elr: Some(Vec::new()),
+        ..Default::default()
+    }
+}
 
 /// Handles DescribeTopicPartitions.
 pub fn handle(broker: &Broker, req: &DescribeTopicPartitionsRequest) -> ResponseBody {
@@ -98,24 +120,7 @@ pub fn handle(broker: &Broker, req: &DescribeTopicPartitionsRequest) -> Response
                 break;
             }
             budget -= 1;
-            partitions.push(DescribeTopicPartitionsResponsePartition {
-                // As Metadata: no leader is LEADER_NOT_AVAILABLE, replicas on brokers that
-                // are not alive are offline.
-                error_code: if p.leader < 0 {
-                    LEADER_NOT_AVAILABLE
-                } else {
-                    NONE
-                },
-                offline_replicas: cache.offline_replicas(p),
-                partition_index: p.index,
-                leader_id: p.leader,
-                leader_epoch: p.leader_epoch,
-                replica_nodes: p.replicas.clone(),
-                isr_nodes: p.isr.clone(),
-                eligible_leader_replicas: Some(Vec::new()),
-                last_known_elr: Some(Vec::new()),
-                ..Default::default()
-            });
+            partitions.push(partition_entry(p, &cache));
         }
         topics.push(DescribeTopicPartitionsResponseTopic {
             error_code: NONE,
@@ -135,4 +140,49 @@ pub fn handle(broker: &Broker, req: &DescribeTopicPartitionsRequest) -> Response
         next_cursor,
         ..Default::default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metadata_cache::BrokerNode;
+
+    #[test]
+    fn a_leader_that_is_not_alive_is_not_named_and_no_error_is_given() {
+        let p = PartitionMeta {
+            index: 0,
+            leader: 1,
+            leader_epoch: 3,
+            partition_epoch: 0,
+            replicas: vec![1, 2],
+            isr: vec![1, 2],
+        };
+        let mut cache = MetadataCache::default();
+        cache.brokers.insert(
+            2,
+            BrokerNode {
+                id: 2,
+                host: "127.0.0.1".into(),
+                port: 9092,
+                rack: None,
+                epoch: 1,
+            },
+        );
+        let e = partition_entry(&p, &cache);
+        assert_eq!((e.error_code, e.leader_id, e.leader_epoch), (NONE, -1, 3));
+        assert_eq!(e.offline_replicas, vec![1]);
+        cache.brokers.insert(
+            1,
+            BrokerNode {
+                id: 1,
+                host: "127.0.0.1".into(),
+                port: 9093,
+                rack: None,
+                epoch: 1,
+            },
+        );
+        let e = partition_entry(&p, &cache);
+        assert_eq!((e.error_code, e.leader_id), (NONE, 1));
+        assert!(e.offline_replicas.is_empty());
+    }
 }

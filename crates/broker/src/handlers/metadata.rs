@@ -29,15 +29,15 @@ fn topic_entry(t: &TopicMeta, cache: &MetadataCache) -> MetadataResponseTopic {
             .partitions
             .values()
             .map(|p| {
-                let leader_alive = p.leader >= 0 && cache.brokers.contains_key(&p.leader);
+                let leader = cache.alive_leader(p);
                 MetadataResponsePartition {
-                    error_code: if leader_alive {
+                    error_code: if leader >= 0 {
                         NONE
                     } else {
                         LEADER_NOT_AVAILABLE
                     },
                     partition_index: p.index,
-                    leader_id: if leader_alive { p.leader } else { -1 },
+                    leader_id: leader,
                     leader_epoch: p.leader_epoch,
                     replica_nodes: p.replicas.clone(),
                     isr_nodes: p.isr.clone(),

@@ -133,56 +133,11 @@ pub fn register_and_elect(image: &MetadataImage, register: MetadataRecord) -> Ve
 mod tests {
     use super::*;
     use crate::controller::register_broker;
-    use crate::image::{PartitionImage, TopicImage};
-    use std::collections::BTreeMap;
-    use vltava_protocol::Uuid;
+    use crate::controller::test_image::{self, apply_all};
 
+    /// Partition 0 on broker 1 alone, partition 1 on 1, 2, 0; both led by 1.
     fn image() -> MetadataImage {
-        let mut img = MetadataImage::empty("c");
-        for id in 0..3 {
-            let rec = register_broker(&img, id, "127.0.0.1", 9092 + id, None);
-            apply_record(&mut img, &rec);
-        }
-        let id = Uuid::from_u128(7);
-        let mut partitions = BTreeMap::new();
-        partitions.insert(
-            0,
-            PartitionImage {
-                partition: 0,
-                leader: 1,
-                leader_epoch: 0,
-                partition_epoch: 0,
-                replicas: vec![1],
-                isr: vec![1],
-            },
-        );
-        partitions.insert(
-            1,
-            PartitionImage {
-                partition: 1,
-                leader: 1,
-                leader_epoch: 0,
-                partition_epoch: 0,
-                replicas: vec![1, 2, 0],
-                isr: vec![1, 2, 0],
-            },
-        );
-        img.topics.insert(
-            "t".into(),
-            TopicImage {
-                name: "t".into(),
-                id,
-                partitions,
-            },
-        );
-        img.topic_names.insert(id, "t".into());
-        img
-    }
-
-    fn apply_all(img: &mut MetadataImage, recs: &[MetadataRecord]) {
-        for r in recs {
-            apply_record(img, r);
-        }
+        test_image::image(&[(&[1], &[1]), (&[1, 2, 0], &[1, 2, 0])])
     }
 
     #[test]

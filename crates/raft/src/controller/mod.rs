@@ -14,6 +14,8 @@ pub mod elections;
 pub mod features;
 pub mod fencing;
 pub mod placement;
+#[cfg(test)]
+mod test_image;
 pub mod topic_name;
 
 use std::collections::hash_map::RandomState;

@@ -1,55 +1,8 @@
 use super::*;
 use crate::controller::fencing::fence_broker;
-use crate::controller::register_broker;
-use crate::image::TopicImage;
-use std::collections::BTreeMap;
-use vltava_protocol::Uuid;
+use crate::controller::test_image::{apply_all, image};
 use vltava_protocol::messages::elect_leaders_request::TopicPartitions;
 use vltava_protocol::metadata::ConfigRecord;
-
-/// Brokers 0..3 live; topic "t": partition p has replicas and ISR as given, led by the first
-/// ISR member (or none).
-fn image(parts: &[(&[i32], &[i32])]) -> MetadataImage {
-    let mut img = MetadataImage::empty("c");
-    for id in 0..3 {
-        let rec = register_broker(&img, id, "127.0.0.1", 9092 + id, None);
-        apply_record(&mut img, &rec);
-    }
-    let id = Uuid::from_u128(7);
-    let partitions = parts
-        .iter()
-        .enumerate()
-        .map(|(i, (replicas, isr))| {
-            (
-                i as i32,
-                PartitionImage {
-                    partition: i as i32,
-                    leader: isr.first().copied().unwrap_or(NO_LEADER),
-                    leader_epoch: 0,
-                    partition_epoch: 0,
-                    replicas: replicas.to_vec(),
-                    isr: isr.to_vec(),
-                },
-            )
-        })
-        .collect::<BTreeMap<_, _>>();
-    img.topics.insert(
-        "t".into(),
-        TopicImage {
-            name: "t".into(),
-            id,
-            partitions,
-        },
-    );
-    img.topic_names.insert(id, "t".into());
-    img
-}
-
-fn apply_all(img: &mut MetadataImage, recs: &[MetadataRecord]) {
-    for r in recs {
-        apply_record(img, r);
-    }
-}
 
 fn fence(img: &mut MetadataImage, id: i32) {
     let recs = fence_broker(img, id);
