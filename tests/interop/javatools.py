@@ -26,9 +26,18 @@ def classpath():
     return str(d / "target" / "classes") + ":" + (d / "classpath.txt").read_text().strip()
 
 
-def java_cmd(main_class, *args, jvm_opts=()):
+# Kafka's own JVM settings (kafka-server-start.sh's heap, kafka-run-class.sh's performance
+# options), for measuring Apache Kafka as its users run it.
+KAFKA_SERVER_JVM_OPTS = ["-Xmx1G", "-Xms1G", "-server", "-XX:+UseG1GC",
+                         "-XX:MaxGCPauseMillis=20", "-XX:InitiatingHeapOccupancyPercent=35",
+                         "-XX:+ExplicitGCInvokesConcurrent", "-XX:MaxInlineLevel=15",
+                         "-Djava.awt.headless=true"]
+
+
+def java_cmd(main_class, *args, jvm_opts=(), base_opts=None):
+    """The command running main_class; `base_opts` replaces the small-heap test options."""
     d = tools_dir()
-    return ["java", *JVM_OPTS, *jvm_opts,
+    return ["java", *(JVM_OPTS if base_opts is None else base_opts), *jvm_opts,
             f"-Dlog4j2.configurationFile={d / 'log4j2.properties'}",
             "-cp", classpath(), main_class, *map(str, args)]
 

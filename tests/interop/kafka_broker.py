@@ -11,7 +11,7 @@ import subprocess
 import time
 import uuid
 
-from javatools import java_cmd
+from javatools import KAFKA_SERVER_JVM_OPTS, java_cmd
 
 START_TIMEOUT = 90
 
@@ -34,10 +34,13 @@ def random_cluster_id():
 class KafkaBroker:
     """A running Apache Kafka node; `bootstrap` is its PLAINTEXT address."""
 
-    def __init__(self, data_dir, extra=()):
-        """`extra`: more server.properties lines, key=value."""
+    def __init__(self, data_dir, extra=(), kafka_jvm=False):
+        """`extra`: more server.properties lines, key=value. `kafka_jvm`: run with Kafka's
+        own JVM settings (1 GiB heap, G1, full JIT) instead of the tests' small ones."""
         self.data_dir = data_dir
         self.extra = list(extra)
+        self.kafka_jvm = kafka_jvm
+        self.spawned_at = None
         self.proc = None
         self.bootstrap = None
         self.log_path = os.path.join(data_dir, "kafka.log")
@@ -71,14 +74,16 @@ class KafkaBroker:
                              capture_output=True, text=True, timeout=120)
         assert fmt.returncode == 0, f"kafka-storage format failed:\n{fmt.stdout}\n{fmt.stderr}"
         log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(java_cmd("kafka.Kafka", props, jvm_opts=["-Xmx768m"]),
-                                     stdout=log, stderr=subprocess.STDOUT)
+        cmd = (java_cmd("kafka.Kafka", props, base_opts=KAFKA_SERVER_JVM_OPTS)
+               if self.kafka_jvm else java_cmd("kafka.Kafka", props, jvm_opts=["-Xmx768m"]))
+        self.spawned_at = time.monotonic()
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.time() + START_TIMEOUT
         while not self._ready():
             if self.proc.poll() is not None or time.time() > deadline:
                 self.kill()
                 raise RuntimeError("Apache Kafka did not start:\n" + self.log()[-6000:])
-            time.sleep(0.5)
+            time.sleep(0.05)
         return self
 
     def _ready(self):
