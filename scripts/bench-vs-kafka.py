@@ -12,6 +12,8 @@ embedded defaults) in turn, each on a fresh data dir, and drives each the same w
     with idempotence (scripts/bench-produce.py's producer): records/s and p99 delivery;
   - consume: a librdkafka consumer reading the acks=1 topic from the start: records/s;
   - memory: the server's resident set after the workload and its peak (VmRSS, VmHWM).
+Before the measured runs each broker gets an unmeasured warm-up (--warmup records produced
+and consumed), so the JVM's JIT has compiled Kafka's hot paths; --warmup 0 measures cold.
 It prints every round, then the medians and Vltava's ratio to Kafka. A benchmark, not a
 test: nothing is asserted.
 
@@ -104,6 +106,12 @@ def one_broker(name, start, args):
     bootstrap, pid, spawned_at, stop = start()
     try:
         started = wait_listed(bootstrap) - spawned_at
+        if args.warmup:
+            # Not measured: lets the JVM compile its hot paths before the runs that are.
+            create_topic(bootstrap, "bench-warmup")
+            bench_produce.librdkafka_run(bootstrap, "bench-warmup", args.warmup, args.size,
+                                         "all", args.linger)
+            consume_rate(bootstrap, "bench-warmup", args.warmup)
         create_topic(bootstrap, "bench-acks1")
         create_topic(bootstrap, "bench-acksall")
         p1 = bench_produce.librdkafka_run(bootstrap, "bench-acks1", args.records, args.size,
@@ -126,6 +134,8 @@ def main():
     ap.add_argument("--size", type=int, default=1024)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--linger", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=100_000,
+                    help="records produced (acks=all) and consumed, unmeasured, after start")
     args = ap.parse_args()
     os.environ["VLTAVA_BIN"] = os.path.abspath(args.bin)
     results = {"kafka": [], "vltava": []}

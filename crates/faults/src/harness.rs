@@ -23,6 +23,10 @@ use vltava_testkit::cluster::TestCluster;
 pub const TOPIC: &str = "queue";
 /// `broker.session.timeout.ms` of [`TestCluster`] nodes.
 pub const SESSION_TIMEOUT: Duration = Duration::from_millis(3000);
+/// Node settings beyond [`TestCluster`]'s: the controller moves leadership back to
+/// preferred replicas every 10 s (Kafka's 300 s would rarely come within a run), so
+/// leaders also move between live, in-sync replicas under load.
+pub const NODE_PROPERTIES: &[&str] = &["leader.imbalance.check.interval.seconds=10"];
 
 /// A run's settings.
 #[derive(Debug, Clone)]
@@ -115,7 +119,9 @@ pub fn run(cfg: &Config) -> Result<Outcome, HarnessError> {
         .map_err(|e| HarnessError::OutDir(cfg.out_dir.clone(), e))?;
     let proxies = LinkProxies::start(cfg.nodes)?;
     let mut cluster =
-        TestCluster::start_with_voters(cfg.nodes, None, &[], |i, ports| proxies.voters(i, ports))?;
+        TestCluster::start_with_voters(cfg.nodes, None, NODE_PROPERTIES, |i, ports| {
+            proxies.voters(i, ports)
+        })?;
     let bootstrap = cluster.bootstrap();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
