@@ -20,6 +20,7 @@ use vltava_protocol::messages::produce_response::{
 use vltava_records::{BatchIter, Compression, MAGIC_V2};
 
 use vltava_replication::Acks;
+use vltava_storage::StorageError;
 
 use crate::broker::Broker;
 use crate::error_codes::{self, *};
@@ -143,6 +144,13 @@ fn produce_partition(
         }
         Err(ReplicaRequestError::Storage(e)) => {
             crate::resources::report_storage_error(topic, index, &e);
+            if matches!(
+                e,
+                StorageError::OutOfOrderSequence { .. } | StorageError::InvalidProducerEpoch { .. }
+            ) {
+                // Rare, and fatal to most idempotent clients: worth a line each.
+                tracing::info!(topic, partition = index, error = %e, "produce refused by the producer state");
+            }
             Answer::Ready(error_response(
                 index,
                 error_codes::for_storage(&e),
