@@ -128,6 +128,10 @@ struct ReadyBatch {
     records: Vec<Pending>,
     base_sequence: i32,
     attempts: u32,
+    /// A retried batch waits until then (`retry.backoff.ms`, doubling per attempt up to
+    /// `retry.backoff.max.ms`, as Kafka's producer), so a refused batch is not re-sent in a
+    /// tight loop (thousands of requests a second while an earlier batch is missing).
+    not_before: Option<Instant>,
 }
 
 #[derive(Default)]
@@ -564,6 +568,7 @@ fn close_open(q: &mut PartitionQueue, next_sequence: &mut i32, producer_id: i64)
             records: open.records,
             base_sequence,
             attempts: 0,
+            not_before: None,
         });
     }
     Ok(())
@@ -630,6 +635,12 @@ async fn run_once(inner: &Arc<Inner>) -> Duration {
             }
             if q.ready.is_empty() {
                 continue;
+            }
+            if let Some(due) = q.ready.front().and_then(|b| b.not_before) {
+                if due > now {
+                    next_wake = next_wake.min(due - now);
+                    continue;
+                }
             }
             // Without idempotence, keep order by sending one batch at a time per partition
             // when max.in.flight is 1; with idempotence the broker checks sequences.
@@ -863,7 +874,9 @@ async fn produce_done(
         }
     }
     let mut retry_later = Vec::new();
+    let now = Instant::now();
     for (tp, mut b) in retry {
+        b.not_before = Some(now + inner.cfg.client.backoff(b.attempts));
         b.attempts += 1;
         retry_later.push((tp, b));
     }

@@ -144,6 +144,33 @@ async fn retriable_errors_are_retried_and_fatal_ones_reported() {
     assert_eq!(err.code(), Some(87));
 }
 
+/// A refused batch is re-sent after `retry.backoff.ms`, doubling per attempt (it was re-sent
+/// at once: under faults, thousands of requests a second for a batch whose predecessor was
+/// missing).
+#[tokio::test]
+async fn retries_wait_a_growing_backoff() {
+    let fake = FakeKafka::start().await;
+    fake.create_topic("b", 1);
+    // OUT_OF_ORDER_SEQUENCE_NUMBER: an idempotent producer retries it.
+    fake.state.lock().unwrap().produce_errors = vec![45, 45, 45];
+    let mut c = cfg(&fake.addr);
+    c.client.retry_backoff = Duration::from_millis(50);
+    let p = Producer::new(c).await.unwrap();
+    let started = std::time::Instant::now();
+    let md = p
+        .send(ProducerRecord::new("b", None, Some(b"x")))
+        .await
+        .unwrap();
+    assert_eq!(md.offset, 0);
+    assert_eq!(fake.state.lock().unwrap().produce_requests, 4);
+    // 50 + 100 + 200 ms of backoff at least.
+    assert!(
+        started.elapsed() >= Duration::from_millis(350),
+        "three retries after {:?}",
+        started.elapsed()
+    );
+}
+
 #[tokio::test]
 async fn acks_zero_and_round_robin() {
     let fake = FakeKafka::start().await;
