@@ -73,11 +73,48 @@ pub fn exhausted_resource(e: &StorageError) -> Option<&'static str> {
     }
 }
 
-/// When a storage error was last logged (ms since the epoch), to log at most
-/// one a second however many requests fail.
-static LAST_REPORT_MS: AtomicI64 = AtomicI64::new(0);
-/// Storage errors not logged since.
-static UNREPORTED: AtomicU64 = AtomicU64::new(0);
+/// At most one log line a second for a kind of event however many requests run into it,
+/// counting the ones left out.
+#[derive(Debug)]
+pub struct LogLimiter {
+    /// When a line was last logged (ms since the epoch).
+    last_ms: AtomicI64,
+    /// Events not logged since.
+    left_out: AtomicU64,
+}
+
+impl LogLimiter {
+    pub const fn new() -> Self {
+        LogLimiter {
+            last_ms: AtomicI64::new(0),
+            left_out: AtomicU64::new(0),
+        }
+    }
+
+    /// `Some(events left out since the last line)` when this one may be logged.
+    pub fn admit(&self, now_ms: i64) -> Option<u64> {
+        let last = self.last_ms.load(Ordering::Relaxed);
+        if now_ms - last < 1000
+            || self
+                .last_ms
+                .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            self.left_out.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        Some(self.left_out.swap(0, Ordering::Relaxed))
+    }
+}
+
+impl Default for LogLimiter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Storage errors requests ran into.
+static STORAGE_ERRORS: LogLimiter = LogLimiter::new();
 
 /// Logs a storage error a request ran into (rate-limited), naming the resource
 /// that ran out if the operating system said which. The request itself is
@@ -89,17 +126,9 @@ pub fn report_storage_error(topic: &str, partition: i32, e: &StorageError) {
     ) {
         return;
     }
-    let now = crate::partitions::now_ms();
-    let last = LAST_REPORT_MS.load(Ordering::Relaxed);
-    if now - last < 1000
-        || LAST_REPORT_MS
-            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-            .is_err()
-    {
-        UNREPORTED.fetch_add(1, Ordering::Relaxed);
+    let Some(suppressed) = STORAGE_ERRORS.admit(crate::partitions::now_ms()) else {
         return;
-    }
-    let suppressed = UNREPORTED.swap(0, Ordering::Relaxed);
+    };
     match exhausted_resource(e) {
         Some(what) => tracing::error!(
             topic,
@@ -121,6 +150,17 @@ pub fn report_storage_error(topic: &str, partition: i32, e: &StorageError) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_log_limiter_admits_one_line_a_second_and_counts_the_rest() {
+        let l = LogLimiter::new();
+        assert_eq!(l.admit(10_000), Some(0));
+        assert_eq!(l.admit(10_100), None);
+        assert_eq!(l.admit(10_999), None);
+        assert_eq!(l.admit(11_000), Some(2));
+        assert_eq!(l.admit(11_001), None);
+        assert_eq!(l.admit(13_000), Some(1));
+    }
 
     #[test]
     fn raising_keeps_the_hard_limit_and_reaches_it() {

@@ -159,25 +159,16 @@ fn produce_partition(
     }
 }
 
+/// Produces refused by the producer state.
+static PRODUCER_STATE_REFUSALS: crate::resources::LogLimiter = crate::resources::LogLimiter::new();
+
 /// Logs a produce refused by the producer state (fatal to most idempotent clients, so worth
 /// a line), at most one line a second with the count of those left out: a client that
 /// re-sends refused batches without backoff must not flood the log.
 fn log_producer_state_refusal(topic: &str, partition: i32, e: &StorageError) {
-    use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-    static LAST_MS: AtomicI64 = AtomicI64::new(0);
-    static LEFT_OUT: AtomicU64 = AtomicU64::new(0);
-    let now = crate::partitions::now_ms();
-    let last = LAST_MS.load(Ordering::Relaxed);
-    if now - last < 1000
-        || LAST_MS
-            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-            .is_err()
-    {
-        LEFT_OUT.fetch_add(1, Ordering::Relaxed);
-        return;
+    if let Some(left_out) = PRODUCER_STATE_REFUSALS.admit(crate::partitions::now_ms()) {
+        tracing::info!(topic, partition, error = %e, left_out, "produce refused by the producer state");
     }
-    let left_out = LEFT_OUT.swap(0, Ordering::Relaxed);
-    tracing::info!(topic, partition, error = %e, left_out, "produce refused by the producer state");
 }
 
 /// A Produce whose appends are done: its answer now, or the acks=all waits still to
