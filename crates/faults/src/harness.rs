@@ -24,8 +24,8 @@ pub const TOPIC: &str = "queue";
 /// `broker.session.timeout.ms` of [`TestCluster`] nodes.
 pub const SESSION_TIMEOUT: Duration = Duration::from_millis(3000);
 /// Node settings beyond [`TestCluster`]'s. The preferred-leader rebalance keeps Kafka's
-/// 300 s interval: run every 10 s it moved the group coordinators often enough that
-/// librdkafka's consumer lost its coordinator for good in one of ten short runs (docs/faults.md,
+/// 300 s interval: with it every 10 s (the group coordinators moving that often), one of ten
+/// short runs hung on librdkafka's consumer losing its coordinator (docs/faults.md,
 /// "librdkafka's group consumer deadlocks after brokers disagree about a node").
 pub const NODE_PROPERTIES: &[&str] = &[];
 
