@@ -29,23 +29,13 @@ fn change(r: &AlterRequest, broker_id: i32, broker_epoch: i64) -> IsrChangeReque
         partition: r.partition,
         leader_epoch: p.leader_epoch,
         partition_epoch: p.partition_epoch,
-        new_isr_with_epochs: p
-            .new_isr_with_epochs
-            .iter()
-            .map(|m| (m.broker_id, m.wire_epoch()))
-            .collect(),
+        new_isr_with_epochs: p.wire_isr(),
     }
 }
 
 /// The replica's view of the answer.
 fn result(change: &IsrChangeRequest, resp: &AlterPartitionResponse) -> AlterPartitionResult {
-    match change.answer(resp) {
-        Ok((leader_epoch, partition_epoch)) => AlterPartitionResult::Accepted {
-            leader_epoch,
-            partition_epoch,
-        },
-        Err(error_code) => AlterPartitionResult::Failed { error_code },
-    }
+    change.answer(resp).into()
 }
 
 /// Starts the sender; `None` if it runs already.

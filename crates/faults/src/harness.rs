@@ -23,11 +23,6 @@ use vltava_testkit::cluster::TestCluster;
 pub const TOPIC: &str = "queue";
 /// `broker.session.timeout.ms` of [`TestCluster`] nodes.
 pub const SESSION_TIMEOUT: Duration = Duration::from_millis(3000);
-/// Node settings beyond [`TestCluster`]'s. The preferred-leader rebalance keeps Kafka's
-/// 300 s interval: with it every 10 s (the group coordinators moving that often), one of ten
-/// short runs hung on librdkafka's consumer losing its coordinator (docs/faults.md,
-/// "librdkafka's group consumer deadlocks after brokers disagree about a node").
-pub const NODE_PROPERTIES: &[&str] = &[];
 
 /// A run's settings.
 #[derive(Debug, Clone)]
@@ -120,9 +115,11 @@ pub fn run(cfg: &Config) -> Result<Outcome, HarnessError> {
         .map_err(|e| HarnessError::OutDir(cfg.out_dir.clone(), e))?;
     let proxies = LinkProxies::start(cfg.nodes)?;
     let mut cluster =
-        TestCluster::start_with_voters(cfg.nodes, None, NODE_PROPERTIES, |i, ports| {
-            proxies.voters(i, ports)
-        })?;
+        // No settings beyond TestCluster's: the preferred-leader rebalance keeps Kafka's 300 s
+        // interval. With it every 10 s (the group coordinators moving that often) one of ten
+        // short runs hung on librdkafka's consumer losing its coordinator (docs/faults.md,
+        // "librdkafka's group consumer deadlocks after brokers disagree about a node").
+        TestCluster::start_with_voters(cfg.nodes, None, &[], |i, ports| proxies.voters(i, ports))?;
     let bootstrap = cluster.bootstrap();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -421,26 +421,12 @@ impl<T: Transport> Driver<T> {
         let id = hb.id;
         self.sessions
             .insert(id, Instant::now() + self.session_timeout);
-        let (ack, _) = oneshot::channel();
-        let unclean = self.elections.unclean_default;
         if hb.want_fence || hb.want_shut_down {
             if !fenced {
-                self.propose(
-                    Box::new(move |image, _| {
-                        let fence = fencing::fence_broker(image, id);
-                        elections::then_unclean_elections(image, fence, unclean)
-                    }),
-                    ack,
-                );
+                self.propose_liveness(fencing::fence_broker, id);
             }
         } else if fenced {
-            self.propose(
-                Box::new(move |image, _| {
-                    let unfence = fencing::unfence_broker(image, id);
-                    elections::then_unclean_elections(image, unfence, unclean)
-                }),
-                ack,
-            );
+            self.propose_liveness(fencing::unfence_broker, id);
         }
         Ok(HeartbeatState {
             fenced,
@@ -468,16 +454,25 @@ impl<T: Transport> Driver<T> {
         for id in expired {
             // Not again until it heartbeats (or the fencing commits).
             self.sessions.insert(id, now + self.session_timeout);
-            let (ack, _) = oneshot::channel();
-            let unclean = self.elections.unclean_default;
-            self.propose(
-                Box::new(move |image, _| {
-                    let fence = fencing::fence_broker(image, id);
-                    elections::then_unclean_elections(image, fence, unclean)
-                }),
-                ack,
-            );
+            self.propose_liveness(fencing::fence_broker, id);
         }
+    }
+
+    /// Proposes fencing or unfencing broker `id` (`change`), with the unclean elections it
+    /// makes necessary where topics allow them.
+    fn propose_liveness(
+        &mut self,
+        change: fn(&MetadataImage, i32) -> Vec<MetadataRecord>,
+        id: i32,
+    ) {
+        let unclean = self.elections.unclean_default;
+        let (ack, _) = oneshot::channel();
+        self.propose(
+            Box::new(move |image, _| {
+                elections::then_unclean_elections(image, change(image, id), unclean)
+            }),
+            ack,
+        );
     }
 
     /// Leader only: the preferred-leader rebalance (`auto.leader.rebalance.enable`) and the
@@ -491,54 +486,37 @@ impl<T: Transport> Driver<T> {
         }
         let now = Instant::now();
         let settings = self.elections;
-        let soon = std::time::Duration::from_secs(1);
         if settings.auto_rebalance {
-            let due = *self
-                .next_rebalance
-                .get_or_insert(now + settings.rebalance_interval);
-            if due <= now {
-                let pending = elections::balance_leaders(self.node.image()).len();
-                let full = pending >= elections::MAX_ELECTIONS_PER_PASS;
-                self.next_rebalance = Some(
-                    now + if full {
-                        soon
-                    } else {
-                        settings.rebalance_interval
-                    },
-                );
-                if pending > 0 {
-                    tracing::info!(pending, "moving leadership back to preferred replicas");
-                    let (ack, _) = oneshot::channel();
-                    self.propose(Box::new(|image, _| elections::balance_leaders(image)), ack);
-                }
-            }
-        }
-        let due = *self
-            .next_unclean
-            .get_or_insert(now + settings.unclean_interval);
-        if due <= now {
-            let unclean = settings.unclean_default;
-            let pending = elections::elect_unclean_leaders(self.node.image(), unclean).len();
-            let full = pending >= elections::MAX_ELECTIONS_PER_PASS;
-            self.next_unclean = Some(
-                now + if full {
-                    soon
-                } else {
-                    settings.unclean_interval
-                },
+            let pending = timed_pass(
+                &mut self.next_rebalance,
+                settings.rebalance_interval,
+                now,
+                || elections::balance_leaders(self.node.image()).len(),
             );
             if pending > 0 {
-                tracing::warn!(
-                    pending,
-                    "unclean leader elections for offline partitions: records only other \
-                     replicas held are lost"
-                );
+                tracing::info!(pending, "moving leadership back to preferred replicas");
                 let (ack, _) = oneshot::channel();
-                self.propose(
-                    Box::new(move |image, _| elections::elect_unclean_leaders(image, unclean)),
-                    ack,
-                );
+                self.propose(Box::new(|image, _| elections::balance_leaders(image)), ack);
             }
+        }
+        let unclean = settings.unclean_default;
+        let pending = timed_pass(
+            &mut self.next_unclean,
+            settings.unclean_interval,
+            now,
+            || elections::elect_unclean_leaders(self.node.image(), unclean).len(),
+        );
+        if pending > 0 {
+            tracing::warn!(
+                pending,
+                "unclean leader elections for offline partitions: records only other \
+                 replicas held are lost"
+            );
+            let (ack, _) = oneshot::channel();
+            self.propose(
+                Box::new(move |image, _| elections::elect_unclean_leaders(image, unclean)),
+                ack,
+            );
         }
     }
 
@@ -564,4 +542,28 @@ impl<T: Transport> Driver<T> {
             let _ = p.done.send(Err(err));
         }
     }
+}
+
+/// A periodic election pass whose next run is `next` (the first one `interval` from when it
+/// is first asked about): when due, the elections it would make (`pending`), and the next run
+/// `interval` later, or a second later when the pass hit its limit. 0 when not due.
+fn timed_pass(
+    next: &mut Option<Instant>,
+    interval: std::time::Duration,
+    now: Instant,
+    pending: impl FnOnce() -> usize,
+) -> usize {
+    if *next.get_or_insert(now + interval) > now {
+        return 0;
+    }
+    let pending = pending();
+    let full = pending >= elections::MAX_ELECTIONS_PER_PASS;
+    *next = Some(
+        now + if full {
+            std::time::Duration::from_secs(1)
+        } else {
+            interval
+        },
+    );
+    pending
 }

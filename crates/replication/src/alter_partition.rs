@@ -49,6 +49,16 @@ pub struct AlterPartitionProposal {
     pub change: IsrChange,
 }
 
+impl AlterPartitionProposal {
+    /// The proposed members with their broker epochs as the wire carries them (-1: unknown).
+    pub fn wire_isr(&self) -> Vec<(i32, i64)> {
+        self.new_isr_with_epochs
+            .iter()
+            .map(|m| (m.broker_id, m.wire_epoch()))
+            .collect()
+    }
+}
+
 /// The controller's answer to an [`AlterPartitionProposal`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AlterPartitionResult {
@@ -65,6 +75,20 @@ pub enum AlterPartitionResult {
         /// Kafka error code.
         error_code: i16,
     },
+}
+
+impl From<Result<(i32, i32), i16>> for AlterPartitionResult {
+    /// The partition's answer read off the response: the committed (leader epoch, partition
+    /// epoch), or the error code.
+    fn from(answer: Result<(i32, i32), i16>) -> Self {
+        match answer {
+            Ok((leader_epoch, partition_epoch)) => AlterPartitionResult::Accepted {
+                leader_epoch,
+                partition_epoch,
+            },
+            Err(error_code) => AlterPartitionResult::Failed { error_code },
+        }
+    }
 }
 
 /// What a replica does after a failed AlterPartition, by Kafka's rules.

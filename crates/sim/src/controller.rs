@@ -224,21 +224,11 @@ impl SimController {
             partition: i32::try_from(partition).unwrap_or(i32::MAX),
             leader_epoch: proposal.leader_epoch,
             partition_epoch: proposal.partition_epoch,
-            new_isr_with_epochs: proposal
-                .new_isr_with_epochs
-                .iter()
-                .map(|m| (m.broker_id, m.wire_epoch()))
-                .collect(),
+            new_isr_with_epochs: proposal.wire_isr(),
         };
         let (resp, records) =
             alter_partition(&self.image, &change.to_request(), ALTER_PARTITION_VERSION);
         self.apply(&records);
-        match change.answer(&resp) {
-            Ok((leader_epoch, partition_epoch)) => AlterPartitionResult::Accepted {
-                leader_epoch,
-                partition_epoch,
-            },
-            Err(error_code) => AlterPartitionResult::Failed { error_code },
-        }
+        change.answer(&resp).into()
     }
 }
