@@ -39,12 +39,16 @@ def pct(sorted_vals, p):
     return sorted_vals[i]
 
 
-def librdkafka_run(bootstrap, topic, records, size, acks, linger):
+def librdkafka_run(bootstrap, topic, records, size, acks, linger, idempotence=None):
+    """Throughput (records/s) and p99 delivery latency (ms); idempotence defaults to
+    acks == "all"."""
+    if idempotence is None:
+        idempotence = acks == "all"
     payload = os.urandom(size)
     lat = []
     errors = []
     p = Producer({"bootstrap.servers": bootstrap, "acks": acks, "linger.ms": linger,
-                  "max.in.flight": 5, "enable.idempotence": acks == "all",
+                  "max.in.flight": 5, "enable.idempotence": idempotence,
                   "queue.buffering.max.messages": 1_000_000,
                   "queue.buffering.max.kbytes": 1 << 21})
 

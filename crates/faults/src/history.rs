@@ -17,7 +17,7 @@
 //! | `time` | wall-clock nanoseconds since the Unix epoch |
 //! | `process` | the client (one producer, one consumer), never reused after a crash |
 //! | `type` | `invoke`, `ok`, `fail`, `info` |
-//! | `f` | `send`, `poll`, `commit`, `txn`, `assign`, `fault` |
+//! | `f` | `send`, `poll`, `commit`, `txn`, `assign`, `fault`, `stall` |
 //! | `sends` | records sent (`send`: one; `txn`: all of the transaction), offsets on `ok` |
 //! | `reads` | records a `poll` returned, in the order returned (each with `producer`: [id, epoch] of its batch, when the reader knows it) |
 //! | `commits` | `commit`: the positions committed |
@@ -57,6 +57,11 @@ pub enum OpFn {
     Assign,
     /// The nemesis (process `nemesis`): `invoke` when a fault starts, `ok` when it is healed.
     Fault,
+    /// A client that made no progress for its workload's stall limit (stuck inside its
+    /// client library) was abandoned, and the workload went on with a new one (`info`,
+    /// `error` says where it was stuck). Its open operations stay unknown; not an anomaly,
+    /// but counted in the report.
+    Stall,
 }
 
 /// One record sent or read.

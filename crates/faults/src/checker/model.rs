@@ -182,6 +182,17 @@ impl Model {
             }
         }
         for op in ops {
+            if op.f == OpFn::Stall {
+                s.client_stalls += 1;
+                if s.first_stall.is_none() {
+                    s.first_stall = Some(format!(
+                        "{}: {}",
+                        op.process,
+                        op.error.as_deref().unwrap_or("no reason given")
+                    ));
+                }
+                continue;
+            }
             if op.kind != OpType::Ok {
                 continue;
             }

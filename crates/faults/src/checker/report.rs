@@ -22,6 +22,9 @@ pub struct Stats {
     pub partitions_read_completely: u64,
     /// Healed faults (nemesis `ok`) per kind.
     pub faults: std::collections::BTreeMap<String, u64>,
+    /// Clients abandoned after a stall (`f: stall`), and the first one's process and error.
+    pub client_stalls: u64,
+    pub first_stall: Option<String>,
 }
 
 /// The result of [`super::check`].
@@ -101,6 +104,15 @@ impl fmt::Display for Report {
         if !s.faults.is_empty() {
             let faults: Vec<String> = s.faults.iter().map(|(k, n)| format!("{n} {k}")).collect();
             writeln!(f, "faults: {}", faults.join(", "))?;
+        }
+        if s.client_stalls > 0 {
+            writeln!(
+                f,
+                "clients abandoned after a stall (stuck in the client library; no anomaly): \
+                 {}, first: {}",
+                s.client_stalls,
+                s.first_stall.as_deref().unwrap_or("-")
+            )?;
         }
         writeln!(f, "{:<22} {:>7}  first example", "anomaly", "count")?;
         for class in Class::ALL {

@@ -274,6 +274,27 @@ fn nemesis_faults_are_counted_per_kind_in_the_report() {
 }
 
 #[test]
+fn an_abandoned_client_is_counted_and_its_open_send_stays_unknown() {
+    let mut h = H::default();
+    h.send("p1", "a", 0, 0, true).invoke("p1", "b", true);
+    let mut stall = Op::new("p1", OpType::Info, OpFn::Stall);
+    stall.error = Some("no progress for 60 s".into());
+    h.push(stall);
+    h.send("p2", "c", 0, 1, true)
+        .complete(&[(0, 0, "a"), (0, 1, "c")], &[(0, 2)]);
+    let report = h.check();
+    clean(&report);
+    assert_eq!(report.stats.client_stalls, 1);
+    assert_eq!(report.stats.sends_unknown, 1);
+    assert!(
+        report
+            .to_string()
+            .contains("abandoned after a stall (stuck in the client library; no anomaly): 1, first: p1: no progress for 60 s"),
+        "{report}"
+    );
+}
+
+#[test]
 fn an_idempotent_copy_under_a_new_epoch_is_counted_apart() {
     // (offset, producer id, epoch) of two copies of "a"; `None`: the reader did not say.
     let history = |copies: [(i64, Option<(i64, i16)>); 2]| {
