@@ -26,6 +26,10 @@ use crate::replica_manager::follower::{FollowOutcome, FollowTarget};
 /// fenced epoch): short, since the fix is usually the next metadata image.
 const PARTITION_ERROR_BACKOFF: Duration = Duration::from_millis(50);
 
+/// Fetched records this broker could not append (its log offline), logged at most once a
+/// second.
+static APPLY_FAILURES: crate::resources::LogLimiter = crate::resources::LogLimiter::new();
+
 /// How often the supervisor looks at leadership even without a change signal.
 const SUPERVISE_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -218,7 +222,11 @@ async fn fetch_loop(weak: Weak<Broker>, leader: i32) {
                     }
                     Ok(_) => {}
                     Err(e) => {
-                        tracing::warn!(topic = %target.topic, partition = target.partition, leader, error = %e, "cannot apply fetched records");
+                        // A full disk fails every fetch of every partition until space
+                        // returns: one line a second, counting the rest.
+                        if let Some(left_out) = APPLY_FAILURES.admit(crate::partitions::now_ms()) {
+                            tracing::warn!(topic = %target.topic, partition = target.partition, leader, error = %e, left_out, "cannot apply fetched records");
+                        }
                         partition_error = true;
                     }
                 }

@@ -1,7 +1,8 @@
 //! The fault scheduler: on a seeded schedule it injects one fault at a time into a
 //! [`TestCluster`] (kill -9 then restart; SIGSTOP past the broker session timeout then
 //! SIGCONT; SIGTERM then restart; a network partition of one node's controller links
-//! through the [`LinkProxies`]), holds it, heals it, and counts what it did. At most one
+//! through the [`LinkProxies`]; a full disk on one node through its [`NodeDisks`]), holds
+//! it, heals it, and counts what it did. At most one
 //! node is faulty at any moment, so a three-node quorum always keeps a majority.
 
 use std::collections::BTreeMap;
@@ -11,6 +12,7 @@ use vltava_testkit::broker_process::BrokerProcessError;
 use vltava_testkit::cluster::TestCluster;
 use vltava_testkit::rng::SplitMix64;
 
+use crate::disk::NodeDisks;
 use crate::proxy::LinkProxies;
 
 /// A kind of fault.
@@ -25,14 +27,18 @@ pub enum FaultKind {
     /// Every controller link to and from the node cut (black-holed) for longer than the
     /// broker session timeout, then healed; the node keeps running and serving clients.
     Partition,
+    /// The node's file system (data and metadata log) filled up for longer than the broker
+    /// session timeout, then the space freed; the node keeps running.
+    DiskFull,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 4] = [
+    pub const ALL: [FaultKind; 5] = [
         FaultKind::Kill,
         FaultKind::Pause,
         FaultKind::Restart,
         FaultKind::Partition,
+        FaultKind::DiskFull,
     ];
 
     pub fn name(self) -> &'static str {
@@ -41,6 +47,7 @@ impl FaultKind {
             FaultKind::Pause => "SIGSTOP > session timeout + SIGCONT",
             FaultKind::Restart => "SIGTERM + restart",
             FaultKind::Partition => "controller links partitioned > session timeout",
+            FaultKind::DiskFull => "disk full > session timeout, then freed",
         }
     }
 }
@@ -124,14 +131,36 @@ pub enum FaultError {
         #[source]
         source: BrokerProcessError,
     },
+    #[error("fault {kind} on node {node}: {source}")]
+    Disk {
+        kind: FaultKind,
+        node: usize,
+        #[source]
+        source: crate::disk::DiskError,
+    },
+}
+
+/// What the scheduler can reach besides the cluster's processes: the controller link
+/// proxies (partitions) and the nodes' file systems (disk full). A kind whose means is
+/// missing is not drawn.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Means<'a> {
+    pub proxies: Option<&'a LinkProxies>,
+    pub disks: Option<&'a NodeDisks>,
+}
+
+/// Why one injection failed.
+enum InjectError {
+    Cluster(BrokerProcessError),
+    Disk(crate::disk::DiskError),
 }
 
 /// Runs the schedule against `cluster`, returning the cluster (every node running) and
-/// the log. `stop` ends it early (checked between faults). Without `proxies` there are no
-/// partitions.
+/// the log. `stop` ends it early (checked between faults). Without `means.proxies` there
+/// are no partitions, without `means.disks` no full disks.
 pub fn run(
     cluster: &mut TestCluster,
-    proxies: Option<&LinkProxies>,
+    means: Means<'_>,
     schedule: &Schedule,
     stop: &std::sync::atomic::AtomicBool,
     mut on_event: impl FnMut(&FaultEvent),
@@ -144,8 +173,11 @@ pub fn run(
     } else {
         schedule.kinds.clone()
     };
-    if proxies.is_none() {
+    if means.proxies.is_none() {
         kinds.retain(|k| *k != FaultKind::Partition);
+    }
+    if means.disks.is_none() {
+        kinds.retain(|k| *k != FaultKind::DiskFull);
     }
     if kinds.is_empty() {
         return Ok(log);
@@ -158,8 +190,10 @@ pub fn run(
         let kind = kinds[rng.below(kinds.len() as u64) as usize];
         let node = rng.below(cluster.len() as u64) as usize;
         let start = crate::history::now_ns();
-        let note = inject(cluster, proxies, kind, node, schedule, &mut rng)
-            .map_err(|source| FaultError::Cluster { kind, node, source })?;
+        let note = inject(cluster, means, kind, node, schedule, &mut rng).map_err(|e| match e {
+            InjectError::Cluster(source) => FaultError::Cluster { kind, node, source },
+            InjectError::Disk(source) => FaultError::Disk { kind, node, source },
+        })?;
         let event = FaultEvent {
             kind,
             node,
@@ -174,6 +208,27 @@ pub fn run(
 }
 
 fn inject(
+    cluster: &mut TestCluster,
+    means: Means<'_>,
+    kind: FaultKind,
+    node: usize,
+    schedule: &Schedule,
+    rng: &mut SplitMix64,
+) -> Result<Option<String>, InjectError> {
+    if kind == FaultKind::DiskFull {
+        let hold = schedule.session_timeout + rng.millis(500, 2000);
+        if let Some(d) = means.disks {
+            d.fill(node).map_err(InjectError::Disk)?;
+            std::thread::sleep(hold);
+            d.free(node).map_err(InjectError::Disk)?;
+        }
+        return Ok(None);
+    }
+    inject_process(cluster, means.proxies, kind, node, schedule, rng).map_err(InjectError::Cluster)
+}
+
+/// The faults on a node's process or its links.
+fn inject_process(
     cluster: &mut TestCluster,
     proxies: Option<&LinkProxies>,
     kind: FaultKind,
@@ -212,6 +267,7 @@ fn inject(
             }
             Ok(None)
         }
+        FaultKind::DiskFull => Ok(None),
     }
 }
 

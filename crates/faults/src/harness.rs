@@ -1,10 +1,12 @@
 //! One harness run: start a [`TestCluster`] whose controllers reach each other through
-//! [`LinkProxies`], create the workload topic with the configured
+//! [`LinkProxies`] and whose nodes each keep their data on a file system of their own
+//! ([`NodeDisks`], for disk-full faults), create the workload topic with the configured
 //! replication factor, run the workloads while the fault scheduler injects faults, heal,
 //! stop the workloads, read every partition completely once every node is back, write the
 //! merged history and check it.
 
 use crate::checker::{self, Report};
+use crate::disk::{DISK_BYTES, NodeDisks};
 use crate::faults::{self, FaultError, FaultKind, FaultLog, Schedule};
 use crate::final_read::{self, FinalReadError};
 use crate::history::{self, HistoryError, Recorder};
@@ -114,12 +116,27 @@ pub fn run(cfg: &Config) -> Result<Outcome, HarnessError> {
     std::fs::create_dir_all(&cfg.out_dir)
         .map_err(|e| HarnessError::OutDir(cfg.out_dir.clone(), e))?;
     let proxies = LinkProxies::start(cfg.nodes)?;
+    // Each node's data on a file system of its own, when full disks are among the faults.
+    let wants_disks = cfg.kinds.is_empty() || cfg.kinds.contains(&FaultKind::DiskFull);
+    let mut disks = wants_disks.then(|| NodeDisks::new(DISK_BYTES));
     let mut cluster =
         // No settings beyond TestCluster's: the preferred-leader rebalance keeps Kafka's 300 s
         // interval. With it every 10 s (the group coordinators moving that often) one of ten
         // short runs hung on librdkafka's consumer losing its coordinator (docs/faults.md,
         // "librdkafka's group consumer deadlocks after brokers disagree about a node").
-        TestCluster::start_with_voters(cfg.nodes, None, &[], |i, ports| proxies.voters(i, ports))?;
+        TestCluster::start_with_voters_and_prefix(
+            cfg.nodes,
+            None,
+            &[],
+            |i, ports| proxies.voters(i, ports),
+            |i, data_dir| match disks.as_mut() {
+                Some(d) => d.mount(i, data_dir).map_err(|e| BrokerProcessError::Io {
+                    what: format!("node {i}'s file system for disk-full faults (leave them out with --fault)"),
+                    source: std::io::Error::other(e.to_string()),
+                }),
+                None => Ok(Vec::new()),
+            },
+        )?;
     let bootstrap = cluster.bootstrap();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -189,9 +206,13 @@ pub fn run(cfg: &Config) -> Result<Outcome, HarnessError> {
         session_timeout: SESSION_TIMEOUT,
     };
     let total = cfg.faults;
+    let means = faults::Means {
+        proxies: Some(&proxies),
+        disks: disks.as_ref(),
+    };
     let log = faults::run(
         &mut cluster,
-        Some(&proxies),
+        means,
         &schedule,
         &AtomicBool::new(false),
         |e| {
@@ -243,6 +264,7 @@ pub fn run(cfg: &Config) -> Result<Outcome, HarnessError> {
     history::write_file(&path, &ops)?;
     let report = checker::check(&ops);
     drop(cluster);
+    drop(disks);
     Ok(Outcome {
         report,
         faults: log,

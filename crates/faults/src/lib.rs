@@ -6,6 +6,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod checker;
+pub mod disk;
 pub mod faults;
 pub mod final_read;
 pub mod harness;

@@ -34,7 +34,8 @@ struct Args {
     partitions: i32,
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Only these fault kinds: kill, pause, restart, partition (repeatable).
+    /// Only these fault kinds: kill, pause, restart, partition, disk-full (repeatable;
+    /// disk-full, among the defaults, needs root or CAP_SYS_ADMIN for a mount namespace).
     #[arg(long = "fault", value_parser = parse_kind)]
     kinds: Vec<FaultKind>,
     /// Leave out the confluent-kafka workload.
@@ -61,8 +62,9 @@ fn parse_kind(s: &str) -> Result<FaultKind, String> {
         "pause" => Ok(FaultKind::Pause),
         "restart" => Ok(FaultKind::Restart),
         "partition" => Ok(FaultKind::Partition),
+        "disk-full" => Ok(FaultKind::DiskFull),
         _ => Err(format!(
-            "unknown fault kind {s} (kill, pause, restart, partition)"
+            "unknown fault kind {s} (kill, pause, restart, partition, disk-full)"
         )),
     }
 }

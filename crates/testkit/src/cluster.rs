@@ -84,6 +84,8 @@ struct ClusterNode {
     controller_port: u16,
     config: PathBuf,
     stderr: PathBuf,
+    /// Command and arguments the node's processes run under (`nsenter ... --`), or none.
+    prefix: Vec<String>,
     child: Option<Child>,
 }
 
@@ -94,6 +96,18 @@ pub struct TestCluster {
     dir: PathBuf,
     cluster_id: String,
     nodes: Vec<ClusterNode>,
+}
+
+/// `bin` as a command, run under `prefix` (a command and its arguments) when there is one.
+fn command(prefix: &[String], bin: &Path) -> Command {
+    match prefix.split_first() {
+        Some((program, args)) => {
+            let mut c = Command::new(program);
+            c.args(args).arg(bin);
+            c
+        }
+        None => Command::new(bin),
+    }
 }
 
 /// A port free at the time of asking (the listener is closed before the node binds it).
@@ -136,7 +150,7 @@ impl TestCluster {
                 .collect::<Vec<_>>()
                 .join(",")
         };
-        Self::start_planned(roles, bin, properties, voters)
+        Self::start_planned(roles, bin, properties, voters, |_, _| Ok(Vec::new()))
     }
 
     /// As [`TestCluster::start_with`] (combined nodes), with node `i`'s
@@ -149,16 +163,46 @@ impl TestCluster {
         voters: impl Fn(usize, &[u16]) -> String,
     ) -> Result<TestCluster, BrokerProcessError> {
         let n = n.clamp(1, MAX_NODES);
-        Self::start_planned(&vec![NodeRole::Combined; n], bin, properties, voters)
+        Self::start_planned(
+            &vec![NodeRole::Combined; n],
+            bin,
+            properties,
+            voters,
+            |_, _| Ok(Vec::new()),
+        )
+    }
+
+    /// As [`TestCluster::start_with_voters`], with every process of node `i` (its
+    /// `storage format` and each start) run under the command `prefix(i, data_dir)`
+    /// returns (for example `nsenter -t PID -m --`, to put its data dir on a file system of
+    /// a mount namespace the caller made); `prefix` is called once per node, after the
+    /// node's directory exists and before anything is written to `data_dir`.
+    pub fn start_with_voters_and_prefix(
+        n: usize,
+        bin: Option<&Path>,
+        properties: &[&str],
+        voters: impl Fn(usize, &[u16]) -> String,
+        prefix: impl FnMut(usize, &Path) -> Result<Vec<String>, BrokerProcessError>,
+    ) -> Result<TestCluster, BrokerProcessError> {
+        let n = n.clamp(1, MAX_NODES);
+        Self::start_planned(
+            &vec![NodeRole::Combined; n],
+            bin,
+            properties,
+            voters,
+            prefix,
+        )
     }
 
     /// Starts one node per entry of `roles`, node `i`'s voters given by
-    /// `voters(i, every node's controller port)`.
+    /// `voters(i, every node's controller port)`, its processes run under
+    /// `prefix(i, its data dir)`.
     fn start_planned(
         roles: &[NodeRole],
         bin: Option<&Path>,
         properties: &[&str],
         voters: impl Fn(usize, &[u16]) -> String,
+        mut prefix: impl FnMut(usize, &Path) -> Result<Vec<String>, BrokerProcessError>,
     ) -> Result<TestCluster, BrokerProcessError> {
         let roles = &roles[..roles.len().min(MAX_NODES)];
         if !roles.iter().any(|r| r.is_controller()) || !roles.iter().any(|r| r.is_broker()) {
@@ -184,6 +228,8 @@ impl TestCluster {
         for (i, (client, controller)) in ports.iter().enumerate() {
             let node_dir = dir.join(format!("node-{i}"));
             std::fs::create_dir_all(&node_dir).map_err(io_error("creating a node dir"))?;
+            let data_dir = node_dir.join("data");
+            let node_prefix = prefix(i, &data_dir)?;
             let role = roles[i];
             let listeners = match role {
                 NodeRole::Combined => format!(
@@ -208,7 +254,7 @@ impl TestCluster {
                  group.initial.rebalance.delay.ms=0\n",
                 role.process_roles(),
                 voters(i, &controller_ports),
-                node_dir.join("data").display()
+                data_dir.display()
             );
             for p in properties {
                 text.push_str(p);
@@ -216,7 +262,7 @@ impl TestCluster {
             }
             let config = node_dir.join("server.properties");
             std::fs::write(&config, text).map_err(io_error("writing server.properties"))?;
-            let status = Command::new(&bin)
+            let status = command(&node_prefix, &bin)
                 .args(["storage", "format", "-t", &cluster_id, "-c"])
                 .arg(&config)
                 .stdout(Stdio::null())
@@ -236,6 +282,7 @@ impl TestCluster {
                 controller_port: *controller,
                 config,
                 stderr: node_dir.join("stderr.log"),
+                prefix: node_prefix,
                 child: None,
             });
         }
@@ -401,7 +448,7 @@ impl TestCluster {
             .append(true)
             .open(&node.stderr)
             .map_err(io_error("opening a node's stderr log"))?;
-        let mut child = Command::new(&self.bin)
+        let mut child = command(&node.prefix, &self.bin)
             .args(["server", "start", "-c"])
             .arg(&node.config)
             .stdin(Stdio::null())
