@@ -17,8 +17,8 @@ use crate::broker::Broker;
 use crate::handlers::{
     admin, api_versions, delete_records, describe_cluster, describe_configs, describe_log_dirs,
     describe_producers, describe_quorum, describe_topic_partitions, fetch, find_coordinator,
-    init_producer_id, list_offsets, metadata, offset_for_leader_epoch, produce, security,
-    unsupported, write_txn_markers,
+    init_producer_id, list_offsets, metadata, offset_commit, offset_for_leader_epoch, produce,
+    security, unsupported, write_txn_markers,
 };
 
 /// Why a request got no answer.
@@ -128,11 +128,17 @@ pub async fn dispatch(
         RequestBody::DescribeCluster(r) => describe_cluster::handle(&broker, &r, version),
         RequestBody::DescribeQuorum(r) => describe_quorum::handle(&broker, &r, version).await,
         RequestBody::FindCoordinator(r) => find_coordinator::handle(&broker, &r, version).await,
+        RequestBody::OffsetCommit(r) => {
+            let Some(coordinator) = broker.coordinator() else {
+                return Err(Unanswered::NotStarted(key));
+            };
+            let cache = broker.metadata();
+            offset_commit::handle(&cache, coordinator, (&client_id, &client_host), version, r).await
+        }
         body @ (RequestBody::JoinGroup(_)
         | RequestBody::SyncGroup(_)
         | RequestBody::Heartbeat(_)
         | RequestBody::LeaveGroup(_)
-        | RequestBody::OffsetCommit(_)
         | RequestBody::TxnOffsetCommit(_)
         | RequestBody::OffsetFetch(_)
         | RequestBody::DescribeGroups(_)

@@ -111,6 +111,8 @@ fn entry(
         config_source: source,
         is_sensitive: false,
         config_type,
+        // Kafka answers null unless documentation was asked for; Vltava has none to give.
+        documentation: None,
         ..Default::default()
     }
 }

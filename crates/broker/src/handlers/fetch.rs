@@ -45,6 +45,7 @@ pub(crate) fn partition_error(index: i32, code: i16) -> PartitionData {
         high_watermark: -1,
         last_stable_offset: -1,
         log_start_offset: -1,
+        aborted_transactions: None,
         records: Some(Bytes::new()),
         ..Default::default()
     }
@@ -127,7 +128,15 @@ pub(crate) fn read_partition(
         Ok(b) => b,
         Err(e) => {
             crate::resources::report_storage_error(name, index, &e);
-            data.error_code = error_codes::for_storage(&e);
+            let code = error_codes::for_storage(&e);
+            if isolation != FetchIsolation::LogEnd {
+                // Kafka answers a client's failed read (OFFSET_OUT_OF_RANGE, ...) with
+                // unknown (-1) offsets (found by the differential test against Kafka).
+                return partition_error(index, code);
+            }
+            // A follower takes the leader's log start from an OFFSET_OUT_OF_RANGE answer
+            // (Kafka's follower asks with ListOffsets instead).
+            data.error_code = code;
             return data;
         }
     };

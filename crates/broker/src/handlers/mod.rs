@@ -18,6 +18,7 @@ pub mod init_producer_id;
 pub mod leader_hint;
 pub mod list_offsets;
 pub mod metadata;
+pub mod offset_commit;
 pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod security;

@@ -139,9 +139,13 @@ fn produce_partition(
                 None => error_response(index, error_codes::NOT_LEADER_OR_FOLLOWER, None),
             })
         }
-        Err(ReplicaRequestError::Replica(e)) => {
-            Answer::Ready(error_response(index, e.code(), Some(e.to_string())))
-        }
+        Err(ReplicaRequestError::Replica(e)) => Answer::Ready(refused_by_the_log(
+            broker,
+            topic,
+            index,
+            e.code(),
+            e.to_string(),
+        )),
         Err(ReplicaRequestError::Storage(e)) => {
             crate::resources::report_storage_error(topic, index, &e);
             if matches!(
@@ -150,13 +154,42 @@ fn produce_partition(
             ) {
                 log_producer_state_refusal(topic, index, &e);
             }
-            Answer::Ready(error_response(
+            Answer::Ready(refused_by_the_log(
+                broker,
+                topic,
                 index,
                 error_codes::for_storage(&e),
-                Some(e.to_string()),
+                e.to_string(),
             ))
         }
     }
+}
+
+/// A refusal by a partition this broker hosts. As Kafka does, the answer carries the log
+/// start offset, except for the refusals Kafka answers without one (an unknown partition,
+/// not the leader, a batch too large or corrupt, a storage error): found by the differential
+/// test against Kafka (an OUT_OF_ORDER_SEQUENCE_NUMBER answer).
+fn refused_by_the_log(
+    broker: &Broker,
+    topic: &str,
+    index: i32,
+    code: i16,
+    message: String,
+) -> PartitionProduceResponse {
+    let mut resp = error_response(index, code, Some(message));
+    let without_start = [
+        UNKNOWN_TOPIC_OR_PARTITION,
+        error_codes::NOT_LEADER_OR_FOLLOWER,
+        error_codes::MESSAGE_TOO_LARGE,
+        CORRUPT_MESSAGE,
+        KAFKA_STORAGE_ERROR,
+    ];
+    if !without_start.contains(&code) {
+        if let Some(hosted) = broker.replicas.get(topic, index) {
+            resp.log_start_offset = hosted.partition.log().log_start_offset();
+        }
+    }
+    resp
 }
 
 /// Produces refused by the producer state.

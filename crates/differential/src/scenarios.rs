@@ -1,0 +1,639 @@
+//! The request sequences sent to both brokers. Each scenario uses topics and groups of its
+//! own, builds every request the same way for both (ids a broker assigned, such as topic
+//! and producer ids, are read from its own earlier answers), and records the steps whose
+//! answers are compared. Set-up and waits (for leaders after a create, for a deletion to
+//! show) go unrecorded.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+use bytes::Bytes;
+use vltava_protocol::messages::create_partitions_request::CreatePartitionsTopic;
+use vltava_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use vltava_protocol::messages::delete_records_request::{
+    DeleteRecordsPartition, DeleteRecordsTopic,
+};
+use vltava_protocol::messages::delete_topics_request::DeleteTopicState;
+use vltava_protocol::messages::describe_configs_request::DescribeConfigsResource;
+use vltava_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use vltava_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+use vltava_protocol::messages::metadata_request::MetadataRequestTopic;
+use vltava_protocol::messages::offset_commit_request::{
+    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+};
+use vltava_protocol::messages::offset_fetch_request::{
+    OffsetFetchRequestGroup, OffsetFetchRequestTopic, OffsetFetchRequestTopics,
+};
+use vltava_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use vltava_protocol::messages::{
+    CreatePartitionsRequest, CreateTopicsRequest, DeleteRecordsRequest, DeleteTopicsRequest,
+    DescribeConfigsRequest, DescribeGroupsRequest, FetchRequest, FindCoordinatorRequest,
+    InitProducerIdRequest, ListGroupsRequest, ListOffsetsRequest, MetadataRequest,
+    OffsetCommitRequest, OffsetFetchRequest, ProduceRequest,
+};
+use vltava_protocol::{ApiKey, Uuid};
+use vltava_records::builder::{BatchBuilder, BatchBuilderConfig};
+
+use crate::session::Session;
+
+/// The scenarios, by name (the order they run in).
+pub const SCENARIOS: &[&str] = &["topics", "produce_fetch", "offsets", "idempotence"];
+
+/// Runs scenario `name` on `s`.
+pub async fn run(name: &str, s: &mut Session) -> Result<()> {
+    match name {
+        "topics" => topics(s).await,
+        "produce_fetch" => produce_fetch(s).await,
+        "offsets" => offsets(s).await,
+        "idempotence" => idempotence(s).await,
+        _ => bail!("no scenario {name}"),
+    }
+}
+
+/// Base timestamp of every record sent (fixed, so stored batches are byte-equal).
+const TIMESTAMP: i64 = 1_700_000_000_000;
+/// How long a wait for metadata to settle may take.
+const SETTLE: Duration = Duration::from_secs(30);
+
+fn topic(name: &str, partitions: i32, rf: i16) -> CreatableTopic {
+    CreatableTopic {
+        name: name.into(),
+        num_partitions: partitions,
+        replication_factor: rf,
+        ..Default::default()
+    }
+}
+
+fn create(topics: Vec<CreatableTopic>, validate_only: bool) -> CreateTopicsRequest {
+    CreateTopicsRequest {
+        topics,
+        timeout_ms: 30_000,
+        validate_only,
+        ..Default::default()
+    }
+}
+
+fn metadata(names: &[&str]) -> MetadataRequest {
+    MetadataRequest {
+        topics: Some(
+            names
+                .iter()
+                .map(|n| MetadataRequestTopic {
+                    name: Some((*n).into()),
+                    ..Default::default()
+                })
+                .collect(),
+        ),
+        allow_auto_topic_creation: false,
+        ..Default::default()
+    }
+}
+
+/// Waits until `name` has `partitions` partitions, each with a leader.
+async fn wait_for_leaders(s: &mut Session, name: &str, partitions: usize) -> Result<()> {
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        let m = s.call(metadata(&[name])).await?;
+        let ready = m.topics.iter().any(|t| {
+            t.error_code == 0
+                && t.partitions.len() == partitions
+                && t.partitions
+                    .iter()
+                    .all(|p| p.error_code == 0 && p.leader_id >= 0)
+        });
+        if ready {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("{name}: no leader for every partition within {SETTLE:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until `name` is unknown.
+async fn wait_until_gone(s: &mut Session, name: &str) -> Result<()> {
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        let m = s.call(metadata(&[name])).await?;
+        if m.topics.iter().all(|t| t.error_code == 3) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("{name}: still listed {SETTLE:?} after its deletion");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The id this broker gave `name`.
+async fn topic_id(s: &mut Session, name: &str) -> Result<Uuid> {
+    let m = s.call(metadata(&[name])).await?;
+    match m.topics.first() {
+        Some(t) if t.error_code == 0 => Ok(t.topic_id),
+        _ => bail!("{name}: no topic id"),
+    }
+}
+
+/// A batch of `count` records `k{first+i}` = `v{first+i}` with timestamps `TIMESTAMP + i`,
+/// written by producer `(id, epoch)` from `sequence` (-1, -1, -1: no producer).
+fn batch(first: usize, count: usize, producer: (i64, i16, i32)) -> Result<Bytes> {
+    let mut b = BatchBuilder::new(BatchBuilderConfig {
+        producer_id: producer.0,
+        producer_epoch: producer.1,
+        base_sequence: producer.2,
+        ..Default::default()
+    });
+    for i in first..first + count {
+        let key = format!("k{i}");
+        let value = format!("v{i}");
+        b.append(
+            TIMESTAMP + i as i64,
+            Some(key.as_bytes()),
+            Some(value.as_bytes()),
+            &[],
+        )?;
+    }
+    Ok(b.build()?)
+}
+
+fn produce(name: &str, partition: i32, acks: i16, records: Bytes) -> ProduceRequest {
+    ProduceRequest {
+        acks,
+        timeout_ms: 30_000,
+        topic_data: vec![TopicProduceData {
+            name: name.into(),
+            partition_data: vec![PartitionProduceData {
+                index: partition,
+                records: Some(records),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+fn list_offsets(name: &str, partition: i32, timestamp: i64) -> ListOffsetsRequest {
+    ListOffsetsRequest {
+        replica_id: -1,
+        topics: vec![ListOffsetsTopic {
+            name: name.into(),
+            partitions: vec![ListOffsetsPartition {
+                partition_index: partition,
+                current_leader_epoch: -1,
+                timestamp,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        timeout_ms: 30_000,
+        ..Default::default()
+    }
+}
+
+fn fetch(name: &str, id: Uuid, partition: i32, offset: i64) -> FetchRequest {
+    FetchRequest {
+        replica_id: -1,
+        max_wait_ms: 0,
+        min_bytes: 1,
+        max_bytes: 1 << 20,
+        session_id: 0,
+        session_epoch: -1,
+        topics: vec![FetchTopic {
+            topic: name.into(),
+            topic_id: id,
+            partitions: vec![FetchPartition {
+                partition,
+                current_leader_epoch: -1,
+                fetch_offset: offset,
+                last_fetched_epoch: -1,
+                log_start_offset: -1,
+                partition_max_bytes: 1 << 20,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+/// CreateTopics with its errors, Metadata, DescribeConfigs, CreatePartitions, DeleteTopics.
+async fn topics(s: &mut Session) -> Result<()> {
+    let mut a = topic("diff-topics-a", 3, 1);
+    a.configs = vec![
+        CreatableTopicConfig {
+            name: "cleanup.policy".into(),
+            value: Some("compact".into()),
+            ..Default::default()
+        },
+        CreatableTopicConfig {
+            name: "retention.ms".into(),
+            value: Some("1000000".into()),
+            ..Default::default()
+        },
+    ];
+    s.send("create", create(vec![a.clone()], false)).await?;
+    wait_for_leaders(s, "diff-topics-a", 3).await?;
+    s.send("create an existing topic", create(vec![a], false))
+        .await?;
+    s.send(
+        "create an invalid name",
+        create(vec![topic("bad topic!", 1, 1)], false),
+    )
+    .await?;
+    s.send(
+        "create with 0 partitions",
+        create(vec![topic("diff-topics-zero", 0, 1)], false),
+    )
+    .await?;
+    s.send(
+        "create with more replicas than brokers",
+        create(vec![topic("diff-topics-rf3", 1, 3)], false),
+    )
+    .await?;
+    s.send(
+        "create validate-only",
+        create(vec![topic("diff-topics-validate", 2, 1)], true),
+    )
+    .await?;
+    let mut bad_config = topic("diff-topics-bad-config", 1, 1);
+    bad_config.configs = vec![CreatableTopicConfig {
+        name: "retention.ms".into(),
+        value: Some("not-a-number".into()),
+        ..Default::default()
+    }];
+    s.send(
+        "create with an invalid config value",
+        create(vec![bad_config], false),
+    )
+    .await?;
+    s.send(
+        "metadata of the created and the validated topic",
+        metadata(&["diff-topics-a", "diff-topics-validate"]),
+    )
+    .await?;
+    s.send(
+        "describe configs",
+        DescribeConfigsRequest {
+            resources: vec![DescribeConfigsResource {
+                resource_type: 2,
+                resource_name: "diff-topics-a".into(),
+                configuration_keys: Some(vec![
+                    "cleanup.policy".into(),
+                    "retention.ms".into(),
+                    "segment.bytes".into(),
+                    "min.insync.replicas".into(),
+                ]),
+                ..Default::default()
+            }],
+            ..Default::default()
+        },
+    )
+    .await?;
+    let partitions = |count| CreatePartitionsRequest {
+        topics: vec![CreatePartitionsTopic {
+            name: "diff-topics-a".into(),
+            count,
+            assignments: None,
+            ..Default::default()
+        }],
+        timeout_ms: 30_000,
+        validate_only: false,
+        ..Default::default()
+    };
+    s.send("grow to 5 partitions", partitions(5)).await?;
+    wait_for_leaders(s, "diff-topics-a", 5).await?;
+    s.send("shrink to 2 partitions", partitions(2)).await?;
+    s.send("metadata after growing", metadata(&["diff-topics-a"]))
+        .await?;
+    // v6+ names topics as states (name or id), older versions as names.
+    let by_state = s.version(ApiKey::DeleteTopics) >= 6;
+    s.send(
+        "delete",
+        DeleteTopicsRequest {
+            topics: if by_state {
+                vec![DeleteTopicState {
+                    name: Some("diff-topics-a".into()),
+                    topic_id: Uuid::ZERO,
+                    ..Default::default()
+                }]
+            } else {
+                Vec::new()
+            },
+            topic_names: if by_state {
+                Vec::new()
+            } else {
+                vec!["diff-topics-a".into()]
+            },
+            timeout_ms: 30_000,
+            ..Default::default()
+        },
+    )
+    .await?;
+    wait_until_gone(s, "diff-topics-a").await?;
+    s.send("metadata after deleting", metadata(&["diff-topics-a"]))
+        .await?;
+    Ok(())
+}
+
+/// Produce (acks 1 and all, unknown partitions), ListOffsets, Fetch (in and out of range),
+/// DeleteRecords and what Fetch and ListOffsets answer after it.
+async fn produce_fetch(s: &mut Session) -> Result<()> {
+    const T: &str = "diff-produce";
+    s.call(create(vec![topic(T, 1, 1)], false)).await?;
+    wait_for_leaders(s, T, 1).await?;
+    let id = topic_id(s, T).await?;
+    let none = (-1, -1, -1);
+    s.send(
+        "produce 3 records, acks=1",
+        produce(T, 0, 1, batch(0, 3, none)?),
+    )
+    .await?;
+    s.send(
+        "produce 2 records, acks=all",
+        produce(T, 0, -1, batch(3, 2, none)?),
+    )
+    .await?;
+    s.send(
+        "produce to a partition that does not exist",
+        produce(T, 7, 1, batch(5, 1, none)?),
+    )
+    .await?;
+    s.send(
+        "produce to a topic that does not exist",
+        produce("diff-produce-nope", 0, 1, batch(5, 1, none)?),
+    )
+    .await?;
+    s.send("list offsets earliest", list_offsets(T, 0, -2))
+        .await?;
+    s.send("list offsets latest", list_offsets(T, 0, -1))
+        .await?;
+    s.send(
+        "list offsets by the timestamp of the 5th record",
+        list_offsets(T, 0, TIMESTAMP + 4),
+    )
+    .await?;
+    s.send(
+        "list offsets after the last timestamp",
+        list_offsets(T, 0, TIMESTAMP + 100),
+    )
+    .await?;
+    s.send("list offsets max timestamp", list_offsets(T, 0, -3))
+        .await?;
+    s.send("fetch from 0", fetch(T, id, 0, 0)).await?;
+    s.send("fetch from 3", fetch(T, id, 0, 3)).await?;
+    s.send("fetch at the log end", fetch(T, id, 0, 5)).await?;
+    s.send("fetch beyond the log end", fetch(T, id, 0, 99))
+        .await?;
+    s.send(
+        "delete records before offset 2",
+        DeleteRecordsRequest {
+            topics: vec![DeleteRecordsTopic {
+                name: T.into(),
+                partitions: vec![DeleteRecordsPartition {
+                    partition_index: 0,
+                    offset: 2,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            timeout_ms: 30_000,
+            ..Default::default()
+        },
+    )
+    .await?;
+    s.send(
+        "list offsets earliest after deleting",
+        list_offsets(T, 0, -2),
+    )
+    .await?;
+    s.send("fetch from 0 after deleting", fetch(T, id, 0, 0))
+        .await?;
+    s.send("fetch from 2 after deleting", fetch(T, id, 0, 2))
+        .await?;
+    Ok(())
+}
+
+fn commit(
+    group: &str,
+    generation: i32,
+    member: &str,
+    parts: &[(&str, i32, i64)],
+) -> OffsetCommitRequest {
+    let mut topics: Vec<OffsetCommitRequestTopic> = Vec::new();
+    for (name, partition, offset) in parts {
+        let p = OffsetCommitRequestPartition {
+            partition_index: *partition,
+            committed_offset: *offset,
+            committed_leader_epoch: -1,
+            commit_timestamp: -1,
+            committed_metadata: Some(format!("m{offset}").as_str().into()),
+            ..Default::default()
+        };
+        match topics.last_mut() {
+            Some(t) if t.name.as_str() == *name => t.partitions.push(p),
+            _ => topics.push(OffsetCommitRequestTopic {
+                name: (*name).into(),
+                partitions: vec![p],
+                ..Default::default()
+            }),
+        }
+    }
+    OffsetCommitRequest {
+        group_id: group.into(),
+        generation_id_or_member_epoch: generation,
+        member_id: member.into(),
+        retention_time_ms: -1,
+        topics,
+        ..Default::default()
+    }
+}
+
+/// OffsetFetch of one group: as a list of groups from v8, one group before.
+fn offset_fetch(s: &Session, group: &str, topic: &str, partitions: &[i32]) -> OffsetFetchRequest {
+    if s.version(ApiKey::OffsetFetch) < 8 {
+        return OffsetFetchRequest {
+            group_id: group.into(),
+            topics: Some(vec![OffsetFetchRequestTopic {
+                name: topic.into(),
+                partition_indexes: partitions.to_vec(),
+                ..Default::default()
+            }]),
+            require_stable: true,
+            ..Default::default()
+        };
+    }
+    OffsetFetchRequest {
+        groups: vec![OffsetFetchRequestGroup {
+            group_id: group.into(),
+            member_id: None,
+            member_epoch: -1,
+            topics: Some(vec![OffsetFetchRequestTopics {
+                name: topic.into(),
+                partition_indexes: partitions.to_vec(),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }],
+        require_stable: true,
+        ..Default::default()
+    }
+}
+
+/// FindCoordinator, OffsetCommit of a group without members (and its errors),
+/// OffsetFetch, ListGroups, DescribeGroups.
+async fn offsets(s: &mut Session) -> Result<()> {
+    const T: &str = "diff-offsets";
+    const G: &str = "diff-group";
+    s.call(create(vec![topic(T, 2, 1)], false)).await?;
+    wait_for_leaders(s, T, 2).await?;
+    // v4+ carries the keys as a list, older versions one key.
+    let batched = s.version(ApiKey::FindCoordinator) >= 4;
+    let find = FindCoordinatorRequest {
+        key: if batched { "".into() } else { G.into() },
+        key_type: 0,
+        coordinator_keys: if batched { vec![G.into()] } else { Vec::new() },
+        ..Default::default()
+    };
+    // The coordinator may be loading its partition at first: wait for an answer without
+    // an error before recording one.
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        let r = s.call(find.clone()).await?;
+        let ok = r.error_code == 0 && r.coordinators.iter().all(|c| c.error_code == 0);
+        if ok {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("no group coordinator within {SETTLE:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    s.send("find the group coordinator", find).await?;
+    // Kafka answers NOT_COORDINATOR (or COORDINATOR_LOAD_IN_PROGRESS) until the group's
+    // `__consumer_offsets` partition is loaded, some time after FindCoordinator names it.
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        let r = s.call(offset_fetch(s, G, T, &[0])).await?;
+        let code = r.groups.first().map_or(r.error_code, |g| g.error_code);
+        if code != 14 && code != 16 {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("the group coordinator did not load within {SETTLE:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    s.send(
+        "commit offsets of a group without members",
+        commit(G, -1, "", &[(T, 0, 5), (T, 1, 7)]),
+    )
+    .await?;
+    s.send(
+        "fetch the committed offsets",
+        offset_fetch(s, G, T, &[0, 1]),
+    )
+    .await?;
+    s.send(
+        "commit to a partition that does not exist",
+        commit(G, -1, "", &[(T, 9, 1)]),
+    )
+    .await?;
+    s.send(
+        "commit to a topic that does not exist",
+        commit(G, -1, "", &[("diff-offsets-nope", 0, 1)]),
+    )
+    .await?;
+    s.send(
+        "commit with a generation and a member the group does not have",
+        commit(G, 5, "someone", &[(T, 0, 9)]),
+    )
+    .await?;
+    s.send(
+        "fetch the offsets of a group that never committed",
+        offset_fetch(s, "diff-group-none", T, &[0]),
+    )
+    .await?;
+    s.send(
+        "list groups",
+        ListGroupsRequest {
+            ..Default::default()
+        },
+    )
+    .await?;
+    s.send(
+        "describe the group and an unknown one",
+        DescribeGroupsRequest {
+            groups: vec![G.into(), "diff-group-none".into()],
+            ..Default::default()
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// An idempotent producer's batches: first, a retry (duplicate), a gap, a new epoch not
+/// starting at 0, an unknown producer.
+async fn idempotence(s: &mut Session) -> Result<()> {
+    const T: &str = "diff-idempotence";
+    s.call(create(vec![topic(T, 1, 1)], false)).await?;
+    wait_for_leaders(s, T, 1).await?;
+    let request = InitProducerIdRequest {
+        transactional_id: None,
+        transaction_timeout_ms: -1,
+        producer_id: -1,
+        producer_epoch: -1,
+        ..Default::default()
+    };
+    // Kafka answers COORDINATOR_LOAD_IN_PROGRESS until its producer id manager has a block
+    // of ids from the controller.
+    let deadline = Instant::now() + SETTLE;
+    while s.call(request.clone()).await?.error_code != 0 {
+        if Instant::now() > deadline {
+            bail!("no producer id within {SETTLE:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let init = s.send("init an idempotent producer id", request).await?;
+    let (pid, epoch) = (init.producer_id, init.producer_epoch);
+    s.note(&format!("producer epoch {epoch}"));
+    s.send(
+        "produce sequence 0-2",
+        produce(T, 0, -1, batch(0, 3, (pid, epoch, 0))?),
+    )
+    .await?;
+    s.send(
+        "produce sequence 0-2 again (a retry)",
+        produce(T, 0, -1, batch(0, 3, (pid, epoch, 0))?),
+    )
+    .await?;
+    s.send(
+        "produce sequence 5 (a gap)",
+        produce(T, 0, -1, batch(5, 1, (pid, epoch, 5))?),
+    )
+    .await?;
+    s.send(
+        "produce sequence 3",
+        produce(T, 0, -1, batch(3, 1, (pid, epoch, 3))?),
+    )
+    .await?;
+    s.send(
+        "produce under the next epoch from sequence 4",
+        produce(T, 0, -1, batch(4, 1, (pid, epoch + 1, 4))?),
+    )
+    .await?;
+    s.send(
+        "produce from an unknown producer id at sequence 0",
+        produce(T, 0, -1, batch(10, 1, (pid + 1000, 0, 0))?),
+    )
+    .await?;
+    s.send(
+        "produce from an unknown producer id at sequence 7",
+        produce(T, 0, -1, batch(11, 1, (pid + 2000, 0, 7))?),
+    )
+    .await?;
+    s.send("list offsets latest", list_offsets(T, 0, -1))
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,117 @@
+//! One broker's side of a differential run: a connection, the API versions both brokers
+//! share (every request goes at the same version to both), and the transcript of the
+//! recorded steps — each response normalised ([`crate::normalize`]).
+
+use std::collections::BTreeMap;
+use std::fmt::{Debug, Write as _};
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+use vltava_client::api::ApiRequest;
+use vltava_client::config::ClientConfig;
+use vltava_client::connection::Connection;
+use vltava_protocol::ApiKey;
+
+use crate::normalize::normalize;
+
+/// The versions to speak: per API key, the highest both brokers and this codec support.
+pub type SharedVersions = BTreeMap<i16, i16>;
+
+/// The shared versions of two brokers' ApiVersions answers.
+pub fn shared_versions(a: &Connection, b: &Connection) -> SharedVersions {
+    let theirs: BTreeMap<i16, (i16, i16)> = b
+        .versions()
+        .all()
+        .into_iter()
+        .map(|(k, lo, hi)| (k, (lo, hi)))
+        .collect();
+    let mut out = BTreeMap::new();
+    for (key, lo, hi) in a.versions().all() {
+        let Some((blo, bhi)) = theirs.get(&key) else {
+            continue;
+        };
+        let Some(api) = ApiKey::from_i16(key) else {
+            continue;
+        };
+        let top = hi.min(*bhi).min(api.max_version());
+        if top >= lo.max(*blo) {
+            out.insert(key, top);
+        }
+    }
+    out
+}
+
+/// A connection for differential runs (generous timeouts: Kafka's first requests are slow).
+pub async fn connect(addr: &str) -> Result<Connection> {
+    let cfg = ClientConfig {
+        client_id: "vltava-differential".into(),
+        connect_timeout: Duration::from_secs(10),
+        ..ClientConfig::default()
+    };
+    Connection::connect(addr, &cfg)
+        .await
+        .with_context(|| format!("connecting to {addr}"))
+}
+
+/// One broker's run of one scenario.
+#[derive(Debug)]
+pub struct Session {
+    conn: Connection,
+    versions: SharedVersions,
+    transcript: String,
+}
+
+impl Session {
+    pub fn new(conn: Connection, versions: SharedVersions) -> Session {
+        Session {
+            conn,
+            versions,
+            transcript: String::new(),
+        }
+    }
+
+    /// The version requests of `key` go at (-1: not shared).
+    pub fn version(&self, key: ApiKey) -> i16 {
+        self.versions.get(&key.as_i16()).copied().unwrap_or(-1)
+    }
+
+    /// Sends `req` at the shared version without recording it (set-up and waits).
+    pub async fn call<R: ApiRequest>(&mut self, req: R) -> Result<R::Response> {
+        let version = self
+            .versions
+            .get(&R::KEY.as_i16())
+            .copied()
+            .ok_or_else(|| anyhow!("{:?} is not supported by both brokers", R::KEY))?;
+        Ok(self.conn.send_at(req, version).await?)
+    }
+
+    /// Sends `req` and records the step's name, the API and version, and the normalised
+    /// response; a failed exchange is recorded as such and ends the scenario.
+    pub async fn send<R>(&mut self, step: &str, req: R) -> Result<R::Response>
+    where
+        R: ApiRequest,
+        R::Response: Debug,
+    {
+        let version = self.versions.get(&R::KEY.as_i16()).copied().unwrap_or(-1);
+        let _ = writeln!(self.transcript, "## {step}: {:?} v{version}", R::KEY);
+        match self.call(req).await {
+            Ok(resp) => {
+                self.transcript.push_str(&normalize(&format!("{resp:#?}")));
+                Ok(resp)
+            }
+            Err(e) => {
+                let _ = writeln!(self.transcript, "exchange failed: {e}");
+                Err(e)
+            }
+        }
+    }
+
+    /// A line of the transcript written by the scenario itself.
+    pub fn note(&mut self, line: &str) {
+        let _ = writeln!(self.transcript, "{line}");
+    }
+
+    pub fn into_transcript(self) -> String {
+        self.transcript
+    }
+}
