@@ -20,7 +20,7 @@ from conftest import ROOT, Broker
 from kafka_broker import KafkaBroker
 
 EXPECTED = ROOT / "tests" / "interop" / "differential"
-SCENARIOS = ["api_versions", "topics", "produce_fetch", "offsets", "idempotence"]
+SCENARIOS = ["api_versions", "topics", "produce_fetch", "offsets", "group", "idempotence"]
 
 
 def differential_bin():

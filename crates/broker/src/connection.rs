@@ -190,9 +190,11 @@ pub async fn serve(
     broker: Arc<Broker>,
     limits: ConnectionLimits,
 ) -> ConnectionEnd {
+    // The client's host as Kafka names it (Java's `InetAddress.toString()` of an address
+    // without a host name: "/127.0.0.1"), shown by DescribeGroups and the group tools.
     let peer = stream
         .peer_addr()
-        .map(|a| a.ip().to_string())
+        .map(|a| format!("/{}", a.ip()))
         .unwrap_or_default();
     let _ = stream.set_nodelay(true);
     let (mut rd, wr) = stream.into_split();

@@ -11,6 +11,7 @@ pub const IGNORED_FIELDS: &[&str] = &[
     "port",
     "topic_id",
     "member_id",
+    "leader",
     "producer_id",
     "error_message",
     "log_append_time_ms",

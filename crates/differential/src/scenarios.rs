@@ -16,6 +16,8 @@ use vltava_protocol::messages::delete_records_request::{
 use vltava_protocol::messages::delete_topics_request::DeleteTopicState;
 use vltava_protocol::messages::describe_configs_request::DescribeConfigsResource;
 use vltava_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use vltava_protocol::messages::join_group_request::JoinGroupRequestProtocol;
+use vltava_protocol::messages::leave_group_request::MemberIdentity;
 use vltava_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use vltava_protocol::messages::metadata_request::MetadataRequestTopic;
 use vltava_protocol::messages::offset_commit_request::{
@@ -25,11 +27,13 @@ use vltava_protocol::messages::offset_fetch_request::{
     OffsetFetchRequestGroup, OffsetFetchRequestTopic, OffsetFetchRequestTopics,
 };
 use vltava_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use vltava_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
 use vltava_protocol::messages::{
     CreatePartitionsRequest, CreateTopicsRequest, DeleteRecordsRequest, DeleteTopicsRequest,
     DescribeConfigsRequest, DescribeGroupsRequest, FetchRequest, FindCoordinatorRequest,
-    InitProducerIdRequest, ListGroupsRequest, ListOffsetsRequest, MetadataRequest,
-    OffsetCommitRequest, OffsetFetchRequest, ProduceRequest,
+    HeartbeatRequest, InitProducerIdRequest, JoinGroupRequest, LeaveGroupRequest,
+    ListGroupsRequest, ListOffsetsRequest, MetadataRequest, OffsetCommitRequest,
+    OffsetFetchRequest, ProduceRequest, SyncGroupRequest,
 };
 use vltava_protocol::{ApiKey, Uuid};
 use vltava_records::builder::{BatchBuilder, BatchBuilderConfig};
@@ -37,7 +41,7 @@ use vltava_records::builder::{BatchBuilder, BatchBuilderConfig};
 use crate::session::Session;
 
 /// The scenarios, by name (the order they run in).
-pub const SCENARIOS: &[&str] = &["topics", "produce_fetch", "offsets", "idempotence"];
+pub const SCENARIOS: &[&str] = &["topics", "produce_fetch", "offsets", "group", "idempotence"];
 
 /// Runs scenario `name` on `s`.
 pub async fn run(name: &str, s: &mut Session) -> Result<()> {
@@ -45,6 +49,7 @@ pub async fn run(name: &str, s: &mut Session) -> Result<()> {
         "topics" => topics(s).await,
         "produce_fetch" => produce_fetch(s).await,
         "offsets" => offsets(s).await,
+        "group" => group(s).await,
         "idempotence" => idempotence(s).await,
         _ => bail!("no scenario {name}"),
     }
@@ -481,6 +486,43 @@ fn offset_fetch(s: &Session, group: &str, topic: &str, partitions: &[i32]) -> Of
     }
 }
 
+/// FindCoordinator of `group`: as a list of keys from v4, one key before.
+fn find_coordinator(s: &Session, group: &str) -> FindCoordinatorRequest {
+    let batched = s.version(ApiKey::FindCoordinator) >= 4;
+    FindCoordinatorRequest {
+        key: if batched { "".into() } else { group.into() },
+        key_type: 0,
+        coordinator_keys: if batched {
+            vec![group.into()]
+        } else {
+            Vec::new()
+        },
+        ..Default::default()
+    }
+}
+
+/// Waits until `group`'s coordinator is named and has loaded its partition: Kafka answers
+/// NOT_COORDINATOR (or COORDINATOR_LOAD_IN_PROGRESS) for a while after FindCoordinator
+/// names it.
+async fn wait_for_coordinator(s: &mut Session, group: &str, topic: &str) -> Result<()> {
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        let r = s.call(find_coordinator(s, group)).await?;
+        let named = r.error_code == 0 && r.coordinators.iter().all(|c| c.error_code == 0);
+        if named {
+            let f = s.call(offset_fetch(s, group, topic, &[0])).await?;
+            let code = f.groups.first().map_or(f.error_code, |g| g.error_code);
+            if code != 14 && code != 16 {
+                return Ok(());
+            }
+        }
+        if Instant::now() > deadline {
+            bail!("no loaded coordinator for {group} within {SETTLE:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// FindCoordinator, OffsetCommit of a group without members (and its errors),
 /// OffsetFetch, ListGroups, DescribeGroups.
 async fn offsets(s: &mut Session) -> Result<()> {
@@ -488,43 +530,9 @@ async fn offsets(s: &mut Session) -> Result<()> {
     const G: &str = "diff-group";
     s.call(create(vec![topic(T, 2, 1)], false)).await?;
     wait_for_leaders(s, T, 2).await?;
-    // v4+ carries the keys as a list, older versions one key.
-    let batched = s.version(ApiKey::FindCoordinator) >= 4;
-    let find = FindCoordinatorRequest {
-        key: if batched { "".into() } else { G.into() },
-        key_type: 0,
-        coordinator_keys: if batched { vec![G.into()] } else { Vec::new() },
-        ..Default::default()
-    };
-    // The coordinator may be loading its partition at first: wait for an answer without
-    // an error before recording one.
-    let deadline = Instant::now() + SETTLE;
-    loop {
-        let r = s.call(find.clone()).await?;
-        let ok = r.error_code == 0 && r.coordinators.iter().all(|c| c.error_code == 0);
-        if ok {
-            break;
-        }
-        if Instant::now() > deadline {
-            bail!("no group coordinator within {SETTLE:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let find = find_coordinator(s, G);
+    wait_for_coordinator(s, G, T).await?;
     s.send("find the group coordinator", find).await?;
-    // Kafka answers NOT_COORDINATOR (or COORDINATOR_LOAD_IN_PROGRESS) until the group's
-    // `__consumer_offsets` partition is loaded, some time after FindCoordinator names it.
-    let deadline = Instant::now() + SETTLE;
-    loop {
-        let r = s.call(offset_fetch(s, G, T, &[0])).await?;
-        let code = r.groups.first().map_or(r.error_code, |g| g.error_code);
-        if code != 14 && code != 16 {
-            break;
-        }
-        if Instant::now() > deadline {
-            bail!("the group coordinator did not load within {SETTLE:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     s.send(
         "commit offsets of a group without members",
         commit(G, -1, "", &[(T, 0, 5), (T, 1, 7)]),
@@ -635,5 +643,134 @@ async fn idempotence(s: &mut Session) -> Result<()> {
     .await?;
     s.send("list offsets latest", list_offsets(T, 0, -1))
         .await?;
+    Ok(())
+}
+
+/// The consumer protocol's subscription (v0) to `topic`.
+fn subscription(topic: &str) -> Bytes {
+    let mut b = Vec::new();
+    b.extend_from_slice(&0i16.to_be_bytes());
+    b.extend_from_slice(&1i32.to_be_bytes());
+    b.extend_from_slice(&(topic.len() as i16).to_be_bytes());
+    b.extend_from_slice(topic.as_bytes());
+    b.extend_from_slice(&(-1i32).to_be_bytes());
+    Bytes::from(b)
+}
+
+/// The consumer protocol's assignment (v0) of `topic`'s partition 0.
+fn assignment(topic: &str) -> Bytes {
+    let mut b = Vec::new();
+    b.extend_from_slice(&0i16.to_be_bytes());
+    b.extend_from_slice(&1i32.to_be_bytes());
+    b.extend_from_slice(&(topic.len() as i16).to_be_bytes());
+    b.extend_from_slice(topic.as_bytes());
+    b.extend_from_slice(&1i32.to_be_bytes());
+    b.extend_from_slice(&0i32.to_be_bytes());
+    b.extend_from_slice(&(-1i32).to_be_bytes());
+    Bytes::from(b)
+}
+
+/// A classic group of one member: JoinGroup (member id required, then joined), SyncGroup,
+/// Heartbeat (and its errors), OffsetCommit under the generation (and a wrong one),
+/// DescribeGroups, LeaveGroup.
+async fn group(s: &mut Session) -> Result<()> {
+    const T: &str = "diff-members";
+    const G: &str = "diff-members-group";
+    s.call(create(vec![topic(T, 1, 1)], false)).await?;
+    wait_for_leaders(s, T, 1).await?;
+    wait_for_coordinator(s, G, T).await?;
+    let join = |member: &str| JoinGroupRequest {
+        group_id: G.into(),
+        session_timeout_ms: 30_000,
+        rebalance_timeout_ms: 30_000,
+        member_id: member.into(),
+        protocol_type: "consumer".into(),
+        protocols: vec![JoinGroupRequestProtocol {
+            name: "range".into(),
+            metadata: subscription(T),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let first = s.send("join without a member id", join("")).await?;
+    let member = first.member_id.as_str().to_owned();
+    let joined = s.send("join with the member id", join(&member)).await?;
+    let generation = joined.generation_id;
+    s.send(
+        "sync the leader's assignment",
+        SyncGroupRequest {
+            group_id: G.into(),
+            generation_id: generation,
+            member_id: member.as_str().into(),
+            protocol_type: Some("consumer".into()),
+            protocol_name: Some("range".into()),
+            assignments: vec![SyncGroupRequestAssignment {
+                member_id: member.as_str().into(),
+                assignment: assignment(T),
+                ..Default::default()
+            }],
+            ..Default::default()
+        },
+    )
+    .await?;
+    let heartbeat = |generation: i32, member: &str| HeartbeatRequest {
+        group_id: G.into(),
+        generation_id: generation,
+        member_id: member.into(),
+        ..Default::default()
+    };
+    s.send("heartbeat", heartbeat(generation, &member)).await?;
+    s.send(
+        "heartbeat of a wrong generation",
+        heartbeat(generation + 1, &member),
+    )
+    .await?;
+    s.send(
+        "heartbeat of an unknown member",
+        heartbeat(generation, "nobody"),
+    )
+    .await?;
+    s.send(
+        "commit under the generation",
+        commit(G, generation, &member, &[(T, 0, 3)]),
+    )
+    .await?;
+    s.send(
+        "commit under a wrong generation",
+        commit(G, generation + 1, &member, &[(T, 0, 4)]),
+    )
+    .await?;
+    s.send("fetch the committed offset", offset_fetch(s, G, T, &[0]))
+        .await?;
+    let describe = DescribeGroupsRequest {
+        groups: vec![G.into()],
+        ..Default::default()
+    };
+    s.send("describe the stable group", describe.clone())
+        .await?;
+    // v3+ names the leaving members as a list, older versions one member id.
+    let listed = s.version(ApiKey::LeaveGroup) >= 3;
+    s.send(
+        "leave",
+        LeaveGroupRequest {
+            group_id: G.into(),
+            member_id: if listed {
+                "".into()
+            } else {
+                member.as_str().into()
+            },
+            members: if listed {
+                vec![MemberIdentity {
+                    member_id: member.as_str().into(),
+                    ..Default::default()
+                }]
+            } else {
+                Vec::new()
+            },
+            ..Default::default()
+        },
+    )
+    .await?;
+    s.send("describe the group after leaving", describe).await?;
     Ok(())
 }
