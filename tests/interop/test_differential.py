@@ -20,7 +20,8 @@ from conftest import ROOT, Broker
 from kafka_broker import KafkaBroker
 
 EXPECTED = ROOT / "tests" / "interop" / "differential"
-SCENARIOS = ["api_versions", "topics", "produce_fetch", "offsets", "group", "idempotence"]
+SCENARIOS = ["api_versions", "topics", "produce_fetch", "offsets", "group", "idempotence",
+             "transactions"]
 
 
 def differential_bin():

@@ -17,11 +17,17 @@ pub const IGNORED_FIELDS: &[&str] = &[
     "log_append_time_ms",
     "current_leader",
     "node_endpoints",
+    "transaction_start_time_ms",
 ];
 
 /// `debug` (a `{:#?}` rendering) with the values of [`IGNORED_FIELDS`] replaced by `_`,
 /// nested values (`Some(` ... `)`, lists, structs) included.
 pub fn normalize(debug: &str) -> String {
+    normalize_also(debug, &[])
+}
+
+/// As [`normalize`], with the fields `also` ignored too.
+pub fn normalize_also(debug: &str, also: &[&str]) -> String {
     let mut out = String::with_capacity(debug.len());
     let mut lines = debug.lines();
     while let Some(line) = lines.next() {
@@ -29,7 +35,7 @@ pub fn normalize(debug: &str) -> String {
         let indent = &line[..line.len() - trimmed.len()];
         let ignored = trimmed
             .split_once(": ")
-            .filter(|(name, _)| IGNORED_FIELDS.contains(name));
+            .filter(|(name, _)| IGNORED_FIELDS.contains(name) || also.contains(name));
         let Some((name, value)) = ignored else {
             out.push_str(line);
             out.push('\n');

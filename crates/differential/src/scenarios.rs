@@ -8,6 +8,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use bytes::Bytes;
+use vltava_protocol::messages::add_partitions_to_txn_request::{
+    AddPartitionsToTxnTopic, AddPartitionsToTxnTransaction,
+};
 use vltava_protocol::messages::create_partitions_request::CreatePartitionsTopic;
 use vltava_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use vltava_protocol::messages::delete_records_request::{
@@ -29,8 +32,9 @@ use vltava_protocol::messages::offset_fetch_request::{
 use vltava_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use vltava_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
 use vltava_protocol::messages::{
-    CreatePartitionsRequest, CreateTopicsRequest, DeleteRecordsRequest, DeleteTopicsRequest,
-    DescribeConfigsRequest, DescribeGroupsRequest, FetchRequest, FindCoordinatorRequest,
+    AddPartitionsToTxnRequest, CreatePartitionsRequest, CreateTopicsRequest, DeleteRecordsRequest,
+    DeleteTopicsRequest, DescribeConfigsRequest, DescribeGroupsRequest,
+    DescribeTransactionsRequest, EndTxnRequest, FetchRequest, FindCoordinatorRequest,
     HeartbeatRequest, InitProducerIdRequest, JoinGroupRequest, LeaveGroupRequest,
     ListGroupsRequest, ListOffsetsRequest, MetadataRequest, OffsetCommitRequest,
     OffsetFetchRequest, ProduceRequest, SyncGroupRequest,
@@ -41,7 +45,14 @@ use vltava_records::builder::{BatchBuilder, BatchBuilderConfig};
 use crate::session::Session;
 
 /// The scenarios, by name (the order they run in).
-pub const SCENARIOS: &[&str] = &["topics", "produce_fetch", "offsets", "group", "idempotence"];
+pub const SCENARIOS: &[&str] = &[
+    "topics",
+    "produce_fetch",
+    "offsets",
+    "group",
+    "idempotence",
+    "transactions",
+];
 
 /// Runs scenario `name` on `s`.
 pub async fn run(name: &str, s: &mut Session) -> Result<()> {
@@ -51,6 +62,7 @@ pub async fn run(name: &str, s: &mut Session) -> Result<()> {
         "offsets" => offsets(s).await,
         "group" => group(s).await,
         "idempotence" => idempotence(s).await,
+        "transactions" => transactions(s).await,
         _ => bail!("no scenario {name}"),
     }
 }
@@ -143,10 +155,21 @@ async fn topic_id(s: &mut Session, name: &str) -> Result<Uuid> {
 /// A batch of `count` records `k{first+i}` = `v{first+i}` with timestamps `TIMESTAMP + i`,
 /// written by producer `(id, epoch)` from `sequence` (-1, -1, -1: no producer).
 fn batch(first: usize, count: usize, producer: (i64, i16, i32)) -> Result<Bytes> {
+    batch_of(first, count, producer, false)
+}
+
+/// As [`batch`], transactional or not.
+fn batch_of(
+    first: usize,
+    count: usize,
+    producer: (i64, i16, i32),
+    transactional: bool,
+) -> Result<Bytes> {
     let mut b = BatchBuilder::new(BatchBuilderConfig {
         producer_id: producer.0,
         producer_epoch: producer.1,
         base_sequence: producer.2,
+        transactional,
         ..Default::default()
     });
     for i in first..first + count {
@@ -772,5 +795,142 @@ async fn group(s: &mut Session) -> Result<()> {
     )
     .await?;
     s.send("describe the group after leaving", describe).await?;
+    Ok(())
+}
+
+/// Waits until `topic`'s partition 0 has a last stable offset of `end` (a transaction's
+/// marker is written after EndTxn answers).
+async fn wait_for_stable_end(s: &mut Session, topic: &str, end: i64) -> Result<()> {
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        let mut req = list_offsets(topic, 0, -1);
+        req.isolation_level = 1;
+        let r = s.call(req).await?;
+        let at = r
+            .topics
+            .first()
+            .and_then(|t| t.partitions.first())
+            .map_or(-1, |p| p.offset);
+        if at == end {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("{topic}: last stable offset {at}, not {end}, after {SETTLE:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A transactional producer: InitProducerId (twice: the epoch moves), AddPartitionsToTxn,
+/// transactional Produce, EndTxn commit (and again), a second transaction aborted,
+/// read_committed ListOffsets and Fetch (aborted transactions), EndTxn under a stale epoch,
+/// DescribeTransactions and ListTransactions.
+async fn transactions(s: &mut Session) -> Result<()> {
+    const T: &str = "diff-txn";
+    const ID: &str = "diff-txn-id";
+    // The records carry the producer id, which differs between the brokers.
+    s.ignore_also(&["records"]);
+    s.call(create(vec![topic(T, 1, 1)], false)).await?;
+    wait_for_leaders(s, T, 1).await?;
+    let init = InitProducerIdRequest {
+        transactional_id: Some(ID.into()),
+        transaction_timeout_ms: 60_000,
+        producer_id: -1,
+        producer_epoch: -1,
+        ..Default::default()
+    };
+    // The transaction coordinator needs `__transaction_state`, which the first
+    // FindCoordinator for a transactional id creates.
+    let mut find = find_coordinator(s, ID);
+    find.key_type = 1;
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        s.call(find.clone()).await?;
+        let code = s.call(init.clone()).await?.error_code;
+        if code == 0 {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("no transactional producer id within {SETTLE:?} (last error {code})");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let r = s.send("init the transactional id again", init).await?;
+    let (pid, epoch) = (r.producer_id, r.producer_epoch);
+    let add = |s: &Session| {
+        let topics = vec![AddPartitionsToTxnTopic {
+            name: T.into(),
+            partitions: vec![0],
+            ..Default::default()
+        }];
+        if s.version(ApiKey::AddPartitionsToTxn) >= 4 {
+            AddPartitionsToTxnRequest {
+                transactions: vec![AddPartitionsToTxnTransaction {
+                    transactional_id: ID.into(),
+                    producer_id: pid,
+                    producer_epoch: epoch,
+                    topics,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }
+        } else {
+            AddPartitionsToTxnRequest {
+                v3_and_below_transactional_id: ID.into(),
+                v3_and_below_producer_id: pid,
+                v3_and_below_producer_epoch: epoch,
+                v3_and_below_topics: topics,
+                ..Default::default()
+            }
+        }
+    };
+    let end = |committed: bool, epoch: i16| EndTxnRequest {
+        transactional_id: ID.into(),
+        producer_id: pid,
+        producer_epoch: epoch,
+        committed,
+        ..Default::default()
+    };
+    let txn_produce = |records: Bytes| {
+        let mut p = produce(T, 0, -1, records);
+        p.transactional_id = Some(ID.into());
+        p
+    };
+    s.send("add the partition", add(s)).await?;
+    s.send(
+        "produce 3 records in the transaction",
+        txn_produce(batch_of(0, 3, (pid, epoch, 0), true)?),
+    )
+    .await?;
+    s.send("commit", end(true, epoch)).await?;
+    wait_for_stable_end(s, T, 4).await?;
+    s.send("commit again (a retry)", end(true, epoch)).await?;
+    s.send("add the partition for a second transaction", add(s))
+        .await?;
+    s.send(
+        "produce 2 records in it",
+        txn_produce(batch_of(3, 2, (pid, epoch, 3), true)?),
+    )
+    .await?;
+    s.send("abort", end(false, epoch)).await?;
+    wait_for_stable_end(s, T, 7).await?;
+    let mut committed_end = list_offsets(T, 0, -1);
+    committed_end.isolation_level = 1;
+    s.send("list offsets latest, read_committed", committed_end)
+        .await?;
+    let id = topic_id(s, T).await?;
+    let mut read = fetch(T, id, 0, 0);
+    read.isolation_level = 1;
+    s.send("fetch read_committed from 0", read).await?;
+    s.send("end under a stale epoch", end(true, epoch - 1))
+        .await?;
+    s.send(
+        "describe the transaction",
+        DescribeTransactionsRequest {
+            transactional_ids: vec![ID.into(), "diff-txn-unknown".into()],
+            ..Default::default()
+        },
+    )
+    .await?;
     Ok(())
 }

@@ -12,7 +12,7 @@ use vltava_client::config::ClientConfig;
 use vltava_client::connection::Connection;
 use vltava_protocol::ApiKey;
 
-use crate::normalize::normalize;
+use crate::normalize::normalize_also;
 
 /// The versions to speak: per API key, the highest both brokers and this codec support.
 pub type SharedVersions = BTreeMap<i16, i16>;
@@ -33,7 +33,11 @@ pub fn shared_versions(a: &Connection, b: &Connection) -> SharedVersions {
         let Some(api) = ApiKey::from_i16(key) else {
             continue;
         };
-        let top = hi.min(*bhi).min(api.max_version());
+        let mut top = hi.min(*bhi).min(api.max_version());
+        if api == ApiKey::AddPartitionsToTxn {
+            // v4+ is for brokers verifying transactions; clients send at most v3.
+            top = top.min(3);
+        }
         if top >= lo.max(*blo) {
             out.insert(key, top);
         }
@@ -59,6 +63,8 @@ pub struct Session {
     conn: Connection,
     versions: SharedVersions,
     transcript: String,
+    /// Fields this scenario ignores beyond the usual ones.
+    also_ignored: Vec<&'static str>,
 }
 
 impl Session {
@@ -67,7 +73,13 @@ impl Session {
             conn,
             versions,
             transcript: String::new(),
+            also_ignored: Vec::new(),
         }
+    }
+
+    /// Ignores `fields` too in this scenario's answers (records that carry a producer id).
+    pub fn ignore_also(&mut self, fields: &[&'static str]) {
+        self.also_ignored.extend_from_slice(fields);
     }
 
     /// The version requests of `key` go at (-1: not shared).
@@ -96,7 +108,8 @@ impl Session {
         let _ = writeln!(self.transcript, "## {step}: {:?} v{version}", R::KEY);
         match self.call(req).await {
             Ok(resp) => {
-                self.transcript.push_str(&normalize(&format!("{resp:#?}")));
+                let text = normalize_also(&format!("{resp:#?}"), &self.also_ignored);
+                self.transcript.push_str(&text);
                 Ok(resp)
             }
             Err(e) => {

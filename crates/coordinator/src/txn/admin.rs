@@ -24,12 +24,11 @@ impl TransactionCoordinator {
             .transactional_ids
             .iter()
             .map(|id| {
+                // Not found or refused: the schema's defaults (0), as Kafka answers (found by
+                // the differential test against Kafka).
                 let mut s = TransactionState {
                     transactional_id: id.clone(),
                     transaction_state: "".into(),
-                    producer_id: -1,
-                    producer_epoch: -1,
-                    transaction_start_time_ms: -1,
                     ..Default::default()
                 };
                 if let Some(code) = self.txn_error(id.as_str()) {

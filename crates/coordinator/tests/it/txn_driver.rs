@@ -161,19 +161,21 @@ async fn end(h: &TxnCoordinatorHandle, tid: &str, pid: i64, epoch: i16, commit: 
     }
 }
 
+/// The transaction's state and producer epoch, or the error code as the state when the
+/// answer is an error.
 async fn describe(h: &TxnCoordinatorHandle, tid: &str) -> (String, i16) {
     let req = DescribeTransactionsRequest {
         transactional_ids: vec![tid.into()],
         ..Default::default()
     };
     match h.handle(ApiKey::DescribeTransactions, 0, req.into()).await {
-        ResponseBody::DescribeTransactions(r) => (
-            r.transaction_states[0]
-                .transaction_state
-                .as_str()
-                .to_owned(),
-            r.transaction_states[0].producer_epoch,
-        ),
+        ResponseBody::DescribeTransactions(r) => {
+            let s = &r.transaction_states[0];
+            if s.error_code != 0 {
+                return (format!("error {}", s.error_code), s.producer_epoch);
+            }
+            (s.transaction_state.as_str().to_owned(), s.producer_epoch)
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -274,9 +276,9 @@ async fn an_elected_partition_is_loaded_and_its_timed_out_transaction_aborted() 
     drop(h);
     let h2 = start_unowned(cfg, io.clone());
     assert_eq!(
-        describe(&h2, "app").await.1,
-        -1,
-        "not served before the election"
+        describe(&h2, "app").await,
+        ("error 16".to_owned(), 0),
+        "not served before the election: NOT_COORDINATOR"
     );
     h2.elect(p, 4);
     assert_eq!(describe(&h2, "app").await, ("Ongoing".to_owned(), 0));
