@@ -11,6 +11,10 @@ embedded defaults) in turn, each on a fresh data dir, and drives each the same w
   - produce: librdkafka (confluent-kafka) over a 3-partition topic, acks=1, then acks=all
     with idempotence (scripts/bench-produce.py's producer): records/s and p99 delivery;
   - consume: a librdkafka consumer reading the acks=1 topic from the start: records/s;
+  - Kafka's own perf tools (the Java client, one JVM each; --no-java leaves them out):
+    kafka-producer-perf-test with the producer's defaults (idempotent, acks=all) and
+    --throughput -1: records/s and p99 latency as the tool reports them; then
+    kafka-consumer-perf-test reading that topic: records/s (nMsg.sec);
   - memory: the server's resident set after the workload and its peak (VmRSS, VmHWM).
 Before the measured runs each broker gets an unmeasured warm-up (--warmup records produced
 and consumed), so the JVM's JIT has compiled Kafka's hot paths; --warmup 0 measures cold.
@@ -24,6 +28,7 @@ test: nothing is asserted.
 import argparse
 import importlib.util
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -37,6 +42,12 @@ from confluent_kafka.admin import AdminClient  # noqa: E402
 
 import conftest  # noqa: E402
 from kafka_broker import KafkaBroker  # noqa: E402
+from javatools import run_java  # noqa: E402
+
+PRODUCER_PERF = "org.apache.kafka.tools.ProducerPerformance"
+CONSUMER_PERF = "org.apache.kafka.tools.ConsumerPerformance"
+# The perf tools' JVM: Kafka's tool scripts give them 256 MiB; a little more here.
+PERF_JVM = ("-Xmx512m",)
 
 _spec = importlib.util.spec_from_file_location(
     "bench_produce", os.path.join(ROOT, "scripts", "bench-produce.py"))
@@ -101,6 +112,28 @@ def consume_rate(bootstrap, topic, records):
     return records / elapsed
 
 
+def java_perf(bootstrap, topic, records, size):
+    """kafka-producer-perf-test then kafka-consumer-perf-test on `topic`: (produce records/s,
+    produce p99 ms, consume records/s) as the tools print them."""
+    out = run_java(PRODUCER_PERF, "--topic", topic, "--num-records", records,
+                   "--record-size", size, "--throughput", "-1",
+                   "--producer-props", f"bootstrap.servers={bootstrap}",
+                   timeout=600, jvm_opts=PERF_JVM).stdout
+    m = re.search(rf"^{records} records sent, ([\d.]+) records/sec .* ([\d.]+) ms 99th", out,
+                  re.M)
+    if not m:
+        raise SystemExit(f"producer-perf-test printed no summary:\n{out[-2000:]}")
+    out = run_java(CONSUMER_PERF, "--bootstrap-server", bootstrap, "--topic", topic,
+                   "--messages", records, "--timeout", "60000",
+                   timeout=600, jvm_opts=PERF_JVM).stdout
+    header, row = [line.split(", ") for line in out.strip().splitlines()[-2:]]
+    consumed = dict(zip(header, row))
+    if int(consumed["data.consumed.in.nMsg"]) != records:
+        raise SystemExit(f"consumer-perf-test read {consumed['data.consumed.in.nMsg']} of "
+                         f"{records}")
+    return float(m.group(1)), float(m.group(2)), float(consumed["nMsg.sec"])
+
+
 def one_broker(name, start, args):
     """start() -> (bootstrap, pid, spawned_at, stop); returns this broker's figures."""
     bootstrap, pid, spawned_at, stop = start()
@@ -119,12 +152,21 @@ def one_broker(name, start, args):
         pall = bench_produce.librdkafka_run(bootstrap, "bench-acksall", args.records,
                                             args.size, "all", args.linger)
         consumed = consume_rate(bootstrap, "bench-acks1", args.records)
+        java = None
+        if not args.no_java:
+            create_topic(bootstrap, "bench-java")
+            java = java_perf(bootstrap, "bench-java", args.records, args.size)
         rss, hwm = memory_kib(pid)
     finally:
         stop()
-    return {"start s": started, "acks=1 rec/s": p1[0], "acks=1 p99 ms": p1[1],
-            "acks=all rec/s": pall[0], "acks=all p99 ms": pall[1], "consume rec/s": consumed,
-            "RSS MiB": rss / 1024, "peak RSS MiB": hwm / 1024}
+    figures = {"start s": started, "acks=1 rec/s": p1[0], "acks=1 p99 ms": p1[1],
+               "acks=all rec/s": pall[0], "acks=all p99 ms": pall[1],
+               "consume rec/s": consumed}
+    if java is not None:
+        figures.update({"java prod rec/s": java[0], "java prod p99 ms": java[1],
+                        "java cons rec/s": java[2]})
+    figures.update({"RSS MiB": rss / 1024, "peak RSS MiB": hwm / 1024})
+    return figures
 
 
 def main():
@@ -134,6 +176,8 @@ def main():
     ap.add_argument("--size", type=int, default=1024)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--linger", type=int, default=5)
+    ap.add_argument("--no-java", action="store_true",
+                    help="leave out Kafka's Java perf tools")
     ap.add_argument("--warmup", type=int, default=100_000,
                     help="records produced (acks=all) and consumed, unmeasured, after start")
     args = ap.parse_args()
