@@ -21,7 +21,7 @@ from kafka_broker import KafkaBroker
 
 EXPECTED = ROOT / "tests" / "interop" / "differential"
 SCENARIOS = ["api_versions", "topics", "produce_fetch", "offsets", "group", "idempotence",
-             "transactions"]
+             "transactions", "recorded_clients"]
 
 
 def differential_bin():
@@ -39,7 +39,9 @@ def transcripts(tmp_path_factory):
         vltava = Broker(str(tmp_path_factory.mktemp("diff-vltava") / "data")).start()
         try:
             r = subprocess.run([binary, "--kafka", kafka.bootstrap, "--vltava", vltava.bootstrap,
-                                "--out", str(out)], capture_output=True, text=True, timeout=600)
+                                "--out", str(out), "--captures",
+                                str(ROOT / "testdata" / "captures")],
+                               capture_output=True, text=True, timeout=600)
             assert r.returncode == 0, f"vltava-differential failed:\n{r.stdout}\n{r.stderr}"
         finally:
             vltava.stop()

@@ -1,5 +1,5 @@
 //! Differential tests against Apache Kafka (issue 13): the same request sequences
-//! ([`scenarios`]) sent to Kafka and to Vltava at the API versions both support
+//! ([`scenarios`], and the [`recorded`] frames of real clients) sent to Kafka and to Vltava at the API versions both support
 //! ([`session`]), every recorded answer normalised ([`normalize`]) so that the two
 //! transcripts differ only where the brokers behave differently. Binary
 //! `vltava-differential`; `tests/interop/test_differential.py` starts both brokers, runs it
@@ -8,5 +8,6 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod normalize;
+pub mod recorded;
 pub mod scenarios;
 pub mod session;

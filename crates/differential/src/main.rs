@@ -1,4 +1,4 @@
-//! `vltava-differential --kafka HOST:PORT --vltava HOST:PORT --out DIR`: runs every
+//! `vltava-differential --kafka HOST:PORT --vltava HOST:PORT --out DIR [--captures DIR]`: runs every
 //! scenario against both brokers and writes `DIR/<broker>/<scenario>.txt` (the normalised
 //! transcripts) and `DIR/<broker>/api_versions.txt` (what each broker advertises).
 
@@ -29,6 +29,9 @@ struct Args {
     /// Only these scenarios (repeatable; default all).
     #[arg(long = "scenario")]
     scenarios: Vec<String>,
+    /// The recorded client frames (the repository's testdata/captures).
+    #[arg(long, default_value = "testdata/captures")]
+    captures: PathBuf,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -61,7 +64,7 @@ async fn main() -> Result<()> {
         for (label, addr) in brokers {
             let conn = session::connect(addr).await?;
             let mut s = Session::new(conn, shared.clone());
-            let outcome = scenarios::run(name, &mut s).await;
+            let outcome = scenarios::run(name, &mut s, &args.captures).await;
             if let Err(e) = &outcome {
                 s.note(&format!("scenario ended early: {e:#}"));
             }

@@ -52,11 +52,13 @@ pub const SCENARIOS: &[&str] = &[
     "group",
     "idempotence",
     "transactions",
+    "recorded_clients",
 ];
 
-/// Runs scenario `name` on `s`.
-pub async fn run(name: &str, s: &mut Session) -> Result<()> {
+/// Runs scenario `name` on `s`; `captures` holds the recorded client frames.
+pub async fn run(name: &str, s: &mut Session, captures: &std::path::Path) -> Result<()> {
     match name {
+        "recorded_clients" => crate::recorded::replay(s, captures).await,
         "topics" => topics(s).await,
         "produce_fetch" => produce_fetch(s).await,
         "offsets" => offsets(s).await,
@@ -106,8 +108,15 @@ fn metadata(names: &[&str]) -> MetadataRequest {
     }
 }
 
+/// Creates `topics` (name, partitions), one replica each, unrecorded.
+pub(crate) async fn create_topics(s: &mut Session, topics: &[(String, i32)]) -> Result<()> {
+    let list = topics.iter().map(|(n, p)| topic(n, *p, 1)).collect();
+    s.call(create(list, false)).await?;
+    Ok(())
+}
+
 /// Waits until `name` has `partitions` partitions, each with a leader.
-async fn wait_for_leaders(s: &mut Session, name: &str, partitions: usize) -> Result<()> {
+pub(crate) async fn wait_for_leaders(s: &mut Session, name: &str, partitions: usize) -> Result<()> {
     let deadline = Instant::now() + SETTLE;
     loop {
         let m = s.call(metadata(&[name])).await?;

@@ -105,8 +105,22 @@ impl Session {
         R::Response: Debug,
     {
         let version = self.versions.get(&R::KEY.as_i16()).copied().unwrap_or(-1);
+        self.send_at(step, req, version).await
+    }
+
+    /// As [`Session::send`], at `version` (a recorded client's, not the shared one).
+    pub async fn send_at<R>(&mut self, step: &str, req: R, version: i16) -> Result<R::Response>
+    where
+        R: ApiRequest,
+        R::Response: Debug,
+    {
         let _ = writeln!(self.transcript, "## {step}: {:?} v{version}", R::KEY);
-        match self.call(req).await {
+        let answer = if version < 0 {
+            Err(anyhow!("{:?} is not supported by both brokers", R::KEY))
+        } else {
+            self.conn.send_at(req, version).await.map_err(Into::into)
+        };
+        match answer {
             Ok(resp) => {
                 let text = normalize_also(&format!("{resp:#?}"), &self.also_ignored);
                 self.transcript.push_str(&text);
