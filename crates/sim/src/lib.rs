@@ -16,10 +16,13 @@
 //! simulation, seed 28; [`Options::vltava_reregistration`] reproduces it).
 
 pub mod broker;
+pub mod committer;
 pub mod controller;
+pub mod coordinator;
 pub mod invariants;
 pub mod log;
 pub mod net;
+pub mod offsets_check;
 pub mod quorum;
 pub mod runner;
 pub mod world;
