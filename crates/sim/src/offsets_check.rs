@@ -33,6 +33,12 @@ pub struct OffsetsChecker {
     pub fetches_checked: u64,
     /// Fetches a deposed coordinator answered with an offset below an acknowledged commit.
     pub stale_fetches: u64,
+    /// The greatest offset per partition the current coordinator answered so far.
+    answered: BTreeMap<i32, i64>,
+    /// Answers of the current coordinator below an earlier one (with no taint): an offset
+    /// that was read, never acknowledged, then lost (a coordinator loads its log to the
+    /// end, uncommitted tail included, as Kafka's classic coordinator does).
+    pub regressed_fetches: u64,
 }
 
 impl OffsetsChecker {
@@ -93,6 +99,15 @@ impl OffsetsChecker {
         if error != 0 {
             return Ok(());
         }
+        if current && taint == u64::MAX {
+            let mut regressed = false;
+            for &(p, o) in offsets {
+                let seen = self.answered.entry(p).or_insert(o);
+                regressed |= o < *seen;
+                *seen = (*seen).max(o);
+            }
+            self.regressed_fetches += u64::from(regressed);
+        }
         let need = self.required(upto, taint);
         let Some((p, have, n)) = Self::below(&need, offsets) else {
             if current {
@@ -133,7 +148,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_fetch_below_an_acknowledged_commit_fails_unless_stale_or_voided() {
+    fn a_fetch_below_an_acknowledged_commit_fails_unless_stale_or_voided_and_regressions_count() {
         let mut c = OffsetsChecker::default();
         c.on_commit_written(1, 10);
         c.on_commit_acked(1, &[(0, 5), (1, 7)]);
@@ -175,5 +190,12 @@ mod tests {
         assert!(c.check_final(0, &[(0, 9), (1, 7)], u64::MAX).is_ok());
         assert!(c.check_final(0, &[(0, 8), (1, 7)], u64::MAX).is_err());
         assert_eq!(c.fetches_checked, 2);
+        assert_eq!(c.regressed_fetches, 0);
+        c.on_fetch_sent(9);
+        assert!(
+            c.on_fetch_answered(9, 0, &[(0, 9), (1, 6)], 0, true, u64::MAX)
+                .is_err()
+        );
+        assert_eq!(c.regressed_fetches, 1, "p1 answered 7 before, 6 now");
     }
 }

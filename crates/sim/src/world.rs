@@ -89,6 +89,9 @@ pub struct Stats {
     /// OffsetFetch answers of a deposed coordinator below an acknowledged commit (stale
     /// reads Kafka allows too).
     pub stale_offset_fetches: u64,
+    /// OffsetFetch answers of the current coordinator below an earlier answer: an offset
+    /// read before it was committed, then lost with the uncommitted tail it came from.
+    pub regressed_offset_fetches: u64,
 }
 
 /// The simulated cluster.
@@ -198,6 +201,7 @@ impl World {
             stats.coordinator_failovers = g.failovers;
             stats.offset_fetches_checked = g.checker.fetches_checked;
             stats.stale_offset_fetches = g.checker.stale_fetches;
+            stats.regressed_offset_fetches = g.checker.regressed_fetches;
         }
         stats
     }

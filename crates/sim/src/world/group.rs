@@ -44,8 +44,8 @@ impl World {
         }
     }
 
-    /// A message for the client, or a client request for broker `i`. Returns false for any
-    /// other message.
+    /// An answer for the client, or a client request for broker `to` (served by its
+    /// coordinator when it runs). Returns false for any other message.
     pub(super) fn deliver_group_msg(&mut self, to: i32, msg: &Msg) -> Result<bool, Violation> {
         match msg {
             Msg::CommitAnswer { request_id, error } if to == CLIENT => {
