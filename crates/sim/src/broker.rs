@@ -10,6 +10,7 @@ use vltava_replication::{
     ReplicaConfig, Role,
 };
 
+use crate::coordinator::SimCoordinator;
 use crate::log::{Rec, SimLog};
 use crate::net::{CONTROLLER, FetchBody, Msg};
 use vltava_testkit::rng::SplitMix64;
@@ -28,8 +29,23 @@ pub struct Out {
     pub sends: Vec<(i32, Msg)>,
     /// acks=all writes answered with success: (partition, offset, record).
     pub acked: Vec<(usize, u64, Rec)>,
+    /// acks=all writes that waited and failed (timed out, leadership lost): (partition,
+    /// the write's last record).
+    pub failed: Vec<(usize, Rec)>,
     /// Trace lines.
     pub notes: Vec<String>,
+}
+
+/// What became of a leader append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appended {
+    /// Refused before the append (not the leader, too few in-sync replicas): nothing
+    /// written.
+    Refused,
+    /// Written up to `offset` and answered at once (`ok`: acknowledged).
+    Done { ok: bool, offset: u64 },
+    /// Written up to `offset`; an acks=all wait completes later.
+    Waiting { offset: u64 },
 }
 
 /// One partition on one broker.
@@ -63,6 +79,8 @@ pub struct SimBroker {
     pub parts: Vec<PartReplica>,
     /// fsync after every append (leader and follower), or only when the world says so.
     pub sync_each_append: bool,
+    /// The group coordinator, when the world simulates it (a restart builds a fresh one).
+    pub coordinator: Option<SimCoordinator>,
     config: ReplicaConfig,
     last_register_ms: u64,
     last_heartbeat_ms: u64,
@@ -88,6 +106,7 @@ impl SimBroker {
             epoch: Some(epoch),
             parts,
             sync_each_append: false,
+            coordinator: None,
             config,
             last_register_ms: 0,
             last_heartbeat_ms: 0,
@@ -104,9 +123,13 @@ impl SimBroker {
         self.parts.iter_mut().map(|p| p.log.crash(rng)).collect()
     }
 
-    /// Restart: fresh replicas over the surviving logs; registration follows.
-    pub fn restart(&mut self) {
+    /// Restart at `now`: fresh replicas over the surviving logs, a fresh coordinator;
+    /// registration follows.
+    pub fn restart(&mut self, now: u64) {
         self.alive = true;
+        if let Some(c) = &mut self.coordinator {
+            *c = SimCoordinator::new(now);
+        }
         self.incarnation += 1;
         for p in &mut self.parts {
             let end = p.log.end();
@@ -126,39 +149,66 @@ impl SimBroker {
 
     /// A produce of one record with `value` to partition `p`.
     pub fn produce(&mut self, p: usize, acks: Acks, value: u64, now: u64, out: &mut Out) {
+        self.append(p, &[value], acks, now, out);
+    }
+
+    /// A leader append of one batch of records with `values` to partition `p` (a produce
+    /// request, or the group coordinator's write). An acks=all write that waits completes
+    /// later in [`Out::acked`] or [`Out::failed`], named by its last record.
+    pub fn append(
+        &mut self,
+        p: usize,
+        values: &[u64],
+        acks: Acks,
+        now: u64,
+        out: &mut Out,
+    ) -> Appended {
         let sync_each = self.sync_each_append;
         let Some(part) = self.parts.get_mut(p) else {
-            return;
+            return Appended::Refused;
+        };
+        let Some(&last_value) = values.last() else {
+            return Appended::Refused;
         };
         if let Err(e) = part.replica.check_append(acks) {
             out.notes
-                .push(format!("b{} p{p} produce {value} refused: {e}", self.id));
-            return;
+                .push(format!("b{} p{p} produce {values:?} refused: {e}", self.id));
+            return Appended::Refused;
         }
+        let epoch = part.replica.leader_epoch();
+        let first = part.log.end();
+        for &value in values {
+            part.log.append(Rec { epoch, value });
+        }
+        let offset = part.log.end() - 1;
         let rec = Rec {
-            epoch: part.replica.leader_epoch(),
-            value,
+            epoch,
+            value: last_value,
         };
-        let offset = part.log.end();
-        part.log.append(rec);
         if sync_each {
             part.log.sync();
         }
         let events = part.replica.on_local_append(part.log.end());
         out.notes.push(format!(
-            "b{} p{p} append {value} at {offset} epoch {} acks {acks:?}",
-            self.id, rec.epoch
+            "b{} p{p} append {values:?} at {first} epoch {epoch} acks {acks:?}",
+            self.id
         ));
         self.handle_events(p, events, now, out);
         let Some(part) = self.parts.get_mut(p) else {
-            return;
+            return Appended::Refused;
         };
         match part.replica.after_append(acks, offset + 1, now + 2_000) {
-            Ok(ProduceWait::Done(Ok(()))) if acks == Acks::All => out.acked.push((p, offset, rec)),
+            Ok(ProduceWait::Done(Ok(()))) => {
+                if acks == Acks::All {
+                    out.acked.push((p, offset, rec));
+                }
+                Appended::Done { ok: true, offset }
+            }
             Ok(ProduceWait::Waiting(id)) => {
                 part.waiting.insert(id, (offset, rec));
+                Appended::Waiting { offset }
             }
-            _ => {}
+            Ok(ProduceWait::Done(Err(_))) | Err(_) => Appended::Done { ok: false, offset },
         }
     }
 
@@ -284,7 +334,15 @@ impl SimBroker {
                 position,
                 body,
             } => self.on_fetch_response(partition, position, body, now, out),
-            Msg::Register | Msg::Heartbeat { .. } | Msg::AlterPartition { .. } => {}
+            // Controller and client messages (the world serves the client's with the
+            // broker's coordinator).
+            Msg::Register
+            | Msg::Heartbeat { .. }
+            | Msg::AlterPartition { .. }
+            | Msg::OffsetCommit { .. }
+            | Msg::OffsetFetch { .. }
+            | Msg::CommitAnswer { .. }
+            | Msg::FetchAnswer { .. } => {}
         }
     }
 
@@ -411,10 +469,12 @@ impl SimBroker {
                     ));
                 }
                 Event::ProduceCompleted { id: pid, result } => {
-                    if let Some((offset, rec)) = part.waiting.remove(&pid)
-                        && result.is_ok()
-                    {
-                        out.acked.push((p, offset, rec));
+                    if let Some((offset, rec)) = part.waiting.remove(&pid) {
+                        if result.is_ok() {
+                            out.acked.push((p, offset, rec));
+                        } else {
+                            out.failed.push((p, rec));
+                        }
                     }
                 }
                 Event::Truncate(offset) => {

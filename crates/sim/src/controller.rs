@@ -131,6 +131,16 @@ impl SimController {
             .collect()
     }
 
+    /// Partition `p`'s leader and leader epoch in the image.
+    pub fn leader(&self, p: usize) -> Option<(Option<i32>, i32)> {
+        let p = i32::try_from(p).ok()?;
+        let state = self.image.topics.get(TOPIC)?.partitions.get(&p)?;
+        Some((
+            (state.leader >= 0).then_some(state.leader),
+            state.leader_epoch,
+        ))
+    }
+
     /// The fenced brokers.
     pub fn fenced(&self) -> Vec<i32> {
         self.image

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use vltava_replication::Role;
 
 use crate::broker::SimBroker;
-use crate::log::Rec;
+use crate::log::{Rec, SimLog};
 
 /// A broken invariant.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +37,10 @@ pub struct Checker {
     acked_end: Vec<u64>,
     taint: Vec<u64>,
     pending_acks: Vec<(usize, u64, Rec)>,
+    /// Per (broker, partition): the log's cut count and how much of it is known to equal
+    /// the committed prefix (records below it have not changed since: only checked again
+    /// after a cut).
+    verified: BTreeMap<(i32, usize), (u64, usize)>,
     /// acks=all records acknowledged.
     pub acked: u64,
     /// Partitions tainted by a crash of an ISR member that lost committed records.
@@ -77,6 +81,11 @@ impl Checker {
             self.acked_end[p] = self.acked_end[p].max(offset + 1);
         }
         Ok(())
+    }
+
+    /// The first offset of `p` no longer checked (`u64::MAX`: none).
+    pub fn taint(&self, p: usize) -> u64 {
+        self.taint.get(p).copied().unwrap_or(u64::MAX)
     }
 
     /// The end of the acknowledged acks=all records of `p` that are still checked.
@@ -149,7 +158,7 @@ impl Checker {
                     }
                 }
                 let upto = r.high_watermark().min(part.log.end());
-                self.check_prefix(b.id, p, part.log.records(), upto)?;
+                self.check_prefix(b.id, p, &part.log, upto)?;
             }
         }
         self.check_acks()?;
@@ -172,25 +181,37 @@ impl Checker {
                     part.log.end()
                 )));
             }
-            self.check_prefix(b.id, p, part.log.records(), need)?;
+            self.check_prefix(b.id, p, &part.log, need)?;
         }
         Ok(())
     }
 
-    /// `records[..upto]` must equal the committed prefix (extending it where it ends).
+    /// `log[..upto]` must equal the committed prefix (extending it where it ends). The part
+    /// verified before, with no cut of the log since, is not read again (the committed
+    /// prefix only grows).
     fn check_prefix(
         &mut self,
         broker: i32,
         p: usize,
-        records: &[Rec],
+        log: &SimLog,
         upto: u64,
     ) -> Result<(), Violation> {
+        let records = log.records();
         let upto = upto.min(self.taint[p]);
         let upto = usize::try_from(upto)
             .unwrap_or(usize::MAX)
             .min(records.len());
+        let verified = self.verified.entry((broker, p)).or_insert((log.cuts(), 0));
+        if verified.0 != log.cuts() {
+            *verified = (log.cuts(), 0);
+        }
+        let start = verified.1;
+        if upto <= start {
+            return Ok(());
+        }
+        verified.1 = upto;
         let committed = &mut self.committed[p];
-        for (o, rec) in records.iter().enumerate().take(upto) {
+        for (o, rec) in records.iter().enumerate().take(upto).skip(start) {
             match committed.get(o) {
                 Some(c) if c != rec => {
                     return Err(Violation(format!(

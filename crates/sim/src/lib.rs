@@ -5,8 +5,12 @@
 //! unsynced writes on a crash; a controller running the real `vltava-raft` rules (fencing,
 //! registration elections, AlterPartition) on a real `MetadataImage`; a network that drops,
 //! delays, reorders and partitions; a clock; producers (acks=all and acks=1); crashes and
-//! restarts. The invariants ([`invariants`]) are checked after every delivered message and
-//! every step. [`run_seed`] runs one seed; a failure names the seed to rerun with a trace.
+//! restarts. With [`Options::offsets`] (every seed the runner runs) a third partition plays
+//! `__consumer_offsets` and each broker runs the real group coordinator over it
+//! ([`coordinator`]) for a client committing and fetching offsets ([`committer`]). The
+//! invariants ([`invariants`], [`offsets_check`]) are checked after every delivered message
+//! and every step. [`run_seed`] runs one seed; a failure names the seed to rerun with a
+//! trace.
 //!
 //! Deviation from the real controller, on purpose: by default a restarted broker's
 //! registration is refused while its old session is live (Kafka's
@@ -16,10 +20,13 @@
 //! simulation, seed 28; [`Options::vltava_reregistration`] reproduces it).
 
 pub mod broker;
+pub mod committer;
 pub mod controller;
+pub mod coordinator;
 pub mod invariants;
 pub mod log;
 pub mod net;
+pub mod offsets_check;
 pub mod quorum;
 pub mod runner;
 pub mod world;

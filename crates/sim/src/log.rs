@@ -22,6 +22,9 @@ pub struct SimLog {
     records: Vec<Rec>,
     synced: usize,
     epochs: EpochHistory,
+    /// How many times records were cut from the log (a prefix seen at one count is
+    /// unchanged while the count stays).
+    cuts: u64,
 }
 
 impl SimLog {
@@ -33,6 +36,12 @@ impl SimLog {
     /// The log end offset.
     pub fn end(&self) -> u64 {
         self.records.len() as u64
+    }
+
+    /// How many times records were cut (truncation, crash): while it stays, every record
+    /// of the log is where it was.
+    pub fn cuts(&self) -> u64 {
+        self.cuts
     }
 
     /// The leader-epoch history (what `Replica` asks through `LeaderEpochLookup`).
@@ -61,6 +70,9 @@ impl SimLog {
     /// Cuts the log at `offset`.
     pub fn truncate(&mut self, offset: u64) {
         let keep = usize::try_from(offset).unwrap_or(usize::MAX);
+        if keep < self.records.len() {
+            self.cuts += 1;
+        }
         self.records.truncate(keep);
         self.synced = self.synced.min(self.records.len());
         self.epochs.truncate_to(offset);
@@ -77,6 +89,9 @@ impl SimLog {
         let end = self.records.len();
         let keep = rng.range(self.synced as u64, end as u64);
         let keep = usize::try_from(keep).unwrap_or(end);
+        if keep < end {
+            self.cuts += 1;
+        }
         self.records.truncate(keep);
         let mut epochs = EpochHistory::new();
         for (i, rec) in self.records.iter().enumerate() {

@@ -72,6 +72,21 @@ pub enum Msg {
         fenced: Vec<i32>,
         epochs: Vec<(i32, i64)>,
     },
+    /// Client → broker: OffsetCommit of the simulated group, (partition, offset) each.
+    OffsetCommit {
+        request_id: u64,
+        offsets: Vec<(i32, i64)>,
+    },
+    /// Client → broker: OffsetFetch of the simulated group's partitions.
+    OffsetFetch { request_id: u64 },
+    /// Broker → client: a commit's first error code (0: committed).
+    CommitAnswer { request_id: u64, error: i16 },
+    /// Broker → client: a fetch's error code and (partition, offset) each.
+    FetchAnswer {
+        request_id: u64,
+        error: i16,
+        offsets: Vec<(i32, i64)>,
+    },
 }
 
 /// A message on its way.

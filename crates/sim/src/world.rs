@@ -1,6 +1,10 @@
 //! `World`: one simulated cluster (three brokers, the controller, the network, the clock)
 //! and its step: deliver due messages, tick every node, maybe inject a fault or a produce,
-//! then check the invariants. Everything random comes from the run's one seed.
+//! then check the invariants. Everything random comes from the run's one seed. With
+//! [`Options::offsets`] the brokers also run the group coordinator over one more partition
+//! (`__consumer_offsets`) for a committing client ([`group`]).
+
+mod group;
 
 use std::collections::BTreeMap;
 
@@ -14,7 +18,8 @@ use vltava_testkit::rng::SplitMix64;
 
 /// Broker ids.
 pub const BROKERS: [i32; 3] = [0, 1, 2];
-/// Partitions of the simulated topic.
+/// Data partitions of the simulated topic (with [`Options::offsets`], one more partition
+/// after them plays `__consumer_offsets`).
 pub const PARTITIONS: usize = 2;
 /// `broker.session.timeout.ms`.
 const SESSION_TIMEOUT_MS: u64 = 1_500;
@@ -33,17 +38,22 @@ pub struct Options {
     /// The controller moves leadership back to preferred replicas every
     /// [`crate::controller::REBALANCE_MS`] (`auto.leader.rebalance.enable`).
     pub preferred_rebalance: bool,
+    /// Simulate the group coordinator: one more partition plays `__consumer_offsets`, each
+    /// broker runs the real coordinator, a client commits and fetches offsets. Off: the
+    /// replication-only model the named regression seeds ran with.
+    pub offsets: bool,
 }
 
 impl Options {
     /// The options the seed runner gives `seed`: odd seeds run vltava-raft's own
     /// registration rule (fence a live broker, then register), even seeds Kafka's (refuse
-    /// it while its session lasts); seeds 2 and 3 modulo 4 rebalance leaders. A rerun of
-    /// one seed uses the same choice.
+    /// it while its session lasts); seeds 2 and 3 modulo 4 rebalance leaders; every seed
+    /// simulates the group coordinator. A rerun of one seed uses the same choice.
     pub fn for_seed(seed: u64) -> Options {
         Options {
             vltava_reregistration: seed % 2 == 1,
             preferred_rebalance: seed % 4 >= 2,
+            offsets: true,
         }
     }
 }
@@ -68,6 +78,20 @@ pub struct Stats {
     pub tainted: u64,
     /// Preferred-leader rebalances that moved leadership.
     pub rebalances: u64,
+    /// Offset commits acknowledged to the client.
+    pub commits_acked: u64,
+    /// Coordinator loads (a broker elected for the offsets partition read its log).
+    pub coordinator_loads: u64,
+    /// Loads on another broker than the previous load (coordinator failovers).
+    pub coordinator_failovers: u64,
+    /// OffsetFetch answers of the current coordinator checked against acknowledged commits.
+    pub offset_fetches_checked: u64,
+    /// OffsetFetch answers of a deposed coordinator below an acknowledged commit (stale
+    /// reads Kafka allows too).
+    pub stale_offset_fetches: u64,
+    /// OffsetFetch answers of the current coordinator below an earlier answer: an offset
+    /// read before it was committed, then lost with the uncommitted tail it came from.
+    pub regressed_offset_fetches: u64,
 }
 
 /// The simulated cluster.
@@ -91,6 +115,7 @@ pub struct World {
     producing: bool,
     stats: Stats,
     trace: Option<Vec<String>>,
+    group: Option<group::GroupSim>,
 }
 
 impl World {
@@ -111,14 +136,15 @@ impl World {
         };
         let net = Network::new(rng.range(0, 50), rng.range(1, 40));
         let now = 1_000;
-        let mut controller = SimController::new(&BROKERS, PARTITIONS, SESSION_TIMEOUT_MS, now);
+        let partitions = PARTITIONS + usize::from(options.offsets);
+        let mut controller = SimController::new(&BROKERS, partitions, SESSION_TIMEOUT_MS, now);
         controller.refuse_live_reregistration = !options.vltava_reregistration;
         controller.preferred_rebalance = options.preferred_rebalance;
         let brokers = BROKERS
             .iter()
             .map(|&id| {
                 let epoch = controller.image().brokers.get(&id).map_or(-1, |b| b.epoch);
-                let mut b = SimBroker::new(id, PARTITIONS, config, epoch);
+                let mut b = SimBroker::new(id, partitions, config, epoch);
                 b.sync_each_append = sync_each_append;
                 b
             })
@@ -129,7 +155,7 @@ impl World {
             net,
             controller,
             brokers,
-            checker: Checker::new(PARTITIONS),
+            checker: Checker::new(partitions),
             restart_at: BTreeMap::new(),
             fetch_reported: BTreeMap::new(),
             heal_at: None,
@@ -140,7 +166,9 @@ impl World {
             producing: true,
             stats: Stats::default(),
             trace: trace.then(Vec::new),
+            group: options.offsets.then(group::GroupSim::default),
         };
+        world.install_coordinators();
         let (drop, delay) = (world.net.drop_per_mille, world.net.max_delay_ms);
         let fsync = if sync_each_append {
             "every append"
@@ -162,11 +190,20 @@ impl World {
 
     /// Counters so far.
     pub fn stats(&self) -> Stats {
-        Stats {
+        let mut stats = Stats {
             acked: self.checker.acked,
             tainted: self.checker.tainted,
             ..self.stats
+        };
+        if let Some(g) = &self.group {
+            stats.commits_acked = g.checker.commits_acked;
+            stats.coordinator_loads = g.loads;
+            stats.coordinator_failovers = g.failovers;
+            stats.offset_fetches_checked = g.checker.fetches_checked;
+            stats.stale_offset_fetches = g.checker.stale_fetches;
+            stats.regressed_offset_fetches = g.checker.regressed_fetches;
         }
+        stats
     }
 
     fn note(&mut self, line: impl FnOnce() -> String) {
@@ -191,11 +228,11 @@ impl World {
             }
             self.net.send(&mut self.rng, self.now, from, to, msg);
         }
-        for (p, offset, rec) in out.acked {
+        for &(p, offset, rec) in &out.acked {
             self.note(|| format!("p{p} ACK acks=all {rec:?} at {offset}"));
             self.checker.on_acked(p, offset, rec);
         }
-        Ok(())
+        self.writes_completed(from, &out.acked, &out.failed)
     }
 
     fn publish_metadata(&mut self) {
@@ -290,10 +327,13 @@ impl World {
             self.stats.delivered += 1;
             if to == CONTROLLER {
                 self.deliver_to_controller(from, msg);
+            } else if self.group.is_some() && self.deliver_group_msg(to, &msg)? {
+                // A client request, served by the broker's coordinator, or an answer.
             } else if let Some(i) = self.brokers.iter().position(|b| b.id == to && b.alive) {
                 let mut out = Out::default();
                 self.brokers[i].on_message(from, msg, self.now, &mut out);
                 self.absorb(to, out)?;
+                self.sync_coordinator(i)?;
             }
             self.check()?;
         }
@@ -317,6 +357,10 @@ impl World {
         }
         self.maybe_fault();
         self.maybe_produce()?;
+        if self.group.is_some() {
+            self.tick_coordinators()?;
+            self.client_step();
+        }
         self.check()
     }
 
@@ -363,8 +407,9 @@ impl World {
             .collect();
         for b in due {
             self.restart_at.remove(&b);
+            let now = self.now;
             if let Some(broker) = self.brokers.iter_mut().find(|x| x.id == b) {
-                broker.restart();
+                broker.restart(now);
             }
             self.note(|| format!("b{b} RESTARTS"));
         }
@@ -383,7 +428,10 @@ impl World {
             }
         }
         if self.heal_at.is_none() && self.rng.chance(3) {
-            let nodes = [BROKERS[0], BROKERS[1], BROKERS[2], CONTROLLER];
+            let mut nodes = vec![BROKERS[0], BROKERS[1], BROKERS[2], CONTROLLER];
+            if self.group.is_some() {
+                nodes.push(crate::committer::CLIENT);
+            }
             let a = nodes[self.rng.index(nodes.len())];
             let b = nodes[self.rng.index(nodes.len())];
             if a != b {
@@ -474,6 +522,6 @@ impl World {
                 )));
             }
         }
-        Ok(())
+        self.check_group_final()
     }
 }
