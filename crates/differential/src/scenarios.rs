@@ -73,6 +73,31 @@ pub async fn run(name: &str, s: &mut Session, captures: &std::path::Path) -> Res
 const TIMESTAMP: i64 = 1_700_000_000_000;
 /// How long a wait for metadata to settle may take.
 const SETTLE: Duration = Duration::from_secs(30);
+/// Pause between the polls of a wait.
+const POLL: Duration = Duration::from_millis(100);
+
+/// A wait for a broker's state to settle (leaders elected, a coordinator loaded, a marker
+/// written): [`Settle::wait`] pauses one poll, or fails once [`SETTLE`] has passed.
+struct Settle {
+    until: Instant,
+}
+
+impl Settle {
+    fn start() -> Settle {
+        Settle {
+            until: Instant::now() + SETTLE,
+        }
+    }
+
+    /// Pauses before the next poll; past the deadline, fails with `what()`.
+    async fn wait(&self, what: impl FnOnce() -> String) -> Result<()> {
+        if Instant::now() > self.until {
+            bail!("{} (waited {SETTLE:?})", what());
+        }
+        tokio::time::sleep(POLL).await;
+        Ok(())
+    }
+}
 
 fn topic(name: &str, partitions: i32, rf: i16) -> CreatableTopic {
     CreatableTopic {
@@ -117,7 +142,7 @@ pub(crate) async fn create_topics(s: &mut Session, topics: &[(String, i32)]) -> 
 
 /// Waits until `name` has `partitions` partitions, each with a leader.
 pub(crate) async fn wait_for_leaders(s: &mut Session, name: &str, partitions: usize) -> Result<()> {
-    let deadline = Instant::now() + SETTLE;
+    let settle = Settle::start();
     loop {
         let m = s.call(metadata(&[name])).await?;
         let ready = m.topics.iter().any(|t| {
@@ -130,25 +155,23 @@ pub(crate) async fn wait_for_leaders(s: &mut Session, name: &str, partitions: us
         if ready {
             return Ok(());
         }
-        if Instant::now() > deadline {
-            bail!("{name}: no leader for every partition within {SETTLE:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        settle
+            .wait(|| format!("{name}: no leader for every partition"))
+            .await?;
     }
 }
 
 /// Waits until `name` is unknown.
 async fn wait_until_gone(s: &mut Session, name: &str) -> Result<()> {
-    let deadline = Instant::now() + SETTLE;
+    let settle = Settle::start();
     loop {
         let m = s.call(metadata(&[name])).await?;
         if m.topics.iter().all(|t| t.error_code == 3) {
             return Ok(());
         }
-        if Instant::now() > deadline {
-            bail!("{name}: still listed {SETTLE:?} after its deletion");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        settle
+            .wait(|| format!("{name}: still listed after its deletion"))
+            .await?;
     }
 }
 
@@ -537,7 +560,7 @@ fn find_coordinator(s: &Session, group: &str) -> FindCoordinatorRequest {
 /// NOT_COORDINATOR (or COORDINATOR_LOAD_IN_PROGRESS) for a while after FindCoordinator
 /// names it.
 async fn wait_for_coordinator(s: &mut Session, group: &str, topic: &str) -> Result<()> {
-    let deadline = Instant::now() + SETTLE;
+    let settle = Settle::start();
     loop {
         let r = s.call(find_coordinator(s, group)).await?;
         let named = r.error_code == 0 && r.coordinators.iter().all(|c| c.error_code == 0);
@@ -548,10 +571,9 @@ async fn wait_for_coordinator(s: &mut Session, group: &str, topic: &str) -> Resu
                 return Ok(());
             }
         }
-        if Instant::now() > deadline {
-            bail!("no loaded coordinator for {group} within {SETTLE:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        settle
+            .wait(|| format!("no loaded coordinator for {group}"))
+            .await?;
     }
 }
 
@@ -628,12 +650,9 @@ async fn idempotence(s: &mut Session) -> Result<()> {
     };
     // Kafka answers COORDINATOR_LOAD_IN_PROGRESS until its producer id manager has a block
     // of ids from the controller.
-    let deadline = Instant::now() + SETTLE;
+    let settle = Settle::start();
     while s.call(request.clone()).await?.error_code != 0 {
-        if Instant::now() > deadline {
-            bail!("no producer id within {SETTLE:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        settle.wait(|| "no producer id".to_owned()).await?;
     }
     let init = s.send("init an idempotent producer id", request).await?;
     let (pid, epoch) = (init.producer_id, init.producer_epoch);
@@ -810,7 +829,7 @@ async fn group(s: &mut Session) -> Result<()> {
 /// Waits until `topic`'s partition 0 has a last stable offset of `end` (a transaction's
 /// marker is written after EndTxn answers).
 async fn wait_for_stable_end(s: &mut Session, topic: &str, end: i64) -> Result<()> {
-    let deadline = Instant::now() + SETTLE;
+    let settle = Settle::start();
     loop {
         let mut req = list_offsets(topic, 0, -1);
         req.isolation_level = 1;
@@ -823,10 +842,9 @@ async fn wait_for_stable_end(s: &mut Session, topic: &str, end: i64) -> Result<(
         if at == end {
             return Ok(());
         }
-        if Instant::now() > deadline {
-            bail!("{topic}: last stable offset {at}, not {end}, after {SETTLE:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        settle
+            .wait(|| format!("{topic}: last stable offset {at}, not {end}"))
+            .await?;
     }
 }
 
@@ -852,17 +870,16 @@ async fn transactions(s: &mut Session) -> Result<()> {
     // FindCoordinator for a transactional id creates.
     let mut find = find_coordinator(s, ID);
     find.key_type = 1;
-    let deadline = Instant::now() + SETTLE;
+    let settle = Settle::start();
     loop {
         s.call(find.clone()).await?;
         let code = s.call(init.clone()).await?.error_code;
         if code == 0 {
             break;
         }
-        if Instant::now() > deadline {
-            bail!("no transactional producer id within {SETTLE:?} (last error {code})");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        settle
+            .wait(|| format!("no transactional producer id (last error {code})"))
+            .await?;
     }
     let r = s.send("init the transactional id again", init).await?;
     let (pid, epoch) = (r.producer_id, r.producer_epoch);
