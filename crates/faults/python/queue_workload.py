@@ -20,6 +20,7 @@ import time
 from confluent_kafka import Consumer, KafkaException, Producer
 
 import txn_workload
+from reads import reads_of
 from supervise import Supervisor
 
 # A producer turn or a consumer turn (poll 0.5 s, a synchronous commit) that takes this
@@ -137,16 +138,7 @@ def consume(args, history, is_stopped, process, progress):
     try:
         while not is_stopped():
             progress.beat()
-            msgs = consumer.consume(num_messages=200, timeout=0.5)
-            reads = []
-            for m in msgs:
-                if m.error() is not None:
-                    if m.error().fatal():
-                        raise KafkaException(m.error())
-                    continue
-                reads.append({"topic": m.topic(), "partition": m.partition(),
-                              "offset": m.offset(),
-                              "value": (m.value() or b"").decode()})
+            reads = reads_of(consumer.consume(num_messages=200, timeout=0.5))
             if not reads:
                 continue
             history.record({"process": process, "type": "ok", "f": "poll",

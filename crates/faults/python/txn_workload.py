@@ -18,6 +18,8 @@ import time
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
+from reads import reads_of
+
 TXN_PARTITIONS = 3
 # A transaction's turn waits up to 15 s (flush) and three commits or aborts of 20 s each:
 # past this the producer is stuck and the watchdog (supervise.py) abandons it.
@@ -126,15 +128,7 @@ def consume_committed(args, history, stopped, process, progress):
     try:
         while not stopped():
             progress.beat()
-            reads = []
-            for m in consumer.consume(num_messages=200, timeout=0.5):
-                if m.error() is not None:
-                    if m.error().fatal():
-                        raise KafkaException(m.error())
-                    continue
-                reads.append({"topic": m.topic(), "partition": m.partition(),
-                              "offset": m.offset(),
-                              "value": (m.value() or b"").decode()})
+            reads = reads_of(consumer.consume(num_messages=200, timeout=0.5))
             if reads:
                 history.record({"process": process, "type": "ok", "f": "poll",
                                 "read_committed": True, "reads": reads})
