@@ -2,7 +2,6 @@
 
 mod cli;
 
-use clap::Parser;
 use std::io::IsTerminal;
 
 fn main() -> std::process::ExitCode {
@@ -15,7 +14,7 @@ fn main() -> std::process::ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(filter)
         .init();
-    let cli = cli::Cli::parse();
+    let cli = cli::Cli::parse_with_tools();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

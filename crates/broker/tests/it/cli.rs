@@ -85,3 +85,17 @@ fn unknown_tool_arguments_fail() {
     let out = vltava().args(["no-such-tool"]).output().unwrap();
     assert!(!out.status.success());
 }
+
+#[test]
+fn help_lists_every_tool_with_a_line_on_it() {
+    let out = vltava().arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for (name, about) in vltava_client::cli::TOOLS {
+        assert!(
+            text.lines()
+                .any(|l| l.trim_start().starts_with(name) && l.contains(about)),
+            "{name} missing from --help:\n{text}"
+        );
+    }
+}

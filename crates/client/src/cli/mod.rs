@@ -15,23 +15,54 @@ mod verifiable;
 
 use std::io::{BufRead, Write};
 
-/// Every tool name `run` accepts.
-pub const TOOLS: &[&str] = &[
-    "topics",
-    "console-producer",
-    "console-consumer",
-    "consumer-groups",
-    "configs",
-    "delete-records",
-    "get-offsets",
-    "api-versions",
-    "metadata-quorum",
-    "transactions",
-    "verifiable-producer",
-    "verifiable-consumer",
-    "producer-perf-test",
-    "consumer-perf-test",
+/// Every tool `run` accepts, with one line on what it does (Kafka's tool of the same name,
+/// `kafka-<name>.sh`).
+pub const TOOLS: &[(&str, &str)] = &[
+    ("topics", "Create, delete, describe, alter and list topics"),
+    (
+        "console-producer",
+        "Send lines of standard input as records",
+    ),
+    ("console-consumer", "Print the records of a topic"),
+    (
+        "consumer-groups",
+        "List, describe and delete groups; reset their offsets",
+    ),
+    ("configs", "Describe and alter topic and broker configs"),
+    ("delete-records", "Delete records before the given offsets"),
+    ("get-offsets", "Print the offsets of partitions for a time"),
+    (
+        "api-versions",
+        "Print the API versions each broker supports",
+    ),
+    (
+        "metadata-quorum",
+        "Describe the metadata quorum and its replicas",
+    ),
+    ("transactions", "List, describe and abort transactions"),
+    (
+        "verifiable-producer",
+        "Produce numbered records, reporting each as JSON",
+    ),
+    (
+        "verifiable-consumer",
+        "Consume in a group, reporting each event as JSON",
+    ),
+    (
+        "producer-perf-test",
+        "Measure produce throughput and latency",
+    ),
+    ("consumer-perf-test", "Measure consume throughput"),
 ];
+
+/// The tools as `vltava --help` lists them: one line each.
+pub fn tools_help() -> String {
+    let mut text = String::from("Kafka's tools (vltava <TOOL> --help for its flags):\n");
+    for (name, about) in TOOLS {
+        text.push_str(&format!("  {name:<21}{about}\n"));
+    }
+    text
+}
 
 /// Runs tool `args[0]` with the rest as its flags; returns the exit code.
 /// Tools that read input (console-producer) read standard input.
@@ -63,7 +94,8 @@ pub async fn run_with_input(
         "producer-perf-test" => perf::producer(args, out).await,
         "consumer-perf-test" => perf::consumer(args, out).await,
         other => {
-            writeln!(out, "unknown tool {other:?}; tools: {}", TOOLS.join(", "))?;
+            let names: Vec<&str> = TOOLS.iter().map(|(name, _)| *name).collect();
+            writeln!(out, "unknown tool {other:?}; tools: {}", names.join(", "))?;
             return Ok(2);
         }
     };
