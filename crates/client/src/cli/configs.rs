@@ -9,34 +9,47 @@ use std::io::Write;
 #[derive(Debug, Parser)]
 #[command(
     name = "configs",
-    about = "Describe and change topic and broker configs"
+    about = "Describe and alter topic and broker configs"
 )]
 struct Args {
+    /// Broker(s) to connect to, host:port[,host:port...].
     #[arg(long)]
     bootstrap_server: String,
+    /// Print the entity's configs (every topic or broker without --entity-name).
     #[arg(long)]
     describe: bool,
+    /// Change the entity's configs with --add-config and --delete-config.
     #[arg(long)]
     alter: bool,
-    /// topics or brokers
+    /// Kind of entity: topics or brokers.
     #[arg(long)]
     entity_type: String,
+    /// Name of the entity: a topic name or a broker id.
     #[arg(long)]
     entity_name: Option<String>,
+    /// With --entity-type brokers: the cluster-wide default broker config instead of one broker.
     #[arg(long)]
     entity_default: bool,
-    /// k1=v1,k2=[v2,v3]
+    /// With --alter: configs to set, k1=v1,k2=[v2,v3] (brackets hold a list value).
     #[arg(long)]
     add_config: Option<String>,
-    /// k1,k2
+    /// With --alter: configs to remove so their default applies again, k1,k2.
     #[arg(long)]
     delete_config: Option<String>,
+    /// With --describe: every config, static and default ones too, not only the dynamic ones.
     #[arg(long)]
     all: bool,
+    /// Topic name when --entity-name is absent (--entity-type topics is still needed).
     #[arg(long)]
     topic: Option<String>,
+    /// Broker id when --entity-name is absent (--entity-type brokers is still needed).
     #[arg(long)]
     broker: Option<String>,
+}
+
+/// The clap command of `configs`, for its help.
+pub(super) fn command() -> clap::Command {
+    <Args as clap::CommandFactory>::command()
 }
 
 /// Splits `k1=v1,k2=[a,b]` at top-level commas.

@@ -12,26 +12,38 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Parser)]
 #[command(
     name = "console-producer",
-    about = "Reads lines from standard input and produces them"
+    about = "Send lines of standard input as records"
 )]
 struct ProducerArgs {
+    /// Broker(s) to connect to, host:port[,host:port...].
     #[arg(long)]
     bootstrap_server: String,
+    /// Topic to produce the lines to.
     #[arg(long)]
     topic: String,
-    /// parse.key=true, key.separator=..., ignore.error=...
+    /// Line reading: parse.key=true splits each line at key.separator (default tab); others ignored.
     #[arg(long)]
     property: Vec<String>,
+    /// A producer config as key=value (acks, linger.ms, ...); repeatable, overrides --producer.config.
     #[arg(long)]
     producer_property: Vec<String>,
+    /// Properties file of producer configs.
     #[arg(long = "producer.config")]
     producer_config: Option<String>,
+    /// Compression of the records: none, gzip, snappy, lz4 or zstd; overrides compression.type.
     #[arg(long)]
     compression_codec: Option<String>,
+    /// Acknowledgements to wait for: all/-1 (default), 1 or 0; 1 and 0 turn idempotence off.
     #[arg(long)]
     request_required_acks: Option<String>,
+    /// Wait for each record's acknowledgement before sending the next line.
     #[arg(long)]
     sync: bool,
+}
+
+/// The clap command of `console-producer`, for its help.
+pub(super) fn producer_command() -> clap::Command {
+    <ProducerArgs as clap::CommandFactory>::command()
 }
 
 pub async fn producer(
@@ -111,34 +123,49 @@ pub async fn producer(
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "console-consumer", about = "Consumes records and prints them")]
+#[command(name = "console-consumer", about = "Print the records of a topic")]
 struct ConsumerArgs {
+    /// Broker(s) to connect to, host:port[,host:port...].
     #[arg(long)]
     bootstrap_server: String,
+    /// Topic to consume.
     #[arg(long)]
     topic: String,
+    /// Consumer group id (default: console-consumer-<pid>; none with --partition).
     #[arg(long)]
     group: Option<String>,
+    /// Start at the earliest offset, not the latest, when there is no committed offset.
     #[arg(long)]
     from_beginning: bool,
+    /// Consume only this partition, assigned directly rather than through the group.
     #[arg(long)]
     partition: Option<i32>,
+    /// With --partition: where to start, earliest, latest or an offset (default: latest; earliest with --from-beginning).
     #[arg(long)]
     offset: Option<String>,
-    /// print.key=true, key.separator=..., print.partition, print.offset, print.headers, print.timestamp
+    /// Output: print.key/partition/offset/headers/timestamp=true, key.separator=SEP; others ignored.
     #[arg(long)]
     property: Vec<String>,
+    /// A consumer config as key=value; repeatable, overrides --consumer.config.
     #[arg(long)]
     consumer_property: Vec<String>,
+    /// Properties file of consumer configs.
     #[arg(long = "consumer.config")]
     consumer_config: Option<String>,
+    /// Exit after printing this many records (default: no limit).
     #[arg(long)]
     max_messages: Option<u64>,
-    /// Exit when no record arrived for this long.
+    /// Exit when no record arrived for this many ms (default: wait forever).
     #[arg(long)]
     timeout_ms: Option<u64>,
+    /// read_uncommitted (default) or read_committed; overrides isolation.level.
     #[arg(long)]
     isolation_level: Option<String>,
+}
+
+/// The clap command of `console-consumer`, for its help.
+pub(super) fn consumer_command() -> clap::Command {
+    <ConsumerArgs as clap::CommandFactory>::command()
 }
 
 pub async fn consumer(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow::Result<i32> {

@@ -10,51 +10,74 @@ use std::io::Write;
 #[derive(Debug, Parser)]
 #[command(
     name = "consumer-groups",
-    about = "List, describe, delete consumer groups and reset their offsets"
+    about = "List, describe and delete groups; reset their offsets"
 )]
 struct Args {
+    /// Broker(s) to connect to, host:port[,host:port...].
     #[arg(long)]
     bootstrap_server: String,
+    /// Print the id of every group.
     #[arg(long)]
     list: bool,
+    /// Print each partition's committed offset, log-end offset, lag and owning member.
     #[arg(long)]
     describe: bool,
+    /// Delete the groups with their committed offsets.
     #[arg(long)]
     delete: bool,
+    /// Compute new committed offsets for the groups; they are applied only with --execute.
     #[arg(long)]
     reset_offsets: bool,
+    /// Group id to act on; repeatable.
     #[arg(long)]
     group: Vec<String>,
+    /// Act on every group instead of the --group ones.
     #[arg(long)]
     all_groups: bool,
-    /// topic or topic:0,1,2
+    /// With --reset-offsets: a topic, or topic:0,1,2 for some of its partitions; repeatable.
     #[arg(long)]
     topic: Vec<String>,
+    /// With --reset-offsets: every partition the group has a committed offset for.
     #[arg(long)]
     all_topics: bool,
+    /// With --reset-offsets: to each partition's earliest offset.
     #[arg(long)]
     to_earliest: bool,
+    /// With --reset-offsets: to each partition's log-end offset.
     #[arg(long)]
     to_latest: bool,
+    /// With --reset-offsets: to the committed offset (the log end where there is none).
     #[arg(long)]
     to_current: bool,
+    /// With --reset-offsets: to this offset, clamped to each partition's range.
     #[arg(long)]
     to_offset: Option<i64>,
-    /// YYYY-MM-DDTHH:mm:SS.sss (UTC)
+    /// With --reset-offsets: to the first offset at or after this UTC time, YYYY-MM-DDTHH:mm:SS.sss.
     #[arg(long)]
     to_datetime: Option<String>,
+    /// With --reset-offsets: move the committed offset by N (negative: back), clamped to the range.
     #[arg(long, allow_hyphen_values = true)]
     shift_by: Option<i64>,
+    /// With --reset-offsets: only print the new offsets (the default, without the warning).
     #[arg(long)]
     dry_run: bool,
+    /// With --reset-offsets: commit the new offsets; the group must have no active members.
     #[arg(long)]
     execute: bool,
+    /// With --describe: print the members, each with its host, client id and partition count.
     #[arg(long)]
     members: bool,
+    /// With --describe: print the group's state, assignment strategy and member count.
     #[arg(long)]
     state: bool,
+    /// Properties file of connection settings (bootstrap.servers, client.id, *.ms timeouts); others ignored.
     #[arg(long)]
     command_config: Option<String>,
+}
+
+/// The clap command of `consumer-groups`, for its help.
+pub(super) fn command() -> clap::Command {
+    <Args as clap::CommandFactory>::command()
 }
 
 pub async fn run(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow::Result<i32> {

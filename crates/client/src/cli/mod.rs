@@ -39,7 +39,10 @@ pub const TOOLS: &[(&str, &str)] = &[
         "metadata-quorum",
         "Describe the metadata quorum and its replicas",
     ),
-    ("transactions", "List, describe and abort transactions"),
+    (
+        "transactions",
+        "List and describe transactions and a partition's producers",
+    ),
     (
         "verifiable-producer",
         "Produce numbered records, reporting each as JSON",
@@ -62,6 +65,27 @@ pub fn tools_help() -> String {
         text.push_str(&format!("  {name:<21}{about}\n"));
     }
     text
+}
+
+/// The clap command of tool `name`: its flags with their help; `None` for an unknown tool.
+pub fn command(name: &str) -> Option<clap::Command> {
+    Some(match name {
+        "topics" => topics::command(),
+        "console-producer" => console::producer_command(),
+        "console-consumer" => console::consumer_command(),
+        "consumer-groups" => groups::command(),
+        "configs" => configs::command(),
+        "delete-records" => offsets::delete_records_command(),
+        "get-offsets" => offsets::get_offsets_command(),
+        "api-versions" => offsets::api_versions_command(),
+        "metadata-quorum" => quorum::command(),
+        "transactions" => transactions::command(),
+        "verifiable-producer" => verifiable::producer_command(),
+        "verifiable-consumer" => verifiable::consumer_command(),
+        "producer-perf-test" => perf::producer_command(),
+        "consumer-perf-test" => perf::consumer_command(),
+        _ => return None,
+    })
 }
 
 /// Runs tool `args[0]` with the rest as its flags; returns the exit code.

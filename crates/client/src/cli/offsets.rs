@@ -10,14 +10,20 @@ use vltava_protocol::ApiKey;
 #[derive(Debug, Parser)]
 #[command(
     name = "delete-records",
-    about = "Deletes records of partitions up to given offsets"
+    about = "Delete records before the given offsets"
 )]
 struct DeleteArgs {
+    /// Broker(s) to connect to, host:port[,host:port...].
     #[arg(long)]
     bootstrap_server: String,
-    /// {"partitions":[{"topic":"t","partition":0,"offset":10}],"version":1}
+    /// JSON file of partitions and the offset to delete before: {"partitions":[{"topic":"t","partition":0,"offset":10}]}.
     #[arg(long)]
     offset_json_file: String,
+}
+
+/// The clap command of `delete-records`, for its help.
+pub(super) fn delete_records_command() -> clap::Command {
+    <DeleteArgs as clap::CommandFactory>::command()
 }
 
 pub async fn delete_records(
@@ -62,21 +68,29 @@ pub async fn delete_records(
 #[derive(Debug, Parser)]
 #[command(
     name = "get-offsets",
-    about = "Prints topic:partition:offset for partitions at a time"
+    about = "Print the offsets of partitions for a time"
 )]
 struct OffsetsArgs {
+    /// Broker(s) to connect to, host:port[,host:port...].
     #[arg(long)]
     bootstrap_server: String,
+    /// Topic, an exact name (default: every topic).
     #[arg(long)]
     topic: Option<String>,
-    /// Comma-separated partition ids.
+    /// Comma-separated partition ids (default: every partition).
     #[arg(long)]
     partitions: Option<String>,
-    /// -1/latest, -2/earliest, or a timestamp in ms.
+    /// -1/latest (log end), -2/earliest, or a timestamp in ms: the first offset at or after it.
     #[arg(long, default_value = "-1", allow_hyphen_values = true)]
     time: String,
+    /// Without --topic: leave out internal topics such as __consumer_offsets.
     #[arg(long)]
     exclude_internal_topics: bool,
+}
+
+/// The clap command of `get-offsets`, for its help.
+pub(super) fn get_offsets_command() -> clap::Command {
+    <OffsetsArgs as clap::CommandFactory>::command()
 }
 
 pub async fn get_offsets(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow::Result<i32> {
@@ -125,11 +139,17 @@ pub async fn get_offsets(args: Vec<String>, out: &mut (dyn Write + Send)) -> any
 #[derive(Debug, Parser)]
 #[command(
     name = "api-versions",
-    about = "Prints the API versions every broker supports"
+    about = "Print the API versions each broker supports"
 )]
 struct VersionsArgs {
+    /// Broker(s) to connect to, host:port[,host:port...]; every broker of the cluster is listed.
     #[arg(long)]
     bootstrap_server: String,
+}
+
+/// The clap command of `api-versions`, for its help.
+pub(super) fn api_versions_command() -> clap::Command {
+    <VersionsArgs as clap::CommandFactory>::command()
 }
 
 pub async fn api_versions(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow::Result<i32> {

@@ -15,28 +15,38 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Parser)]
 #[command(
     name = "producer-perf-test",
-    about = "Producer throughput and latency test"
+    about = "Measure produce throughput and latency"
 )]
 struct ProducerArgs {
+    /// Topic to produce to.
     #[arg(long)]
     topic: String,
+    /// Number of records to send.
     #[arg(long)]
     num_records: u64,
+    /// Size of each record's value in bytes (required).
     #[arg(long)]
     record_size: Option<usize>,
     /// Records/s to aim at; -1 for as fast as possible.
     #[arg(long, allow_hyphen_values = true)]
     throughput: i64,
-    /// key=value producer settings (bootstrap.servers=..., acks=..., compression.type=...)
+    /// Producer configs as key=value, several after one flag (bootstrap.servers=..., acks=..., ...).
     #[arg(long, num_args = 1..)]
     producer_props: Vec<String>,
+    /// Properties file of producer configs; --producer-props override it.
     #[arg(long = "producer.config")]
     producer_config: Option<String>,
+    /// Broker(s) to connect to; bootstrap.servers in --producer.config or --producer-props wins.
     #[arg(long)]
     bootstrap_server: Option<String>,
-    /// Progress interval in ms (Kafka uses 5000).
+    /// Milliseconds between progress lines.
     #[arg(long, default_value_t = 5000)]
     reporting_interval: u64,
+}
+
+/// The clap command of `producer-perf-test`, for its help.
+pub(super) fn producer_command() -> clap::Command {
+    <ProducerArgs as clap::CommandFactory>::command()
 }
 
 /// Latency samples in ms, percentile lookup.
@@ -163,24 +173,37 @@ pub async fn producer(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "consumer-perf-test", about = "Consumer throughput test")]
+#[command(name = "consumer-perf-test", about = "Measure consume throughput")]
 struct ConsumerArgs {
+    /// Broker(s) to connect to, host:port[,host:port...].
     #[arg(long)]
     bootstrap_server: String,
+    /// Topic to consume (from the earliest offset when the group has no committed one).
     #[arg(long)]
     topic: String,
+    /// Number of records to consume; exits 1 if fewer arrive.
     #[arg(long)]
     messages: u64,
+    /// Consumer group id (default: perf-consumer-<pid>).
     #[arg(long)]
     group: Option<String>,
+    /// Give up when no record arrived for this many ms.
     #[arg(long, default_value_t = 10000)]
     timeout: u64,
+    /// Also print a stats line every --reporting-interval.
     #[arg(long)]
     show_detailed_stats: bool,
+    /// Milliseconds between the lines of --show-detailed-stats.
     #[arg(long, default_value_t = 5000)]
     reporting_interval: u64,
+    /// A consumer config as key=value; repeatable.
     #[arg(long)]
     consumer_property: Vec<String>,
+}
+
+/// The clap command of `consumer-perf-test`, for its help.
+pub(super) fn consumer_command() -> clap::Command {
+    <ConsumerArgs as clap::CommandFactory>::command()
 }
 
 /// Records when the group first assigned this consumer partitions.

@@ -12,10 +12,10 @@ use crate::config::ClientConfig;
 #[derive(Debug, Parser)]
 #[command(
     name = "metadata-quorum",
-    about = "Describes the KRaft metadata quorum of the cluster"
+    about = "Describe the metadata quorum and its replicas"
 )]
 struct QuorumArgs {
-    /// A broker to connect to.
+    /// Broker(s) to connect to, host:port[,host:port...].
     #[arg(long)]
     bootstrap_server: String,
     #[command(subcommand)]
@@ -40,6 +40,11 @@ struct DescribeArgs {
     /// With --replication: timestamps as "N ms ago".
     #[arg(long, requires = "replication")]
     human_readable: bool,
+}
+
+/// The clap command of `metadata-quorum`, for its help.
+pub(super) fn command() -> clap::Command {
+    <QuorumArgs as clap::CommandFactory>::command()
 }
 
 /// Runs `metadata-quorum`.

@@ -8,29 +8,42 @@ use clap::Parser;
 use std::io::Write;
 
 #[derive(Debug, Parser)]
-#[command(name = "topics", about = "Create, delete, describe, or change a topic")]
+#[command(
+    name = "topics",
+    about = "Create, delete, describe, alter and list topics"
+)]
 struct Args {
+    /// Broker(s) to connect to, host:port[,host:port...].
     #[arg(long)]
     bootstrap_server: String,
+    /// Create the topic named by --topic.
     #[arg(long)]
     create: bool,
+    /// Print the names of the topics (those matching --topic if given).
     #[arg(long)]
     list: bool,
+    /// Print partitions, leaders, replicas, ISR and non-default configs (every topic without --topic).
     #[arg(long)]
     describe: bool,
+    /// Raise the partition count of the --topic topics to --partitions.
     #[arg(long)]
     alter: bool,
+    /// Delete the topics matching --topic (careful: without --topic, every topic).
     #[arg(long)]
     delete: bool,
+    /// Topic name; a trailing * (or .*) matches every topic with that prefix.
     #[arg(long)]
     topic: Option<String>,
+    /// With --create: partition count (default: the broker's); with --alter: the new, larger count.
     #[arg(long)]
     partitions: Option<i32>,
+    /// With --create: replicas per partition (default: the broker's default.replication.factor).
     #[arg(long)]
     replication_factor: Option<i16>,
-    /// key=value (repeatable)
+    /// With --create: a topic config override as key=value; repeatable.
     #[arg(long)]
     config: Vec<String>,
+    /// With --list and --describe: leave out internal topics such as __consumer_offsets.
     #[arg(long)]
     exclude_internal: bool,
     /// With --describe: only partitions whose ISR is smaller than their replica set.
@@ -45,12 +58,20 @@ struct Args {
     /// With --describe: only partitions whose ISR is exactly min.insync.replicas.
     #[arg(long)]
     at_min_isr_partitions: bool,
+    /// With --create: no error when the topic already exists.
     #[arg(long)]
     if_not_exists: bool,
+    /// With --describe, --alter and --delete: no error when no topic matches --topic.
     #[arg(long)]
     if_exists: bool,
+    /// Properties file of connection settings (bootstrap.servers, client.id, *.ms timeouts); others ignored.
     #[arg(long)]
     command_config: Option<String>,
+}
+
+/// The clap command of `topics`, for its help.
+pub(super) fn command() -> clap::Command {
+    <Args as clap::CommandFactory>::command()
 }
 
 fn client(a: &Args) -> anyhow::Result<ClientConfig> {

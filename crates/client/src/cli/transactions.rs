@@ -11,9 +11,12 @@ use crate::admin::Admin;
 use crate::config::ClientConfig;
 
 #[derive(Debug, Parser)]
-#[command(name = "transactions", about = "Lists and describes transactions")]
+#[command(
+    name = "transactions",
+    about = "List and describe transactions and a partition's producers"
+)]
 struct TxnArgs {
-    /// A broker to connect to.
+    /// Broker(s) to connect to, host:port[,host:port...].
     #[arg(long)]
     bootstrap_server: String,
     #[command(subcommand)]
@@ -26,13 +29,16 @@ enum TxnCommand {
     List,
     /// One transactional id.
     Describe {
+        /// The transactional id to describe.
         #[arg(long)]
         transactional_id: String,
     },
     /// The producers writing to one partition.
     DescribeProducers {
+        /// Topic of the partition.
         #[arg(long)]
         topic: String,
+        /// The partition whose active producers to describe.
         #[arg(long)]
         partition: i32,
     },
@@ -46,6 +52,11 @@ fn now_ms() -> i64 {
 
 fn row(out: &mut (dyn Write + Send), cells: &[String]) -> std::io::Result<()> {
     writeln!(out, "{}", cells.join("\t"))
+}
+
+/// The clap command of `transactions`, for its help.
+pub(super) fn command() -> clap::Command {
+    <TxnArgs as clap::CommandFactory>::command()
 }
 
 /// Runs `transactions`.

@@ -20,23 +20,35 @@ fn now_ms() -> u128 {
 #[derive(Debug, Parser)]
 #[command(
     name = "verifiable-producer",
-    about = "Produces sequential integers and reports each acknowledgement as JSON"
+    about = "Produce numbered records, reporting each as JSON"
 )]
 struct ProducerArgs {
+    /// Broker(s) to connect to, host:port[,host:port...].
     #[arg(long)]
     bootstrap_server: String,
+    /// Topic to produce to.
     #[arg(long)]
     topic: String,
+    /// Stop after this many records; -1 for no limit.
     #[arg(long, default_value_t = -1, allow_hyphen_values = true)]
     max_messages: i64,
+    /// Records per second to aim at; -1 for no limit.
     #[arg(long, default_value_t = -1, allow_hyphen_values = true)]
     throughput: i64,
+    /// Acknowledgements to wait for: -1/all, 1 or 0; 1 and 0 turn idempotence off.
     #[arg(long, default_value = "-1", allow_hyphen_values = true)]
     acks: String,
+    /// When not 0, record values are "<prefix>.<n>" instead of "<n>".
     #[arg(long, default_value_t = 0)]
     value_prefix: i64,
+    /// A producer config as key=value; repeatable, applied after --acks.
     #[arg(long)]
     producer_property: Vec<String>,
+}
+
+/// The clap command of `verifiable-producer`, for its help.
+pub(super) fn producer_command() -> clap::Command {
+    <ProducerArgs as clap::CommandFactory>::command()
 }
 
 pub async fn producer(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow::Result<i32> {
@@ -137,35 +149,50 @@ fn report(
 #[derive(Debug, Parser)]
 #[command(
     name = "verifiable-consumer",
-    about = "Consumes in a group and reports consumption and commits as JSON"
+    about = "Consume in a group, reporting each event as JSON"
 )]
 struct ConsumerArgs {
+    /// Broker(s) to connect to, host:port[,host:port...].
     #[arg(long)]
     bootstrap_server: String,
+    /// Topic to subscribe to.
     #[arg(long)]
     topic: String,
+    /// Consumer group id.
     #[arg(long)]
     group_id: String,
+    /// Static membership: the group.instance.id (default: a dynamic member).
     #[arg(long)]
     group_instance_id: Option<String>,
+    /// Stop after consuming this many records; -1 for no limit.
     #[arg(long, default_value_t = -1, allow_hyphen_values = true)]
     max_messages: i64,
+    /// Let the consumer commit on its own; otherwise each batch is committed and reported.
     #[arg(long)]
     enable_autocommit: bool,
+    /// Group session timeout in ms.
     #[arg(long, default_value_t = 30000)]
     session_timeout: u64,
+    /// Partition assignor(s), comma-separated class or short names (range, roundrobin, sticky, ...).
     #[arg(
         long,
         default_value = "org.apache.kafka.clients.consumer.RangeAssignor"
     )]
     assignment_strategy: String,
+    /// Where to start without a committed offset: earliest (default), latest or none.
     #[arg(long)]
     reset_policy: Option<String>,
-    /// Exit when no record arrived for this long.
+    /// Exit when no record arrived for this many ms (default: wait forever).
     #[arg(long)]
     timeout_ms: Option<u64>,
+    /// A consumer config as key=value; repeatable, applied after the flags above.
     #[arg(long)]
     consumer_property: Vec<String>,
+}
+
+/// The clap command of `verifiable-consumer`, for its help.
+pub(super) fn consumer_command() -> clap::Command {
+    <ConsumerArgs as clap::CommandFactory>::command()
 }
 
 fn tp_json(parts: &[(String, i32)]) -> serde_json::Value {
