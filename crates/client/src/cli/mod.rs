@@ -135,3 +135,60 @@ pub async fn run_with_input(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{TOOLS, command};
+
+    /// Flags (and subcommands) of `cmd` whose help is missing or longer than one line.
+    fn undocumented(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            if id == "help" || id == "version" {
+                continue;
+            }
+            let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+            let flag = arg.get_long().map_or(id.to_string(), |l| format!("--{l}"));
+            if help.trim().is_empty() {
+                missing.push(format!("{path} {flag}: no help"));
+            } else if help.contains('\n') || arg.get_long_help().is_some() {
+                missing.push(format!("{path} {flag}: help longer than a line"));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            if sub.get_name() == "help" {
+                continue;
+            }
+            let sub_path = format!("{path} {}", sub.get_name());
+            if sub
+                .get_about()
+                .is_none_or(|a| a.to_string().trim().is_empty())
+            {
+                missing.push(format!("{sub_path}: no about"));
+            }
+            undocumented(sub, &sub_path, missing);
+        }
+    }
+
+    #[test]
+    fn every_flag_of_every_tool_has_a_line_of_help() {
+        let mut missing = Vec::new();
+        for (name, about) in TOOLS {
+            let mut cmd = command(name).unwrap_or_else(|| panic!("no clap command for {name}"));
+            cmd.build();
+            assert_eq!(cmd.get_name(), *name);
+            assert_eq!(
+                cmd.get_about().map(ToString::to_string).as_deref(),
+                Some(*about),
+                "{name}'s about differs from its line in TOOLS"
+            );
+            undocumented(&cmd, name, &mut missing);
+        }
+        assert!(
+            missing.is_empty(),
+            "flags without a line of help:\n{}",
+            missing.join("\n")
+        );
+        assert!(command("no-such-tool").is_none());
+    }
+}
