@@ -28,7 +28,7 @@ struct Args {
     /// Raise the partition count of the --topic topics to --partitions.
     #[arg(long)]
     alter: bool,
-    /// Delete the topics matching --topic (careful: without --topic, every topic).
+    /// Delete the topics matching --topic (required, as in Kafka's tool).
     #[arg(long)]
     delete: bool,
     /// Topic name; a trailing * (or .*) matches every topic with that prefix.
@@ -132,6 +132,11 @@ pub async fn run(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow::Res
         .count();
     if actions != 1 {
         bail!("exactly one of --create, --list, --describe, --alter, --delete is required");
+    }
+    if (a.delete || a.alter) && a.topic.is_none() {
+        // Kafka's tool refuses these without --topic; deleting every topic by omission
+        // would be a trap.
+        bail!("--delete and --alter need --topic");
     }
     let admin = Admin::connect(client(&a)?).await?;
     if a.create {

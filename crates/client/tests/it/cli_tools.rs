@@ -142,6 +142,19 @@ async fn topics_tool() {
     ])
     .await;
     assert_eq!(code, 1, "{out}");
+    // As Kafka's tool: no --delete (or --alter) without --topic, and nothing deleted.
+    let (code, out) = tool(&["topics", "--bootstrap-server", bs, "--delete"]).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("need --topic"), "{out}");
+    let out = ok(tool(&[
+        "topics",
+        "--bootstrap-server",
+        bs,
+        "--list",
+        "--exclude-internal",
+    ])
+    .await);
+    assert_eq!(out.trim(), "t2");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
