@@ -192,6 +192,18 @@ pub fn parse(reader: impl BufRead) -> Result<Vec<Op>, HistoryError> {
     Ok(ops)
 }
 
+/// Reads the history a killed writer left: whole lines only (its last line may be cut
+/// off mid-write, and is then dropped).
+pub fn read_file_of_killed_writer(path: &Path) -> Result<Vec<Op>, HistoryError> {
+    let mut bytes = std::fs::read(path).map_err(|source| HistoryError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let whole = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    bytes.truncate(whole);
+    parse(std::io::Cursor::new(bytes))
+}
+
 /// Reads a JSONL history file.
 pub fn read_file(path: &Path) -> Result<Vec<Op>, HistoryError> {
     let file = std::fs::File::open(path).map_err(|source| HistoryError::Io {
@@ -295,6 +307,17 @@ mod tests {
             Err(HistoryError::Parse { line, .. }) => assert_eq!(line, 3),
             other => panic!("expected a parse error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_killed_writers_cut_off_last_line_is_dropped() {
+        let dir = vltava_testkit::temp_dir("history-cut").expect("dir");
+        let path = dir.join("h.jsonl");
+        let whole = "{\"process\":\"c\",\"type\":\"ok\",\"f\":\"poll\"}\n";
+        std::fs::write(&path, format!("{whole}{whole}{{\"process\":\"c\",\"ty")).expect("write");
+        assert!(read_file(&path).is_err(), "a cut line is malformed");
+        assert_eq!(read_file_of_killed_writer(&path).expect("read").len(), 2);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

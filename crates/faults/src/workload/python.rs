@@ -3,7 +3,10 @@
 //! environment ([`vltava_testkit::python`]) as a child process that writes its own JSONL
 //! history; it stops when the harness creates its stop file.
 
-use crate::history::{HistoryError, Op};
+use crate::history::{HistoryError, Op, OpFn, OpType};
+
+/// The process name of the workload as a whole, in the `stall` op of a killed workload.
+pub const WORKLOAD_PROCESS: &str = "python-workload";
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -21,8 +24,6 @@ pub enum PythonError {
     },
     #[error("waiting for the Python workload: {0}")]
     Wait(#[source] std::io::Error),
-    #[error("the Python workload did not stop within {0:?} of its stop file (thread stacks: {1})")]
-    Hung(Duration, String),
     #[error("the Python workload failed ({status}); see {stderr}")]
     Failed { status: String, stderr: PathBuf },
     #[error("its history: {0}")]
@@ -93,7 +94,11 @@ impl PythonWorkload {
         })
     }
 
-    /// Asks it to stop, waits (at most `limit`, then kills it) and reads its history.
+    /// Asks it to stop, waits (at most `limit`) and reads its history. A workload that does
+    /// not stop in time is stuck as a whole (a client call that holds Python's GIL while it
+    /// waits inside a deadlocked librdkafka freezes every thread, the watchdog's too): its
+    /// stacks are written, it is killed like a crashed client, and what it recorded is kept,
+    /// with a `stall` op saying so; its open operations stay unknown.
     pub fn finish(mut self, limit: Duration) -> Result<Vec<Op>, PythonError> {
         let _ = std::fs::write(&self.stop_file, b"stop");
         let deadline = Instant::now() + limit;
@@ -105,7 +110,17 @@ impl PythonWorkload {
                 let stacks = self.dump_stacks();
                 let _ = self.child.kill();
                 let _ = self.child.wait();
-                return Err(PythonError::Hung(limit, stacks));
+                let mut ops = crate::history::read_file_of_killed_writer(&self.out)?;
+                let mut stall = Op::new(WORKLOAD_PROCESS, OpType::Info, OpFn::Stall);
+                stall.time = crate::history::now_ns();
+                stall.error = Some(format!(
+                    "the whole confluent-kafka workload did not stop within {limit:?} of its \
+                     stop file and was killed (its last recorded operation at {}); stacks: \
+                     {stacks}",
+                    ops.iter().map(|o| o.time).max().unwrap_or(0)
+                ));
+                ops.push(stall);
+                return Ok(ops);
             }
             std::thread::sleep(Duration::from_millis(100));
         };
@@ -149,5 +164,49 @@ impl Drop for PythonWorkload {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A workload that ignores its stop file is killed, and what it wrote (whole lines)
+    /// comes back with a `stall` op.
+    #[test]
+    fn a_workload_that_does_not_stop_is_killed_and_its_history_kept() {
+        let dir = vltava_testkit::temp_dir("python-hung").expect("dir");
+        let out = dir.join("python-history.jsonl");
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg(
+                "printf '{\"process\":\"c\",\"type\":\"ok\",\"f\":\"poll\",\"time\":5}\\n{\"process\":' \
+                 > \"$0\"; exec sleep 600",
+            )
+            .arg(&out)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sh");
+        std::thread::sleep(Duration::from_millis(300));
+        let w = PythonWorkload {
+            child,
+            out: out.clone(),
+            stop_file: dir.join("python-stop"),
+            stderr: dir.join("python-stderr.log"),
+        };
+        let ops = w.finish(Duration::from_millis(500)).expect("kept history");
+        assert_eq!(ops.len(), 2, "{ops:?}");
+        assert_eq!(ops[0].process, "c");
+        assert_eq!(ops[1].f, OpFn::Stall);
+        assert_eq!(ops[1].process, WORKLOAD_PROCESS);
+        assert!(
+            ops[1]
+                .error
+                .as_deref()
+                .is_some_and(|e| e.contains("last recorded operation at 5")),
+            "{ops:?}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
