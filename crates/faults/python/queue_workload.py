@@ -4,45 +4,27 @@ Runs one idempotent producer and one group consumer that commits after every pol
 that returned records (with --txn also txn_workload's transactional producer and
 read_committed consumer), until the stop file exists (or --max-seconds pass), and writes
 the history as JSONL in the format of vltava_faults::history (one op per line, times
-in wall-clock nanoseconds). A client that fails fatally starts over under a new
-process id, and so does one stuck inside librdkafka (supervise.py). VLTAVA_FAULTS_RDKAFKA_DEBUG (e.g. "cgrp,broker,metadata") turns on
+in wall-clock nanoseconds): each client process its own file, python-history-<process>.jsonl
+beside --out, which gets the supervisor's own ops. A client that fails fatally starts over
+under a new process id, and so does one stuck inside librdkafka (supervise.py). VLTAVA_FAULTS_RDKAFKA_DEBUG (e.g. "cgrp,broker,metadata") turns on
 librdkafka's debug log for the consumer (to stderr, python-stderr.log in the run's
 directory).
 """
 
 import argparse
-import json
 import os
-import sys
-import threading
 import time
 
 from confluent_kafka import Consumer, KafkaException, Producer
 
 import txn_workload
+from history import History
 from reads import reads_of
 from supervise import Supervisor
 
 # A producer turn or a consumer turn (poll 0.5 s, a synchronous commit) that takes this
 # long is stuck: the watchdog (supervise.py) abandons the client and starts a new one.
 STALL_SECONDS = 60
-
-
-class History:
-    def __init__(self, path):
-        self.lock = threading.Lock()
-        self.out = open(path, "w", encoding="utf-8")
-
-    def record(self, op):
-        op["time"] = time.time_ns()
-        with self.lock:
-            if not self.out.closed:  # an abandoned client may wake up after the end
-                self.out.write(json.dumps(op, separators=(",", ":")) + "\n")
-
-    def close(self):
-        with self.lock:
-            self.out.flush()
-            self.out.close()
 
 
 def stopped(args, started):
@@ -187,7 +169,7 @@ def main():
         return stopped(args, started)
 
     def role(f):
-        return lambda process, progress: f(args, history, is_stopped, process, progress)
+        return lambda process, progress, own: f(args, own, is_stopped, process, progress)
 
     supervisor = Supervisor(history, args.out, is_stopped)
     roles = [supervisor.role("py-idem-0", role(produce), STALL_SECONDS)]
@@ -203,11 +185,6 @@ def main():
     for t in roles:
         t.join()
     history.close()
-    if supervisor.abandoned:
-        # The abandoned clients' threads are stuck inside librdkafka: a normal exit could
-        # wait for them, so leave now that the history is complete.
-        sys.stderr.flush()
-        os._exit(0)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 //! The confluent-kafka workload: `python/queue_workload.py` (and, for transactions,
 //! `python/txn_workload.py`) run with the project's Python
-//! environment ([`vltava_testkit::python`]) as a child process that writes its own JSONL
-//! history; it stops when the harness creates its stop file.
+//! environment ([`vltava_testkit::python`]) as a child process whose supervisor and client
+//! processes write their own JSONL histories (`python-history.jsonl` and
+//! `python-history-<process>.jsonl`); it stops when the harness creates its stop file.
 
 use crate::history::{HistoryError, Op, OpFn, OpType};
 
@@ -110,7 +111,7 @@ impl PythonWorkload {
                 let stacks = self.dump_stacks();
                 let _ = self.child.kill();
                 let _ = self.child.wait();
-                let mut ops = crate::history::read_file_of_killed_writer(&self.out)?;
+                let mut ops = self.histories()?;
                 let mut stall = Op::new(WORKLOAD_PROCESS, OpType::Info, OpFn::Stall);
                 stall.time = crate::history::now_ns();
                 stall.error = Some(format!(
@@ -130,7 +131,29 @@ impl PythonWorkload {
                 stderr: self.stderr.clone(),
             });
         }
-        Ok(crate::history::read_file(&self.out)?)
+        self.histories()
+    }
+
+    /// The supervisor's history (`out`) and every client process's beside it
+    /// (`python-history-<process>.jsonl`); a client killed mid-write may have left its last
+    /// line cut off, which is dropped.
+    fn histories(&self) -> Result<Vec<Op>, PythonError> {
+        let mut ops = crate::history::read_file_of_killed_writer(&self.out)?;
+        let dir = self.out.parent().unwrap_or(Path::new("."));
+        let entries = std::fs::read_dir(dir).map_err(PythonError::Wait)?;
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("python-history-") && n.ends_with(".jsonl"))
+            })
+            .collect();
+        paths.sort();
+        for path in paths {
+            ops.extend(crate::history::read_file_of_killed_writer(&path)?);
+        }
+        Ok(ops)
     }
 }
 
