@@ -48,10 +48,14 @@ pub async fn replay(s: &mut Session, dir: &Path) -> Result<()> {
     if frames.is_empty() {
         bail!("no recorded frames in {}", dir.display());
     }
-    // Every topic a recorded Produce writes, with the partitions it needs.
-    let mut needed: Vec<(String, i32)> = Vec::new();
+    let mut requests = Vec::with_capacity(frames.len());
     for (name, frame) in &frames {
         let request = decode_request(frame).with_context(|| format!("decoding {name}"))?;
+        requests.push((name, request));
+    }
+    // Every topic a recorded Produce writes, with the partitions it needs.
+    let mut needed: Vec<(String, i32)> = Vec::new();
+    for (_, request) in &requests {
         if let RequestBody::Produce(p) = &request.body {
             for t in &p.topic_data {
                 let partitions = t
@@ -71,8 +75,7 @@ pub async fn replay(s: &mut Session, dir: &Path) -> Result<()> {
     for (topic, partitions) in &needed {
         wait_for_leaders(s, topic, usize::try_from(*partitions).unwrap_or(1)).await?;
     }
-    for (name, frame) in &frames {
-        let request = decode_request(frame).with_context(|| format!("decoding {name}"))?;
+    for (name, request) in requests {
         let version = request.api_version();
         match request.body {
             RequestBody::ApiVersions(r) => {

@@ -162,14 +162,7 @@ impl TestCluster {
         properties: &[&str],
         voters: impl Fn(usize, &[u16]) -> String,
     ) -> Result<TestCluster, BrokerProcessError> {
-        let n = n.clamp(1, MAX_NODES);
-        Self::start_planned(
-            &vec![NodeRole::Combined; n],
-            bin,
-            properties,
-            voters,
-            |_, _| Ok(Vec::new()),
-        )
+        Self::start_with_voters_and_prefix(n, bin, properties, voters, |_, _| Ok(Vec::new()))
     }
 
     /// As [`TestCluster::start_with_voters`], with every process of node `i` (its
