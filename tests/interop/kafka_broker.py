@@ -6,20 +6,14 @@ Vltava. Start and stop are bounded in time."""
 import base64
 import os
 import signal
-import socket
 import subprocess
 import time
 import uuid
 
+from free_ports import free_port
 from javatools import KAFKA_SERVER_JVM_OPTS, java_cmd
 
 START_TIMEOUT = 90
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def random_cluster_id():

@@ -11,7 +11,6 @@ partition leader, and every acknowledged record is read back once, in order.
 import contextlib
 import os
 import shutil
-import random
 import signal
 import socket
 import subprocess
@@ -22,34 +21,16 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, vltava_bin
+from free_ports import free_port_block
 
 SCRIPT = ROOT / "examples" / "cluster" / "cluster.sh"
 RECORDS = 3000
 
 
-def free_port_base():
-    """A base of six consecutive free ports."""
-    for _ in range(200):
-        base = random.randrange(20000, 60000, 2)
-        socks = []
-        try:
-            for p in range(base, base + 6):
-                s = socket.socket()
-                s.bind(("127.0.0.1", p))
-                socks.append(s)
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no six consecutive free ports")
-
-
 class Cluster:
     def __init__(self, directory):
         self.dir = Path(directory)
-        self.base = free_port_base()
+        self.base = free_port_block(6, step=2)
         # Short sessions: a killed node is fenced (and its leadership moved) within seconds.
         self.env = dict(os.environ, VLTAVA_BIN=vltava_bin(), CLUSTER_DIR=str(self.dir),
                         PORT_BASE=str(self.base),

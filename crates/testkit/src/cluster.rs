@@ -26,13 +26,14 @@
 //! ```
 
 use std::io::{BufRead, BufReader};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::broker_process::{BrokerProcessError, STARTUP_LIMIT, broker_bin};
+use crate::ports::PortReservation;
 
 /// The line `vltava server start` prints once its listener accepts connections.
 const LISTENING_PREFIX: &str = "vltava: listening on ";
@@ -108,12 +109,6 @@ fn command(prefix: &[String], bin: &Path) -> Command {
         }
         None => Command::new(bin),
     }
-}
-
-/// A port free at the time of asking (the listener is closed before the node binds it).
-fn free_port() -> Result<u16, BrokerProcessError> {
-    let l = TcpListener::bind("127.0.0.1:0").map_err(io_error("finding a free port"))?;
-    Ok(l.local_addr().map_err(io_error("reading a port"))?.port())
 }
 
 impl TestCluster {
@@ -211,9 +206,13 @@ impl TestCluster {
         };
         let n = roles.len();
         let dir = crate::temp_dir("cluster").map_err(io_error("creating a temp dir"))?;
+        // Held until every node's config is written, released just before they start.
+        let mut reservation = PortReservation::default();
         let mut ports = Vec::new();
         for _ in 0..n {
-            ports.push((free_port()?, free_port()?));
+            let client = reservation.take().map_err(io_error("reserving a port"))?;
+            let controller = reservation.take().map_err(io_error("reserving a port"))?;
+            ports.push((client, controller));
         }
         let controller_ports: Vec<u16> = ports.iter().map(|(_, c)| *c).collect();
         let cluster_id = "vltava-test-cluster-id".to_string();
@@ -287,6 +286,7 @@ impl TestCluster {
         };
         // Every node at once: none can register before a quorum of them runs.
         let mut waits = Vec::new();
+        reservation.release();
         for i in 0..n {
             waits.push(cluster.spawn(i)?);
         }

@@ -5,6 +5,7 @@
 pub mod broker_process;
 pub mod captures;
 pub mod cluster;
+pub mod ports;
 pub mod rng;
 
 use std::path::PathBuf;
