@@ -73,6 +73,7 @@ fn window() -> (u16, u16) {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
