@@ -30,6 +30,7 @@ use vltava_protocol::{ApiKey, ResponseBody};
 use crate::broker::Broker;
 use crate::dispatch::{Dispatched, dispatch_effects};
 use crate::handlers::api_versions;
+use crate::session::Session;
 
 /// Per-connection limits.
 #[derive(Debug, Clone, Copy)]
@@ -119,7 +120,7 @@ pub enum ConnectionEnd {
 /// Runs the connection's requests one after another, in the order read.
 async fn execute(
     broker: Arc<Broker>,
-    peer: String,
+    session: Arc<Session>,
     mut queued: mpsc::UnboundedReceiver<Queued>,
     answers: mpsc::UnboundedSender<Answer>,
 ) {
@@ -131,7 +132,7 @@ async fn execute(
                 // a log line instead of taking the executor down silently; it is
                 // awaited (up to the end of its effects) before the next request
                 // starts.
-                let run = tokio::spawn(dispatch_effects(broker.clone(), *request, peer.clone()));
+                let run = tokio::spawn(dispatch_effects(broker.clone(), *request, session.clone()));
                 match run.await {
                     Ok(Ok(Dispatched::Now(Some(body)))) => Answer(c, v, Body::Ready(body), slot),
                     // acks=0: nothing to send; the slot is released here.
@@ -190,12 +191,15 @@ pub async fn serve(
     broker: Arc<Broker>,
     limits: ConnectionLimits,
 ) -> ConnectionEnd {
-    // The client's host as Kafka names it (Java's `InetAddress.toString()` of an address
-    // without a host name: "/127.0.0.1"), shown by DescribeGroups and the group tools.
-    let peer = stream
-        .peer_addr()
-        .map(|a| format!("/{}", a.ip()))
+    let listener = broker
+        .config
+        .client_listener()
+        .map(|l| l.name.clone())
         .unwrap_or_default();
+    let session = Arc::new(Session::anonymous(
+        stream.peer_addr().ok().map(|a| a.ip()),
+        listener,
+    ));
     let _ = stream.set_nodelay(true);
     let (mut rd, wr) = stream.into_split();
     // The slots bound requests read but not answered, in number and bytes;
@@ -203,7 +207,7 @@ pub async fn serve(
     let budgets = Budgets::new(limits.max_in_flight);
     let (queue, queued) = mpsc::unbounded_channel::<Queued>();
     let (answer_tx, answer_rx) = mpsc::unbounded_channel::<Answer>();
-    let executor = tokio::spawn(execute(broker, peer, queued, answer_tx));
+    let executor = tokio::spawn(execute(broker, session, queued, answer_tx));
     let writer = tokio::spawn(write_answers(wr, answer_rx));
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let end = loop {

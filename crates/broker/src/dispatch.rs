@@ -20,6 +20,7 @@ use crate::handlers::{
     init_producer_id, list_offsets, metadata, offset_commit, offset_for_leader_epoch, produce,
     security, unsupported, write_txn_markers,
 };
+use crate::session::Session;
 
 /// Why a request got no answer.
 #[derive(Debug, thiserror::Error)]
@@ -56,7 +57,7 @@ impl std::fmt::Debug for Dispatched {
 pub async fn dispatch_effects(
     broker: Arc<Broker>,
     req: Request,
-    client_host: String,
+    session: Arc<Session>,
 ) -> Result<Dispatched, Unanswered> {
     if let RequestBody::Produce(r) = &req.body {
         return Ok(match produce::begin(&broker, r, req.api_version()).await {
@@ -64,7 +65,7 @@ pub async fn dispatch_effects(
             produce::Begun::Later(answer) => Dispatched::Later(answer),
         });
     }
-    dispatch(broker, req, client_host)
+    dispatch(broker, req, session)
         .await
         .map(|answer| Dispatched::Now(answer.map(Box::new)))
 }
@@ -73,8 +74,9 @@ pub async fn dispatch_effects(
 pub async fn dispatch(
     broker: Arc<Broker>,
     req: Request,
-    client_host: String,
+    session: Arc<Session>,
 ) -> Result<Option<ResponseBody>, Unanswered> {
+    let client_host = session.client_host();
     let version = req.api_version();
     let client_id = req
         .header

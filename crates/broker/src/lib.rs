@@ -26,6 +26,7 @@ pub mod replica_fetcher;
 pub mod replica_manager;
 pub mod resources;
 pub mod server;
+pub mod session;
 pub mod storage_format;
 pub mod txn_io;
 pub mod txn_log;
