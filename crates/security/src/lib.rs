@@ -4,5 +4,6 @@
 //! connection and handlers drive them; other Rust projects can embed them.
 
 pub mod principal;
+pub mod quota;
 
 pub use principal::KafkaPrincipal;
