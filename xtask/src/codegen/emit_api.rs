@@ -274,6 +274,22 @@ pub fn emit(messages: &[Schema]) -> anyhow::Result<String> {
                 ))
                 .collect::<String>()
         )?;
+        if kind == "response" {
+            let arms: String = apis
+                .iter()
+                .filter(|a| a.resp.fields.iter().any(|f| f.name == "ThrottleTimeMs"))
+                .map(|a| {
+                    format!(
+                        "            {enum_name}::{}(m) => {{\n                m.throttle_time_ms = ms;\n                true\n            }}\n",
+                        a.name
+                    )
+                })
+                .collect();
+            writeln!(
+                o,
+                "\n    /// Sets `throttle_time_ms` (a quota's wait) where the body has that field; `false`\n    /// for a body without one.\n    pub fn set_throttle_time_ms(&mut self, ms: i32) -> bool {{\n        match self {{\n{arms}            _ => false,\n        }}\n    }}"
+            )?;
+        }
         writeln!(o, "}}\n")?;
         writeln!(
             o,

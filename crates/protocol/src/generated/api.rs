@@ -6976,6 +6976,298 @@ impl ResponseBody {
             ),
         }
     }
+
+    /// Sets `throttle_time_ms` (a quota's wait) where the body has that field; `false`
+    /// for a body without one.
+    pub fn set_throttle_time_ms(&mut self, ms: i32) -> bool {
+        match self {
+            ResponseBody::Produce(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::Fetch(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::ListOffsets(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::Metadata(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::OffsetCommit(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::OffsetFetch(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::FindCoordinator(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::JoinGroup(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::Heartbeat(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::LeaveGroup(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::SyncGroup(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::DescribeGroups(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::ListGroups(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::ApiVersions(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::CreateTopics(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::DeleteTopics(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::DeleteRecords(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::InitProducerId(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::OffsetForLeaderEpoch(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::AddPartitionsToTxn(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::AddOffsetsToTxn(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::EndTxn(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::TxnOffsetCommit(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::DescribeAcls(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::CreateAcls(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::DeleteAcls(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::DescribeConfigs(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::AlterConfigs(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::AlterReplicaLogDirs(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::DescribeLogDirs(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::CreatePartitions(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::CreateDelegationToken(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::RenewDelegationToken(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::ExpireDelegationToken(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::DescribeDelegationToken(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::DeleteGroups(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::ElectLeaders(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::IncrementalAlterConfigs(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::AlterPartitionReassignments(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::ListPartitionReassignments(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::OffsetDelete(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::DescribeClientQuotas(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::AlterClientQuotas(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::DescribeUserScramCredentials(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::AlterUserScramCredentials(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::AlterPartition(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::UpdateFeatures(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::FetchSnapshot(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::DescribeCluster(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::DescribeProducers(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::BrokerRegistration(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::BrokerHeartbeat(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::UnregisterBroker(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::DescribeTransactions(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::ListTransactions(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::AllocateProducerIds(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::ConsumerGroupHeartbeat(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::ConsumerGroupDescribe(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::ControllerRegistration(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::GetTelemetrySubscriptions(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::PushTelemetry(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::AssignReplicasToDirs(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::ListClientMetricsResources(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::DescribeTopicPartitions(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::ShareGroupHeartbeat(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::ShareGroupDescribe(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::ShareFetch(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::ShareAcknowledge(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::AddRaftVoter(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::RemoveRaftVoter(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            ResponseBody::UpdateRaftVoter(m) => {
+                m.throttle_time_ms = ms;
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 impl Encode for ResponseBody {
