@@ -39,6 +39,8 @@ pub struct Broker {
     /// The `__consumer_offsets` and `__transaction_state` partitions the
     /// coordinators were told this broker leads.
     leadership: std::sync::Mutex<(Leadership, Leadership)>,
+    /// Client quota meters (byte rates and request time per user / client id).
+    pub quotas: crate::quotas::ClientQuotas,
 }
 
 impl Broker {
@@ -51,7 +53,9 @@ impl Broker {
             config.replica_lag_time_max_ms,
             config.min_insync_replicas,
         ));
+        let quotas = crate::quotas::ClientQuotas::new(&config);
         Broker {
+            quotas,
             config,
             partitions,
             replicas,

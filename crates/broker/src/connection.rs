@@ -17,7 +17,7 @@
 //! connections and partitions, never from reordering one connection's requests.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -25,11 +25,12 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use vltava_protocol::frame::{Request, decode_request, encode_response, peek_request, split_frame};
-use vltava_protocol::{ApiKey, ResponseBody};
+use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
 
 use crate::broker::Broker;
 use crate::dispatch::{Dispatched, dispatch_effects};
 use crate::handlers::api_versions;
+use crate::quotas::RequestCost;
 use crate::session::Session;
 
 /// Per-connection limits.
@@ -89,14 +90,14 @@ impl Budgets {
 /// What the reader hands the executor. Each item holds its [`Slot`] until its
 /// answer is written (or it has none).
 enum Queued {
-    /// A decoded request to run.
-    Run(i32, i16, Box<Request>, Slot),
+    /// A decoded request to run, with its frame's size.
+    Run(i32, i16, Box<Request>, usize, Slot),
     /// An answer known without running anything.
     Ready(i32, i16, Box<ResponseBody>, Slot),
 }
 
-/// An answer on its way to the socket.
-struct Answer(i32, i16, Body, Slot);
+/// An answer on its way to the socket, with the quota wait it reports (`throttle_time_ms`).
+struct Answer(i32, i16, Body, Slot, u64);
 
 /// An answer's body: known, or a Produce's acks=all waits (its own task) still running.
 enum Body {
@@ -117,7 +118,8 @@ pub enum ConnectionEnd {
     Io(#[from] std::io::Error),
 }
 
-/// Runs the connection's requests one after another, in the order read.
+/// Runs the connection's requests one after another, in the order read. After an answer that
+/// reports a quota wait, runs nothing more for that long (Kafka mutes the channel).
 async fn execute(
     broker: Arc<Broker>,
     session: Arc<Session>,
@@ -125,20 +127,31 @@ async fn execute(
     answers: mpsc::UnboundedSender<Answer>,
 ) {
     while let Some(item) = queued.recv().await {
-        let answer = match item {
-            Queued::Ready(c, v, b, slot) => Answer(c, v, Body::Ready(b), slot),
-            Queued::Run(c, v, request, slot) => {
+        let (answer, wait) = match item {
+            Queued::Ready(c, v, b, slot) => (Some(Answer(c, v, Body::Ready(b), slot, 0)), 0),
+            Queued::Run(c, v, request, frame_len, slot) => {
+                let metered = Metered::of(&request, frame_len);
+                let started = Instant::now();
                 // Its own task, so a panicking handler ends this connection with
                 // a log line instead of taking the executor down silently; it is
                 // awaited (up to the end of its effects) before the next request
                 // starts.
                 let run = tokio::spawn(dispatch_effects(broker.clone(), *request, session.clone()));
-                match run.await {
-                    Ok(Ok(Dispatched::Now(Some(body)))) => Answer(c, v, Body::Ready(body), slot),
+                let outcome = run.await;
+                let elapsed = started.elapsed().as_nanos();
+                match outcome {
+                    Ok(Ok(Dispatched::Now(Some(mut body)))) => {
+                        let wait = metered.throttle(&broker, &session, elapsed, Some(&mut body));
+                        (Some(Answer(c, v, Body::Ready(body), slot, wait)), wait)
+                    }
                     // acks=0: nothing to send; the slot is released here.
-                    Ok(Ok(Dispatched::Now(None))) => continue,
-                    Ok(Ok(Dispatched::Later(wait))) => {
-                        Answer(c, v, Body::Pending(tokio::spawn(wait)), slot)
+                    Ok(Ok(Dispatched::Now(None))) => {
+                        (None, metered.throttle(&broker, &session, elapsed, None))
+                    }
+                    Ok(Ok(Dispatched::Later(pending))) => {
+                        let wait = metered.throttle(&broker, &session, elapsed, None);
+                        let body = Body::Pending(tokio::spawn(pending));
+                        (Some(Answer(c, v, body, slot, wait)), wait)
                     }
                     Ok(Err(e)) => {
                         tracing::warn!(error = %e, "closing connection");
@@ -151,16 +164,78 @@ async fn execute(
                 }
             }
         };
-        if answers.send(answer).is_err() {
-            return;
+        if let Some(answer) = answer {
+            if answers.send(answer).is_err() {
+                return;
+            }
         }
+        if wait > 0 {
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+        }
+    }
+}
+
+/// What a request costs its client under quotas, taken before it runs.
+struct Metered {
+    client_id: String,
+    produce_bytes: usize,
+    /// A follower's fetch: replication, never throttled.
+    exempt: bool,
+}
+
+impl Metered {
+    fn of(request: &Request, frame_len: usize) -> Self {
+        let exempt = match &request.body {
+            RequestBody::Fetch(f) if request.api_version() >= 15 => f.replica_state.replica_id >= 0,
+            RequestBody::Fetch(f) => f.replica_id >= 0,
+            _ => false,
+        };
+        Metered {
+            client_id: request
+                .header
+                .client_id
+                .as_ref()
+                .map(|c| c.as_str().to_string())
+                .unwrap_or_default(),
+            produce_bytes: if request.api_key == ApiKey::Produce {
+                frame_len
+            } else {
+                0
+            },
+            exempt,
+        }
+    }
+
+    /// The quota wait this request earned (its answer, when given, carries it).
+    fn throttle(
+        &self,
+        broker: &Broker,
+        session: &Session,
+        handler_nanos: u128,
+        answer: Option<&mut ResponseBody>,
+    ) -> u64 {
+        if self.exempt {
+            return 0;
+        }
+        let cache = broker.metadata();
+        let cost = RequestCost {
+            produce_bytes: self.produce_bytes,
+            handler_nanos: Some(handler_nanos),
+        };
+        broker.quotas.throttle(
+            &cache.client_quotas,
+            &session.principal.name,
+            &self.client_id,
+            cost,
+            answer,
+        )
     }
 }
 
 /// Writes answers in the order the executor produced them.
 async fn write_answers(mut wr: OwnedWriteHalf, mut answers: mpsc::UnboundedReceiver<Answer>) {
-    while let Some(Answer(corr, version, body, slot)) = answers.recv().await {
-        let body = match body {
+    while let Some(Answer(corr, version, body, slot, wait)) = answers.recv().await {
+        let mut body = match body {
             Body::Ready(b) => b,
             Body::Pending(wait) => match wait.await {
                 Ok(Some(b)) => Box::new(b),
@@ -171,6 +246,9 @@ async fn write_answers(mut wr: OwnedWriteHalf, mut answers: mpsc::UnboundedRecei
                 }
             },
         };
+        if wait > 0 {
+            body.set_throttle_time_ms(i32::try_from(wait).unwrap_or(i32::MAX));
+        }
         let frame = match encode_response(corr, version, &body) {
             Ok(f) => f,
             Err(e) => {
@@ -269,6 +347,7 @@ pub async fn serve(
                 prefix.correlation_id,
                 prefix.api_version,
                 Box::new(request),
+                frame.len(),
                 slot,
             )
         };

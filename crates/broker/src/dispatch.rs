@@ -15,10 +15,10 @@ use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
 
 use crate::broker::Broker;
 use crate::handlers::{
-    admin, api_versions, delete_records, describe_cluster, describe_configs, describe_log_dirs,
-    describe_producers, describe_quorum, describe_topic_partitions, fetch, find_coordinator,
-    init_producer_id, list_offsets, metadata, offset_commit, offset_for_leader_epoch, produce,
-    security, unsupported, write_txn_markers,
+    admin, api_versions, delete_records, describe_client_quotas, describe_cluster,
+    describe_configs, describe_log_dirs, describe_producers, describe_quorum,
+    describe_topic_partitions, fetch, find_coordinator, init_producer_id, list_offsets, metadata,
+    offset_commit, offset_for_leader_epoch, produce, security, unsupported, write_txn_markers,
 };
 use crate::session::Session;
 
@@ -115,11 +115,13 @@ pub async fn dispatch(
         | RequestBody::CreatePartitions(_)
         | RequestBody::ElectLeaders(_)
         | RequestBody::AlterConfigs(_)
-        | RequestBody::IncrementalAlterConfigs(_)) => {
-            match admin::handle(&broker, body, version).await {
-                Some(b) => b,
-                None => return Err(Unanswered::NotStarted(key)),
-            }
+        | RequestBody::IncrementalAlterConfigs(_)
+        | RequestBody::AlterClientQuotas(_)) => match admin::handle(&broker, body, version).await {
+            Some(b) => b,
+            None => return Err(Unanswered::NotStarted(key)),
+        },
+        RequestBody::DescribeClientQuotas(r) => {
+            describe_client_quotas::handle(&broker.metadata(), &r)
         }
         RequestBody::DescribeConfigs(r) => describe_configs::handle(&broker, &r, version),
         RequestBody::DeleteRecords(r) => delete_records::handle(&broker, &r),

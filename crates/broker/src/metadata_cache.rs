@@ -58,6 +58,8 @@ pub struct MetadataCache {
     pub topic_names: HashMap<Uuid, String>,
     /// Broker configs set dynamically.
     pub broker_configs: BTreeMap<String, String>,
+    /// Client quotas by user / client id.
+    pub client_quotas: vltava_security::quota::QuotaTable,
 }
 
 impl MetadataCache {

@@ -90,6 +90,7 @@ pub fn cache_from_image(image: &MetadataImage, node_id: i32) -> MetadataCache {
         topics,
         topic_names: image.topic_names.clone(),
         broker_configs,
+        client_quotas: image.client_quotas.clone(),
     }
 }
 

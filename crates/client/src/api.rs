@@ -58,4 +58,6 @@ api_requests! {
     ListTransactions: ListTransactionsRequest => ListTransactionsResponse,
     DescribeTransactions: DescribeTransactionsRequest => DescribeTransactionsResponse,
     DescribeProducers: DescribeProducersRequest => DescribeProducersResponse,
+    DescribeClientQuotas: DescribeClientQuotasRequest => DescribeClientQuotasResponse,
+    AlterClientQuotas: AlterClientQuotasRequest => AlterClientQuotasResponse,
 }

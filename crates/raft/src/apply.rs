@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 
 use vltava_protocol::metadata::register_broker_record::BrokerEndpoint;
 use vltava_protocol::metadata::{
-    ConfigRecord, FeatureLevelRecord, PartitionRecord, ProducerIdsRecord, RegisterBrokerRecord,
-    TopicRecord,
+    ClientQuotaRecord, ConfigRecord, FeatureLevelRecord, PartitionRecord, ProducerIdsRecord,
+    RegisterBrokerRecord, TopicRecord, client_quota_record,
 };
+use vltava_security::quota::{QuotaEntity, QuotaKey};
 
 use crate::image::{
     BrokerImage, ConfigResource, ConfigResourceKind, MetadataImage, PartitionImage, TopicImage,
@@ -153,6 +154,22 @@ pub fn apply_record(image: &mut MetadataImage, record: &MetadataRecord) {
                 image.features.insert(r.name.to_string(), r.feature_level);
             }
         }
+        MetadataRecord::ClientQuota(r) => {
+            let entity = QuotaEntity::from_parts(
+                r.entity
+                    .iter()
+                    .map(|e| (e.entity_type.as_str(), e.entity_name.as_deref())),
+            );
+            // The controller only writes entities and keys it accepts; others are skipped.
+            let (Ok(entity), Some(key)) = (entity, QuotaKey::parse(r.key.as_str())) else {
+                return;
+            };
+            if r.remove {
+                image.client_quotas.remove(&entity, key);
+            } else {
+                image.client_quotas.set(entity, key, r.value);
+            }
+        }
         MetadataRecord::NoOp(_) | MetadataRecord::Unknown { .. } => {}
     }
 }
@@ -217,6 +234,15 @@ pub fn image_to_records(image: &MetadataImage) -> Vec<MetadataRecord> {
             }));
         }
     }
+    for (entity, keys) in image.client_quotas.iter() {
+        for (key, value) in keys {
+            out.push(MetadataRecord::ClientQuota(client_quota_record(
+                entity,
+                *key,
+                Some(*value),
+            )));
+        }
+    }
     if image.next_producer_id > 0 {
         out.push(MetadataRecord::ProducerIds(ProducerIdsRecord {
             broker_id: -1,
@@ -226,6 +252,29 @@ pub fn image_to_records(image: &MetadataImage) -> Vec<MetadataRecord> {
         }));
     }
     out
+}
+
+/// The `ClientQuotaRecord` that sets `key` of `entity` to `value` (`None`: removes it).
+pub fn client_quota_record(
+    entity: &QuotaEntity,
+    key: QuotaKey,
+    value: Option<f64>,
+) -> ClientQuotaRecord {
+    ClientQuotaRecord {
+        entity: entity
+            .to_parts()
+            .into_iter()
+            .map(|(ty, name)| client_quota_record::EntityData {
+                entity_type: ty.into(),
+                entity_name: name.map(Into::into),
+                ..Default::default()
+            })
+            .collect(),
+        key: key.name().into(),
+        value: value.unwrap_or(0.0),
+        remove: value.is_none(),
+        ..Default::default()
+    }
 }
 
 /// The `PartitionRecord` that creates `p` of topic `topic_id`.

@@ -17,11 +17,12 @@ use tokio::sync::watch;
 use vltava_protocol::messages::broker_registration_request::Listener;
 use vltava_protocol::messages::describe_quorum_request::{PartitionData, TopicData};
 use vltava_protocol::messages::{
-    AllocateProducerIdsRequest, AlterConfigsRequest, AlterConfigsResponse, AlterPartitionRequest,
-    AlterPartitionResponse, BrokerHeartbeatRequest, BrokerRegistrationRequest,
-    CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse,
-    DeleteTopicsRequest, DeleteTopicsResponse, DescribeQuorumRequest, ElectLeadersRequest,
-    ElectLeadersResponse, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
+    AllocateProducerIdsRequest, AlterClientQuotasRequest, AlterClientQuotasResponse,
+    AlterConfigsRequest, AlterConfigsResponse, AlterPartitionRequest, AlterPartitionResponse,
+    BrokerHeartbeatRequest, BrokerRegistrationRequest, CreatePartitionsRequest,
+    CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse, DeleteTopicsRequest,
+    DeleteTopicsResponse, DescribeQuorumRequest, ElectLeadersRequest, ElectLeadersResponse,
+    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
 };
 use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
 
@@ -379,6 +380,23 @@ impl Controller {
             }
         }
         self.local_incremental_alter_configs(req, version).await
+    }
+
+    /// AlterClientQuotas at `version`, on the active controller.
+    pub async fn alter_client_quotas(
+        &self,
+        req: AlterClientQuotasRequest,
+        version: i16,
+    ) -> AlterClientQuotasResponse {
+        if let Route::Remote(leader) = self.route().await {
+            let body = RequestBody::from(req.clone());
+            if let Some(ResponseBody::AlterClientQuotas(r)) =
+                self.forward(leader, body, version).await
+            {
+                return r;
+            }
+        }
+        self.local_alter_client_quotas(req, version).await
     }
 
     /// AlterConfigs (replace-all) at `version`, on the active controller.

@@ -9,14 +9,16 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use vltava_protocol::messages::{
-    AlterConfigsRequest, AlterConfigsResponse, AlterPartitionRequest, AlterPartitionResponse,
-    CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse,
-    DeleteTopicsRequest, DeleteTopicsResponse, ElectLeadersRequest, ElectLeadersResponse,
+    AlterClientQuotasRequest, AlterClientQuotasResponse, AlterConfigsRequest, AlterConfigsResponse,
+    AlterPartitionRequest, AlterPartitionResponse, CreatePartitionsRequest,
+    CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse, DeleteTopicsRequest,
+    DeleteTopicsResponse, ElectLeadersRequest, ElectLeadersResponse,
     IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
 };
 use vltava_protocol::messages::{
-    alter_configs_response, create_partitions_response, create_topics_response,
-    delete_topics_response, elect_leaders_response, incremental_alter_configs_response,
+    alter_client_quotas_response, alter_configs_response, create_partitions_response,
+    create_topics_response, delete_topics_response, elect_leaders_response,
+    incremental_alter_configs_response,
 };
 
 use crate::config::{ElectionSettings, QuorumConfig, TopicDefaults, Voter};
@@ -603,6 +605,51 @@ impl Controller {
                 {
                     r.error_code = code;
                     r.error_message = Some(message.clone().into());
+                }
+            },
+        )
+        .await
+    }
+
+    pub(crate) async fn local_alter_client_quotas(
+        &self,
+        req: AlterClientQuotasRequest,
+        version: i16,
+    ) -> AlterClientQuotasResponse {
+        let entities: Vec<_> = req
+            .entries
+            .iter()
+            .map(|e| {
+                e.entity
+                    .iter()
+                    .map(|d| alter_client_quotas_response::EntityData {
+                        entity_type: d.entity_type.clone(),
+                        entity_name: d.entity_name.clone(),
+                        ..Default::default()
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        self.run_admin(
+            move |image, _| controller::alter_client_quotas(image, &req, version),
+            || AlterClientQuotasResponse {
+                entries: entities
+                    .into_iter()
+                    .map(|entity| alter_client_quotas_response::EntryData {
+                        entity,
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            },
+            |resp, code, message| {
+                for e in resp
+                    .entries
+                    .iter_mut()
+                    .filter(|e| e.error_code == codes::NONE)
+                {
+                    e.error_code = code;
+                    e.error_message = Some(message.clone().into());
                 }
             },
         )

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 pub use vltava_protocol::Uuid;
+use vltava_security::quota::QuotaTable;
 
 /// Kafka's config resource type codes (`ResourceType` in config requests and `ConfigRecord`).
 #[derive(Hash, Eq, PartialEq, Ord, PartialOrd, Clone, Copy, Debug)]
@@ -98,6 +99,8 @@ pub struct MetadataImage {
     pub next_producer_id: i64,
     /// Finalized feature levels (`FeatureLevelRecord`), e.g. `metadata.version`.
     pub features: BTreeMap<String, i16>,
+    /// Client quotas (`ClientQuotaRecord`) by user / client id.
+    pub client_quotas: QuotaTable,
 }
 
 impl MetadataImage {

@@ -6,9 +6,9 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use vltava_protocol::Message;
 use vltava_protocol::metadata::{
-    ConfigRecord, FeatureLevelRecord, FenceBrokerRecord, NoOpRecord, PartitionChangeRecord,
-    PartitionRecord, ProducerIdsRecord, RegisterBrokerRecord, RemoveTopicRecord, TopicRecord,
-    UnfenceBrokerRecord, UnregisterBrokerRecord,
+    ClientQuotaRecord, ConfigRecord, FeatureLevelRecord, FenceBrokerRecord, NoOpRecord,
+    PartitionChangeRecord, PartitionRecord, ProducerIdsRecord, RegisterBrokerRecord,
+    RemoveTopicRecord, TopicRecord, UnfenceBrokerRecord, UnregisterBrokerRecord,
 };
 
 use crate::error::RaftError;
@@ -34,6 +34,7 @@ pub enum MetadataRecord {
     RemoveTopic(RemoveTopicRecord),
     FeatureLevel(FeatureLevelRecord),
     ProducerIds(ProducerIdsRecord),
+    ClientQuota(ClientQuotaRecord),
     NoOp(NoOpRecord),
     /// A record type this version does not apply; kept so replay skips it deterministically.
     Unknown {
@@ -69,6 +70,7 @@ impl MetadataRecord {
             MetadataRecord::RemoveTopic(_) => (9, RemoveTopicRecord::MAX_VERSION as u32),
             MetadataRecord::FeatureLevel(_) => (12, FeatureLevelRecord::MAX_VERSION as u32),
             MetadataRecord::ProducerIds(_) => (15, ProducerIdsRecord::MAX_VERSION as u32),
+            MetadataRecord::ClientQuota(_) => (14, ClientQuotaRecord::MAX_VERSION as u32),
             MetadataRecord::NoOp(_) => (20, NoOpRecord::MAX_VERSION as u32),
             MetadataRecord::Unknown {
                 record_type,
@@ -93,6 +95,7 @@ impl MetadataRecord {
             MetadataRecord::RemoveTopic(r) => encode_body(r, v),
             MetadataRecord::FeatureLevel(r) => encode_body(r, v),
             MetadataRecord::ProducerIds(r) => encode_body(r, v),
+            MetadataRecord::ClientQuota(r) => encode_body(r, v),
             MetadataRecord::NoOp(r) => encode_body(r, v),
             MetadataRecord::Unknown { body, .. } => Ok(body.clone()),
         }
@@ -131,6 +134,7 @@ impl MetadataRecord {
             8 => MetadataRecord::UnfenceBroker(decode_body(&body, v)?),
             9 => MetadataRecord::RemoveTopic(decode_body(&body, v)?),
             12 => MetadataRecord::FeatureLevel(decode_body(&body, v)?),
+            14 => MetadataRecord::ClientQuota(decode_body(&body, v)?),
             15 => MetadataRecord::ProducerIds(decode_body(&body, v)?),
             20 => MetadataRecord::NoOp(decode_body(&body, v)?),
             _ => MetadataRecord::Unknown {

@@ -102,6 +102,10 @@ pub struct BrokerConfig {
     pub max_connections: usize,
     /// `queued.max.requests`: also the bound on pipelined requests per connection
     pub queued_max_requests: usize,
+    /// `quota.window.num`: samples a client quota's rate is measured over
+    pub quota_window_num: usize,
+    /// `quota.window.size.seconds`: the length of each sample
+    pub quota_window_size_seconds: u64,
     /// `log.retention.check.interval.ms`
     pub log_retention_check_interval_ms: u64,
     /// `log.flush.offset.checkpoint.interval.ms`
@@ -394,6 +398,10 @@ impl BrokerConfig {
             connections_max_idle_ms: r.int("connections.max.idle.ms", 600_000)?,
             max_connections: r.int("max.connections", i32::MAX as usize)?,
             queued_max_requests: r.int::<usize>("queued.max.requests", 500)?.max(1),
+            quota_window_num: r.int::<usize>("quota.window.num", 11)?.clamp(2, 1_000),
+            quota_window_size_seconds: r
+                .int::<u64>("quota.window.size.seconds", 1)?
+                .clamp(1, 3_600),
             log_retention_check_interval_ms: r.int("log.retention.check.interval.ms", 300_000)?,
             log_flush_offset_checkpoint_interval_ms: r
                 .int("log.flush.offset.checkpoint.interval.ms", 60_000)?,

@@ -1,5 +1,5 @@
 //! Topic and config administration (CreateTopics 19, DeleteTopics 20,
-//! CreatePartitions 37, ElectLeaders 43, AlterConfigs 33, IncrementalAlterConfigs 44): passed to
+//! CreatePartitions 37, ElectLeaders 43, AlterConfigs 33, IncrementalAlterConfigs 44, AlterClientQuotas 49): passed to
 //! the controller, which validates and commits them; the broker then applies
 //! the new metadata before answering, so the client's next request sees it.
 
@@ -77,6 +77,9 @@ pub async fn handle(broker: &Broker, body: RequestBody, version: i16) -> Option<
         }
         RequestBody::IncrementalAlterConfigs(r) => {
             ResponseBody::from(controller.incremental_alter_configs(r, version).await)
+        }
+        RequestBody::AlterClientQuotas(r) => {
+            ResponseBody::from(controller.alter_client_quotas(r, version).await)
         }
         _ => return None,
     };

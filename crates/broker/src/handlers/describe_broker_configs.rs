@@ -44,6 +44,12 @@ fn resolved(c: &BrokerConfig) -> Vec<(&'static str, String, i8)> {
         ),
         ("max.connections", s(&c.max_connections), T_INT),
         ("queued.max.requests", s(&c.queued_max_requests), T_INT),
+        ("quota.window.num", s(&c.quota_window_num), T_INT),
+        (
+            "quota.window.size.seconds",
+            s(&c.quota_window_size_seconds),
+            T_INT,
+        ),
         (
             "broker.session.timeout.ms",
             s(&c.broker_session_timeout_ms),

@@ -5,6 +5,7 @@ pub mod api_versions;
 pub mod config_synonyms;
 pub mod delete_records;
 pub mod describe_broker_configs;
+pub mod describe_client_quotas;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_log_dirs;

@@ -1,12 +1,10 @@
 //! Answers for features this broker does not have, in the form Kafka gives them
 //! when they are switched off: SASL (PLAINTEXT listeners only: no mechanism is
-//! enabled), ACLs (no authorizer: SECURITY_DISABLED) and quotas (none exist,
-//! so the list is empty).
+//! enabled) and ACLs (no authorizer: SECURITY_DISABLED).
 
 use vltava_protocol::messages::create_acls_response::{AclCreationResult, CreateAclsResponse};
 use vltava_protocol::messages::delete_acls_response::{DeleteAclsFilterResult, DeleteAclsResponse};
 use vltava_protocol::messages::describe_acls_response::DescribeAclsResponse;
-use vltava_protocol::messages::describe_client_quotas_response::DescribeClientQuotasResponse;
 use vltava_protocol::messages::sasl_handshake_response::SaslHandshakeResponse;
 use vltava_protocol::{RequestBody, ResponseBody};
 
@@ -51,10 +49,6 @@ pub fn handle(body: &RequestBody) -> Option<ResponseBody> {
                     ..Default::default()
                 })
                 .collect(),
-            ..Default::default()
-        }),
-        RequestBody::DescribeClientQuotas(_) => ResponseBody::from(DescribeClientQuotasResponse {
-            entries: Some(Vec::new()),
             ..Default::default()
         }),
         _ => return None,

@@ -1,6 +1,6 @@
 //! Answers for the APIs this broker advertises (to look like a Kafka 4.0 broker)
 //! but whose feature it does not have: delegation tokens, SCRAM,
-//! reassignments, quota changes, features, the quorum and
+//! reassignments, features, the quorum and
 //! KIP-848 groups. Each answer mirrors the request the way Kafka's error
 //! responses do: every topic, partition, user, feature or
 //! entry named in the request gets its error code, plus the top-level code and
@@ -9,9 +9,6 @@
 //! SCRAM users) this does too.
 
 use vltava_protocol::messages::add_raft_voter_response::AddRaftVoterResponse;
-use vltava_protocol::messages::alter_client_quotas_response::{
-    AlterClientQuotasResponse, EntityData, EntryData,
-};
 use vltava_protocol::messages::alter_partition_reassignments_response::{
     AlterPartitionReassignmentsResponse, ReassignablePartitionResponse, ReassignableTopicResponse,
 };
@@ -97,11 +94,6 @@ const REFUSALS: &[(ApiKey, i16, &str)] = &[
         "partition reassignment is not supported by this broker",
     ),
     (ApiKey::ListPartitionReassignments, NONE, ""),
-    (
-        ApiKey::AlterClientQuotas,
-        UNSUPPORTED_VERSION,
-        "client quotas are not supported by this broker",
-    ),
     (
         ApiKey::DescribeUserScramCredentials,
         RESOURCE_NOT_FOUND,
@@ -260,27 +252,6 @@ pub fn handle(cache: &MetadataCache, body: &RequestBody, version: i16) -> Option
         RequestBody::ListPartitionReassignments(_) => {
             ResponseBody::from(ListPartitionReassignmentsResponse::default())
         }
-        RequestBody::AlterClientQuotas(req) => ResponseBody::from(AlterClientQuotasResponse {
-            entries: req
-                .entries
-                .iter()
-                .map(|e| EntryData {
-                    error_code: r.code,
-                    error_message: msg(r.message),
-                    entity: e
-                        .entity
-                        .iter()
-                        .map(|x| EntityData {
-                            entity_type: x.entity_type.clone(),
-                            entity_name: x.entity_name.clone(),
-                            ..Default::default()
-                        })
-                        .collect(),
-                    ..Default::default()
-                })
-                .collect(),
-            ..Default::default()
-        }),
         RequestBody::DescribeUserScramCredentials(req) => {
             let users: Vec<&SharedStr> = req.users.iter().flatten().map(|u| &u.name).collect();
             let mut results: Vec<DescribeUserScramCredentialsResult> = Vec::new();

@@ -1,6 +1,8 @@
-//! `configs`: kafka-configs --describe / --alter for topics and brokers.
+//! `configs`: kafka-configs --describe / --alter for topics and brokers, and for users and
+//! client ids (their quotas, `quota_configs`).
 
-use crate::admin::{Admin, AlterOp, ResourceType};
+use super::quota_configs::{self, EntityArg, quota_entity_type};
+use crate::admin::{Admin, AlterOp, QuotaMatch, ResourceType};
 use crate::config::ClientConfig;
 use anyhow::{anyhow, bail};
 use clap::Parser;
@@ -9,7 +11,7 @@ use std::io::Write;
 #[derive(Debug, Parser)]
 #[command(
     name = "configs",
-    about = "Describe and alter topic and broker configs"
+    about = "Describe and alter topic, broker, user and client configs"
 )]
 struct Args {
     /// Broker(s) to connect to, host:port[,host:port...].
@@ -21,15 +23,23 @@ struct Args {
     /// Change the entity's configs with --add-config and --delete-config.
     #[arg(long)]
     alter: bool,
-    /// Kind of entity: topics or brokers.
+    /// Kind of entity: topics, brokers, users or clients (users and clients may both be given,
+    /// each followed by its --entity-name or --entity-default).
     #[arg(long)]
-    entity_type: String,
-    /// Name of the entity: a topic name or a broker id.
+    entity_type: Vec<String>,
+    /// Name of the entity: a topic name, a broker id, a user or a client id.
     #[arg(long)]
-    entity_name: Option<String>,
-    /// With --entity-type brokers: the cluster-wide default broker config instead of one broker.
+    entity_name: Vec<String>,
+    /// The default entity of the preceding --entity-type: the cluster-wide broker config, or
+    /// the default user or client id quota.
     #[arg(long)]
     entity_default: bool,
+    /// Shorthand for --entity-type users --entity-name USER.
+    #[arg(long)]
+    user: Option<String>,
+    /// Shorthand for --entity-type clients --entity-name CLIENT.
+    #[arg(long)]
+    client: Option<String>,
     /// With --alter: configs to set, k1=v1,k2=[v2,v3] (brackets hold a list value).
     #[arg(long)]
     add_config: Option<String>,
@@ -81,12 +91,99 @@ fn split_configs(s: &str) -> anyhow::Result<Vec<(String, String)>> {
     Ok(out)
 }
 
+/// The quota entities the command line names, in order: each --entity-type users|clients with
+/// the --entity-name or --entity-default that follows it, then --user and --client.
+fn quota_entities(matches: &clap::ArgMatches, a: &Args) -> anyhow::Result<Option<Vec<EntityArg>>> {
+    let types: Vec<(usize, &String)> = matches
+        .indices_of("entity_type")
+        .map(|i| i.zip(&a.entity_type).collect())
+        .unwrap_or_default();
+    let names: Vec<(usize, &String)> = matches
+        .indices_of("entity_name")
+        .map(|i| i.zip(&a.entity_name).collect())
+        .unwrap_or_default();
+    // A flag not given still has an index (of its default value): only one from the command
+    // line counts.
+    let given =
+        matches.value_source("entity_default") == Some(clap::parser::ValueSource::CommandLine);
+    let defaults: Vec<usize> = matches
+        .indices_of("entity_default")
+        .filter(|_| given)
+        .map(Iterator::collect)
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for (k, (at, ty)) in types.iter().enumerate() {
+        let Some(entity_type) = quota_entity_type(ty) else {
+            return Ok(None);
+        };
+        let until = types.get(k + 1).map_or(usize::MAX, |(i, _)| *i);
+        let within = |i: &usize| (*at..until).contains(i);
+        let name = match (
+            names.iter().find(|(i, _)| within(i)),
+            defaults.iter().any(within),
+        ) {
+            (Some((_, n)), false) => QuotaMatch::Exact((*n).clone()),
+            (None, true) => QuotaMatch::Default,
+            (None, false) => QuotaMatch::Any,
+            (Some(_), true) => bail!("--entity-name and --entity-default both given for {ty}"),
+        };
+        out.push(EntityArg { entity_type, name });
+    }
+    if let Some(u) = &a.user {
+        out.push(EntityArg {
+            entity_type: "user",
+            name: QuotaMatch::Exact(u.clone()),
+        });
+    }
+    if let Some(c) = &a.client {
+        out.push(EntityArg {
+            entity_type: "client-id",
+            name: QuotaMatch::Exact(c.clone()),
+        });
+    }
+    Ok((!out.is_empty()).then_some(out))
+}
+
 pub async fn run(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow::Result<i32> {
-    let a = Args::try_parse_from(args)?;
-    let (kind, name, label) = match a.entity_type.as_str() {
+    let matches = command().try_get_matches_from(args)?;
+    let a = <Args as clap::FromArgMatches>::from_arg_matches(&matches)?;
+    if let Some(entities) = quota_entities(&matches, &a)? {
+        let admin = Admin::connect(ClientConfig::new(&a.bootstrap_server)).await?;
+        if a.describe {
+            quota_configs::describe(&admin, &entities, out).await?;
+        } else if a.alter {
+            let add = a
+                .add_config
+                .as_deref()
+                .map(split_configs)
+                .transpose()?
+                .unwrap_or_default();
+            let delete: Vec<String> = a
+                .delete_config
+                .iter()
+                .flat_map(|d| d.split(','))
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(str::to_string)
+                .collect();
+            quota_configs::alter(&admin, &entities, &add, &delete, out).await?;
+        } else {
+            bail!("one of --describe, --alter is required");
+        }
+        return Ok(0);
+    }
+    if a.entity_type.len() > 1 {
+        bail!("only users and clients may be combined in one --entity-type list");
+    }
+    let entity_type = a
+        .entity_type
+        .first()
+        .ok_or_else(|| anyhow!("--entity-type is required (topics, brokers, users, clients)"))?;
+    let entity_name = a.entity_name.first().cloned();
+    let (kind, name, label) = match entity_type.as_str() {
         "topics" | "topic" => (
             ResourceType::Topic,
-            a.entity_name.clone().or(a.topic.clone()),
+            entity_name.or(a.topic.clone()),
             "topic",
         ),
         "brokers" | "broker" => (
@@ -94,11 +191,11 @@ pub async fn run(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow::Res
             if a.entity_default {
                 Some(String::new())
             } else {
-                a.entity_name.clone().or(a.broker.clone())
+                entity_name.or(a.broker.clone())
             },
             "broker",
         ),
-        other => bail!("unsupported --entity-type {other:?} (topics, brokers)"),
+        other => bail!("unsupported --entity-type {other:?} (topics, brokers, users, clients)"),
     };
     let admin = Admin::connect(ClientConfig::new(&a.bootstrap_server)).await?;
     if a.describe {

@@ -9,6 +9,7 @@ mod groups;
 mod offsets;
 mod perf;
 mod quorum;
+mod quota_configs;
 mod topics;
 mod transactions;
 mod verifiable;
@@ -28,7 +29,10 @@ pub const TOOLS: &[(&str, &str)] = &[
         "consumer-groups",
         "List, describe and delete groups; reset their offsets",
     ),
-    ("configs", "Describe and alter topic and broker configs"),
+    (
+        "configs",
+        "Describe and alter topic, broker, user and client configs",
+    ),
     ("delete-records", "Delete records before the given offsets"),
     ("get-offsets", "Print the offsets of partitions for a time"),
     (

@@ -5,6 +5,7 @@
 pub mod alter_configs;
 pub mod alter_partition;
 pub mod brokers;
+pub mod client_quotas;
 pub mod configs_schema;
 pub mod create_partitions;
 pub mod create_topics;
@@ -28,6 +29,7 @@ use crate::image::MetadataImage;
 pub use alter_configs::{alter_configs, incremental_alter_configs};
 pub use alter_partition::alter_partition;
 pub use brokers::{PRODUCER_ID_BLOCK_SIZE, allocate_producer_ids, register_broker};
+pub use client_quotas::alter_client_quotas;
 pub use create_partitions::create_partitions;
 pub use create_topics::create_topics;
 pub use delete_topics::delete_topics;

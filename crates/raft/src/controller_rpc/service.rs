@@ -48,6 +48,9 @@ impl RpcHandler for ControllerService {
                 RequestBody::AlterConfigs(r) => {
                     ResponseBody::from(c.local_alter_configs(r, version).await)
                 }
+                RequestBody::AlterClientQuotas(r) => {
+                    ResponseBody::from(c.local_alter_client_quotas(r, version).await)
+                }
                 RequestBody::ElectLeaders(r) => {
                     ResponseBody::from(c.local_elect_leaders(r, version).await)
                 }

@@ -158,10 +158,32 @@ pub struct MeterKey {
 }
 
 /// Every quota set, by entity and key.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct QuotaTable {
     entries: BTreeMap<QuotaEntity, BTreeMap<QuotaKey, f64>>,
 }
+
+/// Equal when the same entities set the same keys to bit-identical values (so images holding
+/// a table can be `Eq`).
+impl PartialEq for QuotaTable {
+    fn eq(&self, other: &Self) -> bool {
+        self.entries.len() == other.entries.len()
+            && self
+                .entries
+                .iter()
+                .zip(&other.entries)
+                .all(|((ea, ka), (eb, kb))| {
+                    ea == eb
+                        && ka.len() == kb.len()
+                        && ka
+                            .iter()
+                            .zip(kb)
+                            .all(|((a, va), (b, vb))| a == b && va.to_bits() == vb.to_bits())
+                })
+    }
+}
+
+impl Eq for QuotaTable {}
 
 impl QuotaTable {
     /// Sets `key` of `entity` to `value`.
