@@ -23,6 +23,7 @@ mod out_of_descriptors;
 mod out_of_disk;
 mod pipelining;
 mod produce_rules;
+mod quotas;
 mod replica_manager;
 mod replication;
 mod retention;
