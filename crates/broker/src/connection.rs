@@ -29,7 +29,7 @@ use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
 
 use crate::broker::Broker;
 use crate::dispatch::{Dispatched, dispatch_effects};
-use crate::handlers::api_versions;
+use crate::handlers::{api_versions, mutation_quota};
 use crate::quotas::RequestCost;
 use crate::session::Session;
 
@@ -181,6 +181,8 @@ struct Metered {
     produce_bytes: usize,
     /// A follower's fetch: replication, never throttled.
     exempt: bool,
+    /// Counts against the controller mutation quota.
+    mutation: bool,
 }
 
 impl Metered {
@@ -203,6 +205,7 @@ impl Metered {
                 0
             },
             exempt,
+            mutation: mutation_quota::metered(request.api_key, request.api_version()).is_some(),
         }
     }
 
@@ -222,13 +225,19 @@ impl Metered {
             produce_bytes: self.produce_bytes,
             handler_nanos: Some(handler_nanos),
         };
-        broker.quotas.throttle(
-            &cache.client_quotas,
-            &session.principal.name,
-            &self.client_id,
-            cost,
-            answer,
-        )
+        let user = &session.principal.name;
+        let wait =
+            broker
+                .quotas
+                .throttle(&cache.client_quotas, user, &self.client_id, cost, answer);
+        if self.mutation {
+            let mutation =
+                broker
+                    .quotas
+                    .mutation_throttle_ms(&cache.client_quotas, user, &self.client_id);
+            return wait.max(mutation);
+        }
+        wait
     }
 }
 

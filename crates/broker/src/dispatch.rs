@@ -18,7 +18,8 @@ use crate::handlers::{
     admin, api_versions, delete_records, describe_client_quotas, describe_cluster,
     describe_configs, describe_log_dirs, describe_producers, describe_quorum,
     describe_topic_partitions, fetch, find_coordinator, init_producer_id, list_offsets, metadata,
-    offset_commit, offset_for_leader_epoch, produce, security, unsupported, write_txn_markers,
+    mutation_quota, offset_commit, offset_for_leader_epoch, produce, security, unsupported,
+    write_txn_markers,
 };
 use crate::session::Session;
 
@@ -116,10 +117,17 @@ pub async fn dispatch(
         | RequestBody::ElectLeaders(_)
         | RequestBody::AlterConfigs(_)
         | RequestBody::IncrementalAlterConfigs(_)
-        | RequestBody::AlterClientQuotas(_)) => match admin::handle(&broker, body, version).await {
-            Some(b) => b,
-            None => return Err(Unanswered::NotStarted(key)),
-        },
+        | RequestBody::AlterClientQuotas(_)) => {
+            let mut body = body;
+            let refused = mutation_quota::admit(&broker, &session, &client_id, &mut body, version);
+            match admin::handle(&broker, body, version).await {
+                Some(mut b) => {
+                    refused.answer(&mut b);
+                    b
+                }
+                None => return Err(Unanswered::NotStarted(key)),
+            }
+        }
         RequestBody::DescribeClientQuotas(r) => {
             describe_client_quotas::handle(&broker.metadata(), &r)
         }

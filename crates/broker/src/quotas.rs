@@ -3,7 +3,9 @@
 //! Produce request bytes, Fetch response bytes, and for every request the handler's time — and
 //! learns how long that client must wait. The answer carries `throttle_time_ms` and goes out
 //! at once; a throttled Fetch carries no records (its bytes are taken back); then the
-//! connection runs nothing more for that long (Kafka mutes the channel). Quotas come from the
+//! connection runs nothing more for that long (Kafka mutes the channel). Topic creations,
+//! deletions and partition additions count against `controller_mutation_rate` (KIP-599,
+//! `handlers::mutation_quota`). Quotas come from the
 //! metadata (`ClientQuotaRecord`s); without any, nothing is metered.
 
 use std::sync::{Mutex, MutexGuard};
@@ -22,6 +24,7 @@ pub struct ClientQuotas {
     produce: Mutex<QuotaMeters>,
     fetch: Mutex<QuotaMeters>,
     request: Mutex<QuotaMeters>,
+    mutation: Mutex<QuotaMeters>,
 }
 
 /// What one request cost, for [`ClientQuotas::throttle`].
@@ -46,6 +49,7 @@ impl ClientQuotas {
             produce: Mutex::new(QuotaMeters::new(QuotaKey::ProducerByteRate, rate)),
             fetch: Mutex::new(QuotaMeters::new(QuotaKey::ConsumerByteRate, rate)),
             request: Mutex::new(QuotaMeters::new(QuotaKey::RequestPercentage, rate)),
+            mutation: Mutex::new(QuotaMeters::new(QuotaKey::ControllerMutationRate, rate)),
         }
     }
 
@@ -89,6 +93,41 @@ impl ClientQuotas {
             wait = wait.max(w);
         }
         wait
+    }
+}
+
+impl ClientQuotas {
+    /// Whether `user` / `client_id` may make `partitions` more partition mutations now (KIP-599:
+    /// refused only while already over its `controller_mutation_rate`; an admitted request is
+    /// recorded whole, even past the quota). With `strict` false (request versions before
+    /// THROTTLING_QUOTA_EXCEEDED existed) every request is admitted and recorded.
+    pub fn admit_mutations(
+        &self,
+        table: &QuotaTable,
+        user: &str,
+        client_id: &str,
+        partitions: u32,
+        strict: bool,
+    ) -> bool {
+        if table.is_empty() {
+            return true;
+        }
+        let now = self.now_ms();
+        let mut meters = lock(&self.mutation);
+        if strict && meters.throttle_ms(table, user, client_id, now) > 0 {
+            return false;
+        }
+        meters.record(table, user, client_id, f64::from(partitions), now);
+        true
+    }
+
+    /// How long `user` / `client_id` must wait for its partition mutations to fall back under
+    /// its `controller_mutation_rate` (0: not over, or no such quota).
+    pub fn mutation_throttle_ms(&self, table: &QuotaTable, user: &str, client_id: &str) -> u64 {
+        if table.is_empty() {
+            return 0;
+        }
+        lock(&self.mutation).throttle_ms(table, user, client_id, self.now_ms())
     }
 }
 

@@ -19,6 +19,7 @@ pub mod init_producer_id;
 pub mod leader_hint;
 pub mod list_offsets;
 pub mod metadata;
+pub mod mutation_quota;
 pub mod offset_commit;
 pub mod offset_for_leader_epoch;
 pub mod produce;

@@ -155,3 +155,41 @@ async fn a_fetch_over_its_byte_rate_comes_back_without_records() {
     );
     node.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topic_creations_over_the_mutation_rate_are_refused_with_throttling_quota_exceeded() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_node_in(dir.path(), "").await;
+    let mut c = Client::connect(&node).await;
+    // One partition a second: 10 over the first 10 s. 6 + 6 are admitted (the second goes
+    // over), the third request is refused while the client is over.
+    set_quota(&mut c, "controller_mutation_rate", 1.0).await;
+    for name in ["mut-a", "mut-b"] {
+        let r = c.create_topic_answer(name, 6, 1, &[], 30_000).await;
+        assert_eq!(r.error_code, 0, "{r:?}");
+    }
+    let r = c.create_topic_answer("mut-c", 6, 1, &[], 30_000).await;
+    assert_eq!(r.error_code, 89, "{r:?}");
+    let ResponseBody::Metadata(m) = c
+        .call(
+            12,
+            RequestBody::from(MetadataRequest {
+                topics: None,
+                ..Default::default()
+            }),
+        )
+        .await
+    else {
+        panic!()
+    };
+    let names: Vec<String> = m
+        .topics
+        .iter()
+        .filter_map(|t| t.name.as_ref().map(|n| n.to_string()))
+        .collect();
+    assert!(
+        names.contains(&"mut-b".to_string()) && !names.contains(&"mut-c".to_string()),
+        "{names:?}"
+    );
+    node.shutdown().await;
+}
