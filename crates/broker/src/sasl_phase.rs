@@ -140,14 +140,13 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
         let corr = prefix.correlation_id;
         let version = prefix.api_version;
         let key = ApiKey::from_i16(prefix.api_key);
-        let expected = match (&state, key) {
+        let expected = matches!(
+            (&state, key),
             (
                 State::Start,
                 Some(ApiKey::ApiVersions | ApiKey::SaslHandshake | ApiKey::SaslAuthenticate),
-            ) => true,
-            (State::Authenticate(_), Some(ApiKey::SaslAuthenticate)) => true,
-            _ => false,
-        };
+            ) | (State::Authenticate(_), Some(ApiKey::SaslAuthenticate))
+        );
         if !expected {
             return Err(ConnectionEnd::Authentication(format!(
                 "unexpected request (api key {}) during SASL authentication",
