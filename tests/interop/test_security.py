@@ -7,6 +7,8 @@ JAAS config, certificates made by the test with the openssl CLI.
 - kafka-python produces and consumes over SASL_SSL with PLAIN.
 - aiokafka produces and consumes over SSL (with its client certificate).
 - a wrong password is refused: librdkafka reports an authentication error.
+- librdkafka re-authenticates (KIP-368) on a listener whose sessions last 2 s and
+  keeps producing across several session ends.
 - Metadata answers with the endpoints of the listener the client came in on.
 Every client call is bounded in time.
 """
@@ -31,7 +33,9 @@ def certs(tmp_path):
 
 
 @pytest.fixture
-def secure_broker(data_dir, certs):
+def secure_broker(data_dir, certs, monkeypatch):
+    # Re-authentications are logged at debug level.
+    monkeypatch.setenv("RUST_LOG", "info,vltava_broker::connection=debug")
     b = Broker(data_dir, extra=[
         "listeners=PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0,SASL_SSL://127.0.0.1:0,"
         "SASL_PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:0",
@@ -44,6 +48,8 @@ def secure_broker(data_dir, certs):
         "sasl.enabled.mechanisms=PLAIN",
         f"listener.name.sasl_ssl.plain.sasl.jaas.config={JAAS}",
         f"listener.name.sasl_plaintext.plain.sasl.jaas.config={JAAS}",
+        # KIP-368 on one listener: sessions last 2 s unless the client re-authenticates.
+        "listener.name.sasl_plaintext.plain.connections.max.reauth.ms=2000",
     ]).start()
     try:
         yield b
@@ -198,3 +204,29 @@ def test_wrong_password_is_an_authentication_error(secure_broker, certs):
     md = AdminClient(dict(conf, **{"sasl.username": "admin", "sasl.password": "admin-secret"}))\
         .list_topics(timeout=10)
     assert {f"{x.host}:{x.port}" for x in md.brokers.values()} == {b.listeners["SASL_PLAINTEXT"]}
+
+
+def test_librdkafka_re_authenticates_when_sessions_expire(secure_broker):
+    from confluent_kafka import Producer
+
+    b = secure_broker
+    conf = {"bootstrap.servers": b.listeners["SASL_PLAINTEXT"],
+            "security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "PLAIN",
+            "sasl.username": "alice", "sasl.password": "alice-secret"}
+    errors = []
+    topic = f"reauth-{uuid.uuid4().hex[:8]}"
+    p = Producer(dict(conf, error_cb=errors.append))
+    delivered = []
+    deadline = time.time() + 7  # more than three 2 s sessions
+    i = 0
+    while time.time() < deadline:
+        p.produce(topic, f"r{i}".encode(),
+                  on_delivery=lambda e, m: delivered.append(e))
+        i += 1
+        p.poll(0.05)
+    assert p.flush(20) == 0
+    assert len(delivered) == i and all(e is None for e in delivered), \
+        [e for e in delivered if e is not None][:3]
+    assert not errors, errors
+    assert "session expired" not in b.log(), "librdkafka did not re-authenticate in time"
+    assert b.log().count("re-authenticated") >= 2, "no re-authentication seen"

@@ -32,12 +32,13 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_rustls::server::TlsStream;
 use vltava_protocol::frame::{Request, decode_request, encode_response, peek_request, split_frame};
-use vltava_protocol::{ApiKey, ResponseBody};
+use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
 use vltava_security::KafkaPrincipal;
 
 use crate::broker::Broker;
 use crate::dispatch::{Dispatched, dispatch_effects};
 use crate::handlers::api_versions;
+use crate::reauth::{Outcome, Reauth, SessionClock};
 use crate::server::ListenerContext;
 use crate::session::Session;
 
@@ -158,10 +159,43 @@ async fn execute(
     session: Arc<Session>,
     mut queued: mpsc::UnboundedReceiver<Queued>,
     answers: mpsc::UnboundedSender<Answer>,
+    mut reauth: Option<(Reauth, Arc<SessionClock>)>,
 ) {
     while let Some(item) = queued.recv().await {
         let answer = match item {
             Queued::Ready(c, v, b, slot) => Answer(c, v, Body::Ready(b), slot),
+            Queued::Run(c, v, request, slot) if reauth.is_some() && is_sasl(&request.body) => {
+                // Re-authentication (KIP-368), in request order like everything else.
+                let Some((ra, clock)) = reauth.as_mut() else {
+                    return;
+                };
+                let (body, outcome) = match &request.body {
+                    RequestBody::SaslHandshake(r) => ra.handshake(r),
+                    RequestBody::SaslAuthenticate(r) => ra.authenticate(r),
+                    _ => return,
+                };
+                let failed = match outcome {
+                    Outcome::Continue => None,
+                    Outcome::Done => {
+                        clock.renew(ra.lifetime());
+                        tracing::debug!(principal = %session.principal, listener = %session.listener, "re-authenticated");
+                        None
+                    }
+                    Outcome::Fail(why) => Some(why),
+                };
+                let _ = answers.send(Answer(c, v, Body::Ready(Box::new(body)), slot));
+                if let Some(why) = failed {
+                    let peer = session.peer_ip.map(|ip| std::net::SocketAddr::new(ip, 0));
+                    crate::auth_log::failure(
+                        peer,
+                        &session.listener,
+                        "re-authentication failed",
+                        &why,
+                    );
+                    return;
+                }
+                continue;
+            }
             Queued::Run(c, v, request, slot) => {
                 // Its own task, so a panicking handler ends this connection with
                 // a log line instead of taking the executor down silently; it is
@@ -190,6 +224,15 @@ async fn execute(
             return;
         }
     }
+}
+
+/// SaslHandshake and SaslAuthenticate, which an authenticated SASL connection sends only to
+/// re-authenticate.
+fn is_sasl(body: &RequestBody) -> bool {
+    matches!(
+        body,
+        RequestBody::SaslHandshake(_) | RequestBody::SaslAuthenticate(_)
+    )
 }
 
 /// Writes answers in the order the executor produced them.
@@ -239,16 +282,28 @@ pub async fn serve<S: Transport>(
     limits: ConnectionLimits,
 ) -> ConnectionEnd {
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
-    let principal = if listener.protocol.uses_sasl() {
-        match crate::sasl_phase::authenticate(&mut stream, &mut buf, &listener.sasl, limits.idle)
-            .await
-        {
-            Ok(p) => p,
+    let (principal, reauth) = if listener.protocol.uses_sasl() {
+        match crate::sasl_phase::authenticate(&mut stream, &mut buf, listener, limits.idle).await {
+            Ok(a) => {
+                let lifetime = listener.session_lifetime(&a.mechanism);
+                let clock = SessionClock::new(lifetime);
+                let reauth = a.can_reauthenticate.then(|| {
+                    Reauth::new(
+                        listener.sasl.clone(),
+                        a.mechanism.clone(),
+                        a.principal.clone(),
+                        lifetime,
+                    )
+                });
+                (a.principal, Some((reauth, clock)))
+            }
             Err(end) => return end,
         }
     } else {
-        principal
+        (principal, None)
     };
+    let clock = reauth.as_ref().map(|(_, c)| c.clone());
+    let reauth = reauth.and_then(|(r, c)| r.map(|r| (r, c)));
     let session = Arc::new(Session {
         principal,
         peer_ip: peer.map(|a| a.ip()),
@@ -260,7 +315,7 @@ pub async fn serve<S: Transport>(
     let budgets = Budgets::new(limits.max_in_flight);
     let (queue, queued) = mpsc::unbounded_channel::<Queued>();
     let (answer_tx, answer_rx) = mpsc::unbounded_channel::<Answer>();
-    let executor = tokio::spawn(execute(broker, session, queued, answer_tx));
+    let executor = tokio::spawn(execute(broker, session, queued, answer_tx, reauth));
     let writer = tokio::spawn(write_answers(wr, answer_rx));
     let end = loop {
         // Serve every whole frame already buffered.
@@ -284,6 +339,14 @@ pub async fn serve<S: Transport>(
         let Some(key) = ApiKey::from_i16(prefix.api_key) else {
             break ConnectionEnd::BadFrame(format!("unknown api key {}", prefix.api_key));
         };
+        // KIP-368: past the session's end only a re-authentication may come.
+        if clock.as_ref().is_some_and(|c| c.expired())
+            && !matches!(key, ApiKey::SaslHandshake | ApiKey::SaslAuthenticate)
+        {
+            break ConnectionEnd::Authentication(
+                "session expired without re-authentication (connections.max.reauth.ms)".into(),
+            );
+        }
         let queued = if key == ApiKey::ApiVersions
             && !api_versions::is_supported(key, prefix.api_version)
         {

@@ -24,6 +24,7 @@ pub mod metadata_sync;
 pub mod node;
 pub mod offsets_log;
 pub mod partitions;
+pub mod reauth;
 pub mod replica_fetcher;
 pub mod replica_manager;
 pub mod resources;

@@ -14,14 +14,26 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use vltava_protocol::frame::{decode_request, encode_response, peek_request, split_frame};
-use vltava_protocol::messages::sasl_authenticate_response::SaslAuthenticateResponse;
 use vltava_protocol::messages::sasl_handshake_response::SaslHandshakeResponse;
 use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
 use vltava_security::sasl::MAX_TOKEN_BYTES;
-use vltava_security::{KafkaPrincipal, SaslMechanisms, SaslServer, SaslStep};
+use vltava_security::{KafkaPrincipal, SaslServer, SaslStep};
 
 use crate::connection::ConnectionEnd;
 use crate::handlers::api_versions;
+use crate::reauth::authenticate_response;
+use crate::server::ListenerContext;
+
+/// Who authenticated, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authenticated {
+    pub principal: KafkaPrincipal,
+    /// The mechanism's name (re-authentication must use it again).
+    pub mechanism: String,
+    /// Whether the client can re-authenticate (SaslHandshake v1 and SaslAuthenticate
+    /// v1+); a v0 client's session still ends after `connections.max.reauth.ms`.
+    pub can_reauthenticate: bool,
+}
 
 /// The largest frame read before authentication completes.
 pub const MAX_AUTH_FRAME: usize = MAX_TOKEN_BYTES;
@@ -92,30 +104,16 @@ async fn send_raw<S: AsyncWrite + Unpin>(
     Ok(())
 }
 
-fn authenticate_response(
-    error_code: i16,
-    message: Option<String>,
-    auth_bytes: Vec<u8>,
-) -> ResponseBody {
-    ResponseBody::from(SaslAuthenticateResponse {
-        error_code,
-        error_message: message.map(Into::into),
-        auth_bytes: Bytes::from(auth_bytes),
-        // No re-authentication (KIP-368): the session does not expire.
-        session_lifetime_ms: 0,
-        ..Default::default()
-    })
-}
-
 /// Runs the authentication phase on `stream`; bytes read past the last authentication
 /// frame stay in `buf`. Returns the authenticated principal, or how the connection ended
 /// (the client has been answered where Kafka answers).
 pub async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     buf: &mut BytesMut,
-    mechanisms: &SaslMechanisms,
+    listener: &ListenerContext,
     idle: Duration,
-) -> Result<KafkaPrincipal, ConnectionEnd> {
+) -> Result<Authenticated, ConnectionEnd> {
+    let mechanisms = &listener.sasl;
     let mut state = State::Start;
     loop {
         let frame = next_frame(stream, buf, idle).await?;
@@ -130,7 +128,11 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
                     principal,
                 }) => {
                     send_raw(stream, &response).await?;
-                    Ok(principal)
+                    Ok(Authenticated {
+                        principal,
+                        mechanism: server.mechanism().to_string(),
+                        can_reauthenticate: false,
+                    })
                 }
                 Err(e) => Err(ConnectionEnd::Authentication(e.to_string())),
             };
@@ -201,31 +203,38 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
             }
             (RequestBody::SaslAuthenticate(_), State::Start) => {
                 let msg = "SaslAuthenticate before SaslHandshake".to_string();
-                let body = authenticate_response(ILLEGAL_SASL_STATE, Some(msg.clone()), Vec::new());
+                let body =
+                    authenticate_response(ILLEGAL_SASL_STATE, Some(msg.clone()), Vec::new(), None);
                 send(stream, corr, version, body).await?;
                 return Err(ConnectionEnd::Authentication(msg));
             }
             (RequestBody::SaslAuthenticate(r), State::Authenticate(server)) => {
                 match server.step(&r.auth_bytes) {
                     Ok(SaslStep::Challenge(c)) => {
-                        send(stream, corr, version, authenticate_response(0, None, c)).await?;
+                        let body = authenticate_response(0, None, c, None);
+                        send(stream, corr, version, body).await?;
                     }
                     Ok(SaslStep::Done {
                         response,
                         principal,
                     }) => {
-                        send(
-                            stream,
-                            corr,
-                            version,
-                            authenticate_response(0, None, response),
-                        )
-                        .await?;
-                        return Ok(principal);
+                        let mechanism = server.mechanism().to_string();
+                        let lifetime = listener.session_lifetime(&mechanism);
+                        let body = authenticate_response(0, None, response, lifetime);
+                        send(stream, corr, version, body).await?;
+                        return Ok(Authenticated {
+                            principal,
+                            mechanism,
+                            can_reauthenticate: version >= 1,
+                        });
                     }
                     Err(e) => {
-                        let body =
-                            authenticate_response(e.kafka_code(), Some(e.to_string()), Vec::new());
+                        let body = authenticate_response(
+                            e.kafka_code(),
+                            Some(e.to_string()),
+                            Vec::new(),
+                            None,
+                        );
                         send(stream, corr, version, body).await?;
                         return Err(ConnectionEnd::Authentication(e.to_string()));
                     }

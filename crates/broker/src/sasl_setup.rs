@@ -98,6 +98,35 @@ fn factory(
     }
 }
 
+/// `connections.max.reauth.ms` for `mechanism` on `listener`
+/// (`listener.name.<l>.<mechanism>.connections.max.reauth.ms`, then
+/// `listener.name.<l>.connections.max.reauth.ms`, then the plain key); `None` when 0 or
+/// unset (Kafka's default: re-authentication off).
+pub fn reauth_ms(
+    raw: &Properties,
+    listener: &str,
+    mechanism: &str,
+) -> Result<Option<u64>, SaslSetupError> {
+    let l = listener.to_ascii_lowercase();
+    let m = mechanism.to_ascii_lowercase();
+    let keys = [
+        format!("listener.name.{l}.{m}.connections.max.reauth.ms"),
+        format!("listener.name.{l}.connections.max.reauth.ms"),
+        "connections.max.reauth.ms".to_string(),
+    ];
+    for key in keys {
+        if let Some(v) = raw.get(&key).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+            let ms: i64 = v.parse().map_err(|_| SaslSetupError::Setting {
+                listener: listener.to_string(),
+                key: key.clone(),
+                reason: format!("{v:?} is not a number of milliseconds"),
+            })?;
+            return Ok(u64::try_from(ms).ok().filter(|ms| *ms > 0));
+        }
+    }
+    Ok(None)
+}
+
 /// The mechanisms enabled on `listener`. Unsupported names (GSSAPI, OAUTHBEARER, ...) are
 /// left out with a warning; so is every mechanism when none is usable.
 pub fn listener_mechanisms(

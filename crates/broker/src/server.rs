@@ -31,6 +31,16 @@ pub struct ListenerContext {
     pub tls: Option<ListenerTls>,
     /// On SASL_PLAINTEXT and SASL_SSL listeners (may be empty: every client is refused).
     pub sasl: SaslMechanisms,
+    /// Session lifetime by mechanism (`connections.max.reauth.ms`, KIP-368); absent: the
+    /// session never expires and re-authentication is off.
+    pub reauth: std::collections::BTreeMap<String, Duration>,
+}
+
+impl ListenerContext {
+    /// The session lifetime after authenticating with `mechanism`.
+    pub fn session_lifetime(&self, mechanism: &str) -> Option<Duration> {
+        self.reauth.get(mechanism).copied()
+    }
 }
 
 /// Why a listener cannot be set up.
@@ -90,11 +100,18 @@ impl ListenerContext {
         } else {
             SaslMechanisms::new()
         };
+        let mut reauth = std::collections::BTreeMap::new();
+        for mechanism in sasl.names() {
+            if let Some(ms) = crate::sasl_setup::reauth_ms(&config.raw, name, &mechanism)? {
+                reauth.insert(mechanism, Duration::from_millis(ms));
+            }
+        }
         Ok(ListenerContext {
             name: name.to_string(),
             protocol,
             tls,
             sasl,
+            reauth,
         })
     }
 }

@@ -471,3 +471,55 @@ async fn key_stores_vltava_cannot_use_stop_the_start() {
         assert!(err.contains(want), "{want:?} not in {err:?} for {extra}");
     }
 }
+
+#[tokio::test]
+async fn sessions_expire_unless_the_client_re_authenticates() {
+    let (node, _d) = start("connections.max.reauth.ms=1500\n").await;
+    let mut c = sasl(&node).await;
+    assert_eq!(c.handshake(1, "PLAIN").await.0, 0);
+    assert_eq!(
+        c.authenticate(b"\0alice\0alice-secret").await,
+        (0, None, 1500)
+    );
+    // Re-authenticating mid-connection renews the session (KIP-368).
+    for _ in 0..2 {
+        tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+        assert_eq!(c.handshake(1, "PLAIN").await.0, 0);
+        assert_eq!(
+            c.authenticate(b"\0alice\0alice-secret").await,
+            (0, None, 1500)
+        );
+        assert!(matches!(
+            c.call(12, metadata()).await,
+            Some(ResponseBody::Metadata(_))
+        ));
+    }
+    // Without it, the first request after the end closes the connection.
+    tokio::time::sleep(std::time::Duration::from_millis(1700)).await;
+    assert!(c.call(12, metadata()).await.is_none());
+    // Re-authenticating with another mechanism or a wrong password is refused and closes.
+    let mut c = sasl(&node).await;
+    assert_eq!(c.handshake(1, "PLAIN").await.0, 0);
+    assert_eq!(c.authenticate(b"\0alice\0alice-secret").await.0, 0);
+    assert_eq!(c.handshake(1, "SCRAM-SHA-512").await.0, 33);
+    c.assert_closed().await;
+    let mut c = sasl(&node).await;
+    assert_eq!(c.handshake(1, "PLAIN").await.0, 0);
+    assert_eq!(c.authenticate(b"\0alice\0alice-secret").await.0, 0);
+    assert_eq!(c.handshake(1, "PLAIN").await.0, 0);
+    assert_eq!(c.authenticate(b"\0alice\0wrong").await.0, 58);
+    c.assert_closed().await;
+    check_alive(&node).await;
+    node.shutdown().await;
+}
+
+#[tokio::test]
+async fn without_reauth_ms_sessions_do_not_expire_and_re_handshakes_are_refused() {
+    let (node, _d) = start("").await;
+    let mut c = sasl(&node).await;
+    assert_eq!(c.handshake(1, "PLAIN").await.0, 0);
+    assert_eq!(c.authenticate(b"\0alice\0alice-secret").await, (0, None, 0));
+    assert_eq!(c.handshake(1, "PLAIN").await.0, 34);
+    c.assert_closed().await;
+    node.shutdown().await;
+}
