@@ -34,6 +34,8 @@ class Broker:
         self.extra = list(extra)
         self.proc = None
         self.bootstrap = None
+        # Every client listener's bound address by name ("SSL": "127.0.0.1:40123").
+        self.listeners = {}
         self.log_lines = []
 
     def start(self):
@@ -54,6 +56,9 @@ class Broker:
         def pump():
             for line in self.proc.stdout:
                 self.log_lines.append(line)
+                lm = re.match(r"vltava: listener (\S+) on (\S+)", line)
+                if lm:
+                    self.listeners[lm.group(1)] = lm.group(2)
                 m = re.match(r"vltava: listening on (\S+)", line)
                 if m and not found.is_set():
                     self.bootstrap = m.group(1)

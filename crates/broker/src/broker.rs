@@ -46,6 +46,7 @@ pub struct Broker {
 impl Broker {
     /// A broker over `partitions` with empty metadata.
     pub fn new(config: BrokerConfig, partitions: Arc<PartitionManager>) -> Broker {
+        let inter_broker_listener = config.inter_broker_listener_name.clone();
         let slots = config.max_incremental_fetch_session_cache_slots;
         let replicas = Arc::new(ReplicaManager::new(
             config.node_id,
@@ -71,7 +72,7 @@ impl Broker {
                 (crate::partitions::now_ms() & 0x3fff_ffff) as i32,
             )),
             member_id_seed: random_seed(),
-            peers: crate::inter_broker::Peers::default(),
+            peers: crate::inter_broker::Peers::new(inter_broker_listener),
             leadership: std::sync::Mutex::new(Default::default()),
         }
     }

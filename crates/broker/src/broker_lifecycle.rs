@@ -25,6 +25,8 @@ pub struct Registration {
     pub node_id: i32,
     pub host: String,
     pub port: i32,
+    /// Every advertised listener (the first is `host:port`).
+    pub endpoints: Vec<vltava_raft::ListenerEndpoint>,
     pub rack: Option<String>,
 }
 
@@ -163,7 +165,12 @@ impl Lifecycle {
 }
 
 async fn register_once(controller: &Controller, r: &Registration) -> Result<i64, RaftError> {
+    let endpoints = if r.endpoints.is_empty() {
+        vec![vltava_raft::controller::plaintext(&r.host, r.port)]
+    } else {
+        r.endpoints.clone()
+    };
     controller
-        .register_broker(r.node_id, r.host.clone(), r.port, r.rack.clone())
+        .register_broker_endpoints(r.node_id, endpoints, r.rack.clone())
         .await
 }

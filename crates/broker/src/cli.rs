@@ -140,7 +140,11 @@ async fn server_start(args: ConfigArgs) -> anyhow::Result<i32> {
         return Ok(0);
     }
     let node = vltava_broker::Node::start(config).await?;
-    // Scripts and tests read the bound address from this line.
+    // Scripts and tests read each listener's bound address from these lines, and the
+    // first client listener's from the last.
+    for (name, addr) in &node.listeners {
+        println!("vltava: listener {name} on {addr}");
+    }
     println!("vltava: listening on {}", node.addr);
     tokio::select! {
         _ = term.recv() => {}

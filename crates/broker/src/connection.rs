@@ -10,6 +10,12 @@
 //! `connections.max.idle.ms` without a request, and closes it (only it) on a
 //! broken frame.
 //!
+//! On a SASL listener the connection first runs its authentication phase
+//! ([`crate::sasl_phase`]): no request other than ApiVersions, SaslHandshake and
+//! SaslAuthenticate is read before the client has authenticated, and the
+//! [`Session`] every later request sees carries the authenticated principal. On
+//! TLS listeners the stream is already decrypted here (see [`crate::server`]).
+//!
 //! Three tasks share the work: the reader (this function) reads ahead and
 //! decodes; the executor runs each decoded request to completion before it takes
 //! the next; the writer encodes and sends responses, so the next request runs
@@ -20,18 +26,46 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio_rustls::server::TlsStream;
 use vltava_protocol::frame::{Request, decode_request, encode_response, peek_request, split_frame};
 use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
+use vltava_security::KafkaPrincipal;
 
 use crate::broker::Broker;
 use crate::dispatch::{Dispatched, dispatch_effects};
 use crate::handlers::{api_versions, mutation_quota};
 use crate::quotas::RequestCost;
+use crate::reauth::{Outcome, Reauth, SessionClock};
+use crate::server::ListenerContext;
 use crate::session::Session;
+
+/// A byte stream a connection is served over, split into halves the reader and the
+/// writer own.
+pub trait Transport: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+    type Read: AsyncRead + Unpin + Send + 'static;
+    type Write: AsyncWrite + Unpin + Send + 'static;
+    fn split_io(self) -> (Self::Read, Self::Write);
+}
+
+impl Transport for TcpStream {
+    type Read = OwnedReadHalf;
+    type Write = OwnedWriteHalf;
+    fn split_io(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+        self.into_split()
+    }
+}
+
+impl Transport for TlsStream<TcpStream> {
+    type Read = tokio::io::ReadHalf<Self>;
+    type Write = tokio::io::WriteHalf<Self>;
+    fn split_io(self) -> (Self::Read, Self::Write) {
+        tokio::io::split(self)
+    }
+}
 
 /// Per-connection limits.
 #[derive(Debug, Clone, Copy)]
@@ -114,6 +148,8 @@ pub enum ConnectionEnd {
     Idle,
     #[error("broken frame: {0}")]
     BadFrame(String),
+    #[error("authentication failed: {0}")]
+    Authentication(String),
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -125,10 +161,43 @@ async fn execute(
     session: Arc<Session>,
     mut queued: mpsc::UnboundedReceiver<Queued>,
     answers: mpsc::UnboundedSender<Answer>,
+    mut reauth: Option<(Reauth, Arc<SessionClock>)>,
 ) {
     while let Some(item) = queued.recv().await {
         let (answer, wait) = match item {
             Queued::Ready(c, v, b, slot) => (Some(Answer(c, v, Body::Ready(b), slot, 0)), 0),
+            Queued::Run(c, v, request, _, slot) if reauth.is_some() && is_sasl(&request.body) => {
+                // Re-authentication (KIP-368), in request order like everything else.
+                let Some((ra, clock)) = reauth.as_mut() else {
+                    return;
+                };
+                let (body, outcome) = match &request.body {
+                    RequestBody::SaslHandshake(r) => ra.handshake(r),
+                    RequestBody::SaslAuthenticate(r) => ra.authenticate(r),
+                    _ => return,
+                };
+                let failed = match outcome {
+                    Outcome::Continue => None,
+                    Outcome::Done => {
+                        clock.renew(ra.lifetime());
+                        tracing::debug!(principal = %session.principal, listener = %session.listener, "re-authenticated");
+                        None
+                    }
+                    Outcome::Fail(why) => Some(why),
+                };
+                let _ = answers.send(Answer(c, v, Body::Ready(Box::new(body)), slot, 0));
+                if let Some(why) = failed {
+                    let peer = session.peer_ip.map(|ip| std::net::SocketAddr::new(ip, 0));
+                    crate::auth_log::failure(
+                        peer,
+                        &session.listener,
+                        "re-authentication failed",
+                        &why,
+                    );
+                    return;
+                }
+                continue;
+            }
             Queued::Run(c, v, request, frame_len, slot) => {
                 let metered = Metered::of(&request, frame_len);
                 let started = Instant::now();
@@ -241,8 +310,20 @@ impl Metered {
     }
 }
 
+/// SaslHandshake and SaslAuthenticate, which an authenticated SASL connection sends only to
+/// re-authenticate.
+fn is_sasl(body: &RequestBody) -> bool {
+    matches!(
+        body,
+        RequestBody::SaslHandshake(_) | RequestBody::SaslAuthenticate(_)
+    )
+}
+
 /// Writes answers in the order the executor produced them.
-async fn write_answers(mut wr: OwnedWriteHalf, mut answers: mpsc::UnboundedReceiver<Answer>) {
+async fn write_answers<W: AsyncWrite + Unpin>(
+    mut wr: W,
+    mut answers: mpsc::UnboundedReceiver<Answer>,
+) {
     while let Some(Answer(corr, version, body, slot, wait)) = answers.recv().await {
         let mut body = match body {
             Body::Ready(b) => b,
@@ -268,35 +349,61 @@ async fn write_answers(mut wr: OwnedWriteHalf, mut answers: mpsc::UnboundedRecei
         if wr.write_all(&frame).await.is_err() {
             return;
         }
+        // TLS holds written bytes until flushed; a TCP socket's flush does nothing.
+        if wr.flush().await.is_err() {
+            return;
+        }
         drop(slot);
     }
 }
 
-/// Serves one connection until it closes or breaks.
-pub async fn serve(
-    stream: TcpStream,
+/// Serves one connection until it closes or breaks. `principal` is the connection's
+/// identity so far (a client certificate's on SSL listeners); a SASL listener replaces
+/// it by the authenticated one.
+pub async fn serve<S: Transport>(
+    mut stream: S,
+    peer: Option<std::net::SocketAddr>,
+    listener: &ListenerContext,
+    principal: KafkaPrincipal,
     broker: Arc<Broker>,
     limits: ConnectionLimits,
 ) -> ConnectionEnd {
-    let listener = broker
-        .config
-        .client_listener()
-        .map(|l| l.name.clone())
-        .unwrap_or_default();
-    let session = Arc::new(Session::anonymous(
-        stream.peer_addr().ok().map(|a| a.ip()),
-        listener,
-    ));
-    let _ = stream.set_nodelay(true);
-    let (mut rd, wr) = stream.into_split();
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let (principal, reauth) = if listener.protocol.uses_sasl() {
+        match crate::sasl_phase::authenticate(&mut stream, &mut buf, listener, limits.idle).await {
+            Ok(a) => {
+                let lifetime = listener.session_lifetime(&a.mechanism);
+                let clock = SessionClock::new(lifetime);
+                let reauth = a.can_reauthenticate.then(|| {
+                    Reauth::new(
+                        listener.sasl.clone(),
+                        a.mechanism.clone(),
+                        a.principal.clone(),
+                        lifetime,
+                    )
+                });
+                (a.principal, Some((reauth, clock)))
+            }
+            Err(end) => return end,
+        }
+    } else {
+        (principal, None)
+    };
+    let clock = reauth.as_ref().map(|(_, c)| c.clone());
+    let reauth = reauth.and_then(|(r, c)| r.map(|r| (r, c)));
+    let session = Arc::new(Session {
+        principal,
+        peer_ip: peer.map(|a| a.ip()),
+        listener: listener.name.clone(),
+    });
+    let (mut rd, wr) = stream.split_io();
     // The slots bound requests read but not answered, in number and bytes;
     // both channels are therefore bounded by them.
     let budgets = Budgets::new(limits.max_in_flight);
     let (queue, queued) = mpsc::unbounded_channel::<Queued>();
     let (answer_tx, answer_rx) = mpsc::unbounded_channel::<Answer>();
-    let executor = tokio::spawn(execute(broker, session, queued, answer_tx));
+    let executor = tokio::spawn(execute(broker, session, queued, answer_tx, reauth));
     let writer = tokio::spawn(write_answers(wr, answer_rx));
-    let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let end = loop {
         // Serve every whole frame already buffered.
         let frame = match split_frame(&mut buf, limits.max_frame) {
@@ -319,6 +426,14 @@ pub async fn serve(
         let Some(key) = ApiKey::from_i16(prefix.api_key) else {
             break ConnectionEnd::BadFrame(format!("unknown api key {}", prefix.api_key));
         };
+        // KIP-368: past the session's end only a re-authentication may come.
+        if clock.as_ref().is_some_and(|c| c.expired())
+            && !matches!(key, ApiKey::SaslHandshake | ApiKey::SaslAuthenticate)
+        {
+            break ConnectionEnd::Authentication(
+                "session expired without re-authentication (connections.max.reauth.ms)".into(),
+            );
+        }
         let queued = if key == ApiKey::ApiVersions
             && !api_versions::is_supported(key, prefix.api_version)
         {

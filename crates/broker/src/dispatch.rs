@@ -21,6 +21,7 @@ use crate::handlers::{
     mutation_quota, offset_commit, offset_for_leader_epoch, produce, security, unsupported,
     write_txn_markers,
 };
+use crate::listener_endpoints::localize;
 use crate::session::Session;
 
 /// Why a request got no answer.
@@ -62,8 +63,19 @@ pub async fn dispatch_effects(
 ) -> Result<Dispatched, Unanswered> {
     if let RequestBody::Produce(r) = &req.body {
         return Ok(match produce::begin(&broker, r, req.api_version()).await {
-            produce::Begun::Now(answer) => Dispatched::Now(answer),
-            produce::Begun::Later(answer) => Dispatched::Later(answer),
+            produce::Begun::Now(mut answer) => {
+                if let Some(body) = answer.as_deref_mut() {
+                    localize(body, &broker.metadata(), &session.listener);
+                }
+                Dispatched::Now(answer)
+            }
+            produce::Begun::Later(answer) => Dispatched::Later(Box::pin(async move {
+                let mut body = answer.await;
+                if let Some(body) = body.as_mut() {
+                    localize(body, &broker.metadata(), &session.listener);
+                }
+                body
+            })),
         });
     }
     dispatch(broker, req, session)
@@ -73,6 +85,20 @@ pub async fn dispatch_effects(
 
 /// Handles one request.
 pub async fn dispatch(
+    broker: Arc<Broker>,
+    req: Request,
+    session: Arc<Session>,
+) -> Result<Option<ResponseBody>, Unanswered> {
+    let listener = session.listener.clone();
+    let answer = dispatch_unlocalized(broker.clone(), req, session).await?;
+    Ok(answer.map(|mut body| {
+        localize(&mut body, &broker.metadata(), &listener);
+        body
+    }))
+}
+
+/// [`dispatch`] with each broker's default address in the answer.
+async fn dispatch_unlocalized(
     broker: Arc<Broker>,
     req: Request,
     session: Arc<Session>,

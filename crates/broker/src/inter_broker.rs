@@ -21,6 +21,8 @@ pub const PEER_TIMEOUT: Duration = Duration::from_secs(30);
 pub enum PeerError {
     #[error("broker {0} is not a live broker in this node's metadata")]
     UnknownBroker(i32),
+    #[error("broker {0} has no endpoint on the inter-broker listener")]
+    NoListener(i32),
     #[error("broker {0} has an address that does not resolve")]
     BadAddress(i32),
     #[error(transparent)]
@@ -29,21 +31,29 @@ pub enum PeerError {
     WrongAnswer(i32),
 }
 
-/// Connections to the other brokers.
+/// Connections to the other brokers, on their inter-broker listener.
 #[derive(Debug)]
 pub struct Peers {
     rpc: RpcClient,
+    /// `inter.broker.listener.name` (empty: each broker's default address).
+    listener: String,
 }
 
 impl Default for Peers {
     fn default() -> Self {
-        Peers {
-            rpc: RpcClient::new("vltava-inter-broker"),
-        }
+        Self::new(String::new())
     }
 }
 
 impl Peers {
+    /// Peers reached on their listener named `listener`.
+    pub fn new(listener: String) -> Self {
+        Peers {
+            rpc: RpcClient::new("vltava-inter-broker"),
+            listener,
+        }
+    }
+
     /// Sends `body` at `version` to broker `node_id` and returns its answer.
     pub async fn call(
         &self,
@@ -56,7 +66,10 @@ impl Peers {
             .brokers
             .get(&node_id)
             .ok_or(PeerError::UnknownBroker(node_id))?;
-        let addr: SocketAddr = (b.host.as_str(), u16::try_from(b.port).unwrap_or(0))
+        let (host, port) = b
+            .address(&self.listener)
+            .ok_or(PeerError::NoListener(node_id))?;
+        let addr: SocketAddr = (host, u16::try_from(port).unwrap_or(0))
             .to_socket_addrs()
             .ok()
             .and_then(|mut a| a.next())

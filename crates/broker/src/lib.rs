@@ -5,6 +5,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod alter_partition_sender;
+pub mod auth_log;
 pub mod broker;
 pub mod broker_lifecycle;
 pub mod config;
@@ -16,6 +17,7 @@ pub mod error_codes;
 pub mod fetch_session;
 pub mod handlers;
 pub mod inter_broker;
+pub mod listener_endpoints;
 pub mod log_loading;
 pub mod metadata_cache;
 pub mod metadata_sync;
@@ -23,12 +25,16 @@ pub mod node;
 pub mod offsets_log;
 pub mod partitions;
 pub mod quotas;
+pub mod reauth;
 pub mod replica_fetcher;
 pub mod replica_manager;
 pub mod resources;
+pub mod sasl_phase;
+pub mod sasl_setup;
 pub mod server;
 pub mod session;
 pub mod storage_format;
+pub mod tls;
 pub mod txn_io;
 pub mod txn_log;
 pub mod txn_marker_routing;

@@ -7,15 +7,42 @@ use std::collections::{BTreeMap, HashMap};
 
 use vltava_protocol::Uuid;
 
+/// One listener of a broker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeEndpoint {
+    /// The listener's name (`PLAINTEXT`, `SASL_SSL`, ...).
+    pub name: String,
+    pub host: String,
+    pub port: i32,
+}
+
 /// A broker as clients see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrokerNode {
     pub id: i32,
+    /// Its default (first registered) endpoint's host.
     pub host: String,
+    /// Its default (first registered) endpoint's port.
     pub port: i32,
     pub rack: Option<String>,
     /// Broker epoch of its current registration (KIP-903).
     pub epoch: i64,
+    /// Every listener it registered (empty: only `host:port` is known).
+    pub endpoints: Vec<NodeEndpoint>,
+}
+
+impl BrokerNode {
+    /// Its `host:port` on `listener`: the default address when no endpoints are known
+    /// (or `listener` is empty), `None` when it has no such listener.
+    pub fn address(&self, listener: &str) -> Option<(&str, i32)> {
+        if self.endpoints.is_empty() || listener.is_empty() {
+            return Some((&self.host, self.port));
+        }
+        self.endpoints
+            .iter()
+            .find(|e| e.name == listener)
+            .map(|e| (e.host.as_str(), e.port))
+    }
 }
 
 /// One partition's leadership.

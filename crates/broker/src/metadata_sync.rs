@@ -9,7 +9,7 @@ use tokio::task::JoinHandle;
 use vltava_raft::{ConfigResource, ConfigResourceKind, MetadataImage};
 
 use crate::broker::Broker;
-use crate::metadata_cache::{BrokerNode, MetadataCache, PartitionMeta, TopicMeta};
+use crate::metadata_cache::{BrokerNode, MetadataCache, NodeEndpoint, PartitionMeta, TopicMeta};
 
 /// The broker's view of a committed image.
 pub fn cache_from_image(image: &MetadataImage, node_id: i32) -> MetadataCache {
@@ -26,6 +26,15 @@ pub fn cache_from_image(image: &MetadataImage, node_id: i32) -> MetadataCache {
                     port: b.port,
                     rack: b.rack.clone(),
                     epoch: b.epoch,
+                    endpoints: b
+                        .endpoints
+                        .iter()
+                        .map(|e| NodeEndpoint {
+                            name: e.name.clone(),
+                            host: e.host.clone(),
+                            port: e.port,
+                        })
+                        .collect(),
                 },
             )
         })

@@ -2,7 +2,8 @@
 //! directory, the partition manager and its background jobs, the metadata
 //! cache, the group and transaction coordinators (each elected for the
 //! partitions of its internal topic this broker leads), and the client
-//! listener.
+//! listeners (each with its own security; all registered with the controller so
+//! Metadata can answer with the endpoints of the listener a client came in on).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,6 +30,8 @@ pub enum NodeError {
         what: String,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Listener(#[from] crate::server::ListenerSetupError),
     #[error("metadata quorum: {0}")]
     Raft(#[from] vltava_raft::RaftError),
     #[error(
@@ -44,11 +47,13 @@ pub enum NodeError {
 /// A running node.
 #[derive(Debug)]
 pub struct Node {
-    /// Where the client listener is bound.
+    /// Where the first client listener is bound.
     pub addr: SocketAddr,
+    /// Every client listener's name and bound address, in `listeners` order.
+    pub listeners: Vec<(String, SocketAddr)>,
     pub broker: Arc<Broker>,
     shutdown: watch::Sender<bool>,
-    server: JoinHandle<()>,
+    servers: Vec<JoinHandle<()>>,
     background: JoinHandle<()>,
     follower: Option<JoinHandle<()>>,
     /// Follower fetchers, the replicas' ticker and the AlterPartition sender.
@@ -72,20 +77,36 @@ impl Node {
         // controller) but listens only once the logs and coordinators are loaded:
         // until then connections are refused, so no client waits on a request
         // the broker cannot answer yet.
-        let bind = config.client_bind_addr()?;
-        let socket = bind_client_port(bind).map_err(|source| NodeError::Io {
-            what: format!("binding {bind}"),
-            source,
-        })?;
-        let addr = socket.local_addr().map_err(|source| NodeError::Io {
-            what: "reading the bound address".into(),
-            source,
-        })?;
-        let (host, port) = match config.advertised() {
-            Some(a) if a.port != 0 => (a.host.clone(), i32::from(a.port)),
-            Some(a) => (a.host.clone(), i32::from(addr.port())),
-            None => (addr.ip().to_string(), i32::from(addr.port())),
+        crate::server::check_inter_broker_listener(&config)?;
+        let mut bound = Vec::new();
+        for l in config.client_listeners() {
+            let ctx = Arc::new(crate::server::ListenerContext::from_config(
+                &config, &l.name,
+            )?);
+            let bind = crate::config::bind_addr(l)?;
+            let socket = bind_client_port(bind).map_err(|source| NodeError::Io {
+                what: format!("binding {} ({bind})", l.name),
+                source,
+            })?;
+            let addr = socket.local_addr().map_err(|source| NodeError::Io {
+                what: "reading the bound address".into(),
+                source,
+            })?;
+            bound.push((ctx, socket, addr));
+        }
+        let Some(addr) = bound.first().map(|b| b.2) else {
+            return Err(crate::config::ConfigError::Missing(
+                "listeners (a non-controller listener)",
+            )
+            .into());
         };
+        let listener_addrs: Vec<(String, SocketAddr)> =
+            bound.iter().map(|(c, _, a)| (c.name.clone(), *a)).collect();
+        let endpoints = registered_endpoints(&config, &listener_addrs);
+        let (host, port) = endpoints
+            .first()
+            .map(|e| (e.host.clone(), e.port))
+            .unwrap_or_else(|| (addr.ip().to_string(), i32::from(addr.port())));
         let node_id = config.node_id;
         let retention = Duration::from_millis(config.log_retention_check_interval_ms.max(1));
         let checkpoints =
@@ -95,6 +116,7 @@ impl Node {
             node_id,
             host,
             port,
+            endpoints,
             rack: config.broker_rack.clone(),
         };
         let register_timeout = Duration::from_millis(config.initial_broker_registration_timeout_ms);
@@ -157,19 +179,31 @@ impl Node {
         let background = partitions.spawn_background(retention, checkpoints, hw_checkpoints);
         let reopened_logs = spawn_replicas_for_reopened_logs(&broker);
         let (shutdown, rx) = watch::channel(false);
-        let listener = socket
-            .listen(LISTEN_BACKLOG)
-            .map_err(|source| NodeError::Io {
-                what: format!("listening on {addr}"),
-                source,
-            })?;
-        let server = tokio::spawn(crate::server::run(listener, broker.clone(), rx));
+        let slots = crate::server::connection_slots(&broker.config);
+        let mut servers = Vec::new();
+        for (ctx, socket, addr) in bound {
+            let listener = socket
+                .listen(LISTEN_BACKLOG)
+                .map_err(|source| NodeError::Io {
+                    what: format!("listening on {addr}"),
+                    source,
+                })?;
+            tracing::info!(listener = %ctx.name, protocol = %ctx.protocol, %addr, "listening");
+            servers.push(tokio::spawn(crate::server::run(
+                listener,
+                ctx,
+                broker.clone(),
+                slots.clone(),
+                rx.clone(),
+            )));
+        }
         tracing::info!(%addr, cluster_id = %meta.cluster_id, node_id, "broker started");
         Ok(Node {
             addr,
+            listeners: listener_addrs,
             broker,
             shutdown,
-            server,
+            servers,
             background,
             follower,
             replication,
@@ -186,7 +220,9 @@ impl Node {
         self.lifecycle.controlled_shutdown().await;
         self.heartbeats.abort();
         let _ = self.shutdown.send(true);
-        let _ = self.server.await;
+        for server in self.servers {
+            let _ = server.await;
+        }
         self.background.abort();
         self.reopened_logs.abort();
         for task in &self.replication {
@@ -204,6 +240,57 @@ impl Node {
             .unwrap_or(false);
         tracing::info!(clean, "broker stopped");
     }
+}
+
+impl Node {
+    /// The bound address of client listener `name`.
+    pub fn listener_addr(&self, name: &str) -> Option<SocketAddr> {
+        self.listeners
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, a)| *a)
+    }
+}
+
+/// The endpoints this broker registers: each of `advertised.listeners` (port 0 means the
+/// port its listener of the same name was bound to), or the bound listeners themselves
+/// when nothing is advertised.
+fn registered_endpoints(
+    config: &BrokerConfig,
+    bound: &[(String, SocketAddr)],
+) -> Vec<vltava_raft::ListenerEndpoint> {
+    let bound_port = |name: &str| {
+        bound
+            .iter()
+            .find(|(n, _)| n == name)
+            .or(bound.first())
+            .map_or(0, |(_, a)| i32::from(a.port()))
+    };
+    if config.advertised_listeners.is_empty() {
+        return bound
+            .iter()
+            .map(|(name, a)| vltava_raft::ListenerEndpoint {
+                name: name.clone(),
+                host: a.ip().to_string(),
+                port: i32::from(a.port()),
+                security_protocol: config.protocol_of(name).id(),
+            })
+            .collect();
+    }
+    config
+        .advertised_listeners
+        .iter()
+        .map(|a| vltava_raft::ListenerEndpoint {
+            name: a.name.clone(),
+            host: a.host.clone(),
+            port: if a.port == 0 {
+                bound_port(&a.name)
+            } else {
+                i32::from(a.port)
+            },
+            security_protocol: config.protocol_of(&a.name).id(),
+        })
+        .collect()
 }
 
 /// The first log dir and its `meta.properties` (formatted with a random cluster id on the

@@ -151,11 +151,11 @@ async fn fetch_loop(weak: Weak<Broker>, leader: i32) {
             tracing::debug!(leader, partitions = ?now_followed, "partitions fetched from this leader");
             followed = now_followed;
         }
-        let addr = b
-            .metadata()
-            .brokers
-            .get(&leader)
-            .map(|n| format!("{}:{}", n.host, n.port));
+        // The leader's inter-broker listener (`inter.broker.listener.name`).
+        let addr = b.metadata().brokers.get(&leader).and_then(|n| {
+            n.address(&b.config.inter_broker_listener_name)
+                .map(|(host, port)| format!("{host}:{port}"))
+        });
         let (Some(addr), false) = (addr, targets.is_empty()) else {
             drop(b);
             tokio::time::sleep(backoff).await;

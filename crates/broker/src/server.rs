@@ -1,13 +1,120 @@
-//! The client listener: accepts connections up to `max.connections`, serves
-//! each on its own task and stops accepting on shutdown.
+//! The client listeners: each accepts connections (all of them together up to
+//! `max.connections`), runs the TLS handshake on SSL and SASL_SSL listeners (bounded by
+//! [`TLS_HANDSHAKE_TIMEOUT`]; a client certificate's subject becomes the principal on SSL
+//! listeners), serves each connection on its own task and stops accepting on shutdown.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
+use vltava_security::{KafkaPrincipal, SaslMechanisms};
 
+use crate::auth_log;
 use crate::broker::Broker;
+use crate::config::{BrokerConfig, SecurityProtocol};
 use crate::connection::{ConnectionEnd, ConnectionLimits, serve};
+use crate::tls::ListenerTls;
+
+/// Longest a TLS handshake may take (a client that connects and sends nothing is cut off
+/// here, not at `connections.max.idle.ms`).
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What one listener speaks.
+#[derive(Debug)]
+pub struct ListenerContext {
+    /// Its name in `listeners`.
+    pub name: String,
+    pub protocol: SecurityProtocol,
+    /// On SSL and SASL_SSL listeners.
+    pub tls: Option<ListenerTls>,
+    /// On SASL_PLAINTEXT and SASL_SSL listeners (may be empty: every client is refused).
+    pub sasl: SaslMechanisms,
+    /// Session lifetime by mechanism (`connections.max.reauth.ms`, KIP-368); absent: the
+    /// session never expires and re-authentication is off.
+    pub reauth: std::collections::BTreeMap<String, Duration>,
+}
+
+impl ListenerContext {
+    /// The session lifetime after authenticating with `mechanism`.
+    pub fn session_lifetime(&self, mechanism: &str) -> Option<Duration> {
+        self.reauth.get(mechanism).copied()
+    }
+}
+
+/// Why a listener cannot be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum ListenerSetupError {
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsSetupError),
+    #[error(transparent)]
+    Sasl(#[from] crate::sasl_setup::SaslSetupError),
+    #[error(
+        "inter.broker.listener.name {0} is {1}: inter-broker traffic (replica fetchers, transaction markers) runs over PLAINTEXT only in Vltava; name a PLAINTEXT listener"
+    )]
+    InterBrokerSecurity(String, SecurityProtocol),
+}
+
+/// Refuses an inter-broker listener this broker's replica fetchers and inter-broker
+/// requests cannot speak (they have no TLS or SASL client yet) when it is set
+/// explicitly; warns when it was chosen by default.
+pub fn check_inter_broker_listener(config: &BrokerConfig) -> Result<(), ListenerSetupError> {
+    let name = &config.inter_broker_listener_name;
+    let protocol = config.protocol_of(name);
+    if !config.roles.is_broker() || protocol == SecurityProtocol::Plaintext {
+        return Ok(());
+    }
+    let explicit = [
+        "inter.broker.listener.name",
+        "security.inter.broker.protocol",
+    ]
+    .iter()
+    .any(|k| config.raw.get(*k).is_some_and(|v| !v.trim().is_empty()));
+    if explicit {
+        return Err(ListenerSetupError::InterBrokerSecurity(
+            name.clone(),
+            protocol,
+        ));
+    }
+    // Chosen by default (no PLAINTEXT listener): a lone broker never uses it.
+    tracing::warn!(
+        listener = %name,
+        %protocol,
+        "no PLAINTEXT listener for inter-broker traffic: replication between brokers needs one (Vltava's replica fetchers speak PLAINTEXT only)"
+    );
+    Ok(())
+}
+
+impl ListenerContext {
+    /// Listener `name`'s security from the configuration (reads key and trust stores).
+    pub fn from_config(config: &BrokerConfig, name: &str) -> Result<Self, ListenerSetupError> {
+        let protocol = config.protocol_of(name);
+        let tls = if protocol.uses_tls() {
+            Some(crate::tls::listener_tls(&config.raw, name)?)
+        } else {
+            None
+        };
+        let sasl = if protocol.uses_sasl() {
+            crate::sasl_setup::listener_mechanisms(&config.raw, name)?
+        } else {
+            SaslMechanisms::new()
+        };
+        let mut reauth = std::collections::BTreeMap::new();
+        for mechanism in sasl.names() {
+            if let Some(ms) = crate::sasl_setup::reauth_ms(&config.raw, name, &mechanism)? {
+                reauth.insert(mechanism, Duration::from_millis(ms));
+            }
+        }
+        Ok(ListenerContext {
+            name: name.to_string(),
+            protocol,
+            tls,
+            sasl,
+            reauth,
+        })
+    }
+}
 
 /// The connection limits from the broker's configuration.
 pub fn limits(broker: &Broker) -> ConnectionLimits {
@@ -18,11 +125,77 @@ pub fn limits(broker: &Broker) -> ConnectionLimits {
     }
 }
 
-/// Accepts connections until `shutdown` turns true.
-pub async fn run(listener: TcpListener, broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
-    let slots = Arc::new(Semaphore::new(
-        broker.config.max_connections.min(Semaphore::MAX_PERMITS),
-    ));
+/// The `max.connections` budget all listeners share.
+pub fn connection_slots(config: &BrokerConfig) -> Arc<Semaphore> {
+    Arc::new(Semaphore::new(
+        config.max_connections.min(Semaphore::MAX_PERMITS),
+    ))
+}
+
+/// Runs the TLS handshake (when the listener has TLS) and serves the connection.
+async fn handle(
+    stream: TcpStream,
+    peer: SocketAddr,
+    ctx: &ListenerContext,
+    broker: Arc<Broker>,
+    limits: ConnectionLimits,
+) -> ConnectionEnd {
+    let _ = stream.set_nodelay(true);
+    let Some(tls) = &ctx.tls else {
+        return serve(
+            stream,
+            Some(peer),
+            ctx,
+            KafkaPrincipal::anonymous(),
+            broker,
+            limits,
+        )
+        .await;
+    };
+    let accepted = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.acceptor.accept(stream)).await;
+    let stream = match accepted {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            auth_log::failure(
+                Some(peer),
+                &ctx.name,
+                "TLS handshake failed",
+                &e.to_string(),
+            );
+            return ConnectionEnd::Authentication(format!("TLS handshake: {e}"));
+        }
+        Err(_) => {
+            auth_log::failure(Some(peer), &ctx.name, "TLS handshake failed", "timed out");
+            return ConnectionEnd::Authentication("TLS handshake timed out".into());
+        }
+    };
+    let principal = if ctx.protocol == SecurityProtocol::Ssl {
+        match crate::tls::cert_principal(&tls.mapper, stream.get_ref().1.peer_certificates()) {
+            Ok(p) => p,
+            Err(e) => {
+                auth_log::failure(
+                    Some(peer),
+                    &ctx.name,
+                    "SSL authentication failed",
+                    &e.to_string(),
+                );
+                return ConnectionEnd::Authentication(e.to_string());
+            }
+        }
+    } else {
+        KafkaPrincipal::anonymous()
+    };
+    serve(stream, Some(peer), ctx, principal, broker, limits).await
+}
+
+/// Accepts connections on `listener` until `shutdown` turns true.
+pub async fn run(
+    listener: TcpListener,
+    ctx: Arc<ListenerContext>,
+    broker: Arc<Broker>,
+    slots: Arc<Semaphore>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let limits = limits(&broker);
     loop {
         tokio::select! {
@@ -45,11 +218,18 @@ pub async fn run(listener: TcpListener, broker: Arc<Broker>, mut shutdown: watch
                     continue;
                 };
                 let broker = broker.clone();
+                let ctx = ctx.clone();
                 tokio::spawn(async move {
-                    let end = serve(stream, broker, limits).await;
+                    let end = handle(stream, peer, &ctx, broker, limits).await;
                     match &end {
-                        ConnectionEnd::Closed => tracing::debug!(%peer, reason = %end, "connection ended"),
-                        _ => tracing::info!(%peer, reason = %end, "connection closed"),
+                        ConnectionEnd::Closed => tracing::debug!(%peer, listener = %ctx.name, reason = %end, "connection ended"),
+                        ConnectionEnd::Authentication(detail) => {
+                            // TLS failures were logged (rate-limited) already.
+                            if !detail.starts_with("TLS handshake") {
+                                auth_log::failure(Some(peer), &ctx.name, "authentication failed", detail);
+                            }
+                        }
+                        _ => tracing::info!(%peer, listener = %ctx.name, reason = %end, "connection closed"),
                     }
                     drop(permit);
                 });

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use vltava_protocol::metadata::register_broker_record::BrokerEndpoint;
 use vltava_protocol::metadata::{
     ClientQuotaRecord, ConfigRecord, FeatureLevelRecord, PartitionRecord, ProducerIdsRecord,
     RegisterBrokerRecord, TopicRecord, client_quota_record,
@@ -12,7 +11,8 @@ use vltava_protocol::metadata::{
 use vltava_security::quota::{QuotaEntity, QuotaKey};
 
 use crate::image::{
-    BrokerImage, ConfigResource, ConfigResourceKind, MetadataImage, PartitionImage, TopicImage,
+    BrokerImage, ConfigResource, ConfigResourceKind, ListenerEndpoint, MetadataImage,
+    PartitionImage, TopicImage,
 };
 use crate::records::MetadataRecord;
 
@@ -29,12 +29,23 @@ pub fn apply_record(image: &mut MetadataImage, record: &MetadataRecord) {
                 .first()
                 .map(|e| (e.host.to_string(), i32::from(e.port)))
                 .unwrap_or_default();
+            let endpoints = r
+                .end_points
+                .iter()
+                .map(|e| ListenerEndpoint {
+                    name: e.name.to_string(),
+                    host: e.host.to_string(),
+                    port: i32::from(e.port),
+                    security_protocol: e.security_protocol,
+                })
+                .collect();
             image.brokers.insert(
                 r.broker_id,
                 BrokerImage {
                     id: r.broker_id,
                     host,
                     port,
+                    endpoints,
                     rack: r.rack.as_ref().map(|s| s.to_string()),
                     fenced: r.fenced,
                     epoch: r.broker_epoch,
@@ -199,13 +210,7 @@ pub fn image_to_records(image: &MetadataImage) -> Vec<MetadataRecord> {
         out.push(MetadataRecord::RegisterBroker(RegisterBrokerRecord {
             broker_id: b.id,
             broker_epoch: b.epoch,
-            end_points: vec![BrokerEndpoint {
-                name: "PLAINTEXT".into(),
-                host: b.host.as_str().into(),
-                port: u16::try_from(b.port).unwrap_or(0),
-                security_protocol: 0,
-                ..Default::default()
-            }],
+            end_points: crate::controller::endpoints_record(&b.endpoints, &b.host, b.port),
             rack: b.rack.as_deref().map(Into::into),
             fenced: b.fenced,
             ..Default::default()

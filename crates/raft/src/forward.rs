@@ -31,7 +31,7 @@ use crate::controller_rpc::RpcError;
 use crate::driver::HeartbeatState;
 use crate::error::{RaftError, codes};
 use crate::handle::Controller;
-use crate::image::MetadataImage;
+use crate::image::{ListenerEndpoint, MetadataImage};
 use crate::quorum_status::QuorumStatus;
 use crate::quorum_wire::{self, METADATA_TOPIC};
 
@@ -414,7 +414,8 @@ impl Controller {
         self.local_alter_configs(req, version).await
     }
 
-    /// Registers (or re-registers) broker `id`, unfenced; returns its broker epoch.
+    /// Registers (or re-registers) broker `id` with one PLAINTEXT listener, unfenced;
+    /// returns its broker epoch.
     pub async fn register_broker(
         &self,
         id: i32,
@@ -422,17 +423,32 @@ impl Controller {
         port: i32,
         rack: Option<String>,
     ) -> Result<i64, RaftError> {
+        let endpoints = vec![crate::controller::plaintext(&host, port)];
+        self.register_broker_endpoints(id, endpoints, rack).await
+    }
+
+    /// Registers (or re-registers) broker `id` with all its listeners (the first is its
+    /// default address), unfenced; returns its broker epoch.
+    pub async fn register_broker_endpoints(
+        &self,
+        id: i32,
+        endpoints: Vec<ListenerEndpoint>,
+        rack: Option<String>,
+    ) -> Result<i64, RaftError> {
         if let Route::Remote(leader) = self.route().await {
             let req = BrokerRegistrationRequest {
                 broker_id: id,
                 cluster_id: self.cluster_id.as_str().into(),
-                listeners: vec![Listener {
-                    name: "PLAINTEXT".into(),
-                    host: host.as_str().into(),
-                    port: u16::try_from(port).unwrap_or(0),
-                    security_protocol: 0,
-                    ..Default::default()
-                }],
+                listeners: endpoints
+                    .iter()
+                    .map(|e| Listener {
+                        name: e.name.as_str().into(),
+                        host: e.host.as_str().into(),
+                        port: u16::try_from(e.port).unwrap_or(0),
+                        security_protocol: e.security_protocol,
+                        ..Default::default()
+                    })
+                    .collect(),
                 rack: rack.as_deref().map(Into::into),
                 previous_broker_epoch: -1,
                 ..Default::default()
@@ -449,7 +465,7 @@ impl Controller {
                 _ => Err(RaftError::NotController),
             };
         }
-        self.local_register_broker(id, host, port, rack).await
+        self.local_register_broker(id, endpoints, rack).await
     }
 
     /// A heartbeat of broker `id` at `epoch`. `want_shut_down` starts its controlled shutdown:

@@ -340,14 +340,14 @@ impl Controller {
     pub(crate) async fn local_register_broker(
         &self,
         id: i32,
-        host: String,
-        port: i32,
+        endpoints: Vec<crate::image::ListenerEndpoint>,
         rack: Option<String>,
     ) -> Result<i64, RaftError> {
         let unclean = self.elections.unclean_default;
         let (epoch, r) = self
             .run(move |image, _| {
-                let rec = controller::register_broker(image, id, &host, port, rack.as_deref());
+                let rec =
+                    controller::register_broker_endpoints(image, id, &endpoints, rack.as_deref());
                 let epoch = match &rec {
                     MetadataRecord::RegisterBroker(b) => b.broker_epoch,
                     _ => -1,

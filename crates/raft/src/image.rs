@@ -51,12 +51,27 @@ impl ConfigResource {
     }
 }
 
+/// One listener a broker registered (`RegisterBrokerRecord`'s endpoints).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenerEndpoint {
+    /// The listener's name (`PLAINTEXT`, `SASL_SSL`, ...).
+    pub name: String,
+    pub host: String,
+    pub port: i32,
+    /// Kafka's security protocol id: 0 PLAINTEXT, 1 SSL, 2 SASL_PLAINTEXT, 3 SASL_SSL.
+    pub security_protocol: i16,
+}
+
 /// A registered broker.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrokerImage {
     pub id: i32,
+    /// The first endpoint's host.
     pub host: String,
+    /// The first endpoint's port.
     pub port: i32,
+    /// Every listener it registered, in its `advertised.listeners` order.
+    pub endpoints: Vec<ListenerEndpoint>,
     pub rack: Option<String>,
     pub fenced: bool,
     /// Broker epoch of the latest registration.

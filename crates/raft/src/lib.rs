@@ -30,7 +30,8 @@ pub use error::RaftError;
 pub use forward::LEADER_WAIT;
 pub use handle::Controller;
 pub use image::{
-    BrokerImage, ConfigResource, ConfigResourceKind, MetadataImage, PartitionImage, TopicImage,
+    BrokerImage, ConfigResource, ConfigResourceKind, ListenerEndpoint, MetadataImage,
+    PartitionImage, TopicImage,
 };
 pub use quorum_status::{QuorumStatus, ReplicaStatus};
 pub use records::MetadataRecord;

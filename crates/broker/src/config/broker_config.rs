@@ -45,6 +45,11 @@ pub struct BrokerConfig {
     pub advertised_listeners: Vec<Listener>,
     /// `controller.listener.names`
     pub controller_listener_names: Vec<String>,
+    /// `listener.security.protocol.map`, with Kafka's default
+    pub listener_security_protocol_map: std::collections::BTreeMap<String, super::SecurityProtocol>,
+    /// `inter.broker.listener.name` (or the listener `security.inter.broker.protocol`
+    /// names): the listener other brokers' replica fetchers and requests connect to
+    pub inter_broker_listener_name: String,
     /// `controller.quorum.voters` as (id, host, port)
     pub controller_quorum_voters: Vec<(i32, String, u16)>,
     /// `controller.quorum.bootstrap.servers` as (host, port)
@@ -290,6 +295,19 @@ impl BrokerConfig {
             controller_quorum_bootstrap_servers.push((host.to_string(), port));
         }
         let roles = super::roles::ProcessRoles::parse(&process_roles)?;
+        let listener_security_protocol_map =
+            super::listener_security::protocol_map(&raw, &controller_listener_names)?;
+        super::listener_security::check_listeners(
+            &listener_security_protocol_map,
+            &listeners,
+            &advertised_listeners,
+            &controller_listener_names,
+        )?;
+        let inter_broker_listener_name = super::listener_security::inter_broker_listener(
+            &raw,
+            &advertised_listeners,
+            roles.is_broker(),
+        )?;
         let log_dirs: Vec<PathBuf> = match r.get("log.dirs").or(r.get("log.dir")) {
             Some(v) => v
                 .split(',')
@@ -357,6 +375,8 @@ impl BrokerConfig {
             listeners,
             advertised_listeners,
             controller_listener_names,
+            listener_security_protocol_map,
+            inter_broker_listener_name,
             controller_quorum_voters,
             controller_quorum_bootstrap_servers,
             log_dirs,
@@ -459,9 +479,23 @@ impl BrokerConfig {
 
     /// The listener clients connect to (the first that is not a controller listener).
     pub fn client_listener(&self) -> Option<&Listener> {
+        self.client_listeners().next()
+    }
+
+    /// Every listener that is not a controller listener, in `listeners` order.
+    pub fn client_listeners(&self) -> impl Iterator<Item = &Listener> {
         self.listeners
             .iter()
-            .find(|l| !self.controller_listener_names.contains(&l.name))
+            .filter(|l| !self.controller_listener_names.contains(&l.name))
+    }
+
+    /// The security protocol of listener `name` (PLAINTEXT when unmapped, which
+    /// validation rules out for configured listeners).
+    pub fn protocol_of(&self, name: &str) -> super::SecurityProtocol {
+        self.listener_security_protocol_map
+            .get(name)
+            .copied()
+            .unwrap_or(super::SecurityProtocol::Plaintext)
     }
 
     /// The address clients are told to use for this broker.
@@ -474,27 +508,32 @@ impl BrokerConfig {
         let l = self.client_listener().ok_or(ConfigError::Missing(
             "listeners (a non-controller listener)",
         ))?;
-        let host = if l.host.is_empty() {
-            "0.0.0.0"
-        } else {
-            &l.host
-        };
-        let host = if host == "localhost" {
-            "127.0.0.1"
-        } else {
-            host
-        };
-        format!("{host}:{}", l.port)
-            .parse()
-            .or_else(|_| format!("[{host}]:{}", l.port).parse())
-            .map_err(|_| {
-                invalid(
-                    "listeners",
-                    &l.host,
-                    "host must be an IP address or localhost",
-                )
-            })
+        bind_addr(l)
     }
+}
+
+/// The socket address to bind listener `l` to (an empty host means all interfaces).
+pub fn bind_addr(l: &Listener) -> Result<SocketAddr, ConfigError> {
+    let host = if l.host.is_empty() {
+        "0.0.0.0"
+    } else {
+        &l.host
+    };
+    let host = if host == "localhost" {
+        "127.0.0.1"
+    } else {
+        host
+    };
+    format!("{host}:{}", l.port)
+        .parse()
+        .or_else(|_| format!("[{host}]:{}", l.port).parse())
+        .map_err(|_| {
+            invalid(
+                "listeners",
+                &l.host,
+                "host must be an IP address or localhost",
+            )
+        })
 }
 
 #[cfg(test)]

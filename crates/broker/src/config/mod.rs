@@ -3,9 +3,11 @@
 //! [`BrokerConfig`] with Kafka's property names and defaults.
 
 mod broker_config;
+mod listener_security;
 mod properties;
 mod roles;
 
-pub use broker_config::{BrokerConfig, ConfigError, Listener};
+pub use broker_config::{BrokerConfig, ConfigError, Listener, bind_addr};
+pub use listener_security::{SecurityProtocol, listener_prop, listener_prop_name};
 pub use properties::{Properties, env_key_to_property, parse_properties};
 pub use roles::ProcessRoles;

@@ -166,6 +166,7 @@ mod tests {
                 port: 9092,
                 rack: None,
                 epoch: 1,
+                endpoints: Vec::new(),
             },
         );
         let e = partition_entry(&p, &cache);
@@ -179,6 +180,7 @@ mod tests {
                 port: 9093,
                 rack: None,
                 epoch: 1,
+                endpoints: Vec::new(),
             },
         );
         let e = partition_entry(&p, &cache);

@@ -223,6 +223,7 @@ mod tests {
                 port: 9092,
                 rack: None,
                 epoch: 1,
+                endpoints: Vec::new(),
             },
         );
         assert_eq!(partition(&c), (NONE, 1));

@@ -29,6 +29,7 @@ fn image_rf(rf: i32) -> MetadataCache {
             port: 9000 + id,
             rack: None,
             epoch: 1,
+            endpoints: Vec::new(),
         });
     }
     cache.brokers.retain(|id, _| *id <= rf);

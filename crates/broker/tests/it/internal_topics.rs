@@ -64,6 +64,7 @@ fn image(parts: &[Part<'_>], min_isr: &str) -> MetadataCache {
                 port: 9000 + id,
                 rack: None,
                 epoch: 1,
+                endpoints: Vec::new(),
             },
         );
     }

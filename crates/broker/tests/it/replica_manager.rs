@@ -68,6 +68,7 @@ pub(crate) fn image(
                 port: 9000 + id,
                 rack: None,
                 epoch: 1,
+                endpoints: Vec::new(),
             },
         );
     }

@@ -28,7 +28,10 @@ use crate::image::MetadataImage;
 
 pub use alter_configs::{alter_configs, incremental_alter_configs};
 pub use alter_partition::alter_partition;
-pub use brokers::{PRODUCER_ID_BLOCK_SIZE, allocate_producer_ids, register_broker};
+pub use brokers::{
+    PRODUCER_ID_BLOCK_SIZE, allocate_producer_ids, endpoints_record, plaintext, register_broker,
+    register_broker_endpoints,
+};
 pub use client_quotas::alter_client_quotas;
 pub use create_partitions::create_partitions;
 pub use create_topics::create_topics;

@@ -65,13 +65,18 @@ impl RpcHandler for ControllerService {
                     if r.cluster_id.as_str() != c.cluster_id {
                         resp.error_code = codes::INCONSISTENT_CLUSTER_ID;
                     } else {
-                        let (host, port) = r
+                        let endpoints = r
                             .listeners
-                            .first()
-                            .map(|l| (l.host.to_string(), i32::from(l.port)))
-                            .unwrap_or_default();
+                            .iter()
+                            .map(|l| crate::image::ListenerEndpoint {
+                                name: l.name.to_string(),
+                                host: l.host.to_string(),
+                                port: i32::from(l.port),
+                                security_protocol: l.security_protocol,
+                            })
+                            .collect();
                         let rack = r.rack.as_ref().map(|s| s.to_string());
-                        match c.local_register_broker(r.broker_id, host, port, rack).await {
+                        match c.local_register_broker(r.broker_id, endpoints, rack).await {
                             Ok(epoch) => resp.broker_epoch = epoch,
                             Err(e) => resp.error_code = e.kafka_code(),
                         }
