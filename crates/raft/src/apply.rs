@@ -7,11 +7,12 @@ use std::collections::BTreeMap;
 use vltava_protocol::metadata::register_broker_record::BrokerEndpoint;
 use vltava_protocol::metadata::{
     ConfigRecord, FeatureLevelRecord, PartitionRecord, ProducerIdsRecord, RegisterBrokerRecord,
-    TopicRecord,
+    TopicRecord, UserScramCredentialRecord,
 };
 
 use crate::image::{
-    BrokerImage, ConfigResource, ConfigResourceKind, MetadataImage, PartitionImage, TopicImage,
+    BrokerImage, ConfigResource, ConfigResourceKind, MetadataImage, PartitionImage,
+    ScramCredential, ScramMechanism, TopicImage,
 };
 use crate::records::MetadataRecord;
 
@@ -153,6 +154,35 @@ pub fn apply_record(image: &mut MetadataImage, record: &MetadataRecord) {
                 image.features.insert(r.name.to_string(), r.feature_level);
             }
         }
+        MetadataRecord::UserScramCredential(r) => {
+            let Some(mechanism) = ScramMechanism::from_code(r.mechanism) else {
+                return;
+            };
+            image
+                .scram_credentials
+                .entry(r.name.to_string())
+                .or_default()
+                .insert(
+                    mechanism,
+                    ScramCredential {
+                        salt: r.salt.to_vec(),
+                        stored_key: r.stored_key.to_vec(),
+                        server_key: r.server_key.to_vec(),
+                        iterations: r.iterations,
+                    },
+                );
+        }
+        MetadataRecord::RemoveUserScramCredential(r) => {
+            let Some(mechanism) = ScramMechanism::from_code(r.mechanism) else {
+                return;
+            };
+            if let Some(map) = image.scram_credentials.get_mut(r.name.as_str()) {
+                map.remove(&mechanism);
+                if map.is_empty() {
+                    image.scram_credentials.remove(r.name.as_str());
+                }
+            }
+        }
         MetadataRecord::NoOp(_) | MetadataRecord::Unknown { .. } => {}
     }
 }
@@ -217,6 +247,13 @@ pub fn image_to_records(image: &MetadataImage) -> Vec<MetadataRecord> {
             }));
         }
     }
+    for (user, creds) in &image.scram_credentials {
+        for (mechanism, c) in creds {
+            out.push(MetadataRecord::UserScramCredential(scram_record(
+                user, *mechanism, c,
+            )));
+        }
+    }
     if image.next_producer_id > 0 {
         out.push(MetadataRecord::ProducerIds(ProducerIdsRecord {
             broker_id: -1,
@@ -226,6 +263,23 @@ pub fn image_to_records(image: &MetadataImage) -> Vec<MetadataRecord> {
         }));
     }
     out
+}
+
+/// The `UserScramCredentialRecord` that stores `credential` of `user`.
+pub fn scram_record(
+    user: &str,
+    mechanism: ScramMechanism,
+    credential: &ScramCredential,
+) -> UserScramCredentialRecord {
+    UserScramCredentialRecord {
+        name: user.into(),
+        mechanism: mechanism.code(),
+        salt: credential.salt.clone().into(),
+        stored_key: credential.stored_key.clone().into(),
+        server_key: credential.server_key.clone().into(),
+        iterations: credential.iterations,
+        ..Default::default()
+    }
 }
 
 /// The `PartitionRecord` that creates `p` of topic `topic_id`.
