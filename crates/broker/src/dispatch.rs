@@ -16,9 +16,9 @@ use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
 use crate::broker::Broker;
 use crate::handlers::{
     admin, api_versions, delete_records, describe_cluster, describe_configs, describe_log_dirs,
-    describe_producers, describe_quorum, describe_topic_partitions, fetch, find_coordinator,
-    init_producer_id, list_offsets, metadata, offset_commit, offset_for_leader_epoch, produce,
-    security, unsupported, write_txn_markers,
+    describe_producers, describe_quorum, describe_scram_credentials, describe_topic_partitions,
+    fetch, find_coordinator, init_producer_id, list_offsets, metadata, offset_commit,
+    offset_for_leader_epoch, produce, security, unsupported, write_txn_markers,
 };
 use crate::session::Session;
 
@@ -115,13 +115,20 @@ pub async fn dispatch(
         | RequestBody::CreatePartitions(_)
         | RequestBody::ElectLeaders(_)
         | RequestBody::AlterConfigs(_)
-        | RequestBody::IncrementalAlterConfigs(_)) => {
+        | RequestBody::IncrementalAlterConfigs(_)
+        | RequestBody::AlterUserScramCredentials(_)) => {
             match admin::handle(&broker, body, version).await {
                 Some(b) => b,
                 None => return Err(Unanswered::NotStarted(key)),
             }
         }
         RequestBody::DescribeConfigs(r) => describe_configs::handle(&broker, &r, version),
+        RequestBody::DescribeUserScramCredentials(r) => {
+            let Some(controller) = broker.controller() else {
+                return Err(Unanswered::NotStarted(key));
+            };
+            describe_scram_credentials::handle(&controller.image(), &r)
+        }
         RequestBody::DeleteRecords(r) => delete_records::handle(&broker, &r),
         RequestBody::OffsetForLeaderEpoch(r) => offset_for_leader_epoch::handle(&broker, &r),
         RequestBody::DescribeLogDirs(r) => describe_log_dirs::handle(&broker, &r),

@@ -25,6 +25,7 @@ pub mod partitions;
 pub mod replica_fetcher;
 pub mod replica_manager;
 pub mod resources;
+pub mod scram_credentials;
 pub mod server;
 pub mod session;
 pub mod storage_format;

@@ -26,6 +26,7 @@ mod produce_rules;
 mod replica_manager;
 mod replication;
 mod retention;
+mod scram_credentials;
 mod split_roles;
 mod support;
 mod ten_thousand_partitions;

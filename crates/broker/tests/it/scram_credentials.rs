@@ -1,0 +1,216 @@
+//! SCRAM credentials end to end in one node: AlterUserScramCredentials and
+//! DescribeUserScramCredentials over the wire with Kafka's error codes, a full SCRAM
+//! exchange through `scram_credentials::scram_server` with the credentials just created,
+//! and all of it again after a restart (the records replayed from the metadata log).
+
+#![allow(clippy::unwrap_used)]
+
+use vltava_broker::Node;
+use vltava_broker::scram_credentials::scram_server;
+use vltava_protocol::messages::alter_user_scram_credentials_request::{
+    ScramCredentialDeletion, ScramCredentialUpsertion,
+};
+use vltava_protocol::messages::describe_user_scram_credentials_request::UserName;
+use vltava_protocol::messages::{
+    AlterUserScramCredentialsRequest, DescribeUserScramCredentialsRequest,
+};
+use vltava_protocol::{RequestBody, ResponseBody};
+use vltava_security::KafkaPrincipal;
+use vltava_security::sasl::{SaslError, SaslStep};
+use vltava_security::scram::crypto::salted_password;
+use vltava_security::scram::{ScramClient, ScramMechanism};
+
+use crate::support::{Client, start_node_in};
+
+const UNSUPPORTED_SASL_MECHANISM: i16 = 33;
+const RESOURCE_NOT_FOUND: i16 = 91;
+const DUPLICATE_RESOURCE: i16 = 92;
+const UNACCEPTABLE_CREDENTIAL: i16 = 93;
+
+fn upsert(user: &str, mechanism: i8, iterations: i32, password: &str) -> ScramCredentialUpsertion {
+    let salt = format!("salt of {user}").into_bytes();
+    let m = ScramMechanism::from_code(mechanism).unwrap_or(ScramMechanism::Sha256);
+    ScramCredentialUpsertion {
+        name: user.into(),
+        mechanism,
+        iterations,
+        salted_password: salted_password(m, password.as_bytes(), &salt, iterations.max(1) as u32)
+            .into(),
+        salt: salt.into(),
+        ..Default::default()
+    }
+}
+
+async fn alter(
+    c: &mut Client,
+    deletions: Vec<ScramCredentialDeletion>,
+    upsertions: Vec<ScramCredentialUpsertion>,
+) -> Vec<(String, i16)> {
+    let req = AlterUserScramCredentialsRequest {
+        deletions,
+        upsertions,
+        ..Default::default()
+    };
+    let ResponseBody::AlterUserScramCredentials(r) = c.call(0, RequestBody::from(req)).await else {
+        panic!("wrong body")
+    };
+    r.results
+        .iter()
+        .map(|x| (x.user.to_string(), x.error_code))
+        .collect()
+}
+
+async fn describe(c: &mut Client, users: &[&str]) -> Vec<(String, i16, Vec<(i8, i32)>)> {
+    let req = DescribeUserScramCredentialsRequest {
+        users: Some(
+            users
+                .iter()
+                .map(|u| UserName {
+                    name: (*u).into(),
+                    ..Default::default()
+                })
+                .collect(),
+        ),
+        ..Default::default()
+    };
+    let ResponseBody::DescribeUserScramCredentials(r) = c.call(0, RequestBody::from(req)).await
+    else {
+        panic!("wrong body")
+    };
+    r.results
+        .iter()
+        .map(|x| {
+            let infos = x
+                .credential_infos
+                .iter()
+                .map(|i| (i.mechanism, i.iterations))
+                .collect();
+            (x.user.to_string(), x.error_code, infos)
+        })
+        .collect()
+}
+
+/// One SCRAM exchange through the broker's server: the principal, or the server's error.
+fn login(
+    node: &Node,
+    mechanism: &str,
+    user: &str,
+    password: &str,
+) -> Result<KafkaPrincipal, SaslError> {
+    let m = ScramMechanism::from_name(mechanism).unwrap();
+    let mut server = scram_server(&node.broker, mechanism).unwrap();
+    let mut client = ScramClient::new(m, user, password.as_bytes(), b"test client nonce");
+    let SaslStep::Challenge(first) = server.step(&client.client_first())? else {
+        panic!("no challenge")
+    };
+    let last = client.client_final(&first).unwrap();
+    match server.step(&last)? {
+        SaslStep::Done {
+            response,
+            principal,
+        } => {
+            client.server_final(&response).unwrap();
+            Ok(principal)
+        }
+        SaslStep::Challenge(_) => panic!("a third step"),
+    }
+}
+
+fn delete(user: &str, mechanism: i8) -> ScramCredentialDeletion {
+    ScramCredentialDeletion {
+        name: user.into(),
+        mechanism,
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn credentials_are_altered_described_used_and_kept_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_node_in(dir.path(), "").await;
+    let mut c = Client::connect(&node).await;
+
+    assert_eq!(
+        alter(
+            &mut c,
+            vec![],
+            vec![upsert("alice", 1, 8192, "alice-secret")]
+        )
+        .await,
+        vec![("alice".to_string(), 0)]
+    );
+    assert_eq!(
+        alter(
+            &mut c,
+            vec![],
+            vec![upsert("alice", 2, 4096, "alice-secret")]
+        )
+        .await,
+        vec![("alice".to_string(), 0)]
+    );
+    let refused = alter(
+        &mut c,
+        vec![delete("carol", 1)],
+        vec![
+            upsert("bob", 1, 4096, "b"),
+            upsert("bob", 2, 4096, "b"),
+            upsert("dave", 1, 1000, "d"),
+            upsert("erin", 7, 4096, "e"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        refused,
+        vec![
+            ("carol".to_string(), RESOURCE_NOT_FOUND),
+            ("bob".to_string(), DUPLICATE_RESOURCE),
+            ("dave".to_string(), UNACCEPTABLE_CREDENTIAL),
+            ("erin".to_string(), UNSUPPORTED_SASL_MECHANISM),
+        ]
+    );
+    let alice = ("alice".to_string(), 0, vec![(1, 8192), (2, 4096)]);
+    let bob = ("bob".to_string(), RESOURCE_NOT_FOUND, vec![]);
+    assert_eq!(
+        describe(&mut c, &["alice", "bob"]).await,
+        vec![alice.clone(), bob.clone()]
+    );
+
+    for mechanism in ["SCRAM-SHA-256", "SCRAM-SHA-512"] {
+        assert_eq!(
+            login(&node, mechanism, "alice", "alice-secret"),
+            Ok(KafkaPrincipal::user("alice"))
+        );
+        assert_eq!(
+            login(&node, mechanism, "alice", "wrong"),
+            Err(SaslError::InvalidCredentials)
+        );
+        assert_eq!(
+            login(&node, mechanism, "bob", "b"),
+            Err(SaslError::InvalidCredentials)
+        );
+    }
+    assert!(scram_server(&node.broker, "PLAIN").is_none());
+    node.shutdown().await;
+
+    let node = start_node_in(dir.path(), "").await;
+    let mut c = Client::connect(&node).await;
+    assert_eq!(describe(&mut c, &["alice", "bob"]).await, vec![alice, bob]);
+    assert_eq!(
+        login(&node, "SCRAM-SHA-512", "alice", "alice-secret"),
+        Ok(KafkaPrincipal::user("alice"))
+    );
+    // A deleted mechanism no longer logs in; the other one still does.
+    assert_eq!(
+        alter(&mut c, vec![delete("alice", 1)], vec![]).await,
+        vec![("alice".to_string(), 0)]
+    );
+    assert_eq!(
+        login(&node, "SCRAM-SHA-256", "alice", "alice-secret"),
+        Err(SaslError::InvalidCredentials)
+    );
+    assert_eq!(
+        login(&node, "SCRAM-SHA-512", "alice", "alice-secret"),
+        Ok(KafkaPrincipal::user("alice"))
+    );
+    node.shutdown().await;
+}
