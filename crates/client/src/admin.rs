@@ -1,10 +1,12 @@
 //! The admin client: topics, configs, consumer groups and their offsets,
-//! offsets of partitions, record deletion, cluster description, API versions, the metadata quorum (`quorum`), transactions and producers (`transactions`).
+//! offsets of partitions, record deletion, cluster description, API versions, the metadata quorum (`quorum`), transactions and producers (`transactions`), SCRAM credentials (`scram`).
 
 mod quorum;
+mod scram;
 mod transactions;
 
 pub use quorum::{QuorumDescription, QuorumReplica};
+pub use scram::{DEFAULT_ITERATIONS, ScramChange, ScramMechanism, UserScramCredentials};
 pub use transactions::{ProducerDescription, TransactionDescription, TransactionListing};
 
 use crate::cluster::{Cluster, ClusterMetadata, TopicInfo};

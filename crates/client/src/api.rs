@@ -58,4 +58,6 @@ api_requests! {
     ListTransactions: ListTransactionsRequest => ListTransactionsResponse,
     DescribeTransactions: DescribeTransactionsRequest => DescribeTransactionsResponse,
     DescribeProducers: DescribeProducersRequest => DescribeProducersResponse,
+    DescribeUserScramCredentials: DescribeUserScramCredentialsRequest => DescribeUserScramCredentialsResponse,
+    AlterUserScramCredentials: AlterUserScramCredentialsRequest => AlterUserScramCredentialsResponse,
 }

@@ -109,7 +109,10 @@ mod tests {
         img
     }
 
-    fn describe(users: Option<&[&str]>) -> Vec<(String, i16, Vec<(i8, i32)>)> {
+    /// (user, error code, (mechanism, iterations) per credential).
+    type Described = Vec<(String, i16, Vec<(i8, i32)>)>;
+
+    fn describe(users: Option<&[&str]>) -> Described {
         let req = DescribeUserScramCredentialsRequest {
             users: users.map(|u| {
                 u.iter()

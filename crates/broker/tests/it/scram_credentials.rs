@@ -60,7 +60,10 @@ async fn alter(
         .collect()
 }
 
-async fn describe(c: &mut Client, users: &[&str]) -> Vec<(String, i16, Vec<(i8, i32)>)> {
+/// (user, error code, (mechanism, iterations) per credential).
+type Described = Vec<(String, i16, Vec<(i8, i32)>)>;
+
+async fn describe(c: &mut Client, users: &[&str]) -> Described {
     let req = DescribeUserScramCredentialsRequest {
         users: Some(
             users

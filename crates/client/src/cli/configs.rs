@@ -1,5 +1,7 @@
-//! `configs`: kafka-configs --describe / --alter for topics and brokers.
+//! `configs`: kafka-configs --describe / --alter for topics and brokers, and SCRAM
+//! credentials of users (`configs_users`).
 
+use super::configs_users;
 use crate::admin::{Admin, AlterOp, ResourceType};
 use crate::config::ClientConfig;
 use anyhow::{anyhow, bail};
@@ -9,7 +11,7 @@ use std::io::Write;
 #[derive(Debug, Parser)]
 #[command(
     name = "configs",
-    about = "Describe and alter topic and broker configs"
+    about = "Describe and alter topic and broker configs and users' SCRAM credentials"
 )]
 struct Args {
     /// Broker(s) to connect to, host:port[,host:port...].
@@ -21,19 +23,22 @@ struct Args {
     /// Change the entity's configs with --add-config and --delete-config.
     #[arg(long)]
     alter: bool,
-    /// Kind of entity: topics or brokers.
+    /// Kind of entity: topics, brokers or users (SCRAM credentials).
     #[arg(long)]
     entity_type: String,
-    /// Name of the entity: a topic name or a broker id.
+    /// Name of the entity: a topic name, a broker id or a user name.
     #[arg(long)]
     entity_name: Option<String>,
     /// With --entity-type brokers: the cluster-wide default broker config instead of one broker.
     #[arg(long)]
     entity_default: bool,
-    /// With --alter: configs to set, k1=v1,k2=[v2,v3] (brackets hold a list value).
+    /// With --alter: configs to set, k1=v1,k2=[v2,v3] (brackets hold a list value); for
+    /// users, SCRAM credentials: 'SCRAM-SHA-256=[iterations=8192,password=alice-secret],SCRAM-SHA-512=[password=alice-secret]'
+    /// (iterations default to 4096).
     #[arg(long)]
     add_config: Option<String>,
-    /// With --alter: configs to remove so their default applies again, k1,k2.
+    /// With --alter: configs to remove so their default applies again, k1,k2; for users,
+    /// the SCRAM mechanisms whose credentials to delete (SCRAM-SHA-512).
     #[arg(long)]
     delete_config: Option<String>,
     /// With --describe: every config, static and default ones too, not only the dynamic ones.
@@ -45,6 +50,9 @@ struct Args {
     /// Broker id when --entity-name is absent (--entity-type brokers is still needed).
     #[arg(long)]
     broker: Option<String>,
+    /// User name when --entity-name is absent (--entity-type users is still needed).
+    #[arg(long)]
+    user: Option<String>,
 }
 
 /// The clap command of `configs`, for its help.
@@ -81,8 +89,49 @@ fn split_configs(s: &str) -> anyhow::Result<Vec<(String, String)>> {
     Ok(out)
 }
 
+/// `(name, value)` pairs of `--add-config`.
+type ConfigPairs = Vec<(String, String)>;
+
+/// The user config parts of `a`: names to delete, then `(name, value)` pairs to add.
+fn user_configs(a: &Args) -> anyhow::Result<(Vec<String>, ConfigPairs)> {
+    let delete = a
+        .delete_config
+        .iter()
+        .flat_map(|d| d.split(','))
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(str::to_string)
+        .collect();
+    let add = match &a.add_config {
+        Some(add) => split_configs(add)?,
+        None => Vec::new(),
+    };
+    Ok((delete, add))
+}
+
+/// `configs --entity-type users`.
+async fn run_users(a: &Args, out: &mut (dyn Write + Send)) -> anyhow::Result<i32> {
+    let name = a.entity_name.clone().or(a.user.clone());
+    let admin = Admin::connect(ClientConfig::new(&a.bootstrap_server)).await?;
+    if a.describe {
+        configs_users::describe(&admin, name.as_deref(), out).await?;
+    } else if a.alter {
+        let Some(user) = name else {
+            bail!("--alter needs --entity-name")
+        };
+        let (delete, add) = user_configs(a)?;
+        configs_users::alter(&admin, &user, &add, &delete, out).await?;
+    } else {
+        bail!("one of --describe, --alter is required");
+    }
+    Ok(0)
+}
+
 pub async fn run(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow::Result<i32> {
     let a = Args::try_parse_from(args)?;
+    if matches!(a.entity_type.as_str(), "users" | "user") {
+        return run_users(&a, out).await;
+    }
     let (kind, name, label) = match a.entity_type.as_str() {
         "topics" | "topic" => (
             ResourceType::Topic,
@@ -98,7 +147,7 @@ pub async fn run(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow::Res
             },
             "broker",
         ),
-        other => bail!("unsupported --entity-type {other:?} (topics, brokers)"),
+        other => bail!("unsupported --entity-type {other:?} (topics, brokers, users)"),
     };
     let admin = Admin::connect(ClientConfig::new(&a.bootstrap_server)).await?;
     if a.describe {

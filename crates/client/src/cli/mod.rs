@@ -4,6 +4,7 @@
 
 mod common;
 mod configs;
+mod configs_users;
 mod console;
 mod groups;
 mod offsets;
@@ -28,7 +29,10 @@ pub const TOOLS: &[(&str, &str)] = &[
         "consumer-groups",
         "List, describe and delete groups; reset their offsets",
     ),
-    ("configs", "Describe and alter topic and broker configs"),
+    (
+        "configs",
+        "Describe and alter topic and broker configs and users' SCRAM credentials",
+    ),
     ("delete-records", "Delete records before the given offsets"),
     ("get-offsets", "Print the offsets of partitions for a time"),
     (
