@@ -217,3 +217,47 @@ async fn credentials_are_altered_described_used_and_kept_across_a_restart() {
     );
     node.shutdown().await;
 }
+
+/// `vltava configs` makes the salt and salted password on the client side; the broker's
+/// SCRAM server then accepts the password for both mechanisms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_set_by_the_configs_tool_authenticate() {
+    let (node, _dir) = crate::support::start_node().await;
+    let addr = node.addr.to_string();
+    let args: Vec<String> = [
+        "configs",
+        "--bootstrap-server",
+        addr.as_str(),
+        "--entity-type",
+        "users",
+        "--alter",
+        "--add-config",
+        "SCRAM-SHA-256=[iterations=8192,password=alice-secret],SCRAM-SHA-512=[password=alice-secret]",
+        "--entity-name",
+        "alice",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut out = Vec::new();
+    let mut input = std::io::Cursor::new(Vec::new());
+    let code = vltava_client::cli::run_with_input(args, &mut input, &mut out)
+        .await
+        .unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(
+        (code, text.as_str()),
+        (0, "Completed updating config for user alice.\n")
+    );
+    for mechanism in ["SCRAM-SHA-256", "SCRAM-SHA-512"] {
+        assert_eq!(
+            login(&node, mechanism, "alice", "alice-secret"),
+            Ok(KafkaPrincipal::user("alice"))
+        );
+        assert_eq!(
+            login(&node, mechanism, "alice", "alice-secreT"),
+            Err(SaslError::InvalidCredentials)
+        );
+    }
+    node.shutdown().await;
+}
