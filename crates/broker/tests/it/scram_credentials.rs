@@ -261,3 +261,69 @@ async fn credentials_set_by_the_configs_tool_authenticate() {
     }
     node.shutdown().await;
 }
+
+/// Credentials made by real clients' admin APIs (librdkafka's and kafka-python's own salt
+/// and PBKDF2) authenticate with the same passwords through the broker's SCRAM server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_set_by_real_clients_authenticate() {
+    let (node, _dir) = crate::support::start_node().await;
+    let python = vltava_testkit::python().expect("Python environment (run ./test.sh)");
+    let script = r#"
+import sys
+from confluent_kafka.admin import (AdminClient, ScramCredentialInfo, ScramMechanism,
+                                   UserScramCredentialUpsertion)
+from kafka.admin import KafkaAdminClient
+from kafka.admin._users import UserScramCredentialUpsertion as KpUpsertion
+
+bootstrap = sys.argv[1]
+a = AdminClient({"bootstrap.servers": bootstrap})
+for mechanism, iterations in ((ScramMechanism.SCRAM_SHA_256, 8192),
+                              (ScramMechanism.SCRAM_SHA_512, 4096)):
+    up = UserScramCredentialUpsertion("rd", ScramCredentialInfo(mechanism, iterations),
+                                      b"rd-secret")
+    for f in a.alter_user_scram_credentials([up]).values():
+        f.result(15)
+k = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+got = k.alter_user_scram_credentials([
+    KpUpsertion("kp", "SCRAM-SHA-256", "kp-secret", iterations=4096),
+    KpUpsertion("kp2", "SCRAM-SHA-512", "kp-secret", iterations=5000),
+])
+assert got == {"kp": None, "kp2": None}, got
+k.close()
+print("ok")
+"#;
+    let addr = node.addr.to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(python)
+            .arg("-c")
+            .arg(script)
+            .arg(addr)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (mechanism, user, password) in [
+        ("SCRAM-SHA-256", "rd", "rd-secret"),
+        ("SCRAM-SHA-512", "rd", "rd-secret"),
+        ("SCRAM-SHA-256", "kp", "kp-secret"),
+        ("SCRAM-SHA-512", "kp2", "kp-secret"),
+    ] {
+        assert_eq!(
+            login(&node, mechanism, user, password),
+            Ok(KafkaPrincipal::user(user)),
+            "{user} {mechanism}"
+        );
+        assert_eq!(
+            login(&node, mechanism, user, "other"),
+            Err(SaslError::InvalidCredentials)
+        );
+    }
+    node.shutdown().await;
+}
