@@ -1,7 +1,9 @@
 //! SCRAM credentials end to end in one node: AlterUserScramCredentials and
 //! DescribeUserScramCredentials over the wire with Kafka's error codes, a full SCRAM
 //! exchange through `scram_credentials::scram_server` with the credentials just created,
-//! and all of it again after a restart (the records replayed from the metadata log).
+//! and all of it again after a restart (the records replayed from the metadata log); then
+//! credentials made by `vltava configs` and by confluent-kafka's and kafka-python's admin
+//! clients, each checked by logging in with its password.
 
 #![allow(clippy::unwrap_used)]
 
