@@ -106,6 +106,9 @@ impl<L: ScramCredentialLookup> ScramServer<L> {
         } else {
             self.lookup.credential(&first.username, self.mechanism)
         };
+        // Derived for every user, so a known user's first answer costs what an unknown
+        // user's does.
+        let stand_in = self.unknown.credential(&first.username, self.mechanism);
         let (credential, known) = match stored {
             Some(c) => {
                 if c.iterations < self.mechanism.min_iterations() {
@@ -118,10 +121,7 @@ impl<L: ScramCredentialLookup> ScramServer<L> {
                 }
                 (c, true)
             }
-            None => (
-                self.unknown.credential(&first.username, self.mechanism),
-                false,
-            ),
+            None => (stand_in, false),
         };
         let server_first = ServerFirstMessage {
             nonce: format!("{}{}", first.nonce, self.server_nonce),
