@@ -1,7 +1,7 @@
 """Apache Kafka's own command-line tools (kafka-tools and kafka_2.13 4.x jars, run by their
 main classes as the bin/*.sh scripts do) against the broker: kafka-topics, the console
 producer and consumer, kafka-consumer-groups (list, describe, reset offsets, delete),
-kafka-configs, kafka-delete-records, kafka-get-offsets, kafka-metadata-quorum,
+kafka-configs (topics, brokers, users' SCRAM credentials), kafka-delete-records, kafka-get-offsets, kafka-metadata-quorum,
 kafka-producer-perf-test, kafka-consumer-perf-test and kafka-verifiable-producer/consumer. Each launch is a JVM (about 2 s), so the tests share one broker
 and each uses its own topics and groups.
 
@@ -171,6 +171,34 @@ def test_kafka_configs(shared_broker):
                      r"synonyms=\{DEFAULT_CONFIG:num.partitions=1\}$", out, re.M), out
     assert re.search(r"^\s+log.dirs=\S+ sensitive=false synonyms=\{STATIC_BROKER_CONFIG:log.dirs=\S+\}$",
                      out, re.M), out
+
+
+def test_kafka_configs_scram_credentials(shared_broker):
+    """kafka-configs for users: SCRAM credentials set one mechanism per call, described,
+    deleted; both mechanisms in one call are refused as a Kafka 4.x controller refuses them
+    (two changes of one user in one AlterUserScramCredentials request)."""
+    b = shared_broker
+
+    def users(*args, **kw):
+        return tool(b, CONFIGS, "--entity-type", "users", *args, **kw)
+
+    out = users("--entity-name", "alice", "--alter", "--add-config",
+                "SCRAM-SHA-256=[iterations=8192,password=alice-secret]").stdout
+    assert "Completed updating config for user alice." in out, out
+    users("--entity-name", "alice", "--alter", "--add-config", "SCRAM-SHA-512=[password=alice-secret]")
+    out = users("--entity-name", "alice", "--describe").stdout
+    assert ("SCRAM credential configs for user-principal 'alice' are "
+            "SCRAM-SHA-256=iterations=8192, SCRAM-SHA-512=iterations=4096") in out, out
+    both = users("--entity-name", "bob", "--alter", "--add-config",
+                 "SCRAM-SHA-256=[password=b],SCRAM-SHA-512=[password=b]", check=False)
+    assert both.returncode != 0
+    assert "A user credential cannot be altered twice in the same request" in (
+        both.stdout + both.stderr), both.stdout + both.stderr
+    users("--entity-name", "alice", "--alter", "--delete-config", "SCRAM-SHA-512")
+    out = users("--describe").stdout
+    assert ("SCRAM credential configs for user-principal 'alice' are "
+            "SCRAM-SHA-256=iterations=8192") in out, out
+    assert "SCRAM-SHA-512" not in out and "bob" not in out, out
 
 
 def test_delete_records_and_get_offsets(shared_broker, tmp_path):

@@ -17,9 +17,9 @@ use crate::broker::Broker;
 use crate::handlers::{
     admin, api_versions, delete_records, describe_client_quotas, describe_cluster,
     describe_configs, describe_log_dirs, describe_producers, describe_quorum,
-    describe_topic_partitions, fetch, find_coordinator, init_producer_id, list_offsets, metadata,
-    mutation_quota, offset_commit, offset_for_leader_epoch, produce, security, unsupported,
-    write_txn_markers,
+    describe_scram_credentials, describe_topic_partitions, fetch, find_coordinator,
+    init_producer_id, list_offsets, metadata, mutation_quota, offset_commit,
+    offset_for_leader_epoch, produce, security, unsupported, write_txn_markers,
 };
 use crate::listener_endpoints::localize;
 use crate::session::Session;
@@ -143,7 +143,8 @@ async fn dispatch_unlocalized(
         | RequestBody::ElectLeaders(_)
         | RequestBody::AlterConfigs(_)
         | RequestBody::IncrementalAlterConfigs(_)
-        | RequestBody::AlterClientQuotas(_)) => {
+        | RequestBody::AlterClientQuotas(_)
+        | RequestBody::AlterUserScramCredentials(_)) => {
             let mut body = body;
             let refused = mutation_quota::admit(&broker, &session, &client_id, &mut body, version);
             match admin::handle(&broker, body, version).await {
@@ -158,6 +159,12 @@ async fn dispatch_unlocalized(
             describe_client_quotas::handle(&broker.metadata(), &r)
         }
         RequestBody::DescribeConfigs(r) => describe_configs::handle(&broker, &r, version),
+        RequestBody::DescribeUserScramCredentials(r) => {
+            let Some(controller) = broker.controller() else {
+                return Err(Unanswered::NotStarted(key));
+            };
+            describe_scram_credentials::handle(&controller.image(), &r)
+        }
         RequestBody::DeleteRecords(r) => delete_records::handle(&broker, &r),
         RequestBody::OffsetForLeaderEpoch(r) => offset_for_leader_epoch::handle(&broker, &r),
         RequestBody::DescribeLogDirs(r) => describe_log_dirs::handle(&broker, &r),

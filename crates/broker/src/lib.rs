@@ -31,6 +31,7 @@ pub mod replica_manager;
 pub mod resources;
 pub mod sasl_phase;
 pub mod sasl_setup;
+pub mod scram_credentials;
 pub mod server;
 pub mod session;
 pub mod storage_format;

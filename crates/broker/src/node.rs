@@ -79,9 +79,10 @@ impl Node {
         // the broker cannot answer yet.
         crate::server::check_inter_broker_listener(&config)?;
         let mut bound = Vec::new();
+        let scram = crate::scram_credentials::CredentialSource::default();
         for l in config.client_listeners() {
             let ctx = Arc::new(crate::server::ListenerContext::from_config(
-                &config, &l.name,
+                &config, &l.name, &scram,
             )?);
             let bind = crate::config::bind_addr(l)?;
             let socket = bind_client_port(bind).map_err(|source| NodeError::Io {
@@ -132,6 +133,7 @@ impl Node {
         let lifecycle =
             Lifecycle::register(controller.clone(), registration, register_timeout).await?;
         let heartbeats = lifecycle.spawn_heartbeats(heartbeat_interval);
+        scram.set(controller.clone());
         broker.set_controller(controller);
         let loading = std::time::Instant::now();
         let clean = partitions.clean_start();

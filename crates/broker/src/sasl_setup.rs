@@ -10,12 +10,14 @@ use std::sync::Arc;
 
 use vltava_security::jaas::{self, JaasEntry, PLAIN_LOGIN_MODULE};
 use vltava_security::sasl::plain::{PLAIN, PlainFactory};
+use vltava_security::scram::ScramMechanism;
 use vltava_security::{SaslMechanisms, SaslServerFactory};
 
 use crate::config::{Properties, listener_prop, listener_prop_name};
+use crate::scram_credentials::{CredentialSource, ScramFactory};
 
 /// Mechanisms this broker can enable.
-pub const SUPPORTED: &[&str] = &[PLAIN];
+pub const SUPPORTED: &[&str] = &[PLAIN, "SCRAM-SHA-256", "SCRAM-SHA-512"];
 
 /// Why a listener's SASL settings cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +62,7 @@ fn factory(
     raw: &Properties,
     listener: &str,
     mechanism: &str,
+    scram: &CredentialSource,
 ) -> Result<Option<Arc<dyn SaslServerFactory>>, SaslSetupError> {
     match mechanism {
         PLAIN => {
@@ -94,7 +97,11 @@ fn factory(
             }
             Ok(Some(Arc::new(PlainFactory::new(users))))
         }
-        _ => Ok(None),
+        _ => Ok(ScramMechanism::from_name(mechanism).map(|m| {
+            // Credentials come from the metadata log (AlterUserScramCredentials); the
+            // ScramLoginModule JAAS entry Kafka also wants holds nothing the broker needs.
+            Arc::new(ScramFactory::new(m, scram.clone())) as Arc<dyn SaslServerFactory>
+        })),
     }
 }
 
@@ -132,12 +139,13 @@ pub fn reauth_ms(
 pub fn listener_mechanisms(
     raw: &Properties,
     listener: &str,
+    scram: &CredentialSource,
 ) -> Result<SaslMechanisms, SaslSetupError> {
     const KEY: &str = "sasl.enabled.mechanisms";
     let list = listener_prop(raw, listener, KEY).unwrap_or("GSSAPI");
     let mut out = SaslMechanisms::new();
     for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        match factory(raw, listener, name)? {
+        match factory(raw, listener, name, scram)? {
             Some(f) => out.register(f),
             None => tracing::warn!(
                 listener,
@@ -171,25 +179,44 @@ mod tests {
         let p = parse_properties(&format!(
             "sasl.enabled.mechanisms=PLAIN,GSSAPI\nlistener.name.sasl_ssl.plain.sasl.jaas.config={JAAS}\nsasl.jaas.config=broken\n"
         ));
-        let m = listener_mechanisms(&p, "SASL_SSL").unwrap();
+        let m = listener_mechanisms(&p, "SASL_SSL", &CredentialSource::default()).unwrap();
         assert_eq!(m.names(), vec!["PLAIN".to_string()]);
         let mut s = m.start("PLAIN").unwrap();
         assert!(s.step(b"\0alice\0a-s").is_ok());
         // Another listener falls back to the (broken) global key.
-        assert!(listener_mechanisms(&p, "OTHER").is_err());
+        assert!(listener_mechanisms(&p, "OTHER", &CredentialSource::default()).is_err());
     }
 
     #[test]
     fn the_default_enables_nothing_and_plain_needs_jaas() {
-        let m = listener_mechanisms(&Properties::new(), "SASL_PLAINTEXT").unwrap();
+        let m = listener_mechanisms(
+            &Properties::new(),
+            "SASL_PLAINTEXT",
+            &CredentialSource::default(),
+        )
+        .unwrap();
         assert!(m.is_empty());
         let p = parse_properties("sasl.enabled.mechanisms=PLAIN\n");
-        let e = listener_mechanisms(&p, "SASL_PLAINTEXT").unwrap_err();
+        let e =
+            listener_mechanisms(&p, "SASL_PLAINTEXT", &CredentialSource::default()).unwrap_err();
         assert!(e.to_string().contains("JAAS"), "{e}");
         let p = parse_properties(
             "listener.name.x.sasl.enabled.mechanisms=PLAIN\nlistener.name.x.sasl.jaas.config=com.Other required;\n",
         );
-        assert!(listener_mechanisms(&p, "X").is_err());
-        assert!(listener_mechanisms(&p, "Y").unwrap().is_empty());
+        assert!(listener_mechanisms(&p, "X", &CredentialSource::default()).is_err());
+        assert!(
+            listener_mechanisms(&p, "Y", &CredentialSource::default())
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn scram_mechanisms_are_enabled_without_jaas_users() {
+        let p = parse_properties("sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256\n");
+        let m = listener_mechanisms(&p, "SASL_PLAINTEXT", &CredentialSource::default()).unwrap();
+        assert_eq!(m.names(), vec!["SCRAM-SHA-512", "SCRAM-SHA-256"]);
+        assert!(m.start("SCRAM-SHA-256").is_some());
+        assert!(m.start("scram-sha-256").is_none());
     }
 }

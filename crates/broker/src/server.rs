@@ -88,7 +88,12 @@ pub fn check_inter_broker_listener(config: &BrokerConfig) -> Result<(), Listener
 
 impl ListenerContext {
     /// Listener `name`'s security from the configuration (reads key and trust stores).
-    pub fn from_config(config: &BrokerConfig, name: &str) -> Result<Self, ListenerSetupError> {
+    /// SCRAM mechanisms read credentials through `scram`.
+    pub fn from_config(
+        config: &BrokerConfig,
+        name: &str,
+        scram: &crate::scram_credentials::CredentialSource,
+    ) -> Result<Self, ListenerSetupError> {
         let protocol = config.protocol_of(name);
         let tls = if protocol.uses_tls() {
             Some(crate::tls::listener_tls(&config.raw, name)?)
@@ -96,7 +101,7 @@ impl ListenerContext {
             None
         };
         let sasl = if protocol.uses_sasl() {
-            crate::sasl_setup::listener_mechanisms(&config.raw, name)?
+            crate::sasl_setup::listener_mechanisms(&config.raw, name, scram)?
         } else {
             SaslMechanisms::new()
         };

@@ -1,12 +1,14 @@
 //! The admin client: topics, configs, consumer groups and their offsets,
-//! offsets of partitions, record deletion, cluster description, API versions, the metadata quorum (`quorum`), client quotas (`quotas`), transactions and producers (`transactions`).
+//! offsets of partitions, record deletion, cluster description, API versions, the metadata quorum (`quorum`), client quotas (`quotas`), transactions and producers (`transactions`), SCRAM credentials (`scram`).
 
 mod quorum;
 mod quotas;
+mod scram;
 mod transactions;
 
 pub use quorum::{QuorumDescription, QuorumReplica};
 pub use quotas::{QuotaEntityParts, QuotaMatch, QuotaOp};
+pub use scram::{DEFAULT_ITERATIONS, ScramChange, ScramMechanism, UserScramCredentials};
 pub use transactions::{ProducerDescription, TransactionDescription, TransactionListing};
 
 use crate::cluster::{Cluster, ClusterMetadata, TopicInfo};

@@ -60,4 +60,6 @@ api_requests! {
     DescribeProducers: DescribeProducersRequest => DescribeProducersResponse,
     DescribeClientQuotas: DescribeClientQuotasRequest => DescribeClientQuotasResponse,
     AlterClientQuotas: AlterClientQuotasRequest => AlterClientQuotasResponse,
+    DescribeUserScramCredentials: DescribeUserScramCredentialsRequest => DescribeUserScramCredentialsResponse,
+    AlterUserScramCredentials: AlterUserScramCredentialsRequest => AlterUserScramCredentialsResponse,
 }

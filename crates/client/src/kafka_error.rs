@@ -191,4 +191,5 @@ pub mod code {
     pub const INVALID_FETCH_SESSION_EPOCH: i16 = 71;
     pub const MEMBER_ID_REQUIRED: i16 = 79;
     pub const FENCED_INSTANCE_ID: i16 = 82;
+    pub const RESOURCE_NOT_FOUND: i16 = 91;
 }

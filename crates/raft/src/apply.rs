@@ -6,13 +6,13 @@ use std::collections::BTreeMap;
 
 use vltava_protocol::metadata::{
     ClientQuotaRecord, ConfigRecord, FeatureLevelRecord, PartitionRecord, ProducerIdsRecord,
-    RegisterBrokerRecord, TopicRecord, client_quota_record,
+    RegisterBrokerRecord, TopicRecord, UserScramCredentialRecord, client_quota_record,
 };
 use vltava_security::quota::{QuotaEntity, QuotaKey};
 
 use crate::image::{
     BrokerImage, ConfigResource, ConfigResourceKind, ListenerEndpoint, MetadataImage,
-    PartitionImage, TopicImage,
+    PartitionImage, ScramCredential, ScramMechanism, TopicImage,
 };
 use crate::records::MetadataRecord;
 
@@ -181,6 +181,35 @@ pub fn apply_record(image: &mut MetadataImage, record: &MetadataRecord) {
                 image.client_quotas.set(entity, key, r.value);
             }
         }
+        MetadataRecord::UserScramCredential(r) => {
+            let Some(mechanism) = ScramMechanism::from_code(r.mechanism) else {
+                return;
+            };
+            image
+                .scram_credentials
+                .entry(r.name.to_string())
+                .or_default()
+                .insert(
+                    mechanism,
+                    ScramCredential {
+                        salt: r.salt.to_vec(),
+                        stored_key: r.stored_key.to_vec(),
+                        server_key: r.server_key.to_vec(),
+                        iterations: r.iterations,
+                    },
+                );
+        }
+        MetadataRecord::RemoveUserScramCredential(r) => {
+            let Some(mechanism) = ScramMechanism::from_code(r.mechanism) else {
+                return;
+            };
+            if let Some(map) = image.scram_credentials.get_mut(r.name.as_str()) {
+                map.remove(&mechanism);
+                if map.is_empty() {
+                    image.scram_credentials.remove(r.name.as_str());
+                }
+            }
+        }
         MetadataRecord::NoOp(_) | MetadataRecord::Unknown { .. } => {}
     }
 }
@@ -248,6 +277,13 @@ pub fn image_to_records(image: &MetadataImage) -> Vec<MetadataRecord> {
             )));
         }
     }
+    for (user, creds) in &image.scram_credentials {
+        for (mechanism, c) in creds {
+            out.push(MetadataRecord::UserScramCredential(scram_record(
+                user, *mechanism, c,
+            )));
+        }
+    }
     if image.next_producer_id > 0 {
         out.push(MetadataRecord::ProducerIds(ProducerIdsRecord {
             broker_id: -1,
@@ -278,6 +314,23 @@ pub fn client_quota_record(
         key: key.name().into(),
         value: value.unwrap_or(0.0),
         remove: value.is_none(),
+        ..Default::default()
+    }
+}
+
+/// The `UserScramCredentialRecord` that stores `credential` of `user`.
+pub fn scram_record(
+    user: &str,
+    mechanism: ScramMechanism,
+    credential: &ScramCredential,
+) -> UserScramCredentialRecord {
+    UserScramCredentialRecord {
+        name: user.into(),
+        mechanism: mechanism.code(),
+        salt: credential.salt.clone().into(),
+        stored_key: credential.stored_key.clone().into(),
+        server_key: credential.server_key.clone().into(),
+        iterations: credential.iterations,
         ..Default::default()
     }
 }

@@ -95,6 +95,10 @@ pub mod codes {
     pub const INVALID_CONFIG: i16 = 40;
     pub const NOT_CONTROLLER: i16 = 41;
     pub const INVALID_REQUEST: i16 = 42;
+    pub const UNSUPPORTED_SASL_MECHANISM: i16 = 33;
+    pub const RESOURCE_NOT_FOUND: i16 = 91;
+    pub const DUPLICATE_RESOURCE: i16 = 92;
+    pub const UNACCEPTABLE_CREDENTIAL: i16 = 93;
     pub const POLICY_VIOLATION: i16 = 44;
     pub const STALE_BROKER_EPOCH: i16 = 77;
     pub const PREFERRED_LEADER_NOT_AVAILABLE: i16 = 80;

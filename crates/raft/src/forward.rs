@@ -39,14 +39,14 @@ use crate::quorum_wire::{self, METADATA_TOPIC};
 pub const LEADER_WAIT: Duration = Duration::from_secs(5);
 
 /// Where a request that needs the leader runs.
-enum Route {
+pub(crate) enum Route {
     Local,
     Remote(Leader),
 }
 
 /// Another node leading the quorum, as this node's image names it.
 #[derive(Debug, Clone, Copy)]
-struct Leader {
+pub(crate) struct Leader {
     id: i32,
     addr: SocketAddr,
 }
@@ -131,7 +131,7 @@ impl Controller {
         self.images.borrow().controller_id
     }
 
-    async fn route(&self) -> Route {
+    pub(crate) async fn route(&self) -> Route {
         if self.rpc.is_none() {
             return Route::Local;
         }
@@ -163,7 +163,7 @@ impl Controller {
     /// tried once more on a fresh connection, then on the next leader this node learns of
     /// within [`LEADER_WAIT`] (a new election, or an observer finding it); a call that timed
     /// out is not repeated, since the leader may have run it.
-    async fn forward(
+    pub(crate) async fn forward(
         &self,
         leader: Leader,
         body: RequestBody,

@@ -292,7 +292,7 @@ impl Controller {
     /// (not leader, stopped, timed out), every item still marked successful in the
     /// response (or in `fallback()`, built from the request, if the controller never
     /// produced one) gets the failure's code and message via `mark_failed`.
-    async fn run_admin<R: Default + Send + 'static>(
+    pub(crate) async fn run_admin<R: Default + Send + 'static>(
         &self,
         f: impl FnOnce(&MetadataImage, &mut dyn IdSource) -> (R, Vec<MetadataRecord>) + Send + 'static,
         fallback: impl FnOnce() -> R,

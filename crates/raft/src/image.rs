@@ -1,10 +1,11 @@
 //! `MetadataImage`: the immutable view of committed metadata that brokers read, and its parts
-//! (brokers, topics, partitions, configs). Built only by replaying records (see `apply`).
+//! (brokers, topics, partitions, configs, SCRAM credentials). Built only by replaying records (see `apply`).
 
 use std::collections::{BTreeMap, HashMap};
 
 pub use vltava_protocol::Uuid;
 use vltava_security::quota::QuotaTable;
+pub use vltava_security::scram::{ScramCredential, ScramMechanism};
 
 /// Kafka's config resource type codes (`ResourceType` in config requests and `ConfigRecord`).
 #[derive(Hash, Eq, PartialEq, Ord, PartialOrd, Clone, Copy, Debug)]
@@ -116,6 +117,8 @@ pub struct MetadataImage {
     pub features: BTreeMap<String, i16>,
     /// Client quotas (`ClientQuotaRecord`) by user / client id.
     pub client_quotas: QuotaTable,
+    /// SCRAM credentials by user name, then mechanism (`UserScramCredentialRecord`).
+    pub scram_credentials: BTreeMap<String, BTreeMap<ScramMechanism, ScramCredential>>,
 }
 
 impl MetadataImage {
@@ -136,6 +139,15 @@ impl MetadataImage {
     /// Explicitly set configs of `resource` (empty if none).
     pub fn configs_of(&self, resource: &ConfigResource) -> Option<&BTreeMap<String, String>> {
         self.configs.get(resource)
+    }
+
+    /// The SCRAM credential of `user` for `mechanism`.
+    pub fn scram_credential(
+        &self,
+        user: &str,
+        mechanism: ScramMechanism,
+    ) -> Option<&ScramCredential> {
+        self.scram_credentials.get(user)?.get(&mechanism)
     }
 
     /// Ids of brokers that are registered and not fenced, ascending.

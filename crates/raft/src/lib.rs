@@ -20,6 +20,7 @@ pub mod observer_store;
 mod quorum_status;
 pub mod quorum_wire;
 pub mod records;
+mod scram_admin;
 pub mod storage;
 pub mod tcp_transport;
 pub mod transport;

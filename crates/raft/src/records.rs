@@ -8,7 +8,8 @@ use vltava_protocol::Message;
 use vltava_protocol::metadata::{
     ClientQuotaRecord, ConfigRecord, FeatureLevelRecord, FenceBrokerRecord, NoOpRecord,
     PartitionChangeRecord, PartitionRecord, ProducerIdsRecord, RegisterBrokerRecord,
-    RemoveTopicRecord, TopicRecord, UnfenceBrokerRecord, UnregisterBrokerRecord,
+    RemoveTopicRecord, RemoveUserScramCredentialRecord, TopicRecord, UnfenceBrokerRecord,
+    UnregisterBrokerRecord, UserScramCredentialRecord,
 };
 
 use crate::error::RaftError;
@@ -32,6 +33,8 @@ pub enum MetadataRecord {
     FenceBroker(FenceBrokerRecord),
     UnfenceBroker(UnfenceBrokerRecord),
     RemoveTopic(RemoveTopicRecord),
+    UserScramCredential(UserScramCredentialRecord),
+    RemoveUserScramCredential(RemoveUserScramCredentialRecord),
     FeatureLevel(FeatureLevelRecord),
     ProducerIds(ProducerIdsRecord),
     ClientQuota(ClientQuotaRecord),
@@ -68,6 +71,12 @@ impl MetadataRecord {
             MetadataRecord::FenceBroker(_) => (7, FenceBrokerRecord::MAX_VERSION as u32),
             MetadataRecord::UnfenceBroker(_) => (8, UnfenceBrokerRecord::MAX_VERSION as u32),
             MetadataRecord::RemoveTopic(_) => (9, RemoveTopicRecord::MAX_VERSION as u32),
+            MetadataRecord::UserScramCredential(_) => {
+                (11, UserScramCredentialRecord::MAX_VERSION as u32)
+            }
+            MetadataRecord::RemoveUserScramCredential(_) => {
+                (22, RemoveUserScramCredentialRecord::MAX_VERSION as u32)
+            }
             MetadataRecord::FeatureLevel(_) => (12, FeatureLevelRecord::MAX_VERSION as u32),
             MetadataRecord::ProducerIds(_) => (15, ProducerIdsRecord::MAX_VERSION as u32),
             MetadataRecord::ClientQuota(_) => (14, ClientQuotaRecord::MAX_VERSION as u32),
@@ -93,6 +102,8 @@ impl MetadataRecord {
             MetadataRecord::FenceBroker(r) => encode_body(r, v),
             MetadataRecord::UnfenceBroker(r) => encode_body(r, v),
             MetadataRecord::RemoveTopic(r) => encode_body(r, v),
+            MetadataRecord::UserScramCredential(r) => encode_body(r, v),
+            MetadataRecord::RemoveUserScramCredential(r) => encode_body(r, v),
             MetadataRecord::FeatureLevel(r) => encode_body(r, v),
             MetadataRecord::ProducerIds(r) => encode_body(r, v),
             MetadataRecord::ClientQuota(r) => encode_body(r, v),
@@ -133,10 +144,12 @@ impl MetadataRecord {
             7 => MetadataRecord::FenceBroker(decode_body(&body, v)?),
             8 => MetadataRecord::UnfenceBroker(decode_body(&body, v)?),
             9 => MetadataRecord::RemoveTopic(decode_body(&body, v)?),
+            11 => MetadataRecord::UserScramCredential(decode_body(&body, v)?),
             12 => MetadataRecord::FeatureLevel(decode_body(&body, v)?),
             14 => MetadataRecord::ClientQuota(decode_body(&body, v)?),
             15 => MetadataRecord::ProducerIds(decode_body(&body, v)?),
             20 => MetadataRecord::NoOp(decode_body(&body, v)?),
+            22 => MetadataRecord::RemoveUserScramCredential(decode_body(&body, v)?),
             _ => MetadataRecord::Unknown {
                 record_type: t,
                 version: v,

@@ -1,5 +1,6 @@
 //! Topic and config administration (CreateTopics 19, DeleteTopics 20,
-//! CreatePartitions 37, ElectLeaders 43, AlterConfigs 33, IncrementalAlterConfigs 44, AlterClientQuotas 49): passed to
+//! CreatePartitions 37, ElectLeaders 43, AlterConfigs 33, IncrementalAlterConfigs 44,
+//! AlterClientQuotas 49, AlterUserScramCredentials 51): passed to
 //! the controller, which validates and commits them; the broker then applies
 //! the new metadata before answering, so the client's next request sees it.
 
@@ -80,6 +81,9 @@ pub async fn handle(broker: &Broker, body: RequestBody, version: i16) -> Option<
         }
         RequestBody::AlterClientQuotas(r) => {
             ResponseBody::from(controller.alter_client_quotas(r, version).await)
+        }
+        RequestBody::AlterUserScramCredentials(r) => {
+            ResponseBody::from(controller.alter_user_scram_credentials(r, version).await)
         }
         _ => return None,
     };

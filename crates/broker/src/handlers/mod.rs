@@ -11,6 +11,7 @@ pub mod describe_configs;
 pub mod describe_log_dirs;
 pub mod describe_producers;
 pub mod describe_quorum;
+pub mod describe_scram_credentials;
 pub mod describe_topic_partitions;
 pub mod fetch;
 pub mod find_coordinator;

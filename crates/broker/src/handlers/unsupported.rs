@@ -1,12 +1,12 @@
 //! Answers for the APIs this broker advertises (to look like a Kafka 4.0 broker)
-//! but whose feature it does not have: delegation tokens, SCRAM,
+//! but whose feature it does not have: delegation tokens,
 //! reassignments, features, the quorum and
 //! KIP-848 groups. Each answer mirrors the request the way Kafka's error
 //! responses do: every topic, partition, user, feature or
 //! entry named in the request gets its error code, plus the top-level code and
 //! message where the response has them at the request's version. Where Kafka
-//! itself returns an empty answer (no reassignments, no client metrics, no
-//! SCRAM users) this does too.
+//! itself returns an empty answer (no reassignments, no client metrics) this
+//! does too.
 
 use vltava_protocol::messages::add_raft_voter_response::AddRaftVoterResponse;
 use vltava_protocol::messages::alter_partition_reassignments_response::{
@@ -15,15 +15,9 @@ use vltava_protocol::messages::alter_partition_reassignments_response::{
 use vltava_protocol::messages::alter_replica_log_dirs_response::{
     AlterReplicaLogDirPartitionResult, AlterReplicaLogDirTopicResult, AlterReplicaLogDirsResponse,
 };
-use vltava_protocol::messages::alter_user_scram_credentials_response::{
-    AlterUserScramCredentialsResponse, AlterUserScramCredentialsResult,
-};
 use vltava_protocol::messages::consumer_group_heartbeat_response::ConsumerGroupHeartbeatResponse;
 use vltava_protocol::messages::create_delegation_token_response::CreateDelegationTokenResponse;
 use vltava_protocol::messages::describe_delegation_token_response::DescribeDelegationTokenResponse;
-use vltava_protocol::messages::describe_user_scram_credentials_response::{
-    DescribeUserScramCredentialsResponse, DescribeUserScramCredentialsResult,
-};
 use vltava_protocol::messages::expire_delegation_token_response::ExpireDelegationTokenResponse;
 use vltava_protocol::messages::list_client_metrics_resources_response::ListClientMetricsResourcesResponse;
 use vltava_protocol::messages::list_partition_reassignments_response::ListPartitionReassignmentsResponse;
@@ -40,12 +34,9 @@ use crate::error_codes::*;
 use crate::metadata_cache::MetadataCache;
 
 const ILLEGAL_SASL_STATE: i16 = 34;
-const UNSUPPORTED_SASL_MECHANISM: i16 = 33;
 const INVALID_REPLICA_ASSIGNMENT: i16 = 39;
 const DELEGATION_TOKEN_AUTH_DISABLED: i16 = 61;
 const NO_REASSIGNMENT_IN_PROGRESS: i16 = 85;
-const RESOURCE_NOT_FOUND: i16 = 91;
-const DUPLICATE_RESOURCE: i16 = 92;
 const INVALID_UPDATE_VERSION: i16 = 95;
 const BROKER_ID_NOT_REGISTERED: i16 = 102;
 
@@ -94,16 +85,6 @@ const REFUSALS: &[(ApiKey, i16, &str)] = &[
         "partition reassignment is not supported by this broker",
     ),
     (ApiKey::ListPartitionReassignments, NONE, ""),
-    (
-        ApiKey::DescribeUserScramCredentials,
-        RESOURCE_NOT_FOUND,
-        "no SCRAM credentials exist for this user",
-    ),
-    (
-        ApiKey::AlterUserScramCredentials,
-        UNSUPPORTED_SASL_MECHANISM,
-        "SCRAM is not enabled on this broker",
-    ),
     (
         ApiKey::UpdateFeatures,
         INVALID_UPDATE_VERSION,
@@ -252,51 +233,6 @@ pub fn handle(cache: &MetadataCache, body: &RequestBody, version: i16) -> Option
         RequestBody::ListPartitionReassignments(_) => {
             ResponseBody::from(ListPartitionReassignmentsResponse::default())
         }
-        RequestBody::DescribeUserScramCredentials(req) => {
-            let users: Vec<&SharedStr> = req.users.iter().flatten().map(|u| &u.name).collect();
-            let mut results: Vec<DescribeUserScramCredentialsResult> = Vec::new();
-            for (i, u) in users.iter().enumerate() {
-                if users[..i].contains(u) {
-                    continue;
-                }
-                let (code, message) = if users[i + 1..].contains(u) {
-                    (DUPLICATE_RESOURCE, "this user is named more than once")
-                } else {
-                    (r.code, r.message)
-                };
-                results.push(DescribeUserScramCredentialsResult {
-                    user: (*u).clone(),
-                    error_code: code,
-                    error_message: msg(message),
-                    ..Default::default()
-                });
-            }
-            ResponseBody::from(DescribeUserScramCredentialsResponse {
-                results,
-                ..Default::default()
-            })
-        }
-        RequestBody::AlterUserScramCredentials(req) => {
-            let mut users: Vec<&SharedStr> = Vec::new();
-            let names = req.deletions.iter().map(|d| &d.name);
-            for n in names.chain(req.upsertions.iter().map(|u| &u.name)) {
-                if !users.contains(&n) {
-                    users.push(n);
-                }
-            }
-            ResponseBody::from(AlterUserScramCredentialsResponse {
-                results: users
-                    .into_iter()
-                    .map(|u| AlterUserScramCredentialsResult {
-                        user: u.clone(),
-                        error_code: r.code,
-                        error_message: msg(r.message),
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            })
-        }
         RequestBody::UpdateFeatures(req) => ResponseBody::from(UpdateFeaturesResponse {
             error_code: r.code,
             error_message: msg(r.message),
@@ -365,9 +301,6 @@ mod tests {
     };
     use vltava_protocol::messages::alter_replica_log_dirs_request::{
         AlterReplicaLogDir, AlterReplicaLogDirTopic, AlterReplicaLogDirsRequest,
-    };
-    use vltava_protocol::messages::describe_user_scram_credentials_request::{
-        DescribeUserScramCredentialsRequest, UserName,
     };
     use vltava_protocol::messages::update_features_request::{
         FeatureUpdateKey, UpdateFeaturesRequest,
@@ -496,35 +429,6 @@ mod tests {
             panic!()
         };
         assert_eq!((r.error_code, r.topics.len()), (NONE, 0));
-    }
-
-    #[test]
-    fn scram_users_are_not_found_and_duplicates_are_flagged() {
-        let user = |n: &str| UserName {
-            name: n.into(),
-            ..Default::default()
-        };
-        let req = DescribeUserScramCredentialsRequest {
-            users: Some(vec![user("a"), user("b"), user("a")]),
-            ..Default::default()
-        };
-        let ResponseBody::DescribeUserScramCredentials(r) = answer(req, 0) else {
-            panic!()
-        };
-        let got: Vec<(&str, i16)> = r
-            .results
-            .iter()
-            .map(|x| (x.user.as_str(), x.error_code))
-            .collect();
-        assert_eq!(
-            got,
-            vec![("a", DUPLICATE_RESOURCE), ("b", RESOURCE_NOT_FOUND)]
-        );
-        let all = DescribeUserScramCredentialsRequest::default();
-        let ResponseBody::DescribeUserScramCredentials(r) = answer(all, 0) else {
-            panic!()
-        };
-        assert_eq!((r.error_code, r.results.len()), (NONE, 0));
     }
 
     #[test]

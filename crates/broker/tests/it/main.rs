@@ -27,6 +27,7 @@ mod quotas;
 mod replica_manager;
 mod replication;
 mod retention;
+mod scram_credentials;
 mod security;
 mod split_roles;
 mod support;

@@ -1,8 +1,10 @@
 //! `configs`: kafka-configs --describe / --alter for topics and brokers, and for users and
-//! client ids (their quotas, `quota_configs`).
+//! client ids: their quotas (`quota_configs`) and users' SCRAM credentials
+//! (`configs_users`).
 
+use super::configs_users;
 use super::quota_configs::{self, EntityArg, quota_entity_type};
-use crate::admin::{Admin, AlterOp, QuotaMatch, ResourceType};
+use crate::admin::{Admin, AlterOp, QuotaMatch, ResourceType, ScramMechanism};
 use crate::config::ClientConfig;
 use anyhow::{anyhow, bail};
 use clap::Parser;
@@ -11,7 +13,7 @@ use std::io::Write;
 #[derive(Debug, Parser)]
 #[command(
     name = "configs",
-    about = "Describe and alter topic, broker, user and client configs"
+    about = "Describe and alter topic, broker, user and client configs and users' SCRAM credentials"
 )]
 struct Args {
     /// Broker(s) to connect to, host:port[,host:port...].
@@ -40,10 +42,14 @@ struct Args {
     /// Shorthand for --entity-type clients --entity-name CLIENT.
     #[arg(long)]
     client: Option<String>,
-    /// With --alter: configs to set, k1=v1,k2=[v2,v3] (brackets hold a list value).
+    /// With --alter: configs to set, k1=v1,k2=[v2,v3] (brackets hold a list value); for
+    /// users, quotas or SCRAM credentials:
+    /// 'SCRAM-SHA-256=[iterations=8192,password=alice-secret],SCRAM-SHA-512=[password=alice-secret]'
+    /// (iterations default to 4096).
     #[arg(long)]
     add_config: Option<String>,
-    /// With --alter: configs to remove so their default applies again, k1,k2.
+    /// With --alter: configs to remove so their default applies again, k1,k2; for users,
+    /// the SCRAM mechanisms whose credentials to delete (SCRAM-SHA-512).
     #[arg(long)]
     delete_config: Option<String>,
     /// With --describe: every config, static and default ones too, not only the dynamic ones.
@@ -141,7 +147,105 @@ fn quota_entities(matches: &clap::ArgMatches, a: &Args) -> anyhow::Result<Option
             name: QuotaMatch::Exact(c.clone()),
         });
     }
+    for (ty, flag) in [("user", "users"), ("client-id", "clients")] {
+        if out.iter().filter(|e| e.entity_type == ty).count() > 1 {
+            bail!("Duplicate entity type(s) specified: {flag}");
+        }
+    }
     Ok((!out.is_empty()).then_some(out))
+}
+
+/// `(name, value)` pairs of `--add-config`.
+type ConfigPairs = Vec<(String, String)>;
+
+/// The config parts of `a` for users and clients: names to delete, then `(name, value)`
+/// pairs to add.
+fn entity_configs(a: &Args) -> anyhow::Result<(Vec<String>, ConfigPairs)> {
+    let delete = a
+        .delete_config
+        .iter()
+        .flat_map(|d| d.split(','))
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(str::to_string)
+        .collect();
+    let add = match &a.add_config {
+        Some(add) => split_configs(add)?,
+        None => Vec::new(),
+    };
+    Ok((delete, add))
+}
+
+/// The user whose SCRAM credentials `--describe` shows as kafka-configs does: only when no
+/// client id and no default is named (`Some(None)`: every user).
+fn scram_described_user(entities: &[EntityArg]) -> Option<Option<&str>> {
+    let mut user = None;
+    for e in entities {
+        match (e.entity_type, &e.name) {
+            ("user", QuotaMatch::Exact(n)) => user = Some(n.as_str()),
+            ("user", QuotaMatch::Any) => {}
+            _ => return None,
+        }
+    }
+    Some(user)
+}
+
+/// `--alter` of users' or clients' configs: SCRAM credentials go to
+/// AlterUserScramCredentials, quotas to AlterClientQuotas, never both at once (Kafka's
+/// rules and messages).
+async fn alter_entities(
+    admin: &Admin,
+    entities: &[EntityArg],
+    a: &Args,
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<()> {
+    let (delete, add) = entity_configs(a)?;
+    let scram = |k: &str| ScramMechanism::from_name(k).is_some();
+    let scram_keys = add.iter().any(|(k, _)| scram(k)) || delete.iter().any(|k| scram(k));
+    if !scram_keys {
+        return quota_configs::alter(admin, entities, &add, &delete, out).await;
+    }
+    let [user] = entities else {
+        bail!(
+            "Only quota configs can be added for 'clients' using --bootstrap-server. \
+             Unexpected config names: {}",
+            add.iter()
+                .map(|(k, _)| k.as_str())
+                .filter(|k| scram(k))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    };
+    if user.entity_type != "user" {
+        bail!("Only quota configs can be added for 'clients' using --bootstrap-server.");
+    }
+    let others: Vec<&str> = add
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .chain(delete.iter().map(String::as_str))
+        .filter(|k| !scram(k))
+        .collect();
+    if others.iter().any(|k| quota_configs::QUOTA_KEYS.contains(k)) {
+        bail!(
+            "Cannot alter both quota and SCRAM credential configs simultaneously for 'users' \
+             using --bootstrap-server."
+        );
+    }
+    if !others.is_empty() {
+        bail!(
+            "Only quota and SCRAM credential configs can be added for 'users' using \
+             --bootstrap-server. Unexpected config names: {}",
+            others.join(", ")
+        );
+    }
+    match &user.name {
+        QuotaMatch::Exact(name) => configs_users::alter(admin, name, &add, &delete, out).await,
+        QuotaMatch::Default => bail!(
+            "The use of --entity-default or --user-defaults is not allowed with User SCRAM \
+             Credentials using --bootstrap-server."
+        ),
+        QuotaMatch::Any => bail!("--alter needs --entity-name"),
+    }
 }
 
 pub async fn run(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow::Result<i32> {
@@ -151,22 +255,11 @@ pub async fn run(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow::Res
         let admin = Admin::connect(ClientConfig::new(&a.bootstrap_server)).await?;
         if a.describe {
             quota_configs::describe(&admin, &entities, out).await?;
+            if let Some(user) = scram_described_user(&entities) {
+                configs_users::describe(&admin, user, out).await?;
+            }
         } else if a.alter {
-            let add = a
-                .add_config
-                .as_deref()
-                .map(split_configs)
-                .transpose()?
-                .unwrap_or_default();
-            let delete: Vec<String> = a
-                .delete_config
-                .iter()
-                .flat_map(|d| d.split(','))
-                .map(str::trim)
-                .filter(|k| !k.is_empty())
-                .map(str::to_string)
-                .collect();
-            quota_configs::alter(&admin, &entities, &add, &delete, out).await?;
+            alter_entities(&admin, &entities, &a, out).await?;
         } else {
             bail!("one of --describe, --alter is required");
         }

@@ -4,6 +4,7 @@
 
 mod common;
 mod configs;
+mod configs_users;
 mod console;
 mod groups;
 mod offsets;
@@ -31,7 +32,7 @@ pub const TOOLS: &[(&str, &str)] = &[
     ),
     (
         "configs",
-        "Describe and alter topic, broker, user and client configs",
+        "Describe and alter topic, broker, user and client configs and users' SCRAM credentials",
     ),
     ("delete-records", "Delete records before the given offsets"),
     ("get-offsets", "Print the offsets of partitions for a time"),

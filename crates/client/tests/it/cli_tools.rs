@@ -840,3 +840,150 @@ async fn metadata_quorum_tool_describes_the_single_voter() {
     let (code, out) = tool(&["metadata-quorum", "--bootstrap-server", bs, "describe"]).await;
     assert_eq!(code, 2, "{out}");
 }
+
+/// `configs` for users: SCRAM credentials set, described and deleted as kafka-configs
+/// does it, errors included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configs_users_scram_credentials() {
+    let b = real_broker();
+    let bs = b.addr();
+    let users = |rest: &[&str]| {
+        let mut v = vec![
+            "configs",
+            "--bootstrap-server",
+            bs,
+            "--entity-type",
+            "users",
+        ];
+        v.extend_from_slice(rest);
+        v.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let run = |args: Vec<String>| async move {
+        let mut out = Vec::new();
+        let mut inp = std::io::Cursor::new(Vec::new());
+        let r = vltava_client::cli::run_with_input(args, &mut inp, &mut out).await;
+        (r, String::from_utf8(out).unwrap())
+    };
+    let ok_run = |args: Vec<String>| async move {
+        let (r, out) = run(args).await;
+        assert_eq!(r.unwrap(), 0, "{out}");
+        out
+    };
+    let out = ok_run(users(&[
+        "--alter",
+        "--add-config",
+        "SCRAM-SHA-256=[iterations=8192,password=alice-secret],SCRAM-SHA-512=[password=alice-secret]",
+        "--entity-name",
+        "alice",
+    ]))
+    .await;
+    assert_eq!(out, "Completed updating config for user alice.\n");
+    // --user names the entity by itself, as kafka-configs takes it.
+    ok_run(
+        [
+            "configs",
+            "--bootstrap-server",
+            bs,
+            "--alter",
+            "--add-config",
+            "SCRAM-SHA-512=[password=b]",
+            "--user",
+            "bob",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect(),
+    )
+    .await;
+    let (r, out) = run(users(&["--describe", "--user", "bob"])).await;
+    assert_eq!(r.unwrap(), 1, "{out}");
+    assert_eq!(out, "Error: Duplicate entity type(s) specified: users\n");
+    let out = ok_run(users(&["--describe", "--entity-name", "alice"])).await;
+    assert_eq!(
+        out,
+        "SCRAM credential configs for user-principal 'alice' are SCRAM-SHA-256=iterations=8192, SCRAM-SHA-512=iterations=4096\n"
+    );
+    let out = ok_run(users(&["--describe"])).await;
+    assert_eq!(
+        out,
+        "SCRAM credential configs for user-principal 'alice' are SCRAM-SHA-256=iterations=8192, SCRAM-SHA-512=iterations=4096\n\
+         SCRAM credential configs for user-principal 'bob' are SCRAM-SHA-512=iterations=4096\n"
+    );
+    let out = ok_run(users(&[
+        "--alter",
+        "--delete-config",
+        "SCRAM-SHA-512",
+        "--entity-name",
+        "alice",
+    ]))
+    .await;
+    assert_eq!(out, "Completed updating config for user alice.\n");
+    let out = ok_run(users(&["--describe", "--entity-name", "alice"])).await;
+    assert_eq!(
+        out,
+        "SCRAM credential configs for user-principal 'alice' are SCRAM-SHA-256=iterations=8192\n"
+    );
+    // A user without credentials prints nothing, as kafka-configs.
+    assert_eq!(
+        ok_run(users(&["--describe", "--entity-name", "carol"])).await,
+        ""
+    );
+
+    let failed = |(r, out): (anyhow::Result<i32>, String)| {
+        assert_eq!(r.unwrap(), 1, "{out}");
+        out
+    };
+    let e = failed(
+        run(users(&[
+            "--alter",
+            "--delete-config",
+            "SCRAM-SHA-512",
+            "--entity-name",
+            "alice",
+        ]))
+        .await,
+    );
+    assert!(e.contains("RESOURCE_NOT_FOUND"), "{e}");
+    let e = failed(
+        run(users(&[
+            "--alter",
+            "--add-config",
+            "SCRAM-SHA-256=[iterations=100,password=p]",
+            "--entity-name",
+            "alice",
+        ]))
+        .await,
+    );
+    assert_eq!(
+        e,
+        "Error: Iterations 100 is less than the minimum 4096 required for SCRAM-SHA-256\n"
+    );
+    let e = failed(
+        run(users(&[
+            "--alter",
+            "--add-config",
+            "SCRAM-SHA-256=[iterations=20000,password=p]",
+            "--entity-name",
+            "alice",
+        ]))
+        .await,
+    );
+    assert!(
+        e.contains("UNACCEPTABLE_CREDENTIAL") && e.contains("Too many iterations"),
+        "{e}"
+    );
+    let e = failed(
+        run(users(&[
+            "--alter",
+            "--add-config",
+            "producer_byte_rate=1024,SCRAM-SHA-256=[password=p]",
+            "--entity-name",
+            "alice",
+        ]))
+        .await,
+    );
+    assert!(
+        e.contains("Cannot alter both quota and SCRAM credential configs simultaneously"),
+        "{e}"
+    );
+}

@@ -57,6 +57,9 @@ impl RpcHandler for ControllerService {
                 RequestBody::IncrementalAlterConfigs(r) => {
                     ResponseBody::from(c.local_incremental_alter_configs(r, version).await)
                 }
+                RequestBody::AlterUserScramCredentials(r) => {
+                    ResponseBody::from(c.local_alter_user_scram_credentials(r).await)
+                }
                 RequestBody::BrokerRegistration(r) => {
                     let mut resp = BrokerRegistrationResponse {
                         broker_epoch: -1,

@@ -1,4 +1,5 @@
-//! Three voters over TCP with the controller channel: a follower forwards admin requests,
+//! Three voters over TCP with the controller channel: a follower forwards admin requests
+//! (topics, SCRAM credentials),
 //! registrations and heartbeats to the leader; a broker whose session expires is fenced and
 //! its partitions lose their leader, and come back when it heartbeats again; a stale epoch is
 //! refused; after the leader stops, the others elect a new one and requests still succeed.
@@ -7,8 +8,10 @@
 
 use std::time::Duration;
 
-use vltava_protocol::messages::CreateTopicsRequest;
+use vltava_protocol::messages::alter_user_scram_credentials_request::ScramCredentialUpsertion;
 use vltava_protocol::messages::create_topics_request::CreatableTopic;
+use vltava_protocol::messages::{AlterUserScramCredentialsRequest, CreateTopicsRequest};
+use vltava_raft::image::ScramMechanism;
 use vltava_raft::{Controller, QuorumConfig, RaftError, TopicDefaults};
 
 use crate::support::{LIMIT, start_voters, temp_dir, wait_for};
@@ -75,6 +78,28 @@ async fn followers_forward_to_the_leader_and_expired_sessions_are_fenced() {
     for c in &controllers {
         wait_for(c, "the topic everywhere", |i| {
             i.topics.contains_key("forwarded")
+        })
+        .await;
+    }
+
+    // SCRAM credentials are forwarded too and reach every voter's image.
+    let scram = AlterUserScramCredentialsRequest {
+        upsertions: vec![ScramCredentialUpsertion {
+            name: "alice".into(),
+            mechanism: 2,
+            iterations: 4096,
+            salt: b"salt".to_vec().into(),
+            salted_password: vec![7; 64].into(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let resp = follower.alter_user_scram_credentials(scram, 0).await;
+    assert_eq!(resp.results[0].error_code, 0, "{resp:?}");
+    for c in &controllers {
+        wait_for(c, "the credential everywhere", |i| {
+            i.scram_credential("alice", ScramMechanism::Sha512)
+                .is_some()
         })
         .await;
     }

@@ -264,3 +264,71 @@ async fn completed_request_is_visible_in_the_image() {
     c.shutdown().await;
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn scram_credentials_survive_restart_from_log_and_from_snapshot() {
+    use vltava_protocol::messages::AlterUserScramCredentialsRequest;
+    use vltava_protocol::messages::alter_user_scram_credentials_request::{
+        ScramCredentialDeletion, ScramCredentialUpsertion,
+    };
+    use vltava_raft::image::ScramMechanism;
+    use vltava_security::scram::crypto::{credential_from_password, salted_password};
+
+    let upsert = |name: &str, m: ScramMechanism| ScramCredentialUpsertion {
+        name: name.into(),
+        mechanism: m.code(),
+        iterations: 8192,
+        salt: b"salt".to_vec().into(),
+        salted_password: salted_password(m, b"pw", b"salt", 8192).into(),
+        ..Default::default()
+    };
+    for snapshot_every in [1000, 2] {
+        let dir = temp_dir("scram");
+        let c = start(&dir, snapshot_every).await;
+        for (user, m) in [
+            ("alice", ScramMechanism::Sha256),
+            ("alice", ScramMechanism::Sha512),
+            ("bob", ScramMechanism::Sha512),
+        ] {
+            let r = c
+                .alter_user_scram_credentials(
+                    AlterUserScramCredentialsRequest {
+                        upsertions: vec![upsert(user, m)],
+                        ..Default::default()
+                    },
+                    0,
+                )
+                .await;
+            assert_eq!(r.results[0].error_code, 0, "{r:?}");
+        }
+        let r = c
+            .alter_user_scram_credentials(
+                AlterUserScramCredentialsRequest {
+                    deletions: vec![ScramCredentialDeletion {
+                        name: "bob".into(),
+                        mechanism: 2,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                },
+                0,
+            )
+            .await;
+        assert_eq!(r.results[0].error_code, 0, "{r:?}");
+        let before = c.image();
+        let expected = credential_from_password(ScramMechanism::Sha512, b"pw", b"salt", 8192);
+        assert_eq!(
+            before.scram_credential("alice", ScramMechanism::Sha512),
+            Some(&expected)
+        );
+        assert!(!before.scram_credentials.contains_key("bob"));
+        c.shutdown().await;
+        assert_eq!(dir.join("snapshot").exists(), snapshot_every == 2);
+
+        let c = start(&dir, snapshot_every).await;
+        assert_same_content(&c.image(), &before);
+        assert_eq!(c.image().scram_credentials.len(), 1);
+        c.shutdown().await;
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -5,11 +5,14 @@
 #![allow(clippy::unwrap_used)]
 
 use proptest::prelude::*;
+use vltava_protocol::messages::alter_user_scram_credentials_request::{
+    ScramCredentialDeletion, ScramCredentialUpsertion,
+};
 use vltava_protocol::messages::create_partitions_request::CreatePartitionsTopic;
 use vltava_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use vltava_protocol::messages::{
-    CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest,
-    IncrementalAlterConfigsRequest, incremental_alter_configs_request,
+    AlterUserScramCredentialsRequest, CreatePartitionsRequest, CreateTopicsRequest,
+    DeleteTopicsRequest, IncrementalAlterConfigsRequest, incremental_alter_configs_request,
 };
 use vltava_raft::apply::{image_to_records, replay};
 use vltava_raft::controller::{self, SequentialIds};
@@ -24,6 +27,8 @@ enum Op {
     Grow(u8, i32),
     Config(u8, u8, i8, u8),
     ProducerIds(i32),
+    /// SCRAM credential of user n, mechanism code, delete?, iterations.
+    Scram(u8, i8, bool, i32),
 }
 
 const NAMES: [&str; 6] = ["a", "b", "c.d", "c_d", "orders", "x-1"];
@@ -44,6 +49,8 @@ fn op() -> impl Strategy<Value = Op> {
         (0..6u8, 0..8i32).prop_map(|(n, c)| Op::Grow(n, c)),
         (0..6u8, 0..4u8, 0..4i8, 0..4u8).prop_map(|(n, k, o, v)| Op::Config(n, k, o, v)),
         (-1..2000i32).prop_map(Op::ProducerIds),
+        (0..3u8, 0..4i8, any::<bool>(), 4000..4200i32)
+            .prop_map(|(u, m, d, i)| Op::Scram(u, m, d, i)),
     ]
 }
 
@@ -112,6 +119,28 @@ fn run(ops: &[Op]) -> (MetadataImage, Vec<Vec<MetadataRecord>>) {
             }
             Op::ProducerIds(count) => {
                 vec![controller::allocate_producer_ids(&image, 0, *count).2]
+            }
+            Op::Scram(u, m, delete, iterations) => {
+                let name = NAMES[*u as usize];
+                let mut req = AlterUserScramCredentialsRequest::default();
+                if *delete {
+                    req.deletions.push(ScramCredentialDeletion {
+                        name: name.into(),
+                        mechanism: *m,
+                        ..Default::default()
+                    });
+                } else {
+                    let len = if *m == 2 { 64 } else { 32 };
+                    req.upsertions.push(ScramCredentialUpsertion {
+                        name: name.into(),
+                        mechanism: *m,
+                        iterations: *iterations,
+                        salt: vec![*u; 16].into(),
+                        salted_password: vec![*m as u8; len].into(),
+                        ..Default::default()
+                    });
+                }
+                controller::alter_user_scram_credentials(&image, &req).1
             }
         };
         replay(&mut image, &records);
