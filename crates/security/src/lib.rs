@@ -3,6 +3,9 @@
 //! (the StandardAuthorizer's ACL rules) and how fast (client quotas). The broker's
 //! connection and handlers drive them; other Rust projects can embed them.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod acl;
 pub mod principal;
 
 pub use principal::KafkaPrincipal;
