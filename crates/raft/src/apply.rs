@@ -153,6 +153,14 @@ pub fn apply_record(image: &mut MetadataImage, record: &MetadataRecord) {
                 image.features.insert(r.name.to_string(), r.feature_level);
             }
         }
+        MetadataRecord::AccessControlEntry(r) => {
+            if let Some(b) = crate::acl_records::binding_of(r) {
+                image.acls.insert(r.id, b);
+            }
+        }
+        MetadataRecord::RemoveAccessControlEntry(r) => {
+            image.acls.remove(&r.id);
+        }
         MetadataRecord::NoOp(_) | MetadataRecord::Unknown { .. } => {}
     }
 }
@@ -216,6 +224,9 @@ pub fn image_to_records(image: &MetadataImage) -> Vec<MetadataRecord> {
                 ..Default::default()
             }));
         }
+    }
+    for (id, b) in &image.acls {
+        out.push(crate::acl_records::create_record(*id, b));
     }
     if image.next_producer_id > 0 {
         out.push(MetadataRecord::ProducerIds(ProducerIdsRecord {

@@ -1,9 +1,10 @@
 //! `MetadataImage`: the immutable view of committed metadata that brokers read, and its parts
-//! (brokers, topics, partitions, configs). Built only by replaying records (see `apply`).
+//! (brokers, topics, partitions, configs, ACLs). Built only by replaying records (see `apply`).
 
 use std::collections::{BTreeMap, HashMap};
 
 pub use vltava_protocol::Uuid;
+pub use vltava_security::acl::AclBinding;
 
 /// Kafka's config resource type codes (`ResourceType` in config requests and `ConfigRecord`).
 #[derive(Hash, Eq, PartialEq, Ord, PartialOrd, Clone, Copy, Debug)]
@@ -98,6 +99,8 @@ pub struct MetadataImage {
     pub next_producer_id: i64,
     /// Finalized feature levels (`FeatureLevelRecord`), e.g. `metadata.version`.
     pub features: BTreeMap<String, i16>,
+    /// ACLs by their id (`AccessControlEntryRecord`).
+    pub acls: BTreeMap<Uuid, AclBinding>,
 }
 
 impl MetadataImage {

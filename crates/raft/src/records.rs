@@ -6,9 +6,10 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use vltava_protocol::Message;
 use vltava_protocol::metadata::{
-    ConfigRecord, FeatureLevelRecord, FenceBrokerRecord, NoOpRecord, PartitionChangeRecord,
-    PartitionRecord, ProducerIdsRecord, RegisterBrokerRecord, RemoveTopicRecord, TopicRecord,
-    UnfenceBrokerRecord, UnregisterBrokerRecord,
+    AccessControlEntryRecord, ConfigRecord, FeatureLevelRecord, FenceBrokerRecord, NoOpRecord,
+    PartitionChangeRecord, PartitionRecord, ProducerIdsRecord, RegisterBrokerRecord,
+    RemoveAccessControlEntryRecord, RemoveTopicRecord, TopicRecord, UnfenceBrokerRecord,
+    UnregisterBrokerRecord,
 };
 
 use crate::error::RaftError;
@@ -34,6 +35,10 @@ pub enum MetadataRecord {
     RemoveTopic(RemoveTopicRecord),
     FeatureLevel(FeatureLevelRecord),
     ProducerIds(ProducerIdsRecord),
+    /// An ACL created (record type 18).
+    AccessControlEntry(AccessControlEntryRecord),
+    /// An ACL deleted (record type 19).
+    RemoveAccessControlEntry(RemoveAccessControlEntryRecord),
     NoOp(NoOpRecord),
     /// A record type this version does not apply; kept so replay skips it deterministically.
     Unknown {
@@ -69,6 +74,12 @@ impl MetadataRecord {
             MetadataRecord::RemoveTopic(_) => (9, RemoveTopicRecord::MAX_VERSION as u32),
             MetadataRecord::FeatureLevel(_) => (12, FeatureLevelRecord::MAX_VERSION as u32),
             MetadataRecord::ProducerIds(_) => (15, ProducerIdsRecord::MAX_VERSION as u32),
+            MetadataRecord::AccessControlEntry(_) => {
+                (18, AccessControlEntryRecord::MAX_VERSION as u32)
+            }
+            MetadataRecord::RemoveAccessControlEntry(_) => {
+                (19, RemoveAccessControlEntryRecord::MAX_VERSION as u32)
+            }
             MetadataRecord::NoOp(_) => (20, NoOpRecord::MAX_VERSION as u32),
             MetadataRecord::Unknown {
                 record_type,
@@ -93,6 +104,8 @@ impl MetadataRecord {
             MetadataRecord::RemoveTopic(r) => encode_body(r, v),
             MetadataRecord::FeatureLevel(r) => encode_body(r, v),
             MetadataRecord::ProducerIds(r) => encode_body(r, v),
+            MetadataRecord::AccessControlEntry(r) => encode_body(r, v),
+            MetadataRecord::RemoveAccessControlEntry(r) => encode_body(r, v),
             MetadataRecord::NoOp(r) => encode_body(r, v),
             MetadataRecord::Unknown { body, .. } => Ok(body.clone()),
         }
@@ -132,6 +145,8 @@ impl MetadataRecord {
             9 => MetadataRecord::RemoveTopic(decode_body(&body, v)?),
             12 => MetadataRecord::FeatureLevel(decode_body(&body, v)?),
             15 => MetadataRecord::ProducerIds(decode_body(&body, v)?),
+            18 => MetadataRecord::AccessControlEntry(decode_body(&body, v)?),
+            19 => MetadataRecord::RemoveAccessControlEntry(decode_body(&body, v)?),
             20 => MetadataRecord::NoOp(decode_body(&body, v)?),
             _ => MetadataRecord::Unknown {
                 record_type: t,
@@ -243,6 +258,30 @@ mod tests {
         let b = encode_batch(&recs).unwrap();
         assert_eq!(decode_batch(&b).unwrap(), recs);
         assert!(decode_batch(&b.slice(..b.len() - 1)).is_err());
+    }
+
+    #[test]
+    fn acl_records_use_kafkas_types_18_and_19() {
+        let add = MetadataRecord::AccessControlEntry(AccessControlEntryRecord {
+            id: Uuid::from_u128(5),
+            resource_type: 2,
+            resource_name: "orders".into(),
+            pattern_type: 3,
+            principal: "User:alice".into(),
+            host: "*".into(),
+            operation: 3,
+            permission_type: 3,
+            ..Default::default()
+        });
+        let remove = MetadataRecord::RemoveAccessControlEntry(RemoveAccessControlEntryRecord {
+            id: Uuid::from_u128(5),
+            ..Default::default()
+        });
+        for (r, t) in [(add, 18), (remove, 19)] {
+            let framed = r.encode_framed().unwrap();
+            assert_eq!(&framed[..3], &[1, t, 0]);
+            assert_eq!(MetadataRecord::decode_framed(&framed).unwrap(), r);
+        }
     }
 
     #[test]

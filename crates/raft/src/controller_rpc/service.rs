@@ -54,6 +54,8 @@ impl RpcHandler for ControllerService {
                 RequestBody::IncrementalAlterConfigs(r) => {
                     ResponseBody::from(c.local_incremental_alter_configs(r, version).await)
                 }
+                RequestBody::CreateAcls(r) => ResponseBody::from(c.local_create_acls(r).await),
+                RequestBody::DeleteAcls(r) => ResponseBody::from(c.local_delete_acls(r).await),
                 RequestBody::BrokerRegistration(r) => {
                     let mut resp = BrokerRegistrationResponse {
                         broker_epoch: -1,
