@@ -39,6 +39,8 @@ pub struct Broker {
     /// The `__consumer_offsets` and `__transaction_state` partitions the
     /// coordinators were told this broker leads.
     leadership: std::sync::Mutex<(Leadership, Leadership)>,
+    /// The authorizer (`authorizer.class.name`) and the ACLs it checks against.
+    pub acls: crate::authorization::AclState,
 }
 
 impl Broker {
@@ -51,7 +53,9 @@ impl Broker {
             config.replica_lag_time_max_ms,
             config.min_insync_replicas,
         ));
+        let acls = crate::authorization::AclState::new(config.authorizer.clone());
         Broker {
+            acls,
             config,
             partitions,
             replicas,

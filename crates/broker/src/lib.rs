@@ -5,6 +5,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod alter_partition_sender;
+pub mod authorization;
 pub mod broker;
 pub mod broker_lifecycle;
 pub mod config;

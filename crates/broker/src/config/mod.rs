@@ -2,10 +2,12 @@
 //! environment variables and `--override key=value`, merged into a typed
 //! [`BrokerConfig`] with Kafka's property names and defaults.
 
+mod authorizer;
 mod broker_config;
 mod properties;
 mod roles;
 
+pub use authorizer::{ACL_AUTHORIZER, STANDARD_AUTHORIZER};
 pub use broker_config::{BrokerConfig, ConfigError, Listener};
 pub use properties::{Properties, env_key_to_property, parse_properties};
 pub use roles::ProcessRoles;
