@@ -1,9 +1,11 @@
 //! The admin client: topics, configs, consumer groups and their offsets,
 //! offsets of partitions, record deletion, cluster description, API versions, the metadata quorum (`quorum`), transactions and producers (`transactions`).
 
+mod acls;
 mod quorum;
 mod transactions;
 
+pub use acls::{Acl, AclFilter};
 pub use quorum::{QuorumDescription, QuorumReplica};
 pub use transactions::{ProducerDescription, TransactionDescription, TransactionListing};
 

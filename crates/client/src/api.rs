@@ -58,4 +58,7 @@ api_requests! {
     ListTransactions: ListTransactionsRequest => ListTransactionsResponse,
     DescribeTransactions: DescribeTransactionsRequest => DescribeTransactionsResponse,
     DescribeProducers: DescribeProducersRequest => DescribeProducersResponse,
+    DescribeAcls: DescribeAclsRequest => DescribeAclsResponse,
+    CreateAcls: CreateAclsRequest => CreateAclsResponse,
+    DeleteAcls: DeleteAclsRequest => DeleteAclsResponse,
 }
