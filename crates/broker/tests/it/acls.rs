@@ -331,3 +331,81 @@ async fn super_users_may_do_everything() {
     assert_eq!(describe_acls(&mut c).await, (0, 0));
     node.shutdown().await;
 }
+
+/// DescribeCluster asking for the cluster's authorized operations: (error, operations).
+async fn describe_cluster(c: &mut Client) -> (i16, i32) {
+    let req = vltava_protocol::messages::DescribeClusterRequest {
+        include_cluster_authorized_operations: true,
+        endpoint_type: 1,
+        ..Default::default()
+    };
+    let ResponseBody::DescribeCluster(d) = c.call(1, RequestBody::from(req)).await else {
+        panic!()
+    };
+    (d.error_code, d.cluster_authorized_operations)
+}
+
+/// The `*_authorized_operations` fields: a topic with READ shows READ and the DESCRIBE it
+/// implies; the cluster's operations appear in DescribeCluster only for principals that may
+/// DESCRIBE it.
+#[tokio::test]
+async fn authorized_operations_are_reported() {
+    let (node, _dir) = start_node_with(&format!("{AUTHORIZER}super.users=User:admin\n")).await;
+    admin_topic(&node, "t").await;
+    grant(&node, vec![acl(TOPIC, "t", LITERAL, READ, ALLOW)]).await;
+    let mut c = Client::connect(&node).await;
+    let req = MetadataRequest {
+        topics: None,
+        include_topic_authorized_operations: true,
+        ..Default::default()
+    };
+    let ResponseBody::Metadata(m) = c.call(12, RequestBody::from(req)).await else {
+        panic!()
+    };
+    assert_eq!(m.topics.len(), 1);
+    assert_eq!(m.topics[0].topic_authorized_operations, (1 << 3) | (1 << 8));
+    assert_eq!(
+        describe_cluster(&mut c).await,
+        (0, i32::MIN),
+        "no DESCRIBE on the cluster"
+    );
+    grant(
+        &node,
+        vec![acl(CLUSTER, "kafka-cluster", LITERAL, DESCRIBE, ALLOW)],
+    )
+    .await;
+    assert_eq!(describe_cluster(&mut c).await, (0, 1 << 8));
+    node.shutdown().await;
+}
+
+/// A transactional Produce needs WRITE on its transactional id: without it every partition
+/// is refused TRANSACTIONAL_ID_AUTHORIZATION_FAILED, even one whose topic may be written.
+#[tokio::test]
+async fn transactional_produce_needs_the_transactional_id() {
+    use vltava_protocol::messages::ProduceRequest;
+    use vltava_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    let (node, _dir) = start_node_with(&format!("{AUTHORIZER}super.users=User:admin\n")).await;
+    admin_topic(&node, "t").await;
+    grant(&node, vec![acl(TOPIC, "t", LITERAL, WRITE, ALLOW)]).await;
+    let mut c = Client::connect(&node).await;
+    let req = ProduceRequest {
+        transactional_id: Some("tx".into()),
+        acks: -1,
+        timeout_ms: 5000,
+        topic_data: vec![TopicProduceData {
+            name: "t".into(),
+            partition_data: vec![PartitionProduceData {
+                index: 0,
+                records: Some(batch(-1, -1, -1, 0, 1)),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let ResponseBody::Produce(r) = c.call(9, RequestBody::from(req)).await else {
+        panic!()
+    };
+    assert_eq!(r.responses[0].partition_responses[0].error_code, 53);
+    node.shutdown().await;
+}
