@@ -470,7 +470,8 @@ pub fn add_partitions_to_txn(a: &Access, r: AddPartitionsToTxnRequest, version: 
     Checked::Answer(ResponseBody::from(resp))
 }
 
-/// DescribeTransactions: DESCRIBE on each transactional id.
+/// DescribeTransactions: DESCRIBE on each transactional id; a transaction's topics the
+/// principal may not DESCRIBE are left out.
 pub fn describe_transactions(a: &Access, r: DescribeTransactionsRequest) -> Checked {
     let a = a.clone();
     let merge = post(move |resp| match resp {
@@ -484,6 +485,9 @@ pub fn describe_transactions(a: &Access, r: DescribeTransactionsRequest) -> Chec
                         producer_epoch: -1,
                         ..Default::default()
                     };
+                } else {
+                    s.topics
+                        .retain(|t| a.topic(AclOperation::Describe, t.topic.as_str()));
                 }
             }
             ResponseBody::from(d)

@@ -57,6 +57,7 @@ use vltava_security::acl::{AclOperation, Authorizer, CLUSTER_NAME, Requester, Re
 pub use state::AclState;
 
 use crate::broker::Broker;
+use crate::metadata_cache::MetadataCache;
 use crate::session::Session;
 use groups::whole;
 
@@ -156,6 +157,25 @@ pub fn check(broker: &Broker, session: &Arc<Session>, body: RequestBody, version
         authz,
         session: session.clone(),
     };
+    let cache = broker.metadata();
+    check_with(
+        &a,
+        &cache,
+        broker.config.auto_create_topics_enable,
+        body,
+        version,
+    )
+}
+
+/// The table: what `body` needs, for the principal of `a`, over the metadata `cache`
+/// (`auto_create`: `auto.create.topics.enable`).
+fn check_with(
+    a: &Access,
+    cache: &MetadataCache,
+    auto_create: bool,
+    body: RequestBody,
+    version: i16,
+) -> Checked {
     use AclOperation::*;
     let cluster = |body: RequestBody, op: AclOperation| {
         let allowed = a.cluster(op);
@@ -165,28 +185,22 @@ pub fn check(broker: &Broker, session: &Arc<Session>, body: RequestBody, version
         b @ (RequestBody::ApiVersions(_)
         | RequestBody::SaslHandshake(_)
         | RequestBody::SaslAuthenticate(_)) => Checked::Run(b, None),
-        RequestBody::Produce(r) => topics::produce(&a, r),
-        RequestBody::Fetch(r) => reads::fetch(&a, &broker.metadata(), r, version),
-        RequestBody::ListOffsets(r) => reads::list_offsets(&a, r),
-        RequestBody::OffsetForLeaderEpoch(r) => reads::offset_for_leader_epoch(&a, r),
-        RequestBody::Metadata(r) => metadata::metadata(
-            &a,
-            &broker.metadata(),
-            broker.config.auto_create_topics_enable,
-            r,
-            version,
-        ),
-        RequestBody::CreateTopics(r) => topics::create_topics(&a, r),
-        RequestBody::DeleteTopics(r) => topics::delete_topics(&a, &broker.metadata(), r),
-        RequestBody::CreatePartitions(r) => topics::create_partitions(&a, r),
-        RequestBody::DeleteRecords(r) => topics::delete_records(&a, r),
-        RequestBody::DescribeConfigs(r) => reads::describe_configs(&a, r),
-        RequestBody::AlterConfigs(r) => topics::alter_configs(&a, r),
-        RequestBody::IncrementalAlterConfigs(r) => topics::incremental_alter_configs(&a, r),
-        RequestBody::OffsetCommit(r) => groups::offset_commit(&a, r, version),
-        RequestBody::TxnOffsetCommit(r) => groups::txn_offset_commit(&a, r, version),
-        RequestBody::OffsetFetch(r) => groups::offset_fetch(&a, r, version),
-        RequestBody::OffsetDelete(r) => groups::offset_delete(&a, r, version),
+        RequestBody::Produce(r) => topics::produce(a, r),
+        RequestBody::Fetch(r) => reads::fetch(a, cache, r, version),
+        RequestBody::ListOffsets(r) => reads::list_offsets(a, r),
+        RequestBody::OffsetForLeaderEpoch(r) => reads::offset_for_leader_epoch(a, r),
+        RequestBody::Metadata(r) => metadata::metadata(a, cache, auto_create, r, version),
+        RequestBody::CreateTopics(r) => topics::create_topics(a, r),
+        RequestBody::DeleteTopics(r) => topics::delete_topics(a, cache, r),
+        RequestBody::CreatePartitions(r) => topics::create_partitions(a, r),
+        RequestBody::DeleteRecords(r) => topics::delete_records(a, r),
+        RequestBody::DescribeConfigs(r) => reads::describe_configs(a, r),
+        RequestBody::AlterConfigs(r) => topics::alter_configs(a, r),
+        RequestBody::IncrementalAlterConfigs(r) => topics::incremental_alter_configs(a, r),
+        RequestBody::OffsetCommit(r) => groups::offset_commit(a, r, version),
+        RequestBody::TxnOffsetCommit(r) => groups::txn_offset_commit(a, r, version),
+        RequestBody::OffsetFetch(r) => groups::offset_fetch(a, r, version),
+        RequestBody::OffsetDelete(r) => groups::offset_delete(a, r, version),
         RequestBody::JoinGroup(r) => {
             let allowed = a.group(Read, r.group_id.as_str());
             whole(
@@ -232,14 +246,14 @@ pub fn check(broker: &Broker, session: &Arc<Session>, body: RequestBody, version
                 GROUP_AUTHORIZATION_FAILED,
             )
         }
-        RequestBody::DescribeGroups(r) => groups::describe_groups(&a, r),
-        RequestBody::ConsumerGroupDescribe(r) => groups::consumer_group_describe(&a, r),
-        RequestBody::DeleteGroups(r) => groups::delete_groups(&a, r),
-        RequestBody::ListGroups(r) => groups::list_groups(&a, r),
-        RequestBody::FindCoordinator(r) => groups::find_coordinator(&a, r, version),
-        RequestBody::InitProducerId(r) => groups::init_producer_id(&a, r, version),
-        RequestBody::AddPartitionsToTxn(r) => groups::add_partitions_to_txn(&a, r, version),
-        RequestBody::AddOffsetsToTxn(r) => groups::add_offsets_to_txn(&a, r, version),
+        RequestBody::DescribeGroups(r) => groups::describe_groups(a, r),
+        RequestBody::ConsumerGroupDescribe(r) => groups::consumer_group_describe(a, r),
+        RequestBody::DeleteGroups(r) => groups::delete_groups(a, r),
+        RequestBody::ListGroups(r) => groups::list_groups(a, r),
+        RequestBody::FindCoordinator(r) => groups::find_coordinator(a, r, version),
+        RequestBody::InitProducerId(r) => groups::init_producer_id(a, r, version),
+        RequestBody::AddPartitionsToTxn(r) => groups::add_partitions_to_txn(a, r, version),
+        RequestBody::AddOffsetsToTxn(r) => groups::add_offsets_to_txn(a, r, version),
         RequestBody::EndTxn(r) => {
             let allowed = a.txn(Write, r.transactional_id.as_str());
             whole(
@@ -249,11 +263,11 @@ pub fn check(broker: &Broker, session: &Arc<Session>, body: RequestBody, version
                 TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
             )
         }
-        RequestBody::DescribeTransactions(r) => groups::describe_transactions(&a, r),
-        RequestBody::ListTransactions(r) => groups::list_transactions(&a, r),
-        RequestBody::DescribeProducers(r) => reads::describe_producers(&a, r),
-        RequestBody::DescribeTopicPartitions(r) => reads::describe_topic_partitions(&a, r),
-        RequestBody::DescribeCluster(r) => reads::describe_cluster(&a, r),
+        RequestBody::DescribeTransactions(r) => groups::describe_transactions(a, r),
+        RequestBody::ListTransactions(r) => groups::list_transactions(a, r),
+        RequestBody::DescribeProducers(r) => reads::describe_producers(a, r),
+        RequestBody::DescribeTopicPartitions(r) => reads::describe_topic_partitions(a, r),
+        RequestBody::DescribeCluster(r) => reads::describe_cluster(a, r),
         b @ RequestBody::WriteTxnMarkers(_) => cluster(b, ClusterAction),
         b @ (RequestBody::DescribeLogDirs(_)
         | RequestBody::DescribeQuorum(_)
@@ -279,3 +293,6 @@ pub fn check(broker: &Broker, session: &Arc<Session>, body: RequestBody, version
         other => Checked::Run(other, None),
     }
 }
+
+#[cfg(test)]
+mod tests;
