@@ -41,6 +41,8 @@ pub struct Broker {
     leadership: std::sync::Mutex<(Leadership, Leadership)>,
     /// Client quota meters (byte rates and request time per user / client id).
     pub quotas: crate::quotas::ClientQuotas,
+    /// The authorizer (`authorizer.class.name`) and the ACLs it checks against.
+    pub acls: crate::authorization::AclState,
 }
 
 impl Broker {
@@ -55,8 +57,10 @@ impl Broker {
             config.min_insync_replicas,
         ));
         let quotas = crate::quotas::ClientQuotas::new(&config);
+        let acls = crate::authorization::AclState::new(config.authorizer.clone());
         Broker {
             quotas,
+            acls,
             config,
             partitions,
             replicas,

@@ -11,11 +11,13 @@
 use std::sync::Arc;
 
 use vltava_protocol::frame::Request;
+use vltava_protocol::messages::ApiVersionsRequest;
 use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
 
+use crate::authorization::{self, Checked, Post};
 use crate::broker::Broker;
 use crate::handlers::{
-    admin, api_versions, delete_records, describe_client_quotas, describe_cluster,
+    acls, admin, api_versions, delete_records, describe_client_quotas, describe_cluster,
     describe_configs, describe_log_dirs, describe_producers, describe_quorum,
     describe_scram_credentials, describe_topic_partitions, fetch, find_coordinator,
     init_producer_id, list_offsets, metadata, mutation_quota, offset_commit,
@@ -55,22 +57,36 @@ impl std::fmt::Debug for Dispatched {
 }
 
 /// Handles one request up to the end of its effects: [`dispatch`], except that a
-/// Produce returns as soon as it has appended, with its acks=all waits to await.
+/// Produce returns as soon as it has appended, with its acks=all waits to await. With an
+/// authorizer the request is first checked (`authorization::check`): refused whole, or run
+/// narrowed to what the principal may do and its answer completed.
 pub async fn dispatch_effects(
     broker: Arc<Broker>,
-    req: Request,
+    mut req: Request,
     session: Arc<Session>,
 ) -> Result<Dispatched, Unanswered> {
+    let body = std::mem::replace(
+        &mut req.body,
+        RequestBody::from(ApiVersionsRequest::default()),
+    );
+    let post = match authorization::check(&broker, &session, body, req.api_version()) {
+        Checked::Answer(answer) => return Ok(Dispatched::Now(Some(Box::new(answer)))),
+        Checked::Run(body, post) => {
+            req.body = body;
+            post
+        }
+    };
     if let RequestBody::Produce(r) = &req.body {
         return Ok(match produce::begin(&broker, r, req.api_version()).await {
-            produce::Begun::Now(mut answer) => {
+            produce::Begun::Now(answer) => {
+                let mut answer = answer.map(|a| Box::new(finish(post, *a)));
                 if let Some(body) = answer.as_deref_mut() {
                     localize(body, &broker.metadata(), &session.listener);
                 }
                 Dispatched::Now(answer)
             }
             produce::Begun::Later(answer) => Dispatched::Later(Box::pin(async move {
-                let mut body = answer.await;
+                let mut body = answer.await.map(|a| finish(post, a));
                 if let Some(body) = body.as_mut() {
                     localize(body, &broker.metadata(), &session.listener);
                 }
@@ -80,7 +96,15 @@ pub async fn dispatch_effects(
     }
     dispatch(broker, req, session)
         .await
-        .map(|answer| Dispatched::Now(answer.map(Box::new)))
+        .map(|answer| Dispatched::Now(answer.map(|a| Box::new(finish(post, a)))))
+}
+
+/// `answer` completed by the authorization step, if there is one.
+fn finish(post: Option<Post>, answer: ResponseBody) -> ResponseBody {
+    match post {
+        Some(p) => p(answer),
+        None => answer,
+    }
 }
 
 /// Handles one request.
@@ -198,6 +222,15 @@ async fn dispatch_unlocalized(
                 .handle_from(&client_id, &client_host, key, version, body)
                 .await
         }
+        b @ (RequestBody::DescribeAcls(_)
+        | RequestBody::CreateAcls(_)
+        | RequestBody::DeleteAcls(_)) => match acls::handle(&broker, &b, version).await {
+            Some(answer) => answer,
+            None => match security::handle(&b) {
+                Some(answer) => answer,
+                None => return Err(Unanswered::NotAdvertised(key)),
+            },
+        },
         other => match security::handle(&other) {
             Some(b) => b,
             None => match unsupported::handle(&broker.metadata(), &other, version) {

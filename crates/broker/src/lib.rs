@@ -6,6 +6,7 @@
 
 pub mod alter_partition_sender;
 pub mod auth_log;
+pub mod authorization;
 pub mod broker;
 pub mod broker_lifecycle;
 pub mod config;

@@ -107,7 +107,9 @@ pub fn cache_from_image(image: &MetadataImage, node_id: i32) -> MetadataCache {
 /// next request sees its effect).
 pub fn sync_now(broker: &Broker) {
     if let Some(c) = broker.controller() {
-        let cache = cache_from_image(&c.image(), broker.config.node_id);
+        let image = c.image();
+        broker.acls.refresh(&image.acls);
+        let cache = cache_from_image(&image, broker.config.node_id);
         broker.apply_metadata(cache);
     }
 }
@@ -120,6 +122,7 @@ pub fn spawn_follower(broker: &Arc<Broker>) -> Option<JoinHandle<()>> {
         while rx.changed().await.is_ok() {
             let image = rx.borrow_and_update().clone();
             let Some(b) = weak.upgrade() else { return };
+            b.acls.refresh(&image.acls);
             let cache = cache_from_image(&image, b.config.node_id);
             let _ = tokio::task::spawn_blocking(move || b.apply_metadata(cache)).await;
         }

@@ -1,11 +1,13 @@
 //! The admin client: topics, configs, consumer groups and their offsets,
 //! offsets of partitions, record deletion, cluster description, API versions, the metadata quorum (`quorum`), client quotas (`quotas`), transactions and producers (`transactions`), SCRAM credentials (`scram`).
 
+mod acls;
 mod quorum;
 mod quotas;
 mod scram;
 mod transactions;
 
+pub use acls::{Acl, AclFilter};
 pub use quorum::{QuorumDescription, QuorumReplica};
 pub use quotas::{QuotaEntityParts, QuotaMatch, QuotaOp};
 pub use scram::{DEFAULT_ITERATIONS, ScramChange, ScramMechanism, UserScramCredentials};

@@ -210,6 +210,14 @@ pub fn apply_record(image: &mut MetadataImage, record: &MetadataRecord) {
                 }
             }
         }
+        MetadataRecord::AccessControlEntry(r) => {
+            if let Some(b) = crate::acl_records::binding_of(r) {
+                image.acls.insert(r.id, b);
+            }
+        }
+        MetadataRecord::RemoveAccessControlEntry(r) => {
+            image.acls.remove(&r.id);
+        }
         MetadataRecord::NoOp(_) | MetadataRecord::Unknown { .. } => {}
     }
 }
@@ -283,6 +291,9 @@ pub fn image_to_records(image: &MetadataImage) -> Vec<MetadataRecord> {
                 user, *mechanism, c,
             )));
         }
+    }
+    for (id, b) in &image.acls {
+        out.push(crate::acl_records::create_record(*id, b));
     }
     if image.next_producer_id > 0 {
         out.push(MetadataRecord::ProducerIds(ProducerIdsRecord {

@@ -19,9 +19,10 @@ use vltava_protocol::messages::describe_quorum_request::{PartitionData, TopicDat
 use vltava_protocol::messages::{
     AllocateProducerIdsRequest, AlterClientQuotasRequest, AlterClientQuotasResponse,
     AlterConfigsRequest, AlterConfigsResponse, AlterPartitionRequest, AlterPartitionResponse,
-    BrokerHeartbeatRequest, BrokerRegistrationRequest, CreatePartitionsRequest,
-    CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse, DeleteTopicsRequest,
-    DeleteTopicsResponse, DescribeQuorumRequest, ElectLeadersRequest, ElectLeadersResponse,
+    BrokerHeartbeatRequest, BrokerRegistrationRequest, CreateAclsRequest, CreateAclsResponse,
+    CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse,
+    DeleteAclsRequest, DeleteAclsResponse, DeleteTopicsRequest, DeleteTopicsResponse,
+    DescribeQuorumRequest, ElectLeadersRequest, ElectLeadersResponse,
     IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
 };
 use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
@@ -412,6 +413,71 @@ impl Controller {
             }
         }
         self.local_alter_configs(req, version).await
+    }
+
+    /// CreateAcls at `version`, on the active controller; once it answers, this node's image
+    /// holds the ACLs it created.
+    pub async fn create_acls(&self, req: CreateAclsRequest, version: i16) -> CreateAclsResponse {
+        if let Route::Remote(leader) = self.route().await {
+            let body = RequestBody::from(req.clone());
+            if let Some(ResponseBody::CreateAcls(r)) = self.forward(leader, body, version).await {
+                let created: Vec<_> = req
+                    .creations
+                    .iter()
+                    .zip(&r.results)
+                    .filter(|(_, res)| res.error_code == codes::NONE)
+                    .filter_map(|(c, _)| crate::acl_wire::binding_from_creation(c).ok())
+                    .collect();
+                self.wait_applied(|i| created.iter().all(|b| i.acls.values().any(|x| x == b)))
+                    .await;
+                return r;
+            }
+        }
+        self.local_create_acls(req).await
+    }
+
+    /// DeleteAcls at `version`, on the active controller; once it answers, this node's image
+    /// no longer holds the ACLs it deleted.
+    pub async fn delete_acls(&self, req: DeleteAclsRequest, version: i16) -> DeleteAclsResponse {
+        if let Route::Remote(leader) = self.route().await {
+            let body = RequestBody::from(req.clone());
+            if let Some(ResponseBody::DeleteAcls(r)) = self.forward(leader, body, version).await {
+                let gone: Vec<(i8, String, i8, String, String, i8, i8)> = r
+                    .filter_results
+                    .iter()
+                    .flat_map(|f| f.matching_acls.iter())
+                    .map(|m| {
+                        (
+                            m.resource_type,
+                            m.resource_name.to_string(),
+                            m.pattern_type,
+                            m.principal.to_string(),
+                            m.host.to_string(),
+                            m.operation,
+                            m.permission_type,
+                        )
+                    })
+                    .collect();
+                self.wait_applied(|i| {
+                    !i.acls.values().any(|b| {
+                        gone.iter().any(|g| {
+                            *g == (
+                                b.pattern.resource_type.code(),
+                                b.pattern.name.clone(),
+                                b.pattern.pattern_type.code(),
+                                b.entry.principal.clone(),
+                                b.entry.host.clone(),
+                                b.entry.operation.code(),
+                                b.entry.permission.code(),
+                            )
+                        })
+                    })
+                })
+                .await;
+                return r;
+            }
+        }
+        self.local_delete_acls(req).await
     }
 
     /// Registers (or re-registers) broker `id` with one PLAINTEXT listener, unfenced;

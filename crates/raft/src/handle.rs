@@ -10,15 +10,16 @@ use tokio::task::JoinHandle;
 
 use vltava_protocol::messages::{
     AlterClientQuotasRequest, AlterClientQuotasResponse, AlterConfigsRequest, AlterConfigsResponse,
-    AlterPartitionRequest, AlterPartitionResponse, CreatePartitionsRequest,
-    CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse, DeleteTopicsRequest,
-    DeleteTopicsResponse, ElectLeadersRequest, ElectLeadersResponse,
-    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
+    AlterPartitionRequest, AlterPartitionResponse, CreateAclsRequest, CreateAclsResponse,
+    CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse,
+    DeleteAclsRequest, DeleteAclsResponse, DeleteTopicsRequest, DeleteTopicsResponse,
+    ElectLeadersRequest, ElectLeadersResponse, IncrementalAlterConfigsRequest,
+    IncrementalAlterConfigsResponse,
 };
 use vltava_protocol::messages::{
-    alter_client_quotas_response, alter_configs_response, create_partitions_response,
-    create_topics_response, delete_topics_response, elect_leaders_response,
-    incremental_alter_configs_response,
+    alter_client_quotas_response, alter_configs_response, create_acls_response,
+    create_partitions_response, create_topics_response, delete_acls_response,
+    delete_topics_response, elect_leaders_response, incremental_alter_configs_response,
 };
 
 use crate::config::{ElectionSettings, QuorumConfig, TopicDefaults, Voter};
@@ -650,6 +651,53 @@ impl Controller {
                 {
                     e.error_code = code;
                     e.error_message = Some(message.clone().into());
+                }
+            },
+        )
+        .await
+    }
+
+    /// CreateAcls on this node's controller.
+    pub(crate) async fn local_create_acls(&self, req: CreateAclsRequest) -> CreateAclsResponse {
+        let n = req.creations.len();
+        self.run_admin(
+            move |image, ids| controller::create_acls(image, &req, ids),
+            || CreateAclsResponse {
+                results: vec![create_acls_response::AclCreationResult::default(); n],
+                ..Default::default()
+            },
+            |resp, code, message| {
+                for r in resp
+                    .results
+                    .iter_mut()
+                    .filter(|r| r.error_code == codes::NONE)
+                {
+                    r.error_code = code;
+                    r.error_message = Some(message.clone().into());
+                }
+            },
+        )
+        .await
+    }
+
+    /// DeleteAcls on this node's controller.
+    pub(crate) async fn local_delete_acls(&self, req: DeleteAclsRequest) -> DeleteAclsResponse {
+        let n = req.filters.len();
+        self.run_admin(
+            move |image, _| controller::delete_acls(image, &req),
+            || DeleteAclsResponse {
+                filter_results: vec![delete_acls_response::DeleteAclsFilterResult::default(); n],
+                ..Default::default()
+            },
+            |resp, code, message| {
+                for r in resp
+                    .filter_results
+                    .iter_mut()
+                    .filter(|r| r.error_code == codes::NONE)
+                {
+                    r.error_code = code;
+                    r.error_message = Some(message.clone().into());
+                    r.matching_acls.clear();
                 }
             },
         )

@@ -1,9 +1,10 @@
 //! `MetadataImage`: the immutable view of committed metadata that brokers read, and its parts
-//! (brokers, topics, partitions, configs, SCRAM credentials). Built only by replaying records (see `apply`).
+//! (brokers, topics, partitions, configs, client quotas, SCRAM credentials, ACLs). Built only by replaying records (see `apply`).
 
 use std::collections::{BTreeMap, HashMap};
 
 pub use vltava_protocol::Uuid;
+pub use vltava_security::acl::AclBinding;
 use vltava_security::quota::QuotaTable;
 pub use vltava_security::scram::{ScramCredential, ScramMechanism};
 
@@ -119,6 +120,8 @@ pub struct MetadataImage {
     pub client_quotas: QuotaTable,
     /// SCRAM credentials by user name, then mechanism (`UserScramCredentialRecord`).
     pub scram_credentials: BTreeMap<String, BTreeMap<ScramMechanism, ScramCredential>>,
+    /// ACLs by their id (`AccessControlEntryRecord`).
+    pub acls: BTreeMap<Uuid, AclBinding>,
 }
 
 impl MetadataImage {

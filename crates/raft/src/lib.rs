@@ -3,6 +3,8 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod acl_records;
+pub mod acl_wire;
 pub mod alter_partition_wire;
 pub mod apply;
 pub mod config;

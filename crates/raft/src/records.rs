@@ -6,10 +6,11 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use vltava_protocol::Message;
 use vltava_protocol::metadata::{
-    ClientQuotaRecord, ConfigRecord, FeatureLevelRecord, FenceBrokerRecord, NoOpRecord,
-    PartitionChangeRecord, PartitionRecord, ProducerIdsRecord, RegisterBrokerRecord,
-    RemoveTopicRecord, RemoveUserScramCredentialRecord, TopicRecord, UnfenceBrokerRecord,
-    UnregisterBrokerRecord, UserScramCredentialRecord,
+    AccessControlEntryRecord, ClientQuotaRecord, ConfigRecord, FeatureLevelRecord,
+    FenceBrokerRecord, NoOpRecord, PartitionChangeRecord, PartitionRecord, ProducerIdsRecord,
+    RegisterBrokerRecord, RemoveAccessControlEntryRecord, RemoveTopicRecord,
+    RemoveUserScramCredentialRecord, TopicRecord, UnfenceBrokerRecord, UnregisterBrokerRecord,
+    UserScramCredentialRecord,
 };
 
 use crate::error::RaftError;
@@ -38,6 +39,10 @@ pub enum MetadataRecord {
     FeatureLevel(FeatureLevelRecord),
     ProducerIds(ProducerIdsRecord),
     ClientQuota(ClientQuotaRecord),
+    /// An ACL created (record type 18).
+    AccessControlEntry(AccessControlEntryRecord),
+    /// An ACL deleted (record type 19).
+    RemoveAccessControlEntry(RemoveAccessControlEntryRecord),
     NoOp(NoOpRecord),
     /// A record type this version does not apply; kept so replay skips it deterministically.
     Unknown {
@@ -80,6 +85,12 @@ impl MetadataRecord {
             MetadataRecord::FeatureLevel(_) => (12, FeatureLevelRecord::MAX_VERSION as u32),
             MetadataRecord::ProducerIds(_) => (15, ProducerIdsRecord::MAX_VERSION as u32),
             MetadataRecord::ClientQuota(_) => (14, ClientQuotaRecord::MAX_VERSION as u32),
+            MetadataRecord::AccessControlEntry(_) => {
+                (18, AccessControlEntryRecord::MAX_VERSION as u32)
+            }
+            MetadataRecord::RemoveAccessControlEntry(_) => {
+                (19, RemoveAccessControlEntryRecord::MAX_VERSION as u32)
+            }
             MetadataRecord::NoOp(_) => (20, NoOpRecord::MAX_VERSION as u32),
             MetadataRecord::Unknown {
                 record_type,
@@ -107,6 +118,8 @@ impl MetadataRecord {
             MetadataRecord::FeatureLevel(r) => encode_body(r, v),
             MetadataRecord::ProducerIds(r) => encode_body(r, v),
             MetadataRecord::ClientQuota(r) => encode_body(r, v),
+            MetadataRecord::AccessControlEntry(r) => encode_body(r, v),
+            MetadataRecord::RemoveAccessControlEntry(r) => encode_body(r, v),
             MetadataRecord::NoOp(r) => encode_body(r, v),
             MetadataRecord::Unknown { body, .. } => Ok(body.clone()),
         }
@@ -148,6 +161,8 @@ impl MetadataRecord {
             12 => MetadataRecord::FeatureLevel(decode_body(&body, v)?),
             14 => MetadataRecord::ClientQuota(decode_body(&body, v)?),
             15 => MetadataRecord::ProducerIds(decode_body(&body, v)?),
+            18 => MetadataRecord::AccessControlEntry(decode_body(&body, v)?),
+            19 => MetadataRecord::RemoveAccessControlEntry(decode_body(&body, v)?),
             20 => MetadataRecord::NoOp(decode_body(&body, v)?),
             22 => MetadataRecord::RemoveUserScramCredential(decode_body(&body, v)?),
             _ => MetadataRecord::Unknown {
@@ -260,6 +275,30 @@ mod tests {
         let b = encode_batch(&recs).unwrap();
         assert_eq!(decode_batch(&b).unwrap(), recs);
         assert!(decode_batch(&b.slice(..b.len() - 1)).is_err());
+    }
+
+    #[test]
+    fn acl_records_use_kafkas_types_18_and_19() {
+        let add = MetadataRecord::AccessControlEntry(AccessControlEntryRecord {
+            id: Uuid::from_u128(5),
+            resource_type: 2,
+            resource_name: "orders".into(),
+            pattern_type: 3,
+            principal: "User:alice".into(),
+            host: "*".into(),
+            operation: 3,
+            permission_type: 3,
+            ..Default::default()
+        });
+        let remove = MetadataRecord::RemoveAccessControlEntry(RemoveAccessControlEntryRecord {
+            id: Uuid::from_u128(5),
+            ..Default::default()
+        });
+        for (r, t) in [(add, 18), (remove, 19)] {
+            let framed = r.encode_framed().unwrap();
+            assert_eq!(&framed[..3], &[1, t, 0]);
+            assert_eq!(MetadataRecord::decode_framed(&framed).unwrap(), r);
+        }
     }
 
     #[test]

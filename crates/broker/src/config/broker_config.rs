@@ -171,6 +171,8 @@ pub struct BrokerConfig {
     pub offset_metadata_max_bytes: usize,
     /// Topic-level defaults derived from the broker's `log.*` settings.
     pub log_defaults: LogConfig,
+    /// The authorizer (`authorizer.class.name`, `super.users`, ...); `None`: no authorizer.
+    pub authorizer: Option<vltava_security::acl::AuthorizerConfig>,
     /// Every property as given (for DescribeConfigs and pass-through).
     pub raw: Properties,
 }
@@ -471,6 +473,7 @@ impl BrokerConfig {
                 .int("offsets.retention.check.interval.ms", 600_000)?,
             offset_metadata_max_bytes: r.int("offset.metadata.max.bytes", 4_096)?,
             log_defaults,
+            authorizer: super::authorizer::authorizer_config(&raw)?,
             raw,
         };
         super::roles::validate(&config)?;

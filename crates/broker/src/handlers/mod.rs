@@ -1,5 +1,6 @@
 //! One module per API family; each turns a decoded request into a response body.
 
+pub mod acls;
 pub mod admin;
 pub mod api_versions;
 pub mod config_synonyms;

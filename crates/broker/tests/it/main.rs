@@ -4,6 +4,7 @@
 //! `vltava_testkit::broker_process`.
 
 mod acks_pipelining;
+mod acls;
 mod bad_input;
 mod cli;
 mod cluster;

@@ -90,16 +90,17 @@ async fn compacted_topics_keep_the_latest_value_per_key() {
         &[("cleanup.policy", "compact"), ("segment.bytes", "200")],
     )
     .await;
-    // 40 writes over 2 keys, spread over many small segments.
+    // 40 writes over 2 keys, spread over many small segments. The bytes written are
+    // counted here: on a slow machine compaction may already run between the writes.
+    let mut size_before = 0u64;
     for i in 0..40u32 {
         let key = if i % 2 == 0 { b"a" } else { b"b" };
-        let r = c
-            .produce_raw(9, "compacted", 0, batch(now_ms(), key, &i.to_be_bytes()))
-            .await;
+        let records = batch(now_ms(), key, &i.to_be_bytes());
+        size_before += records.len() as u64;
+        let r = c.produce_raw(9, "compacted", 0, records).await;
         assert_eq!(r.error_code, 0);
     }
     let part = node.broker.partitions.get("compacted", 0).unwrap();
-    let size_before = part.log().size_in_bytes();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let size = part.log().size_in_bytes();

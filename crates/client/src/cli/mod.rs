@@ -2,6 +2,7 @@
 //! to a `Write` (the `vltava` binary forwards its tool subcommands here).
 //! Flags follow Kafka's tools (`--bootstrap-server`, `--topic`, ...).
 
+mod acls;
 mod common;
 mod configs;
 mod configs_users;
@@ -61,6 +62,7 @@ pub const TOOLS: &[(&str, &str)] = &[
         "Measure produce throughput and latency",
     ),
     ("consumer-perf-test", "Measure consume throughput"),
+    ("acls", "Add, remove and list ACLs"),
 ];
 
 /// The tools as `vltava --help` lists them: one line each.
@@ -89,6 +91,7 @@ pub fn command(name: &str) -> Option<clap::Command> {
         "verifiable-consumer" => verifiable::consumer_command(),
         "producer-perf-test" => perf::producer_command(),
         "consumer-perf-test" => perf::consumer_command(),
+        "acls" => acls::command(),
         _ => return None,
     })
 }
@@ -122,6 +125,7 @@ pub async fn run_with_input(
         "verifiable-consumer" => verifiable::consumer(args, out).await,
         "producer-perf-test" => perf::producer(args, out).await,
         "consumer-perf-test" => perf::consumer(args, out).await,
+        "acls" => acls::run(args, input, out).await,
         other => {
             let names: Vec<&str> = TOOLS.iter().map(|(name, _)| *name).collect();
             writeln!(out, "unknown tool {other:?}; tools: {}", names.join(", "))?;

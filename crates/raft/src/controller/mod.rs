@@ -2,6 +2,7 @@
 //! (Kafka response, metadata records to commit). No IO, no clock; topic ids come from an
 //! `IdSource` so tests are deterministic.
 
+pub mod acls;
 pub mod alter_configs;
 pub mod alter_partition;
 pub mod brokers;
@@ -27,6 +28,7 @@ use vltava_protocol::{SharedStr, Uuid};
 
 use crate::image::MetadataImage;
 
+pub use acls::{create_acls, delete_acls};
 pub use alter_configs::{alter_configs, incremental_alter_configs};
 pub use alter_partition::alter_partition;
 pub use brokers::{

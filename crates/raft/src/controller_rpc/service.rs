@@ -60,6 +60,8 @@ impl RpcHandler for ControllerService {
                 RequestBody::AlterUserScramCredentials(r) => {
                     ResponseBody::from(c.local_alter_user_scram_credentials(r).await)
                 }
+                RequestBody::CreateAcls(r) => ResponseBody::from(c.local_create_acls(r).await),
+                RequestBody::DeleteAcls(r) => ResponseBody::from(c.local_delete_acls(r).await),
                 RequestBody::BrokerRegistration(r) => {
                     let mut resp = BrokerRegistrationResponse {
                         broker_epoch: -1,

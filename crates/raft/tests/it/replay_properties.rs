@@ -8,11 +8,14 @@ use proptest::prelude::*;
 use vltava_protocol::messages::alter_user_scram_credentials_request::{
     ScramCredentialDeletion, ScramCredentialUpsertion,
 };
+use vltava_protocol::messages::create_acls_request::AclCreation;
 use vltava_protocol::messages::create_partitions_request::CreatePartitionsTopic;
 use vltava_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use vltava_protocol::messages::delete_acls_request::DeleteAclsFilter;
 use vltava_protocol::messages::{
-    AlterUserScramCredentialsRequest, CreatePartitionsRequest, CreateTopicsRequest,
-    DeleteTopicsRequest, IncrementalAlterConfigsRequest, incremental_alter_configs_request,
+    AlterUserScramCredentialsRequest, CreateAclsRequest, CreatePartitionsRequest,
+    CreateTopicsRequest, DeleteAclsRequest, DeleteTopicsRequest, IncrementalAlterConfigsRequest,
+    incremental_alter_configs_request,
 };
 use vltava_raft::apply::{image_to_records, replay};
 use vltava_raft::controller::{self, SequentialIds};
@@ -29,6 +32,10 @@ enum Op {
     ProducerIds(i32),
     /// SCRAM credential of user n, mechanism code, delete?, iterations.
     Scram(u8, i8, bool, i32),
+    /// CreateAcls of one ACL: (name, pattern type, operation).
+    AddAcl(u8, i8, i8),
+    /// DeleteAcls with one filter: (name or any, pattern type filter).
+    RemoveAcls(Option<u8>, i8),
 }
 
 const NAMES: [&str; 6] = ["a", "b", "c.d", "c_d", "orders", "x-1"];
@@ -51,6 +58,8 @@ fn op() -> impl Strategy<Value = Op> {
         (-1..2000i32).prop_map(Op::ProducerIds),
         (0..3u8, 0..4i8, any::<bool>(), 4000..4200i32)
             .prop_map(|(u, m, d, i)| Op::Scram(u, m, d, i)),
+        (0..6u8, 3..5i8, 2..13i8).prop_map(|(n, p, o)| Op::AddAcl(n, p, o)),
+        (proptest::option::of(0..6u8), 1..5i8).prop_map(|(n, p)| Op::RemoveAcls(n, p)),
     ]
 }
 
@@ -141,6 +150,38 @@ fn run(ops: &[Op]) -> (MetadataImage, Vec<Vec<MetadataRecord>>) {
                     });
                 }
                 controller::alter_user_scram_credentials(&image, &req).1
+            }
+            Op::AddAcl(n, p, o) => {
+                let req = CreateAclsRequest {
+                    creations: vec![AclCreation {
+                        resource_type: 2,
+                        resource_name: NAMES[*n as usize].into(),
+                        resource_pattern_type: *p,
+                        principal: "User:alice".into(),
+                        host: "*".into(),
+                        operation: *o,
+                        permission_type: 3,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                };
+                controller::create_acls(&image, &req, &mut ids).1
+            }
+            Op::RemoveAcls(n, p) => {
+                let req = DeleteAclsRequest {
+                    filters: vec![DeleteAclsFilter {
+                        resource_type_filter: 1,
+                        resource_name_filter: n.map(|n| NAMES[n as usize].into()),
+                        pattern_type_filter: *p,
+                        principal_filter: None,
+                        host_filter: None,
+                        operation: 1,
+                        permission_type: 1,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                };
+                controller::delete_acls(&image, &req).1
             }
         };
         replay(&mut image, &records);
