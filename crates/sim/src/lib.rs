@@ -19,16 +19,24 @@
 //! write different records at offsets its followers already hold (bug found by this
 //! simulation, seed 28; [`Options::vltava_reregistration`] reproduces it).
 
+pub mod append_queue;
+pub mod batch;
 pub mod broker;
 pub mod committer;
 pub mod controller;
 pub mod coordinator;
+pub mod idempotent_producer;
 pub mod invariants;
 pub mod log;
 pub mod net;
 pub mod offsets_check;
+pub mod producers;
 pub mod quorum;
 pub mod runner;
+pub mod txn_check;
+pub mod txn_coordinator;
+pub mod txn_producer;
+pub mod txn_wire;
 pub mod world;
 
 pub use invariants::Violation;
