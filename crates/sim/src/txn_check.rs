@@ -19,7 +19,9 @@
 //! - all or nothing: a transaction's records get the same outcome in every partition (no
 //!   partial commit), and an acknowledged commit (EndTxn(commit) answered NONE) never gets
 //!   an ABORT marker;
-//! - after the run, every record of an acknowledged commit is visible to read_committed.
+//! - after the run, every record of an acknowledged commit is visible to read_committed,
+//!   and no transaction holds the last stable offset below the high watermark (no hanging
+//!   transaction: every transaction a partition saw was ended by a marker).
 //!
 //! On the transaction coordinator: the producer epochs it hands out (InitProducerId
 //! answered NONE) only grow per producer id, across failovers; the current coordinator (it
@@ -284,6 +286,12 @@ impl TxnChecker {
                 }
                 _ => {}
             }
+        }
+        if fin && lso < hw && taint == u64::MAX {
+            return Err(Violation(format!(
+                "p{p}: a transaction still holds the last stable offset at {lso} (HW {hw}) \
+                 after the run: no marker ended it (a hanging transaction)"
+            )));
         }
         if fin {
             for (t, txn) in &self.txns {
