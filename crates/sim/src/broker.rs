@@ -10,9 +10,13 @@ use vltava_replication::{
     ReplicaConfig, Role,
 };
 
+use crate::batch::Batch;
 use crate::coordinator::SimCoordinator;
 use crate::log::{Rec, SimLog};
 use crate::net::{CONTROLLER, FetchBody, Msg};
+use crate::producers::PartitionProducers;
+use crate::txn_coordinator::SimTxnCoordinator;
+use vltava_coordinator::codes;
 use vltava_testkit::rng::SplitMix64;
 
 /// Most records one fetch response carries.
@@ -48,6 +52,15 @@ pub enum Appended {
     Waiting { offset: u64 },
 }
 
+/// What became of a producer's batch at the leader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Produced {
+    /// A retry of the batch at `offset`: nothing written.
+    Duplicate { offset: u64 },
+    /// Appended (or refused by the append).
+    Appended(Appended),
+}
+
 /// One partition on one broker.
 #[derive(Debug)]
 pub struct PartReplica {
@@ -55,6 +68,8 @@ pub struct PartReplica {
     pub replica: Replica,
     /// Its log.
     pub log: SimLog,
+    /// The producer state of its log.
+    pub producers: PartitionProducers,
     hw_checkpoint: u64,
     fetch_sent: Option<(FetchPosition, u64)>,
     alter_sent_ms: u64,
@@ -81,6 +96,9 @@ pub struct SimBroker {
     pub sync_each_append: bool,
     /// The group coordinator, when the world simulates it (a restart builds a fresh one).
     pub coordinator: Option<SimCoordinator>,
+    /// The transaction coordinator, when the world simulates it (a restart builds a fresh
+    /// one).
+    pub txn_coordinator: Option<SimTxnCoordinator>,
     config: ReplicaConfig,
     last_register_ms: u64,
     last_heartbeat_ms: u64,
@@ -93,6 +111,7 @@ impl SimBroker {
             .map(|_| PartReplica {
                 replica: Replica::new(id, config, 0, 0),
                 log: SimLog::default(),
+                producers: PartitionProducers::default(),
                 hw_checkpoint: 0,
                 fetch_sent: None,
                 alter_sent_ms: 0,
@@ -107,6 +126,7 @@ impl SimBroker {
             parts,
             sync_each_append: false,
             coordinator: None,
+            txn_coordinator: None,
             config,
             last_register_ms: 0,
             last_heartbeat_ms: 0,
@@ -130,10 +150,14 @@ impl SimBroker {
         if let Some(c) = &mut self.coordinator {
             *c = SimCoordinator::new(now);
         }
+        if let Some(c) = &mut self.txn_coordinator {
+            *c = SimTxnCoordinator::new(now);
+        }
         self.incarnation += 1;
         for p in &mut self.parts {
             let end = p.log.end();
             p.replica = Replica::new(self.id, self.config, end, p.hw_checkpoint.min(end));
+            p.producers = PartitionProducers::rebuild(&p.log, p.replica.high_watermark());
             p.fetch_sent = None;
             p.waiting.clear();
         }
@@ -177,8 +201,11 @@ impl SimBroker {
         }
         let epoch = part.replica.leader_epoch();
         let first = part.log.end();
+        let hw = part.replica.high_watermark();
         for &value in values {
-            part.log.append(Rec { epoch, value });
+            let rec = Rec { epoch, value };
+            part.producers.apply(rec, part.log.end(), hw);
+            part.log.append(rec);
         }
         let offset = part.log.end() - 1;
         let rec = Rec {
@@ -210,6 +237,64 @@ impl SimBroker {
             }
             Ok(ProduceWait::Done(Err(_))) | Err(_) => Appended::Done { ok: false, offset },
         }
+    }
+
+    /// A producer's one-record batch `value` to partition `p` with acks=all, as the leader's
+    /// produce path takes it: refused below min.insync.replicas or when not the leader,
+    /// then checked against the producer state (a retry of a batch in the log is answered
+    /// with its offset, unwritten), then appended. `Err`: the error code.
+    pub fn produce_batch(
+        &mut self,
+        p: usize,
+        value: u64,
+        now: u64,
+        out: &mut Out,
+    ) -> Result<Produced, i16> {
+        let part = self.parts.get(p).ok_or(codes::NOT_LEADER_OR_FOLLOWER)?;
+        part.replica.check_append(Acks::All).map_err(|e| e.code())?;
+        let rec = Rec {
+            epoch: part.replica.leader_epoch(),
+            value,
+        };
+        if let Some(offset) = part.producers.check(rec, part.log.end())? {
+            out.notes.push(format!(
+                "b{} p{p} duplicate {value:#x} of {offset}",
+                self.id
+            ));
+            return Ok(Produced::Duplicate { offset });
+        }
+        Ok(Produced::Appended(self.append(
+            p,
+            &[value],
+            Acks::All,
+            now,
+            out,
+        )))
+    }
+
+    /// Writes the COMMIT/ABORT marker `value` on partition `p` as its leader (Kafka's
+    /// `appendRecords` of a control batch with acks=-1, checked against the producer's
+    /// epoch and the coordinator epoch of its last marker). `Err`: the error code.
+    pub fn write_marker(
+        &mut self,
+        p: usize,
+        value: u64,
+        now: u64,
+        out: &mut Out,
+    ) -> Result<Appended, i16> {
+        let part = self.parts.get(p).ok_or(codes::NOT_LEADER_OR_FOLLOWER)?;
+        part.replica.check_append(Acks::All).map_err(|e| e.code())?;
+        if let Some(Batch::Marker {
+            producer_id,
+            epoch,
+            coordinator_epoch,
+            ..
+        }) = Batch::decode(value)
+        {
+            part.producers
+                .check_marker(producer_id, epoch, coordinator_epoch)?;
+        }
+        Ok(self.append(p, &[value], Acks::All, now, out))
     }
 
     /// Periodic work at `now`: replica ticks, fetches, resends, heartbeats.
@@ -342,7 +427,13 @@ impl SimBroker {
             | Msg::OffsetCommit { .. }
             | Msg::OffsetFetch { .. }
             | Msg::CommitAnswer { .. }
-            | Msg::FetchAnswer { .. } => {}
+            | Msg::FetchAnswer { .. }
+            | Msg::TxnRequest { .. }
+            | Msg::TxnAnswer { .. }
+            | Msg::Produce { .. }
+            | Msg::ProduceAnswer { .. }
+            | Msg::WriteMarker { .. }
+            | Msg::MarkerAnswer { .. } => {}
         }
     }
 
@@ -429,7 +520,9 @@ impl SimBroker {
                 records,
                 high_watermark,
             } => {
+                let hw = part.replica.high_watermark();
                 for rec in records {
+                    part.producers.apply(rec, part.log.end(), hw);
                     part.log.append(rec);
                 }
                 if self.sync_each_append {
@@ -483,6 +576,8 @@ impl SimBroker {
                         part.log.end()
                     ));
                     part.log.truncate(offset);
+                    part.producers =
+                        PartitionProducers::rebuild(&part.log, part.replica.high_watermark());
                 }
                 // The simulated logs never lose their start (no retention), so no leader
                 // answers out of range below it.

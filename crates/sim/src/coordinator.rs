@@ -10,10 +10,9 @@
 //! value bytes) is given a fresh id in the run's [`RecordTable`], replication copies ids,
 //! and a loading coordinator turns the ids of its log back into records.
 
-use std::collections::VecDeque;
-
 use vltava_coordinator::{Effect, GroupConfig, GroupCoordinator, GroupRequest, RawRecord};
 
+use crate::append_queue::AppendQueue;
 use crate::log::SimLog;
 
 /// The coordinator's one partition of `__consumer_offsets`.
@@ -41,22 +40,13 @@ impl RecordTable {
     }
 }
 
-/// One issued append, waiting for its outcome or for the appends before it.
-#[derive(Debug)]
-struct PendingAppend {
-    append_id: u64,
-    /// The id of its last record (how the broker names the write's completion).
-    last_record: u64,
-    outcome: Option<bool>,
-}
-
 /// One broker's group coordinator and its driver state.
 #[derive(Debug)]
 pub struct SimCoordinator {
     core: GroupCoordinator,
     /// The leader epoch this coordinator was elected at, while its replica leads.
     elected: Option<i32>,
-    appends: VecDeque<PendingAppend>,
+    appends: AppendQueue,
 }
 
 impl SimCoordinator {
@@ -72,7 +62,7 @@ impl SimCoordinator {
         SimCoordinator {
             core,
             elected: None,
-            appends: VecDeque::new(),
+            appends: AppendQueue::default(),
         }
     }
 
@@ -139,48 +129,32 @@ impl SimCoordinator {
     /// An [`Effect::Append`] was issued as a write whose last record is `last_record`,
     /// with its outcome when already known (refused, or answered at once).
     pub fn issued(&mut self, append_id: u64, last_record: u64, outcome: Option<bool>) {
-        self.appends.push_back(PendingAppend {
-            append_id,
-            last_record,
-            outcome,
-        });
+        let outcome = outcome.map(|ok| if ok { Ok(()) } else { Err(0) });
+        self.appends.issued(append_id, last_record, outcome);
     }
 
     /// The write whose last record is `last_record` completed (`ok`: the high watermark
     /// covers it). Whether it was one of this coordinator's.
     pub fn write_completed(&mut self, last_record: u64, ok: bool) -> bool {
-        match self
-            .appends
-            .iter_mut()
-            .find(|a| a.last_record == last_record && a.outcome.is_none())
-        {
-            Some(a) => {
-                a.outcome = Some(ok);
-                true
-            }
-            None => false,
-        }
+        let outcome = if ok { Ok(()) } else { Err(0) };
+        self.appends.completed(last_record, outcome)
     }
 
     /// Completes the appends whose outcome is known, in issue order (a later one waits for
     /// the earlier ones, as the driver's commit waiter does).
     pub fn complete_ready(&mut self, now: u64) -> Vec<Effect> {
         let mut out = Vec::new();
-        while let Some(PendingAppend {
-            append_id,
-            outcome: Some(ok),
-            ..
-        }) = self.appends.front()
-        {
-            let (append_id, ok) = (*append_id, *ok);
-            self.appends.pop_front();
-            out.extend(self.core.complete_append(append_id, ok, ms(now)));
+        while let Some((append_id, outcome)) = self.appends.pop_ready() {
+            out.extend(
+                self.core
+                    .complete_append(append_id, outcome.is_ok(), ms(now)),
+            );
         }
         out
     }
 }
 
 /// Simulated ms as the coordinator's clock.
-fn ms(now: u64) -> i64 {
+pub(crate) fn ms(now: u64) -> i64 {
     i64::try_from(now).unwrap_or(i64::MAX)
 }

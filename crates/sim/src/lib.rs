@@ -7,9 +7,14 @@
 //! delays, reorders and partitions; a clock; producers (acks=all and acks=1); crashes and
 //! restarts. With [`Options::offsets`] (every seed the runner runs) a third partition plays
 //! `__consumer_offsets` and each broker runs the real group coordinator over it
-//! ([`coordinator`]) for a client committing and fetching offsets ([`committer`]). The
-//! invariants ([`invariants`], [`offsets_check`]) are checked after every delivered message
-//! and every step. [`run_seed`] runs one seed; a failure names the seed to rerun with a
+//! ([`coordinator`]) for a client committing and fetching offsets ([`committer`]). With
+//! [`Options::txn`] (every seed the runner runs) one more partition plays
+//! `__transaction_state`, each broker runs the real transaction coordinator over it
+//! ([`txn_coordinator`]), leaders keep the broker's producer state ([`producers`]), and an
+//! idempotent and a transactional producer ([`idempotent_producer`], [`txn_producer`])
+//! write to the data partitions. The invariants ([`invariants`], [`offsets_check`],
+//! [`txn_check`]) are checked after every delivered message and every step (the
+//! read_committed ones every 50 steps and at the end). [`run_seed`] runs one seed; a failure names the seed to rerun with a
 //! trace.
 //!
 //! Deviation from the real controller, on purpose: by default a restarted broker's
@@ -19,16 +24,24 @@
 //! write different records at offsets its followers already hold (bug found by this
 //! simulation, seed 28; [`Options::vltava_reregistration`] reproduces it).
 
+pub mod append_queue;
+pub mod batch;
 pub mod broker;
 pub mod committer;
 pub mod controller;
 pub mod coordinator;
+pub mod idempotent_producer;
 pub mod invariants;
 pub mod log;
 pub mod net;
 pub mod offsets_check;
+pub mod producers;
 pub mod quorum;
 pub mod runner;
+pub mod txn_check;
+pub mod txn_coordinator;
+pub mod txn_producer;
+pub mod txn_wire;
 pub mod world;
 
 pub use invariants::Violation;

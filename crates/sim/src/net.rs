@@ -8,6 +8,7 @@ use vltava_replication::{
 };
 
 use crate::log::Rec;
+use crate::txn_wire::TxnReq;
 use vltava_testkit::rng::SplitMix64;
 
 /// The controller's node id on the simulated network.
@@ -86,6 +87,42 @@ pub enum Msg {
         request_id: u64,
         error: i16,
         offsets: Vec<(i32, i64)>,
+    },
+    /// Producer → broker: a request to the transaction coordinator.
+    TxnRequest { request_id: u64, req: TxnReq },
+    /// Broker → producer: its error, and an InitProducerId's producer id and epoch.
+    TxnAnswer {
+        request_id: u64,
+        error: i16,
+        producer_id: i64,
+        producer_epoch: i16,
+    },
+    /// Producer → leader: a one-record batch (acks=all) to a data partition.
+    Produce {
+        request_id: u64,
+        partition: usize,
+        value: u64,
+    },
+    /// Leader → producer: the error, or the batch's offset.
+    ProduceAnswer {
+        request_id: u64,
+        error: i16,
+        offset: u64,
+    },
+    /// Transaction coordinator's broker → leader: WriteTxnMarkers of one marker (its
+    /// value) on one partition; `incarnation` names the coordinator's broker incarnation.
+    WriteMarker {
+        marker_id: u64,
+        incarnation: u32,
+        partition: usize,
+        value: u64,
+    },
+    /// Leader → coordinator's broker: the marker's error code once written (or not).
+    MarkerAnswer {
+        marker_id: u64,
+        incarnation: u32,
+        partition: usize,
+        error: i16,
     },
 }
 

@@ -5,6 +5,7 @@
 //! (`__consumer_offsets`) for a committing client ([`group`]).
 
 mod group;
+mod txn;
 
 use std::collections::BTreeMap;
 
@@ -28,6 +29,9 @@ const LAG_TIME_MS: u64 = 1_000;
 /// The controller republishes metadata this often (messages may be lost).
 const METADATA_MS: u64 = 100;
 
+/// A partition's leader and leader epoch in the controller's image.
+type Leader = (Option<i32>, i32);
+
 /// Choices of a run beyond its seed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Options {
@@ -42,18 +46,24 @@ pub struct Options {
     /// broker runs the real coordinator, a client commits and fetches offsets. Off: the
     /// replication-only model the named regression seeds ran with.
     pub offsets: bool,
+    /// Simulate transactions: one more partition plays `__transaction_state`, each broker
+    /// runs the real transaction coordinator, an idempotent and a transactional producer
+    /// write to the data partitions ([`txn`]).
+    pub txn: bool,
 }
 
 impl Options {
     /// The options the seed runner gives `seed`: odd seeds run vltava-raft's own
     /// registration rule (fence a live broker, then register), even seeds Kafka's (refuse
     /// it while its session lasts); seeds 2 and 3 modulo 4 rebalance leaders; every seed
-    /// simulates the group coordinator. A rerun of one seed uses the same choice.
+    /// simulates the group coordinator and transactions. A rerun of one seed uses the same
+    /// choice.
     pub fn for_seed(seed: u64) -> Options {
         Options {
             vltava_reregistration: seed % 2 == 1,
             preferred_rebalance: seed % 4 >= 2,
             offsets: true,
+            txn: true,
         }
     }
 }
@@ -92,6 +102,24 @@ pub struct Stats {
     /// OffsetFetch answers of the current coordinator below an earlier answer: an offset
     /// read before it was committed, then lost with the uncommitted tail it came from.
     pub regressed_offset_fetches: u64,
+    /// Transactions whose EndTxn(commit) was answered.
+    pub txn_commits_acked: u64,
+    /// Transactions whose EndTxn(abort) was answered.
+    pub txn_aborts_acked: u64,
+    /// Transactions the producer gave up (fenced, restarted, timed out).
+    pub txns_abandoned: u64,
+    /// Producer epochs handed out to the transactional producer.
+    pub txn_epochs: u64,
+    /// Transaction coordinator loads, and those on another broker than the previous one.
+    pub txn_coordinator_loads: u64,
+    /// Transaction coordinator failovers.
+    pub txn_coordinator_failovers: u64,
+    /// Producer batches a leader answered as duplicates of one in its log.
+    pub duplicates_answered: u64,
+    /// Markers written (answered NONE to a coordinator).
+    pub markers_written: u64,
+    /// Producer batches checked in committed logs.
+    pub producer_batches_checked: u64,
 }
 
 /// The simulated cluster.
@@ -116,6 +144,9 @@ pub struct World {
     stats: Stats,
     trace: Option<Vec<String>>,
     group: Option<group::GroupSim>,
+    txn: Option<txn::TxnSim>,
+    /// The image's (leader, leader epoch) per partition, at a metadata offset.
+    leaders_at: Option<(u64, Vec<Leader>)>,
 }
 
 impl World {
@@ -136,7 +167,7 @@ impl World {
         };
         let net = Network::new(rng.range(0, 50), rng.range(1, 40));
         let now = 1_000;
-        let partitions = PARTITIONS + usize::from(options.offsets);
+        let partitions = PARTITIONS + usize::from(options.offsets) + usize::from(options.txn);
         let mut controller = SimController::new(&BROKERS, partitions, SESSION_TIMEOUT_MS, now);
         controller.refuse_live_reregistration = !options.vltava_reregistration;
         controller.preferred_rebalance = options.preferred_rebalance;
@@ -167,8 +198,11 @@ impl World {
             stats: Stats::default(),
             trace: trace.then(Vec::new),
             group: options.offsets.then(group::GroupSim::default),
+            txn: options.txn.then(txn::TxnSim::new),
+            leaders_at: None,
         };
         world.install_coordinators();
+        world.install_txn_coordinators();
         let (drop, delay) = (world.net.drop_per_mille, world.net.max_delay_ms);
         let fsync = if sync_each_append {
             "every append"
@@ -203,6 +237,17 @@ impl World {
             stats.stale_offset_fetches = g.checker.stale_fetches;
             stats.regressed_offset_fetches = g.checker.regressed_fetches;
         }
+        if let Some(t) = &self.txn {
+            stats.txn_commits_acked = t.checker.commits_acked;
+            stats.txn_aborts_acked = t.checker.aborts_acked;
+            stats.txns_abandoned = t.checker.abandoned;
+            stats.txn_epochs = t.checker.epochs;
+            stats.txn_coordinator_loads = t.loads;
+            stats.txn_coordinator_failovers = t.failovers;
+            stats.duplicates_answered = t.duplicates;
+            stats.markers_written = t.markers_written;
+            stats.producer_batches_checked = t.checker.batches_checked;
+        }
         stats
     }
 
@@ -232,7 +277,8 @@ impl World {
             self.note(|| format!("p{p} ACK acks=all {rec:?} at {offset}"));
             self.checker.on_acked(p, offset, rec);
         }
-        self.writes_completed(from, &out.acked, &out.failed)
+        self.writes_completed(from, &out.acked, &out.failed)?;
+        self.txn_writes_completed(from, &out.acked, &out.failed)
     }
 
     fn publish_metadata(&mut self) {
@@ -313,9 +359,23 @@ impl World {
             .collect()
     }
 
+    /// The checks at the end of a step.
     fn check(&mut self) -> Result<(), Violation> {
-        let leaders = self.leaders();
-        self.checker.check(&self.brokers, &leaders)
+        self.check_changed(None)
+    }
+
+    /// The checks after a change of broker `changed` only (`None`: any): the image's
+    /// leaders are computed again only when the image changed (its metadata offset moved).
+    fn check_changed(&mut self, changed: Option<i32>) -> Result<(), Violation> {
+        let offset = self.controller.offset();
+        if self.leaders_at.as_ref().is_none_or(|(o, _)| *o != offset) {
+            self.leaders_at = Some((offset, self.leaders()));
+        }
+        let leaders = self
+            .leaders_at
+            .as_ref()
+            .map_or(&[][..], |(_, l)| l.as_slice());
+        self.checker.check_changed(&self.brokers, leaders, changed)
     }
 
     /// One step: time moves, due messages arrive, nodes tick, maybe a fault or a produce.
@@ -329,13 +389,18 @@ impl World {
                 self.deliver_to_controller(from, msg);
             } else if self.group.is_some() && self.deliver_group_msg(to, &msg)? {
                 // A client request, served by the broker's coordinator, or an answer.
+            } else if self.txn.is_some() && self.deliver_txn_msg(from, to, &msg)? {
+                // A producer's request or answer, or a transaction marker.
             } else if let Some(i) = self.brokers.iter().position(|b| b.id == to && b.alive) {
                 let mut out = Out::default();
                 self.brokers[i].on_message(from, msg, self.now, &mut out);
                 self.absorb(to, out)?;
                 self.sync_coordinator(i)?;
+                self.sync_txn_coordinator(i)?;
             }
-            self.check()?;
+            // Only the recipient of a message changed (the controller and the clients
+            // hold no replica).
+            self.check_changed(Some(to))?;
         }
         let fenced = self.controller.expire_sessions(self.now);
         if !fenced.is_empty() {
@@ -361,6 +426,7 @@ impl World {
             self.tick_coordinators()?;
             self.client_step();
         }
+        self.txn_step()?;
         self.check()
     }
 
@@ -431,6 +497,10 @@ impl World {
             let mut nodes = vec![BROKERS[0], BROKERS[1], BROKERS[2], CONTROLLER];
             if self.group.is_some() {
                 nodes.push(crate::committer::CLIENT);
+            }
+            if self.txn.is_some() {
+                nodes.push(crate::idempotent_producer::IDEMPOTENT_PRODUCER);
+                nodes.push(crate::txn_producer::TXN_PRODUCER);
             }
             let a = nodes[self.rng.index(nodes.len())];
             let b = nodes[self.rng.index(nodes.len())];
@@ -522,6 +592,7 @@ impl World {
                 )));
             }
         }
-        self.check_group_final()
+        self.check_group_final()?;
+        self.check_txn(true)
     }
 }

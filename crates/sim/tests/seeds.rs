@@ -37,7 +37,34 @@ fn many_seeds() {
          one (an unacknowledged offset read from a loaded uncommitted tail, then lost)",
         started.elapsed()
     );
+    let sum = |f: fn(&vltava_sim::Stats) -> u64| stats.iter().map(f).sum::<u64>();
+    eprintln!(
+        "transactions: {} commits and {} aborts acknowledged, {} abandoned, {} producer epochs \
+         handed out, {} coordinator loads ({} on another broker), {} markers written, {} \
+         retried batches answered as duplicates, {} producer batches checked in committed logs",
+        sum(|s| s.txn_commits_acked),
+        sum(|s| s.txn_aborts_acked),
+        sum(|s| s.txns_abandoned),
+        sum(|s| s.txn_epochs),
+        sum(|s| s.txn_coordinator_loads),
+        sum(|s| s.txn_coordinator_failovers),
+        sum(|s| s.markers_written),
+        sum(|s| s.duplicates_answered),
+        sum(|s| s.producer_batches_checked),
+    );
     assert!(acked > 0, "the workload acknowledged nothing");
+    assert!(
+        sum(|s| s.txn_commits_acked) > 0,
+        "no transaction commit acknowledged"
+    );
+    assert!(
+        seeds < 20 || sum(|s| s.duplicates_answered) > 0,
+        "no retried batch was answered as a duplicate"
+    );
+    assert!(
+        seeds < 20 || sum(|s| s.txn_coordinator_failovers) > 0,
+        "the transaction coordinator never moved to another broker"
+    );
     assert!(commits > 0, "no offset commit was acknowledged");
     assert!(
         seeds < 20 || failovers > 0,
@@ -80,6 +107,27 @@ fn the_group_coordinator_takes_part() {
     );
 }
 
+/// Transactions are part of the runs: across a few seeds, commits and aborts are
+/// acknowledged, leaders answer retried batches as duplicates, markers are written, and
+/// the transaction coordinator is loaded on another broker after a failover.
+#[test]
+fn transactions_take_part() {
+    let stats = run_seeds(0..20, run).unwrap_or_else(|e| panic!("{e}"));
+    let sum = |f: fn(&vltava_sim::Stats) -> u64| stats.iter().map(f).sum::<u64>();
+    assert!(sum(|s| s.txn_commits_acked) > 20, "commits: {stats:?}");
+    assert!(sum(|s| s.txn_aborts_acked) > 5, "aborts: {stats:?}");
+    assert!(sum(|s| s.duplicates_answered) > 0, "duplicates: {stats:?}");
+    assert!(sum(|s| s.markers_written) > 50, "markers: {stats:?}");
+    assert!(
+        sum(|s| s.txn_coordinator_failovers) > 0,
+        "failovers: {stats:?}"
+    );
+    assert!(
+        sum(|s| s.producer_batches_checked) > 500,
+        "batches: {stats:?}"
+    );
+}
+
 /// Regression for the bug seed 28 found in vltava-raft's `register_and_elect`: a leader
 /// restarted within its session re-registered, kept leading in the same leader epoch with a
 /// lost unsynced tail, and wrote other records at offsets a follower already held in that
@@ -91,6 +139,7 @@ fn seed_28_reregistration_with_vltavas_controller_rule() {
         vltava_reregistration: true,
         preferred_rebalance: false,
         offsets: false,
+        txn: false,
     };
     if let Err(failure) = vltava_sim::run_seed_with(28, false, options) {
         panic!("{failure}");
@@ -125,6 +174,7 @@ fn seeds_that_found_model_gaps() {
         let options = Options {
             preferred_rebalance: false,
             offsets: false,
+            txn: false,
             ..Options::for_seed(seed)
         };
         if let Err(failure) = run_seed_with(seed, false, options) {
@@ -144,6 +194,7 @@ fn seed_4_a_follower_ahead_of_the_new_leader_rejoins() {
     // As it ran when it failed: before the group coordinator was simulated.
     let options = Options {
         offsets: false,
+        txn: false,
         ..Options::for_seed(4)
     };
     if let Err(failure) = run_seed_with(4, false, options) {
