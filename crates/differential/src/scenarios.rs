@@ -53,6 +53,7 @@ pub const SCENARIOS: &[&str] = &[
     "idempotence",
     "transactions",
     "recorded_clients",
+    "every_api",
 ];
 
 /// Runs scenario `name` on `s`; `captures` holds the recorded client frames.
@@ -65,6 +66,7 @@ pub async fn run(name: &str, s: &mut Session, captures: &std::path::Path) -> Res
         "group" => group(s).await,
         "idempotence" => idempotence(s).await,
         "transactions" => transactions(s).await,
+        "every_api" => crate::every_api::every_api(s).await,
         _ => bail!("no scenario {name}"),
     }
 }
@@ -176,7 +178,7 @@ async fn wait_until_gone(s: &mut Session, name: &str) -> Result<()> {
 }
 
 /// The id this broker gave `name`.
-async fn topic_id(s: &mut Session, name: &str) -> Result<Uuid> {
+pub(crate) async fn topic_id(s: &mut Session, name: &str) -> Result<Uuid> {
     let m = s.call(metadata(&[name])).await?;
     match m.topics.first() {
         Some(t) if t.error_code == 0 => Ok(t.topic_id),
@@ -186,7 +188,7 @@ async fn topic_id(s: &mut Session, name: &str) -> Result<Uuid> {
 
 /// A batch of `count` records `k{first+i}` = `v{first+i}` with timestamps `TIMESTAMP + i`,
 /// written by producer `(id, epoch)` from `sequence` (-1, -1, -1: no producer).
-fn batch(first: usize, count: usize, producer: (i64, i16, i32)) -> Result<Bytes> {
+pub(crate) fn batch(first: usize, count: usize, producer: (i64, i16, i32)) -> Result<Bytes> {
     batch_of(first, count, producer, false)
 }
 
@@ -217,7 +219,7 @@ fn batch_of(
     Ok(b.build()?)
 }
 
-fn produce(name: &str, partition: i32, acks: i16, records: Bytes) -> ProduceRequest {
+pub(crate) fn produce(name: &str, partition: i32, acks: i16, records: Bytes) -> ProduceRequest {
     ProduceRequest {
         acks,
         timeout_ms: 30_000,
