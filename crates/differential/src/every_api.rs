@@ -4,12 +4,16 @@
 //! that name topics, once aimed at topics created identically on both first. Each answer
 //! (or the lack of one: [`crate::raw`]) is recorded normalised.
 
-use anyhow::Result;
+use anyhow::{Result, bail};
+use vltava_protocol::messages::InitProducerIdRequest;
 use vltava_protocol::{ApiKey, RequestBody};
 
 use crate::random_requests::{Targets, aim, body_for};
 use crate::raw::exchange;
-use crate::scenarios::{batch, create_topics, produce, topic_id, wait_for_leaders};
+use crate::scenarios::{
+    Settle, batch, create_topics, find_coordinator, produce, topic_id, wait_for_coordinator,
+    wait_for_leaders,
+};
 use crate::session::Session;
 
 /// APIs left out: SASL, ACL and SCRAM ones (their own tests cover them, and their answers
@@ -36,6 +40,53 @@ const PARTITIONS: i32 = 3;
 /// Records written to each partition of the target topics before the requests.
 const RECORDS: usize = 4;
 
+/// Writes [`RECORDS`] records to `name`-`partition`, retrying while the broker is not
+/// its leader yet (Kafka answers NOT_LEADER_OR_FOLLOWER for a moment after Metadata
+/// names it).
+async fn write_records(s: &mut Session, name: &str, partition: i32) -> Result<()> {
+    let settle = Settle::start();
+    loop {
+        let records = batch(0, RECORDS, (-1, -1, -1))?;
+        let r = s.call(produce(name, partition, -1, records)).await?;
+        let answers = r.responses.iter().flat_map(|t| &t.partition_responses);
+        match answers.map(|p| p.error_code).find(|code| *code != 0) {
+            None => return Ok(()),
+            Some(6) => {}
+            Some(code) => bail!("{name}-{partition}: produce error {code}"),
+        }
+        settle
+            .wait(|| format!("{name}-{partition}: no leader to write to"))
+            .await?;
+    }
+}
+
+/// Waits until the group and transaction coordinators answer (their internal topics
+/// created and loaded), so the random requests meet a ready coordinator whether or not
+/// other scenarios ran first.
+async fn coordinators_ready(s: &mut Session, topic: &str) -> Result<()> {
+    wait_for_coordinator(s, "every-api-group", topic).await?;
+    let mut find = find_coordinator(s, "every-api-txn");
+    find.key_type = 1;
+    let init = InitProducerIdRequest {
+        transactional_id: Some("every-api-txn".into()),
+        transaction_timeout_ms: 60_000,
+        producer_id: -1,
+        producer_epoch: -1,
+        ..Default::default()
+    };
+    let settle = Settle::start();
+    loop {
+        s.call(find.clone()).await?;
+        let code = s.call(init.clone()).await?.error_code;
+        if code == 0 {
+            return Ok(());
+        }
+        settle
+            .wait(|| format!("no transaction coordinator (last error {code})"))
+            .await?;
+    }
+}
+
 /// Sends `body` at `version` to `addr` and records the request and the answer.
 async fn send(s: &mut Session, addr: &str, step: &str, version: i16, body: &RequestBody) {
     let answer = exchange(addr, version, body).await;
@@ -57,6 +108,10 @@ pub async fn every_api(s: &mut Session) -> Result<()> {
         "supported_features",
         "finalized_features",
         "finalized_features_epoch",
+        // Each broker's own data directory and disk.
+        "log_dir",
+        "total_bytes",
+        "usable_bytes",
     ]);
     s.lists_unordered();
     let mut t = Targets {
@@ -77,16 +132,11 @@ pub async fn every_api(s: &mut Session) -> Result<()> {
     }
     for name in [&t.topic, &t.scratch] {
         for partition in 0..PARTITIONS {
-            s.call(produce(
-                name,
-                partition,
-                -1,
-                batch(0, RECORDS, (-1, -1, -1))?,
-            ))
-            .await?;
+            write_records(s, name, partition).await?;
         }
     }
     t.topic_id = topic_id(s, &t.topic).await?;
+    coordinators_ready(s, &t.topic).await?;
     let addr = s.addr().to_owned();
     let apis: Vec<(ApiKey, i16)> = s
         .shared()

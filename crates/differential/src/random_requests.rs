@@ -150,6 +150,10 @@ pub fn aim(body: &mut RequestBody, t: &Targets, seed: u64) -> bool {
             p.assign(&mut d.partition_data, |x, i| x.index = i);
         }),
         RequestBody::Fetch(r) => {
+            // As a consumer fetches: no session, a known isolation level.
+            r.session_id = 0;
+            r.session_epoch = -1;
+            r.isolation_level &= 1;
             r.forgotten_topics_data.clear();
             first_only(&mut r.topics, |d| {
                 d.topic = name();
@@ -157,10 +161,13 @@ pub fn aim(body: &mut RequestBody, t: &Targets, seed: u64) -> bool {
                 p.assign(&mut d.partitions, |x, i| x.partition = i);
             })
         }
-        RequestBody::ListOffsets(r) => first_only(&mut r.topics, |d| {
-            d.name = name();
-            p.assign(&mut d.partitions, |x, i| x.partition_index = i);
-        }),
+        RequestBody::ListOffsets(r) => {
+            r.isolation_level &= 1;
+            first_only(&mut r.topics, |d| {
+                d.name = name();
+                p.assign(&mut d.partitions, |x, i| x.partition_index = i);
+            })
+        }
         RequestBody::Metadata(r) => {
             r.topics = Some(vec![MetadataRequestTopic {
                 name: Some(name()),

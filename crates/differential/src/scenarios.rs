@@ -74,25 +74,25 @@ pub async fn run(name: &str, s: &mut Session, captures: &std::path::Path) -> Res
 /// Base timestamp of every record sent (fixed, so stored batches are byte-equal).
 const TIMESTAMP: i64 = 1_700_000_000_000;
 /// How long a wait for metadata to settle may take.
-const SETTLE: Duration = Duration::from_secs(30);
+pub(crate) const SETTLE: Duration = Duration::from_secs(30);
 /// Pause between the polls of a wait.
 const POLL: Duration = Duration::from_millis(100);
 
 /// A wait for a broker's state to settle (leaders elected, a coordinator loaded, a marker
 /// written): [`Settle::wait`] pauses one poll, or fails once [`SETTLE`] has passed.
-struct Settle {
+pub(crate) struct Settle {
     until: Instant,
 }
 
 impl Settle {
-    fn start() -> Settle {
+    pub(crate) fn start() -> Settle {
         Settle {
             until: Instant::now() + SETTLE,
         }
     }
 
     /// Pauses before the next poll; past the deadline, fails with `what()`.
-    async fn wait(&self, what: impl FnOnce() -> String) -> Result<()> {
+    pub(crate) async fn wait(&self, what: impl FnOnce() -> String) -> Result<()> {
         if Instant::now() > self.until {
             bail!("{} (waited {SETTLE:?})", what());
         }
@@ -544,7 +544,7 @@ fn offset_fetch(s: &Session, group: &str, topic: &str, partitions: &[i32]) -> Of
 }
 
 /// FindCoordinator of `group`: as a list of keys from v4, one key before.
-fn find_coordinator(s: &Session, group: &str) -> FindCoordinatorRequest {
+pub(crate) fn find_coordinator(s: &Session, group: &str) -> FindCoordinatorRequest {
     let batched = s.version(ApiKey::FindCoordinator) >= 4;
     FindCoordinatorRequest {
         key: if batched { "".into() } else { group.into() },
@@ -561,7 +561,7 @@ fn find_coordinator(s: &Session, group: &str) -> FindCoordinatorRequest {
 /// Waits until `group`'s coordinator is named and has loaded its partition: Kafka answers
 /// NOT_COORDINATOR (or COORDINATOR_LOAD_IN_PROGRESS) for a while after FindCoordinator
 /// names it.
-async fn wait_for_coordinator(s: &mut Session, group: &str, topic: &str) -> Result<()> {
+pub(crate) async fn wait_for_coordinator(s: &mut Session, group: &str, topic: &str) -> Result<()> {
     let settle = Settle::start();
     loop {
         let r = s.call(find_coordinator(s, group)).await?;
