@@ -42,7 +42,9 @@ use crate::metadata_cache::MetadataCache;
 const ILLEGAL_SASL_STATE: i16 = 34;
 const UNSUPPORTED_SASL_MECHANISM: i16 = 33;
 const INVALID_REPLICA_ASSIGNMENT: i16 = 39;
-const DELEGATION_TOKEN_AUTH_DISABLED: i16 = 61;
+/// Kafka's answer to a token request on a connection not authenticated with SASL (every
+/// connection to this broker), checked before whether tokens are enabled.
+const DELEGATION_TOKEN_REQUEST_NOT_ALLOWED: i16 = 64;
 const NO_REASSIGNMENT_IN_PROGRESS: i16 = 85;
 const RESOURCE_NOT_FOUND: i16 = 91;
 const DUPLICATE_RESOURCE: i16 = 92;
@@ -65,22 +67,22 @@ const REFUSALS: &[(ApiKey, i16, &str)] = &[
     ),
     (
         ApiKey::CreateDelegationToken,
-        DELEGATION_TOKEN_AUTH_DISABLED,
+        DELEGATION_TOKEN_REQUEST_NOT_ALLOWED,
         NO_TOKENS,
     ),
     (
         ApiKey::RenewDelegationToken,
-        DELEGATION_TOKEN_AUTH_DISABLED,
+        DELEGATION_TOKEN_REQUEST_NOT_ALLOWED,
         NO_TOKENS,
     ),
     (
         ApiKey::ExpireDelegationToken,
-        DELEGATION_TOKEN_AUTH_DISABLED,
+        DELEGATION_TOKEN_REQUEST_NOT_ALLOWED,
         NO_TOKENS,
     ),
     (
         ApiKey::DescribeDelegationToken,
-        DELEGATION_TOKEN_AUTH_DISABLED,
+        DELEGATION_TOKEN_REQUEST_NOT_ALLOWED,
         NO_TOKENS,
     ),
     (
@@ -124,7 +126,10 @@ const REFUSALS: &[(ApiKey, i16, &str)] = &[
     (ApiKey::RemoveRaftVoter, UNSUPPORTED_VERSION, STATIC_QUORUM),
 ];
 
-const NO_TOKENS: &str = "delegation tokens are not enabled on this broker";
+const NO_TOKENS: &str = "delegation token requests are not allowed on PLAINTEXT or 1-way SSL \
+     channels, nor on token-authenticated ones";
+/// The principal of every connection to this broker (no SASL): Kafka's `User:ANONYMOUS`.
+const ANONYMOUS: (&str, &str) = ("User", "ANONYMOUS");
 const STATIC_QUORUM: &str = "the metadata quorum has a static voter set";
 
 /// How this broker refuses `key`, or `None` when `key` is not answered here.
@@ -164,19 +169,41 @@ pub fn handle(cache: &MetadataCache, body: &RequestBody, version: i16) -> Option
             error_message: msg(r.message),
             ..Default::default()
         }),
-        RequestBody::CreateDelegationToken(_) => {
-            ResponseBody::from(CreateDelegationTokenResponse {
+        RequestBody::CreateDelegationToken(req) => {
+            // As Kafka: the owner asked for (the requester when none), the requester, and
+            // -1 timestamps (found by the differential test against Kafka, every_api).
+            let owner = match &req.owner_principal_name {
+                Some(name) if !name.is_empty() => (req.owner_principal_type.clone(), name.clone()),
+                _ => (
+                    Some(SharedStr::from(ANONYMOUS.0)),
+                    SharedStr::from(ANONYMOUS.1),
+                ),
+            };
+            let mut answer = CreateDelegationTokenResponse {
                 error_code: r.code,
+                principal_type: owner.0.unwrap_or_default(),
+                principal_name: owner.1,
+                issue_timestamp_ms: -1,
+                expiry_timestamp_ms: -1,
+                max_timestamp_ms: -1,
                 ..Default::default()
-            })
+            };
+            // The requester's fields exist from v3.
+            if version >= 3 {
+                answer.token_requester_principal_type = ANONYMOUS.0.into();
+                answer.token_requester_principal_name = ANONYMOUS.1.into();
+            }
+            ResponseBody::from(answer)
         }
         RequestBody::RenewDelegationToken(_) => ResponseBody::from(RenewDelegationTokenResponse {
             error_code: r.code,
+            expiry_timestamp_ms: -1,
             ..Default::default()
         }),
         RequestBody::ExpireDelegationToken(_) => {
             ResponseBody::from(ExpireDelegationTokenResponse {
                 error_code: r.code,
+                expiry_timestamp_ms: -1,
                 ..Default::default()
             })
         }
@@ -296,6 +323,10 @@ pub fn handle(cache: &MetadataCache, body: &RequestBody, version: i16) -> Option
                     .collect(),
                 ..Default::default()
             })
+        }
+        // Nothing to change is a success in Kafka (found by the differential test).
+        RequestBody::UpdateFeatures(req) if req.feature_updates.is_empty() => {
+            ResponseBody::from(UpdateFeaturesResponse::default())
         }
         RequestBody::UpdateFeatures(req) => ResponseBody::from(UpdateFeaturesResponse {
             error_code: r.code,
