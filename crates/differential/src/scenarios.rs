@@ -829,8 +829,35 @@ async fn group(s: &mut Session) -> Result<()> {
 }
 
 /// Waits until `topic`'s partition 0 has a last stable offset of `end` (a transaction's
-/// marker is written after EndTxn answers).
-async fn wait_for_stable_end(s: &mut Session, topic: &str, end: i64) -> Result<()> {
+/// marker is written after EndTxn answers), then until the coordinator has recorded the
+/// transaction `id` complete (it does so after the markers are written: a retried EndTxn
+/// before that is CONCURRENT_TRANSACTIONS on either broker, depending on timing).
+async fn wait_for_stable_end(s: &mut Session, topic: &str, end: i64, id: &str) -> Result<()> {
+    wait_for_stable_offset(s, topic, end).await?;
+    let settle = Settle::start();
+    loop {
+        let r = s
+            .call(DescribeTransactionsRequest {
+                transactional_ids: vec![id.into()],
+                ..Default::default()
+            })
+            .await?;
+        let state = r
+            .transaction_states
+            .first()
+            .map(|t| t.transaction_state.to_string())
+            .unwrap_or_default();
+        if state.starts_with("Complete") {
+            return Ok(());
+        }
+        settle
+            .wait(|| format!("{id}: transaction {state}, not complete"))
+            .await?;
+    }
+}
+
+/// Waits until `topic`'s partition 0 has a last stable offset of `end`.
+async fn wait_for_stable_offset(s: &mut Session, topic: &str, end: i64) -> Result<()> {
     let settle = Settle::start();
     loop {
         let mut req = list_offsets(topic, 0, -1);
@@ -931,7 +958,7 @@ async fn transactions(s: &mut Session) -> Result<()> {
     )
     .await?;
     s.send("commit", end(true, epoch)).await?;
-    wait_for_stable_end(s, T, 4).await?;
+    wait_for_stable_end(s, T, 4, ID).await?;
     s.send("commit again (a retry)", end(true, epoch)).await?;
     s.send("add the partition for a second transaction", add(s))
         .await?;
@@ -941,7 +968,7 @@ async fn transactions(s: &mut Session) -> Result<()> {
     )
     .await?;
     s.send("abort", end(false, epoch)).await?;
-    wait_for_stable_end(s, T, 7).await?;
+    wait_for_stable_end(s, T, 7, ID).await?;
     let mut committed_end = list_offsets(T, 0, -1);
     committed_end.isolation_level = 1;
     s.send("list offsets latest, read_committed", committed_end)
