@@ -6,7 +6,7 @@
 
 use anyhow::{Result, bail};
 use vltava_protocol::messages::InitProducerIdRequest;
-use vltava_protocol::{ApiKey, RequestBody};
+use vltava_protocol::{ApiKey, RequestBody, Uuid};
 
 use crate::random_requests::{Targets, aim, body_for};
 use crate::raw::exchange;
@@ -87,14 +87,29 @@ async fn coordinators_ready(s: &mut Session, topic: &str) -> Result<()> {
     }
 }
 
-/// Sends `body` at `version` to `addr` and records the request and the answer.
-async fn send(s: &mut Session, addr: &str, step: &str, version: i16, body: &RequestBody) {
+/// Sends `body` at `version` to `addr` and records the request and the answer. An aimed
+/// request carries this broker's own id of the target topic (`own_id`), written `_` in the
+/// recorded request as `topic_id` is in answers.
+async fn send(
+    s: &mut Session,
+    addr: &str,
+    step: &str,
+    version: i16,
+    body: &RequestBody,
+    own_id: Uuid,
+) {
     let answer = exchange(addr, version, body).await;
+    let request = format!("{body:?}");
+    let request = if own_id == Uuid::default() {
+        request
+    } else {
+        request.replace(&own_id.to_string(), "_")
+    };
     s.record(
         step,
         body.api_key(),
         version,
-        &format!("{body:?}"),
+        &request,
         answer.map(|r| format!("{r:#?}")).map_err(|e| e.to_string()),
     );
 }
@@ -146,14 +161,16 @@ pub async fn every_api(s: &mut Session) -> Result<()> {
         .collect();
     for (key, version) in apis {
         let body = body_for(key, version, SEED);
-        send(s, &addr, &format!("{} random", key.name()), version, &body).await;
+        let random = format!("{} random", key.name());
+        send(s, &addr, &random, version, &body, Uuid::default()).await;
         // The first seed whose body names a topic to aim (none for APIs without topics).
         let aimed = (SEED + 1..SEED + 1 + AIM_TRIES).find_map(|seed| {
             let mut body = body_for(key, version, seed);
             aim(&mut body, &t, seed).then_some(body)
         });
         if let Some(body) = aimed {
-            send(s, &addr, &format!("{} aimed", key.name()), version, &body).await;
+            let aimed = format!("{} aimed", key.name());
+            send(s, &addr, &aimed, version, &body, t.topic_id).await;
         }
     }
     Ok(())
