@@ -395,6 +395,7 @@ pub async fn serve<S: Transport>(
         principal,
         peer_ip: peer.map(|a| a.ip()),
         listener: listener.name.clone(),
+        sasl: listener.protocol.uses_sasl(),
     });
     let (mut rd, wr) = stream.split_io();
     // The slots bound requests read but not answered, in number and bytes;

@@ -17,11 +17,11 @@ use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
 use crate::authorization::{self, Checked, Post};
 use crate::broker::Broker;
 use crate::handlers::{
-    acls, admin, api_versions, delete_records, describe_client_quotas, describe_cluster,
-    describe_configs, describe_log_dirs, describe_producers, describe_quorum,
+    acls, add_partitions_to_txn, admin, api_versions, delete_records, describe_client_quotas,
+    describe_cluster, describe_configs, describe_log_dirs, describe_producers, describe_quorum,
     describe_scram_credentials, describe_topic_partitions, fetch, find_coordinator,
     init_producer_id, list_offsets, metadata, mutation_quota, offset_commit,
-    offset_for_leader_epoch, produce, security, unsupported, write_txn_markers,
+    offset_for_leader_epoch, produce, security, txn_offset_commit, unsupported, write_txn_markers,
 };
 use crate::listener_endpoints::localize;
 use crate::session::Session;
@@ -155,6 +155,15 @@ async fn dispatch_unlocalized(
         | RequestBody::EndTxn(_)
         | RequestBody::DescribeTransactions(_)
         | RequestBody::ListTransactions(_)) => {
+            let refused = match &body {
+                RequestBody::AddPartitionsToTxn(r) if version <= 3 => {
+                    add_partitions_to_txn::refuse_unknown(&broker.metadata(), r)
+                }
+                _ => None,
+            };
+            if let Some(answer) = refused {
+                return Ok(Some(answer));
+            }
             let Some(txn) = broker.txn_coordinator() else {
                 return Err(Unanswered::NotStarted(key));
             };
@@ -204,11 +213,18 @@ async fn dispatch_unlocalized(
             let cache = broker.metadata();
             offset_commit::handle(&cache, coordinator, (&client_id, &client_host), version, r).await
         }
+        RequestBody::TxnOffsetCommit(r) => {
+            let Some(coordinator) = broker.coordinator() else {
+                return Err(Unanswered::NotStarted(key));
+            };
+            let cache = broker.metadata();
+            txn_offset_commit::handle(&cache, coordinator, (&client_id, &client_host), version, r)
+                .await
+        }
         body @ (RequestBody::JoinGroup(_)
         | RequestBody::SyncGroup(_)
         | RequestBody::Heartbeat(_)
         | RequestBody::LeaveGroup(_)
-        | RequestBody::TxnOffsetCommit(_)
         | RequestBody::OffsetFetch(_)
         | RequestBody::DescribeGroups(_)
         | RequestBody::ListGroups(_)
@@ -233,7 +249,7 @@ async fn dispatch_unlocalized(
         },
         other => match security::handle(&other) {
             Some(b) => b,
-            None => match unsupported::handle(&broker.metadata(), &other, version) {
+            None => match unsupported::handle(&broker.metadata(), &session, &other, version) {
                 Some(b) => b,
                 None => return Err(Unanswered::NotAdvertised(key)),
             },

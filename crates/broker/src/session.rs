@@ -17,6 +17,9 @@ pub struct Session {
     pub peer_ip: Option<IpAddr>,
     /// The listener's name (`PLAINTEXT`, `SASL_SSL`, ... as in `listeners`).
     pub listener: String,
+    /// Whether the principal authenticated with SASL (delegation-token requests are
+    /// allowed only then).
+    pub sasl: bool,
 }
 
 impl Session {
@@ -26,6 +29,7 @@ impl Session {
             principal: KafkaPrincipal::anonymous(),
             peer_ip,
             listener: listener.into(),
+            sasl: false,
         }
     }
 

@@ -19,9 +19,10 @@ use crate::records::{group_metadata_record, offset_commit_record};
 /// Group type of every group this coordinator runs (ListGroups v5).
 pub const CLASSIC_GROUP_TYPE: &str = "classic";
 
-/// DescribeGroups' authorized operations of a group when every operation is
-/// allowed: READ (3), DELETE (6) and DESCRIBE (8).
-pub const GROUP_AUTHORIZED_OPERATIONS: i32 = (1 << 3) | (1 << 6) | (1 << 8);
+/// DescribeGroups' authorized operations of a group when every operation is allowed:
+/// READ (3), DELETE (6), DESCRIBE (8), DESCRIBE_CONFIGS (10) and ALTER_CONFIGS (11) — the
+/// group operations of Kafka 4 (group configs, KIP-848), found by the differential test.
+pub const GROUP_AUTHORIZED_OPERATIONS: i32 = (1 << 3) | (1 << 6) | (1 << 8) | (1 << 10) | (1 << 11);
 
 impl GroupCoordinator {
     /// ConsumerGroupDescribe (KIP-848) for a coordinator that runs only
@@ -37,7 +38,11 @@ impl GroupCoordinator {
             .group_ids
             .iter()
             .map(|gid| {
-                let (code, message) = if let Some(code) = self.group_error(gid) {
+                // An empty id is INVALID_GROUP_ID before any lookup, as in Kafka (found by
+                // the differential test, `every_api`).
+                let (code, message) = if gid.is_empty() {
+                    (codes::INVALID_GROUP_ID, None)
+                } else if let Some(code) = self.group_error(gid) {
                     (code, None)
                 } else if self.groups.contains_key(gid.as_str()) {
                     (
@@ -82,12 +87,13 @@ impl GroupCoordinator {
                     group_id: gid.clone(),
                     ..Default::default()
                 };
-                if version >= 3 && req.include_authorized_operations {
-                    d.authorized_operations = GROUP_AUTHORIZED_OPERATIONS;
-                }
                 if let Some(code) = self.group_error(gid) {
                     d.error_code = code;
                     return d;
+                }
+                // Only for groups answered without an error, as Kafka fills them.
+                if version >= 3 && req.include_authorized_operations {
+                    d.authorized_operations = GROUP_AUTHORIZED_OPERATIONS;
                 }
                 let Some(g) = self.groups.get(gid.as_str()) else {
                     d.group_state = GroupState::Dead.name().into();

@@ -7,7 +7,11 @@
 //! (`tests/interop/differential/`).
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod every_api;
 pub mod normalize;
+pub mod random_requests;
+pub mod raw;
 pub mod recorded;
 pub mod scenarios;
 pub mod session;
+pub mod unordered;

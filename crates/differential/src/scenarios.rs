@@ -53,6 +53,7 @@ pub const SCENARIOS: &[&str] = &[
     "idempotence",
     "transactions",
     "recorded_clients",
+    "every_api",
 ];
 
 /// Runs scenario `name` on `s`; `captures` holds the recorded client frames.
@@ -65,6 +66,7 @@ pub async fn run(name: &str, s: &mut Session, captures: &std::path::Path) -> Res
         "group" => group(s).await,
         "idempotence" => idempotence(s).await,
         "transactions" => transactions(s).await,
+        "every_api" => crate::every_api::every_api(s).await,
         _ => bail!("no scenario {name}"),
     }
 }
@@ -72,25 +74,25 @@ pub async fn run(name: &str, s: &mut Session, captures: &std::path::Path) -> Res
 /// Base timestamp of every record sent (fixed, so stored batches are byte-equal).
 const TIMESTAMP: i64 = 1_700_000_000_000;
 /// How long a wait for metadata to settle may take.
-const SETTLE: Duration = Duration::from_secs(30);
+pub(crate) const SETTLE: Duration = Duration::from_secs(30);
 /// Pause between the polls of a wait.
 const POLL: Duration = Duration::from_millis(100);
 
 /// A wait for a broker's state to settle (leaders elected, a coordinator loaded, a marker
 /// written): [`Settle::wait`] pauses one poll, or fails once [`SETTLE`] has passed.
-struct Settle {
+pub(crate) struct Settle {
     until: Instant,
 }
 
 impl Settle {
-    fn start() -> Settle {
+    pub(crate) fn start() -> Settle {
         Settle {
             until: Instant::now() + SETTLE,
         }
     }
 
     /// Pauses before the next poll; past the deadline, fails with `what()`.
-    async fn wait(&self, what: impl FnOnce() -> String) -> Result<()> {
+    pub(crate) async fn wait(&self, what: impl FnOnce() -> String) -> Result<()> {
         if Instant::now() > self.until {
             bail!("{} (waited {SETTLE:?})", what());
         }
@@ -176,7 +178,7 @@ async fn wait_until_gone(s: &mut Session, name: &str) -> Result<()> {
 }
 
 /// The id this broker gave `name`.
-async fn topic_id(s: &mut Session, name: &str) -> Result<Uuid> {
+pub(crate) async fn topic_id(s: &mut Session, name: &str) -> Result<Uuid> {
     let m = s.call(metadata(&[name])).await?;
     match m.topics.first() {
         Some(t) if t.error_code == 0 => Ok(t.topic_id),
@@ -186,7 +188,7 @@ async fn topic_id(s: &mut Session, name: &str) -> Result<Uuid> {
 
 /// A batch of `count` records `k{first+i}` = `v{first+i}` with timestamps `TIMESTAMP + i`,
 /// written by producer `(id, epoch)` from `sequence` (-1, -1, -1: no producer).
-fn batch(first: usize, count: usize, producer: (i64, i16, i32)) -> Result<Bytes> {
+pub(crate) fn batch(first: usize, count: usize, producer: (i64, i16, i32)) -> Result<Bytes> {
     batch_of(first, count, producer, false)
 }
 
@@ -217,7 +219,7 @@ fn batch_of(
     Ok(b.build()?)
 }
 
-fn produce(name: &str, partition: i32, acks: i16, records: Bytes) -> ProduceRequest {
+pub(crate) fn produce(name: &str, partition: i32, acks: i16, records: Bytes) -> ProduceRequest {
     ProduceRequest {
         acks,
         timeout_ms: 30_000,
@@ -542,7 +544,7 @@ fn offset_fetch(s: &Session, group: &str, topic: &str, partitions: &[i32]) -> Of
 }
 
 /// FindCoordinator of `group`: as a list of keys from v4, one key before.
-fn find_coordinator(s: &Session, group: &str) -> FindCoordinatorRequest {
+pub(crate) fn find_coordinator(s: &Session, group: &str) -> FindCoordinatorRequest {
     let batched = s.version(ApiKey::FindCoordinator) >= 4;
     FindCoordinatorRequest {
         key: if batched { "".into() } else { group.into() },
@@ -559,7 +561,7 @@ fn find_coordinator(s: &Session, group: &str) -> FindCoordinatorRequest {
 /// Waits until `group`'s coordinator is named and has loaded its partition: Kafka answers
 /// NOT_COORDINATOR (or COORDINATOR_LOAD_IN_PROGRESS) for a while after FindCoordinator
 /// names it.
-async fn wait_for_coordinator(s: &mut Session, group: &str, topic: &str) -> Result<()> {
+pub(crate) async fn wait_for_coordinator(s: &mut Session, group: &str, topic: &str) -> Result<()> {
     let settle = Settle::start();
     loop {
         let r = s.call(find_coordinator(s, group)).await?;
@@ -827,8 +829,35 @@ async fn group(s: &mut Session) -> Result<()> {
 }
 
 /// Waits until `topic`'s partition 0 has a last stable offset of `end` (a transaction's
-/// marker is written after EndTxn answers).
-async fn wait_for_stable_end(s: &mut Session, topic: &str, end: i64) -> Result<()> {
+/// marker is written after EndTxn answers), then until the coordinator has recorded the
+/// transaction `id` complete (it does so after the markers are written: a retried EndTxn
+/// before that is CONCURRENT_TRANSACTIONS on either broker, depending on timing).
+async fn wait_for_stable_end(s: &mut Session, topic: &str, end: i64, id: &str) -> Result<()> {
+    wait_for_stable_offset(s, topic, end).await?;
+    let settle = Settle::start();
+    loop {
+        let r = s
+            .call(DescribeTransactionsRequest {
+                transactional_ids: vec![id.into()],
+                ..Default::default()
+            })
+            .await?;
+        let state = r
+            .transaction_states
+            .first()
+            .map(|t| t.transaction_state.to_string())
+            .unwrap_or_default();
+        if state.starts_with("Complete") {
+            return Ok(());
+        }
+        settle
+            .wait(|| format!("{id}: transaction {state}, not complete"))
+            .await?;
+    }
+}
+
+/// Waits until `topic`'s partition 0 has a last stable offset of `end`.
+async fn wait_for_stable_offset(s: &mut Session, topic: &str, end: i64) -> Result<()> {
     let settle = Settle::start();
     loop {
         let mut req = list_offsets(topic, 0, -1);
@@ -929,7 +958,7 @@ async fn transactions(s: &mut Session) -> Result<()> {
     )
     .await?;
     s.send("commit", end(true, epoch)).await?;
-    wait_for_stable_end(s, T, 4).await?;
+    wait_for_stable_end(s, T, 4, ID).await?;
     s.send("commit again (a retry)", end(true, epoch)).await?;
     s.send("add the partition for a second transaction", add(s))
         .await?;
@@ -939,7 +968,7 @@ async fn transactions(s: &mut Session) -> Result<()> {
     )
     .await?;
     s.send("abort", end(false, epoch)).await?;
-    wait_for_stable_end(s, T, 7).await?;
+    wait_for_stable_end(s, T, 7, ID).await?;
     let mut committed_end = list_offsets(T, 0, -1);
     committed_end.isolation_level = 1;
     s.send("list offsets latest, read_committed", committed_end)

@@ -13,6 +13,7 @@ use vltava_client::connection::Connection;
 use vltava_protocol::ApiKey;
 
 use crate::normalize::normalize_also;
+use crate::unordered::sort_lists;
 
 /// The versions to speak: per API key, the highest both brokers and this codec support.
 pub type SharedVersions = BTreeMap<i16, i16>;
@@ -65,6 +66,8 @@ pub struct Session {
     transcript: String,
     /// Fields this scenario ignores beyond the usual ones.
     also_ignored: Vec<&'static str>,
+    /// Whether lists are compared as sets ([`crate::unordered`]).
+    unordered: bool,
 }
 
 impl Session {
@@ -74,12 +77,29 @@ impl Session {
             versions,
             transcript: String::new(),
             also_ignored: Vec::new(),
+            unordered: false,
         }
     }
 
     /// Ignores `fields` too in this scenario's answers (records that carry a producer id).
     pub fn ignore_also(&mut self, fields: &[&'static str]) {
         self.also_ignored.extend_from_slice(fields);
+    }
+
+    /// Compares the elements of this scenario's answers' lists in any order
+    /// ([`crate::unordered`]).
+    pub fn lists_unordered(&mut self) {
+        self.unordered = true;
+    }
+
+    /// `debug` normalised as this scenario compares it.
+    fn normalized(&self, debug: &str) -> String {
+        let text = normalize_also(debug, &self.also_ignored);
+        if self.unordered {
+            sort_lists(&text)
+        } else {
+            text
+        }
     }
 
     /// The version requests of `key` go at (-1: not shared).
@@ -122,13 +142,47 @@ impl Session {
         };
         match answer {
             Ok(resp) => {
-                let text = normalize_also(&format!("{resp:#?}"), &self.also_ignored);
+                let text = self.normalized(&format!("{resp:#?}"));
                 self.transcript.push_str(&text);
                 Ok(resp)
             }
             Err(e) => {
                 let _ = writeln!(self.transcript, "exchange failed: {e}");
                 Err(e)
+            }
+        }
+    }
+
+    /// The API versions both brokers support.
+    pub fn shared(&self) -> &SharedVersions {
+        &self.versions
+    }
+
+    /// The address of the broker this session talks to.
+    pub fn addr(&self) -> &str {
+        self.conn.addr()
+    }
+
+    /// Records a step sent outside the session's connection ([`crate::raw`]): its name,
+    /// API and version, the request (its one-line `Debug` form, the same on both brokers)
+    /// and the normalised answer (its `Debug` form) or why there was none.
+    pub fn record(
+        &mut self,
+        step: &str,
+        key: ApiKey,
+        version: i16,
+        request: &str,
+        answer: Result<String, String>,
+    ) {
+        let _ = writeln!(self.transcript, "## {step}: {key:?} v{version}");
+        let _ = writeln!(self.transcript, "request: {request}");
+        match answer {
+            Ok(debug) => {
+                let text = self.normalized(&debug);
+                self.transcript.push_str(&text);
+            }
+            Err(why) => {
+                let _ = writeln!(self.transcript, "no answer: {why}");
             }
         }
     }

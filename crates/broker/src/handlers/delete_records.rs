@@ -1,6 +1,7 @@
 //! DeleteRecords (key 21): moves partition log start offsets forward
 //! (`-1` means the high watermark). As in Kafka, a partition whose `cleanup.policy` does
-//! not include `delete` (compact only) refuses with POLICY_VIOLATION.
+//! not include `delete` (compact only) refuses with POLICY_VIOLATION. A topic named with no
+//! partitions is left out of the answer, as Kafka's (keyed by partition) leaves it.
 
 use vltava_protocol::ResponseBody;
 use vltava_protocol::messages::DeleteRecordsRequest;
@@ -17,6 +18,7 @@ pub fn handle(broker: &Broker, req: &DeleteRecordsRequest) -> ResponseBody {
     let topics = req
         .topics
         .iter()
+        .filter(|t| !t.partitions.is_empty())
         .map(|t| DeleteRecordsTopicResult {
             name: t.name.clone(),
             partitions: t

@@ -1,12 +1,15 @@
 //! DescribeQuorum (key 55): the metadata quorum's leader, epoch, high watermark and voters,
 //! read from the raft leader's replication progress (`Controller::describe_quorum`). Like
-//! Kafka, the request must name exactly `__cluster_metadata` partition 0 (INVALID_REQUEST
-//! otherwise). A voter that does not lead asks the leader over the controller channel (as
+//! Kafka, the request must name exactly `__cluster_metadata` partition 0; otherwise every
+//! topic and partition it names is echoed with UNKNOWN_TOPIC_OR_PARTITION and no top-level
+//! error (found by the differential test against Kafka, `every_api`). A voter that does not lead asks the leader over the controller channel (as
 //! Kafka's brokers forward it); NOT_LEADER_OR_FOLLOWER only while no leader is reachable.
 
 use vltava_protocol::ResponseBody;
 use vltava_protocol::messages::DescribeQuorumRequest;
-use vltava_protocol::messages::describe_quorum_response::DescribeQuorumResponse;
+use vltava_protocol::messages::describe_quorum_response::{
+    DescribeQuorumResponse, PartitionData, TopicData,
+};
 use vltava_raft::{RaftError, quorum_wire};
 
 use crate::broker::Broker;
@@ -23,9 +26,23 @@ pub async fn handle(broker: &Broker, req: &DescribeQuorumRequest, version: i16) 
     );
     if !names_metadata_partition {
         return ResponseBody::from(DescribeQuorumResponse {
-            error_code: INVALID_REQUEST,
-            error_message: (version >= 2)
-                .then(|| format!("the request must name only {METADATA_TOPIC} partition 0").into()),
+            topics: req
+                .topics
+                .iter()
+                .map(|t| TopicData {
+                    topic_name: t.topic_name.clone(),
+                    partitions: t
+                        .partitions
+                        .iter()
+                        .map(|p| PartitionData {
+                            partition_index: p.partition_index,
+                            error_code: UNKNOWN_TOPIC_OR_PARTITION,
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                })
+                .collect(),
             ..Default::default()
         });
     }

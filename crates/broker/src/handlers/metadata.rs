@@ -3,6 +3,7 @@
 //! the caller before this runs, see `dispatch`).
 
 use vltava_protocol::messages::MetadataRequest;
+use vltava_protocol::messages::metadata_request::MetadataRequestTopic;
 use vltava_protocol::messages::metadata_response::{
     MetadataResponse, MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
@@ -63,6 +64,31 @@ pub fn requested_names(req: &MetadataRequest, cache: &MetadataCache) -> Option<V
     })
 }
 
+/// The topics of a request naming topic ids: as Kafka, every name in it is then ignored and
+/// each distinct id answered, an unknown one UNKNOWN_TOPIC_ID without a name (found by the
+/// differential test against Kafka, `every_api`: Vltava answered by the names).
+fn by_ids(cache: &MetadataCache, ts: &[MetadataRequestTopic]) -> Vec<MetadataResponseTopic> {
+    let mut ids: Vec<Uuid> = ts
+        .iter()
+        .map(|t| t.topic_id)
+        .filter(|id| *id != Uuid::default())
+        .collect();
+    ids.sort_unstable_by_key(|id| id.0);
+    ids.dedup();
+    ids.into_iter()
+        .map(|id| match cache.topic_by_id(id) {
+            Some(m) => topic_entry(m, cache),
+            None => MetadataResponseTopic {
+                error_code: UNKNOWN_TOPIC_ID,
+                name: None,
+                topic_id: id,
+                topic_authorized_operations: AUTHORIZED_OPS_OMITTED,
+                ..Default::default()
+            },
+        })
+        .collect()
+}
+
 /// Builds the Metadata response. `pending` are topics being auto-created
 /// (answered LEADER_NOT_AVAILABLE so clients retry).
 pub fn handle(
@@ -92,6 +118,9 @@ pub fn handle(
             .map(|t| topic_entry(t, cache))
             .collect(),
         None => Vec::new(),
+        Some(ts) if version >= 12 && ts.iter().any(|t| t.topic_id != Uuid::default()) => {
+            by_ids(cache, ts)
+        }
         Some(ts) => ts
             .iter()
             .map(|t| {
@@ -247,9 +276,41 @@ mod tests {
         assert_eq!(topics(handle(&cache(), &all, 12, &[])).len(), 1);
     }
 
+    /// As Kafka: once a topic id is named, names are ignored (found by the differential
+    /// test against Kafka).
+    #[test]
+    fn a_request_with_topic_ids_is_answered_by_id_only() {
+        let req = MetadataRequest {
+            topics: Some(vec![
+                MetadataRequestTopic {
+                    name: Some("t".into()),
+                    topic_id: Uuid::from_u128(9),
+                    ..Default::default()
+                },
+                MetadataRequestTopic {
+                    name: Some("ignored".into()),
+                    topic_id: Uuid::from_u128(7),
+                    ..Default::default()
+                },
+                MetadataRequestTopic {
+                    name: Some("t".into()),
+                    ..Default::default()
+                },
+            ]),
+            ..Default::default()
+        };
+        let mut c = cache();
+        c.topic_names.insert(Uuid::from_u128(7), "t".into());
+        let mut got = topics(handle(&c, &req, 12, &[]));
+        got.sort();
+        assert_eq!(
+            got,
+            vec![(None, UNKNOWN_TOPIC_ID), (Some("t".into()), NONE)]
+        );
+    }
+
     #[test]
     fn missing_and_pending_topics_get_errors() {
-        use vltava_protocol::messages::metadata_request::MetadataRequestTopic;
         let req = MetadataRequest {
             topics: Some(vec![
                 MetadataRequestTopic {
@@ -274,7 +335,6 @@ mod tests {
 
     #[test]
     fn topic_ids_and_null_names_before_v12_are_invalid_but_answered() {
-        use vltava_protocol::messages::metadata_request::MetadataRequestTopic;
         let req = MetadataRequest {
             topics: Some(vec![
                 MetadataRequestTopic {

@@ -1,6 +1,7 @@
 //! One module per API family; each turns a decoded request into a response body.
 
 pub mod acls;
+pub mod add_partitions_to_txn;
 pub mod admin;
 pub mod api_versions;
 pub mod config_synonyms;
@@ -26,6 +27,7 @@ pub mod offset_commit;
 pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod security;
+pub mod txn_offset_commit;
 pub mod txn_verification;
 pub mod unsupported;
 pub mod write_txn_markers;

@@ -27,47 +27,102 @@ use crate::error_codes::{self, *};
 use crate::replica_manager::ReplicaRequestError;
 use crate::replica_manager::leader::AcksOutcome;
 
-/// Checks every batch of a partition's record set; returns an error code and message.
-pub fn validate_batches(records: &[u8], version: i16) -> Result<(), (i16, String)> {
-    if records.is_empty() {
-        return Err((INVALID_RECORD, "empty record set".into()));
+/// Bytes before a batch's size field ends (base offset, size).
+const LOG_OVERHEAD: usize = 12;
+/// Bytes up to and including a batch's magic byte.
+const HEADER_UP_TO_MAGIC: usize = 17;
+/// The smallest size field Kafka accepts (a magic 0 record's overhead).
+const MIN_BATCH_SIZE: i32 = 14;
+
+/// The length of the batch at the start of `records` as Kafka frames it
+/// (`ByteBufferLogInputStream`): `Ok(None)` for too few bytes to hold one (Kafka sees no
+/// batch), CORRUPT_MESSAGE for a size or magic no batch can have.
+fn framed_batch(records: &[u8]) -> Result<Option<usize>, (i16, String)> {
+    let Some(size) = records.get(8..LOG_OVERHEAD) else {
+        return Ok(None);
+    };
+    let size = i32::from_be_bytes([size[0], size[1], size[2], size[3]]);
+    if size < MIN_BATCH_SIZE {
+        return Err((
+            CORRUPT_MESSAGE,
+            format!(
+                "record size {size} is less than the minimum record overhead ({MIN_BATCH_SIZE})"
+            ),
+        ));
     }
-    let mut any = false;
-    for batch in BatchIter::new(records) {
-        let view = batch.map_err(|e| (error_codes::for_records(&e), e.to_string()))?;
-        any = true;
-        let h = view.header();
-        if h.magic != MAGIC_V2 {
-            return Err((
-                INVALID_RECORD,
-                format!(
-                    "produce v{version} needs record batch magic 2, got {}",
-                    h.magic
-                ),
-            ));
-        }
-        view.validate_crc()
-            .map_err(|e| (CORRUPT_MESSAGE, e.to_string()))?;
-        match h.attributes.compression() {
-            None => {
+    let Some(&magic) = records.get(HEADER_UP_TO_MAGIC - 1) else {
+        return Ok(None);
+    };
+    if !(0..=2).contains(&(magic as i8)) {
+        return Err((
+            CORRUPT_MESSAGE,
+            format!("invalid magic found in record: {}", magic as i8),
+        ));
+    }
+    let total = usize::try_from(size)
+        .unwrap_or(usize::MAX)
+        .saturating_add(LOG_OVERHEAD);
+    Ok((records.len() >= total).then_some(total))
+}
+
+/// Checks a partition's record set as Kafka does (`ProduceRequest.validateRecords`, then
+/// the log's checks): exactly one complete magic 2 batch (INVALID_RECORD otherwise; a
+/// garbled size or magic is CORRUPT_MESSAGE), with a valid CRC and a known compression.
+/// Returns the batch's length: bytes after it that make no complete batch are dropped,
+/// as Kafka trims them. Found by the differential test against Kafka (`every_api`).
+pub fn validate_batches(records: &[u8], version: i16) -> Result<usize, (i16, String)> {
+    let Some(len) = framed_batch(records)? else {
+        return Err((
+            INVALID_RECORD,
+            format!("produce v{version} needs at least one record batch per partition"),
+        ));
+    };
+    let (batch, rest) = records.split_at(len);
+    if batch[HEADER_UP_TO_MAGIC - 1] as i8 != MAGIC_V2 {
+        return Err((
+            INVALID_RECORD,
+            format!(
+                "produce v{version} needs record batch magic 2, got {}",
+                batch[HEADER_UP_TO_MAGIC - 1]
+            ),
+        ));
+    }
+    let (compression, compression_id) = match BatchIter::new(batch).next() {
+        Some(Ok(view)) => {
+            let h = view.header();
+            if h.magic != MAGIC_V2 {
                 return Err((
-                    UNSUPPORTED_COMPRESSION_TYPE,
-                    format!("unknown compression id {}", h.attributes.compression_id()),
+                    INVALID_RECORD,
+                    format!(
+                        "produce v{version} needs record batch magic 2, got {}",
+                        h.magic
+                    ),
                 ));
             }
-            Some(Compression::Zstd) if version < 7 => {
-                return Err((
-                    UNSUPPORTED_COMPRESSION_TYPE,
-                    "zstd needs produce v7 or later".into(),
-                ));
-            }
-            Some(_) => {}
+            view.validate_crc()
+                .map_err(|e| (CORRUPT_MESSAGE, e.to_string()))?;
+            (h.attributes.compression(), h.attributes.compression_id())
         }
+        Some(Err(e)) => return Err((error_codes::for_records(&e), e.to_string())),
+        None => return Err((CORRUPT_MESSAGE, "no complete record batch".into())),
+    };
+    if framed_batch(rest)?.is_some() {
+        return Err((
+            INVALID_RECORD,
+            format!("produce v{version} allows exactly one record batch per partition"),
+        ));
     }
-    if !any {
-        return Err((CORRUPT_MESSAGE, "no complete record batch".into()));
+    match compression {
+        None => Err((
+            UNSUPPORTED_COMPRESSION_TYPE,
+            format!("unknown compression id {compression_id}"),
+        )),
+        Some(Compression::Zstd) if version < 7 => Err((
+            UNSUPPORTED_COMPRESSION_TYPE,
+            "zstd needs produce v7 or later".into(),
+        )),
+        Some(_) => Ok(len),
     }
-    Ok(())
 }
 
 fn error_response(index: i32, code: i16, message: Option<String>) -> PartitionProduceResponse {
@@ -106,9 +161,10 @@ fn produce_partition(
         return Answer::Ready(error_response(index, UNKNOWN_TOPIC_OR_PARTITION, None));
     }
     let records = data.records.as_deref().unwrap_or(&[]);
-    if let Err((code, msg)) = validate_batches(records, version) {
-        return Answer::Ready(error_response(index, code, Some(msg)));
-    }
+    let records = match validate_batches(records, version) {
+        Ok(len) => &records[..len],
+        Err((code, msg)) => return Answer::Ready(error_response(index, code, Some(msg))),
+    };
     // The request buffer is shared with the rest of the request; the log patches
     // offsets in place, so the batches get one copy here.
     let mut batches = records.to_vec();
@@ -374,9 +430,32 @@ mod tests {
         bad[last] ^= 0xff;
         assert_eq!(validate_batches(&bad, 9).unwrap_err().0, CORRUPT_MESSAGE);
         assert_eq!(validate_batches(&[], 9).unwrap_err().0, INVALID_RECORD);
+    }
+
+    /// As Kafka frames a produce's records (found by the differential test).
+    #[test]
+    fn framing_as_kafka() {
+        let one = batch(Compression::None);
+        // Too short to hold a batch, or a batch cut short: no batch, INVALID_RECORD.
         assert_eq!(
             validate_batches(&[0, 0, 0], 9).unwrap_err().0,
-            CORRUPT_MESSAGE
+            INVALID_RECORD
         );
+        assert_eq!(
+            validate_batches(&one[..one.len() - 1], 9).unwrap_err().0,
+            INVALID_RECORD
+        );
+        // A size no batch has, or a magic beyond 2: CORRUPT_MESSAGE.
+        let mut small = one.clone();
+        small[8..12].copy_from_slice(&13i32.to_be_bytes());
+        assert_eq!(validate_batches(&small, 9).unwrap_err().0, CORRUPT_MESSAGE);
+        let mut magic = one.clone();
+        magic[16] = 3;
+        assert_eq!(validate_batches(&magic, 9).unwrap_err().0, CORRUPT_MESSAGE);
+        // Two complete batches: INVALID_RECORD; a partial one after the first is dropped.
+        let two = [one.clone(), one.clone()].concat();
+        assert_eq!(validate_batches(&two, 9).unwrap_err().0, INVALID_RECORD);
+        let trailing = [one.clone(), one[..20].to_vec()].concat();
+        assert_eq!(validate_batches(&trailing, 9), Ok(one.len()));
     }
 }

@@ -32,9 +32,15 @@ use vltava_protocol::{ApiKey, RequestBody, ResponseBody, SharedStr};
 
 use crate::error_codes::*;
 use crate::metadata_cache::MetadataCache;
+use crate::session::Session;
 
 const ILLEGAL_SASL_STATE: i16 = 34;
 const INVALID_REPLICA_ASSIGNMENT: i16 = 39;
+/// Kafka's answer to a token request on a connection not authenticated with SASL, checked
+/// before whether tokens are enabled.
+const DELEGATION_TOKEN_REQUEST_NOT_ALLOWED: i16 = 64;
+/// Kafka's answer to a token request on a SASL-authenticated connection when tokens are
+/// not enabled (no `delegation.token.secret.key`), as here.
 const DELEGATION_TOKEN_AUTH_DISABLED: i16 = 61;
 const NO_REASSIGNMENT_IN_PROGRESS: i16 = 85;
 const INVALID_UPDATE_VERSION: i16 = 95;
@@ -56,22 +62,22 @@ const REFUSALS: &[(ApiKey, i16, &str)] = &[
     ),
     (
         ApiKey::CreateDelegationToken,
-        DELEGATION_TOKEN_AUTH_DISABLED,
+        DELEGATION_TOKEN_REQUEST_NOT_ALLOWED,
         NO_TOKENS,
     ),
     (
         ApiKey::RenewDelegationToken,
-        DELEGATION_TOKEN_AUTH_DISABLED,
+        DELEGATION_TOKEN_REQUEST_NOT_ALLOWED,
         NO_TOKENS,
     ),
     (
         ApiKey::ExpireDelegationToken,
-        DELEGATION_TOKEN_AUTH_DISABLED,
+        DELEGATION_TOKEN_REQUEST_NOT_ALLOWED,
         NO_TOKENS,
     ),
     (
         ApiKey::DescribeDelegationToken,
-        DELEGATION_TOKEN_AUTH_DISABLED,
+        DELEGATION_TOKEN_REQUEST_NOT_ALLOWED,
         NO_TOKENS,
     ),
     (
@@ -105,7 +111,8 @@ const REFUSALS: &[(ApiKey, i16, &str)] = &[
     (ApiKey::RemoveRaftVoter, UNSUPPORTED_VERSION, STATIC_QUORUM),
 ];
 
-const NO_TOKENS: &str = "delegation tokens are not enabled on this broker";
+const NO_TOKENS: &str = "delegation token requests are not allowed on PLAINTEXT or 1-way SSL \
+     channels, nor on token-authenticated ones";
 const STATIC_QUORUM: &str = "the metadata quorum has a static voter set";
 
 /// How this broker refuses `key`, or `None` when `key` is not answered here.
@@ -137,27 +144,69 @@ const UNKNOWN_PARTITION: &str = "this topic-partition does not exist";
 /// The answer for `body` at `version`, or `None` when it is not one of these
 /// APIs. `cache` is the broker's metadata (which partitions exist and who
 /// leads them).
-pub fn handle(cache: &MetadataCache, body: &RequestBody, version: i16) -> Option<ResponseBody> {
-    let r = refusal(body.api_key())?;
+pub fn handle(
+    cache: &MetadataCache,
+    session: &Session,
+    body: &RequestBody,
+    version: i16,
+) -> Option<ResponseBody> {
+    let mut r = refusal(body.api_key())?;
+    let token_api = matches!(
+        body.api_key(),
+        ApiKey::CreateDelegationToken
+            | ApiKey::RenewDelegationToken
+            | ApiKey::ExpireDelegationToken
+            | ApiKey::DescribeDelegationToken
+    );
+    if token_api && session.sasl {
+        // Kafka's second check, once the connection is SASL-authenticated: tokens are off.
+        r = Refusal {
+            code: DELEGATION_TOKEN_AUTH_DISABLED,
+            message: "delegation tokens are not enabled on this broker",
+        };
+    }
+    let requester = (
+        SharedStr::from(session.principal.principal_type.as_str()),
+        SharedStr::from(session.principal.name.as_str()),
+    );
     let resp = match body {
         RequestBody::SaslAuthenticate(_) => ResponseBody::from(SaslAuthenticateResponse {
             error_code: r.code,
             error_message: msg(r.message),
             ..Default::default()
         }),
-        RequestBody::CreateDelegationToken(_) => {
-            ResponseBody::from(CreateDelegationTokenResponse {
+        RequestBody::CreateDelegationToken(req) => {
+            // As Kafka: the owner asked for (the requester when none), the requester, and
+            // -1 timestamps (found by the differential test against Kafka, every_api).
+            let owner = match &req.owner_principal_name {
+                Some(name) if !name.is_empty() => (req.owner_principal_type.clone(), name.clone()),
+                _ => (Some(requester.0.clone()), requester.1.clone()),
+            };
+            let mut answer = CreateDelegationTokenResponse {
                 error_code: r.code,
+                principal_type: owner.0.unwrap_or_default(),
+                principal_name: owner.1,
+                issue_timestamp_ms: -1,
+                expiry_timestamp_ms: -1,
+                max_timestamp_ms: -1,
                 ..Default::default()
-            })
+            };
+            // The requester's fields exist from v3.
+            if version >= 3 {
+                answer.token_requester_principal_type = requester.0;
+                answer.token_requester_principal_name = requester.1;
+            }
+            ResponseBody::from(answer)
         }
         RequestBody::RenewDelegationToken(_) => ResponseBody::from(RenewDelegationTokenResponse {
             error_code: r.code,
+            expiry_timestamp_ms: -1,
             ..Default::default()
         }),
         RequestBody::ExpireDelegationToken(_) => {
             ResponseBody::from(ExpireDelegationTokenResponse {
                 error_code: r.code,
+                expiry_timestamp_ms: -1,
                 ..Default::default()
             })
         }
@@ -232,6 +281,10 @@ pub fn handle(cache: &MetadataCache, body: &RequestBody, version: i16) -> Option
         }
         RequestBody::ListPartitionReassignments(_) => {
             ResponseBody::from(ListPartitionReassignmentsResponse::default())
+        }
+        // Nothing to change is a success in Kafka (found by the differential test).
+        RequestBody::UpdateFeatures(req) if req.feature_updates.is_empty() => {
+            ResponseBody::from(UpdateFeaturesResponse::default())
         }
         RequestBody::UpdateFeatures(req) => ResponseBody::from(UpdateFeaturesResponse {
             error_code: r.code,
@@ -312,6 +365,35 @@ mod tests {
     use crate::metadata_cache::{PartitionMeta, TopicMeta};
 
     /// Metadata with topic `t` of two single-replica partitions led by node 1.
+    fn anonymous() -> Session {
+        Session::anonymous(None, "PLAINTEXT")
+    }
+
+    #[test]
+    fn token_requests_are_not_allowed_without_sasl_and_disabled_with_it() {
+        use vltava_protocol::messages::CreateDelegationTokenRequest;
+        let req = RequestBody::from(CreateDelegationTokenRequest::default());
+        let Some(ResponseBody::CreateDelegationToken(plain)) =
+            handle(&cache(), &anonymous(), &req, 3)
+        else {
+            panic!("no answer")
+        };
+        assert_eq!(plain.error_code, DELEGATION_TOKEN_REQUEST_NOT_ALLOWED);
+        assert_eq!(plain.token_requester_principal_name.as_str(), "ANONYMOUS");
+        let alice = Session {
+            principal: vltava_security::KafkaPrincipal::user("alice"),
+            sasl: true,
+            ..Session::anonymous(None, "SASL_SSL")
+        };
+        let Some(ResponseBody::CreateDelegationToken(sasl)) = handle(&cache(), &alice, &req, 3)
+        else {
+            panic!("no answer")
+        };
+        assert_eq!(sasl.error_code, DELEGATION_TOKEN_AUTH_DISABLED);
+        assert_eq!(sasl.principal_name.as_str(), "alice");
+        assert_eq!(sasl.token_requester_principal_name.as_str(), "alice");
+    }
+
     fn cache() -> MetadataCache {
         let partitions = (0..2)
             .map(|i| {
@@ -342,7 +424,7 @@ mod tests {
     }
 
     fn answer(body: impl Into<RequestBody>, version: i16) -> ResponseBody {
-        handle(&cache(), &body.into(), version).unwrap()
+        handle(&cache(), &anonymous(), &body.into(), version).unwrap()
     }
 
     #[test]
@@ -460,7 +542,7 @@ mod tests {
                 for seed in 0..20 {
                     let mut g = Gen::new(seed);
                     let req = RequestBody::random(key, &mut g, version);
-                    let resp = handle(&cache(), &req, version)
+                    let resp = handle(&cache(), &anonymous(), &req, version)
                         .unwrap_or_else(|| panic!("{key:?} not answered"));
                     assert_eq!(resp.api_key(), key);
                     let mut out = BytesMut::new();
@@ -474,7 +556,15 @@ mod tests {
 
     #[test]
     fn other_apis_are_not_answered_here() {
-        assert!(handle(&cache(), &RequestBody::from(FetchRequest::default()), 17).is_none());
+        assert!(
+            handle(
+                &cache(),
+                &anonymous(),
+                &RequestBody::from(FetchRequest::default()),
+                17
+            )
+            .is_none()
+        );
         assert!(refusal(ApiKey::Produce).is_none());
     }
 }

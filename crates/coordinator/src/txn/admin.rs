@@ -31,12 +31,18 @@ impl TransactionCoordinator {
                     transaction_state: "".into(),
                     ..Default::default()
                 };
+                // An empty id is INVALID_REQUEST before any lookup, as in Kafka (found by
+                // the differential test, `every_api`).
+                if id.is_empty() {
+                    s.error_code = codes::INVALID_REQUEST;
+                    return s;
+                }
                 if let Some(code) = self.txn_error(id.as_str()) {
                     s.error_code = code;
                     return s;
                 }
                 match self.txns.get(id.as_str()) {
-                    Some(m) if !id.is_empty() && m.state() != TxnState::Dead => {
+                    Some(m) if m.state() != TxnState::Dead => {
                         s.transaction_state = m.state().name().into();
                         s.transaction_timeout_ms = m.current.timeout_ms;
                         s.transaction_start_time_ms = m.current.start_ms;

@@ -55,6 +55,12 @@ impl TransactionCoordinator {
             request_id,
             version,
         };
+        // Kafka's request handler checks this before its coordinator sees the request: an
+        // id without an epoch or the reverse is INVALID_REQUEST (found by the differential
+        // test against Kafka, `every_api`).
+        if (req.producer_id == NO_PRODUCER_ID) != (req.producer_epoch == NO_PRODUCER_EPOCH) {
+            return respond(out, &reply, codes::INVALID_REQUEST);
+        }
         let Some(tid) = req.transactional_id.as_ref().map(|s| s.as_str().to_owned()) else {
             // An idempotent producer: a fresh id at epoch 0.
             match fresh_pid {

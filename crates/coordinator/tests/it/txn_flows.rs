@@ -203,6 +203,11 @@ fn init_validation_errors() {
     // ... which older versions see as INVALID_PRODUCER_EPOCH (v3 < 4).
     let id = h.init_v(3, "x", T, pid + 77, epoch);
     assert_eq!(h.init_resp(id).0, 47);
+    // A producer id without an epoch, or the reverse, is INVALID_REQUEST (as Kafka).
+    let id = h.init_v(4, "x", T, pid, -1);
+    assert_eq!(h.init_resp(id).0, 42);
+    let id = h.init_v(4, "x", T, -1, epoch);
+    assert_eq!(h.init_resp(id).0, 42);
 }
 
 #[test]
@@ -390,7 +395,7 @@ fn describe_and_list_transactions() {
     let id = h.send(
         0,
         DescribeTransactionsRequest {
-            transactional_ids: vec!["a".into(), "b".into(), "zz".into()],
+            transactional_ids: vec!["a".into(), "b".into(), "zz".into(), "".into()],
             ..Default::default()
         },
     );
@@ -409,6 +414,8 @@ fn describe_and_list_transactions() {
     assert_eq!(r.transaction_states[1].transaction_state.as_str(), "Empty");
     assert_eq!(r.transaction_states[1].transaction_start_time_ms, -1);
     assert_eq!(r.transaction_states[2].error_code, 105);
+    // An empty id is INVALID_REQUEST, as Kafka answers it.
+    assert_eq!(r.transaction_states[3].error_code, 42);
 
     let list = |h: &mut TxnHarness, v: i16, states: &[&str], pids: &[i64], dur: i64| {
         let id = h.send(

@@ -155,6 +155,39 @@ pub fn elect_leaders(
     req: &ElectLeadersRequest,
 ) -> (ElectLeadersResponse, Vec<MetadataRecord>) {
     let Some(kind) = ElectionType::from_wire(req.election_type) else {
+        // As Kafka: the request refused and each partition named with it; naming no
+        // topic at all is an empty success (found by the differential test against
+        // Kafka, `every_api`).
+        if let Some(topics) = &req.topic_partitions {
+            let message = format!("Unknown election type {}", req.election_type);
+            let results = topics
+                .iter()
+                .map(|t| ReplicaElectionResult {
+                    topic: t.topic.clone(),
+                    partition_result: t
+                        .partitions
+                        .iter()
+                        .map(|p| PartitionResult {
+                            partition_id: *p,
+                            error_code: codes::INVALID_REQUEST,
+                            error_message: Some(message.as_str().into()),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                })
+                .collect();
+            let resp = ElectLeadersResponse {
+                error_code: if topics.is_empty() {
+                    codes::NONE
+                } else {
+                    codes::INVALID_REQUEST
+                },
+                replica_election_results: results,
+                ..Default::default()
+            };
+            return (resp, Vec::new());
+        }
         return (
             ElectLeadersResponse {
                 error_code: codes::INVALID_REQUEST,

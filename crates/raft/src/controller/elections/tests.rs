@@ -152,14 +152,42 @@ fn elect_leaders_for_all_partitions_lists_only_those_that_needed_one() {
     );
     assert_eq!(records.len(), 1);
 
+    // An unknown election type: the request refused, and each partition named with it;
+    // naming no topic is an empty success (as Kafka answers).
     let bad = ElectLeadersRequest {
         election_type: 7,
+        topic_partitions: None,
         ..Default::default()
     };
     assert_eq!(
         elect_leaders(&img, &bad).0.error_code,
         codes::INVALID_REQUEST
     );
+    let bad_named = ElectLeadersRequest {
+        election_type: 7,
+        topic_partitions: Some(vec![TopicPartitions {
+            topic: "t".into(),
+            partitions: vec![0, 9],
+            ..Default::default()
+        }]),
+        ..Default::default()
+    };
+    let (r, records) = elect_leaders(&img, &bad_named);
+    assert_eq!(r.error_code, codes::INVALID_REQUEST);
+    let codes_: Vec<i16> = r.replica_election_results[0]
+        .partition_result
+        .iter()
+        .map(|p| p.error_code)
+        .collect();
+    assert_eq!(codes_, vec![codes::INVALID_REQUEST, codes::INVALID_REQUEST]);
+    assert!(records.is_empty());
+    let none_named = ElectLeadersRequest {
+        election_type: 7,
+        ..Default::default()
+    };
+    let (r, _) = elect_leaders(&img, &none_named);
+    assert_eq!(r.error_code, codes::NONE);
+    assert!(r.replica_election_results.is_empty());
 }
 
 #[test]

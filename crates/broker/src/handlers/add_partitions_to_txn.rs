@@ -1,0 +1,149 @@
+//! AddPartitionsToTxn's check before the transaction coordinator sees a client's request
+//! (v0-v3), as Kafka's request handler makes it: when any partition named is not in the
+//! metadata, nothing is added — those partitions are answered UNKNOWN_TOPIC_OR_PARTITION and
+//! the others OPERATION_NOT_ATTEMPTED (found by the differential test against Kafka,
+//! `every_api`: Vltava answered the transaction's state instead).
+
+use vltava_protocol::ResponseBody;
+use vltava_protocol::messages::AddPartitionsToTxnRequest;
+use vltava_protocol::messages::add_partitions_to_txn_response::{
+    AddPartitionsToTxnPartitionResult, AddPartitionsToTxnResponse, AddPartitionsToTxnTopicResult,
+};
+
+use crate::error_codes::UNKNOWN_TOPIC_OR_PARTITION;
+use crate::metadata_cache::MetadataCache;
+
+/// Kafka's code for the partitions of a request refused for its other partitions.
+const OPERATION_NOT_ATTEMPTED: i16 = 55;
+
+/// The answer when `req` names a partition `cache` does not have; `None` when the
+/// coordinator should handle it.
+pub fn refuse_unknown(
+    cache: &MetadataCache,
+    req: &AddPartitionsToTxnRequest,
+) -> Option<ResponseBody> {
+    let known = |topic: &str, p: i32| {
+        cache
+            .topic(topic)
+            .is_some_and(|t| t.partitions.contains_key(&p))
+    };
+    let all_known = req
+        .v3_and_below_topics
+        .iter()
+        .all(|t| t.partitions.iter().all(|p| known(t.name.as_str(), *p)));
+    if all_known {
+        return None;
+    }
+    let results = req
+        .v3_and_below_topics
+        .iter()
+        .map(|t| AddPartitionsToTxnTopicResult {
+            name: t.name.clone(),
+            results_by_partition: t
+                .partitions
+                .iter()
+                .map(|p| AddPartitionsToTxnPartitionResult {
+                    partition_index: *p,
+                    partition_error_code: if known(t.name.as_str(), *p) {
+                        OPERATION_NOT_ATTEMPTED
+                    } else {
+                        UNKNOWN_TOPIC_OR_PARTITION
+                    },
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        })
+        .collect();
+    Some(ResponseBody::from(AddPartitionsToTxnResponse {
+        results_by_topic_v3_and_below: results,
+        ..Default::default()
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use vltava_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
+
+    use super::*;
+    use crate::metadata_cache::{PartitionMeta, TopicMeta};
+
+    fn cache() -> MetadataCache {
+        let mut c = MetadataCache::default();
+        let partitions = [(
+            0,
+            PartitionMeta {
+                index: 0,
+                leader: 1,
+                leader_epoch: 0,
+                partition_epoch: 0,
+                replicas: vec![1],
+                isr: vec![1],
+            },
+        )]
+        .into_iter()
+        .collect();
+        c.topics.insert(
+            "t".into(),
+            TopicMeta {
+                name: "t".into(),
+                id: vltava_protocol::Uuid::ZERO,
+                partitions,
+                configs: BTreeMap::new(),
+            },
+        );
+        c
+    }
+
+    fn request(topics: &[(&str, &[i32])]) -> AddPartitionsToTxnRequest {
+        AddPartitionsToTxnRequest {
+            v3_and_below_transactional_id: "tx".into(),
+            v3_and_below_topics: topics
+                .iter()
+                .map(|(n, ps)| AddPartitionsToTxnTopic {
+                    name: (*n).into(),
+                    partitions: ps.to_vec(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn known_partitions_go_to_the_coordinator() {
+        assert!(refuse_unknown(&cache(), &request(&[("t", &[0])])).is_none());
+    }
+
+    #[test]
+    fn an_unknown_partition_refuses_the_whole_request() {
+        let Some(ResponseBody::AddPartitionsToTxn(r)) =
+            refuse_unknown(&cache(), &request(&[("t", &[0, 5]), ("nope", &[0])]))
+        else {
+            panic!("not refused");
+        };
+        let codes: Vec<(String, i32, i16)> = r
+            .results_by_topic_v3_and_below
+            .iter()
+            .flat_map(|t| {
+                t.results_by_partition.iter().map(|p| {
+                    (
+                        t.name.to_string(),
+                        p.partition_index,
+                        p.partition_error_code,
+                    )
+                })
+            })
+            .collect();
+        assert_eq!(
+            codes,
+            vec![
+                ("t".into(), 0, OPERATION_NOT_ATTEMPTED),
+                ("t".into(), 5, UNKNOWN_TOPIC_OR_PARTITION),
+                ("nope".into(), 0, UNKNOWN_TOPIC_OR_PARTITION),
+            ]
+        );
+    }
+}
