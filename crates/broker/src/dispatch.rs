@@ -17,11 +17,11 @@ use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
 use crate::authorization::{self, Checked, Post};
 use crate::broker::Broker;
 use crate::handlers::{
-    acls, add_partitions_to_txn, admin, api_versions, delete_records, describe_client_quotas,
-    describe_cluster, describe_configs, describe_log_dirs, describe_producers, describe_quorum,
-    describe_scram_credentials, describe_topic_partitions, fetch, find_coordinator,
-    init_producer_id, list_offsets, metadata, mutation_quota, offset_commit,
-    offset_for_leader_epoch, produce, security, txn_offset_commit, unsupported, write_txn_markers,
+    acls, add_partitions_to_txn, admin, api_versions, commit_split, delete_records,
+    describe_client_quotas, describe_cluster, describe_configs, describe_log_dirs,
+    describe_producers, describe_quorum, describe_scram_credentials, describe_topic_partitions,
+    fetch, find_coordinator, init_producer_id, list_offsets, metadata, mutation_quota,
+    offset_for_leader_epoch, produce, security, unsupported, write_txn_markers,
 };
 use crate::listener_endpoints::localize;
 use crate::session::Session;
@@ -211,15 +211,14 @@ async fn dispatch_unlocalized(
                 return Err(Unanswered::NotStarted(key));
             };
             let cache = broker.metadata();
-            offset_commit::handle(&cache, coordinator, (&client_id, &client_host), version, r).await
+            commit_split::handle(&cache, coordinator, (&client_id, &client_host), version, r).await
         }
         RequestBody::TxnOffsetCommit(r) => {
             let Some(coordinator) = broker.coordinator() else {
                 return Err(Unanswered::NotStarted(key));
             };
             let cache = broker.metadata();
-            txn_offset_commit::handle(&cache, coordinator, (&client_id, &client_host), version, r)
-                .await
+            commit_split::handle(&cache, coordinator, (&client_id, &client_host), version, r).await
         }
         body @ (RequestBody::JoinGroup(_)
         | RequestBody::SyncGroup(_)
