@@ -46,9 +46,13 @@ use crate::txn_producer::TxnEvent;
 struct Txn {
     /// Acknowledged records: (partition, value, offset).
     records: Vec<(usize, u64, u64)>,
-    /// EndTxn answered NONE: commit or abort, and the `__transaction_state` log end of the
-    /// answering coordinator then (its PrepareCommit/PrepareAbort lies below).
+    /// EndTxn answered NONE: commit or abort, and the highest `__transaction_state` log
+    /// end of a coordinator answering for the transaction (AddPartitionsToTxn or EndTxn):
+    /// every coordinator record of the transaction lies below it, so a taint at or past it
+    /// leaves the transaction's state intact.
     ended: Option<(bool, u64)>,
+    /// The highest such log end so far.
+    log_end: u64,
 }
 
 /// The outcome a partition's markers gave a record.
@@ -57,6 +61,8 @@ struct Seen {
     offset: u64,
     /// COMMIT (true) or ABORT marker found below the high watermark.
     outcome: Option<bool>,
+    /// Where that marker is.
+    marker_offset: u64,
     /// Below the last stable offset.
     stable: bool,
 }
@@ -99,8 +105,8 @@ impl TxnChecker {
         }
     }
 
-    /// What the transactional producer did; `log_end`: for an answered EndTxn, the
-    /// `__transaction_state` log end of the coordinator that answered.
+    /// What the transactional producer did; `log_end`: for an answered AddPartitionsToTxn
+    /// or EndTxn, the `__transaction_state` log end of the coordinator that answered.
     pub fn on_event(&mut self, event: &TxnEvent, log_end: u64) -> Result<(), Violation> {
         match *event {
             TxnEvent::Epoch { producer_id, epoch } => {
@@ -117,6 +123,10 @@ impl TxnChecker {
             }
             TxnEvent::Started { txn } => {
                 self.txns.insert(txn, Txn::default());
+            }
+            TxnEvent::Added { txn, .. } => {
+                let t = self.txns.entry(txn).or_default();
+                t.log_end = t.log_end.max(log_end);
             }
             TxnEvent::Record {
                 txn,
@@ -137,7 +147,9 @@ impl TxnChecker {
                 } else {
                     self.aborts_acked += 1;
                 }
-                self.txns.entry(txn).or_default().ended = Some((commit, log_end));
+                let t = self.txns.entry(txn).or_default();
+                t.log_end = t.log_end.max(log_end);
+                t.ended = Some((commit, t.log_end));
             }
             TxnEvent::Abandoned { .. } => self.abandoned += 1,
         }
@@ -243,6 +255,7 @@ impl TxnChecker {
                             Seen {
                                 offset: o,
                                 outcome: Some(commit),
+                                marker_offset: offset,
                                 stable: o < lso,
                             },
                         );
@@ -266,7 +279,9 @@ impl TxnChecker {
                 continue;
             };
             let voided = txn.ended.is_some_and(|(_, at)| at > txn_taint);
-            if voided || s.offset >= taint {
+            // A marker past the taint may stand where a lost one stood (the crash that
+            // tainted the partition took the first marker with it): not judged.
+            if voided || s.offset >= taint || s.marker_offset >= taint {
                 continue;
             }
             match (txn.ended, s.outcome) {
@@ -308,7 +323,7 @@ impl TxnChecker {
                     let got = seen.get(&value);
                     let visible = got.is_some_and(|s| s.outcome == Some(true) && s.stable);
                     // With a taint, the marker may be what the crash took.
-                    let open = got.is_none_or(|s| s.outcome.is_none());
+                    let open = got.is_none_or(|s| s.outcome.is_none() || s.marker_offset >= taint);
                     let voided = open && taint != u64::MAX;
                     if !visible && !voided {
                         return Err(Violation(format!(
@@ -323,6 +338,7 @@ impl TxnChecker {
         }
         Ok(seen
             .into_iter()
+            .filter(|(_, s)| s.marker_offset < taint)
             .filter_map(|(v, s)| s.outcome.map(|o| (v, o)))
             .collect())
     }

@@ -28,6 +28,9 @@ pub enum TxnEvent {
     Epoch { producer_id: i64, epoch: i16 },
     /// Transaction `txn` started under this producer id and epoch.
     Started { txn: u64 },
+    /// AddPartitionsToTxn of transaction `txn` (sent as request `request_id`) was answered
+    /// NONE: the coordinator's record of it lies below that coordinator's log end then.
+    Added { txn: u64, request_id: u64 },
     /// A record of transaction `txn` was acknowledged at `offset` of `partition`.
     Record {
         txn: u64,
@@ -316,6 +319,10 @@ impl TxnProducer {
                 }
             }
             Phase::Adding(parts) => {
+                events.push(TxnEvent::Added {
+                    txn: self.txn,
+                    request_id,
+                });
                 let records = parts
                     .into_iter()
                     .flat_map(|p| std::iter::repeat_n(p, rng.range(1, 3) as usize))

@@ -183,6 +183,26 @@ fn seeds_that_found_model_gaps() {
     }
 }
 
+/// Seeds the transactions part failed at 10,000 seeds, both from gaps in its checker
+/// (the broker and coordinator behaved as designed), kept as named regressions:
+/// - 4617: a crash lost the unsynced COMMIT marker of an acknowledged commit on every
+///   replica that could lead (the partition's taint), and a later ABORT marker of the same
+///   producer closed the transaction's records; the checker judged the record by that later
+///   marker.
+/// - 6375: the same crash pattern lost `__transaction_state`'s acknowledged
+///   AddPartitionsToTxn record of an open transaction; the next coordinator loaded the
+///   previous transaction's CompleteCommit and answered the EndTxn(commit) as a retry of it.
+///   The checker placed the transaction's coordinator records by the EndTxn answer only, below
+///   the taint, and took it as intact.
+#[test]
+fn seeds_the_transactions_checker_misjudged() {
+    for seed in [4617, 6375] {
+        if let Err(failure) = run_seed_with(seed, false, Options::for_seed(seed)) {
+            panic!("{failure}");
+        }
+    }
+}
+
 /// Regression for the liveness bug the end-of-run ISR check finds (seed 4 is the first of
 /// many seeds that failed): a follower that had got further than the new leader under the
 /// old one was refused OFFSET_OUT_OF_RANGE by it (the leader checked the fetch offset

@@ -254,7 +254,7 @@ impl World {
         };
         for e in events {
             let at = match e {
-                TxnEvent::Ended { request_id, .. } => {
+                TxnEvent::Ended { request_id, .. } | TxnEvent::Added { request_id, .. } => {
                     t.answered_at.remove(&request_id).unwrap_or(u64::MAX)
                 }
                 _ => 0,
