@@ -4,6 +4,7 @@ fresh data directory per test, and stop it afterwards.
 The binary is taken from $VLTAVA_BIN, else target/debug/vltava (./test.sh builds
 it). Every broker start and stop is bounded in time.
 """
+import contextlib
 import os
 import re
 import signal
@@ -96,9 +97,11 @@ def data_dir():
         yield os.path.join(d, "data")
 
 
-@pytest.fixture
-def broker(data_dir):
-    b = Broker(data_dir).start()
+@contextlib.contextmanager
+def running(b, log_tail=8000):
+    """Starts broker `b`, yields it, then stops it (killing it if it does not stop) and
+    prints the tail of its log, which pytest shows only when the test failed."""
+    b.start()
     try:
         yield b
     finally:
@@ -106,9 +109,14 @@ def broker(data_dir):
             b.stop()
         finally:
             b.kill()
-            # Shown by pytest only when the test failed.
             print("---- broker log (tail) ----")
-            print(b.log()[-8000:])
+            print(b.log()[-log_tail:])
+
+
+@pytest.fixture
+def broker(data_dir):
+    with running(Broker(data_dir)) as b:
+        yield b
 
 
 def create_topic(bootstrap, name, partitions=1, config=None):

@@ -18,7 +18,7 @@ from confluent_kafka import KafkaError
 from confluent_kafka.admin import (AdminClient, ScramCredentialInfo, ScramMechanism,
                                    UserScramCredentialDeletion, UserScramCredentialUpsertion)
 
-from conftest import Broker
+from conftest import Broker, running
 
 SHA256 = ScramMechanism.SCRAM_SHA_256
 SHA512 = ScramMechanism.SCRAM_SHA_512
@@ -26,20 +26,12 @@ SHA512 = ScramMechanism.SCRAM_SHA_512
 
 @pytest.fixture
 def scram_broker(data_dir):
-    b = Broker(data_dir, extra=[
+    with running(Broker(data_dir, extra=[
         "listeners=PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0,"
         "CONTROLLER://127.0.0.1:0",
         "sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512",
-    ]).start()
-    try:
+    ])) as b:
         yield b
-    finally:
-        try:
-            b.stop()
-        finally:
-            b.kill()
-            print("---- broker log (tail) ----")
-            print(b.log()[-6000:])
 
 
 def set_credentials(b, changes):

@@ -19,7 +19,7 @@ import uuid
 
 import pytest
 
-from conftest import Broker
+from conftest import Broker, running
 from tls_certs import make_certs
 
 JAAS = ('org.apache.kafka.common.security.plain.PlainLoginModule required '
@@ -36,7 +36,7 @@ def certs(tmp_path):
 def secure_broker(data_dir, certs, monkeypatch):
     # Re-authentications are logged at debug level.
     monkeypatch.setenv("RUST_LOG", "info,vltava_broker::connection=debug")
-    b = Broker(data_dir, extra=[
+    with running(Broker(data_dir, extra=[
         "listeners=PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0,SASL_SSL://127.0.0.1:0,"
         "SASL_PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:0",
         "ssl.keystore.type=PEM",
@@ -50,16 +50,8 @@ def secure_broker(data_dir, certs, monkeypatch):
         f"listener.name.sasl_plaintext.plain.sasl.jaas.config={JAAS}",
         # KIP-368 on one listener: sessions last 2 s unless the client re-authenticates.
         "listener.name.sasl_plaintext.plain.connections.max.reauth.ms=2000",
-    ]).start()
-    try:
+    ])) as b:
         yield b
-    finally:
-        try:
-            b.stop()
-        finally:
-            b.kill()
-            print("---- broker log (tail) ----")
-            print(b.log()[-8000:])
 
 
 def mtls_conf(b, certs, **extra):
