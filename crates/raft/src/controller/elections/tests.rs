@@ -1,3 +1,5 @@
+//! Tests of the controller's leader elections: ElectLeaders, the preferred rebalance, unclean.
+
 use super::*;
 use crate::controller::fencing::fence_broker;
 use crate::controller::test_image::{apply_all, image};
