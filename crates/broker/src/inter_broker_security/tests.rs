@@ -1,3 +1,6 @@
+//! Unit tests of the inter-broker client settings: logins, refusals with their key, the
+//! default-chosen listener.
+
 use super::*;
 use crate::config::parse_properties;
 

@@ -1,3 +1,5 @@
+//! Unit tests of `Security::from_properties`: defaults, PLAIN and SCRAM logins, refusals.
+
 use super::*;
 
 fn props(kv: &[(&str, &str)]) -> BTreeMap<String, String> {
