@@ -7,9 +7,12 @@ confluent-kafka's AdminClient (AlterUserScramCredentials, records in the metadat
 - kafka-python produces and consumes as bob over SCRAM-SHA-256;
 - a wrong password, an unknown user and a mechanism the user has no credential for are
   refused alike with an authentication error;
-- a deleted credential no longer logs in, a changed password logs in with the new one.
+- a deleted credential no longer logs in, a changed password logs in with the new one;
+- the `vltava` tools log in with SCRAM-SHA-256 and SCRAM-SHA-512 from a `--command-config`
+  with Kafka's ScramLoginModule line, and a wrong password fails the tool.
 Every client call is bounded in time.
 """
+import subprocess
 import time
 import uuid
 
@@ -18,7 +21,7 @@ from confluent_kafka import KafkaError
 from confluent_kafka.admin import (AdminClient, ScramCredentialInfo, ScramMechanism,
                                    UserScramCredentialDeletion, UserScramCredentialUpsertion)
 
-from conftest import Broker, running
+from conftest import Broker, running, vltava_bin
 
 SHA256 = ScramMechanism.SCRAM_SHA_256
 SHA512 = ScramMechanism.SCRAM_SHA_512
@@ -136,3 +139,33 @@ def test_bad_logins_are_refused_alike_and_changes_take_effect(scram_broker):
     assert auth_errors(sasl_conf(b, "SCRAM-SHA-256", "carol", "carol-secret"))
     set_credentials(b, [UserScramCredentialDeletion("carol", SHA256)])
     assert auth_errors(sasl_conf(b, "SCRAM-SHA-256", "carol", "new-secret"))
+
+
+def test_vltava_tools_log_in_with_scram(scram_broker, tmp_path):
+    b = scram_broker
+    set_credentials(b, [
+        UserScramCredentialUpsertion("carol", ScramCredentialInfo(SHA256, 4096), b"carol-256"),
+        UserScramCredentialUpsertion("dave", ScramCredentialInfo(SHA512, 4096), b"dave-512")])
+
+    def topics(mechanism, user, password, *args):
+        config = tmp_path / f"{user}-{password}.properties"
+        config.write_text(
+            "security.protocol=SASL_PLAINTEXT\n"
+            f"sasl.mechanism={mechanism}\n"
+            "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required "
+            f'username="{user}" password="{password}";\n')
+        return subprocess.run([vltava_bin(), "topics", "--bootstrap-server",
+                               b.listeners["SASL_PLAINTEXT"], "--command-config", str(config),
+                               *args], capture_output=True, text=True, timeout=60)
+
+    name = f"scram-tool-{uuid.uuid4().hex[:6]}"
+    r = topics("SCRAM-SHA-256", "carol", "carol-256", "--create", "--topic", name)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = topics("SCRAM-SHA-512", "dave", "dave-512", "--list")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert name in r.stdout.split()
+    for mechanism, user, password in [("SCRAM-SHA-512", "dave", "wrong"),
+                                      ("SCRAM-SHA-512", "carol", "carol-256")]:
+        r = topics(mechanism, user, password, "--list")
+        assert r.returncode != 0, (mechanism, user)
+        assert "authentication with" in r.stdout + r.stderr, r.stdout + r.stderr

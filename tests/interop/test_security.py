@@ -10,16 +10,20 @@ JAAS config, certificates made by the test with the openssl CLI.
 - librdkafka re-authenticates (KIP-368) on a listener whose sessions last 2 s and
   keeps producing across several session ends.
 - Metadata answers with the endpoints of the listener the client came in on.
+- one `--command-config` file (SASL_SSL, PLAIN, PEM trust store) serves Kafka's
+  kafka-topics and `vltava topics` alike.
 Every client call is bounded in time.
 """
 import asyncio
 import ssl
+import subprocess
 import time
 import uuid
 
 import pytest
 
-from conftest import Broker, running
+from conftest import Broker, running, vltava_bin
+from javatools import run_java
 from tls_certs import make_certs
 
 JAAS = ('org.apache.kafka.common.security.plain.PlainLoginModule required '
@@ -222,3 +226,40 @@ def test_librdkafka_re_authenticates_when_sessions_expire(secure_broker):
     assert not errors, errors
     assert "session expired" not in b.log(), "librdkafka did not re-authenticate in time"
     assert b.log().count("re-authenticated") >= 2, "no re-authentication seen"
+
+
+def test_one_command_config_serves_kafka_topics_and_vltava_topics(secure_broker, certs, tmp_path):
+    b = secure_broker
+    config = tmp_path / "client.properties"
+    config.write_text(
+        "security.protocol=SASL_SSL\n"
+        "ssl.truststore.type=PEM\n"
+        f"ssl.truststore.location={certs['ca']}\n"
+        "sasl.mechanism=PLAIN\n"
+        "sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required "
+        'username="alice" password="alice-secret";\n')
+    bootstrap = b.listeners["SASL_SSL"]
+
+    def vltava_topics(*args, config=config):
+        return subprocess.run([vltava_bin(), "topics", "--bootstrap-server", bootstrap,
+                               "--command-config", str(config), *args],
+                              capture_output=True, text=True, timeout=60)
+
+    def kafka_topics(*args):
+        return run_java("org.apache.kafka.tools.TopicCommand", "--bootstrap-server", bootstrap,
+                        "--command-config", str(config), *args).stdout
+
+    kafka_made, vltava_made = f"by-kafka-{uuid.uuid4().hex[:6]}", f"by-vltava-{uuid.uuid4().hex[:6]}"
+    kafka_topics("--create", "--topic", kafka_made, "--partitions", "1")
+    r = vltava_topics("--create", "--topic", vltava_made, "--partitions", "1")
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = vltava_topics("--list")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert {kafka_made, vltava_made} <= set(r.stdout.split())
+    assert {kafka_made, vltava_made} <= set(kafka_topics("--list").split())
+    # The same file with a wrong password: refused with the broker's message.
+    bad = tmp_path / "bad.properties"
+    bad.write_text(config.read_text().replace("alice-secret", "wrong"))
+    r = vltava_topics("--list", config=bad)
+    assert r.returncode != 0
+    assert "Invalid username or password" in r.stdout + r.stderr, r.stdout + r.stderr

@@ -36,6 +36,9 @@ pub struct Broker {
     member_id_seed: u64,
     /// Kafka requests to other brokers' listeners (transaction markers, verification).
     pub peers: crate::inter_broker::Peers,
+    /// TLS and SASL of connections to other brokers' inter-broker listener (replica
+    /// fetchers and [`Broker::peers`]); PLAINTEXT unless set at start.
+    pub inter_broker_security: vltava_client::security::Security,
     /// The `__consumer_offsets` and `__transaction_state` partitions the
     /// coordinators were told this broker leads.
     leadership: std::sync::Mutex<(Leadership, Leadership)>,
@@ -76,9 +79,26 @@ impl Broker {
                 (crate::partitions::now_ms() & 0x3fff_ffff) as i32,
             )),
             member_id_seed: random_seed(),
-            peers: crate::inter_broker::Peers::new(inter_broker_listener),
+            peers: crate::inter_broker::Peers::new(
+                inter_broker_listener,
+                vltava_client::security::Security::default(),
+            ),
+            inter_broker_security: vltava_client::security::Security::default(),
             leadership: std::sync::Mutex::new(Default::default()),
         }
+    }
+
+    /// This broker with `security` on its connections to other brokers.
+    pub fn with_inter_broker_security(
+        mut self,
+        security: vltava_client::security::Security,
+    ) -> Broker {
+        self.peers = crate::inter_broker::Peers::new(
+            self.config.inter_broker_listener_name.clone(),
+            security.clone(),
+        );
+        self.inter_broker_security = security;
+        self
     }
 
     /// Installs the controller handle (once, at start-up).

@@ -18,6 +18,7 @@ pub mod error_codes;
 pub mod fetch_session;
 pub mod handlers;
 pub mod inter_broker;
+pub mod inter_broker_security;
 pub mod listener_endpoints;
 pub mod log_loading;
 pub mod metadata_cache;

@@ -77,7 +77,6 @@ impl Node {
         // controller) but listens only once the logs and coordinators are loaded:
         // until then connections are refused, so no client waits on a request
         // the broker cannot answer yet.
-        crate::server::check_inter_broker_listener(&config)?;
         let mut bound = Vec::new();
         let scram = crate::scram_credentials::CredentialSource::default();
         for l in config.client_listeners() {
@@ -95,6 +94,8 @@ impl Node {
             })?;
             bound.push((ctx, socket, addr));
         }
+        // After the listeners: a listener's own settings are reported first.
+        let inter_broker_security = crate::server::inter_broker_security(&config)?;
         let Some(addr) = bound.first().map(|b| b.2) else {
             return Err(crate::config::ConfigError::Missing(
                 "listeners (a non-controller listener)",
@@ -123,7 +124,10 @@ impl Node {
         let register_timeout = Duration::from_millis(config.initial_broker_registration_timeout_ms);
         let heartbeat_interval = Duration::from_millis(config.broker_heartbeat_interval_ms);
         let observer = config.roles == crate::config::ProcessRoles::Broker;
-        let broker = Arc::new(Broker::new(config, partitions.clone()));
+        let broker = Arc::new(
+            Broker::new(config, partitions.clone())
+                .with_inter_broker_security(inter_broker_security),
+        );
         let controller = if observer {
             // A broker-only node follows the metadata log of the controllers' quorum.
             vltava_raft::Controller::start_observer(quorum).await?

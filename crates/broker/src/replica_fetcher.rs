@@ -168,6 +168,7 @@ async fn fetch_loop(weak: Weak<Broker>, leader: i32) {
                 .unwrap_or(0)
                 .saturating_add(1 << 20)
                 .max(b.config.socket_request_max_bytes),
+            security: b.inter_broker_security.clone(),
             ..ClientConfig::default()
         };
         let wait =
@@ -179,6 +180,11 @@ async fn fetch_loop(weak: Weak<Broker>, leader: i32) {
         {
             conn = match Connection::connect(&addr, &client).await {
                 Ok(c) => Some(c),
+                Err(e) if vltava_client::security::is_fatal(&e) => {
+                    tracing::warn!(leader, %addr, error = %e, "the leader refuses this broker's inter-broker login");
+                    tokio::time::sleep(backoff).await;
+                    continue;
+                }
                 Err(e) => {
                     tracing::debug!(leader, %addr, error = %e, "cannot reach the leader to fetch");
                     tokio::time::sleep(backoff).await;

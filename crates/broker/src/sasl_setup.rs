@@ -31,7 +31,7 @@ pub enum SaslSetupError {
 }
 
 /// The JAAS entry for `mechanism` on `listener`, and the key it came from.
-fn jaas_entry(
+pub(crate) fn jaas_entry(
     raw: &Properties,
     listener: &str,
     mechanism: &str,

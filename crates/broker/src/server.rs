@@ -50,40 +50,41 @@ pub enum ListenerSetupError {
     Tls(#[from] crate::tls::TlsSetupError),
     #[error(transparent)]
     Sasl(#[from] crate::sasl_setup::SaslSetupError),
-    #[error(
-        "inter.broker.listener.name {0} is {1}: inter-broker traffic (replica fetchers, transaction markers) runs over PLAINTEXT only in Vltava; name a PLAINTEXT listener"
-    )]
-    InterBrokerSecurity(String, SecurityProtocol),
+    #[error(transparent)]
+    InterBroker(#[from] crate::inter_broker_security::InterBrokerSecurityError),
 }
 
-/// Refuses an inter-broker listener this broker's replica fetchers and inter-broker
-/// requests cannot speak (they have no TLS or SASL client yet) when it is set
-/// explicitly; warns when it was chosen by default.
-pub fn check_inter_broker_listener(config: &BrokerConfig) -> Result<(), ListenerSetupError> {
-    let name = &config.inter_broker_listener_name;
-    let protocol = config.protocol_of(name);
-    if !config.roles.is_broker() || protocol == SecurityProtocol::Plaintext {
-        return Ok(());
+/// The client security of this broker's connections to other brokers' inter-broker
+/// listener (any protocol: see [`crate::inter_broker_security`]). Settings it cannot use
+/// refuse the start when the listener was named (`inter.broker.listener.name`,
+/// `security.inter.broker.protocol`); when it was chosen by default (no PLAINTEXT
+/// listener; a lone broker never connects to another) they are a warning and the
+/// connections go out PLAINTEXT, which such a listener refuses.
+pub fn inter_broker_security(
+    config: &BrokerConfig,
+) -> Result<vltava_client::security::Security, ListenerSetupError> {
+    match crate::inter_broker_security::client_security(config) {
+        Ok(s) => Ok(s),
+        Err(e) if inter_broker_listener_named(config) => Err(e.into()),
+        Err(e) => {
+            tracing::warn!(
+                listener = %config.inter_broker_listener_name,
+                error = %e,
+                "the inter-broker listener, chosen by default, has no usable client settings: connections to other brokers will fail"
+            );
+            Ok(vltava_client::security::Security::default())
+        }
     }
-    let explicit = [
+}
+
+/// Whether the inter-broker listener was named in the configuration.
+fn inter_broker_listener_named(config: &BrokerConfig) -> bool {
+    [
         "inter.broker.listener.name",
         "security.inter.broker.protocol",
     ]
     .iter()
-    .any(|k| config.raw.get(*k).is_some_and(|v| !v.trim().is_empty()));
-    if explicit {
-        return Err(ListenerSetupError::InterBrokerSecurity(
-            name.clone(),
-            protocol,
-        ));
-    }
-    // Chosen by default (no PLAINTEXT listener): a lone broker never uses it.
-    tracing::warn!(
-        listener = %name,
-        %protocol,
-        "no PLAINTEXT listener for inter-broker traffic: replication between brokers needs one (Vltava's replica fetchers speak PLAINTEXT only)"
-    );
-    Ok(())
+    .any(|k| config.raw.get(*k).is_some_and(|v| !v.trim().is_empty()))
 }
 
 impl ListenerContext {

@@ -130,9 +130,12 @@ impl Cluster {
             st.meta.brokers.keys().copied().collect()
         };
         let mut last = None;
+        // An authentication failure (or unusable security settings) ends the search: the
+        // next broker refuses alike, and Kafka's clients surface it as it is.
         for id in ids {
             match self.connection(id).await {
                 Ok(c) => return Ok(c),
+                Err(e) if crate::security::is_fatal(&e) => return Err(e),
                 Err(e) => last = Some(e),
             }
         }
@@ -143,6 +146,7 @@ impl Cluster {
                     self.state.lock().await.bootstrap = Some(c.clone());
                     return Ok(c);
                 }
+                Err(e) if crate::security::is_fatal(&e) => return Err(e),
                 Err(e) => last = Some(e),
             }
         }

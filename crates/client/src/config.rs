@@ -24,6 +24,8 @@ pub struct ClientConfig {
     pub max_response_bytes: usize,
     /// Requests queued per connection before senders wait.
     pub max_queued_requests: usize,
+    /// `security.protocol` and its `ssl.*` / `sasl.*` keys.
+    pub security: crate::security::Security,
 }
 
 impl Default for ClientConfig {
@@ -39,6 +41,7 @@ impl Default for ClientConfig {
             connect_timeout: Duration::from_secs(10),
             max_response_bytes: 100 * 1024 * 1024,
             max_queued_requests: 1024,
+            security: crate::security::Security::default(),
         }
     }
 }

@@ -1,6 +1,8 @@
 //! One TCP connection to one broker: framing, correlation ids, pipelined
 //! requests (responses matched by correlation id), request timeouts, and the
-//! ApiVersions handshake that fixes the version of every later request.
+//! ApiVersions handshake that fixes the version of every later request. With
+//! `security.protocol` set, TLS and the SASL login run first ([`crate::security`]),
+//! bounded together by the connection setup timeout.
 
 use crate::api::ApiRequest;
 use crate::config::ClientConfig;
@@ -80,14 +82,36 @@ impl Connection {
         let (tx, rx) = mpsc::channel(cfg.max_queued_requests.max(1));
         let closed = Arc::new(AtomicBool::new(false));
         let shutdown = Arc::new(Notify::new());
-        tokio::spawn(io_loop(
-            stream,
-            rx,
-            addr.to_string(),
-            cfg.max_response_bytes,
-            closed.clone(),
-            shutdown.clone(),
-        ));
+        let sec = &cfg.security;
+        if sec.is_plaintext() {
+            let (rd, wr) = stream.into_split();
+            tokio::spawn(io_loop(
+                rd,
+                wr,
+                rx,
+                addr.to_string(),
+                cfg.max_response_bytes,
+                closed.clone(),
+                shutdown.clone(),
+            ));
+        } else {
+            let s = tokio::time::timeout(
+                cfg.connect_timeout,
+                sec.secure(stream, addr, &cfg.client_id),
+            )
+            .await
+            .map_err(|_| ClientError::Timeout(format!("TLS/SASL setup with {addr}")))??;
+            let (rd, wr) = tokio::io::split(s);
+            tokio::spawn(io_loop(
+                rd,
+                wr,
+                rx,
+                addr.to_string(),
+                cfg.max_response_bytes,
+                closed.clone(),
+                shutdown.clone(),
+            ));
+        }
         let mut conn = Connection {
             addr: addr.to_string(),
             client_id: cfg.client_id.clone(),
@@ -209,6 +233,28 @@ impl Connection {
             .ok_or_else(|| ClientError::Protocol(format!("unexpected response to {:?}", R::KEY)))
     }
 
+    /// Sends an already built request `body` at `version` and waits (up to the request
+    /// timeout) for its answer, whatever its API (for callers that relay requests, as a
+    /// broker's inter-broker requests).
+    pub async fn send_body(&self, body: RequestBody, version: i16) -> Result<ResponseBody> {
+        let api_key = body.api_key();
+        let rx = self
+            .enqueue(body, api_key, version, true)
+            .await?
+            .ok_or_else(|| ClientError::Protocol("no reply channel".into()))?;
+        match tokio::time::timeout(self.timeout, rx).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Err(ClientError::Disconnected(self.addr.clone())),
+            Err(_) => {
+                self.close();
+                Err(ClientError::Timeout(format!(
+                    "{api_key:?} to {} after {:?}",
+                    self.addr, self.timeout
+                )))
+            }
+        }
+    }
+
     /// Sends a request the broker will not answer (Produce with acks=0);
     /// returns once it is written to the socket.
     pub async fn send_no_response<R: ApiRequest>(&self, req: R) -> Result<()> {
@@ -301,15 +347,18 @@ impl Drop for Connection {
     }
 }
 
-async fn io_loop(
-    stream: TcpStream,
+async fn io_loop<R, W>(
+    mut rd: R,
+    mut wr: W,
     mut rx: mpsc::Receiver<Outgoing>,
     addr: String,
     max_frame: usize,
     closed: Arc<AtomicBool>,
     shutdown: Arc<Notify>,
-) {
-    let (mut rd, mut wr) = stream.into_split();
+) where
+    R: tokio::io::AsyncRead + Unpin,
+    W: tokio::io::AsyncWrite + Unpin,
+{
     let mut pending: HashMap<i32, (ApiKey, i16, Reply)> = HashMap::new();
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let err = loop {
@@ -321,6 +370,10 @@ async fn io_loop(
                     pending.insert(out.correlation_id, (out.api_key, out.version, reply));
                 }
                 if let Err(source) = wr.write_all(&out.frame).await {
+                    break ClientError::Io { addr: addr.clone(), source };
+                }
+                // TLS holds written bytes until flushed; TCP's flush does nothing.
+                if let Err(source) = wr.flush().await {
                     break ClientError::Io { addr: addr.clone(), source };
                 }
                 if let Some(w) = out.written {

@@ -36,6 +36,10 @@ pub enum ClientError {
         broker_min: i16,
         broker_max: i16,
     },
+    /// TLS or SASL authentication with the broker failed (Kafka's
+    /// `AuthenticationException`); `message` is the broker's when it sent one.
+    #[error("authentication with {addr} failed: {message}")]
+    Authentication { addr: String, message: String },
     #[error("invalid configuration: {0}")]
     Config(String),
     #[error("unknown topic or partition: {0}")]

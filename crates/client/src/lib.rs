@@ -14,6 +14,7 @@ pub mod consumer;
 pub mod error;
 pub mod kafka_error;
 pub mod producer;
+pub mod security;
 pub mod versions;
 
 pub use admin::{Admin, NewTopic};

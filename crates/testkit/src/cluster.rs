@@ -145,7 +145,7 @@ impl TestCluster {
                 .collect::<Vec<_>>()
                 .join(",")
         };
-        Self::start_planned(roles, bin, properties, voters, |_, _| Ok(Vec::new()))
+        Self::start_planned(roles, bin, properties, None, voters, |_, _| Ok(Vec::new()))
     }
 
     /// As [`TestCluster::start_with`] (combined nodes), with node `i`'s
@@ -177,8 +177,39 @@ impl TestCluster {
             &vec![NodeRole::Combined; n],
             bin,
             properties,
+            None,
             voters,
             prefix,
+        )
+    }
+
+    /// As [`TestCluster::start_with`] (combined nodes), each node with one more listener,
+    /// named `listener` (a security protocol's name, such as `SASL_SSL`, so it needs no
+    /// `listener.security.protocol.map`), on a port of its own, advertised after
+    /// PLAINTEXT (which [`TestCluster::addr`] still names). `properties` set its security
+    /// and, for example, `inter.broker.listener.name`.
+    pub fn start_with_listener(
+        n: usize,
+        bin: Option<&Path>,
+        properties: &[&str],
+        listener: &str,
+    ) -> Result<TestCluster, BrokerProcessError> {
+        let n = n.clamp(1, MAX_NODES);
+        let voters = |_: usize, ports: &[u16]| {
+            ports
+                .iter()
+                .enumerate()
+                .map(|(j, port)| format!("{j}@127.0.0.1:{port}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        Self::start_planned(
+            &vec![NodeRole::Combined; n],
+            bin,
+            properties,
+            Some(listener),
+            voters,
+            |_, _| Ok(Vec::new()),
         )
     }
 
@@ -189,6 +220,7 @@ impl TestCluster {
         roles: &[NodeRole],
         bin: Option<&Path>,
         properties: &[&str],
+        extra_listener: Option<&str>,
         voters: impl Fn(usize, &[u16]) -> String,
         mut prefix: impl FnMut(usize, &Path) -> Result<Vec<String>, BrokerProcessError>,
     ) -> Result<TestCluster, BrokerProcessError> {
@@ -209,10 +241,14 @@ impl TestCluster {
         // Held until every node's config is written, released just before they start.
         let mut reservation = PortReservation::default();
         let mut ports = Vec::new();
+        let mut extra_ports = Vec::new();
         for _ in 0..n {
             let client = reservation.take().map_err(io_error("reserving a port"))?;
             let controller = reservation.take().map_err(io_error("reserving a port"))?;
             ports.push((client, controller));
+            if extra_listener.is_some() {
+                extra_ports.push(reservation.take().map_err(io_error("reserving a port"))?);
+            }
         }
         let controller_ports: Vec<u16> = ports.iter().map(|(_, c)| *c).collect();
         let cluster_id = "vltava-test-cluster-id".to_string();
@@ -223,10 +259,14 @@ impl TestCluster {
             let data_dir = node_dir.join("data");
             let node_prefix = prefix(i, &data_dir)?;
             let role = roles[i];
+            let extra = match (extra_listener, extra_ports.get(i)) {
+                (Some(name), Some(port)) => format!(",{name}://127.0.0.1:{port}"),
+                _ => String::new(),
+            };
             let listeners = match role {
                 NodeRole::Combined => format!(
-                    "listeners=PLAINTEXT://127.0.0.1:{client},CONTROLLER://127.0.0.1:{controller}\n\
-                     advertised.listeners=PLAINTEXT://127.0.0.1:{client}\n"
+                    "listeners=PLAINTEXT://127.0.0.1:{client}{extra},CONTROLLER://127.0.0.1:{controller}\n\
+                     advertised.listeners=PLAINTEXT://127.0.0.1:{client}{extra}\n"
                 ),
                 NodeRole::Controller => format!("listeners=CONTROLLER://127.0.0.1:{controller}\n"),
                 NodeRole::Broker => format!(

@@ -4,6 +4,7 @@
 
 pub mod broker_process;
 pub mod captures;
+pub mod certs;
 pub mod cluster;
 pub mod ports;
 pub mod rng;

@@ -14,6 +14,7 @@ mod describe_quorum;
 mod every_api;
 mod fetch_sessions;
 mod hw_checkpoint;
+mod inter_broker_security;
 mod internal_topics;
 mod leader_hints;
 mod limits;

@@ -459,10 +459,16 @@ async fn key_stores_vltava_cannot_use_stop_the_start() {
         (format!("{props}ssl.client.auth=required\n"), "trust store"),
         (format!("{props}ssl.enabled.protocols=TLSv1.1\n"), "TLSv1.2"),
         ("listener.name.sasl_plaintext.plain.sasl.jaas.config=nonsense\n".to_string(), "JAAS"),
+        // Named as the inter-broker listener, SSL needs a trust store for the broker's own
+        // connections.
         (
-            "listeners=PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0,CONTROLLER://127.0.0.1:0\ninter.broker.listener.name=SSL\n"
+            format!("{props}inter.broker.listener.name=SSL\n"),
+            "inter-broker listener SSL",
+        ),
+        (
+            "listeners=PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:0\ninter.broker.listener.name=SASL_PLAINTEXT\nsasl.enabled.mechanisms=PLAIN\nlistener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_a=\"b\";\n"
                 .to_string(),
-            "PLAINTEXT only",
+            "sasl.mechanism.inter.broker.protocol",
         ),
     ];
     for (extra, want) in cases {

@@ -67,7 +67,7 @@ struct Args {
     /// Remove without asking for confirmation.
     #[arg(long)]
     force: bool,
-    /// Properties file of connection settings (bootstrap.servers, client.id, *.ms timeouts); others ignored.
+    /// Properties file of connection settings (bootstrap.servers, client.id, *.ms timeouts, security.protocol, ssl.*, sasl.*); others ignored.
     #[arg(long)]
     command_config: Option<String>,
 }
@@ -185,11 +185,7 @@ fn print_grouped(out: &mut (dyn Write + Send), title: &str, acls: &[Acl]) -> std
 
 fn client(a: &Args) -> anyhow::Result<ClientConfig> {
     let mut c = ClientConfig::new(&a.bootstrap_server);
-    if let Some(f) = &a.command_config {
-        for (k, v) in super::common::properties_file(f)? {
-            super::common::apply_client(&mut c, &k, &v)?;
-        }
-    }
+    super::common::apply_command_config(&mut c, a.command_config.as_ref())?;
     Ok(c)
 }
 

@@ -24,6 +24,57 @@ fn num<T: std::str::FromStr>(v: &str) -> anyhow::Result<T> {
     v.parse().map_err(|_| anyhow!("bad number {v:?}"))
 }
 
+/// Sets `c.security` from the security keys among `props` (`security.protocol`,
+/// `ssl.*`, `sasl.*`, as [`crate::security::KEYS`]), the last value of a key winning;
+/// without any, `c.security` is left as it is.
+pub fn apply_security(c: &mut ClientConfig, props: &[(String, String)]) -> anyhow::Result<()> {
+    let security: std::collections::BTreeMap<String, String> = props
+        .iter()
+        .filter(|(k, _)| crate::security::is_security_key(k))
+        .cloned()
+        .collect();
+    if !security.is_empty() {
+        c.security = crate::security::Security::from_properties(&security)?;
+    }
+    Ok(())
+}
+
+/// Applies a `--command-config` file (connection-level keys and the security keys;
+/// others are ignored, as Kafka's admin tools warn and go on).
+pub fn apply_command_config(c: &mut ClientConfig, path: Option<&String>) -> anyhow::Result<()> {
+    let Some(path) = path else { return Ok(()) };
+    let props = properties_file(path)?;
+    for (k, v) in &props {
+        apply_client(c, k, v)?;
+    }
+    apply_security(c, &props)
+}
+
+/// The client config of a tool's `--bootstrap-server` and `--command-config`.
+pub fn command_client(
+    bootstrap: &str,
+    command_config: Option<&String>,
+) -> anyhow::Result<ClientConfig> {
+    let mut c = ClientConfig::new(bootstrap);
+    apply_command_config(&mut c, command_config)?;
+    Ok(c)
+}
+
+/// The properties of an optional config file followed by `key=value` flags (which win).
+pub fn file_and_flags(
+    file: Option<&String>,
+    flags: &[String],
+) -> anyhow::Result<Vec<(String, String)>> {
+    let mut out = match file {
+        Some(f) => properties_file(f)?,
+        None => Vec::new(),
+    };
+    for p in flags {
+        out.push(kv(p)?);
+    }
+    Ok(out)
+}
+
 /// Applies a connection-level property; false when it is not one.
 pub fn apply_client(c: &mut ClientConfig, k: &str, v: &str) -> anyhow::Result<bool> {
     match k {

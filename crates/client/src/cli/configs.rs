@@ -5,7 +5,6 @@
 use super::configs_users;
 use super::quota_configs::{self, EntityArg, quota_entity_type};
 use crate::admin::{Admin, AlterOp, QuotaMatch, ResourceType, ScramMechanism};
-use crate::config::ClientConfig;
 use anyhow::{anyhow, bail};
 use clap::Parser;
 use std::io::Write;
@@ -19,6 +18,9 @@ struct Args {
     /// Broker(s) to connect to, host:port[,host:port...].
     #[arg(long)]
     bootstrap_server: String,
+    /// Properties file of connection settings (bootstrap.servers, client.id, *.ms timeouts, security.protocol, ssl.*, sasl.*); others ignored.
+    #[arg(long)]
+    command_config: Option<String>,
     /// Print the entity's configs (every topic or broker without --entity-name).
     #[arg(long)]
     describe: bool,
@@ -252,7 +254,11 @@ pub async fn run(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow::Res
     let matches = command().try_get_matches_from(args)?;
     let a = <Args as clap::FromArgMatches>::from_arg_matches(&matches)?;
     if let Some(entities) = quota_entities(&matches, &a)? {
-        let admin = Admin::connect(ClientConfig::new(&a.bootstrap_server)).await?;
+        let admin = Admin::connect(super::common::command_client(
+            &a.bootstrap_server,
+            a.command_config.as_ref(),
+        )?)
+        .await?;
         if a.describe {
             quota_configs::describe(&admin, &entities, out).await?;
             if let Some(user) = scram_described_user(&entities) {
@@ -290,7 +296,11 @@ pub async fn run(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow::Res
         ),
         other => bail!("unsupported --entity-type {other:?} (topics, brokers, users, clients)"),
     };
-    let admin = Admin::connect(ClientConfig::new(&a.bootstrap_server)).await?;
+    let admin = Admin::connect(super::common::command_client(
+        &a.bootstrap_server,
+        a.command_config.as_ref(),
+    )?)
+    .await?;
     if a.describe {
         let names: Vec<String> = match (&name, kind) {
             (Some(n), _) => vec![n.clone()],

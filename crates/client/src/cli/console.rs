@@ -53,15 +53,11 @@ pub async fn producer(
 ) -> anyhow::Result<i32> {
     let a = ProducerArgs::try_parse_from(args)?;
     let mut cfg = ProducerConfig::new(&a.bootstrap_server);
-    if let Some(f) = &a.producer_config {
-        for (k, v) in super::common::properties_file(f)? {
-            apply_producer(&mut cfg, &k, &v)?;
-        }
+    let props = super::common::file_and_flags(a.producer_config.as_ref(), &a.producer_property)?;
+    for (k, v) in &props {
+        apply_producer(&mut cfg, k, v)?;
     }
-    for p in &a.producer_property {
-        let (k, v) = kv(p)?;
-        apply_producer(&mut cfg, &k, &v)?;
-    }
+    super::common::apply_security(&mut cfg.client, &props)?;
     if let Some(c) = &a.compression_codec {
         apply_producer(&mut cfg, "compression.type", c)?;
     }
@@ -181,15 +177,11 @@ pub async fn consumer(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow
     } else {
         OffsetReset::Latest
     };
-    if let Some(f) = &a.consumer_config {
-        for (k, v) in super::common::properties_file(f)? {
-            apply_consumer(&mut cfg, &k, &v)?;
-        }
+    let props = super::common::file_and_flags(a.consumer_config.as_ref(), &a.consumer_property)?;
+    for (k, v) in &props {
+        apply_consumer(&mut cfg, k, v)?;
     }
-    for p in &a.consumer_property {
-        let (k, v) = kv(p)?;
-        apply_consumer(&mut cfg, &k, &v)?;
-    }
+    super::common::apply_security(&mut cfg.client, &props)?;
     if let Some(i) = &a.isolation_level {
         apply_consumer(&mut cfg, "isolation.level", i)?;
     }

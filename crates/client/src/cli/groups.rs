@@ -70,7 +70,7 @@ struct Args {
     /// With --describe: print the group's state, assignment strategy and member count.
     #[arg(long)]
     state: bool,
-    /// Properties file of connection settings (bootstrap.servers, client.id, *.ms timeouts); others ignored.
+    /// Properties file of connection settings (bootstrap.servers, client.id, *.ms timeouts, security.protocol, ssl.*, sasl.*); others ignored.
     #[arg(long)]
     command_config: Option<String>,
 }
@@ -83,11 +83,7 @@ pub(super) fn command() -> clap::Command {
 pub async fn run(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow::Result<i32> {
     let a = Args::try_parse_from(args)?;
     let mut cfg = ClientConfig::new(&a.bootstrap_server);
-    if let Some(f) = &a.command_config {
-        for (k, v) in super::common::properties_file(f)? {
-            super::common::apply_client(&mut cfg, &k, &v)?;
-        }
-    }
+    super::common::apply_command_config(&mut cfg, a.command_config.as_ref())?;
     let admin = Admin::connect(cfg).await?;
     let groups = if a.all_groups {
         admin

@@ -1,7 +1,6 @@
 //! `delete-records`, `get-offsets` and `api-versions`.
 
 use crate::admin::{Admin, EARLIEST, LATEST};
-use crate::config::ClientConfig;
 use anyhow::{Context, anyhow, bail};
 use clap::Parser;
 use std::io::Write;
@@ -16,6 +15,9 @@ struct DeleteArgs {
     /// Broker(s) to connect to, host:port[,host:port...].
     #[arg(long)]
     bootstrap_server: String,
+    /// Properties file of connection settings (bootstrap.servers, client.id, *.ms timeouts, security.protocol, ssl.*, sasl.*); others ignored.
+    #[arg(long)]
+    command_config: Option<String>,
     /// JSON file of partitions and the offset to delete before: {"partitions":[{"topic":"t","partition":0,"offset":10}]}.
     #[arg(long)]
     offset_json_file: String,
@@ -55,7 +57,11 @@ pub async fn delete_records(
             .ok_or_else(|| anyhow!("entry without offset: {p}"))?;
         req.push((topic.to_string(), partition as i32, offset));
     }
-    let admin = Admin::connect(ClientConfig::new(&a.bootstrap_server)).await?;
+    let admin = Admin::connect(super::common::command_client(
+        &a.bootstrap_server,
+        a.command_config.as_ref(),
+    )?)
+    .await?;
     writeln!(out, "Executing records delete operation")?;
     let res = admin.delete_records(&req).await?;
     writeln!(out, "Records delete operation completed:")?;
@@ -74,6 +80,9 @@ struct OffsetsArgs {
     /// Broker(s) to connect to, host:port[,host:port...].
     #[arg(long)]
     bootstrap_server: String,
+    /// Properties file of connection settings (bootstrap.servers, client.id, *.ms timeouts, security.protocol, ssl.*, sasl.*); others ignored.
+    #[arg(long)]
+    command_config: Option<String>,
     /// Topic, an exact name (default: every topic).
     #[arg(long)]
     topic: Option<String>,
@@ -100,7 +109,11 @@ pub async fn get_offsets(args: Vec<String>, out: &mut (dyn Write + Send)) -> any
         "earliest" | "-2" => EARLIEST,
         t => t.parse().map_err(|_| anyhow!("bad --time {t:?}"))?,
     };
-    let admin = Admin::connect(ClientConfig::new(&a.bootstrap_server)).await?;
+    let admin = Admin::connect(super::common::command_client(
+        &a.bootstrap_server,
+        a.command_config.as_ref(),
+    )?)
+    .await?;
     let names = match &a.topic {
         Some(t) => vec![t.clone()],
         None => admin.list_topics(!a.exclude_internal_topics).await?,
@@ -145,6 +158,9 @@ struct VersionsArgs {
     /// Broker(s) to connect to, host:port[,host:port...]; every broker of the cluster is listed.
     #[arg(long)]
     bootstrap_server: String,
+    /// Properties file of connection settings (bootstrap.servers, client.id, *.ms timeouts, security.protocol, ssl.*, sasl.*); others ignored.
+    #[arg(long)]
+    command_config: Option<String>,
 }
 
 /// The clap command of `api-versions`, for its help.
@@ -154,7 +170,11 @@ pub(super) fn api_versions_command() -> clap::Command {
 
 pub async fn api_versions(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow::Result<i32> {
     let a = VersionsArgs::try_parse_from(args)?;
-    let admin = Admin::connect(ClientConfig::new(&a.bootstrap_server)).await?;
+    let admin = Admin::connect(super::common::command_client(
+        &a.bootstrap_server,
+        a.command_config.as_ref(),
+    )?)
+    .await?;
     for (b, ranges) in admin.api_versions().await? {
         writeln!(
             out,

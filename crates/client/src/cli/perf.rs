@@ -78,6 +78,8 @@ pub async fn producer(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow
         idempotence_set |= k == "enable.idempotence";
         apply_producer(&mut cfg, &k, &v)?;
     }
+    let props = super::common::file_and_flags(a.producer_config.as_ref(), &a.producer_props)?;
+    super::common::apply_security(&mut cfg.client, &props)?;
     if cfg.acks != Acks::All && !idempotence_set {
         cfg.enable_idempotence = false;
     }
@@ -196,9 +198,12 @@ struct ConsumerArgs {
     /// Milliseconds between the lines of --show-detailed-stats.
     #[arg(long, default_value_t = 5000)]
     reporting_interval: u64,
-    /// A consumer config as key=value; repeatable.
+    /// A consumer config as key=value; repeatable, overrides --consumer.config.
     #[arg(long)]
     consumer_property: Vec<String>,
+    /// Properties file of consumer configs (security.protocol, sasl.*, ssl.*, ...).
+    #[arg(long = "consumer.config")]
+    consumer_config: Option<String>,
 }
 
 /// The clap command of `consumer-perf-test`, for its help.
@@ -268,10 +273,11 @@ pub async fn consumer(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow
     cfg.auto_offset_reset = OffsetReset::Earliest;
     cfg.enable_auto_commit = false;
     cfg.max_poll_records = 5000;
-    for p in &a.consumer_property {
-        let (k, v) = kv(p)?;
-        apply_consumer(&mut cfg, &k, &v)?;
+    let props = super::common::file_and_flags(a.consumer_config.as_ref(), &a.consumer_property)?;
+    for (k, v) in &props {
+        apply_consumer(&mut cfg, k, v)?;
     }
+    super::common::apply_security(&mut cfg.client, &props)?;
     let mut consumer = Consumer::new(cfg).await?;
     // The join ends when partitions are assigned: Kafka's tool splits its
     // rebalance and fetch times there, so this does too.

@@ -7,7 +7,6 @@ use std::io::Write;
 use clap::{Args, Parser, Subcommand};
 
 use crate::admin::{Admin, QuorumDescription, QuorumReplica};
-use crate::config::ClientConfig;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -18,6 +17,9 @@ struct QuorumArgs {
     /// Broker(s) to connect to, host:port[,host:port...].
     #[arg(long)]
     bootstrap_server: String,
+    /// Properties file of connection settings (bootstrap.servers, client.id, *.ms timeouts, security.protocol, ssl.*, sasl.*); others ignored.
+    #[arg(long)]
+    command_config: Option<String>,
     #[command(subcommand)]
     command: QuorumCommand,
 }
@@ -51,7 +53,11 @@ pub(super) fn command() -> clap::Command {
 pub async fn run(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow::Result<i32> {
     let a = QuorumArgs::try_parse_from(args)?;
     let QuorumCommand::Describe(d) = a.command;
-    let admin = Admin::connect(ClientConfig::new(&a.bootstrap_server)).await?;
+    let admin = Admin::connect(super::common::command_client(
+        &a.bootstrap_server,
+        a.command_config.as_ref(),
+    )?)
+    .await?;
     let quorum = admin.describe_quorum().await?;
     if d.status {
         let cluster_id = admin.describe_cluster().await?.cluster_id;

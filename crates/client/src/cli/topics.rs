@@ -64,7 +64,7 @@ struct Args {
     /// With --describe, --alter and --delete: no error when no topic matches --topic.
     #[arg(long)]
     if_exists: bool,
-    /// Properties file of connection settings (bootstrap.servers, client.id, *.ms timeouts); others ignored.
+    /// Properties file of connection settings (bootstrap.servers, client.id, *.ms timeouts, security.protocol, ssl.*, sasl.*); others ignored.
     #[arg(long)]
     command_config: Option<String>,
 }
@@ -76,11 +76,7 @@ pub(super) fn command() -> clap::Command {
 
 fn client(a: &Args) -> anyhow::Result<ClientConfig> {
     let mut c = ClientConfig::new(&a.bootstrap_server);
-    if let Some(f) = &a.command_config {
-        for (k, v) in super::common::properties_file(f)? {
-            super::common::apply_client(&mut c, &k, &v)?;
-        }
-    }
+    super::common::apply_command_config(&mut c, a.command_config.as_ref())?;
     Ok(c)
 }
 

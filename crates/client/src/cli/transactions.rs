@@ -8,7 +8,6 @@ use std::io::Write;
 use clap::{Parser, Subcommand};
 
 use crate::admin::Admin;
-use crate::config::ClientConfig;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -19,6 +18,9 @@ struct TxnArgs {
     /// Broker(s) to connect to, host:port[,host:port...].
     #[arg(long)]
     bootstrap_server: String,
+    /// Properties file of connection settings (bootstrap.servers, client.id, *.ms timeouts, security.protocol, ssl.*, sasl.*); others ignored.
+    #[arg(long)]
+    command_config: Option<String>,
     #[command(subcommand)]
     command: TxnCommand,
 }
@@ -62,7 +64,11 @@ pub(super) fn command() -> clap::Command {
 /// Runs `transactions`.
 pub async fn run(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow::Result<i32> {
     let a = TxnArgs::try_parse_from(args)?;
-    let admin = Admin::connect(ClientConfig::new(&a.bootstrap_server)).await?;
+    let admin = Admin::connect(super::common::command_client(
+        &a.bootstrap_server,
+        a.command_config.as_ref(),
+    )?)
+    .await?;
     let s = |x: &str| x.to_string();
     match a.command {
         TxnCommand::List => {

@@ -1,7 +1,7 @@
 //! `verifiable-producer` and `verifiable-consumer`: JSON line events as
 //! Kafka's system-test tools print them.
 
-use super::common::{apply_consumer, apply_producer, kv};
+use super::common::{apply_consumer, apply_producer};
 use crate::consumer::{Consumer, ConsumerConfig, OffsetReset};
 use crate::producer::{Acks, Producer, ProducerConfig, ProducerRecord};
 use clap::Parser;
@@ -44,6 +44,10 @@ struct ProducerArgs {
     /// A producer config as key=value; repeatable, applied after --acks.
     #[arg(long)]
     producer_property: Vec<String>,
+    /// Properties file of producer configs (security.protocol, sasl.*, ssl.*, ...);
+    /// --producer-property overrides it.
+    #[arg(long = "producer.config")]
+    producer_config: Option<String>,
 }
 
 /// The clap command of `verifiable-producer`, for its help.
@@ -58,10 +62,11 @@ pub async fn producer(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow
     if cfg.acks != Acks::All {
         cfg.enable_idempotence = false;
     }
-    for p in &a.producer_property {
-        let (k, v) = kv(p)?;
-        apply_producer(&mut cfg, &k, &v)?;
+    let props = super::common::file_and_flags(a.producer_config.as_ref(), &a.producer_property)?;
+    for (k, v) in &props {
+        apply_producer(&mut cfg, k, v)?;
     }
+    super::common::apply_security(&mut cfg.client, &props)?;
     let producer = Producer::new(cfg).await?;
     writeln!(
         out,
@@ -188,6 +193,10 @@ struct ConsumerArgs {
     /// A consumer config as key=value; repeatable, applied after the flags above.
     #[arg(long)]
     consumer_property: Vec<String>,
+    /// Properties file of consumer configs (security.protocol, sasl.*, ssl.*, ...);
+    /// --consumer-property overrides it.
+    #[arg(long = "consumer.config")]
+    consumer_config: Option<String>,
 }
 
 /// The clap command of `verifiable-consumer`, for its help.
@@ -219,10 +228,11 @@ pub async fn consumer(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow
     if let Some(r) = &a.reset_policy {
         apply_consumer(&mut cfg, "auto.offset.reset", r)?;
     }
-    for p in &a.consumer_property {
-        let (k, v) = kv(p)?;
-        apply_consumer(&mut cfg, &k, &v)?;
+    let props = super::common::file_and_flags(a.consumer_config.as_ref(), &a.consumer_property)?;
+    for (k, v) in &props {
+        apply_consumer(&mut cfg, k, v)?;
     }
+    super::common::apply_security(&mut cfg.client, &props)?;
     let mut consumer = Consumer::new(cfg).await?;
     consumer.subscribe(&[a.topic.as_str()], None)?;
     writeln!(

@@ -9,5 +9,6 @@ mod cross_client;
 mod murmur2_java;
 mod ordering;
 mod producer_fake;
+mod security;
 mod support;
 mod transactions;

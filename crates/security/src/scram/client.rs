@@ -1,6 +1,7 @@
 //! A SCRAM client (the other side of [`super::ScramServer`]): client-first, then the final
 //! message with its proof for the server's first message, then the check of the server's
-//! signature. For tools and tests; the broker never runs it.
+//! signature. vltava-client logs in with it (tools, and a broker on a SCRAM inter-broker
+//! listener).
 
 use super::crypto::{client_key, constant_time_eq, hash, hmac, salted_password, server_key, xor};
 use super::error::ScramError;

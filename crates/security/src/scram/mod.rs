@@ -2,7 +2,7 @@
 //! mechanisms and their credential rules ([`ScramMechanism`]), the stored credential
 //! ([`ScramCredential`]) and where the server finds it ([`ScramCredentialLookup`]), the
 //! key derivations (`crypto`), the message grammar (`messages`), the server
-//! ([`ScramServer`]) and a client ([`ScramClient`]) for tools and tests.
+//! ([`ScramServer`]) and a client ([`ScramClient`]) that vltava-client logs in with.
 
 mod client;
 pub mod crypto;
