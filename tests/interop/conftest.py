@@ -39,7 +39,8 @@ class Broker:
         self.listeners = {}
         self.log_lines = []
 
-    def start(self):
+    def start(self, timeout=START_TIMEOUT):
+        """Starts the process and waits up to `timeout` seconds until it listens."""
         args = [
             vltava_bin(), "server", "start",
             "--override", "listeners=PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:0",
@@ -51,7 +52,7 @@ class Broker:
         env.setdefault("RUST_BACKTRACE", "1")
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      text=True, env=env)
-        deadline = time.time() + START_TIMEOUT
+        deadline = time.time() + timeout
         found = threading.Event()
 
         def pump():

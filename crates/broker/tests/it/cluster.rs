@@ -52,12 +52,29 @@ pub(crate) async fn metadata(addr: &str, topics: &[&str]) -> MetadataResponse {
     m
 }
 
+/// CreateTopics through the node at `addr`, retried on NOT_CONTROLLER as Kafka's admin
+/// client retries it (the active controller moved while the request was forwarded; a
+/// TOPIC_ALREADY_EXISTS after such a retry means the first attempt took effect).
 pub(crate) async fn create(addr: &str, name: &str, partitions: i32, rf: i16) -> i16 {
-    Client::connect_addr(addr)
-        .await
-        .create_topic_answer(name, partitions, rf, &[], 30_000)
-        .await
-        .error_code
+    const NOT_CONTROLLER: i16 = 41;
+    const TOPIC_ALREADY_EXISTS: i16 = 36;
+    let mut retried = false;
+    for _ in 0..20 {
+        let code = Client::connect_addr(addr)
+            .await
+            .create_topic_answer(name, partitions, rf, &[], 30_000)
+            .await
+            .error_code;
+        match code {
+            NOT_CONTROLLER => {
+                retried = true;
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            TOPIC_ALREADY_EXISTS if retried => return 0,
+            other => return other,
+        }
+    }
+    NOT_CONTROLLER
 }
 
 pub(crate) async fn describe_quorum(addr: &str) -> DescribeQuorumResponse {
