@@ -19,6 +19,7 @@ pub mod fetch_session;
 pub mod handlers;
 pub mod inter_broker;
 pub mod listener_endpoints;
+pub mod log_cleaner;
 pub mod log_loading;
 pub mod metadata_cache;
 pub mod metadata_sync;

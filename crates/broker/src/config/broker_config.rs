@@ -113,6 +113,8 @@ pub struct BrokerConfig {
     pub quota_window_size_seconds: u64,
     /// `log.retention.check.interval.ms`
     pub log_retention_check_interval_ms: u64,
+    /// `log.cleaner.*`: the log cleaner's threads, backoff, memory and IO rate
+    pub log_cleaner: crate::log_cleaner::CleanerConfig,
     /// `log.flush.offset.checkpoint.interval.ms`
     pub log_flush_offset_checkpoint_interval_ms: u64,
     /// `num.recovery.threads.per.data.dir`: threads opening (and closing) logs at
@@ -195,6 +197,15 @@ impl Reader<'_> {
         match self.get(key) {
             None => Ok(default),
             Some(v) => v.parse().map_err(|_| invalid(key, v, "not a number")),
+        }
+    }
+    fn double(&self, key: &str, default: f64) -> Result<f64, ConfigError> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => match v.parse::<f64>() {
+                Ok(d) if !d.is_nan() => Ok(d),
+                _ => Err(invalid(key, v, "not a number")),
+            },
         }
     }
     fn bool(&self, key: &str, default: bool) -> Result<bool, ConfigError> {
@@ -344,6 +355,11 @@ impl BrokerConfig {
             ("log.cleanup.policy", "cleanup.policy"),
             ("log.cleaner.delete.retention.ms", "delete.retention.ms"),
             ("log.cleaner.min.compaction.lag.ms", "min.compaction.lag.ms"),
+            ("log.cleaner.max.compaction.lag.ms", "max.compaction.lag.ms"),
+            (
+                "log.cleaner.min.cleanable.ratio",
+                "min.cleanable.dirty.ratio",
+            ),
             ("log.flush.interval.messages", "flush.messages"),
             ("log.flush.interval.ms", "flush.ms"),
             ("log.message.timestamp.type", "message.timestamp.type"),
@@ -425,6 +441,17 @@ impl BrokerConfig {
                 .int::<u64>("quota.window.size.seconds", 1)?
                 .clamp(1, 3_600),
             log_retention_check_interval_ms: r.int("log.retention.check.interval.ms", 300_000)?,
+            log_cleaner: crate::log_cleaner::CleanerConfig {
+                enable: r.bool("log.cleaner.enable", true)?,
+                threads: r.int::<usize>("log.cleaner.threads", 1)?,
+                backoff_ms: r.int::<u64>("log.cleaner.backoff.ms", 15_000)?.max(1),
+                dedupe_buffer_size: r.int::<usize>(
+                    "log.cleaner.dedupe.buffer.size",
+                    vltava_storage::DEDUPE_BUFFER_BYTES,
+                )?,
+                io_max_bytes_per_second: r
+                    .double("log.cleaner.io.max.bytes.per.second", f64::MAX)?,
+            },
             log_flush_offset_checkpoint_interval_ms: r
                 .int("log.flush.offset.checkpoint.interval.ms", 60_000)?,
             num_recovery_threads_per_data_dir: r
