@@ -176,6 +176,10 @@ impl LogCleaner {
                         let c = cleaner.clone();
                         let r = tokio::task::spawn_blocking(move || c.clean_one(&m)).await;
                         match r {
+                            Ok(Ok(Some(done))) if done.outcome.segments_cleaned == 0 => {
+                                tracing::debug!(topic = %done.topic, partition = done.partition, "log cleaned: nothing to remove");
+                                continue;
+                            }
                             Ok(Ok(Some(done))) => {
                                 tracing::info!(
                                     topic = %done.topic,
