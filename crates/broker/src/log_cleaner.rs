@@ -79,6 +79,8 @@ pub struct Cleaned {
     pub partition: i32,
     pub dirty_ratio: f64,
     pub outcome: CompactionOutcome,
+    /// How long the cleaning took (plan to checkpoint).
+    pub elapsed: Duration,
 }
 
 impl LogCleaner {
@@ -128,6 +130,7 @@ impl LogCleaner {
         let Some((p, dirty_ratio)) = self.pick(m, now) else {
             return Ok(None);
         };
+        let started = std::time::Instant::now();
         let r = self.clean_partition(m, &p, now);
         lock(&self.in_progress).remove(&(p.topic.clone(), p.index));
         let outcome = r?;
@@ -136,6 +139,7 @@ impl LogCleaner {
             partition: p.index,
             dirty_ratio,
             outcome,
+            elapsed: started.elapsed(),
         }))
     }
 
@@ -190,6 +194,7 @@ impl LogCleaner {
                                     records_removed = done.outcome.records_removed,
                                     bytes_before = done.outcome.bytes_before,
                                     bytes_after = done.outcome.bytes_after,
+                                    ms = done.elapsed.as_millis() as u64,
                                     "log cleaned"
                                 );
                                 continue;
