@@ -95,7 +95,8 @@ pub(crate) fn clean_batch(
                     tally.oldest_kept_tombstone =
                         Some(tally.oldest_kept_tombstone.map_or(ts, |o| o.min(ts)));
                 }
-                !superseded && !(tombstone && expired)
+                let expired_tombstone = tombstone && expired;
+                !superseded && !expired_tombstone
             }
         })
         .collect();

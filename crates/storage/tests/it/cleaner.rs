@@ -3,6 +3,8 @@
 //! planned under the lock, run without it and swapped only if the log did not change
 //! under it (appends go on; truncation or retention discard the copies).
 
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 
 use crate::common::*;

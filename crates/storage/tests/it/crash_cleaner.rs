@@ -6,6 +6,8 @@
 //! latest value is there; no `.cleaned`, `.swap` or `.deleted` file is left, and the
 //! log takes appends at its old end.
 
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
