@@ -1,7 +1,7 @@
 //! The cleaner's view of a log, taken under the log's lock: how dirty it is
 //! ([`DirtyStats`], for choosing which log to clean) and what to clean
-//! ([`CleanPlan`]: the cleanable segments with their own `.log` handles, so the
-//! cleaning itself reads them without the lock).
+//! ([`CleanPlan`]: the cleanable segments, their sizes and aborted transactions,
+//! so the cleaning itself reads them without the lock).
 //!
 //! The cleanable part of a log runs from the log start to the first uncleanable
 //! offset: the active segment, the last stable offset, the recovery point
@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use crate::config::LogConfig;
 use crate::error::Result;
-use crate::io::{Storage, StorageFile};
+use crate::io::Storage;
 use crate::log::Log;
 use crate::txn_index::AbortedTxn;
 
@@ -63,7 +63,6 @@ pub(crate) struct PlannedSegment {
     pub base: i64,
     pub next_offset: i64,
     pub size: u64,
-    pub file: Arc<dyn StorageFile>,
     pub aborted: Vec<AbortedTxn>,
 }
 
@@ -168,8 +167,7 @@ impl Log {
         Some(stats)
     }
 
-    /// What cleaning the log now would do: every cleanable segment, with handles
-    /// to read them by. `None` when nothing is cleanable (or the policy does not
+    /// What cleaning the log now would do: every cleanable segment as it is now. `None` when nothing is cleanable (or the policy does not
     /// include `compact`). With nothing dirty, the cleaning only drops tombstones
     /// that have become due.
     pub fn plan_cleaning(&self, now_ms: i64) -> Result<Option<CleanPlan>> {
@@ -189,7 +187,6 @@ impl Log {
                 base,
                 next_offset: seg.next_offset(),
                 size: seg.size(),
-                file: seg.log_file()?,
                 aborted: self.aborted_transactions(base, seg.next_offset())?,
             });
         }

@@ -4,9 +4,10 @@
 //! hand each one (fsynced) to a swap callback, oldest first. The callback takes
 //! the log's lock only to swap (see `clean_swap`).
 //!
-//! Segments are read through the handles taken with the plan: once rolled, a
-//! segment is never written again (truncation can cut it, which the swap then
-//! notices), so no lock is needed to read it.
+//! Segments are opened by name, one at a time (a cleaning holds one descriptor),
+//! and read up to their planned size: once rolled, a segment is never written again
+//! (truncation can cut or replace it, which the swap then notices), so no lock is
+//! needed to read it. A segment gone since the plan (retention) is skipped.
 
 use bytes::Bytes;
 use vltava_records::batch_header::{BATCH_HEADER_LEN, parse_header};
@@ -19,6 +20,8 @@ use crate::error::{Result, StorageError};
 use crate::io::{StorageFile, read_full_at};
 use crate::offset_map::OffsetMap;
 use crate::segment::{CLEANED_SUFFIX, LOG_SUFFIX, LogSegment, file_name, offsets_in_range};
+use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Memory for the key → offset map of the whole cleaner (Kafka's
 /// `log.cleaner.dedupe.buffer.size` default); each cleaner thread gets its share.
@@ -47,7 +50,8 @@ impl Default for CleanOptions {
 pub struct CompactionOutcome {
     /// Segments replaced by their cleaned copies.
     pub segments_cleaned: usize,
-    /// Cleaned copies thrown away because the log changed under them.
+    /// Segments not swapped in because the log changed under the cleaning (the
+    /// copy thrown away, or the segment gone before it was read).
     pub segments_discarded: usize,
     pub bytes_before: u64,
     pub bytes_after: u64,
@@ -82,39 +86,62 @@ impl CleanedSegment {
     }
 }
 
-/// Reads one batch at `pos` of a planned segment: its header and bytes, or
-/// `None` at the planned end.
-fn read_batch(
-    seg: &PlannedSegment,
-    path: &std::path::Path,
-    pos: u64,
-) -> Result<Option<(BatchHeader, Bytes)>> {
-    if pos >= seg.size {
-        return Ok(None);
+/// A planned segment's `.log`, opened for one read through it.
+struct SegmentReader {
+    file: Arc<dyn StorageFile>,
+    path: PathBuf,
+    /// The size when planned: the end of the read.
+    size: u64,
+}
+
+impl CleanPlan {
+    /// Opens a planned segment's `.log` by its name; `None` when it is gone
+    /// (retention or truncation removed it since the plan).
+    fn open_segment(&self, seg: &PlannedSegment) -> Result<Option<SegmentReader>> {
+        let path = self.dir.join(file_name(seg.base, LOG_SUFFIX));
+        match self.storage.open(&path, false) {
+            Ok(file) => Ok(Some(SegmentReader {
+                file,
+                path,
+                size: seg.size,
+            })),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StorageError::io(&path, e)),
+        }
     }
-    let file: &dyn StorageFile = seg.file.as_ref();
-    let mut head = [0u8; BATCH_HEADER_LEN];
-    let n = read_full_at(file, &mut head, pos).map_err(|e| StorageError::io(path, e))?;
-    let h = parse_header(&head[..n])
-        .map_err(|e| StorageError::corrupt(path, format!("cleaner: batch at {pos}: {e}")))?;
-    let total = h.total_size() as u64;
-    if !offsets_in_range(&h) || total < BATCH_HEADER_LEN as u64 || pos + total > seg.size {
-        return Err(StorageError::corrupt(
-            path,
-            format!("cleaner: batch at {pos} does not fit the segment"),
-        ));
+}
+
+impl SegmentReader {
+    /// The batch at `pos`: its header and bytes, or `None` at the planned end.
+    fn batch_at(&self, pos: u64) -> Result<Option<(BatchHeader, Bytes)>> {
+        if pos >= self.size {
+            return Ok(None);
+        }
+        let path = &self.path;
+        let file: &dyn StorageFile = self.file.as_ref();
+        let mut head = [0u8; BATCH_HEADER_LEN];
+        let n = read_full_at(file, &mut head, pos).map_err(|e| StorageError::io(path, e))?;
+        let h = parse_header(&head[..n])
+            .map_err(|e| StorageError::corrupt(path, format!("cleaner: batch at {pos}: {e}")))?;
+        let total = h.total_size() as u64;
+        if !offsets_in_range(&h) || total < BATCH_HEADER_LEN as u64 || pos + total > self.size {
+            return Err(StorageError::corrupt(
+                path,
+                format!("cleaner: batch at {pos} does not fit the segment"),
+            ));
+        }
+        let len = usize::try_from(total)
+            .map_err(|_| StorageError::corrupt(path, "cleaner: batch too large"))?;
+        let mut buf = vec![0u8; len];
+        let n = read_full_at(file, &mut buf, pos).map_err(|e| StorageError::io(path, e))?;
+        if n != len {
+            return Err(StorageError::corrupt(
+                path,
+                format!("cleaner: segment cut under batch at {pos}"),
+            ));
+        }
+        Ok(Some((h, Bytes::from(buf))))
     }
-    let len = usize::try_from(total)
-        .map_err(|_| StorageError::corrupt(path, "cleaner: batch too large"))?;
-    let mut buf = vec![0u8; len];
-    let n = read_full_at(file, &mut buf, pos).map_err(|e| StorageError::io(path, e))?;
-    if n != len {
-        return Err(StorageError::corrupt(
-            path,
-            format!("cleaner: segment cut under batch at {pos}"),
-        ));
-    }
-    Ok(Some((h, Bytes::from(buf))))
 }
 
 fn account(throttle: &mut Option<Throttle>, bytes: u64) {
@@ -133,9 +160,13 @@ impl CleanPlan {
             .iter()
             .filter(|s| s.next_offset > self.first_dirty)
         {
-            let path = self.dir.join(file_name(seg.base, LOG_SUFFIX));
+            // A segment gone since the plan holds nothing to map (and the swap
+            // discards whatever a truncation made stale).
+            let Some(reader) = self.open_segment(seg)? else {
+                continue;
+            };
             let mut pos = 0;
-            while let Some((h, bytes)) = read_batch(seg, &path, pos)? {
+            while let Some((h, bytes)) = reader.batch_at(pos)? {
                 pos += bytes.len() as u64;
                 account(throttle, bytes.len() as u64);
                 if h.last_offset() < self.first_dirty {
@@ -170,7 +201,11 @@ impl CleanPlan {
         throttle: &mut Option<Throttle>,
         outcome: &mut CompactionOutcome,
     ) -> Result<Option<CleanedSegment>> {
-        let path = self.dir.join(file_name(seg.base, LOG_SUFFIX));
+        let Some(reader) = self.open_segment(seg)? else {
+            // Gone since the plan: nothing to swap in for it.
+            outcome.segments_discarded += 1;
+            return Ok(None);
+        };
         let mut cleaned = LogSegment::create_with_suffix(
             &self.storage,
             &self.dir,
@@ -182,7 +217,7 @@ impl CleanPlan {
         let mut tally = CleanTally::default();
         let mut pos = 0;
         let r = (|| {
-            while let Some((h, bytes)) = read_batch(seg, &path, pos)? {
+            while let Some((h, bytes)) = reader.batch_at(pos)? {
                 pos += bytes.len() as u64;
                 account(throttle, bytes.len() as u64);
                 if let Some(kept) = clean_batch(&bytes, &h, rule, &seg.aborted, &mut tally)? {
