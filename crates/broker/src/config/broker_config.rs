@@ -621,6 +621,38 @@ mod tests {
     }
 
     #[test]
+    fn log_cleaner_settings_with_kafkas_defaults() {
+        let c = BrokerConfig::from_properties(Properties::new()).unwrap();
+        assert_eq!(c.log_cleaner, crate::log_cleaner::CleanerConfig::default());
+        assert_eq!(c.log_defaults.min_cleanable_dirty_ratio, 0.5);
+        let p = parse_properties(
+            "log.cleaner.enable=false\nlog.cleaner.threads=2\nlog.cleaner.backoff.ms=100\n\
+             log.cleaner.dedupe.buffer.size=1048576\nlog.cleaner.io.max.bytes.per.second=1e6\n\
+             log.cleaner.min.cleanable.ratio=0.1\nlog.cleaner.max.compaction.lag.ms=5000\n",
+        );
+        let c = BrokerConfig::from_properties(p).unwrap();
+        assert!(!c.log_cleaner.enable);
+        assert_eq!(c.log_cleaner.threads, 2);
+        assert_eq!(c.log_cleaner.backoff_ms, 100);
+        assert_eq!(
+            c.log_cleaner.clean_options().dedupe_buffer_bytes,
+            512 * 1024
+        );
+        assert_eq!(c.log_cleaner.io_max_bytes_per_second, 1e6);
+        assert_eq!(c.log_defaults.min_cleanable_dirty_ratio, 0.1);
+        assert_eq!(c.log_defaults.max_compaction_lag_ms, 5000);
+        for bad in [
+            "log.cleaner.io.max.bytes.per.second=fast\n",
+            "log.cleaner.min.cleanable.ratio=2\n",
+        ] {
+            assert!(
+                BrokerConfig::from_properties(parse_properties(bad)).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn bad_values_are_errors() {
         let p = parse_properties("node.id=x\n");
         assert!(BrokerConfig::from_properties(p).is_err());
