@@ -30,7 +30,8 @@ from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic  # noqa:
 TOPIC = "big"
 SEGMENT_BYTES = 8 * 1024 * 1024
 CLEANED = re.compile(r"^(\S+Z)\s+INFO vltava_broker::log_cleaner: log cleaned topic=(\S+) "
-                     r"partition=0 .*records_removed=(\d+) bytes_before=(\d+) .*ms=(\d+)")
+                     r"partition=0 .*records_removed=(\d+) bytes_before=(\d+) .*ms=(\d+)"
+                     r"(?: lock_max_us=(\d+))?")
 
 
 def pct(vals, p):
@@ -69,12 +70,12 @@ def preload(bootstrap, mb, keys, size):
     return n, time.time() - start
 
 
-def probe(bootstrap, stop, samples):
+def probe(bootstrap, topic, stop, samples):
     p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0, "acks": "1"})
     i = 0
     while not stop.is_set():
         t0 = time.time()
-        p.produce(TOPIC, key=f"probe{i % 100}".encode(), value=b"p" * 100, partition=0)
+        p.produce(topic, key=f"probe{i % 100}".encode(), value=b"p" * 100, partition=0)
         p.flush(30)
         samples.append((t0, (time.time() - t0) * 1000.0))
         i += 1
@@ -88,7 +89,8 @@ def cleanings(log_text):
         if m and m.group(2) == TOPIC:
             end = datetime.datetime.fromisoformat(m.group(1).replace("Z", "+00:00")).timestamp()
             ms = int(m.group(5))
-            out.append((end - ms / 1000.0, end, int(m.group(3)), int(m.group(4))))
+            lock_us = int(m.group(6)) if m.group(6) else -1
+            out.append((end - ms / 1000.0, end, int(m.group(3)), int(m.group(4)), lock_us))
     return out
 
 
@@ -100,6 +102,9 @@ def main():
     ap.add_argument("--size", type=int, default=1000, help="value bytes")
     ap.add_argument("--baseline", type=float, default=5.0, help="seconds probed before")
     ap.add_argument("--after", type=float, default=5.0, help="seconds probed after")
+    ap.add_argument("--probe-other-topic", action="store_true",
+                    help="probe another topic instead (a control: what the cleaner's CPU "
+                         "and IO alone cost a producer)")
     args = ap.parse_args()
     os.environ["VLTAVA_BIN"] = args.bin
     with tempfile.TemporaryDirectory(prefix="vltava-bench-cleaner-") as d:
@@ -108,11 +113,16 @@ def main():
             admin = AdminClient({"bootstrap.servers": b.bootstrap})
             admin.create_topics([NewTopic(TOPIC, 1, 1, config=topic_config("delete"))]
                                 )[TOPIC].result(timeout=30)
+            probed = TOPIC
+            if args.probe_other_topic:
+                probed = "other"
+                admin.create_topics([NewTopic(probed, 1, 1, config=topic_config("compact"))]
+                                    )[probed].result(timeout=30)
             time.sleep(1)
             n, secs = preload(b.bootstrap, args.mb, args.keys, args.size)
             print(f"preloaded {n} records ({args.mb} MB, {args.keys} keys) in {secs:.1f} s")
             stop, samples = threading.Event(), []
-            t = threading.Thread(target=probe, args=(b.bootstrap, stop, samples))
+            t = threading.Thread(target=probe, args=(b.bootstrap, probed, stop, samples))
             t.start()
             time.sleep(args.baseline)
             from confluent_kafka.admin import AlterConfigOpType, ConfigEntry
@@ -133,10 +143,12 @@ def main():
             b.kill()
     if not windows:
         raise SystemExit("no cleaning seen")
-    during = [lat for t0, lat in samples if any(s <= t0 <= e for s, e, _, _ in windows)]
-    outside = [lat for t0, lat in samples if not any(s <= t0 <= e for s, e, _, _ in windows)]
-    for s, e, removed, before in windows:
-        print(f"cleaning: {e - s:.2f} s, {before / 1e6:.0f} MB rewritten, {removed} records removed")
+    during = [lat for t0, lat in samples if any(s <= t0 <= e for s, e, *_ in windows)]
+    outside = [lat for t0, lat in samples if not any(s <= t0 <= e for s, e, *_ in windows)]
+    print(f"probed topic: {probed}")
+    for s, e, removed, before, lock_us in windows:
+        print(f"cleaning: {e - s:.2f} s, {before / 1e6:.0f} MB rewritten, {removed} records "
+              f"removed, log lock held at most {lock_us / 1000:.2f} ms at a time")
     print(f"{'probe latency (ms)':<22}{'n':>7}{'p50':>9}{'p99':>9}{'max':>9}")
     for name, vals in (("outside compaction", outside), ("during compaction", during)):
         print(f"{name:<22}{len(vals):>7}{pct(vals, 50):>9.2f}{pct(vals, 99):>9.2f}"

@@ -81,6 +81,8 @@ pub struct Cleaned {
     pub outcome: CompactionOutcome,
     /// How long the cleaning took (plan to checkpoint).
     pub elapsed: Duration,
+    /// The longest time it held the log's lock (planning, one swap, finishing).
+    pub longest_lock_hold: Duration,
 }
 
 impl LogCleaner {
@@ -131,10 +133,12 @@ impl LogCleaner {
             return Ok(None);
         };
         let started = std::time::Instant::now();
-        let r = self.clean_partition(m, &p, now);
+        let mut longest_lock_hold = Duration::ZERO;
+        let r = self.clean_partition(m, &p, now, &mut longest_lock_hold);
         lock(&self.in_progress).remove(&(p.topic.clone(), p.index));
         let outcome = r?;
         Ok(outcome.map(|outcome| Cleaned {
+            longest_lock_hold,
             topic: p.topic.clone(),
             partition: p.index,
             dirty_ratio,
@@ -148,13 +152,28 @@ impl LogCleaner {
         m: &PartitionManager,
         p: &Partition,
         now: i64,
+        longest: &mut Duration,
     ) -> Result<Option<CompactionOutcome>, StorageError> {
-        let Some(plan) = p.log().plan_cleaning(now)? else {
+        let note = |held: std::time::Instant, longest: &mut Duration| {
+            *longest = (*longest).max(held.elapsed());
+        };
+        let plan = {
+            let log = p.log();
+            let held = std::time::Instant::now();
+            let plan = log.plan_cleaning(now);
+            note(held, longest);
+            plan?
+        };
+        let Some(plan) = plan else {
             return Ok(None);
         };
         // The lock is taken only for each swap.
         let outcome = plan.clean(&self.config.clean_options(), &mut |c| {
-            p.log().swap_cleaned(c)
+            let mut log = p.log();
+            let held = std::time::Instant::now();
+            let r = log.swap_cleaned(c);
+            note(held, longest);
+            r
         })?;
         p.log().finish_cleaning(&outcome);
         let _writing = lock(&self.checkpoint);
@@ -195,6 +214,7 @@ impl LogCleaner {
                                     bytes_before = done.outcome.bytes_before,
                                     bytes_after = done.outcome.bytes_after,
                                     ms = done.elapsed.as_millis() as u64,
+                                    lock_max_us = done.longest_lock_hold.as_micros() as u64,
                                     "log cleaned"
                                 );
                                 continue;

@@ -4,17 +4,19 @@
 //!
 //! The swap is atomic across crashes: `<base>.log.cleaned` (+ `.index.cleaned`,
 //! `.timeindex.cleaned`, already fsynced) are renamed to `.swap`, the directory
-//! fsynced, the originals renamed to `.deleted`, the `.swap` files renamed into
-//! place, the directory fsynced and the `.deleted` files removed. On open, a
-//! `.log.swap` means the copy was complete: the swap is finished
-//! (`compaction::complete_interrupted_swaps`); `.cleaned` files are incomplete
-//! and removed. So a reopened log has either the old or the cleaned segment.
+//! fsynced, the originals renamed to `.deleted` and the `.swap` files renamed into
+//! place; the `.deleted` files are removed after `file.delete.delay.ms` (by the
+//! retention pass, or at the end of [`Log::compact`]). On open, a `.log.swap` means
+//! the copy was complete: the swap is finished
+//! (`compaction::complete_interrupted_swaps`); `.cleaned` and `.deleted` files are
+//! removed. So a reopened log has either the old or the cleaned segment. Under the
+//! lock a swap costs nine renames, one directory fsync and opening the new segment.
 
 use std::path::{Path, PathBuf};
 
 use crate::clean_run::{CleanedSegment, CompactionOutcome};
 use crate::error::{Result, StorageError};
-use crate::log::Log;
+use crate::log::{Log, PendingDelete};
 use crate::segment::{
     CLEANED_SUFFIX, DELETED_SUFFIX, INDEX_SUFFIX, LOG_SUFFIX, LogSegment, SWAP_SUFFIX,
     TIME_INDEX_SUFFIX, file_name,
@@ -81,11 +83,17 @@ impl Log {
             let from = with_suffix(f, SWAP_SUFFIX);
             st.rename(&from, f).map_err(io(&from))?;
         }
-        st.sync_dir(&self.dir).map_err(io(&self.dir))?;
-        for f in &finals {
-            let _ = st.remove(&with_suffix(f, DELETED_SUFFIX));
-        }
+        // No directory fsync here: until these renames are durable a crash leaves
+        // the `.log.swap`, which the next open installs. The old files go after
+        // `file.delete.delay.ms`, like those of deleted segments (readers may hold
+        // them), and by then they are no longer needed for recovery.
         let now = self.clock.now_ms();
+        let due_ms = now.saturating_add(self.config.file_delete_delay_ms);
+        self.pending_deletes
+            .extend(finals.iter().map(|f| PendingDelete {
+                path: with_suffix(f, DELETED_SUFFIX),
+                due_ms,
+            }));
         let mut seg = LogSegment::open(&self.storage, &self.dir, base, &self.config, now)?;
         seg.load_trusted()?;
         self.segments.insert(base, seg);

@@ -102,6 +102,8 @@ impl Log {
         };
         let outcome = plan.clean(opts, &mut |c| self.swap_cleaned(c))?;
         self.finish_cleaning(&outcome);
+        let r = self.remove_due_files(now_ms);
+        self.guard(r)?;
         Ok(outcome)
     }
 }

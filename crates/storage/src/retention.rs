@@ -33,20 +33,7 @@ impl Log {
 
     fn retention_inner(&mut self, now_ms: i64) -> Result<RetentionOutcome> {
         let mut outcome = RetentionOutcome::default();
-        let due: Vec<_> = self
-            .pending_deletes
-            .iter()
-            .filter(|p| p.due_ms <= now_ms)
-            .cloned()
-            .collect();
-        self.pending_deletes.retain(|p| p.due_ms > now_ms);
-        for p in due {
-            match self.storage.remove(&p.path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(StorageError::io(&p.path, e)),
-            }
-        }
+        self.remove_due_files(now_ms)?;
         let n = self.deletable_prefix(now_ms);
         if n > 0 {
             let bases: Vec<i64> = self.segments.keys().take(n).copied().collect();
@@ -64,6 +51,25 @@ impl Log {
             self.after_log_start_moved()?;
         }
         Ok(outcome)
+    }
+
+    /// Removes the `.deleted` files whose `file.delete.delay.ms` has passed.
+    pub(crate) fn remove_due_files(&mut self, now_ms: i64) -> Result<()> {
+        let due: Vec<_> = self
+            .pending_deletes
+            .iter()
+            .filter(|p| p.due_ms <= now_ms)
+            .cloned()
+            .collect();
+        self.pending_deletes.retain(|p| p.due_ms > now_ms);
+        for p in due {
+            match self.storage.remove(&p.path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StorageError::io(&p.path, e)),
+            }
+        }
+        Ok(())
     }
 
     /// How many of the oldest segments may go now.
