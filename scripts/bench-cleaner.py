@@ -102,13 +102,18 @@ def main():
     ap.add_argument("--size", type=int, default=1000, help="value bytes")
     ap.add_argument("--baseline", type=float, default=5.0, help="seconds probed before")
     ap.add_argument("--after", type=float, default=5.0, help="seconds probed after")
+    ap.add_argument("--io-rate", type=float, default=None,
+                    help="log.cleaner.io.max.bytes.per.second (a longer cleaning: more samples)")
     ap.add_argument("--probe-other-topic", action="store_true",
                     help="probe another topic instead (a control: what the cleaner's CPU "
                          "and IO alone cost a producer)")
     args = ap.parse_args()
     os.environ["VLTAVA_BIN"] = args.bin
     with tempfile.TemporaryDirectory(prefix="vltava-bench-cleaner-") as d:
-        b = conftest.Broker(os.path.join(d, "data"), ["log.cleaner.backoff.ms=500"]).start()
+        extra = ["log.cleaner.backoff.ms=500"]
+        if args.io_rate:
+            extra.append(f"log.cleaner.io.max.bytes.per.second={args.io_rate:.0f}")
+        b = conftest.Broker(os.path.join(d, "data"), extra).start()
         try:
             admin = AdminClient({"bootstrap.servers": b.bootstrap})
             admin.create_topics([NewTopic(TOPIC, 1, 1, config=topic_config("delete"))]
