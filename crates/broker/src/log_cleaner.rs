@@ -98,7 +98,8 @@ impl LogCleaner {
     /// being cleaned, with its dirty ratio.
     fn pick(&self, m: &PartitionManager, now: i64) -> Option<(Arc<Partition>, f64)> {
         let mut in_progress = lock(&self.in_progress);
-        let mut best: Option<(Arc<Partition>, f64)> = None;
+        // (partition, rank, dirty ratio)
+        let mut best: Option<(Arc<Partition>, f64, f64)> = None;
         for p in m.all() {
             if in_progress.contains(&(p.topic.clone(), p.index)) {
                 continue;
@@ -112,15 +113,16 @@ impl LogCleaner {
             }
             // Forced logs first, then the dirtiest.
             let forced = stats.max_lag_exceeded || stats.tombstones_due;
-            let rank = stats.ratio() + if forced { 1.0 } else { 0.0 };
+            let ratio = stats.ratio();
+            let rank = ratio + if forced { 1.0 } else { 0.0 };
             drop(log);
-            if best.as_ref().is_none_or(|(_, r)| rank > *r) {
-                best = Some((p, rank));
+            if best.as_ref().is_none_or(|(_, r, _)| rank > *r) {
+                best = Some((p, rank, ratio));
             }
         }
-        let (p, rank) = best?;
+        let (p, _, ratio) = best?;
         in_progress.insert((p.topic.clone(), p.index));
-        Some((p, rank.min(1.0)))
+        Some((p, ratio))
     }
 
     /// Cleans the dirtiest log once, if one needs it (blocking: file IO).
