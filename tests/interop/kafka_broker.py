@@ -6,6 +6,7 @@ Vltava. Start and stop are bounded in time."""
 import base64
 import os
 import signal
+import socket
 import subprocess
 import time
 import uuid
