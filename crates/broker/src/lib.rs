@@ -20,6 +20,7 @@ pub mod handlers;
 pub mod inter_broker;
 pub mod inter_broker_security;
 pub mod listener_endpoints;
+pub mod log_cleaner;
 pub mod log_loading;
 pub mod metadata_cache;
 pub mod metadata_sync;

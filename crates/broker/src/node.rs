@@ -55,6 +55,8 @@ pub struct Node {
     shutdown: watch::Sender<bool>,
     servers: Vec<JoinHandle<()>>,
     background: JoinHandle<()>,
+    /// The log cleaner's tasks.
+    cleaner: Vec<JoinHandle<()>>,
     follower: Option<JoinHandle<()>>,
     /// Follower fetchers, the replicas' ticker and the AlterPartition sender.
     replication: Vec<JoinHandle<()>>,
@@ -183,6 +185,7 @@ impl Node {
         let hw_checkpoints =
             Duration::from_millis(broker.config.replica_high_watermark_checkpoint_interval_ms);
         let background = partitions.spawn_background(retention, checkpoints, hw_checkpoints);
+        let cleaner = crate::log_cleaner::LogCleaner::spawn(broker.config.log_cleaner, &partitions);
         let reopened_logs = spawn_replicas_for_reopened_logs(&broker);
         let (shutdown, rx) = watch::channel(false);
         let slots = crate::server::connection_slots(&broker.config);
@@ -211,6 +214,7 @@ impl Node {
             shutdown,
             servers,
             background,
+            cleaner,
             follower,
             replication,
             lifecycle,
@@ -230,6 +234,9 @@ impl Node {
             let _ = server.await;
         }
         self.background.abort();
+        for task in &self.cleaner {
+            task.abort();
+        }
         self.reopened_logs.abort();
         for task in &self.replication {
             task.abort();

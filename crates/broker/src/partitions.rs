@@ -3,7 +3,7 @@
 //! dir), opening them at start-up and on demand (many at once in parallel, from
 //! their checkpointed recovery points, or trusting everything after a clean
 //! shutdown), closing them cleanly, deleting them, the log-start-offset and
-//! recovery-point checkpoints, the retention/compaction schedule and the append
+//! recovery-point checkpoints, the retention schedule and the append
 //! notification that long-polling fetches wait on.
 
 use std::collections::HashMap;
@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use vltava_storage::checkpoint::{
-    LOG_START_OFFSET_CHECKPOINT, RECOVERY_POINT_CHECKPOINT, REPLICATION_OFFSET_CHECKPOINT,
+    CLEANER_OFFSET_CHECKPOINT, LOG_START_OFFSET_CHECKPOINT, RECOVERY_POINT_CHECKPOINT,
+    REPLICATION_OFFSET_CHECKPOINT,
 };
 use vltava_storage::{
     Log, LogConfig, LogOpenOptions, OffsetCheckpoint, StdStorage, StorageError, SystemClock,
@@ -214,6 +215,7 @@ impl PartitionManager {
             let starts = read(LOG_START_OFFSET_CHECKPOINT);
             let recovery = read(RECOVERY_POINT_CHECKPOINT);
             let high_watermarks = read(REPLICATION_OFFSET_CHECKPOINT);
+            let cleaned = read(CLEANER_OFFSET_CHECKPOINT);
             let clean = self.clean_start();
             let threads = self.threads.load(Ordering::Relaxed);
             // Opening stops short of the descriptors kept for connections and
@@ -248,13 +250,17 @@ impl PartitionManager {
                     // Kafka's: records past it may be on no other replica.
                     high_watermark: Some(high_watermarks.get(key).copied().unwrap_or(0)),
                 };
-                Log::open(
+                let mut log = Log::open(
                     Arc::new(StdStorage),
                     &dir,
                     config.clone(),
                     Arc::new(SystemClock),
                     opts,
-                )
+                )?;
+                if let Some(&o) = cleaned.get(key) {
+                    log.set_cleaner_offset(o);
+                }
+                Ok(log)
             });
             let mut map = self.write_map();
             let mut failed = self.failed();
@@ -445,11 +451,23 @@ impl PartitionManager {
         }
     }
 
-    /// Runs retention (and compaction for compacted topics) on every log once,
-    /// after fsyncing the segments rolled since the last flush: compaction only takes
-    /// flushed segments, and Kafka flushes a segment as it rolls, so a rolled segment
-    /// is cleanable at the next pass, not only after the next checkpoint
-    /// (`log.flush.offset.checkpoint.interval.ms`, 60 s).
+    /// Writes `cleaner-offset-checkpoint`: where the dirty section of every open
+    /// compacted log starts (the log cleaner's progress).
+    pub fn write_cleaner_checkpoint(&self) -> Result<(), StorageError> {
+        let mut offsets = OffsetCheckpoint::default();
+        for p in self.all() {
+            let log = p.log();
+            if log.config().cleanup_policy.compact {
+                offsets
+                    .offsets
+                    .insert((p.topic.clone(), p.index), log.cleaner_offset());
+            }
+        }
+        offsets.write(&StdStorage, &self.dir.join(CLEANER_OFFSET_CHECKPOINT))
+    }
+
+    /// Runs retention on every log once, after fsyncing the segments rolled since
+    /// the last flush (compaction is the log cleaner's, `log_cleaner`).
     pub fn run_retention(&self, now_ms: i64) {
         self.flush_rolled();
         for p in self.all() {

@@ -1,8 +1,9 @@
 //! Kafka's small text checkpoint files and crash-safe replacement of files.
 //!
 //! A checkpoint is: a version line (`0`), a count line, then `count` entry lines.
-//! `recovery-point-offset-checkpoint`, `log-start-offset-checkpoint` and
-//! `replication-offset-checkpoint` (high watermarks; one each per log directory) hold
+//! `recovery-point-offset-checkpoint`, `log-start-offset-checkpoint`,
+//! `replication-offset-checkpoint` (high watermarks) and `cleaner-offset-checkpoint`
+//! (the cleaner's first dirty offsets; one each per log directory) hold
 //! `topic partition offset` entries; `leader-epoch-checkpoint` (one
 //! per partition) holds `epoch startOffset` entries. Files are replaced by writing a
 //! `.tmp` sibling, fsyncing it, renaming it over the old file and fsyncing the
@@ -108,6 +109,8 @@ pub const LOG_START_OFFSET_CHECKPOINT: &str = "log-start-offset-checkpoint";
 /// The file name of the high watermark checkpoint in a log directory (Kafka's
 /// `replica.high.watermark.checkpoint.interval.ms` writes it).
 pub const REPLICATION_OFFSET_CHECKPOINT: &str = "replication-offset-checkpoint";
+/// The log cleaner's progress: where each compacted log's dirty section starts.
+pub const CLEANER_OFFSET_CHECKPOINT: &str = "cleaner-offset-checkpoint";
 
 impl OffsetCheckpoint {
     /// Reads a checkpoint; a missing file is an empty checkpoint.

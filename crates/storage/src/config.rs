@@ -48,6 +48,13 @@ pub struct LogConfig {
     pub delete_retention_ms: i64,
     /// `min.compaction.lag.ms`: records younger than this are not compacted.
     pub min_compaction_lag_ms: i64,
+    /// `max.compaction.lag.ms`: a record stays uncompacted at most this long (the
+    /// cleaner then cleans the log whatever its dirty ratio, and the active segment
+    /// rolls after this long).
+    pub max_compaction_lag_ms: i64,
+    /// `min.cleanable.dirty.ratio`: the cleaner takes a log once its dirty bytes are
+    /// at least this share of its cleanable bytes.
+    pub min_cleanable_dirty_ratio: f64,
     /// `flush.messages`: fsync after this many appended records (`i64::MAX`: never).
     pub flush_messages: i64,
     /// `flush.ms`: fsync when the last flush is older than this (`i64::MAX`: never).
@@ -73,6 +80,8 @@ impl Default for LogConfig {
             cleanup_policy: CleanupPolicy::DELETE,
             delete_retention_ms: 24 * 60 * 60 * 1000,
             min_compaction_lag_ms: 0,
+            max_compaction_lag_ms: i64::MAX,
+            min_cleanable_dirty_ratio: 0.5,
             flush_messages: i64::MAX,
             flush_ms: i64::MAX,
             message_timestamp_type: TimestampType::CreateTime,
@@ -113,6 +122,17 @@ impl LogConfig {
             "retention.bytes" => self.retention_bytes = int(key, value, -1)?,
             "delete.retention.ms" => self.delete_retention_ms = int(key, value, 0)?,
             "min.compaction.lag.ms" => self.min_compaction_lag_ms = int(key, value, 0)?,
+            "max.compaction.lag.ms" => self.max_compaction_lag_ms = int(key, value, 1)?,
+            "min.cleanable.dirty.ratio" => {
+                let v: f64 = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| bad(key, value, "not a number"))?;
+                if !(0.0..=1.0).contains(&v) {
+                    return Err(bad(key, value, "must be between 0 and 1"));
+                }
+                self.min_cleanable_dirty_ratio = v;
+            }
             "flush.messages" => self.flush_messages = int(key, value, 1)?,
             "flush.ms" => self.flush_ms = int(key, value, 0)?,
             "file.delete.delay.ms" => self.file_delete_delay_ms = int(key, value, 0)?,
@@ -147,6 +167,17 @@ impl LogConfig {
         Ok(())
     }
 
+    /// The age after which the active segment rolls: `segment.ms`, or
+    /// `max.compaction.lag.ms` if lower on a compacted log (its records must
+    /// become cleanable within that lag).
+    pub fn max_segment_ms(&self) -> i64 {
+        if self.cleanup_policy.compact {
+            self.segment_ms.min(self.max_compaction_lag_ms)
+        } else {
+            self.segment_ms
+        }
+    }
+
     /// Parses `key=value` lines over the defaults. Blank lines and `#` comments are
     /// skipped; a line without `=` or an unknown key is an error.
     pub fn parse(text: &str) -> Result<Self> {
@@ -178,6 +209,18 @@ mod tests {
         assert_eq!(c.retention_bytes, -1);
         assert_eq!(c.cleanup_policy, CleanupPolicy::DELETE);
         assert_eq!(c.max_message_bytes, 1_048_588);
+        assert_eq!(c.max_compaction_lag_ms, i64::MAX);
+        assert_eq!(c.min_cleanable_dirty_ratio, 0.5);
+    }
+
+    #[test]
+    fn max_compaction_lag_shortens_rolls_of_compacted_logs_only() {
+        let mut c = LogConfig::parse("segment.ms=1000\nmax.compaction.lag.ms=10\n").unwrap();
+        assert_eq!(c.max_segment_ms(), 1000);
+        c.set("cleanup.policy", "compact").unwrap();
+        assert_eq!(c.max_segment_ms(), 10);
+        c.set("min.cleanable.dirty.ratio", "0.01").unwrap();
+        assert_eq!(c.min_cleanable_dirty_ratio, 0.01);
     }
 
     #[test]
@@ -202,6 +245,9 @@ mod tests {
             "no.such.key=1",
             "missing-equals",
             "retention.ms=-2",
+            "min.cleanable.dirty.ratio=1.5",
+            "min.cleanable.dirty.ratio=x",
+            "max.compaction.lag.ms=0",
         ] {
             assert!(
                 matches!(LogConfig::parse(text), Err(StorageError::Config { .. })),

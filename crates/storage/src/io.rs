@@ -178,6 +178,34 @@ pub struct MemStats {
     pub space_limited: AtomicBool,
     /// Bytes writes may still add while `space_limited` is set.
     pub space_left: AtomicU64,
+    /// Renames, removals and directory fsyncs attempted.
+    pub dir_ops: AtomicU64,
+    /// When set, only `dir_ops_left` more renames, removals or directory fsyncs
+    /// succeed; the next one "kills the process": it and every later write, fsync
+    /// or directory operation fail, so the files stay as they were at that step.
+    pub dir_ops_limited: AtomicBool,
+    /// Directory operations still allowed while `dir_ops_limited` is set.
+    pub dir_ops_left: AtomicU64,
+}
+
+impl MemStats {
+    /// Counts a directory operation; fails it once the allowance is spent.
+    fn dir_op(&self) -> io::Result<()> {
+        self.dir_ops.fetch_add(1, Ordering::Relaxed);
+        if !self.dir_ops_limited.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let left = self.dir_ops_left.load(Ordering::Relaxed);
+        if left == 0 {
+            self.fail_write.store(true, Ordering::Relaxed);
+            self.fail_sync.store(true, Ordering::Relaxed);
+            return Err(io::Error::other(
+                "injected crash before a directory operation",
+            ));
+        }
+        self.dir_ops_left.store(left - 1, Ordering::Relaxed);
+        Ok(())
+    }
 }
 
 #[derive(Debug, Default)]
@@ -374,12 +402,14 @@ impl Storage for MemStorage {
         Ok(f)
     }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.inner.stats.dir_op()?;
         let mut files = self.files()?;
         let f = files.remove(from).ok_or(io::ErrorKind::NotFound)?;
         files.insert(to.to_path_buf(), f);
         Ok(())
     }
     fn remove(&self, path: &Path) -> io::Result<()> {
+        self.inner.stats.dir_op()?;
         self.files()?
             .remove(path)
             .map(|_| ())
@@ -416,6 +446,7 @@ impl Storage for MemStorage {
         self.files().map(|f| f.contains_key(path)).unwrap_or(false)
     }
     fn sync_dir(&self, _path: &Path) -> io::Result<()> {
+        self.inner.stats.dir_op()?;
         if self.inner.stats.fail_sync.load(Ordering::Relaxed) {
             return Err(io::Error::other("injected fsync failure"));
         }

@@ -12,6 +12,11 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod checkpoint;
+pub mod clean_batch;
+pub mod clean_plan;
+pub mod clean_run;
+pub mod clean_swap;
+pub mod clean_throttle;
 pub mod clock;
 pub mod compacted_keys;
 pub mod compaction;
@@ -25,6 +30,7 @@ pub mod io;
 pub mod leader_epoch;
 pub mod log;
 pub mod offset_index;
+pub mod offset_map;
 pub mod producer_state;
 pub mod recovery;
 pub mod retention;
@@ -36,6 +42,8 @@ pub mod transactions;
 pub mod txn_index;
 
 pub use checkpoint::OffsetCheckpoint;
+pub use clean_plan::{CleanPlan, DirtyStats};
+pub use clean_run::{CleanOptions, CleanedSegment, CompactionOutcome, DEDUPE_BUFFER_BYTES};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{CleanupPolicy, LogConfig};
 pub use error::{Result, StorageError};

@@ -164,6 +164,14 @@ pub struct Log {
     /// Closed by [`Log::close_in_place`]: writes are refused.
     pub(crate) closed: bool,
     pub(crate) pending_deletes: Vec<PendingDelete>,
+    /// Where the cleaner's dirty section starts (`cleaner-offset-checkpoint`);
+    /// lowered by truncation.
+    pub(crate) cleaner_offset: i64,
+    /// Truncations so far: a cleaning planned before one is not swapped in.
+    pub(crate) truncations: u64,
+    /// When the oldest tombstone the last cleaning kept passes
+    /// `delete.retention.ms` (the cleaner then cleans again).
+    pub(crate) tombstones_due_ms: Option<i64>,
 }
 
 impl Log {
@@ -837,6 +845,8 @@ impl Log {
         if offset < self.log_start_offset || offset <= first_base {
             return self.truncate_fully_and_start_at(offset.max(0));
         }
+        self.truncations += 1;
+        self.cleaner_offset = self.cleaner_offset.min(offset);
         let doomed: Vec<i64> = self.segments.range(offset..).map(|(b, _)| *b).collect();
         let now = self.clock.now_ms();
         for b in doomed {
@@ -860,6 +870,8 @@ impl Log {
     /// Deletes every segment and starts an empty log at `offset`.
     pub fn truncate_fully_and_start_at(&mut self, offset: i64) -> Result<()> {
         self.ensure_online()?;
+        self.truncations += 1;
+        self.cleaner_offset = offset;
         let now = self.clock.now_ms();
         let all: Vec<i64> = self.segments.keys().copied().collect();
         for b in all {

@@ -146,6 +146,9 @@ impl Log {
             offline: false,
             closed: false,
             pending_deletes: Vec::new(),
+            cleaner_offset: 0,
+            truncations: 0,
+            tombstones_due_ms: None,
         };
         if log.segments.is_empty() {
             let start = log.log_start_offset;

@@ -1,12 +1,12 @@
 //! Retention: deleting the oldest segments by time (`retention.ms`), by size
 //! (`retention.bytes`) and below the log start offset, and removing files whose
 //! `file.delete.delay.ms` has passed. The broker calls [`Log::run_retention`] on its
-//! schedule (`log.retention.check.interval.ms`).
+//! schedule (`log.retention.check.interval.ms`). Compaction is not done here but by
+//! the cleaner (see `compaction`); `compact,delete` logs get both.
 //!
 //! Only whole segments go, oldest first, and only segments wholly below the high
 //! watermark. If the active segment itself is due, a new empty one is rolled first.
 
-use crate::compaction::CompactionOutcome;
 use crate::error::{Result, StorageError};
 use crate::log::Log;
 use crate::segment::LogSegment;
@@ -18,14 +18,12 @@ pub struct RetentionOutcome {
     pub segments_deleted: usize,
     /// Bytes in those segments.
     pub bytes_deleted: u64,
-    /// What compaction did (policy `compact`).
-    pub compaction: CompactionOutcome,
 }
 
 impl Log {
     /// Applies the cleanup policy as of `now_ms`: for `delete`, time and size
-    /// retention; for `compact`, one compaction pass; in every case, segments below
-    /// the log start offset and due delayed file deletions.
+    /// retention; in every case, segments below the log start offset and due
+    /// delayed file deletions. (Compaction is the cleaner's: [`Log::compact`].)
     pub fn run_retention(&mut self, now_ms: i64) -> Result<RetentionOutcome> {
         self.ensure_online()?;
         let r = self.retention_inner(now_ms);
@@ -35,20 +33,7 @@ impl Log {
 
     fn retention_inner(&mut self, now_ms: i64) -> Result<RetentionOutcome> {
         let mut outcome = RetentionOutcome::default();
-        let due: Vec<_> = self
-            .pending_deletes
-            .iter()
-            .filter(|p| p.due_ms <= now_ms)
-            .cloned()
-            .collect();
-        self.pending_deletes.retain(|p| p.due_ms > now_ms);
-        for p in due {
-            match self.storage.remove(&p.path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(StorageError::io(&p.path, e)),
-            }
-        }
+        self.remove_due_files(now_ms)?;
         let n = self.deletable_prefix(now_ms);
         if n > 0 {
             let bases: Vec<i64> = self.segments.keys().take(n).copied().collect();
@@ -65,10 +50,26 @@ impl Log {
             }
             self.after_log_start_moved()?;
         }
-        if self.config.cleanup_policy.compact {
-            outcome.compaction = self.compact(now_ms)?;
-        }
         Ok(outcome)
+    }
+
+    /// Removes the `.deleted` files whose `file.delete.delay.ms` has passed.
+    pub(crate) fn remove_due_files(&mut self, now_ms: i64) -> Result<()> {
+        let due: Vec<_> = self
+            .pending_deletes
+            .iter()
+            .filter(|p| p.due_ms <= now_ms)
+            .cloned()
+            .collect();
+        self.pending_deletes.retain(|p| p.due_ms > now_ms);
+        for p in due {
+            match self.storage.remove(&p.path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StorageError::io(&p.path, e)),
+            }
+        }
+        Ok(())
     }
 
     /// How many of the oldest segments may go now.

@@ -376,7 +376,7 @@ impl LogSegment {
             _ => now_ms.saturating_sub(self.created_ms),
         };
         self.size + bytes > config.segment_bytes
-            || waited > config.segment_ms
+            || waited > config.max_segment_ms()
             || self.offset_index.is_full()
             || self.time_index.is_full()
             || last_offset - self.base_offset > i64::from(i32::MAX)

@@ -113,6 +113,8 @@ pub struct BrokerConfig {
     pub quota_window_size_seconds: u64,
     /// `log.retention.check.interval.ms`
     pub log_retention_check_interval_ms: u64,
+    /// `log.cleaner.*`: the log cleaner's threads, backoff, memory and IO rate
+    pub log_cleaner: crate::log_cleaner::CleanerConfig,
     /// `log.flush.offset.checkpoint.interval.ms`
     pub log_flush_offset_checkpoint_interval_ms: u64,
     /// `num.recovery.threads.per.data.dir`: threads opening (and closing) logs at
@@ -195,6 +197,15 @@ impl Reader<'_> {
         match self.get(key) {
             None => Ok(default),
             Some(v) => v.parse().map_err(|_| invalid(key, v, "not a number")),
+        }
+    }
+    fn double(&self, key: &str, default: f64) -> Result<f64, ConfigError> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => match v.parse::<f64>() {
+                Ok(d) if !d.is_nan() => Ok(d),
+                _ => Err(invalid(key, v, "not a number")),
+            },
         }
     }
     fn bool(&self, key: &str, default: bool) -> Result<bool, ConfigError> {
@@ -344,6 +355,11 @@ impl BrokerConfig {
             ("log.cleanup.policy", "cleanup.policy"),
             ("log.cleaner.delete.retention.ms", "delete.retention.ms"),
             ("log.cleaner.min.compaction.lag.ms", "min.compaction.lag.ms"),
+            ("log.cleaner.max.compaction.lag.ms", "max.compaction.lag.ms"),
+            (
+                "log.cleaner.min.cleanable.ratio",
+                "min.cleanable.dirty.ratio",
+            ),
             ("log.flush.interval.messages", "flush.messages"),
             ("log.flush.interval.ms", "flush.ms"),
             ("log.message.timestamp.type", "message.timestamp.type"),
@@ -425,6 +441,17 @@ impl BrokerConfig {
                 .int::<u64>("quota.window.size.seconds", 1)?
                 .clamp(1, 3_600),
             log_retention_check_interval_ms: r.int("log.retention.check.interval.ms", 300_000)?,
+            log_cleaner: crate::log_cleaner::CleanerConfig {
+                enable: r.bool("log.cleaner.enable", true)?,
+                threads: r.int::<usize>("log.cleaner.threads", 1)?,
+                backoff_ms: r.int::<u64>("log.cleaner.backoff.ms", 15_000)?.max(1),
+                dedupe_buffer_size: r.int::<usize>(
+                    "log.cleaner.dedupe.buffer.size",
+                    vltava_storage::DEDUPE_BUFFER_BYTES,
+                )?,
+                io_max_bytes_per_second: r
+                    .double("log.cleaner.io.max.bytes.per.second", f64::MAX)?,
+            },
             log_flush_offset_checkpoint_interval_ms: r
                 .int("log.flush.offset.checkpoint.interval.ms", 60_000)?,
             num_recovery_threads_per_data_dir: r
@@ -591,6 +618,38 @@ mod tests {
         assert_eq!(c.log_defaults.segment_bytes, 4096);
         assert!(c.log_defaults.cleanup_policy.compact);
         assert_eq!(c.advertised().unwrap().host, "example");
+    }
+
+    #[test]
+    fn log_cleaner_settings_with_kafkas_defaults() {
+        let c = BrokerConfig::from_properties(Properties::new()).unwrap();
+        assert_eq!(c.log_cleaner, crate::log_cleaner::CleanerConfig::default());
+        assert_eq!(c.log_defaults.min_cleanable_dirty_ratio, 0.5);
+        let p = parse_properties(
+            "log.cleaner.enable=false\nlog.cleaner.threads=2\nlog.cleaner.backoff.ms=100\n\
+             log.cleaner.dedupe.buffer.size=1048576\nlog.cleaner.io.max.bytes.per.second=1e6\n\
+             log.cleaner.min.cleanable.ratio=0.1\nlog.cleaner.max.compaction.lag.ms=5000\n",
+        );
+        let c = BrokerConfig::from_properties(p).unwrap();
+        assert!(!c.log_cleaner.enable);
+        assert_eq!(c.log_cleaner.threads, 2);
+        assert_eq!(c.log_cleaner.backoff_ms, 100);
+        assert_eq!(
+            c.log_cleaner.clean_options().dedupe_buffer_bytes,
+            512 * 1024
+        );
+        assert_eq!(c.log_cleaner.io_max_bytes_per_second, 1e6);
+        assert_eq!(c.log_defaults.min_cleanable_dirty_ratio, 0.1);
+        assert_eq!(c.log_defaults.max_compaction_lag_ms, 5000);
+        for bad in [
+            "log.cleaner.io.max.bytes.per.second=fast\n",
+            "log.cleaner.min.cleanable.ratio=2\n",
+        ] {
+            assert!(
+                BrokerConfig::from_properties(parse_properties(bad)).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -27,8 +27,18 @@ const TOPIC_TO_BROKER: &[(&str, &str, bool)] = &[
     ("flush.messages", "log.flush.interval.messages", true),
     ("flush.ms", "log.flush.interval.ms", false),
     ("index.interval.bytes", "log.index.interval.bytes", true),
+    (
+        "max.compaction.lag.ms",
+        "log.cleaner.max.compaction.lag.ms",
+        true,
+    ),
     ("max.message.bytes", "message.max.bytes", true),
     ("message.timestamp.type", "log.message.timestamp.type", true),
+    (
+        "min.cleanable.dirty.ratio",
+        "log.cleaner.min.cleanable.ratio",
+        true,
+    ),
     (
         "min.compaction.lag.ms",
         "log.cleaner.min.compaction.lag.ms",

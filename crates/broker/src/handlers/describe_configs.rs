@@ -31,6 +31,7 @@ pub(crate) const T_STRING: i8 = 2;
 pub(crate) const T_INT: i8 = 3;
 pub(crate) const T_SHORT: i8 = 4;
 pub(crate) const T_LONG: i8 = 5;
+pub(crate) const T_DOUBLE: i8 = 6;
 pub(crate) const T_LIST: i8 = 7;
 
 /// Every topic config with its value under `c`, and its type.
@@ -64,8 +65,18 @@ pub fn topic_config_values(c: &LogConfig) -> Vec<(&'static str, String, i8)> {
             c.index_interval_bytes.to_string(),
             T_INT,
         ),
+        (
+            "max.compaction.lag.ms",
+            c.max_compaction_lag_ms.to_string(),
+            T_LONG,
+        ),
         ("max.message.bytes", c.max_message_bytes.to_string(), T_INT),
         ("message.timestamp.type", ts.to_string(), T_STRING),
+        (
+            "min.cleanable.dirty.ratio",
+            java_double(c.min_cleanable_dirty_ratio),
+            T_DOUBLE,
+        ),
         (
             "min.compaction.lag.ms",
             c.min_compaction_lag_ms.to_string(),
@@ -83,6 +94,15 @@ pub fn topic_config_values(c: &LogConfig) -> Vec<(&'static str, String, i8)> {
         ("segment.ms", c.segment_ms.to_string(), T_LONG),
         (UNCLEAN_CONFIG, "false".to_string(), T_BOOLEAN),
     ]
+}
+
+/// A double as Java prints it (`1.0`, not `1`).
+fn java_double(v: f64) -> String {
+    if v.fract() == 0.0 && v.is_finite() {
+        format!("{v:.1}")
+    } else {
+        v.to_string()
+    }
 }
 
 fn entry(

@@ -1,10 +1,12 @@
-//! Retention and compaction run on their schedule in a running node
-//! (`log.retention.check.interval.ms`): expired records leave the log, and a
-//! compacted topic keeps the latest value per key once segments roll. Rolled
-//! segments are flushed before each pass (as Kafka flushes a segment when it rolls),
-//! so compaction does not wait for the checkpoint flush
-//! (`log.flush.offset.checkpoint.interval.ms`, 60 s by default). As in Kafka, a compacted
-//! topic refuses records without a key (INVALID_RECORD) and DeleteRecords (POLICY_VIOLATION).
+//! Retention runs on its schedule in a running node (`log.retention.check.interval.ms`):
+//! expired records leave the log. The log cleaner (every `log.cleaner.backoff.ms` when
+//! idle) compacts: a compacted topic keeps the latest value per key once segments roll,
+//! tombstones go after `delete.retention.ms`, and the cleaner's progress is in
+//! `cleaner-offset-checkpoint`. Rolled segments are flushed before each pass (as Kafka
+//! flushes a segment when it rolls), so compaction does not wait for the checkpoint
+//! flush (`log.flush.offset.checkpoint.interval.ms`, 60 s by default). As in Kafka, a
+//! compacted topic refuses records without a key (INVALID_RECORD) and DeleteRecords
+//! (POLICY_VIOLATION).
 
 #![allow(clippy::unwrap_used)]
 
@@ -25,9 +27,43 @@ fn now_ms() -> i64 {
 }
 
 fn batch(ts: i64, key: &[u8], value: &[u8]) -> Bytes {
+    record(ts, key, Some(value))
+}
+
+fn record(ts: i64, key: &[u8], value: Option<&[u8]>) -> Bytes {
     let mut b = BatchBuilder::new(BatchBuilderConfig::default());
-    b.append(ts, Some(key), Some(value), &[]).unwrap();
+    b.append(ts, Some(key), value, &[]).unwrap();
     b.build().unwrap()
+}
+
+/// Every (offset, key, value) in a partition's log.
+fn log_records(
+    part: &vltava_broker::partitions::Partition,
+) -> Vec<(i64, Vec<u8>, Option<Vec<u8>>)> {
+    let log = part.log();
+    let info = log
+        .read(0, 1 << 30, vltava_storage::FetchIsolation::LogEnd, true)
+        .unwrap();
+    let Some(slice) = info.slice else {
+        return Vec::new();
+    };
+    let bytes = slice.to_bytes().unwrap();
+    let mut out = Vec::new();
+    for view in vltava_records::BatchIter::new(&bytes) {
+        let view = view.unwrap();
+        let h = *view.header();
+        for r in view
+            .records(&vltava_records::DecodeLimits::default())
+            .unwrap()
+        {
+            out.push((
+                r.offset(&h),
+                r.key.as_deref().unwrap_or_default().to_vec(),
+                r.value.as_deref().map(<[u8]>::to_vec),
+            ));
+        }
+    }
+    out
 }
 
 async fn earliest(c: &mut Client, topic: &str) -> i64 {
@@ -82,7 +118,7 @@ async fn expired_records_are_deleted_on_the_retention_schedule() {
 async fn compacted_topics_keep_the_latest_value_per_key() {
     // The checkpoint flush keeps its 60 s default: compaction must not wait for it
     // (found by Kafka Streams' changelog in tests/interop/test_kafka_streams.py).
-    let (node, _dir) = start_node_with("log.retention.check.interval.ms=100\n").await;
+    let (node, dir) = start_node_with("log.cleaner.backoff.ms=100\n").await;
     let mut c = Client::connect(&node).await;
     c.create_topic_with(
         "compacted",
@@ -102,9 +138,10 @@ async fn compacted_topics_keep_the_latest_value_per_key() {
     }
     let part = node.broker.partitions.get("compacted", 0).unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
+    let checkpoint = dir.path().join("data/cleaner-offset-checkpoint");
     loop {
         let size = part.log().size_in_bytes();
-        if size < size_before / 2 {
+        if size < size_before / 2 && checkpoint.exists() {
             break;
         }
         assert!(
@@ -115,6 +152,66 @@ async fn compacted_topics_keep_the_latest_value_per_key() {
     }
     // Offsets are kept: the log still ends at 40.
     assert_eq!(part.log().log_end_offset(), 40);
+    // The cleaner's progress is checkpointed (Kafka's format: version, count, lines).
+    let cp = std::fs::read_to_string(&checkpoint).unwrap();
+    let lines: Vec<&str> = cp.lines().collect();
+    assert_eq!(&lines[..2], &["0", "1"], "{cp}");
+    let cleaned_to: i64 = lines[2]
+        .strip_prefix("compacted 0 ")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(cleaned_to > 0 && cleaned_to <= 40, "{cp}");
+    node.shutdown().await;
+}
+
+#[tokio::test]
+async fn tombstones_vanish_after_delete_retention_ms() {
+    let (node, _dir) = start_node_with("log.cleaner.backoff.ms=100\n").await;
+    let mut c = Client::connect(&node).await;
+    c.create_topic_with(
+        "tombs",
+        1,
+        &[
+            ("cleanup.policy", "compact"),
+            ("segment.bytes", "200"),
+            ("delete.retention.ms", "100"),
+            ("min.cleanable.dirty.ratio", "0.01"),
+        ],
+    )
+    .await;
+    let produce = |key: &'static [u8], value: Option<&'static [u8]>| record(now_ms(), key, value);
+    for (k, v) in [
+        (&b"a"[..], Some(&b"1"[..])),
+        (b"b", Some(b"2")),
+        (b"a", None),
+        (b"b", Some(b"3")),
+    ] {
+        assert_eq!(
+            c.produce_raw(9, "tombs", 0, produce(k, v)).await.error_code,
+            0
+        );
+    }
+    // Roll the segments holding them (the active segment is never cleaned).
+    for _ in 0..10 {
+        let r = c
+            .produce_raw(9, "tombs", 0, produce(b"c", Some(b"x")))
+            .await;
+        assert_eq!(r.error_code, 0);
+    }
+    let part = node.broker.partitions.get("tombs", 0).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let recs = log_records(&part);
+        let keys_a = recs.iter().filter(|(_, k, _)| k == b"a").count();
+        let values_b: Vec<_> = recs.iter().filter(|(_, k, _)| k == b"b").collect();
+        if keys_a == 0 && values_b.len() == 1 {
+            assert_eq!(values_b[0].2.as_deref(), Some(&b"3"[..]));
+            break;
+        }
+        assert!(Instant::now() < deadline, "not compacted: {recs:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     node.shutdown().await;
 }
 

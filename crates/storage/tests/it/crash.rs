@@ -404,7 +404,7 @@ fn power_cuts_during_a_mixed_workload_reopen_consistently() {
             8 => {
                 log.set_high_watermark(log.log_end_offset());
                 let out = log.run_retention(c.now()).unwrap();
-                cleaned += out.compaction.segments_cleaned;
+                cleaned += log.compact(c.now()).unwrap().segments_cleaned;
                 deleted += out.segments_deleted;
             }
             9 => {

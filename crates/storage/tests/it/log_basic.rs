@@ -459,8 +459,8 @@ fn compaction_keeps_latest_per_key_and_offsets() {
     log.flush().unwrap();
     let before = log.size_in_bytes();
     let active_base = *log.segment_base_offsets().last().unwrap();
-    let out = log.run_retention(now).unwrap();
-    assert!(out.compaction.segments_cleaned > 0);
+    let out = log.compact(now).unwrap();
+    assert!(out.segments_cleaned > 0);
     assert!(log.size_in_bytes() < before);
     // Below the active segment exactly the latest record per key remains; the
     // active segment is untouched.
@@ -477,7 +477,7 @@ fn compaction_keeps_latest_per_key_and_offsets() {
     assert_eq!(read_all(&log, 0), expected);
     // Tombstones go once delete.retention.ms passes.
     c.advance(200_000);
-    log.run_retention(c.now()).unwrap();
+    log.compact(c.now()).unwrap();
     let after = read_all(&log, 0);
     assert!(after.iter().all(|(o, v)| v.is_some() || *o >= active_base));
     // Survives reopen (no .cleaned / .swap leftovers).

@@ -1,8 +1,10 @@
 //! vltava-storage's integration tests, linked as one binary (one module per topic;
 //! a binary per file cost a statically linked executable each).
 
+mod cleaner;
 mod common;
 mod crash;
+mod crash_cleaner;
 mod crash_txn;
 mod disk_full;
 mod fuzz_corpus;

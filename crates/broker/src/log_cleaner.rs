@@ -1,0 +1,249 @@
+//! The log cleaner (Kafka's `LogCleaner`): `log.cleaner.threads` tasks that each
+//! pick the dirtiest compacted log (dirty ratio at least its
+//! `min.cleanable.dirty.ratio`, or forced by `max.compaction.lag.ms`, or holding
+//! tombstones past `delete.retention.ms`), clean it on a blocking thread, and look
+//! again at once; with nothing to clean they wait `log.cleaner.backoff.ms`.
+//!
+//! A cleaning holds the partition's log lock only to plan it and to swap each
+//! cleaned segment in (`vltava_storage::compaction`): producers and fetches on the
+//! partition go on while segments are read and written. After each cleaning the
+//! `cleaner-offset-checkpoint` of the log directory is rewritten.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use vltava_storage::{CleanOptions, CompactionOutcome, StorageError};
+
+use crate::partitions::{Partition, PartitionManager, TopicPartition, now_ms};
+
+/// `log.cleaner.*` broker settings (Kafka's names and defaults).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CleanerConfig {
+    /// `log.cleaner.enable` (true)
+    pub enable: bool,
+    /// `log.cleaner.threads` (1)
+    pub threads: usize,
+    /// `log.cleaner.backoff.ms` (15000): the wait when no log needs cleaning
+    pub backoff_ms: u64,
+    /// `log.cleaner.dedupe.buffer.size` (128 MiB): offset map memory, shared by
+    /// the threads
+    pub dedupe_buffer_size: usize,
+    /// `log.cleaner.io.max.bytes.per.second` (unlimited): each cleaning's bytes
+    /// read and written per second
+    pub io_max_bytes_per_second: f64,
+}
+
+impl Default for CleanerConfig {
+    fn default() -> Self {
+        CleanerConfig {
+            enable: true,
+            threads: 1,
+            backoff_ms: 15_000,
+            dedupe_buffer_size: vltava_storage::DEDUPE_BUFFER_BYTES,
+            io_max_bytes_per_second: f64::MAX,
+        }
+    }
+}
+
+impl CleanerConfig {
+    /// What each cleaning runs with (a thread's share of the offset map).
+    pub fn clean_options(&self) -> CleanOptions {
+        CleanOptions {
+            dedupe_buffer_bytes: self.dedupe_buffer_size / self.threads.max(1),
+            io_bytes_per_second: self.io_max_bytes_per_second,
+        }
+    }
+}
+
+/// The cleaner's shared state: the logs being cleaned and the checkpoint writer.
+#[derive(Debug, Default)]
+pub struct LogCleaner {
+    config: CleanerConfig,
+    in_progress: Mutex<HashSet<TopicPartition>>,
+    checkpoint: Mutex<()>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+/// One cleaning done.
+#[derive(Debug, Clone)]
+pub struct Cleaned {
+    pub topic: String,
+    pub partition: i32,
+    pub dirty_ratio: f64,
+    pub outcome: CompactionOutcome,
+    /// How long the cleaning took (plan to checkpoint).
+    pub elapsed: Duration,
+    /// The longest time it held the log's lock (planning, one swap, finishing).
+    pub longest_lock_hold: Duration,
+}
+
+impl LogCleaner {
+    /// A cleaner with `config`.
+    pub fn new(config: CleanerConfig) -> Self {
+        LogCleaner {
+            config,
+            ..LogCleaner::default()
+        }
+    }
+
+    /// The dirtiest log that needs cleaning and is not being cleaned, marked as
+    /// being cleaned, with its dirty ratio.
+    fn pick(&self, m: &PartitionManager, now: i64) -> Option<(Arc<Partition>, f64)> {
+        let mut in_progress = lock(&self.in_progress);
+        // (partition, rank, dirty ratio)
+        let mut best: Option<(Arc<Partition>, f64, f64)> = None;
+        for p in m.all() {
+            if in_progress.contains(&(p.topic.clone(), p.index)) {
+                continue;
+            }
+            let log = p.log();
+            let Some(stats) = log.dirty_stats(now) else {
+                continue;
+            };
+            if !stats.needs_cleaning(log.config().min_cleanable_dirty_ratio) {
+                continue;
+            }
+            // Forced logs first, then the dirtiest.
+            let forced = stats.max_lag_exceeded || stats.tombstones_due;
+            let ratio = stats.ratio();
+            let rank = ratio + if forced { 1.0 } else { 0.0 };
+            drop(log);
+            if best.as_ref().is_none_or(|(_, r, _)| rank > *r) {
+                best = Some((p, rank, ratio));
+            }
+        }
+        let (p, _, ratio) = best?;
+        in_progress.insert((p.topic.clone(), p.index));
+        Some((p, ratio))
+    }
+
+    /// Cleans the dirtiest log once, if one needs it (blocking: file IO).
+    pub fn clean_one(&self, m: &PartitionManager) -> Result<Option<Cleaned>, StorageError> {
+        // Only fsynced segments are cleanable: fsync those rolled since the last
+        // flush first (as Kafka flushes a segment when it rolls).
+        m.flush_rolled();
+        let now = now_ms();
+        let Some((p, dirty_ratio)) = self.pick(m, now) else {
+            return Ok(None);
+        };
+        let started = std::time::Instant::now();
+        let mut longest_lock_hold = Duration::ZERO;
+        let r = self.clean_partition(m, &p, now, &mut longest_lock_hold);
+        lock(&self.in_progress).remove(&(p.topic.clone(), p.index));
+        let outcome = r?;
+        Ok(outcome.map(|outcome| Cleaned {
+            longest_lock_hold,
+            topic: p.topic.clone(),
+            partition: p.index,
+            dirty_ratio,
+            outcome,
+            elapsed: started.elapsed(),
+        }))
+    }
+
+    fn clean_partition(
+        &self,
+        m: &PartitionManager,
+        p: &Partition,
+        now: i64,
+        longest: &mut Duration,
+    ) -> Result<Option<CompactionOutcome>, StorageError> {
+        let note = |held: std::time::Instant, longest: &mut Duration| {
+            *longest = (*longest).max(held.elapsed());
+        };
+        let plan = {
+            let log = p.log();
+            let held = std::time::Instant::now();
+            let plan = log.plan_cleaning(now);
+            note(held, longest);
+            plan?
+        };
+        let Some(plan) = plan else {
+            return Ok(None);
+        };
+        // The lock is taken only for each swap.
+        let outcome = plan.clean(&self.config.clean_options(), &mut |c| {
+            let mut log = p.log();
+            let held = std::time::Instant::now();
+            let r = log.swap_cleaned(c);
+            note(held, longest);
+            r
+        })?;
+        p.log().finish_cleaning(&outcome);
+        let _writing = lock(&self.checkpoint);
+        m.write_cleaner_checkpoint()?;
+        Ok(Some(outcome))
+    }
+
+    /// Starts the cleaner's tasks (none when `log.cleaner.enable` is false or
+    /// `log.cleaner.threads` is 0); they end when the manager is dropped.
+    pub fn spawn(config: CleanerConfig, manager: &Arc<PartitionManager>) -> Vec<JoinHandle<()>> {
+        if !config.enable {
+            return Vec::new();
+        }
+        let cleaner = Arc::new(LogCleaner::new(config));
+        let backoff = Duration::from_millis(config.backoff_ms.max(1));
+        (0..config.threads)
+            .map(|_| {
+                let cleaner = cleaner.clone();
+                let weak = Arc::downgrade(manager);
+                tokio::spawn(async move {
+                    loop {
+                        let Some(m) = weak.upgrade() else { return };
+                        let c = cleaner.clone();
+                        let r = tokio::task::spawn_blocking(move || c.clean_one(&m)).await;
+                        match r {
+                            Ok(Ok(Some(done))) if done.outcome.segments_cleaned == 0 => {
+                                tracing::debug!(topic = %done.topic, partition = done.partition, "log cleaned: nothing to remove");
+                                continue;
+                            }
+                            Ok(Ok(Some(done))) => {
+                                tracing::info!(
+                                    topic = %done.topic,
+                                    partition = done.partition,
+                                    dirty_ratio = done.dirty_ratio,
+                                    segments = done.outcome.segments_cleaned,
+                                    discarded = done.outcome.segments_discarded,
+                                    records_removed = done.outcome.records_removed,
+                                    bytes_before = done.outcome.bytes_before,
+                                    bytes_after = done.outcome.bytes_after,
+                                    ms = done.elapsed.as_millis() as u64,
+                                    lock_max_us = done.longest_lock_hold.as_micros() as u64,
+                                    "log cleaned"
+                                );
+                                continue;
+                            }
+                            Ok(Err(e)) => tracing::warn!(error = %e, "log cleaning failed"),
+                            Ok(Ok(None)) | Err(_) => {}
+                        }
+                        tokio::time::sleep(backoff).await;
+                    }
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_thread_gets_its_share_of_the_map() {
+        let c = CleanerConfig {
+            threads: 4,
+            ..CleanerConfig::default()
+        };
+        assert_eq!(c.clean_options().dedupe_buffer_bytes, 32 * 1024 * 1024);
+        assert!(CleanerConfig::default().enable);
+        assert_eq!(CleanerConfig::default().backoff_ms, 15_000);
+    }
+}
