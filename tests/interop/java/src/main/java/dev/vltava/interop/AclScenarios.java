@@ -1,6 +1,5 @@
 package dev.vltava.interop;
 
-import java.util.Collection;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -64,12 +63,7 @@ final class AclScenarios {
         AclBindingFilter denies = new AclBindingFilter(
             new ResourcePatternFilter(ResourceType.TOPIC, null, PatternType.ANY),
             new AccessControlEntryFilter(null, null, AclOperation.ANY, AclPermissionType.DENY));
-        DeleteAclsResult del = kafka.admin.deleteAcls(List.of(denies));
-        Set<AclBinding> deleted = new HashSet<>();
-        for (DeleteAclsResult.FilterResult r : del.values().get(denies).get().values()) {
-            Check.isTrue(r.exception() == null, "deleting " + r.binding() + ": " + r.exception());
-            deleted.add(r.binding());
-        }
+        Set<AclBinding> deleted = bindings(kafka.admin.deleteAcls(List.of(denies)).values().get(denies).get());
         Check.equal(Set.of(denyWrite), deleted, "bindings deleted by the DENY filter");
         Check.eventually(() -> {
             Set<AclBinding> now = describe(kafka, AclBindingFilter.ANY);
@@ -83,21 +77,48 @@ final class AclScenarios {
                 "alice", AclOperation.READ, AclPermissionType.ALLOW))).all().get(),
             "a principal without a type");
 
-        // Delete the rest: alice's bindings.
+        // A principal with an empty name is a principal (only the colon is required).
+        AclBinding nameless = binding(ResourceType.GROUP, group, PatternType.LITERAL, "User:",
+            AclOperation.DESCRIBE, AclPermissionType.ALLOW);
+        kafka.admin.createAcls(List.of(nameless)).all().get();
+        Check.eventually(() -> describe(kafka, AclBindingFilter.ANY).contains(nameless), 15000,
+            "the binding of User: described");
+
+        // Two filters in one request that select one binding: both list it.
         AclBindingFilter alice = new AclBindingFilter(ResourcePatternFilter.ANY,
             new AccessControlEntryFilter("User:alice", null, AclOperation.ANY, AclPermissionType.ANY));
-        Collection<AclBinding> rest = kafka.admin.deleteAcls(List.of(alice)).all().get();
-        Check.equal(Set.of(literalRead, prefixedRead, groupRead), Set.copyOf(rest), "alice's bindings deleted");
-        Check.eventually(() -> java.util.Collections.disjoint(describe(kafka, AclBindingFilter.ANY), created),
+        AclBindingFilter theTopic = new AclBindingFilter(
+            new ResourcePatternFilter(ResourceType.TOPIC, topic, PatternType.LITERAL), AccessControlEntryFilter.ANY);
+        AclBindingFilter theGroup = new AclBindingFilter(
+            new ResourcePatternFilter(ResourceType.GROUP, group, PatternType.ANY), AccessControlEntryFilter.ANY);
+        var results = kafka.admin.deleteAcls(List.of(alice, theTopic, theGroup)).values();
+        Check.equal(Set.of(literalRead, prefixedRead, groupRead), bindings(results.get(alice).get()),
+            "alice's bindings deleted");
+        Check.equal(Set.of(literalRead), bindings(results.get(theTopic).get()),
+            "the topic's binding, listed by a second filter too");
+        Check.equal(Set.of(groupRead, nameless), bindings(results.get(theGroup).get()),
+            "the group's bindings, alice's listed by a second filter too");
+        Check.eventually(() -> java.util.Collections.disjoint(describe(kafka, AclBindingFilter.ANY),
+                Set.of(literalRead, prefixedRead, groupRead, nameless)),
             15000, "no binding of the scenario left");
         return "created literal, prefixed, DENY and group bindings; described by ANY, resource, MATCH and "
-            + "principal filters; deleted by filter; typeless principal refused";
+            + "principal filters; deleted by filter, overlapping filters each listing the binding; typeless principal refused, nameless accepted";
     }
 
     private static AclBinding binding(ResourceType type, String name, PatternType pattern, String principal,
                                       AclOperation op, AclPermissionType permission) {
         return new AclBinding(new ResourcePattern(type, name, pattern),
             new AccessControlEntry(principal, "*", op, permission));
+    }
+
+    /** The bindings a filter deleted; each must have been deleted without error. */
+    private static Set<AclBinding> bindings(DeleteAclsResult.FilterResults results) {
+        Set<AclBinding> out = new HashSet<>();
+        for (DeleteAclsResult.FilterResult r : results.values()) {
+            Check.isTrue(r.exception() == null, "deleting " + r.binding() + ": " + r.exception());
+            out.add(r.binding());
+        }
+        return out;
     }
 
     private static Set<AclBinding> describe(Kafka kafka, AclBindingFilter f) {

@@ -7,6 +7,7 @@ import java.util.Map;
 import java.util.Set;
 
 import org.apache.kafka.common.errors.InvalidRequestException;
+import org.apache.kafka.common.errors.UnsupportedVersionException;
 import org.apache.kafka.common.quota.ClientQuotaAlteration;
 import org.apache.kafka.common.quota.ClientQuotaEntity;
 import org.apache.kafka.common.quota.ClientQuotaFilter;
@@ -84,10 +85,30 @@ final class ClientQuotaScenarios {
             () -> kafka.admin.alterClientQuotas(List.of(alteration(user, "not_a_quota", 1.0)))
                 .all().get(),
             "an unknown quota key");
+        // Empty names are refused (a null name is the default entity).
+        Check.throwsCause(InvalidRequestException.class,
+            () -> kafka.admin.alterClientQuotas(List.of(alteration(entity(ClientQuotaEntity.USER, ""),
+                "producer_byte_rate", 1.0))).all().get(),
+            "an empty user name");
+        Check.throwsCause(InvalidRequestException.class,
+            () -> kafka.admin.alterClientQuotas(List.of(alteration(
+                entity(ClientQuotaEntity.USER, u, ClientQuotaEntity.CLIENT_ID, ""), "producer_byte_rate", 1.0)))
+                .all().get(),
+            "an empty client id");
+        // Filters Kafka refuses: ip beside client-id, an entity type it does not know.
+        Check.throwsCause(InvalidRequestException.class,
+            () -> kafka.admin.describeClientQuotas(ClientQuotaFilter.contains(List.of(
+                ClientQuotaFilterComponent.ofDefaultEntity(ClientQuotaEntity.IP),
+                ClientQuotaFilterComponent.ofEntity(ClientQuotaEntity.CLIENT_ID, c)))).entities().get(),
+            "a filter on ip and client-id");
+        Check.throwsCause(UnsupportedVersionException.class,
+            () -> kafka.admin.describeClientQuotas(ClientQuotaFilter.contains(List.of(
+                ClientQuotaFilterComponent.ofEntityType("group")))).entities().get(),
+            "a filter on an unknown entity type");
         Check.equal(Map.of(user, Map.of("consumer_byte_rate", 2048.0)),
             describe(kafka, ClientQuotaFilter.containsOnly(List.of(
                 ClientQuotaFilterComponent.ofEntity(ClientQuotaEntity.USER, u)))),
-            "the user's quotas after the refused key");
+            "the user's quotas after the refused changes");
 
         // Clean up, so the defaults do not throttle later scenarios.
         kafka.admin.alterClientQuotas(List.of(
@@ -99,7 +120,7 @@ final class ClientQuotaScenarios {
             return Collections.disjoint(left, want.keySet());
         }, 15000, "every quota of the scenario removed");
         return "altered user, client id, user+client and default client; described exact, default and "
-            + "any filters strict and not; removed; unknown key refused";
+            + "any filters strict and not; removed; unknown key, empty names and bad filters refused";
     }
 
     private static ClientQuotaEntity entity(String... typeAndName) {
