@@ -11,11 +11,12 @@ from kafka_broker import KafkaBroker
 BROKERS = {"vltava": Broker, "kafka": KafkaBroker}
 
 
-def run_scenarios(kind, data_dir, run):
-    """Starts one broker of `kind`, calls `run(bootstrap)` (the program, a CompletedProcess
-    with text output), stops the broker. Returns (name -> (PASS|FAIL, detail), the
-    CompletedProcess, the broker log's tail)."""
-    b = BROKERS[kind](data_dir).start()
+def run_scenarios(kind, data_dir, run, extra=()):
+    """Starts one broker of `kind` (`extra`: more key=value configs, which both kinds take),
+    calls `run(bootstrap)` (the program, a CompletedProcess with text output), stops the
+    broker. Returns (name -> (PASS|FAIL, detail), the CompletedProcess, the broker log's
+    tail)."""
+    b = BROKERS[kind](data_dir, extra=extra).start()
     try:
         r = run(b.bootstrap)
     finally:
@@ -31,11 +32,11 @@ def run_scenarios(kind, data_dir, run):
     return results, r, b.log()[-20000:]
 
 
-def run_on_every_broker(tmp_path_factory, prefix, run):
+def run_on_every_broker(tmp_path_factory, prefix, run, extra=()):
     """`run_scenarios` on each kind of broker, one after the other (never two brokers and a
-    client at once)."""
+    client at once), every broker with the configs `extra`."""
     return {kind: run_scenarios(kind, str(tmp_path_factory.mktemp(f"{prefix}-{kind}") / "data"),
-                                run)
+                                run, extra)
             for kind in BROKERS}
 
 

@@ -1,7 +1,8 @@
 """The Java client (org.apache.kafka:kafka-clients 4.x) against the broker: the producer
 with its defaults (idempotence, acks=all), a classic consumer group of two consumers
 committing offsets, transactions (commit, abort, offsets in a transaction, read_committed),
-and the AdminClient (topics, configs, groups, offsets, delete records, cluster, quorum).
+and the AdminClient (topics, configs, groups, offsets, delete records, cluster, quorum,
+SCRAM credentials, client quotas). Its ACL scenario needs an authorizer: test_java_admin_acls.py.
 
 The scenarios live in tests/interop/java (dev.vltava.interop.ClientScenarios) and run in
 one JVM per broker. The same scenarios run against Apache Kafka 4.x itself (KRaft combined
@@ -21,6 +22,8 @@ SCENARIOS = [
     "admin_groups",
     "admin_offsets_delete_records",
     "admin_cluster_quorum",
+    "admin_scram",
+    "admin_client_quotas",
 ]
 
 

@@ -42,14 +42,16 @@ impl KafkaPrincipal {
         self.principal_type == USER_TYPE && self.name == ANONYMOUS
     }
 
-    /// Parses `Type:name` (the name may itself hold colons: only the first one splits).
+    /// Parses `Type:name` (the name may itself hold colons: only the first one splits). As
+    /// Kafka's `SecurityUtils.parseKafkaPrincipal`, only the colon is required: the type or the
+    /// name may be empty (`User:` and `:alice` are principals no connection ever has).
     pub fn parse(s: &str) -> Result<Self, BadPrincipal> {
         match s.split_once(':') {
-            Some((t, n)) if !t.is_empty() && !n.is_empty() => Ok(KafkaPrincipal {
+            Some((t, n)) => Ok(KafkaPrincipal {
                 principal_type: t.to_string(),
                 name: n.to_string(),
             }),
-            _ => Err(BadPrincipal(s.to_string())),
+            None => Err(BadPrincipal(s.to_string())),
         }
     }
 }
@@ -74,7 +76,17 @@ mod tests {
         );
         assert!(!KafkaPrincipal::user("alice").is_anonymous());
         assert!(KafkaPrincipal::parse("alice").is_err());
-        assert!(KafkaPrincipal::parse(":alice").is_err());
-        assert!(KafkaPrincipal::parse("User:").is_err());
+        assert!(KafkaPrincipal::parse("").is_err());
+    }
+
+    #[test]
+    fn only_the_colon_is_required_as_in_kafka() {
+        assert_eq!(KafkaPrincipal::parse("User:"), Ok(KafkaPrincipal::user("")));
+        let typeless = |name: &str| KafkaPrincipal {
+            principal_type: String::new(),
+            name: name.to_string(),
+        };
+        assert_eq!(KafkaPrincipal::parse(":alice"), Ok(typeless("alice")));
+        assert_eq!(KafkaPrincipal::parse(":"), Ok(typeless("")));
     }
 }

@@ -9,13 +9,15 @@ use vltava_protocol::messages::describe_client_quotas_response::{
 use vltava_protocol::{ResponseBody, SharedStr};
 use vltava_security::quota::{EntityName, QuotaEntity, entity};
 
-use crate::error_codes::INVALID_REQUEST;
+use crate::error_codes::{INVALID_REQUEST, UNSUPPORTED_VERSION};
 use crate::metadata_cache::MetadataCache;
 
 /// Kafka's filter match types.
 const MATCH_EXACT: i8 = 0;
 const MATCH_DEFAULT: i8 = 1;
 const MATCH_SPECIFIED: i8 = 2;
+/// Kafka's connection-rate entity type; no entity of it is ever stored here.
+const IP: &str = "ip";
 
 /// One checked filter component.
 struct Component<'a> {
@@ -36,8 +38,8 @@ pub fn handle(cache: &MetadataCache, req: &DescribeClientQuotasRequest) -> Respo
             entries: Some(entries(cache, &components, req.strict)),
             ..Default::default()
         },
-        Err(message) => DescribeClientQuotasResponse {
-            error_code: INVALID_REQUEST,
+        Err((error_code, message)) => DescribeClientQuotasResponse {
+            error_code,
             error_message: Some(message.into()),
             entries: None,
             ..Default::default()
@@ -45,28 +47,56 @@ pub fn handle(cache: &MetadataCache, req: &DescribeClientQuotasRequest) -> Respo
     })
 }
 
-fn components(req: &DescribeClientQuotasRequest) -> Result<Vec<Component<'_>>, String> {
+/// The checked components, or Kafka's error for the filter (its messages): INVALID_REQUEST
+/// for an empty or repeated type, an exact match without a name, an unknown match type and
+/// `ip` beside `user` or `client-id`; UNSUPPORTED_VERSION for another entity type. This
+/// broker has no `ip` entities, so an `ip` component matches nothing.
+fn components(req: &DescribeClientQuotasRequest) -> Result<Vec<Component<'_>>, (i16, String)> {
     let mut out: Vec<Component<'_>> = Vec::with_capacity(req.components.len());
     for c in &req.components {
         let entity_type = c.entity_type.as_str();
+        if entity_type.is_empty() {
+            return Err((INVALID_REQUEST, "Invalid empty entity type.".to_string()));
+        }
         if out.iter().any(|o| o.entity_type == entity_type) {
-            return Err(format!(
-                "entity type {entity_type} cannot appear more than once in the filter"
+            return Err((
+                INVALID_REQUEST,
+                format!("entity type {entity_type} cannot appear more than once in the filter"),
+            ));
+        }
+        if ![entity::USER, entity::CLIENT_ID, IP].contains(&entity_type) {
+            return Err((
+                UNSUPPORTED_VERSION,
+                format!("Unsupported entity type {entity_type}"),
             ));
         }
         let matches = match (c.match_type, c.r#match.as_deref()) {
             (MATCH_EXACT, Some(name)) => Matches::Exact(name),
             (MATCH_EXACT, None) => {
-                return Err(format!("an exact match of {entity_type} needs a name"));
+                return Err((
+                    INVALID_REQUEST,
+                    format!("an exact match of {entity_type} needs a name"),
+                ));
             }
             (MATCH_DEFAULT, _) => Matches::Default,
             (MATCH_SPECIFIED, _) => Matches::Any,
-            (other, _) => return Err(format!("unknown match type {other}")),
+            (other, _) => {
+                return Err((INVALID_REQUEST, format!("unknown match type {other}")));
+            }
         };
         out.push(Component {
             entity_type,
             matches,
         });
+    }
+    let has = |t: &str| out.iter().any(|c| c.entity_type == t);
+    if has(IP) && (has(entity::USER) || has(entity::CLIENT_ID)) {
+        return Err((
+            INVALID_REQUEST,
+            "Invalid entity filter component combination. IP filter component should not be \
+             used with user or clientId filter component."
+                .to_string(),
+        ));
     }
     Ok(out)
 }
@@ -206,5 +236,25 @@ mod tests {
             INVALID_REQUEST
         );
         assert_eq!(describe(&[("user", 7, None)], false).0, INVALID_REQUEST);
+    }
+
+    #[test]
+    fn filters_kafka_refuses_are_refused_with_its_errors() {
+        assert_eq!(describe(&[("", 2, None)], false).0, INVALID_REQUEST);
+        assert_eq!(
+            describe(&[("group", 2, None)], false).0,
+            UNSUPPORTED_VERSION
+        );
+        // ip beside user or client-id, whatever the match.
+        assert_eq!(
+            describe(&[("ip", 1, None), ("client-id", 0, Some("app"))], false).0,
+            INVALID_REQUEST
+        );
+        assert_eq!(
+            describe(&[("user", 2, None), ("ip", 2, None)], false).0,
+            INVALID_REQUEST
+        );
+        // ip alone: no entity of that type here.
+        assert_eq!(describe(&[("ip", 2, None)], false), (0, vec![]));
     }
 }

@@ -85,8 +85,8 @@ fn matching(b: &AclBinding) -> DeleteAclsMatchingAcl {
     }
 }
 
-/// Plans a DeleteAcls request. An ACL two filters select is deleted (and listed) once, by
-/// the first.
+/// Plans a DeleteAcls request. An ACL two filters select is listed by both (as Kafka's
+/// controller answers) and deleted once.
 pub fn delete_acls(
     image: &MetadataImage,
     req: &DeleteAclsRequest,
@@ -100,8 +100,10 @@ pub fn delete_acls(
             Ok(filter) => {
                 let mut matching_acls = Vec::new();
                 for (id, b) in &image.acls {
-                    if filter.matches(b) && removed.insert(*id) {
-                        records.push(remove_record(*id));
+                    if filter.matches(b) {
+                        if removed.insert(*id) {
+                            records.push(remove_record(*id));
+                        }
                         matching_acls.push(matching(b));
                     }
                 }
@@ -203,5 +205,59 @@ mod tests {
             .map(|b| b.pattern.name.as_str())
             .collect();
         assert_eq!(left, vec!["other"]);
+    }
+
+    #[test]
+    fn an_acl_two_filters_select_is_listed_by_both_and_removed_once() {
+        let mut image = MetadataImage::empty("c");
+        let mut ids = SequentialIds::default();
+        let req = CreateAclsRequest {
+            creations: vec![creation("orders", 3, 3), creation("other", 3, 3)],
+            ..Default::default()
+        };
+        let (_, recs) = create_acls(&image, &req, &mut ids);
+        replay(&mut image, &recs);
+        // Every ACL of alice, then the literal topic "orders": both select "orders".
+        let by_principal = DeleteAclsFilter {
+            resource_type_filter: 1,
+            resource_name_filter: None,
+            pattern_type_filter: 1,
+            principal_filter: Some("User:alice".into()),
+            host_filter: None,
+            operation: 1,
+            permission_type: 1,
+            ..Default::default()
+        };
+        let by_name = DeleteAclsFilter {
+            resource_type_filter: 2,
+            resource_name_filter: Some("orders".into()),
+            pattern_type_filter: 3,
+            principal_filter: None,
+            host_filter: None,
+            operation: 1,
+            permission_type: 1,
+            ..Default::default()
+        };
+        let del = DeleteAclsRequest {
+            filters: vec![by_principal, by_name],
+            ..Default::default()
+        };
+        let (resp, recs) = delete_acls(&image, &del);
+        let names = |i: usize| -> Vec<String> {
+            resp.filter_results[i]
+                .matching_acls
+                .iter()
+                .map(|m| m.resource_name.to_string())
+                .collect()
+        };
+        assert_eq!(names(0), vec!["orders", "other"]);
+        assert_eq!(
+            names(1),
+            vec!["orders"],
+            "listed again by the second filter"
+        );
+        assert_eq!(recs.len(), 2, "one removal record per ACL");
+        replay(&mut image, &recs);
+        assert!(image.acls.is_empty());
     }
 }

@@ -1,5 +1,6 @@
 //! AlterClientQuotas: each entry's entity and keys checked as Kafka's controller checks them
-//! (user and client-id entities only; the four quota keys; whole numbers for the byte rates),
+//! (user and client-id entities only, never with an empty name; the four quota keys; whole
+//! numbers for the byte rates),
 //! then one `ClientQuotaRecord` per changed key. An entry is applied whole or not at all.
 //! `ip` entities (connection-rate quotas) are refused: this broker has none.
 
@@ -68,6 +69,18 @@ fn plan_entry(
         return Err(invalid(
             "ip quota entities (connection_creation_rate) are not supported by this broker",
         ));
+    }
+    // Kafka refuses an empty name (a null name is the default entity).
+    if let Some(e) = entry
+        .entity
+        .iter()
+        .find(|e| e.entity_name.as_deref() == Some(""))
+        .filter(|e| matches!(e.entity_type.as_str(), "user" | "client-id"))
+    {
+        return Err(invalid(format!(
+            "Empty {} not supported",
+            e.entity_type.as_str()
+        )));
     }
     let entity = QuotaEntity::from_parts(
         entry
@@ -251,5 +264,28 @@ mod tests {
         );
         assert_eq!(codes_, vec![0]);
         assert!(records.is_empty());
+    }
+
+    #[test]
+    fn empty_names_are_refused_as_kafka_does_and_null_is_the_default() {
+        let image = MetadataImage::empty("c");
+        let set = |entity: &[(&str, Option<&str>)]| {
+            let req = AlterClientQuotasRequest {
+                entries: vec![entry(entity, &[("producer_byte_rate", 5.0, false)])],
+                ..Default::default()
+            };
+            let (resp, _) = alter_client_quotas(&image, &req, 1);
+            let e = &resp.entries[0];
+            (e.error_code, e.error_message.as_deref().map(str::to_string))
+        };
+        assert_eq!(
+            set(&[("user", Some(""))]),
+            (42, Some("Empty user not supported".to_string()))
+        );
+        assert_eq!(
+            set(&[("user", Some("a")), ("client-id", Some(""))]),
+            (42, Some("Empty client-id not supported".to_string()))
+        );
+        assert_eq!(set(&[("user", None), ("client-id", Some("c"))]), (0, None));
     }
 }

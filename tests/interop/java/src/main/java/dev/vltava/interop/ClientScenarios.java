@@ -28,6 +28,10 @@ public final class ClientScenarios {
         s.put("admin_groups", AdminScenarios::groups);
         s.put("admin_offsets_delete_records", AdminScenarios::offsetsAndDeleteRecords);
         s.put("admin_cluster_quorum", AdminScenarios::clusterAndQuorum);
+        s.put("admin_scram", ScramScenarios::credentials);
+        s.put("admin_client_quotas", ClientQuotaScenarios::quotas);
+        // Needs a broker with an authorizer and the client a super user (test_java_admin_acls.py).
+        s.put("admin_acls", AclScenarios::acls);
         return s;
     }
 
