@@ -100,41 +100,6 @@ impl Keys<'_> {
     }
 }
 
-/// PEM text as the parser wants it: each `-----BEGIN X-----` ... `-----END X-----`
-/// section on lines of its own, its base64 with whitespace and literal `\n` removed.
-/// Inline PEM in a properties file (`ssl.keystore.key=-----BEGIN ... \` continued
-/// lines, or `\n` escapes) arrives on one line; Kafka's PEM reader accepts that too.
-pub fn normalize_pem(text: &str) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("-----BEGIN ") {
-        let after = &rest[start + "-----BEGIN ".len()..];
-        let Some(label_end) = after.find("-----") else {
-            break;
-        };
-        let label = &after[..label_end];
-        let body_start = &after[label_end + 5..];
-        let end_marker = format!("-----END {label}-----");
-        let Some(body_end) = body_start.find(&end_marker) else {
-            break;
-        };
-        let body: String = body_start[..body_end]
-            .replace("\\n", "")
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect();
-        out.push_str(&format!("-----BEGIN {label}-----\n"));
-        for line in body.as_bytes().chunks(64) {
-            out.push_str(&String::from_utf8_lossy(line));
-            out.push('\n');
-        }
-        out.push_str(&end_marker);
-        out.push('\n');
-        rest = &body_start[body_end + end_marker.len()..];
-    }
-    out
-}
-
 /// The first words of a PEM parse error (its Display can print whole byte arrays).
 fn short(e: impl std::fmt::Display) -> String {
     let s = e.to_string();
@@ -145,7 +110,7 @@ fn short(e: impl std::fmt::Display) -> String {
 }
 
 fn certs(keys: &Keys, key: &str, pem: &str) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
-    let pem = normalize_pem(pem);
+    let pem = vltava_security::pem_text::normalize(pem);
     let certs: Vec<_> = CertificateDer::pem_slice_iter(pem.as_bytes())
         .collect::<Result<_, _>>()
         .map_err(|e| keys.err(key, format!("bad PEM certificate: {}", short(e))))?;
@@ -165,7 +130,7 @@ fn private_key(keys: &Keys, key: &str, pem: &str) -> Result<PrivateKeyDer<'stati
             "encrypted private keys (ssl.key.password) are not supported; decrypt it with `openssl pkcs8 -in key.pem -nocrypt -out plain.pem` and protect the file instead",
         ));
     }
-    PrivateKeyDer::from_pem_slice(normalize_pem(pem).as_bytes())
+    PrivateKeyDer::from_pem_slice(vltava_security::pem_text::normalize(pem).as_bytes())
         .map_err(|e| keys.err(key, format!("no usable PEM private key: {}", short(e))))
 }
 
@@ -344,20 +309,4 @@ pub fn cert_principal(
     };
     let dn = vltava_security::x500::subject_name(cert.as_ref())?;
     Ok(KafkaPrincipal::user(mapper.map(&dn)?))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::normalize_pem;
-
-    #[test]
-    fn inline_pem_on_one_line_is_rewrapped() {
-        let one_line = "-----BEGIN CERTIFICATE----- QUJD REVG\\nR0g= -----END CERTIFICATE----- junk -----BEGIN PRIVATE KEY-----SUpL-----END PRIVATE KEY-----";
-        assert_eq!(
-            normalize_pem(one_line),
-            "-----BEGIN CERTIFICATE-----\nQUJDREVGR0g=\n-----END CERTIFICATE-----\n-----BEGIN PRIVATE KEY-----\nSUpL\n-----END PRIVATE KEY-----\n"
-        );
-        assert_eq!(normalize_pem("no pem here"), "");
-        assert_eq!(normalize_pem("-----BEGIN X----- unterminated"), "");
-    }
 }

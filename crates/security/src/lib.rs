@@ -8,6 +8,7 @@
 
 pub mod acl;
 pub mod jaas;
+pub mod pem_text;
 pub mod principal;
 pub mod quota;
 pub mod sasl;

@@ -15,37 +15,9 @@ pub(crate) fn config_err(msg: impl Into<String>) -> ClientError {
     ClientError::Config(msg.into())
 }
 
-/// Each `-----BEGIN X-----` ... `-----END X-----` section on lines of its own, its base64
-/// with whitespace and literal `\n` escapes removed; text outside sections is dropped.
+/// Each PEM section on lines of its own (see [`vltava_security::pem_text::normalize`]).
 pub fn rewrap(text: &str) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("-----BEGIN ") {
-        let after = &rest[start + "-----BEGIN ".len()..];
-        let Some(label_end) = after.find("-----") else {
-            break;
-        };
-        let label = &after[..label_end];
-        let body = &after[label_end + 5..];
-        let end = format!("-----END {label}-----");
-        let Some(body_end) = body.find(&end) else {
-            break;
-        };
-        let b64: String = body[..body_end]
-            .replace("\\n", "")
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect();
-        out.push_str(&format!("-----BEGIN {label}-----\n"));
-        for chunk in b64.as_bytes().chunks(64) {
-            out.push_str(&String::from_utf8_lossy(chunk));
-            out.push('\n');
-        }
-        out.push_str(&end);
-        out.push('\n');
-        rest = &body[body_end + end.len()..];
-    }
-    out
+    vltava_security::pem_text::normalize(text)
 }
 
 /// Reads a PEM file named by `key`, at most [`MAX_PEM_BYTES`].
@@ -88,26 +60,6 @@ pub fn private_key(key: &str, pem: &str) -> Result<PrivateKeyDer<'static>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn one_line_pem_is_rewrapped() {
-        let b64 = "A".repeat(100);
-        let one_line = format!("-----BEGIN CERTIFICATE----- {b64} -----END CERTIFICATE-----");
-        let out = rewrap(&one_line);
-        let lines: Vec<&str> = out.lines().collect();
-        assert_eq!(lines[0], "-----BEGIN CERTIFICATE-----");
-        assert_eq!(lines[1].len(), 64);
-        assert_eq!(lines[2].len(), 36);
-        assert_eq!(lines[3], "-----END CERTIFICATE-----");
-        let escaped = format!(
-            "-----BEGIN X-----\\n{}\\n{}\\n-----END X-----",
-            &b64[..50],
-            &b64[50..]
-        );
-        assert_eq!(rewrap(&escaped).lines().nth(1), Some(&b64[..64]));
-        assert_eq!(rewrap("no pem here"), "");
-        assert_eq!(rewrap("-----BEGIN X----- AAAA"), "");
-    }
 
     #[test]
     fn bad_pem_is_a_config_error() {
