@@ -21,7 +21,7 @@ from kafka_broker import KafkaBroker
 
 EXPECTED = ROOT / "tests" / "interop" / "differential"
 SCENARIOS = ["api_versions", "topics", "produce_fetch", "offsets", "group", "idempotence",
-             "transactions", "recorded_clients", "every_api"]
+             "transactions", "recorded_clients", "every_api", "validation"]
 
 
 def differential_bin():

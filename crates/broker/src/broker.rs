@@ -351,8 +351,7 @@ impl Broker {
                 // Topic configs the log does not use (enforced elsewhere or not at all).
                 if matches!(
                     k.as_str(),
-                    "compression.type"
-                        | "min.insync.replicas"
+                    "min.insync.replicas"
                         | "unclean.leader.election.enable"
                         | "preallocate"
                         | "message.downconversion.enable"

@@ -3,6 +3,7 @@
 
 use vltava_records::RecordsError;
 use vltava_storage::StorageError;
+use vltava_storage::record_rules::RejectionKind;
 
 pub const NONE: i16 = 0;
 pub const UNKNOWN_SERVER_ERROR: i16 = -1;
@@ -12,10 +13,12 @@ pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
 pub const LEADER_NOT_AVAILABLE: i16 = 5;
 pub const NOT_LEADER_OR_FOLLOWER: i16 = 6;
 pub const MESSAGE_TOO_LARGE: i16 = 10;
+pub const INVALID_TOPIC_EXCEPTION: i16 = 17;
 pub const COORDINATOR_LOAD_IN_PROGRESS: i16 = 14;
 pub const COORDINATOR_NOT_AVAILABLE: i16 = 15;
 pub const NOT_COORDINATOR: i16 = 16;
 pub const NOT_ENOUGH_REPLICAS: i16 = 19;
+pub const INVALID_TIMESTAMP: i16 = 32;
 pub const INVALID_REQUIRED_ACKS: i16 = 21;
 pub const UNSUPPORTED_VERSION: i16 = 35;
 pub const INVALID_REPLICATION_FACTOR: i16 = 38;
@@ -44,6 +47,10 @@ pub fn for_storage(e: &StorageError) -> i16 {
     match e {
         StorageError::InvalidBatch(r) => for_records(r),
         StorageError::InvalidRecord(_) => INVALID_RECORD,
+        StorageError::RecordsRejected(r) => match r.kind {
+            RejectionKind::InvalidRecord => INVALID_RECORD,
+            RejectionKind::InvalidTimestamp => INVALID_TIMESTAMP,
+        },
         StorageError::BatchTooLarge { .. } => MESSAGE_TOO_LARGE,
         StorageError::OffsetOutOfRange { .. } => OFFSET_OUT_OF_RANGE,
         StorageError::OutOfOrderSequence { .. } => OUT_OF_ORDER_SEQUENCE_NUMBER,

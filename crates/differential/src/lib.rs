@@ -15,3 +15,4 @@ pub mod recorded;
 pub mod scenarios;
 pub mod session;
 pub mod unordered;
+pub mod validation;

@@ -54,6 +54,7 @@ pub const SCENARIOS: &[&str] = &[
     "transactions",
     "recorded_clients",
     "every_api",
+    "validation",
 ];
 
 /// Runs scenario `name` on `s`; `captures` holds the recorded client frames.
@@ -67,6 +68,7 @@ pub async fn run(name: &str, s: &mut Session, captures: &std::path::Path) -> Res
         "idempotence" => idempotence(s).await,
         "transactions" => transactions(s).await,
         "every_api" => crate::every_api::every_api(s).await,
+        "validation" => crate::validation::validation(s).await,
         _ => bail!("no scenario {name}"),
     }
 }
@@ -254,7 +256,7 @@ fn list_offsets(name: &str, partition: i32, timestamp: i64) -> ListOffsetsReques
     }
 }
 
-fn fetch(name: &str, id: Uuid, partition: i32, offset: i64) -> FetchRequest {
+pub(crate) fn fetch(name: &str, id: Uuid, partition: i32, offset: i64) -> FetchRequest {
     FetchRequest {
         replica_id: -1,
         max_wait_ms: 0,
@@ -477,7 +479,7 @@ async fn produce_fetch(s: &mut Session) -> Result<()> {
     Ok(())
 }
 
-fn commit(
+pub(crate) fn commit(
     group: &str,
     generation: i32,
     member: &str,

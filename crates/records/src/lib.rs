@@ -16,6 +16,7 @@ pub mod fuzz_support;
 pub mod legacy;
 pub mod limits;
 pub mod reader;
+pub mod recompress;
 pub mod record;
 pub mod varint;
 

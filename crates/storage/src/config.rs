@@ -1,7 +1,7 @@
 //! `LogConfig`: the topic-level settings a partition log obeys, with Kafka's names
 //! and defaults, parsed from `key=value` text.
 
-use vltava_records::TimestampType;
+use vltava_records::{Compression, TimestampType};
 
 use crate::error::{Result, StorageError};
 
@@ -62,6 +62,16 @@ pub struct LogConfig {
     /// `message.timestamp.type`: `CreateTime` keeps producer timestamps,
     /// `LogAppendTime` stamps batches with broker time.
     pub message_timestamp_type: TimestampType,
+    /// `message.timestamp.before.max.ms`: how far behind the broker's clock a `CreateTime`
+    /// record's timestamp may be.
+    pub message_timestamp_before_max_ms: i64,
+    /// `message.timestamp.after.max.ms`: how far ahead of the broker's clock a `CreateTime`
+    /// record's timestamp may be.
+    pub message_timestamp_after_max_ms: i64,
+    /// `compression.type`: the codec batches are stored with (`None`: `producer`, the
+    /// producer's own codec; `Some(Compression::None)`: `uncompressed`). The leader
+    /// recompresses a producer's batch before the append when they differ.
+    pub compression_type: Option<Compression>,
     /// `max.message.bytes`: the largest batch accepted.
     pub max_message_bytes: usize,
     /// `file.delete.delay.ms`: how long a deleted segment's files linger as `.deleted`.
@@ -85,6 +95,10 @@ impl Default for LogConfig {
             flush_messages: i64::MAX,
             flush_ms: i64::MAX,
             message_timestamp_type: TimestampType::CreateTime,
+            // Kafka 4's defaults: no lower bound, one hour ahead.
+            message_timestamp_before_max_ms: i64::MAX,
+            message_timestamp_after_max_ms: 3_600_000,
+            compression_type: None,
             max_message_bytes: 1024 * 1024 + 12,
             file_delete_delay_ms: 60_000,
         }
@@ -108,6 +122,21 @@ fn int(key: &str, value: &str, min: i64) -> Result<i64> {
         return Err(bad(key, value, &format!("must be at least {min}")));
     }
     Ok(v)
+}
+
+/// A `compression.type` value: `Some(None)` for `producer` (keep the producer's codec),
+/// `Some(Some(codec))` for a codec (`uncompressed` is [`Compression::None`]), `None` for
+/// a value Kafka does not know.
+pub fn parse_compression_type(value: &str) -> Option<Option<Compression>> {
+    Some(match value.trim() {
+        "producer" => None,
+        "uncompressed" => Some(Compression::None),
+        "gzip" => Some(Compression::Gzip),
+        "snappy" => Some(Compression::Snappy),
+        "lz4" => Some(Compression::Lz4),
+        "zstd" => Some(Compression::Zstd),
+        _ => return None,
+    })
 }
 
 impl LogConfig {
@@ -136,6 +165,21 @@ impl LogConfig {
             "flush.messages" => self.flush_messages = int(key, value, 1)?,
             "flush.ms" => self.flush_ms = int(key, value, 0)?,
             "file.delete.delay.ms" => self.file_delete_delay_ms = int(key, value, 0)?,
+            "compression.type" => {
+                self.compression_type = parse_compression_type(value).ok_or_else(|| {
+                    bad(
+                        key,
+                        value,
+                        "expected uncompressed, zstd, lz4, snappy, gzip or producer",
+                    )
+                })?
+            }
+            "message.timestamp.before.max.ms" => {
+                self.message_timestamp_before_max_ms = int(key, value, 0)?
+            }
+            "message.timestamp.after.max.ms" => {
+                self.message_timestamp_after_max_ms = int(key, value, 0)?
+            }
             "max.message.bytes" => {
                 let v = int(key, value, 0)?;
                 self.max_message_bytes =

@@ -27,6 +27,9 @@ pub enum StorageError {
     /// inconsistent record count).
     #[error("invalid record batch: {0}")]
     InvalidRecord(String),
+    /// Records of a producer's batch break the log's record rules (`record_rules`).
+    #[error("{0}")]
+    RecordsRejected(crate::record_rules::RejectedRecords),
     /// A batch (or the whole append) is larger than `max.message.bytes`.
     #[error("record batch of {size} bytes exceeds max.message.bytes {max}")]
     BatchTooLarge { size: usize, max: usize },

@@ -256,6 +256,14 @@ impl Log {
     pub fn segments(&self) -> impl Iterator<Item = &LogSegment> {
         self.segments.values()
     }
+    /// The log's `topic-partition` name (its directory's), as Kafka names a partition in
+    /// its messages.
+    pub fn partition_name(&self) -> String {
+        self.dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
     /// Producer state (for the broker's idempotence and transaction checks).
     pub fn producer_state(&self) -> &ProducerStateManager {
         &self.producers
@@ -354,9 +362,12 @@ impl Log {
         self.ensure_online()?;
         let parsed = self.parse_batches(batches)?;
         // Only a producer's batches: a follower copies what its leader accepted.
-        if self.config.cleanup_policy.compact {
+        if !allow_control {
+            let name = self.partition_name();
+            let rules =
+                crate::record_rules::RecordRules::of(&self.config, &name, self.clock.now_ms());
             for view in BatchIter::new(batches) {
-                crate::compacted_keys::check_keys(&view?)?;
+                crate::record_rules::check_batch(&view?, &rules)?;
             }
         }
         for (_, h) in &parsed {

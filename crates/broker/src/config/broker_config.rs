@@ -363,7 +363,16 @@ impl BrokerConfig {
             ("log.flush.interval.messages", "flush.messages"),
             ("log.flush.interval.ms", "flush.ms"),
             ("log.message.timestamp.type", "message.timestamp.type"),
+            (
+                "log.message.timestamp.before.max.ms",
+                "message.timestamp.before.max.ms",
+            ),
+            (
+                "log.message.timestamp.after.max.ms",
+                "message.timestamp.after.max.ms",
+            ),
             ("message.max.bytes", "max.message.bytes"),
+            ("compression.type", "compression.type"),
             ("log.segment.delete.delay.ms", "file.delete.delay.ms"),
         ];
         if let Some(h) = r.get("log.roll.hours") {

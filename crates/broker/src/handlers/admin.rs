@@ -7,6 +7,7 @@
 use vltava_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use vltava_protocol::messages::{CreateTopicsRequest, MetadataRequest};
 use vltava_protocol::{RequestBody, ResponseBody};
+use vltava_raft::controller::topic_name::validate_topic_name;
 
 use crate::broker::Broker;
 use crate::metadata_sync::sync_now;
@@ -112,7 +113,7 @@ pub async fn auto_create_for_metadata(
     };
     let missing: Vec<String> = names
         .into_iter()
-        .filter(|n| cache.topic(n).is_none())
+        .filter(|n| cache.topic(n).is_none() && validate_topic_name(n).is_ok())
         .collect();
     if missing.is_empty() {
         return Vec::new();
@@ -126,7 +127,7 @@ pub async fn auto_create_for_metadata(
                 &broker.topic_defaults(),
             )
             .await;
-        // Invalid names stay UNKNOWN_TOPIC_OR_PARTITION / INVALID_TOPIC; created
+        // Illegal names are answered INVALID_TOPIC_EXCEPTION by Metadata; created
         // ones are answered from the new metadata below.
         if resp.topics.iter().any(|t| t.error_code == 0) {
             pending.push(name.clone());

@@ -11,6 +11,7 @@ use vltava_protocol::{ResponseBody, Uuid};
 
 use crate::error_codes::*;
 use crate::metadata_cache::{MetadataCache, TopicMeta};
+use vltava_raft::controller::topic_name::validate_topic_name;
 
 /// Kafka's "not requested" value for authorized-operations fields.
 const AUTHORIZED_OPS_OMITTED: i32 = i32::MIN;
@@ -151,6 +152,14 @@ pub fn handle(
                                 LEADER_NOT_AVAILABLE
                             } else if t.name.is_none() {
                                 UNKNOWN_TOPIC_ID
+                            } else if t
+                                .name
+                                .as_ref()
+                                .is_some_and(|n| validate_topic_name(n.as_str()).is_err())
+                            {
+                                // As Kafka: an illegal name is no unknown topic, whether or
+                                // not auto-creation was asked for.
+                                INVALID_TOPIC_EXCEPTION
                             } else {
                                 UNKNOWN_TOPIC_OR_PARTITION
                             },

@@ -15,15 +15,18 @@ use vltava_protocol::ResponseBody;
 use vltava_protocol::messages::ProduceRequest;
 use vltava_protocol::messages::produce_request::PartitionProduceData;
 use vltava_protocol::messages::produce_response::{
-    PartitionProduceResponse, ProduceResponse, TopicProduceResponse,
+    BatchIndexAndErrorMessage, PartitionProduceResponse, ProduceResponse, TopicProduceResponse,
 };
-use vltava_records::{BatchIter, Compression, MAGIC_V2};
+use vltava_records::recompress::{batch_codec, recompress};
+use vltava_records::{BatchIter, Compression, DecodeLimits, MAGIC_V2};
+use vltava_storage::config::parse_compression_type;
 
 use vltava_replication::Acks;
 use vltava_storage::StorageError;
 
 use crate::broker::Broker;
 use crate::error_codes::{self, *};
+use crate::metadata_cache::TopicMeta;
 use crate::replica_manager::ReplicaRequestError;
 use crate::replica_manager::leader::AcksOutcome;
 
@@ -125,6 +128,16 @@ pub fn validate_batches(records: &[u8], version: i16) -> Result<usize, (i16, Str
     }
 }
 
+/// The codec `compression.type` asks batches of this topic to be stored with (`None`:
+/// the producer's): the topic's value, else the broker's.
+fn stored_codec(broker: &Broker, topic: &TopicMeta) -> Option<Compression> {
+    let default = broker.config.log_defaults.compression_type;
+    match topic.configs.get("compression.type") {
+        Some(v) => parse_compression_type(v).unwrap_or(default),
+        None => default,
+    }
+}
+
 fn error_response(index: i32, code: i16, message: Option<String>) -> PartitionProduceResponse {
     PartitionProduceResponse {
         index,
@@ -153,12 +166,15 @@ fn produce_partition(
 ) -> Answer {
     let index = data.index;
     let cache = broker.metadata();
-    if cache
+    let Some(meta) = cache
         .topic(topic)
-        .and_then(|t| t.partitions.get(&index))
-        .is_none()
-    {
+        .filter(|t| t.partitions.contains_key(&index))
+    else {
         return Answer::Ready(error_response(index, UNKNOWN_TOPIC_OR_PARTITION, None));
+    };
+    if meta.is_internal() {
+        // Only the broker writes its internal topics (Kafka: "Cannot append to internal topic").
+        return Answer::Ready(error_response(index, INVALID_TOPIC_EXCEPTION, None));
     }
     let records = data.records.as_deref().unwrap_or(&[]);
     let records = match validate_batches(records, version) {
@@ -166,8 +182,23 @@ fn produce_partition(
         Err((code, msg)) => return Answer::Ready(error_response(index, code, Some(msg))),
     };
     // The request buffer is shared with the rest of the request; the log patches
-    // offsets in place, so the batches get one copy here.
-    let mut batches = records.to_vec();
+    // offsets in place, so the batches get one copy here (a new buffer when the topic's
+    // compression.type names another codec than the producer's).
+    let mut batches = match stored_codec(broker, meta) {
+        Some(codec) if batch_codec(records).ok() != Some(codec) => {
+            match recompress(records, codec, &DecodeLimits::default()) {
+                Ok(b) => b,
+                Err(e) => {
+                    return Answer::Ready(error_response(
+                        index,
+                        error_codes::for_records(&e),
+                        Some(e.to_string()),
+                    ));
+                }
+            }
+        }
+        _ => records.to_vec(),
+    };
     match broker
         .replicas
         .append_produce(topic, index, &mut batches, acks, timeout_ms)
@@ -210,13 +241,25 @@ fn produce_partition(
             ) {
                 log_producer_state_refusal(topic, index, &e);
             }
-            Answer::Ready(refused_by_the_log(
+            let mut resp = refused_by_the_log(
                 broker,
                 topic,
                 index,
                 error_codes::for_storage(&e),
                 e.to_string(),
-            ))
+            );
+            if let StorageError::RecordsRejected(r) = &e {
+                resp.record_errors = r
+                    .errors
+                    .iter()
+                    .map(|e| BatchIndexAndErrorMessage {
+                        batch_index: e.batch_index,
+                        batch_index_error_message: Some(e.message.as_str().into()),
+                        ..Default::default()
+                    })
+                    .collect();
+            }
+            Answer::Ready(resp)
         }
     }
 }

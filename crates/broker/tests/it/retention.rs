@@ -232,6 +232,9 @@ async fn compacted_topics_refuse_keyless_records_and_delete_records() {
     for topic in ["compact-only", "compact-delete"] {
         let r = c.produce_raw(9, topic, 0, keyless.clone()).await;
         assert_eq!(r.error_code, 87, "{topic}: keyless record");
+        // KIP-467: the keyless record is named, so clients fail only it.
+        assert_eq!(r.record_errors.len(), 1, "{topic}: {r:?}");
+        assert_eq!(r.record_errors[0].batch_index, 0);
         for i in 0..3u8 {
             let r = c
                 .produce_raw(9, topic, 0, batch(now_ms(), &[i], b"v"))

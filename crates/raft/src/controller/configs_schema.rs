@@ -234,6 +234,16 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
         "4096",
     ),
     def(
+        "log.message.timestamp.after.max.ms",
+        ConfigType::Long { min: 0 },
+        "3600000",
+    ),
+    def(
+        "log.message.timestamp.before.max.ms",
+        ConfigType::Long { min: 0 },
+        "9223372036854775807",
+    ),
+    def(
         "log.message.timestamp.type",
         ConfigType::OneOf(&["CreateTime", "LogAppendTime"]),
         "CreateTime",

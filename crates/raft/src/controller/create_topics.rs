@@ -2,7 +2,7 @@
 //! factor, manual assignments, configs) and turns the valid ones into TopicRecord +
 //! PartitionRecords + ConfigRecords. Answers per topic with Kafka's error codes.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use vltava_protocol::Uuid;
 use vltava_protocol::messages::create_topics_response::{
@@ -43,7 +43,12 @@ pub fn create_topics(
         .filter(|t| !seen.insert(t.name.as_str()))
         .map(|t| t.name.as_str())
         .collect();
-    let mut taken: HashSet<String> = image.topics.keys().map(|n| collision_key(n)).collect();
+    // Collision key → the name that holds it (named in the refusal, as Kafka does).
+    let mut taken: HashMap<String, String> = image
+        .topics
+        .keys()
+        .map(|n| (collision_key(n), n.clone()))
+        .collect();
     let live = image.live_brokers();
     for topic in &req.topics {
         let name = topic.name.as_str();
@@ -61,7 +66,7 @@ pub fn create_topics(
         };
         match outcome {
             Ok(planned) => {
-                taken.insert(collision_key(name));
+                taken.insert(collision_key(name), name.to_string());
                 if version >= 7 {
                     result.topic_id = planned.id;
                 }
@@ -124,7 +129,7 @@ fn plan_topic(
     topic: &vltava_protocol::messages::create_topics_request::CreatableTopic,
     defaults: &TopicDefaults,
     live: &[i32],
-    taken: &HashSet<String>,
+    taken: &HashMap<String, String>,
     ids: &mut dyn IdSource,
 ) -> Result<PlannedTopic, TopicError> {
     let name = topic.name.as_str();
@@ -135,12 +140,10 @@ fn plan_topic(
             format!("Topic '{name}' already exists."),
         ));
     }
-    if taken.contains(&collision_key(name)) {
+    if let Some(existing) = taken.get(&collision_key(name)) {
         return Err(TopicError::new(
             codes::INVALID_TOPIC_EXCEPTION,
-            format!(
-                "Topic '{name}' collides with an existing topic (names differ only in '.' and '_')."
-            ),
+            format!("Topic '{name}' collides with existing topic: {existing}"),
         ));
     }
     let configs = validate_create_configs(topic)?;

@@ -36,6 +36,8 @@ pub fn broker_synonym(topic_config: &str) -> Option<&'static str> {
         "index.interval.bytes" => "log.index.interval.bytes",
         "max.message.bytes" => "message.max.bytes",
         "message.timestamp.type" => "log.message.timestamp.type",
+        "message.timestamp.before.max.ms" => "log.message.timestamp.before.max.ms",
+        "message.timestamp.after.max.ms" => "log.message.timestamp.after.max.ms",
         "min.insync.replicas" => "min.insync.replicas",
         "retention.bytes" => "log.retention.bytes",
         "retention.ms" => "log.retention.ms",

@@ -4,17 +4,18 @@
 /// Longest legal topic name.
 pub const MAX_TOPIC_NAME_LEN: usize = 249;
 
-/// Checks a topic name; the error text is what the client sees.
+/// Checks a topic name; the error text is what the client sees (Kafka 4's controller
+/// messages, compared by the differential test's `validation` scenario).
 pub fn validate_topic_name(name: &str) -> Result<(), String> {
     if name.is_empty() {
-        return Err("Topic name is illegal, it can't be empty".to_string());
+        return Err("Topic name is invalid: the empty string is not allowed".to_string());
     }
     if name == "." || name == ".." {
-        return Err("Topic name cannot be \".\" or \"..\"".to_string());
+        return Err(format!("Topic name is invalid: '{name}' is not allowed"));
     }
     if name.len() > MAX_TOPIC_NAME_LEN {
         return Err(format!(
-            "Topic name is illegal, it can't be longer than {MAX_TOPIC_NAME_LEN} characters, topic name: {name}"
+            "Topic name is invalid: the length of '{name}' is longer than the max allowed length {MAX_TOPIC_NAME_LEN}"
         ));
     }
     if !name
@@ -22,7 +23,7 @@ pub fn validate_topic_name(name: &str) -> Result<(), String> {
         .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
     {
         return Err(format!(
-            "Topic name {name} is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'"
+            "Topic name is invalid: '{name}' contains one or more characters other than ASCII alphanumerics, '.', '_' and '-'"
         ));
     }
     Ok(())

@@ -995,10 +995,14 @@ fn compacted_log_refuses_records_without_key() {
         assert!(b.append(c.now(), None, Some(b"no key"), &[]).unwrap());
         let mut keyless = b.build().unwrap().to_vec();
         let err = log.append_as_leader(&mut keyless, 0).unwrap_err();
-        assert!(
-            matches!(&err, StorageError::InvalidRecord(m) if m.contains("without key")),
-            "{err:?}"
-        );
+        match &err {
+            StorageError::RecordsRejected(r) => {
+                assert_eq!(r.errors.len(), 1, "{err:?}");
+                assert_eq!(r.errors[0].batch_index, 1);
+                assert!(r.errors[0].message.contains("without key"), "{err:?}");
+            }
+            other => panic!("{other:?}"),
+        }
         assert_eq!(log.log_end_offset(), 0);
         let mut keyed = keyed_batch(
             &[(b"k".to_vec(), Some(b"v".to_vec()))],
