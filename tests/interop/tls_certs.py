@@ -1,6 +1,9 @@
 """Test certificates made with the `openssl` CLI into a directory: a CA, a server
 certificate for 127.0.0.1/localhost, and client certificates (one signed by the CA,
-one self-signed that the broker must not trust). EC P-256 keys keep it fast."""
+one self-signed that the broker must not trust), and a node key store for 127.0.0.1 good
+for both ends of a cluster's internal links (server and client authentication, as a node
+presents it when it connects to another node's listener with ssl.client.auth=required).
+EC P-256 keys keep it fast."""
 import os
 import subprocess
 from pathlib import Path
@@ -36,6 +39,10 @@ def make_certs(directory):
     _signed("server", "/CN=localhost",
             "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n", d)
     _signed("client", CLIENT_SUBJECT, "extendedKeyUsage=clientAuth\n", d)
+    _signed("node", "/CN=node",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n", d)
+    node_keystore = Path(d, "node-keystore.pem")
+    node_keystore.write_text(Path(d, "node.key").read_text() + Path(d, "node.pem").read_text())
     # A client the broker's trust store does not know.
     _key("rogue", d)
     _run("req", "-x509", "-new", "-key", "rogue.key", "-subj", "/CN=rogue", "-days", "2",
@@ -46,6 +53,7 @@ def make_certs(directory):
         "dir": d,
         "ca": os.path.join(d, "ca.pem"),
         "keystore": str(keystore),
+        "node_keystore": str(node_keystore),
         "server_cert": os.path.join(d, "server.pem"),
         "server_key": os.path.join(d, "server.key"),
         "client_cert": os.path.join(d, "client.pem"),

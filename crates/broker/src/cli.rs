@@ -75,6 +75,12 @@ pub enum StorageAction {
         /// Leave already formatted directories alone.
         #[arg(long, short = 'g')]
         ignore_formatted: bool,
+        /// A SCRAM credential the fresh metadata log starts with (KIP-900), e.g.
+        /// 'SCRAM-SHA-512=[name=admin,password=admin-secret]' or
+        /// 'SCRAM-SHA-256=[name=alice,iterations=8192,salt="<b64>",saltedpassword="<b64>"]'.
+        /// May be repeated.
+        #[arg(long = "add-scram", short = 'S', value_name = "SCRAM_CREDENTIAL")]
+        add_scram: Vec<String>,
     },
     /// Print a new random cluster id.
     RandomUuid,
@@ -154,13 +160,36 @@ async fn server_start(args: ConfigArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-fn storage_format_cmd(cluster_id: &str, args: &ConfigArgs, ignore: bool) -> anyhow::Result<i32> {
+fn storage_format_cmd(
+    cluster_id: &str,
+    args: &ConfigArgs,
+    ignore: bool,
+    add_scram: &[String],
+) -> anyhow::Result<i32> {
     let config = load_config(args)?;
-    for dir in &config.log_dirs {
+    // Checked before anything is written.
+    let scram = vltava_broker::scram_bootstrap::parse_all(add_scram)?;
+    let mut formatted_first = false;
+    for (i, dir) in config.log_dirs.iter().enumerate() {
+        if i == 0 {
+            formatted_first = storage_format::read_meta(dir)?.is_none();
+        }
         match storage_format::format_dir(dir, cluster_id, config.node_id, ignore) {
             Ok(_) => println!("Formatting {} with cluster id {cluster_id}", dir.display()),
             Err(e) => bail!(e),
         }
+    }
+    // Only with a directory formatted now: an already formatted one keeps its metadata log
+    // (and the credentials it may have bootstrapped).
+    if !scram.is_empty() && formatted_first {
+        let dir = vltava_broker::scram_bootstrap::metadata_log_dir(&config)
+            .context("--add-scram needs log.dirs or metadata.log.dir")?;
+        vltava_broker::scram_bootstrap::write(&dir, &scram)?;
+        println!(
+            "Added {} SCRAM credential(s) to bootstrap the metadata log in {}",
+            scram.len(),
+            dir.display()
+        );
     }
     Ok(0)
 }
@@ -176,7 +205,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 cluster_id,
                 config,
                 ignore_formatted,
-            } => storage_format_cmd(&cluster_id, &config, ignore_formatted),
+                add_scram,
+            } => storage_format_cmd(&cluster_id, &config, ignore_formatted, &add_scram),
             StorageAction::RandomUuid => {
                 println!("{}", storage_format::random_id()?);
                 Ok(0)

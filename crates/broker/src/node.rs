@@ -34,6 +34,8 @@ pub enum NodeError {
     Listener(#[from] crate::server::ListenerSetupError),
     #[error("metadata quorum: {0}")]
     Raft(#[from] vltava_raft::RaftError),
+    #[error(transparent)]
+    ScramBootstrap(#[from] crate::scram_bootstrap::ScramBootstrapError),
     #[error(
         "log dir {dir} belongs to node {found}, not node.id {expected}; format it again or fix node.id"
     )]
@@ -409,6 +411,12 @@ pub(crate) fn quorum_config(
         auto_rebalance: config.auto_leader_rebalance_enable,
         rebalance_interval: Duration::from_secs(config.leader_imbalance_check_interval_seconds),
     };
+    q.link_security = crate::controller_link::from_config(config)?;
+    if config.roles.is_controller()
+        && let Some(bootstrap_dir) = crate::scram_bootstrap::metadata_log_dir(config)
+    {
+        q.bootstrap_records = crate::scram_bootstrap::read_records(&bootstrap_dir)?;
+    }
     // A lone voter serves its controller listener when others may talk to it: always as a
     // controller-only node, and when the voters are configured explicitly (brokers-only
     // nodes may follow it), as Kafka's single controller does.

@@ -2,7 +2,11 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::link_security::LinkSecurity;
+use crate::records::MetadataRecord;
 
 /// One voter of the metadata quorum.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +57,13 @@ pub struct QuorumConfig {
     /// from `[election_ticks, 2 * election_ticks)` (its own random source, so runs differ).
     /// For deterministic simulation, where the simulator varies when each node ticks.
     pub fixed_election_timeout: bool,
+    /// How connections on the controller listener are secured, both ways (voter to voter,
+    /// observer to voters, and the controller channel). Default: PLAINTEXT.
+    pub link_security: Arc<dyn LinkSecurity>,
+    /// Records the first leader of a fresh metadata log writes with `metadata.version`
+    /// (the SCRAM credentials of `storage format --add-scram`, as Kafka's bootstrap
+    /// checkpoint holds them).
+    pub bootstrap_records: Vec<MetadataRecord>,
 }
 
 impl QuorumConfig {
@@ -77,6 +88,8 @@ impl QuorumConfig {
             elections: ElectionSettings::default(),
             serve_listener: false,
             fixed_election_timeout: false,
+            link_security: crate::link_security::plaintext(),
+            bootstrap_records: Vec::new(),
         }
     }
 }

@@ -117,6 +117,8 @@ pub(crate) struct Driver<T: Transport> {
     pending_image: Option<MetadataImage>,
     ids: RandomIds,
     bootstrap_term: u64,
+    /// Written with `metadata.version` when the log is fresh (`QuorumConfig::bootstrap_records`).
+    bootstrap_extra: Arc<Vec<MetadataRecord>>,
     /// Leader only: when each unfenced broker's session ends without another heartbeat.
     sessions: HashMap<i32, Instant>,
     session_timeout: std::time::Duration,
@@ -158,12 +160,19 @@ impl<T: Transport> Driver<T> {
             pending_image: None,
             ids: RandomIds::default(),
             bootstrap_term: 0,
+            bootstrap_extra: Arc::new(Vec::new()),
             sessions: HashMap::new(),
             session_timeout,
             elections,
             next_rebalance: None,
             next_unclean: None,
         }
+    }
+
+    /// Also writes `records` when this driver bootstraps a fresh metadata log.
+    pub(crate) fn with_bootstrap_records(mut self, records: Vec<MetadataRecord>) -> Self {
+        self.bootstrap_extra = Arc::new(records);
+        self
     }
 
     pub(crate) async fn run(mut self) {
@@ -248,7 +257,17 @@ impl<T: Transport> Driver<T> {
         }
         self.bootstrap_term = self.node.term();
         let (done, _) = oneshot::channel();
-        self.propose(Box::new(|image, _| bootstrap_records(image)), done);
+        let extra = self.bootstrap_extra.clone();
+        self.propose(
+            Box::new(move |image, _| {
+                let mut records = bootstrap_records(image);
+                if !records.is_empty() {
+                    records.extend(extra.iter().cloned());
+                }
+                records
+            }),
+            done,
+        );
     }
 
     fn signal_ready(&mut self) {

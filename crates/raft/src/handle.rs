@@ -91,7 +91,10 @@ impl Controller {
                 cfg.node_id
             )));
         }
-        let rpc = Arc::new(RpcClient::new(format!("vltava-observer-{}", cfg.node_id)));
+        let rpc = Arc::new(RpcClient::with_security(
+            format!("vltava-observer-{}", cfg.node_id),
+            cfg.link_security.clone(),
+        ));
         let limit = cfg.proposal_timeout.max(STARTUP_TIMEOUT_MIN);
         let deadline = tokio::time::Instant::now() + limit;
         let voters = if cfg.voters.is_empty() {
@@ -172,11 +175,12 @@ impl Controller {
             &cfg.voters,
             listener,
             Some(crate::controller_rpc::service::as_handler(&service)),
+            cfg.link_security.clone(),
         );
-        let rpc = Arc::new(RpcClient::new(format!(
-            "vltava-controller-channel-{}",
-            cfg.node_id
-        )));
+        let rpc = Arc::new(RpcClient::with_security(
+            format!("vltava-controller-channel-{}", cfg.node_id),
+            cfg.link_security.clone(),
+        ));
         let controller = Self::start_with_transport(cfg, transport, inbox, Some(rpc)).await?;
         service.set(controller.clone());
         Ok(controller)
@@ -207,7 +211,8 @@ impl Controller {
             cfg.voters.clone(),
             cfg.broker_session_timeout,
             cfg.elections,
-        );
+        )
+        .with_bootstrap_records(cfg.bootstrap_records.clone());
         let task = tokio::spawn(driver.run());
         match tokio::time::timeout(cfg.proposal_timeout.max(STARTUP_TIMEOUT_MIN), ready_rx).await {
             Ok(Ok(Ok(()))) => {}

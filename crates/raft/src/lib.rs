@@ -15,6 +15,7 @@ pub mod error;
 mod forward;
 mod handle;
 pub mod image;
+pub mod link_security;
 pub mod metadata_fetch;
 pub mod node;
 mod observer;
@@ -36,6 +37,7 @@ pub use image::{
     BrokerImage, ConfigResource, ConfigResourceKind, ListenerEndpoint, MetadataImage,
     PartitionImage, TopicImage,
 };
+pub use link_security::{LinkSecurity, Plaintext};
 pub use quorum_status::{QuorumStatus, ReplicaStatus};
 pub use records::MetadataRecord;
 pub use tcp_transport::TcpTransport;

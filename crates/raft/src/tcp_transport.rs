@@ -6,6 +6,11 @@
 //! server ([`crate::controller_rpc`]) when one is given, else it is closed. Outbound, each peer
 //! has a task with a bounded queue that (re)connects with backoff; messages are dropped when
 //! the queue is full or the peer is down (raft retransmits).
+//!
+//! Every connection, both ways, is secured by the controller listener's
+//! [`LinkSecurity`](crate::link_security::LinkSecurity) (TLS handshake, SASL login) before a
+//! byte of the above is read or written; one that cannot be secured is dropped (outbound:
+//! retried with backoff).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -14,13 +19,14 @@ use std::time::Duration;
 
 use protobuf::Message as _;
 use raft::eraftpb::Message;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::config::{Voter, node_id, raft_id};
 use crate::controller_rpc::RpcHandler;
+use crate::link_security::{self, BoxedStream, LinkSecurity};
 use crate::transport::{INBOX_CAPACITY, Transport};
 
 /// First bytes of a raft connection. Read as a Kafka frame size they are negative, so no Kafka
@@ -59,17 +65,18 @@ impl TcpTransport {
         voters: &[Voter],
         listener: TcpListener,
     ) -> (TcpTransport, mpsc::Receiver<Message>) {
-        Self::start_with_rpc(self_id, voters, listener, None)
+        Self::start_with_rpc(self_id, voters, listener, None, link_security::plaintext())
     }
 
     /// As [`TcpTransport::start`], and hands every connection that is not a raft connection
     /// (Kafka requests from brokers: registration, heartbeats, forwarded admin requests) to
-    /// `rpc`.
+    /// `rpc`. Connections both ways are secured by `security`.
     pub fn start_with_rpc(
         self_id: i32,
         voters: &[Voter],
         listener: TcpListener,
         rpc: Option<Arc<dyn RpcHandler>>,
+        security: Arc<dyn LinkSecurity>,
     ) -> (TcpTransport, mpsc::Receiver<Message>) {
         let (inbox_tx, inbox_rx) = mpsc::channel(INBOX_CAPACITY);
         let mut tasks = vec![tokio::spawn(accept_loop(
@@ -77,12 +84,13 @@ impl TcpTransport {
             raft_id(self_id),
             inbox_tx,
             rpc,
+            security.clone(),
         ))];
         let mut peers = HashMap::new();
         for v in voters.iter().filter(|v| v.id != self_id) {
             let (tx, rx) = mpsc::channel(PEER_QUEUE);
             peers.insert(raft_id(v.id), tx);
-            tasks.push(tokio::spawn(peer_loop(v.addr, rx)));
+            tasks.push(tokio::spawn(peer_loop(v.addr, rx, security.clone())));
         }
         (TcpTransport { peers, tasks }, inbox_rx)
     }
@@ -101,21 +109,30 @@ async fn accept_loop(
     self_raft_id: u64,
     inbox: mpsc::Sender<Message>,
     rpc: Option<Arc<dyn RpcHandler>>,
+    security: Arc<dyn LinkSecurity>,
 ) {
     let permits = Arc::new(tokio::sync::Semaphore::new(MAX_INBOUND_CONNECTIONS));
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
+        let Ok((tcp, peer)) = listener.accept().await else {
             tokio::time::sleep(BACKOFF_MIN).await;
             continue;
         };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
-            drop(stream);
+            drop(tcp);
             continue;
         };
         let inbox = inbox.clone();
         let rpc = rpc.clone();
+        let security = security.clone();
         tokio::spawn(async move {
             let _permit = permit;
+            let stream = match link_security::accept(security.as_ref(), tcp, peer).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::debug!(%peer, error = %e, "controller listener: connection not secured; closed");
+                    return;
+                }
+            };
             let _ = serve_inbound(stream, self_raft_id, inbox, rpc).await;
         });
     }
@@ -132,12 +149,11 @@ enum InboundError {
 
 /// Tells a raft connection from a Kafka one by its first bytes and serves it.
 async fn serve_inbound(
-    mut stream: TcpStream,
+    mut stream: BoxedStream,
     self_raft_id: u64,
     inbox: mpsc::Sender<Message>,
     rpc: Option<Arc<dyn RpcHandler>>,
 ) -> Result<(), InboundError> {
-    let _ = stream.set_nodelay(true);
     let mut head = [0u8; 4];
     stream
         .read_exact(&mut head)
@@ -163,8 +179,8 @@ async fn serve_inbound(
     }
 }
 
-async fn read_frames(
-    mut stream: TcpStream,
+async fn read_frames<S: AsyncRead + Unpin>(
+    mut stream: S,
     self_raft_id: u64,
     inbox: mpsc::Sender<Message>,
 ) -> Result<(), InboundError> {
@@ -188,12 +204,29 @@ async fn read_frames(
     }
 }
 
-async fn peer_loop(addr: SocketAddr, mut queue: mpsc::Receiver<Message>) {
+/// Longest wait for the TCP connection to a peer.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+async fn peer_loop(
+    addr: SocketAddr,
+    mut queue: mpsc::Receiver<Message>,
+    security: Arc<dyn LinkSecurity>,
+) {
     let mut backoff = BACKOFF_MIN;
+    let mut warned = false;
     loop {
-        let stream = match TcpStream::connect(addr).await {
-            Ok(s) => s,
-            Err(_) => {
+        let stream = match link_security::connect(security.as_ref(), addr, CONNECT_TIMEOUT).await {
+            Ok(s) => {
+                warned = false;
+                s
+            }
+            Err(e) => {
+                // A peer that is down is routine; one that refuses the handshake or login is
+                // a configuration problem worth one warning per outage.
+                if !warned && !e.0.starts_with("connecting to") {
+                    tracing::warn!(%addr, error = %e, "raft: cannot secure the connection to a voter");
+                    warned = true;
+                }
                 // Drop what queued up while the peer is down: stale raft messages are useless.
                 while queue.try_recv().is_ok() {}
                 tokio::time::sleep(backoff).await;
@@ -202,7 +235,6 @@ async fn peer_loop(addr: SocketAddr, mut queue: mpsc::Receiver<Message>) {
             }
         };
         backoff = BACKOFF_MIN;
-        let _ = stream.set_nodelay(true);
         let mut w = BufWriter::new(stream);
         if w.write_all(&RAFT_PREAMBLE).await.is_err() {
             continue;
@@ -229,7 +261,10 @@ async fn peer_loop(addr: SocketAddr, mut queue: mpsc::Receiver<Message>) {
     }
 }
 
-async fn write_frame(w: &mut BufWriter<TcpStream>, msg: &Message) -> std::io::Result<()> {
+async fn write_frame<W: AsyncWrite + Unpin>(
+    w: &mut BufWriter<W>,
+    msg: &Message,
+) -> std::io::Result<()> {
     let bytes = msg
         .write_to_bytes()
         .map_err(|e| std::io::Error::other(e.to_string()))?;

@@ -314,7 +314,6 @@ impl BrokerConfig {
             &listener_security_protocol_map,
             &listeners,
             &advertised_listeners,
-            &controller_listener_names,
         )?;
         let inter_broker_listener_name = super::listener_security::inter_broker_listener(
             &raw,

@@ -125,20 +125,19 @@ pub fn protocol_map(
     Ok(map)
 }
 
-/// Checks that every listener has a protocol and that controller listeners are PLAINTEXT
-/// (the metadata quorum's transport has no TLS).
+/// Checks that every listener has a protocol (controller listeners may use any of the four:
+/// see `crate::controller_link`).
 pub fn check_listeners(
     map: &BTreeMap<String, SecurityProtocol>,
     listeners: &[Listener],
     advertised: &[Listener],
-    controller_listener_names: &[String],
 ) -> Result<(), ConfigError> {
     for (key, list) in [
         ("listeners", listeners),
         ("advertised.listeners", advertised),
     ] {
         for l in list {
-            let Some(p) = map.get(&l.name) else {
+            if !map.contains_key(&l.name) {
                 return Err(invalid(
                     key,
                     &format!("{}://{}:{}", l.name, l.host, l.port),
@@ -146,13 +145,6 @@ pub fn check_listeners(
                         "no security protocol defined for listener {} (add it to listener.security.protocol.map)",
                         l.name
                     ),
-                ));
-            };
-            if controller_listener_names.contains(&l.name) && *p != SecurityProtocol::Plaintext {
-                return Err(invalid(
-                    "listener.security.protocol.map",
-                    &format!("{}:{p}", l.name),
-                    "controller listeners must be PLAINTEXT: Vltava's metadata quorum has no TLS or SASL",
                 ));
             }
         }
@@ -273,13 +265,16 @@ mod tests {
     }
 
     #[test]
-    fn listeners_need_a_protocol_and_controllers_plaintext() {
+    fn listeners_need_a_protocol_and_controllers_may_use_any() {
         let m = protocol_map(&Properties::new(), &["CONTROLLER".into()]).unwrap();
-        assert!(check_listeners(&m, &[l("PLAINTEXT"), l("SSL")], &[], &[]).is_ok());
-        let e = check_listeners(&m, &[l("EXTERNAL")], &[], &[]).unwrap_err();
+        assert_eq!(m["CONTROLLER"], SecurityProtocol::Plaintext);
+        assert!(check_listeners(&m, &[l("PLAINTEXT"), l("SSL"), l("CONTROLLER")], &[]).is_ok());
+        let e = check_listeners(&m, &[l("EXTERNAL")], &[]).unwrap_err();
         assert!(e.to_string().contains("no security protocol"), "{e}");
-        let e = check_listeners(&m, &[l("SSL")], &[], &["SSL".into()]).unwrap_err();
-        assert!(e.to_string().contains("PLAINTEXT"), "{e}");
+        let p = parse_properties("listener.security.protocol.map=CONTROLLER:SASL_SSL,B:SSL\n");
+        let m = protocol_map(&p, &["CONTROLLER".into()]).unwrap();
+        assert_eq!(m["CONTROLLER"], SecurityProtocol::SaslSsl);
+        assert!(check_listeners(&m, &[l("B"), l("CONTROLLER")], &[]).is_ok());
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! must be set, and enabled on the listener) and the `username`/`password` options of the
 //! listener's JAAS configuration for that mechanism
 //! (`listener.name.<l>.<mechanism>.sasl.jaas.config`, then the broader keys the listener
-//! itself reads). The controller listener is not covered: it is PLAINTEXT.
+//! itself reads). The same reading serves the client side of the controller listener
+//! (voter to voter, broker to controller; see [`crate::controller_link`]) with
+//! `sasl.mechanism.controller.protocol` as the mechanism key: [`listener_client_security`].
 
 use std::collections::BTreeMap;
 
@@ -28,23 +30,55 @@ const TLS_KEYS: &[&str] = &[
     "ssl.keystore.key",
 ];
 
-/// Why the inter-broker listener's client side cannot be set up.
+/// Why the inter-broker (or controller) listener's client side cannot be set up.
 #[derive(Debug, thiserror::Error)]
-#[error("inter-broker listener {listener}: {key}: {reason}")]
+#[error("{side} listener {listener}: {key}: {reason}")]
 pub struct InterBrokerSecurityError {
+    /// "inter-broker" or "controller".
+    pub side: &'static str,
     pub listener: String,
     pub key: String,
     pub reason: String,
 }
 
+/// Which internal link a client side is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    /// Broker to broker: `sasl.mechanism.inter.broker.protocol`.
+    InterBroker,
+    /// Voter to voter and broker to controller: `sasl.mechanism.controller.protocol`.
+    Controller,
+}
+
+impl Link {
+    /// The key naming the SASL mechanism of the link.
+    pub fn mechanism_key(self) -> &'static str {
+        match self {
+            Link::InterBroker => MECHANISM_KEY,
+            Link::Controller => CONTROLLER_MECHANISM_KEY,
+        }
+    }
+    fn side(self) -> &'static str {
+        match self {
+            Link::InterBroker => "inter-broker",
+            Link::Controller => "controller",
+        }
+    }
+}
+
+/// Kafka's key for the SASL mechanism of connections to controllers.
+pub const CONTROLLER_MECHANISM_KEY: &str = "sasl.mechanism.controller.protocol";
+
 struct Setup<'a> {
     config: &'a BrokerConfig,
     listener: &'a str,
+    link: Link,
 }
 
 impl Setup<'_> {
     fn err(&self, key: impl Into<String>, reason: impl Into<String>) -> InterBrokerSecurityError {
         InterBrokerSecurityError {
+            side: self.link.side(),
             listener: self.listener.to_string(),
             key: key.into(),
             reason: reason.into(),
@@ -76,7 +110,7 @@ impl Setup<'_> {
             } else {
                 listener_prop_name(raw, self.listener, "ssl.truststore.location")
             };
-            self.err(key, format!("the inter-broker client: {e}"))
+            self.err(key, format!("the {} client: {e}", self.link.side()))
         })?;
         Ok(Security {
             tls: Some(config),
@@ -86,26 +120,45 @@ impl Setup<'_> {
 
     fn sasl(&self) -> Result<SaslLogin, InterBrokerSecurityError> {
         let raw = &self.config.raw;
+        let mechanism_key = self.link.mechanism_key();
+        let offered = match self.link {
+            Link::InterBroker => "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
+            Link::Controller => "PLAIN",
+        };
         let name = raw
-            .get(MECHANISM_KEY)
+            .get(mechanism_key)
             .map(|v| v.trim())
             .filter(|v| !v.is_empty())
             .ok_or_else(|| {
                 self.err(
-                    MECHANISM_KEY,
-                    "set it (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512): Kafka's default GSSAPI is not available",
+                    mechanism_key,
+                    format!("set it ({offered}): Kafka's default GSSAPI is not available"),
                 )
             })?;
         let mechanism = SaslMechanism::from_name(name).ok_or_else(|| {
             self.err(
-                MECHANISM_KEY,
-                format!("{name} is not available (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)"),
+                mechanism_key,
+                format!("{name} is not available ({offered})"),
             )
         })?;
-        let enabled = listener_prop(raw, self.listener, "sasl.enabled.mechanisms").unwrap_or("");
-        if !enabled.split(',').any(|m| m.trim() == name) {
+        if self.link == Link::Controller && matches!(mechanism, SaslMechanism::Scram(_)) {
             return Err(self.err(
-                MECHANISM_KEY,
+                mechanism_key,
+                format!(
+                    "{name} cannot authenticate connections to controllers: SCRAM credentials live in the metadata log, which the controllers must reach (and elect a leader for) before they hold it; Kafka's controllers cannot log in to each other with SCRAM either. Use PLAIN (over SASL_SSL); SCRAM stays available to brokers and clients on the other listeners"
+                ),
+            ));
+        }
+        // The mechanism must be enabled where this node serves the listener (a broker-only
+        // node does not serve the controller listener: the controllers check it).
+        let serves = match self.link {
+            Link::InterBroker => true,
+            Link::Controller => self.config.roles.is_controller(),
+        };
+        let enabled = listener_prop(raw, self.listener, "sasl.enabled.mechanisms").unwrap_or("");
+        if serves && !enabled.split(',').any(|m| m.trim() == name) {
+            return Err(self.err(
+                mechanism_key,
                 format!(
                     "{name} must be in {} ({enabled:?})",
                     listener_prop_name(raw, self.listener, "sasl.enabled.mechanisms")
@@ -122,14 +175,20 @@ impl Setup<'_> {
             .ok_or_else(|| {
                 self.err(
                     key.clone(),
-                    "the broker's own credentials: a login module with username=\"...\" password=\"...\"",
+                    "this node's own credentials: a login module with username=\"...\" password=\"...\"",
                 )
             })?;
         let get = |k: &str| {
             entry.options.get(k).cloned().ok_or_else(|| {
                 self.err(
                     key.clone(),
-                    format!("{k}=\"...\" is needed: the broker logs in to other brokers with it"),
+                    format!(
+                        "{k}=\"...\" is needed: this node logs in to other {}s with it",
+                        match self.link {
+                            Link::InterBroker => "broker",
+                            Link::Controller => "controller",
+                        }
+                    ),
                 )
             })
         };
@@ -144,12 +203,31 @@ impl Setup<'_> {
 /// The client security of connections to other brokers' inter-broker listener
 /// (PLAINTEXT on a controller-only node, which connects to no broker).
 pub fn client_security(config: &BrokerConfig) -> Result<Security, InterBrokerSecurityError> {
-    let listener = config.inter_broker_listener_name.as_str();
-    let protocol = config.protocol_of(listener);
-    if !config.roles.is_broker() || protocol == SecurityProtocol::Plaintext {
+    if !config.roles.is_broker() {
         return Ok(Security::default());
     }
-    let setup = Setup { config, listener };
+    listener_client_security(
+        config,
+        config.inter_broker_listener_name.as_str(),
+        Link::InterBroker,
+    )
+}
+
+/// The client security of connections to listener `listener` of other nodes, for `link`.
+pub fn listener_client_security(
+    config: &BrokerConfig,
+    listener: &str,
+    link: Link,
+) -> Result<Security, InterBrokerSecurityError> {
+    let protocol = config.protocol_of(listener);
+    if protocol == SecurityProtocol::Plaintext {
+        return Ok(Security::default());
+    }
+    let setup = Setup {
+        config,
+        listener,
+        link,
+    };
     let mut security = if protocol.uses_tls() {
         setup.tls()?
     } else {

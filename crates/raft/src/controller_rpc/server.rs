@@ -5,14 +5,18 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use vltava_protocol::frame::{decode_request, encode_response};
 
 use super::{MAX_RPC_FRAME, RpcHandler};
 
-/// Serves `stream`, whose first four bytes (the first frame's size) were already read.
-pub(crate) async fn serve(mut stream: TcpStream, head: [u8; 4], rpc: Arc<dyn RpcHandler>) {
+/// Serves `stream` (already secured), whose first four bytes (the first frame's size) were
+/// already read.
+pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    head: [u8; 4],
+    rpc: Arc<dyn RpcHandler>,
+) {
     let mut size = i32::from_be_bytes(head);
     loop {
         let Ok(len) = usize::try_from(size) else {
@@ -37,7 +41,7 @@ pub(crate) async fn serve(mut stream: TcpStream, head: [u8; 4], rpc: Arc<dyn Rpc
         let Ok(out) = encode_response(correlation_id, version, &body) else {
             return;
         };
-        if stream.write_all(&out).await.is_err() {
+        if stream.write_all(&out).await.is_err() || stream.flush().await.is_err() {
             return;
         }
         size = match stream.read_i32().await {

@@ -408,3 +408,55 @@ async fn scram_credentials_survive_restart_from_log_and_from_snapshot() {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+/// `QuorumConfig::bootstrap_records` (the credentials of `storage format --add-scram`) are
+/// written with `metadata.version` by the first leader of a fresh log, and only then: a
+/// restart with other bootstrap records leaves the image as it was.
+#[tokio::test]
+async fn bootstrap_records_go_into_a_fresh_log_only() {
+    use vltava_raft::MetadataRecord;
+    use vltava_raft::image::{ScramCredential, ScramMechanism};
+
+    let record = |user: &str| {
+        let credential = ScramCredential {
+            salt: vec![1; 16],
+            stored_key: vec![2; 64],
+            server_key: vec![3; 64],
+            iterations: 4096,
+        };
+        MetadataRecord::UserScramCredential(vltava_raft::apply::scram_record(
+            user,
+            ScramMechanism::Sha512,
+            &credential,
+        ))
+    };
+    let dir = temp_dir("bootstrap-records");
+    let mut cfg = QuorumConfig::single_node(1, &dir, "vltava-test-cluster");
+    cfg.bootstrap_records = vec![record("admin")];
+    let c = Controller::start(cfg.clone()).await.unwrap();
+    let image = c.image();
+    assert_eq!(image.features.get("metadata.version"), Some(&25));
+    let got = image
+        .scram_credential("admin", ScramMechanism::Sha512)
+        .unwrap();
+    assert_eq!(
+        (got.iterations, got.server_key.clone()),
+        (4096, vec![3; 64])
+    );
+    c.shutdown().await;
+
+    cfg.bootstrap_records = vec![record("other")];
+    let c = Controller::start(cfg).await.unwrap();
+    let image = c.image();
+    assert!(
+        image
+            .scram_credential("admin", ScramMechanism::Sha512)
+            .is_some()
+    );
+    assert!(
+        image
+            .scram_credential("other", ScramMechanism::Sha512)
+            .is_none()
+    );
+    c.shutdown().await;
+}
