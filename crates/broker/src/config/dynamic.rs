@@ -123,7 +123,8 @@ mod tests {
     #[test]
     fn per_broker_over_cluster_default_over_static_over_default() {
         // (static, cluster default, per broker, expected retention.ms, segment.bytes)
-        let cases: &[(&[(&str, &str)], &[(&str, &str)], &[(&str, &str)], i64, u64)] = &[
+        type Kv<'a> = &'a [(&'a str, &'a str)];
+        let cases: &[(Kv<'_>, Kv<'_>, Kv<'_>, i64, u64)] = &[
             (&[], &[], &[], 168 * 3_600_000, 1 << 30),
             (
                 &[("log.retention.hours", "1")],

@@ -184,7 +184,8 @@ mod tests {
     #[test]
     fn kafka_facts_carry_over() {
         // (name, type, Kafka dynamic, sensitive, read-only in Vltava, default)
-        let cases: &[(&str, i8, bool, bool, bool, Option<&str>)] = &[
+        type Case<'a> = (&'a str, i8, bool, bool, bool, Option<&'a str>);
+        let cases: &[Case<'_>] = &[
             (
                 "log.retention.ms",
                 config_type::LONG,
