@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use vltava_storage::clean_throttle::SharedThrottle;
 use vltava_storage::{CleanOptions, CompactionOutcome, StorageError};
 
 use crate::partitions::{Partition, PartitionManager, TopicPartition, now_ms};
@@ -34,8 +35,8 @@ pub struct CleanerConfig {
     /// `log.cleaner.dedupe.buffer.size` (128 MiB): offset map memory, shared by
     /// the threads
     pub dedupe_buffer_size: usize,
-    /// `log.cleaner.io.max.bytes.per.second` (unlimited): each cleaning's bytes
-    /// read and written per second
+    /// `log.cleaner.io.max.bytes.per.second` (unlimited): bytes read and written per
+    /// second by all cleaner threads together
     pub io_max_bytes_per_second: f64,
 }
 
@@ -61,10 +62,12 @@ impl CleanerConfig {
     }
 }
 
-/// The cleaner's shared state: the logs being cleaned and the checkpoint writer.
-#[derive(Debug, Default)]
+/// The cleaner's shared state: the logs being cleaned, the checkpoint writer and the IO
+/// throttle all threads share (`log.cleaner.io.max.bytes.per.second` is one rate for all).
+#[derive(Debug)]
 pub struct LogCleaner {
     config: Mutex<CleanerConfig>,
+    throttle: SharedThrottle,
     in_progress: Mutex<HashSet<TopicPartition>>,
     checkpoint: Mutex<()>,
 }
@@ -94,7 +97,9 @@ impl LogCleaner {
     pub fn new(config: CleanerConfig) -> Self {
         LogCleaner {
             config: Mutex::new(config),
-            ..LogCleaner::default()
+            throttle: SharedThrottle::new(config.io_max_bytes_per_second),
+            in_progress: Mutex::default(),
+            checkpoint: Mutex::default(),
         }
     }
 
@@ -175,7 +180,7 @@ impl LogCleaner {
         };
         // The lock is taken only for each swap.
         let options = lock(&self.config).clean_options();
-        let outcome = plan.clean(&options, &mut |c| {
+        let outcome = plan.clean_sharing(&options, &self.throttle, &mut |c| {
             let mut log = p.log();
             let held = std::time::Instant::now();
             let r = log.swap_cleaned(c);
@@ -204,6 +209,7 @@ impl LogCleaner {
             loop {
                 let current = *config.borrow_and_update();
                 *lock(&cleaner.config) = current;
+                cleaner.throttle.set_rate(current.io_max_bytes_per_second);
                 let wanted = if current.enable { current.threads } else { 0 };
                 if workers.len() < wanted {
                     workers.resize_with(wanted, || None);
