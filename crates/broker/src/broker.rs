@@ -46,6 +46,11 @@ pub struct Broker {
     pub quotas: crate::quotas::ClientQuotas,
     /// The authorizer (`authorizer.class.name`) and the ACLs it checks against.
     pub acls: crate::authorization::AclState,
+    /// The settings dynamic broker configs change (topic defaults, `min.insync.replicas`,
+    /// the cleaner's), as of the last applied metadata.
+    dynamic: RwLock<Arc<crate::config::DynamicSettings>>,
+    /// The log cleaner's settings, followed by its tasks.
+    pub cleaner_config: tokio::sync::watch::Sender<crate::log_cleaner::CleanerConfig>,
 }
 
 impl Broker {
@@ -61,9 +66,13 @@ impl Broker {
         ));
         let quotas = crate::quotas::ClientQuotas::new(&config);
         let acls = crate::authorization::AclState::new(config.authorizer.clone());
+        let dynamic = RwLock::new(Arc::new(config.static_settings()));
+        let (cleaner_config, _) = tokio::sync::watch::channel(config.log_cleaner);
         Broker {
             quotas,
             acls,
+            dynamic,
+            cleaner_config,
             config,
             partitions,
             replicas,
@@ -338,7 +347,7 @@ impl Broker {
     /// topic's own configs (invalid values are ignored with a warning; the
     /// controller validates them when they are set).
     pub fn log_config(&self, topic: &str, cache: &MetadataCache) -> LogConfig {
-        let mut cfg = self.config.log_defaults.clone();
+        let mut cfg = self.dynamic_settings().log_defaults.clone();
         if topic == crate::offsets_log::OFFSETS_TOPIC {
             cfg.cleanup_policy = vltava_storage::CleanupPolicy::COMPACT;
             cfg.segment_bytes = self.config.offsets_topic_segment_bytes.max(14) as u64;
@@ -366,6 +375,52 @@ impl Broker {
         cfg
     }
 
+    /// The settings under the dynamic broker configs last applied.
+    pub fn dynamic_settings(&self) -> Arc<crate::config::DynamicSettings> {
+        match self.dynamic.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Takes the dynamic broker configs of `cache` (this broker's own over the cluster
+    /// default over the static properties): topic defaults for every log without its
+    /// own value, `min.insync.replicas`, the cleaner's settings. A value that cannot be
+    /// used (the controller validates them, so only from an older version) leaves the
+    /// previous settings and is logged.
+    fn apply_dynamic_configs(&self, cache: &MetadataCache) {
+        let settings = match self.config.dynamic_settings(
+            &cache.cluster_dynamic_configs,
+            &cache.broker_dynamic_configs,
+        ) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "ignoring dynamic broker configs");
+                return;
+            }
+        };
+        if *self.dynamic_settings() == settings {
+            return;
+        }
+        tracing::info!(
+            cluster = ?cache.cluster_dynamic_configs,
+            broker = ?cache.broker_dynamic_configs,
+            "dynamic broker configs applied"
+        );
+        self.replicas
+            .set_default_min_insync_replicas(settings.min_insync_replicas);
+        self.cleaner_config.send_if_modified(|c| {
+            let changed = *c != settings.cleaner;
+            *c = settings.cleaner;
+            changed
+        });
+        let mut g = match self.dynamic.write() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        *g = Arc::new(settings);
+    }
+
     /// Installs a new metadata snapshot: opens the logs of partitions this node
     /// leads or replicates, applies changed topic configs, and deletes the logs
     /// of topics that no longer exist.
@@ -378,6 +433,7 @@ impl Broker {
         if cache.offset < self.metadata().offset {
             return;
         }
+        self.apply_dynamic_configs(&cache);
         let node = self.config.node_id;
         let mut wanted = Vec::new();
         for t in cache.topics.values() {

@@ -3,6 +3,9 @@
 //! `min.cleanable.dirty.ratio`, or forced by `max.compaction.lag.ms`, or holding
 //! tombstones past `delete.retention.ms`), clean it on a blocking thread, and look
 //! again at once; with nothing to clean they wait `log.cleaner.backoff.ms`.
+//! The settings follow dynamic broker configs (a `watch` channel from the broker):
+//! a supervisor task starts or stops threads when `log.cleaner.threads` changes, and
+//! each cleaning takes the backoff, offset map share and IO rate current when it starts.
 //!
 //! A cleaning holds the partition's log lock only to plan it and to swap each
 //! cleaned segment in (`vltava_storage::compaction`): producers and fetches on the
@@ -10,10 +13,12 @@
 //! `cleaner-offset-checkpoint` of the log directory is rewritten.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use vltava_storage::clean_throttle::SharedThrottle;
 use vltava_storage::{CleanOptions, CompactionOutcome, StorageError};
 
 use crate::partitions::{Partition, PartitionManager, TopicPartition, now_ms};
@@ -30,8 +35,8 @@ pub struct CleanerConfig {
     /// `log.cleaner.dedupe.buffer.size` (128 MiB): offset map memory, shared by
     /// the threads
     pub dedupe_buffer_size: usize,
-    /// `log.cleaner.io.max.bytes.per.second` (unlimited): each cleaning's bytes
-    /// read and written per second
+    /// `log.cleaner.io.max.bytes.per.second` (unlimited): bytes read and written per
+    /// second by all cleaner threads together
     pub io_max_bytes_per_second: f64,
 }
 
@@ -57,10 +62,12 @@ impl CleanerConfig {
     }
 }
 
-/// The cleaner's shared state: the logs being cleaned and the checkpoint writer.
-#[derive(Debug, Default)]
+/// The cleaner's shared state: the logs being cleaned, the checkpoint writer and the IO
+/// throttle all threads share (`log.cleaner.io.max.bytes.per.second` is one rate for all).
+#[derive(Debug)]
 pub struct LogCleaner {
-    config: CleanerConfig,
+    config: Mutex<CleanerConfig>,
+    throttle: SharedThrottle,
     in_progress: Mutex<HashSet<TopicPartition>>,
     checkpoint: Mutex<()>,
 }
@@ -89,8 +96,10 @@ impl LogCleaner {
     /// A cleaner with `config`.
     pub fn new(config: CleanerConfig) -> Self {
         LogCleaner {
-            config,
-            ..LogCleaner::default()
+            config: Mutex::new(config),
+            throttle: SharedThrottle::new(config.io_max_bytes_per_second),
+            in_progress: Mutex::default(),
+            checkpoint: Mutex::default(),
         }
     }
 
@@ -170,7 +179,8 @@ impl LogCleaner {
             return Ok(None);
         };
         // The lock is taken only for each swap.
-        let outcome = plan.clean(&self.config.clean_options(), &mut |c| {
+        let options = lock(&self.config).clean_options();
+        let outcome = plan.clean_sharing(&options, &self.throttle, &mut |c| {
             let mut log = p.log();
             let held = std::time::Instant::now();
             let r = log.swap_cleaned(c);
@@ -183,52 +193,99 @@ impl LogCleaner {
         Ok(Some(outcome))
     }
 
-    /// Starts the cleaner's tasks (none when `log.cleaner.enable` is false or
-    /// `log.cleaner.threads` is 0); they end when the manager is dropped.
-    pub fn spawn(config: CleanerConfig, manager: &Arc<PartitionManager>) -> Vec<JoinHandle<()>> {
-        if !config.enable {
-            return Vec::new();
-        }
-        let cleaner = Arc::new(LogCleaner::new(config));
-        let backoff = Duration::from_millis(config.backoff_ms.max(1));
-        (0..config.threads)
-            .map(|_| {
-                let cleaner = cleaner.clone();
-                let weak = Arc::downgrade(manager);
-                tokio::spawn(async move {
-                    loop {
-                        let Some(m) = weak.upgrade() else { return };
-                        let c = cleaner.clone();
-                        let r = tokio::task::spawn_blocking(move || c.clean_one(&m)).await;
-                        match r {
-                            Ok(Ok(Some(done))) if done.outcome.segments_cleaned == 0 => {
-                                tracing::debug!(topic = %done.topic, partition = done.partition, "log cleaned: nothing to remove");
-                                continue;
-                            }
-                            Ok(Ok(Some(done))) => {
-                                tracing::info!(
-                                    topic = %done.topic,
-                                    partition = done.partition,
-                                    dirty_ratio = done.dirty_ratio,
-                                    segments = done.outcome.segments_cleaned,
-                                    discarded = done.outcome.segments_discarded,
-                                    records_removed = done.outcome.records_removed,
-                                    bytes_before = done.outcome.bytes_before,
-                                    bytes_after = done.outcome.bytes_after,
-                                    ms = done.elapsed.as_millis() as u64,
-                                    lock_max_us = done.longest_lock_hold.as_micros() as u64,
-                                    "log cleaned"
-                                );
-                                continue;
-                            }
-                            Ok(Err(e)) => tracing::warn!(error = %e, "log cleaning failed"),
-                            Ok(Ok(None)) | Err(_) => {}
-                        }
-                        tokio::time::sleep(backoff).await;
+    /// Starts the cleaner: a supervisor that keeps `log.cleaner.threads` tasks running
+    /// (none while `log.cleaner.enable` is false or the count is 0) under the settings
+    /// `config` holds, restarting the count when they change. Everything ends when the
+    /// manager is dropped or the sender of `config` is.
+    pub fn spawn(
+        mut config: watch::Receiver<CleanerConfig>,
+        manager: &Arc<PartitionManager>,
+    ) -> Vec<JoinHandle<()>> {
+        let cleaner = Arc::new(LogCleaner::new(*config.borrow()));
+        let weak = Arc::downgrade(manager);
+        let supervisor = tokio::spawn(async move {
+            let mut workers = Workers(Vec::new());
+            let workers = &mut workers.0;
+            loop {
+                let current = *config.borrow_and_update();
+                *lock(&cleaner.config) = current;
+                cleaner.throttle.set_rate(current.io_max_bytes_per_second);
+                let wanted = if current.enable { current.threads } else { 0 };
+                if workers.len() < wanted {
+                    workers.resize_with(wanted, || None);
+                }
+                for (i, slot) in workers.iter_mut().enumerate().take(wanted) {
+                    if slot.as_ref().is_none_or(|h| h.is_finished()) {
+                        let task = worker(i, cleaner.clone(), config.clone(), weak.clone());
+                        *slot = Some(tokio::spawn(task));
                     }
-                })
-            })
-            .collect()
+                }
+                // Threads past the count see the change and end by themselves.
+                if config.changed().await.is_err() || weak.strong_count() == 0 {
+                    return;
+                }
+            }
+        });
+        vec![supervisor]
+    }
+}
+
+/// The supervisor's threads, stopped with it (a node's shutdown aborts the supervisor).
+struct Workers(Vec<Option<JoinHandle<()>>>);
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        for h in self.0.iter().flatten() {
+            h.abort();
+        }
+    }
+}
+
+/// Cleaner thread `index`: cleans while the settings keep at least `index + 1` threads.
+async fn worker(
+    index: usize,
+    cleaner: Arc<LogCleaner>,
+    mut config: watch::Receiver<CleanerConfig>,
+    manager: Weak<PartitionManager>,
+) {
+    loop {
+        let current = *config.borrow_and_update();
+        if !current.enable || index >= current.threads {
+            return;
+        }
+        let Some(m) = manager.upgrade() else { return };
+        let c = cleaner.clone();
+        let r = tokio::task::spawn_blocking(move || c.clean_one(&m)).await;
+        match r {
+            Ok(Ok(Some(done))) if done.outcome.segments_cleaned == 0 => {
+                tracing::debug!(topic = %done.topic, partition = done.partition, "log cleaned: nothing to remove");
+                continue;
+            }
+            Ok(Ok(Some(done))) => {
+                tracing::info!(
+                    topic = %done.topic,
+                    partition = done.partition,
+                    dirty_ratio = done.dirty_ratio,
+                    segments = done.outcome.segments_cleaned,
+                    discarded = done.outcome.segments_discarded,
+                    records_removed = done.outcome.records_removed,
+                    bytes_before = done.outcome.bytes_before,
+                    bytes_after = done.outcome.bytes_after,
+                    ms = done.elapsed.as_millis() as u64,
+                    lock_max_us = done.longest_lock_hold.as_micros() as u64,
+                    "log cleaned"
+                );
+                continue;
+            }
+            Ok(Err(e)) => tracing::warn!(error = %e, "log cleaning failed"),
+            Ok(Ok(None)) | Err(_) => {}
+        }
+        // Nothing to clean: wait the backoff, or less if the settings change.
+        let backoff = Duration::from_millis(current.backoff_ms.max(1));
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            r = config.changed() => if r.is_err() { return },
+        }
     }
 }
 

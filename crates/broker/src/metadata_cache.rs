@@ -83,8 +83,10 @@ pub struct MetadataCache {
     pub brokers: BTreeMap<i32, BrokerNode>,
     pub topics: BTreeMap<String, TopicMeta>,
     pub topic_names: HashMap<Uuid, String>,
-    /// Broker configs set dynamically.
-    pub broker_configs: BTreeMap<String, String>,
+    /// Dynamic broker configs of this broker (resource name = its id).
+    pub broker_dynamic_configs: BTreeMap<String, String>,
+    /// Dynamic broker configs set as the cluster default (resource name "").
+    pub cluster_dynamic_configs: BTreeMap<String, String>,
     /// Client quotas by user / client id.
     pub client_quotas: vltava_security::quota::QuotaTable,
 }

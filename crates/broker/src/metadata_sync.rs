@@ -75,13 +75,12 @@ pub fn cache_from_image(image: &MetadataImage, node_id: i32) -> MetadataCache {
         kind: ConfigResourceKind::Broker,
         name,
     };
-    let mut broker_configs = image
-        .configs_of(&broker_resource(String::new()))
-        .cloned()
-        .unwrap_or_default();
-    if let Some(own) = image.configs_of(&broker_resource(node_id.to_string())) {
-        broker_configs.extend(own.clone());
-    }
+    let dynamic = |name: String| {
+        image
+            .configs_of(&broker_resource(name))
+            .cloned()
+            .unwrap_or_default()
+    };
     // Clients send admin requests to the controller id they are given, and any broker
     // forwards them: as Kafka's KRaft brokers do, name the active controller only while it
     // is a live broker, else this node (never a dead or fenced one, nor -1 while an election
@@ -98,7 +97,8 @@ pub fn cache_from_image(image: &MetadataImage, node_id: i32) -> MetadataCache {
         brokers,
         topics,
         topic_names: image.topic_names.clone(),
-        broker_configs,
+        broker_dynamic_configs: dynamic(node_id.to_string()),
+        cluster_dynamic_configs: dynamic(String::new()),
         client_quotas: image.client_quotas.clone(),
     }
 }

@@ -187,7 +187,8 @@ impl Node {
         let hw_checkpoints =
             Duration::from_millis(broker.config.replica_high_watermark_checkpoint_interval_ms);
         let background = partitions.spawn_background(retention, checkpoints, hw_checkpoints);
-        let cleaner = crate::log_cleaner::LogCleaner::spawn(broker.config.log_cleaner, &partitions);
+        let cleaner =
+            crate::log_cleaner::LogCleaner::spawn(broker.cleaner_config.subscribe(), &partitions);
         let reopened_logs = spawn_replicas_for_reopened_logs(&broker);
         let (shutdown, rx) = watch::channel(false);
         let slots = crate::server::connection_slots(&broker.config);

@@ -73,6 +73,8 @@ pub struct ConfigEntry {
     pub is_default: bool,
     pub sensitive: bool,
     pub source: i8,
+    /// Where the value could come from, highest precedence first: (name, value, source).
+    pub synonyms: Vec<(String, Option<String>, i8)>,
 }
 
 /// An incremental config change.
@@ -316,6 +318,7 @@ impl Admin {
                 configuration_keys: None,
                 ..Default::default()
             }],
+            include_synonyms: true,
             ..Default::default()
         };
         let resp = match (kind, name.parse::<i32>()) {
@@ -337,6 +340,14 @@ impl Admin {
                     is_default: c.is_default || c.config_source == 5,
                     sensitive: c.is_sensitive,
                     source: c.config_source,
+                    synonyms: c
+                        .synonyms
+                        .iter()
+                        .map(|s| {
+                            let value = s.value.as_ref().map(|v| v.to_string());
+                            (s.name.to_string(), value, s.source)
+                        })
+                        .collect(),
                 });
             }
         }

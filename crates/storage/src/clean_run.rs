@@ -15,7 +15,7 @@ use vltava_records::{BatchHeader, BatchView, DecodeLimits};
 
 use crate::clean_batch::{CleanTally, RetainRule, clean_batch, in_aborted_txn};
 use crate::clean_plan::{CleanPlan, PlannedSegment};
-use crate::clean_throttle::Throttle;
+use crate::clean_throttle::SharedThrottle;
 use crate::error::{Result, StorageError};
 use crate::io::{StorageFile, read_full_at};
 use crate::offset_map::OffsetMap;
@@ -144,15 +144,13 @@ impl SegmentReader {
     }
 }
 
-fn account(throttle: &mut Option<Throttle>, bytes: u64) {
-    if let Some(t) = throttle {
-        t.account(bytes);
-    }
+fn account(throttle: &SharedThrottle, bytes: u64) {
+    throttle.account(bytes);
 }
 
 impl CleanPlan {
     /// Fills `map` from the dirty section; returns the offset it mapped up to.
-    fn build_map(&self, map: &mut OffsetMap, throttle: &mut Option<Throttle>) -> Result<i64> {
+    fn build_map(&self, map: &mut OffsetMap, throttle: &SharedThrottle) -> Result<i64> {
         let limits = DecodeLimits::default();
         let mut map_end = self.first_dirty;
         for seg in self
@@ -198,7 +196,7 @@ impl CleanPlan {
         &self,
         seg: &PlannedSegment,
         rule: &RetainRule<'_>,
-        throttle: &mut Option<Throttle>,
+        throttle: &SharedThrottle,
         outcome: &mut CompactionOutcome,
     ) -> Result<Option<CleanedSegment>> {
         let Some(reader) = self.open_segment(seg)? else {
@@ -262,9 +260,20 @@ impl CleanPlan {
         opts: &CleanOptions,
         swap: &mut dyn FnMut(CleanedSegment) -> Result<bool>,
     ) -> Result<CompactionOutcome> {
-        let mut throttle = Throttle::new(opts.io_bytes_per_second);
+        let throttle = SharedThrottle::new(opts.io_bytes_per_second);
+        self.clean_sharing(opts, &throttle, swap)
+    }
+
+    /// [`CleanPlan::clean`] under `throttle`, shared with other cleanings (the
+    /// `io_bytes_per_second` of `opts` is not used: the throttle's rate is).
+    pub fn clean_sharing(
+        self,
+        opts: &CleanOptions,
+        throttle: &SharedThrottle,
+        swap: &mut dyn FnMut(CleanedSegment) -> Result<bool>,
+    ) -> Result<CompactionOutcome> {
         let mut map = OffsetMap::new(opts.dedupe_buffer_bytes);
-        let map_end = self.build_map(&mut map, &mut throttle)?;
+        let map_end = self.build_map(&mut map, throttle)?;
         let mut outcome = CompactionOutcome {
             map_end,
             keys_mapped: map.len(),
@@ -279,7 +288,7 @@ impl CleanPlan {
             producer_last: &self.producer_last,
         };
         for seg in self.segments.iter().filter(|s| s.base < map_end) {
-            let Some(cleaned) = self.clean_segment(seg, &rule, &mut throttle, &mut outcome)? else {
+            let Some(cleaned) = self.clean_segment(seg, &rule, throttle, &mut outcome)? else {
                 continue;
             };
             if swap(cleaned)? {

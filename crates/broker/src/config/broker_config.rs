@@ -179,7 +179,7 @@ pub struct BrokerConfig {
     pub raw: Properties,
 }
 
-fn invalid(key: &str, value: &str, reason: &str) -> ConfigError {
+pub(super) fn invalid(key: &str, value: &str, reason: &str) -> ConfigError {
     ConfigError::Invalid {
         key: key.to_string(),
         value: value.to_string(),
@@ -187,19 +187,23 @@ fn invalid(key: &str, value: &str, reason: &str) -> ConfigError {
     }
 }
 
-struct Reader<'a>(&'a Properties);
+pub(super) struct Reader<'a>(pub(super) &'a Properties);
 
 impl Reader<'_> {
-    fn get(&self, key: &str) -> Option<&str> {
+    pub(super) fn get(&self, key: &str) -> Option<&str> {
         self.0.get(key).map(|s| s.trim())
     }
-    fn int<T: std::str::FromStr>(&self, key: &str, default: T) -> Result<T, ConfigError> {
+    pub(super) fn int<T: std::str::FromStr>(
+        &self,
+        key: &str,
+        default: T,
+    ) -> Result<T, ConfigError> {
         match self.get(key) {
             None => Ok(default),
             Some(v) => v.parse().map_err(|_| invalid(key, v, "not a number")),
         }
     }
-    fn double(&self, key: &str, default: f64) -> Result<f64, ConfigError> {
+    pub(super) fn double(&self, key: &str, default: f64) -> Result<f64, ConfigError> {
         match self.get(key) {
             None => Ok(default),
             Some(v) => match v.parse::<f64>() {
@@ -208,7 +212,7 @@ impl Reader<'_> {
             },
         }
     }
-    fn bool(&self, key: &str, default: bool) -> Result<bool, ConfigError> {
+    pub(super) fn bool(&self, key: &str, default: bool) -> Result<bool, ConfigError> {
         match self.get(key) {
             None => Ok(default),
             Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
@@ -216,7 +220,7 @@ impl Reader<'_> {
             Some(v) => Err(invalid(key, v, "not true/false")),
         }
     }
-    fn list(&self, key: &str, default: &str) -> Vec<String> {
+    pub(super) fn list(&self, key: &str, default: &str) -> Vec<String> {
         self.get(key)
             .unwrap_or(default)
             .split(',')
@@ -333,60 +337,7 @@ impl BrokerConfig {
             return Err(ConfigError::Missing("log.dirs"));
         }
 
-        let mut log_defaults = LogConfig::default();
-        let hours: i64 = r.int("log.retention.hours", 168)?;
-        let mut retention_ms = hours.saturating_mul(3_600_000);
-        if let Some(m) = r.get("log.retention.minutes") {
-            retention_ms = m
-                .parse::<i64>()
-                .map_err(|_| invalid("log.retention.minutes", m, "not a number"))?
-                .saturating_mul(60_000);
-        }
-        retention_ms = r.int("log.retention.ms", retention_ms)?;
-        log_defaults.retention_ms = retention_ms;
-        // Broker-level names of topic-level settings.
-        let topic_level = [
-            ("log.retention.bytes", "retention.bytes"),
-            ("log.segment.bytes", "segment.bytes"),
-            ("log.roll.ms", "segment.ms"),
-            ("log.index.size.max.bytes", "segment.index.bytes"),
-            ("log.index.interval.bytes", "index.interval.bytes"),
-            ("log.cleanup.policy", "cleanup.policy"),
-            ("log.cleaner.delete.retention.ms", "delete.retention.ms"),
-            ("log.cleaner.min.compaction.lag.ms", "min.compaction.lag.ms"),
-            ("log.cleaner.max.compaction.lag.ms", "max.compaction.lag.ms"),
-            (
-                "log.cleaner.min.cleanable.ratio",
-                "min.cleanable.dirty.ratio",
-            ),
-            ("log.flush.interval.messages", "flush.messages"),
-            ("log.flush.interval.ms", "flush.ms"),
-            ("log.message.timestamp.type", "message.timestamp.type"),
-            (
-                "log.message.timestamp.before.max.ms",
-                "message.timestamp.before.max.ms",
-            ),
-            (
-                "log.message.timestamp.after.max.ms",
-                "message.timestamp.after.max.ms",
-            ),
-            ("message.max.bytes", "max.message.bytes"),
-            ("compression.type", "compression.type"),
-            ("log.segment.delete.delay.ms", "file.delete.delay.ms"),
-        ];
-        if let Some(h) = r.get("log.roll.hours") {
-            let h: i64 = h
-                .parse()
-                .map_err(|_| invalid("log.roll.hours", h, "not a number"))?;
-            log_defaults.segment_ms = h.saturating_mul(3_600_000);
-        }
-        for (broker_key, topic_key) in topic_level {
-            if let Some(v) = r.get(broker_key) {
-                log_defaults
-                    .set(topic_key, v)
-                    .map_err(|e| invalid(broker_key, v, &e.to_string()))?;
-            }
-        }
+        let dynamic = super::dynamic::settings_from(&r)?;
 
         // One combined voter is the one-node default: Kafka's single-node properties
         // set the internal topics to one replica; a cluster (several voters, or any
@@ -425,7 +376,7 @@ impl BrokerConfig {
                 .int::<u64>("leader.imbalance.check.interval.seconds", 300)?
                 .max(1),
             replica_lag_time_max_ms: r.int::<u64>("replica.lag.time.max.ms", 30_000)?.max(1),
-            min_insync_replicas: r.int::<usize>("min.insync.replicas", 1)?.max(1),
+            min_insync_replicas: dynamic.min_insync_replicas,
             replica_fetch_max_bytes: r.int("replica.fetch.max.bytes", 1_048_576)?,
             replica_fetch_response_max_bytes: r
                 .int("replica.fetch.response.max.bytes", 10_485_760)?,
@@ -449,17 +400,7 @@ impl BrokerConfig {
                 .int::<u64>("quota.window.size.seconds", 1)?
                 .clamp(1, 3_600),
             log_retention_check_interval_ms: r.int("log.retention.check.interval.ms", 300_000)?,
-            log_cleaner: crate::log_cleaner::CleanerConfig {
-                enable: r.bool("log.cleaner.enable", true)?,
-                threads: r.int::<usize>("log.cleaner.threads", 1)?,
-                backoff_ms: r.int::<u64>("log.cleaner.backoff.ms", 15_000)?.max(1),
-                dedupe_buffer_size: r.int::<usize>(
-                    "log.cleaner.dedupe.buffer.size",
-                    vltava_storage::DEDUPE_BUFFER_BYTES,
-                )?,
-                io_max_bytes_per_second: r
-                    .double("log.cleaner.io.max.bytes.per.second", f64::MAX)?,
-            },
+            log_cleaner: dynamic.cleaner,
             log_flush_offset_checkpoint_interval_ms: r
                 .int("log.flush.offset.checkpoint.interval.ms", 60_000)?,
             num_recovery_threads_per_data_dir: r
@@ -507,7 +448,7 @@ impl BrokerConfig {
             offsets_retention_check_interval_ms: r
                 .int("offsets.retention.check.interval.ms", 600_000)?,
             offset_metadata_max_bytes: r.int("offset.metadata.max.bytes", 4_096)?,
-            log_defaults,
+            log_defaults: dynamic.log_defaults,
             authorizer: super::authorizer::authorizer_config(&raw)?,
             raw,
         };

@@ -1,236 +1,135 @@
-//! DescribeConfigs for a BROKER resource: every setting the broker resolved, as Kafka
-//! lists them: a dynamic value (DYNAMIC_BROKER_CONFIG) over a value from the
-//! properties file (STATIC_BROKER_CONFIG) over the default (DEFAULT_CONFIG).
+//! DescribeConfigs for a BROKER resource, as Kafka 4.1 answers it: every broker config of
+//! `broker_config_table` with its value and source (this broker's dynamic config, the
+//! cluster's dynamic default, the static properties, the default), its type, whether it
+//! is read-only in Vltava, whether it is sensitive (then without value), and its synonyms;
+//! then any other name set in the properties or dynamically, which (as Kafka does with a
+//! name it does not know) is read-only, sensitive and of unknown type. The resource named
+//! "" is the cluster default: only its dynamic configs, each DYNAMIC_DEFAULT_BROKER_CONFIG.
 
 use std::collections::BTreeMap;
 
-use crate::config::{BrokerConfig, Properties};
-
-use super::config_synonyms::{Synonym, broker_synonyms};
-use super::describe_configs::{
-    SOURCE_DEFAULT, T_BOOLEAN, T_INT, T_LIST, T_LONG, T_SHORT, T_STRING,
+use vltava_raft::controller::broker_config_table::{
+    BrokerConfigDef, broker_config_def, broker_config_defs, config_type,
 };
 
-/// The typed broker settings with their effective values and Kafka's config types.
-fn resolved(c: &BrokerConfig) -> Vec<(&'static str, String, i8)> {
-    let s = |v: &dyn ToString| v.to_string();
-    let dirs: Vec<String> = c.log_dirs.iter().map(|d| d.display().to_string()).collect();
-    vec![
-        ("node.id", s(&c.node_id), T_INT),
-        ("process.roles", c.process_roles.join(","), T_LIST),
-        ("log.dirs", dirs.join(","), T_LIST),
-        ("num.partitions", s(&c.num_partitions), T_INT),
-        (
-            "default.replication.factor",
-            s(&c.default_replication_factor),
-            T_INT,
-        ),
-        ("min.insync.replicas", s(&c.min_insync_replicas), T_INT),
-        (
-            "auto.create.topics.enable",
-            s(&c.auto_create_topics_enable),
-            T_BOOLEAN,
-        ),
-        ("message.max.bytes", s(&c.message_max_bytes), T_INT),
-        (
-            "socket.request.max.bytes",
-            s(&c.socket_request_max_bytes),
-            T_INT,
-        ),
-        (
-            "connections.max.idle.ms",
-            s(&c.connections_max_idle_ms),
-            T_LONG,
-        ),
-        ("max.connections", s(&c.max_connections), T_INT),
-        ("queued.max.requests", s(&c.queued_max_requests), T_INT),
-        ("quota.window.num", s(&c.quota_window_num), T_INT),
-        (
-            "quota.window.size.seconds",
-            s(&c.quota_window_size_seconds),
-            T_INT,
-        ),
-        (
-            "broker.session.timeout.ms",
-            s(&c.broker_session_timeout_ms),
-            T_INT,
-        ),
-        (
-            "broker.heartbeat.interval.ms",
-            s(&c.broker_heartbeat_interval_ms),
-            T_INT,
-        ),
-        (
-            "replica.lag.time.max.ms",
-            s(&c.replica_lag_time_max_ms),
-            T_LONG,
-        ),
-        (
-            "unclean.leader.election.enable",
-            s(&c.unclean_leader_election_enable),
-            T_BOOLEAN,
-        ),
-        (
-            "auto.leader.rebalance.enable",
-            s(&c.auto_leader_rebalance_enable),
-            T_BOOLEAN,
-        ),
-        (
-            "leader.imbalance.check.interval.seconds",
-            s(&c.leader_imbalance_check_interval_seconds),
-            T_LONG,
-        ),
-        (
-            "replica.fetch.max.bytes",
-            s(&c.replica_fetch_max_bytes),
-            T_INT,
-        ),
-        (
-            "replica.fetch.response.max.bytes",
-            s(&c.replica_fetch_response_max_bytes),
-            T_INT,
-        ),
-        (
-            "replica.fetch.wait.max.ms",
-            s(&c.replica_fetch_wait_max_ms),
-            T_INT,
-        ),
-        (
-            "replica.fetch.min.bytes",
-            s(&c.replica_fetch_min_bytes),
-            T_INT,
-        ),
-        (
-            "replica.fetch.backoff.ms",
-            s(&c.replica_fetch_backoff_ms),
-            T_INT,
-        ),
-        (
-            "log.retention.check.interval.ms",
-            s(&c.log_retention_check_interval_ms),
-            T_LONG,
-        ),
-        (
-            "num.recovery.threads.per.data.dir",
-            s(&c.num_recovery_threads_per_data_dir),
-            T_INT,
-        ),
-        (
-            "offsets.topic.num.partitions",
-            s(&c.offsets_topic_num_partitions),
-            T_INT,
-        ),
-        (
-            "offsets.topic.segment.bytes",
-            s(&c.offsets_topic_segment_bytes),
-            T_INT,
-        ),
-        (
-            "offsets.topic.replication.factor",
-            s(&c.offsets_topic_replication_factor),
-            T_SHORT,
-        ),
-        (
-            "offsets.commit.timeout.ms",
-            s(&c.offsets_commit_timeout_ms),
-            T_INT,
-        ),
-        (
-            "offsets.retention.minutes",
-            s(&c.offsets_retention_minutes),
-            T_INT,
-        ),
-        (
-            "offset.metadata.max.bytes",
-            s(&c.offset_metadata_max_bytes),
-            T_INT,
-        ),
-        (
-            "transaction.state.log.num.partitions",
-            s(&c.transaction_state_log_num_partitions),
-            T_INT,
-        ),
-        (
-            "transaction.state.log.replication.factor",
-            s(&c.transaction_state_log_replication_factor),
-            T_SHORT,
-        ),
-        (
-            "transaction.state.log.min.isr",
-            s(&c.transaction_state_log_min_isr),
-            T_INT,
-        ),
-        (
-            "transaction.max.timeout.ms",
-            s(&c.transaction_max_timeout_ms),
-            T_INT,
-        ),
-        (
-            "transactional.id.expiration.ms",
-            s(&c.transactional_id_expiration_ms),
-            T_INT,
-        ),
-        ("fetch.max.bytes", s(&c.fetch_max_bytes), T_INT),
-        (
-            "group.min.session.timeout.ms",
-            s(&c.group_min_session_timeout_ms),
-            T_INT,
-        ),
-        (
-            "group.max.session.timeout.ms",
-            s(&c.group_max_session_timeout_ms),
-            T_INT,
-        ),
-        (
-            "group.initial.rebalance.delay.ms",
-            s(&c.group_initial_rebalance_delay_ms),
-            T_INT,
-        ),
-        ("group.max.size", s(&c.group_max_size), T_INT),
-    ]
+use super::config_synonyms::{BrokerLevels, Synonym, broker_synonyms};
+use super::describe_configs::{SOURCE_DEFAULT, SOURCE_DYNAMIC_DEFAULT_BROKER};
+use crate::config::BrokerConfig;
+
+/// One described broker config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BrokerEntry {
+    pub name: String,
+    pub value: Option<String>,
+    pub source: i8,
+    pub read_only: bool,
+    pub sensitive: bool,
+    pub config_type: i8,
+    pub synonyms: Vec<Synonym>,
+    pub documentation: Option<&'static str>,
 }
 
-/// Settings without a default in Kafka: their synonyms list only where they were set.
-const NO_DEFAULT: &[&str] = &["node.id", "process.roles", "log.dirs"];
+/// The default Vltava runs with for `name`: the table's, except where Vltava derives it
+/// (the internal topics' replication on a one-node cluster).
+pub fn broker_default(c: &BrokerConfig, name: &str) -> Option<String> {
+    let derived = match name {
+        "offsets.topic.replication.factor" => Some(c.offsets_topic_replication_factor.to_string()),
+        "transaction.state.log.replication.factor" => {
+            Some(c.transaction_state_log_replication_factor.to_string())
+        }
+        "transaction.state.log.min.isr" => Some(c.transaction_state_log_min_isr.to_string()),
+        _ => None,
+    };
+    derived.or_else(|| broker_config_def(name).and_then(|d| d.default.map(str::to_string)))
+}
 
-/// Every described entry as (name, value, source, type, synonyms): the resolved
-/// settings, then any other property of the file, each overridden by a dynamic broker
-/// config. The synonyms say where the value could come from, first the one it did.
+fn entry(def: &BrokerConfigDef, levels: &BrokerLevels<'_>) -> BrokerEntry {
+    let sensitive = def.sensitive();
+    let synonyms = broker_synonyms(def.name, levels, sensitive);
+    let (value, source) = match synonyms.first() {
+        Some((_, v, s)) => (v.clone(), *s),
+        None => (None, SOURCE_DEFAULT),
+    };
+    BrokerEntry {
+        name: def.name.to_string(),
+        value,
+        source,
+        read_only: def.read_only(),
+        sensitive,
+        config_type: def.config_type,
+        synonyms,
+        documentation: Some(def.documentation()),
+    }
+}
+
+/// A name Kafka does not know: shown without value, as Kafka cannot tell it is harmless.
+fn unknown(name: &str, levels: &BrokerLevels<'_>) -> BrokerEntry {
+    let synonyms = broker_synonyms(name, levels, true);
+    let source = synonyms.first().map_or(SOURCE_DEFAULT, |s| s.2);
+    BrokerEntry {
+        name: name.to_string(),
+        value: None,
+        source,
+        read_only: true,
+        sensitive: true,
+        config_type: config_type::UNKNOWN,
+        synonyms,
+        documentation: None,
+    }
+}
+
+/// Every config of this broker (`own` are its dynamic configs, `cluster` the cluster
+/// default's), sorted by name.
 pub fn broker_entries(
     c: &BrokerConfig,
-    dynamic: &BTreeMap<String, String>,
-) -> Vec<(String, String, i8, i8, Vec<Synonym>)> {
-    // The values of a broker given no properties at all.
-    let defaults = BrokerConfig::from_properties(Properties::new())
-        .map(|d| resolved(&d))
-        .unwrap_or_default();
-    let mut out = Vec::new();
-    let typed = resolved(c);
-    for (name, value, ty) in &typed {
-        let default = match NO_DEFAULT.contains(name) {
-            true => None,
-            false => defaults.iter().find(|d| d.0 == *name).map(|d| d.1.clone()),
-        };
-        let synonyms = broker_synonyms(name, &c.raw, dynamic, default);
-        let (value, source) = match synonyms.first() {
-            Some((_, v, s)) => (v.clone(), *s),
-            None => (value.clone(), SOURCE_DEFAULT),
-        };
-        out.push((name.to_string(), value, source, *ty, synonyms));
-    }
-    let mut untyped: Vec<&String> = c.raw.keys().chain(dynamic.keys()).collect();
-    untyped.sort();
-    untyped.dedup();
-    for k in untyped {
-        if typed.iter().any(|(n, _, _)| *n == k) {
-            continue;
-        }
-        let synonyms = broker_synonyms(k, &c.raw, dynamic, None);
-        if let Some((_, v, s)) = synonyms.first().cloned() {
-            out.push((k.clone(), v, s, T_STRING, synonyms));
-        }
-    }
+    cluster: &BTreeMap<String, String>,
+    own: &BTreeMap<String, String>,
+) -> Vec<BrokerEntry> {
+    let default = |n: &str| broker_default(c, n);
+    let levels = BrokerLevels {
+        broker: own,
+        cluster,
+        statics: &c.raw,
+        default: &default,
+    };
+    let mut out: Vec<BrokerEntry> = broker_config_defs()
+        .iter()
+        .map(|d| entry(d, &levels))
+        .collect();
+    let mut others: Vec<&String> = c
+        .raw
+        .keys()
+        .chain(cluster.keys())
+        .chain(own.keys())
+        .filter(|k| broker_config_def(k).is_none())
+        .collect();
+    others.sort();
+    others.dedup();
+    out.extend(others.into_iter().map(|k| unknown(k, &levels)));
+    out.sort_by(|a, b| a.name.cmp(&b.name));
     out
+}
+
+/// The cluster default resource (""): each dynamic default config.
+pub fn cluster_default_entries(cluster: &BTreeMap<String, String>) -> Vec<BrokerEntry> {
+    cluster
+        .iter()
+        .map(|(k, v)| {
+            let def = broker_config_def(k);
+            let sensitive = def.is_none_or(|d| d.sensitive());
+            let value = (!sensitive).then(|| v.clone());
+            BrokerEntry {
+                name: k.clone(),
+                value: value.clone(),
+                source: SOURCE_DYNAMIC_DEFAULT_BROKER,
+                read_only: def.is_none_or(|d| d.read_only()),
+                sensitive,
+                config_type: def.map_or(config_type::UNKNOWN, |d| d.config_type),
+                synonyms: vec![(k.clone(), value, SOURCE_DYNAMIC_DEFAULT_BROKER)],
+                documentation: def.map(|d| d.documentation()),
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -239,37 +138,165 @@ mod tests {
     use crate::config::Properties;
     use crate::handlers::describe_configs::{SOURCE_DYNAMIC_BROKER, SOURCE_STATIC_BROKER};
 
+    fn map(kv: &[(&str, &str)]) -> BTreeMap<String, String> {
+        kv.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    /// (name, value, source, read-only, sensitive, type, synonym names and sources), each
+    /// as Kafka 4.1.1 describes it for the same settings, except where Vltava differs on
+    /// purpose (num.io.threads: Vltava has no such pool to resize, so read-only).
     #[test]
-    fn defaults_static_and_dynamic_values_carry_their_sources() {
+    fn entries_carry_kafkas_sources_flags_and_synonyms() {
         let mut raw = Properties::new();
         raw.insert("num.partitions".into(), "3".into());
-        raw.insert("some.other.setting".into(), "x".into());
+        raw.insert("log.retention.minutes".into(), "600".into());
+        raw.insert("ssl.keystore.password".into(), "secret".into());
+        raw.insert("some.unknown.thing".into(), "1".into());
         let c = BrokerConfig::from_properties(raw).unwrap();
-        let mut dynamic = BTreeMap::new();
-        dynamic.insert("message.max.bytes".to_string(), "2000000".to_string());
-        dynamic.insert("log.cleaner.threads".to_string(), "2".to_string());
-        let e = broker_entries(&c, &dynamic);
-        let find = |n: &str| e.iter().find(|x| x.0 == n).cloned().unwrap();
-        let n = find("num.partitions");
-        assert_eq!((n.1.as_str(), n.2, n.3), ("3", SOURCE_STATIC_BROKER, T_INT));
-        // As Kafka lists them: where the value came from, then the default.
+        let cluster = map(&[
+            ("log.retention.ms", "7000"),
+            ("log.segment.bytes", "1048576"),
+        ]);
+        let own = map(&[("log.segment.bytes", "2097152"), ("no.such.config", "2")]);
+        let e = broker_entries(&c, &cluster, &own);
+        let find = |n: &str| e.iter().find(|x| x.name == n).cloned().unwrap();
+        type Row<'a> = (
+            &'a str,
+            Option<&'a str>,
+            i8,
+            bool,
+            bool,
+            i8,
+            Vec<(&'a str, i8)>,
+        );
+        let rows: Vec<Row<'_>> = vec![
+            (
+                "num.partitions",
+                Some("3"),
+                SOURCE_STATIC_BROKER,
+                true,
+                false,
+                config_type::INT,
+                vec![
+                    ("num.partitions", SOURCE_STATIC_BROKER),
+                    ("num.partitions", SOURCE_DEFAULT),
+                ],
+            ),
+            (
+                "log.retention.ms",
+                Some("7000"),
+                SOURCE_DYNAMIC_DEFAULT_BROKER,
+                false,
+                false,
+                config_type::LONG,
+                vec![
+                    ("log.retention.ms", SOURCE_DYNAMIC_DEFAULT_BROKER),
+                    ("log.retention.minutes", SOURCE_STATIC_BROKER),
+                    ("log.retention.hours", SOURCE_DEFAULT),
+                ],
+            ),
+            (
+                "log.segment.bytes",
+                Some("2097152"),
+                SOURCE_DYNAMIC_BROKER,
+                false,
+                false,
+                config_type::INT,
+                vec![
+                    ("log.segment.bytes", SOURCE_DYNAMIC_BROKER),
+                    ("log.segment.bytes", SOURCE_DYNAMIC_DEFAULT_BROKER),
+                    ("log.segment.bytes", SOURCE_DEFAULT),
+                ],
+            ),
+            (
+                "ssl.keystore.password",
+                None,
+                SOURCE_STATIC_BROKER,
+                true,
+                true,
+                config_type::PASSWORD,
+                vec![("ssl.keystore.password", SOURCE_STATIC_BROKER)],
+            ),
+            (
+                "some.unknown.thing",
+                None,
+                SOURCE_STATIC_BROKER,
+                true,
+                true,
+                config_type::UNKNOWN,
+                vec![("some.unknown.thing", SOURCE_STATIC_BROKER)],
+            ),
+            (
+                "no.such.config",
+                None,
+                SOURCE_DYNAMIC_BROKER,
+                true,
+                true,
+                config_type::UNKNOWN,
+                vec![("no.such.config", SOURCE_DYNAMIC_BROKER)],
+            ),
+            (
+                "log.roll.ms",
+                None,
+                SOURCE_DEFAULT,
+                false,
+                false,
+                config_type::LONG,
+                vec![],
+            ),
+            (
+                "num.io.threads",
+                Some("8"),
+                SOURCE_DEFAULT,
+                true,
+                false,
+                config_type::INT,
+                vec![("num.io.threads", SOURCE_DEFAULT)],
+            ),
+            (
+                "offsets.topic.replication.factor",
+                Some("1"),
+                SOURCE_DEFAULT,
+                true,
+                false,
+                config_type::SHORT,
+                vec![("offsets.topic.replication.factor", SOURCE_DEFAULT)],
+            ),
+        ];
+        for (name, value, source, ro, sensitive, ty, syns) in rows {
+            let x = find(name);
+            assert_eq!(
+                (
+                    x.value.as_deref(),
+                    x.source,
+                    x.read_only,
+                    x.sensitive,
+                    x.config_type
+                ),
+                (value, source, ro, sensitive, ty),
+                "{name}"
+            );
+            let got: Vec<(&str, i8)> = x.synonyms.iter().map(|s| (s.0.as_str(), s.2)).collect();
+            assert_eq!(got, syns, "{name}");
+            if sensitive {
+                assert!(x.synonyms.iter().all(|s| s.1.is_none()), "{name}");
+            }
+        }
+        assert!(e.len() > 300);
         assert_eq!(
-            n.4,
-            vec![
-                ("num.partitions".into(), "3".into(), SOURCE_STATIC_BROKER),
-                ("num.partitions".into(), "1".into(), SOURCE_DEFAULT),
-            ]
+            e.iter().filter(|x| x.name == "log.segment.bytes").count(),
+            1
         );
+        for w in e.windows(2) {
+            assert!(w[0].name < w[1].name);
+        }
+        let d = cluster_default_entries(&cluster);
+        assert_eq!(d.len(), 2);
         assert!(
-            find("node.id").4.is_empty(),
-            "node.id has no default and was not set"
+            d.iter()
+                .all(|x| x.source == SOURCE_DYNAMIC_DEFAULT_BROKER && !x.read_only)
         );
-        assert_eq!(find("default.replication.factor").2, SOURCE_DEFAULT);
-        assert_eq!(find("default.replication.factor").1, "1");
-        assert_eq!(find("message.max.bytes").1, "2000000");
-        assert_eq!(find("message.max.bytes").2, SOURCE_DYNAMIC_BROKER);
-        assert_eq!(find("some.other.setting").2, SOURCE_STATIC_BROKER);
-        assert_eq!(find("log.cleaner.threads").2, SOURCE_DYNAMIC_BROKER);
-        assert_eq!(e.iter().filter(|x| x.0 == "message.max.bytes").count(), 1);
     }
 }

@@ -10,7 +10,8 @@ use vltava_protocol::messages::describe_configs_response::{
 use vltava_records::TimestampType;
 use vltava_storage::LogConfig;
 
-use super::config_synonyms::{Synonym, topic_synonyms};
+use super::config_synonyms::{BrokerLevels, Synonym, topic_synonyms};
+use super::describe_broker_configs::{broker_default, broker_entries, cluster_default_entries};
 use crate::broker::Broker;
 use crate::error_codes::*;
 use vltava_raft::controller::elections::UNCLEAN_CONFIG;
@@ -22,6 +23,7 @@ pub const RESOURCE_BROKER: i8 = 4;
 /// Config sources.
 pub(crate) const SOURCE_DYNAMIC_TOPIC: i8 = 1;
 pub(crate) const SOURCE_DYNAMIC_BROKER: i8 = 2;
+pub(crate) const SOURCE_DYNAMIC_DEFAULT_BROKER: i8 = 3;
 pub(crate) const SOURCE_STATIC_BROKER: i8 = 4;
 pub(crate) const SOURCE_DEFAULT: i8 = 5;
 
@@ -29,7 +31,6 @@ pub(crate) const SOURCE_DEFAULT: i8 = 5;
 pub(crate) const T_BOOLEAN: i8 = 1;
 pub(crate) const T_STRING: i8 = 2;
 pub(crate) const T_INT: i8 = 3;
-pub(crate) const T_SHORT: i8 = 4;
 pub(crate) const T_LONG: i8 = 5;
 pub(crate) const T_DOUBLE: i8 = 6;
 pub(crate) const T_LIST: i8 = 7;
@@ -105,34 +106,51 @@ fn java_double(v: f64) -> String {
     }
 }
 
-fn entry(
-    version: i16,
-    name: &str,
-    value: String,
+/// One described config (`documentation` only when asked for, v3+).
+struct Described {
+    name: String,
+    value: Option<String>,
     source: i8,
     config_type: i8,
+    read_only: bool,
+    sensitive: bool,
     synonyms: Vec<Synonym>,
+    documentation: Option<&'static str>,
+}
+
+fn entry(
+    version: i16,
+    req: &DescribeConfigsRequest,
+    d: Described,
 ) -> DescribeConfigsResourceResult {
+    let synonyms = if req.include_synonyms {
+        d.synonyms
+    } else {
+        Vec::new()
+    };
     DescribeConfigsResourceResult {
         synonyms: synonyms
             .into_iter()
             .map(|(name, value, source)| DescribeConfigsSynonym {
                 name: name.into(),
-                value: Some(value.into()),
+                value: value.map(Into::into),
                 source,
                 ..Default::default()
             })
             .collect(),
-        name: name.into(),
-        value: Some(value.into()),
-        read_only: false,
+        name: d.name.into(),
+        value: d.value.map(Into::into),
+        read_only: d.read_only,
         // IsDefault exists in v0 only; later versions say it with ConfigSource.
-        is_default: version == 0 && source == SOURCE_DEFAULT,
-        config_source: source,
-        is_sensitive: false,
-        config_type,
-        // Kafka answers null unless documentation was asked for; Vltava has none to give.
-        documentation: None,
+        is_default: version == 0 && d.source == SOURCE_DEFAULT,
+        config_source: d.source,
+        is_sensitive: d.sensitive,
+        config_type: d.config_type,
+        // Kafka answers null unless documentation was asked for.
+        documentation: d
+            .documentation
+            .filter(|_| req.include_documentation)
+            .map(Into::into),
         ..Default::default()
     }
 }
@@ -159,22 +177,18 @@ pub fn handle(broker: &Broker, req: &DescribeConfigsRequest, version: i16) -> Re
                     None => result.error_code = UNKNOWN_TOPIC_OR_PARTITION,
                     Some(t) => {
                         let effective = broker.log_config(&t.name, &cache);
-                        let defaults = topic_config_values(&LogConfig::default());
+                        let default = |n: &str| broker_default(&broker.config, n);
+                        let levels = BrokerLevels {
+                            broker: &cache.broker_dynamic_configs,
+                            cluster: &cache.cluster_dynamic_configs,
+                            statics: &broker.config.raw,
+                            default: &default,
+                        };
                         for (name, value, ty) in topic_config_values(&effective) {
                             if !wanted(&r.configuration_keys, name) {
                                 continue;
                             }
-                            let default = defaults
-                                .iter()
-                                .find(|d| d.0 == name)
-                                .map_or(value.clone(), |d| d.1.clone());
-                            let synonyms = topic_synonyms(
-                                name,
-                                t.configs.get(name),
-                                &broker.config.raw,
-                                &cache.broker_configs,
-                                &default,
-                            );
+                            let synonyms = topic_synonyms(name, t.configs.get(name), &levels);
                             // The value's source is its first synonym's (Kafka's rule);
                             // an internal topic's own settings count as defaults.
                             let source = if t.configs.contains_key(name) {
@@ -191,16 +205,20 @@ pub fn handle(broker: &Broker, req: &DescribeConfigsRequest, version: i16) -> Re
                                 synonyms
                                     .first()
                                     .filter(|_| from_broker)
-                                    .map_or(value, |s| s.1.clone())
+                                    .and_then(|s| s.1.clone())
+                                    .unwrap_or(value)
                             });
-                            let synonyms = if req.include_synonyms {
-                                synonyms
-                            } else {
-                                Vec::new()
+                            let d = Described {
+                                name: name.to_string(),
+                                value: Some(value),
+                                source,
+                                config_type: ty,
+                                read_only: false,
+                                sensitive: false,
+                                synonyms,
+                                documentation: None,
                             };
-                            result
-                                .configs
-                                .push(entry(version, name, value, source, ty, synonyms));
+                            result.configs.push(entry(version, req, d));
                         }
                     }
                 },
@@ -211,20 +229,28 @@ pub fn handle(broker: &Broker, req: &DescribeConfigsRequest, version: i16) -> Re
                         result.error_code = INVALID_REQUEST;
                         result.error_message = Some("not this broker".into());
                     } else {
-                        let entries = super::describe_broker_configs::broker_entries(
-                            &broker.config,
-                            &cache.broker_configs,
-                        );
-                        for (k, v, source, ty, synonyms) in entries {
-                            if wanted(&r.configuration_keys, &k) {
-                                let synonyms = if req.include_synonyms {
-                                    synonyms
-                                } else {
-                                    Vec::new()
+                        let entries = if r.resource_name.is_empty() {
+                            cluster_default_entries(&cache.cluster_dynamic_configs)
+                        } else {
+                            broker_entries(
+                                &broker.config,
+                                &cache.cluster_dynamic_configs,
+                                &cache.broker_dynamic_configs,
+                            )
+                        };
+                        for e in entries {
+                            if wanted(&r.configuration_keys, &e.name) {
+                                let d = Described {
+                                    name: e.name,
+                                    value: e.value,
+                                    source: e.source,
+                                    config_type: e.config_type,
+                                    read_only: e.read_only,
+                                    sensitive: e.sensitive,
+                                    synonyms: e.synonyms,
+                                    documentation: e.documentation,
                                 };
-                                result
-                                    .configs
-                                    .push(entry(version, &k, v, source, ty, synonyms));
+                                result.configs.push(entry(version, req, d));
                             }
                         }
                     }

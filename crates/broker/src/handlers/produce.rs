@@ -131,7 +131,7 @@ pub fn validate_batches(records: &[u8], version: i16) -> Result<usize, (i16, Str
 /// The codec `compression.type` asks batches of this topic to be stored with (`None`:
 /// the producer's): the topic's value, else the broker's.
 fn stored_codec(broker: &Broker, topic: &TopicMeta) -> Option<Compression> {
-    let default = broker.config.log_defaults.compression_type;
+    let default = broker.dynamic_settings().log_defaults.compression_type;
     match topic.configs.get("compression.type") {
         Some(v) => parse_compression_type(v).unwrap_or(default),
         None => default,

@@ -62,7 +62,7 @@ pub enum ReplicaRequestError {
 pub struct ReplicaManager {
     node_id: i32,
     replica_lag_time_max_ms: u64,
-    default_min_insync_replicas: usize,
+    default_min_insync_replicas: std::sync::atomic::AtomicUsize,
     partitions: Arc<PartitionManager>,
     hosted: RwLock<HashMap<TopicPartition, Arc<HostedReplica>>>,
     alter_tx: mpsc::UnboundedSender<AlterRequest>,
@@ -87,13 +87,28 @@ impl ReplicaManager {
         ReplicaManager {
             node_id,
             replica_lag_time_max_ms,
-            default_min_insync_replicas,
+            default_min_insync_replicas: std::sync::atomic::AtomicUsize::new(
+                default_min_insync_replicas,
+            ),
             partitions,
             hosted: RwLock::new(HashMap::new()),
             alter_tx,
             alter_rx: Mutex::new(Some(alter_rx)),
             leaders: watch::channel(0).0,
         }
+    }
+
+    /// `min.insync.replicas` for topics without their own.
+    pub fn default_min_insync_replicas(&self) -> usize {
+        self.default_min_insync_replicas
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Changes `min.insync.replicas` for topics without their own (a dynamic broker
+    /// config); the next metadata applied sets it on their replicas.
+    pub fn set_default_min_insync_replicas(&self, n: usize) {
+        self.default_min_insync_replicas
+            .store(n.max(1), std::sync::atomic::Ordering::Relaxed);
     }
 
     /// This broker's id.
@@ -206,7 +221,7 @@ impl ReplicaManager {
                 .configs
                 .get("min.insync.replicas")
                 .and_then(|v| v.trim().parse::<usize>().ok())
-                .unwrap_or(self.default_min_insync_replicas)
+                .unwrap_or(self.default_min_insync_replicas())
                 .max(1);
             let ineligible = cache.offline_replicas(meta);
             let mut cell = hosted.lock();
@@ -257,7 +272,7 @@ impl ReplicaManager {
         };
         let config = ReplicaConfig {
             replica_lag_time_max_ms: self.replica_lag_time_max_ms,
-            min_insync_replicas: self.default_min_insync_replicas,
+            min_insync_replicas: self.default_min_insync_replicas(),
             ..ReplicaConfig::default()
         };
         let hosted = Arc::new(HostedReplica::new(

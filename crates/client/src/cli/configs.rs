@@ -329,16 +329,28 @@ pub async fn run(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow::Res
                                 && kind == ResourceType::Topic)
                     })
                     .collect();
-                (format!("Dynamic configs for {label} {n} are:"), dynamic)
+                let title = if kind == ResourceType::Broker && n.is_empty() {
+                    "Default configs for brokers in the cluster are:".to_string()
+                } else {
+                    format!("Dynamic configs for {label} {n} are:")
+                };
+                (title, dynamic)
             };
             writeln!(out, "{title}")?;
             for e in show {
                 let v = if e.sensitive {
                     "null".to_string()
                 } else {
-                    e.value.unwrap_or_else(|| "null".into())
+                    e.value.clone().unwrap_or_else(|| "null".into())
                 };
-                writeln!(out, "  {}={} sensitive={}", e.name, v, e.sensitive)?;
+                writeln!(
+                    out,
+                    "  {}={} sensitive={} synonyms={{{}}}",
+                    e.name,
+                    v,
+                    e.sensitive,
+                    synonyms_text(&e.synonyms)
+                )?;
             }
         }
     } else if a.alter {
@@ -360,15 +372,60 @@ pub async fn run(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow::Res
             bail!("--alter needs --add-config or --delete-config");
         }
         admin.alter_configs(kind, &n, &ops).await?;
-        writeln!(out, "Completed updating config for {label} {n}.")?;
+        if kind == ResourceType::Broker && n.is_empty() {
+            writeln!(
+                out,
+                "Completed updating default config for brokers in the cluster."
+            )?;
+        } else {
+            writeln!(out, "Completed updating config for {label} {n}.")?;
+        }
     } else {
         bail!("one of --describe, --alter is required");
     }
     Ok(0)
 }
 
+/// Synonyms as kafka-configs prints them: `SOURCE:name=value, ...`.
+fn synonyms_text(synonyms: &[(String, Option<String>, i8)]) -> String {
+    let source = |s: i8| match s {
+        1 => "DYNAMIC_TOPIC_CONFIG",
+        2 => "DYNAMIC_BROKER_CONFIG",
+        3 => "DYNAMIC_DEFAULT_BROKER_CONFIG",
+        4 => "STATIC_BROKER_CONFIG",
+        5 => "DEFAULT_CONFIG",
+        6 => "DYNAMIC_BROKER_LOGGER_CONFIG",
+        8 => "DYNAMIC_CLIENT_METRICS_CONFIG",
+        9 => "DYNAMIC_GROUP_CONFIG",
+        _ => "UNKNOWN",
+    };
+    synonyms
+        .iter()
+        .map(|(n, v, s)| format!("{}:{}={}", source(*s), n, v.as_deref().unwrap_or("null")))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn synonyms_print_like_kafka_configs() {
+        let s = vec![
+            ("log.retention.ms".to_string(), Some("7000".to_string()), 3),
+            (
+                "log.retention.hours".to_string(),
+                Some("168".to_string()),
+                5,
+            ),
+            ("ssl.key.password".to_string(), None, 4),
+        ];
+        assert_eq!(
+            super::synonyms_text(&s),
+            "DYNAMIC_DEFAULT_BROKER_CONFIG:log.retention.ms=7000, \
+             DEFAULT_CONFIG:log.retention.hours=168, STATIC_BROKER_CONFIG:ssl.key.password=null"
+        );
+    }
+
     #[test]
     fn config_lists_split_at_top_level_commas() {
         let v = super::split_configs("a=1,b=[x,y],c=z").unwrap();

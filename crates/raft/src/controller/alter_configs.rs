@@ -12,6 +12,7 @@ use vltava_protocol::messages::{
 use vltava_protocol::metadata::ConfigRecord;
 
 use super::TopicError;
+use super::broker_config_table::broker_config_def;
 use super::configs_schema::{
     ConfigDef, broker_config, is_list, list_items, topic_config, validate_value,
 };
@@ -217,6 +218,31 @@ fn plan_resource(
     } else {
         old.clone()
     };
+    // Kafka refuses a broker change naming any config it cannot update without restart,
+    // listing them all; values a broker refuses are INVALID_REQUEST there too.
+    let is_broker = kind == ConfigResourceKind::Broker;
+    if is_broker {
+        let read_only: Vec<&str> = changes
+            .iter()
+            .filter(|c| c.op.is_some_and(|op| op != ConfigOp::Delete))
+            .filter(|c| broker_config(c.name).is_none() && broker_config_def(c.name).is_some())
+            .map(|c| c.name)
+            .collect();
+        if !read_only.is_empty() {
+            return Err(TopicError::new(
+                codes::INVALID_REQUEST,
+                format!(
+                    "Cannot update these configs dynamically: Set({})",
+                    read_only.join(", ")
+                ),
+            ));
+        }
+    }
+    let invalid_value = if is_broker {
+        codes::INVALID_REQUEST
+    } else {
+        codes::INVALID_CONFIG
+    };
     let mut seen = HashSet::new();
     for c in changes {
         if !seen.insert(c.name) {
@@ -232,6 +258,25 @@ fn plan_resource(
             ));
         };
         let Some(def) = lookup(c.name) else {
+            if is_broker && broker_config_def(c.name).is_none() {
+                // A name Kafka does not know: kept as given, as Kafka keeps custom broker
+                // configs (a plugin's); a list operation on it has no list to work on.
+                match (op, c.value) {
+                    (ConfigOp::Delete, _) => {
+                        new.remove(c.name);
+                    }
+                    (ConfigOp::Set, Some(v)) => {
+                        new.insert(c.name.to_string(), v.to_string());
+                    }
+                    _ => {
+                        return Err(TopicError::new(
+                            codes::INVALID_REQUEST,
+                            format!("Invalid config value for resource: {}", c.name),
+                        ));
+                    }
+                }
+                continue;
+            }
             return Err(TopicError::new(
                 codes::INVALID_CONFIG,
                 format!(
@@ -249,8 +294,7 @@ fn plan_resource(
         let value = c.value.unwrap_or_default();
         match op {
             ConfigOp::Set => {
-                validate_value(def, value)
-                    .map_err(|m| TopicError::new(codes::INVALID_CONFIG, m))?;
+                validate_value(def, value).map_err(|m| TopicError::new(invalid_value, m))?;
                 new.insert(c.name.to_string(), value.to_string());
             }
             ConfigOp::Delete => {
@@ -278,8 +322,7 @@ fn plan_resource(
                     }
                 }
                 let joined = items.join(",");
-                validate_value(def, &joined)
-                    .map_err(|m| TopicError::new(codes::INVALID_CONFIG, m))?;
+                validate_value(def, &joined).map_err(|m| TopicError::new(invalid_value, m))?;
                 new.insert(c.name.to_string(), joined);
             }
         }

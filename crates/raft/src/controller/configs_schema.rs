@@ -186,26 +186,58 @@ pub const TOPIC_CONFIGS: &[ConfigDef] = &[
     ),
 ];
 
-/// Broker configs the controller accepts through (Incremental)AlterConfigs (a subset of Kafka's
-/// dynamic broker configs: the per-broker and cluster-wide log defaults and thread pools).
+/// Broker configs updatable through (Incremental)AlterConfigs, per broker and as the cluster
+/// default: exactly those the broker applies without restart (topic defaults, the log
+/// cleaner, unclean elections). Every other broker config is read-only in Vltava
+/// (`broker_config_table`).
 pub const BROKER_CONFIGS: &[ConfigDef] = &[
-    def(
-        "background.threads",
-        ConfigType::Int {
-            min: 1,
-            max: I32_MAX,
-        },
-        "10",
-    ),
     def(
         "compression.type",
         ConfigType::OneOf(&["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"]),
         "producer",
     ),
     def(
+        "log.cleaner.backoff.ms",
+        ConfigType::Long { min: 0 },
+        "15000",
+    ),
+    def(
+        "log.cleaner.dedupe.buffer.size",
+        ConfigType::Long { min: 0 },
+        "134217728",
+    ),
+    def(
+        "log.cleaner.delete.retention.ms",
+        ConfigType::Long { min: 0 },
+        "86400000",
+    ),
+    def(
+        "log.cleaner.io.max.bytes.per.second",
+        ConfigType::Double {
+            min: 0.0,
+            max: f64::MAX,
+        },
+        "1.7976931348623157E308",
+    ),
+    def(
+        "log.cleaner.max.compaction.lag.ms",
+        ConfigType::Long { min: 1 },
+        "9223372036854775807",
+    ),
+    def(
+        "log.cleaner.min.cleanable.ratio",
+        ConfigType::Double { min: 0.0, max: 1.0 },
+        "0.5",
+    ),
+    def(
+        "log.cleaner.min.compaction.lag.ms",
+        ConfigType::Long { min: 0 },
+        "0",
+    ),
+    def(
         "log.cleaner.threads",
         ConfigType::Int {
-            min: 0,
+            min: 1,
             max: I32_MAX,
         },
         "1",
@@ -220,11 +252,7 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
         ConfigType::Long { min: 1 },
         "9223372036854775807",
     ),
-    def(
-        "log.flush.interval.ms",
-        ConfigType::Long { min: i64::MIN },
-        "",
-    ),
+    def("log.flush.interval.ms", ConfigType::Long { min: 0 }, ""),
     def(
         "log.index.interval.bytes",
         ConfigType::Int {
@@ -232,6 +260,14 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
             max: I32_MAX,
         },
         "4096",
+    ),
+    def(
+        "log.index.size.max.bytes",
+        ConfigType::Int {
+            min: 4,
+            max: I32_MAX,
+        },
+        "10485760",
     ),
     def(
         "log.message.timestamp.after.max.ms",
@@ -253,8 +289,8 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
         ConfigType::Long { min: i64::MIN },
         "-1",
     ),
-    def("log.retention.ms", ConfigType::Long { min: i64::MIN }, ""),
-    def("log.roll.ms", ConfigType::Long { min: i64::MIN }, ""),
+    def("log.retention.ms", ConfigType::Long { min: -1 }, ""),
+    def("log.roll.ms", ConfigType::Long { min: 1 }, ""),
     def(
         "log.segment.bytes",
         ConfigType::Int {
@@ -264,20 +300,9 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
         "1073741824",
     ),
     def(
-        "max.connections",
-        ConfigType::Int {
-            min: 0,
-            max: I32_MAX,
-        },
-        "2147483647",
-    ),
-    def(
-        "max.connections.per.ip",
-        ConfigType::Int {
-            min: 0,
-            max: I32_MAX,
-        },
-        "2147483647",
+        "log.segment.delete.delay.ms",
+        ConfigType::Long { min: 0 },
+        "60000",
     ),
     def(
         "message.max.bytes",
@@ -289,30 +314,6 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
     ),
     def(
         "min.insync.replicas",
-        ConfigType::Int {
-            min: 1,
-            max: I32_MAX,
-        },
-        "1",
-    ),
-    def(
-        "num.io.threads",
-        ConfigType::Int {
-            min: 1,
-            max: I32_MAX,
-        },
-        "8",
-    ),
-    def(
-        "num.network.threads",
-        ConfigType::Int {
-            min: 1,
-            max: I32_MAX,
-        },
-        "3",
-    ),
-    def(
-        "num.replica.fetchers",
         ConfigType::Int {
             min: 1,
             max: I32_MAX,

@@ -5,6 +5,7 @@
 pub mod acls;
 pub mod alter_configs;
 pub mod alter_partition;
+pub mod broker_config_table;
 pub mod brokers;
 pub mod client_quotas;
 pub mod configs_schema;

@@ -658,22 +658,43 @@ fn incremental_alter_configs_ops() {
         NONE
     );
     assert_eq!(
+        incremental(&mut w, 4, "1", &[("log.cleaner.threads", SET, Some("2"))]),
+        NONE
+    );
+    // As Kafka 4.1 answers: a bad value and a config it cannot update without restart are
+    // INVALID_REQUEST for a broker; a name it does not know is kept (a custom config).
+    assert_eq!(
+        incremental(&mut w, 4, "1", &[("log.cleaner.threads", SET, Some("0"))]),
+        INVALID_REQUEST
+    );
+    assert_eq!(
+        incremental(&mut w, 4, "", &[("log.retention.ms", SET, Some("abc"))]),
+        INVALID_REQUEST
+    );
+    assert_eq!(
+        incremental(&mut w, 4, "1", &[("log.dirs", SET, Some("/x"))]),
+        INVALID_REQUEST
+    );
+    // Vltava does not resize its thread pools: read-only here, unlike Kafka.
+    assert_eq!(
         incremental(&mut w, 4, "1", &[("num.io.threads", SET, Some("4"))]),
+        INVALID_REQUEST
+    );
+    assert_eq!(
+        incremental(&mut w, 4, "1", &[("custom.plugin.setting", SET, Some("4"))]),
         NONE
     );
     assert_eq!(
-        incremental(&mut w, 4, "1", &[("num.io.threads", SET, Some("0"))]),
-        INVALID_CONFIG
-    );
-    assert_eq!(
-        incremental(&mut w, 4, "x", &[("num.io.threads", SET, Some("4"))]),
+        incremental(&mut w, 4, "x", &[("log.cleaner.threads", SET, Some("4"))]),
         INVALID_REQUEST
     );
     let broker = ConfigResource {
         kind: ConfigResourceKind::Broker,
         name: "1".into(),
     };
-    assert_eq!(w.image.configs[&broker]["num.io.threads"], "4");
+    assert_eq!(w.image.configs[&broker]["log.cleaner.threads"], "2");
+    assert_eq!(w.image.configs[&broker]["custom.plugin.setting"], "4");
+    assert!(!w.image.configs[&broker].contains_key("log.dirs"));
     assert_eq!(
         incremental(&mut w, 8, "1", &[("x", SET, Some("4"))]),
         INVALID_REQUEST
