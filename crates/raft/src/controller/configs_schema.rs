@@ -187,7 +187,9 @@ pub const TOPIC_CONFIGS: &[ConfigDef] = &[
 ];
 
 /// Broker configs the controller accepts through (Incremental)AlterConfigs (a subset of Kafka's
-/// dynamic broker configs: the per-broker and cluster-wide log defaults and thread pools).
+/// dynamic broker configs: the per-broker and cluster-wide log defaults and thread pools, and
+/// the replication throttle rates, which are stored but throttle nothing: Kafka's
+/// `kafka-reassign-partitions --verify` clears them and must be able to).
 pub const BROKER_CONFIGS: &[ConfigDef] = &[
     def(
         "background.threads",
@@ -201,6 +203,16 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
         "compression.type",
         ConfigType::OneOf(&["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"]),
         "producer",
+    ),
+    def(
+        "follower.replication.throttled.rate",
+        ConfigType::Long { min: 0 },
+        "9223372036854775807",
+    ),
+    def(
+        "leader.replication.throttled.rate",
+        ConfigType::Long { min: 0 },
+        "9223372036854775807",
     ),
     def(
         "log.cleaner.threads",
@@ -308,6 +320,11 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
             max: I32_MAX,
         },
         "1",
+    ),
+    def(
+        "replica.alter.log.dirs.io.max.bytes.per.second",
+        ConfigType::Long { min: 0 },
+        "9223372036854775807",
     ),
     def(
         "unclean.leader.election.enable",
