@@ -218,15 +218,20 @@ async fn list(admin: &Admin, out: &mut (dyn Write + Send)) -> anyhow::Result<i32
     }
     writeln!(out, "Current partition reassignments:")?;
     for r in ongoing {
-        writeln!(
-            out,
-            "{}-{}: replicas: {}. adding: {}. removing: {}.",
+        // As Kafka's tool: empty adding or removing lists are left out.
+        let mut line = format!(
+            "{}-{}: replicas: {}.",
             r.topic,
             r.partition,
-            joined(&r.replicas),
-            joined(&r.adding),
-            joined(&r.removing)
-        )?;
+            joined(&r.replicas)
+        );
+        if !r.adding.is_empty() {
+            line.push_str(&format!(" adding: {}.", joined(&r.adding)));
+        }
+        if !r.removing.is_empty() {
+            line.push_str(&format!(" removing: {}.", joined(&r.removing)));
+        }
+        writeln!(out, "{line}")?;
     }
     Ok(0)
 }
