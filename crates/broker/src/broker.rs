@@ -477,6 +477,32 @@ impl Broker {
             }
         }
         self.replicas.apply_metadata(&cache, &opened);
+        // A reassignment that removed this broker from a partition's replicas: its fetcher
+        // stopped with the replica above; the log goes as Kafka deletes it. Only logs this
+        // process opened (under an image no newer than this one) are judged, so an image
+        // that is behind at startup never deletes a log a later one assigned here.
+        let removed: Vec<(String, i32)> = self
+            .partitions
+            .all()
+            .iter()
+            .filter(|p| {
+                cache
+                    .topic(&p.topic)
+                    .and_then(|t| t.partitions.get(&p.index))
+                    .is_some_and(|m| m.leader != node && !m.replicas.contains(&node))
+            })
+            .map(|p| (p.topic.clone(), p.index))
+            .collect();
+        for (topic, partition) in removed {
+            match self.partitions.delete_partition(&topic, partition) {
+                Ok(()) => {
+                    tracing::info!(%topic, partition, "replica removed from this broker; log deleted")
+                }
+                Err(e) => {
+                    tracing::error!(%topic, partition, error = %e, "cannot delete the log of a removed replica")
+                }
+            }
+        }
         self.elect_coordinators(&cache);
         let mut g = match self.metadata.write() {
             Ok(g) => g,

@@ -174,6 +174,7 @@ async fn dispatch_unlocalized(
         | RequestBody::DeleteTopics(_)
         | RequestBody::CreatePartitions(_)
         | RequestBody::ElectLeaders(_)
+        | RequestBody::AlterPartitionReassignments(_)
         | RequestBody::AlterConfigs(_)
         | RequestBody::IncrementalAlterConfigs(_)
         | RequestBody::AlterClientQuotas(_)
@@ -192,6 +193,15 @@ async fn dispatch_unlocalized(
             describe_client_quotas::handle(&broker.metadata(), &r)
         }
         RequestBody::DescribeConfigs(r) => describe_configs::handle(&broker, &r, version),
+        RequestBody::ListPartitionReassignments(r) => {
+            let Some(controller) = broker.controller() else {
+                return Err(Unanswered::NotStarted(key));
+            };
+            ResponseBody::from(vltava_raft::controller::list_partition_reassignments(
+                &controller.image(),
+                &r,
+            ))
+        }
         RequestBody::DescribeUserScramCredentials(r) => {
             let Some(controller) = broker.controller() else {
                 return Err(Unanswered::NotStarted(key));

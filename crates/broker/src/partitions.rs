@@ -391,6 +391,22 @@ impl PartitionManager {
         Ok(())
     }
 
+    /// Closes and deletes one partition's log (a replica this broker no longer has).
+    pub fn delete_partition(&self, topic: &str, partition: i32) -> std::io::Result<()> {
+        let _opening = match self.opening.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let key = (topic.to_string(), partition);
+        drop(self.write_map().remove(&key));
+        self.failed().remove(&key);
+        let dir = self.dir.join(format!("{topic}-{partition}"));
+        match std::fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
     /// All open partitions.
     pub fn all(&self) -> Vec<Arc<Partition>> {
         self.read_map().values().cloned().collect()
@@ -595,5 +611,20 @@ mod tests {
         m.delete_topic("t").unwrap();
         assert!(m.get("t", 0).is_none());
         assert!(m.on_disk().unwrap().is_empty());
+    }
+
+    #[test]
+    fn delete_one_partition_keeps_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = PartitionManager::new(dir.path()).unwrap();
+        let p0 = m.open("t", 0, LogConfig::default()).unwrap();
+        let _p1 = m.open("t", 1, LogConfig::default()).unwrap();
+        drop(p0);
+        m.delete_partition("t", 0).unwrap();
+        assert!(m.get("t", 0).is_none());
+        assert!(m.get("t", 1).is_some());
+        assert_eq!(m.on_disk().unwrap(), vec![("t".to_string(), 1)]);
+        // Deleting it again (already gone) is fine.
+        m.delete_partition("t", 0).unwrap();
     }
 }

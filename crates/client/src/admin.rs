@@ -4,12 +4,14 @@
 mod acls;
 mod quorum;
 mod quotas;
+mod reassignments;
 mod scram;
 mod transactions;
 
 pub use acls::{Acl, AclFilter};
 pub use quorum::{QuorumDescription, QuorumReplica};
 pub use quotas::{QuotaEntityParts, QuotaMatch, QuotaOp};
+pub use reassignments::OngoingReassignment;
 pub use scram::{DEFAULT_ITERATIONS, ScramChange, ScramMechanism, UserScramCredentials};
 pub use transactions::{ProducerDescription, TransactionDescription, TransactionListing};
 

@@ -65,4 +65,6 @@ api_requests! {
     DescribeAcls: DescribeAclsRequest => DescribeAclsResponse,
     CreateAcls: CreateAclsRequest => CreateAclsResponse,
     DeleteAcls: DeleteAclsRequest => DeleteAclsResponse,
+    AlterPartitionReassignments: AlterPartitionReassignmentsRequest => AlterPartitionReassignmentsResponse,
+    ListPartitionReassignments: ListPartitionReassignmentsRequest => ListPartitionReassignmentsResponse,
 }

@@ -94,6 +94,8 @@ pub fn apply_record(image: &mut MetadataImage, record: &MetadataRecord) {
                         partition_epoch: r.partition_epoch,
                         replicas: r.replicas.clone(),
                         isr: r.isr.clone(),
+                        adding_replicas: r.adding_replicas.clone(),
+                        removing_replicas: r.removing_replicas.clone(),
                     },
                 );
             }
@@ -114,6 +116,12 @@ pub fn apply_record(image: &mut MetadataImage, record: &MetadataRecord) {
             }
             if let Some(replicas) = &r.replicas {
                 p.replicas = replicas.clone();
+            }
+            if let Some(adding) = &r.adding_replicas {
+                p.adding_replicas = adding.clone();
+            }
+            if let Some(removing) = &r.removing_replicas {
+                p.removing_replicas = removing.clone();
             }
             if r.leader != LEADER_UNCHANGED && r.leader != p.leader {
                 p.leader = r.leader;
@@ -353,6 +361,8 @@ pub fn partition_record(topic_id: vltava_protocol::Uuid, p: &PartitionImage) -> 
         topic_id,
         replicas: p.replicas.clone(),
         isr: p.isr.clone(),
+        adding_replicas: p.adding_replicas.clone(),
+        removing_replicas: p.removing_replicas.clone(),
         leader: p.leader,
         leader_epoch: p.leader_epoch,
         partition_epoch: p.partition_epoch,

@@ -222,7 +222,7 @@ impl Controller {
     /// Waits (at most [`LEADER_WAIT`]) until this node's own image satisfies `applied`: after
     /// a forwarded request the leader has committed the change, and this node's next answers
     /// should already show it.
-    async fn wait_applied(&self, applied: impl Fn(&MetadataImage) -> bool) {
+    pub(crate) async fn wait_applied(&self, applied: impl Fn(&MetadataImage) -> bool) {
         let mut images = self.images.clone();
         let _ = tokio::time::timeout(LEADER_WAIT, async {
             loop {

@@ -87,8 +87,20 @@ pub struct PartitionImage {
     pub leader: i32,
     pub leader_epoch: i32,
     pub partition_epoch: i32,
+    /// During a reassignment (KIP-455): the target replicas first, then those being removed.
     pub replicas: Vec<i32>,
     pub isr: Vec<i32>,
+    /// Replicas an ongoing reassignment adds (empty when none is ongoing).
+    pub adding_replicas: Vec<i32>,
+    /// Replicas an ongoing reassignment removes (empty when none is ongoing).
+    pub removing_replicas: Vec<i32>,
+}
+
+impl PartitionImage {
+    /// Whether a reassignment of this partition is ongoing.
+    pub fn reassigning(&self) -> bool {
+        !self.adding_replicas.is_empty() || !self.removing_replicas.is_empty()
+    }
 }
 
 /// A topic and its partitions.

@@ -22,6 +22,7 @@ mod observer;
 pub mod observer_store;
 mod quorum_status;
 pub mod quorum_wire;
+mod reassign_admin;
 pub mod records;
 mod scram_admin;
 pub mod storage;

@@ -1,6 +1,6 @@
 //! Topic and config administration (CreateTopics 19, DeleteTopics 20,
 //! CreatePartitions 37, ElectLeaders 43, AlterConfigs 33, IncrementalAlterConfigs 44,
-//! AlterClientQuotas 49, AlterUserScramCredentials 51): passed to
+//! AlterPartitionReassignments 45, AlterClientQuotas 49, AlterUserScramCredentials 51): passed to
 //! the controller, which validates and commits them; the broker then applies
 //! the new metadata before answering, so the client's next request sees it.
 
@@ -76,6 +76,9 @@ pub async fn handle(broker: &Broker, body: RequestBody, version: i16) -> Option<
         }
         RequestBody::AlterConfigs(r) => {
             ResponseBody::from(controller.alter_configs(r, version).await)
+        }
+        RequestBody::AlterPartitionReassignments(r) => {
+            ResponseBody::from(controller.alter_partition_reassignments(r, version).await)
         }
         RequestBody::IncrementalAlterConfigs(r) => {
             ResponseBody::from(controller.incremental_alter_configs(r, version).await)

@@ -1,6 +1,6 @@
 //! Answers for the APIs this broker advertises (to look like a Kafka 4.0 broker)
 //! but whose feature it does not have: delegation tokens,
-//! reassignments, features, the quorum and
+//! log-directory moves, features, the quorum and
 //! KIP-848 groups. Each answer mirrors the request the way Kafka's error
 //! responses do: every topic, partition, user, feature or
 //! entry named in the request gets its error code, plus the top-level code and
@@ -9,9 +9,6 @@
 //! does too.
 
 use vltava_protocol::messages::add_raft_voter_response::AddRaftVoterResponse;
-use vltava_protocol::messages::alter_partition_reassignments_response::{
-    AlterPartitionReassignmentsResponse, ReassignablePartitionResponse, ReassignableTopicResponse,
-};
 use vltava_protocol::messages::alter_replica_log_dirs_response::{
     AlterReplicaLogDirPartitionResult, AlterReplicaLogDirTopicResult, AlterReplicaLogDirsResponse,
 };
@@ -20,7 +17,6 @@ use vltava_protocol::messages::create_delegation_token_response::CreateDelegatio
 use vltava_protocol::messages::describe_delegation_token_response::DescribeDelegationTokenResponse;
 use vltava_protocol::messages::expire_delegation_token_response::ExpireDelegationTokenResponse;
 use vltava_protocol::messages::list_client_metrics_resources_response::ListClientMetricsResourcesResponse;
-use vltava_protocol::messages::list_partition_reassignments_response::ListPartitionReassignmentsResponse;
 use vltava_protocol::messages::remove_raft_voter_response::RemoveRaftVoterResponse;
 use vltava_protocol::messages::renew_delegation_token_response::RenewDelegationTokenResponse;
 use vltava_protocol::messages::sasl_authenticate_response::SaslAuthenticateResponse;
@@ -35,14 +31,12 @@ use crate::metadata_cache::MetadataCache;
 use crate::session::Session;
 
 const ILLEGAL_SASL_STATE: i16 = 34;
-const INVALID_REPLICA_ASSIGNMENT: i16 = 39;
 /// Kafka's answer to a token request on a connection not authenticated with SASL, checked
 /// before whether tokens are enabled.
 const DELEGATION_TOKEN_REQUEST_NOT_ALLOWED: i16 = 64;
 /// Kafka's answer to a token request on a SASL-authenticated connection when tokens are
 /// not enabled (no `delegation.token.secret.key`), as here.
 const DELEGATION_TOKEN_AUTH_DISABLED: i16 = 61;
-const NO_REASSIGNMENT_IN_PROGRESS: i16 = 85;
 const INVALID_UPDATE_VERSION: i16 = 95;
 const BROKER_ID_NOT_REGISTERED: i16 = 102;
 
@@ -85,12 +79,6 @@ const REFUSALS: &[(ApiKey, i16, &str)] = &[
         UNSUPPORTED_VERSION,
         "moving replicas between log directories is not supported by this broker",
     ),
-    (
-        ApiKey::AlterPartitionReassignments,
-        INVALID_REPLICA_ASSIGNMENT,
-        "partition reassignment is not supported by this broker",
-    ),
-    (ApiKey::ListPartitionReassignments, NONE, ""),
     (
         ApiKey::UpdateFeatures,
         INVALID_UPDATE_VERSION,
@@ -138,8 +126,6 @@ fn exists(cache: &MetadataCache, topic: &str, partition: i32) -> bool {
         .topic(topic)
         .is_some_and(|t| t.partitions.contains_key(&partition))
 }
-
-const UNKNOWN_PARTITION: &str = "this topic-partition does not exist";
 
 /// The answer for `body` at `version`, or `None` when it is not one of these
 /// APIs. `cache` is the broker's metadata (which partitions exist and who
@@ -241,47 +227,6 @@ pub fn handle(
                 .collect(),
             ..Default::default()
         }),
-        RequestBody::AlterPartitionReassignments(req) => {
-            ResponseBody::from(AlterPartitionReassignmentsResponse {
-                responses: req
-                    .topics
-                    .iter()
-                    .map(|t| ReassignableTopicResponse {
-                        name: t.name.clone(),
-                        partitions: t
-                            .partitions
-                            .iter()
-                            .map(|p| {
-                                let part = cache
-                                    .topic(t.name.as_str())
-                                    .and_then(|m| m.partitions.get(&p.partition_index));
-                                let (code, message) = match (part, &p.replicas) {
-                                    (None, _) => (UNKNOWN_TOPIC_OR_PARTITION, UNKNOWN_PARTITION),
-                                    (Some(_), None) => (
-                                        NO_REASSIGNMENT_IN_PROGRESS,
-                                        "no reassignment is in progress for this partition",
-                                    ),
-                                    // Asking for the current replicas is a no-op.
-                                    (Some(m), Some(want)) if *want == m.replicas => (NONE, ""),
-                                    (Some(_), Some(_)) => (r.code, r.message),
-                                };
-                                ReassignablePartitionResponse {
-                                    partition_index: p.partition_index,
-                                    error_code: code,
-                                    error_message: msg(message),
-                                    ..Default::default()
-                                }
-                            })
-                            .collect(),
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            })
-        }
-        RequestBody::ListPartitionReassignments(_) => {
-            ResponseBody::from(ListPartitionReassignmentsResponse::default())
-        }
         // Nothing to change is a success in Kafka (found by the differential test).
         RequestBody::UpdateFeatures(req) if req.feature_updates.is_empty() => {
             ResponseBody::from(UpdateFeaturesResponse::default())
@@ -349,16 +294,13 @@ mod tests {
     use std::collections::BTreeMap;
 
     use bytes::BytesMut;
-    use vltava_protocol::messages::alter_partition_reassignments_request::{
-        AlterPartitionReassignmentsRequest, ReassignablePartition, ReassignableTopic,
-    };
+    use vltava_protocol::messages::FetchRequest;
     use vltava_protocol::messages::alter_replica_log_dirs_request::{
         AlterReplicaLogDir, AlterReplicaLogDirTopic, AlterReplicaLogDirsRequest,
     };
     use vltava_protocol::messages::update_features_request::{
         FeatureUpdateKey, UpdateFeaturesRequest,
     };
-    use vltava_protocol::messages::{FetchRequest, ListPartitionReassignmentsRequest};
     use vltava_protocol::testing::Gen;
 
     use super::*;
@@ -468,49 +410,6 @@ mod tests {
                 ("missing", 0, UNKNOWN_TOPIC_OR_PARTITION)
             ]
         );
-    }
-
-    #[test]
-    fn reassignments_follow_the_partitions() {
-        let part = |i, replicas| ReassignablePartition {
-            partition_index: i,
-            replicas,
-            ..Default::default()
-        };
-        let req = AlterPartitionReassignmentsRequest {
-            topics: vec![ReassignableTopic {
-                name: "t".into(),
-                partitions: vec![
-                    part(0, Some(vec![1])),
-                    part(1, Some(vec![2])),
-                    part(0, None),
-                ],
-                ..Default::default()
-            }],
-            ..Default::default()
-        };
-        let ResponseBody::AlterPartitionReassignments(r) = answer(req, 0) else {
-            panic!()
-        };
-        let codes: Vec<i16> = r.responses[0]
-            .partitions
-            .iter()
-            .map(|p| p.error_code)
-            .collect();
-        assert_eq!(
-            codes,
-            vec![
-                NONE,
-                INVALID_REPLICA_ASSIGNMENT,
-                NO_REASSIGNMENT_IN_PROGRESS
-            ]
-        );
-        let ResponseBody::ListPartitionReassignments(r) =
-            answer(ListPartitionReassignmentsRequest::default(), 0)
-        else {
-            panic!()
-        };
-        assert_eq!((r.error_code, r.topics.len()), (NONE, 0));
     }
 
     #[test]

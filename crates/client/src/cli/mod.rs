@@ -12,6 +12,7 @@ mod offsets;
 mod perf;
 mod quorum;
 mod quota_configs;
+mod reassign;
 mod topics;
 mod transactions;
 mod verifiable;
@@ -63,6 +64,10 @@ pub const TOOLS: &[(&str, &str)] = &[
     ),
     ("consumer-perf-test", "Measure consume throughput"),
     ("acls", "Add, remove and list ACLs"),
+    (
+        "reassign-partitions",
+        "Move partition replicas between brokers and change replication factors",
+    ),
 ];
 
 /// The tools as `vltava --help` lists them: one line each.
@@ -92,6 +97,7 @@ pub fn command(name: &str) -> Option<clap::Command> {
         "producer-perf-test" => perf::producer_command(),
         "consumer-perf-test" => perf::consumer_command(),
         "acls" => acls::command(),
+        "reassign-partitions" => reassign::command(),
         _ => return None,
     })
 }
@@ -126,6 +132,7 @@ pub async fn run_with_input(
         "producer-perf-test" => perf::producer(args, out).await,
         "consumer-perf-test" => perf::consumer(args, out).await,
         "acls" => acls::run(args, input, out).await,
+        "reassign-partitions" => reassign::run(args, out).await,
         other => {
             let names: Vec<&str> = TOOLS.iter().map(|(name, _)| *name).collect();
             writeln!(out, "unknown tool {other:?}; tools: {}", names.join(", "))?;

@@ -10,7 +10,9 @@
 //! the fenced check covers it; Kafka's separate `InControlledShutdown` state does not exist
 //! in this image. A valid
 //! change becomes one PartitionChangeRecord per partition; the answer carries the partition
-//! epoch the record will have once applied.
+//! epoch the record will have once applied. An ISR change that brings every replica an
+//! ongoing reassignment adds into the ISR also completes the reassignment (a second record,
+//! `reassignments::maybe_complete`).
 
 use std::collections::BTreeSet;
 
@@ -18,6 +20,7 @@ use vltava_protocol::messages::alter_partition_request::{self, AlterPartitionReq
 use vltava_protocol::messages::alter_partition_response::{self, AlterPartitionResponse};
 use vltava_protocol::metadata::PartitionChangeRecord;
 
+use super::reassignments::maybe_complete;
 use crate::error::codes;
 use crate::image::{MetadataImage, PartitionImage, TopicImage};
 use crate::records::MetadataRecord;
@@ -79,10 +82,7 @@ fn alter_one(
     broker_id: i32,
     p: &alter_partition_request::PartitionData,
     version: i16,
-) -> (
-    alter_partition_response::PartitionData,
-    Option<MetadataRecord>,
-) {
+) -> (alter_partition_response::PartitionData, Vec<MetadataRecord>) {
     let fail = |error_code| alter_partition_response::PartitionData {
         partition_index: p.partition_index,
         error_code,
@@ -97,19 +97,19 @@ fn alter_one(
         codes::UNKNOWN_TOPIC_OR_PARTITION
     };
     let Some(topic) = topic else {
-        return (fail(unknown_topic), None);
+        return (fail(unknown_topic), Vec::new());
     };
     let Some(current) = topic.partitions.get(&p.partition_index) else {
-        return (fail(codes::UNKNOWN_TOPIC_OR_PARTITION), None);
+        return (fail(codes::UNKNOWN_TOPIC_OR_PARTITION), Vec::new());
     };
     if current.leader != broker_id {
-        return (fail(NOT_LEADER_OR_FOLLOWER), None);
+        return (fail(NOT_LEADER_OR_FOLLOWER), Vec::new());
     }
     if p.leader_epoch != current.leader_epoch {
-        return (fail(FENCED_LEADER_EPOCH), None);
+        return (fail(FENCED_LEADER_EPOCH), Vec::new());
     }
     if p.partition_epoch != current.partition_epoch {
-        return (fail(INVALID_UPDATE_VERSION), None);
+        return (fail(INVALID_UPDATE_VERSION), Vec::new());
     }
     let new_isr: Vec<(i32, i64)> = if version >= 3 {
         p.new_isr_with_epochs
@@ -121,7 +121,7 @@ fn alter_one(
     };
     let ids: Vec<i32> = new_isr.iter().map(|(id, _)| *id).collect();
     if !valid_shape(current, &ids) {
-        return (fail(codes::INVALID_REQUEST), None);
+        return (fail(codes::INVALID_REQUEST), Vec::new());
     }
     let eligible = |&(id, epoch): &(i32, i64)| {
         image
@@ -132,7 +132,7 @@ fn alter_one(
     if !new_isr.iter().all(eligible) {
         // Kafka answers OPERATION_NOT_ATTEMPTED to versions that predate INELIGIBLE_REPLICA.
         let code = if version >= 2 { INELIGIBLE_REPLICA } else { 55 };
-        return (fail(code), None);
+        return (fail(code), Vec::new());
     }
     let changed = ids != current.isr;
     let answer = alter_partition_response::PartitionData {
@@ -144,16 +144,24 @@ fn alter_one(
         partition_epoch: current.partition_epoch + i32::from(changed),
         ..Default::default()
     };
-    let record = changed.then(|| {
-        MetadataRecord::PartitionChange(PartitionChangeRecord {
+    let mut records = Vec::new();
+    if changed {
+        records.push(MetadataRecord::PartitionChange(PartitionChangeRecord {
             topic_id: topic.id,
             partition_id: p.partition_index,
             leader: LEADER_UNCHANGED,
-            isr: Some(ids),
+            isr: Some(ids.clone()),
             ..Default::default()
-        })
-    });
-    (answer, record)
+        }));
+        // A reassignment whose adding replicas are now all in the ISR completes in a
+        // second record: the answer stays the ISR change the leader asked for, and the
+        // completion reaches it (and every replica) as newer partition state.
+        let mut after = current.clone();
+        after.isr = ids;
+        after.partition_epoch += 1;
+        records.extend(maybe_complete(image, topic.id, &after));
+    }
+    (answer, records)
 }
 
 /// The new ISR is a non-empty subset of the replicas, without duplicates, holding the leader.
@@ -194,6 +202,8 @@ mod tests {
                 partition_epoch: 5,
                 replicas: vec![1, 2, 0],
                 isr: vec![1, 2],
+                adding_replicas: Vec::new(),
+                removing_replicas: Vec::new(),
             },
         );
         img.topics.insert(

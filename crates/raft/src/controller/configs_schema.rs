@@ -188,8 +188,9 @@ pub const TOPIC_CONFIGS: &[ConfigDef] = &[
 
 /// Broker configs updatable through (Incremental)AlterConfigs, per broker and as the cluster
 /// default: exactly those the broker applies without restart (topic defaults, the log
-/// cleaner, unclean elections). Every other broker config is read-only in Vltava
-/// (`broker_config_table`).
+/// cleaner, unclean elections). Every other broker config Kafka lists is read-only in Vltava
+/// (`broker_config_table`); names Kafka does not list, such as the replication throttle
+/// rates `kafka-reassign-partitions --verify` clears, are stored as given and unused.
 pub const BROKER_CONFIGS: &[ConfigDef] = &[
     def(
         "compression.type",

@@ -273,6 +273,8 @@ pub(crate) fn new_partition(
         partition_epoch: 0,
         isr,
         replicas,
+        adding_replicas: Vec::new(),
+        removing_replicas: Vec::new(),
     })
 }
 

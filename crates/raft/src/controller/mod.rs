@@ -17,6 +17,7 @@ pub mod elections;
 pub mod features;
 pub mod fencing;
 pub mod placement;
+pub mod reassignments;
 pub mod scram_credentials;
 #[cfg(test)]
 mod test_image;
@@ -42,6 +43,7 @@ pub use create_topics::create_topics;
 pub use delete_topics::delete_topics;
 pub use effective_configs::{EffectiveConfig, effective_topic_configs};
 pub use elections::elect_leaders;
+pub use reassignments::{alter_partition_reassignments, list_partition_reassignments};
 pub use scram_credentials::alter_user_scram_credentials;
 
 /// A per-item failure: Kafka error code and message.

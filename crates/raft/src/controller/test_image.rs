@@ -32,6 +32,8 @@ pub fn image(parts: &[(&[i32], &[i32])]) -> MetadataImage {
                 partition_epoch: 0,
                 replicas: replicas.to_vec(),
                 isr: isr.to_vec(),
+                adding_replicas: Vec::new(),
+                removing_replicas: Vec::new(),
             };
             (index, p)
         })

@@ -54,6 +54,9 @@ impl RpcHandler for ControllerService {
                 RequestBody::ElectLeaders(r) => {
                     ResponseBody::from(c.local_elect_leaders(r, version).await)
                 }
+                RequestBody::AlterPartitionReassignments(r) => {
+                    ResponseBody::from(c.local_alter_partition_reassignments(r).await)
+                }
                 RequestBody::IncrementalAlterConfigs(r) => {
                     ResponseBody::from(c.local_incremental_alter_configs(r, version).await)
                 }

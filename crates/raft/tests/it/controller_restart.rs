@@ -460,3 +460,78 @@ async fn bootstrap_records_go_into_a_fresh_log_only() {
     );
     c.shutdown().await;
 }
+
+#[tokio::test]
+async fn ongoing_reassignment_survives_restart_from_log_and_from_snapshot() {
+    use vltava_protocol::messages::AlterPartitionReassignmentsRequest;
+    use vltava_protocol::messages::alter_partition_reassignments_request::{
+        ReassignablePartition, ReassignableTopic,
+    };
+    use vltava_protocol::messages::create_topics_request::CreatableReplicaAssignment;
+
+    let reassign = |replicas: Option<Vec<i32>>| AlterPartitionReassignmentsRequest {
+        topics: vec![ReassignableTopic {
+            name: "moving".into(),
+            partitions: vec![ReassignablePartition {
+                partition_index: 0,
+                replicas,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    for snapshot_every in [1000, 2] {
+        let dir = temp_dir("reassign");
+        let c = start(&dir, snapshot_every).await;
+        for id in 0..3 {
+            c.register_broker(id, "localhost".into(), 9092 + id, None)
+                .await
+                .unwrap();
+        }
+        let mut t = topic("moving", -1);
+        t.assignments = vec![CreatableReplicaAssignment {
+            partition_index: 0,
+            broker_ids: vec![0],
+            ..Default::default()
+        }];
+        let created = c
+            .create_topics(
+                CreateTopicsRequest {
+                    topics: vec![t],
+                    ..Default::default()
+                },
+                7,
+                &TopicDefaults::default(),
+            )
+            .await;
+        assert_eq!(created.topics[0].error_code, 0, "{created:?}");
+        let r = c
+            .alter_partition_reassignments(reassign(Some(vec![1, 2])), 0)
+            .await;
+        assert_eq!(r.responses[0].partitions[0].error_code, 0, "{r:?}");
+        let before = c.image();
+        let p = &before.topics["moving"].partitions[&0];
+        assert_eq!(
+            (
+                p.replicas.clone(),
+                p.adding_replicas.clone(),
+                p.removing_replicas.clone()
+            ),
+            (vec![1, 2, 0], vec![1, 2], vec![0])
+        );
+        c.shutdown().await;
+        assert_eq!(dir.join("snapshot").exists(), snapshot_every == 2);
+
+        // The restarted controller has the reassignment in progress and can cancel it.
+        let c = start(&dir, snapshot_every).await;
+        assert_same_content(&c.image(), &before);
+        let r = c.alter_partition_reassignments(reassign(None), 0).await;
+        assert_eq!(r.responses[0].partitions[0].error_code, 0, "{r:?}");
+        let p = c.image().topics["moving"].partitions[&0].clone();
+        assert!(!p.reassigning());
+        assert_eq!((p.replicas, p.isr), (vec![0], vec![0]));
+        c.shutdown().await;
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
