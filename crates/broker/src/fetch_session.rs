@@ -8,9 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use vltava_protocol::{SharedStr, Uuid};
 
-/// Error codes of session handling.
-pub const FETCH_SESSION_ID_NOT_FOUND: i16 = 70;
-pub const INVALID_FETCH_SESSION_EPOCH: i16 = 71;
+pub use vltava_protocol::error_codes::{FETCH_SESSION_ID_NOT_FOUND, INVALID_FETCH_SESSION_EPOCH};
 
 /// A partition in a session, keyed by (topic as requested, topic id, partition).
 pub type SessionKey = (SharedStr, Uuid, i32);

@@ -10,7 +10,7 @@ use vltava_protocol::{ResponseBody, SharedStr};
 
 use crate::metadata_cache::MetadataCache;
 
-const COORDINATOR_NOT_AVAILABLE: i16 = 15;
+use vltava_protocol::error_codes::COORDINATOR_NOT_AVAILABLE;
 
 /// Where broker `node_id` is reached on `listener`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

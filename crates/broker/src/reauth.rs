@@ -19,9 +19,9 @@ use vltava_protocol::messages::sasl_handshake_response::SaslHandshakeResponse;
 use vltava_protocol::messages::{SaslAuthenticateRequest, SaslHandshakeRequest};
 use vltava_security::{KafkaPrincipal, SaslMechanisms, SaslServer, SaslStep};
 
-const UNSUPPORTED_SASL_MECHANISM: i16 = 33;
-const ILLEGAL_SASL_STATE: i16 = 34;
-const SASL_AUTHENTICATION_FAILED: i16 = 58;
+use vltava_protocol::error_codes::ILLEGAL_SASL_STATE;
+use vltava_protocol::error_codes::SASL_AUTHENTICATION_FAILED;
+use vltava_protocol::error_codes::UNSUPPORTED_SASL_MECHANISM;
 
 /// When the connection's authenticated session ends, shared by the executor (which
 /// extends it) and the reader (which enforces it). `u64::MAX`: never.

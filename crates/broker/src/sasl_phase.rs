@@ -38,8 +38,8 @@ pub struct Authenticated {
 /// The largest frame read before authentication completes.
 pub const MAX_AUTH_FRAME: usize = MAX_TOKEN_BYTES;
 
-const UNSUPPORTED_SASL_MECHANISM: i16 = 33;
-const ILLEGAL_SASL_STATE: i16 = 34;
+use vltava_protocol::error_codes::ILLEGAL_SASL_STATE;
+use vltava_protocol::error_codes::UNSUPPORTED_SASL_MECHANISM;
 
 /// Bytes read from the socket per read call while authenticating.
 const READ_CHUNK: usize = 8 * 1024;

@@ -18,7 +18,7 @@ pub use codec::{
     Decode, DecodeError, Encode, EncodeError, Message, RawTaggedField, SharedStr, Uuid,
 };
 pub use generated::api::{ApiKey, Listeners, Request, RequestBody, Response, ResponseBody};
-pub use generated::{coordinator, messages, metadata};
+pub use generated::{coordinator, error_codes, messages, metadata};
 
 /// Every generated schema with a round-trip check, for property tests.
 #[cfg(feature = "testing")]

@@ -82,29 +82,5 @@ impl RaftError {
 
 /// Kafka error codes the controller returns.
 pub mod codes {
-    pub const NONE: i16 = 0;
-    pub const UNKNOWN_SERVER_ERROR: i16 = -1;
-    pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
-    pub const NOT_LEADER_OR_FOLLOWER: i16 = 6;
-    pub const REQUEST_TIMED_OUT: i16 = 7;
-    pub const INVALID_TOPIC_EXCEPTION: i16 = 17;
-    pub const TOPIC_ALREADY_EXISTS: i16 = 36;
-    pub const INVALID_PARTITIONS: i16 = 37;
-    pub const INVALID_REPLICATION_FACTOR: i16 = 38;
-    pub const INVALID_REPLICA_ASSIGNMENT: i16 = 39;
-    pub const INVALID_CONFIG: i16 = 40;
-    pub const NOT_CONTROLLER: i16 = 41;
-    pub const INVALID_REQUEST: i16 = 42;
-    pub const UNSUPPORTED_SASL_MECHANISM: i16 = 33;
-    pub const RESOURCE_NOT_FOUND: i16 = 91;
-    pub const DUPLICATE_RESOURCE: i16 = 92;
-    pub const UNACCEPTABLE_CREDENTIAL: i16 = 93;
-    pub const POLICY_VIOLATION: i16 = 44;
-    pub const STALE_BROKER_EPOCH: i16 = 77;
-    pub const PREFERRED_LEADER_NOT_AVAILABLE: i16 = 80;
-    pub const ELIGIBLE_LEADERS_NOT_AVAILABLE: i16 = 83;
-    pub const ELECTION_NOT_NEEDED: i16 = 84;
-    pub const BROKER_ID_NOT_REGISTERED: i16 = 102;
-    pub const INCONSISTENT_CLUSTER_ID: i16 = 104;
-    pub const UNKNOWN_TOPIC_ID: i16 = 100;
+    pub use vltava_protocol::error_codes::*;
 }

@@ -18,11 +18,14 @@
 //! 5. `codegen` ([`regen`]): when `../shared/kafka-spec` exists beside the repository,
 //!    regenerating the protocol code reproduces `crates/protocol/src/generated/` byte for
 //!    byte; otherwise the check prints a note and is skipped.
+//! 6. `error-codes` ([`error_codes`]): Kafka's error codes are defined only in the
+//!    generated `vltava_protocol::error_codes` table; every other crate uses it.
 //!
 //! Generated files are exempt from checks 1, 2 and 4.
 
 mod doc_paths;
 mod doc_spans;
+mod error_codes;
 mod headers;
 mod lex;
 mod markers;
@@ -70,6 +73,17 @@ pub fn check_repository(root: &Path) -> anyhow::Result<Report> {
     let tree = tree::load(root)?;
     let mut report = Report::default();
     report.violations.extend(check_rust_files(&tree.rust));
+    if let Some((_, table)) = tree.rust.iter().find(|(p, _)| p == error_codes::TABLE) {
+        let names = error_codes::names(table);
+        report
+            .violations
+            .extend(error_codes::check(&tree.rust, &names));
+    } else {
+        report.notes.push(format!(
+            "error-codes check skipped: {} not found",
+            error_codes::TABLE
+        ));
+    }
     let doc_path = root.join(ARCHITECTURE);
     let doc = std::fs::read_to_string(&doc_path)
         .with_context(|| format!("reading {}", doc_path.display()))?;

@@ -16,7 +16,7 @@ use super::{
 };
 
 /// Kafka's code for partitions left alone because others in the request failed.
-const OPERATION_NOT_ATTEMPTED: i16 = 55;
+use vltava_protocol::error_codes::OPERATION_NOT_ATTEMPTED;
 /// Kafka's "not requested" value of authorized-operations fields.
 const AUTHORIZED_OPS_OMITTED: i32 = i32::MIN;
 

@@ -61,13 +61,10 @@ use crate::metadata_cache::MetadataCache;
 use crate::session::Session;
 use groups::whole;
 
-/// Kafka's code for a cluster operation the principal may not perform.
-pub const CLUSTER_AUTHORIZATION_FAILED: i16 = 31;
-/// Kafka's code for a topic the principal may not use.
-pub const TOPIC_AUTHORIZATION_FAILED: i16 = 29;
-/// Kafka's code for a group the principal may not use.
-pub const GROUP_AUTHORIZATION_FAILED: i16 = 30;
 pub use crate::error_codes::TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+pub use vltava_protocol::error_codes::{
+    CLUSTER_AUTHORIZATION_FAILED, GROUP_AUTHORIZATION_FAILED, TOPIC_AUTHORIZATION_FAILED,
+};
 
 /// What completes the answer of a narrowed request.
 pub type Post = Box<dyn FnOnce(ResponseBody) -> ResponseBody + Send>;

@@ -14,7 +14,7 @@ use crate::error_codes::UNKNOWN_TOPIC_OR_PARTITION;
 use crate::metadata_cache::MetadataCache;
 
 /// Kafka's code for the partitions of a request refused for its other partitions.
-const OPERATION_NOT_ATTEMPTED: i16 = 55;
+use vltava_protocol::error_codes::OPERATION_NOT_ATTEMPTED;
 
 /// The answer when `req` names a partition `cache` does not have; `None` when the
 /// coordinator should handle it.

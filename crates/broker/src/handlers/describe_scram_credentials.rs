@@ -10,8 +10,8 @@ use vltava_protocol::messages::describe_user_scram_credentials_response::{
 use vltava_protocol::{ResponseBody, SharedStr};
 use vltava_raft::MetadataImage;
 
-const RESOURCE_NOT_FOUND: i16 = 91;
-const DUPLICATE_RESOURCE: i16 = 92;
+use vltava_protocol::error_codes::DUPLICATE_RESOURCE;
+use vltava_protocol::error_codes::RESOURCE_NOT_FOUND;
 
 /// Kafka's message for a named user without credentials (the name follows).
 const NOT_FOUND: &str = "Attempt to describe a user credential that does not exist: ";

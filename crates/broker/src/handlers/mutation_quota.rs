@@ -13,8 +13,7 @@ use vltava_protocol::{ApiKey, RequestBody, ResponseBody, Uuid};
 use crate::broker::Broker;
 use crate::session::Session;
 
-/// Kafka's code for a request refused by the controller mutation quota.
-pub const THROTTLING_QUOTA_EXCEEDED: i16 = 89;
+pub use vltava_protocol::error_codes::THROTTLING_QUOTA_EXCEEDED;
 const MESSAGE: &str = "The throttling quota has been exceeded.";
 
 /// Whether `key` at `version` counts against the mutation quota, and whether it may be

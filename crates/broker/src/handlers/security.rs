@@ -8,10 +8,7 @@ use vltava_protocol::messages::describe_acls_response::DescribeAclsResponse;
 use vltava_protocol::messages::sasl_handshake_response::SaslHandshakeResponse;
 use vltava_protocol::{RequestBody, ResponseBody};
 
-/// Kafka's code for a SASL mechanism the broker does not enable.
-pub const UNSUPPORTED_SASL_MECHANISM: i16 = 33;
-/// Kafka's code for ACL requests without an authorizer.
-pub const SECURITY_DISABLED: i16 = 54;
+pub use vltava_protocol::error_codes::{SECURITY_DISABLED, UNSUPPORTED_SASL_MECHANISM};
 
 const NO_AUTHORIZER: &str = "no authorizer is configured on this broker";
 

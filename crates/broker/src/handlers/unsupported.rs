@@ -30,15 +30,15 @@ use crate::error_codes::*;
 use crate::metadata_cache::MetadataCache;
 use crate::session::Session;
 
-const ILLEGAL_SASL_STATE: i16 = 34;
-/// Kafka's answer to a token request on a connection not authenticated with SASL, checked
-/// before whether tokens are enabled.
-const DELEGATION_TOKEN_REQUEST_NOT_ALLOWED: i16 = 64;
+use vltava_protocol::error_codes::BROKER_ID_NOT_REGISTERED;
 /// Kafka's answer to a token request on a SASL-authenticated connection when tokens are
 /// not enabled (no `delegation.token.secret.key`), as here.
-const DELEGATION_TOKEN_AUTH_DISABLED: i16 = 61;
-const INVALID_UPDATE_VERSION: i16 = 95;
-const BROKER_ID_NOT_REGISTERED: i16 = 102;
+use vltava_protocol::error_codes::DELEGATION_TOKEN_AUTH_DISABLED;
+/// Kafka's answer to a token request on a connection not authenticated with SASL, checked
+/// before whether tokens are enabled.
+use vltava_protocol::error_codes::DELEGATION_TOKEN_REQUEST_NOT_ALLOWED;
+use vltava_protocol::error_codes::ILLEGAL_SASL_STATE;
+use vltava_protocol::error_codes::INVALID_UPDATE_VERSION;
 
 /// The error an API's items get, and the message where the response has one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

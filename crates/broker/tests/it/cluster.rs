@@ -25,9 +25,9 @@ use vltava_testkit::cluster::TestCluster;
 
 use crate::support::Client;
 
-const NOT_LEADER_OR_FOLLOWER: i16 = 6;
-const LEADER_NOT_AVAILABLE: i16 = 5;
-const INVALID_REPLICATION_FACTOR: i16 = 38;
+use vltava_protocol::error_codes::INVALID_REPLICATION_FACTOR;
+use vltava_protocol::error_codes::LEADER_NOT_AVAILABLE;
+use vltava_protocol::error_codes::NOT_LEADER_OR_FOLLOWER;
 /// Session timeout of the test cluster (3 s) plus election and propagation slack.
 const FENCE_LIMIT: Duration = Duration::from_secs(30);
 
@@ -56,8 +56,8 @@ pub(crate) async fn metadata(addr: &str, topics: &[&str]) -> MetadataResponse {
 /// client retries it (the active controller moved while the request was forwarded; a
 /// TOPIC_ALREADY_EXISTS after such a retry means the first attempt took effect).
 pub(crate) async fn create(addr: &str, name: &str, partitions: i32, rf: i16) -> i16 {
-    const NOT_CONTROLLER: i16 = 41;
-    const TOPIC_ALREADY_EXISTS: i16 = 36;
+    use vltava_protocol::error_codes::NOT_CONTROLLER;
+    use vltava_protocol::error_codes::TOPIC_ALREADY_EXISTS;
     let mut retried = false;
     for _ in 0..20 {
         let code = Client::connect_addr(addr)

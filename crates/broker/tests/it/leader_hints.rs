@@ -20,7 +20,7 @@ use vltava_testkit::cluster::TestCluster;
 
 use crate::support::Client;
 
-const NOT_LEADER_OR_FOLLOWER: i16 = 6;
+use vltava_protocol::error_codes::NOT_LEADER_OR_FOLLOWER;
 const LIMIT: Duration = Duration::from_secs(30);
 
 /// (leader, leader epoch, topic id) of `topic`-0 as node `addr` reports it.

@@ -15,8 +15,8 @@ use vltava_protocol::{RequestBody, ResponseBody};
 use crate::support::{Client, start_node_in};
 
 const GROUP: &str = "restart-ids";
-const COORDINATOR_LOAD_IN_PROGRESS: i16 = 14;
-const MEMBER_ID_REQUIRED: i16 = 79;
+use vltava_protocol::error_codes::COORDINATOR_LOAD_IN_PROGRESS;
+use vltava_protocol::error_codes::MEMBER_ID_REQUIRED;
 const PROPS: &str = "group.initial.rebalance.delay.ms=0\n";
 
 async fn find_coordinator(c: &mut Client) {

@@ -17,8 +17,8 @@ use vltava_testkit::broker_process::BrokerProcess;
 
 use crate::support::Client;
 
-const KAFKA_STORAGE_ERROR: i16 = 56;
-const NOT_LEADER_OR_FOLLOWER: i16 = 6;
+use vltava_protocol::error_codes::KAFKA_STORAGE_ERROR;
+use vltava_protocol::error_codes::NOT_LEADER_OR_FOLLOWER;
 
 fn record() -> Bytes {
     let now = std::time::SystemTime::now()

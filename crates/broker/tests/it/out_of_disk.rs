@@ -26,7 +26,7 @@ use vltava_testkit::broker_process::BrokerProcess;
 
 use crate::support::Client;
 
-const KAFKA_STORAGE_ERROR: i16 = 56;
+use vltava_protocol::error_codes::KAFKA_STORAGE_ERROR;
 /// A value of about 1 KiB: the tmpfs fills after a few thousand.
 const VALUE_LEN: usize = 1000;
 

@@ -22,7 +22,7 @@ use vltava_testkit::cluster::TestCluster;
 
 use crate::support::Client;
 
-const NOT_ENOUGH_REPLICAS: i16 = 19;
+use vltava_protocol::error_codes::NOT_ENOUGH_REPLICAS;
 /// Upper bound of each wait for the cluster to reach a state (fencing takes the 3 s session).
 const LIMIT: Duration = Duration::from_secs(30);
 

@@ -24,10 +24,10 @@ use vltava_security::scram::{ScramClient, ScramMechanism};
 
 use crate::support::{Client, start_node_in};
 
-const UNSUPPORTED_SASL_MECHANISM: i16 = 33;
-const RESOURCE_NOT_FOUND: i16 = 91;
-const DUPLICATE_RESOURCE: i16 = 92;
-const UNACCEPTABLE_CREDENTIAL: i16 = 93;
+use vltava_protocol::error_codes::DUPLICATE_RESOURCE;
+use vltava_protocol::error_codes::RESOURCE_NOT_FOUND;
+use vltava_protocol::error_codes::UNACCEPTABLE_CREDENTIAL;
+use vltava_protocol::error_codes::UNSUPPORTED_SASL_MECHANISM;
 
 fn upsert(user: &str, mechanism: i8, iterations: i32, password: &str) -> ScramCredentialUpsertion {
     let salt = format!("salt of {user}").into_bytes();

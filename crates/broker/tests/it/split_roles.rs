@@ -19,7 +19,7 @@ use crate::cluster::describe_quorum;
 use crate::replication::{consume, expected, leader_and_isr, metadata, produce, wait_for};
 use crate::support::Client;
 
-const INVALID_REPLICATION_FACTOR: i16 = 38;
+use vltava_protocol::error_codes::INVALID_REPLICATION_FACTOR;
 const LIMIT: Duration = Duration::from_secs(30);
 
 async fn create(addr: &str, name: &str, rf: i16) -> i16 {

@@ -26,16 +26,16 @@ use vltava_protocol::messages::{
 use vltava_protocol::{RequestBody, ResponseBody};
 use vltava_records::{BatchBuilder, BatchBuilderConfig, BatchIter};
 
-const INVALID_REQUEST: i16 = 42;
-const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
-const INVALID_PRODUCER_EPOCH: i16 = 47;
-const INVALID_TXN_STATE: i16 = 48;
-const INVALID_PRODUCER_ID_MAPPING: i16 = 49;
-const NOT_COORDINATOR: i16 = 16;
-const CONCURRENT_TRANSACTIONS: i16 = 51;
-const UNSTABLE_OFFSET_COMMIT: i16 = 88;
-const NOT_ENOUGH_REPLICAS: i16 = 19;
-const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
+use vltava_protocol::error_codes::CONCURRENT_TRANSACTIONS;
+use vltava_protocol::error_codes::INVALID_PRODUCER_EPOCH;
+use vltava_protocol::error_codes::INVALID_PRODUCER_ID_MAPPING;
+use vltava_protocol::error_codes::INVALID_REQUEST;
+use vltava_protocol::error_codes::INVALID_TXN_STATE;
+use vltava_protocol::error_codes::NOT_COORDINATOR;
+use vltava_protocol::error_codes::NOT_ENOUGH_REPLICAS;
+use vltava_protocol::error_codes::OUT_OF_ORDER_SEQUENCE_NUMBER;
+use vltava_protocol::error_codes::UNKNOWN_TOPIC_OR_PARTITION;
+use vltava_protocol::error_codes::UNSTABLE_OFFSET_COMMIT;
 
 fn now() -> i64 {
     std::time::SystemTime::now()

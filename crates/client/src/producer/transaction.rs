@@ -27,7 +27,7 @@ use crate::error::{ClientError, Result};
 use crate::kafka_error::code;
 
 /// Kafka's CONCURRENT_TRANSACTIONS: the previous EndTxn is still completing.
-const CONCURRENT_TRANSACTIONS: i16 = 51;
+use vltava_protocol::error_codes::CONCURRENT_TRANSACTIONS;
 
 /// Where a transactional producer is between calls.
 #[derive(Debug, Default)]

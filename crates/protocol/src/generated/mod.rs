@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod coordinator;
+pub mod error_codes;
 pub mod messages;
 pub mod metadata;
 #[cfg(feature = "testing")]

@@ -25,14 +25,9 @@ use crate::error::codes;
 use crate::image::{MetadataImage, PartitionImage, TopicImage};
 use crate::records::MetadataRecord;
 
-/// Kafka's NOT_LEADER_OR_FOLLOWER.
-pub const NOT_LEADER_OR_FOLLOWER: i16 = 6;
-/// Kafka's FENCED_LEADER_EPOCH.
-pub const FENCED_LEADER_EPOCH: i16 = 74;
-/// Kafka's INVALID_UPDATE_VERSION.
-pub const INVALID_UPDATE_VERSION: i16 = 95;
-/// Kafka's INELIGIBLE_REPLICA.
-pub const INELIGIBLE_REPLICA: i16 = 107;
+pub use vltava_protocol::error_codes::{
+    FENCED_LEADER_EPOCH, INELIGIBLE_REPLICA, INVALID_UPDATE_VERSION, NOT_LEADER_OR_FOLLOWER,
+};
 
 /// `leader` of a PartitionChangeRecord that leaves the leader as it is.
 const LEADER_UNCHANGED: i32 = -2;

@@ -40,8 +40,7 @@ use crate::error::codes;
 use crate::image::{MetadataImage, PartitionImage};
 use crate::records::MetadataRecord;
 
-/// Kafka's NO_REASSIGNMENT_IN_PROGRESS.
-pub const NO_REASSIGNMENT_IN_PROGRESS: i16 = 85;
+pub use vltava_protocol::error_codes::NO_REASSIGNMENT_IN_PROGRESS;
 
 /// `leader` of a PartitionChangeRecord that leaves the leader as it is.
 const LEADER_UNCHANGED: i32 = -2;

@@ -21,16 +21,16 @@ use vltava_raft::{
     ConfigResource, ConfigResourceKind, MetadataImage, MetadataRecord, TopicDefaults,
 };
 
-const NONE: i16 = 0;
-const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
-const INVALID_TOPIC_EXCEPTION: i16 = 17;
-const TOPIC_ALREADY_EXISTS: i16 = 36;
-const INVALID_PARTITIONS: i16 = 37;
-const INVALID_REPLICATION_FACTOR: i16 = 38;
-const INVALID_REPLICA_ASSIGNMENT: i16 = 39;
-const INVALID_CONFIG: i16 = 40;
-const INVALID_REQUEST: i16 = 42;
-const UNKNOWN_TOPIC_ID: i16 = 100;
+use vltava_protocol::error_codes::INVALID_CONFIG;
+use vltava_protocol::error_codes::INVALID_PARTITIONS;
+use vltava_protocol::error_codes::INVALID_REPLICA_ASSIGNMENT;
+use vltava_protocol::error_codes::INVALID_REPLICATION_FACTOR;
+use vltava_protocol::error_codes::INVALID_REQUEST;
+use vltava_protocol::error_codes::INVALID_TOPIC_EXCEPTION;
+use vltava_protocol::error_codes::NONE;
+use vltava_protocol::error_codes::TOPIC_ALREADY_EXISTS;
+use vltava_protocol::error_codes::UNKNOWN_TOPIC_ID;
+use vltava_protocol::error_codes::UNKNOWN_TOPIC_OR_PARTITION;
 
 struct World {
     image: MetadataImage,
