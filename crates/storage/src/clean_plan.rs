@@ -10,7 +10,7 @@
 //! below the cleaner checkpoint (`cleaner-offset-checkpoint`) are clean, those from
 //! the one holding it on are dirty.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -34,7 +34,8 @@ pub struct DirtyStats {
     /// A dirty record is older than `max.compaction.lag.ms`.
     pub max_lag_exceeded: bool,
     /// A tombstone kept by the last cleaning is now older than
-    /// `delete.retention.ms`: cleaning again removes it.
+    /// `delete.retention.ms`, or a transaction marker it stamped is past its delete
+    /// horizon: cleaning again removes it.
     pub tombstones_due: bool,
 }
 
@@ -63,7 +64,10 @@ pub(crate) struct PlannedSegment {
     pub base: i64,
     pub next_offset: i64,
     pub size: u64,
+    /// Aborted transactions overlapping the segment (read_committed's view).
     pub aborted: Vec<AbortedTxn>,
+    /// The segment's own `.txnindex` entries (those whose marker it holds).
+    pub own_aborted: Vec<AbortedTxn>,
 }
 
 /// The work of one cleaning, independent of the log: run it with
@@ -76,6 +80,8 @@ pub struct CleanPlan {
     pub(crate) segments: Vec<PlannedSegment>,
     pub(crate) first_dirty: i64,
     pub(crate) producer_last: HashMap<i64, i64>,
+    /// (producer id, last offset) of every producer's cached batches.
+    pub(crate) producer_batches: HashSet<(i64, i64)>,
     pub(crate) truncations: u64,
     pub(crate) now_ms: i64,
 }
@@ -188,12 +194,18 @@ impl Log {
                 next_offset: seg.next_offset(),
                 size: seg.size(),
                 aborted: self.aborted_transactions(base, seg.next_offset())?,
+                own_aborted: seg.aborted_txns().to_vec(),
             });
         }
         let producer_last = self
             .producers
             .producers()
             .filter_map(|(id, e)| e.batches.back().map(|b| (id, b.last_offset)))
+            .collect();
+        let producer_batches = self
+            .producers
+            .producers()
+            .flat_map(|(id, e)| e.batches.iter().map(move |b| (id, b.last_offset)))
             .collect();
         Ok(Some(CleanPlan {
             storage: self.storage.clone(),
@@ -202,6 +214,7 @@ impl Log {
             segments,
             first_dirty: stats.first_dirty,
             producer_last,
+            producer_batches,
             truncations: self.truncations,
             now_ms,
         }))

@@ -39,7 +39,8 @@ use crate::error::{Result, StorageError};
 use crate::io::Storage;
 use crate::log::Log;
 use crate::segment::{
-    INDEX_SUFFIX, LOG_SUFFIX, SWAP_SUFFIX, TIME_INDEX_SUFFIX, file_name, parse_file_name,
+    CLEANED_SUFFIX, INDEX_SUFFIX, LOG_SUFFIX, SWAP_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX,
+    file_name, parse_file_name,
 };
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StorageError + '_ {
@@ -79,6 +80,20 @@ pub(crate) fn complete_interrupted_swaps(
                     // Indexes are rebuilt from the swapped-in log.
                     storage.remove(&swap).map_err(io(&swap))?;
                 }
+            }
+        }
+        // A copy's own `.txnindex` (entries of dropped transactions gone) is
+        // complete once the `.log.swap` exists: install it, whether it was renamed
+        // to `.swap` yet or not. Without one, the segment keeps its `.txnindex`.
+        let target = dir.join(file_name(base, TXN_INDEX_SUFFIX));
+        for suffix in [SWAP_SUFFIX, CLEANED_SUFFIX] {
+            let from = with_suffix(&target, suffix);
+            if storage.exists(&from) {
+                if storage.exists(&target) {
+                    storage.remove(&target).map_err(io(&target))?;
+                }
+                storage.rename(&from, &target).map_err(io(&from))?;
+                break;
             }
         }
         storage.sync_dir(dir).map_err(io(dir))?;
