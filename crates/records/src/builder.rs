@@ -362,7 +362,10 @@ mod tests {
             ..BatchBuilderConfig::default()
         });
         b.set_delete_horizon(5_000).expect("horizon");
-        assert!(b.append(1_000, Some(b"k"), Some(b"v"), &[]).expect("append"));
+        assert!(
+            b.append(1_000, Some(b"k"), Some(b"v"), &[])
+                .expect("append")
+        );
         assert!(b.set_delete_horizon(6_000).is_err());
         let bytes = b.build().expect("build");
         let view = BatchView::new(&bytes).expect("view");

@@ -10,7 +10,7 @@
 //! below the cleaner checkpoint (`cleaner-offset-checkpoint`) are clean, those from
 //! the one holding it on are dirty.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -80,8 +80,6 @@ pub struct CleanPlan {
     pub(crate) segments: Vec<PlannedSegment>,
     pub(crate) first_dirty: i64,
     pub(crate) producer_last: HashMap<i64, i64>,
-    /// (producer id, last offset) of every producer's cached batches.
-    pub(crate) producer_batches: HashSet<(i64, i64)>,
     pub(crate) truncations: u64,
     pub(crate) now_ms: i64,
 }
@@ -202,11 +200,6 @@ impl Log {
             .producers()
             .filter_map(|(id, e)| e.batches.back().map(|b| (id, b.last_offset)))
             .collect();
-        let producer_batches = self
-            .producers
-            .producers()
-            .flat_map(|(id, e)| e.batches.iter().map(move |b| (id, b.last_offset)))
-            .collect();
         Ok(Some(CleanPlan {
             storage: self.storage.clone(),
             dir: self.dir.clone(),
@@ -214,7 +207,6 @@ impl Log {
             segments,
             first_dirty: stats.first_dirty,
             producer_last,
-            producer_batches,
             truncations: self.truncations,
             now_ms,
         }))

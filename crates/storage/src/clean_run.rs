@@ -341,7 +341,8 @@ impl CleanPlan {
         let drops = self.scan_txn_drops(map_end, throttle)?;
         let mut txns = TxnCleaning::new(drops, self.now_ms, self.config.delete_retention_ms);
         for seg in self.segments.iter().filter(|s| s.base < map_end) {
-            let Some(cleaned) = self.clean_segment(seg, &rule, &mut txns, throttle, &mut outcome)?
+            let Some(cleaned) =
+                self.clean_segment(seg, &rule, &mut txns, throttle, &mut outcome)?
             else {
                 continue;
             };

@@ -80,7 +80,9 @@ impl Log {
         // replaying from it would never meet its marker. Gone before the copy can
         // be installed (the directory fsync below makes the removals durable).
         for t in &cleaned.dropped_txns {
-            ProducerStateManager::delete_snapshots(st, &self.dir, |o| o > t.after && o <= t.marker)?;
+            ProducerStateManager::delete_snapshots(st, &self.dir, |o| {
+                o > t.after && o <= t.marker
+            })?;
         }
         // The `.log` first: its `.swap` is what marks the copy complete.
         for f in &finals {

@@ -11,10 +11,11 @@
 //! and the transaction's `.txnindex` entry; never one without the others, so that
 //! replaying the remaining headers leaves no transaction open.
 //!
-//! The headers that producer state replays to its final value stay: the whole
-//! transaction is kept when one of its data batches is among its producer's cached
-//! batches (the last five), or when its marker is the producer's last marker in the
-//! cleanable part (the coordinator epoch, the producer's last batch).
+//! The headers that producer state replays to its final value (what a producer
+//! snapshot holds) stay: the whole transaction is kept when one of its data
+//! batches is its producer's last (Kafka's rule), or when its marker is the
+//! producer's last marker in the cleanable part (its coordinator epoch, and its
+//! last batch when no data follows).
 //!
 //! Decisions to drop come from a header-only pass before the copies are written
 //! ([`CleanPlan::scan_txn_drops`]); stamping happens in the copying pass itself
@@ -98,10 +99,10 @@ impl CleanPlan {
                     ..Pending::default()
                 });
                 let after = prev_marker.insert(pid, h.base_offset).unwrap_or(i64::MIN);
-                let cached = |o: &i64| self.producer_batches.contains(&(pid, *o));
+                let last = |o: &i64| self.producer_last.get(&pid) == Some(o);
                 if marker_due(&h, self.now_ms)
                     && p.all_empty
-                    && !p.data_last_offsets.iter().any(cached)
+                    && !p.data_last_offsets.iter().any(last)
                 {
                     let txn = DroppedTxn {
                         producer_id: pid,
