@@ -193,7 +193,7 @@ pub fn headers(log: &Log) -> Vec<BatchHeader> {
         .collect()
 }
 
-fn header_at(log: &Log, base: i64) -> Option<BatchHeader> {
+pub fn header_at(log: &Log, base: i64) -> Option<BatchHeader> {
     headers(log).into_iter().find(|h| h.base_offset == base)
 }
 
@@ -311,12 +311,20 @@ pub fn reopen(img: &Image, c: &ManualClock, rp: i64, without_snapshots: bool) ->
     (s, log)
 }
 
+/// Ways to reopen a log: trusting every segment, recovering from each segment's
+/// base (producer state replayed from the snapshot at or below it), and
+/// replaying from the start without any snapshot.
+pub fn reopen_points(log: &Log) -> Vec<(i64, bool)> {
+    let mut out = vec![(log.log_end_offset(), false), (0, true)];
+    out.extend(log.segment_base_offsets().into_iter().map(|b| (b, false)));
+    out
+}
+
 /// Checks that every way of reopening the log's current files gives `expected`
 /// (the high watermark set to the log end).
 fn reopens_the_same(w: &Workload, expected: &State, what: &str) {
     let img = w.s.snapshot();
-    let leo = w.log.log_end_offset();
-    for (rp, bare) in [(leo, false), (0, false), (0, true)] {
+    for (rp, bare) in reopen_points(&w.log) {
         let (_s, mut log) = reopen(&img, &w.c, rp, bare);
         log.set_high_watermark(log.log_end_offset());
         assert_eq!(
