@@ -269,6 +269,8 @@ async fn worker(
                     segments = done.outcome.segments_cleaned,
                     discarded = done.outcome.segments_discarded,
                     records_removed = done.outcome.records_removed,
+                    markers_stamped = done.outcome.markers_stamped,
+                    markers_removed = done.outcome.markers_removed,
                     bytes_before = done.outcome.bytes_before,
                     bytes_after = done.outcome.bytes_after,
                     ms = done.elapsed.as_millis() as u64,

@@ -66,6 +66,8 @@ pub struct BatchBuilder {
     base_timestamp: i64,
     max_timestamp: i64,
     last_offset_delta: i32,
+    /// KIP-534's delete horizon: the base timestamp, flagged in the attributes.
+    delete_horizon: Option<i64>,
 }
 
 impl BatchBuilder {
@@ -80,7 +82,24 @@ impl BatchBuilder {
             base_timestamp: 0,
             max_timestamp: i64::MIN,
             last_offset_delta: -1,
+            delete_horizon: None,
         }
+    }
+
+    /// Stamps the batch with a delete horizon (KIP-534, what Kafka's log cleaner
+    /// writes into a batch it will delete later): the base timestamp becomes
+    /// `horizon_ms` and the attributes get the delete-horizon flag; record
+    /// timestamps stay as appended (their deltas are taken from the horizon).
+    /// Call before the first append.
+    pub fn set_delete_horizon(&mut self, horizon_ms: i64) -> Result<(), RecordsError> {
+        if !self.is_empty() {
+            return Err(RecordsError::InvalidArgument(
+                "the delete horizon is set before the first record",
+            ));
+        }
+        self.delete_horizon = Some(horizon_ms);
+        self.base_timestamp = horizon_ms;
+        Ok(())
     }
 
     pub fn config(&self) -> &BatchBuilderConfig {
@@ -153,10 +172,10 @@ impl BatchBuilder {
         value: Option<&[u8]>,
         headers: &[Header],
     ) -> Result<bool, RecordsError> {
-        let base_timestamp = if self.is_empty() {
-            timestamp
-        } else {
-            self.base_timestamp
+        let base_timestamp = match self.delete_horizon {
+            Some(h) => h,
+            None if self.is_empty() => timestamp,
+            None => self.base_timestamp,
         };
         let timestamp_delta =
             timestamp
@@ -231,7 +250,8 @@ impl BatchBuilder {
                 c.timestamp_type,
                 c.transactional,
                 c.control,
-            ),
+            )
+            .with_delete_horizon(self.delete_horizon.is_some()),
             last_offset_delta: self.last_offset_delta,
             base_timestamp: self.base_timestamp,
             max_timestamp: self.max_timestamp,
@@ -332,6 +352,30 @@ mod tests {
         let recs = view.records(&DecodeLimits::default()).expect("records");
         assert_eq!(recs[1].timestamp(h), 990);
         assert_eq!(recs[1].offset(h), 101);
+    }
+
+    #[test]
+    fn a_delete_horizon_is_the_base_timestamp_and_records_keep_theirs() {
+        let mut b = BatchBuilder::new(BatchBuilderConfig {
+            control: true,
+            transactional: true,
+            ..BatchBuilderConfig::default()
+        });
+        b.set_delete_horizon(5_000).expect("horizon");
+        assert!(
+            b.append(1_000, Some(b"k"), Some(b"v"), &[])
+                .expect("append")
+        );
+        assert!(b.set_delete_horizon(6_000).is_err());
+        let bytes = b.build().expect("build");
+        let view = BatchView::new(&bytes).expect("view");
+        view.validate_crc().expect("crc");
+        let h = view.header();
+        assert!(h.attributes.has_delete_horizon());
+        assert!(h.attributes.is_control() && h.attributes.is_transactional());
+        assert_eq!((h.base_timestamp, h.max_timestamp), (5_000, 1_000));
+        let recs = view.records(&DecodeLimits::default()).expect("records");
+        assert_eq!(recs[0].timestamp(h), 1_000);
     }
 
     #[test]

@@ -35,6 +35,12 @@ pub(crate) struct CleanTally {
     pub removed: u64,
     /// The oldest timestamp of a tombstone kept below the mapped end.
     pub oldest_kept_tombstone: Option<i64>,
+    /// Something besides records changed (a marker stamped, headers dropped).
+    pub changed: bool,
+    pub markers_stamped: u64,
+    pub markers_removed: u64,
+    /// The earliest future delete horizon of a marker kept.
+    pub marker_horizon: Option<i64>,
 }
 
 /// Whether `h` is a data batch of one of the `aborted` transactions: a
@@ -64,7 +70,8 @@ pub(crate) fn empty_batch_like(h: &BatchHeader) -> Bytes {
     Bytes::from(v)
 }
 
-/// The bytes to keep of one batch, counting the records dropped in `removed`.
+/// The bytes to keep of one data batch, counting the records dropped in
+/// `removed` (control batches: see `clean_txn`).
 pub(crate) fn clean_batch(
     bytes: &[u8],
     h: &BatchHeader,

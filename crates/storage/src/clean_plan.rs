@@ -34,7 +34,8 @@ pub struct DirtyStats {
     /// A dirty record is older than `max.compaction.lag.ms`.
     pub max_lag_exceeded: bool,
     /// A tombstone kept by the last cleaning is now older than
-    /// `delete.retention.ms`: cleaning again removes it.
+    /// `delete.retention.ms`, or a transaction marker it stamped is past its delete
+    /// horizon: cleaning again removes it.
     pub tombstones_due: bool,
 }
 
@@ -63,7 +64,10 @@ pub(crate) struct PlannedSegment {
     pub base: i64,
     pub next_offset: i64,
     pub size: u64,
+    /// Aborted transactions overlapping the segment (read_committed's view).
     pub aborted: Vec<AbortedTxn>,
+    /// The segment's own `.txnindex` entries (those whose marker it holds).
+    pub own_aborted: Vec<AbortedTxn>,
 }
 
 /// The work of one cleaning, independent of the log: run it with
@@ -188,6 +192,7 @@ impl Log {
                 next_offset: seg.next_offset(),
                 size: seg.size(),
                 aborted: self.aborted_transactions(base, seg.next_offset())?,
+                own_aborted: seg.aborted_txns().to_vec(),
             });
         }
         let producer_last = self

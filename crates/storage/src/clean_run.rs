@@ -13,9 +13,10 @@ use bytes::Bytes;
 use vltava_records::batch_header::{BATCH_HEADER_LEN, parse_header};
 use vltava_records::{BatchHeader, BatchView, DecodeLimits};
 
-use crate::clean_batch::{CleanTally, RetainRule, clean_batch, in_aborted_txn};
+use crate::clean_batch::{CleanTally, RetainRule, in_aborted_txn};
 use crate::clean_plan::{CleanPlan, PlannedSegment};
 use crate::clean_throttle::SharedThrottle;
+use crate::clean_txn::{DroppedTxn, TxnCleaning};
 use crate::error::{Result, StorageError};
 use crate::io::{StorageFile, read_full_at};
 use crate::offset_map::OffsetMap;
@@ -62,6 +63,14 @@ pub struct CompactionOutcome {
     pub keys_mapped: usize,
     /// The oldest timestamp of a tombstone kept in the cleaned part.
     pub oldest_kept_tombstone: Option<i64>,
+    /// Transaction markers stamped with a delete horizon (their transaction's
+    /// records all gone).
+    pub markers_stamped: u64,
+    /// Transaction markers dropped (past their delete horizon), with the emptied
+    /// data headers of their transactions.
+    pub markers_removed: u64,
+    /// The earliest delete horizon of a stamped marker kept, still in the future.
+    pub earliest_marker_horizon: Option<i64>,
     pub(crate) truncations: u64,
 }
 
@@ -73,6 +82,10 @@ pub struct CleanedSegment {
     pub(crate) planned_next: i64,
     pub(crate) truncations: u64,
     pub(crate) segment: LogSegment,
+    /// The copy has its own `.txnindex` (entries of dropped transactions gone).
+    pub(crate) replaces_txn_index: bool,
+    /// Transactions whose markers the copy drops.
+    pub(crate) dropped_txns: Vec<DroppedTxn>,
 }
 
 impl CleanedSegment {
@@ -87,7 +100,7 @@ impl CleanedSegment {
 }
 
 /// A planned segment's `.log`, opened for one read through it.
-struct SegmentReader {
+pub(crate) struct SegmentReader {
     file: Arc<dyn StorageFile>,
     path: PathBuf,
     /// The size when planned: the end of the read.
@@ -97,7 +110,7 @@ struct SegmentReader {
 impl CleanPlan {
     /// Opens a planned segment's `.log` by its name; `None` when it is gone
     /// (retention or truncation removed it since the plan).
-    fn open_segment(&self, seg: &PlannedSegment) -> Result<Option<SegmentReader>> {
+    pub(crate) fn open_segment(&self, seg: &PlannedSegment) -> Result<Option<SegmentReader>> {
         let path = self.dir.join(file_name(seg.base, LOG_SUFFIX));
         match self.storage.open(&path, false) {
             Ok(file) => Ok(Some(SegmentReader {
@@ -112,8 +125,8 @@ impl CleanPlan {
 }
 
 impl SegmentReader {
-    /// The batch at `pos`: its header and bytes, or `None` at the planned end.
-    fn batch_at(&self, pos: u64) -> Result<Option<(BatchHeader, Bytes)>> {
+    /// The header of the batch at `pos`, or `None` at the planned end.
+    pub(crate) fn header_at(&self, pos: u64) -> Result<Option<BatchHeader>> {
         if pos >= self.size {
             return Ok(None);
         }
@@ -130,6 +143,17 @@ impl SegmentReader {
                 format!("cleaner: batch at {pos} does not fit the segment"),
             ));
         }
+        Ok(Some(h))
+    }
+
+    /// The batch at `pos`: its header and bytes, or `None` at the planned end.
+    fn batch_at(&self, pos: u64) -> Result<Option<(BatchHeader, Bytes)>> {
+        let Some(h) = self.header_at(pos)? else {
+            return Ok(None);
+        };
+        let path = &self.path;
+        let file: &dyn StorageFile = self.file.as_ref();
+        let total = h.total_size() as u64;
         let len = usize::try_from(total)
             .map_err(|_| StorageError::corrupt(path, "cleaner: batch too large"))?;
         let mut buf = vec![0u8; len];
@@ -196,6 +220,7 @@ impl CleanPlan {
         &self,
         seg: &PlannedSegment,
         rule: &RetainRule<'_>,
+        txns: &mut TxnCleaning,
         throttle: &SharedThrottle,
         outcome: &mut CompactionOutcome,
     ) -> Result<Option<CleanedSegment>> {
@@ -213,15 +238,33 @@ impl CleanPlan {
             CLEANED_SUFFIX,
         )?;
         let mut tally = CleanTally::default();
+        let mut dropped_txns = Vec::new();
+        let mut replaces_txn_index = false;
         let mut pos = 0;
         let r = (|| {
             while let Some((h, bytes)) = reader.batch_at(pos)? {
                 pos += bytes.len() as u64;
                 account(throttle, bytes.len() as u64);
-                if let Some(kept) = clean_batch(&bytes, &h, rule, &seg.aborted, &mut tally)? {
+                let kept = txns.clean(&bytes, &h, rule, &seg.aborted, &mut tally)?;
+                if let Some(kept) = kept {
                     let kh = parse_header(&kept)?;
                     cleaned.append(&kept, &[(0, kh)])?;
                     account(throttle, kept.len() as u64);
+                } else if let Some(t) = txns.drops.markers.get(&h.base_offset) {
+                    dropped_txns.push(*t);
+                }
+            }
+            // The entries of dropped aborted transactions leave the `.txnindex`.
+            let gone = |e: &crate::txn_index::AbortedTxn| {
+                dropped_txns
+                    .iter()
+                    .any(|t| t.producer_id == e.producer_id && t.marker == e.last_offset)
+            };
+            if seg.own_aborted.iter().any(gone) {
+                replaces_txn_index = true;
+                cleaned.reset_txn_index()?;
+                for e in seg.own_aborted.iter().filter(|e| !gone(e)) {
+                    cleaned.append_aborted_txn(*e)?;
                 }
             }
             cleaned.on_become_inactive()?;
@@ -235,20 +278,28 @@ impl CleanPlan {
             outcome.oldest_kept_tombstone =
                 Some(outcome.oldest_kept_tombstone.map_or(t, |o| o.min(t)));
         }
+        if let Some(t) = tally.marker_horizon {
+            outcome.earliest_marker_horizon =
+                Some(outcome.earliest_marker_horizon.map_or(t, |o| o.min(t)));
+        }
         let removed = tally.removed;
-        if removed == 0 {
+        if removed == 0 && !tally.changed {
             cleaned.remove_files()?;
             return Ok(None);
         }
         outcome.bytes_before += seg.size;
         outcome.bytes_after += cleaned.size();
         outcome.records_removed += removed;
+        outcome.markers_stamped += tally.markers_stamped;
+        outcome.markers_removed += tally.markers_removed;
         Ok(Some(CleanedSegment {
             base: seg.base,
             planned_size: seg.size,
             planned_next: seg.next_offset,
             truncations: self.truncations,
             segment: cleaned,
+            replaces_txn_index,
+            dropped_txns,
         }))
     }
 
@@ -287,8 +338,12 @@ impl CleanPlan {
             delete_retention_ms: self.config.delete_retention_ms,
             producer_last: &self.producer_last,
         };
+        let drops = self.scan_txn_drops(map_end, throttle)?;
+        let mut txns = TxnCleaning::new(drops, self.now_ms, self.config.delete_retention_ms);
         for seg in self.segments.iter().filter(|s| s.base < map_end) {
-            let Some(cleaned) = self.clean_segment(seg, &rule, throttle, &mut outcome)? else {
+            let Some(cleaned) =
+                self.clean_segment(seg, &rule, &mut txns, throttle, &mut outcome)?
+            else {
                 continue;
             };
             if swap(cleaned)? {

@@ -11,15 +11,21 @@
 //! (`compaction::complete_interrupted_swaps`); `.cleaned` and `.deleted` files are
 //! removed. So a reopened log has either the old or the cleaned segment. Under the
 //! lock a swap costs nine renames, one directory fsync and opening the new segment.
+//!
+//! A copy that drops transaction markers (`clean_txn`) also has its own
+//! `.txnindex` when entries went with them; it is swapped like the other files
+//! (renamed after the `.log`, so a `.log.swap` means it is complete too). Before
+//! that, producer snapshots taken inside a dropped transaction are removed.
 
 use std::path::{Path, PathBuf};
 
 use crate::clean_run::{CleanedSegment, CompactionOutcome};
 use crate::error::{Result, StorageError};
 use crate::log::{Log, PendingDelete};
+use crate::producer_state::ProducerStateManager;
 use crate::segment::{
     CLEANED_SUFFIX, DELETED_SUFFIX, INDEX_SUFFIX, LOG_SUFFIX, LogSegment, SWAP_SUFFIX,
-    TIME_INDEX_SUFFIX, file_name,
+    TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX, file_name,
 };
 
 pub(crate) fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
@@ -62,10 +68,22 @@ impl Log {
         drop(cleaned.segment);
         let st = self.storage.clone();
         let st = st.as_ref();
-        let finals: Vec<PathBuf> = [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX]
+        let mut suffixes = vec![LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX];
+        if cleaned.replaces_txn_index {
+            suffixes.push(TXN_INDEX_SUFFIX);
+        }
+        let finals: Vec<PathBuf> = suffixes
             .iter()
             .map(|s| self.dir.join(file_name(base, s)))
             .collect();
+        // A producer snapshot taken inside a dropped transaction holds it open:
+        // replaying from it would never meet its marker. Gone before the copy can
+        // be installed (the directory fsync below makes the removals durable).
+        for t in &cleaned.dropped_txns {
+            ProducerStateManager::delete_snapshots(st, &self.dir, |o| {
+                o > t.after && o <= t.marker
+            })?;
+        }
         // The `.log` first: its `.swap` is what marks the copy complete.
         for f in &finals {
             let from = with_suffix(f, CLEANED_SUFFIX);
@@ -102,15 +120,19 @@ impl Log {
     }
 
     /// Ends a cleaning: moves the cleaner checkpoint to the mapped end, unless the
-    /// log was truncated meanwhile, and notes when the oldest tombstone it kept is
-    /// due. Returns the checkpoint.
+    /// log was truncated meanwhile, and notes when the oldest tombstone it kept or
+    /// the earliest marker horizon it stamped or kept is due. Returns the checkpoint.
     pub fn finish_cleaning(&mut self, outcome: &CompactionOutcome) -> i64 {
         if outcome.truncations == self.truncations {
             self.cleaner_offset = self.cleaner_offset().max(outcome.map_end);
-            self.tombstones_due_ms = outcome.oldest_kept_tombstone.map(|t| {
+            let tombstone = outcome.oldest_kept_tombstone.map(|t| {
                 t.saturating_add(self.config.delete_retention_ms)
                     .saturating_add(1)
             });
+            self.tombstones_due_ms = match (tombstone, outcome.earliest_marker_horizon) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
         }
         self.cleaner_offset()
     }

@@ -19,13 +19,24 @@
 //! - A record goes when a later record with its key is in the offset map.
 //! - A tombstone (record with a key and no value) in the mapped part goes once it is
 //!   older than `delete.retention.ms` (by its record timestamp).
-//! - Records without a key and control batches (transaction markers) are kept.
+//! - Records without a key are kept.
 //! - Transactional records of aborted transactions (found through the `.txnindex`)
 //!   are removed; those of committed transactions are compacted like any record.
-//!   A transactional batch is never dropped, only emptied (its header stays), so
-//!   replaying the headers gives the same producer state and the same `.txnindex`
-//!   entries as before cleaning. The last batch of each producer is kept (empty if
-//!   every record went), so producer state survives compaction.
+//!   A transactional batch is only emptied (its header stays) while its
+//!   transaction's marker is there, so replaying the headers gives the same
+//!   producer state and the same `.txnindex` entries as before cleaning. The last
+//!   batch of each producer is kept (empty if every record went), so producer state
+//!   survives compaction.
+//! - Transaction markers (`clean_txn`, Kafka's KIP-534): a marker whose
+//!   transaction holds no record any more is stamped with a delete horizon
+//!   (`now + delete.retention.ms`); a cleaning at or after it drops the marker, the
+//!   emptied headers of its transaction and its `.txnindex` entry together (and the
+//!   producer snapshots inside it), unless one of those batches is its producer's
+//!   last data batch or the marker its producer's last marker in the cleanable part.
+//!   So no transactional batch is ever left without its marker: replay after a
+//!   restart finds no open transaction, and the last stable offset does not move.
+//! - Tombstones are judged by their record timestamp, markers by their stamped
+//!   horizon (a marker's removability starts when its data goes, not when written).
 //!
 //! [`Log::compact`] does all three steps at once (holding `&mut Log` throughout), for
 //! callers without a cleaner thread and for tests.
@@ -39,7 +50,8 @@ use crate::error::{Result, StorageError};
 use crate::io::Storage;
 use crate::log::Log;
 use crate::segment::{
-    INDEX_SUFFIX, LOG_SUFFIX, SWAP_SUFFIX, TIME_INDEX_SUFFIX, file_name, parse_file_name,
+    CLEANED_SUFFIX, INDEX_SUFFIX, LOG_SUFFIX, SWAP_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX,
+    file_name, parse_file_name,
 };
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StorageError + '_ {
@@ -79,6 +91,20 @@ pub(crate) fn complete_interrupted_swaps(
                     // Indexes are rebuilt from the swapped-in log.
                     storage.remove(&swap).map_err(io(&swap))?;
                 }
+            }
+        }
+        // A copy's own `.txnindex` (entries of dropped transactions gone) is
+        // complete once the `.log.swap` exists: install it, whether it was renamed
+        // to `.swap` yet or not. Without one, the segment keeps its `.txnindex`.
+        let target = dir.join(file_name(base, TXN_INDEX_SUFFIX));
+        for suffix in [SWAP_SUFFIX, CLEANED_SUFFIX] {
+            let from = with_suffix(&target, suffix);
+            if storage.exists(&from) {
+                if storage.exists(&target) {
+                    storage.remove(&target).map_err(io(&target))?;
+                }
+                storage.rename(&from, &target).map_err(io(&from))?;
+                break;
             }
         }
         storage.sync_dir(dir).map_err(io(dir))?;

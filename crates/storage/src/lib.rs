@@ -17,6 +17,7 @@ pub mod clean_plan;
 pub mod clean_run;
 pub mod clean_swap;
 pub mod clean_throttle;
+pub mod clean_txn;
 pub mod clock;
 pub mod compaction;
 pub mod config;

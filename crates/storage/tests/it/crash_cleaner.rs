@@ -8,7 +8,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;
 
 use crate::common::*;
@@ -152,4 +152,102 @@ fn a_cleaner_killed_at_any_step_of_a_swap_leaves_old_or_cleaned_segments() {
         all_old > 0 && all_cleaned > 0 && mixed > 0,
         "{all_old} {all_cleaned} {mixed}"
     );
+}
+
+/// The cleaning that drops transaction markers past their delete horizon (with
+/// their emptied headers, `.txnindex` entries and the producer snapshots inside
+/// them), killed at every step: each image, reopened trusting its segments,
+/// recovering them, or replaying producer state without snapshots, has no
+/// transactional batch left without its marker (no open transaction, the last
+/// stable offset at the log end), the same producer state and read_committed view,
+/// and only `.txnindex` entries whose markers are still there.
+#[test]
+fn a_cleaner_killed_while_dropping_markers_leaves_consistent_transactions() {
+    use crate::cleaner_txn::{
+        RETENTION, header_at, headers, reopen, reopen_points, standard, state,
+    };
+    let mut w = standard();
+    let t0 = w.c.now();
+    assert_eq!(w.log.compact(t0).unwrap().markers_stamped, 3);
+    let stamped = state(&w.log);
+    let leo = w.log.log_end_offset();
+    w.log.close_in_place().unwrap();
+    let img0 = w.s.snapshot();
+    let c = w.c.clone();
+    let (old, points): (BTreeSet<i64>, _) = {
+        let (_s, log) = reopen(&img0, &c, leo, false);
+        let old = headers(&log).iter().map(|h| h.base_offset).collect();
+        (old, reopen_points(&log))
+    };
+    // The fault-free cleaning: what it drops and how many steps it takes.
+    let (s, mut log) = reopen(&img0, &c, leo, false);
+    let before = s.stats().dir_ops.load(Ordering::Relaxed);
+    let out = log.compact(t0 + RETENTION).unwrap();
+    assert_eq!(out.markers_removed, 2, "{out:?}");
+    let steps = s.stats().dir_ops.load(Ordering::Relaxed) - before;
+    let kept: BTreeSet<i64> = headers(&log).iter().map(|h| h.base_offset).collect();
+    let dropped: BTreeSet<i64> = old.difference(&kept).copied().collect();
+    let markers: Vec<i64> = w
+        .txns
+        .keys()
+        .filter(|(_, m)| dropped.contains(m))
+        .map(|(_, m)| *m)
+        .collect();
+    assert_eq!(markers.len(), 2);
+    drop(log);
+    let mut markers_left = BTreeSet::new();
+    for n in 0..=steps + 1 {
+        let (s, mut log) = reopen(&img0, &c, leo, false);
+        s.stats().dir_ops_left.store(n, Ordering::Relaxed);
+        s.stats().dir_ops_limited.store(true, Ordering::Relaxed);
+        let r = log.compact(t0 + RETENTION);
+        assert!(n < steps || r.is_ok(), "step {n} of {steps}: {r:?}");
+        drop(log);
+        for (what, img) in [("crash", s.snapshot()), ("power cut", s.power_cut_image())] {
+            for &(rp, bare) in &points {
+                let at = format!("step {n} of {steps} ({what}, rp {rp}, no snapshots {bare})");
+                let (s2, mut log2) = reopen(&img, &c, rp, bare);
+                log2.set_high_watermark(log2.log_end_offset());
+                let got = state(&log2);
+                assert_eq!(got.leo, leo, "{at}");
+                assert_eq!(got.lso, leo, "{at}: a transaction was left open");
+                assert_eq!(got.producers, stamped.producers, "{at}");
+                assert_eq!(got.committed, stamped.committed, "{at}");
+                // An entry rebuilt while part of its transaction's headers are
+                // gone starts at the first one left.
+                for a in &got.aborted {
+                    assert!(
+                        stamped
+                            .aborted
+                            .iter()
+                            .any(|o| o.0 == a.0 && o.2 == a.2 && o.1 <= a.1),
+                        "{at}: {a:?}"
+                    );
+                    assert!(
+                        header_at(&log2, a.2).is_some(),
+                        "{at}: entry without marker"
+                    );
+                }
+                let present: BTreeSet<i64> = headers(&log2).iter().map(|h| h.base_offset).collect();
+                assert!(present.is_subset(&old), "{at}");
+                assert!(
+                    old.difference(&present).all(|o| dropped.contains(o)),
+                    "{at}"
+                );
+                markers_left.insert(markers.iter().filter(|m| present.contains(m)).count());
+                let names = s2.list_dir(&dir()).unwrap();
+                assert!(
+                    !names.iter().any(|n| n.ends_with(".cleaned")
+                        || n.ends_with(".swap")
+                        || n.ends_with(".deleted")),
+                    "{at}: {names:?}"
+                );
+                log2.append_as_leader(&mut txn_batch(999, 0, 0, 1, 1), 0)
+                    .unwrap();
+                log2.append_control_marker(999, 0, 0, false, 0, 1).unwrap();
+            }
+        }
+    }
+    // Images with both markers, one, and none.
+    assert_eq!(markers_left, BTreeSet::from([0, 1, 2]));
 }

@@ -2,6 +2,7 @@
 //! a binary per file cost a statically linked executable each).
 
 mod cleaner;
+mod cleaner_txn;
 mod common;
 mod crash;
 mod crash_cleaner;
