@@ -468,11 +468,13 @@ async fn offsets_records_versions_and_configs_alter() {
         "{out}"
     );
     assert!(
-        out.contains("  retention.ms=5000 sensitive=false\n"),
+        out.contains(
+            "  retention.ms=5000 sensitive=false synonyms={DYNAMIC_TOPIC_CONFIG:retention.ms=5000}\n"
+        ),
         "{out}"
     );
     assert!(
-        out.contains("  cleanup.policy=compact sensitive=false\n"),
+        out.contains("  cleanup.policy=compact sensitive=false synonyms={DYNAMIC_TOPIC_CONFIG:cleanup.policy=compact, DEFAULT_CONFIG:log.cleanup.policy=delete}\n"),
         "{out}"
     );
     ok(tool(&[
@@ -662,7 +664,7 @@ async fn configs_describe_against_the_test_double() {
     .await);
     assert_eq!(
         out,
-        "Dynamic configs for topic f are:\n  retention.ms=7 sensitive=false\n  segment.ms=1,2 sensitive=false\n"
+        "Dynamic configs for topic f are:\n  retention.ms=7 sensitive=false synonyms={}\n  segment.ms=1,2 sensitive=false synonyms={}\n"
     );
     ok(tool(&[
         "configs",
@@ -690,7 +692,7 @@ async fn configs_describe_against_the_test_double() {
     .await);
     assert_eq!(
         out,
-        "Dynamic configs for topic f are:\n  retention.ms=7 sensitive=false\n"
+        "Dynamic configs for topic f are:\n  retention.ms=7 sensitive=false synonyms={}\n"
     );
     let (code, out) = tool(&[
         "configs",
