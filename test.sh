@@ -16,6 +16,11 @@ export VLTAVA_JAVA_TOOLS="$root/.tools/java"
 # The Go clients (franz-go, sarama, kafka-go) in one program (Go module proxy, cached in .tools/go).
 scripts/go-env.sh
 export VLTAVA_GO_CLIENTS="$root/.tools/go/goclients"
+# librdkafka 2.12.1 built from the rdkafka-sys crate's source (static.crates.io, cached in
+# .tools/librdkafka): its broker test suite and the rdkafka_performance tool.
+scripts/librdkafka-env.sh
+export VLTAVA_LIBRDKAFKA_TESTS="$root/.tools/librdkafka/current/librdkafka/tests"
+export VLTAVA_RDKAFKA_PERFORMANCE="$root/.tools/librdkafka/current/librdkafka/examples/rdkafka_performance"
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --workspace --no-fail-fast
 else
@@ -33,5 +38,5 @@ if [ -f tests/interop/node/package.json ]; then
 fi
 # The Java suites (test_java_client.py against Vltava and Apache Kafka, test_kafka_tools.py,
 # test_kafka_streams.py against both) add about 3 minutes, the Go suite (test_go_clients.py,
-# both brokers) about 1.5.
-(cd tests/interop && timeout 1700 "$VLTAVA_PYTHON" -m pytest -q -p no:warnings -p no:cacheprovider)
+# both brokers) about 1.5, librdkafka's own test suite (test_librdkafka_suite.py) about 4.
+(cd tests/interop && timeout 2200 "$VLTAVA_PYTHON" -m pytest -q -p no:warnings -p no:cacheprovider)
