@@ -38,5 +38,5 @@ if [ -f tests/interop/node/package.json ]; then
 fi
 # The Java suites (test_java_client.py against Vltava and Apache Kafka, test_kafka_tools.py,
 # test_kafka_streams.py against both) add about 3 minutes, the Go suite (test_go_clients.py,
-# both brokers) about 1.5, librdkafka's own test suite (test_librdkafka_suite.py) about 4.
+# both brokers) about 1.5, librdkafka's own test suite (test_librdkafka_suite.py) about 6.
 (cd tests/interop && timeout 2200 "$VLTAVA_PYTHON" -m pytest -q -p no:warnings -p no:cacheprovider)

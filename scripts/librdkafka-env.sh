@@ -7,6 +7,9 @@
 # exist, zstd/curl/GSSAPI only when their headers exist, LZ4 is the bundled copy.
 # The crate comes from static.crates.io and is checked against a pinned sha256 (the
 # cksum in the crates.io index for this version).
+# RapidJSON (header-only; the suite checks statistics JSON with it, four tests skip without
+# it) is unpacked from Debian's rapidjson-dev with `apt-get download` + `dpkg -x` when the
+# system has no headers and apt-get is there, as scripts/kcat-env.sh does; else left out.
 # Idempotent and keyed by version: a re-run with a finished build does nothing.
 # .tools/librdkafka/current points at the finished build (./test.sh exports
 # VLTAVA_LIBRDKAFKA_TESTS=.tools/librdkafka/current/librdkafka/tests and
@@ -19,9 +22,11 @@ crate_url="https://static.crates.io/crates/rdkafka-sys/rdkafka-sys-${crate_versi
 dest="$root/.tools/librdkafka/$crate_version"
 src="$dest/librdkafka"
 stamp="$dest/.built"
+# Bumped when the build steps change, so a re-run rebuilds an older build.
+recipe="recipe 3"
 current="$root/.tools/librdkafka/current"
 
-if [ -f "$stamp" ] && [ -x "$src/tests/test-runner" ] &&
+if [ "$(cat "$stamp" 2>/dev/null)" = "$recipe" ] && [ -x "$src/tests/test-runner" ] &&
     [ -x "$src/examples/rdkafka_performance" ]; then
     ln -sfn "$crate_version" "$current"
     exit 0
@@ -56,12 +61,29 @@ has_header zstd.h || opts+=(--disable-zstd)
 has_header sasl/sasl.h || opts+=(--disable-gssapi)
 has_header curl/curl.h || opts+=(--disable-curl)
 
+# RapidJSON for the suite's statistics checks, unpacked into $dest/deps when missing.
+cxxflags=()
+if ! printf '#include <rapidjson/schema.h>\n' | c++ -E -x c++ - >/dev/null 2>&1; then
+    deps="$dest/deps"
+    mkdir -p "$deps"
+    chmod 755 "$tmp"
+    if command -v apt-get >/dev/null && command -v dpkg >/dev/null &&
+        (cd "$tmp" && apt-get download -qq rapidjson-dev) >/dev/null 2>&1; then
+        dpkg -x "$tmp"/rapidjson-dev_*.deb "$deps"
+        # Debian's 1.1.0 uses std::iterator, deprecated in C++17 (configure checks with -Werror).
+        cxxflags=("--CXXFLAGS=-I$deps/usr/include -Wno-deprecated-declarations")
+    else
+        echo "librdkafka-env: note: no RapidJSON headers (rapidjson-dev); the suite's" \
+            "statistics tests will skip" >&2
+    fi
+fi
+
 log="$dest/build.log"
 jobs=2
 echo "librdkafka-env: building librdkafka ${crate_version#*+} (configure ${opts[*]}; log in $log)"
 if ! (
     cd "$src" &&
-        ./configure --no-download "${opts[@]}" &&
+        ./configure --no-download "${opts[@]}" "${cxxflags[@]}" &&
         make -j"$jobs" libs &&
         make -j"$jobs" -C examples rdkafka_performance &&
         make -j"$jobs" -C tests test-runner
@@ -74,6 +96,6 @@ for want in WITH_SSL WITH_SASL_SCRAM; do
     grep -q "^#define $want 1" "$src/config.h" ||
         echo "librdkafka-env: note: built without $want (SASL_SSL tests will be unavailable)" >&2
 done
-touch "$stamp"
+echo "$recipe" > "$stamp"
 ln -sfn "$crate_version" "$current"
 echo "librdkafka-env: built $src/tests/test-runner and $src/examples/rdkafka_performance"
