@@ -9,6 +9,7 @@ $KAFKA_PATH/bin), the suite's test.conf, and the summary table parser."""
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass
@@ -169,6 +170,10 @@ def run(tests, conf_path, kafka_path, brokers, log, timeout, skip, quick=True, e
     env.update(env_extra or {})
     # -p4: four tests at a time (the suite's own default is 5, 3 when $CI is set).
     cmd = ["./test-runner", *(["-Q"] if quick else []), "-E", "-L", "-K", "-p4"]
+    # The summary table goes to stdout, which is block-buffered into a file and lost when the
+    # runner aborts after a failed test (leaked librdkafka threads): line-buffer it.
+    if shutil.which("stdbuf"):
+        cmd = ["stdbuf", "-oL", *cmd]
     started = time.monotonic()
     with open(log, "w") as out:
         proc = subprocess.Popen(cmd, cwd=tests, env=env, stdout=out, stderr=subprocess.STDOUT,
