@@ -153,11 +153,22 @@ class Result:
 
 
 def run(tests, conf_path, kafka_path, brokers, log, timeout, skip, quick=True, env_extra=None):
-    """Runs test-runner in `tests` (cwd: it finds its helpers relative to it) in quick mode
-    (unless `quick` is false), broker tests only, no socket emulation, no known-issue tests;
-    the test numbers `skip` in TESTS_SKIP. Its output goes to `log`; the run is killed after
-    `timeout` seconds."""
-    Path(log).parent.mkdir(parents=True, exist_ok=True)
+    """Runs `tests`/test-runner in quick mode (unless `quick` is false), broker tests only, no
+    socket emulation, no known-issue tests; the test numbers `skip` in TESTS_SKIP. Its output
+    goes to `log`; the run is killed after `timeout` seconds. It runs in a tree of its own
+    beside `log` whose entries link to the build's (the runner and its helpers find files
+    relative to its working directory: ../src/statistics_schema.json, java/, the Makefile
+    and ../mklove for the Java helpers), so the files it writes (stats, offsets) stay out of
+    the shared build."""
+    base = Path(log).parent / "librdkafka"
+    workdir = base / "tests"
+    workdir.mkdir(parents=True)
+    for entry in tests.parent.iterdir():
+        if entry.name != "tests":
+            (base / entry.name).symlink_to(entry)
+    for entry in tests.iterdir():
+        if not entry.name.startswith("stats_"):
+            (workdir / entry.name).symlink_to(entry)
     env = dict(os.environ)
     env.update({
         "RDKAFKA_TEST_CONF": str(conf_path),
@@ -169,14 +180,14 @@ def run(tests, conf_path, kafka_path, brokers, log, timeout, skip, quick=True, e
     })
     env.update(env_extra or {})
     # -p4: four tests at a time (the suite's own default is 5, 3 when $CI is set).
-    cmd = ["./test-runner", *(["-Q"] if quick else []), "-E", "-L", "-K", "-p4"]
+    cmd = [str(tests / "test-runner"), *(["-Q"] if quick else []), "-E", "-L", "-K", "-p4"]
     # The summary table goes to stdout, which is block-buffered into a file and lost when the
     # runner aborts after a failed test (leaked librdkafka threads): line-buffer it.
     if shutil.which("stdbuf"):
         cmd = ["stdbuf", "-oL", *cmd]
     started = time.monotonic()
     with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, cwd=tests, env=env, stdout=out, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
         timed_out = False
         try:
