@@ -156,7 +156,10 @@ pub fn bytes(
     field: &'static str,
 ) -> Result<(), EncodeError> {
     length(out, Some(v.len()), flexible, true, field)?;
-    out.put_slice(v);
+    // A field sent apart from the encoded bytes (see `frame_parts`).
+    if !crate::frame_parts::skip_external(out, v) {
+        out.put_slice(v);
+    }
     Ok(())
 }
 
