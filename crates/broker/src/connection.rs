@@ -158,6 +158,10 @@ pub enum ConnectionEnd {
     Authentication(String),
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
+    /// The writer stopped (a response could not be encoded or sent whole): the
+    /// connection closes rather than leave a client waiting on a partial frame.
+    #[error("response writer stopped")]
+    WriterStopped,
 }
 
 /// Runs the connection's requests one after another, in the order read. After an answer that
@@ -415,14 +419,24 @@ pub async fn serve<S: Transport>(
     let (queue, queued) = mpsc::unbounded_channel::<Queued>();
     let (answer_tx, answer_rx) = mpsc::unbounded_channel::<Answer>();
     let executor = tokio::spawn(execute(broker, session, queued, answer_tx, reauth));
-    let writer = tokio::spawn(write_answers(wr, answer_rx));
+    // Set when the writer ends, so the reader ends the connection at once (a frame
+    // cut short by a failed send is never followed by anything, nor left hanging).
+    let (writer_done, mut writer_stopped) = tokio::sync::watch::channel(false);
+    let writer = tokio::spawn(async move {
+        write_answers(wr, answer_rx).await;
+        writer_done.send_replace(true);
+    });
     let end = loop {
         // Serve every whole frame already buffered.
         let frame = match split_frame(&mut buf, limits.max_frame) {
             Ok(Some(f)) => f,
             Ok(None) => {
                 buf.reserve(READ_CHUNK);
-                match tokio::time::timeout(limits.idle, rd.read_buf(&mut buf)).await {
+                let read = tokio::select! {
+                    r = tokio::time::timeout(limits.idle, rd.read_buf(&mut buf)) => r,
+                    _ = writer_stopped.wait_for(|done| *done) => break ConnectionEnd::WriterStopped,
+                };
+                match read {
                     Err(_) => break ConnectionEnd::Idle,
                     Ok(Ok(0)) => break ConnectionEnd::Closed,
                     Ok(Ok(_)) => continue,
