@@ -17,10 +17,6 @@ use crate::codec::{Encode, EncodeError};
 use crate::generated::api::ResponseBody;
 use crate::generated::messages::ResponseHeader;
 
-/// Bytes of encoded frame allocated up front (the buffer grows past it if needed;
-/// the external fields are never part of it).
-const INITIAL_CAPACITY: usize = 64 * 1024;
-
 /// One part of a frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FramePart {
@@ -58,6 +54,9 @@ struct Cut {
 struct Collector {
     is_external: fn(&[u8]) -> bool,
     cuts: Vec<Cut>,
+    /// Bytes of external fields met while sizing (at least their total: a field
+    /// sized twice counts twice), so the buffer is allocated without them.
+    sized_external: usize,
 }
 
 thread_local! {
@@ -73,9 +72,14 @@ impl Installed {
             *c.borrow_mut() = Some(Collector {
                 is_external,
                 cuts: Vec::new(),
+                sized_external: 0,
             })
         });
         Installed
+    }
+
+    fn sized_external(&self) -> usize {
+        COLLECTOR.with(|c| c.borrow().as_ref().map_or(0, |c| c.sized_external))
     }
 
     fn take_cuts(&self) -> Vec<Cut> {
@@ -89,6 +93,17 @@ impl Drop for Installed {
     fn drop(&mut self) {
         COLLECTOR.with(|c| *c.borrow_mut() = None);
     }
+}
+
+/// Called by the bytes length function: counts `v` if it is external.
+pub(crate) fn count_external(v: &[u8]) {
+    COLLECTOR.with(|c| {
+        if let Some(col) = c.borrow_mut().as_mut() {
+            if !v.is_empty() && (col.is_external)(v) {
+                col.sized_external += v.len();
+            }
+        }
+    })
 }
 
 /// Called by the bytes writer after the field's length prefix: true when `v` is
@@ -125,14 +140,14 @@ pub fn encode_response_parts(
         correlation_id,
         ..Default::default()
     };
+    let installed = Installed::new(is_external);
     let size = header.encoded_len(hv) + body.encoded_len(version);
     let declared = 4 + size;
     let size32 = u32::try_from(size).map_err(|_| EncodeError::TooLong {
         field: "frame",
         len: size,
     })?;
-    let mut out = BytesMut::with_capacity(declared.min(INITIAL_CAPACITY));
-    let installed = Installed::new(is_external);
+    let mut out = BytesMut::with_capacity(declared.saturating_sub(installed.sized_external()));
     out.extend_from_slice(&size32.to_be_bytes());
     header.write(&mut out, hv)?;
     body.write(&mut out, version)?;

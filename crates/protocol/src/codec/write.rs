@@ -178,6 +178,7 @@ pub fn nullable_bytes(
 
 #[inline]
 pub fn bytes_len(v: &[u8], flexible: bool) -> usize {
+    crate::frame_parts::count_external(v);
     length_len(Some(v.len()), flexible, true) + v.len()
 }
 
