@@ -35,16 +35,11 @@ pub trait ResponseSink: AsyncWrite + Unpin + Send {
 }
 
 impl ResponseSink for OwnedWriteHalf {
-    fn send_slice<'a>(
-        &'a mut self,
-        slice: &'a FileSlice,
-    ) -> impl Future<Output = io::Result<()>> + Send + 'a {
-        async move {
-            match slice.file.as_std_file() {
-                Some(file) => sendfile_all(self.as_ref(), file, slice.position, slice.len).await,
-                // A file with no OS descriptor (in-memory storage): copy it.
-                None => copy_slice(self, slice).await,
-            }
+    async fn send_slice(&mut self, slice: &FileSlice) -> io::Result<()> {
+        match slice.file.as_std_file() {
+            Some(file) => sendfile_all(self.as_ref(), file, slice.position, slice.len).await,
+            // A file with no OS descriptor (in-memory storage): copy it.
+            None => copy_slice(self, slice).await,
         }
     }
 }

@@ -124,7 +124,7 @@ pub(crate) fn values(records: &Bytes) -> (Vec<String>, Option<i64>) {
     for view in BatchIter::new(records) {
         let view = view.unwrap();
         let h = *view.header();
-        used += h.total_size() as usize;
+        used += h.total_size();
         next = Some(h.next_offset());
         for r in view.records(&DecodeLimits::default()).unwrap() {
             let v = String::from_utf8(r.value.unwrap().to_vec()).unwrap();
@@ -180,7 +180,7 @@ pub(crate) async fn consume(
                     .unwrap()
                     .unwrap()
                     .header()
-                    .total_size() as usize;
+                    .total_size();
                 assert!(recs.len() <= partition_max_bytes as usize || recs.len() == first_len);
                 offsets[p] = next;
                 any = true;
