@@ -19,27 +19,33 @@
 //! Three tasks share the work: the reader (this function) reads ahead and
 //! decodes; the executor runs each decoded request to completion before it takes
 //! the next; the writer encodes and sends responses, so the next request runs
-//! while the previous answer is being written. Parallelism comes from
+//! while the previous answer is being written. A Fetch answer's records go from
+//! their segment files to the socket (`response_send`: `sendfile` on plaintext
+//! connections, one copy on TLS ones); a frame is sent whole or the connection
+//! closes. Parallelism comes from
 //! connections and partitions, never from reordering one connection's requests.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_rustls::server::TlsStream;
-use vltava_protocol::frame::{Request, decode_request, encode_response, peek_request, split_frame};
+use vltava_protocol::frame::{Request, decode_request, peek_request, split_frame};
+use vltava_protocol::frame_parts::encode_response_parts;
 use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
 use vltava_security::KafkaPrincipal;
 
 use crate::broker::Broker;
 use crate::dispatch::{Dispatched, dispatch_effects};
+use crate::file_records;
 use crate::handlers::{api_versions, mutation_quota};
 use crate::quotas::RequestCost;
 use crate::reauth::{Outcome, Reauth, SessionClock};
+use crate::response_send::{ResponseSink, send_frame};
 use crate::server::ListenerContext;
 use crate::session::Session;
 
@@ -47,7 +53,7 @@ use crate::session::Session;
 /// writer own.
 pub trait Transport: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     type Read: AsyncRead + Unpin + Send + 'static;
-    type Write: AsyncWrite + Unpin + Send + 'static;
+    type Write: ResponseSink + 'static;
     fn split_io(self) -> (Self::Read, Self::Write);
 }
 
@@ -152,6 +158,10 @@ pub enum ConnectionEnd {
     Authentication(String),
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
+    /// The writer stopped (a response could not be encoded or sent whole): the
+    /// connection closes rather than leave a client waiting on a partial frame.
+    #[error("response writer stopped")]
+    WriterStopped,
 }
 
 /// Runs the connection's requests one after another, in the order read. After an answer that
@@ -320,10 +330,7 @@ fn is_sasl(body: &RequestBody) -> bool {
 }
 
 /// Writes answers in the order the executor produced them.
-async fn write_answers<W: AsyncWrite + Unpin>(
-    mut wr: W,
-    mut answers: mpsc::UnboundedReceiver<Answer>,
-) {
+async fn write_answers<W: ResponseSink>(mut wr: W, mut answers: mpsc::UnboundedReceiver<Answer>) {
     while let Some(Answer(corr, version, body, slot, wait)) = answers.recv().await {
         let mut body = match body {
             Body::Ready(b) => b,
@@ -339,20 +346,28 @@ async fn write_answers<W: AsyncWrite + Unpin>(
         if wait > 0 {
             body.set_throttle_time_ms(i32::try_from(wait).unwrap_or(i32::MAX));
         }
-        let frame = match encode_response(corr, version, &body) {
+        // Records still in their segment files (a Fetch answer's) are left out of the
+        // encoding and sent from the files (`response_send`); the body, which holds
+        // them, lives until the frame is sent.
+        let frame = match encode_response_parts(corr, version, &body, file_records::is_file_records)
+        {
             Ok(f) => f,
             Err(e) => {
                 tracing::error!(error = %e, api = ?body.api_key(), version, "cannot encode response");
                 return;
             }
         };
-        if wr.write_all(&frame).await.is_err() {
+        // A frame is sent whole or the connection closes (TLS holds written bytes until
+        // flushed; a TCP socket's flush does nothing).
+        if let Err(e) = send_frame(&mut wr, &frame).await {
+            if e.kind() != std::io::ErrorKind::BrokenPipe
+                && e.kind() != std::io::ErrorKind::ConnectionReset
+            {
+                tracing::warn!(error = %e, api = ?body.api_key(), "cannot send response; closing connection");
+            }
             return;
         }
-        // TLS holds written bytes until flushed; a TCP socket's flush does nothing.
-        if wr.flush().await.is_err() {
-            return;
-        }
+        drop(body);
         drop(slot);
     }
 }
@@ -404,14 +419,24 @@ pub async fn serve<S: Transport>(
     let (queue, queued) = mpsc::unbounded_channel::<Queued>();
     let (answer_tx, answer_rx) = mpsc::unbounded_channel::<Answer>();
     let executor = tokio::spawn(execute(broker, session, queued, answer_tx, reauth));
-    let writer = tokio::spawn(write_answers(wr, answer_rx));
+    // Set when the writer ends, so the reader ends the connection at once (a frame
+    // cut short by a failed send is never followed by anything, nor left hanging).
+    let (writer_done, mut writer_stopped) = tokio::sync::watch::channel(false);
+    let writer = tokio::spawn(async move {
+        write_answers(wr, answer_rx).await;
+        writer_done.send_replace(true);
+    });
     let end = loop {
         // Serve every whole frame already buffered.
         let frame = match split_frame(&mut buf, limits.max_frame) {
             Ok(Some(f)) => f,
             Ok(None) => {
                 buf.reserve(READ_CHUNK);
-                match tokio::time::timeout(limits.idle, rd.read_buf(&mut buf)).await {
+                let read = tokio::select! {
+                    r = tokio::time::timeout(limits.idle, rd.read_buf(&mut buf)) => r,
+                    _ = writer_stopped.wait_for(|done| *done) => break ConnectionEnd::WriterStopped,
+                };
+                match read {
                     Err(_) => break ConnectionEnd::Idle,
                     Ok(Ok(0)) => break ConnectionEnd::Closed,
                     Ok(Ok(_)) => continue,

@@ -8,6 +8,7 @@
 
 pub mod codec;
 pub mod frame;
+pub mod frame_parts;
 pub mod fuzz_support;
 #[allow(clippy::all, unused_imports, unused_variables, unused_mut)]
 pub mod generated;

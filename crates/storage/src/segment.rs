@@ -530,6 +530,7 @@ impl LogSegment {
             file: file.clone(),
             position: start,
             len: 0,
+            end_offset: first.base_offset,
         };
         if first.last_offset() >= max_offset {
             return Ok(Some(empty));
@@ -539,6 +540,7 @@ impl LogSegment {
             return Ok(Some(if min_one {
                 FileSlice {
                     len: first_end - start,
+                    end_offset: first.next_offset(),
                     ..empty
                 }
             } else {
@@ -557,25 +559,32 @@ impl LogSegment {
         // Jump to the last indexed batch starting before the limit (checked: its
         // header must name the entry's offset), then walk the few headers after it.
         let mut pos = first_end;
+        let mut end_offset = first.next_offset();
         self.touch_indexes();
         if let Some((off, ipos)) = self.offset_index.floor_by_position(limit) {
             let ipos = u64::from(ipos);
             if ipos > pos {
                 if let Ok(Some(h)) = self.header_in(f, ipos) {
                     if h.last_offset() == off {
+                        // The batch before `ipos` ends where this one starts.
                         pos = ipos;
+                        end_offset = h.base_offset;
                     }
                 }
             }
         }
         while pos < limit {
             match self.header_in(f, pos)? {
-                Some(h) if pos + h.total_size() as u64 <= limit => pos += h.total_size() as u64,
+                Some(h) if pos + h.total_size() as u64 <= limit => {
+                    pos += h.total_size() as u64;
+                    end_offset = h.next_offset();
+                }
                 _ => break,
             }
         }
         Ok(Some(FileSlice {
             len: pos - start,
+            end_offset,
             ..empty
         }))
     }
@@ -586,6 +595,8 @@ impl LogSegment {
             file: self.log_file()?,
             position,
             len,
+            // Not known here, and not needed to copy.
+            end_offset: -1,
         }
         .to_bytes()
     }

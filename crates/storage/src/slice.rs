@@ -19,6 +19,11 @@ pub struct FileSlice {
     pub position: u64,
     /// Length in bytes (whole batches only).
     pub len: u64,
+    /// Where the range ends in offsets, so a reader need not parse the bytes: the offset
+    /// after its last batch, or the base offset of the batch that follows it (Kafka's
+    /// fetch upper bound; the two differ only across a gap left by compaction). For an
+    /// empty range, the base offset of the batch reading stopped at; -1 when unknown.
+    pub end_offset: i64,
 }
 
 impl FileSlice {

@@ -5,7 +5,8 @@
 //! KIP-227, see `fetch_session`). read_committed fetches (v4+) stop at the last
 //! stable offset and carry the aborted transactions of the range they read.
 //! NOT_LEADER_OR_FOLLOWER and FENCED_LEADER_EPOCH answers carry the current
-//! leader (KIP-951, v16+; `leader_hint`).
+//! leader (KIP-951, v16+; `leader_hint`). A consumer's records (v10+) stay in their
+//! segment files until the connection sends them (`file_records`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -22,6 +23,7 @@ use vltava_storage::FetchIsolation;
 use crate::broker::Broker;
 use crate::error_codes::{self, *};
 use crate::fetch_session::{SessionKey, SessionPartition, next_epoch};
+use crate::file_records;
 
 /// Upper bound on how long one Fetch may wait, whatever the client asks.
 pub const MAX_FETCH_WAIT: Duration = Duration::from_secs(30);
@@ -55,14 +57,6 @@ fn has_zstd(batches: &[u8]) -> bool {
     BatchIter::new(batches)
         .filter_map(Result::ok)
         .any(|b| b.header().attributes.compression() == Some(Compression::Zstd))
-}
-
-/// The offset after the last whole batch of `batches`, if there is one.
-fn read_end(batches: &[u8]) -> Option<i64> {
-    BatchIter::new(batches)
-        .map_while(Result::ok)
-        .last()
-        .map(|b| b.header().next_offset())
 }
 
 /// Reads one partition within `remaining` response bytes. A consumer
@@ -121,30 +115,49 @@ pub(crate) fn read_partition(
         records: Some(Bytes::new()),
         ..Default::default()
     };
-    let bytes = match read.and_then(|r| match r.slice {
-        Some(s) => s.to_bytes(),
-        None => Ok(Bytes::new()),
-    }) {
-        Ok(b) => b,
-        Err(e) => {
-            crate::resources::report_storage_error(name, index, &e);
-            let code = error_codes::for_storage(&e);
-            if isolation != FetchIsolation::LogEnd {
-                // Kafka answers a client's failed read (OFFSET_OUT_OF_RANGE, ...) with
-                // unknown (-1) offsets (found by the differential test against Kafka).
-                return partition_error(index, code);
-            }
-            // A follower takes the leader's log start from an OFFSET_OUT_OF_RANGE answer
-            // (Kafka's follower asks with ListOffsets instead).
-            data.error_code = code;
-            return data;
+    let storage_error = |data: PartitionData, e: vltava_storage::StorageError| {
+        crate::resources::report_storage_error(name, index, &e);
+        let code = error_codes::for_storage(&e);
+        if isolation != FetchIsolation::LogEnd {
+            // Kafka answers a client's failed read (OFFSET_OUT_OF_RANGE, ...) with
+            // unknown (-1) offsets (found by the differential test against Kafka).
+            return partition_error(index, code);
         }
+        // A follower takes the leader's log start from an OFFSET_OUT_OF_RANGE answer
+        // (Kafka's follower asks with ListOffsets instead).
+        PartitionData {
+            error_code: code,
+            ..data
+        }
+    };
+    let slice = match read {
+        Ok(r) => r.slice,
+        Err(e) => return storage_error(data, e),
+    };
+    // Where the records end in offsets, and the records: left in the file for a
+    // consumer at v10+ (sent with sendfile, `file_records`), else copied here because
+    // they are inspected (zstd below v10, down-conversion below v4) or go to a
+    // follower.
+    let end = slice.as_ref().map(|s| s.end_offset);
+    let shared = match slice {
+        Some(s) if isolation != FetchIsolation::LogEnd && version >= 10 => {
+            file_records::share(s.clone()).ok_or(s)
+        }
+        Some(s) => Err(s),
+        None => Ok(Bytes::new()),
+    };
+    let bytes = match shared {
+        Ok(b) => b,
+        Err(s) => match s.to_bytes() {
+            Ok(b) => b,
+            Err(e) => return storage_error(data, e),
+        },
     };
     if isolation == FetchIsolation::Committed {
         // The aborted transactions overlapping what is returned (up to the end
         // of its last batch, which is at most the last stable offset), so the
         // client drops their records.
-        let aborted = match read_end(&bytes) {
+        let aborted = match end.filter(|_| !bytes.is_empty()) {
             Some(end) => part
                 .log()
                 .aborted_transactions(t.fetch_offset, end.min(lso)),

@@ -35,3 +35,4 @@ mod split_roles;
 mod support;
 mod ten_thousand_partitions;
 mod transactions;
+mod zero_copy_fetch;

@@ -383,13 +383,70 @@ fn ssl_props(dir: &Path) -> String {
     )
 }
 
-#[tokio::test]
-async fn tls_garbage_is_refused_and_a_real_tls_client_is_served() {
+impl<S: AsyncRead + AsyncWrite + Unpin> crate::zero_copy_fetch::Fetcher for Raw<S> {
+    async fn fetch_records(&mut self, version: i16, req: RequestBody) -> Vec<(i16, Bytes)> {
+        let answer = self
+            .call(version, req)
+            .await
+            .expect("an answer, not a close");
+        crate::zero_copy_fetch::records(answer)
+    }
+}
+
+/// A TLS connection to `addr` from a client that trusts the CA in `certs`.
+async fn tls_connect(
+    certs: &Path,
+    addr: std::net::SocketAddr,
+) -> tokio_rustls::client::TlsStream<TcpStream> {
     use tokio_rustls::TlsConnector;
     use tokio_rustls::rustls::pki_types::pem::PemObject;
     use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
     use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(certs.join("ca.pem")).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    #[allow(deprecated)]
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let name = ServerName::try_from("127.0.0.1").unwrap();
+    TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .unwrap()
+}
+
+/// Records a TLS connection fetches (copied from the segment files once, then
+/// encrypted) are those a plaintext connection gets with `sendfile`, across segments.
+#[tokio::test]
+async fn tls_fetches_get_the_records_plaintext_fetches_get() {
+    use crate::zero_copy_fetch::{consume, fill};
+
+    let certs = tempfile::tempdir().unwrap();
+    make_certs(certs.path());
+    let (node, _d) = start(&ssl_props(certs.path())).await;
+    let mut plain = crate::support::Client::connect(&node).await;
+    let (id, expected) = fill(&mut plain, "zc-tls", 2, 40).await;
+    let mut tls = Raw::new(tls_connect(certs.path(), node.listener_addr("SSL").unwrap()).await);
+    for version in [12, 17] {
+        let (max, part_max) = (5_000, 1_500);
+        let topic = ("zc-tls", id);
+        let (got, over_tls) = consume(&mut tls, version, topic, 2, max, part_max).await;
+        assert_eq!(got, expected, "v{version} over TLS");
+        let (_, over_tcp) = consume(&mut plain, version, topic, 2, max, part_max).await;
+        assert_eq!(over_tls, over_tcp, "v{version}");
+    }
+    node.shutdown().await;
+}
+
+#[tokio::test]
+async fn tls_garbage_is_refused_and_a_real_tls_client_is_served() {
     let certs = tempfile::tempdir().unwrap();
     make_certs(certs.path());
     let (node, _d) = start(&ssl_props(certs.path())).await;
@@ -403,23 +460,7 @@ async fn tls_garbage_is_refused_and_a_real_tls_client_is_served() {
     let mut c = Raw::new(TcpStream::connect(ssl).await.unwrap());
     assert!(c.call(3, api_versions()).await.is_none());
     // A TLS client that trusts the CA is served, and told the SSL endpoint.
-    let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(certs.path().join("ca.pem")).unwrap() {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    #[allow(deprecated)]
-    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-    let config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let tcp = TcpStream::connect(ssl).await.unwrap();
-    let name = ServerName::try_from("127.0.0.1").unwrap();
-    let tls = TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
-        .await
-        .unwrap();
+    let tls = tls_connect(certs.path(), ssl).await;
     let mut c = Raw::new(tls);
     let Some(ResponseBody::Metadata(m)) = c.call(12, metadata()).await else {
         panic!()

@@ -156,7 +156,10 @@ pub fn bytes(
     field: &'static str,
 ) -> Result<(), EncodeError> {
     length(out, Some(v.len()), flexible, true, field)?;
-    out.put_slice(v);
+    // A field sent apart from the encoded bytes (see `frame_parts`).
+    if !crate::frame_parts::skip_external(out, v) {
+        out.put_slice(v);
+    }
     Ok(())
 }
 
@@ -175,6 +178,7 @@ pub fn nullable_bytes(
 
 #[inline]
 pub fn bytes_len(v: &[u8], flexible: bool) -> usize {
+    crate::frame_parts::count_external(v);
     length_len(Some(v.len()), flexible, true) + v.len()
 }
 

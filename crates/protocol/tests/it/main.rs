@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod cross_check;
+mod frame_parts;
 mod fuzz_corpus;
 mod leader_hints;
 mod real_clients;

@@ -1023,3 +1023,35 @@ fn compacted_log_refuses_records_without_key() {
         .unwrap();
     assert_eq!(log.log_end_offset(), 1);
 }
+
+#[test]
+fn a_read_says_where_its_batches_end_in_offsets() {
+    // Dense index entries, so reads take both the index jump and the header walk.
+    let mut config = small_config();
+    config.index_interval_bytes = 1;
+    let (_s, _c, mut log) = new_log(config);
+    for i in 0..80 {
+        let n = 1 + i % 3;
+        let vals: Vec<Vec<u8>> = (0..n).map(|j| v(10 * i + j)).collect();
+        let refs: Vec<&[u8]> = vals.iter().map(Vec::as_slice).collect();
+        log.append_as_leader(&mut batch(&refs, 100 + i as i64), 1)
+            .unwrap();
+    }
+    let end = log.log_end_offset();
+    for offset in [0, 1, 7, 40, end - 1] {
+        for max in [1, 100, 700, 5_000, 1 << 20] {
+            let read = log.read(offset, max, FetchIsolation::LogEnd, true).unwrap();
+            let slice = read.slice.unwrap();
+            let bytes = slice.to_bytes().unwrap();
+            let last = vltava_records::BatchIter::new(&bytes)
+                .map(Result::unwrap)
+                .last()
+                .unwrap();
+            assert_eq!(
+                slice.end_offset,
+                last.header().next_offset(),
+                "offset {offset}, max {max}"
+            );
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! Sends a response frame made of parts (`vltava_protocol::frame_parts`): encoded
+//! bytes are written, and each external part — a Fetch answer's records left in
+//! their segment file (`file_records`) — goes from the file to the socket with
+//! `sendfile(2)` on a plaintext TCP connection, or is read into memory once and
+//! written on a TLS one (the stream has to encrypt it).
+//!
+//! Invariant: a frame's bytes on the wire are exactly the length it declares, or
+//! the send fails and the connection is closed. `sendfile` never reads past the
+//! slice (it is asked for the bytes left of it only), and a segment file found
+//! shorter than the slice when sending (truncated since the read) ends the send
+//! with an error instead of a short frame.
+
+use std::future::Future;
+use std::io;
+
+use tokio::io::{AsyncWrite, AsyncWriteExt, Interest, WriteHalf};
+use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio_rustls::server::TlsStream;
+use vltava_protocol::frame_parts::{FramePart, FrameParts};
+use vltava_storage::FileSlice;
+
+use crate::file_records;
+
+/// Most bytes asked of one `sendfile` call.
+const SENDFILE_CHUNK: u64 = 1 << 30;
+
+/// The write half of a connection, able to send a file slice.
+pub trait ResponseSink: AsyncWrite + Unpin + Send {
+    /// Writes all of `slice`'s bytes, or fails.
+    fn send_slice<'a>(
+        &'a mut self,
+        slice: &'a FileSlice,
+    ) -> impl Future<Output = io::Result<()>> + Send + 'a;
+}
+
+impl ResponseSink for OwnedWriteHalf {
+    async fn send_slice(&mut self, slice: &FileSlice) -> io::Result<()> {
+        match slice.file.as_std_file() {
+            Some(file) => sendfile_all(self.as_ref(), file, slice.position, slice.len).await,
+            // A file with no OS descriptor (in-memory storage): copy it.
+            None => copy_slice(self, slice).await,
+        }
+    }
+}
+
+impl ResponseSink for WriteHalf<TlsStream<TcpStream>> {
+    fn send_slice<'a>(
+        &'a mut self,
+        slice: &'a FileSlice,
+    ) -> impl Future<Output = io::Result<()>> + Send + 'a {
+        copy_slice(self, slice)
+    }
+}
+
+/// One read of the slice into memory, one write.
+async fn copy_slice<W: AsyncWrite + Unpin>(w: &mut W, slice: &FileSlice) -> io::Result<()> {
+    let bytes = slice.to_bytes().map_err(io::Error::other)?;
+    w.write_all(&bytes).await
+}
+
+/// `len` bytes of `file` from `position` to `stream` with `sendfile(2)`, waiting
+/// for the (non-blocking) socket to be writable whenever it is full.
+async fn sendfile_all(
+    stream: &TcpStream,
+    file: &std::fs::File,
+    position: u64,
+    len: u64,
+) -> io::Result<()> {
+    let mut offset = position;
+    let end = position.saturating_add(len);
+    while offset < end {
+        stream.writable().await?;
+        let chunk = usize::try_from((end - offset).min(SENDFILE_CHUNK)).unwrap_or(1 << 20);
+        let sent = stream.try_io(Interest::WRITABLE, || {
+            rustix::fs::sendfile(stream, file, Some(&mut offset), chunk).map_err(io::Error::from)
+        });
+        match sent {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "segment file ends before the records sent from it ({} of {len} bytes sent)",
+                        len - (end - offset)
+                    ),
+                ));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Writes every part of `frame` in order. An external part whose records are no
+/// longer registered is an error (nothing of it is sent).
+pub async fn send_frame<W: ResponseSink>(w: &mut W, frame: &FrameParts) -> io::Result<()> {
+    for part in &frame.parts {
+        match part {
+            FramePart::Bytes(b) => w.write_all(b).await?,
+            FramePart::External { addr, len } => {
+                let slice = file_records::resolve(*addr, *len).ok_or_else(|| {
+                    io::Error::other(format!("records of {len} bytes not found to send"))
+                })?;
+                w.send_slice(&slice).await?;
+            }
+        }
+    }
+    w.flush().await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+    use tokio::io::AsyncReadExt;
+    use tokio::net::{TcpListener, TcpStream};
+    use vltava_protocol::frame_parts::{FramePart, FrameParts};
+    use vltava_storage::{FileSlice, StdStorage, Storage, StorageFile};
+
+    use super::*;
+
+    /// A connected pair: (the broker's write half, the client's stream).
+    async fn pair() -> (OwnedWriteHalf, TcpStream) {
+        let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let client = TcpStream::connect(l.local_addr().expect("addr"))
+            .await
+            .expect("connect");
+        let (server, _) = l.accept().await.expect("accept");
+        (server.into_split().1, client)
+    }
+
+    fn content(n: usize) -> Vec<u8> {
+        (0..n).map(|i| (i * 7 % 253) as u8).collect()
+    }
+
+    fn open(dir: &std::path::Path, data: &[u8]) -> Arc<dyn StorageFile> {
+        let path = dir.join("seg.log");
+        std::fs::write(&path, data).expect("write");
+        StdStorage.open(&path, false).expect("open")
+    }
+
+    async fn read_all(mut c: TcpStream) -> Vec<u8> {
+        let mut got = Vec::new();
+        let _ = c.read_to_end(&mut got).await;
+        got
+    }
+
+    #[tokio::test]
+    async fn a_frame_of_bytes_and_a_file_slice_arrives_whole_even_through_a_full_socket() {
+        let dir = tempfile::tempdir().expect("dir");
+        // Larger than the socket buffers, so sendfile meets a full socket (EAGAIN).
+        let data = content(8 << 20);
+        let file = open(dir.path(), &data);
+        let slice = FileSlice {
+            file,
+            position: 100,
+            len: (data.len() - 200) as u64,
+            end_offset: 0,
+        };
+        let stand_in = file_records::share(slice).expect("stand-in");
+        let frame = FrameParts {
+            parts: vec![
+                FramePart::Bytes(Bytes::from_static(b"head")),
+                FramePart::External {
+                    addr: stand_in.as_ptr() as usize,
+                    len: stand_in.len(),
+                },
+                FramePart::Bytes(Bytes::from_static(b"tail")),
+            ],
+            len: 8 + stand_in.len(),
+        };
+        let (mut w, c) = pair().await;
+        // The reader starts late: the socket fills first.
+        let reader = tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            read_all(c).await
+        });
+        send_frame(&mut w, &frame).await.expect("sent");
+        drop(w);
+        let got = reader.await.expect("reader");
+        let mut want = b"head".to_vec();
+        want.extend_from_slice(&data[100..data.len() - 100]);
+        want.extend_from_slice(b"tail");
+        assert!(
+            got == want,
+            "{} bytes received, {} expected",
+            got.len(),
+            want.len()
+        );
+        // The file deleted under the slice (retention): still sent from the open file.
+        std::fs::remove_file(dir.path().join("seg.log")).expect("remove");
+        let (mut w, c) = pair().await;
+        let reader = tokio::spawn(read_all(c));
+        send_frame(&mut w, &frame).await.expect("sent after unlink");
+        drop(w);
+        assert!(reader.await.expect("reader") == want);
+    }
+
+    #[tokio::test]
+    async fn a_file_truncated_under_its_slice_fails_the_send_after_the_valid_bytes() {
+        let dir = tempfile::tempdir().expect("dir");
+        let data = content(300_000);
+        let file = open(dir.path(), &data);
+        let slice = FileSlice {
+            file: file.clone(),
+            position: 1_000,
+            len: 200_000,
+            end_offset: 0,
+        };
+        // Truncated after the read, below the slice's end.
+        file.set_len(150_000).expect("truncate");
+        let (mut w, c) = pair().await;
+        let reader = tokio::spawn(read_all(c));
+        let err = w.send_slice(&slice).await.expect_err("short file");
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+        drop(w);
+        let got = reader.await.expect("reader");
+        assert_eq!(
+            got,
+            data[1_000..150_000],
+            "only the bytes the file still has"
+        );
+        // On a TLS-like (copying) sink the short read fails before anything is written.
+        let mut sink = Vec::new();
+        let err = copy_slice(&mut sink, &slice).await.expect_err("short file");
+        assert!(sink.is_empty(), "{err}");
+    }
+
+    #[tokio::test]
+    async fn an_unknown_external_part_fails_the_send() {
+        let (mut w, _c) = pair().await;
+        let frame = FrameParts {
+            parts: vec![FramePart::External { addr: 8, len: 10 }],
+            len: 10,
+        };
+        assert!(send_frame(&mut w, &frame).await.is_err());
+    }
+}
