@@ -56,6 +56,27 @@ pub(crate) fn in_aborted_txn(h: &BatchHeader, aborted: &[AbortedTxn]) -> bool {
         })
 }
 
+/// A builder configuration that rebuilds a batch with `h`'s header fields (codec, offsets,
+/// epochs, producer, flags, timestamp type) and no size limit: how a cleaning rewrites a
+/// batch whose records it keeps only in part (`clean_batch`) or re-stamps (`clean_txn`).
+pub(crate) fn builder_like(h: &BatchHeader) -> BatchBuilderConfig {
+    BatchBuilderConfig {
+        compression: h
+            .attributes
+            .compression()
+            .unwrap_or(vltava_records::Compression::None),
+        base_offset: h.base_offset,
+        partition_leader_epoch: h.partition_leader_epoch,
+        producer_id: h.producer_id,
+        producer_epoch: h.producer_epoch,
+        base_sequence: h.base_sequence,
+        transactional: h.attributes.is_transactional(),
+        control: h.attributes.is_control(),
+        timestamp_type: h.attributes.timestamp_type(),
+        max_batch_bytes: usize::MAX,
+    }
+}
+
 /// A batch with `h`'s header and no records.
 pub(crate) fn empty_batch_like(h: &BatchHeader) -> Bytes {
     let header = BatchHeader {
@@ -118,21 +139,7 @@ pub(crate) fn clean_batch(
         let keep_header = last_of_producer || h.attributes.is_transactional();
         return Ok(keep_header.then(|| empty_batch_like(h).to_vec()));
     }
-    let mut b = BatchBuilder::new(BatchBuilderConfig {
-        compression: h
-            .attributes
-            .compression()
-            .unwrap_or(vltava_records::Compression::None),
-        base_offset: h.base_offset,
-        partition_leader_epoch: h.partition_leader_epoch,
-        producer_id: h.producer_id,
-        producer_epoch: h.producer_epoch,
-        base_sequence: h.base_sequence,
-        transactional: h.attributes.is_transactional(),
-        control: false,
-        timestamp_type: h.attributes.timestamp_type(),
-        max_batch_bytes: usize::MAX,
-    });
+    let mut b = BatchBuilder::new(builder_like(h));
     for (r, _) in records.iter().zip(&keep).filter(|(_, k)| **k) {
         b.append_with_offset(
             r.offset(h),

@@ -24,9 +24,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use vltava_records::{BatchBuilder, BatchBuilderConfig, BatchHeader, BatchView, DecodeLimits};
+use vltava_records::{BatchBuilder, BatchHeader, BatchView, DecodeLimits};
 
-use crate::clean_batch::{CleanTally, RetainRule, clean_batch};
+use crate::clean_batch::{CleanTally, RetainRule, builder_like, clean_batch};
 use crate::clean_plan::CleanPlan;
 use crate::clean_throttle::SharedThrottle;
 use crate::error::Result;
@@ -172,21 +172,7 @@ pub(crate) fn stamp_delete_horizon(
     if records.is_empty() {
         return Ok(None);
     }
-    let mut b = BatchBuilder::new(BatchBuilderConfig {
-        compression: h
-            .attributes
-            .compression()
-            .unwrap_or(vltava_records::Compression::None),
-        base_offset: h.base_offset,
-        partition_leader_epoch: h.partition_leader_epoch,
-        producer_id: h.producer_id,
-        producer_epoch: h.producer_epoch,
-        base_sequence: h.base_sequence,
-        transactional: h.attributes.is_transactional(),
-        control: true,
-        timestamp_type: h.attributes.timestamp_type(),
-        max_batch_bytes: usize::MAX,
-    });
+    let mut b = BatchBuilder::new(builder_like(h));
     b.set_delete_horizon(horizon_ms)?;
     for r in &records {
         b.append_with_offset(
