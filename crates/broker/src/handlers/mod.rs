@@ -27,6 +27,5 @@ pub mod mutation_quota;
 pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod security;
-pub mod txn_verification;
 pub mod unsupported;
 pub mod write_txn_markers;

@@ -9,6 +9,8 @@
 //! NOT_LEADER_OR_FOLLOWER answers carry the current leader (KIP-951, v10+;
 //! `leader_hint`).
 
+pub mod txn_verification;
+
 use std::sync::Arc;
 
 use vltava_protocol::ResponseBody;
@@ -350,7 +352,7 @@ pub async fn begin(broker: &Arc<Broker>, req: &ProduceRequest, version: i16) -> 
     let acks = acks.unwrap_or(Acks::Leader);
     let timeout_ms = u64::try_from(req.timeout_ms).unwrap_or(0);
     let refused = match code_for_all {
-        None => crate::handlers::txn_verification::refused_partitions(broker, req).await,
+        None => txn_verification::refused_partitions(broker, req).await,
         Some(_) => Default::default(),
     };
     let mut answers: Vec<(vltava_protocol::SharedStr, Vec<Answer>)> = Vec::new();
