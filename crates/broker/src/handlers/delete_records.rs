@@ -11,52 +11,51 @@ use vltava_protocol::messages::delete_records_response::{
 
 use crate::broker::Broker;
 use crate::error_codes::{self, *};
+use crate::handlers::per_partition::Partitions;
 
 /// Handles DeleteRecords.
 pub fn handle(broker: &Broker, req: &DeleteRecordsRequest) -> ResponseBody {
-    let cache = broker.metadata();
+    let lookup = Partitions::new(broker);
     let topics = req
         .topics
         .iter()
         .filter(|t| !t.partitions.is_empty())
         .map(|t| DeleteRecordsTopicResult {
             name: t.name.clone(),
-            partitions: t
-                .partitions
-                .iter()
-                .map(|p| {
+            partitions: lookup.each(
+                t.name.as_str(),
+                &t.partitions,
+                |p| p.partition_index,
+                |p, found| {
                     let mut r = DeleteRecordsPartitionResult {
                         partition_index: p.partition_index,
                         low_watermark: -1,
                         ..Default::default()
                     };
-                    let known = cache
-                        .topic(t.name.as_str())
-                        .is_some_and(|m| m.partitions.contains_key(&p.partition_index));
-                    let part = broker.partitions.get(t.name.as_str(), p.partition_index);
-                    match (known, part) {
-                        (false, _) => r.error_code = UNKNOWN_TOPIC_OR_PARTITION,
-                        (true, None) => r.error_code = NOT_LEADER_OR_FOLLOWER,
-                        (true, Some(part)) => {
-                            let mut log = part.log();
-                            if !log.config().cleanup_policy.delete {
-                                r.error_code = POLICY_VIOLATION;
-                                return r;
-                            }
-                            let target = if p.offset == -1 {
-                                log.high_watermark()
-                            } else {
-                                p.offset
-                            };
-                            match log.delete_records_before(target) {
-                                Ok(low) => r.low_watermark = low,
-                                Err(e) => r.error_code = error_codes::for_storage(&e),
-                            }
+                    let found = match found {
+                        Ok(found) => found,
+                        Err(refused) => {
+                            r.error_code = refused.code();
+                            return r;
                         }
+                    };
+                    let mut log = found.partition.log();
+                    if !log.config().cleanup_policy.delete {
+                        r.error_code = POLICY_VIOLATION;
+                        return r;
+                    }
+                    let target = if p.offset == -1 {
+                        log.high_watermark()
+                    } else {
+                        p.offset
+                    };
+                    match log.delete_records_before(target) {
+                        Ok(low) => r.low_watermark = low,
+                        Err(e) => r.error_code = error_codes::for_storage(&e),
                     }
                     r
-                })
-                .collect(),
+                },
+            ),
             ..Default::default()
         })
         .collect();

@@ -10,7 +10,7 @@ use vltava_protocol::messages::describe_producers_response::{
 use vltava_storage::producer_state::ProducerStateManager;
 
 use crate::broker::Broker;
-use crate::error_codes::*;
+use crate::handlers::per_partition::Partitions;
 
 /// The producers `state` tracks, as DescribeProducers lists them.
 pub fn active_producers(state: &ProducerStateManager) -> Vec<ProducerState> {
@@ -30,40 +30,34 @@ pub fn active_producers(state: &ProducerStateManager) -> Vec<ProducerState> {
 
 /// Handles DescribeProducers.
 pub fn handle(broker: &Broker, req: &DescribeProducersRequest) -> ResponseBody {
-    let cache = broker.metadata();
+    let lookup = Partitions::new(broker);
     let topics = req
         .topics
         .iter()
         .map(|t| TopicResponse {
             name: t.name.clone(),
-            partitions: t
-                .partition_indexes
-                .iter()
-                .map(|&p| {
+            partitions: lookup.each(
+                t.name.as_str(),
+                &t.partition_indexes,
+                |&p| p,
+                |&p, found| {
                     let mut r = PartitionResponse {
                         partition_index: p,
                         ..Default::default()
                     };
-                    let known = cache
-                        .topic(t.name.as_str())
-                        .is_some_and(|m| m.partitions.contains_key(&p));
-                    match (known, broker.partitions.get(t.name.as_str(), p)) {
-                        (false, _) => {
-                            r.error_code = UNKNOWN_TOPIC_OR_PARTITION;
-                            r.error_message = Some("this topic-partition does not exist".into());
+                    match found {
+                        Ok(f) => {
+                            r.active_producers =
+                                active_producers(f.partition.log().producer_state())
                         }
-                        (true, None) => {
-                            r.error_code = NOT_LEADER_OR_FOLLOWER;
-                            r.error_message =
-                                Some("this broker does not host the partition".into());
-                        }
-                        (true, Some(part)) => {
-                            r.active_producers = active_producers(part.log().producer_state());
+                        Err(refused) => {
+                            r.error_code = refused.code();
+                            r.error_message = Some(refused.message().into());
                         }
                     }
                     r
-                })
-                .collect(),
+                },
+            ),
             ..Default::default()
         })
         .collect();

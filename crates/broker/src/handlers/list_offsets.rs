@@ -9,7 +9,8 @@ use vltava_protocol::messages::list_offsets_response::{
 use vltava_storage::LATEST_TIMESTAMP;
 
 use crate::broker::Broker;
-use crate::error_codes::{self, *};
+use crate::error_codes;
+use crate::handlers::per_partition::{Partitions, Refused};
 
 fn error(index: i32, code: i16) -> ListOffsetsPartitionResponse {
     ListOffsetsPartitionResponse {
@@ -24,33 +25,29 @@ fn error(index: i32, code: i16) -> ListOffsetsPartitionResponse {
 
 /// Handles ListOffsets.
 pub fn handle(broker: &Broker, req: &ListOffsetsRequest, version: i16) -> ResponseBody {
-    let cache = broker.metadata();
+    let lookup = Partitions::new(broker);
     let topics = req
         .topics
         .iter()
         .map(|t| ListOffsetsTopicResponse {
             name: t.name.clone(),
-            partitions: t
-                .partitions
-                .iter()
-                .map(|p| {
+            partitions: lookup.each(
+                t.name.as_str(),
+                &t.partitions,
+                |p| p.partition_index,
+                |p, found| {
                     let name = t.name.as_str();
-                    if cache
-                        .topic(name)
-                        .and_then(|m| m.partitions.get(&p.partition_index))
-                        .is_none()
-                    {
-                        return error(p.partition_index, UNKNOWN_TOPIC_OR_PARTITION);
-                    }
-                    let Some(part) = broker.partitions.get(name, p.partition_index) else {
-                        if broker
-                            .partitions
-                            .open_error(name, p.partition_index)
-                            .is_some()
+                    let part = match found {
+                        Ok(f) => f.partition,
+                        Err(Refused::NotHosted)
+                            if broker
+                                .partitions
+                                .open_error(name, p.partition_index)
+                                .is_some() =>
                         {
                             return error(p.partition_index, error_codes::KAFKA_STORAGE_ERROR);
                         }
-                        return error(p.partition_index, NOT_LEADER_OR_FOLLOWER);
+                        Err(refused) => return error(p.partition_index, refused.code()),
                     };
                     if let Some(code) = broker.replicas.leader_error(
                         name,
@@ -104,8 +101,8 @@ pub fn handle(broker: &Broker, req: &ListOffsetsRequest, version: i16) -> Respon
                         },
                         Err(e) => error(p.partition_index, error_codes::for_storage(&e)),
                     }
-                })
-                .collect(),
+                },
+            ),
             ..Default::default()
         })
         .collect();

@@ -28,6 +28,7 @@ use vltava_storage::StorageError;
 
 use crate::broker::Broker;
 use crate::error_codes::{self, *};
+use crate::handlers::per_partition::Partitions;
 use crate::metadata_cache::TopicMeta;
 use crate::replica_manager::ReplicaRequestError;
 use crate::replica_manager::leader::AcksOutcome;
@@ -167,12 +168,10 @@ fn produce_partition(
     timeout_ms: u64,
 ) -> Answer {
     let index = data.index;
-    let cache = broker.metadata();
-    let Some(meta) = cache
-        .topic(topic)
-        .filter(|t| t.partitions.contains_key(&index))
-    else {
-        return Answer::Ready(error_response(index, UNKNOWN_TOPIC_OR_PARTITION, None));
+    let lookup = Partitions::new(broker);
+    let meta = match lookup.known(topic, index) {
+        Ok((meta, _)) => meta,
+        Err(refused) => return Answer::Ready(error_response(index, refused.code(), None)),
     };
     if meta.is_internal() {
         // Only the broker writes its internal topics (Kafka: "Cannot append to internal topic").
