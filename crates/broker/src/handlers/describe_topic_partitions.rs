@@ -17,6 +17,7 @@ use vltava_protocol::messages::describe_topic_partitions_response::{
 
 use crate::broker::Broker;
 use crate::error_codes::*;
+use crate::handlers::partition_entry::partition_entry;
 use crate::metadata_cache::{MetadataCache, PartitionMeta};
 
 /// A found topic's authorized operations when every operation is allowed, as Kafka answers
@@ -31,21 +32,14 @@ pub const MAX_PARTITIONS_PER_RESPONSE: i32 = 2000;
 /// One partition's entry, as Kafka's: the leader only when its broker is alive (else -1,
 /// with no error code: unlike Metadata, Kafka answers no LEADER_NOT_AVAILABLE here),
 /// replicas on brokers that are not alive listed offline.
-fn partition_entry(
+fn described_partition(
     p: &PartitionMeta,
     cache: &MetadataCache,
 ) -> DescribeTopicPartitionsResponsePartition {
     DescribeTopicPartitionsResponsePartition {
-        error_code: NONE,
-        offline_replicas: cache.offline_replicas(p),
-        partition_index: p.index,
-        leader_id: cache.alive_leader(p),
-        leader_epoch: p.leader_epoch,
-        replica_nodes: p.replicas.clone(),
-        isr_nodes: p.isr.clone(),
         eligible_leader_replicas: Some(Vec::new()),
         last_known_elr: Some(Vec::new()),
-        ..Default::default()
+        ..partition_entry!(DescribeTopicPartitionsResponsePartition, p, cache)
     }
 }
 
@@ -126,7 +120,7 @@ pub fn handle(broker: &Broker, req: &DescribeTopicPartitionsRequest) -> Response
                 break;
             }
             budget -= 1;
-            partitions.push(partition_entry(p, &cache));
+            partitions.push(described_partition(p, &cache));
         }
         topics.push(DescribeTopicPartitionsResponseTopic {
             error_code: NONE,
@@ -175,7 +169,7 @@ mod tests {
                 endpoints: Vec::new(),
             },
         );
-        let e = partition_entry(&p, &cache);
+        let e = described_partition(&p, &cache);
         assert_eq!((e.error_code, e.leader_id, e.leader_epoch), (NONE, -1, 3));
         assert_eq!(e.offline_replicas, vec![1]);
         cache.brokers.insert(
@@ -189,7 +183,7 @@ mod tests {
                 endpoints: Vec::new(),
             },
         );
-        let e = partition_entry(&p, &cache);
+        let e = described_partition(&p, &cache);
         assert_eq!((e.error_code, e.leader_id), (NONE, 1));
         assert!(e.offline_replicas.is_empty());
     }

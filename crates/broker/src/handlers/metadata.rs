@@ -10,6 +10,7 @@ use vltava_protocol::messages::metadata_response::{
 use vltava_protocol::{ResponseBody, Uuid};
 
 use crate::error_codes::*;
+use crate::handlers::partition_entry::partition_entry;
 use crate::metadata_cache::{MetadataCache, TopicMeta};
 use vltava_raft::controller::topic_name::validate_topic_name;
 
@@ -31,21 +32,11 @@ fn topic_entry(t: &TopicMeta, cache: &MetadataCache) -> MetadataResponseTopic {
             .partitions
             .values()
             .map(|p| {
-                let leader = cache.alive_leader(p);
-                MetadataResponsePartition {
-                    error_code: if leader >= 0 {
-                        NONE
-                    } else {
-                        LEADER_NOT_AVAILABLE
-                    },
-                    partition_index: p.index,
-                    leader_id: leader,
-                    leader_epoch: p.leader_epoch,
-                    replica_nodes: p.replicas.clone(),
-                    isr_nodes: p.isr.clone(),
-                    offline_replicas: cache.offline_replicas(p),
-                    ..Default::default()
+                let mut entry = partition_entry!(MetadataResponsePartition, p, cache);
+                if entry.leader_id < 0 {
+                    entry.error_code = LEADER_NOT_AVAILABLE;
                 }
+                entry
             })
             .collect(),
         topic_authorized_operations: AUTHORIZED_OPS_OMITTED,

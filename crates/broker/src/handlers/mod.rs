@@ -25,6 +25,7 @@ pub mod list_offsets;
 pub mod metadata;
 pub mod mutation_quota;
 pub mod offset_for_leader_epoch;
+pub mod partition_entry;
 pub mod per_partition;
 pub mod produce;
 pub mod security;
