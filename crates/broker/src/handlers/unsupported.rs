@@ -9,6 +9,7 @@
 //! does too.
 
 use vltava_protocol::messages::add_raft_voter_response::AddRaftVoterResponse;
+use vltava_protocol::messages::alter_replica_log_dirs_request::AlterReplicaLogDirsRequest;
 use vltava_protocol::messages::alter_replica_log_dirs_response::{
     AlterReplicaLogDirPartitionResult, AlterReplicaLogDirTopicResult, AlterReplicaLogDirsResponse,
 };
@@ -20,7 +21,9 @@ use vltava_protocol::messages::list_client_metrics_resources_response::ListClien
 use vltava_protocol::messages::remove_raft_voter_response::RemoveRaftVoterResponse;
 use vltava_protocol::messages::renew_delegation_token_response::RenewDelegationTokenResponse;
 use vltava_protocol::messages::sasl_authenticate_response::SaslAuthenticateResponse;
+use vltava_protocol::messages::unregister_broker_request::UnregisterBrokerRequest;
 use vltava_protocol::messages::unregister_broker_response::UnregisterBrokerResponse;
+use vltava_protocol::messages::update_features_request::UpdateFeaturesRequest;
 use vltava_protocol::messages::update_features_response::{
     UpdatableFeatureResult, UpdateFeaturesResponse,
 };
@@ -136,32 +139,53 @@ pub fn handle(
     body: &RequestBody,
     version: i16,
 ) -> Option<ResponseBody> {
-    let mut r = refusal(body.api_key())?;
+    let r = refusal_on(body.api_key(), session)?;
+    match body {
+        RequestBody::CreateDelegationToken(_)
+        | RequestBody::RenewDelegationToken(_)
+        | RequestBody::ExpireDelegationToken(_)
+        | RequestBody::DescribeDelegationToken(_) => delegation_token(body, r, session, version),
+        RequestBody::AlterReplicaLogDirs(req) => Some(alter_replica_log_dirs(cache, req, r)),
+        RequestBody::UpdateFeatures(req) => Some(update_features(req, r, version)),
+        RequestBody::UnregisterBroker(req) => Some(unregister_broker(cache, req, r)),
+        _ => top_level_only(body, r),
+    }
+}
+
+/// How `key` is refused on `session`: [`refusal`], except that a token request on a
+/// SASL-authenticated connection gets Kafka's second check (tokens are off).
+fn refusal_on(key: ApiKey, session: &Session) -> Option<Refusal> {
+    let r = refusal(key)?;
     let token_api = matches!(
-        body.api_key(),
+        key,
         ApiKey::CreateDelegationToken
             | ApiKey::RenewDelegationToken
             | ApiKey::ExpireDelegationToken
             | ApiKey::DescribeDelegationToken
     );
-    if token_api && session.sasl {
-        // Kafka's second check, once the connection is SASL-authenticated: tokens are off.
-        r = Refusal {
+    Some(if token_api && session.sasl {
+        Refusal {
             code: DELEGATION_TOKEN_AUTH_DISABLED,
             message: "delegation tokens are not enabled on this broker",
-        };
-    }
-    let requester = (
-        SharedStr::from(session.principal.principal_type.as_str()),
-        SharedStr::from(session.principal.name.as_str()),
-    );
-    let resp = match body {
-        RequestBody::SaslAuthenticate(_) => ResponseBody::from(SaslAuthenticateResponse {
-            error_code: r.code,
-            error_message: msg(r.message),
-            ..Default::default()
-        }),
+        }
+    } else {
+        r
+    })
+}
+
+/// The delegation token APIs' answers (`None` for any other body).
+fn delegation_token(
+    body: &RequestBody,
+    r: Refusal,
+    session: &Session,
+    version: i16,
+) -> Option<ResponseBody> {
+    Some(match body {
         RequestBody::CreateDelegationToken(req) => {
+            let requester = (
+                SharedStr::from(session.principal.principal_type.as_str()),
+                SharedStr::from(session.principal.name.as_str()),
+            );
             // As Kafka: the owner asked for (the requester when none), the requester, and
             // -1 timestamps (found by the differential test against Kafka, every_api).
             let owner = match &req.owner_principal_name {
@@ -202,68 +226,102 @@ pub fn handle(
                 ..Default::default()
             })
         }
-        RequestBody::AlterReplicaLogDirs(req) => ResponseBody::from(AlterReplicaLogDirsResponse {
-            results: req
-                .dirs
-                .iter()
-                .flat_map(|d| d.topics.iter())
-                .map(|t| AlterReplicaLogDirTopicResult {
-                    topic_name: t.name.clone(),
-                    partitions: t
-                        .partitions
-                        .iter()
-                        .map(|p| AlterReplicaLogDirPartitionResult {
-                            partition_index: *p,
-                            error_code: if exists(cache, t.name.as_str(), *p) {
-                                r.code
-                            } else {
-                                UNKNOWN_TOPIC_OR_PARTITION
-                            },
-                            ..Default::default()
-                        })
-                        .collect(),
-                    ..Default::default()
-                })
-                .collect(),
-            ..Default::default()
-        }),
-        // Nothing to change is a success in Kafka (found by the differential test).
-        RequestBody::UpdateFeatures(req) if req.feature_updates.is_empty() => {
-            ResponseBody::from(UpdateFeaturesResponse::default())
-        }
-        RequestBody::UpdateFeatures(req) => ResponseBody::from(UpdateFeaturesResponse {
-            error_code: r.code,
-            error_message: msg(r.message),
-            results: if version <= 1 {
-                req.feature_updates
+        _ => return None,
+    })
+}
+
+/// AlterReplicaLogDirs: each named partition gets the refusal, or
+/// UNKNOWN_TOPIC_OR_PARTITION when the metadata lacks it.
+fn alter_replica_log_dirs(
+    cache: &MetadataCache,
+    req: &AlterReplicaLogDirsRequest,
+    r: Refusal,
+) -> ResponseBody {
+    ResponseBody::from(AlterReplicaLogDirsResponse {
+        results: req
+            .dirs
+            .iter()
+            .flat_map(|d| d.topics.iter())
+            .map(|t| AlterReplicaLogDirTopicResult {
+                topic_name: t.name.clone(),
+                partitions: t
+                    .partitions
                     .iter()
-                    .map(|f| UpdatableFeatureResult {
-                        feature: f.feature.clone(),
-                        error_code: r.code,
-                        error_message: msg(r.message),
+                    .map(|p| AlterReplicaLogDirPartitionResult {
+                        partition_index: *p,
+                        error_code: if exists(cache, t.name.as_str(), *p) {
+                            r.code
+                        } else {
+                            UNKNOWN_TOPIC_OR_PARTITION
+                        },
                         ..Default::default()
                     })
-                    .collect()
-            } else {
-                Vec::new()
-            },
-            ..Default::default()
-        }),
-        RequestBody::UnregisterBroker(req) => {
-            let (code, message) = if cache.brokers.contains_key(&req.broker_id) {
-                (r.code, r.message)
-            } else {
-                (
-                    BROKER_ID_NOT_REGISTERED,
-                    "no broker with this id is registered",
-                )
-            };
-            ResponseBody::from(UnregisterBrokerResponse {
-                error_code: code,
-                error_message: msg(message),
+                    .collect(),
                 ..Default::default()
             })
-        }
+            .collect(),
+        ..Default::default()
+    })
+}
+
+/// UpdateFeatures: nothing to change is a success in Kafka (found by the differential
+/// test); otherwise the refusal, per feature where the version has results (v0-1).
+fn update_features(req: &UpdateFeaturesRequest, r: Refusal, version: i16) -> ResponseBody {
+    if req.feature_updates.is_empty() {
+        return ResponseBody::from(UpdateFeaturesResponse::default());
+    }
+    ResponseBody::from(UpdateFeaturesResponse {
+        error_code: r.code,
+        error_message: msg(r.message),
+        results: if version <= 1 {
+            req.feature_updates
+                .iter()
+                .map(|f| UpdatableFeatureResult {
+                    feature: f.feature.clone(),
+                    error_code: r.code,
+                    error_message: msg(r.message),
+                    ..Default::default()
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
+        ..Default::default()
+    })
+}
+
+/// UnregisterBroker: the refusal for a registered broker, BROKER_ID_NOT_REGISTERED for
+/// another id.
+fn unregister_broker(
+    cache: &MetadataCache,
+    req: &UnregisterBrokerRequest,
+    r: Refusal,
+) -> ResponseBody {
+    let (code, message) = if cache.brokers.contains_key(&req.broker_id) {
+        (r.code, r.message)
+    } else {
+        (
+            BROKER_ID_NOT_REGISTERED,
+            "no broker with this id is registered",
+        )
+    };
+    ResponseBody::from(UnregisterBrokerResponse {
+        error_code: code,
+        error_message: msg(message),
+        ..Default::default()
+    })
+}
+
+/// The APIs whose answer is only the top-level code and message (SaslAuthenticate,
+/// ConsumerGroupHeartbeat, the raft voter changes), or empty as Kafka's
+/// (ListClientMetricsResources); `None` for any other body.
+fn top_level_only(body: &RequestBody, r: Refusal) -> Option<ResponseBody> {
+    Some(match body {
+        RequestBody::SaslAuthenticate(_) => ResponseBody::from(SaslAuthenticateResponse {
+            error_code: r.code,
+            error_message: msg(r.message),
+            ..Default::default()
+        }),
         RequestBody::ConsumerGroupHeartbeat(_) => {
             ResponseBody::from(ConsumerGroupHeartbeatResponse {
                 error_code: r.code,
@@ -285,8 +343,7 @@ pub fn handle(
             ..Default::default()
         }),
         _ => return None,
-    };
-    Some(resp)
+    })
 }
 
 #[cfg(test)]
