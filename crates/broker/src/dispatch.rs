@@ -1,4 +1,5 @@
-//! Routes a decoded request to its handler. Every API the broker advertises is
+//! Routes a decoded request to its handler: each is called the same way,
+//! `handle(&RequestContext, request).await` (`handlers::context`). Every API the broker advertises is
 //! answered: implemented ones by their handler (group APIs and TxnOffsetCommit
 //! by the group coordinator, transactional InitProducerId and the other
 //! transaction APIs by the transaction coordinator), the rest by
@@ -12,31 +13,20 @@ use std::sync::Arc;
 
 use vltava_protocol::frame::Request;
 use vltava_protocol::messages::ApiVersionsRequest;
-use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
+use vltava_protocol::{RequestBody, ResponseBody};
 
 use crate::authorization::{self, Checked, Post};
 use crate::broker::Broker;
+pub use crate::handlers::Unanswered;
 use crate::handlers::{
-    acls, add_partitions_to_txn, admin, api_versions, commit_split, delete_records,
+    Answer, RequestContext, acls, admin, api_versions, commit_split, delete_records,
     describe_client_quotas, describe_cluster, describe_configs, describe_log_dirs,
     describe_producers, describe_quorum, describe_scram_credentials, describe_topic_partitions,
-    fetch, find_coordinator, init_producer_id, list_offsets, metadata, mutation_quota,
-    offset_for_leader_epoch, produce, security, unsupported, write_txn_markers,
+    fetch, find_coordinator, groups, init_producer_id, list_offsets, metadata,
+    offset_for_leader_epoch, produce, transactions, unsupported, write_txn_markers,
 };
 use crate::listener_endpoints::localize;
 use crate::session::Session;
-
-/// Why a request got no answer.
-#[derive(Debug, thiserror::Error)]
-pub enum Unanswered {
-    /// The API is not advertised in ApiVersions.
-    #[error("{0:?} is not advertised by this broker")]
-    NotAdvertised(ApiKey),
-    /// The controller or a coordinator is not wired yet (the listener only
-    /// starts after all are).
-    #[error("{0:?} arrived before the node finished starting")]
-    NotStarted(ApiKey),
-}
 
 /// A request whose effects are done: its answer, or a Produce's acks=all waits.
 pub enum Dispatched {
@@ -108,11 +98,7 @@ fn finish(post: Option<Post>, answer: ResponseBody) -> ResponseBody {
 }
 
 /// Handles one request.
-pub async fn dispatch(
-    broker: Arc<Broker>,
-    req: Request,
-    session: Arc<Session>,
-) -> Result<Option<ResponseBody>, Unanswered> {
+pub async fn dispatch(broker: Arc<Broker>, req: Request, session: Arc<Session>) -> Answer {
     let listener = session.listener.clone();
     let answer = dispatch_unlocalized(broker.clone(), req, session).await?;
     Ok(answer.map(|mut body| {
@@ -122,54 +108,42 @@ pub async fn dispatch(
 }
 
 /// [`dispatch`] with each broker's default address in the answer.
-async fn dispatch_unlocalized(
-    broker: Arc<Broker>,
-    req: Request,
-    session: Arc<Session>,
-) -> Result<Option<ResponseBody>, Unanswered> {
-    let client_host = session.client_host();
-    let version = req.api_version();
+async fn dispatch_unlocalized(broker: Arc<Broker>, req: Request, session: Arc<Session>) -> Answer {
     let client_id = req
         .header
         .client_id
         .as_ref()
         .map(|c| c.as_str().to_string())
         .unwrap_or_default();
-    let key = req.api_key;
-    let body = match req.body {
-        RequestBody::ApiVersions(r) => api_versions::handle(&r, version),
-        RequestBody::Produce(r) => return Ok(produce::handle(&broker, &r, version).await),
-        RequestBody::Fetch(r) => fetch::handle(&broker, &r, version).await,
-        RequestBody::ListOffsets(r) => list_offsets::handle(&broker, &r, version),
-        RequestBody::Metadata(r) => {
-            let pending = admin::auto_create_for_metadata(&broker, &r, version).await;
-            let cache = broker.metadata();
-            metadata::handle(&cache, &r, version, &pending)
-        }
+    let cx = RequestContext {
+        broker: &broker,
+        key: req.api_key,
+        version: req.api_version(),
+        correlation_id: req.header.correlation_id,
+        client_id: &client_id,
+        session: &session,
+    };
+    handle(&cx, req.body).await
+}
+
+/// Runs `body`'s handler.
+async fn handle(cx: &RequestContext<'_>, body: RequestBody) -> Answer {
+    match body {
+        RequestBody::ApiVersions(r) => api_versions::handle(cx, r).await,
+        RequestBody::Produce(r) => produce::handle(cx, r).await,
+        RequestBody::Fetch(r) => fetch::handle(cx, r).await,
+        RequestBody::ListOffsets(r) => list_offsets::handle(cx, r).await,
+        RequestBody::Metadata(r) => metadata::handle(cx, r).await,
         RequestBody::InitProducerId(r) if r.transactional_id.is_none() => {
-            init_producer_id::handle(&broker, &r).await
+            init_producer_id::handle(cx, r).await
         }
         body @ (RequestBody::InitProducerId(_)
         | RequestBody::AddPartitionsToTxn(_)
         | RequestBody::AddOffsetsToTxn(_)
         | RequestBody::EndTxn(_)
         | RequestBody::DescribeTransactions(_)
-        | RequestBody::ListTransactions(_)) => {
-            let refused = match &body {
-                RequestBody::AddPartitionsToTxn(r) if version <= 3 => {
-                    add_partitions_to_txn::refuse_unknown(&broker.metadata(), r)
-                }
-                _ => None,
-            };
-            if let Some(answer) = refused {
-                return Ok(Some(answer));
-            }
-            let Some(txn) = broker.txn_coordinator() else {
-                return Err(Unanswered::NotStarted(key));
-            };
-            txn.handle(key, version, body).await
-        }
-        RequestBody::WriteTxnMarkers(r) => write_txn_markers::handle(&broker, &r).await,
+        | RequestBody::ListTransactions(_)) => transactions::handle(cx, body).await,
+        RequestBody::WriteTxnMarkers(r) => write_txn_markers::handle(cx, r).await,
         body @ (RequestBody::CreateTopics(_)
         | RequestBody::DeleteTopics(_)
         | RequestBody::CreatePartitions(_)
@@ -178,58 +152,25 @@ async fn dispatch_unlocalized(
         | RequestBody::AlterConfigs(_)
         | RequestBody::IncrementalAlterConfigs(_)
         | RequestBody::AlterClientQuotas(_)
-        | RequestBody::AlterUserScramCredentials(_)) => {
-            let mut body = body;
-            let refused = mutation_quota::admit(&broker, &session, &client_id, &mut body, version);
-            match admin::handle(&broker, body, version).await {
-                Some(mut b) => {
-                    refused.answer(&mut b);
-                    b
-                }
-                None => return Err(Unanswered::NotStarted(key)),
-            }
-        }
-        RequestBody::DescribeClientQuotas(r) => {
-            describe_client_quotas::handle(&broker.metadata(), &r)
-        }
-        RequestBody::DescribeConfigs(r) => describe_configs::handle(&broker, &r, version),
+        | RequestBody::AlterUserScramCredentials(_)) => admin::handle(cx, body).await,
         RequestBody::ListPartitionReassignments(r) => {
-            let Some(controller) = broker.controller() else {
-                return Err(Unanswered::NotStarted(key));
-            };
-            ResponseBody::from(vltava_raft::controller::list_partition_reassignments(
-                &controller.image(),
-                &r,
-            ))
+            admin::list_partition_reassignments(cx, r).await
         }
+        RequestBody::DescribeClientQuotas(r) => describe_client_quotas::handle(cx, r).await,
+        RequestBody::DescribeConfigs(r) => describe_configs::handle(cx, r).await,
         RequestBody::DescribeUserScramCredentials(r) => {
-            let Some(controller) = broker.controller() else {
-                return Err(Unanswered::NotStarted(key));
-            };
-            describe_scram_credentials::handle(&controller.image(), &r)
+            describe_scram_credentials::handle(cx, r).await
         }
-        RequestBody::DeleteRecords(r) => delete_records::handle(&broker, &r),
-        RequestBody::OffsetForLeaderEpoch(r) => offset_for_leader_epoch::handle(&broker, &r),
-        RequestBody::DescribeLogDirs(r) => describe_log_dirs::handle(&broker, &r),
-        RequestBody::DescribeProducers(r) => describe_producers::handle(&broker, &r),
-        RequestBody::DescribeTopicPartitions(r) => describe_topic_partitions::handle(&broker, &r),
-        RequestBody::DescribeCluster(r) => describe_cluster::handle(&broker, &r, version),
-        RequestBody::DescribeQuorum(r) => describe_quorum::handle(&broker, &r, version).await,
-        RequestBody::FindCoordinator(r) => find_coordinator::handle(&broker, &r, version).await,
-        RequestBody::OffsetCommit(r) => {
-            let Some(coordinator) = broker.coordinator() else {
-                return Err(Unanswered::NotStarted(key));
-            };
-            let cache = broker.metadata();
-            commit_split::handle(&cache, coordinator, (&client_id, &client_host), version, r).await
-        }
-        RequestBody::TxnOffsetCommit(r) => {
-            let Some(coordinator) = broker.coordinator() else {
-                return Err(Unanswered::NotStarted(key));
-            };
-            let cache = broker.metadata();
-            commit_split::handle(&cache, coordinator, (&client_id, &client_host), version, r).await
-        }
+        RequestBody::DeleteRecords(r) => delete_records::handle(cx, r).await,
+        RequestBody::OffsetForLeaderEpoch(r) => offset_for_leader_epoch::handle(cx, r).await,
+        RequestBody::DescribeLogDirs(r) => describe_log_dirs::handle(cx, r).await,
+        RequestBody::DescribeProducers(r) => describe_producers::handle(cx, r).await,
+        RequestBody::DescribeTopicPartitions(r) => describe_topic_partitions::handle(cx, r).await,
+        RequestBody::DescribeCluster(r) => describe_cluster::handle(cx, r).await,
+        RequestBody::DescribeQuorum(r) => describe_quorum::handle(cx, r).await,
+        RequestBody::FindCoordinator(r) => find_coordinator::handle(cx, r).await,
+        RequestBody::OffsetCommit(r) => commit_split::handle(cx, r).await,
+        RequestBody::TxnOffsetCommit(r) => commit_split::handle(cx, r).await,
         body @ (RequestBody::JoinGroup(_)
         | RequestBody::SyncGroup(_)
         | RequestBody::Heartbeat(_)
@@ -239,30 +180,10 @@ async fn dispatch_unlocalized(
         | RequestBody::ListGroups(_)
         | RequestBody::DeleteGroups(_)
         | RequestBody::OffsetDelete(_)
-        | RequestBody::ConsumerGroupDescribe(_)) => {
-            let Some(coordinator) = broker.coordinator() else {
-                return Err(Unanswered::NotStarted(key));
-            };
-            coordinator
-                .handle_from(&client_id, &client_host, key, version, body)
-                .await
-        }
-        b @ (RequestBody::DescribeAcls(_)
+        | RequestBody::ConsumerGroupDescribe(_)) => groups::handle(cx, body).await,
+        body @ (RequestBody::DescribeAcls(_)
         | RequestBody::CreateAcls(_)
-        | RequestBody::DeleteAcls(_)) => match acls::handle(&broker, &b, version).await {
-            Some(answer) => answer,
-            None => match security::handle(&b) {
-                Some(answer) => answer,
-                None => return Err(Unanswered::NotAdvertised(key)),
-            },
-        },
-        other => match security::handle(&other) {
-            Some(b) => b,
-            None => match unsupported::handle(&broker.metadata(), &session, &other, version) {
-                Some(b) => b,
-                None => return Err(Unanswered::NotAdvertised(key)),
-            },
-        },
-    };
-    Ok(Some(body))
+        | RequestBody::DeleteAcls(_)) => acls::handle(cx, body).await,
+        other => unsupported::handle(cx, other).await,
+    }
 }

@@ -174,7 +174,7 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
         })?;
         match (request.body, &mut state) {
             (RequestBody::ApiVersions(r), _) => {
-                send(stream, corr, version, api_versions::handle(&r, version)).await?;
+                send(stream, corr, version, api_versions::response(&r, version)).await?;
             }
             (RequestBody::SaslHandshake(r), State::Start) => {
                 let names = mechanisms.names();

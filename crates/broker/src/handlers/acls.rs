@@ -16,6 +16,8 @@ use vltava_security::acl::{AccessControlEntry, ResourcePattern};
 
 use crate::broker::Broker;
 use crate::error_codes::INVALID_REQUEST;
+use crate::handlers::context::{Answer, RequestContext, respond};
+use crate::handlers::security;
 use crate::metadata_sync::sync_now;
 
 /// DescribeAcls over `image`: the ACLs the filter selects, grouped by resource pattern.
@@ -59,9 +61,22 @@ pub fn describe(image: &MetadataImage, req: &DescribeAclsRequest) -> DescribeAcl
     }
 }
 
+/// Handles DescribeAcls, CreateAcls and DeleteAcls: through the controller with an
+/// authorizer, else (or before the controller is wired) as `security` answers them.
+pub async fn handle(cx: &RequestContext<'_>, body: RequestBody) -> Answer {
+    match with_authorizer(cx.broker, &body, cx.version).await {
+        Some(response) => respond(response),
+        None => security::handle(cx, body).await,
+    }
+}
+
 /// The answer for an ACL API when the broker has an authorizer; `None` otherwise (or for
 /// other APIs, or before the controller is wired).
-pub async fn handle(broker: &Broker, body: &RequestBody, version: i16) -> Option<ResponseBody> {
+async fn with_authorizer(
+    broker: &Broker,
+    body: &RequestBody,
+    version: i16,
+) -> Option<ResponseBody> {
     if !broker.acls.enabled() {
         return None;
     }

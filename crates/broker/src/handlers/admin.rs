@@ -3,13 +3,18 @@
 //! AlterPartitionReassignments 45, AlterClientQuotas 49, AlterUserScramCredentials 51): passed to
 //! the controller, which validates and commits them; the broker then applies
 //! the new metadata before answering, so the client's next request sees it.
+//! ListPartitionReassignments (46) is answered from the controller's image.
 
 use vltava_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
-use vltava_protocol::messages::{CreateTopicsRequest, MetadataRequest};
+use vltava_protocol::messages::{
+    CreateTopicsRequest, ListPartitionReassignmentsRequest, MetadataRequest,
+};
 use vltava_protocol::{RequestBody, ResponseBody};
 use vltava_raft::controller::topic_name::validate_topic_name;
 
 use crate::broker::Broker;
+use crate::handlers::context::{Answer, RequestContext, respond};
+use crate::handlers::mutation_quota;
 use crate::metadata_sync::sync_now;
 
 /// A CreateTopics request for one topic with broker-default replication.
@@ -43,8 +48,36 @@ fn collides(a: &str, b: &str) -> bool {
     a != b && a.replace('.', "_") == b.replace('.', "_")
 }
 
-/// Handles the admin requests the controller serves; `None` for other bodies.
-pub async fn handle(broker: &Broker, body: RequestBody, version: i16) -> Option<ResponseBody> {
+/// Handles the admin requests the controller serves, once the client's mutation quota
+/// (`mutation_quota`) has taken out the topics it refuses.
+pub async fn handle(cx: &RequestContext<'_>, mut body: RequestBody) -> Answer {
+    let refused = mutation_quota::admit(cx.broker, cx.session, cx.client_id, &mut body, cx.version);
+    let Some(mut response) = through_controller(cx.broker, body, cx.version).await else {
+        return Err(cx.not_started());
+    };
+    refused.answer(&mut response);
+    respond(response)
+}
+
+/// Handles ListPartitionReassignments from the controller's image.
+pub async fn list_partition_reassignments(
+    cx: &RequestContext<'_>,
+    req: ListPartitionReassignmentsRequest,
+) -> Answer {
+    let controller = cx.broker.controller().ok_or_else(|| cx.not_started())?;
+    respond(vltava_raft::controller::list_partition_reassignments(
+        &controller.image(),
+        &req,
+    ))
+}
+
+/// The controller's answer to an admin request; `None` for other bodies, or before the
+/// controller is wired.
+async fn through_controller(
+    broker: &Broker,
+    body: RequestBody,
+    version: i16,
+) -> Option<ResponseBody> {
     let controller = broker.controller()?;
     let resp = match body {
         RequestBody::CreateTopics(r) => {

@@ -6,6 +6,7 @@ use vltava_protocol::messages::api_versions_response::{ApiVersion, ApiVersionsRe
 use vltava_protocol::{ApiKey, ResponseBody};
 
 use crate::error_codes::{INVALID_REQUEST, UNSUPPORTED_VERSION};
+use crate::handlers::context::{Answer, RequestContext, respond};
 
 /// The advertised (min, max) version of `key`, or `None` when a broker listener
 /// does not serve it: controller-only and ZooKeeper-only APIs are left out, and an
@@ -78,7 +79,12 @@ fn valid_software_field(s: &str) -> bool {
 }
 
 /// Handles ApiVersions at a supported `version`.
-pub fn handle(req: &ApiVersionsRequest, version: i16) -> ResponseBody {
+pub async fn handle(cx: &RequestContext<'_>, req: ApiVersionsRequest) -> Answer {
+    respond(response(&req, cx.version))
+}
+
+/// The answer to `req`.
+pub fn response(req: &ApiVersionsRequest, version: i16) -> ResponseBody {
     if version >= 3
         && (!valid_software_field(req.client_software_name.as_str())
             || !valid_software_field(req.client_software_version.as_str()))
@@ -133,11 +139,11 @@ mod tests {
             client_software_version: "1.0".into(),
             ..Default::default()
         };
-        let ResponseBody::ApiVersions(r) = handle(&bad, 3) else {
+        let ResponseBody::ApiVersions(r) = response(&bad, 3) else {
             panic!()
         };
         assert_eq!(r.error_code, INVALID_REQUEST);
-        let ResponseBody::ApiVersions(r) = handle(&bad, 2) else {
+        let ResponseBody::ApiVersions(r) = response(&bad, 2) else {
             panic!()
         };
         assert_eq!(r.error_code, 0);
@@ -146,7 +152,7 @@ mod tests {
             client_software_version: "2.16.1-rdkafka-2.12.0".into(),
             ..Default::default()
         };
-        let ResponseBody::ApiVersions(r) = handle(&good, 4) else {
+        let ResponseBody::ApiVersions(r) = response(&good, 4) else {
             panic!()
         };
         assert_eq!(r.error_code, 0);

@@ -18,6 +18,7 @@ use vltava_protocol::messages::{OffsetCommitRequest, TxnOffsetCommitRequest};
 use vltava_protocol::{ApiKey, RequestBody, ResponseBody, SharedStr};
 
 use crate::error_codes::UNKNOWN_TOPIC_OR_PARTITION;
+use crate::handlers::context::{Answer, RequestContext, respond};
 use crate::metadata_cache::MetadataCache;
 
 /// An offset-commit request and its answer, as the split needs them.
@@ -40,8 +41,25 @@ pub trait OffsetCommitShape: Sized {
     fn answer_body(answer: Self::Answer) -> ResponseBody;
 }
 
-/// Handles an offset-commit request `req` through `coordinator`.
-pub async fn handle<R: OffsetCommitShape>(
+/// Handles OffsetCommit or TxnOffsetCommit: the partitions the metadata lacks here, the
+/// rest through the group coordinator.
+pub async fn handle<R: OffsetCommitShape>(cx: &RequestContext<'_>, req: R) -> Answer {
+    let coordinator = cx.broker.coordinator().ok_or_else(|| cx.not_started())?;
+    let client_host = cx.session.client_host();
+    respond(
+        split(
+            &cx.metadata(),
+            coordinator,
+            (cx.client_id, &client_host),
+            cx.version,
+            req,
+        )
+        .await,
+    )
+}
+
+/// The answer to an offset-commit request `req` through `coordinator`.
+async fn split<R: OffsetCommitShape>(
     cache: &MetadataCache,
     coordinator: &CoordinatorHandle,
     client: (&str, &str),

@@ -11,10 +11,16 @@ use vltava_protocol::messages::delete_records_response::{
 
 use crate::broker::Broker;
 use crate::error_codes::{self, *};
+use crate::handlers::context::{Answer, RequestContext, respond};
 use crate::handlers::per_partition::Partitions;
 
 /// Handles DeleteRecords.
-pub fn handle(broker: &Broker, req: &DeleteRecordsRequest) -> ResponseBody {
+pub async fn handle(cx: &RequestContext<'_>, req: DeleteRecordsRequest) -> Answer {
+    respond(answer(cx.broker, &req))
+}
+
+/// The answer to `req`.
+fn answer(broker: &Broker, req: &DeleteRecordsRequest) -> ResponseBody {
     let lookup = Partitions::new(broker);
     let topics = req
         .topics

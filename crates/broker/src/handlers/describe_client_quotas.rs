@@ -10,6 +10,7 @@ use vltava_protocol::{ResponseBody, SharedStr};
 use vltava_security::quota::{EntityName, QuotaEntity, entity};
 
 use crate::error_codes::{INVALID_REQUEST, UNSUPPORTED_VERSION};
+use crate::handlers::context::{Answer, RequestContext, respond};
 use crate::metadata_cache::MetadataCache;
 
 /// Kafka's filter match types.
@@ -32,7 +33,12 @@ enum Matches<'a> {
 }
 
 /// The answer to `req`.
-pub fn handle(cache: &MetadataCache, req: &DescribeClientQuotasRequest) -> ResponseBody {
+pub async fn handle(cx: &RequestContext<'_>, req: DescribeClientQuotasRequest) -> Answer {
+    respond(response(&cx.metadata(), &req))
+}
+
+/// The answer to `req`.
+pub fn response(cache: &MetadataCache, req: &DescribeClientQuotasRequest) -> ResponseBody {
     ResponseBody::from(match components(req) {
         Ok(components) => DescribeClientQuotasResponse {
             entries: Some(entries(cache, &components, req.strict)),
@@ -199,7 +205,7 @@ mod tests {
             strict,
             ..Default::default()
         };
-        let ResponseBody::DescribeClientQuotas(r) = handle(&cache(), &req) else {
+        let ResponseBody::DescribeClientQuotas(r) = response(&cache(), &req) else {
             panic!()
         };
         let mut values: Vec<f64> = r

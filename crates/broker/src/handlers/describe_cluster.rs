@@ -9,12 +9,18 @@ use vltava_protocol::messages::describe_cluster_response::{
 
 use crate::broker::Broker;
 use crate::error_codes::*;
+use crate::handlers::context::{Answer, RequestContext, respond};
 
 /// Endpoint type 1: brokers (2 would be controllers).
 const ENDPOINT_BROKERS: i8 = 1;
 
 /// Handles DescribeCluster.
-pub fn handle(broker: &Broker, req: &DescribeClusterRequest, version: i16) -> ResponseBody {
+pub async fn handle(cx: &RequestContext<'_>, req: DescribeClusterRequest) -> Answer {
+    respond(answer(cx.broker, &req, cx.version))
+}
+
+/// The answer to `req`.
+fn answer(broker: &Broker, req: &DescribeClusterRequest, version: i16) -> ResponseBody {
     let cache = broker.metadata();
     if version >= 1 && req.endpoint_type != ENDPOINT_BROKERS {
         return ResponseBody::from(DescribeClusterResponse {

@@ -14,6 +14,7 @@ use super::config_synonyms::{BrokerLevels, Synonym, topic_synonyms};
 use super::describe_broker_configs::{broker_default, broker_entries, cluster_default_entries};
 use crate::broker::Broker;
 use crate::error_codes::*;
+use crate::handlers::context::{Answer, RequestContext, respond};
 use vltava_raft::controller::elections::UNCLEAN_CONFIG;
 
 /// Resource type codes.
@@ -161,7 +162,12 @@ fn wanted(keys: &Option<Vec<vltava_protocol::SharedStr>>, name: &str) -> bool {
 }
 
 /// Handles DescribeConfigs.
-pub fn handle(broker: &Broker, req: &DescribeConfigsRequest, version: i16) -> ResponseBody {
+pub async fn handle(cx: &RequestContext<'_>, req: DescribeConfigsRequest) -> Answer {
+    respond(answer(cx.broker, &req, cx.version))
+}
+
+/// The answer to `req`.
+fn answer(broker: &Broker, req: &DescribeConfigsRequest, version: i16) -> ResponseBody {
     let cache = broker.metadata();
     let results = req
         .resources

@@ -11,9 +11,15 @@ use vltava_protocol::messages::describe_log_dirs_response::{
 
 use crate::broker::Broker;
 use crate::error_codes::NONE;
+use crate::handlers::context::{Answer, RequestContext, respond};
 
 /// Handles DescribeLogDirs.
-pub fn handle(broker: &Broker, req: &DescribeLogDirsRequest) -> ResponseBody {
+pub async fn handle(cx: &RequestContext<'_>, req: DescribeLogDirsRequest) -> Answer {
+    respond(answer(cx.broker, &req))
+}
+
+/// The answer to `req`.
+fn answer(broker: &Broker, req: &DescribeLogDirsRequest) -> ResponseBody {
     let wanted = |topic: &str, partition: i32| match &req.topics {
         None => true,
         Some(ts) => ts

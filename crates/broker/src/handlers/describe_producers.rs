@@ -10,6 +10,7 @@ use vltava_protocol::messages::describe_producers_response::{
 use vltava_storage::producer_state::ProducerStateManager;
 
 use crate::broker::Broker;
+use crate::handlers::context::{Answer, RequestContext, respond};
 use crate::handlers::per_partition::Partitions;
 
 /// The producers `state` tracks, as DescribeProducers lists them.
@@ -29,7 +30,12 @@ pub fn active_producers(state: &ProducerStateManager) -> Vec<ProducerState> {
 }
 
 /// Handles DescribeProducers.
-pub fn handle(broker: &Broker, req: &DescribeProducersRequest) -> ResponseBody {
+pub async fn handle(cx: &RequestContext<'_>, req: DescribeProducersRequest) -> Answer {
+    respond(answer(cx.broker, &req))
+}
+
+/// The answer to `req`.
+fn answer(broker: &Broker, req: &DescribeProducersRequest) -> ResponseBody {
     let lookup = Partitions::new(broker);
     let topics = req
         .topics

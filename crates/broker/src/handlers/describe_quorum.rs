@@ -14,11 +14,17 @@ use vltava_raft::{RaftError, quorum_wire};
 
 use crate::broker::Broker;
 use crate::error_codes::*;
+use crate::handlers::context::{Answer, RequestContext, respond};
 
 pub use vltava_raft::quorum_wire::METADATA_TOPIC;
 
 /// Handles DescribeQuorum.
-pub async fn handle(broker: &Broker, req: &DescribeQuorumRequest, version: i16) -> ResponseBody {
+pub async fn handle(cx: &RequestContext<'_>, req: DescribeQuorumRequest) -> Answer {
+    respond(answer(cx.broker, &req, cx.version).await)
+}
+
+/// The answer to `req`.
+async fn answer(broker: &Broker, req: &DescribeQuorumRequest, version: i16) -> ResponseBody {
     let names_metadata_partition = matches!(
         req.topics.as_slice(),
         [t] if t.topic_name.as_str() == METADATA_TOPIC

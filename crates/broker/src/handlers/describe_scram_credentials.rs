@@ -10,6 +10,7 @@ use vltava_protocol::messages::describe_user_scram_credentials_response::{
 use vltava_protocol::{ResponseBody, SharedStr};
 use vltava_raft::MetadataImage;
 
+use crate::handlers::context::{Answer, RequestContext, respond};
 use vltava_protocol::error_codes::DUPLICATE_RESOURCE;
 use vltava_protocol::error_codes::RESOURCE_NOT_FOUND;
 
@@ -33,7 +34,13 @@ fn result(
 }
 
 /// The answer to `req` from `image`.
-pub fn handle(image: &MetadataImage, req: &DescribeUserScramCredentialsRequest) -> ResponseBody {
+pub async fn handle(cx: &RequestContext<'_>, req: DescribeUserScramCredentialsRequest) -> Answer {
+    let controller = cx.broker.controller().ok_or_else(|| cx.not_started())?;
+    respond(response(&controller.image(), &req))
+}
+
+/// The answer to `req`.
+pub fn response(image: &MetadataImage, req: &DescribeUserScramCredentialsRequest) -> ResponseBody {
     // (user, named more than once), in first-seen order; all users when none is named.
     let mut users: Vec<(SharedStr, bool)> = Vec::new();
     match req.users.as_deref() {
@@ -124,7 +131,7 @@ mod tests {
             }),
             ..Default::default()
         };
-        let ResponseBody::DescribeUserScramCredentials(r) = handle(&image(), &req) else {
+        let ResponseBody::DescribeUserScramCredentials(r) = response(&image(), &req) else {
             panic!("wrong body")
         };
         assert_eq!(r.error_code, 0);

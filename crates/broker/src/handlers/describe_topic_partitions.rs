@@ -17,6 +17,7 @@ use vltava_protocol::messages::describe_topic_partitions_response::{
 
 use crate::broker::Broker;
 use crate::error_codes::*;
+use crate::handlers::context::{Answer, RequestContext, respond};
 use crate::handlers::partition_entry::partition_entry;
 use crate::metadata_cache::{MetadataCache, PartitionMeta};
 
@@ -44,7 +45,12 @@ fn described_partition(
 }
 
 /// Handles DescribeTopicPartitions.
-pub fn handle(broker: &Broker, req: &DescribeTopicPartitionsRequest) -> ResponseBody {
+pub async fn handle(cx: &RequestContext<'_>, req: DescribeTopicPartitionsRequest) -> Answer {
+    respond(answer(cx.broker, &req))
+}
+
+/// The answer to `req`.
+fn answer(broker: &Broker, req: &DescribeTopicPartitionsRequest) -> ResponseBody {
     let cache = broker.metadata();
     let mut names: Vec<String> = if req.topics.is_empty() {
         cache.topics.keys().cloned().collect()

@@ -24,6 +24,7 @@ use crate::broker::Broker;
 use crate::error_codes::{self, *};
 use crate::fetch_session::{SessionKey, SessionPartition, next_epoch};
 use crate::file_records;
+use crate::handlers::context::{Answer, RequestContext, respond};
 
 /// Upper bound on how long one Fetch may wait, whatever the client asks.
 pub const MAX_FETCH_WAIT: Duration = Duration::from_secs(30);
@@ -317,7 +318,12 @@ fn top_level_error(code: i16, session_id: i32) -> ResponseBody {
 }
 
 /// Handles Fetch.
-pub async fn handle(broker: &Broker, req: &FetchRequest, version: i16) -> ResponseBody {
+pub async fn handle(cx: &RequestContext<'_>, req: FetchRequest) -> Answer {
+    respond(fetch(cx.broker, &req, cx.version).await)
+}
+
+/// The answer to `req`.
+async fn fetch(broker: &Broker, req: &FetchRequest, version: i16) -> ResponseBody {
     const FINAL_EPOCH: i32 = -1;
     let replica_id = if version >= 15 {
         req.replica_state.replica_id
@@ -325,7 +331,7 @@ pub async fn handle(broker: &Broker, req: &FetchRequest, version: i16) -> Respon
         req.replica_id
     };
     if replica_id >= 0 {
-        return crate::handlers::follower_fetch::handle(broker, req, version, replica_id).await;
+        return crate::handlers::follower_fetch::answer(broker, req, version, replica_id).await;
     }
     let sessions_apply = version >= 7;
     let (id, epoch) = (req.session_id, req.session_epoch);

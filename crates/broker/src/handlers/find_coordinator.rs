@@ -11,6 +11,7 @@ use vltava_protocol::messages::find_coordinator_response::{Coordinator, FindCoor
 
 use crate::broker::Broker;
 use crate::error_codes::*;
+use crate::handlers::context::{Answer, RequestContext, respond};
 use crate::metadata_cache::MetadataCache;
 use crate::offsets_log::OFFSETS_TOPIC;
 use crate::txn_log::TRANSACTION_STATE_TOPIC;
@@ -76,7 +77,12 @@ fn find(broker: &Broker, cache: &MetadataCache, key_type: i8, key: &str) -> Foun
 }
 
 /// Handles FindCoordinator.
-pub async fn handle(broker: &Broker, req: &FindCoordinatorRequest, version: i16) -> ResponseBody {
+pub async fn handle(cx: &RequestContext<'_>, req: FindCoordinatorRequest) -> Answer {
+    respond(answer(cx.broker, &req, cx.version).await)
+}
+
+/// The answer to `req`.
+async fn answer(broker: &Broker, req: &FindCoordinatorRequest, version: i16) -> ResponseBody {
     let ready = match req.key_type {
         KEY_TYPE_GROUP => broker.ensure_offsets_topic().await,
         KEY_TYPE_TRANSACTION => broker.ensure_transaction_state_topic().await,

@@ -86,7 +86,7 @@ fn check(
 }
 
 /// Handles a follower's Fetch (sessionless: followers send full fetches).
-pub async fn handle(
+pub async fn answer(
     broker: &Broker,
     req: &FetchRequest,
     version: i16,

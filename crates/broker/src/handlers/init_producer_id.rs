@@ -11,13 +11,19 @@ use vltava_protocol::messages::init_producer_id_response::InitProducerIdResponse
 
 use crate::broker::Broker;
 use crate::error_codes::*;
+use crate::handlers::context::{Answer, RequestContext, respond};
 
 /// "No producer id" and "no epoch" on the wire.
 const NO_PRODUCER_ID: i64 = -1;
 const NO_PRODUCER_EPOCH: i16 = -1;
 
 /// Handles InitProducerId.
-pub async fn handle(broker: &Broker, req: &InitProducerIdRequest) -> ResponseBody {
+pub async fn handle(cx: &RequestContext<'_>, req: InitProducerIdRequest) -> Answer {
+    respond(answer(cx.broker, &req).await)
+}
+
+/// The answer to `req`.
+async fn answer(broker: &Broker, req: &InitProducerIdRequest) -> ResponseBody {
     let fail = |code| {
         ResponseBody::from(InitProducerIdResponse {
             error_code: code,

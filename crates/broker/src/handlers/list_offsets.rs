@@ -10,6 +10,7 @@ use vltava_storage::LATEST_TIMESTAMP;
 
 use crate::broker::Broker;
 use crate::error_codes;
+use crate::handlers::context::{Answer, RequestContext, respond};
 use crate::handlers::per_partition::{Partitions, Refused};
 
 fn error(index: i32, code: i16) -> ListOffsetsPartitionResponse {
@@ -24,7 +25,12 @@ fn error(index: i32, code: i16) -> ListOffsetsPartitionResponse {
 }
 
 /// Handles ListOffsets.
-pub fn handle(broker: &Broker, req: &ListOffsetsRequest, version: i16) -> ResponseBody {
+pub async fn handle(cx: &RequestContext<'_>, req: ListOffsetsRequest) -> Answer {
+    respond(answer(cx.broker, &req, cx.version))
+}
+
+/// The answer to `req`.
+fn answer(broker: &Broker, req: &ListOffsetsRequest, version: i16) -> ResponseBody {
     let lookup = Partitions::new(broker);
     let topics = req
         .topics

@@ -10,6 +10,8 @@ use vltava_protocol::messages::metadata_response::{
 use vltava_protocol::{ResponseBody, Uuid};
 
 use crate::error_codes::*;
+use crate::handlers::admin;
+use crate::handlers::context::{Answer, RequestContext, respond};
 use crate::handlers::partition_entry::partition_entry;
 use crate::metadata_cache::{MetadataCache, TopicMeta};
 use vltava_raft::controller::topic_name::validate_topic_name;
@@ -81,9 +83,16 @@ fn by_ids(cache: &MetadataCache, ts: &[MetadataRequestTopic]) -> Vec<MetadataRes
         .collect()
 }
 
+/// Handles Metadata: auto-creates the missing topics it may (`admin::auto_create_for_metadata`),
+/// then answers from the metadata cache.
+pub async fn handle(cx: &RequestContext<'_>, req: MetadataRequest) -> Answer {
+    let pending = admin::auto_create_for_metadata(cx.broker, &req, cx.version).await;
+    respond(response(&cx.metadata(), &req, cx.version, &pending))
+}
+
 /// Builds the Metadata response. `pending` are topics being auto-created
 /// (answered LEADER_NOT_AVAILABLE so clients retry).
-pub fn handle(
+pub fn response(
     cache: &MetadataCache,
     req: &MetadataRequest,
     version: i16,
@@ -232,7 +241,7 @@ mod tests {
             ..Default::default()
         };
         let partition = |c: &MetadataCache| {
-            let ResponseBody::Metadata(m) = handle(c, &all, 12, &[]) else {
+            let ResponseBody::Metadata(m) = response(c, &all, 12, &[]) else {
                 panic!()
             };
             let p = &m.topics[0].partitions[0];
@@ -265,15 +274,15 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            topics(handle(&cache(), &empty, 0, &[])),
+            topics(response(&cache(), &empty, 0, &[])),
             vec![(Some("t".into()), 0)]
         );
-        assert!(topics(handle(&cache(), &empty, 1, &[])).is_empty());
+        assert!(topics(response(&cache(), &empty, 1, &[])).is_empty());
         let all = MetadataRequest {
             topics: None,
             ..Default::default()
         };
-        assert_eq!(topics(handle(&cache(), &all, 12, &[])).len(), 1);
+        assert_eq!(topics(response(&cache(), &all, 12, &[])).len(), 1);
     }
 
     /// As Kafka: once a topic id is named, names are ignored (found by the differential
@@ -301,7 +310,7 @@ mod tests {
         };
         let mut c = cache();
         c.topic_names.insert(Uuid::from_u128(7), "t".into());
-        let mut got = topics(handle(&c, &req, 12, &[]));
+        let mut got = topics(response(&c, &req, 12, &[]));
         got.sort();
         assert_eq!(
             got,
@@ -325,7 +334,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            topics(handle(&cache(), &req, 12, &["soon".to_string()])),
+            topics(response(&cache(), &req, 12, &["soon".to_string()])),
             vec![
                 (Some("nope".into()), UNKNOWN_TOPIC_OR_PARTITION),
                 (Some("soon".into()), LEADER_NOT_AVAILABLE)
@@ -351,7 +360,7 @@ mod tests {
             ..Default::default()
         };
         for version in [10, 11] {
-            let resp = handle(&cache(), &req, version, &[]);
+            let resp = response(&cache(), &req, version, &[]);
             // It must encode at that version (names are not nullable before v12).
             vltava_protocol::frame::encode_response(1, version, &resp).unwrap();
             assert_eq!(

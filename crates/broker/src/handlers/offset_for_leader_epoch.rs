@@ -12,10 +12,16 @@ use vltava_protocol::messages::offset_for_leader_epoch_response::{
 
 use crate::broker::Broker;
 use crate::error_codes::*;
+use crate::handlers::context::{Answer, RequestContext, respond};
 use crate::handlers::per_partition::Partitions;
 
 /// Handles OffsetForLeaderEpoch.
-pub fn handle(broker: &Broker, req: &OffsetForLeaderEpochRequest) -> ResponseBody {
+pub async fn handle(cx: &RequestContext<'_>, req: OffsetForLeaderEpochRequest) -> Answer {
+    respond(answer(cx.broker, &req))
+}
+
+/// The answer to `req`.
+fn answer(broker: &Broker, req: &OffsetForLeaderEpochRequest) -> ResponseBody {
     let lookup = Partitions::new(broker);
     let topics = req
         .topics

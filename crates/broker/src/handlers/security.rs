@@ -8,12 +8,23 @@ use vltava_protocol::messages::describe_acls_response::DescribeAclsResponse;
 use vltava_protocol::messages::sasl_handshake_response::SaslHandshakeResponse;
 use vltava_protocol::{RequestBody, ResponseBody};
 
+use crate::handlers::context::{Answer, RequestContext, respond};
+
 pub use vltava_protocol::error_codes::{SECURITY_DISABLED, UNSUPPORTED_SASL_MECHANISM};
 
 const NO_AUTHORIZER: &str = "no authorizer is configured on this broker";
 
+/// Handles SaslHandshake (on a listener without SASL) and the ACL APIs without an
+/// authorizer; any other API is not advertised.
+pub async fn handle(cx: &RequestContext<'_>, body: RequestBody) -> Answer {
+    match response(&body) {
+        Some(response) => respond(response),
+        None => Err(cx.not_advertised()),
+    }
+}
+
 /// The answer for `body`, or `None` when it is not one of these APIs.
-pub fn handle(body: &RequestBody) -> Option<ResponseBody> {
+pub fn response(body: &RequestBody) -> Option<ResponseBody> {
     let resp = match body {
         RequestBody::SaslHandshake(_) => ResponseBody::from(SaslHandshakeResponse {
             error_code: UNSUPPORTED_SASL_MECHANISM,
@@ -62,7 +73,7 @@ mod tests {
     #[test]
     fn acl_requests_say_security_is_disabled() {
         let Some(ResponseBody::DescribeAcls(r)) =
-            handle(&RequestBody::from(DescribeAclsRequest::default()))
+            response(&RequestBody::from(DescribeAclsRequest::default()))
         else {
             panic!()
         };
@@ -71,11 +82,11 @@ mod tests {
             creations: vec![AclCreation::default(), AclCreation::default()],
             ..Default::default()
         };
-        let Some(ResponseBody::CreateAcls(r)) = handle(&RequestBody::from(req)) else {
+        let Some(ResponseBody::CreateAcls(r)) = response(&RequestBody::from(req)) else {
             panic!()
         };
         assert_eq!(r.results.len(), 2);
         assert!(r.results.iter().all(|x| x.error_code == SECURITY_DISABLED));
-        assert!(handle(&RequestBody::from(FetchRequest::default())).is_none());
+        assert!(response(&RequestBody::from(FetchRequest::default())).is_none());
     }
 }

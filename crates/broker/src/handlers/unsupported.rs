@@ -30,6 +30,8 @@ use vltava_protocol::messages::update_features_response::{
 use vltava_protocol::{ApiKey, RequestBody, ResponseBody, SharedStr};
 
 use crate::error_codes::*;
+use crate::handlers::context::{Answer, RequestContext, respond};
+use crate::handlers::security;
 use crate::metadata_cache::MetadataCache;
 use crate::session::Session;
 
@@ -130,10 +132,22 @@ fn exists(cache: &MetadataCache, topic: &str, partition: i32) -> bool {
         .is_some_and(|t| t.partitions.contains_key(&partition))
 }
 
+/// Handles every other advertised API: SaslHandshake and the ACL APIs as `security`
+/// answers them, the APIs of the features this broker lacks with Kafka's refusal.
+pub async fn handle(cx: &RequestContext<'_>, body: RequestBody) -> Answer {
+    if let Some(response) = security::response(&body) {
+        return respond(response);
+    }
+    match response(&cx.metadata(), cx.session, &body, cx.version) {
+        Some(response) => respond(response),
+        None => Err(cx.not_advertised()),
+    }
+}
+
 /// The answer for `body` at `version`, or `None` when it is not one of these
 /// APIs. `cache` is the broker's metadata (which partitions exist and who
 /// leads them).
-pub fn handle(
+pub fn response(
     cache: &MetadataCache,
     session: &Session,
     body: &RequestBody,
@@ -373,7 +387,7 @@ mod tests {
         use vltava_protocol::messages::CreateDelegationTokenRequest;
         let req = RequestBody::from(CreateDelegationTokenRequest::default());
         let Some(ResponseBody::CreateDelegationToken(plain)) =
-            handle(&cache(), &anonymous(), &req, 3)
+            response(&cache(), &anonymous(), &req, 3)
         else {
             panic!("no answer")
         };
@@ -384,7 +398,7 @@ mod tests {
             sasl: true,
             ..Session::anonymous(None, "SASL_SSL")
         };
-        let Some(ResponseBody::CreateDelegationToken(sasl)) = handle(&cache(), &alice, &req, 3)
+        let Some(ResponseBody::CreateDelegationToken(sasl)) = response(&cache(), &alice, &req, 3)
         else {
             panic!("no answer")
         };
@@ -423,7 +437,7 @@ mod tests {
     }
 
     fn answer(body: impl Into<RequestBody>, version: i16) -> ResponseBody {
-        handle(&cache(), &anonymous(), &body.into(), version).unwrap()
+        response(&cache(), &anonymous(), &body.into(), version).unwrap()
     }
 
     #[test]
@@ -498,7 +512,7 @@ mod tests {
                 for seed in 0..20 {
                     let mut g = Gen::new(seed);
                     let req = RequestBody::random(key, &mut g, version);
-                    let resp = handle(&cache(), &anonymous(), &req, version)
+                    let resp = response(&cache(), &anonymous(), &req, version)
                         .unwrap_or_else(|| panic!("{key:?} not answered"));
                     assert_eq!(resp.api_key(), key);
                     let mut out = BytesMut::new();
@@ -513,7 +527,7 @@ mod tests {
     #[test]
     fn other_apis_are_not_answered_here() {
         assert!(
-            handle(
+            response(
                 &cache(),
                 &anonymous(),
                 &RequestBody::from(FetchRequest::default()),

@@ -10,10 +10,16 @@ use vltava_protocol::messages::write_txn_markers_response::{
 };
 
 use crate::broker::Broker;
+use crate::handlers::context::{Answer, RequestContext, respond};
 use crate::txn_markers::{Marker, write_markers};
 
 /// Handles WriteTxnMarkers.
-pub async fn handle(broker: &Broker, req: &WriteTxnMarkersRequest) -> ResponseBody {
+pub async fn handle(cx: &RequestContext<'_>, req: WriteTxnMarkersRequest) -> Answer {
+    respond(answer(cx.broker, &req).await)
+}
+
+/// The answer to `req`.
+async fn answer(broker: &Broker, req: &WriteTxnMarkersRequest) -> ResponseBody {
     let mut markers = Vec::with_capacity(req.markers.len());
     for m in &req.markers {
         let marker = Marker {

@@ -28,6 +28,7 @@ use vltava_storage::StorageError;
 
 use crate::broker::Broker;
 use crate::error_codes::{self, *};
+use crate::handlers::context::RequestContext;
 use crate::handlers::per_partition::Partitions;
 use crate::metadata_cache::TopicMeta;
 use crate::replica_manager::ReplicaRequestError;
@@ -323,17 +324,13 @@ impl std::fmt::Debug for Begun {
     }
 }
 
-/// Handles Produce; `None` for acks=0 (no response is sent). Every partition is
+/// Handles Produce; `Ok(None)` for acks=0 (no response is sent). Every partition is
 /// appended first; acks=all answers then wait for their high watermarks together.
-pub async fn handle(
-    broker: &Arc<Broker>,
-    req: &ProduceRequest,
-    version: i16,
-) -> Option<ResponseBody> {
-    match begin(broker, req, version).await {
+pub async fn handle(cx: &RequestContext<'_>, req: ProduceRequest) -> crate::handlers::Answer {
+    Ok(match begin(cx.broker, &req, cx.version).await {
         Begun::Now(answer) => answer.map(|b| *b),
         Begun::Later(answer) => answer.await,
-    }
+    })
 }
 
 /// The effects of a Produce, now: validation, transaction verification, every
