@@ -3,24 +3,18 @@
 //! not include `delete` (compact only) refuses with POLICY_VIOLATION. A topic named with no
 //! partitions is left out of the answer, as Kafka's (keyed by partition) leaves it.
 
-use vltava_protocol::ResponseBody;
 use vltava_protocol::messages::DeleteRecordsRequest;
 use vltava_protocol::messages::delete_records_response::{
     DeleteRecordsPartitionResult, DeleteRecordsResponse, DeleteRecordsTopicResult,
 };
 
-use crate::broker::Broker;
 use crate::error_codes::{self, *};
 use crate::handlers::context::{Answer, RequestContext, respond};
 use crate::handlers::per_partition::Partitions;
 
 /// Handles DeleteRecords.
 pub async fn handle(cx: &RequestContext<'_>, req: DeleteRecordsRequest) -> Answer {
-    respond(answer(cx.broker, &req))
-}
-
-/// The answer to `req`.
-fn answer(broker: &Broker, req: &DeleteRecordsRequest) -> ResponseBody {
+    let broker = cx.broker;
     let lookup = Partitions::new(broker);
     let topics = req
         .topics
@@ -68,7 +62,7 @@ fn answer(broker: &Broker, req: &DeleteRecordsRequest) -> ResponseBody {
     if let Err(e) = broker.partitions.write_checkpoints() {
         tracing::warn!(error = %e, "writing checkpoints after DeleteRecords failed");
     }
-    ResponseBody::from(DeleteRecordsResponse {
+    respond(DeleteRecordsResponse {
         topics,
         ..Default::default()
     })

@@ -3,23 +3,17 @@
 
 use std::collections::BTreeMap;
 
-use vltava_protocol::ResponseBody;
 use vltava_protocol::messages::DescribeLogDirsRequest;
 use vltava_protocol::messages::describe_log_dirs_response::{
     DescribeLogDirsPartition, DescribeLogDirsResponse, DescribeLogDirsResult, DescribeLogDirsTopic,
 };
 
-use crate::broker::Broker;
 use crate::error_codes::NONE;
 use crate::handlers::context::{Answer, RequestContext, respond};
 
 /// Handles DescribeLogDirs.
 pub async fn handle(cx: &RequestContext<'_>, req: DescribeLogDirsRequest) -> Answer {
-    respond(answer(cx.broker, &req))
-}
-
-/// The answer to `req`.
-fn answer(broker: &Broker, req: &DescribeLogDirsRequest) -> ResponseBody {
+    let broker = cx.broker;
     let wanted = |topic: &str, partition: i32| match &req.topics {
         None => true,
         Some(ts) => ts
@@ -61,7 +55,7 @@ fn answer(broker: &Broker, req: &DescribeLogDirsRequest) -> ResponseBody {
             }
         })
         .collect();
-    ResponseBody::from(DescribeLogDirsResponse {
+    respond(DescribeLogDirsResponse {
         error_code: NONE,
         results: vec![DescribeLogDirsResult {
             error_code: NONE,

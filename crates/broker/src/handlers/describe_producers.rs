@@ -2,14 +2,12 @@
 //! partition, from its log's producer state (id, epoch, last sequence and
 //! timestamp, coordinator epoch, open transaction start).
 
-use vltava_protocol::ResponseBody;
 use vltava_protocol::messages::DescribeProducersRequest;
 use vltava_protocol::messages::describe_producers_response::{
     DescribeProducersResponse, PartitionResponse, ProducerState, TopicResponse,
 };
 use vltava_storage::producer_state::ProducerStateManager;
 
-use crate::broker::Broker;
 use crate::handlers::context::{Answer, RequestContext, respond};
 use crate::handlers::per_partition::Partitions;
 
@@ -31,11 +29,7 @@ pub fn active_producers(state: &ProducerStateManager) -> Vec<ProducerState> {
 
 /// Handles DescribeProducers.
 pub async fn handle(cx: &RequestContext<'_>, req: DescribeProducersRequest) -> Answer {
-    respond(answer(cx.broker, &req))
-}
-
-/// The answer to `req`.
-fn answer(broker: &Broker, req: &DescribeProducersRequest) -> ResponseBody {
+    let broker = cx.broker;
     let lookup = Partitions::new(broker);
     let topics = req
         .topics
@@ -67,7 +61,7 @@ fn answer(broker: &Broker, req: &DescribeProducersRequest) -> ResponseBody {
             ..Default::default()
         })
         .collect();
-    ResponseBody::from(DescribeProducersResponse {
+    respond(DescribeProducersResponse {
         topics,
         ..Default::default()
     })

@@ -1,14 +1,12 @@
 //! ListOffsets (key 2): earliest (-2), latest (-1), max-timestamp (-3) and
 //! by-timestamp lookups on the partition logs; v0's `old_style_offsets`.
 
-use vltava_protocol::ResponseBody;
 use vltava_protocol::messages::ListOffsetsRequest;
 use vltava_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsResponse, ListOffsetsTopicResponse,
 };
 use vltava_storage::LATEST_TIMESTAMP;
 
-use crate::broker::Broker;
 use crate::error_codes;
 use crate::handlers::context::{Answer, RequestContext, respond};
 use crate::handlers::per_partition::{Partitions, Refused};
@@ -26,11 +24,8 @@ fn error(index: i32, code: i16) -> ListOffsetsPartitionResponse {
 
 /// Handles ListOffsets.
 pub async fn handle(cx: &RequestContext<'_>, req: ListOffsetsRequest) -> Answer {
-    respond(answer(cx.broker, &req, cx.version))
-}
-
-/// The answer to `req`.
-fn answer(broker: &Broker, req: &ListOffsetsRequest, version: i16) -> ResponseBody {
+    let broker = cx.broker;
+    let version = cx.version;
     let lookup = Partitions::new(broker);
     let topics = req
         .topics
@@ -112,7 +107,7 @@ fn answer(broker: &Broker, req: &ListOffsetsRequest, version: i16) -> ResponseBo
             ..Default::default()
         })
         .collect();
-    ResponseBody::from(ListOffsetsResponse {
+    respond(ListOffsetsResponse {
         topics,
         ..Default::default()
     })

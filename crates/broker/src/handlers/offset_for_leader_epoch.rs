@@ -4,24 +4,18 @@
 //! an older epoch than the leader's is FENCED_LEADER_EPOCH, a newer one
 //! UNKNOWN_LEADER_EPOCH.
 
-use vltava_protocol::ResponseBody;
 use vltava_protocol::messages::OffsetForLeaderEpochRequest;
 use vltava_protocol::messages::offset_for_leader_epoch_response::{
     EpochEndOffset, OffsetForLeaderEpochResponse, OffsetForLeaderTopicResult,
 };
 
-use crate::broker::Broker;
 use crate::error_codes::*;
 use crate::handlers::context::{Answer, RequestContext, respond};
 use crate::handlers::per_partition::Partitions;
 
 /// Handles OffsetForLeaderEpoch.
 pub async fn handle(cx: &RequestContext<'_>, req: OffsetForLeaderEpochRequest) -> Answer {
-    respond(answer(cx.broker, &req))
-}
-
-/// The answer to `req`.
-fn answer(broker: &Broker, req: &OffsetForLeaderEpochRequest) -> ResponseBody {
+    let broker = cx.broker;
     let lookup = Partitions::new(broker);
     let topics = req
         .topics
@@ -63,7 +57,7 @@ fn answer(broker: &Broker, req: &OffsetForLeaderEpochRequest) -> ResponseBody {
             ..Default::default()
         })
         .collect();
-    ResponseBody::from(OffsetForLeaderEpochResponse {
+    respond(OffsetForLeaderEpochResponse {
         topics,
         ..Default::default()
     })
