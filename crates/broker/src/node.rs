@@ -383,7 +383,10 @@ pub(crate) fn quorum_config(
 ) -> Result<vltava_raft::QuorumConfig, NodeError> {
     let metadata_dir = match config.raw.get("metadata.log.dir") {
         Some(d) if !d.trim().is_empty() => std::path::PathBuf::from(d.trim()),
-        _ => dir.join("__cluster_metadata-0"),
+        _ => dir.join(format!(
+            "{}-0",
+            vltava_protocol::internal_topics::METADATA_TOPIC
+        )),
     };
     let mut q = vltava_raft::QuorumConfig::single_node(config.node_id, metadata_dir, cluster_id);
     let mut voters = Vec::new();

@@ -575,13 +575,9 @@ impl PartitionManager {
     }
 }
 
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+/// The workspace clock ([`vltava_records::clock::now_ms`]), re-exported here
+/// for callers that still name it through this module.
+pub use vltava_records::clock::now_ms;
 
 #[cfg(test)]
 mod tests {

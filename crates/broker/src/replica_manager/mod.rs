@@ -70,10 +70,9 @@ pub struct ReplicaManager {
     leaders: watch::Sender<u64>,
 }
 
-/// Milliseconds since the Unix epoch, as the replica's clock.
-pub fn now_ms() -> u64 {
-    offset(crate::partitions::now_ms())
-}
+/// The replica state machine counts milliseconds in `u64`: the workspace clock
+/// in that unit.
+pub use vltava_records::clock::now_ms_u64 as now_ms;
 
 impl ReplicaManager {
     /// A manager of no replicas yet.

@@ -20,9 +20,8 @@ use crate::txn::state::{
     NO_PRODUCER_EPOCH, NO_PRODUCER_ID, TxnMetadata, TxnSnapshot, TxnState, is_epoch_exhausted,
 };
 
-/// Kafka's name of the offsets topic (AddOffsetsToTxn adds one of its
-/// partitions to the transaction).
-pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+// AddOffsetsToTxn adds one of the offsets topic's partitions to the transaction.
+use vltava_protocol::internal_topics::OFFSETS_TOPIC;
 
 fn respond(out: &mut Vec<TxnEffect>, reply: &Reply, code: i16) {
     out.push(TxnEffect::Respond {
