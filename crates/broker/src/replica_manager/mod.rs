@@ -82,6 +82,11 @@ impl ReplicaManager {
         replica_lag_time_max_ms: u64,
         default_min_insync_replicas: usize,
     ) -> ReplicaManager {
+        // Unbounded: `EventSink::alter_partition` is called synchronously under
+        // a partition's lock. What bounds it: a replica has at most one ISR
+        // change pending at a time (`vltava_replication`'s `isr_change`), so
+        // the queue holds at most one proposal (or its resend) per hosted
+        // partition.
         let (alter_tx, alter_rx) = mpsc::unbounded_channel();
         ReplicaManager {
             node_id,
