@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use vltava_protocol::ResponseBody;
 use vltava_protocol::coordinator::OffsetCommitValue;
 use vltava_protocol::messages::consumer_protocol_subscription::ConsumerProtocolSubscription;
+use vltava_protocol::messages::offset_commit_request::OffsetCommitRequestPartition;
 use vltava_protocol::messages::offset_commit_response::{
     OffsetCommitResponsePartition, OffsetCommitResponseTopic,
 };
@@ -97,7 +98,34 @@ pub fn subscribed_topics(g: &Group) -> Option<BTreeSet<String>> {
     Some(topics)
 }
 
+/// An OffsetCommit answer with `code` for every partition of `req`.
+fn commit_answer_all(req: &OffsetCommitRequest, code: i16) -> ResponseBody {
+    ResponseBody::OffsetCommit(OffsetCommitResponse {
+        topics: req
+            .topics
+            .iter()
+            .map(|t| OffsetCommitResponseTopic {
+                name: t.name.clone(),
+                partitions: t
+                    .partitions
+                    .iter()
+                    .map(|p| OffsetCommitResponsePartition {
+                        partition_index: p.partition_index,
+                        error_code: code,
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    })
+}
+
 impl GroupCoordinator {
+    /// OffsetCommit: checked as a whole ([`GroupCoordinator::commit_group_error`]),
+    /// then per partition ([`GroupCoordinator::commit_partition`]); the records
+    /// of the partitions that passed are appended and the answer waits for them.
     pub(crate) fn offset_commit(
         &mut self,
         request_id: u64,
@@ -107,28 +135,6 @@ impl GroupCoordinator {
         out: &mut Vec<Effect>,
     ) {
         let group_id = req.group_id.as_str().to_owned();
-        let all = |code: i16| -> ResponseBody {
-            ResponseBody::OffsetCommit(OffsetCommitResponse {
-                topics: req
-                    .topics
-                    .iter()
-                    .map(|t| OffsetCommitResponseTopic {
-                        name: t.name.clone(),
-                        partitions: t
-                            .partitions
-                            .iter()
-                            .map(|p| OffsetCommitResponsePartition {
-                                partition_index: p.partition_index,
-                                error_code: code,
-                                ..Default::default()
-                            })
-                            .collect(),
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            })
-        };
         // The empty group id is a valid group for commits and fetches, as
         // in Kafka (kept for old clients).
         let group_error = if let Some(code) = self.group_error(&group_id) {
@@ -139,12 +145,13 @@ impl GroupCoordinator {
         if let Some(code) = group_error {
             out.push(Effect::Respond {
                 request_id,
-                body: all(code),
+                body: commit_answer_all(&req, code),
             });
             return;
         }
         let mut records: Vec<RawRecord> = Vec::new();
         let mut offsets = Vec::new();
+        // The answer if the append succeeds, and if it fails.
         let mut ok = OffsetCommitResponse::default();
         let mut failed = OffsetCommitResponse::default();
         for t in &req.topics {
@@ -154,54 +161,14 @@ impl GroupCoordinator {
             };
             let mut failed_t = ok_t.clone();
             for p in &t.partitions {
-                let metadata = p
-                    .committed_metadata
-                    .as_ref()
-                    .map(|m| m.as_str().to_owned())
-                    .unwrap_or_default();
-                let code = if metadata.len() > self.cfg.offset_metadata_max_bytes {
-                    codes::OFFSET_METADATA_TOO_LARGE
-                } else {
-                    let commit_timestamp = if version == 1 && p.commit_timestamp >= 0 {
-                        p.commit_timestamp
-                    } else {
-                        now_ms
-                    };
-                    let expire = ((2..=4).contains(&version) && req.retention_time_ms >= 0)
-                        .then(|| now_ms.saturating_add(req.retention_time_ms));
-                    let o = CommittedOffset {
-                        offset: p.committed_offset,
-                        leader_epoch: if version >= 6 {
-                            p.committed_leader_epoch
-                        } else {
-                            -1
-                        },
-                        metadata: metadata.clone(),
-                        commit_timestamp,
-                        expire_timestamp: expire,
-                        log_order: 0,
-                    };
-                    let value = OffsetCommitValue {
-                        offset: o.offset,
-                        leader_epoch: o.leader_epoch,
-                        metadata: metadata.as_str().into(),
-                        commit_timestamp,
-                        expire_timestamp: expire.unwrap_or(-1),
-                        unknown_tagged_fields: Vec::new(),
-                    };
-                    match offset_commit_record(
-                        &group_id,
-                        t.name.as_str(),
-                        p.partition_index,
-                        Some(&value),
-                    ) {
-                        Ok(rec) => {
-                            records.push(rec);
-                            offsets.push(((t.name.as_str().to_owned(), p.partition_index), o));
-                            codes::NONE
-                        }
-                        Err(_) => codes::INVALID_COMMIT_OFFSET_SIZE,
+                let topic = t.name.as_str();
+                let code = match self.commit_partition(&group_id, topic, p, now_ms, version, &req) {
+                    Ok((rec, o)) => {
+                        records.push(rec);
+                        offsets.push(((topic.to_owned(), p.partition_index), o));
+                        codes::NONE
                     }
+                    Err(code) => code,
                 };
                 ok_t.partitions.push(OffsetCommitResponsePartition {
                     partition_index: p.partition_index,
@@ -240,6 +207,58 @@ impl GroupCoordinator {
             },
             out,
         );
+    }
+
+    /// One partition of an OffsetCommit: its `__consumer_offsets` record and
+    /// the offset it commits, or the partition's error code (metadata too
+    /// large, or a record that cannot be encoded).
+    fn commit_partition(
+        &self,
+        group_id: &str,
+        topic: &str,
+        p: &OffsetCommitRequestPartition,
+        now_ms: i64,
+        version: i16,
+        req: &OffsetCommitRequest,
+    ) -> Result<(RawRecord, CommittedOffset), i16> {
+        let metadata = p
+            .committed_metadata
+            .as_ref()
+            .map(|m| m.as_str().to_owned())
+            .unwrap_or_default();
+        if metadata.len() > self.cfg.offset_metadata_max_bytes {
+            return Err(codes::OFFSET_METADATA_TOO_LARGE);
+        }
+        let commit_timestamp = if version == 1 && p.commit_timestamp >= 0 {
+            p.commit_timestamp
+        } else {
+            now_ms
+        };
+        let expire = ((2..=4).contains(&version) && req.retention_time_ms >= 0)
+            .then(|| now_ms.saturating_add(req.retention_time_ms));
+        let value = OffsetCommitValue {
+            offset: p.committed_offset,
+            leader_epoch: if version >= 6 {
+                p.committed_leader_epoch
+            } else {
+                -1
+            },
+            metadata: metadata.as_str().into(),
+            commit_timestamp,
+            expire_timestamp: expire.unwrap_or(-1),
+            unknown_tagged_fields: Vec::new(),
+        };
+        let rec = offset_commit_record(group_id, topic, p.partition_index, Some(&value))
+            .map_err(|_| codes::INVALID_COMMIT_OFFSET_SIZE)?;
+        let o = CommittedOffset {
+            offset: value.offset,
+            leader_epoch: value.leader_epoch,
+            metadata,
+            commit_timestamp,
+            expire_timestamp: expire,
+            log_order: 0,
+        };
+        Ok((rec, o))
     }
 
     /// The error that fails a whole commit, or `None` when it may proceed.
