@@ -98,6 +98,15 @@ pub fn subscribed_topics(g: &Group) -> Option<BTreeSet<String>> {
     Some(topics)
 }
 
+/// One partition's OffsetCommit answer.
+fn commit_answer(partition_index: i32, error_code: i16) -> OffsetCommitResponsePartition {
+    OffsetCommitResponsePartition {
+        partition_index,
+        error_code,
+        ..Default::default()
+    }
+}
+
 /// An OffsetCommit answer with `code` for every partition of `req`.
 fn commit_answer_all(req: &OffsetCommitRequest, code: i16) -> ResponseBody {
     ResponseBody::OffsetCommit(OffsetCommitResponse {
@@ -109,11 +118,7 @@ fn commit_answer_all(req: &OffsetCommitRequest, code: i16) -> ResponseBody {
                 partitions: t
                     .partitions
                     .iter()
-                    .map(|p| OffsetCommitResponsePartition {
-                        partition_index: p.partition_index,
-                        error_code: code,
-                        ..Default::default()
-                    })
+                    .map(|p| commit_answer(p.partition_index, code))
                     .collect(),
                 ..Default::default()
             })
@@ -170,20 +175,16 @@ impl GroupCoordinator {
                     }
                     Err(code) => code,
                 };
-                ok_t.partitions.push(OffsetCommitResponsePartition {
-                    partition_index: p.partition_index,
-                    error_code: code,
-                    ..Default::default()
-                });
-                failed_t.partitions.push(OffsetCommitResponsePartition {
-                    partition_index: p.partition_index,
-                    error_code: if code == codes::NONE {
-                        codes::COORDINATOR_NOT_AVAILABLE
-                    } else {
-                        code
-                    },
-                    ..Default::default()
-                });
+                ok_t.partitions.push(commit_answer(p.partition_index, code));
+                // A partition that passed fails with the append.
+                let if_failed = if code == codes::NONE {
+                    codes::COORDINATOR_NOT_AVAILABLE
+                } else {
+                    code
+                };
+                failed_t
+                    .partitions
+                    .push(commit_answer(p.partition_index, if_failed));
             }
             ok.topics.push(ok_t);
             failed.topics.push(failed_t);
@@ -210,8 +211,8 @@ impl GroupCoordinator {
     }
 
     /// One partition of an OffsetCommit: its `__consumer_offsets` record and
-    /// the offset it commits, or the partition's error code (metadata too
-    /// large, or a record that cannot be encoded).
+    /// the offset it commits, or the partition's error code
+    /// ([`GroupCoordinator::offset_record`]).
     fn commit_partition(
         &self,
         group_id: &str,
@@ -221,14 +222,6 @@ impl GroupCoordinator {
         version: i16,
         req: &OffsetCommitRequest,
     ) -> Result<(RawRecord, CommittedOffset), i16> {
-        let metadata = p
-            .committed_metadata
-            .as_ref()
-            .map(|m| m.as_str().to_owned())
-            .unwrap_or_default();
-        if metadata.len() > self.cfg.offset_metadata_max_bytes {
-            return Err(codes::OFFSET_METADATA_TOO_LARGE);
-        }
         let commit_timestamp = if version == 1 && p.commit_timestamp >= 0 {
             p.commit_timestamp
         } else {
@@ -236,28 +229,49 @@ impl GroupCoordinator {
         };
         let expire = ((2..=4).contains(&version) && req.retention_time_ms >= 0)
             .then(|| now_ms.saturating_add(req.retention_time_ms));
-        let value = OffsetCommitValue {
+        let o = CommittedOffset {
             offset: p.committed_offset,
             leader_epoch: if version >= 6 {
                 p.committed_leader_epoch
             } else {
                 -1
             },
-            metadata: metadata.as_str().into(),
-            commit_timestamp,
-            expire_timestamp: expire.unwrap_or(-1),
-            unknown_tagged_fields: Vec::new(),
-        };
-        let rec = offset_commit_record(group_id, topic, p.partition_index, Some(&value))
-            .map_err(|_| codes::INVALID_COMMIT_OFFSET_SIZE)?;
-        let o = CommittedOffset {
-            offset: value.offset,
-            leader_epoch: value.leader_epoch,
-            metadata,
+            metadata: p
+                .committed_metadata
+                .as_ref()
+                .map(|m| m.as_str().to_owned())
+                .unwrap_or_default(),
             commit_timestamp,
             expire_timestamp: expire,
             log_order: 0,
         };
+        self.offset_record(group_id, topic, p.partition_index, o)
+    }
+
+    /// The `__consumer_offsets` record of offset `o` of a group's partition,
+    /// with `o`; or the partition's error code: OFFSET_METADATA_TOO_LARGE past
+    /// `offset.metadata.max.bytes`, INVALID_COMMIT_OFFSET_SIZE when the record
+    /// cannot be encoded. Plain and transactional commits both come here.
+    pub(crate) fn offset_record(
+        &self,
+        group_id: &str,
+        topic: &str,
+        partition: i32,
+        o: CommittedOffset,
+    ) -> Result<(RawRecord, CommittedOffset), i16> {
+        if o.metadata.len() > self.cfg.offset_metadata_max_bytes {
+            return Err(codes::OFFSET_METADATA_TOO_LARGE);
+        }
+        let value = OffsetCommitValue {
+            offset: o.offset,
+            leader_epoch: o.leader_epoch,
+            metadata: o.metadata.as_str().into(),
+            commit_timestamp: o.commit_timestamp,
+            expire_timestamp: o.expire_timestamp.unwrap_or(-1),
+            unknown_tagged_fields: Vec::new(),
+        };
+        let rec = offset_commit_record(group_id, topic, partition, Some(&value))
+            .map_err(|_| codes::INVALID_COMMIT_OFFSET_SIZE)?;
         Ok((rec, o))
     }
 
@@ -368,6 +382,7 @@ impl GroupCoordinator {
         }
     }
 
+    /// OffsetFetch: v8+ names several groups, earlier versions one.
     pub(crate) fn offset_fetch(
         &mut self,
         request_id: u64,
@@ -376,109 +391,116 @@ impl GroupCoordinator {
         out: &mut Vec<Effect>,
     ) {
         let body = if version >= 8 {
-            let groups = req
-                .groups
-                .iter()
-                .map(|rg| {
-                    let topics = rg.topics.as_ref().map(|ts| {
-                        ts.iter()
-                            .map(|t| (t.name.as_str().to_owned(), t.partition_indexes.clone()))
-                            .collect()
-                    });
-                    let (error, topics) =
-                        self.fetch_group(rg.group_id.as_str(), topics, req.require_stable);
-                    OffsetFetchResponseGroup {
-                        group_id: rg.group_id.clone(),
-                        error_code: error,
-                        topics: topics
-                            .into_iter()
-                            .map(|(name, ps)| OffsetFetchResponseTopics {
-                                name: name.into(),
-                                partitions: ps
-                                    .into_iter()
-                                    .map(|p| OffsetFetchResponsePartitions {
-                                        partition_index: p.partition,
-                                        committed_offset: p.offset,
-                                        committed_leader_epoch: p.leader_epoch,
-                                        metadata: Some(p.metadata.into()),
-                                        error_code: p.error,
-                                        ..Default::default()
-                                    })
-                                    .collect(),
-                                ..Default::default()
-                            })
-                            .collect(),
-                        ..Default::default()
-                    }
-                })
-                .collect();
-            OffsetFetchResponse {
-                groups,
-                ..Default::default()
-            }
+            self.offset_fetch_groups(&req)
         } else {
-            let topics = req.topics.as_ref().map(|ts| {
-                ts.iter()
-                    .map(|t| (t.name.as_str().to_owned(), t.partition_indexes.clone()))
-                    .collect::<Vec<_>>()
-            });
-            let requested = topics.clone();
-            let (error, mut fetched_topics) = self.fetch_group(
-                req.group_id.as_str(),
-                topics,
-                version >= 7 && req.require_stable,
-            );
-            if error != codes::NONE && version < 2 {
-                // No top-level error before v2: report it on every partition.
-                fetched_topics = requested
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|(t, ps)| {
-                        let ps = ps
-                            .into_iter()
-                            .map(|p| FetchedPartition {
-                                partition: p,
-                                offset: -1,
-                                leader_epoch: -1,
-                                metadata: String::new(),
-                                error,
-                            })
-                            .collect();
-                        (t, ps)
-                    })
-                    .collect();
-            }
-            OffsetFetchResponse {
-                error_code: if version >= 2 { error } else { codes::NONE },
-                topics: fetched_topics
-                    .into_iter()
-                    .map(|(name, ps)| OffsetFetchResponseTopic {
-                        name: name.into(),
-                        partitions: ps
-                            .into_iter()
-                            .map(|p| OffsetFetchResponsePartition {
-                                partition_index: p.partition,
-                                committed_offset: p.offset,
-                                committed_leader_epoch: if version >= 5 {
-                                    p.leader_epoch
-                                } else {
-                                    -1
-                                },
-                                metadata: Some(SharedStr::from(p.metadata)),
-                                error_code: p.error,
-                                ..Default::default()
-                            })
-                            .collect(),
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            }
+            self.offset_fetch_one(version, &req)
         };
         out.push(Effect::Respond {
             request_id,
             body: ResponseBody::OffsetFetch(body),
         });
+    }
+
+    /// OffsetFetch v8+: each group's offsets, each with its own error.
+    fn offset_fetch_groups(&self, req: &OffsetFetchRequest) -> OffsetFetchResponse {
+        let groups = req
+            .groups
+            .iter()
+            .map(|rg| {
+                let topics = rg.topics.as_ref().map(|ts| {
+                    ts.iter()
+                        .map(|t| (t.name.as_str().to_owned(), t.partition_indexes.clone()))
+                        .collect()
+                });
+                let (error, topics) =
+                    self.fetch_group(rg.group_id.as_str(), topics, req.require_stable);
+                OffsetFetchResponseGroup {
+                    group_id: rg.group_id.clone(),
+                    error_code: error,
+                    topics: topics
+                        .into_iter()
+                        .map(|(name, ps)| OffsetFetchResponseTopics {
+                            name: name.into(),
+                            partitions: ps
+                                .into_iter()
+                                .map(|p| OffsetFetchResponsePartitions {
+                                    partition_index: p.partition,
+                                    committed_offset: p.offset,
+                                    committed_leader_epoch: p.leader_epoch,
+                                    metadata: Some(p.metadata.into()),
+                                    error_code: p.error,
+                                    ..Default::default()
+                                })
+                                .collect(),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                }
+            })
+            .collect();
+        OffsetFetchResponse {
+            groups,
+            ..Default::default()
+        }
+    }
+
+    /// OffsetFetch v0–7: one group; before v2 a group error goes on every
+    /// partition asked for.
+    fn offset_fetch_one(&self, version: i16, req: &OffsetFetchRequest) -> OffsetFetchResponse {
+        let topics = req.topics.as_ref().map(|ts| {
+            ts.iter()
+                .map(|t| (t.name.as_str().to_owned(), t.partition_indexes.clone()))
+                .collect::<Vec<_>>()
+        });
+        let requested = topics.clone();
+        let (error, mut fetched_topics) = self.fetch_group(
+            req.group_id.as_str(),
+            topics,
+            version >= 7 && req.require_stable,
+        );
+        if error != codes::NONE && version < 2 {
+            // No top-level error before v2: report it on every partition.
+            fetched_topics = requested
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(t, ps)| {
+                    let ps = ps
+                        .into_iter()
+                        .map(|p| FetchedPartition {
+                            partition: p,
+                            offset: -1,
+                            leader_epoch: -1,
+                            metadata: String::new(),
+                            error,
+                        })
+                        .collect();
+                    (t, ps)
+                })
+                .collect();
+        }
+        OffsetFetchResponse {
+            error_code: if version >= 2 { error } else { codes::NONE },
+            topics: fetched_topics
+                .into_iter()
+                .map(|(name, ps)| OffsetFetchResponseTopic {
+                    name: name.into(),
+                    partitions: ps
+                        .into_iter()
+                        .map(|p| OffsetFetchResponsePartition {
+                            partition_index: p.partition,
+                            committed_offset: p.offset,
+                            committed_leader_epoch: if version >= 5 { p.leader_epoch } else { -1 },
+                            metadata: Some(SharedStr::from(p.metadata)),
+                            error_code: p.error,
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }
     }
 
     pub(crate) fn offset_delete(
