@@ -93,23 +93,12 @@ impl Node {
         };
         let listener_addrs: Vec<(String, SocketAddr)> =
             bound.iter().map(|(c, _, a)| (c.name.clone(), *a)).collect();
-        let endpoints = registered_endpoints(&config, &listener_addrs);
-        let (host, port) = endpoints
-            .first()
-            .map(|e| (e.host.clone(), e.port))
-            .unwrap_or_else(|| (addr.ip().to_string(), i32::from(addr.port())));
+        let registration = registration(&config, &listener_addrs, addr);
         let node_id = config.node_id;
         let retention = Duration::from_millis(config.log_retention_check_interval_ms.max(1));
         let checkpoints =
             Duration::from_millis(config.log_flush_offset_checkpoint_interval_ms.max(1));
         let quorum = quorum_config(&config, &dir, &meta.cluster_id)?;
-        let registration = Registration {
-            node_id,
-            host,
-            port,
-            endpoints,
-            rack: config.broker_rack.clone(),
-        };
         let register_timeout = Duration::from_millis(config.initial_broker_registration_timeout_ms);
         let heartbeat_interval = Duration::from_millis(config.broker_heartbeat_interval_ms);
         let observer = config.roles == crate::config::ProcessRoles::Broker;
@@ -130,13 +119,7 @@ impl Node {
         broker.set_controller(controller);
         load_logs(&broker, &partitions)?;
         let follower = crate::metadata_sync::spawn_follower(&broker);
-        let tick =
-            Duration::from_millis((broker.config.replica_lag_time_max_ms / 4).clamp(10, 100));
-        let mut replication = vec![
-            crate::replica_fetcher::spawn(&broker),
-            broker.replicas.spawn_ticker(tick),
-        ];
-        replication.extend(crate::alter_partition_sender::spawn(&broker));
+        let replication = spawn_replication(&broker);
         start_coordinators(&broker);
         let hw_checkpoints =
             Duration::from_millis(broker.config.replica_high_watermark_checkpoint_interval_ms);
@@ -281,6 +264,38 @@ const REOPENED_CHECK: Duration = Duration::from_millis(500);
 /// Applies the current metadata again whenever a log that could not be opened (descriptors
 /// or disk ran out) opened on a retry, so it gets its replica (leader or follower) at once
 /// rather than at the next metadata change.
+/// What this node registers with the controller: its id, rack and endpoints, the
+/// first of them (else the first bound address) as its host and port.
+fn registration(
+    config: &BrokerConfig,
+    listener_addrs: &[(String, SocketAddr)],
+    addr: SocketAddr,
+) -> Registration {
+    let endpoints = registered_endpoints(config, listener_addrs);
+    let (host, port) = endpoints
+        .first()
+        .map(|e| (e.host.clone(), e.port))
+        .unwrap_or_else(|| (addr.ip().to_string(), i32::from(addr.port())));
+    Registration {
+        node_id: config.node_id,
+        host,
+        port,
+        endpoints,
+        rack: config.broker_rack.clone(),
+    }
+}
+
+/// The follower fetchers, the replicas' ticker and the AlterPartition sender.
+fn spawn_replication(broker: &Arc<Broker>) -> Vec<JoinHandle<()>> {
+    let tick = Duration::from_millis((broker.config.replica_lag_time_max_ms / 4).clamp(10, 100));
+    let mut replication = vec![
+        crate::replica_fetcher::spawn(broker),
+        broker.replicas.spawn_ticker(tick),
+    ];
+    replication.extend(crate::alter_partition_sender::spawn(broker));
+    replication
+}
+
 /// A client listener's port, bound but not yet listening.
 type BoundListener = (
     Arc<crate::server::ListenerContext>,
