@@ -229,21 +229,19 @@ impl GroupCoordinator {
         };
         let expire = ((2..=4).contains(&version) && req.retention_time_ms >= 0)
             .then(|| now_ms.saturating_add(req.retention_time_ms));
+        let leader_epoch = if version >= 6 {
+            p.committed_leader_epoch
+        } else {
+            -1
+        };
         let o = CommittedOffset {
-            offset: p.committed_offset,
-            leader_epoch: if version >= 6 {
-                p.committed_leader_epoch
-            } else {
-                -1
-            },
-            metadata: p
-                .committed_metadata
-                .as_ref()
-                .map(|m| m.as_str().to_owned())
-                .unwrap_or_default(),
-            commit_timestamp,
             expire_timestamp: expire,
-            log_order: 0,
+            ..CommittedOffset::requested(
+                p.committed_offset,
+                leader_epoch,
+                p.committed_metadata.as_ref(),
+                commit_timestamp,
+            )
         };
         self.offset_record(group_id, topic, p.partition_index, o)
     }

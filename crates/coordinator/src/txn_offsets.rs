@@ -175,22 +175,17 @@ impl GroupCoordinator {
         let mut refused: HashMap<(String, i32), i16> = HashMap::new();
         for t in &req.topics {
             for p in &t.partitions {
-                let o = CommittedOffset {
-                    offset: p.committed_offset,
-                    leader_epoch: if version >= 2 {
-                        p.committed_leader_epoch
-                    } else {
-                        -1
-                    },
-                    metadata: p
-                        .committed_metadata
-                        .as_ref()
-                        .map(|m| m.as_str().to_owned())
-                        .unwrap_or_default(),
-                    commit_timestamp: now_ms,
-                    expire_timestamp: None,
-                    log_order: 0,
+                let leader_epoch = if version >= 2 {
+                    p.committed_leader_epoch
+                } else {
+                    -1
                 };
+                let o = CommittedOffset::requested(
+                    p.committed_offset,
+                    leader_epoch,
+                    p.committed_metadata.as_ref(),
+                    now_ms,
+                );
                 let tp = (t.name.as_str().to_owned(), p.partition_index);
                 match self.offset_record(&group_id, &tp.0, tp.1, o) {
                     Ok((rec, o)) => {
