@@ -85,7 +85,7 @@ impl Broker {
             producer_ids: tokio::sync::Mutex::new((0, 0)),
             fetch_sessions: std::sync::Mutex::new(crate::fetch_session::FetchSessionCache::new(
                 slots,
-                (crate::partitions::now_ms() & 0x3fff_ffff) as i32,
+                (vltava_records::clock::now_ms() & 0x3fff_ffff) as i32,
             )),
             member_id_seed: random_seed(),
             peers: crate::inter_broker::Peers::new(

@@ -21,7 +21,8 @@ use tokio::task::JoinHandle;
 use vltava_storage::clean_throttle::SharedThrottle;
 use vltava_storage::{CleanOptions, CompactionOutcome, StorageError};
 
-use crate::partitions::{Partition, PartitionManager, TopicPartition, now_ms};
+use crate::partitions::{Partition, PartitionManager, TopicPartition};
+use vltava_records::clock::now_ms;
 
 /// `log.cleaner.*` broker settings (Kafka's names and defaults).
 #[derive(Debug, Clone, Copy, PartialEq)]

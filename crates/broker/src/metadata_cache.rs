@@ -69,7 +69,7 @@ pub struct TopicMeta {
 impl TopicMeta {
     /// Whether this is one of Kafka's internal topics.
     pub fn is_internal(&self) -> bool {
-        self.name == "__consumer_offsets" || self.name == "__transaction_state"
+        vltava_protocol::internal_topics::is_internal(&self.name)
     }
 }
 

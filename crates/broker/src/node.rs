@@ -81,23 +81,8 @@ impl Node {
         // controller) but listens only once the logs and coordinators are loaded:
         // until then connections are refused, so no client waits on a request
         // the broker cannot answer yet.
-        let mut bound = Vec::new();
         let scram = crate::scram_credentials::CredentialSource::default();
-        for l in config.client_listeners() {
-            let ctx = Arc::new(crate::server::ListenerContext::from_config(
-                &config, &l.name, &scram,
-            )?);
-            let bind = crate::config::bind_addr(l)?;
-            let socket = bind_client_port(bind).map_err(|source| NodeError::Io {
-                what: format!("binding {} ({bind})", l.name),
-                source,
-            })?;
-            let addr = socket.local_addr().map_err(|source| NodeError::Io {
-                what: "reading the bound address".into(),
-                source,
-            })?;
-            bound.push((ctx, socket, addr));
-        }
+        let bound = bind_client_listeners(&config, &scram)?;
         // After the listeners: a listener's own settings are reported first.
         let inter_broker_security = crate::server::inter_broker_security(&config)?;
         let Some(addr) = bound.first().map(|b| b.2) else {
@@ -108,23 +93,12 @@ impl Node {
         };
         let listener_addrs: Vec<(String, SocketAddr)> =
             bound.iter().map(|(c, _, a)| (c.name.clone(), *a)).collect();
-        let endpoints = registered_endpoints(&config, &listener_addrs);
-        let (host, port) = endpoints
-            .first()
-            .map(|e| (e.host.clone(), e.port))
-            .unwrap_or_else(|| (addr.ip().to_string(), i32::from(addr.port())));
+        let registration = registration(&config, &listener_addrs, addr);
         let node_id = config.node_id;
         let retention = Duration::from_millis(config.log_retention_check_interval_ms.max(1));
         let checkpoints =
             Duration::from_millis(config.log_flush_offset_checkpoint_interval_ms.max(1));
         let quorum = quorum_config(&config, &dir, &meta.cluster_id)?;
-        let registration = Registration {
-            node_id,
-            host,
-            port,
-            endpoints,
-            rack: config.broker_rack.clone(),
-        };
         let register_timeout = Duration::from_millis(config.initial_broker_registration_timeout_ms);
         let heartbeat_interval = Duration::from_millis(config.broker_heartbeat_interval_ms);
         let observer = config.roles == crate::config::ProcessRoles::Broker;
@@ -143,47 +117,10 @@ impl Node {
         let heartbeats = lifecycle.spawn_heartbeats(heartbeat_interval);
         scram.set(controller.clone());
         broker.set_controller(controller);
-        let loading = std::time::Instant::now();
-        let clean = partitions.clean_start();
-        crate::metadata_sync::sync_now(&broker);
-        tracing::info!(
-            logs = partitions.all().len(),
-            clean_shutdown = clean,
-            ms = loading.elapsed().as_millis() as u64,
-            "partition logs loaded"
-        );
-        partitions
-            .finish_startup()
-            .map_err(|source| NodeError::Io {
-                what: "removing the clean-shutdown marker".into(),
-                source,
-            })?;
+        load_logs(&broker, &partitions)?;
         let follower = crate::metadata_sync::spawn_follower(&broker);
-        let tick =
-            Duration::from_millis((broker.config.replica_lag_time_max_ms / 4).clamp(10, 100));
-        let mut replication = vec![
-            crate::replica_fetcher::spawn(&broker),
-            broker.replicas.spawn_ticker(tick),
-        ];
-        replication.extend(crate::alter_partition_sender::spawn(&broker));
-        // The coordinators serve the partitions of their internal topics this
-        // broker leads: elected now for those of the current image (each loads
-        // them, answering COORDINATOR_LOAD_IN_PROGRESS meanwhile), then by every
-        // new image (loads on gaining leadership, unloads on losing it).
-        let (coordinator, _coordinator_task) = vltava_coordinator::start_unowned(
-            broker.group_config(),
-            crate::offsets_log::OffsetsTopicLog::new(
-                broker.replicas.clone(),
-                broker.config.offsets_commit_timeout_ms,
-            ),
-            broker.config.offsets_topic_num_partitions,
-        );
-        broker.set_coordinator(coordinator);
-        let txn = vltava_coordinator::txn_driver::start_unowned(
-            broker.txn_config(),
-            crate::txn_io::BrokerTxnIo::new(&broker),
-        );
-        broker.set_txn_coordinator(txn);
+        let replication = spawn_replication(&broker);
+        start_coordinators(&broker);
         let hw_checkpoints =
             Duration::from_millis(broker.config.replica_high_watermark_checkpoint_interval_ms);
         let background = partitions.spawn_background(retention, checkpoints, hw_checkpoints);
@@ -192,23 +129,7 @@ impl Node {
         let reopened_logs = spawn_replicas_for_reopened_logs(&broker);
         let (shutdown, rx) = watch::channel(false);
         let slots = crate::server::connection_slots(&broker.config);
-        let mut servers = Vec::new();
-        for (ctx, socket, addr) in bound {
-            let listener = socket
-                .listen(LISTEN_BACKLOG)
-                .map_err(|source| NodeError::Io {
-                    what: format!("listening on {addr}"),
-                    source,
-                })?;
-            tracing::info!(listener = %ctx.name, protocol = %ctx.protocol, %addr, "listening");
-            servers.push(tokio::spawn(crate::server::run(
-                listener,
-                ctx,
-                broker.clone(),
-                slots.clone(),
-                rx.clone(),
-            )));
-        }
+        let servers = serve(bound, &broker, &slots, &rx)?;
         tracing::info!(%addr, cluster_id = %meta.cluster_id, node_id, "broker started");
         Ok(Node {
             addr,
@@ -343,6 +264,136 @@ const REOPENED_CHECK: Duration = Duration::from_millis(500);
 /// Applies the current metadata again whenever a log that could not be opened (descriptors
 /// or disk ran out) opened on a retry, so it gets its replica (leader or follower) at once
 /// rather than at the next metadata change.
+/// What this node registers with the controller: its id, rack and endpoints, the
+/// first of them (else the first bound address) as its host and port.
+fn registration(
+    config: &BrokerConfig,
+    listener_addrs: &[(String, SocketAddr)],
+    addr: SocketAddr,
+) -> Registration {
+    let endpoints = registered_endpoints(config, listener_addrs);
+    let (host, port) = endpoints
+        .first()
+        .map(|e| (e.host.clone(), e.port))
+        .unwrap_or_else(|| (addr.ip().to_string(), i32::from(addr.port())));
+    Registration {
+        node_id: config.node_id,
+        host,
+        port,
+        endpoints,
+        rack: config.broker_rack.clone(),
+    }
+}
+
+/// The follower fetchers, the replicas' ticker and the AlterPartition sender.
+fn spawn_replication(broker: &Arc<Broker>) -> Vec<JoinHandle<()>> {
+    let tick = Duration::from_millis((broker.config.replica_lag_time_max_ms / 4).clamp(10, 100));
+    let mut replication = vec![
+        crate::replica_fetcher::spawn(broker),
+        broker.replicas.spawn_ticker(tick),
+    ];
+    replication.extend(crate::alter_partition_sender::spawn(broker));
+    replication
+}
+
+/// A client listener's port, bound but not yet listening.
+type BoundListener = (
+    Arc<crate::server::ListenerContext>,
+    tokio::net::TcpSocket,
+    SocketAddr,
+);
+
+/// Binds the port of every client listener (in `listeners` order).
+fn bind_client_listeners(
+    config: &BrokerConfig,
+    scram: &crate::scram_credentials::CredentialSource,
+) -> Result<Vec<BoundListener>, NodeError> {
+    let mut bound = Vec::new();
+    for l in config.client_listeners() {
+        let ctx = Arc::new(crate::server::ListenerContext::from_config(
+            config, &l.name, scram,
+        )?);
+        let bind = crate::config::bind_addr(l)?;
+        let socket = bind_client_port(bind).map_err(|source| NodeError::Io {
+            what: format!("binding {} ({bind})", l.name),
+            source,
+        })?;
+        let addr = socket.local_addr().map_err(|source| NodeError::Io {
+            what: "reading the bound address".into(),
+            source,
+        })?;
+        bound.push((ctx, socket, addr));
+    }
+    Ok(bound)
+}
+
+/// Loads the partition logs of the current metadata image, then removes the
+/// clean-shutdown marker.
+fn load_logs(broker: &Arc<Broker>, partitions: &PartitionManager) -> Result<(), NodeError> {
+    let loading = std::time::Instant::now();
+    let clean = partitions.clean_start();
+    crate::metadata_sync::sync_now(broker);
+    tracing::info!(
+        logs = partitions.all().len(),
+        clean_shutdown = clean,
+        ms = loading.elapsed().as_millis() as u64,
+        "partition logs loaded"
+    );
+    partitions.finish_startup().map_err(|source| NodeError::Io {
+        what: "removing the clean-shutdown marker".into(),
+        source,
+    })
+}
+
+/// Starts the group and transaction coordinators. They serve the partitions of
+/// their internal topics this broker leads: elected now for those of the
+/// current image (each loads them, answering COORDINATOR_LOAD_IN_PROGRESS
+/// meanwhile), then by every new image (loads on gaining leadership, unloads on
+/// losing it).
+fn start_coordinators(broker: &Arc<Broker>) {
+    let (coordinator, _coordinator_task) = vltava_coordinator::start_unowned(
+        broker.group_config(),
+        crate::offsets_log::OffsetsTopicLog::new(
+            broker.replicas.clone(),
+            broker.config.offsets_commit_timeout_ms,
+        ),
+        broker.config.offsets_topic_num_partitions,
+    );
+    broker.set_coordinator(coordinator);
+    let txn = vltava_coordinator::txn_driver::start_unowned(
+        broker.txn_config(),
+        crate::txn_io::BrokerTxnIo::new(broker),
+    );
+    broker.set_txn_coordinator(txn);
+}
+
+/// Starts listening on every bound port, one server task each.
+fn serve(
+    bound: Vec<BoundListener>,
+    broker: &Arc<Broker>,
+    slots: &Arc<tokio::sync::Semaphore>,
+    shutdown: &watch::Receiver<bool>,
+) -> Result<Vec<JoinHandle<()>>, NodeError> {
+    let mut servers = Vec::new();
+    for (ctx, socket, addr) in bound {
+        let listener = socket
+            .listen(LISTEN_BACKLOG)
+            .map_err(|source| NodeError::Io {
+                what: format!("listening on {addr}"),
+                source,
+            })?;
+        tracing::info!(listener = %ctx.name, protocol = %ctx.protocol, %addr, "listening");
+        servers.push(tokio::spawn(crate::server::run(
+            listener,
+            ctx,
+            broker.clone(),
+            slots.clone(),
+            shutdown.clone(),
+        )));
+    }
+    Ok(servers)
+}
+
 fn spawn_replicas_for_reopened_logs(broker: &Arc<Broker>) -> JoinHandle<()> {
     let weak = Arc::downgrade(broker);
     tokio::spawn(async move {
@@ -383,7 +434,10 @@ pub(crate) fn quorum_config(
 ) -> Result<vltava_raft::QuorumConfig, NodeError> {
     let metadata_dir = match config.raw.get("metadata.log.dir") {
         Some(d) if !d.trim().is_empty() => std::path::PathBuf::from(d.trim()),
-        _ => dir.join("__cluster_metadata-0"),
+        _ => dir.join(format!(
+            "{}-0",
+            vltava_protocol::internal_topics::METADATA_TOPIC
+        )),
     };
     let mut q = vltava_raft::QuorumConfig::single_node(config.node_id, metadata_dir, cluster_id);
     let mut voters = Vec::new();

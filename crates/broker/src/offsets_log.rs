@@ -16,11 +16,13 @@ use vltava_records::{
 use vltava_replication::{Acks, ReplicaError};
 use vltava_storage::{FetchIsolation, StorageError};
 
-use crate::partitions::{PartitionManager, now_ms};
+use crate::partitions::PartitionManager;
 use crate::replica_manager::{AcksOutcome, ReplicaManager, ReplicaRequestError};
+use vltava_records::clock::now_ms;
 
-/// The internal topic holding group metadata and committed offsets.
-pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+/// The internal topic holding group metadata and committed offsets (named once,
+/// in `vltava_protocol::internal_topics`).
+pub use vltava_protocol::internal_topics::OFFSETS_TOPIC;
 
 /// Bytes read from the log per step while loading a partition.
 const LOAD_READ_BYTES: u64 = 4 * 1024 * 1024;

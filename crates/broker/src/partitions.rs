@@ -207,61 +207,7 @@ impl PartitionManager {
             }
         }
         if !to_open.is_empty() {
-            let read = |name: &str| {
-                OffsetCheckpoint::read(&StdStorage, &self.dir.join(name))
-                    .unwrap_or_default()
-                    .offsets
-            };
-            let starts = read(LOG_START_OFFSET_CHECKPOINT);
-            let recovery = read(RECOVERY_POINT_CHECKPOINT);
-            let high_watermarks = read(REPLICATION_OFFSET_CHECKPOINT);
-            let cleaned = read(CLEANER_OFFSET_CHECKPOINT);
-            let clean = self.clean_start();
-            let threads = self.threads.load(Ordering::Relaxed);
-            // Opening stops short of the descriptors kept for connections and
-            // the metadata log; the logs past that fail (and are retried).
-            let room = crate::resources::descriptors_available().unwrap_or(u64::MAX);
-            let room = usize::try_from(room).unwrap_or(usize::MAX);
-            let ranks: Vec<usize> = (0..to_open.len()).collect();
-            let logs = par_map(&ranks, threads, |&rank| {
-                let (_, key, config) = &to_open[rank];
-                let dir = self.dir.join(format!("{}-{}", key.0, key.1));
-                if rank >= room {
-                    return Err(StorageError::io(
-                        dir,
-                        std::io::Error::other(format!(
-                            "not opened: {room} descriptors left above the reserve kept for \
-                             connections; raise `ulimit -n`"
-                        )),
-                    ));
-                }
-                let opts = LogOpenOptions {
-                    log_start_offset: starts.get(key).copied().unwrap_or(0),
-                    // After a clean shutdown every segment was flushed and closed:
-                    // trust them all. Otherwise recover from the last checkpointed
-                    // recovery point (0, all of it, for a log never checkpointed).
-                    recovery_point: if clean {
-                        i64::MAX
-                    } else {
-                        recovery.get(key).copied().unwrap_or(0)
-                    },
-                    // The checkpointed high watermark (capped at the log end by the
-                    // open); a log never checkpointed starts at its log start, as
-                    // Kafka's: records past it may be on no other replica.
-                    high_watermark: Some(high_watermarks.get(key).copied().unwrap_or(0)),
-                };
-                let mut log = Log::open(
-                    Arc::new(StdStorage),
-                    &dir,
-                    config.clone(),
-                    Arc::new(SystemClock),
-                    opts,
-                )?;
-                if let Some(&o) = cleaned.get(key) {
-                    log.set_cleaner_offset(o);
-                }
-                Ok(log)
-            });
+            let logs = self.open_logs(&to_open);
             let mut map = self.write_map();
             let mut failed = self.failed();
             for ((slot, key, config), log) in to_open.into_iter().zip(logs) {
@@ -288,6 +234,70 @@ impl PartitionManager {
             }
         }
         out.into_iter().flatten().collect()
+    }
+
+    /// Opens the logs of `to_open` ((slot, key, config), none open yet) on
+    /// `threads` threads, their offsets from the checkpoints read once; the
+    /// results in `to_open`'s order.
+    fn open_logs(
+        &self,
+        to_open: &[(usize, TopicPartition, LogConfig)],
+    ) -> Vec<Result<Log, StorageError>> {
+        let read = |name: &str| {
+            OffsetCheckpoint::read(&StdStorage, &self.dir.join(name))
+                .unwrap_or_default()
+                .offsets
+        };
+        let starts = read(LOG_START_OFFSET_CHECKPOINT);
+        let recovery = read(RECOVERY_POINT_CHECKPOINT);
+        let high_watermarks = read(REPLICATION_OFFSET_CHECKPOINT);
+        let cleaned = read(CLEANER_OFFSET_CHECKPOINT);
+        let clean = self.clean_start();
+        let threads = self.threads.load(Ordering::Relaxed);
+        // Opening stops short of the descriptors kept for connections and
+        // the metadata log; the logs past that fail (and are retried).
+        let room = crate::resources::descriptors_available().unwrap_or(u64::MAX);
+        let room = usize::try_from(room).unwrap_or(usize::MAX);
+        let ranks: Vec<usize> = (0..to_open.len()).collect();
+        par_map(&ranks, threads, |&rank| {
+            let (_, key, config) = &to_open[rank];
+            let dir = self.dir.join(format!("{}-{}", key.0, key.1));
+            if rank >= room {
+                return Err(StorageError::io(
+                    dir,
+                    std::io::Error::other(format!(
+                        "not opened: {room} descriptors left above the reserve kept for \
+                         connections; raise `ulimit -n`"
+                    )),
+                ));
+            }
+            let opts = LogOpenOptions {
+                log_start_offset: starts.get(key).copied().unwrap_or(0),
+                // After a clean shutdown every segment was flushed and closed:
+                // trust them all. Otherwise recover from the last checkpointed
+                // recovery point (0, all of it, for a log never checkpointed).
+                recovery_point: if clean {
+                    i64::MAX
+                } else {
+                    recovery.get(key).copied().unwrap_or(0)
+                },
+                // The checkpointed high watermark (capped at the log end by the
+                // open); a log never checkpointed starts at its log start, as
+                // Kafka's: records past it may be on no other replica.
+                high_watermark: Some(high_watermarks.get(key).copied().unwrap_or(0)),
+            };
+            let mut log = Log::open(
+                Arc::new(StdStorage),
+                &dir,
+                config.clone(),
+                Arc::new(SystemClock),
+                opts,
+            )?;
+            if let Some(&o) = cleaned.get(key) {
+                log.set_cleaner_offset(o);
+            }
+            Ok(log)
+        })
     }
 
     fn failed(&self) -> MutexGuard<'_, HashMap<TopicPartition, (LogConfig, String)>> {
@@ -575,13 +585,9 @@ impl PartitionManager {
     }
 }
 
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+/// The workspace clock ([`vltava_records::clock::now_ms`]), re-exported here
+/// for callers that still name it through this module.
+pub use vltava_records::clock::now_ms;
 
 #[cfg(test)]
 mod tests {

@@ -53,7 +53,10 @@ impl ClientQuotas {
         }
     }
 
-    fn now_ms(&self) -> u64 {
+    /// Monotonic milliseconds since these quotas were made: quota windows
+    /// measure intervals, so they must not jump with the wall clock
+    /// (`vltava_records::clock` is the wall clock).
+    fn elapsed_ms(&self) -> u64 {
         self.start.elapsed().as_millis() as u64
     }
 
@@ -70,7 +73,7 @@ impl ClientQuotas {
         if table.is_empty() {
             return 0;
         }
-        let now = self.now_ms();
+        let now = self.elapsed_ms();
         let mut wait = 0;
         if let Some(nanos) = cost.handler_nanos {
             // Percent of one thread over a second: nanoseconds × 100 / 10^9.
@@ -112,7 +115,7 @@ impl ClientQuotas {
         if table.is_empty() {
             return true;
         }
-        let now = self.now_ms();
+        let now = self.elapsed_ms();
         let mut meters = lock(&self.mutation);
         if strict && meters.throttle_ms(table, user, client_id, now) > 0 {
             return false;
@@ -127,7 +130,7 @@ impl ClientQuotas {
         if table.is_empty() {
             return 0;
         }
-        lock(&self.mutation).throttle_ms(table, user, client_id, self.now_ms())
+        lock(&self.mutation).throttle_ms(table, user, client_id, self.elapsed_ms())
     }
 }
 

@@ -230,7 +230,9 @@ async fn fetch_loop(weak: Weak<Broker>, leader: i32) {
                     Err(e) => {
                         // A full disk fails every fetch of every partition until space
                         // returns: one line a second, counting the rest.
-                        if let Some(left_out) = APPLY_FAILURES.admit(crate::partitions::now_ms()) {
+                        if let Some(left_out) =
+                            APPLY_FAILURES.admit(vltava_records::clock::now_ms())
+                        {
                             tracing::warn!(topic = %target.topic, partition = target.partition, leader, error = %e, left_out, "cannot apply fetched records");
                         }
                         partition_error = true;

@@ -126,7 +126,7 @@ pub fn report_storage_error(topic: &str, partition: i32, e: &StorageError) {
     ) {
         return;
     }
-    let Some(suppressed) = STORAGE_ERRORS.admit(crate::partitions::now_ms()) else {
+    let Some(suppressed) = STORAGE_ERRORS.admit(vltava_records::clock::now_ms()) else {
         return;
     };
     match exhausted_resource(e) {

@@ -171,13 +171,14 @@ fn ring_provider() -> rustls::crypto::CryptoProvider {
     rustls::crypto::ring::default_provider()
 }
 
-/// Reads and checks listener `listener`'s TLS settings.
-pub fn listener_tls(raw: &Properties, listener: &str) -> Result<ListenerTls, TlsSetupError> {
-    let keys = Keys { raw, listener };
-    let provider = Arc::new(ring_provider());
+/// The listener's key store: a PEM file (`ssl.keystore.location`) or inline PEM
+/// (`ssl.keystore.certificate.chain` with `ssl.keystore.key`).
+fn key_store(
+    keys: &Keys,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsSetupError> {
     // The key store: PEM file, or inline PEM.
     keys.pem_type("ssl.keystore.type")?;
-    let (chain, key) = match (
+    match (
         keys.get("ssl.keystore.location"),
         keys.get("ssl.keystore.certificate.chain"),
         keys.get("ssl.keystore.key"),
@@ -190,49 +191,55 @@ pub fn listener_tls(raw: &Properties, listener: &str) -> Result<ListenerTls, Tls
                     format!("{path} is not a PEM file; only ssl.keystore.type=PEM is supported"),
                 ));
             }
-            (
-                certs(&keys, "ssl.keystore.location", &pem)?,
-                private_key(&keys, "ssl.keystore.location", &pem)?,
-            )
+            Ok((
+                certs(keys, "ssl.keystore.location", &pem)?,
+                private_key(keys, "ssl.keystore.location", &pem)?,
+            ))
         }
-        (None, Some(chain), Some(key)) => (
-            certs(&keys, "ssl.keystore.certificate.chain", chain)?,
-            private_key(&keys, "ssl.keystore.key", key)?,
-        ),
+        (None, Some(chain), Some(key)) => Ok((
+            certs(keys, "ssl.keystore.certificate.chain", chain)?,
+            private_key(keys, "ssl.keystore.key", key)?,
+        )),
         (None, None, None) => {
-            return Err(keys.err(
+            Err(keys.err(
                 "ssl.keystore.location",
                 "an SSL listener needs a key store (ssl.keystore.location, or ssl.keystore.certificate.chain and ssl.keystore.key)",
-            ));
+            ))
         }
         _ => {
-            return Err(keys.err(
+            Err(keys.err(
                 "ssl.keystore.location",
                 "set either ssl.keystore.location or ssl.keystore.certificate.chain with ssl.keystore.key",
-            ));
+            ))
         }
-    };
-    // The trust store, for client certificates.
+    }
+}
+
+/// The listener's trust store, for client certificates: a PEM file or inline
+/// PEM, or none.
+fn trust_store(keys: &Keys) -> Result<Option<Vec<CertificateDer<'static>>>, TlsSetupError> {
     keys.pem_type("ssl.truststore.type")?;
-    let trusted = match (
+    match (
         keys.get("ssl.truststore.location"),
         keys.get("ssl.truststore.certificates"),
     ) {
-        (Some(path), None) => Some(certs(
-            &keys,
+        (Some(path), None) => Ok(Some(certs(
+            keys,
             "ssl.truststore.location",
             &keys.read("ssl.truststore.location", path)?,
-        )?),
-        (None, Some(pem)) => Some(certs(&keys, "ssl.truststore.certificates", pem)?),
-        (None, None) => None,
-        (Some(_), Some(_)) => {
-            return Err(keys.err(
-                "ssl.truststore.location",
-                "set ssl.truststore.location or ssl.truststore.certificates, not both",
-            ));
-        }
-    };
-    let client_auth = match keys.get("ssl.client.auth").unwrap_or("none") {
+        )?)),
+        (None, Some(pem)) => Ok(Some(certs(keys, "ssl.truststore.certificates", pem)?)),
+        (None, None) => Ok(None),
+        (Some(_), Some(_)) => Err(keys.err(
+            "ssl.truststore.location",
+            "set ssl.truststore.location or ssl.truststore.certificates, not both",
+        )),
+    }
+}
+
+/// `ssl.client.auth`: none (the default), requested or required.
+fn client_auth(keys: &Keys) -> Result<ClientAuth, TlsSetupError> {
+    Ok(match keys.get("ssl.client.auth").unwrap_or("none") {
         v if v.eq_ignore_ascii_case("none") => ClientAuth::None,
         v if v.eq_ignore_ascii_case("requested") => ClientAuth::Requested,
         v if v.eq_ignore_ascii_case("required") => ClientAuth::Required,
@@ -242,7 +249,16 @@ pub fn listener_tls(raw: &Properties, listener: &str) -> Result<ListenerTls, Tls
                 format!("{v:?} is not none, requested or required"),
             ));
         }
-    };
+    })
+}
+
+/// Reads and checks listener `listener`'s TLS settings.
+pub fn listener_tls(raw: &Properties, listener: &str) -> Result<ListenerTls, TlsSetupError> {
+    let keys = Keys { raw, listener };
+    let provider = Arc::new(ring_provider());
+    let (chain, key) = key_store(&keys)?;
+    let trusted = trust_store(&keys)?;
+    let client_auth = client_auth(&keys)?;
     let mapper = PrincipalMapper::parse(keys.get("ssl.principal.mapping.rules").unwrap_or(""))
         .map_err(|e| keys.err("ssl.principal.mapping.rules", e.to_string()))?;
     let versions = versions(&keys)?;

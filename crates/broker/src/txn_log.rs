@@ -10,8 +10,9 @@ use bytes::Bytes;
 use crate::offsets_log::{InternalWriter, LogEntry, OffsetsLogError, read_internal};
 use crate::replica_manager::ReplicaManager;
 
-/// The internal topic holding transactional ids and their transaction state.
-pub const TRANSACTION_STATE_TOPIC: &str = "__transaction_state";
+/// The internal topic holding transactional ids and their transaction state
+/// (named once, in `vltava_protocol::internal_topics`).
+pub use vltava_protocol::internal_topics::TRANSACTION_STATE_TOPIC;
 
 /// The broker's `__transaction_state` partitions.
 #[derive(Debug, Clone)]

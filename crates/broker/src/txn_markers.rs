@@ -11,8 +11,8 @@
 use crate::broker::Broker;
 use crate::error_codes::{self, *};
 use crate::offsets_log::OFFSETS_TOPIC;
-use crate::partitions::now_ms;
 use crate::replica_manager::ReplicaRequestError;
+use vltava_records::clock::now_ms;
 
 /// One marker to write: the producer, its epoch, the coordinator epoch and the
 /// outcome.

@@ -1,5 +1,6 @@
 //! `Clock`: the drivers' wall clock in epoch milliseconds, advancing with tokio's
-//! clock so that paused test time drives the coordinators' timers.
+//! clock so that paused test time drives the coordinators' timers. It reads the
+//! workspace clock (`vltava_records::clock::now_ms`) once, at start.
 
 use std::time::Duration;
 use tokio::time::Instant;
@@ -14,9 +15,8 @@ pub(crate) struct Clock {
 
 impl Clock {
     pub(crate) fn new() -> Clock {
-        let base_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2));
+        // Capped so that adding elapsed time below cannot overflow.
+        let base_ms = vltava_records::clock::now_ms().min(i64::MAX / 2);
         Clock {
             start: Instant::now(),
             base_ms,

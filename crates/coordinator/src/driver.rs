@@ -29,6 +29,13 @@ pub const REQUEST_QUEUE_LIMIT: usize = 1024;
 pub const MAX_WAITING_REQUESTS: usize = 100_000;
 /// Wait before reading a `__consumer_offsets` partition again after a failure.
 pub const LOAD_RETRY_BACKOFF: Duration = Duration::from_millis(500);
+/// Appends written and waiting for their commit. Past it an append is not
+/// written and fails at once as COORDINATOR_NOT_AVAILABLE (Kafka's answer to a
+/// group write that times out or lacks replicas; the client retries). The
+/// task cannot wait for room: it is the task that drains the outcomes.
+pub const APPEND_QUEUE_LIMIT: usize = 1024;
+/// Commit outcomes queued back to the task; the commit waiter waits for room.
+pub const APPEND_DONE_LIMIT: usize = 1024;
 /// Longest sleep of the task when no timer is due.
 const IDLE_TICK: Duration = Duration::from_secs(60);
 
@@ -197,6 +204,12 @@ fn spawn(
     own_all: bool,
 ) -> (CoordinatorHandle, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(REQUEST_QUEUE_LIMIT);
+    // Unbounded, because `elect`/`resign` are called synchronously from the
+    // broker's metadata listener and a dropped election would leave a
+    // partition unserved. What bounds it: one message per leadership change of
+    // an `__consumer_offsets` partition (the metadata image's pace) plus at
+    // most one pending `Retry` per loading partition, and the task takes
+    // control messages before anything else (`biased` select).
     let (control, control_rx) = mpsc::unbounded_channel();
     let mut cfg = cfg;
     cfg.offsets_topic_num_partitions = partitions.max(1);
@@ -257,8 +270,9 @@ struct Driver<L: OffsetsLog> {
     clock: Clock,
     next_request_id: u64,
     waiting: HashMap<u64, oneshot::Sender<ResponseBody>>,
-    /// Appends waiting for their commit, awaited in order by one task.
-    appends: mpsc::UnboundedSender<PendingAppend>,
+    /// Appends waiting for their commit, awaited in order by one task
+    /// ([`APPEND_QUEUE_LIMIT`] long).
+    appends: mpsc::Sender<PendingAppend>,
     control: mpsc::UnboundedSender<Control>,
 }
 
@@ -362,12 +376,15 @@ impl<L: OffsetsLog> Driver<L> {
                     records,
                     producer,
                 } => {
-                    // Written now, in issue order; committed later.
-                    let pending = self.log.append_replicated(partition, records, producer);
-                    if let Err(e) = self.appends.send((append_id, pending)) {
-                        let (id, _) = e.0;
+                    // Written now, in issue order; committed later. Room in
+                    // the commit waiter's queue is taken first, so an append
+                    // refused for want of it is never written.
+                    if let Ok(permit) = self.appends.try_reserve() {
+                        let pending = self.log.append_replicated(partition, records, producer);
+                        permit.send((append_id, pending));
+                    } else {
                         let more = self.core.complete_append_result(
-                            id,
+                            append_id,
                             Err(codes::COORDINATOR_NOT_AVAILABLE),
                             self.clock.now_ms(),
                         );
@@ -416,12 +433,12 @@ fn replay(core: &mut GroupCoordinator, partition: i32, entries: Vec<OffsetsLogEn
 /// Awaits the commits of appends one at a time, in the order they were
 /// written, and reports each outcome.
 async fn commit_waiter(
-    mut rx: mpsc::UnboundedReceiver<PendingAppend>,
-    done: mpsc::UnboundedSender<(u64, Result<(), CoordinatorError>)>,
+    mut rx: mpsc::Receiver<PendingAppend>,
+    done: mpsc::Sender<(u64, Result<(), CoordinatorError>)>,
 ) {
     while let Some((id, pending)) = rx.recv().await {
         let result = pending.await;
-        if done.send((id, result)).is_err() {
+        if done.send((id, result)).await.is_err() {
             break;
         }
     }
@@ -435,8 +452,8 @@ async fn run<L: OffsetsLog>(core: GroupCoordinator, log: L, ch: Channels, load_a
         loaded,
     } = ch;
     let partitions = core.config().offsets_topic_num_partitions;
-    let (append_tx, append_rx) = mpsc::unbounded_channel();
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+    let (append_tx, append_rx) = mpsc::channel(APPEND_QUEUE_LIMIT);
+    let (done_tx, mut done_rx) = mpsc::channel(APPEND_DONE_LIMIT);
     let waiter = tokio::spawn(commit_waiter(append_rx, done_tx));
     let mut d = Driver {
         core,

@@ -112,6 +112,26 @@ pub struct CommittedOffset {
     pub log_order: u64,
 }
 
+impl CommittedOffset {
+    /// The offset a commit request asks for, not written yet (no explicit
+    /// expiry, `log_order` 0); a missing metadata string is empty.
+    pub(crate) fn requested(
+        offset: i64,
+        leader_epoch: i32,
+        metadata: Option<&vltava_protocol::SharedStr>,
+        commit_timestamp: i64,
+    ) -> CommittedOffset {
+        CommittedOffset {
+            offset,
+            leader_epoch,
+            metadata: metadata.map(|m| m.as_str().to_owned()).unwrap_or_default(),
+            commit_timestamp,
+            expire_timestamp: None,
+            log_order: 0,
+        }
+    }
+}
+
 /// The timer of a group in PreparingRebalance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JoinTimer {

@@ -51,9 +51,9 @@ pub use records::RawRecord;
 pub use txn::config::TxnConfig;
 pub use txn::coordinator::{TransactionCoordinator, TxnEffect, txn_partition_for};
 pub use txn::records::{decode_txn_record, txn_key, txn_record};
-pub use txn::requests::OFFSETS_TOPIC;
 pub use txn::state::{TxnMetadata, TxnSnapshot, TxnState};
 pub use txn_driver::{BoxFuture, TxnCoordinatorHandle, TxnIo};
+pub use vltava_protocol::internal_topics::{OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC};
 
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]

@@ -19,6 +19,9 @@ use crate::rebalance::{
 use crate::responses::{heartbeat_body, sync_body};
 
 impl GroupCoordinator {
+    /// SyncGroup.
+    // Long, and kept whole: a transition of the group's state machine, one
+    // branch per group state (as Kafka's doSyncGroup), each ending the request.
     pub(crate) fn sync_group(
         &mut self,
         request_id: u64,

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use vltava_protocol::ResponseBody;
 use vltava_protocol::coordinator::OffsetCommitValue;
 use vltava_protocol::messages::consumer_protocol_subscription::ConsumerProtocolSubscription;
+use vltava_protocol::messages::offset_commit_request::OffsetCommitRequestPartition;
 use vltava_protocol::messages::offset_commit_response::{
     OffsetCommitResponsePartition, OffsetCommitResponseTopic,
 };
@@ -97,7 +98,39 @@ pub fn subscribed_topics(g: &Group) -> Option<BTreeSet<String>> {
     Some(topics)
 }
 
+/// One partition's OffsetCommit answer.
+fn commit_answer(partition_index: i32, error_code: i16) -> OffsetCommitResponsePartition {
+    OffsetCommitResponsePartition {
+        partition_index,
+        error_code,
+        ..Default::default()
+    }
+}
+
+/// An OffsetCommit answer with `code` for every partition of `req`.
+fn commit_answer_all(req: &OffsetCommitRequest, code: i16) -> ResponseBody {
+    ResponseBody::OffsetCommit(OffsetCommitResponse {
+        topics: req
+            .topics
+            .iter()
+            .map(|t| OffsetCommitResponseTopic {
+                name: t.name.clone(),
+                partitions: t
+                    .partitions
+                    .iter()
+                    .map(|p| commit_answer(p.partition_index, code))
+                    .collect(),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    })
+}
+
 impl GroupCoordinator {
+    /// OffsetCommit: checked as a whole ([`GroupCoordinator::commit_group_error`]),
+    /// then per partition ([`GroupCoordinator::commit_partition`]); the records
+    /// of the partitions that passed are appended and the answer waits for them.
     pub(crate) fn offset_commit(
         &mut self,
         request_id: u64,
@@ -107,28 +140,6 @@ impl GroupCoordinator {
         out: &mut Vec<Effect>,
     ) {
         let group_id = req.group_id.as_str().to_owned();
-        let all = |code: i16| -> ResponseBody {
-            ResponseBody::OffsetCommit(OffsetCommitResponse {
-                topics: req
-                    .topics
-                    .iter()
-                    .map(|t| OffsetCommitResponseTopic {
-                        name: t.name.clone(),
-                        partitions: t
-                            .partitions
-                            .iter()
-                            .map(|p| OffsetCommitResponsePartition {
-                                partition_index: p.partition_index,
-                                error_code: code,
-                                ..Default::default()
-                            })
-                            .collect(),
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            })
-        };
         // The empty group id is a valid group for commits and fetches, as
         // in Kafka (kept for old clients).
         let group_error = if let Some(code) = self.group_error(&group_id) {
@@ -139,12 +150,13 @@ impl GroupCoordinator {
         if let Some(code) = group_error {
             out.push(Effect::Respond {
                 request_id,
-                body: all(code),
+                body: commit_answer_all(&req, code),
             });
             return;
         }
         let mut records: Vec<RawRecord> = Vec::new();
         let mut offsets = Vec::new();
+        // The answer if the append succeeds, and if it fails.
         let mut ok = OffsetCommitResponse::default();
         let mut failed = OffsetCommitResponse::default();
         for t in &req.topics {
@@ -154,69 +166,25 @@ impl GroupCoordinator {
             };
             let mut failed_t = ok_t.clone();
             for p in &t.partitions {
-                let metadata = p
-                    .committed_metadata
-                    .as_ref()
-                    .map(|m| m.as_str().to_owned())
-                    .unwrap_or_default();
-                let code = if metadata.len() > self.cfg.offset_metadata_max_bytes {
-                    codes::OFFSET_METADATA_TOO_LARGE
-                } else {
-                    let commit_timestamp = if version == 1 && p.commit_timestamp >= 0 {
-                        p.commit_timestamp
-                    } else {
-                        now_ms
-                    };
-                    let expire = ((2..=4).contains(&version) && req.retention_time_ms >= 0)
-                        .then(|| now_ms.saturating_add(req.retention_time_ms));
-                    let o = CommittedOffset {
-                        offset: p.committed_offset,
-                        leader_epoch: if version >= 6 {
-                            p.committed_leader_epoch
-                        } else {
-                            -1
-                        },
-                        metadata: metadata.clone(),
-                        commit_timestamp,
-                        expire_timestamp: expire,
-                        log_order: 0,
-                    };
-                    let value = OffsetCommitValue {
-                        offset: o.offset,
-                        leader_epoch: o.leader_epoch,
-                        metadata: metadata.as_str().into(),
-                        commit_timestamp,
-                        expire_timestamp: expire.unwrap_or(-1),
-                        unknown_tagged_fields: Vec::new(),
-                    };
-                    match offset_commit_record(
-                        &group_id,
-                        t.name.as_str(),
-                        p.partition_index,
-                        Some(&value),
-                    ) {
-                        Ok(rec) => {
-                            records.push(rec);
-                            offsets.push(((t.name.as_str().to_owned(), p.partition_index), o));
-                            codes::NONE
-                        }
-                        Err(_) => codes::INVALID_COMMIT_OFFSET_SIZE,
+                let topic = t.name.as_str();
+                let code = match self.commit_partition(&group_id, topic, p, now_ms, version, &req) {
+                    Ok((rec, o)) => {
+                        records.push(rec);
+                        offsets.push(((topic.to_owned(), p.partition_index), o));
+                        codes::NONE
                     }
+                    Err(code) => code,
                 };
-                ok_t.partitions.push(OffsetCommitResponsePartition {
-                    partition_index: p.partition_index,
-                    error_code: code,
-                    ..Default::default()
-                });
-                failed_t.partitions.push(OffsetCommitResponsePartition {
-                    partition_index: p.partition_index,
-                    error_code: if code == codes::NONE {
-                        codes::COORDINATOR_NOT_AVAILABLE
-                    } else {
-                        code
-                    },
-                    ..Default::default()
-                });
+                ok_t.partitions.push(commit_answer(p.partition_index, code));
+                // A partition that passed fails with the append.
+                let if_failed = if code == codes::NONE {
+                    codes::COORDINATOR_NOT_AVAILABLE
+                } else {
+                    code
+                };
+                failed_t
+                    .partitions
+                    .push(commit_answer(p.partition_index, if_failed));
             }
             ok.topics.push(ok_t);
             failed.topics.push(failed_t);
@@ -240,6 +208,69 @@ impl GroupCoordinator {
             },
             out,
         );
+    }
+
+    /// One partition of an OffsetCommit: its `__consumer_offsets` record and
+    /// the offset it commits, or the partition's error code
+    /// ([`GroupCoordinator::offset_record`]).
+    fn commit_partition(
+        &self,
+        group_id: &str,
+        topic: &str,
+        p: &OffsetCommitRequestPartition,
+        now_ms: i64,
+        version: i16,
+        req: &OffsetCommitRequest,
+    ) -> Result<(RawRecord, CommittedOffset), i16> {
+        let commit_timestamp = if version == 1 && p.commit_timestamp >= 0 {
+            p.commit_timestamp
+        } else {
+            now_ms
+        };
+        let expire = ((2..=4).contains(&version) && req.retention_time_ms >= 0)
+            .then(|| now_ms.saturating_add(req.retention_time_ms));
+        let leader_epoch = if version >= 6 {
+            p.committed_leader_epoch
+        } else {
+            -1
+        };
+        let o = CommittedOffset {
+            expire_timestamp: expire,
+            ..CommittedOffset::requested(
+                p.committed_offset,
+                leader_epoch,
+                p.committed_metadata.as_ref(),
+                commit_timestamp,
+            )
+        };
+        self.offset_record(group_id, topic, p.partition_index, o)
+    }
+
+    /// The `__consumer_offsets` record of offset `o` of a group's partition,
+    /// with `o`; or the partition's error code: OFFSET_METADATA_TOO_LARGE past
+    /// `offset.metadata.max.bytes`, INVALID_COMMIT_OFFSET_SIZE when the record
+    /// cannot be encoded. Plain and transactional commits both come here.
+    pub(crate) fn offset_record(
+        &self,
+        group_id: &str,
+        topic: &str,
+        partition: i32,
+        o: CommittedOffset,
+    ) -> Result<(RawRecord, CommittedOffset), i16> {
+        if o.metadata.len() > self.cfg.offset_metadata_max_bytes {
+            return Err(codes::OFFSET_METADATA_TOO_LARGE);
+        }
+        let value = OffsetCommitValue {
+            offset: o.offset,
+            leader_epoch: o.leader_epoch,
+            metadata: o.metadata.as_str().into(),
+            commit_timestamp: o.commit_timestamp,
+            expire_timestamp: o.expire_timestamp.unwrap_or(-1),
+            unknown_tagged_fields: Vec::new(),
+        };
+        let rec = offset_commit_record(group_id, topic, partition, Some(&value))
+            .map_err(|_| codes::INVALID_COMMIT_OFFSET_SIZE)?;
+        Ok((rec, o))
     }
 
     /// The error that fails a whole commit, or `None` when it may proceed.
@@ -349,6 +380,7 @@ impl GroupCoordinator {
         }
     }
 
+    /// OffsetFetch: v8+ names several groups, earlier versions one.
     pub(crate) fn offset_fetch(
         &mut self,
         request_id: u64,
@@ -357,109 +389,116 @@ impl GroupCoordinator {
         out: &mut Vec<Effect>,
     ) {
         let body = if version >= 8 {
-            let groups = req
-                .groups
-                .iter()
-                .map(|rg| {
-                    let topics = rg.topics.as_ref().map(|ts| {
-                        ts.iter()
-                            .map(|t| (t.name.as_str().to_owned(), t.partition_indexes.clone()))
-                            .collect()
-                    });
-                    let (error, topics) =
-                        self.fetch_group(rg.group_id.as_str(), topics, req.require_stable);
-                    OffsetFetchResponseGroup {
-                        group_id: rg.group_id.clone(),
-                        error_code: error,
-                        topics: topics
-                            .into_iter()
-                            .map(|(name, ps)| OffsetFetchResponseTopics {
-                                name: name.into(),
-                                partitions: ps
-                                    .into_iter()
-                                    .map(|p| OffsetFetchResponsePartitions {
-                                        partition_index: p.partition,
-                                        committed_offset: p.offset,
-                                        committed_leader_epoch: p.leader_epoch,
-                                        metadata: Some(p.metadata.into()),
-                                        error_code: p.error,
-                                        ..Default::default()
-                                    })
-                                    .collect(),
-                                ..Default::default()
-                            })
-                            .collect(),
-                        ..Default::default()
-                    }
-                })
-                .collect();
-            OffsetFetchResponse {
-                groups,
-                ..Default::default()
-            }
+            self.offset_fetch_groups(&req)
         } else {
-            let topics = req.topics.as_ref().map(|ts| {
-                ts.iter()
-                    .map(|t| (t.name.as_str().to_owned(), t.partition_indexes.clone()))
-                    .collect::<Vec<_>>()
-            });
-            let requested = topics.clone();
-            let (error, mut fetched_topics) = self.fetch_group(
-                req.group_id.as_str(),
-                topics,
-                version >= 7 && req.require_stable,
-            );
-            if error != codes::NONE && version < 2 {
-                // No top-level error before v2: report it on every partition.
-                fetched_topics = requested
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|(t, ps)| {
-                        let ps = ps
-                            .into_iter()
-                            .map(|p| FetchedPartition {
-                                partition: p,
-                                offset: -1,
-                                leader_epoch: -1,
-                                metadata: String::new(),
-                                error,
-                            })
-                            .collect();
-                        (t, ps)
-                    })
-                    .collect();
-            }
-            OffsetFetchResponse {
-                error_code: if version >= 2 { error } else { codes::NONE },
-                topics: fetched_topics
-                    .into_iter()
-                    .map(|(name, ps)| OffsetFetchResponseTopic {
-                        name: name.into(),
-                        partitions: ps
-                            .into_iter()
-                            .map(|p| OffsetFetchResponsePartition {
-                                partition_index: p.partition,
-                                committed_offset: p.offset,
-                                committed_leader_epoch: if version >= 5 {
-                                    p.leader_epoch
-                                } else {
-                                    -1
-                                },
-                                metadata: Some(SharedStr::from(p.metadata)),
-                                error_code: p.error,
-                                ..Default::default()
-                            })
-                            .collect(),
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            }
+            self.offset_fetch_one(version, &req)
         };
         out.push(Effect::Respond {
             request_id,
             body: ResponseBody::OffsetFetch(body),
         });
+    }
+
+    /// OffsetFetch v8+: each group's offsets, each with its own error.
+    fn offset_fetch_groups(&self, req: &OffsetFetchRequest) -> OffsetFetchResponse {
+        let groups = req
+            .groups
+            .iter()
+            .map(|rg| {
+                let topics = rg.topics.as_ref().map(|ts| {
+                    ts.iter()
+                        .map(|t| (t.name.as_str().to_owned(), t.partition_indexes.clone()))
+                        .collect()
+                });
+                let (error, topics) =
+                    self.fetch_group(rg.group_id.as_str(), topics, req.require_stable);
+                OffsetFetchResponseGroup {
+                    group_id: rg.group_id.clone(),
+                    error_code: error,
+                    topics: topics
+                        .into_iter()
+                        .map(|(name, ps)| OffsetFetchResponseTopics {
+                            name: name.into(),
+                            partitions: ps
+                                .into_iter()
+                                .map(|p| OffsetFetchResponsePartitions {
+                                    partition_index: p.partition,
+                                    committed_offset: p.offset,
+                                    committed_leader_epoch: p.leader_epoch,
+                                    metadata: Some(p.metadata.into()),
+                                    error_code: p.error,
+                                    ..Default::default()
+                                })
+                                .collect(),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                }
+            })
+            .collect();
+        OffsetFetchResponse {
+            groups,
+            ..Default::default()
+        }
+    }
+
+    /// OffsetFetch v0–7: one group; before v2 a group error goes on every
+    /// partition asked for.
+    fn offset_fetch_one(&self, version: i16, req: &OffsetFetchRequest) -> OffsetFetchResponse {
+        let topics = req.topics.as_ref().map(|ts| {
+            ts.iter()
+                .map(|t| (t.name.as_str().to_owned(), t.partition_indexes.clone()))
+                .collect::<Vec<_>>()
+        });
+        let requested = topics.clone();
+        let (error, mut fetched_topics) = self.fetch_group(
+            req.group_id.as_str(),
+            topics,
+            version >= 7 && req.require_stable,
+        );
+        if error != codes::NONE && version < 2 {
+            // No top-level error before v2: report it on every partition.
+            fetched_topics = requested
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(t, ps)| {
+                    let ps = ps
+                        .into_iter()
+                        .map(|p| FetchedPartition {
+                            partition: p,
+                            offset: -1,
+                            leader_epoch: -1,
+                            metadata: String::new(),
+                            error,
+                        })
+                        .collect();
+                    (t, ps)
+                })
+                .collect();
+        }
+        OffsetFetchResponse {
+            error_code: if version >= 2 { error } else { codes::NONE },
+            topics: fetched_topics
+                .into_iter()
+                .map(|(name, ps)| OffsetFetchResponseTopic {
+                    name: name.into(),
+                    partitions: ps
+                        .into_iter()
+                        .map(|p| OffsetFetchResponsePartition {
+                            partition_index: p.partition,
+                            committed_offset: p.offset,
+                            committed_leader_epoch: if version >= 5 { p.leader_epoch } else { -1 },
+                            metadata: Some(SharedStr::from(p.metadata)),
+                            error_code: p.error,
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }
     }
 
     pub(crate) fn offset_delete(

@@ -31,6 +31,19 @@ pub const TXN_REQUEST_QUEUE_LIMIT: usize = 1024;
 /// COORDINATOR_NOT_AVAILABLE. (Appends and marker writes in flight are
 /// bounded too: at most one of each per transactional id.)
 pub const TXN_MAX_WAITING_REQUESTS: usize = 100_000;
+/// `__transaction_state` appends queued for the append worker. The core holds
+/// at most one append in flight per transactional id, but the ids are
+/// unbounded; past this queue an append fails at once as
+/// COORDINATOR_NOT_AVAILABLE, which is what Kafka answers when a
+/// `__transaction_state` write times out or lacks replicas: the client backs
+/// off and retries, and the core's state is the one the failed write left.
+/// The driver cannot wait for room: it is the task that must keep draining the
+/// outcomes that make room.
+pub const TXN_APPEND_QUEUE_LIMIT: usize = 1024;
+/// IO outcomes (appends, marker writes, producer ids) queued back to the task.
+/// The IO tasks wait for room (back-pressure on them); the coordinator task
+/// only ever receives from this channel, so it never waits on itself.
+pub const TXN_IO_DONE_LIMIT: usize = 1024;
 /// Longest sleep of the task when no timer is due.
 const IDLE_TICK: Duration = Duration::from_secs(60);
 
@@ -220,6 +233,12 @@ pub fn start_unowned(cfg: TxnConfig, io: impl TxnIo) -> TxnCoordinatorHandle {
 
 fn spawn(core: TransactionCoordinator, io: impl TxnIo, load_all: bool) -> TxnCoordinatorHandle {
     let (tx, rx) = mpsc::channel(TXN_REQUEST_QUEUE_LIMIT);
+    // Unbounded, because `elect`/`resign` are called synchronously from the
+    // broker's metadata listener and a dropped election would leave a
+    // partition unserved. What bounds it: one message per leadership change of
+    // a `__transaction_state` partition (the metadata image's pace) plus at
+    // most one pending `Read` retry per loading partition, and the task takes
+    // control messages before anything else (`biased` select).
     let (control, control_rx) = mpsc::unbounded_channel();
     let (loaded_tx, loaded) = watch::channel(!load_all);
     let inbox = Inbox {
@@ -249,12 +268,10 @@ struct Driver {
     clock: Clock,
     next_request_id: u64,
     waiting: HashMap<u64, oneshot::Sender<ResponseBody>>,
-    /// The append worker's queue (in order). Unbounded, but holds at most
-    /// one append per transactional id (the core's pending state).
-    appends: mpsc::UnboundedSender<(u64, i32, Vec<RawRecord>)>,
-    /// Outcomes of IO. Unbounded for the same reason: at most one append,
-    /// one marker write and one producer id allocation per id or request.
-    done_tx: mpsc::UnboundedSender<Done>,
+    /// The append worker's queue (in order), [`TXN_APPEND_QUEUE_LIMIT`] long.
+    appends: mpsc::Sender<(u64, i32, Vec<RawRecord>)>,
+    /// Outcomes of IO, [`TXN_IO_DONE_LIMIT`] long.
+    done_tx: mpsc::Sender<Done>,
     control: mpsc::UnboundedSender<Control>,
 }
 
@@ -338,11 +355,19 @@ impl Driver {
                     partition,
                     records,
                 } => {
-                    if let Err(e) = self.appends.send((append_id, partition, records)) {
-                        let (id, _, _) = e.0;
-                        let _ = self
-                            .done_tx
-                            .send(Done::Append(id, Err(codes::COORDINATOR_NOT_AVAILABLE)));
+                    if self
+                        .appends
+                        .try_send((append_id, partition, records))
+                        .is_err()
+                    {
+                        // Queue full (or the worker gone): the append fails
+                        // (see TXN_APPEND_QUEUE_LIMIT), reported like any
+                        // outcome, after this round of effects.
+                        let done = self.done_tx.clone();
+                        tokio::spawn(async move {
+                            let failed = Err(codes::COORDINATOR_NOT_AVAILABLE);
+                            let _ = done.send(Done::Append(append_id, failed)).await;
+                        });
                     }
                 }
                 TxnEffect::WriteMarkers {
@@ -363,7 +388,7 @@ impl Driver {
                     let done = self.done_tx.clone();
                     tokio::spawn(async move {
                         let results = fut.await;
-                        let _ = done.send(Done::Markers(marker_id, results));
+                        let _ = done.send(Done::Markers(marker_id, results)).await;
                     });
                 }
                 TxnEffect::AllocateProducerId { request_id } => {
@@ -371,7 +396,7 @@ impl Driver {
                     let done = self.done_tx.clone();
                     tokio::spawn(async move {
                         let result = fut.await;
-                        let _ = done.send(Done::ProducerId(request_id, result));
+                        let _ = done.send(Done::ProducerId(request_id, result)).await;
                     });
                 }
             }
@@ -392,12 +417,12 @@ impl Driver {
 /// Writes appends one at a time, in the order they were queued.
 async fn append_worker(
     io: Arc<dyn TxnIo>,
-    mut rx: mpsc::UnboundedReceiver<(u64, i32, Vec<RawRecord>)>,
-    done: mpsc::UnboundedSender<Done>,
+    mut rx: mpsc::Receiver<(u64, i32, Vec<RawRecord>)>,
+    done: mpsc::Sender<Done>,
 ) {
     while let Some((id, partition, records)) = rx.recv().await {
         let result = io.append(partition, records).await;
-        if done.send(Done::Append(id, result)).is_err() {
+        if done.send(Done::Append(id, result)).await.is_err() {
             break;
         }
     }
@@ -410,8 +435,8 @@ async fn run(core: TransactionCoordinator, io: Arc<dyn TxnIo>, inbox: Inbox, loa
         control,
         loaded,
     } = inbox;
-    let (append_tx, append_rx) = mpsc::unbounded_channel();
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+    let (append_tx, append_rx) = mpsc::channel(TXN_APPEND_QUEUE_LIMIT);
+    let (done_tx, mut done_rx) = mpsc::channel(TXN_IO_DONE_LIMIT);
     let worker = tokio::spawn(append_worker(io.clone(), append_rx, done_tx.clone()));
     let mut d = Driver {
         core,

@@ -10,7 +10,6 @@ use std::collections::{BTreeMap, HashMap};
 
 use bytes::Bytes;
 use vltava_protocol::ResponseBody;
-use vltava_protocol::coordinator::OffsetCommitValue;
 use vltava_protocol::messages::txn_offset_commit_response::{
     TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
 };
@@ -21,7 +20,7 @@ use crate::coordinator::{AfterAppend, Effect, GroupCoordinator};
 use crate::error::CoordinatorError;
 use crate::group::{CommittedOffset, Group, GroupState};
 use crate::partition::partition_for;
-use crate::records::{CoordinatorRecord, RawRecord, decode_record, offset_commit_record};
+use crate::records::{CoordinatorRecord, RawRecord, decode_record};
 
 /// One pending transactional offset.
 #[derive(Debug, Clone, PartialEq)]
@@ -176,43 +175,25 @@ impl GroupCoordinator {
         let mut refused: HashMap<(String, i32), i16> = HashMap::new();
         for t in &req.topics {
             for p in &t.partitions {
+                let leader_epoch = if version >= 2 {
+                    p.committed_leader_epoch
+                } else {
+                    -1
+                };
+                let o = CommittedOffset::requested(
+                    p.committed_offset,
+                    leader_epoch,
+                    p.committed_metadata.as_ref(),
+                    now_ms,
+                );
                 let tp = (t.name.as_str().to_owned(), p.partition_index);
-                let metadata = p
-                    .committed_metadata
-                    .as_ref()
-                    .map(|m| m.as_str().to_owned())
-                    .unwrap_or_default();
-                if metadata.len() > self.cfg.offset_metadata_max_bytes {
-                    refused.insert(tp, codes::OFFSET_METADATA_TOO_LARGE);
-                    continue;
-                }
-                let o = CommittedOffset {
-                    offset: p.committed_offset,
-                    leader_epoch: if version >= 2 {
-                        p.committed_leader_epoch
-                    } else {
-                        -1
-                    },
-                    metadata,
-                    commit_timestamp: now_ms,
-                    expire_timestamp: None,
-                    log_order: 0,
-                };
-                let value = OffsetCommitValue {
-                    offset: o.offset,
-                    leader_epoch: o.leader_epoch,
-                    metadata: o.metadata.as_str().into(),
-                    commit_timestamp: now_ms,
-                    expire_timestamp: -1,
-                    unknown_tagged_fields: Vec::new(),
-                };
-                match offset_commit_record(&group_id, &tp.0, tp.1, Some(&value)) {
-                    Ok(rec) => {
+                match self.offset_record(&group_id, &tp.0, tp.1, o) {
+                    Ok((rec, o)) => {
                         records.push(rec);
                         offsets.push((tp, o));
                     }
-                    Err(_) => {
-                        refused.insert(tp, codes::INVALID_COMMIT_OFFSET_SIZE);
+                    Err(code) => {
+                        refused.insert(tp, code);
                     }
                 }
             }
@@ -230,15 +211,38 @@ impl GroupCoordinator {
             });
             return;
         }
-        // Pending from now on (an OffsetFetch with require_stable sees them
-        // as unstable while they are written).
+        self.mark_txn_offsets_pending(producer_id, &group_id, &offsets);
+        self.append_as(
+            &group_id,
+            records,
+            Some((producer_id, req.producer_epoch)),
+            AfterAppend::TxnOffsets {
+                group: group_id.clone(),
+                producer_id,
+                offsets,
+                request_id,
+                ok,
+            },
+            out,
+        );
+    }
+
+    /// Records `offsets` as the producer's pending offsets of `group_id` from
+    /// now on (an OffsetFetch with require_stable sees them as unstable while
+    /// they are written).
+    fn mark_txn_offsets_pending(
+        &mut self,
+        producer_id: i64,
+        group_id: &str,
+        offsets: &[((String, i32), CommittedOffset)],
+    ) {
         let pending = self
             .txn_offsets
             .entry(producer_id)
             .or_default()
-            .entry(group_id.clone())
+            .entry(group_id.to_owned())
             .or_default();
-        for (tp, o) in &offsets {
+        for (tp, o) in offsets {
             let replaced = pending.get(tp).and_then(|p| {
                 if p.written {
                     Some(p.offset.clone())
@@ -255,19 +259,6 @@ impl GroupCoordinator {
                 },
             );
         }
-        self.append_as(
-            &group_id,
-            records,
-            Some((producer_id, req.producer_epoch)),
-            AfterAppend::TxnOffsets {
-                group: group_id.clone(),
-                producer_id,
-                offsets,
-                request_id,
-                ok,
-            },
-            out,
-        );
     }
 
     /// The transactional offsets' records are written (or failed). A

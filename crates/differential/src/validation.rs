@@ -80,11 +80,7 @@ fn records(keys: &[Option<&str>], timestamp: i64, codec: Compression) -> Result<
     Ok(b.build()?)
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
+use vltava_records::clock::now_ms;
 
 /// Creates the scenario's topics (unrecorded) and waits for their leaders.
 async fn create_topics(s: &mut Session, topics: Vec<CreatableTopic>) -> Result<()> {
@@ -264,7 +260,7 @@ pub async fn validation(s: &mut Session) -> Result<()> {
     let one = records(&[Some("k")], now_ms(), Compression::None)?;
     s.send(
         "produce to an internal topic",
-        produce("__consumer_offsets", 0, 1, one),
+        produce(vltava_protocol::internal_topics::OFFSETS_TOPIC, 0, 1, one),
     )
     .await?;
 

@@ -12,6 +12,7 @@ pub mod frame_parts;
 pub mod fuzz_support;
 #[allow(clippy::all, unused_imports, unused_variables, unused_mut)]
 pub mod generated;
+pub mod internal_topics;
 #[cfg(feature = "testing")]
 pub mod testing;
 

@@ -131,13 +131,8 @@ impl ReplicaTimes {
     }
 }
 
-/// Milliseconds since the Unix epoch (0 if the clock is before it).
-pub(crate) fn wall_clock_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+/// The workspace clock ([`vltava_records::clock::now_ms`]).
+pub(crate) use vltava_records::clock::now_ms as wall_clock_ms;
 
 #[cfg(test)]
 mod tests {

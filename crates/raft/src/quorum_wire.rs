@@ -13,7 +13,7 @@ use crate::error::{RaftError, codes};
 use crate::quorum_status::{QuorumStatus, ReplicaStatus};
 
 /// The metadata log's topic name.
-pub const METADATA_TOPIC: &str = "__cluster_metadata";
+pub use vltava_protocol::internal_topics::METADATA_TOPIC;
 /// Listener name used for voter endpoints on the controller channel.
 pub const CHANNEL_LISTENER: &str = "CONTROLLER";
 

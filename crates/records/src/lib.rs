@@ -8,6 +8,7 @@
 
 pub mod batch_header;
 pub mod builder;
+pub mod clock;
 pub mod compression;
 pub mod control;
 pub mod down_convert;

@@ -18,7 +18,9 @@ pub mod clean_run;
 pub mod clean_swap;
 pub mod clean_throttle;
 pub mod clean_txn;
-pub mod clock;
+/// The workspace's wall clock, defined once in `vltava-records` (re-exported so
+/// `vltava_storage::clock::*` keeps naming it).
+pub use vltava_records::clock;
 pub mod compaction;
 pub mod config;
 pub mod error;

@@ -8,6 +8,8 @@ use vltava_protocol::{RequestBody, ResponseBody, SharedStr};
 
 /// The refusal of `body` at `version` with `code`; `None` for an API this module does not
 /// shape (the table never refuses those whole).
+// Long, and kept whole: a table, one arm per API and its refusal's shape; split,
+// the arms would only move apart.
 pub fn refuse(body: &RequestBody, version: i16, code: i16) -> Option<ResponseBody> {
     let msg = Some(SharedStr::from("not authorized"));
     Some(match body {

@@ -247,70 +247,112 @@ pub fn parse_listener(key: &str, s: &str) -> Result<Listener, ConfigError> {
     })
 }
 
+/// `advertised.listeners`, by default the listeners that are not controller
+/// listeners.
+fn advertised_listeners(
+    r: &Reader<'_>,
+    listeners: &[Listener],
+    controller_listener_names: &[String],
+) -> Result<Vec<Listener>, ConfigError> {
+    match r.get("advertised.listeners") {
+        Some(v) if !v.is_empty() => v
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|l| parse_listener("advertised.listeners", l))
+            .collect(),
+        _ => Ok(listeners
+            .iter()
+            .filter(|l| !controller_listener_names.contains(&l.name))
+            .cloned()
+            .collect()),
+    }
+}
+
+/// `controller.quorum.voters` (`id@host:port`, ...), by default this node on
+/// its first controller listener.
+fn quorum_voters(
+    r: &Reader<'_>,
+    node_id: i32,
+    listeners: &[Listener],
+    controller_listener_names: &[String],
+) -> Result<Vec<(i32, String, u16)>, ConfigError> {
+    const KEY: &str = "controller.quorum.voters";
+    let default_voters = listeners
+        .iter()
+        .find(|l| controller_listener_names.contains(&l.name))
+        .map(|l| format!("{node_id}@{}:{}", l.host, l.port))
+        .unwrap_or_default();
+    let mut voters = Vec::new();
+    for v in r.list(KEY, &default_voters) {
+        let (id, addr) = v
+            .split_once('@')
+            .ok_or_else(|| invalid(KEY, &v, "expected id@host:port"))?;
+        let id: i32 = id.parse().map_err(|_| invalid(KEY, &v, "bad id"))?;
+        let (host, port) = addr
+            .rsplit_once(':')
+            .ok_or_else(|| invalid(KEY, &v, "expected id@host:port"))?;
+        let port: u16 = port.parse().map_err(|_| invalid(KEY, &v, "bad port"))?;
+        voters.push((id, host.to_string(), port));
+    }
+    Ok(voters)
+}
+
+/// `controller.quorum.bootstrap.servers` (`host:port`, ...), empty by default.
+fn quorum_bootstrap_servers(r: &Reader<'_>) -> Result<Vec<(String, u16)>, ConfigError> {
+    const KEY: &str = "controller.quorum.bootstrap.servers";
+    let mut servers = Vec::new();
+    for v in r.list(KEY, "") {
+        let (host, port) = v
+            .rsplit_once(':')
+            .ok_or_else(|| invalid(KEY, &v, "expected host:port"))?;
+        let port: u16 = port.parse().map_err(|_| invalid(KEY, &v, "bad port"))?;
+        servers.push((host.to_string(), port));
+    }
+    Ok(servers)
+}
+
+/// `log.dirs` (or `log.dir`), `./vltava-data` when neither is set; an empty
+/// list is an error.
+fn log_dirs(r: &Reader<'_>) -> Result<Vec<PathBuf>, ConfigError> {
+    let log_dirs: Vec<PathBuf> = match r.get("log.dirs").or(r.get("log.dir")) {
+        Some(v) => v
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+            .collect(),
+        None => vec![PathBuf::from("./vltava-data")],
+    };
+    if log_dirs.is_empty() {
+        return Err(ConfigError::Missing("log.dirs"));
+    }
+    Ok(log_dirs)
+}
+
 impl BrokerConfig {
-    /// Builds the typed configuration from merged properties.
+    /// Builds the typed configuration from merged properties: the listeners,
+    /// quorum and directories parsed by the functions above, then one field per
+    /// setting. The struct literal stays whole: it is a table (one line per
+    /// property and its default), easier to check against Kafka's list than split.
     pub fn from_properties(raw: Properties) -> Result<BrokerConfig, ConfigError> {
         let r = Reader(&raw);
         let node_id: i32 = r.int("node.id", 1)?;
         let process_roles = r.list("process.roles", "broker,controller");
         let controller_listener_names = r.list("controller.listener.names", "CONTROLLER");
-        let mut listeners = Vec::new();
-        for l in r.list(
-            "listeners",
-            "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093",
-        ) {
-            listeners.push(parse_listener("listeners", &l)?);
-        }
-        let mut advertised_listeners = Vec::new();
-        match r.get("advertised.listeners") {
-            Some(v) if !v.is_empty() => {
-                for l in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                    advertised_listeners.push(parse_listener("advertised.listeners", l)?);
-                }
-            }
-            _ => {
-                advertised_listeners = listeners
-                    .iter()
-                    .filter(|l| !controller_listener_names.contains(&l.name))
-                    .cloned()
-                    .collect();
-            }
-        }
-        let mut controller_quorum_voters = Vec::new();
-        let default_voters = listeners
+        let listeners = r
+            .list(
+                "listeners",
+                "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093",
+            )
             .iter()
-            .find(|l| controller_listener_names.contains(&l.name))
-            .map(|l| format!("{node_id}@{}:{}", l.host, l.port))
-            .unwrap_or_default();
-        for v in r.list("controller.quorum.voters", &default_voters) {
-            let (id, addr) = v
-                .split_once('@')
-                .ok_or_else(|| invalid("controller.quorum.voters", &v, "expected id@host:port"))?;
-            let id: i32 = id
-                .parse()
-                .map_err(|_| invalid("controller.quorum.voters", &v, "bad id"))?;
-            let (host, port) = addr
-                .rsplit_once(':')
-                .ok_or_else(|| invalid("controller.quorum.voters", &v, "expected id@host:port"))?;
-            let port: u16 = port
-                .parse()
-                .map_err(|_| invalid("controller.quorum.voters", &v, "bad port"))?;
-            controller_quorum_voters.push((id, host.to_string(), port));
-        }
-        let mut controller_quorum_bootstrap_servers = Vec::new();
-        for v in r.list("controller.quorum.bootstrap.servers", "") {
-            let (host, port) = v.rsplit_once(':').ok_or_else(|| {
-                invalid(
-                    "controller.quorum.bootstrap.servers",
-                    &v,
-                    "expected host:port",
-                )
-            })?;
-            let port: u16 = port
-                .parse()
-                .map_err(|_| invalid("controller.quorum.bootstrap.servers", &v, "bad port"))?;
-            controller_quorum_bootstrap_servers.push((host.to_string(), port));
-        }
+            .map(|l| parse_listener("listeners", l))
+            .collect::<Result<Vec<_>, _>>()?;
+        let advertised_listeners =
+            advertised_listeners(&r, &listeners, &controller_listener_names)?;
+        let controller_quorum_voters =
+            quorum_voters(&r, node_id, &listeners, &controller_listener_names)?;
+        let controller_quorum_bootstrap_servers = quorum_bootstrap_servers(&r)?;
         let roles = super::roles::ProcessRoles::parse(&process_roles)?;
         let listener_security_protocol_map =
             super::listener_security::protocol_map(&raw, &controller_listener_names)?;
@@ -324,18 +366,7 @@ impl BrokerConfig {
             &advertised_listeners,
             roles.is_broker(),
         )?;
-        let log_dirs: Vec<PathBuf> = match r.get("log.dirs").or(r.get("log.dir")) {
-            Some(v) => v
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(PathBuf::from)
-                .collect(),
-            None => vec![PathBuf::from("./vltava-data")],
-        };
-        if log_dirs.is_empty() {
-            return Err(ConfigError::Missing("log.dirs"));
-        }
+        let log_dirs = log_dirs(&r)?;
 
         let dynamic = super::dynamic::settings_from(&r)?;
 

@@ -115,83 +115,95 @@ pub(crate) fn validate(c: &BrokerConfig) -> Result<(), ConfigError> {
     }
     match c.roles {
         ProcessRoles::Combined => Ok(()),
-        ProcessRoles::Broker => {
-            if is_voter {
-                return Err(ConfigError::Invalid {
-                    key: "controller.quorum.voters".into(),
-                    value: voter_ids(c),
-                    reason: format!(
-                        "process.roles is just 'broker', so node.id {} must not be one of the voters",
-                        c.node_id
-                    ),
-                });
-            }
-            if !explicit_names {
-                return Err(ConfigError::Missing(
-                    "controller.listener.names (the controllers' listener name; required with process.roles=broker)",
-                ));
-            }
-            if c.controller_quorum_voters.is_empty()
-                && c.controller_quorum_bootstrap_servers.is_empty()
-            {
-                return Err(ConfigError::Missing(
-                    "controller.quorum.voters or controller.quorum.bootstrap.servers (how a broker-only node finds the quorum)",
-                ));
-            }
-            if let Some(l) = c.listeners.iter().find(|l| names.contains(&l.name)) {
-                return Err(ConfigError::Invalid {
-                    key: "listeners".into(),
-                    value: format!("{}://{}:{}", l.name, l.host, l.port),
-                    reason: "with process.roles=broker, listeners must not contain a controller listener (controller.listener.names)".into(),
-                });
-            }
-            Ok(())
-        }
-        ProcessRoles::Controller => {
-            if !explicit_names {
-                return Err(ConfigError::Missing(
-                    "controller.listener.names (required with process.roles=controller)",
-                ));
-            }
-            if let Some(l) = c.listeners.iter().find(|l| !names.contains(&l.name)) {
-                return Err(ConfigError::Invalid {
-                    key: "listeners".into(),
-                    value: format!("{}://{}:{}", l.name, l.host, l.port),
-                    reason: "with process.roles=controller, listeners may only contain controller listeners (controller.listener.names)".into(),
-                });
-            }
-            let Some(l) = c.listeners.iter().find(|l| names.first() == Some(&l.name)) else {
-                return Err(ConfigError::Invalid {
-                    key: "listeners".into(),
-                    value: c
-                        .listeners
-                        .iter()
-                        .map(|l| format!("{}://{}:{}", l.name, l.host, l.port))
-                        .collect::<Vec<_>>()
-                        .join(","),
-                    reason: format!(
-                        "a controller needs a listener named {} (the first of controller.listener.names)",
-                        names.first().map_or("", String::as_str)
-                    ),
-                });
-            };
-            let own = c
-                .controller_quorum_voters
-                .iter()
-                .find(|(id, _, _)| *id == c.node_id);
-            if let Some((_, _, port)) = own.filter(|(_, _, port)| *port != l.port) {
-                return Err(ConfigError::Invalid {
-                    key: "listeners".into(),
-                    value: format!("{}://{}:{}", l.name, l.host, l.port),
-                    reason: format!(
-                        "node {}'s entry in controller.quorum.voters has port {port}",
-                        c.node_id
-                    ),
-                });
-            }
-            Ok(())
-        }
+        ProcessRoles::Broker => validate_broker_only(c, is_voter, explicit_names),
+        ProcessRoles::Controller => validate_controller_only(c, explicit_names),
     }
+}
+
+/// The rules of `process.roles=broker`: not a voter, the controllers' listener
+/// named, a way to find the quorum, and no controller listener of its own.
+fn validate_broker_only(
+    c: &BrokerConfig,
+    is_voter: bool,
+    explicit_names: bool,
+) -> Result<(), ConfigError> {
+    let names = &c.controller_listener_names;
+    if is_voter {
+        return Err(ConfigError::Invalid {
+            key: "controller.quorum.voters".into(),
+            value: voter_ids(c),
+            reason: format!(
+                "process.roles is just 'broker', so node.id {} must not be one of the voters",
+                c.node_id
+            ),
+        });
+    }
+    if !explicit_names {
+        return Err(ConfigError::Missing(
+            "controller.listener.names (the controllers' listener name; required with process.roles=broker)",
+        ));
+    }
+    if c.controller_quorum_voters.is_empty() && c.controller_quorum_bootstrap_servers.is_empty() {
+        return Err(ConfigError::Missing(
+            "controller.quorum.voters or controller.quorum.bootstrap.servers (how a broker-only node finds the quorum)",
+        ));
+    }
+    if let Some(l) = c.listeners.iter().find(|l| names.contains(&l.name)) {
+        return Err(ConfigError::Invalid {
+            key: "listeners".into(),
+            value: format!("{}://{}:{}", l.name, l.host, l.port),
+            reason: "with process.roles=broker, listeners must not contain a controller listener (controller.listener.names)".into(),
+        });
+    }
+    Ok(())
+}
+
+/// The rules of `process.roles=controller`: only controller listeners, the
+/// first of them present, on the port its voter entry names.
+fn validate_controller_only(c: &BrokerConfig, explicit_names: bool) -> Result<(), ConfigError> {
+    let names = &c.controller_listener_names;
+    if !explicit_names {
+        return Err(ConfigError::Missing(
+            "controller.listener.names (required with process.roles=controller)",
+        ));
+    }
+    if let Some(l) = c.listeners.iter().find(|l| !names.contains(&l.name)) {
+        return Err(ConfigError::Invalid {
+            key: "listeners".into(),
+            value: format!("{}://{}:{}", l.name, l.host, l.port),
+            reason: "with process.roles=controller, listeners may only contain controller listeners (controller.listener.names)".into(),
+        });
+    }
+    let Some(l) = c.listeners.iter().find(|l| names.first() == Some(&l.name)) else {
+        return Err(ConfigError::Invalid {
+            key: "listeners".into(),
+            value: c
+                .listeners
+                .iter()
+                .map(|l| format!("{}://{}:{}", l.name, l.host, l.port))
+                .collect::<Vec<_>>()
+                .join(","),
+            reason: format!(
+                "a controller needs a listener named {} (the first of controller.listener.names)",
+                names.first().map_or("", String::as_str)
+            ),
+        });
+    };
+    let own = c
+        .controller_quorum_voters
+        .iter()
+        .find(|(id, _, _)| *id == c.node_id);
+    if let Some((_, _, port)) = own.filter(|(_, _, port)| *port != l.port) {
+        return Err(ConfigError::Invalid {
+            key: "listeners".into(),
+            value: format!("{}://{}:{}", l.name, l.host, l.port),
+            reason: format!(
+                "node {}'s entry in controller.quorum.voters has port {port}",
+                c.node_id
+            ),
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

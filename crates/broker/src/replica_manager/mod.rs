@@ -70,10 +70,9 @@ pub struct ReplicaManager {
     leaders: watch::Sender<u64>,
 }
 
-/// Milliseconds since the Unix epoch, as the replica's clock.
-pub fn now_ms() -> u64 {
-    offset(crate::partitions::now_ms())
-}
+/// The replica state machine counts milliseconds in `u64`: the workspace clock
+/// in that unit.
+pub use vltava_records::clock::now_ms_u64 as now_ms;
 
 impl ReplicaManager {
     /// A manager of no replicas yet.
@@ -83,6 +82,11 @@ impl ReplicaManager {
         replica_lag_time_max_ms: u64,
         default_min_insync_replicas: usize,
     ) -> ReplicaManager {
+        // Unbounded: `EventSink::alter_partition` is called synchronously under
+        // a partition's lock. What bounds it: a replica has at most one ISR
+        // change pending at a time (`vltava_replication`'s `isr_change`), so
+        // the queue holds at most one proposal (or its resend) per hosted
+        // partition.
         let (alter_tx, alter_rx) = mpsc::unbounded_channel();
         ReplicaManager {
             node_id,

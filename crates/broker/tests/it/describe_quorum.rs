@@ -35,12 +35,7 @@ async fn describe(c: &mut Client, version: i16, body: RequestBody) -> DescribeQu
     }
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
+use vltava_records::clock::now_ms;
 
 #[tokio::test]
 async fn leader_describes_itself_as_the_only_voter_at_every_version() {

@@ -19,12 +19,7 @@ use vltava_protocol::messages::list_offsets_request::{ListOffsetsPartition, List
 use vltava_protocol::{RequestBody, ResponseBody};
 use vltava_records::{BatchBuilder, BatchBuilderConfig};
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
+use vltava_records::clock::now_ms;
 
 fn batch(ts: i64, key: &[u8], value: &[u8]) -> Bytes {
     record(ts, key, Some(value))

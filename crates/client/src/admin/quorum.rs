@@ -10,7 +10,7 @@ use super::Admin;
 use crate::error::{ClientError, Result, check};
 
 /// The metadata log's topic.
-const METADATA_TOPIC: &str = "__cluster_metadata";
+use vltava_protocol::internal_topics::METADATA_TOPIC;
 
 /// One replica of the metadata log, as the quorum leader sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -68,11 +68,7 @@ pub async fn run(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow::Res
     Ok(0)
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
+use vltava_records::clock::now_ms;
 
 /// (lag in records, lag in ms) of the voter furthest behind, as Kafka's tool computes them.
 fn max_follower_lag(q: &QuorumDescription) -> (i64, i64) {

@@ -46,11 +46,7 @@ enum TxnCommand {
     },
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
+use vltava_records::clock::now_ms;
 
 fn row(out: &mut (dyn Write + Send), cells: &[String]) -> std::io::Result<()> {
     writeln!(out, "{}", cells.join("\t"))

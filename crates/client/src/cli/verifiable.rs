@@ -8,14 +8,8 @@ use clap::Parser;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-fn now_ms() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0)
-}
+use std::time::{Duration, Instant};
+use vltava_records::clock::now_ms;
 
 #[derive(Debug, Parser)]
 #[command(

@@ -25,7 +25,7 @@ use rustc_hash::FxHashMap;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, Notify, OwnedSemaphorePermit, Semaphore, oneshot};
 use transaction::{TxnCoordinator, TxnState};
 use vltava_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
@@ -219,13 +219,6 @@ impl std::fmt::Debug for Producer {
     }
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 impl Producer {
     /// Connects, and with idempotence fetches a producer id (InitProducerId).
     pub async fn new(cfg: ProducerConfig) -> Result<Producer> {
@@ -367,7 +360,9 @@ impl Producer {
                 st.started = true;
             }
         }
-        let timestamp = record.timestamp.unwrap_or_else(now_ms);
+        let timestamp = record
+            .timestamp
+            .unwrap_or_else(vltava_records::clock::now_ms);
         let (tx, rx) = oneshot::channel();
         let pending = Pending {
             reply: tx,

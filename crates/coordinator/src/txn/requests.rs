@@ -20,9 +20,8 @@ use crate::txn::state::{
     NO_PRODUCER_EPOCH, NO_PRODUCER_ID, TxnMetadata, TxnSnapshot, TxnState, is_epoch_exhausted,
 };
 
-/// Kafka's name of the offsets topic (AddOffsetsToTxn adds one of its
-/// partitions to the transaction).
-pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+// AddOffsetsToTxn adds one of the offsets topic's partitions to the transaction.
+use vltava_protocol::internal_topics::OFFSETS_TOPIC;
 
 fn respond(out: &mut Vec<TxnEffect>, reply: &Reply, code: i16) {
     out.push(TxnEffect::Respond {
@@ -42,6 +41,10 @@ fn valid_expected(m: &TxnMetadata, pid: i64, epoch: i16) -> bool {
 impl TransactionCoordinator {
     /// InitProducerId. `fresh_pid` is a producer id just allocated for this
     /// request (after [`TxnEffect::AllocateProducerId`]).
+    // Long, and kept whole: one transition of the id's state machine (new id,
+    // epoch bump, KIP-360 resume and retry, rotation at an exhausted epoch,
+    // fencing an open transaction) in the order Kafka's handleInitProducerId
+    // decides them; each branch returns, so the order is the logic.
     pub(crate) fn init_producer_id(
         &mut self,
         request_id: u64,

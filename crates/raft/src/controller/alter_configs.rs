@@ -173,6 +173,9 @@ fn split(
     }
 }
 
+/// The records that change one resource's configs as `changes` ask (all of them
+/// replaced when `replace_all`: the legacy AlterConfigs), or the error that refuses
+/// the whole resource.
 fn plan_resource(
     image: &MetadataImage,
     resource_type: i8,
@@ -180,13 +183,51 @@ fn plan_resource(
     changes: &[Change<'_>],
     replace_all: bool,
 ) -> Result<Vec<MetadataRecord>, TopicError> {
+    let (kind, lookup) = resource_kind(image, resource_type, resource_name)?;
+    let resource = ConfigResource {
+        kind,
+        name: resource_name.to_string(),
+    };
+    let old = image.configs.get(&resource).cloned().unwrap_or_default();
+    let mut new: BTreeMap<String, String> = if replace_all {
+        BTreeMap::new()
+    } else {
+        old.clone()
+    };
+    let is_broker = kind == ConfigResourceKind::Broker;
+    if is_broker {
+        refuse_read_only(changes)?;
+    }
+    let mut seen = HashSet::new();
+    for c in changes {
+        if !seen.insert(c.name) {
+            return Err(TopicError::new(
+                codes::INVALID_REQUEST,
+                format!("Error due to duplicate config keys: {}", c.name),
+            ));
+        }
+        apply_change(&mut new, c, lookup, is_broker)?;
+    }
+    Ok(diff_records(&resource, &old, &new))
+}
+
+/// A config definition by name, for one kind of resource.
+type ConfigLookup = fn(&str) -> Option<&'static ConfigDef>;
+
+/// The resource's kind and its config definitions, once the resource is known to
+/// exist (a topic) or to be well named (a broker: empty or a broker id).
+fn resource_kind(
+    image: &MetadataImage,
+    resource_type: i8,
+    resource_name: &str,
+) -> Result<(ConfigResourceKind, ConfigLookup), TopicError> {
     let Some(kind) = ConfigResourceKind::from_code(resource_type) else {
         return Err(TopicError::new(
             codes::INVALID_REQUEST,
             format!("Unsupported resource type {resource_type}."),
         ));
     };
-    let lookup: fn(&str) -> Option<&'static ConfigDef> = match kind {
+    let lookup: ConfigLookup = match kind {
         ConfigResourceKind::Topic => {
             if !image.topics.contains_key(resource_name) {
                 return Err(TopicError::new(
@@ -208,137 +249,148 @@ fn plan_resource(
             broker_config
         }
     };
-    let resource = ConfigResource {
-        kind,
-        name: resource_name.to_string(),
-    };
-    let old = image.configs.get(&resource).cloned().unwrap_or_default();
-    let mut new: BTreeMap<String, String> = if replace_all {
-        BTreeMap::new()
-    } else {
-        old.clone()
-    };
-    // Kafka refuses a broker change naming any config it cannot update without restart,
-    // listing them all; values a broker refuses are INVALID_REQUEST there too.
-    let is_broker = kind == ConfigResourceKind::Broker;
-    if is_broker {
-        let read_only: Vec<&str> = changes
-            .iter()
-            .filter(|c| c.op.is_some_and(|op| op != ConfigOp::Delete))
-            .filter(|c| broker_config(c.name).is_none() && broker_config_def(c.name).is_some())
-            .map(|c| c.name)
-            .collect();
-        if !read_only.is_empty() {
-            return Err(TopicError::new(
-                codes::INVALID_REQUEST,
-                format!(
-                    "Cannot update these configs dynamically: Set({})",
-                    read_only.join(", ")
-                ),
-            ));
-        }
+    Ok((kind, lookup))
+}
+
+/// Kafka refuses a broker change naming any config it cannot update without restart,
+/// listing them all.
+fn refuse_read_only(changes: &[Change<'_>]) -> Result<(), TopicError> {
+    let read_only: Vec<&str> = changes
+        .iter()
+        .filter(|c| c.op.is_some_and(|op| op != ConfigOp::Delete))
+        .filter(|c| broker_config(c.name).is_none() && broker_config_def(c.name).is_some())
+        .map(|c| c.name)
+        .collect();
+    if read_only.is_empty() {
+        return Ok(());
     }
+    Err(TopicError::new(
+        codes::INVALID_REQUEST,
+        format!(
+            "Cannot update these configs dynamically: Set({})",
+            read_only.join(", ")
+        ),
+    ))
+}
+
+/// Applies one change to `new`, the resource's configs being planned.
+fn apply_change(
+    new: &mut BTreeMap<String, String>,
+    c: &Change<'_>,
+    lookup: ConfigLookup,
+    is_broker: bool,
+) -> Result<(), TopicError> {
+    // Values a broker refuses are INVALID_REQUEST in Kafka.
     let invalid_value = if is_broker {
         codes::INVALID_REQUEST
     } else {
         codes::INVALID_CONFIG
     };
-    let mut seen = HashSet::new();
-    for c in changes {
-        if !seen.insert(c.name) {
-            return Err(TopicError::new(
-                codes::INVALID_REQUEST,
-                format!("Error due to duplicate config keys: {}", c.name),
-            ));
+    let Some(op) = c.op else {
+        return Err(TopicError::new(
+            codes::INVALID_REQUEST,
+            format!("Unknown config operation for {}.", c.name),
+        ));
+    };
+    let Some(def) = lookup(c.name) else {
+        if is_broker && broker_config_def(c.name).is_none() {
+            return apply_custom_broker_change(new, c, op);
         }
-        let Some(op) = c.op else {
-            return Err(TopicError::new(
-                codes::INVALID_REQUEST,
-                format!("Unknown config operation for {}.", c.name),
-            ));
-        };
-        let Some(def) = lookup(c.name) else {
-            if is_broker && broker_config_def(c.name).is_none() {
-                // A name Kafka does not know: kept as given, as Kafka keeps custom broker
-                // configs (a plugin's); a list operation on it has no list to work on.
-                match (op, c.value) {
-                    (ConfigOp::Delete, _) => {
-                        new.remove(c.name);
-                    }
-                    (ConfigOp::Set, Some(v)) => {
-                        new.insert(c.name.to_string(), v.to_string());
-                    }
-                    _ => {
-                        return Err(TopicError::new(
-                            codes::INVALID_REQUEST,
-                            format!("Invalid config value for resource: {}", c.name),
-                        ));
-                    }
-                }
-                continue;
-            }
-            return Err(TopicError::new(
-                codes::INVALID_CONFIG,
-                format!(
-                    "Unknown or not dynamically updatable config name: {}",
-                    c.name
-                ),
-            ));
-        };
-        if op != ConfigOp::Delete && c.value.is_none() {
-            return Err(TopicError::new(
-                codes::INVALID_CONFIG,
-                format!("Null value not supported for : {}", c.name),
-            ));
+        return Err(TopicError::new(
+            codes::INVALID_CONFIG,
+            format!(
+                "Unknown or not dynamically updatable config name: {}",
+                c.name
+            ),
+        ));
+    };
+    if op != ConfigOp::Delete && c.value.is_none() {
+        return Err(TopicError::new(
+            codes::INVALID_CONFIG,
+            format!("Null value not supported for : {}", c.name),
+        ));
+    }
+    let value = c.value.unwrap_or_default();
+    match op {
+        ConfigOp::Set => {
+            validate_value(def, value).map_err(|m| TopicError::new(invalid_value, m))?;
+            new.insert(c.name.to_string(), value.to_string());
         }
-        let value = c.value.unwrap_or_default();
-        match op {
-            ConfigOp::Set => {
-                validate_value(def, value).map_err(|m| TopicError::new(invalid_value, m))?;
-                new.insert(c.name.to_string(), value.to_string());
+        ConfigOp::Delete => {
+            new.remove(c.name);
+        }
+        ConfigOp::Append | ConfigOp::Subtract => {
+            if !is_list(def) {
+                return Err(TopicError::new(
+                    codes::INVALID_CONFIG,
+                    format!(
+                        "Config value append/subtract is not allowed for config key: {}",
+                        c.name
+                    ),
+                ));
             }
-            ConfigOp::Delete => {
-                new.remove(c.name);
-            }
-            ConfigOp::Append | ConfigOp::Subtract => {
-                if !is_list(def) {
-                    return Err(TopicError::new(
-                        codes::INVALID_CONFIG,
-                        format!(
-                            "Config value append/subtract is not allowed for config key: {}",
-                            c.name
-                        ),
-                    ));
-                }
-                let base = new.get(c.name).map(String::as_str).unwrap_or(def.default);
-                let mut items: Vec<&str> = list_items(base).collect();
-                for item in list_items(value) {
-                    if op == ConfigOp::Append {
-                        if !items.contains(&item) {
-                            items.push(item);
-                        }
-                    } else {
-                        items.retain(|x| *x != item);
+            let base = new.get(c.name).map(String::as_str).unwrap_or(def.default);
+            let mut items: Vec<&str> = list_items(base).collect();
+            for item in list_items(value) {
+                if op == ConfigOp::Append {
+                    if !items.contains(&item) {
+                        items.push(item);
                     }
+                } else {
+                    items.retain(|x| *x != item);
                 }
-                let joined = items.join(",");
-                validate_value(def, &joined).map_err(|m| TopicError::new(invalid_value, m))?;
-                new.insert(c.name.to_string(), joined);
             }
+            let joined = items.join(",");
+            validate_value(def, &joined).map_err(|m| TopicError::new(invalid_value, m))?;
+            new.insert(c.name.to_string(), joined);
         }
     }
+    Ok(())
+}
+
+/// A broker config name Kafka does not know: kept as given, as Kafka keeps custom
+/// broker configs (a plugin's); a list operation on it has no list to work on.
+fn apply_custom_broker_change(
+    new: &mut BTreeMap<String, String>,
+    c: &Change<'_>,
+    op: ConfigOp,
+) -> Result<(), TopicError> {
+    match (op, c.value) {
+        (ConfigOp::Delete, _) => {
+            new.remove(c.name);
+        }
+        (ConfigOp::Set, Some(v)) => {
+            new.insert(c.name.to_string(), v.to_string());
+        }
+        _ => {
+            return Err(TopicError::new(
+                codes::INVALID_REQUEST,
+                format!("Invalid config value for resource: {}", c.name),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The config records that turn `old` into `new` (a deletion is a record without
+/// a value).
+fn diff_records(
+    resource: &ConfigResource,
+    old: &BTreeMap<String, String>,
+    new: &BTreeMap<String, String>,
+) -> Vec<MetadataRecord> {
     let mut records = Vec::new();
-    for (k, v) in &new {
+    for (k, v) in new {
         if old.get(k) != Some(v) {
-            records.push(config_record(&resource, k, Some(v)));
+            records.push(config_record(resource, k, Some(v)));
         }
     }
     for k in old.keys() {
         if !new.contains_key(k) {
-            records.push(config_record(&resource, k, None));
+            records.push(config_record(resource, k, None));
         }
     }
-    Ok(records)
+    records
 }
 
 fn config_record(resource: &ConfigResource, name: &str, value: Option<&String>) -> MetadataRecord {
