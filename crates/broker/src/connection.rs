@@ -28,7 +28,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use bytes::{BufMut, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -86,6 +86,26 @@ pub struct ConnectionLimits {
 
 /// Bytes read from the socket per read call.
 const READ_CHUNK: usize = 64 * 1024;
+
+/// How many bytes the next socket read may take: the rest of a frame whose start is
+/// buffered ([`split_frame`] has reserved room for all of it), else [`READ_CHUNK`].
+/// A read never runs past the end of a frame still being read, so the start of the
+/// next frame is not left in that frame's buffer, to be copied into a new one once
+/// its size is known: a frame's bytes are copied at most once, and at most
+/// [`READ_CHUNK`] of them (those read with the frames before it).
+fn read_size(buf: &[u8]) -> usize {
+    match buf.get(..4) {
+        Some(&[a, b, c, d]) => {
+            let total = 4 + u32::from_be_bytes([a, b, c, d]) as usize;
+            if total > buf.len() {
+                total - buf.len()
+            } else {
+                READ_CHUNK
+            }
+        }
+        _ => READ_CHUNK,
+    }
+}
 
 /// Bytes of request frames one connection may hold read but not yet answered
 /// (a frame larger than this is still taken, alone).
@@ -431,9 +451,11 @@ pub async fn serve<S: Transport>(
         let frame = match split_frame(&mut buf, limits.max_frame) {
             Ok(Some(f)) => f,
             Ok(None) => {
-                buf.reserve(READ_CHUNK);
+                let want = read_size(&buf);
+                buf.reserve(want);
+                let mut room = (&mut buf).limit(want);
                 let read = tokio::select! {
-                    r = tokio::time::timeout(limits.idle, rd.read_buf(&mut buf)) => r,
+                    r = tokio::time::timeout(limits.idle, rd.read_buf(&mut room)) => r,
                     _ = writer_stopped.wait_for(|done| *done) => break ConnectionEnd::WriterStopped,
                 };
                 match read {
@@ -527,7 +549,19 @@ pub async fn serve<S: Transport>(
 mod tests {
     use std::time::Duration;
 
-    use super::{Budgets, READ_AHEAD_BYTES};
+    use super::{Budgets, READ_AHEAD_BYTES, READ_CHUNK, read_size};
+
+    #[test]
+    fn reads_stop_at_the_end_of_a_frame_being_read() {
+        assert_eq!(read_size(&[]), READ_CHUNK);
+        assert_eq!(read_size(&[0, 0]), READ_CHUNK);
+        let mut big = (1_000_000u32).to_be_bytes().to_vec();
+        big.extend_from_slice(&[7; 100]);
+        assert_eq!(read_size(&big), 1_000_000 - 100);
+        // A whole frame buffered (split next): read a chunk.
+        let small = [0, 0, 0, 2, 1, 1];
+        assert_eq!(read_size(&small), READ_CHUNK);
+    }
 
     #[tokio::test]
     async fn a_frame_larger_than_the_byte_budget_is_taken_alone() {
