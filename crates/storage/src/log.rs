@@ -394,9 +394,14 @@ impl Log {
         let parsed = self.parse_batches(batches, crc_checked)?;
         // Only a producer's batches: a follower copies what its leader accepted.
         if !allow_control {
-            let name = self.partition_name();
+            // The directory's name, borrowed (not `partition_name`: no allocation per append).
+            let name = self
+                .dir
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
             let rules =
-                crate::record_rules::RecordRules::of(&self.config, &name, self.clock.now_ms());
+                crate::record_rules::RecordRules::of(&self.config, name, self.clock.now_ms());
             for view in BatchIter::new(batches) {
                 crate::record_rules::check_batch(&view?, &rules)?;
             }

@@ -385,7 +385,11 @@ pub async fn begin(broker: &Arc<Broker>, req: &ProduceRequest, version: i16) -> 
                 Some((code, msg)) => {
                     Answer::Ready(error_response(p.index, code, Some(msg.to_string())))
                 }
-                None => match refused.get(&(t.name.as_str().to_string(), p.index)) {
+                // (No key built when nothing was refused: most produces.)
+                None => match (!refused.is_empty())
+                    .then(|| refused.get(&(t.name.as_str().to_string(), p.index)))
+                    .flatten()
+                {
                     Some(&code) => Answer::Ready(error_response(
                         p.index,
                         code,
