@@ -36,7 +36,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_rustls::server::TlsStream;
 use vltava_protocol::frame::{Request, decode_request, peek_request, split_frame};
 use vltava_protocol::frame_parts::encode_response_parts;
-use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
+use vltava_protocol::{ApiKey, RequestBody, ResponseBody, SharedStr};
 use vltava_security::KafkaPrincipal;
 
 use crate::broker::Broker;
@@ -92,7 +92,9 @@ const READ_CHUNK: usize = 64 * 1024;
 /// A read never runs past the end of a frame still being read, so the start of the
 /// next frame is not left in that frame's buffer, to be copied into a new one once
 /// its size is known: a frame's bytes are copied at most once, and at most
-/// [`READ_CHUNK`] of them (those read with the frames before it).
+/// [`READ_CHUNK`] of them (those read with the frames before it). After a frame
+/// larger than [`READ_CHUNK`] the next frame's size is read alone, so a run of large
+/// frames (a producer's) is read with no copy at all.
 fn read_size(buf: &[u8]) -> usize {
     match buf.get(..4) {
         Some(&[a, b, c, d]) => {
@@ -276,7 +278,8 @@ async fn execute(
 
 /// What a request costs its client under quotas, taken before it runs.
 struct Metered {
-    client_id: String,
+    /// Shares the request's bytes (no allocation per request).
+    client_id: SharedStr,
     produce_bytes: usize,
     /// A follower's fetch: replication, never throttled.
     exempt: bool,
@@ -292,12 +295,7 @@ impl Metered {
             _ => false,
         };
         Metered {
-            client_id: request
-                .header
-                .client_id
-                .as_ref()
-                .map(|c| c.as_str().to_string())
-                .unwrap_or_default(),
+            client_id: request.header.client_id.clone().unwrap_or_default(),
             produce_bytes: if request.api_key == ApiKey::Produce {
                 frame_len
             } else {
@@ -325,15 +323,19 @@ impl Metered {
             handler_nanos: Some(handler_nanos),
         };
         let user = &session.principal.name;
-        let wait =
-            broker
-                .quotas
-                .throttle(&cache.client_quotas, user, &self.client_id, cost, answer);
+        let wait = broker.quotas.throttle(
+            &cache.client_quotas,
+            user,
+            self.client_id.as_str(),
+            cost,
+            answer,
+        );
         if self.mutation {
-            let mutation =
-                broker
-                    .quotas
-                    .mutation_throttle_ms(&cache.client_quotas, user, &self.client_id);
+            let mutation = broker.quotas.mutation_throttle_ms(
+                &cache.client_quotas,
+                user,
+                self.client_id.as_str(),
+            );
             return wait.max(mutation);
         }
         wait
@@ -446,12 +448,21 @@ pub async fn serve<S: Transport>(
         write_answers(wr, answer_rx).await;
         writer_done.send_replace(true);
     });
+    // The last frame was larger than READ_CHUNK (a producer's, most likely).
+    let mut large_frames = false;
     let end = loop {
         // Serve every whole frame already buffered.
         let frame = match split_frame(&mut buf, limits.max_frame) {
             Ok(Some(f)) => f,
             Ok(None) => {
-                let want = read_size(&buf);
+                let want = if buf.is_empty() && large_frames {
+                    // After a frame larger than a read chunk, read the next one's
+                    // size alone: `split_frame` then gives it a buffer of its own
+                    // size, which the rest of it is read into (none of it copied).
+                    4
+                } else {
+                    read_size(&buf)
+                };
                 buf.reserve(want);
                 let mut room = (&mut buf).limit(want);
                 let read = tokio::select! {
@@ -467,6 +478,7 @@ pub async fn serve<S: Transport>(
             }
             Err(e) => break ConnectionEnd::BadFrame(e.to_string()),
         };
+        large_frames = frame.len() > READ_CHUNK;
         let prefix = match peek_request(&frame) {
             Ok(p) => p,
             Err(e) => break ConnectionEnd::BadFrame(e.to_string()),
