@@ -28,7 +28,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use bytes::{BufMut, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -36,7 +36,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_rustls::server::TlsStream;
 use vltava_protocol::frame::{Request, decode_request, peek_request, split_frame};
 use vltava_protocol::frame_parts::encode_response_parts;
-use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
+use vltava_protocol::{ApiKey, RequestBody, ResponseBody, SharedStr};
 use vltava_security::KafkaPrincipal;
 
 use crate::broker::Broker;
@@ -86,6 +86,28 @@ pub struct ConnectionLimits {
 
 /// Bytes read from the socket per read call.
 const READ_CHUNK: usize = 64 * 1024;
+
+/// How many bytes the next socket read may take: the rest of a frame whose start is
+/// buffered ([`split_frame`] has reserved room for all of it), else [`READ_CHUNK`].
+/// A read never runs past the end of a frame still being read, so the start of the
+/// next frame is not left in that frame's buffer, to be copied into a new one once
+/// its size is known: a frame's bytes are copied at most once, and at most
+/// [`READ_CHUNK`] of them (those read with the frames before it). After a frame
+/// larger than [`READ_CHUNK`] the next frame's size is read alone, so a run of large
+/// frames (a producer's) is read with no copy at all.
+fn read_size(buf: &[u8]) -> usize {
+    match buf.get(..4) {
+        Some(&[a, b, c, d]) => {
+            let total = 4 + u32::from_be_bytes([a, b, c, d]) as usize;
+            if total > buf.len() {
+                total - buf.len()
+            } else {
+                READ_CHUNK
+            }
+        }
+        _ => READ_CHUNK,
+    }
+}
 
 /// Bytes of request frames one connection may hold read but not yet answered
 /// (a frame larger than this is still taken, alone).
@@ -256,7 +278,8 @@ async fn execute(
 
 /// What a request costs its client under quotas, taken before it runs.
 struct Metered {
-    client_id: String,
+    /// Shares the request's bytes (no allocation per request).
+    client_id: SharedStr,
     produce_bytes: usize,
     /// A follower's fetch: replication, never throttled.
     exempt: bool,
@@ -272,12 +295,7 @@ impl Metered {
             _ => false,
         };
         Metered {
-            client_id: request
-                .header
-                .client_id
-                .as_ref()
-                .map(|c| c.as_str().to_string())
-                .unwrap_or_default(),
+            client_id: request.header.client_id.clone().unwrap_or_default(),
             produce_bytes: if request.api_key == ApiKey::Produce {
                 frame_len
             } else {
@@ -305,15 +323,19 @@ impl Metered {
             handler_nanos: Some(handler_nanos),
         };
         let user = &session.principal.name;
-        let wait =
-            broker
-                .quotas
-                .throttle(&cache.client_quotas, user, &self.client_id, cost, answer);
+        let wait = broker.quotas.throttle(
+            &cache.client_quotas,
+            user,
+            self.client_id.as_str(),
+            cost,
+            answer,
+        );
         if self.mutation {
-            let mutation =
-                broker
-                    .quotas
-                    .mutation_throttle_ms(&cache.client_quotas, user, &self.client_id);
+            let mutation = broker.quotas.mutation_throttle_ms(
+                &cache.client_quotas,
+                user,
+                self.client_id.as_str(),
+            );
             return wait.max(mutation);
         }
         wait
@@ -426,14 +448,25 @@ pub async fn serve<S: Transport>(
         write_answers(wr, answer_rx).await;
         writer_done.send_replace(true);
     });
+    // The last frame was larger than READ_CHUNK (a producer's, most likely).
+    let mut large_frames = false;
     let end = loop {
         // Serve every whole frame already buffered.
         let frame = match split_frame(&mut buf, limits.max_frame) {
             Ok(Some(f)) => f,
             Ok(None) => {
-                buf.reserve(READ_CHUNK);
+                let want = if buf.is_empty() && large_frames {
+                    // After a frame larger than a read chunk, read the next one's
+                    // size alone: `split_frame` then gives it a buffer of its own
+                    // size, which the rest of it is read into (none of it copied).
+                    4
+                } else {
+                    read_size(&buf)
+                };
+                buf.reserve(want);
+                let mut room = (&mut buf).limit(want);
                 let read = tokio::select! {
-                    r = tokio::time::timeout(limits.idle, rd.read_buf(&mut buf)) => r,
+                    r = tokio::time::timeout(limits.idle, rd.read_buf(&mut room)) => r,
                     _ = writer_stopped.wait_for(|done| *done) => break ConnectionEnd::WriterStopped,
                 };
                 match read {
@@ -445,6 +478,7 @@ pub async fn serve<S: Transport>(
             }
             Err(e) => break ConnectionEnd::BadFrame(e.to_string()),
         };
+        large_frames = frame.len() > READ_CHUNK;
         let prefix = match peek_request(&frame) {
             Ok(p) => p,
             Err(e) => break ConnectionEnd::BadFrame(e.to_string()),
@@ -527,7 +561,19 @@ pub async fn serve<S: Transport>(
 mod tests {
     use std::time::Duration;
 
-    use super::{Budgets, READ_AHEAD_BYTES};
+    use super::{Budgets, READ_AHEAD_BYTES, READ_CHUNK, read_size};
+
+    #[test]
+    fn reads_stop_at_the_end_of_a_frame_being_read() {
+        assert_eq!(read_size(&[]), READ_CHUNK);
+        assert_eq!(read_size(&[0, 0]), READ_CHUNK);
+        let mut big = (1_000_000u32).to_be_bytes().to_vec();
+        big.extend_from_slice(&[7; 100]);
+        assert_eq!(read_size(&big), 1_000_000 - 100);
+        // A whole frame buffered (split next): read a chunk.
+        let small = [0, 0, 0, 2, 1, 1];
+        assert_eq!(read_size(&small), READ_CHUNK);
+    }
 
     #[tokio::test]
     async fn a_frame_larger_than_the_byte_budget_is_taken_alone() {

@@ -3,6 +3,10 @@
 //! ApiVersions handshake that fixes the version of every later request. With
 //! `security.protocol` set, TLS and the SASL login run first ([`crate::security`]),
 //! bounded together by the connection setup timeout.
+//!
+//! A Produce request is written as parts ([`request_parts`]): the encoded fields, and
+//! each record batch from the buffer the producer built it in, with vectored writes,
+//! so the batches are not copied into a request buffer first.
 
 use crate::api::ApiRequest;
 use crate::config::ClientConfig;
@@ -18,6 +22,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, mpsc, oneshot};
 use vltava_protocol::frame::{decode_response, encode_request, split_frame};
+use vltava_protocol::frame_parts::{FramePart, encode_request_parts};
 use vltava_protocol::messages::{ApiVersionsRequest, RequestHeader};
 use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
 
@@ -27,7 +32,8 @@ struct Outgoing {
     correlation_id: i32,
     api_key: ApiKey,
     version: i16,
-    frame: Bytes,
+    /// The request frame, in order ([`request_parts`]).
+    frame: Vec<Bytes>,
     /// `None` for requests the broker does not answer (Produce with acks=0).
     reply: Option<Reply>,
     written: Option<oneshot::Sender<()>>,
@@ -312,7 +318,7 @@ impl Connection {
             client_id: Some(self.client_id.as_str().into()),
             ..Default::default()
         };
-        let frame = encode_request(&header, &body)
+        let frame = request_parts(&header, &body)
             .map_err(|e| ClientError::Protocol(format!("encoding {api_key:?} v{version}: {e}")))?;
         let (reply, rx) = if expect_reply {
             let (t, r) = oneshot::channel();
@@ -347,6 +353,83 @@ impl Drop for Connection {
     }
 }
 
+/// Every non-empty bytes field of a Produce request: its record batches.
+fn any_bytes(v: &[u8]) -> bool {
+    !v.is_empty()
+}
+
+/// A request's frame, in parts to write one after the other: for a Produce, the
+/// encoded fields around each record batch, which is sent from its own buffer (not
+/// copied); any other request, encoded whole.
+fn request_parts(
+    header: &RequestHeader,
+    body: &RequestBody,
+) -> std::result::Result<Vec<Bytes>, vltava_protocol::EncodeError> {
+    let RequestBody::Produce(produce) = body else {
+        return Ok(vec![encode_request(header, body)?]);
+    };
+    let records: Vec<&Bytes> = produce
+        .topic_data
+        .iter()
+        .flat_map(|t| t.partition_data.iter().filter_map(|p| p.records.as_ref()))
+        .collect();
+    let Ok(frame) = encode_request_parts(header, body, any_bytes) else {
+        return Ok(vec![encode_request(header, body)?]);
+    };
+    let mut parts = Vec::with_capacity(frame.parts.len());
+    for part in frame.parts {
+        match part {
+            FramePart::Bytes(b) => parts.push(b),
+            FramePart::External { addr, len } => {
+                let batch = records
+                    .iter()
+                    .find(|r| r.as_ptr() as usize == addr && r.len() == len);
+                match batch {
+                    Some(b) => parts.push(Bytes::clone(b)),
+                    // A bytes field that is not a batch (an unknown tagged field):
+                    // encode the frame whole instead.
+                    None => return Ok(vec![encode_request(header, body)?]),
+                }
+            }
+        }
+    }
+    Ok(parts)
+}
+
+/// Writes every byte of `parts`, in order, with vectored writes.
+async fn write_parts<W>(wr: &mut W, parts: &[Bytes]) -> std::io::Result<()>
+where
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    /// Slices handed to one write.
+    const MAX_SLICES: usize = 64;
+    let mut first = 0;
+    let mut skip = 0; // bytes of parts[first] already written
+    while first < parts.len() {
+        let end = parts.len().min(first + MAX_SLICES);
+        let slices: Vec<std::io::IoSlice<'_>> = parts[first..end]
+            .iter()
+            .enumerate()
+            .map(|(i, p)| std::io::IoSlice::new(if i == 0 { &p[skip..] } else { p }))
+            .collect();
+        let mut n = wr.write_vectored(&slices).await?;
+        if n == 0 && slices.iter().any(|s| !s.is_empty()) {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        while first < parts.len() {
+            let left = parts[first].len() - skip;
+            if n < left {
+                skip += n;
+                break;
+            }
+            n -= left;
+            first += 1;
+            skip = 0;
+        }
+    }
+    Ok(())
+}
+
 async fn io_loop<R, W>(
     mut rd: R,
     mut wr: W,
@@ -369,7 +452,7 @@ async fn io_loop<R, W>(
                 if let Some(reply) = out.reply {
                     pending.insert(out.correlation_id, (out.api_key, out.version, reply));
                 }
-                if let Err(source) = wr.write_all(&out.frame).await {
+                if let Err(source) = write_parts(&mut wr, &out.frame).await {
                     break ClientError::Io { addr: addr.clone(), source };
                 }
                 // TLS holds written bytes until flushed; TCP's flush does nothing.
@@ -428,6 +511,148 @@ async fn io_loop<R, W>(
     while let Ok(out) = rx.try_recv() {
         if let Some(reply) = out.reply {
             let _ = reply.send(Err(ClientError::Disconnected(addr.clone())));
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use super::*;
+    use vltava_protocol::messages::ProduceRequest;
+    use vltava_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+
+    fn produce(partitions: &[(i32, Option<Bytes>)]) -> RequestBody {
+        RequestBody::from(ProduceRequest {
+            acks: -1,
+            timeout_ms: 30_000,
+            topic_data: vec![
+                TopicProduceData {
+                    name: "alpha".into(),
+                    partition_data: partitions
+                        .iter()
+                        .map(|(index, records)| PartitionProduceData {
+                            index: *index,
+                            records: records.clone(),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                },
+                TopicProduceData {
+                    name: "beta".into(),
+                    partition_data: vec![PartitionProduceData {
+                        index: 7,
+                        records: Some(Bytes::from(vec![9u8; 300])),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        })
+    }
+
+    /// A Produce in parts is the contiguous encoding byte for byte, its batches sent
+    /// from their own buffers.
+    #[test]
+    fn produce_parts_equal_the_contiguous_frame() {
+        let a = Bytes::from((0..2000u32).map(|i| i as u8).collect::<Vec<u8>>());
+        let b = Bytes::from_static(b"a small batch");
+        let body = produce(&[
+            (0, Some(a.clone())),
+            (1, None),
+            (2, Some(Bytes::new())),
+            (3, Some(b.clone())),
+        ]);
+        for version in [3, 8, 9, 11] {
+            let header = RequestHeader {
+                request_api_key: ApiKey::Produce.as_i16(),
+                request_api_version: version,
+                correlation_id: 12,
+                client_id: Some("me".into()),
+                ..Default::default()
+            };
+            let parts = request_parts(&header, &body).unwrap();
+            assert_eq!(
+                parts.concat(),
+                encode_request(&header, &body).unwrap().to_vec()
+            );
+            assert!(
+                parts.iter().any(|p| p.as_ptr() == a.as_ptr()),
+                "v{version}: batch not copied"
+            );
+            assert!(parts.iter().any(|p| p.as_ptr() == b.as_ptr()));
+        }
+        let other = RequestBody::from(ApiVersionsRequest::default());
+        let header = RequestHeader {
+            request_api_key: ApiKey::ApiVersions.as_i16(),
+            request_api_version: 3,
+            ..Default::default()
+        };
+        assert_eq!(request_parts(&header, &other).unwrap().len(), 1);
+    }
+
+    /// Takes at most `step` bytes per write, from at most two slices.
+    struct Trickle {
+        out: Vec<u8>,
+        step: usize,
+    }
+
+    impl tokio::io::AsyncWrite for Trickle {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<std::io::Result<usize>> {
+            let n = buf.len().min(self.step);
+            self.out.extend_from_slice(&buf[..n]);
+            Poll::Ready(Ok(n))
+        }
+        fn poll_write_vectored(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            bufs: &[std::io::IoSlice<'_>],
+        ) -> Poll<std::io::Result<usize>> {
+            let mut budget = self.step;
+            let mut n = 0;
+            for b in bufs.iter().take(2) {
+                let take = b.len().min(budget);
+                self.out.extend_from_slice(&b[..take]);
+                n += take;
+                budget -= take;
+                if take < b.len() {
+                    break;
+                }
+            }
+            Poll::Ready(Ok(n))
+        }
+        fn is_write_vectored(&self) -> bool {
+            true
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn short_vectored_writes_send_every_part_in_order() {
+        let parts: Vec<Bytes> = (0..150u32)
+            .map(|i| Bytes::from(vec![i as u8; (i % 13) as usize]))
+            .collect();
+        for step in [1, 5, 64, 10_000] {
+            let mut w = Trickle {
+                out: Vec::new(),
+                step,
+            };
+            write_parts(&mut w, &parts).await.unwrap();
+            assert_eq!(w.out, parts.concat(), "step {step}");
         }
     }
 }

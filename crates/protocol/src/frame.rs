@@ -28,7 +28,14 @@ pub fn split_frame(buf: &mut BytesMut, max_size: usize) -> Result<Option<Bytes>,
         });
     }
     if buf.len() < 4 + size {
-        buf.reserve(4 + size - buf.len());
+        // Room for the whole frame. Not `reserve`: growing the buffer in place
+        // reallocates it, copying all it ever held (frames already split off
+        // included); a new buffer of the frame's size takes only the part read.
+        if buf.capacity() < 4 + size {
+            let mut whole = BytesMut::with_capacity(4 + size);
+            whole.extend_from_slice(buf);
+            *buf = whole;
+        }
         return Ok(None);
     }
     buf.advance(4);
@@ -184,6 +191,7 @@ mod tests {
     fn split_frame_waits_and_rejects() {
         let mut b = BytesMut::from(&[0, 0, 0, 3, 1, 2][..]);
         assert_eq!(split_frame(&mut b, 10), Ok(None));
+        assert!(b.capacity() >= 7, "room for the whole frame");
         b.extend_from_slice(&[3, 0, 0]);
         assert_eq!(
             split_frame(&mut b, 10).ok().flatten().as_deref(),

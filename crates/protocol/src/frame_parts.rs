@@ -1,4 +1,5 @@
-//! Response frames in parts, for sending record bytes without copying them: the
+//! Frames in parts, for sending record bytes without copying them (the broker's
+//! responses, the client's requests): the
 //! encoder writes everything except the byte fields a caller marks as external,
 //! and records where each of them goes. The frame is then a list of parts —
 //! encoded bytes, an external field, encoded bytes, ... — whose lengths add up
@@ -7,15 +8,16 @@
 //!
 //! The generated writers take no context, so the marking travels in a
 //! thread-local set for the duration of one (synchronous) encoding; outside
-//! [`encode_response_parts`] every bytes field is written as usual.
+//! [`encode_response_parts`] and [`encode_request_parts`] every bytes field is
+//! written as usual.
 
 use std::cell::RefCell;
 
 use bytes::{Bytes, BytesMut};
 
 use crate::codec::{Encode, EncodeError};
-use crate::generated::api::ResponseBody;
-use crate::generated::messages::ResponseHeader;
+use crate::generated::api::{RequestBody, ResponseBody};
+use crate::generated::messages::{RequestHeader, ResponseHeader};
 
 /// One part of a frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +29,7 @@ pub enum FramePart {
     External { addr: usize, len: usize },
 }
 
-/// A response frame as parts.
+/// A frame as parts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FrameParts {
     pub parts: Vec<FramePart>,
@@ -140,6 +142,38 @@ pub fn encode_response_parts(
         correlation_id,
         ..Default::default()
     };
+    encode_parts(is_external, &header, hv, body, version)
+}
+
+/// Encodes a request like [`crate::frame::encode_request`], except that every
+/// non-empty bytes field for which `is_external` holds becomes a
+/// [`FramePart::External`] instead of being copied (a producer's record batches).
+pub fn encode_request_parts(
+    header: &RequestHeader,
+    body: &RequestBody,
+    is_external: fn(&[u8]) -> bool,
+) -> Result<FrameParts, FramePartsError> {
+    let api_key = body.api_key();
+    let version = header.request_api_version;
+    if header.request_api_key != api_key.as_i16() || !api_key.is_valid_version(version) {
+        return Err(EncodeError::UnsupportedVersion {
+            schema: api_key.name(),
+            version,
+        }
+        .into());
+    }
+    let hv = api_key.request_header_version(version);
+    encode_parts(is_external, header, hv, body, version)
+}
+
+/// The frame of `header` (at header version `hv`) and `body`, in parts.
+fn encode_parts(
+    is_external: fn(&[u8]) -> bool,
+    header: &impl Encode,
+    hv: i16,
+    body: &impl Encode,
+    version: i16,
+) -> Result<FrameParts, FramePartsError> {
     let installed = Installed::new(is_external);
     let size = header.encoded_len(hv) + body.encoded_len(version);
     let declared = 4 + size;

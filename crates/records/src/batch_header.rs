@@ -422,6 +422,33 @@ pub fn set_log_append_time(batch: &mut [u8], timestamp: i64) -> Result<(), Recor
     Ok(())
 }
 
+/// [`set_log_append_time`] for a batch held in two parts: `header`, its first
+/// [`BATCH_HEADER_LEN`] bytes (patched), and `rest`, every byte after them (not
+/// written: the CRC is computed over the patched header's covered part, then `rest`).
+pub fn set_log_append_time_split(
+    header: &mut [u8],
+    rest: &[u8],
+    timestamp: i64,
+) -> Result<(), RecordsError> {
+    let parsed = parse_header(header)?;
+    check_len(header, BATCH_HEADER_LEN)?;
+    if BATCH_HEADER_LEN + rest.len() != parsed.total_size() {
+        return Err(RecordsError::InvalidLength(i64::from(parsed.batch_length)));
+    }
+    let attrs = parsed
+        .attributes
+        .with_timestamp_type(TimestampType::LogAppendTime);
+    header[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attrs.0.to_be_bytes());
+    header[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8]
+        .copy_from_slice(&timestamp.to_be_bytes());
+    let crc = crc32c::crc32c_append(
+        crc32c::crc32c(&header[ATTRIBUTES_OFFSET..BATCH_HEADER_LEN]),
+        rest,
+    );
+    header[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+    Ok(())
+}
+
 /// Sets the max timestamp (e.g. after the broker rewrote record timestamps) and
 /// recomputes the CRC, which covers it.
 pub fn set_max_timestamp(batch: &mut [u8], timestamp: i64) -> Result<(), RecordsError> {
@@ -503,6 +530,17 @@ mod tests {
         assert_eq!(view.header().base_offset, 42);
         assert_eq!(view.header().partition_leader_epoch, 9);
         view.validate_crc().expect("crc still valid");
+    }
+
+    #[test]
+    fn log_append_time_on_a_split_batch_matches_the_whole() {
+        let mut whole = empty_batch(0, b"some records");
+        let mut head = [0u8; BATCH_HEADER_LEN];
+        head.copy_from_slice(&whole[..BATCH_HEADER_LEN]);
+        set_log_append_time_split(&mut head, &whole[BATCH_HEADER_LEN..], 77).expect("patch");
+        set_log_append_time(&mut whole, 77).expect("patch");
+        assert_eq!(&head[..], &whole[..BATCH_HEADER_LEN]);
+        assert!(set_log_append_time_split(&mut head, b"short", 77).is_err());
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 pub mod batch_header;
 pub mod builder;
+pub mod checked;
 pub mod clock;
 pub mod compression;
 pub mod control;
@@ -26,12 +27,13 @@ pub use batch_header::{
     TimestampType,
 };
 pub use builder::{BatchBuilder, BatchBuilderConfig, empty_batch};
+pub use checked::CheckedBatches;
 pub use control::ControlRecordType;
 pub use down_convert::down_convert;
 pub use error::RecordsError;
 pub use limits::DecodeLimits;
 pub use reader::{RecordIter, RecordsReader};
-pub use record::{Header, Record};
+pub use record::{Header, Record, RecordMeta};
 
 /// The README's example, compiled and run as a doc test.
 #[doc = include_str!("../README.md")]

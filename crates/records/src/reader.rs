@@ -9,7 +9,7 @@ use crate::batch_header::{BATCH_HEADER_LEN, BatchHeader, BatchIter, BatchView, C
 use crate::compression::decompress;
 use crate::error::RecordsError;
 use crate::limits::DecodeLimits;
-use crate::record::{MIN_RECORD_LEN, Record, read_record};
+use crate::record::{MIN_RECORD_LEN, Record, RecordMeta, read_record, scan_record};
 
 /// Iterates the records of one batch. Ends with an error (then `None`) if the
 /// records disagree with the header's count or leave bytes over.
@@ -38,46 +38,11 @@ impl RecordIter {
         records: Bytes,
         limits: &DecodeLimits,
     ) -> Result<Self, RecordsError> {
-        let codec = header
-            .attributes
-            .compression()
-            .ok_or(RecordsError::UnknownCompression(
-                header.attributes.compression_id(),
-            ))?;
-        if header.record_count < 0 {
-            return Err(RecordsError::Malformed("negative record count"));
-        }
-        let count = header.record_count as usize;
-        if count > limits.max_records_per_batch {
-            return Err(RecordsError::Oversized {
-                what: "record count",
-                limit: limits.max_records_per_batch,
-            });
-        }
-        let data = match codec {
-            // An empty batch (kept by compaction to preserve producer state) has
-            // no records to decompress, whatever its codec bit says; Kafka does
-            // not read its payload either.
-            _ if count == 0 => Bytes::new(),
-            Compression::None => records,
-            _ => {
-                // Even compressed, every record needs MIN_RECORD_LEN bytes once
-                // inflated: refuse counts that the bound cannot hold.
-                if count > limits.max_decompressed_bytes / MIN_RECORD_LEN {
-                    return Err(RecordsError::Oversized {
-                        what: "record count",
-                        limit: limits.max_decompressed_bytes / MIN_RECORD_LEN,
-                    });
-                }
-                Bytes::from(decompress(codec, &records, limits.max_decompressed_bytes)?)
-            }
+        let data = match record_data(&header, &records, limits)? {
+            RecordData::AsIs => records,
+            RecordData::Empty => Bytes::new(),
+            RecordData::Inflated(v) => Bytes::from(v),
         };
-        if count > data.len() / MIN_RECORD_LEN {
-            return Err(RecordsError::CountMismatch {
-                header: header.record_count,
-                found: (data.len() / MIN_RECORD_LEN) as i64,
-            });
-        }
         Ok(RecordIter {
             header,
             data,
@@ -101,6 +66,71 @@ impl RecordIter {
         self.failed = true;
         Some(Err(e))
     }
+}
+
+/// Where a batch's record bytes are, once checked against its header.
+enum RecordData {
+    /// The batch's own bytes (uncompressed).
+    AsIs,
+    /// No records.
+    Empty,
+    /// Decompressed.
+    Inflated(Vec<u8>),
+}
+
+/// Checks the header's codec and count against `limits` and the bytes, and
+/// decompresses the records if needed.
+fn record_data(
+    header: &BatchHeader,
+    records: &[u8],
+    limits: &DecodeLimits,
+) -> Result<RecordData, RecordsError> {
+    let codec = header
+        .attributes
+        .compression()
+        .ok_or(RecordsError::UnknownCompression(
+            header.attributes.compression_id(),
+        ))?;
+    if header.record_count < 0 {
+        return Err(RecordsError::Malformed("negative record count"));
+    }
+    let count = header.record_count as usize;
+    if count > limits.max_records_per_batch {
+        return Err(RecordsError::Oversized {
+            what: "record count",
+            limit: limits.max_records_per_batch,
+        });
+    }
+    let data = match codec {
+        // An empty batch (kept by compaction to preserve producer state) has
+        // no records to decompress, whatever its codec bit says; Kafka does
+        // not read its payload either.
+        _ if count == 0 => RecordData::Empty,
+        Compression::None => RecordData::AsIs,
+        _ => {
+            // Even compressed, every record needs MIN_RECORD_LEN bytes once
+            // inflated: refuse counts that the bound cannot hold.
+            if count > limits.max_decompressed_bytes / MIN_RECORD_LEN {
+                return Err(RecordsError::Oversized {
+                    what: "record count",
+                    limit: limits.max_decompressed_bytes / MIN_RECORD_LEN,
+                });
+            }
+            RecordData::Inflated(decompress(codec, records, limits.max_decompressed_bytes)?)
+        }
+    };
+    let len = match &data {
+        RecordData::AsIs => records.len(),
+        RecordData::Empty => 0,
+        RecordData::Inflated(v) => v.len(),
+    };
+    if count > len / MIN_RECORD_LEN {
+        return Err(RecordsError::CountMismatch {
+            header: header.record_count,
+            found: (len / MIN_RECORD_LEN) as i64,
+        });
+    }
+    Ok(data)
 }
 
 impl Iterator for RecordIter {
@@ -148,6 +178,42 @@ impl BatchView<'_> {
     pub fn record_iter(&self, limits: &DecodeLimits) -> Result<RecordIter, RecordsError> {
         let records = Bytes::copy_from_slice(self.records_bytes());
         RecordIter::from_parts(*self.header(), records, limits)
+    }
+
+    /// Calls `f` with each record's index and [`RecordMeta`] (key presence, time and
+    /// offset deltas), checking the records as [`BatchView::records`] does, without
+    /// copying uncompressed records or building [`Record`]s (compressed ones are
+    /// decompressed once). The broker's per-record rules need no more.
+    pub fn scan_records(
+        &self,
+        limits: &DecodeLimits,
+        mut f: impl FnMut(usize, RecordMeta),
+    ) -> Result<(), RecordsError> {
+        let header = self.header();
+        let inflated;
+        let data: &[u8] = match record_data(header, self.records_bytes(), limits)? {
+            RecordData::AsIs => self.records_bytes(),
+            RecordData::Empty => &[],
+            RecordData::Inflated(v) => {
+                inflated = v;
+                &inflated
+            }
+        };
+        let count = usize::try_from(header.record_count).unwrap_or(0);
+        let mut pos = 0;
+        for i in 0..count {
+            if pos >= data.len() {
+                return Err(RecordsError::CountMismatch {
+                    header: header.record_count,
+                    found: i as i64,
+                });
+            }
+            f(i, scan_record(data, &mut pos)?);
+        }
+        if pos != data.len() {
+            return Err(RecordsError::Malformed("bytes left after the last record"));
+        }
+        Ok(())
     }
 
     /// Decodes every record of the batch. Does not check the CRC: call
@@ -253,6 +319,73 @@ mod tests {
             assert!(b.append(0, None, Some(v.as_bytes()), &[]).expect("append"));
         }
         b.build().expect("build").to_vec()
+    }
+
+    /// `scan_records` sees what `records` decodes, and fails where it fails.
+    #[test]
+    fn scanning_agrees_with_decoding() {
+        fn both(
+            b: &[u8],
+        ) -> (
+            Result<Vec<RecordMeta>, String>,
+            Result<Vec<RecordMeta>, String>,
+        ) {
+            let Ok(view) = BatchView::new(b) else {
+                return (Ok(Vec::new()), Ok(Vec::new()));
+            };
+            let limits = DecodeLimits::default();
+            let decoded = view
+                .records(&limits)
+                .map(|rs| {
+                    rs.iter()
+                        .map(|r| RecordMeta {
+                            attributes: r.attributes,
+                            timestamp_delta: r.timestamp_delta,
+                            offset_delta: r.offset_delta,
+                            has_key: r.key.is_some(),
+                        })
+                        .collect()
+                })
+                .map_err(|e| e.to_string());
+            let mut scanned = Vec::new();
+            let scanned = view
+                .scan_records(&limits, |i, m| {
+                    assert_eq!(i, scanned.len());
+                    scanned.push(m);
+                })
+                .map(|()| scanned)
+                .map_err(|e| e.to_string());
+            (decoded, scanned)
+        }
+        for codec in [Compression::None, Compression::Lz4] {
+            let mut b = BatchBuilder::new(BatchBuilderConfig {
+                compression: codec,
+                ..BatchBuilderConfig::default()
+            });
+            for i in 0..5i64 {
+                let key = (i % 2 == 0).then_some(&b"key"[..]);
+                let headers = [crate::record::Header::new(b"h", Some(b"x"))];
+                assert!(
+                    b.append(100 + i, key, Some(b"value"), &headers)
+                        .expect("append")
+                );
+            }
+            let good = b.build().expect("build").to_vec();
+            let (decoded, scanned) = both(&good);
+            assert_eq!(decoded.as_ref().map(Vec::len), Ok(5));
+            assert_eq!(decoded, scanned);
+            if codec != Compression::None {
+                continue;
+            }
+            for at in BATCH_HEADER_LEN..good.len() {
+                for v in [0u8, 1, 0x7f, 0x80, 0xff] {
+                    let mut bad = good.clone();
+                    bad[at] = v;
+                    let (decoded, scanned) = both(&bad);
+                    assert_eq!(decoded, scanned, "byte {at} set to {v}");
+                }
+            }
+        }
     }
 
     fn offsets(reader: RecordsReader<'_>) -> Vec<Result<i64, RecordsError>> {

@@ -185,6 +185,101 @@ pub fn read_record(buf: &Bytes, pos: &mut usize) -> Result<Record, RecordsError>
     })
 }
 
+/// What a record says about itself besides its bytes: enough for the broker's
+/// per-record rules (a key present, its timestamp and offset).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordMeta {
+    pub attributes: i8,
+    pub timestamp_delta: i64,
+    pub offset_delta: i32,
+    pub has_key: bool,
+}
+
+impl RecordMeta {
+    /// The record's absolute offset ([`Record::offset`]).
+    pub fn offset(&self, h: &BatchHeader) -> i64 {
+        h.base_offset.wrapping_add(i64::from(self.offset_delta))
+    }
+
+    /// The record's timestamp ([`Record::timestamp`]).
+    pub fn timestamp(&self, h: &BatchHeader) -> i64 {
+        match h.attributes.timestamp_type() {
+            TimestampType::LogAppendTime => h.max_timestamp,
+            TimestampType::CreateTime => h.base_timestamp.wrapping_add(self.timestamp_delta),
+        }
+    }
+}
+
+/// [`read_record`] without building the record: the same checks, on borrowed bytes,
+/// with no allocation.
+pub fn scan_record(buf: &[u8], pos: &mut usize) -> Result<RecordMeta, RecordsError> {
+    let len = get_varint(buf, pos)?;
+    let len =
+        usize::try_from(len).map_err(|_| RecordsError::Malformed("negative record length"))?;
+    let start = *pos;
+    let end =
+        start
+            .checked_add(len)
+            .filter(|&e| e <= buf.len())
+            .ok_or(RecordsError::Truncated {
+                needed: start.saturating_add(len),
+                available: buf.len(),
+            })?;
+    let body = &buf[start..end];
+    let mut p = 0;
+    let attributes = *body
+        .first()
+        .ok_or(RecordsError::Malformed("empty record"))? as i8;
+    p += 1;
+    let timestamp_delta = get_varlong(body, &mut p)?;
+    let offset_delta = get_varint(body, &mut p)?;
+    let has_key = skip_opt(body, &mut p)?;
+    skip_opt(body, &mut p)?;
+    let count = get_varint(body, &mut p)?;
+    let count =
+        usize::try_from(count).map_err(|_| RecordsError::Malformed("negative header count"))?;
+    if count > (body.len() - p) / 2 {
+        return Err(RecordsError::Malformed("header count exceeds record size"));
+    }
+    for _ in 0..count {
+        if !skip_opt(body, &mut p)? {
+            return Err(RecordsError::Malformed("null header key"));
+        }
+        skip_opt(body, &mut p)?;
+    }
+    if p != body.len() {
+        return Err(RecordsError::Malformed(
+            "record length disagrees with its fields",
+        ));
+    }
+    *pos = end;
+    Ok(RecordMeta {
+        attributes,
+        timestamp_delta,
+        offset_delta,
+        has_key,
+    })
+}
+
+/// Skips a nullable field as [`read_opt`] reads it; whether it was present.
+fn skip_opt(body: &[u8], p: &mut usize) -> Result<bool, RecordsError> {
+    let len = get_varint(body, p)?;
+    if len < 0 {
+        if len != -1 {
+            return Err(RecordsError::Malformed("negative field length"));
+        }
+        return Ok(false);
+    }
+    let end = p
+        .checked_add(len as usize)
+        .filter(|&e| e <= body.len())
+        .ok_or(RecordsError::Malformed(
+            "field runs past the end of its record",
+        ))?;
+    *p = end;
+    Ok(true)
+}
+
 fn read_opt(body: &Bytes, p: &mut usize) -> Result<Option<Bytes>, RecordsError> {
     let len = get_varint(body, p)?;
     if len < 0 {

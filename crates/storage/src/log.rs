@@ -10,9 +10,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use vltava_records::batch_header::{
-    parse_header, set_base_offset, set_log_append_time, set_partition_leader_epoch,
+    BATCH_HEADER_LEN, parse_header, set_base_offset, set_log_append_time_split,
+    set_partition_leader_epoch,
 };
-use vltava_records::{BatchHeader, BatchIter, TimestampType};
+use vltava_records::{BatchHeader, BatchIter, CheckedBatches, TimestampType};
 
 use crate::clock::Clock;
 use crate::config::LogConfig;
@@ -22,6 +23,10 @@ use crate::leader_epoch::LeaderEpochCache;
 use crate::producer_state::ProducerStateManager;
 use crate::segment::LogSegment;
 use crate::slice::FileSlice;
+
+/// The headers a leader's append patched and wrote, as (position of the batch in
+/// the appended bytes, header bytes).
+type PatchedHeaders = Vec<(usize, [u8; BATCH_HEADER_LEN])>;
 
 /// What the caller knows about a log from its per-directory checkpoints.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -309,8 +314,9 @@ impl Log {
     }
 
     /// Validates and parses the batches in `bytes`: whole v2 batches with good
-    /// CRCs, each within `max.message.bytes`.
-    fn parse_batches(&self, bytes: &[u8]) -> Result<Vec<(usize, BatchHeader)>> {
+    /// CRCs (unless `crc_checked`: checked where they came in), each within
+    /// `max.message.bytes`.
+    fn parse_batches(&self, bytes: &[u8], crc_checked: bool) -> Result<Vec<(usize, BatchHeader)>> {
         if bytes.is_empty() {
             return Err(StorageError::InvalidRecord("no batches to append".into()));
         }
@@ -325,7 +331,9 @@ impl Log {
                     max: self.config.max_message_bytes,
                 });
             }
-            view.validate_crc()?;
+            if !crc_checked {
+                view.validate_crc()?;
+            }
             let h = *view.header();
             if !crate::segment::offsets_in_range(&h) || h.record_count < 0 {
                 return Err(StorageError::InvalidRecord(format!(
@@ -350,22 +358,50 @@ impl Log {
         batches: &mut [u8],
         leader_epoch: i32,
     ) -> Result<AppendInfo> {
-        self.append_leader_batches(batches, leader_epoch, false)
+        let (info, headers) = self.append_leader_batches(batches, leader_epoch, false, false)?;
+        for (pos, head) in headers {
+            if let Some(b) = batches.get_mut(pos..pos + BATCH_HEADER_LEN) {
+                b.copy_from_slice(&head);
+            }
+        }
+        Ok(info)
     }
 
+    /// [`Log::append_as_leader`] for batches held in a shared buffer (a produce
+    /// request's) whose CRCs were checked where they came in: they are not checked
+    /// again, and the buffer is left as it is. Each batch's patched header is
+    /// written with its records in one vectored write, so the records' only copy is
+    /// the write into the page cache.
+    pub fn append_checked_as_leader(
+        &mut self,
+        batches: CheckedBatches<'_>,
+        leader_epoch: i32,
+    ) -> Result<AppendInfo> {
+        self.append_leader_batches(batches.bytes(), leader_epoch, false, true)
+            .map(|(info, _)| info)
+    }
+
+    /// The leader's append; returns the patched header of every batch written
+    /// (none for a duplicate), as (position in `batches`, header bytes).
     pub(crate) fn append_leader_batches(
         &mut self,
-        batches: &mut [u8],
+        batches: &[u8],
         leader_epoch: i32,
         allow_control: bool,
-    ) -> Result<AppendInfo> {
+        crc_checked: bool,
+    ) -> Result<(AppendInfo, PatchedHeaders)> {
         self.ensure_online()?;
-        let parsed = self.parse_batches(batches)?;
+        let parsed = self.parse_batches(batches, crc_checked)?;
         // Only a producer's batches: a follower copies what its leader accepted.
         if !allow_control {
-            let name = self.partition_name();
+            // The directory's name, borrowed (not `partition_name`: no allocation per append).
+            let name = self
+                .dir
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
             let rules =
-                crate::record_rules::RecordRules::of(&self.config, &name, self.clock.now_ms());
+                crate::record_rules::RecordRules::of(&self.config, name, self.clock.now_ms());
             for view in BatchIter::new(batches) {
                 crate::record_rules::check_batch(&view?, &rules)?;
             }
@@ -406,7 +442,7 @@ impl Log {
             .scoped(planned.iter().map(|(_, h)| h.producer_id));
         for (_, h) in &planned {
             if let Some(dup) = scratch.check(h)? {
-                return Ok(AppendInfo {
+                let info = AppendInfo {
                     first_offset: dup.first_offset(),
                     last_offset: dup.last_offset,
                     max_timestamp: dup.timestamp,
@@ -414,24 +450,37 @@ impl Log {
                     log_append_time: -1,
                     record_count: i64::from(dup.offset_delta) + 1,
                     duplicate: true,
-                });
+                };
+                return Ok((info, Vec::new()));
             }
             scratch.update(h);
         }
         let now = self.clock.now_ms();
         let log_append = self.config.message_timestamp_type == TimestampType::LogAppendTime;
+        // Each batch's header, patched apart from the (shared) bytes: the records
+        // are written from where they are.
         let mut headers = Vec::with_capacity(planned.len());
+        let mut patched = Vec::with_capacity(planned.len());
         for (pos, h) in &planned {
             let end = pos + h.total_size();
-            let b = &mut batches[*pos..end];
-            set_base_offset(b, h.base_offset)?;
-            set_partition_leader_epoch(b, leader_epoch)?;
+            let (Some(head), Some(records)) = (
+                batches.get(*pos..pos + BATCH_HEADER_LEN),
+                batches.get(pos + BATCH_HEADER_LEN..end),
+            ) else {
+                return Err(StorageError::InvalidRecord("batch cut short".into()));
+            };
+            let mut head: [u8; BATCH_HEADER_LEN] = head
+                .try_into()
+                .map_err(|_| StorageError::InvalidRecord("batch cut short".into()))?;
+            set_base_offset(&mut head, h.base_offset)?;
+            set_partition_leader_epoch(&mut head, leader_epoch)?;
             if log_append {
-                set_log_append_time(b, now)?;
+                set_log_append_time_split(&mut head, records, now)?;
             }
-            headers.push((*pos, parse_header(b)?));
+            headers.push((*pos, parse_header(&head)?));
+            patched.push(head);
         }
-        let info = self.write_batches(batches, &headers, now)?;
+        let info = self.write_batches(batches, &headers, Some(&patched), now)?;
         let info = AppendInfo {
             log_append_time: if log_append { now } else { -1 },
             ..info
@@ -440,14 +489,15 @@ impl Log {
             let r = self.leader_epochs.assign(leader_epoch, h.base_offset);
             self.guard(r)?;
         }
-        Ok(info)
+        let written = headers.iter().map(|(pos, _)| *pos).zip(patched).collect();
+        Ok((info, written))
     }
 
     /// Appends batches replicated from a leader, keeping their offsets, which must
     /// start at or after the log end and increase.
     pub fn append_as_follower(&mut self, batches: &[u8]) -> Result<AppendInfo> {
         self.ensure_online()?;
-        let parsed = self.parse_batches(batches)?;
+        let parsed = self.parse_batches(batches, false)?;
         let mut expected = self.log_end_offset();
         for (_, h) in &parsed {
             if h.base_offset < expected {
@@ -459,7 +509,7 @@ impl Log {
             expected = h.next_offset();
         }
         let now = self.clock.now_ms();
-        let info = self.write_batches(batches, &parsed, now)?;
+        let info = self.write_batches(batches, &parsed, None, now)?;
         for (_, h) in &parsed {
             let r = self
                 .leader_epochs
@@ -469,10 +519,14 @@ impl Log {
         Ok(info)
     }
 
+    /// Writes `bytes` (the batches `headers` describe) to the active segment;
+    /// `patched`, when given, holds each batch's header to write instead of the
+    /// one in `bytes`.
     fn write_batches(
         &mut self,
         bytes: &[u8],
         headers: &[(usize, BatchHeader)],
+        patched: Option<&[[u8; BATCH_HEADER_LEN]]>,
         now: i64,
     ) -> Result<AppendInfo> {
         let (Some((_, first)), Some((_, last))) = (headers.first(), headers.last()) else {
@@ -498,7 +552,10 @@ impl Log {
         );
         self.guard(r)?;
         let r = match self.segments.values_mut().next_back() {
-            Some(seg) => seg.append(bytes, headers),
+            Some(seg) => match patched {
+                Some(p) => seg.append_patched(bytes, headers, p),
+                None => seg.append(bytes, headers),
+            },
             None => Err(StorageError::InvalidRecord("log has no segment".into())),
         };
         self.guard(r)?;

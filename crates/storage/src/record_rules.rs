@@ -147,9 +147,10 @@ pub fn check_batch(view: &BatchView<'_>, rules: &RecordRules<'_>) -> Result<()> 
     }
     let mut errors = Vec::new();
     let mut kind = RejectionKind::InvalidRecord;
-    for (i, record) in view.records(&DecodeLimits::default())?.iter().enumerate() {
+    // The records are read where they are (decompressed if need be), not copied.
+    view.scan_records(&DecodeLimits::default(), |i, record| {
         let refused = rules.check(
-            record.key.is_some(),
+            record.has_key,
             record.timestamp(header),
             record.offset(header),
         );
@@ -162,7 +163,7 @@ pub fn check_batch(view: &BatchView<'_>, rules: &RecordRules<'_>) -> Result<()> 
                 message,
             });
         }
-    }
+    })?;
     if errors.is_empty() {
         Ok(())
     } else {

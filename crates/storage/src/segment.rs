@@ -428,6 +428,52 @@ impl LogSegment {
         Ok(())
     }
 
+    /// [`LogSegment::append`] for batches whose headers were patched apart from
+    /// their bytes: `headers[i]` replaces the first [`BATCH_HEADER_LEN`] bytes of
+    /// batch `i` in `bytes`. Header and records go to the file in one vectored
+    /// write, so the records are never copied on the way (the write into the page
+    /// cache is their only copy).
+    pub fn append_patched(
+        &mut self,
+        bytes: &[u8],
+        batches: &[(usize, BatchHeader)],
+        headers: &[[u8; BATCH_HEADER_LEN]],
+    ) -> Result<()> {
+        if headers.len() != batches.len() {
+            return Err(StorageError::InvalidRecord(
+                "one patched header per batch".into(),
+            ));
+        }
+        let mut parts: Vec<&[u8]> = Vec::with_capacity(2 * batches.len() + 1);
+        let mut at = 0;
+        for ((pos, h), head) in batches.iter().zip(headers) {
+            let end = pos + h.total_size();
+            let (Some(before), Some(records)) =
+                (bytes.get(at..*pos), bytes.get(pos + BATCH_HEADER_LEN..end))
+            else {
+                return Err(StorageError::InvalidRecord(
+                    "batch positions outside the appended bytes".into(),
+                ));
+            };
+            parts.push(before);
+            parts.push(head);
+            parts.push(records);
+            at = end;
+        }
+        parts.push(bytes.get(at..).unwrap_or_default());
+        let file = self.log_file()?;
+        if let Err(e) = file.write_vectored_at(&parts, self.size) {
+            let _ = file.set_len(self.size);
+            return Err(StorageError::io(&self.log_path, e));
+        }
+        let start = self.size;
+        for (rel, h) in batches {
+            self.index_batch(start + *rel as u64, h)?;
+        }
+        self.size += bytes.len() as u64;
+        Ok(())
+    }
+
     /// Writes new index entries to their files (one open and write per index
     /// that has any).
     pub fn write_pending_index_entries(&mut self) -> Result<()> {

@@ -99,8 +99,8 @@ impl Log {
             coordinator_epoch,
             now_ms,
         )?;
-        let mut bytes = batch.to_vec();
-        self.append_leader_batches(&mut bytes, leader_epoch, true)
+        self.append_leader_batches(&batch, leader_epoch, true, false)
+            .map(|(info, _)| info)
     }
 
     /// Aborted transactions overlapping `[fetch_offset, upper_bound_offset)` (for a

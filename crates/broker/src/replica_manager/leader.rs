@@ -4,6 +4,7 @@
 //! follower's Fetch.
 
 use tokio::sync::oneshot;
+use vltava_records::CheckedBatches;
 use vltava_replication::{Acks, EpochEndOffset, FollowerFetch, ProduceWait, ReplicaError};
 use vltava_storage::{AppendInfo, Log, StorageError};
 
@@ -60,13 +61,41 @@ impl ReplicaManager {
         acks: Acks,
         timeout_ms: u64,
     ) -> Result<ProduceAppend, ReplicaRequestError> {
+        self.append_produce_with(topic, partition, acks, timeout_ms, |log, epoch| {
+            log.append_as_leader(batches, epoch)
+        })
+    }
+
+    /// [`ReplicaManager::append_produce`] for batches whose CRCs the produce handler
+    /// checked, appended from where they are (the request's buffer), uncopied.
+    pub fn append_checked_produce(
+        &self,
+        topic: &str,
+        partition: i32,
+        batches: CheckedBatches<'_>,
+        acks: Acks,
+        timeout_ms: u64,
+    ) -> Result<ProduceAppend, ReplicaRequestError> {
+        self.append_produce_with(topic, partition, acks, timeout_ms, |log, epoch| {
+            log.append_checked_as_leader(batches, epoch)
+        })
+    }
+
+    fn append_produce_with(
+        &self,
+        topic: &str,
+        partition: i32,
+        acks: Acks,
+        timeout_ms: u64,
+        append: impl FnOnce(&mut Log, i32) -> Result<AppendInfo, StorageError>,
+    ) -> Result<ProduceAppend, ReplicaRequestError> {
         let hosted = self
             .get(topic, partition)
             .ok_or(ReplicaRequestError::NotHosted)?;
         let mut cell = hosted.lock();
         cell.replica.check_append(acks)?;
         let mut log = hosted.partition.log();
-        let info = log.append_as_leader(batches, cell.replica.leader_epoch())?;
+        let info = append(&mut log, cell.replica.leader_epoch())?;
         let events = cell.replica.on_local_append(offset(log.log_end_offset()));
         hosted.perform(&mut cell, &mut log, events, self);
         let log_start_offset = log.log_start_offset();

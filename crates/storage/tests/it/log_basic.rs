@@ -643,6 +643,54 @@ fn log_append_time_stamps_broker_time() {
     assert_eq!(view.header().max_timestamp, c.now());
 }
 
+/// A produce's batches are appended from the shared request bytes: the segment holds
+/// them byte for byte, only the base offset and partition leader epoch rewritten (and,
+/// under LogAppendTime, the timestamp type, max timestamp and CRC), and the caller's
+/// bytes are left as they were.
+#[test]
+fn checked_batches_are_written_as_sent_with_only_the_header_patched() {
+    use vltava_records::CheckedBatches;
+    use vltava_records::batch_header::{
+        set_base_offset, set_log_append_time, set_partition_leader_epoch,
+    };
+    for log_append in [false, true] {
+        let (_s, c, mut log) = new_log(LogConfig {
+            message_timestamp_type: if log_append {
+                vltava_records::TimestampType::LogAppendTime
+            } else {
+                vltava_records::TimestampType::CreateTime
+            },
+            ..LogConfig::default()
+        });
+        log.append_as_leader(&mut batch(&[b"first", b"second"], 5), 1)
+            .unwrap();
+        let sent = [batch(&[b"a", b"b", b"c"], 6), batch(&[b"d"], 7)].concat();
+        let before = sent.clone();
+        let info = log
+            .append_checked_as_leader(CheckedBatches::check(&sent).unwrap(), 4)
+            .unwrap();
+        assert_eq!((info.first_offset, info.last_offset), (2, 5));
+        assert_eq!(sent, before, "the caller's bytes are not touched");
+        let stored = log
+            .read_bytes(2, 1 << 20, FetchIsolation::LogEnd, true)
+            .unwrap();
+        let mut expected = sent.clone();
+        let second = BatchView::new(&sent).unwrap().bytes().len();
+        for (at, base) in [(0, 2), (second, 5)] {
+            let b = &mut expected[at..];
+            set_base_offset(b, base).unwrap();
+            set_partition_leader_epoch(b, 4).unwrap();
+            if log_append {
+                set_log_append_time(b, c.now()).unwrap();
+            }
+        }
+        assert_eq!(&stored[..], &expected[..]);
+        for view in vltava_records::BatchIter::new(&stored) {
+            view.unwrap().validate_crc().unwrap();
+        }
+    }
+}
+
 #[test]
 fn flush_ms_is_honoured_by_appends_and_the_periodic_check() {
     let (_s, c, mut log) = new_log(LogConfig {

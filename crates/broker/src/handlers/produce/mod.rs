@@ -20,7 +20,7 @@ use vltava_protocol::messages::produce_response::{
     BatchIndexAndErrorMessage, PartitionProduceResponse, ProduceResponse, TopicProduceResponse,
 };
 use vltava_records::recompress::{batch_codec, recompress};
-use vltava_records::{BatchIter, Compression, DecodeLimits, MAGIC_V2};
+use vltava_records::{BatchIter, CheckedBatches, Compression, DecodeLimits, MAGIC_V2};
 use vltava_storage::config::parse_compression_type;
 
 use vltava_replication::Acks;
@@ -78,6 +78,12 @@ fn framed_batch(records: &[u8]) -> Result<Option<usize>, (i16, String)> {
 /// Returns the batch's length: bytes after it that make no complete batch are dropped,
 /// as Kafka trims them. Found by the differential test against Kafka (`every_api`).
 pub fn validate_batches(records: &[u8], version: i16) -> Result<usize, (i16, String)> {
+    checked_batch(records, version).map(|b| b.bytes().len())
+}
+
+/// [`validate_batches`], with the batch it accepts: its CRC checked here, once (the log
+/// trusts [`CheckedBatches`] and does not check it again).
+fn checked_batch(records: &[u8], version: i16) -> Result<CheckedBatches<'_>, (i16, String)> {
     let Some(len) = framed_batch(records)? else {
         return Err((
             INVALID_RECORD,
@@ -94,7 +100,7 @@ pub fn validate_batches(records: &[u8], version: i16) -> Result<usize, (i16, Str
             ),
         ));
     }
-    let (compression, compression_id) = match BatchIter::new(batch).next() {
+    let (compression, compression_id, checked) = match BatchIter::new(batch).next() {
         Some(Ok(view)) => {
             let h = view.header();
             if h.magic != MAGIC_V2 {
@@ -106,9 +112,13 @@ pub fn validate_batches(records: &[u8], version: i16) -> Result<usize, (i16, Str
                     ),
                 ));
             }
-            view.validate_crc()
-                .map_err(|e| (CORRUPT_MESSAGE, e.to_string()))?;
-            (h.attributes.compression(), h.attributes.compression_id())
+            let checked =
+                CheckedBatches::check(batch).map_err(|e| (CORRUPT_MESSAGE, e.to_string()))?;
+            (
+                h.attributes.compression(),
+                h.attributes.compression_id(),
+                checked,
+            )
         }
         Some(Err(e)) => return Err((error_codes::for_records(&e), e.to_string())),
         None => return Err((CORRUPT_MESSAGE, "no complete record batch".into())),
@@ -128,7 +138,7 @@ pub fn validate_batches(records: &[u8], version: i16) -> Result<usize, (i16, Str
             UNSUPPORTED_COMPRESSION_TYPE,
             "zstd needs produce v7 or later".into(),
         )),
-        Some(_) => Ok(len),
+        Some(_) => Ok(checked),
     }
 }
 
@@ -179,17 +189,30 @@ fn produce_partition(
         return Answer::Ready(error_response(index, INVALID_TOPIC_EXCEPTION, None));
     }
     let records = data.records.as_deref().unwrap_or(&[]);
-    let records = match validate_batches(records, version) {
-        Ok(len) => &records[..len],
+    let batches = match checked_batch(records, version) {
+        Ok(b) => b,
         Err((code, msg)) => return Answer::Ready(error_response(index, code, Some(msg))),
     };
-    // The request buffer is shared with the rest of the request; the log patches
-    // offsets in place, so the batches get one copy here (a new buffer when the topic's
+    // The batches stay in the request buffer: the log writes each one's patched
+    // header and its records from there (a new buffer only when the topic's
     // compression.type names another codec than the producer's).
-    let mut batches = match stored_codec(broker, meta) {
-        Some(codec) if batch_codec(records).ok() != Some(codec) => {
-            match recompress(records, codec, &DecodeLimits::default()) {
-                Ok(b) => b,
+    let recompressed;
+    let batches = match stored_codec(broker, meta) {
+        Some(codec) if batch_codec(batches.bytes()).ok() != Some(codec) => {
+            match recompress(batches.bytes(), codec, &DecodeLimits::default()) {
+                Ok(b) => {
+                    recompressed = b;
+                    match CheckedBatches::check(&recompressed) {
+                        Ok(c) => c,
+                        Err(e) => {
+                            return Answer::Ready(error_response(
+                                index,
+                                error_codes::for_records(&e),
+                                Some(e.to_string()),
+                            ));
+                        }
+                    }
+                }
                 Err(e) => {
                     return Answer::Ready(error_response(
                         index,
@@ -199,11 +222,11 @@ fn produce_partition(
                 }
             }
         }
-        _ => records.to_vec(),
+        _ => batches,
     };
     match broker
         .replicas
-        .append_produce(topic, index, &mut batches, acks, timeout_ms)
+        .append_checked_produce(topic, index, batches, acks, timeout_ms)
     {
         Ok(appended) => {
             let resp = PartitionProduceResponse {
@@ -360,7 +383,11 @@ pub async fn begin(broker: &Arc<Broker>, req: &ProduceRequest, version: i16) -> 
                 Some((code, msg)) => {
                     Answer::Ready(error_response(p.index, code, Some(msg.to_string())))
                 }
-                None => match refused.get(&(t.name.as_str().to_string(), p.index)) {
+                // (No key built when nothing was refused: most produces.)
+                None => match (!refused.is_empty())
+                    .then(|| refused.get(&(t.name.as_str().to_string(), p.index)))
+                    .flatten()
+                {
                     Some(&code) => Answer::Ready(error_response(
                         p.index,
                         code,
