@@ -559,7 +559,7 @@ impl PartitionManager {
                     }
                     _ = retention.tick() => {
                         let Some(m) = weak.upgrade() else { return };
-                        let now = now_ms();
+                        let now = vltava_records::clock::now_ms();
                         let _ = tokio::task::spawn_blocking(move || m.run_retention(now)).await;
                     }
                     _ = hw_checkpoint.tick() => {
@@ -584,10 +584,6 @@ impl PartitionManager {
         })
     }
 }
-
-/// The workspace clock ([`vltava_records::clock::now_ms`]), re-exported here
-/// for callers that still name it through this module.
-pub use vltava_records::clock::now_ms;
 
 #[cfg(test)]
 mod tests {

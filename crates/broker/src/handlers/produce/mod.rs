@@ -323,7 +323,7 @@ static PRODUCER_STATE_REFUSALS: crate::resources::LogLimiter = crate::resources:
 /// a line), at most one line a second with the count of those left out: a client that
 /// re-sends refused batches without backoff must not flood the log.
 fn log_producer_state_refusal(topic: &str, partition: i32, e: &StorageError) {
-    if let Some(left_out) = PRODUCER_STATE_REFUSALS.admit(crate::partitions::now_ms()) {
+    if let Some(left_out) = PRODUCER_STATE_REFUSALS.admit(vltava_records::clock::now_ms()) {
         tracing::info!(topic, partition, error = %e, left_out, "produce refused by the producer state");
     }
 }
