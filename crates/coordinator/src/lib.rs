@@ -44,7 +44,7 @@ pub use driver::{
 };
 pub use error::CoordinatorError;
 pub use group::{CommittedOffset, Group, GroupState, JoinTimer, Member, Waiter};
-pub use offsets::{CONSUMER_PROTOCOL_TYPE, subscribed_topics};
+pub use offsets::{CONSUMER_PROTOCOL_TYPE, commit_answer_all, subscribed_topics};
 pub use offsets_log::{OffsetsLog, OffsetsLogEntry};
 pub use partition::{java_string_hash, partition_for};
 pub use records::RawRecord;
@@ -53,6 +53,7 @@ pub use txn::coordinator::{TransactionCoordinator, TxnEffect, txn_partition_for}
 pub use txn::records::{decode_txn_record, txn_key, txn_record};
 pub use txn::state::{TxnMetadata, TxnSnapshot, TxnState};
 pub use txn_driver::{BoxFuture, TxnCoordinatorHandle, TxnIo};
+pub use txn_offsets::txn_commit_answer_all;
 pub use vltava_protocol::internal_topics::{OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC};
 
 #[doc = include_str!("../README.md")]

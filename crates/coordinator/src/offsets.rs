@@ -107,8 +107,9 @@ fn commit_answer(partition_index: i32, error_code: i16) -> OffsetCommitResponseP
     }
 }
 
-/// An OffsetCommit answer with `code` for every partition of `req`.
-fn commit_answer_all(req: &OffsetCommitRequest, code: i16) -> ResponseBody {
+/// An OffsetCommit answer with `code` for every partition of `req` (also the broker's
+/// whole-request refusal of an OffsetCommit).
+pub fn commit_answer_all(req: &OffsetCommitRequest, code: i16) -> ResponseBody {
     ResponseBody::OffsetCommit(OffsetCommitResponse {
         topics: req
             .topics

@@ -55,6 +55,12 @@ fn commit_error(code: i16) -> i16 {
     }
 }
 
+/// A TxnOffsetCommit answer with `code` for every partition of `req` (also the broker's
+/// whole-request refusal of a TxnOffsetCommit).
+pub fn txn_commit_answer_all(req: &TxnOffsetCommitRequest, code: i16) -> ResponseBody {
+    response_with(req, |_, _| code)
+}
+
 /// A response with `code(topic, partition)` for every partition of `req`.
 fn response_with(req: &TxnOffsetCommitRequest, code: impl Fn(&str, i32) -> i16) -> ResponseBody {
     ResponseBody::TxnOffsetCommit(TxnOffsetCommitResponse {
@@ -164,7 +170,7 @@ impl GroupCoordinator {
         if let Some(code) = self.txn_commit_error(version, &req) {
             out.push(Effect::Respond {
                 request_id,
-                body: response_with(&req, |_, _| code),
+                body: txn_commit_answer_all(&req, code),
             });
             return;
         }

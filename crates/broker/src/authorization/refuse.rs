@@ -37,52 +37,9 @@ pub fn refuse(body: &RequestBody, version: i16, code: i16) -> Option<ResponseBod
                 ..Default::default()
             })
         }
-        RequestBody::OffsetCommit(r) => {
-            use offset_commit_response::*;
-            ResponseBody::from(OffsetCommitResponse {
-                topics: r
-                    .topics
-                    .iter()
-                    .map(|t| OffsetCommitResponseTopic {
-                        name: t.name.clone(),
-                        partitions: t
-                            .partitions
-                            .iter()
-                            .map(|p| OffsetCommitResponsePartition {
-                                partition_index: p.partition_index,
-                                error_code: code,
-                                ..Default::default()
-                            })
-                            .collect(),
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            })
-        }
-        RequestBody::TxnOffsetCommit(r) => {
-            use txn_offset_commit_response::*;
-            ResponseBody::from(TxnOffsetCommitResponse {
-                topics: r
-                    .topics
-                    .iter()
-                    .map(|t| TxnOffsetCommitResponseTopic {
-                        name: t.name.clone(),
-                        partitions: t
-                            .partitions
-                            .iter()
-                            .map(|p| TxnOffsetCommitResponsePartition {
-                                partition_index: p.partition_index,
-                                error_code: code,
-                                ..Default::default()
-                            })
-                            .collect(),
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            })
-        }
+        // The coordinator's own all-partitions answers, so the two never drift apart.
+        RequestBody::OffsetCommit(r) => vltava_coordinator::commit_answer_all(r, code),
+        RequestBody::TxnOffsetCommit(r) => vltava_coordinator::txn_commit_answer_all(r, code),
         RequestBody::OffsetFetch(r) => {
             use offset_fetch_response::*;
             // v0-1 have no top-level code: every named partition carries it.
