@@ -35,10 +35,6 @@ use vltava_protocol::messages::fetch_request::{FetchPartition, FetchTopic, Forgo
 use vltava_protocol::messages::{FetchRequest, FetchResponse};
 use vltava_records::{DecodeLimits, Header, RecordsReader};
 
-/// How long past a fetch's `max_wait` `poll` waits for its reply before returning
-/// without it (the reply is kept for the next `poll`).
-const FETCH_SLACK: Duration = Duration::from_millis(100);
-
 /// A consumed record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsumerRecord {
@@ -94,24 +90,7 @@ pub struct Consumer {
     rr_start: usize,
     /// Incremental fetch session per leader broker id.
     sessions: HashMap<i32, FetchSession>,
-    /// Fetches sent and not yet absorbed, one per leader at most: `poll` sends the next
-    /// fetch before it returns records (prefetch), and each reply is decoded in its
-    /// task, so the application's work on one batch overlaps the next one's transfer
-    /// and decoding.
-    inflight: tokio::task::JoinSet<FetchReply>,
 }
-
-/// Records decoded from one partition of a fetch reply: the records from the offset
-/// fetched on and the offset after the last complete batch.
-type Decoded = Result<(Vec<ConsumerRecord>, Option<i64>)>;
-
-/// A fetch's reply: the leader, the partitions and offsets asked for, and the response
-/// with each partition's records decoded (by the task that waited for it).
-type FetchReply = (
-    i32,
-    Vec<(Tp, i64)>,
-    Result<(FetchResponse, HashMap<Tp, Decoded>)>,
-);
 
 impl std::fmt::Debug for Consumer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -148,7 +127,6 @@ impl Consumer {
             last_auto_commit: Instant::now(),
             rr_start: 0,
             sessions: HashMap::new(),
-            inflight: tokio::task::JoinSet::new(),
         }
     }
 
@@ -392,10 +370,6 @@ impl Consumer {
             self.fill_positions().await?;
             let out = self.drain_buffer(max);
             if !out.is_empty() {
-                // The next fetch goes out now, while the caller works on these records.
-                if self.inflight.is_empty() {
-                    self.start_fetch(self.cfg.fetch_max_wait, false).await?;
-                }
                 return Ok(out);
             }
             let left = deadline.saturating_duration_since(Instant::now());
@@ -569,22 +543,10 @@ impl Consumer {
         Ok(())
     }
 
-    /// Waits up to `max_wait` for the fetch in flight (sending one first when none is)
-    /// and buffers its records.
     async fn fetch(&mut self, max_wait: Duration) -> Result<()> {
-        if self.inflight.is_empty() && !self.start_fetch(max_wait, true).await? {
-            return Ok(());
-        }
-        self.finish_fetch(max_wait + FETCH_SLACK).await
-    }
-
-    /// Sends a fetch to each leader of the partitions with nothing buffered; the replies
-    /// are decoded in their tasks. Returns whether one was sent; when none was (nothing
-    /// to fetch, or too much buffered) and `idle_wait`, it sleeps a little first.
-    async fn start_fetch(&mut self, max_wait: Duration, idle_wait: bool) -> Result<bool> {
         let buffered: usize = self.buffer.values().map(VecDeque::len).sum();
         if buffered >= self.cfg.max_buffered_records {
-            return Ok(false);
+            return Ok(());
         }
         let topics: Vec<String> = {
             let mut t: Vec<String> = self.assignment.keys().map(|tp| tp.0.clone()).collect();
@@ -592,10 +554,8 @@ impl Consumer {
             t
         };
         if topics.is_empty() {
-            if idle_wait {
-                tokio::time::sleep(max_wait.min(Duration::from_millis(100))).await;
-            }
-            return Ok(false);
+            tokio::time::sleep(max_wait.min(Duration::from_millis(100))).await;
+            return Ok(());
         }
         let mut meta = self.cluster.metadata().await;
         if self
@@ -616,13 +576,11 @@ impl Consumer {
             by_leader.entry(leader).or_default().push((tp.clone(), pos));
         }
         if by_leader.is_empty() {
-            if idle_wait {
-                tokio::time::sleep(max_wait.min(Duration::from_millis(50))).await;
-            }
-            return Ok(false);
+            tokio::time::sleep(max_wait.min(Duration::from_millis(50))).await;
+            return Ok(());
         }
+        let mut tasks = tokio::task::JoinSet::new();
         let mut refresh = false;
-        let read_committed = self.cfg.isolation_level == IsolationLevel::ReadCommitted;
         for (leader, parts) in by_leader {
             let conn = match self.cluster.connection(leader).await {
                 Ok(c) => c,
@@ -641,41 +599,20 @@ impl Consumer {
                 .or_default()
                 .build(&parts, supported);
             let req = self.fetch_request(&fetch, max_wait);
-            self.inflight.spawn(async move {
-                let resp = conn.send(req).await.map(|r| {
-                    let decoded = decode_response(&parts, &r, read_committed);
-                    (r, decoded)
-                });
-                (leader, parts, resp)
-            });
+            tasks.spawn(async move { (leader, parts, conn.send(req).await) });
         }
-        if refresh {
-            let _ = self.cluster.refresh(&topics).await;
-        }
-        Ok(!self.inflight.is_empty())
-    }
-
-    /// Buffers the replies of the fetches in flight that arrive within `wait`; the
-    /// others stay in flight for the next `poll`.
-    async fn finish_fetch(&mut self, wait: Duration) -> Result<()> {
-        let deadline = tokio::time::Instant::now() + wait;
         let mut out_of_range = Vec::new();
-        let mut refresh = false;
-        while !self.inflight.is_empty() {
-            let joined = match tokio::time::timeout_at(deadline, self.inflight.join_next()).await {
-                Ok(Some(j)) => j,
-                Ok(None) | Err(_) => break,
-            };
+        while let Some(joined) = tasks.join_next().await {
             let Ok((leader, parts, resp)) = joined else {
                 continue;
             };
             let session = self.sessions.entry(leader).or_default();
             match resp {
-                Ok((resp, decoded)) => {
+                Ok(resp) => {
                     if session.complete(resp.error_code, resp.session_id) {
                         continue; // session lost: the next fetch is a full one
                     }
-                    let (r, oor) = self.absorb(&parts, resp, decoded)?;
+                    let (r, oor) = self.absorb(&parts, resp)?;
                     refresh |= r;
                     out_of_range.extend(oor);
                 }
@@ -690,8 +627,6 @@ impl Consumer {
             }
         }
         if refresh {
-            let topics: BTreeSet<String> = self.assignment.keys().map(|tp| tp.0.clone()).collect();
-            let topics: Vec<String> = topics.into_iter().collect();
             let _ = self.cluster.refresh(&topics).await;
         }
         if !out_of_range.is_empty() {
@@ -734,12 +669,7 @@ impl Consumer {
 
     /// Buffers the records of a fetch response. Returns whether metadata needs a
     /// refresh and the partitions whose offsets are out of range.
-    fn absorb(
-        &mut self,
-        parts: &[(Tp, i64)],
-        resp: FetchResponse,
-        mut decoded: HashMap<Tp, Decoded>,
-    ) -> Result<(bool, Vec<Tp>)> {
+    fn absorb(&mut self, parts: &[(Tp, i64)], resp: FetchResponse) -> Result<(bool, Vec<Tp>)> {
         let mut refresh = false;
         let mut oor = Vec::new();
         if resp.error_code != 0 {
@@ -781,10 +711,19 @@ impl Consumer {
                     }
                 }
                 st.high_watermark = p.high_watermark;
-                let Some(d) = decoded.remove(&tp) else {
+                let Some(data) = p.records.as_ref() else {
                     continue;
                 };
-                let (records, next) = d?;
+                let aborted: Vec<(i64, i64)> =
+                    if self.cfg.isolation_level == IsolationLevel::ReadCommitted {
+                        p.aborted_transactions
+                            .as_ref()
+                            .map(|v| v.iter().map(|a| (a.producer_id, a.first_offset)).collect())
+                            .unwrap_or_default()
+                    } else {
+                        Vec::new()
+                    };
+                let (records, next) = decode_records(&tp, data, fetched_at, &aborted)?;
                 if let Some(next) = next {
                     st.fetch_position = Some(next.max(fetched_at));
                 }
@@ -826,38 +765,6 @@ impl Consumer {
         self.set_assignment(&[]);
         Ok(())
     }
-}
-
-/// Decodes the records of every partition of a fetch response that has some and no
-/// error, each from the offset it was fetched at.
-fn decode_response(
-    parts: &[(Tp, i64)],
-    resp: &FetchResponse,
-    read_committed: bool,
-) -> HashMap<Tp, Decoded> {
-    let requested: HashMap<&Tp, i64> = parts.iter().map(|(tp, o)| (tp, *o)).collect();
-    let mut out = HashMap::new();
-    for t in &resp.responses {
-        for p in &t.partitions {
-            let tp = (t.topic.to_string(), p.partition_index);
-            let (Some(&from), Some(data), 0) =
-                (requested.get(&tp), p.records.as_ref(), p.error_code)
-            else {
-                continue;
-            };
-            let aborted: Vec<(i64, i64)> = if read_committed {
-                p.aborted_transactions
-                    .as_ref()
-                    .map(|v| v.iter().map(|a| (a.producer_id, a.first_offset)).collect())
-                    .unwrap_or_default()
-            } else {
-                Vec::new()
-            };
-            let d = decode_records(&tp, data, from, &aborted);
-            out.insert(tp, d);
-        }
-    }
-    out
 }
 
 /// Records at or after `from` in a fetched record set, skipping control
