@@ -401,6 +401,16 @@ def report(args, res, cmdline, load_before, load_after, started):
               f"{ready:.0f} ms | {met(ready <= 100)} |",
               f"| broker CPU per MB (reported; 1 KiB, 1 partition, none, librdkafka) | "
               f"produce {cpu_p * 1000:.2f} ms/MB, consume {cpu_c * 1000:.2f} ms/MB | |",
+              "", "How the figures are taken (read them with this): rdkafka_performance's "
+              "produce rate counts from its first progress line with deliveries (100 ms "
+              "lines), so its start (connect, InitProducerId) is left out, while "
+              "producer-perf-test's counts from after the producer is created, as Kafka's "
+              "tool does; rdkafka_performance -C reads with `assign` and counts from its "
+              "first message, consumer-perf-test joins a group and counts from the "
+              "assignment (fetch.MB.sec). The fixed-rate latency asks for half of a max rate "
+              "that is itself a burst (all records queued at once), so it runs near "
+              "saturation on these two shared cores; rdkafka_performance's `-r` limiter "
+              "falls short of it. Broker CPU is from clock ticks (10 ms) over one run.",
               "", END]
     return "\n".join(lines) + "\n"
 
