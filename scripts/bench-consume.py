@@ -21,10 +21,8 @@ not a test: nothing is asserted.
       before=/tmp/vltava-before after=target/release/vltava --rounds 3
 """
 import argparse
-import multiprocessing
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,46 +36,8 @@ from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 
 import conftest  # noqa: E402
 
-CHUNK = 1 << 20
-
-
-def _pump_receiver(port_q, total, out_q):
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(1)
-    port_q.put(srv.getsockname()[1])
-    conn, _ = srv.accept()
-    buf = bytearray(CHUNK)
-    view = memoryview(buf)
-    got = 0
-    start = None
-    while got < total:
-        n = conn.recv_into(view)
-        if n == 0:
-            break
-        if start is None:
-            start = time.perf_counter()
-        got += n
-    out_q.put((got, time.perf_counter() - start))
-    conn.close()
-
-
-def loopback_mbps(total):
-    """MB/s of one TCP stream over loopback, sender and receiver in two processes."""
-    port_q, out_q = multiprocessing.Queue(), multiprocessing.Queue()
-    rx = multiprocessing.Process(target=_pump_receiver, args=(port_q, total, out_q))
-    rx.start()
-    s = socket.create_connection(("127.0.0.1", port_q.get()))
-    data = os.urandom(CHUNK)
-    sent = 0
-    while sent < total:
-        s.sendall(data)
-        sent += len(data)
-    got, elapsed = out_q.get()
-    s.close()
-    rx.join()
-    return got / elapsed / 1e6
-
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+from benchlib import loopback_mbps  # noqa: E402
 
 def produce(bootstrap, topic, partitions, total, size):
     payload = os.urandom(size)

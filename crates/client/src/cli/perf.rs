@@ -24,9 +24,16 @@ struct ProducerArgs {
     /// Number of records to send.
     #[arg(long)]
     num_records: u64,
-    /// Size of each record's value in bytes (required).
+    /// Size of each record's value in bytes; either this or --payload-file.
     #[arg(long)]
     record_size: Option<usize>,
+    /// File whose records (split by --payload-delimiter) are sent, picked at random;
+    /// either this or --record-size.
+    #[arg(long)]
+    payload_file: Option<String>,
+    /// Delimiter of the records in --payload-file.
+    #[arg(long, default_value = "\\n")]
+    payload_delimiter: String,
     /// Records/s to aim at; -1 for as fast as possible.
     #[arg(long, allow_hyphen_values = true)]
     throughput: i64,
@@ -39,6 +46,9 @@ struct ProducerArgs {
     /// Broker(s) to connect to; bootstrap.servers in --producer.config or --producer-props wins.
     #[arg(long)]
     bootstrap_server: Option<String>,
+    /// Accepted for Kafka's command lines; no metrics are printed.
+    #[arg(long)]
+    print_metrics: bool,
     /// Milliseconds between progress lines.
     #[arg(long, default_value_t = 5000)]
     reporting_interval: u64,
@@ -49,7 +59,7 @@ pub(super) fn producer_command() -> clap::Command {
     <ProducerArgs as clap::CommandFactory>::command()
 }
 
-/// Latency samples in ms, percentile lookup.
+/// Latency samples in ms, percentile lookup (Kafka's: the sample at `len * p`).
 fn percentile(sorted: &[u32], p: f64) -> u32 {
     if sorted.is_empty() {
         return 0;
@@ -58,11 +68,153 @@ fn percentile(sorted: &[u32], p: f64) -> u32 {
     sorted[i.min(sorted.len() - 1)]
 }
 
+/// Kafka's tool keeps at most this many latency samples (every n-th record).
+const MAX_SAMPLES: u64 = 500_000;
+
+/// Completed sends, as Kafka's `ProducerPerformance.Stats` counts them: totals, the
+/// current window, and sampled latencies for the percentiles.
+struct Stats {
+    start: Instant,
+    count: u64,
+    bytes: u64,
+    total_latency: u64,
+    max_latency: u32,
+    sampling: u64,
+    samples: Vec<u32>,
+    window_start: Instant,
+    window_count: u64,
+    window_bytes: u64,
+    window_total_latency: u64,
+    window_max_latency: u32,
+}
+
+impl Stats {
+    fn new(num_records: u64) -> Stats {
+        let now = Instant::now();
+        Stats {
+            start: now,
+            count: 0,
+            bytes: 0,
+            total_latency: 0,
+            max_latency: 0,
+            sampling: (num_records / num_records.clamp(1, MAX_SAMPLES)).max(1),
+            samples: Vec::with_capacity(num_records.min(MAX_SAMPLES) as usize),
+            window_start: now,
+            window_count: 0,
+            window_bytes: 0,
+            window_total_latency: 0,
+            window_max_latency: 0,
+        }
+    }
+
+    fn record(&mut self, latency_ms: u32, bytes: usize) {
+        if self.count % self.sampling == 0 {
+            self.samples.push(latency_ms);
+        }
+        self.count += 1;
+        self.bytes += bytes as u64;
+        self.total_latency += u64::from(latency_ms);
+        self.max_latency = self.max_latency.max(latency_ms);
+        self.window_count += 1;
+        self.window_bytes += bytes as u64;
+        self.window_total_latency += u64::from(latency_ms);
+        self.window_max_latency = self.window_max_latency.max(latency_ms);
+    }
+
+    /// The progress line of the window that ended, as Kafka's `printWindow`, and a new window.
+    fn window_line(&mut self) -> String {
+        let secs = self.window_start.elapsed().as_secs_f64().max(1e-9);
+        let n = self.window_count;
+        let line = format!(
+            "{n} records sent, {:.1} records/sec ({:.2} MB/sec), {:.1} ms avg latency, {:.1} ms max latency.",
+            n as f64 / secs,
+            self.window_bytes as f64 / secs / (1024.0 * 1024.0),
+            self.window_total_latency as f64 / n.max(1) as f64,
+            f64::from(self.window_max_latency)
+        );
+        self.window_start = Instant::now();
+        self.window_count = 0;
+        self.window_bytes = 0;
+        self.window_total_latency = 0;
+        self.window_max_latency = 0;
+        line
+    }
+
+    /// The final line, as Kafka's `printTotal`.
+    fn total_line(&mut self) -> String {
+        let secs = self.start.elapsed().as_secs_f64().max(1e-9);
+        self.samples.sort_unstable();
+        let s = &self.samples;
+        format!(
+            "{} records sent, {:.6} records/sec ({:.2} MB/sec), {:.2} ms avg latency, {:.2} ms max latency, {} ms 50th, {} ms 95th, {} ms 99th, {} ms 99.9th.",
+            self.count,
+            self.count as f64 / secs,
+            self.bytes as f64 / secs / (1024.0 * 1024.0),
+            self.total_latency as f64 / self.count.max(1) as f64,
+            f64::from(self.max_latency),
+            percentile(s, 0.5),
+            percentile(s, 0.95),
+            percentile(s, 0.99),
+            percentile(s, 0.999)
+        )
+    }
+}
+
+/// The stats, also after a panic elsewhere (they are only counters).
+fn lock(s: &Mutex<Stats>) -> std::sync::MutexGuard<'_, Stats> {
+    s.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A small xorshift generator: the random payload letters and the payload-file picks.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// The payloads to send: one of random upper-case letters (`--record-size`, as Kafka's
+/// tool makes it) or the records of `--payload-file`.
+fn payloads(a: &ProducerArgs, rng: &mut Rng) -> anyhow::Result<Vec<Bytes>> {
+    match (a.record_size, &a.payload_file) {
+        (Some(size), None) => Ok(vec![Bytes::from(
+            (0..size)
+                .map(|_| b'A' + (rng.next() % 26) as u8)
+                .collect::<Vec<u8>>(),
+        )]),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("cannot read --payload-file {path}: {e}"))?;
+            let delim = a
+                .payload_delimiter
+                .replace("\\n", "\n")
+                .replace("\\t", "\t");
+            let list: Vec<Bytes> = text
+                .split(delim.as_str())
+                .filter(|p| !p.is_empty())
+                .map(|p| Bytes::copy_from_slice(p.as_bytes()))
+                .collect();
+            if list.is_empty() {
+                bail!("no payloads in --payload-file {path}");
+            }
+            Ok(list)
+        }
+        _ => bail!("either --record-size or --payload-file must be specified but not both."),
+    }
+}
+
 pub async fn producer(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow::Result<i32> {
     let a = ProducerArgs::try_parse_from(args)?;
-    let Some(size) = a.record_size else {
-        bail!("--record-size is required")
-    };
+    let mut seed = [0u8; 8];
+    getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("random seed: {e}"))?;
+    let mut rng = Rng(u64::from_le_bytes(seed) | 1);
+    let payloads = payloads(&a, &mut rng)?;
+    // The Java producer's defaults (acks=all, idempotent, linger.ms=5, batch.size=16384)
+    // are ProducerConfig's.
     let mut cfg = ProducerConfig::default();
     if let Some(b) = &a.bootstrap_server {
         apply_producer(&mut cfg, "bootstrap.servers", b)?;
@@ -84,33 +236,29 @@ pub async fn producer(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow
         cfg.enable_idempotence = false;
     }
     let producer = Producer::new(cfg).await?;
-    // A fixed payload of printable bytes, like Kafka's tool.
-    let payload = Bytes::from(
-        (0..size)
-            .map(|i| b'A' + (i % 26) as u8)
-            .collect::<Vec<u8>>(),
-    );
-    let start = Instant::now();
+    let stats = Arc::new(Mutex::new(Stats::new(a.num_records)));
+    // Latency is from before the send (which may wait for buffer memory) to the
+    // acknowledgement, as Kafka's tool measures it.
     let (tx, mut rx) =
-        tokio::sync::mpsc::unbounded_channel::<(Instant, crate::producer::DeliveryFuture)>();
+        tokio::sync::mpsc::unbounded_channel::<(Instant, usize, crate::producer::DeliveryFuture)>();
+    let collector_stats = Arc::clone(&stats);
     let collector = tokio::spawn(async move {
-        let mut lat: Vec<u32> = Vec::new();
         let mut errors = 0u64;
         let mut first_error = None;
-        while let Some((sent_at, f)) = rx.recv().await {
-            match f.await {
-                Ok(_) => lat.push(sent_at.elapsed().as_millis() as u32),
-                Err(e) => {
-                    errors += 1;
-                    first_error.get_or_insert_with(|| e.to_string());
-                }
+        while let Some((sent_at, bytes, f)) = rx.recv().await {
+            let r = f.await;
+            let ms = sent_at.elapsed().as_millis().min(u128::from(u32::MAX)) as u32;
+            lock(&collector_stats).record(ms, bytes);
+            if let Err(e) = r {
+                errors += 1;
+                first_error.get_or_insert_with(|| e.to_string());
             }
         }
-        (lat, errors, first_error)
+        (errors, first_error)
     });
-    let mut window_start = Instant::now();
-    let mut window_count = 0u64;
     let interval = Duration::from_millis(a.reporting_interval.max(1));
+    let mut next_report = Instant::now() + interval;
+    let start = Instant::now();
     for i in 0..a.num_records {
         if a.throughput > 0 {
             let due = Duration::from_secs_f64(i as f64 / a.throughput as f64);
@@ -118,50 +266,42 @@ pub async fn producer(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow
                 tokio::time::sleep(wait).await;
             }
         }
+        let payload = if payloads.len() == 1 {
+            payloads[0].clone()
+        } else {
+            payloads[(rng.next() % payloads.len() as u64) as usize].clone()
+        };
+        let len = payload.len();
         let rec = ProducerRecord {
             topic: a.topic.clone(),
-            value: Some(payload.clone()),
+            value: Some(payload),
             ..Default::default()
         };
+        let sent_at = Instant::now();
         let f = producer.enqueue(rec).await?;
-        let _ = tx.send((Instant::now(), f));
-        window_count += 1;
-        if window_start.elapsed() >= interval {
-            let secs = window_start.elapsed().as_secs_f64();
-            writeln!(
-                out,
-                "{window_count} records sent, {:.1} records/sec ({:.2} MB/sec).",
-                window_count as f64 / secs,
-                window_count as f64 * size as f64 / secs / (1024.0 * 1024.0)
-            )?;
-            window_start = Instant::now();
-            window_count = 0;
+        let _ = tx.send((sent_at, len, f));
+        if sent_at >= next_report {
+            let line = lock(&stats).window_line();
+            writeln!(out, "{line}")?;
+            next_report = Instant::now() + interval;
         }
     }
     drop(tx);
-    producer.flush().await;
-    let (mut lat, errors, first_error) = collector.await?;
-    let secs = start.elapsed().as_secs_f64().max(1e-9);
-    lat.sort_unstable();
-    let n = lat.len() as f64;
-    let avg = if lat.is_empty() {
-        0.0
-    } else {
-        lat.iter().map(|x| f64::from(*x)).sum::<f64>() / n
-    };
-    writeln!(
-        out,
-        "{} records sent, {:.1} records/sec ({:.2} MB/sec), {:.2} ms avg latency, {:.2} ms max latency, {} ms 50th, {} ms 95th, {} ms 99th, {} ms 99.9th.",
-        a.num_records,
-        a.num_records as f64 / secs,
-        a.num_records as f64 * size as f64 / secs / (1024.0 * 1024.0),
-        avg,
-        lat.last().copied().unwrap_or(0),
-        percentile(&lat, 0.5),
-        percentile(&lat, 0.95),
-        percentile(&lat, 0.99),
-        percentile(&lat, 0.999)
-    )?;
+    let flush = producer.flush();
+    tokio::pin!(flush);
+    loop {
+        tokio::select! {
+            () = &mut flush => break,
+            () = tokio::time::sleep_until(next_report.into()) => {
+                let line = lock(&stats).window_line();
+                writeln!(out, "{line}")?;
+                next_report = Instant::now() + interval;
+            }
+        }
+    }
+    let (errors, first_error) = collector.await?;
+    let line = lock(&stats).total_line();
+    writeln!(out, "{line}")?;
     producer.close().await;
     if errors > 0 {
         writeln!(

@@ -603,7 +603,20 @@ async fn run_once(inner: &Arc<Inner>) -> Duration {
         for (tp, q) in acc.queues.iter_mut() {
             if let Some(open) = q.open.as_ref() {
                 let age = now.saturating_duration_since(open.created);
-                if flushing || age >= cfg.linger {
+                // Due, but nothing of this partition could go out now (batches queued
+                // ahead of it, or an in-flight limit reached): it stays open and keeps
+                // taking records, as Kafka's accumulator does, rather than one small
+                // batch being queued per wakeup (with linger.ms=0, one per record).
+                // A completed request wakes the sender.
+                let blocked = !flushing
+                    && (!q.ready.is_empty()
+                        || (q.in_flight > 0 && (!q.confirmed || cfg.max_in_flight == 1))
+                        || meta.leader(&tp.0, tp.1).is_some_and(|l| {
+                            in_flight.get(&l).copied().unwrap_or(0) >= cfg.max_in_flight
+                        }));
+                if blocked {
+                    // Closed once the partition can send again.
+                } else if flushing || age >= cfg.linger {
                     let seq = acc.sequences.entry(tp.clone()).or_insert(0);
                     if let Err(e) = close_open(q, seq, inner.producer_id) {
                         fail_open(q, &e);

@@ -597,12 +597,55 @@ async fn verifiable_and_perf_tools() {
         "100",
     ])
     .await);
+    // Kafka's final line: `N records sent, X records/sec (Y MB/sec), A ms avg latency,
+    // M ms max latency, p50 ms 50th, p95 ms 95th, p99 ms 99th, p999 ms 99.9th.`
     let last = out.lines().last().unwrap();
-    assert!(last.starts_with("3000 records sent, "), "{out}");
+    let rest = last.strip_prefix("3000 records sent, ").expect(&out);
+    let rest = rest.strip_suffix(" ms 99.9th.").expect(&out);
+    let parts: Vec<&str> = rest.split(", ").collect();
+    assert_eq!(parts.len(), 7, "{out}");
+    let (rate, mb) = parts[0].split_once(" records/sec (").expect(&out);
+    // Java's `%f`: six decimals.
+    assert_eq!(rate.split_once('.').map(|(_, d)| d.len()), Some(6), "{out}");
+    let rate: f64 = rate.parse().expect(&out);
+    let mb: f64 = mb
+        .strip_suffix(" MB/sec)")
+        .expect(&out)
+        .parse()
+        .expect(&out);
     assert!(
-        last.contains("records/sec (") && last.contains("MB/sec)") && last.contains("ms 99th"),
+        (rate * 100.0 / 1048576.0 - mb).abs() < 0.01 + mb * 0.01,
         "{out}"
     );
+    let avg: f64 = parts[1]
+        .strip_suffix(" ms avg latency")
+        .expect(&out)
+        .parse()
+        .expect(&out);
+    let max: f64 = parts[2]
+        .strip_suffix(" ms max latency")
+        .expect(&out)
+        .parse()
+        .expect(&out);
+    let pct: Vec<u32> = [(3, " ms 50th"), (4, " ms 95th"), (5, " ms 99th"), (6, "")]
+        .iter()
+        .map(|(i, suffix)| {
+            parts[*i]
+                .strip_suffix(suffix)
+                .expect(&out)
+                .parse()
+                .expect(&out)
+        })
+        .collect();
+    assert!(avg <= max && pct.windows(2).all(|w| w[0] <= w[1]), "{out}");
+    assert!(f64::from(pct[3]) <= max, "{out}");
+    // Progress lines (every 100 ms here) carry the window's latencies, as Kafka's do.
+    for line in out.lines().filter(|l| !l.contains("99.9th")) {
+        assert!(
+            line.ends_with(" ms max latency.") && line.contains(" ms avg latency, "),
+            "{out}"
+        );
+    }
     let out = ok(tool(&[
         "consumer-perf-test",
         "--bootstrap-server",
