@@ -265,7 +265,15 @@ def measure_round(args, rk, tool, rnd, res):
             _, max_rate = rk_produce(rk, bs, "lat-max", args.records_1k, 1024, "1", "none",
                                      linger=0)
             res.add("latency", "max_rate", max_rate)
-            rate = int(max_rate / 2)
+            # The burst rate queues every record at once (large batches); a producer at a
+            # fixed rate sends small ones and sustains less. The sustained maximum is what
+            # the limiter achieves when asked for the burst rate; latency is taken at half
+            # of that, so it runs at half load, not near saturation.
+            conftest.create_topic(bs, "lat-sustain", 1)
+            sustain_n = max(1000, int(max_rate * args.latency_secs / 2))
+            sustained, *_ = rk_latency(rk, bs, "lat-sustain", sustain_n, 1024, max_rate, tmp)
+            res.add("latency", "sustained_rate", sustained)
+            rate = int(min(max_rate, sustained) / 2)
             n = max(1000, int(rate * args.latency_secs))
             res.add("latency", "rate", rate)
             conftest.create_topic(bs, "lat-rk", 1)
@@ -348,10 +356,12 @@ def report(args, res, cmdline, load_before, load_after, started):
     rate = res.get("latency", "rate")
     lines += ["", f"### Produce latency at a fixed rate (1 KiB, 1 partition, acks=1, "
               f"linger.ms=0)", "",
-              f"Half of rdkafka_performance's max rate with these settings in the same round "
-              f"(max {fmt3(res.get('latency', 'max_rate'))} records/s): {fmt3(rate)} "
-              f"records/s asked of both producers; rdkafka_performance's `-r` limiter sends "
-              f"at most that, its achieved rate is shown.", "",
+              f"Half of rdkafka_performance's sustained maximum with these settings in the "
+              f"same round (its `-r` limiter asked for the burst rate, "
+              f"{fmt3(res.get('latency', 'max_rate'))} records/s, achieved "
+              f"{fmt3(res.get('latency', 'sustained_rate'))}): {fmt3(rate)} "
+              f"records/s asked of both producers; rdkafka_performance's achieved rate is "
+              f"shown.", "",
               "| producer | p50 ms | p99 ms | p99.9 ms |", "| --- | ---: | ---: | ---: |",
               f"| rdkafka_performance -r -l (achieved {fmt3(res.get('latency', 'rdkafka_achieved'))}"
               f" records/s) | {fmt3(res.get('latency', 'rdkafka_p50'), 2)} | "
@@ -389,7 +399,7 @@ def report(args, res, cmdline, load_before, load_after, started):
               f"{args.partitions} partitions) | {prod:.2f}x | {met(prod >= 0.5)} |",
               f"| consume ≥ 0.5x loopback (1 KiB, 1 partition, none) | {cons:.2f}x | "
               f"{met(cons >= 0.5)} |",
-              f"| p99 produce latency at half the max rate ≤ 5 ms (acks=1, "
+              f"| p99 produce latency at half the sustained max rate ≤ 5 ms (acks=1, "
               f"rdkafka_performance) | {p99:.2f} ms | {met(p99 <= 5)} |",
               f"| vltava-client producer ≥ 1.0x rdkafka_performance (median over the cases; "
               f"lowest case) | {vc_prod:.2f}x; {vc_prod_min:.2f}x | {met(vc_prod_min >= 1.0)} |",
@@ -407,10 +417,11 @@ def report(args, res, cmdline, load_before, load_after, started):
               "producer-perf-test's counts from after the producer is created, as Kafka's "
               "tool does; rdkafka_performance -C reads with `assign` and counts from its "
               "first message, consumer-perf-test joins a group and counts from the "
-              "assignment (fetch.MB.sec). The fixed-rate latency asks for half of a max rate "
-              "that is itself a burst (all records queued at once), so it runs near "
-              "saturation on these two shared cores; rdkafka_performance's `-r` limiter "
-              "falls short of it. Broker CPU is from clock ticks (10 ms) over one run.",
+              "assignment (fetch.MB.sec). The fixed-rate latency asks for half of the "
+              "sustained maximum (what rdkafka_performance's `-r` limiter achieves when "
+              "asked for the burst rate, where all records are queued at once); it includes "
+              "the client's own queueing on these two shared cores. Broker CPU is from "
+              "clock ticks (10 ms) over one run.",
               "", END]
     return "\n".join(lines) + "\n"
 
