@@ -20,8 +20,10 @@
 //!    byte; otherwise the check prints a note and is skipped.
 //! 6. `error-codes` ([`error_codes`]): Kafka's error codes are defined only in the
 //!    generated `vltava_protocol::error_codes` table; every other crate uses it.
+//! 7. `unwrap` ([`unwraps`]): no `.unwrap()` in the non-test library code of the crates
+//!    on an input path ([`unwraps::INPUT_CRATES`]); `.expect("why")` states an invariant.
 //!
-//! Generated files are exempt from checks 1, 2 and 4.
+//! Generated files are exempt from checks 1, 2, 4 and 7.
 
 mod doc_paths;
 mod doc_spans;
@@ -34,6 +36,7 @@ mod repo_index;
 mod test_code;
 mod tree;
 mod unsafe_code;
+mod unwraps;
 mod violation;
 
 use anyhow::Context;
@@ -100,7 +103,7 @@ pub fn check_repository(root: &Path) -> anyhow::Result<Report> {
     Ok(report)
 }
 
-/// Checks 1, 2 and 4 over (path, contents) pairs.
+/// Checks 1, 2, 4 and 7 over (path, contents) pairs.
 fn check_rust_files(files: &[(String, String)]) -> Vec<Violation> {
     let mut found = Vec::new();
     let mut test_modules = BTreeSet::new();
@@ -118,7 +121,11 @@ fn check_rust_files(files: &[(String, String)]) -> Vec<Violation> {
         let test_file =
             test_code::is_test_path(path) || test_code::under_test_module(path, &test_modules);
         if !test_file {
-            found.extend(markers::check(path, v, &test_code::test_lines(&v.code)));
+            let test_lines = test_code::test_lines(&v.code);
+            found.extend(markers::check(path, v, &test_lines));
+            if unwraps::applies_to(path) {
+                found.extend(unwraps::check(path, v, &test_lines));
+            }
         }
         found.extend(unsafe_code::check(path, v));
     }
