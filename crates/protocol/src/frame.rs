@@ -109,6 +109,16 @@ pub fn decode_request(frame: &Bytes) -> Result<Request, DecodeError> {
 /// Encodes a request with its size prefix. The header's API key and version
 /// must match the body.
 pub fn encode_request(header: &RequestHeader, body: &RequestBody) -> Result<Bytes, EncodeError> {
+    let (hv, version) = request_header_version(header, body)?;
+    write_frame(header, hv, body, version)
+}
+
+/// The request header version and API version for `header` and `body`: an error unless
+/// the header names the body's API at a version Kafka defines for it.
+pub(crate) fn request_header_version(
+    header: &RequestHeader,
+    body: &RequestBody,
+) -> Result<(i16, i16), EncodeError> {
     let api_key = body.api_key();
     let version = header.request_api_version;
     if header.request_api_key != api_key.as_i16() || !api_key.is_valid_version(version) {
@@ -117,8 +127,7 @@ pub fn encode_request(header: &RequestHeader, body: &RequestBody) -> Result<Byte
             version,
         });
     }
-    let hv = api_key.request_header_version(version);
-    write_frame(header, hv, body, version)
+    Ok((api_key.request_header_version(version), version))
 }
 
 /// Encodes a response with its size prefix and the header version Kafka uses.

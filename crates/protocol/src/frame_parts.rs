@@ -153,16 +153,7 @@ pub fn encode_request_parts(
     body: &RequestBody,
     is_external: fn(&[u8]) -> bool,
 ) -> Result<FrameParts, FramePartsError> {
-    let api_key = body.api_key();
-    let version = header.request_api_version;
-    if header.request_api_key != api_key.as_i16() || !api_key.is_valid_version(version) {
-        return Err(EncodeError::UnsupportedVersion {
-            schema: api_key.name(),
-            version,
-        }
-        .into());
-    }
-    let hv = api_key.request_header_version(version);
+    let (hv, version) = crate::frame::request_header_version(header, body)?;
     encode_parts(is_external, header, hv, body, version)
 }
 

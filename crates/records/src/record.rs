@@ -43,16 +43,13 @@ pub struct Record {
 impl Record {
     /// The record's absolute offset.
     pub fn offset(&self, h: &BatchHeader) -> i64 {
-        h.base_offset.wrapping_add(i64::from(self.offset_delta))
+        absolute_offset(h, self.offset_delta)
     }
 
     /// The record's timestamp: the batch's max timestamp when the batch uses
     /// log-append time (as Kafka defines it), else base timestamp + delta.
     pub fn timestamp(&self, h: &BatchHeader) -> i64 {
-        match h.attributes.timestamp_type() {
-            TimestampType::LogAppendTime => h.max_timestamp,
-            TimestampType::CreateTime => h.base_timestamp.wrapping_add(self.timestamp_delta),
-        }
+        record_timestamp(h, self.timestamp_delta)
     }
 }
 
@@ -198,15 +195,12 @@ pub struct RecordMeta {
 impl RecordMeta {
     /// The record's absolute offset ([`Record::offset`]).
     pub fn offset(&self, h: &BatchHeader) -> i64 {
-        h.base_offset.wrapping_add(i64::from(self.offset_delta))
+        absolute_offset(h, self.offset_delta)
     }
 
     /// The record's timestamp ([`Record::timestamp`]).
     pub fn timestamp(&self, h: &BatchHeader) -> i64 {
-        match h.attributes.timestamp_type() {
-            TimestampType::LogAppendTime => h.max_timestamp,
-            TimestampType::CreateTime => h.base_timestamp.wrapping_add(self.timestamp_delta),
-        }
+        record_timestamp(h, self.timestamp_delta)
     }
 }
 
@@ -298,6 +292,20 @@ fn read_opt(body: &Bytes, p: &mut usize) -> Result<Option<Bytes>, RecordsError> 
     let out = body.slice(*p..end);
     *p = end;
     Ok(Some(out))
+}
+
+/// A record's absolute offset in batch `h`.
+fn absolute_offset(h: &BatchHeader, offset_delta: i32) -> i64 {
+    h.base_offset.wrapping_add(i64::from(offset_delta))
+}
+
+/// A record's timestamp in batch `h`: the batch's max timestamp under log-append time,
+/// else base timestamp + delta.
+fn record_timestamp(h: &BatchHeader, timestamp_delta: i64) -> i64 {
+    match h.attributes.timestamp_type() {
+        TimestampType::LogAppendTime => h.max_timestamp,
+        TimestampType::CreateTime => h.base_timestamp.wrapping_add(timestamp_delta),
+    }
 }
 
 #[cfg(test)]
