@@ -116,6 +116,11 @@ impl Attributes {
     pub fn compression(self) -> Option<Compression> {
         Compression::from_id(self.compression_id())
     }
+    /// The codec, or `UnknownCompression` with the id the attributes carry.
+    pub fn codec(self) -> Result<Compression, RecordsError> {
+        self.compression()
+            .ok_or(RecordsError::UnknownCompression(self.compression_id()))
+    }
     pub fn timestamp_type(self) -> TimestampType {
         if self.0 & Self::TIMESTAMP_TYPE_BIT != 0 {
             TimestampType::LogAppendTime

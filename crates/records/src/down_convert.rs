@@ -39,12 +39,7 @@ pub fn down_convert(
         if h.attributes.is_control() || h.record_count == 0 {
             continue;
         }
-        let codec = h
-            .attributes
-            .compression()
-            .ok_or(RecordsError::UnknownCompression(
-                h.attributes.compression_id(),
-            ))?;
+        let codec = h.attributes.codec()?;
         if codec == Compression::Zstd {
             return Err(RecordsError::UnsupportedCompression(codec_name(codec)));
         }

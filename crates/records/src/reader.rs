@@ -85,12 +85,7 @@ fn record_data(
     records: &[u8],
     limits: &DecodeLimits,
 ) -> Result<RecordData, RecordsError> {
-    let codec = header
-        .attributes
-        .compression()
-        .ok_or(RecordsError::UnknownCompression(
-            header.attributes.compression_id(),
-        ))?;
+    let codec = header.attributes.codec()?;
     if header.record_count < 0 {
         return Err(RecordsError::Malformed("negative record count"));
     }

@@ -19,12 +19,7 @@ const COMPRESSION_MASK: i16 = 0x07;
 
 /// The codec of the batch at the start of `batch`.
 pub fn batch_codec(batch: &[u8]) -> Result<Compression, RecordsError> {
-    let attributes = BatchView::new(batch)?.header().attributes;
-    attributes
-        .compression()
-        .ok_or(RecordsError::UnknownCompression(
-            attributes.compression_id(),
-        ))
+    BatchView::new(batch)?.header().attributes.codec()
 }
 
 /// The batch at the start of `batch` with its records compressed by `target`, as a new
@@ -36,12 +31,7 @@ pub fn recompress(
 ) -> Result<Vec<u8>, RecordsError> {
     let view = BatchView::new(batch)?;
     let header = view.header();
-    let codec = header
-        .attributes
-        .compression()
-        .ok_or(RecordsError::UnknownCompression(
-            header.attributes.compression_id(),
-        ))?;
+    let codec = header.attributes.codec()?;
     if codec == target {
         return Ok(view.bytes().to_vec());
     }

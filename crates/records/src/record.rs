@@ -128,9 +128,9 @@ fn write_opt(out: &mut Vec<u8>, b: Option<&[u8]>) {
     }
 }
 
-/// Reads one record from `buf` (a shared buffer of decoded record bytes) at `*pos`,
-/// advancing `pos` past it. Keys, values and headers are zero-copy slices of `buf`.
-pub fn read_record(buf: &Bytes, pos: &mut usize) -> Result<Record, RecordsError> {
+/// The byte range of the record whose length prefix is at `*pos` in `buf`, with `pos`
+/// moved past the prefix: an error when the length is negative or runs past `buf`.
+fn record_bounds(buf: &[u8], pos: &mut usize) -> Result<(usize, usize), RecordsError> {
     let len = get_varint(buf, pos)?;
     let len =
         usize::try_from(len).map_err(|_| RecordsError::Malformed("negative record length"))?;
@@ -143,6 +143,13 @@ pub fn read_record(buf: &Bytes, pos: &mut usize) -> Result<Record, RecordsError>
                 needed: start.saturating_add(len),
                 available: buf.len(),
             })?;
+    Ok((start, end))
+}
+
+/// Reads one record from `buf` (a shared buffer of decoded record bytes) at `*pos`,
+/// advancing `pos` past it. Keys, values and headers are zero-copy slices of `buf`.
+pub fn read_record(buf: &Bytes, pos: &mut usize) -> Result<Record, RecordsError> {
+    let (start, end) = record_bounds(buf, pos)?;
     let body = buf.slice(start..end);
     let mut p = 0;
     let attributes = *body
@@ -207,18 +214,7 @@ impl RecordMeta {
 /// [`read_record`] without building the record: the same checks, on borrowed bytes,
 /// with no allocation.
 pub fn scan_record(buf: &[u8], pos: &mut usize) -> Result<RecordMeta, RecordsError> {
-    let len = get_varint(buf, pos)?;
-    let len =
-        usize::try_from(len).map_err(|_| RecordsError::Malformed("negative record length"))?;
-    let start = *pos;
-    let end =
-        start
-            .checked_add(len)
-            .filter(|&e| e <= buf.len())
-            .ok_or(RecordsError::Truncated {
-                needed: start.saturating_add(len),
-                available: buf.len(),
-            })?;
+    let (start, end) = record_bounds(buf, pos)?;
     let body = &buf[start..end];
     let mut p = 0;
     let attributes = *body

@@ -414,18 +414,7 @@ impl LogSegment {
     /// file: it is cut back to the last whole batch at once (best effort; the
     /// recovery at the next open cuts it otherwise), and nothing else changes.
     pub fn append(&mut self, bytes: &[u8], batches: &[(usize, BatchHeader)]) -> Result<()> {
-        let file = self.log_file()?;
-        if let Err(e) = file.write_at(bytes, self.size) {
-            // Shrinking needs no space, so this works on a full disk too.
-            let _ = file.set_len(self.size);
-            return Err(StorageError::io(&self.log_path, e));
-        }
-        let start = self.size;
-        for (rel, h) in batches {
-            self.index_batch(start + *rel as u64, h)?;
-        }
-        self.size += bytes.len() as u64;
-        Ok(())
+        self.write_and_index(&[bytes], bytes.len() as u64, batches)
     }
 
     /// [`LogSegment::append`] for batches whose headers were patched apart from
@@ -461,8 +450,21 @@ impl LogSegment {
             at = end;
         }
         parts.push(bytes.get(at..).unwrap_or_default());
+        self.write_and_index(&parts, bytes.len() as u64, batches)
+    }
+
+    /// Writes `parts` (`len` bytes in all) at the segment's end, then indexes `batches`
+    /// (positions relative to that end) and moves the end past them. A failed write
+    /// truncates the file back to where it was.
+    fn write_and_index(
+        &mut self,
+        parts: &[&[u8]],
+        len: u64,
+        batches: &[(usize, BatchHeader)],
+    ) -> Result<()> {
         let file = self.log_file()?;
-        if let Err(e) = file.write_vectored_at(&parts, self.size) {
+        if let Err(e) = file.write_vectored_at(parts, self.size) {
+            // Shrinking needs no space, so this works on a full disk too.
             let _ = file.set_len(self.size);
             return Err(StorageError::io(&self.log_path, e));
         }
@@ -470,7 +472,7 @@ impl LogSegment {
         for (rel, h) in batches {
             self.index_batch(start + *rel as u64, h)?;
         }
-        self.size += bytes.len() as u64;
+        self.size += len;
         Ok(())
     }
 
