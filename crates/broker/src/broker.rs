@@ -1,6 +1,6 @@
 //! `Broker`: the state every request handler shares — configuration, the
-//! partition logs and the metadata cache — and the rules that tie them
-//! together (topic log configs, applying a new metadata snapshot to the logs).
+//! partition logs and the metadata view (the controller's image, shared) — and the
+//! rules that tie them together (topic log configs, applying a new image to the logs).
 
 use std::sync::{Arc, OnceLock, RwLock};
 
@@ -11,7 +11,7 @@ use vltava_storage::LogConfig;
 
 use crate::config::BrokerConfig;
 use crate::coordinator_leadership::Leadership;
-use crate::metadata_cache::MetadataCache;
+use crate::metadata_view::MetadataView;
 use crate::partitions::PartitionManager;
 use crate::replica_manager::ReplicaManager;
 
@@ -22,7 +22,7 @@ pub struct Broker {
     pub partitions: Arc<PartitionManager>,
     /// The replicas of the partitions this broker hosts (the partition seam).
     pub replicas: Arc<ReplicaManager>,
-    metadata: RwLock<Arc<MetadataCache>>,
+    metadata: RwLock<MetadataView>,
     coordinator: OnceLock<CoordinatorHandle>,
     txn_coordinator: OnceLock<TxnCoordinatorHandle>,
     controller: OnceLock<Controller>,
@@ -57,6 +57,7 @@ impl Broker {
     /// A broker over `partitions` with empty metadata.
     pub fn new(config: BrokerConfig, partitions: Arc<PartitionManager>) -> Broker {
         let inter_broker_listener = config.inter_broker_listener_name.clone();
+        let node_id = config.node_id;
         let slots = config.max_incremental_fetch_session_cache_slots;
         let replicas = Arc::new(ReplicaManager::new(
             config.node_id,
@@ -76,7 +77,10 @@ impl Broker {
             config,
             partitions,
             replicas,
-            metadata: RwLock::new(Arc::new(MetadataCache::default())),
+            metadata: RwLock::new(MetadataView::new(
+                Arc::new(vltava_raft::MetadataImage::default()),
+                node_id,
+            )),
             coordinator: OnceLock::new(),
             txn_coordinator: OnceLock::new(),
             controller: OnceLock::new(),
@@ -174,7 +178,7 @@ impl Broker {
     /// came to lead (load them, coordinator epoch = leader epoch) or stopped
     /// leading (unload them) since the last image. Called with the applying
     /// lock held, after the replicas took `cache`.
-    fn elect_coordinators(&self, cache: &MetadataCache) {
+    fn elect_coordinators(&self, cache: &MetadataView) {
         let mut led = match self.leadership.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
@@ -290,7 +294,7 @@ impl Broker {
         if self.metadata().topic(name).is_some() {
             return true;
         }
-        let live = self.metadata().brokers.len();
+        let live = self.metadata().image().live_broker_images().count();
         if live < usize::try_from(t.replication_factor).unwrap_or(usize::MAX) {
             tracing::warn!(
                 topic = name,
@@ -336,7 +340,7 @@ impl Broker {
     }
 
     /// The current metadata snapshot.
-    pub fn metadata(&self) -> Arc<MetadataCache> {
+    pub fn metadata(&self) -> MetadataView {
         match self.metadata.read() {
             Ok(g) => g.clone(),
             Err(p) => p.into_inner().clone(),
@@ -346,7 +350,7 @@ impl Broker {
     /// The log configuration of `topic`: broker defaults overridden by the
     /// topic's own configs (invalid values are ignored with a warning; the
     /// controller validates them when they are set).
-    pub fn log_config(&self, topic: &str, cache: &MetadataCache) -> LogConfig {
+    pub fn log_config(&self, topic: &str, cache: &MetadataView) -> LogConfig {
         let mut cfg = self.dynamic_settings().log_defaults.clone();
         if topic == crate::offsets_log::OFFSETS_TOPIC {
             cfg.cleanup_policy = vltava_storage::CleanupPolicy::COMPACT;
@@ -356,7 +360,7 @@ impl Broker {
             cfg.segment_bytes = self.config.transaction_state_log_segment_bytes.max(14) as u64;
         }
         if let Some(t) = cache.topic(topic) {
-            for (k, v) in &t.configs {
+            for (k, v) in cache.image().topic_configs(&t.name) {
                 // Topic configs the log does not use (enforced elsewhere or not at all).
                 if matches!(
                     k.as_str(),
@@ -388,10 +392,10 @@ impl Broker {
     /// own value, `min.insync.replicas`, the cleaner's settings. A value that cannot be
     /// used (the controller validates them, so only from an older version) leaves the
     /// previous settings and is logged.
-    fn apply_dynamic_configs(&self, cache: &MetadataCache) {
+    fn apply_dynamic_configs(&self, cache: &MetadataView) {
         let settings = match self.config.dynamic_settings(
-            &cache.cluster_dynamic_configs,
-            &cache.broker_dynamic_configs,
+            cache.cluster_dynamic_configs(),
+            cache.broker_dynamic_configs(),
         ) {
             Ok(s) => s,
             Err(e) => {
@@ -403,8 +407,8 @@ impl Broker {
             return;
         }
         tracing::info!(
-            cluster = ?cache.cluster_dynamic_configs,
-            broker = ?cache.broker_dynamic_configs,
+            cluster = ?cache.cluster_dynamic_configs(),
+            broker = ?cache.broker_dynamic_configs(),
             "dynamic broker configs applied"
         );
         self.replicas
@@ -423,24 +427,25 @@ impl Broker {
 
     /// Installs a new metadata snapshot: opens the logs of partitions this node
     /// leads or replicates, applies changed topic configs, and deletes the logs
-    /// of topics that no longer exist.
-    pub fn apply_metadata(&self, cache: MetadataCache) {
+    /// of topics that no longer exist. The image is shared, not copied.
+    pub fn apply_metadata(&self, image: Arc<vltava_raft::MetadataImage>) {
+        let cache = MetadataView::new(image, self.config.node_id);
         // One snapshot at a time, and never an older one over a newer one.
         let _applying = match self.applying.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
-        if cache.offset < self.metadata().offset {
+        if cache.offset() < self.metadata().offset() {
             return;
         }
         self.apply_dynamic_configs(&cache);
         let node = self.config.node_id;
         let mut wanted = Vec::new();
-        for t in cache.topics.values() {
+        for t in cache.topics() {
             let cfg = self.log_config(&t.name, &cache);
             for p in t.partitions.values() {
                 if p.leader == node || p.replicas.contains(&node) {
-                    wanted.push((t.name.clone(), p.index, cfg.clone()));
+                    wanted.push((t.name.clone(), p.partition, cfg.clone()));
                 }
             }
         }
@@ -467,7 +472,7 @@ impl Broker {
             .all()
             .iter()
             .map(|p| p.topic.clone())
-            .filter(|t| !cache.topics.contains_key(t))
+            .filter(|t| cache.topic(t).is_none())
             .collect();
         let mut gone = gone;
         gone.dedup();
@@ -508,7 +513,7 @@ impl Broker {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
-        *g = Arc::new(cache);
+        *g = cache;
     }
 }
 

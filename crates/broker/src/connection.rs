@@ -324,7 +324,7 @@ impl Metered {
         };
         let user = &session.principal.name;
         let wait = broker.quotas.throttle(
-            &cache.client_quotas,
+            cache.client_quotas(),
             user,
             self.client_id.as_str(),
             cost,
@@ -332,7 +332,7 @@ impl Metered {
         );
         if self.mutation {
             let mutation = broker.quotas.mutation_throttle_ms(
-                &cache.client_quotas,
+                cache.client_quotas(),
                 user,
                 self.client_id.as_str(),
             );

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use vltava_replication::Role;
 
-use crate::metadata_cache::MetadataCache;
+use crate::metadata_view::MetadataView;
 use crate::replica_manager::ReplicaManager;
 
 /// What changed for one internal topic between two images.
@@ -33,7 +33,7 @@ impl Leadership {
     /// this node as leader and its replica leads) with the last call's.
     pub fn update(
         &mut self,
-        cache: &MetadataCache,
+        cache: &MetadataView,
         replicas: &ReplicaManager,
         topic: &str,
     ) -> Changes {
@@ -46,10 +46,10 @@ impl Leadership {
                     .filter(|p| p.leader == node)
                     .filter(|p| {
                         replicas
-                            .get(topic, p.index)
+                            .get(topic, p.partition)
                             .is_some_and(|h| h.lock().replica.role() == Role::Leader)
                     })
-                    .map(|p| (p.index, p.leader_epoch))
+                    .map(|p| (p.partition, p.leader_epoch))
                     .collect()
             })
             .unwrap_or_default();

@@ -14,7 +14,7 @@ use vltava_client::security::Security;
 use vltava_client::{ClientConfig, ClientError};
 use vltava_protocol::{RequestBody, ResponseBody};
 
-use crate::metadata_cache::MetadataCache;
+use crate::metadata_view::MetadataView;
 
 /// Longest wait for another broker's answer.
 pub const PEER_TIMEOUT: Duration = Duration::from_secs(30);
@@ -94,14 +94,14 @@ impl Peers {
     /// Sends `body` at `version` to broker `node_id` and returns its answer.
     pub async fn call(
         &self,
-        cache: &MetadataCache,
+        cache: &MetadataView,
         node_id: i32,
         body: RequestBody,
         version: i16,
     ) -> Result<ResponseBody, PeerError> {
         let b = cache
-            .brokers
-            .get(&node_id)
+            .image()
+            .live_broker(node_id)
             .ok_or(PeerError::UnknownBroker(node_id))?;
         let (host, port) = b
             .address(&self.listener)

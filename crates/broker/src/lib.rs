@@ -24,8 +24,8 @@ pub mod inter_broker_security;
 pub mod listener_endpoints;
 pub mod log_cleaner;
 pub mod log_loading;
-pub mod metadata_cache;
 pub mod metadata_sync;
+pub mod metadata_view;
 pub mod node;
 pub mod offsets_log;
 pub mod partitions;
@@ -43,6 +43,8 @@ pub mod scram_credentials;
 pub mod server;
 pub mod session;
 pub mod storage_format;
+#[cfg(test)]
+mod test_images;
 pub mod tls;
 pub mod txn_io;
 pub mod txn_log;

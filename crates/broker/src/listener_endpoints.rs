@@ -8,7 +8,7 @@
 
 use vltava_protocol::{ResponseBody, SharedStr};
 
-use crate::metadata_cache::MetadataCache;
+use crate::metadata_view::MetadataView;
 
 use vltava_protocol::error_codes::COORDINATOR_NOT_AVAILABLE;
 
@@ -23,8 +23,8 @@ pub enum Address<'a> {
 }
 
 /// The address of `node_id` on `listener`.
-pub fn address<'a>(cache: &'a MetadataCache, node_id: i32, listener: &str) -> Address<'a> {
-    let Some(b) = cache.brokers.get(&node_id) else {
+pub fn address<'a>(cache: &'a MetadataView, node_id: i32, listener: &str) -> Address<'a> {
+    let Some(b) = cache.image().live_broker(node_id) else {
         return Address::Default;
     };
     if listener.is_empty() || b.endpoints.is_empty() {
@@ -37,17 +37,17 @@ pub fn address<'a>(cache: &'a MetadataCache, node_id: i32, listener: &str) -> Ad
 }
 
 /// Whether every broker's default address is already its `listener` address.
-fn is_default_everywhere(cache: &MetadataCache, listener: &str) -> bool {
+fn is_default_everywhere(cache: &MetadataView, listener: &str) -> bool {
     listener.is_empty()
         || cache
-            .brokers
-            .values()
+            .image()
+            .live_broker_images()
             .all(|b| b.endpoints.first().is_none_or(|e| e.name == listener))
 }
 
 /// Rewrites `host`/`port` for `node_id`; `false` when the broker lacks the listener.
 fn place(
-    cache: &MetadataCache,
+    cache: &MetadataView,
     listener: &str,
     node_id: i32,
     host: &mut SharedStr,
@@ -65,7 +65,7 @@ fn place(
 }
 
 /// Rewrites the broker addresses of `body` for a client on `listener`.
-pub fn localize(body: &mut ResponseBody, cache: &MetadataCache, listener: &str) {
+pub fn localize(body: &mut ResponseBody, cache: &MetadataView, listener: &str) {
     if is_default_everywhere(cache, listener) {
         return;
     }
@@ -113,33 +113,36 @@ pub fn localize(body: &mut ResponseBody, cache: &MetadataCache, listener: &str) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metadata_cache::{BrokerNode, NodeEndpoint};
+    use crate::test_images::{add_broker, view};
     use vltava_protocol::messages::MetadataResponse;
     use vltava_protocol::messages::metadata_response::MetadataResponseBroker;
+    use vltava_raft::{BrokerImage, ListenerEndpoint, MetadataImage};
 
-    fn node(id: i32, endpoints: &[(&str, i32)]) -> BrokerNode {
-        BrokerNode {
+    fn node(id: i32, endpoints: &[(&str, i32)]) -> BrokerImage {
+        BrokerImage {
             id,
             host: "h".into(),
             port: endpoints.first().map_or(9092, |e| e.1),
             rack: None,
+            fenced: false,
             epoch: 1,
             endpoints: endpoints
                 .iter()
-                .map(|(n, p)| NodeEndpoint {
+                .map(|(n, p)| ListenerEndpoint {
                     name: n.to_string(),
                     host: format!("{n}-host"),
                     port: *p,
+                    security_protocol: 0,
                 })
                 .collect(),
         }
     }
 
-    fn metadata(cache: &MetadataCache) -> ResponseBody {
+    fn metadata(cache: &MetadataView) -> ResponseBody {
         ResponseBody::from(MetadataResponse {
             brokers: cache
-                .brokers
-                .values()
+                .image()
+                .live_broker_images()
                 .map(|b| MetadataResponseBroker {
                     node_id: b.id,
                     host: b.host.as_str().into(),
@@ -153,11 +156,10 @@ mod tests {
 
     #[test]
     fn brokers_are_named_by_the_clients_listener() {
-        let mut cache = MetadataCache::default();
-        cache
-            .brokers
-            .insert(1, node(1, &[("PLAINTEXT", 9092), ("SSL", 9093)]));
-        cache.brokers.insert(2, node(2, &[("PLAINTEXT", 9192)]));
+        let mut image = MetadataImage::default();
+        add_broker(&mut image, node(1, &[("PLAINTEXT", 9092), ("SSL", 9093)]));
+        add_broker(&mut image, node(2, &[("PLAINTEXT", 9192)]));
+        let cache = view(&image);
         let mut body = metadata(&cache);
         localize(&mut body, &cache, "SSL");
         let ResponseBody::Metadata(r) = body else {
@@ -173,8 +175,9 @@ mod tests {
 
     #[test]
     fn brokers_without_endpoints_keep_their_address() {
-        let mut cache = MetadataCache::default();
-        cache.brokers.insert(1, node(1, &[]));
+        let mut image = MetadataImage::default();
+        add_broker(&mut image, node(1, &[]));
+        let cache = view(&image);
         let mut body = metadata(&cache);
         localize(&mut body, &cache, "SSL");
         assert_eq!(body, metadata(&cache));

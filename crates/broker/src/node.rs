@@ -401,8 +401,8 @@ fn spawn_replicas_for_reopened_logs(broker: &Arc<Broker>) -> JoinHandle<()> {
             tokio::time::sleep(REOPENED_CHECK).await;
             let Some(b) = weak.upgrade() else { return };
             if b.partitions.take_reopened() {
-                let cache = (*b.metadata()).clone();
-                let _ = tokio::task::spawn_blocking(move || b.apply_metadata(cache)).await;
+                let image = b.metadata().shared_image().clone();
+                let _ = tokio::task::spawn_blocking(move || b.apply_metadata(image)).await;
             }
         }
     })

@@ -103,7 +103,11 @@ fn fetch_request(b: &Broker, targets: &[FollowTarget], version: i16) -> FetchReq
     let (replica_id, replica_state) = if version >= 15 {
         // KIP-903: this broker's registration epoch, so the leader proposes it for the ISR
         // with the epoch of the incarnation that actually fetched (-1 while fenced).
-        let replica_epoch = b.metadata().brokers.get(&c.node_id).map_or(-1, |n| n.epoch);
+        let replica_epoch = b
+            .metadata()
+            .image()
+            .live_broker(c.node_id)
+            .map_or(-1, |n| n.epoch);
         let state = ReplicaState {
             replica_id: c.node_id,
             replica_epoch,
@@ -152,7 +156,7 @@ async fn fetch_loop(weak: Weak<Broker>, leader: i32) {
             followed = now_followed;
         }
         // The leader's inter-broker listener (`inter.broker.listener.name`).
-        let addr = b.metadata().brokers.get(&leader).and_then(|n| {
+        let addr = b.metadata().image().live_broker(leader).and_then(|n| {
             n.address(&b.config.inter_broker_listener_name)
                 .map(|(host, port)| format!("{host}:{port}"))
         });

@@ -15,7 +15,7 @@ use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
 
 use crate::broker::Broker;
 use crate::error_codes::NOT_LEADER_OR_FOLLOWER;
-use crate::metadata_cache::MetadataCache;
+use crate::metadata_view::MetadataView;
 use crate::txn_markers::{Marker, write_markers};
 
 /// Writes `marker` on every partition, here or at its leader; the code per partition.
@@ -48,7 +48,7 @@ pub async fn write_markers_anywhere(
 /// One WriteTxnMarkers request to `leader` for `tps`.
 async fn send(
     broker: &Broker,
-    cache: &MetadataCache,
+    cache: &MetadataView,
     leader: i32,
     marker: Marker,
     tps: Vec<(String, i32)>,

@@ -13,12 +13,12 @@ use vltava_security::acl::{AclOperation, CLUSTER_NAME, ResourceType};
 
 use super::topics::split_off;
 use super::{Access, Checked, TOPIC_AUTHORIZATION_FAILED, post};
-use crate::metadata_cache::MetadataCache;
+use crate::metadata_view::MetadataView;
 
 /// Narrows a Metadata request and prepares its answer's filtering.
 pub fn metadata(
     a: &Access,
-    cache: &MetadataCache,
+    cache: &MetadataView,
     auto_create: bool,
     mut r: MetadataRequest,
     version: i16,

@@ -57,7 +57,7 @@ use vltava_security::acl::{AclOperation, Authorizer, CLUSTER_NAME, Requester, Re
 pub use state::AclState;
 
 use crate::broker::Broker;
-use crate::metadata_cache::MetadataCache;
+use crate::metadata_view::MetadataView;
 use crate::session::Session;
 use groups::whole;
 
@@ -168,7 +168,7 @@ pub fn check(broker: &Broker, session: &Arc<Session>, body: RequestBody, version
 /// (`auto_create`: `auto.create.topics.enable`).
 fn check_with(
     a: &Access,
-    cache: &MetadataCache,
+    cache: &MetadataView,
     auto_create: bool,
     body: RequestBody,
     version: i16,

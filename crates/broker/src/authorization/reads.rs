@@ -13,11 +13,11 @@ use super::CLUSTER_AUTHORIZATION_FAILED;
 use super::groups::whole;
 use super::topics::{config_refusal, split_off};
 use super::{Access, Checked, TOPIC_AUTHORIZATION_FAILED, post};
-use crate::metadata_cache::MetadataCache;
+use crate::metadata_view::MetadataView;
 
 /// Fetch: a follower's fetch (a replica id) needs CLUSTER_ACTION on the cluster; a consumer's
 /// needs READ on each topic (named, or known by id).
-pub fn fetch(a: &Access, cache: &MetadataCache, mut r: FetchRequest, version: i16) -> Checked {
+pub fn fetch(a: &Access, cache: &MetadataView, mut r: FetchRequest, version: i16) -> Checked {
     if r.replica_id >= 0 || r.replica_state.replica_id >= 0 {
         let allowed = a.cluster(AclOperation::ClusterAction);
         return whole(

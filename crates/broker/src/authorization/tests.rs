@@ -53,7 +53,7 @@ fn every_answer_encodes_at_every_version_of_its_api() {
                 for seed in 0..8 {
                     let mut g = Gen::new(seed);
                     let req = RequestBody::random(key, &mut g, version);
-                    match check_with(&a, &MetadataCache::default(), true, req, version) {
+                    match check_with(&a, &MetadataView::default(), true, req, version) {
                         Checked::Answer(resp) => encodes(key, version, "refusal", &resp, &mut bad),
                         Checked::Run(req, Some(post)) => {
                             assert_eq!(req.api_key(), key);
@@ -77,7 +77,7 @@ fn every_answer_encodes_at_every_version_of_its_api() {
 fn a_principal_without_acls_is_refused_whole_where_one_resource_decides() {
     use vltava_protocol::messages::{HeartbeatRequest, InitProducerIdRequest};
     let a = access(&[]);
-    let cache = MetadataCache::default();
+    let cache = MetadataView::default();
     let Checked::Answer(ResponseBody::Heartbeat(h)) = check_with(
         &a,
         &cache,

@@ -11,7 +11,7 @@ use super::CLUSTER_AUTHORIZATION_FAILED;
 use super::{
     Access, Checked, TOPIC_AUTHORIZATION_FAILED, TRANSACTIONAL_ID_AUTHORIZATION_FAILED, post,
 };
-use crate::metadata_cache::MetadataCache;
+use crate::metadata_view::MetadataView;
 
 /// Moves the items `denied` selects out of `items` and returns them.
 pub(super) fn split_off<T>(items: &mut Vec<T>, denied: impl Fn(&T) -> bool) -> Vec<T> {
@@ -92,7 +92,7 @@ pub fn create_topics(a: &Access, mut r: CreateTopicsRequest) -> Checked {
 }
 
 /// DeleteTopics: DELETE on each topic (named, or by id when the id is known).
-pub fn delete_topics(a: &Access, cache: &MetadataCache, mut r: DeleteTopicsRequest) -> Checked {
+pub fn delete_topics(a: &Access, cache: &MetadataView, mut r: DeleteTopicsRequest) -> Checked {
     let may = |name: &str| a.topic(AclOperation::Delete, name);
     let old = split_off(&mut r.topic_names, |n| !may(n.as_str()));
     let new = split_off(&mut r.topics, |t| {

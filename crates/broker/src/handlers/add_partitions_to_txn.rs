@@ -11,7 +11,7 @@ use vltava_protocol::messages::add_partitions_to_txn_response::{
 };
 
 use crate::error_codes::UNKNOWN_TOPIC_OR_PARTITION;
-use crate::metadata_cache::MetadataCache;
+use crate::metadata_view::MetadataView;
 
 /// Kafka's code for the partitions of a request refused for its other partitions.
 use vltava_protocol::error_codes::OPERATION_NOT_ATTEMPTED;
@@ -19,7 +19,7 @@ use vltava_protocol::error_codes::OPERATION_NOT_ATTEMPTED;
 /// The answer when `req` names a partition `cache` does not have; `None` when the
 /// coordinator should handle it.
 pub fn refuse_unknown(
-    cache: &MetadataCache,
+    cache: &MetadataView,
     req: &AddPartitionsToTxnRequest,
 ) -> Option<ResponseBody> {
     let known = |topic: &str, p: i32| {
@@ -63,38 +63,17 @@ pub fn refuse_unknown(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use vltava_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
+    use vltava_raft::MetadataImage;
 
     use super::*;
-    use crate::metadata_cache::{PartitionMeta, TopicMeta};
+    use crate::test_images::{add_topic, partition, view};
 
-    fn cache() -> MetadataCache {
-        let mut c = MetadataCache::default();
-        let partitions = [(
-            0,
-            PartitionMeta {
-                index: 0,
-                leader: 1,
-                leader_epoch: 0,
-                partition_epoch: 0,
-                replicas: vec![1],
-                isr: vec![1],
-            },
-        )]
-        .into_iter()
-        .collect();
-        c.topics.insert(
-            "t".into(),
-            TopicMeta {
-                name: "t".into(),
-                id: vltava_protocol::Uuid::ZERO,
-                partitions,
-                configs: BTreeMap::new(),
-            },
-        );
-        c
+    fn cache() -> MetadataView {
+        let mut image = MetadataImage::default();
+        let partitions = vec![partition(0, 1, &[1], &[1])];
+        add_topic(&mut image, "t", vltava_protocol::Uuid::ZERO, partitions);
+        view(&image)
     }
 
     fn request(topics: &[(&str, &[i32])]) -> AddPartitionsToTxnRequest {

@@ -89,7 +89,12 @@ async fn through_controller(
                         "topic names with '.' or '_' can collide in metric names"
                     );
                 }
-                if let Some(other) = broker.metadata().topics.keys().find(|o| collides(o, name)) {
+                if let Some(other) = broker
+                    .metadata()
+                    .topics()
+                    .map(|t| &t.name)
+                    .find(|o| collides(o, name))
+                {
                     tracing::warn!(topic = name, existing = %other, "topic name collides with an existing topic ('.' vs '_')");
                 }
             }

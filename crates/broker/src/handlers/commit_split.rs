@@ -19,7 +19,7 @@ use vltava_protocol::{ApiKey, RequestBody, ResponseBody, SharedStr};
 
 use crate::error_codes::UNKNOWN_TOPIC_OR_PARTITION;
 use crate::handlers::context::{Answer, RequestContext, respond};
-use crate::metadata_cache::MetadataCache;
+use crate::metadata_view::MetadataView;
 
 /// An offset-commit request and its answer, as the split needs them.
 pub trait OffsetCommitShape: Sized {
@@ -60,7 +60,7 @@ pub async fn handle<R: OffsetCommitShape>(cx: &RequestContext<'_>, req: R) -> An
 
 /// The answer to an offset-commit request `req` through `coordinator`.
 async fn split<R: OffsetCommitShape>(
-    cache: &MetadataCache,
+    cache: &MetadataView,
     coordinator: &CoordinatorHandle,
     client: (&str, &str),
     version: i16,

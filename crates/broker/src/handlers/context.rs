@@ -9,7 +9,7 @@ use std::sync::Arc;
 use vltava_protocol::{ApiKey, ResponseBody};
 
 use crate::broker::Broker;
-use crate::metadata_cache::MetadataCache;
+use crate::metadata_view::MetadataView;
 use crate::session::Session;
 
 /// Why a request got no answer.
@@ -52,7 +52,7 @@ pub struct RequestContext<'a> {
 
 impl RequestContext<'_> {
     /// The broker's metadata now.
-    pub fn metadata(&self) -> Arc<MetadataCache> {
+    pub fn metadata(&self) -> MetadataView {
         self.broker.metadata()
     }
 

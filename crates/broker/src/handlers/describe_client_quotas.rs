@@ -11,7 +11,7 @@ use vltava_security::quota::{EntityName, QuotaEntity, entity};
 
 use crate::error_codes::{INVALID_REQUEST, UNSUPPORTED_VERSION};
 use crate::handlers::context::{Answer, RequestContext, respond};
-use crate::metadata_cache::MetadataCache;
+use crate::metadata_view::MetadataView;
 
 /// Kafka's filter match types.
 const MATCH_EXACT: i8 = 0;
@@ -38,7 +38,7 @@ pub async fn handle(cx: &RequestContext<'_>, req: DescribeClientQuotasRequest) -
 }
 
 /// The answer to `req`.
-pub fn response(cache: &MetadataCache, req: &DescribeClientQuotasRequest) -> ResponseBody {
+pub fn response(cache: &MetadataView, req: &DescribeClientQuotasRequest) -> ResponseBody {
     ResponseBody::from(match components(req) {
         Ok(components) => DescribeClientQuotasResponse {
             entries: Some(entries(cache, &components, req.strict)),
@@ -133,9 +133,9 @@ fn matches(e: &QuotaEntity, components: &[Component<'_>], strict: bool) -> bool 
     all && !(strict && others)
 }
 
-fn entries(cache: &MetadataCache, components: &[Component<'_>], strict: bool) -> Vec<EntryData> {
+fn entries(cache: &MetadataView, components: &[Component<'_>], strict: bool) -> Vec<EntryData> {
     cache
-        .client_quotas
+        .client_quotas()
         .iter()
         .filter(|(e, _)| matches(e, components, strict))
         .map(|(e, keys)| EntryData {
@@ -169,9 +169,9 @@ mod tests {
 
     use super::*;
 
-    fn cache() -> MetadataCache {
-        let mut c = MetadataCache::default();
-        let q = &mut c.client_quotas;
+    fn cache() -> MetadataView {
+        let mut image = vltava_raft::MetadataImage::default();
+        let q = &mut image.client_quotas;
         let e = |u: Option<Option<&str>>, c: Option<Option<&str>>| QuotaEntity {
             user: u.map(EntityName::from_wire),
             client_id: c.map(EntityName::from_wire),
@@ -188,7 +188,7 @@ mod tests {
             3.0,
         );
         q.set(e(None, Some(Some("app"))), QuotaKey::RequestPercentage, 4.0);
-        c
+        crate::test_images::view(&image)
     }
 
     fn describe(components: &[(&str, i8, Option<&str>)], strict: bool) -> (i16, Vec<f64>) {

@@ -1,5 +1,5 @@
 //! DescribeCluster (key 60): cluster id, controller and brokers from the
-//! metadata cache.
+//! metadata image.
 
 use vltava_protocol::ResponseBody;
 use vltava_protocol::messages::DescribeClusterRequest;
@@ -29,17 +29,17 @@ fn answer(broker: &Broker, req: &DescribeClusterRequest, version: i16) -> Respon
             // Kafka's answer keeps the schema's default, not the type asked for (found by
             // the differential test, `every_api`).
             endpoint_type: ENDPOINT_BROKERS,
-            cluster_id: cache.cluster_id.as_str().into(),
+            cluster_id: cache.cluster_id().into(),
             ..Default::default()
         });
     }
     ResponseBody::from(DescribeClusterResponse {
         endpoint_type: ENDPOINT_BROKERS,
-        cluster_id: cache.cluster_id.as_str().into(),
-        controller_id: cache.controller_id,
+        cluster_id: cache.cluster_id().into(),
+        controller_id: cache.controller_id(),
         brokers: cache
-            .brokers
-            .values()
+            .image()
+            .live_broker_images()
             .map(|b| DescribeClusterBroker {
                 broker_id: b.id,
                 host: b.host.as_str().into(),

@@ -183,10 +183,11 @@ fn answer(broker: &Broker, req: &DescribeConfigsRequest, version: i16) -> Respon
                     None => result.error_code = UNKNOWN_TOPIC_OR_PARTITION,
                     Some(t) => {
                         let effective = broker.log_config(&t.name, &cache);
+                        let own = cache.image().topic_configs(&t.name);
                         let default = |n: &str| broker_default(&broker.config, n);
                         let levels = BrokerLevels {
-                            broker: &cache.broker_dynamic_configs,
-                            cluster: &cache.cluster_dynamic_configs,
+                            broker: cache.broker_dynamic_configs(),
+                            cluster: cache.cluster_dynamic_configs(),
                             statics: &broker.config.raw,
                             default: &default,
                         };
@@ -194,10 +195,10 @@ fn answer(broker: &Broker, req: &DescribeConfigsRequest, version: i16) -> Respon
                             if !wanted(&r.configuration_keys, name) {
                                 continue;
                             }
-                            let synonyms = topic_synonyms(name, t.configs.get(name), &levels);
+                            let synonyms = topic_synonyms(name, own.get(name), &levels);
                             // The value's source is its first synonym's (Kafka's rule);
                             // an internal topic's own settings count as defaults.
-                            let source = if t.configs.contains_key(name) {
+                            let source = if own.contains_key(name) {
                                 SOURCE_DYNAMIC_TOPIC
                             } else {
                                 synonyms.first().map_or(SOURCE_DEFAULT, |s| s.2)
@@ -207,7 +208,7 @@ fn answer(broker: &Broker, req: &DescribeConfigsRequest, version: i16) -> Respon
                             // manager do.
                             let from_broker =
                                 matches!(name, "min.insync.replicas" | UNCLEAN_CONFIG);
-                            let value = t.configs.get(name).cloned().unwrap_or_else(|| {
+                            let value = own.get(name).cloned().unwrap_or_else(|| {
                                 synonyms
                                     .first()
                                     .filter(|_| from_broker)
@@ -236,12 +237,12 @@ fn answer(broker: &Broker, req: &DescribeConfigsRequest, version: i16) -> Respon
                         result.error_message = Some("not this broker".into());
                     } else {
                         let entries = if r.resource_name.is_empty() {
-                            cluster_default_entries(&cache.cluster_dynamic_configs)
+                            cluster_default_entries(cache.cluster_dynamic_configs())
                         } else {
                             broker_entries(
                                 &broker.config,
-                                &cache.cluster_dynamic_configs,
-                                &cache.broker_dynamic_configs,
+                                cache.cluster_dynamic_configs(),
+                                cache.broker_dynamic_configs(),
                             )
                         };
                         for e in entries {

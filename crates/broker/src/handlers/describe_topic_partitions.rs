@@ -1,5 +1,5 @@
 //! DescribeTopicPartitions (key 75): topics and their partitions from the
-//! metadata cache, paged by `response_partition_limit` with a cursor, as
+//! metadata image, paged by `response_partition_limit` with a cursor, as
 //! Kafka's handler does: topics by name from the cursor's topic on (its
 //! partitions from the cursor's index), at most the limit of partitions
 //! (capped at [`MAX_PARTITIONS_PER_RESPONSE`], Kafka's
@@ -19,7 +19,8 @@ use crate::broker::Broker;
 use crate::error_codes::*;
 use crate::handlers::context::{Answer, RequestContext, respond};
 use crate::handlers::partition_entry::partition_entry;
-use crate::metadata_cache::{MetadataCache, PartitionMeta};
+use crate::metadata_view::MetadataView;
+use vltava_raft::PartitionImage;
 
 /// A found topic's authorized operations when every operation is allowed, as Kafka answers
 /// them (it always fills them here): READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE,
@@ -34,8 +35,8 @@ pub const MAX_PARTITIONS_PER_RESPONSE: i32 = 2000;
 /// with no error code: unlike Metadata, Kafka answers no LEADER_NOT_AVAILABLE here),
 /// replicas on brokers that are not alive listed offline.
 fn described_partition(
-    p: &PartitionMeta,
-    cache: &MetadataCache,
+    p: &PartitionImage,
+    cache: &MetadataView,
 ) -> DescribeTopicPartitionsResponsePartition {
     DescribeTopicPartitionsResponsePartition {
         eligible_leader_replicas: Some(Vec::new()),
@@ -53,7 +54,7 @@ pub async fn handle(cx: &RequestContext<'_>, req: DescribeTopicPartitionsRequest
 fn answer(broker: &Broker, req: &DescribeTopicPartitionsRequest) -> ResponseBody {
     let cache = broker.metadata();
     let mut names: Vec<String> = if req.topics.is_empty() {
-        cache.topics.keys().cloned().collect()
+        cache.topics().map(|t| t.name.clone()).collect()
     } else {
         req.topics
             .iter()
@@ -116,11 +117,11 @@ fn answer(broker: &Broker, req: &DescribeTopicPartitionsRequest) -> ResponseBody
             continue;
         };
         let mut partitions = Vec::new();
-        for p in t.partitions.values().filter(|p| p.index >= first) {
+        for p in t.partitions.values().filter(|p| p.partition >= first) {
             if budget == 0 {
                 next_cursor = Some(Cursor {
                     topic_name: name.as_str().into(),
-                    partition_index: p.index,
+                    partition_index: p.partition,
                     ..Default::default()
                 });
                 break;
@@ -151,45 +152,32 @@ fn answer(broker: &Broker, req: &DescribeTopicPartitionsRequest) -> ResponseBody
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metadata_cache::BrokerNode;
+    use crate::test_images::{add_broker, broker, partition, view};
+    use vltava_raft::MetadataImage;
 
     #[test]
     fn a_leader_that_is_not_alive_is_not_named_and_no_error_is_given() {
-        let p = PartitionMeta {
-            index: 0,
-            leader: 1,
+        let p = PartitionImage {
             leader_epoch: 3,
-            partition_epoch: 0,
-            replicas: vec![1, 2],
-            isr: vec![1, 2],
+            ..partition(0, 1, &[1, 2], &[1, 2])
         };
-        let mut cache = MetadataCache::default();
-        cache.brokers.insert(
-            2,
-            BrokerNode {
-                id: 2,
-                host: "127.0.0.1".into(),
-                port: 9092,
-                rack: None,
-                epoch: 1,
-                endpoints: Vec::new(),
-            },
-        );
-        let e = described_partition(&p, &cache);
+        let mut image = MetadataImage::default();
+        add_broker(&mut image, broker(2, 9092, &[]));
+        let e = described_partition(&p, &view(&image));
         assert_eq!((e.error_code, e.leader_id, e.leader_epoch), (NONE, -1, 3));
         assert_eq!(e.offline_replicas, vec![1]);
-        cache.brokers.insert(
-            1,
-            BrokerNode {
-                id: 1,
-                host: "127.0.0.1".into(),
-                port: 9093,
-                rack: None,
-                epoch: 1,
-                endpoints: Vec::new(),
-            },
+        let mut fenced = broker(1, 9093, &[]);
+        fenced.fenced = true;
+        add_broker(&mut image, fenced);
+        let e = described_partition(&p, &view(&image));
+        assert_eq!(
+            (e.error_code, e.leader_id),
+            (NONE, -1),
+            "broker 1 is fenced"
         );
-        let e = described_partition(&p, &cache);
+        assert_eq!(e.offline_replicas, vec![1]);
+        add_broker(&mut image, broker(1, 9093, &[]));
+        let e = described_partition(&p, &view(&image));
         assert_eq!((e.error_code, e.leader_id), (NONE, 1));
         assert!(e.offline_replicas.is_empty());
     }

@@ -12,7 +12,7 @@ use vltava_protocol::messages::find_coordinator_response::{Coordinator, FindCoor
 use crate::broker::Broker;
 use crate::error_codes::*;
 use crate::handlers::context::{Answer, RequestContext, respond};
-use crate::metadata_cache::MetadataCache;
+use crate::metadata_view::MetadataView;
 use crate::offsets_log::OFFSETS_TOPIC;
 use crate::txn_log::TRANSACTION_STATE_TOPIC;
 
@@ -41,13 +41,13 @@ impl Found {
 }
 
 /// The live leader of `topic`'s partition `partition`.
-fn leader_of(cache: &MetadataCache, topic: &str, partition: i32) -> Found {
+fn leader_of(cache: &MetadataView, topic: &str, partition: i32) -> Found {
     let leader = cache
         .topic(topic)
         .and_then(|t| t.partitions.get(&partition))
         .map(|p| p.leader)
         .unwrap_or(-1);
-    match cache.brokers.get(&leader) {
+    match cache.image().live_broker(leader) {
         Some(b) => Found {
             code: NONE,
             message: None,
@@ -62,7 +62,7 @@ fn leader_of(cache: &MetadataCache, topic: &str, partition: i32) -> Found {
     }
 }
 
-fn find(broker: &Broker, cache: &MetadataCache, key_type: i8, key: &str) -> Found {
+fn find(broker: &Broker, cache: &MetadataView, key_type: i8, key: &str) -> Found {
     match key_type {
         KEY_TYPE_GROUP => {
             let n = broker.config.offsets_topic_num_partitions;

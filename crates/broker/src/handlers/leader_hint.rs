@@ -12,7 +12,7 @@ use vltava_protocol::messages::{fetch_response, produce_response};
 
 use crate::broker::Broker;
 use crate::error_codes::{FENCED_LEADER_EPOCH, NOT_LEADER_OR_FOLLOWER};
-use crate::metadata_cache::BrokerNode;
+use vltava_raft::BrokerImage;
 
 /// Produce answers carry leader hints from this version on.
 pub const PRODUCE_MIN_VERSION: i16 = 10;
@@ -28,7 +28,7 @@ pub struct LeaderHint {
     /// Its leader epoch, -1 when unknown.
     pub leader_epoch: i32,
     /// The leader's endpoint, when it is a live broker.
-    pub endpoint: Option<BrokerNode>,
+    pub endpoint: Option<BrokerImage>,
 }
 
 impl LeaderHint {
@@ -60,13 +60,13 @@ pub fn current_leader(broker: &Broker, topic: &str, partition: i32) -> LeaderHin
     LeaderHint {
         leader_id,
         leader_epoch,
-        endpoint: cache.brokers.get(&leader_id).cloned(),
+        endpoint: cache.image().live_broker(leader_id).cloned(),
     }
 }
 
 /// The endpoints named by the hints of one response, by broker id.
 #[derive(Debug, Default)]
-pub struct Endpoints(BTreeMap<i32, BrokerNode>);
+pub struct Endpoints(BTreeMap<i32, BrokerImage>);
 
 impl Endpoints {
     fn add(&mut self, hint: &LeaderHint) {

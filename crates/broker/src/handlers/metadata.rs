@@ -1,5 +1,5 @@
 //! Metadata (key 3): brokers, cluster id, controller and topics from the
-//! metadata cache; topics named but missing are reported (or auto-created by
+//! metadata image; topics named but missing are reported (or auto-created by
 //! the caller before this runs, see `dispatch`).
 
 use vltava_protocol::messages::MetadataRequest;
@@ -13,7 +13,8 @@ use crate::error_codes::*;
 use crate::handlers::admin;
 use crate::handlers::context::{Answer, RequestContext, respond};
 use crate::handlers::partition_entry::partition_entry;
-use crate::metadata_cache::{MetadataCache, TopicMeta};
+use crate::metadata_view::MetadataView;
+use vltava_raft::TopicImage;
 use vltava_raft::controller::topic_name::validate_topic_name;
 
 /// Kafka's "not requested" value for authorized-operations fields.
@@ -24,7 +25,7 @@ const AUTHORIZED_OPS_OMITTED: i32 = i32::MIN;
 /// retry): an answer never names a leader missing from its brokers, which librdkafka ≥ 2.10
 /// drops ("new leader not found in cache"). Replicas on brokers that are not alive are its
 /// offline replicas.
-fn topic_entry(t: &TopicMeta, cache: &MetadataCache) -> MetadataResponseTopic {
+fn topic_entry(t: &TopicImage, cache: &MetadataView) -> MetadataResponseTopic {
     MetadataResponseTopic {
         error_code: NONE,
         name: Some(t.name.as_str().into()),
@@ -47,7 +48,7 @@ fn topic_entry(t: &TopicMeta, cache: &MetadataCache) -> MetadataResponseTopic {
 }
 
 /// The names a Metadata request asks for (`None`: all topics).
-pub fn requested_names(req: &MetadataRequest, cache: &MetadataCache) -> Option<Vec<String>> {
+pub fn requested_names(req: &MetadataRequest, cache: &MetadataView) -> Option<Vec<String>> {
     req.topics.as_ref().map(|ts| {
         ts.iter()
             .filter_map(|t| match &t.name {
@@ -61,7 +62,7 @@ pub fn requested_names(req: &MetadataRequest, cache: &MetadataCache) -> Option<V
 /// The topics of a request naming topic ids: as Kafka, every name in it is then ignored and
 /// each distinct id answered, an unknown one UNKNOWN_TOPIC_ID without a name (found by the
 /// differential test against Kafka, `every_api`: Vltava answered by the names).
-fn by_ids(cache: &MetadataCache, ts: &[MetadataRequestTopic]) -> Vec<MetadataResponseTopic> {
+fn by_ids(cache: &MetadataView, ts: &[MetadataRequestTopic]) -> Vec<MetadataResponseTopic> {
     let mut ids: Vec<Uuid> = ts
         .iter()
         .map(|t| t.topic_id)
@@ -84,7 +85,7 @@ fn by_ids(cache: &MetadataCache, ts: &[MetadataRequestTopic]) -> Vec<MetadataRes
 }
 
 /// Handles Metadata: auto-creates the missing topics it may (`admin::auto_create_for_metadata`),
-/// then answers from the metadata cache.
+/// then answers from the metadata image.
 pub async fn handle(cx: &RequestContext<'_>, req: MetadataRequest) -> Answer {
     let pending = admin::auto_create_for_metadata(cx.broker, &req, cx.version).await;
     respond(response(&cx.metadata(), &req, cx.version, &pending))
@@ -93,14 +94,14 @@ pub async fn handle(cx: &RequestContext<'_>, req: MetadataRequest) -> Answer {
 /// Builds the Metadata response. `pending` are topics being auto-created
 /// (answered LEADER_NOT_AVAILABLE so clients retry).
 pub fn response(
-    cache: &MetadataCache,
+    cache: &MetadataView,
     req: &MetadataRequest,
     version: i16,
     pending: &[String],
 ) -> ResponseBody {
     let brokers = cache
-        .brokers
-        .values()
+        .image()
+        .live_broker_images()
         .map(|b| MetadataResponseBroker {
             node_id: b.id,
             host: b.host.as_str().into(),
@@ -113,11 +114,7 @@ pub fn response(
     let all =
         req.topics.is_none() || (version == 0 && req.topics.as_ref().is_some_and(Vec::is_empty));
     let topics = match &req.topics {
-        _ if all => cache
-            .topics
-            .values()
-            .map(|t| topic_entry(t, cache))
-            .collect(),
+        _ if all => cache.topics().map(|t| topic_entry(t, cache)).collect(),
         None => Vec::new(),
         Some(ts) if version >= 12 && ts.iter().any(|t| t.topic_id != Uuid::default()) => {
             by_ids(cache, ts)
@@ -175,8 +172,8 @@ pub fn response(
     };
     ResponseBody::from(MetadataResponse {
         brokers,
-        cluster_id: Some(cache.cluster_id.as_str().into()),
-        controller_id: cache.controller_id,
+        cluster_id: Some(cache.cluster_id().into()),
+        controller_id: cache.controller_id(),
         topics,
         cluster_authorized_operations: AUTHORIZED_OPS_OMITTED,
         ..Default::default()
@@ -186,34 +183,23 @@ pub fn response(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metadata_cache::PartitionMeta;
-    use std::collections::BTreeMap;
+    use crate::test_images::{add_broker, add_topic, broker, partition, view};
     use vltava_protocol::Uuid;
+    use vltava_raft::MetadataImage;
 
-    fn cache() -> MetadataCache {
-        let mut c = MetadataCache::default();
-        let mut partitions = BTreeMap::new();
-        partitions.insert(
-            0,
-            PartitionMeta {
-                index: 0,
-                leader: 1,
-                leader_epoch: 0,
-                partition_epoch: 0,
-                replicas: vec![1],
-                isr: vec![1],
-            },
+    fn image() -> MetadataImage {
+        let mut image = MetadataImage::default();
+        add_topic(
+            &mut image,
+            "t",
+            Uuid::from_u128(7),
+            vec![partition(0, 1, &[1], &[1])],
         );
-        c.topics.insert(
-            "t".into(),
-            TopicMeta {
-                name: "t".into(),
-                id: Uuid::from_u128(7),
-                partitions,
-                configs: BTreeMap::new(),
-            },
-        );
-        c
+        image
+    }
+
+    fn cache() -> MetadataView {
+        view(&image())
     }
 
     fn topics(r: ResponseBody) -> Vec<(Option<String>, i16)> {
@@ -240,31 +226,34 @@ mod tests {
             topics: None,
             ..Default::default()
         };
-        let partition = |c: &MetadataCache| {
+        let partition = |c: &MetadataView| {
             let ResponseBody::Metadata(m) = response(c, &all, 12, &[]) else {
                 panic!()
             };
             let p = &m.topics[0].partitions[0];
             (p.error_code, p.leader_id)
         };
-        let mut c = cache();
+        let mut image = image();
         assert_eq!(
-            partition(&c),
+            partition(&view(&image)),
             (LEADER_NOT_AVAILABLE, -1),
-            "broker 1 is not alive"
+            "broker 1 is not registered"
         );
-        c.brokers.insert(
-            1,
-            crate::metadata_cache::BrokerNode {
-                id: 1,
-                host: "127.0.0.1".into(),
-                port: 9092,
-                rack: None,
-                epoch: 1,
-                endpoints: Vec::new(),
-            },
+        let mut fenced = broker(1, 9092, &[]);
+        fenced.fenced = true;
+        add_broker(&mut image, fenced);
+        let fenced_answer = view(&image);
+        assert_eq!(
+            partition(&fenced_answer),
+            (LEADER_NOT_AVAILABLE, -1),
+            "broker 1 is fenced"
         );
-        assert_eq!(partition(&c), (NONE, 1));
+        let ResponseBody::Metadata(m) = response(&fenced_answer, &all, 12, &[]) else {
+            panic!()
+        };
+        assert!(m.brokers.is_empty(), "a fenced broker is left out");
+        add_broker(&mut image, broker(1, 9092, &[]));
+        assert_eq!(partition(&view(&image)), (NONE, 1));
     }
 
     #[test]
@@ -308,9 +297,7 @@ mod tests {
             ]),
             ..Default::default()
         };
-        let mut c = cache();
-        c.topic_names.insert(Uuid::from_u128(7), "t".into());
-        let mut got = topics(response(&c, &req, 12, &[]));
+        let mut got = topics(response(&cache(), &req, 12, &[]));
         got.sort();
         assert_eq!(
             got,

@@ -43,12 +43,12 @@ pub fn admit(
         return Refused(Vec::new());
     };
     let cache = broker.metadata();
-    if cache.client_quotas.is_empty() {
+    if cache.client_quotas().is_empty() {
         return Refused(Vec::new());
     }
     let admit_one = |partitions: u32| {
         broker.quotas.admit_mutations(
-            &cache.client_quotas,
+            cache.client_quotas(),
             &session.principal.name,
             client_id,
             partitions,

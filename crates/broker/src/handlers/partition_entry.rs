@@ -1,25 +1,25 @@
 //! One partition's entry as Metadata and DescribeTopicPartitions both answer it, from the
-//! metadata cache: the two responses' partition types have the same fields, so one macro
+//! metadata image: the two responses' partition types have the same fields, so one macro
 //! fills either.
 
 /// `$ty` (`MetadataResponsePartition` or `DescribeTopicPartitionsResponsePartition`) for
-/// partition `$p` (a `&PartitionMeta`) of `$cache` (a `&MetadataCache`): the leader only
+/// partition `$p` (a `&PartitionImage`) of `$cache` (a `&MetadataView`): the leader only
 /// when its broker is alive (else -1), replicas on brokers that are not alive listed
 /// offline, the error code NONE (each response decides what a missing leader answers).
 macro_rules! partition_entry {
     ($ty:ident, $p:expr, $cache:expr) => {{
         let (p, cache): (
-            &$crate::metadata_cache::PartitionMeta,
-            &$crate::metadata_cache::MetadataCache,
+            &vltava_raft::PartitionImage,
+            &$crate::metadata_view::MetadataView,
         ) = ($p, $cache);
         $ty {
             error_code: $crate::error_codes::NONE,
-            partition_index: p.index,
-            leader_id: cache.alive_leader(p),
+            partition_index: p.partition,
+            leader_id: cache.image().alive_leader(p),
             leader_epoch: p.leader_epoch,
             replica_nodes: p.replicas.clone(),
             isr_nodes: p.isr.clone(),
-            offline_replicas: cache.offline_replicas(p),
+            offline_replicas: cache.image().offline_replicas(p),
             ..Default::default()
         }
     }};

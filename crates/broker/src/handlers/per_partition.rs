@@ -10,8 +10,9 @@ use std::sync::Arc;
 
 use crate::broker::Broker;
 use crate::error_codes::*;
-use crate::metadata_cache::{MetadataCache, PartitionMeta, TopicMeta};
+use crate::metadata_view::MetadataView;
 use crate::partitions::Partition;
+use vltava_raft::{PartitionImage, TopicImage};
 
 /// Why a requested partition is not served here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,9 +45,9 @@ impl Refused {
 #[derive(Debug)]
 pub struct Found<'a> {
     /// Its topic in the metadata.
-    pub topic: &'a TopicMeta,
+    pub topic: &'a TopicImage,
     /// Its metadata (leader, epoch, replicas).
-    pub meta: &'a PartitionMeta,
+    pub meta: &'a PartitionImage,
     /// Its open log.
     pub partition: Arc<Partition>,
 }
@@ -55,7 +56,7 @@ pub struct Found<'a> {
 #[derive(Debug)]
 pub struct Partitions<'b> {
     broker: &'b Broker,
-    cache: Arc<MetadataCache>,
+    cache: MetadataView,
 }
 
 impl<'b> Partitions<'b> {
@@ -67,8 +68,17 @@ impl<'b> Partitions<'b> {
         }
     }
 
+    /// The metadata the request is answered from.
+    pub fn metadata(&self) -> &MetadataView {
+        &self.cache
+    }
+
     /// `topic`-`index` in the metadata.
-    pub fn known(&self, topic: &str, index: i32) -> Result<(&TopicMeta, &PartitionMeta), Refused> {
+    pub fn known(
+        &self,
+        topic: &str,
+        index: i32,
+    ) -> Result<(&TopicImage, &PartitionImage), Refused> {
         self.cache
             .topic(topic)
             .and_then(|t| t.partitions.get(&index).map(|p| (t, p)))

@@ -32,7 +32,7 @@ use vltava_protocol::{ApiKey, RequestBody, ResponseBody, SharedStr};
 use crate::error_codes::*;
 use crate::handlers::context::{Answer, RequestContext, respond};
 use crate::handlers::security;
-use crate::metadata_cache::MetadataCache;
+use crate::metadata_view::MetadataView;
 use crate::session::Session;
 
 use vltava_protocol::error_codes::BROKER_ID_NOT_REGISTERED;
@@ -126,7 +126,7 @@ fn msg(s: &str) -> Option<SharedStr> {
 }
 
 /// Whether the metadata has `topic`-`partition`.
-fn exists(cache: &MetadataCache, topic: &str, partition: i32) -> bool {
+fn exists(cache: &MetadataView, topic: &str, partition: i32) -> bool {
     cache
         .topic(topic)
         .is_some_and(|t| t.partitions.contains_key(&partition))
@@ -148,7 +148,7 @@ pub async fn handle(cx: &RequestContext<'_>, body: RequestBody) -> Answer {
 /// APIs. `cache` is the broker's metadata (which partitions exist and who
 /// leads them).
 pub fn response(
-    cache: &MetadataCache,
+    cache: &MetadataView,
     session: &Session,
     body: &RequestBody,
     version: i16,
@@ -247,7 +247,7 @@ fn delegation_token(
 /// AlterReplicaLogDirs: each named partition gets the refusal, or
 /// UNKNOWN_TOPIC_OR_PARTITION when the metadata lacks it.
 fn alter_replica_log_dirs(
-    cache: &MetadataCache,
+    cache: &MetadataView,
     req: &AlterReplicaLogDirsRequest,
     r: Refusal,
 ) -> ResponseBody {
@@ -307,11 +307,11 @@ fn update_features(req: &UpdateFeaturesRequest, r: Refusal, version: i16) -> Res
 /// UnregisterBroker: the refusal for a registered broker, BROKER_ID_NOT_REGISTERED for
 /// another id.
 fn unregister_broker(
-    cache: &MetadataCache,
+    cache: &MetadataView,
     req: &UnregisterBrokerRequest,
     r: Refusal,
 ) -> ResponseBody {
-    let (code, message) = if cache.brokers.contains_key(&req.broker_id) {
+    let (code, message) = if cache.image().live_broker(req.broker_id).is_some() {
         (r.code, r.message)
     } else {
         (
@@ -362,8 +362,6 @@ fn top_level_only(body: &RequestBody, r: Refusal) -> Option<ResponseBody> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use bytes::BytesMut;
     use vltava_protocol::messages::FetchRequest;
     use vltava_protocol::messages::alter_replica_log_dirs_request::{
@@ -375,7 +373,8 @@ mod tests {
     use vltava_protocol::testing::Gen;
 
     use super::*;
-    use crate::metadata_cache::{PartitionMeta, TopicMeta};
+    use crate::test_images::{add_topic, partition, view};
+    use vltava_raft::MetadataImage;
 
     /// Metadata with topic `t` of two single-replica partitions led by node 1.
     fn anonymous() -> Session {
@@ -407,33 +406,11 @@ mod tests {
         assert_eq!(sasl.token_requester_principal_name.as_str(), "alice");
     }
 
-    fn cache() -> MetadataCache {
-        let partitions = (0..2)
-            .map(|i| {
-                (
-                    i,
-                    PartitionMeta {
-                        index: i,
-                        leader: 1,
-                        leader_epoch: 0,
-                        partition_epoch: 0,
-                        replicas: vec![1],
-                        isr: vec![1],
-                    },
-                )
-            })
-            .collect();
-        let mut c = MetadataCache::default();
-        c.topics.insert(
-            "t".into(),
-            TopicMeta {
-                name: "t".into(),
-                id: vltava_protocol::Uuid::ZERO,
-                partitions,
-                configs: BTreeMap::new(),
-            },
-        );
-        c
+    fn cache() -> MetadataView {
+        let partitions = (0..2).map(|i| partition(i, 1, &[1], &[1])).collect();
+        let mut image = MetadataImage::default();
+        add_topic(&mut image, "t", vltava_protocol::Uuid::ZERO, partitions);
+        view(&image)
     }
 
     fn answer(body: impl Into<RequestBody>, version: i16) -> ResponseBody {

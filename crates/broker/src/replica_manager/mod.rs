@@ -28,7 +28,7 @@ use vltava_replication::{
     ReplicaError, Role,
 };
 
-use crate::metadata_cache::MetadataCache;
+use crate::metadata_view::MetadataView;
 use crate::partitions::{Partition, PartitionManager, TopicPartition};
 pub use hosted::{EventSink, HostedReplica};
 pub use leader::{AcksOutcome, ProduceAppend};
@@ -201,12 +201,13 @@ impl ReplicaManager {
     /// brokers that may not join an ISR (fenced or unknown) and the live brokers'
     /// registration epochs (KIP-903); replicas of
     /// partitions not in `opened` any more are stopped and dropped.
-    pub fn apply_metadata(&self, cache: &MetadataCache, opened: &[Arc<Partition>]) {
+    pub fn apply_metadata(&self, cache: &MetadataView, opened: &[Arc<Partition>]) {
         let now = now_ms();
         let mut keep = BTreeSet::new();
         for p in opened {
             let key = (p.topic.clone(), p.index);
-            let Some((topic, meta)) = cache
+            let image = cache.image();
+            let Some((topic, meta)) = image
                 .topic(&p.topic)
                 .and_then(|t| t.partitions.get(&p.index).map(|m| (t, m)))
             else {
@@ -221,19 +222,19 @@ impl ReplicaManager {
                 replicas: meta.replicas.clone(),
                 isr: meta.isr.clone(),
             };
-            let min_isr = topic
-                .configs
+            let min_isr = image
+                .topic_configs(&topic.name)
                 .get("min.insync.replicas")
                 .and_then(|v| v.trim().parse::<usize>().ok())
                 .unwrap_or(self.default_min_insync_replicas())
                 .max(1);
-            let ineligible = cache.offline_replicas(meta);
+            let ineligible = image.offline_replicas(meta);
             let mut cell = hosted.lock();
             cell.topic_id = topic.id;
             cell.replica.set_min_insync_replicas(min_isr);
             cell.replica.set_isr_ineligible(ineligible);
             cell.replica
-                .set_broker_epochs(cache.brokers.values().map(|b| (b.id, b.epoch)));
+                .set_broker_epochs(image.live_broker_images().map(|b| (b.id, b.epoch)));
             let update = cell.replica.apply_partition_state(&state, now);
             if let vltava_replication::StateUpdate::Applied(events) = update {
                 let mut log = hosted.partition.log();

@@ -10,37 +10,32 @@
 
 use std::time::Duration;
 
-use vltava_broker::metadata_cache::{BrokerNode, MetadataCache};
+use std::sync::Arc;
+
+use vltava_broker::metadata_view::MetadataView;
 use vltava_replication::{Acks, FollowerFetch};
 use vltava_storage::OffsetCheckpoint;
 use vltava_storage::StdStorage;
 use vltava_storage::checkpoint::REPLICATION_OFFSET_CHECKPOINT;
 
-use crate::replica_manager::{Node, TOPIC, apply, batch, image, node, replicate, start};
+use crate::replica_manager::{Node, TOPIC, apply, batch, broker, image_of, node, replicate, start};
 
 /// Partition 0 of `rm` with replicas 1..=rf, led by 1, every replica in sync.
-fn image_rf(rf: i32) -> MetadataCache {
+fn image_rf(rf: i32) -> MetadataView {
     let isr: Vec<i32> = (1..=rf).collect();
-    let mut cache = image(1, 0, 0, &isr, "1");
+    let mut image = image_of(1, 0, 0, &isr, "1");
     for id in 1..=rf {
-        cache.brokers.entry(id).or_insert_with(|| BrokerNode {
-            id,
-            host: "127.0.0.1".into(),
-            port: 9000 + id,
-            rack: None,
-            epoch: 1,
-            endpoints: Vec::new(),
-        });
+        image.brokers.entry(id).or_insert_with(|| broker(id));
     }
-    cache.brokers.retain(|id, _| *id <= rf);
-    if let Some(p) = cache
+    image.brokers.retain(|id, _| *id <= rf);
+    if let Some(p) = image
         .topics
         .get_mut(TOPIC)
         .and_then(|t| t.partitions.get_mut(&0))
     {
         p.replicas = isr;
     }
-    cache
+    MetadataView::new(Arc::new(image), 1)
 }
 
 /// Broker `id` again over the same log dir, after a clean shutdown (`clean`) or a crash

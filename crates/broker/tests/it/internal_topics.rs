@@ -16,13 +16,14 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use vltava_broker::coordinator_leadership::{Changes, Leadership};
-use vltava_broker::metadata_cache::{BrokerNode, MetadataCache, PartitionMeta, TopicMeta};
+use vltava_broker::metadata_view::MetadataView;
 use vltava_broker::offsets_log::{
     InternalWriter, LogEntry, OFFSETS_TOPIC, OffsetsLogError, read_internal,
 };
 use vltava_broker::partitions::PartitionManager;
 use vltava_broker::replica_manager::{AcksOutcome, ReplicaManager};
 use vltava_protocol::Uuid;
+use vltava_raft::{ConfigResource, MetadataImage, PartitionImage, TopicImage};
 use vltava_replication::ReplicaError;
 use vltava_storage::LogConfig;
 
@@ -53,52 +54,48 @@ fn node() -> Node {
 type Part<'a> = (i32, i32, i32, &'a [i32], &'a [i32]);
 
 /// `__consumer_offsets` with `parts`.
-fn image(parts: &[Part<'_>], min_isr: &str) -> MetadataCache {
-    let mut cache = MetadataCache::default();
+fn image(parts: &[Part<'_>], min_isr: &str) -> MetadataView {
+    let mut image = MetadataImage::default();
     for id in [1, 2] {
-        cache.brokers.insert(
-            id,
-            BrokerNode {
-                id,
-                host: "127.0.0.1".into(),
-                port: 9000 + id,
-                rack: None,
-                epoch: 1,
-                endpoints: Vec::new(),
-            },
-        );
+        image.brokers.insert(id, crate::replica_manager::broker(id));
     }
     let partitions = parts
         .iter()
         .map(|(index, leader, epoch, replicas, isr)| {
             (
                 *index,
-                PartitionMeta {
-                    index: *index,
+                PartitionImage {
+                    partition: *index,
                     leader: *leader,
                     leader_epoch: *epoch,
                     partition_epoch: *epoch,
                     replicas: replicas.to_vec(),
                     isr: isr.to_vec(),
+                    adding_replicas: Vec::new(),
+                    removing_replicas: Vec::new(),
                 },
             )
         })
         .collect();
     let mut configs = BTreeMap::new();
     configs.insert("min.insync.replicas".to_string(), min_isr.to_string());
-    cache.topics.insert(
+    let id = Uuid::from_u128(7);
+    image.topic_names.insert(id, OFFSETS_TOPIC.into());
+    image.topics.insert(
         OFFSETS_TOPIC.into(),
-        TopicMeta {
+        TopicImage {
             name: OFFSETS_TOPIC.into(),
-            id: Uuid::from_u128(7),
+            id,
             partitions,
-            configs,
         },
     );
-    cache
+    image
+        .configs
+        .insert(ConfigResource::topic(OFFSETS_TOPIC), configs);
+    MetadataView::new(Arc::new(image), 1)
 }
 
-fn apply(n: &Node, cache: &MetadataCache) {
+fn apply(n: &Node, cache: &MetadataView) {
     n.replicas.apply_metadata(cache, &n.partitions.all());
 }
 

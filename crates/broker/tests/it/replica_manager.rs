@@ -13,13 +13,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use vltava_broker::metadata_cache::{BrokerNode, MetadataCache, PartitionMeta, TopicMeta};
+use vltava_broker::metadata_view::MetadataView;
 use vltava_broker::partitions::{Partition, PartitionManager};
 use vltava_broker::replica_manager::follower::FollowOutcome;
 use vltava_broker::replica_manager::leader::AcksOutcome;
 use vltava_broker::replica_manager::{ReplicaManager, ReplicaRequestError};
 use vltava_protocol::Uuid;
 use vltava_protocol::messages::fetch_response::{EpochEndOffset, PartitionData};
+use vltava_raft::{BrokerImage, MetadataImage, PartitionImage, TopicImage};
 use vltava_records::{BatchBuilder, BatchBuilderConfig};
 use vltava_replication::{Acks, FollowerFetch, ReplicaError};
 use vltava_storage::{FetchIsolation, LogConfig};
@@ -50,52 +51,73 @@ pub(crate) fn start(id: i32, dir: tempfile::TempDir) -> Node {
     }
 }
 
+/// Alive broker `id` at `127.0.0.1:9000+id`.
+pub(crate) fn broker(id: i32) -> BrokerImage {
+    BrokerImage {
+        id,
+        host: "127.0.0.1".into(),
+        port: 9000 + id,
+        endpoints: Vec::new(),
+        rack: None,
+        fenced: false,
+        epoch: 1,
+    }
+}
+
 /// Partition 0 of `rm`: replicas [1, 2], the given leader, epochs and ISR.
+pub(crate) fn image_of(
+    leader: i32,
+    leader_epoch: i32,
+    partition_epoch: i32,
+    isr: &[i32],
+    min_isr: &str,
+) -> MetadataImage {
+    let mut image = MetadataImage::default();
+    for id in [1, 2] {
+        image.brokers.insert(id, broker(id));
+    }
+    let mut partitions = BTreeMap::new();
+    partitions.insert(
+        0,
+        PartitionImage {
+            partition: 0,
+            leader,
+            leader_epoch,
+            partition_epoch,
+            replicas: vec![1, 2],
+            isr: isr.to_vec(),
+            adding_replicas: Vec::new(),
+            removing_replicas: Vec::new(),
+        },
+    );
+    let id = Uuid::from_u128(42);
+    image.topic_names.insert(id, TOPIC.into());
+    image.topics.insert(
+        TOPIC.into(),
+        TopicImage {
+            name: TOPIC.into(),
+            id,
+            partitions,
+        },
+    );
+    let mut configs = BTreeMap::new();
+    configs.insert("min.insync.replicas".to_string(), min_isr.to_string());
+    image
+        .configs
+        .insert(vltava_raft::ConfigResource::topic(TOPIC), configs);
+    image
+}
+
+/// [`image_of`] as node 1 reads it.
 pub(crate) fn image(
     leader: i32,
     leader_epoch: i32,
     partition_epoch: i32,
     isr: &[i32],
     min_isr: &str,
-) -> MetadataCache {
-    let mut cache = MetadataCache::default();
-    for id in [1, 2] {
-        cache.brokers.insert(
-            id,
-            BrokerNode {
-                id,
-                host: "127.0.0.1".into(),
-                port: 9000 + id,
-                rack: None,
-                epoch: 1,
-                endpoints: Vec::new(),
-            },
-        );
-    }
-    let mut partitions = BTreeMap::new();
-    partitions.insert(
-        0,
-        PartitionMeta {
-            index: 0,
-            leader,
-            leader_epoch,
-            partition_epoch,
-            replicas: vec![1, 2],
-            isr: isr.to_vec(),
-        },
-    );
-    let mut configs = BTreeMap::new();
-    configs.insert("min.insync.replicas".to_string(), min_isr.to_string());
-    cache.topics.insert(
-        TOPIC.into(),
-        TopicMeta {
-            name: TOPIC.into(),
-            id: Uuid::from_u128(42),
-            partitions,
-            configs,
-        },
-    );
-    cache
+) -> MetadataView {
+    let image = image_of(leader, leader_epoch, partition_epoch, isr, min_isr);
+    MetadataView::new(Arc::new(image), 1)
 }
 
 pub(crate) fn batch(n: usize) -> Vec<u8> {
@@ -157,7 +179,7 @@ pub(crate) fn replicate(leader: &Node, follower: &Node) -> FollowOutcome {
     follower.manager.on_fetch_data(&target, &data).unwrap()
 }
 
-pub(crate) fn apply(n: &Node, cache: &MetadataCache) {
+pub(crate) fn apply(n: &Node, cache: &MetadataView) {
     n.manager
         .apply_metadata(cache, std::slice::from_ref(&n.log));
 }

@@ -11,6 +11,7 @@
 
 pub mod txn_verification;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use vltava_protocol::ResponseBody;
@@ -30,7 +31,6 @@ use crate::broker::Broker;
 use crate::error_codes::{self, *};
 use crate::handlers::context::RequestContext;
 use crate::handlers::per_partition::Partitions;
-use crate::metadata_cache::TopicMeta;
 use crate::replica_manager::ReplicaRequestError;
 use crate::replica_manager::leader::AcksOutcome;
 
@@ -143,10 +143,10 @@ fn checked_batch(records: &[u8], version: i16) -> Result<CheckedBatches<'_>, (i1
 }
 
 /// The codec `compression.type` asks batches of this topic to be stored with (`None`:
-/// the producer's): the topic's value, else the broker's.
-fn stored_codec(broker: &Broker, topic: &TopicMeta) -> Option<Compression> {
+/// the producer's): the topic's value (`configs`: the ones it set), else the broker's.
+fn stored_codec(broker: &Broker, configs: &BTreeMap<String, String>) -> Option<Compression> {
     let default = broker.dynamic_settings().log_defaults.compression_type;
-    match topic.configs.get("compression.type") {
+    match configs.get("compression.type") {
         Some(v) => parse_compression_type(v).unwrap_or(default),
         None => default,
     }
@@ -197,7 +197,8 @@ fn produce_partition(
     // header and its records from there (a new buffer only when the topic's
     // compression.type names another codec than the producer's).
     let recompressed;
-    let batches = match stored_codec(broker, meta) {
+    let topic_configs = lookup.metadata().image().topic_configs(&meta.name);
+    let batches = match stored_codec(broker, topic_configs) {
         Some(codec) if batch_codec(batches.bytes()).ok() != Some(codec) => {
             match recompress(batches.bytes(), codec, &DecodeLimits::default()) {
                 Ok(b) => {
