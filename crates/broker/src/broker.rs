@@ -177,8 +177,8 @@ impl Broker {
     /// Tells each installed coordinator which of its partitions this broker
     /// came to lead (load them, coordinator epoch = leader epoch) or stopped
     /// leading (unload them) since the last image. Called with the applying
-    /// lock held, after the replicas took `cache`.
-    fn elect_coordinators(&self, cache: &MetadataView) {
+    /// lock held, after the replicas took `metadata`.
+    fn elect_coordinators(&self, metadata: &MetadataView) {
         let mut led = match self.leadership.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
@@ -186,7 +186,7 @@ impl Broker {
         if let Some(c) = self.coordinator() {
             let changes = led
                 .0
-                .update(cache, &self.replicas, crate::offsets_log::OFFSETS_TOPIC);
+                .update(metadata, &self.replicas, crate::offsets_log::OFFSETS_TOPIC);
             for (p, epoch) in changes.resigned {
                 tracing::debug!(partition = p, ?epoch, "group coordinator resigns");
                 c.resign(p, epoch);
@@ -198,7 +198,7 @@ impl Broker {
         }
         if let Some(c) = self.txn_coordinator() {
             let changes = led.1.update(
-                cache,
+                metadata,
                 &self.replicas,
                 crate::txn_log::TRANSACTION_STATE_TOPIC,
             );
@@ -350,7 +350,7 @@ impl Broker {
     /// The log configuration of `topic`: broker defaults overridden by the
     /// topic's own configs (invalid values are ignored with a warning; the
     /// controller validates them when they are set).
-    pub fn log_config(&self, topic: &str, cache: &MetadataView) -> LogConfig {
+    pub fn log_config(&self, topic: &str, metadata: &MetadataView) -> LogConfig {
         let mut cfg = self.dynamic_settings().log_defaults.clone();
         if topic == crate::offsets_log::OFFSETS_TOPIC {
             cfg.cleanup_policy = vltava_storage::CleanupPolicy::COMPACT;
@@ -359,8 +359,8 @@ impl Broker {
             cfg.cleanup_policy = vltava_storage::CleanupPolicy::COMPACT;
             cfg.segment_bytes = self.config.transaction_state_log_segment_bytes.max(14) as u64;
         }
-        if let Some(t) = cache.topic(topic) {
-            for (k, v) in cache.image().topic_configs(&t.name) {
+        if let Some(t) = metadata.topic(topic) {
+            for (k, v) in metadata.image().topic_configs(&t.name) {
                 // Topic configs the log does not use (enforced elsewhere or not at all).
                 if matches!(
                     k.as_str(),
@@ -387,15 +387,15 @@ impl Broker {
         }
     }
 
-    /// Takes the dynamic broker configs of `cache` (this broker's own over the cluster
+    /// Takes the dynamic broker configs of `metadata` (this broker's own over the cluster
     /// default over the static properties): topic defaults for every log without its
     /// own value, `min.insync.replicas`, the cleaner's settings. A value that cannot be
     /// used (the controller validates them, so only from an older version) leaves the
     /// previous settings and is logged.
-    fn apply_dynamic_configs(&self, cache: &MetadataView) {
+    fn apply_dynamic_configs(&self, metadata: &MetadataView) {
         let settings = match self.config.dynamic_settings(
-            cache.cluster_dynamic_configs(),
-            cache.broker_dynamic_configs(),
+            metadata.cluster_dynamic_configs(),
+            metadata.broker_dynamic_configs(),
         ) {
             Ok(s) => s,
             Err(e) => {
@@ -407,8 +407,8 @@ impl Broker {
             return;
         }
         tracing::info!(
-            cluster = ?cache.cluster_dynamic_configs(),
-            broker = ?cache.broker_dynamic_configs(),
+            cluster = ?metadata.cluster_dynamic_configs(),
+            broker = ?metadata.broker_dynamic_configs(),
             "dynamic broker configs applied"
         );
         self.replicas
@@ -429,20 +429,20 @@ impl Broker {
     /// leads or replicates, applies changed topic configs, and deletes the logs
     /// of topics that no longer exist. The image is shared, not copied.
     pub fn apply_metadata(&self, image: Arc<vltava_raft::MetadataImage>) {
-        let cache = MetadataView::new(image, self.config.node_id);
+        let metadata = MetadataView::new(image, self.config.node_id);
         // One snapshot at a time, and never an older one over a newer one.
         let _applying = match self.applying.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
-        if cache.offset() < self.metadata().offset() {
+        if metadata.offset() < self.metadata().offset() {
             return;
         }
-        self.apply_dynamic_configs(&cache);
+        self.apply_dynamic_configs(&metadata);
         let node = self.config.node_id;
         let mut wanted = Vec::new();
-        for t in cache.topics() {
-            let cfg = self.log_config(&t.name, &cache);
+        for t in metadata.topics() {
+            let cfg = self.log_config(&t.name, &metadata);
             for p in t.partitions.values() {
                 if p.leader == node || p.replicas.contains(&node) {
                     wanted.push((t.name.clone(), p.partition, cfg.clone()));
@@ -472,7 +472,7 @@ impl Broker {
             .all()
             .iter()
             .map(|p| p.topic.clone())
-            .filter(|t| cache.topic(t).is_none())
+            .filter(|t| metadata.topic(t).is_none())
             .collect();
         let mut gone = gone;
         gone.dedup();
@@ -481,7 +481,7 @@ impl Broker {
                 tracing::error!(topic = %t, error = %e, "cannot delete topic logs");
             }
         }
-        self.replicas.apply_metadata(&cache, &opened);
+        self.replicas.apply_metadata(&metadata, &opened);
         // A reassignment that removed this broker from a partition's replicas: its fetcher
         // stopped with the replica above; the log goes as Kafka deletes it. Only logs this
         // process opened (under an image no newer than this one) are judged, so an image
@@ -491,7 +491,7 @@ impl Broker {
             .all()
             .iter()
             .filter(|p| {
-                cache
+                metadata
                     .topic(&p.topic)
                     .and_then(|t| t.partitions.get(&p.index))
                     .is_some_and(|m| m.leader != node && !m.replicas.contains(&node))
@@ -508,12 +508,12 @@ impl Broker {
                 }
             }
         }
-        self.elect_coordinators(&cache);
+        self.elect_coordinators(&metadata);
         let mut g = match self.metadata.write() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
-        *g = cache;
+        *g = metadata;
     }
 }
 

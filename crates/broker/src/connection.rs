@@ -317,14 +317,14 @@ impl Metered {
         if self.exempt {
             return 0;
         }
-        let cache = broker.metadata();
+        let metadata = broker.metadata();
         let cost = RequestCost {
             produce_bytes: self.produce_bytes,
             handler_nanos: Some(handler_nanos),
         };
         let user = &session.principal.name;
         let wait = broker.quotas.throttle(
-            cache.client_quotas(),
+            metadata.client_quotas(),
             user,
             self.client_id.as_str(),
             cost,
@@ -332,7 +332,7 @@ impl Metered {
         );
         if self.mutation {
             let mutation = broker.quotas.mutation_throttle_ms(
-                cache.client_quotas(),
+                metadata.client_quotas(),
                 user,
                 self.client_id.as_str(),
             );

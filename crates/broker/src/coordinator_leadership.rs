@@ -29,16 +29,16 @@ pub struct Leadership {
 }
 
 impl Leadership {
-    /// Compares `topic`'s partitions led here in `cache` (the image names
+    /// Compares `topic`'s partitions led here in `metadata` (the image names
     /// this node as leader and its replica leads) with the last call's.
     pub fn update(
         &mut self,
-        cache: &MetadataView,
+        metadata: &MetadataView,
         replicas: &ReplicaManager,
         topic: &str,
     ) -> Changes {
         let node = replicas.node_id();
-        let meta = cache.topic(topic);
+        let meta = metadata.topic(topic);
         let now: BTreeMap<i32, i32> = meta
             .map(|t| {
                 t.partitions

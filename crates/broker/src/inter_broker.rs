@@ -94,12 +94,12 @@ impl Peers {
     /// Sends `body` at `version` to broker `node_id` and returns its answer.
     pub async fn call(
         &self,
-        cache: &MetadataView,
+        metadata: &MetadataView,
         node_id: i32,
         body: RequestBody,
         version: i16,
     ) -> Result<ResponseBody, PeerError> {
-        let b = cache
+        let b = metadata
             .image()
             .live_broker(node_id)
             .ok_or(PeerError::UnknownBroker(node_id))?;

@@ -23,8 +23,8 @@ pub enum Address<'a> {
 }
 
 /// The address of `node_id` on `listener`.
-pub fn address<'a>(cache: &'a MetadataView, node_id: i32, listener: &str) -> Address<'a> {
-    let Some(b) = cache.image().live_broker(node_id) else {
+pub fn address<'a>(metadata: &'a MetadataView, node_id: i32, listener: &str) -> Address<'a> {
+    let Some(b) = metadata.image().live_broker(node_id) else {
         return Address::Default;
     };
     if listener.is_empty() || b.endpoints.is_empty() {
@@ -37,9 +37,9 @@ pub fn address<'a>(cache: &'a MetadataView, node_id: i32, listener: &str) -> Add
 }
 
 /// Whether every broker's default address is already its `listener` address.
-fn is_default_everywhere(cache: &MetadataView, listener: &str) -> bool {
+fn is_default_everywhere(metadata: &MetadataView, listener: &str) -> bool {
     listener.is_empty()
-        || cache
+        || metadata
             .image()
             .live_broker_images()
             .all(|b| b.endpoints.first().is_none_or(|e| e.name == listener))
@@ -47,13 +47,13 @@ fn is_default_everywhere(cache: &MetadataView, listener: &str) -> bool {
 
 /// Rewrites `host`/`port` for `node_id`; `false` when the broker lacks the listener.
 fn place(
-    cache: &MetadataView,
+    metadata: &MetadataView,
     listener: &str,
     node_id: i32,
     host: &mut SharedStr,
     port: &mut i32,
 ) -> bool {
-    match address(cache, node_id, listener) {
+    match address(metadata, node_id, listener) {
         Address::Default => true,
         Address::At(h, p) => {
             *host = h.into();
@@ -65,27 +65,27 @@ fn place(
 }
 
 /// Rewrites the broker addresses of `body` for a client on `listener`.
-pub fn localize(body: &mut ResponseBody, cache: &MetadataView, listener: &str) {
-    if is_default_everywhere(cache, listener) {
+pub fn localize(body: &mut ResponseBody, metadata: &MetadataView, listener: &str) {
+    if is_default_everywhere(metadata, listener) {
         return;
     }
     match body {
         ResponseBody::Metadata(r) => r
             .brokers
-            .retain_mut(|b| place(cache, listener, b.node_id, &mut b.host, &mut b.port)),
+            .retain_mut(|b| place(metadata, listener, b.node_id, &mut b.host, &mut b.port)),
         ResponseBody::DescribeCluster(r) => r
             .brokers
-            .retain_mut(|b| place(cache, listener, b.broker_id, &mut b.host, &mut b.port)),
+            .retain_mut(|b| place(metadata, listener, b.broker_id, &mut b.host, &mut b.port)),
         ResponseBody::Produce(r) => r
             .node_endpoints
-            .retain_mut(|b| place(cache, listener, b.node_id, &mut b.host, &mut b.port)),
+            .retain_mut(|b| place(metadata, listener, b.node_id, &mut b.host, &mut b.port)),
         ResponseBody::Fetch(r) => r
             .node_endpoints
-            .retain_mut(|b| place(cache, listener, b.node_id, &mut b.host, &mut b.port)),
+            .retain_mut(|b| place(metadata, listener, b.node_id, &mut b.host, &mut b.port)),
         ResponseBody::FindCoordinator(r) => {
             if r.error_code == 0
                 && r.coordinators.is_empty()
-                && !place(cache, listener, r.node_id, &mut r.host, &mut r.port)
+                && !place(metadata, listener, r.node_id, &mut r.host, &mut r.port)
             {
                 r.error_code = COORDINATOR_NOT_AVAILABLE;
                 r.error_message =
@@ -95,7 +95,8 @@ pub fn localize(body: &mut ResponseBody, cache: &MetadataView, listener: &str) {
                 r.port = -1;
             }
             for c in &mut r.coordinators {
-                if c.error_code == 0 && !place(cache, listener, c.node_id, &mut c.host, &mut c.port)
+                if c.error_code == 0
+                    && !place(metadata, listener, c.node_id, &mut c.host, &mut c.port)
                 {
                     c.error_code = COORDINATOR_NOT_AVAILABLE;
                     c.error_message =
@@ -138,9 +139,9 @@ mod tests {
         }
     }
 
-    fn metadata(cache: &MetadataView) -> ResponseBody {
+    fn metadata_response(metadata: &MetadataView) -> ResponseBody {
         ResponseBody::from(MetadataResponse {
-            brokers: cache
+            brokers: metadata
                 .image()
                 .live_broker_images()
                 .map(|b| MetadataResponseBroker {
@@ -159,28 +160,32 @@ mod tests {
         let mut image = MetadataImage::default();
         add_broker(&mut image, node(1, &[("PLAINTEXT", 9092), ("SSL", 9093)]));
         add_broker(&mut image, node(2, &[("PLAINTEXT", 9192)]));
-        let cache = view(&image);
-        let mut body = metadata(&cache);
-        localize(&mut body, &cache, "SSL");
+        let metadata = view(&image);
+        let mut body = metadata_response(&metadata);
+        localize(&mut body, &metadata, "SSL");
         let ResponseBody::Metadata(r) = body else {
             panic!()
         };
         assert_eq!(r.brokers.len(), 1, "broker 2 has no SSL listener");
         assert_eq!(r.brokers[0].host.as_str(), "SSL-host");
         assert_eq!(r.brokers[0].port, 9093);
-        let mut body = metadata(&cache);
-        localize(&mut body, &cache, "PLAINTEXT");
-        assert_eq!(body, metadata(&cache), "the default listener is untouched");
+        let mut body = metadata_response(&metadata);
+        localize(&mut body, &metadata, "PLAINTEXT");
+        assert_eq!(
+            body,
+            metadata_response(&metadata),
+            "the default listener is untouched"
+        );
     }
 
     #[test]
     fn brokers_without_endpoints_keep_their_address() {
         let mut image = MetadataImage::default();
         add_broker(&mut image, node(1, &[]));
-        let cache = view(&image);
-        let mut body = metadata(&cache);
-        localize(&mut body, &cache, "SSL");
-        assert_eq!(body, metadata(&cache));
-        assert_eq!(address(&cache, 1, "SSL"), Address::Default);
+        let metadata = view(&image);
+        let mut body = metadata_response(&metadata);
+        localize(&mut body, &metadata, "SSL");
+        assert_eq!(body, metadata_response(&metadata));
+        assert_eq!(address(&metadata, 1, "SSL"), Address::Default);
     }
 }

@@ -1,6 +1,6 @@
 //! Starting and stopping a whole node: format-on-first-start of the data
 //! directory, the partition manager and its background jobs, the metadata
-//! cache, the group and transaction coordinators (each elected for the
+//! view, the group and transaction coordinators (each elected for the
 //! partitions of its internal topic this broker leads), and the client
 //! listeners (each with its own security; all registered with the controller so
 //! Metadata can answer with the endpoints of the listener a client came in on).

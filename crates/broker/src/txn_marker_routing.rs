@@ -24,12 +24,12 @@ pub async fn write_markers_anywhere(
     marker: Marker,
     partitions: Vec<(String, i32)>,
 ) -> Vec<((String, i32), i16)> {
-    let cache = broker.metadata();
+    let metadata = broker.metadata();
     let me = broker.config.node_id;
     let mut local = Vec::new();
     let mut remote: BTreeMap<i32, Vec<(String, i32)>> = BTreeMap::new();
     for (topic, partition) in partitions {
-        let leader = cache
+        let leader = metadata
             .topic(&topic)
             .and_then(|t| t.partitions.get(&partition))
             .map(|p| p.leader);
@@ -40,7 +40,7 @@ pub async fn write_markers_anywhere(
     }
     let mut out = write_markers(broker, marker, local).await;
     for (leader, tps) in remote {
-        out.extend(send(broker, &cache, leader, marker, tps).await);
+        out.extend(send(broker, &metadata, leader, marker, tps).await);
     }
     out
 }
@@ -48,7 +48,7 @@ pub async fn write_markers_anywhere(
 /// One WriteTxnMarkers request to `leader` for `tps`.
 async fn send(
     broker: &Broker,
-    cache: &MetadataView,
+    metadata: &MetadataView,
     leader: i32,
     marker: Marker,
     tps: Vec<(String, i32)>,
@@ -78,7 +78,7 @@ async fn send(
     let version = ApiKey::WriteTxnMarkers.max_version();
     let answer = broker
         .peers
-        .call(cache, leader, RequestBody::from(req), version)
+        .call(metadata, leader, RequestBody::from(req), version)
         .await;
     let mut codes: HashMap<(String, i32), i16> = HashMap::new();
     match answer {

@@ -30,8 +30,8 @@ pub const MARKER_TIMEOUT_MS: u64 = 30_000;
 /// Writes `marker` on one partition this broker leads; the Kafka error code
 /// of the outcome once the ISR has it.
 async fn write_one(broker: &Broker, marker: Marker, topic: &str, partition: i32) -> i16 {
-    let cache = broker.metadata();
-    if cache
+    let metadata = broker.metadata();
+    if metadata
         .topic(topic)
         .and_then(|t| t.partitions.get(&partition))
         .is_none()

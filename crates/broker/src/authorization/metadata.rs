@@ -18,7 +18,7 @@ use crate::metadata_view::MetadataView;
 /// Narrows a Metadata request and prepares its answer's filtering.
 pub fn metadata(
     a: &Access,
-    cache: &MetadataView,
+    metadata: &MetadataView,
     auto_create: bool,
     mut r: MetadataRequest,
     version: i16,
@@ -31,8 +31,11 @@ pub fn metadata(
     if let (false, Some(topics)) = (all, r.topics.as_mut()) {
         denied = split_off(topics, |t| {
             let (name, known) = match &t.name {
-                Some(n) => (Some(n.to_string()), cache.topic(n.as_str()).is_some()),
-                None => (cache.topic_by_id(t.topic_id).map(|m| m.name.clone()), true),
+                Some(n) => (Some(n.to_string()), metadata.topic(n.as_str()).is_some()),
+                None => (
+                    metadata.topic_by_id(t.topic_id).map(|m| m.name.clone()),
+                    true,
+                ),
             };
             let Some(name) = name else {
                 return false;

@@ -154,21 +154,21 @@ pub fn check(broker: &Broker, session: &Arc<Session>, body: RequestBody, version
         authz,
         session: session.clone(),
     };
-    let cache = broker.metadata();
+    let metadata = broker.metadata();
     check_with(
         &a,
-        &cache,
+        &metadata,
         broker.config.auto_create_topics_enable,
         body,
         version,
     )
 }
 
-/// The table: what `body` needs, for the principal of `a`, over the metadata `cache`
+/// The table: what `body` needs, for the principal of `a`, over `metadata`
 /// (`auto_create`: `auto.create.topics.enable`).
 fn check_with(
     a: &Access,
-    cache: &MetadataView,
+    metadata: &MetadataView,
     auto_create: bool,
     body: RequestBody,
     version: i16,
@@ -183,12 +183,12 @@ fn check_with(
         | RequestBody::SaslHandshake(_)
         | RequestBody::SaslAuthenticate(_)) => Checked::Run(b, None),
         RequestBody::Produce(r) => topics::produce(a, r),
-        RequestBody::Fetch(r) => reads::fetch(a, cache, r, version),
+        RequestBody::Fetch(r) => reads::fetch(a, metadata, r, version),
         RequestBody::ListOffsets(r) => reads::list_offsets(a, r),
         RequestBody::OffsetForLeaderEpoch(r) => reads::offset_for_leader_epoch(a, r),
-        RequestBody::Metadata(r) => metadata::metadata(a, cache, auto_create, r, version),
+        RequestBody::Metadata(r) => metadata::metadata(a, metadata, auto_create, r, version),
         RequestBody::CreateTopics(r) => topics::create_topics(a, r),
-        RequestBody::DeleteTopics(r) => topics::delete_topics(a, cache, r),
+        RequestBody::DeleteTopics(r) => topics::delete_topics(a, metadata, r),
         RequestBody::CreatePartitions(r) => topics::create_partitions(a, r),
         RequestBody::DeleteRecords(r) => topics::delete_records(a, r),
         RequestBody::DescribeConfigs(r) => reads::describe_configs(a, r),

@@ -17,7 +17,7 @@ use crate::metadata_view::MetadataView;
 
 /// Fetch: a follower's fetch (a replica id) needs CLUSTER_ACTION on the cluster; a consumer's
 /// needs READ on each topic (named, or known by id).
-pub fn fetch(a: &Access, cache: &MetadataView, mut r: FetchRequest, version: i16) -> Checked {
+pub fn fetch(a: &Access, metadata: &MetadataView, mut r: FetchRequest, version: i16) -> Checked {
     if r.replica_id >= 0 || r.replica_state.replica_id >= 0 {
         let allowed = a.cluster(AclOperation::ClusterAction);
         return whole(
@@ -29,7 +29,7 @@ pub fn fetch(a: &Access, cache: &MetadataView, mut r: FetchRequest, version: i16
     }
     let denied = split_off(&mut r.topics, |t| {
         let name = if t.topic_id != Uuid::ZERO && t.topic.is_empty() {
-            cache.topic_by_id(t.topic_id).map(|m| m.name.clone())
+            metadata.topic_by_id(t.topic_id).map(|m| m.name.clone())
         } else {
             Some(t.topic.to_string())
         };

@@ -77,10 +77,10 @@ fn every_answer_encodes_at_every_version_of_its_api() {
 fn a_principal_without_acls_is_refused_whole_where_one_resource_decides() {
     use vltava_protocol::messages::{HeartbeatRequest, InitProducerIdRequest};
     let a = access(&[]);
-    let cache = MetadataView::default();
+    let metadata = MetadataView::default();
     let Checked::Answer(ResponseBody::Heartbeat(h)) = check_with(
         &a,
-        &cache,
+        &metadata,
         true,
         RequestBody::from(HeartbeatRequest::default()),
         4,
@@ -90,7 +90,7 @@ fn a_principal_without_acls_is_refused_whole_where_one_resource_decides() {
     assert_eq!(h.error_code, GROUP_AUTHORIZATION_FAILED);
     let Checked::Answer(ResponseBody::InitProducerId(r)) = check_with(
         &a,
-        &cache,
+        &metadata,
         true,
         RequestBody::from(InitProducerIdRequest {
             transactional_id: None,

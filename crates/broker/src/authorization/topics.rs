@@ -92,13 +92,13 @@ pub fn create_topics(a: &Access, mut r: CreateTopicsRequest) -> Checked {
 }
 
 /// DeleteTopics: DELETE on each topic (named, or by id when the id is known).
-pub fn delete_topics(a: &Access, cache: &MetadataView, mut r: DeleteTopicsRequest) -> Checked {
+pub fn delete_topics(a: &Access, metadata: &MetadataView, mut r: DeleteTopicsRequest) -> Checked {
     let may = |name: &str| a.topic(AclOperation::Delete, name);
     let old = split_off(&mut r.topic_names, |n| !may(n.as_str()));
     let new = split_off(&mut r.topics, |t| {
         let name = match &t.name {
             Some(n) => Some(n.to_string()),
-            None => cache.topic_by_id(t.topic_id).map(|m| m.name.clone()),
+            None => metadata.topic_by_id(t.topic_id).map(|m| m.name.clone()),
         };
         name.is_some_and(|n| !may(&n))
     });

@@ -16,14 +16,14 @@ use crate::metadata_view::MetadataView;
 /// Kafka's code for the partitions of a request refused for its other partitions.
 use vltava_protocol::error_codes::OPERATION_NOT_ATTEMPTED;
 
-/// The answer when `req` names a partition `cache` does not have; `None` when the
+/// The answer when `req` names a partition `metadata` does not have; `None` when the
 /// coordinator should handle it.
 pub fn refuse_unknown(
-    cache: &MetadataView,
+    metadata: &MetadataView,
     req: &AddPartitionsToTxnRequest,
 ) -> Option<ResponseBody> {
     let known = |topic: &str, p: i32| {
-        cache
+        metadata
             .topic(topic)
             .is_some_and(|t| t.partitions.contains_key(&p))
     };
@@ -69,7 +69,7 @@ mod tests {
     use super::*;
     use crate::test_images::{add_topic, partition, view};
 
-    fn cache() -> MetadataView {
+    fn metadata() -> MetadataView {
         let mut image = MetadataImage::default();
         let partitions = vec![partition(0, 1, &[1], &[1])];
         add_topic(&mut image, "t", vltava_protocol::Uuid::ZERO, partitions);
@@ -93,13 +93,13 @@ mod tests {
 
     #[test]
     fn known_partitions_go_to_the_coordinator() {
-        assert!(refuse_unknown(&cache(), &request(&[("t", &[0])])).is_none());
+        assert!(refuse_unknown(&metadata(), &request(&[("t", &[0])])).is_none());
     }
 
     #[test]
     fn an_unknown_partition_refuses_the_whole_request() {
         let Some(ResponseBody::AddPartitionsToTxn(r)) =
-            refuse_unknown(&cache(), &request(&[("t", &[0, 5]), ("nope", &[0])]))
+            refuse_unknown(&metadata(), &request(&[("t", &[0, 5]), ("nope", &[0])]))
         else {
             panic!("not refused");
         };

@@ -148,13 +148,13 @@ pub async fn auto_create_for_metadata(
     if !broker.config.auto_create_topics_enable || !allowed {
         return Vec::new();
     }
-    let cache = broker.metadata();
-    let Some(names) = crate::handlers::metadata::requested_names(req, &cache) else {
+    let metadata = broker.metadata();
+    let Some(names) = crate::handlers::metadata::requested_names(req, &metadata) else {
         return Vec::new();
     };
     let missing: Vec<String> = names
         .into_iter()
-        .filter(|n| cache.topic(n).is_none() && validate_topic_name(n).is_ok())
+        .filter(|n| metadata.topic(n).is_none() && validate_topic_name(n).is_ok())
         .collect();
     if missing.is_empty() {
         return Vec::new();
@@ -175,8 +175,8 @@ pub async fn auto_create_for_metadata(
         }
     }
     sync_now(broker);
-    let cache = broker.metadata();
-    pending.retain(|n| cache.topic(n).is_none());
+    let metadata = broker.metadata();
+    pending.retain(|n| metadata.topic(n).is_none());
     pending
 }
 

@@ -60,14 +60,14 @@ pub async fn handle<R: OffsetCommitShape>(cx: &RequestContext<'_>, req: R) -> An
 
 /// The answer to an offset-commit request `req` through `coordinator`.
 async fn split<R: OffsetCommitShape>(
-    cache: &MetadataView,
+    metadata: &MetadataView,
     coordinator: &CoordinatorHandle,
     client: (&str, &str),
     version: i16,
     mut req: R,
 ) -> ResponseBody {
     let refused = req.take_unknown(|topic, partition| {
-        cache
+        metadata
             .topic(topic)
             .is_some_and(|t| t.partitions.contains_key(&partition))
     });

@@ -38,10 +38,10 @@ pub async fn handle(cx: &RequestContext<'_>, req: DescribeClientQuotasRequest) -
 }
 
 /// The answer to `req`.
-pub fn response(cache: &MetadataView, req: &DescribeClientQuotasRequest) -> ResponseBody {
+pub fn response(metadata: &MetadataView, req: &DescribeClientQuotasRequest) -> ResponseBody {
     ResponseBody::from(match components(req) {
         Ok(components) => DescribeClientQuotasResponse {
-            entries: Some(entries(cache, &components, req.strict)),
+            entries: Some(entries(metadata, &components, req.strict)),
             ..Default::default()
         },
         Err((error_code, message)) => DescribeClientQuotasResponse {
@@ -133,8 +133,8 @@ fn matches(e: &QuotaEntity, components: &[Component<'_>], strict: bool) -> bool 
     all && !(strict && others)
 }
 
-fn entries(cache: &MetadataView, components: &[Component<'_>], strict: bool) -> Vec<EntryData> {
-    cache
+fn entries(metadata: &MetadataView, components: &[Component<'_>], strict: bool) -> Vec<EntryData> {
+    metadata
         .client_quotas()
         .iter()
         .filter(|(e, _)| matches(e, components, strict))
@@ -169,7 +169,7 @@ mod tests {
 
     use super::*;
 
-    fn cache() -> MetadataView {
+    fn metadata() -> MetadataView {
         let mut image = vltava_raft::MetadataImage::default();
         let q = &mut image.client_quotas;
         let e = |u: Option<Option<&str>>, c: Option<Option<&str>>| QuotaEntity {
@@ -205,7 +205,7 @@ mod tests {
             strict,
             ..Default::default()
         };
-        let ResponseBody::DescribeClientQuotas(r) = response(&cache(), &req) else {
+        let ResponseBody::DescribeClientQuotas(r) = response(&metadata(), &req) else {
             panic!()
         };
         let mut values: Vec<f64> = r

@@ -21,7 +21,7 @@ pub async fn handle(cx: &RequestContext<'_>, req: DescribeClusterRequest) -> Ans
 
 /// The answer to `req`.
 fn answer(broker: &Broker, req: &DescribeClusterRequest, version: i16) -> ResponseBody {
-    let cache = broker.metadata();
+    let metadata = broker.metadata();
     if version >= 1 && req.endpoint_type != ENDPOINT_BROKERS {
         return ResponseBody::from(DescribeClusterResponse {
             error_code: UNSUPPORTED_ENDPOINT_TYPE,
@@ -29,15 +29,15 @@ fn answer(broker: &Broker, req: &DescribeClusterRequest, version: i16) -> Respon
             // Kafka's answer keeps the schema's default, not the type asked for (found by
             // the differential test, `every_api`).
             endpoint_type: ENDPOINT_BROKERS,
-            cluster_id: cache.cluster_id().into(),
+            cluster_id: metadata.cluster_id().into(),
             ..Default::default()
         });
     }
     ResponseBody::from(DescribeClusterResponse {
         endpoint_type: ENDPOINT_BROKERS,
-        cluster_id: cache.cluster_id().into(),
-        controller_id: cache.controller_id(),
-        brokers: cache
+        cluster_id: metadata.cluster_id().into(),
+        controller_id: metadata.controller_id(),
+        brokers: metadata
             .image()
             .live_broker_images()
             .map(|b| DescribeClusterBroker {

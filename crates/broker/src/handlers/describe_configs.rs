@@ -168,7 +168,7 @@ pub async fn handle(cx: &RequestContext<'_>, req: DescribeConfigsRequest) -> Ans
 
 /// The answer to `req`.
 fn answer(broker: &Broker, req: &DescribeConfigsRequest, version: i16) -> ResponseBody {
-    let cache = broker.metadata();
+    let metadata = broker.metadata();
     let results = req
         .resources
         .iter()
@@ -179,15 +179,15 @@ fn answer(broker: &Broker, req: &DescribeConfigsRequest, version: i16) -> Respon
                 ..Default::default()
             };
             match r.resource_type {
-                RESOURCE_TOPIC => match cache.topic(r.resource_name.as_str()) {
+                RESOURCE_TOPIC => match metadata.topic(r.resource_name.as_str()) {
                     None => result.error_code = UNKNOWN_TOPIC_OR_PARTITION,
                     Some(t) => {
-                        let effective = broker.log_config(&t.name, &cache);
-                        let own = cache.image().topic_configs(&t.name);
+                        let effective = broker.log_config(&t.name, &metadata);
+                        let own = metadata.image().topic_configs(&t.name);
                         let default = |n: &str| broker_default(&broker.config, n);
                         let levels = BrokerLevels {
-                            broker: cache.broker_dynamic_configs(),
-                            cluster: cache.cluster_dynamic_configs(),
+                            broker: metadata.broker_dynamic_configs(),
+                            cluster: metadata.cluster_dynamic_configs(),
                             statics: &broker.config.raw,
                             default: &default,
                         };
@@ -237,12 +237,12 @@ fn answer(broker: &Broker, req: &DescribeConfigsRequest, version: i16) -> Respon
                         result.error_message = Some("not this broker".into());
                     } else {
                         let entries = if r.resource_name.is_empty() {
-                            cluster_default_entries(cache.cluster_dynamic_configs())
+                            cluster_default_entries(metadata.cluster_dynamic_configs())
                         } else {
                             broker_entries(
                                 &broker.config,
-                                cache.cluster_dynamic_configs(),
-                                cache.broker_dynamic_configs(),
+                                metadata.cluster_dynamic_configs(),
+                                metadata.broker_dynamic_configs(),
                             )
                         };
                         for e in entries {

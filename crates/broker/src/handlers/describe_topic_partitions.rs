@@ -36,12 +36,12 @@ pub const MAX_PARTITIONS_PER_RESPONSE: i32 = 2000;
 /// replicas on brokers that are not alive listed offline.
 fn described_partition(
     p: &PartitionImage,
-    cache: &MetadataView,
+    metadata: &MetadataView,
 ) -> DescribeTopicPartitionsResponsePartition {
     DescribeTopicPartitionsResponsePartition {
         eligible_leader_replicas: Some(Vec::new()),
         last_known_elr: Some(Vec::new()),
-        ..partition_entry!(DescribeTopicPartitionsResponsePartition, p, cache)
+        ..partition_entry!(DescribeTopicPartitionsResponsePartition, p, metadata)
     }
 }
 
@@ -52,9 +52,9 @@ pub async fn handle(cx: &RequestContext<'_>, req: DescribeTopicPartitionsRequest
 
 /// The answer to `req`.
 fn answer(broker: &Broker, req: &DescribeTopicPartitionsRequest) -> ResponseBody {
-    let cache = broker.metadata();
+    let metadata = broker.metadata();
     let mut names: Vec<String> = if req.topics.is_empty() {
-        cache.topics().map(|t| t.name.clone()).collect()
+        metadata.topics().map(|t| t.name.clone()).collect()
     } else {
         req.topics
             .iter()
@@ -107,7 +107,7 @@ fn answer(broker: &Broker, req: &DescribeTopicPartitionsRequest) -> ResponseBody
         } else {
             0
         };
-        let Some(t) = cache.topic(&name) else {
+        let Some(t) = metadata.topic(&name) else {
             topics.push(DescribeTopicPartitionsResponseTopic {
                 error_code: UNKNOWN_TOPIC_OR_PARTITION,
                 name: Some(name.as_str().into()),
@@ -127,7 +127,7 @@ fn answer(broker: &Broker, req: &DescribeTopicPartitionsRequest) -> ResponseBody
                 break;
             }
             budget -= 1;
-            partitions.push(described_partition(p, &cache));
+            partitions.push(described_partition(p, &metadata));
         }
         topics.push(DescribeTopicPartitionsResponseTopic {
             error_code: NONE,

@@ -72,12 +72,12 @@ pub(crate) fn read_partition(
     remaining: u64,
     first: bool,
 ) -> PartitionData {
-    let cache = broker.metadata();
+    let metadata = broker.metadata();
     let index = t.key.2;
     let Some(name) = name else {
         return partition_error(index, UNKNOWN_TOPIC_ID);
     };
-    if cache
+    if metadata
         .topic(name)
         .and_then(|m| m.partitions.get(&index))
         .is_none()
@@ -210,7 +210,7 @@ fn read_once(
     version: i16,
     targets: &[Target],
 ) -> (Vec<PartitionData>, usize) {
-    let cache = broker.metadata();
+    let metadata = broker.metadata();
     let isolation = if req.isolation_level == 1 {
         FetchIsolation::Committed
     } else {
@@ -226,7 +226,7 @@ fn read_once(
     let mut out = Vec::with_capacity(targets.len());
     for t in targets {
         let name: Option<String> = if version >= 13 {
-            cache.topic_by_id(t.key.1).map(|m| m.name.clone())
+            metadata.topic_by_id(t.key.1).map(|m| m.name.clone())
         } else {
             Some(t.key.0.as_str().to_string())
         };

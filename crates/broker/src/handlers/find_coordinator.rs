@@ -41,13 +41,13 @@ impl Found {
 }
 
 /// The live leader of `topic`'s partition `partition`.
-fn leader_of(cache: &MetadataView, topic: &str, partition: i32) -> Found {
-    let leader = cache
+fn leader_of(metadata: &MetadataView, topic: &str, partition: i32) -> Found {
+    let leader = metadata
         .topic(topic)
         .and_then(|t| t.partitions.get(&partition))
         .map(|p| p.leader)
         .unwrap_or(-1);
-    match cache.image().live_broker(leader) {
+    match metadata.image().live_broker(leader) {
         Some(b) => Found {
             code: NONE,
             message: None,
@@ -62,15 +62,15 @@ fn leader_of(cache: &MetadataView, topic: &str, partition: i32) -> Found {
     }
 }
 
-fn find(broker: &Broker, cache: &MetadataView, key_type: i8, key: &str) -> Found {
+fn find(broker: &Broker, metadata: &MetadataView, key_type: i8, key: &str) -> Found {
     match key_type {
         KEY_TYPE_GROUP => {
             let n = broker.config.offsets_topic_num_partitions;
-            leader_of(cache, OFFSETS_TOPIC, partition_for(key, n))
+            leader_of(metadata, OFFSETS_TOPIC, partition_for(key, n))
         }
         KEY_TYPE_TRANSACTION => {
             let n = broker.config.transaction_state_log_num_partitions;
-            leader_of(cache, TRANSACTION_STATE_TOPIC, txn_partition_for(key, n))
+            leader_of(metadata, TRANSACTION_STATE_TOPIC, txn_partition_for(key, n))
         }
         _ => Found::error(INVALID_REQUEST, "unknown coordinator key type"),
     }
@@ -88,7 +88,7 @@ async fn answer(broker: &Broker, req: &FindCoordinatorRequest, version: i16) -> 
         KEY_TYPE_TRANSACTION => broker.ensure_transaction_state_topic().await,
         _ => true,
     };
-    let cache = broker.metadata();
+    let metadata = broker.metadata();
     let answer = |key: &str| {
         if !ready {
             let what = if req.key_type == KEY_TYPE_GROUP {
@@ -98,7 +98,7 @@ async fn answer(broker: &Broker, req: &FindCoordinatorRequest, version: i16) -> 
             };
             return Found::error(COORDINATOR_NOT_AVAILABLE, what);
         }
-        find(broker, &cache, req.key_type, key)
+        find(broker, &metadata, req.key_type, key)
     };
     if version >= 4 {
         let coordinators = req

@@ -92,7 +92,7 @@ pub async fn answer(
     version: i16,
     replica_id: i32,
 ) -> ResponseBody {
-    let cache = broker.metadata();
+    let metadata = broker.metadata();
     // KIP-903: the follower's broker epoch, remembered by the leader's replica and sent
     // with an ISR expansion; -1 (and versions before 15) skips the checks.
     let broker_epoch = (version >= 15 && req.replica_state.replica_epoch >= 0)
@@ -102,7 +102,7 @@ pub async fn answer(
         .iter()
         .map(|t| {
             if version >= 13 {
-                cache.topic_by_id(t.key.1).map(|m| m.name.clone())
+                metadata.topic_by_id(t.key.1).map(|m| m.name.clone())
             } else {
                 Some(t.key.0.as_str().to_string())
             }

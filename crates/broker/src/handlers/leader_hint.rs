@@ -45,14 +45,14 @@ impl LeaderHint {
 
 /// The leader of `topic`-`partition` as this broker knows it.
 pub fn current_leader(broker: &Broker, topic: &str, partition: i32) -> LeaderHint {
-    let cache = broker.metadata();
+    let metadata = broker.metadata();
     let local = broker.replicas.get(topic, partition).map(|h| {
         let cell = h.lock();
         (cell.replica.leader_id(), cell.replica.leader_epoch())
     });
     let (leader_id, leader_epoch) = match local {
         Some((Some(id), epoch)) => (id, epoch),
-        _ => cache
+        _ => metadata
             .topic(topic)
             .and_then(|t| t.partitions.get(&partition))
             .map_or((-1, -1), |p| (p.leader, p.leader_epoch)),
@@ -60,7 +60,7 @@ pub fn current_leader(broker: &Broker, topic: &str, partition: i32) -> LeaderHin
     LeaderHint {
         leader_id,
         leader_epoch,
-        endpoint: cache.image().live_broker(leader_id).cloned(),
+        endpoint: metadata.image().live_broker(leader_id).cloned(),
     }
 }
 
@@ -151,9 +151,9 @@ pub fn fill_fetch(
     if version < FETCH_MIN_VERSION {
         return endpoints;
     }
-    let cache = broker.metadata();
+    let metadata = broker.metadata();
     for t in topics {
-        let Some(name) = cache.topic_by_id(t.topic_id).map(|m| m.name.clone()) else {
+        let Some(name) = metadata.topic_by_id(t.topic_id).map(|m| m.name.clone()) else {
             continue;
         };
         for p in &mut t.partitions {

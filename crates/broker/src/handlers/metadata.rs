@@ -25,7 +25,7 @@ const AUTHORIZED_OPS_OMITTED: i32 = i32::MIN;
 /// retry): an answer never names a leader missing from its brokers, which librdkafka ≥ 2.10
 /// drops ("new leader not found in cache"). Replicas on brokers that are not alive are its
 /// offline replicas.
-fn topic_entry(t: &TopicImage, cache: &MetadataView) -> MetadataResponseTopic {
+fn topic_entry(t: &TopicImage, metadata: &MetadataView) -> MetadataResponseTopic {
     MetadataResponseTopic {
         error_code: NONE,
         name: Some(t.name.as_str().into()),
@@ -35,7 +35,7 @@ fn topic_entry(t: &TopicImage, cache: &MetadataView) -> MetadataResponseTopic {
             .partitions
             .values()
             .map(|p| {
-                let mut entry = partition_entry!(MetadataResponsePartition, p, cache);
+                let mut entry = partition_entry!(MetadataResponsePartition, p, metadata);
                 if entry.leader_id < 0 {
                     entry.error_code = LEADER_NOT_AVAILABLE;
                 }
@@ -48,12 +48,12 @@ fn topic_entry(t: &TopicImage, cache: &MetadataView) -> MetadataResponseTopic {
 }
 
 /// The names a Metadata request asks for (`None`: all topics).
-pub fn requested_names(req: &MetadataRequest, cache: &MetadataView) -> Option<Vec<String>> {
+pub fn requested_names(req: &MetadataRequest, metadata: &MetadataView) -> Option<Vec<String>> {
     req.topics.as_ref().map(|ts| {
         ts.iter()
             .filter_map(|t| match &t.name {
                 Some(n) => Some(n.as_str().to_string()),
-                None => cache.topic_by_id(t.topic_id).map(|m| m.name.clone()),
+                None => metadata.topic_by_id(t.topic_id).map(|m| m.name.clone()),
             })
             .collect()
     })
@@ -62,7 +62,7 @@ pub fn requested_names(req: &MetadataRequest, cache: &MetadataView) -> Option<Ve
 /// The topics of a request naming topic ids: as Kafka, every name in it is then ignored and
 /// each distinct id answered, an unknown one UNKNOWN_TOPIC_ID without a name (found by the
 /// differential test against Kafka, `every_api`: Vltava answered by the names).
-fn by_ids(cache: &MetadataView, ts: &[MetadataRequestTopic]) -> Vec<MetadataResponseTopic> {
+fn by_ids(metadata: &MetadataView, ts: &[MetadataRequestTopic]) -> Vec<MetadataResponseTopic> {
     let mut ids: Vec<Uuid> = ts
         .iter()
         .map(|t| t.topic_id)
@@ -71,8 +71,8 @@ fn by_ids(cache: &MetadataView, ts: &[MetadataRequestTopic]) -> Vec<MetadataResp
     ids.sort_unstable_by_key(|id| id.0);
     ids.dedup();
     ids.into_iter()
-        .map(|id| match cache.topic_by_id(id) {
-            Some(m) => topic_entry(m, cache),
+        .map(|id| match metadata.topic_by_id(id) {
+            Some(m) => topic_entry(m, metadata),
             None => MetadataResponseTopic {
                 error_code: UNKNOWN_TOPIC_ID,
                 name: None,
@@ -94,12 +94,12 @@ pub async fn handle(cx: &RequestContext<'_>, req: MetadataRequest) -> Answer {
 /// Builds the Metadata response. `pending` are topics being auto-created
 /// (answered LEADER_NOT_AVAILABLE so clients retry).
 pub fn response(
-    cache: &MetadataView,
+    metadata: &MetadataView,
     req: &MetadataRequest,
     version: i16,
     pending: &[String],
 ) -> ResponseBody {
-    let brokers = cache
+    let brokers = metadata
         .image()
         .live_broker_images()
         .map(|b| MetadataResponseBroker {
@@ -114,10 +114,13 @@ pub fn response(
     let all =
         req.topics.is_none() || (version == 0 && req.topics.as_ref().is_some_and(Vec::is_empty));
     let topics = match &req.topics {
-        _ if all => cache.topics().map(|t| topic_entry(t, cache)).collect(),
+        _ if all => metadata
+            .topics()
+            .map(|t| topic_entry(t, metadata))
+            .collect(),
         None => Vec::new(),
         Some(ts) if version >= 12 && ts.iter().any(|t| t.topic_id != Uuid::default()) => {
-            by_ids(cache, ts)
+            by_ids(metadata, ts)
         }
         Some(ts) => ts
             .iter()
@@ -134,11 +137,11 @@ pub fn response(
                     };
                 }
                 let found = match &t.name {
-                    Some(n) => cache.topic(n.as_str()),
-                    None => cache.topic_by_id(t.topic_id),
+                    Some(n) => metadata.topic(n.as_str()),
+                    None => metadata.topic_by_id(t.topic_id),
                 };
                 match found {
-                    Some(m) => topic_entry(m, cache),
+                    Some(m) => topic_entry(m, metadata),
                     None => {
                         let pend = t
                             .name
@@ -172,8 +175,8 @@ pub fn response(
     };
     ResponseBody::from(MetadataResponse {
         brokers,
-        cluster_id: Some(cache.cluster_id().into()),
-        controller_id: cache.controller_id(),
+        cluster_id: Some(metadata.cluster_id().into()),
+        controller_id: metadata.controller_id(),
         topics,
         cluster_authorized_operations: AUTHORIZED_OPS_OMITTED,
         ..Default::default()
@@ -198,7 +201,7 @@ mod tests {
         image
     }
 
-    fn cache() -> MetadataView {
+    fn metadata() -> MetadataView {
         view(&image())
     }
 
@@ -263,15 +266,15 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            topics(response(&cache(), &empty, 0, &[])),
+            topics(response(&metadata(), &empty, 0, &[])),
             vec![(Some("t".into()), 0)]
         );
-        assert!(topics(response(&cache(), &empty, 1, &[])).is_empty());
+        assert!(topics(response(&metadata(), &empty, 1, &[])).is_empty());
         let all = MetadataRequest {
             topics: None,
             ..Default::default()
         };
-        assert_eq!(topics(response(&cache(), &all, 12, &[])).len(), 1);
+        assert_eq!(topics(response(&metadata(), &all, 12, &[])).len(), 1);
     }
 
     /// As Kafka: once a topic id is named, names are ignored (found by the differential
@@ -297,7 +300,7 @@ mod tests {
             ]),
             ..Default::default()
         };
-        let mut got = topics(response(&cache(), &req, 12, &[]));
+        let mut got = topics(response(&metadata(), &req, 12, &[]));
         got.sort();
         assert_eq!(
             got,
@@ -321,7 +324,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            topics(response(&cache(), &req, 12, &["soon".to_string()])),
+            topics(response(&metadata(), &req, 12, &["soon".to_string()])),
             vec![
                 (Some("nope".into()), UNKNOWN_TOPIC_OR_PARTITION),
                 (Some("soon".into()), LEADER_NOT_AVAILABLE)
@@ -347,7 +350,7 @@ mod tests {
             ..Default::default()
         };
         for version in [10, 11] {
-            let resp = response(&cache(), &req, version, &[]);
+            let resp = response(&metadata(), &req, version, &[]);
             // It must encode at that version (names are not nullable before v12).
             vltava_protocol::frame::encode_response(1, version, &resp).unwrap();
             assert_eq!(

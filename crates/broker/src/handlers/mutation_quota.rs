@@ -42,13 +42,13 @@ pub fn admit(
     let Some(strict) = metered(body.api_key(), version) else {
         return Refused(Vec::new());
     };
-    let cache = broker.metadata();
-    if cache.client_quotas().is_empty() {
+    let metadata = broker.metadata();
+    if metadata.client_quotas().is_empty() {
         return Refused(Vec::new());
     }
     let admit_one = |partitions: u32| {
         broker.quotas.admit_mutations(
-            cache.client_quotas(),
+            metadata.client_quotas(),
             &session.principal.name,
             client_id,
             partitions,
@@ -70,7 +70,7 @@ pub fn admit(
         }
         RequestBody::CreatePartitions(r) => {
             r.topics.retain(|t| {
-                let now = cache
+                let now = metadata
                     .topic(t.name.as_str())
                     .map_or(0, |m| m.partitions.len() as i64);
                 let added = u32::try_from((i64::from(t.count) - now).max(0)).unwrap_or(0);
@@ -84,8 +84,8 @@ pub fn admit(
         RequestBody::DeleteTopics(r) => {
             let count = |name: Option<&str>, id: Uuid| {
                 let topic = match name {
-                    Some(n) => cache.topic(n),
-                    None => cache.topic_by_id(id),
+                    Some(n) => metadata.topic(n),
+                    None => metadata.topic_by_id(id),
                 };
                 topic.map_or(0, |t| t.partitions.len() as u32)
             };

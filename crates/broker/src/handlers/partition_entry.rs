@@ -3,23 +3,23 @@
 //! fills either.
 
 /// `$ty` (`MetadataResponsePartition` or `DescribeTopicPartitionsResponsePartition`) for
-/// partition `$p` (a `&PartitionImage`) of `$cache` (a `&MetadataView`): the leader only
+/// partition `$p` (a `&PartitionImage`) of `$metadata` (a `&MetadataView`): the leader only
 /// when its broker is alive (else -1), replicas on brokers that are not alive listed
 /// offline, the error code NONE (each response decides what a missing leader answers).
 macro_rules! partition_entry {
-    ($ty:ident, $p:expr, $cache:expr) => {{
-        let (p, cache): (
+    ($ty:ident, $p:expr, $metadata:expr) => {{
+        let (p, metadata): (
             &vltava_raft::PartitionImage,
             &$crate::metadata_view::MetadataView,
-        ) = ($p, $cache);
+        ) = ($p, $metadata);
         $ty {
             error_code: $crate::error_codes::NONE,
             partition_index: p.partition,
-            leader_id: cache.image().alive_leader(p),
+            leader_id: metadata.image().alive_leader(p),
             leader_epoch: p.leader_epoch,
             replica_nodes: p.replicas.clone(),
             isr_nodes: p.isr.clone(),
-            offline_replicas: cache.image().offline_replicas(p),
+            offline_replicas: metadata.image().offline_replicas(p),
             ..Default::default()
         }
     }};

@@ -56,7 +56,7 @@ pub struct Found<'a> {
 #[derive(Debug)]
 pub struct Partitions<'b> {
     broker: &'b Broker,
-    cache: MetadataView,
+    metadata: MetadataView,
 }
 
 impl<'b> Partitions<'b> {
@@ -64,13 +64,13 @@ impl<'b> Partitions<'b> {
     pub fn new(broker: &'b Broker) -> Self {
         Partitions {
             broker,
-            cache: broker.metadata(),
+            metadata: broker.metadata(),
         }
     }
 
     /// The metadata the request is answered from.
     pub fn metadata(&self) -> &MetadataView {
-        &self.cache
+        &self.metadata
     }
 
     /// `topic`-`index` in the metadata.
@@ -79,7 +79,7 @@ impl<'b> Partitions<'b> {
         topic: &str,
         index: i32,
     ) -> Result<(&TopicImage, &PartitionImage), Refused> {
-        self.cache
+        self.metadata
             .topic(topic)
             .and_then(|t| t.partitions.get(&index).map(|p| (t, p)))
             .ok_or(Refused::Unknown)

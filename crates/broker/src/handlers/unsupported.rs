@@ -126,8 +126,8 @@ fn msg(s: &str) -> Option<SharedStr> {
 }
 
 /// Whether the metadata has `topic`-`partition`.
-fn exists(cache: &MetadataView, topic: &str, partition: i32) -> bool {
-    cache
+fn exists(metadata: &MetadataView, topic: &str, partition: i32) -> bool {
+    metadata
         .topic(topic)
         .is_some_and(|t| t.partitions.contains_key(&partition))
 }
@@ -145,10 +145,10 @@ pub async fn handle(cx: &RequestContext<'_>, body: RequestBody) -> Answer {
 }
 
 /// The answer for `body` at `version`, or `None` when it is not one of these
-/// APIs. `cache` is the broker's metadata (which partitions exist and who
+/// APIs. `metadata` is the broker's metadata (which partitions exist and who
 /// leads them).
 pub fn response(
-    cache: &MetadataView,
+    metadata: &MetadataView,
     session: &Session,
     body: &RequestBody,
     version: i16,
@@ -159,9 +159,9 @@ pub fn response(
         | RequestBody::RenewDelegationToken(_)
         | RequestBody::ExpireDelegationToken(_)
         | RequestBody::DescribeDelegationToken(_) => delegation_token(body, r, session, version),
-        RequestBody::AlterReplicaLogDirs(req) => Some(alter_replica_log_dirs(cache, req, r)),
+        RequestBody::AlterReplicaLogDirs(req) => Some(alter_replica_log_dirs(metadata, req, r)),
         RequestBody::UpdateFeatures(req) => Some(update_features(req, r, version)),
-        RequestBody::UnregisterBroker(req) => Some(unregister_broker(cache, req, r)),
+        RequestBody::UnregisterBroker(req) => Some(unregister_broker(metadata, req, r)),
         _ => top_level_only(body, r),
     }
 }
@@ -247,7 +247,7 @@ fn delegation_token(
 /// AlterReplicaLogDirs: each named partition gets the refusal, or
 /// UNKNOWN_TOPIC_OR_PARTITION when the metadata lacks it.
 fn alter_replica_log_dirs(
-    cache: &MetadataView,
+    metadata: &MetadataView,
     req: &AlterReplicaLogDirsRequest,
     r: Refusal,
 ) -> ResponseBody {
@@ -263,7 +263,7 @@ fn alter_replica_log_dirs(
                     .iter()
                     .map(|p| AlterReplicaLogDirPartitionResult {
                         partition_index: *p,
-                        error_code: if exists(cache, t.name.as_str(), *p) {
+                        error_code: if exists(metadata, t.name.as_str(), *p) {
                             r.code
                         } else {
                             UNKNOWN_TOPIC_OR_PARTITION
@@ -307,11 +307,11 @@ fn update_features(req: &UpdateFeaturesRequest, r: Refusal, version: i16) -> Res
 /// UnregisterBroker: the refusal for a registered broker, BROKER_ID_NOT_REGISTERED for
 /// another id.
 fn unregister_broker(
-    cache: &MetadataView,
+    metadata: &MetadataView,
     req: &UnregisterBrokerRequest,
     r: Refusal,
 ) -> ResponseBody {
-    let (code, message) = if cache.image().live_broker(req.broker_id).is_some() {
+    let (code, message) = if metadata.image().live_broker(req.broker_id).is_some() {
         (r.code, r.message)
     } else {
         (
@@ -386,7 +386,7 @@ mod tests {
         use vltava_protocol::messages::CreateDelegationTokenRequest;
         let req = RequestBody::from(CreateDelegationTokenRequest::default());
         let Some(ResponseBody::CreateDelegationToken(plain)) =
-            response(&cache(), &anonymous(), &req, 3)
+            response(&metadata(), &anonymous(), &req, 3)
         else {
             panic!("no answer")
         };
@@ -397,7 +397,8 @@ mod tests {
             sasl: true,
             ..Session::anonymous(None, "SASL_SSL")
         };
-        let Some(ResponseBody::CreateDelegationToken(sasl)) = response(&cache(), &alice, &req, 3)
+        let Some(ResponseBody::CreateDelegationToken(sasl)) =
+            response(&metadata(), &alice, &req, 3)
         else {
             panic!("no answer")
         };
@@ -406,7 +407,7 @@ mod tests {
         assert_eq!(sasl.token_requester_principal_name.as_str(), "alice");
     }
 
-    fn cache() -> MetadataView {
+    fn metadata() -> MetadataView {
         let partitions = (0..2).map(|i| partition(i, 1, &[1], &[1])).collect();
         let mut image = MetadataImage::default();
         add_topic(&mut image, "t", vltava_protocol::Uuid::ZERO, partitions);
@@ -414,7 +415,7 @@ mod tests {
     }
 
     fn answer(body: impl Into<RequestBody>, version: i16) -> ResponseBody {
-        response(&cache(), &anonymous(), &body.into(), version).unwrap()
+        response(&metadata(), &anonymous(), &body.into(), version).unwrap()
     }
 
     #[test]
@@ -489,7 +490,7 @@ mod tests {
                 for seed in 0..20 {
                     let mut g = Gen::new(seed);
                     let req = RequestBody::random(key, &mut g, version);
-                    let resp = response(&cache(), &anonymous(), &req, version)
+                    let resp = response(&metadata(), &anonymous(), &req, version)
                         .unwrap_or_else(|| panic!("{key:?} not answered"));
                     assert_eq!(resp.api_key(), key);
                     let mut out = BytesMut::new();
@@ -505,7 +506,7 @@ mod tests {
     fn other_apis_are_not_answered_here() {
         assert!(
             response(
-                &cache(),
+                &metadata(),
                 &anonymous(),
                 &RequestBody::from(FetchRequest::default()),
                 17

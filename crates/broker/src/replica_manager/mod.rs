@@ -201,12 +201,12 @@ impl ReplicaManager {
     /// brokers that may not join an ISR (fenced or unknown) and the live brokers'
     /// registration epochs (KIP-903); replicas of
     /// partitions not in `opened` any more are stopped and dropped.
-    pub fn apply_metadata(&self, cache: &MetadataView, opened: &[Arc<Partition>]) {
+    pub fn apply_metadata(&self, metadata: &MetadataView, opened: &[Arc<Partition>]) {
         let now = now_ms();
         let mut keep = BTreeSet::new();
         for p in opened {
             let key = (p.topic.clone(), p.index);
-            let image = cache.image();
+            let image = metadata.image();
             let Some((topic, meta)) = image
                 .topic(&p.topic)
                 .and_then(|t| t.partitions.get(&p.index).map(|m| (t, m)))

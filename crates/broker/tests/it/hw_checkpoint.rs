@@ -73,10 +73,10 @@ fn fetch_by(leader: &Node, replica_id: i32, fetch_offset: u64) {
 
 #[tokio::test]
 async fn rf3_leader_and_follower_start_from_the_checkpointed_high_watermark() {
-    let cache = image_rf(3);
+    let metadata = image_rf(3);
     let (leader, follower) = (node(1), node(2));
-    apply(&leader, &cache);
-    apply(&follower, &cache);
+    apply(&leader, &metadata);
+    apply(&follower, &metadata);
     leader
         .manager
         .append_produce(TOPIC, 0, &mut batch(5), Acks::Leader, 10_000)
@@ -100,8 +100,8 @@ async fn rf3_leader_and_follower_start_from_the_checkpointed_high_watermark() {
     let leader = restart(leader, 1, false);
     let follower = restart(follower, 2, false);
     assert_eq!(leader.log.log().log_end_offset(), 8);
-    apply(&leader, &cache);
-    apply(&follower, &cache);
+    apply(&leader, &metadata);
+    apply(&follower, &metadata);
     // Before any follower fetched: ListOffsets latest and a consumer's fetch stop at 5.
     assert_eq!(leader.log.log().high_watermark(), 5, "leader's HW at once");
     let hosted = leader.manager.get(TOPIC, 0).unwrap();
@@ -115,15 +115,15 @@ async fn rf3_leader_and_follower_start_from_the_checkpointed_high_watermark() {
     replicate(&leader, &follower);
     assert_eq!(leader.log.log().high_watermark(), 8);
     let leader = restart(leader, 1, true);
-    apply(&leader, &cache);
+    apply(&leader, &metadata);
     assert_eq!(leader.log.log().high_watermark(), 8);
 }
 
 #[tokio::test]
 async fn rf1_high_watermark_is_right_after_a_restart_and_capped_at_the_log_end() {
-    let cache = image_rf(1);
+    let metadata = image_rf(1);
     let n = node(1);
-    apply(&n, &cache);
+    apply(&n, &metadata);
     n.manager
         .append_produce(TOPIC, 0, &mut batch(4), Acks::Leader, 10_000)
         .unwrap();
@@ -135,7 +135,7 @@ async fn rf1_high_watermark_is_right_after_a_restart_and_capped_at_the_log_end()
         4,
         "from the checkpoint at open"
     );
-    apply(&n, &cache);
+    apply(&n, &metadata);
     assert_eq!(n.log.log().high_watermark(), 4);
 
     // A checkpoint past the log end (the tail was lost) is capped at the log end.
@@ -151,10 +151,10 @@ async fn rf1_high_watermark_is_right_after_a_restart_and_capped_at_the_log_end()
 
 #[tokio::test]
 async fn a_log_never_checkpointed_starts_at_its_log_start() {
-    let cache = image_rf(3);
+    let metadata = image_rf(3);
     let (leader, follower) = (node(1), node(2));
-    apply(&leader, &cache);
-    apply(&follower, &cache);
+    apply(&leader, &metadata);
+    apply(&follower, &metadata);
     leader
         .manager
         .append_produce(TOPIC, 0, &mut batch(2), Acks::Leader, 10_000)
@@ -170,9 +170,9 @@ async fn a_log_never_checkpointed_starts_at_its_log_start() {
 
 #[tokio::test]
 async fn the_checkpoint_is_written_every_interval() {
-    let cache = image_rf(1);
+    let metadata = image_rf(1);
     let n = node(1);
-    apply(&n, &cache);
+    apply(&n, &metadata);
     n.manager
         .append_produce(TOPIC, 0, &mut batch(3), Acks::Leader, 10_000)
         .unwrap();

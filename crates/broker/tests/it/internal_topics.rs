@@ -95,8 +95,8 @@ fn image(parts: &[Part<'_>], min_isr: &str) -> MetadataView {
     MetadataView::new(Arc::new(image), 1)
 }
 
-fn apply(n: &Node, cache: &MetadataView) {
-    n.replicas.apply_metadata(cache, &n.partitions.all());
+fn apply(n: &Node, metadata: &MetadataView) {
+    n.replicas.apply_metadata(metadata, &n.partitions.all());
 }
 
 fn writer(n: &Node, timeout_ms: u64) -> InternalWriter {
@@ -199,23 +199,23 @@ fn elections_and_resignations_follow_the_images() {
         &n,
         &image(&[(0, 1, 1, &[1], &[1]), (1, 2, 1, &[1, 2], &[2])], "1"),
     );
-    let cache = image(&[(0, 1, 1, &[1], &[1]), (1, 2, 1, &[1, 2], &[2])], "1");
+    let metadata = image(&[(0, 1, 1, &[1], &[1]), (1, 2, 1, &[1, 2], &[2])], "1");
     assert_eq!(
-        led.update(&cache, &n.replicas, OFFSETS_TOPIC),
+        led.update(&metadata, &n.replicas, OFFSETS_TOPIC),
         Changes {
             elected: vec![(0, 1)],
             resigned: vec![],
         }
     );
     assert_eq!(
-        led.update(&cache, &n.replicas, OFFSETS_TOPIC),
+        led.update(&metadata, &n.replicas, OFFSETS_TOPIC),
         Changes::default()
     );
     // Partition 0 moves to node 2, partition 1 comes here.
-    let cache = image(&[(0, 2, 2, &[1, 2], &[2]), (1, 1, 2, &[1, 2], &[1])], "1");
-    apply(&n, &cache);
+    let metadata = image(&[(0, 2, 2, &[1, 2], &[2]), (1, 1, 2, &[1, 2], &[1])], "1");
+    apply(&n, &metadata);
     assert_eq!(
-        led.update(&cache, &n.replicas, OFFSETS_TOPIC),
+        led.update(&metadata, &n.replicas, OFFSETS_TOPIC),
         Changes {
             elected: vec![(1, 2)],
             resigned: vec![(0, Some(2))],

@@ -179,17 +179,17 @@ pub(crate) fn replicate(leader: &Node, follower: &Node) -> FollowOutcome {
     follower.manager.on_fetch_data(&target, &data).unwrap()
 }
 
-pub(crate) fn apply(n: &Node, cache: &MetadataView) {
+pub(crate) fn apply(n: &Node, metadata: &MetadataView) {
     n.manager
-        .apply_metadata(cache, std::slice::from_ref(&n.log));
+        .apply_metadata(metadata, std::slice::from_ref(&n.log));
 }
 
 #[tokio::test]
 async fn acks_all_waits_for_the_follower_and_the_high_watermark_follows_it() {
     let (leader, follower) = (node(1), node(2));
-    let cache = image(1, 0, 0, &[1, 2], "2");
-    apply(&leader, &cache);
-    apply(&follower, &cache);
+    let metadata = image(1, 0, 0, &[1, 2], "2");
+    apply(&leader, &metadata);
+    apply(&follower, &metadata);
     assert_eq!(
         follower
             .manager
@@ -287,13 +287,13 @@ async fn a_follower_truncates_what_the_new_leader_never_had() {
         .append_produce(TOPIC, 0, &mut batch(2), Acks::Leader, 10_000)
         .unwrap();
     // Node 1 leads epoch 1 from an empty log and takes 3 records.
-    let cache = image(1, 1, 1, &[1, 2], "1");
-    apply(&leader, &cache);
+    let metadata = image(1, 1, 1, &[1, 2], "1");
+    apply(&leader, &metadata);
     leader
         .manager
         .append_produce(TOPIC, 0, &mut batch(3), Acks::Leader, 10_000)
         .unwrap();
-    apply(&follower, &cache);
+    apply(&follower, &metadata);
     assert_eq!(replicate(&leader, &follower), FollowOutcome::Truncated);
     assert_eq!(
         follower.log.log().log_end_offset(),
@@ -321,9 +321,9 @@ async fn a_follower_truncates_what_the_new_leader_never_had() {
 #[tokio::test]
 async fn only_a_leaders_high_watermark_wakes_parked_fetches() {
     let (leader, follower) = (node(1), node(2));
-    let cache = image(1, 0, 0, &[1, 2], "1");
-    apply(&leader, &cache);
-    apply(&follower, &cache);
+    let metadata = image(1, 0, 0, &[1, 2], "1");
+    apply(&leader, &metadata);
+    apply(&follower, &metadata);
     leader
         .manager
         .append_produce(TOPIC, 0, &mut batch(3), Acks::Leader, 10_000)
