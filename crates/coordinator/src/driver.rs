@@ -343,7 +343,7 @@ impl<L: OffsetsLog> Driver<L> {
         if self.unfinished.defer_load(partition, epoch) {
             return;
         }
-        let read = self.log.lock().await.read_entries(partition);
+        let read = read_entries(&self.log, partition).await;
         match read {
             Ok(entries) => {
                 replay(&mut self.core, partition, entries);
@@ -427,6 +427,20 @@ impl<L: OffsetsLog> Driver<L> {
     }
 }
 
+/// Every entry of `partition`, read on a blocking thread (a whole partition
+/// is a lot of disk IO for a runtime thread; the broker's
+/// `TxnIo::read_partition` does the same). The append worker waits for the
+/// lock meanwhile without holding a thread.
+async fn read_entries<L: OffsetsLog>(
+    log: &Arc<Mutex<L>>,
+    partition: i32,
+) -> Result<Vec<OffsetsLogEntry>, CoordinatorError> {
+    let log = log.clone();
+    tokio::task::spawn_blocking(move || log.blocking_lock().read_entries(partition))
+        .await
+        .map_err(|e| CoordinatorError::Log(format!("reading partition {partition}: {e}")))?
+}
+
 /// Replays the entries of `partition` into `core` (undecodable records are
 /// counted in `load_errors` and skipped).
 fn replay(core: &mut GroupCoordinator, partition: i32, entries: Vec<OffsetsLogEntry>) {
@@ -476,7 +490,7 @@ async fn run<L: OffsetsLog>(core: GroupCoordinator, log: L, ch: Channels, load_a
                 while let Ok(msg) = rx.try_recv() {
                     d.receive(msg);
                 }
-                let read = d.log.lock().await.read_entries(p);
+                let read = read_entries(&d.log, p).await;
                 match read {
                     Ok(entries) => {
                         replay(&mut d.core, p, entries);
