@@ -221,13 +221,13 @@ fn spawn(
     } else {
         GroupCoordinator::unowned(cfg)
     };
-    let channels = Channels {
+    let inbox = Inbox {
         rx,
         control_rx,
         control: control.clone(),
         loaded: loaded_tx,
     };
-    let task = tokio::spawn(run(core, log, channels, own_all));
+    let task = tokio::spawn(run(core, log, inbox, own_all));
     (
         CoordinatorHandle {
             tx,
@@ -238,7 +238,8 @@ fn spawn(
     )
 }
 
-struct Channels {
+/// What the task receives from: requests, control, and its loaded flag.
+struct Inbox {
     rx: mpsc::Receiver<Msg>,
     control_rx: mpsc::UnboundedReceiver<Control>,
     control: ControlSender,
@@ -463,13 +464,13 @@ fn replay(core: &mut GroupCoordinator, partition: i32, entries: Vec<OffsetsLogEn
     }
 }
 
-async fn run<L: OffsetsLog>(core: GroupCoordinator, log: L, ch: Channels, load_all: bool) {
-    let Channels {
+async fn run<L: OffsetsLog>(core: GroupCoordinator, log: L, inbox: Inbox, load_all: bool) {
+    let Inbox {
         mut rx,
         mut control_rx,
         control,
         loaded,
-    } = ch;
+    } = inbox;
     let partitions = core.config().offsets_topic_num_partitions;
     let log = Arc::new(Mutex::new(log));
     let (done_tx, mut done_rx) = mpsc::channel(APPEND_DONE_LIMIT);

@@ -236,6 +236,7 @@ fn spawn(core: TransactionCoordinator, io: impl TxnIo, load_all: bool) -> TxnCoo
     }
 }
 
+/// What the task receives from: requests, control, and its loaded flag.
 struct Inbox {
     rx: mpsc::Receiver<Msg>,
     control_rx: mpsc::UnboundedReceiver<Control>,
