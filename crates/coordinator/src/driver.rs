@@ -1,26 +1,32 @@
 //! The tokio driver: one task owns the [`GroupCoordinator`], loads
 //! `__consumer_offsets` through an [`OffsetsLog`] (every partition at start,
 //! or each partition when the broker elects it: [`start_unowned`]), feeds it
-//! requests from [`CoordinatorHandle`]s and timer ticks, writes the records
-//! it asks for (in issue order; their commits awaited in that order by a
-//! second task) and routes its responses back.
+//! requests from [`CoordinatorHandle`]s and timer ticks, hands the records
+//! it asks for to an append worker (written in issue order, their commits
+//! awaited in that order, outcomes fed back) and routes its responses back.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::Clock;
-use tokio::sync::{mpsc, oneshot, watch};
+use bytes::Bytes;
+use tokio::sync::{Mutex, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
 
+use crate::append_worker::{AppendLog, AppendQueue, Committing};
 use crate::codes;
 use crate::config::GroupConfig;
+use crate::control::{self, Control, ControlSender};
 use crate::coordinator::{Effect, GroupCoordinator, GroupRequest};
 use crate::error::CoordinatorError;
 use crate::offsets_log::{OffsetsLog, OffsetsLogEntry};
 use crate::responses::any_error_response;
 use crate::txn_driver::BoxFuture;
+use crate::unfinished::Unfinished;
+use crate::waiting::Waiting;
 
 /// Requests queued to the coordinator task before callers wait for room.
 pub const REQUEST_QUEUE_LIMIT: usize = 1024;
@@ -29,12 +35,13 @@ pub const REQUEST_QUEUE_LIMIT: usize = 1024;
 pub const MAX_WAITING_REQUESTS: usize = 100_000;
 /// Wait before reading a `__consumer_offsets` partition again after a failure.
 pub const LOAD_RETRY_BACKOFF: Duration = Duration::from_millis(500);
-/// Appends written and waiting for their commit. Past it an append is not
-/// written and fails at once as COORDINATOR_NOT_AVAILABLE (Kafka's answer to a
-/// group write that times out or lacks replicas; the client retries). The
-/// task cannot wait for room: it is the task that drains the outcomes.
+/// Appends queued for the append worker (and, as many again, written and
+/// waiting for their commit there). Past it an append is not written and
+/// fails at once as COORDINATOR_NOT_AVAILABLE (Kafka's answer to a group write
+/// that times out or lacks replicas; the client retries). The task cannot
+/// wait for room: it is the task that drains the outcomes.
 pub const APPEND_QUEUE_LIMIT: usize = 1024;
-/// Commit outcomes queued back to the task; the commit waiter waits for room.
+/// Append outcomes queued back to the task; the append worker waits for room.
 pub const APPEND_DONE_LIMIT: usize = 1024;
 /// Longest sleep of the task when no timer is due.
 const IDLE_TICK: Duration = Duration::from_secs(60);
@@ -67,7 +74,7 @@ struct Call {
 #[derive(Clone, Debug)]
 pub struct CoordinatorHandle {
     tx: mpsc::Sender<Msg>,
-    control: mpsc::UnboundedSender<Control>,
+    control: ControlSender,
     loaded: watch::Receiver<bool>,
 }
 
@@ -91,14 +98,14 @@ impl CoordinatorHandle {
     /// coordinator loads it and then serves its groups. Stale or repeated
     /// elections are ignored. Taken ahead of queued requests.
     pub fn elect(&self, partition: i32, epoch: i32) {
-        let _ = self.control.send(Control::Elect { partition, epoch });
+        self.control.elect(partition, epoch);
     }
 
     /// This broker no longer leads `partition` (`epoch`: the new leader
     /// epoch, if known): its groups are unloaded and their requests answered
     /// NOT_COORDINATOR. A resignation older than the served epoch is ignored.
     pub fn resign(&self, partition: i32, epoch: Option<i32>) {
-        let _ = self.control.send(Control::Resign { partition, epoch });
+        self.control.resign(partition, epoch);
     }
 
     /// Waits until `__consumer_offsets` is loaded (until then requests get
@@ -204,13 +211,8 @@ fn spawn(
     own_all: bool,
 ) -> (CoordinatorHandle, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(REQUEST_QUEUE_LIMIT);
-    // Unbounded, because `elect`/`resign` are called synchronously from the
-    // broker's metadata listener and a dropped election would leave a
-    // partition unserved. What bounds it: one message per leadership change of
-    // an `__consumer_offsets` partition (the metadata image's pace) plus at
-    // most one pending `Retry` per loading partition, and the task takes
-    // control messages before anything else (`biased` select).
-    let (control, control_rx) = mpsc::unbounded_channel();
+    // Unbounded: see `control::channel`.
+    let (control, control_rx) = control::channel();
     let mut cfg = cfg;
     cfg.offsets_topic_num_partitions = partitions.max(1);
     let (loaded_tx, loaded) = watch::channel(false);
@@ -219,13 +221,13 @@ fn spawn(
     } else {
         GroupCoordinator::unowned(cfg)
     };
-    let channels = Channels {
+    let inbox = Inbox {
         rx,
         control_rx,
         control: control.clone(),
         loaded: loaded_tx,
     };
-    let task = tokio::spawn(run(core, log, channels, own_all));
+    let task = tokio::spawn(run(core, log, inbox, own_all));
     (
         CoordinatorHandle {
             tx,
@@ -236,44 +238,59 @@ fn spawn(
     )
 }
 
-/// Leadership changes of `__consumer_offsets` partitions, ahead of requests.
-#[derive(Debug)]
-enum Control {
-    Elect {
-        partition: i32,
-        epoch: i32,
-    },
-    Resign {
-        partition: i32,
-        epoch: Option<i32>,
-    },
-    /// Read a partition being loaded again after a failed read.
-    Retry {
-        partition: i32,
-        epoch: i32,
-    },
-}
-
-struct Channels {
+/// What the task receives from: requests, control, and its loaded flag.
+struct Inbox {
     rx: mpsc::Receiver<Msg>,
     control_rx: mpsc::UnboundedReceiver<Control>,
-    control: mpsc::UnboundedSender<Control>,
+    control: ControlSender,
     loaded: watch::Sender<bool>,
 }
 
-/// An append written to the log, waiting to be committed.
-type PendingAppend = (u64, BoxFuture<Result<(), CoordinatorError>>);
+/// One append as the core issued it, on its way to the append worker.
+struct OffsetsAppend {
+    append_id: u64,
+    partition: i32,
+    records: Vec<(Bytes, Option<Bytes>)>,
+    producer: Option<(i64, i16)>,
+}
+
+/// An append's outcome, from the append worker.
+type Appended = (u64, Result<(), CoordinatorError>);
+
+/// The append worker's log: the driver's [`OffsetsLog`], which the driver
+/// also reads when loading (the lock is only contended then).
+struct OffsetsWriter<L>(Arc<Mutex<L>>);
+
+impl<L: OffsetsLog> AppendLog for OffsetsWriter<L> {
+    type Append = OffsetsAppend;
+    type Outcome = Appended;
+
+    /// [`OffsetsLog::append_replicated`] writes to the local log at the call
+    /// (on the worker's task, as the broker's produce path writes on its
+    /// request's task) and returns the commit future.
+    fn write(&mut self, a: OffsetsAppend) -> BoxFuture<Committing<Appended>> {
+        let log = self.0.clone();
+        Box::pin(async move {
+            let committed = log
+                .lock()
+                .await
+                .append_replicated(a.partition, a.records, a.producer);
+            let id = a.append_id;
+            Committing(Box::pin(async move { (id, committed.await) }))
+        })
+    }
+}
 
 struct Driver<L: OffsetsLog> {
     core: GroupCoordinator,
-    log: L,
+    log: Arc<Mutex<L>>,
     clock: Clock,
-    next_request_id: u64,
-    waiting: HashMap<u64, oneshot::Sender<ResponseBody>>,
-    /// Appends waiting for their commit, awaited in order by one task
-    /// ([`APPEND_QUEUE_LIMIT`] long).
-    appends: mpsc::Sender<PendingAppend>,
-    control: mpsc::UnboundedSender<Control>,
+    waiting: Waiting,
+    /// The append worker ([`APPEND_QUEUE_LIMIT`] long).
+    appends: AppendQueue<OffsetsAppend>,
+    /// Appends queued and not yet reported back, and loads waiting for them.
+    unfinished: Unfinished,
+    control: ControlSender,
 }
 
 impl<L: OffsetsLog> Driver<L> {
@@ -298,16 +315,16 @@ impl<L: OffsetsLog> Driver<L> {
         }
     }
 
-    fn control(&mut self, c: Control) {
+    async fn control(&mut self, c: Control) {
         match c {
             Control::Elect { partition, epoch } => {
                 let Some(effects) = self.core.elect(partition, epoch) else {
                     return;
                 };
                 self.apply(effects);
-                self.load_partition(partition, epoch);
+                self.load_partition(partition, epoch).await;
             }
-            Control::Retry { partition, epoch } => self.load_partition(partition, epoch),
+            Control::Retry { partition, epoch } => self.load_partition(partition, epoch).await,
             Control::Resign { partition, epoch } => {
                 let effects = self.core.resign(partition, epoch);
                 self.apply(effects);
@@ -317,40 +334,39 @@ impl<L: OffsetsLog> Driver<L> {
 
     /// Reads `partition` and replays it, unless it is no longer loading at
     /// `epoch`; a failed read is tried again after [`LOAD_RETRY_BACKOFF`]
-    /// (its groups keep answering COORDINATOR_LOAD_IN_PROGRESS).
-    fn load_partition(&mut self, partition: i32, epoch: i32) {
+    /// (its groups keep answering COORDINATOR_LOAD_IN_PROGRESS). While appends
+    /// to it are unfinished (queued in an earlier term) the read waits for
+    /// them, so that it sees every write issued before the load.
+    async fn load_partition(&mut self, partition: i32, epoch: i32) {
         if !self.core.is_loading_partition(partition, epoch) {
             return;
         }
-        match self.log.read_entries(partition) {
+        if self.unfinished.defer_load(partition, epoch) {
+            return;
+        }
+        let read = read_entries(&self.log, partition).await;
+        match read {
             Ok(entries) => {
                 replay(&mut self.core, partition, entries);
                 self.core
                     .finish_partition_load(partition, epoch, self.clock.now_ms());
             }
-            Err(_) => {
-                let control = self.control.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep(LOAD_RETRY_BACKOFF).await;
-                    let _ = control.send(Control::Retry { partition, epoch });
-                });
-            }
+            Err(_) => self
+                .control
+                .retry_after(partition, epoch, LOAD_RETRY_BACKOFF),
         }
     }
 
     fn submit(&mut self, call: Call) {
-        let api = call.body.api_key();
-        if self.waiting.len() >= MAX_WAITING_REQUESTS {
-            let _ = call.reply.send(unavailable(
-                api,
-                call.version,
-                codes::COORDINATOR_NOT_AVAILABLE,
-            ));
-            return;
-        }
-        let id = self.next_request_id;
-        self.next_request_id += 1;
-        self.waiting.insert(id, call.reply);
+        let id = match self.waiting.admit(call.reply) {
+            Ok(id) => id,
+            Err(reply) => {
+                let api = call.body.api_key();
+                let busy = unavailable(api, call.version, codes::COORDINATOR_NOT_AVAILABLE);
+                let _ = reply.send(busy);
+                return;
+            }
+        };
         let req = GroupRequest {
             version: call.version,
             body: call.body,
@@ -365,23 +381,23 @@ impl<L: OffsetsLog> Driver<L> {
         let mut queue: VecDeque<Effect> = effects.into();
         while let Some(effect) = queue.pop_front() {
             match effect {
-                Effect::Respond { request_id, body } => {
-                    if let Some(reply) = self.waiting.remove(&request_id) {
-                        let _ = reply.send(body);
-                    }
-                }
+                Effect::Respond { request_id, body } => self.waiting.respond(request_id, body),
                 Effect::Append {
                     append_id,
                     partition,
                     records,
                     producer,
                 } => {
-                    // Written now, in issue order; committed later. Room in
-                    // the commit waiter's queue is taken first, so an append
-                    // refused for want of it is never written.
-                    if let Ok(permit) = self.appends.try_reserve() {
-                        let pending = self.log.append_replicated(partition, records, producer);
-                        permit.send((append_id, pending));
+                    let append = OffsetsAppend {
+                        append_id,
+                        partition,
+                        records,
+                        producer,
+                    };
+                    // Written by the worker, in issue order; an append
+                    // refused for want of room is never written.
+                    if self.appends.try_push(append).is_ok() {
+                        self.unfinished.queued(append_id, partition);
                     } else {
                         let more = self.core.complete_append_result(
                             append_id,
@@ -395,8 +411,9 @@ impl<L: OffsetsLog> Driver<L> {
         }
     }
 
-    /// An append's outcome, from the commit waiter.
-    fn appended(&mut self, append_id: u64, written: Result<(), CoordinatorError>) {
+    /// An append's outcome, from the append worker; then the load of its
+    /// partition if it was waiting for this append.
+    async fn appended(&mut self, append_id: u64, written: Result<(), CoordinatorError>) {
         let result = written.map_err(|e| match e {
             CoordinatorError::Refused { code, .. } => code,
             _ => codes::COORDINATOR_NOT_AVAILABLE,
@@ -405,7 +422,24 @@ impl<L: OffsetsLog> Driver<L> {
             .core
             .complete_append_result(append_id, result, self.clock.now_ms());
         self.apply(effects);
+        if let Some((partition, epoch)) = self.unfinished.finished(append_id) {
+            self.load_partition(partition, epoch).await;
+        }
     }
+}
+
+/// Every entry of `partition`, read on a blocking thread (a whole partition
+/// is a lot of disk IO for a runtime thread; the broker's
+/// `TxnIo::read_partition` does the same). The append worker waits for the
+/// lock meanwhile without holding a thread.
+async fn read_entries<L: OffsetsLog>(
+    log: &Arc<Mutex<L>>,
+    partition: i32,
+) -> Result<Vec<OffsetsLogEntry>, CoordinatorError> {
+    let log = log.clone();
+    tokio::task::spawn_blocking(move || log.blocking_lock().read_entries(partition))
+        .await
+        .map_err(|e| CoordinatorError::Log(format!("reading partition {partition}: {e}")))?
 }
 
 /// Replays the entries of `partition` into `core` (undecodable records are
@@ -430,38 +464,24 @@ fn replay(core: &mut GroupCoordinator, partition: i32, entries: Vec<OffsetsLogEn
     }
 }
 
-/// Awaits the commits of appends one at a time, in the order they were
-/// written, and reports each outcome.
-async fn commit_waiter(
-    mut rx: mpsc::Receiver<PendingAppend>,
-    done: mpsc::Sender<(u64, Result<(), CoordinatorError>)>,
-) {
-    while let Some((id, pending)) = rx.recv().await {
-        let result = pending.await;
-        if done.send((id, result)).await.is_err() {
-            break;
-        }
-    }
-}
-
-async fn run<L: OffsetsLog>(core: GroupCoordinator, log: L, ch: Channels, load_all: bool) {
-    let Channels {
+async fn run<L: OffsetsLog>(core: GroupCoordinator, log: L, inbox: Inbox, load_all: bool) {
+    let Inbox {
         mut rx,
         mut control_rx,
         control,
         loaded,
-    } = ch;
+    } = inbox;
     let partitions = core.config().offsets_topic_num_partitions;
-    let (append_tx, append_rx) = mpsc::channel(APPEND_QUEUE_LIMIT);
+    let log = Arc::new(Mutex::new(log));
     let (done_tx, mut done_rx) = mpsc::channel(APPEND_DONE_LIMIT);
-    let waiter = tokio::spawn(commit_waiter(append_rx, done_tx));
+    let appends = AppendQueue::start(OffsetsWriter(log.clone()), APPEND_QUEUE_LIMIT, done_tx);
     let mut d = Driver {
         core,
         log,
         clock: Clock::new(),
-        next_request_id: 1,
-        waiting: HashMap::new(),
-        appends: append_tx,
+        waiting: Waiting::new(MAX_WAITING_REQUESTS),
+        appends,
+        unfinished: Unfinished::default(),
         control,
     };
     if load_all {
@@ -471,7 +491,8 @@ async fn run<L: OffsetsLog>(core: GroupCoordinator, log: L, ch: Channels, load_a
                 while let Ok(msg) = rx.try_recv() {
                     d.receive(msg);
                 }
-                match d.log.read_entries(p) {
+                let read = read_entries(&d.log, p).await;
+                match read {
                     Ok(entries) => {
                         replay(&mut d.core, p, entries);
                         break;
@@ -495,8 +516,8 @@ async fn run<L: OffsetsLog>(core: GroupCoordinator, log: L, ch: Channels, load_a
         };
         tokio::select! {
             biased;
-            Some(c) = control_rx.recv() => d.control(c),
-            Some((id, result)) = done_rx.recv() => d.appended(id, result),
+            Some(c) = control_rx.recv() => d.control(c).await,
+            Some((id, result)) = done_rx.recv() => d.appended(id, result).await,
             msg = rx.recv() => match msg {
                 Some(msg) => d.receive(msg),
                 None => break,
@@ -507,5 +528,4 @@ async fn run<L: OffsetsLog>(core: GroupCoordinator, log: L, ch: Channels, load_a
             }
         }
     }
-    waiter.abort();
 }

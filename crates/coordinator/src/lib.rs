@@ -13,9 +13,11 @@
 //! producer's COMMIT or ABORT marker ([`GroupCoordinator::complete_txn_marker`]).
 
 mod admin;
+mod append_worker;
 mod clock;
 pub mod codes;
 mod config;
+mod control;
 mod coordinator;
 mod driver;
 mod error;
@@ -33,6 +35,8 @@ mod responses;
 mod txn;
 pub mod txn_driver;
 mod txn_offsets;
+mod unfinished;
+mod waiting;
 mod write_errors;
 
 pub use admin::{CLASSIC_GROUP_TYPE, GROUP_AUTHORIZED_OPERATIONS};

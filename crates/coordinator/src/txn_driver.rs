@@ -2,11 +2,10 @@
 //! [`TransactionCoordinator`], feeds it requests from
 //! [`TxnCoordinatorHandle`]s, loaded records and timer ticks, and carries
 //! out its effects through the broker's [`TxnIo`]: `__transaction_state`
-//! appends on one worker task, strictly in order (like a log); marker
-//! writes and producer id allocations on tasks of their own, their results
-//! fed back into the core.
+//! appends on an append worker (as the group driver's), strictly in order
+//! (like a log); marker writes and producer id allocations on tasks of their
+//! own, their results fed back into the core.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -17,10 +16,14 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
 
+use crate::append_worker::{AppendLog, AppendQueue, Committing};
 use crate::codes;
+use crate::control::{self, Control, ControlSender};
 use crate::records::RawRecord;
 use crate::txn::config::TxnConfig;
 use crate::txn::coordinator::{TransactionCoordinator, TxnEffect, any_txn_error};
+use crate::unfinished::Unfinished;
+use crate::waiting::Waiting;
 
 /// A boxed future the broker's [`TxnIo`] returns.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -31,7 +34,8 @@ pub const TXN_REQUEST_QUEUE_LIMIT: usize = 1024;
 /// COORDINATOR_NOT_AVAILABLE. (Appends and marker writes in flight are
 /// bounded too: at most one of each per transactional id.)
 pub const TXN_MAX_WAITING_REQUESTS: usize = 100_000;
-/// `__transaction_state` appends queued for the append worker. The core holds
+/// `__transaction_state` appends queued for the append worker (which writes
+/// and commits one at a time: [`TxnIo::append`] is one future). The core holds
 /// at most one append in flight per transactional id, but the ids are
 /// unbounded; past this queue an append fails at once as
 /// COORDINATOR_NOT_AVAILABLE, which is what Kafka answers when a
@@ -78,24 +82,6 @@ pub trait TxnIo: Send + Sync + 'static {
 /// failed read.
 pub const TXN_LOAD_RETRY_BACKOFF: Duration = Duration::from_millis(500);
 
-/// Leadership changes of `__transaction_state` partitions.
-#[derive(Debug)]
-enum Control {
-    Elect {
-        partition: i32,
-        epoch: i32,
-    },
-    Resign {
-        partition: i32,
-        epoch: Option<i32>,
-    },
-    /// Read a partition being loaded (again, after a failure).
-    Read {
-        partition: i32,
-        epoch: i32,
-    },
-}
-
 /// Messages to the coordinator task.
 // A message is moved once into the channel; boxing the request would
 // only add an allocation per request.
@@ -126,7 +112,7 @@ enum Done {
 #[derive(Clone, Debug)]
 pub struct TxnCoordinatorHandle {
     tx: mpsc::Sender<Msg>,
-    control: mpsc::UnboundedSender<Control>,
+    control: ControlSender,
     loaded: watch::Receiver<bool>,
 }
 
@@ -154,13 +140,13 @@ impl TxnCoordinatorHandle {
     /// its ids and completes the transactions found prepared. Stale or
     /// repeated elections are ignored.
     pub fn elect(&self, partition: i32, epoch: i32) {
-        let _ = self.control.send(Control::Elect { partition, epoch });
+        self.control.elect(partition, epoch);
     }
 
     /// This broker no longer leads `partition` (`epoch`: the new leader
     /// epoch, if known): its ids are unloaded (NOT_COORDINATOR afterwards).
     pub fn resign(&self, partition: i32, epoch: Option<i32>) {
-        let _ = self.control.send(Control::Resign { partition, epoch });
+        self.control.resign(partition, epoch);
     }
 
     /// Serves one request (InitProducerId, AddPartitionsToTxn,
@@ -233,13 +219,8 @@ pub fn start_unowned(cfg: TxnConfig, io: impl TxnIo) -> TxnCoordinatorHandle {
 
 fn spawn(core: TransactionCoordinator, io: impl TxnIo, load_all: bool) -> TxnCoordinatorHandle {
     let (tx, rx) = mpsc::channel(TXN_REQUEST_QUEUE_LIMIT);
-    // Unbounded, because `elect`/`resign` are called synchronously from the
-    // broker's metadata listener and a dropped election would leave a
-    // partition unserved. What bounds it: one message per leadership change of
-    // a `__transaction_state` partition (the metadata image's pace) plus at
-    // most one pending `Read` retry per loading partition, and the task takes
-    // control messages before anything else (`biased` select).
-    let (control, control_rx) = mpsc::unbounded_channel();
+    // Unbounded: see `control::channel`.
+    let (control, control_rx) = control::channel();
     let (loaded_tx, loaded) = watch::channel(!load_all);
     let inbox = Inbox {
         rx,
@@ -255,24 +236,46 @@ fn spawn(core: TransactionCoordinator, io: impl TxnIo, load_all: bool) -> TxnCoo
     }
 }
 
+/// What the task receives from: requests, control, and its loaded flag.
 struct Inbox {
     rx: mpsc::Receiver<Msg>,
     control_rx: mpsc::UnboundedReceiver<Control>,
-    control: mpsc::UnboundedSender<Control>,
+    control: ControlSender,
     loaded: watch::Sender<bool>,
+}
+
+/// One append as the core issued it: its id, partition and records.
+type TxnAppend = (u64, i32, Vec<RawRecord>);
+
+/// The append worker's log: [`TxnIo::append`], whose one future writes and
+/// awaits the commit, so the worker writes the next append only after it.
+struct TxnWriter(Arc<dyn TxnIo>);
+
+impl AppendLog for TxnWriter {
+    type Append = TxnAppend;
+    type Outcome = Done;
+
+    fn write(&mut self, (id, partition, records): TxnAppend) -> BoxFuture<Committing<Done>> {
+        let appended = self.0.append(partition, records);
+        Box::pin(async move {
+            let done = Done::Append(id, appended.await);
+            Committing(Box::pin(std::future::ready(done)))
+        })
+    }
 }
 
 struct Driver {
     core: TransactionCoordinator,
     io: Arc<dyn TxnIo>,
     clock: Clock,
-    next_request_id: u64,
-    waiting: HashMap<u64, oneshot::Sender<ResponseBody>>,
-    /// The append worker's queue (in order), [`TXN_APPEND_QUEUE_LIMIT`] long.
-    appends: mpsc::Sender<(u64, i32, Vec<RawRecord>)>,
+    waiting: Waiting,
+    /// The append worker ([`TXN_APPEND_QUEUE_LIMIT`] long).
+    appends: AppendQueue<TxnAppend>,
+    /// Appends queued and not yet reported back, and loads waiting for them.
+    unfinished: Unfinished,
     /// Outcomes of IO, [`TXN_IO_DONE_LIMIT`] long.
     done_tx: mpsc::Sender<Done>,
-    control: mpsc::UnboundedSender<Control>,
+    control: ControlSender,
 }
 
 impl Driver {
@@ -283,16 +286,21 @@ impl Driver {
                     self.read(partition, epoch).await;
                 }
             }
-            Control::Read { partition, epoch } => self.read(partition, epoch).await,
+            Control::Retry { partition, epoch } => self.read(partition, epoch).await,
             Control::Resign { partition, epoch } => self.core.resign(partition, epoch),
         }
     }
 
     /// Reads `partition` for loading at `epoch` (unless no longer loading)
     /// before the task takes anything else: requests queued behind an
-    /// election see the partition loaded.
+    /// election see the partition loaded. While appends to it are unfinished
+    /// (queued in an earlier term) the read waits for them, so that it sees
+    /// every write issued before the load.
     async fn read(&mut self, partition: i32, epoch: i32) {
         if !self.core.is_loading_partition(partition, epoch) {
+            return;
+        }
+        if self.unfinished.defer_load(partition, epoch) {
             return;
         }
         let records = self.io.read_partition(partition).await;
@@ -315,29 +323,21 @@ impl Driver {
                 let effects = self.core.finish_partition_load(partition, epoch, now);
                 self.apply(effects);
             }
-            Err(_) => {
-                let control = self.control.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep(TXN_LOAD_RETRY_BACKOFF).await;
-                    let _ = control.send(Control::Read { partition, epoch });
-                });
-            }
+            Err(_) => self
+                .control
+                .retry_after(partition, epoch, TXN_LOAD_RETRY_BACKOFF),
         }
     }
 
     fn submit(&mut self, version: i16, body: RequestBody, reply: oneshot::Sender<ResponseBody>) {
-        let api = body.api_key();
-        if self.waiting.len() >= TXN_MAX_WAITING_REQUESTS {
-            let _ = reply.send(any_txn_error(
-                api,
-                version,
-                codes::COORDINATOR_NOT_AVAILABLE,
-            ));
-            return;
-        }
-        let id = self.next_request_id;
-        self.next_request_id += 1;
-        self.waiting.insert(id, reply);
+        let id = match self.waiting.admit(reply) {
+            Ok(id) => id,
+            Err(reply) => {
+                let busy = any_txn_error(body.api_key(), version, codes::COORDINATOR_NOT_AVAILABLE);
+                let _ = reply.send(busy);
+                return;
+            }
+        };
         let effects = self.core.handle(id, self.clock.now_ms(), version, body);
         self.apply(effects);
     }
@@ -345,11 +345,7 @@ impl Driver {
     fn apply(&mut self, effects: Vec<TxnEffect>) {
         for effect in effects {
             match effect {
-                TxnEffect::Respond { request_id, body } => {
-                    if let Some(reply) = self.waiting.remove(&request_id) {
-                        let _ = reply.send(body);
-                    }
-                }
+                TxnEffect::Respond { request_id, body } => self.waiting.respond(request_id, body),
                 TxnEffect::Append {
                     append_id,
                     partition,
@@ -357,9 +353,11 @@ impl Driver {
                 } => {
                     if self
                         .appends
-                        .try_send((append_id, partition, records))
-                        .is_err()
+                        .try_push((append_id, partition, records))
+                        .is_ok()
                     {
+                        self.unfinished.queued(append_id, partition);
+                    } else {
                         // Queue full (or the worker gone): the append fails
                         // (see TXN_APPEND_QUEUE_LIMIT), reported like any
                         // outcome, after this round of effects.
@@ -403,27 +401,22 @@ impl Driver {
         }
     }
 
-    fn complete(&mut self, done: Done) {
+    /// An IO outcome; after an append's, the load of its partition if it
+    /// was waiting for this append.
+    async fn complete(&mut self, done: Done) {
         let now = self.clock.now_ms();
+        let mut due_load = None;
         let effects = match done {
-            Done::Append(id, result) => self.core.complete_append(id, result, now),
+            Done::Append(id, result) => {
+                due_load = self.unfinished.finished(id);
+                self.core.complete_append(id, result, now)
+            }
             Done::Markers(id, results) => self.core.complete_markers(id, results, now),
             Done::ProducerId(id, result) => self.core.complete_producer_id(id, result, now),
         };
         self.apply(effects);
-    }
-}
-
-/// Writes appends one at a time, in the order they were queued.
-async fn append_worker(
-    io: Arc<dyn TxnIo>,
-    mut rx: mpsc::Receiver<(u64, i32, Vec<RawRecord>)>,
-    done: mpsc::Sender<Done>,
-) {
-    while let Some((id, partition, records)) = rx.recv().await {
-        let result = io.append(partition, records).await;
-        if done.send(Done::Append(id, result)).await.is_err() {
-            break;
+        if let Some((partition, epoch)) = due_load {
+            self.read(partition, epoch).await;
         }
     }
 }
@@ -435,16 +428,19 @@ async fn run(core: TransactionCoordinator, io: Arc<dyn TxnIo>, inbox: Inbox, loa
         control,
         loaded,
     } = inbox;
-    let (append_tx, append_rx) = mpsc::channel(TXN_APPEND_QUEUE_LIMIT);
     let (done_tx, mut done_rx) = mpsc::channel(TXN_IO_DONE_LIMIT);
-    let worker = tokio::spawn(append_worker(io.clone(), append_rx, done_tx.clone()));
+    let appends = AppendQueue::start(
+        TxnWriter(io.clone()),
+        TXN_APPEND_QUEUE_LIMIT,
+        done_tx.clone(),
+    );
     let mut d = Driver {
         core,
         io,
         clock: Clock::new(),
-        next_request_id: 1,
-        waiting: HashMap::new(),
-        appends: append_tx,
+        waiting: Waiting::new(TXN_MAX_WAITING_REQUESTS),
+        appends,
+        unfinished: Unfinished::default(),
         done_tx,
         control,
     };
@@ -489,12 +485,11 @@ async fn run(core: TransactionCoordinator, io: Arc<dyn TxnIo>, inbox: Inbox, loa
                 }
                 None => break,
             },
-            Some(done) = done_rx.recv() => d.complete(done),
+            Some(done) = done_rx.recv() => d.complete(done).await,
             _ = tokio::time::sleep_until(wake) => {
                 let effects = d.core.tick(d.clock.now_ms());
                 d.apply(effects);
             }
         }
     }
-    worker.abort();
 }

@@ -3,6 +3,7 @@
 
 mod common;
 mod driver;
+mod driver_appends;
 mod group_flows;
 mod offsets_admin;
 mod ownership;
