@@ -15,7 +15,8 @@ CHUNK = 1 << 20
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def _pump_receiver(port_q, total, out_q):
+def _pump_receiver(port_q, total, out_q, path=None):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600) if path else None
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))
     srv.listen(1)
@@ -31,16 +32,27 @@ def _pump_receiver(port_q, total, out_q):
             break
         if start is None:
             start = time.perf_counter()
+        if fd is not None:
+            os.write(fd, view[:n])
         got += n
     out_q.put((got, time.perf_counter() - start))
     conn.close()
+    if fd is not None:
+        os.close(fd)
+        os.unlink(path)
 
 
-def loopback_mbps(total):
+def loopback_mbps(total, directory=None):
     """MB/s (10^6 bytes) of one TCP stream over loopback, sender and receiver in two
-    processes, 1 MiB `sendall` into `recv_into`."""
+    processes, 1 MiB `sendall` into `recv_into`. With `directory`, the receiver also
+    writes every chunk it receives to a new file there (page cache, no sync): the
+    rate of the least a broker must do with produced bytes, receive them and write
+    them once, on the same cores as the sender."""
+    path = None
+    if directory:
+        path = os.path.join(directory, f"bench-pump-{os.getpid()}-{time.time_ns()}")
     port_q, out_q = multiprocessing.Queue(), multiprocessing.Queue()
-    rx = multiprocessing.Process(target=_pump_receiver, args=(port_q, total, out_q))
+    rx = multiprocessing.Process(target=_pump_receiver, args=(port_q, total, out_q, path))
     rx.start()
     s = socket.create_connection(("127.0.0.1", port_q.get()))
     data = os.urandom(CHUNK)
