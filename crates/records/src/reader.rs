@@ -230,6 +230,9 @@ impl BatchView<'_> {
 #[derive(Debug)]
 pub struct RecordsReader<'a> {
     batches: BatchIter<'a>,
+    /// The buffer the batches are in, when it is a `Bytes`: uncompressed records are
+    /// then sliced from it instead of copied out.
+    owner: Option<&'a Bytes>,
     current: Option<RecordIter>,
     limits: DecodeLimits,
     verify_crc: bool,
@@ -241,10 +244,20 @@ impl<'a> RecordsReader<'a> {
     pub fn new(buf: &'a [u8], limits: DecodeLimits) -> Self {
         RecordsReader {
             batches: BatchIter::new(buf),
+            owner: None,
             current: None,
             limits,
             verify_crc: true,
             failed: false,
+        }
+    }
+
+    /// Reads the batches in `buf` as [`RecordsReader::new`] does, without copying:
+    /// uncompressed records (keys, values, headers) are slices of `buf`.
+    pub fn from_bytes(buf: &'a Bytes, limits: DecodeLimits) -> Self {
+        RecordsReader {
+            owner: Some(buf),
+            ..RecordsReader::new(buf, limits)
         }
     }
 
@@ -280,11 +293,21 @@ impl Iterator for RecordsReader<'_> {
                     return Some(Err(e));
                 }
             };
+            let owner = self.owner;
+            let limits = &self.limits;
+            let iter = || match owner {
+                // `records_bytes` borrows from `owner` (the batches are read from it).
+                Some(b) => RecordIter::from_parts(
+                    *view.header(),
+                    b.slice_ref(view.records_bytes()),
+                    limits,
+                ),
+                None => view.record_iter(limits),
+            };
             let started = if self.verify_crc {
-                view.validate_crc()
-                    .and_then(|()| view.record_iter(&self.limits))
+                view.validate_crc().and_then(|()| iter())
             } else {
-                view.record_iter(&self.limits)
+                iter()
             };
             match started {
                 Ok(iter) => self.current = Some(iter),
@@ -394,6 +417,33 @@ mod tests {
         log.extend(batch(Compression::Snappy, 3, 3));
         let got = offsets(RecordsReader::new(&log, DecodeLimits::default()));
         assert_eq!(got, (0..6).map(Ok).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn from_bytes_reads_the_same_records_without_copying_uncompressed_ones() {
+        let mut log = batch(Compression::None, 0, 2);
+        log.extend(batch(Compression::Lz4, 2, 2));
+        log.extend(batch(Compression::None, 4, 1));
+        let log = Bytes::from(log);
+        let copied: Vec<_> = RecordsReader::new(&log, DecodeLimits::default())
+            .collect::<Result<_, _>>()
+            .expect("read");
+        let sliced: Vec<_> = RecordsReader::from_bytes(&log, DecodeLimits::default())
+            .collect::<Result<_, _>>()
+            .expect("read");
+        assert_eq!(copied, sliced);
+        let inside = |v: &Bytes| log.as_ptr_range().contains(&v.as_ptr());
+        let values: Vec<bool> = sliced
+            .iter()
+            .map(|(_, r)| inside(r.value.as_ref().expect("value")))
+            .collect();
+        // The uncompressed batches' values point into `log`; the lz4 batch's do not.
+        assert_eq!(values, [true, true, false, false, true]);
+        let copied_inside = copied
+            .iter()
+            .filter(|(_, r)| inside(r.value.as_ref().expect("value")))
+            .count();
+        assert_eq!(copied_inside, 0);
     }
 
     #[test]

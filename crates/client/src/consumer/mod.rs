@@ -783,7 +783,7 @@ fn decode_records(
     let mut active_aborts: BTreeSet<i64> = BTreeSet::new();
     let mut last_batch_base = i64::MIN;
     let mut skip_batch = false;
-    for item in RecordsReader::new(data, DecodeLimits::default()) {
+    for item in RecordsReader::from_bytes(data, DecodeLimits::default()) {
         let (h, r) = match item {
             Ok(x) => x,
             // A partial batch at the end of a fetch is normal: stop there.
