@@ -54,6 +54,10 @@ impl Default for BatchBuilderConfig {
 /// grows the buffer as records arrive.
 const INITIAL_RESERVE: usize = 64 * 1024;
 
+/// Largest `max_batch_bytes` a buffer grows to in one step once past
+/// [`INITIAL_RESERVE`]; a larger (or unbounded) limit grows by doubling.
+const MAX_ONE_STEP_GROWTH: usize = 16 << 20;
+
 /// Accumulates records for one v2 batch.
 #[derive(Debug, Clone)]
 pub struct BatchBuilder {
@@ -201,7 +205,19 @@ impl BatchBuilder {
                 limit: i32::MAX as usize,
             });
         }
-        self.records.reserve(needed);
+        let len = self.records.len();
+        if self.records.capacity() - len < needed {
+            if self.config.max_batch_bytes <= MAX_ONE_STEP_GROWTH {
+                // Past the initial reserve, one step to the batch's limit rather than
+                // doubling: each doubling copies every record so far into fresh pages
+                // (a 1 MB batch grown from 64 KiB is written about twice). Kafka's
+                // producer also takes `batch.size` for a batch at once.
+                let target = (BATCH_HEADER_LEN + self.config.max_batch_bytes).max(len + needed);
+                self.records.reserve_exact(target - len);
+            } else {
+                self.records.reserve(needed);
+            }
+        }
         write_record(
             &mut self.records,
             body,
@@ -376,6 +392,35 @@ mod tests {
         assert_eq!((h.base_timestamp, h.max_timestamp), (5_000, 1_000));
         let recs = view.records(&DecodeLimits::default()).expect("records");
         assert_eq!(recs[0].timestamp(h), 1_000);
+    }
+
+    #[test]
+    fn a_buffer_past_the_initial_reserve_grows_once_to_the_limit() {
+        let limit = 1 << 20;
+        let mut b = BatchBuilder::new(BatchBuilderConfig {
+            max_batch_bytes: limit,
+            ..BatchBuilderConfig::default()
+        });
+        let value = vec![7u8; 1000];
+        let mut capacities = std::collections::BTreeSet::new();
+        while b.append(0, None, Some(&value), &[]).expect("append") {
+            capacities.insert(b.records.capacity());
+        }
+        // The initial reserve, then the limit: no doubling steps between.
+        let expected: std::collections::BTreeSet<usize> =
+            [BATCH_HEADER_LEN + INITIAL_RESERVE, BATCH_HEADER_LEN + limit].into();
+        assert_eq!(capacities, expected);
+        assert!(b.uncompressed_size() <= limit);
+
+        // An unbounded builder (the cleaner's, the metadata log's) still doubles.
+        let mut b = BatchBuilder::new(BatchBuilderConfig {
+            max_batch_bytes: usize::MAX,
+            ..BatchBuilderConfig::default()
+        });
+        for _ in 0..100 {
+            assert!(b.append(0, None, Some(&value), &[]).expect("append"));
+        }
+        assert!(b.records.capacity() < 1 << 20);
     }
 
     #[test]
