@@ -451,13 +451,7 @@ pub async fn serve<S: Transport>(
     let (queue, queued) = mpsc::unbounded_channel::<Queued>();
     let (answer_tx, answer_rx) = mpsc::unbounded_channel::<Answer>();
     let executor = tokio::spawn(execute(broker, session, queued, answer_tx, reauth));
-    // Set when the writer ends, so the reader ends the connection at once (a frame
-    // cut short by a failed send is never followed by anything, nor left hanging).
-    let (writer_done, mut writer_stopped) = tokio::sync::watch::channel(false);
-    let writer = tokio::spawn(async move {
-        write_answers(wr, answer_rx).await;
-        writer_done.send_replace(true);
-    });
+    let (writer, mut writer_stopped) = spawn_writer(wr, answer_rx);
     // The last frame was larger than READ_CHUNK (a producer's, most likely).
     let mut large_frames = false;
     let end = loop {
@@ -505,6 +499,24 @@ pub async fn serve<S: Transport>(
         }
     }
     end
+}
+
+/// Starts the writer task, and a flag set when it ends, so the reader ends the
+/// connection at once (a frame cut short by a failed send is never followed by
+/// anything, nor left hanging).
+fn spawn_writer<W: ResponseSink + 'static>(
+    wr: W,
+    answers: mpsc::UnboundedReceiver<Answer>,
+) -> (
+    tokio::task::JoinHandle<()>,
+    tokio::sync::watch::Receiver<bool>,
+) {
+    let (writer_done, writer_stopped) = tokio::sync::watch::channel(false);
+    let writer = tokio::spawn(async move {
+        write_answers(wr, answers).await;
+        writer_done.send_replace(true);
+    });
+    (writer, writer_stopped)
 }
 
 /// What a SASL listener's authentication phase gives the connection: the
