@@ -478,6 +478,8 @@ async fn sender_loop(inner: Arc<Inner>) {
 
 /// Closes batches that are due, sends what can be sent, and returns how long to
 /// sleep before the next linger deadline.
+// Long, and kept whole: one pass over the partition queues under the accumulator's lock,
+// each partition's close/expire/send decision reading the per-node tallies the pass keeps.
 async fn run_once(inner: &Arc<Inner>) -> Duration {
     let now = Instant::now();
     let cfg = &inner.cfg;
