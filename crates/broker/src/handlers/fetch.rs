@@ -246,24 +246,37 @@ fn read_once(
     } else {
         broker.config.fetch_max_bytes
     };
-    let mut remaining = limit.max(0) as u64;
-    let mut total = 0usize;
-    let mut out = Vec::with_capacity(targets.len());
-    for t in targets {
+    read_within(targets, limit.max(0) as u64, |_, t, remaining, first| {
         let name: Option<String> = if version >= 13 {
             cache.topic_by_id(t.key.1).map(|m| m.name.clone())
         } else {
             Some(t.key.0.as_str().to_string())
         };
-        let data = read_partition(
+        read_partition(
             broker,
             name.as_deref(),
             t,
             version,
             isolation,
             remaining,
-            total == 0,
-        );
+            first,
+        )
+    })
+}
+
+/// Reads `targets` in order within `limit` response bytes: `read` is given each
+/// target's index, the bytes left and whether nothing was read before it. Each
+/// partition's data (in target order) and the record bytes read.
+pub(crate) fn read_within(
+    targets: &[Target],
+    limit: u64,
+    mut read: impl FnMut(usize, &Target, u64, bool) -> PartitionData,
+) -> (Vec<PartitionData>, usize) {
+    let mut remaining = limit;
+    let mut total = 0usize;
+    let mut out = Vec::with_capacity(targets.len());
+    for (i, t) in targets.iter().enumerate() {
+        let data = read(i, t, remaining, total == 0);
         let n = data.records.as_ref().map_or(0, Bytes::len);
         remaining = remaining.saturating_sub(n as u64);
         total += n;

@@ -19,7 +19,7 @@ use vltava_storage::FetchIsolation;
 use crate::broker::Broker;
 use crate::error_codes::{self, *};
 use crate::handlers::fetch::{
-    MAX_FETCH_WAIT, Target, group, partition_error, read_partition, request_targets,
+    MAX_FETCH_WAIT, Target, group, partition_error, read_partition, read_within, request_targets,
 };
 use crate::replica_manager::ReplicaRequestError;
 
@@ -95,28 +95,20 @@ fn read_once(
     version: i16,
     limit: u64,
 ) -> (Vec<PartitionData>, usize) {
-    let mut remaining = limit;
-    let mut total = 0usize;
-    let mut out = Vec::with_capacity(targets.len());
-    for ((t, name), d) in targets.iter().zip(names).zip(decided) {
-        let data = match d {
-            Some(d) => d.clone(),
-            None => read_partition(
+    read_within(targets, limit, |i, t, remaining, first| {
+        match decided.get(i) {
+            Some(Some(d)) => d.clone(),
+            _ => read_partition(
                 broker,
-                name.as_deref(),
+                names.get(i).and_then(|n| n.as_deref()),
                 t,
                 version,
                 FetchIsolation::LogEnd,
                 remaining,
-                total == 0,
+                first,
             ),
-        };
-        let n = data.records.as_ref().map_or(0, Bytes::len);
-        remaining = remaining.saturating_sub(n as u64);
-        total += n;
-        out.push(data);
-    }
-    (out, total)
+        }
+    })
 }
 
 /// A follower below the log start learns where the log starts now (it restarts its log
