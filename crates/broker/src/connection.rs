@@ -203,66 +203,21 @@ async fn execute(
                 let Some((ra, clock)) = reauth.as_mut() else {
                     return;
                 };
-                let (body, outcome) = match &request.body {
-                    RequestBody::SaslHandshake(r) => ra.handshake(r),
-                    RequestBody::SaslAuthenticate(r) => ra.authenticate(r),
-                    _ => return,
+                let Some(body) = reauthenticate(ra, clock, &session, &request.body) else {
+                    return;
                 };
-                let failed = match outcome {
-                    Outcome::Continue => None,
-                    Outcome::Done => {
-                        clock.renew(ra.lifetime());
-                        tracing::debug!(principal = %session.principal, listener = %session.listener, "re-authenticated");
-                        None
-                    }
-                    Outcome::Fail(why) => Some(why),
-                };
-                let _ = answers.send(Answer(c, v, Body::Ready(Box::new(body)), slot, 0));
-                if let Some(why) = failed {
-                    let peer = session.peer_ip.map(|ip| std::net::SocketAddr::new(ip, 0));
-                    crate::auth_log::failure(
-                        peer,
-                        &session.listener,
-                        "re-authentication failed",
-                        &why,
-                    );
+                let answer = Answer(c, v, Body::Ready(Box::new(body.0)), slot, 0);
+                let _ = answers.send(answer);
+                if !body.1 {
                     return;
                 }
                 continue;
             }
             Queued::Run(c, v, request, frame_len, slot) => {
-                let metered = Metered::of(&request, frame_len);
-                let started = Instant::now();
-                // Its own task, so a panicking handler ends this connection with
-                // a log line instead of taking the executor down silently; it is
-                // awaited (up to the end of its effects) before the next request
-                // starts.
-                let run = tokio::spawn(dispatch_effects(broker.clone(), *request, session.clone()));
-                let outcome = run.await;
-                let elapsed = started.elapsed().as_nanos();
-                match outcome {
-                    Ok(Ok(Dispatched::Now(Some(mut body)))) => {
-                        let wait = metered.throttle(&broker, &session, elapsed, Some(&mut body));
-                        (Some(Answer(c, v, Body::Ready(body), slot, wait)), wait)
-                    }
-                    // acks=0: nothing to send; the slot is released here.
-                    Ok(Ok(Dispatched::Now(None))) => {
-                        (None, metered.throttle(&broker, &session, elapsed, None))
-                    }
-                    Ok(Ok(Dispatched::Later(pending))) => {
-                        let wait = metered.throttle(&broker, &session, elapsed, None);
-                        let body = Body::Pending(tokio::spawn(pending));
-                        (Some(Answer(c, v, body, slot, wait)), wait)
-                    }
-                    Ok(Err(e)) => {
-                        tracing::warn!(error = %e, "closing connection");
-                        return;
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "request handler failed; closing connection");
-                        return;
-                    }
-                }
+                let Some((body, wait)) = run(&broker, &session, *request, frame_len).await else {
+                    return;
+                };
+                (body.map(|body| Answer(c, v, body, slot, wait)), wait)
             }
         };
         if let Some(answer) = answer {
@@ -272,6 +227,75 @@ async fn execute(
         }
         if wait > 0 {
             tokio::time::sleep(Duration::from_millis(wait)).await;
+        }
+    }
+}
+
+/// One re-authentication request: its answer, and whether the connection goes on
+/// (`false` after a failure, which is logged); `None` for a request that is not one.
+fn reauthenticate(
+    ra: &mut Reauth,
+    clock: &SessionClock,
+    session: &Session,
+    request: &RequestBody,
+) -> Option<(ResponseBody, bool)> {
+    let (body, outcome) = match request {
+        RequestBody::SaslHandshake(r) => ra.handshake(r),
+        RequestBody::SaslAuthenticate(r) => ra.authenticate(r),
+        _ => return None,
+    };
+    match outcome {
+        Outcome::Continue => {}
+        Outcome::Done => {
+            clock.renew(ra.lifetime());
+            tracing::debug!(principal = %session.principal, listener = %session.listener, "re-authenticated");
+        }
+        Outcome::Fail(why) => {
+            let peer = session.peer_ip.map(|ip| std::net::SocketAddr::new(ip, 0));
+            crate::auth_log::failure(peer, &session.listener, "re-authentication failed", &why);
+            return Some((body, false));
+        }
+    }
+    Some((body, true))
+}
+
+/// Runs one request to the end of its effects: its answer's body (none for acks=0)
+/// and the quota wait it reports; `None` closes the connection (the handler failed).
+async fn run(
+    broker: &Arc<Broker>,
+    session: &Arc<Session>,
+    request: Request,
+    frame_len: usize,
+) -> Option<(Option<Body>, u64)> {
+    let metered = Metered::of(&request, frame_len);
+    let started = Instant::now();
+    // Its own task, so a panicking handler ends this connection with
+    // a log line instead of taking the executor down silently; it is
+    // awaited (up to the end of its effects) before the next request
+    // starts.
+    let run = tokio::spawn(dispatch_effects(broker.clone(), request, session.clone()));
+    let outcome = run.await;
+    let elapsed = started.elapsed().as_nanos();
+    match outcome {
+        Ok(Ok(Dispatched::Now(Some(mut body)))) => {
+            let wait = metered.throttle(broker, session, elapsed, Some(&mut body));
+            Some((Some(Body::Ready(body)), wait))
+        }
+        // acks=0: nothing to send; the slot is released here.
+        Ok(Ok(Dispatched::Now(None))) => {
+            Some((None, metered.throttle(broker, session, elapsed, None)))
+        }
+        Ok(Ok(Dispatched::Later(pending))) => {
+            let wait = metered.throttle(broker, session, elapsed, None);
+            Some((Some(Body::Pending(tokio::spawn(pending))), wait))
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "closing connection");
+            None
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "request handler failed; closing connection");
+            None
         }
     }
 }
@@ -406,28 +430,14 @@ pub async fn serve<S: Transport>(
     limits: ConnectionLimits,
 ) -> ConnectionEnd {
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
-    let (principal, reauth) = if listener.protocol.uses_sasl() {
-        match crate::sasl_phase::authenticate(&mut stream, &mut buf, listener, limits.idle).await {
-            Ok(a) => {
-                let lifetime = listener.session_lifetime(&a.mechanism);
-                let clock = SessionClock::new(lifetime);
-                let reauth = a.can_reauthenticate.then(|| {
-                    Reauth::new(
-                        listener.sasl.clone(),
-                        a.mechanism.clone(),
-                        a.principal.clone(),
-                        lifetime,
-                    )
-                });
-                (a.principal, Some((reauth, clock)))
-            }
+    let (principal, clock, reauth) = if listener.protocol.uses_sasl() {
+        match authenticate(&mut stream, &mut buf, listener, limits.idle).await {
+            Ok(authenticated) => authenticated,
             Err(end) => return end,
         }
     } else {
-        (principal, None)
+        (principal, None, None)
     };
-    let clock = reauth.as_ref().map(|(_, c)| c.clone());
-    let reauth = reauth.and_then(|(r, c)| r.map(|r| (r, c)));
     let session = Arc::new(Session {
         principal,
         peer_ip: peer.map(|a| a.ip()),
@@ -441,13 +451,7 @@ pub async fn serve<S: Transport>(
     let (queue, queued) = mpsc::unbounded_channel::<Queued>();
     let (answer_tx, answer_rx) = mpsc::unbounded_channel::<Answer>();
     let executor = tokio::spawn(execute(broker, session, queued, answer_tx, reauth));
-    // Set when the writer ends, so the reader ends the connection at once (a frame
-    // cut short by a failed send is never followed by anything, nor left hanging).
-    let (writer_done, mut writer_stopped) = tokio::sync::watch::channel(false);
-    let writer = tokio::spawn(async move {
-        write_answers(wr, answer_rx).await;
-        writer_done.send_replace(true);
-    });
+    let (writer, mut writer_stopped) = spawn_writer(wr, answer_rx);
     // The last frame was larger than READ_CHUNK (a producer's, most likely).
     let mut large_frames = false;
     let end = loop {
@@ -455,85 +459,25 @@ pub async fn serve<S: Transport>(
         let frame = match split_frame(&mut buf, limits.max_frame) {
             Ok(Some(f)) => f,
             Ok(None) => {
-                let want = if buf.is_empty() && large_frames {
-                    // After a frame larger than a read chunk, read the next one's
-                    // size alone: `split_frame` then gives it a buffer of its own
-                    // size, which the rest of it is read into (none of it copied).
-                    4
-                } else {
-                    read_size(&buf)
-                };
-                buf.reserve(want);
-                let mut room = (&mut buf).limit(want);
-                let read = tokio::select! {
-                    r = tokio::time::timeout(limits.idle, rd.read_buf(&mut room)) => r,
-                    _ = writer_stopped.wait_for(|done| *done) => break ConnectionEnd::WriterStopped,
-                };
-                match read {
-                    Err(_) => break ConnectionEnd::Idle,
-                    Ok(Ok(0)) => break ConnectionEnd::Closed,
-                    Ok(Ok(_)) => continue,
-                    Ok(Err(e)) => break ConnectionEnd::Io(e),
+                match read_more(
+                    &mut rd,
+                    &mut buf,
+                    large_frames,
+                    limits.idle,
+                    &mut writer_stopped,
+                )
+                .await
+                {
+                    None => continue,
+                    Some(end) => break end,
                 }
             }
             Err(e) => break ConnectionEnd::BadFrame(e.to_string()),
         };
         large_frames = frame.len() > READ_CHUNK;
-        let prefix = match peek_request(&frame) {
-            Ok(p) => p,
-            Err(e) => break ConnectionEnd::BadFrame(e.to_string()),
-        };
-        let Some(key) = ApiKey::from_i16(prefix.api_key) else {
-            break ConnectionEnd::BadFrame(format!("unknown api key {}", prefix.api_key));
-        };
-        // KIP-368: past the session's end only a re-authentication may come.
-        if clock.as_ref().is_some_and(|c| c.expired())
-            && !matches!(key, ApiKey::SaslHandshake | ApiKey::SaslAuthenticate)
-        {
-            break ConnectionEnd::Authentication(
-                "session expired without re-authentication (connections.max.reauth.ms)".into(),
-            );
-        }
-        let queued = if key == ApiKey::ApiVersions
-            && !api_versions::is_supported(key, prefix.api_version)
-        {
-            let body = api_versions::unsupported_version_response();
-            let Some(slot) = budgets.slot(frame.len()).await else {
-                break ConnectionEnd::Closed;
-            };
-            Queued::Ready(prefix.correlation_id, 0, Box::new(body), slot)
-        } else {
-            if !api_versions::is_supported(key, prefix.api_version) {
-                break ConnectionEnd::BadFrame(format!(
-                    "{} v{} is not supported",
-                    key.name(),
-                    prefix.api_version
-                ));
-            }
-            // Wait for room: at most `max_in_flight` requests, and
-            // READ_AHEAD_BYTES of them, are read and not yet answered.
-            let Some(slot) = budgets.slot(frame.len()).await else {
-                break ConnectionEnd::Closed;
-            };
-            let request = match decode_request(&frame) {
-                Ok(r) => r,
-                Err(e) => {
-                    let head: String = frame.iter().take(96).map(|b| format!("{b:02x}")).collect();
-                    break ConnectionEnd::BadFrame(format!(
-                        "{} v{}: {e} (frame of {} bytes starts {head})",
-                        key.name(),
-                        prefix.api_version,
-                        frame.len()
-                    ));
-                }
-            };
-            Queued::Run(
-                prefix.correlation_id,
-                prefix.api_version,
-                Box::new(request),
-                frame.len(),
-                slot,
-            )
+        let queued = match admit(frame, &budgets, clock.as_ref()).await {
+            Ok(queued) => queued,
+            Err(end) => break end,
         };
         if queue.send(queued).is_err() {
             // The executor or the writer stopped (handler error, socket gone).
@@ -555,6 +499,150 @@ pub async fn serve<S: Transport>(
         }
     }
     end
+}
+
+/// Starts the writer task, and a flag set when it ends, so the reader ends the
+/// connection at once (a frame cut short by a failed send is never followed by
+/// anything, nor left hanging).
+fn spawn_writer<W: ResponseSink + 'static>(
+    wr: W,
+    answers: mpsc::UnboundedReceiver<Answer>,
+) -> (
+    tokio::task::JoinHandle<()>,
+    tokio::sync::watch::Receiver<bool>,
+) {
+    let (writer_done, writer_stopped) = tokio::sync::watch::channel(false);
+    let writer = tokio::spawn(async move {
+        write_answers(wr, answers).await;
+        writer_done.send_replace(true);
+    });
+    (writer, writer_stopped)
+}
+
+/// What a SASL listener's authentication phase gives the connection: the
+/// authenticated principal, the session's clock, and (for a client that can
+/// re-authenticate) its re-authentication with that clock.
+type Authenticated = (
+    KafkaPrincipal,
+    Option<Arc<SessionClock>>,
+    Option<(Reauth, Arc<SessionClock>)>,
+);
+
+/// A SASL listener's authentication phase.
+async fn authenticate<S: Transport>(
+    stream: &mut S,
+    buf: &mut BytesMut,
+    listener: &ListenerContext,
+    idle: Duration,
+) -> Result<Authenticated, ConnectionEnd> {
+    let a = crate::sasl_phase::authenticate(stream, buf, listener, idle).await?;
+    let lifetime = listener.session_lifetime(&a.mechanism);
+    let clock = SessionClock::new(lifetime);
+    let reauth = a.can_reauthenticate.then(|| {
+        Reauth::new(
+            listener.sasl.clone(),
+            a.mechanism.clone(),
+            a.principal.clone(),
+            lifetime,
+        )
+    });
+    let reauth = reauth.map(|r| (r, clock.clone()));
+    Ok((a.principal, Some(clock), reauth))
+}
+
+/// Reads more of the next frame into `buf`: `None` when bytes came, else how the
+/// connection ends (idle, closed, the writer stopped, a read error).
+async fn read_more<R: AsyncRead + Unpin>(
+    rd: &mut R,
+    buf: &mut BytesMut,
+    large_frames: bool,
+    idle: Duration,
+    writer_stopped: &mut tokio::sync::watch::Receiver<bool>,
+) -> Option<ConnectionEnd> {
+    let want = if buf.is_empty() && large_frames {
+        // After a frame larger than a read chunk, read the next one's
+        // size alone: `split_frame` then gives it a buffer of its own
+        // size, which the rest of it is read into (none of it copied).
+        4
+    } else {
+        read_size(buf)
+    };
+    buf.reserve(want);
+    let mut room = (&mut *buf).limit(want);
+    let read = tokio::select! {
+        r = tokio::time::timeout(idle, rd.read_buf(&mut room)) => r,
+        _ = writer_stopped.wait_for(|done| *done) => return Some(ConnectionEnd::WriterStopped),
+    };
+    match read {
+        Err(_) => Some(ConnectionEnd::Idle),
+        Ok(Ok(0)) => Some(ConnectionEnd::Closed),
+        Ok(Ok(_)) => None,
+        Ok(Err(e)) => Some(ConnectionEnd::Io(e)),
+    }
+}
+
+/// Turns one whole frame into what the executor runs, once a [`Slot`] is free; or how
+/// the connection ends (a broken, unknown or unsupported request, an expired session).
+async fn admit(
+    frame: bytes::Bytes,
+    budgets: &Budgets,
+    clock: Option<&Arc<SessionClock>>,
+) -> Result<Queued, ConnectionEnd> {
+    let prefix = peek_request(&frame).map_err(|e| ConnectionEnd::BadFrame(e.to_string()))?;
+    let Some(key) = ApiKey::from_i16(prefix.api_key) else {
+        return Err(ConnectionEnd::BadFrame(format!(
+            "unknown api key {}",
+            prefix.api_key
+        )));
+    };
+    // KIP-368: past the session's end only a re-authentication may come.
+    if clock.is_some_and(|c| c.expired())
+        && !matches!(key, ApiKey::SaslHandshake | ApiKey::SaslAuthenticate)
+    {
+        return Err(ConnectionEnd::Authentication(
+            "session expired without re-authentication (connections.max.reauth.ms)".into(),
+        ));
+    }
+    if key == ApiKey::ApiVersions && !api_versions::is_supported(key, prefix.api_version) {
+        let body = api_versions::unsupported_version_response();
+        let Some(slot) = budgets.slot(frame.len()).await else {
+            return Err(ConnectionEnd::Closed);
+        };
+        return Ok(Queued::Ready(
+            prefix.correlation_id,
+            0,
+            Box::new(body),
+            slot,
+        ));
+    }
+    if !api_versions::is_supported(key, prefix.api_version) {
+        return Err(ConnectionEnd::BadFrame(format!(
+            "{} v{} is not supported",
+            key.name(),
+            prefix.api_version
+        )));
+    }
+    // Wait for room: at most `max_in_flight` requests, and
+    // READ_AHEAD_BYTES of them, are read and not yet answered.
+    let Some(slot) = budgets.slot(frame.len()).await else {
+        return Err(ConnectionEnd::Closed);
+    };
+    let request = decode_request(&frame).map_err(|e| {
+        let head: String = frame.iter().take(96).map(|b| format!("{b:02x}")).collect();
+        ConnectionEnd::BadFrame(format!(
+            "{} v{}: {e} (frame of {} bytes starts {head})",
+            key.name(),
+            prefix.api_version,
+            frame.len()
+        ))
+    })?;
+    Ok(Queued::Run(
+        prefix.correlation_id,
+        prefix.api_version,
+        Box::new(request),
+        frame.len(),
+        slot,
+    ))
 }
 
 #[cfg(test)]

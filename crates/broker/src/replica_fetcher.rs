@@ -131,6 +131,75 @@ fn fetch_request(b: &Broker, targets: &[FollowTarget], version: i16) -> FetchReq
     }
 }
 
+/// Logs the partitions fetched from `leader` when they changed since `followed`.
+fn note_followed(leader: i32, targets: &[FollowTarget], followed: &mut Vec<(String, i32, i32)>) {
+    let now_followed: Vec<(String, i32, i32)> = targets
+        .iter()
+        .map(|t| {
+            (
+                t.topic.clone(),
+                t.partition,
+                t.position.current_leader_epoch,
+            )
+        })
+        .collect();
+    if now_followed != *followed {
+        tracing::debug!(leader, partitions = ?now_followed, "partitions fetched from this leader");
+        *followed = now_followed;
+    }
+}
+
+/// How the fetcher connects to a leader.
+fn client_config(b: &Broker) -> ClientConfig {
+    ClientConfig {
+        client_id: format!("vltava-replica-fetcher-{}", b.config.node_id),
+        connect_timeout: Duration::from_secs(5),
+        max_response_bytes: usize::try_from(b.config.replica_fetch_response_max_bytes)
+            .unwrap_or(0)
+            .saturating_add(1 << 20)
+            .max(b.config.socket_request_max_bytes),
+        security: b.inter_broker_security.clone(),
+        ..ClientConfig::default()
+    }
+}
+
+/// Applies a leader's fetch answer to the followed partitions; whether any
+/// partition was refused or could not be applied.
+fn apply(
+    b: &Broker,
+    leader: i32,
+    targets: &[FollowTarget],
+    response: &vltava_protocol::messages::FetchResponse,
+) -> bool {
+    let mut partition_error = false;
+    for topic in &response.responses {
+        for data in &topic.partitions {
+            let Some(target) = targets.iter().find(|t| {
+                t.partition == data.partition_index
+                    && (t.topic_id == topic.topic_id || t.topic == topic.topic.as_str())
+            }) else {
+                continue;
+            };
+            match b.replicas.on_fetch_data(target, data) {
+                Ok(FollowOutcome::Error(code)) => {
+                    tracing::debug!(topic = %target.topic, partition = target.partition, leader, code, "follower fetch refused");
+                    partition_error = true;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    // A full disk fails every fetch of every partition until space
+                    // returns: one line a second, counting the rest.
+                    if let Some(left_out) = APPLY_FAILURES.admit(vltava_records::clock::now_ms()) {
+                        tracing::warn!(topic = %target.topic, partition = target.partition, leader, error = %e, left_out, "cannot apply fetched records");
+                    }
+                    partition_error = true;
+                }
+            }
+        }
+    }
+    partition_error
+}
+
 /// Fetches from `leader` until this broker follows nothing there (the
 /// supervisor then aborts the task) or the broker is gone.
 async fn fetch_loop(weak: Weak<Broker>, leader: i32) {
@@ -141,20 +210,7 @@ async fn fetch_loop(weak: Weak<Broker>, leader: i32) {
         let Some(b) = weak.upgrade() else { return };
         let backoff = Duration::from_millis(b.config.replica_fetch_backoff_ms.max(1));
         let targets = b.replicas.fetch_targets(leader);
-        let now_followed: Vec<(String, i32, i32)> = targets
-            .iter()
-            .map(|t| {
-                (
-                    t.topic.clone(),
-                    t.partition,
-                    t.position.current_leader_epoch,
-                )
-            })
-            .collect();
-        if now_followed != followed {
-            tracing::debug!(leader, partitions = ?now_followed, "partitions fetched from this leader");
-            followed = now_followed;
-        }
+        note_followed(leader, &targets, &mut followed);
         // The leader's inter-broker listener (`inter.broker.listener.name`).
         let addr = b.metadata().image().live_broker(leader).and_then(|n| {
             n.address(&b.config.inter_broker_listener_name)
@@ -165,16 +221,7 @@ async fn fetch_loop(weak: Weak<Broker>, leader: i32) {
             tokio::time::sleep(backoff).await;
             continue;
         };
-        let client = ClientConfig {
-            client_id: format!("vltava-replica-fetcher-{}", b.config.node_id),
-            connect_timeout: Duration::from_secs(5),
-            max_response_bytes: usize::try_from(b.config.replica_fetch_response_max_bytes)
-                .unwrap_or(0)
-                .saturating_add(1 << 20)
-                .max(b.config.socket_request_max_bytes),
-            security: b.inter_broker_security.clone(),
-            ..ClientConfig::default()
-        };
+        let client = client_config(&b);
         let wait =
             Duration::from_millis(u64::try_from(b.config.replica_fetch_wait_max_ms).unwrap_or(0));
         drop(b);
@@ -216,34 +263,7 @@ async fn fetch_loop(weak: Weak<Broker>, leader: i32) {
             }
         };
         let Some(b) = weak.upgrade() else { return };
-        let mut partition_error = false;
-        for topic in &response.responses {
-            for data in &topic.partitions {
-                let Some(target) = targets.iter().find(|t| {
-                    t.partition == data.partition_index
-                        && (t.topic_id == topic.topic_id || t.topic == topic.topic.as_str())
-                }) else {
-                    continue;
-                };
-                match b.replicas.on_fetch_data(target, data) {
-                    Ok(FollowOutcome::Error(code)) => {
-                        tracing::debug!(topic = %target.topic, partition = target.partition, leader, code, "follower fetch refused");
-                        partition_error = true;
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        // A full disk fails every fetch of every partition until space
-                        // returns: one line a second, counting the rest.
-                        if let Some(left_out) =
-                            APPLY_FAILURES.admit(vltava_records::clock::now_ms())
-                        {
-                            tracing::warn!(topic = %target.topic, partition = target.partition, leader, error = %e, left_out, "cannot apply fetched records");
-                        }
-                        partition_error = true;
-                    }
-                }
-            }
-        }
+        let partition_error = apply(&b, leader, &targets, &response);
         drop(b);
         if partition_error {
             tokio::time::sleep(PARTITION_ERROR_BACKOFF).await;

@@ -113,48 +113,21 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
     listener: &ListenerContext,
     idle: Duration,
 ) -> Result<Authenticated, ConnectionEnd> {
-    let mechanisms = &listener.sasl;
     let mut state = State::Start;
     loop {
         let frame = next_frame(stream, buf, idle).await?;
         if let State::RawTokens(server) = &mut state {
-            return match server.step(&frame) {
-                Ok(SaslStep::Challenge(c)) => {
-                    send_raw(stream, &c).await?;
-                    continue;
-                }
-                Ok(SaslStep::Done {
-                    response,
-                    principal,
-                }) => {
-                    send_raw(stream, &response).await?;
-                    Ok(Authenticated {
-                        principal,
-                        mechanism: server.mechanism().to_string(),
-                        can_reauthenticate: false,
-                    })
-                }
-                Err(e) => Err(ConnectionEnd::Authentication(e.to_string())),
-            };
+            match raw_token(stream, server.as_mut(), &frame).await? {
+                Some(done) => return Ok(done),
+                None => continue,
+            }
         }
         let prefix = peek_request(&frame)
             .map_err(|e| ConnectionEnd::Authentication(format!("bad request: {e}")))?;
         let corr = prefix.correlation_id;
         let version = prefix.api_version;
         let key = ApiKey::from_i16(prefix.api_key);
-        let expected = matches!(
-            (&state, key),
-            (
-                State::Start,
-                Some(ApiKey::ApiVersions | ApiKey::SaslHandshake | ApiKey::SaslAuthenticate),
-            ) | (State::Authenticate(_), Some(ApiKey::SaslAuthenticate))
-        );
-        if !expected {
-            return Err(ConnectionEnd::Authentication(format!(
-                "unexpected request (api key {}) during SASL authentication",
-                prefix.api_key
-            )));
-        }
+        check_expected(&state, key, prefix.api_key)?;
         if key == Some(ApiKey::ApiVersions)
             && !api_versions::is_supported(ApiKey::ApiVersions, version)
         {
@@ -177,29 +150,7 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
                 send(stream, corr, version, api_versions::response(&r, version)).await?;
             }
             (RequestBody::SaslHandshake(r), State::Start) => {
-                let names = mechanisms.names();
-                let listed = names.iter().map(|n| n.as_str().into()).collect();
-                let Some(server) = mechanisms.start(r.mechanism.as_str()) else {
-                    let body = ResponseBody::from(SaslHandshakeResponse {
-                        error_code: UNSUPPORTED_SASL_MECHANISM,
-                        mechanisms: listed,
-                    });
-                    send(stream, corr, version, body).await?;
-                    return Err(ConnectionEnd::Authentication(format!(
-                        "unsupported SASL mechanism {:?} (enabled: {names:?})",
-                        r.mechanism.as_str()
-                    )));
-                };
-                let body = ResponseBody::from(SaslHandshakeResponse {
-                    error_code: 0,
-                    mechanisms: listed,
-                });
-                send(stream, corr, version, body).await?;
-                state = if version == 0 {
-                    State::RawTokens(server)
-                } else {
-                    State::Authenticate(server)
-                };
+                state = handshake(stream, listener, corr, version, r.mechanism.as_str()).await?;
             }
             (RequestBody::SaslAuthenticate(_), State::Start) => {
                 let msg = "SaslAuthenticate before SaslHandshake".to_string();
@@ -209,35 +160,15 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
                 return Err(ConnectionEnd::Authentication(msg));
             }
             (RequestBody::SaslAuthenticate(r), State::Authenticate(server)) => {
-                match server.step(&r.auth_bytes) {
-                    Ok(SaslStep::Challenge(c)) => {
-                        let body = authenticate_response(0, None, c, None);
-                        send(stream, corr, version, body).await?;
-                    }
-                    Ok(SaslStep::Done {
-                        response,
-                        principal,
-                    }) => {
-                        let mechanism = server.mechanism().to_string();
-                        let lifetime = listener.session_lifetime(&mechanism);
-                        let body = authenticate_response(0, None, response, lifetime);
-                        send(stream, corr, version, body).await?;
-                        return Ok(Authenticated {
-                            principal,
-                            mechanism,
-                            can_reauthenticate: version >= 1,
-                        });
-                    }
-                    Err(e) => {
-                        let body = authenticate_response(
-                            e.kafka_code(),
-                            Some(e.to_string()),
-                            Vec::new(),
-                            None,
-                        );
-                        send(stream, corr, version, body).await?;
-                        return Err(ConnectionEnd::Authentication(e.to_string()));
-                    }
+                let reply = Reply {
+                    corr,
+                    version,
+                    listener,
+                };
+                let token = &r.auth_bytes;
+                if let Some(done) = authenticate_step(stream, server.as_mut(), token, reply).await?
+                {
+                    return Ok(done);
                 }
             }
             (other, _) => {
@@ -246,6 +177,133 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
                     other.api_key()
                 )));
             }
+        }
+    }
+}
+
+/// Refuses a request that Kafka does not read in `state` (the connection closes
+/// unanswered).
+fn check_expected(state: &State, key: Option<ApiKey>, raw_key: i16) -> Result<(), ConnectionEnd> {
+    let expected = matches!(
+        (state, key),
+        (
+            State::Start,
+            Some(ApiKey::ApiVersions | ApiKey::SaslHandshake | ApiKey::SaslAuthenticate),
+        ) | (State::Authenticate(_), Some(ApiKey::SaslAuthenticate))
+    );
+    if expected {
+        return Ok(());
+    }
+    Err(ConnectionEnd::Authentication(format!(
+        "unexpected request (api key {raw_key}) during SASL authentication"
+    )))
+}
+
+/// One bare token after a v0 handshake: `Some` once the mechanism is done, `None`
+/// after a challenge was sent.
+async fn raw_token<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    server: &mut dyn SaslServer,
+    frame: &[u8],
+) -> Result<Option<Authenticated>, ConnectionEnd> {
+    match server.step(frame) {
+        Ok(SaslStep::Challenge(c)) => {
+            send_raw(stream, &c).await?;
+            Ok(None)
+        }
+        Ok(SaslStep::Done {
+            response,
+            principal,
+        }) => {
+            send_raw(stream, &response).await?;
+            Ok(Some(Authenticated {
+                principal,
+                mechanism: server.mechanism().to_string(),
+                can_reauthenticate: false,
+            }))
+        }
+        Err(e) => Err(ConnectionEnd::Authentication(e.to_string())),
+    }
+}
+
+/// Answers SaslHandshake: the state that follows it, or (for a mechanism not
+/// enabled) UNSUPPORTED_SASL_MECHANISM and the end of the connection.
+async fn handshake<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    listener: &ListenerContext,
+    corr: i32,
+    version: i16,
+    mechanism: &str,
+) -> Result<State, ConnectionEnd> {
+    let names = listener.sasl.names();
+    let listed = names.iter().map(|n| n.as_str().into()).collect();
+    let Some(server) = listener.sasl.start(mechanism) else {
+        let body = ResponseBody::from(SaslHandshakeResponse {
+            error_code: UNSUPPORTED_SASL_MECHANISM,
+            mechanisms: listed,
+        });
+        send(stream, corr, version, body).await?;
+        return Err(ConnectionEnd::Authentication(format!(
+            "unsupported SASL mechanism {mechanism:?} (enabled: {names:?})"
+        )));
+    };
+    let body = ResponseBody::from(SaslHandshakeResponse {
+        error_code: 0,
+        mechanisms: listed,
+    });
+    send(stream, corr, version, body).await?;
+    Ok(if version == 0 {
+        State::RawTokens(server)
+    } else {
+        State::Authenticate(server)
+    })
+}
+
+/// Where a SaslAuthenticate answer goes.
+#[derive(Clone, Copy)]
+struct Reply<'a> {
+    corr: i32,
+    version: i16,
+    listener: &'a ListenerContext,
+}
+
+/// Answers one SaslAuthenticate `token`: `Some` once the mechanism is done, `None`
+/// after a challenge; a failure is answered and ends the connection.
+async fn authenticate_step<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    server: &mut dyn SaslServer,
+    token: &[u8],
+    reply: Reply<'_>,
+) -> Result<Option<Authenticated>, ConnectionEnd> {
+    let Reply {
+        corr,
+        version,
+        listener,
+    } = reply;
+    match server.step(token) {
+        Ok(SaslStep::Challenge(c)) => {
+            let body = authenticate_response(0, None, c, None);
+            send(stream, corr, version, body).await?;
+            Ok(None)
+        }
+        Ok(SaslStep::Done {
+            response,
+            principal,
+        }) => {
+            let mechanism = server.mechanism().to_string();
+            let lifetime = listener.session_lifetime(&mechanism);
+            let body = authenticate_response(0, None, response, lifetime);
+            send(stream, corr, version, body).await?;
+            Ok(Some(Authenticated {
+                principal,
+                mechanism,
+                can_reauthenticate: version >= 1,
+            }))
+        }
+        Err(e) => {
+            let body = authenticate_response(e.kafka_code(), Some(e.to_string()), Vec::new(), None);
+            send(stream, corr, version, body).await?;
+            Err(ConnectionEnd::Authentication(e.to_string()))
         }
     }
 }

@@ -430,6 +430,8 @@ where
     Ok(())
 }
 
+// Long, and kept whole: one select loop over the connection's three events (shutdown,
+// a request to write, bytes read), each arm a few lines; the pending replies are its state.
 async fn io_loop<R, W>(
     mut rd: R,
     mut wr: W,

@@ -492,6 +492,8 @@ impl GroupCoordinator {
         out
     }
 
+    // Long, and kept whole: one match over what waited for a log write (`AfterAppend`),
+    // one arm per kind of write, each completing its request.
     fn apply_after_append(
         &mut self,
         after: AfterAppend,

@@ -27,6 +27,36 @@ struct JoinArgs {
     client_host: String,
 }
 
+impl JoinArgs {
+    /// The arguments of JoinGroup `req` (at the waiter's version).
+    fn of(waiter: Waiter, req: &JoinGroupRequest, client_id: &str, client_host: &str) -> Self {
+        JoinArgs {
+            waiter,
+            session_timeout_ms: req.session_timeout_ms,
+            rebalance_timeout_ms: if waiter.version >= 1 && req.rebalance_timeout_ms > 0 {
+                req.rebalance_timeout_ms
+            } else {
+                req.session_timeout_ms
+            },
+            instance_id: if waiter.version >= 5 {
+                req.group_instance_id
+                    .as_ref()
+                    .map(|s| s.as_str().to_owned())
+            } else {
+                None
+            },
+            protocol_type: req.protocol_type.as_str().to_owned(),
+            protocols: req
+                .protocols
+                .iter()
+                .map(|p| (p.name.as_str().to_owned(), p.metadata.clone()))
+                .collect(),
+            client_id: client_id.to_owned(),
+            client_host: client_host.to_owned(),
+        }
+    }
+}
+
 impl GroupCoordinator {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn join_group(
@@ -59,33 +89,15 @@ impl GroupCoordinator {
         {
             return fail(out, codes::INVALID_SESSION_TIMEOUT);
         }
-        let args = JoinArgs {
-            waiter: Waiter {
+        let args = JoinArgs::of(
+            Waiter {
                 request_id,
                 version,
             },
-            session_timeout_ms: req.session_timeout_ms,
-            rebalance_timeout_ms: if version >= 1 && req.rebalance_timeout_ms > 0 {
-                req.rebalance_timeout_ms
-            } else {
-                req.session_timeout_ms
-            },
-            instance_id: if version >= 5 {
-                req.group_instance_id
-                    .as_ref()
-                    .map(|s| s.as_str().to_owned())
-            } else {
-                None
-            },
-            protocol_type: req.protocol_type.as_str().to_owned(),
-            protocols: req
-                .protocols
-                .iter()
-                .map(|p| (p.name.as_str().to_owned(), p.metadata.clone()))
-                .collect(),
-            client_id: client_id.to_owned(),
-            client_host: client_host.to_owned(),
-        };
+            &req,
+            client_id,
+            client_host,
+        );
         if !self.groups.contains_key(&group_id) {
             if !member_id.is_empty() {
                 return fail(out, codes::UNKNOWN_MEMBER_ID);

@@ -12,7 +12,7 @@ use vltava_protocol::messages::{
 
 use crate::codes;
 use crate::coordinator::{AfterAppend, Effect, GroupCoordinator};
-use crate::group::{GroupState, Waiter};
+use crate::group::{Group, GroupState, Waiter};
 use crate::rebalance::{
     prepare_rebalance, release_waiters, respond, session_reset, validate_member,
 };
@@ -294,19 +294,7 @@ impl GroupCoordinator {
         if let Some(code) = self.group_error(&req.group_id) {
             return whole(out, code);
         }
-        let leaving: Vec<(String, Option<String>)> = if version >= 3 {
-            req.members
-                .iter()
-                .map(|m| {
-                    (
-                        m.member_id.as_str().to_owned(),
-                        m.group_instance_id.as_ref().map(|s| s.as_str().to_owned()),
-                    )
-                })
-                .collect()
-        } else {
-            vec![(req.member_id.as_str().to_owned(), None)]
-        };
+        let leaving = leaving_members(version, &req);
         let group_id = req.group_id.as_str().to_owned();
         let mut results = Vec::with_capacity(leaving.len());
         match self.groups.get_mut(&group_id) {
@@ -322,35 +310,9 @@ impl GroupCoordinator {
                 let mut removed_any = false;
                 let mut pending_left = false;
                 for (member_id, instance) in leaving {
-                    let code = match &instance {
-                        Some(inst) => match g.static_member(inst).map(str::to_owned) {
-                            None => codes::UNKNOWN_MEMBER_ID,
-                            Some(existing) if !member_id.is_empty() && existing != member_id => {
-                                codes::FENCED_INSTANCE_ID
-                            }
-                            Some(existing) => {
-                                if let Some(mut m) = g.remove_member(&existing) {
-                                    release_waiters(&mut m, codes::UNKNOWN_MEMBER_ID, out);
-                                }
-                                removed_any = true;
-                                codes::NONE
-                            }
-                        },
-                        None => {
-                            if g.pending_members.remove(&member_id).is_some() {
-                                // Never joined: nothing to rebalance, but a
-                                // join phase may have been waiting for it.
-                                pending_left = true;
-                                codes::NONE
-                            } else if let Some(mut m) = g.remove_member(&member_id) {
-                                release_waiters(&mut m, codes::UNKNOWN_MEMBER_ID, out);
-                                removed_any = true;
-                                codes::NONE
-                            } else {
-                                codes::UNKNOWN_MEMBER_ID
-                            }
-                        }
-                    };
+                    let (code, left) = leave_one(g, &member_id, instance.as_deref(), out);
+                    removed_any |= left == Left::Member;
+                    pending_left |= left == Left::Pending;
                     results.push((member_id, instance, code));
                 }
                 if removed_any {
@@ -360,26 +322,94 @@ impl GroupCoordinator {
                 }
             }
         }
-        let body = if version >= 3 {
-            LeaveGroupResponse {
-                error_code: codes::NONE,
-                members: results
-                    .into_iter()
-                    .map(|(member_id, instance, code)| MemberResponse {
-                        member_id: member_id.into(),
-                        group_instance_id: instance.map(Into::into),
-                        error_code: code,
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            }
-        } else {
-            LeaveGroupResponse {
-                error_code: results.first().map_or(codes::NONE, |r| r.2),
-                ..Default::default()
-            }
-        };
+        let body = leave_body(version, results);
         respond(out, request_id, ResponseBody::LeaveGroup(body));
+    }
+}
+
+/// Who a LeaveGroup names: its members (v3+, with their instance ids), or its one
+/// member.
+fn leaving_members(version: i16, req: &LeaveGroupRequest) -> Vec<(String, Option<String>)> {
+    if version >= 3 {
+        req.members
+            .iter()
+            .map(|m| {
+                (
+                    m.member_id.as_str().to_owned(),
+                    m.group_instance_id.as_ref().map(|s| s.as_str().to_owned()),
+                )
+            })
+            .collect()
+    } else {
+        vec![(req.member_id.as_str().to_owned(), None)]
+    }
+}
+
+/// What one leaving member took out of its group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Left {
+    Nothing,
+    /// A member: the group rebalances.
+    Member,
+    /// A member that never joined: nothing to rebalance, but a join phase may have
+    /// been waiting for it.
+    Pending,
+}
+
+/// Removes one leaving member (by its instance id when it names one): its code, and
+/// what it took out of the group.
+fn leave_one(
+    g: &mut Group,
+    member_id: &str,
+    instance: Option<&str>,
+    out: &mut Vec<Effect>,
+) -> (i16, Left) {
+    match instance {
+        Some(inst) => match g.static_member(inst).map(str::to_owned) {
+            None => (codes::UNKNOWN_MEMBER_ID, Left::Nothing),
+            Some(existing) if !member_id.is_empty() && existing != member_id => {
+                (codes::FENCED_INSTANCE_ID, Left::Nothing)
+            }
+            Some(existing) => {
+                if let Some(mut m) = g.remove_member(&existing) {
+                    release_waiters(&mut m, codes::UNKNOWN_MEMBER_ID, out);
+                }
+                (codes::NONE, Left::Member)
+            }
+        },
+        None => {
+            if g.pending_members.remove(member_id).is_some() {
+                (codes::NONE, Left::Pending)
+            } else if let Some(mut m) = g.remove_member(member_id) {
+                release_waiters(&mut m, codes::UNKNOWN_MEMBER_ID, out);
+                (codes::NONE, Left::Member)
+            } else {
+                (codes::UNKNOWN_MEMBER_ID, Left::Nothing)
+            }
+        }
+    }
+}
+
+/// LeaveGroup's answer: per member (v3+), else the one member's code.
+fn leave_body(version: i16, results: Vec<(String, Option<String>, i16)>) -> LeaveGroupResponse {
+    if version >= 3 {
+        LeaveGroupResponse {
+            error_code: codes::NONE,
+            members: results
+                .into_iter()
+                .map(|(member_id, instance, code)| MemberResponse {
+                    member_id: member_id.into(),
+                    group_instance_id: instance.map(Into::into),
+                    error_code: code,
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }
+    } else {
+        LeaveGroupResponse {
+            error_code: results.first().map_or(codes::NONE, |r| r.2),
+            ..Default::default()
+        }
     }
 }

@@ -31,6 +31,52 @@ use crate::records::{RawRecord, group_metadata_record, offset_commit_record};
 /// Protocol type of Kafka consumers.
 pub const CONSUMER_PROTOCOL_TYPE: &str = "consumer";
 
+/// What OffsetDelete removes: the tombstones of the group's committed offsets of
+/// partitions of topics it is not `subscribed` to (`None`: to every topic), those
+/// partitions, and each topic's answer.
+fn offsets_to_delete(
+    g: &Group,
+    group_id: &str,
+    req: &OffsetDeleteRequest,
+    subscribed: Option<&BTreeSet<String>>,
+) -> (
+    Vec<RawRecord>,
+    Vec<(String, i32)>,
+    Vec<OffsetDeleteResponseTopic>,
+) {
+    let mut records = Vec::new();
+    let mut partitions = Vec::new();
+    let mut topics = Vec::new();
+    for t in &req.topics {
+        let name = t.name.as_str();
+        let blocked = subscribed.is_none_or(|s| s.contains(name));
+        let mut rt = OffsetDeleteResponseTopic {
+            name: t.name.clone(),
+            ..Default::default()
+        };
+        for p in &t.partitions {
+            let code = if blocked {
+                codes::GROUP_SUBSCRIBED_TO_TOPIC
+            } else {
+                let tp = (name.to_owned(), p.partition_index);
+                if g.offsets.contains_key(&tp) && !partitions.contains(&tp) {
+                    if let Ok(rec) = offset_commit_record(group_id, name, p.partition_index, None) {
+                        records.push(rec);
+                        partitions.push(tp);
+                    }
+                }
+                codes::NONE
+            };
+            rt.partitions.push(OffsetDeleteResponsePartition {
+                partition_index: p.partition_index,
+                error_code: code,
+            });
+        }
+        topics.push(rt);
+    }
+    (records, partitions, topics)
+}
+
 /// One partition's answer in OffsetFetch.
 struct FetchedPartition {
     partition: i32,
@@ -539,38 +585,8 @@ impl GroupCoordinator {
         } else {
             return whole(out, codes::NON_EMPTY_GROUP);
         };
-        let mut records = Vec::new();
-        let mut partitions = Vec::new();
-        let mut topics = Vec::new();
-        for t in &req.topics {
-            let name = t.name.as_str();
-            let blocked = subscribed.as_ref().is_none_or(|s| s.contains(name));
-            let mut rt = OffsetDeleteResponseTopic {
-                name: t.name.clone(),
-                ..Default::default()
-            };
-            for p in &t.partitions {
-                let code = if blocked {
-                    codes::GROUP_SUBSCRIBED_TO_TOPIC
-                } else {
-                    let tp = (name.to_owned(), p.partition_index);
-                    if g.offsets.contains_key(&tp) && !partitions.contains(&tp) {
-                        if let Ok(rec) =
-                            offset_commit_record(&group_id, name, p.partition_index, None)
-                        {
-                            records.push(rec);
-                            partitions.push(tp);
-                        }
-                    }
-                    codes::NONE
-                };
-                rt.partitions.push(OffsetDeleteResponsePartition {
-                    partition_index: p.partition_index,
-                    error_code: code,
-                });
-            }
-            topics.push(rt);
-        }
+        let (records, partitions, topics) =
+            offsets_to_delete(g, &group_id, &req, subscribed.as_ref());
         let ok = ResponseBody::OffsetDelete(OffsetDeleteResponse {
             topics,
             ..Default::default()

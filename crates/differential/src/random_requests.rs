@@ -141,6 +141,7 @@ fn first_only<T>(topics: &mut Vec<T>, rename: impl FnOnce(&mut T)) -> bool {
 /// name a topic once) renamed, its partitions renumbered from -1 to one past the last, each
 /// once. False for APIs that name no topics, and for bodies that name none (the aimed
 /// variant is then not sent).
+// Long, and kept whole: one match over the request bodies, one short arm per API.
 pub fn aim(body: &mut RequestBody, t: &Targets, seed: u64) -> bool {
     let p = Partitions::new(t.partitions, seed);
     let name = || SharedStr::from(t.topic.as_str());

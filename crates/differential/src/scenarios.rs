@@ -283,6 +283,8 @@ pub(crate) fn fetch(name: &str, id: Uuid, partition: i32, offset: i64) -> FetchR
 }
 
 /// CreateTopics with its errors, Metadata, DescribeConfigs, CreatePartitions, DeleteTopics.
+// Long, and kept whole: a scenario is one request sequence sent to both brokers in
+// order; split up, its steps would no longer read in the order they are sent.
 async fn topics(s: &mut Session) -> Result<()> {
     let mut a = topic("diff-topics-a", 3, 1);
     a.configs = vec![
@@ -728,6 +730,8 @@ fn assignment(topic: &str) -> Bytes {
 /// A classic group of one member: JoinGroup (member id required, then joined), SyncGroup,
 /// Heartbeat (and its errors), OffsetCommit under the generation (and a wrong one),
 /// DescribeGroups, LeaveGroup.
+// Long, and kept whole: a scenario is one request sequence sent to both brokers in
+// order; split up, its steps would no longer read in the order they are sent.
 async fn group(s: &mut Session) -> Result<()> {
     const T: &str = "diff-members";
     const G: &str = "diff-members-group";
@@ -883,6 +887,8 @@ async fn wait_for_stable_offset(s: &mut Session, topic: &str, end: i64) -> Resul
 /// transactional Produce, EndTxn commit (and again), a second transaction aborted,
 /// read_committed ListOffsets and Fetch (aborted transactions), EndTxn under a stale epoch,
 /// DescribeTransactions and ListTransactions.
+// Long, and kept whole: a scenario is one request sequence sent to both brokers in
+// order; split up, its steps would no longer read in the order they are sent.
 async fn transactions(s: &mut Session) -> Result<()> {
     const T: &str = "diff-txn";
     const ID: &str = "diff-txn-id";

@@ -113,6 +113,8 @@ async fn stored_codecs(s: &mut Session, name: &str) -> Result<String> {
 }
 
 /// The scenario.
+// Long, and kept whole: a scenario is one request sequence sent to both brokers in
+// order; split up, its steps would no longer read in the order they are sent.
 pub async fn validation(s: &mut Session) -> Result<()> {
     const COMPACT: &str = "diff-validation-compact";
     const BOUNDED: &str = "diff-validation-timestamps";

@@ -353,6 +353,7 @@ impl SimBroker {
     }
 
     /// A message from `from`.
+    // Long, and kept whole: one match over the messages a broker takes, one arm each.
     pub fn on_message(&mut self, from: i32, msg: Msg, now: u64, out: &mut Out) {
         match msg {
             Msg::Registered {

@@ -131,6 +131,7 @@ impl TxnProducer {
     /// One step at `now`. `txn_leader`: the `__transaction_state` leader in the client's
     /// metadata; `leaders[p]`: each data partition's. Returns the messages to send and
     /// what the checker learns.
+    // Long, and kept whole: the simulated producer's state machine, one arm per phase.
     #[allow(clippy::too_many_arguments)]
     pub fn step(
         &mut self,

@@ -172,6 +172,35 @@ fn account(throttle: &SharedThrottle, bytes: u64) {
     throttle.account(bytes);
 }
 
+/// Takes the entries of the dropped aborted transactions out of the copy's
+/// `.txnindex`; whether it had any (the copy's index then replaces the segment's).
+fn drop_from_txn_index(
+    cleaned: &mut LogSegment,
+    seg: &PlannedSegment,
+    dropped_txns: &[DroppedTxn],
+) -> Result<bool> {
+    let gone = |e: &crate::txn_index::AbortedTxn| {
+        dropped_txns
+            .iter()
+            .any(|t| t.producer_id == e.producer_id && t.marker == e.last_offset)
+    };
+    if !seg.own_aborted.iter().any(gone) {
+        return Ok(false);
+    }
+    cleaned.reset_txn_index()?;
+    for e in seg.own_aborted.iter().filter(|e| !gone(e)) {
+        cleaned.append_aborted_txn(*e)?;
+    }
+    Ok(true)
+}
+
+/// Keeps the earlier of `kept` and `seen`.
+fn keep_earliest(kept: &mut Option<i64>, seen: Option<i64>) {
+    if let Some(t) = seen {
+        *kept = Some(kept.map_or(t, |o| o.min(t)));
+    }
+}
+
 impl CleanPlan {
     /// Fills `map` from the dirty section; returns the offset it mapped up to.
     fn build_map(&self, map: &mut OffsetMap, throttle: &SharedThrottle) -> Result<i64> {
@@ -254,19 +283,7 @@ impl CleanPlan {
                     dropped_txns.push(*t);
                 }
             }
-            // The entries of dropped aborted transactions leave the `.txnindex`.
-            let gone = |e: &crate::txn_index::AbortedTxn| {
-                dropped_txns
-                    .iter()
-                    .any(|t| t.producer_id == e.producer_id && t.marker == e.last_offset)
-            };
-            if seg.own_aborted.iter().any(gone) {
-                replaces_txn_index = true;
-                cleaned.reset_txn_index()?;
-                for e in seg.own_aborted.iter().filter(|e| !gone(e)) {
-                    cleaned.append_aborted_txn(*e)?;
-                }
-            }
+            replaces_txn_index = drop_from_txn_index(&mut cleaned, seg, &dropped_txns)?;
             cleaned.on_become_inactive()?;
             cleaned.flush()
         })();
@@ -274,14 +291,11 @@ impl CleanPlan {
             let _ = cleaned.remove_files();
             return Err(e);
         }
-        if let Some(t) = tally.oldest_kept_tombstone {
-            outcome.oldest_kept_tombstone =
-                Some(outcome.oldest_kept_tombstone.map_or(t, |o| o.min(t)));
-        }
-        if let Some(t) = tally.marker_horizon {
-            outcome.earliest_marker_horizon =
-                Some(outcome.earliest_marker_horizon.map_or(t, |o| o.min(t)));
-        }
+        keep_earliest(
+            &mut outcome.oldest_kept_tombstone,
+            tally.oldest_kept_tombstone,
+        );
+        keep_earliest(&mut outcome.earliest_marker_horizon, tally.marker_horizon);
         let removed = tally.removed;
         if removed == 0 && !tally.changed {
             cleaned.remove_files()?;

@@ -29,6 +29,7 @@ pub mod handle_cache;
 pub mod index_file;
 pub mod index_memory;
 pub mod io;
+mod leader_append;
 pub mod leader_epoch;
 pub mod log;
 pub mod offset_index;

@@ -9,10 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use vltava_records::batch_header::{
-    BATCH_HEADER_LEN, parse_header, set_base_offset, set_log_append_time_split,
-    set_partition_leader_epoch,
-};
+use vltava_records::batch_header::BATCH_HEADER_LEN;
 use vltava_records::{BatchHeader, BatchIter, CheckedBatches, TimestampType};
 
 use crate::clock::Clock;
@@ -406,36 +403,10 @@ impl Log {
                 crate::record_rules::check_batch(&view?, &rules)?;
             }
         }
-        for (_, h) in &parsed {
-            if h.attributes.is_control() && !allow_control {
-                return Err(StorageError::InvalidRecord(
-                    "clients may not write control batches".into(),
-                ));
-            }
-            if h.record_count == 0
-                || i64::from(h.last_offset_delta) != i64::from(h.record_count) - 1
-            {
-                return Err(StorageError::InvalidRecord(format!(
-                    "record count {} does not match last offset delta {}",
-                    h.record_count, h.last_offset_delta
-                )));
-            }
-        }
+        crate::leader_append::check_counts(&parsed, allow_control)?;
         // The offsets each batch will get.
-        let mut next = self.log_end_offset();
-        let mut planned = Vec::with_capacity(parsed.len());
-        for (pos, h) in &parsed {
-            let assigned = BatchHeader {
-                base_offset: next,
-                partition_leader_epoch: leader_epoch,
-                ..*h
-            };
-            if !crate::segment::offsets_in_range(&assigned) {
-                return Err(StorageError::InvalidRecord("offsets overflow".into()));
-            }
-            next = assigned.next_offset();
-            planned.push((*pos, assigned));
-        }
+        let planned =
+            crate::leader_append::plan_offsets(&parsed, self.log_end_offset(), leader_epoch)?;
         // Producer checks, batch by batch against a scratch copy.
         let mut scratch = self
             .producers
@@ -459,27 +430,12 @@ impl Log {
         let log_append = self.config.message_timestamp_type == TimestampType::LogAppendTime;
         // Each batch's header, patched apart from the (shared) bytes: the records
         // are written from where they are.
-        let mut headers = Vec::with_capacity(planned.len());
-        let mut patched = Vec::with_capacity(planned.len());
-        for (pos, h) in &planned {
-            let end = pos + h.total_size();
-            let (Some(head), Some(records)) = (
-                batches.get(*pos..pos + BATCH_HEADER_LEN),
-                batches.get(pos + BATCH_HEADER_LEN..end),
-            ) else {
-                return Err(StorageError::InvalidRecord("batch cut short".into()));
-            };
-            let mut head: [u8; BATCH_HEADER_LEN] = head
-                .try_into()
-                .map_err(|_| StorageError::InvalidRecord("batch cut short".into()))?;
-            set_base_offset(&mut head, h.base_offset)?;
-            set_partition_leader_epoch(&mut head, leader_epoch)?;
-            if log_append {
-                set_log_append_time_split(&mut head, records, now)?;
-            }
-            headers.push((*pos, parse_header(&head)?));
-            patched.push(head);
-        }
+        let (headers, patched) = crate::leader_append::patch_headers(
+            batches,
+            &planned,
+            leader_epoch,
+            log_append.then_some(now),
+        )?;
         let info = self.write_batches(batches, &headers, Some(&patched), now)?;
         let info = AppendInfo {
             log_append_time: if log_append { now } else { -1 },

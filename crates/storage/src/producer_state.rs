@@ -171,29 +171,8 @@ impl ProducerStateManager {
             }
             return Ok(None);
         }
-        if let Some(dup) = e
-            .batches
-            .iter()
-            .find(|b| b.first_seq == h.base_sequence && b.last_seq == h.last_sequence())
-        {
-            // A transactional batch is a retry only of a batch of the producer's open
-            // transaction: clients finish their writes before they end one. Sequences
-            // of an ended transaction coming again are a client re-using numbers it
-            // took for unwritten (librdkafka's abort purges a batch awaiting retry
-            // after NOT_LEADER_OR_FOLLOWER, though the old leader had written it):
-            // answering them as a duplicate, as Kafka does, would drop the new
-            // transaction's records. Out of order makes the client bump its epoch.
-            let in_open_txn = e
-                .current_txn_first_offset
-                .is_some_and(|first| dup.first_offset() >= first);
-            if h.attributes.is_transactional() && !in_open_txn {
-                return Err(StorageError::OutOfOrderSequence {
-                    producer_id: h.producer_id,
-                    expected: e.batches.back().map_or(0, |last| next_seq(last.last_seq)),
-                    received: h.base_sequence,
-                });
-            }
-            return Ok(Some(*dup));
+        if let Some(dup) = retried_batch(e, h)? {
+            return Ok(Some(dup));
         }
         if let Some(last) = e.batches.back() {
             let expected = next_seq(last.last_seq);
@@ -483,6 +462,36 @@ impl ProducerStateManager {
         }
         Ok(())
     }
+}
+
+/// The batch of `e` that `h` retries (same sequences): `Ok(None)` when it retries
+/// none.
+fn retried_batch(e: &ProducerEntry, h: &BatchHeader) -> Result<Option<BatchMetadata>> {
+    let Some(dup) = e
+        .batches
+        .iter()
+        .find(|b| b.first_seq == h.base_sequence && b.last_seq == h.last_sequence())
+    else {
+        return Ok(None);
+    };
+    // A transactional batch is a retry only of a batch of the producer's open
+    // transaction: clients finish their writes before they end one. Sequences
+    // of an ended transaction coming again are a client re-using numbers it
+    // took for unwritten (librdkafka's abort purges a batch awaiting retry
+    // after NOT_LEADER_OR_FOLLOWER, though the old leader had written it):
+    // answering them as a duplicate, as Kafka does, would drop the new
+    // transaction's records. Out of order makes the client bump its epoch.
+    let in_open_txn = e
+        .current_txn_first_offset
+        .is_some_and(|first| dup.first_offset() >= first);
+    if h.attributes.is_transactional() && !in_open_txn {
+        return Err(StorageError::OutOfOrderSequence {
+            producer_id: h.producer_id,
+            expected: e.batches.back().map_or(0, |last| next_seq(last.last_seq)),
+            received: h.base_sequence,
+        });
+    }
+    Ok(Some(*dup))
 }
 
 #[cfg(test)]

@@ -162,44 +162,56 @@ fn hide_topics<T>(
 }
 
 /// OffsetFetch: DESCRIBE on each group; DESCRIBE on each topic shown.
-pub fn offset_fetch(a: &Access, mut r: OffsetFetchRequest, version: i16) -> Checked {
-    use offset_fetch_response::*;
+pub fn offset_fetch(a: &Access, r: OffsetFetchRequest, version: i16) -> Checked {
     if version < 8 {
-        if !a.group(AclOperation::Describe, r.group_id.as_str()) {
-            return whole(
-                RequestBody::from(r),
-                version,
-                false,
-                GROUP_AUTHORIZATION_FAILED,
-            );
-        }
-        let named = r.topics.is_some();
-        let a = a.clone();
-        let merge = post(move |resp| match resp {
-            ResponseBody::OffsetFetch(mut f) => {
-                hide_topics(
-                    &a,
-                    &mut f.topics,
-                    named,
-                    |t| t.name.as_str(),
-                    |t| {
-                        for p in &mut t.partitions {
-                            *p = OffsetFetchResponsePartition {
-                                partition_index: p.partition_index,
-                                committed_offset: -1,
-                                committed_leader_epoch: -1,
-                                error_code: TOPIC_AUTHORIZATION_FAILED,
-                                ..Default::default()
-                            };
-                        }
-                    },
-                );
-                ResponseBody::from(f)
-            }
-            other => other,
-        });
-        return Checked::Run(RequestBody::from(r), merge);
+        offset_fetch_one(a, r, version)
+    } else {
+        offset_fetch_groups(a, r)
     }
+}
+
+/// OffsetFetch v0–7: one group, refused whole without DESCRIBE on it.
+fn offset_fetch_one(a: &Access, r: OffsetFetchRequest, version: i16) -> Checked {
+    use offset_fetch_response::*;
+    if !a.group(AclOperation::Describe, r.group_id.as_str()) {
+        return whole(
+            RequestBody::from(r),
+            version,
+            false,
+            GROUP_AUTHORIZATION_FAILED,
+        );
+    }
+    let named = r.topics.is_some();
+    let a = a.clone();
+    let merge = post(move |resp| match resp {
+        ResponseBody::OffsetFetch(mut f) => {
+            hide_topics(
+                &a,
+                &mut f.topics,
+                named,
+                |t| t.name.as_str(),
+                |t| {
+                    for p in &mut t.partitions {
+                        *p = OffsetFetchResponsePartition {
+                            partition_index: p.partition_index,
+                            committed_offset: -1,
+                            committed_leader_epoch: -1,
+                            error_code: TOPIC_AUTHORIZATION_FAILED,
+                            ..Default::default()
+                        };
+                    }
+                },
+            );
+            ResponseBody::from(f)
+        }
+        other => other,
+    });
+    Checked::Run(RequestBody::from(r), merge)
+}
+
+/// OffsetFetch v8+: each group refused on its own.
+fn offset_fetch_groups(a: &Access, mut r: OffsetFetchRequest) -> Checked {
+    use offset_fetch_response::*;
     let denied = split_off(&mut r.groups, |g| {
         !a.group(AclOperation::Describe, g.group_id.as_str())
     });

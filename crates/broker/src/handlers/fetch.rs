@@ -72,32 +72,11 @@ pub(crate) fn read_partition(
     remaining: u64,
     first: bool,
 ) -> PartitionData {
-    let metadata = broker.metadata();
     let index = t.key.2;
-    let Some(name) = name else {
-        return partition_error(index, UNKNOWN_TOPIC_ID);
+    let (name, part) = match readable(broker, name, t, isolation) {
+        Ok(found) => found,
+        Err(code) => return partition_error(index, code),
     };
-    if metadata
-        .topic(name)
-        .and_then(|m| m.partitions.get(&index))
-        .is_none()
-    {
-        return partition_error(index, UNKNOWN_TOPIC_OR_PARTITION);
-    }
-    let Some(part) = broker.partitions.get(name, index) else {
-        if broker.partitions.open_error(name, index).is_some() {
-            return partition_error(index, error_codes::KAFKA_STORAGE_ERROR);
-        }
-        return partition_error(index, NOT_LEADER_OR_FOLLOWER);
-    };
-    if isolation != FetchIsolation::LogEnd {
-        if let Some(code) = broker
-            .replicas
-            .leader_error(name, index, t.current_leader_epoch)
-        {
-            return partition_error(index, code);
-        }
-    }
     let max = (t.max_bytes.max(0) as u64).min(remaining);
     let log = part.log();
     let read = log.read(t.fetch_offset, max, isolation, first);
@@ -135,24 +114,10 @@ pub(crate) fn read_partition(
         Ok(r) => r.slice,
         Err(e) => return storage_error(data, e),
     };
-    // Where the records end in offsets, and the records: left in the file for a
-    // consumer at v10+ (sent with sendfile, `file_records`), else copied here because
-    // they are inspected (zstd below v10, down-conversion below v4) or go to a
-    // follower.
     let end = slice.as_ref().map(|s| s.end_offset);
-    let shared = match slice {
-        Some(s) if isolation != FetchIsolation::LogEnd && version >= 10 => {
-            file_records::share(s.clone()).ok_or(s)
-        }
-        Some(s) => Err(s),
-        None => Ok(Bytes::new()),
-    };
-    let bytes = match shared {
+    let bytes = match slice_bytes(slice, isolation, version) {
         Ok(b) => b,
-        Err(s) => match s.to_bytes() {
-            Ok(b) => b,
-            Err(e) => return storage_error(data, e),
-        },
+        Err(e) => return storage_error(data, e),
     };
     if isolation == FetchIsolation::Committed {
         // The aborted transactions overlapping what is returned (up to the end
@@ -165,41 +130,101 @@ pub(crate) fn read_partition(
             None => Ok(Vec::new()),
         };
         match aborted {
-            Ok(list) => {
-                data.aborted_transactions = Some(
-                    list.into_iter()
-                        .map(|a| AbortedTransaction {
-                            producer_id: a.producer_id,
-                            first_offset: a.first_offset,
-                            ..Default::default()
-                        })
-                        .collect(),
-                )
-            }
+            Ok(list) => data.aborted_transactions = Some(aborted_list(list)),
             Err(e) => {
                 data.error_code = error_codes::for_storage(&e);
                 return data;
             }
         }
     }
-    if version < 10 && has_zstd(&bytes) {
-        data.error_code = UNSUPPORTED_COMPRESSION_TYPE;
-        return data;
+    match for_version(bytes, version) {
+        Ok(bytes) => data.records = Some(bytes),
+        Err(code) => data.error_code = code,
     }
-    let bytes = if version < 4 && !bytes.is_empty() {
-        let magic = if version < 2 { 0 } else { 1 };
-        match down_convert(&bytes, magic, &DecodeLimits::default()) {
-            Ok(b) => b,
-            Err(e) => {
-                data.error_code = error_codes::for_records(&e);
-                return data;
-            }
-        }
-    } else {
-        bytes
-    };
-    data.records = Some(bytes);
     data
+}
+
+/// The partition `name`/`t` to read from, or the error code refusing it: an unknown
+/// topic or partition, one not open here (or failed to open), or (for a consumer)
+/// one this broker does not lead at the epoch asked.
+fn readable<'a>(
+    broker: &Broker,
+    name: Option<&'a str>,
+    t: &Target,
+    isolation: FetchIsolation,
+) -> Result<(&'a str, std::sync::Arc<crate::partitions::Partition>), i16> {
+    let index = t.key.2;
+    let Some(name) = name else {
+        return Err(UNKNOWN_TOPIC_ID);
+    };
+    if broker
+        .metadata()
+        .topic(name)
+        .and_then(|m| m.partitions.get(&index))
+        .is_none()
+    {
+        return Err(UNKNOWN_TOPIC_OR_PARTITION);
+    }
+    let Some(part) = broker.partitions.get(name, index) else {
+        if broker.partitions.open_error(name, index).is_some() {
+            return Err(error_codes::KAFKA_STORAGE_ERROR);
+        }
+        return Err(NOT_LEADER_OR_FOLLOWER);
+    };
+    if isolation != FetchIsolation::LogEnd {
+        if let Some(code) = broker
+            .replicas
+            .leader_error(name, index, t.current_leader_epoch)
+        {
+            return Err(code);
+        }
+    }
+    Ok((name, part))
+}
+
+/// The records read: left in the file for a consumer at v10+ (sent with sendfile,
+/// `file_records`), else copied here because they are inspected (zstd below v10,
+/// down-conversion below v4) or go to a follower.
+fn slice_bytes(
+    slice: Option<vltava_storage::FileSlice>,
+    isolation: FetchIsolation,
+    version: i16,
+) -> Result<Bytes, vltava_storage::StorageError> {
+    let shared = match slice {
+        Some(s) if isolation != FetchIsolation::LogEnd && version >= 10 => {
+            file_records::share(s.clone()).ok_or(s)
+        }
+        Some(s) => Err(s),
+        None => Ok(Bytes::new()),
+    };
+    match shared {
+        Ok(b) => Ok(b),
+        Err(s) => s.to_bytes(),
+    }
+}
+
+fn aborted_list(list: Vec<vltava_storage::AbortedTxn>) -> Vec<AbortedTransaction> {
+    list.into_iter()
+        .map(|a| AbortedTransaction {
+            producer_id: a.producer_id,
+            first_offset: a.first_offset,
+            ..Default::default()
+        })
+        .collect()
+}
+
+/// The records as fetch `version` carries them: zstd is refused below v10, and
+/// below v4 they are down-converted to a legacy message set; else the error code.
+fn for_version(bytes: Bytes, version: i16) -> Result<Bytes, i16> {
+    if version < 10 && has_zstd(&bytes) {
+        return Err(UNSUPPORTED_COMPRESSION_TYPE);
+    }
+    if version < 4 && !bytes.is_empty() {
+        let magic = if version < 2 { 0 } else { 1 };
+        return down_convert(&bytes, magic, &DecodeLimits::default())
+            .map_err(|e| error_codes::for_records(&e));
+    }
+    Ok(bytes)
 }
 
 /// One pass over `targets`: each partition's data (in target order) and the
@@ -221,24 +246,37 @@ fn read_once(
     } else {
         broker.config.fetch_max_bytes
     };
-    let mut remaining = limit.max(0) as u64;
-    let mut total = 0usize;
-    let mut out = Vec::with_capacity(targets.len());
-    for t in targets {
+    read_within(targets, limit.max(0) as u64, |_, t, remaining, first| {
         let name: Option<String> = if version >= 13 {
             metadata.topic_by_id(t.key.1).map(|m| m.name.clone())
         } else {
             Some(t.key.0.as_str().to_string())
         };
-        let data = read_partition(
+        read_partition(
             broker,
             name.as_deref(),
             t,
             version,
             isolation,
             remaining,
-            total == 0,
-        );
+            first,
+        )
+    })
+}
+
+/// Reads `targets` in order within `limit` response bytes: `read` is given each
+/// target's index, the bytes left and whether nothing was read before it. Each
+/// partition's data (in target order) and the record bytes read.
+pub(crate) fn read_within(
+    targets: &[Target],
+    limit: u64,
+    mut read: impl FnMut(usize, &Target, u64, bool) -> PartitionData,
+) -> (Vec<PartitionData>, usize) {
+    let mut remaining = limit;
+    let mut total = 0usize;
+    let mut out = Vec::with_capacity(targets.len());
+    for (i, t) in targets.iter().enumerate() {
+        let data = read(i, t, remaining, total == 0);
         let n = data.records.as_ref().map_or(0, Bytes::len);
         remaining = remaining.saturating_sub(n as u64);
         total += n;
@@ -345,64 +383,43 @@ async fn fetch(broker: &Broker, req: &FetchRequest, version: i16) -> ResponseBod
         return answer(broker, version, group(&targets, data), 0);
     }
     if epoch == 0 {
-        // A new session over the requested partitions (replacing `id`, if any).
-        if id != 0 {
-            broker.fetch_sessions().remove(id);
-        }
-        let targets = request_targets(req);
-        let data = read_with_wait(broker, req, version, &targets).await;
-        let partitions: BTreeMap<SessionKey, SessionPartition> = targets
-            .iter()
-            .zip(&data)
-            .map(|(t, d)| {
-                let mut sp = SessionPartition::new(t.fetch_offset, t.max_bytes);
-                (sp.last_hw, sp.last_lso, sp.last_start) =
-                    (d.high_watermark, d.last_stable_offset, d.log_start_offset);
-                (t.key.clone(), sp)
-            })
-            .collect();
-        let new_id = broker.fetch_sessions().create(partitions).unwrap_or(0);
-        return answer(broker, version, group(&targets, data), new_id);
+        return new_session(broker, req, version).await;
     }
     if id == 0 {
         return top_level_error(crate::fetch_session::INVALID_FETCH_SESSION_EPOCH, 0);
     }
-    // Incremental: update the session from the request, read everything in it,
-    // answer only partitions with news.
-    let targets: Vec<Target> = {
-        let mut cache = broker.fetch_sessions();
-        let session = match cache.get_mut(id, epoch) {
-            Ok(s) => s,
-            Err(code) => return top_level_error(code, 0),
-        };
-        for t in request_targets(req) {
-            session
-                .partitions
-                .entry(t.key.clone())
-                .and_modify(|sp| {
-                    sp.fetch_offset = t.fetch_offset;
-                    sp.max_bytes = t.max_bytes;
-                })
-                .or_insert_with(|| SessionPartition::new(t.fetch_offset, t.max_bytes));
-        }
-        for f in &req.forgotten_topics_data {
-            for p in &f.partitions {
-                session
-                    .partitions
-                    .remove(&(f.topic.clone(), f.topic_id, *p));
-            }
-        }
-        session
-            .partitions
-            .iter()
-            .map(|(k, sp)| Target {
-                key: k.clone(),
-                fetch_offset: sp.fetch_offset,
-                max_bytes: sp.max_bytes,
-                current_leader_epoch: -1,
-                last_fetched_epoch: -1,
-            })
-            .collect()
+    incremental(broker, req, version).await
+}
+
+/// A new session over the requested partitions (replacing the request's session
+/// id, if any), answered with a full fetch.
+async fn new_session(broker: &Broker, req: &FetchRequest, version: i16) -> ResponseBody {
+    if req.session_id != 0 {
+        broker.fetch_sessions().remove(req.session_id);
+    }
+    let targets = request_targets(req);
+    let data = read_with_wait(broker, req, version, &targets).await;
+    let partitions: BTreeMap<SessionKey, SessionPartition> = targets
+        .iter()
+        .zip(&data)
+        .map(|(t, d)| {
+            let mut sp = SessionPartition::new(t.fetch_offset, t.max_bytes);
+            (sp.last_hw, sp.last_lso, sp.last_start) =
+                (d.high_watermark, d.last_stable_offset, d.log_start_offset);
+            (t.key.clone(), sp)
+        })
+        .collect();
+    let new_id = broker.fetch_sessions().create(partitions).unwrap_or(0);
+    answer(broker, version, group(&targets, data), new_id)
+}
+
+/// An incremental fetch: updates the session from the request, reads everything
+/// in it, answers only partitions with news.
+async fn incremental(broker: &Broker, req: &FetchRequest, version: i16) -> ResponseBody {
+    let (id, epoch) = (req.session_id, req.session_epoch);
+    let targets = match session_targets(broker, req) {
+        Ok(targets) => targets,
+        Err(code) => return top_level_error(code, 0),
     };
     let data = read_with_wait(broker, req, version, &targets).await;
     let mut cache = broker.fetch_sessions();
@@ -428,6 +445,41 @@ async fn fetch(broker: &Broker, req: &FetchRequest, version: i16) -> ResponseBod
     }
     drop(cache);
     answer(broker, version, group(&kept_targets, kept), id)
+}
+
+/// Updates the request's session with its partitions and forgotten partitions;
+/// the session's partitions to read, or the session error code.
+fn session_targets(broker: &Broker, req: &FetchRequest) -> Result<Vec<Target>, i16> {
+    let mut cache = broker.fetch_sessions();
+    let session = cache.get_mut(req.session_id, req.session_epoch)?;
+    for t in request_targets(req) {
+        session
+            .partitions
+            .entry(t.key.clone())
+            .and_modify(|sp| {
+                sp.fetch_offset = t.fetch_offset;
+                sp.max_bytes = t.max_bytes;
+            })
+            .or_insert_with(|| SessionPartition::new(t.fetch_offset, t.max_bytes));
+    }
+    for f in &req.forgotten_topics_data {
+        for p in &f.partitions {
+            session
+                .partitions
+                .remove(&(f.topic.clone(), f.topic_id, *p));
+        }
+    }
+    Ok(session
+        .partitions
+        .iter()
+        .map(|(k, sp)| Target {
+            key: k.clone(),
+            fetch_offset: sp.fetch_offset,
+            max_bytes: sp.max_bytes,
+            current_leader_epoch: -1,
+            last_fetched_epoch: -1,
+        })
+        .collect())
 }
 
 /// A consumer's Fetch answer, with KIP-951 leader hints (v16+) on partitions

@@ -19,7 +19,7 @@ use vltava_storage::FetchIsolation;
 use crate::broker::Broker;
 use crate::error_codes::{self, *};
 use crate::handlers::fetch::{
-    MAX_FETCH_WAIT, Target, group, partition_error, read_partition, request_targets,
+    MAX_FETCH_WAIT, Target, group, partition_error, read_partition, read_within, request_targets,
 };
 use crate::replica_manager::ReplicaRequestError;
 
@@ -85,6 +85,56 @@ fn check(
     }
 }
 
+/// One pass over `targets` within `limit` bytes: the partitions already `decided`
+/// (refused) as they are, the others read from their logs; and the record bytes read.
+fn read_once(
+    broker: &Broker,
+    targets: &[Target],
+    names: &[Option<String>],
+    decided: &[Option<PartitionData>],
+    version: i16,
+    limit: u64,
+) -> (Vec<PartitionData>, usize) {
+    read_within(targets, limit, |i, t, remaining, first| {
+        match decided.get(i) {
+            Some(Some(d)) => d.clone(),
+            _ => read_partition(
+                broker,
+                names.get(i).and_then(|n| n.as_deref()),
+                t,
+                version,
+                FetchIsolation::LogEnd,
+                remaining,
+                first,
+            ),
+        }
+    })
+}
+
+/// A follower below the log start learns where the log starts now (it restarts its log
+/// there); Kafka's follower asks by ListOffsets instead.
+fn with_log_start(
+    broker: &Broker,
+    data: Vec<PartitionData>,
+    names: &[Option<String>],
+) -> Vec<PartitionData> {
+    data.into_iter()
+        .zip(names)
+        .map(|(mut d, name)| {
+            if d.error_code == error_codes::OFFSET_OUT_OF_RANGE
+                && let Some(p) = name
+                    .as_deref()
+                    .and_then(|n| broker.partitions.get(n, d.partition_index))
+            {
+                let log = p.log();
+                d.log_start_offset = log.log_start_offset();
+                d.high_watermark = log.high_watermark();
+            }
+            d
+        })
+        .collect()
+}
+
 /// Handles a follower's Fetch (sessionless: followers send full fetches).
 pub async fn answer(
     broker: &Broker,
@@ -120,27 +170,7 @@ pub async fn answer(
     let anything_decided = decided.iter().any(Option::is_some);
     let data = loop {
         appended.borrow_and_update();
-        let mut remaining = limit;
-        let mut total = 0usize;
-        let mut out = Vec::with_capacity(targets.len());
-        for ((t, name), d) in targets.iter().zip(&names).zip(&decided) {
-            let data = match d {
-                Some(d) => d.clone(),
-                None => read_partition(
-                    broker,
-                    name.as_deref(),
-                    t,
-                    version,
-                    FetchIsolation::LogEnd,
-                    remaining,
-                    total == 0,
-                ),
-            };
-            let n = data.records.as_ref().map_or(0, Bytes::len);
-            remaining = remaining.saturating_sub(n as u64);
-            total += n;
-            out.push(data);
-        }
+        let (out, total) = read_once(broker, &targets, &names, &decided, version, limit);
         if anything_decided
             || total >= req.min_bytes.max(1) as usize
             || tokio::time::Instant::now() >= deadline
@@ -152,24 +182,7 @@ pub async fn answer(
             Ok(Err(_)) | Err(_) => break out,
         }
     };
-    // A follower below the log start learns where the log starts now (it restarts its log
-    // there); Kafka's follower asks by ListOffsets instead.
-    let data: Vec<PartitionData> = data
-        .into_iter()
-        .zip(&names)
-        .map(|(mut d, name)| {
-            if d.error_code == error_codes::OFFSET_OUT_OF_RANGE
-                && let Some(p) = name
-                    .as_deref()
-                    .and_then(|n| broker.partitions.get(n, d.partition_index))
-            {
-                let log = p.log();
-                d.log_start_offset = log.log_start_offset();
-                d.high_watermark = log.high_watermark();
-            }
-            d
-        })
-        .collect();
+    let data = with_log_start(broker, data, &names);
     ResponseBody::from(FetchResponse {
         responses: group(&targets, data),
         session_id: 0,

@@ -21,7 +21,7 @@ use vltava_protocol::messages::{
 use vltava_protocol::{RequestBody, ResponseBody};
 
 use crate::pipelining::batch;
-use crate::support::{Client, start_node_in, start_node_with};
+use crate::support::{Client, produce_request, start_node_in, start_node_with};
 
 const AUTHORIZER: &str =
     "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer\n";
@@ -383,25 +383,13 @@ async fn authorized_operations_are_reported() {
 #[tokio::test]
 async fn transactional_produce_needs_the_transactional_id() {
     use vltava_protocol::messages::ProduceRequest;
-    use vltava_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
     let (node, _dir) = start_node_with(&format!("{AUTHORIZER}super.users=User:admin\n")).await;
     admin_topic(&node, "t").await;
     grant(&node, vec![acl(TOPIC, "t", LITERAL, WRITE, ALLOW)]).await;
     let mut c = Client::connect(&node).await;
     let req = ProduceRequest {
         transactional_id: Some("tx".into()),
-        acks: -1,
-        timeout_ms: 5000,
-        topic_data: vec![TopicProduceData {
-            name: "t".into(),
-            partition_data: vec![PartitionProduceData {
-                index: 0,
-                records: Some(batch(-1, -1, -1, 0, 1)),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
+        ..produce_request("t", 0, batch(-1, -1, -1, 0, 1))
     };
     let ResponseBody::Produce(r) = c.call(9, RequestBody::from(req)).await else {
         panic!()

@@ -20,7 +20,6 @@ use vltava_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
 use vltava_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
-use vltava_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use vltava_protocol::messages::{
     AddPartitionsToTxnRequest, CreateTopicsRequest, DescribeTransactionsRequest, EndTxnRequest,
     FindCoordinatorRequest, InitProducerIdRequest, MetadataRequest, OffsetCommitRequest,
@@ -30,7 +29,7 @@ use vltava_protocol::{RequestBody, ResponseBody};
 use vltava_records::{BatchBuilder, BatchBuilderConfig};
 use vltava_testkit::cluster::TestCluster;
 
-use crate::support::Client;
+use crate::support::{Client, produce_request};
 
 /// Upper bound of each wait for the cluster (fencing a dead node takes its 3 s session).
 const LIMIT: Duration = Duration::from_secs(60);
@@ -248,18 +247,8 @@ async fn commit_transaction(coord: &str, leader: &str, pid: i64, epoch: i16) {
     loop {
         let req = ProduceRequest {
             transactional_id: Some(TXN.into()),
-            acks: -1,
             timeout_ms: 30_000,
-            topic_data: vec![TopicProduceData {
-                name: "t".into(),
-                partition_data: vec![PartitionProduceData {
-                    index: 0,
-                    records: Some(txn_batch(pid, epoch)),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-            ..Default::default()
+            ..produce_request("t", 0, txn_batch(pid, epoch))
         };
         let ResponseBody::Produce(r) = Client::connect_addr(leader)
             .await

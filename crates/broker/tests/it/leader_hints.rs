@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use vltava_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use vltava_protocol::messages::metadata_request::MetadataRequestTopic;
-use vltava_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use vltava_protocol::messages::{
     FetchRequest, FetchResponse, MetadataRequest, ProduceRequest, ProduceResponse,
 };
@@ -18,7 +17,7 @@ use vltava_protocol::{RequestBody, ResponseBody, Uuid};
 use vltava_records::{BatchBuilder, BatchBuilderConfig};
 use vltava_testkit::cluster::TestCluster;
 
-use crate::support::Client;
+use crate::support::{Client, produce_request};
 
 use vltava_protocol::error_codes::NOT_LEADER_OR_FOLLOWER;
 const LIMIT: Duration = Duration::from_secs(30);
@@ -67,17 +66,7 @@ async fn produce(addr: &str, version: i16) -> ProduceResponse {
     b.append(0, None, Some(b"v"), &[]).unwrap();
     let req = ProduceRequest {
         acks: 1,
-        timeout_ms: 5000,
-        topic_data: vec![TopicProduceData {
-            name: "hints".into(),
-            partition_data: vec![PartitionProduceData {
-                index: 0,
-                records: Some(b.build().unwrap()),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
+        ..produce_request("hints", 0, b.build().unwrap())
     };
     let mut c = Client::connect_addr(addr).await;
     let ResponseBody::Produce(r) = c.call(version, RequestBody::from(req)).await else {

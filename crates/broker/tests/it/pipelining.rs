@@ -19,7 +19,6 @@ use vltava_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
 use vltava_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
-use vltava_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use vltava_protocol::messages::produce_response::PartitionProduceResponse;
 use vltava_protocol::messages::{
     FetchRequest, FindCoordinatorRequest, InitProducerIdRequest, OffsetCommitRequest,
@@ -28,7 +27,7 @@ use vltava_protocol::messages::{
 use vltava_protocol::{ApiKey, RequestBody, ResponseBody};
 use vltava_records::{BatchBuilder, BatchBuilderConfig, BatchIter, DecodeLimits};
 
-use crate::support::{Client, LIMIT, start_node};
+use crate::support::{Client, LIMIT, produce_request, start_node};
 
 const PRODUCE_VERSION: i16 = 9;
 
@@ -61,17 +60,7 @@ pub(crate) fn produce_frame(corr: i32, acks: i16, topic: &str, records: Bytes) -
     };
     let body = RequestBody::from(ProduceRequest {
         acks,
-        timeout_ms: 5000,
-        topic_data: vec![TopicProduceData {
-            name: topic.into(),
-            partition_data: vec![PartitionProduceData {
-                index: 0,
-                records: Some(records),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
+        ..produce_request(topic, 0, records)
     });
     encode_request(&header, &body).unwrap()
 }

@@ -14,13 +14,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use vltava_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use vltava_protocol::messages::metadata_request::MetadataRequestTopic;
-use vltava_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use vltava_protocol::messages::{FetchRequest, MetadataRequest, MetadataResponse, ProduceRequest};
 use vltava_protocol::{RequestBody, ResponseBody};
 use vltava_records::{BatchBuilder, BatchBuilderConfig, BatchIter, DecodeLimits};
 use vltava_testkit::cluster::TestCluster;
 
-use crate::support::Client;
+use crate::support::{Client, produce_request};
 
 use vltava_protocol::error_codes::NOT_ENOUGH_REPLICAS;
 /// Upper bound of each wait for the cluster to reach a state (fencing takes the 3 s session).
@@ -111,17 +110,7 @@ pub(crate) async fn produce(addr: &str, topic: &str, acks: i16, n: usize, tag: &
     let mut c = Client::connect_addr(addr).await;
     let req = ProduceRequest {
         acks,
-        timeout_ms: 5000,
-        topic_data: vec![TopicProduceData {
-            name: topic.into(),
-            partition_data: vec![PartitionProduceData {
-                index: 0,
-                records: Some(batch(n, tag)),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
+        ..produce_request(topic, 0, batch(n, tag))
     };
     let ResponseBody::Produce(r) = c.call(9, RequestBody::from(req)).await else {
         panic!("not a Produce response")

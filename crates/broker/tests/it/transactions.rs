@@ -5,13 +5,12 @@
 
 #![allow(clippy::unwrap_used)]
 
-use crate::support::{Client, start_node, start_node_in, start_node_with};
+use crate::support::{Client, produce_request, start_node, start_node_in, start_node_with};
 use bytes::Bytes;
 use vltava_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
 use vltava_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use vltava_protocol::messages::fetch_response::PartitionData;
 use vltava_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
-use vltava_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use vltava_protocol::messages::txn_offset_commit_request::{
     TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
 };
@@ -62,18 +61,7 @@ fn batch(pid: i64, epoch: i16, seq: i32, transactional: bool, n: usize) -> Bytes
 async fn produce(c: &mut Client, txn_id: Option<&str>, topic: &str, records: Bytes) -> (i16, i64) {
     let req = ProduceRequest {
         transactional_id: txn_id.map(Into::into),
-        acks: -1,
-        timeout_ms: 5000,
-        topic_data: vec![TopicProduceData {
-            name: topic.into(),
-            partition_data: vec![PartitionProduceData {
-                index: 0,
-                records: Some(records),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
+        ..produce_request(topic, 0, records)
     };
     let ResponseBody::Produce(r) = c.call(9, RequestBody::from(req)).await else {
         panic!()

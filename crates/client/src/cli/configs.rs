@@ -302,88 +302,116 @@ pub async fn run(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow::Res
     )?)
     .await?;
     if a.describe {
-        let names: Vec<String> = match (&name, kind) {
-            (Some(n), _) => vec![n.clone()],
-            (None, ResourceType::Topic) => admin.list_topics(false).await?,
-            (None, ResourceType::Broker) => admin
-                .describe_cluster()
-                .await?
-                .brokers
-                .iter()
-                .map(|b| b.id.to_string())
-                .collect(),
-        };
-        for n in names {
-            let entries = admin.describe_configs(kind, &n).await?;
-            let (title, show): (String, Vec<_>) = if a.all {
-                (format!("All configs for {label} {n} are:"), entries)
-            } else {
-                let dynamic: Vec<_> = entries
-                    .into_iter()
-                    .filter(|e| {
-                        matches!(e.source, 1..=3)
-                            || (!e.is_default
-                                && e.source != 4
-                                && e.source != 5
-                                && e.source != 6
-                                && kind == ResourceType::Topic)
-                    })
-                    .collect();
-                let title = if kind == ResourceType::Broker && n.is_empty() {
-                    "Default configs for brokers in the cluster are:".to_string()
-                } else {
-                    format!("Dynamic configs for {label} {n} are:")
-                };
-                (title, dynamic)
-            };
-            writeln!(out, "{title}")?;
-            for e in show {
-                let v = if e.sensitive {
-                    "null".to_string()
-                } else {
-                    e.value.clone().unwrap_or_else(|| "null".into())
-                };
-                writeln!(
-                    out,
-                    "  {}={} sensitive={} synonyms={{{}}}",
-                    e.name,
-                    v,
-                    e.sensitive,
-                    synonyms_text(&e.synonyms)
-                )?;
-            }
-        }
+        describe(&admin, kind, name, label, a.all, out).await?;
     } else if a.alter {
-        let Some(n) = name else {
-            bail!("--alter needs --entity-name")
-        };
-        let mut ops = Vec::new();
-        if let Some(add) = &a.add_config {
-            for (k, v) in split_configs(add)? {
-                ops.push(AlterOp::Set(k, v));
-            }
-        }
-        if let Some(del) = &a.delete_config {
-            for k in del.split(',').map(str::trim).filter(|k| !k.is_empty()) {
-                ops.push(AlterOp::Delete(k.to_string()));
-            }
-        }
-        if ops.is_empty() {
-            bail!("--alter needs --add-config or --delete-config");
-        }
-        admin.alter_configs(kind, &n, &ops).await?;
-        if kind == ResourceType::Broker && n.is_empty() {
-            writeln!(
-                out,
-                "Completed updating default config for brokers in the cluster."
-            )?;
-        } else {
-            writeln!(out, "Completed updating config for {label} {n}.")?;
-        }
+        alter(&admin, kind, name, label, &a, out).await?;
     } else {
         bail!("one of --describe, --alter is required");
     }
     Ok(0)
+}
+
+/// `--describe` of topic or broker configs: all of them with `--all`, else the
+/// dynamic ones.
+async fn describe(
+    admin: &Admin,
+    kind: ResourceType,
+    name: Option<String>,
+    label: &str,
+    all: bool,
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<()> {
+    let names: Vec<String> = match (&name, kind) {
+        (Some(n), _) => vec![n.clone()],
+        (None, ResourceType::Topic) => admin.list_topics(false).await?,
+        (None, ResourceType::Broker) => admin
+            .describe_cluster()
+            .await?
+            .brokers
+            .iter()
+            .map(|b| b.id.to_string())
+            .collect(),
+    };
+    for n in names {
+        let entries = admin.describe_configs(kind, &n).await?;
+        let (title, show): (String, Vec<_>) = if all {
+            (format!("All configs for {label} {n} are:"), entries)
+        } else {
+            let dynamic: Vec<_> = entries
+                .into_iter()
+                .filter(|e| {
+                    matches!(e.source, 1..=3)
+                        || (!e.is_default
+                            && e.source != 4
+                            && e.source != 5
+                            && e.source != 6
+                            && kind == ResourceType::Topic)
+                })
+                .collect();
+            let title = if kind == ResourceType::Broker && n.is_empty() {
+                "Default configs for brokers in the cluster are:".to_string()
+            } else {
+                format!("Dynamic configs for {label} {n} are:")
+            };
+            (title, dynamic)
+        };
+        writeln!(out, "{title}")?;
+        for e in show {
+            let v = if e.sensitive {
+                "null".to_string()
+            } else {
+                e.value.clone().unwrap_or_else(|| "null".into())
+            };
+            writeln!(
+                out,
+                "  {}={} sensitive={} synonyms={{{}}}",
+                e.name,
+                v,
+                e.sensitive,
+                synonyms_text(&e.synonyms)
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// `--alter` of a topic's or broker's configs with `--add-config` and
+/// `--delete-config`.
+async fn alter(
+    admin: &Admin,
+    kind: ResourceType,
+    name: Option<String>,
+    label: &str,
+    a: &Args,
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<()> {
+    let Some(n) = name else {
+        bail!("--alter needs --entity-name")
+    };
+    let mut ops = Vec::new();
+    if let Some(add) = &a.add_config {
+        for (k, v) in split_configs(add)? {
+            ops.push(AlterOp::Set(k, v));
+        }
+    }
+    if let Some(del) = &a.delete_config {
+        for k in del.split(',').map(str::trim).filter(|k| !k.is_empty()) {
+            ops.push(AlterOp::Delete(k.to_string()));
+        }
+    }
+    if ops.is_empty() {
+        bail!("--alter needs --add-config or --delete-config");
+    }
+    admin.alter_configs(kind, &n, &ops).await?;
+    if kind == ResourceType::Broker && n.is_empty() {
+        writeln!(
+            out,
+            "Completed updating default config for brokers in the cluster."
+        )?;
+    } else {
+        writeln!(out, "Completed updating config for {label} {n}.")?;
+    }
+    Ok(())
 }
 
 /// Synonyms as kafka-configs prints them: `SOURCE:name=value, ...`.

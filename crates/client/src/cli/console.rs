@@ -164,47 +164,96 @@ pub(super) fn consumer_command() -> clap::Command {
     <ConsumerArgs as clap::CommandFactory>::command()
 }
 
-pub async fn consumer(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow::Result<i32> {
-    let a = ConsumerArgs::try_parse_from(args)?;
-    let group = a.group.clone().or_else(|| {
-        a.partition
-            .is_none()
-            .then(|| format!("console-consumer-{}", std::process::id()))
-    });
-    let mut cfg = ConsumerConfig::new(&a.bootstrap_server, group.as_deref());
-    cfg.auto_offset_reset = if a.from_beginning {
-        OffsetReset::Earliest
-    } else {
-        OffsetReset::Latest
-    };
-    let props = super::common::file_and_flags(a.consumer_config.as_ref(), &a.consumer_property)?;
-    for (k, v) in &props {
-        apply_consumer(&mut cfg, k, v)?;
-    }
-    super::common::apply_security(&mut cfg.client, &props)?;
-    if let Some(i) = &a.isolation_level {
-        apply_consumer(&mut cfg, "isolation.level", i)?;
-    }
-    let mut print_key = false;
-    let mut print_partition = false;
-    let mut print_offset = false;
-    let mut print_headers = false;
-    let mut print_ts = false;
-    let mut sep = "\t".to_string();
-    for p in &a.property {
-        let (k, v) = kv(p)?;
-        let on = v == "true";
-        match k.as_str() {
-            "print.key" => print_key = on,
-            "print.partition" => print_partition = on,
-            "print.offset" => print_offset = on,
-            "print.headers" => print_headers = on,
-            "print.timestamp" => print_ts = on,
-            "key.separator" => sep = unescape(&v),
-            _ => {}
+/// What `console-consumer` prints of a record (`--property print.key=true`, ...).
+struct Format {
+    key: bool,
+    partition: bool,
+    offset: bool,
+    headers: bool,
+    timestamp: bool,
+    sep: String,
+}
+
+impl Format {
+    /// From the `--property` arguments; the others are ignored.
+    fn of(properties: &[String]) -> anyhow::Result<Self> {
+        let mut f = Format {
+            key: false,
+            partition: false,
+            offset: false,
+            headers: false,
+            timestamp: false,
+            sep: "\t".to_string(),
+        };
+        for p in properties {
+            let (k, v) = kv(p)?;
+            let on = v == "true";
+            match k.as_str() {
+                "print.key" => f.key = on,
+                "print.partition" => f.partition = on,
+                "print.offset" => f.offset = on,
+                "print.headers" => f.headers = on,
+                "print.timestamp" => f.timestamp = on,
+                "key.separator" => f.sep = unescape(&v),
+                _ => {}
+            }
         }
+        Ok(f)
     }
-    let mut consumer = Consumer::new(cfg).await?;
+
+    /// The line printed for `r`.
+    fn line(&self, r: &crate::consumer::ConsumerRecord) -> String {
+        let mut line = String::new();
+        if self.timestamp {
+            line.push_str(&format!("CreateTime:{}{}", r.timestamp, self.sep));
+        }
+        if self.partition {
+            line.push_str(&format!("Partition:{}{}", r.partition, self.sep));
+        }
+        if self.offset {
+            line.push_str(&format!("Offset:{}{}", r.offset, self.sep));
+        }
+        if self.headers {
+            let h: Vec<String> = r
+                .headers
+                .iter()
+                .map(|h| {
+                    format!(
+                        "{}:{}",
+                        String::from_utf8_lossy(&h.key),
+                        h.value
+                            .as_deref()
+                            .map_or("NULL".into(), |v| String::from_utf8_lossy(v).into_owned())
+                    )
+                })
+                .collect();
+            line.push_str(&if h.is_empty() {
+                "NO_HEADERS".to_string()
+            } else {
+                h.join(",")
+            });
+            line.push_str(&self.sep);
+        }
+        if self.key {
+            line.push_str(
+                &r.key
+                    .as_deref()
+                    .map_or("null".into(), |k| String::from_utf8_lossy(k).into_owned()),
+            );
+            line.push_str(&self.sep);
+        }
+        line.push_str(
+            &r.value
+                .as_deref()
+                .map_or("null".into(), |v| String::from_utf8_lossy(v).into_owned()),
+        );
+        line
+    }
+}
+
+/// Assigns `--partition` at `--offset` (earliest, latest or a number; from the beginning
+/// with `--from-beginning`), or subscribes to the topic.
+async fn start(consumer: &mut Consumer, a: &ConsumerArgs) -> anyhow::Result<()> {
     match a.partition {
         Some(p) => {
             let tp = (a.topic.clone(), p);
@@ -230,6 +279,33 @@ pub async fn consumer(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow
         }
         None => consumer.subscribe(&[a.topic.as_str()], None)?,
     }
+    Ok(())
+}
+
+pub async fn consumer(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow::Result<i32> {
+    let a = ConsumerArgs::try_parse_from(args)?;
+    let group = a.group.clone().or_else(|| {
+        a.partition
+            .is_none()
+            .then(|| format!("console-consumer-{}", std::process::id()))
+    });
+    let mut cfg = ConsumerConfig::new(&a.bootstrap_server, group.as_deref());
+    cfg.auto_offset_reset = if a.from_beginning {
+        OffsetReset::Earliest
+    } else {
+        OffsetReset::Latest
+    };
+    let props = super::common::file_and_flags(a.consumer_config.as_ref(), &a.consumer_property)?;
+    for (k, v) in &props {
+        apply_consumer(&mut cfg, k, v)?;
+    }
+    super::common::apply_security(&mut cfg.client, &props)?;
+    if let Some(i) = &a.isolation_level {
+        apply_consumer(&mut cfg, "isolation.level", i)?;
+    }
+    let format = Format::of(&a.property)?;
+    let mut consumer = Consumer::new(cfg).await?;
+    start(&mut consumer, &a).await?;
     let mut count = 0u64;
     let mut last = Instant::now();
     let idle = a.timeout_ms.map(Duration::from_millis);
@@ -243,50 +319,7 @@ pub async fn consumer(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow
         }
         last = Instant::now();
         for r in recs {
-            let mut line = String::new();
-            if print_ts {
-                line.push_str(&format!("CreateTime:{}{sep}", r.timestamp));
-            }
-            if print_partition {
-                line.push_str(&format!("Partition:{}{sep}", r.partition));
-            }
-            if print_offset {
-                line.push_str(&format!("Offset:{}{sep}", r.offset));
-            }
-            if print_headers {
-                let h: Vec<String> = r
-                    .headers
-                    .iter()
-                    .map(|h| {
-                        format!(
-                            "{}:{}",
-                            String::from_utf8_lossy(&h.key),
-                            h.value
-                                .as_deref()
-                                .map_or("NULL".into(), |v| String::from_utf8_lossy(v).into_owned())
-                        )
-                    })
-                    .collect();
-                line.push_str(&if h.is_empty() {
-                    "NO_HEADERS".to_string()
-                } else {
-                    h.join(",")
-                });
-                line.push_str(&sep);
-            }
-            if print_key {
-                line.push_str(
-                    &r.key
-                        .as_deref()
-                        .map_or("null".into(), |k| String::from_utf8_lossy(k).into_owned()),
-                );
-                line.push_str(&sep);
-            }
-            line.push_str(
-                &r.value
-                    .as_deref()
-                    .map_or("null".into(), |v| String::from_utf8_lossy(v).into_owned()),
-            );
+            let line = format.line(&r);
             writeln!(out, "{line}")?;
             count += 1;
             if a.max_messages.is_some_and(|m| count >= m) {

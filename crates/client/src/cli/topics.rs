@@ -120,6 +120,91 @@ fn matching(all: &[String], pattern: Option<&str>) -> Vec<String> {
     }
 }
 
+/// `--create`: one topic, with its partitions, replication factor and configs (or
+/// the broker's defaults).
+async fn create(admin: &Admin, a: &Args, out: &mut (dyn Write + Send)) -> anyhow::Result<i32> {
+    let Some(topic) = a.topic.clone() else {
+        bail!("--create needs --topic")
+    };
+    let mut t = NewTopic::new(
+        &topic,
+        a.partitions.unwrap_or(-1),
+        a.replication_factor.unwrap_or(-1),
+    );
+    for c in &a.config {
+        t.configs.push(kv(c)?);
+    }
+    match admin.create_topic(t).await {
+        Ok(()) => writeln!(out, "Created topic {topic}.")?,
+        Err(e) if a.if_not_exists && e.code() == Some(36) => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(0)
+}
+
+/// `--describe`: each topic and its partitions as kafka-topics prints them, or only the
+/// partitions a filter (`--under-replicated-partitions`, ...) picks.
+async fn describe(
+    admin: &Admin,
+    a: &Args,
+    names: &[String],
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<()> {
+    let filtered = a.under_replicated_partitions
+        || a.unavailable_partitions
+        || a.under_min_isr_partitions
+        || a.at_min_isr_partitions;
+    for t in admin.describe_topics(names).await? {
+        if a.exclude_internal && t.internal {
+            continue;
+        }
+        let rf = t.partitions.first().map_or(0, |p| p.replicas.len());
+        let described = admin.describe_configs(ResourceType::Topic, &t.name).await;
+        let min_isr = described
+            .as_ref()
+            .ok()
+            .and_then(|cs| cs.iter().find(|c| c.name == "min.insync.replicas"))
+            .and_then(|c| c.value.as_deref())
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(1);
+        let configs = described
+            .map(|cs| {
+                cs.into_iter()
+                    .filter(|c| !c.is_default && c.source != 5 && c.source != 4)
+                    .filter_map(|c| c.value.map(|v| format!("{}={v}", c.name)))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .unwrap_or_default();
+        // As kafka-topics: with a partition filter only the matching partitions print.
+        let wanted = |p: &crate::cluster::PartitionInfo| {
+            (a.under_replicated_partitions && p.isr.len() < p.replicas.len())
+                || (a.unavailable_partitions && p.leader < 0)
+                || (a.under_min_isr_partitions && p.isr.len() < min_isr)
+                || (a.at_min_isr_partitions && p.isr.len() == min_isr)
+        };
+        if filtered {
+            for p in t.partitions.iter().filter(|p| wanted(p)) {
+                write_partition(out, &t.name, p)?;
+            }
+            continue;
+        }
+        writeln!(
+            out,
+            "Topic: {}\tTopicId: {}\tPartitionCount: {}\tReplicationFactor: {}\tConfigs: {}",
+            t.name,
+            t.id,
+            t.partitions.len(),
+            rf,
+            configs
+        )?;
+        for p in &t.partitions {
+            write_partition(out, &t.name, p)?;
+        }
+    }
+    Ok(())
+}
+
 pub async fn run(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow::Result<i32> {
     let a = Args::try_parse_from(args)?;
     let actions = [a.create, a.list, a.describe, a.alter, a.delete]
@@ -136,23 +221,7 @@ pub async fn run(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow::Res
     }
     let admin = Admin::connect(client(&a)?).await?;
     if a.create {
-        let Some(topic) = a.topic.clone() else {
-            bail!("--create needs --topic")
-        };
-        let mut t = NewTopic::new(
-            &topic,
-            a.partitions.unwrap_or(-1),
-            a.replication_factor.unwrap_or(-1),
-        );
-        for c in &a.config {
-            t.configs.push(kv(c)?);
-        }
-        match admin.create_topic(t).await {
-            Ok(()) => writeln!(out, "Created topic {topic}.")?,
-            Err(e) if a.if_not_exists && e.code() == Some(36) => {}
-            Err(e) => return Err(e.into()),
-        }
-        return Ok(0);
+        return create(&admin, &a, out).await;
     }
     let all = admin.list_topics(!a.exclude_internal).await?;
     let names = matching(&all, a.topic.as_deref());
@@ -167,58 +236,7 @@ pub async fn run(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow::Res
             writeln!(out, "{n}")?;
         }
     } else if a.describe {
-        let filtered = a.under_replicated_partitions
-            || a.unavailable_partitions
-            || a.under_min_isr_partitions
-            || a.at_min_isr_partitions;
-        for t in admin.describe_topics(&names).await? {
-            if a.exclude_internal && t.internal {
-                continue;
-            }
-            let rf = t.partitions.first().map_or(0, |p| p.replicas.len());
-            let described = admin.describe_configs(ResourceType::Topic, &t.name).await;
-            let min_isr = described
-                .as_ref()
-                .ok()
-                .and_then(|cs| cs.iter().find(|c| c.name == "min.insync.replicas"))
-                .and_then(|c| c.value.as_deref())
-                .and_then(|v| v.parse::<usize>().ok())
-                .unwrap_or(1);
-            let configs = described
-                .map(|cs| {
-                    cs.into_iter()
-                        .filter(|c| !c.is_default && c.source != 5 && c.source != 4)
-                        .filter_map(|c| c.value.map(|v| format!("{}={v}", c.name)))
-                        .collect::<Vec<_>>()
-                        .join(",")
-                })
-                .unwrap_or_default();
-            // As kafka-topics: with a partition filter only the matching partitions print.
-            let wanted = |p: &crate::cluster::PartitionInfo| {
-                (a.under_replicated_partitions && p.isr.len() < p.replicas.len())
-                    || (a.unavailable_partitions && p.leader < 0)
-                    || (a.under_min_isr_partitions && p.isr.len() < min_isr)
-                    || (a.at_min_isr_partitions && p.isr.len() == min_isr)
-            };
-            if filtered {
-                for p in t.partitions.iter().filter(|p| wanted(p)) {
-                    write_partition(out, &t.name, p)?;
-                }
-                continue;
-            }
-            writeln!(
-                out,
-                "Topic: {}\tTopicId: {}\tPartitionCount: {}\tReplicationFactor: {}\tConfigs: {}",
-                t.name,
-                t.id,
-                t.partitions.len(),
-                rf,
-                configs
-            )?;
-            for p in &t.partitions {
-                write_partition(out, &t.name, p)?;
-            }
-        }
+        describe(&admin, &a, &names, out).await?;
     } else if a.alter {
         let Some(n) = a.partitions else {
             bail!("--alter needs --partitions")

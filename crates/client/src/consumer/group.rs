@@ -99,35 +99,7 @@ async fn join_once(
 ) -> Result<JoinResult> {
     let conn = coordinator(cluster, &m.group_id).await?;
     let jv = conn.version(ApiKey::JoinGroup)?;
-    let metadata = assignor::encode_subscription(topics, owned, m.generation(), None)?;
-    let protocols = cfg
-        .assignors
-        .iter()
-        .map(|a| join_group_request::JoinGroupRequestProtocol {
-            name: a.name().into(),
-            metadata: metadata.clone(),
-            ..Default::default()
-        })
-        .collect();
-    let req = JoinGroupRequest {
-        group_id: m.group_id.as_str().into(),
-        session_timeout_ms: cfg.session_timeout.as_millis() as i32,
-        rebalance_timeout_ms: if jv >= 1 {
-            cfg.max_poll_interval.as_millis() as i32
-        } else {
-            -1
-        },
-        member_id: m.member_id().as_str().into(),
-        group_instance_id: if jv >= 5 {
-            m.instance_id.as_deref().map(Into::into)
-        } else {
-            None
-        },
-        protocol_type: "consumer".into(),
-        protocols,
-        reason: None,
-        ..Default::default()
-    };
+    let req = join_request(cfg, m, jv, topics, owned)?;
     // A join waits for the whole group: allow the rebalance timeout.
     let resp = tokio::time::timeout(
         cfg.max_poll_interval + Duration::from_secs(5),
@@ -160,41 +132,13 @@ async fn join_once(
         .as_ref()
         .map(|s| s.to_string())
         .unwrap_or_default();
-    let chosen = cfg
-        .assignors
-        .iter()
-        .find(|a| a.name() == proto_name)
-        .cloned()
-        .ok_or_else(|| {
-            ClientError::Protocol(format!("group chose unknown assignor {proto_name:?}"))
-        })?;
+    let chosen = chosen_assignor(cfg, &proto_name)?;
     let mut assignments = Vec::new();
     if resp.leader == resp.member_id {
         assignments = leader_assign(cluster, chosen.as_ref(), &resp).await?;
     }
     let sv = conn.version(ApiKey::SyncGroup)?;
-    let sync = SyncGroupRequest {
-        group_id: m.group_id.as_str().into(),
-        generation_id: resp.generation_id,
-        member_id: resp.member_id.clone(),
-        group_instance_id: if sv >= 3 {
-            m.instance_id.as_deref().map(Into::into)
-        } else {
-            None
-        },
-        protocol_type: if sv >= 5 {
-            Some("consumer".into())
-        } else {
-            None
-        },
-        protocol_name: if sv >= 5 {
-            Some(proto_name.as_str().into())
-        } else {
-            None
-        },
-        assignments,
-        ..Default::default()
-    };
+    let sync = sync_request(m, sv, &resp, &proto_name, assignments);
     let sresp = tokio::time::timeout(
         cfg.max_poll_interval + Duration::from_secs(5),
         conn.send(sync),
@@ -211,6 +155,90 @@ async fn join_once(
         assignment: assignor::decode_assignment(&sresp.assignment)?,
         protocol: chosen.protocol(),
     })
+}
+
+/// JoinGroup at version `jv`, offering every configured assignor with the member's
+/// subscription and owned partitions.
+fn join_request(
+    cfg: &ConsumerConfig,
+    m: &Membership,
+    jv: i16,
+    topics: &[String],
+    owned: &[Tp],
+) -> Result<JoinGroupRequest> {
+    let metadata = assignor::encode_subscription(topics, owned, m.generation(), None)?;
+    let protocols = cfg
+        .assignors
+        .iter()
+        .map(|a| join_group_request::JoinGroupRequestProtocol {
+            name: a.name().into(),
+            metadata: metadata.clone(),
+            ..Default::default()
+        })
+        .collect();
+    Ok(JoinGroupRequest {
+        group_id: m.group_id.as_str().into(),
+        session_timeout_ms: cfg.session_timeout.as_millis() as i32,
+        rebalance_timeout_ms: if jv >= 1 {
+            cfg.max_poll_interval.as_millis() as i32
+        } else {
+            -1
+        },
+        member_id: m.member_id().as_str().into(),
+        group_instance_id: if jv >= 5 {
+            m.instance_id.as_deref().map(Into::into)
+        } else {
+            None
+        },
+        protocol_type: "consumer".into(),
+        protocols,
+        reason: None,
+        ..Default::default()
+    })
+}
+
+/// The configured assignor the group chose.
+fn chosen_assignor(cfg: &ConsumerConfig, proto_name: &str) -> Result<Arc<dyn Assignor>> {
+    cfg.assignors
+        .iter()
+        .find(|a| a.name() == proto_name)
+        .cloned()
+        .ok_or_else(|| {
+            ClientError::Protocol(format!("group chose unknown assignor {proto_name:?}"))
+        })
+}
+
+/// SyncGroup at version `sv` for the generation `resp` joined, with the leader's
+/// `assignments` (none from a follower).
+fn sync_request(
+    m: &Membership,
+    sv: i16,
+    resp: &JoinGroupResponse,
+    proto_name: &str,
+    assignments: Vec<sync_group_request::SyncGroupRequestAssignment>,
+) -> SyncGroupRequest {
+    SyncGroupRequest {
+        group_id: m.group_id.as_str().into(),
+        generation_id: resp.generation_id,
+        member_id: resp.member_id.clone(),
+        group_instance_id: if sv >= 3 {
+            m.instance_id.as_deref().map(Into::into)
+        } else {
+            None
+        },
+        protocol_type: if sv >= 5 {
+            Some("consumer".into())
+        } else {
+            None
+        },
+        protocol_name: if sv >= 5 {
+            Some(proto_name.into())
+        } else {
+            None
+        },
+        assignments,
+        ..Default::default()
+    }
 }
 
 async fn leader_assign(

@@ -543,6 +543,25 @@ impl Consumer {
         Ok(())
     }
 
+    /// The partitions to fetch now, with their positions, by leader: assigned, not
+    /// paused, with a position and a known leader, and nothing buffered.
+    fn fetchable_by_leader(
+        &self,
+        meta: &crate::cluster::ClusterMetadata,
+    ) -> BTreeMap<i32, Vec<(Tp, i64)>> {
+        let mut by_leader: BTreeMap<i32, Vec<(Tp, i64)>> = BTreeMap::new();
+        for (tp, s) in &self.assignment {
+            if s.paused || self.buffer.get(tp).is_some_and(|q| !q.is_empty()) {
+                continue;
+            }
+            let (Some(pos), Some(leader)) = (s.fetch_position, meta.leader(&tp.0, tp.1)) else {
+                continue;
+            };
+            by_leader.entry(leader).or_default().push((tp.clone(), pos));
+        }
+        by_leader
+    }
+
     async fn fetch(&mut self, max_wait: Duration) -> Result<()> {
         let buffered: usize = self.buffer.values().map(VecDeque::len).sum();
         if buffered >= self.cfg.max_buffered_records {
@@ -565,16 +584,7 @@ impl Consumer {
         {
             meta = std::sync::Arc::new(self.cluster.refresh(&topics).await?);
         }
-        let mut by_leader: BTreeMap<i32, Vec<(Tp, i64)>> = BTreeMap::new();
-        for (tp, s) in &self.assignment {
-            if s.paused || self.buffer.get(tp).is_some_and(|q| !q.is_empty()) {
-                continue;
-            }
-            let (Some(pos), Some(leader)) = (s.fetch_position, meta.leader(&tp.0, tp.1)) else {
-                continue;
-            };
-            by_leader.entry(leader).or_default().push((tp.clone(), pos));
-        }
+        let by_leader = self.fetchable_by_leader(&meta);
         if by_leader.is_empty() {
             tokio::time::sleep(max_wait.min(Duration::from_millis(50))).await;
             return Ok(());

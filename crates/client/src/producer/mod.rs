@@ -9,6 +9,7 @@
 //! (`begin_transaction`, `send_offsets_to_transaction`, `commit_transaction`,
 //! `abort_transaction`; see `transaction`).
 
+mod accumulate;
 pub mod config;
 pub mod partitioner;
 mod transaction;
@@ -30,7 +31,7 @@ use tokio::sync::{Mutex, Notify, OwnedSemaphorePermit, Semaphore, oneshot};
 use transaction::{TxnCoordinator, TxnState};
 use vltava_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use vltava_protocol::messages::{InitProducerIdRequest, ProduceRequest, ProduceResponse};
-use vltava_records::{BatchBuilder, BatchBuilderConfig, Header};
+use vltava_records::{BatchBuilder, Header};
 
 /// A record to send.
 #[derive(Debug, Clone, Default)]
@@ -312,54 +313,9 @@ impl Producer {
             return Err(ClientError::Closed);
         }
         let size = record.size();
-        if size > inner.cfg.max_request_size || size > inner.cfg.buffer_memory {
-            return Err(ClientError::RecordTooLarge {
-                size,
-                limit: inner.cfg.max_request_size.min(inner.cfg.buffer_memory),
-            });
-        }
-        let permit = tokio::time::timeout(
-            inner.cfg.max_block,
-            inner.memory.clone().acquire_many_owned(size as u32),
-        )
-        .await
-        .map_err(|_| {
-            ClientError::Timeout(format!(
-                "waiting {:?} for buffer.memory",
-                inner.cfg.max_block
-            ))
-        })?
-        .map_err(|_| ClientError::Closed)?;
-        let n = inner.partition_count(&record.topic).await?;
-        let partition = match record.partition {
-            Some(p) if p >= 0 && p < n => p,
-            Some(p) => return Err(ClientError::UnknownTopic(format!("{}-{p}", record.topic))),
-            None => inner.cfg.partitioner.partition(
-                &record.topic,
-                record.key.as_deref(),
-                record.value.as_deref(),
-                n,
-            ),
-        };
-        if let Some((coordinator, state)) = &inner.txn {
-            let mut st = state.lock().await;
-            if !st.in_transaction {
-                return Err(ClientError::Config(
-                    "a transactional producer sends only inside begin_transaction()".into(),
-                ));
-            }
-            let tp = (record.topic.clone(), partition);
-            if !st.partitions.contains(&tp) {
-                coordinator
-                    .add_partitions(
-                        (inner.producer_id, inner.producer_epoch),
-                        std::slice::from_ref(&tp),
-                    )
-                    .await?;
-                st.partitions.insert(tp);
-                st.started = true;
-            }
-        }
+        let permit = inner.reserve_memory(size).await?;
+        let partition = inner.choose_partition(&record).await?;
+        inner.join_transaction(&record.topic, partition).await?;
         let timestamp = record
             .timestamp
             .unwrap_or_else(vltava_records::clock::now_ms);
@@ -369,67 +325,7 @@ impl Producer {
             timestamp,
             _memory: permit,
         };
-        let mut wake = false;
-        {
-            let mut acc = inner.acc.lock().await;
-            let acc = &mut *acc;
-            let tp = (record.topic.clone(), partition);
-            if !acc.queues.contains_key(&tp) {
-                acc.queues.insert(tp.clone(), PartitionQueue::default());
-            }
-            let seq = match acc.sequences.get_mut(&tp) {
-                Some(seq) => seq,
-                None => acc.sequences.entry(tp.clone()).or_insert(0),
-            };
-            let Some(q) = acc.queues.get_mut(&tp) else {
-                return Err(ClientError::Other("partition queue vanished".into()));
-            };
-            let mut pending = Some(pending);
-            for _ in 0..2 {
-                if q.open.is_none() {
-                    // A new batch: the sender arms its linger timer for it.
-                    wake = true;
-                    q.open = Some(OpenBatch {
-                        builder: BatchBuilder::new(BatchBuilderConfig {
-                            compression: inner.cfg.compression,
-                            producer_id: inner.producer_id,
-                            producer_epoch: inner.producer_epoch,
-                            base_sequence: if inner.producer_id >= 0 { *seq } else { -1 },
-                            transactional: inner.txn.is_some(),
-                            max_batch_bytes: inner.cfg.batch_size,
-                            ..BatchBuilderConfig::default()
-                        }),
-                        created: Instant::now(),
-                        records: Vec::new(),
-                    });
-                }
-                let Some(open) = q.open.as_mut() else { break };
-                let appended = open.builder.append(
-                    timestamp,
-                    record.key.as_deref(),
-                    record.value.as_deref(),
-                    &record.headers,
-                )?;
-                if appended {
-                    if let Some(p) = pending.take() {
-                        open.records.push(p);
-                    }
-                    if open.builder.uncompressed_size() >= inner.cfg.batch_size {
-                        close_open(q, seq, inner.producer_id)?;
-                        wake = true;
-                    }
-                    break;
-                }
-                close_open(q, seq, inner.producer_id)?;
-                wake = true;
-            }
-            if pending.is_some() {
-                return Err(ClientError::Other(
-                    "record did not fit an empty batch".into(),
-                ));
-            }
-            inner.outstanding.fetch_add(1, Ordering::AcqRel);
-        }
+        let wake = inner.append(&record, partition, timestamp, pending).await?;
         inner
             .cfg
             .partitioner
@@ -582,6 +478,8 @@ async fn sender_loop(inner: Arc<Inner>) {
 
 /// Closes batches that are due, sends what can be sent, and returns how long to
 /// sleep before the next linger deadline.
+// Long, and kept whole: one pass over the partition queues under the accumulator's lock,
+// each partition's close/expire/send decision reading the per-node tallies the pass keeps.
 async fn run_once(inner: &Arc<Inner>) -> Duration {
     let now = Instant::now();
     let cfg = &inner.cfg;
@@ -625,22 +523,7 @@ async fn run_once(inner: &Arc<Inner>) -> Duration {
                     next_wake = next_wake.min(cfg.linger - age);
                 }
             }
-            // Expire batches past delivery.timeout.ms.
-            while let Some(b) = q.ready.front() {
-                if now.saturating_duration_since(b.created) < cfg.delivery_timeout {
-                    break;
-                }
-                if let Some(b) = q.ready.pop_front() {
-                    fail_batch(
-                        inner,
-                        b,
-                        ClientError::Timeout(format!(
-                            "{}-{} not delivered within delivery.timeout.ms",
-                            tp.0, tp.1
-                        )),
-                    );
-                }
-            }
+            expire_ready(inner, q, tp, now);
             if q.ready.is_empty() {
                 continue;
             }
@@ -679,14 +562,45 @@ async fn run_once(inner: &Arc<Inner>) -> Duration {
             .retain(|_, q| q.open.is_some() || !q.ready.is_empty() || q.in_flight > 0);
     }
     if !need_refresh.is_empty() {
-        need_refresh.sort();
-        need_refresh.dedup();
-        let cluster = inner.cluster.clone();
-        tokio::spawn(async move {
-            let _ = cluster.refresh(&need_refresh).await;
-        });
+        refresh_in_background(inner, need_refresh);
         next_wake = next_wake.min(cfg.client.retry_backoff);
     }
+    send_requests(inner, per_node).await;
+    next_wake
+}
+
+/// Fails the batches of `tp` past `delivery.timeout.ms`.
+fn expire_ready(inner: &Inner, q: &mut PartitionQueue, tp: &Tp, now: Instant) {
+    while let Some(b) = q.ready.front() {
+        if now.saturating_duration_since(b.created) < inner.cfg.delivery_timeout {
+            break;
+        }
+        if let Some(b) = q.ready.pop_front() {
+            fail_batch(
+                inner,
+                b,
+                ClientError::Timeout(format!(
+                    "{}-{} not delivered within delivery.timeout.ms",
+                    tp.0, tp.1
+                )),
+            );
+        }
+    }
+}
+
+/// Refreshes the metadata of `topics` (partitions without a known leader) in a
+/// task of its own.
+fn refresh_in_background(inner: &Inner, mut topics: Vec<String>) {
+    topics.sort();
+    topics.dedup();
+    let cluster = inner.cluster.clone();
+    tokio::spawn(async move {
+        let _ = cluster.refresh(&topics).await;
+    });
+}
+
+/// Sends one Produce request per node, and waits for each answer in a task of its own.
+async fn send_requests(inner: &Arc<Inner>, per_node: HashMap<i32, Vec<(Tp, ReadyBatch)>>) {
     for (node, batches) in per_node {
         if let Ok(mut m) = inner.in_flight_per_node.lock() {
             *m.entry(node).or_insert(0) += 1;
@@ -711,7 +625,6 @@ async fn run_once(inner: &Arc<Inner>) -> Duration {
             inner.wake.notify_one();
         });
     }
-    next_wake
 }
 
 fn fail_open(q: &mut PartitionQueue, e: &ClientError) {
@@ -803,75 +716,30 @@ async fn queue_produce(
     }
 }
 
-/// Completes, retries or fails the batches of one Produce request by its outcome.
-async fn produce_done(
-    inner: &Arc<Inner>,
-    batches: Vec<(Tp, ReadyBatch)>,
-    result: Result<Option<ProduceResponse>>,
-) {
-    let sent: Vec<Tp> = batches.iter().map(|(tp, _)| tp.clone()).collect();
-    let mut retry: Vec<(Tp, ReadyBatch)> = Vec::new();
-    let mut refresh = false;
-    match result {
-        Err(e) => {
-            refresh = true;
-            for (tp, b) in batches {
-                if e.is_retriable() {
-                    retry.push((tp, b));
-                } else {
-                    fail_batch(inner, b, ClientError::Other(e.to_string()));
-                }
-            }
-        }
-        Ok(None) => {
-            for ((topic, partition), b) in batches {
-                complete(inner, &topic, partition, b, -1, -1);
-            }
-        }
-        Ok(Some(resp)) => {
-            let mut results: HashMap<Tp, PartitionResult> = HashMap::new();
-            for t in &resp.responses {
-                for p in &t.partition_responses {
-                    results.insert(
-                        (t.name.to_string(), p.index),
-                        (
-                            p.error_code,
-                            p.base_offset,
-                            p.log_append_time_ms,
-                            p.error_message.as_ref().map(|m| m.to_string()),
-                        ),
-                    );
-                }
-            }
-            for (tp, b) in batches {
-                let Some((err, base, append_time, msg)) = results.remove(&tp) else {
-                    fail_batch(
-                        inner,
-                        b,
-                        ClientError::Protocol(format!("no produce result for {}-{}", tp.0, tp.1)),
-                    );
-                    continue;
-                };
-                if err == code::NONE || err == code::DUPLICATE_SEQUENCE_NUMBER {
-                    complete(inner, &tp.0, tp.1, b, base, append_time);
-                } else if is_retriable(err)
-                    || (inner.producer_id >= 0 && err == code::OUT_OF_ORDER_SEQUENCE_NUMBER)
-                {
-                    refresh |= err != code::OUT_OF_ORDER_SEQUENCE_NUMBER;
-                    retry.push((tp, b));
-                } else {
-                    let ctx = format!("producing to {}-{}", tp.0, tp.1);
-                    fail_batch(inner, b, ClientError::kafka(err, ctx, msg.as_deref()));
-                }
-            }
+/// Each partition's result in a Produce answer.
+fn partition_results(resp: &ProduceResponse) -> HashMap<Tp, PartitionResult> {
+    let mut results: HashMap<Tp, PartitionResult> = HashMap::new();
+    for t in &resp.responses {
+        for p in &t.partition_responses {
+            results.insert(
+                (t.name.to_string(), p.index),
+                (
+                    p.error_code,
+                    p.base_offset,
+                    p.log_append_time_ms,
+                    p.error_message.as_ref().map(|m| m.to_string()),
+                ),
+            );
         }
     }
-    if refresh {
-        let topics: Vec<String> = retry.iter().map(|(tp, _)| tp.0.clone()).collect();
-        let _ = inner.cluster.refresh(&topics).await;
-    }
+    results
+}
+
+/// Marks the `sent` partitions' request done, and puts the `retry` batches back in
+/// their queues (in sequence order, after their backoff).
+async fn requeue(inner: &Inner, sent: &[Tp], retry: Vec<(Tp, ReadyBatch)>) {
     let mut acc = inner.acc.lock().await;
-    for tp in &sent {
+    for tp in sent {
         let retried = retry.iter().any(|(r, _)| r == tp);
         let q = acc.queues.entry(tp.clone()).or_default();
         q.in_flight = q.in_flight.saturating_sub(1);
@@ -900,6 +768,63 @@ async fn produce_done(
         q.ready.insert(pos, b);
     }
     drop(acc);
+}
+
+/// Completes, retries or fails the batches of one Produce request by its outcome.
+async fn produce_done(
+    inner: &Arc<Inner>,
+    batches: Vec<(Tp, ReadyBatch)>,
+    result: Result<Option<ProduceResponse>>,
+) {
+    let sent: Vec<Tp> = batches.iter().map(|(tp, _)| tp.clone()).collect();
+    let mut retry: Vec<(Tp, ReadyBatch)> = Vec::new();
+    let mut refresh = false;
+    match result {
+        Err(e) => {
+            refresh = true;
+            for (tp, b) in batches {
+                if e.is_retriable() {
+                    retry.push((tp, b));
+                } else {
+                    fail_batch(inner, b, ClientError::Other(e.to_string()));
+                }
+            }
+        }
+        Ok(None) => {
+            for ((topic, partition), b) in batches {
+                complete(inner, &topic, partition, b, -1, -1);
+            }
+        }
+        Ok(Some(resp)) => {
+            let mut results = partition_results(&resp);
+            for (tp, b) in batches {
+                let Some((err, base, append_time, msg)) = results.remove(&tp) else {
+                    fail_batch(
+                        inner,
+                        b,
+                        ClientError::Protocol(format!("no produce result for {}-{}", tp.0, tp.1)),
+                    );
+                    continue;
+                };
+                if err == code::NONE || err == code::DUPLICATE_SEQUENCE_NUMBER {
+                    complete(inner, &tp.0, tp.1, b, base, append_time);
+                } else if is_retriable(err)
+                    || (inner.producer_id >= 0 && err == code::OUT_OF_ORDER_SEQUENCE_NUMBER)
+                {
+                    refresh |= err != code::OUT_OF_ORDER_SEQUENCE_NUMBER;
+                    retry.push((tp, b));
+                } else {
+                    let ctx = format!("producing to {}-{}", tp.0, tp.1);
+                    fail_batch(inner, b, ClientError::kafka(err, ctx, msg.as_deref()));
+                }
+            }
+        }
+    }
+    if refresh {
+        let topics: Vec<String> = retry.iter().map(|(tp, _)| tp.0.clone()).collect();
+        let _ = inner.cluster.refresh(&topics).await;
+    }
+    requeue(inner, &sent, retry).await;
     if !inner.cfg.client.retry_backoff.is_zero() {
         tokio::time::sleep(Duration::ZERO).await;
     }

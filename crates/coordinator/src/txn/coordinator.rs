@@ -390,6 +390,8 @@ impl TransactionCoordinator {
 
     /// Reports the outcome of a [`TxnEffect::Append`]: `Ok` once written,
     /// or the Kafka error code of the failed write.
+    // Long, and kept whole: a transition of the transaction state machine, one arm per
+    // outcome of the write and what waited for it (`AfterTxnAppend`).
     pub fn complete_append(
         &mut self,
         append_id: u64,

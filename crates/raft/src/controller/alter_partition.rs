@@ -139,24 +139,38 @@ fn alter_one(
         partition_epoch: current.partition_epoch + i32::from(changed),
         ..Default::default()
     };
-    let mut records = Vec::new();
-    if changed {
-        records.push(MetadataRecord::PartitionChange(PartitionChangeRecord {
-            topic_id: topic.id,
-            partition_id: p.partition_index,
-            leader: LEADER_UNCHANGED,
-            isr: Some(ids.clone()),
-            ..Default::default()
-        }));
-        // A reassignment whose adding replicas are now all in the ISR completes in a
-        // second record: the answer stays the ISR change the leader asked for, and the
-        // completion reaches it (and every replica) as newer partition state.
-        let mut after = current.clone();
-        after.isr = ids;
-        after.partition_epoch += 1;
-        records.extend(maybe_complete(image, topic.id, &after));
-    }
+    let records = if changed {
+        isr_change(image, topic.id, p.partition_index, current, ids)
+    } else {
+        Vec::new()
+    };
     (answer, records)
+}
+
+/// The records of an ISR change to `ids`: the change, and the completion of a
+/// reassignment whose adding replicas are now all in the ISR.
+fn isr_change(
+    image: &MetadataImage,
+    topic_id: vltava_protocol::Uuid,
+    partition: i32,
+    current: &PartitionImage,
+    ids: Vec<i32>,
+) -> Vec<MetadataRecord> {
+    let mut records = vec![MetadataRecord::PartitionChange(PartitionChangeRecord {
+        topic_id,
+        partition_id: partition,
+        leader: LEADER_UNCHANGED,
+        isr: Some(ids.clone()),
+        ..Default::default()
+    })];
+    // A reassignment whose adding replicas are now all in the ISR completes in a
+    // second record: the answer stays the ISR change the leader asked for, and the
+    // completion reaches it (and every replica) as newer partition state.
+    let mut after = current.clone();
+    after.isr = ids;
+    after.partition_epoch += 1;
+    records.extend(maybe_complete(image, topic_id, &after));
+    records
 }
 
 /// The new ISR is a non-empty subset of the replicas, without duplicates, holding the leader.

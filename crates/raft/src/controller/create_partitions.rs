@@ -64,6 +64,8 @@ pub fn create_partitions(
     )
 }
 
+// Long, and kept whole: Kafka's checks of one CreatePartitions topic in Kafka's order,
+// each a refusal with Kafka's message, then its records.
 fn plan(
     image: &MetadataImage,
     t: &vltava_protocol::messages::create_partitions_request::CreatePartitionsTopic,

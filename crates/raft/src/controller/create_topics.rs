@@ -147,87 +147,10 @@ fn plan_topic(
         ));
     }
     let configs = validate_create_configs(topic)?;
-    let assignments: Vec<Vec<i32>> = if !topic.assignments.is_empty() {
-        if topic.num_partitions != -1 {
-            return Err(TopicError::new(
-                codes::INVALID_REQUEST,
-                "A manual partition assignment was specified, but numPartitions was not set to -1.",
-            ));
-        }
-        if topic.replication_factor != -1 {
-            return Err(TopicError::new(
-                codes::INVALID_REQUEST,
-                "A manual partition assignment was specified, but replicationFactor was not set to -1.",
-            ));
-        }
-        if topic.assignments.len() > MAX_PARTITIONS_PER_TOPIC as usize {
-            return Err(too_many_partitions(topic.assignments.len() as i64));
-        }
-        let mut by_index = BTreeMap::new();
-        for a in &topic.assignments {
-            if by_index
-                .insert(a.partition_index, a.broker_ids.clone())
-                .is_some()
-            {
-                return Err(TopicError::new(
-                    codes::INVALID_REPLICA_ASSIGNMENT,
-                    format!(
-                        "Partition {} appears more than once in the manual partition assignment.",
-                        a.partition_index
-                    ),
-                ));
-            }
-        }
-        let mut out = Vec::with_capacity(by_index.len());
-        let mut expected_rf = None;
-        for (i, (idx, replicas)) in by_index.into_iter().enumerate() {
-            if idx != i as i32 {
-                return Err(TopicError::new(
-                    codes::INVALID_REPLICA_ASSIGNMENT,
-                    format!(
-                        "Partitions should be numbered consecutively from 0, but partition {i} is missing."
-                    ),
-                ));
-            }
-            validate_assignment(image, &replicas)?;
-            match expected_rf {
-                None => expected_rf = Some(replicas.len()),
-                Some(rf) if rf != replicas.len() => {
-                    return Err(TopicError::new(
-                        codes::INVALID_REPLICA_ASSIGNMENT,
-                        "All partitions in the manual partition assignment must have the same number of replicas.",
-                    ));
-                }
-                Some(_) => {}
-            }
-            out.push(replicas);
-        }
-        out
+    let assignments = if !topic.assignments.is_empty() {
+        manual_assignments(image, topic)?
     } else {
-        let partitions = match topic.num_partitions {
-            -1 => defaults.num_partitions,
-            n => n,
-        };
-        if partitions <= 0 {
-            return Err(TopicError::new(
-                codes::INVALID_PARTITIONS,
-                "Number of partitions was set to an invalid non-positive value.",
-            ));
-        }
-        if partitions > MAX_PARTITIONS_PER_TOPIC {
-            return Err(too_many_partitions(i64::from(partitions)));
-        }
-        let rf = match topic.replication_factor {
-            -1 => defaults.replication_factor,
-            n => n,
-        };
-        if rf <= 0 {
-            return Err(TopicError::new(
-                codes::INVALID_REPLICATION_FACTOR,
-                "Replication factor must be larger than 0, or -1 to use the default value.",
-            ));
-        }
-        place_replicas(live, partitions, rf, 0)?
+        placed_assignments(topic, defaults, live)?
     };
     let id = ids.next_topic_id(image);
     let replication_factor = assignments.first().map(|r| r.len() as i16).unwrap_or(0);
@@ -242,6 +165,102 @@ fn plan_topic(
         partitions,
         configs,
     })
+}
+
+/// A request's manual assignment, checked: numbered from 0 without gaps or repeats,
+/// each on known brokers, all with the same number of replicas.
+fn manual_assignments(
+    image: &MetadataImage,
+    topic: &vltava_protocol::messages::create_topics_request::CreatableTopic,
+) -> Result<Vec<Vec<i32>>, TopicError> {
+    if topic.num_partitions != -1 {
+        return Err(TopicError::new(
+            codes::INVALID_REQUEST,
+            "A manual partition assignment was specified, but numPartitions was not set to -1.",
+        ));
+    }
+    if topic.replication_factor != -1 {
+        return Err(TopicError::new(
+            codes::INVALID_REQUEST,
+            "A manual partition assignment was specified, but replicationFactor was not set to -1.",
+        ));
+    }
+    if topic.assignments.len() > MAX_PARTITIONS_PER_TOPIC as usize {
+        return Err(too_many_partitions(topic.assignments.len() as i64));
+    }
+    let mut by_index = BTreeMap::new();
+    for a in &topic.assignments {
+        if by_index
+            .insert(a.partition_index, a.broker_ids.clone())
+            .is_some()
+        {
+            return Err(TopicError::new(
+                codes::INVALID_REPLICA_ASSIGNMENT,
+                format!(
+                    "Partition {} appears more than once in the manual partition assignment.",
+                    a.partition_index
+                ),
+            ));
+        }
+    }
+    let mut out = Vec::with_capacity(by_index.len());
+    let mut expected_rf = None;
+    for (i, (idx, replicas)) in by_index.into_iter().enumerate() {
+        if idx != i as i32 {
+            return Err(TopicError::new(
+                codes::INVALID_REPLICA_ASSIGNMENT,
+                format!(
+                    "Partitions should be numbered consecutively from 0, but partition {i} is missing."
+                ),
+            ));
+        }
+        validate_assignment(image, &replicas)?;
+        match expected_rf {
+            None => expected_rf = Some(replicas.len()),
+            Some(rf) if rf != replicas.len() => {
+                return Err(TopicError::new(
+                    codes::INVALID_REPLICA_ASSIGNMENT,
+                    "All partitions in the manual partition assignment must have the same number of replicas.",
+                ));
+            }
+            Some(_) => {}
+        }
+        out.push(replicas);
+    }
+    Ok(out)
+}
+
+/// The replicas of a topic created by partition count and replication factor (or
+/// the defaults), placed over the live brokers.
+fn placed_assignments(
+    topic: &vltava_protocol::messages::create_topics_request::CreatableTopic,
+    defaults: &TopicDefaults,
+    live: &[i32],
+) -> Result<Vec<Vec<i32>>, TopicError> {
+    let partitions = match topic.num_partitions {
+        -1 => defaults.num_partitions,
+        n => n,
+    };
+    if partitions <= 0 {
+        return Err(TopicError::new(
+            codes::INVALID_PARTITIONS,
+            "Number of partitions was set to an invalid non-positive value.",
+        ));
+    }
+    if partitions > MAX_PARTITIONS_PER_TOPIC {
+        return Err(too_many_partitions(i64::from(partitions)));
+    }
+    let rf = match topic.replication_factor {
+        -1 => defaults.replication_factor,
+        n => n,
+    };
+    if rf <= 0 {
+        return Err(TopicError::new(
+            codes::INVALID_REPLICATION_FACTOR,
+            "Replication factor must be larger than 0, or -1 to use the default value.",
+        ));
+    }
+    place_replicas(live, partitions, rf, 0)
 }
 
 /// A new partition: its live replicas (in `live`, the unfenced brokers) are the ISR and

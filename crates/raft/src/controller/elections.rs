@@ -148,6 +148,45 @@ pub fn elect_leader(
     }
 }
 
+/// The answer to an unknown election type. As Kafka: the request refused and each
+/// partition named with it; naming no topic at all is an empty success (found by the
+/// differential test against Kafka, `every_api`).
+fn unknown_election_type(req: &ElectLeadersRequest) -> ElectLeadersResponse {
+    if let Some(topics) = &req.topic_partitions {
+        let message = format!("Unknown election type {}", req.election_type);
+        let results = topics
+            .iter()
+            .map(|t| ReplicaElectionResult {
+                topic: t.topic.clone(),
+                partition_result: t
+                    .partitions
+                    .iter()
+                    .map(|p| PartitionResult {
+                        partition_id: *p,
+                        error_code: codes::INVALID_REQUEST,
+                        error_message: Some(message.as_str().into()),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            })
+            .collect();
+        return ElectLeadersResponse {
+            error_code: if topics.is_empty() {
+                codes::NONE
+            } else {
+                codes::INVALID_REQUEST
+            },
+            replica_election_results: results,
+            ..Default::default()
+        };
+    }
+    ElectLeadersResponse {
+        error_code: codes::INVALID_REQUEST,
+        ..Default::default()
+    }
+}
+
 /// ElectLeaders: results per named partition, or — for every partition (null topic
 /// partitions) — for each partition that needed an election, as Kafka answers.
 pub fn elect_leaders(
@@ -155,46 +194,7 @@ pub fn elect_leaders(
     req: &ElectLeadersRequest,
 ) -> (ElectLeadersResponse, Vec<MetadataRecord>) {
     let Some(kind) = ElectionType::from_wire(req.election_type) else {
-        // As Kafka: the request refused and each partition named with it; naming no
-        // topic at all is an empty success (found by the differential test against
-        // Kafka, `every_api`).
-        if let Some(topics) = &req.topic_partitions {
-            let message = format!("Unknown election type {}", req.election_type);
-            let results = topics
-                .iter()
-                .map(|t| ReplicaElectionResult {
-                    topic: t.topic.clone(),
-                    partition_result: t
-                        .partitions
-                        .iter()
-                        .map(|p| PartitionResult {
-                            partition_id: *p,
-                            error_code: codes::INVALID_REQUEST,
-                            error_message: Some(message.as_str().into()),
-                            ..Default::default()
-                        })
-                        .collect(),
-                    ..Default::default()
-                })
-                .collect();
-            let resp = ElectLeadersResponse {
-                error_code: if topics.is_empty() {
-                    codes::NONE
-                } else {
-                    codes::INVALID_REQUEST
-                },
-                replica_election_results: results,
-                ..Default::default()
-            };
-            return (resp, Vec::new());
-        }
-        return (
-            ElectLeadersResponse {
-                error_code: codes::INVALID_REQUEST,
-                ..Default::default()
-            },
-            Vec::new(),
-        );
+        return (unknown_election_type(req), Vec::new());
     };
     // Elections later in the request see the ones before (a partition named twice).
     let mut after = image.clone();

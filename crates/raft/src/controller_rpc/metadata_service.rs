@@ -28,17 +28,7 @@ pub const MAX_FETCH_WAIT: Duration = Duration::from_millis(500);
 
 /// Answers an observer's Fetch of the metadata log.
 pub(crate) async fn fetch(c: &Controller, req: FetchRequest, version: i16) -> FetchResponse {
-    let partition = req.topics.first().and_then(|t| {
-        let named = if version >= 13 {
-            t.topic_id == METADATA_TOPIC_ID
-        } else {
-            t.topic.as_str() == METADATA_TOPIC
-        };
-        (named && req.topics.len() == 1 && t.partitions.len() == 1)
-            .then(|| t.partitions.first())
-            .flatten()
-            .filter(|p| p.partition == 0)
-    });
+    let partition = metadata_partition(&req, version);
     let Some(p) = partition else {
         return FetchResponse {
             error_code: codes::INVALID_REQUEST,
@@ -66,22 +56,9 @@ pub(crate) async fn fetch(c: &Controller, req: FetchRequest, version: i16) -> Fe
         .min(FETCH_MAX_BYTES);
     let wait =
         Duration::from_millis(u64::try_from(req.max_wait_ms).unwrap_or(0)).min(MAX_FETCH_WAIT);
-    let deadline = tokio::time::Instant::now() + wait;
-    let mut images = c.subscribe();
-    let read = loop {
-        images.borrow_and_update();
-        let read = match read_applied(c, from, max_bytes, replica_id).await {
-            Ok(r) => r,
-            Err(e) => return partition_error(e.kafka_code(), -1, -1),
-        };
-        let empty = matches!(&read.read, AppliedRead::Entries(e) if e.is_empty());
-        if !read.is_leader || !empty {
-            break read;
-        }
-        match tokio::time::timeout_at(deadline, images.changed()).await {
-            Ok(Ok(())) => {}
-            _ => break read,
-        }
+    let read = match read_waiting(c, from, max_bytes, replica_id, wait).await {
+        Ok(read) => read,
+        Err(e) => return partition_error(e.kafka_code(), -1, -1),
     };
     if !read.is_leader {
         return partition_error(
@@ -119,6 +96,50 @@ pub(crate) async fn fetch(c: &Controller, req: FetchRequest, version: i16) -> Fe
         }
     }
     response(data)
+}
+
+/// The one partition a metadata Fetch may name: `__cluster_metadata` (by id at v13+)
+/// partition 0, alone in the request.
+fn metadata_partition(
+    req: &FetchRequest,
+    version: i16,
+) -> Option<&vltava_protocol::messages::fetch_request::FetchPartition> {
+    req.topics.first().and_then(|t| {
+        let named = if version >= 13 {
+            t.topic_id == METADATA_TOPIC_ID
+        } else {
+            t.topic.as_str() == METADATA_TOPIC
+        };
+        (named && req.topics.len() == 1 && t.partitions.len() == 1)
+            .then(|| t.partitions.first())
+            .flatten()
+            .filter(|p| p.partition == 0)
+    })
+}
+
+/// Reads the applied entries from `from`, waiting up to `wait` for new ones while
+/// there are none and this node leads.
+async fn read_waiting(
+    c: &Controller,
+    from: u64,
+    max_bytes: u64,
+    replica_id: i32,
+    wait: Duration,
+) -> Result<MetadataRead, RaftError> {
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut images = c.subscribe();
+    loop {
+        images.borrow_and_update();
+        let read = read_applied(c, from, max_bytes, replica_id).await?;
+        let empty = matches!(&read.read, AppliedRead::Entries(e) if e.is_empty());
+        if !read.is_leader || !empty {
+            return Ok(read);
+        }
+        match tokio::time::timeout_at(deadline, images.changed()).await {
+            Ok(Ok(())) => {}
+            _ => return Ok(read),
+        }
+    }
 }
 
 /// Answers an observer's FetchSnapshot with this node's applied image.

@@ -7,7 +7,8 @@ use std::sync::{Arc, OnceLock};
 
 use vltava_protocol::frame::Request;
 use vltava_protocol::messages::{
-    AllocateProducerIdsResponse, BrokerHeartbeatResponse, BrokerRegistrationResponse,
+    AllocateProducerIdsResponse, BrokerHeartbeatRequest, BrokerHeartbeatResponse,
+    BrokerRegistrationRequest, BrokerRegistrationResponse,
 };
 use vltava_protocol::{RequestBody, ResponseBody};
 
@@ -65,84 +66,13 @@ impl RpcHandler for ControllerService {
                 }
                 RequestBody::CreateAcls(r) => ResponseBody::from(c.local_create_acls(r).await),
                 RequestBody::DeleteAcls(r) => ResponseBody::from(c.local_delete_acls(r).await),
-                RequestBody::BrokerRegistration(r) => {
-                    let mut resp = BrokerRegistrationResponse {
-                        broker_epoch: -1,
-                        ..Default::default()
-                    };
-                    if r.cluster_id.as_str() != c.cluster_id {
-                        resp.error_code = codes::INCONSISTENT_CLUSTER_ID;
-                    } else {
-                        let endpoints = r
-                            .listeners
-                            .iter()
-                            .map(|l| crate::image::ListenerEndpoint {
-                                name: l.name.to_string(),
-                                host: l.host.to_string(),
-                                port: i32::from(l.port),
-                                security_protocol: l.security_protocol,
-                            })
-                            .collect();
-                        let rack = r.rack.as_ref().map(|s| s.to_string());
-                        match c.local_register_broker(r.broker_id, endpoints, rack).await {
-                            Ok(epoch) => resp.broker_epoch = epoch,
-                            Err(e) => resp.error_code = e.kafka_code(),
-                        }
-                    }
-                    ResponseBody::from(resp)
-                }
-                RequestBody::BrokerHeartbeat(r) => {
-                    let mut resp = BrokerHeartbeatResponse::default();
-                    match c
-                        .local_heartbeat(
-                            r.broker_id,
-                            r.broker_epoch,
-                            r.want_fence,
-                            r.want_shut_down,
-                        )
-                        .await
-                    {
-                        Ok(state) => {
-                            resp.is_caught_up = true;
-                            resp.is_fenced = state.fenced;
-                            resp.should_shut_down = state.should_shut_down;
-                        }
-                        Err(e) => {
-                            resp.error_code = e.kafka_code();
-                            resp.is_fenced = true;
-                        }
-                    }
-                    ResponseBody::from(resp)
-                }
+                RequestBody::BrokerRegistration(r) => register_broker(&c, &r).await,
+                RequestBody::BrokerHeartbeat(r) => heartbeat(&c, &r).await,
                 RequestBody::AlterPartition(r) => {
                     ResponseBody::from(c.local_alter_partition(r, version).await)
                 }
-                RequestBody::AllocateProducerIds(r) => {
-                    let mut resp = AllocateProducerIdsResponse::default();
-                    match c.local_allocate_producer_ids(r.broker_id, 0).await {
-                        Ok((first, len)) => {
-                            resp.producer_id_start = first;
-                            resp.producer_id_len = len;
-                        }
-                        Err(e) => resp.error_code = e.kafka_code(),
-                    }
-                    ResponseBody::from(resp)
-                }
-                RequestBody::DescribeQuorum(_) => {
-                    ResponseBody::from(match c.local_describe_quorum().await {
-                        Ok(status) => crate::quorum_wire::to_response(
-                            &status,
-                            crate::quorum_wire::CHANNEL_LISTENER,
-                        ),
-                        Err(e) => crate::quorum_wire::error_response(
-                            match e {
-                                crate::RaftError::NotController => codes::NOT_LEADER_OR_FOLLOWER,
-                                other => other.kafka_code(),
-                            },
-                            "this node does not lead the metadata quorum",
-                        ),
-                    })
-                }
+                RequestBody::AllocateProducerIds(r) => allocate_producer_ids(&c, r.broker_id).await,
+                RequestBody::DescribeQuorum(_) => describe_quorum(&c).await,
                 RequestBody::Fetch(r) => {
                     ResponseBody::from(super::metadata_service::fetch(&c, r, version).await)
                 }
@@ -153,6 +83,83 @@ impl RpcHandler for ControllerService {
             })
         })
     }
+}
+
+/// BrokerRegistration: the broker's new epoch, refused for another cluster's broker.
+async fn register_broker(c: &Controller, r: &BrokerRegistrationRequest) -> ResponseBody {
+    let mut resp = BrokerRegistrationResponse {
+        broker_epoch: -1,
+        ..Default::default()
+    };
+    if r.cluster_id.as_str() != c.cluster_id {
+        resp.error_code = codes::INCONSISTENT_CLUSTER_ID;
+    } else {
+        let endpoints = r
+            .listeners
+            .iter()
+            .map(|l| crate::image::ListenerEndpoint {
+                name: l.name.to_string(),
+                host: l.host.to_string(),
+                port: i32::from(l.port),
+                security_protocol: l.security_protocol,
+            })
+            .collect();
+        let rack = r.rack.as_ref().map(|s| s.to_string());
+        match c.local_register_broker(r.broker_id, endpoints, rack).await {
+            Ok(epoch) => resp.broker_epoch = epoch,
+            Err(e) => resp.error_code = e.kafka_code(),
+        }
+    }
+    ResponseBody::from(resp)
+}
+
+/// BrokerHeartbeat: the broker's state, or fenced on an error.
+async fn heartbeat(c: &Controller, r: &BrokerHeartbeatRequest) -> ResponseBody {
+    let mut resp = BrokerHeartbeatResponse::default();
+    match c
+        .local_heartbeat(r.broker_id, r.broker_epoch, r.want_fence, r.want_shut_down)
+        .await
+    {
+        Ok(state) => {
+            resp.is_caught_up = true;
+            resp.is_fenced = state.fenced;
+            resp.should_shut_down = state.should_shut_down;
+        }
+        Err(e) => {
+            resp.error_code = e.kafka_code();
+            resp.is_fenced = true;
+        }
+    }
+    ResponseBody::from(resp)
+}
+
+/// AllocateProducerIds: the next block of producer ids for `broker_id`.
+async fn allocate_producer_ids(c: &Controller, broker_id: i32) -> ResponseBody {
+    let mut resp = AllocateProducerIdsResponse::default();
+    match c.local_allocate_producer_ids(broker_id, 0).await {
+        Ok((first, len)) => {
+            resp.producer_id_start = first;
+            resp.producer_id_len = len;
+        }
+        Err(e) => resp.error_code = e.kafka_code(),
+    }
+    ResponseBody::from(resp)
+}
+
+/// DescribeQuorum: the quorum as this node leads it, else NOT_LEADER_OR_FOLLOWER.
+async fn describe_quorum(c: &Controller) -> ResponseBody {
+    ResponseBody::from(match c.local_describe_quorum().await {
+        Ok(status) => {
+            crate::quorum_wire::to_response(&status, crate::quorum_wire::CHANNEL_LISTENER)
+        }
+        Err(e) => crate::quorum_wire::error_response(
+            match e {
+                crate::RaftError::NotController => codes::NOT_LEADER_OR_FOLLOWER,
+                other => other.kafka_code(),
+            },
+            "this node does not lead the metadata quorum",
+        ),
+    })
 }
 
 /// A [`ControllerService`] behind the handler trait object the transport takes.

@@ -32,7 +32,7 @@ use crate::error_codes::{self, *};
 use crate::handlers::context::RequestContext;
 use crate::handlers::per_partition::Partitions;
 use crate::replica_manager::ReplicaRequestError;
-use crate::replica_manager::leader::AcksOutcome;
+use crate::replica_manager::leader::{AcksOutcome, ProduceAppend};
 
 /// Bytes before a batch's size field ends (base offset, size).
 const LOG_OVERHEAD: usize = 12;
@@ -205,22 +205,10 @@ fn produce_partition(
                     recompressed = b;
                     match CheckedBatches::check(&recompressed) {
                         Ok(c) => c,
-                        Err(e) => {
-                            return Answer::Ready(error_response(
-                                index,
-                                error_codes::for_records(&e),
-                                Some(e.to_string()),
-                            ));
-                        }
+                        Err(e) => return Answer::Ready(records_refusal(index, &e)),
                     }
                 }
-                Err(e) => {
-                    return Answer::Ready(error_response(
-                        index,
-                        error_codes::for_records(&e),
-                        Some(e.to_string()),
-                    ));
-                }
+                Err(e) => return Answer::Ready(records_refusal(index, &e)),
             }
         }
         _ => batches,
@@ -229,23 +217,7 @@ fn produce_partition(
         .replicas
         .append_checked_produce(topic, index, batches, acks, timeout_ms)
     {
-        Ok(appended) => {
-            let resp = PartitionProduceResponse {
-                index,
-                error_code: NONE,
-                base_offset: appended.info.first_offset,
-                log_append_time_ms: appended.info.log_append_time,
-                log_start_offset: appended.log_start_offset,
-                ..Default::default()
-            };
-            match appended.outcome {
-                AcksOutcome::Done(Ok(())) => Answer::Ready(resp),
-                AcksOutcome::Done(Err(e)) => {
-                    Answer::Ready(error_response(index, e.code(), Some(e.to_string())))
-                }
-                waiting => Answer::Waiting(resp, waiting),
-            }
-        }
+        Ok(appended) => appended_answer(index, appended),
         Err(ReplicaRequestError::NotHosted) => {
             Answer::Ready(match broker.partitions.open_error(topic, index) {
                 Some(e) => error_response(index, KAFKA_STORAGE_ERROR, Some(e)),
@@ -260,34 +232,70 @@ fn produce_partition(
             e.to_string(),
         )),
         Err(ReplicaRequestError::Storage(e)) => {
-            crate::resources::report_storage_error(topic, index, &e);
-            if matches!(
-                e,
-                StorageError::OutOfOrderSequence { .. } | StorageError::InvalidProducerEpoch { .. }
-            ) {
-                log_producer_state_refusal(topic, index, &e);
-            }
-            let mut resp = refused_by_the_log(
-                broker,
-                topic,
-                index,
-                error_codes::for_storage(&e),
-                e.to_string(),
-            );
-            if let StorageError::RecordsRejected(r) = &e {
-                resp.record_errors = r
-                    .errors
-                    .iter()
-                    .map(|e| BatchIndexAndErrorMessage {
-                        batch_index: e.batch_index,
-                        batch_index_error_message: Some(e.message.as_str().into()),
-                        ..Default::default()
-                    })
-                    .collect();
-            }
-            Answer::Ready(resp)
+            Answer::Ready(storage_refusal(broker, topic, index, &e))
         }
     }
+}
+
+/// The answer to an append: ready, or waiting for acks=all.
+fn appended_answer(index: i32, appended: ProduceAppend) -> Answer {
+    let resp = PartitionProduceResponse {
+        index,
+        error_code: NONE,
+        base_offset: appended.info.first_offset,
+        log_append_time_ms: appended.info.log_append_time,
+        log_start_offset: appended.log_start_offset,
+        ..Default::default()
+    };
+    match appended.outcome {
+        AcksOutcome::Done(Ok(())) => Answer::Ready(resp),
+        AcksOutcome::Done(Err(e)) => {
+            Answer::Ready(error_response(index, e.code(), Some(e.to_string())))
+        }
+        waiting => Answer::Waiting(resp, waiting),
+    }
+}
+
+/// A batch that cannot be recompressed (or checked after it): refused with its records'
+/// error.
+fn records_refusal(index: i32, e: &vltava_records::RecordsError) -> PartitionProduceResponse {
+    error_response(index, error_codes::for_records(e), Some(e.to_string()))
+}
+
+/// The log's refusal of an append (a storage error, a producer-state check, records
+/// refused with their batch indexes, KIP-467), reported and logged.
+fn storage_refusal(
+    broker: &Broker,
+    topic: &str,
+    index: i32,
+    e: &StorageError,
+) -> PartitionProduceResponse {
+    crate::resources::report_storage_error(topic, index, e);
+    if matches!(
+        e,
+        StorageError::OutOfOrderSequence { .. } | StorageError::InvalidProducerEpoch { .. }
+    ) {
+        log_producer_state_refusal(topic, index, e);
+    }
+    let mut resp = refused_by_the_log(
+        broker,
+        topic,
+        index,
+        error_codes::for_storage(e),
+        e.to_string(),
+    );
+    if let StorageError::RecordsRejected(r) = e {
+        resp.record_errors = r
+            .errors
+            .iter()
+            .map(|e| BatchIndexAndErrorMessage {
+                batch_index: e.batch_index,
+                batch_index_error_message: Some(e.message.as_str().into()),
+                ..Default::default()
+            })
+            .collect();
+    }
+    resp
 }
 
 /// A refusal by a partition this broker hosts. As Kafka does, the answer carries the log

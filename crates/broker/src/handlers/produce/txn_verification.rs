@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 
-use vltava_coordinator::txn_partition_for;
+use vltava_coordinator::{TxnCoordinatorHandle, txn_partition_for};
 use vltava_protocol::messages::AddPartitionsToTxnResponse;
 use vltava_protocol::messages::ProduceRequest;
 use vltava_protocol::messages::add_partitions_to_txn_request::{
@@ -66,6 +66,10 @@ fn coordinator_node(broker: &Broker, transactional_id: &str) -> Option<i32> {
         .filter(|l| *l >= 0)
 }
 
+/// A transactional Produce's partitions, per producer (id, epoch), to verify with the
+/// coordinator.
+type ToVerify = HashMap<(i64, i16), Vec<(String, i32)>>;
+
 /// Verifies the partitions of a transactional Produce that need it; the
 /// error code of each refused partition (absent: append as usual).
 pub async fn refused_partitions(
@@ -79,9 +83,37 @@ pub async fn refused_partitions(
     if !broker.config.transaction_partition_verification_enable {
         return refused;
     }
-    // Partitions to ask about, per producer (id, epoch): one per request in
-    // practice.
-    let mut ask: HashMap<(i64, i16), Vec<(String, i32)>> = HashMap::new();
+    let ask = to_verify(broker, req);
+    if ask.is_empty() {
+        return refused;
+    }
+    let Some(coordinator) = broker.txn_coordinator() else {
+        for tps in ask.into_values() {
+            for tp in tps {
+                refused.insert(tp, NOT_ENOUGH_REPLICAS);
+            }
+        }
+        return refused;
+    };
+    for ((pid, epoch), tps) in ask {
+        let verify = verify_request(txn_id, pid, epoch, &tps);
+        let resp = ask_coordinator(broker, coordinator, txn_id.as_str(), verify).await;
+        let ResponseBody::AddPartitionsToTxn(resp) = resp else {
+            for tp in tps {
+                refused.insert(tp, NOT_ENOUGH_REPLICAS);
+            }
+            continue;
+        };
+        refuse_unverified(&resp, tps, &mut refused);
+    }
+    refused
+}
+
+/// The partitions to ask about: those hosted here whose records are transactional and
+/// whose producer has no transaction open at that epoch (one producer per request in
+/// practice).
+fn to_verify(broker: &Broker, req: &ProduceRequest) -> ToVerify {
+    let mut ask: ToVerify = HashMap::new();
     for t in &req.topic_data {
         for p in &t.partition_data {
             let records = p.records.as_deref().unwrap_or(&[]);
@@ -104,99 +136,105 @@ pub async fn refused_partitions(
             }
         }
     }
-    if ask.is_empty() {
-        return refused;
-    }
-    let Some(coordinator) = broker.txn_coordinator() else {
-        for tps in ask.into_values() {
-            for tp in tps {
-                refused.insert(tp, NOT_ENOUGH_REPLICAS);
-            }
-        }
-        return refused;
-    };
-    for ((pid, epoch), tps) in ask {
-        let mut topics: Vec<AddPartitionsToTxnTopic> = Vec::new();
-        for (topic, partition) in &tps {
-            match topics.iter_mut().find(|t| t.name.as_str() == topic) {
-                Some(t) => t.partitions.push(*partition),
-                None => topics.push(AddPartitionsToTxnTopic {
-                    name: topic.as_str().into(),
-                    partitions: vec![*partition],
-                    ..Default::default()
-                }),
-            }
-        }
-        let verify = AddPartitionsToTxnRequest {
-            transactions: vec![AddPartitionsToTxnTransaction {
-                transactional_id: txn_id.clone(),
-                producer_id: pid,
-                producer_epoch: epoch,
-                verify_only: true,
-                topics,
+    ask
+}
+
+/// The verify-only AddPartitionsToTxn request for one producer's partitions.
+fn verify_request(
+    txn_id: &vltava_protocol::SharedStr,
+    pid: i64,
+    epoch: i16,
+    tps: &[(String, i32)],
+) -> AddPartitionsToTxnRequest {
+    let mut topics: Vec<AddPartitionsToTxnTopic> = Vec::new();
+    for (topic, partition) in tps {
+        match topics.iter_mut().find(|t| t.name.as_str() == topic) {
+            Some(t) => t.partitions.push(*partition),
+            None => topics.push(AddPartitionsToTxnTopic {
+                name: topic.as_str().into(),
+                partitions: vec![*partition],
                 ..Default::default()
-            }],
+            }),
+        }
+    }
+    AddPartitionsToTxnRequest {
+        transactions: vec![AddPartitionsToTxnTransaction {
+            transactional_id: txn_id.clone(),
+            producer_id: pid,
+            producer_epoch: epoch,
+            verify_only: true,
+            topics,
             ..Default::default()
-        };
-        let resp = match coordinator_node(broker, txn_id.as_str()) {
-            // Another broker coordinates this transactional id: ask it, as Kafka's
-            // partition leaders do.
-            Some(node) if node != broker.config.node_id => broker
-                .peers
-                .call(
-                    &broker.metadata(),
-                    node,
-                    RequestBody::from(verify),
+        }],
+        ..Default::default()
+    }
+}
+
+/// Sends `verify` to the transactional id's coordinator: this broker's own, or
+/// (as Kafka's partition leaders do) the broker that coordinates it.
+async fn ask_coordinator(
+    broker: &Broker,
+    coordinator: &TxnCoordinatorHandle,
+    txn_id: &str,
+    verify: AddPartitionsToTxnRequest,
+) -> ResponseBody {
+    match coordinator_node(broker, txn_id) {
+        Some(node) if node != broker.config.node_id => broker
+            .peers
+            .call(
+                &broker.metadata(),
+                node,
+                RequestBody::from(verify),
+                VERIFY_VERSION,
+            )
+            .await
+            .unwrap_or_else(|e| {
+                tracing::debug!(error = %e, "transaction verification not answered");
+                ResponseBody::from(AddPartitionsToTxnResponse {
+                    error_code: COORDINATOR_NOT_AVAILABLE,
+                    ..Default::default()
+                })
+            }),
+        _ => {
+            coordinator
+                .handle(
+                    ApiKey::AddPartitionsToTxn,
                     VERIFY_VERSION,
+                    RequestBody::from(verify),
                 )
                 .await
-                .unwrap_or_else(|e| {
-                    tracing::debug!(error = %e, "transaction verification not answered");
-                    ResponseBody::from(AddPartitionsToTxnResponse {
-                        error_code: COORDINATOR_NOT_AVAILABLE,
-                        ..Default::default()
-                    })
-                }),
-            _ => {
-                coordinator
-                    .handle(
-                        ApiKey::AddPartitionsToTxn,
-                        VERIFY_VERSION,
-                        RequestBody::from(verify),
-                    )
-                    .await
-            }
-        };
-        let ResponseBody::AddPartitionsToTxn(resp) = resp else {
-            for tp in tps {
-                refused.insert(tp, NOT_ENOUGH_REPLICAS);
-            }
-            continue;
-        };
-        let mut codes: HashMap<(String, i32), i16> = HashMap::new();
-        for r in &resp.results_by_transaction {
-            for t in &r.topic_results {
-                for p in &t.results_by_partition {
-                    codes.insert(
-                        (t.name.as_str().to_string(), p.partition_index),
-                        p.partition_error_code,
-                    );
-                }
-            }
         }
-        for tp in tps {
-            let code = if resp.error_code != NONE {
-                resp.error_code
-            } else {
-                // A partition missing from the answer was not verified.
-                codes.get(&tp).copied().unwrap_or(INVALID_TXN_STATE)
-            };
-            if code != NONE {
-                refused.insert(tp, produce_code(code));
+    }
+}
+
+/// Adds to `refused` each of `tps` the coordinator's answer does not verify.
+fn refuse_unverified(
+    resp: &AddPartitionsToTxnResponse,
+    tps: Vec<(String, i32)>,
+    refused: &mut HashMap<(String, i32), i16>,
+) {
+    let mut codes: HashMap<(String, i32), i16> = HashMap::new();
+    for r in &resp.results_by_transaction {
+        for t in &r.topic_results {
+            for p in &t.results_by_partition {
+                codes.insert(
+                    (t.name.as_str().to_string(), p.partition_index),
+                    p.partition_error_code,
+                );
             }
         }
     }
-    refused
+    for tp in tps {
+        let code = if resp.error_code != NONE {
+            resp.error_code
+        } else {
+            // A partition missing from the answer was not verified.
+            codes.get(&tp).copied().unwrap_or(INVALID_TXN_STATE)
+        };
+        if code != NONE {
+            refused.insert(tp, produce_code(code));
+        }
+    }
 }
 
 #[cfg(test)]

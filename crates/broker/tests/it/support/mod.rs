@@ -203,23 +203,29 @@ impl Client {
         partition: i32,
         records: Bytes,
     ) -> PartitionProduceResponse {
-        let req = ProduceRequest {
-            acks: -1,
-            timeout_ms: 5000,
-            topic_data: vec![TopicProduceData {
-                name: topic.into(),
-                partition_data: vec![PartitionProduceData {
-                    index: partition,
-                    records: Some(records),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-            ..Default::default()
-        };
+        let req = produce_request(topic, partition, records);
         let ResponseBody::Produce(r) = self.call(version, RequestBody::from(req)).await else {
             panic!()
         };
         r.responses[0].partition_responses[0].clone()
+    }
+}
+
+/// A Produce of `records` (whole batches) to one partition, acks=all, waiting up to 5 s
+/// (callers set other fields over it).
+pub fn produce_request(topic: &str, partition: i32, records: Bytes) -> ProduceRequest {
+    ProduceRequest {
+        acks: -1,
+        timeout_ms: 5000,
+        topic_data: vec![TopicProduceData {
+            name: topic.into(),
+            partition_data: vec![PartitionProduceData {
+                index: partition,
+                records: Some(records),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
     }
 }

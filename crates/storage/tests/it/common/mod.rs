@@ -57,32 +57,49 @@ pub fn keyed_batch(
     b.build().unwrap().to_vec()
 }
 
-/// An idempotent batch from producer `pid`.
 /// A key no other record of the test has (producer, epoch and sequence): compacted logs
 /// refuse records without a key, and unique keys keep compaction from merging them.
 fn unique_key(pid: i64, epoch: i16, seq: i32, i: usize) -> Vec<u8> {
     format!("k{pid}-{epoch}-{}", i64::from(seq) + i as i64).into_bytes()
 }
 
-pub fn producer_batch(pid: i64, epoch: i16, seq: i32, n: usize, ts: i64) -> Vec<u8> {
-    let mut b = BatchBuilder::new(BatchBuilderConfig {
-        producer_id: pid,
-        producer_epoch: epoch,
-        base_sequence: seq,
-        ..BatchBuilderConfig::default()
-    });
+/// A batch of `n` records from producer `pid` from sequence `seq` (transactional or
+/// only idempotent), record `i` with unique key and value `value(i)`.
+fn sequenced_batch(
+    config: BatchBuilderConfig,
+    n: usize,
+    ts: i64,
+    value: impl Fn(usize) -> String,
+) -> Vec<u8> {
+    let (pid, epoch, seq) = (
+        config.producer_id,
+        config.producer_epoch,
+        config.base_sequence,
+    );
+    let mut b = BatchBuilder::new(config);
     for i in 0..n {
         assert!(
             b.append(
                 ts,
                 Some(&unique_key(pid, epoch, seq, i)),
-                Some(format!("v{i}").as_bytes()),
+                Some(value(i).as_bytes()),
                 &[]
             )
             .unwrap()
         );
     }
     b.build().unwrap().to_vec()
+}
+
+/// An idempotent batch from producer `pid`.
+pub fn producer_batch(pid: i64, epoch: i16, seq: i32, n: usize, ts: i64) -> Vec<u8> {
+    let config = BatchBuilderConfig {
+        producer_id: pid,
+        producer_epoch: epoch,
+        base_sequence: seq,
+        ..BatchBuilderConfig::default()
+    };
+    sequenced_batch(config, n, ts, |i| format!("v{i}"))
 }
 
 pub fn open(
@@ -145,25 +162,14 @@ pub fn read_all(log: &Log, from: i64) -> Vec<(i64, Option<Vec<u8>>)> {
 
 /// A transactional batch of `n` records from producer `pid`.
 pub fn txn_batch(pid: i64, epoch: i16, seq: i32, n: usize, ts: i64) -> Vec<u8> {
-    let mut b = BatchBuilder::new(BatchBuilderConfig {
+    let config = BatchBuilderConfig {
         producer_id: pid,
         producer_epoch: epoch,
         base_sequence: seq,
         transactional: true,
         ..BatchBuilderConfig::default()
-    });
-    for i in 0..n {
-        assert!(
-            b.append(
-                ts,
-                Some(&unique_key(pid, epoch, seq, i)),
-                Some(format!("t{pid}-{i}").as_bytes()),
-                &[]
-            )
-            .unwrap()
-        );
-    }
-    b.build().unwrap().to_vec()
+    };
+    sequenced_batch(config, n, ts, |i| format!("t{pid}-{i}"))
 }
 
 /// A transactional batch or a marker, as a test remembers it.

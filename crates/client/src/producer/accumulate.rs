@@ -1,0 +1,156 @@
+//! The steps of `Producer::enqueue`: a record's buffer memory, its partition, its
+//! partition's place in the open transaction, and its place in the partition's open
+//! batch (closing full batches for the sender).
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use tokio::sync::OwnedSemaphorePermit;
+use vltava_records::{BatchBuilder, BatchBuilderConfig};
+
+use super::{Inner, OpenBatch, PartitionQueue, Pending, ProducerRecord, close_open};
+use crate::error::{ClientError, Result};
+
+impl Inner {
+    /// Refuses a record larger than a request or the whole buffer, then waits (up to
+    /// `max.block.ms`) for `size` bytes of `buffer.memory`.
+    pub(super) async fn reserve_memory(&self, size: usize) -> Result<OwnedSemaphorePermit> {
+        if size > self.cfg.max_request_size || size > self.cfg.buffer_memory {
+            return Err(ClientError::RecordTooLarge {
+                size,
+                limit: self.cfg.max_request_size.min(self.cfg.buffer_memory),
+            });
+        }
+        tokio::time::timeout(
+            self.cfg.max_block,
+            self.memory.clone().acquire_many_owned(size as u32),
+        )
+        .await
+        .map_err(|_| {
+            ClientError::Timeout(format!(
+                "waiting {:?} for buffer.memory",
+                self.cfg.max_block
+            ))
+        })?
+        .map_err(|_| ClientError::Closed)
+    }
+
+    /// The record's partition: the one it names (which must exist), else the
+    /// partitioner's choice.
+    pub(super) async fn choose_partition(&self, record: &ProducerRecord) -> Result<i32> {
+        let n = self.partition_count(&record.topic).await?;
+        match record.partition {
+            Some(p) if p >= 0 && p < n => Ok(p),
+            Some(p) => Err(ClientError::UnknownTopic(format!("{}-{p}", record.topic))),
+            None => Ok(self.cfg.partitioner.partition(
+                &record.topic,
+                record.key.as_deref(),
+                record.value.as_deref(),
+                n,
+            )),
+        }
+    }
+
+    /// A transactional producer sends only inside a transaction, and adds each
+    /// partition to it (with the coordinator) before its first record.
+    pub(super) async fn join_transaction(&self, topic: &str, partition: i32) -> Result<()> {
+        let Some((coordinator, state)) = &self.txn else {
+            return Ok(());
+        };
+        let mut st = state.lock().await;
+        if !st.in_transaction {
+            return Err(ClientError::Config(
+                "a transactional producer sends only inside begin_transaction()".into(),
+            ));
+        }
+        let tp = (topic.to_string(), partition);
+        if !st.partitions.contains(&tp) {
+            coordinator
+                .add_partitions(
+                    (self.producer_id, self.producer_epoch),
+                    std::slice::from_ref(&tp),
+                )
+                .await?;
+            st.partitions.insert(tp);
+            st.started = true;
+        }
+        Ok(())
+    }
+
+    /// Appends the record to its partition's open batch (a new one when there is none
+    /// or it is full); whether the sender must wake (a new batch to linger on, or a
+    /// full one to send).
+    pub(super) async fn append(
+        &self,
+        record: &ProducerRecord,
+        partition: i32,
+        timestamp: i64,
+        pending: Pending,
+    ) -> Result<bool> {
+        let mut wake = false;
+        let mut acc = self.acc.lock().await;
+        let acc = &mut *acc;
+        let tp = (record.topic.clone(), partition);
+        if !acc.queues.contains_key(&tp) {
+            acc.queues.insert(tp.clone(), PartitionQueue::default());
+        }
+        let seq = match acc.sequences.get_mut(&tp) {
+            Some(seq) => seq,
+            None => acc.sequences.entry(tp.clone()).or_insert(0),
+        };
+        let Some(q) = acc.queues.get_mut(&tp) else {
+            return Err(ClientError::Other("partition queue vanished".into()));
+        };
+        let mut pending = Some(pending);
+        for _ in 0..2 {
+            if q.open.is_none() {
+                // A new batch: the sender arms its linger timer for it.
+                wake = true;
+                q.open = Some(self.new_batch(*seq));
+            }
+            let Some(open) = q.open.as_mut() else { break };
+            let appended = open.builder.append(
+                timestamp,
+                record.key.as_deref(),
+                record.value.as_deref(),
+                &record.headers,
+            )?;
+            if appended {
+                if let Some(p) = pending.take() {
+                    open.records.push(p);
+                }
+                if open.builder.uncompressed_size() >= self.cfg.batch_size {
+                    close_open(q, seq, self.producer_id)?;
+                    wake = true;
+                }
+                break;
+            }
+            close_open(q, seq, self.producer_id)?;
+            wake = true;
+        }
+        if pending.is_some() {
+            return Err(ClientError::Other(
+                "record did not fit an empty batch".into(),
+            ));
+        }
+        self.outstanding.fetch_add(1, Ordering::AcqRel);
+        Ok(wake)
+    }
+
+    /// An empty batch starting at idempotent sequence `seq`.
+    fn new_batch(&self, seq: i32) -> OpenBatch {
+        OpenBatch {
+            builder: BatchBuilder::new(BatchBuilderConfig {
+                compression: self.cfg.compression,
+                producer_id: self.producer_id,
+                producer_epoch: self.producer_epoch,
+                base_sequence: if self.producer_id >= 0 { seq } else { -1 },
+                transactional: self.txn.is_some(),
+                max_batch_bytes: self.cfg.batch_size,
+                ..BatchBuilderConfig::default()
+            }),
+            created: Instant::now(),
+            records: Vec::new(),
+        }
+    }
+}
