@@ -274,7 +274,8 @@ impl OffsetsLog for FlakyLog {
     }
 }
 
-fn simple_commit(offset: i64) -> OffsetCommitRequest {
+/// An OffsetCommit of `offset` for t-0 by the simple (generation -1) group "g".
+pub(crate) fn simple_commit(offset: i64) -> OffsetCommitRequest {
     OffsetCommitRequest {
         group_id: "g".into(),
         generation_id_or_member_epoch: -1,

@@ -6,13 +6,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::driver::simple_commit;
 use bytes::Bytes;
 use tokio::sync::watch;
 use vltava_coordinator::{
     BoxFuture, CoordinatorError, CoordinatorHandle, GroupConfig, OffsetsLog, codes, start_unowned,
-};
-use vltava_protocol::messages::offset_commit_request::{
-    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
 use vltava_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use vltava_protocol::messages::*;
@@ -56,23 +54,6 @@ impl OffsetsLog for GatedLog {
     }
 }
 
-fn commit(offset: i64) -> OffsetCommitRequest {
-    OffsetCommitRequest {
-        group_id: "g".into(),
-        generation_id_or_member_epoch: -1,
-        topics: vec![OffsetCommitRequestTopic {
-            name: "t".into(),
-            partitions: vec![OffsetCommitRequestPartition {
-                partition_index: 0,
-                committed_offset: offset,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    }
-}
-
 /// The group's error and committed offset of t-0 (-1: none).
 async fn fetch(h: &CoordinatorHandle) -> (i16, i64) {
     let req = OffsetFetchRequest {
@@ -95,7 +76,7 @@ async fn fetch(h: &CoordinatorHandle) -> (i16, i64) {
 
 async fn commit_code(h: CoordinatorHandle, offset: i64) -> i16 {
     match h
-        .handle(ApiKey::OffsetCommit, 8, commit(offset).into())
+        .handle(ApiKey::OffsetCommit, 8, simple_commit(offset).into())
         .await
     {
         ResponseBody::OffsetCommit(r) => r.topics[0].partitions[0].error_code,
