@@ -111,6 +111,10 @@ pub enum HarnessError {
 }
 
 /// Runs the harness once.
+// Long, and kept whole: the run's script, read in order (cluster, topic, workloads,
+// faults, heal, stop, final reads, check); its steps share the cluster, the link
+// proxies, the disks and the runtime, whose lifetimes this order sets. The self-contained
+// steps are functions below.
 pub fn run(cfg: &Config) -> Result<Outcome, HarnessError> {
     let started = Instant::now();
     std::fs::create_dir_all(&cfg.out_dir)

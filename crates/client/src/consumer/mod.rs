@@ -563,8 +563,9 @@ impl Consumer {
     }
 
     /// The cluster's metadata, refreshed for `topics` first when a partition of the
-    /// assignment has no known leader.
-    async fn metadata_with_leaders(&self, topics: &[String]) -> Result<Arc<ClusterMetadata>> {
+    /// assignment has no known leader. (`&mut self`: a `&Consumer` held across an await
+    /// would need the consumer to be `Sync`, which its rebalance listener is not.)
+    async fn metadata_with_leaders(&mut self, topics: &[String]) -> Result<Arc<ClusterMetadata>> {
         let meta = self.cluster.metadata().await;
         if self
             .assignment
