@@ -398,10 +398,13 @@ impl TxnChecker {
     }
 }
 
+/// Transactional records no marker has ended yet, by producer id: (offset, value).
+type Open = BTreeMap<i64, Vec<(u64, u64)>>;
+
 /// The transactional records of `log` below `end`: those no marker has ended yet, by
 /// producer id, and those a marker ended, by value (`stable`: below `lso`).
-fn scan(log: &SimLog, end: u64, lso: u64) -> (BTreeMap<i64, Vec<(u64, u64)>>, HashMap<u64, Seen>) {
-    let mut open: BTreeMap<i64, Vec<(u64, u64)>> = BTreeMap::new();
+fn scan(log: &SimLog, end: u64, lso: u64) -> (Open, HashMap<u64, Seen>) {
+    let mut open: Open = BTreeMap::new();
     let mut seen: HashMap<u64, Seen> = HashMap::new();
     for (offset, rec) in log.records().iter().enumerate().take(end as usize) {
         let offset = offset as u64;

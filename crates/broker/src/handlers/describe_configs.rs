@@ -222,7 +222,7 @@ fn topic_configs(
     version: i16,
 ) -> Vec<DescribeConfigsResourceResult> {
     let mut configs = Vec::new();
-    let effective = broker.log_config(&t.name, &metadata);
+    let effective = broker.log_config(&t.name, metadata);
     let own = metadata.image().topic_configs(&t.name);
     let default = |n: &str| broker_default(&broker.config, n);
     let levels = BrokerLevels {
