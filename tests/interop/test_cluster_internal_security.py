@@ -209,8 +209,13 @@ def test_secured_internal_links_survive_a_leader_kill(secure_cluster):
         wait_for_topic(admin, name, 2, timeout=30)
 
     # The bootstrapped SCRAM credential logs clients in too; a wrong password does not.
+    # A node answers from the metadata it has applied, which may trail the node that
+    # answered the waits above by a moment (Kafka's brokers too): wait for it here.
     ok = AdminClient(scram_conf(cluster, SCRAM_PASSWORD))
-    assert "replicated" in ok.list_topics(timeout=20).topics
+    deadline = time.time() + 30
+    while "replicated" not in (seen := ok.list_topics(timeout=20).topics):
+        assert time.time() < deadline, sorted(seen)
+        time.sleep(0.5)
     bad = AdminClient(scram_conf(cluster, "wrong"))
     with pytest.raises(KafkaException):
         bad.list_topics(timeout=5)
