@@ -12,7 +12,7 @@ use vltava_storage::LogConfig;
 use crate::config::BrokerConfig;
 use crate::coordinator_leadership::Leadership;
 use crate::metadata_view::MetadataView;
-use crate::partitions::PartitionManager;
+use crate::partitions::{Partition, PartitionManager};
 use crate::replica_manager::ReplicaManager;
 
 /// Shared broker state.
@@ -439,10 +439,25 @@ impl Broker {
             return;
         }
         self.apply_dynamic_configs(&metadata);
+        let opened = self.open_assigned(&metadata);
+        self.delete_gone_topics(&metadata);
+        self.replicas.apply_metadata(&metadata, &opened);
+        self.delete_removed_replicas(&metadata);
+        self.elect_coordinators(&metadata);
+        let mut g = match self.metadata.write() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        *g = metadata;
+    }
+
+    /// Opens the logs of the partitions this node leads or replicates in `metadata`;
+    /// returns those that opened (a failure is logged and retried with the next image).
+    fn open_assigned(&self, metadata: &MetadataView) -> Vec<Arc<Partition>> {
         let node = self.config.node_id;
         let mut wanted = Vec::new();
         for t in metadata.topics() {
-            let cfg = self.log_config(&t.name, &metadata);
+            let cfg = self.log_config(&t.name, metadata);
             for p in t.partitions.values() {
                 if p.leader == node || p.replicas.contains(&node) {
                     wanted.push((t.name.clone(), p.partition, cfg.clone()));
@@ -467,6 +482,11 @@ impl Broker {
         if failed > 10 {
             tracing::error!(failed, "partition logs could not be opened; retrying");
         }
+        opened
+    }
+
+    /// Deletes the logs of topics that no longer exist in `metadata`.
+    fn delete_gone_topics(&self, metadata: &MetadataView) {
         let gone: Vec<String> = self
             .partitions
             .all()
@@ -481,11 +501,15 @@ impl Broker {
                 tracing::error!(topic = %t, error = %e, "cannot delete topic logs");
             }
         }
-        self.replicas.apply_metadata(&metadata, &opened);
-        // A reassignment that removed this broker from a partition's replicas: its fetcher
-        // stopped with the replica above; the log goes as Kafka deletes it. Only logs this
-        // process opened (under an image no newer than this one) are judged, so an image
-        // that is behind at startup never deletes a log a later one assigned here.
+    }
+
+    /// A reassignment that removed this broker from a partition's replicas: its fetcher
+    /// stopped with the replica (`ReplicaManager::apply_metadata`, run first); the log goes
+    /// as Kafka deletes it. Only logs this
+    /// process opened (under an image no newer than this one) are judged, so an image
+    /// that is behind at startup never deletes a log a later one assigned here.
+    fn delete_removed_replicas(&self, metadata: &MetadataView) {
+        let node = self.config.node_id;
         let removed: Vec<(String, i32)> = self
             .partitions
             .all()
@@ -508,12 +532,6 @@ impl Broker {
                 }
             }
         }
-        self.elect_coordinators(&metadata);
-        let mut g = match self.metadata.write() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        *g = metadata;
     }
 }
 

@@ -100,6 +100,9 @@ fn pairs(body: &str) -> Result<Vec<(String, String)>, String> {
 
 /// Parses one `--add-scram` argument; a password is salted here (with a random salt unless
 /// one is given).
+// Long, and kept whole: the argument's rules checked in order (mechanism, brackets,
+// keys, name, iterations, salt, password), each with its own message; read straight
+// down, it is the argument's grammar.
 pub fn parse_add_scram(arg: &str) -> Result<BootstrapCredential, ScramBootstrapError> {
     let err = |reason: String| ScramBootstrapError::Argument {
         arg: arg.to_string(),

@@ -664,30 +664,13 @@ pub async fn list_offsets(
         }
         let mut retry = Vec::new();
         for (leader, parts) in by_leader {
-            let mut req_topics: Vec<list_offsets_request::ListOffsetsTopic> = Vec::new();
-            for (t, p) in &parts {
-                let part = list_offsets_request::ListOffsetsPartition {
-                    partition_index: *p,
-                    timestamp,
-                    max_num_offsets: 1,
-                    ..Default::default()
-                };
-                match req_topics.iter_mut().find(|x| x.name.as_str() == t) {
-                    Some(x) => x.partitions.push(part),
-                    None => req_topics.push(list_offsets_request::ListOffsetsTopic {
-                        name: t.as_str().into(),
-                        partitions: vec![part],
-                        ..Default::default()
-                    }),
-                }
-            }
             let resp = cluster
                 .send_to(
                     leader,
                     ListOffsetsRequest {
                         replica_id: -1,
                         isolation_level,
-                        topics: req_topics,
+                        topics: list_offsets_topics(&parts, timestamp),
                         ..Default::default()
                     },
                 )
@@ -723,6 +706,31 @@ pub async fn list_offsets(
         todo = retry;
     }
     Ok(out)
+}
+
+/// The request's topics for `parts`, each partition asking for the offset at `timestamp`.
+fn list_offsets_topics(
+    parts: &[(String, i32)],
+    timestamp: i64,
+) -> Vec<list_offsets_request::ListOffsetsTopic> {
+    let mut req_topics: Vec<list_offsets_request::ListOffsetsTopic> = Vec::new();
+    for (t, p) in parts {
+        let part = list_offsets_request::ListOffsetsPartition {
+            partition_index: *p,
+            timestamp,
+            max_num_offsets: 1,
+            ..Default::default()
+        };
+        match req_topics.iter_mut().find(|x| x.name.as_str() == t) {
+            Some(x) => x.partitions.push(part),
+            None => req_topics.push(list_offsets_request::ListOffsetsTopic {
+                name: t.as_str().into(),
+                partitions: vec![part],
+                ..Default::default()
+            }),
+        }
+    }
+    req_topics
 }
 
 /// OffsetFetch for a group.

@@ -14,6 +14,7 @@ use tokio::sync::Mutex;
 use vltava_protocol::Uuid;
 use vltava_protocol::messages::MetadataRequest;
 use vltava_protocol::messages::metadata_request::MetadataRequestTopic;
+use vltava_protocol::messages::metadata_response::MetadataResponseTopic;
 
 /// One broker as Metadata describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,24 +211,7 @@ impl Cluster {
         auto_create: bool,
     ) -> Result<ClusterMetadata> {
         let _one_at_a_time = self.meta_lock.lock().await;
-        let req = MetadataRequest {
-            topics: if topics.is_empty() {
-                None
-            } else {
-                Some(
-                    topics
-                        .iter()
-                        .map(|t| MetadataRequestTopic {
-                            name: Some(t.as_str().into()),
-                            ..Default::default()
-                        })
-                        .collect(),
-                )
-            },
-            allow_auto_topic_creation: auto_create,
-            ..Default::default()
-        };
-        let resp = self.send_any(req).await?;
+        let resp = self.send_any(metadata_request(topics, auto_create)).await?;
         let mut st = self.state.lock().await;
         let meta = Arc::make_mut(&mut st.meta);
         meta.cluster_id = resp.cluster_id.as_ref().map(|s| s.to_string());
@@ -257,30 +241,7 @@ impl Cluster {
             let Some(name) = t.name.as_ref() else {
                 continue;
             };
-            let mut partitions: Vec<PartitionInfo> = t
-                .partitions
-                .iter()
-                .map(|p| PartitionInfo {
-                    partition: p.partition_index,
-                    leader: p.leader_id,
-                    leader_epoch: p.leader_epoch,
-                    replicas: p.replica_nodes.clone(),
-                    isr: p.isr_nodes.clone(),
-                    offline: p.offline_replicas.clone(),
-                    error_code: p.error_code,
-                })
-                .collect();
-            partitions.sort_by_key(|p| p.partition);
-            meta.topics.insert(
-                name.to_string(),
-                TopicInfo {
-                    name: name.to_string(),
-                    id: t.topic_id,
-                    internal: t.is_internal,
-                    error_code: t.error_code,
-                    partitions,
-                },
-            );
+            meta.topics.insert(name.to_string(), topic_info(name, t));
         }
         // Connections to brokers that left the cluster are dropped.
         let known: Vec<i32> = st.meta.brokers.keys().copied().collect();
@@ -407,5 +368,51 @@ impl Cluster {
         if let Some(c) = st.bootstrap.take() {
             c.close();
         }
+    }
+}
+
+/// The Metadata request for `topics` (all topics when empty).
+fn metadata_request(topics: &[String], auto_create: bool) -> MetadataRequest {
+    MetadataRequest {
+        topics: if topics.is_empty() {
+            None
+        } else {
+            Some(
+                topics
+                    .iter()
+                    .map(|t| MetadataRequestTopic {
+                        name: Some(t.as_str().into()),
+                        ..Default::default()
+                    })
+                    .collect(),
+            )
+        },
+        allow_auto_topic_creation: auto_create,
+        ..Default::default()
+    }
+}
+
+/// Topic `name` as the Metadata response `t` describes it, partitions in order.
+fn topic_info(name: &str, t: &MetadataResponseTopic) -> TopicInfo {
+    let mut partitions: Vec<PartitionInfo> = t
+        .partitions
+        .iter()
+        .map(|p| PartitionInfo {
+            partition: p.partition_index,
+            leader: p.leader_id,
+            leader_epoch: p.leader_epoch,
+            replicas: p.replica_nodes.clone(),
+            isr: p.isr_nodes.clone(),
+            offline: p.offline_replicas.clone(),
+            error_code: p.error_code,
+        })
+        .collect();
+    partitions.sort_by_key(|p| p.partition);
+    TopicInfo {
+        name: name.to_string(),
+        id: t.topic_id,
+        internal: t.is_internal,
+        error_code: t.error_code,
+        partitions,
     }
 }

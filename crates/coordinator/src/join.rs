@@ -279,20 +279,7 @@ impl GroupCoordinator {
         m.rebalance_timeout_ms = args.rebalance_timeout_ms;
         m.awaiting_join = Some(w);
         session_reset(&mut m, now_ms);
-        for id in g.join_order.iter_mut() {
-            if id == old_id {
-                *id = new_id.to_owned();
-            }
-        }
-        if g.pending_sync.remove(old_id) {
-            g.pending_sync.insert(new_id.to_owned());
-        }
-        if g.is_leader(old_id) {
-            g.leader = Some(new_id.to_owned());
-        }
-        if let Some(inst) = &m.group_instance_id {
-            g.static_members.insert(inst.clone(), new_id.to_owned());
-        }
+        rename_member(g, old_id, new_id, m.group_instance_id.as_deref());
         g.members.insert(new_id.to_owned(), m);
         match g.state {
             GroupState::Stable if protocols_unchanged && g.select_protocol() == g.protocol_name => {
@@ -325,6 +312,25 @@ impl GroupCoordinator {
             }
             _ => {}
         }
+    }
+}
+
+/// Puts `new_id` where the group names `old_id`: in the join order, the members
+/// awaiting sync, the leader, and (for instance id `instance`) the static members.
+fn rename_member(g: &mut Group, old_id: &str, new_id: &str, instance: Option<&str>) {
+    for id in g.join_order.iter_mut() {
+        if id == old_id {
+            *id = new_id.to_owned();
+        }
+    }
+    if g.pending_sync.remove(old_id) {
+        g.pending_sync.insert(new_id.to_owned());
+    }
+    if g.is_leader(old_id) {
+        g.leader = Some(new_id.to_owned());
+    }
+    if let Some(inst) = instance {
+        g.static_members.insert(inst.to_owned(), new_id.to_owned());
     }
 }
 

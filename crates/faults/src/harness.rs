@@ -111,6 +111,10 @@ pub enum HarnessError {
 }
 
 /// Runs the harness once.
+// Long, and kept whole: the run's script, read in order (cluster, topic, workloads,
+// faults, heal, stop, final reads, check); its steps share the cluster, the link
+// proxies, the disks and the runtime, whose lifetimes this order sets. The self-contained
+// steps are functions below.
 pub fn run(cfg: &Config) -> Result<Outcome, HarnessError> {
     let started = Instant::now();
     std::fs::create_dir_all(&cfg.out_dir)
@@ -143,17 +147,7 @@ pub fn run(cfg: &Config) -> Result<Outcome, HarnessError> {
         .enable_all()
         .build()
         .map_err(HarnessError::Runtime)?;
-    rt.block_on(async {
-        let admin = Admin::connect(ClientConfig::new(&bootstrap)).await?;
-        let mut topic = NewTopic::new(TOPIC, cfg.partitions, cfg.replication_factor);
-        if cfg.replication_factor >= 3 {
-            topic
-                .configs
-                .push(("min.insync.replicas".into(), "2".into()));
-        }
-        admin.create_topic(topic).await?;
-        Ok::<_, HarnessError>(())
-    })?;
+    rt.block_on(create_topic(cfg, &bootstrap))?;
     rt.block_on(final_read::wait_for_leaders(
         &bootstrap,
         TOPIC,
@@ -168,35 +162,8 @@ pub fn run(cfg: &Config) -> Result<Outcome, HarnessError> {
         recorder: recorder.clone(),
         stop: Arc::new(AtomicBool::new(false)),
     };
-    let mut tasks = Vec::new();
-    for slot in 0..cfg.idempotent_producers {
-        tasks.push(rt.spawn(producer::run(shared.clone(), slot, true)));
-    }
-    for slot in 0..cfg.plain_producers {
-        tasks.push(rt.spawn(producer::run(shared.clone(), slot, false)));
-    }
-    for slot in 0..cfg.group_consumers {
-        let mode = consumer::Mode::Group;
-        tasks.push(rt.spawn(consumer::run(shared.clone(), slot, mode, "rs-group".into())));
-    }
-    for slot in 0..cfg.assign_consumers {
-        let mode = consumer::Mode::Assign;
-        tasks.push(rt.spawn(consumer::run(shared.clone(), slot, mode, String::new())));
-    }
-    let python = if cfg.python {
-        let max = cfg.max_duration + Duration::from_secs(120);
-        Some(PythonWorkload::start(
-            &cfg.out_dir,
-            &bootstrap,
-            TOPIC,
-            cfg.partitions,
-            max,
-            cfg.python_consumer,
-            cfg.transactions,
-        )?)
-    } else {
-        None
-    };
+    let tasks = spawn_workloads(&rt, cfg, &shared);
+    let python = start_python(cfg, &bootstrap)?;
     std::thread::sleep(Duration::from_secs(3));
     let schedule = Schedule {
         seed: cfg.seed,
@@ -215,19 +182,7 @@ pub fn run(cfg: &Config) -> Result<Outcome, HarnessError> {
         means,
         &schedule,
         &AtomicBool::new(false),
-        |e| {
-            eprintln!(
-                "vltava-faults: [{:>6.1}s] {} on node {} ({:.1}s){}",
-                started.elapsed().as_secs_f64(),
-                e.kind,
-                e.node,
-                e.healed.saturating_sub(e.start) as f64 / 1e9,
-                e.note
-                    .as_deref()
-                    .map(|n| format!(": {n}"))
-                    .unwrap_or_default()
-            );
-        },
+        |e| print_fault(started, e),
     );
     let log = match log {
         Ok(log) => log,
@@ -271,4 +226,73 @@ pub fn run(cfg: &Config) -> Result<Outcome, HarnessError> {
         history: path,
         elapsed: started.elapsed(),
     })
+}
+
+/// Creates the workload topic (`min.insync.replicas=2` with 3 or more replicas).
+async fn create_topic(cfg: &Config, bootstrap: &str) -> Result<(), HarnessError> {
+    let admin = Admin::connect(ClientConfig::new(bootstrap)).await?;
+    let mut topic = NewTopic::new(TOPIC, cfg.partitions, cfg.replication_factor);
+    if cfg.replication_factor >= 3 {
+        topic
+            .configs
+            .push(("min.insync.replicas".into(), "2".into()));
+    }
+    admin.create_topic(topic).await?;
+    Ok(())
+}
+
+/// Spawns the Rust producers and consumers on `rt`; they run until `shared.stop`.
+fn spawn_workloads(
+    rt: &tokio::runtime::Runtime,
+    cfg: &Config,
+    shared: &Shared,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    for slot in 0..cfg.idempotent_producers {
+        tasks.push(rt.spawn(producer::run(shared.clone(), slot, true)));
+    }
+    for slot in 0..cfg.plain_producers {
+        tasks.push(rt.spawn(producer::run(shared.clone(), slot, false)));
+    }
+    for slot in 0..cfg.group_consumers {
+        let mode = consumer::Mode::Group;
+        tasks.push(rt.spawn(consumer::run(shared.clone(), slot, mode, "rs-group".into())));
+    }
+    for slot in 0..cfg.assign_consumers {
+        let mode = consumer::Mode::Assign;
+        tasks.push(rt.spawn(consumer::run(shared.clone(), slot, mode, String::new())));
+    }
+    tasks
+}
+
+/// Starts the confluent-kafka workload when `cfg.python` asks for it.
+fn start_python(cfg: &Config, bootstrap: &str) -> Result<Option<PythonWorkload>, HarnessError> {
+    if !cfg.python {
+        return Ok(None);
+    }
+    let max = cfg.max_duration + Duration::from_secs(120);
+    Ok(Some(PythonWorkload::start(
+        &cfg.out_dir,
+        bootstrap,
+        TOPIC,
+        cfg.partitions,
+        max,
+        cfg.python_consumer,
+        cfg.transactions,
+    )?))
+}
+
+/// One line on stderr per healed fault.
+fn print_fault(started: Instant, e: &faults::FaultEvent) {
+    eprintln!(
+        "vltava-faults: [{:>6.1}s] {} on node {} ({:.1}s){}",
+        started.elapsed().as_secs_f64(),
+        e.kind,
+        e.node,
+        e.healed.saturating_sub(e.start) as f64 / 1e9,
+        e.note
+            .as_deref()
+            .map(|n| format!(": {n}"))
+            .unwrap_or_default()
+    );
 }

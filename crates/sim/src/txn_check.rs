@@ -230,40 +230,7 @@ impl TxnChecker {
             )));
         }
         // The whole log below the HW: a marker past the taint is still the leader's.
-        let end = hw.min(log.end());
-        let mut open: BTreeMap<i64, Vec<(u64, u64)>> = BTreeMap::new();
-        let mut seen: HashMap<u64, Seen> = HashMap::new();
-        for (offset, rec) in log.records().iter().enumerate().take(end as usize) {
-            let offset = offset as u64;
-            match Batch::decode(rec.value) {
-                Some(Batch::Data {
-                    producer_id,
-                    transactional: true,
-                    ..
-                }) => open
-                    .entry(producer_id)
-                    .or_default()
-                    .push((offset, rec.value)),
-                Some(Batch::Marker {
-                    producer_id,
-                    commit,
-                    ..
-                }) => {
-                    for (o, value) in open.remove(&producer_id).unwrap_or_default() {
-                        seen.insert(
-                            value,
-                            Seen {
-                                offset: o,
-                                outcome: Some(commit),
-                                marker_offset: offset,
-                                stable: o < lso,
-                            },
-                        );
-                    }
-                }
-                _ => {}
-            }
-        }
+        let (open, seen) = scan(log, hw.min(log.end()), lso);
         for (pid, records) in &open {
             if let Some(&(o, _)) = records.first()
                 && o < lso
@@ -274,7 +241,34 @@ impl TxnChecker {
                 )));
             }
         }
-        for (&value, s) in &seen {
+        self.check_outcomes(p, &seen, taint, txn_taint)?;
+        if fin && lso < hw && taint == u64::MAX {
+            return Err(Violation(format!(
+                "p{p}: a transaction still holds the last stable offset at {lso} (HW {hw}) \
+                 after the run: no marker ended it (a hanging transaction)"
+            )));
+        }
+        if fin {
+            self.check_commits_visible(p, &seen, (taint, txn_taint), lso, hw)?;
+        }
+        Ok(seen
+            .into_iter()
+            .filter(|(_, s)| s.marker_offset < taint)
+            .filter_map(|(v, s)| s.outcome.map(|o| (v, o)))
+            .collect())
+    }
+
+    /// Judges each transactional record's marker against how its transaction ended:
+    /// an aborted one visible to read_committed, or an acknowledged commit with an ABORT
+    /// marker, is a violation (records and markers past `taint` are not judged).
+    fn check_outcomes(
+        &self,
+        p: usize,
+        seen: &HashMap<u64, Seen>,
+        taint: u64,
+        txn_taint: u64,
+    ) -> Result<(), Violation> {
+        for (&value, s) in seen {
             let Some(txn) = self.txn_of.get(&(p, value)).and_then(|t| self.txns.get(t)) else {
                 continue;
             };
@@ -302,45 +296,46 @@ impl TxnChecker {
                 _ => {}
             }
         }
-        if fin && lso < hw && taint == u64::MAX {
-            return Err(Violation(format!(
-                "p{p}: a transaction still holds the last stable offset at {lso} (HW {hw}) \
-                 after the run: no marker ended it (a hanging transaction)"
-            )));
-        }
-        if fin {
-            for (t, txn) in &self.txns {
-                let Some((true, at)) = txn.ended else {
-                    continue;
-                };
-                if at > txn_taint {
+        Ok(())
+    }
+
+    /// After the run: every record of an acknowledged commit in partition `p` is visible
+    /// to read_committed, unless a taint voids it.
+    fn check_commits_visible(
+        &self,
+        p: usize,
+        seen: &HashMap<u64, Seen>,
+        (taint, txn_taint): (u64, u64),
+        lso: u64,
+        hw: u64,
+    ) -> Result<(), Violation> {
+        for (t, txn) in &self.txns {
+            let Some((true, at)) = txn.ended else {
+                continue;
+            };
+            if at > txn_taint {
+                continue;
+            }
+            for &(q, value, offset) in &txn.records {
+                if q != p || offset >= taint {
                     continue;
                 }
-                for &(q, value, offset) in &txn.records {
-                    if q != p || offset >= taint {
-                        continue;
-                    }
-                    let got = seen.get(&value);
-                    let visible = got.is_some_and(|s| s.outcome == Some(true) && s.stable);
-                    // With a taint, the marker may be what the crash took.
-                    let open = got.is_none_or(|s| s.outcome.is_none() || s.marker_offset >= taint);
-                    let voided = open && taint != u64::MAX;
-                    if !visible && !voided {
-                        return Err(Violation(format!(
-                            "p{p}: record {value:#x} at {offset} of acknowledged commit {t} is \
-                             not visible to read_committed after the run ({:?}, LSO {lso}, HW \
-                             {hw})",
-                            seen.get(&value)
-                        )));
-                    }
+                let got = seen.get(&value);
+                let visible = got.is_some_and(|s| s.outcome == Some(true) && s.stable);
+                // With a taint, the marker may be what the crash took.
+                let open = got.is_none_or(|s| s.outcome.is_none() || s.marker_offset >= taint);
+                let voided = open && taint != u64::MAX;
+                if !visible && !voided {
+                    return Err(Violation(format!(
+                        "p{p}: record {value:#x} at {offset} of acknowledged commit {t} is \
+                         not visible to read_committed after the run ({:?}, LSO {lso}, HW \
+                         {hw})",
+                        seen.get(&value)
+                    )));
                 }
             }
         }
-        Ok(seen
-            .into_iter()
-            .filter(|(_, s)| s.marker_offset < taint)
-            .filter_map(|(v, s)| s.outcome.map(|o| (v, o)))
-            .collect())
+        Ok(())
     }
 
     /// All or nothing across partitions: `outcomes[p]` are the outcomes the markers of
@@ -401,4 +396,46 @@ impl TxnChecker {
         }
         Ok(())
     }
+}
+
+/// Transactional records no marker has ended yet, by producer id: (offset, value).
+type Open = BTreeMap<i64, Vec<(u64, u64)>>;
+
+/// The transactional records of `log` below `end`: those no marker has ended yet, by
+/// producer id, and those a marker ended, by value (`stable`: below `lso`).
+fn scan(log: &SimLog, end: u64, lso: u64) -> (Open, HashMap<u64, Seen>) {
+    let mut open: Open = BTreeMap::new();
+    let mut seen: HashMap<u64, Seen> = HashMap::new();
+    for (offset, rec) in log.records().iter().enumerate().take(end as usize) {
+        let offset = offset as u64;
+        match Batch::decode(rec.value) {
+            Some(Batch::Data {
+                producer_id,
+                transactional: true,
+                ..
+            }) => open
+                .entry(producer_id)
+                .or_default()
+                .push((offset, rec.value)),
+            Some(Batch::Marker {
+                producer_id,
+                commit,
+                ..
+            }) => {
+                for (o, value) in open.remove(&producer_id).unwrap_or_default() {
+                    seen.insert(
+                        value,
+                        Seen {
+                            offset: o,
+                            outcome: Some(commit),
+                            marker_offset: offset,
+                            stable: o < lso,
+                        },
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    (open, seen)
 }

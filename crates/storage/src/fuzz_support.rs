@@ -89,18 +89,7 @@ pub fn recover_from_bytes(data: &[u8]) -> RecoverSummary {
     }
     let trusted = flags & 1 != 0;
     let compact = flags & 2 != 0;
-    let config = LogConfig {
-        segment_bytes: 4096,
-        index_interval_bytes: 64,
-        segment_index_bytes: 1024,
-        file_delete_delay_ms: 0,
-        cleanup_policy: if compact {
-            CleanupPolicy::COMPACT
-        } else {
-            CleanupPolicy::DELETE
-        },
-        ..LogConfig::default()
-    };
+    let config = small_segments(compact);
     let clock = ManualClock::new(1_000_000);
     let opts = LogOpenOptions {
         recovery_point: if trusted { i64::MAX } else { 0 },
@@ -122,7 +111,45 @@ pub fn recover_from_bytes(data: &[u8]) -> RecoverSummary {
         aborted_txns: 0,
     };
     assert!(log.log_start_offset() <= log.log_end_offset());
-    // Read everything; after a full recovery every batch must be intact.
+    summary.batches_read = read_all(&log, trusted);
+    for t in [0, 1, 1000, i64::MAX] {
+        let _ = log.offset_for_timestamp(t);
+    }
+    summary.aborted_txns = check_transactions(&mut log, trusted);
+    let _ = log.end_offset_for_epoch(0);
+    let leo = log.log_end_offset();
+    append_at_end(&mut log, trusted);
+    if compact {
+        log.set_high_watermark(log.log_end_offset());
+        let _ = log.flush();
+        let _ = log.compact(2_000_000);
+    }
+    let _ = log.truncate_to(leo / 2);
+    let _ = log.run_retention(10_000_000_000);
+    summary
+}
+
+/// The fuzzed log's settings: small segments and a dense index, so a few kilobytes of
+/// input span several segments.
+fn small_segments(compact: bool) -> LogConfig {
+    LogConfig {
+        segment_bytes: 4096,
+        index_interval_bytes: 64,
+        segment_index_bytes: 1024,
+        file_delete_delay_ms: 0,
+        cleanup_policy: if compact {
+            CleanupPolicy::COMPACT
+        } else {
+            CleanupPolicy::DELETE
+        },
+        ..LogConfig::default()
+    }
+}
+
+/// Reads everything and returns how many batches were served; after a full recovery
+/// every batch must be intact.
+fn read_all(log: &Log, trusted: bool) -> usize {
+    let mut batches_read = 0;
     let mut next = log.log_start_offset();
     let mut guard = 0;
     while next < log.log_end_offset() && guard < 10_000 {
@@ -145,22 +172,21 @@ pub fn recover_from_bytes(data: &[u8]) -> RecoverSummary {
             };
             if !trusted {
                 assert!(view.validate_crc().is_ok(), "served a corrupt batch");
-                assert!(view.header().next_offset() > last || summary.batches_read == 0);
+                assert!(view.header().next_offset() > last || batches_read == 0);
             }
             last = last.max(view.header().next_offset());
-            summary.batches_read += 1;
+            batches_read += 1;
         }
         if last <= next {
             break;
         }
         next = last;
     }
-    for t in [0, 1, 1000, i64::MAX] {
-        let _ = log.offset_for_timestamp(t);
-    }
-    summary.aborted_txns = check_transactions(&mut log, trusted);
-    let _ = log.end_offset_for_epoch(0);
-    // The recovered log must take an append at its end.
+    batches_read
+}
+
+/// The recovered log must take an append at its end.
+fn append_at_end(log: &mut Log, trusted: bool) {
     let leo = log.log_end_offset();
     if let Some(mut batch) = one_record_batch() {
         match log.append_as_leader(&mut batch, 1) {
@@ -171,14 +197,6 @@ pub fn recover_from_bytes(data: &[u8]) -> RecoverSummary {
             ),
         }
     }
-    if compact {
-        log.set_high_watermark(log.log_end_offset());
-        let _ = log.flush();
-        let _ = log.compact(2_000_000);
-    }
-    let _ = log.truncate_to(leo / 2);
-    let _ = log.run_retention(10_000_000_000);
-    summary
 }
 
 /// Aborted transactions lie inside the log, oldest first, and the last stable

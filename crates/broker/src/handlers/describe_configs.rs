@@ -3,10 +3,12 @@
 
 use vltava_protocol::ResponseBody;
 use vltava_protocol::messages::DescribeConfigsRequest;
+use vltava_protocol::messages::describe_configs_request::DescribeConfigsResource;
 use vltava_protocol::messages::describe_configs_response::{
     DescribeConfigsResourceResult, DescribeConfigsResponse, DescribeConfigsResult,
     DescribeConfigsSynonym,
 };
+use vltava_raft::TopicImage;
 use vltava_records::TimestampType;
 use vltava_storage::LogConfig;
 
@@ -15,6 +17,7 @@ use super::describe_broker_configs::{broker_default, broker_entries, cluster_def
 use crate::broker::Broker;
 use crate::error_codes::*;
 use crate::handlers::context::{Answer, RequestContext, respond};
+use crate::metadata_view::MetadataView;
 use vltava_raft::controller::elections::UNCLEAN_CONFIG;
 
 /// Resource type codes.
@@ -182,51 +185,7 @@ fn answer(broker: &Broker, req: &DescribeConfigsRequest, version: i16) -> Respon
                 RESOURCE_TOPIC => match metadata.topic(r.resource_name.as_str()) {
                     None => result.error_code = UNKNOWN_TOPIC_OR_PARTITION,
                     Some(t) => {
-                        let effective = broker.log_config(&t.name, &metadata);
-                        let own = metadata.image().topic_configs(&t.name);
-                        let default = |n: &str| broker_default(&broker.config, n);
-                        let levels = BrokerLevels {
-                            broker: metadata.broker_dynamic_configs(),
-                            cluster: metadata.cluster_dynamic_configs(),
-                            statics: &broker.config.raw,
-                            default: &default,
-                        };
-                        for (name, value, ty) in topic_config_values(&effective) {
-                            if !wanted(&r.configuration_keys, name) {
-                                continue;
-                            }
-                            let synonyms = topic_synonyms(name, own.get(name), &levels);
-                            // The value's source is its first synonym's (Kafka's rule);
-                            // an internal topic's own settings count as defaults.
-                            let source = if own.contains_key(name) {
-                                SOURCE_DYNAMIC_TOPIC
-                            } else {
-                                synonyms.first().map_or(SOURCE_DEFAULT, |s| s.2)
-                            };
-                            // Settings the log does not hold take their broker setting's
-                            // value (the first synonym), as the controller and the replica
-                            // manager do.
-                            let from_broker =
-                                matches!(name, "min.insync.replicas" | UNCLEAN_CONFIG);
-                            let value = own.get(name).cloned().unwrap_or_else(|| {
-                                synonyms
-                                    .first()
-                                    .filter(|_| from_broker)
-                                    .and_then(|s| s.1.clone())
-                                    .unwrap_or(value)
-                            });
-                            let d = Described {
-                                name: name.to_string(),
-                                value: Some(value),
-                                source,
-                                config_type: ty,
-                                read_only: false,
-                                sensitive: false,
-                                synonyms,
-                                documentation: None,
-                            };
-                            result.configs.push(entry(version, req, d));
-                        }
+                        result.configs = topic_configs(broker, &metadata, t, r, req, version)
                     }
                 },
                 RESOURCE_BROKER => {
@@ -236,30 +195,7 @@ fn answer(broker: &Broker, req: &DescribeConfigsRequest, version: i16) -> Respon
                         result.error_code = INVALID_REQUEST;
                         result.error_message = Some("not this broker".into());
                     } else {
-                        let entries = if r.resource_name.is_empty() {
-                            cluster_default_entries(metadata.cluster_dynamic_configs())
-                        } else {
-                            broker_entries(
-                                &broker.config,
-                                metadata.cluster_dynamic_configs(),
-                                metadata.broker_dynamic_configs(),
-                            )
-                        };
-                        for e in entries {
-                            if wanted(&r.configuration_keys, &e.name) {
-                                let d = Described {
-                                    name: e.name,
-                                    value: e.value,
-                                    source: e.source,
-                                    config_type: e.config_type,
-                                    read_only: e.read_only,
-                                    sensitive: e.sensitive,
-                                    synonyms: e.synonyms,
-                                    documentation: e.documentation,
-                                };
-                                result.configs.push(entry(version, req, d));
-                            }
-                        }
+                        result.configs = broker_configs(broker, &metadata, r, req, version);
                     }
                 }
                 _ => {
@@ -274,4 +210,98 @@ fn answer(broker: &Broker, req: &DescribeConfigsRequest, version: i16) -> Respon
         results,
         ..Default::default()
     })
+}
+
+/// The configs of topic `t` that `r` asks for, each with its source and synonyms.
+fn topic_configs(
+    broker: &Broker,
+    metadata: &MetadataView,
+    t: &TopicImage,
+    r: &DescribeConfigsResource,
+    req: &DescribeConfigsRequest,
+    version: i16,
+) -> Vec<DescribeConfigsResourceResult> {
+    let mut configs = Vec::new();
+    let effective = broker.log_config(&t.name, metadata);
+    let own = metadata.image().topic_configs(&t.name);
+    let default = |n: &str| broker_default(&broker.config, n);
+    let levels = BrokerLevels {
+        broker: metadata.broker_dynamic_configs(),
+        cluster: metadata.cluster_dynamic_configs(),
+        statics: &broker.config.raw,
+        default: &default,
+    };
+    for (name, value, ty) in topic_config_values(&effective) {
+        if !wanted(&r.configuration_keys, name) {
+            continue;
+        }
+        let synonyms = topic_synonyms(name, own.get(name), &levels);
+        // The value's source is its first synonym's (Kafka's rule);
+        // an internal topic's own settings count as defaults.
+        let source = if own.contains_key(name) {
+            SOURCE_DYNAMIC_TOPIC
+        } else {
+            synonyms.first().map_or(SOURCE_DEFAULT, |s| s.2)
+        };
+        // Settings the log does not hold take their broker setting's
+        // value (the first synonym), as the controller and the replica
+        // manager do.
+        let from_broker = matches!(name, "min.insync.replicas" | UNCLEAN_CONFIG);
+        let value = own.get(name).cloned().unwrap_or_else(|| {
+            synonyms
+                .first()
+                .filter(|_| from_broker)
+                .and_then(|s| s.1.clone())
+                .unwrap_or(value)
+        });
+        let d = Described {
+            name: name.to_string(),
+            value: Some(value),
+            source,
+            config_type: ty,
+            read_only: false,
+            sensitive: false,
+            synonyms,
+            documentation: None,
+        };
+        configs.push(entry(version, req, d));
+    }
+    configs
+}
+
+/// The configs of this broker (or, for an empty name, the cluster's defaults) that `r`
+/// asks for.
+fn broker_configs(
+    broker: &Broker,
+    metadata: &MetadataView,
+    r: &DescribeConfigsResource,
+    req: &DescribeConfigsRequest,
+    version: i16,
+) -> Vec<DescribeConfigsResourceResult> {
+    let mut configs = Vec::new();
+    let entries = if r.resource_name.is_empty() {
+        cluster_default_entries(metadata.cluster_dynamic_configs())
+    } else {
+        broker_entries(
+            &broker.config,
+            metadata.cluster_dynamic_configs(),
+            metadata.broker_dynamic_configs(),
+        )
+    };
+    for e in entries {
+        if wanted(&r.configuration_keys, &e.name) {
+            let d = Described {
+                name: e.name,
+                value: e.value,
+                source: e.source,
+                config_type: e.config_type,
+                read_only: e.read_only,
+                sensitive: e.sensitive,
+                synonyms: e.synonyms,
+                documentation: e.documentation,
+            };
+            configs.push(entry(version, req, d));
+        }
+    }
+    configs
 }

@@ -53,35 +53,14 @@ pub async fn handle(cx: &RequestContext<'_>, req: DescribeTopicPartitionsRequest
 /// The answer to `req`.
 fn answer(broker: &Broker, req: &DescribeTopicPartitionsRequest) -> ResponseBody {
     let metadata = broker.metadata();
-    let mut names: Vec<String> = if req.topics.is_empty() {
-        metadata.topics().map(|t| t.name.clone()).collect()
-    } else {
-        req.topics
-            .iter()
-            .map(|t| t.name.as_str().to_string())
-            .collect()
-    };
-    names.sort();
-    names.dedup();
+    let names = requested_names(req, &metadata);
     let (start_topic, start_partition) = match &req.cursor {
         Some(c) => (Some(c.topic_name.as_str().to_string()), c.partition_index),
         None => (None, 0),
     };
     if let Some(cursor) = &start_topic {
         if !req.topics.is_empty() && !names.contains(cursor) {
-            // Kafka's InvalidRequestException: every requested topic gets the error.
-            return ResponseBody::from(DescribeTopicPartitionsResponse {
-                topics: names
-                    .iter()
-                    .map(|n| DescribeTopicPartitionsResponseTopic {
-                        error_code: INVALID_REQUEST,
-                        name: Some(n.as_str().into()),
-                        topic_authorized_operations: i32::MIN,
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            });
+            return invalid_cursor(&names);
         }
     }
     let mut budget = req
@@ -145,6 +124,38 @@ fn answer(broker: &Broker, req: &DescribeTopicPartitionsRequest) -> ResponseBody
     ResponseBody::from(DescribeTopicPartitionsResponse {
         topics,
         next_cursor,
+        ..Default::default()
+    })
+}
+
+/// The topics asked for (every topic for none), sorted, each once.
+fn requested_names(req: &DescribeTopicPartitionsRequest, metadata: &MetadataView) -> Vec<String> {
+    let mut names: Vec<String> = if req.topics.is_empty() {
+        metadata.topics().map(|t| t.name.clone()).collect()
+    } else {
+        req.topics
+            .iter()
+            .map(|t| t.name.as_str().to_string())
+            .collect()
+    };
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Kafka's InvalidRequestException for a cursor outside the requested topics: every
+/// requested topic gets the error.
+fn invalid_cursor(names: &[String]) -> ResponseBody {
+    ResponseBody::from(DescribeTopicPartitionsResponse {
+        topics: names
+            .iter()
+            .map(|n| DescribeTopicPartitionsResponseTopic {
+                error_code: INVALID_REQUEST,
+                name: Some(n.as_str().into()),
+                topic_authorized_operations: i32::MIN,
+                ..Default::default()
+            })
+            .collect(),
         ..Default::default()
     })
 }

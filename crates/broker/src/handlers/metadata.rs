@@ -124,53 +124,7 @@ pub fn response(
         }
         Some(ts) => ts
             .iter()
-            .map(|t| {
-                // Topic ids and null names arrive only from v12 on (v10/v11 carry the
-                // fields but, like Kafka, refuse them); their answers need a name.
-                if version < 12 && (t.name.is_none() || t.topic_id != Uuid::default()) {
-                    return MetadataResponseTopic {
-                        error_code: INVALID_REQUEST,
-                        name: Some(t.name.clone().unwrap_or_default()),
-                        topic_id: t.topic_id,
-                        topic_authorized_operations: AUTHORIZED_OPS_OMITTED,
-                        ..Default::default()
-                    };
-                }
-                let found = match &t.name {
-                    Some(n) => metadata.topic(n.as_str()),
-                    None => metadata.topic_by_id(t.topic_id),
-                };
-                match found {
-                    Some(m) => topic_entry(m, metadata),
-                    None => {
-                        let pend = t
-                            .name
-                            .as_ref()
-                            .is_some_and(|n| pending.iter().any(|p| p == n.as_str()));
-                        MetadataResponseTopic {
-                            error_code: if pend {
-                                LEADER_NOT_AVAILABLE
-                            } else if t.name.is_none() {
-                                UNKNOWN_TOPIC_ID
-                            } else if t
-                                .name
-                                .as_ref()
-                                .is_some_and(|n| validate_topic_name(n.as_str()).is_err())
-                            {
-                                // As Kafka: an illegal name is no unknown topic, whether or
-                                // not auto-creation was asked for.
-                                INVALID_TOPIC_EXCEPTION
-                            } else {
-                                UNKNOWN_TOPIC_OR_PARTITION
-                            },
-                            name: t.name.clone(),
-                            topic_id: t.topic_id,
-                            topic_authorized_operations: AUTHORIZED_OPS_OMITTED,
-                            ..Default::default()
-                        }
-                    }
-                }
-            })
+            .map(|t| named_topic(t, metadata, version, pending))
             .collect(),
     };
     ResponseBody::from(MetadataResponse {
@@ -181,6 +135,61 @@ pub fn response(
         cluster_authorized_operations: AUTHORIZED_OPS_OMITTED,
         ..Default::default()
     })
+}
+
+/// The answer for topic `t`, asked for by name (or, from v12, by id). `pending` are
+/// topics being auto-created.
+fn named_topic(
+    t: &MetadataRequestTopic,
+    metadata: &MetadataView,
+    version: i16,
+    pending: &[String],
+) -> MetadataResponseTopic {
+    // Topic ids and null names arrive only from v12 on (v10/v11 carry the
+    // fields but, like Kafka, refuse them); their answers need a name.
+    if version < 12 && (t.name.is_none() || t.topic_id != Uuid::default()) {
+        return MetadataResponseTopic {
+            error_code: INVALID_REQUEST,
+            name: Some(t.name.clone().unwrap_or_default()),
+            topic_id: t.topic_id,
+            topic_authorized_operations: AUTHORIZED_OPS_OMITTED,
+            ..Default::default()
+        };
+    }
+    let found = match &t.name {
+        Some(n) => metadata.topic(n.as_str()),
+        None => metadata.topic_by_id(t.topic_id),
+    };
+    match found {
+        Some(m) => topic_entry(m, metadata),
+        None => {
+            let pend = t
+                .name
+                .as_ref()
+                .is_some_and(|n| pending.iter().any(|p| p == n.as_str()));
+            MetadataResponseTopic {
+                error_code: if pend {
+                    LEADER_NOT_AVAILABLE
+                } else if t.name.is_none() {
+                    UNKNOWN_TOPIC_ID
+                } else if t
+                    .name
+                    .as_ref()
+                    .is_some_and(|n| validate_topic_name(n.as_str()).is_err())
+                {
+                    // As Kafka: an illegal name is no unknown topic, whether or
+                    // not auto-creation was asked for.
+                    INVALID_TOPIC_EXCEPTION
+                } else {
+                    UNKNOWN_TOPIC_OR_PARTITION
+                },
+                name: t.name.clone(),
+                topic_id: t.topic_id,
+                topic_authorized_operations: AUTHORIZED_OPS_OMITTED,
+                ..Default::default()
+            }
+        }
+    }
 }
 
 #[cfg(test)]

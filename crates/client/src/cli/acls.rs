@@ -282,90 +282,116 @@ pub async fn run(
     let admin = Admin::connect(client(&a)?).await?;
     let resources = resources(&a);
     if a.add {
-        if !matches!(pattern_type, 3 | 4) {
-            bail!("--add needs --resource-pattern-type literal or prefixed");
-        }
-        let entries = entries(&a);
-        if entries.is_empty() {
-            bail!("--add needs --allow-principal or --deny-principal");
-        }
-        if resources.is_empty() {
-            bail!("--add needs a resource: --topic, --group, --cluster or --transactional-id");
-        }
-        let mut acls = Vec::new();
-        for (rt, name) in &resources {
-            let ops = operations(&a, *rt)?;
-            let mine: Vec<Acl> = ops
-                .iter()
-                .flat_map(|op| {
-                    entries.iter().map(move |(p, h, perm)| Acl {
-                        resource_type: *rt,
-                        resource_name: name.clone(),
-                        pattern_type,
-                        principal: p.clone(),
-                        host: h.clone(),
-                        operation: *op,
-                        permission: *perm,
-                    })
-                })
-                .collect();
-            print_grouped(out, "Adding ACLs for resource", &mine)?;
-            acls.extend(mine);
-        }
-        admin.create_acls(&acls).await?;
-        list(&admin, out, &resources, pattern_type, None).await?;
+        add(&a, &admin, out, &resources, pattern_type).await?;
     } else if a.remove {
-        if resources.is_empty() {
-            bail!("--remove needs a resource: --topic, --group, --cluster or --transactional-id");
-        }
-        let entries = entries(&a);
-        let mut filters = Vec::new();
-        for (rt, name) in &resources {
-            let base = AclFilter {
-                resource_type: *rt,
-                resource_name: Some(name.clone()),
-                pattern_type,
-                principal: None,
-                host: None,
-                operation: ANY,
-                permission: ANY,
-            };
-            if entries.is_empty() {
-                filters.push(base);
-                continue;
-            }
-            for op in operations(&a, *rt)? {
-                for (p, h, perm) in &entries {
-                    filters.push(AclFilter {
-                        principal: Some(p.clone()),
-                        host: Some(h.clone()),
-                        operation: op,
-                        permission: *perm,
-                        ..base.clone()
-                    });
-                }
-            }
-        }
-        if !a.force {
-            writeln!(
-                out,
-                "Are you sure you want to remove ACLs from {} resource(s)? (y/n)",
-                resources.len()
-            )?;
-            out.flush()?;
-            let mut answer = String::new();
-            input.read_line(&mut answer)?;
-            if !answer.trim().eq_ignore_ascii_case("y") {
-                return Ok(0);
-            }
-        }
-        let deleted = admin.delete_acls(&filters).await?;
-        print_grouped(out, "Removed ACLs for resource", &deleted)?;
-        list(&admin, out, &resources, pattern_type, None).await?;
+        remove(&a, &admin, input, out, &resources, pattern_type).await?;
     } else {
         list(&admin, out, &resources, pattern_type, a.principal.clone()).await?;
     }
     Ok(0)
+}
+
+/// `--add`: creates the ACLs the flags describe on each resource, then lists them.
+async fn add(
+    a: &Args,
+    admin: &Admin,
+    out: &mut (dyn Write + Send),
+    resources: &[(i8, String)],
+    pattern_type: i8,
+) -> anyhow::Result<()> {
+    if !matches!(pattern_type, 3 | 4) {
+        bail!("--add needs --resource-pattern-type literal or prefixed");
+    }
+    let entries = entries(a);
+    if entries.is_empty() {
+        bail!("--add needs --allow-principal or --deny-principal");
+    }
+    if resources.is_empty() {
+        bail!("--add needs a resource: --topic, --group, --cluster or --transactional-id");
+    }
+    let mut acls = Vec::new();
+    for (rt, name) in resources {
+        let ops = operations(a, *rt)?;
+        let mine: Vec<Acl> = ops
+            .iter()
+            .flat_map(|op| {
+                entries.iter().map(move |(p, h, perm)| Acl {
+                    resource_type: *rt,
+                    resource_name: name.clone(),
+                    pattern_type,
+                    principal: p.clone(),
+                    host: h.clone(),
+                    operation: *op,
+                    permission: *perm,
+                })
+            })
+            .collect();
+        print_grouped(out, "Adding ACLs for resource", &mine)?;
+        acls.extend(mine);
+    }
+    admin.create_acls(&acls).await?;
+    list(admin, out, resources, pattern_type, None).await?;
+    Ok(())
+}
+
+/// `--remove`: deletes the ACLs matching the flags on each resource (after a yes, unless
+/// `--force`), then lists what is left.
+async fn remove(
+    a: &Args,
+    admin: &Admin,
+    input: &mut (dyn BufRead + Send),
+    out: &mut (dyn Write + Send),
+    resources: &[(i8, String)],
+    pattern_type: i8,
+) -> anyhow::Result<()> {
+    if resources.is_empty() {
+        bail!("--remove needs a resource: --topic, --group, --cluster or --transactional-id");
+    }
+    let entries = entries(a);
+    let mut filters = Vec::new();
+    for (rt, name) in resources {
+        let base = AclFilter {
+            resource_type: *rt,
+            resource_name: Some(name.clone()),
+            pattern_type,
+            principal: None,
+            host: None,
+            operation: ANY,
+            permission: ANY,
+        };
+        if entries.is_empty() {
+            filters.push(base);
+            continue;
+        }
+        for op in operations(a, *rt)? {
+            for (p, h, perm) in &entries {
+                filters.push(AclFilter {
+                    principal: Some(p.clone()),
+                    host: Some(h.clone()),
+                    operation: op,
+                    permission: *perm,
+                    ..base.clone()
+                });
+            }
+        }
+    }
+    if !a.force {
+        writeln!(
+            out,
+            "Are you sure you want to remove ACLs from {} resource(s)? (y/n)",
+            resources.len()
+        )?;
+        out.flush()?;
+        let mut answer = String::new();
+        input.read_line(&mut answer)?;
+        if !answer.trim().eq_ignore_ascii_case("y") {
+            return Ok(());
+        }
+    }
+    let deleted = admin.delete_acls(&filters).await?;
+    print_grouped(out, "Removed ACLs for resource", &deleted)?;
+    list(admin, out, resources, pattern_type, None).await?;
+    Ok(())
 }
 
 /// Prints the current ACLs of `resources` (all ACLs when there are none).

@@ -1,6 +1,6 @@
 //! `consumer-groups`: --list, --describe, --delete, --reset-offsets.
 
-use crate::admin::{Admin, EARLIEST, LATEST};
+use crate::admin::{Admin, EARLIEST, GroupDescription, LATEST};
 use crate::config::ClientConfig;
 use anyhow::{anyhow, bail};
 use clap::Parser;
@@ -129,39 +129,10 @@ async fn describe(
 ) -> anyhow::Result<()> {
     let desc = admin.describe_group(group).await?;
     if a.state {
-        writeln!(
-            out,
-            "\n{:<20} {:<12} {:<25} {:<10}",
-            "GROUP", "STATE", "ASSIGNMENT-STRATEGY", "#MEMBERS"
-        )?;
-        writeln!(
-            out,
-            "{:<20} {:<12} {:<25} {:<10}",
-            group,
-            desc.state,
-            desc.protocol,
-            desc.members.len()
-        )?;
-        return Ok(());
+        return print_state(out, group, &desc);
     }
     if a.members {
-        writeln!(
-            out,
-            "\n{:<20} {:<45} {:<16} {:<20} {:<12}",
-            "GROUP", "CONSUMER-ID", "HOST", "CLIENT-ID", "#PARTITIONS"
-        )?;
-        for m in &desc.members {
-            writeln!(
-                out,
-                "{:<20} {:<45} {:<16} {:<20} {:<12}",
-                group,
-                m.member_id,
-                m.host,
-                m.client_id,
-                m.assignment.len()
-            )?;
-        }
-        return Ok(());
+        return print_members(out, group, &desc);
     }
     let committed = admin.list_group_offsets(group, None).await?;
     let mut owner: BTreeMap<(String, i32), (&str, &str, &str)> = BTreeMap::new();
@@ -219,6 +190,53 @@ async fn describe(
     Ok(())
 }
 
+/// `--state`: one line for the group.
+fn print_state(
+    out: &mut (dyn Write + Send),
+    group: &str,
+    desc: &GroupDescription,
+) -> anyhow::Result<()> {
+    writeln!(
+        out,
+        "\n{:<20} {:<12} {:<25} {:<10}",
+        "GROUP", "STATE", "ASSIGNMENT-STRATEGY", "#MEMBERS"
+    )?;
+    writeln!(
+        out,
+        "{:<20} {:<12} {:<25} {:<10}",
+        group,
+        desc.state,
+        desc.protocol,
+        desc.members.len()
+    )?;
+    Ok(())
+}
+
+/// `--members`: one line per member.
+fn print_members(
+    out: &mut (dyn Write + Send),
+    group: &str,
+    desc: &GroupDescription,
+) -> anyhow::Result<()> {
+    writeln!(
+        out,
+        "\n{:<20} {:<45} {:<16} {:<20} {:<12}",
+        "GROUP", "CONSUMER-ID", "HOST", "CLIENT-ID", "#PARTITIONS"
+    )?;
+    for m in &desc.members {
+        writeln!(
+            out,
+            "{:<20} {:<45} {:<16} {:<20} {:<12}",
+            group,
+            m.member_id,
+            m.host,
+            m.client_id,
+            m.assignment.len()
+        )?;
+    }
+    Ok(())
+}
+
 /// Parses `YYYY-MM-DDTHH:mm:SS[.sss]` (UTC) into epoch milliseconds.
 pub fn parse_datetime(s: &str) -> anyhow::Result<i64> {
     let bad = || anyhow!("bad --to-datetime {s:?}: expected YYYY-MM-DDTHH:mm:SS.sss");
@@ -258,32 +276,7 @@ async fn reset(
     out: &mut (dyn Write + Send),
 ) -> anyhow::Result<()> {
     let committed = admin.list_group_offsets(group, None).await?;
-    let mut parts: Vec<(String, i32)> = Vec::new();
-    if a.all_topics {
-        parts.extend(committed.keys().cloned());
-    }
-    for t in &a.topic {
-        match t.split_once(':') {
-            Some((name, ps)) => {
-                for p in ps.split(',') {
-                    parts.push((name.to_string(), p.trim().parse()?));
-                }
-            }
-            None => {
-                let info = admin.describe_topics(std::slice::from_ref(t)).await?;
-                for ti in info {
-                    for p in ti.partitions {
-                        parts.push((ti.name.clone(), p.partition));
-                    }
-                }
-            }
-        }
-    }
-    parts.sort();
-    parts.dedup();
-    if parts.is_empty() {
-        bail!("--reset-offsets needs --topic or --all-topics");
-    }
+    let parts = reset_partitions(admin, a, &committed).await?;
     let earliest = admin.list_offsets(&parts, EARLIEST).await?;
     let latest = admin.list_offsets(&parts, LATEST).await?;
     let clamp = |tp: &(String, i32), o: i64| {
@@ -354,6 +347,42 @@ async fn reset(
         writeln!(out, "{:<20} {:<20} {:<10} {}", group, t, p, o)?;
     }
     Ok(())
+}
+
+/// The partitions `--reset-offsets` moves: every committed one for `--all-topics`, and
+/// each `--topic` (`name`: all its partitions; `name:0,1`: those), sorted, each once.
+async fn reset_partitions(
+    admin: &Admin,
+    a: &Args,
+    committed: &BTreeMap<(String, i32), i64>,
+) -> anyhow::Result<Vec<(String, i32)>> {
+    let mut parts: Vec<(String, i32)> = Vec::new();
+    if a.all_topics {
+        parts.extend(committed.keys().cloned());
+    }
+    for t in &a.topic {
+        match t.split_once(':') {
+            Some((name, ps)) => {
+                for p in ps.split(',') {
+                    parts.push((name.to_string(), p.trim().parse()?));
+                }
+            }
+            None => {
+                let info = admin.describe_topics(std::slice::from_ref(t)).await?;
+                for ti in info {
+                    for p in ti.partitions {
+                        parts.push((ti.name.clone(), p.partition));
+                    }
+                }
+            }
+        }
+    }
+    parts.sort();
+    parts.dedup();
+    if parts.is_empty() {
+        bail!("--reset-offsets needs --topic or --all-topics");
+    }
+    Ok(parts)
 }
 
 #[cfg(test)]

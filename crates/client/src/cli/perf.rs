@@ -213,49 +213,13 @@ pub async fn producer(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow
     getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("random seed: {e}"))?;
     let mut rng = Rng(u64::from_le_bytes(seed) | 1);
     let payloads = payloads(&a, &mut rng)?;
-    // The Java producer's defaults (acks=all, idempotent, linger.ms=5, batch.size=16384)
-    // are ProducerConfig's.
-    let mut cfg = ProducerConfig::default();
-    if let Some(b) = &a.bootstrap_server {
-        apply_producer(&mut cfg, "bootstrap.servers", b)?;
-    }
-    if let Some(f) = &a.producer_config {
-        for (k, v) in super::common::properties_file(f)? {
-            apply_producer(&mut cfg, &k, &v)?;
-        }
-    }
-    let mut idempotence_set = false;
-    for p in &a.producer_props {
-        let (k, v) = kv(p)?;
-        idempotence_set |= k == "enable.idempotence";
-        apply_producer(&mut cfg, &k, &v)?;
-    }
-    let props = super::common::file_and_flags(a.producer_config.as_ref(), &a.producer_props)?;
-    super::common::apply_security(&mut cfg.client, &props)?;
-    if cfg.acks != Acks::All && !idempotence_set {
-        cfg.enable_idempotence = false;
-    }
-    let producer = Producer::new(cfg).await?;
+    let producer = Producer::new(producer_config(&a)?).await?;
     let stats = Arc::new(Mutex::new(Stats::new(a.num_records)));
     // Latency is from before the send (which may wait for buffer memory) to the
     // acknowledgement, as Kafka's tool measures it.
-    let (tx, mut rx) =
+    let (tx, rx) =
         tokio::sync::mpsc::unbounded_channel::<(Instant, usize, crate::producer::DeliveryFuture)>();
-    let collector_stats = Arc::clone(&stats);
-    let collector = tokio::spawn(async move {
-        let mut errors = 0u64;
-        let mut first_error = None;
-        while let Some((sent_at, bytes, f)) = rx.recv().await {
-            let r = f.await;
-            let ms = sent_at.elapsed().as_millis().min(u128::from(u32::MAX)) as u32;
-            lock(&collector_stats).record(ms, bytes);
-            if let Err(e) = r {
-                errors += 1;
-                first_error.get_or_insert_with(|| e.to_string());
-            }
-        }
-        (errors, first_error)
-    });
+    let collector = tokio::spawn(collect(Arc::clone(&stats), rx));
     let interval = Duration::from_millis(a.reporting_interval.max(1));
     let mut next_report = Instant::now() + interval;
     let start = Instant::now();
@@ -312,6 +276,54 @@ pub async fn producer(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow
         return Ok(1);
     }
     Ok(0)
+}
+
+/// The producer's settings: `--bootstrap-server`, then `--producer.config`, then
+/// `--producer-props`.
+fn producer_config(a: &ProducerArgs) -> anyhow::Result<ProducerConfig> {
+    // The Java producer's defaults (acks=all, idempotent, linger.ms=5, batch.size=16384)
+    // are ProducerConfig's.
+    let mut cfg = ProducerConfig::default();
+    if let Some(b) = &a.bootstrap_server {
+        apply_producer(&mut cfg, "bootstrap.servers", b)?;
+    }
+    if let Some(f) = &a.producer_config {
+        for (k, v) in super::common::properties_file(f)? {
+            apply_producer(&mut cfg, &k, &v)?;
+        }
+    }
+    let mut idempotence_set = false;
+    for p in &a.producer_props {
+        let (k, v) = kv(p)?;
+        idempotence_set |= k == "enable.idempotence";
+        apply_producer(&mut cfg, &k, &v)?;
+    }
+    let props = super::common::file_and_flags(a.producer_config.as_ref(), &a.producer_props)?;
+    super::common::apply_security(&mut cfg.client, &props)?;
+    if cfg.acks != Acks::All && !idempotence_set {
+        cfg.enable_idempotence = false;
+    }
+    Ok(cfg)
+}
+
+/// Awaits each send's acknowledgement in order, recording its latency and size; returns
+/// how many failed and the first failure.
+async fn collect(
+    stats: Arc<Mutex<Stats>>,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<(Instant, usize, crate::producer::DeliveryFuture)>,
+) -> (u64, Option<String>) {
+    let mut errors = 0u64;
+    let mut first_error = None;
+    while let Some((sent_at, bytes, f)) = rx.recv().await {
+        let r = f.await;
+        let ms = sent_at.elapsed().as_millis().min(u128::from(u32::MAX)) as u32;
+        lock(&stats).record(ms, bytes);
+        if let Err(e) = r {
+            errors += 1;
+            first_error.get_or_insert_with(|| e.to_string());
+        }
+    }
+    (errors, first_error)
 }
 
 #[derive(Debug, Parser)]
@@ -409,16 +421,7 @@ pub async fn consumer(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow
         .group
         .clone()
         .unwrap_or_else(|| format!("perf-consumer-{}", std::process::id()));
-    let mut cfg = ConsumerConfig::new(&a.bootstrap_server, Some(&group));
-    cfg.auto_offset_reset = OffsetReset::Earliest;
-    cfg.enable_auto_commit = false;
-    cfg.max_poll_records = 5000;
-    let props = super::common::file_and_flags(a.consumer_config.as_ref(), &a.consumer_property)?;
-    for (k, v) in &props {
-        apply_consumer(&mut cfg, k, v)?;
-    }
-    super::common::apply_security(&mut cfg.client, &props)?;
-    let mut consumer = Consumer::new(cfg).await?;
+    let mut consumer = Consumer::new(consumer_config(&a, &group)?).await?;
     // The join ends when partitions are assigned: Kafka's tool splits its
     // rebalance and fetch times there, so this does too.
     let assigned_at = Arc::new(Mutex::new(None));
@@ -488,4 +491,20 @@ pub async fn consumer(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow
     )?;
     consumer.close().await.ok();
     Ok(if count >= a.messages { 0 } else { 1 })
+}
+
+/// The consumer's settings: the tool's defaults (from the earliest offset, no automatic
+/// commits, up to 5000 records a poll), then `--consumer.config` and
+/// `--consumer-property`.
+fn consumer_config(a: &ConsumerArgs, group: &str) -> anyhow::Result<ConsumerConfig> {
+    let mut cfg = ConsumerConfig::new(&a.bootstrap_server, Some(group));
+    cfg.auto_offset_reset = OffsetReset::Earliest;
+    cfg.enable_auto_commit = false;
+    cfg.max_poll_records = 5000;
+    let props = super::common::file_and_flags(a.consumer_config.as_ref(), &a.consumer_property)?;
+    for (k, v) in &props {
+        apply_consumer(&mut cfg, k, v)?;
+    }
+    super::common::apply_security(&mut cfg.client, &props)?;
+    Ok(cfg)
 }

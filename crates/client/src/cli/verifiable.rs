@@ -209,24 +209,7 @@ fn tp_json(parts: &[(String, i32)]) -> serde_json::Value {
 
 pub async fn consumer(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow::Result<i32> {
     let a = ConsumerArgs::try_parse_from(args)?;
-    let mut cfg = ConsumerConfig::new(&a.bootstrap_server, Some(&a.group_id));
-    cfg.group_instance_id = a.group_instance_id.clone();
-    cfg.enable_auto_commit = a.enable_autocommit;
-    cfg.session_timeout = Duration::from_millis(a.session_timeout);
-    cfg.auto_offset_reset = OffsetReset::Earliest;
-    apply_consumer(
-        &mut cfg,
-        "partition.assignment.strategy",
-        &a.assignment_strategy,
-    )?;
-    if let Some(r) = &a.reset_policy {
-        apply_consumer(&mut cfg, "auto.offset.reset", r)?;
-    }
-    let props = super::common::file_and_flags(a.consumer_config.as_ref(), &a.consumer_property)?;
-    for (k, v) in &props {
-        apply_consumer(&mut cfg, k, v)?;
-    }
-    super::common::apply_security(&mut cfg.client, &props)?;
+    let cfg = consumer_config(&a)?;
     let mut consumer = Consumer::new(cfg).await?;
     consumer.subscribe(&[a.topic.as_str()], None)?;
     writeln!(
@@ -247,23 +230,7 @@ pub async fn consumer(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow
         let recs = consumer.poll(Duration::from_millis(200)).await?;
         let now_assigned = consumer.assignment();
         if now_assigned != assigned {
-            let revoked: Vec<_> = assigned
-                .iter()
-                .filter(|tp| !now_assigned.contains(tp))
-                .cloned()
-                .collect();
-            if !revoked.is_empty() {
-                writeln!(
-                    out,
-                    "{}",
-                    json!({"timestamp": now_ms(), "name": "partitions_revoked", "partitions": tp_json(&revoked)})
-                )?;
-            }
-            writeln!(
-                out,
-                "{}",
-                json!({"timestamp": now_ms(), "name": "partitions_assigned", "partitions": tp_json(&now_assigned)})
-            )?;
+            report_assignment(out, &assigned, &now_assigned)?;
             assigned = now_assigned;
         }
         if recs.is_empty() {
@@ -294,20 +261,7 @@ pub async fn consumer(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow
             json!({"timestamp": now_ms(), "name": "records_consumed", "count": take, "partitions": parts})
         )?;
         if !a.enable_autocommit {
-            let offsets: BTreeMap<(String, i32), i64> = per
-                .iter()
-                .map(|(tp, (_, _, hi))| (tp.clone(), hi + 1))
-                .collect();
-            let r = consumer.commit_offsets(&offsets).await;
-            let list: Vec<_> = offsets
-                .iter()
-                .map(|((t, p), o)| json!({"topic": t, "partition": p, "offset": o}))
-                .collect();
-            let mut ev = json!({"timestamp": now_ms(), "name": "offsets_committed", "offsets": list, "success": r.is_ok()});
-            if let Err(e) = r {
-                ev["error"] = json!(e.to_string());
-            }
-            writeln!(out, "{ev}")?;
+            commit_consumed(&mut consumer, out, &per).await?;
         }
     }
     consumer.close().await.ok();
@@ -317,4 +271,78 @@ pub async fn consumer(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow
         json!({"timestamp": now_ms(), "name": "shutdown_complete"})
     )?;
     Ok(0)
+}
+
+/// The consumer's settings: the tool's flags, then `--consumer.config` and
+/// `--consumer-property`.
+fn consumer_config(a: &ConsumerArgs) -> anyhow::Result<ConsumerConfig> {
+    let mut cfg = ConsumerConfig::new(&a.bootstrap_server, Some(&a.group_id));
+    cfg.group_instance_id = a.group_instance_id.clone();
+    cfg.enable_auto_commit = a.enable_autocommit;
+    cfg.session_timeout = Duration::from_millis(a.session_timeout);
+    cfg.auto_offset_reset = OffsetReset::Earliest;
+    apply_consumer(
+        &mut cfg,
+        "partition.assignment.strategy",
+        &a.assignment_strategy,
+    )?;
+    if let Some(r) = &a.reset_policy {
+        apply_consumer(&mut cfg, "auto.offset.reset", r)?;
+    }
+    let props = super::common::file_and_flags(a.consumer_config.as_ref(), &a.consumer_property)?;
+    for (k, v) in &props {
+        apply_consumer(&mut cfg, k, v)?;
+    }
+    super::common::apply_security(&mut cfg.client, &props)?;
+    Ok(cfg)
+}
+
+/// Reports an assignment change: the partitions revoked (if any), then those assigned.
+fn report_assignment(
+    out: &mut (dyn Write + Send),
+    assigned: &[(String, i32)],
+    now_assigned: &[(String, i32)],
+) -> anyhow::Result<()> {
+    let revoked: Vec<_> = assigned
+        .iter()
+        .filter(|tp| !now_assigned.contains(tp))
+        .cloned()
+        .collect();
+    if !revoked.is_empty() {
+        writeln!(
+            out,
+            "{}",
+            json!({"timestamp": now_ms(), "name": "partitions_revoked", "partitions": tp_json(&revoked)})
+        )?;
+    }
+    writeln!(
+        out,
+        "{}",
+        json!({"timestamp": now_ms(), "name": "partitions_assigned", "partitions": tp_json(now_assigned)})
+    )?;
+    Ok(())
+}
+
+/// Commits past the last record consumed of each partition in `per` and reports the
+/// commit (with its error, if it failed).
+async fn commit_consumed(
+    consumer: &mut Consumer,
+    out: &mut (dyn Write + Send),
+    per: &BTreeMap<(String, i32), (i64, i64, i64)>,
+) -> anyhow::Result<()> {
+    let offsets: BTreeMap<(String, i32), i64> = per
+        .iter()
+        .map(|(tp, (_, _, hi))| (tp.clone(), hi + 1))
+        .collect();
+    let r = consumer.commit_offsets(&offsets).await;
+    let list: Vec<_> = offsets
+        .iter()
+        .map(|((t, p), o)| json!({"topic": t, "partition": p, "offset": o}))
+        .collect();
+    let mut ev = json!({"timestamp": now_ms(), "name": "offsets_committed", "offsets": list, "success": r.is_ok()});
+    if let Err(e) = r {
+        ev["error"] = json!(e.to_string());
+    }
+    writeln!(out, "{ev}")?;
+    Ok(())
 }

@@ -19,7 +19,7 @@ pub use assignor::{
 pub use config::{ConsumerConfig, IsolationLevel, OffsetReset};
 
 use crate::admin::{EARLIEST, LATEST, commit_offsets, fetch_committed, list_offsets};
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, ClusterMetadata};
 use crate::error::{ClientError, Result};
 use crate::kafka_error::{code, is_retriable};
 use assignor::RebalanceProtocol;
@@ -562,6 +562,21 @@ impl Consumer {
         by_leader
     }
 
+    /// The cluster's metadata, refreshed for `topics` first when a partition of the
+    /// assignment has no known leader. (`&mut self`: a `&Consumer` held across an await
+    /// would need the consumer to be `Sync`, which its rebalance listener is not.)
+    async fn metadata_with_leaders(&mut self, topics: &[String]) -> Result<Arc<ClusterMetadata>> {
+        let meta = self.cluster.metadata().await;
+        if self
+            .assignment
+            .keys()
+            .any(|(t, p)| meta.leader(t, *p).is_none())
+        {
+            return Ok(Arc::new(self.cluster.refresh(topics).await?));
+        }
+        Ok(meta)
+    }
+
     async fn fetch(&mut self, max_wait: Duration) -> Result<()> {
         let buffered: usize = self.buffer.values().map(VecDeque::len).sum();
         if buffered >= self.cfg.max_buffered_records {
@@ -576,14 +591,7 @@ impl Consumer {
             tokio::time::sleep(max_wait.min(Duration::from_millis(100))).await;
             return Ok(());
         }
-        let mut meta = self.cluster.metadata().await;
-        if self
-            .assignment
-            .keys()
-            .any(|(t, p)| meta.leader(t, *p).is_none())
-        {
-            meta = std::sync::Arc::new(self.cluster.refresh(&topics).await?);
-        }
+        let meta = self.metadata_with_leaders(&topics).await?;
         let by_leader = self.fetchable_by_leader(&meta);
         if by_leader.is_empty() {
             tokio::time::sleep(max_wait.min(Duration::from_millis(50))).await;

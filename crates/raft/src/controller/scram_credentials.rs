@@ -156,7 +156,19 @@ pub fn alter_user_scram_credentials(
             Err(e) => out.set(&name, Some(e)),
         }
     }
-    // Results in the order users first appear in the request.
+    let results = results_in_request_order(req, &out);
+    let resp = AlterUserScramCredentialsResponse {
+        results,
+        ..Default::default()
+    };
+    (resp, records)
+}
+
+/// Each user's result, in the order users first appear in the request.
+fn results_in_request_order(
+    req: &AlterUserScramCredentialsRequest,
+    out: &Outcomes,
+) -> Vec<AlterUserScramCredentialsResult> {
     let mut first_seen: Vec<SharedStr> = Vec::new();
     let names = req.deletions.iter().map(|d| &d.name);
     for n in names.chain(req.upsertions.iter().map(|u| &u.name)) {
@@ -164,7 +176,7 @@ pub fn alter_user_scram_credentials(
             first_seen.push(n.clone());
         }
     }
-    let results = first_seen
+    first_seen
         .into_iter()
         .filter_map(|user| {
             let outcome = out.errors.get(&user)?.clone();
@@ -175,12 +187,7 @@ pub fn alter_user_scram_credentials(
                 ..Default::default()
             })
         })
-        .collect();
-    let resp = AlterUserScramCredentialsResponse {
-        results,
-        ..Default::default()
-    };
-    (resp, records)
+        .collect()
 }
 
 #[cfg(test)]

@@ -415,20 +415,7 @@ pub async fn begin(broker: &Arc<Broker>, req: &ProduceRequest, version: i16) -> 
         .iter()
         .any(|(_, ps)| ps.iter().any(|a| matches!(a, Answer::Waiting(..))));
     if !waiting {
-        let ready = answers
-            .into_iter()
-            .map(|(name, ps)| {
-                let ps = ps
-                    .into_iter()
-                    .filter_map(|a| match a {
-                        Answer::Ready(r) => Some(r),
-                        Answer::Waiting(..) => None,
-                    })
-                    .collect();
-                (name, ps)
-            })
-            .collect();
-        return Begun::Now(response(broker, version, ready, silent).map(Box::new));
+        return Begun::Now(response(broker, version, all_ready(answers), silent).map(Box::new));
     }
     let broker = broker.clone();
     Begun::Later(Box::pin(async move {
@@ -448,6 +435,25 @@ pub async fn begin(broker: &Arc<Broker>, req: &ProduceRequest, version: i16) -> 
         }
         response(&broker, version, ready, silent)
     }))
+}
+
+/// The answers of a produce none of whose partitions waits for acks=all.
+fn all_ready(
+    answers: Vec<(vltava_protocol::SharedStr, Vec<Answer>)>,
+) -> Vec<(vltava_protocol::SharedStr, Vec<PartitionProduceResponse>)> {
+    answers
+        .into_iter()
+        .map(|(name, ps)| {
+            let ps = ps
+                .into_iter()
+                .filter_map(|a| match a {
+                    Answer::Ready(r) => Some(r),
+                    Answer::Waiting(..) => None,
+                })
+                .collect();
+            (name, ps)
+        })
+        .collect()
 }
 
 /// The Produce response of these partition answers, with KIP-951 leader hints for the
