@@ -12,7 +12,8 @@
  * Latency is from a record's due time (not from when produce() returned), so a producer
  * that falls behind its schedule is charged for it (no coordinated omission), to its
  * delivery report. Output, one line: the rate records were offered at (records/s over
- * the sending loop), then p50 p99 p99.9 max in ms.
+ * the sending loop), p50 p99 p99.9 max in ms, and the rate they were delivered at
+ * (records/s from the start to the last delivery report).
  *
  *   rdkafka-latency <bootstrap> <topic> <records> <size> <rate> [key=value ...]
  *
@@ -32,6 +33,7 @@
 
 static int64_t *latencies_ns;
 static long delivered, failed;
+static int64_t last_delivery_ns;
 
 static int64_t now_ns(void) {
         struct timespec ts;
@@ -46,7 +48,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
                 failed++;
                 return;
         }
-        latencies_ns[delivered++] = now_ns() - (int64_t)(intptr_t)m->_private;
+        last_delivery_ns = now_ns();
+        latencies_ns[delivered++] = last_delivery_ns - (int64_t)(intptr_t)m->_private;
 }
 
 static int cmp_i64(const void *a, const void *b) {
@@ -157,9 +160,10 @@ int main(int argc, char **argv) {
                 return 1;
         }
         qsort(latencies_ns, (size_t)delivered, sizeof(int64_t), cmp_i64);
-        printf("%.0f %.3f %.3f %.3f %.3f\n", delivered / secs, pct_ms(delivered, 0.5),
+        double delivered_secs = (last_delivery_ns - start) / 1e9;
+        printf("%.0f %.3f %.3f %.3f %.3f %.0f\n", delivered / secs, pct_ms(delivered, 0.5),
                pct_ms(delivered, 0.99), pct_ms(delivered, 0.999),
-               latencies_ns[delivered - 1] / 1e6);
+               latencies_ns[delivered - 1] / 1e6, delivered / delivered_secs);
         rd_kafka_topic_destroy(rkt);
         rd_kafka_destroy(rk);
         return 0;
