@@ -11,6 +11,9 @@ pub(crate) struct Unfinished {
     /// The partition of each append queued and not reported back. Bounded by
     /// the append worker's limits (queued plus committing).
     partitions: HashMap<u64, i32>,
+    /// How many of those are on each partition (no entry: none), so an
+    /// outcome does not scan every unfinished append.
+    per_partition: HashMap<i32, usize>,
     /// Partitions elected (at this epoch) whose read waits for the appends
     /// unfinished on them. At most one per partition.
     loads: HashMap<i32, i32>,
@@ -19,14 +22,16 @@ pub(crate) struct Unfinished {
 impl Unfinished {
     /// Append `id` to `partition` was queued.
     pub(crate) fn queued(&mut self, id: u64, partition: i32) {
-        self.partitions.insert(id, partition);
+        if self.partitions.insert(id, partition).is_none() {
+            *self.per_partition.entry(partition).or_default() += 1;
+        }
     }
 
     /// Whether the load of `partition` at `epoch` must wait (appends to it
     /// are unfinished); it is then kept and handed back by
     /// [`Unfinished::finished`] once the last of them is done.
     pub(crate) fn defer_load(&mut self, partition: i32, epoch: i32) -> bool {
-        if !self.partitions.values().any(|&p| p == partition) {
+        if !self.per_partition.contains_key(&partition) {
             return false;
         }
         self.loads.insert(partition, epoch);
@@ -37,8 +42,14 @@ impl Unfinished {
     /// was waiting for it (and nothing else), if any.
     pub(crate) fn finished(&mut self, id: u64) -> Option<(i32, i32)> {
         let partition = self.partitions.remove(&id)?;
-        if self.partitions.values().any(|&p| p == partition) {
-            return None;
+        match self.per_partition.get_mut(&partition) {
+            Some(n) if *n > 1 => {
+                *n -= 1;
+                return None;
+            }
+            _ => {
+                self.per_partition.remove(&partition);
+            }
         }
         self.loads
             .remove(&partition)
