@@ -31,16 +31,7 @@ pub fn broker(id: i32, port: i32, listeners: &[(&str, i32)]) -> BrokerImage {
 
 /// Partition `index` led by `leader` (epochs 0).
 pub fn partition(index: i32, leader: i32, replicas: &[i32], isr: &[i32]) -> PartitionImage {
-    PartitionImage {
-        partition: index,
-        leader,
-        leader_epoch: 0,
-        partition_epoch: 0,
-        replicas: replicas.to_vec(),
-        isr: isr.to_vec(),
-        adding_replicas: Vec::new(),
-        removing_replicas: Vec::new(),
-    }
+    PartitionImage::new(index, leader, replicas.to_vec(), isr.to_vec())
 }
 
 /// `image` with `b` registered.

@@ -111,6 +111,21 @@ pub struct PartitionImage {
 }
 
 impl PartitionImage {
+    /// Partition `partition` as it is created: led by `leader`, leader and partition
+    /// epochs 0, no reassignment ongoing.
+    pub fn new(partition: i32, leader: i32, replicas: Vec<i32>, isr: Vec<i32>) -> Self {
+        PartitionImage {
+            partition,
+            leader,
+            leader_epoch: 0,
+            partition_epoch: 0,
+            replicas,
+            isr,
+            adding_replicas: Vec::new(),
+            removing_replicas: Vec::new(),
+        }
+    }
+
     /// Whether a reassignment of this partition is ongoing.
     pub fn reassigning(&self) -> bool {
         !self.adding_replicas.is_empty() || !self.removing_replicas.is_empty()
@@ -274,16 +289,7 @@ mod tests {
     }
 
     fn partition(leader: i32, replicas: &[i32]) -> PartitionImage {
-        PartitionImage {
-            partition: 0,
-            leader,
-            leader_epoch: 0,
-            partition_epoch: 0,
-            replicas: replicas.to_vec(),
-            isr: replicas.to_vec(),
-            adding_replicas: Vec::new(),
-            removing_replicas: Vec::new(),
-        }
+        PartitionImage::new(0, leader, replicas.to_vec(), replicas.to_vec())
     }
 
     #[test]

@@ -65,14 +65,9 @@ fn image(parts: &[Part<'_>], min_isr: &str) -> MetadataView {
             (
                 *index,
                 PartitionImage {
-                    partition: *index,
-                    leader: *leader,
                     leader_epoch: *epoch,
                     partition_epoch: *epoch,
-                    replicas: replicas.to_vec(),
-                    isr: isr.to_vec(),
-                    adding_replicas: Vec::new(),
-                    removing_replicas: Vec::new(),
+                    ..PartitionImage::new(*index, *leader, replicas.to_vec(), isr.to_vec())
                 },
             )
         })

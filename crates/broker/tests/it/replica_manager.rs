@@ -80,14 +80,9 @@ pub(crate) fn image_of(
     partitions.insert(
         0,
         PartitionImage {
-            partition: 0,
-            leader,
             leader_epoch,
             partition_epoch,
-            replicas: vec![1, 2],
-            isr: isr.to_vec(),
-            adding_replicas: Vec::new(),
-            removing_replicas: Vec::new(),
+            ..PartitionImage::new(0, leader, vec![1, 2], isr.to_vec())
         },
     );
     let id = Uuid::from_u128(42);

@@ -285,16 +285,7 @@ pub(crate) fn new_partition(
             ),
         ));
     };
-    Ok(PartitionImage {
-        partition,
-        leader,
-        leader_epoch: 0,
-        partition_epoch: 0,
-        isr,
-        replicas,
-        adding_replicas: Vec::new(),
-        removing_replicas: Vec::new(),
-    })
+    Ok(PartitionImage::new(partition, leader, replicas, isr))
 }
 
 fn too_many_partitions(n: i64) -> TopicError {

@@ -25,16 +25,8 @@ pub fn image(parts: &[(&[i32], &[i32])]) -> MetadataImage {
         .enumerate()
         .map(|(i, (replicas, isr))| {
             let index = i32::try_from(i).unwrap_or(i32::MAX);
-            let p = PartitionImage {
-                partition: index,
-                leader: isr.first().copied().unwrap_or(NO_LEADER),
-                leader_epoch: 0,
-                partition_epoch: 0,
-                replicas: replicas.to_vec(),
-                isr: isr.to_vec(),
-                adding_replicas: Vec::new(),
-                removing_replicas: Vec::new(),
-            };
+            let leader = isr.first().copied().unwrap_or(NO_LEADER);
+            let p = PartitionImage::new(index, leader, replicas.to_vec(), isr.to_vec());
             (index, p)
         })
         .collect::<BTreeMap<_, _>>();
