@@ -102,7 +102,7 @@ def letters(size):
     return "".join(random.choice(string.ascii_uppercase) for _ in range(size))
 
 
-def rk_produce(rk, bs, topic, records, size, acks, comp, linger=5, rate=None, lat_file=None):
+def rk_produce(rk, bs, topic, records, size, acks, comp, linger=5):
     """rdkafka_performance -P: (MB/s, records/s) of delivered record values, from its
     first progress line with deliveries to its last (so its start, which for an
     idempotent producer includes librdkafka's InitProducerId retry, is left out; the whole
@@ -110,10 +110,7 @@ def rk_produce(rk, bs, topic, records, size, acks, comp, linger=5, rate=None, la
     cmd = [rk, "-P", "-t", topic, "-b", bs, "-s", str(size), "-c", str(records),
            "-a", "-1" if acks == "all" else acks, "-z", comp, "-i", "100"]
     cmd += rk_props(linger, acks)
-    if rate:
-        cmd += ["-r", str(rate), "-l", "-A", lat_file]
-    else:
-        cmd += ["-m", letters(size)]
+    cmd += ["-m", letters(size)]
     # rdkafka_performance has exited 1 after a run whose every record was delivered
     # (idempotent, lz4, 100 B); the delivery counts below decide, not its exit status.
     out = run(cmd, check=False)
@@ -176,10 +173,6 @@ def tool_consume(tool, bs, topic, records):
     if int(f[4]) < records:
         raise SystemExit(f"consumer-perf-test consumed {f[4]} of {records}")
     return float(f[8]) * 1.048576
-
-
-def pct(sorted_vals, p):
-    return sorted_vals[min(len(sorted_vals) - 1, int(len(sorted_vals) * p))]
 
 
 def rk_latency(lat_tool, bs, topic, records, size, rate):

@@ -122,7 +122,6 @@ int main(int argc, char **argv) {
         rd_kafka_metadata_destroy(md);
 
         struct timespec tick;
-        clock_gettime(CLOCK_MONOTONIC, &tick);
         int64_t start = now_ns();
         long sent = 0;
         for (long ms = 1; sent < records; ms++) {
