@@ -545,10 +545,7 @@ impl Consumer {
 
     /// The partitions to fetch now, with their positions, by leader: assigned, not
     /// paused, with a position and a known leader, and nothing buffered.
-    fn fetchable_by_leader(
-        &self,
-        meta: &crate::cluster::ClusterMetadata,
-    ) -> BTreeMap<i32, Vec<(Tp, i64)>> {
+    fn fetchable_by_leader(&self, meta: &ClusterMetadata) -> BTreeMap<i32, Vec<(Tp, i64)>> {
         let mut by_leader: BTreeMap<i32, Vec<(Tp, i64)>> = BTreeMap::new();
         for (tp, s) in &self.assignment {
             if s.paused || self.buffer.get(tp).is_some_and(|q| !q.is_empty()) {
