@@ -1,10 +1,13 @@
 //! The `vltava` binary: parses the command line and runs it on a tokio runtime.
 
 mod cli;
+mod malloc_tuning;
 
 use std::io::IsTerminal;
 
 fn main() -> std::process::ExitCode {
+    // Before any thread starts: frame buffers are reused rather than re-faulted.
+    malloc_tuning::tune();
     // Colour only on a terminal: logs redirected to a file stay plain text. INFO unless
     // RUST_LOG names levels (e.g. `RUST_LOG=info,vltava_broker::replica_manager=debug`).
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
