@@ -22,7 +22,8 @@ each round's ratio against a reference measured in that round):
     same settings in that round (1 KiB, 1 partition, acks=1, linger.ms=0), p50/p99/p999
     of delivery latency (librdkafka through scripts/rdkafka-latency.c, built here
     against the same librdkafka: per-record nanoseconds from its due time;
-    producer-perf-test: its percentile columns, whole ms).
+    producer-perf-test: its percentile columns, whole ms); librdkafka alone also at a
+    quarter and an eighth of that maximum.
 MB/s are 10^6 bytes of record values per second. A benchmark, not a test: nothing runs
 in the test suite and nothing is asserted; the targets are reported as met or not.
 
@@ -66,6 +67,10 @@ def rdkafka_performance(arg):
     if not os.access(path, os.X_OK):
         raise SystemExit(f"no rdkafka_performance at {path}")
     return path
+
+
+# Fractions of the sustained maximum (as 1/n) at which librdkafka's latency is also taken.
+LOWER_RATE_FRACTIONS = (4, 8)
 
 
 def latency_tool(rk):
@@ -300,6 +305,17 @@ def measure_round(args, rk, lat_tool, tool, rnd, res):
             print(f"round {rnd} latency at {rate} records/s: rdkafka_performance p99 "
                   f"{res.get('latency', 'rdkafka_p99')[-1]:.2f} ms, producer-perf-test p99 "
                   f"{p99} ms", flush=True)
+            # Lower fixed rates, librdkafka only: where the p99 stands below half load.
+            for frac in LOWER_RATE_FRACTIONS:
+                low = int(min(max_rate, sustained) / frac)
+                conftest.create_topic(bs, f"lat-rk-{frac}", 1)
+                low_n = max(1000, int(low * args.latency_secs))
+                vals = rk_latency(lat_tool, bs, f"lat-rk-{frac}", low_n, 1024, low)
+                for name, value in zip(("achieved", "p50", "p99", "p999", "max", "delivered"),
+                                       vals):
+                    res.add("latency", f"rdkafka_1/{frac}_{name}", value)
+                print(f"round {rnd} latency at {low} records/s (1/{frac}): p99 {vals[2]:.2f} ms",
+                      flush=True)
         finally:
             broker.stop()
 
@@ -391,6 +407,17 @@ def report(args, res, cmdline, load_before, load_after, started):
               f"| producer-perf-test --throughput (whole ms) | {fmt3(rate)} | "
               f"{fmt3(res.get('latency', 'tool_p50'))} | {fmt3(res.get('latency', 'tool_p99'))}"
               f" | {fmt3(res.get('latency', 'tool_p999'))} | |"]
+    lines += ["", "The same librdkafka producer at lower fixed rates (fractions of the lower "
+              "maximum above):", "",
+              "| rate | offered records/s | p50 ms | p99 ms | p99.9 ms | max ms |",
+              "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for frac in LOWER_RATE_FRACTIONS:
+        key = f"rdkafka_1/{frac}_"
+        lines.append(f"| 1/{frac} | {fmt3(res.get('latency', key + 'achieved'))} | "
+                     f"{fmt3(res.get('latency', key + 'p50'), 2)} | "
+                     f"{fmt3(res.get('latency', key + 'p99'), 2)} | "
+                     f"{fmt3(res.get('latency', key + 'p999'), 2)} | "
+                     f"{fmt3(res.get('latency', key + 'max'), 2)} |")
     # Targets.
     best = ("produce", 1024, 1, "none", "1")
     best_p = ("produce", 1024, args.partitions, "none", "1")
