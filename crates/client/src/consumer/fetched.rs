@@ -3,7 +3,8 @@
 //! size (a 1 MiB fetch of lz4 batches, to hundreds of MB): decoding it all at once
 //! would keep all of that alive, and fresh memory costs a page fault per page.
 //! Batch by batch, the consumer holds about a batch of decoded records beyond what
-//! `poll` handed out, and the allocator reuses the same memory.
+//! `poll` handed out, and the allocator reuses the same memory. Records are built
+//! straight from the batch's record iterator, with no queue between.
 
 use super::{ConsumerRecord, Tp};
 use crate::error::{ClientError, Result};
@@ -18,7 +19,7 @@ pub(super) struct Fetched {
     topic: String,
     partition: i32,
     data: Bytes,
-    /// Byte offset of the next batch to decode.
+    /// Byte offset of the batch after the current one.
     pos: usize,
     /// The fetch offset: records before it (early in the first batch) are dropped.
     from: i64,
@@ -26,10 +27,12 @@ pub(super) struct Fetched {
     aborted: VecDeque<(i64, i64)>,
     /// Producers whose aborted transaction is under way at `pos`.
     active_aborts: BTreeSet<i64>,
-    ready: VecDeque<ConsumerRecord>,
-    /// The offset after the last batch decoded: where the next fetch starts.
+    /// The records of the batch being handed out.
+    current: Option<RecordIter>,
+    /// Where the next fetch starts: after the last batch read, or after the last
+    /// record handed out of a batch that failed part way.
     next: Option<i64>,
-    /// No more batches to decode (the data is used up, or ended in a torn or bad batch).
+    /// No more records (the data is used up, or ended in a torn or bad batch).
     done: bool,
 }
 
@@ -47,68 +50,86 @@ impl Fetched {
             from,
             aborted: aborted.into(),
             active_aborts: BTreeSet::new(),
-            ready: VecDeque::new(),
+            current: None,
             next: None,
             done: false,
         }
     }
 
-    /// The next record, decoding batches until one has a record to hand out.
+    /// The next record, decoding the next batch when the current one is used up.
+    /// A torn batch ends the data (a fetch may end in one); so does any other error
+    /// once something was read from this fetch (the next fetch starts there, and
+    /// fails there), which is returned otherwise.
     pub(super) fn pop(&mut self) -> Result<Option<ConsumerRecord>> {
-        while self.ready.is_empty() && !self.done {
-            self.decode_batch()?;
+        while !self.done {
+            let Some(iter) = self.current.as_mut() else {
+                if let Err(e) = self.next_batch() {
+                    return self.fail(e);
+                }
+                continue;
+            };
+            let h = *iter.header();
+            match iter.next() {
+                Some(Ok(r)) => {
+                    let offset = r.offset(&h);
+                    if offset < self.from {
+                        continue;
+                    }
+                    self.next = Some(self.next.map_or(offset + 1, |n| n.max(offset + 1)));
+                    return Ok(Some(ConsumerRecord {
+                        topic: self.topic.clone(),
+                        partition: self.partition,
+                        offset,
+                        timestamp: r.timestamp(&h),
+                        key: r.key,
+                        value: r.value,
+                        headers: r.headers,
+                        producer_id: h.producer_id,
+                        producer_epoch: h.producer_epoch,
+                    }));
+                }
+                Some(Err(e)) => return self.fail(e),
+                None => {
+                    self.current = None;
+                    self.next = Some(h.next_offset());
+                }
+            }
         }
-        Ok(self.ready.pop_front())
+        Ok(None)
     }
 
-    /// Decoded records not handed out yet.
-    pub(super) fn ready(&self) -> usize {
-        self.ready.len()
+    fn fail(&mut self, e: RecordsError) -> Result<Option<ConsumerRecord>> {
+        self.done = true;
+        self.current = None;
+        match e {
+            RecordsError::Truncated { .. } => Ok(None),
+            _ if self.next.is_some() => Ok(None),
+            e => Err(ClientError::from(e)),
+        }
     }
 
-    /// Every record handed out and every batch decoded.
+    /// Every record handed out and every batch read.
     pub(super) fn is_drained(&self) -> bool {
-        self.done && self.ready.is_empty()
+        self.done
     }
 
-    /// Where the next fetch starts, once some batch was decoded.
+    /// Where the next fetch starts, once something was read.
     pub(super) fn next_offset(&self) -> Option<i64> {
         self.next
     }
 
-    /// Decodes the batch at `pos`. A torn batch ends the data (a fetch may end in
-    /// one); any other error does too once a batch was read from this fetch (the
-    /// next fetch starts at the bad batch, and fails there), and is returned
-    /// otherwise.
-    fn decode_batch(&mut self) -> Result<()> {
+    /// Reads the batch at `pos`: its records become `current`, unless it is a
+    /// control batch, aborted, or wholly before the fetch offset.
+    fn next_batch(&mut self) -> std::result::Result<(), RecordsError> {
         if self.pos >= self.data.len() {
             self.done = true;
             return Ok(());
         }
-        let started = self.ready.len();
-        match self.read_batch() {
-            Ok(len) => {
-                self.pos += len;
-                Ok(())
-            }
-            Err(e) => {
-                self.ready.truncate(started);
-                self.done = true;
-                match e {
-                    RecordsError::Truncated { .. } => Ok(()),
-                    _ if self.next.is_some() => Ok(()),
-                    e => Err(ClientError::from(e)),
-                }
-            }
-        }
-    }
-
-    /// Reads the batch at `pos` into `ready`; returns its length in bytes.
-    fn read_batch(&mut self) -> std::result::Result<usize, RecordsError> {
         let view = BatchView::new(&self.data[self.pos..])?;
         view.validate_crc()?;
         let h = *view.header();
-        let len = view.bytes().len();
+        let start = self.pos;
+        let end = start + view.bytes().len();
         while self.aborted.front().is_some_and(|a| a.1 <= h.base_offset) {
             if let Some((pid, _)) = self.aborted.pop_front() {
                 self.active_aborts.insert(pid);
@@ -121,27 +142,13 @@ impl Fetched {
                 self.active_aborts.remove(&h.producer_id);
             }
         } else if !skip && h.record_count > 0 && h.last_offset() >= self.from {
-            let batch = self.data.slice(self.pos..self.pos + len);
-            for r in RecordIter::from_batch(&batch, &DecodeLimits::default())? {
-                let r = r?;
-                let offset = r.offset(&h);
-                if offset < self.from {
-                    continue;
-                }
-                self.ready.push_back(ConsumerRecord {
-                    topic: self.topic.clone(),
-                    partition: self.partition,
-                    offset,
-                    timestamp: r.timestamp(&h),
-                    key: r.key,
-                    value: r.value,
-                    headers: r.headers,
-                    producer_id: h.producer_id,
-                    producer_epoch: h.producer_epoch,
-                });
-            }
+            let batch = self.data.slice(start..end);
+            self.current = Some(RecordIter::from_batch(&batch, &DecodeLimits::default())?);
         }
-        self.next = Some(h.next_offset());
-        Ok(len)
+        self.pos = end;
+        if self.current.is_none() {
+            self.next = Some(h.next_offset());
+        }
+        Ok(())
     }
 }

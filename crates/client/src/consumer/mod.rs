@@ -385,9 +385,13 @@ impl Consumer {
     }
 
     fn drain_buffer(&mut self, max: usize) -> Result<Vec<ConsumerRecord>> {
-        // Sized once: growing a vector of records by doubling copies them again.
-        let ready: usize = self.buffer.values().map(Fetched::ready).sum();
-        let mut out = Vec::with_capacity(max.min(ready.max(1024)));
+        // Sized once when records are buffered: growing a vector of records by
+        // doubling copies them again, into fresh memory.
+        let mut out = if self.buffer.is_empty() {
+            Vec::new()
+        } else {
+            Vec::with_capacity(max.min(8192))
+        };
         let keys: Vec<Tp> = self.assignment.keys().cloned().collect();
         if keys.is_empty() {
             return Ok(out);
@@ -593,10 +597,6 @@ impl Consumer {
     }
 
     async fn fetch(&mut self, max_wait: Duration) -> Result<()> {
-        let buffered: usize = self.buffer.values().map(Fetched::ready).sum();
-        if buffered >= self.cfg.max_buffered_records {
-            return Ok(());
-        }
         let topics: Vec<String> = {
             let mut t: Vec<String> = self.assignment.keys().map(|tp| tp.0.clone()).collect();
             t.dedup();
@@ -898,6 +898,21 @@ mod tests {
         // A position inside a batch drops the records before it.
         let (recs, _) = decode_records(&tp, &log(), 1, &[]).unwrap();
         assert_eq!(recs.first().map(|r| r.offset), Some(1));
+    }
+
+    #[test]
+    fn a_bad_batch_after_good_ones_ends_the_fetch_there_and_fails_the_next() {
+        let tp = ("t".to_string(), 0);
+        let first = batch(0, -1, false, &["a", "b"]);
+        let mut second = batch(2, -1, false, &["c"]).to_vec();
+        let last = second.len() - 1;
+        second[last] ^= 1; // the CRC no longer matches
+        let log = Bytes::from([&first[..], &second[..]].concat());
+        let (recs, next) = decode_records(&tp, &log, 0, &[]).unwrap();
+        assert_eq!(recs.len(), 2);
+        assert_eq!(next, Some(2));
+        // The next fetch starts at the bad batch: an error, not a silent skip.
+        assert!(decode_records(&tp, &log.slice(first.len()..), 2, &[]).is_err());
     }
 
     #[test]
