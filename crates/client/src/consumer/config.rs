@@ -71,7 +71,9 @@ pub struct ConsumerConfig {
     pub max_partition_fetch_bytes: i32,
     /// `partition.assignment.strategy` (range, cooperative-sticky).
     pub assignors: Vec<Arc<dyn Assignor>>,
-    /// Records buffered from fetches before `poll` hands them out.
+    /// Formerly a cap on records decoded ahead of `poll`; now unused: a partition
+    /// holds at most one fetched record set, decoded a batch at a time as `poll`
+    /// drains it (kept so code that sets it still builds).
     pub max_buffered_records: usize,
 }
 

@@ -11,6 +11,7 @@
 pub mod assignor;
 pub mod config;
 mod fetch_session;
+mod fetched;
 pub mod group;
 
 pub use assignor::{
@@ -25,15 +26,16 @@ use crate::kafka_error::{code, is_retriable};
 use assignor::RebalanceProtocol;
 use bytes::Bytes;
 use fetch_session::{FetchSession, MIN_SESSION_VERSION, SessionFetch};
+use fetched::Fetched;
 use group::Membership;
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 use vltava_protocol::ApiKey;
 use vltava_protocol::messages::fetch_request::{FetchPartition, FetchTopic, ForgottenTopic};
 use vltava_protocol::messages::{FetchRequest, FetchResponse};
-use vltava_records::{DecodeLimits, Header, RecordsReader};
+use vltava_records::Header;
 
 /// A consumed record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,7 +85,8 @@ pub struct Consumer {
     cluster: Arc<Cluster>,
     cfg: ConsumerConfig,
     assignment: BTreeMap<Tp, PartitionState>,
-    buffer: HashMap<Tp, VecDeque<ConsumerRecord>>,
+    /// Fetched record sets not yet handed out, decoded as `poll` drains them.
+    buffer: HashMap<Tp, Fetched>,
     group: Option<GroupState>,
     membership: Option<Arc<Membership>>,
     last_auto_commit: Instant,
@@ -368,24 +371,30 @@ impl Consumer {
             self.maybe_rejoin().await?;
             self.maybe_auto_commit().await;
             self.fill_positions().await?;
-            let out = self.drain_buffer(max);
+            let out = self.drain_buffer(max)?;
             if !out.is_empty() {
                 return Ok(out);
             }
             let left = deadline.saturating_duration_since(Instant::now());
             self.fetch(left.min(self.cfg.fetch_max_wait)).await?;
-            let out = self.drain_buffer(max);
+            let out = self.drain_buffer(max)?;
             if !out.is_empty() || Instant::now() >= deadline {
                 return Ok(out);
             }
         }
     }
 
-    fn drain_buffer(&mut self, max: usize) -> Vec<ConsumerRecord> {
-        let mut out = Vec::new();
+    fn drain_buffer(&mut self, max: usize) -> Result<Vec<ConsumerRecord>> {
+        // Sized once when records are buffered: growing a vector of records by
+        // doubling copies them again, into fresh memory.
+        let mut out = if self.buffer.is_empty() {
+            Vec::new()
+        } else {
+            Vec::with_capacity(max.min(8192))
+        };
         let keys: Vec<Tp> = self.assignment.keys().cloned().collect();
         if keys.is_empty() {
-            return out;
+            return Ok(out);
         }
         // Rotate the starting partition so one busy partition cannot starve the others.
         self.rr_start = (self.rr_start + 1) % keys.len();
@@ -397,17 +406,30 @@ impl Consumer {
             if st.paused {
                 continue;
             }
-            if let Some(q) = self.buffer.get_mut(tp) {
+            if let Some(f) = self.buffer.get_mut(tp) {
                 while out.len() < max {
-                    let Some(r) = q.pop_front() else { break };
+                    let r = match f.pop() {
+                        Ok(Some(r)) => r,
+                        Ok(None) => break,
+                        Err(e) => {
+                            self.buffer.remove(tp);
+                            return Err(e);
+                        }
+                    };
                     st.position = Some(r.offset + 1);
                     out.push(r);
+                }
+                if f.is_drained() {
+                    if let Some(next) = f.next_offset() {
+                        st.fetch_position = st.fetch_position.max(Some(next));
+                    }
+                    self.buffer.remove(tp);
                 }
             }
             // Every fetched record handed out: the position moves on to where the next
             // fetch starts, past control batches and aborted records it skipped (Kafka's
             // position() does), so a log ending in a commit marker can be read to its end.
-            if self.buffer.get(tp).is_none_or(|q| q.is_empty()) {
+            if !self.buffer.contains_key(tp) {
                 if let (Some(pos), Some(fetch)) = (st.position, st.fetch_position) {
                     st.position = Some(pos.max(fetch));
                 }
@@ -416,7 +438,7 @@ impl Consumer {
                 break;
             }
         }
-        out
+        Ok(out)
     }
 
     async fn maybe_auto_commit(&mut self) {
@@ -548,7 +570,7 @@ impl Consumer {
     fn fetchable_by_leader(&self, meta: &ClusterMetadata) -> BTreeMap<i32, Vec<(Tp, i64)>> {
         let mut by_leader: BTreeMap<i32, Vec<(Tp, i64)>> = BTreeMap::new();
         for (tp, s) in &self.assignment {
-            if s.paused || self.buffer.get(tp).is_some_and(|q| !q.is_empty()) {
+            if s.paused || self.buffer.contains_key(tp) {
                 continue;
             }
             let (Some(pos), Some(leader)) = (s.fetch_position, meta.leader(&tp.0, tp.1)) else {
@@ -575,10 +597,6 @@ impl Consumer {
     }
 
     async fn fetch(&mut self, max_wait: Duration) -> Result<()> {
-        let buffered: usize = self.buffer.values().map(VecDeque::len).sum();
-        if buffered >= self.cfg.max_buffered_records {
-            return Ok(());
-        }
         let topics: Vec<String> = {
             let mut t: Vec<String> = self.assignment.keys().map(|tp| tp.0.clone()).collect();
             t.dedup();
@@ -738,12 +756,9 @@ impl Consumer {
                     } else {
                         Vec::new()
                     };
-                let (records, next) = decode_records(&tp, data, fetched_at, &aborted)?;
-                if let Some(next) = next {
-                    st.fetch_position = Some(next.max(fetched_at));
-                }
-                if !records.is_empty() {
-                    self.buffer.entry(tp).or_default().extend(records);
+                if !data.is_empty() {
+                    let fetched = Fetched::new(&tp, data.clone(), fetched_at, &aborted);
+                    self.buffer.insert(tp, fetched);
                 }
             }
         }
@@ -780,68 +795,6 @@ impl Consumer {
         self.set_assignment(&[]);
         Ok(())
     }
-}
-
-/// Records at or after `from` in a fetched record set, skipping control
-/// batches and aborted transactions; also the offset after the last complete
-/// batch (where the next fetch starts).
-fn decode_records(
-    tp: &Tp,
-    data: &Bytes,
-    from: i64,
-    aborted: &[(i64, i64)],
-) -> Result<(Vec<ConsumerRecord>, Option<i64>)> {
-    let mut out = Vec::new();
-    let mut next = None;
-    let mut aborted: Vec<(i64, i64)> = aborted.to_vec();
-    aborted.sort_by_key(|a| a.1);
-    let mut active_aborts: BTreeSet<i64> = BTreeSet::new();
-    let mut last_batch_base = i64::MIN;
-    let mut skip_batch = false;
-    for item in RecordsReader::from_bytes(data, DecodeLimits::default()) {
-        let (h, r) = match item {
-            Ok(x) => x,
-            // A partial batch at the end of a fetch is normal: stop there.
-            Err(vltava_records::RecordsError::Truncated { .. }) => break,
-            Err(e) if !out.is_empty() || next.is_some() => {
-                let _ = e;
-                break;
-            }
-            Err(e) => return Err(e.into()),
-        };
-        if h.base_offset != last_batch_base {
-            last_batch_base = h.base_offset;
-            while aborted.first().is_some_and(|a| a.1 <= h.base_offset) {
-                active_aborts.insert(aborted.remove(0).0);
-            }
-            skip_batch = h.attributes.is_transactional() && active_aborts.contains(&h.producer_id);
-        }
-        next = Some(h.next_offset());
-        if h.attributes.is_control() {
-            // An abort or commit marker ends that producer's transaction.
-            active_aborts.remove(&h.producer_id);
-            continue;
-        }
-        if skip_batch {
-            continue;
-        }
-        let offset = r.offset(&h);
-        if offset < from {
-            continue;
-        }
-        out.push(ConsumerRecord {
-            topic: tp.0.clone(),
-            partition: tp.1,
-            offset,
-            timestamp: r.timestamp(&h),
-            key: r.key,
-            value: r.value,
-            headers: r.headers,
-            producer_id: h.producer_id,
-            producer_epoch: h.producer_epoch,
-        });
-    }
-    Ok((out, next))
 }
 
 /// Forgotten partitions grouped by topic.
@@ -903,6 +856,22 @@ mod tests {
         Bytes::from(all)
     }
 
+    /// Every record `Fetched` hands out, and where the next fetch starts.
+    fn decode_records(
+        tp: &Tp,
+        data: &Bytes,
+        from: i64,
+        aborted: &[(i64, i64)],
+    ) -> Result<(Vec<ConsumerRecord>, Option<i64>)> {
+        let mut f = Fetched::new(tp, data.clone(), from, aborted);
+        let mut out = Vec::new();
+        while let Some(r) = f.pop()? {
+            out.push(r);
+        }
+        assert!(f.is_drained());
+        Ok((out, f.next_offset()))
+    }
+
     fn values(recs: &[ConsumerRecord]) -> Vec<(i64, String)> {
         recs.iter()
             .map(|r| {
@@ -929,6 +898,21 @@ mod tests {
         // A position inside a batch drops the records before it.
         let (recs, _) = decode_records(&tp, &log(), 1, &[]).unwrap();
         assert_eq!(recs.first().map(|r| r.offset), Some(1));
+    }
+
+    #[test]
+    fn a_bad_batch_after_good_ones_ends_the_fetch_there_and_fails_the_next() {
+        let tp = ("t".to_string(), 0);
+        let first = batch(0, -1, false, &["a", "b"]);
+        let mut second = batch(2, -1, false, &["c"]).to_vec();
+        let last = second.len() - 1;
+        second[last] ^= 1; // the CRC no longer matches
+        let log = Bytes::from([&first[..], &second[..]].concat());
+        let (recs, next) = decode_records(&tp, &log, 0, &[]).unwrap();
+        assert_eq!(recs.len(), 2);
+        assert_eq!(next, Some(2));
+        // The next fetch starts at the bad batch: an error, not a silent skip.
+        assert!(decode_records(&tp, &log.slice(first.len()..), 2, &[]).is_err());
     }
 
     #[test]

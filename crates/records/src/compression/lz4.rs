@@ -7,14 +7,14 @@
 //!
 //! Legacy magic-0 messages carry a frame whose header checksum Kafka computed
 //! wrongly, over the 4 magic bytes as well as the frame descriptor. With
-//! [`Lz4Framing::KafkaV0`] writing reproduces that checksum and reading repairs the
-//! header first (so either convention reads), as librdkafka does.
+//! [`Lz4Framing::KafkaV0`] writing reproduces that checksum and reading accepts the
+//! header checksum of either convention, as librdkafka does. Frames are
+//! parsed by [`super::lz4_frame`] and decoded by [`super::lz4_decode`].
 
 use std::io::Write;
 
-use lz4_flex::frame::{BlockMode, BlockSize, FrameDecoder, FrameEncoder, FrameInfo};
+use lz4_flex::frame::{BlockMode, BlockSize, FrameEncoder, FrameInfo};
 
-use super::bounded::read_bounded;
 use super::corrupt;
 use super::xxh32::xxh32;
 use crate::error::RecordsError;
@@ -61,20 +61,11 @@ pub(super) fn decompress(
     max_out: usize,
     framing: Lz4Framing,
 ) -> Result<Vec<u8>, RecordsError> {
-    match framing {
-        Lz4Framing::Standard => read_bounded(FrameDecoder::new(data), max_out, None, NAME),
-        Lz4Framing::KafkaV0 => {
-            // Repair the header checksum to the specification's, then decode.
-            let hc_at = descriptor_end(data)?;
-            let mut fixed = data.to_vec();
-            fixed[hc_at] = header_checksum(&data[4..hc_at]);
-            read_bounded(FrameDecoder::new(&fixed[..]), max_out, None, NAME)
-        }
-    }
+    super::lz4_decode::decompress(data, max_out, framing)
 }
 
 /// Index of the header-checksum byte: just past the frame descriptor.
-fn descriptor_end(frame: &[u8]) -> Result<usize, RecordsError> {
+pub(super) fn descriptor_end(frame: &[u8]) -> Result<usize, RecordsError> {
     if frame.len() < 7 || frame[..4] != FRAME_MAGIC {
         return Err(corrupt(NAME, "missing LZ4 frame magic"));
     }
@@ -94,7 +85,7 @@ fn descriptor_end(frame: &[u8]) -> Result<usize, RecordsError> {
 
 /// The header checksum byte for the hashed header bytes (descriptor, or for
 /// the magic-0 convention, magic plus descriptor).
-fn header_checksum(hashed: &[u8]) -> u8 {
+pub(super) fn header_checksum(hashed: &[u8]) -> u8 {
     ((xxh32(hashed, 0) >> 8) & 0xff) as u8
 }
 

@@ -5,6 +5,9 @@
 mod bounded;
 mod gzip;
 mod lz4;
+mod lz4_block;
+mod lz4_decode;
+mod lz4_frame;
 mod snappy;
 mod xxh32;
 mod zstd;
