@@ -9,7 +9,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use vltava_records::{BatchBuilder, BatchBuilderConfig};
 
 use super::delivery::{BatchOutcome, DeliveryFuture};
-use super::{Inner, OpenBatch, PartitionQueue, ProducerRecord, Tp, close_open};
+use super::{Inner, OpenBatch, ProducerRecord, Tp, close_open};
 use crate::error::{ClientError, Result};
 
 impl Inner {
@@ -106,16 +106,9 @@ impl Inner {
         let mut wake = false;
         let mut acc = self.acc.lock().await;
         let acc = &mut *acc;
-        if !acc.queues.contains_key(tp) {
-            acc.queues.insert(tp.clone(), PartitionQueue::default());
-        }
-        let seq = match acc.sequences.get_mut(tp) {
-            Some(seq) => seq,
-            None => acc.sequences.entry(tp.clone()).or_insert(0),
-        };
-        let Some(q) = acc.queues.get_mut(tp) else {
-            return Err(ClientError::Other("partition queue vanished".into()));
-        };
+        // One lookup per map (cloning the key is a reference count).
+        let q = acc.queues.entry(tp.clone()).or_default();
+        let seq = acc.sequences.entry(tp.clone()).or_insert(0);
         let mut memory = Some(memory);
         let mut future = None;
         for _ in 0..2 {
@@ -136,12 +129,12 @@ impl Inner {
                 future = Some(open.outcome.future(index, timestamp));
                 hold_memory(open, memory.take());
                 if open.builder.uncompressed_size() >= self.cfg.batch_size {
-                    close_open(q, seq, self.producer_id)?;
+                    close_open(&self.buffers, q, seq, self.producer_id)?;
                     wake = true;
                 }
                 break;
             }
-            close_open(q, seq, self.producer_id)?;
+            close_open(&self.buffers, q, seq, self.producer_id)?;
             wake = true;
         }
         let Some(future) = future else {
@@ -156,15 +149,18 @@ impl Inner {
     /// An empty batch of `tp` starting at idempotent sequence `seq`.
     fn new_batch(&self, tp: &Tp, seq: i32) -> OpenBatch {
         OpenBatch {
-            builder: BatchBuilder::new(BatchBuilderConfig {
-                compression: self.cfg.compression,
-                producer_id: self.producer_id,
-                producer_epoch: self.producer_epoch,
-                base_sequence: if self.producer_id >= 0 { seq } else { -1 },
-                transactional: self.txn.is_some(),
-                max_batch_bytes: self.cfg.batch_size,
-                ..BatchBuilderConfig::default()
-            }),
+            builder: BatchBuilder::with_buffer(
+                BatchBuilderConfig {
+                    compression: self.cfg.compression,
+                    producer_id: self.producer_id,
+                    producer_epoch: self.producer_epoch,
+                    base_sequence: if self.producer_id >= 0 { seq } else { -1 },
+                    transactional: self.txn.is_some(),
+                    max_batch_bytes: self.cfg.batch_size,
+                    ..BatchBuilderConfig::default()
+                },
+                self.buffers.take(),
+            ),
             created: Instant::now(),
             outcome: BatchOutcome::new(tp.0.clone(), tp.1),
             memory: None,

@@ -10,6 +10,7 @@
 //! `abort_transaction`; see `transaction`).
 
 mod accumulate;
+mod buffers;
 pub mod config;
 mod delivery;
 pub mod partitioner;
@@ -23,6 +24,7 @@ use crate::cluster::Cluster;
 use crate::connection::{Connection, Queued, Written};
 use crate::error::{ClientError, Result};
 use crate::kafka_error::{code, is_retriable};
+use buffers::BufferPool;
 use bytes::Bytes;
 use delivery::BatchOutcome;
 use rustc_hash::FxHashMap;
@@ -34,7 +36,7 @@ use tokio::sync::{Mutex, Notify, OwnedSemaphorePermit, Semaphore};
 use transaction::{TxnCoordinator, TxnState};
 use vltava_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use vltava_protocol::messages::{InitProducerIdRequest, ProduceRequest, ProduceResponse};
-use vltava_records::{BatchBuilder, Header};
+use vltava_records::{BatchBuilder, Compression, Header};
 
 /// A record to send.
 #[derive(Debug, Clone, Default)]
@@ -148,6 +150,8 @@ struct Inner {
     cluster: Arc<Cluster>,
     cfg: ProducerConfig,
     memory: Arc<Semaphore>,
+    /// Buffers of finished batches, for new ones.
+    buffers: BufferPool,
     acc: Mutex<Accumulator>,
     wake: Notify,
     idle: Notify,
@@ -279,6 +283,7 @@ impl Producer {
             memory: Arc::new(Semaphore::new(
                 cfg.buffer_memory.min(Semaphore::MAX_PERMITS),
             )),
+            buffers: BufferPool::new(cfg.buffer_memory),
             cluster,
             cfg,
             acc: Mutex::new(Accumulator::default()),
@@ -440,14 +445,26 @@ impl Producer {
     }
 }
 
-fn close_open(q: &mut PartitionQueue, next_sequence: &mut i32, producer_id: i64) -> Result<()> {
+fn close_open(
+    buffers: &BufferPool,
+    q: &mut PartitionQueue,
+    next_sequence: &mut i32,
+    producer_id: i64,
+) -> Result<()> {
     if let Some(open) = q.open.take() {
         if open.builder.is_empty() {
             return Ok(());
         }
         let count = open.builder.len();
         let base_sequence = if producer_id >= 0 { *next_sequence } else { -1 };
-        let bytes = open.builder.build()?;
+        let bytes = if open.builder.config().compression == Compression::None {
+            open.builder.build()?
+        } else {
+            // Compressed into a kept buffer; the records' buffer is kept for another batch.
+            let (bytes, records) = open.builder.build_into(buffers.take())?;
+            buffers.give(records);
+            bytes
+        };
         if producer_id >= 0 {
             *next_sequence = next_sequence.wrapping_add(count as i32) & i32::MAX;
         }
@@ -516,7 +533,7 @@ async fn run_once(inner: &Arc<Inner>) -> Duration {
                     // Closed once the partition can send again.
                 } else if flushing || age >= cfg.linger {
                     let seq = acc.sequences.entry(tp.clone()).or_insert(0);
-                    if let Err(e) = close_open(q, seq, inner.producer_id) {
+                    if let Err(e) = close_open(&inner.buffers, q, seq, inner.producer_id) {
                         fail_open(q, &e);
                     }
                 } else {
@@ -641,6 +658,7 @@ fn fail_batch(inner: &Inner, b: ReadyBatch, e: ClientError) {
     }
     b.outcome.fail(e);
     finish(inner, b.count);
+    inner.buffers.give_bytes(b.bytes);
 }
 
 fn finish(inner: &Inner, n: usize) {
@@ -816,4 +834,5 @@ async fn produce_done(
 fn complete(inner: &Arc<Inner>, b: ReadyBatch, base: i64, append_time: i64) {
     b.outcome.succeed(base, append_time);
     finish(inner, b.count);
+    inner.buffers.give_bytes(b.bytes);
 }
