@@ -8,7 +8,7 @@ use crate::batch_header::{
     NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE, TimestampType,
     update_crc,
 };
-use crate::compression::compress;
+use crate::compression::compress_into;
 use crate::error::RecordsError;
 use crate::record::{Header, body_len, encoded_len, write_record};
 
@@ -76,9 +76,17 @@ pub struct BatchBuilder {
 
 impl BatchBuilder {
     pub fn new(config: BatchBuilderConfig) -> Self {
-        let mut records =
-            Vec::with_capacity(BATCH_HEADER_LEN + config.max_batch_bytes.min(INITIAL_RESERVE));
-        records.resize(BATCH_HEADER_LEN, 0);
+        Self::with_buffer(config, Vec::new())
+    }
+
+    /// A builder writing into `buffer` (cleared; its capacity kept), for a producer
+    /// that reuses the buffers of finished batches: pages already touched, no
+    /// allocation per batch.
+    pub fn with_buffer(config: BatchBuilderConfig, mut buffer: Vec<u8>) -> Self {
+        buffer.clear();
+        buffer.reserve(BATCH_HEADER_LEN + config.max_batch_bytes.min(INITIAL_RESERVE));
+        buffer.resize(BATCH_HEADER_LEN, 0);
+        let records = buffer;
         BatchBuilder {
             config,
             records,
@@ -237,16 +245,32 @@ impl BatchBuilder {
     /// Compresses the records and seals the batch: header, then records, CRC set.
     /// An empty builder is an error (Kafka never produces an empty batch).
     pub fn build(self) -> Result<Bytes, RecordsError> {
+        self.build_into(Vec::new()).map(|(batch, _)| batch)
+    }
+
+    /// [`BatchBuilder::build`], a compressed batch written into `spare` (cleared; its
+    /// capacity reused). Also returns the buffer the caller may reuse: the records'
+    /// buffer of a compressed batch, else `spare` untouched.
+    pub fn build_into(self, spare: Vec<u8>) -> Result<(Bytes, Vec<u8>), RecordsError> {
         if self.is_empty() {
             return Err(RecordsError::InvalidArgument("cannot build an empty batch"));
         }
-        let compressed = match self.config.compression {
-            Compression::None => None,
-            codec => Some(compress(codec, &self.records[BATCH_HEADER_LEN..])?),
+        let (compressed, spare) = match self.config.compression {
+            Compression::None => (None, spare),
+            codec => {
+                let mut out = spare;
+                out.clear();
+                out.reserve(self.records.len() / 2 + 32);
+                out.resize(BATCH_HEADER_LEN, 0);
+                compress_into(codec, &self.records[BATCH_HEADER_LEN..], &mut out)?;
+                (Some(out), Vec::new())
+            }
         };
         let payload_len = compressed
             .as_ref()
-            .map_or(self.records.len() - BATCH_HEADER_LEN, Vec::len);
+            .map_or(self.records.len() - BATCH_HEADER_LEN, |c| {
+                c.len() - BATCH_HEADER_LEN
+            });
         let batch_length =
             i32::try_from(BATCH_HEADER_LEN - LOG_OVERHEAD + payload_len).map_err(|_| {
                 RecordsError::Oversized {
@@ -278,19 +302,15 @@ impl BatchBuilder {
         };
         let mut head = [0u8; BATCH_HEADER_LEN];
         header.write_to(&mut head);
-        let mut out = match compressed {
-            // Uncompressed: the header goes into the space left for it.
-            None => self.records,
-            Some(payload) => {
-                let mut out = Vec::with_capacity(BATCH_HEADER_LEN + payload.len());
-                out.resize(BATCH_HEADER_LEN, 0);
-                out.extend_from_slice(&payload);
-                out
-            }
+        // The header goes into the space left for it (before the records, or before
+        // the compressed payload).
+        let (mut out, reusable) = match compressed {
+            None => (self.records, spare),
+            Some(out) => (out, self.records),
         };
         out[..BATCH_HEADER_LEN].copy_from_slice(&head);
         update_crc(&mut out);
-        Ok(Bytes::from(out))
+        Ok((Bytes::from(out), reusable))
     }
 }
 
@@ -489,6 +509,29 @@ mod tests {
         update_crc(&mut bytes);
         let view = BatchView::new(&bytes).expect("view");
         assert_eq!(view.records(&DecodeLimits::default()), Ok(vec![]));
+    }
+
+    #[test]
+    fn reused_buffers_build_the_same_batches() {
+        for compression in [Compression::None, Compression::Lz4, Compression::Snappy] {
+            let config = BatchBuilderConfig {
+                compression,
+                ..BatchBuilderConfig::default()
+            };
+            let fill = |mut b: BatchBuilder| {
+                for i in 0..50u8 {
+                    assert!(b.append(7, None, Some(&[i; 40]), &[]).expect("append"));
+                }
+                b
+            };
+            let fresh = fill(BatchBuilder::new(config)).build().expect("build");
+            let stale = vec![0xAB; 10_000];
+            let reused = fill(BatchBuilder::with_buffer(config, stale.clone()));
+            let (batch, back) = reused.build_into(stale).expect("build_into");
+            assert_eq!(batch, fresh, "{compression:?}");
+            // Compressed: the records' buffer comes back; else the spare one.
+            assert!(back.capacity() >= 2000, "{compression:?}");
+        }
     }
 
     #[test]

@@ -2,12 +2,15 @@
 //! MB/s) and, for the producer, latency percentiles, with progress lines while
 //! running (every 5 s, as Kafka's tools do).
 
+mod collect;
+
 use super::common::{apply_consumer, apply_producer, kv};
 use crate::consumer::{Consumer, ConsumerConfig, OffsetReset, RebalanceListener, Tp};
 use crate::producer::{Acks, Producer, ProducerConfig, ProducerRecord};
 use anyhow::bail;
 use bytes::Bytes;
 use clap::Parser;
+use collect::{Chunks, collect};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -217,9 +220,9 @@ pub async fn producer(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow
     let stats = Arc::new(Mutex::new(Stats::new(a.num_records)));
     // Latency is from before the send (which may wait for buffer memory) to the
     // acknowledgement, as Kafka's tool measures it.
-    let (tx, rx) =
-        tokio::sync::mpsc::unbounded_channel::<(Instant, usize, crate::producer::DeliveryFuture)>();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let collector = tokio::spawn(collect(Arc::clone(&stats), rx));
+    let mut sends = Chunks::new(tx);
     let interval = Duration::from_millis(a.reporting_interval.max(1));
     let mut next_report = Instant::now() + interval;
     let start = Instant::now();
@@ -227,6 +230,7 @@ pub async fn producer(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow
         if a.throughput > 0 {
             let due = Duration::from_secs_f64(i as f64 / a.throughput as f64);
             if let Some(wait) = due.checked_sub(start.elapsed()) {
+                sends.flush();
                 tokio::time::sleep(wait).await;
             }
         }
@@ -243,14 +247,14 @@ pub async fn producer(args: Vec<String>, out: &mut (dyn Write + Send)) -> anyhow
         };
         let sent_at = Instant::now();
         let f = producer.enqueue(rec).await?;
-        let _ = tx.send((sent_at, len, f));
+        sends.push((sent_at, len, f));
         if sent_at >= next_report {
             let line = lock(&stats).window_line();
             writeln!(out, "{line}")?;
             next_report = Instant::now() + interval;
         }
     }
-    drop(tx);
+    drop(sends);
     let flush = producer.flush();
     tokio::pin!(flush);
     loop {
@@ -304,26 +308,6 @@ fn producer_config(a: &ProducerArgs) -> anyhow::Result<ProducerConfig> {
         cfg.enable_idempotence = false;
     }
     Ok(cfg)
-}
-
-/// Awaits each send's acknowledgement in order, recording its latency and size; returns
-/// how many failed and the first failure.
-async fn collect(
-    stats: Arc<Mutex<Stats>>,
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<(Instant, usize, crate::producer::DeliveryFuture)>,
-) -> (u64, Option<String>) {
-    let mut errors = 0u64;
-    let mut first_error = None;
-    while let Some((sent_at, bytes, f)) = rx.recv().await {
-        let r = f.await;
-        let ms = sent_at.elapsed().as_millis().min(u128::from(u32::MAX)) as u32;
-        lock(&stats).record(ms, bytes);
-        if let Err(e) = r {
-            errors += 1;
-            first_error.get_or_insert_with(|| e.to_string());
-        }
-    }
-    (errors, first_error)
 }
 
 #[derive(Debug, Parser)]

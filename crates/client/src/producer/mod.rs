@@ -10,28 +10,33 @@
 //! `abort_transaction`; see `transaction`).
 
 mod accumulate;
+mod buffers;
 pub mod config;
+mod delivery;
 pub mod partitioner;
 mod transaction;
 
 pub use config::{Acks, ProducerConfig, parse_compression};
+pub use delivery::DeliveryFuture;
 pub use partitioner::{DefaultPartitioner, Partitioner, RoundRobinPartitioner, murmur2};
 
 use crate::cluster::Cluster;
 use crate::connection::{Connection, Queued, Written};
 use crate::error::{ClientError, Result};
 use crate::kafka_error::{code, is_retriable};
+use buffers::BufferPool;
 use bytes::Bytes;
+use delivery::BatchOutcome;
 use rustc_hash::FxHashMap;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::{Mutex, Notify, OwnedSemaphorePermit, Semaphore, oneshot};
+use tokio::sync::{Mutex, Notify, OwnedSemaphorePermit, Semaphore};
 use transaction::{TxnCoordinator, TxnState};
 use vltava_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use vltava_protocol::messages::{InitProducerIdRequest, ProduceRequest, ProduceResponse};
-use vltava_records::{BatchBuilder, Header};
+use vltava_records::{BatchBuilder, Compression, Header};
 
 /// A record to send.
 #[derive(Debug, Clone, Default)]
@@ -89,44 +94,29 @@ pub struct RecordMetadata {
     pub timestamp: i64,
 }
 
-/// A record's delivery result, once the broker acknowledged (or it failed).
-#[derive(Debug)]
-pub struct DeliveryFuture {
-    rx: oneshot::Receiver<Result<RecordMetadata>>,
-}
-
-impl std::future::Future for DeliveryFuture {
-    type Output = Result<RecordMetadata>;
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        std::pin::Pin::new(&mut self.rx)
-            .poll(cx)
-            .map(|r| r.unwrap_or(Err(ClientError::Closed)))
-    }
-}
-
-type Tp = (String, i32);
+/// A partition: its topic's name is shared (cloned per record, not copied).
+type Tp = (Arc<str>, i32);
+/// A topic's partition count, when it was learnt (ms since the epoch) and its shared name.
+type KnownTopic = (i32, i64, Arc<str>);
 /// error code, base offset, log append time, error message
 type PartitionResult = (i16, i64, i64, Option<String>);
-
-struct Pending {
-    reply: oneshot::Sender<Result<RecordMetadata>>,
-    timestamp: i64,
-    _memory: OwnedSemaphorePermit,
-}
 
 struct OpenBatch {
     builder: BatchBuilder,
     created: Instant,
-    records: Vec<Pending>,
+    /// The delivery futures of its records read their results from this.
+    outcome: BatchOutcome,
+    /// The `buffer.memory` its records hold, released when the batch ends.
+    memory: Option<OwnedSemaphorePermit>,
 }
 
 struct ReadyBatch {
     bytes: Bytes,
     created: Instant,
-    records: Vec<Pending>,
+    outcome: BatchOutcome,
+    _memory: Option<OwnedSemaphorePermit>,
+    /// Records in the batch.
+    count: usize,
     base_sequence: i32,
     attempts: u32,
     /// A retried batch waits until then (`retry.backoff.ms`, doubling per attempt up to
@@ -160,6 +150,8 @@ struct Inner {
     cluster: Arc<Cluster>,
     cfg: ProducerConfig,
     memory: Arc<Semaphore>,
+    /// Buffers of finished batches, for new ones.
+    buffers: BufferPool,
     acc: Mutex<Accumulator>,
     wake: Notify,
     idle: Notify,
@@ -168,8 +160,9 @@ struct Inner {
     closed: AtomicBool,
     producer_id: i64,
     producer_epoch: i16,
-    /// Partition count per topic, refreshed after `metadata.max.age.ms`.
-    partition_counts: std::sync::Mutex<FxHashMap<String, (i32, Instant)>>,
+    /// Per topic: its partition count, when that was fetched (ms since the epoch; refreshed
+    /// after `metadata.max.age.ms`) and the shared name the queues are keyed by.
+    partition_counts: std::sync::Mutex<FxHashMap<String, KnownTopic>>,
     /// With `transactional.id`: its coordinator and the open transaction.
     txn: Option<(TxnCoordinator, Mutex<TxnState>)>,
     /// A record of the open transaction failed (the transaction must be aborted).
@@ -177,20 +170,36 @@ struct Inner {
 }
 
 impl Inner {
-    async fn partition_count(&self, topic: &str) -> Result<i32> {
-        if let Ok(m) = self.partition_counts.lock() {
-            if let Some((n, at)) = m.get(topic) {
-                if at.elapsed() < self.cfg.client.metadata_max_age {
-                    return Ok(*n);
-                }
-            }
+    /// The topic's partition count and shared name; `now_ms` is the wall clock the
+    /// caller read (one clock read per record). A clock that went back refreshes.
+    async fn partition_count(&self, topic: &str, now_ms: i64) -> Result<(i32, Arc<str>)> {
+        match self.cached_partition_count(topic, now_ms) {
+            Some(known) => Ok(known),
+            // Boxed: the metadata request's state stays out of every record's future.
+            None => Box::pin(self.fetch_partition_count(topic, now_ms)).await,
         }
+    }
+
+    fn cached_partition_count(&self, topic: &str, now_ms: i64) -> Option<(i32, Arc<str>)> {
+        let max_age =
+            i64::try_from(self.cfg.client.metadata_max_age.as_millis()).unwrap_or(i64::MAX);
+        let m = self.partition_counts.lock().ok()?;
+        let (n, at, name) = m.get(topic)?;
+        (*at..at.saturating_add(max_age))
+            .contains(&now_ms)
+            .then(|| (*n, Arc::clone(name)))
+    }
+
+    async fn fetch_partition_count(&self, topic: &str, now_ms: i64) -> Result<(i32, Arc<str>)> {
         let info = self.cluster.topic(topic, true).await?;
         let n = info.partitions.len() as i32;
+        let name: Arc<str> = Arc::from(topic);
         if let Ok(mut m) = self.partition_counts.lock() {
-            m.insert(topic.to_string(), (n, Instant::now()));
+            let name = m.get(topic).map_or(name, |e| Arc::clone(&e.2));
+            m.insert(topic.to_string(), (n, now_ms, Arc::clone(&name)));
+            return Ok((n, name));
         }
-        Ok(n)
+        Ok((n, name))
     }
 }
 
@@ -274,6 +283,7 @@ impl Producer {
             memory: Arc::new(Semaphore::new(
                 cfg.buffer_memory.min(Semaphore::MAX_PERMITS),
             )),
+            buffers: BufferPool::new(cfg.buffer_memory),
             cluster,
             cfg,
             acc: Mutex::new(Accumulator::default()),
@@ -314,27 +324,20 @@ impl Producer {
         }
         let size = record.size();
         let permit = inner.reserve_memory(size).await?;
-        let partition = inner.choose_partition(&record).await?;
-        inner.join_transaction(&record.topic, partition).await?;
-        let timestamp = record
-            .timestamp
-            .unwrap_or_else(vltava_records::clock::now_ms);
-        let (tx, rx) = oneshot::channel();
-        let pending = Pending {
-            reply: tx,
-            timestamp,
-            _memory: permit,
-        };
-        let wake = inner.append(&record, partition, timestamp, pending).await?;
-        inner
-            .cfg
-            .partitioner
-            .on_append(&record.topic, partition, size);
+        // The one clock read of a record: its timestamp and the metadata's age.
+        let now_ms = vltava_records::clock::now_ms();
+        let tp = inner.choose_partition(&record, now_ms).await?;
+        if inner.txn.is_some() {
+            Box::pin(inner.join_transaction(&record.topic, tp.1)).await?;
+        }
+        let timestamp = record.timestamp.unwrap_or(now_ms);
+        let (wake, future) = inner.append(&record, &tp, timestamp, permit).await?;
+        inner.cfg.partitioner.on_append(&record.topic, tp.1, size);
         // Wake the sender only for a new batch (linger timer) or a full one.
         if wake {
             inner.wake.notify_one();
         }
-        Ok(DeliveryFuture { rx })
+        Ok(future)
     }
 
     /// Sends everything queued now and waits until every record is acknowledged or failed.
@@ -442,21 +445,35 @@ impl Producer {
     }
 }
 
-fn close_open(q: &mut PartitionQueue, next_sequence: &mut i32, producer_id: i64) -> Result<()> {
+fn close_open(
+    buffers: &BufferPool,
+    q: &mut PartitionQueue,
+    next_sequence: &mut i32,
+    producer_id: i64,
+) -> Result<()> {
     if let Some(open) = q.open.take() {
-        if open.records.is_empty() {
+        if open.builder.is_empty() {
             return Ok(());
         }
-        let count = open.records.len() as i32;
+        let count = open.builder.len();
         let base_sequence = if producer_id >= 0 { *next_sequence } else { -1 };
-        let bytes = open.builder.build()?;
+        let bytes = if open.builder.config().compression == Compression::None {
+            open.builder.build()?
+        } else {
+            // Compressed into a kept buffer; the records' buffer is kept for another batch.
+            let (bytes, records) = open.builder.build_into(buffers.take())?;
+            buffers.give(records);
+            bytes
+        };
         if producer_id >= 0 {
-            *next_sequence = next_sequence.wrapping_add(count) & i32::MAX;
+            *next_sequence = next_sequence.wrapping_add(count as i32) & i32::MAX;
         }
         q.ready.push_back(ReadyBatch {
             bytes,
             created: open.created,
-            records: open.records,
+            outcome: open.outcome,
+            _memory: open.memory,
+            count,
             base_sequence,
             attempts: 0,
             not_before: None,
@@ -516,7 +533,7 @@ async fn run_once(inner: &Arc<Inner>) -> Duration {
                     // Closed once the partition can send again.
                 } else if flushing || age >= cfg.linger {
                     let seq = acc.sequences.entry(tp.clone()).or_insert(0);
-                    if let Err(e) = close_open(q, seq, inner.producer_id) {
+                    if let Err(e) = close_open(&inner.buffers, q, seq, inner.producer_id) {
                         fail_open(q, &e);
                     }
                 } else {
@@ -539,7 +556,7 @@ async fn run_once(inner: &Arc<Inner>) -> Duration {
                 continue;
             }
             let Some(leader) = meta.leader(&tp.0, tp.1) else {
-                need_refresh.push(tp.0.clone());
+                need_refresh.push(tp.0.to_string());
                 continue;
             };
             let node_in_flight = in_flight.get(&leader).copied().unwrap_or(0);
@@ -629,36 +646,19 @@ async fn send_requests(inner: &Arc<Inner>, per_node: HashMap<i32, Vec<(Tp, Ready
 
 fn fail_open(q: &mut PartitionQueue, e: &ClientError) {
     if let Some(open) = q.open.take() {
-        for p in open.records {
-            let _ = p.reply.send(Err(ClientError::Other(e.to_string())));
-        }
+        open.outcome.fail(ClientError::Other(e.to_string()));
     }
 }
 
 fn fail_batch(inner: &Inner, b: ReadyBatch, e: ClientError) {
-    let msg = e.to_string();
     if inner.txn.is_some() {
         if let Ok(mut f) = inner.txn_failed.lock() {
-            f.get_or_insert_with(|| msg.clone());
+            f.get_or_insert_with(|| e.to_string());
         }
     }
-    let n = b.records.len();
-    for p in b.records {
-        let _ = p.reply.send(Err(match &e {
-            ClientError::Kafka {
-                code,
-                context,
-                message,
-            } => ClientError::Kafka {
-                code: *code,
-                context: context.clone(),
-                message: message.clone(),
-            },
-            ClientError::Timeout(m) => ClientError::Timeout(m.clone()),
-            _ => ClientError::Other(msg.clone()),
-        }));
-    }
-    finish(inner, n);
+    b.outcome.fail(e);
+    finish(inner, b.count);
+    inner.buffers.give_bytes(b.bytes);
 }
 
 fn finish(inner: &Inner, n: usize) {
@@ -685,6 +685,7 @@ async fn queue_produce(
     let cfg = &inner.cfg;
     let mut topics: Vec<TopicProduceData> = Vec::new();
     for ((topic, partition), b) in batches {
+        let topic: &str = topic;
         let pd = PartitionProduceData {
             index: *partition,
             records: Some(b.bytes.clone()),
@@ -693,7 +694,7 @@ async fn queue_produce(
         match topics.iter_mut().find(|t| t.name.as_str() == topic) {
             Some(t) => t.partition_data.push(pd),
             None => topics.push(TopicProduceData {
-                name: topic.as_str().into(),
+                name: topic.into(),
                 partition_data: vec![pd],
                 ..Default::default()
             }),
@@ -722,7 +723,7 @@ fn partition_results(resp: &ProduceResponse) -> HashMap<Tp, PartitionResult> {
     for t in &resp.responses {
         for p in &t.partition_responses {
             results.insert(
-                (t.name.to_string(), p.index),
+                (Arc::from(t.name.as_str()), p.index),
                 (
                     p.error_code,
                     p.base_offset,
@@ -791,8 +792,8 @@ async fn produce_done(
             }
         }
         Ok(None) => {
-            for ((topic, partition), b) in batches {
-                complete(inner, &topic, partition, b, -1, -1);
+            for (_, b) in batches {
+                complete(inner, b, -1, -1);
             }
         }
         Ok(Some(resp)) => {
@@ -807,7 +808,7 @@ async fn produce_done(
                     continue;
                 };
                 if err == code::NONE || err == code::DUPLICATE_SEQUENCE_NUMBER {
-                    complete(inner, &tp.0, tp.1, b, base, append_time);
+                    complete(inner, b, base, append_time);
                 } else if is_retriable(err)
                     || (inner.producer_id >= 0 && err == code::OUT_OF_ORDER_SEQUENCE_NUMBER)
                 {
@@ -821,7 +822,7 @@ async fn produce_done(
         }
     }
     if refresh {
-        let topics: Vec<String> = retry.iter().map(|(tp, _)| tp.0.clone()).collect();
+        let topics: Vec<String> = retry.iter().map(|(tp, _)| tp.0.to_string()).collect();
         let _ = inner.cluster.refresh(&topics).await;
     }
     requeue(inner, &sent, retry).await;
@@ -830,26 +831,8 @@ async fn produce_done(
     }
 }
 
-fn complete(
-    inner: &Arc<Inner>,
-    topic: &str,
-    partition: i32,
-    b: ReadyBatch,
-    base: i64,
-    append_time: i64,
-) {
-    let n = b.records.len();
-    for (i, p) in b.records.into_iter().enumerate() {
-        let _ = p.reply.send(Ok(RecordMetadata {
-            topic: topic.to_string(),
-            partition,
-            offset: if base >= 0 { base + i as i64 } else { -1 },
-            timestamp: if append_time >= 0 {
-                append_time
-            } else {
-                p.timestamp
-            },
-        }));
-    }
-    finish(inner, n);
+fn complete(inner: &Arc<Inner>, b: ReadyBatch, base: i64, append_time: i64) {
+    b.outcome.succeed(base, append_time);
+    finish(inner, b.count);
+    inner.buffers.give_bytes(b.bytes);
 }

@@ -88,18 +88,16 @@ impl DefaultPartitioner {
         let Ok(mut m) = self.sticky.lock() else {
             return 0;
         };
-        // Look up before inserting: no String allocation per record.
-        if !m.contains_key(topic) {
-            let start = (self.next.fetch_add(1, Ordering::Relaxed) % n as u32) as i32;
-            m.insert(topic.to_string(), (start, 0));
+        // Looked up before inserting: no String allocation per record, one lookup.
+        if let Some(entry) = m.get_mut(topic) {
+            if entry.0 >= n {
+                entry.0 %= n;
+            }
+            return entry.0;
         }
-        let Some(entry) = m.get_mut(topic) else {
-            return 0;
-        };
-        if entry.0 >= n {
-            entry.0 %= n;
-        }
-        entry.0
+        let start = (self.next.fetch_add(1, Ordering::Relaxed) % n as u32) as i32;
+        m.insert(topic.to_string(), (start, 0));
+        start
     }
 }
 

@@ -34,26 +34,39 @@ pub enum Lz4Framing {
 }
 
 pub(super) fn compress(data: &[u8], framing: Lz4Framing) -> Result<Vec<u8>, RecordsError> {
+    let mut out = Vec::with_capacity(data.len() / 2 + 32);
+    compress_into(data, framing, &mut out)?;
+    Ok(out)
+}
+
+/// [`compress`], the frame appended to `out` (after what `out` holds already).
+pub(super) fn compress_into(
+    data: &[u8],
+    framing: Lz4Framing,
+    out: &mut Vec<u8>,
+) -> Result<(), RecordsError> {
+    let start = out.len();
     let info = FrameInfo::new()
         .block_size(BlockSize::Max64KB)
         .block_mode(BlockMode::Independent)
         .block_checksums(false)
         .content_checksum(false);
-    let mut enc = FrameEncoder::with_frame_info(info, Vec::with_capacity(data.len() / 2 + 32));
+    let mut enc = FrameEncoder::with_frame_info(info, &mut *out);
     enc.write_all(data)
         .map_err(|e| RecordsError::CompressFailed {
             codec: NAME,
             reason: e.to_string(),
         })?;
-    let mut out = enc.finish().map_err(|e| RecordsError::CompressFailed {
+    enc.finish().map_err(|e| RecordsError::CompressFailed {
         codec: NAME,
         reason: e.to_string(),
     })?;
     if framing == Lz4Framing::KafkaV0 {
-        let hc_at = descriptor_end(&out)?;
-        out[hc_at] = header_checksum(&out[..hc_at]);
+        let frame = &mut out[start..];
+        let hc_at = descriptor_end(frame)?;
+        frame[hc_at] = header_checksum(&frame[..hc_at]);
     }
-    Ok(out)
+    Ok(())
 }
 
 pub(super) fn decompress(

@@ -41,6 +41,21 @@ pub fn compress(codec: Compression, data: &[u8]) -> Result<Vec<u8>, RecordsError
     }
 }
 
+/// [`compress`], appending to `out` (LZ4 writes its frame there directly; the
+/// other codecs copy their output).
+pub fn compress_into(
+    codec: Compression,
+    data: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), RecordsError> {
+    match codec {
+        Compression::None => out.extend_from_slice(data),
+        Compression::Lz4 => lz4::compress_into(data, Lz4Framing::Standard, out)?,
+        codec => out.extend_from_slice(&compress(codec, data)?),
+    }
+    Ok(())
+}
+
 /// Decompresses `data`, failing with [`RecordsError::Oversized`] once the output
 /// would exceed `max_out` bytes. Snappy input may be raw or xerial-framed.
 pub fn decompress(
