@@ -204,6 +204,21 @@ mod tests {
         StdStorage.open(&path, false).expect("open")
     }
 
+    /// A frame of `head`, the records `stand_in` stands for, and `tail`.
+    fn around(head: &'static [u8], stand_in: &Bytes, tail: &'static [u8]) -> FrameParts {
+        FrameParts {
+            parts: vec![
+                FramePart::Bytes(Bytes::from_static(head)),
+                FramePart::External {
+                    addr: stand_in.as_ptr() as usize,
+                    len: stand_in.len(),
+                },
+                FramePart::Bytes(Bytes::from_static(tail)),
+            ],
+            len: head.len() + stand_in.len() + tail.len(),
+        }
+    }
+
     async fn read_all(mut c: TcpStream) -> Vec<u8> {
         let mut got = Vec::new();
         let _ = c.read_to_end(&mut got).await;
@@ -223,17 +238,7 @@ mod tests {
             end_offset: 0,
         };
         let stand_in = file_records::share(slice).expect("stand-in");
-        let frame = FrameParts {
-            parts: vec![
-                FramePart::Bytes(Bytes::from_static(b"head")),
-                FramePart::External {
-                    addr: stand_in.as_ptr() as usize,
-                    len: stand_in.len(),
-                },
-                FramePart::Bytes(Bytes::from_static(b"tail")),
-            ],
-            len: 8 + stand_in.len(),
-        };
+        let frame = around(b"head", &stand_in, b"tail");
         let (mut w, c) = pair().await;
         // The reader starts late: the socket fills first.
         let reader = tokio::spawn(async move {
@@ -306,17 +311,7 @@ mod tests {
             parts: vec![FramePart::Bytes(Bytes::from_static(text))],
             len: text.len(),
         };
-        let with_file = FrameParts {
-            parts: vec![
-                FramePart::Bytes(Bytes::from_static(b"[head")),
-                FramePart::External {
-                    addr: stand_in.as_ptr() as usize,
-                    len: stand_in.len(),
-                },
-                FramePart::Bytes(Bytes::from_static(b"tail]")),
-            ],
-            len: 10 + stand_in.len(),
-        };
+        let with_file = around(b"[head", &stand_in, b"tail]");
         let (mut w, c) = pair().await;
         let reader = tokio::spawn(read_all(c));
         let mut out = Coalesced::default();
