@@ -272,7 +272,7 @@ async fn run(
 ) -> Option<(Option<Body>, u64)> {
     let metered = Metered::of(&request, frame_len);
     let started = Instant::now();
-    // Run in place, on the executor's task (a task per request cost about a quarter
+    // Run in place, on the executor's task (a task per request cost about a third
     // of a small Produce's instructions: the handler's future moved into a new task
     // and its answer out of it). A panicking handler is caught here and ends this
     // connection with a log line, as a panicking task would; the next request starts

@@ -95,14 +95,6 @@ async fn sendfile_all(
     Ok(())
 }
 
-/// Writes every part of `frame` in order, then flushes. An external part whose records
-/// are no longer registered is an error (nothing of it is sent).
-pub async fn send_frame<W: ResponseSink>(w: &mut W, frame: &FrameParts) -> io::Result<()> {
-    let mut out = Coalesced::default();
-    out.push_frame(w, frame).await?;
-    out.flush(w).await
-}
-
 /// Encoded bytes held before one write: answers ready one after another leave in one
 /// vectored write instead of a write each (a pipelining producer's small answers).
 const COALESCE_BYTES: usize = 256 * 1024;
@@ -217,6 +209,13 @@ mod tests {
             ],
             len: head.len() + stand_in.len() + tail.len(),
         }
+    }
+
+    /// One frame alone through [`Coalesced`], then flushed.
+    async fn send_frame<W: ResponseSink>(w: &mut W, frame: &FrameParts) -> io::Result<()> {
+        let mut out = Coalesced::default();
+        out.push_frame(w, frame).await?;
+        out.flush(w).await
     }
 
     async fn read_all(mut c: TcpStream) -> Vec<u8> {
