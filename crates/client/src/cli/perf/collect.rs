@@ -69,12 +69,12 @@ pub(super) async fn collect(
 ) -> (u64, Option<String>) {
     let mut errors = 0u64;
     let mut first_error = None;
-    // The clock is read when a wait ended, and again only every so many records
-    // found already delivered (a batch's records all end at once): the latency of
-    // those is off by at most the time to count that many.
-    let mut now = Instant::now();
-    let mut unread = 0u32;
+    // The clock is read when a wait ended (for a chunk, or for a delivery), and again
+    // only every so many records found already delivered (a batch's records all end
+    // at once): the latency of those is off by at most the time to count that many.
     while let Some(chunk) = rx.recv().await {
+        let mut now = Instant::now();
+        let mut unread = 0u32;
         for (sent_at, bytes, f) in chunk {
             let r = match f.try_result() {
                 Some(r) if unread < CLOCK_EVERY => {
